@@ -34,6 +34,7 @@ KAFKA_EXTRA_CONFIG="${KAFKA_EXTRA_CONFIG:-}"
 
 DATA_DIR="${KAFKA_DATA_DIR:-$CACHE_DIR/data-$KAFKA_PORT}"
 [[ "$DATA_DIR" == /* ]] || DATA_DIR="$PWD/$DATA_DIR"
+DATA_DIR="$(realpath -m -- "$DATA_DIR" 2>/dev/null || printf '%s' "$DATA_DIR")"   # one spelling per dir (pid check)
 DATA_MARKER="$DATA_DIR/.kafka-dev-data"   # only directories carrying this are ever wiped
 PID_FILE="$DATA_DIR/kafka.pid"
 LOG_DIR="$DATA_DIR/logs"
@@ -44,6 +45,7 @@ LOG4J_PROPS="$DATA_DIR/log4j2.properties"
 STORAGE_TOOL_CLASS="kafka.tools.StorageTool"
 BROKER_CLASS="kafka.Kafka"
 
+now_ms() { if [[ -n "${EPOCHREALTIME:-}" ]]; then local t="${EPOCHREALTIME/[.,]/}"; echo $((10#${t:0:-3})); else echo $((SECONDS * 1000)); fi; }
 say() { printf 'kafka.sh: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
 
@@ -76,12 +78,16 @@ java_ok() {
 
 # require_tools [mvn]: Java 17+ always, Maven only when jars must be fetched.
 require_tools() {
-  local missing=()
-  java_ok || missing+=("Java 17+${JAVA:+ (found $("$JAVA" -version 2>&1 | head -n1))}")
+  local missing=() note=""
+  if ! java_ok; then
+    missing+=("Java 17+")
+    [[ -n "$JAVA" ]] && note=" ($JAVA is: $("$JAVA" -version 2>&1 | head -n1))"
+  fi
   if [[ "${1:-}" == mvn ]] && ! command -v mvn >/dev/null 2>&1; then missing+=("Maven (mvn)"); fi
   if (( ${#missing[@]} )); then
-    local what; what="$(IFS=, ; echo "${missing[*]}" | sed 's/,/ and /g')"
-    die "cannot run a local Kafka broker: $what not found. Install Java 17+ and Maven (Debian/Ubuntu: apt-get install openjdk-17-jre-headless maven), or set KAFKA_BROKERS=host:port to use an existing Kafka cluster, or start Kafka with 'docker compose up'."
+    local what="${missing[0]}"
+    (( ${#missing[@]} > 1 )) && what="${missing[0]} and ${missing[1]}"
+    die "cannot run a local Kafka broker: $what not found$note. Install Java 17+ and Maven (e.g. apt-get install openjdk-17-jre-headless maven), or set KAFKA_BROKERS=host:port to use an existing Kafka cluster, or start Kafka with 'docker compose up'."
   fi
 }
 
@@ -95,6 +101,7 @@ with_lock() { # with_lock FILE
 
 # -------------------------------------------------------------------- install
 
+data_lock() { printf '%s/locks/data-%s.lock' "$CACHE_DIR" "$(printf '%s' "$DATA_DIR" | sha256sum | cut -c1-16)"; }
 pom_hash() { sha256sum "$POM" | cut -d' ' -f1; }
 installed() { [[ -f "$STAMP" && "$(cat "$STAMP")" == "$(pom_hash)" ]]; }
 
@@ -284,8 +291,7 @@ cmd_start() {
   fi
 
   cmd_install
-  mkdir -p "$DATA_DIR"
-  with_lock "$DATA_DIR.lock"
+  with_lock "$(data_lock)"
 
   local pid
   pid="$(running_pid || true)"
@@ -312,12 +318,15 @@ cmd_start() {
     fi
   done
 
-  if [[ ! -d "$DATA_DIR" ]] || [[ -z "$(ls -A "$DATA_DIR")" ]] || [[ -f "$DATA_MARKER" ]]; then
-    mkdir -p "$DATA_DIR"; : >"$DATA_MARKER"
+  if [[ -d "$DATA_DIR" && ! -f "$DATA_MARKER" && -n "$(ls -A "$DATA_DIR")" ]]; then
+    die "refusing to use $DATA_DIR as KAFKA_DATA_DIR: it is not empty and was not created by kafka.sh"
   fi
+  mkdir -p "$DATA_DIR"
+  : >"$DATA_MARKER"
   mkdir -p "$LOG_DIR" "$KRAFT_DIR"
   write_configs
   : >"$LOG_DIR/console.log"
+  printf '===== kafka.sh start %s (Kafka %s, port %s) =====\n' "$(date '+%F %T')" "$(kafka_version)" "$KAFKA_PORT" >>"$LOG_DIR/server.log"
 
   if [[ ! -f "$KRAFT_DIR/meta.properties" ]]; then
     local cid; cid="$(new_cluster_id)"
@@ -337,7 +346,7 @@ cmd_start() {
   "${launcher[@]}" bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$PID_FILE" "${JAVA_CMD[@]}" \
     </dev/null >>"$LOG_DIR/console.log" 2>&1 9>&- &
 
-  local deadline=$((SECONDS + KAFKA_START_TIMEOUT))
+  local deadline=$((SECONDS + KAFKA_START_TIMEOUT)) t0; t0="$(now_ms)"
   pid=""
   while :; do
     [[ -n "$pid" ]] || pid="$(read_pid)"
@@ -354,7 +363,8 @@ cmd_start() {
     fi
     sleep 0.3
   done
-  say "Kafka is ready (pid $pid, ${SECONDS}s)"
+  local ms=$(( $(now_ms) - t0 ))
+  say "Kafka is ready (pid $pid, answered after $((ms / 1000)).$(printf '%03d' $((ms % 1000)))s)"
   echo "KAFKA_BROKERS=$(brokers)"
 }
 
@@ -377,7 +387,7 @@ stop_pid() {
 
 cmd_stop() {
   [[ -d "$DATA_DIR" ]] || { say "not running (no $DATA_DIR)"; return 0; }
-  with_lock "$DATA_DIR.lock"
+  with_lock "$(data_lock)"
   local pid; pid="$(running_pid || true)"
   if [[ -z "$pid" ]]; then
     rm -f "$PID_FILE"
@@ -410,7 +420,7 @@ cmd_logs() {
 }
 
 usage() {
-  sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 case "${1:-}" in

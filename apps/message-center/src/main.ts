@@ -1,0 +1,9 @@
+import 'reflect-metadata';
+import { loadMessageCenterConfig } from '@notify/config';
+import { runMain } from '@notify/observability';
+import { startMessageCenter } from './app';
+
+runMain('message-center', loadMessageCenterConfig, async (config, logger, onFatal) => {
+  await startMessageCenter(config, logger, onFatal);
+  logger.info({ port: config.httpPort }, 'message center started');
+});

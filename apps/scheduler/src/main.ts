@@ -1,0 +1,9 @@
+import 'reflect-metadata';
+import { loadSchedulerConfig } from '@notify/config';
+import { runMain } from '@notify/observability';
+import { startScheduler } from './app';
+
+runMain('scheduler', loadSchedulerConfig, async (config, logger) => {
+  await startScheduler(config, logger);
+  logger.info({ port: config.httpPort }, 'scheduler started');
+});

@@ -1,0 +1,73 @@
+import { randomBytes } from 'node:crypto';
+import type { INestApplication } from '@nestjs/common';
+import jwt from 'jsonwebtoken';
+import { Kafka, Partitioners, type Producer } from 'kafkajs';
+import { io, type Socket } from 'socket.io-client';
+import { DataSource } from 'typeorm';
+import { loadMessageCenterConfig, loadRealtimeGatewayConfig } from '@notify/config';
+import { REALTIME_NAMESPACE, type ClientToServerEvents, type ServerToClientEvents } from '@notify/contracts';
+import { startMessageCenter } from '@notify/message-center';
+import { createLogger, listeningPort } from '@notify/observability';
+import { createDataSource } from '@notify/persistence';
+import { startRealtimeGateway } from '@notify/realtime-gateway';
+
+export type NotificationSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+/** The message center and a realtime gateway, in this process, against the run's broker and database. */
+export class RunningPlatform {
+  readonly fatalErrors: Error[] = [];
+  readonly jwtSecret = randomBytes(24).toString('hex');
+  private apps: INestApplication[] = [];
+  private sockets: NotificationSocket[] = [];
+  gatewayPort = 0;
+  producer!: Producer;
+  db!: DataSource;
+
+  async start(): Promise<void> {
+    const env = { ...process.env, MESSAGE_CENTER_PORT: '0', GATEWAY_PORT: '0', JWT_SECRET: this.jwtSecret, NOTIFY_ROUTES: 'config/routes.yaml' };
+    const logger = createLogger('e2e', process.env.LOG_LEVEL ?? 'warn');
+    const onFatal = (error: Error) => void this.fatalErrors.push(error);
+    this.apps.push(await startMessageCenter(loadMessageCenterConfig(env), logger, onFatal));
+    const gateway = await startRealtimeGateway(loadRealtimeGatewayConfig(env), logger, onFatal);
+    this.apps.push(gateway);
+    this.gatewayPort = listeningPort(gateway);
+    const kafka = new Kafka({ clientId: 'e2e-producer', brokers: process.env.KAFKA_BROKERS!.split(','), logLevel: 1 });
+    this.producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+    await this.producer.connect();
+    this.db = await createDataSource({ databaseUrl: process.env.DATABASE_URL!, databasePoolSize: 2 }).initialize();
+  }
+
+  tokenFor(userId: string, expiresIn = '1h'): string {
+    return jwt.sign({ sub: userId }, this.jwtSecret, { algorithm: 'HS256', expiresIn } as jwt.SignOptions);
+  }
+
+  /** A socket.io-client connected as the user; resolves once the server has accepted it. */
+  async connect(userId: string): Promise<NotificationSocket> {
+    const socket: NotificationSocket = io(`http://127.0.0.1:${this.gatewayPort}${REALTIME_NAMESPACE}`, {
+      auth: { token: this.tokenFor(userId) },
+      transports: ['websocket'],
+      reconnection: false,
+    });
+    this.sockets.push(socket);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', () => resolve());
+      socket.once('connect_error', reject);
+    });
+    return socket;
+  }
+
+  async produceRequest(request: Record<string, unknown>, key: string): Promise<void> {
+    await this.producer.send({ topic: 'notify.requests', messages: [{ key, value: JSON.stringify(request) }] });
+  }
+
+  async stop(): Promise<void> {
+    for (const socket of this.sockets) socket.disconnect();
+    await this.producer?.disconnect();
+    await this.db?.destroy();
+    for (const app of this.apps.reverse()) await app.close();
+  }
+}
+
+export function uniqueId(prefix: string): string {
+  return `${prefix}-${randomBytes(6).toString('hex')}`;
+}

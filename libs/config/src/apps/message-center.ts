@@ -1,0 +1,19 @@
+import { z } from 'zod';
+import { loadConfig, setting, type ConfigOf } from '../setting';
+import { databaseSettings, kafkaSettings, logSettings, saslComplete } from '../shared';
+import { port, positiveInt } from '../types';
+
+export const messageCenterSettings = {
+  ...kafkaSettings,
+  ...databaseSettings,
+  ...logSettings,
+  httpPort: setting('MESSAGE_CENTER_PORT', port(3002), 'HTTP port of the message center (health, metrics)'),
+  routesFile: setting('NOTIFY_ROUTES', z.string().min(1).default('config/routes.yaml'), 'Route table file'),
+  consumerGroup: setting('MESSAGE_CENTER_GROUP', z.string().min(1).default('notify.message-center'), 'Kafka consumer group of the message center'),
+  maxBatchBytes: setting('MESSAGE_CENTER_MAX_BATCH_BYTES', positiveInt(1024 * 1024), 'Largest fetch per partition, in bytes'),
+};
+export type MessageCenterConfig = ConfigOf<typeof messageCenterSettings>;
+
+export function loadMessageCenterConfig(env: NodeJS.ProcessEnv = process.env): MessageCenterConfig {
+  return loadConfig('message-center', messageCenterSettings, env, [saslComplete]);
+}

@@ -1,0 +1,25 @@
+import { z } from 'zod';
+import { loadConfig, setting, type ConfigOf } from '../setting';
+import { databaseSettings, kafkaSettings, logSettings, saslComplete } from '../shared';
+import { list, port, positiveInt } from '../types';
+
+export const realtimeGatewaySettings = {
+  ...kafkaSettings,
+  ...databaseSettings,
+  ...logSettings,
+  httpPort: setting('GATEWAY_PORT', port(3000), 'HTTP and Socket.IO port of the realtime gateway'),
+  jwtSecret: setting('JWT_SECRET', z.string().min(16, 'at least 16 characters').optional(), 'HS256 secret that signs browser tokens', { sensitive: true }),
+  jwtPublicKey: setting('JWT_PUBLIC_KEY', z.string().includes('BEGIN PUBLIC KEY').optional(), 'PEM public key that checks RS256 browser tokens'),
+  allowedOrigins: setting('GATEWAY_ALLOWED_ORIGINS', list(''), 'Origins allowed to open a Socket.IO connection; empty allows any'),
+  ackTimeoutMs: setting('GATEWAY_ACK_TIMEOUT_MS', positiveInt(10_000), 'How long a client has to acknowledge a message'),
+  maxHttpBufferSize: setting('GATEWAY_MAX_HTTP_BUFFER_SIZE', positiveInt(16 * 1024), 'Largest client frame, in bytes'),
+  consumerGroup: setting('GATEWAY_GROUP', z.string().min(1).default('notify.realtime-gateway'), 'Kafka consumer group of the gateways'),
+};
+export type RealtimeGatewayConfig = ConfigOf<typeof realtimeGatewaySettings>;
+
+export function loadRealtimeGatewayConfig(env: NodeJS.ProcessEnv = process.env): RealtimeGatewayConfig {
+  return loadConfig('realtime-gateway', realtimeGatewaySettings, env, [
+    saslComplete,
+    (c) => (c.jwtSecret || c.jwtPublicKey ? [] : ['JWT_SECRET or JWT_PUBLIC_KEY is required']),
+  ]);
+}

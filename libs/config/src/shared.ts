@@ -1,0 +1,42 @@
+import { z } from 'zod';
+import { setting } from './setting';
+import { bool, list, positiveInt, postgresUrl } from './types';
+
+export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/notify';
+export const DEFAULT_KAFKA_BROKERS = '127.0.0.1:9092';
+
+export const kafkaSettings = {
+  kafkaBrokers: setting('KAFKA_BROKERS', list(DEFAULT_KAFKA_BROKERS).refine((l) => l.length > 0, 'at least one broker'), 'Comma-separated host:port list of Kafka brokers'),
+  kafkaSsl: setting('KAFKA_SSL', bool(false), 'Connect to Kafka over TLS'),
+  kafkaSaslMechanism: setting(
+    'KAFKA_SASL_MECHANISM',
+    z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
+    'SASL mechanism for Kafka; unset for none',
+  ),
+  kafkaSaslUsername: setting('KAFKA_SASL_USERNAME', z.string().optional(), 'SASL user name'),
+  kafkaSaslPassword: setting('KAFKA_SASL_PASSWORD', z.string().optional(), 'SASL password', { sensitive: true }),
+  kafkaTopicPartitions: setting('KAFKA_TOPIC_PARTITIONS', positiveInt(3), 'Partitions of each topic the app creates when it is missing'),
+  kafkaReplicationFactor: setting('KAFKA_REPLICATION_FACTOR', positiveInt(1), 'Replication factor of topics the app creates'),
+};
+
+export const databaseSettings = {
+  databaseUrl: setting('DATABASE_URL', postgresUrl(DEFAULT_DATABASE_URL), 'PostgreSQL connection string', { sensitive: true }),
+  databasePoolSize: setting('DATABASE_POOL_SIZE', positiveInt(10), 'Connections in the pool of each app'),
+};
+
+export const logSettings = {
+  logLevel: setting(
+    'LOG_LEVEL',
+    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    'Minimum level written to the log',
+  ),
+};
+
+type SaslSettings = { kafkaSaslMechanism?: string; kafkaSaslUsername?: string; kafkaSaslPassword?: string };
+
+export function saslComplete(config: SaslSettings): string[] {
+  if (config.kafkaSaslMechanism && !(config.kafkaSaslUsername && config.kafkaSaslPassword)) {
+    return ['KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are required when KAFKA_SASL_MECHANISM is set'];
+  }
+  return [];
+}

@@ -1,0 +1,20 @@
+import { z } from 'zod';
+import { ChannelSchema } from './channels';
+import { InboxMessageSchema } from './inbox-message';
+
+/**
+ * A record on `notify.deliver.<channel>`: one delivery of one message to one endpoint.
+ * Internal to the platform, but defined here so every consumer validates the same shape.
+ */
+export const DeliveryJobSchema = z.object({
+  deliveryId: z.string().uuid(),
+  requestId: z.string(),
+  userId: z.string().nullable(),
+  channel: ChannelSchema,
+  endpoint: z.string(),
+  attempt: z.number().int().positive(),
+  expiresAt: z.iso.datetime().nullable(),
+  /** `seq` is the receiver's inbox sequence number; null for a delivery outside the inbox (a bare phone or email). */
+  message: InboxMessageSchema.extend({ seq: z.number().int().positive().nullable() }),
+});
+export type DeliveryJob = z.infer<typeof DeliveryJobSchema>;

@@ -1,0 +1,14 @@
+/** Codes carried by DLQ headers, Socket.IO acknowledgements and delivery outcomes. */
+export const ErrorCode = {
+  InvalidJson: 'invalid_json',
+  SchemaViolation: 'schema_violation',
+  PayloadTooLarge: 'payload_too_large',
+  UnknownType: 'unknown_type',
+  Unauthenticated: 'unauthenticated',
+  InvalidArgument: 'invalid_argument',
+  AckTimeout: 'ack_timeout',
+  Offline: 'offline',
+  NoEndpoint: 'no_endpoint',
+  Internal: 'internal',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -1,0 +1,45 @@
+import { z } from 'zod';
+import { ChannelSchema } from './channels';
+
+/** The serialized request may be at most this many bytes (contract section 1). */
+export const MAX_REQUEST_BYTES = 64 * 1024;
+export const MAX_USER_IDS = 1000;
+
+export const RequestIdSchema = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9._:-]+$/, 'only letters, digits and . _ : - are allowed');
+
+export const UserIdSchema = z.string().min(1).max(128);
+
+const isoDateTime = z.iso.datetime({ offset: true });
+
+export const RecipientSelectorSchema = z.union([
+  z.strictObject({ userId: UserIdSchema }),
+  z.strictObject({ userIds: z.array(UserIdSchema).min(1).max(MAX_USER_IDS) }),
+  z.strictObject({ topic: z.string().min(1).max(128) }),
+  z.strictObject({ phone: z.string().regex(/^\+[1-9][0-9]{6,14}$/, 'E.164 phone number expected') }),
+  z.strictObject({ email: z.email() }),
+]);
+export type RecipientSelector = z.infer<typeof RecipientSelectorSchema>;
+
+export const PrioritySchema = z.enum(['high', 'normal', 'low']);
+export type Priority = z.infer<typeof PrioritySchema>;
+
+/** A request on `notify.requests` (contract section 1). */
+export const NotificationRequestSchema = z.object({
+  id: RequestIdSchema,
+  type: z.string().min(1).max(128),
+  to: RecipientSelectorSchema,
+  data: z.record(z.string(), z.unknown()).optional(),
+  content: z
+    .object({ title: z.string().max(1024).optional(), body: z.string().max(16384).optional() })
+    .optional(),
+  channels: z.array(ChannelSchema).min(1).optional(),
+  locale: z.string().min(2).max(35).optional(),
+  sendAt: isoDateTime.optional(),
+  expiresAt: isoDateTime.optional(),
+  priority: PrioritySchema.optional(),
+});
+export type NotificationRequest = z.infer<typeof NotificationRequestSchema>;

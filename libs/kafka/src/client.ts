@@ -1,0 +1,38 @@
+import { Kafka, logLevel, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
+import type { AppLogger } from '@notify/observability';
+
+export interface KafkaConnectionSettings {
+  kafkaBrokers: string[];
+  kafkaSsl: boolean;
+  kafkaSaslMechanism?: 'plain' | 'scram-sha-256' | 'scram-sha-512' | undefined;
+  kafkaSaslUsername?: string | undefined;
+  kafkaSaslPassword?: string | undefined;
+}
+
+export function createKafka(clientId: string, settings: KafkaConnectionSettings, logger: AppLogger): Kafka {
+  const config: KafkaConfig = {
+    clientId,
+    brokers: settings.kafkaBrokers,
+    ssl: settings.kafkaSsl,
+    logLevel: logLevel.WARN,
+    logCreator: () => (entry: LogEntry) => writeKafkaLog(logger, entry),
+    retry: { initialRetryTime: 300, retries: 8 },
+  };
+  const sasl = saslOf(settings);
+  if (sasl) config.sasl = sasl;
+  return new Kafka(config);
+}
+
+function saslOf(settings: KafkaConnectionSettings): SASLOptions | undefined {
+  const { kafkaSaslMechanism: mechanism, kafkaSaslUsername: username, kafkaSaslPassword: password } = settings;
+  if (!mechanism || !username || !password) return undefined;
+  return { mechanism, username, password } as SASLOptions;
+}
+
+function writeKafkaLog(logger: AppLogger, { level, log }: LogEntry): void {
+  const { message, timestamp: _timestamp, logger: _name, ...extra } = log;
+  const fields = { component: 'kafkajs', ...extra };
+  if (level <= logLevel.ERROR) logger.error(fields, message);
+  else if (level === logLevel.WARN) logger.warn(fields, message);
+  else logger.debug(fields, message);
+}

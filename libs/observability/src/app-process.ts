@@ -1,0 +1,48 @@
+import { NestFactory } from '@nestjs/core';
+import type { INestApplication } from '@nestjs/common';
+import { createLogger, NestPinoLogger, type AppLogger } from './logger';
+
+export interface HttpAppOptions {
+  port: number;
+  host?: string;
+  logger: AppLogger;
+}
+
+/** Creates a NestJS app with the redacting logger and shutdown hooks, listening on its HTTP port. */
+export async function startHttpApp(module: unknown, options: HttpAppOptions): Promise<INestApplication> {
+  const app = await NestFactory.create(module as never, { logger: new NestPinoLogger(options.logger), abortOnError: false });
+  app.enableShutdownHooks();
+  await app.listen(options.port, options.host ?? '0.0.0.0');
+  return app;
+}
+
+/** The port an app actually listens on (useful when it was started on port 0). */
+export function listeningPort(app: INestApplication): number {
+  const address = app.getHttpServer().address();
+  return typeof address === 'object' && address ? address.port : 0;
+}
+
+/**
+ * Runs an app's main. Bad configuration prints every problem and exits 1; a start failure,
+ * an unhandled rejection or a fatal consumer error exits 1, so a supervisor restarts the process.
+ */
+export function runMain<C extends { logLevel: string }>(
+  app: string,
+  loadConfig: () => C,
+  start: (config: C, logger: AppLogger, onFatal: (error: Error) => void) => Promise<void>,
+): void {
+  let config: C;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  }
+  const logger = createLogger(app, config.logLevel);
+  const onFatal = (error: unknown): void => {
+    logger.fatal({ err: error }, `${app} cannot go on; exiting so its supervisor restarts it`);
+    process.exit(1);
+  };
+  process.on('unhandledRejection', onFatal);
+  start(config, logger, onFatal).catch(onFatal);
+}

@@ -1,0 +1,5 @@
+export * from './logger';
+export * from './health';
+export * from './metrics';
+export * from './observability.module';
+export * from './app-process';

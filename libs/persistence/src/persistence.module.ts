@@ -1,0 +1,41 @@
+import { Global, Inject, Module, type DynamicModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { HealthRegistry } from '@notify/observability';
+import { createDataSource, type DatabaseSettings } from './data-source';
+import { DeliveryOutcomeStore } from './stores/delivery-outcome.store';
+import { IngestStore } from './stores/ingest.store';
+
+/** The app's DataSource, its stores and a `postgres` health check. Migrations run as their own step, never here. */
+@Global()
+@Module({})
+export class PersistenceModule implements OnModuleInit, OnApplicationShutdown {
+  constructor(
+    @Inject(DataSource) private readonly dataSource: DataSource,
+    @Inject(HealthRegistry) private readonly health: HealthRegistry,
+  ) {}
+
+  static forRoot(settings: DatabaseSettings): DynamicModule {
+    return {
+      module: PersistenceModule,
+      providers: [
+        {
+          provide: DataSource,
+          useFactory: async () => createDataSource(settings).initialize(),
+        },
+        { provide: IngestStore, useFactory: (ds: DataSource) => new IngestStore(ds), inject: [DataSource] },
+        { provide: DeliveryOutcomeStore, useFactory: (ds: DataSource) => new DeliveryOutcomeStore(ds), inject: [DataSource] },
+      ],
+      exports: [DataSource, IngestStore, DeliveryOutcomeStore],
+    };
+  }
+
+  onModuleInit(): void {
+    this.health.register('postgres', async () => {
+      await this.dataSource.query('SELECT 1');
+    });
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.dataSource.isInitialized) await this.dataSource.destroy();
+  }
+}
