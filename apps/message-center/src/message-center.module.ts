@@ -4,7 +4,7 @@ import type { MessageCenterConfig } from '@notify/config';
 import { FATAL_ERROR_HANDLER, KafkaModule, type FatalErrorHandler } from '@notify/kafka';
 import { ObservabilityModule, type AppLogger } from '@notify/observability';
 import { PersistenceModule } from '@notify/persistence';
-import { MESSAGE_CENTER_GROUP, RequestIngestion } from './ingestion/request-ingestion';
+import { INGESTION_SETTINGS, RequestIngestion } from './ingestion/request-ingestion';
 import { RouteTable } from './routing/route-table';
 
 export const MESSAGE_CENTER_TOPICS = [
@@ -34,7 +34,7 @@ export class MessageCenterModule {
       ],
       providers: [
         { provide: RouteTable, useValue: RouteTable.load(config.routesFile) },
-        { provide: MESSAGE_CENTER_GROUP, useValue: config.consumerGroup },
+        { provide: INGESTION_SETTINGS, useValue: config },
         { provide: FATAL_ERROR_HANDLER, useValue: onFatal },
         RequestIngestion,
       ],

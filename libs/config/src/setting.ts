@@ -20,8 +20,11 @@ export function setting<T extends z.ZodType>(
 export type SettingMap = Record<string, Setting>;
 export type ConfigOf<S extends SettingMap> = { readonly [K in keyof S]: z.output<S[K]['schema']> };
 
-/** A rule across several settings; returns the problems it finds. */
-export type CrossCheck<S extends SettingMap> = (config: ConfigOf<S>) => string[];
+/**
+ * A rule across several settings; returns the problems it finds. It sees the settings that
+ * parsed (a setting that failed is undefined) and the raw environment.
+ */
+export type CrossCheck<S extends SettingMap> = (config: ConfigOf<S>, env: NodeJS.ProcessEnv) => string[];
 
 export class ConfigError extends Error {
   constructor(
@@ -52,9 +55,8 @@ export function loadConfig<S extends SettingMap>(
       problems.push(`${item.env}: ${result.error.issues.map((i) => i.message).join('; ')}${shown}`);
     }
   }
-  if (problems.length === 0) {
-    for (const check of checks) problems.push(...check(config as ConfigOf<S>));
-  }
+  // Cross checks see the settings that did parse, so one run reports every problem at once.
+  for (const check of checks) problems.push(...check(config as ConfigOf<S>, env));
   if (problems.length > 0) throw new ConfigError(app, problems);
   return Object.freeze(config) as ConfigOf<S>;
 }

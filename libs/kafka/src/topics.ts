@@ -12,7 +12,8 @@ export async function ensureTopics(kafka: Kafka, topics: readonly string[], sett
   try {
     const existing = new Set(await admin.listTopics());
     const missing = [...new Set(topics)].filter((topic) => !existing.has(topic));
-    if (missing.length > 0) {
+    if (missing.length === 0) return [];
+    try {
       await admin.createTopics({
         waitForLeaders: true,
         topics: missing.map((topic) => ({
@@ -21,6 +22,10 @@ export async function ensureTopics(kafka: Kafka, topics: readonly string[], sett
           replicationFactor: settings.replicationFactor,
         })),
       });
+    } catch (error) {
+      // Another app may have created some of them at the same moment; only a topic still missing is a failure.
+      const now = new Set(await admin.listTopics());
+      if (missing.some((topic) => !now.has(topic))) throw error;
     }
     return missing;
   } finally {

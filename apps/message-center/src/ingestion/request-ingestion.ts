@@ -16,7 +16,11 @@ import type { Counter } from 'prom-client';
 import { RouteTable } from '../routing/route-table';
 import { parseRequestRecord } from './request-parser';
 
-export const MESSAGE_CENTER_GROUP = Symbol('MESSAGE_CENTER_GROUP');
+export interface IngestionSettings {
+  consumerGroup: string;
+  maxBatchBytes: number;
+}
+export const INGESTION_SETTINGS = Symbol('INGESTION_SETTINGS');
 
 /**
  * Consumes notify.requests per batch: validate, route, store in one transaction,
@@ -34,14 +38,15 @@ export class RequestIngestion implements OnApplicationBootstrap, OnModuleDestroy
     private readonly store: IngestStore,
     private readonly routes: RouteTable,
     @Inject(APP_LOGGER) private readonly logger: AppLogger,
-    @Inject(MESSAGE_CENTER_GROUP) groupId: string,
+    @Inject(INGESTION_SETTINGS) settings: IngestionSettings,
     @Inject(FATAL_ERROR_HANDLER) onFatal: FatalErrorHandler,
     metrics: Metrics,
   ) {
     this.accepted = metrics.counter('notify_requests_accepted_total', 'Requests stored (replays included)');
     this.rejected = metrics.counter('notify_requests_rejected_total', 'Requests sent to the DLQ', ['code']);
     this.consumer = new BatchConsumer(kafka, {
-      groupId,
+      groupId: settings.consumerGroup,
+      maxBytesPerPartition: settings.maxBatchBytes,
       topics: [Topics.requests],
       logger,
       onFatal,

@@ -20,6 +20,6 @@ export type RealtimeGatewayConfig = ConfigOf<typeof realtimeGatewaySettings>;
 export function loadRealtimeGatewayConfig(env: NodeJS.ProcessEnv = process.env): RealtimeGatewayConfig {
   return loadConfig('realtime-gateway', realtimeGatewaySettings, env, [
     saslComplete,
-    (c) => (c.jwtSecret || c.jwtPublicKey ? [] : ['JWT_SECRET or JWT_PUBLIC_KEY is required']),
+    (_config, raw) => (raw.JWT_SECRET || raw.JWT_PUBLIC_KEY ? [] : ['JWT_SECRET or JWT_PUBLIC_KEY is required']),
   ]);
 }

@@ -1,0 +1,263 @@
+import { ErrorCode, MAX_REQUEST_BYTES, MAX_USER_IDS, Topics } from '@notify/contracts';
+import type { ConsumedRecord, Rejection } from '@notify/kafka';
+import type { AcceptedMessage } from '@notify/persistence';
+import { RouteTable } from '../routing/route-table';
+import { INBOX_ENDPOINT, parseRequestRecord } from './request-parser';
+
+const routes = RouteTable.from({
+  version: 1,
+  routes: {
+    'login.code': { channels: ['sms'] },
+    default: { channels: ['websocket', 'push'] },
+  },
+});
+
+const routesWithoutDefault = RouteTable.from({
+  version: 1,
+  routes: { 'order.shipped': { channels: ['websocket'] } },
+});
+
+function record(value: Buffer | string | null, key: string | null = 'u-42'): ConsumedRecord {
+  return {
+    topic: Topics.requests,
+    partition: 2,
+    offset: '417',
+    key: key === null ? null : Buffer.from(key),
+    value: typeof value === 'string' ? Buffer.from(value, 'utf8') : value,
+    headers: { traceparent: Buffer.from('00-abc-def-01') },
+    timestamp: '1764000000000',
+  };
+}
+
+function request(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    id: 'order-1234-shipped',
+    type: 'order.shipped',
+    to: { userId: 'u-42' },
+    data: { orderNo: '1234' },
+    content: { title: 'Your order shipped', body: 'Order 1234 is on its way' },
+    ...overrides,
+  };
+}
+
+function accept(value: Buffer | string, table: RouteTable = routes): AcceptedMessage {
+  const parsed = parseRequestRecord(record(value), table);
+  if (!parsed.ok) throw new Error(`expected the request to be accepted, got ${parsed.rejection.code}: ${parsed.rejection.reason}`);
+  return parsed.message;
+}
+
+function reject(value: Buffer | string | null, table: RouteTable = routes): Rejection {
+  const parsed = parseRequestRecord(record(value), table);
+  if (parsed.ok) throw new Error('expected the request to be rejected, but it was accepted');
+  return parsed.rejection;
+}
+
+/** A serialized request padded through `data` to exactly `bytes` bytes of UTF-8. */
+function requestOfSize(bytes: number): string {
+  const empty = JSON.stringify(request({ data: { pad: '' } }));
+  const json = JSON.stringify(request({ data: { pad: 'x'.repeat(bytes - Buffer.byteLength(empty)) } }));
+  expect(Buffer.byteLength(json)).toBe(bytes);
+  return json;
+}
+
+describe('parseRequestRecord', () => {
+  describe('a valid request', () => {
+    it('becomes an accepted message with an inbox entry and a websocket delivery', () => {
+      const message = accept(JSON.stringify(request()));
+      expect(message).toEqual({
+        requestId: 'order-1234-shipped',
+        type: 'order.shipped',
+        recipient: { userId: 'u-42' },
+        title: 'Your order shipped',
+        body: 'Order 1234 is on its way',
+        data: { orderNo: '1234' },
+        locale: null,
+        priority: 'normal',
+        sendAt: null,
+        expiresAt: null,
+        inboxUserIds: ['u-42'],
+        deliveries: [{ userId: 'u-42', channel: 'websocket', endpoint: INBOX_ENDPOINT }],
+      });
+    });
+
+    it('keeps the optional fields it was given', () => {
+      const message = accept(
+        JSON.stringify(
+          request({
+            locale: 'zh-CN',
+            priority: 'high',
+            sendAt: '2026-12-01T09:00:00Z',
+            expiresAt: '2026-12-02T09:00:00+08:00',
+          }),
+        ),
+      );
+      expect(message.locale).toBe('zh-CN');
+      expect(message.priority).toBe('high');
+      expect(message.sendAt).toBe('2026-12-01T09:00:00Z');
+      expect(message.expiresAt).toBe('2026-12-02T09:00:00+08:00');
+    });
+
+    it('fills in empty title, body and data when the request has none', () => {
+      const message = accept(JSON.stringify({ id: 'r1', type: 'ping', to: { userId: 'u-1' } }));
+      expect(message.title).toBe('');
+      expect(message.body).toBe('');
+      expect(message.data).toEqual({});
+    });
+
+    it('de-duplicates userIds, keeping their order', () => {
+      const message = accept(JSON.stringify(request({ to: { userIds: ['u-1', 'u-2', 'u-1', 'u-3', 'u-2'] } })));
+      expect(message.inboxUserIds).toEqual(['u-1', 'u-2', 'u-3']);
+      expect(message.deliveries).toEqual([
+        { userId: 'u-1', channel: 'websocket', endpoint: INBOX_ENDPOINT },
+        { userId: 'u-2', channel: 'websocket', endpoint: INBOX_ENDPOINT },
+        { userId: 'u-3', channel: 'websocket', endpoint: INBOX_ENDPOINT },
+      ]);
+    });
+
+    it('accepts exactly the largest number of userIds', () => {
+      const userIds = Array.from({ length: MAX_USER_IDS }, (_, i) => `u-${i}`);
+      expect(accept(JSON.stringify(request({ to: { userIds } }))).inboxUserIds).toHaveLength(MAX_USER_IDS);
+    });
+
+    it('gives no inbox entry and no websocket delivery when the request channels exclude websocket', () => {
+      const message = accept(JSON.stringify(request({ channels: ['push', 'email'] })));
+      expect(message.inboxUserIds).toEqual([]);
+      expect(message.deliveries.filter((d) => d.channel === 'websocket')).toEqual([]);
+    });
+
+    it('gives no inbox entry when the route of its type excludes websocket', () => {
+      const message = accept(JSON.stringify(request({ type: 'login.code' })));
+      expect(message.inboxUserIds).toEqual([]);
+      expect(message.deliveries.filter((d) => d.channel === 'websocket')).toEqual([]);
+    });
+
+    it('gives an inbox entry when the request channels add websocket to a route without it', () => {
+      const message = accept(JSON.stringify(request({ type: 'login.code', channels: ['websocket'] })));
+      expect(message.inboxUserIds).toEqual(['u-42']);
+    });
+
+    it('accepts a listed type from a table without a default', () => {
+      expect(accept(JSON.stringify(request()), routesWithoutDefault).inboxUserIds).toEqual(['u-42']);
+    });
+
+    it('accepts an id of exactly 128 allowed characters', () => {
+      const id = 'a.B_9:-'.repeat(19).slice(0, 128);
+      expect(accept(JSON.stringify(request({ id }))).requestId).toBe(id);
+    });
+
+    it('accepts a request of exactly MAX_REQUEST_BYTES', () => {
+      expect(accept(requestOfSize(MAX_REQUEST_BYTES)).requestId).toBe('order-1234-shipped');
+    });
+  });
+
+  describe('a record that cannot be read', () => {
+    it('rejects an empty value as invalid JSON', () => {
+      const rejection = reject(Buffer.alloc(0));
+      expect(rejection.code).toBe(ErrorCode.InvalidJson);
+      expect(rejection.reason).toMatch(/empty/);
+    });
+
+    it('rejects a null value (a tombstone) as invalid JSON', () => {
+      const rejection = reject(null);
+      expect(rejection.code).toBe(ErrorCode.InvalidJson);
+      expect(rejection.reason).toMatch(/empty/);
+    });
+
+    it('rejects a value that is not JSON', () => {
+      const rejection = reject('{"id": "order-1", "type": ');
+      expect(rejection.code).toBe(ErrorCode.InvalidJson);
+      expect(rejection.reason.length).toBeGreaterThan(0);
+    });
+
+    it('rejects a request one byte over MAX_REQUEST_BYTES as too large', () => {
+      const rejection = reject(requestOfSize(MAX_REQUEST_BYTES + 1));
+      expect(rejection.code).toBe(ErrorCode.PayloadTooLarge);
+      expect(rejection.reason).toContain(String(MAX_REQUEST_BYTES + 1));
+      expect(rejection.reason).toContain(String(MAX_REQUEST_BYTES));
+    });
+
+    it('counts bytes, not characters, against MAX_REQUEST_BYTES', () => {
+      // 22,000 three-byte characters: under the limit in characters, over it in bytes.
+      const json = JSON.stringify(request({ data: { note: '中'.repeat(22_000) } }));
+      expect(json.length).toBeLessThan(MAX_REQUEST_BYTES);
+      expect(reject(json).code).toBe(ErrorCode.PayloadTooLarge);
+    });
+  });
+
+  describe('a request that breaks the schema', () => {
+    it.each<[string, Record<string, unknown>, RegExp]>([
+      ['an id with characters outside [A-Za-z0-9._:-]', { id: 'order 1234/shipped' }, /(^|; )id: /],
+      ['an id of 129 characters', { id: 'a'.repeat(129) }, /(^|; )id: /],
+      ['an empty id', { id: '' }, /(^|; )id: /],
+      ['`to` with two selectors', { to: { userId: 'u-1', topic: 'promotions' } }, /(^|; )to(\.[^:]*)?: /],
+      [
+        '`to` with 1001 userIds',
+        { to: { userIds: Array.from({ length: MAX_USER_IDS + 1 }, (_, i) => `u-${i}`) } },
+        /(^|; )to(\.[^:]*)?: /,
+      ],
+      ['`to` with no selector', { to: {} }, /(^|; )to(\.[^:]*)?: /],
+      ['an unknown channel', { channels: ['websocket', 'pigeon'] }, /(^|; )channels\.1: /],
+      ['an empty channel list', { channels: [] }, /(^|; )channels: /],
+      ['a sendAt that is not ISO 8601', { sendAt: 'tomorrow at nine' }, /(^|; )sendAt: /],
+      ['an unknown priority', { priority: 'urgent' }, /(^|; )priority: /],
+    ])('rejects %s, naming the field', (_case, overrides, field) => {
+      const rejection = reject(JSON.stringify(request(overrides)));
+      expect(rejection.code).toBe(ErrorCode.SchemaViolation);
+      expect(rejection.reason).toMatch(field);
+    });
+
+    it('rejects a request without a type, naming the field', () => {
+      const { type: _type, ...withoutType } = request();
+      const rejection = reject(JSON.stringify(withoutType));
+      expect(rejection.code).toBe(ErrorCode.SchemaViolation);
+      expect(rejection.reason).toMatch(/(^|; )type: /);
+    });
+
+    it('rejects JSON that is not an object', () => {
+      const rejection = reject('["order-1234-shipped"]');
+      expect(rejection.code).toBe(ErrorCode.SchemaViolation);
+      expect(rejection.reason).toMatch(/^\(root\): /);
+    });
+
+    it('lists every broken field in the reason', () => {
+      const rejection = reject(JSON.stringify(request({ id: 'bad id', sendAt: 'soon', channels: ['fax'] })));
+      expect(rejection.code).toBe(ErrorCode.SchemaViolation);
+      expect(rejection.reason).toMatch(/(^|; )id: /);
+      expect(rejection.reason).toMatch(/(^|; )sendAt: /);
+      expect(rejection.reason).toMatch(/(^|; )channels\.0: /);
+    });
+  });
+
+  describe('a request of a type the route table does not know', () => {
+    it('is rejected as unknown_type when the table has no default', () => {
+      const rejection = reject(JSON.stringify(request({ type: 'promo.spring' })), routesWithoutDefault);
+      expect(rejection.code).toBe(ErrorCode.UnknownType);
+      expect(rejection.reason).toContain('promo.spring');
+    });
+
+    it('is accepted through the default route when the table has one', () => {
+      expect(accept(JSON.stringify(request({ type: 'promo.spring' }))).inboxUserIds).toEqual(['u-42']);
+    });
+  });
+
+  describe('a rejection', () => {
+    it.each<[string, Buffer | string, RouteTable]>([
+      ['invalid JSON', 'not json', routes],
+      ['a schema violation', JSON.stringify(request({ id: 'bad id' })), routes],
+      ['an unknown type', JSON.stringify(request({ type: 'promo.spring' })), routesWithoutDefault],
+    ])('after %s carries the original record unchanged', (_case, value, table) => {
+      const original = record(value);
+      const copy = {
+        ...original,
+        key: Buffer.from(original.key!),
+        value: Buffer.from(original.value!),
+        headers: { ...original.headers },
+      };
+      const parsed = parseRequestRecord(original, table);
+      expect(parsed.ok).toBe(false);
+      if (parsed.ok) return;
+      expect(parsed.rejection.record).toBe(original);
+      expect(parsed.rejection.record).toEqual(copy);
+    });
+  });
+});

@@ -1,0 +1,173 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { ErrorCode } from '@notify/contracts';
+import jwt from 'jsonwebtoken';
+import { TokenRejected, TokenVerifier } from './token-verifier';
+
+const SECRET = 'a-test-secret-of-at-least-32-chars';
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+function rsaKeyPair(): { publicKey: string; privateKey: string } {
+  return generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+}
+
+function base64url(value: unknown): string {
+  return Buffer.from(JSON.stringify(value)).toString('base64url');
+}
+
+/** Runs a verification expected to fail and returns its TokenRejected. */
+function rejection(verify: () => unknown): TokenRejected {
+  try {
+    verify();
+  } catch (error) {
+    if (error instanceof TokenRejected) return error;
+    throw error;
+  }
+  throw new Error('expected TokenRejected, but the token was accepted');
+}
+
+describe('TokenVerifier', () => {
+  describe('constructor', () => {
+    it('throws without a secret or a public key', () => {
+      expect(() => new TokenVerifier({})).toThrow('JWT_SECRET or JWT_PUBLIC_KEY is required');
+    });
+
+    it('throws when both are empty strings', () => {
+      expect(() => new TokenVerifier({ jwtSecret: '', jwtPublicKey: '' })).toThrow('JWT_SECRET or JWT_PUBLIC_KEY is required');
+    });
+  });
+
+  describe('HS256', () => {
+    const verifier = new TokenVerifier({ jwtSecret: SECRET });
+
+    it('returns the user id and the expiry in milliseconds of a valid token', () => {
+      const exp = nowSeconds() + 600;
+      const token = jwt.sign({ sub: 'u-42', exp }, SECRET, { algorithm: 'HS256' });
+      expect(verifier.verify(token)).toEqual({ userId: 'u-42', expiresAt: exp * 1000 });
+    });
+
+    it('accepts a token signed with expiresIn', () => {
+      const token = jwt.sign({}, SECRET, { algorithm: 'HS256', subject: 'u-7', expiresIn: 60 });
+      const verified = verifier.verify(token);
+      expect(verified.userId).toBe('u-7');
+      expect(verified.expiresAt).toBe((jwt.decode(token) as jwt.JwtPayload).exp! * 1000);
+    });
+
+    it.each([
+      ['undefined', undefined],
+      ['null', null],
+      ['an empty string', ''],
+      ['a number', 42],
+      ['an object', { token: 'x' }],
+    ])('rejects a missing token (%s)', (_case, token) => {
+      const error = rejection(() => verifier.verify(token));
+      expect(error.code).toBe(ErrorCode.Unauthenticated);
+      expect(error.message).toBe('a token is required');
+    });
+
+    it('rejects a string that is not a JWT', () => {
+      expect(rejection(() => verifier.verify('not.a.jwt')).message).toBe('invalid token');
+    });
+
+    it('rejects a token signed with another secret', () => {
+      const token = jwt.sign({ sub: 'u-42' }, 'another-secret-of-at-least-32-chars', { algorithm: 'HS256', expiresIn: 600 });
+      expect(rejection(() => verifier.verify(token)).message).toBe('invalid token');
+    });
+
+    it('rejects a token whose payload was changed after signing', () => {
+      const token = jwt.sign({ sub: 'u-42' }, SECRET, { algorithm: 'HS256', expiresIn: 600 });
+      const [header, , signature] = token.split('.');
+      const forged = `${header}.${base64url({ sub: 'admin', exp: nowSeconds() + 600 })}.${signature}`;
+      expect(rejection(() => verifier.verify(forged)).message).toBe('invalid token');
+    });
+
+    it('rejects an expired token', () => {
+      const token = jwt.sign({ sub: 'u-42', exp: nowSeconds() - 60 }, SECRET, { algorithm: 'HS256' });
+      const error = rejection(() => verifier.verify(token));
+      expect(error.message).toBe('token expired');
+      expect(error.code).toBe(ErrorCode.Unauthenticated);
+    });
+
+    it('rejects a token without exp', () => {
+      const token = jwt.sign({ sub: 'u-42' }, SECRET, { algorithm: 'HS256', noTimestamp: true });
+      expect((jwt.decode(token) as jwt.JwtPayload).exp).toBeUndefined();
+      expect(rejection(() => verifier.verify(token)).message).toBe('token has no expiry');
+    });
+
+    it('rejects a token without sub', () => {
+      const token = jwt.sign({ name: 'someone' }, SECRET, { algorithm: 'HS256', expiresIn: 600 });
+      expect(rejection(() => verifier.verify(token)).message).toBe('token has no subject');
+    });
+
+    it('rejects a token with an empty sub', () => {
+      const token = jwt.sign({ sub: '' }, SECRET, { algorithm: 'HS256', expiresIn: 600 });
+      expect(rejection(() => verifier.verify(token)).message).toBe('token has no subject');
+    });
+
+    it('rejects an unsigned token (alg none)', () => {
+      const token = `${base64url({ alg: 'none', typ: 'JWT' })}.${base64url({ sub: 'u-42', exp: nowSeconds() + 600 })}.`;
+      expect(rejection(() => verifier.verify(token)).message).toBe('invalid token');
+    });
+
+    it('rejects an RS256 token', () => {
+      const { privateKey } = rsaKeyPair();
+      const token = jwt.sign({ sub: 'u-42' }, privateKey, { algorithm: 'RS256', expiresIn: 600 });
+      expect(rejection(() => verifier.verify(token)).message).toBe('invalid token');
+    });
+  });
+
+  describe('RS256', () => {
+    const keys = rsaKeyPair();
+    const verifier = new TokenVerifier({ jwtPublicKey: keys.publicKey });
+
+    it('returns the user id and the expiry in milliseconds of a valid token', () => {
+      const exp = nowSeconds() + 600;
+      const token = jwt.sign({ sub: 'u-42', exp }, keys.privateKey, { algorithm: 'RS256' });
+      expect(verifier.verify(token)).toEqual({ userId: 'u-42', expiresAt: exp * 1000 });
+    });
+
+    it('rejects a missing token', () => {
+      expect(rejection(() => verifier.verify(undefined)).message).toBe('a token is required');
+    });
+
+    it('rejects a token signed with another private key', () => {
+      const other = rsaKeyPair();
+      const token = jwt.sign({ sub: 'u-42' }, other.privateKey, { algorithm: 'RS256', expiresIn: 600 });
+      expect(rejection(() => verifier.verify(token)).message).toBe('invalid token');
+    });
+
+    it('rejects an expired token', () => {
+      const token = jwt.sign({ sub: 'u-42', exp: nowSeconds() - 60 }, keys.privateKey, { algorithm: 'RS256' });
+      expect(rejection(() => verifier.verify(token)).message).toBe('token expired');
+    });
+
+    it('rejects a token without exp', () => {
+      const token = jwt.sign({ sub: 'u-42' }, keys.privateKey, { algorithm: 'RS256', noTimestamp: true });
+      expect(rejection(() => verifier.verify(token)).message).toBe('token has no expiry');
+    });
+
+    it('rejects a token without sub', () => {
+      const token = jwt.sign({ scope: 'inbox' }, keys.privateKey, { algorithm: 'RS256', expiresIn: 600 });
+      expect(rejection(() => verifier.verify(token)).message).toBe('token has no subject');
+    });
+
+    it('rejects an HS256 token signed with the public key as secret (algorithm confusion)', () => {
+      const token = jwt.sign({ sub: 'admin', exp: nowSeconds() + 600 }, keys.publicKey, { algorithm: 'HS256' });
+      expect(jwt.decode(token, { complete: true })?.header.alg).toBe('HS256');
+      const error = rejection(() => verifier.verify(token));
+      expect(error.message).toBe('invalid token');
+      expect(error.code).toBe(ErrorCode.Unauthenticated);
+    });
+
+    it('rejects an HS256 token even when a secret is configured too, since the public key wins', () => {
+      const both = new TokenVerifier({ jwtSecret: SECRET, jwtPublicKey: keys.publicKey });
+      const hs256 = jwt.sign({ sub: 'u-42' }, SECRET, { algorithm: 'HS256', expiresIn: 600 });
+      const rs256 = jwt.sign({ sub: 'u-42' }, keys.privateKey, { algorithm: 'RS256', expiresIn: 600 });
+      expect(rejection(() => both.verify(hs256)).message).toBe('invalid token');
+      expect(both.verify(rs256).userId).toBe('u-42');
+    });
+  });
+});

@@ -1,0 +1,341 @@
+import { z } from 'zod';
+import { loadChannelWorkerConfig } from './apps/channel-worker';
+import { loadMessageCenterConfig } from './apps/message-center';
+import { loadQueryApiConfig } from './apps/query-api';
+import { loadRealtimeGatewayConfig } from './apps/realtime-gateway';
+import { loadSchedulerConfig } from './apps/scheduler';
+import { ConfigError, loadConfig, setting } from './setting';
+import { DEFAULT_DATABASE_URL, DEFAULT_KAFKA_BROKERS, kafkaSettings } from './shared';
+import { bool, list } from './types';
+
+const JWT_SECRET = 'a-development-secret-of-32-chars';
+const PUBLIC_KEY = '-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----\n';
+
+/** Runs a loader expected to fail and returns its ConfigError. */
+function configError(load: () => unknown): ConfigError {
+  try {
+    load();
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected a ConfigError, but the configuration loaded');
+}
+
+describe('loadConfig', () => {
+  const settings = {
+    port: setting('TEST_PORT', z.coerce.number().int().default(8080), 'a port'),
+    name: setting('TEST_NAME', z.string().min(3).default('notify'), 'a name'),
+    token: setting('TEST_TOKEN', z.string().min(10).optional(), 'a token', { sensitive: true }),
+  };
+
+  it('applies the defaults when the environment is empty', () => {
+    expect(loadConfig('test', settings, {})).toEqual({ port: 8080, name: 'notify', token: undefined });
+  });
+
+  it('reads only the environment it is given', () => {
+    expect(loadConfig('test', settings, { TEST_PORT: '9000', TEST_NAME: 'center' })).toEqual({
+      port: 9000,
+      name: 'center',
+      token: undefined,
+    });
+  });
+
+  it('returns a frozen object', () => {
+    expect(Object.isFrozen(loadConfig('test', settings, {}))).toBe(true);
+  });
+
+  it('treats an empty string as unset', () => {
+    expect(loadConfig('test', settings, { TEST_PORT: '', TEST_NAME: '', TEST_TOKEN: '' })).toEqual({
+      port: 8080,
+      name: 'notify',
+      token: undefined,
+    });
+  });
+
+  it('lists every bad variable in one error, naming the app', () => {
+    const error = configError(() => loadConfig('test', settings, { TEST_PORT: 'eighty', TEST_NAME: 'x' }));
+    expect(error.name).toBe('ConfigError');
+    expect(error.app).toBe('test');
+    expect(error.problems).toHaveLength(2);
+    expect(error.problems[0]).toMatch(/^TEST_PORT: .*\(got "eighty"\)$/);
+    expect(error.problems[1]).toMatch(/^TEST_NAME: .*\(got "x"\)$/);
+    expect(error.message).toContain('test: invalid configuration');
+    expect(error.message).toContain('TEST_PORT');
+    expect(error.message).toContain('TEST_NAME');
+  });
+
+  it('names a bad sensitive variable without showing its value', () => {
+    const error = configError(() => loadConfig('test', settings, { TEST_TOKEN: 's3cr3t' }));
+    expect(error.problems).toHaveLength(1);
+    expect(error.problems[0]).toMatch(/^TEST_TOKEN: /);
+    expect(error.message).not.toContain('s3cr3t');
+  });
+
+  it('runs the cross checks on the parsed values and reports what they find', () => {
+    const seen: unknown[] = [];
+    const error = configError(() =>
+      loadConfig('test', settings, { TEST_PORT: '81' }, [
+        (config) => {
+          seen.push(config.port);
+          return config.port < 1024 ? ['TEST_PORT must not be a privileged port'] : [];
+        },
+        () => ['second rule broken'],
+      ]),
+    );
+    expect(seen).toEqual([81]);
+    expect(error.problems).toEqual(['TEST_PORT must not be a privileged port', 'second rule broken']);
+  });
+
+  it('passes when every cross check returns no problem', () => {
+    expect(loadConfig('test', settings, {}, [() => []]).port).toBe(8080);
+  });
+});
+
+describe('setting types', () => {
+  const flags = { ssl: setting('TEST_SSL', bool(false), 'a flag'), on: setting('TEST_ON', bool(true), 'a flag') };
+  const lists = { hosts: setting('TEST_HOSTS', list('a:1,b:2'), 'a list') };
+
+  it.each([
+    ['true', true],
+    ['1', true],
+    ['yes', true],
+    ['false', false],
+    ['0', false],
+    ['no', false],
+  ])('parses the boolean %s', (raw, expected) => {
+    expect(loadConfig('test', flags, { TEST_SSL: raw, TEST_ON: raw })).toEqual({ ssl: expected, on: expected });
+  });
+
+  it('uses the boolean defaults', () => {
+    expect(loadConfig('test', flags, {})).toEqual({ ssl: false, on: true });
+  });
+
+  it('rejects a word that is not a boolean', () => {
+    const error = configError(() => loadConfig('test', flags, { TEST_SSL: 'maybe' }));
+    expect(error.problems).toHaveLength(1);
+    expect(error.problems[0]).toMatch(/^TEST_SSL: .*\(got "maybe"\)$/);
+  });
+
+  it('splits a list on commas, trimming blanks and dropping empty items', () => {
+    expect(loadConfig('test', lists, { TEST_HOSTS: ' kafka-1:9092 , kafka-2:9092,, ' }).hosts).toEqual([
+      'kafka-1:9092',
+      'kafka-2:9092',
+    ]);
+  });
+
+  it('splits the default of a list', () => {
+    expect(loadConfig('test', lists, {}).hosts).toEqual(['a:1', 'b:2']);
+  });
+});
+
+describe('per-app loaders', () => {
+  describe('realtime gateway', () => {
+    it('applies the defaults when only the JWT secret is set', () => {
+      const config = loadRealtimeGatewayConfig({ JWT_SECRET });
+      expect(config.httpPort).toBe(3000);
+      expect(config.kafkaBrokers).toEqual(['127.0.0.1:9092']);
+      expect(config.kafkaSsl).toBe(false);
+      expect(config.kafkaSaslMechanism).toBeUndefined();
+      expect(config.databaseUrl).toBe(DEFAULT_DATABASE_URL);
+      expect(config.databasePoolSize).toBe(10);
+      expect(config.logLevel).toBe('info');
+      expect(config.allowedOrigins).toEqual([]);
+      expect(config.ackTimeoutMs).toBe(10_000);
+      expect(config.maxHttpBufferSize).toBe(16 * 1024);
+      expect(config.consumerGroup).toBe('notify.realtime-gateway');
+      expect(config.jwtSecret).toBe(JWT_SECRET);
+      expect(config.jwtPublicKey).toBeUndefined();
+    });
+
+    it('requires JWT_SECRET or JWT_PUBLIC_KEY', () => {
+      const error = configError(() => loadRealtimeGatewayConfig({}));
+      expect(error.app).toBe('realtime-gateway');
+      expect(error.problems).toEqual(['JWT_SECRET or JWT_PUBLIC_KEY is required']);
+    });
+
+    it('treats an empty JWT_SECRET as missing', () => {
+      const error = configError(() => loadRealtimeGatewayConfig({ JWT_SECRET: '', JWT_PUBLIC_KEY: '' }));
+      expect(error.problems).toEqual(['JWT_SECRET or JWT_PUBLIC_KEY is required']);
+    });
+
+    it('accepts a public key instead of a secret', () => {
+      const config = loadRealtimeGatewayConfig({ JWT_PUBLIC_KEY: PUBLIC_KEY });
+      expect(config.jwtPublicKey).toBe(PUBLIC_KEY);
+      expect(config.jwtSecret).toBeUndefined();
+    });
+
+    it('rejects a public key that is not a PEM public key', () => {
+      const error = configError(() => loadRealtimeGatewayConfig({ JWT_PUBLIC_KEY: 'not-a-key' }));
+      expect(error.problems).toHaveLength(1);
+      expect(error.problems[0]).toMatch(/^JWT_PUBLIC_KEY: .*\(got "not-a-key"\)$/);
+    });
+
+    it('parses the allowed origins as a list', () => {
+      const config = loadRealtimeGatewayConfig({
+        JWT_SECRET,
+        GATEWAY_ALLOWED_ORIGINS: 'https://app.example.com, https://admin.example.com',
+      });
+      expect(config.allowedOrigins).toEqual(['https://app.example.com', 'https://admin.example.com']);
+    });
+
+    it('lists all of several bad variables at once, hiding only the sensitive values', () => {
+      const error = configError(() =>
+        loadRealtimeGatewayConfig({
+          GATEWAY_PORT: 'not-a-port',
+          KAFKA_SSL: 'sometimes',
+          LOG_LEVEL: 'chatty',
+          JWT_SECRET: 'hunter2-short',
+          DATABASE_URL: 'mysql://admin:db-password-42@db/notify',
+          GATEWAY_ACK_TIMEOUT_MS: '-5',
+        }),
+      );
+      expect(error.problems).toHaveLength(6);
+      const variables = error.problems.map((p) => p.split(':')[0]).sort();
+      expect(variables).toEqual(
+        ['DATABASE_URL', 'GATEWAY_ACK_TIMEOUT_MS', 'GATEWAY_PORT', 'JWT_SECRET', 'KAFKA_SSL', 'LOG_LEVEL'].sort(),
+      );
+      expect(error.message).toContain('(got "not-a-port")');
+      expect(error.message).toContain('(got "sometimes")');
+      expect(error.message).toContain('(got "chatty")');
+      expect(error.message).toContain('(got "-5")');
+      expect(error.message).not.toContain('hunter2-short');
+      expect(error.message).not.toContain('db-password-42');
+      expect(error.message).not.toContain('mysql://');
+      expect(error.problems.join('\n')).not.toContain('db-password-42');
+    });
+
+    it('rejects a port out of range', () => {
+      const error = configError(() => loadRealtimeGatewayConfig({ JWT_SECRET, GATEWAY_PORT: '70000' }));
+      expect(error.problems).toHaveLength(1);
+      expect(error.problems[0]).toMatch(/^GATEWAY_PORT: .*\(got "70000"\)$/);
+    });
+  });
+
+  describe('query API', () => {
+    it('applies the defaults when the environment is empty', () => {
+      const config = loadQueryApiConfig({});
+      expect(config.grpcPort).toBe(50051);
+      expect(config.httpPort).toBe(3001);
+      expect(config.grpcHost).toBe('0.0.0.0');
+      expect(config.databaseUrl).toBe(DEFAULT_DATABASE_URL);
+      expect(config.bootstrapApiKey).toBeUndefined();
+    });
+
+    it('hides a bad bootstrap API key', () => {
+      const error = configError(() => loadQueryApiConfig({ BOOTSTRAP_API_KEY: 'tiny-key' }));
+      expect(error.problems).toHaveLength(1);
+      expect(error.problems[0]).toMatch(/^BOOTSTRAP_API_KEY: /);
+      expect(error.message).not.toContain('tiny-key');
+    });
+
+    it('accepts a postgresql:// connection string', () => {
+      const url = 'postgresql://notify:pw@db.internal:5433/notify';
+      expect(loadQueryApiConfig({ DATABASE_URL: url }).databaseUrl).toBe(url);
+    });
+  });
+
+  describe('message center', () => {
+    it('applies the defaults when the environment is empty', () => {
+      const config = loadMessageCenterConfig({});
+      expect(config.httpPort).toBe(3002);
+      expect(config.kafkaBrokers).toEqual([DEFAULT_KAFKA_BROKERS]);
+      expect(config.databaseUrl).toBe(DEFAULT_DATABASE_URL);
+      expect(config.routesFile).toBe('config/routes.yaml');
+      expect(config.consumerGroup).toBe('notify.message-center');
+      expect(config.maxBatchBytes).toBe(1024 * 1024);
+    });
+
+    it('parses several brokers', () => {
+      expect(loadMessageCenterConfig({ KAFKA_BROKERS: 'k1:9092,k2:9093' }).kafkaBrokers).toEqual(['k1:9092', 'k2:9093']);
+    });
+
+    it('rejects a broker list with no broker in it', () => {
+      const error = configError(() => loadMessageCenterConfig({ KAFKA_BROKERS: ' , ' }));
+      expect(error.problems).toHaveLength(1);
+      expect(error.problems[0]).toMatch(/^KAFKA_BROKERS: at least one broker/);
+    });
+  });
+
+  describe('channel worker', () => {
+    it('applies the defaults when the environment is empty', () => {
+      const config = loadChannelWorkerConfig({});
+      expect(config.httpPort).toBe(3003);
+      expect(config.kafkaBrokers).toEqual(['127.0.0.1:9092']);
+      expect(config.pushDriver).toBe('log');
+      expect(config.smsDriver).toBe('log');
+      expect(config.emailDriver).toBe('log');
+      expect(config.consumerGroupPrefix).toBe('notify.channel-worker');
+    });
+  });
+
+  describe('scheduler', () => {
+    it('applies the defaults when the environment is empty', () => {
+      const config = loadSchedulerConfig({});
+      expect(config.httpPort).toBe(3004);
+      expect(config.pollIntervalMs).toBe(5_000);
+      expect(config.databaseUrl).toBe(DEFAULT_DATABASE_URL);
+    });
+
+    it('reads its port from SCHEDULER_PORT', () => {
+      expect(loadSchedulerConfig({ SCHEDULER_PORT: '4004' }).httpPort).toBe(4004);
+    });
+  });
+
+  describe('Kafka SASL', () => {
+    const loaders = [
+      ['message-center', loadMessageCenterConfig],
+      ['channel-worker', loadChannelWorkerConfig],
+      ['scheduler', loadSchedulerConfig],
+      ['realtime-gateway', (env: NodeJS.ProcessEnv) => loadRealtimeGatewayConfig({ JWT_SECRET, ...env })],
+    ] as const;
+
+    it.each(loaders)('%s requires a user and a password when a mechanism is set', (app, load) => {
+      const error = configError(() =>
+        load({ KAFKA_SASL_MECHANISM: 'scram-sha-512', KAFKA_SASL_PASSWORD: 'kafka-password-99' }),
+      );
+      expect(error.app).toBe(app);
+      expect(error.problems).toEqual([
+        'KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are required when KAFKA_SASL_MECHANISM is set',
+      ]);
+      expect(error.message).not.toContain('kafka-password-99');
+    });
+
+    it.each(loaders)('%s requires a password when a mechanism and a user are set', (_app, load) => {
+      const error = configError(() => load({ KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'notify' }));
+      expect(error.problems).toHaveLength(1);
+      expect(error.problems[0]).toContain('KAFKA_SASL_PASSWORD');
+    });
+
+    it.each(loaders)('%s treats an empty password as missing', (_app, load) => {
+      const error = configError(() =>
+        load({ KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'notify', KAFKA_SASL_PASSWORD: '' }),
+      );
+      expect(error.problems).toHaveLength(1);
+    });
+
+    it.each(loaders)('%s accepts a complete SASL setting', (_app, load) => {
+      const config = load({
+        KAFKA_SASL_MECHANISM: 'scram-sha-256',
+        KAFKA_SASL_USERNAME: 'notify',
+        KAFKA_SASL_PASSWORD: 'kafka-password-99',
+        KAFKA_SSL: 'true',
+      });
+      expect(config.kafkaSaslMechanism).toBe('scram-sha-256');
+      expect(config.kafkaSaslUsername).toBe('notify');
+      expect(config.kafkaSaslPassword).toBe('kafka-password-99');
+      expect(config.kafkaSsl).toBe(true);
+    });
+
+    it('rejects an unknown mechanism, showing it', () => {
+      const error = configError(() => loadSchedulerConfig({ KAFKA_SASL_MECHANISM: 'kerberos' }));
+      expect(error.problems).toHaveLength(1);
+      expect(error.problems[0]).toMatch(/^KAFKA_SASL_MECHANISM: .*\(got "kerberos"\)$/);
+    });
+
+    it('marks the SASL password as sensitive', () => {
+      expect(kafkaSettings.kafkaSaslPassword.sensitive).toBe(true);
+      expect(kafkaSettings.kafkaSaslUsername.sensitive).toBe(false);
+    });
+  });
+});

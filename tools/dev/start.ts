@@ -1,0 +1,150 @@
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { promisify } from 'node:util';
+import jwt from 'jsonwebtoken';
+import { runMigrations } from '@notify/persistence';
+import { provideDatabase, type LocalPostgres } from './local-postgres';
+import { httpPortOf, PLATFORM_APPS, type PlatformApp } from './platform-apps';
+
+const ROOT = resolve(__dirname, '../..');
+const KAFKA_SCRIPT = resolve(ROOT, 'tools/kafka/kafka.sh');
+const HEALTH_WAIT_MS = 120_000;
+const STOP_WAIT_MS = 15_000;
+const run = promisify(execFile);
+
+const say = (line: string): void => void process.stdout.write(`[start] ${line}\n`);
+
+interface Started {
+  kafkaStartedHere: boolean;
+  database?: LocalPostgres;
+  children: Map<string, ChildProcess>;
+}
+
+/**
+ * `npm start`: Kafka (the local KRaft broker unless KAFKA_BROKERS is set), PostgreSQL
+ * (DATABASE_URL, else the local server, else embedded), the migrations, then every app.
+ * Ctrl-C stops all of it.
+ */
+async function main(): Promise<void> {
+  const started: Started = { kafkaStartedHere: false, children: new Map() };
+  let stopping = false;
+  const stop = async (code: number): Promise<never> => {
+    if (!stopping) {
+      stopping = true;
+      await stopAll(started);
+    }
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void stop(0));
+  process.on('SIGTERM', () => void stop(0));
+
+  try {
+    const env: NodeJS.ProcessEnv = { ...process.env, KAFKAJS_NO_PARTITIONER_WARNING: '1' };
+    env.KAFKA_BROKERS = await provideKafka(env, started);
+    started.database = await provideDatabase(env, resolve(ROOT, '.data'), say);
+    env.DATABASE_URL = started.database.url;
+    say(`PostgreSQL: ${started.database.source}`);
+    const applied = await runMigrations({ databaseUrl: env.DATABASE_URL });
+    say(applied.length > 0 ? `applied migrations: ${applied.join(', ')}` : 'schema is up to date');
+    const devSecret = !env.JWT_SECRET && !env.JWT_PUBLIC_KEY;
+    if (devSecret) env.JWT_SECRET = randomBytes(24).toString('hex');
+
+    for (const app of PLATFORM_APPS) {
+      const child = startApp(app, env);
+      started.children.set(app.name, child);
+      child.once('exit', (code, signal) => {
+        if (stopping) return;
+        say(`${app.name} exited (${signal ?? `code ${code}`}); stopping the platform`);
+        void stop(1);
+      });
+    }
+    await Promise.all(PLATFORM_APPS.map((app) => waitForHealth(app, env)));
+    printBanner(env, devSecret);
+  } catch (error) {
+    say(`failed: ${error instanceof Error ? error.message : String(error)}`);
+    await stop(1);
+  }
+}
+
+async function provideKafka(env: NodeJS.ProcessEnv, started: Started): Promise<string> {
+  if (env.KAFKA_BROKERS) {
+    say(`Kafka: using KAFKA_BROKERS=${env.KAFKA_BROKERS}`);
+    return env.KAFKA_BROKERS;
+  }
+  say('Kafka: starting the local KRaft broker (tools/kafka/kafka.sh)');
+  try {
+    const { stdout } = await run('bash', [KAFKA_SCRIPT, 'start'], { env, maxBuffer: 8 * 1024 * 1024 });
+    started.kafkaStartedHere = true;
+    const line = stdout.split('\n').find((l) => l.startsWith('KAFKA_BROKERS='));
+    if (!line) throw new Error('kafka.sh start did not print KAFKA_BROKERS');
+    return line.slice('KAFKA_BROKERS='.length).trim();
+  } catch (error) {
+    const stderr = (error as { stderr?: string }).stderr?.trim();
+    throw new Error(stderr || (error instanceof Error ? error.message : String(error)));
+  }
+}
+
+function startApp(app: PlatformApp, env: NodeJS.ProcessEnv): ChildProcess {
+  const child = spawn(process.execPath, ['-r', '@swc-node/register', resolve(ROOT, app.main)], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  for (const stream of [child.stdout, child.stderr]) {
+    if (stream) createInterface({ input: stream }).on('line', (line) => process.stdout.write(`[${app.name}] ${line}\n`));
+  }
+  return child;
+}
+
+async function waitForHealth(app: PlatformApp, env: NodeJS.ProcessEnv): Promise<void> {
+  const url = `http://127.0.0.1:${httpPortOf(app, env)}/health`;
+  const deadline = Date.now() + HEALTH_WAIT_MS;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(url)).status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`${app.name} did not become healthy at ${url} within ${HEALTH_WAIT_MS / 1000} s`);
+}
+
+function printBanner(env: NodeJS.ProcessEnv, devSecret: boolean): void {
+  const lines = ['', 'The notification platform is up:', `  Kafka       ${env.KAFKA_BROKERS}`];
+  for (const app of PLATFORM_APPS) {
+    const http = `http://127.0.0.1:${httpPortOf(app, env)}`;
+    lines.push(`  ${app.name.padEnd(17)} ${http}/health ${http}/metrics${app.extra ? `  ${app.extra(env)}` : ''}`);
+  }
+  if (devSecret) {
+    const demoToken = jwt.sign({ sub: 'demo' }, env.JWT_SECRET!, { algorithm: 'HS256', expiresIn: '12h' });
+    lines.push('', `  development JWT_SECRET=${env.JWT_SECRET}`, `  a token for user "demo" (12 h): ${demoToken}`);
+  }
+  lines.push('', 'Press Ctrl-C to stop everything.', '');
+  process.stdout.write(lines.join('\n') + '\n');
+  say('ready');
+}
+
+async function stopAll(started: Started): Promise<void> {
+  say('stopping');
+  await Promise.all([...started.children.values()].map(stopChild));
+  if (started.database) await started.database.stop().catch((e: unknown) => say(`PostgreSQL stop failed: ${String(e)}`));
+  if (started.kafkaStartedHere) await run('bash', [KAFKA_SCRIPT, 'stop']).catch((e: unknown) => say(`Kafka stop failed: ${String(e)}`));
+  say('stopped');
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((done) => {
+    const kill = setTimeout(() => child.kill('SIGKILL'), STOP_WAIT_MS);
+    child.once('exit', () => {
+      clearTimeout(kill);
+      done();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+void main();
