@@ -30,12 +30,22 @@ export default tseslint.config(
             { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['*'] },
             { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:contract', 'type:data', 'type:adapter', 'type:util', 'type:testing'] },
             { sourceTag: 'type:contract', onlyDependOnLibsWithTags: [] },
-            { sourceTag: 'type:util', onlyDependOnLibsWithTags: ['type:contract', 'type:util'] },
-            { sourceTag: 'type:data', onlyDependOnLibsWithTags: ['type:contract', 'type:util'] },
+            { sourceTag: 'type:util', onlyDependOnLibsWithTags: ['type:contract', 'type:util', 'type:testing'] },
+            { sourceTag: 'type:data', onlyDependOnLibsWithTags: ['type:contract', 'type:util', 'type:testing'] },
             { sourceTag: 'type:adapter', onlyDependOnLibsWithTags: ['type:contract'] },
             { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:contract', 'type:util', 'type:data'] },
           ],
         },
+      ],
+    },
+  },
+  {
+    // End-to-end tests start the apps in-process; only they may import an app.
+    files: ['e2e/**/*.ts'],
+    rules: {
+      '@nx/enforce-module-boundaries': [
+        'error',
+        { enforceBuildableLibDependency: false, allow: ['@notify/message-center', '@notify/realtime-gateway'], depConstraints: [{ sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['*'] }] },
       ],
     },
   },

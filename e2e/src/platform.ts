@@ -3,9 +3,9 @@ import type { INestApplication } from '@nestjs/common';
 import jwt from 'jsonwebtoken';
 import { Kafka, Partitioners, type Producer } from 'kafkajs';
 import { io, type Socket } from 'socket.io-client';
-import { DataSource } from 'typeorm';
+import { type DataSource } from 'typeorm';
 import { loadMessageCenterConfig, loadRealtimeGatewayConfig } from '@notify/config';
-import { REALTIME_NAMESPACE, type ClientToServerEvents, type ServerToClientEvents } from '@notify/contracts';
+import { REALTIME_NAMESPACE, type ClientToServerEvents, type InboxMessage, type ServerToClientEvents } from '@notify/contracts';
 import { startMessageCenter } from '@notify/message-center';
 import { createLogger, listeningPort } from '@notify/observability';
 import { createDataSource } from '@notify/persistence';
@@ -54,6 +54,17 @@ export class RunningPlatform {
       socket.once('connect_error', reject);
     });
     return socket;
+  }
+
+  /** Connects as the user and acknowledges (and keeps) every notification that arrives. */
+  async connectAndCollect(userId: string): Promise<{ socket: NotificationSocket; received: InboxMessage[] }> {
+    const socket = await this.connect(userId);
+    const received: InboxMessage[] = [];
+    socket.on('notification', (message, ack) => {
+      received.push(message);
+      ack({ ok: true });
+    });
+    return { socket, received };
   }
 
   async produceRequest(request: Record<string, unknown>, key: string): Promise<void> {

@@ -1,4 +1,5 @@
-import type { InboxMessage } from '@notify/contracts';
+import { Kafka, logLevel, type IHeaders } from 'kafkajs';
+import { io } from 'socket.io-client';
 import { eventually } from '@notify/testing';
 import { RunningPlatform, uniqueId } from './platform';
 
@@ -11,12 +12,7 @@ describe('walking skeleton: Kafka request to an acknowledged Socket.IO notificat
   it('delivers a websocket notification to the connected user and records it as delivered', async () => {
     const userId = uniqueId('u');
     const requestId = uniqueId('order-shipped');
-    const socket = await platform.connect(userId);
-    const received: InboxMessage[] = [];
-    socket.on('notification', (message, ack) => {
-      received.push(message);
-      ack({ ok: true });
-    });
+    const { received } = await platform.connectAndCollect(userId);
 
     await platform.produceRequest(
       {
@@ -56,4 +52,82 @@ describe('walking skeleton: Kafka request to an acknowledged Socket.IO notificat
     expect(delivery!.delivered_at).toBeInstanceOf(Date);
     expect(platform.fatalErrors).toEqual([]);
   });
+
+  it('stores and shows a replayed request once', async () => {
+    const userId = uniqueId('u');
+    const { received } = await platform.connectAndCollect(userId);
+    const request = { id: uniqueId('replayed'), type: 'order.shipped', to: { userId }, content: { title: 'once' } };
+    await platform.produceRequest(request, userId);
+    await eventually(async () => received.length, (n) => n === 1);
+    await platform.produceRequest(request, userId);
+    // Same key, same partition: once the marker arrives, the replay before it has been consumed.
+    await platform.produceRequest({ id: uniqueId('marker'), type: 'order.shipped', to: { userId }, content: { title: 'marker' } }, userId);
+    await eventually(async () => received.length, (n) => n >= 2);
+
+    expect(received.map((m) => [m.title, m.seq])).toEqual([
+      ['once', 1],
+      ['marker', 2],
+    ]);
+    const [counts] = await platform.db.query(
+      `SELECT (SELECT count(*) FROM messages WHERE request_id = $1)::int AS messages,
+              (SELECT count(*) FROM deliveries d JOIN messages m ON m.id = d.message_id WHERE m.request_id = $1)::int AS deliveries`,
+      [request.id],
+    );
+    expect(counts).toEqual({ messages: 1, deliveries: 1 });
+  });
+
+  it('copies an unparseable request unchanged to the DLQ with its reason, and keeps consuming', async () => {
+    const userId = uniqueId('u');
+    const { received } = await platform.connectAndCollect(userId);
+    const garbage = `{"id": "broken-${userId}", "type": `;
+    await platform.producer.send({ topic: 'notify.requests', messages: [{ key: userId, value: garbage, headers: { trace: 't-1' } }] });
+    await platform.produceRequest({ id: uniqueId('after-garbage'), type: 'order.shipped', to: { userId }, content: { title: 'still flowing' } }, userId);
+    await eventually(async () => received.length, (n) => n === 1);
+    expect(received[0]!.title).toBe('still flowing');
+
+    const dead = await readDlqRecord(userId);
+    expect(dead.value).toBe(garbage);
+    expect(dead.headers).toMatchObject({
+      trace: 't-1',
+      'x-error-code': 'invalid_json',
+      'x-original-topic': 'notify.requests',
+    });
+    expect(dead.headers['x-error-reason']).toBeTruthy();
+    expect(Number(dead.headers['x-original-offset'])).toBeGreaterThanOrEqual(0);
+    expect(Number(dead.headers['x-original-partition'])).toBeGreaterThanOrEqual(0);
+  });
+
+  it('refuses a connection whose token was signed with another secret', async () => {
+    const forged = io(`http://127.0.0.1:${platform.gatewayPort}/notifications`, {
+      auth: { token: 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1LTEiLCJleHAiOjQxMDI0NDQ4MDB9.c2lnbmVkLXdpdGgtYW5vdGhlci1zZWNyZXQ' },
+      transports: ['websocket'],
+      reconnection: false,
+    });
+    const error = await new Promise<Error>((resolve) => forged.once('connect_error', resolve));
+    forged.disconnect();
+    expect(error.message).toBe('invalid token');
+  });
 });
+
+async function readDlqRecord(key: string): Promise<{ value: string; headers: Record<string, string> }> {
+  const kafka = new Kafka({ clientId: 'e2e-dlq-reader', brokers: process.env.KAFKA_BROKERS!.split(','), logLevel: logLevel.NOTHING });
+  const consumer = kafka.consumer({ groupId: uniqueId('e2e-dlq') });
+  const found: { value: string; headers: Record<string, string> }[] = [];
+  await consumer.connect();
+  await consumer.subscribe({ topics: ['notify.requests.dlq'], fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      if (message.key?.toString() === key) found.push({ value: message.value!.toString(), headers: headerStrings(message.headers) });
+    },
+  });
+  try {
+    await eventually(async () => found.length, (n) => n > 0);
+    return found[0]!;
+  } finally {
+    await consumer.disconnect();
+  }
+}
+
+function headerStrings(headers: IHeaders | undefined): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers ?? {}).map(([k, v]) => [k, String(v)]));
+}

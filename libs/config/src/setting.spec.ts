@@ -262,10 +262,6 @@ describe('per-app loaders', () => {
       const config = loadChannelWorkerConfig({});
       expect(config.httpPort).toBe(3003);
       expect(config.kafkaBrokers).toEqual(['127.0.0.1:9092']);
-      expect(config.pushDriver).toBe('log');
-      expect(config.smsDriver).toBe('log');
-      expect(config.emailDriver).toBe('log');
-      expect(config.consumerGroupPrefix).toBe('notify.channel-worker');
     });
   });
 
@@ -273,7 +269,6 @@ describe('per-app loaders', () => {
     it('applies the defaults when the environment is empty', () => {
       const config = loadSchedulerConfig({});
       expect(config.httpPort).toBe(3004);
-      expect(config.pollIntervalMs).toBe(5_000);
       expect(config.databaseUrl).toBe(DEFAULT_DATABASE_URL);
     });
 

@@ -1,13 +1,12 @@
 import { loadConfig, setting, type ConfigOf } from '../setting';
 import { databaseSettings, kafkaSettings, logSettings, saslComplete } from '../shared';
-import { port, positiveInt } from '../types';
+import { port } from '../types';
 
 export const schedulerSettings = {
   ...kafkaSettings,
   ...databaseSettings,
   ...logSettings,
   httpPort: setting('SCHEDULER_PORT', port(3004), 'HTTP port of the scheduler (health, metrics)'),
-  pollIntervalMs: setting('SCHEDULER_POLL_INTERVAL_MS', positiveInt(5_000), 'How often the resend poller looks for due deliveries'),
 };
 export type SchedulerConfig = ConfigOf<typeof schedulerSettings>;
 

@@ -1,0 +1,62 @@
+# syntax=docker/dockerfile:1
+#
+# One image for every app of the platform. The apps run from their TypeScript sources, exactly as
+# `npm start` runs them: `node -r @swc-node/register apps/<app>/src/main.ts`.
+#
+#   docker build -t notify-platform .                           # default app: message-center
+#   docker build -t notify-gateway --build-arg APP=realtime-gateway .
+#   docker run notify-platform node -r @swc-node/register apps/scheduler/src/main.ts
+#
+# docker-compose.yml builds this image once and picks each service's app with `command`.
+
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+# ---------------------------------------------------------------------------------------------
+# base: Node with npm 11. package.json's `allowScripts` (which install scripts may run) is only
+# honoured by npm 11; the node:20 image ships npm 10, which would run every install script.
+FROM ${NODE_IMAGE} AS base
+ARG NPM_VERSION=11.19.1
+ENV NPM_CONFIG_UPDATE_NOTIFIER=false \
+    NPM_CONFIG_FUND=false \
+    NPM_CONFIG_AUDIT=false
+RUN if [ "$(npm --version)" != "${NPM_VERSION}" ]; then \
+      npm install --global "npm@${NPM_VERSION}" && npm cache clean --force; \
+    fi \
+ && npm --version
+WORKDIR /app
+
+# ---------------------------------------------------------------------------------------------
+# manifests: only the package.json files (root and every workspace) and the lockfile, at their
+# paths. The dependency layer below then stays cached until one of them changes.
+FROM base AS manifests
+COPY . /src
+RUN mkdir /manifests \
+ && cd /src \
+ && find . -name node_modules -prune -o \( -name package.json -o -name package-lock.json \) -type f -print \
+      | xargs -r cp --parents --target-directory=/manifests
+
+# ---------------------------------------------------------------------------------------------
+# deps: the full install (dev dependencies included: @swc-node/register and @swc/core compile the
+# TypeScript at start-up). npm ci also links the workspaces: node_modules/@notify/* -> libs/*, apps/*.
+FROM base AS deps
+COPY --from=manifests /manifests/ ./
+RUN --mount=type=cache,target=/root/.npm,sharing=locked \
+    npm ci --no-audit --no-fund
+
+# ---------------------------------------------------------------------------------------------
+# runtime
+FROM ${NODE_IMAGE} AS runtime
+ARG APP=message-center
+ENV NODE_ENV=production \
+    APP=${APP} \
+    KAFKAJS_NO_PARTITIONER_WARNING=1
+WORKDIR /app
+# node_modules (with the workspace links) and the workspace manifests from the install ...
+COPY --from=deps /app ./
+# ... then the sources (.dockerignore keeps node_modules, caches and build output out).
+COPY . .
+# Sources and dependencies stay owned by root and read-only for the app; it runs as `node` (uid 1000).
+USER node
+# realtime gateway, query API (HTTP, gRPC), message center, channel worker, scheduler
+EXPOSE 3000 3001 50051 3002 3003 3004
+CMD ["sh", "-c", "exec node -r @swc-node/register \"apps/${APP}/src/main.ts\""]
