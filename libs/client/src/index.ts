@@ -1,0 +1,3 @@
+export * from './notify-client';
+export * from './invalid-request';
+export type { NotificationRequest, RecipientUpdate } from '@notify/contracts';

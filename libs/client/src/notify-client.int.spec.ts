@@ -1,0 +1,62 @@
+import { randomBytes } from 'node:crypto';
+import { Kafka, logLevel } from 'kafkajs';
+import { Topics } from '@notify/contracts';
+import { eventually } from '@notify/testing';
+import { InvalidNotificationRequest } from './invalid-request';
+import { NotifyClient } from './notify-client';
+
+const brokers = process.env.KAFKA_BROKERS!.split(',');
+
+describe('NotifyClient', () => {
+  let client: NotifyClient;
+  const seen = new Map<string, string | null>();
+  const kafka = new Kafka({ clientId: 'client-spec-reader', brokers, logLevel: logLevel.NOTHING });
+  const reader = kafka.consumer({ groupId: `client-spec-${randomBytes(4).toString('hex')}` });
+
+  beforeAll(async () => {
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: Topics.requests, numPartitions: 3 }], waitForLeaders: true });
+    await admin.disconnect();
+    client = await NotifyClient.connect({ brokers, clientId: 'client-spec' });
+    await reader.connect();
+    await reader.subscribe({ topics: [Topics.requests], fromBeginning: true });
+    await reader.run({
+      eachMessage: async ({ message }) => {
+        const value = JSON.parse(message.value!.toString()) as { id?: string };
+        if (value.id) seen.set(value.id, message.key?.toString() ?? null);
+      },
+    });
+  });
+  afterAll(async () => {
+    await reader.disconnect();
+    await client.disconnect();
+  });
+
+  it('produces a valid request keyed by its user id, and a multi-user request keyed by its id', async () => {
+    const single = `client-${randomBytes(4).toString('hex')}`;
+    const many = `client-${randomBytes(4).toString('hex')}`;
+    await client.sendMany([
+      { id: single, type: 'order.shipped', to: { userId: 'u-7' } },
+      { id: many, type: 'order.shipped', to: { userIds: ['u-7', 'u-8'] } },
+    ]);
+    await eventually(async () => seen.size, () => seen.has(single) && seen.has(many));
+    expect(seen.get(single)).toBe('u-7');
+    expect(seen.get(many)).toBe(many);
+  });
+
+  it('rejects an invalid request before producing anything, naming each bad field', async () => {
+    const good = `client-${randomBytes(4).toString('hex')}`;
+    const attempt = client.sendMany([
+      { id: good, type: 'order.shipped', to: { userId: 'u-9' } },
+      { id: 'has spaces', type: '', to: { userId: 'u-9' } },
+    ]);
+    await expect(attempt).rejects.toBeInstanceOf(InvalidNotificationRequest);
+    await expect(attempt).rejects.toMatchObject({ problems: [expect.stringMatching(/^id: /), expect.stringMatching(/^type: /)] });
+    // A later request on the same key arrives; the rejected batch never did.
+    const marker = `client-${randomBytes(4).toString('hex')}`;
+    await client.send({ id: marker, type: 'order.shipped', to: { userId: 'u-9' } });
+    await eventually(async () => seen.has(marker), Boolean);
+    expect(seen.has(good)).toBe(false);
+  });
+});

@@ -1,0 +1,42 @@
+import { Writable } from 'node:stream';
+import { createLogger } from './logger';
+
+function capture(): { stream: Writable; lines: () => string[] } {
+  const chunks: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      chunks.push(chunk.toString());
+      done();
+    },
+  });
+  return { stream, lines: () => chunks.join('').trim().split('\n') };
+}
+
+describe('createLogger', () => {
+  it('never writes phone numbers, emails, push tokens or secrets, at any depth it is given them', () => {
+    const { stream, lines } = capture();
+    const logger = createLogger('spec', 'info', stream);
+    logger.info(
+      {
+        phone: '+8613800000000',
+        recipient: { email: 'a@example.com', device: { token: 'apns-device-token-123' } },
+        config: { databaseUrl: 'postgres://user:pw@db/notify', apiKey: 'k-123' },
+        requestId: 'order-1234',
+      },
+      'delivered',
+    );
+    const [line] = lines();
+    for (const secret of ['+8613800000000', 'a@example.com', 'apns-device-token-123', 'user:pw', 'k-123']) {
+      expect(line).not.toContain(secret);
+    }
+    expect(JSON.parse(line!)).toMatchObject({ app: 'spec', requestId: 'order-1234', phone: '[redacted]', msg: 'delivered' });
+  });
+
+  it('writes nothing below its level', () => {
+    const { stream, lines } = capture();
+    const logger = createLogger('spec', 'warn', stream);
+    logger.info('quiet');
+    logger.warn('loud');
+    expect(lines().map((l) => JSON.parse(l).msg)).toEqual(['loud']);
+  });
+});
