@@ -13,9 +13,16 @@ const swc = {
   sourceMaps: 'inline',
 };
 
+/**
+ * ES-module-only packages: Node loads them itself (`require` of ES modules), but Jest's module
+ * system needs them compiled to CommonJS.
+ */
+const ESM_PACKAGES = ['intl-messageformat', '@formatjs'];
+
 const common = {
   testEnvironment: 'node',
-  transform: { '^.+\\.ts$': ['@swc/jest', swc] },
+  transform: { '^.+\\.ts$': ['@swc/jest', swc], '^.+\\.js$': ['@swc/jest', { ...swc, jsc: { ...swc.jsc, parser: { syntax: 'ecmascript' } } }] },
+  transformIgnorePatterns: [`/node_modules/(?!(${ESM_PACKAGES.join('|')})/)`],
   setupFiles: ['reflect-metadata'],
 };
 

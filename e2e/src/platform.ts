@@ -27,7 +27,7 @@ export class RunningPlatform {
     const env = { ...process.env, MESSAGE_CENTER_PORT: '0', GATEWAY_PORT: '0', JWT_SECRET: this.jwtSecret, NOTIFY_ROUTES: 'config/routes.yaml' };
     const logger = createLogger('e2e', process.env.LOG_LEVEL ?? 'warn');
     const onFatal = (error: Error) => void this.fatalErrors.push(error);
-    this.apps.push(await startMessageCenter(loadMessageCenterConfig(env), logger, onFatal));
+    this.apps.push(await startMessageCenter(loadMessageCenterConfig(env), logger, { onFatal }));
     const gateway = await startRealtimeGateway(loadRealtimeGatewayConfig(env), logger, onFatal);
     this.apps.push(gateway);
     this.gatewayPort = listeningPort(gateway);

@@ -1,9 +1,10 @@
 import type { INestApplication } from '@nestjs/common';
 import type { MessageCenterConfig } from '@notify/config';
-import type { FatalErrorHandler } from '@notify/kafka';
 import { startHttpApp, type AppLogger } from '@notify/observability';
-import { MessageCenterModule } from './message-center.module';
+import { MessageCenterModule, type MessageCenterOptions } from './message-center.module';
 
-export function startMessageCenter(config: MessageCenterConfig, logger: AppLogger, onFatal: FatalErrorHandler): Promise<INestApplication> {
-  return startHttpApp(MessageCenterModule.register(config, logger, onFatal), { port: config.httpPort, logger });
+export type { MessageCenterOptions } from './message-center.module';
+
+export function startMessageCenter(config: MessageCenterConfig, logger: AppLogger, options: MessageCenterOptions): Promise<INestApplication> {
+  return startHttpApp(MessageCenterModule.register(config, logger, options), { port: config.httpPort, logger });
 }

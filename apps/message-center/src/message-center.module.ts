@@ -4,7 +4,10 @@ import type { MessageCenterConfig } from '@notify/config';
 import { FATAL_ERROR_HANDLER, KafkaModule, type FatalErrorHandler } from '@notify/kafka';
 import { ObservabilityModule, type AppLogger } from '@notify/observability';
 import { PersistenceModule } from '@notify/persistence';
-import { INGESTION_SETTINGS, RequestIngestion } from './ingestion/request-ingestion';
+import { FallbackEscalation } from './fallback/fallback-escalation';
+import { CLOCK, INGESTION_SETTINGS, RequestIngestion, type Clock } from './ingestion/request-ingestion';
+import { PartitionMaintenance, RETENTION_SETTINGS } from './maintenance/partition-maintenance';
+import { RecipientIngestion } from './recipients/recipient-ingestion';
 import { RouteTable } from './routing/route-table';
 
 export const MESSAGE_CENTER_TOPICS = [
@@ -16,9 +19,15 @@ export const MESSAGE_CENTER_TOPICS = [
   ...CHANNELS.map(deliverTopic),
 ];
 
+export interface MessageCenterOptions {
+  onFatal: FatalErrorHandler;
+  /** The time routing and retention go by; tests move it. */
+  clock?: Clock;
+}
+
 @Module({})
 export class MessageCenterModule {
-  static register(config: MessageCenterConfig, logger: AppLogger, onFatal: FatalErrorHandler): DynamicModule {
+  static register(config: MessageCenterConfig, logger: AppLogger, options: MessageCenterOptions): DynamicModule {
     return {
       module: MessageCenterModule,
       imports: [
@@ -35,8 +44,13 @@ export class MessageCenterModule {
       providers: [
         { provide: RouteTable, useValue: RouteTable.load(config.routesFile) },
         { provide: INGESTION_SETTINGS, useValue: config },
-        { provide: FATAL_ERROR_HANDLER, useValue: onFatal },
+        { provide: RETENTION_SETTINGS, useValue: config },
+        { provide: FATAL_ERROR_HANDLER, useValue: options.onFatal },
+        { provide: CLOCK, useValue: options.clock ?? (() => new Date()) },
+        PartitionMaintenance,
         RequestIngestion,
+        RecipientIngestion,
+        FallbackEscalation,
       ],
     };
   }

@@ -1,1 +1,2 @@
-export * from './ports/channel-provider';
+export * from './ports';
+export * from './factories';

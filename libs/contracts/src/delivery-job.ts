@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ChannelSchema } from './channels';
 import { InboxMessageSchema } from './inbox-message';
+import { PrioritySchema } from './notification-request';
 
 /**
  * A record on `notify.deliver.<channel>`: one delivery of one message to one endpoint.
@@ -14,6 +15,9 @@ export const DeliveryJobSchema = z.object({
   endpoint: z.string(),
   attempt: z.number().int().positive(),
   expiresAt: z.iso.datetime().nullable(),
+  priority: PrioritySchema,
+  /** The locale the message was rendered in for this endpoint. */
+  locale: z.string(),
   /** `seq` is the receiver's inbox sequence number; null for a delivery outside the inbox (a bare phone or email). */
   message: InboxMessageSchema.extend({ seq: z.number().int().positive().nullable() }),
 });

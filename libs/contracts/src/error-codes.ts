@@ -4,6 +4,7 @@ export const ErrorCode = {
   SchemaViolation: 'schema_violation',
   PayloadTooLarge: 'payload_too_large',
   UnknownType: 'unknown_type',
+  TemplateError: 'template_error',
   Unauthenticated: 'unauthenticated',
   InvalidArgument: 'invalid_argument',
   AckTimeout: 'ack_timeout',

@@ -7,3 +7,4 @@ export * from './outcome-event';
 export * from './inbox-message';
 export * from './delivery-job';
 export * from './realtime-events';
+export * from './json-schema';

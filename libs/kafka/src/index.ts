@@ -4,3 +4,4 @@ export * from './batch-consumer';
 export * from './dead-letter';
 export * from './kafka.module';
 export * from './outcome-events';
+export * from './fan-out';

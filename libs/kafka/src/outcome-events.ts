@@ -1,11 +1,9 @@
 import type { Producer } from 'kafkajs';
-import { Topics, type OutcomeEvent } from '@notify/contracts';
+import type { OutcomeEvent } from '@notify/contracts';
+import { eventMessages } from './fan-out';
 
 /** Publishes status changes on notify.events in one produce call, keyed by user id. */
 export async function publishOutcomes(producer: Producer, events: OutcomeEvent[]): Promise<void> {
   if (events.length === 0) return;
-  await producer.send({
-    topic: Topics.events,
-    messages: events.map((event) => ({ key: event.userId ?? event.messageId, value: JSON.stringify(event) })),
-  });
+  await producer.sendBatch({ topicMessages: eventMessages(events) });
 }

@@ -1,11 +1,23 @@
 import { DataSource } from 'typeorm';
 import { DeliveryEntity } from './entities/delivery.entity';
 import { InboxEntryEntity, InboxSequenceEntity } from './entities/inbox.entity';
-import { MessageEntity } from './entities/message.entity';
+import { MessageContentEntity, MessageEntity, RequestKeyEntity } from './entities/message.entity';
+import { DeviceEntity, RecipientEntity, TopicSubscriptionEntity } from './entities/recipient.entity';
 import { InitialSchema1763600000000 } from './migrations/1763600000000-initial-schema';
+import { Recipients1763600000001 } from './migrations/1763600000001-recipients';
 
-export const ENTITIES = [MessageEntity, DeliveryEntity, InboxSequenceEntity, InboxEntryEntity];
-export const MIGRATIONS = [InitialSchema1763600000000];
+export const ENTITIES = [
+  RequestKeyEntity,
+  MessageEntity,
+  MessageContentEntity,
+  DeliveryEntity,
+  InboxSequenceEntity,
+  InboxEntryEntity,
+  RecipientEntity,
+  DeviceEntity,
+  TopicSubscriptionEntity,
+];
+export const MIGRATIONS = [InitialSchema1763600000000, Recipients1763600000001];
 
 export interface DatabaseSettings {
   databaseUrl: string;

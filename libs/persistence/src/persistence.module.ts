@@ -3,7 +3,9 @@ import { DataSource } from 'typeorm';
 import { HealthRegistry } from '@notify/observability';
 import { createDataSource, type DatabaseSettings } from './data-source';
 import { DeliveryOutcomeStore } from './stores/delivery-outcome.store';
+import { FallbackStore } from './stores/fallback.store';
 import { IngestStore } from './stores/ingest.store';
+import { RecipientStore } from './stores/recipient.store';
 
 /** The app's DataSource, its stores and a `postgres` health check. Migrations run as their own step, never here. */
 @Global()
@@ -24,8 +26,10 @@ export class PersistenceModule implements OnModuleInit, OnApplicationShutdown {
         },
         { provide: IngestStore, useFactory: (ds: DataSource) => new IngestStore(ds), inject: [DataSource] },
         { provide: DeliveryOutcomeStore, useFactory: (ds: DataSource) => new DeliveryOutcomeStore(ds), inject: [DataSource] },
+        { provide: RecipientStore, useFactory: (ds: DataSource) => new RecipientStore(ds), inject: [DataSource] },
+        { provide: FallbackStore, useFactory: (ds: DataSource) => new FallbackStore(ds), inject: [DataSource] },
       ],
-      exports: [DataSource, IngestStore, DeliveryOutcomeStore],
+      exports: [DataSource, IngestStore, DeliveryOutcomeStore, RecipientStore, FallbackStore],
     };
   }
 

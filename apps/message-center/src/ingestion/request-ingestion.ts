@@ -1,9 +1,11 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import { Kafka, type Message, type Producer, type TopicMessages } from 'kafkajs';
-import { deliverTopic, Topics, type DeliveryJob } from '@notify/contracts';
+import { Kafka, type Producer } from 'kafkajs';
+import { ErrorCode, Topics, type NotificationRequest } from '@notify/contracts';
 import {
   BatchConsumer,
-  deadLetterMessage,
+  deadLetterMessages,
+  deliveryMessages,
+  eventMessages,
   FATAL_ERROR_HANDLER,
   KAFKA_PRODUCER,
   type ConsumedRecord,
@@ -11,9 +13,11 @@ import {
   type Rejection,
 } from '@notify/kafka';
 import { APP_LOGGER, Metrics, type AppLogger } from '@notify/observability';
-import { IngestStore, type AcceptedMessage } from '@notify/persistence';
+import { IngestStore, newId, RecipientStore, type PlannedMessage } from '@notify/persistence';
 import type { Counter } from 'prom-client';
-import { RouteTable } from '../routing/route-table';
+import { planMessage, TemplateRenderError } from '../planning/message-planner';
+import { namedRecipients } from '../planning/targets';
+import { RouteTable, type Route } from '../routing/route-table';
 import { parseRequestRecord } from './request-parser';
 
 export interface IngestionSettings {
@@ -21,28 +25,33 @@ export interface IngestionSettings {
   maxBatchBytes: number;
 }
 export const INGESTION_SETTINGS = Symbol('INGESTION_SETTINGS');
+export const CLOCK = Symbol('CLOCK');
+export type Clock = () => Date;
 
 /**
- * Consumes notify.requests per batch: validate, route, store in one transaction,
- * then fan out to the channel topics and the DLQ, and only then commit the offsets.
+ * Consumes notify.requests per batch: validate, resolve recipients, route and render, store in one
+ * transaction, then fan out to the channel topics, notify.events and the DLQ in one produce call,
+ * and only then commit the offsets.
  */
 @Injectable()
 export class RequestIngestion implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly consumer: BatchConsumer;
-  private readonly accepted: Counter;
+  private readonly stored: Counter;
   private readonly rejected: Counter;
 
   constructor(
     kafka: Kafka,
     @Inject(KAFKA_PRODUCER) private readonly producer: Producer,
     private readonly store: IngestStore,
+    private readonly recipients: RecipientStore,
     private readonly routes: RouteTable,
     @Inject(APP_LOGGER) private readonly logger: AppLogger,
     @Inject(INGESTION_SETTINGS) settings: IngestionSettings,
     @Inject(FATAL_ERROR_HANDLER) onFatal: FatalErrorHandler,
+    @Inject(CLOCK) private readonly clock: Clock,
     metrics: Metrics,
   ) {
-    this.accepted = metrics.counter('notify_requests_accepted_total', 'Requests stored (replays included)');
+    this.stored = metrics.counter('notify_requests_stored_total', 'Requests stored for the first time');
     this.rejected = metrics.counter('notify_requests_rejected_total', 'Requests sent to the DLQ', ['code']);
     this.consumer = new BatchConsumer(kafka, {
       groupId: settings.consumerGroup,
@@ -63,38 +72,31 @@ export class RequestIngestion implements OnApplicationBootstrap, OnModuleDestroy
   }
 
   private async ingest(records: ConsumedRecord[]): Promise<void> {
-    const accepted = new Map<string, AcceptedMessage>();
+    const valid = new Map<string, { request: NotificationRequest; route: Route; record: ConsumedRecord }>();
     const rejections: Rejection[] = [];
     for (const record of records) {
       const parsed = parseRequestRecord(record, this.routes);
-      if (parsed.ok) {
-        if (!accepted.has(parsed.message.requestId)) accepted.set(parsed.message.requestId, parsed.message);
-      } else {
-        rejections.push(parsed.rejection);
+      if (!parsed.ok) rejections.push(parsed.rejection);
+      else if (!valid.has(parsed.request.id)) valid.set(parsed.request.id, { ...parsed, record });
+    }
+    const { userIds, topics } = namedRecipients([...valid.values()].map((v) => v.request));
+    const directory = await this.recipients.lookup(userIds, topics);
+    const context = { now: this.clock(), newId, routes: this.routes, directory };
+    const planned: PlannedMessage[] = [];
+    for (const { request, route, record } of valid.values()) {
+      try {
+        planned.push(planMessage(request, route, context));
+      } catch (error) {
+        if (!(error instanceof TemplateRenderError)) throw error;
+        rejections.push({ record, code: ErrorCode.TemplateError, reason: error.message });
       }
     }
-    const jobs = await this.store.ingest([...accepted.values()]);
-    await this.producer.sendBatch({ topicMessages: [...jobsByTopic(jobs), ...deadLetters(rejections)] });
-    this.accepted.inc(accepted.size);
+    const { jobs, events, stored } = await this.store.ingest(planned);
+    await this.producer.sendBatch({ topicMessages: [...deliveryMessages(jobs), ...eventMessages(events), ...deadLetterMessages(rejections)] });
+    this.stored.inc(stored);
     for (const { code, reason, record } of rejections) {
       this.rejected.inc({ code });
       this.logger.warn({ code, reason, partition: record.partition, offset: record.offset }, 'request sent to the DLQ');
     }
   }
-}
-
-function jobsByTopic(jobs: DeliveryJob[]): TopicMessages[] {
-  const byTopic = new Map<string, Message[]>();
-  for (const job of jobs) {
-    const topic = deliverTopic(job.channel);
-    const messages = byTopic.get(topic) ?? [];
-    messages.push({ key: job.userId ?? job.requestId, value: JSON.stringify(job) });
-    byTopic.set(topic, messages);
-  }
-  return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
-}
-
-function deadLetters(rejections: Rejection[]): TopicMessages[] {
-  if (rejections.length === 0) return [];
-  return [{ topic: Topics.requestsDlq, messages: rejections.map(deadLetterMessage) }];
 }

@@ -1,8 +1,7 @@
 import { ErrorCode, MAX_REQUEST_BYTES, MAX_USER_IDS, Topics } from '@notify/contracts';
 import type { ConsumedRecord, Rejection } from '@notify/kafka';
-import type { AcceptedMessage } from '@notify/persistence';
 import { RouteTable } from '../routing/route-table';
-import { INBOX_ENDPOINT, parseRequestRecord } from './request-parser';
+import { parseRequestRecord, type ParsedRecord } from './request-parser';
 
 const routes = RouteTable.from({
   version: 1,
@@ -40,10 +39,10 @@ function request(overrides: Record<string, unknown> = {}): Record<string, unknow
   };
 }
 
-function accept(value: Buffer | string, table: RouteTable = routes): AcceptedMessage {
+function accept(value: Buffer | string, table: RouteTable = routes): Extract<ParsedRecord, { ok: true }> {
   const parsed = parseRequestRecord(record(value), table);
   if (!parsed.ok) throw new Error(`expected the request to be accepted, got ${parsed.rejection.code}: ${parsed.rejection.reason}`);
-  return parsed.message;
+  return parsed;
 }
 
 function reject(value: Buffer | string | null, table: RouteTable = routes): Rejection {
@@ -62,28 +61,24 @@ function requestOfSize(bytes: number): string {
 
 describe('parseRequestRecord', () => {
   describe('a valid request', () => {
-    it('becomes an accepted message with an inbox entry and a websocket delivery', () => {
-      const message = accept(JSON.stringify(request()));
-      expect(message).toEqual({
-        requestId: 'order-1234-shipped',
+    it('becomes the parsed request, unchanged, with the route of its type', () => {
+      const { request: parsed, route } = accept(JSON.stringify(request()));
+      expect(parsed).toEqual({
+        id: 'order-1234-shipped',
         type: 'order.shipped',
-        recipient: { userId: 'u-42' },
-        title: 'Your order shipped',
-        body: 'Order 1234 is on its way',
+        to: { userId: 'u-42' },
         data: { orderNo: '1234' },
-        locale: null,
-        priority: 'normal',
-        sendAt: null,
-        expiresAt: null,
-        inboxUserIds: ['u-42'],
-        deliveries: [{ userId: 'u-42', channel: 'websocket', endpoint: INBOX_ENDPOINT }],
+        content: { title: 'Your order shipped', body: 'Order 1234 is on its way' },
       });
+      expect(route).toBe(routes.resolve('order.shipped'));
+      expect(route.type).toBe('default');
     });
 
     it('keeps the optional fields it was given', () => {
-      const message = accept(
+      const { request: parsed } = accept(
         JSON.stringify(
           request({
+            channels: ['push', 'email'],
             locale: 'zh-CN',
             priority: 'high',
             sendAt: '2026-12-01T09:00:00Z',
@@ -91,62 +86,42 @@ describe('parseRequestRecord', () => {
           }),
         ),
       );
-      expect(message.locale).toBe('zh-CN');
-      expect(message.priority).toBe('high');
-      expect(message.sendAt).toBe('2026-12-01T09:00:00Z');
-      expect(message.expiresAt).toBe('2026-12-02T09:00:00+08:00');
+      expect(parsed.channels).toEqual(['push', 'email']);
+      expect(parsed.locale).toBe('zh-CN');
+      expect(parsed.priority).toBe('high');
+      expect(parsed.sendAt).toBe('2026-12-01T09:00:00Z');
+      expect(parsed.expiresAt).toBe('2026-12-02T09:00:00+08:00');
     });
 
-    it('fills in empty title, body and data when the request has none', () => {
-      const message = accept(JSON.stringify({ id: 'r1', type: 'ping', to: { userId: 'u-1' } }));
-      expect(message.title).toBe('');
-      expect(message.body).toBe('');
-      expect(message.data).toEqual({});
+    it('fills in nothing the request does not carry', () => {
+      const { request: parsed } = accept(JSON.stringify({ id: 'r1', type: 'ping', to: { userId: 'u-1' } }));
+      expect(parsed).toEqual({ id: 'r1', type: 'ping', to: { userId: 'u-1' } });
     });
 
-    it('de-duplicates userIds, keeping their order', () => {
-      const message = accept(JSON.stringify(request({ to: { userIds: ['u-1', 'u-2', 'u-1', 'u-3', 'u-2'] } })));
-      expect(message.inboxUserIds).toEqual(['u-1', 'u-2', 'u-3']);
-      expect(message.deliveries).toEqual([
-        { userId: 'u-1', channel: 'websocket', endpoint: INBOX_ENDPOINT },
-        { userId: 'u-2', channel: 'websocket', endpoint: INBOX_ENDPOINT },
-        { userId: 'u-3', channel: 'websocket', endpoint: INBOX_ENDPOINT },
-      ]);
+    it('picks the route of a listed type over the default', () => {
+      const { route } = accept(JSON.stringify(request({ type: 'login.code' })));
+      expect(route.type).toBe('login.code');
+      expect(route.channels).toEqual(['sms']);
     });
 
     it('accepts exactly the largest number of userIds', () => {
       const userIds = Array.from({ length: MAX_USER_IDS }, (_, i) => `u-${i}`);
-      expect(accept(JSON.stringify(request({ to: { userIds } }))).inboxUserIds).toHaveLength(MAX_USER_IDS);
-    });
-
-    it('gives no inbox entry and no websocket delivery when the request channels exclude websocket', () => {
-      const message = accept(JSON.stringify(request({ channels: ['push', 'email'] })));
-      expect(message.inboxUserIds).toEqual([]);
-      expect(message.deliveries.filter((d) => d.channel === 'websocket')).toEqual([]);
-    });
-
-    it('gives no inbox entry when the route of its type excludes websocket', () => {
-      const message = accept(JSON.stringify(request({ type: 'login.code' })));
-      expect(message.inboxUserIds).toEqual([]);
-      expect(message.deliveries.filter((d) => d.channel === 'websocket')).toEqual([]);
-    });
-
-    it('gives an inbox entry when the request channels add websocket to a route without it', () => {
-      const message = accept(JSON.stringify(request({ type: 'login.code', channels: ['websocket'] })));
-      expect(message.inboxUserIds).toEqual(['u-42']);
+      expect(accept(JSON.stringify(request({ to: { userIds } }))).request.to).toEqual({ userIds });
     });
 
     it('accepts a listed type from a table without a default', () => {
-      expect(accept(JSON.stringify(request()), routesWithoutDefault).inboxUserIds).toEqual(['u-42']);
+      const { route } = accept(JSON.stringify(request()), routesWithoutDefault);
+      expect(route.type).toBe('order.shipped');
+      expect(route.channels).toEqual(['websocket']);
     });
 
     it('accepts an id of exactly 128 allowed characters', () => {
       const id = 'a.B_9:-'.repeat(19).slice(0, 128);
-      expect(accept(JSON.stringify(request({ id }))).requestId).toBe(id);
+      expect(accept(JSON.stringify(request({ id }))).request.id).toBe(id);
     });
 
     it('accepts a request of exactly MAX_REQUEST_BYTES', () => {
-      expect(accept(requestOfSize(MAX_REQUEST_BYTES)).requestId).toBe('order-1234-shipped');
+      expect(accept(requestOfSize(MAX_REQUEST_BYTES)).request.id).toBe('order-1234-shipped');
     });
   });
 
@@ -236,7 +211,10 @@ describe('parseRequestRecord', () => {
     });
 
     it('is accepted through the default route when the table has one', () => {
-      expect(accept(JSON.stringify(request({ type: 'promo.spring' }))).inboxUserIds).toEqual(['u-42']);
+      const { request: parsed, route } = accept(JSON.stringify(request({ type: 'promo.spring' })));
+      expect(parsed.type).toBe('promo.spring');
+      expect(route.type).toBe('default');
+      expect(route.channels).toEqual(['websocket', 'push']);
     });
   });
 

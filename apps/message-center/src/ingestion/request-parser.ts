@@ -1,20 +1,10 @@
-import {
-  ErrorCode,
-  MAX_REQUEST_BYTES,
-  NotificationRequestSchema,
-  type Channel,
-  type NotificationRequest,
-} from '@notify/contracts';
+import { ErrorCode, MAX_REQUEST_BYTES, NotificationRequestSchema, type NotificationRequest } from '@notify/contracts';
 import type { ConsumedRecord, Rejection } from '@notify/kafka';
-import type { AcceptedMessage } from '@notify/persistence';
-import type { RouteTable } from '../routing/route-table';
+import type { Route, RouteTable } from '../routing/route-table';
 
-export type ParsedRecord = { ok: true; message: AcceptedMessage } | { ok: false; rejection: Rejection };
+export type ParsedRecord = { ok: true; request: NotificationRequest; route: Route } | { ok: false; rejection: Rejection };
 
-/** The endpoint of a websocket delivery: the user's inbox, which every connected device of the user reads. */
-export const INBOX_ENDPOINT = 'inbox';
-
-/** Turns one record of notify.requests into a message to store, or the reason it goes to the DLQ. */
+/** Turns one record of notify.requests into a validated request and its route, or the reason it goes to the DLQ. */
 export function parseRequestRecord(record: ConsumedRecord, routes: RouteTable): ParsedRecord {
   const reject = (code: string, reason: string): ParsedRecord => ({ ok: false, rejection: { record, code, reason } });
   if (!record.value || record.value.length === 0) return reject(ErrorCode.InvalidJson, 'empty record value');
@@ -32,27 +22,7 @@ export function parseRequestRecord(record: ConsumedRecord, routes: RouteTable): 
     const reason = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
     return reject(ErrorCode.SchemaViolation, reason);
   }
-  const request = parsed.data;
-  const route = routes.resolve(request.type);
-  if (!route) return reject(ErrorCode.UnknownType, `no route for type "${request.type}" and no default route`);
-  return { ok: true, message: toAcceptedMessage(request, routes.channelsFor(route, request.channels)) };
-}
-
-function toAcceptedMessage(request: NotificationRequest, channels: Channel[]): AcceptedMessage {
-  const userIds = 'userId' in request.to ? [request.to.userId] : 'userIds' in request.to ? [...new Set(request.to.userIds)] : [];
-  const inApp = channels.includes('websocket');
-  return {
-    requestId: request.id,
-    type: request.type,
-    recipient: request.to,
-    title: request.content?.title ?? '',
-    body: request.content?.body ?? '',
-    data: request.data ?? {},
-    locale: request.locale ?? null,
-    priority: request.priority ?? 'normal',
-    sendAt: request.sendAt ?? null,
-    expiresAt: request.expiresAt ?? null,
-    inboxUserIds: inApp ? userIds : [],
-    deliveries: inApp ? userIds.map((userId) => ({ userId, channel: 'websocket' as const, endpoint: INBOX_ENDPOINT })) : [],
-  };
+  const route = routes.resolve(parsed.data.type);
+  if (!route) return reject(ErrorCode.UnknownType, `no route for type "${parsed.data.type}" and no default route`);
+  return { ok: true, request: parsed.data, route };
 }

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { RouteTable, RouteTableError } from './route-table';
+import { RouteTable, RouteTableError, type Route } from './route-table';
 
 const SHIPPED_ROUTES = resolve(__dirname, '../../../../config/routes.yaml');
 
@@ -16,98 +16,311 @@ function routeTableError(build: () => unknown): RouteTableError {
   throw new Error('expected a RouteTableError, but the table was accepted');
 }
 
+/** The route a table resolves a type to; fails the test when there is none. */
+function routeOf(table: RouteTable, type: string): Route {
+  const route = table.resolve(type);
+  if (!route) throw new Error(`expected a route for ${type}`);
+  return route;
+}
+
 describe('RouteTable.from', () => {
-  const table = RouteTable.from({
-    version: 1,
-    routes: {
-      'order.shipped': { channels: ['push', 'email'] },
-      'login.code': { channels: ['sms'] },
-      default: { channels: ['websocket', 'push'] },
-    },
+  describe('resolving types', () => {
+    const table = RouteTable.from({
+      version: 1,
+      routes: {
+        'order.shipped': { channels: ['push', 'email'] },
+        'login.code': { channels: ['sms'] },
+        default: { channels: ['websocket', 'push'] },
+      },
+    });
+
+    it('resolves a listed type to its own route', () => {
+      expect(routeOf(table, 'order.shipped')).toMatchObject({ type: 'order.shipped', channels: ['push', 'email'] });
+      expect(routeOf(table, 'login.code')).toMatchObject({ type: 'login.code', channels: ['sms'] });
+    });
+
+    it('resolves an unlisted type to the default route', () => {
+      expect(routeOf(table, 'promo.spring')).toMatchObject({ type: 'default', channels: ['websocket', 'push'] });
+    });
+
+    it('resolves an unknown type to undefined when there is no default', () => {
+      const strict = RouteTable.from({ version: 1, routes: { 'order.shipped': { channels: ['websocket'] } } });
+      expect(strict.resolve('promo.spring')).toBeUndefined();
+      expect(routeOf(strict, 'order.shipped').channels).toEqual(['websocket']);
+    });
+
+    it('accepts a table with no routes at all, resolving nothing', () => {
+      expect(RouteTable.from({ version: 1, routes: {} }).resolve('order.shipped')).toBeUndefined();
+    });
   });
 
-  it('resolves a listed type to its own route', () => {
-    expect(table.resolve('order.shipped')).toEqual({ channels: ['push', 'email'] });
-    expect(table.resolve('login.code')).toEqual({ channels: ['sms'] });
-  });
+  describe('defaults', () => {
+    it('fills every omitted setting of a route from the built-in defaults', () => {
+      const table = RouteTable.from({ version: 1, routes: { default: { channels: ['websocket'] } } });
+      const route = routeOf(table, 'x');
+      expect(route).toEqual({
+        type: 'default',
+        channels: ['websocket'],
+        fallback: { policy: 'escalate', afterMs: null },
+        priority: 'normal',
+        ttlMs: 7 * 86_400_000,
+        retry: { maxAttempts: 5, initialBackoffMs: 30_000, maxBackoffMs: 3_600_000 },
+        defaultLocale: 'en',
+        templates: new Map(),
+      });
+    });
 
-  it('resolves an unlisted type to the default route', () => {
-    expect(table.resolve('promo.spring')).toEqual({ channels: ['websocket', 'push'] });
-  });
+    it('fills omitted route settings from the table defaults', () => {
+      const table = RouteTable.from({
+        version: 1,
+        defaults: { locale: 'zh-CN', priority: 'low', ttl: '2d', retry: { maxAttempts: 3, initialBackoff: '10s', maxBackoff: '5m' } },
+        routes: { default: { channels: ['sms'] } },
+      });
+      const route = routeOf(table, 'x');
+      expect(route.defaultLocale).toBe('zh-CN');
+      expect(route.priority).toBe('low');
+      expect(route.ttlMs).toBe(2 * 86_400_000);
+      expect(route.retry).toEqual({ maxAttempts: 3, initialBackoffMs: 10_000, maxBackoffMs: 300_000 });
+    });
 
-  it('resolves an unknown type to undefined when there is no default', () => {
-    const strict = RouteTable.from({ version: 1, routes: { 'order.shipped': { channels: ['websocket'] } } });
-    expect(strict.resolve('promo.spring')).toBeUndefined();
-    expect(strict.resolve('order.shipped')).toEqual({ channels: ['websocket'] });
-  });
+    it('fills the settings a partial defaults block leaves out with the built-in defaults, in milliseconds', () => {
+      const table = RouteTable.from({
+        version: 1,
+        defaults: { locale: 'de', retry: { maxAttempts: 2 } },
+        routes: { default: { channels: ['sms'] } },
+      });
+      const route = routeOf(table, 'x');
+      expect(route.defaultLocale).toBe('de');
+      expect(route.priority).toBe('normal');
+      expect(route.ttlMs).toBe(7 * 86_400_000);
+      expect(route.retry).toEqual({ maxAttempts: 2, initialBackoffMs: 30_000, maxBackoffMs: 3_600_000 });
+    });
 
-  it('accepts a table with no routes at all, resolving nothing', () => {
-    expect(RouteTable.from({ version: 1, routes: {} }).resolve('order.shipped')).toBeUndefined();
-  });
-
-  it('rejects a wrong version, naming the field', () => {
-    const error = routeTableError(() => RouteTable.from({ version: 2, routes: {} }, 'routes.yaml'));
-    expect(error.name).toBe('RouteTableError');
-    expect(error.file).toBe('routes.yaml');
-    expect(error.problems).toHaveLength(1);
-    expect(error.problems[0]).toMatch(/^version: /);
-    expect(error.message).toContain('routes.yaml');
-  });
-
-  it('rejects an unknown channel, with the path to it', () => {
-    const error = routeTableError(() =>
-      RouteTable.from({ version: 1, routes: { default: { channels: ['websocket', 'fax'] } } }),
-    );
-    expect(error.problems).toHaveLength(1);
-    expect(error.problems[0]).toMatch(/^routes\.default\.channels\.1: /);
-  });
-
-  it('rejects an empty channel list, with the path to it', () => {
-    const error = routeTableError(() => RouteTable.from({ version: 1, routes: { 'order.shipped': { channels: [] } } }));
-    expect(error.problems).toHaveLength(1);
-    expect(error.problems[0]).toMatch(/^routes\.order\.shipped\.channels: /);
-  });
-
-  it('rejects an extra key at the top level', () => {
-    const error = routeTableError(() => RouteTable.from({ version: 1, routes: {}, fallback: 'sms' }));
-    expect(error.problems).toHaveLength(1);
-    expect(error.problems[0]).toMatch(/^\(root\): .*fallback/);
-  });
-
-  it('rejects an extra key in a route, with the path to it', () => {
-    const error = routeTableError(() =>
-      RouteTable.from({ version: 1, routes: { default: { channels: ['websocket'], retries: 3 } } }),
-    );
-    expect(error.problems).toHaveLength(1);
-    expect(error.problems[0]).toMatch(/^routes\.default: .*retries/);
-  });
-
-  it('rejects a document that is not an object', () => {
-    const error = routeTableError(() => RouteTable.from(null));
-    expect(error.problems).toHaveLength(1);
-    expect(error.problems[0]).toMatch(/^\(root\): /);
-  });
-
-  it('lists every problem of a document at once, each with its path', () => {
-    const error = routeTableError(() =>
-      RouteTable.from({
-        version: 3,
+    it('lets a route override the table defaults, setting by setting', () => {
+      const table = RouteTable.from({
+        version: 1,
+        defaults: { locale: 'en', priority: 'low', ttl: '7d', retry: { maxAttempts: 5, initialBackoff: '30s', maxBackoff: '1h' } },
         routes: {
-          'order.shipped': { channels: [] },
-          'login.code': { channels: ['pigeon'] },
-          default: { channels: ['websocket'], template: 'x' },
+          'security.alert': {
+            channels: ['sms'],
+            priority: 'high',
+            ttl: '1d',
+            retry: { initialBackoff: '10s' },
+            defaultLocale: 'fr',
+          },
         },
-      }),
-    );
-    expect(error.problems).toHaveLength(4);
-    expect(error.problems).toEqual(
-      expect.arrayContaining([
-        expect.stringMatching(/^version: /),
-        expect.stringMatching(/^routes\.order\.shipped\.channels: /),
-        expect.stringMatching(/^routes\.login\.code\.channels\.0: /),
-        expect.stringMatching(/^routes\.default: .*template/),
-      ]),
-    );
+      });
+      const route = routeOf(table, 'security.alert');
+      expect(route.priority).toBe('high');
+      expect(route.ttlMs).toBe(86_400_000);
+      expect(route.retry).toEqual({ maxAttempts: 5, initialBackoffMs: 10_000, maxBackoffMs: 3_600_000 });
+      expect(route.defaultLocale).toBe('fr');
+    });
+  });
+
+  describe('fallback, ttl and retry', () => {
+    it('reads the escalate policy with its delay in milliseconds', () => {
+      const table = RouteTable.from({
+        version: 1,
+        routes: { default: { channels: ['websocket', 'push'], fallback: { policy: 'escalate', after: '30s' } } },
+      });
+      expect(routeOf(table, 'x').fallback).toEqual({ policy: 'escalate', afterMs: 30_000 });
+    });
+
+    it('reads the all policy, with no delay', () => {
+      const table = RouteTable.from({ version: 1, routes: { default: { channels: ['websocket', 'sms'], fallback: { policy: 'all' } } } });
+      expect(routeOf(table, 'x').fallback).toEqual({ policy: 'all', afterMs: null });
+    });
+
+    it('reads durations given as a number of seconds', () => {
+      const table = RouteTable.from({
+        version: 1,
+        routes: { default: { channels: ['push'], fallback: { policy: 'escalate', after: 45 }, ttl: 3600, retry: { initialBackoff: 2, maxBackoff: 60 } } },
+      });
+      const route = routeOf(table, 'x');
+      expect(route.fallback.afterMs).toBe(45_000);
+      expect(route.ttlMs).toBe(3_600_000);
+      expect(route.retry).toMatchObject({ initialBackoffMs: 2_000, maxBackoffMs: 60_000 });
+    });
+
+    it.each<[string, Record<string, unknown>, RegExp]>([
+      ['an unknown fallback policy', { fallback: { policy: 'random' } }, /^routes\.default\.fallback\.policy: /],
+      ['a malformed fallback delay', { fallback: { policy: 'escalate', after: '30 seconds' } }, /^routes\.default\.fallback\.after: /],
+      ['a negative ttl', { ttl: -1 }, /^routes\.default\.ttl: /],
+      ['a ttl in an unknown unit', { ttl: '2w' }, /^routes\.default\.ttl: /],
+      ['zero retry attempts', { retry: { maxAttempts: 0 } }, /^routes\.default\.retry\.maxAttempts: /],
+      ['an unknown retry setting', { retry: { attempts: 3 } }, /^routes\.default\.retry: .*attempts/],
+      ['an unknown priority', { priority: 'urgent' }, /^routes\.default\.priority: /],
+      ['a channel listed twice', { channels: ['websocket', 'push', 'websocket'] }, /^routes\.default\.channels: /],
+    ])('rejects %s, with the path to it', (_case, settings, path) => {
+      const error = routeTableError(() => RouteTable.from({ version: 1, routes: { default: { channels: ['websocket'], ...settings } } }));
+      expect(error.problems).toHaveLength(1);
+      expect(error.problems[0]).toMatch(path);
+    });
+
+    it('rejects a malformed duration in the defaults, with the path to it', () => {
+      const error = routeTableError(() => RouteTable.from({ version: 1, defaults: { ttl: 'forever' }, routes: {} }));
+      expect(error.problems).toHaveLength(1);
+      expect(error.problems[0]).toMatch(/^defaults\.ttl: /);
+    });
+  });
+
+  describe('templates', () => {
+    const table = RouteTable.from({
+      version: 1,
+      routes: {
+        'order.shipped': {
+          channels: ['websocket'],
+          templates: {
+            en: { title: 'Order {orderNo} shipped', body: '{count, plural, one {# parcel is} other {# parcels are}} on the way' },
+            'zh-CN': { title: '订单 {orderNo} 已发货', body: '{count} 个包裹正在路上' },
+          },
+        },
+        default: { channels: ['websocket'] },
+      },
+    });
+
+    it('compiles the templates of each locale when the table loads', () => {
+      const route = routeOf(table, 'order.shipped');
+      expect([...route.templates.keys()]).toEqual(['en', 'zh-CN']);
+      expect(route.templates.get('en')!.render({ orderNo: '1234', count: 1 })).toEqual({ title: 'Order 1234 shipped', body: '1 parcel is on the way' });
+      expect(route.templates.get('en')!.render({ orderNo: '1234', count: 3 })).toEqual({ title: 'Order 1234 shipped', body: '3 parcels are on the way' });
+      expect(route.templates.get('zh-CN')!.render({ orderNo: '9', count: 2 })).toEqual({ title: '订单 9 已发货', body: '2 个包裹正在路上' });
+    });
+
+    it('gives a route without templates an empty template map', () => {
+      expect(routeOf(table, 'x').templates.size).toBe(0);
+    });
+
+    it('accepts templates whose locale is the route default locale rather than the table default', () => {
+      const fr = RouteTable.from({
+        version: 1,
+        routes: { default: { channels: ['websocket'], defaultLocale: 'fr', templates: { fr: { title: 'Bonjour', body: '{name}' } } } },
+      });
+      expect(routeOf(fr, 'x').defaultLocale).toBe('fr');
+      expect(routeOf(fr, 'x').templates.get('fr')!.render({ name: 'Ana' })).toEqual({ title: 'Bonjour', body: 'Ana' });
+    });
+
+    it('reports a template with an ICU syntax error, with its path', () => {
+      const error = routeTableError(() =>
+        RouteTable.from({
+          version: 1,
+          routes: { 'order.shipped': { channels: ['websocket'], templates: { en: { title: 'ok', body: 'Order {orderNo is on its way' } } } },
+        }),
+      );
+      expect(error.problems).toHaveLength(1);
+      expect(error.problems[0]).toMatch(/^routes\.order\.shipped\.templates\.en\.body: MALFORMED_ARGUMENT at character \d+ in "Order \{orderNo is on its way"$/);
+    });
+
+    it('reports a route whose templates lack its default locale, with its path', () => {
+      const error = routeTableError(() =>
+        RouteTable.from({
+          version: 1,
+          routes: { 'order.shipped': { channels: ['websocket'], templates: { 'zh-CN': { title: '已发货', body: '订单 {orderNo}' } } } },
+        }),
+      );
+      expect(error.problems).toHaveLength(1);
+      expect(error.problems[0]).toMatch(/^routes\.order\.shipped\.templates: .*"en"/);
+    });
+
+    it('reports a template without a title or a body, with its path', () => {
+      const error = routeTableError(() =>
+        RouteTable.from({ version: 1, routes: { default: { channels: ['websocket'], templates: { en: { title: 'only a title' } } } } }),
+      );
+      expect(error.problems).toHaveLength(1);
+      expect(error.problems[0]).toMatch(/^routes\.default\.templates\.en\.body: /);
+    });
+
+    it('lists every template problem of every route at once', () => {
+      const error = routeTableError(() =>
+        RouteTable.from({
+          version: 1,
+          routes: {
+            'order.shipped': {
+              channels: ['websocket'],
+              templates: { en: { title: '{orderNo', body: 'x' }, 'zh-CN': { title: 'x', body: '{count, plural, one {#}}' } },
+            },
+            'login.code': { channels: ['sms'], defaultLocale: 'de', templates: { en: { title: 'Code', body: '{code}' } } },
+            default: { channels: ['websocket'] },
+          },
+        }),
+      );
+      expect(error.problems).toHaveLength(3);
+      expect(error.problems).toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(/^routes\.order\.shipped\.templates\.en\.title: /),
+          expect.stringMatching(/^routes\.order\.shipped\.templates\.zh-CN\.body: /),
+          expect.stringMatching(/^routes\.login\.code\.templates: .*"de"/),
+        ]),
+      );
+    });
+  });
+
+  describe('schema problems', () => {
+    it('rejects a wrong version, naming the field', () => {
+      const error = routeTableError(() => RouteTable.from({ version: 2, routes: {} }, 'routes.yaml'));
+      expect(error.name).toBe('RouteTableError');
+      expect(error.file).toBe('routes.yaml');
+      expect(error.problems).toHaveLength(1);
+      expect(error.problems[0]).toMatch(/^version: /);
+      expect(error.message).toContain('routes.yaml');
+    });
+
+    it('rejects an unknown channel, with the path to it', () => {
+      const error = routeTableError(() => RouteTable.from({ version: 1, routes: { default: { channels: ['websocket', 'fax'] } } }));
+      expect(error.problems).toHaveLength(1);
+      expect(error.problems[0]).toMatch(/^routes\.default\.channels\.1: /);
+    });
+
+    it('rejects an empty channel list, with the path to it', () => {
+      const error = routeTableError(() => RouteTable.from({ version: 1, routes: { 'order.shipped': { channels: [] } } }));
+      expect(error.problems).toHaveLength(1);
+      expect(error.problems[0]).toMatch(/^routes\.order\.shipped\.channels: /);
+    });
+
+    it('rejects an extra key at the top level', () => {
+      const error = routeTableError(() => RouteTable.from({ version: 1, routes: {}, fallback: 'sms' }));
+      expect(error.problems).toHaveLength(1);
+      expect(error.problems[0]).toMatch(/^\(root\): .*fallback/);
+    });
+
+    it('rejects an extra key in a route, with the path to it', () => {
+      const error = routeTableError(() => RouteTable.from({ version: 1, routes: { default: { channels: ['websocket'], retries: 3 } } }));
+      expect(error.problems).toHaveLength(1);
+      expect(error.problems[0]).toMatch(/^routes\.default: .*retries/);
+    });
+
+    it('rejects a document that is not an object', () => {
+      const error = routeTableError(() => RouteTable.from(null));
+      expect(error.problems).toHaveLength(1);
+      expect(error.problems[0]).toMatch(/^\(root\): /);
+    });
+
+    it('lists every problem of a document at once, each with its path', () => {
+      const error = routeTableError(() =>
+        RouteTable.from({
+          version: 3,
+          defaults: { priority: 'urgent' },
+          routes: {
+            'order.shipped': { channels: [] },
+            'login.code': { channels: ['pigeon'], fallback: { policy: 'escalate', after: 'soon' } },
+            default: { channels: ['websocket'], template: 'x' },
+          },
+        }),
+      );
+      expect(error.problems).toHaveLength(6);
+      expect(error.problems).toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(/^version: /),
+          expect.stringMatching(/^defaults\.priority: /),
+          expect.stringMatching(/^routes\.order\.shipped\.channels: /),
+          expect.stringMatching(/^routes\.login\.code\.channels\.0: /),
+          expect.stringMatching(/^routes\.login\.code\.fallback\.after: /),
+          expect.stringMatching(/^routes\.default: .*template/),
+        ]),
+      );
+      for (const problem of error.problems) expect(error.message).toContain(problem);
+    });
   });
 });
 
@@ -131,11 +344,26 @@ describe('RouteTable.load', () => {
   it('loads a valid YAML file', () => {
     const file = write(
       'routes.yaml',
-      ['version: 1', 'routes:', '  order.shipped:', '    channels: [push]', '  default:', '    channels: [websocket, email]', ''].join('\n'),
+      [
+        'version: 1',
+        'defaults: { locale: en, ttl: 1d }',
+        'routes:',
+        '  order.shipped:',
+        '    channels: [push, sms]',
+        '    fallback: { policy: escalate, after: 2m }',
+        '    templates:',
+        '      en: { title: "Shipped", body: "Order {orderNo}" }',
+        '  default:',
+        '    channels: [websocket, email]',
+        '    fallback: { policy: all }',
+        '',
+      ].join('\n'),
     );
     const table = RouteTable.load(file);
-    expect(table.resolve('order.shipped')).toEqual({ channels: ['push'] });
-    expect(table.resolve('anything.else')).toEqual({ channels: ['websocket', 'email'] });
+    const shipped = routeOf(table, 'order.shipped');
+    expect(shipped).toMatchObject({ channels: ['push', 'sms'], fallback: { policy: 'escalate', afterMs: 120_000 }, ttlMs: 86_400_000 });
+    expect(shipped.templates.get('en')!.render({ orderNo: '7' })).toEqual({ title: 'Shipped', body: 'Order 7' });
+    expect(routeOf(table, 'anything.else')).toMatchObject({ type: 'default', channels: ['websocket', 'email'], fallback: { policy: 'all' } });
   });
 
   it('reports a YAML syntax error with the file name', () => {
@@ -155,6 +383,17 @@ describe('RouteTable.load', () => {
     expect(error.problems[0]).toMatch(/^routes\.default\.channels\.1: /);
   });
 
+  it('reports template problems of a loaded file with their paths and the file name', () => {
+    const file = write(
+      'bad-template.yaml',
+      ['version: 1', 'routes:', '  default:', '    channels: [websocket]', '    templates:', '      en: { title: "Hi {name", body: "x" }', ''].join('\n'),
+    );
+    const error = routeTableError(() => RouteTable.load(file));
+    expect(error.file).toBe(file);
+    expect(error.problems).toEqual([expect.stringMatching(/^routes\.default\.templates\.en\.title: /)]);
+    expect(error.message).toContain(file);
+  });
+
   it('reports a missing file', () => {
     const file = join(dir, 'missing.yaml');
     const error = routeTableError(() => RouteTable.load(file));
@@ -163,19 +402,31 @@ describe('RouteTable.load', () => {
     expect(error.problems[0]).toContain('ENOENT');
   });
 
-  it('loads the shipped route table, whose default route starts with websocket', () => {
+  describe('the shipped config/routes.yaml', () => {
     const table = RouteTable.load(SHIPPED_ROUTES);
-    const fallback = table.resolve('a.type.nobody.listed');
-    expect(fallback).toBeDefined();
-    expect(fallback!.channels[0]).toBe('websocket');
+
+    it('has a default route that starts with websocket', () => {
+      const fallback = routeOf(table, 'a.type.nobody.listed');
+      expect(fallback.type).toBe('default');
+      expect(fallback.channels[0]).toBe('websocket');
+    });
+
+    it('has order.shipped with en and zh-CN templates that render its data', () => {
+      const shipped = routeOf(table, 'order.shipped');
+      expect(shipped.type).toBe('order.shipped');
+      expect(shipped.defaultLocale).toBe('en');
+      expect([...shipped.templates.keys()].sort()).toEqual(['en', 'zh-CN']);
+      expect(shipped.templates.get('en')!.render({ orderNo: '1234' }).body).toContain('1234');
+      expect(shipped.templates.get('zh-CN')!.render({ orderNo: '1234' }).body).toContain('1234');
+    });
   });
 });
 
 describe('RouteTable.channelsFor', () => {
-  const table = RouteTable.from({ version: 1, routes: { default: { channels: ['websocket', 'push', 'websocket'] } } });
-  const route = table.resolve('order.shipped')!;
+  const table = RouteTable.from({ version: 1, routes: { default: { channels: ['websocket', 'push'] } } });
+  const route = routeOf(table, 'order.shipped');
 
-  it('uses the route channels when the request names none, without duplicates', () => {
+  it('uses the route channels when the request names none', () => {
     expect(table.channelsFor(route, undefined)).toEqual(['websocket', 'push']);
   });
 
@@ -188,7 +439,9 @@ describe('RouteTable.channelsFor', () => {
   });
 
   it('does not change the route it was given', () => {
+    const channels = table.channelsFor(route, undefined);
+    channels.push('sms');
     table.channelsFor(route, ['email']);
-    expect(route.channels).toEqual(['websocket', 'push', 'websocket']);
+    expect(route.channels).toEqual(['websocket', 'push']);
   });
 });

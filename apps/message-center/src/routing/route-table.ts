@@ -1,17 +1,71 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { z } from 'zod';
-import { ChannelSchema, type Channel } from '@notify/contracts';
+import { ChannelSchema, PrioritySchema, type Channel, type Priority } from '@notify/contracts';
+import { DurationSchema } from './duration';
+import { LocalizedTemplate } from './template';
+
+const RetrySchema = z.strictObject({
+  maxAttempts: z.number().int().positive().optional(),
+  initialBackoff: DurationSchema.optional(),
+  maxBackoff: DurationSchema.optional(),
+});
 
 const RouteSchema = z.strictObject({
-  channels: z.array(ChannelSchema).min(1),
+  channels: z.array(ChannelSchema).min(1).refine((c) => new Set(c).size === c.length, 'a channel is listed twice'),
+  fallback: z
+    .strictObject({
+      /** `escalate`: one channel at a time, the next when the one before did not reach the user; `all`: every channel at once. */
+      policy: z.enum(['escalate', 'all']),
+      /** escalate also when the channel before has not been acknowledged within this time. */
+      after: DurationSchema.optional(),
+    })
+    .optional(),
+  priority: PrioritySchema.optional(),
+  ttl: DurationSchema.optional(),
+  retry: RetrySchema.optional(),
+  defaultLocale: z.string().min(2).optional(),
+  templates: z.record(z.string().min(2), z.strictObject({ title: z.string(), body: z.string() })).optional(),
 });
-export type Route = z.infer<typeof RouteSchema>;
+
+const DefaultsSchema = z.strictObject({
+  locale: z.string().min(2).default('en'),
+  priority: PrioritySchema.default('normal'),
+  ttl: DurationSchema.default(7 * 86_400_000),
+  retry: z
+    .strictObject({ maxAttempts: z.number().int().positive().default(5), initialBackoff: DurationSchema.default(30_000), maxBackoff: DurationSchema.default(3_600_000) })
+    .default({ maxAttempts: 5, initialBackoff: 30_000, maxBackoff: 3_600_000 }),
+});
 
 const RouteFileSchema = z.strictObject({
   version: z.literal(1),
+  defaults: DefaultsSchema.default({
+    locale: 'en',
+    priority: 'normal',
+    ttl: 7 * 86_400_000,
+    retry: { maxAttempts: 5, initialBackoff: 30_000, maxBackoff: 3_600_000 },
+  }),
   routes: z.record(z.string().min(1), RouteSchema),
 });
+
+export interface RetryPolicy {
+  maxAttempts: number;
+  initialBackoffMs: number;
+  maxBackoffMs: number;
+}
+
+/** How one notification type reaches people, with every default filled in. */
+export interface Route {
+  type: string;
+  channels: Channel[];
+  fallback: { policy: 'escalate' | 'all'; afterMs: number | null };
+  priority: Priority;
+  ttlMs: number;
+  retry: RetryPolicy;
+  defaultLocale: string;
+  /** Compiled templates by locale; empty when the route sends the request's literal content. */
+  templates: ReadonlyMap<string, LocalizedTemplate>;
+}
 
 export class RouteTableError extends Error {
   constructor(
@@ -23,7 +77,7 @@ export class RouteTableError extends Error {
   }
 }
 
-/** Routes by notification type; `default` catches every type not listed. */
+/** Routes by notification type; `default` catches every type not listed. Validated and compiled once, at start. */
 export class RouteTable {
   private constructor(private readonly routes: ReadonlyMap<string, Route>) {}
 
@@ -40,12 +94,39 @@ export class RouteTable {
   static from(document: unknown, source = 'route table'): RouteTable {
     const parsed = RouteFileSchema.safeParse(document);
     if (!parsed.success) {
-      throw new RouteTableError(
-        source,
-        parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`),
-      );
+      throw new RouteTableError(source, parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`));
     }
-    return new RouteTable(new Map(Object.entries(parsed.data.routes)));
+    const { defaults, routes } = parsed.data;
+    const problems: string[] = [];
+    const compiled = new Map<string, Route>();
+    for (const [type, route] of Object.entries(routes)) {
+      const templates = new Map<string, LocalizedTemplate>();
+      for (const [locale, source] of Object.entries(route.templates ?? {})) {
+        const compiled = LocalizedTemplate.compile(locale, source);
+        if ('problems' in compiled) problems.push(...compiled.problems.map((p) => `routes.${type}.templates.${locale}.${p}`));
+        else templates.set(locale, compiled);
+      }
+      const defaultLocale = route.defaultLocale ?? defaults.locale;
+      if (templates.size > 0 && !templates.has(defaultLocale)) {
+        problems.push(`routes.${type}.templates: no template for the default locale "${defaultLocale}"`);
+      }
+      compiled.set(type, {
+        type,
+        channels: route.channels,
+        fallback: { policy: route.fallback?.policy ?? 'escalate', afterMs: route.fallback?.after ?? null },
+        priority: route.priority ?? defaults.priority,
+        ttlMs: route.ttl ?? defaults.ttl,
+        retry: {
+          maxAttempts: route.retry?.maxAttempts ?? defaults.retry.maxAttempts,
+          initialBackoffMs: route.retry?.initialBackoff ?? defaults.retry.initialBackoff,
+          maxBackoffMs: route.retry?.maxBackoff ?? defaults.retry.maxBackoff,
+        },
+        defaultLocale,
+        templates,
+      });
+    }
+    if (problems.length > 0) throw new RouteTableError(source, problems);
+    return new RouteTable(compiled);
   }
 
   /** The route of a type, or undefined when neither the type nor `default` is listed. */

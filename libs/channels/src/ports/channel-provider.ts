@@ -11,13 +11,37 @@ export interface SendReceipt {
 export interface ReceiptStatus {
   providerMessageId: string;
   status: 'delivered' | 'failed';
+  /** The endpoint the receipt is about, when the vendor names it (batch sends share one message id). */
+  endpoint?: string;
+  /** The vendor's error code or reason for a failure. */
   error?: string;
+  at?: Date;
 }
 
-/** The narrow port every channel provider implements; one implementation per vendor. */
+/**
+ * The narrow port every channel provider implements; one implementation per vendor.
+ * `send` throws only `ProviderError`, whose `kind` tells the caller what to do next.
+ */
 export interface ChannelProvider<Message> {
+  /** The adapter, e.g. `apns`, `twilio`, `log`. */
   readonly id: string;
   readonly channel: Channel;
   send(message: Message): Promise<SendReceipt>;
+  /** Turns the vendor's delivery receipt or webhook body into statuses; throws `ReceiptFormatError`. */
   parseReceipt?(body: unknown): ReceiptStatus[];
+  /** Ends pooled connections and sessions; the provider is not used afterwards. */
+  close(): Promise<void>;
+}
+
+/** A receipt or webhook body that is not in the vendor's documented shape. */
+export class ReceiptFormatError extends Error {
+  readonly code = 'invalid_receipt';
+
+  constructor(
+    readonly provider: string,
+    reason: string,
+  ) {
+    super(`${provider}: invalid_receipt: ${reason}`);
+    this.name = 'ReceiptFormatError';
+  }
 }

@@ -1,17 +1,24 @@
-import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn, Unique, UpdateDateColumn } from 'typeorm';
+import { Column, Entity, Index, PrimaryColumn, Unique } from 'typeorm';
 
-/** Internal statuses: `queued` until a channel has taken it; the rest are published on notify.events. */
-export const DELIVERY_STATES = ['queued', 'sent', 'delivered', 'failed', 'dead', 'expired', 'read', 'clicked'] as const;
+/**
+ * `held` waits for its release time or for the tier before it to fail; `queued` is waiting for its
+ * channel; `cancelled` was never needed (an earlier tier delivered). The rest are the statuses of
+ * contract section 3, published on notify.events.
+ */
+export const DELIVERY_STATES = ['held', 'queued', 'cancelled', 'sent', 'delivered', 'failed', 'dead', 'expired', 'read', 'clicked'] as const;
 export type DeliveryState = (typeof DELIVERY_STATES)[number];
 
-/** One message to one endpoint over one channel, with its attempts and outcome. */
+/** One message to one endpoint over one channel, with its attempts and outcome. Partitioned like messages. */
 @Entity('deliveries')
-@Unique('uq_deliveries_target', ['messageId', 'channel', 'endpoint'])
+@Unique('uq_deliveries_target', ['messageId', 'channel', 'endpoint', 'createdAt'])
 @Index('ix_deliveries_user', ['userId', 'createdAt'])
-@Index('ix_deliveries_due', ['nextAttemptAt'], { where: "status = 'failed'" })
+@Index('ix_deliveries_due', { synchronize: false })
 export class DeliveryEntity {
-  @PrimaryGeneratedColumn('uuid')
+  @PrimaryColumn({ type: 'uuid' })
   id!: string;
+
+  @PrimaryColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt!: Date;
 
   @Column({ name: 'message_id', type: 'uuid' })
   messageId!: string;
@@ -25,7 +32,14 @@ export class DeliveryEntity {
   @Column({ type: 'varchar', length: 512 })
   endpoint!: string;
 
-  @Column({ type: 'varchar', length: 16, default: 'queued' })
+  @Column({ type: 'varchar', length: 35 })
+  locale!: string;
+
+  /** The fallback step: tier 0 goes first, tier n+1 only when tier n did not reach the user. */
+  @Column({ type: 'smallint', default: 0 })
+  tier!: number;
+
+  @Column({ type: 'varchar', length: 16 })
   status!: DeliveryState;
 
   @Column({ type: 'int', default: 0 })
@@ -37,10 +51,10 @@ export class DeliveryEntity {
   @Column({ name: 'next_attempt_at', type: 'timestamptz', nullable: true })
   nextAttemptAt!: Date | null;
 
-  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
-  createdAt!: Date;
+  @Column({ name: 'expires_at', type: 'timestamptz', nullable: true })
+  expiresAt!: Date | null;
 
-  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
+  @Column({ name: 'updated_at', type: 'timestamptz', default: () => 'now()' })
   updatedAt!: Date;
 
   @Column({ name: 'delivered_at', type: 'timestamptz', nullable: true })

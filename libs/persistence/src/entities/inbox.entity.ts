@@ -1,6 +1,6 @@
-import { Column, Entity, PrimaryColumn, Unique } from 'typeorm';
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 
-/** The last inbox sequence number handed out per user; the row lock keeps the sequence gap-free. */
+/** The last inbox sequence number handed out per user; its row lock keeps the sequence gap-free. */
 @Entity('inbox_sequences')
 export class InboxSequenceEntity {
   @PrimaryColumn({ name: 'user_id', type: 'varchar', length: 128 })
@@ -10,9 +10,9 @@ export class InboxSequenceEntity {
   lastSeq!: string;
 }
 
-/** A message in one user's inbox, at its sequence number. */
+/** A message in one user's inbox, at its sequence number, in the user's locale. */
 @Entity('inbox_entries')
-@Unique('uq_inbox_message', ['userId', 'messageId'])
+@Index('ix_inbox_entries_message', ['messageId'])
 export class InboxEntryEntity {
   @PrimaryColumn({ name: 'user_id', type: 'varchar', length: 128 })
   userId!: string;
@@ -20,8 +20,14 @@ export class InboxEntryEntity {
   @PrimaryColumn({ type: 'bigint' })
   seq!: string;
 
+  @PrimaryColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt!: Date;
+
   @Column({ name: 'message_id', type: 'uuid' })
   messageId!: string;
+
+  @Column({ type: 'varchar', length: 35 })
+  locale!: string;
 
   @Column({ name: 'read_at', type: 'timestamptz', nullable: true })
   readAt!: Date | null;

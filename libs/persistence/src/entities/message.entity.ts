@@ -1,11 +1,14 @@
-import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, Unique } from 'typeorm';
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 
-/** One notification request as accepted: what to say, to whom, and until when. */
+/** One notification request as accepted. Partitioned by day on `createdAt`; the id carries that time. */
 @Entity('messages')
-@Unique('uq_messages_request_id', ['requestId'])
+@Index('ix_messages_type_created', ['type', 'createdAt'])
 export class MessageEntity {
-  @PrimaryGeneratedColumn('uuid')
+  @PrimaryColumn({ type: 'uuid' })
   id!: string;
+
+  @PrimaryColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt!: Date;
 
   @Column({ name: 'request_id', type: 'varchar', length: 128 })
   requestId!: string;
@@ -15,12 +18,6 @@ export class MessageEntity {
 
   @Column({ type: 'jsonb' })
   recipient!: Record<string, unknown>;
-
-  @Column({ type: 'text', default: '' })
-  title!: string;
-
-  @Column({ type: 'text', default: '' })
-  body!: string;
 
   @Column({ type: 'jsonb', default: () => "'{}'" })
   data!: Record<string, unknown>;
@@ -36,7 +33,37 @@ export class MessageEntity {
 
   @Column({ name: 'expires_at', type: 'timestamptz', nullable: true })
   expiresAt!: Date | null;
+}
 
-  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+/** A message's title and body rendered for one locale. */
+@Entity('message_contents')
+export class MessageContentEntity {
+  @PrimaryColumn({ name: 'message_id', type: 'uuid' })
+  messageId!: string;
+
+  @PrimaryColumn({ type: 'varchar', length: 35 })
+  locale!: string;
+
+  @PrimaryColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt!: Date;
+
+  @Column({ type: 'text' })
+  title!: string;
+
+  @Column({ type: 'text' })
+  body!: string;
+}
+
+/** The producer's idempotency key: a request id is accepted once (within the retention period). */
+@Entity('request_keys')
+@Index('ix_request_keys_created', ['createdAt'])
+export class RequestKeyEntity {
+  @PrimaryColumn({ name: 'request_id', type: 'varchar', length: 128 })
+  requestId!: string;
+
+  @Column({ name: 'message_id', type: 'uuid' })
+  messageId!: string;
+
+  @Column({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;
 }

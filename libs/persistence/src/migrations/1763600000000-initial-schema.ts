@@ -1,45 +1,73 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
+/**
+ * Messages, their localized contents, deliveries and the per-user inbox, partitioned by day on
+ * `created_at` (partitions are made ahead and dropped after the retention period by
+ * `PartitionMaintenance`; a default partition catches anything outside them). Request ids are kept
+ * in their own table because a unique key on a partitioned table must include the partition key.
+ */
 export class InitialSchema1763600000000 implements MigrationInterface {
   name = 'InitialSchema1763600000000';
 
   async up(db: QueryRunner): Promise<void> {
     await db.query(`
+      CREATE TABLE request_keys (
+        request_id varchar(128) NOT NULL,
+        message_id uuid NOT NULL,
+        created_at timestamptz NOT NULL,
+        CONSTRAINT pk_request_keys PRIMARY KEY (request_id)
+      )`);
+    await db.query(`CREATE INDEX ix_request_keys_created ON request_keys (created_at)`);
+
+    await db.query(`
       CREATE TABLE messages (
-        id uuid NOT NULL DEFAULT gen_random_uuid(),
+        id uuid NOT NULL,
         request_id varchar(128) NOT NULL,
         type varchar(128) NOT NULL,
         recipient jsonb NOT NULL,
-        title text NOT NULL DEFAULT '',
-        body text NOT NULL DEFAULT '',
         data jsonb NOT NULL DEFAULT '{}',
         locale varchar(35),
         priority varchar(8) NOT NULL DEFAULT 'normal',
         send_at timestamptz,
         expires_at timestamptz,
-        created_at timestamptz NOT NULL DEFAULT now(),
-        CONSTRAINT pk_messages PRIMARY KEY (id),
-        CONSTRAINT uq_messages_request_id UNIQUE (request_id)
-      )`);
+        created_at timestamptz NOT NULL,
+        CONSTRAINT pk_messages PRIMARY KEY (id, created_at)
+      ) PARTITION BY RANGE (created_at)`);
+    await db.query(`CREATE INDEX ix_messages_type_created ON messages (type, created_at)`);
+
+    await db.query(`
+      CREATE TABLE message_contents (
+        message_id uuid NOT NULL,
+        locale varchar(35) NOT NULL,
+        title text NOT NULL,
+        body text NOT NULL,
+        created_at timestamptz NOT NULL,
+        CONSTRAINT pk_message_contents PRIMARY KEY (message_id, locale, created_at)
+      ) PARTITION BY RANGE (created_at)`);
+
     await db.query(`
       CREATE TABLE deliveries (
-        id uuid NOT NULL DEFAULT gen_random_uuid(),
+        id uuid NOT NULL,
         message_id uuid NOT NULL,
         user_id varchar(128),
         channel varchar(16) NOT NULL,
         endpoint varchar(512) NOT NULL,
-        status varchar(16) NOT NULL DEFAULT 'queued',
+        locale varchar(35) NOT NULL,
+        tier smallint NOT NULL DEFAULT 0,
+        status varchar(16) NOT NULL,
         attempts integer NOT NULL DEFAULT 0,
         last_error text,
         next_attempt_at timestamptz,
-        created_at timestamptz NOT NULL DEFAULT now(),
+        expires_at timestamptz,
+        created_at timestamptz NOT NULL,
         updated_at timestamptz NOT NULL DEFAULT now(),
         delivered_at timestamptz,
-        CONSTRAINT pk_deliveries PRIMARY KEY (id),
-        CONSTRAINT uq_deliveries_target UNIQUE (message_id, channel, endpoint)
-      )`);
+        CONSTRAINT pk_deliveries PRIMARY KEY (id, created_at),
+        CONSTRAINT uq_deliveries_target UNIQUE (message_id, channel, endpoint, created_at)
+      ) PARTITION BY RANGE (created_at)`);
     await db.query(`CREATE INDEX ix_deliveries_user ON deliveries (user_id, created_at)`);
-    await db.query(`CREATE INDEX ix_deliveries_due ON deliveries (next_attempt_at) WHERE status = 'failed'`);
+    await db.query(`CREATE INDEX ix_deliveries_due ON deliveries (next_attempt_at) WHERE status IN ('held', 'failed')`);
+
     await db.query(`
       CREATE TABLE inbox_sequences (
         user_id varchar(128) NOT NULL,
@@ -51,16 +79,21 @@ export class InitialSchema1763600000000 implements MigrationInterface {
         user_id varchar(128) NOT NULL,
         seq bigint NOT NULL,
         message_id uuid NOT NULL,
+        locale varchar(35) NOT NULL,
+        created_at timestamptz NOT NULL,
         read_at timestamptz,
-        CONSTRAINT pk_inbox_entries PRIMARY KEY (user_id, seq),
-        CONSTRAINT uq_inbox_message UNIQUE (user_id, message_id)
-      )`);
+        CONSTRAINT pk_inbox_entries PRIMARY KEY (user_id, seq, created_at)
+      ) PARTITION BY RANGE (created_at)`);
+    await db.query(`CREATE INDEX ix_inbox_entries_message ON inbox_entries (message_id)`);
+
+    for (const table of ['messages', 'message_contents', 'deliveries', 'inbox_entries']) {
+      await db.query(`CREATE TABLE ${table}_default PARTITION OF ${table} DEFAULT`);
+    }
   }
 
   async down(db: QueryRunner): Promise<void> {
-    await db.query(`DROP TABLE inbox_entries`);
-    await db.query(`DROP TABLE inbox_sequences`);
-    await db.query(`DROP TABLE deliveries`);
-    await db.query(`DROP TABLE messages`);
+    for (const table of ['inbox_entries', 'inbox_sequences', 'deliveries', 'message_contents', 'messages', 'request_keys']) {
+      await db.query(`DROP TABLE ${table}`);
+    }
   }
 }

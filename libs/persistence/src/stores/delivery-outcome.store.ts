@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
 import type { Channel, OutcomeEvent, OutcomeStatus } from '@notify/contracts';
+import { timeOfId } from '../ids';
 import { queryRows } from './rows';
 
 export interface DeliveryOutcome {
@@ -7,6 +8,8 @@ export interface DeliveryOutcome {
   status: OutcomeStatus;
   error: string | null;
 }
+
+export type RecordedOutcome = OutcomeEvent & { deliveryId: string };
 
 interface RecordedRow {
   id: string;
@@ -20,6 +23,9 @@ interface RecordedRow {
   updated_at: Date;
 }
 
+const RETURNING = `RETURNING d.id, (SELECT request_id FROM messages m WHERE m.id = d.message_id AND m.created_at = d.created_at),
+                    d.message_id, d.user_id, d.channel, d.status, d.attempts, d.last_error, d.updated_at`;
+
 /** Writes channel outcomes in one statement per batch and returns the events to publish. */
 export class DeliveryOutcomeStore {
   constructor(private readonly dataSource: DataSource) {}
@@ -28,22 +34,22 @@ export class DeliveryOutcomeStore {
    * Takes queued deliveries for a send attempt. Only deliveries still `queued` are returned,
    * so a job consumed twice (a replay, a rebalance) is sent once.
    */
-  async claim(deliveryIds: string[]): Promise<(OutcomeEvent & { deliveryId: string })[]> {
+  async claim(deliveryIds: string[]): Promise<RecordedOutcome[]> {
     if (deliveryIds.length === 0) return [];
     const rows = await queryRows<RecordedRow>(
       this.dataSource,
       `UPDATE deliveries d
           SET status = 'sent', attempts = d.attempts + 1, updated_at = now()
-         FROM messages m
-        WHERE d.id = ANY($1::uuid[]) AND d.status = 'queued' AND m.id = d.message_id
-        RETURNING d.id, m.request_id, d.message_id, d.user_id, d.channel, d.status, d.attempts, d.last_error, d.updated_at`,
-      [deliveryIds],
+         FROM unnest($1::uuid[], $2::timestamptz[]) AS k(id, created_at)
+        WHERE d.id = k.id AND d.created_at = k.created_at AND d.status = 'queued'
+        ${RETURNING}`,
+      [deliveryIds, deliveryIds.map(createdAtOf)],
     );
     return rows.map(toEvent);
   }
 
-  /** Records final or failed outcomes of sent deliveries; a delivered one is never moved back. */
-  async record(outcomes: DeliveryOutcome[]): Promise<(OutcomeEvent & { deliveryId: string })[]> {
+  /** Records outcomes of sent deliveries; a delivered (or read, or clicked) one never moves back. */
+  async record(outcomes: DeliveryOutcome[]): Promise<RecordedOutcome[]> {
     if (outcomes.length === 0) return [];
     const rows = await queryRows<RecordedRow>(
       this.dataSource,
@@ -52,16 +58,22 @@ export class DeliveryOutcomeStore {
               last_error = o.error,
               updated_at = now(),
               delivered_at = CASE WHEN o.status = 'delivered' THEN now() ELSE d.delivered_at END
-         FROM unnest($1::uuid[], $2::varchar[], $3::text[]) AS o(id, status, error), messages m
-        WHERE d.id = o.id AND d.status NOT IN ('delivered', 'read', 'clicked') AND m.id = d.message_id
-        RETURNING d.id, m.request_id, d.message_id, d.user_id, d.channel, d.status, d.attempts, d.last_error, d.updated_at`,
-      [outcomes.map((o) => o.deliveryId), outcomes.map((o) => o.status), outcomes.map((o) => o.error)],
+         FROM unnest($1::uuid[], $2::timestamptz[], $3::varchar[], $4::text[]) AS o(id, created_at, status, error)
+        WHERE d.id = o.id AND d.created_at = o.created_at AND d.status NOT IN ('delivered', 'read', 'clicked')
+        ${RETURNING}`,
+      [outcomes.map((o) => o.deliveryId), outcomes.map((o) => createdAtOf(o.deliveryId)), outcomes.map((o) => o.status), outcomes.map((o) => o.error)],
     );
     return rows.map(toEvent);
   }
 }
 
-function toEvent(row: RecordedRow): OutcomeEvent & { deliveryId: string } {
+function createdAtOf(deliveryId: string): Date {
+  const at = timeOfId(deliveryId);
+  if (!at) throw new Error(`delivery id ${deliveryId} is not a platform id`);
+  return at;
+}
+
+function toEvent(row: RecordedRow): RecordedOutcome {
   return {
     deliveryId: row.id,
     requestId: row.request_id,

@@ -1,0 +1,45 @@
+import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { APP_LOGGER, type AppLogger } from '@notify/observability';
+import { maintainPartitions } from '@notify/persistence';
+import { CLOCK, type Clock } from '../ingestion/request-ingestion';
+
+export interface RetentionSettings {
+  retentionDays: number;
+  partitionDaysAhead: number;
+}
+export const RETENTION_SETTINGS = Symbol('RETENTION_SETTINGS');
+
+const EVERY_MS = 3_600_000;
+
+/** Keeps the daily partitions made ahead and drops those past the retention period: at start, then hourly. */
+@Injectable()
+export class PartitionMaintenance implements OnApplicationBootstrap, OnApplicationShutdown {
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    @Inject(RETENTION_SETTINGS) private readonly settings: RetentionSettings,
+    @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(APP_LOGGER) private readonly logger: AppLogger,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.run();
+    this.timer = setInterval(() => void this.run().catch((err: unknown) => this.logger.error({ err }, 'partition maintenance failed')), EVERY_MS);
+    this.timer.unref();
+  }
+
+  onApplicationShutdown(): void {
+    clearInterval(this.timer);
+  }
+
+  private async run(): Promise<void> {
+    const report = await maintainPartitions(this.dataSource, {
+      now: this.clock(),
+      daysAhead: this.settings.partitionDaysAhead,
+      retentionDays: this.settings.retentionDays,
+    });
+    if (report.created.length + report.dropped.length > 0) this.logger.info(report, 'partitions maintained');
+  }
+}

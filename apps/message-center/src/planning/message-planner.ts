@@ -1,0 +1,112 @@
+import { ErrorCode, type Channel, type NotificationRequest } from '@notify/contracts';
+import type { PlannedDelivery, PlannedMessage, RecipientDirectory } from '@notify/persistence';
+import { pickLocale } from '../routing/locale';
+import type { Route, RouteTable } from '../routing/route-table';
+import { endpointsOf, localeCandidatesOf, targetsOf, userIdOf, type Target } from './targets';
+
+export class TemplateRenderError extends Error {
+  readonly code = 'template_error';
+  override readonly name = 'TemplateRenderError';
+}
+
+export interface PlanningContext {
+  now: Date;
+  newId: (at: Date) => string;
+  routes: RouteTable;
+  directory: RecipientDirectory;
+}
+
+/**
+ * Decides every delivery of one request: who, over which channel, to which endpoint, in which
+ * locale, in which fallback tier, and whether it goes now, waits, or cannot go at all.
+ */
+export function planMessage(request: NotificationRequest, route: Route, context: PlanningContext): PlannedMessage {
+  const { now, newId, routes, directory } = context;
+  const createdAt = now;
+  const sendAt = request.sendAt && new Date(request.sendAt) > now ? new Date(request.sendAt) : null;
+  const start = sendAt ?? createdAt;
+  // The time to live counts from when the message is to go out.
+  const expiresAt = request.expiresAt ? new Date(request.expiresAt) : new Date(start.getTime() + route.ttlMs);
+  const expired = expiresAt <= now;
+  const channels = routes.channelsFor(route, request.channels);
+  const available = [...route.templates.keys()];
+
+  const deliveries: PlannedDelivery[] = [];
+  for (const target of targetsOf(request, directory)) {
+    const userId = userIdOf(target);
+    let tier = 0;
+    for (const channel of channels) {
+      const endpoints = endpointsOf(target, channel, request.locale, directory);
+      if (endpoints.length === 0) {
+        const locale = pickLocale(localeCandidatesOf(target, request.locale, directory), available, route.defaultLocale);
+        deliveries.push(unreachable(newId(createdAt), target, channel, expired, locale));
+        continue;
+      }
+      const escalated = route.fallback.policy === 'escalate' && tier > 0;
+      for (const { endpoint, localeCandidates } of endpoints) {
+        deliveries.push({
+          id: newId(createdAt),
+          userId,
+          channel,
+          endpoint,
+          locale: pickLocale(localeCandidates, available, route.defaultLocale),
+          tier: route.fallback.policy === 'escalate' ? tier : 0,
+          status: expired ? 'expired' : escalated || sendAt ? 'held' : 'queued',
+          lastError: null,
+          nextAttemptAt: expired ? null : escalated ? escalationTime(start, route, tier) : sendAt,
+        });
+      }
+      tier++;
+    }
+  }
+
+  const locales = [...new Set(deliveries.map((d) => d.locale))];
+  return {
+    id: newId(createdAt),
+    requestId: request.id,
+    type: request.type,
+    recipient: request.to,
+    data: request.data ?? {},
+    locale: request.locale ?? null,
+    priority: request.priority ?? route.priority,
+    sendAt,
+    expiresAt,
+    createdAt,
+    contents: locales.map((locale) => ({ locale, ...render(request, route, locale) })),
+    deliveries,
+    inbox: deliveries
+      .filter((d) => d.channel === 'websocket' && d.status === 'queued' && d.userId !== null)
+      .map((d) => ({ userId: d.userId!, locale: d.locale })),
+  };
+}
+
+/** A target the channel has no endpoint for: recorded as an outcome, never silently dropped. */
+function unreachable(id: string, target: Target, channel: Channel, expired: boolean, locale: string): PlannedDelivery {
+  const userId = userIdOf(target);
+  return {
+    id,
+    userId,
+    channel,
+    endpoint: `none:${userId ?? target.kind}`,
+    locale,
+    tier: 0,
+    status: expired ? 'expired' : 'dead',
+    lastError: ErrorCode.NoEndpoint,
+    nextAttemptAt: null,
+  };
+}
+
+/** Tier n is released this long after the start unless the tiers before it delivered; null: only on their failure. */
+function escalationTime(start: Date, route: Route, tier: number): Date | null {
+  return route.fallback.afterMs === null ? null : new Date(start.getTime() + route.fallback.afterMs * tier);
+}
+
+function render(request: NotificationRequest, route: Route, locale: string): { title: string; body: string } {
+  const template = route.templates.get(locale);
+  if (!template) return { title: request.content?.title ?? '', body: request.content?.body ?? '' };
+  try {
+    return template.render(request.data ?? {});
+  } catch (error) {
+    throw new TemplateRenderError(`template ${route.type}/${locale}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}

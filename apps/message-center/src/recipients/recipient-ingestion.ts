@@ -1,0 +1,75 @@
+import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { Kafka, type Producer } from 'kafkajs';
+import { ErrorCode, RecipientUpdateSchema, Topics, type RecipientUpdate } from '@notify/contracts';
+import {
+  BatchConsumer,
+  deadLetterMessages,
+  FATAL_ERROR_HANDLER,
+  KAFKA_PRODUCER,
+  type ConsumedRecord,
+  type FatalErrorHandler,
+  type Rejection,
+} from '@notify/kafka';
+import { APP_LOGGER, type AppLogger } from '@notify/observability';
+import { RecipientStore } from '@notify/persistence';
+import { INGESTION_SETTINGS, type IngestionSettings } from '../ingestion/request-ingestion';
+
+/** Consumes notify.recipients per batch into the recipient tables; invalid updates go to notify.recipients.dlq. */
+@Injectable()
+export class RecipientIngestion implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly consumer: BatchConsumer;
+
+  constructor(
+    kafka: Kafka,
+    @Inject(KAFKA_PRODUCER) private readonly producer: Producer,
+    private readonly store: RecipientStore,
+    @Inject(APP_LOGGER) private readonly logger: AppLogger,
+    @Inject(INGESTION_SETTINGS) settings: IngestionSettings,
+    @Inject(FATAL_ERROR_HANDLER) onFatal: FatalErrorHandler,
+  ) {
+    this.consumer = new BatchConsumer(kafka, {
+      groupId: `${settings.consumerGroup}.recipients`,
+      topics: [Topics.recipients],
+      logger,
+      onFatal,
+      handler: (records) => this.apply(records),
+    });
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.consumer.start();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.consumer.stop();
+  }
+
+  private async apply(records: ConsumedRecord[]): Promise<void> {
+    const updates: RecipientUpdate[] = [];
+    const rejections: Rejection[] = [];
+    for (const record of records) {
+      const parsed = parseUpdate(record);
+      if ('update' in parsed) updates.push(parsed.update);
+      else rejections.push(parsed);
+    }
+    await this.store.apply(updates);
+    if (rejections.length > 0) {
+      await this.producer.sendBatch({ topicMessages: deadLetterMessages(rejections) });
+      for (const { code, record } of rejections) {
+        this.logger.warn({ code, partition: record.partition, offset: record.offset }, 'recipient update sent to the DLQ');
+      }
+    }
+  }
+}
+
+function parseUpdate(record: ConsumedRecord): { update: RecipientUpdate } | Rejection {
+  let json: unknown;
+  try {
+    json = JSON.parse(record.value?.toString('utf8') ?? '');
+  } catch (error) {
+    return { record, code: ErrorCode.InvalidJson, reason: error instanceof Error ? error.message : 'not JSON' };
+  }
+  const parsed = RecipientUpdateSchema.safeParse(json);
+  if (parsed.success) return { update: parsed.data };
+  return { record, code: ErrorCode.SchemaViolation, reason: parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ') };
+}

@@ -1,0 +1,57 @@
+import { pickLocale } from './locale';
+
+describe('pickLocale', () => {
+  const available = ['en', 'zh-CN', 'pt-BR'];
+
+  it('picks a candidate available exactly, returning the spelling of the available one', () => {
+    expect(pickLocale(['zh-CN'], available, 'en')).toBe('zh-CN');
+    expect(pickLocale(['ZH-cn'], available, 'en')).toBe('zh-CN');
+    expect(pickLocale(['EN'], available, 'pt-BR')).toBe('en');
+  });
+
+  it('falls back to another region of the same language', () => {
+    expect(pickLocale(['zh-TW'], available, 'en')).toBe('zh-CN');
+    expect(pickLocale(['pt-PT'], available, 'en')).toBe('pt-BR');
+    expect(pickLocale(['zh'], available, 'en')).toBe('zh-CN');
+  });
+
+  it('prefers the bare language over another region of it', () => {
+    expect(pickLocale(['zh-TW'], ['en', 'zh-CN', 'zh'], 'en')).toBe('zh');
+  });
+
+  it('prefers a language match of an earlier candidate (the request) to an exact match of a later one (the profile)', () => {
+    expect(pickLocale(['zh-TW', 'en'], ['en', 'zh-CN'], 'pt-BR')).toBe('zh-CN');
+  });
+
+  it('tries the candidates in order', () => {
+    expect(pickLocale(['pt-BR', 'zh-CN'], available, 'en')).toBe('pt-BR');
+    expect(pickLocale(['zh-CN', 'pt-BR'], available, 'en')).toBe('zh-CN');
+    expect(pickLocale(['fr', 'pt-BR', 'zh-CN'], available, 'en')).toBe('pt-BR');
+    expect(pickLocale(['fr-CA', 'zh-HK', 'pt-PT'], available, 'en')).toBe('zh-CN');
+  });
+
+  it('skips null, undefined and empty candidates', () => {
+    expect(pickLocale([null, undefined, '', 'pt-BR'], available, 'en')).toBe('pt-BR');
+  });
+
+  it('returns the fallback when no candidate matches', () => {
+    expect(pickLocale(['fr', 'de-AT'], available, 'en')).toBe('en');
+    expect(pickLocale([], available, 'zh-CN')).toBe('zh-CN');
+    expect(pickLocale([null, undefined], available, 'pt-BR')).toBe('pt-BR');
+  });
+
+  it('does not match a language by a prefix that is not the whole language', () => {
+    expect(pickLocale(['e'], ['en'], 'fr')).toBe('fr');
+    expect(pickLocale(['zh-Hant-TW'], ['zh-CN'], 'en')).toBe('zh-CN');
+  });
+
+  describe('with no templates available', () => {
+    it('returns the first usable candidate as it is', () => {
+      expect(pickLocale([null, 'fr-CA', 'de'], [], 'en')).toBe('fr-CA');
+    });
+
+    it('returns the fallback when there is no candidate', () => {
+      expect(pickLocale([null, undefined, ''], [], 'en')).toBe('en');
+    });
+  });
+});

@@ -1,0 +1,68 @@
+import { PUSH_PROVIDERS, type PushProvider } from '@notify/contracts';
+import { silentLog, systemClock, type PushChannelProvider } from '../ports';
+import { ApnsProvider } from '../providers/apns';
+import { FcmProvider } from '../providers/fcm';
+import { HmsProvider } from '../providers/hms';
+import { LogPushProvider } from '../providers/log';
+import { XiaomiProvider } from '../providers/xiaomi';
+import { parseChannelConfig } from './channel-config-error';
+import { guardFor, type ChannelDeps } from './channel-deps';
+import { resolveLimits } from './limits-config';
+import { PushChannelSchema, PushDriverSchema, type PushChannelConfig, type PushDriverConfig } from './push-config';
+import { resolveSecret } from './secret-source';
+
+/** Builds the push provider `config.driver` names; credentials are read here, once. */
+export function createPushProvider(config: PushDriverConfig = { driver: 'log' }, deps: ChannelDeps = {}): PushChannelProvider {
+  const parsed = parseChannelConfig('push', PushDriverSchema, config);
+  const log = deps.log ?? silentLog;
+  const clock = deps.clock ?? systemClock;
+  switch (parsed.driver) {
+    case 'log':
+      return new LogPushProvider(log, clock);
+    case 'apns':
+      return new ApnsProvider(
+        {
+          baseUrl: parsed.baseUrl,
+          teamId: parsed.teamId,
+          keyId: parsed.keyId,
+          topic: parsed.topic,
+          signingKey: resolveSecret('push', 'apns.signingKey', parsed.signingKey, parsed.signingKeyFile),
+          tokenRefreshAfterMs: parsed.tokenRefreshAfterMs,
+        },
+        guardFor('apns', resolveLimits(parsed.limits), deps),
+        log,
+        clock,
+      );
+    case 'fcm':
+      return new FcmProvider(
+        {
+          baseUrl: parsed.baseUrl,
+          serviceAccountJson: resolveSecret('push', 'fcm.serviceAccountJson', parsed.serviceAccountJson, parsed.serviceAccountFile),
+          ...(parsed.tokenUrl === undefined ? {} : { tokenUrl: parsed.tokenUrl }),
+        },
+        guardFor('fcm', resolveLimits(parsed.limits), deps),
+        clock,
+      );
+    case 'hms':
+      return new HmsProvider(
+        { baseUrl: parsed.baseUrl, tokenUrl: parsed.tokenUrl, appId: parsed.appId, appSecret: resolveSecret('push', 'hms.appSecret', parsed.appSecret, parsed.appSecretFile) },
+        guardFor('hms', resolveLimits(parsed.limits), deps),
+        clock,
+      );
+    case 'xiaomi':
+      return new XiaomiProvider(
+        { baseUrl: parsed.baseUrl, packageName: parsed.packageName, appSecret: resolveSecret('push', 'xiaomi.appSecret', parsed.appSecret, parsed.appSecretFile) },
+        guardFor('xiaomi', resolveLimits(parsed.limits), deps),
+        clock,
+      );
+  }
+}
+
+/** The provider for each device vendor of the contract; a device's `provider` field picks one. */
+export type PushProviders = Record<PushProvider, PushChannelProvider>;
+
+export function createPushProviders(config: PushChannelConfig = {}, deps: ChannelDeps = {}): PushProviders {
+  const parsed = parseChannelConfig('push', PushChannelSchema, config);
+  const entries = PUSH_PROVIDERS.map((vendor) => [vendor, createPushProvider(parsed[vendor] ?? { driver: 'log' }, deps)] as const);
+  return Object.fromEntries(entries) as PushProviders;
+}

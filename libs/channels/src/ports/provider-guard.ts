@@ -1,0 +1,140 @@
+import {
+  BrokenCircuitError,
+  BulkheadRejectedError,
+  CircuitState,
+  ConsecutiveBreaker,
+  TaskCancelledError,
+  TimeoutStrategy,
+  bulkhead,
+  circuitBreaker,
+  handleWhen,
+  timeout,
+  type BulkheadPolicy,
+  type CircuitBreakerPolicy,
+  type TimeoutPolicy,
+} from 'cockatiel';
+import { systemClock, type Clock } from './clock';
+import { ProviderError, ProviderErrorCode, isProviderError } from './provider-error';
+import type { ProviderLimits } from './provider-limits';
+import { silentLog, type ProviderLog } from './provider-log';
+import { RateLimiter } from './rate-limiter';
+
+export type CircuitStatus = 'closed' | 'open' | 'half-open' | 'isolated';
+
+/** Errors that say the vendor is struggling; only these count towards opening the circuit. */
+const VENDOR_TROUBLE = new Set<ProviderErrorCode>([
+  ProviderErrorCode.Timeout,
+  ProviderErrorCode.Network,
+  ProviderErrorCode.Unavailable,
+  ProviderErrorCode.RateLimited,
+  ProviderErrorCode.Unexpected,
+]);
+
+/**
+ * Wraps every vendor call of one provider: circuit breaker, concurrency limit with a bounded queue,
+ * rate limit, timeout (its signal reaches the HTTP request). Whatever goes wrong comes out as a
+ * `ProviderError`; configuration errors are logged as alerts here, once per call.
+ */
+export class ProviderGuard {
+  private readonly breaker: CircuitBreakerPolicy;
+  private readonly slots: BulkheadPolicy;
+  private readonly deadline: TimeoutPolicy;
+  private readonly rate: RateLimiter;
+
+  constructor(
+    readonly provider: string,
+    private readonly limits: ProviderLimits,
+    private readonly log: ProviderLog = silentLog,
+    private readonly clock: Clock = systemClock,
+  ) {
+    this.breaker = circuitBreaker(
+      handleWhen((error) => isProviderError(error) && VENDOR_TROUBLE.has(error.code)),
+      { halfOpenAfter: limits.breakerHalfOpenAfterMs, breaker: new ConsecutiveBreaker(limits.breakerFailures) },
+    );
+    this.slots = bulkhead(limits.concurrency, limits.queue);
+    this.deadline = timeout(limits.timeoutMs, TimeoutStrategy.Aggressive);
+    this.rate = new RateLimiter(limits.ratePerSecond, limits.burst, limits.maxRateWaitMs, clock);
+    this.breaker.onBreak(() => this.log.warn({ provider, event: 'circuit_open' }, `${provider}: circuit opened after repeated vendor failures`));
+    this.breaker.onReset(() => this.log.info({ provider, event: 'circuit_closed' }, `${provider}: circuit closed, vendor answers again`));
+  }
+
+  get circuit(): CircuitStatus {
+    switch (this.breaker.state) {
+      case CircuitState.Closed:
+        return 'closed';
+      case CircuitState.Open:
+        return 'open';
+      case CircuitState.HalfOpen:
+        return 'half-open';
+      case CircuitState.Isolated:
+        return 'isolated';
+    }
+  }
+
+  /** Runs one vendor call under every limit; `call` must pass `signal` to its request. */
+  async run<T>(call: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    try {
+      return await this.breaker.execute(() =>
+        this.slots.execute(async () => {
+          await this.waitForRateSlot();
+          return this.deadline.execute(({ signal }) => this.normalised(call, signal));
+        }),
+      );
+    } catch (error) {
+      const failure = this.toProviderError(error);
+      if (failure.kind === 'configuration') {
+        this.log.error({ provider: this.provider, alert: 'provider_configuration', error: failure.toJSON() }, failure.message);
+      }
+      throw failure;
+    }
+  }
+
+  private async waitForRateSlot(): Promise<void> {
+    const waitMs = this.rate.reserve();
+    if (waitMs === null) {
+      throw new ProviderError({
+        provider: this.provider,
+        code: ProviderErrorCode.Throttled,
+        message: `rate limit of ${this.limits.ratePerSecond}/s would hold this call longer than ${this.limits.maxRateWaitMs} ms`,
+        retryAfterMs: this.rate.nextSlotInMs(),
+      });
+    }
+    if (waitMs > 0) await this.clock.sleep(waitMs);
+  }
+
+  /** Converts anything but a ProviderError inside the call, so the breaker judges it correctly. */
+  private async normalised<T>(call: (signal: AbortSignal) => Promise<T>, signal: AbortSignal): Promise<T> {
+    try {
+      return await call(signal);
+    } catch (error) {
+      throw this.toProviderError(error);
+    }
+  }
+
+  private toProviderError(error: unknown): ProviderError {
+    if (isProviderError(error)) return error;
+    const provider = this.provider;
+    if (error instanceof TaskCancelledError) {
+      return new ProviderError({ provider, code: ProviderErrorCode.Timeout, message: `no answer within ${this.limits.timeoutMs} ms`, cause: error });
+    }
+    if (error instanceof BulkheadRejectedError) {
+      return new ProviderError({
+        provider,
+        code: ProviderErrorCode.Overloaded,
+        message: `${this.limits.concurrency} calls in flight and ${this.limits.queue} queued`,
+        cause: error,
+      });
+    }
+    if (error instanceof BrokenCircuitError) {
+      return new ProviderError({
+        provider,
+        code: ProviderErrorCode.CircuitOpen,
+        message: 'circuit open after repeated vendor failures',
+        retryAfterMs: this.limits.breakerHalfOpenAfterMs,
+        cause: error,
+      });
+    }
+    const reason = error instanceof Error ? error.message : String(error);
+    return new ProviderError({ provider, code: ProviderErrorCode.Unexpected, message: reason, cause: error });
+  }
+}

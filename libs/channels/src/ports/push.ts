@@ -1,0 +1,44 @@
+import type { ChannelProvider, SendReceipt } from './channel-provider';
+import type { ProviderError } from './provider-error';
+
+/** What a push shows and carries, independent of the vendor. */
+export interface PushContent {
+  title: string;
+  body: string;
+  /** Key-value data for the app; vendors accept only string values. */
+  data?: Record<string, string>;
+  /** Pushes with the same key replace each other on the device (APNs collapse id, FCM collapse key). */
+  collapseKey?: string;
+  priority?: 'high' | 'normal' | 'low';
+  /** The vendor drops the push if it cannot deliver it before this moment. */
+  expiresAt?: Date;
+  /** A background (content-available / data-only) push with no alert. */
+  silent?: boolean;
+  badge?: number;
+  sound?: string;
+}
+
+export interface PushMessage {
+  /** The device token as registered for this provider. */
+  token: string;
+  content: PushContent;
+}
+
+/** One content for many device tokens of the same provider. */
+export interface PushBatch {
+  tokens: string[];
+  content: PushContent;
+}
+
+/** The outcome for one token of a batch: a receipt, or the error for that token alone. */
+export type PushResult = { token: string; receipt: SendReceipt; error?: undefined } | { token: string; receipt?: undefined; error: ProviderError };
+
+export interface PushChannelProvider extends ChannelProvider<PushMessage> {
+  readonly channel: 'push';
+  /**
+   * Sends one content to many tokens: in one vendor request where the vendor takes token lists
+   * (HMS, Xiaomi), else one request per token under the provider's limits. Never throws for one
+   * token's failure; the result has one entry per token, in order.
+   */
+  sendMany(batch: PushBatch): Promise<PushResult[]>;
+}

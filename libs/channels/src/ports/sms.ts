@@ -1,0 +1,14 @@
+import type { ChannelProvider } from './channel-provider';
+
+export interface SmsMessage {
+  /** E.164, e.g. `+8613800000000`; checked before any vendor is called. */
+  to: string;
+  /** The rendered text; template-only vendors (Aliyun) pass it as a template parameter. */
+  body: string;
+  /** For vendors that send only approved templates: the template and its parameters. */
+  template?: { code: string; params: Record<string, string> };
+}
+
+export interface SmsChannelProvider extends ChannelProvider<SmsMessage> {
+  readonly channel: 'sms';
+}

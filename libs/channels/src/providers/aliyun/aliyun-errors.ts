@@ -1,0 +1,54 @@
+import { ProviderError, ProviderErrorCode, maskPhone, type HttpAnswer } from '../../ports';
+
+/** Dysmsapi `Code` values the adapter acts on (SendSms error codes, and the RPC gateway's own). */
+const CODES: Record<string, ProviderErrorCode> = {
+  'isv.MOBILE_NUMBER_ILLEGAL': ProviderErrorCode.InvalidEndpoint,
+  'isv.MOBILE_COUNT_OVER_LIMIT': ProviderErrorCode.Rejected,
+  'isv.BLACK_KEY_CONTROL_LIMIT': ProviderErrorCode.Rejected,
+  'isv.PARAM_LENGTH_LIMIT': ProviderErrorCode.Rejected,
+  'isv.BUSINESS_LIMIT_CONTROL': ProviderErrorCode.RateLimited,
+  'isv.DAY_LIMIT_CONTROL': ProviderErrorCode.RateLimited,
+  'Throttling.User': ProviderErrorCode.RateLimited,
+  Throttling: ProviderErrorCode.RateLimited,
+  'isv.SMS_SIGNATURE_ILLEGAL': ProviderErrorCode.Misconfigured,
+  'isv.SMS_TEMPLATE_ILLEGAL': ProviderErrorCode.Misconfigured,
+  'isv.TEMPLATE_MISSING_PARAMETERS': ProviderErrorCode.Misconfigured,
+  'isv.AMOUNT_NOT_ENOUGH': ProviderErrorCode.Misconfigured,
+  'isv.OUT_OF_SERVICE': ProviderErrorCode.Misconfigured,
+  'isv.ACCOUNT_NOT_EXISTS': ProviderErrorCode.Misconfigured,
+  'isp.RAM_PERMISSION_DENY': ProviderErrorCode.Misconfigured,
+  SignatureDoesNotMatch: ProviderErrorCode.BadCredentials,
+  'InvalidAccessKeyId.NotFound': ProviderErrorCode.BadCredentials,
+  'InvalidAccessKeyId.Inactive': ProviderErrorCode.BadCredentials,
+  'isp.SYSTEM_ERROR': ProviderErrorCode.Unavailable,
+  ServiceUnavailable: ProviderErrorCode.Unavailable,
+};
+
+/** Per-number limits of Aliyun SMS reset by the minute at the soonest. */
+const LIMIT_RETRY_MS = 60_000;
+
+export interface AliyunAnswerBody {
+  Code?: string;
+  Message?: string;
+  BizId?: string;
+  RequestId?: string;
+}
+
+export function aliyunError(answer: HttpAnswer, body: AliyunAnswerBody, phone: string): ProviderError {
+  const code = (body.Code === undefined ? undefined : CODES[body.Code]) ?? byStatus(answer.status);
+  return new ProviderError({
+    provider: 'aliyun',
+    code,
+    vendorCode: body.Code,
+    status: answer.status,
+    retryAfterMs: code === ProviderErrorCode.RateLimited ? LIMIT_RETRY_MS : undefined,
+    message: `SMS to ${maskPhone(phone)} refused with ${answer.status} ${body.Code ?? ''} (request ${body.RequestId ?? 'unknown'})`,
+  });
+}
+
+function byStatus(status: number): ProviderErrorCode {
+  if (status === 401 || status === 403) return ProviderErrorCode.BadCredentials;
+  if (status === 429) return ProviderErrorCode.RateLimited;
+  if (status >= 500) return ProviderErrorCode.Unavailable;
+  return ProviderErrorCode.Unexpected;
+}

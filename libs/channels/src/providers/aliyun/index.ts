@@ -1,0 +1,2 @@
+export * from './aliyun-provider';
+export * from './aliyun-settings';

@@ -1,0 +1,67 @@
+import { connect, constants, type ClientHttp2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
+import { ProviderError, ProviderErrorCode, type ProviderLog } from '../../ports';
+
+export interface Http2Answer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/**
+ * One HTTP/2 session to APNs, reused for every push (Apple asks for long-lived connections) and
+ * reopened on the next request after the server closes it or sends GOAWAY.
+ */
+export class ApnsConnection {
+  private session: ClientHttp2Session | undefined;
+
+  constructor(
+    private readonly origin: string,
+    private readonly log: ProviderLog,
+  ) {}
+
+  request(headers: OutgoingHttpHeaders, body: string, signal: AbortSignal): Promise<Http2Answer> {
+    const session = this.current();
+    return new Promise((resolve, reject) => {
+      const stream = session.request(headers, { signal });
+      let status = 0;
+      let responseHeaders: IncomingHttpHeaders = {};
+      let text = '';
+      stream.setEncoding('utf8');
+      stream.on('response', (received) => {
+        responseHeaders = received;
+        status = Number(received[constants.HTTP2_HEADER_STATUS]);
+      });
+      stream.on('data', (chunk: string) => {
+        text += chunk;
+      });
+      stream.on('end', () => resolve({ status, headers: responseHeaders, body: text }));
+      stream.on('error', (error) => {
+        reject(new ProviderError({ provider: 'apns', code: ProviderErrorCode.Network, message: `HTTP/2 stream failed: ${error.message}`, cause: error }));
+      });
+      stream.end(body);
+    });
+  }
+
+  async close(): Promise<void> {
+    const session = this.session;
+    this.session = undefined;
+    if (session === undefined || session.closed || session.destroyed) return;
+    await new Promise<void>((resolve) => session.close(() => resolve()));
+  }
+
+  private current(): ClientHttp2Session {
+    if (this.session !== undefined && !this.session.closed && !this.session.destroyed) return this.session;
+    const session = connect(this.origin);
+    const forget = (): void => {
+      if (this.session === session) this.session = undefined;
+    };
+    session.on('error', (error) => {
+      forget();
+      this.log.warn({ provider: 'apns', event: 'session_error', reason: error.message }, 'apns: HTTP/2 session failed; the next push opens a new one');
+    });
+    session.on('goaway', forget);
+    session.on('close', forget);
+    this.session = session;
+    return session;
+  }
+}

@@ -1,0 +1,2 @@
+export * from './apns-provider';
+export * from './apns-settings';

@@ -1,0 +1,75 @@
+import { ProviderError, ProviderErrorCode, maskToken, parseRetryAfter, type HttpAnswer } from '../../ports';
+
+type Mapping = { code: ProviderErrorCode; deactivateToken?: boolean };
+
+interface FcmErrorBody {
+  error?: {
+    status?: string;
+    message?: string;
+    details?: Array<{ '@type'?: string; errorCode?: string; fieldViolations?: Array<{ field?: string }> }>;
+  };
+}
+
+/** `FcmError.errorCode` values of the HTTP v1 API. */
+const ERROR_CODES: Record<string, Mapping> = {
+  UNREGISTERED: { code: ProviderErrorCode.EndpointGone, deactivateToken: true },
+  SENDER_ID_MISMATCH: { code: ProviderErrorCode.InvalidEndpoint, deactivateToken: true },
+  INVALID_ARGUMENT: { code: ProviderErrorCode.Rejected },
+  QUOTA_EXCEEDED: { code: ProviderErrorCode.RateLimited },
+  UNAVAILABLE: { code: ProviderErrorCode.Unavailable },
+  INTERNAL: { code: ProviderErrorCode.Unavailable },
+  THIRD_PARTY_AUTH_ERROR: { code: ProviderErrorCode.BadCredentials },
+};
+
+/** Google API `status` values, for answers without an FcmError detail. */
+const STATUSES: Record<string, Mapping> = {
+  UNAUTHENTICATED: { code: ProviderErrorCode.BadCredentials },
+  PERMISSION_DENIED: { code: ProviderErrorCode.Misconfigured },
+  NOT_FOUND: { code: ProviderErrorCode.Misconfigured },
+  INVALID_ARGUMENT: { code: ProviderErrorCode.Rejected },
+  RESOURCE_EXHAUSTED: { code: ProviderErrorCode.RateLimited },
+  UNAVAILABLE: { code: ProviderErrorCode.Unavailable },
+  INTERNAL: { code: ProviderErrorCode.Unavailable },
+};
+
+export function isUnauthenticated(answer: HttpAnswer): boolean {
+  return answer.status === 401;
+}
+
+export function fcmError(answer: HttpAnswer, token: string, now: number): ProviderError {
+  const error = parse(answer.body).error;
+  const details = error?.details ?? [];
+  const errorCode = details.find((detail) => detail['@type']?.endsWith('FcmError'))?.errorCode;
+  // INVALID_ARGUMENT is about the token only when the field violation names it.
+  const badToken = details.some((detail) => detail.fieldViolations?.some((violation) => violation.field === 'message.token'));
+  const mapping: Mapping =
+    errorCode === 'INVALID_ARGUMENT' && badToken
+      ? { code: ProviderErrorCode.InvalidEndpoint, deactivateToken: true }
+      : ((errorCode === undefined ? undefined : ERROR_CODES[errorCode]) ?? (error?.status === undefined ? undefined : STATUSES[error.status]) ?? byStatus(answer.status));
+  return new ProviderError({
+    provider: 'fcm',
+    code: mapping.code,
+    deactivateToken: mapping.deactivateToken,
+    vendorCode: errorCode ?? error?.status,
+    status: answer.status,
+    retryAfterMs: parseRetryAfter(answer.headers.get('retry-after'), now),
+    message: `push to ${maskToken(token)} refused with ${answer.status} ${errorCode ?? error?.status ?? ''}: ${error?.message ?? 'no message'}`,
+  });
+}
+
+function parse(body: string): FcmErrorBody {
+  try {
+    return JSON.parse(body) as FcmErrorBody;
+  } catch {
+    return {};
+  }
+}
+
+function byStatus(status: number): Mapping {
+  if (status === 401) return { code: ProviderErrorCode.BadCredentials };
+  if (status === 403) return { code: ProviderErrorCode.Misconfigured };
+  if (status === 429) return { code: ProviderErrorCode.RateLimited };
+  if (status >= 500) return { code: ProviderErrorCode.Unavailable };
+  if (status >= 400) return { code: ProviderErrorCode.Rejected };
+  return { code: ProviderErrorCode.Unexpected };
+}

@@ -1,0 +1,25 @@
+import type { PushContent } from '../../ports';
+
+/** The HTTP v1 `message` for one token, with the Android and APNs overrides FCM forwards. */
+export function fcmMessage(token: string, content: PushContent, now: number): Record<string, unknown> {
+  const android: Record<string, unknown> = { priority: content.priority === 'high' ? 'HIGH' : 'NORMAL' };
+  const apnsHeaders: Record<string, string> = { 'apns-priority': content.silent || content.priority === 'low' ? '5' : '10' };
+  if (content.collapseKey !== undefined) {
+    android['collapse_key'] = content.collapseKey;
+    apnsHeaders['apns-collapse-id'] = content.collapseKey;
+  }
+  if (content.expiresAt !== undefined) {
+    android['ttl'] = `${Math.max(0, Math.floor((content.expiresAt.getTime() - now) / 1000))}s`;
+    apnsHeaders['apns-expiration'] = String(Math.floor(content.expiresAt.getTime() / 1000));
+  }
+  const aps: Record<string, unknown> = content.silent ? { 'content-available': 1 } : {};
+  if (content.badge !== undefined) aps['badge'] = content.badge;
+  if (content.sound !== undefined && !content.silent) aps['sound'] = content.sound;
+  return {
+    token,
+    ...(content.silent ? {} : { notification: { title: content.title, body: content.body } }),
+    ...(content.data === undefined ? {} : { data: content.data }),
+    android,
+    apns: { headers: apnsHeaders, payload: { aps } },
+  };
+}

@@ -1,0 +1,2 @@
+export * from './fcm-provider';
+export * from './fcm-settings';

@@ -1,0 +1,2 @@
+export * from './hms-provider';
+export * from './hms-settings';

@@ -1,0 +1,45 @@
+import {
+  assertE164,
+  httpCall,
+  systemClock,
+  type Clock,
+  type ProviderGuard,
+  type SendReceipt,
+  type SmsChannelProvider,
+  type SmsMessage,
+} from '../../ports';
+import { httpSmsError, messageIdOf } from './http-sms-answer';
+import type { HttpSmsSettings } from './http-sms-settings';
+import { contentTypeOf, renderSmsBody } from './sms-body-template';
+
+/** Any HTTP SMS gateway described by a URL, a body template and headers; any 2xx is acceptance. */
+export class HttpSmsProvider implements SmsChannelProvider {
+  readonly id = 'http-sms';
+  readonly channel = 'sms' as const;
+
+  constructor(
+    private readonly settings: HttpSmsSettings,
+    private readonly guard: ProviderGuard,
+    private readonly clock: Clock = systemClock,
+  ) {}
+
+  send(message: SmsMessage): Promise<SendReceipt> {
+    assertE164(this.id, message.to);
+    const body = renderSmsBody(this.settings, { to: message.to, body: message.body, from: this.settings.from });
+    return this.guard.run(async (signal) => {
+      const answer = await httpCall(this.id, {
+        method: 'POST',
+        url: this.settings.url,
+        headers: { ...this.settings.headers, 'content-type': contentTypeOf(this.settings.format) },
+        body,
+        signal,
+      });
+      if (answer.status < 200 || answer.status >= 300) throw httpSmsError(answer, message.to, this.clock.now());
+      return { providerMessageId: messageIdOf(answer, this.settings.messageIdPath), acceptedAt: new Date(this.clock.now()) };
+    });
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}

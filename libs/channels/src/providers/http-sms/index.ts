@@ -1,0 +1,2 @@
+export * from './http-sms-provider';
+export * from './http-sms-settings';

@@ -1,0 +1,3 @@
+export * from './log-push-provider';
+export * from './log-sms-provider';
+export * from './log-email-provider';

@@ -1,0 +1,2 @@
+export * from './smtp-provider';
+export * from './smtp-settings';

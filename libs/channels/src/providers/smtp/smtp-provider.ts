@@ -1,0 +1,75 @@
+import { createTransport, type Transporter } from 'nodemailer';
+import type SMTPPool from 'nodemailer/lib/smtp-pool';
+import {
+  ProviderError,
+  ProviderErrorCode,
+  maskEmail,
+  systemClock,
+  type Clock,
+  type EmailChannelProvider,
+  type EmailMessage,
+  type ProviderGuard,
+  type SendReceipt,
+} from '../../ports';
+import { smtpError } from './smtp-errors';
+import type { SmtpSettings } from './smtp-settings';
+
+const ADDRESS = /^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/;
+
+/** Email over SMTP through a pooled nodemailer transport: connections are kept and reused. */
+export class SmtpProvider implements EmailChannelProvider {
+  readonly id = 'smtp';
+  readonly channel = 'email' as const;
+  private readonly transport: Transporter<SMTPPool.SentMessageInfo>;
+
+  constructor(
+    private readonly settings: SmtpSettings,
+    private readonly guard: ProviderGuard,
+    timeoutMs: number,
+    private readonly clock: Clock = systemClock,
+  ) {
+    this.transport = createTransport({
+      pool: true,
+      host: settings.host,
+      port: settings.port,
+      secure: settings.secure,
+      requireTLS: settings.requireTls,
+      maxConnections: settings.maxConnections,
+      maxMessages: settings.maxMessagesPerConnection,
+      connectionTimeout: timeoutMs,
+      greetingTimeout: timeoutMs,
+      socketTimeout: timeoutMs,
+      tls: { rejectUnauthorized: !settings.allowInvalidCertificates },
+      ...(settings.user === undefined ? {} : { auth: { user: settings.user, pass: settings.password ?? '' } }),
+      // nodemailer's own logger would write addresses and the SMTP dialogue.
+      logger: false,
+      debug: false,
+    });
+  }
+
+  send(message: EmailMessage): Promise<SendReceipt> {
+    if (!ADDRESS.test(message.to)) {
+      return Promise.reject(new ProviderError({ provider: this.id, code: ProviderErrorCode.InvalidEndpoint, message: `${maskEmail(message.to)} is not an email address` }));
+    }
+    return this.guard.run(async () => {
+      try {
+        const info = await this.transport.sendMail({
+          from: message.from ?? this.settings.from,
+          to: message.to,
+          subject: message.subject,
+          text: message.text,
+          ...(message.html === undefined ? {} : { html: message.html }),
+          ...(message.headers === undefined ? {} : { headers: message.headers }),
+        });
+        return { providerMessageId: info.messageId, acceptedAt: new Date(this.clock.now()) };
+      } catch (error) {
+        throw smtpError(error, message.to);
+      }
+    });
+  }
+
+  close(): Promise<void> {
+    this.transport.close();
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,2 @@
+export * from './twilio-provider';
+export * from './twilio-settings';

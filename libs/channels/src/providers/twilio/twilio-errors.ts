@@ -1,0 +1,47 @@
+import { ProviderError, ProviderErrorCode, maskPhone, parseRetryAfter, type HttpAnswer } from '../../ports';
+
+/** Twilio REST error codes (twilio.com/docs/api/errors) the adapter acts on. */
+const CODES: Record<number, ProviderErrorCode> = {
+  20003: ProviderErrorCode.BadCredentials,
+  20404: ProviderErrorCode.Misconfigured,
+  20429: ProviderErrorCode.RateLimited,
+  21211: ProviderErrorCode.InvalidEndpoint,
+  21214: ProviderErrorCode.InvalidEndpoint,
+  21408: ProviderErrorCode.Misconfigured,
+  21606: ProviderErrorCode.Misconfigured,
+  21610: ProviderErrorCode.EndpointGone,
+  21612: ProviderErrorCode.InvalidEndpoint,
+  21614: ProviderErrorCode.InvalidEndpoint,
+  21617: ProviderErrorCode.Rejected,
+};
+
+export function twilioError(answer: HttpAnswer, to: string, now: number): ProviderError {
+  const body = parse(answer.body);
+  const code = typeof body.code === 'number' ? body.code : undefined;
+  return new ProviderError({
+    provider: 'twilio',
+    code: (code === undefined ? undefined : CODES[code]) ?? byStatus(answer.status),
+    vendorCode: code === undefined ? undefined : String(code),
+    status: answer.status,
+    retryAfterMs: parseRetryAfter(answer.headers.get('retry-after'), now),
+    // Twilio's own message quotes the number; only the masked form goes into ours.
+    message: `SMS to ${maskPhone(to)} refused with ${answer.status} ${code ?? ''}`,
+  });
+}
+
+function parse(text: string): { code?: unknown } {
+  try {
+    return JSON.parse(text) as { code?: unknown };
+  } catch {
+    return {};
+  }
+}
+
+function byStatus(status: number): ProviderErrorCode {
+  if (status === 401 || status === 403) return ProviderErrorCode.BadCredentials;
+  if (status === 404) return ProviderErrorCode.Misconfigured;
+  if (status === 429) return ProviderErrorCode.RateLimited;
+  if (status >= 500) return ProviderErrorCode.Unavailable;
+  if (status >= 400) return ProviderErrorCode.Rejected;
+  return ProviderErrorCode.Unexpected;
+}

@@ -1,0 +1,63 @@
+import {
+  ProviderError,
+  ProviderErrorCode,
+  assertE164,
+  httpCall,
+  jsonOf,
+  systemClock,
+  type Clock,
+  type ProviderGuard,
+  type ReceiptStatus,
+  type SendReceipt,
+  type SmsChannelProvider,
+  type SmsMessage,
+} from '../../ports';
+import { twilioError } from './twilio-errors';
+import { parseTwilioReceipt } from './twilio-receipt';
+import type { TwilioSettings } from './twilio-settings';
+
+/** Twilio Programmable Messaging (`Messages.json`), Basic auth with the account SID and auth token. */
+export class TwilioProvider implements SmsChannelProvider {
+  readonly id = 'twilio';
+  readonly channel = 'sms' as const;
+  private readonly url: string;
+  private readonly authorization: string;
+
+  constructor(
+    private readonly settings: TwilioSettings,
+    private readonly guard: ProviderGuard,
+    private readonly clock: Clock = systemClock,
+  ) {
+    this.url = `${settings.baseUrl.replace(/\/$/, '')}/2010-04-01/Accounts/${encodeURIComponent(settings.accountSid)}/Messages.json`;
+    this.authorization = `Basic ${Buffer.from(`${settings.accountSid}:${settings.authToken}`).toString('base64')}`;
+  }
+
+  send(message: SmsMessage): Promise<SendReceipt> {
+    assertE164(this.id, message.to);
+    const form = new URLSearchParams({ To: message.to, Body: message.body });
+    form.set(this.settings.from.startsWith('MG') ? 'MessagingServiceSid' : 'From', this.settings.from);
+    if (this.settings.statusCallbackUrl !== undefined) form.set('StatusCallback', this.settings.statusCallbackUrl);
+    return this.guard.run(async (signal) => {
+      const answer = await httpCall(this.id, {
+        method: 'POST',
+        url: this.url,
+        headers: { authorization: this.authorization, 'content-type': 'application/x-www-form-urlencoded' },
+        body: form.toString(),
+        signal,
+      });
+      if (answer.status !== 201 && answer.status !== 200) throw twilioError(answer, message.to, this.clock.now());
+      const body = jsonOf(this.id, answer) as { sid?: unknown; date_created?: unknown };
+      if (typeof body.sid !== 'string') throw new ProviderError({ provider: this.id, code: ProviderErrorCode.Unexpected, status: answer.status, message: 'accepted without a sid' });
+      const created = typeof body.date_created === 'string' ? Date.parse(body.date_created) : Number.NaN;
+      return { providerMessageId: body.sid, acceptedAt: new Date(Number.isNaN(created) ? this.clock.now() : created) };
+    });
+  }
+
+  parseReceipt(body: unknown): ReceiptStatus[] {
+    return parseTwilioReceipt(body);
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}

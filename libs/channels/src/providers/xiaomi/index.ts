@@ -1,0 +1,2 @@
+export * from './xiaomi-provider';
+export * from './xiaomi-settings';

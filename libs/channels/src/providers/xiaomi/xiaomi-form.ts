@@ -1,0 +1,25 @@
+import type { PushContent } from '../../ports';
+
+/** The form fields of `/v3/message/regid` for a comma-separated list of regids. */
+export function xiaomiForm(regids: string[], content: PushContent, packageName: string, now: number): URLSearchParams {
+  const form = new URLSearchParams({
+    registration_id: regids.join(','),
+    restricted_package_name: packageName,
+    // 0 shows a notification; 1 hands the payload to the running app only.
+    pass_through: content.silent ? '1' : '0',
+    title: content.title,
+    description: content.body,
+    payload: JSON.stringify(content.data ?? {}),
+    notify_type: '-1',
+  });
+  if (content.expiresAt !== undefined) form.set('time_to_live', String(Math.max(0, content.expiresAt.getTime() - now)));
+  if (content.collapseKey !== undefined) form.set('notify_id', String(notifyId(content.collapseKey)));
+  return form;
+}
+
+/** Notifications with the same `notify_id` replace each other; the id is a small integer. */
+function notifyId(key: string): number {
+  let hash = 0;
+  for (const char of key) hash = (hash * 31 + char.charCodeAt(0)) % 1_000_000;
+  return hash;
+}

@@ -1,0 +1,65 @@
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+
+/** A user's contact points and preferences, kept from notify.recipients. */
+@Entity('recipients')
+export class RecipientEntity {
+  @PrimaryColumn({ name: 'user_id', type: 'varchar', length: 128 })
+  userId!: string;
+
+  @Column({ type: 'varchar', length: 16, nullable: true })
+  phone!: string | null;
+
+  @Column({ type: 'varchar', length: 320, nullable: true })
+  email!: string | null;
+
+  @Column({ type: 'varchar', length: 35, nullable: true })
+  locale!: string | null;
+
+  @Column({ type: 'varchar', length: 64, nullable: true })
+  timezone!: string | null;
+
+  @Column({ name: 'updated_at', type: 'timestamptz', default: () => 'now()' })
+  updatedAt!: Date;
+}
+
+/** A phone or tablet registered for vendor push; deactivated when its provider says the token is dead. */
+@Entity('devices')
+@Index('ix_devices_token', { synchronize: false })
+export class DeviceEntity {
+  @PrimaryColumn({ name: 'user_id', type: 'varchar', length: 128 })
+  userId!: string;
+
+  @PrimaryColumn({ name: 'device_id', type: 'varchar', length: 128 })
+  deviceId!: string;
+
+  @Column({ type: 'varchar', length: 16 })
+  provider!: string;
+
+  @Column({ type: 'varchar', length: 4096 })
+  token!: string;
+
+  @Column({ type: 'varchar', length: 35, nullable: true })
+  locale!: string | null;
+
+  @Column({ type: 'boolean', default: true })
+  active!: boolean;
+
+  @Column({ name: 'deactivated_reason', type: 'text', nullable: true })
+  deactivatedReason!: string | null;
+
+  @Column({ name: 'updated_at', type: 'timestamptz', default: () => 'now()' })
+  updatedAt!: Date;
+}
+
+@Entity('topic_subscriptions')
+@Index('ix_topic_subscriptions_user', ['userId'])
+export class TopicSubscriptionEntity {
+  @PrimaryColumn({ type: 'varchar', length: 128 })
+  topic!: string;
+
+  @PrimaryColumn({ name: 'user_id', type: 'varchar', length: 128 })
+  userId!: string;
+
+  @Column({ name: 'created_at', type: 'timestamptz', default: () => 'now()' })
+  createdAt!: Date;
+}

@@ -1,0 +1,69 @@
+import type { DataSource, EntityManager } from 'typeorm';
+import type { Channel, DeliveryJob, Priority } from '@notify/contracts';
+import { queryRows } from './rows';
+
+/** A delivery row's key: partitioned tables are addressed by id and creation time together. */
+export interface DeliveryKey {
+  id: string;
+  createdAt: Date;
+}
+
+interface JobRow {
+  id: string;
+  user_id: string | null;
+  channel: Channel;
+  endpoint: string;
+  locale: string;
+  attempts: number;
+  expires_at: Date | null;
+  created_at: Date;
+  request_id: string;
+  message_id: string;
+  type: string;
+  data: Record<string, unknown>;
+  priority: Priority;
+  title: string | null;
+  body: string | null;
+  seq: string | null;
+}
+
+/** The channel jobs of the given deliveries, with their content in the delivery's locale and the inbox sequence number. */
+export async function loadDeliveryJobs(db: DataSource | EntityManager, keys: DeliveryKey[]): Promise<DeliveryJob[]> {
+  if (keys.length === 0) return [];
+  const rows = await queryRows<JobRow>(
+    db,
+    `SELECT d.id, d.user_id, d.channel, d.endpoint, d.locale, d.attempts, d.expires_at, d.created_at,
+            m.request_id, m.id AS message_id, m.type, m.data, m.priority, c.title, c.body, i.seq
+       FROM unnest($1::uuid[], $2::timestamptz[]) AS k(id, created_at)
+       JOIN deliveries d ON d.id = k.id AND d.created_at = k.created_at
+       JOIN messages m ON m.id = d.message_id AND m.created_at = d.created_at
+       LEFT JOIN message_contents c ON c.message_id = m.id AND c.created_at = m.created_at AND c.locale = d.locale
+       LEFT JOIN inbox_entries i ON i.message_id = m.id AND i.user_id = d.user_id
+      ORDER BY i.seq NULLS LAST, d.id`,
+    [keys.map((k) => k.id), keys.map((k) => k.createdAt)],
+  );
+  return rows.map((row) => ({
+    deliveryId: row.id,
+    requestId: row.request_id,
+    userId: row.user_id,
+    channel: row.channel,
+    endpoint: row.endpoint,
+    attempt: row.attempts + 1,
+    expiresAt: row.expires_at ? row.expires_at.toISOString() : null,
+    priority: row.priority,
+    locale: row.locale,
+    message: {
+      id: row.message_id,
+      seq: row.seq === null ? null : Number(row.seq),
+      type: row.type,
+      title: row.title ?? '',
+      body: row.body ?? '',
+      data: row.data,
+      createdAt: row.created_at.toISOString(),
+    },
+  }));
+}
+
+export function keyColumns(keys: DeliveryKey[]): [string[], Date[]] {
+  return [keys.map((k) => k.id), keys.map((k) => k.createdAt)];
+}

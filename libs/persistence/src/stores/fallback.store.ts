@@ -1,0 +1,141 @@
+import type { DataSource } from 'typeorm';
+import type { DeliveryJob, OutcomeEvent } from '@notify/contracts';
+import { timeOfId } from '../ids';
+import { loadDeliveryJobs, type DeliveryKey } from './delivery-jobs';
+import { placeInInboxes } from './inbox-allocation';
+import { queryRows } from './rows';
+
+/** A tier has given up on the user when each of its deliveries is in one of these. */
+const GAVE_UP = `(y.status IN ('dead', 'expired', 'cancelled') OR (y.status = 'failed' AND y.last_error IN ('offline', 'ack_timeout', 'no_endpoint')))`;
+
+export interface Released {
+  jobs: DeliveryJob[];
+  /** Held deliveries found past their expiry instead of released. */
+  expired: OutcomeEvent[];
+}
+
+/**
+ * Moves deliveries between fallback tiers: the next tier is released when every delivery of the
+ * tiers before it gave up on the user, held tiers are cancelled once a lower tier delivered, and held
+ * deliveries whose time has come (a scheduled send, an escalation timeout) are released.
+ */
+export class FallbackStore {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /** After failures: releases the next held tier of each affected (message, user), when all before it gave up. */
+  async escalate(failedDeliveryIds: string[]): Promise<DeliveryJob[]> {
+    if (failedDeliveryIds.length === 0) return [];
+    return this.dataSource.transaction(async (tx) => {
+      const released = await queryRows<{ id: string; created_at: Date }>(
+        tx,
+        `UPDATE deliveries h
+            SET status = 'queued', next_attempt_at = NULL, updated_at = now()
+           FROM (SELECT DISTINCT d.message_id, d.user_id, d.created_at
+                   FROM unnest($1::uuid[], $2::timestamptz[]) AS k(id, created_at)
+                   JOIN deliveries d ON d.id = k.id AND d.created_at = k.created_at) AS f
+          WHERE h.message_id = f.message_id AND h.user_id IS NOT DISTINCT FROM f.user_id AND h.created_at = f.created_at
+            AND h.status = 'held'
+            AND (h.expires_at IS NULL OR h.expires_at > now())
+            AND NOT EXISTS (SELECT 1 FROM deliveries y
+                             WHERE y.message_id = h.message_id AND y.user_id IS NOT DISTINCT FROM h.user_id
+                               AND y.created_at = h.created_at AND y.tier < h.tier AND NOT ${GAVE_UP})
+          RETURNING h.id, h.created_at, h.channel, h.user_id, h.message_id, h.locale`,
+        keyArrays(failedDeliveryIds),
+      );
+      await this.placeReleasedInInboxes(tx, released.map((r) => ({ id: r.id, createdAt: r.created_at })));
+      return loadDeliveryJobs(tx, released.map((r) => ({ id: r.id, createdAt: r.created_at })));
+    });
+  }
+
+  /** After a delivery reached the user: the held tiers above it will never be needed. */
+  async cancelAbove(deliveredIds: string[]): Promise<number> {
+    if (deliveredIds.length === 0) return 0;
+    const rows = await queryRows<{ id: string }>(
+      this.dataSource,
+      `UPDATE deliveries h
+          SET status = 'cancelled', next_attempt_at = NULL, updated_at = now()
+         FROM (SELECT d.message_id, d.user_id, d.created_at, d.tier
+                 FROM unnest($1::uuid[], $2::timestamptz[]) AS k(id, created_at)
+                 JOIN deliveries d ON d.id = k.id AND d.created_at = k.created_at
+                WHERE d.status IN ('delivered', 'read', 'clicked')) AS ok
+        WHERE h.message_id = ok.message_id AND h.user_id IS NOT DISTINCT FROM ok.user_id AND h.created_at = ok.created_at
+          AND h.status = 'held' AND h.tier > ok.tier
+        RETURNING h.id`,
+      keyArrays(deliveredIds),
+    );
+    return rows.length;
+  }
+
+  /**
+   * Releases held deliveries whose time has come, at most `limit`, skipping rows another instance
+   * has locked. One whose lower tier already delivered is cancelled; one past its expiry expires.
+   */
+  async releaseDue(now: Date, limit: number): Promise<Released> {
+    return this.dataSource.transaction(async (tx) => {
+      const rows = await queryRows<{ id: string; created_at: Date; status: string; request_id: string; message_id: string; user_id: string | null; channel: string; attempts: number }>(
+        tx,
+        `WITH due AS (
+           SELECT h.id, h.created_at FROM deliveries h
+            WHERE h.status = 'held' AND h.next_attempt_at <= $1
+            ORDER BY h.next_attempt_at
+            LIMIT $2
+            FOR UPDATE SKIP LOCKED)
+         UPDATE deliveries h
+            SET status = CASE
+                  WHEN EXISTS (SELECT 1 FROM deliveries y
+                                WHERE y.message_id = h.message_id AND y.user_id IS NOT DISTINCT FROM h.user_id
+                                  AND y.created_at = h.created_at AND y.tier < h.tier
+                                  AND y.status IN ('delivered', 'read', 'clicked')) THEN 'cancelled'
+                  WHEN h.expires_at IS NOT NULL AND h.expires_at <= $1 THEN 'expired'
+                  ELSE 'queued' END,
+                next_attempt_at = NULL,
+                updated_at = now()
+           FROM due
+          WHERE h.id = due.id AND h.created_at = due.created_at
+          RETURNING h.id, h.created_at, h.status, h.message_id, h.user_id, h.channel, h.attempts,
+                    (SELECT request_id FROM messages m WHERE m.id = h.message_id AND m.created_at = h.created_at)`,
+        [now, limit],
+      );
+      const queued = rows.filter((r) => r.status === 'queued').map((r) => ({ id: r.id, createdAt: r.created_at }));
+      await this.placeReleasedInInboxes(tx, queued);
+      const expired: OutcomeEvent[] = rows
+        .filter((r) => r.status === 'expired')
+        .map((r) => ({
+          deliveryId: r.id,
+          requestId: r.request_id,
+          messageId: r.message_id,
+          userId: r.user_id,
+          channel: r.channel as OutcomeEvent['channel'],
+          status: 'expired',
+          attempt: r.attempts,
+          at: now.toISOString(),
+          error: null,
+        }));
+      return { jobs: await loadDeliveryJobs(tx, queued), expired };
+    });
+  }
+
+  /** A websocket delivery released late (a scheduled send) enters the inbox now, so sequence numbers follow release order. */
+  private async placeReleasedInInboxes(tx: Parameters<typeof placeInInboxes>[0], keys: DeliveryKey[]): Promise<void> {
+    if (keys.length === 0) return;
+    const missing = await queryRows<{ user_id: string; message_id: string; locale: string }>(
+      tx,
+      `SELECT d.user_id, d.message_id, d.locale
+         FROM unnest($1::uuid[], $2::timestamptz[]) AS k(id, created_at)
+         JOIN deliveries d ON d.id = k.id AND d.created_at = k.created_at
+        WHERE d.channel = 'websocket' AND d.user_id IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM inbox_entries i WHERE i.message_id = d.message_id AND i.user_id = d.user_id)`,
+      [keys.map((k) => k.id), keys.map((k) => k.createdAt)],
+    );
+    await placeInInboxes(
+      tx,
+      missing.map((m) => ({ userId: m.user_id, messageId: m.message_id, locale: m.locale })),
+      new Date(),
+    );
+  }
+}
+
+function keyArrays(ids: string[]): [string[], Date[]] {
+  const known = ids.filter((id) => timeOfId(id));
+  return [known, known.map((id) => timeOfId(id)!)];
+}

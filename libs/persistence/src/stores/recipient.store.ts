@@ -1,0 +1,162 @@
+import type { DataSource } from 'typeorm';
+import type { PushProvider, RecipientUpdate } from '@notify/contracts';
+import { queryRows } from './rows';
+
+export interface RecipientProfile {
+  userId: string;
+  phone: string | null;
+  email: string | null;
+  locale: string | null;
+}
+
+export interface ActiveDevice {
+  userId: string;
+  deviceId: string;
+  provider: PushProvider;
+  locale: string | null;
+}
+
+/** What routing needs to know about a batch's recipients, read in three queries. */
+export interface RecipientDirectory {
+  subscribers: Map<string, string[]>;
+  profiles: Map<string, RecipientProfile>;
+  devices: Map<string, ActiveDevice[]>;
+}
+
+type Upsert = Extract<RecipientUpdate, { op: 'upsert' }>;
+type Device = Extract<RecipientUpdate, { op: 'device' }>;
+
+/** Recipients, devices and topic subscriptions, written per batch from notify.recipients. */
+export class RecipientStore {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /**
+   * Applies a batch in its order: per profile the fields merge (later wins, absent fields stay);
+   * per device and per subscription only the last operation counts. Then one statement per kind.
+   */
+  async apply(updates: RecipientUpdate[]): Promise<void> {
+    const profiles = new Map<string, Upsert>();
+    const devices = new Map<string, Device | { op: 'device-removed'; userId: string; deviceId: string }>();
+    const subscriptions = new Map<string, { userId: string; topic: string; subscribed: boolean }>();
+    for (const update of updates) {
+      switch (update.op) {
+        case 'upsert':
+          profiles.set(update.userId, { ...profiles.get(update.userId), ...definedFields(update) } as Upsert);
+          break;
+        case 'device':
+        case 'device-removed':
+          devices.set(`${update.userId}\u0000${update.deviceId}`, update);
+          break;
+        case 'subscribe':
+        case 'unsubscribe':
+          subscriptions.set(`${update.userId}\u0000${update.topic}`, { userId: update.userId, topic: update.topic, subscribed: update.op === 'subscribe' });
+          break;
+      }
+    }
+    const upserts = [...profiles.values()];
+    const registered = [...devices.values()].filter((d): d is Device => d.op === 'device');
+    const removed = [...devices.values()].filter((d) => d.op === 'device-removed');
+    const subscribed = [...subscriptions.values()].filter((s) => s.subscribed);
+    const unsubscribed = [...subscriptions.values()].filter((s) => !s.subscribed);
+
+    await this.dataSource.transaction(async (tx) => {
+      if (upserts.length > 0) {
+        await tx.query(
+          `INSERT INTO recipients (user_id, phone, email, locale, timezone)
+           SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[])
+           ON CONFLICT (user_id) DO UPDATE SET
+             phone = COALESCE(EXCLUDED.phone, recipients.phone),
+             email = COALESCE(EXCLUDED.email, recipients.email),
+             locale = COALESCE(EXCLUDED.locale, recipients.locale),
+             timezone = COALESCE(EXCLUDED.timezone, recipients.timezone),
+             updated_at = now()`,
+          [
+            upserts.map((u) => u.userId),
+            upserts.map((u) => u.phone ?? null),
+            upserts.map((u) => u.email ?? null),
+            upserts.map((u) => u.locale ?? null),
+            upserts.map((u) => u.timezone ?? null),
+          ],
+        );
+      }
+      if (registered.length > 0) {
+        await tx.query(
+          `INSERT INTO devices (user_id, device_id, provider, token, locale)
+           SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[])
+           ON CONFLICT (user_id, device_id) DO UPDATE SET
+             provider = EXCLUDED.provider, token = EXCLUDED.token, locale = EXCLUDED.locale,
+             active = true, deactivated_reason = NULL, updated_at = now()`,
+          [
+            registered.map((d) => d.userId),
+            registered.map((d) => d.deviceId),
+            registered.map((d) => d.provider),
+            registered.map((d) => d.token),
+            registered.map((d) => d.locale ?? null),
+          ],
+        );
+      }
+      if (removed.length > 0) {
+        await tx.query(
+          `DELETE FROM devices d USING unnest($1::varchar[], $2::varchar[]) AS r(user_id, device_id)
+            WHERE d.user_id = r.user_id AND d.device_id = r.device_id`,
+          [removed.map((d) => d.userId), removed.map((d) => d.deviceId)],
+        );
+      }
+      if (subscribed.length > 0) {
+        await tx.query(
+          `INSERT INTO topic_subscriptions (topic, user_id)
+           SELECT * FROM unnest($1::varchar[], $2::varchar[]) ON CONFLICT DO NOTHING`,
+          [subscribed.map((s) => s.topic), subscribed.map((s) => s.userId)],
+        );
+      }
+      if (unsubscribed.length > 0) {
+        await tx.query(
+          `DELETE FROM topic_subscriptions t USING unnest($1::varchar[], $2::varchar[]) AS r(topic, user_id)
+            WHERE t.topic = r.topic AND t.user_id = r.user_id`,
+          [unsubscribed.map((s) => s.topic), unsubscribed.map((s) => s.userId)],
+        );
+      }
+    });
+  }
+
+  /** The subscribers of the topics, and the profiles and active devices of those users and the given ones. */
+  async lookup(userIds: string[], topics: string[]): Promise<RecipientDirectory> {
+    const subscribers = new Map<string, string[]>(topics.map((t) => [t, []]));
+    if (topics.length > 0) {
+      const rows = await queryRows<{ topic: string; user_id: string }>(
+        this.dataSource,
+        'SELECT topic, user_id FROM topic_subscriptions WHERE topic = ANY($1::varchar[]) ORDER BY topic, user_id',
+        [topics],
+      );
+      for (const row of rows) subscribers.get(row.topic)!.push(row.user_id);
+    }
+    const everyone = [...new Set([...userIds, ...[...subscribers.values()].flat()])];
+    const profiles = new Map<string, RecipientProfile>();
+    const devices = new Map<string, ActiveDevice[]>();
+    if (everyone.length > 0) {
+      const [profileRows, deviceRows] = await Promise.all([
+        queryRows<{ user_id: string; phone: string | null; email: string | null; locale: string | null }>(
+          this.dataSource,
+          'SELECT user_id, phone, email, locale FROM recipients WHERE user_id = ANY($1::varchar[])',
+          [everyone],
+        ),
+        queryRows<{ user_id: string; device_id: string; provider: PushProvider; locale: string | null }>(
+          this.dataSource,
+          'SELECT user_id, device_id, provider, locale FROM devices WHERE user_id = ANY($1::varchar[]) AND active ORDER BY user_id, device_id',
+          [everyone],
+        ),
+      ]);
+      for (const row of profileRows) profiles.set(row.user_id, { userId: row.user_id, phone: row.phone, email: row.email, locale: row.locale });
+      for (const row of deviceRows) {
+        const list = devices.get(row.user_id) ?? [];
+        list.push({ userId: row.user_id, deviceId: row.device_id, provider: row.provider, locale: row.locale });
+        devices.set(row.user_id, list);
+      }
+    }
+    return { subscribers, profiles, devices };
+  }
+}
+
+function definedFields<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,74 @@
+import type { AddressInfo } from 'node:net';
+import { SMTPServer, type SMTPServerAddress } from 'smtp-server';
+
+export interface SmtpMail {
+  from: string;
+  to: string[];
+  raw: string;
+}
+
+export interface FakeSmtp {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  mails: SmtpMail[];
+  /** TCP connections accepted, to see the pool reuse them. */
+  connections: number;
+  /** Answers RCPT TO for `address` with this SMTP reply code from now on. */
+  rejectRecipient(address: string, code: number, message: string): void;
+  close(): Promise<void>;
+}
+
+/** An in-process SMTP server (`smtp-server`) requiring AUTH PLAIN/LOGIN, without TLS. */
+export async function startFakeSmtp(): Promise<FakeSmtp> {
+  const user = 'notify';
+  const password = `pw-${Math.random().toString(36).slice(2)}`;
+  const rejections = new Map<string, { code: number; message: string }>();
+  const mails: SmtpMail[] = [];
+  const fake: FakeSmtp = {
+    host: '127.0.0.1',
+    port: 0,
+    user,
+    password,
+    mails,
+    connections: 0,
+    rejectRecipient: (address, code, message) => rejections.set(address.toLowerCase(), { code, message }),
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+  const server = new SMTPServer({
+    secure: false,
+    disabledCommands: ['STARTTLS'],
+    allowInsecureAuth: true,
+    authMethods: ['PLAIN', 'LOGIN'],
+    logger: false,
+    onConnect(_session, callback) {
+      fake.connections += 1;
+      callback();
+    },
+    onAuth(auth, _session, callback) {
+      if (auth.username === user && auth.password === password) callback(null, { user });
+      else callback(Object.assign(new Error('Authentication credentials invalid'), { responseCode: 535 }));
+    },
+    onRcptTo(address: SMTPServerAddress, _session, callback) {
+      const rejection = rejections.get(address.address.toLowerCase());
+      if (rejection === undefined) callback();
+      else callback(Object.assign(new Error(rejection.message), { responseCode: rejection.code }));
+    },
+    onData(stream, session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('end', () => {
+        mails.push({
+          from: session.envelope.mailFrom === false ? '' : session.envelope.mailFrom.address,
+          to: session.envelope.rcptTo.map((rcpt) => rcpt.address),
+          raw: Buffer.concat(chunks).toString('utf8'),
+        });
+        callback();
+      });
+    },
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  fake.port = (server.server.address() as AddressInfo).port;
+  return fake;
+}

@@ -1,0 +1,84 @@
+import { randomBytes } from 'node:crypto';
+import { ScriptedReplies, formOf, startFakeHttpServer, type FakeReply, type FakeRequest } from './fake-http-server';
+
+export interface TwilioMessage {
+  sid: string;
+  to: string;
+  from: string;
+  body: string;
+}
+
+export interface TwilioFailure {
+  status: number;
+  code: number;
+  message: string;
+  retryAfterSeconds?: number;
+  delayMs?: number;
+}
+
+export interface FakeTwilio {
+  url: string;
+  accountSid: string;
+  authToken: string;
+  messages: TwilioMessage[];
+  /** The number answers 21610 (recipient replied STOP) from now on. */
+  optOut(phone: string): void;
+  failNext(failure: TwilioFailure, times?: number): void;
+  close(): Promise<void>;
+}
+
+const E164 = /^\+[1-9][0-9]{6,14}$/;
+
+/** Twilio Programmable Messaging: `POST /2010-04-01/Accounts/<sid>/Messages.json`, Basic auth. */
+export async function startFakeTwilio(options: { latencyMs?: number; record?: boolean } = {}): Promise<FakeTwilio> {
+  const accountSid = `AC${randomBytes(16).toString('hex')}`;
+  const authToken = randomBytes(16).toString('hex');
+  const optedOut = new Set<string>();
+  const failures = new ScriptedReplies<TwilioFailure>();
+  const error = (status: number, code: number, message: string): FakeReply => ({
+    status,
+    body: { code, message, more_info: `https://www.twilio.com/docs/errors/${code}`, status },
+  });
+
+  const send = (request: FakeRequest): FakeReply => {
+    const match = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages\.json$/.exec(request.path);
+    if (request.method !== 'POST' || match === null) return error(404, 20404, 'The requested resource was not found');
+    const credentials = Buffer.from(String(request.headers['authorization'] ?? '').replace(/^Basic /, ''), 'base64').toString('utf8');
+    if (credentials !== `${accountSid}:${authToken}`) return error(401, 20003, 'Authenticate');
+    if (match[1] !== accountSid) return error(404, 20404, 'The requested resource was not found');
+    const form = formOf(request);
+    const to = form.get('To') ?? '';
+    const from = form.get('From') ?? form.get('MessagingServiceSid');
+    const body = form.get('Body');
+    if (from === null) return error(400, 21603, "A 'From' phone number is required.");
+    if (body === null || body === '') return error(400, 21602, 'Message body is required.');
+    if (!E164.test(to)) return error(400, 21211, `The 'To' number ${to} is not a valid phone number.`);
+    if (optedOut.has(to)) return error(400, 21610, 'Attempt to send to unsubscribed recipient');
+    const failure = failures.take();
+    if (failure !== undefined) {
+      return {
+        ...error(failure.status, failure.code, failure.message),
+        ...(failure.retryAfterSeconds === undefined ? {} : { headers: { 'retry-after': String(failure.retryAfterSeconds) } }),
+        ...(failure.delayMs === undefined ? {} : { delayMs: failure.delayMs }),
+      };
+    }
+    const sid = `SM${randomBytes(16).toString('hex')}`;
+    if (options.record !== false) fake.messages.push({ sid, to, from, body });
+    return {
+      status: 201,
+      body: { sid, account_sid: accountSid, to, from, body, status: 'queued', date_created: new Date().toUTCString(), num_segments: '1', error_code: null, error_message: null },
+    };
+  };
+
+  const server = await startFakeHttpServer(send, options);
+  const fake: FakeTwilio = {
+    url: server.url,
+    accountSid,
+    authToken,
+    messages: [],
+    optOut: (phone) => optedOut.add(phone),
+    failNext: (failure, times) => failures.push(failure, times),
+    close: () => server.close(),
+  };
+  return fake;
+}
