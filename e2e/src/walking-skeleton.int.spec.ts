@@ -1,6 +1,6 @@
-import { Kafka, logLevel, type IHeaders } from 'kafkajs';
 import { io } from 'socket.io-client';
 import { eventually } from '@notify/testing';
+import { readDeadLetter } from './dead-letters';
 import { RunningPlatform, uniqueId } from './platform';
 
 describe('walking skeleton: Kafka request to an acknowledged Socket.IO notification', () => {
@@ -91,7 +91,7 @@ describe('walking skeleton: Kafka request to an acknowledged Socket.IO notificat
     await eventually(async () => received.length, (n) => n === 1);
     expect(received[0]!.title).toBe('still flowing');
 
-    const dead = await readDlqRecord(userId);
+    const dead = await readDeadLetter('notify.requests.dlq', userId);
     expect(dead.value).toBe(garbage);
     expect(dead.headers).toMatchObject({
       trace: 't-1',
@@ -114,26 +114,3 @@ describe('walking skeleton: Kafka request to an acknowledged Socket.IO notificat
     expect(error.message).toBe('invalid token');
   });
 });
-
-async function readDlqRecord(key: string): Promise<{ value: string; headers: Record<string, string> }> {
-  const kafka = new Kafka({ clientId: 'e2e-dlq-reader', brokers: process.env.KAFKA_BROKERS!.split(','), logLevel: logLevel.NOTHING });
-  const consumer = kafka.consumer({ groupId: uniqueId('e2e-dlq') });
-  const found: { value: string; headers: Record<string, string> }[] = [];
-  await consumer.connect();
-  await consumer.subscribe({ topics: ['notify.requests.dlq'], fromBeginning: true });
-  await consumer.run({
-    eachMessage: async ({ message }) => {
-      if (message.key?.toString() === key) found.push({ value: message.value!.toString(), headers: headerStrings(message.headers) });
-    },
-  });
-  try {
-    await eventually(async () => found.length, (n) => n > 0);
-    return found[0]!;
-  } finally {
-    await consumer.disconnect();
-  }
-}
-
-function headerStrings(headers: IHeaders | undefined): Record<string, string> {
-  return Object.fromEntries(Object.entries(headers ?? {}).map(([k, v]) => [k, String(v)]));
-}

@@ -1,8 +1,10 @@
 import type { INestApplication } from '@nestjs/common';
 import type { SchedulerConfig } from '@notify/config';
 import { startHttpApp, type AppLogger } from '@notify/observability';
-import { SchedulerModule } from './scheduler.module';
+import { SchedulerModule, type SchedulerOptions } from './scheduler.module';
 
-export function startScheduler(config: SchedulerConfig, logger: AppLogger): Promise<INestApplication> {
-  return startHttpApp(SchedulerModule.register(config, logger), { port: config.httpPort, logger });
+export { ReleasePoller } from './release/release-poller';
+
+export function startScheduler(config: SchedulerConfig, logger: AppLogger, options: SchedulerOptions = {}): Promise<INestApplication> {
+  return startHttpApp(SchedulerModule.register(config, logger, options), { port: config.httpPort, logger });
 }

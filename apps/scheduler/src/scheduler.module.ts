@@ -4,11 +4,16 @@ import type { SchedulerConfig } from '@notify/config';
 import { KafkaModule } from '@notify/kafka';
 import { ObservabilityModule, type AppLogger } from '@notify/observability';
 import { PersistenceModule } from '@notify/persistence';
+import { RELEASE_SETTINGS, ReleasePoller, SCHEDULER_CLOCK } from './release/release-poller';
 
-/** The scheduler's shell: its topics, database and health. The resend poller arrives with its own issue. */
+export interface SchedulerOptions {
+  /** The time release decisions go by; tests move it. */
+  clock?: () => Date;
+}
+
 @Module({})
 export class SchedulerModule {
-  static register(config: SchedulerConfig, logger: AppLogger): DynamicModule {
+  static register(config: SchedulerConfig, logger: AppLogger, options: SchedulerOptions = {}): DynamicModule {
     return {
       module: SchedulerModule,
       imports: [
@@ -22,6 +27,12 @@ export class SchedulerModule {
           replicationFactor: config.kafkaReplicationFactor,
         }),
       ],
+      providers: [
+        { provide: RELEASE_SETTINGS, useValue: config },
+        { provide: SCHEDULER_CLOCK, useValue: options.clock ?? (() => new Date()) },
+        ReleasePoller,
+      ],
+      exports: [ReleasePoller],
     };
   }
 }

@@ -42,6 +42,9 @@ export class BatchConsumer {
       groupId: options.groupId,
       maxBytesPerPartition: options.maxBytesPerPartition ?? 1024 * 1024,
       allowAutoTopicCreation: false,
+      // A member that died (kill -9) holds its partitions until this runs out.
+      sessionTimeout: 15_000,
+      heartbeatInterval: 3_000,
       retry: {
         retries: 10,
         restartOnFailure: async (error) => {

@@ -1,12 +1,14 @@
 import { loadConfig, setting, type ConfigOf } from '../setting';
 import { databaseSettings, kafkaSettings, logSettings, saslComplete } from '../shared';
-import { port } from '../types';
+import { port, positiveInt } from '../types';
 
 export const schedulerSettings = {
   ...kafkaSettings,
   ...databaseSettings,
   ...logSettings,
   httpPort: setting('SCHEDULER_PORT', port(3004), 'HTTP port of the scheduler (health, metrics)'),
+  pollIntervalMs: setting('SCHEDULER_POLL_INTERVAL_MS', positiveInt(2_000), 'How often the scheduler looks for held deliveries whose time has come'),
+  releaseBatchSize: setting('SCHEDULER_BATCH_SIZE', positiveInt(500), 'Deliveries claimed per scheduler transaction'),
 };
 export type SchedulerConfig = ConfigOf<typeof schedulerSettings>;
 

@@ -1,5 +1,5 @@
 import { generateKeyPairSync, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
-import { constants, createServer, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import { createServer, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { ScriptedReplies } from './fake-http-server';
 import { verifyJwt } from './jwt-verifier';
@@ -43,8 +43,8 @@ export interface FakeApns {
   failNext(failure: ApnsFailure, times?: number): void;
   /** Every provider token seen so far is answered 403 ExpiredProviderToken from now on. */
   expireProviderTokens(): void;
-  /** Sends GOAWAY on every open session, as APNs does when it recycles connections. */
-  dropSessions(): void;
+  /** Closes every open session with GOAWAY, as APNs does when it recycles connections; resolves once they are gone. */
+  dropSessions(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -86,7 +86,8 @@ export async function startFakeApns(options: FakeApnsOptions = {}): Promise<Fake
     markBad: (token) => bad.add(token),
     failNext: (failure, times) => failures.push(failure, times),
     expireProviderTokens: () => seen.forEach((jwt) => expired.add(jwt)),
-    dropSessions: () => sessions.forEach((session) => session.goaway(constants.NGHTTP2_NO_ERROR)),
+    dropSessions: () =>
+      Promise.all([...sessions].map((session) => new Promise<void>((resolve) => session.close(() => resolve())))).then(() => undefined),
     close: () => Promise.resolve(),
   };
 

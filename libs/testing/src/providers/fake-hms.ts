@@ -8,7 +8,8 @@ export interface HmsBatch {
 
 export interface HmsFailure {
   status: number;
-  code: string;
+  /** Absent for failures Push Kit answers without a result code (e.g. 503 flow control). */
+  code?: string;
   msg: string;
 }
 
@@ -59,7 +60,7 @@ export async function startFakeHms(options: FakeHmsOptions = {}): Promise<FakeHm
 
   const send = (request: FakeRequest): FakeReply => {
     const requestId = `${now()}${randomBytes(6).toString('hex')}`;
-    const reply = (status: number, code: string, msg: string): FakeReply => ({ status, body: { code, msg, requestId } });
+    const reply = (status: number, code: string | undefined, msg: string): FakeReply => ({ status, body: { code, msg, requestId } });
     if (request.path !== `/v1/${appId}/messages:send`) return { status: 404, body: 'not found' };
     const bearer = /^Bearer (.+)$/.exec(String(request.headers['authorization'] ?? ''))?.[1];
     const expiresAt = bearer === undefined ? undefined : accessTokens.get(bearer);

@@ -30,7 +30,7 @@ export class AliyunSmsProvider implements SmsChannelProvider {
     this.url = `${settings.baseUrl.replace(/\/$/, '')}/`;
   }
 
-  send(message: SmsMessage): Promise<SendReceipt> {
+  async send(message: SmsMessage): Promise<SendReceipt> {
     assertE164(this.id, message.to);
     return this.guard.run(async (signal) => {
       // Signed inside the call: the timestamp and nonce belong to this attempt.

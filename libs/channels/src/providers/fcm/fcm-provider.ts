@@ -39,7 +39,7 @@ export class FcmProvider implements PushChannelProvider {
     this.sendUrl = `${settings.baseUrl.replace(/\/$/, '')}/v1/projects/${encodeURIComponent(this.account.projectId)}/messages:send`;
   }
 
-  send(message: PushMessage): Promise<SendReceipt> {
+  async send(message: PushMessage): Promise<SendReceipt> {
     const body = JSON.stringify({ message: fcmMessage(message.token, message.content, this.clock.now()) });
     return this.guard.run((signal) => this.post(message.token, body, signal, true));
   }

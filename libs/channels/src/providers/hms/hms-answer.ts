@@ -45,8 +45,8 @@ export function hmsBody(answer: HttpAnswer): HmsAnswerBody {
 export function hmsResults(answer: HttpAnswer, tokens: string[], acceptedAt: Date): PushResult[] {
   const body = hmsBody(answer);
   const requestId = body.requestId ?? '';
-  if (body.code === '80000000') return tokens.map((token) => ({ token, receipt: { providerMessageId: requestId, acceptedAt } }));
-  if (body.code === '80100000') {
+  if (answer.status === 200 && body.code === '80000000') return tokens.map((token) => ({ token, receipt: { providerMessageId: requestId, acceptedAt } }));
+  if (answer.status === 200 && body.code === '80100000') {
     const illegal = new Set(illegalTokens(body.msg));
     return tokens.map((token) =>
       illegal.has(token)

@@ -23,7 +23,7 @@ export class HttpSmsProvider implements SmsChannelProvider {
     private readonly clock: Clock = systemClock,
   ) {}
 
-  send(message: SmsMessage): Promise<SendReceipt> {
+  async send(message: SmsMessage): Promise<SendReceipt> {
     assertE164(this.id, message.to);
     const body = renderSmsBody(this.settings, { to: message.to, body: message.body, from: this.settings.from });
     return this.guard.run(async (signal) => {

@@ -11,15 +11,11 @@ export class LogSmsProvider implements SmsChannelProvider {
     private readonly clock: Clock = systemClock,
   ) {}
 
-  send(message: SmsMessage): Promise<SendReceipt> {
-    try {
-      assertE164(this.id, message.to);
-    } catch (error) {
-      return Promise.reject(error as Error);
-    }
+  async send(message: SmsMessage): Promise<SendReceipt> {
+    assertE164(this.id, message.to);
     const receipt = logReceipt(this.clock.now());
     this.log.info({ provider: this.id, channel: this.channel, to: mask(message.to), providerMessageId: receipt.providerMessageId }, 'SMS accepted by the log driver');
-    return Promise.resolve(receipt);
+    return receipt;
   }
 
   close(): Promise<void> {

@@ -47,9 +47,9 @@ export class SmtpProvider implements EmailChannelProvider {
     });
   }
 
-  send(message: EmailMessage): Promise<SendReceipt> {
+  async send(message: EmailMessage): Promise<SendReceipt> {
     if (!ADDRESS.test(message.to)) {
-      return Promise.reject(new ProviderError({ provider: this.id, code: ProviderErrorCode.InvalidEndpoint, message: `${maskEmail(message.to)} is not an email address` }));
+      throw new ProviderError({ provider: this.id, code: ProviderErrorCode.InvalidEndpoint, message: `${maskEmail(message.to)} is not an email address` });
     }
     return this.guard.run(async () => {
       try {

@@ -32,7 +32,7 @@ export class TwilioProvider implements SmsChannelProvider {
     this.authorization = `Basic ${Buffer.from(`${settings.accountSid}:${settings.authToken}`).toString('base64')}`;
   }
 
-  send(message: SmsMessage): Promise<SendReceipt> {
+  async send(message: SmsMessage): Promise<SendReceipt> {
     assertE164(this.id, message.to);
     const form = new URLSearchParams({ To: message.to, Body: message.body });
     form.set(this.settings.from.startsWith('MG') ? 'MessagingServiceSid' : 'From', this.settings.from);

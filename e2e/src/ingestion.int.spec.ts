@@ -1,0 +1,124 @@
+import { randomBytes } from 'node:crypto';
+import { Partitioners, type Producer } from 'kafkajs';
+import { Client } from 'pg';
+import { Topics } from '@notify/contracts';
+import { eventually, freePort } from '@notify/testing';
+import { AppProcess } from './app-process';
+import { readDeadLetter } from './dead-letters';
+import { consumerLag, testKafka } from './kafka-admin';
+
+/** The message center in its own process, so it can be killed and restarted like in production. */
+describe('message center ingestion', () => {
+  const run = randomBytes(4).toString('hex');
+  const group = `e2e-mc-${run}`;
+  const kafka = testKafka();
+  const db = new Client({ connectionString: process.env.DATABASE_URL });
+  let producer: Producer;
+  let center: AppProcess;
+
+  const request = (id: string, userId: string) => ({
+    key: userId,
+    value: JSON.stringify({ id, type: 'account.note', to: { userId }, content: { title: `note ${id}` } }),
+  });
+  const count = async (sql: string, params: unknown[]): Promise<number> => Number((await db.query<{ n: string }>(sql, params)).rows[0]!.n);
+  const storedLike = (prefix: string) => count(`SELECT count(*) AS n FROM request_keys WHERE request_id LIKE $1`, [`${prefix}%`]);
+  const lag = () => consumerLag(kafka, group, Topics.requests);
+
+  async function produceAll(messages: { key: string; value: string }[]): Promise<void> {
+    for (let i = 0; i < messages.length; i += 500) {
+      await producer.send({ topic: Topics.requests, messages: messages.slice(i, i + 500) });
+    }
+  }
+
+  beforeAll(async () => {
+    await db.connect();
+    producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+    await producer.connect();
+    const port = await freePort();
+    center = new AppProcess(
+      'apps/message-center/src/main.ts',
+      { MESSAGE_CENTER_PORT: String(port), MESSAGE_CENTER_GROUP: group, LOG_LEVEL: 'warn', KAFKAJS_NO_PARTITIONER_WARNING: '1' },
+      port,
+    );
+    await center.start();
+  });
+
+  afterAll(async () => {
+    await center.stop();
+    await producer.disconnect();
+    await db.end();
+  });
+
+  it('stores 999 valid requests, dead-letters the poison one with its reason, and catches up', async () => {
+    const prefix = `poison-${run}-`;
+    const messages = Array.from({ length: 999 }, (_, i) => request(`${prefix}${i}`, `u-${run}-${i % 50}`));
+    messages.splice(500, 0, { key: `poison-key-${run}`, value: '{"id": "half a request", "type":' });
+    await produceAll(messages);
+
+    await eventually(() => storedLike(prefix), (n) => n === 999, { timeoutMs: 60_000 });
+    await eventually(lag, (n) => n === 0);
+    const dead = await readDeadLetter(Topics.requestsDlq, `poison-key-${run}`);
+    expect(dead.headers['x-error-code']).toBe('invalid_json');
+    expect(dead.value).toBe('{"id": "half a request", "type":');
+    expect(await count(`SELECT count(*) AS n FROM messages WHERE request_id LIKE $1`, [`${prefix}%`])).toBe(999);
+  });
+
+  it('replays from the beginning of the topic without creating a row, a delivery or an inbox entry', async () => {
+    const prefix = `poison-${run}-`;
+    const snapshot = async () => ({
+      messages: await count(`SELECT count(*) AS n FROM messages WHERE request_id LIKE $1`, [`${prefix}%`]),
+      deliveries: await count(`SELECT count(*) AS n FROM deliveries d JOIN request_keys k ON k.message_id = d.message_id WHERE k.request_id LIKE $1`, [`${prefix}%`]),
+      inbox: await count(`SELECT count(*) AS n FROM inbox_entries WHERE user_id LIKE $1`, [`u-${run}-%`]),
+    });
+    const before = await snapshot();
+    expect(before).toEqual({ messages: 999, deliveries: 999 * 2, inbox: 999 });
+
+    await center.stop();
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.resetOffsets({ groupId: group, topic: Topics.requests, earliest: true });
+    await admin.disconnect();
+    expect(await lag()).toBeGreaterThanOrEqual(1000);
+    await center.start();
+
+    await eventually(lag, (n) => n === 0, { timeoutMs: 60_000 });
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('stores every request exactly once after a kill -9 in the middle of the work, with gap-free inboxes', async () => {
+    const prefix = `killed-${run}-`;
+    const users = Array.from({ length: 20 }, (_, i) => `k-${run}-${i}`);
+    await produceAll(Array.from({ length: 10_000 }, (_, i) => request(`${prefix}${i}`, users[i % users.length]!)));
+    await eventually(() => storedLike(prefix), (n) => n > 0, { timeoutMs: 60_000, intervalMs: 20 });
+
+    expect(await center.stop('SIGKILL')).toBeNull();
+    const storedWhenKilled = await storedLike(prefix);
+    await center.start();
+    await eventually(() => storedLike(prefix), (n) => n === 10_000, { timeoutMs: 90_000 });
+    await eventually(lag, (n) => n === 0);
+
+    expect(storedWhenKilled).toBeLessThan(10_000);
+    const duplicates = await db.query(`SELECT request_id FROM messages WHERE request_id LIKE $1 GROUP BY request_id HAVING count(*) > 1`, [`${prefix}%`]);
+    expect(duplicates.rows).toEqual([]);
+    const websocket = await count(
+      `SELECT count(*) AS n FROM deliveries d JOIN request_keys k ON k.message_id = d.message_id WHERE k.request_id LIKE $1 AND d.channel = 'websocket'`,
+      [`${prefix}%`],
+    );
+    expect(websocket).toBe(10_000);
+    const inboxes = await db.query<{ user_id: string; n: string; low: string; high: string }>(
+      `SELECT user_id, count(*) AS n, min(seq) AS low, max(seq) AS high FROM inbox_entries WHERE user_id = ANY($1) GROUP BY user_id`,
+      [users],
+    );
+    expect(inboxes.rows).toHaveLength(20);
+    for (const row of inboxes.rows) expect({ user: row.user_id, n: Number(row.n), low: Number(row.low), high: Number(row.high) }).toEqual({ user: row.user_id, n: 500, low: 1, high: 500 });
+  });
+
+  it('goes on after its database connections are cut, as in a PostgreSQL restart', async () => {
+    const prefix = `cut-${run}-`;
+    const cut = await db.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'message-center' AND datname = current_database()`);
+    expect(cut.rowCount).toBeGreaterThan(0);
+    await produceAll(Array.from({ length: 100 }, (_, i) => request(`${prefix}${i}`, `c-${run}-${i % 5}`)));
+    await eventually(() => storedLike(prefix), (n) => n === 100, { timeoutMs: 60_000 });
+    expect(await center.health()).toBe(200);
+  });
+});

@@ -1,0 +1,129 @@
+import { randomBytes } from 'node:crypto';
+import type { INestApplication } from '@nestjs/common';
+import { Partitioners, type Producer } from 'kafkajs';
+import { Client } from 'pg';
+import { loadMessageCenterConfig } from '@notify/config';
+import { Topics, type DeliveryJob } from '@notify/contracts';
+import { startMessageCenter } from '@notify/message-center';
+import { createLogger } from '@notify/observability';
+import { eventually } from '@notify/testing';
+import { readDeadLetter } from './dead-letters';
+import { testKafka } from './kafka-admin';
+
+interface DeliveryRow {
+  id: string;
+  channel: string;
+  endpoint: string;
+  tier: number;
+  status: string;
+  locale: string;
+  last_error: string | null;
+}
+
+/** Recipients, routing and fallback through the real broker and database. */
+describe('message center routing', () => {
+  const run = randomBytes(4).toString('hex');
+  const kafka = testKafka();
+  const db = new Client({ connectionString: process.env.DATABASE_URL });
+  const pushJobs: DeliveryJob[] = [];
+  const pushReader = kafka.consumer({ groupId: `e2e-push-reader-${run}` });
+  let producer: Producer;
+  let center: INestApplication;
+
+  const produce = (topic: string, key: string, value: unknown) =>
+    producer.send({ topic, messages: [{ key, value: typeof value === 'string' ? value : JSON.stringify(value) }] });
+  const deliveriesOf = async (requestId: string): Promise<DeliveryRow[]> =>
+    (
+      await db.query<DeliveryRow>(
+        `SELECT d.id, d.channel, d.endpoint, d.tier, d.status, d.locale, d.last_error
+           FROM deliveries d JOIN request_keys k ON k.message_id = d.message_id WHERE k.request_id = $1
+          ORDER BY d.tier, d.channel`,
+        [requestId],
+      )
+    ).rows;
+
+  beforeAll(async () => {
+    await db.connect();
+    producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+    await producer.connect();
+    const env = { ...process.env, MESSAGE_CENTER_PORT: '0', MESSAGE_CENTER_GROUP: `e2e-routing-${run}` };
+    center = await startMessageCenter(loadMessageCenterConfig(env), createLogger('e2e', 'warn'), { onFatal: (e) => pushJobs.push({ fatal: e } as never) });
+    await pushReader.connect();
+    await pushReader.subscribe({ topics: [Topics.deliver.push], fromBeginning: true });
+    await pushReader.run({ eachMessage: async ({ message }) => void pushJobs.push(JSON.parse(message.value!.toString())) });
+  });
+
+  afterAll(async () => {
+    await pushReader.disconnect();
+    await center.close();
+    await producer.disconnect();
+    await db.end();
+  });
+
+  it('keeps recipients from notify.recipients and routes to every channel they can be reached on', async () => {
+    const userId = `r-${run}`;
+    await produce(Topics.recipients, userId, { op: 'upsert', userId, phone: '+8613800000000', email: 'r@example.com', locale: 'zh-CN' });
+    await produce(Topics.recipients, userId, { op: 'device', userId, deviceId: 'ipad-1', provider: 'apns', token: 'token-ipad-1', locale: 'en-US' });
+    await produce(Topics.recipients, userId, { op: 'subscribe', userId, topic: `deals-${run}` });
+    await eventually(
+      async () => (await db.query('SELECT 1 FROM topic_subscriptions WHERE user_id = $1', [userId])).rowCount,
+      (n) => n === 1,
+    );
+
+    const requestId = `alert-${run}`;
+    await produce(Topics.requests, userId, { id: requestId, type: 'security.alert', to: { topic: `deals-${run}` }, content: { title: 'New sign-in', body: 'From Berlin' } });
+    const rows = await eventually(() => deliveriesOf(requestId), (r) => r.length === 4);
+    expect(rows.map(({ channel, endpoint, tier, status }) => ({ channel, endpoint, tier, status }))).toEqual([
+      { channel: 'email', endpoint: 'r@example.com', tier: 0, status: 'queued' },
+      { channel: 'push', endpoint: `apns:${userId}/ipad-1`, tier: 0, status: 'queued' },
+      { channel: 'sms', endpoint: '+8613800000000', tier: 0, status: 'queued' },
+      { channel: 'websocket', endpoint: `inbox:${userId}`, tier: 0, status: 'queued' },
+    ]);
+    const job = await eventually(async () => pushJobs.find((j) => j.requestId === requestId), Boolean);
+    expect(job).toMatchObject({ userId, channel: 'push', endpoint: `apns:${userId}/ipad-1`, priority: 'high', message: { title: 'New sign-in', body: 'From Berlin' } });
+  });
+
+  it('records that a user has no endpoint on a channel instead of staying silent, and dead-letters a bad update', async () => {
+    const userId = `nodev-${run}`;
+    await produce(Topics.recipients, userId, { op: 'device', userId, deviceId: 'phone', provider: 'fcm', token: 't' });
+    await produce(Topics.recipients, userId, { op: 'device-removed', userId, deviceId: 'phone' });
+    await produce(Topics.recipients, userId, { op: 'device', userId, deviceId: 'x', provider: 'blackberry', token: 't' });
+    const dead = await readDeadLetter(Topics.recipientsDlq, userId);
+    expect(dead.headers).toMatchObject({ 'x-error-code': 'schema_violation', 'x-original-topic': Topics.recipients });
+
+    const requestId = `nodev-${run}`;
+    await produce(Topics.requests, userId, { id: requestId, type: 'security.alert', to: { userId }, content: { title: 't' } });
+    const rows = await eventually(() => deliveriesOf(requestId), (r) => r.length === 4);
+    expect(rows.filter((r) => r.status === 'dead').map(({ channel, last_error }) => ({ channel, last_error }))).toEqual([
+      { channel: 'email', last_error: 'no_endpoint' },
+      { channel: 'push', last_error: 'no_endpoint' },
+      { channel: 'sms', last_error: 'no_endpoint' },
+    ]);
+  });
+
+  it('falls back to push when the browser was offline, renders the user’s locale, and cancels SMS once push delivered', async () => {
+    const userId = `fb-${run}`;
+    await produce(Topics.recipients, userId, { op: 'upsert', userId, phone: '+4915100000000', locale: 'zh-CN' });
+    await produce(Topics.recipients, userId, { op: 'device', userId, deviceId: 'pixel', provider: 'fcm', token: 'token-pixel' });
+    await eventually(async () => (await db.query('SELECT 1 FROM devices WHERE user_id = $1', [userId])).rowCount, (n) => n === 1);
+
+    const requestId = `shipped-${run}`;
+    await produce(Topics.requests, userId, { id: requestId, type: 'order.shipped', to: { userId }, data: { orderNo: '1234' } });
+    const [websocket, push, sms] = await eventually(() => deliveriesOf(requestId), (r) => r.length === 3);
+    expect([websocket!.status, push!.status, sms!.status]).toEqual(['queued', 'held', 'held']);
+    expect(push!.locale).toBe('zh-CN');
+
+    // What the gateway records and publishes when the user has no connected browser.
+    await db.query(`UPDATE deliveries SET status = 'failed', last_error = 'offline' WHERE id = $1`, [websocket!.id]);
+    await produce(Topics.events, userId, {
+      requestId, messageId: 'm', userId, channel: 'websocket', status: 'failed', attempt: 1, at: new Date().toISOString(), error: 'offline', deliveryId: websocket!.id,
+    });
+    const job = await eventually(async () => pushJobs.find((j) => j.requestId === requestId), Boolean);
+    expect(job).toMatchObject({ deliveryId: push!.id, locale: 'zh-CN', message: { title: '您的订单已发货', body: '订单 1234 正在路上' } });
+    await db.query(`UPDATE deliveries SET status = 'delivered' WHERE id = $1`, [push!.id]);
+    await produce(Topics.events, userId, {
+      requestId, messageId: 'm', userId, channel: 'push', status: 'delivered', attempt: 1, at: new Date().toISOString(), error: null, deliveryId: push!.id,
+    });
+    await eventually(async () => (await deliveriesOf(requestId)).find((d) => d.channel === 'sms')?.status, (s) => s === 'cancelled');
+  });
+});

@@ -1,0 +1,141 @@
+// eslint-disable-next-line @nx/enforce-module-boundaries -- specs use the test kit; see libs/channels/test/README.md
+import { ManualClock } from '@notify/testing';
+import { RecordingLog } from '../../test/recording-log';
+import { failureOf } from '../../test/outcome';
+import { ProviderError, ProviderErrorCode } from './provider-error';
+import { ProviderGuard } from './provider-guard';
+import { DEFAULT_PROVIDER_LIMITS, type ProviderLimits } from './provider-limits';
+
+const vendorDown = (): Promise<never> => Promise.reject(new ProviderError({ provider: 'test', code: ProviderErrorCode.Unavailable, status: 503, message: 'down' }));
+const badToken = (): Promise<never> =>
+  Promise.reject(new ProviderError({ provider: 'test', code: ProviderErrorCode.InvalidEndpoint, deactivateToken: true, message: 'bad token' }));
+
+function guard(limits: Partial<ProviderLimits>, log = new RecordingLog(), clock = new ManualClock()): ProviderGuard {
+  return new ProviderGuard('test', { ...DEFAULT_PROVIDER_LIMITS, ...limits }, log, clock);
+}
+
+/** Moves only `Date` (what cockatiel's breaker reads); timers and I/O stay real. */
+function controlDate(): void {
+  jest.useFakeTimers({
+    doNotFake: ['hrtime', 'nextTick', 'performance', 'queueMicrotask', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval', 'setTimeout', 'clearTimeout'],
+  });
+}
+
+describe('ProviderGuard', () => {
+  afterEach(() => jest.useRealTimers());
+
+  it('opens the circuit after consecutive vendor failures, then refuses without calling', async () => {
+    const log = new RecordingLog();
+    const subject = guard({ breakerFailures: 3, breakerHalfOpenAfterMs: 30_000 }, log);
+    for (let i = 0; i < 3; i += 1) expect((await failureOf(subject.run(vendorDown))).code).toBe('unavailable');
+    let called = false;
+    const refused = await failureOf(
+      subject.run(() => {
+        called = true;
+        return Promise.resolve('sent');
+      }),
+    );
+    expect(refused).toMatchObject({ kind: 'transient', code: 'circuit_open', retryAfterMs: 30_000 });
+    expect(called).toBe(false);
+    expect(subject.circuit).toBe('open');
+    expect(log.lines.some((line) => line.fields['event'] === 'circuit_open')).toBe(true);
+  });
+
+  it('lets one trial call through after the half-open delay and closes on its success', async () => {
+    controlDate();
+    const log = new RecordingLog();
+    const subject = guard({ breakerFailures: 2, breakerHalfOpenAfterMs: 30_000 }, log);
+    await failureOf(subject.run(vendorDown));
+    await failureOf(subject.run(vendorDown));
+    expect(subject.circuit).toBe('open');
+    jest.setSystemTime(Date.now() + 29_000);
+    expect((await failureOf(subject.run(() => Promise.resolve('sent')))).code).toBe('circuit_open');
+    jest.setSystemTime(Date.now() + 2_000);
+    await expect(subject.run(() => Promise.resolve('sent'))).resolves.toBe('sent');
+    expect(subject.circuit).toBe('closed');
+    expect(log.lines.some((line) => line.fields['event'] === 'circuit_closed')).toBe(true);
+  });
+
+  it('opens again when the trial call fails', async () => {
+    controlDate();
+    const subject = guard({ breakerFailures: 1, breakerHalfOpenAfterMs: 1_000 });
+    await failureOf(subject.run(vendorDown));
+    jest.setSystemTime(Date.now() + 1_001);
+    expect((await failureOf(subject.run(vendorDown))).code).toBe('unavailable');
+    expect(subject.circuit).toBe('open');
+  });
+
+  it('does not count permanent errors against the vendor', async () => {
+    const subject = guard({ breakerFailures: 2 });
+    for (let i = 0; i < 5; i += 1) expect((await failureOf(subject.run(badToken))).deactivateToken).toBe(true);
+    expect(subject.circuit).toBe('closed');
+  });
+
+  it('holds calls beyond the concurrency limit and refuses those beyond the queue', async () => {
+    const subject = guard({ concurrency: 2, queue: 1 });
+    let inFlight = 0;
+    let peak = 0;
+    const releases: Array<() => void> = [];
+    const call = (): Promise<string> =>
+      new Promise((resolve) => {
+        inFlight += 1;
+        peak = Math.max(peak, inFlight);
+        releases.push(() => {
+          inFlight -= 1;
+          resolve('sent');
+        });
+      });
+    const running = [subject.run(call), subject.run(call), subject.run(call)];
+    expect((await failureOf(subject.run(call))).code).toBe('overloaded');
+    while (releases.length > 0 || inFlight > 0) {
+      releases.shift()?.();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await expect(Promise.all(running)).resolves.toEqual(['sent', 'sent', 'sent']);
+    expect(peak).toBe(2);
+  });
+
+  it('waits for a rate slot on the clock, and refuses when the wait would be too long', async () => {
+    const clock = new ManualClock();
+    const subject = guard({ ratePerSecond: 1, burst: 1, maxRateWaitMs: 1_000 }, new RecordingLog(), clock);
+    await expect(subject.run(() => Promise.resolve('first'))).resolves.toBe('first');
+    let secondDone = false;
+    const second = subject.run(() => Promise.resolve('second')).then((value) => {
+      secondDone = true;
+      return value;
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(clock.waiting).toBe(1);
+    expect(secondDone).toBe(false);
+    const third = await failureOf(subject.run(() => Promise.resolve('third')));
+    expect(third).toMatchObject({ code: 'throttled', kind: 'transient', retryAfterMs: 2_000 });
+    clock.advance(1_000);
+    await expect(second).resolves.toBe('second');
+  });
+
+  it('ends a call that outlives its timeout and aborts its signal', async () => {
+    const subject = guard({ timeoutMs: 50 });
+    let signalSeen: AbortSignal | undefined;
+    const failure = await failureOf(
+      subject.run((signal) => {
+        signalSeen = signal;
+        return new Promise(() => undefined);
+      }),
+    );
+    expect(failure).toMatchObject({ kind: 'transient', code: 'timeout' });
+    expect(signalSeen?.aborted).toBe(true);
+  });
+
+  it('logs a configuration error as an alert and still throws it', async () => {
+    const log = new RecordingLog();
+    const subject = guard({}, log);
+    const failure = await failureOf(subject.run(() => Promise.reject(new ProviderError({ provider: 'test', code: ProviderErrorCode.BadCredentials, status: 401, message: 'key refused' }))));
+    expect(failure.kind).toBe('configuration');
+    expect(log.lines).toEqual([expect.objectContaining({ level: 'error', fields: expect.objectContaining({ alert: 'provider_configuration' }) })]);
+  });
+
+  it('turns anything else thrown inside into an unexpected transient error', async () => {
+    const failure = await failureOf(guard({}).run(() => Promise.reject(new TypeError('boom'))));
+    expect(failure).toMatchObject({ kind: 'transient', code: 'unexpected', provider: 'test' });
+  });
+});

@@ -1,0 +1,115 @@
+// eslint-disable-next-line @nx/enforce-module-boundaries -- specs use the test kit; see libs/channels/test/README.md
+import { startFakeAliyunSms, type FakeAliyunSms } from '@notify/testing';
+import { failureOf } from '../../../test/outcome';
+import { RecordingLog } from '../../../test/recording-log';
+import { createSmsProvider } from '../../factories';
+import type { SmsChannelProvider } from '../../ports';
+import { canonicalQuery, percentEncode, rpcSignature } from './aliyun-signature';
+
+const PHONE = '+8613800001234';
+
+describe('Aliyun SMS provider', () => {
+  let fake: FakeAliyunSms;
+  let provider: SmsChannelProvider;
+  let log: RecordingLog;
+
+  async function start(accessKeySecret?: string): Promise<void> {
+    log = new RecordingLog();
+    fake = await startFakeAliyunSms();
+    provider = createSmsProvider(
+      {
+        driver: 'aliyun',
+        baseUrl: fake.url,
+        accessKeyId: fake.accessKeyId,
+        accessKeySecret: accessKeySecret ?? fake.accessKeySecret,
+        signName: 'Notify',
+        templateCode: 'SMS_100000001',
+      },
+      { log },
+    );
+  }
+
+  afterEach(async () => {
+    await provider.close();
+    await fake.close();
+  });
+
+  it('sends a signed SendSms request the server verifies, with the text as a template parameter', async () => {
+    await start();
+    const receipt = await provider.send({ to: PHONE, body: 'Order 1234 shipped! (50% off* next ~time)' });
+    expect(fake.signaturesChecked).toBe(1);
+    expect(fake.messages).toEqual([
+      {
+        phoneNumbers: '8613800001234',
+        signName: 'Notify',
+        templateCode: 'SMS_100000001',
+        templateParam: { content: 'Order 1234 shipped! (50% off* next ~time)' },
+        bizId: receipt.providerMessageId,
+      },
+    ]);
+  });
+
+  it("uses the message's own template when it brings one", async () => {
+    await start();
+    await provider.send({ to: PHONE, body: 'ignored', template: { code: 'SMS_200000002', params: { code: '4321' } } });
+    expect(fake.messages[0]).toMatchObject({ templateCode: 'SMS_200000002', templateParam: { code: '4321' } });
+  });
+
+  it('maps SignatureDoesNotMatch to a configuration error, logged without the secret', async () => {
+    await start('not-the-secret-of-this-key');
+    const failure = await failureOf(provider.send({ to: PHONE, body: 'x' }));
+    expect(failure).toMatchObject({ kind: 'configuration', code: 'bad_credentials', vendorCode: 'SignatureDoesNotMatch', status: 400 });
+    expect(fake.messages).toHaveLength(0);
+    expect(log.text).toContain('provider_configuration');
+    expect(log.text).not.toContain('not-the-secret-of-this-key');
+    expect(log.text).not.toContain('13800001234');
+  });
+
+  it('maps isv.MOBILE_NUMBER_ILLEGAL to a permanent invalid_endpoint error', async () => {
+    await start();
+    fake.failNext({ code: 'isv.MOBILE_NUMBER_ILLEGAL', message: '非法手机号' });
+    expect(await failureOf(provider.send({ to: PHONE, body: 'x' }))).toMatchObject({ kind: 'permanent', code: 'invalid_endpoint', vendorCode: 'isv.MOBILE_NUMBER_ILLEGAL' });
+  });
+
+  it('maps isv.BUSINESS_LIMIT_CONTROL to a transient error retried after a minute', async () => {
+    await start();
+    fake.failNext({ code: 'isv.BUSINESS_LIMIT_CONTROL', message: '触发分钟级流控Permits:1' });
+    expect(await failureOf(provider.send({ to: PHONE, body: 'x' }))).toMatchObject({ kind: 'transient', code: 'rate_limited', retryAfterMs: 60_000 });
+  });
+
+  it('parses an SMS report into delivered and failed statuses', () => {
+    const aliyun = createSmsProvider({ driver: 'aliyun', accessKeyId: 'id', accessKeySecret: 's', signName: 'n', templateCode: 't' });
+    expect(
+      aliyun.parseReceipt?.([
+        { biz_id: '1^0', phone_number: '8613800001234', success: true, err_code: 'DELIVERED', report_time: '2026-01-01 08:00:05' },
+        { biz_id: '2^0', phone_number: '8613800001235', success: false, err_code: 'MK:0001', report_time: '2026-01-01 08:00:06' },
+      ]),
+    ).toEqual([
+      { providerMessageId: '1^0', status: 'delivered', endpoint: '8613800001234', at: new Date('2026-01-01T00:00:05Z') },
+      { providerMessageId: '2^0', status: 'failed', endpoint: '8613800001235', error: 'MK:0001', at: new Date('2026-01-01T00:00:06Z') },
+    ]);
+  });
+});
+
+describe('Aliyun RPC signature', () => {
+  it('encodes by RFC 3986: space as %20, * as %2A, ~ kept', () => {
+    expect(percentEncode("a b*c~d!'()")).toBe('a%20b%2Ac~d%21%27%28%29');
+  });
+
+  it("matches the worked example of Alibaba Cloud's signature documentation", () => {
+    const params = {
+      AccessKeyId: 'testid',
+      Action: 'DescribeRegions',
+      Format: 'XML',
+      SignatureMethod: 'HMAC-SHA1',
+      SignatureNonce: '3ee8c1b8-83d3-44af-a94f-4e0ad82fd6cf',
+      SignatureVersion: '1.0',
+      Timestamp: '2016-02-23T12:46:24Z',
+      Version: '2014-05-26',
+    };
+    expect(canonicalQuery(params)).toBe(
+      'AccessKeyId=testid&Action=DescribeRegions&Format=XML&SignatureMethod=HMAC-SHA1&SignatureNonce=3ee8c1b8-83d3-44af-a94f-4e0ad82fd6cf&SignatureVersion=1.0&Timestamp=2016-02-23T12%3A46%3A24Z&Version=2014-05-26',
+    );
+    expect(rpcSignature('GET', params, 'testsecret')).toBe('OLeaidS1JvxuMvnyHOwuJ+uX5qY=');
+  });
+});

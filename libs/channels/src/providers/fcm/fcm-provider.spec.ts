@@ -1,0 +1,127 @@
+import { generateKeyPairSync } from 'node:crypto';
+// eslint-disable-next-line @nx/enforce-module-boundaries -- specs use the test kit; see libs/channels/test/README.md
+import { ManualClock, startFakeFcm, type FakeFcm } from '@notify/testing';
+import { failureOf } from '../../../test/outcome';
+import { RecordingLog } from '../../../test/recording-log';
+import { createPushProvider } from '../../factories';
+import type { PushChannelProvider, PushContent } from '../../ports';
+
+const TOKEN = 'fcm-token-0123456789:APA91bHun4MxP5egoKMwt2KZFBaFUH';
+const OTHER = 'fcm-token-9876543210:APA91bXyz0000000000000000000000';
+const content: PushContent = { title: 'Your order shipped', body: 'Order 1234 is on its way', data: { orderNo: '1234' }, priority: 'high' };
+
+describe('FCM provider', () => {
+  let fake: FakeFcm;
+  let provider: PushChannelProvider;
+  let clock: ManualClock;
+  let log: RecordingLog;
+
+  async function start(options: { lifetimeSeconds?: number; serviceAccountJson?: string } = {}): Promise<void> {
+    clock = new ManualClock(Date.now());
+    log = new RecordingLog();
+    fake = await startFakeFcm({ now: () => clock.now(), ...(options.lifetimeSeconds === undefined ? {} : { accessTokenLifetimeSeconds: options.lifetimeSeconds }) });
+    provider = createPushProvider({ driver: 'fcm', baseUrl: fake.url, serviceAccountJson: options.serviceAccountJson ?? fake.serviceAccountJson }, { log, clock });
+  }
+
+  afterEach(async () => {
+    await provider.close();
+    await fake.close();
+  });
+
+  it('sends an HTTP v1 message and returns its name', async () => {
+    await start();
+    const receipt = await provider.send({ token: TOKEN, content: { ...content, collapseKey: 'order-1234' } });
+    expect(receipt.providerMessageId).toMatch(new RegExp(`^projects/${fake.projectId}/messages/`));
+    expect(fake.messages).toHaveLength(1);
+    expect(fake.messages[0]?.message).toMatchObject({
+      token: TOKEN,
+      notification: { title: content.title, body: content.body },
+      data: { orderNo: '1234' },
+      android: { priority: 'HIGH', collapse_key: 'order-1234' },
+    });
+  });
+
+  it('gets one access token from the service account and reuses it until shortly before it expires', async () => {
+    await start({ lifetimeSeconds: 600 });
+    await provider.sendMany({ tokens: [TOKEN, OTHER, TOKEN], content });
+    expect(fake.accessTokensIssued).toBe(1);
+    clock.advance(539_000);
+    await provider.send({ token: TOKEN, content });
+    expect(fake.accessTokensIssued).toBe(1);
+    clock.advance(2_000);
+    await provider.send({ token: TOKEN, content });
+    expect(fake.accessTokensIssued).toBe(2);
+    expect(fake.messages).toHaveLength(5);
+  });
+
+  it('fetches a new access token once when FCM answers 401', async () => {
+    await start();
+    await provider.send({ token: TOKEN, content });
+    fake.revokeAccessTokens();
+    await provider.send({ token: TOKEN, content });
+    expect(fake.accessTokensIssued).toBe(2);
+    expect(fake.messages).toHaveLength(2);
+  });
+
+  it('maps UNREGISTERED to a permanent error that deactivates the token', async () => {
+    await start();
+    fake.unregister(TOKEN);
+    expect(await failureOf(provider.send({ token: TOKEN, content }))).toMatchObject({
+      kind: 'permanent',
+      code: 'endpoint_gone',
+      vendorCode: 'UNREGISTERED',
+      status: 404,
+      deactivateToken: true,
+    });
+  });
+
+  it('maps INVALID_ARGUMENT about the token to a permanent error that deactivates it', async () => {
+    await start();
+    fake.markInvalid(TOKEN);
+    expect(await failureOf(provider.send({ token: TOKEN, content }))).toMatchObject({ kind: 'permanent', code: 'invalid_endpoint', deactivateToken: true });
+  });
+
+  it('maps INVALID_ARGUMENT about the message to a rejection that keeps the token', async () => {
+    await start();
+    fake.failNext({ status: 400, errorCode: 'INVALID_ARGUMENT' });
+    expect(await failureOf(provider.send({ token: TOKEN, content }))).toMatchObject({ kind: 'permanent', code: 'rejected', deactivateToken: false });
+  });
+
+  it('maps QUOTA_EXCEEDED to a transient error carrying Retry-After', async () => {
+    await start();
+    fake.failNext({ status: 429, errorCode: 'QUOTA_EXCEEDED', retryAfterSeconds: 17 });
+    expect(await failureOf(provider.send({ token: TOKEN, content }))).toMatchObject({ kind: 'transient', code: 'rate_limited', retryAfterMs: 17_000 });
+  });
+
+  it('maps UNAVAILABLE to a transient error', async () => {
+    await start();
+    fake.failNext({ status: 503, errorCode: 'UNAVAILABLE', retryAfterSeconds: 5 });
+    expect(await failureOf(provider.send({ token: TOKEN, content }))).toMatchObject({ kind: 'transient', code: 'unavailable', retryAfterMs: 5_000 });
+  });
+
+  it('maps a service account key the token endpoint refuses to a configuration error, logged without the key', async () => {
+    await start();
+    const foreignKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const forged = JSON.stringify({ ...(JSON.parse(fake.serviceAccountJson) as Record<string, unknown>), private_key: foreignKey });
+    await provider.close();
+    provider = createPushProvider({ driver: 'fcm', baseUrl: fake.url, serviceAccountJson: forged }, { log, clock });
+    const failure = await failureOf(provider.send({ token: TOKEN, content }));
+    expect(failure).toMatchObject({ kind: 'configuration', code: 'bad_credentials', vendorCode: 'invalid_grant', status: 400 });
+    expect(fake.messages).toHaveLength(0);
+    const keyLine = foreignKey.split('\n')[1] ?? 'missing';
+    expect(log.text).toContain('provider_configuration');
+    expect(log.text).not.toContain(keyLine);
+    expect(log.text).not.toContain(TOKEN);
+  });
+
+  it('refuses a service account file that is not one, naming the fields and not the content', () => {
+    let message = '';
+    try {
+      createPushProvider({ driver: 'fcm', serviceAccountJson: JSON.stringify({ project_id: 'p', private_key: 'secret-material' }) });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toContain('client_email');
+    expect(message).not.toContain('secret-material');
+  });
+});

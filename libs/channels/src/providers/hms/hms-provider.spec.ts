@@ -1,0 +1,110 @@
+// eslint-disable-next-line @nx/enforce-module-boundaries -- specs use the test kit; see libs/channels/test/README.md
+import { startFakeHms, type FakeHms } from '@notify/testing';
+import { failureOf } from '../../../test/outcome';
+import { RecordingLog } from '../../../test/recording-log';
+import { createPushProvider } from '../../factories';
+import type { PushChannelProvider, PushContent, PushResult } from '../../ports';
+
+const tokens = ['IQAAAACy0kYwAAA-hms-token-0001', 'IQAAAACy0kYwAAA-hms-token-0002', 'IQAAAACy0kYwAAA-hms-token-0003'];
+const content: PushContent = { title: 'Your order shipped', body: 'Order 1234 is on its way', data: { orderNo: '1234' } };
+
+function outcomes(results: PushResult[]): string[] {
+  return results.map((result) => (result.receipt === undefined ? `${result.error.code}${result.error.deactivateToken ? '+deactivate' : ''}` : 'sent'));
+}
+
+describe('HMS Push Kit provider', () => {
+  let fake: FakeHms;
+  let provider: PushChannelProvider;
+  let log: RecordingLog;
+
+  async function start(appSecret?: string): Promise<void> {
+    log = new RecordingLog();
+    fake = await startFakeHms();
+    provider = createPushProvider({ driver: 'hms', baseUrl: fake.url, tokenUrl: fake.tokenUrl, appId: fake.appId, appSecret: appSecret ?? fake.appSecret }, { log });
+  }
+
+  afterEach(async () => {
+    await provider.close();
+    await fake.close();
+  });
+
+  it('sends one request for a token list and gives every token the request id', async () => {
+    await start();
+    const results = await provider.sendMany({ tokens, content });
+    expect(fake.batches).toHaveLength(1);
+    expect(fake.batches[0]?.tokens).toEqual(tokens);
+    expect(fake.batches[0]?.message).toMatchObject({ android: { notification: { title: content.title, body: content.body } }, data: '{"orderNo":"1234"}' });
+    expect(outcomes(results)).toEqual(['sent', 'sent', 'sent']);
+    expect(new Set(results.map((result) => result.receipt?.providerMessageId)).size).toBe(1);
+  });
+
+  it('maps partial success to deactivation of the illegal tokens only', async () => {
+    await start();
+    fake.unregister(tokens[1] as string);
+    expect(outcomes(await provider.sendMany({ tokens, content }))).toEqual(['sent', 'invalid_endpoint+deactivate', 'sent']);
+  });
+
+  it('maps 80300007 (all tokens invalid) to deactivation of every token', async () => {
+    await start();
+    tokens.forEach((token) => fake.unregister(token));
+    const results = await provider.sendMany({ tokens, content });
+    expect(outcomes(results)).toEqual(Array(3).fill('invalid_endpoint+deactivate'));
+    expect(results[0]?.error?.vendorCode).toBe('80300007');
+  });
+
+  it('fetches a new OAuth token once when Push Kit says it expired (80200003)', async () => {
+    await start();
+    await provider.send({ token: tokens[0] as string, content });
+    fake.expireAccessTokens();
+    await provider.send({ token: tokens[0] as string, content });
+    expect(fake.accessTokensIssued).toBe(2);
+    expect(fake.batches).toHaveLength(2);
+  });
+
+  it('maps a refused app secret to a configuration error for every token, logged without the secret', async () => {
+    await start('not-the-secret-0000');
+    const results = await provider.sendMany({ tokens, content });
+    expect(results.map((result) => result.error?.kind)).toEqual(['configuration', 'configuration', 'configuration']);
+    expect(results[0]?.error).toMatchObject({ code: 'bad_credentials', vendorCode: '1101' });
+    expect(log.text).toContain('provider_configuration');
+    expect(log.text).not.toContain('not-the-secret-0000');
+    expect(log.text).not.toContain(fake.appSecret);
+  });
+
+  it('maps 81000001 (internal error) to a transient error for every token', async () => {
+    await start();
+    fake.failNext({ status: 500, code: '81000001', msg: 'System inner error' });
+    const results = await provider.sendMany({ tokens, content });
+    expect(results.map((result) => `${result.error?.kind}:${result.error?.code}`)).toEqual(Array(3).fill('transient:unavailable'));
+  });
+
+  it('maps HTTP 503 (flow control) to rate_limited', async () => {
+    await start();
+    fake.failNext({ status: 503, msg: 'flow control' });
+    expect(await failureOf(provider.send({ token: tokens[0] as string, content }))).toMatchObject({ kind: 'transient', code: 'rate_limited' });
+  });
+
+  it('splits more than 1000 tokens into several requests', async () => {
+    await start();
+    const many = Array.from({ length: 1500 }, (_, index) => `IQAAAACy0kYwAAA-hms-token-${index}`);
+    const results = await provider.sendMany({ tokens: many, content });
+    expect(fake.batches.map((batch) => batch.tokens.length)).toEqual([1000, 500]);
+    expect(results.filter((result) => result.receipt !== undefined)).toHaveLength(1500);
+  });
+
+  it('parses a message receipt into delivered and failed statuses', () => {
+    const hms = createPushProvider({ driver: 'hms', appId: '1', appSecret: 's' });
+    expect(
+      hms.parseReceipt?.({
+        statuses: [
+          { requestId: 'r1', token: 'tok-1', status: 0, timestamp: 1_700_000_000_000 },
+          { requestId: 'r1', token: 'tok-2', status: 2, timestamp: 1_700_000_000_000 },
+        ],
+      }),
+    ).toEqual([
+      { providerMessageId: 'r1', status: 'delivered', endpoint: 'tok-1', at: new Date(1_700_000_000_000) },
+      { providerMessageId: 'r1', status: 'failed', endpoint: 'tok-2', error: '2', at: new Date(1_700_000_000_000) },
+    ]);
+    expect(() => hms.parseReceipt?.({ nothing: true })).toThrow(/invalid_receipt/);
+  });
+});

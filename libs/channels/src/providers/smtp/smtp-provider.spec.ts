@@ -1,0 +1,93 @@
+// eslint-disable-next-line @nx/enforce-module-boundaries -- specs use the test kit; see libs/channels/test/README.md
+import { startFakeSmtp, type FakeSmtp } from '@notify/testing';
+import { failureOf } from '../../../test/outcome';
+import { RecordingLog } from '../../../test/recording-log';
+import { createEmailProvider } from '../../factories';
+import type { EmailChannelProvider } from '../../ports';
+
+const TO = 'alice@example.com';
+
+describe('SMTP email provider', () => {
+  let server: FakeSmtp;
+  let provider: EmailChannelProvider;
+  let log: RecordingLog;
+
+  async function start(password?: string): Promise<void> {
+    log = new RecordingLog();
+    server = await startFakeSmtp();
+    provider = createEmailProvider(
+      {
+        driver: 'smtp',
+        host: server.host,
+        port: server.port,
+        user: server.user,
+        password: password ?? server.password,
+        from: 'Notify <notify@example.com>',
+        maxConnections: 1,
+        limits: { breakerFailures: 100 },
+      },
+      { log },
+    );
+  }
+
+  afterEach(async () => {
+    await provider.close();
+    await server.close();
+  });
+
+  it('sends a mail with text and HTML bodies and returns its Message-ID', async () => {
+    await start();
+    const receipt = await provider.send({
+      to: TO,
+      subject: 'Your order shipped',
+      text: 'Order 1234 is on its way',
+      html: '<p>Order <b>1234</b> is on its way</p>',
+      headers: { 'X-Notify-Message-Id': 'm-1' },
+    });
+    expect(server.mails).toHaveLength(1);
+    const mail = server.mails[0];
+    expect(mail?.from).toBe('notify@example.com');
+    expect(mail?.to).toEqual([TO]);
+    expect(mail?.raw).toContain('Subject: Your order shipped');
+    expect(mail?.raw).toContain('Content-Type: text/plain');
+    expect(mail?.raw).toContain('Content-Type: text/html');
+    expect(mail?.raw).toContain('<b>1234</b>');
+    expect(mail?.raw).toMatch(/^X-Notify-Message-Id: m-1$/im);
+    expect(mail?.raw).toContain(`Message-ID: ${receipt.providerMessageId}`);
+  });
+
+  it('keeps one pooled connection for many mails', async () => {
+    await start();
+    await Promise.all(Array.from({ length: 5 }, (_, index) => provider.send({ to: TO, subject: `n${index}`, text: 'x' })));
+    expect(server.mails).toHaveLength(5);
+    expect(server.connections).toBe(1);
+  });
+
+  it('maps a 5xx recipient rejection to a permanent error', async () => {
+    await start();
+    server.rejectRecipient(TO, 550, 'Mailbox unavailable');
+    expect(await failureOf(provider.send({ to: TO, subject: 's', text: 'x' }))).toMatchObject({ kind: 'permanent', code: 'invalid_endpoint', status: 550 });
+    expect(server.mails).toHaveLength(0);
+  });
+
+  it('maps a 4xx recipient rejection to a transient error', async () => {
+    await start();
+    server.rejectRecipient(TO, 450, 'Mailbox busy, try later');
+    expect(await failureOf(provider.send({ to: TO, subject: 's', text: 'x' }))).toMatchObject({ kind: 'transient', code: 'unavailable', status: 450 });
+  });
+
+  it('maps a refused login to a configuration error, logged without the password or address', async () => {
+    await start('wrong-password-123');
+    const failure = await failureOf(provider.send({ to: TO, subject: 's', text: 'x' }));
+    expect(failure).toMatchObject({ kind: 'configuration', code: 'bad_credentials', vendorCode: 'EAUTH' });
+    expect(log.text).toContain('provider_configuration');
+    expect(log.text).not.toContain('wrong-password-123');
+    expect(log.text).not.toContain(TO);
+  });
+
+  it('refuses something that is not an address without connecting', async () => {
+    await start();
+    expect(await failureOf(provider.send({ to: 'not an address', subject: 's', text: 'x' }))).toMatchObject({ kind: 'permanent', code: 'invalid_endpoint' });
+    expect(server.connections).toBe(0);
+  });
+});

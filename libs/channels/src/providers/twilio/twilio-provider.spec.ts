@@ -1,0 +1,88 @@
+// eslint-disable-next-line @nx/enforce-module-boundaries -- specs use the test kit; see libs/channels/test/README.md
+import { startFakeTwilio, type FakeTwilio } from '@notify/testing';
+import { failureOf } from '../../../test/outcome';
+import { RecordingLog } from '../../../test/recording-log';
+import { createSmsProvider, type ProviderLimitsInput } from '../../factories';
+import type { SmsChannelProvider } from '../../ports';
+
+const PHONE = '+14155550100';
+const FROM = '+14155550199';
+
+describe('Twilio SMS provider', () => {
+  let fake: FakeTwilio;
+  let provider: SmsChannelProvider;
+  let log: RecordingLog;
+
+  async function start(options: { authToken?: string; limits?: ProviderLimitsInput } = {}): Promise<void> {
+    log = new RecordingLog();
+    fake = await startFakeTwilio();
+    provider = createSmsProvider(
+      { driver: 'twilio', baseUrl: fake.url, accountSid: fake.accountSid, authToken: options.authToken ?? fake.authToken, from: FROM, limits: options.limits },
+      { log },
+    );
+  }
+
+  afterEach(async () => {
+    await provider.close();
+    await fake.close();
+  });
+
+  it('posts To, From and Body and returns the message sid', async () => {
+    await start();
+    const receipt = await provider.send({ to: PHONE, body: 'Your code is 1234' });
+    expect(fake.messages).toEqual([{ sid: receipt.providerMessageId, to: PHONE, from: FROM, body: 'Your code is 1234' }]);
+    expect(receipt.providerMessageId).toMatch(/^SM[0-9a-f]{32}$/);
+  });
+
+  it('refuses a number that is not E.164 before calling Twilio', async () => {
+    await start();
+    expect(await failureOf(provider.send({ to: '4155550100', body: 'x' }))).toMatchObject({ kind: 'permanent', code: 'invalid_endpoint' });
+    expect(fake.messages).toHaveLength(0);
+  });
+
+  it('maps 21211 (invalid To) to a permanent invalid_endpoint error', async () => {
+    await start();
+    fake.failNext({ status: 400, code: 21211, message: `The 'To' number ${PHONE} is not a valid phone number.` });
+    const failure = await failureOf(provider.send({ to: PHONE, body: 'x' }));
+    expect(failure).toMatchObject({ kind: 'permanent', code: 'invalid_endpoint', vendorCode: '21211', status: 400 });
+    expect(failure.message).not.toContain(PHONE);
+  });
+
+  it('maps 21610 (recipient opted out) to a permanent endpoint_gone error', async () => {
+    await start();
+    fake.optOut(PHONE);
+    expect(await failureOf(provider.send({ to: PHONE, body: 'x' }))).toMatchObject({ kind: 'permanent', code: 'endpoint_gone', vendorCode: '21610' });
+  });
+
+  it('maps 429 (20429) to a transient error carrying Retry-After', async () => {
+    await start();
+    fake.failNext({ status: 429, code: 20429, message: 'Too Many Requests', retryAfterSeconds: 3 });
+    expect(await failureOf(provider.send({ to: PHONE, body: 'x' }))).toMatchObject({ kind: 'transient', code: 'rate_limited', retryAfterMs: 3_000 });
+  });
+
+  it('maps a refused auth token (20003) to a configuration error, logged without token or number', async () => {
+    await start({ authToken: 'f'.repeat(32) });
+    const failure = await failureOf(provider.send({ to: PHONE, body: 'x' }));
+    expect(failure).toMatchObject({ kind: 'configuration', code: 'bad_credentials', vendorCode: '20003', status: 401 });
+    expect(log.text).toContain('provider_configuration');
+    expect(log.text).not.toContain('f'.repeat(32));
+    expect(log.text).not.toContain(Buffer.from(`${fake.accountSid}:${'f'.repeat(32)}`).toString('base64'));
+    expect(log.text).not.toContain(PHONE);
+  });
+
+  it('times out when Twilio does not answer', async () => {
+    await start({ limits: { timeoutMs: 150 } });
+    fake.failNext({ status: 500, code: 20500, message: 'late', delayMs: 5_000 });
+    expect(await failureOf(provider.send({ to: PHONE, body: 'x' }))).toMatchObject({ kind: 'transient', code: 'timeout' });
+  });
+
+  it('parses final status callbacks and ignores intermediate ones', () => {
+    const twilio = createSmsProvider({ driver: 'twilio', accountSid: 'AC1', authToken: 't', from: FROM });
+    expect(twilio.parseReceipt?.('MessageSid=SM1&MessageStatus=delivered')).toEqual([{ providerMessageId: 'SM1', status: 'delivered' }]);
+    expect(twilio.parseReceipt?.({ MessageSid: 'SM2', MessageStatus: 'undelivered', ErrorCode: '30003' })).toEqual([
+      { providerMessageId: 'SM2', status: 'failed', error: '30003' },
+    ]);
+    expect(twilio.parseReceipt?.({ MessageSid: 'SM3', MessageStatus: 'sent' })).toEqual([]);
+    expect(() => twilio.parseReceipt?.({ MessageStatus: 'sent' })).toThrow(/invalid_receipt/);
+  });
+});

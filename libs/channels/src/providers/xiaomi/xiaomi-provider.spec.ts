@@ -1,0 +1,89 @@
+// eslint-disable-next-line @nx/enforce-module-boundaries -- specs use the test kit; see libs/channels/test/README.md
+import { startFakeXiaomi, type FakeXiaomi } from '@notify/testing';
+import { failureOf } from '../../../test/outcome';
+import { RecordingLog } from '../../../test/recording-log';
+import { createPushProvider } from '../../factories';
+import type { PushChannelProvider, PushContent, PushResult } from '../../ports';
+
+const regids = ['qXX5tXbsX/egM9lKDdWotd+regid0001', 'qXX5tXbsX/egM9lKDdWotd+regid0002', 'qXX5tXbsX/egM9lKDdWotd+regid0003'];
+const content: PushContent = { title: 'Your order shipped', body: 'Order 1234 is on its way', data: { orderNo: '1234' } };
+
+function outcomes(results: PushResult[]): string[] {
+  return results.map((result) => (result.receipt === undefined ? `${result.error.code}${result.error.deactivateToken ? '+deactivate' : ''}` : 'sent'));
+}
+
+describe('Xiaomi push provider', () => {
+  let fake: FakeXiaomi;
+  let provider: PushChannelProvider;
+  let log: RecordingLog;
+
+  async function start(appSecret?: string): Promise<void> {
+    log = new RecordingLog();
+    fake = await startFakeXiaomi();
+    provider = createPushProvider({ driver: 'xiaomi', baseUrl: fake.url, packageName: fake.packageName, appSecret: appSecret ?? fake.appSecret }, { log });
+  }
+
+  afterEach(async () => {
+    await provider.close();
+    await fake.close();
+  });
+
+  it('sends one form request for a regid list', async () => {
+    await start();
+    const results = await provider.sendMany({ tokens: regids, content });
+    expect(fake.messages).toHaveLength(1);
+    const form = fake.messages[0]?.form;
+    expect(form?.get('registration_id')).toBe(regids.join(','));
+    expect(form?.get('restricted_package_name')).toBe(fake.packageName);
+    expect([form?.get('title'), form?.get('description'), form?.get('payload'), form?.get('pass_through')]).toEqual([
+      content.title,
+      content.body,
+      '{"orderNo":"1234"}',
+      '0',
+    ]);
+    expect(outcomes(results)).toEqual(['sent', 'sent', 'sent']);
+    expect(results[0]?.receipt?.providerMessageId).toMatch(/^scm/);
+  });
+
+  it('deactivates only the regids reported in bad_regids', async () => {
+    await start();
+    fake.unregister(regids[2] as string);
+    expect(outcomes(await provider.sendMany({ tokens: regids, content }))).toEqual(['sent', 'sent', 'invalid_endpoint+deactivate']);
+  });
+
+  it('deactivates every regid when none is valid (20301)', async () => {
+    await start();
+    regids.forEach((regid) => fake.unregister(regid));
+    expect(outcomes(await provider.sendMany({ tokens: regids, content }))).toEqual(Array(3).fill('invalid_endpoint+deactivate'));
+  });
+
+  it('maps a refused AppSecret (21301) to a configuration error, logged without the secret', async () => {
+    await start('wrong-app-secret-value');
+    const failure = await failureOf(provider.send({ token: regids[0] as string, content }));
+    expect(failure).toMatchObject({ kind: 'configuration', code: 'bad_credentials', vendorCode: '21301' });
+    expect(log.text).toContain('provider_configuration');
+    expect(log.text).not.toContain('wrong-app-secret-value');
+  });
+
+  it('maps the daily quota (200001) to a transient error', async () => {
+    await start();
+    fake.failNext({ code: 200001, reason: 'daily quota exceeded' });
+    expect(outcomes(await provider.sendMany({ tokens: regids, content }))).toEqual(Array(3).fill('rate_limited'));
+  });
+
+  it('maps HTTP 503 to a transient error', async () => {
+    await start();
+    fake.failNext({ status: 503, code: -1, reason: 'busy' });
+    expect(await failureOf(provider.send({ token: regids[0] as string, content }))).toMatchObject({ kind: 'transient', code: 'unavailable', status: 503 });
+  });
+
+  it('parses the receipt callback into delivered and invalid-target statuses', () => {
+    const data = JSON.stringify({ scm001: { type: 1, targets: 'r1,r2' }, scm002: { type: 16, targets: 'r3' }, scm003: { type: 2, targets: 'r4' } });
+    const xiaomi = createPushProvider({ driver: 'xiaomi', packageName: 'p', appSecret: 's' });
+    expect(xiaomi.parseReceipt?.(new URLSearchParams({ data }).toString())).toEqual([
+      { providerMessageId: 'scm001', status: 'delivered', endpoint: 'r1' },
+      { providerMessageId: 'scm001', status: 'delivered', endpoint: 'r2' },
+      { providerMessageId: 'scm002', status: 'failed', endpoint: 'r3', error: 'invalid_target' },
+    ]);
+  });
+});
