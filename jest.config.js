@@ -42,8 +42,8 @@ module.exports = {
       displayName: 'integration',
       roots: ['<rootDir>/apps', '<rootDir>/libs', '<rootDir>/tools', '<rootDir>/e2e'],
       testMatch: ['**/*.int.spec.ts', '<rootDir>/e2e/**/*.spec.ts'],
-      globalSetup: '<rootDir>/libs/testing/src/jest/global-setup.ts',
-      globalTeardown: '<rootDir>/libs/testing/src/jest/global-teardown.ts',
+      globalSetup: '<rootDir>/tools/jest/global-setup.ts',
+      globalTeardown: '<rootDir>/tools/jest/global-teardown.ts',
     },
   ],
 };

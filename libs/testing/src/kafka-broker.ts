@@ -8,28 +8,43 @@ import { freePort } from './free-port';
 const run = promisify(execFile);
 const KAFKA_SCRIPT = resolve(__dirname, '../../../tools/kafka/kafka.sh');
 
-export interface LocalKafka {
-  brokers: string;
-  stop(): Promise<void>;
-}
+/** A single-node KRaft broker of the project's own (tools/kafka), on free loopback ports, in a data folder of its own. */
+export class LocalKafka {
+  private constructor(
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly dataDir: string,
+  ) {}
 
-/** A fresh single-node KRaft broker on free loopback ports, in a data folder of its own. */
-export async function startLocalKafka(): Promise<LocalKafka> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'notify-kafka-'));
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    KAFKA_PORT: String(await freePort()),
-    KAFKA_CONTROLLER_PORT: String(await freePort()),
-    KAFKA_DATA_DIR: dataDir,
-    KAFKA_FRESH: '1',
-  };
-  delete env.KAFKA_BROKERS;
-  await run('bash', [KAFKA_SCRIPT, 'start'], { env, maxBuffer: 8 * 1024 * 1024 });
-  return {
-    brokers: `127.0.0.1:${env.KAFKA_PORT}`,
-    stop: async () => {
-      await run('bash', [KAFKA_SCRIPT, 'stop'], { env });
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
+  get brokers(): string {
+    return `127.0.0.1:${this.env.KAFKA_PORT}`;
+  }
+
+  static async start(): Promise<LocalKafka> {
+    const dataDir = mkdtempSync(join(tmpdir(), 'notify-kafka-'));
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      KAFKA_PORT: String(await freePort()),
+      KAFKA_CONTROLLER_PORT: String(await freePort()),
+      KAFKA_DATA_DIR: dataDir,
+    };
+    delete env.KAFKA_BROKERS;
+    const kafka = new LocalKafka(env, dataDir);
+    await kafka.script('start', '--fresh');
+    return kafka;
+  }
+
+  /** Stops the broker and starts it again on the same ports and data, as an operator's restart does. */
+  async restart(): Promise<void> {
+    await this.script('stop');
+    await this.script('start');
+  }
+
+  async stop(): Promise<void> {
+    await this.script('stop');
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+
+  private async script(...args: string[]): Promise<void> {
+    await run('bash', [KAFKA_SCRIPT, ...args], { env: this.env, maxBuffer: 8 * 1024 * 1024 });
+  }
 }

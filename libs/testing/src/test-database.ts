@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
-import { runMigrations } from '@notify/persistence';
 
 export const DEFAULT_TEST_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -10,13 +9,16 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-/** A database of its own for one test run, migrated once; dropped at the end of the run. */
-export async function createTestDatabase(adminUrl = DEFAULT_TEST_ADMIN_URL): Promise<TestDatabase> {
+/** A database of its own, prepared by `migrate` (the schema's migrations); dropped when the caller is done. */
+export async function createTestDatabase(
+  adminUrl = DEFAULT_TEST_ADMIN_URL,
+  migrate: (url: string) => Promise<unknown>,
+): Promise<TestDatabase> {
   const name = `notify_test_${process.pid}_${randomBytes(4).toString('hex')}`;
   await withAdmin(adminUrl, (client) => client.query(`CREATE DATABASE "${name}"`));
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
-  await runMigrations({ databaseUrl: url.toString() });
+  await migrate(url.toString());
   return {
     url: url.toString(),
     name,
