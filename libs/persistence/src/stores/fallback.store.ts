@@ -30,11 +30,12 @@ export class FallbackStore {
         tx,
         `UPDATE deliveries h
             SET status = 'queued', next_attempt_at = NULL, updated_at = now()
-           FROM (SELECT DISTINCT d.message_id, d.user_id, d.created_at
+           FROM (SELECT d.message_id, d.user_id, d.created_at, min(d.tier) AS tier
                    FROM unnest($1::uuid[], $2::timestamptz[]) AS k(id, created_at)
-                   JOIN deliveries d ON d.id = k.id AND d.created_at = k.created_at) AS f
+                   JOIN deliveries d ON d.id = k.id AND d.created_at = k.created_at
+                  GROUP BY d.message_id, d.user_id, d.created_at) AS f
           WHERE h.message_id = f.message_id AND h.user_id IS NOT DISTINCT FROM f.user_id AND h.created_at = f.created_at
-            AND h.status = 'held'
+            AND h.status = 'held' AND h.tier > f.tier
             AND (h.expires_at IS NULL OR h.expires_at > now())
             AND NOT EXISTS (SELECT 1 FROM deliveries y
                              WHERE y.message_id = h.message_id AND y.user_id IS NOT DISTINCT FROM h.user_id

@@ -1,0 +1,98 @@
+import { randomBytes } from 'node:crypto';
+import type { INestApplication } from '@nestjs/common';
+import { Partitioners, type Producer } from 'kafkajs';
+import { Client } from 'pg';
+import { loadMessageCenterConfig, loadSchedulerConfig } from '@notify/config';
+import { Topics, type DeliveryJob } from '@notify/contracts';
+import { startMessageCenter } from '@notify/message-center';
+import { createLogger } from '@notify/observability';
+import { startScheduler } from '@notify/scheduler';
+import { eventually } from '@notify/testing';
+import { testKafka } from './kafka-admin';
+
+/** Scheduled sends (`sendAt`) and escalation timeouts, with the scheduler's clock moved by the test. */
+describe('scheduled and escalated deliveries', () => {
+  const run = randomBytes(4).toString('hex');
+  const kafka = testKafka();
+  const db = new Client({ connectionString: process.env.DATABASE_URL });
+  const jobs: DeliveryJob[] = [];
+  const reader = kafka.consumer({ groupId: `e2e-scheduling-${run}` });
+  let clockOffsetMs = 0;
+  let producer: Producer;
+  const apps: INestApplication[] = [];
+
+  const deliveries = async (requestId: string) =>
+    (
+      await db.query<{ id: string; channel: string; status: string }>(
+        `SELECT d.id, d.channel, d.status FROM deliveries d JOIN request_keys k ON k.message_id = d.message_id
+          WHERE k.request_id = $1 ORDER BY d.tier`,
+        [requestId],
+      )
+    ).rows;
+  const inboxSeq = async (userId: string) =>
+    (await db.query<{ seq: string }>('SELECT seq FROM inbox_entries WHERE user_id = $1', [userId])).rows.map((r) => Number(r.seq));
+
+  beforeAll(async () => {
+    await db.connect();
+    producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+    await producer.connect();
+    const env = { ...process.env, MESSAGE_CENTER_PORT: '0', SCHEDULER_PORT: '0', SCHEDULER_POLL_INTERVAL_MS: '100', MESSAGE_CENTER_GROUP: `e2e-sched-mc-${run}` };
+    const logger = createLogger('e2e', 'warn');
+    apps.push(await startMessageCenter(loadMessageCenterConfig(env), logger, { onFatal: () => undefined }));
+    apps.push(await startScheduler(loadSchedulerConfig(env), logger, { clock: () => new Date(Date.now() + clockOffsetMs) }));
+    await reader.connect();
+    await reader.subscribe({ topics: [Topics.deliver.websocket, Topics.deliver.push], fromBeginning: true });
+    await reader.run({ eachMessage: async ({ message }) => void jobs.push(JSON.parse(message.value!.toString())) });
+  });
+
+  afterAll(async () => {
+    await reader.disconnect();
+    for (const app of apps.reverse()) await app.close();
+    await producer.disconnect();
+    await db.end();
+  });
+
+  it('holds a message until its sendAt, then releases it into the inbox and to the browser', async () => {
+    const userId = `s-${run}`;
+    const requestId = `later-${run}`;
+    const sendAt = new Date(Date.now() + 3_600_000).toISOString();
+    await producer.send({
+      topic: Topics.requests,
+      messages: [{ key: userId, value: JSON.stringify({ id: requestId, type: 'account.note', to: { userId }, sendAt, content: { title: 'later' } }) }],
+    });
+    const rows = await eventually(() => deliveries(requestId), (r) => r.length === 2);
+    expect(rows.find((r) => r.channel === 'websocket')!.status).toBe('held');
+    expect(await inboxSeq(userId)).toEqual([]);
+    expect(jobs.find((j) => j.requestId === requestId)).toBeUndefined();
+
+    clockOffsetMs = 3_600_000 + 1_000;
+    const job = await eventually(async () => jobs.find((j) => j.requestId === requestId), Boolean);
+    expect(job).toMatchObject({ channel: 'websocket', userId, message: { title: 'later', seq: 1 } });
+    expect(await inboxSeq(userId)).toEqual([1]);
+    expect((await deliveries(requestId)).find((r) => r.channel === 'websocket')!.status).toBe('queued');
+  });
+
+  it('escalates to push when the browser has not acknowledged within the route’s time', async () => {
+    clockOffsetMs = 0;
+    const userId = `e-${run}`;
+    await producer.send({
+      topic: Topics.recipients,
+      messages: [{ key: userId, value: JSON.stringify({ op: 'device', userId, deviceId: 'd1', provider: 'hms', token: 'tok' }) }],
+    });
+    await eventually(async () => (await db.query('SELECT 1 FROM devices WHERE user_id = $1', [userId])).rowCount, (n) => n === 1);
+    const requestId = `escalate-${run}`;
+    await producer.send({
+      topic: Topics.requests,
+      messages: [{ key: userId, value: JSON.stringify({ id: requestId, type: 'account.note', to: { userId }, content: { title: 'x' } }) }],
+    });
+    const rows = await eventually(() => deliveries(requestId), (r) => r.length === 2);
+    expect(rows.map((r) => [r.channel, r.status])).toEqual([
+      ['websocket', 'queued'],
+      ['push', 'held'],
+    ]);
+
+    clockOffsetMs = 31_000;
+    const job = await eventually(async () => jobs.find((j) => j.requestId === requestId && j.channel === 'push'), Boolean);
+    expect(job).toMatchObject({ deliveryId: rows[1]!.id, endpoint: `hms:${userId}/d1` });
+  });
+});
