@@ -32,7 +32,7 @@ export default tseslint.config(
             { sourceTag: 'type:contract', onlyDependOnLibsWithTags: [] },
             { sourceTag: 'type:util', onlyDependOnLibsWithTags: ['type:contract', 'type:util', 'type:testing'] },
             { sourceTag: 'type:data', onlyDependOnLibsWithTags: ['type:contract', 'type:util', 'type:testing'] },
-            { sourceTag: 'type:adapter', onlyDependOnLibsWithTags: ['type:contract'] },
+            { sourceTag: 'type:adapter', onlyDependOnLibsWithTags: ['type:contract', 'type:testing'] },
             { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:contract', 'type:util'] },
           ],
         },
@@ -45,7 +45,7 @@ export default tseslint.config(
     rules: {
       '@nx/enforce-module-boundaries': [
         'error',
-        { enforceBuildableLibDependency: false, allow: ['@notify/message-center', '@notify/realtime-gateway'], depConstraints: [{ sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['*'] }] },
+        { enforceBuildableLibDependency: false, allow: ['@notify/message-center', '@notify/realtime-gateway', '@notify/scheduler', '@notify/channel-worker', '@notify/query-api'], depConstraints: [{ sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['*'] }] },
       ],
     },
   },

@@ -22,6 +22,7 @@ export interface BatchConsumerOptions {
   /** Called when the consumer has crashed and kafkajs will not restart it; the app should exit non-zero. */
   onFatal: (error: Error) => void;
   maxBytesPerPartition?: number;
+  partitionsConsumedConcurrently?: number;
   fromBeginning?: boolean;
 }
 
@@ -63,6 +64,8 @@ export class BatchConsumer {
     await this.consumer.subscribe({ topics: this.options.topics, fromBeginning: this.options.fromBeginning ?? true });
     this.running = true;
     await this.consumer.run({
+      // Partitions hold disjoint users, so their batches can be worked on at the same time.
+      partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 3,
       autoCommit: false,
       eachBatchAutoResolve: false,
       eachBatch: (payload) => this.consume(payload),

@@ -5,3 +5,4 @@ export * from './dead-letter';
 export * from './kafka.module';
 export * from './outcome-events';
 export * from './fan-out';
+export * from './send-in-chunks';

@@ -1,7 +1,7 @@
 import { DataSource } from 'typeorm';
 import { DeliveryEntity } from './entities/delivery.entity';
 import { InboxEntryEntity, InboxSequenceEntity } from './entities/inbox.entity';
-import { MessageContentEntity, MessageEntity, RequestKeyEntity } from './entities/message.entity';
+import { MessageEntity, RequestKeyEntity } from './entities/message.entity';
 import { DeviceEntity, RecipientEntity, TopicSubscriptionEntity } from './entities/recipient.entity';
 import { InitialSchema1763600000000 } from './migrations/1763600000000-initial-schema';
 import { Recipients1763600000001 } from './migrations/1763600000001-recipients';
@@ -9,7 +9,6 @@ import { Recipients1763600000001 } from './migrations/1763600000001-recipients';
 export const ENTITIES = [
   RequestKeyEntity,
   MessageEntity,
-  MessageContentEntity,
   DeliveryEntity,
   InboxSequenceEntity,
   InboxEntryEntity,

@@ -2,7 +2,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { queryRows } from './stores/rows';
 
 /** The tables partitioned by day on `created_at`. */
-export const PARTITIONED_TABLES = ['messages', 'message_contents', 'deliveries', 'inbox_entries'] as const;
+export const PARTITIONED_TABLES = ['messages', 'deliveries', 'inbox_entries'] as const;
 
 const DAY_MS = 86_400_000;
 /** Any fixed number: it names the lock that keeps two instances from maintaining partitions at once. */

@@ -1,7 +1,7 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { Kafka, type Producer } from 'kafkajs';
 import { ErrorCode, OutcomeEventSchema, Topics, type OutcomeEvent } from '@notify/contracts';
-import { BatchConsumer, deliveryMessages, FATAL_ERROR_HANDLER, KAFKA_PRODUCER, type ConsumedRecord, type FatalErrorHandler } from '@notify/kafka';
+import { BatchConsumer, deliveryMessages, FATAL_ERROR_HANDLER, KAFKA_PRODUCER, type ConsumedRecord, type FatalErrorHandler, sendInChunks } from '@notify/kafka';
 import { APP_LOGGER, type AppLogger } from '@notify/observability';
 import { FallbackStore } from '@notify/persistence';
 import { INGESTION_SETTINGS, type IngestionSettings } from '../ingestion/request-ingestion';
@@ -56,7 +56,7 @@ export class FallbackEscalation implements OnApplicationBootstrap, OnModuleDestr
     const idsOf = (keep: (e: OutcomeEvent) => boolean) => events.filter((e) => e.deliveryId && keep(e)).map((e) => e.deliveryId!);
     await this.store.cancelAbove(idsOf(reached));
     const jobs = await this.store.escalate(idsOf(gaveUp));
-    if (jobs.length > 0) await this.producer.sendBatch({ topicMessages: deliveryMessages(jobs) });
+    await sendInChunks(this.producer, deliveryMessages(jobs));
   }
 
   private parse(record: ConsumedRecord): OutcomeEvent[] {

@@ -11,6 +11,7 @@ import {
   type ConsumedRecord,
   type FatalErrorHandler,
   type Rejection,
+  sendInChunks,
 } from '@notify/kafka';
 import { APP_LOGGER, Metrics, type AppLogger } from '@notify/observability';
 import { IngestStore, newId, RecipientStore, type PlannedMessage } from '@notify/persistence';
@@ -92,7 +93,7 @@ export class RequestIngestion implements OnApplicationBootstrap, OnModuleDestroy
       }
     }
     const { jobs, events, stored } = await this.store.ingest(planned);
-    await this.producer.sendBatch({ topicMessages: [...deliveryMessages(jobs), ...eventMessages(events), ...deadLetterMessages(rejections)] });
+    await sendInChunks(this.producer, [...deliveryMessages(jobs), ...eventMessages(events), ...deadLetterMessages(rejections)]);
     this.stored.inc(stored);
     for (const { code, reason, record } of rejections) {
       this.rejected.inc({ code });

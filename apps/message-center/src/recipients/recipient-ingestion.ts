@@ -9,6 +9,7 @@ import {
   type ConsumedRecord,
   type FatalErrorHandler,
   type Rejection,
+  sendInChunks,
 } from '@notify/kafka';
 import { APP_LOGGER, type AppLogger } from '@notify/observability';
 import { RecipientStore } from '@notify/persistence';
@@ -54,7 +55,7 @@ export class RecipientIngestion implements OnApplicationBootstrap, OnModuleDestr
     }
     await this.store.apply(updates);
     if (rejections.length > 0) {
-      await this.producer.sendBatch({ topicMessages: deadLetterMessages(rejections) });
+      await sendInChunks(this.producer, deadLetterMessages(rejections));
       for (const { code, record } of rejections) {
         this.logger.warn({ code, partition: record.partition, offset: record.offset }, 'recipient update sent to the DLQ');
       }

@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { Producer } from 'kafkajs';
-import { deliveryMessages, eventMessages, KAFKA_PRODUCER } from '@notify/kafka';
+import { deliveryMessages, eventMessages, KAFKA_PRODUCER, sendInChunks } from '@notify/kafka';
 import { APP_LOGGER, Metrics, type AppLogger } from '@notify/observability';
 import { FallbackStore } from '@notify/persistence';
 import type { Counter } from 'prom-client';
@@ -51,7 +51,7 @@ export class ReleasePoller implements OnApplicationBootstrap, OnApplicationShutd
     for (;;) {
       const { jobs, expired } = await this.store.releaseDue(this.clock(), this.settings.releaseBatchSize);
       if (jobs.length + expired.length > 0) {
-        await this.producer.sendBatch({ topicMessages: [...deliveryMessages(jobs), ...eventMessages(expired)] });
+        await sendInChunks(this.producer, [...deliveryMessages(jobs), ...eventMessages(expired)]);
       }
       this.released.inc(jobs.length);
       total += jobs.length + expired.length;

@@ -1,3 +1,5 @@
+import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { ProviderError, ProviderErrorCode } from './provider-error';
 
 export interface HttpCall {
@@ -10,38 +12,92 @@ export interface HttpCall {
 
 export interface HttpAnswer {
   status: number;
-  headers: Headers;
+  headers: { get(name: string): string | null };
   body: string;
 }
 
 /**
- * One HTTP request to a vendor. Redirects are never followed: a vendor API does not redirect, and
+ * HTTP/1.1 to one vendor over kept-alive connections (node:http rather than fetch: a fraction of
+ * the CPU and garbage per call). Redirects are never followed: a vendor API does not redirect, and
  * following one could carry our credentials to another host. Transport failures become `network`.
  */
-export async function httpCall(provider: string, call: HttpCall): Promise<HttpAnswer> {
-  let response: Response;
-  try {
-    response = await fetch(call.url, {
-      method: call.method,
-      headers: call.headers,
-      body: call.body,
-      redirect: 'manual',
-      signal: call.signal,
-    });
-  } catch (error) {
-    if (call.signal.aborted) throw error;
-    throw new ProviderError({ provider, code: ProviderErrorCode.Network, message: `request to ${originOf(call.url)} failed: ${transportReason(error)}`, cause: error });
+export class HttpClient {
+  private readonly agents = {
+    'http:': new HttpAgent({ keepAlive: true, maxFreeSockets: 1024, scheduling: 'lifo' }),
+    'https:': new HttpsAgent({ keepAlive: true, maxFreeSockets: 1024, scheduling: 'lifo' }),
+  };
+
+  constructor(readonly provider: string) {}
+
+  async call(call: HttpCall): Promise<HttpAnswer> {
+    const url = new URL(call.url);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new ProviderError({ provider: this.provider, code: ProviderErrorCode.Misconfigured, message: `${url.protocol} URLs are not supported` });
+    }
+    const response = await this.exchange(url, call);
+    if (response.status >= 300 && response.status < 400) {
+      const location = response.headers.get('location');
+      const target = location === null ? 'nowhere' : originOf(location, url);
+      throw new ProviderError({
+        provider: this.provider,
+        code: ProviderErrorCode.Misconfigured,
+        status: response.status,
+        message: `${url.origin} answered a redirect (${response.status}) to ${target}; redirects are not followed, check the base URL`,
+      });
+    }
+    return response;
   }
-  if (response.status >= 300 && response.status < 400) {
-    await response.body?.cancel();
-    throw new ProviderError({
-      provider,
-      code: ProviderErrorCode.Misconfigured,
-      status: response.status,
-      message: `${originOf(call.url)} answered a redirect (${response.status}) to ${redirectTarget(response)}; redirects are not followed, check the base URL`,
+
+  /** Ends the kept-alive connections. */
+  close(): void {
+    this.agents['http:'].destroy();
+    this.agents['https:'].destroy();
+  }
+
+  private exchange(url: URL, call: HttpCall): Promise<HttpAnswer> {
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const body = call.body === undefined ? undefined : Buffer.from(call.body);
+    return new Promise((resolve, reject) => {
+      const request = send(url, {
+        method: call.method,
+        agent: this.agents[url.protocol as 'http:' | 'https:'],
+        headers: { ...call.headers, ...(body === undefined ? {} : { 'content-length': body.length }) },
+      });
+      let settled = false;
+      // The guard's signal aborts only a call still under way; a finished one keeps its socket.
+      const cancel = (): void => {
+        if (!settled) request.destroy(new Error('aborted by the provider guard'));
+      };
+      call.signal.addEventListener('abort', cancel, { once: true });
+      if (call.signal.aborted) cancel();
+      const finish = (outcome: () => void): void => {
+        if (settled) return;
+        settled = true;
+        call.signal.removeEventListener('abort', cancel);
+        outcome();
+      };
+      request.on('response', (response: IncomingMessage) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () =>
+          finish(() => resolve({ status: response.statusCode ?? 0, headers: headerReader(response.headers), body: Buffer.concat(chunks).toString('utf8') })),
+        );
+        response.on('error', (error) => finish(() => reject(this.networkError(url, error))));
+      });
+      request.on('error', (error) => finish(() => reject(this.networkError(url, error))));
+      request.end(body);
     });
   }
-  return { status: response.status, headers: response.headers, body: await response.text() };
+
+  private networkError(url: URL, error: Error): ProviderError {
+    const code = (error as Error & { code?: unknown }).code;
+    return new ProviderError({
+      provider: this.provider,
+      code: ProviderErrorCode.Network,
+      message: `request to ${url.origin} failed: ${typeof code === 'string' ? `${code} ` : ''}${error.message}`,
+      cause: error,
+    });
+  }
 }
 
 /** Parses a JSON answer; a vendor answering something else is `unexpected`, not a crash. */
@@ -59,24 +115,19 @@ export function jsonOf(provider: string, answer: HttpAnswer): unknown {
   }
 }
 
-function originOf(url: string): string {
+function headerReader(headers: IncomingHttpHeaders): HttpAnswer['headers'] {
+  return {
+    get: (name) => {
+      const value = headers[name.toLowerCase()];
+      return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value;
+    },
+  };
+}
+
+function originOf(location: string, base: URL): string {
   try {
-    return new URL(url).origin;
+    return new URL(location, base).origin;
   } catch {
     return 'an invalid URL';
   }
-}
-
-function redirectTarget(response: Response): string {
-  const location = response.headers.get('location');
-  return location === null ? 'nowhere' : originOf(new URL(location, response.url || 'http://invalid').toString());
-}
-
-function transportReason(error: unknown): string {
-  const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
-  if (cause instanceof Error) {
-    const code = (cause as Error & { code?: unknown }).code;
-    return typeof code === 'string' ? `${code} ${cause.message}` : cause.message;
-  }
-  return String(cause);
 }

@@ -1,4 +1,3 @@
-// eslint-disable-next-line @nx/enforce-module-boundaries -- specs use the test kit; see libs/channels/test/README.md
 import { ManualClock } from '@notify/testing';
 import { RecordingLog } from '../../test/recording-log';
 import { failureOf } from '../../test/outcome';
@@ -129,7 +128,8 @@ describe('ProviderGuard', () => {
   it('logs a configuration error as an alert and still throws it', async () => {
     const log = new RecordingLog();
     const subject = guard({}, log);
-    const failure = await failureOf(subject.run(() => Promise.reject(new ProviderError({ provider: 'test', code: ProviderErrorCode.BadCredentials, status: 401, message: 'key refused' }))));
+    const refused = new ProviderError({ provider: 'test', code: ProviderErrorCode.BadCredentials, status: 401, message: 'key refused' });
+    const failure = await failureOf(subject.run(() => Promise.reject(refused)));
     expect(failure.kind).toBe('configuration');
     expect(log.lines).toEqual([expect.objectContaining({ level: 'error', fields: expect.objectContaining({ alert: 'provider_configuration' }) })]);
   });

@@ -52,7 +52,8 @@ export class ProviderGuard {
       { halfOpenAfter: limits.breakerHalfOpenAfterMs, breaker: new ConsecutiveBreaker(limits.breakerFailures) },
     );
     this.slots = bulkhead(limits.concurrency, limits.queue);
-    this.deadline = timeout(limits.timeoutMs, TimeoutStrategy.Aggressive);
+    // Aborting after every successful call would cost a DOMException each; the signal only needs to fire on timeout.
+    this.deadline = timeout(limits.timeoutMs, { strategy: TimeoutStrategy.Aggressive, abortOnReturn: false });
     this.rate = new RateLimiter(limits.ratePerSecond, limits.burst, limits.maxRateWaitMs, clock);
     this.breaker.onBreak(() => this.log.warn({ provider, event: 'circuit_open' }, `${provider}: circuit opened after repeated vendor failures`));
     this.breaker.onReset(() => this.log.info({ provider, event: 'circuit_closed' }, `${provider}: circuit closed, vendor answers again`));

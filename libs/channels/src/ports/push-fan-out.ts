@@ -14,6 +14,13 @@ export function sendEachToken(provider: string, batch: PushBatch, send: (message
   );
 }
 
+/** `send` for vendors that take token lists: the one token's receipt, or its error thrown. */
+export function receiptOfOnly(provider: string, results: PushResult[]): SendReceipt {
+  const [result] = results;
+  if (result?.receipt !== undefined) return result.receipt;
+  throw result?.error ?? new ProviderError({ provider, code: ProviderErrorCode.Unexpected, message: 'no result for the token' });
+}
+
 /** One batch-wide failure becomes every token's result. */
 export function failEveryToken(tokens: string[], error: ProviderError): PushResult[] {
   return tokens.map((token) => ({ token, error }));

@@ -39,6 +39,10 @@ export class DeliveryEntity {
   @Column({ type: 'smallint', default: 0 })
   tier!: number;
 
+  /** For a websocket delivery: the message's sequence number in the user's inbox, once it is there. */
+  @Column({ type: 'bigint', nullable: true })
+  seq!: string | null;
+
   @Column({ type: 'varchar', length: 16 })
   status!: DeliveryState;
 

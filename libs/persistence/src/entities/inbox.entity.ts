@@ -1,4 +1,4 @@
-import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import { Column, Entity, PrimaryColumn } from 'typeorm';
 
 /** The last inbox sequence number handed out per user; its row lock keeps the sequence gap-free. */
 @Entity('inbox_sequences')
@@ -12,7 +12,6 @@ export class InboxSequenceEntity {
 
 /** A message in one user's inbox, at its sequence number, in the user's locale. */
 @Entity('inbox_entries')
-@Index('ix_inbox_entries_message', ['messageId'])
 export class InboxEntryEntity {
   @PrimaryColumn({ name: 'user_id', type: 'varchar', length: 128 })
   userId!: string;

@@ -2,7 +2,6 @@ import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 
 /** One notification request as accepted. Partitioned by day on `createdAt`; the id carries that time. */
 @Entity('messages')
-@Index('ix_messages_type_created', ['type', 'createdAt'])
 export class MessageEntity {
   @PrimaryColumn({ type: 'uuid' })
   id!: string;
@@ -22,6 +21,10 @@ export class MessageEntity {
   @Column({ type: 'jsonb', default: () => "'{}'" })
   data!: Record<string, unknown>;
 
+  /** Title and body rendered per locale: `{ "zh-CN": { "title": …, "body": … } }`. */
+  @Column({ type: 'jsonb', default: () => "'{}'" })
+  contents!: Record<string, { title: string; body: string }>;
+
   @Column({ type: 'varchar', length: 35, nullable: true })
   locale!: string | null;
 
@@ -35,24 +38,6 @@ export class MessageEntity {
   expiresAt!: Date | null;
 }
 
-/** A message's title and body rendered for one locale. */
-@Entity('message_contents')
-export class MessageContentEntity {
-  @PrimaryColumn({ name: 'message_id', type: 'uuid' })
-  messageId!: string;
-
-  @PrimaryColumn({ type: 'varchar', length: 35 })
-  locale!: string;
-
-  @PrimaryColumn({ name: 'created_at', type: 'timestamptz' })
-  createdAt!: Date;
-
-  @Column({ type: 'text' })
-  title!: string;
-
-  @Column({ type: 'text' })
-  body!: string;
-}
 
 /** The producer's idempotency key: a request id is accepted once (within the retention period). */
 @Entity('request_keys')

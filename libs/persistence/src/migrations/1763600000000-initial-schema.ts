@@ -1,7 +1,7 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
- * Messages, their localized contents, deliveries and the per-user inbox, partitioned by day on
+ * Messages (with their title and body per locale), deliveries and the per-user inbox, partitioned by day on
  * `created_at` (partitions are made ahead and dropped after the retention period by
  * `PartitionMaintenance`; a default partition catches anything outside them). Request ids are kept
  * in their own table because a unique key on a partitioned table must include the partition key.
@@ -26,6 +26,7 @@ export class InitialSchema1763600000000 implements MigrationInterface {
         type varchar(128) NOT NULL,
         recipient jsonb NOT NULL,
         data jsonb NOT NULL DEFAULT '{}',
+        contents jsonb NOT NULL DEFAULT '{}',
         locale varchar(35),
         priority varchar(8) NOT NULL DEFAULT 'normal',
         send_at timestamptz,
@@ -33,17 +34,7 @@ export class InitialSchema1763600000000 implements MigrationInterface {
         created_at timestamptz NOT NULL,
         CONSTRAINT pk_messages PRIMARY KEY (id, created_at)
       ) PARTITION BY RANGE (created_at)`);
-    await db.query(`CREATE INDEX ix_messages_type_created ON messages (type, created_at)`);
 
-    await db.query(`
-      CREATE TABLE message_contents (
-        message_id uuid NOT NULL,
-        locale varchar(35) NOT NULL,
-        title text NOT NULL,
-        body text NOT NULL,
-        created_at timestamptz NOT NULL,
-        CONSTRAINT pk_message_contents PRIMARY KEY (message_id, locale, created_at)
-      ) PARTITION BY RANGE (created_at)`);
 
     await db.query(`
       CREATE TABLE deliveries (
@@ -54,6 +45,7 @@ export class InitialSchema1763600000000 implements MigrationInterface {
         endpoint varchar(512) NOT NULL,
         locale varchar(35) NOT NULL,
         tier smallint NOT NULL DEFAULT 0,
+        seq bigint,
         status varchar(16) NOT NULL,
         attempts integer NOT NULL DEFAULT 0,
         last_error text,
@@ -84,15 +76,14 @@ export class InitialSchema1763600000000 implements MigrationInterface {
         read_at timestamptz,
         CONSTRAINT pk_inbox_entries PRIMARY KEY (user_id, seq, created_at)
       ) PARTITION BY RANGE (created_at)`);
-    await db.query(`CREATE INDEX ix_inbox_entries_message ON inbox_entries (message_id)`);
 
-    for (const table of ['messages', 'message_contents', 'deliveries', 'inbox_entries']) {
+    for (const table of ['messages', 'deliveries', 'inbox_entries']) {
       await db.query(`CREATE TABLE ${table}_default PARTITION OF ${table} DEFAULT`);
     }
   }
 
   async down(db: QueryRunner): Promise<void> {
-    for (const table of ['inbox_entries', 'inbox_sequences', 'deliveries', 'message_contents', 'messages', 'request_keys']) {
+    for (const table of ['inbox_entries', 'inbox_sequences', 'deliveries', 'messages', 'request_keys']) {
       await db.query(`DROP TABLE ${table}`);
     }
   }

@@ -33,13 +33,12 @@ export async function loadDeliveryJobs(db: DataSource | EntityManager, keys: Del
   const rows = await queryRows<JobRow>(
     db,
     `SELECT d.id, d.user_id, d.channel, d.endpoint, d.locale, d.attempts, d.expires_at, d.created_at,
-            m.request_id, m.id AS message_id, m.type, m.data, m.priority, c.title, c.body, i.seq
+            m.request_id, m.id AS message_id, m.type, m.data, m.priority,
+            m.contents -> d.locale ->> 'title' AS title, m.contents -> d.locale ->> 'body' AS body, d.seq
        FROM unnest($1::uuid[], $2::timestamptz[]) AS k(id, created_at)
        JOIN deliveries d ON d.id = k.id AND d.created_at = k.created_at
        JOIN messages m ON m.id = d.message_id AND m.created_at = d.created_at
-       LEFT JOIN message_contents c ON c.message_id = m.id AND c.created_at = m.created_at AND c.locale = d.locale
-       LEFT JOIN inbox_entries i ON i.message_id = m.id AND i.user_id = d.user_id
-      ORDER BY i.seq NULLS LAST, d.id`,
+      ORDER BY d.seq NULLS LAST, d.id`,
     [keys.map((k) => k.id), keys.map((k) => k.createdAt)],
   );
   return rows.map((row) => ({

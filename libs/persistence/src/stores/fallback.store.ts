@@ -1,8 +1,8 @@
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import type { DeliveryJob, OutcomeEvent } from '@notify/contracts';
 import { timeOfId } from '../ids';
 import { loadDeliveryJobs, type DeliveryKey } from './delivery-jobs';
-import { placeInInboxes } from './inbox-allocation';
+import { inboxKey, placeInInboxes } from './inbox-allocation';
 import { queryRows } from './rows';
 
 /** A tier has given up on the user when each of its deliveries is in one of these. */
@@ -117,21 +117,25 @@ export class FallbackStore {
   }
 
   /** A websocket delivery released late (a scheduled send) enters the inbox now, so sequence numbers follow release order. */
-  private async placeReleasedInInboxes(tx: Parameters<typeof placeInInboxes>[0], keys: DeliveryKey[]): Promise<void> {
+  private async placeReleasedInInboxes(tx: EntityManager, keys: DeliveryKey[]): Promise<void> {
     if (keys.length === 0) return;
-    const missing = await queryRows<{ user_id: string; message_id: string; locale: string }>(
+    const missing = await queryRows<{ id: string; created_at: Date; user_id: string; message_id: string; locale: string }>(
       tx,
-      `SELECT d.user_id, d.message_id, d.locale
+      `SELECT d.id, d.created_at, d.user_id, d.message_id, d.locale
          FROM unnest($1::uuid[], $2::timestamptz[]) AS k(id, created_at)
          JOIN deliveries d ON d.id = k.id AND d.created_at = k.created_at
-        WHERE d.channel = 'websocket' AND d.user_id IS NOT NULL
-          AND NOT EXISTS (SELECT 1 FROM inbox_entries i WHERE i.message_id = d.message_id AND i.user_id = d.user_id)`,
+        WHERE d.channel = 'websocket' AND d.user_id IS NOT NULL AND d.seq IS NULL`,
       [keys.map((k) => k.id), keys.map((k) => k.createdAt)],
     );
-    await placeInInboxes(
+    const seqs = await placeInInboxes(
       tx,
       missing.map((m) => ({ userId: m.user_id, messageId: m.message_id, locale: m.locale })),
       new Date(),
+    );
+    await tx.query(
+      `UPDATE deliveries d SET seq = s.seq FROM unnest($1::uuid[], $2::timestamptz[], $3::bigint[]) AS s(id, created_at, seq)
+        WHERE d.id = s.id AND d.created_at = s.created_at`,
+      [missing.map((m) => m.id), missing.map((m) => m.created_at), missing.map((m) => seqs.get(inboxKey(m.user_id, m.message_id)))],
     );
   }
 }

@@ -11,9 +11,10 @@ export interface InboxPlacement {
  * Puts messages into users' inboxes with gap-free sequence numbers: one upsert per batch hands
  * out each user's next numbers (the row lock serializes concurrent writers of one user; users are
  * locked in a fixed order so two batches cannot deadlock), then one insert places the entries.
+ * Returns each placement's sequence number by `inboxKey`.
  */
-export async function placeInInboxes(tx: EntityManager, placements: InboxPlacement[], at: Date): Promise<void> {
-  if (placements.length === 0) return;
+export async function placeInInboxes(tx: EntityManager, placements: InboxPlacement[], at: Date): Promise<Map<string, number>> {
+  if (placements.length === 0) return new Map();
   const countByUser = new Map<string, number>();
   for (const p of placements) countByUser.set(p.userId, (countByUser.get(p.userId) ?? 0) + 1);
   const users = [...countByUser.keys()].sort();
@@ -36,4 +37,9 @@ export async function placeInInboxes(tx: EntityManager, placements: InboxPlaceme
      SELECT u, s, m, l, $5 FROM unnest($1::varchar[], $2::bigint[], $3::uuid[], $4::varchar[]) AS x(u, s, m, l)`,
     [placements.map((p) => p.userId), seqs, placements.map((p) => p.messageId), placements.map((p) => p.locale), at],
   );
+  return new Map(placements.map((p, i) => [inboxKey(p.userId, p.messageId), Number(seqs[i])]));
+}
+
+export function inboxKey(userId: string, messageId: string): string {
+  return `${userId}\u0000${messageId}`;
 }

@@ -1,7 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import type { Channel, DeliveryJob, OutcomeEvent, Priority, RecipientSelector } from '@notify/contracts';
 import { loadDeliveryJobs, type DeliveryKey } from './delivery-jobs';
-import { placeInInboxes } from './inbox-allocation';
+import { inboxKey, placeInInboxes } from './inbox-allocation';
 import { queryRows } from './rows';
 
 /** A delivery as the router planned it. */
@@ -58,15 +58,16 @@ export class IngestStore {
     return this.dataSource.transaction(async (tx) => {
       const fresh = await claimRequestIds(tx, batch);
       await insertMessages(tx, fresh);
-      await insertContents(tx, fresh);
-      await placeInInboxes(
+      const seqs = await placeInInboxes(
         tx,
         fresh.flatMap((m) => m.inbox.map((entry) => ({ ...entry, messageId: m.id }))),
         fresh[0]?.createdAt ?? new Date(),
       );
-      await insertDeliveries(tx, fresh);
-      const queued = await queuedDeliveries(tx, batch.map((m) => m.requestId));
-      return { jobs: await loadDeliveryJobs(tx, queued), events: decidedOutcomes(fresh), stored: fresh.length };
+      await insertDeliveries(tx, fresh, seqs);
+      const freshIds = new Set(fresh.map((m) => m.requestId));
+      const replayed = batch.filter((m) => !freshIds.has(m.requestId)).map((m) => m.requestId);
+      const replayedJobs = replayed.length > 0 ? await loadDeliveryJobs(tx, await queuedDeliveries(tx, replayed)) : [];
+      return { jobs: [...freshJobs(fresh, seqs), ...replayedJobs], events: decidedOutcomes(fresh), stored: fresh.length };
     });
   }
 }
@@ -87,17 +88,18 @@ async function claimRequestIds(tx: EntityManager, batch: PlannedMessage[]): Prom
 async function insertMessages(tx: EntityManager, fresh: PlannedMessage[]): Promise<void> {
   if (fresh.length === 0) return;
   await tx.query(
-    `INSERT INTO messages (id, request_id, type, recipient, data, locale, priority, send_at, expires_at, created_at)
-     SELECT i, r, t, rc::jsonb, d::jsonb, l, p, sa, ea, ca
-       FROM unnest($1::uuid[], $2::varchar[], $3::varchar[], $4::text[], $5::text[], $6::varchar[],
-                   $7::varchar[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[])
-         AS x(i, r, t, rc, d, l, p, sa, ea, ca)`,
+    `INSERT INTO messages (id, request_id, type, recipient, data, contents, locale, priority, send_at, expires_at, created_at)
+     SELECT i, r, t, rc::jsonb, d::jsonb, c::jsonb, l, p, sa, ea, ca
+       FROM unnest($1::uuid[], $2::varchar[], $3::varchar[], $4::text[], $5::text[], $6::text[], $7::varchar[],
+                   $8::varchar[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[])
+         AS x(i, r, t, rc, d, c, l, p, sa, ea, ca)`,
     [
       fresh.map((m) => m.id),
       fresh.map((m) => m.requestId),
       fresh.map((m) => m.type),
       fresh.map((m) => JSON.stringify(m.recipient)),
       fresh.map((m) => JSON.stringify(m.data)),
+      fresh.map((m) => JSON.stringify(Object.fromEntries(m.contents.map(({ locale, title, body }) => [locale, { title, body }])))),
       fresh.map((m) => m.locale),
       fresh.map((m) => m.priority),
       fresh.map((m) => m.sendAt),
@@ -107,23 +109,22 @@ async function insertMessages(tx: EntityManager, fresh: PlannedMessage[]): Promi
   );
 }
 
-async function insertContents(tx: EntityManager, fresh: PlannedMessage[]): Promise<void> {
-  const rows = fresh.flatMap((m) => m.contents.map((c) => ({ ...c, messageId: m.id, createdAt: m.createdAt })));
-  if (rows.length === 0) return;
-  await tx.query(
-    `INSERT INTO message_contents (message_id, locale, title, body, created_at)
-     SELECT * FROM unnest($1::uuid[], $2::varchar[], $3::text[], $4::text[], $5::timestamptz[])`,
-    [rows.map((r) => r.messageId), rows.map((r) => r.locale), rows.map((r) => r.title), rows.map((r) => r.body), rows.map((r) => r.createdAt)],
-  );
-}
 
-async function insertDeliveries(tx: EntityManager, fresh: PlannedMessage[]): Promise<void> {
-  const rows = fresh.flatMap((m) => m.deliveries.map((d) => ({ ...d, messageId: m.id, createdAt: m.createdAt, expiresAt: m.expiresAt })));
+async function insertDeliveries(tx: EntityManager, fresh: PlannedMessage[], seqs: Map<string, number>): Promise<void> {
+  const rows = fresh.flatMap((m) =>
+    m.deliveries.map((d) => ({
+      ...d,
+      messageId: m.id,
+      createdAt: m.createdAt,
+      expiresAt: m.expiresAt,
+      seq: d.channel === 'websocket' && d.userId !== null ? (seqs.get(inboxKey(d.userId, m.id)) ?? null) : null,
+    })),
+  );
   if (rows.length === 0) return;
   await tx.query(
-    `INSERT INTO deliveries (id, message_id, user_id, channel, endpoint, locale, tier, status, last_error, next_attempt_at, expires_at, created_at)
+    `INSERT INTO deliveries (id, message_id, user_id, channel, endpoint, locale, tier, status, last_error, next_attempt_at, expires_at, created_at, seq)
      SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::varchar[], $4::varchar[], $5::varchar[], $6::varchar[], $7::smallint[],
-                          $8::varchar[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::timestamptz[])
+                          $8::varchar[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::timestamptz[], $13::bigint[])
      ON CONFLICT ON CONSTRAINT uq_deliveries_target DO NOTHING`,
     [
       rows.map((r) => r.id),
@@ -138,6 +139,7 @@ async function insertDeliveries(tx: EntityManager, fresh: PlannedMessage[]): Pro
       rows.map((r) => r.nextAttemptAt),
       rows.map((r) => r.expiresAt),
       rows.map((r) => r.createdAt),
+      rows.map((r) => r.seq),
     ],
   );
 }
@@ -152,6 +154,35 @@ async function queuedDeliveries(tx: EntityManager, requestIds: string[]): Promis
     [requestIds],
   );
   return rows.map((row) => ({ id: row.id, createdAt: row.created_at }));
+}
+
+/** The jobs of this batch's new queued deliveries, built from what was just written rather than read back. */
+function freshJobs(fresh: PlannedMessage[], seqs: Map<string, number>): DeliveryJob[] {
+  return fresh.flatMap((m) => {
+    const content = new Map(m.contents.map((c) => [c.locale, c]));
+    return m.deliveries
+      .filter((d) => d.status === 'queued')
+      .map((d) => ({
+        deliveryId: d.id,
+        requestId: m.requestId,
+        userId: d.userId,
+        channel: d.channel,
+        endpoint: d.endpoint,
+        attempt: 1,
+        expiresAt: m.expiresAt ? m.expiresAt.toISOString() : null,
+        priority: m.priority,
+        locale: d.locale,
+        message: {
+          id: m.id,
+          seq: d.userId === null ? null : (seqs.get(inboxKey(d.userId, m.id)) ?? null),
+          type: m.type,
+          title: content.get(d.locale)?.title ?? '',
+          body: content.get(d.locale)?.body ?? '',
+          data: m.data,
+          createdAt: m.createdAt.toISOString(),
+        },
+      }));
+  });
 }
 
 function decidedOutcomes(fresh: PlannedMessage[]): OutcomeEvent[] {

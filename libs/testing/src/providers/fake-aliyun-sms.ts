@@ -47,10 +47,14 @@ export async function startFakeAliyunSms(options: { latencyMs?: number; record?:
     const signature = params.get('Signature');
     params.delete('Signature');
     if (signature === undefined) return reply(400, 'MissingSignature', 'Signature is mandatory for this action.');
-    if (params.get('SignatureMethod') !== 'HMAC-SHA1' || params.get('SignatureVersion') !== '1.0') return reply(400, 'InvalidParameter', 'Unsupported signature method or version.');
+    if (params.get('SignatureMethod') !== 'HMAC-SHA1' || params.get('SignatureVersion') !== '1.0') {
+      return reply(400, 'InvalidParameter', 'Unsupported signature method or version.');
+    }
     if (params.get('AccessKeyId') !== accessKeyId) return reply(404, 'InvalidAccessKeyId.NotFound', 'Specified access key is not found.');
     const timestamp = Date.parse(params.get('Timestamp') ?? '');
-    if (Number.isNaN(timestamp) || Math.abs(now() - timestamp) > FIFTEEN_MINUTES) return reply(400, 'InvalidTimeStamp.Expired', 'Specified time stamp or date value is expired.');
+    if (Number.isNaN(timestamp) || Math.abs(now() - timestamp) > FIFTEEN_MINUTES) {
+      return reply(400, 'InvalidTimeStamp.Expired', 'Specified time stamp or date value is expired.');
+    }
     fake.signaturesChecked += 1;
     if (signature !== sign(request.method, params, accessKeySecret)) return reply(400, 'SignatureDoesNotMatch', 'Specified signature is not matched with our calculation.');
     const nonce = params.get('SignatureNonce') ?? '';
@@ -89,7 +93,13 @@ export async function startFakeAliyunSms(options: { latencyMs?: number; record?:
 
 /** Written from Alibaba Cloud's RPC signature description, independently of the adapter's code. */
 function sign(method: string, params: Map<string, string>, secret: string): string {
-  const encode = (value: string): string => encodeURIComponent(value).replace(/\+/g, '%20').replace(/\*/g, '%2A').replace(/%7E/g, '~').replace(/[!'()]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  // The documented recipe: URL-encode, then fix up '+', '*' and '~'; encodeURIComponent also leaves !'() alone.
+  const encode = (value: string): string =>
+    encodeURIComponent(value)
+      .replace(/\+/g, '%20')
+      .replace(/\*/g, '%2A')
+      .replace(/%7E/g, '~')
+      .replace(/[!'()]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
   const canonical = [...params.entries()]
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([key, value]) => `${encode(key)}=${encode(value)}`)

@@ -71,6 +71,7 @@ export async function startFakeApns(options: FakeApnsOptions = {}): Promise<Fake
   const bad = new Set<string>();
   const expired = new Set<string>();
   const seen = new Set<string>();
+  const verified = new Map<string, number>();
   const failures = new ScriptedReplies<ApnsFailure>();
   const sessions = new Set<ServerHttp2Session>();
   const fake: FakeApns = {
@@ -95,7 +96,7 @@ export async function startFakeApns(options: FakeApnsOptions = {}): Promise<Fake
     const match = /^\/3\/device\/([^/]+)$/.exec(String(headers[':path']));
     if (headers[':method'] !== 'POST') return { status: 405, body: { reason: 'MethodNotAllowed' } };
     if (match === null) return { status: 404, body: { reason: 'BadPath' } };
-    const authFailure = checkProviderToken(headers['authorization'], publicKey, teamId, keyId, now(), expired);
+    const authFailure = checkProviderToken(headers['authorization'], publicKey, teamId, keyId, now(), expired, verified);
     if (authFailure !== undefined) return { status: 403, body: { reason: authFailure } };
     const jwt = String(headers['authorization']).slice('bearer '.length);
     if (!seen.has(jwt)) {
@@ -119,6 +120,8 @@ export async function startFakeApns(options: FakeApnsOptions = {}): Promise<Fake
     fake.sessionsOpened += 1;
     sessions.add(session);
     session.on('close', () => sessions.delete(session));
+    // A client resetting its session must not take the server down with an unhandled error.
+    session.on('error', () => undefined);
   });
   server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
     let body = '';
@@ -163,13 +166,19 @@ function checkProviderToken(
   keyId: string,
   now: number,
   expired: Set<string>,
+  verifiedTokens: Map<string, number>,
 ): string | undefined {
   if (typeof authorization !== 'string' || !authorization.startsWith('bearer ')) return 'MissingProviderToken';
   const jwt = authorization.slice('bearer '.length);
-  const verified = verifyJwt(jwt, 'ES256', publicKey);
-  if (verified === null || verified.header['kid'] !== keyId || verified.claims['iss'] !== teamId) return 'InvalidProviderToken';
-  const iat = verified.claims['iat'];
-  if (typeof iat !== 'number') return 'InvalidProviderToken';
+  // A token is verified once and remembered with its iat, as a provider reuses it for up to an hour.
+  let iat = verifiedTokens.get(jwt);
+  if (iat === undefined) {
+    const verified = verifyJwt(jwt, 'ES256', publicKey);
+    if (verified === null || verified.header['kid'] !== keyId || verified.claims['iss'] !== teamId) return 'InvalidProviderToken';
+    if (typeof verified.claims['iat'] !== 'number') return 'InvalidProviderToken';
+    iat = verified.claims['iat'];
+    verifiedTokens.set(jwt, iat);
+  }
   if (expired.has(jwt) || now / 1000 - iat > HOUR_SECONDS) return 'ExpiredProviderToken';
   return undefined;
 }
@@ -180,6 +189,8 @@ function checkRequest(headers: IncomingHttpHeaders, body: string, topic: string)
   if (headers['apns-topic'] !== topic) return reject(400, 'TopicDisallowed');
   const pushType = headers['apns-push-type'];
   if (typeof pushType !== 'string' || !PUSH_TYPES.has(pushType)) return reject(400, 'InvalidPushType');
+  const apnsId = headers['apns-id'];
+  if (apnsId !== undefined && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(String(apnsId))) return reject(400, 'BadMessageId');
   const priority = headers['apns-priority'];
   if (priority !== undefined && !['1', '5', '10'].includes(String(priority))) return reject(400, 'BadPriority');
   if (pushType === 'background' && priority === '10') return reject(400, 'BadPriority');

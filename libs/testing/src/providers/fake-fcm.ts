@@ -1,5 +1,5 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { ScriptedReplies, formOf, jsonOf, startFakeHttpServer, type FakeReply, type FakeRequest } from './fake-http-server';
+import { ScriptedReplies, requestForm, requestJson, startFakeHttpServer, type FakeReply, type FakeRequest } from './fake-http-server';
 import { verifyJwt } from './jwt-verifier';
 
 export interface FcmSent {
@@ -43,7 +43,15 @@ export interface FakeFcm {
 }
 
 const FCM_SCOPE = 'https://www.googleapis.com/auth/firebase.messaging';
-const API_STATUS: Record<number, string> = { 400: 'INVALID_ARGUMENT', 401: 'UNAUTHENTICATED', 403: 'PERMISSION_DENIED', 404: 'NOT_FOUND', 429: 'RESOURCE_EXHAUSTED', 500: 'INTERNAL', 503: 'UNAVAILABLE' };
+const API_STATUS: Record<number, string> = {
+  400: 'INVALID_ARGUMENT',
+  401: 'UNAUTHENTICATED',
+  403: 'PERMISSION_DENIED',
+  404: 'NOT_FOUND',
+  429: 'RESOURCE_EXHAUSTED',
+  500: 'INTERNAL',
+  503: 'UNAVAILABLE',
+};
 
 /** FCM HTTP v1 `messages:send` and Google's OAuth2 token endpoint (JWT bearer grant, RS256). */
 export async function startFakeFcm(options: FakeFcmOptions = {}): Promise<FakeFcm> {
@@ -60,14 +68,16 @@ export async function startFakeFcm(options: FakeFcmOptions = {}): Promise<FakeFc
   let tokenUrl = '';
 
   const issueToken = (request: FakeRequest): FakeReply => {
-    const form = formOf(request);
+    const form = requestForm(request);
     if (form.get('grant_type') !== 'urn:ietf:params:oauth:grant-type:jwt-bearer') return oauthError('unsupported_grant_type', 'Invalid grant_type.');
     const verified = verifyJwt(form.get('assertion') ?? '', 'RS256', publicKey);
     if (verified === null) return oauthError('invalid_grant', 'Invalid JWT Signature.');
     const { iss, aud, scope, iat, exp } = verified.claims as { iss?: unknown; aud?: unknown; scope?: unknown; iat?: unknown; exp?: unknown };
     if (iss !== clientEmail || aud !== tokenUrl) return oauthError('invalid_grant', 'Invalid JWT: iss or aud.');
     if (typeof scope !== 'string' || !scope.split(' ').includes(FCM_SCOPE)) return oauthError('invalid_scope', 'Invalid OAuth scope.');
-    if (typeof iat !== 'number' || typeof exp !== 'number' || exp - iat > 3600 || exp * 1000 < now()) return oauthError('invalid_grant', 'Invalid JWT: Token must be a short-lived token.');
+    if (typeof iat !== 'number' || typeof exp !== 'number' || exp - iat > 3600 || exp * 1000 < now()) {
+      return oauthError('invalid_grant', 'Invalid JWT: Token must be a short-lived token.');
+    }
     const accessToken = `ya29.${randomBytes(24).toString('base64url')}`;
     accessTokens.set(accessToken, now() + lifetime * 1000);
     fake.accessTokensIssued += 1;
@@ -81,7 +91,7 @@ export async function startFakeFcm(options: FakeFcmOptions = {}): Promise<FakeFc
     if (bearer === undefined || expiresAt === undefined || expiresAt < now() || revoked.has(bearer)) {
       return fcmError(401, 'UNAUTHENTICATED', 'Request had invalid authentication credentials. Expected OAuth 2 access token.');
     }
-    const message = (jsonOf(request) as { message?: Record<string, unknown> } | undefined)?.message;
+    const message = (requestJson(request) as { message?: Record<string, unknown> } | undefined)?.message;
     const token = message?.['token'];
     if (message === undefined || typeof token !== 'string') return fcmError(400, 'INVALID_ARGUMENT', 'Recipient of the message is not set.', 'INVALID_ARGUMENT');
     if (invalid.has(token)) {

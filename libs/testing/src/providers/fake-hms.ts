@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { ScriptedReplies, formOf, jsonOf, startFakeHttpServer, type FakeReply, type FakeRequest } from './fake-http-server';
+import { ScriptedReplies, requestForm, requestJson, startFakeHttpServer, type FakeReply, type FakeRequest } from './fake-http-server';
 
 export interface HmsBatch {
   tokens: string[];
@@ -47,7 +47,7 @@ export async function startFakeHms(options: FakeHmsOptions = {}): Promise<FakeHm
   const failures = new ScriptedReplies<HmsFailure>();
 
   const issueToken = (request: FakeRequest): FakeReply => {
-    const form = formOf(request);
+    const form = requestForm(request);
     if (form.get('grant_type') !== 'client_credentials') return { status: 400, body: { error: 1102, error_description: 'unsupported grant_type', sub_error: 20003 } };
     if (form.get('client_id') !== appId || form.get('client_secret') !== appSecret) {
       return { status: 400, body: { error: 1101, error_description: 'invalid client', sub_error: 20109 } };
@@ -66,7 +66,7 @@ export async function startFakeHms(options: FakeHmsOptions = {}): Promise<FakeHm
     const expiresAt = bearer === undefined ? undefined : accessTokens.get(bearer);
     if (bearer === undefined || expiresAt === undefined) return reply(401, '80200001', 'Oauth authentication error');
     if (expired.has(bearer) || expiresAt < now()) return reply(401, '80200003', 'Oauth Token expired.');
-    const message = (jsonOf(request) as { message?: Record<string, unknown> } | undefined)?.message;
+    const message = (requestJson(request) as { message?: Record<string, unknown> } | undefined)?.message;
     const tokens = message?.['token'];
     if (message === undefined || !Array.isArray(tokens) || tokens.length === 0) return reply(400, '80100003', 'Illegal message structure');
     if (tokens.length > MAX_TOKENS) return reply(400, '80300010', 'The number of tokens in the message body exceeds the default value');

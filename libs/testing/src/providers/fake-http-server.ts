@@ -41,7 +41,13 @@ export async function startFakeHttpServer(handler: FakeHandler, options: FakeHtt
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       const url = new URL(req.url ?? '/', 'http://fake');
-      const request: FakeRequest = { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers, body: Buffer.concat(chunks).toString('utf8') };
+      const request: FakeRequest = {
+        method: req.method ?? 'GET',
+        path: url.pathname,
+        query: url.searchParams,
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+      };
       if (options.record !== false) requests.push(request);
       void Promise.resolve(handler(request)).then((reply) => {
         const delay = (options.latencyMs ?? 0) + (reply.delayMs ?? 0);
@@ -84,11 +90,11 @@ export class ScriptedReplies<T> {
   }
 }
 
-export function formOf(request: FakeRequest): URLSearchParams {
+export function requestForm(request: FakeRequest): URLSearchParams {
   return new URLSearchParams(request.body);
 }
 
-export function jsonOf(request: FakeRequest): unknown {
+export function requestJson(request: FakeRequest): unknown {
   try {
     return JSON.parse(request.body) as unknown;
   } catch {

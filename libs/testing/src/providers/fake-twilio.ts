@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { ScriptedReplies, formOf, startFakeHttpServer, type FakeReply, type FakeRequest } from './fake-http-server';
+import { ScriptedReplies, requestForm, startFakeHttpServer, type FakeReply, type FakeRequest } from './fake-http-server';
 
 export interface TwilioMessage {
   sid: string;
@@ -46,7 +46,7 @@ export async function startFakeTwilio(options: { latencyMs?: number; record?: bo
     const credentials = Buffer.from(String(request.headers['authorization'] ?? '').replace(/^Basic /, ''), 'base64').toString('utf8');
     if (credentials !== `${accountSid}:${authToken}`) return error(401, 20003, 'Authenticate');
     if (match[1] !== accountSid) return error(404, 20404, 'The requested resource was not found');
-    const form = formOf(request);
+    const form = requestForm(request);
     const to = form.get('To') ?? '';
     const from = form.get('From') ?? form.get('MessagingServiceSid');
     const body = form.get('Body');
@@ -66,7 +66,18 @@ export async function startFakeTwilio(options: { latencyMs?: number; record?: bo
     if (options.record !== false) fake.messages.push({ sid, to, from, body });
     return {
       status: 201,
-      body: { sid, account_sid: accountSid, to, from, body, status: 'queued', date_created: new Date().toUTCString(), num_segments: '1', error_code: null, error_message: null },
+      body: {
+        sid,
+        account_sid: accountSid,
+        to,
+        from,
+        body,
+        status: 'queued',
+        date_created: new Date().toUTCString(),
+        num_segments: '1',
+        error_code: null,
+        error_message: null,
+      },
     };
   };
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { ScriptedReplies, formOf, startFakeHttpServer, type FakeReply, type FakeRequest } from './fake-http-server';
+import { ScriptedReplies, requestForm, startFakeHttpServer, type FakeReply, type FakeRequest } from './fake-http-server';
 
 export interface XiaomiMessage {
   regids: string[];
@@ -35,7 +35,7 @@ export async function startFakeXiaomi(options: { latencyMs?: number; record?: bo
   const send = (request: FakeRequest): FakeReply => {
     if (request.method !== 'POST' || request.path !== '/v3/message/regid') return { status: 404, body: 'not found' };
     if (request.headers['authorization'] !== `key=${appSecret}`) return error(21301, 'Authentication failed');
-    const form = formOf(request);
+    const form = requestForm(request);
     const regids = (form.get('registration_id') ?? '').split(',').filter((regid) => regid !== '');
     if (regids.length === 0) return error(20301, 'No valid targets');
     const failure = failures.take();

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   assertE164,
-  httpCall,
+  HttpClient,
   systemClock,
   type Clock,
   type HttpAnswer,
@@ -20,6 +20,7 @@ import { rpcSignature } from './aliyun-signature';
 export class AliyunSmsProvider implements SmsChannelProvider {
   readonly id = 'aliyun';
   readonly channel = 'sms' as const;
+  private readonly http = new HttpClient('aliyun');
   private readonly url: string;
 
   constructor(
@@ -34,7 +35,7 @@ export class AliyunSmsProvider implements SmsChannelProvider {
     assertE164(this.id, message.to);
     return this.guard.run(async (signal) => {
       // Signed inside the call: the timestamp and nonce belong to this attempt.
-      const answer = await httpCall(this.id, {
+      const answer = await this.http.call({
         method: 'POST',
         url: this.url,
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -52,6 +53,7 @@ export class AliyunSmsProvider implements SmsChannelProvider {
   }
 
   close(): Promise<void> {
+    this.http.close();
     return Promise.resolve();
   }
 

@@ -22,10 +22,27 @@ export class ApnsConnection {
   request(headers: OutgoingHttpHeaders, body: string, signal: AbortSignal): Promise<Http2Answer> {
     const session = this.current();
     return new Promise((resolve, reject) => {
-      const stream = session.request(headers, { signal });
+      const stream = session.request(headers);
       let status = 0;
       let responseHeaders: IncomingHttpHeaders = {};
       let text = '';
+      let settled = false;
+      const settle = (outcome: () => void): void => {
+        if (settled) return;
+        settled = true;
+        signal.removeEventListener('abort', cancel);
+        outcome();
+      };
+      const fail = (reason: string, cause?: Error): void =>
+        settle(() => reject(new ProviderError({ provider: 'apns', code: ProviderErrorCode.Network, message: `HTTP/2 stream ${reason}`, cause })));
+      // Not the request's `signal` option: the guard's signal may abort after the call has returned,
+      // and Node would then reset a stream that has already answered, breaking the whole session.
+      const cancel = (): void => {
+        fail('cancelled');
+        if (!stream.closed) stream.close(constants.NGHTTP2_CANCEL);
+      };
+      signal.addEventListener('abort', cancel, { once: true });
+      if (signal.aborted) cancel();
       stream.setEncoding('utf8');
       stream.on('response', (received) => {
         responseHeaders = received;
@@ -34,10 +51,12 @@ export class ApnsConnection {
       stream.on('data', (chunk: string) => {
         text += chunk;
       });
-      stream.on('end', () => resolve({ status, headers: responseHeaders, body: text }));
-      stream.on('error', (error) => {
-        reject(new ProviderError({ provider: 'apns', code: ProviderErrorCode.Network, message: `HTTP/2 stream failed: ${error.message}`, cause: error }));
+      stream.on('end', () => {
+        if (status === 0) fail('ended without an answer');
+        else settle(() => resolve({ status, headers: responseHeaders, body: text }));
       });
+      stream.on('error', (error) => fail(`failed: ${error.message}`, error));
+      stream.on('close', () => fail(`closed before an answer (code ${stream.rstCode ?? 'none'})`));
       stream.end(body);
     });
   }

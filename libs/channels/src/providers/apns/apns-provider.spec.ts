@@ -1,5 +1,4 @@
 import { generateKeyPairSync } from 'node:crypto';
-// eslint-disable-next-line @nx/enforce-module-boundaries -- specs use the test kit; see libs/channels/test/README.md
 import { ManualClock, startFakeApns, type FakeApns } from '@notify/testing';
 import { failureOf } from '../../../test/outcome';
 import { RecordingLog } from '../../../test/recording-log';
@@ -37,9 +36,10 @@ describe('APNs provider', () => {
     await start();
     const expiresAt = new Date(clock.now() + 3_600_000);
     const receipt = await provider.send({ token: TOKEN, content: { ...content, collapseKey: 'order-1234', expiresAt, badge: 3 } });
-    expect(receipt.providerMessageId).toMatch(/^[0-9a-f-]{36}$/);
     expect(fake.pushes).toHaveLength(1);
     const [push] = fake.pushes;
+    expect(receipt.providerMessageId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(push?.headers['apns-id']).toBe(receipt.providerMessageId);
     expect(push?.token).toBe(TOKEN);
     expect(push?.headers).toMatchObject({
       'apns-topic': fake.topic,

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import {
   sendEachToken,
   systemClock,
@@ -36,7 +37,8 @@ export class ApnsProvider implements PushChannelProvider {
   async send(message: PushMessage): Promise<SendReceipt> {
     const payload = apnsPayload(message.content);
     checkApnsMessage(message.token, message.content);
-    return this.guard.run((signal) => this.post(message, payload, signal, true));
+    const apnsId = randomUUID();
+    return this.guard.run((signal) => this.post(message, payload, apnsId, signal, true));
   }
 
   sendMany(batch: PushBatch): Promise<PushResult[]> {
@@ -47,17 +49,17 @@ export class ApnsProvider implements PushChannelProvider {
     return this.connection.close();
   }
 
-  private async post(message: PushMessage, payload: string, signal: AbortSignal, mayRenewToken: boolean): Promise<SendReceipt> {
+  private async post(message: PushMessage, payload: string, apnsId: string, signal: AbortSignal, mayRenewToken: boolean): Promise<SendReceipt> {
     const jwt = this.providerToken.get();
-    const answer = await this.connection.request(apnsHeaders(message.token, message.content, this.settings.topic, jwt), payload, signal);
+    const answer = await this.connection.request(apnsHeaders(message.token, message.content, this.settings.topic, jwt, apnsId), payload, signal);
     if (answer.status === 200) {
-      const apnsId = answer.headers['apns-id'];
-      return { providerMessageId: typeof apnsId === 'string' ? apnsId : '', acceptedAt: new Date(this.clock.now()) };
+      const echoed = answer.headers['apns-id'];
+      return { providerMessageId: typeof echoed === 'string' ? echoed : apnsId, acceptedAt: new Date(this.clock.now()) };
     }
     // A token APNs calls expired (clock skew, a restart) is renewed once; a second refusal is configuration.
     if (mayRenewToken && answer.status === 403 && reasonOf(answer) === 'ExpiredProviderToken') {
       this.providerToken.invalidate(jwt);
-      return this.post(message, payload, signal, false);
+      return this.post(message, payload, apnsId, signal, false);
     }
     throw apnsError(answer, message.token, this.clock.now());
   }

@@ -13,7 +13,12 @@ export function apnsPayload(content: PushContent): string {
   if (content.badge !== undefined) aps['badge'] = content.badge;
   const payload = JSON.stringify({ ...content.data, aps });
   if (Buffer.byteLength(payload) > MAX_PAYLOAD_BYTES) {
-    throw new ProviderError({ provider: 'apns', code: ProviderErrorCode.Rejected, vendorCode: 'PayloadTooLarge', message: `payload is ${Buffer.byteLength(payload)} bytes, APNs takes ${MAX_PAYLOAD_BYTES}` });
+    throw new ProviderError({
+      provider: 'apns',
+      code: ProviderErrorCode.Rejected,
+      vendorCode: 'PayloadTooLarge',
+      message: `payload is ${Buffer.byteLength(payload)} bytes, APNs takes ${MAX_PAYLOAD_BYTES}`,
+    });
   }
   return payload;
 }
@@ -22,18 +27,31 @@ export function apnsPayload(content: PushContent): string {
 export function checkApnsMessage(token: string, content: PushContent): void {
   if (!DEVICE_TOKEN.test(token)) {
     // A token that is not hex would never be accepted, and must not reach the request path.
-    throw new ProviderError({ provider: 'apns', code: ProviderErrorCode.InvalidEndpoint, vendorCode: 'BadDeviceToken', deactivateToken: true, message: `device token ${maskToken(token)} is not hexadecimal` });
+    throw new ProviderError({
+      provider: 'apns',
+      code: ProviderErrorCode.InvalidEndpoint,
+      vendorCode: 'BadDeviceToken',
+      deactivateToken: true,
+      message: `device token ${maskToken(token)} is not hexadecimal`,
+    });
   }
   if (content.collapseKey !== undefined && Buffer.byteLength(content.collapseKey) > MAX_COLLAPSE_ID_BYTES) {
-    throw new ProviderError({ provider: 'apns', code: ProviderErrorCode.Rejected, vendorCode: 'BadCollapseId', message: `collapse id is longer than ${MAX_COLLAPSE_ID_BYTES} bytes` });
+    throw new ProviderError({
+      provider: 'apns',
+      code: ProviderErrorCode.Rejected,
+      vendorCode: 'BadCollapseId',
+      message: `collapse id is longer than ${MAX_COLLAPSE_ID_BYTES} bytes`,
+    });
   }
 }
 
-export function apnsHeaders(token: string, content: PushContent, topic: string, providerToken: string): OutgoingHttpHeaders {
+/** `apnsId` is ours, so the push has an id even before APNs answers (APNs echoes it back). */
+export function apnsHeaders(token: string, content: PushContent, topic: string, providerToken: string, apnsId: string): OutgoingHttpHeaders {
   const headers: OutgoingHttpHeaders = {
     ':method': 'POST',
     ':path': `/3/device/${token}`,
     authorization: `bearer ${providerToken}`,
+    'apns-id': apnsId,
     'apns-topic': topic,
     'apns-push-type': content.silent ? 'background' : 'alert',
     // Background pushes must use priority 5; alerts go out at once unless marked low.

@@ -1,7 +1,7 @@
 import {
   ProviderError,
   ProviderErrorCode,
-  httpCall,
+  type HttpClient,
   jsonOf,
   parseRetryAfter,
   signJwt,
@@ -13,11 +13,17 @@ import type { ServiceAccount } from './fcm-service-account';
 const FCM_SCOPE = 'https://www.googleapis.com/auth/firebase.messaging';
 
 /** Exchanges a JWT signed with the service account key for an OAuth2 access token (RFC 7523). */
-export async function fetchFcmAccessToken(account: ServiceAccount, tokenUrl: string, clock: Clock, signal: AbortSignal): Promise<IssuedToken> {
+export async function fetchFcmAccessToken(
+  http: HttpClient,
+  account: ServiceAccount,
+  tokenUrl: string,
+  clock: Clock,
+  signal: AbortSignal,
+): Promise<IssuedToken> {
   const iat = Math.floor(clock.now() / 1000);
   const header = account.privateKeyId === undefined ? {} : { kid: account.privateKeyId };
   const assertion = signJwt('RS256', account.privateKey, header, { iss: account.clientEmail, scope: FCM_SCOPE, aud: tokenUrl, iat, exp: iat + 3600 });
-  const answer = await httpCall('fcm', {
+  const answer = await http.call({
     method: 'POST',
     url: tokenUrl,
     headers: { 'content-type': 'application/x-www-form-urlencoded' },

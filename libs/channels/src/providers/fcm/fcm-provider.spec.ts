@@ -1,5 +1,4 @@
 import { generateKeyPairSync } from 'node:crypto';
-// eslint-disable-next-line @nx/enforce-module-boundaries -- specs use the test kit; see libs/channels/test/README.md
 import { ManualClock, startFakeFcm, type FakeFcm } from '@notify/testing';
 import { failureOf } from '../../../test/outcome';
 import { RecordingLog } from '../../../test/recording-log';

@@ -1,8 +1,8 @@
 import {
   AccessTokenCache,
+  HttpClient,
   ProviderError,
   ProviderErrorCode,
-  httpCall,
   jsonOf,
   sendEachToken,
   systemClock,
@@ -27,6 +27,7 @@ export class FcmProvider implements PushChannelProvider {
   private readonly account: ServiceAccount;
   private readonly accessToken: AccessTokenCache;
   private readonly sendUrl: string;
+  private readonly http = new HttpClient('fcm');
 
   constructor(
     settings: FcmSettings,
@@ -35,7 +36,7 @@ export class FcmProvider implements PushChannelProvider {
   ) {
     this.account = parseServiceAccount(settings.serviceAccountJson);
     const tokenUrl = settings.tokenUrl ?? this.account.tokenUri;
-    this.accessToken = new AccessTokenCache((signal) => fetchFcmAccessToken(this.account, tokenUrl, clock, signal), clock);
+    this.accessToken = new AccessTokenCache((signal) => fetchFcmAccessToken(this.http, this.account, tokenUrl, clock, signal), clock);
     this.sendUrl = `${settings.baseUrl.replace(/\/$/, '')}/v1/projects/${encodeURIComponent(this.account.projectId)}/messages:send`;
   }
 
@@ -49,12 +50,13 @@ export class FcmProvider implements PushChannelProvider {
   }
 
   close(): Promise<void> {
+    this.http.close();
     return Promise.resolve();
   }
 
   private async post(token: string, body: string, signal: AbortSignal, mayRenewToken: boolean): Promise<SendReceipt> {
     const accessToken = await this.accessToken.get(signal);
-    const answer = await httpCall(this.id, {
+    const answer = await this.http.call({
       method: 'POST',
       url: this.sendUrl,
       headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' },

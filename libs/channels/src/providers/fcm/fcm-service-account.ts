@@ -7,7 +7,7 @@ const ServiceAccountSchema = z.object({
   client_email: z.string().min(1),
   private_key: z.string().min(1),
   private_key_id: z.string().optional(),
-  token_uri: z.string().url().default('https://oauth2.googleapis.com/token'),
+  token_uri: z.url().default('https://oauth2.googleapis.com/token'),
 });
 
 export interface ServiceAccount {

@@ -1,9 +1,9 @@
-import { ProviderError, ProviderErrorCode, httpCall, jsonOf, parseRetryAfter, type Clock, type IssuedToken } from '../../ports';
+import { ProviderError, ProviderErrorCode, jsonOf, parseRetryAfter, type Clock, type HttpClient, type IssuedToken } from '../../ports';
 import type { HmsSettings } from './hms-settings';
 
 /** OAuth 2.0 client credentials grant of Huawei's account server. */
-export async function fetchHmsAccessToken(settings: HmsSettings, clock: Clock, signal: AbortSignal): Promise<IssuedToken> {
-  const answer = await httpCall('hms', {
+export async function fetchHmsAccessToken(http: HttpClient, settings: HmsSettings, clock: Clock, signal: AbortSignal): Promise<IssuedToken> {
+  const answer = await http.call({
     method: 'POST',
     url: settings.tokenUrl,
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -21,6 +21,6 @@ export async function fetchHmsAccessToken(settings: HmsSettings, clock: Clock, s
     vendorCode,
     status: answer.status,
     retryAfterMs: parseRetryAfter(answer.headers.get('retry-after'), clock.now()),
-    message: `access token refused for app ${settings.appId}: ${vendorCode ?? answer.status} (${typeof body.error_description === 'string' ? body.error_description : 'no description'})`,
+    message: `access token refused for app ${settings.appId}: ${vendorCode ?? answer.status} (${String(body.error_description ?? 'no description')})`,
   });
 }

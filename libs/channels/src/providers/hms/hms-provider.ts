@@ -1,9 +1,10 @@
 import {
   AccessTokenCache,
+  HttpClient,
   asProviderError,
   chunk,
   failEveryToken,
-  httpCall,
+  receiptOfOnly,
   systemClock,
   type Clock,
   type HttpAnswer,
@@ -30,20 +31,19 @@ export class HmsProvider implements PushChannelProvider {
   readonly channel = 'push' as const;
   private readonly accessToken: AccessTokenCache;
   private readonly sendUrl: string;
+  private readonly http = new HttpClient('hms');
 
   constructor(
     settings: HmsSettings,
     private readonly guard: ProviderGuard,
     private readonly clock: Clock = systemClock,
   ) {
-    this.accessToken = new AccessTokenCache((signal) => fetchHmsAccessToken(settings, clock, signal), clock);
+    this.accessToken = new AccessTokenCache((signal) => fetchHmsAccessToken(this.http, settings, clock, signal), clock);
     this.sendUrl = `${settings.baseUrl.replace(/\/$/, '')}/v1/${encodeURIComponent(settings.appId)}/messages:send`;
   }
 
   async send(message: PushMessage): Promise<SendReceipt> {
-    const [result] = await this.sendMany({ tokens: [message.token], content: message.content });
-    if (result?.receipt === undefined) throw result?.error;
-    return result.receipt;
+    return receiptOfOnly(this.id, await this.sendMany({ tokens: [message.token], content: message.content }));
   }
 
   async sendMany(batch: PushBatch): Promise<PushResult[]> {
@@ -56,6 +56,7 @@ export class HmsProvider implements PushChannelProvider {
   }
 
   close(): Promise<void> {
+    this.http.close();
     return Promise.resolve();
   }
 
@@ -71,7 +72,7 @@ export class HmsProvider implements PushChannelProvider {
 
   private async post(body: string, signal: AbortSignal, mayRenewToken: boolean): Promise<HttpAnswer> {
     const accessToken = await this.accessToken.get(signal);
-    const answer = await httpCall(this.id, {
+    const answer = await this.http.call({
       method: 'POST',
       url: this.sendUrl,
       headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json;charset=utf-8' },

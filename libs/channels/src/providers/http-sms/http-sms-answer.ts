@@ -12,7 +12,12 @@ export function messageIdOf(answer: HttpAnswer, path: string | undefined): strin
   }
   for (const key of path.split('.')) value = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined;
   if (typeof value === 'string' || typeof value === 'number') return String(value);
-  throw new ProviderError({ provider: 'http-sms', code: ProviderErrorCode.Unexpected, status: answer.status, message: `accepted, but the answer has no message id at ${path}` });
+  throw new ProviderError({
+    provider: 'http-sms',
+    code: ProviderErrorCode.Unexpected,
+    status: answer.status,
+    message: `accepted, but the answer has no message id at ${path}`,
+  });
 }
 
 /** A generic gateway's codes are unknown, so only the HTTP status decides. */

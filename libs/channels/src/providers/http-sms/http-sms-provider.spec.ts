@@ -1,4 +1,3 @@
-// eslint-disable-next-line @nx/enforce-module-boundaries -- specs use the test kit; see libs/channels/test/README.md
 import { startFakeSmsGateway, type FakeSmsGateway } from '@notify/testing';
 import { failureOf } from '../../../test/outcome';
 import { RecordingLog } from '../../../test/recording-log';

@@ -1,6 +1,6 @@
 import {
   assertE164,
-  httpCall,
+  HttpClient,
   systemClock,
   type Clock,
   type ProviderGuard,
@@ -16,6 +16,7 @@ import { contentTypeOf, renderSmsBody } from './sms-body-template';
 export class HttpSmsProvider implements SmsChannelProvider {
   readonly id = 'http-sms';
   readonly channel = 'sms' as const;
+  private readonly http = new HttpClient('http-sms');
 
   constructor(
     private readonly settings: HttpSmsSettings,
@@ -27,7 +28,7 @@ export class HttpSmsProvider implements SmsChannelProvider {
     assertE164(this.id, message.to);
     const body = renderSmsBody(this.settings, { to: message.to, body: message.body, from: this.settings.from });
     return this.guard.run(async (signal) => {
-      const answer = await httpCall(this.id, {
+      const answer = await this.http.call({
         method: 'POST',
         url: this.settings.url,
         headers: { ...this.settings.headers, 'content-type': contentTypeOf(this.settings.format) },
@@ -40,6 +41,7 @@ export class HttpSmsProvider implements SmsChannelProvider {
   }
 
   close(): Promise<void> {
+    this.http.close();
     return Promise.resolve();
   }
 }

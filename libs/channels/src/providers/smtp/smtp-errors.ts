@@ -17,7 +17,9 @@ export function smtpError(error: unknown, to: string): ProviderError {
     code: codeOf(failure.code, reply),
     vendorCode: failure.code,
     status: reply,
-    message: `mail to ${maskEmail(to)} failed: ${failure.code ?? 'error'}${reply === undefined ? '' : ` ${reply}`}${failure.command === undefined ? '' : ` after ${failure.command}`}`,
+    message: [`mail to ${maskEmail(to)} failed:`, failure.code ?? 'error', reply, failure.command === undefined ? undefined : `after ${failure.command}`]
+      .filter((part) => part !== undefined)
+      .join(' '),
     cause: error,
   });
 }

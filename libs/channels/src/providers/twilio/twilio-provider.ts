@@ -2,7 +2,7 @@ import {
   ProviderError,
   ProviderErrorCode,
   assertE164,
-  httpCall,
+  HttpClient,
   jsonOf,
   systemClock,
   type Clock,
@@ -20,6 +20,7 @@ import type { TwilioSettings } from './twilio-settings';
 export class TwilioProvider implements SmsChannelProvider {
   readonly id = 'twilio';
   readonly channel = 'sms' as const;
+  private readonly http = new HttpClient('twilio');
   private readonly url: string;
   private readonly authorization: string;
 
@@ -38,7 +39,7 @@ export class TwilioProvider implements SmsChannelProvider {
     form.set(this.settings.from.startsWith('MG') ? 'MessagingServiceSid' : 'From', this.settings.from);
     if (this.settings.statusCallbackUrl !== undefined) form.set('StatusCallback', this.settings.statusCallbackUrl);
     return this.guard.run(async (signal) => {
-      const answer = await httpCall(this.id, {
+      const answer = await this.http.call({
         method: 'POST',
         url: this.url,
         headers: { authorization: this.authorization, 'content-type': 'application/x-www-form-urlencoded' },
@@ -47,7 +48,9 @@ export class TwilioProvider implements SmsChannelProvider {
       });
       if (answer.status !== 201 && answer.status !== 200) throw twilioError(answer, message.to, this.clock.now());
       const body = jsonOf(this.id, answer) as { sid?: unknown; date_created?: unknown };
-      if (typeof body.sid !== 'string') throw new ProviderError({ provider: this.id, code: ProviderErrorCode.Unexpected, status: answer.status, message: 'accepted without a sid' });
+      if (typeof body.sid !== 'string') {
+        throw new ProviderError({ provider: this.id, code: ProviderErrorCode.Unexpected, status: answer.status, message: 'accepted without a sid' });
+      }
       const created = typeof body.date_created === 'string' ? Date.parse(body.date_created) : Number.NaN;
       return { providerMessageId: body.sid, acceptedAt: new Date(Number.isNaN(created) ? this.clock.now() : created) };
     });
@@ -58,6 +61,7 @@ export class TwilioProvider implements SmsChannelProvider {
   }
 
   close(): Promise<void> {
+    this.http.close();
     return Promise.resolve();
   }
 }

@@ -2,7 +2,8 @@ import {
   asProviderError,
   chunk,
   failEveryToken,
-  httpCall,
+  receiptOfOnly,
+  HttpClient,
   systemClock,
   type Clock,
   type ProviderGuard,
@@ -25,6 +26,7 @@ const MAX_REGIDS = 1000;
 export class XiaomiProvider implements PushChannelProvider {
   readonly id = 'xiaomi';
   readonly channel = 'push' as const;
+  private readonly http = new HttpClient('xiaomi');
   private readonly sendUrl: string;
 
   constructor(
@@ -36,9 +38,7 @@ export class XiaomiProvider implements PushChannelProvider {
   }
 
   async send(message: PushMessage): Promise<SendReceipt> {
-    const [result] = await this.sendMany({ tokens: [message.token], content: message.content });
-    if (result?.receipt === undefined) throw result?.error;
-    return result.receipt;
+    return receiptOfOnly(this.id, await this.sendMany({ tokens: [message.token], content: message.content }));
   }
 
   async sendMany(batch: PushBatch): Promise<PushResult[]> {
@@ -51,6 +51,7 @@ export class XiaomiProvider implements PushChannelProvider {
   }
 
   close(): Promise<void> {
+    this.http.close();
     return Promise.resolve();
   }
 
@@ -58,7 +59,7 @@ export class XiaomiProvider implements PushChannelProvider {
     const form = xiaomiForm(regids, batch.content, this.settings.packageName, this.clock.now()).toString();
     try {
       return await this.guard.run(async (signal) => {
-        const answer = await httpCall(this.id, {
+        const answer = await this.http.call({
           method: 'POST',
           url: this.sendUrl,
           headers: { authorization: `key=${this.settings.appSecret}`, 'content-type': 'application/x-www-form-urlencoded;charset=UTF-8' },
