@@ -20,15 +20,22 @@ export class RunningPlatform {
   private apps: INestApplication[] = [];
   private sockets: NotificationSocket[] = [];
   gatewayPort = 0;
+  /** Ports of further gateways started with `addGateway`. */
+  readonly edgePorts: number[] = [];
   producer!: Producer;
   db!: DataSource;
+  private readonly env: NodeJS.ProcessEnv;
+  private readonly logger = createLogger('e2e', process.env.LOG_LEVEL ?? 'warn');
+  private readonly onFatal = (error: Error) => void this.fatalErrors.push(error);
+
+  /** @param gatewayEnv settings of the gateways, e.g. a short acknowledgement timeout */
+  constructor(gatewayEnv: Record<string, string> = {}) {
+    this.env = { ...process.env, MESSAGE_CENTER_PORT: '0', GATEWAY_PORT: '0', JWT_SECRET: this.jwtSecret, NOTIFY_ROUTES: 'config/routes.yaml', ...gatewayEnv };
+  }
 
   async start(): Promise<void> {
-    const env = { ...process.env, MESSAGE_CENTER_PORT: '0', GATEWAY_PORT: '0', JWT_SECRET: this.jwtSecret, NOTIFY_ROUTES: 'config/routes.yaml' };
-    const logger = createLogger('e2e', process.env.LOG_LEVEL ?? 'warn');
-    const onFatal = (error: Error) => void this.fatalErrors.push(error);
-    this.apps.push(await startMessageCenter(loadMessageCenterConfig(env), logger, { onFatal }));
-    const gateway = await startRealtimeGateway(loadRealtimeGatewayConfig(env), logger, onFatal);
+    this.apps.push(await startMessageCenter(loadMessageCenterConfig(this.env), this.logger, { onFatal: this.onFatal }));
+    const gateway = await startRealtimeGateway(loadRealtimeGatewayConfig(this.env), this.logger, this.onFatal);
     this.apps.push(gateway);
     this.gatewayPort = listeningPort(gateway);
     const kafka = new Kafka({ clientId: 'e2e-producer', brokers: process.env.KAFKA_BROKERS!.split(','), logLevel: 1 });
@@ -37,14 +44,22 @@ export class RunningPlatform {
     this.db = await createDataSource({ databaseUrl: process.env.DATABASE_URL!, databasePoolSize: 2 }).initialize();
   }
 
+  /** Another gateway of the cluster that holds connections but consumes nothing: what reaches its clients came through the adapter. */
+  async addEdgeGateway(): Promise<number> {
+    const gateway = await startRealtimeGateway(loadRealtimeGatewayConfig({ ...this.env, GATEWAY_DELIVERY_CONSUMER: 'false' }), this.logger, this.onFatal);
+    this.apps.push(gateway);
+    this.edgePorts.push(listeningPort(gateway));
+    return listeningPort(gateway);
+  }
+
   tokenFor(userId: string, expiresIn = '1h'): string {
     return jwt.sign({ sub: userId }, this.jwtSecret, { algorithm: 'HS256', expiresIn } as jwt.SignOptions);
   }
 
   /** A socket.io-client connected as the user; resolves once the server has accepted it. */
-  async connect(userId: string): Promise<NotificationSocket> {
-    const socket: NotificationSocket = io(`http://127.0.0.1:${this.gatewayPort}${REALTIME_NAMESPACE}`, {
-      auth: { token: this.tokenFor(userId) },
+  async connect(userId: string, options: { port?: number; deviceId?: string; auth?: Record<string, unknown> } = {}): Promise<NotificationSocket> {
+    const socket: NotificationSocket = io(`http://127.0.0.1:${options.port ?? this.gatewayPort}${REALTIME_NAMESPACE}`, {
+      auth: { token: this.tokenFor(userId), deviceId: options.deviceId, ...options.auth },
       transports: ['websocket'],
       reconnection: false,
     });
@@ -57,8 +72,11 @@ export class RunningPlatform {
   }
 
   /** Connects as the user and acknowledges (and keeps) every notification that arrives. */
-  async connectAndCollect(userId: string): Promise<{ socket: NotificationSocket; received: InboxMessage[] }> {
-    const socket = await this.connect(userId);
+  async connectAndCollect(
+    userId: string,
+    options: Parameters<RunningPlatform['connect']>[1] = {},
+  ): Promise<{ socket: NotificationSocket; received: InboxMessage[] }> {
+    const socket = await this.connect(userId, options);
     const received: InboxMessage[] = [];
     socket.on('notification', (message, ack) => {
       received.push(message);

@@ -5,8 +5,10 @@ import { FATAL_ERROR_HANDLER, KafkaModule, type FatalErrorHandler } from '@notif
 import { ObservabilityModule, type AppLogger } from '@notify/observability';
 import { PersistenceModule } from '@notify/persistence';
 import { TokenVerifier } from './auth/token-verifier';
+import { DemoController } from './demo/demo.controller';
 import { OutcomeRecorder } from './delivery/outcome-recorder';
-import { GATEWAY_GROUP, WebsocketDelivery } from './delivery/websocket-delivery';
+import { DELIVERY_SETTINGS, WebsocketDelivery } from './delivery/websocket-delivery';
+import { InboxRequests } from './realtime/inbox-requests';
 import { REALTIME_SETTINGS, RealtimeServer } from './realtime/realtime-server';
 
 @Module({})
@@ -25,11 +27,13 @@ export class RealtimeGatewayModule {
           replicationFactor: config.kafkaReplicationFactor,
         }),
       ],
+      controllers: config.demoPage ? [DemoController] : [],
       providers: [
         { provide: TokenVerifier, useValue: new TokenVerifier(config) },
         { provide: REALTIME_SETTINGS, useValue: config },
-        { provide: GATEWAY_GROUP, useValue: config.consumerGroup },
+        { provide: DELIVERY_SETTINGS, useValue: config },
         { provide: FATAL_ERROR_HANDLER, useValue: onFatal },
+        InboxRequests,
         RealtimeServer,
         OutcomeRecorder,
         WebsocketDelivery,

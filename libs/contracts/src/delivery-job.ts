@@ -22,3 +22,18 @@ export const DeliveryJobSchema = z.object({
   message: InboxMessageSchema.extend({ seq: z.number().int().positive().nullable() }),
 });
 export type DeliveryJob = z.infer<typeof DeliveryJobSchema>;
+
+/**
+ * A record on `notify.deliver.websocket` that carries all of one receiver's pending messages at
+ * once (the resend poller's batch): the gateway emits them as one `notifications` event with one
+ * acknowledgement.
+ */
+export const DeliveryBatchSchema = z.object({
+  userId: z.string(),
+  batch: z.array(DeliveryJobSchema).min(1).max(1000),
+});
+export type DeliveryBatch = z.infer<typeof DeliveryBatchSchema>;
+
+/** Either record shape of `notify.deliver.websocket`. */
+export const WebsocketDeliverySchema = z.union([DeliveryBatchSchema, DeliveryJobSchema]);
+export type WebsocketDelivery = z.infer<typeof WebsocketDeliverySchema>;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DeliveryJobSchema } from './delivery-job';
+import { DeliveryBatchSchema, DeliveryJobSchema } from './delivery-job';
 import { InboxMessageSchema } from './inbox-message';
 import { MAX_REQUEST_BYTES, MAX_USER_IDS, NotificationRequestSchema } from './notification-request';
 import { OutcomeEventSchema } from './outcome-event';
@@ -56,6 +56,13 @@ const ENTRIES: Record<string, JsonSchemaEntry> = {
     description:
       `A record value on \`${Object.values(Topics.deliver).join('`, `')}\`: one delivery of one message to one endpoint. ` +
       'Internal to the platform, not part of the public contract.',
+  },
+  'delivery-batch.schema.json': {
+    schema: DeliveryBatchSchema,
+    title: 'Delivery batch',
+    description:
+      `All of one receiver's pending messages on \`${Topics.deliver.websocket}\` (internal), emitted to the user's browsers ` +
+      'as one `notifications` event with one acknowledgement.',
   },
 };
 

@@ -5,6 +5,7 @@ import { MessageEntity, RequestKeyEntity } from './entities/message.entity';
 import { DeviceEntity, RecipientEntity, TopicSubscriptionEntity } from './entities/recipient.entity';
 import { InitialSchema1763600000000 } from './migrations/1763600000000-initial-schema';
 import { Recipients1763600000001 } from './migrations/1763600000001-recipients';
+import { SocketIoAttachments1763600000002 } from './migrations/1763600000002-socket-io-attachments';
 
 export const ENTITIES = [
   RequestKeyEntity,
@@ -16,7 +17,7 @@ export const ENTITIES = [
   DeviceEntity,
   TopicSubscriptionEntity,
 ];
-export const MIGRATIONS = [InitialSchema1763600000000, Recipients1763600000001];
+export const MIGRATIONS = [InitialSchema1763600000000, Recipients1763600000001, SocketIoAttachments1763600000002];
 
 export interface DatabaseSettings {
   databaseUrl: string;

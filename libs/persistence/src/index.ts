@@ -9,5 +9,6 @@ export * from './stores/delivery-outcome.store';
 export * from './stores/delivery-jobs';
 export * from './stores/fallback.store';
 export * from './stores/recipient.store';
+export * from './stores/inbox.store';
 export * from './persistence.module';
 export * from './partitions';

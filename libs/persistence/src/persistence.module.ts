@@ -4,6 +4,7 @@ import { HealthRegistry } from '@notify/observability';
 import { createDataSource, type DatabaseSettings } from './data-source';
 import { DeliveryOutcomeStore } from './stores/delivery-outcome.store';
 import { FallbackStore } from './stores/fallback.store';
+import { InboxStore } from './stores/inbox.store';
 import { IngestStore } from './stores/ingest.store';
 import { RecipientStore } from './stores/recipient.store';
 
@@ -28,8 +29,9 @@ export class PersistenceModule implements OnModuleInit, OnApplicationShutdown {
         { provide: DeliveryOutcomeStore, useFactory: (ds: DataSource) => new DeliveryOutcomeStore(ds), inject: [DataSource] },
         { provide: RecipientStore, useFactory: (ds: DataSource) => new RecipientStore(ds), inject: [DataSource] },
         { provide: FallbackStore, useFactory: (ds: DataSource) => new FallbackStore(ds), inject: [DataSource] },
+        { provide: InboxStore, useFactory: (ds: DataSource) => new InboxStore(ds), inject: [DataSource] },
       ],
-      exports: [DataSource, IngestStore, DeliveryOutcomeStore, RecipientStore, FallbackStore],
+      exports: [DataSource, IngestStore, DeliveryOutcomeStore, RecipientStore, FallbackStore, InboxStore],
     };
   }
 

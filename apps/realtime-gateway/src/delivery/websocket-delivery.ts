@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { Kafka, type Producer } from 'kafkajs';
-import { DeliveryJobSchema, ErrorCode, Topics, type DeliveryJob } from '@notify/contracts';
+import { ErrorCode, Topics, WebsocketDeliverySchema, type DeliveryJob, type InboxMessage } from '@notify/contracts';
 import {
   BatchConsumer,
   FATAL_ERROR_HANDLER,
@@ -14,16 +14,28 @@ import { DeliveryOutcomeStore } from '@notify/persistence';
 import { RealtimeServer, type EmitOutcome } from '../realtime/realtime-server';
 import { OutcomeRecorder } from './outcome-recorder';
 
-export const GATEWAY_GROUP = Symbol('GATEWAY_GROUP');
+export interface DeliverySettings {
+  consumerGroup: string;
+  deliveryConsumer: boolean;
+}
+export const DELIVERY_SETTINGS = Symbol('DELIVERY_SETTINGS');
+
+/** One emit: a single message, or all of one receiver's pending messages (a resend batch). */
+interface Emission {
+  userId: string;
+  jobs: DeliveryJob[];
+  batch: boolean;
+}
 
 /**
  * Consumes notify.deliver.websocket per batch: claims the batch's deliveries in one statement
- * (so a replayed job is not sent twice), commits the offsets, and emits each message to its
- * user's room. Acknowledgements are recorded as they arrive, in batches.
+ * (so a replayed job is not sent twice), commits the offsets, and emits each message — or each
+ * resend batch, as one `notifications` event — to its user's room. Acknowledgements are recorded
+ * as they arrive, in batches; a message past its expiry is recorded `expired` and not sent.
  */
 @Injectable()
 export class WebsocketDelivery implements OnApplicationBootstrap, OnModuleDestroy {
-  private readonly consumer: BatchConsumer;
+  private readonly consumer?: BatchConsumer;
 
   constructor(
     kafka: Kafka,
@@ -32,11 +44,12 @@ export class WebsocketDelivery implements OnApplicationBootstrap, OnModuleDestro
     private readonly realtime: RealtimeServer,
     private readonly outcomes: OutcomeRecorder,
     @Inject(APP_LOGGER) private readonly logger: AppLogger,
-    @Inject(GATEWAY_GROUP) groupId: string,
+    @Inject(DELIVERY_SETTINGS) settings: DeliverySettings,
     @Inject(FATAL_ERROR_HANDLER) onFatal: FatalErrorHandler,
   ) {
+    if (!settings.deliveryConsumer) return;
     this.consumer = new BatchConsumer(kafka, {
-      groupId,
+      groupId: settings.consumerGroup,
       topics: [Topics.deliver.websocket],
       logger,
       onFatal,
@@ -45,32 +58,50 @@ export class WebsocketDelivery implements OnApplicationBootstrap, OnModuleDestro
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.consumer.start();
+    await this.consumer?.start();
   }
 
   async onModuleDestroy(): Promise<void> {
-    await this.consumer.stop();
+    await this.consumer?.stop();
   }
 
   private async deliver(records: ConsumedRecord[]): Promise<void> {
-    const jobs = records.flatMap((record) => this.parse(record));
-    const claimed = await this.store.claim(jobs.map((job) => job.deliveryId));
-    await publishOutcomes(this.producer, claimed);
-    const claimedIds = new Set(claimed.map((event) => event.deliveryId));
-    for (const job of jobs) {
-      if (!claimedIds.has(job.deliveryId) || !job.userId || job.message.seq === null) continue;
-      const { userId, deliveryId } = job;
-      void this.realtime
-        .emitNotification(userId, { ...job.message, seq: job.message.seq })
-        .then((outcome) => this.outcomes.add({ deliveryId, ...statusOf(outcome) }));
+    const emissions = records.flatMap((record) => this.parse(record));
+    const now = Date.now();
+    const live = emissions.map((e) => ({ ...e, jobs: e.jobs.filter((job) => !job.expiresAt || Date.parse(job.expiresAt) > now) }));
+    const expired = emissions.flatMap((e) => e.jobs.filter((job) => job.expiresAt && Date.parse(job.expiresAt) <= now));
+    const claimed = new Set((await this.claim(live.flatMap((e) => e.jobs))).map((event) => event.deliveryId));
+    if (expired.length > 0) {
+      await publishOutcomes(this.producer, await this.store.record(expired.map((job) => ({ deliveryId: job.deliveryId, status: 'expired', error: null }))));
+    }
+    for (const emission of live) {
+      const jobs = emission.jobs.filter((job) => claimed.has(job.deliveryId) && job.message.seq !== null);
+      if (jobs.length > 0) this.emit({ ...emission, jobs });
     }
   }
 
-  private parse(record: ConsumedRecord): DeliveryJob[] {
+  private async claim(jobs: DeliveryJob[]) {
+    const events = await this.store.claim(jobs.map((job) => job.deliveryId));
+    await publishOutcomes(this.producer, events);
+    return events;
+  }
+
+  private emit({ userId, jobs, batch }: Emission): void {
+    const messages = jobs.map((job) => ({ ...job.message, seq: job.message.seq! }) satisfies InboxMessage);
+    const sent = batch ? this.realtime.emitNotifications(userId, messages) : this.realtime.emitNotification(userId, messages[0]!);
+    void sent.then((outcome) => {
+      const status = statusOf(outcome);
+      for (const job of jobs) this.outcomes.add({ deliveryId: job.deliveryId, ...status });
+    });
+  }
+
+  private parse(record: ConsumedRecord): Emission[] {
     try {
-      return [DeliveryJobSchema.parse(JSON.parse(record.value?.toString('utf8') ?? ''))];
+      const value = WebsocketDeliverySchema.parse(JSON.parse(record.value?.toString('utf8') ?? ''));
+      if ('batch' in value) return [{ userId: value.userId, jobs: value.batch, batch: true }];
+      return value.userId ? [{ userId: value.userId, jobs: [value], batch: false }] : [];
     } catch (error) {
-      this.logger.error({ err: error, partition: record.partition, offset: record.offset }, 'skipping an invalid delivery job');
+      this.logger.error({ err: error, partition: record.partition, offset: record.offset }, 'skipping an invalid websocket delivery record');
       return [];
     }
   }

@@ -1,6 +1,8 @@
-import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { Server as HttpServer } from 'node:http';
+import { createAdapter } from '@socket.io/postgres-adapter';
+import { Pool } from 'pg';
 import { Server, type Namespace } from 'socket.io';
 import {
   REALTIME_NAMESPACE,
@@ -11,12 +13,8 @@ import {
 } from '@notify/contracts';
 import { APP_LOGGER, type AppLogger } from '@notify/observability';
 import { TokenRejected, TokenVerifier } from '../auth/token-verifier';
+import { InboxRequests, type SocketData } from './inbox-requests';
 import { userRoom } from './rooms';
-
-export interface SocketData {
-  userId: string;
-  deviceId: string | null;
-}
 
 type InterServerEvents = Record<string, never>;
 type NotificationsServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
@@ -26,21 +24,30 @@ export interface RealtimeSettings {
   allowedOrigins: string[];
   maxHttpBufferSize: number;
   ackTimeoutMs: number;
+  clusterAdapter: 'postgres' | 'none';
+  databaseUrl: string;
 }
 export const REALTIME_SETTINGS = Symbol('REALTIME_SETTINGS');
 
-/** What became of one emitted message: acknowledged by at least one device, nobody connected, or no ack in time. */
+/** What became of one emit: acknowledged by at least one device, nobody connected on any gateway, or no ack in time. */
 export type EmitOutcome = 'acknowledged' | 'offline' | 'ack_timeout';
 
-/** Socket.IO behind one injectable: authentication, one room per user, emits with acknowledgements. */
+/**
+ * Socket.IO behind one injectable: token check in the handshake, one room per user (chosen by the
+ * server from the verified token), emits with acknowledgements, and a cluster of gateways through
+ * the PostgreSQL adapter. Connection state recovery stays off: a reconnecting client syncs by
+ * sequence number instead, and every connection passes the token check.
+ */
 @Injectable()
-export class RealtimeServer implements OnApplicationBootstrap, BeforeApplicationShutdown {
+export class RealtimeServer implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
   private io?: NotificationsServer;
   private namespace?: NotificationsNamespace;
+  private adapterPool?: Pool;
 
   constructor(
     private readonly httpAdapterHost: HttpAdapterHost,
     private readonly tokens: TokenVerifier,
+    private readonly inboxRequests: InboxRequests,
     @Inject(REALTIME_SETTINGS) private readonly settings: RealtimeSettings,
     @Inject(APP_LOGGER) private readonly logger: AppLogger,
   ) {}
@@ -56,6 +63,11 @@ export class RealtimeServer implements OnApplicationBootstrap, BeforeApplication
         callback(null, origins.length === 0 || origin === undefined || origins.includes(origin));
       },
     });
+    if (this.settings.clusterAdapter === 'postgres') {
+      this.adapterPool = new Pool({ connectionString: this.settings.databaseUrl, max: 2, application_name: 'realtime-gateway-adapter' });
+      this.adapterPool.on('error', (err) => this.logger.warn({ err }, 'socket.io adapter connection lost'));
+      this.io.adapter(createAdapter(this.adapterPool, { errorHandler: (err) => this.logger.warn({ err }, 'socket.io adapter error') }));
+    }
     const namespace = this.io.of(REALTIME_NAMESPACE);
     namespace.use((socket, next) => {
       try {
@@ -72,28 +84,46 @@ export class RealtimeServer implements OnApplicationBootstrap, BeforeApplication
     });
     namespace.on('connection', (socket) => {
       void socket.join(userRoom(socket.data.userId));
+      this.inboxRequests.attach(socket);
     });
     this.namespace = namespace;
-    this.logger.info({ namespace: REALTIME_NAMESPACE }, 'socket.io namespace ready');
   }
 
-  /** Emits one message to every device of its user; resolves when one has acknowledged, none is connected, or time ran out. */
+  /** Emits one message to every device of its user, on whichever gateway they are connected. */
   emitNotification(userId: string, message: InboxMessage): Promise<EmitOutcome> {
+    return this.emitWithAck(userId, (room, done) => room.emit('notification', message, done));
+  }
+
+  /** Emits several messages of one user as one `notifications` event, acknowledged once for all. */
+  emitNotifications(userId: string, messages: InboxMessage[]): Promise<EmitOutcome> {
+    return this.emitWithAck(userId, (room, done) => room.emit('notifications', messages, done));
+  }
+
+  private emitWithAck(
+    userId: string,
+    emit: (room: ReturnType<NotificationsNamespace['timeout']>, done: (error: Error | null, replies: StoredAck[]) => void) => void,
+  ): Promise<EmitOutcome> {
     const namespace = this.requireNamespace();
     return new Promise((resolve) => {
-      namespace
-        .to(userRoom(userId))
-        .timeout(this.settings.ackTimeoutMs)
-        .emit('notification', message, (error: Error | null, replies: StoredAck[]) => {
-          if (replies.length > 0) resolve('acknowledged');
-          else resolve(error ? 'ack_timeout' : 'offline');
-        });
+      emit(namespace.to(userRoom(userId)).timeout(this.settings.ackTimeoutMs), (error, replies) => {
+        if (replies.length > 0) resolve('acknowledged');
+        else resolve(error ? 'ack_timeout' : 'offline');
+      });
     });
   }
 
-  /** Closes every client connection so the HTTP server, which NestJS closes next, is not held open by them. */
-  beforeApplicationShutdown(): void {
-    this.io?.engine.close();
+  /**
+   * Closes every client connection so the HTTP server, which NestJS closes next, is not held open
+   * by them, and leaves the cluster (the adapters release their LISTEN connection).
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    if (!this.io) return;
+    this.io.engine.close();
+    await Promise.all([this.io.of('/'), this.io.of(REALTIME_NAMESPACE)].map((namespace) => namespace.adapter.close()));
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.adapterPool?.end();
   }
 
   private requireNamespace(): NotificationsNamespace {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { loadConfig, setting, type ConfigOf } from '../setting';
 import { databaseSettings, kafkaSettings, logSettings, saslComplete } from '../shared';
-import { list, port, positiveInt } from '../types';
+import { bool, list, port, positiveInt } from '../types';
 
 export const realtimeGatewaySettings = {
   ...kafkaSettings,
@@ -14,6 +14,9 @@ export const realtimeGatewaySettings = {
   ackTimeoutMs: setting('GATEWAY_ACK_TIMEOUT_MS', positiveInt(10_000), 'How long a client has to acknowledge a message'),
   maxHttpBufferSize: setting('GATEWAY_MAX_HTTP_BUFFER_SIZE', positiveInt(16 * 1024), 'Largest client frame, in bytes'),
   consumerGroup: setting('GATEWAY_GROUP', z.string().min(1).default('notify.realtime-gateway'), 'Kafka consumer group of the gateways'),
+  deliveryConsumer: setting('GATEWAY_DELIVERY_CONSUMER', bool(true), 'Consume notify.deliver.websocket here; false for an edge gateway that only holds connections'),
+  clusterAdapter: setting('GATEWAY_CLUSTER_ADAPTER', z.enum(['postgres', 'none']).default('postgres'), 'How gateways share rooms and acknowledgements: the Socket.IO PostgreSQL adapter, or none for a single gateway'),
+  demoPage: setting('GATEWAY_DEMO_PAGE', bool(true), 'Serve the demo inbox page at /demo'),
 };
 export type RealtimeGatewayConfig = ConfigOf<typeof realtimeGatewaySettings>;
 

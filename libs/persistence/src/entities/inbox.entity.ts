@@ -10,7 +10,7 @@ export class InboxSequenceEntity {
   lastSeq!: string;
 }
 
-/** A message in one user's inbox, at its sequence number, in the user's locale. */
+/** A message in one user's inbox, at its sequence number, in the user's locale; `createdAt` is the message's. */
 @Entity('inbox_entries')
 export class InboxEntryEntity {
   @PrimaryColumn({ name: 'user_id', type: 'varchar', length: 128 })

@@ -129,8 +129,7 @@ export class FallbackStore {
     );
     const seqs = await placeInInboxes(
       tx,
-      missing.map((m) => ({ userId: m.user_id, messageId: m.message_id, locale: m.locale })),
-      new Date(),
+      missing.map((m) => ({ userId: m.user_id, messageId: m.message_id, messageCreatedAt: m.created_at, locale: m.locale })),
     );
     await tx.query(
       `UPDATE deliveries d SET seq = s.seq FROM unnest($1::uuid[], $2::timestamptz[], $3::bigint[]) AS s(id, created_at, seq)

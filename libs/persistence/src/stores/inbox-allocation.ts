@@ -4,6 +4,8 @@ import { queryRows } from './rows';
 export interface InboxPlacement {
   userId: string;
   messageId: string;
+  /** The message's creation time: inbox entries live in the message's partition, so they age out with it. */
+  messageCreatedAt: Date;
   locale: string;
 }
 
@@ -13,7 +15,7 @@ export interface InboxPlacement {
  * locked in a fixed order so two batches cannot deadlock), then one insert places the entries.
  * Returns each placement's sequence number by `inboxKey`.
  */
-export async function placeInInboxes(tx: EntityManager, placements: InboxPlacement[], at: Date): Promise<Map<string, number>> {
+export async function placeInInboxes(tx: EntityManager, placements: InboxPlacement[]): Promise<Map<string, number>> {
   if (placements.length === 0) return new Map();
   const countByUser = new Map<string, number>();
   for (const p of placements) countByUser.set(p.userId, (countByUser.get(p.userId) ?? 0) + 1);
@@ -34,8 +36,8 @@ export async function placeInInboxes(tx: EntityManager, placements: InboxPlaceme
   });
   await tx.query(
     `INSERT INTO inbox_entries (user_id, seq, message_id, locale, created_at)
-     SELECT u, s, m, l, $5 FROM unnest($1::varchar[], $2::bigint[], $3::uuid[], $4::varchar[]) AS x(u, s, m, l)`,
-    [placements.map((p) => p.userId), seqs, placements.map((p) => p.messageId), placements.map((p) => p.locale), at],
+     SELECT * FROM unnest($1::varchar[], $2::bigint[], $3::uuid[], $4::varchar[], $5::timestamptz[])`,
+    [placements.map((p) => p.userId), seqs, placements.map((p) => p.messageId), placements.map((p) => p.locale), placements.map((p) => p.messageCreatedAt)],
   );
   return new Map(placements.map((p, i) => [inboxKey(p.userId, p.messageId), Number(seqs[i])]));
 }

@@ -60,8 +60,7 @@ export class IngestStore {
       await insertMessages(tx, fresh);
       const seqs = await placeInInboxes(
         tx,
-        fresh.flatMap((m) => m.inbox.map((entry) => ({ ...entry, messageId: m.id }))),
-        fresh[0]?.createdAt ?? new Date(),
+        fresh.flatMap((m) => m.inbox.map((entry) => ({ ...entry, messageId: m.id, messageCreatedAt: m.createdAt }))),
       );
       await insertDeliveries(tx, fresh, seqs);
       const freshIds = new Set(fresh.map((m) => m.requestId));

@@ -1,0 +1,21 @@
+import { z } from 'zod';
+import { MAX_SYNC_LIMIT, type AckError } from '@notify/contracts';
+
+/** What a client may send; anything else is answered with an `invalid_argument` error naming the field. */
+export const SyncRequestSchema = z.strictObject({
+  afterSeq: z.number().int().min(0),
+  limit: z.number().int().min(1).max(MAX_SYNC_LIMIT).default(100),
+});
+
+export const ReadRequestSchema = z.strictObject({
+  ids: z.array(z.uuid()).min(1).max(MAX_SYNC_LIMIT),
+});
+
+export function invalidArgument(error: z.ZodError): AckError {
+  const issue = error.issues[0]!;
+  return { error: { code: 'invalid_argument', message: `${issue.path.join('.') || '(payload)'}: ${issue.message}` } };
+}
+
+export function internalError(): AckError {
+  return { error: { code: 'internal', message: 'the request could not be completed; try again' } };
+}

@@ -1,0 +1,57 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Producer } from 'kafkajs';
+import type { Socket } from 'socket.io';
+import type { ClientToServerEvents, ReadResponse, ServerToClientEvents, SyncResponse } from '@notify/contracts';
+import { KAFKA_PRODUCER, publishOutcomes } from '@notify/kafka';
+import { APP_LOGGER, type AppLogger } from '@notify/observability';
+import { InboxStore } from '@notify/persistence';
+import { internalError, invalidArgument, ReadRequestSchema, SyncRequestSchema } from './client-requests';
+import { userRoom } from './rooms';
+
+export interface SocketData {
+  userId: string;
+  deviceId: string | null;
+}
+
+export type NotificationSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+
+/** The client's own requests: `sync` (what is newer than my last sequence number) and `read`. */
+@Injectable()
+export class InboxRequests {
+  constructor(
+    private readonly inbox: InboxStore,
+    @Inject(KAFKA_PRODUCER) private readonly producer: Producer,
+    @Inject(APP_LOGGER) private readonly logger: AppLogger,
+  ) {}
+
+  attach(socket: NotificationSocket): void {
+    socket.on('sync', (payload, ack) => void this.answer(ack, () => this.sync(socket, payload)));
+    socket.on('read', (payload, ack) => void this.answer(ack, () => this.read(socket, payload)));
+  }
+
+  private async sync(socket: NotificationSocket, payload: unknown): Promise<SyncResponse> {
+    const request = SyncRequestSchema.safeParse(payload);
+    if (!request.success) return invalidArgument(request.error);
+    return this.inbox.after(socket.data.userId, request.data.afterSeq, request.data.limit);
+  }
+
+  /** Marks messages read for the user and tells the user's other devices. */
+  private async read(socket: NotificationSocket, payload: unknown): Promise<ReadResponse> {
+    const request = ReadRequestSchema.safeParse(payload);
+    if (!request.success) return invalidArgument(request.error);
+    const { read, events } = await this.inbox.markRead(socket.data.userId, request.data.ids);
+    if (read.length > 0) socket.to(userRoom(socket.data.userId)).emit('read', { ids: read });
+    await publishOutcomes(this.producer, events);
+    return { ok: true };
+  }
+
+  private async answer<T>(ack: unknown, work: () => Promise<T>): Promise<void> {
+    if (typeof ack !== 'function') return;
+    try {
+      ack(await work());
+    } catch (error) {
+      this.logger.error({ err: error }, 'client request failed');
+      ack(internalError());
+    }
+  }
+}

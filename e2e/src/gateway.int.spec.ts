@@ -1,0 +1,131 @@
+import jwt from 'jsonwebtoken';
+import { io } from 'socket.io-client';
+import type { InboxMessage, SyncResponse } from '@notify/contracts';
+import { eventually } from '@notify/testing';
+import { RunningPlatform, uniqueId, type NotificationSocket } from './platform';
+
+/** The realtime gateway through the real broker, database and Socket.IO connections. */
+describe('realtime gateway', () => {
+  const platform = new RunningPlatform({ GATEWAY_ACK_TIMEOUT_MS: '1500' });
+  const note = (userId: string, title: string) =>
+    platform.produceRequest({ id: uniqueId('gw'), type: 'account.note', to: { userId }, channels: ['websocket'], content: { title } }, userId);
+  const sync = (socket: NotificationSocket, afterSeq: number, limit?: number) =>
+    new Promise<SyncResponse>((resolve) => socket.emit('sync', limit === undefined ? { afterSeq } : { afterSeq, limit }, resolve));
+  const websocketDelivery = async (userId: string, title: string) =>
+    (
+      await platform.db.query(
+        `SELECT d.status, d.last_error FROM deliveries d JOIN messages m ON m.id = d.message_id AND m.created_at = d.created_at
+          WHERE d.user_id = $1 AND d.channel = 'websocket' AND m.contents -> d.locale ->> 'title' = $2`,
+        [userId, title],
+      )
+    )[0] as { status: string; last_error: string | null } | undefined;
+
+  beforeAll(() => platform.start());
+  afterAll(() => platform.stop());
+
+  describe('authentication', () => {
+    const refused = (auth: Record<string, unknown>) =>
+      new Promise<string>((resolve) => {
+        const socket = io(`http://127.0.0.1:${platform.gatewayPort}/notifications`, { auth, transports: ['websocket'], reconnection: false });
+        socket.once('connect', () => {
+          socket.disconnect();
+          resolve('connected');
+        });
+        socket.once('connect_error', (error) => {
+          socket.disconnect();
+          resolve(error.message);
+        });
+      });
+
+    it('refuses a missing, an expired and a forged token', async () => {
+      const expired = jwt.sign({ sub: 'u-1', exp: Math.floor(Date.now() / 1000) - 60 }, platform.jwtSecret);
+      const forged = jwt.sign({ sub: 'u-1' }, 'another-secret-of-enough-length', { expiresIn: '1h' });
+      const unsigned = jwt.sign({ sub: 'u-1' }, platform.jwtSecret);
+      expect(await refused({})).toBe('a token is required');
+      expect(await refused({ token: expired })).toBe('token expired');
+      expect(await refused({ token: forged })).toBe('invalid token');
+      expect(await refused({ token: unsigned })).toBe('token has no expiry');
+    });
+
+    it('never gives user A the messages of user B, whatever A asks for', async () => {
+      const a = uniqueId('a');
+      const b = uniqueId('b');
+      const intruder = await platform.connectAndCollect(a, { auth: { userId: b, room: `user:${b}`, sub: b } });
+      const owner = await platform.connectAndCollect(b);
+      await note(b, 'for b only');
+      await eventually(async () => owner.received.length, (n) => n === 1);
+      expect(await sync(intruder.socket, 0)).toEqual({ notModified: true, lastSeq: 0 });
+      await note(a, 'for a');
+      await eventually(async () => intruder.received.length, (n) => n === 1);
+      expect(intruder.received.map((m) => m.title)).toEqual(['for a']);
+    });
+  });
+
+  it('gives a client back exactly what it missed while offline, in order, then "not modified"', async () => {
+    const userId = uniqueId('offline');
+    const first = await platform.connectAndCollect(userId);
+    await note(userId, 'before');
+    await eventually(async () => first.received.length, (n) => n === 1);
+    const lastSeq = first.received[0]!.seq;
+    first.socket.disconnect();
+
+    for (let i = 1; i <= 5; i++) await note(userId, `missed ${i}`);
+    await eventually(() => websocketDelivery(userId, 'missed 5'), (d) => d?.status === 'failed');
+
+    const again = await platform.connect(userId);
+    const answer = await sync(again, lastSeq);
+    expect(answer).toMatchObject({ lastSeq: lastSeq + 5, hasMore: false });
+    const messages = (answer as { messages: InboxMessage[] }).messages;
+    expect(messages.map((m) => [m.seq, m.title])).toEqual([1, 2, 3, 4, 5].map((i) => [lastSeq + i, `missed ${i}`]));
+    expect(await sync(again, lastSeq + 5)).toEqual({ notModified: true, lastSeq: lastSeq + 5 });
+    expect(await sync(again, lastSeq, 2)).toMatchObject({ hasMore: true, messages: [{ seq: lastSeq + 1 }, { seq: lastSeq + 2 }] });
+  });
+
+  it('answers a malformed sync with an invalid_argument error naming the field', async () => {
+    const socket = await platform.connect(uniqueId('bad-sync'));
+    expect(await sync(socket, -1)).toEqual({ error: { code: 'invalid_argument', message: expect.stringMatching(/^afterSeq: /) } });
+    expect(await sync(socket, 0, 501)).toEqual({ error: { code: 'invalid_argument', message: expect.stringMatching(/^limit: /) } });
+  });
+
+  it('records ack_timeout for a client that never acknowledges', async () => {
+    const userId = uniqueId('silent');
+    const socket = await platform.connect(userId);
+    const received: string[] = [];
+    socket.on('notification', (message) => void received.push(message.title));
+    await note(userId, 'unacknowledged');
+    const delivery = await eventually(() => websocketDelivery(userId, 'unacknowledged'), (d) => d?.status === 'failed');
+    expect(received).toEqual(['unacknowledged']);
+    expect(delivery).toEqual({ status: 'failed', last_error: 'ack_timeout' });
+  });
+
+  it('delivers to every device of a user, and tells the other devices what one has read', async () => {
+    const userId = uniqueId('two-devices');
+    const phone = await platform.connectAndCollect(userId, { deviceId: 'phone' });
+    const laptop = await platform.connectAndCollect(userId, { deviceId: 'laptop' });
+    const readOnLaptop: string[][] = [];
+    const readOnPhone: string[][] = [];
+    laptop.socket.on('read', ({ ids }) => void readOnLaptop.push(ids));
+    phone.socket.on('read', ({ ids }) => void readOnPhone.push(ids));
+    await note(userId, 'on both');
+    await eventually(async () => phone.received.length + laptop.received.length, (n) => n === 2);
+    expect(phone.received[0]!.id).toBe(laptop.received[0]!.id);
+    await eventually(() => websocketDelivery(userId, 'on both'), (d) => d?.status === 'delivered');
+
+    const answer = await new Promise((resolve) => phone.socket.emit('read', { ids: [phone.received[0]!.id] }, resolve));
+    expect(answer).toEqual({ ok: true });
+    await eventually(async () => readOnLaptop.length, (n) => n === 1);
+    expect(readOnLaptop).toEqual([[phone.received[0]!.id]]);
+    expect(readOnPhone).toEqual([]);
+    expect(await websocketDelivery(userId, 'on both')).toEqual({ status: 'read', last_error: null });
+  });
+
+  it('reaches a user connected to another gateway of the cluster, with the acknowledgement coming back', async () => {
+    const edgePort = await platform.addEdgeGateway();
+    const userId = uniqueId('edge');
+    const client = await platform.connectAndCollect(userId, { port: edgePort });
+    await note(userId, 'through the cluster');
+    await eventually(async () => client.received.length, (n) => n === 1);
+    expect(client.received[0]!.title).toBe('through the cluster');
+    await eventually(() => websocketDelivery(userId, 'through the cluster'), (d) => d?.status === 'delivered');
+  });
+});

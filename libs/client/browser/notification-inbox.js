@@ -1,0 +1,129 @@
+// @ts-check
+/**
+ * The browser side of the notification inbox, for application teams: connects to the realtime
+ * gateway, acknowledges what it has stored, shows each message once (de-duplicated by id), keeps
+ * the last sequence number it holds without a gap, and syncs what it missed after any time
+ * offline. Plain ES module; needs only a Socket.IO v4 client (`io`).
+ *
+ * @typedef {{ id: string, seq: number, type: string, title: string, body: string, data: Record<string, unknown>, createdAt: string }} InboxMessage
+ * @typedef {{ getItem(key: string): string | null, setItem(key: string, value: string): void }} InboxStorage
+ * @typedef {{
+ *   io: (url: string, options: object) => any,
+ *   url: string,
+ *   token: string,
+ *   deviceId?: string,
+ *   storage?: InboxStorage,
+ *   pageSize?: number,
+ *   onMessages?: (messages: InboxMessage[]) => void,
+ *   onRead?: (ids: string[]) => void,
+ *   onStatus?: (status: 'connected' | 'disconnected' | 'error', detail?: string) => void,
+ * }} InboxOptions
+ */
+
+const NAMESPACE = '/notifications';
+
+export class NotificationInbox {
+  /** @param {InboxOptions} options */
+  constructor(options) {
+    this.options = options;
+    /** @type {Map<string, InboxMessage>} */
+    this.messages = new Map();
+    /** @type {Set<number>} sequence numbers held above the gap-free prefix */
+    this.ahead = new Set();
+    this.key = `notify-inbox:${options.deviceId ?? 'default'}`;
+    this.lastSeq = 0;
+    this.restore();
+    /** @type {Promise<void>} */
+    this.syncing = Promise.resolve();
+    this.socket = null;
+  }
+
+  /** Opens the connection; on every (re)connection it syncs from the last sequence number it holds. */
+  connect() {
+    const { io, url, token, deviceId } = this.options;
+    const socket = io(`${url}${NAMESPACE}`, { auth: { token, deviceId }, transports: ['websocket'] });
+    this.socket = socket;
+    socket.on('connect', () => {
+      this.options.onStatus?.('connected');
+      void this.sync();
+    });
+    socket.on('disconnect', () => this.options.onStatus?.('disconnected'));
+    socket.on('connect_error', (/** @type {Error} */ error) => this.options.onStatus?.('error', error.message));
+    socket.on('notification', (/** @type {InboxMessage} */ message, /** @type {Function} */ ack) => {
+      this.receive([message]);
+      ack?.({ ok: true });
+    });
+    socket.on('notifications', (/** @type {InboxMessage[]} */ messages, /** @type {Function} */ ack) => {
+      this.receive(messages);
+      ack?.({ ok: true });
+    });
+    socket.on('read', (/** @type {{ ids: string[] }} */ payload) => this.options.onRead?.(payload.ids));
+    return this;
+  }
+
+  disconnect() {
+    this.socket?.disconnect();
+  }
+
+  /** Asks for everything after the last gap-free sequence number, page by page, until nothing is newer. */
+  sync() {
+    this.syncing = this.syncing.then(async () => {
+      for (;;) {
+        const answer = await this.request('sync', { afterSeq: this.lastSeq, limit: this.options.pageSize ?? 100 });
+        if (answer.error || answer.notModified) return;
+        this.receive(answer.messages);
+        if (!answer.hasMore || answer.messages.length === 0) return;
+      }
+    });
+    return this.syncing;
+  }
+
+  /** Marks messages read here and on the user's other devices. @param {string[]} ids */
+  markRead(ids) {
+    return this.request('read', { ids });
+  }
+
+  /** @returns {InboxMessage[]} every message held, oldest first */
+  list() {
+    return [...this.messages.values()].sort((a, b) => a.seq - b.seq);
+  }
+
+  /** @param {InboxMessage[]} incoming */
+  receive(incoming) {
+    const fresh = incoming.filter((message) => !this.messages.has(message.id));
+    for (const message of fresh) {
+      this.messages.set(message.id, message);
+      if (message.seq > this.lastSeq) this.ahead.add(message.seq);
+    }
+    const before = this.lastSeq;
+    while (this.ahead.delete(this.lastSeq + 1)) this.lastSeq += 1;
+    if (fresh.length > 0) {
+      this.save();
+      this.options.onMessages?.(fresh);
+    }
+    // A message beyond a gap means some were missed: fetch them.
+    if (this.ahead.size > 0 && this.lastSeq === before && fresh.length > 0) void this.sync();
+  }
+
+  /** @param {string} event @param {object} payload @returns {Promise<any>} */
+  request(event, payload) {
+    return new Promise((resolve) => {
+      if (!this.socket) return resolve({ error: { code: 'not_connected', message: 'connect() first' } });
+      this.socket.timeout(10_000).emit(event, payload, (/** @type {Error|null} */ error, /** @type {any} */ answer) =>
+        resolve(error ? { error: { code: 'timeout', message: error.message } } : answer),
+      );
+    });
+  }
+
+  restore() {
+    const saved = this.options.storage?.getItem(this.key);
+    if (!saved) return;
+    const { lastSeq, messages } = JSON.parse(saved);
+    this.lastSeq = lastSeq;
+    for (const message of messages) this.messages.set(message.id, message);
+  }
+
+  save() {
+    this.options.storage?.setItem(this.key, JSON.stringify({ lastSeq: this.lastSeq, messages: this.list().slice(-200) }));
+  }
+}

@@ -1,0 +1,95 @@
+import type { DataSource } from 'typeorm';
+import type { InboxMessage } from '@notify/contracts';
+import type { RecordedOutcome } from './delivery-outcome.store';
+import { queryRows } from './rows';
+
+export type InboxPage = { messages: InboxMessage[]; lastSeq: number; hasMore: boolean } | { notModified: true; lastSeq: number };
+
+interface EntryRow {
+  seq: string;
+  message_id: string;
+  type: string;
+  title: string | null;
+  body: string | null;
+  data: Record<string, unknown>;
+  created_at: Date;
+}
+
+/** A user's in-app inbox as clients read it: by sequence number, from PostgreSQL, after any time offline. */
+export class InboxStore {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /** The messages after `afterSeq`, oldest first, at most `limit`; or "not modified" when there is nothing newer. */
+  async after(userId: string, afterSeq: number, limit: number): Promise<InboxPage> {
+    const [sequence] = await queryRows<{ last_seq: string }>(this.dataSource, 'SELECT last_seq FROM inbox_sequences WHERE user_id = $1', [userId]);
+    const lastSeq = sequence ? Number(sequence.last_seq) : 0;
+    if (afterSeq >= lastSeq) return { notModified: true, lastSeq };
+    const rows = await queryRows<EntryRow>(
+      this.dataSource,
+      `SELECT i.seq, i.message_id, m.type, m.contents -> i.locale ->> 'title' AS title, m.contents -> i.locale ->> 'body' AS body,
+              m.data, m.created_at
+         FROM inbox_entries i
+         JOIN messages m ON m.id = i.message_id AND m.created_at = i.created_at
+        WHERE i.user_id = $1 AND i.seq > $2
+        ORDER BY i.seq
+        LIMIT $3`,
+      [userId, afterSeq, limit + 1],
+    );
+    const page = rows.slice(0, limit);
+    return {
+      messages: page.map((row) => ({
+        id: row.message_id,
+        seq: Number(row.seq),
+        type: row.type,
+        title: row.title ?? '',
+        body: row.body ?? '',
+        data: row.data,
+        createdAt: row.created_at.toISOString(),
+      })),
+      lastSeq,
+      hasMore: rows.length > limit,
+    };
+  }
+
+  /**
+   * Marks the user's messages read: the inbox entries, and their websocket deliveries (status `read`,
+   * returned as events to publish). Ids that are not in the user's inbox are ignored.
+   */
+  async markRead(userId: string, messageIds: string[]): Promise<{ read: string[]; events: RecordedOutcome[] }> {
+    if (messageIds.length === 0) return { read: [], events: [] };
+    return this.dataSource.transaction(async (tx) => {
+      const entries = await queryRows<{ message_id: string; created_at: Date }>(
+        tx,
+        `UPDATE inbox_entries SET read_at = COALESCE(read_at, now())
+          WHERE user_id = $1 AND message_id = ANY($2::uuid[])
+          RETURNING message_id, created_at`,
+        [userId, messageIds],
+      );
+      const events = await queryRows<{
+        id: string; request_id: string; message_id: string; user_id: string; attempts: number; updated_at: Date;
+      }>(
+        tx,
+        `UPDATE deliveries d SET status = 'read', updated_at = now()
+           FROM unnest($2::uuid[], $3::timestamptz[]) AS e(message_id, created_at), messages m
+          WHERE d.message_id = e.message_id AND d.created_at = e.created_at AND d.user_id = $1 AND d.channel = 'websocket'
+            AND d.status <> 'read' AND m.id = d.message_id AND m.created_at = d.created_at
+          RETURNING d.id, m.request_id, d.message_id, d.user_id, d.attempts, d.updated_at`,
+        [userId, entries.map((e) => e.message_id), entries.map((e) => e.created_at)],
+      );
+      return {
+        read: entries.map((e) => e.message_id),
+        events: events.map((row) => ({
+          deliveryId: row.id,
+          requestId: row.request_id,
+          messageId: row.message_id,
+          userId: row.user_id,
+          channel: 'websocket' as const,
+          status: 'read' as const,
+          attempt: row.attempts,
+          at: row.updated_at.toISOString(),
+          error: null,
+        })),
+      };
+    });
+  }
+}
