@@ -120,7 +120,12 @@ function printBanner(env: NodeJS.ProcessEnv, devSecret: boolean): void {
   }
   if (devSecret) {
     const demoToken = jwt.sign({ sub: 'demo' }, env.JWT_SECRET!, { algorithm: 'HS256', expiresIn: '12h' });
-    lines.push('', `  development JWT_SECRET=${env.JWT_SECRET}`, `  a token for user "demo" (12 h): ${demoToken}`);
+    lines.push(
+      '',
+      `  development JWT_SECRET=${env.JWT_SECRET}`,
+      `  a token for user "demo" (12 h): ${demoToken}`,
+      `  the demo inbox of "demo": http://127.0.0.1:${env.GATEWAY_PORT ?? 3000}/demo#token=${demoToken}`,
+    );
   }
   lines.push('', 'Press Ctrl-C to stop everything.', '');
   process.stdout.write(lines.join('\n') + '\n');
