@@ -5,10 +5,13 @@ import { KafkaModule } from '@notify/kafka';
 import { ObservabilityModule, type AppLogger } from '@notify/observability';
 import { PersistenceModule } from '@notify/persistence';
 import { RELEASE_SETTINGS, ReleasePoller, SCHEDULER_CLOCK } from './release/release-poller';
+import { RESEND_CLOCK, RESEND_RANDOM, RESEND_SETTINGS, ResendPoller } from './resend/resend-poller';
 
 export interface SchedulerOptions {
-  /** The time release decisions go by; tests move it. */
+  /** The time release and resend decisions go by; tests move it. */
   clock?: () => Date;
+  /** The jitter source of resend backoff; tests fix it. */
+  random?: () => number;
 }
 
 @Module({})
@@ -30,9 +33,13 @@ export class SchedulerModule {
       providers: [
         { provide: RELEASE_SETTINGS, useValue: config },
         { provide: SCHEDULER_CLOCK, useValue: options.clock ?? (() => new Date()) },
+        { provide: RESEND_SETTINGS, useValue: config },
+        { provide: RESEND_CLOCK, useValue: options.clock ?? (() => new Date()) },
+        { provide: RESEND_RANDOM, useValue: options.random ?? Math.random },
         ReleasePoller,
+        ResendPoller,
       ],
-      exports: [ReleasePoller],
+      exports: [ReleasePoller, ResendPoller],
     };
   }
 }

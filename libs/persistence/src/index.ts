@@ -10,5 +10,7 @@ export * from './stores/delivery-jobs';
 export * from './stores/fallback.store';
 export * from './stores/recipient.store';
 export * from './stores/inbox.store';
+export * from './stores/resend.store';
+export * from './stores/backoff';
 export * from './persistence.module';
 export * from './partitions';

@@ -7,6 +7,7 @@ import { FallbackStore } from './stores/fallback.store';
 import { InboxStore } from './stores/inbox.store';
 import { IngestStore } from './stores/ingest.store';
 import { RecipientStore } from './stores/recipient.store';
+import { ResendStore } from './stores/resend.store';
 
 /** The app's DataSource, its stores and a `postgres` health check. Migrations run as their own step, never here. */
 @Global()
@@ -30,8 +31,9 @@ export class PersistenceModule implements OnModuleInit, OnApplicationShutdown {
         { provide: RecipientStore, useFactory: (ds: DataSource) => new RecipientStore(ds), inject: [DataSource] },
         { provide: FallbackStore, useFactory: (ds: DataSource) => new FallbackStore(ds), inject: [DataSource] },
         { provide: InboxStore, useFactory: (ds: DataSource) => new InboxStore(ds), inject: [DataSource] },
+        { provide: ResendStore, useFactory: (ds: DataSource) => new ResendStore(ds), inject: [DataSource] },
       ],
-      exports: [DataSource, IngestStore, DeliveryOutcomeStore, RecipientStore, FallbackStore, InboxStore],
+      exports: [DataSource, IngestStore, DeliveryOutcomeStore, RecipientStore, FallbackStore, InboxStore, ResendStore],
     };
   }
 

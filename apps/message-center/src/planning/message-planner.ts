@@ -69,6 +69,7 @@ export function planMessage(request: NotificationRequest, route: Route, context:
     data: request.data ?? {},
     locale: request.locale ?? null,
     priority: request.priority ?? route.priority,
+    retry: route.retry,
     sendAt,
     expiresAt,
     createdAt,

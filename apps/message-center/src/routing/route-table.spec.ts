@@ -64,7 +64,7 @@ describe('RouteTable.from', () => {
         fallback: { policy: 'escalate', afterMs: null },
         priority: 'normal',
         ttlMs: 7 * 86_400_000,
-        retry: { maxAttempts: 5, initialBackoffMs: 30_000, maxBackoffMs: 3_600_000 },
+        retry: { maxAttempts: 5, initialBackoffMs: 30_000, maxBackoffMs: 3_600_000, digest: false },
         defaultLocale: 'en',
         templates: new Map(),
       });
@@ -80,7 +80,7 @@ describe('RouteTable.from', () => {
       expect(route.defaultLocale).toBe('zh-CN');
       expect(route.priority).toBe('low');
       expect(route.ttlMs).toBe(2 * 86_400_000);
-      expect(route.retry).toEqual({ maxAttempts: 3, initialBackoffMs: 10_000, maxBackoffMs: 300_000 });
+      expect(route.retry).toEqual({ maxAttempts: 3, initialBackoffMs: 10_000, maxBackoffMs: 300_000, digest: false });
     });
 
     it('fills the settings a partial defaults block leaves out with the built-in defaults, in milliseconds', () => {
@@ -93,7 +93,7 @@ describe('RouteTable.from', () => {
       expect(route.defaultLocale).toBe('de');
       expect(route.priority).toBe('normal');
       expect(route.ttlMs).toBe(7 * 86_400_000);
-      expect(route.retry).toEqual({ maxAttempts: 2, initialBackoffMs: 30_000, maxBackoffMs: 3_600_000 });
+      expect(route.retry).toEqual({ maxAttempts: 2, initialBackoffMs: 30_000, maxBackoffMs: 3_600_000, digest: false });
     });
 
     it('lets a route override the table defaults, setting by setting', () => {
@@ -113,7 +113,7 @@ describe('RouteTable.from', () => {
       const route = routeOf(table, 'security.alert');
       expect(route.priority).toBe('high');
       expect(route.ttlMs).toBe(86_400_000);
-      expect(route.retry).toEqual({ maxAttempts: 5, initialBackoffMs: 10_000, maxBackoffMs: 3_600_000 });
+      expect(route.retry).toEqual({ maxAttempts: 5, initialBackoffMs: 10_000, maxBackoffMs: 3_600_000, digest: false });
       expect(route.defaultLocale).toBe('fr');
     });
   });
@@ -140,7 +140,7 @@ describe('RouteTable.from', () => {
       const route = routeOf(table, 'x');
       expect(route.fallback.afterMs).toBe(45_000);
       expect(route.ttlMs).toBe(3_600_000);
-      expect(route.retry).toMatchObject({ initialBackoffMs: 2_000, maxBackoffMs: 60_000 });
+      expect(route.retry).toMatchObject({ initialBackoffMs: 2_000, maxBackoffMs: 60_000, digest: false });
     });
 
     it.each<[string, Record<string, unknown>, RegExp]>([

@@ -2,10 +2,13 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { ChannelSchema, PrioritySchema, type Channel, type Priority } from '@notify/contracts';
+import type { RetryPolicy } from '@notify/persistence';
 import { DurationSchema } from './duration';
 import { LocalizedTemplate } from './template';
 
 const RetrySchema = z.strictObject({
+  /** SMS and email re-sends: one digest per receiver instead of each message on its own. */
+  digest: z.boolean().optional(),
   maxAttempts: z.number().int().positive().optional(),
   initialBackoff: DurationSchema.optional(),
   maxBackoff: DurationSchema.optional(),
@@ -48,11 +51,6 @@ const RouteFileSchema = z.strictObject({
   routes: z.record(z.string().min(1), RouteSchema),
 });
 
-export interface RetryPolicy {
-  maxAttempts: number;
-  initialBackoffMs: number;
-  maxBackoffMs: number;
-}
 
 /** How one notification type reaches people, with every default filled in. */
 export interface Route {
@@ -120,6 +118,7 @@ export class RouteTable {
           maxAttempts: route.retry?.maxAttempts ?? defaults.retry.maxAttempts,
           initialBackoffMs: route.retry?.initialBackoff ?? defaults.retry.initialBackoff,
           maxBackoffMs: route.retry?.maxBackoff ?? defaults.retry.maxBackoff,
+          digest: route.retry?.digest ?? false,
         },
         defaultLocale,
         templates,

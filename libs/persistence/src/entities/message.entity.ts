@@ -1,5 +1,14 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 
+/** How a message's failed deliveries are re-sent: exponential backoff with full jitter, then `dead`. */
+export interface RetryPolicy {
+  maxAttempts: number;
+  initialBackoffMs: number;
+  maxBackoffMs: number;
+  /** SMS and email: one digest per receiver instead of each message on its own. */
+  digest?: boolean;
+}
+
 /** One notification request as accepted. Partitioned by day on `createdAt`; the id carries that time. */
 @Entity('messages')
 export class MessageEntity {
@@ -30,6 +39,10 @@ export class MessageEntity {
 
   @Column({ type: 'varchar', length: 8, default: 'normal' })
   priority!: string;
+
+  /** The route's retry policy when the message was accepted: the resend poller goes by it. */
+  @Column({ type: 'jsonb', default: () => "'{}'" })
+  retry!: RetryPolicy;
 
   @Column({ name: 'send_at', type: 'timestamptz', nullable: true })
   sendAt!: Date | null;

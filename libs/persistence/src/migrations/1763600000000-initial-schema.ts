@@ -29,6 +29,7 @@ export class InitialSchema1763600000000 implements MigrationInterface {
         contents jsonb NOT NULL DEFAULT '{}',
         locale varchar(35),
         priority varchar(8) NOT NULL DEFAULT 'normal',
+        retry jsonb NOT NULL DEFAULT '{}',
         send_at timestamptz,
         expires_at timestamptz,
         created_at timestamptz NOT NULL,

@@ -57,6 +57,8 @@ export class DeliveryOutcomeStore {
           SET status = o.status,
               last_error = o.error,
               updated_at = now(),
+              -- a new failure waits for the resend poller to give it its next attempt time
+              next_attempt_at = CASE WHEN o.status = 'failed' THEN NULL ELSE d.next_attempt_at END,
               delivered_at = CASE WHEN o.status = 'delivered' THEN now() ELSE d.delivered_at END
          FROM unnest($1::uuid[], $2::timestamptz[], $3::varchar[], $4::text[]) AS o(id, created_at, status, error)
         WHERE d.id = o.id AND d.created_at = o.created_at AND d.status NOT IN ('delivered', 'read', 'clicked')

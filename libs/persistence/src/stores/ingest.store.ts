@@ -1,5 +1,6 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import type { Channel, DeliveryJob, OutcomeEvent, Priority, RecipientSelector } from '@notify/contracts';
+import type { RetryPolicy } from '../entities/message.entity';
 import { loadDeliveryJobs, type DeliveryKey } from './delivery-jobs';
 import { inboxKey, placeInInboxes } from './inbox-allocation';
 import { queryRows } from './rows';
@@ -27,6 +28,7 @@ export interface PlannedMessage {
   data: Record<string, unknown>;
   locale: string | null;
   priority: Priority;
+  retry: RetryPolicy;
   sendAt: Date | null;
   expiresAt: Date | null;
   createdAt: Date;
@@ -87,11 +89,11 @@ async function claimRequestIds(tx: EntityManager, batch: PlannedMessage[]): Prom
 async function insertMessages(tx: EntityManager, fresh: PlannedMessage[]): Promise<void> {
   if (fresh.length === 0) return;
   await tx.query(
-    `INSERT INTO messages (id, request_id, type, recipient, data, contents, locale, priority, send_at, expires_at, created_at)
-     SELECT i, r, t, rc::jsonb, d::jsonb, c::jsonb, l, p, sa, ea, ca
+    `INSERT INTO messages (id, request_id, type, recipient, data, contents, locale, priority, retry, send_at, expires_at, created_at)
+     SELECT i, r, t, rc::jsonb, d::jsonb, c::jsonb, l, p, rt::jsonb, sa, ea, ca
        FROM unnest($1::uuid[], $2::varchar[], $3::varchar[], $4::text[], $5::text[], $6::text[], $7::varchar[],
-                   $8::varchar[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[])
-         AS x(i, r, t, rc, d, c, l, p, sa, ea, ca)`,
+                   $8::varchar[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::timestamptz[])
+         AS x(i, r, t, rc, d, c, l, p, rt, sa, ea, ca)`,
     [
       fresh.map((m) => m.id),
       fresh.map((m) => m.requestId),
@@ -101,6 +103,7 @@ async function insertMessages(tx: EntityManager, fresh: PlannedMessage[]): Promi
       fresh.map((m) => JSON.stringify(Object.fromEntries(m.contents.map(({ locale, title, body }) => [locale, { title, body }])))),
       fresh.map((m) => m.locale),
       fresh.map((m) => m.priority),
+      fresh.map((m) => JSON.stringify(m.retry)),
       fresh.map((m) => m.sendAt),
       fresh.map((m) => m.expiresAt),
       fresh.map((m) => m.createdAt),

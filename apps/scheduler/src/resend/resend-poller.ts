@@ -1,0 +1,90 @@
+import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import type { Message, Producer, TopicMessages } from 'kafkajs';
+import { deliverTopic, type DeliveryBatch } from '@notify/contracts';
+import { eventMessages, KAFKA_PRODUCER, sendInChunks } from '@notify/kafka';
+import { APP_LOGGER, Metrics, type AppLogger } from '@notify/observability';
+import { ResendStore, type ResendBatch } from '@notify/persistence';
+import type { Counter } from 'prom-client';
+
+export interface ResendSettings {
+  pollIntervalMs: number;
+  resendLeaseMs: number;
+  resendReceiversPerClaim: number;
+}
+export const RESEND_SETTINGS = Symbol('RESEND_SETTINGS');
+export const RESEND_CLOCK = Symbol('RESEND_CLOCK');
+export const RESEND_RANDOM = Symbol('RESEND_RANDOM');
+
+/** At most this many claims per poll, so one poll is bounded in time whatever the backlog. */
+const MAX_CLAIMS_PER_POLL = 20;
+
+/**
+ * Re-sends failed deliveries batched per receiver: every few seconds it schedules newly failed
+ * deliveries (backoff with full jitter, or `dead`/`expired`), then claims whole receivers whose
+ * anything is due and hands each receiver's pending messages to its channel as one batch —
+ * for browsers one `notifications` event acknowledged once.
+ */
+@Injectable()
+export class ResendPoller implements OnApplicationBootstrap, OnApplicationShutdown {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<unknown> = Promise.resolve();
+  private readonly resent: Counter;
+  private readonly batches: Counter;
+
+  constructor(
+    private readonly store: ResendStore,
+    @Inject(KAFKA_PRODUCER) private readonly producer: Producer,
+    @Inject(RESEND_SETTINGS) private readonly settings: ResendSettings,
+    @Inject(RESEND_CLOCK) private readonly clock: () => Date,
+    @Inject(RESEND_RANDOM) private readonly random: () => number,
+    @Inject(APP_LOGGER) private readonly logger: AppLogger,
+    metrics: Metrics,
+  ) {
+    this.resent = metrics.counter('notify_deliveries_resent_total', 'Deliveries handed to their channel again', ['channel']);
+    this.batches = metrics.counter('notify_resend_batches_total', 'Receiver batches re-sent', ['channel']);
+  }
+
+  onApplicationBootstrap(): void {
+    this.timer = setInterval(() => {
+      this.running = this.running.then(() => this.poll()).catch((err: unknown) => this.logger.error({ err }, 'resend poll failed'));
+    }, this.settings.pollIntervalMs);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running;
+  }
+
+  /** One round: schedule what newly failed, then claim and send what is due. Returns how many deliveries went out. */
+  async poll(): Promise<number> {
+    const receivers = this.settings.resendReceiversPerClaim;
+    for (;;) {
+      const ended = await this.store.scheduleFailed(this.clock(), receivers * 10, this.random);
+      await sendInChunks(this.producer, eventMessages(ended));
+      if (ended.length < receivers * 10) break;
+    }
+    let sent = 0;
+    for (let claims = 0; claims < MAX_CLAIMS_PER_POLL; claims++) {
+      const { batches, ended } = await this.store.claimDue(this.clock(), this.settings.resendLeaseMs, receivers);
+      await sendInChunks(this.producer, [...batches.flatMap(toTopicMessages), ...eventMessages(ended)]);
+      for (const batch of batches) {
+        this.batches.inc({ channel: batch.channel });
+        this.resent.inc({ channel: batch.channel }, batch.jobs.length);
+        sent += batch.jobs.length;
+      }
+      if (batches.length < receivers) break;
+    }
+    return sent;
+  }
+}
+
+/** A browser receiver's messages travel as one batch record; other channels take each message on its own for now. */
+function toTopicMessages(batch: ResendBatch): TopicMessages[] {
+  const topic = deliverTopic(batch.channel);
+  if (batch.channel === 'websocket') {
+    const record: DeliveryBatch = { userId: batch.userId, batch: batch.jobs };
+    return [{ topic, messages: [{ key: batch.userId, value: JSON.stringify(record) }] }];
+  }
+  const messages: Message[] = batch.jobs.map((job) => ({ key: batch.userId, value: JSON.stringify(job) }));
+  return [{ topic, messages }];
+}

@@ -1,0 +1,72 @@
+import type { INestApplication } from '@nestjs/common';
+import { io } from 'socket.io-client';
+import { loadSchedulerConfig } from '@notify/config';
+import type { InboxMessage } from '@notify/contracts';
+import { createLogger } from '@notify/observability';
+import { startScheduler } from '@notify/scheduler';
+import { eventually } from '@notify/testing';
+import { NotificationInbox } from '../../libs/client/browser/notification-inbox.js';
+import { RunningPlatform, uniqueId } from './platform';
+
+/** The resend poller with the browser module as the client: one batch per receiver, each message shown once. */
+describe('resend batched per receiver', () => {
+  const platform = new RunningPlatform({ GATEWAY_ACK_TIMEOUT_MS: '1000' });
+  let clockOffsetMs = 0;
+  let scheduler: INestApplication;
+
+  beforeAll(async () => {
+    await platform.start();
+    const env = { ...process.env, SCHEDULER_PORT: '0', SCHEDULER_POLL_INTERVAL_MS: '200' };
+    // The longest backoff the policy allows, so nothing is resent before the test moves the clock.
+    scheduler = await startScheduler(loadSchedulerConfig(env), createLogger('e2e', 'warn'), {
+      clock: () => new Date(Date.now() + clockOffsetMs),
+      random: () => 0.999,
+    });
+  });
+  afterAll(async () => {
+    await scheduler.close();
+    await platform.stop();
+  });
+
+  const websocketRows = (userId: string) =>
+    platform.db.query(
+      `SELECT status, next_attempt_at FROM deliveries WHERE user_id = $1 AND channel = 'websocket' ORDER BY seq`,
+      [userId],
+    ) as Promise<{ status: string; next_attempt_at: Date | null }[]>;
+
+  it('sends a receiver’s 10 pending messages as one acknowledged batch, and the client shows each once', async () => {
+    const userId = uniqueId('resend');
+    const note = (title: string) =>
+      platform.produceRequest({ id: uniqueId('r'), type: 'account.note', to: { userId }, channels: ['websocket'], content: { title } }, userId);
+    const connectInbox = () => {
+      const inbox = new NotificationInbox({ io: io as never, url: `http://127.0.0.1:${platform.gatewayPort}`, token: platform.tokenFor(userId) });
+      inbox.connect();
+      return inbox;
+    };
+
+    const inbox = connectInbox();
+    await eventually(async () => inbox.lastSeq, (seq) => seq === 0 && (inbox as unknown as { socket: { connected: boolean } }).socket.connected);
+    await note('message 1');
+    await eventually(() => websocketRows(userId), (rows) => rows[0]?.status === 'delivered');
+    // The client stored message 1 but its acknowledgement was lost on the way back.
+    await platform.db.query(`UPDATE deliveries SET status = 'failed', last_error = 'ack_timeout', next_attempt_at = NULL WHERE user_id = $1`, [userId]);
+    inbox.disconnect();
+
+    for (let i = 2; i <= 10; i++) await note(`message ${i}`);
+    const pending = await eventually(() => websocketRows(userId), (rows) => rows.length === 10 && rows.every((r) => r.status === 'failed' && r.next_attempt_at));
+    expect(pending).toHaveLength(10);
+
+    const again = connectInbox();
+    const batches: InboxMessage[][] = [];
+    (again as unknown as { socket: { on: (e: string, f: (m: InboxMessage[]) => void) => void } }).socket.on('notifications', (messages) => void batches.push(messages));
+    await eventually(async () => again.lastSeq, (seq) => seq === 10);
+
+    clockOffsetMs = 2 * 3_600_000;
+    await eventually(async () => batches.length, (n) => n === 1);
+    expect(batches[0]!.map((m) => m.title)).toEqual(Array.from({ length: 10 }, (_, i) => `message ${i + 1}`));
+    const delivered = await eventually(() => websocketRows(userId), (rows) => rows.every((r) => r.status === 'delivered'));
+    expect(delivered).toHaveLength(10);
+    expect(again.list().map((m) => m.title)).toEqual(Array.from({ length: 10 }, (_, i) => `message ${i + 1}`));
+    again.disconnect();
+  });
+});

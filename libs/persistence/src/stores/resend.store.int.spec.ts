@@ -1,0 +1,111 @@
+import type { DataSource } from 'typeorm';
+import { createTestDatabase, type TestDatabase } from '@notify/testing';
+import { createDataSource, runMigrations } from '../data-source';
+import { newId } from '../ids';
+import { ResendStore } from './resend.store';
+
+const T0 = new Date('2030-03-01T10:00:00Z');
+const at = (ms: number) => new Date(T0.getTime() + ms);
+
+/** A database of its own: the poller claims every due delivery it can see. */
+describe('ResendStore', () => {
+  let database: TestDatabase;
+  let first: DataSource;
+  let second: DataSource;
+
+  beforeAll(async () => {
+    database = await createTestDatabase(process.env.TEST_DATABASE_ADMIN_URL, (url) => runMigrations({ databaseUrl: url }));
+    first = await createDataSource({ databaseUrl: database.url, databasePoolSize: 2 }).initialize();
+    second = await createDataSource({ databaseUrl: database.url, databasePoolSize: 2 }).initialize();
+  });
+  afterAll(async () => {
+    await first.destroy();
+    await second.destroy();
+    await database.drop();
+  });
+  afterEach(() => first.query('TRUNCATE deliveries, messages'));
+
+  /** Messages of one user, each with a websocket delivery in the given state. */
+  async function seed(
+    userId: string,
+    count: number,
+    delivery: { status: string; attempts?: number; nextAttemptAt?: Date | null; expiresAt?: Date | null },
+    retry = { maxAttempts: 3, initialBackoffMs: 1_000, maxBackoffMs: 60_000 },
+  ): Promise<string[]> {
+    const created = Array.from({ length: count }, (_, i) => at(-3_600_000 + i));
+    const messageIds = created.map((c) => newId(c));
+    const ids = created.map((c) => newId(c));
+    await first.query(
+      `INSERT INTO messages (id, request_id, type, recipient, retry, created_at, contents)
+       SELECT m, 'r-' || m, 't', '{}', $2::jsonb, c, '{"en":{"title":"t","body":"b"}}' FROM unnest($1::uuid[], $3::timestamptz[]) AS x(m, c)`,
+      [messageIds, JSON.stringify(retry), created],
+    );
+    await first.query(
+      `INSERT INTO deliveries (id, message_id, user_id, channel, endpoint, locale, status, attempts, next_attempt_at, expires_at, created_at, seq)
+       SELECT d, m, $3::varchar, 'websocket', 'inbox:' || $3::varchar, 'en', $4, $5::int, $6::timestamptz, $7::timestamptz, c, s
+         FROM unnest($1::uuid[], $2::uuid[], $8::timestamptz[], $9::bigint[]) AS x(d, m, c, s)`,
+      [ids, messageIds, userId, delivery.status, delivery.attempts ?? 1, delivery.nextAttemptAt ?? null, delivery.expiresAt ?? null, created, created.map((_, i) => i + 1)],
+    );
+    return ids;
+  }
+  const statusOf = async (ids: string[]) =>
+    (await first.query(`SELECT status, next_attempt_at FROM deliveries WHERE id = ANY($1) ORDER BY id`, [ids])) as { status: string; next_attempt_at: Date | null }[];
+
+  it('gives a new failure its next attempt time by backoff with full jitter', async () => {
+    const [id] = await seed('u-backoff', 1, { status: 'failed', attempts: 2 });
+    expect(await new ResendStore(first).scheduleFailed(T0, 100, () => 0.5)).toEqual([]);
+    // attempts 2 → ceiling 1 s × 2 = 2 s; half of it.
+    expect(await statusOf([id!])).toEqual([{ status: 'failed', next_attempt_at: at(1_000) }]);
+  });
+
+  it('ends a delivery out of attempts as dead and one past its expiry as expired, and never claims them', async () => {
+    const [tired] = await seed('u-tired', 1, { status: 'failed', attempts: 3 });
+    const [stale] = await seed('u-stale', 1, { status: 'failed', attempts: 1, expiresAt: at(-1) });
+    const ended = await new ResendStore(first).scheduleFailed(T0, 100, () => 0.5);
+    expect(ended.map((e) => [e.deliveryId, e.status]).sort()).toEqual([[tired, 'dead'], [stale, 'expired']].sort());
+    expect((await new ResendStore(first).claimDue(at(86_400_000), 60_000, 100)).batches).toEqual([]);
+  });
+
+  it('does not retry a permanent error', async () => {
+    await seed('u-permanent', 1, { status: 'dead', attempts: 1 });
+    expect(await new ResendStore(first).scheduleFailed(T0, 100, () => 0)).toEqual([]);
+    expect((await new ResendStore(first).claimDue(at(86_400_000), 60_000, 100)).batches).toEqual([]);
+  });
+
+  it('claims all of a receiver’s pending deliveries when any one is due, as one batch in inbox order', async () => {
+    const due = await seed('u-batch', 1, { status: 'failed', nextAttemptAt: at(-1) });
+    const later = await seed('u-batch', 9, { status: 'failed', nextAttemptAt: at(3_600_000) });
+    const { batches } = await new ResendStore(first).claimDue(T0, 60_000, 100);
+    expect(batches).toHaveLength(1);
+    expect(batches[0]!.jobs.map((j) => j.deliveryId).sort()).toEqual([...due, ...later].sort());
+    expect(batches[0]).toMatchObject({ userId: 'u-batch', channel: 'websocket' });
+    expect(new Set((await statusOf([...due, ...later])).map((r) => r.status))).toEqual(new Set(['queued']));
+  });
+
+  it('lets two pollers share 10,000 due deliveries without ever claiming one twice', async () => {
+    for (let u = 0; u < 100; u++) await seed(`u-${u}`, 100, { status: 'failed', nextAttemptAt: at(-1) });
+    const claimedBy = async (dataSource: DataSource) => {
+      const claimed: string[] = [];
+      for (;;) {
+        const { batches } = await new ResendStore(dataSource).claimDue(T0, 60_000, 7);
+        if (batches.length === 0) return claimed;
+        for (const batch of batches) claimed.push(...batch.jobs.map((j) => j.deliveryId));
+      }
+    };
+    const [a, b] = await Promise.all([claimedBy(first), claimedBy(second)]);
+    expect(a.length + b.length).toBe(10_000);
+    expect(new Set([...a, ...b]).size).toBe(10_000);
+    expect(a.length).toBeGreaterThan(0);
+    expect(b.length).toBeGreaterThan(0);
+  });
+
+  it('gives a crashed poller’s claims to another once the lease has run out', async () => {
+    const ids = await seed('u-lease', 3, { status: 'failed', nextAttemptAt: at(-1) });
+    const crashed = await new ResendStore(first).claimDue(T0, 60_000, 100);
+    expect(crashed.batches[0]!.jobs).toHaveLength(3);
+    // The first poller never sends and never comes back.
+    expect((await new ResendStore(second).claimDue(at(30_000), 60_000, 100)).batches).toEqual([]);
+    const taken = await new ResendStore(second).claimDue(at(61_000), 60_000, 100);
+    expect(taken.batches[0]!.jobs.map((j) => j.deliveryId).sort()).toEqual([...ids].sort());
+  });
+});

@@ -1,0 +1,147 @@
+import type { DataSource } from 'typeorm';
+import type { Channel, DeliveryJob, OutcomeEvent } from '@notify/contracts';
+import type { RetryPolicy } from '../entities/message.entity';
+import { backoffDelayMs } from './backoff';
+import { loadDeliveryJobs } from './delivery-jobs';
+import { queryRows } from './rows';
+
+/** All of one receiver's pending deliveries on one channel, claimed together so they go out as one send. */
+export interface ResendBatch {
+  userId: string;
+  channel: Channel;
+  digest: boolean;
+  jobs: DeliveryJob[];
+}
+
+export interface ClaimedResends {
+  batches: ResendBatch[];
+  /** Deliveries found past their expiry or out of attempts while claiming: `expired` or `dead` now. */
+  ended: OutcomeEvent[];
+}
+
+interface FailedRow {
+  id: string;
+  created_at: Date;
+  attempts: number;
+  expires_at: Date | null;
+  retry: Partial<RetryPolicy>;
+}
+
+interface EndedRow {
+  id: string;
+  created_at: Date;
+  status: 'queued' | 'dead' | 'expired';
+  user_id: string;
+  channel: Channel;
+  message_id: string;
+  request_id: string;
+  attempts: number;
+  digest: boolean;
+}
+
+const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 5, initialBackoffMs: 30_000, maxBackoffMs: 3_600_000 };
+
+/**
+ * The failed-delivery cache of the resend poller, kept in PostgreSQL. A failed delivery first gets
+ * its next attempt time (backoff with full jitter) or ends (`dead`, `expired`); when any of a
+ * receiver's pending deliveries on a channel is due, all of them are claimed together under a lease
+ * (`FOR UPDATE SKIP LOCKED`, so pollers never claim the same delivery; a crashed poller's claims
+ * come due again when the lease runs out).
+ */
+export class ResendStore {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /** Gives newly failed deliveries their next attempt time, or ends them. Returns the events of those that ended. */
+  async scheduleFailed(now: Date, limit: number, random: () => number = Math.random): Promise<OutcomeEvent[]> {
+    return this.dataSource.transaction(async (tx) => {
+      const failed = await queryRows<FailedRow>(
+        tx,
+        `SELECT d.id, d.created_at, d.attempts, d.expires_at, m.retry
+           FROM deliveries d JOIN messages m ON m.id = d.message_id AND m.created_at = d.created_at
+          WHERE d.status = 'failed' AND d.next_attempt_at IS NULL
+          LIMIT $1
+          FOR UPDATE OF d SKIP LOCKED`,
+        [limit],
+      );
+      if (failed.length === 0) return [];
+      const decisions = failed.map((row) => {
+        const policy = { ...DEFAULT_RETRY, ...row.retry };
+        if (row.expires_at && row.expires_at <= now) return { row, status: 'expired', next: null };
+        if (row.attempts >= policy.maxAttempts) return { row, status: 'dead', next: null };
+        return { row, status: 'failed', next: new Date(now.getTime() + backoffDelayMs(policy, row.attempts, random)) };
+      });
+      const ended = await queryRows<EndedRow>(
+        tx,
+        `UPDATE deliveries d
+            SET status = x.status, next_attempt_at = x.next, updated_at = now()
+           FROM unnest($1::uuid[], $2::timestamptz[], $3::varchar[], $4::timestamptz[]) AS x(id, created_at, status, next),
+                messages m
+          WHERE d.id = x.id AND d.created_at = x.created_at AND m.id = d.message_id AND m.created_at = d.created_at
+          RETURNING d.id, d.created_at, d.status, d.user_id, d.channel, d.message_id, m.request_id, d.attempts`,
+        [decisions.map((d) => d.row.id), decisions.map((d) => d.row.created_at), decisions.map((d) => d.status), decisions.map((d) => d.next)],
+      );
+      return ended.filter((row) => row.status !== 'queued' && (row.status as string) !== 'failed').map((row) => endedEvent(row, now));
+    });
+  }
+
+  /**
+   * Claims the pending deliveries of up to `receivers` receivers (per channel) that have anything
+   * due, due or not, so jitter never splits one receiver's messages over several sends. Claimed
+   * deliveries become `queued` with `next_attempt_at` = the lease's end.
+   */
+  async claimDue(now: Date, leaseMs: number, receivers: number): Promise<ClaimedResends> {
+    return this.dataSource.transaction(async (tx) => {
+      const rows = await queryRows<EndedRow>(
+        tx,
+        `WITH due AS (
+           SELECT DISTINCT user_id, channel FROM deliveries
+            WHERE user_id IS NOT NULL AND next_attempt_at <= $1
+              AND (status = 'failed' OR status = 'queued')
+            LIMIT $3),
+         pending AS (
+           SELECT d.id, d.created_at FROM deliveries d
+             JOIN due ON d.user_id = due.user_id AND d.channel = due.channel
+            WHERE d.next_attempt_at IS NOT NULL AND (d.status = 'failed' OR (d.status = 'queued' AND d.next_attempt_at <= $1))
+            FOR UPDATE OF d SKIP LOCKED)
+         UPDATE deliveries d
+            SET status = CASE
+                  WHEN d.expires_at IS NOT NULL AND d.expires_at <= $1 THEN 'expired'
+                  WHEN d.attempts >= COALESCE((m.retry ->> 'maxAttempts')::int, ${DEFAULT_RETRY.maxAttempts}) THEN 'dead'
+                  ELSE 'queued' END,
+                next_attempt_at = $1::timestamptz + make_interval(secs => $2::double precision / 1000),
+                updated_at = now()
+           FROM pending, messages m
+          WHERE d.id = pending.id AND d.created_at = pending.created_at AND m.id = d.message_id AND m.created_at = d.created_at
+          RETURNING d.id, d.created_at, d.status, d.user_id, d.channel, d.message_id, m.request_id, d.attempts,
+                    COALESCE((m.retry ->> 'digest')::boolean, false) AS digest`,
+        [now, leaseMs, receivers],
+      );
+      const queued = rows.filter((r) => r.status === 'queued');
+      const jobs = new Map((await loadDeliveryJobs(tx, queued.map((r) => ({ id: r.id, createdAt: r.created_at })))).map((j) => [j.deliveryId, j]));
+      const batches = new Map<string, ResendBatch>();
+      for (const row of queued) {
+        const key = `${row.user_id}\u0000${row.channel}`;
+        const batch = batches.get(key) ?? { userId: row.user_id, channel: row.channel, digest: false, jobs: [] };
+        batch.digest ||= row.digest;
+        batch.jobs.push(jobs.get(row.id)!);
+        batches.set(key, batch);
+      }
+      for (const batch of batches.values()) batch.jobs.sort((a, b) => (a.message.seq ?? 0) - (b.message.seq ?? 0) || a.message.createdAt.localeCompare(b.message.createdAt));
+      return { batches: [...batches.values()], ended: rows.filter((r) => r.status !== 'queued').map((r) => endedEvent(r, now)) };
+    });
+  }
+}
+
+function endedEvent(row: EndedRow, now: Date): OutcomeEvent {
+  return {
+    deliveryId: row.id,
+    requestId: row.request_id,
+    messageId: row.message_id,
+    userId: row.user_id,
+    channel: row.channel,
+    status: row.status as 'dead' | 'expired',
+    attempt: row.attempts,
+    at: now.toISOString(),
+    error: row.status === 'dead' ? 'max_attempts' : null,
+  };
+}
