@@ -16,6 +16,10 @@ export class AppProcess {
     private readonly healthPort: number,
   ) {}
 
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   /** Starts the app and resolves when its GET /health answers 200. */
   async start(): Promise<void> {
     const child = spawn(process.execPath, ['-r', '@swc-node/register', resolve(ROOT, this.main)], {

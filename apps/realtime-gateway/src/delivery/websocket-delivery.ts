@@ -70,7 +70,9 @@ export class WebsocketDelivery implements OnApplicationBootstrap, OnModuleDestro
     const now = Date.now();
     const live = emissions.map((e) => ({ ...e, jobs: e.jobs.filter((job) => !job.expiresAt || Date.parse(job.expiresAt) > now) }));
     const expired = emissions.flatMap((e) => e.jobs.filter((job) => job.expiresAt && Date.parse(job.expiresAt) <= now));
-    const claimed = new Set((await this.claim(live.flatMap((e) => e.jobs))).map((event) => event.deliveryId));
+    // A browser is not a provider: what matters downstream is the acknowledgement (delivered) or its
+    // absence (failed), so the claim's `sent` is recorded but not published.
+    const claimed = new Set((await this.store.claim(live.flatMap((e) => e.jobs).map((job) => job.deliveryId))).map((event) => event.deliveryId));
     if (expired.length > 0) {
       await publishOutcomes(this.producer, await this.store.record(expired.map((job) => ({ deliveryId: job.deliveryId, status: 'expired', error: null }))));
     }
@@ -78,12 +80,6 @@ export class WebsocketDelivery implements OnApplicationBootstrap, OnModuleDestro
       const jobs = emission.jobs.filter((job) => claimed.has(job.deliveryId) && job.message.seq !== null);
       if (jobs.length > 0) this.emit({ ...emission, jobs });
     }
-  }
-
-  private async claim(jobs: DeliveryJob[]) {
-    const events = await this.store.claim(jobs.map((job) => job.deliveryId));
-    await publishOutcomes(this.producer, events);
-    return events;
   }
 
   private emit({ userId, jobs, batch }: Emission): void {

@@ -1,0 +1,170 @@
+import 'reflect-metadata';
+import { performance } from 'node:perf_hooks';
+import { readFileSync } from 'node:fs';
+import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
+import jwt from 'jsonwebtoken';
+import { Client } from 'pg';
+import { io, type Socket } from 'socket.io-client';
+import { Topics, type DeliveryBatch, type DeliveryJob } from '@notify/contracts';
+import { ensureTopics, sendInChunks } from '@notify/kafka';
+import { createDataSource, newId, ResendStore, runMigrations } from '@notify/persistence';
+import { createTestDatabase, DEFAULT_TEST_ADMIN_URL, freePort, LocalKafka } from '@notify/testing';
+import { AppProcess } from '../../e2e/src/app-process';
+
+/**
+ * `npm run bench:resend`: the same pending set — R receivers × K failed websocket deliveries each —
+ * re-sent to real acknowledging Socket.IO clients twice in one run: batched per receiver (one
+ * `notifications` event per receiver) and per message (one `notification` per message, the old
+ * way). Reports frames, bytes on the wire, gateway CPU seconds, wall time and messages per second.
+ */
+const R = Number(process.env.BENCH_RECEIVERS ?? 2_000);
+const K = Number(process.env.BENCH_PENDING ?? 10);
+const SECRET = 'bench-secret-of-enough-length-1234';
+const say = (line: string): void => void process.stdout.write(`${line}\n`);
+
+interface Wire {
+  frames: number;
+  bytes: number;
+  messages: number;
+}
+
+async function main(): Promise<void> {
+  const broker = process.env.KAFKA_BROKERS ? undefined : await LocalKafka.start();
+  const brokers = process.env.KAFKA_BROKERS ?? broker!.brokers;
+  const database = await createTestDatabase(process.env.TEST_DATABASE_ADMIN_URL ?? DEFAULT_TEST_ADMIN_URL, (url) => runMigrations({ databaseUrl: url }));
+  const kafka = new Kafka({ clientId: 'bench-resend', brokers: brokers.split(','), logLevel: logLevel.NOTHING });
+  await ensureTopics(kafka, [Topics.deliver.websocket, Topics.events], { partitions: 3, replicationFactor: 1 });
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  const db = new Client({ connectionString: database.url });
+  await db.connect();
+  const port = await freePort();
+  const gateway = new AppProcess(
+    'apps/realtime-gateway/src/main.ts',
+    { KAFKA_BROKERS: brokers, DATABASE_URL: database.url, GATEWAY_PORT: String(port), JWT_SECRET: SECRET, LOG_LEVEL: 'error', GATEWAY_GROUP: 'bench-gateway', GATEWAY_CLUSTER_ADAPTER: 'none', KAFKAJS_NO_PARTITIONER_WARNING: '1' },
+    port,
+  );
+  const sockets: Socket[] = [];
+  try {
+    await gateway.start();
+    const wire: Wire = { frames: 0, bytes: 0, messages: 0 };
+    for (let r = 0; r < R; r++) sockets.push(await connect(port, `bench-user-${r}`, wire));
+    say(`${R} clients connected to the gateway (pid ${gateway.pid})`);
+
+    const results = [];
+    for (const mode of ['per message', 'batched'] as const) {
+      await seedPending(db, `${mode === 'batched' ? 'b' : 'p'}`);
+      Object.assign(wire, { frames: 0, bytes: 0, messages: 0 });
+      const cpuBefore = cpuSeconds(gateway.pid!);
+      const started = performance.now();
+      const store = new ResendStore(await createDataSource({ databaseUrl: database.url, databasePoolSize: 2 }).initialize());
+      await resend(store, producer, mode);
+      await waitDelivered(db, R * K);
+      const seconds = (performance.now() - started) / 1000;
+      const cpu = cpuSeconds(gateway.pid!) - cpuBefore;
+      results.push({ mode, seconds, cpu, ...wire });
+      say(`${mode}: ${R * K} messages delivered in ${seconds.toFixed(2)} s; ${wire.frames} frames, ${wire.bytes} bytes, gateway CPU ${cpu.toFixed(2)} s`);
+    }
+    const [single, batched] = results as [(typeof results)[0], (typeof results)[0]];
+    say('');
+    say(`| resend | messages | frames | bytes on the wire | gateway CPU s | wall s | messages/s |`);
+    say(`| --- | --- | --- | --- | --- | --- | --- |`);
+    for (const r of results) say(`| ${r.mode} | ${R * K} | ${r.frames} | ${r.bytes} | ${r.cpu.toFixed(2)} | ${r.seconds.toFixed(2)} | ${Math.round((R * K) / r.seconds)} |`);
+    say('');
+    say(`per message / batched: ${(single.frames / batched.frames).toFixed(1)}× frames, ${(single.bytes / batched.bytes).toFixed(1)}× bytes, ${(single.cpu / batched.cpu).toFixed(1)}× gateway CPU, ${(single.seconds / batched.seconds).toFixed(1)}× wall time`);
+    say(`command: BENCH_RECEIVERS=${R} BENCH_PENDING=${K} npm run bench:resend`);
+  } finally {
+    for (const socket of sockets) socket.disconnect();
+    await gateway.stop();
+    await producer.disconnect();
+    await db.end();
+    await database.drop();
+    await broker?.stop();
+  }
+}
+
+/** A client that acknowledges everything and counts what crosses its websocket, both ways. */
+async function connect(port: number, userId: string, wire: Wire): Promise<Socket> {
+  const token = jwt.sign({ sub: userId }, SECRET, { expiresIn: '1h' });
+  const socket = io(`http://127.0.0.1:${port}/notifications`, { auth: { token }, transports: ['websocket'], reconnection: false });
+  socket.on('notification', (_message: unknown, ack: (reply: unknown) => void) => {
+    wire.messages += 1;
+    ack({ ok: true });
+  });
+  socket.on('notifications', (messages: unknown[], ack: (reply: unknown) => void) => {
+    wire.messages += messages.length;
+    ack({ ok: true });
+  });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', () => resolve());
+    socket.once('connect_error', reject);
+  });
+  const engine = socket.io.engine;
+  engine.on('data', (data: string | Buffer) => {
+    wire.frames += 1;
+    wire.bytes += typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+  });
+  engine.on('packetCreate', (packet: { type: string; data?: string }) => {
+    if (packet.type !== 'message') return;
+    wire.frames += 1;
+    wire.bytes += Buffer.byteLength(packet.data ?? '') + 1;
+  });
+  return socket;
+}
+
+/** R × K websocket deliveries that failed and are due now. */
+async function seedPending(db: Client, tag: string): Promise<void> {
+  await db.query(`TRUNCATE messages, deliveries`);
+  const now = new Date(Date.now() - 60_000);
+  const created = Array.from({ length: R * K }, () => now);
+  const messageIds = created.map((c) => newId(c));
+  const deliveryIds = created.map((c) => newId(c));
+  const users = created.map((_, i) => `bench-user-${Math.floor(i / K)}`);
+  await db.query(
+    `INSERT INTO messages (id, request_id, type, recipient, contents, created_at)
+     SELECT m, $2 || m, 'bench.note', '{}', '{"en":{"title":"Your statement is ready","body":"Statement for November is ready to view"}}', $3
+       FROM unnest($1::uuid[]) AS m`,
+    [messageIds, `${tag}-`, now],
+  );
+  await db.query(
+    `INSERT INTO deliveries (id, message_id, user_id, channel, endpoint, locale, status, attempts, last_error, next_attempt_at, created_at, seq)
+     SELECT d, m, u, 'websocket', 'inbox:' || u, 'en', 'failed', 1, 'ack_timeout', $4, $4, s
+       FROM unnest($1::uuid[], $2::uuid[], $3::varchar[], $5::bigint[]) AS x(d, m, u, s)`,
+    [deliveryIds, messageIds, users, now, created.map((_, i) => (i % K) + 1)],
+  );
+}
+
+/** Claims everything due and produces it: one batch record per receiver, or one job per message. */
+async function resend(store: ResendStore, producer: Producer, mode: 'batched' | 'per message'): Promise<void> {
+  for (;;) {
+    const { batches } = await store.claimDue(new Date(), 60_000, 500);
+    if (batches.length === 0) return;
+    const messages = batches.flatMap((batch) =>
+      mode === 'batched'
+        ? [{ key: batch.userId, value: JSON.stringify({ userId: batch.userId, batch: batch.jobs } satisfies DeliveryBatch) }]
+        : batch.jobs.map((job: DeliveryJob) => ({ key: batch.userId, value: JSON.stringify(job) })),
+    );
+    await sendInChunks(producer, [{ topic: Topics.deliver.websocket, messages }]);
+  }
+}
+
+async function waitDelivered(db: Client, total: number): Promise<void> {
+  const deadline = Date.now() + 10 * 60_000;
+  for (;;) {
+    const { rows } = await db.query<{ n: string }>(`SELECT count(*) AS n FROM deliveries WHERE status = 'delivered'`);
+    if (Number(rows[0]!.n) >= total) return;
+    if (Date.now() > deadline) throw new Error(`only ${rows[0]!.n} of ${total} delivered after 10 minutes`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** User plus system CPU time of a process, from /proc. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});
