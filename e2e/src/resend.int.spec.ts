@@ -5,7 +5,7 @@ import type { InboxMessage } from '@notify/contracts';
 import { createLogger } from '@notify/observability';
 import { startScheduler } from '@notify/scheduler';
 import { eventually } from '@notify/testing';
-import { NotificationInbox } from '../../libs/client/browser/notification-inbox.js';
+import { NotificationInbox } from '@notify/client/browser/notification-inbox.js';
 import { RunningPlatform, uniqueId } from './platform';
 
 /** The resend poller with the browser module as the client: one batch per receiver, each message shown once. */

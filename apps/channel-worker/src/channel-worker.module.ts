@@ -1,14 +1,26 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { Topics } from '@notify/contracts';
+import { DataSource } from 'typeorm';
+import { deliverTopic, Topics } from '@notify/contracts';
 import type { ChannelWorkerConfig } from '@notify/config';
-import { KafkaModule } from '@notify/kafka';
+import { deadLetterTopic, FATAL_ERROR_HANDLER, KafkaModule, type FatalErrorHandler } from '@notify/kafka';
 import { ObservabilityModule, type AppLogger } from '@notify/observability';
-import { PersistenceModule } from '@notify/persistence';
+import { ChannelDeliveryStore, PersistenceModule, PushDeviceStore } from '@notify/persistence';
+import { ChannelWorkers, WORKER_CLOCK, WORKER_SETTINGS } from './delivery/channel-workers';
+import { DeliveryReport } from './delivery/delivery-report';
+import { ChannelProviders } from './providers/channel-providers';
+import { ChannelSenders } from './senders/channel-senders';
 
-/** The channel worker's shell: its topics, database and health. The provider adapters arrive with the channel issue. */
+export interface ChannelWorkerOptions {
+  onFatal: FatalErrorHandler;
+  /** The time expiry and retry times go by; tests set it. */
+  clock?: () => Date;
+}
+
+/** Consumers of notify.deliver.{push,sms,email} (those configured), their provider adapters, health and metrics. */
 @Module({})
 export class ChannelWorkerModule {
-  static register(config: ChannelWorkerConfig, logger: AppLogger): DynamicModule {
+  static register(config: ChannelWorkerConfig, logger: AppLogger, options: ChannelWorkerOptions): DynamicModule {
+    const deliverTopics = config.channels.map(deliverTopic);
     return {
       module: ChannelWorkerModule,
       imports: [
@@ -17,10 +29,25 @@ export class ChannelWorkerModule {
         KafkaModule.forRoot({
           clientId: 'channel-worker',
           connection: config,
-          topics: [Topics.deliver.push, Topics.deliver.sms, Topics.deliver.email, Topics.events],
+          topics: [...deliverTopics, ...deliverTopics.map(deadLetterTopic), Topics.events],
           partitions: config.kafkaTopicPartitions,
           replicationFactor: config.kafkaReplicationFactor,
         }),
+      ],
+      providers: [
+        { provide: WORKER_SETTINGS, useValue: config },
+        { provide: WORKER_CLOCK, useValue: options.clock ?? (() => new Date()) },
+        { provide: FATAL_ERROR_HANDLER, useValue: options.onFatal },
+        { provide: ChannelProviders, useFactory: () => new ChannelProviders(config, { log: logger.child({ component: 'provider' }) }) },
+        { provide: ChannelDeliveryStore, useFactory: (ds: DataSource) => new ChannelDeliveryStore(ds), inject: [DataSource] },
+        { provide: PushDeviceStore, useFactory: (ds: DataSource) => new PushDeviceStore(ds), inject: [DataSource] },
+        {
+          provide: ChannelSenders,
+          useFactory: (providers: ChannelProviders, devices: PushDeviceStore) => new ChannelSenders(providers, devices, config.concurrency),
+          inject: [ChannelProviders, PushDeviceStore],
+        },
+        DeliveryReport,
+        ChannelWorkers,
       ],
     };
   }

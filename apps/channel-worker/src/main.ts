@@ -3,7 +3,7 @@ import { loadChannelWorkerConfig } from '@notify/config';
 import { runMain } from '@notify/observability';
 import { startChannelWorker } from './app';
 
-runMain('channel-worker', loadChannelWorkerConfig, async (config, logger) => {
-  await startChannelWorker(config, logger);
-  logger.info({ port: config.httpPort }, 'channel worker started');
+runMain('channel-worker', loadChannelWorkerConfig, async (config, logger, onFatal) => {
+  await startChannelWorker(config, logger, { onFatal });
+  logger.info({ port: config.httpPort, channels: config.channels }, 'channel worker started');
 });

@@ -14,3 +14,5 @@ export * from './stores/resend.store';
 export * from './stores/backoff';
 export * from './persistence.module';
 export * from './partitions';
+export * from './stores/channel-delivery.store';
+export * from './stores/push-device.store';

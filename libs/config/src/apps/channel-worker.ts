@@ -1,15 +1,238 @@
-import { loadConfig, setting, type ConfigOf } from '../setting';
+import { z } from 'zod';
+import { loadConfig, setting, type ConfigOf, type CrossCheck } from '../setting';
 import { databaseSettings, kafkaSettings, logSettings, saslComplete } from '../shared';
-import { port } from '../types';
+import { bool, list, port, positiveInt } from '../types';
+
+export const WORKER_CHANNELS = ['push', 'sms', 'email'] as const;
+export type WorkerChannel = (typeof WORKER_CHANNELS)[number];
+
+const text = () => z.string().min(1).optional();
+const url = (fallback?: string) => (fallback === undefined ? z.url().optional() : z.url().default(fallback));
+
+/** A JSON value in one variable, checked against `schema`. */
+const json = <S extends z.ZodType>(schema: S) =>
+  z
+    .string()
+    .optional()
+    .transform((value, context) => {
+      if (value === undefined) return undefined;
+      try {
+        return JSON.parse(value) as unknown;
+      } catch {
+        context.addIssue({ code: 'custom', message: 'must be JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(schema.optional());
+
+/**
+ * Overrides of one provider's safety limits, e.g. `{"concurrency":50,"ratePerSecond":20}`; the
+ * adapters' defaults apply to the rest.
+ */
+const limits = () =>
+  json(
+    z
+      .strictObject({
+        timeoutMs: z.number().int().positive(),
+        concurrency: z.number().int().positive(),
+        queue: z.number().int().nonnegative(),
+        ratePerSecond: z.number().positive(),
+        burst: z.number().int().positive(),
+        maxRateWaitMs: z.number().int().nonnegative(),
+        breakerFailures: z.number().int().positive(),
+        breakerHalfOpenAfterMs: z.number().int().positive(),
+      })
+      .partial(),
+  );
+
+/** `host`, `host:port` or `[v6 address]:port`, read into its parts; the port falls back to `defaultPort`. */
+const serverAddress = (defaultPort: number) =>
+  z
+    .string()
+    .optional()
+    .transform((value, context) => {
+      if (value === undefined) return undefined;
+      const match = /^(?:\[([^\]]+)\]|([^:[\]]+))(?::(\d{1,5}))?$/.exec(value.trim());
+      const port = match?.[3] === undefined ? defaultPort : Number(match[3]);
+      if (match === null || port < 1 || port > 65535) {
+        context.addIssue({ code: 'custom', message: 'must be host or host:port' });
+        return z.NEVER;
+      }
+      return { host: (match[1] ?? match[2])!, port };
+    });
+
+const LIMITS_HELP = 'JSON overrides of the provider limits, e.g. {"concurrency":50,"ratePerSecond":20}';
+
+const workerSettings = {
+  httpPort: setting('CHANNEL_WORKER_PORT', port(3003), 'HTTP port of the channel worker (health, metrics)'),
+  channels: setting(
+    'CHANNEL_WORKER_CHANNELS',
+    list(WORKER_CHANNELS.join(','))
+      .pipe(z.array(z.enum(WORKER_CHANNELS)).min(1, 'at least one channel'))
+      .transform((channels) => [...new Set(channels)]),
+    'Channels this process consumes: any of push, sms, email',
+  ),
+  pushGroup: setting('CHANNEL_WORKER_PUSH_GROUP', z.string().min(1).default('notify.channel-worker.push'), 'Kafka consumer group of the push workers'),
+  smsGroup: setting('CHANNEL_WORKER_SMS_GROUP', z.string().min(1).default('notify.channel-worker.sms'), 'Kafka consumer group of the SMS workers'),
+  emailGroup: setting('CHANNEL_WORKER_EMAIL_GROUP', z.string().min(1).default('notify.channel-worker.email'), 'Kafka consumer group of the email workers'),
+  concurrency: setting('CHANNEL_WORKER_CONCURRENCY', positiveInt(200), 'Endpoints each channel sends to at once, across its partitions'),
+  maxBatchBytes: setting(
+    'CHANNEL_WORKER_MAX_BATCH_BYTES',
+    positiveInt(256 * 1024),
+    'Largest fetch per partition, in bytes; smaller batches keep a slow provider within the consumer session',
+  ),
+  retryBackoffMs: setting(
+    'CHANNEL_WORKER_RETRY_BACKOFF_MS',
+    positiveInt(30_000),
+    'Wait before a transient failure is re-sent when the provider names no Retry-After; doubles per attempt',
+  ),
+  retryMaxBackoffMs: setting('CHANNEL_WORKER_RETRY_MAX_BACKOFF_MS', positiveInt(3_600_000), 'Longest wait of the doubling backoff'),
+  configurationRetryMs: setting(
+    'CHANNEL_WORKER_CONFIGURATION_RETRY_MS',
+    positiveInt(3_600_000),
+    'Wait before re-sending a delivery that failed on provider configuration (bad credentials, wrong topic)',
+  ),
+};
+
+const pushSettings = {
+  apnsDriver: setting('PUSH_APNS_DRIVER', z.enum(['log', 'apns']).default('log'), 'Driver for apns devices: log, or apns (Apple)'),
+  apnsBaseUrl: setting('PUSH_APNS_BASE_URL', url('https://api.push.apple.com'), 'APNs provider API; https://api.sandbox.push.apple.com for development builds'),
+  apnsTeamId: setting('PUSH_APNS_TEAM_ID', text(), 'Apple developer team id (iss of the provider token)'),
+  apnsKeyId: setting('PUSH_APNS_KEY_ID', text(), 'Id of the APNs signing key (kid of the provider token)'),
+  apnsTopic: setting('PUSH_APNS_TOPIC', text(), 'The app bundle id (apns-topic)'),
+  apnsSigningKey: setting('PUSH_APNS_SIGNING_KEY', text(), 'The .p8 signing key, PEM text', { sensitive: true }),
+  apnsSigningKeyFile: setting('PUSH_APNS_SIGNING_KEY_FILE', text(), 'File holding the .p8 signing key'),
+  apnsLimits: setting('PUSH_APNS_LIMITS', limits(), LIMITS_HELP),
+  fcmDriver: setting('PUSH_FCM_DRIVER', z.enum(['log', 'fcm']).default('log'), 'Driver for fcm devices: log, or fcm (Firebase HTTP v1)'),
+  fcmBaseUrl: setting('PUSH_FCM_BASE_URL', url('https://fcm.googleapis.com'), 'FCM HTTP v1 API'),
+  fcmTokenUrl: setting('PUSH_FCM_TOKEN_URL', url(), "OAuth token endpoint; default: the service account's token_uri"),
+  fcmServiceAccountJson: setting('PUSH_FCM_SERVICE_ACCOUNT_JSON', text(), 'Firebase service account key, JSON text', { sensitive: true }),
+  fcmServiceAccountFile: setting('PUSH_FCM_SERVICE_ACCOUNT_FILE', text(), 'File holding the Firebase service account key'),
+  fcmLimits: setting('PUSH_FCM_LIMITS', limits(), LIMITS_HELP),
+  hmsDriver: setting('PUSH_HMS_DRIVER', z.enum(['log', 'hms']).default('log'), 'Driver for hms devices: log, or hms (Huawei Push Kit)'),
+  hmsBaseUrl: setting('PUSH_HMS_BASE_URL', url('https://push-api.cloud.huawei.com'), 'Huawei Push Kit API'),
+  hmsTokenUrl: setting('PUSH_HMS_TOKEN_URL', url('https://oauth-login.cloud.huawei.com/oauth2/v3/token'), 'Huawei OAuth token endpoint'),
+  hmsAppId: setting('PUSH_HMS_APP_ID', text(), 'Huawei app id'),
+  hmsAppSecret: setting('PUSH_HMS_APP_SECRET', text(), 'Huawei app secret', { sensitive: true }),
+  hmsAppSecretFile: setting('PUSH_HMS_APP_SECRET_FILE', text(), 'File holding the Huawei app secret'),
+  hmsLimits: setting('PUSH_HMS_LIMITS', limits(), LIMITS_HELP),
+  xiaomiDriver: setting('PUSH_XIAOMI_DRIVER', z.enum(['log', 'xiaomi']).default('log'), 'Driver for xiaomi devices: log, or xiaomi (Mi Push)'),
+  xiaomiBaseUrl: setting('PUSH_XIAOMI_BASE_URL', url('https://api.xmpush.xiaomi.com'), 'Mi Push server API'),
+  xiaomiPackageName: setting('PUSH_XIAOMI_PACKAGE_NAME', text(), 'Android package name of the app'),
+  xiaomiAppSecret: setting('PUSH_XIAOMI_APP_SECRET', text(), 'Mi Push app secret', { sensitive: true }),
+  xiaomiAppSecretFile: setting('PUSH_XIAOMI_APP_SECRET_FILE', text(), 'File holding the Mi Push app secret'),
+  xiaomiLimits: setting('PUSH_XIAOMI_LIMITS', limits(), LIMITS_HELP),
+};
+
+const smsSettings = {
+  smsDriver: setting('SMS_DRIVER', z.enum(['log', 'twilio', 'aliyun', 'http']).default('log'), 'SMS driver: log, twilio, aliyun or http (a generic gateway)'),
+  smsLimits: setting('SMS_LIMITS', limits(), LIMITS_HELP),
+  twilioBaseUrl: setting('SMS_TWILIO_BASE_URL', url('https://api.twilio.com'), 'Twilio REST API'),
+  twilioAccountSid: setting('SMS_TWILIO_ACCOUNT_SID', text(), 'Twilio account SID'),
+  twilioAuthToken: setting('SMS_TWILIO_AUTH_TOKEN', text(), 'Twilio auth token', { sensitive: true }),
+  twilioAuthTokenFile: setting('SMS_TWILIO_AUTH_TOKEN_FILE', text(), 'File holding the Twilio auth token'),
+  twilioFrom: setting('SMS_TWILIO_FROM', text(), 'Sender: an E.164 number or a messaging service SID'),
+  twilioStatusCallbackUrl: setting('SMS_TWILIO_STATUS_CALLBACK_URL', url(), 'URL Twilio posts delivery receipts to'),
+  aliyunBaseUrl: setting('SMS_ALIYUN_BASE_URL', url('https://dysmsapi.aliyuncs.com'), 'Aliyun SMS API'),
+  aliyunAccessKeyId: setting('SMS_ALIYUN_ACCESS_KEY_ID', text(), 'Aliyun AccessKey id'),
+  aliyunAccessKeySecret: setting('SMS_ALIYUN_ACCESS_KEY_SECRET', text(), 'Aliyun AccessKey secret', { sensitive: true }),
+  aliyunAccessKeySecretFile: setting('SMS_ALIYUN_ACCESS_KEY_SECRET_FILE', text(), 'File holding the Aliyun AccessKey secret'),
+  aliyunRegionId: setting('SMS_ALIYUN_REGION_ID', z.string().min(1).default('cn-hangzhou'), 'Aliyun region'),
+  aliyunSignName: setting('SMS_ALIYUN_SIGN_NAME', text(), 'Approved SMS signature'),
+  aliyunTemplateCode: setting('SMS_ALIYUN_TEMPLATE_CODE', text(), 'Approved template that carries the text'),
+  aliyunBodyParam: setting('SMS_ALIYUN_BODY_PARAM', z.string().min(1).default('content'), 'Template parameter that receives the text'),
+  httpSmsUrl: setting('SMS_HTTP_URL', url(), 'Generic SMS gateway URL'),
+  httpSmsFormat: setting('SMS_HTTP_FORMAT', z.enum(['json', 'form']).default('json'), 'Body format of the generic gateway: json or form'),
+  httpSmsBodyTemplate: setting('SMS_HTTP_BODY_TEMPLATE', text(), 'Request body with {{to}}, {{body}} and {{from}} placeholders'),
+  httpSmsHeaders: setting('SMS_HTTP_HEADERS', json(z.record(z.string(), z.string())), 'JSON object of headers (credentials) for the generic gateway', { sensitive: true }),
+  httpSmsHeadersFile: setting('SMS_HTTP_HEADERS_FILE', text(), 'File holding the JSON object of headers'),
+  httpSmsFrom: setting('SMS_HTTP_FROM', z.string().default(''), 'Sender for the {{from}} placeholder'),
+  httpSmsMessageIdPath: setting('SMS_HTTP_MESSAGE_ID_PATH', text(), "Dotted path of the message id in the gateway's JSON answer"),
+};
+
+const emailSettings = {
+  emailDriver: setting('EMAIL_DRIVER', z.enum(['log', 'smtp']).default('log'), 'Email driver: log or smtp'),
+  emailLimits: setting('EMAIL_LIMITS', limits(), LIMITS_HELP),
+  // The port rides in SMTP_HOST: a `*_PORT` variable names a port the app listens on (compose publishes those).
+  smtpServer: setting('SMTP_HOST', serverAddress(587), 'SMTP server as host or host:port ([v6]:port); port 587 when omitted'),
+  smtpSecure: setting('SMTP_SECURE', bool(false), 'TLS from the first byte (port 465); otherwise STARTTLS when offered'),
+  smtpRequireTls: setting('SMTP_REQUIRE_TLS', bool(false), 'Refuse to send unless the server offers STARTTLS'),
+  smtpUser: setting('SMTP_USER', text(), 'SMTP user; unset for no authentication'),
+  smtpPassword: setting('SMTP_PASSWORD', text(), 'SMTP password', { sensitive: true }),
+  smtpPasswordFile: setting('SMTP_PASSWORD_FILE', text(), 'File holding the SMTP password'),
+  smtpFrom: setting('SMTP_FROM', text(), 'Sender address, optionally with a display name'),
+  smtpMaxConnections: setting('SMTP_MAX_CONNECTIONS', positiveInt(5), 'Pooled SMTP connections'),
+  smtpAllowInvalidCertificates: setting('SMTP_ALLOW_INVALID_CERTIFICATES', bool(false), "Accept a server certificate that does not verify (test servers only)"),
+};
 
 export const channelWorkerSettings = {
   ...kafkaSettings,
   ...databaseSettings,
   ...logSettings,
-  httpPort: setting('CHANNEL_WORKER_PORT', port(3003), 'HTTP port of the channel worker (health, metrics)'),
+  ...workerSettings,
+  ...pushSettings,
+  ...smsSettings,
+  ...emailSettings,
 };
 export type ChannelWorkerConfig = ConfigOf<typeof channelWorkerSettings>;
+type Check = CrossCheck<typeof channelWorkerSettings>;
+
+/** Variables a driver cannot go without, checked only when that driver is chosen for a channel this process runs. */
+function required(when: boolean, variables: Record<string, unknown>): string[] {
+  if (!when) return [];
+  return Object.entries(variables)
+    .filter(([, value]) => value === undefined)
+    .map(([name]) => `${name} is required`);
+}
+
+/** A credential is given inline or as a file, exactly one of the two. */
+function secret(when: boolean, inline: [string, unknown], file: [string, unknown]): string[] {
+  if (!when) return [];
+  if (inline[1] !== undefined && file[1] !== undefined) return [`${inline[0]} and ${file[0]} are both set; set one`];
+  if (inline[1] === undefined && file[1] === undefined) return [`${inline[0]} or ${file[0]} is required`];
+  return [];
+}
+
+const runs = (c: ChannelWorkerConfig, channel: WorkerChannel): boolean => c.channels?.includes(channel) ?? false;
+
+const pushDrivers: Check = (c) => {
+  const apns = runs(c, 'push') && c.apnsDriver === 'apns';
+  const fcm = runs(c, 'push') && c.fcmDriver === 'fcm';
+  const hms = runs(c, 'push') && c.hmsDriver === 'hms';
+  const xiaomi = runs(c, 'push') && c.xiaomiDriver === 'xiaomi';
+  return [
+    ...required(apns, { PUSH_APNS_TEAM_ID: c.apnsTeamId, PUSH_APNS_KEY_ID: c.apnsKeyId, PUSH_APNS_TOPIC: c.apnsTopic }),
+    ...secret(apns, ['PUSH_APNS_SIGNING_KEY', c.apnsSigningKey], ['PUSH_APNS_SIGNING_KEY_FILE', c.apnsSigningKeyFile]),
+    ...secret(fcm, ['PUSH_FCM_SERVICE_ACCOUNT_JSON', c.fcmServiceAccountJson], ['PUSH_FCM_SERVICE_ACCOUNT_FILE', c.fcmServiceAccountFile]),
+    ...required(hms, { PUSH_HMS_APP_ID: c.hmsAppId }),
+    ...secret(hms, ['PUSH_HMS_APP_SECRET', c.hmsAppSecret], ['PUSH_HMS_APP_SECRET_FILE', c.hmsAppSecretFile]),
+    ...required(xiaomi, { PUSH_XIAOMI_PACKAGE_NAME: c.xiaomiPackageName }),
+    ...secret(xiaomi, ['PUSH_XIAOMI_APP_SECRET', c.xiaomiAppSecret], ['PUSH_XIAOMI_APP_SECRET_FILE', c.xiaomiAppSecretFile]),
+  ];
+};
+
+const smsDriver: Check = (c) => {
+  const twilio = runs(c, 'sms') && c.smsDriver === 'twilio';
+  const aliyun = runs(c, 'sms') && c.smsDriver === 'aliyun';
+  const http = runs(c, 'sms') && c.smsDriver === 'http';
+  return [
+    ...required(twilio, { SMS_TWILIO_ACCOUNT_SID: c.twilioAccountSid, SMS_TWILIO_FROM: c.twilioFrom }),
+    ...secret(twilio, ['SMS_TWILIO_AUTH_TOKEN', c.twilioAuthToken], ['SMS_TWILIO_AUTH_TOKEN_FILE', c.twilioAuthTokenFile]),
+    ...required(aliyun, { SMS_ALIYUN_ACCESS_KEY_ID: c.aliyunAccessKeyId, SMS_ALIYUN_SIGN_NAME: c.aliyunSignName, SMS_ALIYUN_TEMPLATE_CODE: c.aliyunTemplateCode }),
+    ...secret(aliyun, ['SMS_ALIYUN_ACCESS_KEY_SECRET', c.aliyunAccessKeySecret], ['SMS_ALIYUN_ACCESS_KEY_SECRET_FILE', c.aliyunAccessKeySecretFile]),
+    ...required(http, { SMS_HTTP_URL: c.httpSmsUrl, SMS_HTTP_BODY_TEMPLATE: c.httpSmsBodyTemplate }),
+    ...(http && c.httpSmsHeaders !== undefined && c.httpSmsHeadersFile !== undefined ? ['SMS_HTTP_HEADERS and SMS_HTTP_HEADERS_FILE are both set; set one'] : []),
+  ];
+};
+
+const emailDriver: Check = (c) => {
+  const smtp = runs(c, 'email') && c.emailDriver === 'smtp';
+  return [
+    ...required(smtp, { SMTP_HOST: c.smtpServer, SMTP_FROM: c.smtpFrom }),
+    ...(smtp && c.smtpUser !== undefined ? secret(true, ['SMTP_PASSWORD', c.smtpPassword], ['SMTP_PASSWORD_FILE', c.smtpPasswordFile]) : []),
+  ];
+};
 
 export function loadChannelWorkerConfig(env: NodeJS.ProcessEnv = process.env): ChannelWorkerConfig {
-  return loadConfig('channel-worker', channelWorkerSettings, env, [saslComplete]);
+  return loadConfig('channel-worker', channelWorkerSettings, env, [saslComplete, pushDrivers, smsDriver, emailDriver]);
 }

@@ -1,0 +1,92 @@
+import type { Kafka, Producer } from 'kafkajs';
+import { deliverTopic, type DeliveryJob } from '@notify/contracts';
+import type { WorkerChannel } from '@notify/config';
+import { BatchConsumer, deadLetterMessages, publishOutcomes, sendInChunks, type ConsumedRecord, type FatalErrorHandler } from '@notify/kafka';
+import type { AppLogger } from '@notify/observability';
+import type { ChannelDeliveryStore, DeliveryOutcomeStore } from '@notify/persistence';
+import type { ChannelSender } from '../senders/channel-sender';
+import type { DeliveryReport } from './delivery-report';
+import { readJobs } from './job-records';
+import { decide, type RetryTiming } from './outcome-policy';
+
+export interface ChannelDeliverySettings {
+  channel: WorkerChannel;
+  groupId: string;
+  maxBatchBytes: number;
+  timing: RetryTiming;
+}
+
+export interface ChannelDeliveryDeps {
+  sender: ChannelSender;
+  claims: DeliveryOutcomeStore;
+  outcomes: ChannelDeliveryStore;
+  producer: Producer;
+  report: DeliveryReport;
+  clock: () => Date;
+  logger: AppLogger;
+}
+
+/**
+ * One channel's consumer of notify.deliver.<channel>, per batch: expire what came too late, read
+ * device tokens, claim (`queued` → `sent`, so a job consumed twice is sent once), send under the
+ * channel's limit, record every outcome with its retry time in one transaction, publish them on
+ * notify.events, and only then commit the offsets.
+ */
+export class ChannelDelivery {
+  private readonly consumer: BatchConsumer;
+
+  constructor(
+    kafka: Kafka,
+    private readonly settings: ChannelDeliverySettings,
+    private readonly deps: ChannelDeliveryDeps,
+    onFatal: FatalErrorHandler,
+  ) {
+    this.consumer = new BatchConsumer(kafka, {
+      groupId: settings.groupId,
+      topics: [deliverTopic(settings.channel)],
+      maxBytesPerPartition: settings.maxBatchBytes,
+      logger: deps.logger,
+      onFatal,
+      handler: (records) => this.deliver(records),
+    });
+  }
+
+  start(): Promise<void> {
+    return this.consumer.start();
+  }
+
+  stop(): Promise<void> {
+    return this.consumer.stop();
+  }
+
+  private async deliver(records: ConsumedRecord[]): Promise<void> {
+    const { channel } = this.settings;
+    const { sender, claims, outcomes, producer, report, clock, logger } = this.deps;
+    const { jobs, rejections } = readJobs(records, channel);
+    for (const { record, code } of rejections) logger.warn({ partition: record.partition, offset: record.offset, code }, 'dead-lettering a record that is not a delivery job');
+    await sendInChunks(producer, deadLetterMessages(rejections));
+
+    const now = clock().getTime();
+    const isLate = (job: DeliveryJob): boolean => job.expiresAt !== null && Date.parse(job.expiresAt) <= now;
+    const late = jobs.filter(isLate);
+    const live = jobs.filter((job) => !isLate(job));
+    const expired = await outcomes.expire(late.map((job) => job.deliveryId));
+    report.expired(channel, expired.length);
+
+    const plan = await sender.plan(live);
+    // The claim's interim `sent` is not published: one event per attempt, after the provider answered, says what happened.
+    const claimed = new Map((await claims.claim(live.map((job) => job.deliveryId))).map((event) => [event.deliveryId, event.attempt]));
+    // The claim counts the attempt; the job's own number may be stale (a re-send of an older job).
+    const toSend: DeliveryJob[] = live.flatMap((job) => (claimed.has(job.deliveryId) ? [{ ...job, attempt: claimed.get(job.deliveryId)! }] : []));
+    const attempts = await plan.send(toSend);
+
+    const decidedAt = clock();
+    const decisions = attempts.map((attempt) => decide(attempt, decidedAt, this.settings.timing));
+    const recorded = await outcomes.record(
+      decisions.map((d) => d.outcome),
+      decisions.flatMap((d) => d.deactivation ?? []),
+    );
+    report.sent(channel, attempts, decisions);
+    await publishOutcomes(producer, [...expired, ...recorded]);
+  }
+}

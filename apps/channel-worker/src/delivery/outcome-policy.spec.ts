@@ -1,0 +1,69 @@
+import { ProviderError, ProviderErrorCode } from '@notify/channels';
+import type { DeliveryJob } from '@notify/contracts';
+import type { SendAttempt } from '../senders/send-attempt';
+import { backoffMs, decide, type RetryTiming } from './outcome-policy';
+
+const timing: RetryTiming = { retryBackoffMs: 30_000, retryMaxBackoffMs: 3_600_000, configurationRetryMs: 3_600_000 };
+const now = new Date('2026-03-01T10:00:00.000Z');
+const job = { deliveryId: 'd-1', attempt: 1 } as DeliveryJob;
+const device = { userId: 'u-1', deviceId: 'phone', provider: 'apns' as const, token: 'ab'.repeat(32) };
+
+function refusedBy(error: ProviderError, attempt = 1): SendAttempt {
+  return { job: { ...job, attempt }, device, result: { kind: 'refused', provider: error.provider, error } };
+}
+
+describe('decide', () => {
+  it('records an accepted message as sent, not delivered: acceptance is not a delivery receipt', () => {
+    const decision = decide({ job, result: { kind: 'accepted', provider: 'apns', receipt: { providerMessageId: 'x', acceptedAt: now } } }, now, timing);
+    expect(decision).toEqual({ outcome: { deliveryId: 'd-1', status: 'sent', error: null, nextAttemptAt: null } });
+  });
+
+  it('gives up on a device that is gone since planning, as no_endpoint so the next fallback tier goes', () => {
+    expect(decide({ job, result: { kind: 'unreachable' } }, now, timing).outcome).toMatchObject({ status: 'dead', error: 'no_endpoint' });
+  });
+
+  it('marks a dead token dead and deactivates exactly that token', () => {
+    const error = new ProviderError({ provider: 'apns', code: ProviderErrorCode.EndpointGone, vendorCode: 'Unregistered', deactivateToken: true, message: 'gone' });
+    expect(decide(refusedBy(error), now, timing)).toEqual({
+      outcome: { deliveryId: 'd-1', status: 'dead', error: 'endpoint_gone', nextAttemptAt: null },
+      deactivation: { userId: 'u-1', deviceId: 'phone', token: device.token, reason: 'apns: Unregistered' },
+    });
+  });
+
+  it('does not deactivate anything for a permanent refusal of the message itself', () => {
+    const error = new ProviderError({ provider: 'apns', code: ProviderErrorCode.Rejected, vendorCode: 'PayloadTooLarge', message: 'too big' });
+    const decision = decide(refusedBy(error), now, timing);
+    expect(decision.outcome.status).toBe('dead');
+    expect(decision.deactivation).toBeUndefined();
+  });
+
+  it('retries a transient failure no earlier than the Retry-After the vendor named', () => {
+    const error = new ProviderError({ provider: 'apns', code: ProviderErrorCode.RateLimited, retryAfterMs: 120_000, message: 'slow down' });
+    expect(decide(refusedBy(error, 3), now, timing).outcome).toEqual({
+      deliveryId: 'd-1',
+      status: 'failed',
+      error: 'rate_limited',
+      nextAttemptAt: new Date('2026-03-01T10:02:00.000Z'),
+    });
+  });
+
+  it('backs off by doubling when the vendor named no wait', () => {
+    const error = new ProviderError({ provider: 'twilio', code: ProviderErrorCode.Unavailable, message: '503' });
+    expect(decide(refusedBy(error, 3), now, timing).outcome.nextAttemptAt).toEqual(new Date(now.getTime() + 120_000));
+  });
+
+  it('waits long after a configuration failure instead of retrying it fast', () => {
+    const error = new ProviderError({ provider: 'apns', code: ProviderErrorCode.BadCredentials, vendorCode: 'InvalidProviderToken', message: 'bad key' });
+    expect(decide(refusedBy(error), now, timing).outcome).toMatchObject({
+      status: 'failed',
+      error: 'bad_credentials',
+      nextAttemptAt: new Date(now.getTime() + 3_600_000),
+    });
+  });
+});
+
+describe('backoffMs', () => {
+  it('doubles from the base and stops at the maximum', () => {
+    expect([1, 2, 3, 8, 9, 500].map((attempt) => backoffMs(attempt, timing))).toEqual([30_000, 60_000, 120_000, 3_600_000, 3_600_000, 3_600_000]);
+  });
+});

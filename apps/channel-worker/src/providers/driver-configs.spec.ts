@@ -1,0 +1,92 @@
+import { createEmailProvider, createPushProviders, createSmsProvider } from '@notify/channels';
+import { ConfigError, loadChannelWorkerConfig } from '@notify/config';
+import { emailDriverConfig, pushChannelConfig, smsDriverConfig } from './driver-configs';
+
+function problemsOf(env: NodeJS.ProcessEnv): string[] {
+  try {
+    loadChannelWorkerConfig(env);
+    return [];
+  } catch (error) {
+    return error instanceof ConfigError ? error.problems : [String(error)];
+  }
+}
+
+describe('channel worker drivers from the environment', () => {
+  it('runs every channel with the log drivers when nothing is configured', async () => {
+    const config = loadChannelWorkerConfig({});
+    expect(config.channels).toEqual(['push', 'sms', 'email']);
+    const push = createPushProviders(pushChannelConfig(config));
+    expect(Object.values(push).map((p) => p.id)).toEqual(['log', 'log', 'log', 'log']);
+    expect(createSmsProvider(smsDriverConfig(config)).id).toBe('log');
+    expect(createEmailProvider(emailDriverConfig(config)).id).toBe('log');
+  });
+
+  it('lists every missing variable of the chosen drivers at once, and never a secret value', () => {
+    const problems = problemsOf({
+      PUSH_APNS_DRIVER: 'apns',
+      PUSH_HMS_DRIVER: 'hms',
+      PUSH_HMS_APP_SECRET: 'hms-secret-value',
+      PUSH_HMS_APP_SECRET_FILE: '/run/secrets/hms',
+      SMS_DRIVER: 'twilio',
+      EMAIL_DRIVER: 'smtp',
+      SMS_HTTP_HEADERS: '{"authorization": "Bearer top-secret"',
+    });
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'PUSH_APNS_TEAM_ID is required',
+        'PUSH_APNS_KEY_ID is required',
+        'PUSH_APNS_TOPIC is required',
+        'PUSH_APNS_SIGNING_KEY or PUSH_APNS_SIGNING_KEY_FILE is required',
+        'PUSH_HMS_APP_ID is required',
+        'PUSH_HMS_APP_SECRET and PUSH_HMS_APP_SECRET_FILE are both set; set one',
+        'SMS_TWILIO_ACCOUNT_SID is required',
+        'SMS_TWILIO_AUTH_TOKEN or SMS_TWILIO_AUTH_TOKEN_FILE is required',
+        'SMTP_HOST is required',
+        'SMTP_FROM is required',
+      ]),
+    );
+    expect(problems.some((p) => p.startsWith('SMS_HTTP_HEADERS: must be JSON'))).toBe(true);
+    expect(problems.join('\n')).not.toMatch(/hms-secret-value|top-secret/);
+  });
+
+  it('checks only the drivers of the channels this process runs', () => {
+    expect(problemsOf({ CHANNEL_WORKER_CHANNELS: 'email', SMS_DRIVER: 'twilio' })).toEqual([]);
+    expect(problemsOf({ CHANNEL_WORKER_CHANNELS: 'push,fax' })).toEqual([expect.stringContaining('CHANNEL_WORKER_CHANNELS')]);
+    expect(loadChannelWorkerConfig({ CHANNEL_WORKER_CHANNELS: 'sms, sms,email' }).channels).toEqual(['sms', 'email']);
+  });
+
+  it('builds the vendor adapters the variables describe', () => {
+    const config = loadChannelWorkerConfig({
+      CHANNEL_WORKER_CHANNELS: 'push,sms',
+      PUSH_XIAOMI_DRIVER: 'xiaomi',
+      PUSH_XIAOMI_PACKAGE_NAME: 'com.example',
+      PUSH_XIAOMI_APP_SECRET: 'secret',
+      PUSH_XIAOMI_LIMITS: '{"concurrency": 5, "ratePerSecond": 20}',
+      SMS_DRIVER: 'http',
+      SMS_HTTP_URL: 'https://sms.example.com/send',
+      SMS_HTTP_BODY_TEMPLATE: '{"to":"{{to}}","text":"{{body}}"}',
+      SMS_HTTP_HEADERS: '{"x-api-key":"k"}',
+    });
+    expect(pushChannelConfig(config).xiaomi).toEqual({
+      driver: 'xiaomi',
+      baseUrl: 'https://api.xmpush.xiaomi.com',
+      packageName: 'com.example',
+      appSecret: 'secret',
+      limits: { concurrency: 5, ratePerSecond: 20 },
+    });
+    expect(createPushProviders(pushChannelConfig(config)).xiaomi.id).toBe('xiaomi');
+    expect(createSmsProvider(smsDriverConfig(config)).id).toBe('http-sms');
+  });
+
+  it('reads the SMTP server as host or host:port', () => {
+    const smtp = (host: string) => emailDriverConfig(loadChannelWorkerConfig({ EMAIL_DRIVER: 'smtp', SMTP_HOST: host, SMTP_FROM: 'notify@example.com' }));
+    expect(smtp('mail.example.com')).toMatchObject({ host: 'mail.example.com', port: 587 });
+    expect(smtp('mail.example.com:465')).toMatchObject({ host: 'mail.example.com', port: 465 });
+    expect(smtp('[2001:db8::1]:2525')).toMatchObject({ host: '2001:db8::1', port: 2525 });
+    expect(problemsOf({ SMTP_HOST: 'mail.example.com:99999' })).toEqual([expect.stringContaining('SMTP_HOST: must be host or host:port')]);
+  });
+
+  it('refuses limits it does not know rather than ignoring a typo', () => {
+    expect(problemsOf({ PUSH_FCM_LIMITS: '{"concurency": 5}' })).toEqual([expect.stringContaining('PUSH_FCM_LIMITS')]);
+  });
+});

@@ -1,0 +1,34 @@
+import type { WorkerChannel } from '@notify/config';
+import type { PushDeviceStore } from '@notify/persistence';
+import { WeightedLimit } from '../delivery/weighted-limit';
+import type { ChannelProviders } from '../providers/channel-providers';
+import type { ChannelSender } from './channel-sender';
+import { EmailSender } from './email-sender';
+import { PushSender } from './push-sender';
+import { SmsSender } from './sms-sender';
+
+/** The sender of each channel this process runs, each with its own concurrency limit. */
+export class ChannelSenders {
+  constructor(
+    private readonly providers: ChannelProviders,
+    private readonly devices: PushDeviceStore,
+    private readonly concurrency: number,
+  ) {}
+
+  senderFor(channel: WorkerChannel): ChannelSender {
+    const limit = new WeightedLimit(this.concurrency);
+    const { push, sms, email } = this.providers;
+    switch (channel) {
+      case 'push':
+        if (push) return new PushSender(push, this.devices, limit);
+        break;
+      case 'sms':
+        if (sms) return new SmsSender(sms, limit);
+        break;
+      case 'email':
+        if (email) return new EmailSender(email, limit);
+        break;
+    }
+    throw new Error(`the ${channel} channel is not configured in this process`);
+  }
+}

@@ -1,0 +1,47 @@
+import type { EmailChannelProvider, EmailMessage } from '@notify/channels';
+import type { DeliveryJob } from '@notify/contracts';
+import type { WeightedLimit } from '../delivery/weighted-limit';
+import type { ChannelSender, SendPlan } from './channel-sender';
+import { attempt } from './send-attempt';
+
+/** Email to the job's address, with a text and an HTML body of the rendered message. */
+export class EmailSender implements ChannelSender {
+  readonly channel = 'email' as const;
+
+  constructor(
+    private readonly provider: EmailChannelProvider,
+    private readonly limit: WeightedLimit,
+  ) {}
+
+  plan(): Promise<SendPlan> {
+    return Promise.resolve({
+      send: (claimed) => Promise.all(claimed.map((job) => this.limit.run(1, () => attempt(job, this.provider.id, () => this.provider.send(emailOf(job)))))),
+    });
+  }
+}
+
+export function emailOf(job: DeliveryJob): EmailMessage {
+  const { title, body, id, type } = job.message;
+  return {
+    to: job.endpoint,
+    subject: title.trim() === '' ? type : title,
+    text: body,
+    html: htmlOf(title, body),
+    // Lets a bounce or a reply be matched to the message and delivery without reading the address.
+    headers: { 'X-Notify-Message-Id': id, 'X-Notify-Delivery-Id': job.deliveryId },
+  };
+}
+
+/** The rendered text as HTML: escaped, paragraphs and line breaks kept. */
+function htmlOf(title: string, body: string): string {
+  const paragraphs = body
+    .split(/\n{2,}/)
+    .filter((paragraph) => paragraph.trim() !== '')
+    .map((paragraph) => `<p>${escapeHtml(paragraph).replace(/\n/g, '<br>')}</p>`);
+  const heading = title.trim() === '' ? '' : `<h1>${escapeHtml(title)}</h1>`;
+  return `<!doctype html><html><body>${heading}${paragraphs.join('')}</body></html>`;
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}

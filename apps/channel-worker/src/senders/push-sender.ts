@@ -1,0 +1,89 @@
+import { asProviderError, chunk, failEveryToken, ProviderError, ProviderErrorCode, type PushChannelProvider, type PushContent, type PushProviders, type PushResult } from '@notify/channels';
+import type { DeliveryJob, PushProvider } from '@notify/contracts';
+import type { PushDevice, PushDeviceStore } from '@notify/persistence';
+import type { WeightedLimit } from '../delivery/weighted-limit';
+import type { ChannelSender, SendPlan } from './channel-sender';
+import { pushContentOf } from './push-content';
+import { parsePushEndpoint } from './push-endpoint';
+import type { SendAttempt } from './send-attempt';
+
+interface Target {
+  job: DeliveryJob;
+  device: PushDevice;
+}
+
+/** The deliveries of one send: one vendor, one content, many tokens. */
+interface PushGroup {
+  vendor: PushProvider;
+  content: PushContent;
+  targets: Target[];
+}
+
+/**
+ * Vendor push. The job names a device; its token is read from `devices` (active ones only). Jobs of
+ * one batch that go to the same vendor with the same content are sent as one token list, which
+ * HMS and Xiaomi take in one request.
+ */
+export class PushSender implements ChannelSender {
+  readonly channel = 'push' as const;
+
+  constructor(
+    private readonly providers: PushProviders,
+    private readonly devices: PushDeviceStore,
+    private readonly limit: WeightedLimit,
+  ) {}
+
+  async plan(jobs: DeliveryJob[]): Promise<SendPlan> {
+    const endpoints = jobs.flatMap((job) => parsePushEndpoint(job) ?? []);
+    const active = await this.devices.activeDevices(endpoints);
+    const byDevice = new Map(active.map((device) => [deviceKey(device.userId, device.deviceId), device]));
+    const deviceOf = (job: DeliveryJob): PushDevice | undefined => {
+      const endpoint = parsePushEndpoint(job);
+      if (endpoint === null) return undefined;
+      const device = byDevice.get(deviceKey(endpoint.userId, endpoint.deviceId));
+      // A device re-registered under another vendor has a token the endpoint's vendor cannot use.
+      return device?.provider === endpoint.provider ? device : undefined;
+    };
+    return { send: (claimed) => this.send(claimed, deviceOf) };
+  }
+
+  private async send(jobs: DeliveryJob[], deviceOf: (job: DeliveryJob) => PushDevice | undefined): Promise<SendAttempt[]> {
+    const unreachable: SendAttempt[] = [];
+    const groups = new Map<string, PushGroup>();
+    for (const job of jobs) {
+      const device = deviceOf(job);
+      if (device === undefined) {
+        unreachable.push({ job, result: { kind: 'unreachable' } });
+        continue;
+      }
+      const content = pushContentOf(job);
+      const key = `${device.provider}\u0000${JSON.stringify(content)}`;
+      const group = groups.get(key) ?? { vendor: device.provider, content, targets: [] };
+      group.targets.push({ job, device });
+      groups.set(key, group);
+    }
+    const sends = [...groups.values()].flatMap((group) =>
+      chunk(group.targets, this.limit.capacity).map((targets) => this.limit.run(targets.length, () => this.sendMany(group, targets))),
+    );
+    return [...unreachable, ...(await Promise.all(sends)).flat()];
+  }
+
+  private async sendMany(group: PushGroup, targets: Target[]): Promise<SendAttempt[]> {
+    const provider = this.providers[group.vendor];
+    const tokens = targets.map((t) => t.device.token);
+    // The deliveries are claimed by now: even an adapter breaking its never-reject promise must leave an outcome for each.
+    const results = await provider.sendMany({ tokens, content: group.content }).catch((error: unknown) => failEveryToken(tokens, asProviderError(provider.id, error)));
+    return targets.map(({ job, device }, index) => ({ job, device, result: resultOf(provider, results[index]) }));
+  }
+}
+
+function resultOf(provider: PushChannelProvider, result: PushResult | undefined): SendAttempt['result'] {
+  if (result?.receipt !== undefined) return { kind: 'accepted', provider: provider.id, receipt: result.receipt };
+  if (result?.error !== undefined) return { kind: 'refused', provider: provider.id, error: result.error };
+  const error = new ProviderError({ provider: provider.id, code: ProviderErrorCode.Unexpected, message: 'no result for the token' });
+  return { kind: 'refused', provider: provider.id, error };
+}
+
+function deviceKey(userId: string, deviceId: string): string {
+  return `${userId}\u0000${deviceId}`;
+}

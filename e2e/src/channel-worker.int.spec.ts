@@ -1,0 +1,336 @@
+import { randomBytes } from 'node:crypto';
+import type { INestApplication } from '@nestjs/common';
+import { Partitioners, type Producer } from 'kafkajs';
+import { Client } from 'pg';
+import type { DestinationStream } from 'pino';
+import { startChannelWorker } from '@notify/channel-worker';
+import { loadChannelWorkerConfig, loadMessageCenterConfig } from '@notify/config';
+import { OutcomeEventSchema, Topics, type DeliveryJob, type OutcomeEvent } from '@notify/contracts';
+import { startMessageCenter } from '@notify/message-center';
+import { createLogger, listeningPort } from '@notify/observability';
+import { eventually, startFakeApns, startFakeHms, startFakeSmtp, startFakeTwilio, type FakeApns, type FakeHms, type FakeSmtp, type FakeTwilio } from '@notify/testing';
+import { readDeadLetter } from './dead-letters';
+import { testKafka } from './kafka-admin';
+
+/** On a fresh broker and a busy machine a consumer's first group join can take a while; this is a bound, not a timing. */
+const JOIN_BUDGET = { timeoutMs: 60_000 };
+
+interface DeliveryRow {
+  id: string;
+  channel: string;
+  endpoint: string;
+  status: string;
+  attempts: number;
+  last_error: string | null;
+  next_attempt_at: Date | null;
+}
+
+/**
+ * The channel worker against the vendors' protocols (local APNs, HMS, Twilio and SMTP servers),
+ * the run's broker and database, with the message center planning the deliveries in-process.
+ */
+describe('channel worker', () => {
+  const run = randomBytes(4).toString('hex');
+  const kafka = testKafka();
+  const db = new Client({ connectionString: process.env.DATABASE_URL });
+  const events: OutcomeEvent[] = [];
+  const pushJobs: DeliveryJob[] = [];
+  const reader = kafka.consumer({ groupId: `e2e-channel-worker-reader-${run}` });
+  const workerLog: string[] = [];
+  /** Every phone number, address and token the worker handles: none may reach its log. */
+  const personalData: string[] = [];
+  let frozenAt: Date | undefined;
+  let clockOffsetMs = 0;
+  let producer: Producer;
+  let apns: FakeApns;
+  let hms: FakeHms;
+  let twilio: FakeTwilio;
+  let smtp: FakeSmtp;
+  let workerPort = 0;
+  const apps: INestApplication[] = [];
+
+  const produce = (topic: string, key: string, value: unknown) =>
+    producer.send({ topic, messages: [{ key, value: typeof value === 'string' ? value : JSON.stringify(value) }] });
+  const deliveriesOf = async (requestId: string): Promise<DeliveryRow[]> =>
+    (
+      await db.query<DeliveryRow>(
+        `SELECT d.id, d.channel, d.endpoint, d.status, d.attempts, d.last_error, d.next_attempt_at
+           FROM deliveries d JOIN request_keys k ON k.message_id = d.message_id WHERE k.request_id = $1
+          ORDER BY d.endpoint`,
+        [requestId],
+      )
+    ).rows;
+  /** The request's deliveries once each has its outcome event: published after the outcome is stored, unlike the claim's interim `sent`. */
+  const settled = async (requestId: string, count = 1): Promise<DeliveryRow[]> => {
+    const rows = await eventually(() => deliveriesOf(requestId), (r) => r.length === count && r.every((d) => eventsOf(d.id).length > 0), JOIN_BUDGET);
+    return rows.length === 0 ? rows : deliveriesOf(requestId);
+  };
+  const eventsOf = (deliveryId: string) => events.filter((e) => e.deliveryId === deliveryId);
+  const apnsToken = (): string => {
+    const token = randomBytes(32).toString('hex');
+    personalData.push(token);
+    return token;
+  };
+  const registerDevice = async (userId: string, deviceId: string, provider: string, token: string) => {
+    await produce(Topics.recipients, userId, { op: 'device', userId, deviceId, provider, token });
+    await eventually(
+      async () => (await db.query('SELECT 1 FROM devices WHERE user_id = $1 AND device_id = $2 AND token = $3', [userId, deviceId, token])).rowCount,
+      (n) => n === 1,
+      JOIN_BUDGET,
+    );
+  };
+  const requestPush = async (userId: string, extra: Record<string, unknown> = {}): Promise<string> => {
+    const id = `push-${randomBytes(4).toString('hex')}-${run}`;
+    await produce(Topics.requests, userId, { id, type: 'security.alert', to: { userId }, channels: ['push'], content: { title: 'New sign-in', body: 'From Berlin' }, ...extra });
+    return id;
+  };
+
+  beforeAll(async () => {
+    [apns, hms, twilio, smtp] = await Promise.all([startFakeApns(), startFakeHms(), startFakeTwilio(), startFakeSmtp()]);
+    personalData.push(apns.signingKey.split('\n')[1]!, hms.appSecret, twilio.authToken, smtp.password);
+    await db.connect();
+    producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+    await producer.connect();
+
+    const centerEnv = { ...process.env, MESSAGE_CENTER_PORT: '0', MESSAGE_CENTER_GROUP: `e2e-cw-center-${run}` };
+    apps.push(await startMessageCenter(loadMessageCenterConfig(centerEnv), createLogger('e2e', 'warn'), { onFatal: () => undefined }));
+    const workerEnv = {
+      ...process.env,
+      CHANNEL_WORKER_PORT: '0',
+      CHANNEL_WORKER_PUSH_GROUP: `e2e-cw-push-${run}`,
+      CHANNEL_WORKER_SMS_GROUP: `e2e-cw-sms-${run}`,
+      CHANNEL_WORKER_EMAIL_GROUP: `e2e-cw-email-${run}`,
+      PUSH_APNS_DRIVER: 'apns',
+      PUSH_APNS_BASE_URL: apns.url,
+      PUSH_APNS_TEAM_ID: apns.teamId,
+      PUSH_APNS_KEY_ID: apns.keyId,
+      PUSH_APNS_TOPIC: apns.topic,
+      PUSH_APNS_SIGNING_KEY: apns.signingKey,
+      PUSH_HMS_DRIVER: 'hms',
+      PUSH_HMS_BASE_URL: hms.url,
+      PUSH_HMS_TOKEN_URL: hms.tokenUrl,
+      PUSH_HMS_APP_ID: hms.appId,
+      PUSH_HMS_APP_SECRET: hms.appSecret,
+      SMS_DRIVER: 'twilio',
+      SMS_TWILIO_BASE_URL: twilio.url,
+      SMS_TWILIO_ACCOUNT_SID: twilio.accountSid,
+      SMS_TWILIO_AUTH_TOKEN: twilio.authToken,
+      SMS_TWILIO_FROM: '+15005550006',
+      EMAIL_DRIVER: 'smtp',
+      SMTP_HOST: `${smtp.host}:${smtp.port}`,
+      SMTP_USER: smtp.user,
+      SMTP_PASSWORD: smtp.password,
+      SMTP_FROM: 'Notify <notify@example.com>',
+    };
+    const capture: DestinationStream = { write: (line: string) => void workerLog.push(line) };
+    const worker = await startChannelWorker(loadChannelWorkerConfig(workerEnv), createLogger('channel-worker', 'debug', capture), {
+      onFatal: () => undefined,
+      clock: () => frozenAt ?? new Date(Date.now() + clockOffsetMs),
+    });
+    apps.push(worker);
+    workerPort = listeningPort(worker);
+    // After the apps, which create the topics.
+    await reader.connect();
+    await reader.subscribe({ topics: [Topics.events, Topics.deliver.push], fromBeginning: true });
+    await reader.run({
+      eachMessage: async ({ topic, message }) => {
+        const value = JSON.parse(message.value!.toString()) as unknown;
+        if (topic === Topics.events) events.push(OutcomeEventSchema.parse(value));
+        else pushJobs.push(value as DeliveryJob);
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await reader.disconnect();
+    for (const app of apps.reverse()) await app.close();
+    await producer.disconnect();
+    await db.end();
+    await Promise.all([apns.close(), hms.close(), twilio.close(), smtp.close()]);
+  });
+
+  afterEach(() => {
+    frozenAt = undefined;
+    clockOffsetMs = 0;
+  });
+
+  describe('vendor push', () => {
+    it('pushes through APNs with the token from the database, records `sent` and publishes it', async () => {
+      const userId = `apns-${run}`;
+      const token = apnsToken();
+      await registerDevice(userId, 'iphone', 'apns', token);
+
+      const requestId = await requestPush(userId);
+      const [delivery] = await settled(requestId);
+      expect(delivery).toMatchObject({ endpoint: `apns:${userId}/iphone`, status: 'sent', attempts: 1, last_error: null, next_attempt_at: null });
+      const push = apns.pushes.find((p) => p.token === token);
+      expect(push?.headers).toMatchObject({ 'apns-topic': apns.topic, 'apns-push-type': 'alert', 'apns-priority': '10' });
+      expect(push?.payload).toMatchObject({ aps: { alert: { title: 'New sign-in', body: 'From Berlin' } }, type: 'security.alert' });
+      const job = pushJobs.find((j) => j.deliveryId === delivery!.id)!;
+      expect(push?.headers['apns-collapse-id']).toBe(job.message.id);
+      const [event] = await eventually(async () => eventsOf(delivery!.id), (e) => e.length > 0);
+      expect(event).toMatchObject({ requestId, userId, channel: 'push', status: 'sent', attempt: 1, error: null });
+    });
+
+    it('sends one token list to HMS for devices that get the same push', async () => {
+      const userId = `hms-${run}`;
+      const tokens = [`hms-tablet-${randomBytes(8).toString('hex')}`, `hms-phone-${randomBytes(8).toString('hex')}`];
+      personalData.push(...tokens);
+      await registerDevice(userId, 'tablet', 'hms', tokens[0]!);
+      await registerDevice(userId, 'phone', 'hms', tokens[1]!);
+
+      const requestId = await requestPush(userId);
+      const rows = await settled(requestId, 2);
+      expect(rows.map((r) => r.status)).toEqual(['sent', 'sent']);
+      const batches = hms.batches.filter((b) => b.tokens.some((t) => tokens.includes(t)));
+      expect(batches.map((b) => [...b.tokens].sort())).toEqual([[...tokens].sort()]);
+    });
+
+    it('gives up on tokens the vendor calls dead, deactivates those devices, and the next request has no push for them', async () => {
+      const userId = `dead-${run}`;
+      const [bad, gone] = [apnsToken(), apnsToken()];
+      await registerDevice(userId, 'bad', 'apns', bad);
+      await registerDevice(userId, 'gone', 'apns', gone);
+      apns.markBad(bad);
+      apns.unregister(gone);
+
+      const first = await settled(await requestPush(userId), 2);
+      expect(first.map(({ endpoint, status, last_error }) => ({ endpoint, status, last_error }))).toEqual([
+        { endpoint: `apns:${userId}/bad`, status: 'dead', last_error: 'invalid_endpoint' },
+        { endpoint: `apns:${userId}/gone`, status: 'dead', last_error: 'endpoint_gone' },
+      ]);
+      const devices = await db.query('SELECT device_id, active, deactivated_reason FROM devices WHERE user_id = $1 ORDER BY device_id', [userId]);
+      expect(devices.rows).toEqual([
+        { device_id: 'bad', active: false, deactivated_reason: 'apns: BadDeviceToken' },
+        { device_id: 'gone', active: false, deactivated_reason: 'apns: Unregistered' },
+      ]);
+      await eventually(async () => first.flatMap((d) => eventsOf(d.id)).map((e) => e.status), (s) => s.join() === 'dead,dead');
+
+      const pushesBefore = apns.pushes.length;
+      const second = await settled(await requestPush(userId));
+      expect(second).toEqual([expect.objectContaining({ endpoint: `none:${userId}`, status: 'dead', last_error: 'no_endpoint' })]);
+      expect(apns.pushes.length).toBe(pushesBefore);
+    });
+
+    it('retries a rate-limited push no earlier than the Retry-After APNs named', async () => {
+      const userId = `limited-${run}`;
+      await registerDevice(userId, 'iphone', 'apns', apnsToken());
+      frozenAt = new Date(Math.floor(Date.now() / 1000) * 1000);
+      apns.failNext({ status: 429, reason: 'TooManyRequests', retryAfterSeconds: 120 });
+
+      const [delivery] = await settled(await requestPush(userId));
+      expect(delivery).toMatchObject({ status: 'failed', last_error: 'rate_limited', attempts: 1 });
+      expect(delivery!.next_attempt_at).toEqual(new Date(frozenAt.getTime() + 120_000));
+      const [event] = await eventually(async () => eventsOf(delivery!.id), (e) => e.length > 0);
+      expect(event).toMatchObject({ status: 'failed', error: 'rate_limited' });
+    });
+
+    it('holds a push refused for bad credentials for an hour, with an alert in the log and a metric', async () => {
+      const userId = `creds-${run}`;
+      await registerDevice(userId, 'iphone', 'apns', apnsToken());
+      frozenAt = new Date(Math.floor(Date.now() / 1000) * 1000);
+      apns.failNext({ status: 403, reason: 'InvalidProviderToken' });
+
+      const [delivery] = await settled(await requestPush(userId));
+      expect(delivery).toMatchObject({ status: 'failed', last_error: 'bad_credentials' });
+      expect(delivery!.next_attempt_at).toEqual(new Date(frozenAt.getTime() + 3_600_000));
+      const alert = workerLog.map((line) => JSON.parse(line) as Record<string, unknown>).find((l) => l.alert === 'provider_configuration' && l.channel === 'push');
+      expect(alert).toMatchObject({ level: 50, provider: 'apns', code: 'bad_credentials', vendorCode: 'InvalidProviderToken' });
+      const metrics = await (await fetch(`http://127.0.0.1:${workerPort}/metrics`)).text();
+      expect(metrics).toMatch(/notify_channel_configuration_errors_total\{[^}]*channel="push"[^}]*provider="apns"[^}]*code="bad_credentials"[^}]*\} 1/);
+    });
+
+    it('sends a job consumed twice only once', async () => {
+      const userId = `twice-${run}`;
+      const token = apnsToken();
+      await registerDevice(userId, 'iphone', 'apns', token);
+      const [first] = await settled(await requestPush(userId));
+      const job = await eventually(async () => pushJobs.find((j) => j.deliveryId === first!.id), Boolean);
+
+      await produce(Topics.deliver.push, userId, job);
+      // A later job of the same user, on the same partition, shows the copy has been consumed.
+      const [later] = await settled(await requestPush(userId));
+      expect(later!.status).toBe('sent');
+      expect(apns.pushes.filter((p) => (p.payload as { messageId?: string }).messageId === job!.message.id)).toHaveLength(1);
+      expect((await db.query('SELECT attempts FROM deliveries WHERE id = $1', [first!.id])).rows).toEqual([{ attempts: 1 }]);
+      expect(eventsOf(first!.id).map((e) => e.status)).toEqual(['sent']);
+    });
+
+    it('expires a job that arrives after its expiry instead of sending it', async () => {
+      const userId = `late-${run}`;
+      const token = apnsToken();
+      await registerDevice(userId, 'iphone', 'apns', token);
+      clockOffsetMs = 2 * 3_600_000;
+
+      const [delivery] = await settled(await requestPush(userId, { expiresAt: new Date(Date.now() + 3_600_000).toISOString() }));
+      expect(delivery).toMatchObject({ status: 'expired', attempts: 0 });
+      expect(apns.pushes.filter((p) => p.token === token)).toEqual([]);
+      const [event] = await eventually(async () => eventsOf(delivery!.id), (e) => e.length > 0);
+      expect(event).toMatchObject({ status: 'expired', channel: 'push' });
+    });
+  });
+
+  describe('SMS and email', () => {
+    it('texts a user through Twilio, and gives up on a number that opted out', async () => {
+      const userId = `sms-${run}`;
+      const phone = `+4915${String(Math.floor(Math.random() * 1e8)).padStart(8, '0')}`;
+      const optedOut = `+4916${String(Math.floor(Math.random() * 1e8)).padStart(8, '0')}`;
+      personalData.push(phone, optedOut);
+      await produce(Topics.recipients, userId, { op: 'upsert', userId, phone });
+      await eventually(async () => (await db.query('SELECT 1 FROM recipients WHERE user_id = $1', [userId])).rowCount, (n) => n === 1);
+      twilio.optOut(optedOut);
+
+      const requestId = `sms-${run}`;
+      await produce(Topics.requests, userId, { id: requestId, type: 'security.alert', to: { userId }, channels: ['sms'], content: { title: 'Code', body: 'Your code is 123456' } });
+      const [delivery] = await settled(requestId);
+      expect(delivery).toMatchObject({ status: 'sent', last_error: null });
+      expect(twilio.messages.filter((m) => m.to === phone)).toEqual([expect.objectContaining({ body: 'Your code is 123456', from: '+15005550006' })]);
+
+      const stopRequest = `sms-stop-${run}`;
+      await produce(Topics.requests, stopRequest, { id: stopRequest, type: 'security.alert', to: { phone: optedOut }, channels: ['sms'], content: { body: 'Hello' } });
+      const [stopped] = await settled(stopRequest);
+      expect(stopped).toMatchObject({ status: 'dead', last_error: 'endpoint_gone' });
+    });
+
+    it('mails a bare address over SMTP with text and HTML bodies, and gives up on a mailbox the server refuses', async () => {
+      const address = `mail-${run}@example.com`;
+      const refused = `nobody-${run}@example.com`;
+      personalData.push(address, refused);
+      smtp.rejectRecipient(refused, 550, 'No such user');
+
+      const requestId = `mail-${run}`;
+      await produce(Topics.requests, requestId, { id: requestId, type: 'security.alert', to: { email: address }, channels: ['email'], content: { title: 'New sign-in', body: 'From <Berlin>' } });
+      const [delivery] = await settled(requestId);
+      expect(delivery).toMatchObject({ channel: 'email', status: 'sent' });
+      const mail = smtp.mails.find((m) => m.to.includes(address));
+      expect(mail?.raw).toContain('Subject: New sign-in');
+      expect(mail?.raw).toContain('text/html');
+      // Header names are case-insensitive; nodemailer writes `…-ID`.
+      expect(mail?.raw.toLowerCase()).toContain(`x-notify-delivery-id: ${delivery!.id}`);
+
+      const refusedRequest = `mail-refused-${run}`;
+      await produce(Topics.requests, refusedRequest, { id: refusedRequest, type: 'security.alert', to: { email: refused }, channels: ['email'], content: { title: 'Hi' } });
+      const [dead] = await settled(refusedRequest);
+      expect(dead).toMatchObject({ status: 'dead', last_error: 'invalid_endpoint' });
+    });
+
+    it('copies a record that is not a delivery job to the topic’s dead-letter topic and goes on', async () => {
+      const key = `junk-${run}`;
+      await produce(Topics.deliver.sms, key, '{"not": "a job"}');
+      const dead = await readDeadLetter(`${Topics.deliver.sms}.dlq`, key);
+      expect(dead.headers).toMatchObject({ 'x-error-code': 'schema_violation', 'x-original-topic': Topics.deliver.sms });
+    });
+  });
+
+  it('answers GET /health', async () => {
+    expect((await fetch(`http://127.0.0.1:${workerPort}/health`)).status).toBe(200);
+  });
+
+  it('never writes a phone number, an email address, a device token or a credential to its log', () => {
+    const log = workerLog.join('');
+    // The capture works: the log holds the deliveries it handled (by id), and the provider message ids.
+    expect(log).toContain('provider accepted the message');
+    expect(personalData.length).toBeGreaterThan(10);
+    expect(personalData.filter((value) => log.includes(value))).toEqual([]);
+  });
+});

@@ -1,0 +1,119 @@
+import type { DataSource, EntityManager } from 'typeorm';
+import type { Channel, OutcomeStatus } from '@notify/contracts';
+import { timeOfId } from '../ids';
+import type { RecordedOutcome } from './delivery-outcome.store';
+import { queryRows } from './rows';
+
+/** What became of one provider send: accepted (`sent`), to be retried (`failed`), or given up (`dead`). */
+export interface ChannelOutcome {
+  deliveryId: string;
+  status: Extract<OutcomeStatus, 'sent' | 'failed' | 'dead'>;
+  error: string | null;
+  /** When a `failed` delivery may be re-sent; null for the others. */
+  nextAttemptAt: Date | null;
+}
+
+/** A device whose token the provider called dead; only this token is deactivated, not one registered since. */
+export interface DeviceDeactivation {
+  userId: string;
+  deviceId: string;
+  token: string;
+  reason: string;
+}
+
+interface RecordedRow {
+  id: string;
+  request_id: string;
+  message_id: string;
+  user_id: string | null;
+  channel: Channel;
+  status: OutcomeStatus;
+  attempts: number;
+  last_error: string | null;
+  updated_at: Date;
+}
+
+const RETURNING = `RETURNING d.id, (SELECT request_id FROM messages m WHERE m.id = d.message_id AND m.created_at = d.created_at),
+                    d.message_id, d.user_id, d.channel, d.status, d.attempts, d.last_error, d.updated_at`;
+
+/**
+ * The channel worker's writes: expiring jobs that came too late, and recording provider outcomes
+ * with their retry time together with the device tokens they killed, one statement each per batch.
+ */
+export class ChannelDeliveryStore {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /** Queued deliveries past their expiry become `expired` instead of being sent. */
+  async expire(deliveryIds: string[]): Promise<RecordedOutcome[]> {
+    if (deliveryIds.length === 0) return [];
+    const rows = await queryRows<RecordedRow>(
+      this.dataSource,
+      `UPDATE deliveries d
+          SET status = 'expired', next_attempt_at = NULL, updated_at = now()
+         FROM unnest($1::uuid[], $2::timestamptz[]) AS k(id, created_at)
+        WHERE d.id = k.id AND d.created_at = k.created_at AND d.status = 'queued'
+        ${RETURNING}`,
+      [deliveryIds, deliveryIds.map(createdAtOf)],
+    );
+    return rows.map(toEvent);
+  }
+
+  /**
+   * Records send outcomes and deactivates dead device tokens in one transaction. A delivery that a
+   * receipt already made `delivered` (or read, or clicked) never moves back.
+   */
+  async record(outcomes: ChannelOutcome[], deactivations: DeviceDeactivation[] = []): Promise<RecordedOutcome[]> {
+    if (outcomes.length === 0 && deactivations.length === 0) return [];
+    return this.dataSource.transaction(async (tx) => {
+      await deactivate(tx, deactivations);
+      if (outcomes.length === 0) return [];
+      const rows = await queryRows<RecordedRow>(
+        tx,
+        `UPDATE deliveries d
+            SET status = o.status, last_error = o.error, next_attempt_at = o.next_attempt_at, updated_at = now()
+           FROM unnest($1::uuid[], $2::timestamptz[], $3::varchar[], $4::text[], $5::timestamptz[]) AS o(id, created_at, status, error, next_attempt_at)
+          WHERE d.id = o.id AND d.created_at = o.created_at AND d.status NOT IN ('delivered', 'read', 'clicked')
+          ${RETURNING}`,
+        [
+          outcomes.map((o) => o.deliveryId),
+          outcomes.map((o) => createdAtOf(o.deliveryId)),
+          outcomes.map((o) => o.status),
+          outcomes.map((o) => o.error),
+          outcomes.map((o) => o.nextAttemptAt),
+        ],
+      );
+      return rows.map(toEvent);
+    });
+  }
+}
+
+async function deactivate(tx: EntityManager, deactivations: DeviceDeactivation[]): Promise<void> {
+  if (deactivations.length === 0) return;
+  await tx.query(
+    `UPDATE devices v
+        SET active = false, deactivated_reason = x.reason, updated_at = now()
+       FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::text[]) AS x(user_id, device_id, token, reason)
+      WHERE v.user_id = x.user_id AND v.device_id = x.device_id AND v.token = x.token AND v.active`,
+    [deactivations.map((d) => d.userId), deactivations.map((d) => d.deviceId), deactivations.map((d) => d.token), deactivations.map((d) => d.reason)],
+  );
+}
+
+function createdAtOf(deliveryId: string): Date {
+  const at = timeOfId(deliveryId);
+  if (!at) throw new Error(`delivery id ${deliveryId} is not a platform id`);
+  return at;
+}
+
+function toEvent(row: RecordedRow): RecordedOutcome {
+  return {
+    deliveryId: row.id,
+    requestId: row.request_id,
+    messageId: row.message_id,
+    userId: row.user_id,
+    channel: row.channel,
+    status: row.status,
+    attempt: row.attempts,
+    at: row.updated_at.toISOString(),
+    error: row.last_error,
+  };
+}
