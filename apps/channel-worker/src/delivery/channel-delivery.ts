@@ -7,6 +7,7 @@ import type { ChannelDeliveryStore, DeliveryOutcomeStore } from '@notify/persist
 import type { ChannelSender } from '../senders/channel-sender';
 import type { DeliveryReport } from './delivery-report';
 import { readJobs } from './job-records';
+import { summarize } from './summaries';
 import { decide, type RetryTiming } from './outcome-policy';
 
 export interface ChannelDeliverySettings {
@@ -62,7 +63,7 @@ export class ChannelDelivery {
   private async deliver(records: ConsumedRecord[]): Promise<void> {
     const { channel } = this.settings;
     const { sender, claims, outcomes, producer, report, clock, logger } = this.deps;
-    const { jobs, rejections } = readJobs(records, channel);
+    const { jobs, batches, rejections } = readJobs(records, channel);
     for (const { record, code } of rejections) logger.warn({ partition: record.partition, offset: record.offset, code }, 'dead-lettering a record that is not a delivery job');
     await sendInChunks(producer, deadLetterMessages(rejections));
 
@@ -77,8 +78,14 @@ export class ChannelDelivery {
     // The claim's interim `sent` is not published: one event per attempt, after the provider answered, says what happened.
     const claimed = new Map((await claims.claim(live.map((job) => job.deliveryId))).map((event) => [event.deliveryId, event.attempt]));
     // The claim counts the attempt; the job's own number may be stale (a re-send of an older job).
-    const toSend: DeliveryJob[] = live.flatMap((job) => (claimed.has(job.deliveryId) ? [{ ...job, attempt: claimed.get(job.deliveryId)! }] : []));
-    const attempts = await plan.send(toSend);
+    const sendable = (job: DeliveryJob): DeliveryJob[] => (claimed.has(job.deliveryId) && !isLate(job) ? [{ ...job, attempt: claimed.get(job.deliveryId)! }] : []);
+    const inBatch = new Set(batches.flat().map((job) => job.deliveryId));
+    const { sends, members } = summarize(
+      live.filter((job) => !inBatch.has(job.deliveryId)).flatMap(sendable),
+      batches.map((batch) => batch.flatMap(sendable)).filter((batch) => batch.length > 0),
+    );
+    // A summary's outcome is each of its messages' outcome.
+    const attempts = (await plan.send(sends)).flatMap((a) => (members.get(a.job.deliveryId) ?? [a.job]).map((job) => ({ ...a, job })));
 
     const decidedAt = clock();
     const decisions = attempts.map((attempt) => decide(attempt, decidedAt, this.settings.timing));

@@ -1,9 +1,11 @@
-import { DeliveryJobSchema, ErrorCode, type DeliveryJob } from '@notify/contracts';
+import { DeliveryBatchSchema, DeliveryJobSchema, ErrorCode, type DeliveryJob } from '@notify/contracts';
 import type { WorkerChannel } from '@notify/config';
 import type { ConsumedRecord, Rejection } from '@notify/kafka';
 
 export interface ReadJobs {
   jobs: DeliveryJob[];
+  /** Resend batches: all of one receiver's pending deliveries, to go out as one summary or digest per endpoint. */
+  batches: DeliveryJob[][];
   /** Records that are not a job of this channel, for the topic's dead-letter copy. */
   rejections: Rejection[];
 }
@@ -14,6 +16,7 @@ export interface ReadJobs {
  */
 export function readJobs(records: ConsumedRecord[], channel: WorkerChannel): ReadJobs {
   const jobs = new Map<string, DeliveryJob>();
+  const batches: DeliveryJob[][] = [];
   const rejections: Rejection[] = [];
   for (const record of records) {
     let value: unknown;
@@ -21,6 +24,13 @@ export function readJobs(records: ConsumedRecord[], channel: WorkerChannel): Rea
       value = JSON.parse(record.value?.toString('utf8') ?? '');
     } catch (error) {
       rejections.push({ record, code: ErrorCode.InvalidJson, reason: error instanceof Error ? error.message : 'not JSON' });
+      continue;
+    }
+    const batch = DeliveryBatchSchema.safeParse(value);
+    if (batch.success && batch.data.batch.every((job) => job.channel === channel)) {
+      const fresh = batch.data.batch.filter((job) => !jobs.has(job.deliveryId));
+      for (const job of fresh) jobs.set(job.deliveryId, job);
+      if (fresh.length > 0) batches.push(fresh);
       continue;
     }
     const parsed = DeliveryJobSchema.safeParse(value);
@@ -33,5 +43,5 @@ export function readJobs(records: ConsumedRecord[], channel: WorkerChannel): Rea
       jobs.set(parsed.data.deliveryId, parsed.data);
     }
   }
-  return { jobs: [...jobs.values()], rejections };
+  return { jobs: [...jobs.values()], batches, rejections };
 }

@@ -78,10 +78,15 @@ export class ResendPoller implements OnApplicationBootstrap, OnApplicationShutdo
   }
 }
 
-/** A browser receiver's messages travel as one batch record; other channels take each message on its own for now. */
+/**
+ * A receiver's messages travel as one batch record — for browsers one `notifications` event, for
+ * push one summary per device, for SMS and email one digest when the route asks for it — else each
+ * message on its own.
+ */
 function toTopicMessages(batch: ResendBatch): TopicMessages[] {
   const topic = deliverTopic(batch.channel);
-  if (batch.channel === 'websocket') {
+  const together = batch.channel === 'websocket' || batch.channel === 'push' || batch.digest;
+  if (together && batch.jobs.length > 1) {
     const record: DeliveryBatch = { userId: batch.userId, batch: batch.jobs };
     return [{ topic, messages: [{ key: batch.userId, value: JSON.stringify(record) }] }];
   }

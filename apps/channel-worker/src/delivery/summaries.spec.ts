@@ -1,0 +1,54 @@
+import type { DeliveryJob } from '@notify/contracts';
+import { summarize, summaryTitle } from './summaries';
+
+function job(n: number, overrides: Partial<DeliveryJob> = {}): DeliveryJob {
+  return {
+    deliveryId: `0190c0de-0000-7000-8000-00000000000${n}`,
+    requestId: `r-${n}`,
+    userId: 'u-1',
+    channel: 'push',
+    endpoint: 'apns:u-1/phone',
+    attempt: 2,
+    expiresAt: null,
+    priority: 'normal',
+    locale: 'en',
+    message: { id: `m-${n}`, seq: n, type: 'note', title: `Title ${n}`, body: `Body ${n}`, data: {}, createdAt: `2026-11-22T10:00:0${n}.000Z` },
+    ...overrides,
+  };
+}
+
+describe('summaryTitle', () => {
+  it('says how many messages, in the locale’s language, and in English for a language it lacks', () => {
+    expect(summaryTitle('en-US', 1)).toBe('1 new message');
+    expect(summaryTitle('en', 3)).toBe('3 new messages');
+    expect(summaryTitle('zh-CN', 3)).toBe('3 条新消息');
+    expect(summaryTitle('de', 2)).toBe('2 neue Nachrichten');
+    expect(summaryTitle('pt-BR', 4)).toBe('4 new messages');
+  });
+});
+
+describe('summarize', () => {
+  it('sends single jobs as they are', () => {
+    const single = job(1);
+    expect(summarize([single], [])).toEqual({ sends: [single], members: new Map() });
+  });
+
+  it('makes one summary per device of a resend batch, naming every message id, newest title as the body', () => {
+    const phone = [job(1), job(3), job(2)];
+    const tablet = [job(4, { endpoint: 'apns:u-1/tablet' })];
+    const { sends, members } = summarize([], [[...phone, ...tablet]]);
+    expect(sends).toHaveLength(2);
+    const summary = sends.find((s) => s.endpoint === 'apns:u-1/phone')!;
+    expect(summary.message).toMatchObject({ title: '3 new messages', body: 'Title 3', data: { messageIds: ['m-1', 'm-2', 'm-3'] } });
+    expect(members.get(summary.deliveryId)!.map((j) => j.deliveryId).sort()).toEqual(phone.map((j) => j.deliveryId).sort());
+    expect(sends.find((s) => s.endpoint === 'apns:u-1/tablet')).toBe(tablet[0]);
+  });
+
+  it('lists every message of an SMS or email digest, oldest first', () => {
+    const sms = [job(2, { channel: 'sms', endpoint: '+4915100000000' }), job(1, { channel: 'sms', endpoint: '+4915100000000' })];
+    const { sends } = summarize([], [sms]);
+    expect(sends).toHaveLength(1);
+    expect(sends[0]!.message.title).toBe('2 new messages');
+    expect(sends[0]!.message.body).toBe('Title 1 — Body 1\nTitle 2 — Body 2');
+  });
+});
