@@ -66,10 +66,11 @@ describe('resend to a phone', () => {
       );
     }
 
+    // The claim marks the deliveries sent before the provider is called: wait for the provider's side.
+    await eventually(async () => apns.pushes.filter((p) => p.token === token).length, (n) => n > 0, { timeoutMs: 60_000 });
     const rows = await eventually(
-      async () => (await db.query<{ status: string }>(`SELECT status FROM deliveries WHERE id = ANY($1)`, [deliveryIds])).rows,
-      (r) => r.length === 3 && r.every((d) => d.status === 'sent'),
-      { timeoutMs: 60_000 },
+      async () => (await db.query<{ status: string; attempts: number }>(`SELECT status, attempts FROM deliveries WHERE id = ANY($1)`, [deliveryIds])).rows,
+      (r) => r.length === 3 && r.every((d) => d.status === 'sent' && d.attempts === 2),
     );
     expect(rows).toHaveLength(3);
     const pushes = apns.pushes.filter((p) => p.token === token);

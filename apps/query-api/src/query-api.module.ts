@@ -1,19 +1,76 @@
-import { Module, type DynamicModule } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import { Module, type DynamicModule, type Provider } from '@nestjs/common';
+import { DataSource } from 'typeorm';
 import type { QueryApiConfig } from '@notify/config';
-import { ObservabilityModule, type AppLogger } from '@notify/observability';
-import { PersistenceModule } from '@notify/persistence';
+import { APP_LOGGER, Metrics, ObservabilityModule, type AppLogger } from '@notify/observability';
+import { ApiKeyStore, DeliveryStatsStore, MessageQueryStore, PersistenceModule, RecipientDetailsStore, RecipientStore } from '@notify/persistence';
+import { ApiKeyAuthenticator } from './auth/api-key-authenticator';
+import { queryApiSession, withSessionSettings } from './database-session';
 import { GRPC_SETTINGS, GrpcServer } from './grpc/grpc-server';
+import { GRPC_SERVICES } from './grpc/grpc-service';
+import { loadNotifyServices } from './grpc/notify-proto';
+import { UnaryCalls } from './grpc/unary-calls';
+import { MessageQueryService } from './messages/message-query.service';
+import { PageTokens } from './messages/page-tokens';
+import { RecipientsService } from './recipients/recipients.service';
+
+/** Stores that only the query API uses, over the app's DataSource. */
+const stores: Provider[] = [ApiKeyStore, MessageQueryStore, DeliveryStatsStore, RecipientDetailsStore].map((store) => ({
+  provide: store,
+  useFactory: (ds: DataSource) => new store(ds),
+  inject: [DataSource],
+}));
 
 @Module({})
 export class QueryApiModule {
   static register(config: QueryApiConfig, logger: AppLogger): DynamicModule {
+    const services = loadNotifyServices();
     return {
       module: QueryApiModule,
       imports: [
         ObservabilityModule.forApp('query-api', logger),
-        PersistenceModule.forRoot({ ...config, applicationName: 'query-api' }),
+        PersistenceModule.forRoot({ ...config, databaseUrl: withSessionSettings(config.databaseUrl, queryApiSession(config.databaseRole)), applicationName: 'query-api' }),
       ],
-      providers: [{ provide: GRPC_SETTINGS, useValue: config }, GrpcServer],
+      providers: [
+        ...stores,
+        {
+          provide: ApiKeyAuthenticator,
+          useFactory: (keys: ApiKeyStore) => new ApiKeyAuthenticator(keys, config),
+          inject: [ApiKeyStore],
+        },
+        {
+          provide: PageTokens,
+          useFactory: (log: AppLogger) => {
+            if (config.pageTokenSecret) return new PageTokens(Buffer.from(config.pageTokenSecret, 'utf8'));
+            log.warn('QUERY_API_PAGE_TOKEN_SECRET is not set: page tokens are signed with a random secret and work only on this instance until it restarts');
+            return new PageTokens(randomBytes(32));
+          },
+          inject: [APP_LOGGER],
+        },
+        {
+          provide: UnaryCalls,
+          useFactory: (keys: ApiKeyAuthenticator, metrics: Metrics, log: AppLogger) => new UnaryCalls(keys, metrics, log),
+          inject: [ApiKeyAuthenticator, Metrics, APP_LOGGER],
+        },
+        {
+          provide: MessageQueryService,
+          useFactory: (calls: UnaryCalls, messages: MessageQueryStore, stats: DeliveryStatsStore, tokens: PageTokens) =>
+            new MessageQueryService(services.MessageQuery, calls, messages, stats, tokens),
+          inject: [UnaryCalls, MessageQueryStore, DeliveryStatsStore, PageTokens],
+        },
+        {
+          provide: RecipientsService,
+          useFactory: (calls: UnaryCalls, updates: RecipientStore, details: RecipientDetailsStore) => new RecipientsService(services.Recipients, calls, updates, details),
+          inject: [UnaryCalls, RecipientStore, RecipientDetailsStore],
+        },
+        {
+          provide: GRPC_SERVICES,
+          useFactory: (messages: MessageQueryService, recipients: RecipientsService) => [messages, recipients],
+          inject: [MessageQueryService, RecipientsService],
+        },
+        { provide: GRPC_SETTINGS, useValue: config },
+        GrpcServer,
+      ],
     };
   }
 }

@@ -5,6 +5,11 @@ import { MessageEntity, RequestKeyEntity } from './entities/message.entity';
 import { DeviceEntity, RecipientEntity, TopicSubscriptionEntity } from './entities/recipient.entity';
 import { InitialSchema1763600000000 } from './migrations/1763600000000-initial-schema';
 import { Recipients1763600000001 } from './migrations/1763600000001-recipients';
+import { ApiKeys1763600000010 } from './migrations/1763600000010-api-keys';
+import { DeliveryStats1763600000011 } from './migrations/1763600000011-delivery-stats';
+import { QueryApiRole1763600000012 } from './migrations/1763600000012-query-api-role';
+import { ApiKeyEntity } from './entities/api-key.entity';
+import { DailyDeliveryStatsEntity, RequestDeliveryStatsEntity } from './entities/delivery-stats.entity';
 import { SocketIoAttachments1763600000002 } from './migrations/1763600000002-socket-io-attachments';
 
 export const ENTITIES = [
@@ -16,8 +21,11 @@ export const ENTITIES = [
   RecipientEntity,
   DeviceEntity,
   TopicSubscriptionEntity,
+  ApiKeyEntity,
+  DailyDeliveryStatsEntity,
+  RequestDeliveryStatsEntity,
 ];
-export const MIGRATIONS = [InitialSchema1763600000000, Recipients1763600000001, SocketIoAttachments1763600000002];
+export const MIGRATIONS = [InitialSchema1763600000000, Recipients1763600000001, SocketIoAttachments1763600000002, ApiKeys1763600000010, DeliveryStats1763600000011, QueryApiRole1763600000012];
 
 export interface DatabaseSettings {
   databaseUrl: string;

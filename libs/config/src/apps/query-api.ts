@@ -10,6 +10,22 @@ export const queryApiSettings = {
   grpcPort: setting('QUERY_API_GRPC_PORT', port(50051), 'gRPC port of the query API'),
   grpcHost: setting('QUERY_API_GRPC_HOST', z.string().min(1).default('0.0.0.0'), 'Address the gRPC server binds to'),
   bootstrapApiKey: setting('BOOTSTRAP_API_KEY', z.string().min(16, 'at least 16 characters').optional(), 'An API key accepted with every scope (first start of a new installation)', { sensitive: true }),
+  databaseRole: setting(
+    'QUERY_API_DATABASE_ROLE',
+    z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a PostgreSQL role name: lower-case letters, digits and _').default('notify_query_api'),
+    'PostgreSQL role the query API sets after connecting: it reads messages and writes only recipients (the migrations create it)',
+  ),
+  pageTokenSecret: setting(
+    'QUERY_API_PAGE_TOKEN_SECRET',
+    z.string().min(32, 'at least 32 characters').optional(),
+    'Secret that signs ListMessages page tokens; give every instance the same one (unset: random per process)',
+    { sensitive: true },
+  ),
+  apiKeyCacheMs: setting(
+    'QUERY_API_KEY_CACHE_MS',
+    z.coerce.number().int().min(0).max(300_000).default(5000),
+    'How long an accepted API key is remembered; a revoked key stops working within this time',
+  ),
 };
 export type QueryApiConfig = ConfigOf<typeof queryApiSettings>;
 

@@ -1,0 +1,21 @@
+import { parse } from 'pg-connection-string';
+import { queryApiSession, withSessionSettings } from './database-session';
+
+describe('withSessionSettings', () => {
+  it('asks PostgreSQL to apply the settings at connection start, keeping the rest of the connection string', () => {
+    const url = withSessionSettings('postgres://app:secret@db.internal:6432/notify?sslmode=verify-full', queryApiSession('notify_query_api'));
+    expect(parse(url)).toMatchObject({
+      user: 'app',
+      password: 'secret',
+      host: 'db.internal',
+      port: '6432',
+      database: 'notify',
+      options: '-c role=notify_query_api -c plan_cache_mode=force_generic_plan',
+    });
+  });
+
+  it('adds to the options the connection string already has', () => {
+    const url = withSessionSettings('postgres://app@127.0.0.1/notify?options=-c%20statement_timeout%3D5000', { role: 'reader' });
+    expect(parse(url).options).toBe('-c statement_timeout=5000 -c role=reader');
+  });
+});

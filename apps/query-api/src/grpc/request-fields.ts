@@ -1,0 +1,43 @@
+import { z } from 'zod';
+import { fromTimestamp } from './timestamp';
+import { RpcError } from './rpc-error';
+
+/**
+ * Validates a decoded request; every problem is reported at once as INVALID_ARGUMENT, each naming its
+ * field as the contract spells it (`userId: …`).
+ */
+export function parseRequest<S extends z.ZodType>(schema: S, request: unknown): z.output<S> {
+  const result = schema.safeParse(request ?? {});
+  if (!result.success) {
+    throw RpcError.invalidArgument(result.error.issues.map((issue) => `${issue.path.join('.') || 'request'}: ${issue.message}`));
+  }
+  return result.data;
+}
+
+/** proto3 cannot tell an empty string from an absent one, so both mean "not given". */
+const blankToUndefined = (value: unknown): unknown => (value === '' ? undefined : value);
+
+export function optionalText<T extends z.ZodType>(inner: T) {
+  return z.preprocess(blankToUndefined, inner.optional());
+}
+
+export function requiredText<T extends z.ZodType<unknown, string>>(inner: T) {
+  return z.preprocess(blankToUndefined, z.string({ error: (issue) => (issue.input === undefined ? 'required' : 'must be a string') }).pipe(inner));
+}
+
+/** An optional google.protobuf.Timestamp, as a Date. */
+export const optionalTimestamp = z
+  .object({ seconds: z.union([z.string(), z.number()]).optional(), nanos: z.number().optional() })
+  .optional()
+  .transform((value, ctx) => {
+    if (!value) return undefined;
+    const at = fromTimestamp(value);
+    if (!at) ctx.addIssue({ code: 'custom', message: 'not a valid timestamp (years 1 to 9999, nanos 0 to 999999999)' });
+    return at;
+  });
+
+/** For schemas with `since` and `until`: the range must not be empty. */
+export function rangeIsOrdered(value: { since?: Date; until?: Date }): boolean {
+  return !(value.since && value.until) || value.since < value.until;
+}
+export const RANGE_PROBLEM = { message: 'must be after since', path: ['until'] };

@@ -1,0 +1,90 @@
+import type { Channel, PushProvider } from '@notify/contracts';
+
+/** The statuses a delivery can have (contract section 3, plus the platform's held/queued/cancelled). */
+export type DeliveryStatus = 'held' | 'queued' | 'cancelled' | 'sent' | 'delivered' | 'failed' | 'dead' | 'expired' | 'read' | 'clicked';
+
+export interface QueriedDelivery {
+  id: string;
+  userId?: string;
+  channel: Channel;
+  endpoint: string;
+  tier: number;
+  status: DeliveryStatus;
+  attempts: number;
+  lastError?: string;
+  createdAt: Date;
+  updatedAt: Date;
+  deliveredAt?: Date;
+  nextAttemptAt?: Date;
+  expiresAt?: Date;
+}
+
+export interface QueriedMessage {
+  id: string;
+  requestId: string;
+  type: string;
+  recipient: Record<string, unknown>;
+  data: Record<string, unknown>;
+  contents: { locale: string; title: string; body: string }[];
+  locale?: string;
+  priority: 'high' | 'normal' | 'low';
+  sendAt?: Date;
+  expiresAt?: Date;
+  createdAt: Date;
+  deliveries: QueriedDelivery[];
+}
+
+export interface ListMessagesQuery {
+  userId: string;
+  status?: DeliveryStatus;
+  type?: string;
+  since?: Date;
+  until?: Date;
+  /** 1 to 200; the server's default is 20. */
+  pageSize?: number;
+  pageToken?: string;
+}
+
+export interface MessagePage {
+  messages: QueriedMessage[];
+  /** Absent on the last page. */
+  nextPageToken?: string;
+}
+
+export interface StatsQuery {
+  type?: string;
+  requestId?: string;
+  since?: Date;
+  until?: Date;
+}
+
+export interface DeliveryStats {
+  requested: number;
+  sent: number;
+  delivered: number;
+  failed: number;
+  dead: number;
+  read: number;
+  clicked: number;
+  clickThroughRate: number;
+}
+
+export interface RegisteredDevice {
+  deviceId: string;
+  provider: PushProvider;
+  locale?: string;
+  active: boolean;
+  deactivatedReason?: string;
+  updatedAt: Date;
+}
+
+export interface RecipientRecord {
+  userId: string;
+  phone?: string;
+  email?: string;
+  locale?: string;
+  timezone?: string;
+  updatedAt?: Date;
+  devices: RegisteredDevice[];
+  topics: string[];
+}

@@ -1,0 +1,194 @@
+import type { DataSource } from 'typeorm';
+import type { DeliveryState } from '../entities/delivery.entity';
+import { queryPrepared } from './prepared-statements';
+
+export interface StoredDelivery {
+  id: string;
+  userId: string | null;
+  channel: string;
+  endpoint: string;
+  tier: number;
+  status: DeliveryState;
+  attempts: number;
+  lastError: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+  deliveredAt: Date | null;
+  nextAttemptAt: Date | null;
+  expiresAt: Date | null;
+}
+
+export interface StoredMessage {
+  id: string;
+  requestId: string;
+  type: string;
+  recipient: Record<string, unknown>;
+  data: Record<string, unknown>;
+  contents: Record<string, { title: string; body: string }>;
+  locale: string | null;
+  priority: string;
+  sendAt: Date | null;
+  expiresAt: Date | null;
+  createdAt: Date;
+  deliveries: StoredDelivery[];
+}
+
+export interface MessageListFilter {
+  userId: string;
+  /** Messages with a delivery to the user in this status. */
+  status?: DeliveryState;
+  type?: string;
+  /** Inclusive. */
+  since?: Date;
+  /** Exclusive. */
+  until?: Date;
+}
+
+/** Where a page ended: the last message's creation time to the microsecond (ISO 8601, UTC) and id. */
+export interface MessagePosition {
+  createdAt: string;
+  id: string;
+}
+
+export interface MessagePage {
+  messages: StoredMessage[];
+  /** Set when more messages follow. */
+  next?: MessagePosition;
+}
+
+interface MessageRow {
+  id: string;
+  request_id: string;
+  type: string;
+  recipient: Record<string, unknown>;
+  data: Record<string, unknown>;
+  contents: Record<string, { title: string; body: string }>;
+  locale: string | null;
+  priority: string;
+  send_at: Date | null;
+  expires_at: Date | null;
+  created_at: Date;
+  position_at: string;
+  deliveries: JsonDelivery[];
+}
+
+type JsonDelivery = Omit<StoredDelivery, 'createdAt' | 'updatedAt' | 'deliveredAt' | 'nextAttemptAt' | 'expiresAt'> & {
+  createdAt: string;
+  updatedAt: string;
+  deliveredAt: string | null;
+  nextAttemptAt: string | null;
+  expiresAt: string | null;
+};
+
+const MESSAGE_COLUMNS = `m.id, m.request_id, m.type, m.recipient, m.data, m.contents, m.locale, m.priority, m.send_at, m.expires_at, m.created_at,
+       to_char(m.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS position_at`;
+
+/** The message's deliveries as one JSON array (one round trip per call), optionally only one user's. */
+function deliveriesOf(userParam?: string): string {
+  return `COALESCE((
+         SELECT json_agg(json_build_object(
+                  'id', d.id, 'userId', d.user_id, 'channel', d.channel, 'endpoint', d.endpoint, 'tier', d.tier,
+                  'status', d.status, 'attempts', d.attempts, 'lastError', d.last_error, 'createdAt', d.created_at,
+                  'updatedAt', d.updated_at, 'deliveredAt', d.delivered_at, 'nextAttemptAt', d.next_attempt_at,
+                  'expiresAt', d.expires_at)
+                ORDER BY d.tier, d.channel, d.endpoint)
+           FROM deliveries d
+          WHERE d.message_id = m.id AND d.created_at = m.created_at${userParam ? ` AND d.user_id = ${userParam}` : ''}), '[]') AS deliveries`;
+}
+
+/**
+ * Reads messages with their deliveries. Every lookup names the partition: by id through the time
+ * the id carries, by request id through `request_keys`, by user through the deliveries index
+ * (user_id, created_at) with a keyset (created_at, id) — never an OFFSET.
+ */
+export class MessageQueryStore {
+  constructor(private readonly dataSource: DataSource) {}
+
+  async get(id: string, createdAt: Date): Promise<StoredMessage | undefined> {
+    const [row] = await queryPrepared<MessageRow>(
+      this.dataSource,
+      `SELECT ${MESSAGE_COLUMNS}, ${deliveriesOf()} FROM messages m WHERE m.id = $1 AND m.created_at = $2`,
+      [id, createdAt],
+    );
+    return row ? toMessage(row) : undefined;
+  }
+
+  async getByRequestId(requestId: string): Promise<StoredMessage | undefined> {
+    const [row] = await queryPrepared<MessageRow>(
+      this.dataSource,
+      `SELECT ${MESSAGE_COLUMNS}, ${deliveriesOf()}
+         FROM request_keys k
+         CROSS JOIN LATERAL (SELECT * FROM messages x WHERE x.id = k.message_id AND x.created_at = k.created_at LIMIT 1) AS m
+        WHERE k.request_id = $1`,
+      [requestId],
+    );
+    return row ? toMessage(row) : undefined;
+  }
+
+  /** One page of a user's messages, newest first, each with that user's deliveries only. */
+  async listForUser(filter: MessageListFilter, after: MessagePosition | undefined, limit: number): Promise<MessagePage> {
+    const params: unknown[] = [filter.userId];
+    const param = (value: unknown): string => {
+      params.push(value);
+      return `$${params.length}`;
+    };
+    const conditions = ['d.user_id = $1'];
+    if (filter.status) conditions.push(`d.status = ${param(filter.status)}`);
+    if (filter.since) conditions.push(`d.created_at >= ${param(filter.since)}`);
+    if (filter.until) conditions.push(`d.created_at < ${param(filter.until)}`);
+    if (after) conditions.push(`(d.created_at, d.message_id) < (${param(after.createdAt)}::timestamptz, ${param(after.id)}::uuid)`);
+    // A LATERAL with LIMIT stays a probe per candidate row; a plain join could become a scan of every message of the type.
+    const ofType = filter.type
+      ? `CROSS JOIN LATERAL (SELECT 1 FROM messages t WHERE t.id = d.message_id AND t.created_at = d.created_at AND t.type = ${param(filter.type)} LIMIT 1) AS t`
+      : '';
+    const rows = await queryPrepared<MessageRow>(
+      this.dataSource,
+      `WITH page AS (
+         SELECT d.created_at, d.message_id
+           FROM deliveries d ${ofType}
+          WHERE ${conditions.join(' AND ')}
+          GROUP BY d.created_at, d.message_id
+          ORDER BY d.created_at DESC, d.message_id DESC
+          LIMIT ${param(limit + 1)})
+       SELECT ${MESSAGE_COLUMNS}, ${deliveriesOf('$1')}
+         FROM page p
+         CROSS JOIN LATERAL (SELECT * FROM messages x WHERE x.id = p.message_id AND x.created_at = p.created_at LIMIT 1) AS m
+        ORDER BY p.created_at DESC, p.message_id DESC`,
+      params,
+    );
+    const messages = rows.slice(0, limit);
+    const last = messages[messages.length - 1];
+    return {
+      messages: messages.map(toMessage),
+      next: rows.length > limit && last ? { createdAt: last.position_at, id: last.id } : undefined,
+    };
+  }
+}
+
+function toMessage(row: MessageRow): StoredMessage {
+  return {
+    id: row.id,
+    requestId: row.request_id,
+    type: row.type,
+    recipient: row.recipient,
+    data: row.data,
+    contents: row.contents,
+    locale: row.locale,
+    priority: row.priority,
+    sendAt: row.send_at,
+    expiresAt: row.expires_at,
+    createdAt: row.created_at,
+    deliveries: row.deliveries.map((d) => ({
+      ...d,
+      createdAt: new Date(d.createdAt),
+      updatedAt: new Date(d.updatedAt),
+      deliveredAt: optionalDate(d.deliveredAt),
+      nextAttemptAt: optionalDate(d.nextAttemptAt),
+      expiresAt: optionalDate(d.expiresAt),
+    })),
+  };
+}
+
+function optionalDate(value: string | null): Date | null {
+  return value === null ? null : new Date(value);
+}
