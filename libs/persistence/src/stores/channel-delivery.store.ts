@@ -1,7 +1,6 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import type { Channel, OutcomeStatus } from '@notify/contracts';
-import { timeOfId } from '../ids';
-import type { RecordedOutcome } from './delivery-outcome.store';
+import type { OutcomeStatus } from '@notify/contracts';
+import { createdAtOf, recordedOutcomeOf, RETURNING_OUTCOME, type RecordedOutcome, type RecordedRow } from './recorded-outcome';
 import { queryRows } from './rows';
 
 /** What became of one provider send: accepted (`sent`), to be retried (`failed`), or given up (`dead`). */
@@ -21,20 +20,7 @@ export interface DeviceDeactivation {
   reason: string;
 }
 
-interface RecordedRow {
-  id: string;
-  request_id: string;
-  message_id: string;
-  user_id: string | null;
-  channel: Channel;
-  status: OutcomeStatus;
-  attempts: number;
-  last_error: string | null;
-  updated_at: Date;
-}
 
-const RETURNING = `RETURNING d.id, (SELECT request_id FROM messages m WHERE m.id = d.message_id AND m.created_at = d.created_at),
-                    d.message_id, d.user_id, d.channel, d.status, d.attempts, d.last_error, d.updated_at`;
 
 /**
  * The channel worker's writes: expiring jobs that came too late, and recording provider outcomes
@@ -52,10 +38,10 @@ export class ChannelDeliveryStore {
           SET status = 'expired', next_attempt_at = NULL, updated_at = now()
          FROM unnest($1::uuid[], $2::timestamptz[]) AS k(id, created_at)
         WHERE d.id = k.id AND d.created_at = k.created_at AND d.status = 'queued'
-        ${RETURNING}`,
+        ${RETURNING_OUTCOME}`,
       [deliveryIds, deliveryIds.map(createdAtOf)],
     );
-    return rows.map(toEvent);
+    return rows.map(recordedOutcomeOf);
   }
 
   /**
@@ -73,7 +59,7 @@ export class ChannelDeliveryStore {
             SET status = o.status, last_error = o.error, next_attempt_at = o.next_attempt_at, updated_at = now()
            FROM unnest($1::uuid[], $2::timestamptz[], $3::varchar[], $4::text[], $5::timestamptz[]) AS o(id, created_at, status, error, next_attempt_at)
           WHERE d.id = o.id AND d.created_at = o.created_at AND d.status NOT IN ('delivered', 'read', 'clicked')
-          ${RETURNING}`,
+          ${RETURNING_OUTCOME}`,
         [
           outcomes.map((o) => o.deliveryId),
           outcomes.map((o) => createdAtOf(o.deliveryId)),
@@ -82,7 +68,7 @@ export class ChannelDeliveryStore {
           outcomes.map((o) => o.nextAttemptAt),
         ],
       );
-      return rows.map(toEvent);
+      return rows.map(recordedOutcomeOf);
     });
   }
 }
@@ -98,22 +84,4 @@ async function deactivate(tx: EntityManager, deactivations: DeviceDeactivation[]
   );
 }
 
-function createdAtOf(deliveryId: string): Date {
-  const at = timeOfId(deliveryId);
-  if (!at) throw new Error(`delivery id ${deliveryId} is not a platform id`);
-  return at;
-}
 
-function toEvent(row: RecordedRow): RecordedOutcome {
-  return {
-    deliveryId: row.id,
-    requestId: row.request_id,
-    messageId: row.message_id,
-    userId: row.user_id,
-    channel: row.channel,
-    status: row.status,
-    attempt: row.attempts,
-    at: row.updated_at.toISOString(),
-    error: row.last_error,
-  };
-}

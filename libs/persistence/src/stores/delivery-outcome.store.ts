@@ -1,7 +1,9 @@
 import type { DataSource } from 'typeorm';
-import type { Channel, OutcomeEvent, OutcomeStatus } from '@notify/contracts';
-import { timeOfId } from '../ids';
+import type { OutcomeStatus } from '@notify/contracts';
+import { createdAtOf, recordedOutcomeOf, RETURNING_OUTCOME, type RecordedOutcome, type RecordedRow } from './recorded-outcome';
 import { queryRows } from './rows';
+
+export type { RecordedOutcome } from './recorded-outcome';
 
 export interface DeliveryOutcome {
   deliveryId: string;
@@ -9,22 +11,8 @@ export interface DeliveryOutcome {
   error: string | null;
 }
 
-export type RecordedOutcome = OutcomeEvent & { deliveryId: string };
 
-interface RecordedRow {
-  id: string;
-  request_id: string;
-  message_id: string;
-  user_id: string | null;
-  channel: Channel;
-  status: OutcomeStatus;
-  attempts: number;
-  last_error: string | null;
-  updated_at: Date;
-}
 
-const RETURNING = `RETURNING d.id, (SELECT request_id FROM messages m WHERE m.id = d.message_id AND m.created_at = d.created_at),
-                    d.message_id, d.user_id, d.channel, d.status, d.attempts, d.last_error, d.updated_at`;
 
 /** Writes channel outcomes in one statement per batch and returns the events to publish. */
 export class DeliveryOutcomeStore {
@@ -42,10 +30,10 @@ export class DeliveryOutcomeStore {
           SET status = 'sent', attempts = d.attempts + 1, updated_at = now()
          FROM unnest($1::uuid[], $2::timestamptz[]) AS k(id, created_at)
         WHERE d.id = k.id AND d.created_at = k.created_at AND d.status = 'queued'
-        ${RETURNING}`,
+        ${RETURNING_OUTCOME}`,
       [deliveryIds, deliveryIds.map(createdAtOf)],
     );
-    return rows.map(toEvent);
+    return rows.map(recordedOutcomeOf);
   }
 
   /** Records outcomes of sent deliveries; a delivered (or read, or clicked) one never moves back. */
@@ -62,29 +50,11 @@ export class DeliveryOutcomeStore {
               delivered_at = CASE WHEN o.status = 'delivered' THEN now() ELSE d.delivered_at END
          FROM unnest($1::uuid[], $2::timestamptz[], $3::varchar[], $4::text[]) AS o(id, created_at, status, error)
         WHERE d.id = o.id AND d.created_at = o.created_at AND d.status NOT IN ('delivered', 'read', 'clicked')
-        ${RETURNING}`,
+        ${RETURNING_OUTCOME}`,
       [outcomes.map((o) => o.deliveryId), outcomes.map((o) => createdAtOf(o.deliveryId)), outcomes.map((o) => o.status), outcomes.map((o) => o.error)],
     );
-    return rows.map(toEvent);
+    return rows.map(recordedOutcomeOf);
   }
 }
 
-function createdAtOf(deliveryId: string): Date {
-  const at = timeOfId(deliveryId);
-  if (!at) throw new Error(`delivery id ${deliveryId} is not a platform id`);
-  return at;
-}
 
-function toEvent(row: RecordedRow): RecordedOutcome {
-  return {
-    deliveryId: row.id,
-    requestId: row.request_id,
-    messageId: row.message_id,
-    userId: row.user_id,
-    channel: row.channel,
-    status: row.status,
-    attempt: row.attempts,
-    at: row.updated_at.toISOString(),
-    error: row.last_error,
-  };
-}

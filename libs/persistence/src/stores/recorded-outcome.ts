@@ -1,0 +1,41 @@
+import type { Channel, OutcomeEvent, OutcomeStatus } from '@notify/contracts';
+import { timeOfId } from '../ids';
+
+export type RecordedOutcome = OutcomeEvent & { deliveryId: string };
+
+/** The columns an outcome write returns, enough for its event on notify.events. */
+export const RETURNING_OUTCOME = `RETURNING d.id, (SELECT request_id FROM messages m WHERE m.id = d.message_id AND m.created_at = d.created_at),
+                    d.message_id, d.user_id, d.channel, d.status, d.attempts, d.last_error, d.updated_at`;
+
+export interface RecordedRow {
+  id: string;
+  request_id: string;
+  message_id: string;
+  user_id: string | null;
+  channel: Channel;
+  status: OutcomeStatus;
+  attempts: number;
+  last_error: string | null;
+  updated_at: Date;
+}
+
+/** A delivery's partition: its id carries its creation time. */
+export function createdAtOf(deliveryId: string): Date {
+  const at = timeOfId(deliveryId);
+  if (!at) throw new Error(`delivery id ${deliveryId} is not a platform id`);
+  return at;
+}
+
+export function recordedOutcomeOf(row: RecordedRow): RecordedOutcome {
+  return {
+    deliveryId: row.id,
+    requestId: row.request_id,
+    messageId: row.message_id,
+    userId: row.user_id,
+    channel: row.channel,
+    status: row.status,
+    attempt: row.attempts,
+    at: row.updated_at.toISOString(),
+    error: row.last_error,
+  };
+}
