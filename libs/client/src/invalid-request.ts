@@ -1,3 +1,4 @@
+import { schemaProblems } from '@notify/contracts';
 import type { z } from 'zod';
 
 /** A request the platform would reject; thrown before anything is produced. */
@@ -10,6 +11,6 @@ export class InvalidNotificationRequest extends Error {
   }
 
   static fromZod(error: z.ZodError): InvalidNotificationRequest {
-    return new InvalidNotificationRequest(error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
+    return new InvalidNotificationRequest(schemaProblems(error));
   }
 }

@@ -8,3 +8,4 @@ export * from './inbox-message';
 export * from './delivery-job';
 export * from './realtime-events';
 export * from './json-schema';
+export * from './schema-problems';

@@ -1,4 +1,4 @@
-import { DeliveryBatchSchema, DeliveryJobSchema, ErrorCode, type DeliveryJob } from '@notify/contracts';
+import { DeliveryBatchSchema, DeliveryJobSchema, ErrorCode, type DeliveryJob, schemaProblems } from '@notify/contracts';
 import type { WorkerChannel } from '@notify/config';
 import type { ConsumedRecord, Rejection } from '@notify/kafka';
 
@@ -35,7 +35,7 @@ export function readJobs(records: ConsumedRecord[], channel: WorkerChannel): Rea
     }
     const parsed = DeliveryJobSchema.safeParse(value);
     if (!parsed.success) {
-      const reason = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ');
+      const reason = schemaProblems(parsed.error).join('; ');
       rejections.push({ record, code: ErrorCode.SchemaViolation, reason });
     } else if (parsed.data.channel !== channel) {
       rejections.push({ record, code: ErrorCode.SchemaViolation, reason: `job for the ${parsed.data.channel} channel on the ${channel} topic` });

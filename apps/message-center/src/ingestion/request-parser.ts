@@ -1,4 +1,4 @@
-import { ErrorCode, MAX_REQUEST_BYTES, NotificationRequestSchema, type NotificationRequest } from '@notify/contracts';
+import { ErrorCode, MAX_REQUEST_BYTES, NotificationRequestSchema, type NotificationRequest, schemaProblems } from '@notify/contracts';
 import type { ConsumedRecord, Rejection } from '@notify/kafka';
 import type { Route, RouteTable } from '../routing/route-table';
 
@@ -19,7 +19,7 @@ export function parseRequestRecord(record: ConsumedRecord, routes: RouteTable): 
   }
   const parsed = NotificationRequestSchema.safeParse(json);
   if (!parsed.success) {
-    const reason = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    const reason = schemaProblems(parsed.error).join('; ');
     return reject(ErrorCode.SchemaViolation, reason);
   }
   const route = routes.resolve(parsed.data.type);

@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { Kafka, type Producer } from 'kafkajs';
-import { ErrorCode, RecipientUpdateSchema, Topics, type RecipientUpdate } from '@notify/contracts';
+import { ErrorCode, RecipientUpdateSchema, Topics, type RecipientUpdate, schemaProblems } from '@notify/contracts';
 import {
   BatchConsumer,
   deadLetterMessages,
@@ -72,5 +72,5 @@ function parseUpdate(record: ConsumedRecord): { update: RecipientUpdate } | Reje
   }
   const parsed = RecipientUpdateSchema.safeParse(json);
   if (parsed.success) return { update: parsed.data };
-  return { record, code: ErrorCode.SchemaViolation, reason: parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ') };
+  return { record, code: ErrorCode.SchemaViolation, reason: schemaProblems(parsed.error).join('; ') };
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { z } from 'zod';
-import { ChannelSchema, PrioritySchema, type Channel, type Priority } from '@notify/contracts';
+import { ChannelSchema, PrioritySchema, type Channel, type Priority, schemaProblems } from '@notify/contracts';
 import type { RetryPolicy } from '@notify/persistence';
 import { DurationSchema } from './duration';
 import { LocalizedTemplate } from './template';
@@ -92,7 +92,7 @@ export class RouteTable {
   static from(document: unknown, source = 'route table'): RouteTable {
     const parsed = RouteFileSchema.safeParse(document);
     if (!parsed.success) {
-      throw new RouteTableError(source, parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`));
+      throw new RouteTableError(source, schemaProblems(parsed.error));
     }
     const { defaults, routes } = parsed.data;
     const problems: string[] = [];
