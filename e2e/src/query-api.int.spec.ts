@@ -13,6 +13,7 @@ import { grpcPortOf, startQueryApi } from '@notify/query-api';
 /** The .proto files as a client in another language would use them: nothing of the server's code. */
 const PROTO_DIR = resolve(__dirname, '../../libs/contracts/proto');
 const HEALTH_PROTO = resolve(__dirname, '../../node_modules/grpc-health-check/proto/health/v1/health.proto');
+const REFLECTION_PROTO = resolve(__dirname, '../../node_modules/@grpc/reflection/build/proto/grpc/reflection/v1/reflection.proto');
 const LOADER = { keepCase: false, longs: String, enums: String, defaults: false, arrays: true, oneofs: true };
 
 type Reply = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -37,6 +38,7 @@ describe('query API over gRPC', () => {
   let queryClient: Client;
   let recipientsClient: Client;
   let healthClient: Client;
+  let reflectionClient: Client;
   const keys: Record<'query' | 'recipients' | 'revoked', string> = { query: '', recipients: '', revoked: '' };
 
   beforeAll(async () => {
@@ -64,10 +66,12 @@ describe('query API over gRPC', () => {
     recipientsClient = new (v1.Recipients as ServiceClientConstructor)(address, credentials.createInsecure());
     const health = ((loadPackageDefinition(loadSync(HEALTH_PROTO, LOADER)).grpc as GrpcObject).health as GrpcObject).v1 as GrpcObject;
     healthClient = new (health.Health as ServiceClientConstructor)(address, credentials.createInsecure());
+    const reflection = ((loadPackageDefinition(loadSync(REFLECTION_PROTO, LOADER)).grpc as GrpcObject).reflection as GrpcObject).v1 as GrpcObject;
+    reflectionClient = new (reflection.ServerReflection as ServiceClientConstructor)(address, credentials.createInsecure());
   });
 
   afterAll(async () => {
-    for (const client of [queryClient, recipientsClient, healthClient]) client?.close();
+    for (const client of [queryClient, recipientsClient, healthClient, reflectionClient]) client?.close();
     await app?.close();
     await admin?.destroy();
     await db.end();
@@ -92,6 +96,20 @@ describe('query API over gRPC', () => {
     if (typeof error.code !== 'number') throw error;
     return { code: status[error.code], details: error.details };
   };
+  /** Sends each reflection request on one ServerReflectionInfo stream and collects the answers in order. */
+  function reflect(requests: object[]): Promise<Reply[]> {
+    const stream = (reflectionClient as unknown as { ServerReflectionInfo(): NodeJS.ReadWriteStream }).ServerReflectionInfo();
+    const answers: Reply[] = [];
+    return new Promise((done, fail) => {
+      stream.on('data', (answer: Reply) => {
+        answers.push(answer);
+        if (answers.length === requests.length) stream.end();
+      });
+      stream.on('error', fail);
+      stream.on('end', () => done(answers));
+      for (const request of requests) stream.write(request as never);
+    });
+  }
   const seconds = (at: Date) => ({ seconds: String(Math.floor(at.getTime() / 1000)), nanos: (at.getTime() % 1000) * 1_000_000 });
   const dateOf = (timestamp: { seconds: string; nanos?: number }) => new Date(Number(timestamp.seconds) * 1000 + Math.floor((timestamp.nanos ?? 0) / 1e6));
 
@@ -135,6 +153,22 @@ describe('query API over gRPC', () => {
       for (const service of ['', 'notify.v1.MessageQuery', 'notify.v1.Recipients']) {
         expect(await call(healthClient, 'Check', { service }, null)).toEqual({ status: 'SERVING' });
       }
+    });
+
+    it('serves reflection: a generic tool lists the services and fetches their descriptors without the .proto files', async () => {
+      const [listed, described, unknown] = await reflect([
+        { listServices: '' },
+        { fileContainingSymbol: 'notify.v1.MessageQuery' },
+        { fileContainingSymbol: 'notify.v1.NoSuchService' },
+      ]);
+      expect(listed!.listServicesResponse.service.map((s: { name: string }) => s.name).sort()).toEqual(
+        ['grpc.health.v1.Health', 'notify.v1.MessageQuery', 'notify.v1.Recipients'].sort(),
+      );
+      // Serialized FileDescriptorProtos: the package's own (named per package by @grpc/reflection) and its imports.
+      const files = (described!.fileDescriptorResponse.fileDescriptorProto as Buffer[]).map((file) => file.toString('latin1'));
+      expect(files.some((file) => file.includes('notify.v1') && file.includes('ListMessages') && file.includes('GetStats'))).toBe(true);
+      expect(files.some((file) => file.includes('google.protobuf') && file.includes('Struct'))).toBe(true);
+      expect(unknown!.errorResponse.errorCode).toBe(status.NOT_FOUND);
     });
 
     it('refuses a call without a key, with an unknown key and with a revoked key as UNAUTHENTICATED', async () => {

@@ -1,14 +1,27 @@
 import type { INestApplication } from '@nestjs/common';
 import type { QueryApiConfig } from '@notify/config';
 import { startHttpApp, type AppLogger } from '@notify/observability';
-import { GrpcServer } from './grpc/grpc-server';
+import { GrpcHealth, grpcTransport, resolvePort } from './grpc/grpc-transport';
 import { QueryApiModule } from './query-api.module';
 
-export function startQueryApi(config: QueryApiConfig, logger: AppLogger): Promise<INestApplication> {
-  return startHttpApp(QueryApiModule.register(config, logger), { port: config.httpPort, logger });
+const grpcPorts = new WeakMap<INestApplication, number>();
+
+/** The query API: the gRPC transport of notify.v1 (with health and reflection), and /health and /metrics over HTTP. */
+export async function startQueryApi(config: QueryApiConfig, logger: AppLogger): Promise<INestApplication> {
+  const grpcPort = await resolvePort(config.grpcHost, config.grpcPort);
+  const app = await startHttpApp(QueryApiModule.register(config, logger), {
+    port: config.httpPort,
+    logger,
+    beforeListen: async (created) => {
+      created.connectMicroservice(grpcTransport({ grpcHost: config.grpcHost, grpcPort }, created.get(GrpcHealth)), { inheritAppConfig: true });
+      await created.startAllMicroservices();
+    },
+  });
+  grpcPorts.set(app, grpcPort);
+  return app;
 }
 
-/** The port the gRPC server listens on (useful when it was started on port 0). */
+/** The port the gRPC server listens on (the one chosen when it was configured as port 0). */
 export function grpcPortOf(app: INestApplication): number {
-  return app.get(GrpcServer).port;
+  return grpcPorts.get(app) ?? 0;
 }

@@ -6,12 +6,12 @@ import { APP_LOGGER, Metrics, ObservabilityModule, type AppLogger } from '@notif
 import { ApiKeyStore, DeliveryStatsStore, MessageQueryStore, PersistenceModule, RecipientDetailsStore, RecipientStore } from '@notify/persistence';
 import { ApiKeyAuthenticator } from './auth/api-key-authenticator';
 import { queryApiSession, withSessionSettings } from './database-session';
-import { GRPC_SETTINGS, GrpcServer } from './grpc/grpc-server';
-import { GRPC_SERVICES } from './grpc/grpc-service';
-import { loadNotifyServices } from './grpc/notify-proto';
+import { GrpcHealth } from './grpc/grpc-transport';
 import { UnaryCalls } from './grpc/unary-calls';
+import { MessageQueryController } from './messages/message-query.controller';
 import { MessageQueryService } from './messages/message-query.service';
 import { PageTokens } from './messages/page-tokens';
+import { RecipientsController } from './recipients/recipients.controller';
 import { RecipientsService } from './recipients/recipients.service';
 
 /** Stores that only the query API uses, over the app's DataSource. */
@@ -24,13 +24,13 @@ const stores: Provider[] = [ApiKeyStore, MessageQueryStore, DeliveryStatsStore, 
 @Module({})
 export class QueryApiModule {
   static register(config: QueryApiConfig, logger: AppLogger): DynamicModule {
-    const services = loadNotifyServices();
     return {
       module: QueryApiModule,
       imports: [
         ObservabilityModule.forApp('query-api', logger),
         PersistenceModule.forRoot({ ...config, databaseUrl: withSessionSettings(config.databaseUrl, queryApiSession(config.databaseRole)), applicationName: 'query-api' }),
       ],
+      controllers: [MessageQueryController, RecipientsController],
       providers: [
         ...stores,
         {
@@ -54,22 +54,15 @@ export class QueryApiModule {
         },
         {
           provide: MessageQueryService,
-          useFactory: (calls: UnaryCalls, messages: MessageQueryStore, stats: DeliveryStatsStore, tokens: PageTokens) =>
-            new MessageQueryService(services.MessageQuery, calls, messages, stats, tokens),
-          inject: [UnaryCalls, MessageQueryStore, DeliveryStatsStore, PageTokens],
+          useFactory: (messages: MessageQueryStore, stats: DeliveryStatsStore, tokens: PageTokens) => new MessageQueryService(messages, stats, tokens),
+          inject: [MessageQueryStore, DeliveryStatsStore, PageTokens],
         },
         {
           provide: RecipientsService,
-          useFactory: (calls: UnaryCalls, updates: RecipientStore, details: RecipientDetailsStore) => new RecipientsService(services.Recipients, calls, updates, details),
-          inject: [UnaryCalls, RecipientStore, RecipientDetailsStore],
+          useFactory: (updates: RecipientStore, details: RecipientDetailsStore) => new RecipientsService(updates, details),
+          inject: [RecipientStore, RecipientDetailsStore],
         },
-        {
-          provide: GRPC_SERVICES,
-          useFactory: (messages: MessageQueryService, recipients: RecipientsService) => [messages, recipients],
-          inject: [MessageQueryService, RecipientsService],
-        },
-        { provide: GRPC_SETTINGS, useValue: config },
-        GrpcServer,
+        GrpcHealth,
       ],
     };
   }

@@ -9,3 +9,4 @@ export * from './delivery-job';
 export * from './realtime-events';
 export * from './json-schema';
 export * from './schema-problems';
+export * from './proto-files';

@@ -6,12 +6,15 @@ export interface HttpAppOptions {
   port: number;
   host?: string;
   logger: AppLogger;
+  /** Runs on the created app before it listens: to connect and start microservice transports, say. */
+  beforeListen?: (app: INestApplication) => Promise<void>;
 }
 
 /** Creates a NestJS app with the redacting logger and shutdown hooks, listening on its HTTP port. */
 export async function startHttpApp(module: unknown, options: HttpAppOptions): Promise<INestApplication> {
   const app = await NestFactory.create(module as never, { logger: new NestPinoLogger(options.logger), abortOnError: false });
   app.enableShutdownHooks();
+  await options.beforeListen?.(app);
   await app.listen(options.port, options.host ?? '0.0.0.0');
   return app;
 }

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import { status, type handleUnaryCall, type ServerErrorResponse, type ServerUnaryCall } from '@grpc/grpc-js';
+import { status, type Metadata } from '@grpc/grpc-js';
+import { RpcException } from '@nestjs/microservices';
 import type { Counter, Histogram } from 'prom-client';
 import type { AppLogger, Metrics } from '@notify/observability';
 import type { ApiKeyScope } from '@notify/persistence';
@@ -13,7 +14,8 @@ const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01',
 
 /**
  * The path of every unary call: the API key from `x-api-key` (UNAUTHENTICATED without a valid one),
- * the method's scope (PERMISSION_DENIED), then the method, whose RpcErrors become their status.
+ * the method's scope (PERMISSION_DENIED), then the method, whose RpcErrors become their status
+ * (thrown as Nest RpcExceptions, which the gRPC transport passes to grpc-js as they are).
  * Anything else is logged — by name, code and message only, since a query error also carries its
  * parameters, which can be phone numbers or emails — and answered INTERNAL.
  */
@@ -30,39 +32,35 @@ export class UnaryCalls {
     this.seconds = metrics.histogram('notify_query_api_call_seconds', 'Time to answer a gRPC call', [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], ['method']);
   }
 
-  define<Response>(method: string, scope: ApiKeyScope, handle: (request: unknown) => Promise<Response>): handleUnaryCall<unknown, Response> {
-    return (call, callback) => {
-      const started = performance.now();
-      this.run(call, scope, handle).then(
-        (response) => {
-          this.record(method, status.OK, started);
-          callback(null, response);
-        },
-        (error: unknown) => {
-          const failure = this.toStatus(method, error);
-          this.record(method, failure.code, started);
-          callback(failure);
-        },
-      );
-    };
+  /** Answers one call: the response, or an RpcException carrying the gRPC status the transport sends. */
+  async answer<Response>(method: string, scope: ApiKeyScope, metadata: Metadata, handle: () => Promise<Response>): Promise<Response> {
+    const started = performance.now();
+    try {
+      const response = await this.authorized(metadata, scope, handle);
+      this.record(method, status.OK, started);
+      return response;
+    } catch (error) {
+      const failure = this.toStatus(method, error);
+      this.record(method, failure.code, started);
+      throw new RpcException({ ...failure, message: failure.details });
+    }
   }
 
-  private async run<Response>(call: ServerUnaryCall<unknown, Response>, scope: ApiKeyScope, handle: (request: unknown) => Promise<Response>): Promise<Response> {
-    const [key] = call.metadata.get(API_KEY_HEADER);
+  private async authorized<Response>(metadata: Metadata, scope: ApiKeyScope, handle: () => Promise<Response>): Promise<Response> {
+    const [key] = metadata.get(API_KEY_HEADER);
     if (typeof key !== 'string' || key.length === 0) throw RpcError.unauthenticated(`missing ${API_KEY_HEADER} metadata`);
     const caller = await this.keys.authenticate(key);
     if (!caller) throw RpcError.unauthenticated('unknown or revoked API key');
     if (!caller.scopes.includes(scope)) throw RpcError.permissionDenied(`the API key "${caller.keyName}" does not have the ${scope} scope`);
-    return handle(call.request);
+    return handle();
   }
 
-  private toStatus(method: string, error: unknown): ServerErrorResponse & { code: status } {
-    if (error instanceof RpcError) return Object.assign(new Error(error.message), { code: error.code, details: error.message });
+  private toStatus(method: string, error: unknown): { code: status; details: string } {
+    if (error instanceof RpcError) return { code: error.code, details: error.message };
     const { name, code, message } = error as { name?: string; code?: string; message?: string };
     const unreachable = typeof code === 'string' && UNREACHABLE.has(code);
     this.logger.error({ method, error: { name, code, message } }, unreachable ? 'database unreachable during a gRPC call' : 'gRPC call failed');
-    const answer = unreachable ? { code: status.UNAVAILABLE, details: 'the database is unreachable; try again' } : { code: status.INTERNAL, details: 'internal error' };
-    return Object.assign(new Error(answer.details), answer);
+    return unreachable ? { code: status.UNAVAILABLE, details: 'the database is unreachable; try again' } : { code: status.INTERNAL, details: 'internal error' };
   }
 
   private record(method: string, code: status, started: number): void {

@@ -1,33 +1,19 @@
-import type { ServiceDefinition } from '@grpc/grpc-js';
 import { timeOfId, type DeliveryStatsStore, type MessageQueryStore } from '@notify/persistence';
-import type { GrpcService } from '../grpc/grpc-service';
 import { parseRequest } from '../grpc/request-fields';
 import { RpcError } from '../grpc/rpc-error';
-import type { UnaryCalls } from '../grpc/unary-calls';
 import { toWireMessage, toWireStats } from './message.wire';
 import { GetMessageByRequestIdRequestSchema, GetMessageRequestSchema, GetStatsRequestSchema, ListMessagesRequestSchema } from './message-query.requests';
 import type { PageTokens } from './page-tokens';
 
-/** notify.v1.MessageQuery: messages, their deliveries and the outcome counters. Scope `query`. */
-export class MessageQueryService implements GrpcService {
+/** notify.v1.MessageQuery: messages, their deliveries and the outcome counters, from decoded requests. */
+export class MessageQueryService {
   constructor(
-    readonly definition: ServiceDefinition,
-    private readonly calls: UnaryCalls,
     private readonly messages: MessageQueryStore,
     private readonly stats: DeliveryStatsStore,
     private readonly pageTokens: PageTokens,
   ) {}
 
-  get implementation() {
-    return {
-      GetMessage: this.calls.define('GetMessage', 'query', (request) => this.getMessage(request)),
-      GetMessageByRequestId: this.calls.define('GetMessageByRequestId', 'query', (request) => this.getMessageByRequestId(request)),
-      ListMessages: this.calls.define('ListMessages', 'query', (request) => this.listMessages(request)),
-      GetStats: this.calls.define('GetStats', 'query', (request) => this.getStats(request)),
-    };
-  }
-
-  private async getMessage(request: unknown) {
+  async getMessage(request: unknown) {
     const { id } = parseRequest(GetMessageRequestSchema, request);
     // Only the platform's ids carry the creation time that names the partition; any other id was never issued.
     const createdAt = timeOfId(id);
@@ -36,14 +22,14 @@ export class MessageQueryService implements GrpcService {
     return toWireMessage(message);
   }
 
-  private async getMessageByRequestId(request: unknown) {
+  async getMessageByRequestId(request: unknown) {
     const { requestId } = parseRequest(GetMessageByRequestIdRequestSchema, request);
     const message = await this.messages.getByRequestId(requestId);
     if (!message) throw RpcError.notFound(`request ${requestId}`);
     return toWireMessage(message);
   }
 
-  private async listMessages(request: unknown) {
+  async listMessages(request: unknown) {
     const { pageSize, pageToken, ...filter } = parseRequest(ListMessagesRequestSchema, request);
     const after = pageToken ? this.pageTokens.read(pageToken, filter) : undefined;
     const page = await this.messages.listForUser(filter, after, pageSize);
@@ -53,7 +39,7 @@ export class MessageQueryService implements GrpcService {
     };
   }
 
-  private async getStats(request: unknown) {
+  async getStats(request: unknown) {
     return toWireStats(await this.stats.totals(parseRequest(GetStatsRequestSchema, request)));
   }
 }

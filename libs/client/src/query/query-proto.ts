@@ -1,10 +1,6 @@
-import { dirname, join } from 'node:path';
 import { loadPackageDefinition, type GrpcObject, type ServiceClientConstructor } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
-
-/** Where the notify.v1 .proto files are: also what a client in another language generates its code from. */
-export const NOTIFY_PROTO_DIR = join(dirname(require.resolve('@notify/contracts/package.json')), 'proto');
-export const NOTIFY_PROTO_FILES = ['notify/v1/message_query.proto', 'notify/v1/recipients.proto'];
+import { NOTIFY_PROTO_DIR, NOTIFY_PROTO_FILES } from '@notify/contracts';
 
 export interface NotifyServiceClients {
   MessageQuery: ServiceClientConstructor;

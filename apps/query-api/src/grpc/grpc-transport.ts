@@ -1,0 +1,73 @@
+import { createServer } from 'node:net';
+import { Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Transport, type GrpcOptions } from '@nestjs/microservices';
+import { ReflectionService } from '@grpc/reflection';
+import { HealthImplementation, protoPath as HEALTH_PROTO, type ServingStatus } from 'grpc-health-check';
+import { HealthRegistry } from '@notify/observability';
+import { NOTIFY_PROTO_FILES, NOTIFY_SERVICE_NAMES } from '@notify/contracts';
+import { PROTO_LOADER_OPTIONS } from './notify-proto';
+
+export interface GrpcSettings {
+  grpcHost: string;
+  grpcPort: number;
+}
+
+/**
+ * The standard gRPC health service (grpc.health.v1), reporting the app's own health checks for the
+ * whole server ('') and for each notify.v1 service: NOT_SERVING until the app has started and once it
+ * is shutting down.
+ */
+@Injectable()
+export class GrpcHealth implements OnApplicationBootstrap, OnApplicationShutdown {
+  readonly service = new HealthImplementation({ '': 'NOT_SERVING' });
+
+  constructor(private readonly checks: HealthRegistry) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    const { healthy } = await this.checks.run();
+    this.set(healthy ? 'SERVING' : 'NOT_SERVING');
+  }
+
+  onApplicationShutdown(): void {
+    this.set('NOT_SERVING');
+  }
+
+  private set(status: ServingStatus): void {
+    for (const name of ['', ...NOTIFY_SERVICE_NAMES]) this.service.setStatus(name, status);
+  }
+}
+
+/**
+ * The NestJS gRPC transport serving notify.v1 from the same .proto files clients use, with the health
+ * service and server reflection (grpc.reflection.v1 and v1alpha) over notify.v1 and health, so generic
+ * tools (grpcurl, grpcui, Postman) can list and call the methods without the files.
+ */
+export function grpcTransport(settings: GrpcSettings, health: GrpcHealth): GrpcOptions {
+  return {
+    transport: Transport.GRPC,
+    options: {
+      package: 'notify.v1',
+      protoPath: [...NOTIFY_PROTO_FILES, HEALTH_PROTO],
+      loader: PROTO_LOADER_OPTIONS,
+      url: `${settings.grpcHost}:${settings.grpcPort}`,
+      gracefulShutdown: true,
+      onLoadPackageDefinition: (definition, server) => {
+        health.service.addToServer(server);
+        new ReflectionService(definition).addToServer(server);
+      },
+    },
+  };
+}
+
+/** The port itself, or for port 0 one the system reports free (the transport does not tell which port it bound). */
+export async function resolvePort(host: string, port: number): Promise<number> {
+  if (port !== 0) return port;
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, host, () => {
+      const address = probe.address();
+      probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}

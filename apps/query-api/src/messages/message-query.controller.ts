@@ -1,0 +1,34 @@
+import type { Metadata } from '@grpc/grpc-js';
+import { Controller } from '@nestjs/common';
+import { GrpcMethod } from '@nestjs/microservices';
+import { UnaryCalls } from '../grpc/unary-calls';
+import { MessageQueryService } from './message-query.service';
+
+/** notify.v1.MessageQuery on the gRPC transport. Every method needs the `query` scope. */
+@Controller()
+export class MessageQueryController {
+  constructor(
+    private readonly calls: UnaryCalls,
+    private readonly queries: MessageQueryService,
+  ) {}
+
+  @GrpcMethod('MessageQuery', 'GetMessage')
+  getMessage(request: unknown, metadata: Metadata) {
+    return this.calls.answer('GetMessage', 'query', metadata, () => this.queries.getMessage(request));
+  }
+
+  @GrpcMethod('MessageQuery', 'GetMessageByRequestId')
+  getMessageByRequestId(request: unknown, metadata: Metadata) {
+    return this.calls.answer('GetMessageByRequestId', 'query', metadata, () => this.queries.getMessageByRequestId(request));
+  }
+
+  @GrpcMethod('MessageQuery', 'ListMessages')
+  listMessages(request: unknown, metadata: Metadata) {
+    return this.calls.answer('ListMessages', 'query', metadata, () => this.queries.listMessages(request));
+  }
+
+  @GrpcMethod('MessageQuery', 'GetStats')
+  getStats(request: unknown, metadata: Metadata) {
+    return this.calls.answer('GetStats', 'query', metadata, () => this.queries.getStats(request));
+  }
+}

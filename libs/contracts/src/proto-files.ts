@@ -1,0 +1,6 @@
+import { join } from 'node:path';
+
+/** Where the notify.v1 .proto files are: what the query API serves and what clients in any language generate their code from. */
+export const NOTIFY_PROTO_DIR = join(__dirname, '..', 'proto');
+export const NOTIFY_PROTO_FILES = ['notify/v1/message_query.proto', 'notify/v1/recipients.proto'];
+export const NOTIFY_SERVICE_NAMES = ['notify.v1.MessageQuery', 'notify.v1.Recipients'];
