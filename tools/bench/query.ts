@@ -4,13 +4,14 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { resolve } from 'node:path';
+import { createInterface } from 'node:readline';
 import { performance } from 'node:perf_hooks';
-import { Client, credentials, Metadata, type MethodDefinition } from '@grpc/grpc-js';
-import { loadSync } from '@grpc/proto-loader';
 import { Client as PgClient } from 'pg';
 import { NOTIFY_PROTO_DIR, NOTIFY_PROTO_FILES } from '@notify/client';
 import { ApiKeyStore, createDataSource, maintainPartitions, runMigrations } from '@notify/persistence';
 import { createTestDatabase, DEFAULT_TEST_ADMIN_URL, freePort } from '@notify/testing';
+import { commandOf, PLATFORM_APPS } from '../dev/platform-apps';
+import type { LoadJob, LoadResult } from './query-load';
 
 /**
  * `npm run bench:query`: fills a database of its own with MESSAGES messages (and their deliveries)
@@ -33,7 +34,6 @@ const DAY_MS = 86_400_000;
 const ROOT = resolve(__dirname, '../..');
 const say = (line: string): void => void process.stdout.write(`${line}\n`);
 
-type Call = (client: Client) => Promise<unknown>;
 
 interface Measured {
   name: string;
@@ -46,11 +46,12 @@ interface Measured {
   max: number;
   /** CPU milliseconds per call of the clients (this process), the query API process and its PostgreSQL backends. */
   cpu: { clients: number; api: number; postgres: number };
+  /** The bucket of the API's own call-time histogram that holds its 99th percentile, in ms: the server's share of p99. */
+  serverP99: string;
 }
 
 /** CPU time so far, in ms, of this process, the API process and each of the API's database backends (Linux /proc). */
 interface CpuReading {
-  clients: number;
   api: number;
   backends: Map<number, number>;
 }
@@ -80,51 +81,39 @@ async function main(): Promise<void> {
     const ports = { grpc: await freePort(), http: await freePort() };
     api = await startApi(database.url, ports);
     const ids = (await db.query<{ id: string }>(`SELECT id FROM messages TABLESAMPLE SYSTEM (1) LIMIT 5000`)).rows.map((r) => r.id);
-    const clients = Array.from({ length: CHANNELS }, () => new Client(`127.0.0.1:${ports.grpc}`, credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }));
-    const metadata = new Metadata();
-    metadata.set('x-api-key', key);
-    const methods = loadMethods();
-    const checked = { replies: 0, decoded: 0 };
-    /**
-     * A load generator, not an application: replies arrive as bytes and every 50th is decoded and
-     * checked, so the clients' decoding does not take the cores the API and PostgreSQL are measured on.
-     */
-    const invoke = (client: Client, method: 'ListMessages' | 'GetMessage', request: Record<string, unknown>) => {
-      const { path, requestSerialize, responseDeserialize } = methods[method];
-      return new Promise<void>((done, fail) =>
-        client.makeUnaryRequest(path, requestSerialize, (bytes: Buffer) => bytes, request, metadata, { deadline: new Date(Date.now() + 10_000) }, (error, reply) => {
-          if (error || !reply) return fail(error ?? new Error('no reply'));
-          if (checked.replies++ % 50 === 0) {
-            checked.decoded += 1;
-            const wrong = wrongReply(method, request, responseDeserialize(reply) as Record<string, unknown>);
-            if (wrong) return fail(new Error(wrong));
-          }
-          done();
-        }),
-      );
-    };
-    const pick = <T>(items: T[]): T => items[Math.floor(Math.random() * items.length)]!;
-    const listMessages: Call = (client) => invoke(client, 'ListMessages', { userId: `bench-user-${Math.floor(Math.random() * USERS)}`, pageSize: PAGE_SIZE });
-    const getMessage: Call = (client) => invoke(client, 'GetMessage', { id: pick(ids) });
-
-    const loadBefore = loadavg()[0]!;
     const cpu = cpuClock(db, api.pid!);
+    const loadBefore = loadavg()[0]!;
     const results: Measured[] = [];
-    for (const [name, call] of [[`ListMessages (page of ${PAGE_SIZE})`, listMessages], ['GetMessage', getMessage]] as const) {
-      await openLoop(clients, call, Math.min(RATE, 200), 3);
-      results.push({ name, ...(await withCpu(cpu, () => openLoop(clients, call, RATE, SECONDS))) });
-      results.push({ name, ...(await withCpu(cpu, () => closedLoop(clients, call, CONCURRENCY, Math.min(SECONDS, 10)))) });
+    let checked = 0;
+    for (const method of ['ListMessages', 'GetMessage'] as const) {
+      const name = method === 'ListMessages' ? `ListMessages (page of ${PAGE_SIZE})` : method;
+      const phases: LoadJob['phase'][] = [
+        { kind: 'open', rate: RATE, seconds: SECONDS },
+        { kind: 'closed', concurrency: CONCURRENCY, seconds: Math.min(SECONDS, 10) },
+      ];
+      for (const phase of phases) {
+        const load = await startLoad({
+          address: `127.0.0.1:${ports.grpc}`, apiKey: key, protoDir: NOTIFY_PROTO_DIR, protoFiles: NOTIFY_PROTO_FILES,
+          method, users: USERS, pageSize: PAGE_SIZE, ids, channels: CHANNELS, phase,
+        });
+        const buckets = await serverBuckets(ports.http, method);
+        const before = await cpu.read();
+        const result = await load.go();
+        const after = await cpu.read();
+        if (result.failures.length > 0) say(`${name}: ${result.errors} errors, the first: ${result.failures.join(' | ')}`);
+        checked += result.checked;
+        results.push({ name, ...result, cpu: cpuPerCall(before, after, result), serverP99: serverP99(buckets, await serverBuckets(ports.http, method)) });
+      }
     }
-    for (const client of clients) client.close();
-    say(`${checked.decoded} of ${checked.replies} replies decoded and checked`);
+    say(`${checked} replies decoded and checked against their requests (every 50th)`);
 
     say('');
     say(`${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, Node ${process.version}; load average ${loadBefore.toFixed(2)} before the calls, ${loadavg()[0]!.toFixed(2)} after`);
-    say('| call | load | calls | errors | calls/s | p50 ms | p99 ms | max ms | CPU ms per call: clients / API / PostgreSQL |');
-    say('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+    say('| call | load | calls | errors | calls/s | p50 ms | p99 ms | max ms | API p99 ms | CPU ms per call: clients / API / PostgreSQL |');
+    say('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
     for (const r of results) {
       const perCall = [r.cpu.clients, r.cpu.api, r.cpu.postgres].map((ms) => ms.toFixed(2)).join(' / ');
-      say(`| ${r.name} | ${r.mode} | ${r.calls} | ${r.errors} | ${Math.round(r.perSecond)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.max.toFixed(1)} | ${perCall} |`);
+      say(`| ${r.name} | ${r.mode} | ${r.calls} | ${r.errors} | ${Math.round(r.perSecond)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.max.toFixed(1)} | ${r.serverP99} | ${perCall} |`);
     }
     say('');
     say('counter triggers, median of 9 statements of 1,000 rows each (ms):');
@@ -189,7 +178,8 @@ async function fill(db: PgClient, start: number, end: number): Promise<number> {
     );
     process.stdout.write(`  ${range[1]! + 1} messages\r`);
   }
-  await db.query('ANALYZE');
+  // Vacuumed as a database in steady state is: otherwise autovacuum works through the fresh partitions during the calls.
+  await db.query('VACUUM (ANALYZE)');
   return (performance.now() - began) / 1000;
 }
 
@@ -264,7 +254,7 @@ async function issueKey(url: string): Promise<string> {
 
 /** The query API in its own process, as in production, so the clients here do not share its event loop. */
 async function startApi(url: string, ports: { grpc: number; http: number }): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['-r', '@swc-node/register', 'apps/query-api/src/main.ts'], {
+  const child = spawn(process.execPath, commandOf(PLATFORM_APPS.find((app) => app.name === 'query-api')!).slice(1), {
     cwd: ROOT,
     env: { ...process.env, DATABASE_URL: url, QUERY_API_GRPC_PORT: String(ports.grpc), QUERY_API_HTTP_PORT: String(ports.http), QUERY_API_GRPC_HOST: '127.0.0.1', QUERY_API_PAGE_TOKEN_SECRET: randomBytes(32).toString('hex'), LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'inherit', 'inherit'],
@@ -277,65 +267,6 @@ async function startApi(url: string, ports: { grpc: number; http: number }): Pro
     if (healthy) return child;
     await new Promise((r) => setTimeout(r, 200));
   }
-}
-
-/** The two measured methods of notify.v1.MessageQuery, from the .proto files as any client loads them. */
-function loadMethods(): Record<'ListMessages' | 'GetMessage', MethodDefinition<object, unknown>> {
-  const definition = loadSync(NOTIFY_PROTO_FILES, { keepCase: false, longs: String, enums: String, defaults: false, oneofs: true, includeDirs: [NOTIFY_PROTO_DIR] });
-  const service = definition['notify.v1.MessageQuery'] as Record<string, MethodDefinition<object, unknown>>;
-  return { ListMessages: service.ListMessages!, GetMessage: service.GetMessage! };
-}
-
-/** Why a reply is not what was asked for (counted as an error), or undefined. */
-function wrongReply(method: 'ListMessages' | 'GetMessage', request: Record<string, unknown>, reply: Record<string, unknown>): string | undefined {
-  const messages = method === 'GetMessage' ? [reply] : ((reply.messages ?? []) as Record<string, unknown>[]);
-  const wrong =
-    method === 'GetMessage'
-      ? reply.id !== request.id
-      : messages.length !== PAGE_SIZE || messages.some((m) => ((m.deliveries ?? []) as { userId?: string }[]).some((d) => d.userId !== request.userId));
-  return wrong ? `${method} answered ${JSON.stringify(reply).slice(0, 300)} to ${JSON.stringify(request)}` : undefined;
-}
-
-/** A call every 1/rate s for `seconds`, spread over the clients; latency counts from when the call was due. */
-async function openLoop(clients: Client[], call: Call, rate: number, seconds: number): Promise<Omit<Measured, 'name' | 'cpu'>> {
-  const total = Math.round(rate * seconds);
-  const latencies: number[] = [];
-  let errors = 0;
-  const began = performance.now();
-  const pending: Promise<void>[] = [];
-  for (let n = 0; n < total; n++) {
-    const due = began + (n * 1000) / rate;
-    const wait = due - performance.now();
-    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-    pending.push(
-      call(clients[n % clients.length]!).then(
-        () => void latencies.push(performance.now() - due),
-        () => void (errors += 1),
-      ),
-    );
-  }
-  await Promise.all(pending);
-  return summary(`open loop, ${rate}/s for ${seconds} s`, latencies, errors, (performance.now() - began) / 1000);
-}
-
-/** `concurrency` calls in flight for `seconds`: the most this setup answers. */
-async function closedLoop(clients: Client[], call: Call, concurrency: number, seconds: number): Promise<Omit<Measured, 'name' | 'cpu'>> {
-  const latencies: number[] = [];
-  let errors = 0;
-  const began = performance.now();
-  const stopAt = began + seconds * 1000;
-  await Promise.all(
-    Array.from({ length: concurrency }, async (_, worker) => {
-      while (performance.now() < stopAt) {
-        const started = performance.now();
-        await call(clients[worker % clients.length]!).then(
-          () => void latencies.push(performance.now() - started),
-          () => void (errors += 1),
-        );
-      }
-    }),
-  );
-  return summary(`closed loop, ${concurrency} in flight for ${seconds} s`, latencies, errors, (performance.now() - began) / 1000);
 }
 
 /**
@@ -354,27 +285,57 @@ function cpuClock(db: PgClient, apiPid: number): CpuClock {
   return {
     async read() {
       const backends = await db.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE application_name = 'query-api' AND datname = current_database()`);
-      const own = process.cpuUsage();
-      return { clients: (own.user + own.system) / 1000, api: ticksOf(apiPid), backends: new Map(backends.rows.map((row) => [row.pid, ticksOf(row.pid)])) };
+      return { api: ticksOf(apiPid), backends: new Map(backends.rows.map((row) => [row.pid, ticksOf(row.pid)])) };
     },
   };
 }
 
-/** Backends the pool opened or closed during the run are left out, so PostgreSQL's share can only be understated. */
-async function withCpu(clock: CpuClock, run: () => Promise<Omit<Measured, 'name' | 'cpu'>>): Promise<Omit<Measured, 'name'>> {
-  const before = await clock.read();
-  const result = await run();
-  const after = await clock.read();
+/** The API's cumulative call-time histogram for one method, from its /metrics: upper bound (ms) → calls. */
+async function serverBuckets(httpPort: number, method: string): Promise<Map<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+  const buckets = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const match = /^notify_query_api_call_seconds_bucket\{le="([^"]+)",.*method="([^"]+)"\} (\d+)/.exec(line);
+    if (match && match[2] === method) buckets.set(match[1] === '+Inf' ? '∞' : String(Number(match[1]) * 1000), Number(match[3]));
+  }
+  return buckets;
+}
+
+/** "≤ N" for the smallest bucket holding 99% of the calls made between the two readings. */
+function serverP99(before: Map<string, number>, after: Map<string, number>): string {
+  const total = (after.get('∞') ?? 0) - (before.get('∞') ?? 0);
+  for (const [bound, count] of after) if (count - (before.get(bound) ?? 0) >= 0.99 * total) return `≤ ${bound}`;
+  return '?';
+}
+
+/** CPU ms per call; backends the pool opened or closed during the run are left out, so PostgreSQL's share can only be understated. */
+function cpuPerCall(before: CpuReading, after: CpuReading, result: LoadResult): Measured['cpu'] {
   const calls = Math.max(1, result.calls);
   let postgres = 0;
   for (const [pid, ticks] of after.backends) if (before.backends.has(pid) && ticks > 0) postgres += ticks - before.backends.get(pid)!;
-  return { ...result, cpu: { clients: (after.clients - before.clients) / calls, api: (after.api - before.api) / calls, postgres: postgres / calls } };
+  return { clients: result.cpuMs / calls, api: (after.api - before.api) / calls, postgres: postgres / calls };
 }
 
-function summary(mode: string, latencies: number[], errors: number, seconds: number): Omit<Measured, 'name' | 'cpu'> {
-  const sorted = [...latencies].sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
-  return { mode, calls: latencies.length, errors, perSecond: latencies.length / seconds, p50: at(0.5), p99: at(0.99), max: sorted[sorted.length - 1] ?? Number.NaN };
+/**
+ * The load generator for one phase, in a process of its own (tools/bench/query-load.ts): resolves
+ * once it has warmed up; `go()` runs the measured phase and resolves with its result.
+ */
+async function startLoad(job: LoadJob): Promise<{ go(): Promise<LoadResult> }> {
+  const child = spawn(process.execPath, ['-r', '@swc-node/register', resolve(__dirname, 'query-load.ts')], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const next = async (): Promise<string> => {
+    const line = await lines.next();
+    if (line.done) throw new Error(`the load generator exited with ${child.exitCode}`);
+    return line.value;
+  };
+  child.stdin!.write(`${JSON.stringify(job)}\n`);
+  if ((await next()) !== 'warm') throw new Error('the load generator did not warm up');
+  return {
+    async go() {
+      child.stdin!.end('go\n');
+      return JSON.parse(await next()) as LoadResult;
+    },
+  };
 }
 
 async function count(db: PgClient, table: string): Promise<number> {

@@ -59,8 +59,10 @@ async function main(): Promise<void> {
       const started = performance.now();
       const store = new ResendStore(await createDataSource({ databaseUrl: database.url, databasePoolSize: 2 }).initialize());
       await resend(store, producer, mode);
+      const claimed = (performance.now() - started) / 1000;
       await waitDelivered(db, R * K);
       const seconds = (performance.now() - started) / 1000;
+      say(`${mode}: claimed and produced in ${claimed.toFixed(2)} s`);
       const cpu = cpuSeconds(gateway.pid!) - cpuBefore;
       results.push({ mode, seconds, cpu, ...wire });
       say(`${mode}: ${R * K} messages delivered in ${seconds.toFixed(2)} s; ${wire.frames} frames, ${wire.bytes} bytes, gateway CPU ${cpu.toFixed(2)} s`);

@@ -3,6 +3,7 @@ import { join, posix, resolve } from 'node:path';
 import { parse } from 'yaml';
 import * as notifyConfig from '@notify/config';
 import { databaseSettings, loadConfig, type SettingMap } from '@notify/config';
+import { commandOf as commandOfApp, PLATFORM_APPS } from '../dev/platform-apps';
 
 /**
  * docker-compose.yml checked against the repo itself: the apps are the directories under apps/
@@ -297,7 +298,8 @@ describe('docker-compose.yml: the apps', () => {
     const usesDatabase = names.has('DATABASE_URL');
 
     it('runs its own main.ts from TypeScript in the platform image', () => {
-      expect(commandOf(service)).toEqual(['node', '-r', '@swc-node/register', `apps/${app}/src/main.ts`]);
+      const platformApp = PLATFORM_APPS.find((known) => known.name === app);
+      expect(commandOf(service)).toEqual(platformApp ? commandOfApp(platformApp) : ['node', '-r', '@swc-node/register', `apps/${app}/src/main.ts`]);
       const build = typeof service.build === 'string' ? { context: service.build } : service.build;
       expect(build?.context).toBe('.');
       expect(existsSync(join(ROOT, build?.dockerfile ?? 'Dockerfile'))).toBe(true);

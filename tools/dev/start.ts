@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import jwt from 'jsonwebtoken';
 import { runMigrations } from '@notify/persistence';
 import { provideDatabase, type LocalPostgres } from './local-postgres';
-import { httpPortOf, PLATFORM_APPS, type PlatformApp } from './platform-apps';
+import { commandOf, httpPortOf, PLATFORM_APPS, type PlatformApp } from './platform-apps';
 
 const ROOT = resolve(__dirname, '../..');
 const KAFKA_SCRIPT = resolve(ROOT, 'tools/kafka/kafka.sh');
@@ -87,7 +87,7 @@ async function provideKafka(env: NodeJS.ProcessEnv, started: Started): Promise<s
 }
 
 function startApp(app: PlatformApp, env: NodeJS.ProcessEnv): ChildProcess {
-  const child = spawn(process.execPath, ['-r', '@swc-node/register', resolve(ROOT, app.main)], {
+  const child = spawn(process.execPath, commandOf(app).slice(1), {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

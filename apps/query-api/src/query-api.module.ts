@@ -28,7 +28,7 @@ export class QueryApiModule {
       module: QueryApiModule,
       imports: [
         ObservabilityModule.forApp('query-api', logger),
-        PersistenceModule.forRoot({ ...config, databaseUrl: withSessionSettings(config.databaseUrl, queryApiSession(config.databaseRole)), applicationName: 'query-api' }),
+        PersistenceModule.forRoot({ ...config, databaseUrl: withSessionSettings(config.databaseUrl, queryApiSession(config.databaseRole)), applicationName: 'query-api', keepPoolOpen: true }),
       ],
       controllers: [MessageQueryController, RecipientsController],
       providers: [

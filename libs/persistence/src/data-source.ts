@@ -1,3 +1,4 @@
+import type { Pool } from 'pg';
 import { DataSource } from 'typeorm';
 import { DeliveryEntity } from './entities/delivery.entity';
 import { InboxEntryEntity, InboxSequenceEntity } from './entities/inbox.entity';
@@ -31,6 +32,12 @@ export interface DatabaseSettings {
   databaseUrl: string;
   databasePoolSize?: number;
   applicationName?: string;
+  /**
+   * Open every connection of the pool at start and keep them: for an app answering calls, whose first
+   * calls after a start or a quiet spell would otherwise wait for new connections (about 10 ms each,
+   * measured by `npm run bench:query`).
+   */
+  keepPoolOpen?: boolean;
 }
 
 /** The schema comes from the migrations only: `synchronize` is off, in tests too. */
@@ -45,8 +52,19 @@ export function createDataSource(settings: DatabaseSettings): DataSource {
     migrationsTableName: 'schema_migrations',
     uuidExtension: 'pgcrypto',
     applicationName: settings.applicationName ?? 'notify',
-    extra: { max: settings.databasePoolSize ?? 10 },
+    extra: settings.keepPoolOpen ? { max: poolSize(settings), min: poolSize(settings), idleTimeoutMillis: 0 } : { max: poolSize(settings) },
   });
+}
+
+function poolSize(settings: DatabaseSettings): number {
+  return settings.databasePoolSize ?? 10;
+}
+
+/** Opens every connection of an initialized DataSource's pool (see `keepPoolOpen`). */
+export async function openPool(dataSource: DataSource, settings: DatabaseSettings): Promise<void> {
+  const pool = (dataSource.driver as unknown as { master: Pool }).master;
+  const clients = await Promise.all(Array.from({ length: poolSize(settings) }, () => pool.connect()));
+  for (const client of clients) client.release();
 }
 
 /** Applies every pending migration in one transaction and returns their names. */

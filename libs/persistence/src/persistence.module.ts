@@ -1,7 +1,7 @@
 import { Global, Inject, Module, type DynamicModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { HealthRegistry } from '@notify/observability';
-import { createDataSource, type DatabaseSettings } from './data-source';
+import { createDataSource, openPool, type DatabaseSettings } from './data-source';
 import { DeliveryOutcomeStore } from './stores/delivery-outcome.store';
 import { FallbackStore } from './stores/fallback.store';
 import { InboxStore } from './stores/inbox.store';
@@ -24,7 +24,11 @@ export class PersistenceModule implements OnModuleInit, OnApplicationShutdown {
       providers: [
         {
           provide: DataSource,
-          useFactory: async () => createDataSource(settings).initialize(),
+          useFactory: async () => {
+            const dataSource = await createDataSource(settings).initialize();
+            if (settings.keepPoolOpen) await openPool(dataSource, settings);
+            return dataSource;
+          },
         },
         { provide: IngestStore, useFactory: (ds: DataSource) => new IngestStore(ds), inject: [DataSource] },
         { provide: DeliveryOutcomeStore, useFactory: (ds: DataSource) => new DeliveryOutcomeStore(ds), inject: [DataSource] },
