@@ -72,7 +72,7 @@ export class WebsocketDelivery implements OnApplicationBootstrap, OnModuleDestro
     const expired = emissions.flatMap((e) => e.jobs.filter((job) => job.expiresAt && Date.parse(job.expiresAt) <= now));
     // A browser is not a provider: what matters downstream is the acknowledgement (delivered) or its
     // absence (failed), so the claim's `sent` is recorded but not published.
-    const claimed = new Set((await this.store.claim(live.flatMap((e) => e.jobs).map((job) => job.deliveryId))).map((event) => event.deliveryId));
+    const claimed = await this.store.claimIds(live.flatMap((e) => e.jobs).map((job) => job.deliveryId));
     if (expired.length > 0) {
       await publishOutcomes(this.producer, await this.store.record(expired.map((job) => ({ deliveryId: job.deliveryId, status: 'expired', error: null }))));
     }

@@ -8,7 +8,12 @@ export interface DeliveryKey {
   createdAt: Date;
 }
 
-interface JobRow {
+/** The columns a job is made of, from a delivery `d` and its message `m`. */
+export const JOB_COLUMNS = `d.id, d.user_id, d.channel, d.endpoint, d.locale, d.attempts, d.expires_at, d.created_at,
+            m.request_id, m.id AS message_id, m.type, m.data, m.priority,
+            m.contents -> d.locale ->> 'title' AS title, m.contents -> d.locale ->> 'body' AS body, d.seq`;
+
+export interface JobRow {
   id: string;
   user_id: string | null;
   channel: Channel;
@@ -32,16 +37,19 @@ export async function loadDeliveryJobs(db: DataSource | EntityManager, keys: Del
   if (keys.length === 0) return [];
   const rows = await queryRows<JobRow>(
     db,
-    `SELECT d.id, d.user_id, d.channel, d.endpoint, d.locale, d.attempts, d.expires_at, d.created_at,
-            m.request_id, m.id AS message_id, m.type, m.data, m.priority,
-            m.contents -> d.locale ->> 'title' AS title, m.contents -> d.locale ->> 'body' AS body, d.seq
+    `SELECT ${JOB_COLUMNS}
        FROM unnest($1::uuid[], $2::timestamptz[]) AS k(id, created_at)
        JOIN deliveries d ON d.id = k.id AND d.created_at = k.created_at
        JOIN messages m ON m.id = d.message_id AND m.created_at = d.created_at
       ORDER BY d.seq NULLS LAST, d.id`,
     [keys.map((k) => k.id), keys.map((k) => k.createdAt)],
   );
-  return rows.map((row) => ({
+  return rows.map(toDeliveryJob);
+}
+
+/** A channel job from its row (JOB_COLUMNS): the next attempt of the delivery. */
+export function toDeliveryJob(row: JobRow): DeliveryJob {
+  return {
     deliveryId: row.id,
     requestId: row.request_id,
     userId: row.user_id,
@@ -60,7 +68,7 @@ export async function loadDeliveryJobs(db: DataSource | EntityManager, keys: Del
       data: row.data,
       createdAt: row.created_at.toISOString(),
     },
-  }));
+  };
 }
 
 export function keyColumns(keys: DeliveryKey[]): [string[], Date[]] {

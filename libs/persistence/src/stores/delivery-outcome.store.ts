@@ -11,8 +11,11 @@ export interface DeliveryOutcome {
   error: string | null;
 }
 
-
-
+/** Queued deliveries become `sent` with one more attempt; `$1`/`$2` are their ids and creation times. */
+const CLAIM = `UPDATE deliveries d
+          SET status = 'sent', attempts = d.attempts + 1, updated_at = now()
+         FROM unnest($1::uuid[], $2::timestamptz[]) AS k(id, created_at)
+        WHERE d.id = k.id AND d.created_at = k.created_at AND d.status = 'queued'`;
 
 /** Writes channel outcomes in one statement per batch and returns the events to publish. */
 export class DeliveryOutcomeStore {
@@ -24,16 +27,18 @@ export class DeliveryOutcomeStore {
    */
   async claim(deliveryIds: string[]): Promise<RecordedOutcome[]> {
     if (deliveryIds.length === 0) return [];
-    const rows = await queryRows<RecordedRow>(
-      this.dataSource,
-      `UPDATE deliveries d
-          SET status = 'sent', attempts = d.attempts + 1, updated_at = now()
-         FROM unnest($1::uuid[], $2::timestamptz[]) AS k(id, created_at)
-        WHERE d.id = k.id AND d.created_at = k.created_at AND d.status = 'queued'
-        ${RETURNING_OUTCOME}`,
-      [deliveryIds, deliveryIds.map(createdAtOf)],
-    );
+    const rows = await queryRows<RecordedRow>(this.dataSource, `${CLAIM} ${RETURNING_OUTCOME}`, [deliveryIds, deliveryIds.map(createdAtOf)]);
     return rows.map(recordedOutcomeOf);
+  }
+
+  /**
+   * The same claim for a caller that publishes no `sent` event (the gateway: D13): only the ids of
+   * the claimed deliveries, without looking up their messages for the events.
+   */
+  async claimIds(deliveryIds: string[]): Promise<Set<string>> {
+    if (deliveryIds.length === 0) return new Set();
+    const rows = await queryRows<{ id: string }>(this.dataSource, `${CLAIM} RETURNING d.id`, [deliveryIds, deliveryIds.map(createdAtOf)]);
+    return new Set(rows.map((row) => row.id));
   }
 
   /** Records outcomes of sent deliveries; a delivered (or read, or clicked) one never moves back. */

@@ -2,7 +2,7 @@ import type { DataSource } from 'typeorm';
 import type { Channel, DeliveryJob, OutcomeEvent } from '@notify/contracts';
 import type { RetryPolicy } from '../entities/message.entity';
 import { backoffDelayMs } from './backoff';
-import { loadDeliveryJobs } from './delivery-jobs';
+import { JOB_COLUMNS, toDeliveryJob, type JobRow } from './delivery-jobs';
 import { queryRows } from './rows';
 
 /** All of one receiver's pending deliveries on one channel, claimed together so they go out as one send. */
@@ -27,17 +27,20 @@ interface FailedRow {
   retry: Partial<RetryPolicy>;
 }
 
+/** A delivery whose state a resend statement changed. */
 interface EndedRow {
   id: string;
   created_at: Date;
   status: 'queued' | 'dead' | 'expired';
-  user_id: string;
+  user_id: string | null;
   channel: Channel;
   message_id: string;
   request_id: string;
   attempts: number;
-  digest: boolean;
 }
+
+/** A claimed delivery as the claim returns it: its job, and what the claim made of it. */
+type ClaimedRow = JobRow & { status: 'queued' | 'dead' | 'expired'; digest: boolean };
 
 const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 5, initialBackoffMs: 30_000, maxBackoffMs: 3_600_000 };
 
@@ -91,7 +94,8 @@ export class ResendStore {
    */
   async claimDue(now: Date, leaseMs: number, receivers: number): Promise<ClaimedResends> {
     return this.dataSource.transaction(async (tx) => {
-      const rows = await queryRows<EndedRow>(
+      // One statement claims and returns each job whole: the UPDATE already joins the message.
+      const rows = await queryRows<ClaimedRow>(
         tx,
         `WITH due AS (
            SELECT DISTINCT user_id, channel FROM deliveries
@@ -112,18 +116,16 @@ export class ResendStore {
                 updated_at = now()
            FROM pending, messages m
           WHERE d.id = pending.id AND d.created_at = pending.created_at AND m.id = d.message_id AND m.created_at = d.created_at
-          RETURNING d.id, d.created_at, d.status, d.user_id, d.channel, d.message_id, m.request_id, d.attempts,
-                    COALESCE((m.retry ->> 'digest')::boolean, false) AS digest`,
+          RETURNING ${JOB_COLUMNS}, d.status, COALESCE((m.retry ->> 'digest')::boolean, false) AS digest`,
         [now, leaseMs, receivers],
       );
-      const queued = rows.filter((r) => r.status === 'queued');
-      const jobs = new Map((await loadDeliveryJobs(tx, queued.map((r) => ({ id: r.id, createdAt: r.created_at })))).map((j) => [j.deliveryId, j]));
       const batches = new Map<string, ResendBatch>();
-      for (const row of queued) {
+      for (const row of rows) {
+        if (row.status !== 'queued') continue;
         const key = `${row.user_id}\u0000${row.channel}`;
-        const batch = batches.get(key) ?? { userId: row.user_id, channel: row.channel, digest: false, jobs: [] };
+        const batch = batches.get(key) ?? { userId: row.user_id!, channel: row.channel, digest: false, jobs: [] };
         batch.digest ||= row.digest;
-        batch.jobs.push(jobs.get(row.id)!);
+        batch.jobs.push(toDeliveryJob(row));
         batches.set(key, batch);
       }
       for (const batch of batches.values()) batch.jobs.sort((a, b) => (a.message.seq ?? 0) - (b.message.seq ?? 0) || a.message.createdAt.localeCompare(b.message.createdAt));
