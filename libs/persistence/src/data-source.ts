@@ -60,9 +60,14 @@ function poolSize(settings: DatabaseSettings): number {
   return settings.databasePoolSize ?? 10;
 }
 
+/** The pg pool under an initialized DataSource, for what TypeORM's query runner cannot do. */
+export function poolOf(dataSource: DataSource): Pool {
+  return (dataSource.driver as unknown as { master: Pool }).master;
+}
+
 /** Opens every connection of an initialized DataSource's pool (see `keepPoolOpen`). */
 export async function openPool(dataSource: DataSource, settings: DatabaseSettings): Promise<void> {
-  const pool = (dataSource.driver as unknown as { master: Pool }).master;
+  const pool = poolOf(dataSource);
   const clients = await Promise.all(Array.from({ length: poolSize(settings) }, () => pool.connect()));
   for (const client of clients) client.release();
 }

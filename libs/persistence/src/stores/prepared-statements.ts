@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { Pool } from 'pg';
 import type { DataSource } from 'typeorm';
+import { poolOf } from '../data-source';
 
 /**
  * Runs a read as a named prepared statement on the DataSource's pg pool. Planning a statement over
@@ -10,8 +10,7 @@ import type { DataSource } from 'typeorm';
  * The name is derived from the SQL, so each distinct text is prepared once per connection.
  */
 export async function queryPrepared<T>(dataSource: DataSource, sql: string, params: unknown[]): Promise<T[]> {
-  const pool = (dataSource.driver as unknown as { master: Pool }).master;
-  const result = await pool.query({ name: statementName(sql), text: sql, values: params });
+  const result = await poolOf(dataSource).query({ name: statementName(sql), text: sql, values: params });
   return result.rows as T[];
 }
 
