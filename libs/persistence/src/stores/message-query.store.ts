@@ -83,15 +83,18 @@ type JsonDelivery = Omit<StoredDelivery, 'createdAt' | 'updatedAt' | 'deliveredA
 const MESSAGE_COLUMNS = `m.id, m.request_id, m.type, m.recipient, m.data, m.contents, m.locale, m.priority, m.send_at, m.expires_at, m.created_at,
        to_char(m.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS position_at`;
 
-/** The message's deliveries as one JSON array (one round trip per call), optionally only one user's. */
-function deliveriesOf(userParam?: string): string {
-  return `COALESCE((
-         SELECT json_agg(json_build_object(
+/** Deliveries `d` as one JSON array, in a stable order. */
+const DELIVERIES_JSON = `json_agg(json_build_object(
                   'id', d.id, 'userId', d.user_id, 'channel', d.channel, 'endpoint', d.endpoint, 'tier', d.tier,
                   'status', d.status, 'attempts', d.attempts, 'lastError', d.last_error, 'createdAt', d.created_at,
                   'updatedAt', d.updated_at, 'deliveredAt', d.delivered_at, 'nextAttemptAt', d.next_attempt_at,
                   'expiresAt', d.expires_at)
-                ORDER BY d.tier, d.channel, d.endpoint)
+                ORDER BY d.tier, d.channel, d.endpoint)`;
+
+/** The message's deliveries as one JSON array (one round trip per call), optionally only one user's. */
+function deliveriesOf(userParam?: string): string {
+  return `COALESCE((
+         SELECT ${DELIVERIES_JSON}
            FROM deliveries d
           WHERE d.message_id = m.id AND d.created_at = m.created_at${userParam ? ` AND d.user_id = ${userParam}` : ''}), '[]') AS deliveries`;
 }
@@ -141,16 +144,18 @@ export class MessageQueryStore {
     const ofType = filter.type
       ? `CROSS JOIN LATERAL (SELECT 1 FROM messages t WHERE t.id = d.message_id AND t.created_at = d.created_at AND t.type = ${param(filter.type)} LIMIT 1) AS t`
       : '';
+    // Without a status filter the page's rows are all of the user's deliveries of those messages, so they
+    // are aggregated as the page is read; with one, the user's other deliveries of the message are fetched.
     const rows = await queryPrepared<MessageRow>(
       this.dataSource,
       `WITH page AS (
-         SELECT d.created_at, d.message_id
+         SELECT d.created_at, d.message_id${filter.status ? '' : `, ${DELIVERIES_JSON} AS deliveries`}
            FROM deliveries d ${ofType}
           WHERE ${conditions.join(' AND ')}
           GROUP BY d.created_at, d.message_id
           ORDER BY d.created_at DESC, d.message_id DESC
           LIMIT ${param(limit + 1)})
-       SELECT ${MESSAGE_COLUMNS}, ${deliveriesOf('$1')}
+       SELECT ${MESSAGE_COLUMNS}, ${filter.status ? deliveriesOf('$1') : 'p.deliveries'}
          FROM page p
          CROSS JOIN LATERAL (SELECT * FROM messages x WHERE x.id = p.message_id AND x.created_at = p.created_at LIMIT 1) AS m
         ORDER BY p.created_at DESC, p.message_id DESC`,
