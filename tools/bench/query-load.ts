@@ -51,12 +51,16 @@ async function main(): Promise<void> {
   const failures: string[] = [];
   let replies = 0;
   let checked = 0;
+  // Every possible request, encoded before the clock starts; each call picks one at random.
+  const requests: Record<string, unknown>[] =
+    job.method === 'GetMessage'
+      ? job.ids.map((id) => ({ id }))
+      : Array.from({ length: job.users }, (_, user) => ({ userId: `bench-user-${user}`, pageSize: job.pageSize }));
+  const encoded = requests.map((request) => requestSerialize(request));
   const call: Call = async (client) => {
-    const request =
-      job.method === 'GetMessage'
-        ? { id: job.ids[Math.floor(Math.random() * job.ids.length)]! }
-        : { userId: `bench-user-${Math.floor(Math.random() * job.users)}`, pageSize: job.pageSize };
-    const reply = await client.call(path, requestSerialize(request));
+    const pick = Math.floor(Math.random() * requests.length);
+    const request = requests[pick]!;
+    const reply = await client.call(path, encoded[pick]!);
     if (replies++ % 50 === 0) {
       checked += 1;
       const wrong = wrongReply(job, request, responseDeserialize(reply) as Record<string, unknown>);
