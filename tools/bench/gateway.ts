@@ -10,6 +10,7 @@ import { ensureTopics, sendInChunks } from '@notify/kafka';
 import { newId, runMigrations } from '@notify/persistence';
 import { createTestDatabase, DEFAULT_TEST_ADMIN_URL, freePort, LocalKafka } from '@notify/testing';
 import { AppProcess } from '../../e2e/src/app-process';
+import { quantiles } from './quantiles';
 
 /**
  * `npm run bench:gateway`: one realtime gateway process with many acknowledging connections (from
@@ -67,9 +68,9 @@ async function main(): Promise<void> {
 
     await reports(clients);
     const latencies = await latencyAtRate(producer, clients);
-    const sorted = latencies.sort((a, b) => a - b);
-    const pct = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-    say(`${RATE} requests/s for ${SECONDS} s through the message center: ${sorted.length} received, latency p50 ${pct(50)} ms, p99 ${pct(99)} ms`);
+    const { at } = quantiles(latencies);
+    const pct = (p: number) => at(p / 100);
+    say(`${RATE} requests/s for ${SECONDS} s through the message center: ${latencies.length} received, latency p50 ${pct(50)} ms, p99 ${pct(99)} ms`);
     say('');
     say(`| connections | KB per connection | acknowledged deliveries/s | p50 ms at ${RATE}/s | p99 ms at ${RATE}/s |`);
     say(`| --- | --- | --- | --- | --- |`);

@@ -3,6 +3,7 @@ import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { createPushProvider, isProviderError, type PushChannelProvider, type PushContent } from '@notify/channels';
 import { startFakeApns, startFakeFcm } from '@notify/testing';
+import { quantiles } from './quantiles';
 
 /**
  * `npm run bench:push`: pushes through the APNs and FCM adapters to local servers that answer after
@@ -84,8 +85,7 @@ async function run(provider: PushChannelProvider, count: number): Promise<RunRes
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
   const cpuSeconds = (cpu.user + cpu.system) / 1e6;
-  const sorted = Array.from(latencies).sort((a, b) => a - b);
-  const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+  const { at } = quantiles(latencies);
   return { provider: provider.id, sent, failed, seconds, perSecond: count / seconds, perCpuSecond: count / cpuSeconds, p50: at(0.5), p99: at(0.99) };
 }
 

@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { MethodDefinition } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { H2GrpcCaller } from './h2-grpc';
+import { quantiles } from './quantiles';
 
 /**
  * The load generator of `npm run bench:query`, a process of its own with little more than HTTP/2 and
@@ -155,9 +156,8 @@ async function closedLoop(clients: H2GrpcCaller[], call: Call, concurrency: numb
 }
 
 function summary(mode: string, latencies: number[], errors: number, seconds: number): Measured {
-  const sorted = Float64Array.from(latencies).sort();
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
-  return { mode, calls: latencies.length, errors, perSecond: latencies.length / seconds, p50: at(0.5), p99: at(0.99), max: sorted[sorted.length - 1] ?? Number.NaN };
+  const { at, max } = quantiles(latencies);
+  return { mode, calls: latencies.length, errors, perSecond: latencies.length / seconds, p50: at(0.5), p99: at(0.99), max };
 }
 
 if (require.main === module) {

@@ -1,14 +1,15 @@
 import type { INestApplication } from '@nestjs/common';
 import type { QueryApiConfig } from '@notify/config';
-import { startHttpApp, type AppLogger } from '@notify/observability';
-import { GrpcHealth, grpcTransport, resolvePort } from './grpc/grpc-transport';
+import { freePort, startHttpApp, type AppLogger } from '@notify/observability';
+import { GrpcHealth, grpcTransport } from './grpc/grpc-transport';
 import { QueryApiModule } from './query-api.module';
 
 const grpcPorts = new WeakMap<INestApplication, number>();
 
 /** The query API: the gRPC transport of notify.v1 (with health and reflection), and /health and /metrics over HTTP. */
 export async function startQueryApi(config: QueryApiConfig, logger: AppLogger): Promise<INestApplication> {
-  const grpcPort = await resolvePort(config.grpcHost, config.grpcPort);
+  // The transport does not report the port it bound, so port 0 becomes a free port chosen here.
+  const grpcPort = config.grpcPort === 0 ? await freePort(config.grpcHost) : config.grpcPort;
   const app = await startHttpApp(QueryApiModule.register(config, logger), {
     port: config.httpPort,
     logger,

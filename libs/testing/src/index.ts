@@ -1,4 +1,4 @@
-export * from './free-port';
+export { freePort } from '@notify/observability';
 export * from './test-database';
 export * from './kafka-broker';
 export * from './eventually';

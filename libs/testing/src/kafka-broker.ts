@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from './free-port';
+import { freePort } from '@notify/observability';
 
 const run = promisify(execFile);
 const KAFKA_SCRIPT = resolve(__dirname, '../../../tools/kafka/kafka.sh');

@@ -1,11 +1,9 @@
-import { createServer } from 'node:net';
 import { Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { Transport, type GrpcOptions } from '@nestjs/microservices';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as HEALTH_PROTO, type ServingStatus } from 'grpc-health-check';
 import { HealthRegistry } from '@notify/observability';
-import { NOTIFY_PROTO_FILES, NOTIFY_SERVICE_NAMES } from '@notify/contracts';
-import { PROTO_LOADER_OPTIONS } from './notify-proto';
+import { NOTIFY_PROTO_FILES, NOTIFY_PROTO_LOADER_OPTIONS, NOTIFY_SERVICE_NAMES } from '@notify/contracts';
 
 export interface GrpcSettings {
   grpcHost: string;
@@ -48,7 +46,7 @@ export function grpcTransport(settings: GrpcSettings, health: GrpcHealth): GrpcO
     options: {
       package: 'notify.v1',
       protoPath: [...NOTIFY_PROTO_FILES, HEALTH_PROTO],
-      loader: PROTO_LOADER_OPTIONS,
+      loader: NOTIFY_PROTO_LOADER_OPTIONS,
       url: `${settings.grpcHost}:${settings.grpcPort}`,
       gracefulShutdown: true,
       onLoadPackageDefinition: (definition, server) => {
@@ -57,17 +55,4 @@ export function grpcTransport(settings: GrpcSettings, health: GrpcHealth): GrpcO
       },
     },
   };
-}
-
-/** The port itself, or for port 0 one the system reports free (the transport does not tell which port it bound). */
-export async function resolvePort(host: string, port: number): Promise<number> {
-  if (port !== 0) return port;
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, host, () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
