@@ -32,6 +32,26 @@ describe('createLogger', () => {
     expect(JSON.parse(line!)).toMatchObject({ app: 'spec', requestId: 'order-1234', phone: '[redacted]', msg: 'delivered' });
   });
 
+  it('writes an error as its class, message, code and stack, never the statement parameters or failing row it carries', () => {
+    const { stream, lines } = capture();
+    const logger = createLogger('spec', 'info', stream);
+    const failure = Object.assign(new Error('new row violates check constraint'), {
+      code: '23514',
+      query: 'INSERT INTO messages (recipient) VALUES ($1)',
+      parameters: ['{"phone":"+8613800000001"}'],
+      driverError: { detail: 'Failing row contains ({"email": "b@example.com"}).' },
+      cause: Object.assign(new Error('socket closed'), { request: { body: 'token=apns-device-token-456' } }),
+    });
+    logger.error({ err: failure }, 'batch failed');
+    logger.error({ component: 'kafkajs', error: failure }, 'batch failed');
+    for (const line of lines()) {
+      for (const secret of ['+8613800000001', 'b@example.com', 'apns-device-token-456', 'INSERT INTO']) expect(line).not.toContain(secret);
+    }
+    const [viaErr, viaError] = lines().map((l) => JSON.parse(l));
+    expect(viaErr.err).toMatchObject({ type: 'Error', message: 'new row violates check constraint', code: '23514', cause: { message: 'socket closed' } });
+    expect(viaError.error).toEqual(viaErr.err);
+  });
+
   it('writes nothing below its level', () => {
     const { stream, lines } = capture();
     const logger = createLogger('spec', 'warn', stream);

@@ -8,6 +8,23 @@ const REDACT_PATHS = SENSITIVE_KEYS.flatMap((key) => [key, `*.${key}`, `*.*.${ke
 
 export type AppLogger = Logger;
 
+/**
+ * Errors are written as their class, message, code and stack only. A database error carries the
+ * statement's parameters and a `detail` quoting the failing row (a recipient's phone or email), and
+ * other libraries attach requests and responses: none of that may reach a log.
+ */
+export function safeError(value: unknown): unknown {
+  if (!(value instanceof Error)) return value;
+  const code = (value as { code?: unknown }).code;
+  return {
+    type: value.constructor.name,
+    message: value.message,
+    ...(typeof code === 'string' || typeof code === 'number' ? { code } : {}),
+    stack: value.stack,
+    ...(value.cause instanceof Error ? { cause: safeError(value.cause) } : {}),
+  };
+}
+
 export function createLogger(app: string, level = 'info', destination?: DestinationStream): AppLogger {
   return pino(
     {
@@ -15,7 +32,7 @@ export function createLogger(app: string, level = 'info', destination?: Destinat
       level,
       base: { app },
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-      serializers: { err: pino.stdSerializers.err },
+      serializers: { err: safeError, error: safeError },
     },
     destination,
   );

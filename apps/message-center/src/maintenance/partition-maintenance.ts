@@ -1,4 +1,4 @@
-import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { APP_LOGGER, type AppLogger } from '@notify/observability';
 import { maintainPartitions } from '@notify/persistence';
@@ -12,9 +12,14 @@ export const RETENTION_SETTINGS = Symbol('RETENTION_SETTINGS');
 
 const EVERY_MS = 3_600_000;
 
-/** Keeps the daily partitions made ahead and drops those past the retention period: at start, then hourly. */
+/**
+ * Keeps the daily partitions made ahead and drops those past the retention period: at start, then
+ * hourly. The first run is in `onModuleInit`, which Nest finishes before any `onApplicationBootstrap`
+ * starts a consumer: attaching today's partition while a batch is being inserted into the default
+ * one would fail that batch with a partition-constraint error.
+ */
 @Injectable()
-export class PartitionMaintenance implements OnApplicationBootstrap, OnApplicationShutdown {
+export class PartitionMaintenance implements OnModuleInit, OnApplicationShutdown {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -24,7 +29,7 @@ export class PartitionMaintenance implements OnApplicationBootstrap, OnApplicati
     @Inject(APP_LOGGER) private readonly logger: AppLogger,
   ) {}
 
-  async onApplicationBootstrap(): Promise<void> {
+  async onModuleInit(): Promise<void> {
     await this.run();
     this.timer = setInterval(() => void this.run().catch((err: unknown) => this.logger.error({ err }, 'partition maintenance failed')), EVERY_MS);
     this.timer.unref();
