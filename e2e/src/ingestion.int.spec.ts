@@ -63,6 +63,20 @@ describe('message center ingestion', () => {
     expect(await count(`SELECT count(*) AS n FROM messages WHERE request_id LIKE $1`, [`${prefix}%`])).toBe(999);
   });
 
+  it('dead-letters a request whose text PostgreSQL cannot store, and the requests after it in its partition are stored', async () => {
+    const prefix = `nul-${run}-`;
+    const userId = `nul-user-${run}`;
+    const poison = JSON.stringify({ id: `${prefix}bad`, type: 'account.note', to: { userId }, data: { note: 'a\u0000b' }, content: { title: 'x' } });
+    await produceAll([request(`${prefix}0`, userId), { key: userId, value: poison }, request(`${prefix}1`, userId)]);
+
+    await eventually(() => storedLike(prefix), (n) => n === 2, { timeoutMs: 60_000 });
+    const dead = await readDeadLetter(Topics.requestsDlq, userId);
+    expect(dead.headers['x-error-code']).toBe('schema_violation');
+    expect(dead.headers['x-error-reason']).toMatch(/^data\.note: /);
+    expect(dead.value).toBe(poison);
+    expect(await count(`SELECT count(*) AS n FROM request_keys WHERE request_id = $1`, [`${prefix}bad`])).toBe(0);
+  });
+
   it('replays from the beginning of the topic without creating a row, a delivery or an inbox entry', async () => {
     const prefix = `poison-${run}-`;
     const snapshot = async () => ({

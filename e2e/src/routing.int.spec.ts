@@ -90,6 +90,10 @@ describe('message center routing', () => {
     await produce(Topics.recipients, userId, { op: 'device', userId, deviceId: 'x', provider: 'blackberry', token: 't' });
     const dead = await readDeadLetter(Topics.recipientsDlq, userId);
     expect(dead.headers).toMatchObject({ 'x-error-code': 'schema_violation', 'x-original-topic': Topics.recipients });
+    const nulUser = `nul-${run}`;
+    await produce(Topics.recipients, nulUser, { op: 'device', userId: nulUser, deviceId: 'x', provider: 'fcm', token: 'a\u0000b' });
+    const unstorable = await readDeadLetter(Topics.recipientsDlq, nulUser);
+    expect(unstorable.headers).toMatchObject({ 'x-error-code': 'schema_violation', 'x-error-reason': expect.stringMatching(/^token: /) });
 
     const requestId = `nodev-${run}`;
     await produce(Topics.requests, userId, { id: requestId, type: 'security.alert', to: { userId }, content: { title: 't' } });

@@ -10,3 +10,4 @@ export * from './realtime-events';
 export * from './json-schema';
 export * from './schema-problems';
 export * from './proto-files';
+export * from './storable-text';

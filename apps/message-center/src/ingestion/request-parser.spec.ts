@@ -203,6 +203,25 @@ describe('parseRequestRecord', () => {
     });
   });
 
+  describe('a request carrying text PostgreSQL cannot store', () => {
+    it.each([
+      ['U+0000 in a data value', request({ data: { note: 'a\u0000b' } }), /^data\.note: /],
+      ['an unpaired high surrogate in the title', request({ content: { title: 'x\ud800', body: 'b' } }), /^content\.title: /],
+      ['an unpaired low surrogate deep in data', request({ data: { list: [{ a: '\udc00y' }] } }), /^data\.list\.0\.a: /],
+      ['U+0000 in a key of data', request({ data: { 'k\u0000': 1 } }), /^data\."k\\u0000": /],
+    ])('rejects %s as a schema violation naming the field', (_case, body, field) => {
+      const rejection = reject(JSON.stringify(body));
+      expect(rejection.code).toBe(ErrorCode.SchemaViolation);
+      expect(rejection.reason).toMatch(field);
+      expect(rejection.reason).toMatch(/U\+0000 or an unpaired UTF-16 surrogate/);
+    });
+
+    it('accepts paired surrogates (emoji) and an escaped backslash before u0000', () => {
+      const body = request({ content: { title: 'Shipped \ud83d\ude9a', body: 'see C:\\u0000\\dir' } });
+      expect(accept(JSON.stringify(body)).request.content).toEqual(body.content);
+    });
+  });
+
   describe('a request of a type the route table does not know', () => {
     it('is rejected as unknown_type when the table has no default', () => {
       const rejection = reject(JSON.stringify(request({ type: 'promo.spring' })), routesWithoutDefault);

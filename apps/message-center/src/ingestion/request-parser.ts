@@ -1,4 +1,4 @@
-import { ErrorCode, MAX_REQUEST_BYTES, NotificationRequestSchema, type NotificationRequest, schemaProblems } from '@notify/contracts';
+import { ErrorCode, MAX_REQUEST_BYTES, NotificationRequestSchema, type NotificationRequest, schemaProblems, unstorableTextProblem } from '@notify/contracts';
 import type { ConsumedRecord, Rejection } from '@notify/kafka';
 import type { Route, RouteTable } from '../routing/route-table';
 
@@ -11,9 +11,10 @@ export function parseRequestRecord(record: ConsumedRecord, routes: RouteTable): 
   if (record.value.length > MAX_REQUEST_BYTES) {
     return reject(ErrorCode.PayloadTooLarge, `request is ${record.value.length} bytes; at most ${MAX_REQUEST_BYTES} are allowed`);
   }
+  const text = record.value.toString('utf8');
   let json: unknown;
   try {
-    json = JSON.parse(record.value.toString('utf8'));
+    json = JSON.parse(text);
   } catch (error) {
     return reject(ErrorCode.InvalidJson, error instanceof Error ? error.message : 'not JSON');
   }
@@ -22,6 +23,8 @@ export function parseRequestRecord(record: ConsumedRecord, routes: RouteTable): 
     const reason = schemaProblems(parsed.error).join('; ');
     return reject(ErrorCode.SchemaViolation, reason);
   }
+  const unstorable = unstorableTextProblem(text, json);
+  if (unstorable) return reject(ErrorCode.SchemaViolation, unstorable);
   const route = routes.resolve(parsed.data.type);
   if (!route) return reject(ErrorCode.UnknownType, `no route for type "${parsed.data.type}" and no default route`);
   return { ok: true, request: parsed.data, route };

@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { Kafka, type Producer } from 'kafkajs';
-import { ErrorCode, RecipientUpdateSchema, Topics, type RecipientUpdate, schemaProblems } from '@notify/contracts';
+import { ErrorCode, RecipientUpdateSchema, Topics, type RecipientUpdate, schemaProblems, unstorableTextProblem } from '@notify/contracts';
 import {
   BatchConsumer,
   deadLetterMessages,
@@ -64,13 +64,16 @@ export class RecipientIngestion implements OnApplicationBootstrap, OnModuleDestr
 }
 
 function parseUpdate(record: ConsumedRecord): { update: RecipientUpdate } | Rejection {
+  const text = record.value?.toString('utf8') ?? '';
   let json: unknown;
   try {
-    json = JSON.parse(record.value?.toString('utf8') ?? '');
+    json = JSON.parse(text);
   } catch (error) {
     return { record, code: ErrorCode.InvalidJson, reason: error instanceof Error ? error.message : 'not JSON' };
   }
   const parsed = RecipientUpdateSchema.safeParse(json);
-  if (parsed.success) return { update: parsed.data };
-  return { record, code: ErrorCode.SchemaViolation, reason: schemaProblems(parsed.error).join('; ') };
+  if (!parsed.success) return { record, code: ErrorCode.SchemaViolation, reason: schemaProblems(parsed.error).join('; ') };
+  const unstorable = unstorableTextProblem(text, json);
+  if (unstorable) return { record, code: ErrorCode.SchemaViolation, reason: unstorable };
+  return { update: parsed.data };
 }

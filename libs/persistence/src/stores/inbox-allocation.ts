@@ -1,5 +1,18 @@
 import type { EntityManager } from 'typeorm';
-import { queryRows } from './rows';
+import { columnNames, jsonRows, queryRows, selectJsonRows, type JsonColumn } from './rows';
+
+const SEQUENCE_COLUMNS = [
+  ['user_id', 'varchar'],
+  ['last_seq', 'bigint'],
+] as const satisfies readonly JsonColumn[];
+
+const ENTRY_COLUMNS = [
+  ['user_id', 'varchar'],
+  ['seq', 'bigint'],
+  ['message_id', 'uuid'],
+  ['locale', 'varchar'],
+  ['created_at', 'timestamptz'],
+] as const satisfies readonly JsonColumn[];
 
 export interface InboxPlacement {
   userId: string;
@@ -23,23 +36,22 @@ export async function placeInInboxes(tx: EntityManager, placements: InboxPlaceme
   const allocated = await queryRows<{ user_id: string; last_seq: string }>(
     tx,
     `INSERT INTO inbox_sequences (user_id, last_seq)
-     SELECT * FROM unnest($1::varchar[], $2::bigint[])
+     ${selectJsonRows(SEQUENCE_COLUMNS)}
      ON CONFLICT (user_id) DO UPDATE SET last_seq = inbox_sequences.last_seq + EXCLUDED.last_seq
      RETURNING user_id, last_seq`,
-    [users, users.map((u) => countByUser.get(u))],
+    [jsonRows(users.map((u) => [u, countByUser.get(u)]))],
   );
-  const next = new Map(allocated.map((row) => [row.user_id, BigInt(row.last_seq) - BigInt(countByUser.get(row.user_id)!) + 1n]));
+  // Sequence numbers stay far below 2^53, so they are exact as numbers.
+  const next = new Map(allocated.map((row) => [row.user_id, Number(row.last_seq) - countByUser.get(row.user_id)! + 1]));
   const seqs = placements.map((p) => {
     const seq = next.get(p.userId)!;
-    next.set(p.userId, seq + 1n);
-    return seq.toString();
+    next.set(p.userId, seq + 1);
+    return seq;
   });
-  await tx.query(
-    `INSERT INTO inbox_entries (user_id, seq, message_id, locale, created_at)
-     SELECT * FROM unnest($1::varchar[], $2::bigint[], $3::uuid[], $4::varchar[], $5::timestamptz[])`,
-    [placements.map((p) => p.userId), seqs, placements.map((p) => p.messageId), placements.map((p) => p.locale), placements.map((p) => p.messageCreatedAt)],
-  );
-  return new Map(placements.map((p, i) => [inboxKey(p.userId, p.messageId), Number(seqs[i])]));
+  await tx.query(`INSERT INTO inbox_entries (${columnNames(ENTRY_COLUMNS)}) ${selectJsonRows(ENTRY_COLUMNS)}`, [
+    jsonRows(placements.map((p, i) => [p.userId, seqs[i], p.messageId, p.locale, p.messageCreatedAt])),
+  ]);
+  return new Map(placements.map((p, i) => [inboxKey(p.userId, p.messageId), seqs[i]!]));
 }
 
 export function inboxKey(userId: string, messageId: string): string {

@@ -3,7 +3,7 @@ import type { Channel, DeliveryJob, OutcomeEvent, Priority, RecipientSelector } 
 import type { RetryPolicy } from '../entities/message.entity';
 import { loadDeliveryJobs, type DeliveryKey } from './delivery-jobs';
 import { inboxKey, placeInInboxes } from './inbox-allocation';
-import { queryRows } from './rows';
+import { columnNames, jsonRows, queryRows, selectJsonRows, type JsonColumn } from './rows';
 
 /** A delivery as the router planned it. */
 export interface PlannedDelivery {
@@ -73,76 +73,99 @@ export class IngestStore {
   }
 }
 
+const REQUEST_KEY_COLUMNS = [
+  ['request_id', 'varchar'],
+  ['message_id', 'uuid'],
+  ['created_at', 'timestamptz'],
+] as const satisfies readonly JsonColumn[];
+
 async function claimRequestIds(tx: EntityManager, batch: PlannedMessage[]): Promise<PlannedMessage[]> {
   const claimed = await queryRows<{ request_id: string }>(
     tx,
-    `INSERT INTO request_keys (request_id, message_id, created_at)
-     SELECT * FROM unnest($1::varchar[], $2::uuid[], $3::timestamptz[])
+    `INSERT INTO request_keys (${columnNames(REQUEST_KEY_COLUMNS)})
+     ${selectJsonRows(REQUEST_KEY_COLUMNS)}
      ON CONFLICT (request_id) DO NOTHING
      RETURNING request_id`,
-    [batch.map((m) => m.requestId), batch.map((m) => m.id), batch.map((m) => m.createdAt)],
+    [jsonRows(batch.map((m) => [m.requestId, m.id, m.createdAt]))],
   );
   const fresh = new Set(claimed.map((row) => row.request_id));
   return batch.filter((m) => fresh.has(m.requestId));
 }
 
+const MESSAGE_COLUMNS = [
+  ['id', 'uuid'],
+  ['request_id', 'varchar'],
+  ['type', 'varchar'],
+  ['recipient', 'jsonb'],
+  ['data', 'jsonb'],
+  ['contents', 'jsonb'],
+  ['locale', 'varchar'],
+  ['priority', 'varchar'],
+  ['retry', 'jsonb'],
+  ['send_at', 'timestamptz'],
+  ['expires_at', 'timestamptz'],
+  ['created_at', 'timestamptz'],
+] as const satisfies readonly JsonColumn[];
+
 async function insertMessages(tx: EntityManager, fresh: PlannedMessage[]): Promise<void> {
   if (fresh.length === 0) return;
-  await tx.query(
-    `INSERT INTO messages (id, request_id, type, recipient, data, contents, locale, priority, retry, send_at, expires_at, created_at)
-     SELECT i, r, t, rc::jsonb, d::jsonb, c::jsonb, l, p, rt::jsonb, sa, ea, ca
-       FROM unnest($1::uuid[], $2::varchar[], $3::varchar[], $4::text[], $5::text[], $6::text[], $7::varchar[],
-                   $8::varchar[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::timestamptz[])
-         AS x(i, r, t, rc, d, c, l, p, rt, sa, ea, ca)`,
-    [
-      fresh.map((m) => m.id),
-      fresh.map((m) => m.requestId),
-      fresh.map((m) => m.type),
-      fresh.map((m) => JSON.stringify(m.recipient)),
-      fresh.map((m) => JSON.stringify(m.data)),
-      fresh.map((m) => JSON.stringify(Object.fromEntries(m.contents.map(({ locale, title, body }) => [locale, { title, body }])))),
-      fresh.map((m) => m.locale),
-      fresh.map((m) => m.priority),
-      fresh.map((m) => JSON.stringify(m.retry)),
-      fresh.map((m) => m.sendAt),
-      fresh.map((m) => m.expiresAt),
-      fresh.map((m) => m.createdAt),
-    ],
-  );
+  const rows = fresh.map((m) => [
+    m.id,
+    m.requestId,
+    m.type,
+    m.recipient,
+    m.data,
+    Object.fromEntries(m.contents.map(({ locale, title, body }) => [locale, { title, body }])),
+    m.locale,
+    m.priority,
+    m.retry,
+    m.sendAt,
+    m.expiresAt,
+    m.createdAt,
+  ]);
+  await tx.query(`INSERT INTO messages (${columnNames(MESSAGE_COLUMNS)}) ${selectJsonRows(MESSAGE_COLUMNS)}`, [jsonRows(rows)]);
 }
 
+const DELIVERY_COLUMNS = [
+  ['id', 'uuid'],
+  ['message_id', 'uuid'],
+  ['user_id', 'varchar'],
+  ['channel', 'varchar'],
+  ['endpoint', 'varchar'],
+  ['locale', 'varchar'],
+  ['tier', 'smallint'],
+  ['status', 'varchar'],
+  ['last_error', 'text'],
+  ['next_attempt_at', 'timestamptz'],
+  ['expires_at', 'timestamptz'],
+  ['created_at', 'timestamptz'],
+  ['seq', 'bigint'],
+] as const satisfies readonly JsonColumn[];
 
 async function insertDeliveries(tx: EntityManager, fresh: PlannedMessage[], seqs: Map<string, number>): Promise<void> {
   const rows = fresh.flatMap((m) =>
-    m.deliveries.map((d) => ({
-      ...d,
-      messageId: m.id,
-      createdAt: m.createdAt,
-      expiresAt: m.expiresAt,
-      seq: d.channel === 'websocket' && d.userId !== null ? (seqs.get(inboxKey(d.userId, m.id)) ?? null) : null,
-    })),
+    m.deliveries.map((d) => [
+      d.id,
+      m.id,
+      d.userId,
+      d.channel,
+      d.endpoint,
+      d.locale,
+      d.tier,
+      d.status,
+      d.lastError,
+      d.nextAttemptAt,
+      m.expiresAt,
+      m.createdAt,
+      d.channel === 'websocket' && d.userId !== null ? (seqs.get(inboxKey(d.userId, m.id)) ?? null) : null,
+    ]),
   );
   if (rows.length === 0) return;
   await tx.query(
-    `INSERT INTO deliveries (id, message_id, user_id, channel, endpoint, locale, tier, status, last_error, next_attempt_at, expires_at, created_at, seq)
-     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::varchar[], $4::varchar[], $5::varchar[], $6::varchar[], $7::smallint[],
-                          $8::varchar[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::timestamptz[], $13::bigint[])
+    `INSERT INTO deliveries (${columnNames(DELIVERY_COLUMNS)})
+     ${selectJsonRows(DELIVERY_COLUMNS)}
      ON CONFLICT ON CONSTRAINT uq_deliveries_target DO NOTHING`,
-    [
-      rows.map((r) => r.id),
-      rows.map((r) => r.messageId),
-      rows.map((r) => r.userId),
-      rows.map((r) => r.channel),
-      rows.map((r) => r.endpoint),
-      rows.map((r) => r.locale),
-      rows.map((r) => r.tier),
-      rows.map((r) => r.status),
-      rows.map((r) => r.lastError),
-      rows.map((r) => r.nextAttemptAt),
-      rows.map((r) => r.expiresAt),
-      rows.map((r) => r.createdAt),
-      rows.map((r) => r.seq),
-    ],
+    [jsonRows(rows)],
   );
 }
 
