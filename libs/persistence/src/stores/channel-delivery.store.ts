@@ -1,6 +1,6 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import type { OutcomeStatus } from '@notify/contracts';
-import { createdAtOf, recordedOutcomeOf, RETURNING_OUTCOME, type RecordedOutcome, type RecordedRow } from './recorded-outcome';
+import { DELIVERY_KEYS, deliveryKeys, outcomeColumns, outcomeRows, recordedOutcomeOf, RETURNING_OUTCOME, type RecordedOutcome, type RecordedRow } from './recorded-outcome';
 import { queryRows } from './rows';
 
 /** What became of one provider send: accepted (`sent`), to be retried (`failed`), or given up (`dead`). */
@@ -36,10 +36,10 @@ export class ChannelDeliveryStore {
       this.dataSource,
       `UPDATE deliveries d
           SET status = 'expired', next_attempt_at = NULL, updated_at = now()
-         FROM unnest($1::uuid[], $2::timestamptz[]) AS k(id, created_at)
+         FROM ${DELIVERY_KEYS}
         WHERE d.id = k.id AND d.created_at = k.created_at AND d.status = 'queued'
         ${RETURNING_OUTCOME}`,
-      [deliveryIds, deliveryIds.map(createdAtOf)],
+      [deliveryKeys(deliveryIds)],
     );
     return rows.map(recordedOutcomeOf);
   }
@@ -57,16 +57,10 @@ export class ChannelDeliveryStore {
         tx,
         `UPDATE deliveries d
             SET status = o.status, last_error = o.error, next_attempt_at = o.next_attempt_at, updated_at = now()
-           FROM unnest($1::uuid[], $2::timestamptz[], $3::varchar[], $4::text[], $5::timestamptz[]) AS o(id, created_at, status, error, next_attempt_at)
+           FROM ${outcomeColumns(['status', 'varchar'], ['error', 'text'], ['next_attempt_at', 'timestamptz'])}
           WHERE d.id = o.id AND d.created_at = o.created_at AND d.status NOT IN ('delivered', 'read', 'clicked')
           ${RETURNING_OUTCOME}`,
-        [
-          outcomes.map((o) => o.deliveryId),
-          outcomes.map((o) => createdAtOf(o.deliveryId)),
-          outcomes.map((o) => o.status),
-          outcomes.map((o) => o.error),
-          outcomes.map((o) => o.nextAttemptAt),
-        ],
+        [outcomeRows(outcomes, (o) => [o.status, o.error, o.nextAttemptAt])],
       );
       return rows.map(recordedOutcomeOf);
     });

@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import type { OutcomeStatus } from '@notify/contracts';
-import { createdAtOf, recordedOutcomeOf, RETURNING_OUTCOME, type RecordedOutcome, type RecordedRow } from './recorded-outcome';
+import { DELIVERY_KEYS, deliveryKeys, outcomeColumns, outcomeRows, recordedOutcomeOf, RETURNING_OUTCOME, type RecordedOutcome, type RecordedRow } from './recorded-outcome';
 import { queryRows } from './rows';
 
 export type { RecordedOutcome } from './recorded-outcome';
@@ -11,10 +11,10 @@ export interface DeliveryOutcome {
   error: string | null;
 }
 
-/** Queued deliveries become `sent` with one more attempt; `$1`/`$2` are their ids and creation times. */
+/** Queued deliveries become `sent` with one more attempt; `$1` names them (`deliveryKeys`). */
 const CLAIM = `UPDATE deliveries d
           SET status = 'sent', attempts = d.attempts + 1, updated_at = now()
-         FROM unnest($1::uuid[], $2::timestamptz[]) AS k(id, created_at)
+         FROM ${DELIVERY_KEYS}
         WHERE d.id = k.id AND d.created_at = k.created_at AND d.status = 'queued'`;
 
 /** Writes channel outcomes in one statement per batch and returns the events to publish. */
@@ -27,7 +27,7 @@ export class DeliveryOutcomeStore {
    */
   async claim(deliveryIds: string[]): Promise<RecordedOutcome[]> {
     if (deliveryIds.length === 0) return [];
-    const rows = await queryRows<RecordedRow>(this.dataSource, `${CLAIM} ${RETURNING_OUTCOME}`, [deliveryIds, deliveryIds.map(createdAtOf)]);
+    const rows = await queryRows<RecordedRow>(this.dataSource, `${CLAIM} ${RETURNING_OUTCOME}`, [deliveryKeys(deliveryIds)]);
     return rows.map(recordedOutcomeOf);
   }
 
@@ -37,7 +37,7 @@ export class DeliveryOutcomeStore {
    */
   async claimIds(deliveryIds: string[]): Promise<Set<string>> {
     if (deliveryIds.length === 0) return new Set();
-    const rows = await queryRows<{ id: string }>(this.dataSource, `${CLAIM} RETURNING d.id`, [deliveryIds, deliveryIds.map(createdAtOf)]);
+    const rows = await queryRows<{ id: string }>(this.dataSource, `${CLAIM} RETURNING d.id`, [deliveryKeys(deliveryIds)]);
     return new Set(rows.map((row) => row.id));
   }
 
@@ -53,10 +53,10 @@ export class DeliveryOutcomeStore {
               -- a new failure waits for the resend poller to give it its next attempt time
               next_attempt_at = CASE WHEN o.status = 'failed' THEN NULL ELSE d.next_attempt_at END,
               delivered_at = CASE WHEN o.status = 'delivered' THEN now() ELSE d.delivered_at END
-         FROM unnest($1::uuid[], $2::timestamptz[], $3::varchar[], $4::text[]) AS o(id, created_at, status, error)
+         FROM ${outcomeColumns(['status', 'varchar'], ['error', 'text'])}
         WHERE d.id = o.id AND d.created_at = o.created_at AND d.status NOT IN ('delivered', 'read', 'clicked')
         ${RETURNING_OUTCOME}`,
-      [outcomes.map((o) => o.deliveryId), outcomes.map((o) => createdAtOf(o.deliveryId)), outcomes.map((o) => o.status), outcomes.map((o) => o.error)],
+      [outcomeRows(outcomes, (o) => [o.status, o.error])],
     );
     return rows.map(recordedOutcomeOf);
   }

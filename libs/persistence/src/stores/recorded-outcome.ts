@@ -1,5 +1,6 @@
 import type { Channel, OutcomeEvent, OutcomeStatus } from '@notify/contracts';
 import { timeOfId } from '../ids';
+import { jsonRows, selectJsonRows, type JsonColumn } from './rows';
 
 export type RecordedOutcome = OutcomeEvent & { deliveryId: string };
 
@@ -24,6 +25,27 @@ export function createdAtOf(deliveryId: string): Date {
   const at = timeOfId(deliveryId);
   if (!at) throw new Error(`delivery id ${deliveryId} is not a platform id`);
   return at;
+}
+
+/** Deliveries named by id, with the creation time their ids carry: `k.id`, `k.created_at` in SQL. */
+export const DELIVERY_KEYS = `(${selectJsonRows([
+  ['id', 'uuid'],
+  ['created_at', 'timestamptz'],
+])}) AS k`;
+
+/** The parameter for `DELIVERY_KEYS`. */
+export function deliveryKeys(deliveryIds: string[]): string {
+  return jsonRows(deliveryIds.map((id) => [id, createdAtOf(id)]));
+}
+
+/** An outcome write's columns after the delivery's id and creation time (see `outcomeRows`). */
+export function outcomeColumns(...columns: JsonColumn[]): string {
+  return `(${selectJsonRows([['id', 'uuid'], ['created_at', 'timestamptz'], ...columns])}) AS o`;
+}
+
+/** Rows for `outcomeColumns`: each delivery's id and creation time, then `values` of the rest. */
+export function outcomeRows<T extends { deliveryId: string }>(outcomes: T[], values: (outcome: T) => unknown[]): string {
+  return jsonRows(outcomes.map((o) => [o.deliveryId, createdAtOf(o.deliveryId), ...values(o)]));
 }
 
 export function recordedOutcomeOf(row: RecordedRow): RecordedOutcome {
