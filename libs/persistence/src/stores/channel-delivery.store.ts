@@ -1,6 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import type { OutcomeStatus } from '@notify/contracts';
-import { DELIVERY_KEYS, deliveryKeys, outcomeColumns, outcomeRows, recordedOutcomeOf, RETURNING_OUTCOME, type RecordedOutcome, type RecordedRow } from './recorded-outcome';
+import { DELIVERY_KEYS, deliveryKeys, keysOfIds } from './delivery-keys';
+import { outcomeColumns, outcomeRows, recordedOutcomeOf, RETURNING_OUTCOME, type RecordedOutcome, type RecordedRow } from './recorded-outcome';
 import { queryRows } from './rows';
 
 /** What became of one provider send: accepted (`sent`), to be retried (`failed`), or given up (`dead`). */
@@ -39,7 +40,7 @@ export class ChannelDeliveryStore {
          FROM ${DELIVERY_KEYS}
         WHERE d.id = k.id AND d.created_at = k.created_at AND d.status = 'queued'
         ${RETURNING_OUTCOME}`,
-      [deliveryKeys(deliveryIds)],
+      [deliveryKeys(keysOfIds(deliveryIds))],
     );
     return rows.map(recordedOutcomeOf);
   }

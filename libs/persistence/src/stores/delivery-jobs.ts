@@ -1,12 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import type { Channel, DeliveryJob, Priority } from '@notify/contracts';
+import { DELIVERY_KEYS, deliveryKeys, type DeliveryKey } from './delivery-keys';
 import { queryRows } from './rows';
-
-/** A delivery row's key: partitioned tables are addressed by id and creation time together. */
-export interface DeliveryKey {
-  id: string;
-  createdAt: Date;
-}
 
 /** The columns a job is made of, from a delivery `d` and its message `m`. */
 export const JOB_COLUMNS = `d.id, d.user_id, d.channel, d.endpoint, d.locale, d.attempts, d.expires_at, d.created_at,
@@ -38,11 +33,11 @@ export async function loadDeliveryJobs(db: DataSource | EntityManager, keys: Del
   const rows = await queryRows<JobRow>(
     db,
     `SELECT ${JOB_COLUMNS}
-       FROM unnest($1::uuid[], $2::timestamptz[]) AS k(id, created_at)
+       FROM ${DELIVERY_KEYS}
        JOIN deliveries d ON d.id = k.id AND d.created_at = k.created_at
        JOIN messages m ON m.id = d.message_id AND m.created_at = d.created_at
       ORDER BY d.seq NULLS LAST, d.id`,
-    [keys.map((k) => k.id), keys.map((k) => k.createdAt)],
+    [deliveryKeys(keys)],
   );
   return rows.map(toDeliveryJob);
 }
@@ -69,8 +64,4 @@ export function toDeliveryJob(row: JobRow): DeliveryJob {
       createdAt: row.created_at.toISOString(),
     },
   };
-}
-
-export function keyColumns(keys: DeliveryKey[]): [string[], Date[]] {
-  return [keys.map((k) => k.id), keys.map((k) => k.createdAt)];
 }

@@ -1,6 +1,7 @@
 import type { DataSource } from 'typeorm';
 import type { OutcomeStatus } from '@notify/contracts';
-import { DELIVERY_KEYS, deliveryKeys, outcomeColumns, outcomeRows, recordedOutcomeOf, RETURNING_OUTCOME, type RecordedOutcome, type RecordedRow } from './recorded-outcome';
+import { DELIVERY_KEYS, deliveryKeys, keysOfIds } from './delivery-keys';
+import { outcomeColumns, outcomeRows, recordedOutcomeOf, RETURNING_OUTCOME, type RecordedOutcome, type RecordedRow } from './recorded-outcome';
 import { queryRows } from './rows';
 
 export type { RecordedOutcome } from './recorded-outcome';
@@ -27,7 +28,7 @@ export class DeliveryOutcomeStore {
    */
   async claim(deliveryIds: string[]): Promise<RecordedOutcome[]> {
     if (deliveryIds.length === 0) return [];
-    const rows = await queryRows<RecordedRow>(this.dataSource, `${CLAIM} ${RETURNING_OUTCOME}`, [deliveryKeys(deliveryIds)]);
+    const rows = await queryRows<RecordedRow>(this.dataSource, `${CLAIM} ${RETURNING_OUTCOME}`, [deliveryKeys(keysOfIds(deliveryIds))]);
     return rows.map(recordedOutcomeOf);
   }
 
@@ -37,7 +38,7 @@ export class DeliveryOutcomeStore {
    */
   async claimIds(deliveryIds: string[]): Promise<Set<string>> {
     if (deliveryIds.length === 0) return new Set();
-    const rows = await queryRows<{ id: string }>(this.dataSource, `${CLAIM} RETURNING d.id`, [deliveryKeys(deliveryIds)]);
+    const rows = await queryRows<{ id: string }>(this.dataSource, `${CLAIM} RETURNING d.id`, [deliveryKeys(keysOfIds(deliveryIds))]);
     return new Set(rows.map((row) => row.id));
   }
 

@@ -1,9 +1,10 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import type { DeliveryJob, OutcomeEvent } from '@notify/contracts';
-import { timeOfId } from '../ids';
-import { loadDeliveryJobs, type DeliveryKey } from './delivery-jobs';
+import type { Channel, DeliveryJob, OutcomeEvent } from '@notify/contracts';
+import { loadDeliveryJobs } from './delivery-jobs';
+import { DELIVERY_KEYS, deliveryKeys, keysOfIds, type DeliveryKey } from './delivery-keys';
 import { inboxKey, placeInInboxes } from './inbox-allocation';
-import { queryRows } from './rows';
+import { recordedOutcomeOf } from './recorded-outcome';
+import { jsonRows, queryRows, selectJsonRows, type JsonColumn } from './rows';
 
 /** A tier has given up on the user when each of its deliveries is in one of these. */
 const GAVE_UP = `(y.status IN ('dead', 'expired', 'cancelled') OR (y.status = 'failed' AND y.last_error IN ('offline', 'ack_timeout', 'no_endpoint')))`;
@@ -31,7 +32,7 @@ export class FallbackStore {
         `UPDATE deliveries h
             SET status = 'queued', next_attempt_at = NULL, updated_at = now()
            FROM (SELECT d.message_id, d.user_id, d.created_at, min(d.tier) AS tier
-                   FROM unnest($1::uuid[], $2::timestamptz[]) AS k(id, created_at)
+                   FROM ${DELIVERY_KEYS}
                    JOIN deliveries d ON d.id = k.id AND d.created_at = k.created_at
                   GROUP BY d.message_id, d.user_id, d.created_at) AS f
           WHERE h.message_id = f.message_id AND h.user_id IS NOT DISTINCT FROM f.user_id AND h.created_at = f.created_at
@@ -41,7 +42,7 @@ export class FallbackStore {
                              WHERE y.message_id = h.message_id AND y.user_id IS NOT DISTINCT FROM h.user_id
                                AND y.created_at = h.created_at AND y.tier < h.tier AND NOT ${GAVE_UP})
           RETURNING h.id, h.created_at, h.channel, h.user_id, h.message_id, h.locale`,
-        keyArrays(failedDeliveryIds),
+        [deliveryKeys(keysOfIds(failedDeliveryIds))],
       );
       await this.placeReleasedInInboxes(tx, released.map((r) => ({ id: r.id, createdAt: r.created_at })));
       return loadDeliveryJobs(tx, released.map((r) => ({ id: r.id, createdAt: r.created_at })));
@@ -56,13 +57,13 @@ export class FallbackStore {
       `UPDATE deliveries h
           SET status = 'cancelled', next_attempt_at = NULL, updated_at = now()
          FROM (SELECT d.message_id, d.user_id, d.created_at, d.tier
-                 FROM unnest($1::uuid[], $2::timestamptz[]) AS k(id, created_at)
+                 FROM ${DELIVERY_KEYS}
                  JOIN deliveries d ON d.id = k.id AND d.created_at = k.created_at
                 WHERE d.status IN ('delivered', 'read', 'clicked')) AS ok
         WHERE h.message_id = ok.message_id AND h.user_id IS NOT DISTINCT FROM ok.user_id AND h.created_at = ok.created_at
           AND h.status = 'held' AND h.tier > ok.tier
         RETURNING h.id`,
-      keyArrays(deliveredIds),
+      [deliveryKeys(keysOfIds(deliveredIds))],
     );
     return rows.length;
   }
@@ -73,7 +74,7 @@ export class FallbackStore {
    */
   async releaseDue(now: Date, limit: number): Promise<Released> {
     return this.dataSource.transaction(async (tx) => {
-      const rows = await queryRows<{ id: string; created_at: Date; status: string; request_id: string; message_id: string; user_id: string | null; channel: string; attempts: number }>(
+      const rows = await queryRows<{ id: string; created_at: Date; status: string; request_id: string; message_id: string; user_id: string | null; channel: Channel; attempts: number }>(
         tx,
         `WITH due AS (
            SELECT h.id, h.created_at FROM deliveries h
@@ -101,17 +102,7 @@ export class FallbackStore {
       await this.placeReleasedInInboxes(tx, queued);
       const expired: OutcomeEvent[] = rows
         .filter((r) => r.status === 'expired')
-        .map((r) => ({
-          deliveryId: r.id,
-          requestId: r.request_id,
-          messageId: r.message_id,
-          userId: r.user_id,
-          channel: r.channel as OutcomeEvent['channel'],
-          status: 'expired',
-          attempt: r.attempts,
-          at: now.toISOString(),
-          error: null,
-        }));
+        .map((r) => recordedOutcomeOf({ ...r, status: 'expired', last_error: null, updated_at: now }));
       return { jobs: await loadDeliveryJobs(tx, queued), expired };
     });
   }
@@ -122,24 +113,25 @@ export class FallbackStore {
     const missing = await queryRows<{ id: string; created_at: Date; user_id: string; message_id: string; locale: string }>(
       tx,
       `SELECT d.id, d.created_at, d.user_id, d.message_id, d.locale
-         FROM unnest($1::uuid[], $2::timestamptz[]) AS k(id, created_at)
+         FROM ${DELIVERY_KEYS}
          JOIN deliveries d ON d.id = k.id AND d.created_at = k.created_at
         WHERE d.channel = 'websocket' AND d.user_id IS NOT NULL AND d.seq IS NULL`,
-      [keys.map((k) => k.id), keys.map((k) => k.createdAt)],
+      [deliveryKeys(keys)],
     );
     const seqs = await placeInInboxes(
       tx,
       missing.map((m) => ({ userId: m.user_id, messageId: m.message_id, messageCreatedAt: m.created_at, locale: m.locale })),
     );
     await tx.query(
-      `UPDATE deliveries d SET seq = s.seq FROM unnest($1::uuid[], $2::timestamptz[], $3::bigint[]) AS s(id, created_at, seq)
+      `UPDATE deliveries d SET seq = s.seq FROM (${selectJsonRows(SEQ_COLUMNS)}) AS s
         WHERE d.id = s.id AND d.created_at = s.created_at`,
-      [missing.map((m) => m.id), missing.map((m) => m.created_at), missing.map((m) => seqs.get(inboxKey(m.user_id, m.message_id)))],
+      [jsonRows(missing.map((m) => [m.id, m.created_at, seqs.get(inboxKey(m.user_id, m.message_id))]))],
     );
   }
 }
 
-function keyArrays(ids: string[]): [string[], Date[]] {
-  const known = ids.filter((id) => timeOfId(id));
-  return [known, known.map((id) => timeOfId(id)!)];
-}
+const SEQ_COLUMNS = [
+  ['id', 'uuid'],
+  ['created_at', 'timestamptz'],
+  ['seq', 'bigint'],
+] as const satisfies readonly JsonColumn[];

@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import { columnNames, jsonRows, queryRows, selectJsonRows, type JsonColumn } from './rows';
+import { insertJsonRows, jsonRows, queryRows, type JsonColumn } from './rows';
 
 const SEQUENCE_COLUMNS = [
   ['user_id', 'varchar'],
@@ -35,8 +35,7 @@ export async function placeInInboxes(tx: EntityManager, placements: InboxPlaceme
   const users = [...countByUser.keys()].sort();
   const allocated = await queryRows<{ user_id: string; last_seq: string }>(
     tx,
-    `INSERT INTO inbox_sequences (user_id, last_seq)
-     ${selectJsonRows(SEQUENCE_COLUMNS)}
+    `${insertJsonRows('inbox_sequences', SEQUENCE_COLUMNS)}
      ON CONFLICT (user_id) DO UPDATE SET last_seq = inbox_sequences.last_seq + EXCLUDED.last_seq
      RETURNING user_id, last_seq`,
     [jsonRows(users.map((u) => [u, countByUser.get(u)]))],
@@ -48,9 +47,7 @@ export async function placeInInboxes(tx: EntityManager, placements: InboxPlaceme
     next.set(p.userId, seq + 1);
     return seq;
   });
-  await tx.query(`INSERT INTO inbox_entries (${columnNames(ENTRY_COLUMNS)}) ${selectJsonRows(ENTRY_COLUMNS)}`, [
-    jsonRows(placements.map((p, i) => [p.userId, seqs[i], p.messageId, p.locale, p.messageCreatedAt])),
-  ]);
+  await tx.query(insertJsonRows('inbox_entries', ENTRY_COLUMNS), [jsonRows(placements.map((p, i) => [p.userId, seqs[i], p.messageId, p.locale, p.messageCreatedAt]))]);
   return new Map(placements.map((p, i) => [inboxKey(p.userId, p.messageId), seqs[i]!]));
 }
 

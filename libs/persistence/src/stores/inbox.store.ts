@@ -1,7 +1,8 @@
 import type { DataSource } from 'typeorm';
 import type { InboxMessage } from '@notify/contracts';
 import type { RecordedOutcome } from './delivery-outcome.store';
-import { queryRows } from './rows';
+import { recordedOutcomeOf } from './recorded-outcome';
+import { jsonRows, queryRows, selectJsonRows } from './rows';
 
 export type InboxPage = { messages: InboxMessage[]; lastSeq: number; hasMore: boolean } | { notModified: true; lastSeq: number };
 
@@ -70,25 +71,18 @@ export class InboxStore {
       }>(
         tx,
         `UPDATE deliveries d SET status = 'read', updated_at = now()
-           FROM unnest($2::uuid[], $3::timestamptz[]) AS e(message_id, created_at), messages m
+           FROM (${selectJsonRows([
+             ['message_id', 'uuid'],
+             ['created_at', 'timestamptz'],
+           ], '$2')}) AS e, messages m
           WHERE d.message_id = e.message_id AND d.created_at = e.created_at AND d.user_id = $1 AND d.channel = 'websocket'
             AND d.status <> 'read' AND m.id = d.message_id AND m.created_at = d.created_at
           RETURNING d.id, m.request_id, d.message_id, d.user_id, d.attempts, d.updated_at`,
-        [userId, entries.map((e) => e.message_id), entries.map((e) => e.created_at)],
+        [userId, jsonRows(entries.map((e) => [e.message_id, e.created_at]))],
       );
       return {
         read: entries.map((e) => e.message_id),
-        events: events.map((row) => ({
-          deliveryId: row.id,
-          requestId: row.request_id,
-          messageId: row.message_id,
-          userId: row.user_id,
-          channel: 'websocket' as const,
-          status: 'read' as const,
-          attempt: row.attempts,
-          at: row.updated_at.toISOString(),
-          error: null,
-        })),
+        events: events.map((row) => recordedOutcomeOf({ ...row, channel: 'websocket', status: 'read', last_error: null })),
       };
     });
   }

@@ -1,9 +1,10 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import type { Channel, DeliveryJob, OutcomeEvent, Priority, RecipientSelector } from '@notify/contracts';
 import type { RetryPolicy } from '../entities/message.entity';
-import { loadDeliveryJobs, type DeliveryKey } from './delivery-jobs';
+import { loadDeliveryJobs } from './delivery-jobs';
+import type { DeliveryKey } from './delivery-keys';
 import { inboxKey, placeInInboxes } from './inbox-allocation';
-import { columnNames, jsonRows, queryRows, selectJsonRows, type JsonColumn } from './rows';
+import { insertJsonRows, jsonRows, queryRows, type JsonColumn } from './rows';
 
 /** A delivery as the router planned it. */
 export interface PlannedDelivery {
@@ -82,8 +83,7 @@ const REQUEST_KEY_COLUMNS = [
 async function claimRequestIds(tx: EntityManager, batch: PlannedMessage[]): Promise<PlannedMessage[]> {
   const claimed = await queryRows<{ request_id: string }>(
     tx,
-    `INSERT INTO request_keys (${columnNames(REQUEST_KEY_COLUMNS)})
-     ${selectJsonRows(REQUEST_KEY_COLUMNS)}
+    `${insertJsonRows('request_keys', REQUEST_KEY_COLUMNS)}
      ON CONFLICT (request_id) DO NOTHING
      RETURNING request_id`,
     [jsonRows(batch.map((m) => [m.requestId, m.id, m.createdAt]))],
@@ -123,7 +123,7 @@ async function insertMessages(tx: EntityManager, fresh: PlannedMessage[]): Promi
     m.expiresAt,
     m.createdAt,
   ]);
-  await tx.query(`INSERT INTO messages (${columnNames(MESSAGE_COLUMNS)}) ${selectJsonRows(MESSAGE_COLUMNS)}`, [jsonRows(rows)]);
+  await tx.query(insertJsonRows('messages', MESSAGE_COLUMNS), [jsonRows(rows)]);
 }
 
 const DELIVERY_COLUMNS = [
@@ -162,8 +162,7 @@ async function insertDeliveries(tx: EntityManager, fresh: PlannedMessage[], seqs
   );
   if (rows.length === 0) return;
   await tx.query(
-    `INSERT INTO deliveries (${columnNames(DELIVERY_COLUMNS)})
-     ${selectJsonRows(DELIVERY_COLUMNS)}
+    `${insertJsonRows('deliveries', DELIVERY_COLUMNS)}
      ON CONFLICT ON CONSTRAINT uq_deliveries_target DO NOTHING`,
     [jsonRows(rows)],
   );

@@ -20,32 +20,22 @@ export interface RecordedRow {
   updated_at: Date;
 }
 
-/** A delivery's partition: its id carries its creation time. */
-export function createdAtOf(deliveryId: string): Date {
-  const at = timeOfId(deliveryId);
-  if (!at) throw new Error(`delivery id ${deliveryId} is not a platform id`);
-  return at;
-}
-
-/** Deliveries named by id, with the creation time their ids carry: `k.id`, `k.created_at` in SQL. */
-export const DELIVERY_KEYS = `(${selectJsonRows([
-  ['id', 'uuid'],
-  ['created_at', 'timestamptz'],
-])}) AS k`;
-
-/** The parameter for `DELIVERY_KEYS`. */
-export function deliveryKeys(deliveryIds: string[]): string {
-  return jsonRows(deliveryIds.map((id) => [id, createdAtOf(id)]));
-}
-
 /** An outcome write's columns after the delivery's id and creation time (see `outcomeRows`). */
 export function outcomeColumns(...columns: JsonColumn[]): string {
   return `(${selectJsonRows([['id', 'uuid'], ['created_at', 'timestamptz'], ...columns])}) AS o`;
 }
 
-/** Rows for `outcomeColumns`: each delivery's id and creation time, then `values` of the rest. */
+/**
+ * Rows for `outcomeColumns`: each delivery's id and the creation time it carries, then `values` of
+ * the rest. An id the platform did not make names no delivery and is left out (see `keysOfIds`).
+ */
 export function outcomeRows<T extends { deliveryId: string }>(outcomes: T[], values: (outcome: T) => unknown[]): string {
-  return jsonRows(outcomes.map((o) => [o.deliveryId, createdAtOf(o.deliveryId), ...values(o)]));
+  const rows: unknown[][] = [];
+  for (const outcome of outcomes) {
+    const createdAt = timeOfId(outcome.deliveryId);
+    if (createdAt) rows.push([outcome.deliveryId, createdAt, ...values(outcome)]);
+  }
+  return jsonRows(rows);
 }
 
 export function recordedOutcomeOf(row: RecordedRow): RecordedOutcome {

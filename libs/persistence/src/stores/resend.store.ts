@@ -3,7 +3,8 @@ import type { Channel, DeliveryJob, OutcomeEvent } from '@notify/contracts';
 import type { RetryPolicy } from '../entities/message.entity';
 import { backoffDelayMs } from './backoff';
 import { JOB_COLUMNS, toDeliveryJob, type JobRow } from './delivery-jobs';
-import { queryRows } from './rows';
+import { recordedOutcomeOf } from './recorded-outcome';
+import { jsonRows, queryRows, selectJsonRows, type JsonColumn } from './rows';
 
 /** All of one receiver's pending deliveries on one channel, claimed together so they go out as one send. */
 export interface ResendBatch {
@@ -77,11 +78,10 @@ export class ResendStore {
         tx,
         `UPDATE deliveries d
             SET status = x.status, next_attempt_at = x.next, updated_at = now()
-           FROM unnest($1::uuid[], $2::timestamptz[], $3::varchar[], $4::timestamptz[]) AS x(id, created_at, status, next),
-                messages m
+           FROM (${selectJsonRows(DECISION_COLUMNS)}) AS x, messages m
           WHERE d.id = x.id AND d.created_at = x.created_at AND m.id = d.message_id AND m.created_at = d.created_at
           RETURNING d.id, d.created_at, d.status, d.user_id, d.channel, d.message_id, m.request_id, d.attempts`,
-        [decisions.map((d) => d.row.id), decisions.map((d) => d.row.created_at), decisions.map((d) => d.status), decisions.map((d) => d.next)],
+        [jsonRows(decisions.map((d) => [d.row.id, d.row.created_at, d.status, d.next]))],
       );
       return ended.filter((row) => row.status !== 'queued' && (row.status as string) !== 'failed').map((row) => endedEvent(row, now));
     });
@@ -134,16 +134,16 @@ export class ResendStore {
   }
 }
 
+/** The event of a delivery a resend statement ended (`dead` or `expired`; callers leave out the rest). */
 function endedEvent(row: EndedRow, now: Date): OutcomeEvent {
-  return {
-    deliveryId: row.id,
-    requestId: row.request_id,
-    messageId: row.message_id,
-    userId: row.user_id,
-    channel: row.channel,
-    status: row.status as 'dead' | 'expired',
-    attempt: row.attempts,
-    at: now.toISOString(),
-    error: row.status === 'dead' ? 'max_attempts' : null,
-  };
+  const status = row.status as 'dead' | 'expired';
+  return recordedOutcomeOf({ ...row, status, last_error: status === 'dead' ? 'max_attempts' : null, updated_at: now });
 }
+
+/** A retry decision: the delivery, what it becomes, and when it is next due. */
+const DECISION_COLUMNS = [
+  ['id', 'uuid'],
+  ['created_at', 'timestamptz'],
+  ['status', 'varchar'],
+  ['next', 'timestamptz'],
+] as const satisfies readonly JsonColumn[];

@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { columnNames, jsonRows, selectJsonRows, type JsonColumn } from './rows';
+import { jsonRows, selectJsonRows, type JsonColumn } from './rows';
 
 const COLUMNS = [
   ['id', 'uuid'],
@@ -23,7 +23,7 @@ describe('selectJsonRows and jsonRows', () => {
       ['0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5d', '', {}, first, -1],
     ];
     const { rows: read } = await db.query(
-      `SELECT ${columnNames(COLUMNS)}, doc IS NULL AS doc_is_null, n::text AS n_text FROM (${selectJsonRows(COLUMNS)}) AS x`,
+      `SELECT id, label, doc, at, n, doc IS NULL AS doc_is_null, n::text AS n_text FROM (${selectJsonRows(COLUMNS)}) AS x`,
       [jsonRows(rows)],
     );
     expect(read.map((r) => [r.id, r.label, r.doc, r.at, r.n_text, r.doc_is_null])).toEqual([

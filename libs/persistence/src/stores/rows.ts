@@ -60,7 +60,7 @@ export function jsonRows(rows: readonly (readonly unknown[])[]): string {
   return JSON.stringify(out);
 }
 
-/** The column names of a `JsonColumn` list, for the column list of an `INSERT`. */
-export function columnNames(columns: readonly JsonColumn[]): string {
-  return columns.map(([name]) => name).join(', ');
+/** `INSERT INTO table (columns) SELECT …` of the rows in the `jsonRows` parameter `$1`. */
+export function insertJsonRows(table: string, columns: readonly JsonColumn[]): string {
+  return `INSERT INTO ${table} (${columns.map(([name]) => name).join(', ')}) ${selectJsonRows(columns)}`;
 }
