@@ -84,10 +84,17 @@ describe('ResendStore', () => {
 
   it('lets two pollers share 10,000 due deliveries without ever claiming one twice', async () => {
     for (let u = 0; u < 100; u++) await seed(`u-${u}`, 100, { status: 'failed', nextAttemptAt: at(-1) });
+    // Both pollers make their first claim before either goes on, so neither can take everything
+    // before the other has started; after that they race freely.
+    let firstClaims = 0;
+    let bothStarted!: () => void;
+    const started = new Promise<void>((resolve) => (bothStarted = resolve));
     const claimedBy = async (dataSource: DataSource) => {
       const claimed: string[] = [];
-      for (;;) {
+      for (let round = 0; ; round++) {
         const { batches } = await new ResendStore(dataSource).claimDue(T0, 60_000, 7);
+        if (round === 0 && ++firstClaims === 2) bothStarted();
+        if (round === 0) await started;
         if (batches.length === 0) return claimed;
         for (const batch of batches) claimed.push(...batch.jobs.map((j) => j.deliveryId));
       }

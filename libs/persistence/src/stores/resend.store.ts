@@ -43,6 +43,16 @@ interface EndedRow {
 /** A claimed delivery as the claim returns it: its job, and what the claim made of it. */
 type ClaimedRow = JobRow & { status: 'queued' | 'dead' | 'expired'; digest: boolean };
 
+/**
+ * A poller takes a receiver only under a transaction-scoped advisory lock on (user, channel): a
+ * second poller running at the same moment skips that receiver and claims others, instead of
+ * finding every row of the same first receivers locked and claiming nothing. The class number keeps
+ * these locks apart from any other advisory lock in the database.
+ */
+const RECEIVER_LOCK_CLASS = 0x7265; // 're'
+/** Candidates looked at per receiver wanted, so receivers other pollers hold leave room for more. */
+const CANDIDATES_PER_RECEIVER = 4;
+
 const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 5, initialBackoffMs: 30_000, maxBackoffMs: 3_600_000 };
 
 /**
@@ -98,9 +108,12 @@ export class ResendStore {
       const rows = await queryRows<ClaimedRow>(
         tx,
         `WITH due AS (
-           SELECT DISTINCT user_id, channel FROM deliveries
-            WHERE user_id IS NOT NULL AND next_attempt_at <= $1
-              AND (status = 'failed' OR status = 'queued')
+           SELECT c.user_id, c.channel FROM (
+             SELECT DISTINCT user_id, channel FROM deliveries
+              WHERE user_id IS NOT NULL AND next_attempt_at <= $1
+                AND (status = 'failed' OR status = 'queued')
+              LIMIT $3 * ${CANDIDATES_PER_RECEIVER}) AS c
+            WHERE pg_try_advisory_xact_lock(${RECEIVER_LOCK_CLASS}, hashtext(c.channel || ':' || c.user_id))
             LIMIT $3),
          pending AS (
            SELECT d.id, d.created_at FROM deliveries d
