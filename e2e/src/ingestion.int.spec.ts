@@ -77,6 +77,19 @@ describe('message center ingestion', () => {
     expect(await count(`SELECT count(*) AS n FROM request_keys WHERE request_id = $1`, [`${prefix}bad`])).toBe(0);
   });
 
+  it('dead-letters a request whose expiry PostgreSQL cannot store (the year 10000 in UTC), and the requests after it are stored', async () => {
+    const prefix = `y10k-${run}-`;
+    const userId = `y10k-user-${run}`;
+    const poison = JSON.stringify({ id: `${prefix}bad`, type: 'account.note', to: { userId }, expiresAt: '9999-12-31T23:00:00-05:00', content: { title: 'x' } });
+    await produceAll([request(`${prefix}0`, userId), { key: userId, value: poison }, request(`${prefix}1`, userId)]);
+
+    await eventually(() => storedLike(prefix), (n) => n === 2, { timeoutMs: 60_000 });
+    const dead = await readDeadLetter(Topics.requestsDlq, userId);
+    expect(dead.headers['x-error-code']).toBe('schema_violation');
+    expect(dead.headers['x-error-reason']).toMatch(/^expiresAt: must fall between/);
+    expect(dead.value).toBe(poison);
+  });
+
   it('replays from the beginning of the topic without creating a row, a delivery or an inbox entry', async () => {
     const prefix = `poison-${run}-`;
     const snapshot = async () => ({

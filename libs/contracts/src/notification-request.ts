@@ -13,7 +13,17 @@ export const RequestIdSchema = z
 
 export const UserIdSchema = z.string().min(1).max(128);
 
-const isoDateTime = z.iso.datetime({ offset: true });
+/**
+ * The instants PostgreSQL reads back from ISO 8601 as the platform writes it: years 0001 to 9999 in
+ * UTC. "0000-01-01T00:00:00Z" or "9999-12-31T23:00:00-05:00" (year 10000 in UTC) would pass the
+ * format and then fail every insert of their batch.
+ */
+const EARLIEST_MS = Date.parse('0001-01-01T00:00:00.000Z');
+const LATEST_MS = Date.parse('9999-12-31T23:59:59.999Z');
+const isoDateTime = z.iso.datetime({ offset: true }).refine((text) => {
+  const ms = Date.parse(text);
+  return ms >= EARLIEST_MS && ms <= LATEST_MS;
+}, 'must fall between 0001-01-01 and 9999-12-31 UTC');
 
 export const RecipientSelectorSchema = z.union([
   z.strictObject({ userId: UserIdSchema }),

@@ -26,14 +26,26 @@ function findUnstorable(value: unknown, path: (string | number)[]): (string | nu
     return undefined;
   }
   if (value !== null && typeof value === 'object') {
-    for (const [key, inner] of Object.entries(value)) {
-      if (!storable(key)) return [...path, JSON.stringify(key)];
-      const found = findUnstorable(inner, [...path, key]);
+    const entries = Object.entries(value);
+    for (let i = 0; i < entries.length; i++) {
+      const [key, inner] = entries[i]!;
+      if (!storable(key)) return [...path, keyName(key, i)];
+      const found = findUnstorable(inner, [...path, keyName(key, i)]);
       if (found) return found;
     }
   }
   return undefined;
 }
+
+/**
+ * A key as the reason names it. The reason is logged and travels in the DLQ header, and the keys of
+ * `data` are the producer's own (a phone number or an email may be one), so only a key shaped like
+ * a field name is shown; any other is named by its position.
+ */
+function keyName(key: string, index: number): string {
+  return FIELD_NAME.test(key) ? key : `[key ${index + 1}]`;
+}
+const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/;
 
 /** U+0000, a high surrogate not followed by a low one, or a low surrogate not preceded by a high one. */
 // eslint-disable-next-line no-control-regex -- U+0000 is what this looks for

@@ -18,4 +18,9 @@ describe('newId', () => {
     expect(timeOfId('5d8f6a3e-1b2c-4d5e-8f90-123456789abc')).toBeUndefined();
     expect(timeOfId('not-an-id')).toBeUndefined();
   });
+
+  it('has no time for a version 7 id past the year 9999, which no row can carry', () => {
+    expect(timeOfId('ffffffff-ffff-7fff-bfff-ffffffffffff')).toBeUndefined();
+    expect(timeOfId(newId(new Date('9999-12-31T23:59:59.999Z')))).toEqual(new Date('9999-12-31T23:59:59.999Z'));
+  });
 });

@@ -174,6 +174,9 @@ describe('parseRequestRecord', () => {
       ['an unknown channel', { channels: ['websocket', 'pigeon'] }, /(^|; )channels\.1: /],
       ['an empty channel list', { channels: [] }, /(^|; )channels: /],
       ['a sendAt that is not ISO 8601', { sendAt: 'tomorrow at nine' }, /(^|; )sendAt: /],
+      ['an expiresAt in the year 0', { expiresAt: '0000-01-01T00:00:00Z' }, /(^|; )expiresAt: must fall between/],
+      ['an expiresAt that is the year 10000 in UTC', { expiresAt: '9999-12-31T23:00:00-05:00' }, /(^|; )expiresAt: must fall between/],
+      ['a sendAt before the year 1 in UTC', { sendAt: '0001-01-01T00:30:00+01:00' }, /(^|; )sendAt: must fall between/],
       ['an unknown priority', { priority: 'urgent' }, /(^|; )priority: /],
     ])('rejects %s, naming the field', (_case, overrides, field) => {
       const rejection = reject(JSON.stringify(request(overrides)));
@@ -208,12 +211,28 @@ describe('parseRequestRecord', () => {
       ['U+0000 in a data value', request({ data: { note: 'a\u0000b' } }), /^data\.note: /],
       ['an unpaired high surrogate in the title', request({ content: { title: 'x\ud800', body: 'b' } }), /^content\.title: /],
       ['an unpaired low surrogate deep in data', request({ data: { list: [{ a: '\udc00y' }] } }), /^data\.list\.0\.a: /],
-      ['U+0000 in a key of data', request({ data: { 'k\u0000': 1 } }), /^data\."k\\u0000": /],
+      ['U+0000 in a key of data', request({ data: { ok: 1, 'k\u0000': 1 } }), /^data\.\[key 2\]: /],
     ])('rejects %s as a schema violation naming the field', (_case, body, field) => {
       const rejection = reject(JSON.stringify(body));
       expect(rejection.code).toBe(ErrorCode.SchemaViolation);
       expect(rejection.reason).toMatch(field);
       expect(rejection.reason).toMatch(/U\+0000 or an unpaired UTF-16 surrogate/);
+    });
+
+    it('names a key of data that is not shaped like a field name by its position, never by its text', () => {
+      const rejection = reject(JSON.stringify(request({ data: { '+8613800000000': { n: 'a\u0000' } } })));
+      expect(rejection.reason).toMatch(/^data\.\[key 1\]\.n: /);
+      expect(rejection.reason).not.toContain('8613800000000');
+    });
+
+    it('ignores a field the contract does not define, which is never stored', () => {
+      const body = { ...request(), 'x-note': 'a\u0000b' };
+      expect(accept(JSON.stringify(body)).request).toEqual(request());
+    });
+
+    it('accepts the first and the last instant PostgreSQL reads back', () => {
+      const body = request({ sendAt: '0001-01-01T00:00:00Z', expiresAt: '9999-12-31T23:59:59.999Z' });
+      expect(accept(JSON.stringify(body)).request).toMatchObject({ sendAt: '0001-01-01T00:00:00Z', expiresAt: '9999-12-31T23:59:59.999Z' });
     });
 
     it('accepts paired surrogates (emoji) and an escaped backslash before u0000', () => {

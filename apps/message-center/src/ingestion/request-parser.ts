@@ -23,7 +23,7 @@ export function parseRequestRecord(record: ConsumedRecord, routes: RouteTable): 
     const reason = schemaProblems(parsed.error).join('; ');
     return reject(ErrorCode.SchemaViolation, reason);
   }
-  const unstorable = unstorableTextProblem(text, json);
+  const unstorable = unstorableTextProblem(text, parsed.data);
   if (unstorable) return reject(ErrorCode.SchemaViolation, unstorable);
   const route = routes.resolve(parsed.data.type);
   if (!route) return reject(ErrorCode.UnknownType, `no route for type "${parsed.data.type}" and no default route`);

@@ -73,7 +73,7 @@ function parseUpdate(record: ConsumedRecord): { update: RecipientUpdate } | Reje
   }
   const parsed = RecipientUpdateSchema.safeParse(json);
   if (!parsed.success) return { record, code: ErrorCode.SchemaViolation, reason: schemaProblems(parsed.error).join('; ') };
-  const unstorable = unstorableTextProblem(text, json);
+  const unstorable = unstorableTextProblem(text, parsed.data);
   if (unstorable) return { record, code: ErrorCode.SchemaViolation, reason: unstorable };
   return { update: parsed.data };
 }
