@@ -90,6 +90,27 @@ describe('message center ingestion', () => {
     expect(dead.value).toBe(poison);
   });
 
+  it('dead-letters a request PostgreSQL refuses for its data, and stores the rest of its batch', async () => {
+    const prefix = `refused-${run}-`;
+    const userId = `refused-user-${run}`;
+    // A refusal validation cannot foresee, made real: PostgreSQL checks this one request id.
+    const constraint = `e2e_refuse_${run}`;
+    await db.query(`ALTER TABLE messages ADD CONSTRAINT ${constraint} CHECK (request_id <> '${prefix}bad')`);
+    try {
+      const refused = request(`${prefix}bad`, userId);
+      await produceAll([request(`${prefix}0`, userId), refused, request(`${prefix}1`, userId)]);
+
+      await eventually(() => storedLike(prefix), (n) => n === 2, { timeoutMs: 60_000 });
+      const dead = await readDeadLetter(Topics.requestsDlq, userId);
+      expect(dead.headers['x-error-code']).toBe('storage_refused');
+      expect(dead.headers['x-error-reason']).toBe('PostgreSQL refused to store the request (SQLSTATE 23514)');
+      expect(dead.value).toBe(refused.value);
+      expect(await count(`SELECT count(*) AS n FROM request_keys WHERE request_id = $1`, [`${prefix}bad`])).toBe(0);
+    } finally {
+      await db.query(`ALTER TABLE messages DROP CONSTRAINT ${constraint}`);
+    }
+  });
+
   it('replays from the beginning of the topic without creating a row, a delivery or an inbox entry', async () => {
     const prefix = `poison-${run}-`;
     const snapshot = async () => ({

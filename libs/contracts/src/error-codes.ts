@@ -5,6 +5,7 @@ export const ErrorCode = {
   PayloadTooLarge: 'payload_too_large',
   UnknownType: 'unknown_type',
   TemplateError: 'template_error',
+  StorageRefused: 'storage_refused',
   Unauthenticated: 'unauthenticated',
   InvalidArgument: 'invalid_argument',
   AckTimeout: 'ack_timeout',

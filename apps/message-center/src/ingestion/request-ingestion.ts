@@ -20,6 +20,7 @@ import { planMessage, TemplateRenderError } from '../planning/message-planner';
 import { namedRecipients } from '../planning/targets';
 import { RouteTable, type Route } from '../routing/route-table';
 import { parseRequestRecord } from './request-parser';
+import { storeIsolatingRefusals } from './storage-refusals';
 
 export interface IngestionSettings {
   consumerGroup: string;
@@ -92,7 +93,12 @@ export class RequestIngestion implements OnApplicationBootstrap, OnModuleDestroy
         rejections.push({ record, code: ErrorCode.TemplateError, reason: error.message });
       }
     }
-    const { jobs, events, stored } = await this.store.ingest(planned);
+    const { jobs, events, stored, refused } = await storeIsolatingRefusals((batch) => this.store.ingest(batch), planned);
+    for (const { message, sqlState } of refused) {
+      // The SQLSTATE, never PostgreSQL's message: that can quote the value, which may be personal data.
+      const reason = `PostgreSQL refused to store the request (SQLSTATE ${sqlState})`;
+      rejections.push({ record: valid.get(message.requestId)!.record, code: ErrorCode.StorageRefused, reason });
+    }
     await sendInChunks(this.producer, [...deliveryMessages(jobs), ...eventMessages(events), ...deadLetterMessages(rejections)]);
     this.stored.inc(stored);
     for (const { code, reason, record } of rejections) {
