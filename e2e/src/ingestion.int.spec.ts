@@ -103,7 +103,7 @@ describe('message center ingestion', () => {
       await eventually(() => storedLike(prefix), (n) => n === 2, { timeoutMs: 60_000 });
       const dead = await readDeadLetter(Topics.requestsDlq, userId);
       expect(dead.headers['x-error-code']).toBe('storage_refused');
-      expect(dead.headers['x-error-reason']).toBe('PostgreSQL refused to store the request (SQLSTATE 23514)');
+      expect(dead.headers['x-error-reason']).toBe('PostgreSQL refused to store the record (SQLSTATE 23514)');
       expect(dead.value).toBe(refused.value);
       expect(await count(`SELECT count(*) AS n FROM request_keys WHERE request_id = $1`, [`${prefix}bad`])).toBe(0);
     } finally {

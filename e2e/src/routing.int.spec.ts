@@ -105,6 +105,31 @@ describe('message center routing', () => {
     ]);
   });
 
+  it('dead-letters a recipient update PostgreSQL refuses for its data, and applies the others of its batch', async () => {
+    const refusedUser = `refused-${run}`;
+    const keptUser = `kept-${run}`;
+    // A refusal validation cannot foresee, made real: PostgreSQL checks this one user's timezone.
+    const constraint = `e2e_refuse_${run}`;
+    await db.query(`ALTER TABLE recipients ADD CONSTRAINT ${constraint} CHECK (timezone IS DISTINCT FROM 'Refused/${run}')`);
+    try {
+      await producer.send({
+        topic: Topics.recipients,
+        messages: [
+          // One partition, so both arrive in one batch.
+          { key: refusedUser, partition: 0, value: JSON.stringify({ op: 'upsert', userId: refusedUser, timezone: `Refused/${run}` }) },
+          { key: keptUser, partition: 0, value: JSON.stringify({ op: 'upsert', userId: keptUser, timezone: 'Europe/Berlin' }) },
+        ],
+      });
+      const dead = await readDeadLetter(Topics.recipientsDlq, refusedUser);
+      expect(dead.headers).toMatchObject({ 'x-error-code': 'storage_refused', 'x-error-reason': 'PostgreSQL refused to store the record (SQLSTATE 23514)' });
+      const timezoneOf = async (userId: string) => (await db.query<{ timezone: string }>(`SELECT timezone FROM recipients WHERE user_id = $1`, [userId])).rows[0]?.timezone;
+      expect(await eventually(() => timezoneOf(keptUser), Boolean)).toBe('Europe/Berlin');
+      expect(await timezoneOf(refusedUser)).toBeUndefined();
+    } finally {
+      await db.query(`ALTER TABLE recipients DROP CONSTRAINT ${constraint}`);
+    }
+  });
+
   it('falls back to push when the browser was offline, renders the user’s locale, and cancels SMS once push delivered', async () => {
     const userId = `fb-${run}`;
     await produce(Topics.recipients, userId, { op: 'upsert', userId, phone: '+4915100000000', locale: 'zh-CN' });

@@ -24,6 +24,7 @@ const PARTS = [
   'PushProviderSchema',
   'RequestIdSchema',
   'UserIdSchema',
+  'EmailSchema',
   'RecipientSelectorSchema',
   'PrioritySchema',
   'DeliveryStatusSchema',

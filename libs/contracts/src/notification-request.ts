@@ -13,6 +13,9 @@ export const RequestIdSchema = z
 
 export const UserIdSchema = z.string().min(1).max(128);
 
+/** An email address, at most 254 characters: the longest an SMTP path can carry (RFC 5321). */
+export const EmailSchema = z.email().max(254);
+
 /**
  * The instants PostgreSQL reads back from ISO 8601 as the platform writes it: years 0001 to 9999 in
  * UTC. "0000-01-01T00:00:00Z" or "9999-12-31T23:00:00-05:00" (year 10000 in UTC) would pass the
@@ -30,7 +33,7 @@ export const RecipientSelectorSchema = z.union([
   z.strictObject({ userIds: z.array(UserIdSchema).min(1).max(MAX_USER_IDS) }),
   z.strictObject({ topic: z.string().min(1).max(128) }),
   z.strictObject({ phone: z.string().regex(/^\+[1-9][0-9]{6,14}$/, 'E.164 phone number expected') }),
-  z.strictObject({ email: z.email() }),
+  z.strictObject({ email: EmailSchema }),
 ]);
 export type RecipientSelector = z.infer<typeof RecipientSelectorSchema>;
 

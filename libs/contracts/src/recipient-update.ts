@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { PushProviderSchema } from './channels';
-import { UserIdSchema } from './notification-request';
+import { EmailSchema, UserIdSchema } from './notification-request';
 
 const deviceId = z.string().min(1).max(128);
 const topic = z.string().min(1).max(128);
@@ -11,7 +11,7 @@ export const RecipientUpdateSchema = z.discriminatedUnion('op', [
     op: z.literal('upsert'),
     userId: UserIdSchema,
     phone: z.string().regex(/^\+[1-9][0-9]{6,14}$/).optional(),
-    email: z.email().optional(),
+    email: EmailSchema.optional(),
     locale: z.string().min(2).max(35).optional(),
     timezone: z.string().min(1).max(64).optional(),
   }),

@@ -4,6 +4,7 @@ export * from './entities/delivery.entity';
 export * from './entities/inbox.entity';
 export * from './entities/recipient.entity';
 export * from './ids';
+export * from './refused-writes';
 export * from './stores/ingest.store';
 export * from './stores/delivery-outcome.store';
 export * from './stores/delivery-jobs';

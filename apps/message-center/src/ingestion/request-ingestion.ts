@@ -14,13 +14,12 @@ import {
   sendInChunks,
 } from '@notify/kafka';
 import { APP_LOGGER, Metrics, type AppLogger } from '@notify/observability';
-import { IngestStore, newId, RecipientStore, type PlannedMessage } from '@notify/persistence';
+import { IngestStore, newId, RecipientStore, writeIsolatingRefusals, type PlannedMessage } from '@notify/persistence';
 import type { Counter } from 'prom-client';
 import { planMessage, TemplateRenderError } from '../planning/message-planner';
 import { namedRecipients } from '../planning/targets';
 import { RouteTable, type Route } from '../routing/route-table';
 import { parseRequestRecord } from './request-parser';
-import { storeIsolatingRefusals } from './storage-refusals';
 
 export interface IngestionSettings {
   consumerGroup: string;
@@ -93,12 +92,11 @@ export class RequestIngestion implements OnApplicationBootstrap, OnModuleDestroy
         rejections.push({ record, code: ErrorCode.TemplateError, reason: error.message });
       }
     }
-    const { jobs, events, stored, refused } = await storeIsolatingRefusals((batch) => this.store.ingest(batch), planned);
-    for (const { message, sqlState } of refused) {
-      // The SQLSTATE, never PostgreSQL's message: that can quote the value, which may be personal data.
-      const reason = `PostgreSQL refused to store the request (SQLSTATE ${sqlState})`;
-      rejections.push({ record: valid.get(message.requestId)!.record, code: ErrorCode.StorageRefused, reason });
-    }
+    const { written, refused } = await writeIsolatingRefusals((batch) => this.store.ingest(batch), planned);
+    for (const { item, sqlState } of refused) rejections.push(storageRefusal(valid.get(item.requestId)!.record, sqlState));
+    const jobs = written.flatMap((w) => w.jobs);
+    const events = written.flatMap((w) => w.events);
+    const stored = written.reduce((sum, w) => sum + w.stored, 0);
     await sendInChunks(this.producer, [...deliveryMessages(jobs), ...eventMessages(events), ...deadLetterMessages(rejections)]);
     this.stored.inc(stored);
     for (const { code, reason, record } of rejections) {
@@ -106,4 +104,9 @@ export class RequestIngestion implements OnApplicationBootstrap, OnModuleDestroy
       this.logger.warn({ code, reason, partition: record.partition, offset: record.offset }, 'request sent to the DLQ');
     }
   }
+}
+
+/** The SQLSTATE, never PostgreSQL's message: that can quote the value, which may be personal data. */
+export function storageRefusal(record: ConsumedRecord, sqlState: string): Rejection {
+  return { record, code: ErrorCode.StorageRefused, reason: `PostgreSQL refused to store the record (SQLSTATE ${sqlState})` };
 }

@@ -115,6 +115,11 @@ describe('parseRequestRecord', () => {
       expect(route.channels).toEqual(['websocket']);
     });
 
+    it('accepts an email address of 254 characters, the longest SMTP carries', () => {
+      const email = emailOfLength(254);
+      expect(accept(JSON.stringify(request({ to: { email } }))).request.to).toEqual({ email });
+    });
+
     it('accepts an id of exactly 128 allowed characters', () => {
       const id = 'a.B_9:-'.repeat(19).slice(0, 128);
       expect(accept(JSON.stringify(request({ id }))).request.id).toBe(id);
@@ -178,6 +183,7 @@ describe('parseRequestRecord', () => {
       ['an expiresAt that is the year 10000 in UTC', { expiresAt: '9999-12-31T23:00:00-05:00' }, /(^|; )expiresAt: must fall between/],
       ['a sendAt before the year 1 in UTC', { sendAt: '0001-01-01T00:30:00+01:00' }, /(^|; )sendAt: must fall between/],
       ['an unknown priority', { priority: 'urgent' }, /(^|; )priority: /],
+      ['an email address of 255 characters', { to: { email: emailOfLength(255) } }, /(^|; )to(\.[^:]*)?: /],
     ])('rejects %s, naming the field', (_case, overrides, field) => {
       const rejection = reject(JSON.stringify(request(overrides)));
       expect(rejection.code).toBe(ErrorCode.SchemaViolation);
@@ -277,3 +283,9 @@ describe('parseRequestRecord', () => {
     });
   });
 });
+
+/** A well-formed address of the given length: labels of at most 63 characters. */
+function emailOfLength(length: number): string {
+  const domain = `${'b'.repeat(60)}.${'c'.repeat(60)}.${'d'.repeat(60)}.com`;
+  return `${'a'.repeat(length - domain.length - 1)}@${domain}`;
+}

@@ -12,8 +12,8 @@ import {
   sendInChunks,
 } from '@notify/kafka';
 import { APP_LOGGER, type AppLogger } from '@notify/observability';
-import { RecipientStore } from '@notify/persistence';
-import { INGESTION_SETTINGS, type IngestionSettings } from '../ingestion/request-ingestion';
+import { RecipientStore, writeIsolatingRefusals } from '@notify/persistence';
+import { INGESTION_SETTINGS, storageRefusal, type IngestionSettings } from '../ingestion/request-ingestion';
 
 /** Consumes notify.recipients per batch into the recipient tables; invalid updates go to notify.recipients.dlq. */
 @Injectable()
@@ -46,14 +46,15 @@ export class RecipientIngestion implements OnApplicationBootstrap, OnModuleDestr
   }
 
   private async apply(records: ConsumedRecord[]): Promise<void> {
-    const updates: RecipientUpdate[] = [];
+    const updates: { update: RecipientUpdate; record: ConsumedRecord }[] = [];
     const rejections: Rejection[] = [];
     for (const record of records) {
       const parsed = parseUpdate(record);
-      if ('update' in parsed) updates.push(parsed.update);
+      if ('update' in parsed) updates.push({ update: parsed.update, record });
       else rejections.push(parsed);
     }
-    await this.store.apply(updates);
+    const { refused } = await writeIsolatingRefusals((batch) => this.store.apply(batch.map((u) => u.update)), updates);
+    for (const { item, sqlState } of refused) rejections.push(storageRefusal(item.record, sqlState));
     if (rejections.length > 0) {
       await sendInChunks(this.producer, deadLetterMessages(rejections));
       for (const { code, record } of rejections) {
