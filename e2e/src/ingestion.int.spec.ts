@@ -5,6 +5,7 @@ import { Topics } from '@notify/contracts';
 import { eventually, freePort } from '@notify/testing';
 import { AppProcess } from './app-process';
 import { readDeadLetter } from './dead-letters';
+import { whileRefusing } from './storage-refusal';
 import { consumerLag, testKafka } from './kafka-admin';
 
 /** The message center in its own process, so it can be killed and restarted like in production. */
@@ -93,10 +94,7 @@ describe('message center ingestion', () => {
   it('dead-letters a request PostgreSQL refuses for its data, and stores the rest of its batch', async () => {
     const prefix = `refused-${run}-`;
     const userId = `refused-user-${run}`;
-    // A refusal validation cannot foresee, made real: PostgreSQL checks this one request id.
-    const constraint = `e2e_refuse_${run}`;
-    await db.query(`ALTER TABLE messages ADD CONSTRAINT ${constraint} CHECK (request_id <> '${prefix}bad')`);
-    try {
+    await whileRefusing(db, 'messages', `request_id <> '${prefix}bad'`, async () => {
       const refused = request(`${prefix}bad`, userId);
       await produceAll([request(`${prefix}0`, userId), refused, request(`${prefix}1`, userId)]);
 
@@ -106,9 +104,7 @@ describe('message center ingestion', () => {
       expect(dead.headers['x-error-reason']).toBe('PostgreSQL refused to store the record (SQLSTATE 23514)');
       expect(dead.value).toBe(refused.value);
       expect(await count(`SELECT count(*) AS n FROM request_keys WHERE request_id = $1`, [`${prefix}bad`])).toBe(0);
-    } finally {
-      await db.query(`ALTER TABLE messages DROP CONSTRAINT ${constraint}`);
-    }
+    });
   });
 
   it('replays from the beginning of the topic without creating a row, a delivery or an inbox entry', async () => {

@@ -8,6 +8,7 @@ import { startMessageCenter } from '@notify/message-center';
 import { createLogger } from '@notify/observability';
 import { eventually } from '@notify/testing';
 import { readDeadLetter } from './dead-letters';
+import { whileRefusing } from './storage-refusal';
 import { testKafka } from './kafka-admin';
 
 interface DeliveryRow {
@@ -108,10 +109,7 @@ describe('message center routing', () => {
   it('dead-letters a recipient update PostgreSQL refuses for its data, and applies the others of its batch', async () => {
     const refusedUser = `refused-${run}`;
     const keptUser = `kept-${run}`;
-    // A refusal validation cannot foresee, made real: PostgreSQL checks this one user's timezone.
-    const constraint = `e2e_refuse_${run}`;
-    await db.query(`ALTER TABLE recipients ADD CONSTRAINT ${constraint} CHECK (timezone IS DISTINCT FROM 'Refused/${run}')`);
-    try {
+    await whileRefusing(db, 'recipients', `timezone IS DISTINCT FROM 'Refused/${run}'`, async () => {
       await producer.send({
         topic: Topics.recipients,
         messages: [
@@ -125,9 +123,7 @@ describe('message center routing', () => {
       const timezoneOf = async (userId: string) => (await db.query<{ timezone: string }>(`SELECT timezone FROM recipients WHERE user_id = $1`, [userId])).rows[0]?.timezone;
       expect(await eventually(() => timezoneOf(keptUser), Boolean)).toBe('Europe/Berlin');
       expect(await timezoneOf(refusedUser)).toBeUndefined();
-    } finally {
-      await db.query(`ALTER TABLE recipients DROP CONSTRAINT ${constraint}`);
-    }
+    });
   });
 
   it('falls back to push when the browser was offline, renders the user’s locale, and cancels SMS once push delivered', async () => {

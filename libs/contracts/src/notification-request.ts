@@ -21,11 +21,11 @@ export const EmailSchema = z.email().max(254);
  * UTC. "0000-01-01T00:00:00Z" or "9999-12-31T23:00:00-05:00" (year 10000 in UTC) would pass the
  * format and then fail every insert of their batch.
  */
-const EARLIEST_MS = Date.parse('0001-01-01T00:00:00.000Z');
-const LATEST_MS = Date.parse('9999-12-31T23:59:59.999Z');
+export const EARLIEST_STORABLE_MS = Date.parse('0001-01-01T00:00:00.000Z');
+export const LATEST_STORABLE_MS = Date.parse('9999-12-31T23:59:59.999Z');
 const isoDateTime = z.iso.datetime({ offset: true }).refine((text) => {
   const ms = Date.parse(text);
-  return ms >= EARLIEST_MS && ms <= LATEST_MS;
+  return ms >= EARLIEST_STORABLE_MS && ms <= LATEST_STORABLE_MS;
 }, 'must fall between 0001-01-01 and 9999-12-31 UTC');
 
 export const RecipientSelectorSchema = z.union([

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { LATEST_STORABLE_MS } from '@notify/contracts';
 
 /**
  * A UUID version 7: 48 bits of milliseconds since the epoch, then random bits. Rows of the
@@ -27,6 +28,5 @@ export function timeOfId(id: string): Date | undefined {
   if (!/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i.test(id)) return undefined;
   const ms = Number.parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
   // 48 bits of milliseconds reach the year 10889; past 9999 no row of ours can have been made.
-  return ms <= LATEST_ID_MS ? new Date(ms) : undefined;
+  return ms <= LATEST_STORABLE_MS ? new Date(ms) : undefined;
 }
-const LATEST_ID_MS = Date.parse('9999-12-31T23:59:59.999Z');
