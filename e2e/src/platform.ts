@@ -9,7 +9,8 @@ import { REALTIME_NAMESPACE, type ClientToServerEvents, type InboxMessage, type 
 import { startMessageCenter } from '@notify/message-center';
 import { createLogger, listeningPort } from '@notify/observability';
 import { createDataSource } from '@notify/persistence';
-import { startRealtimeGateway } from '@notify/realtime-gateway';
+import { RealtimeServer, startRealtimeGateway } from '@notify/realtime-gateway';
+import { eventually } from '@notify/testing';
 
 export type NotificationSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -18,6 +19,7 @@ export class RunningPlatform {
   readonly fatalErrors: Error[] = [];
   readonly jwtSecret = randomBytes(24).toString('hex');
   private apps: INestApplication[] = [];
+  private consumingGateway?: RealtimeServer;
   private sockets: NotificationSocket[] = [];
   gatewayPort = 0;
   /** Ports of further gateways started with `addGateway`. */
@@ -37,6 +39,7 @@ export class RunningPlatform {
     this.apps.push(await startMessageCenter(loadMessageCenterConfig(this.env), this.logger, { onFatal: this.onFatal }));
     const gateway = await startRealtimeGateway(loadRealtimeGatewayConfig(this.env), this.logger, this.onFatal);
     this.apps.push(gateway);
+    this.consumingGateway = gateway.get(RealtimeServer);
     this.gatewayPort = listeningPort(gateway);
     const kafka = new Kafka({ clientId: 'e2e-producer', brokers: process.env.KAFKA_BROKERS!.split(','), logLevel: 1 });
     this.producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
@@ -48,6 +51,8 @@ export class RunningPlatform {
   async addEdgeGateway(): Promise<number> {
     const gateway = await startRealtimeGateway(loadRealtimeGatewayConfig({ ...this.env, GATEWAY_DELIVERY_CONSUMER: 'false' }), this.logger, this.onFatal);
     this.apps.push(gateway);
+    // Until the consuming gateway has heard the new one's heartbeat, it would call its users offline.
+    await eventually(() => this.consumingGateway!.clusterSize(), (n) => n === 2 + this.edgePorts.length);
     this.edgePorts.push(listeningPort(gateway));
     return listeningPort(gateway);
   }

@@ -7,3 +7,5 @@ import { RealtimeGatewayModule } from './realtime-gateway.module';
 export function startRealtimeGateway(config: RealtimeGatewayConfig, logger: AppLogger, onFatal: FatalErrorHandler): Promise<INestApplication> {
   return startHttpApp(RealtimeGatewayModule.register(config, logger, onFatal), { port: config.httpPort, logger });
 }
+
+export { RealtimeServer } from './realtime/realtime-server';

@@ -89,6 +89,15 @@ export class RealtimeServer implements OnApplicationBootstrap, BeforeApplication
     this.namespace = namespace;
   }
 
+  /**
+   * Gateways this one knows in its cluster, itself included. A gateway that has just started is
+   * known to the others only once its first heartbeat has arrived; until then their emits do not
+   * wait for its clients.
+   */
+  clusterSize(): Promise<number> {
+    return this.namespace!.adapter.serverCount();
+  }
+
   /** Emits one message to every device of its user, on whichever gateway they are connected. */
   emitNotification(userId: string, message: InboxMessage): Promise<EmitOutcome> {
     return this.emitWithAck(userId, (room, done) => room.emit('notification', message, done));
