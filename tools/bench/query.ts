@@ -127,7 +127,9 @@ async function main(): Promise<void> {
   } finally {
     api?.kill('SIGTERM');
     await db.end();
-    await database.drop();
+    // BENCH_KEEP_DATABASE=1 leaves the filled database for a look with psql (EXPLAIN, pg_stat_statements).
+    if (process.env.BENCH_KEEP_DATABASE === '1') say(`database kept: ${database.url}`);
+    else await database.drop();
   }
 }
 

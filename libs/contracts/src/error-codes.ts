@@ -11,6 +11,7 @@ export const ErrorCode = {
   AckTimeout: 'ack_timeout',
   Offline: 'offline',
   NoEndpoint: 'no_endpoint',
+  NoOutcome: 'no_outcome',
   Internal: 'internal',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

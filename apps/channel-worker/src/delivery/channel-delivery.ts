@@ -10,6 +10,13 @@ import { readJobs } from './job-records';
 import { summarize } from './summaries';
 import { decide, type RetryTiming } from './outcome-policy';
 
+/**
+ * How long a claimed send may go without its outcome being recorded before the resend poller takes
+ * it for lost and retries it: far longer than a batch's sends take under the providers' timeouts
+ * and rate limits, so a slow batch is not sent twice.
+ */
+export const SEND_LEASE_MS = 10 * 60_000;
+
 export interface ChannelDeliverySettings {
   channel: WorkerChannel;
   groupId: string;
@@ -76,7 +83,7 @@ export class ChannelDelivery {
 
     const plan = await sender.plan(live);
     // The claim's interim `sent` is not published: one event per attempt, after the provider answered, says what happened.
-    const claimed = new Map((await claims.claim(live.map((job) => job.deliveryId))).map((event) => [event.deliveryId, event.attempt]));
+    const claimed = new Map((await claims.claim(live.map((job) => job.deliveryId), SEND_LEASE_MS)).map((event) => [event.deliveryId, event.attempt]));
     // The claim counts the attempt; the job's own number may be stale (a re-send of an older job).
     const sendable = (job: DeliveryJob): DeliveryJob[] => (claimed.has(job.deliveryId) && !isLate(job) ? [{ ...job, attempt: claimed.get(job.deliveryId)! }] : []);
     const inBatch = new Set(batches.flat().map((job) => job.deliveryId));

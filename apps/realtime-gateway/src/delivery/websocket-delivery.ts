@@ -17,6 +17,12 @@ import { OutcomeRecorder } from './outcome-recorder';
 export interface DeliverySettings {
   consumerGroup: string;
   deliveryConsumer: boolean;
+  ackTimeoutMs: number;
+  /**
+   * A claimed delivery's lease runs this long past the acknowledgement timeout: time to record the
+   * outcome. Past it, the resend poller takes the send for lost (the gateway died after the claim).
+   */
+  outcomeGraceMs: number;
 }
 export const DELIVERY_SETTINGS = Symbol('DELIVERY_SETTINGS');
 
@@ -44,7 +50,7 @@ export class WebsocketDelivery implements OnApplicationBootstrap, OnModuleDestro
     private readonly realtime: RealtimeServer,
     private readonly outcomes: OutcomeRecorder,
     @Inject(APP_LOGGER) private readonly logger: AppLogger,
-    @Inject(DELIVERY_SETTINGS) settings: DeliverySettings,
+    @Inject(DELIVERY_SETTINGS) private readonly settings: DeliverySettings,
     @Inject(FATAL_ERROR_HANDLER) onFatal: FatalErrorHandler,
   ) {
     if (!settings.deliveryConsumer) return;
@@ -72,7 +78,10 @@ export class WebsocketDelivery implements OnApplicationBootstrap, OnModuleDestro
     const expired = emissions.flatMap((e) => e.jobs.filter((job) => job.expiresAt && Date.parse(job.expiresAt) <= now));
     // A browser is not a provider: what matters downstream is the acknowledgement (delivered) or its
     // absence (failed), so the claim's `sent` is recorded but not published.
-    const claimed = await this.store.claimIds(live.flatMap((e) => e.jobs).map((job) => job.deliveryId));
+    const claimed = await this.store.claimIds(
+      live.flatMap((e) => e.jobs).map((job) => job.deliveryId),
+      this.settings.ackTimeoutMs + this.settings.outcomeGraceMs,
+    );
     if (expired.length > 0) {
       await publishOutcomes(this.producer, await this.store.record(expired.map((job) => ({ deliveryId: job.deliveryId, status: 'expired', error: null }))));
     }

@@ -1,7 +1,7 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { Message, Producer, TopicMessages } from 'kafkajs';
 import { deliverTopic, type DeliveryBatch } from '@notify/contracts';
-import { eventMessages, KAFKA_PRODUCER, sendInChunks } from '@notify/kafka';
+import { eventMessages, KAFKA_PRODUCER, publishOutcomes, sendInChunks } from '@notify/kafka';
 import { APP_LOGGER, Metrics, type AppLogger } from '@notify/observability';
 import { ResendStore, type ResendBatch } from '@notify/persistence';
 import type { Counter } from 'prom-client';
@@ -55,9 +55,17 @@ export class ResendPoller implements OnApplicationBootstrap, OnApplicationShutdo
     await this.running;
   }
 
-  /** One round: schedule what newly failed, then claim and send what is due. Returns how many deliveries went out. */
+  /**
+   * One round: fail the sends whose outcome never came, schedule what newly failed, then claim and
+   * send what is due. Returns how many deliveries went out.
+   */
   async poll(): Promise<number> {
     const receivers = this.settings.resendReceiversPerClaim;
+    for (;;) {
+      const lost = await this.store.failUnanswered(this.clock(), receivers * 10);
+      await publishOutcomes(this.producer, lost);
+      if (lost.length < receivers * 10) break;
+    }
     for (;;) {
       const ended = await this.store.scheduleFailed(this.clock(), receivers * 10, this.random);
       await sendInChunks(this.producer, eventMessages(ended));

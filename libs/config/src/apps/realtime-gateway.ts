@@ -12,6 +12,11 @@ export const realtimeGatewaySettings = {
   jwtPublicKey: setting('JWT_PUBLIC_KEY', z.string().includes('BEGIN PUBLIC KEY').optional(), 'PEM public key that checks RS256 browser tokens'),
   allowedOrigins: setting('GATEWAY_ALLOWED_ORIGINS', list(''), 'Origins allowed to open a Socket.IO connection; empty allows any'),
   ackTimeoutMs: setting('GATEWAY_ACK_TIMEOUT_MS', positiveInt(10_000), 'How long a client has to acknowledge a message'),
+  outcomeGraceMs: setting(
+    'GATEWAY_OUTCOME_GRACE_MS',
+    positiveInt(60_000),
+    'How long past the acknowledgement timeout a claimed delivery waits for its outcome before the resend poller takes it for lost',
+  ),
   maxHttpBufferSize: setting('GATEWAY_MAX_HTTP_BUFFER_SIZE', positiveInt(16 * 1024), 'Largest client frame, in bytes'),
   consumerGroup: setting('GATEWAY_GROUP', z.string().min(1).default('notify.realtime-gateway'), 'Kafka consumer group of the gateways'),
   deliveryConsumer: setting('GATEWAY_DELIVERY_CONSUMER', bool(true), 'Consume notify.deliver.websocket here; false for an edge gateway that only holds connections'),

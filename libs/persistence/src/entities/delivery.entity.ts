@@ -13,6 +13,7 @@ export type DeliveryState = (typeof DELIVERY_STATES)[number];
 @Unique('uq_deliveries_target', ['messageId', 'channel', 'endpoint', 'createdAt'])
 @Index('ix_deliveries_user', ['userId', 'createdAt'])
 @Index('ix_deliveries_due', { synchronize: false })
+@Index('ix_deliveries_leased', { synchronize: false })
 export class DeliveryEntity {
   @PrimaryColumn({ type: 'uuid' })
   id!: string;

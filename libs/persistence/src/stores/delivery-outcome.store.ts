@@ -12,9 +12,16 @@ export interface DeliveryOutcome {
   error: string | null;
 }
 
-/** Queued deliveries become `sent` with one more attempt; `$1` names them (`deliveryKeys`). */
+/**
+ * Queued deliveries become `sent` with one more attempt and a lease of `$2` ms in `next_attempt_at`;
+ * `$1` names them (`deliveryKeys`). The outcome clears the lease. A send whose outcome never comes
+ * (the process died after the claim, or could not write the outcome) is found by the resend poller
+ * once the lease has run out (`ResendStore.failUnanswered`), so it is retried instead of staying
+ * `sent` for good.
+ */
 const CLAIM = `UPDATE deliveries d
-          SET status = 'sent', attempts = d.attempts + 1, updated_at = now()
+          SET status = 'sent', attempts = d.attempts + 1, updated_at = now(),
+              next_attempt_at = now() + make_interval(secs => $2::double precision / 1000)
          FROM ${DELIVERY_KEYS}
         WHERE d.id = k.id AND d.created_at = k.created_at AND d.status = 'queued'`;
 
@@ -26,9 +33,9 @@ export class DeliveryOutcomeStore {
    * Takes queued deliveries for a send attempt. Only deliveries still `queued` are returned,
    * so a job consumed twice (a replay, a rebalance) is sent once.
    */
-  async claim(deliveryIds: string[]): Promise<RecordedOutcome[]> {
+  async claim(deliveryIds: string[], leaseMs: number): Promise<RecordedOutcome[]> {
     if (deliveryIds.length === 0) return [];
-    const rows = await queryRows<RecordedRow>(this.dataSource, `${CLAIM} ${RETURNING_OUTCOME}`, [deliveryKeys(keysOfIds(deliveryIds))]);
+    const rows = await queryRows<RecordedRow>(this.dataSource, `${CLAIM} ${RETURNING_OUTCOME}`, [deliveryKeys(keysOfIds(deliveryIds)), leaseMs]);
     return rows.map(recordedOutcomeOf);
   }
 
@@ -36,9 +43,9 @@ export class DeliveryOutcomeStore {
    * The same claim for a caller that publishes no `sent` event (the gateway: D13): only the ids of
    * the claimed deliveries, without looking up their messages for the events.
    */
-  async claimIds(deliveryIds: string[]): Promise<Set<string>> {
+  async claimIds(deliveryIds: string[], leaseMs: number): Promise<Set<string>> {
     if (deliveryIds.length === 0) return new Set();
-    const rows = await queryRows<{ id: string }>(this.dataSource, `${CLAIM} RETURNING d.id`, [deliveryKeys(keysOfIds(deliveryIds))]);
+    const rows = await queryRows<{ id: string }>(this.dataSource, `${CLAIM} RETURNING d.id`, [deliveryKeys(keysOfIds(deliveryIds)), leaseMs]);
     return new Set(rows.map((row) => row.id));
   }
 
@@ -51,8 +58,8 @@ export class DeliveryOutcomeStore {
           SET status = o.status,
               last_error = o.error,
               updated_at = now(),
-              -- a new failure waits for the resend poller to give it its next attempt time
-              next_attempt_at = CASE WHEN o.status = 'failed' THEN NULL ELSE d.next_attempt_at END,
+              -- the claim's lease ends; a new failure waits for the resend poller to give it its next attempt time
+              next_attempt_at = NULL,
               delivered_at = CASE WHEN o.status = 'delivered' THEN now() ELSE d.delivered_at END
          FROM ${outcomeColumns(['status', 'varchar'], ['error', 'text'])}
         WHERE d.id = o.id AND d.created_at = o.created_at AND d.status NOT IN ('delivered', 'read', 'clicked')

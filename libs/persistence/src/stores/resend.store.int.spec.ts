@@ -2,7 +2,7 @@ import type { DataSource } from 'typeorm';
 import { createTestDatabase, type TestDatabase } from '@notify/testing';
 import { createDataSource, runMigrations } from '../data-source';
 import { newId } from '../ids';
-import { ResendStore } from './resend.store';
+import { CLAIM_DUE, ResendStore } from './resend.store';
 
 const T0 = new Date('2030-03-01T10:00:00Z');
 const at = (ms: number) => new Date(T0.getTime() + ms);
@@ -29,7 +29,7 @@ describe('ResendStore', () => {
   async function seed(
     userId: string,
     count: number,
-    delivery: { status: string; attempts?: number; nextAttemptAt?: Date | null; expiresAt?: Date | null },
+    delivery: { status: string; attempts?: number; nextAttemptAt?: Date | null; expiresAt?: Date | null; channel?: string },
     retry = { maxAttempts: 3, initialBackoffMs: 1_000, maxBackoffMs: 60_000 },
   ): Promise<string[]> {
     const created = Array.from({ length: count }, (_, i) => at(-3_600_000 + i));
@@ -42,9 +42,20 @@ describe('ResendStore', () => {
     );
     await first.query(
       `INSERT INTO deliveries (id, message_id, user_id, channel, endpoint, locale, status, attempts, next_attempt_at, expires_at, created_at, seq)
-       SELECT d, m, $3::varchar, 'websocket', 'inbox:' || $3::varchar, 'en', $4, $5::int, $6::timestamptz, $7::timestamptz, c, s
+       SELECT d, m, $3::varchar, $10, 'inbox:' || $3::varchar, 'en', $4, $5::int, $6::timestamptz, $7::timestamptz, c, s
          FROM unnest($1::uuid[], $2::uuid[], $8::timestamptz[], $9::bigint[]) AS x(d, m, c, s)`,
-      [ids, messageIds, userId, delivery.status, delivery.attempts ?? 1, delivery.nextAttemptAt ?? null, delivery.expiresAt ?? null, created, created.map((_, i) => i + 1)],
+      [
+        ids,
+        messageIds,
+        userId,
+        delivery.status,
+        delivery.attempts ?? 1,
+        delivery.nextAttemptAt ?? null,
+        delivery.expiresAt ?? null,
+        created,
+        created.map((_, i) => i + 1),
+        delivery.channel ?? 'websocket',
+      ],
     );
     return ids;
   }
@@ -115,4 +126,77 @@ describe('ResendStore', () => {
     const taken = await new ResendStore(second).claimDue(at(61_000), 60_000, 100);
     expect(taken.batches[0]!.jobs.map((j) => j.deliveryId).sort()).toEqual([...ids].sort());
   });
+
+  it('takes a send whose outcome never came for failed once its lease has run out, and leaves answered and leased sends alone', async () => {
+    const [lostBrowser] = await seed('u-lost-browser', 1, { status: 'sent', nextAttemptAt: at(-1) });
+    const [lostPush] = await seed('u-lost-push', 1, { status: 'sent', nextAttemptAt: at(-1), channel: 'push' });
+    const [inFlight] = await seed('u-in-flight', 1, { status: 'sent', nextAttemptAt: at(60_000) });
+    // A provider accepted this one: its outcome cleared the lease.
+    const [accepted] = await seed('u-accepted', 1, { status: 'sent', nextAttemptAt: null, channel: 'push' });
+    const store = new ResendStore(first);
+
+    const events = await store.failUnanswered(T0, 100);
+    const byId = (a: { deliveryId: string }, b: { deliveryId: string }) => a.deliveryId.localeCompare(b.deliveryId);
+    expect(events.map((e) => ({ deliveryId: e.deliveryId, status: e.status, error: e.error, attempt: e.attempt })).sort(byId)).toEqual(
+      [
+        { deliveryId: lostBrowser!, status: 'failed', error: 'ack_timeout', attempt: 1 },
+        { deliveryId: lostPush!, status: 'failed', error: 'no_outcome', attempt: 1 },
+      ].sort(byId),
+    );
+    expect(await statusOf([inFlight!])).toEqual([{ status: 'sent', next_attempt_at: at(60_000) }]);
+    expect(await statusOf([accepted!])).toEqual([{ status: 'sent', next_attempt_at: null }]);
+    expect(await store.failUnanswered(T0, 100)).toEqual([]);
+    // From here they are failures like any other: a next attempt time, then a claim.
+    await store.scheduleFailed(T0, 100, () => 0);
+    const claimed = await store.claimDue(at(1), 60_000, 100);
+    expect(claimed.batches.flatMap((b) => b.jobs.map((j) => j.deliveryId)).sort()).toEqual([lostBrowser, lostPush].sort());
+  });
+
+  it('finds the receivers with anything due through an index, without reading every delivery', async () => {
+    await seed('u-due', 3, { status: 'failed', nextAttemptAt: at(-1) });
+    for (let i = 0; i < 400; i++) await seed(`u-done-${i}`, 10, { status: 'delivered' });
+    for (let i = 0; i < 100; i++) await seed(`u-in-flight-${i}`, 5, { status: 'sent', nextAttemptAt: at(60_000) });
+    await first.query('ANALYZE deliveries');
+    const runner = first.createQueryRunner();
+    try {
+      await runner.startTransaction();
+      // Whether an index can answer: with sequential scans priced out, every delivery read is one no index let the plan skip.
+      await runner.query('SET LOCAL enable_seqscan = off');
+      const [{ 'QUERY PLAN': [plan] }] = (await runner.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${CLAIM_DUE}`, [T0, 60_000, 100])) as [{ 'QUERY PLAN': [{ Plan: PlanNode }] }];
+      // The search for receivers with anything due (the statement's `due`) reads the due rows, not the
+      // 4,500 other deliveries; then only the due receiver's own rows are claimed.
+      expect(deliveriesRead(subplan(plan.Plan, 'CTE due')!)).toBeLessThan(50);
+      expect(plan.Plan['Actual Rows']).toBe(3);
+    } finally {
+      await runner.rollbackTransaction();
+      await runner.release();
+    }
+  });
 });
+
+interface PlanNode {
+  'Relation Name'?: string;
+  'Actual Rows'?: number;
+  'Actual Loops'?: number;
+  'Rows Removed by Filter'?: number;
+  'Rows Removed by Index Recheck'?: number;
+  'Subplan Name'?: string;
+  Plans?: PlanNode[];
+}
+
+function subplan(node: PlanNode, name: string): PlanNode | undefined {
+  if (node['Subplan Name'] === name) return node;
+  for (const child of node.Plans ?? []) {
+    const found = subplan(child, name);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** Rows of the deliveries partitions that the plan's scans read, kept or filtered out. */
+function deliveriesRead(node: PlanNode): number {
+  const own = node['Relation Name']?.startsWith('deliveries')
+    ? ((node['Actual Rows'] ?? 0) + (node['Rows Removed by Filter'] ?? 0) + (node['Rows Removed by Index Recheck'] ?? 0)) * (node['Actual Loops'] ?? 1)
+    : 0;
+  return own + (node.Plans ?? []).reduce((sum, child) => sum + deliveriesRead(child), 0);
+}

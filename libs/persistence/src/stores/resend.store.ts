@@ -1,9 +1,9 @@
 import type { DataSource } from 'typeorm';
-import type { Channel, DeliveryJob, OutcomeEvent } from '@notify/contracts';
+import { ErrorCode, type Channel, type DeliveryJob, type OutcomeEvent } from '@notify/contracts';
 import type { RetryPolicy } from '../entities/message.entity';
 import { backoffDelayMs } from './backoff';
 import { JOB_COLUMNS, toDeliveryJob, type JobRow } from './delivery-jobs';
-import { recordedOutcomeOf } from './recorded-outcome';
+import { recordedOutcomeOf, RETURNING_OUTCOME, type RecordedOutcome, type RecordedRow } from './recorded-outcome';
 import { jsonRows, queryRows, selectJsonRows, type JsonColumn } from './rows';
 
 /** All of one receiver's pending deliveries on one channel, claimed together so they go out as one send. */
@@ -56,6 +56,35 @@ const CANDIDATES_PER_RECEIVER = 4;
 const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 5, initialBackoffMs: 30_000, maxBackoffMs: 3_600_000 };
 
 /**
+ * Claims the pending deliveries of up to `$3` receivers with anything due at `$1` under a lease of
+ * `$2` ms, and returns each job whole (the UPDATE already joins the message). Receivers with
+ * anything due are found through `ix_deliveries_leased`, so a poll reads what is due, not every
+ * delivery.
+ */
+export const CLAIM_DUE = `WITH due AS (
+     SELECT c.user_id, c.channel FROM (
+       SELECT DISTINCT user_id, channel FROM deliveries
+        WHERE user_id IS NOT NULL AND next_attempt_at <= $1 AND status IN ('failed', 'queued')
+        LIMIT $3 * ${CANDIDATES_PER_RECEIVER}) AS c
+      WHERE pg_try_advisory_xact_lock(${RECEIVER_LOCK_CLASS}, hashtext(c.channel || ':' || c.user_id))
+      LIMIT $3),
+   pending AS (
+     SELECT d.id, d.created_at FROM deliveries d
+       JOIN due ON d.user_id = due.user_id AND d.channel = due.channel
+      WHERE d.next_attempt_at IS NOT NULL AND (d.status = 'failed' OR (d.status = 'queued' AND d.next_attempt_at <= $1))
+      FOR UPDATE OF d SKIP LOCKED)
+   UPDATE deliveries d
+      SET status = CASE
+            WHEN d.expires_at IS NOT NULL AND d.expires_at <= $1 THEN 'expired'
+            WHEN d.attempts >= COALESCE((m.retry ->> 'maxAttempts')::int, ${DEFAULT_RETRY.maxAttempts}) THEN 'dead'
+            ELSE 'queued' END,
+          next_attempt_at = $1::timestamptz + make_interval(secs => $2::double precision / 1000),
+          updated_at = now()
+     FROM pending, messages m
+    WHERE d.id = pending.id AND d.created_at = pending.created_at AND m.id = d.message_id AND m.created_at = d.created_at
+    RETURNING ${JOB_COLUMNS}, d.status, COALESCE((m.retry ->> 'digest')::boolean, false) AS digest`;
+
+/**
  * The failed-delivery cache of the resend poller, kept in PostgreSQL. A failed delivery first gets
  * its next attempt time (backoff with full jitter) or ends (`dead`, `expired`); when any of a
  * receiver's pending deliveries on a channel is due, all of them are claimed together under a lease
@@ -64,6 +93,29 @@ const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 5, initialBackoffMs: 30_000, m
  */
 export class ResendStore {
   constructor(private readonly dataSource: DataSource) {}
+
+  /**
+   * Sends whose outcome never came: still `sent` when the claim's lease ran out, because the gateway
+   * or channel worker died after claiming or could not write the outcome. They become `failed` — for
+   * browsers `ack_timeout`, as no acknowledgement came; for providers `no_outcome` — and then get
+   * their next attempt time from `scheduleFailed` like any failure. Returns their `failed` events.
+   */
+  async failUnanswered(now: Date, limit: number): Promise<RecordedOutcome[]> {
+    const rows = await queryRows<RecordedRow>(
+      this.dataSource,
+      `UPDATE deliveries d
+          SET status = 'failed', next_attempt_at = NULL, updated_at = now(),
+              last_error = CASE WHEN d.channel = 'websocket' THEN '${ErrorCode.AckTimeout}' ELSE '${ErrorCode.NoOutcome}' END
+         FROM (SELECT id, created_at FROM deliveries
+                WHERE status = 'sent' AND next_attempt_at <= $1
+                LIMIT $2
+                FOR UPDATE SKIP LOCKED) AS lost
+        WHERE d.id = lost.id AND d.created_at = lost.created_at AND d.status = 'sent'
+        ${RETURNING_OUTCOME}`,
+      [now, limit],
+    );
+    return rows.map(recordedOutcomeOf);
+  }
 
   /** Gives newly failed deliveries their next attempt time, or ends them. Returns the events of those that ended. */
   async scheduleFailed(now: Date, limit: number, random: () => number = Math.random): Promise<OutcomeEvent[]> {
@@ -104,34 +156,7 @@ export class ResendStore {
    */
   async claimDue(now: Date, leaseMs: number, receivers: number): Promise<ClaimedResends> {
     return this.dataSource.transaction(async (tx) => {
-      // One statement claims and returns each job whole: the UPDATE already joins the message.
-      const rows = await queryRows<ClaimedRow>(
-        tx,
-        `WITH due AS (
-           SELECT c.user_id, c.channel FROM (
-             SELECT DISTINCT user_id, channel FROM deliveries
-              WHERE user_id IS NOT NULL AND next_attempt_at <= $1
-                AND (status = 'failed' OR status = 'queued')
-              LIMIT $3 * ${CANDIDATES_PER_RECEIVER}) AS c
-            WHERE pg_try_advisory_xact_lock(${RECEIVER_LOCK_CLASS}, hashtext(c.channel || ':' || c.user_id))
-            LIMIT $3),
-         pending AS (
-           SELECT d.id, d.created_at FROM deliveries d
-             JOIN due ON d.user_id = due.user_id AND d.channel = due.channel
-            WHERE d.next_attempt_at IS NOT NULL AND (d.status = 'failed' OR (d.status = 'queued' AND d.next_attempt_at <= $1))
-            FOR UPDATE OF d SKIP LOCKED)
-         UPDATE deliveries d
-            SET status = CASE
-                  WHEN d.expires_at IS NOT NULL AND d.expires_at <= $1 THEN 'expired'
-                  WHEN d.attempts >= COALESCE((m.retry ->> 'maxAttempts')::int, ${DEFAULT_RETRY.maxAttempts}) THEN 'dead'
-                  ELSE 'queued' END,
-                next_attempt_at = $1::timestamptz + make_interval(secs => $2::double precision / 1000),
-                updated_at = now()
-           FROM pending, messages m
-          WHERE d.id = pending.id AND d.created_at = pending.created_at AND m.id = d.message_id AND m.created_at = d.created_at
-          RETURNING ${JOB_COLUMNS}, d.status, COALESCE((m.retry ->> 'digest')::boolean, false) AS digest`,
-        [now, leaseMs, receivers],
-      );
+      const rows = await queryRows<ClaimedRow>(tx, CLAIM_DUE, [now, leaseMs, receivers]);
       const batches = new Map<string, ResendBatch>();
       for (const row of rows) {
         if (row.status !== 'queued') continue;
