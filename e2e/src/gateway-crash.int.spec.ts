@@ -1,0 +1,157 @@
+import { randomBytes } from 'node:crypto';
+import jwt from 'jsonwebtoken';
+import { Partitioners, type Consumer, type Producer } from 'kafkajs';
+import { Client } from 'pg';
+import { io, type Socket } from 'socket.io-client';
+import { DeliveryJobSchema, OutcomeEventSchema, REALTIME_NAMESPACE, Topics, type OutcomeEvent } from '@notify/contracts';
+import { ensureTopics } from '@notify/kafka';
+import { newId } from '@notify/persistence';
+import { eventually, freePort } from '@notify/testing';
+import { AppProcess } from './app-process';
+import { testKafka } from './kafka-admin';
+
+const ACK_TIMEOUT_MS = 4_000;
+const OUTCOME_GRACE_MS = 1_000;
+
+/**
+ * A gateway process claims a delivery (`queued` → `sent`), emits it to a client that has not
+ * acknowledged yet, and is killed with SIGKILL: neither the acknowledgement nor its timeout will
+ * ever be recorded. Once the claim's lease has run out the resend poller takes the send for lost,
+ * publishes `failed` (`ack_timeout`), and sends it again; the user, now connected to another
+ * gateway, receives and acknowledges it.
+ */
+describe('a gateway killed between its claim and the acknowledgement', () => {
+  const run = randomBytes(4).toString('hex');
+  const secret = randomBytes(24).toString('hex');
+  const userId = `gateway-crash-${run}`;
+  const db = new Client({ connectionString: process.env.DATABASE_URL });
+  const kafka = testKafka();
+  const events: OutcomeEvent[] = [];
+  const processes: AppProcess[] = [];
+  const sockets: Socket[] = [];
+  let producer: Producer;
+  let consumer: Consumer;
+
+  const start = async (main: string, env: (port: number) => Record<string, string>): Promise<{ app: AppProcess; port: number }> => {
+    const port = await freePort();
+    const app = new AppProcess(main, { LOG_LEVEL: 'warn', ...env(port) }, port);
+    processes.push(app);
+    await app.start();
+    return { app, port };
+  };
+  const gateway = (name: string) =>
+    start('apps/realtime-gateway/src/main.ts', (port) => ({
+      GATEWAY_PORT: String(port),
+      JWT_SECRET: secret,
+      GATEWAY_GROUP: `e2e-gateway-crash-${name}-${run}`,
+      GATEWAY_CLUSTER_ADAPTER: 'none',
+      GATEWAY_ACK_TIMEOUT_MS: String(ACK_TIMEOUT_MS),
+      GATEWAY_OUTCOME_GRACE_MS: String(OUTCOME_GRACE_MS),
+    }));
+
+  /** A client of the user that keeps the ids it receives, and acknowledges them only when told to. */
+  const client = async (port: number, acknowledges: boolean): Promise<string[]> => {
+    const token = jwt.sign({ sub: userId }, secret, { algorithm: 'HS256', expiresIn: '1h' });
+    const socket = io(`http://127.0.0.1:${port}${REALTIME_NAMESPACE}`, { auth: { token }, transports: ['websocket'], reconnection: false });
+    sockets.push(socket);
+    const received: string[] = [];
+    const take = (messages: { id: string }[], ack: (reply: unknown) => void) => {
+      received.push(...messages.map((m) => m.id));
+      if (acknowledges) ack({ ok: true });
+    };
+    socket.on('notification', (message: { id: string }, ack: (reply: unknown) => void) => take([message], ack));
+    socket.on('notifications', (messages: { id: string }[], ack: (reply: unknown) => void) => take(messages, ack));
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', () => resolve());
+      socket.once('connect_error', reject);
+    });
+    return received;
+  };
+
+  beforeAll(async () => {
+    await db.connect();
+    await ensureTopics(kafka, [Topics.deliver.websocket, Topics.events], { partitions: 3, replicationFactor: 1 });
+    producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+    await producer.connect();
+    consumer = kafka.consumer({ groupId: `e2e-gateway-crash-events-${run}` });
+    await consumer.connect();
+    await consumer.subscribe({ topic: Topics.events, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        const event = OutcomeEventSchema.parse(JSON.parse(message.value!.toString('utf8')));
+        if (event.userId === userId) events.push(event);
+      },
+    });
+  });
+
+  afterAll(async () => {
+    for (const socket of sockets) socket.disconnect();
+    for (const app of processes) await app.stop('SIGKILL');
+    await consumer?.disconnect();
+    await producer?.disconnect();
+    await db.end();
+  });
+
+  const row = async (deliveryId: string) =>
+    (
+      await db.query<{ status: string; attempts: number; next_attempt_at: Date | null; delivered_at: Date | null; last_error: string | null }>(
+        `SELECT status, attempts, next_attempt_at, delivered_at, last_error FROM deliveries WHERE id = $1`,
+        [deliveryId],
+      )
+    ).rows[0]!;
+
+  it('sends the delivery again once the lease has run out, and it is acknowledged once', async () => {
+    const created = new Date();
+    const messageId = newId(created);
+    const deliveryId = newId(created);
+    await db.query(
+      `INSERT INTO messages (id, request_id, type, recipient, retry, created_at, contents)
+       VALUES ($1, $2, 'account.note', '{}', '{"maxAttempts":5,"initialBackoffMs":100,"maxBackoffMs":100}', $3, '{"en":{"title":"t","body":"b"}}')`,
+      [messageId, `gateway-crash-${run}`, created],
+    );
+    await db.query(
+      `INSERT INTO deliveries (id, message_id, user_id, channel, endpoint, locale, status, attempts, created_at, seq)
+       VALUES ($1, $2, $3::varchar, 'websocket', 'inbox:' || $3::varchar, 'en', 'queued', 0, $4, 1)`,
+      [deliveryId, messageId, userId, created],
+    );
+    const job = DeliveryJobSchema.parse({
+      deliveryId,
+      requestId: `gateway-crash-${run}`,
+      userId,
+      channel: 'websocket',
+      endpoint: `inbox:${userId}`,
+      attempt: 1,
+      expiresAt: null,
+      priority: 'normal',
+      locale: 'en',
+      message: { id: messageId, seq: 1, type: 'account.note', title: 't', body: 'b', data: {}, createdAt: created.toISOString() },
+    });
+
+    const first = await gateway('first');
+    const silent = await client(first.port, false);
+    await producer.send({ topic: Topics.deliver.websocket, messages: [{ key: userId, value: JSON.stringify(job) }] });
+    await eventually(async () => silent, (ids) => ids.includes(messageId));
+    expect(await first.app.stop('SIGKILL')).toBeNull();
+    const claimed = await row(deliveryId);
+    expect(claimed).toMatchObject({ status: 'sent', attempts: 1, delivered_at: null });
+    // The lease: the acknowledgement timeout and the grace to record the outcome, from the claim.
+    expect(claimed.next_attempt_at!.getTime()).toBeGreaterThan(Date.now());
+
+    const second = await gateway('second');
+    const acknowledging = await client(second.port, true);
+    await start('apps/scheduler/src/main.ts', (port) => ({ SCHEDULER_PORT: String(port), SCHEDULER_POLL_INTERVAL_MS: '200' }));
+
+    const delivered = await eventually(() => row(deliveryId), (r) => r.status === 'delivered', { timeoutMs: 60_000 });
+    expect(delivered.attempts).toBe(2);
+    expect(delivered.delivered_at!.getTime()).toBeGreaterThanOrEqual(claimed.next_attempt_at!.getTime());
+    expect(acknowledging).toEqual([messageId]);
+    const outcomes = await eventually(
+      async () => events.filter((e) => e.messageId === messageId).map((e) => ({ status: e.status, attempt: e.attempt, error: e.error })),
+      (seen) => seen.some((e) => e.status === 'delivered'),
+    );
+    expect(outcomes).toEqual([
+      { status: 'failed', attempt: 1, error: 'ack_timeout' },
+      { status: 'delivered', attempt: 2, error: null },
+    ]);
+  });
+});
