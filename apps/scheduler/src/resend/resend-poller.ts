@@ -19,8 +19,9 @@ export const RESEND_RANDOM = Symbol('RESEND_RANDOM');
 const MAX_CLAIMS_PER_POLL = 20;
 
 /**
- * Re-sends failed deliveries batched per receiver: every few seconds it schedules newly failed
- * deliveries (backoff with full jitter, or `dead`/`expired`), then claims whole receivers whose
+ * Re-sends failed deliveries batched per receiver: every few seconds it fails the sends whose
+ * outcome never came (their claim's lease ran out), schedules newly failed deliveries (backoff with
+ * full jitter, or `dead`/`expired`), then claims whole receivers whose
  * anything is due and hands each receiver's pending messages to its channel as one batch —
  * for browsers one `notifications` event acknowledged once.
  */
