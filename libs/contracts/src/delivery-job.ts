@@ -23,6 +23,9 @@ export const DeliveryJobSchema = z.object({
 });
 export type DeliveryJob = z.infer<typeof DeliveryJobSchema>;
 
+/** The most messages one resend batch carries; a receiver with more pending gets them over several. */
+export const MAX_BATCH_JOBS = 1000;
+
 /**
  * A record on `notify.deliver.websocket` that carries all of one receiver's pending messages at
  * once (the resend poller's batch): the gateway emits them as one `notifications` event with one
@@ -30,7 +33,7 @@ export type DeliveryJob = z.infer<typeof DeliveryJobSchema>;
  */
 export const DeliveryBatchSchema = z.object({
   userId: z.string(),
-  batch: z.array(DeliveryJobSchema).min(1).max(1000),
+  batch: z.array(DeliveryJobSchema).min(1).max(MAX_BATCH_JOBS),
 });
 export type DeliveryBatch = z.infer<typeof DeliveryBatchSchema>;
 

@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import { MAX_BATCH_JOBS } from '@notify/contracts';
 import { createTestDatabase, type TestDatabase } from '@notify/testing';
 import { createDataSource, runMigrations } from '../data-source';
 import { newId } from '../ids';
@@ -125,6 +126,15 @@ describe('ResendStore', () => {
     expect((await new ResendStore(second).claimDue(at(30_000), 60_000, 100)).batches).toEqual([]);
     const taken = await new ResendStore(second).claimDue(at(61_000), 60_000, 100);
     expect(taken.batches[0]!.jobs.map((j) => j.deliveryId).sort()).toEqual([...ids].sort());
+  });
+
+  it('claims at most one batch’s worth of a receiver’s messages, oldest first, and the rest in the next claim', async () => {
+    const ids = await seed('u-many', MAX_BATCH_JOBS + 200, { status: 'failed', nextAttemptAt: at(-1) });
+    const store = new ResendStore(first);
+    const [batch] = (await store.claimDue(T0, 60_000, 100)).batches;
+    expect(batch!.jobs.map((j) => j.deliveryId)).toEqual(ids.slice(0, MAX_BATCH_JOBS));
+    const [rest] = (await store.claimDue(T0, 60_000, 100)).batches;
+    expect(rest!.jobs.map((j) => j.deliveryId)).toEqual(ids.slice(MAX_BATCH_JOBS));
   });
 
   it('takes a send whose outcome never came for failed once its lease has run out, and leaves answered and leased sends alone', async () => {
