@@ -143,8 +143,8 @@ async function resend(store: ResendStore, producer: Producer, mode: 'batched' | 
     if (batches.length === 0) return;
     const messages = batches.flatMap((batch) =>
       mode === 'batched'
-        ? [{ key: batch.userId, value: JSON.stringify({ userId: batch.userId, batch: batch.jobs } satisfies DeliveryBatch) }]
-        : batch.jobs.map((job: DeliveryJob) => ({ key: batch.userId, value: JSON.stringify(job) })),
+        ? [{ key: batch.userId!, value: JSON.stringify({ userId: batch.userId!, batch: batch.jobs } satisfies DeliveryBatch) }]
+        : batch.jobs.map((job: DeliveryJob) => ({ key: batch.userId!, value: JSON.stringify(job) })),
     );
     await sendInChunks(producer, [{ topic: Topics.deliver.websocket, messages }]);
   }

@@ -1,7 +1,7 @@
 import type { Message, Producer, TopicMessages } from 'kafkajs';
 
 /** Below the broker's default `message.max.bytes` (1 MiB) for one partition's record batch, with room for overhead. */
-const MAX_CHUNK_BYTES = 512 * 1024;
+export const MAX_CHUNK_BYTES = 512 * 1024;
 
 /**
  * Produces any number of messages in calls small enough for the broker: one produce call puts each

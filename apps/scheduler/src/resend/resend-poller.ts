@@ -1,10 +1,10 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import type { Message, Producer, TopicMessages } from 'kafkajs';
-import { deliverTopic, type DeliveryBatch } from '@notify/contracts';
+import type { Producer } from 'kafkajs';
 import { eventMessages, KAFKA_PRODUCER, publishOutcomes, sendInChunks } from '@notify/kafka';
 import { APP_LOGGER, Metrics, type AppLogger } from '@notify/observability';
-import { ResendStore, type ResendBatch } from '@notify/persistence';
+import { ResendStore } from '@notify/persistence';
 import type { Counter } from 'prom-client';
+import { resendRecords } from './resend-records';
 
 export interface ResendSettings {
   pollIntervalMs: number;
@@ -75,7 +75,7 @@ export class ResendPoller implements OnApplicationBootstrap, OnApplicationShutdo
     let sent = 0;
     for (let claims = 0; claims < MAX_CLAIMS_PER_POLL; claims++) {
       const { batches, ended } = await this.store.claimDue(this.clock(), this.settings.resendLeaseMs, receivers);
-      await sendInChunks(this.producer, [...batches.flatMap(toTopicMessages), ...eventMessages(ended)]);
+      await sendInChunks(this.producer, [...batches.map((batch) => resendRecords(batch)), ...eventMessages(ended)]);
       for (const batch of batches) {
         this.batches.inc({ channel: batch.channel });
         this.resent.inc({ channel: batch.channel }, batch.jobs.length);
@@ -85,20 +85,4 @@ export class ResendPoller implements OnApplicationBootstrap, OnApplicationShutdo
     }
     return sent;
   }
-}
-
-/**
- * A receiver's messages travel as one batch record — for browsers one `notifications` event, for
- * push one summary per device, for SMS and email one digest when the route asks for it — else each
- * message on its own.
- */
-function toTopicMessages(batch: ResendBatch): TopicMessages[] {
-  const topic = deliverTopic(batch.channel);
-  const together = batch.channel === 'websocket' || batch.channel === 'push' || batch.digest;
-  if (together && batch.jobs.length > 1) {
-    const record: DeliveryBatch = { userId: batch.userId, batch: batch.jobs };
-    return [{ topic, messages: [{ key: batch.userId, value: JSON.stringify(record) }] }];
-  }
-  const messages: Message[] = batch.jobs.map((job) => ({ key: batch.userId, value: JSON.stringify(job) }));
-  return [{ topic, messages }];
 }

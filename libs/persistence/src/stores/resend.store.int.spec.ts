@@ -137,6 +137,27 @@ describe('ResendStore', () => {
     expect(rest!.jobs.map((j) => j.deliveryId)).toEqual(ids.slice(MAX_BATCH_JOBS));
   });
 
+  it('claims due deliveries that have no user (a bare phone number), each on its own', async () => {
+    const created = [at(-3_600_000), at(-3_599_999), at(-3_599_998)];
+    const messageIds = created.map((c) => newId(c));
+    const ids = created.map((c) => newId(c));
+    await first.query(
+      `INSERT INTO messages (id, request_id, type, recipient, created_at, contents)
+       SELECT m, 'r-' || m, 't', '{"phone":"+15550100"}', c, '{"en":{"title":"t","body":"b"}}' FROM unnest($1::uuid[], $2::timestamptz[]) AS x(m, c)`,
+      [messageIds, created],
+    );
+    await first.query(
+      `INSERT INTO deliveries (id, message_id, user_id, channel, endpoint, locale, status, attempts, next_attempt_at, created_at)
+       SELECT d, m, NULL, 'sms', '+15550100', 'en', 'failed', 1, n, c FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[], $4::timestamptz[]) AS x(d, m, n, c)`,
+      [ids, messageIds, [at(-1), at(-1), at(60_000)], created],
+    );
+    const { batches } = await new ResendStore(first).claimDue(T0, 60_000, 100);
+    expect(batches.map((b) => ({ userId: b.userId, channel: b.channel, ids: b.jobs.map((j) => j.deliveryId) })).sort((a, b) => a.ids[0]!.localeCompare(b.ids[0]!))).toEqual(
+      [ids[0]!, ids[1]!].sort().map((id) => ({ userId: null, channel: 'sms', ids: [id] })),
+    );
+    expect(await statusOf([ids[2]!])).toEqual([{ status: 'failed', next_attempt_at: at(60_000) }]);
+  });
+
   it('takes a send whose outcome never came for failed once its lease has run out, and leaves answered and leased sends alone', async () => {
     const [lostBrowser] = await seed('u-lost-browser', 1, { status: 'sent', nextAttemptAt: at(-1) });
     const [lostPush] = await seed('u-lost-push', 1, { status: 'sent', nextAttemptAt: at(-1), channel: 'push' });

@@ -8,7 +8,8 @@ import { jsonRows, queryRows, selectJsonRows, type JsonColumn } from './rows';
 
 /** All of one receiver's pending deliveries on one channel, claimed together so they go out as one send. */
 export interface ResendBatch {
-  userId: string;
+  /** Null for a delivery to a bare phone number or email address: a batch of that one delivery. */
+  userId: string | null;
   channel: Channel;
   digest: boolean;
   jobs: DeliveryJob[];
@@ -56,8 +57,25 @@ const CANDIDATES_PER_RECEIVER = 4;
 const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 5, initialBackoffMs: 30_000, maxBackoffMs: 3_600_000 };
 
 /**
+ * The deliveries of `pending` become `queued` under a lease of `$2` ms from `$1` — or `expired`, or
+ * `dead` when out of attempts — and come back as whole jobs (the UPDATE already joins the message).
+ */
+const CLAIM_PENDING = `UPDATE deliveries d
+      SET status = CASE
+            WHEN d.expires_at IS NOT NULL AND d.expires_at <= $1 THEN 'expired'
+            WHEN d.attempts >= COALESCE((m.retry ->> 'maxAttempts')::int, ${DEFAULT_RETRY.maxAttempts}) THEN 'dead'
+            ELSE 'queued' END,
+          next_attempt_at = CASE WHEN (d.expires_at IS NULL OR d.expires_at > $1)
+                                  AND d.attempts < COALESCE((m.retry ->> 'maxAttempts')::int, ${DEFAULT_RETRY.maxAttempts})
+                                 THEN $1::timestamptz + make_interval(secs => $2::double precision / 1000) END,
+          updated_at = now()
+     FROM pending, messages m
+    WHERE d.id = pending.id AND d.created_at = pending.created_at AND m.id = d.message_id AND m.created_at = d.created_at
+    RETURNING ${JOB_COLUMNS}, d.status, COALESCE((m.retry ->> 'digest')::boolean, false) AS digest`;
+
+/**
  * Claims the pending deliveries of up to `$3` receivers with anything due at `$1` under a lease of
- * `$2` ms, and returns each job whole (the UPDATE already joins the message). Receivers with
+ * `$2` ms (`CLAIM_PENDING`). Receivers with
  * anything due are found through `ix_deliveries_leased`, so a poll reads what is due, not every
  * delivery. Each receiver's pending rows are then read through `ix_deliveries_user`, oldest first,
  * at most one batch's worth (the rest go in the next claim). Their condition is a CASE on purpose:
@@ -79,16 +97,18 @@ export const CLAIM_DUE = `WITH due AS (
         ORDER BY d.created_at
         LIMIT ${MAX_BATCH_JOBS}
         FOR UPDATE SKIP LOCKED) AS p)
-   UPDATE deliveries d
-      SET status = CASE
-            WHEN d.expires_at IS NOT NULL AND d.expires_at <= $1 THEN 'expired'
-            WHEN d.attempts >= COALESCE((m.retry ->> 'maxAttempts')::int, ${DEFAULT_RETRY.maxAttempts}) THEN 'dead'
-            ELSE 'queued' END,
-          next_attempt_at = $1::timestamptz + make_interval(secs => $2::double precision / 1000),
-          updated_at = now()
-     FROM pending, messages m
-    WHERE d.id = pending.id AND d.created_at = pending.created_at AND m.id = d.message_id AND m.created_at = d.created_at
-    RETURNING ${JOB_COLUMNS}, d.status, COALESCE((m.retry ->> 'digest')::boolean, false) AS digest`;
+   ${CLAIM_PENDING}`;
+
+/**
+ * Claims up to `$3` due deliveries that have no user (a bare phone number or email address): with
+ * no user to gather them by, each goes out on its own.
+ */
+export const CLAIM_DUE_WITHOUT_USER = `WITH pending AS (
+     SELECT id, created_at FROM deliveries
+      WHERE user_id IS NULL AND status IN ('failed', 'queued') AND next_attempt_at <= $1
+      LIMIT $3
+      FOR UPDATE SKIP LOCKED)
+   ${CLAIM_PENDING}`;
 
 /**
  * The failed-delivery cache of the resend poller, kept in PostgreSQL. A failed delivery first gets
@@ -157,17 +177,21 @@ export class ResendStore {
 
   /**
    * Claims the pending deliveries of up to `receivers` receivers (per channel) that have anything
-   * due, due or not, so jitter never splits one receiver's messages over several sends. Claimed
-   * deliveries become `queued` with `next_attempt_at` = the lease's end.
+   * due, due or not, so jitter never splits one receiver's messages over several sends, and up to
+   * `receivers` due deliveries that have no user. Claimed deliveries become `queued` with
+   * `next_attempt_at` = the lease's end.
    */
   async claimDue(now: Date, leaseMs: number, receivers: number): Promise<ClaimedResends> {
     return this.dataSource.transaction(async (tx) => {
-      const rows = await queryRows<ClaimedRow>(tx, CLAIM_DUE, [now, leaseMs, receivers]);
+      const rows = [
+        ...(await queryRows<ClaimedRow>(tx, CLAIM_DUE, [now, leaseMs, receivers])),
+        ...(await queryRows<ClaimedRow>(tx, CLAIM_DUE_WITHOUT_USER, [now, leaseMs, receivers])),
+      ];
       const batches = new Map<string, ResendBatch>();
       for (const row of rows) {
         if (row.status !== 'queued') continue;
-        const key = `${row.user_id}\u0000${row.channel}`;
-        const batch = batches.get(key) ?? { userId: row.user_id!, channel: row.channel, digest: false, jobs: [] };
+        const key = row.user_id === null ? row.id : `${row.user_id}\u0000${row.channel}`;
+        const batch = batches.get(key) ?? { userId: row.user_id, channel: row.channel, digest: false, jobs: [] };
         batch.digest ||= row.digest;
         batch.jobs.push(toDeliveryJob(row));
         batches.set(key, batch);

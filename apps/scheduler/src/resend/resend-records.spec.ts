@@ -1,0 +1,53 @@
+import { randomUUID } from 'node:crypto';
+import { DeliveryBatchSchema, DeliveryJobSchema, type Channel, type DeliveryJob } from '@notify/contracts';
+import type { ResendBatch } from '@notify/persistence';
+import { resendRecords } from './resend-records';
+
+function job(userId: string | null, seq: number, data: Record<string, unknown> = {}, channel: Channel = 'websocket'): DeliveryJob {
+  return DeliveryJobSchema.parse({
+    deliveryId: randomUUID(),
+    requestId: `r-${seq}`,
+    userId,
+    channel,
+    endpoint: userId ? `inbox:${userId}` : '+15550100',
+    attempt: 2,
+    expiresAt: null,
+    priority: 'normal',
+    locale: 'en',
+    message: { id: randomUUID(), seq, type: 'account.note', title: `title ${seq}`, body: 'body', data, createdAt: '2026-12-03T10:00:00.000Z' },
+  });
+}
+
+const batchOf = (jobs: DeliveryJob[], channel: Channel = 'websocket', digest = false): ResendBatch => ({ userId: jobs[0]!.userId, channel, digest, jobs });
+const values = (batch: ResendBatch, maxBytes?: number) => resendRecords(batch, maxBytes).messages.map((m) => ({ key: m.key, value: String(m.value) }));
+
+describe('resendRecords', () => {
+  it('puts a receiver’s messages in one batch record, the same JSON as a DeliveryBatch', () => {
+    const jobs = [1, 2, 3].map((seq) => job('u-1', seq));
+    expect(resendRecords(batchOf(jobs)).topic).toBe('notify.deliver.websocket');
+    expect(values(batchOf(jobs))).toEqual([{ key: 'u-1', value: JSON.stringify({ userId: 'u-1', batch: jobs }) }]);
+  });
+
+  it('splits a batch too big for one record into several, in order, each under the limit', () => {
+    // 30 messages with about 60 KB of data each: 1.8 MB, more than the broker takes in one record.
+    const jobs = Array.from({ length: 30 }, (_, i) => job('u-big', i + 1, { blob: 'x'.repeat(60_000) }));
+    const records = values(batchOf(jobs), 512 * 1024);
+    expect(records.length).toBeGreaterThan(3);
+    for (const record of records) {
+      expect(record.key).toBe('u-big');
+      expect(Buffer.byteLength(record.value)).toBeLessThanOrEqual(512 * 1024);
+    }
+    const batches = records.map((r) => DeliveryBatchSchema.parse(JSON.parse(r.value)));
+    expect(batches.flatMap((b) => b.batch)).toEqual(jobs);
+  });
+
+  it('sends each message on its own when the route asks for no digest, or when there is no user to gather them by', () => {
+    const sms = [1, 2].map((seq) => job('u-2', seq, {}, 'sms'));
+    expect(values(batchOf(sms, 'sms'))).toEqual(sms.map((j) => ({ key: 'u-2', value: JSON.stringify(j) })));
+    const digest = values(batchOf(sms, 'sms', true));
+    expect(digest).toHaveLength(1);
+    expect(DeliveryBatchSchema.parse(JSON.parse(digest[0]!.value)).batch).toEqual(sms);
+    const bare = job(null, 1, {}, 'sms');
+    expect(values({ userId: null, channel: 'sms', digest: true, jobs: [bare] })).toEqual([{ key: 'r-1', value: JSON.stringify(bare) }]);
+  });
+});
