@@ -9,6 +9,14 @@ import { jsonRows, queryRows, selectJsonRows, type JsonColumn } from './rows';
 /** A tier has given up on the user when each of its deliveries is in one of these. */
 const GAVE_UP = `(y.status IN ('dead', 'expired', 'cancelled') OR (y.status = 'failed' AND y.last_error IN ('offline', 'ack_timeout', 'no_endpoint')))`;
 
+/**
+ * A released delivery is `queued` under this lease: its job is produced after the release commits,
+ * and if that produce never happens (the process stopped, the broker refused) the resend poller
+ * finds the delivery once the lease has run out and sends it. Longer than a channel's usual lag, so
+ * a job merely waiting in Kafka is not produced twice.
+ */
+export const RELEASE_LEASE_MS = 5 * 60_000;
+
 export interface Released {
   jobs: DeliveryJob[];
   /** Held deliveries found past their expiry instead of released. */
@@ -30,7 +38,7 @@ export class FallbackStore {
       const released = await queryRows<{ id: string; created_at: Date }>(
         tx,
         `UPDATE deliveries h
-            SET status = 'queued', next_attempt_at = NULL, updated_at = now()
+            SET status = 'queued', next_attempt_at = now() + make_interval(secs => $2::double precision / 1000), updated_at = now()
            FROM (SELECT d.message_id, d.user_id, d.created_at, min(d.tier) AS tier
                    FROM ${DELIVERY_KEYS}
                    JOIN deliveries d ON d.id = k.id AND d.created_at = k.created_at
@@ -42,7 +50,7 @@ export class FallbackStore {
                              WHERE y.message_id = h.message_id AND y.user_id IS NOT DISTINCT FROM h.user_id
                                AND y.created_at = h.created_at AND y.tier < h.tier AND NOT ${GAVE_UP})
           RETURNING h.id, h.created_at, h.channel, h.user_id, h.message_id, h.locale`,
-        [deliveryKeys(keysOfIds(failedDeliveryIds))],
+        [deliveryKeys(keysOfIds(failedDeliveryIds)), RELEASE_LEASE_MS],
       );
       await this.placeReleasedInInboxes(tx, released.map((r) => ({ id: r.id, createdAt: r.created_at })));
       return loadDeliveryJobs(tx, released.map((r) => ({ id: r.id, createdAt: r.created_at })));
@@ -81,22 +89,25 @@ export class FallbackStore {
             WHERE h.status = 'held' AND h.next_attempt_at <= $1
             ORDER BY h.next_attempt_at
             LIMIT $2
-            FOR UPDATE SKIP LOCKED)
+            FOR UPDATE SKIP LOCKED),
+         decided AS (
+           SELECT h.id, h.created_at, CASE
+                    WHEN EXISTS (SELECT 1 FROM deliveries y
+                                  WHERE y.message_id = h.message_id AND y.user_id IS NOT DISTINCT FROM h.user_id
+                                    AND y.created_at = h.created_at AND y.tier < h.tier
+                                    AND y.status IN ('delivered', 'read', 'clicked')) THEN 'cancelled'
+                    WHEN h.expires_at IS NOT NULL AND h.expires_at <= $1 THEN 'expired'
+                    ELSE 'queued' END AS status
+             FROM due JOIN deliveries h ON h.id = due.id AND h.created_at = due.created_at)
          UPDATE deliveries h
-            SET status = CASE
-                  WHEN EXISTS (SELECT 1 FROM deliveries y
-                                WHERE y.message_id = h.message_id AND y.user_id IS NOT DISTINCT FROM h.user_id
-                                  AND y.created_at = h.created_at AND y.tier < h.tier
-                                  AND y.status IN ('delivered', 'read', 'clicked')) THEN 'cancelled'
-                  WHEN h.expires_at IS NOT NULL AND h.expires_at <= $1 THEN 'expired'
-                  ELSE 'queued' END,
-                next_attempt_at = NULL,
+            SET status = decided.status,
+                next_attempt_at = CASE WHEN decided.status = 'queued' THEN $1::timestamptz + make_interval(secs => $3::double precision / 1000) END,
                 updated_at = now()
-           FROM due
-          WHERE h.id = due.id AND h.created_at = due.created_at
+           FROM decided
+          WHERE h.id = decided.id AND h.created_at = decided.created_at
           RETURNING h.id, h.created_at, h.status, h.message_id, h.user_id, h.channel, h.attempts,
                     (SELECT request_id FROM messages m WHERE m.id = h.message_id AND m.created_at = h.created_at)`,
-        [now, limit],
+        [now, limit, RELEASE_LEASE_MS],
       );
       const queued = rows.filter((r) => r.status === 'queued').map((r) => ({ id: r.id, createdAt: r.created_at }));
       await this.placeReleasedInInboxes(tx, queued);

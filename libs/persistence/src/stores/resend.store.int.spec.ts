@@ -3,6 +3,7 @@ import { MAX_BATCH_JOBS } from '@notify/contracts';
 import { createTestDatabase, type TestDatabase } from '@notify/testing';
 import { createDataSource, runMigrations } from '../data-source';
 import { newId } from '../ids';
+import { FallbackStore, RELEASE_LEASE_MS } from './fallback.store';
 import { CLAIM_DUE, ResendStore } from './resend.store';
 
 const T0 = new Date('2030-03-01T10:00:00Z');
@@ -156,6 +157,17 @@ describe('ResendStore', () => {
       [ids[0]!, ids[1]!].sort().map((id) => ({ userId: null, channel: 'sms', ids: [id] })),
     );
     expect(await statusOf([ids[2]!])).toEqual([{ status: 'failed', next_attempt_at: at(60_000) }]);
+  });
+
+  it('resends a released delivery whose job was never produced, once the release lease has run out', async () => {
+    const [id] = await seed('u-released', 1, { status: 'held', nextAttemptAt: at(-1), channel: 'push' });
+    const released = await new FallbackStore(first).releaseDue(T0, 100);
+    expect(released.jobs.map((j) => j.deliveryId)).toEqual([id]);
+    // The process stops before it produces the job.
+    const store = new ResendStore(first);
+    expect((await store.claimDue(at(RELEASE_LEASE_MS - 1), 60_000, 100)).batches).toEqual([]);
+    const { batches } = await store.claimDue(at(RELEASE_LEASE_MS), 60_000, 100);
+    expect(batches.flatMap((b) => b.jobs.map((j) => j.deliveryId))).toEqual([id]);
   });
 
   it('takes a send whose outcome never came for failed once its lease has run out, and leaves answered and leased sends alone', async () => {
