@@ -88,12 +88,19 @@ export class NotificationInbox {
     return [...this.messages.values()].sort((a, b) => a.seq - b.seq);
   }
 
-  /** @param {InboxMessage[]} incoming */
+  /**
+   * Keeps and shows what it has not seen. Seen means held (by id) or at or below `lastSeq`: every
+   * sequence number up to it has arrived, even if only the newest messages were kept across a reload.
+   * @param {InboxMessage[]} incoming
+   */
   receive(incoming) {
-    const fresh = incoming.filter((message) => !this.messages.has(message.id));
-    for (const message of fresh) {
+    /** @type {InboxMessage[]} */
+    const fresh = [];
+    for (const message of incoming) {
+      if (this.messages.has(message.id) || message.seq <= this.lastSeq) continue;
       this.messages.set(message.id, message);
-      if (message.seq > this.lastSeq) this.ahead.add(message.seq);
+      this.ahead.add(message.seq);
+      fresh.push(message);
     }
     const before = this.lastSeq;
     while (this.ahead.delete(this.lastSeq + 1)) this.lastSeq += 1;
@@ -120,7 +127,11 @@ export class NotificationInbox {
     if (!saved) return;
     const { lastSeq, messages } = JSON.parse(saved);
     this.lastSeq = lastSeq;
-    for (const message of messages) this.messages.set(message.id, message);
+    for (const message of messages) {
+      this.messages.set(message.id, message);
+      // Held beyond a gap: counted once the gap is filled.
+      if (message.seq > lastSeq) this.ahead.add(message.seq);
+    }
   }
 
   save() {
