@@ -19,11 +19,12 @@ import type { Counter } from 'prom-client';
 import { planMessage, TemplateRenderError } from '../planning/message-planner';
 import { namedRecipients } from '../planning/targets';
 import { RouteTable, type Route } from '../routing/route-table';
-import { parseRequestRecord } from './request-parser';
+import { parseRequestRecord, sendAtProblem } from './request-parser';
 
 export interface IngestionSettings {
   consumerGroup: string;
   maxBatchBytes: number;
+  retentionDays: number;
 }
 export const INGESTION_SETTINGS = Symbol('INGESTION_SETTINGS');
 export const CLOCK = Symbol('CLOCK');
@@ -47,7 +48,7 @@ export class RequestIngestion implements OnApplicationBootstrap, OnModuleDestroy
     private readonly recipients: RecipientStore,
     private readonly routes: RouteTable,
     @Inject(APP_LOGGER) private readonly logger: AppLogger,
-    @Inject(INGESTION_SETTINGS) settings: IngestionSettings,
+    @Inject(INGESTION_SETTINGS) private readonly settings: IngestionSettings,
     @Inject(FATAL_ERROR_HANDLER) onFatal: FatalErrorHandler,
     @Inject(CLOCK) private readonly clock: Clock,
     metrics: Metrics,
@@ -73,16 +74,19 @@ export class RequestIngestion implements OnApplicationBootstrap, OnModuleDestroy
   }
 
   private async ingest(records: ConsumedRecord[]): Promise<void> {
+    const now = this.clock();
     const valid = new Map<string, { request: NotificationRequest; route: Route; record: ConsumedRecord }>();
     const rejections: Rejection[] = [];
     for (const record of records) {
       const parsed = parseRequestRecord(record, this.routes);
+      const tooLate = parsed.ok ? sendAtProblem(parsed.request, now, this.settings.retentionDays) : undefined;
       if (!parsed.ok) rejections.push(parsed.rejection);
+      else if (tooLate) rejections.push({ record, code: ErrorCode.SchemaViolation, reason: tooLate });
       else if (!valid.has(parsed.request.id)) valid.set(parsed.request.id, { ...parsed, record });
     }
     const { userIds, topics } = namedRecipients([...valid.values()].map((v) => v.request));
     const directory = await this.recipients.lookup(userIds, topics);
-    const context = { now: this.clock(), newId, routes: this.routes, directory };
+    const context = { now, newId, routes: this.routes, directory };
     const planned: PlannedMessage[] = [];
     for (const { request, route, record } of valid.values()) {
       try {

@@ -1,7 +1,7 @@
 import { ErrorCode, MAX_REQUEST_BYTES, MAX_USER_IDS, Topics } from '@notify/contracts';
 import type { ConsumedRecord, Rejection } from '@notify/kafka';
 import { RouteTable } from '../routing/route-table';
-import { parseRequestRecord, type ParsedRecord } from './request-parser';
+import { parseRequestRecord, sendAtProblem, type ParsedRecord } from './request-parser';
 
 const routes = RouteTable.from({
   version: 1,
@@ -289,3 +289,21 @@ function emailOfLength(length: number): string {
   const domain = `${'b'.repeat(60)}.${'c'.repeat(60)}.${'d'.repeat(60)}.com`;
   return `${'a'.repeat(length - domain.length - 1)}@${domain}`;
 }
+
+describe('sendAtProblem', () => {
+  const now = new Date('2026-12-03T10:00:00Z');
+  const request = (sendAt?: string) => ({ id: 'r-1', type: 'order.shipped', to: { userId: 'u-1' }, priority: 'normal' as const, ...(sendAt ? { sendAt } : {}) });
+
+  it('accepts no sendAt, a past one, and one before the retention period ends', () => {
+    expect(sendAtProblem(request(), now, 30)).toBeUndefined();
+    expect(sendAtProblem(request('2026-11-01T00:00:00Z'), now, 30)).toBeUndefined();
+    expect(sendAtProblem(request('2027-01-02T09:59:59.999Z'), now, 30)).toBeUndefined();
+  });
+
+  it('refuses a sendAt at or past the retention period, naming the setting', () => {
+    expect(sendAtProblem(request('2027-01-02T10:00:00Z'), now, 30)).toBe(
+      'sendAt: must be less than 30 days ahead (MESSAGE_RETENTION_DAYS); messages are deleted after that',
+    );
+    expect(sendAtProblem(request('2027-06-01T00:00:00Z'), now, 7)).toMatch(/less than 7 days ahead/);
+  });
+});

@@ -29,3 +29,15 @@ export function parseRequestRecord(record: ConsumedRecord, routes: RouteTable): 
   if (!route) return reject(ErrorCode.UnknownType, `no route for type "${parsed.data.type}" and no default route`);
   return { ok: true, request: parsed.data, route };
 }
+
+const DAY_MS = 86_400_000;
+
+/**
+ * A scheduled send must come before its message's rows are deleted: they live in the partition of
+ * the day the request arrived, dropped `retentionDays` after it. A later `sendAt` would be lost
+ * without a trace, so the request goes to the DLQ instead.
+ */
+export function sendAtProblem(request: NotificationRequest, now: Date, retentionDays: number): string | undefined {
+  if (!request.sendAt || Date.parse(request.sendAt) < now.getTime() + retentionDays * DAY_MS) return undefined;
+  return `sendAt: must be less than ${retentionDays} days ahead (MESSAGE_RETENTION_DAYS); messages are deleted after that`;
+}
