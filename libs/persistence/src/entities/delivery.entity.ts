@@ -14,6 +14,7 @@ export type DeliveryState = (typeof DELIVERY_STATES)[number];
 @Index('ix_deliveries_user', ['userId', 'createdAt'])
 @Index('ix_deliveries_due', { synchronize: false })
 @Index('ix_deliveries_leased', { synchronize: false })
+@Index('ix_deliveries_held_expiry', { synchronize: false })
 export class DeliveryEntity {
   @PrimaryColumn({ type: 'uuid' })
   id!: string;

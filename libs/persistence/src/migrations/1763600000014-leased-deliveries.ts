@@ -17,9 +17,12 @@ export class LeasedDeliveries1763600000014 implements MigrationInterface {
     await db.query(`
       CREATE INDEX ix_deliveries_leased ON deliveries (status, next_attempt_at)
        WHERE status IN ('failed', 'queued', 'sent') AND next_attempt_at IS NOT NULL`);
+    // Held tiers by expiry: the release poller expires those that have no time of their own.
+    await db.query(`CREATE INDEX ix_deliveries_held_expiry ON deliveries (expires_at) WHERE status = 'held' AND expires_at IS NOT NULL`);
   }
 
   async down(db: QueryRunner): Promise<void> {
+    await db.query(`DROP INDEX ix_deliveries_held_expiry`);
     await db.query(`DROP INDEX ix_deliveries_leased`);
   }
 }

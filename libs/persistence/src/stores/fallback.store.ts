@@ -78,7 +78,9 @@ export class FallbackStore {
 
   /**
    * Releases held deliveries whose time has come, at most `limit`, skipping rows another instance
-   * has locked. One whose lower tier already delivered is cancelled; one past its expiry expires.
+   * has locked. One whose lower tier already delivered is cancelled; one past its expiry expires —
+   * also a tier that had no time of its own and waited for a lower tier that expired instead of
+   * giving up.
    */
   async releaseDue(now: Date, limit: number): Promise<Released> {
     return this.dataSource.transaction(async (tx) => {
@@ -86,7 +88,7 @@ export class FallbackStore {
         tx,
         `WITH due AS (
            SELECT h.id, h.created_at FROM deliveries h
-            WHERE h.status = 'held' AND h.next_attempt_at <= $1
+            WHERE h.status = 'held' AND (h.next_attempt_at <= $1 OR h.expires_at <= $1)
             ORDER BY h.next_attempt_at
             LIMIT $2
             FOR UPDATE SKIP LOCKED),

@@ -170,6 +170,14 @@ describe('ResendStore', () => {
     expect(batches.flatMap((b) => b.jobs.map((j) => j.deliveryId))).toEqual([id]);
   });
 
+  it('expires a held tier that had no time of its own once the message is past its expiry', async () => {
+    const [held] = await seed('u-held', 1, { status: 'held', nextAttemptAt: null, expiresAt: at(-1), channel: 'sms' });
+    const { jobs, expired } = await new FallbackStore(first).releaseDue(T0, 100);
+    expect(jobs).toEqual([]);
+    expect(expired.map((e) => [e.status, e.userId])).toEqual([['expired', 'u-held']]);
+    expect(await statusOf([held!])).toEqual([{ status: 'expired', next_attempt_at: null }]);
+  });
+
   it('takes a send whose outcome never came for failed once its lease has run out, and leaves answered and leased sends alone', async () => {
     const [lostBrowser] = await seed('u-lost-browser', 1, { status: 'sent', nextAttemptAt: at(-1) });
     const [lostPush] = await seed('u-lost-push', 1, { status: 'sent', nextAttemptAt: at(-1), channel: 'push' });
