@@ -70,7 +70,7 @@ export class InboxStore {
         id: string; request_id: string; message_id: string; user_id: string; attempts: number; updated_at: Date;
       }>(
         tx,
-        `UPDATE deliveries d SET status = 'read', updated_at = now()
+        `UPDATE deliveries d SET status = 'read', next_attempt_at = NULL, updated_at = now()
            FROM (${selectJsonRows([
              ['message_id', 'uuid'],
              ['created_at', 'timestamptz'],
