@@ -22,6 +22,18 @@
 
 const NAMESPACE = '/notifications';
 
+/** The user a token names (`sub`), read without checking it: the gateway checks it. @param {string} token */
+function subjectOf(token) {
+  try {
+    const payload = token.split('.')[1] ?? '';
+    const json = atob(payload.replace(/-/g, '+').replace(/_/g, '/'));
+    const sub = JSON.parse(json).sub;
+    return typeof sub === 'string' ? sub : 'anonymous';
+  } catch {
+    return 'anonymous';
+  }
+}
+
 export class NotificationInbox {
   /** @param {InboxOptions} options */
   constructor(options) {
@@ -30,7 +42,8 @@ export class NotificationInbox {
     this.messages = new Map();
     /** @type {Set<number>} sequence numbers held above the gap-free prefix */
     this.ahead = new Set();
-    this.key = `notify-inbox:${options.deviceId ?? 'default'}`;
+    // Per user and device: what one user has seen says nothing about another's sequence numbers.
+    this.key = `notify-inbox:${subjectOf(options.token)}:${options.deviceId ?? 'default'}`;
     this.lastSeq = 0;
     this.restore();
     /** @type {Promise<void>} */

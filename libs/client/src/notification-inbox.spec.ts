@@ -34,11 +34,20 @@ class MemoryStorage implements InboxStorage {
 const message = (seq: number): InboxMessage => ({ id: `m-${seq}`, seq, type: 'account.note', title: `message ${seq}`, body: 'b', data: {}, createdAt: '2026-12-03T10:00:00.000Z' });
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => message(from + i));
 
+/** A token's shape as the module reads it (unsigned here: the gateway is the one that checks it). */
+const tokenFor = (sub: string) => `e30.${Buffer.from(JSON.stringify({ sub })).toString('base64url')}.sig`;
+
 /** An inbox on a socket double, recording what it shows. */
-function open(storage: MemoryStorage) {
+function open(storage: MemoryStorage, userId = 'u-1') {
   const socket = new SocketDouble();
   const shown: string[] = [];
-  const inbox = new NotificationInbox({ io: () => socket, url: 'http://gateway', token: 't', storage, onMessages: (messages) => shown.push(...messages.map((m) => m.id)) }).connect();
+  const inbox = new NotificationInbox({
+    io: () => socket,
+    url: 'http://gateway',
+    token: tokenFor(userId),
+    storage,
+    onMessages: (messages) => shown.push(...messages.map((m) => m.id)),
+  }).connect();
   return { socket, shown, inbox };
 }
 
@@ -73,5 +82,14 @@ describe('NotificationInbox', () => {
     const { socket, shown } = open(new MemoryStorage());
     socket.deliver([message(1), message(1), message(2)]);
     expect(shown).toEqual(['m-1', 'm-2']);
+  });
+
+  it('keeps each user’s place apart in a browser they share', () => {
+    const storage = new MemoryStorage();
+    open(storage, 'u-a').socket.deliver(range(1, 300));
+    const other = open(storage, 'u-b');
+    expect(other.inbox.lastSeq).toBe(0);
+    other.socket.deliver([message(1)]);
+    expect(other.shown).toEqual(['m-1']);
   });
 });

@@ -97,7 +97,7 @@ export class ChannelDelivery {
     const decidedAt = clock();
     const decisions = attempts.map((attempt) => decide(attempt, decidedAt, this.settings.timing));
     const recorded = await outcomes.record(
-      decisions.map((d) => d.outcome),
+      decisions.map((d, i) => ({ ...d.outcome, attempt: attempts[i]!.job.attempt })),
       decisions.flatMap((d) => d.deactivation ?? []),
     );
     report.sent(channel, attempts, decisions);

@@ -79,7 +79,7 @@ export class RequestIngestion implements OnApplicationBootstrap, OnModuleDestroy
     const rejections: Rejection[] = [];
     for (const record of records) {
       const parsed = parseRequestRecord(record, this.routes);
-      const tooLate = parsed.ok ? sendAtProblem(parsed.request, now, this.settings.retentionDays) : undefined;
+      const tooLate = parsed.ok ? sendAtProblem(parsed.request, parsed.route, now, this.settings.retentionDays) : undefined;
       if (!parsed.ok) rejections.push(parsed.rejection);
       else if (tooLate) rejections.push({ record, code: ErrorCode.SchemaViolation, reason: tooLate });
       else if (!valid.has(parsed.request.id)) valid.set(parsed.request.id, { ...parsed, record });

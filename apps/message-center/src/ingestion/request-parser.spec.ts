@@ -1,6 +1,6 @@
 import { ErrorCode, MAX_REQUEST_BYTES, MAX_USER_IDS, Topics } from '@notify/contracts';
 import type { ConsumedRecord, Rejection } from '@notify/kafka';
-import { RouteTable } from '../routing/route-table';
+import { RouteTable, type Route } from '../routing/route-table';
 import { parseRequestRecord, sendAtProblem, type ParsedRecord } from './request-parser';
 
 const routes = RouteTable.from({
@@ -293,17 +293,26 @@ function emailOfLength(length: number): string {
 describe('sendAtProblem', () => {
   const now = new Date('2026-12-03T10:00:00Z');
   const request = (sendAt?: string) => ({ id: 'r-1', type: 'order.shipped', to: { userId: 'u-1' }, priority: 'normal' as const, ...(sendAt ? { sendAt } : {}) });
+  const route = (afterMs: number | null, channels = 3) => ({ channels: Array(channels).fill('push'), fallback: { policy: 'escalate', afterMs } }) as unknown as Route;
 
   it('accepts no sendAt, a past one, and one before the retention period ends', () => {
-    expect(sendAtProblem(request(), now, 30)).toBeUndefined();
-    expect(sendAtProblem(request('2026-11-01T00:00:00Z'), now, 30)).toBeUndefined();
-    expect(sendAtProblem(request('2027-01-02T09:59:59.999Z'), now, 30)).toBeUndefined();
+    expect(sendAtProblem(request(), route(null), now, 30)).toBeUndefined();
+    expect(sendAtProblem(request('2026-11-01T00:00:00Z'), route(null), now, 30)).toBeUndefined();
+    expect(sendAtProblem(request('2027-01-02T09:59:59.999Z'), route(null), now, 30)).toBeUndefined();
   });
 
   it('refuses a sendAt at or past the retention period, naming the setting', () => {
-    expect(sendAtProblem(request('2027-01-02T10:00:00Z'), now, 30)).toBe(
-      'sendAt: must be less than 30 days ahead (MESSAGE_RETENTION_DAYS); messages are deleted after that',
+    expect(sendAtProblem(request('2027-01-02T10:00:00Z'), route(null), now, 30)).toBe(
+      'sendAt: the last send must be less than 30 days ahead (MESSAGE_RETENTION_DAYS); messages are deleted after that',
     );
-    expect(sendAtProblem(request('2027-06-01T00:00:00Z'), now, 7)).toMatch(/less than 7 days ahead/);
+    expect(sendAtProblem(request('2027-06-01T00:00:00Z'), route(null), now, 7)).toMatch(/less than 7 days ahead/);
+  });
+
+  it('counts the escalation to the route’s last fallback tier', () => {
+    const day = 86_400_000;
+    // Tiers 1 and 2 follow a day apart: the last is due two days after sendAt.
+    expect(sendAtProblem(request('2026-12-30T09:59:59Z'), route(day), now, 30)).toBeUndefined();
+    expect(sendAtProblem(request('2026-12-31T10:00:00Z'), route(day), now, 30)).toMatch(/counting the route’s escalation to its last fallback tier/);
+    expect(sendAtProblem(request(), route(31 * day, 2), now, 30)).toMatch(/less than 30 days ahead/);
   });
 });

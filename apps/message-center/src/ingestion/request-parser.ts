@@ -33,11 +33,15 @@ export function parseRequestRecord(record: ConsumedRecord, routes: RouteTable): 
 const DAY_MS = 86_400_000;
 
 /**
- * A scheduled send must come before its message's rows are deleted: they live in the partition of
- * the day the request arrived, dropped `retentionDays` after it. A later `sendAt` would be lost
- * without a trace, so the request goes to the DLQ instead.
+ * A message's last send must come before its rows are deleted: they live in the partition of the
+ * day the request arrived, dropped `retentionDays` after it. The last send is `sendAt` (or now) plus
+ * the route's escalation to its last fallback tier. A later one would be lost without a trace, so
+ * the request goes to the DLQ instead.
  */
-export function sendAtProblem(request: NotificationRequest, now: Date, retentionDays: number): string | undefined {
-  if (!request.sendAt || Date.parse(request.sendAt) < now.getTime() + retentionDays * DAY_MS) return undefined;
-  return `sendAt: must be less than ${retentionDays} days ahead (MESSAGE_RETENTION_DAYS); messages are deleted after that`;
+export function sendAtProblem(request: NotificationRequest, route: Route, now: Date, retentionDays: number): string | undefined {
+  const start = request.sendAt ? Math.max(Date.parse(request.sendAt), now.getTime()) : now.getTime();
+  const lastTierDelay = route.fallback.policy === 'escalate' ? (route.fallback.afterMs ?? 0) * Math.max(0, route.channels.length - 1) : 0;
+  if (start + lastTierDelay < now.getTime() + retentionDays * DAY_MS) return undefined;
+  const escalation = lastTierDelay > 0 ? ', counting the route’s escalation to its last fallback tier' : '';
+  return `sendAt: the last send must be less than ${retentionDays} days ahead (MESSAGE_RETENTION_DAYS)${escalation}; messages are deleted after that`;
 }

@@ -10,7 +10,7 @@ import {
   type FatalErrorHandler,
 } from '@notify/kafka';
 import { APP_LOGGER, type AppLogger } from '@notify/observability';
-import { DeliveryOutcomeStore } from '@notify/persistence';
+import { DeliveryOutcomeStore, type DeliveryOutcome } from '@notify/persistence';
 import { RealtimeServer, type EmitOutcome } from '../realtime/realtime-server';
 import { OutcomeRecorder } from './outcome-recorder';
 
@@ -74,29 +74,37 @@ export class WebsocketDelivery implements OnApplicationBootstrap, OnModuleDestro
   private async deliver(records: ConsumedRecord[]): Promise<void> {
     const emissions = records.flatMap((record) => this.parse(record));
     const now = Date.now();
-    const live = emissions.map((e) => ({ ...e, jobs: e.jobs.filter((job) => !job.expiresAt || Date.parse(job.expiresAt) > now) }));
-    const expired = emissions.flatMap((e) => e.jobs.filter((job) => job.expiresAt && Date.parse(job.expiresAt) <= now));
+    const isLate = (job: DeliveryJob): boolean => job.expiresAt !== null && Date.parse(job.expiresAt) <= now;
+    // A message without an inbox sequence number cannot be shown or synced by a browser: it ends
+    // here rather than going round the resend poller until it is out of attempts.
+    const unplaced = (job: DeliveryJob): boolean => job.message.seq === null;
+    const live = emissions.map((e) => ({ ...e, jobs: e.jobs.filter((job) => !isLate(job) && !unplaced(job)) }));
+    const ended = emissions.flatMap((e) =>
+      e.jobs.flatMap((job): DeliveryOutcome[] => {
+        if (isLate(job)) return [{ deliveryId: job.deliveryId, status: 'expired', error: null }];
+        if (unplaced(job)) return [{ deliveryId: job.deliveryId, status: 'dead', error: ErrorCode.Internal }];
+        return [];
+      }),
+    );
     // A browser is not a provider: what matters downstream is the acknowledgement (delivered) or its
     // absence (failed), so the claim's `sent` is recorded but not published.
-    const claimed = await this.store.claimIds(
+    const claimed = await this.store.claimAttempts(
       live.flatMap((e) => e.jobs).map((job) => job.deliveryId),
       this.settings.ackTimeoutMs + this.settings.outcomeGraceMs,
     );
-    if (expired.length > 0) {
-      await publishOutcomes(this.producer, await this.store.record(expired.map((job) => ({ deliveryId: job.deliveryId, status: 'expired', error: null }))));
-    }
+    if (ended.length > 0) await publishOutcomes(this.producer, await this.store.record(ended));
     for (const emission of live) {
-      const jobs = emission.jobs.filter((job) => claimed.has(job.deliveryId) && job.message.seq !== null);
-      if (jobs.length > 0) this.emit({ ...emission, jobs });
+      const jobs = emission.jobs.filter((job) => claimed.has(job.deliveryId));
+      if (jobs.length > 0) this.emit({ ...emission, jobs }, claimed);
     }
   }
 
-  private emit({ userId, jobs, batch }: Emission): void {
+  private emit({ userId, jobs, batch }: Emission, attempts: Map<string, number>): void {
     const messages = jobs.map((job) => ({ ...job.message, seq: job.message.seq! }) satisfies InboxMessage);
     const sent = batch ? this.realtime.emitNotifications(userId, messages) : this.realtime.emitNotification(userId, messages[0]!);
     void sent.then((outcome) => {
       const status = statusOf(outcome);
-      for (const job of jobs) this.outcomes.add({ deliveryId: job.deliveryId, ...status });
+      for (const job of jobs) this.outcomes.add({ deliveryId: job.deliveryId, attempt: attempts.get(job.deliveryId), ...status });
     });
   }
 

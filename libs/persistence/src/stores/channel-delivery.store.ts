@@ -11,6 +11,11 @@ export interface ChannelOutcome {
   error: string | null;
   /** When a `failed` delivery may be re-sent; null for the others. */
   nextAttemptAt: Date | null;
+  /**
+   * The attempt the claim made: the outcome is written only while the delivery is still `sent` on
+   * it, so a batch that outlived its lease does not undo the resend poller's retry.
+   */
+  attempt?: number;
 }
 
 /** A device whose token the provider called dead; only this token is deactivated, not one registered since. */
@@ -58,10 +63,11 @@ export class ChannelDeliveryStore {
         tx,
         `UPDATE deliveries d
             SET status = o.status, last_error = o.error, next_attempt_at = o.next_attempt_at, updated_at = now()
-           FROM ${outcomeColumns(['status', 'varchar'], ['error', 'text'], ['next_attempt_at', 'timestamptz'])}
+           FROM ${outcomeColumns(['status', 'varchar'], ['error', 'text'], ['next_attempt_at', 'timestamptz'], ['attempt', 'int'])}
           WHERE d.id = o.id AND d.created_at = o.created_at AND d.status NOT IN ('delivered', 'read', 'clicked')
+            AND (o.attempt IS NULL OR (d.status = 'sent' AND d.attempts = o.attempt))
           ${RETURNING_OUTCOME}`,
-        [outcomeRows(outcomes, (o) => [o.status, o.error, o.nextAttemptAt])],
+        [outcomeRows(outcomes, (o) => [o.status, o.error, o.nextAttemptAt, o.attempt ?? null])],
       );
       return rows.map(recordedOutcomeOf);
     });

@@ -10,6 +10,12 @@ export interface DeliveryOutcome {
   deliveryId: string;
   status: OutcomeStatus;
   error: string | null;
+  /**
+   * The attempt the claim made. A failure is written only while the delivery is still `sent` on that
+   * attempt: once its lease ran out the resend poller may have failed it and sent it again, and a
+   * late write must not undo that. A delivery is recorded `delivered` whatever came since.
+   */
+  attempt?: number;
 }
 
 /**
@@ -40,13 +46,16 @@ export class DeliveryOutcomeStore {
   }
 
   /**
-   * The same claim for a caller that publishes no `sent` event (the gateway: D13): only the ids of
-   * the claimed deliveries, without looking up their messages for the events.
+   * The same claim for a caller that publishes no `sent` event (the gateway: D13): only the claimed
+   * deliveries' attempt numbers by id, without looking up their messages for the events.
    */
-  async claimIds(deliveryIds: string[], leaseMs: number): Promise<Set<string>> {
-    if (deliveryIds.length === 0) return new Set();
-    const rows = await queryRows<{ id: string }>(this.dataSource, `${CLAIM} RETURNING d.id`, [deliveryKeys(keysOfIds(deliveryIds)), leaseMs]);
-    return new Set(rows.map((row) => row.id));
+  async claimAttempts(deliveryIds: string[], leaseMs: number): Promise<Map<string, number>> {
+    if (deliveryIds.length === 0) return new Map();
+    const rows = await queryRows<{ id: string; attempts: number }>(this.dataSource, `${CLAIM} RETURNING d.id, d.attempts`, [
+      deliveryKeys(keysOfIds(deliveryIds)),
+      leaseMs,
+    ]);
+    return new Map(rows.map((row) => [row.id, row.attempts]));
   }
 
   /** Records outcomes of sent deliveries; a delivered (or read, or clicked) one never moves back. */
@@ -61,10 +70,11 @@ export class DeliveryOutcomeStore {
               -- the claim's lease ends; a new failure waits for the resend poller to give it its next attempt time
               next_attempt_at = NULL,
               delivered_at = CASE WHEN o.status = 'delivered' THEN now() ELSE d.delivered_at END
-         FROM ${outcomeColumns(['status', 'varchar'], ['error', 'text'])}
+         FROM ${outcomeColumns(['status', 'varchar'], ['error', 'text'], ['attempt', 'int'])}
         WHERE d.id = o.id AND d.created_at = o.created_at AND d.status NOT IN ('delivered', 'read', 'clicked')
+          AND (o.attempt IS NULL OR o.status = 'delivered' OR (d.status = 'sent' AND d.attempts = o.attempt))
         ${RETURNING_OUTCOME}`,
-      [outcomeRows(outcomes, (o) => [o.status, o.error])],
+      [outcomeRows(outcomes, (o) => [o.status, o.error, o.attempt ?? null])],
     );
     return rows.map(recordedOutcomeOf);
   }

@@ -3,6 +3,7 @@ import { MAX_BATCH_JOBS } from '@notify/contracts';
 import { createTestDatabase, type TestDatabase } from '@notify/testing';
 import { createDataSource, runMigrations } from '../data-source';
 import { newId } from '../ids';
+import { DeliveryOutcomeStore } from './delivery-outcome.store';
 import { FallbackStore, RELEASE_LEASE_MS } from './fallback.store';
 import { CLAIM_DUE, ResendStore } from './resend.store';
 
@@ -201,6 +202,27 @@ describe('ResendStore', () => {
     await store.scheduleFailed(T0, 100, () => 0);
     const claimed = await store.claimDue(at(1), 60_000, 100);
     expect(claimed.batches.flatMap((b) => b.jobs.map((j) => j.deliveryId)).sort()).toEqual([lostBrowser, lostPush].sort());
+  });
+
+  it('does not let a late outcome of a lost send undo its retry, unless it says delivered', async () => {
+    const [id] = await seed('u-late', 1, { status: 'queued', attempts: 0 });
+    const outcomes = new DeliveryOutcomeStore(first);
+    const store = new ResendStore(first);
+    expect(await outcomes.claimAttempts([id!], 60_000)).toEqual(new Map([[id, 1]]));
+    // The gateway's outcome write is held up past the lease; the poller fails the send and it goes out again.
+    const later = new Date(Date.now() + 86_400_000);
+    expect((await store.failUnanswered(later, 10)).map((e) => e.deliveryId)).toEqual([id]);
+    await store.scheduleFailed(later, 10, () => 0);
+    expect((await store.claimDue(new Date(later.getTime() + 1), 60_000, 10)).batches).toHaveLength(1);
+    expect(await outcomes.claimAttempts([id!], 60_000)).toEqual(new Map([[id, 2]]));
+
+    expect(await outcomes.record([{ deliveryId: id!, status: 'failed', error: 'ack_timeout', attempt: 1 }])).toEqual([]);
+    const [second] = await statusOf([id!]);
+    expect(second!.status).toBe('sent');
+    expect(second!.next_attempt_at).not.toBeNull();
+    const delivered = await outcomes.record([{ deliveryId: id!, status: 'delivered', error: null, attempt: 1 }]);
+    expect(delivered.map((e) => [e.status, e.attempt])).toEqual([['delivered', 2]]);
+    expect(await statusOf([id!])).toEqual([{ status: 'delivered', next_attempt_at: null }]);
   });
 
   it('finds the receivers with anything due through an index, without reading every delivery', async () => {
