@@ -3,12 +3,12 @@ import jwt from 'jsonwebtoken';
 import { Partitioners, type Consumer, type Producer } from 'kafkajs';
 import { Client } from 'pg';
 import { io, type Socket } from 'socket.io-client';
-import { DeliveryJobSchema, OutcomeEventSchema, REALTIME_NAMESPACE, Topics, type OutcomeEvent } from '@notify/contracts';
+import { OutcomeEventSchema, REALTIME_NAMESPACE, Topics, type OutcomeEvent } from '@notify/contracts';
 import { ensureTopics } from '@notify/kafka';
-import { newId } from '@notify/persistence';
 import { eventually, freePort } from '@notify/testing';
 import { AppProcess } from './app-process';
 import { testKafka } from './kafka-admin';
+import { seedWebsocketJob } from './websocket-job';
 
 const ACK_TIMEOUT_MS = 4_000;
 const OUTCOME_GRACE_MS = 1_000;
@@ -101,31 +101,13 @@ describe('a gateway killed between its claim and the acknowledgement', () => {
     ).rows[0]!;
 
   it('sends the delivery again once the lease has run out, and it is acknowledged once', async () => {
-    const created = new Date();
-    const messageId = newId(created);
-    const deliveryId = newId(created);
-    await db.query(
-      `INSERT INTO messages (id, request_id, type, recipient, retry, created_at, contents)
-       VALUES ($1, $2, 'account.note', '{}', '{"maxAttempts":5,"initialBackoffMs":100,"maxBackoffMs":100}', $3, '{"en":{"title":"t","body":"b"}}')`,
-      [messageId, `gateway-crash-${run}`, created],
-    );
-    await db.query(
-      `INSERT INTO deliveries (id, message_id, user_id, channel, endpoint, locale, status, attempts, created_at, seq)
-       VALUES ($1, $2, $3::varchar, 'websocket', 'inbox:' || $3::varchar, 'en', 'queued', 0, $4, 1)`,
-      [deliveryId, messageId, userId, created],
-    );
-    const job = DeliveryJobSchema.parse({
-      deliveryId,
+    const job = await seedWebsocketJob((sql, params) => db.query(sql, params), userId, {
       requestId: `gateway-crash-${run}`,
-      userId,
-      channel: 'websocket',
-      endpoint: `inbox:${userId}`,
-      attempt: 1,
-      expiresAt: null,
-      priority: 'normal',
-      locale: 'en',
-      message: { id: messageId, seq: 1, type: 'account.note', title: 't', body: 'b', data: {}, createdAt: created.toISOString() },
+      seq: 1,
+      retry: { maxAttempts: 5, initialBackoffMs: 100, maxBackoffMs: 100 },
     });
+    const { deliveryId } = job;
+    const messageId = job.message.id;
 
     const first = await gateway('first');
     const silent = await client(first.port, false);

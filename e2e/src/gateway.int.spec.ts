@@ -1,9 +1,9 @@
 import jwt from 'jsonwebtoken';
 import { io } from 'socket.io-client';
-import { DeliveryJobSchema, Topics, type InboxMessage, type SyncResponse } from '@notify/contracts';
-import { newId } from '@notify/persistence';
+import { Topics, type InboxMessage, type SyncResponse } from '@notify/contracts';
 import { eventually } from '@notify/testing';
 import { RunningPlatform, uniqueId, type NotificationSocket } from './platform';
+import { seedWebsocketJob } from './websocket-job';
 
 /** The realtime gateway through the real broker, database and Socket.IO connections. */
 describe('realtime gateway', () => {
@@ -102,30 +102,8 @@ describe('realtime gateway', () => {
   it('ends a job that has no inbox sequence number as dead instead of emitting it', async () => {
     const userId = uniqueId('unplaced');
     const client = await platform.connectAndCollect(userId);
-    const created = new Date();
-    const messageId = newId(created);
-    const deliveryId = newId(created);
-    await platform.db.query(
-      `INSERT INTO messages (id, request_id, type, recipient, created_at, contents) VALUES ($1, $2, 'account.note', '{}', $3, '{"en":{"title":"t","body":"b"}}')`,
-      [messageId, uniqueId('unplaced-request'), created],
-    );
-    await platform.db.query(
-      `INSERT INTO deliveries (id, message_id, user_id, channel, endpoint, locale, status, created_at)
-       VALUES ($1, $2, $3::varchar, 'websocket', 'inbox:' || $3::varchar, 'en', 'queued', $4)`,
-      [deliveryId, messageId, userId, created],
-    );
-    const job = DeliveryJobSchema.parse({
-      deliveryId,
-      requestId: 'unplaced',
-      userId,
-      channel: 'websocket',
-      endpoint: `inbox:${userId}`,
-      attempt: 1,
-      expiresAt: null,
-      priority: 'normal',
-      locale: 'en',
-      message: { id: messageId, seq: null, type: 'account.note', title: 't', body: 'b', data: {}, createdAt: created.toISOString() },
-    });
+    const job = await seedWebsocketJob((sql, params) => platform.db.query(sql, params), userId, { requestId: uniqueId('unplaced-request'), seq: null });
+    const { deliveryId } = job;
     await platform.producer.send({ topic: Topics.deliver.websocket, messages: [{ key: userId, value: JSON.stringify(job) }] });
     const [row] = await eventually(
       () => platform.db.query(`SELECT status, last_error FROM deliveries WHERE id = $1`, [deliveryId]) as Promise<{ status: string; last_error: string | null }[]>,
