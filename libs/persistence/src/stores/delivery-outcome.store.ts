@@ -3,6 +3,7 @@ import type { OutcomeStatus } from '@notify/contracts';
 import { DELIVERY_KEYS, deliveryKeys, keysOfIds } from './delivery-keys';
 import { outcomeColumns, outcomeRows, recordedOutcomeOf, RETURNING_OUTCOME, type RecordedOutcome, type RecordedRow } from './recorded-outcome';
 import { queryRows } from './rows';
+import { leaseEnd } from './lease';
 
 export type { RecordedOutcome } from './recorded-outcome';
 
@@ -27,7 +28,7 @@ export interface DeliveryOutcome {
  */
 const CLAIM = `UPDATE deliveries d
           SET status = 'sent', attempts = d.attempts + 1, updated_at = now(),
-              next_attempt_at = now() + make_interval(secs => $2::double precision / 1000)
+              next_attempt_at = ${leaseEnd('now()', '$2')}
          FROM ${DELIVERY_KEYS}
         WHERE d.id = k.id AND d.created_at = k.created_at AND d.status = 'queued'`;
 

@@ -5,6 +5,7 @@ import { DELIVERY_KEYS, deliveryKeys, keysOfIds, type DeliveryKey } from './deli
 import { inboxKey, placeInInboxes } from './inbox-allocation';
 import { recordedOutcomeOf } from './recorded-outcome';
 import { jsonRows, queryRows, selectJsonRows, type JsonColumn } from './rows';
+import { leaseEnd } from './lease';
 
 /** A tier has given up on the user when each of its deliveries is in one of these. */
 const GAVE_UP = `(y.status IN ('dead', 'expired', 'cancelled') OR (y.status = 'failed' AND y.last_error IN ('offline', 'ack_timeout', 'no_endpoint')))`;
@@ -38,7 +39,7 @@ export class FallbackStore {
       const released = await queryRows<{ id: string; created_at: Date }>(
         tx,
         `UPDATE deliveries h
-            SET status = 'queued', next_attempt_at = now() + make_interval(secs => $2::double precision / 1000), updated_at = now()
+            SET status = 'queued', next_attempt_at = ${leaseEnd('now()', '$2')}, updated_at = now()
            FROM (SELECT d.message_id, d.user_id, d.created_at, min(d.tier) AS tier
                    FROM ${DELIVERY_KEYS}
                    JOIN deliveries d ON d.id = k.id AND d.created_at = k.created_at
@@ -103,7 +104,7 @@ export class FallbackStore {
              FROM due JOIN deliveries h ON h.id = due.id AND h.created_at = due.created_at)
          UPDATE deliveries h
             SET status = decided.status,
-                next_attempt_at = CASE WHEN decided.status = 'queued' THEN $1::timestamptz + make_interval(secs => $3::double precision / 1000) END,
+                next_attempt_at = CASE WHEN decided.status = 'queued' THEN ${leaseEnd('$1::timestamptz', '$3')} END,
                 updated_at = now()
            FROM decided
           WHERE h.id = decided.id AND h.created_at = decided.created_at

@@ -5,6 +5,7 @@ import { backoffDelayMs } from './backoff';
 import { JOB_COLUMNS, toDeliveryJob, type JobRow } from './delivery-jobs';
 import { recordedOutcomeOf, RETURNING_OUTCOME, type RecordedOutcome, type RecordedRow } from './recorded-outcome';
 import { jsonRows, queryRows, selectJsonRows, type JsonColumn } from './rows';
+import { leaseEnd } from './lease';
 
 /** All of one receiver's pending deliveries on one channel, claimed together so they go out as one send. */
 export interface ResendBatch {
@@ -65,9 +66,10 @@ const CLAIM_PENDING = `UPDATE deliveries d
             WHEN d.expires_at IS NOT NULL AND d.expires_at <= $1 THEN 'expired'
             WHEN d.attempts >= COALESCE((m.retry ->> 'maxAttempts')::int, ${DEFAULT_RETRY.maxAttempts}) THEN 'dead'
             ELSE 'queued' END,
+          -- only a delivery that stays queued gets a lease (the same conditions as above, negated)
           next_attempt_at = CASE WHEN (d.expires_at IS NULL OR d.expires_at > $1)
                                   AND d.attempts < COALESCE((m.retry ->> 'maxAttempts')::int, ${DEFAULT_RETRY.maxAttempts})
-                                 THEN $1::timestamptz + make_interval(secs => $2::double precision / 1000) END,
+                                 THEN ${leaseEnd('$1::timestamptz', '$2')} END,
           updated_at = now()
      FROM pending, messages m
     WHERE d.id = pending.id AND d.created_at = pending.created_at AND m.id = d.message_id AND m.created_at = d.created_at
