@@ -1,7 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import type { OutcomeStatus } from '@notify/contracts';
-import { DELIVERY_KEYS, deliveryKeys, keysOfIds } from './delivery-keys';
-import { outcomeColumns, outcomeRows, recordedOutcomeOf, RETURNING_OUTCOME, type RecordedOutcome, type RecordedRow } from './recorded-outcome';
+import { DELIVERY_KEYS, deliveryKeys, inKeysRange, keysOfIds } from './delivery-keys';
+import { outcomeColumns, outcomeRows, recordedOutcomeOf, RETURNING_OUTCOME_BY_KEY, type RecordedOutcome, type RecordedRow } from './recorded-outcome';
 import { queryRows } from './rows';
 
 /** What became of one provider send: accepted (`sent`), to be retried (`failed`), or given up (`dead`). */
@@ -43,9 +43,9 @@ export class ChannelDeliveryStore {
       `UPDATE deliveries d
           SET status = 'expired', next_attempt_at = NULL, updated_at = now()
          FROM ${DELIVERY_KEYS}
-        WHERE d.id = k.id AND d.created_at = k.created_at AND d.status = 'queued'
-        ${RETURNING_OUTCOME}`,
-      [deliveryKeys(keysOfIds(deliveryIds))],
+        WHERE d.id = k.id AND d.created_at = k.created_at AND ${inKeysRange('d')} AND d.status = 'queued'
+        ${RETURNING_OUTCOME_BY_KEY}`,
+      deliveryKeys(keysOfIds(deliveryIds)),
     );
     return rows.map(recordedOutcomeOf);
   }
@@ -64,10 +64,10 @@ export class ChannelDeliveryStore {
         `UPDATE deliveries d
             SET status = o.status, last_error = o.error, next_attempt_at = o.next_attempt_at, updated_at = now()
            FROM ${outcomeColumns(['status', 'varchar'], ['error', 'text'], ['next_attempt_at', 'timestamptz'], ['attempt', 'int'])}
-          WHERE d.id = o.id AND d.created_at = o.created_at AND d.status NOT IN ('delivered', 'read', 'clicked')
+          WHERE d.id = o.id AND d.created_at = o.created_at AND ${inKeysRange('d')} AND d.status NOT IN ('delivered', 'read', 'clicked')
             AND (o.attempt IS NULL OR (d.status = 'sent' AND d.attempts = o.attempt))
-          ${RETURNING_OUTCOME}`,
-        [outcomeRows(outcomes, (o) => [o.status, o.error, o.nextAttemptAt, o.attempt ?? null])],
+          ${RETURNING_OUTCOME_BY_KEY}`,
+        outcomeRows(outcomes, (o) => [o.status, o.error, o.nextAttemptAt, o.attempt ?? null]),
       );
       return rows.map(recordedOutcomeOf);
     });

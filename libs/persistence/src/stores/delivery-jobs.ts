@@ -1,6 +1,6 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import type { Channel, DeliveryJob, Priority } from '@notify/contracts';
-import { DELIVERY_KEYS, deliveryKeys, type DeliveryKey } from './delivery-keys';
+import { DELIVERY_KEYS, deliveryKeys, inKeysRange, type DeliveryKey } from './delivery-keys';
 import { queryRows } from './rows';
 
 /** The columns a job is made of, from a delivery `d` and its message `m`. */
@@ -34,10 +34,10 @@ export async function loadDeliveryJobs(db: DataSource | EntityManager, keys: Del
     db,
     `SELECT ${JOB_COLUMNS}
        FROM ${DELIVERY_KEYS}
-       JOIN deliveries d ON d.id = k.id AND d.created_at = k.created_at
-       JOIN messages m ON m.id = d.message_id AND m.created_at = d.created_at
+       JOIN deliveries d ON d.id = k.id AND d.created_at = k.created_at AND ${inKeysRange('d')}
+       JOIN messages m ON m.id = d.message_id AND m.created_at = d.created_at AND ${inKeysRange('m')}
       ORDER BY d.seq NULLS LAST, d.id`,
-    [deliveryKeys(keys)],
+    deliveryKeys(keys),
   );
   return rows.map(toDeliveryJob);
 }

@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm';
 import type { OutcomeStatus } from '@notify/contracts';
-import { DELIVERY_KEYS, deliveryKeys, keysOfIds } from './delivery-keys';
-import { outcomeColumns, outcomeRows, recordedOutcomeOf, RETURNING_OUTCOME, type RecordedOutcome, type RecordedRow } from './recorded-outcome';
+import { DELIVERY_KEYS, deliveryKeys, inKeysRange, keysOfIds } from './delivery-keys';
+import { outcomeColumns, outcomeRows, recordedOutcomeOf, RETURNING_OUTCOME_BY_KEY, type RecordedOutcome, type RecordedRow } from './recorded-outcome';
 import { queryRows } from './rows';
 import { leaseEnd } from './lease';
 
@@ -20,17 +20,17 @@ export interface DeliveryOutcome {
 }
 
 /**
- * Queued deliveries become `sent` with one more attempt and a lease of `$2` ms in `next_attempt_at`;
- * `$1` names them (`deliveryKeys`). The outcome clears the lease. A send whose outcome never comes
+ * Queued deliveries become `sent` with one more attempt and a lease of `$4` ms in `next_attempt_at`;
+ * `$1`–`$3` name them (`deliveryKeys`). The outcome clears the lease. A send whose outcome never comes
  * (the process died after the claim, or could not write the outcome) is found by the resend poller
  * once the lease has run out (`ResendStore.failUnanswered`), so it is retried instead of staying
  * `sent` for good.
  */
 const CLAIM = `UPDATE deliveries d
           SET status = 'sent', attempts = d.attempts + 1, updated_at = now(),
-              next_attempt_at = ${leaseEnd('now()', '$2')}
+              next_attempt_at = ${leaseEnd('now()', '$4')}
          FROM ${DELIVERY_KEYS}
-        WHERE d.id = k.id AND d.created_at = k.created_at AND d.status = 'queued'`;
+        WHERE d.id = k.id AND d.created_at = k.created_at AND ${inKeysRange('d')} AND d.status = 'queued'`;
 
 /** Writes channel outcomes in one statement per batch and returns the events to publish. */
 export class DeliveryOutcomeStore {
@@ -42,7 +42,7 @@ export class DeliveryOutcomeStore {
    */
   async claim(deliveryIds: string[], leaseMs: number): Promise<RecordedOutcome[]> {
     if (deliveryIds.length === 0) return [];
-    const rows = await queryRows<RecordedRow>(this.dataSource, `${CLAIM} ${RETURNING_OUTCOME}`, [deliveryKeys(keysOfIds(deliveryIds)), leaseMs]);
+    const rows = await queryRows<RecordedRow>(this.dataSource, `${CLAIM} ${RETURNING_OUTCOME_BY_KEY}`, [...deliveryKeys(keysOfIds(deliveryIds)), leaseMs]);
     return rows.map(recordedOutcomeOf);
   }
 
@@ -53,7 +53,7 @@ export class DeliveryOutcomeStore {
   async claimAttempts(deliveryIds: string[], leaseMs: number): Promise<Map<string, number>> {
     if (deliveryIds.length === 0) return new Map();
     const rows = await queryRows<{ id: string; attempts: number }>(this.dataSource, `${CLAIM} RETURNING d.id, d.attempts`, [
-      deliveryKeys(keysOfIds(deliveryIds)),
+      ...deliveryKeys(keysOfIds(deliveryIds)),
       leaseMs,
     ]);
     return new Map(rows.map((row) => [row.id, row.attempts]));
@@ -72,10 +72,10 @@ export class DeliveryOutcomeStore {
               next_attempt_at = NULL,
               delivered_at = CASE WHEN o.status = 'delivered' THEN now() ELSE d.delivered_at END
          FROM ${outcomeColumns(['status', 'varchar'], ['error', 'text'], ['attempt', 'int'])}
-        WHERE d.id = o.id AND d.created_at = o.created_at AND d.status NOT IN ('delivered', 'read', 'clicked')
+        WHERE d.id = o.id AND d.created_at = o.created_at AND ${inKeysRange('d')} AND d.status NOT IN ('delivered', 'read', 'clicked')
           AND (o.attempt IS NULL OR o.status = 'delivered' OR (d.status = 'sent' AND d.attempts = o.attempt))
-        ${RETURNING_OUTCOME}`,
-      [outcomeRows(outcomes, (o) => [o.status, o.error, o.attempt ?? null])],
+        ${RETURNING_OUTCOME_BY_KEY}`,
+      outcomeRows(outcomes, (o) => [o.status, o.error, o.attempt ?? null]),
     );
     return rows.map(recordedOutcomeOf);
   }

@@ -1,7 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import type { Channel, DeliveryJob, OutcomeEvent } from '@notify/contracts';
 import { loadDeliveryJobs } from './delivery-jobs';
-import { DELIVERY_KEYS, deliveryKeys, keysOfIds, type DeliveryKey } from './delivery-keys';
+import { DELIVERY_KEYS, deliveryKeys, inKeysRange, keysOfIds, timeRange, type DeliveryKey } from './delivery-keys';
 import { inboxKey, placeInInboxes } from './inbox-allocation';
 import { recordedOutcomeOf } from './recorded-outcome';
 import { jsonRows, queryRows, selectJsonRows, type JsonColumn } from './rows';
@@ -39,19 +39,19 @@ export class FallbackStore {
       const released = await queryRows<{ id: string; created_at: Date }>(
         tx,
         `UPDATE deliveries h
-            SET status = 'queued', next_attempt_at = ${leaseEnd('now()', '$2')}, updated_at = now()
+            SET status = 'queued', next_attempt_at = ${leaseEnd('now()', '$4')}, updated_at = now()
            FROM (SELECT d.message_id, d.user_id, d.created_at, min(d.tier) AS tier
                    FROM ${DELIVERY_KEYS}
-                   JOIN deliveries d ON d.id = k.id AND d.created_at = k.created_at
+                   JOIN deliveries d ON d.id = k.id AND d.created_at = k.created_at AND ${inKeysRange('d')}
                   GROUP BY d.message_id, d.user_id, d.created_at) AS f
-          WHERE h.message_id = f.message_id AND h.user_id IS NOT DISTINCT FROM f.user_id AND h.created_at = f.created_at
+          WHERE h.message_id = f.message_id AND h.user_id IS NOT DISTINCT FROM f.user_id AND h.created_at = f.created_at AND ${inKeysRange('h')}
             AND h.status = 'held' AND h.tier > f.tier
             AND (h.expires_at IS NULL OR h.expires_at > now())
             AND NOT EXISTS (SELECT 1 FROM deliveries y
                              WHERE y.message_id = h.message_id AND y.user_id IS NOT DISTINCT FROM h.user_id
-                               AND y.created_at = h.created_at AND y.tier < h.tier AND NOT ${GAVE_UP})
+                               AND y.created_at = h.created_at AND ${inKeysRange('y')} AND y.tier < h.tier AND NOT ${GAVE_UP})
           RETURNING h.id, h.created_at, h.channel, h.user_id, h.message_id, h.locale`,
-        [deliveryKeys(keysOfIds(failedDeliveryIds)), RELEASE_LEASE_MS],
+        [...deliveryKeys(keysOfIds(failedDeliveryIds)), RELEASE_LEASE_MS],
       );
       await this.placeReleasedInInboxes(tx, released.map((r) => ({ id: r.id, createdAt: r.created_at })));
       return loadDeliveryJobs(tx, released.map((r) => ({ id: r.id, createdAt: r.created_at })));
@@ -67,12 +67,12 @@ export class FallbackStore {
           SET status = 'cancelled', next_attempt_at = NULL, updated_at = now()
          FROM (SELECT d.message_id, d.user_id, d.created_at, d.tier
                  FROM ${DELIVERY_KEYS}
-                 JOIN deliveries d ON d.id = k.id AND d.created_at = k.created_at
+                 JOIN deliveries d ON d.id = k.id AND d.created_at = k.created_at AND ${inKeysRange('d')}
                 WHERE d.status IN ('delivered', 'read', 'clicked')) AS ok
-        WHERE h.message_id = ok.message_id AND h.user_id IS NOT DISTINCT FROM ok.user_id AND h.created_at = ok.created_at
+        WHERE h.message_id = ok.message_id AND h.user_id IS NOT DISTINCT FROM ok.user_id AND h.created_at = ok.created_at AND ${inKeysRange('h')}
           AND h.status = 'held' AND h.tier > ok.tier
         RETURNING h.id`,
-      [deliveryKeys(keysOfIds(deliveredIds))],
+      deliveryKeys(keysOfIds(deliveredIds)),
     );
     return rows.length;
   }
@@ -128,18 +128,19 @@ export class FallbackStore {
       tx,
       `SELECT d.id, d.created_at, d.user_id, d.message_id, d.locale
          FROM ${DELIVERY_KEYS}
-         JOIN deliveries d ON d.id = k.id AND d.created_at = k.created_at
+         JOIN deliveries d ON d.id = k.id AND d.created_at = k.created_at AND ${inKeysRange('d')}
         WHERE d.channel = 'websocket' AND d.user_id IS NOT NULL AND d.seq IS NULL`,
-      [deliveryKeys(keys)],
+      deliveryKeys(keys),
     );
+    if (missing.length === 0) return;
     const seqs = await placeInInboxes(
       tx,
       missing.map((m) => ({ userId: m.user_id, messageId: m.message_id, messageCreatedAt: m.created_at, locale: m.locale })),
     );
     await tx.query(
       `UPDATE deliveries d SET seq = s.seq FROM (${selectJsonRows(SEQ_COLUMNS)}) AS s
-        WHERE d.id = s.id AND d.created_at = s.created_at`,
-      [jsonRows(missing.map((m) => [m.id, m.created_at, seqs.get(inboxKey(m.user_id, m.message_id))]))],
+        WHERE d.id = s.id AND d.created_at = s.created_at AND ${inKeysRange('d')}`,
+      [jsonRows(missing.map((m) => [m.id, m.created_at, seqs.get(inboxKey(m.user_id, m.message_id))])), ...timeRange(missing.map((m) => m.created_at))],
     );
   }
 }

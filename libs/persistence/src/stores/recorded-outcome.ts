@@ -1,12 +1,19 @@
 import type { Channel, OutcomeEvent, OutcomeStatus } from '@notify/contracts';
 import { timeOfId } from '../ids';
+import { inKeysRange, timeRange } from './delivery-keys';
 import { jsonRows, selectJsonRows, type JsonColumn } from './rows';
 
 export type RecordedOutcome = OutcomeEvent & { deliveryId: string };
 
-/** The columns an outcome write returns, enough for its event on notify.events. */
-export const RETURNING_OUTCOME = `RETURNING d.id, (SELECT request_id FROM messages m WHERE m.id = d.message_id AND m.created_at = d.created_at),
+const returningOutcome = (messageRange: string): string => `RETURNING d.id,
+                    (SELECT request_id FROM messages m WHERE m.id = d.message_id AND m.created_at = d.created_at${messageRange}),
                     d.message_id, d.user_id, d.channel, d.status, d.attempts, d.last_error, d.updated_at`;
+
+/** The columns an outcome write returns, enough for its event on notify.events. */
+export const RETURNING_OUTCOME = returningOutcome('');
+
+/** The same for a write by key (`$1`–`$3`): the message is looked for only in the partitions of the keys' range. */
+export const RETURNING_OUTCOME_BY_KEY = returningOutcome(` AND ${inKeysRange('m')}`);
 
 export interface RecordedRow {
   id: string;
@@ -26,16 +33,21 @@ export function outcomeColumns(...columns: JsonColumn[]): string {
 }
 
 /**
- * Rows for `outcomeColumns`: each delivery's id and the creation time it carries, then `values` of
- * the rest. An id the platform did not make names no delivery and is left out (see `keysOfIds`).
+ * The parameters `$1`–`$3` of a write over `outcomeColumns`: each delivery's id and the creation time
+ * it carries, then `values` of the rest; and the range of those times (see `inKeysRange`). An id the
+ * platform did not make names no delivery and is left out (see `keysOfIds`).
  */
-export function outcomeRows<T extends { deliveryId: string }>(outcomes: T[], values: (outcome: T) => unknown[]): string {
+export function outcomeRows<T extends { deliveryId: string }>(outcomes: T[], values: (outcome: T) => unknown[]): [rows: string, earliest: Date, latest: Date] {
   const rows: unknown[][] = [];
+  const times: Date[] = [];
   for (const outcome of outcomes) {
     const createdAt = timeOfId(outcome.deliveryId);
-    if (createdAt) rows.push([outcome.deliveryId, createdAt, ...values(outcome)]);
+    if (createdAt) {
+      rows.push([outcome.deliveryId, createdAt, ...values(outcome)]);
+      times.push(createdAt);
+    }
   }
-  return jsonRows(rows);
+  return [jsonRows(rows), ...timeRange(times)];
 }
 
 export function recordedOutcomeOf(row: RecordedRow): RecordedOutcome {

@@ -1,0 +1,108 @@
+import { DataSource, type Logger } from 'typeorm';
+import { createTestDatabase, type TestDatabase } from '@notify/testing';
+import { createDataSource, runMigrations } from '../data-source';
+import { newId } from '../ids';
+import { maintainPartitions, partitionName } from '../partitions';
+import { ChannelDeliveryStore } from './channel-delivery.store';
+import { loadDeliveryJobs } from './delivery-jobs';
+import { DeliveryOutcomeStore } from './delivery-outcome.store';
+import { FallbackStore } from './fallback.store';
+
+const T0 = new Date('2030-05-10T10:00:00Z');
+const DAY_MS = 86_400_000;
+
+/** Every statement the stores send, with its parameters, as TypeORM hands it to pg. */
+class Statements implements Logger {
+  readonly seen: { sql: string; params: unknown[] }[] = [];
+  logQuery(sql: string, params?: unknown[]): void {
+    this.seen.push({ sql, params: params ?? [] });
+  }
+  logQueryError(): void {}
+  logQuerySlow(): void {}
+  logSchemaBuild(): void {}
+  logMigration(): void {}
+  log(): void {}
+}
+
+/**
+ * The writes that name deliveries by key run on a database with a retention period of daily
+ * partitions. Each statement's plan must reach only the partitions of its keys' day: the keys are
+ * rows of a JSON parameter, so without the keys' time range in the statement the planner kept every
+ * partition of `deliveries` and `messages`, and each small batch paid for planning, locking and
+ * probing all of them.
+ */
+describe('writes by key', () => {
+  let database: TestDatabase;
+  let dataSource: DataSource;
+  const statements = new Statements();
+
+  beforeAll(async () => {
+    database = await createTestDatabase(process.env.TEST_DATABASE_ADMIN_URL, (url) => runMigrations({ databaseUrl: url }));
+    const options = createDataSource({ databaseUrl: database.url, databasePoolSize: 2 }).options;
+    dataSource = await new DataSource({ ...options, logging: ['query'], logger: statements }).initialize();
+    await maintainPartitions(dataSource, { now: T0, daysAhead: 10, retentionDays: 30 });
+  });
+  afterAll(async () => {
+    await dataSource.destroy();
+    await database.drop();
+  });
+
+  /** One message with a websocket delivery and a held push tier above it, created at `createdAt`. */
+  async function seed(createdAt: Date, status: string): Promise<{ websocket: string; push: string }> {
+    const messageId = newId(createdAt);
+    const [websocket, push] = [newId(createdAt), newId(createdAt)];
+    await dataSource.query(
+      `INSERT INTO messages (id, request_id, type, recipient, contents, created_at) VALUES ($1::uuid, 'r-' || $1::text, 't', '{}', '{"en":{"title":"t","body":"b"}}', $2)`,
+      [messageId, createdAt],
+    );
+    await dataSource.query(
+      `INSERT INTO deliveries (id, message_id, user_id, channel, endpoint, locale, tier, status, created_at)
+       VALUES ($1, $3, 'u1', 'websocket', 'inbox:u1', 'en', 0, $5, $4), ($2, $3, 'u1', 'push', 'fcm:d1', 'en', 1, 'held', $4)`,
+      [websocket, push, messageId, createdAt, status],
+    );
+    return { websocket, push };
+  }
+
+  /** The partitions of `deliveries` and `messages` that the plan of a statement seen reaches. */
+  async function partitionsPlanned(statement: { sql: string; params: unknown[] }): Promise<string[]> {
+    const [row] = await dataSource.query<{ 'QUERY PLAN': unknown }[]>(`EXPLAIN (FORMAT JSON) ${statement.sql}`, statement.params);
+    const names = new Set<string>();
+    JSON.stringify(row!['QUERY PLAN'], (key, value: unknown) => {
+      if (key === 'Relation Name' && typeof value === 'string' && /^(deliveries|messages)_/.test(value)) names.add(value);
+      return value;
+    });
+    return [...names].sort();
+  }
+
+  it('plans only the partitions of the day their keys were created on', async () => {
+    const outcomes = new DeliveryOutcomeStore(dataSource);
+    const channels = new ChannelDeliveryStore(dataSource);
+    const fallback = new FallbackStore(dataSource);
+    const day = new Date(T0.getTime() + 2 * DAY_MS);
+    const [claimed, expired, sent, escalated] = [await seed(day, 'queued'), await seed(day, 'queued'), await seed(day, 'sent'), await seed(day, 'sent')];
+    statements.seen.length = 0;
+
+    await outcomes.claimAttempts([claimed.websocket], 60_000);
+    await outcomes.claim([claimed.push], 60_000);
+    await outcomes.record([{ deliveryId: claimed.websocket, status: 'delivered', error: null, attempt: 1 }]);
+    await channels.expire([expired.websocket]);
+    await channels.record([{ deliveryId: sent.websocket, status: 'sent', error: null, nextAttemptAt: null }]);
+    await fallback.cancelAbove([claimed.websocket]);
+    await outcomes.record([{ deliveryId: escalated.websocket, status: 'failed', error: 'offline', attempt: 0 }]);
+    await fallback.escalate([escalated.websocket]);
+    await loadDeliveryJobs(dataSource, [{ id: escalated.push, createdAt: day }]);
+
+    // The writes did their work: the push tier of the delivered message was cancelled, and the one
+    // above the offline delivery released.
+    const status = async (id: string) => (await dataSource.query<{ status: string }[]>(`SELECT status FROM deliveries WHERE id = $1`, [id]))[0]?.status;
+    expect([await status(claimed.push), await status(escalated.push)]).toEqual(['cancelled', 'queued']);
+    const keyed = statements.seen.filter((s) => /\bdeliveries\b/.test(s.sql) && !/^\s*INSERT/.test(s.sql) && !s.sql.startsWith('SELECT status'));
+    expect(keyed.length).toBeGreaterThanOrEqual(9);
+    const ofTheDay = [partitionName('deliveries', new Date(day.getTime() - (day.getTime() % DAY_MS))), partitionName('messages', new Date(day.getTime() - (day.getTime() % DAY_MS)))];
+    for (const statement of keyed) {
+      const planned = await partitionsPlanned(statement);
+      expect({ sql: statement.sql, planned: planned.filter((p) => !ofTheDay.includes(p)) }).toEqual({ sql: statement.sql, planned: [] });
+      expect(planned).toContain(ofTheDay[0]);
+    }
+  });
+});
