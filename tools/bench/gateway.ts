@@ -11,6 +11,9 @@ import { newId, runMigrations } from '@notify/persistence';
 import { createTestDatabase, DEFAULT_TEST_ADMIN_URL, freePort, LocalKafka } from '@notify/testing';
 import { AppProcess } from '../../e2e/src/app-process';
 import { consumerLag } from '../../e2e/src/kafka-admin';
+import { deliveredSoFar, waitForDelivered } from './delivered';
+import { makeHistoryPartitions } from './history';
+import { cpuSnapshot, cpuSplit, describeSplit } from './process-cpu';
 import { quantiles } from './quantiles';
 
 /**
@@ -37,6 +40,7 @@ async function main(): Promise<void> {
   const broker = process.env.KAFKA_BROKERS ? undefined : await LocalKafka.start();
   const brokers = process.env.KAFKA_BROKERS ?? broker!.brokers;
   const database = await createTestDatabase(process.env.TEST_DATABASE_ADMIN_URL ?? DEFAULT_TEST_ADMIN_URL, (url) => runMigrations({ databaseUrl: url }));
+  say(`${await makeHistoryPartitions(database.url)} daily partitions per table (BENCH_HISTORY_DAYS days of history and a week ahead)`);
   const kafka = new Kafka({ clientId: 'bench-gateway', brokers: brokers.split(','), logLevel: logLevel.NOTHING });
   await ensureTopics(kafka, [Topics.requests, Topics.deliver.websocket, Topics.events], { partitions: 3, replicationFactor: 1 });
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
@@ -65,17 +69,23 @@ async function main(): Promise<void> {
     const perConnection = (rssBytes(gateway.pid!) - idleRss) / CONNECTIONS;
     say(`${CONNECTIONS} connections open in ${connectSeconds.toFixed(1)} s from ${clients.length} client processes; gateway RSS ${(rssBytes(gateway.pid!) / 1e6).toFixed(0)} MB, ${(perConnection / 1024).toFixed(1)} KB per connection`);
 
-    const throughput = await ackedDeliveries(producer, db);
+    const parts = (): Record<string, number[]> => ({ gateway: [gateway.pid!], 'message center': [center.pid!], clients: clients.map((c) => c.pid!) });
+    const rows = await seedDeliveries(db);
+    let cpuBefore = cpuSnapshot();
+    const throughput = await ackedDeliveries(producer, db, rows);
     say(`${DELIVERIES} deliveries acknowledged in ${throughput.toFixed(2)} s: ${Math.round(DELIVERIES / throughput)} per second`);
+    say(`  CPU while they were: ${describeSplit(cpuSplit(cpuBefore, cpuSnapshot(), parts()), DELIVERIES, 'delivery')}`);
 
     // The deliveries above leave the message center one `delivered` event each to follow (fallback);
     // the latency phase starts once it has, so it measures the steady rate and not that backlog.
     await settled(() => consumerLag(kafka, `${CENTER_GROUP}.fallback`, Topics.events));
     await reports(clients);
+    cpuBefore = cpuSnapshot();
     const latencies = await latencyAtRate(producer, clients);
     const { at } = quantiles(latencies);
     const pct = (p: number) => at(p / 100);
     say(`${RATE} requests/s for ${SECONDS} s through the message center: ${latencies.length} received, latency p50 ${pct(50)} ms, p99 ${pct(99)} ms`);
+    say(`  CPU while they were: ${describeSplit(cpuSplit(cpuBefore, cpuSnapshot(), parts()), RATE * SECONDS, 'request')}`);
     say('');
     say(`| connections | KB per connection | acknowledged deliveries/s | p50 ms at ${RATE}/s | p99 ms at ${RATE}/s |`);
     say(`| --- | --- | --- | --- | --- |`);
@@ -112,8 +122,16 @@ function reports(clients: ChildProcess[]): Promise<Report[]> {
   );
 }
 
-/** Delivery rows and their jobs for the connected users, produced at once; seconds until every one is acknowledged in PostgreSQL. */
-async function ackedDeliveries(producer: Producer, db: Client): Promise<number> {
+interface SeededDelivery {
+  id: string;
+  message_id: string;
+  user_id: string;
+  seq: string;
+  created_at: Date;
+}
+
+/** Queued websocket deliveries (and their messages) for the connected users, DELIVERIES in all. */
+async function seedDeliveries(db: Client): Promise<SeededDelivery[]> {
   const now = new Date();
   const rows = Array.from({ length: DELIVERIES }, (_, n) => ({ id: newId(now), message_id: newId(now), user_id: `bench-user-${n % CONNECTIONS}`, seq: String(n + 1) }));
   await db.query(
@@ -126,6 +144,12 @@ async function ackedDeliveries(producer: Producer, db: Client): Promise<number> 
      SELECT d, m, u, 'websocket', 'inbox:' || u, 'en', 'queued', $4, s FROM unnest($1::uuid[], $2::uuid[], $3::varchar[], $5::bigint[]) AS x(d, m, u, s)`,
     [rows.map((r) => r.id), rows.map((r) => r.message_id), rows.map((r) => r.user_id), now, rows.map((r) => r.seq)],
   );
+  return rows.map((row) => ({ ...row, created_at: now }));
+}
+
+/** The seeded deliveries' jobs, produced at once; seconds until every one is acknowledged in PostgreSQL. */
+async function ackedDeliveries(producer: Producer, db: Client, rows: SeededDelivery[]): Promise<number> {
+  const before = await deliveredSoFar(db);
   const started = performance.now();
   await sendInChunks(producer, [
     {
@@ -135,17 +159,13 @@ async function ackedDeliveries(producer: Producer, db: Client): Promise<number> 
         value: JSON.stringify({
           deliveryId: row.id, requestId: 'bench', userId: row.user_id, channel: 'websocket', endpoint: 'inbox', attempt: 1,
           expiresAt: null, priority: 'normal', locale: 'en',
-          message: { id: row.message_id, seq: Number(row.seq), type: 'bench.note', title: 't', body: 'b', data: {}, createdAt: now.toISOString() },
+          message: { id: row.message_id, seq: Number(row.seq), type: 'bench.note', title: 't', body: 'b', data: {}, createdAt: row.created_at.toISOString() },
         }),
       })),
     },
   ]);
-  for (;;) {
-    const { rows: done } = await db.query<{ n: string }>(`SELECT count(*) AS n FROM deliveries WHERE status = 'delivered'`);
-    if (Number(done[0]!.n) >= DELIVERIES) return (performance.now() - started) / 1000;
-    if (performance.now() - started > 600_000) throw new Error(`only ${done[0]!.n} of ${DELIVERIES} acknowledged after 10 minutes`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitForDelivered(db, before + rows.length, 50);
+  return (performance.now() - started) / 1000;
 }
 
 /** Requests to notify.requests at a steady rate for a bounded time; the clients measure each one's age on arrival. */
