@@ -23,11 +23,12 @@ export type JsonColumn = readonly [name: string, type: string];
  * `INSERT … SELECT`. One JSON text is far cheaper to encode than a PostgreSQL array per column
  * (pg escapes every element of an array in JavaScript; `JSON.stringify` is native), and PostgreSQL
  * reads rows of positional values faster than objects with named fields. A JSON `null` is SQL NULL
- * in every column, `jsonb` ones too.
+ * in every column, `jsonb` ones too. The rows come from `json_rows`, which the planner takes for one
+ * row, so keys joined to a table are looked up by index one by one (migration 1763600000015).
  */
 export function selectJsonRows(columns: readonly JsonColumn[], param = '$1'): string {
   const fields = columns.map(([name, type], i) => (type === 'jsonb' ? `NULLIF(e->${i}, 'null') AS ${name}` : `(e->>${i})::${type} AS ${name}`));
-  return `SELECT ${fields.join(', ')} FROM jsonb_array_elements(${param}::jsonb) AS e`;
+  return `SELECT ${fields.join(', ')} FROM json_rows(${param}::jsonb) AS e`;
 }
 
 /**
