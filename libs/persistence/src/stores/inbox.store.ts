@@ -2,6 +2,7 @@ import type { DataSource } from 'typeorm';
 import type { InboxMessage } from '@notify/contracts';
 import type { RecordedOutcome } from './delivery-outcome.store';
 import { recordedOutcomeOf } from './recorded-outcome';
+import { inKeysRange, timeRange } from './delivery-keys';
 import { jsonRows, queryRows, selectJsonRows } from './rows';
 
 export type InboxPage = { messages: InboxMessage[]; lastSeq: number; hasMore: boolean } | { notModified: true; lastSeq: number };
@@ -74,11 +75,12 @@ export class InboxStore {
            FROM (${selectJsonRows([
              ['message_id', 'uuid'],
              ['created_at', 'timestamptz'],
-           ], '$2')}) AS e, messages m
-          WHERE d.message_id = e.message_id AND d.created_at = e.created_at AND d.user_id = $1 AND d.channel = 'websocket'
-            AND d.status <> 'read' AND m.id = d.message_id AND m.created_at = d.created_at
+           ])}) AS e, messages m
+          WHERE d.message_id = e.message_id AND d.created_at = e.created_at AND ${inKeysRange('d')} AND d.user_id = $4
+            AND d.channel = 'websocket' AND d.status <> 'read'
+            AND m.id = d.message_id AND m.created_at = d.created_at AND ${inKeysRange('m')}
           RETURNING d.id, m.request_id, d.message_id, d.user_id, d.attempts, d.updated_at`,
-        [userId, jsonRows(entries.map((e) => [e.message_id, e.created_at]))],
+        [jsonRows(entries.map((e) => [e.message_id, e.created_at])), ...timeRange(entries.map((e) => e.created_at)), userId],
       );
       return {
         read: entries.map((e) => e.message_id),
