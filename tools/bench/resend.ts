@@ -1,6 +1,5 @@
 import 'reflect-metadata';
 import { performance } from 'node:perf_hooks';
-import { readFileSync } from 'node:fs';
 import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
 import jwt from 'jsonwebtoken';
 import { Client } from 'pg';
@@ -59,8 +58,7 @@ async function main(): Promise<void> {
     for (const mode of ['per message', 'batched'] as const) {
       await seedPending(db, `${mode === 'batched' ? 'b' : 'p'}`);
       Object.assign(wire, { frames: 0, bytes: 0, messages: 0 });
-      const cpuBefore = cpuSeconds(gateway.pid!);
-      const split = cpuSnapshot();
+      const cpuBefore = cpuSnapshot();
       const deliveredBefore = await deliveredSoFar(db);
       const started = performance.now();
       const store = new ResendStore(await createDataSource({ databaseUrl: database.url, databasePoolSize: 2 }).initialize());
@@ -69,11 +67,12 @@ async function main(): Promise<void> {
       await waitForDelivered(db, deliveredBefore + R * K, 100);
       const seconds = (performance.now() - started) / 1000;
       say(`${mode}: claimed and produced in ${claimed.toFixed(2)} s (the poller's part)`);
-      const cpu = cpuSeconds(gateway.pid!) - cpuBefore;
+      const split = cpuSplit(cpuBefore, cpuSnapshot(), { gateway: [gateway.pid!] });
+      const cpu = split.get('gateway')!;
       results.push({ mode, seconds, cpu, ...wire });
       say(`${mode}: ${R * K} messages delivered in ${seconds.toFixed(2)} s; ${wire.frames} frames, ${wire.bytes} bytes, gateway CPU ${cpu.toFixed(2)} s`);
       // The benchmark driver is the resend poller's claims and produces and the clients, together.
-      say(`  CPU: ${describeSplit(cpuSplit(split, cpuSnapshot(), { gateway: [gateway.pid!] }), R * K, 'message')}`);
+      say(`  CPU: ${describeSplit(split, R * K, 'message')}`);
     }
     const [single, batched] = results as [(typeof results)[0], (typeof results)[0]];
     say('');
@@ -156,12 +155,6 @@ async function resend(store: ResendStore, producer: Producer, mode: 'batched' | 
     );
     await sendInChunks(producer, [{ topic: Topics.deliver.websocket, messages }]);
   }
-}
-
-/** User plus system CPU time of a process, from /proc. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 main().catch((error: unknown) => {
