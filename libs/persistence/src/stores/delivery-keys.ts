@@ -29,12 +29,20 @@ export function inKeysRange(table: string): string {
 }
 
 /** The parameters `$1` (for `DELIVERY_KEYS`), `$2` and `$3` (for `inKeysRange`) of a statement over these keys. */
-export function deliveryKeys(keys: DeliveryKey[]): [keys: string, earliest: Date, latest: Date] {
-  return [jsonRows(keys.map((k) => [k.id, k.createdAt])), ...timeRange(keys.map((k) => k.createdAt))];
+export function deliveryKeys(keys: DeliveryKey[]): KeyedParams {
+  return keyedParams(keys.map((k) => [k.id, k.createdAt]), keys.map((k) => k.createdAt));
+}
+
+/** `$1`–`$3` of a write by key: its rows as one JSON parameter, then the earliest and latest of their keys' times. */
+export type KeyedParams = [rows: string, earliest: Date, latest: Date];
+
+/** The parameters of a write by key from its rows (`jsonRows`) and the creation times of their keys. */
+export function keyedParams(rows: readonly (readonly unknown[])[], times: Date[]): KeyedParams {
+  return [jsonRows(rows), ...timeRange(times)];
 }
 
 /** The earliest and latest of some times; for none, a range that holds no row. */
-export function timeRange(times: Date[]): [earliest: Date, latest: Date] {
+function timeRange(times: Date[]): [earliest: Date, latest: Date] {
   let earliest = Number.POSITIVE_INFINITY;
   let latest = Number.NEGATIVE_INFINITY;
   for (const time of times) {

@@ -1,10 +1,10 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import type { Channel, DeliveryJob, OutcomeEvent } from '@notify/contracts';
 import { loadDeliveryJobs } from './delivery-jobs';
-import { DELIVERY_KEYS, deliveryKeys, inKeysRange, keysOfIds, timeRange, type DeliveryKey } from './delivery-keys';
+import { DELIVERY_KEYS, deliveryKeys, inKeysRange, keyedParams, keysOfIds, type DeliveryKey } from './delivery-keys';
 import { inboxKey, placeInInboxes } from './inbox-allocation';
 import { recordedOutcomeOf } from './recorded-outcome';
-import { jsonRows, queryRows, selectJsonRows, type JsonColumn } from './rows';
+import { queryRows, selectJsonRows, type JsonColumn } from './rows';
 import { leaseEnd } from './lease';
 
 /** A tier has given up on the user when each of its deliveries is in one of these. */
@@ -140,7 +140,10 @@ export class FallbackStore {
     await tx.query(
       `UPDATE deliveries d SET seq = s.seq FROM (${selectJsonRows(SEQ_COLUMNS)}) AS s
         WHERE d.id = s.id AND d.created_at = s.created_at AND ${inKeysRange('d')}`,
-      [jsonRows(missing.map((m) => [m.id, m.created_at, seqs.get(inboxKey(m.user_id, m.message_id))])), ...timeRange(missing.map((m) => m.created_at))],
+      keyedParams(
+        missing.map((m) => [m.id, m.created_at, seqs.get(inboxKey(m.user_id, m.message_id))]),
+        missing.map((m) => m.created_at),
+      ),
     );
   }
 }

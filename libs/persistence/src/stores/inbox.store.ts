@@ -2,8 +2,8 @@ import type { DataSource } from 'typeorm';
 import type { InboxMessage } from '@notify/contracts';
 import type { RecordedOutcome } from './delivery-outcome.store';
 import { recordedOutcomeOf } from './recorded-outcome';
-import { inKeysRange, timeRange } from './delivery-keys';
-import { jsonRows, queryRows, selectJsonRows } from './rows';
+import { inKeysRange, keyedParams } from './delivery-keys';
+import { queryRows, selectJsonRows } from './rows';
 
 export type InboxPage = { messages: InboxMessage[]; lastSeq: number; hasMore: boolean } | { notModified: true; lastSeq: number };
 
@@ -80,7 +80,7 @@ export class InboxStore {
             AND d.channel = 'websocket' AND d.status <> 'read'
             AND m.id = d.message_id AND m.created_at = d.created_at AND ${inKeysRange('m')}
           RETURNING d.id, m.request_id, d.message_id, d.user_id, d.attempts, d.updated_at`,
-        [jsonRows(entries.map((e) => [e.message_id, e.created_at])), ...timeRange(entries.map((e) => e.created_at)), userId],
+        [...keyedParams(entries.map((e) => [e.message_id, e.created_at]), entries.map((e) => e.created_at)), userId],
       );
       return {
         read: entries.map((e) => e.message_id),

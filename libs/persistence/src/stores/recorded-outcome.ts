@@ -1,7 +1,7 @@
 import type { Channel, OutcomeEvent, OutcomeStatus } from '@notify/contracts';
 import { timeOfId } from '../ids';
-import { inKeysRange, timeRange } from './delivery-keys';
-import { jsonRows, selectJsonRows, type JsonColumn } from './rows';
+import { inKeysRange, keyedParams, type KeyedParams } from './delivery-keys';
+import { selectJsonRows, type JsonColumn } from './rows';
 
 export type RecordedOutcome = OutcomeEvent & { deliveryId: string };
 
@@ -37,7 +37,7 @@ export function outcomeColumns(...columns: JsonColumn[]): string {
  * it carries, then `values` of the rest; and the range of those times (see `inKeysRange`). An id the
  * platform did not make names no delivery and is left out (see `keysOfIds`).
  */
-export function outcomeRows<T extends { deliveryId: string }>(outcomes: T[], values: (outcome: T) => unknown[]): [rows: string, earliest: Date, latest: Date] {
+export function outcomeRows<T extends { deliveryId: string }>(outcomes: T[], values: (outcome: T) => unknown[]): KeyedParams {
   const rows: unknown[][] = [];
   const times: Date[] = [];
   for (const outcome of outcomes) {
@@ -47,7 +47,7 @@ export function outcomeRows<T extends { deliveryId: string }>(outcomes: T[], val
       times.push(createdAt);
     }
   }
-  return [jsonRows(rows), ...timeRange(times)];
+  return keyedParams(rows, times);
 }
 
 export function recordedOutcomeOf(row: RecordedRow): RecordedOutcome {

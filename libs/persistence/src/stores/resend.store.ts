@@ -4,8 +4,8 @@ import type { RetryPolicy } from '../entities/message.entity';
 import { backoffDelayMs } from './backoff';
 import { JOB_COLUMNS, toDeliveryJob, type JobRow } from './delivery-jobs';
 import { recordedOutcomeOf, RETURNING_OUTCOME, type RecordedOutcome, type RecordedRow } from './recorded-outcome';
-import { inKeysRange, timeRange } from './delivery-keys';
-import { jsonRows, queryRows, selectJsonRows, type JsonColumn } from './rows';
+import { inKeysRange, keyedParams } from './delivery-keys';
+import { queryRows, selectJsonRows, type JsonColumn } from './rows';
 import { leaseEnd } from './lease';
 
 /** All of one receiver's pending deliveries on one channel, claimed together so they go out as one send. */
@@ -173,7 +173,10 @@ export class ResendStore {
           WHERE d.id = x.id AND d.created_at = x.created_at AND ${inKeysRange('d')}
             AND m.id = d.message_id AND m.created_at = d.created_at AND ${inKeysRange('m')}
           RETURNING d.id, d.created_at, d.status, d.user_id, d.channel, d.message_id, m.request_id, d.attempts`,
-        [jsonRows(decisions.map((d) => [d.row.id, d.row.created_at, d.status, d.next])), ...timeRange(failed.map((row) => row.created_at))],
+        keyedParams(
+          decisions.map((d) => [d.row.id, d.row.created_at, d.status, d.next]),
+          failed.map((row) => row.created_at),
+        ),
       );
       return ended.filter((row) => row.status !== 'queued' && (row.status as string) !== 'failed').map((row) => endedEvent(row, now));
     });
