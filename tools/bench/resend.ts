@@ -6,11 +6,12 @@ import { Client } from 'pg';
 import { io, type Socket } from 'socket.io-client';
 import { Topics, type DeliveryBatch, type DeliveryJob } from '@notify/contracts';
 import { ensureTopics, sendInChunks } from '@notify/kafka';
-import { createDataSource, newId, ResendStore, runMigrations } from '@notify/persistence';
+import { createDataSource, ResendStore, runMigrations } from '@notify/persistence';
 import { createTestDatabase, DEFAULT_TEST_ADMIN_URL, freePort, LocalKafka } from '@notify/testing';
 import { AppProcess } from '../../e2e/src/app-process';
 import { deliveredSoFar, waitForDelivered } from './delivered';
 import { makeHistoryPartitions } from './history';
+import { seedPending } from './pending';
 import { cpuSnapshot, cpuSplit, describeSplit } from './process-cpu';
 
 /**
@@ -56,7 +57,7 @@ async function main(): Promise<void> {
 
     const results = [];
     for (const mode of ['per message', 'batched'] as const) {
-      await seedPending(db, `${mode === 'batched' ? 'b' : 'p'}`);
+      await seedPending(db, `${mode === 'batched' ? 'b' : 'p'}`, R, K);
       Object.assign(wire, { frames: 0, bytes: 0, messages: 0 });
       const cpuBefore = cpuSnapshot();
       const deliveredBefore = await deliveredSoFar(db);
@@ -119,28 +120,6 @@ async function connect(port: number, userId: string, wire: Wire): Promise<Socket
     wire.bytes += Buffer.byteLength(packet.data ?? '') + 1;
   });
   return socket;
-}
-
-/** R × K websocket deliveries that failed and are due now. */
-async function seedPending(db: Client, tag: string): Promise<void> {
-  await db.query(`TRUNCATE messages, deliveries`);
-  const now = new Date(Date.now() - 60_000);
-  const created = Array.from({ length: R * K }, () => now);
-  const messageIds = created.map((c) => newId(c));
-  const deliveryIds = created.map((c) => newId(c));
-  const users = created.map((_, i) => `bench-user-${Math.floor(i / K)}`);
-  await db.query(
-    `INSERT INTO messages (id, request_id, type, recipient, contents, created_at)
-     SELECT m, $2 || m, 'bench.note', '{}', '{"en":{"title":"Your statement is ready","body":"Statement for November is ready to view"}}', $3
-       FROM unnest($1::uuid[]) AS m`,
-    [messageIds, `${tag}-`, now],
-  );
-  await db.query(
-    `INSERT INTO deliveries (id, message_id, user_id, channel, endpoint, locale, status, attempts, last_error, next_attempt_at, created_at, seq)
-     SELECT d, m, u, 'websocket', 'inbox:' || u, 'en', 'failed', 1, 'ack_timeout', $4, $4, s
-       FROM unnest($1::uuid[], $2::uuid[], $3::varchar[], $5::bigint[]) AS x(d, m, u, s)`,
-    [deliveryIds, messageIds, users, now, created.map((_, i) => (i % K) + 1)],
-  );
 }
 
 /** Claims everything due and produces it: one batch record per receiver, or one job per message. */

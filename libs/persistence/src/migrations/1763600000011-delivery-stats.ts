@@ -110,9 +110,13 @@ export class DeliveryStats1763600000011 implements MigrationInterface {
 }
 
 /** The delivery counters, each a property of a delivery row as it is now. */
-const COUNTERS = ['sent', 'delivered', 'failed', 'dead', 'read', 'clicked'] as const;
+export const COUNTERS = ['sent', 'delivered', 'failed', 'dead', 'read', 'clicked'] as const;
 
-const PROPERTY: Record<(typeof COUNTERS)[number], (row: string) => string> = {
+/** What each counter counts: a condition on a delivery row. */
+export type CounterProperties = Record<(typeof COUNTERS)[number], (row: string) => string>;
+
+/** The properties as this migration defined them (`failed` was redefined by DeliveryStatsRetries1763600000016). */
+export const PROPERTY: CounterProperties = {
   sent: (r) => `${r}.attempts > 0`,
   delivered: (r) => `${r}.status IN ('delivered', 'read', 'clicked')`,
   failed: (r) => `${r}.status = 'failed'`,
@@ -122,7 +126,8 @@ const PROPERTY: Record<(typeof COUNTERS)[number], (row: string) => string> = {
 };
 
 /** Each counter's 0/1 for a row, negated for rows that go away. */
-const FLAGS = (row: string, sign: '' | '-') => COUNTERS.map((c) => `${sign}(${PROPERTY[c](row)})::int AS ${c}`).join(', ');
+const FLAGS = (row: string, sign: '' | '-', property: CounterProperties = PROPERTY) =>
+  COUNTERS.map((c) => `${sign}(${property[c](row)})::int AS ${c}`).join(', ');
 const SUMS = COUNTERS.map((c) => `sum(${c})`).join(', ');
 const ADD = COUNTERS.map((c) => `${c} = s.${c} + EXCLUDED.${c}`).join(', ');
 
@@ -133,8 +138,8 @@ const ADD = COUNTERS.map((c) => `${c} = s.${c} + EXCLUDED.${c}`).join(', ');
  * into a hash join over every message).
  * Upserts go in key order, so two transactions touching the same rows cannot deadlock on them.
  */
-function countChanges(sources: [table: string, sign: '' | '-'][]): string {
-  const rows = sources.map(([table, sign]) => `SELECT r.message_id, r.created_at, ${FLAGS('r', sign)} FROM ${table} r`).join('\n UNION ALL ');
+export function countChanges(sources: [table: string, sign: '' | '-'][], property: CounterProperties = PROPERTY): string {
+  const rows = sources.map(([table, sign]) => `SELECT r.message_id, r.created_at, ${FLAGS('r', sign, property)} FROM ${table} r`).join('\n UNION ALL ');
   return `
       WITH changed AS (
         SELECT c.message_id, c.created_at, ${COUNTERS.map((k) => `sum(c.${k}) AS ${k}`).join(', ')}
@@ -159,9 +164,9 @@ function countChanges(sources: [table: string, sign: '' | '-'][]): string {
  * A trigger function. SECURITY DEFINER with the search path of the migration, so a writer of
  * deliveries needs no privileges on the counter tables and cannot redirect them.
  */
-function trigger(name: string, body: string): string {
+export function trigger(name: string, body: string, create: 'CREATE' | 'CREATE OR REPLACE' = 'CREATE'): string {
   return `
-    CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+    ${create} FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
     BEGIN
       ${body.trim()}
       RETURN NULL;

@@ -1,0 +1,62 @@
+import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { countChanges, PROPERTY, trigger, type CounterProperties } from './1763600000011-delivery-stats';
+
+/**
+ * A delivery being retried keeps counting as `failed` until its retry has an outcome: its last
+ * attempt that ended did fail, and a retry may follow (contract §5, GetStats). Before, the resend
+ * poller's claim (failed → queued) took it out of `failed` and the retry's outcome put it back or
+ * moved it to `delivered`, so every retry cost two counter upserts per request — half the counter
+ * work of a resend, for a state that lasts as long as a send. Now the claim changes no counter and
+ * the triggers skip it after scanning the transition tables; only the outcome is counted.
+ *
+ * A retry is queued after at least one attempt, or sent for at least its second attempt: no other
+ * path gives a queued or sent delivery those attempt counts (a first send is queued with none and
+ * sent with one; a held fallback tier is released with none).
+ *
+ * The counters of deliveries already in flight are moved over in the same transaction, with writers
+ * of deliveries held off until it commits, so nothing is counted twice or missed.
+ */
+export class DeliveryStatsRetries1763600000016 implements MigrationInterface {
+  name = 'DeliveryStatsRetries1763600000016';
+
+  async up(db: QueryRunner): Promise<void> {
+    await redefine(db, RETRIES_FAILED, '+');
+  }
+
+  async down(db: QueryRunner): Promise<void> {
+    await redefine(db, PROPERTY, '-');
+  }
+}
+
+/** `failed` as this migration defines it: the last attempt that ended failed, and no other came after. */
+const RETRIES_FAILED: CounterProperties = {
+  ...PROPERTY,
+  failed: (r) => `(${r}.status = 'failed' OR (${r}.status = 'queued' AND ${r}.attempts > 0) OR (${r}.status = 'sent' AND ${r}.attempts > 1))`,
+};
+
+/** A retry in flight: counted as failed by RETRIES_FAILED, by nothing before. */
+const IN_FLIGHT_RETRY = `((d.status = 'queued' AND d.attempts > 0) OR (d.status = 'sent' AND d.attempts > 1))`;
+
+/**
+ * Replaces the counting triggers' functions with `property`, then adds (`+`) or takes back (`-`) the
+ * retries in flight in the `failed` counters: per request, and per type and day in slot 0.
+ */
+async function redefine(db: QueryRunner, property: CounterProperties, sign: '+' | '-'): Promise<void> {
+  // Writers wait until the new definition and the counters that match it are committed together.
+  await db.query(`LOCK TABLE deliveries IN SHARE ROW EXCLUSIVE MODE`);
+  await db.query(trigger('count_inserted_deliveries', countChanges([['new_deliveries', '']], property), 'CREATE OR REPLACE'));
+  await db.query(trigger('count_updated_deliveries', countChanges([['new_deliveries', ''], ['old_deliveries', '-']], property), 'CREATE OR REPLACE'));
+  await db.query(trigger('count_deleted_deliveries', countChanges([['old_deliveries', '-']], property), 'CREATE OR REPLACE'));
+  await db.query(`
+    WITH retries AS (
+      SELECT m.request_id, m.type, (d.created_at AT TIME ZONE 'UTC')::date AS day, count(*) AS n
+        FROM deliveries d JOIN messages m ON m.id = d.message_id AND m.created_at = d.created_at
+       WHERE ${IN_FLIGHT_RETRY}
+       GROUP BY 1, 2, 3),
+    per_request AS (
+      UPDATE request_delivery_stats s SET failed = s.failed ${sign} r.n
+        FROM retries r WHERE s.request_id = r.request_id)
+    INSERT INTO daily_delivery_stats AS s (type, day, slot, failed)
+    SELECT type, day, 0, ${sign === '+' ? '' : '-'}sum(n) FROM retries GROUP BY type, day
+    ON CONFLICT (type, day, slot) DO UPDATE SET failed = s.failed + EXCLUDED.failed`);
+}
