@@ -5,7 +5,7 @@ import { createDataSource, runMigrations } from '../data-source';
 import { newId } from '../ids';
 import { DeliveryOutcomeStore } from './delivery-outcome.store';
 import { FallbackStore, RELEASE_LEASE_MS } from './fallback.store';
-import { CLAIM_DUE, ResendStore } from './resend.store';
+import { FIND_DUE, ResendStore } from './resend.store';
 
 const T0 = new Date('2030-03-01T10:00:00Z');
 const at = (ms: number) => new Date(T0.getTime() + ms);
@@ -235,15 +235,35 @@ describe('ResendStore', () => {
       await runner.startTransaction();
       // Whether an index can answer: with sequential scans priced out, every delivery read is one no index let the plan skip.
       await runner.query('SET LOCAL enable_seqscan = off');
-      const [{ 'QUERY PLAN': [plan] }] = (await runner.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${CLAIM_DUE}`, [T0, 60_000, 100])) as [{ 'QUERY PLAN': [{ Plan: PlanNode }] }];
+      const [{ 'QUERY PLAN': [plan] }] = (await runner.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${FIND_DUE}`, [T0, 100, null])) as [{ 'QUERY PLAN': [{ Plan: PlanNode }] }];
       // The search for receivers with anything due (the statement's `due`) reads the due rows, not the
-      // 4,500 other deliveries; then only the due receiver's own rows are claimed.
+      // 4,500 other deliveries; then only the due receiver's own rows are found.
       expect(deliveriesRead(subplan(plan.Plan, 'CTE due')!)).toBeLessThan(50);
       expect(plan.Plan['Actual Rows']).toBe(3);
     } finally {
       await runner.rollbackTransaction();
       await runner.release();
     }
+  });
+
+  it('looks at a bounded number of due rows per poll however many are due, and drains them all', async () => {
+    for (let u = 0; u < 60; u++) await seed(`u-backlog-${u}`, 10, { status: 'failed', nextAttemptAt: at(-1) });
+    const runner = first.createQueryRunner();
+    try {
+      await runner.startTransaction();
+      // 600 rows are due; a search for 5 receivers that looks at the first 100 reads no more than those.
+      const [{ 'QUERY PLAN': [plan] }] = (await runner.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${FIND_DUE}`, [T0, 5, 100])) as [{ 'QUERY PLAN': [{ Plan: PlanNode }] }];
+      expect(deliveriesRead(subplan(plan.Plan, 'CTE due')!)).toBeLessThanOrEqual(100);
+      expect(plan.Plan['Actual Rows']).toBe(50);
+    } finally {
+      await runner.rollbackTransaction();
+      await runner.release();
+    }
+    const store = new ResendStore(first);
+    const claimed: string[] = [];
+    for (let poll = 0; poll < 20; poll++) claimed.push(...(await store.claimDue(T0, 60_000, 5)).batches.flatMap((b) => b.jobs.map((j) => j.deliveryId)));
+    expect(new Set(claimed).size).toBe(600);
+    expect(claimed).toHaveLength(600);
   });
 });
 

@@ -4,7 +4,7 @@ import type { RetryPolicy } from '../entities/message.entity';
 import { backoffDelayMs } from './backoff';
 import { JOB_COLUMNS, toDeliveryJob, type JobRow } from './delivery-jobs';
 import { recordedOutcomeOf, RETURNING_OUTCOME, type RecordedOutcome, type RecordedRow } from './recorded-outcome';
-import { inKeysRange, keyedParams } from './delivery-keys';
+import { DELIVERY_KEYS, deliveryKeys, inKeysRange, keyedParams } from './delivery-keys';
 import { queryRows, selectJsonRows, type JsonColumn } from './rows';
 import { leaseEnd } from './lease';
 
@@ -43,6 +43,12 @@ interface EndedRow {
   attempts: number;
 }
 
+/** A pending delivery found and locked for a claim. */
+interface PendingRow {
+  id: string;
+  created_at: Date;
+}
+
 /** A claimed delivery as the claim returns it: its job, and what the claim made of it. */
 type ClaimedRow = JobRow & { status: 'queued' | 'dead' | 'expired'; digest: boolean };
 
@@ -55,63 +61,72 @@ type ClaimedRow = JobRow & { status: 'queued' | 'dead' | 'expired'; digest: bool
 const RECEIVER_LOCK_CLASS = 0x7265; // 're'
 /** Candidates looked at per receiver wanted, so receivers other pollers hold leave room for more. */
 const CANDIDATES_PER_RECEIVER = 4;
+/**
+ * Due rows a search looks at first, per receiver wanted (see `FIND_DUE`): a receiver often has
+ * several due rows, and other pollers may hold some receivers.
+ */
+const DUE_ROWS_PER_RECEIVER = 20;
 
 const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 5, initialBackoffMs: 30_000, maxBackoffMs: 3_600_000 };
 
 /**
- * The deliveries of `pending` become `queued` under a lease of `$2` ms from `$1` — or `expired`, or
- * `dead` when out of attempts — and come back as whole jobs (the UPDATE already joins the message).
+ * The deliveries named by `$1`–`$3` (`deliveryKeys`) become `queued` under a lease of `$5` ms from
+ * `$4` — or `expired`, or `dead` when out of attempts — and come back as whole jobs (the UPDATE
+ * already joins the message). A write by key (architecture D17): joined to the pending rows found
+ * in the same statement, the planner could not tell which partitions they were in, and read and
+ * sorted every delivery to merge-join them, on each poll.
  */
 const CLAIM_PENDING = `UPDATE deliveries d
       SET status = CASE
-            WHEN d.expires_at IS NOT NULL AND d.expires_at <= $1 THEN 'expired'
+            WHEN d.expires_at IS NOT NULL AND d.expires_at <= $4 THEN 'expired'
             WHEN d.attempts >= COALESCE((m.retry ->> 'maxAttempts')::int, ${DEFAULT_RETRY.maxAttempts}) THEN 'dead'
             ELSE 'queued' END,
           -- only a delivery that stays queued gets a lease (the same conditions as above, negated)
-          next_attempt_at = CASE WHEN (d.expires_at IS NULL OR d.expires_at > $1)
+          next_attempt_at = CASE WHEN (d.expires_at IS NULL OR d.expires_at > $4)
                                   AND d.attempts < COALESCE((m.retry ->> 'maxAttempts')::int, ${DEFAULT_RETRY.maxAttempts})
-                                 THEN ${leaseEnd('$1::timestamptz', '$2')} END,
+                                 THEN ${leaseEnd('$4::timestamptz', '$5')} END,
           updated_at = now()
-     FROM pending, messages m
-    WHERE d.id = pending.id AND d.created_at = pending.created_at AND m.id = d.message_id AND m.created_at = d.created_at
+     FROM ${DELIVERY_KEYS}, messages m
+    WHERE d.id = k.id AND d.created_at = k.created_at AND ${inKeysRange('d')}
+      AND m.id = d.message_id AND m.created_at = d.created_at AND ${inKeysRange('m')}
     RETURNING ${JOB_COLUMNS}, d.status, COALESCE((m.retry ->> 'digest')::boolean, false) AS digest`;
 
 /**
- * Claims the pending deliveries of up to `$3` receivers with anything due at `$1` under a lease of
- * `$2` ms (`CLAIM_PENDING`). Receivers with
- * anything due are found through `ix_deliveries_leased`, so a poll reads what is due, not every
- * delivery. Each receiver's pending rows are then read through `ix_deliveries_user`, oldest first,
- * at most one batch's worth (the rest go in the next claim). Their condition is a CASE on purpose:
- * written as plain comparisons it implies the leased index's predicate, and on tables without
- * statistics yet the planner read that whole index once per receiver (500 × 20,000 entries).
+ * Finds and locks the pending deliveries of up to `$2` receivers with anything due at `$1`, for
+ * `CLAIM_PENDING`. Receivers with anything due are found through `ix_deliveries_leased` among the
+ * first `$3` due rows (all of them when null): a DISTINCT over every due row read and sorted them all
+ * on each poll, so a backlog cost its square to drain. A bounded search that finds nothing (its rows
+ * all belong to receivers other pollers hold) is run again over every due row. Each receiver's pending rows are then read through
+ * `ix_deliveries_user`, oldest first, at most one batch's worth (the rest go in the next claim).
+ * Their condition is a CASE on purpose: written as plain comparisons it implies the leased index's
+ * predicate, and on tables without statistics yet the planner read that whole index once per
+ * receiver (500 × 20,000 entries).
  */
-export const CLAIM_DUE = `WITH due AS (
+export const FIND_DUE = `WITH due AS (
      SELECT c.user_id, c.channel FROM (
-       SELECT DISTINCT user_id, channel FROM deliveries
-        WHERE user_id IS NOT NULL AND next_attempt_at <= $1 AND status IN ('failed', 'queued')
-        LIMIT $3 * ${CANDIDATES_PER_RECEIVER}) AS c
+       SELECT DISTINCT r.user_id, r.channel FROM (
+         SELECT user_id, channel FROM deliveries
+          WHERE user_id IS NOT NULL AND next_attempt_at <= $1 AND status IN ('failed', 'queued')
+          LIMIT $3) AS r
+        LIMIT $2 * ${CANDIDATES_PER_RECEIVER}) AS c
       WHERE pg_try_advisory_xact_lock(${RECEIVER_LOCK_CLASS}, hashtext(c.channel || ':' || c.user_id))
-      LIMIT $3),
-   pending AS (
-     SELECT p.id, p.created_at FROM due CROSS JOIN LATERAL (
-       SELECT d.id, d.created_at FROM deliveries d
-        WHERE d.user_id = due.user_id AND d.channel = due.channel
-          AND CASE d.status WHEN 'failed' THEN d.next_attempt_at IS NOT NULL WHEN 'queued' THEN d.next_attempt_at <= $1 ELSE false END
-        ORDER BY d.created_at
-        LIMIT ${MAX_BATCH_JOBS}
-        FOR UPDATE SKIP LOCKED) AS p)
-   ${CLAIM_PENDING}`;
+      LIMIT $2)
+   SELECT p.id, p.created_at FROM due CROSS JOIN LATERAL (
+     SELECT d.id, d.created_at FROM deliveries d
+      WHERE d.user_id = due.user_id AND d.channel = due.channel
+        AND CASE d.status WHEN 'failed' THEN d.next_attempt_at IS NOT NULL WHEN 'queued' THEN d.next_attempt_at <= $1 ELSE false END
+      ORDER BY d.created_at
+      LIMIT ${MAX_BATCH_JOBS}
+      FOR UPDATE SKIP LOCKED) AS p`;
 
 /**
- * Claims up to `$3` due deliveries that have no user (a bare phone number or email address): with
- * no user to gather them by, each goes out on its own.
+ * Finds and locks up to `$2` due deliveries that have no user (a bare phone number or email
+ * address): with no user to gather them by, each goes out on its own.
  */
-export const CLAIM_DUE_WITHOUT_USER = `WITH pending AS (
-     SELECT id, created_at FROM deliveries
+const FIND_DUE_WITHOUT_USER = `SELECT id, created_at FROM deliveries
       WHERE user_id IS NULL AND status IN ('failed', 'queued') AND next_attempt_at <= $1
-      LIMIT $3
-      FOR UPDATE SKIP LOCKED)
-   ${CLAIM_PENDING}`;
+      LIMIT $2
+      FOR UPDATE SKIP LOCKED`;
 
 /**
  * The failed-delivery cache of the resend poller, kept in PostgreSQL. A failed delivery first gets
@@ -190,10 +205,12 @@ export class ResendStore {
    */
   async claimDue(now: Date, leaseMs: number, receivers: number): Promise<ClaimedResends> {
     return this.dataSource.transaction(async (tx) => {
-      const rows = [
-        ...(await queryRows<ClaimedRow>(tx, CLAIM_DUE, [now, leaseMs, receivers])),
-        ...(await queryRows<ClaimedRow>(tx, CLAIM_DUE_WITHOUT_USER, [now, leaseMs, receivers])),
-      ];
+      let byUser = await queryRows<PendingRow>(tx, FIND_DUE, [now, receivers, receivers * DUE_ROWS_PER_RECEIVER]);
+      if (byUser.length === 0) byUser = await queryRows<PendingRow>(tx, FIND_DUE, [now, receivers, null]);
+      const pending = [...byUser, ...(await queryRows<PendingRow>(tx, FIND_DUE_WITHOUT_USER, [now, receivers]))];
+      if (pending.length === 0) return { batches: [], ended: [] };
+      const keys = pending.map((row) => ({ id: row.id, createdAt: row.created_at }));
+      const rows = await queryRows<ClaimedRow>(tx, CLAIM_PENDING, [...deliveryKeys(keys), now, leaseMs]);
       const batches = new Map<string, ResendBatch>();
       for (const row of rows) {
         if (row.status !== 'queued') continue;

@@ -105,6 +105,7 @@ describe('writes by key', () => {
     ]);
     await fallback.escalate([escalated.websocket, late.websocket]);
     await new ResendStore(dataSource).scheduleFailed(T0, 10);
+    const resent = await new ResendStore(dataSource).claimDue(new Date(T0.getTime() + DAY_MS), 60_000, 10);
     await new InboxStore(dataSource).markRead('u1', [claimed.message]);
     await loadDeliveryJobs(dataSource, [{ id: escalated.push, createdAt: day }]);
     const issued = [...statements.seen];
@@ -123,10 +124,13 @@ describe('writes by key', () => {
       [[escalated.websocket, late.websocket]],
     );
     expect(scheduled).toBe(2);
+    // A day later the failures are due, and so are the released push tiers whose lease has run out.
+    const due = [escalated.websocket, late.websocket, escalated.push, late.push];
+    expect(resent.batches.flatMap((b) => b.jobs.map((j) => j.deliveryId)).sort()).toEqual(due.sort());
 
     // Searches (SKIP LOCKED) look through every partition by design; every write by key must not.
     const keyed = issued.filter((s) => /\bdeliveries\b/.test(s.sql) && !/^\s*INSERT/.test(s.sql) && !s.sql.includes('SKIP LOCKED'));
-    expect(keyed.length).toBeGreaterThanOrEqual(11);
+    expect(keyed.length).toBeGreaterThanOrEqual(12);
     const partitionsOf = (at: Date) => ['deliveries', 'messages'].map((table) => partitionName(table, new Date(at.getTime() - (at.getTime() % DAY_MS))));
     const allowed = [...partitionsOf(day), ...partitionsOf(nextDay)];
     for (const statement of keyed) {
