@@ -350,9 +350,9 @@ describe('query API over gRPC', () => {
           record(writers[2]!, websocket.slice(10), 'dead'),
         ]);
         await Promise.all([record(writers[0]!, websocket.slice(0, 4), 'read'), record(writers[1]!, push.filter((_, i) => i % 4 === 1), 'delivered')]);
-        // Two failed ones are retried: the resend poller claims both again, and one is sent on its
-        // second attempt. A retry in flight still counts as failed until its outcome.
-        await writers[0]!.query(`UPDATE deliveries SET status = 'queued' WHERE id = ANY($1::uuid[])`, [websocket.slice(8, 10)]);
+        // Two failed ones are retried: the resend poller claims both again under a lease, and one is
+        // sent on its second attempt. A retry in flight still counts as failed until its outcome.
+        await writers[0]!.query(`UPDATE deliveries SET status = 'queued', next_attempt_at = now() + interval '1 minute' WHERE id = ANY($1::uuid[])`, [websocket.slice(8, 10)]);
         await claim(writers[1]!, websocket.slice(9, 10));
         await record(writers[2]!, websocket.slice(0, 2), 'clicked');
         await record(writers[0]!, push.filter((_, i) => i % 4 === 1).slice(0, 1), 'clicked');
@@ -366,7 +366,7 @@ describe('query API over gRPC', () => {
           `SELECT (SELECT count(*) FROM messages m WHERE ${where.replaceAll('d.created_at', 'm.created_at')}) AS requested,
                   count(*) FILTER (WHERE d.attempts > 0) AS sent,
                   count(*) FILTER (WHERE d.status IN ('delivered', 'read', 'clicked')) AS delivered,
-                  count(*) FILTER (WHERE d.status = 'failed' OR (d.status = 'queued' AND d.attempts > 0) OR (d.status = 'sent' AND d.attempts > 1)) AS failed,
+                  count(*) FILTER (WHERE d.status = 'failed' OR (d.status = 'queued' AND d.attempts > 0 AND d.next_attempt_at IS NOT NULL) OR (d.status = 'sent' AND d.attempts > 1 AND d.next_attempt_at IS NOT NULL)) AS failed,
                   count(*) FILTER (WHERE d.status = 'dead') AS dead,
                   count(*) FILTER (WHERE d.status IN ('read', 'clicked')) AS read,
                   count(*) FILTER (WHERE d.status = 'clicked') AS clicked

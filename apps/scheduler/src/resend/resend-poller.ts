@@ -81,7 +81,9 @@ export class ResendPoller implements OnApplicationBootstrap, OnApplicationShutdo
         this.resent.inc({ channel: batch.channel }, batch.jobs.length);
         sent += batch.jobs.length;
       }
-      if (batches.length < receivers) break;
+      // A claim may find fewer receivers than it asked for while more are due: it looks at a bounded
+      // number of due rows, and a receiver can have many. Only a claim that found nothing ends the round.
+      if (batches.length === 0 && ended.length === 0) break;
     }
     return sent;
   }

@@ -9,9 +9,13 @@ import { countChanges, PROPERTY, trigger, type CounterProperties } from './17636
  * work of a resend, for a state that lasts as long as a send. Now the claim changes no counter and
  * the triggers skip it after scanning the transition tables; only the outcome is counted.
  *
- * A retry is queued after at least one attempt, or sent for at least its second attempt: no other
- * path gives a queued or sent delivery those attempt counts (a first send is queued with none and
- * sent with one; a held fallback tier is released with none).
+ * A retry is queued after at least one attempt, or sent for at least its second attempt, and in
+ * both cases under a lease (the resend poller's claim, then the gateway's or channel worker's): no
+ * other path gives a queued or sent delivery those attempt counts (a first send is queued with none
+ * and sent with one; a held fallback tier is released with none). A provider's acceptance ends the
+ * lease and leaves the delivery `sent` for good: the retry has its outcome, and it no longer counts
+ * as failed. Naming the lease also lets this migration find the retries through `ix_deliveries_leased`
+ * instead of reading every delivery while writers wait.
  *
  * The counters of deliveries already in flight are moved over in the same transaction, with writers
  * of deliveries held off until it commits, so nothing is counted twice or missed.
@@ -31,11 +35,12 @@ export class DeliveryStatsRetries1763600000016 implements MigrationInterface {
 /** `failed` as this migration defines it: the last attempt that ended failed, and no other came after. */
 const RETRIES_FAILED: CounterProperties = {
   ...PROPERTY,
-  failed: (r) => `(${r}.status = 'failed' OR (${r}.status = 'queued' AND ${r}.attempts > 0) OR (${r}.status = 'sent' AND ${r}.attempts > 1))`,
+  failed: (r) =>
+    `(${r}.status = 'failed' OR (${r}.status = 'queued' AND ${r}.attempts > 0 AND ${r}.next_attempt_at IS NOT NULL) OR (${r}.status = 'sent' AND ${r}.attempts > 1 AND ${r}.next_attempt_at IS NOT NULL))`,
 };
 
 /** A retry in flight: counted as failed by RETRIES_FAILED, by nothing before. */
-const IN_FLIGHT_RETRY = `((d.status = 'queued' AND d.attempts > 0) OR (d.status = 'sent' AND d.attempts > 1))`;
+const IN_FLIGHT_RETRY = `((d.status = 'queued' AND d.attempts > 0 AND d.next_attempt_at IS NOT NULL) OR (d.status = 'sent' AND d.attempts > 1 AND d.next_attempt_at IS NOT NULL))`;
 
 /**
  * Replaces the counting triggers' functions with `property`, then adds (`+`) or takes back (`-`) the
@@ -43,7 +48,9 @@ const IN_FLIGHT_RETRY = `((d.status = 'queued' AND d.attempts > 0) OR (d.status 
  */
 async function redefine(db: QueryRunner, property: CounterProperties, sign: '+' | '-'): Promise<void> {
   // Writers wait until the new definition and the counters that match it are committed together.
-  await db.query(`LOCK TABLE deliveries IN SHARE ROW EXCLUSIVE MODE`);
+  // Both tables, messages first as the ingest writes them: the ingest's trigger on messages locks a
+  // counter row this migration updates, so locking deliveries alone could deadlock with it.
+  await db.query(`LOCK TABLE messages, deliveries IN SHARE ROW EXCLUSIVE MODE`);
   await db.query(trigger('count_inserted_deliveries', countChanges([['new_deliveries', '']], property), 'CREATE OR REPLACE'));
   await db.query(trigger('count_updated_deliveries', countChanges([['new_deliveries', ''], ['old_deliveries', '-']], property), 'CREATE OR REPLACE'));
   await db.query(trigger('count_deleted_deliveries', countChanges([['old_deliveries', '-']], property), 'CREATE OR REPLACE'));

@@ -5,20 +5,22 @@ import { newId } from '../ids';
 
 const AT = new Date('2031-06-01T10:00:00Z');
 const TYPE = 'retries.test';
+const LEASE_END = new Date(AT.getTime() + 60_000);
 
-/** A delivery state and how many deliveries are in it when the migration runs. */
-const STATES: [status: string, attempts: number, count: number][] = [
-  ['queued', 0, 2], // a first send, waiting
-  ['sent', 1, 3], // a first send, in flight
-  ['failed', 1, 4], // waiting for its retry
-  ['queued', 1, 5], // a retry claimed by the resend poller
-  ['sent', 2, 6], // a retry in flight
-  ['delivered', 2, 7],
+/** A delivery state (with or without a lease) and how many deliveries are in it when the migration runs. */
+const STATES: [status: string, attempts: number, leased: boolean, count: number][] = [
+  ['queued', 0, false, 2], // a first send, waiting
+  ['sent', 1, true, 3], // a first send, in flight
+  ['failed', 1, false, 4], // waiting for its retry
+  ['queued', 1, true, 5], // a retry claimed by the resend poller
+  ['sent', 2, true, 6], // a retry in flight
+  ['sent', 2, false, 1], // a retry a provider accepted: sent for good
+  ['delivered', 2, false, 7],
 ];
 
 /** `failed` from the rows: before the migration the status alone, after it retries in flight too. */
 const FAILED_BEFORE = `d.status = 'failed'`;
-const FAILED_AFTER = `(d.status = 'failed' OR (d.status = 'queued' AND d.attempts > 0) OR (d.status = 'sent' AND d.attempts > 1))`;
+const FAILED_AFTER = `(d.status = 'failed' OR (d.status = 'queued' AND d.attempts > 0 AND d.next_attempt_at IS NOT NULL) OR (d.status = 'sent' AND d.attempts > 1 AND d.next_attempt_at IS NOT NULL))`;
 
 /**
  * DeliveryStatsRetries1763600000016 redefines `failed` on a database that already has counters and
@@ -64,7 +66,7 @@ describe('migration: retries in flight count as failed', () => {
     // One message per delivery, each with its own request id, inserted as the ingest does (queued),
     // then moved to its state by an UPDATE as the claims and outcomes do: the triggers count them.
     const ids: string[] = [];
-    for (const [status, attempts, count] of STATES) {
+    for (const [status, attempts, leased, count] of STATES) {
       for (let i = 0; i < count; i++) {
         const [messageId, deliveryId] = [newId(AT), newId(AT)];
         await dataSource.query(`INSERT INTO messages (id, request_id, type, recipient, contents, created_at) VALUES ($1::uuid, 'r-' || $1::text, $2, '{}', '{}', $3)`, [messageId, TYPE, AT]);
@@ -72,7 +74,7 @@ describe('migration: retries in flight count as failed', () => {
           `INSERT INTO deliveries (id, message_id, user_id, channel, endpoint, locale, status, created_at) VALUES ($1, $2, 'u', 'websocket', 'inbox:u', 'en', 'queued', $3)`,
           [deliveryId, messageId, AT],
         );
-        await dataSource.query(`UPDATE deliveries SET status = $2, attempts = $3 WHERE id = $1`, [deliveryId, status, attempts]);
+        await dataSource.query(`UPDATE deliveries SET status = $2, attempts = $3, next_attempt_at = $4 WHERE id = $1`, [deliveryId, status, attempts, leased ? LEASE_END : null]);
         if (status === 'queued' && attempts === 1) ids.push(deliveryId);
       }
     }
@@ -81,11 +83,13 @@ describe('migration: retries in flight count as failed', () => {
     await dataSource.runMigrations({ transaction: 'all' });
     await expectFailed(FAILED_AFTER, 4 + 5 + 6);
 
-    // The claimed retries are sent on their second attempt (no change), then two are delivered.
+    // The claimed retries are sent on their second attempt, under the lease (no change); two are
+    // delivered and one is accepted by a provider (sent for good): each has its outcome.
     await dataSource.query(`UPDATE deliveries SET status = 'sent', attempts = attempts + 1 WHERE id = ANY($1::uuid[])`, [ids]);
     await expectFailed(FAILED_AFTER, 4 + 5 + 6);
-    await dataSource.query(`UPDATE deliveries SET status = 'delivered' WHERE id = ANY($1::uuid[])`, [ids.slice(0, 2)]);
-    await expectFailed(FAILED_AFTER, 4 + 5 + 6 - 2);
+    await dataSource.query(`UPDATE deliveries SET status = 'delivered', next_attempt_at = NULL WHERE id = ANY($1::uuid[])`, [ids.slice(0, 2)]);
+    await dataSource.query(`UPDATE deliveries SET next_attempt_at = NULL WHERE id = $1`, [ids[2]]);
+    await expectFailed(FAILED_AFTER, 4 + 5 + 6 - 3);
 
     await dataSource.undoLastMigration({ transaction: 'all' });
     await expectFailed(FAILED_BEFORE, 4);
