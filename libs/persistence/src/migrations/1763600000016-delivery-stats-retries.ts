@@ -32,15 +32,15 @@ export class DeliveryStatsRetries1763600000016 implements MigrationInterface {
   }
 }
 
-/** `failed` as this migration defines it: the last attempt that ended failed, and no other came after. */
+/** A retry in flight on row `r`: queued again after an attempt, or sent again, under a claim's lease. */
+const inFlightRetry = (r: string): string =>
+  `((${r}.status = 'queued' AND ${r}.attempts > 0 OR ${r}.status = 'sent' AND ${r}.attempts > 1) AND ${r}.next_attempt_at IS NOT NULL)`;
+
+/** `failed` as this migration defines it: as before, and retries in flight too. */
 const RETRIES_FAILED: CounterProperties = {
   ...PROPERTY,
-  failed: (r) =>
-    `(${r}.status = 'failed' OR (${r}.status = 'queued' AND ${r}.attempts > 0 AND ${r}.next_attempt_at IS NOT NULL) OR (${r}.status = 'sent' AND ${r}.attempts > 1 AND ${r}.next_attempt_at IS NOT NULL))`,
+  failed: (r) => `(${PROPERTY.failed(r)} OR ${inFlightRetry(r)})`,
 };
-
-/** A retry in flight: counted as failed by RETRIES_FAILED, by nothing before. */
-const IN_FLIGHT_RETRY = `((d.status = 'queued' AND d.attempts > 0 AND d.next_attempt_at IS NOT NULL) OR (d.status = 'sent' AND d.attempts > 1 AND d.next_attempt_at IS NOT NULL))`;
 
 /**
  * Replaces the counting triggers' functions with `property`, then adds (`+`) or takes back (`-`) the
@@ -58,7 +58,7 @@ async function redefine(db: QueryRunner, property: CounterProperties, sign: '+' 
     WITH retries AS (
       SELECT m.request_id, m.type, (d.created_at AT TIME ZONE 'UTC')::date AS day, count(*) AS n
         FROM deliveries d JOIN messages m ON m.id = d.message_id AND m.created_at = d.created_at
-       WHERE ${IN_FLIGHT_RETRY}
+       WHERE ${inFlightRetry('d')}
        GROUP BY 1, 2, 3),
     per_request AS (
       UPDATE request_delivery_stats s SET failed = s.failed ${sign} r.n
