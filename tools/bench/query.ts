@@ -152,7 +152,7 @@ async function makePartitions(url: string, end: number): Promise<void> {
 async function fill(db: PgClient, start: number, end: number): Promise<number> {
   const began = performance.now();
   const step = (end - start) / MESSAGES;
-  const series = `SELECT i, (${start} + floor(i * ${step}))::bigint AS ms FROM generate_series($1::int, $2::int) AS i`;
+  const series = `SELECT i, (${start} + floor(i::bigint * ${step}))::bigint AS ms FROM generate_series($1::int, $2::int) AS i`;
   const uuid = (salt: string) => `(lpad(to_hex(s.ms), 12, '0') || '7' || substr(md5(s.i || '${salt}'), 1, 3) || '8' || substr(md5(s.i || '${salt}'), 4, 15))::uuid`;
   const at = `timestamptz 'epoch' + s.ms * interval '1 millisecond'`;
   for (let from = 0; from < MESSAGES; from += CHUNK) {
