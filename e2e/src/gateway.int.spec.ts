@@ -1,6 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { io } from 'socket.io-client';
-import { Topics, type InboxMessage, type SyncResponse } from '@notify/contracts';
+import { MAX_SYNC_LIMIT, Topics, type InboxMessage, type SyncResponse } from '@notify/contracts';
 import { eventually } from '@notify/testing';
 import { RunningPlatform, uniqueId, type NotificationSocket } from './platform';
 import { seedWebsocketJob } from './websocket-job';
@@ -62,6 +63,38 @@ describe('realtime gateway', () => {
     });
   });
 
+  it('keeps a connection whose token expires further away than a timer can wait', async () => {
+    const userId = uniqueId('long-token');
+    // 30 days: beyond the 24.8 days a Node.js timer holds, which would otherwise fire at once.
+    const socket = await platform.connect(userId, { auth: { token: platform.tokenFor(userId, '30d') } });
+    let disconnected = false;
+    socket.on('disconnect', () => void (disconnected = true));
+    expect(await sync(socket, 0)).toEqual({ notModified: true, lastSeq: 0 });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await sync(socket, 0)).toEqual({ notModified: true, lastSeq: 0 });
+    expect(disconnected).toBe(false);
+  });
+
+  it('answers a read of as many ids as a request may carry without dropping the connection', async () => {
+    const socket = await platform.connect(uniqueId('read-many'));
+    const ids = Array.from({ length: MAX_SYNC_LIMIT }, () => randomUUID());
+    expect(await new Promise((resolve) => socket.emit('read', { ids }, resolve))).toEqual({ ok: true });
+    expect(socket.connected).toBe(true);
+  });
+
+  it('emits a job consumed twice in one batch once', async () => {
+    const userId = uniqueId('replayed-job');
+    const client = await platform.connectAndCollect(userId);
+    const job = await seedWebsocketJob((sql, params) => platform.db.query(sql, params), userId, { requestId: uniqueId('replayed'), seq: 1 });
+    const record = { key: userId, value: JSON.stringify(job) };
+    await platform.producer.send({ topic: Topics.deliver.websocket, messages: [record, record] });
+    await eventually(() => platform.db.query(`SELECT status FROM deliveries WHERE id = $1`, [job.deliveryId]), (rows) => rows[0]?.status === 'delivered');
+    // Anything emitted for the job arrived before this later note.
+    await note(userId, 'after the replay');
+    await eventually(async () => client.received, (received) => received.some((m) => m.title === 'after the replay'));
+    expect(client.received.map((m) => m.title)).toEqual([job.message.title, 'after the replay']);
+  });
+
   it('gives a client back exactly what it missed while offline, in order, then "not modified"', async () => {
     const userId = uniqueId('offline');
     const first = await platform.connectAndCollect(userId);
@@ -97,6 +130,18 @@ describe('realtime gateway', () => {
     const delivery = await eventually(() => websocketDelivery(userId, 'unacknowledged'), (d) => d?.status === 'failed');
     expect(received).toEqual(['unacknowledged']);
     expect(delivery).toEqual({ status: 'failed', last_error: 'ack_timeout' });
+  });
+
+  it('records client_error when every device answers with an error, and delivered once one stores it', async () => {
+    const userId = uniqueId('refusing');
+    const full = await platform.connect(userId, { deviceId: 'full' });
+    full.on('notification', (_message, ack) => ack({ error: { code: 'storage_full', message: 'no room left' } }));
+    await note(userId, 'refused');
+    expect(await eventually(() => websocketDelivery(userId, 'refused'), (d) => d?.status === 'failed')).toEqual({ status: 'failed', last_error: 'client_error' });
+
+    await platform.connectAndCollect(userId, { deviceId: 'roomy' });
+    await note(userId, 'stored by one');
+    await eventually(() => websocketDelivery(userId, 'stored by one'), (d) => d?.status === 'delivered');
   });
 
   it('ends a job that has no inbox sequence number as dead instead of emitting it', async () => {

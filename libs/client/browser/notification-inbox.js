@@ -78,14 +78,22 @@ export class NotificationInbox {
     this.socket?.disconnect();
   }
 
-  /** Asks for everything after the last gap-free sequence number, page by page, until nothing is newer. */
+  /**
+   * Asks for everything after the last gap-free sequence number, page by page, until nothing is newer.
+   * A page holds, in order, every message the server still has after `afterSeq`: a number missing
+   * from it is gone for good (past the retention period), so the place moves to the page's end.
+   */
   sync() {
     this.syncing = this.syncing.then(async () => {
       for (;;) {
-        const answer = await this.request('sync', { afterSeq: this.lastSeq, limit: this.options.pageSize ?? 100 });
+        const afterSeq = this.lastSeq;
+        const answer = await this.request('sync', { afterSeq, limit: this.options.pageSize ?? 100 });
         if (answer.error || answer.notModified) return;
-        this.receive(answer.messages);
-        if (!answer.hasMore || answer.messages.length === 0) return;
+        this.receive(answer.messages, false);
+        const end = answer.messages.length > 0 ? answer.messages[answer.messages.length - 1].seq : answer.lastSeq;
+        this.advanceTo(end);
+        this.save();
+        if (!answer.hasMore || answer.messages.length === 0 || this.lastSeq <= afterSeq) return;
       }
     });
     return this.syncing;
@@ -105,8 +113,9 @@ export class NotificationInbox {
    * Keeps and shows what it has not seen. Seen means held (by id) or at or below `lastSeq`: every
    * sequence number up to it has arrived, even if only the newest messages were kept across a reload.
    * @param {InboxMessage[]} incoming
+   * @param {boolean} [fillGaps] whether a message beyond a gap starts a sync (not while one runs)
    */
-  receive(incoming) {
+  receive(incoming, fillGaps = true) {
     /** @type {InboxMessage[]} */
     const fresh = [];
     for (const message of incoming) {
@@ -116,13 +125,22 @@ export class NotificationInbox {
       fresh.push(message);
     }
     const before = this.lastSeq;
-    while (this.ahead.delete(this.lastSeq + 1)) this.lastSeq += 1;
+    this.advanceTo(before);
     if (fresh.length > 0) {
       this.save();
       this.options.onMessages?.(fresh);
     }
     // A message beyond a gap means some were missed: fetch them.
-    if (this.ahead.size > 0 && this.lastSeq === before && fresh.length > 0) void this.sync();
+    if (fillGaps && this.ahead.size > 0 && this.lastSeq === before && fresh.length > 0) void this.sync();
+  }
+
+  /** Every number up to `seq` is held or gone; then on through the numbers held without a gap. @param {number} seq */
+  advanceTo(seq) {
+    if (seq > this.lastSeq) {
+      this.lastSeq = seq;
+      for (const held of this.ahead) if (held <= seq) this.ahead.delete(held);
+    }
+    while (this.ahead.delete(this.lastSeq + 1)) this.lastSeq += 1;
   }
 
   /** @param {string} event @param {object} payload @returns {Promise<any>} */

@@ -142,7 +142,7 @@ describe('per-app loaders', () => {
       expect(config.logLevel).toBe('info');
       expect(config.allowedOrigins).toEqual([]);
       expect(config.ackTimeoutMs).toBe(10_000);
-      expect(config.maxHttpBufferSize).toBe(16 * 1024);
+      expect(config.maxHttpBufferSize).toBe(32 * 1024);
       expect(config.consumerGroup).toBe('notify.realtime-gateway');
       expect(config.jwtSecret).toBe(JWT_SECRET);
       expect(config.jwtPublicKey).toBeUndefined();
@@ -209,6 +209,12 @@ describe('per-app loaders', () => {
       const error = configError(() => loadRealtimeGatewayConfig({ JWT_SECRET, GATEWAY_PORT: '70000' }));
       expect(error.problems).toHaveLength(1);
       expect(error.problems[0]).toMatch(/^GATEWAY_PORT: .*\(got "70000"\)$/);
+    });
+
+    it('refuses a frame limit smaller than the largest valid client request', () => {
+      const error = configError(() => loadRealtimeGatewayConfig({ JWT_SECRET, GATEWAY_MAX_HTTP_BUFFER_SIZE: '16384' }));
+      expect(error.problems).toEqual([expect.stringMatching(/^GATEWAY_MAX_HTTP_BUFFER_SIZE must be at least \d+/)]);
+      expect(loadRealtimeGatewayConfig({ JWT_SECRET, GATEWAY_MAX_HTTP_BUFFER_SIZE: '20000' }).maxHttpBufferSize).toBe(20_000);
     });
   });
 

@@ -10,6 +10,8 @@ export const ErrorCode = {
   InvalidArgument: 'invalid_argument',
   AckTimeout: 'ack_timeout',
   Offline: 'offline',
+  /** Every device that answered a browser delivery answered with an error: none stored it. */
+  ClientError: 'client_error',
   NoEndpoint: 'no_endpoint',
   NoOutcome: 'no_outcome',
   Internal: 'internal',

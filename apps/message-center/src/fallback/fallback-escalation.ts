@@ -7,7 +7,7 @@ import { FallbackStore } from '@notify/persistence';
 import { INGESTION_SETTINGS, type IngestionSettings } from '../ingestion/request-ingestion';
 
 /** Outcomes that mean a channel did not reach the user now, so the route's next channel should try. */
-const GAVE_UP_ERRORS = new Set<string>([ErrorCode.Offline, ErrorCode.AckTimeout, ErrorCode.NoEndpoint]);
+const GAVE_UP_ERRORS = new Set<string>([ErrorCode.Offline, ErrorCode.AckTimeout, ErrorCode.ClientError, ErrorCode.NoEndpoint]);
 
 function gaveUp(event: OutcomeEvent): boolean {
   return event.status === 'dead' || event.status === 'expired' || (event.status === 'failed' && GAVE_UP_ERRORS.has(event.error ?? ''));

@@ -93,8 +93,11 @@ export class WebsocketDelivery implements OnApplicationBootstrap, OnModuleDestro
       this.settings.ackTimeoutMs + this.settings.outcomeGraceMs,
     );
     if (ended.length > 0) await publishOutcomes(this.producer, await this.store.record(ended));
+    // A job consumed twice in one batch (a replayed produce) is claimed once and emitted once.
+    const emitted = new Set<string>();
     for (const emission of live) {
-      const jobs = emission.jobs.filter((job) => claimed.has(job.deliveryId));
+      const jobs = emission.jobs.filter((job) => claimed.has(job.deliveryId) && !emitted.has(job.deliveryId));
+      for (const job of jobs) emitted.add(job.deliveryId);
       if (jobs.length > 0) this.emit({ ...emission, jobs }, claimed);
     }
   }
@@ -114,7 +117,9 @@ export class WebsocketDelivery implements OnApplicationBootstrap, OnModuleDestro
       if ('batch' in value) return [{ userId: value.userId, jobs: value.batch, batch: true }];
       return value.userId ? [{ userId: value.userId, jobs: [value], batch: false }] : [];
     } catch (error) {
-      this.logger.error({ err: error, partition: record.partition, offset: record.offset }, 'skipping an invalid websocket delivery record');
+      // The error's message can quote the record (a JSON syntax error does), so only its kind is logged.
+      const code = error instanceof SyntaxError ? ErrorCode.InvalidJson : ErrorCode.SchemaViolation;
+      this.logger.error({ partition: record.partition, offset: record.offset, code }, 'skipping an invalid websocket delivery record');
       return [];
     }
   }
@@ -128,5 +133,7 @@ function statusOf(outcome: EmitOutcome): { status: 'delivered' | 'failed'; error
       return { status: 'failed', error: ErrorCode.Offline };
     case 'ack_timeout':
       return { status: 'failed', error: ErrorCode.AckTimeout };
+    case 'client_error':
+      return { status: 'failed', error: ErrorCode.ClientError };
   }
 }

@@ -11,6 +11,8 @@ import { userRoom } from './rooms';
 export interface SocketData {
   userId: string;
   deviceId: string | null;
+  /** When the token expires (ms since the epoch): the socket is disconnected then. */
+  expiresAt: number;
 }
 
 export type NotificationSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;

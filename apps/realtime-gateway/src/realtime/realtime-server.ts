@@ -13,7 +13,7 @@ import {
 } from '@notify/contracts';
 import { APP_LOGGER, type AppLogger } from '@notify/observability';
 import { TokenRejected, TokenVerifier } from '../auth/token-verifier';
-import { InboxRequests, type SocketData } from './inbox-requests';
+import { InboxRequests, type NotificationSocket, type SocketData } from './inbox-requests';
 import { userRoom } from './rooms';
 
 type InterServerEvents = Record<string, never>;
@@ -29,8 +29,30 @@ export interface RealtimeSettings {
 }
 export const REALTIME_SETTINGS = Symbol('REALTIME_SETTINGS');
 
-/** What became of one emit: acknowledged by at least one device, nobody connected on any gateway, or no ack in time. */
-export type EmitOutcome = 'acknowledged' | 'offline' | 'ack_timeout';
+/**
+ * What became of one emit: stored by at least one device (its acknowledgement is not an error),
+ * answered only with errors, nobody connected on any gateway, or no answer in time.
+ */
+export type EmitOutcome = 'acknowledged' | 'client_error' | 'offline' | 'ack_timeout';
+
+/** An acknowledgement says the message was stored unless it carries an error (contract, Socket.IO). */
+function isStored(reply: StoredAck): boolean {
+  return !(typeof reply === 'object' && reply !== null && 'error' in reply);
+}
+
+/** The longest delay a Node.js timer holds (about 24.8 days); a longer one would fire at once. */
+const LONGEST_TIMER_MS = 2_147_483_647;
+
+/** Disconnects the socket when its token expires, however far away that is. */
+function disconnectAtExpiry(socket: NotificationSocket, expiresAt: number): void {
+  let timer: NodeJS.Timeout;
+  const arm = (): void => {
+    const left = expiresAt - Date.now();
+    timer = left > LONGEST_TIMER_MS ? setTimeout(arm, LONGEST_TIMER_MS) : setTimeout(() => socket.disconnect(true), Math.max(0, left));
+  };
+  arm();
+  socket.once('disconnect', () => clearTimeout(timer));
+}
 
 /**
  * Socket.IO behind one injectable: token check in the handshake, one room per user (chosen by the
@@ -75,14 +97,15 @@ export class RealtimeServer implements OnApplicationBootstrap, BeforeApplication
         const verified = this.tokens.verify(auth.token);
         socket.data.userId = verified.userId;
         socket.data.deviceId = typeof auth.deviceId === 'string' ? auth.deviceId.slice(0, 128) : null;
-        const expiry = setTimeout(() => socket.disconnect(true), Math.max(0, verified.expiresAt - Date.now()));
-        socket.once('disconnect', () => clearTimeout(expiry));
+        socket.data.expiresAt = verified.expiresAt;
         next();
       } catch (error) {
         next(new Error(error instanceof TokenRejected ? error.message : 'unauthenticated'));
       }
     });
+    // Only a socket that has connected gets a `disconnect` event, so the expiry timer starts here.
     namespace.on('connection', (socket) => {
+      disconnectAtExpiry(socket, socket.data.expiresAt);
       void socket.join(userRoom(socket.data.userId));
       this.inboxRequests.attach(socket);
     });
@@ -115,7 +138,8 @@ export class RealtimeServer implements OnApplicationBootstrap, BeforeApplication
     const namespace = this.requireNamespace();
     return new Promise((resolve) => {
       emit(namespace.to(userRoom(userId)).timeout(this.settings.ackTimeoutMs), (error, replies) => {
-        if (replies.length > 0) resolve('acknowledged');
+        if (replies.some(isStored)) resolve('acknowledged');
+        else if (replies.length > 0) resolve('client_error');
         else resolve(error ? 'ack_timeout' : 'offline');
       });
     });

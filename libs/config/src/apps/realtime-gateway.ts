@@ -3,6 +3,12 @@ import { loadConfig, setting, type ConfigOf } from '../setting';
 import { databaseSettings, kafkaSettings, logSettings, saslComplete } from '../shared';
 import { bool, list, port, positiveInt } from '../types';
 
+/**
+ * The largest frame a valid client request makes: a `read` of 500 ids (the contract's limit), each a
+ * quoted UUID and a comma, with the event's framing. A smaller frame limit would drop the connection.
+ */
+export const LARGEST_CLIENT_REQUEST = 500 * 39 + 256;
+
 export const realtimeGatewaySettings = {
   ...kafkaSettings,
   ...databaseSettings,
@@ -17,7 +23,7 @@ export const realtimeGatewaySettings = {
     positiveInt(60_000),
     'How long past the acknowledgement timeout a claimed delivery waits for its outcome before the resend poller takes it for lost',
   ),
-  maxHttpBufferSize: setting('GATEWAY_MAX_HTTP_BUFFER_SIZE', positiveInt(16 * 1024), 'Largest client frame, in bytes'),
+  maxHttpBufferSize: setting('GATEWAY_MAX_HTTP_BUFFER_SIZE', positiveInt(32 * 1024), `Largest client frame, in bytes (at least ${LARGEST_CLIENT_REQUEST})`),
   consumerGroup: setting('GATEWAY_GROUP', z.string().min(1).default('notify.realtime-gateway'), 'Kafka consumer group of the gateways'),
   deliveryConsumer: setting('GATEWAY_DELIVERY_CONSUMER', bool(true), 'Consume notify.deliver.websocket here; false for an edge gateway that only holds connections'),
   clusterAdapter: setting('GATEWAY_CLUSTER_ADAPTER', z.enum(['postgres', 'none']).default('postgres'), 'How gateways share rooms and acknowledgements: the Socket.IO PostgreSQL adapter, or none for a single gateway'),
@@ -29,5 +35,9 @@ export function loadRealtimeGatewayConfig(env: NodeJS.ProcessEnv = process.env):
   return loadConfig('realtime-gateway', realtimeGatewaySettings, env, [
     saslComplete,
     (_config, raw) => (raw.JWT_SECRET || raw.JWT_PUBLIC_KEY ? [] : ['JWT_SECRET or JWT_PUBLIC_KEY is required']),
+    (config) =>
+      config.maxHttpBufferSize === undefined || config.maxHttpBufferSize >= LARGEST_CLIENT_REQUEST
+        ? []
+        : [`GATEWAY_MAX_HTTP_BUFFER_SIZE must be at least ${LARGEST_CLIENT_REQUEST}: a read of 500 ids would not fit`],
   ]);
 }

@@ -8,7 +8,7 @@ import { queryRows, selectJsonRows, type JsonColumn } from './rows';
 import { leaseEnd } from './lease';
 
 /** A tier has given up on the user when each of its deliveries is in one of these. */
-const GAVE_UP = `(y.status IN ('dead', 'expired', 'cancelled') OR (y.status = 'failed' AND y.last_error IN ('offline', 'ack_timeout', 'no_endpoint')))`;
+const GAVE_UP = `(y.status IN ('dead', 'expired', 'cancelled') OR (y.status = 'failed' AND y.last_error IN ('offline', 'ack_timeout', 'client_error', 'no_endpoint')))`;
 
 /**
  * A released delivery is `queued` under this lease: its job is produced after the release commits,
