@@ -1,4 +1,4 @@
-import { DeliveryBatchSchema, DeliveryJobSchema, ErrorCode, type DeliveryJob, schemaProblems } from '@notify/contracts';
+import { DeliveryBatchSchema, DeliveryJobSchema, ErrorCode, jsonSyntaxProblem, type DeliveryJob, schemaProblems } from '@notify/contracts';
 import type { WorkerChannel } from '@notify/config';
 import type { ConsumedRecord, Rejection } from '@notify/kafka';
 
@@ -23,7 +23,7 @@ export function readJobs(records: ConsumedRecord[], channel: WorkerChannel): Rea
     try {
       value = JSON.parse(record.value?.toString('utf8') ?? '');
     } catch (error) {
-      rejections.push({ record, code: ErrorCode.InvalidJson, reason: error instanceof Error ? error.message : 'not JSON' });
+      rejections.push({ record, code: ErrorCode.InvalidJson, reason: jsonSyntaxProblem(error) });
       continue;
     }
     const batch = DeliveryBatchSchema.safeParse(value);

@@ -1,4 +1,4 @@
-import { ErrorCode, MAX_REQUEST_BYTES, MAX_USER_IDS, Topics } from '@notify/contracts';
+import { ErrorCode, MAX_JSON_NESTING, MAX_REQUEST_BYTES, MAX_USER_IDS, Topics } from '@notify/contracts';
 import type { ConsumedRecord, Rejection } from '@notify/kafka';
 import { RouteTable, type Route } from '../routing/route-table';
 import { parseRequestRecord, sendAtProblem, type ParsedRecord } from './request-parser';
@@ -146,7 +146,32 @@ describe('parseRequestRecord', () => {
     it('rejects a value that is not JSON', () => {
       const rejection = reject('{"id": "order-1", "type": ');
       expect(rejection.code).toBe(ErrorCode.InvalidJson);
-      expect(rejection.reason.length).toBeGreaterThan(0);
+      expect(rejection.reason).toBe('not valid JSON: the text ends too early');
+    });
+
+    it('gives a reason that does not quote the text, which can hold personal data', () => {
+      for (const text of ['{"id":"r-1","type":"t","to":{"phone":+8613800138000}}', '{"to":{"email":ada@example.com}}', 'ada@example.com']) {
+        const rejection = reject(text);
+        expect(rejection.code).toBe(ErrorCode.InvalidJson);
+        expect(rejection.reason).toMatch(/^not valid JSON/);
+        expect(rejection.reason).not.toMatch(/8613800138000|ada|example/);
+      }
+    });
+
+    it('rejects a request nested deeper than MAX_JSON_NESTING, however small', () => {
+      const nested = (depth: number) => JSON.stringify(request({ data: { deep: 'here' } })).replace('"here"', '['.repeat(depth) + ']'.repeat(depth));
+      // The request object and data take two levels.
+      expect(accept(nested(MAX_JSON_NESTING - 2)).request.data).toBeDefined();
+      const rejection = reject(nested(MAX_JSON_NESTING - 1));
+      expect(rejection.code).toBe(ErrorCode.SchemaViolation);
+      expect(rejection.reason).toContain(`deeper than ${MAX_JSON_NESTING} levels`);
+      // 30,000 levels fit in 64 KiB; they pass JSON.parse but overflow JSON.stringify's stack.
+      expect(() => JSON.stringify(JSON.parse(nested(30_000)))).toThrow(RangeError);
+      expect(reject(nested(30_000)).code).toBe(ErrorCode.SchemaViolation);
+    });
+
+    it('counts brackets inside strings as text, not nesting', () => {
+      expect(accept(JSON.stringify(request({ data: { note: '[[[[{{{{'.repeat(20) + '\\"]]' } }))).request.data).toBeDefined();
     });
 
     it('rejects a request one byte over MAX_REQUEST_BYTES as too large', () => {

@@ -1,4 +1,14 @@
-import { ErrorCode, MAX_REQUEST_BYTES, NotificationRequestSchema, type NotificationRequest, schemaProblems, unstorableTextProblem } from '@notify/contracts';
+import {
+  ErrorCode,
+  jsonSyntaxProblem,
+  MAX_JSON_NESTING,
+  MAX_REQUEST_BYTES,
+  nestsDeeperThan,
+  NotificationRequestSchema,
+  type NotificationRequest,
+  schemaProblems,
+  unstorableTextProblem,
+} from '@notify/contracts';
 import type { ConsumedRecord, Rejection } from '@notify/kafka';
 import type { Route, RouteTable } from '../routing/route-table';
 
@@ -16,8 +26,9 @@ export function parseRequestRecord(record: ConsumedRecord, routes: RouteTable): 
   try {
     json = JSON.parse(text);
   } catch (error) {
-    return reject(ErrorCode.InvalidJson, error instanceof Error ? error.message : 'not JSON');
+    return reject(ErrorCode.InvalidJson, jsonSyntaxProblem(error));
   }
+  if (nestsDeeperThan(text, MAX_JSON_NESTING)) return reject(ErrorCode.SchemaViolation, `objects and arrays nest deeper than ${MAX_JSON_NESTING} levels`);
   const parsed = NotificationRequestSchema.safeParse(json);
   if (!parsed.success) {
     const reason = schemaProblems(parsed.error).join('; ');

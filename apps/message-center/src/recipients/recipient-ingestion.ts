@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { Kafka, type Producer } from 'kafkajs';
-import { ErrorCode, RecipientUpdateSchema, Topics, type RecipientUpdate, schemaProblems, unstorableTextProblem } from '@notify/contracts';
+import { ErrorCode, jsonSyntaxProblem, RecipientUpdateSchema, Topics, type RecipientUpdate, schemaProblems, unstorableTextProblem } from '@notify/contracts';
 import {
   BatchConsumer,
   deadLetterMessages,
@@ -70,7 +70,7 @@ function parseUpdate(record: ConsumedRecord): { update: RecipientUpdate } | Reje
   try {
     json = JSON.parse(text);
   } catch (error) {
-    return { record, code: ErrorCode.InvalidJson, reason: error instanceof Error ? error.message : 'not JSON' };
+    return { record, code: ErrorCode.InvalidJson, reason: jsonSyntaxProblem(error) };
   }
   const parsed = RecipientUpdateSchema.safeParse(json);
   if (!parsed.success) return { record, code: ErrorCode.SchemaViolation, reason: schemaProblems(parsed.error).join('; ') };
