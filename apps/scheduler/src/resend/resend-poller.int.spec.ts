@@ -34,8 +34,8 @@ describe('ResendPoller', () => {
     await database.drop();
   });
 
-  /** `count` failed websocket deliveries of one user, due `dueMsAgo` before NOW. */
-  async function seedDue(userId: string, count: number, dueMsAgo: number): Promise<void> {
+  /** `count` failed websocket deliveries of one user, due `dueMsAgo` before NOW (null: not scheduled yet). */
+  async function seedDue(userId: string, count: number, dueMsAgo: number | null): Promise<void> {
     const created = new Date(NOW.getTime() - 3_600_000);
     const messageIds = Array.from({ length: count }, () => newId(created));
     await dataSource.query(
@@ -47,9 +47,21 @@ describe('ResendPoller', () => {
       `INSERT INTO deliveries (id, message_id, user_id, channel, endpoint, locale, status, attempts, last_error, next_attempt_at, created_at, seq)
        SELECT d, m, $2::varchar, 'websocket', 'inbox:' || $2::varchar, 'en', 'failed', 1, 'ack_timeout', $3, $4, s
          FROM unnest($1::uuid[], $5::uuid[]) WITH ORDINALITY AS x(m, d, s)`,
-      [messageIds, userId, new Date(NOW.getTime() - dueMsAgo), created, messageIds.map(() => newId(created))],
+      [messageIds, userId, dueMsAgo === null ? null : new Date(NOW.getTime() - dueMsAgo), created, messageIds.map(() => newId(created))],
     );
   }
+
+  /** A poller whose claims take `receivers` receivers, and whose scheduling takes ten times as many deliveries. */
+  const pollerClaiming = (receivers: number) =>
+    new ResendPoller(
+      new ResendStore(dataSource),
+      producer,
+      { pollIntervalMs: 60_000, resendLeaseMs: 60_000, resendReceiversPerClaim: receivers },
+      () => NOW,
+      () => 0.5,
+      createLogger('resend-poller-spec', 'silent'),
+      new Metrics(`resend-poller-spec-${receivers}`),
+    );
 
   it('claims every due receiver in one poll, though one receiver fills a claim’s search', async () => {
     // Two receivers per claim look at 40 due rows: the first claim's rows are all the heavy user's.
@@ -57,19 +69,23 @@ describe('ResendPoller', () => {
     await seedDue('u-light-1', 3, 1_000);
     await seedDue('u-light-2', 3, 1_000);
     await seedDue('u-light-3', 3, 1_000);
-    const poller = new ResendPoller(
-      new ResendStore(dataSource),
-      producer,
-      { pollIntervalMs: 60_000, resendLeaseMs: 60_000, resendReceiversPerClaim: 2 },
-      () => NOW,
-      () => 0.5,
-      createLogger('resend-poller-spec', 'silent'),
-      new Metrics('resend-poller-spec'),
-    );
+    const poller = pollerClaiming(2);
 
     expect(await poller.poll()).toBe(60 + 3 * 3);
     const [{ left }] = await dataSource.query(`SELECT count(*)::int AS left FROM deliveries WHERE status = 'failed'`);
     expect(left).toBe(0);
     expect(await poller.poll()).toBe(0);
+  });
+
+  it('schedules every newly failed delivery in one poll, chunk after chunk, though none of them ends', async () => {
+    // Three receivers per claim schedule 30 deliveries per statement; 75 failed without a next attempt.
+    for (const userId of ['u-new-1', 'u-new-2', 'u-new-3']) await seedDue(userId, 25, null);
+    await pollerClaiming(3).poll();
+    const [{ unscheduled, scheduled }] = await dataSource.query(
+      `SELECT count(*) FILTER (WHERE next_attempt_at IS NULL)::int AS unscheduled, count(*) FILTER (WHERE next_attempt_at > $1)::int AS scheduled
+         FROM deliveries WHERE user_id LIKE 'u-new-%' AND status = 'failed'`,
+      [NOW],
+    );
+    expect({ unscheduled, scheduled }).toEqual({ unscheduled: 0, scheduled: 75 });
   });
 });

@@ -68,9 +68,9 @@ export class ResendPoller implements OnApplicationBootstrap, OnApplicationShutdo
       if (lost.length < receivers * 10) break;
     }
     for (;;) {
-      const ended = await this.store.scheduleFailed(this.clock(), receivers * 10, this.random);
+      const { taken, ended } = await this.store.scheduleFailed(this.clock(), receivers * 10, this.random);
       await sendInChunks(this.producer, eventMessages(ended));
-      if (ended.length < receivers * 10) break;
+      if (taken < receivers * 10) break;
     }
     let sent = 0;
     for (let claims = 0; claims < MAX_CLAIMS_PER_POLL; claims++) {

@@ -67,7 +67,7 @@ describe('ResendStore', () => {
 
   it('gives a new failure its next attempt time by backoff with full jitter', async () => {
     const [id] = await seed('u-backoff', 1, { status: 'failed', attempts: 2 });
-    expect(await new ResendStore(first).scheduleFailed(T0, 100, () => 0.5)).toEqual([]);
+    expect(await new ResendStore(first).scheduleFailed(T0, 100, () => 0.5)).toEqual({ taken: 1, ended: [] });
     // attempts 2 → ceiling 1 s × 2 = 2 s; half of it.
     expect(await statusOf([id!])).toEqual([{ status: 'failed', next_attempt_at: at(1_000) }]);
   });
@@ -75,14 +75,15 @@ describe('ResendStore', () => {
   it('ends a delivery out of attempts as dead and one past its expiry as expired, and never claims them', async () => {
     const [tired] = await seed('u-tired', 1, { status: 'failed', attempts: 3 });
     const [stale] = await seed('u-stale', 1, { status: 'failed', attempts: 1, expiresAt: at(-1) });
-    const ended = await new ResendStore(first).scheduleFailed(T0, 100, () => 0.5);
+    const { taken, ended } = await new ResendStore(first).scheduleFailed(T0, 100, () => 0.5);
+    expect(taken).toBe(2);
     expect(ended.map((e) => [e.deliveryId, e.status]).sort()).toEqual([[tired, 'dead'], [stale, 'expired']].sort());
     expect((await new ResendStore(first).claimDue(at(86_400_000), 60_000, 100)).batches).toEqual([]);
   });
 
   it('does not retry a permanent error', async () => {
     await seed('u-permanent', 1, { status: 'dead', attempts: 1 });
-    expect(await new ResendStore(first).scheduleFailed(T0, 100, () => 0)).toEqual([]);
+    expect(await new ResendStore(first).scheduleFailed(T0, 100, () => 0)).toEqual({ taken: 0, ended: [] });
     expect((await new ResendStore(first).claimDue(at(86_400_000), 60_000, 100)).batches).toEqual([]);
   });
 

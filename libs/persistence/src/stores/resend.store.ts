@@ -161,8 +161,11 @@ export class ResendStore {
     return rows.map(recordedOutcomeOf);
   }
 
-  /** Gives newly failed deliveries their next attempt time, or ends them. Returns the events of those that ended. */
-  async scheduleFailed(now: Date, limit: number, random: () => number = Math.random): Promise<OutcomeEvent[]> {
+  /**
+   * Gives up to `limit` newly failed deliveries their next attempt time, or ends them. Returns how many
+   * it took (fewer than `limit`: none are left) and the events of those that ended.
+   */
+  async scheduleFailed(now: Date, limit: number, random: () => number = Math.random): Promise<{ taken: number; ended: OutcomeEvent[] }> {
     return this.dataSource.transaction(async (tx) => {
       const failed = await queryRows<FailedRow>(
         tx,
@@ -173,7 +176,7 @@ export class ResendStore {
           FOR UPDATE OF d SKIP LOCKED`,
         [limit],
       );
-      if (failed.length === 0) return [];
+      if (failed.length === 0) return { taken: 0, ended: [] };
       const decisions = failed.map((row) => {
         const policy = { ...DEFAULT_RETRY, ...row.retry };
         if (row.expires_at && row.expires_at <= now) return { row, status: 'expired', next: null };
@@ -193,7 +196,7 @@ export class ResendStore {
           failed.map((row) => row.created_at),
         ),
       );
-      return ended.filter((row) => row.status !== 'queued' && (row.status as string) !== 'failed').map((row) => endedEvent(row, now));
+      return { taken: failed.length, ended: ended.filter((row) => row.status !== 'queued' && (row.status as string) !== 'failed').map((row) => endedEvent(row, now)) };
     });
   }
 

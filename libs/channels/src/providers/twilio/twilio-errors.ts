@@ -10,6 +10,8 @@ const CODES: Record<number, ProviderErrorCode> = {
   21408: ProviderErrorCode.Misconfigured,
   21606: ProviderErrorCode.Misconfigured,
   21610: ProviderErrorCode.EndpointGone,
+  // The From number's queue is full: it drains, so this is a wait, not a refusal (sent as a 400).
+  21611: ProviderErrorCode.RateLimited,
   21612: ProviderErrorCode.InvalidEndpoint,
   21614: ProviderErrorCode.InvalidEndpoint,
   21617: ProviderErrorCode.Rejected,

@@ -59,6 +59,12 @@ describe('Twilio SMS provider', () => {
     expect(await failureOf(provider.send({ to: PHONE, body: 'x' }))).toMatchObject({ kind: 'transient', code: 'rate_limited', retryAfterMs: 3_000 });
   });
 
+  it('maps 21611 (the From number has too many queued messages) to a transient rate_limited error, though it comes as a 400', async () => {
+    await start();
+    fake.failNext({ status: 400, code: 21611, message: "This 'From' number has exceeded the maximum number of queued messages" });
+    expect(await failureOf(provider.send({ to: PHONE, body: 'x' }))).toMatchObject({ kind: 'transient', code: 'rate_limited', vendorCode: '21611', status: 400 });
+  });
+
   it('maps a refused auth token (20003) to a configuration error, logged without token or number', async () => {
     await start({ authToken: 'f'.repeat(32) });
     const failure = await failureOf(provider.send({ to: PHONE, body: 'x' }));
