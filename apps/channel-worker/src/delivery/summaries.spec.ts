@@ -51,4 +51,26 @@ describe('summarize', () => {
     expect(sends[0]!.message.title).toBe('2 new messages');
     expect(sends[0]!.message.body).toBe('Title 1 — Body 1\nTitle 2 — Body 2');
   });
+
+  it('splits a push batch larger than one summary may name into several, oldest first, each naming its own', () => {
+    const many = Array.from({ length: 120 }, (_, i) =>
+      job(i, { deliveryId: `d-${i}`, message: { ...job(i).message, id: `m-${i}`, createdAt: new Date(Date.UTC(2026, 10, 22, 10, 0, i)).toISOString() } }),
+    );
+    const { sends, members } = summarize([], [many.reverse()]);
+    expect(sends.map((s) => (s.message.data as { messageIds: string[] }).messageIds.length)).toEqual([50, 50, 20]);
+    expect(sends.map((s) => s.message.title)).toEqual(['50 new messages', '50 new messages', '20 new messages']);
+    const named = sends.flatMap((s) => (s.message.data as { messageIds: string[] }).messageIds);
+    expect(named).toEqual(Array.from({ length: 120 }, (_, i) => `m-${i}`));
+    expect([...members.values()].flat().map((j) => j.deliveryId).sort()).toEqual(many.map((j) => j.deliveryId).sort());
+  });
+
+  it('keeps each SMS digest within 1,500 characters, and sends a message too long for any digest on its own', () => {
+    const sms = (n: number, body: string) => job(n, { channel: 'sms', endpoint: '+4915100000000', message: { ...job(n).message, body } });
+    const batch = [sms(1, 'a'.repeat(700)), sms(2, 'b'.repeat(700)), sms(3, 'c'.repeat(700)), sms(4, 'd'.repeat(2_000))];
+    const { sends, members } = summarize([], [batch]);
+    expect(sends.map((s) => s.message.body.length)).toEqual([2 * 710 + 1, 700, 2_000]);
+    expect(sends[1]).toBe(batch[2]);
+    expect(sends[2]).toBe(batch[3]);
+    expect(members.size).toBe(1);
+  });
 });

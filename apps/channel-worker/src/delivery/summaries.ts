@@ -25,9 +25,22 @@ export interface SummarizedSends {
 }
 
 /**
+ * How much of a receiver's resend batch one send may carry, so that no vendor refuses it for its size
+ * (a refusal is permanent: every message in it would be dead). A push summary names each message id
+ * in its data (about 40 bytes each; APNs takes 4 KB in all, FCM 4 KB of data); an SMS digest is the
+ * messages' text (Twilio takes 1,600 characters); an email digest is bounded only to stay a sane size.
+ */
+export const SUMMARY_LIMITS: Record<string, { limit: number; sizeOf: (job: DeliveryJob) => number }> = {
+  push: { limit: 50, sizeOf: () => 1 },
+  sms: { limit: 1_500, sizeOf: (job) => digestLine(job).length + 1 },
+  email: { limit: 200_000, sizeOf: (job) => digestLine(job).length + 1 },
+};
+
+/**
  * A receiver's resend batch goes out as one send per endpoint: for push one notification that
  * summarises it ("3 new messages") with the message ids in its data so the app can sync; for SMS
- * and email one digest listing the messages.
+ * and email one digest listing the messages. A batch larger than one send may carry
+ * (`SUMMARY_LIMITS`) goes out as several, oldest messages first.
  */
 export function summarize(singles: DeliveryJob[], batches: DeliveryJob[][]): SummarizedSends {
   const sends = [...singles];
@@ -36,26 +49,52 @@ export function summarize(singles: DeliveryJob[], batches: DeliveryJob[][]): Sum
     const byEndpoint = new Map<string, DeliveryJob[]>();
     for (const job of batch) byEndpoint.set(job.endpoint, [...(byEndpoint.get(job.endpoint) ?? []), job]);
     for (const jobs of byEndpoint.values()) {
-      if (jobs.length === 1) {
-        sends.push(jobs[0]!);
-        continue;
+      for (const part of withinLimit(oldestFirst(jobs))) {
+        if (part.length === 1) {
+          sends.push(part[0]!);
+          continue;
+        }
+        const summary = summaryJob(part);
+        sends.push(summary);
+        members.set(summary.deliveryId, part);
       }
-      const summary = summaryJob(jobs);
-      sends.push(summary);
-      members.set(summary.deliveryId, jobs);
     }
   }
   return { sends, members };
 }
 
-function summaryJob(jobs: DeliveryJob[]): DeliveryJob {
-  const ordered = [...jobs].sort((a, b) => a.message.createdAt.localeCompare(b.message.createdAt) || (a.message.seq ?? 0) - (b.message.seq ?? 0));
+function oldestFirst(jobs: DeliveryJob[]): DeliveryJob[] {
+  return [...jobs].sort((a, b) => a.message.createdAt.localeCompare(b.message.createdAt) || (a.message.seq ?? 0) - (b.message.seq ?? 0));
+}
+
+/** Consecutive runs of the jobs, each within its channel's limit (a job over the limit alone goes alone). */
+function withinLimit(ordered: DeliveryJob[]): DeliveryJob[][] {
+  const { limit, sizeOf } = SUMMARY_LIMITS[ordered[0]!.channel] ?? { limit: Infinity, sizeOf: () => 0 };
+  const parts: DeliveryJob[][] = [];
+  let part: DeliveryJob[] = [];
+  let size = 0;
+  for (const job of ordered) {
+    const jobSize = sizeOf(job);
+    if (part.length > 0 && size + jobSize > limit) {
+      parts.push(part);
+      part = [];
+      size = 0;
+    }
+    part.push(job);
+    size += jobSize;
+  }
+  if (part.length > 0) parts.push(part);
+  return parts;
+}
+
+function digestLine(job: DeliveryJob): string {
+  return [job.message.title, job.message.body].filter(Boolean).join(' — ');
+}
+
+function summaryJob(ordered: DeliveryJob[]): DeliveryJob {
   const latest = ordered[ordered.length - 1]!;
-  const title = summaryTitle(latest.locale, jobs.length);
-  const body =
-    latest.channel === 'push'
-      ? latest.message.title || latest.message.body
-      : ordered.map((job) => [job.message.title, job.message.body].filter(Boolean).join(' — ')).join('\n');
+  const title = summaryTitle(latest.locale, ordered.length);
+  const body = latest.channel === 'push' ? latest.message.title || latest.message.body : ordered.map(digestLine).join('\n');
   return {
     ...latest,
     message: { ...latest.message, title, body, data: { messageIds: ordered.map((job) => job.message.id) } },
