@@ -1,9 +1,9 @@
 import { ProviderError, ProviderErrorCode } from '@notify/channels';
 import type { DeliveryJob } from '@notify/contracts';
 import type { SendAttempt } from '../senders/send-attempt';
-import { backoffMs, decide, type RetryTiming } from './outcome-policy';
+import { decide, type RetryTiming } from './outcome-policy';
 
-const timing: RetryTiming = { retryBackoffMs: 30_000, retryMaxBackoffMs: 3_600_000, configurationRetryMs: 3_600_000 };
+const timing: RetryTiming = { configurationRetryMs: 3_600_000 };
 const now = new Date('2026-03-01T10:00:00.000Z');
 const job = { deliveryId: 'd-1', attempt: 1 } as DeliveryJob;
 const device = { userId: 'u-1', deviceId: 'phone', provider: 'apns' as const, token: 'ab'.repeat(32) };
@@ -47,9 +47,9 @@ describe('decide', () => {
     });
   });
 
-  it('backs off by doubling when the vendor named no wait', () => {
+  it('leaves the wait to the route’s retry policy when the vendor named none', () => {
     const error = new ProviderError({ provider: 'twilio', code: ProviderErrorCode.Unavailable, message: '503' });
-    expect(decide(refusedBy(error, 3), now, timing).outcome.nextAttemptAt).toEqual(new Date(now.getTime() + 120_000));
+    expect(decide(refusedBy(error, 3), now, timing).outcome).toEqual({ deliveryId: 'd-1', status: 'failed', error: 'unavailable', nextAttemptAt: null });
   });
 
   it('waits long after a configuration failure instead of retrying it fast', () => {
@@ -59,11 +59,5 @@ describe('decide', () => {
       error: 'bad_credentials',
       nextAttemptAt: new Date(now.getTime() + 3_600_000),
     });
-  });
-});
-
-describe('backoffMs', () => {
-  it('doubles from the base and stops at the maximum', () => {
-    expect([1, 2, 3, 8, 9, 500].map((attempt) => backoffMs(attempt, timing))).toEqual([30_000, 60_000, 120_000, 3_600_000, 3_600_000, 3_600_000]);
   });
 });

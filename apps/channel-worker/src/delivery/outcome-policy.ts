@@ -4,9 +4,6 @@ import type { ChannelOutcome, DeviceDeactivation } from '@notify/persistence';
 import type { SendAttempt } from '../senders/send-attempt';
 
 export interface RetryTiming {
-  /** First wait after a transient failure when the provider named none; doubles per attempt. */
-  retryBackoffMs: number;
-  retryMaxBackoffMs: number;
   /** Wait after a configuration failure: long, because only an operator can fix it. */
   configurationRetryMs: number;
 }
@@ -19,8 +16,10 @@ export interface Decision {
 /**
  * What a send attempt means for its delivery. A provider taking the message is `sent`, not
  * `delivered`: only a client acknowledgement or a delivery receipt confirms delivery. Permanent
- * refusals are `dead` (never retried), everything else `failed` with the time the resend poller
- * may try again: the provider's Retry-After when it named one.
+ * refusals are `dead` (never retried), everything else `failed`. A transient failure carries the
+ * provider's Retry-After when it named one; otherwise no time, so that the resend poller gives it
+ * the route's retry policy (exponential backoff with full jitter), or ends it as `dead` when it is
+ * out of attempts, as for every other channel.
  */
 export function decide(attempt: SendAttempt, now: Date, timing: RetryTiming): Decision {
   const deliveryId = attempt.job.deliveryId;
@@ -46,13 +45,8 @@ function refused(attempt: SendAttempt, error: ProviderError, now: Date, timing: 
       return { outcome, deactivation: { userId: device.userId, deviceId: device.deviceId, token: device.token, reason } };
     }
     case 'transient':
-      return { outcome: { deliveryId, status: 'failed', error: error.code, nextAttemptAt: later(error.retryAfterMs ?? backoffMs(attempt.job.attempt, timing)) } };
+      return { outcome: { deliveryId, status: 'failed', error: error.code, nextAttemptAt: error.retryAfterMs === undefined ? null : later(error.retryAfterMs) } };
     case 'configuration':
       return { outcome: { deliveryId, status: 'failed', error: error.code, nextAttemptAt: later(timing.configurationRetryMs) } };
   }
-}
-
-/** 1st attempt: the base wait, then doubling, never above the maximum. */
-export function backoffMs(attempt: number, timing: Pick<RetryTiming, 'retryBackoffMs' | 'retryMaxBackoffMs'>): number {
-  return Math.min(timing.retryMaxBackoffMs, timing.retryBackoffMs * 2 ** Math.min(30, Math.max(0, attempt - 1)));
 }

@@ -81,12 +81,6 @@ const workerSettings = {
     positiveInt(256 * 1024),
     'Largest fetch per partition, in bytes; smaller batches keep a slow provider within the consumer session',
   ),
-  retryBackoffMs: setting(
-    'CHANNEL_WORKER_RETRY_BACKOFF_MS',
-    positiveInt(30_000),
-    'Wait before a transient failure is re-sent when the provider names no Retry-After; doubles per attempt',
-  ),
-  retryMaxBackoffMs: setting('CHANNEL_WORKER_RETRY_MAX_BACKOFF_MS', positiveInt(3_600_000), 'Longest wait of the doubling backoff'),
   configurationRetryMs: setting(
     'CHANNEL_WORKER_CONFIGURATION_RETRY_MS',
     positiveInt(3_600_000),
