@@ -55,4 +55,34 @@ describe('BatchConsumer', () => {
     await second.stop();
     expect(afterRestart).toEqual(['after-restart']);
   });
+
+  it('keeps its partitions while a handler works longer than the session, and handles the batch once', async () => {
+    const slowTopic = `${topic}.slow`;
+    await ensureTopics(kafka, [slowTopic], { partitions: 1, replicationFactor: 1 });
+    await producer.send({ topic: slowTopic, messages: [{ key: 'k', value: 'slow' }] });
+    const handled: string[] = [];
+    const consumer = new BatchConsumer(kafka, {
+      groupId: `${groupId}-slow`,
+      topics: [slowTopic],
+      logger,
+      // The broker's shortest session; the handler takes half as long again.
+      sessionTimeoutMs: 6_000,
+      onFatal: (error) => handled.push(`fatal: ${error.message}`),
+      handler: async (records) => {
+        handled.push(...records.map((r) => r.value!.toString()));
+        if (handled.length === 1) await new Promise((resolve) => setTimeout(resolve, 9_000));
+      },
+    });
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await consumer.start();
+      const committed = async () => (await admin.fetchOffsets({ groupId: `${groupId}-slow`, topics: [slowTopic] }))[0]?.partitions[0]?.offset;
+      await eventually(committed, (offset) => offset === '1', { timeoutMs: 30_000 });
+    } finally {
+      await consumer.stop();
+      await admin.disconnect();
+    }
+    expect(handled).toEqual(['slow']);
+  }, 60_000);
 });

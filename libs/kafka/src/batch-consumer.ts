@@ -24,6 +24,8 @@ export interface BatchConsumerOptions {
   maxBytesPerPartition?: number;
   partitionsConsumedConcurrently?: number;
   fromBeginning?: boolean;
+  /** How long the group waits for a silent member before handing its partitions to another (15 s). */
+  sessionTimeoutMs?: number;
 }
 
 /**
@@ -33,19 +35,22 @@ export interface BatchConsumerOptions {
  */
 export class BatchConsumer {
   private readonly consumer: Consumer;
+  private readonly heartbeatMs: number;
   private running = false;
 
   constructor(
     kafka: Kafka,
     private readonly options: BatchConsumerOptions,
   ) {
+    // A member that died (kill -9) holds its partitions until the session runs out.
+    const sessionTimeout = options.sessionTimeoutMs ?? 15_000;
+    this.heartbeatMs = Math.min(3_000, Math.floor(sessionTimeout / 3));
     this.consumer = kafka.consumer({
       groupId: options.groupId,
       maxBytesPerPartition: options.maxBytesPerPartition ?? 1024 * 1024,
       allowAutoTopicCreation: false,
-      // A member that died (kill -9) holds its partitions until this runs out.
-      sessionTimeout: 15_000,
-      heartbeatInterval: 3_000,
+      sessionTimeout,
+      heartbeatInterval: this.heartbeatMs,
       retry: {
         retries: 10,
         restartOnFailure: async (error) => {
@@ -80,7 +85,15 @@ export class BatchConsumer {
   private async consume({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     if (batch.messages.length === 0 || !isRunning() || isStale()) return;
     const records = batch.messages.map((message) => toRecord(batch.topic, batch.partition, message));
-    await this.options.handler(records);
+    // kafkajs heartbeats only when asked. A handler that outlasted the session (a topic with many
+    // subscribers, a slow database) would lose its partitions, fail its commit and get its batch
+    // again, maybe for ever; so the session is kept alive while the handler works.
+    const beating = setInterval(() => void heartbeat().catch(() => undefined), this.heartbeatMs);
+    try {
+      await this.options.handler(records);
+    } finally {
+      clearInterval(beating);
+    }
     const last = batch.messages[batch.messages.length - 1]!.offset;
     await this.consumer.commitOffsets([
       { topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() },
