@@ -33,7 +33,7 @@ describe('ResendStore', () => {
     userId: string,
     count: number,
     delivery: { status: string; attempts?: number; nextAttemptAt?: Date | null; expiresAt?: Date | null; channel?: string },
-    retry = { maxAttempts: 3, initialBackoffMs: 1_000, maxBackoffMs: 60_000 },
+    retry: Record<string, number | boolean> = { maxAttempts: 3, initialBackoffMs: 1_000, maxBackoffMs: 60_000 },
   ): Promise<string[]> {
     const created = Array.from({ length: count }, (_, i) => at(-3_600_000 + i));
     const messageIds = created.map((c) => newId(c));
@@ -85,6 +85,18 @@ describe('ResendStore', () => {
     await seed('u-permanent', 1, { status: 'dead', attempts: 1 });
     expect(await new ResendStore(first).scheduleFailed(T0, 100, () => 0)).toEqual({ taken: 0, ended: [] });
     expect((await new ResendStore(first).claimDue(at(86_400_000), 60_000, 100)).batches).toEqual([]);
+  });
+
+  it('puts in an SMS digest only the messages whose route asks for one', async () => {
+    const policy = { maxAttempts: 3, initialBackoffMs: 1_000, maxBackoffMs: 60_000 };
+    const digested = await seed('u-digest', 2, { status: 'failed', nextAttemptAt: at(-1), channel: 'sms' }, { ...policy, digest: true });
+    const [code] = await seed('u-digest', 1, { status: 'failed', nextAttemptAt: at(-1), channel: 'sms' }, policy);
+    const { batches } = await new ResendStore(first).claimDue(T0, 60_000, 10);
+    const shapes = batches.map((b) => ({ digest: b.digest, ids: b.jobs.map((j) => j.deliveryId).sort() }));
+    expect(shapes.sort((a, b) => a.ids.length - b.ids.length)).toEqual([
+      { digest: false, ids: [code] },
+      { digest: true, ids: [...digested].sort() },
+    ]);
   });
 
   it('claims all of a receiver’s pending deliveries when any one is due, as one batch in inbox order', async () => {

@@ -217,9 +217,11 @@ export class ResendStore {
       const batches = new Map<string, ResendBatch>();
       for (const row of rows) {
         if (row.status !== 'queued') continue;
-        const key = row.user_id === null ? row.id : `${row.user_id}\u0000${row.channel}`;
-        const batch = batches.get(key) ?? { userId: row.user_id, channel: row.channel, digest: false, jobs: [] };
-        batch.digest ||= row.digest;
+        // An SMS or email digest gathers only the messages whose route asks for one: a one-time code
+        // from another route still goes on its own.
+        const digestible = row.channel === 'sms' || row.channel === 'email';
+        const key = row.user_id === null ? row.id : `${row.user_id}\u0000${row.channel}${digestible ? `\u0000${row.digest}` : ''}`;
+        const batch = batches.get(key) ?? { userId: row.user_id, channel: row.channel, digest: digestible && row.digest, jobs: [] };
         batch.jobs.push(toDeliveryJob(row));
         batches.set(key, batch);
       }
