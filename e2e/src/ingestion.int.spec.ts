@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Partitioners, type Producer } from 'kafkajs';
+import { CompressionTypes, Partitioners, type Producer } from 'kafkajs';
 import { Client } from 'pg';
 import { Topics } from '@notify/contracts';
 import { eventually, freePort } from '@notify/testing';
@@ -62,6 +62,20 @@ describe('message center ingestion', () => {
     expect(dead.headers['x-error-code']).toBe('invalid_json');
     expect(dead.value).toBe('{"id": "half a request", "type":');
     expect(await count(`SELECT count(*) AS n FROM messages WHERE request_id LIKE $1`, [`${prefix}%`])).toBe(999);
+  });
+
+  it('dead-letters a compressed request too large for the broker uncompressed, and the requests after it are stored', async () => {
+    const prefix = `zipped-${run}-`;
+    const userId = `zipped-user-${run}`;
+    // 2 MB of JSON, a few KB gzipped: the broker took it compressed, and a plain copy would be refused.
+    const huge = JSON.stringify({ id: `${prefix}huge`, type: 'account.note', to: { userId }, data: { note: 'x'.repeat(2_000_000) }, content: { title: 'x' } });
+    await producer.send({ topic: Topics.requests, compression: CompressionTypes.GZIP, messages: [request(`${prefix}0`, userId), { key: userId, value: huge }] });
+    await produceAll([request(`${prefix}1`, userId)]);
+
+    await eventually(() => storedLike(prefix), (n) => n === 2, { timeoutMs: 60_000 });
+    const dead = await readDeadLetter(Topics.requestsDlq, userId);
+    expect(dead.headers['x-error-code']).toBe('payload_too_large');
+    expect(dead.value === huge).toBe(true);
   });
 
   it('dead-letters a request whose text PostgreSQL cannot store, and the requests after it in its partition are stored', async () => {

@@ -1,6 +1,7 @@
-import type { Message, TopicMessages } from 'kafkajs';
+import { CompressionTypes, type Message, type Producer, type TopicMessages } from 'kafkajs';
 import { deliverTopic, Topics, type DeliveryJob, type OutcomeEvent } from '@notify/contracts';
 import { deadLetterMessage, deadLetterTopic, type Rejection } from './dead-letter';
+import { sendInChunks } from './send-in-chunks';
 
 /** Delivery jobs grouped by their channel's topic, keyed by user id so one user's deliveries stay in order. */
 export function deliveryMessages(jobs: DeliveryJob[]): TopicMessages[] {
@@ -28,4 +29,13 @@ export function deadLetterMessages(rejections: Rejection[]): TopicMessages[] {
     byTopic.set(topic, [...(byTopic.get(topic) ?? []), deadLetterMessage(rejection)]);
   }
   return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+}
+
+/**
+ * Produces rejected records to their dead-letter topics, gzip-compressed. A record that arrived
+ * compressed can be larger than the broker takes uncompressed (a 3 MB request, refused as too large):
+ * its copy, refused in turn, would fail the batch every time it was retried and stop the partition.
+ */
+export async function sendDeadLetters(producer: Producer, rejections: Rejection[]): Promise<void> {
+  if (rejections.length > 0) await sendInChunks(producer, deadLetterMessages(rejections), { compression: CompressionTypes.GZIP });
 }

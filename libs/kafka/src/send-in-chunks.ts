@@ -1,4 +1,4 @@
-import type { Message, Producer, TopicMessages } from 'kafkajs';
+import type { CompressionTypes, Message, Producer, TopicMessages } from 'kafkajs';
 
 /** Below the broker's default `message.max.bytes` (1 MiB) for one partition's record batch, with room for overhead. */
 export const MAX_CHUNK_BYTES = 512 * 1024;
@@ -8,11 +8,15 @@ export const MAX_CHUNK_BYTES = 512 * 1024;
  * partition's messages into a single record batch, and a batch over `message.max.bytes` is refused
  * whole. Resolves once every chunk is acknowledged.
  */
-export async function sendInChunks(producer: Producer, topicMessages: TopicMessages[], maxChunkBytes = MAX_CHUNK_BYTES): Promise<void> {
+export async function sendInChunks(
+  producer: Producer,
+  topicMessages: TopicMessages[],
+  { maxChunkBytes = MAX_CHUNK_BYTES, compression }: { maxChunkBytes?: number; compression?: CompressionTypes } = {},
+): Promise<void> {
   let chunk: TopicMessages[] = [];
   let bytes = 0;
   const flush = async (): Promise<void> => {
-    if (chunk.length > 0) await producer.sendBatch({ topicMessages: chunk });
+    if (chunk.length > 0) await producer.sendBatch({ topicMessages: chunk, compression });
     chunk = [];
     bytes = 0;
   };

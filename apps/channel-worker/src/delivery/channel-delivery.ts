@@ -1,7 +1,7 @@
 import type { Kafka, Producer } from 'kafkajs';
 import { deliverTopic, type DeliveryJob } from '@notify/contracts';
 import type { WorkerChannel } from '@notify/config';
-import { BatchConsumer, deadLetterMessages, publishOutcomes, sendInChunks, type ConsumedRecord, type FatalErrorHandler } from '@notify/kafka';
+import { BatchConsumer, publishOutcomes, sendDeadLetters, type ConsumedRecord, type FatalErrorHandler } from '@notify/kafka';
 import type { AppLogger } from '@notify/observability';
 import type { ChannelDeliveryStore, DeliveryOutcomeStore } from '@notify/persistence';
 import type { ChannelSender } from '../senders/channel-sender';
@@ -72,7 +72,7 @@ export class ChannelDelivery {
     const { sender, claims, outcomes, producer, report, clock, logger } = this.deps;
     const { jobs, batches, rejections } = readJobs(records, channel);
     for (const { record, code } of rejections) logger.warn({ partition: record.partition, offset: record.offset, code }, 'dead-lettering a record that is not a delivery job');
-    await sendInChunks(producer, deadLetterMessages(rejections));
+    await sendDeadLetters(producer, rejections);
 
     const now = clock().getTime();
     const isLate = (job: DeliveryJob): boolean => job.expiresAt !== null && Date.parse(job.expiresAt) <= now;

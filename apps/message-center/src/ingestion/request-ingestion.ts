@@ -3,7 +3,7 @@ import { Kafka, type Producer } from 'kafkajs';
 import { ErrorCode, Topics, type NotificationRequest } from '@notify/contracts';
 import {
   BatchConsumer,
-  deadLetterMessages,
+  sendDeadLetters,
   deliveryMessages,
   eventMessages,
   FATAL_ERROR_HANDLER,
@@ -101,7 +101,8 @@ export class RequestIngestion implements OnApplicationBootstrap, OnModuleDestroy
     const jobs = written.flatMap((w) => w.jobs);
     const events = written.flatMap((w) => w.events);
     const stored = written.reduce((sum, w) => sum + w.stored, 0);
-    await sendInChunks(this.producer, [...deliveryMessages(jobs), ...eventMessages(events), ...deadLetterMessages(rejections)]);
+    await sendInChunks(this.producer, [...deliveryMessages(jobs), ...eventMessages(events)]);
+    await sendDeadLetters(this.producer, rejections);
     this.stored.inc(stored);
     for (const { code, reason, record } of rejections) {
       this.rejected.inc({ code });

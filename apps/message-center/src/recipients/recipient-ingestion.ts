@@ -3,13 +3,12 @@ import { Kafka, type Producer } from 'kafkajs';
 import { ErrorCode, jsonSyntaxProblem, RecipientUpdateSchema, Topics, type RecipientUpdate, schemaProblems, unstorableTextProblem } from '@notify/contracts';
 import {
   BatchConsumer,
-  deadLetterMessages,
+  sendDeadLetters,
   FATAL_ERROR_HANDLER,
   KAFKA_PRODUCER,
   type ConsumedRecord,
   type FatalErrorHandler,
   type Rejection,
-  sendInChunks,
 } from '@notify/kafka';
 import { APP_LOGGER, type AppLogger } from '@notify/observability';
 import { RecipientStore, writeIsolatingRefusals } from '@notify/persistence';
@@ -56,7 +55,7 @@ export class RecipientIngestion implements OnApplicationBootstrap, OnModuleDestr
     const { refused } = await writeIsolatingRefusals((batch) => this.store.apply(batch.map((u) => u.update)), updates);
     for (const { item, sqlState } of refused) rejections.push(storageRefusal(item.record, sqlState));
     if (rejections.length > 0) {
-      await sendInChunks(this.producer, deadLetterMessages(rejections));
+      await sendDeadLetters(this.producer, rejections);
       for (const { code, record } of rejections) {
         this.logger.warn({ code, partition: record.partition, offset: record.offset }, 'recipient update sent to the DLQ');
       }
