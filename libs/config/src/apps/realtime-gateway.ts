@@ -23,7 +23,7 @@ export const realtimeGatewaySettings = {
     positiveInt(60_000),
     'How long past the acknowledgement timeout a claimed delivery waits for its outcome before the resend poller takes it for lost',
   ),
-  maxHttpBufferSize: setting('GATEWAY_MAX_HTTP_BUFFER_SIZE', positiveInt(32 * 1024), `Largest client frame, in bytes (at least ${LARGEST_CLIENT_REQUEST})`),
+  maxHttpBufferSize: setting('GATEWAY_MAX_HTTP_BUFFER_SIZE', positiveInt(32 * 1024), `Largest client frame, in bytes (at least ${LARGEST_CLIENT_REQUEST}: a \`read\` of 500 ids)`),
   consumerGroup: setting('GATEWAY_GROUP', z.string().min(1).default('notify.realtime-gateway'), 'Kafka consumer group of the gateways'),
   deliveryConsumer: setting('GATEWAY_DELIVERY_CONSUMER', bool(true), 'Consume notify.deliver.websocket here; false for an edge gateway that only holds connections'),
   clusterAdapter: setting('GATEWAY_CLUSTER_ADAPTER', z.enum(['postgres', 'none']).default('postgres'), 'How gateways share rooms and acknowledgements: the Socket.IO PostgreSQL adapter, or none for a single gateway'),
