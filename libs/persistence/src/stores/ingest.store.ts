@@ -1,5 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import type { Channel, DeliveryJob, OutcomeEvent, Priority, RecipientSelector } from '@notify/contracts';
+import { ErrorCode, type Channel, type DeliveryJob, type OutcomeEvent, type Priority, type RecipientSelector } from '@notify/contracts';
 import type { RetryPolicy } from '../entities/message.entity';
 import { loadDeliveryJobs } from './delivery-jobs';
 import type { DeliveryKey } from './delivery-keys';
@@ -68,8 +68,9 @@ export class IngestStore {
       await insertDeliveries(tx, fresh, seqs);
       const freshIds = new Set(fresh.map((m) => m.requestId));
       const replayed = batch.filter((m) => !freshIds.has(m.requestId)).map((m) => m.requestId);
-      const replayedJobs = replayed.length > 0 ? await loadDeliveryJobs(tx, await queuedDeliveries(tx, replayed)) : [];
-      return { jobs: [...freshJobs(fresh, seqs), ...replayedJobs], events: decidedOutcomes(fresh), stored: fresh.length };
+      const again = replayed.length > 0 ? await replayedDeliveries(tx, replayed) : { queued: [], decided: [] };
+      const replayedJobs = again.queued.length > 0 ? await loadDeliveryJobs(tx, again.queued) : [];
+      return { jobs: [...freshJobs(fresh, seqs), ...replayedJobs], events: [...decidedOutcomes(fresh), ...again.decided], stored: fresh.length };
     });
   }
 }
@@ -168,16 +169,29 @@ async function insertDeliveries(tx: EntityManager, fresh: PlannedMessage[], seqs
   );
 }
 
-async function queuedDeliveries(tx: EntityManager, requestIds: string[]): Promise<DeliveryKey[]> {
-  const rows = await queryRows<{ id: string; created_at: Date }>(
+/**
+ * What a replayed request's first pass may not have got out: its deliveries still queued (their jobs)
+ * and the outcomes decided while routing — no endpoint, or expired before it was stored — whose events
+ * the produce after the commit may have lost. Those events can go out twice, like the jobs.
+ */
+async function replayedDeliveries(tx: EntityManager, requestIds: string[]): Promise<{ queued: DeliveryKey[]; decided: OutcomeEvent[] }> {
+  const rows = await queryRows<{ id: string; created_at: Date; status: string; request_id: string; message_id: string; user_id: string | null; channel: Channel; last_error: string | null }>(
     tx,
-    `SELECT d.id, d.created_at
+    `SELECT d.id, d.created_at, d.status, k.request_id, d.message_id, d.user_id, d.channel, d.last_error
        FROM request_keys k
        JOIN deliveries d ON d.message_id = k.message_id AND d.created_at = k.created_at
-      WHERE k.request_id = ANY($1::varchar[]) AND d.status = 'queued'`,
+      WHERE k.request_id = ANY($1::varchar[])
+        AND (d.status = 'queued'
+             OR (d.status = 'dead' AND d.last_error = '${ErrorCode.NoEndpoint}' AND d.attempts = 0)
+             OR (d.status = 'expired' AND d.expires_at <= d.created_at))`,
     [requestIds],
   );
-  return rows.map((row) => ({ id: row.id, createdAt: row.created_at }));
+  return {
+    queued: rows.filter((row) => row.status === 'queued').map((row) => ({ id: row.id, createdAt: row.created_at })),
+    decided: rows
+      .filter((row) => row.status !== 'queued')
+      .map((row) => routingOutcome(row.request_id, row.message_id, row.created_at, { ...row, userId: row.user_id, lastError: row.last_error })),
+  };
 }
 
 /** The jobs of this batch's new queued deliveries, built from what was just written rather than read back. */
@@ -211,18 +225,26 @@ function freshJobs(fresh: PlannedMessage[], seqs: Map<string, number>): Delivery
 
 function decidedOutcomes(fresh: PlannedMessage[]): OutcomeEvent[] {
   return fresh.flatMap((m) =>
-    m.deliveries
-      .filter((d) => d.status === 'dead' || d.status === 'expired')
-      .map((d) => ({
-        requestId: m.requestId,
-        messageId: m.id,
-        userId: d.userId,
-        channel: d.channel,
-        status: d.status as 'dead' | 'expired',
-        attempt: 0,
-        at: m.createdAt.toISOString(),
-        error: d.lastError,
-        deliveryId: d.id,
-      })),
+    m.deliveries.filter((d) => d.status === 'dead' || d.status === 'expired').map((d) => routingOutcome(m.requestId, m.id, m.createdAt, d)),
   );
+}
+
+/** The event of an outcome decided while routing (no endpoint, already expired): attempt 0, at the message's creation. */
+function routingOutcome(
+  requestId: string,
+  messageId: string,
+  createdAt: Date,
+  d: { id: string; userId: string | null; channel: Channel; status: string; lastError: string | null },
+): OutcomeEvent {
+  return {
+    requestId,
+    messageId,
+    userId: d.userId,
+    channel: d.channel,
+    status: d.status as 'dead' | 'expired',
+    attempt: 0,
+    at: createdAt.toISOString(),
+    error: d.lastError,
+    deliveryId: d.id,
+  };
 }

@@ -1,0 +1,86 @@
+import type { DataSource } from 'typeorm';
+import { createTestDatabase, type TestDatabase } from '@notify/testing';
+import { createDataSource, runMigrations } from '../data-source';
+import { newId } from '../ids';
+import { IngestStore, type PlannedDelivery, type PlannedMessage } from './ingest.store';
+
+const T0 = new Date('2030-06-01T09:00:00Z');
+
+/**
+ * A replayed request stores nothing new, and hands back what its first pass may have failed to
+ * produce after the commit: the jobs of its deliveries still queued and the events of the outcomes
+ * decided while routing.
+ */
+describe('IngestStore', () => {
+  let database: TestDatabase;
+  let dataSource: DataSource;
+
+  beforeAll(async () => {
+    database = await createTestDatabase(process.env.TEST_DATABASE_ADMIN_URL, (url) => runMigrations({ databaseUrl: url }));
+    dataSource = await createDataSource({ databaseUrl: database.url, databasePoolSize: 2 }).initialize();
+  });
+  afterAll(async () => {
+    await dataSource.destroy();
+    await database.drop();
+  });
+
+  const delivery = (overrides: Partial<PlannedDelivery>): PlannedDelivery => ({
+    id: newId(T0),
+    userId: 'u-1',
+    channel: 'websocket',
+    endpoint: 'inbox:u-1',
+    locale: 'en',
+    tier: 0,
+    status: 'queued',
+    lastError: null,
+    nextAttemptAt: null,
+    ...overrides,
+  });
+  const message = (requestId: string, deliveries: PlannedDelivery[], expiresAt: Date | null = null): PlannedMessage => ({
+    id: newId(T0),
+    requestId,
+    type: 'account.note',
+    recipient: { userId: 'u-1' },
+    data: {},
+    locale: null,
+    priority: 'normal',
+    retry: { maxAttempts: 3, initialBackoffMs: 1_000, maxBackoffMs: 60_000 },
+    sendAt: null,
+    expiresAt,
+    createdAt: T0,
+    contents: [{ locale: 'en', title: 't', body: 'b' }],
+    deliveries,
+    inbox: deliveries.filter((d) => d.channel === 'websocket' && d.status === 'queued').map((d) => ({ userId: d.userId!, locale: d.locale })),
+  });
+
+  it('hands a replayed request’s queued jobs and routing outcomes back, and nothing a later step decided', async () => {
+    const queued = delivery({});
+    const unreachable = delivery({ channel: 'sms', endpoint: 'none:u-1', status: 'dead', lastError: 'no_endpoint' });
+    const heldThenExpired = delivery({ channel: 'push', endpoint: 'fcm:u-1/phone', tier: 1, status: 'held', nextAttemptAt: new Date(T0.getTime() + 60_000) });
+    const reachable = message('r-reachable', [queued, unreachable, heldThenExpired], new Date(T0.getTime() + 3_600_000));
+    const tooLate = delivery({ status: 'expired' });
+    const expired = message('r-expired', [tooLate], new Date(T0.getTime() - 1));
+    const store = new IngestStore(dataSource);
+
+    const first = await store.ingest([reachable, expired]);
+    expect(first.stored).toBe(2);
+    expect(first.jobs.map((j) => j.deliveryId)).toEqual([queued.id]);
+    expect(first.events.map((e) => [e.deliveryId, e.status, e.error]).sort()).toEqual(
+      [
+        [unreachable.id, 'dead', 'no_endpoint'],
+        [tooLate.id, 'expired', null],
+      ].sort(),
+    );
+
+    // A later step ends the held tier: its event is that step's to publish, not the replay's.
+    await dataSource.query(`UPDATE deliveries SET status = 'expired' WHERE id = $1`, [heldThenExpired.id]);
+    const replay = await store.ingest([reachable, expired]);
+    expect(replay.stored).toBe(0);
+    expect(replay.jobs.map((j) => j.deliveryId)).toEqual([queued.id]);
+    expect(replay.events.map((e) => ({ ...e, at: new Date(e.at) })).sort((a, b) => a.deliveryId!.localeCompare(b.deliveryId!))).toEqual(
+      first.events.map((e) => ({ ...e, at: new Date(e.at) })).sort((a, b) => a.deliveryId!.localeCompare(b.deliveryId!)),
+    );
+    const [{ n }] = await dataSource.query(`SELECT count(*)::int AS n FROM deliveries`);
+    expect(n).toBe(4);
+  });
+});
