@@ -23,6 +23,9 @@ export interface RecipientDirectory {
   devices: Map<string, ActiveDevice[]>;
 }
 
+/** Names the advisory locks taken per push token while it is registered (any fixed number). */
+const TOKEN_LOCK = 7_361_002;
+
 type Upsert = Extract<RecipientUpdate, { op: 'upsert' }>;
 type Device = Extract<RecipientUpdate, { op: 'device' }>;
 
@@ -80,6 +83,12 @@ export class RecipientStore {
         );
       }
       if (registered.length > 0) {
+        // One registration of a token at a time, whatever the user: the check below must see the other's row.
+        await tx.query(
+          `SELECT pg_advisory_xact_lock(${TOKEN_LOCK}, k)
+             FROM (SELECT DISTINCT hashtext(p || ':' || t) AS k FROM unnest($1::varchar[], $2::varchar[]) AS r(p, t) ORDER BY 1) AS keys`,
+          [registered.map((d) => d.provider), registered.map((d) => d.token)],
+        );
         await tx.query(
           `INSERT INTO devices (user_id, device_id, provider, token, locale)
            SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[])
@@ -93,6 +102,17 @@ export class RecipientStore {
             registered.map((d) => d.token),
             registered.map((d) => d.locale ?? null),
           ],
+        );
+        // A push token addresses one app installation. Registered again, by another user signed in on
+        // that phone or as another device id, it leaves every other row that holds it: otherwise the
+        // first user's notifications would go on reaching the phone the second one now holds.
+        const owners = [...new Map(registered.map((d) => [`${d.provider}\u0000${d.token}`, d])).values()];
+        await tx.query(
+          `UPDATE devices d SET active = false, deactivated_reason = 'token registered to another device', updated_at = now()
+             FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[]) AS o(user_id, device_id, provider, token)
+            WHERE d.provider = o.provider AND md5(d.token) = md5(o.token) AND d.token = o.token AND d.active
+              AND NOT (d.user_id = o.user_id AND d.device_id = o.device_id)`,
+          [owners.map((d) => d.userId), owners.map((d) => d.deviceId), owners.map((d) => d.provider), owners.map((d) => d.token)],
         );
       }
       if (removed.length > 0) {
