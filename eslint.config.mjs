@@ -50,9 +50,10 @@ export default tseslint.config(
     },
   },
   {
-    // The test kit is for tests only: production code never imports it.
+    // The test kit is for tests only: production code never imports it (a lib's own spec helpers,
+    // `*.spec-helper.ts`, are test code).
     files: ['apps/*/src/**/*.ts', 'libs/*/src/**/*.ts'],
-    ignores: ['**/*.spec.ts', 'libs/testing/**'],
+    ignores: ['**/*.spec.ts', '**/*.spec-helper.ts', 'libs/testing/**'],
     rules: {
       'no-restricted-imports': ['error', { patterns: [{ group: ['@notify/testing'], message: 'the test kit is for tests only' }] }],
     },

@@ -1,23 +1,12 @@
-import type { DataSource } from 'typeorm';
-import { createTestDatabase, type TestDatabase } from '@notify/testing';
-import { createDataSource, runMigrations } from './data-source';
+import { createDataSource } from './data-source';
 import { newId } from './ids';
+import { migratedDatabase } from './migrated-database.spec-helper';
 import { maintainPartitions } from './partitions';
 
 /** A database of its own: retention deletes by date, which must not touch the run's shared database. */
 describe('maintainPartitions', () => {
-  let database: TestDatabase;
-  let dataSource: DataSource;
-  const db = () => dataSource.manager;
-
-  beforeAll(async () => {
-    database = await createTestDatabase(process.env.TEST_DATABASE_ADMIN_URL, (url) => runMigrations({ databaseUrl: url }));
-    dataSource = await createDataSource({ databaseUrl: database.url, databasePoolSize: 2 }).initialize();
-  });
-  afterAll(async () => {
-    await dataSource.destroy();
-    await database.drop();
-  });
+  const database = migratedDatabase();
+  const db = () => database.dataSource().manager;
 
   async function insertMessage(createdAt: Date): Promise<string> {
     const id = newId(createdAt);
@@ -34,7 +23,7 @@ describe('maintainPartitions', () => {
     const early = await insertMessage(new Date('2030-01-11T08:00:00Z'));
     expect(await partitionOf(early)).toBe('messages_default');
 
-    const report = await maintainPartitions(dataSource, { now: new Date('2030-01-10T12:00:00Z'), daysAhead: 3, retentionDays: 30 });
+    const report = await maintainPartitions(database.dataSource(), { now: new Date('2030-01-10T12:00:00Z'), daysAhead: 3, retentionDays: 30 });
 
     expect(report.created.filter((p) => p.startsWith('messages_p'))).toEqual([
       'messages_p20300109',
@@ -49,14 +38,14 @@ describe('maintainPartitions', () => {
   });
 
   it('is idempotent', async () => {
-    const again = await maintainPartitions(dataSource, { now: new Date('2030-01-10T12:00:00Z'), daysAhead: 3, retentionDays: 30 });
+    const again = await maintainPartitions(database.dataSource(), { now: new Date('2030-01-10T12:00:00Z'), daysAhead: 3, retentionDays: 30 });
     expect(again).toEqual({ created: [], dropped: [] });
   });
 
   it('drops partitions past the retention period with their rows and request ids, and keeps the rest', async () => {
     const old = await insertMessage(new Date('2030-01-09T10:00:00Z'));
     const kept = await insertMessage(new Date('2030-01-13T10:00:00Z'));
-    const report = await maintainPartitions(dataSource, { now: new Date('2030-01-14T12:00:00Z'), daysAhead: 1, retentionDays: 3 });
+    const report = await maintainPartitions(database.dataSource(), { now: new Date('2030-01-14T12:00:00Z'), daysAhead: 1, retentionDays: 3 });
 
     expect(report.dropped.filter((p) => p.startsWith('messages_p'))).toEqual(['messages_p20300109', 'messages_p20300110']);
     expect(await partitionOf(old)).toBeUndefined();
@@ -67,10 +56,10 @@ describe('maintainPartitions', () => {
   });
 
   it('lets two instances maintain at once without a conflict', async () => {
-    const second = await createDataSource({ databaseUrl: database.url, databasePoolSize: 1 }).initialize();
+    const second = await createDataSource({ databaseUrl: database.url(), databasePoolSize: 1 }).initialize();
     try {
       const policy = { now: new Date('2030-02-01T00:00:00Z'), daysAhead: 2, retentionDays: 60 };
-      const [a, b] = await Promise.all([maintainPartitions(dataSource, policy), maintainPartitions(second, policy)]);
+      const [a, b] = await Promise.all([maintainPartitions(database.dataSource(), policy), maintainPartitions(second, policy)]);
       expect([...a.created, ...b.created].filter((p) => p === 'deliveries_p20300201')).toHaveLength(1);
     } finally {
       await second.destroy();

@@ -1,7 +1,5 @@
-import type { DataSource } from 'typeorm';
-import { createTestDatabase, type TestDatabase } from '@notify/testing';
-import { createDataSource, runMigrations } from '../data-source';
 import { newId } from '../ids';
+import { migratedDatabase } from '../migrated-database.spec-helper';
 import { IngestStore, type PlannedDelivery, type PlannedMessage } from './ingest.store';
 
 const T0 = new Date('2030-06-01T09:00:00Z');
@@ -12,17 +10,7 @@ const T0 = new Date('2030-06-01T09:00:00Z');
  * decided while routing.
  */
 describe('IngestStore', () => {
-  let database: TestDatabase;
-  let dataSource: DataSource;
-
-  beforeAll(async () => {
-    database = await createTestDatabase(process.env.TEST_DATABASE_ADMIN_URL, (url) => runMigrations({ databaseUrl: url }));
-    dataSource = await createDataSource({ databaseUrl: database.url, databasePoolSize: 2 }).initialize();
-  });
-  afterAll(async () => {
-    await dataSource.destroy();
-    await database.drop();
-  });
+  const database = migratedDatabase();
 
   const delivery = (overrides: Partial<PlannedDelivery>): PlannedDelivery => ({
     id: newId(T0),
@@ -60,7 +48,7 @@ describe('IngestStore', () => {
     const reachable = message('r-reachable', [queued, unreachable, heldThenExpired], new Date(T0.getTime() + 3_600_000));
     const tooLate = delivery({ status: 'expired' });
     const expired = message('r-expired', [tooLate], new Date(T0.getTime() - 1));
-    const store = new IngestStore(dataSource);
+    const store = new IngestStore(database.dataSource());
 
     const first = await store.ingest([reachable, expired]);
     expect(first.stored).toBe(2);
@@ -73,14 +61,14 @@ describe('IngestStore', () => {
     );
 
     // A later step ends the held tier: its event is that step's to publish, not the replay's.
-    await dataSource.query(`UPDATE deliveries SET status = 'expired' WHERE id = $1`, [heldThenExpired.id]);
+    await database.dataSource().query(`UPDATE deliveries SET status = 'expired' WHERE id = $1`, [heldThenExpired.id]);
     const replay = await store.ingest([reachable, expired]);
     expect(replay.stored).toBe(0);
     expect(replay.jobs.map((j) => j.deliveryId)).toEqual([queued.id]);
     expect(replay.events.map((e) => ({ ...e, at: new Date(e.at) })).sort((a, b) => a.deliveryId!.localeCompare(b.deliveryId!))).toEqual(
       first.events.map((e) => ({ ...e, at: new Date(e.at) })).sort((a, b) => a.deliveryId!.localeCompare(b.deliveryId!)),
     );
-    const [{ n }] = await dataSource.query(`SELECT count(*)::int AS n FROM deliveries`);
+    const [{ n }] = await database.dataSource().query(`SELECT count(*)::int AS n FROM deliveries`);
     expect(n).toBe(4);
   });
 });

@@ -1,33 +1,23 @@
-import type { DataSource } from 'typeorm';
-import { createTestDatabase, eventually, type TestDatabase } from '@notify/testing';
-import { createDataSource, runMigrations } from '../data-source';
+import { eventually } from '@notify/testing';
+import { migratedDatabase } from '../migrated-database.spec-helper';
 import { PushDeviceStore } from './push-device.store';
 import { RecipientStore } from './recipient.store';
 
 /** A push token addresses one app installation: whoever registered it last is the one it reaches. */
 describe('RecipientStore devices', () => {
-  let database: TestDatabase;
-  let dataSource: DataSource;
-
-  beforeAll(async () => {
-    database = await createTestDatabase(process.env.TEST_DATABASE_ADMIN_URL, (url) => runMigrations({ databaseUrl: url }));
-    dataSource = await createDataSource({ databaseUrl: database.url, databasePoolSize: 3 }).initialize();
-  });
-  afterAll(async () => {
-    await dataSource.destroy();
-    await database.drop();
-  });
+  const database = migratedDatabase(3);
+  const dataSource = () => database.dataSource();
 
   const register = (userId: string, deviceId: string, token: string) => ({ op: 'device' as const, userId, deviceId, provider: 'fcm' as const, token });
   const active = async (...keys: [string, string][]) =>
-    (await new PushDeviceStore(dataSource).activeDevices(keys.map(([userId, deviceId]) => ({ userId, deviceId })))).map((d) => `${d.userId}/${d.deviceId}`).sort();
+    (await new PushDeviceStore(dataSource()).activeDevices(keys.map(([userId, deviceId]) => ({ userId, deviceId })))).map((d) => `${d.userId}/${d.deviceId}`).sort();
 
   it('takes a token away from the user who had it when another user registers it', async () => {
-    const store = new RecipientStore(dataSource);
+    const store = new RecipientStore(dataSource());
     await store.apply([register('ada', 'phone', 'token-shared')]);
     await store.apply([register('bob', 'phone', 'token-shared')]);
     expect(await active(['ada', 'phone'], ['bob', 'phone'])).toEqual(['bob/phone']);
-    const [ada] = await dataSource.query(`SELECT active, deactivated_reason FROM devices WHERE user_id = 'ada'`);
+    const [ada] = await dataSource().query(`SELECT active, deactivated_reason FROM devices WHERE user_id = 'ada'`);
     expect(ada).toEqual({ active: false, deactivated_reason: 'token registered to another device' });
 
     // Ada signs in again on that phone: it is hers once more.
@@ -36,7 +26,7 @@ describe('RecipientStore devices', () => {
   });
 
   it('keeps the last of two registrations of one token in a batch, and leaves other tokens alone', async () => {
-    const store = new RecipientStore(dataSource);
+    const store = new RecipientStore(dataSource());
     await store.apply([register('cy', 'tablet', 'token-other')]);
     await store.apply([register('cy', 'phone', 'token-batch'), register('di', 'phone', 'token-batch')]);
     expect(await active(['cy', 'phone'], ['di', 'phone'], ['cy', 'tablet'])).toEqual(['cy/tablet', 'di/phone'].sort());
@@ -44,15 +34,15 @@ describe('RecipientStore devices', () => {
 
   it('registers a token only while no other transaction is registering it', async () => {
     // Two registrations of one token at once would each miss the other's uncommitted row and both stay active.
-    const other = dataSource.createQueryRunner();
+    const other = dataSource().createQueryRunner();
     await other.connect();
     await other.startTransaction();
     try {
       await other.query(`SELECT pg_advisory_xact_lock(7361002, hashtext('fcm:token-race'))`);
       let done = false;
-      const registering = new RecipientStore(dataSource).apply([register('eve', 'phone', 'token-race')]).then(() => (done = true));
+      const registering = new RecipientStore(dataSource()).apply([register('eve', 'phone', 'token-race')]).then(() => (done = true));
       const waiting = async () =>
-        Number((await dataSource.query(`SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`))[0].n);
+        Number((await dataSource().query(`SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`))[0].n);
       await eventually(waiting, (n) => n === 1);
       expect(done).toBe(false);
       await other.commitTransaction();
