@@ -442,6 +442,11 @@ describe('query API over gRPC', () => {
       ['recipients', 'Unsubscribe', { userId: 'u', topic: long }, 'topic'],
       ['recipients', 'GetRecipient', {}, 'userId'],
       ['recipients', 'GetRecipient', { userId: long }, 'userId'],
+      // U+0000 is a valid protobuf string and text PostgreSQL cannot store.
+      ['query', 'ListMessages', { userId: 'u\u0000' }, 'userId'],
+      ['query', 'GetStats', { type: 'x\u0000' }, 'type'],
+      ['recipients', 'RegisterDevice', { userId: 'u', deviceId: 'a\u0000', provider: 'fcm', token: 't' }, 'deviceId'],
+      ['recipients', 'GetRecipient', { userId: 'a\u0000' }, 'userId'],
     ];
 
     it.each(cases.map(([service, method, request, field]) => ({ service, method, request, field })))(

@@ -11,7 +11,11 @@ const MAY_HOLD_UNSTORABLE_TEXT = /\\u(?:0000|d[89a-f])/i;
  * was parsed from: only text that contains such an escape is walked.
  */
 export function unstorableTextProblem(raw: string, value: unknown): string | undefined {
-  if (!MAY_HOLD_UNSTORABLE_TEXT.test(raw)) return undefined;
+  return MAY_HOLD_UNSTORABLE_TEXT.test(raw) ? unstorableValueProblem(value) : undefined;
+}
+
+/** The same for a value that did not come from JSON text (a decoded gRPC request): every string is looked at. */
+export function unstorableValueProblem(value: unknown): string | undefined {
   const path = findUnstorable(value, []);
   return path && `${path.join('.') || '(root)'}: text may not contain U+0000 or an unpaired UTF-16 surrogate`;
 }

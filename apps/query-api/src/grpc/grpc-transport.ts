@@ -10,27 +10,50 @@ export interface GrpcSettings {
   grpcPort: number;
 }
 
+/** How often the gRPC health status is brought up to date with the app's checks (the database). */
+export const HEALTH_REFRESH_MS = 5_000;
+
 /**
  * The standard gRPC health service (grpc.health.v1), reporting the app's own health checks for the
  * whole server ('') and for each notify.v1 service: NOT_SERVING until the app has started and once it
- * is shutting down.
+ * is shutting down; in between it follows the checks, run every `refreshMs`, so a probe sees the
+ * database go away and come back.
  */
 @Injectable()
 export class GrpcHealth implements OnApplicationBootstrap, OnApplicationShutdown {
   readonly service = new HealthImplementation({ '': 'NOT_SERVING' });
+  refreshMs = HEALTH_REFRESH_MS;
+  private current: ServingStatus = 'NOT_SERVING';
+  private timer?: NodeJS.Timeout;
+  private stopped = false;
 
   constructor(private readonly checks: HealthRegistry) {}
 
+  /** What the health service answers now. */
+  get status(): ServingStatus {
+    return this.current;
+  }
+
   async onApplicationBootstrap(): Promise<void> {
-    const { healthy } = await this.checks.run();
-    this.set(healthy ? 'SERVING' : 'NOT_SERVING');
+    await this.refresh();
+    this.timer = setInterval(() => void this.refresh(), this.refreshMs);
+    this.timer.unref();
   }
 
   onApplicationShutdown(): void {
+    this.stopped = true;
+    clearInterval(this.timer);
     this.set('NOT_SERVING');
   }
 
+  private async refresh(): Promise<void> {
+    const { healthy } = await this.checks.run();
+    if (!this.stopped) this.set(healthy ? 'SERVING' : 'NOT_SERVING');
+  }
+
   private set(status: ServingStatus): void {
+    if (status === this.current) return;
+    this.current = status;
     for (const name of ['', ...NOTIFY_SERVICE_NAMES]) this.service.setStatus(name, status);
   }
 }

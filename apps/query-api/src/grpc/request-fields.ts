@@ -1,12 +1,16 @@
 import { z } from 'zod';
+import { unstorableValueProblem } from '@notify/contracts';
 import { fromTimestamp } from './timestamp';
 import { RpcError } from './rpc-error';
 
 /**
  * Validates a decoded request; every problem is reported at once as INVALID_ARGUMENT, each naming its
- * field as the contract spells it (`userId: …`).
+ * field as the contract spells it (`userId: …`). Protobuf strings may hold U+0000, which PostgreSQL
+ * cannot: such a field is an INVALID_ARGUMENT too, not a database error answered INTERNAL.
  */
 export function parseRequest<S extends z.ZodType>(schema: S, request: unknown): z.output<S> {
+  const unstorable = unstorableValueProblem(request);
+  if (unstorable) throw RpcError.invalidArgument([unstorable]);
   const result = schema.safeParse(request ?? {});
   if (!result.success) {
     throw RpcError.invalidArgument(result.error.issues.map((issue) => `${issue.path.join('.') || 'request'}: ${issue.message}`));

@@ -11,6 +11,12 @@ export const API_KEY_HEADER = 'x-api-key';
 
 /** Errors that mean the database cannot be reached right now: the caller may retry (UNAVAILABLE). */
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08006', '53300']);
+/** pg's and pg-pool's own connection failures, which carry no code (a pooled connection the server closed). */
+const CONNECTION_LOST = /^(Connection terminated|Client has encountered a connection error|timeout exceeded when trying to connect)/;
+
+function isUnreachable({ code, message }: { code?: string; message?: string }): boolean {
+  return (typeof code === 'string' && UNREACHABLE.has(code)) || (typeof message === 'string' && CONNECTION_LOST.test(message));
+}
 
 /**
  * The path of every unary call: the API key from `x-api-key` (UNAUTHENTICATED without a valid one),
@@ -58,7 +64,7 @@ export class UnaryCalls {
   private toStatus(method: string, error: unknown): { code: status; details: string } {
     if (error instanceof RpcError) return { code: error.code, details: error.message };
     const { name, code, message } = error as { name?: string; code?: string; message?: string };
-    const unreachable = typeof code === 'string' && UNREACHABLE.has(code);
+    const unreachable = isUnreachable({ code, message });
     this.logger.error({ method, error: { name, code, message } }, unreachable ? 'database unreachable during a gRPC call' : 'gRPC call failed');
     return unreachable ? { code: status.UNAVAILABLE, details: 'the database is unreachable; try again' } : { code: status.INTERNAL, details: 'internal error' };
   }

@@ -1,0 +1,60 @@
+import { Metadata, status } from '@grpc/grpc-js';
+import { RpcException } from '@nestjs/microservices';
+import { Client } from 'pg';
+import { createLogger, Metrics } from '@notify/observability';
+import { ApiKeyAuthenticator } from '../auth/api-key-authenticator';
+import { API_KEY_HEADER, UnaryCalls } from './unary-calls';
+
+const BOOTSTRAP = 'bootstrap-key-0123456789';
+
+/** What a call whose database connection was lost answers, with pg's own errors from a real server. */
+describe('UnaryCalls', () => {
+  const calls = new UnaryCalls(
+    new ApiKeyAuthenticator({ findActive: async () => undefined }, { bootstrapApiKey: BOOTSTRAP, apiKeyCacheMs: 0 }),
+    new Metrics('unary-calls-spec'),
+    createLogger('unary-calls-spec', 'silent'),
+  );
+  const metadata = new Metadata();
+  metadata.set(API_KEY_HEADER, BOOTSTRAP);
+
+  const statusOf = async (handle: () => Promise<unknown>): Promise<status> => {
+    const failure = await calls.answer('ListMessages', 'query', metadata, handle).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(failure).toBeInstanceOf(RpcException);
+    return ((failure as RpcException).getError() as { code: status }).code;
+  };
+
+  it('answers UNAVAILABLE when the server closed the connection, also for the later query pg refuses without a code', async () => {
+    const client = new Client({ connectionString: process.env.DATABASE_URL });
+    const lost: Error[] = [];
+    client.on('error', (error) => void lost.push(error));
+    await client.connect();
+    const [{ pid }] = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows;
+    const admin = new Client({ connectionString: process.env.DATABASE_URL });
+    await admin.connect();
+    try {
+      await admin.query('SELECT pg_terminate_backend($1)', [pid]);
+      // The terminated backend's own error (SQLSTATE 57P01), or pg's "Connection terminated unexpectedly".
+      expect(await statusOf(() => client.query('SELECT 1'))).toBe(status.UNAVAILABLE);
+      // Now pg refuses the dead client itself, with an error that has no code.
+      const refusal = await client.query('SELECT 1').then(() => undefined, (error: { code?: string }) => error);
+      expect(refusal?.code).toBeUndefined();
+      expect(await statusOf(() => client.query('SELECT 1'))).toBe(status.UNAVAILABLE);
+    } finally {
+      await admin.end();
+      await client.end().catch(() => undefined);
+    }
+  });
+
+  it('answers INTERNAL for any other database error', async () => {
+    const client = new Client({ connectionString: process.env.DATABASE_URL });
+    await client.connect();
+    try {
+      expect(await statusOf(() => client.query('SELEC 1'))).toBe(status.INTERNAL);
+    } finally {
+      await client.end();
+    }
+  });
+});
