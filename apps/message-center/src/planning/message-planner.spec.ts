@@ -60,6 +60,8 @@ const directory: RecipientDirectory = {
     profile('u-en', { phone: '+8613800000005', locale: 'en' }),
     profile('u-fr', { phone: '+33600000006', locale: 'fr' }),
     profile('u-mixed', { phone: '+8613800000007', locale: 'en' }),
+    profile('u-sibling', { phone: '+8613800000005', email: 'family@example.com' }),
+    profile('u-parent', { email: 'family@example.com' }),
   ]),
   devices: new Map([
     ['u-full', [device('u-full', 'iphone', 'apns', 'zh-CN')]],
@@ -324,6 +326,15 @@ describe('planMessage', () => {
       const message = plan({ to: { topic } });
       expect(message.deliveries).toEqual([]);
       expect(message.inbox).toEqual([]);
+    });
+
+    it('sends a phone or an address that several recipients share one message, to the first of them', () => {
+      const message = plan({ to: { userIds: ['u-en', 'u-sibling', 'u-parent'] }, channels: ['sms', 'email'] });
+      expect(message.deliveries.filter((d) => d.status === 'queued').map((d) => `${d.userId} ${d.channel} ${d.endpoint}`)).toEqual([
+        'u-en sms +8613800000005',
+        'u-sibling email family@example.com',
+      ]);
+      expect(new Set(message.deliveries.map((d) => `${d.channel} ${d.endpoint}`)).size).toBe(message.deliveries.length);
     });
 
     it('de-duplicates userIds, keeping their order', () => {
