@@ -318,7 +318,7 @@ function emailOfLength(length: number): string {
 describe('sendAtProblem', () => {
   const now = new Date('2026-12-03T10:00:00Z');
   const request = (sendAt?: string) => ({ id: 'r-1', type: 'order.shipped', to: { userId: 'u-1' }, priority: 'normal' as const, ...(sendAt ? { sendAt } : {}) });
-  const route = (afterMs: number | null, channels = 3) => ({ channels: Array(channels).fill('push'), fallback: { policy: 'escalate', afterMs } }) as unknown as Route;
+  const route = (afterMs: number | null, channels = 3) => ({ channels: ['websocket', 'push', 'sms', 'email'].slice(0, channels), fallback: { policy: 'escalate', afterMs } }) as unknown as Route;
 
   it('accepts no sendAt, a past one, and one before the retention period ends', () => {
     expect(sendAtProblem(request(), route(null), now, 30)).toBeUndefined();
@@ -339,5 +339,14 @@ describe('sendAtProblem', () => {
     expect(sendAtProblem(request('2026-12-30T09:59:59Z'), route(day), now, 30)).toBeUndefined();
     expect(sendAtProblem(request('2026-12-31T10:00:00Z'), route(day), now, 30)).toMatch(/counting the route’s escalation to its last fallback tier/);
     expect(sendAtProblem(request(), route(31 * day, 2), now, 30)).toMatch(/less than 30 days ahead/);
+  });
+
+  it('counts the tiers of the request’s own channels when it names them', () => {
+    const day = 86_400_000;
+    const withChannels = (sendAt: string, channels: string[]) => ({ ...request(sendAt), channels }) as ReturnType<typeof request>;
+    // Four channels of its own: the last tier is three days after sendAt, not two.
+    expect(sendAtProblem(withChannels('2026-12-30T10:00:00Z', ['websocket', 'push', 'sms', 'email']), route(day), now, 30)).toMatch(/escalation/);
+    // One channel: no escalation, so a sendAt 29 days ahead is fine though the route has three.
+    expect(sendAtProblem(withChannels('2027-01-01T10:00:00Z', ['push']), route(day), now, 30)).toBeUndefined();
   });
 });

@@ -10,7 +10,7 @@ import {
   unstorableTextProblem,
 } from '@notify/contracts';
 import type { ConsumedRecord, Rejection } from '@notify/kafka';
-import type { Route, RouteTable } from '../routing/route-table';
+import { channelsOf, type Route, type RouteTable } from '../routing/route-table';
 
 export type ParsedRecord = { ok: true; request: NotificationRequest; route: Route } | { ok: false; rejection: Rejection };
 
@@ -51,7 +51,8 @@ const DAY_MS = 86_400_000;
  */
 export function sendAtProblem(request: NotificationRequest, route: Route, now: Date, retentionDays: number): string | undefined {
   const start = request.sendAt ? Math.max(Date.parse(request.sendAt), now.getTime()) : now.getTime();
-  const lastTierDelay = route.fallback.policy === 'escalate' ? (route.fallback.afterMs ?? 0) * Math.max(0, route.channels.length - 1) : 0;
+  const tiers = channelsOf(route, request.channels).length;
+  const lastTierDelay = route.fallback.policy === 'escalate' ? (route.fallback.afterMs ?? 0) * Math.max(0, tiers - 1) : 0;
   if (start + lastTierDelay < now.getTime() + retentionDays * DAY_MS) return undefined;
   const escalation = lastTierDelay > 0 ? ', counting the route’s escalation to its last fallback tier' : '';
   return `sendAt: the last send must be less than ${retentionDays} days ahead (MESSAGE_RETENTION_DAYS)${escalation}; messages are deleted after that`;

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { RouteTable, RouteTableError, type Route } from './route-table';
+import { LocalizedTemplate } from './template';
 
 const SHIPPED_ROUTES = resolve(__dirname, '../../../../config/routes.yaml');
 
@@ -148,6 +149,9 @@ describe('RouteTable.from', () => {
       ['a malformed fallback delay', { fallback: { policy: 'escalate', after: '30 seconds' } }, /^routes\.default\.fallback\.after: /],
       ['a negative ttl', { ttl: -1 }, /^routes\.default\.ttl: /],
       ['a ttl in an unknown unit', { ttl: '2w' }, /^routes\.default\.ttl: /],
+      ['a ttl of 0, which would expire every message on arrival', { ttl: '0s' }, /^routes\.default\.ttl: more than 0/],
+      ['a ttl past ten years, whose expiry times cannot be stored', { ttl: '99999999d' }, /^routes\.default\.ttl: at most 3650d/],
+      ['a fallback delay past ten years', { fallback: { policy: 'escalate', after: '4000d' } }, /^routes\.default\.fallback\.after: at most 3650d/],
       ['zero retry attempts', { retry: { maxAttempts: 0 } }, /^routes\.default\.retry\.maxAttempts: /],
       ['an unknown retry setting', { retry: { attempts: 3 } }, /^routes\.default\.retry: .*attempts/],
       ['an unknown priority', { priority: 'urgent' }, /^routes\.default\.priority: /],
@@ -186,6 +190,12 @@ describe('RouteTable.from', () => {
       expect(route.templates.get('en')!.render({ orderNo: '1234', count: 1 })).toEqual({ title: 'Order 1234 shipped', body: '1 parcel is on the way' });
       expect(route.templates.get('en')!.render({ orderNo: '1234', count: 3 })).toEqual({ title: 'Order 1234 shipped', body: '3 parcels are on the way' });
       expect(route.templates.get('zh-CN')!.render({ orderNo: '9', count: 2 })).toEqual({ title: '订单 9 已发货', body: '2 个包裹正在路上' });
+    });
+
+    it('renders angle brackets in a template as text, not as rich-text tags no request can fill', () => {
+      const compiled = LocalizedTemplate.compile('en', { title: 'Order <b>{orderNo}</b>', body: 'a < b > c' });
+      expect(compiled).toBeInstanceOf(LocalizedTemplate);
+      expect((compiled as LocalizedTemplate).render({ orderNo: '7' })).toEqual({ title: 'Order <b>7</b>', body: 'a < b > c' });
     });
 
     it('gives a route without templates an empty template map', () => {

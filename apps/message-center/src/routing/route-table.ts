@@ -4,6 +4,9 @@ import { z } from 'zod';
 import { ChannelSchema, PrioritySchema, type Channel, type Priority, schemaProblems } from '@notify/contracts';
 import type { RetryPolicy } from '@notify/persistence';
 import { DurationSchema } from './duration';
+
+/** A message lives a while: a ttl of 0 would expire every message of the route as it arrives. */
+const TtlSchema = DurationSchema.refine((ms) => ms > 0, 'more than 0: a message must live a while');
 import { LocalizedTemplate } from './template';
 
 const RetrySchema = z.strictObject({
@@ -25,7 +28,7 @@ const RouteSchema = z.strictObject({
     })
     .optional(),
   priority: PrioritySchema.optional(),
-  ttl: DurationSchema.optional(),
+  ttl: TtlSchema.optional(),
   retry: RetrySchema.optional(),
   defaultLocale: z.string().min(2).optional(),
   templates: z.record(z.string().min(2), z.strictObject({ title: z.string(), body: z.string() })).optional(),
@@ -34,7 +37,7 @@ const RouteSchema = z.strictObject({
 const DefaultsSchema = z.strictObject({
   locale: z.string().min(2).default('en'),
   priority: PrioritySchema.default('normal'),
-  ttl: DurationSchema.default(7 * 86_400_000),
+  ttl: TtlSchema.default(7 * 86_400_000),
   retry: z
     .strictObject({ maxAttempts: z.number().int().positive().default(5), initialBackoff: DurationSchema.default(30_000), maxBackoff: DurationSchema.default(3_600_000) })
     .default({ maxAttempts: 5, initialBackoff: 30_000, maxBackoff: 3_600_000 }),
@@ -135,6 +138,11 @@ export class RouteTable {
 
   /** The request's own channel list overrides the route's (contract section 1). */
   channelsFor(route: Route, requested: readonly Channel[] | undefined): Channel[] {
-    return [...new Set(requested ?? route.channels)];
+    return channelsOf(route, requested);
   }
+}
+
+/** The channels a request goes to, in order: its own list when it has one, else the route's. */
+export function channelsOf(route: Pick<Route, 'channels'>, requested: readonly Channel[] | undefined): Channel[] {
+  return [...new Set(requested ?? route.channels)];
 }

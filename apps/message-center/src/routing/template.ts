@@ -12,7 +12,8 @@ export class LocalizedTemplate {
     const problems: string[] = [];
     const compile = (field: 'title' | 'body'): IntlMessageFormat | undefined => {
       try {
-        return new IntlMessageFormat(source[field], locale);
+        // Notifications are plain text: `<b>` is text, not a rich-text tag whose formatter no request supplies.
+        return new IntlMessageFormat(source[field], locale, undefined, { ignoreTag: true });
       } catch (error) {
         const detail = error as { message?: string; location?: { start?: { offset?: number } } };
         const at = detail.location?.start?.offset;

@@ -30,6 +30,9 @@ describe('RecipientStore devices', () => {
     await store.apply([register('cy', 'tablet', 'token-other')]);
     await store.apply([register('cy', 'phone', 'token-batch'), register('di', 'phone', 'token-batch')]);
     expect(await active(['cy', 'phone'], ['di', 'phone'], ['cy', 'tablet'])).toEqual(['cy/tablet', 'di/phone'].sort());
+    // Cy signs back in on that phone within one batch: the last registration is Cy's.
+    await store.apply([register('cy', 'phone', 'token-batch'), register('di', 'phone', 'token-batch'), register('cy', 'phone', 'token-batch')]);
+    expect(await active(['cy', 'phone'], ['di', 'phone'])).toEqual(['cy/phone']);
   });
 
   it('registers a token only while no other transaction is registering it', async () => {

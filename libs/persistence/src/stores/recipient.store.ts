@@ -47,9 +47,14 @@ export class RecipientStore {
           profiles.set(update.userId, { ...profiles.get(update.userId), ...definedFields(update) } as Upsert);
           break;
         case 'device':
-        case 'device-removed':
-          devices.set(`${update.userId}\u0000${update.deviceId}`, update);
+        case 'device-removed': {
+          // Moved to the end, so the order of `devices` is that of each device's last update: a token
+          // registered by A, then B, then A again is A's.
+          const key = `${update.userId}\u0000${update.deviceId}`;
+          devices.delete(key);
+          devices.set(key, update);
           break;
+        }
         case 'subscribe':
         case 'unsubscribe':
           subscriptions.set(`${update.userId}\u0000${update.topic}`, { userId: update.userId, topic: update.topic, subscribed: update.op === 'subscribe' });
