@@ -32,9 +32,6 @@ export function planMessage(request: NotificationRequest, route: Route, context:
   const available = [...route.templates.keys()];
 
   const deliveries: PlannedDelivery[] = [];
-  // One delivery per channel and endpoint, as the table's unique key has it: recipients who share a
-  // phone or an email address (a family's) get the one message it receives.
-  const taken = new Set<string>();
   for (const target of targetsOf(request, directory)) {
     const userId = userIdOf(target);
     let tier = 0;
@@ -45,11 +42,8 @@ export function planMessage(request: NotificationRequest, route: Route, context:
         deliveries.push(unreachable(newId(createdAt), target, channel, expired, locale));
         continue;
       }
-      const own = endpoints.filter(({ endpoint }) => !taken.has(`${channel}\u0000${endpoint}`));
-      if (own.length === 0) continue;
       const escalated = route.fallback.policy === 'escalate' && tier > 0;
-      for (const { endpoint, localeCandidates } of own) {
-        taken.add(`${channel}\u0000${endpoint}`);
+      for (const { endpoint, localeCandidates } of endpoints) {
         deliveries.push({
           id: newId(createdAt),
           userId,

@@ -10,7 +10,8 @@ export type DeliveryState = (typeof DELIVERY_STATES)[number];
 
 /** One message to one endpoint over one channel, with its attempts and outcome. Partitioned like messages. */
 @Entity('deliveries')
-@Unique('uq_deliveries_target', ['messageId', 'channel', 'endpoint', 'createdAt'])
+// NULLS NOT DISTINCT in the migration (1763600000017): a bare endpoint without a user is unique too.
+@Unique('uq_deliveries_target', ['messageId', 'channel', 'endpoint', 'userId', 'createdAt'])
 @Index('ix_deliveries_user', ['userId', 'createdAt'])
 @Index('ix_deliveries_due', { synchronize: false })
 @Index('ix_deliveries_leased', { synchronize: false })

@@ -2,6 +2,7 @@ import { DataSource } from 'typeorm';
 import { createTestDatabase, type TestDatabase } from '@notify/testing';
 import { createDataSource, MIGRATIONS } from '../data-source';
 import { newId } from '../ids';
+import { DeliveryStatsRetries1763600000016 } from './1763600000016-delivery-stats-retries';
 
 const AT = new Date('2031-06-01T10:00:00Z');
 const TYPE = 'retries.test';
@@ -32,13 +33,16 @@ describe('migration: retries in flight count as failed', () => {
   let dataSource: DataSource;
 
   beforeAll(async () => {
+    // The migrations before this one, then a DataSource that knows this one as its last.
+    const index = MIGRATIONS.indexOf(DeliveryStatsRetries1763600000016);
     database = await createTestDatabase(process.env.TEST_DATABASE_ADMIN_URL, async (url) => {
-      const before = new DataSource({ ...createDataSource({ databaseUrl: url, databasePoolSize: 1 }).options, migrations: MIGRATIONS.slice(0, -1) });
+      const before = new DataSource({ ...createDataSource({ databaseUrl: url, databasePoolSize: 1 }).options, migrations: MIGRATIONS.slice(0, index) });
       await before.initialize();
       await before.runMigrations({ transaction: 'all' });
       await before.destroy();
     });
-    dataSource = await createDataSource({ databaseUrl: database.url, databasePoolSize: 2 }).initialize();
+    const options = createDataSource({ databaseUrl: database.url, databasePoolSize: 2 }).options;
+    dataSource = await new DataSource({ ...options, migrations: MIGRATIONS.slice(0, index + 1) }).initialize();
   });
   afterAll(async () => {
     await dataSource.destroy();

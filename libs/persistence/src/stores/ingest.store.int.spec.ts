@@ -71,4 +71,13 @@ describe('IngestStore', () => {
     const [{ n }] = await database.dataSource().query(`SELECT count(*)::int AS n FROM deliveries`);
     expect(n).toBe(4);
   });
+
+  it('stores a delivery for each recipient of a phone they share', async () => {
+    const shared = (userId: string) => delivery({ userId, channel: 'sms', endpoint: '+8613800000009' });
+    const family = message('r-family', [shared('u-parent'), shared('u-child')]);
+    const { jobs } = await new IngestStore(database.dataSource()).ingest([family]);
+    expect(jobs.map((j) => j.userId).sort()).toEqual(['u-child', 'u-parent']);
+    const rows = await database.dataSource().query(`SELECT user_id FROM deliveries WHERE message_id = $1 ORDER BY user_id`, [family.id]);
+    expect(rows).toEqual([{ user_id: 'u-child' }, { user_id: 'u-parent' }]);
+  });
 });
