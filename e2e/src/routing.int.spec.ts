@@ -151,4 +151,28 @@ describe('message center routing', () => {
     });
     await eventually(async () => (await deliveriesOf(requestId)).find((d) => d.channel === 'sms')?.status, (s) => s === 'cancelled');
   });
+
+  it('cancels a released push waiting for its retry once the browser acknowledged the message after all', async () => {
+    const userId = `fb-retry-${run}`;
+    await produce(Topics.recipients, userId, { op: 'upsert', userId, phone: '+4915100000001' });
+    await produce(Topics.recipients, userId, { op: 'device', userId, deviceId: 'pixel', provider: 'fcm', token: `token-retry-${run}` });
+    await eventually(async () => (await db.query('SELECT 1 FROM devices WHERE user_id = $1', [userId])).rowCount, (n) => n === 1);
+
+    const requestId = `shipped-retry-${run}`;
+    await produce(Topics.requests, userId, { id: requestId, type: 'order.shipped', to: { userId }, data: { orderNo: '77' } });
+    const [websocket, push] = await eventually(() => deliveriesOf(requestId), (r) => r.length === 3);
+    await db.query(`UPDATE deliveries SET status = 'failed', last_error = 'offline' WHERE id = $1`, [websocket!.id]);
+    await produce(Topics.events, userId, {
+      requestId, messageId: 'm', userId, channel: 'websocket', status: 'failed', attempt: 1, at: new Date().toISOString(), error: 'offline', deliveryId: websocket!.id,
+    });
+    await eventually(async () => pushJobs.find((j) => j.requestId === requestId), Boolean);
+    // FCM answered 503: the push waits for its retry. Then the browser's resend is acknowledged.
+    await db.query(`UPDATE deliveries SET status = 'failed', last_error = 'unavailable', attempts = 1, next_attempt_at = now() + interval '1 hour' WHERE id = $1`, [push!.id]);
+    await db.query(`UPDATE deliveries SET status = 'delivered' WHERE id = $1`, [websocket!.id]);
+    await produce(Topics.events, userId, {
+      requestId, messageId: 'm', userId, channel: 'websocket', status: 'delivered', attempt: 2, at: new Date().toISOString(), error: null, deliveryId: websocket!.id,
+    });
+    const rows = await eventually(() => deliveriesOf(requestId), (r) => r.every((d) => d.channel === 'websocket' || d.status === 'cancelled'));
+    expect(rows.map((d) => [d.channel, d.status])).toEqual([['websocket', 'delivered'], ['push', 'cancelled'], ['sms', 'cancelled']]);
+  });
 });

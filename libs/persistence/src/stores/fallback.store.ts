@@ -58,7 +58,11 @@ export class FallbackStore {
     });
   }
 
-  /** After a delivery reached the user: the held tiers above it will never be needed. */
+  /**
+   * After a delivery reached the user: the tiers above it will never be needed. That is the held ones,
+   * and those already released and not sent yet — queued for their channel (whose claim then finds
+   * them cancelled) or failed and waiting for a retry.
+   */
   async cancelAbove(deliveredIds: string[]): Promise<number> {
     if (deliveredIds.length === 0) return 0;
     const rows = await queryRows<{ id: string }>(
@@ -70,7 +74,7 @@ export class FallbackStore {
                  JOIN deliveries d ON d.id = k.id AND d.created_at = k.created_at AND ${inKeysRange('d')}
                 WHERE d.status IN ('delivered', 'read', 'clicked')) AS ok
         WHERE h.message_id = ok.message_id AND h.user_id IS NOT DISTINCT FROM ok.user_id AND h.created_at = ok.created_at AND ${inKeysRange('h')}
-          AND h.status = 'held' AND h.tier > ok.tier
+          AND h.status IN ('held', 'queued', 'failed') AND h.tier > ok.tier
         RETURNING h.id`,
       deliveryKeys(keysOfIds(deliveredIds)),
     );
