@@ -2,6 +2,7 @@ import { Metadata, status } from '@grpc/grpc-js';
 import { RpcException } from '@nestjs/microservices';
 import { Client } from 'pg';
 import { createLogger, Metrics } from '@notify/observability';
+import { eventually } from '@notify/testing';
 import { ApiKeyAuthenticator } from '../auth/api-key-authenticator';
 import { API_KEY_HEADER, UnaryCalls } from './unary-calls';
 
@@ -38,7 +39,8 @@ describe('UnaryCalls', () => {
       await admin.query('SELECT pg_terminate_backend($1)', [pid]);
       // The terminated backend's own error (SQLSTATE 57P01), or pg's "Connection terminated unexpectedly".
       expect(await statusOf(() => client.query('SELECT 1'))).toBe(status.UNAVAILABLE);
-      // Now pg refuses the dead client itself, with an error that has no code.
+      // Once pg has seen the connection go, it refuses the dead client itself, with an error that has no code.
+      await eventually(async () => lost.length, (n) => n > 0);
       const refusal = await client.query('SELECT 1').then(() => undefined, (error: { code?: string }) => error);
       expect(refusal?.code).toBeUndefined();
       expect(await statusOf(() => client.query('SELECT 1'))).toBe(status.UNAVAILABLE);

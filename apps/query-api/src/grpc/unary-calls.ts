@@ -12,7 +12,7 @@ export const API_KEY_HEADER = 'x-api-key';
 /** Errors that mean the database cannot be reached right now: the caller may retry (UNAVAILABLE). */
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08006', '53300']);
 /** pg's and pg-pool's own connection failures, which carry no code (a pooled connection the server closed). */
-const CONNECTION_LOST = /^(Connection terminated|Client has encountered a connection error|timeout exceeded when trying to connect)/;
+const CONNECTION_LOST = /^(Connection terminated|Client has encountered a connection error|Client was closed|timeout exceeded when trying to connect)/;
 
 function isUnreachable({ code, message }: { code?: string; message?: string }): boolean {
   return (typeof code === 'string' && UNREACHABLE.has(code)) || (typeof message === 'string' && CONNECTION_LOST.test(message));
