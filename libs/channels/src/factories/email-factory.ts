@@ -29,7 +29,9 @@ export function createEmailProvider(config: EmailDriverConfig = { driver: 'log' 
           allowInvalidCertificates: parsed.allowInvalidCertificates,
           ...(parsed.user === undefined ? {} : { user: parsed.user, password }),
         },
-        guardFor('smtp', limits, deps),
+        // No more calls in flight than pooled connections: a mail waiting in nodemailer's own queue
+        // would have its timeout running, fail, be sent anyway and then again on its retry.
+        guardFor('smtp', { ...limits, concurrency: Math.min(limits.concurrency, parsed.maxConnections) }, deps),
         limits.timeoutMs,
         clock,
       );

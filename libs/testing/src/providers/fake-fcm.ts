@@ -34,7 +34,7 @@ export interface FakeFcm {
   /** Access tokens issued by the OAuth endpoint. */
   accessTokensIssued: number;
   unregister(token: string): void;
-  /** Answers 400 INVALID_ARGUMENT with a `message.token` field violation for this token. */
+  /** Answers 400 INVALID_ARGUMENT for this token, as FCM documents an invalid registration token. */
   markInvalid(token: string): void;
   failNext(failure: FcmFailure, times?: number): void;
   /** Every access token issued so far is refused with 401 from now on. */
@@ -94,11 +94,8 @@ export async function startFakeFcm(options: FakeFcmOptions = {}): Promise<FakeFc
     const message = (requestJson(request) as { message?: Record<string, unknown> } | undefined)?.message;
     const token = message?.['token'];
     if (message === undefined || typeof token !== 'string') return fcmError(400, 'INVALID_ARGUMENT', 'Recipient of the message is not set.', 'INVALID_ARGUMENT');
-    if (invalid.has(token)) {
-      return fcmError(400, 'INVALID_ARGUMENT', 'The registration token is not a valid FCM registration token', 'INVALID_ARGUMENT', [
-        { '@type': 'type.googleapis.com/google.rpc.BadRequest', fieldViolations: [{ field: 'message.token', description: 'Invalid registration token' }] },
-      ]);
-    }
+    // As FCM's error-code documentation shows it: only the FcmError detail, and the message.
+    if (invalid.has(token)) return fcmError(400, 'INVALID_ARGUMENT', 'The registration token is not a valid FCM registration token', 'INVALID_ARGUMENT');
     if (unregistered.has(token)) return fcmError(404, 'NOT_FOUND', 'Requested entity was not found.', 'UNREGISTERED');
     const failure = failures.take();
     if (failure !== undefined) {

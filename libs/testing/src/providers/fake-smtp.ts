@@ -17,6 +17,10 @@ export interface FakeSmtp {
   connections: number;
   /** Answers RCPT TO for `address` with this SMTP reply code from now on. */
   rejectRecipient(address: string, code: number, message: string): void;
+  /** Answers MAIL FROM for `address` with this SMTP reply code from now on. */
+  rejectSender(address: string, code: number, message: string): void;
+  /** How long each mail's DATA takes to be accepted (a slow server). */
+  dataDelayMs: number;
   close(): Promise<void>;
 }
 
@@ -25,6 +29,7 @@ export async function startFakeSmtp(): Promise<FakeSmtp> {
   const user = 'notify';
   const password = `pw-${Math.random().toString(36).slice(2)}`;
   const rejections = new Map<string, { code: number; message: string }>();
+  const senderRejections = new Map<string, { code: number; message: string }>();
   const mails: SmtpMail[] = [];
   const fake: FakeSmtp = {
     host: '127.0.0.1',
@@ -33,7 +38,9 @@ export async function startFakeSmtp(): Promise<FakeSmtp> {
     password,
     mails,
     connections: 0,
+    dataDelayMs: 0,
     rejectRecipient: (address, code, message) => rejections.set(address.toLowerCase(), { code, message }),
+    rejectSender: (address, code, message) => senderRejections.set(address.toLowerCase(), { code, message }),
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
   const server = new SMTPServer({
@@ -50,6 +57,11 @@ export async function startFakeSmtp(): Promise<FakeSmtp> {
       if (auth.username === user && auth.password === password) callback(null, { user });
       else callback(Object.assign(new Error('Authentication credentials invalid'), { responseCode: 535 }));
     },
+    onMailFrom(address: SMTPServerAddress, _session, callback) {
+      const rejection = senderRejections.get(address.address.toLowerCase());
+      if (rejection === undefined) callback();
+      else callback(Object.assign(new Error(rejection.message), { responseCode: rejection.code }));
+    },
     onRcptTo(address: SMTPServerAddress, _session, callback) {
       const rejection = rejections.get(address.address.toLowerCase());
       if (rejection === undefined) callback();
@@ -58,7 +70,8 @@ export async function startFakeSmtp(): Promise<FakeSmtp> {
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-      stream.on('end', () => {
+      stream.on('end', async () => {
+        if (fake.dataDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, fake.dataDelayMs));
         mails.push({
           from: session.envelope.mailFrom === false ? '' : session.envelope.mailFrom.address,
           to: session.envelope.rcptTo.map((rcpt) => rcpt.address),

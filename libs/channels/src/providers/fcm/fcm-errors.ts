@@ -32,16 +32,30 @@ const STATUSES: Record<string, Mapping> = {
   INTERNAL: { code: ProviderErrorCode.Unavailable },
 };
 
+/**
+ * Whether FCM refused the access token itself (so a new one may help). A 401 with
+ * THIRD_PARTY_AUTH_ERROR is about the APNs certificate or web push key set up in Firebase: a new
+ * access token changes nothing there.
+ */
 export function isUnauthenticated(answer: HttpAnswer): boolean {
-  return answer.status === 401;
+  return answer.status === 401 && fcmErrorCode(parse(answer.body).error?.details ?? []) !== 'THIRD_PARTY_AUTH_ERROR';
 }
+
+function fcmErrorCode(details: NonNullable<NonNullable<FcmErrorBody['error']>['details']>): string | undefined {
+  return details.find((detail) => detail['@type']?.endsWith('FcmError'))?.errorCode;
+}
+
+/** FCM's documented answer for a token it does not know: INVALID_ARGUMENT, saying so in its message. */
+const NOT_A_VALID_TOKEN = /registration token is not a valid FCM registration token/i;
 
 export function fcmError(answer: HttpAnswer, token: string, now: number): ProviderError {
   const error = parse(answer.body).error;
   const details = error?.details ?? [];
-  const errorCode = details.find((detail) => detail['@type']?.endsWith('FcmError'))?.errorCode;
-  // INVALID_ARGUMENT is about the token only when the field violation names it.
-  const badToken = details.some((detail) => detail.fieldViolations?.some((violation) => violation.field === 'message.token'));
+  const errorCode = fcmErrorCode(details);
+  // INVALID_ARGUMENT is about the token only when FCM says so: in its message, as its documentation
+  // shows, or in a field violation naming `message.token`. Otherwise it is about the message.
+  const badToken =
+    NOT_A_VALID_TOKEN.test(error?.message ?? '') || details.some((detail) => detail.fieldViolations?.some((violation) => violation.field === 'message.token'));
   const mapping: Mapping =
     errorCode === 'INVALID_ARGUMENT' && badToken
       ? { code: ProviderErrorCode.InvalidEndpoint, deactivateToken: true }

@@ -62,6 +62,14 @@ describe('FCM provider', () => {
     expect(fake.messages).toHaveLength(2);
   });
 
+  it('keeps its access token when a 401 is about the APNs key set up in Firebase (THIRD_PARTY_AUTH_ERROR)', async () => {
+    await start();
+    await provider.send({ token: TOKEN, content });
+    fake.failNext({ status: 401, errorCode: 'THIRD_PARTY_AUTH_ERROR' });
+    expect(await failureOf(provider.send({ token: TOKEN, content }))).toMatchObject({ kind: 'configuration', code: 'bad_credentials', vendorCode: 'THIRD_PARTY_AUTH_ERROR' });
+    expect(fake.accessTokensIssued).toBe(1);
+  });
+
   it('maps UNREGISTERED to a permanent error that deactivates the token', async () => {
     await start();
     fake.unregister(TOKEN);

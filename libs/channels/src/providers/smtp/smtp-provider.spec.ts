@@ -11,7 +11,7 @@ describe('SMTP email provider', () => {
   let provider: EmailChannelProvider;
   let log: RecordingLog;
 
-  async function start(password?: string): Promise<void> {
+  async function start(password?: string, timeoutMs?: number): Promise<void> {
     log = new RecordingLog();
     server = await startFakeSmtp();
     provider = createEmailProvider(
@@ -23,7 +23,7 @@ describe('SMTP email provider', () => {
         password: password ?? server.password,
         from: 'Notify <notify@example.com>',
         maxConnections: 1,
-        limits: { breakerFailures: 100 },
+        limits: { breakerFailures: 100, ...(timeoutMs === undefined ? {} : { timeoutMs }) },
       },
       { log },
     );
@@ -62,10 +62,29 @@ describe('SMTP email provider', () => {
     expect(server.connections).toBe(1);
   });
 
+  it('starts a mail’s timeout when a pooled connection takes it, not while it waits for one', async () => {
+    // One connection and a slow server: the twelfth mail waits 2.2 s for the connection. Timed from the
+    // call it would fail (and be sent anyway, then again on its retry); timed from its turn it goes once.
+    await start(undefined, 2_000);
+    server.dataDelayMs = 200;
+    const sent = await Promise.allSettled(Array.from({ length: 12 }, (_, i) => provider.send({ to: TO, subject: `m${i}`, text: 'x' })));
+    expect(sent.filter((s) => s.status === 'rejected')).toEqual([]);
+    expect(server.mails).toHaveLength(12);
+  });
+
   it('maps a 5xx recipient rejection to a permanent error', async () => {
     await start();
     server.rejectRecipient(TO, 550, 'Mailbox unavailable');
     expect(await failureOf(provider.send({ to: TO, subject: 's', text: 'x' }))).toMatchObject({ kind: 'permanent', code: 'invalid_endpoint', status: 550 });
+    expect(server.mails).toHaveLength(0);
+  });
+
+  it('maps a refused sender or a relay denied to a configuration error, not to a bad address', async () => {
+    await start();
+    server.rejectRecipient(TO, 554, '5.7.1 Relaying denied');
+    expect(await failureOf(provider.send({ to: TO, subject: 's', text: 'x' }))).toMatchObject({ kind: 'configuration', code: 'misconfigured', status: 554 });
+    server.rejectSender('notify@example.com', 553, '5.1.8 Sender address rejected');
+    expect(await failureOf(provider.send({ to: 'someone.else@example.org', subject: 's', text: 'x' }))).toMatchObject({ kind: 'configuration', code: 'misconfigured', status: 553 });
     expect(server.mails).toHaveLength(0);
   });
 
