@@ -8,6 +8,7 @@ import type { ChannelSender } from '../senders/channel-sender';
 import type { DeliveryReport } from './delivery-report';
 import { readJobs } from './job-records';
 import { summarize } from './summaries';
+import { TokenRefusalWatch } from './token-refusal-watch';
 import { decide, type RetryTiming } from './outcome-policy';
 
 /**
@@ -42,6 +43,7 @@ export interface ChannelDeliveryDeps {
  */
 export class ChannelDelivery {
   private readonly consumer: BatchConsumer;
+  private readonly tokenRefusals = new TokenRefusalWatch();
 
   constructor(
     kafka: Kafka,
@@ -92,7 +94,11 @@ export class ChannelDelivery {
       batches.map((batch) => batch.flatMap(sendable)).filter((batch) => batch.length > 0),
     );
     // A summary's outcome is each of its messages' outcome.
-    const attempts = (await plan.send(sends)).flatMap((a) => (members.get(a.job.deliveryId) ?? [a.job]).map((job) => ({ ...a, job })));
+    const sent = this.tokenRefusals.review(await plan.send(sends));
+    for (const provider of sent.suspected) {
+      logger.error({ provider, alert: 'provider_configuration' }, `${provider} refused every recent device token: taken for a configuration problem, tokens kept`);
+    }
+    const attempts = sent.attempts.flatMap((a) => (members.get(a.job.deliveryId) ?? [a.job]).map((job) => ({ ...a, job })));
 
     const decidedAt = clock();
     const decisions = attempts.map((attempt) => decide(attempt, decidedAt, this.settings.timing));

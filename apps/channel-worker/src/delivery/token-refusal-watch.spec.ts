@@ -1,0 +1,33 @@
+import { ProviderError, ProviderErrorCode } from '@notify/channels';
+import type { DeliveryJob } from '@notify/contracts';
+import type { SendAttempt } from '../senders/send-attempt';
+import { TokenRefusalWatch } from './token-refusal-watch';
+
+const job = { deliveryId: 'd' } as DeliveryJob;
+const refused = (provider = 'apns'): SendAttempt => ({
+  job,
+  result: { kind: 'refused', provider, error: new ProviderError({ provider, code: ProviderErrorCode.InvalidEndpoint, deactivateToken: true, vendorCode: 'BadDeviceToken', message: 'bad token' }) },
+});
+const accepted = (provider = 'apns'): SendAttempt => ({ job, result: { kind: 'accepted', provider, receipt: { providerMessageId: 'x', acceptedAt: new Date(0) } } });
+const deactivating = (attempts: SendAttempt[]) => attempts.filter((a) => a.result.kind === 'refused' && a.result.error.deactivateToken).length;
+
+describe('TokenRefusalWatch', () => {
+  it('lets a few dead tokens among accepted sends be deactivated', () => {
+    const watch = new TokenRefusalWatch(50, 10);
+    const batch = [...Array.from({ length: 12 }, () => refused()), accepted()];
+    expect(deactivating(watch.review(batch).attempts)).toBe(12);
+  });
+
+  it('keeps the tokens when a provider refuses every one of them, until it accepts a send again', () => {
+    const watch = new TokenRefusalWatch(50, 10);
+    const first = watch.review(Array.from({ length: 9 }, () => refused()));
+    expect(deactivating(first.attempts)).toBe(9);
+    const second = watch.review([refused(), refused(), refused('fcm')]);
+    expect(second.suspected).toEqual(['apns']);
+    expect(deactivating(second.attempts)).toBe(1);
+    expect(second.attempts[0]!.result).toMatchObject({ kind: 'refused', error: { kind: 'configuration', code: 'misconfigured', vendorCode: 'BadDeviceToken', deactivateToken: false } });
+
+    // The configuration is fixed: sends go through again, and a dead token is dead again.
+    expect(deactivating(watch.review([accepted(), refused()]).attempts)).toBe(1);
+  });
+});
