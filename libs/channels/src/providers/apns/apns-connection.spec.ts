@@ -53,4 +53,19 @@ describe('APNs connection', () => {
     expect(after.status).toBe(200);
     expect(fake.sessionsOpened).toBe(1);
   });
+
+  it('opens a new session after three pushes in a row went unanswered on the old one', async () => {
+    const jwt = new ApnsProviderToken(fake.signingKey, fake.teamId, fake.keyId, 50 * 60_000, systemClock).get();
+    const content = { title: 't', body: 'b' };
+    const push = (signal: AbortSignal) => connection.request(apnsHeaders('b'.repeat(64), content, fake.topic, jwt, randomUUID()), apnsPayload(content), signal);
+    fake.failNext({ status: 200, reason: 'late', delayMs: 5_000 }, 3);
+    for (let i = 0; i < 3; i++) {
+      const controller = new AbortController();
+      const pending = push(controller.signal);
+      setImmediate(() => controller.abort());
+      await expect(pending).rejects.toMatchObject({ code: 'network' });
+    }
+    expect((await push(new AbortController().signal)).status).toBe(200);
+    expect(fake.sessionsOpened).toBe(2);
+  });
 });

@@ -7,12 +7,19 @@ export interface Http2Answer {
   body: string;
 }
 
+/** Pushes in a row left unanswered (cancelled by their timeout) after which the session is taken for dead. */
+const STALLED_AFTER = 3;
+
 /**
  * One HTTP/2 session to APNs, reused for every push (Apple asks for long-lived connections) and
- * reopened on the next request after the server closes it or sends GOAWAY.
+ * reopened on the next request after the server closes it or sends GOAWAY, or after
+ * `STALLED_AFTER` pushes in a row went unanswered: a connection a NAT or a load balancer dropped
+ * without a word gets no GOAWAY and no reset, and would otherwise time out every push until the
+ * kernel gives up on it, many minutes later.
  */
 export class ApnsConnection {
   private session: ClientHttp2Session | undefined;
+  private unanswered = 0;
 
   constructor(
     private readonly origin: string,
@@ -38,8 +45,10 @@ export class ApnsConnection {
       // Not the request's `signal` option: the guard's signal may abort after the call has returned,
       // and Node would then reset a stream that has already answered, breaking the whole session.
       const cancel = (): void => {
+        const answered = status !== 0;
         fail('cancelled');
         if (!stream.closed) stream.close(constants.NGHTTP2_CANCEL);
+        if (!answered) this.stalled(session);
       };
       signal.addEventListener('abort', cancel, { once: true });
       if (signal.aborted) cancel();
@@ -47,6 +56,7 @@ export class ApnsConnection {
       stream.on('response', (received) => {
         responseHeaders = received;
         status = Number(received[constants.HTTP2_HEADER_STATUS]);
+        if (this.session === session) this.unanswered = 0;
       });
       stream.on('data', (chunk: string) => {
         text += chunk;
@@ -68,8 +78,17 @@ export class ApnsConnection {
     await new Promise<void>((resolve) => session.close(() => resolve()));
   }
 
+  /** One more push left unanswered on `session`; enough in a row, and the session is dropped. */
+  private stalled(session: ClientHttp2Session): void {
+    if (this.session !== session || ++this.unanswered < STALLED_AFTER) return;
+    this.session = undefined;
+    session.destroy();
+    this.log.warn({ provider: 'apns', event: 'session_stalled' }, `apns: ${STALLED_AFTER} pushes in a row went unanswered; the next push opens a new session`);
+  }
+
   private current(): ClientHttp2Session {
     if (this.session !== undefined && !this.session.closed && !this.session.destroyed) return this.session;
+    this.unanswered = 0;
     const session = connect(this.origin);
     const forget = (): void => {
       if (this.session === session) this.session = undefined;
