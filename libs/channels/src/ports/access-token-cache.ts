@@ -6,9 +6,14 @@ export interface IssuedToken {
   expiresInMs: number;
 }
 
+/** How long the shared fetch of a new token may take, whichever caller started it. */
+const REFRESH_TIMEOUT_MS = 10_000;
+
 /**
  * An OAuth access token kept until `marginMs` before it expires. Concurrent callers share one
- * fetch, so a burst of sends after expiry makes one token request, not hundreds.
+ * fetch, so a burst of sends after expiry makes one token request, not hundreds. The fetch runs
+ * under its own timeout, not the signal of the caller that happened to start it: that caller's
+ * timeout would otherwise fail every send waiting for the same token.
  */
 export class AccessTokenCache {
   private cached: { value: string; refreshAt: number } | undefined;
@@ -22,10 +27,10 @@ export class AccessTokenCache {
 
   async get(signal: AbortSignal): Promise<string> {
     if (this.cached !== undefined && this.clock.now() < this.cached.refreshAt) return this.cached.value;
-    this.pending ??= this.refresh(signal).finally(() => {
+    this.pending ??= this.refresh(AbortSignal.timeout(REFRESH_TIMEOUT_MS)).finally(() => {
       this.pending = undefined;
     });
-    return this.pending;
+    return untilAborted(this.pending, signal);
   }
 
   /** Forgets the token, e.g. after the vendor said it expired early or was revoked. */
@@ -39,4 +44,23 @@ export class AccessTokenCache {
     this.cached = { value: token.value, refreshAt: issuedAt + Math.max(0, token.expiresInMs - this.marginMs) };
     return token.value;
   }
+}
+
+/** The promise's outcome, or the signal's reason if it aborts first (the promise itself goes on). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }
