@@ -55,7 +55,7 @@ export function hmsResults(answer: HttpAnswer, tokens: string[], acceptedAt: Dat
     );
   }
   if (body.code === '80300007') return tokens.map((token) => ({ token, error: tokenError(token, '80300007', answer.status) }));
-  throw batchError(answer, body, tokens.length, acceptedAt.getTime());
+  throw batchError(answer, body, tokens, acceptedAt.getTime());
 }
 
 function illegalTokens(msg: string | undefined): string[] {
@@ -78,8 +78,10 @@ function tokenError(token: string, vendorCode: string, status: number): Provider
   });
 }
 
-function batchError(answer: HttpAnswer, body: HmsAnswerBody, count: number, now: number): ProviderError {
+function batchError(answer: HttpAnswer, body: HmsAnswerBody, tokens: string[], now: number): ProviderError {
   const mapping = (body.code === undefined ? undefined : CODES[body.code]) ?? byStatus(answer.status);
+  // Push Kit's message can list tokens (as it does for illegal ones); only their masked form is kept.
+  const said = tokens.reduce((text, token) => (token.length > 0 ? text.split(token).join(maskToken(token)) : text), body.msg ?? 'no message');
   return new ProviderError({
     provider: 'hms',
     code: mapping.code,
@@ -87,7 +89,7 @@ function batchError(answer: HttpAnswer, body: HmsAnswerBody, count: number, now:
     vendorCode: body.code,
     status: answer.status,
     retryAfterMs: parseRetryAfter(answer.headers.get('retry-after'), now),
-    message: `batch of ${count} refused with ${answer.status} ${body.code ?? ''}: ${body.msg ?? 'no message'}`,
+    message: `batch of ${tokens.length} refused with ${answer.status} ${body.code ?? ''}: ${said}`,
   });
 }
 

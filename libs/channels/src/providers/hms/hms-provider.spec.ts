@@ -77,6 +77,15 @@ describe('HMS Push Kit provider', () => {
     expect(results.map((result) => `${result.error?.kind}:${result.error?.code}`)).toEqual(Array(3).fill('transient:unavailable'));
   });
 
+  it('keeps the tokens Push Kit names in its message out of the error and the log', async () => {
+    await start();
+    fake.failNext({ status: 400, code: '80100003', msg: `Illegal payload for token ${tokens[1]}` });
+    const results = await provider.sendMany({ tokens, content });
+    const messages = results.map((result) => result.error?.message ?? '');
+    expect(messages.every((message) => message.includes('80100003'))).toBe(true);
+    for (const token of tokens) expect(messages.join(' ') + log.text).not.toContain(token);
+  });
+
   it('maps HTTP 503 (flow control) to rate_limited', async () => {
     await start();
     fake.failNext({ status: 503, msg: 'flow control' });
