@@ -26,6 +26,19 @@ const CODES: Record<string, ProviderErrorCode> = {
 
 /** Per-number limits of Aliyun SMS reset by the minute at the soonest. */
 const LIMIT_RETRY_MS = 60_000;
+const DAY_MS = 86_400_000;
+/** China Standard Time, UTC+8 all year: the day of Aliyun's daily quotas. */
+const CHINA_OFFSET_MS = 8 * 3_600_000;
+
+/**
+ * How long to wait after a rate limit: a minute, or, for a number's daily quota
+ * (`isv.DAY_LIMIT_CONTROL`), until the next midnight in China, when it comes back. Retried every
+ * minute, the delivery would spend its attempts long before then.
+ */
+function retryAfterMsOf(vendorCode: string | undefined, now: number): number {
+  if (vendorCode !== 'isv.DAY_LIMIT_CONTROL') return LIMIT_RETRY_MS;
+  return DAY_MS - ((now + CHINA_OFFSET_MS) % DAY_MS);
+}
 
 export interface AliyunAnswerBody {
   Code?: string;
@@ -34,14 +47,14 @@ export interface AliyunAnswerBody {
   RequestId?: string;
 }
 
-export function aliyunError(answer: HttpAnswer, body: AliyunAnswerBody, phone: string): ProviderError {
+export function aliyunError(answer: HttpAnswer, body: AliyunAnswerBody, phone: string, now: number): ProviderError {
   const code = (body.Code === undefined ? undefined : CODES[body.Code]) ?? byStatus(answer.status);
   return new ProviderError({
     provider: 'aliyun',
     code,
     vendorCode: body.Code,
     status: answer.status,
-    retryAfterMs: code === ProviderErrorCode.RateLimited ? LIMIT_RETRY_MS : undefined,
+    retryAfterMs: code === ProviderErrorCode.RateLimited ? retryAfterMsOf(body.Code, now) : undefined,
     message: `SMS to ${maskPhone(phone)} refused with ${answer.status} ${body.Code ?? ''} (request ${body.RequestId ?? 'unknown'})`,
   });
 }

@@ -1,4 +1,4 @@
-import { startFakeAliyunSms, type FakeAliyunSms } from '@notify/testing';
+import { ManualClock, startFakeAliyunSms, type FakeAliyunSms } from '@notify/testing';
 import { failureOf } from '../../../test/outcome';
 import { RecordingLog } from '../../../test/recording-log';
 import { createSmsProvider } from '../../factories';
@@ -74,6 +74,19 @@ describe('Aliyun SMS provider', () => {
     await start();
     fake.failNext({ code: 'isv.BUSINESS_LIMIT_CONTROL', message: '触发分钟级流控Permits:1' });
     expect(await failureOf(provider.send({ to: PHONE, body: 'x' }))).toMatchObject({ kind: 'transient', code: 'rate_limited', retryAfterMs: 60_000 });
+  });
+
+  it('maps isv.DAY_LIMIT_CONTROL to a wait until the next midnight in China, when the daily quota comes back', async () => {
+    log = new RecordingLog();
+    // 2026-12-04 22:30 in Beijing (UTC+8): the quota is back in 90 minutes.
+    const clock = new ManualClock(Date.parse('2026-12-04T14:30:00Z'));
+    fake = await startFakeAliyunSms({ now: () => clock.now() });
+    provider = createSmsProvider(
+      { driver: 'aliyun', baseUrl: fake.url, accessKeyId: fake.accessKeyId, accessKeySecret: fake.accessKeySecret, signName: 'Notify', templateCode: 'SMS_100000001' },
+      { log, clock },
+    );
+    fake.failNext({ code: 'isv.DAY_LIMIT_CONTROL', message: '触发天级流控Permits:10' });
+    expect(await failureOf(provider.send({ to: PHONE, body: 'x' }))).toMatchObject({ kind: 'transient', code: 'rate_limited', retryAfterMs: 90 * 60_000 });
   });
 
   it('parses an SMS report into delivered and failed statuses', () => {

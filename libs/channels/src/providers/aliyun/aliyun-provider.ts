@@ -43,7 +43,7 @@ export class AliyunSmsProvider implements SmsChannelProvider {
         signal,
       });
       const body = parse(answer);
-      if (answer.status !== 200 || body.Code !== 'OK' || body.BizId === undefined) throw aliyunError(answer, body, message.to);
+      if (answer.status !== 200 || body.Code !== 'OK' || body.BizId === undefined) throw aliyunError(answer, body, message.to, this.clock.now());
       return { providerMessageId: body.BizId, acceptedAt: new Date(this.clock.now()) };
     });
   }
