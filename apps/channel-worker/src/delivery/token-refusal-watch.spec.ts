@@ -4,9 +4,9 @@ import type { SendAttempt } from '../senders/send-attempt';
 import { TokenRefusalWatch } from './token-refusal-watch';
 
 const job = { deliveryId: 'd' } as DeliveryJob;
-const refused = (provider = 'apns'): SendAttempt => ({
+const refused = (provider = 'apns', vendorCode = 'BadDeviceToken'): SendAttempt => ({
   job,
-  result: { kind: 'refused', provider, error: new ProviderError({ provider, code: ProviderErrorCode.InvalidEndpoint, deactivateToken: true, vendorCode: 'BadDeviceToken', message: 'bad token' }) },
+  result: { kind: 'refused', provider, error: new ProviderError({ provider, code: ProviderErrorCode.InvalidEndpoint, deactivateToken: true, vendorCode, message: 'bad token' }) },
 });
 const accepted = (provider = 'apns'): SendAttempt => ({ job, result: { kind: 'accepted', provider, receipt: { providerMessageId: 'x', acceptedAt: new Date(0) } } });
 const deactivating = (attempts: SendAttempt[]) => attempts.filter((a) => a.result.kind === 'refused' && a.result.error.deactivateToken).length;
@@ -29,5 +29,12 @@ describe('TokenRefusalWatch', () => {
 
     // The configuration is fixed: sends go through again, and a dead token is dead again.
     expect(deactivating(watch.review([accepted(), refused()]).attempts)).toBe(1);
+  });
+
+  it('counts only the refusals a configuration mistake gives: tokens that are gone are gone', () => {
+    const watch = new TokenRefusalWatch(50, 10);
+    const gone = watch.review(Array.from({ length: 20 }, () => refused('apns', 'Unregistered')));
+    expect(gone.suspected).toEqual([]);
+    expect(deactivating(gone.attempts)).toBe(20);
   });
 });

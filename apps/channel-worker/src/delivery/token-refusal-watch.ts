@@ -34,7 +34,7 @@ export class TokenRefusalWatch {
       suspected,
       attempts: attempts.map((attempt) => {
         const { result } = attempt;
-        if (result.kind !== 'refused' || !result.error.deactivateToken || !suspected.includes(result.provider)) return attempt;
+        if (result.kind !== 'refused' || !isFleetWide(result.error) || !suspected.includes(result.provider)) return attempt;
         const error = new ProviderError({
           provider: result.error.provider,
           code: ProviderErrorCode.Misconfigured,
@@ -48,9 +48,19 @@ export class TokenRefusalWatch {
   }
 }
 
+/**
+ * The vendor answers that a configuration mistake gives for every token: "not a valid token here".
+ * A token that is gone (APNs 410 Unregistered, FCM UNREGISTERED) says nothing about the configuration.
+ */
+const FLEET_WIDE = new Set(['BadDeviceToken', 'DeviceTokenNotForTopic', 'SENDER_ID_MISMATCH', '80300007']);
+
 function tokenAnswerOf(attempt: SendAttempt): { provider: string; refused: boolean } | undefined {
   const { result } = attempt;
   if (result.kind === 'accepted') return { provider: result.provider, refused: false };
-  if (result.kind === 'refused' && result.error.deactivateToken) return { provider: result.provider, refused: true };
+  if (result.kind === 'refused' && isFleetWide(result.error)) return { provider: result.provider, refused: true };
   return undefined;
+}
+
+function isFleetWide(error: ProviderError): boolean {
+  return error.deactivateToken && error.vendorCode !== undefined && FLEET_WIDE.has(error.vendorCode);
 }

@@ -21,11 +21,13 @@ export const HEALTH_REFRESH_MS = 5_000;
  */
 @Injectable()
 export class GrpcHealth implements OnApplicationBootstrap, OnApplicationShutdown {
-  readonly service = new HealthImplementation({ '': 'NOT_SERVING' });
+  // Every name is known from the start, NOT_SERVING until the first check: a probe never sees NOT_FOUND.
+  readonly service = new HealthImplementation(Object.fromEntries(['', ...NOTIFY_SERVICE_NAMES].map((name) => [name, 'NOT_SERVING' as const])));
   refreshMs = HEALTH_REFRESH_MS;
   private current: ServingStatus = 'NOT_SERVING';
   private timer?: NodeJS.Timeout;
   private stopped = false;
+  private refreshing = false;
 
   constructor(private readonly checks: HealthRegistry) {}
 
@@ -46,9 +48,16 @@ export class GrpcHealth implements OnApplicationBootstrap, OnApplicationShutdown
     this.set('NOT_SERVING');
   }
 
+  /** One check at a time, so a slow one cannot finish after a newer one and undo its answer. */
   private async refresh(): Promise<void> {
-    const { healthy } = await this.checks.run();
-    if (!this.stopped) this.set(healthy ? 'SERVING' : 'NOT_SERVING');
+    if (this.refreshing) return;
+    this.refreshing = true;
+    try {
+      const { healthy } = await this.checks.run();
+      if (!this.stopped) this.set(healthy ? 'SERVING' : 'NOT_SERVING');
+    } finally {
+      this.refreshing = false;
+    }
   }
 
   private set(status: ServingStatus): void {

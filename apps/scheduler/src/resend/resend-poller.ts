@@ -67,7 +67,9 @@ export class ResendPoller implements OnApplicationBootstrap, OnApplicationShutdo
       await publishOutcomes(this.producer, lost);
       if (lost.length < receivers * 10) break;
     }
-    for (;;) {
+    // Bounded like the claims: while failures arrive as fast as they are scheduled, the round still
+    // goes on to claim and send; what is left is scheduled by the next poll.
+    for (let chunks = 0; chunks < MAX_CLAIMS_PER_POLL; chunks++) {
       const { taken, ended } = await this.store.scheduleFailed(this.clock(), receivers * 10, this.random);
       await sendInChunks(this.producer, eventMessages(ended));
       if (taken < receivers * 10) break;

@@ -6,6 +6,10 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * with the endpoint alone as the key, the second user's row was dropped by `ON CONFLICT DO NOTHING`
  * while its job went out, and that user's fallback to the shared phone never came. NULLS NOT
  * DISTINCT keeps a bare endpoint (no user) unique as before.
+ *
+ * It rebuilds the unique index of every partition under an ACCESS EXCLUSIVE lock on `deliveries`:
+ * writers and readers of deliveries wait until the migrations commit. On a large installation, run
+ * it in a quiet hour (the apps start only once their migrations are done).
  */
 export class DeliveryTargetPerUser1763600000017 implements MigrationInterface {
   name = 'DeliveryTargetPerUser1763600000017';

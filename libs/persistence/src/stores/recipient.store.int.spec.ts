@@ -45,7 +45,15 @@ describe('RecipientStore devices', () => {
       let done = false;
       const registering = new RecipientStore(dataSource()).apply([register('eve', 'phone', 'token-race')]).then(() => (done = true));
       const waiting = async () =>
-        Number((await dataSource().query(`SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`))[0].n);
+        Number(
+          (
+            await dataSource().query(
+              `SELECT count(*) AS n FROM pg_locks
+                WHERE locktype = 'advisory' AND NOT granted AND classid = 7361002
+                  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+            )
+          )[0].n,
+        );
       await eventually(waiting, (n) => n === 1);
       expect(done).toBe(false);
       await other.commitTransaction();

@@ -38,14 +38,16 @@ function codeOf({ code, command, response }: NodemailerFailure, reply: number | 
 }
 
 /**
- * A 5xx is the address's fault only when the server refused the recipient for something other than
- * policy. Refusing the sender (MAIL FROM), asking for a login (530) or denying relay or access (5.7.x:
- * "relaying denied", "sender not authorized") is this installation's configuration: every mail would
- * fail alike, and none of their addresses is to blame.
+ * What a 5xx means depends on where it came. Refusing the sender (MAIL FROM), asking for a login
+ * (530) or denying relay is this installation's configuration: every mail would fail alike, and no
+ * address is to blame. Any other refusal of a recipient is that address's; a refusal of the mail
+ * itself (at DATA: spam, size, content) is the message's.
  */
 function permanentCodeOf(code: string | undefined, command: string | undefined, reply: number, response: string | undefined): ProviderErrorCode {
-  const enhanced = /^\d{3}[ -](\d)\.(\d{1,3})\.\d{1,3}/.exec(response ?? '');
-  if (reply === 530 || (enhanced?.[1] === '5' && enhanced[2] === '7')) return ProviderErrorCode.Misconfigured;
+  if (reply === 530) return ProviderErrorCode.Misconfigured;
   if (code !== 'EENVELOPE') return ProviderErrorCode.Rejected;
-  return command === 'RCPT TO' ? ProviderErrorCode.InvalidEndpoint : ProviderErrorCode.Misconfigured;
+  if (command !== 'RCPT TO') return ProviderErrorCode.Misconfigured;
+  const policy = /^\d{3}[ -]5\.7\.\d{1,3}/.test(response ?? '');
+  if (policy && /relay/i.test(response ?? '')) return ProviderErrorCode.Misconfigured;
+  return policy ? ProviderErrorCode.Rejected : ProviderErrorCode.InvalidEndpoint;
 }
