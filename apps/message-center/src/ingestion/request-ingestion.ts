@@ -86,7 +86,7 @@ export class RequestIngestion implements OnApplicationBootstrap, OnModuleDestroy
     }
     const { userIds, topics } = namedRecipients([...valid.values()].map((v) => v.request));
     const directory = await this.recipients.lookup(userIds, topics);
-    const context = { now, newId, routes: this.routes, directory };
+    const context = { now, newId, directory };
     const planned: PlannedMessage[] = [];
     for (const { request, route, record } of valid.values()) {
       try {

@@ -81,7 +81,7 @@ function plan(fields: Record<string, unknown>): PlannedMessage {
   const route = routes.resolve(request.type);
   if (!route) throw new Error(`no route for ${request.type}`);
   let next = 0;
-  return planMessage(request, route, { now: NOW, newId: () => `id-${++next}`, routes, directory });
+  return planMessage(request, route, { now: NOW, newId: () => `id-${++next}`, directory });
 }
 
 /** A delivery as the assertions compare it: everything but its id. */

@@ -1,7 +1,7 @@
 import { ErrorCode, type Channel, type NotificationRequest } from '@notify/contracts';
 import type { PlannedDelivery, PlannedMessage, RecipientDirectory } from '@notify/persistence';
 import { pickLocale } from '../routing/locale';
-import type { Route, RouteTable } from '../routing/route-table';
+import { channelsOf, type Route } from '../routing/route-table';
 import { endpointsOf, localeCandidatesOf, targetsOf, userIdOf, type Target } from './targets';
 
 export class TemplateRenderError extends Error {
@@ -12,7 +12,6 @@ export class TemplateRenderError extends Error {
 export interface PlanningContext {
   now: Date;
   newId: (at: Date) => string;
-  routes: RouteTable;
   directory: RecipientDirectory;
 }
 
@@ -21,14 +20,14 @@ export interface PlanningContext {
  * locale, in which fallback tier, and whether it goes now, waits, or cannot go at all.
  */
 export function planMessage(request: NotificationRequest, route: Route, context: PlanningContext): PlannedMessage {
-  const { now, newId, routes, directory } = context;
+  const { now, newId, directory } = context;
   const createdAt = now;
   const sendAt = request.sendAt && new Date(request.sendAt) > now ? new Date(request.sendAt) : null;
   const start = sendAt ?? createdAt;
   // The time to live counts from when the message is to go out.
   const expiresAt = request.expiresAt ? new Date(request.expiresAt) : new Date(start.getTime() + route.ttlMs);
   const expired = expiresAt <= now;
-  const channels = routes.channelsFor(route, request.channels);
+  const channels = channelsOf(route, request.channels);
   const available = [...route.templates.keys()];
 
   const deliveries: PlannedDelivery[] = [];

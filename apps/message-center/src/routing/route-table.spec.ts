@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { RouteTable, RouteTableError, type Route } from './route-table';
+import { channelsOf, RouteTable, RouteTableError, type Route } from './route-table';
 import { LocalizedTemplate } from './template';
 
 const SHIPPED_ROUTES = resolve(__dirname, '../../../../config/routes.yaml');
@@ -432,26 +432,26 @@ describe('RouteTable.load', () => {
   });
 });
 
-describe('RouteTable.channelsFor', () => {
+describe('channelsOf', () => {
   const table = RouteTable.from({ version: 1, routes: { default: { channels: ['websocket', 'push'] } } });
   const route = routeOf(table, 'order.shipped');
 
   it('uses the route channels when the request names none', () => {
-    expect(table.channelsFor(route, undefined)).toEqual(['websocket', 'push']);
+    expect(channelsOf(route, undefined)).toEqual(['websocket', 'push']);
   });
 
   it('lets the request channels override the route channels', () => {
-    expect(table.channelsFor(route, ['email', 'sms'])).toEqual(['email', 'sms']);
+    expect(channelsOf(route, ['email', 'sms'])).toEqual(['email', 'sms']);
   });
 
   it('de-duplicates the request channels, keeping their order', () => {
-    expect(table.channelsFor(route, ['sms', 'email', 'sms', 'email'])).toEqual(['sms', 'email']);
+    expect(channelsOf(route, ['sms', 'email', 'sms', 'email'])).toEqual(['sms', 'email']);
   });
 
   it('does not change the route it was given', () => {
-    const channels = table.channelsFor(route, undefined);
+    const channels = channelsOf(route, undefined);
     channels.push('sms');
-    table.channelsFor(route, ['email']);
+    channelsOf(route, ['email']);
     expect(route.channels).toEqual(['websocket', 'push']);
   });
 });

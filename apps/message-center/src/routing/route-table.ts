@@ -4,10 +4,10 @@ import { z } from 'zod';
 import { ChannelSchema, PrioritySchema, type Channel, type Priority, schemaProblems } from '@notify/contracts';
 import type { RetryPolicy } from '@notify/persistence';
 import { DurationSchema } from './duration';
+import { LocalizedTemplate } from './template';
 
 /** A message lives a while: a ttl of 0 would expire every message of the route as it arrives. */
 const TtlSchema = DurationSchema.refine((ms) => ms > 0, 'more than 0: a message must live a while');
-import { LocalizedTemplate } from './template';
 
 const RetrySchema = z.strictObject({
   /** SMS and email re-sends: one digest per receiver instead of each message on its own. */
@@ -135,14 +135,9 @@ export class RouteTable {
   resolve(type: string): Route | undefined {
     return this.routes.get(type) ?? this.routes.get('default');
   }
-
-  /** The request's own channel list overrides the route's (contract section 1). */
-  channelsFor(route: Route, requested: readonly Channel[] | undefined): Channel[] {
-    return channelsOf(route, requested);
-  }
 }
 
-/** The channels a request goes to, in order: its own list when it has one, else the route's. */
+/** The channels a request goes to, in order: its own list when it has one, else the route's (contract section 1). */
 export function channelsOf(route: Pick<Route, 'channels'>, requested: readonly Channel[] | undefined): Channel[] {
   return [...new Set(requested ?? route.channels)];
 }
