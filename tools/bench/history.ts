@@ -3,7 +3,7 @@ import { createDataSource, maintainPartitions } from '@notify/persistence';
 const DAY_MS = 86_400_000;
 
 /**
- * The daily partitions of an installation that has run for `days` days (`BENCH_HISTORY_DAYS`,
+ * The partitions of an installation that has run for `days` days (`BENCH_HISTORY_DAYS`,
  * by default the retention period's 30), from `days` days ago to a week ahead, so the writes are
  * measured against as many partitions as in steady state and not only the week a new database has.
  * Returns the number of partitions made per table.

@@ -15,7 +15,7 @@ import type { LoadJob, LoadResult } from './query-load';
 
 /**
  * `npm run bench:query`: fills a database of its own with MESSAGES messages (and their deliveries)
- * over USERS users and DAYS daily partitions, starts the query API as its own process, then calls
+ * over USERS users and DAYS days of partitions, starts the query API as its own process, then calls
  * ListMessages and GetMessage over gRPC at a fixed RATE (open loop: a call is due every 1/RATE s
  * whether or not earlier ones have answered, and its latency counts from when it was due), and
  * once more as fast as CONCURRENCY calls in flight allow. Also times the counter triggers on
@@ -23,7 +23,8 @@ import type { LoadJob, LoadResult } from './query-load';
  */
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 1_000_000);
 const USERS = Number(process.env.BENCH_USERS ?? 10_000);
-const DAYS = Number(process.env.BENCH_DAYS ?? 10);
+/** Days of history: by default the retention period's 30, as in steady state. */
+const DAYS = Number(process.env.BENCH_DAYS ?? 30);
 const RATE = Number(process.env.BENCH_RATE ?? 500);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const CHANNELS = Number(process.env.BENCH_CHANNELS ?? 2);
@@ -71,9 +72,9 @@ async function main(): Promise<void> {
   let api: ChildProcess | undefined;
   try {
     const end = Date.now() - 60_000;
-    await makePartitions(database.url, end);
+    const partitions = await makePartitions(database.url, end);
     const fillSeconds = await fill(db, end - DAYS * DAY_MS, end);
-    say(`filled ${MESSAGES} messages (${await count(db, 'deliveries')} deliveries) for ${USERS} users over ${DAYS} days in ${fillSeconds.toFixed(1)} s, counters kept by the triggers`);
+    say(`filled ${MESSAGES} messages (${await count(db, 'deliveries')} deliveries) for ${USERS} users over ${DAYS} days (${partitions} partitions per table) in ${fillSeconds.toFixed(1)} s, counters kept by the triggers`);
 
     const triggers = await timeTriggers(db);
 
@@ -133,11 +134,12 @@ async function main(): Promise<void> {
   }
 }
 
-/** Daily partitions for the whole period, as the message center's maintenance would have made them. */
-async function makePartitions(url: string, end: number): Promise<void> {
+/** Partitions for the whole period and a week ahead, as the message center's maintenance would have made them. */
+async function makePartitions(url: string, end: number): Promise<number> {
   const dataSource = await createDataSource({ databaseUrl: url, databasePoolSize: 1 }).initialize();
   try {
-    await maintainPartitions(dataSource, { now: new Date(end - (DAYS - 1) * DAY_MS), daysAhead: DAYS + 1, retentionDays: 3650 });
+    const report = await maintainPartitions(dataSource, { now: new Date(end - (DAYS - 1) * DAY_MS), daysAhead: DAYS - 1 + 7, retentionDays: 3650 });
+    return report.created.filter((name) => name.startsWith('deliveries_')).length;
   } finally {
     await dataSource.destroy();
   }

@@ -26,7 +26,7 @@ async function main(): Promise<void> {
   const db = new Client({ connectionString: database.url });
   const dataSource = createDataSource({ databaseUrl: database.url, databasePoolSize: 2 });
   try {
-    say(`${await makeHistoryPartitions(database.url)} daily partitions per table; ${R} receivers × ${K} pending messages, ${REPEATS} repeats`);
+    say(`${await makeHistoryPartitions(database.url)} partitions per table; ${R} receivers × ${K} pending messages, ${REPEATS} repeats`);
     await db.connect();
     await dataSource.initialize();
     const resend = new ResendStore(dataSource);

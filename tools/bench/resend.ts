@@ -35,7 +35,7 @@ async function main(): Promise<void> {
   const broker = process.env.KAFKA_BROKERS ? undefined : await LocalKafka.start();
   const brokers = process.env.KAFKA_BROKERS ?? broker!.brokers;
   const database = await createTestDatabase(process.env.TEST_DATABASE_ADMIN_URL ?? DEFAULT_TEST_ADMIN_URL, (url) => runMigrations({ databaseUrl: url }));
-  say(`${await makeHistoryPartitions(database.url)} daily partitions per table (BENCH_HISTORY_DAYS days of history and a week ahead)`);
+  say(`${await makeHistoryPartitions(database.url)} weekly partitions per table (BENCH_HISTORY_DAYS days of history and a week ahead)`);
   const kafka = new Kafka({ clientId: 'bench-resend', brokers: brokers.split(','), logLevel: logLevel.NOTHING });
   await ensureTopics(kafka, [Topics.deliver.websocket, Topics.events], { partitions: 3, replicationFactor: 1 });
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });

@@ -14,7 +14,7 @@ export function withSessionSettings(databaseUrl: string, settings: Record<string
 /**
  * The query API's session: the restricted role (reads messages, writes only recipients), and
  * generic plans for its prepared statements — each names its partitions through parameters, and
- * pruning them at run time is cheaper than planning over every daily partition at each call.
+ * pruning them at run time is cheaper than planning over every partition at each call.
  */
 export function queryApiSession(role: string): Record<string, string> {
   return { role, plan_cache_mode: 'force_generic_plan' };

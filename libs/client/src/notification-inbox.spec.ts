@@ -107,7 +107,7 @@ describe('NotificationInbox', () => {
   it('moves past a number missing between two it holds, and shows nothing twice after a reload', async () => {
     const storage = new MemoryStorage();
     const first = open(storage);
-    first.socket.held = [...range(1, 49), ...range(51, 60)]; // 50 is gone: its day's partition was dropped
+    first.socket.held = [...range(1, 49), ...range(51, 60)]; // 50 is gone: its partition was dropped
     first.socket.deliver(range(1, 45));
     first.socket.deliver([message(61)]); // beyond a gap: the client syncs what it missed
     await first.inbox.sync();

@@ -1,7 +1,7 @@
 import { createDataSource } from './data-source';
 import { newId } from './ids';
 import { migratedDatabase } from './migrated-database.spec-helper';
-import { maintainPartitions } from './partitions';
+import { maintainPartitions, PARTITIONED_TABLES } from './partitions';
 
 /** A database of its own: retention deletes by date, which must not touch the run's shared database. */
 describe('maintainPartitions', () => {
@@ -19,37 +19,36 @@ describe('maintainPartitions', () => {
   }
   const partitionOf = async (id: string) => (await db().query(`SELECT tableoid::regclass::text AS p FROM messages WHERE id = $1`, [id]))[0]?.p;
 
-  it('makes daily partitions ahead, moving rows that waited in the default partition into theirs', async () => {
-    const early = await insertMessage(new Date('2030-01-11T08:00:00Z'));
+  it('makes weekly partitions ahead, from Monday to Monday, moving rows that waited in the default partition into theirs', async () => {
+    const early = await insertMessage(new Date('2030-01-15T08:00:00Z'));
     expect(await partitionOf(early)).toBe('messages_default');
 
-    const report = await maintainPartitions(database.dataSource(), { now: new Date('2030-01-10T12:00:00Z'), daysAhead: 3, retentionDays: 30 });
+    // a Thursday; a week ahead reaches into the next week
+    const report = await maintainPartitions(database.dataSource(), { now: new Date('2030-01-10T12:00:00Z'), daysAhead: 7, retentionDays: 30 });
 
-    expect(report.created.filter((p) => p.startsWith('messages_p'))).toEqual([
-      'messages_p20300109',
-      'messages_p20300110',
-      'messages_p20300111',
-      'messages_p20300112',
-      'messages_p20300113',
-    ]);
-    expect(report.created).toHaveLength(5 * 3);
-    expect(await partitionOf(early)).toBe('messages_p20300111');
+    expect(report.created.filter((p) => p.startsWith('messages_p'))).toEqual(['messages_p20300107', 'messages_p20300114']);
+    expect(report.created).toHaveLength(2 * 3);
+    expect(await partitionOf(early)).toBe('messages_p20300114');
+    expect(await partitionOf(await insertMessage(new Date('2030-01-07T00:00:00Z')))).toBe('messages_p20300107');
+    expect(await partitionOf(await insertMessage(new Date('2030-01-13T23:59:59.999Z')))).toBe('messages_p20300107');
     expect(report.dropped).toEqual([]);
   });
 
   it('is idempotent', async () => {
-    const again = await maintainPartitions(database.dataSource(), { now: new Date('2030-01-10T12:00:00Z'), daysAhead: 3, retentionDays: 30 });
+    const again = await maintainPartitions(database.dataSource(), { now: new Date('2030-01-10T12:00:00Z'), daysAhead: 7, retentionDays: 30 });
     expect(again).toEqual({ created: [], dropped: [] });
   });
 
-  it('drops partitions past the retention period with their rows and request ids, and keeps the rest', async () => {
+  it('drops a partition once all of it is past the retention period, with its rows, and the request ids of that age', async () => {
     const old = await insertMessage(new Date('2030-01-09T10:00:00Z'));
-    const kept = await insertMessage(new Date('2030-01-13T10:00:00Z'));
-    const report = await maintainPartitions(database.dataSource(), { now: new Date('2030-01-14T12:00:00Z'), daysAhead: 1, retentionDays: 3 });
+    const kept = await insertMessage(new Date('2030-01-20T10:00:00Z'));
+    // the retention period starts on Saturday 19 January: the week of 7 January is all older, the week of 14 January is not
+    const report = await maintainPartitions(database.dataSource(), { now: new Date('2030-01-24T12:00:00Z'), daysAhead: 1, retentionDays: 5 });
 
-    expect(report.dropped.filter((p) => p.startsWith('messages_p'))).toEqual(['messages_p20300109', 'messages_p20300110']);
+    expect(report.dropped.filter((p) => p.startsWith('messages_p'))).toEqual(['messages_p20300107']);
+    expect(report.created.filter((p) => p.startsWith('messages_p'))).toEqual(['messages_p20300121']);
     expect(await partitionOf(old)).toBeUndefined();
-    expect(await partitionOf(kept)).toBe('messages_p20300113');
+    expect(await partitionOf(kept)).toBe('messages_p20300114');
     const keys = await db().query(`SELECT message_id FROM request_keys ORDER BY created_at`);
     expect(keys.map((k: { message_id: string }) => k.message_id)).not.toContain(old);
     expect(keys.map((k: { message_id: string }) => k.message_id)).toContain(kept);
@@ -60,9 +59,42 @@ describe('maintainPartitions', () => {
     try {
       const policy = { now: new Date('2030-02-01T00:00:00Z'), daysAhead: 2, retentionDays: 60 };
       const [a, b] = await Promise.all([maintainPartitions(database.dataSource(), policy), maintainPartitions(second, policy)]);
-      expect([...a.created, ...b.created].filter((p) => p === 'deliveries_p20300201')).toHaveLength(1);
+      expect([...a.created, ...b.created].filter((p) => p === 'deliveries_p20300128')).toHaveLength(1);
     } finally {
       await second.destroy();
     }
+  });
+});
+
+describe('maintainPartitions after daily partitions', () => {
+  const database = migratedDatabase();
+  const db = () => database.dataSource().manager;
+  const partitions = async () =>
+    (
+      await db().query(
+        `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'messages'::regclass AND c.relname <> 'messages_default' ORDER BY 1`,
+      )
+    ).map((row: { name: string }) => row.name);
+
+  it('keeps the daily partitions an earlier version made, fills the rest of their week, and drops each when it expires', async () => {
+    // An earlier version made a partition per day: Friday 1 March 2030 to Tuesday 5 March.
+    for (const table of PARTITIONED_TABLES) {
+      for (let day = 1; day <= 5; day++) {
+        await db().query(`CREATE TABLE ${table}_p2030030${day} PARTITION OF ${table} FOR VALUES FROM ('2030-03-0${day}T00:00:00Z') TO ('2030-03-0${day + 1}T00:00:00Z')`);
+      }
+    }
+
+    const upgraded = await maintainPartitions(database.dataSource(), { now: new Date('2030-03-05T12:00:00Z'), daysAhead: 7, retentionDays: 30 });
+    // the week of 4 March from Wednesday, then the next week whole
+    expect(upgraded.created.filter((p) => p.startsWith('messages_'))).toEqual(['messages_p20300306', 'messages_p20300311']);
+    expect(upgraded.dropped).toEqual([]);
+    const id = newId(new Date('2030-03-08T09:00:00Z'));
+    await db().query(`INSERT INTO messages (id, request_id, type, recipient, created_at) VALUES ($1, $2, 't', '{}', $3)`, [id, `r-${id}`, new Date('2030-03-08T09:00:00Z')]);
+    expect((await db().query(`SELECT tableoid::regclass::text AS p FROM messages WHERE id = $1`, [id]))[0].p).toBe('messages_p20300306');
+
+    // retention from Monday 4 March: the three days before it go
+    const later = await maintainPartitions(database.dataSource(), { now: new Date('2030-03-10T12:00:00Z'), daysAhead: 7, retentionDays: 6 });
+    expect(later.dropped.filter((p) => p.startsWith('messages_'))).toEqual(['messages_p20300301', 'messages_p20300302', 'messages_p20300303']);
+    expect(await partitions()).toEqual(['messages_p20300304', 'messages_p20300305', 'messages_p20300306', 'messages_p20300311']);
   });
 });

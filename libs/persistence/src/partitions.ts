@@ -1,18 +1,21 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { queryRows } from './stores/rows';
 
-/** The tables partitioned by day on `created_at`. */
+/** The tables partitioned by week on `created_at`. */
 export const PARTITIONED_TABLES = ['messages', 'deliveries', 'inbox_entries'] as const;
 
 const DAY_MS = 86_400_000;
+const WEEK_MS = 7 * DAY_MS;
+/** 1970-01-05, the first Monday of the epoch: weeks start on Mondays at 00:00 UTC. */
+const FIRST_MONDAY_MS = 4 * DAY_MS;
 /** Any fixed number: it names the lock that keeps two instances from maintaining partitions at once. */
 const MAINTENANCE_LOCK = 7_361_001;
 
 export interface PartitionPolicy {
   now: Date;
-  /** Days of partitions made ahead of today. */
+  /** Days ahead of today that must already have a partition. */
   daysAhead: number;
-  /** Days of history kept; older partitions are dropped. */
+  /** Days of history kept; a partition is dropped once all of it is older than that. */
   retentionDays: number;
 }
 
@@ -21,41 +24,74 @@ export interface MaintenanceReport {
   dropped: string[];
 }
 
+/** A range of creation times, `from` included, `to` excluded. */
+interface Range {
+  from: number;
+  to: number;
+}
+
 /**
- * Makes the daily partitions from yesterday to `daysAhead` days ahead, moving any rows of their
- * range out of the default partition first, and drops partitions older than the retention period
- * together with the request ids of that age.
+ * Makes the weekly partitions from yesterday's week to the week `daysAhead` days ahead, moving any
+ * rows of their range out of the default partition first, and drops partitions whose whole range is
+ * older than the retention period, together with the request ids of that age.
+ *
+ * Partitions are found by their bounds in the catalog, not by their names, so the daily partitions
+ * of an installation made before weeks (architecture D5) are kept until they expire and a week
+ * they cover only partly gets a partition for the rest of it.
  */
 export async function maintainPartitions(dataSource: DataSource, policy: PartitionPolicy): Promise<MaintenanceReport> {
   return dataSource.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock($1)', [MAINTENANCE_LOCK]);
-    const today = startOfDay(policy.now);
-    const cutoff = new Date(today.getTime() - policy.retentionDays * DAY_MS);
+    const today = Math.floor(policy.now.getTime() / DAY_MS) * DAY_MS;
+    const cutoff = today - policy.retentionDays * DAY_MS;
     const report: MaintenanceReport = { created: [], dropped: [] };
     for (const table of PARTITIONED_TABLES) {
-      const existing = new Set(await partitionsOf(tx, table));
-      for (let offset = -1; offset <= policy.daysAhead; offset++) {
-        const from = new Date(today.getTime() + offset * DAY_MS);
-        const name = partitionName(table, from);
-        if (from < cutoff || existing.has(name)) continue;
-        await createPartition(tx, table, name, from, new Date(from.getTime() + DAY_MS));
-        report.created.push(name);
-      }
-      for (const name of existing) {
-        const day = dayOfPartition(table, name);
-        if (day && day.getTime() + DAY_MS <= cutoff.getTime()) {
-          await tx.query(`DROP TABLE ${name}`);
-          report.dropped.push(name);
+      const existing = await partitionsOf(tx, table);
+      for (let week = partitionStart(new Date(today - DAY_MS)).getTime(); week <= today + policy.daysAhead * DAY_MS; week += WEEK_MS) {
+        for (const gap of uncovered({ from: week, to: week + WEEK_MS }, existing)) {
+          if (gap.to <= cutoff) continue;
+          const name = partitionName(table, new Date(gap.from));
+          await createPartition(tx, table, name, gap);
+          report.created.push(name);
         }
       }
-      await tx.query(`DELETE FROM ${table}_default WHERE created_at < $1`, [cutoff]);
+      for (const partition of existing) {
+        if (partition.to > cutoff) continue;
+        await tx.query(`DROP TABLE ${partition.name}`);
+        report.dropped.push(partition.name);
+      }
+      await tx.query(`DELETE FROM ${table}_default WHERE created_at < $1`, [new Date(cutoff)]);
     }
-    await tx.query('DELETE FROM request_keys WHERE created_at < $1', [cutoff]);
+    await tx.query('DELETE FROM request_keys WHERE created_at < $1', [new Date(cutoff)]);
     return report;
   });
 }
 
-async function createPartition(tx: EntityManager, table: string, name: string, from: Date, to: Date): Promise<void> {
+/** The start of the week (Monday, 00:00 UTC) that holds `at`: the lower bound of its partition. */
+export function partitionStart(at: Date): Date {
+  return new Date(Math.floor((at.getTime() - FIRST_MONDAY_MS) / WEEK_MS) * WEEK_MS + FIRST_MONDAY_MS);
+}
+
+/** A partition is named after the first day it holds. */
+export function partitionName(table: string, from: Date): string {
+  return `${table}_p${from.toISOString().slice(0, 10).replaceAll('-', '')}`;
+}
+
+/** The parts of `range` no existing partition holds, in order. */
+function uncovered(range: Range, existing: readonly Range[]): Range[] {
+  const gaps: Range[] = [];
+  let from = range.from;
+  for (const taken of [...existing].sort((a, b) => a.from - b.from)) {
+    if (taken.to <= from || taken.from >= range.to) continue;
+    if (taken.from > from) gaps.push({ from, to: taken.from });
+    from = Math.max(from, taken.to);
+  }
+  if (from < range.to) gaps.push({ from, to: range.to });
+  return gaps;
+}
+
+async function createPartition(tx: EntityManager, table: string, name: string, range: Range): Promise<void> {
+  const [from, to] = [new Date(range.from), new Date(range.to)];
   await tx.query(`CREATE TABLE ${name} (LIKE ${table} INCLUDING DEFAULTS)`);
   await tx.query(
     `WITH moved AS (DELETE FROM ${table}_default WHERE created_at >= $1 AND created_at < $2 RETURNING *)
@@ -65,28 +101,17 @@ async function createPartition(tx: EntityManager, table: string, name: string, f
   await tx.query(`ALTER TABLE ${table} ATTACH PARTITION ${name} FOR VALUES FROM ('${from.toISOString()}') TO ('${to.toISOString()}')`);
 }
 
-async function partitionsOf(tx: EntityManager, table: string): Promise<string[]> {
-  const rows = await queryRows<{ name: string }>(
+/** The table's partitions other than the default one, with their bounds as the catalog has them. */
+async function partitionsOf(tx: EntityManager, table: string): Promise<(Range & { name: string })[]> {
+  const rows = await queryRows<{ name: string; from: Date; to: Date }>(
     tx,
-    `SELECT c.relname AS name
+    `SELECT c.relname AS name, b.bound[1]::timestamptz AS "from", b.bound[2]::timestamptz AS "to"
        FROM pg_inherits i
        JOIN pg_class c ON c.oid = i.inhrelid
        JOIN pg_class p ON p.oid = i.inhparent
+      CROSS JOIN LATERAL regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \\(''([^'']+)''\\) TO \\(''([^'']+)''\\)') AS b(bound)
       WHERE p.relname = $1 AND c.relname <> $2`,
     [table, `${table}_default`],
   );
-  return rows.map((row) => row.name);
-}
-
-export function partitionName(table: string, day: Date): string {
-  return `${table}_p${day.toISOString().slice(0, 10).replaceAll('-', '')}`;
-}
-
-function dayOfPartition(table: string, name: string): Date | undefined {
-  const match = new RegExp(`^${table}_p(\\d{4})(\\d{2})(\\d{2})$`).exec(name);
-  return match ? new Date(`${match[1]}-${match[2]}-${match[3]}T00:00:00Z`) : undefined;
-}
-
-function startOfDay(at: Date): Date {
-  return new Date(Math.floor(at.getTime() / DAY_MS) * DAY_MS);
+  return rows.map((row) => ({ name: row.name, from: row.from.getTime(), to: row.to.getTime() }));
 }

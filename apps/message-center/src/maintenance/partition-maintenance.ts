@@ -13,7 +13,7 @@ export const RETENTION_SETTINGS = Symbol('RETENTION_SETTINGS');
 const EVERY_MS = 3_600_000;
 
 /**
- * Keeps the daily partitions made ahead and drops those past the retention period: at start, then
+ * Keeps the weekly partitions made ahead and drops those past the retention period: at start, then
  * hourly. The first run is in `onModuleInit`, which Nest finishes before any `onApplicationBootstrap`
  * starts a consumer: attaching today's partition while a batch is being inserted into the default
  * one would fail that batch with a partition-constraint error.

@@ -11,7 +11,7 @@ export const messageCenterSettings = {
   routesFile: setting('NOTIFY_ROUTES', z.string().min(1).default('config/routes.yaml'), 'Route table file'),
   consumerGroup: setting('MESSAGE_CENTER_GROUP', z.string().min(1).default('notify.message-center'), 'Kafka consumer group of the message center'),
   maxBatchBytes: setting('MESSAGE_CENTER_MAX_BATCH_BYTES', positiveInt(1024 * 1024), 'Largest fetch per partition, in bytes'),
-  retentionDays: setting('MESSAGE_RETENTION_DAYS', positiveInt(30), 'Days of messages, deliveries and inboxes kept; older daily partitions are dropped'),
+  retentionDays: setting('MESSAGE_RETENTION_DAYS', positiveInt(30), 'Days of messages, deliveries and inboxes kept; a weekly partition is dropped once all of it is older'),
   partitionDaysAhead: setting('PARTITION_DAYS_AHEAD', positiveInt(7), 'Days of partitions made ahead of time'),
 };
 export type MessageCenterConfig = ConfigOf<typeof messageCenterSettings>;

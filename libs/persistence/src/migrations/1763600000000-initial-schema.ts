@@ -1,8 +1,8 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
- * Messages (with their title and body per locale), deliveries and the per-user inbox, partitioned by day on
- * `created_at` (partitions are made ahead and dropped after the retention period by
+ * Messages (with their title and body per locale), deliveries and the per-user inbox, partitioned by time on
+ * `created_at` (by week since the weekly partitions; `maintainPartitions`) (partitions are made ahead and dropped after the retention period by
  * `PartitionMaintenance`; a default partition catches anything outside them). Request ids are kept
  * in their own table because a unique key on a partitioned table must include the partition key.
  */

@@ -20,7 +20,7 @@ export const DELIVERY_KEYS = `(${selectJsonRows([
  * `table.created_at` within the earliest and latest creation time of the statement's keys, which
  * `deliveryKeys` and `outcomeRows` pass as `$2` and `$3`. Every partitioned table a statement reaches
  * through its keys gets this condition: the keys themselves are rows of a JSON parameter, invisible
- * to the planner, so without the range it planned, locked and probed every daily partition of the
+ * to the planner, so without the range it planned, locked and probed every partition of the
  * retention period for each key. With it, an unnamed statement's plan keeps only the partitions in
  * range (measured in docs/benchmarks.md, "Writes by key").
  */

@@ -4,7 +4,7 @@ import { poolOf } from '../data-source';
 
 /**
  * Runs a read as a named prepared statement on the DataSource's pg pool. Planning a statement over
- * the daily partitions costs more than running it (about 2–3 ms against under 1 ms, measured by
+ * the partitions costs more than running it (about 2–3 ms against under 1 ms, measured by
  * `npm run bench:query`); a prepared statement is planned once per connection and, with a generic
  * plan, prunes partitions when it runs. TypeORM's query runner cannot name statements, hence the pool.
  * The name is derived from the SQL, so each distinct text is prepared once per connection.

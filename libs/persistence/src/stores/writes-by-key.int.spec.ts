@@ -2,7 +2,7 @@ import { DataSource, type Logger } from 'typeorm';
 import { createTestDatabase, type TestDatabase } from '@notify/testing';
 import { createDataSource, runMigrations } from '../data-source';
 import { newId } from '../ids';
-import { maintainPartitions, partitionName } from '../partitions';
+import { maintainPartitions, partitionName, partitionStart } from '../partitions';
 import { ChannelDeliveryStore } from './channel-delivery.store';
 import { loadDeliveryJobs } from './delivery-jobs';
 import { DeliveryOutcomeStore } from './delivery-outcome.store';
@@ -27,8 +27,8 @@ class Statements implements Logger {
 }
 
 /**
- * The writes that name deliveries by key run on a database with a retention period of daily
- * partitions. Each statement's plan must reach only the partitions of its keys' day: the keys are
+ * The writes that name deliveries by key run on a database with a retention period of weekly
+ * partitions. Each statement's plan must reach only the partitions of its keys' weeks: the keys are
  * rows of a JSON parameter, so without the keys' time range in the statement the planner kept every
  * partition of `deliveries` and `messages`, and each small batch paid for planning, locking and
  * probing all of them.
@@ -42,7 +42,8 @@ describe('writes by key', () => {
     database = await createTestDatabase(process.env.TEST_DATABASE_ADMIN_URL, (url) => runMigrations({ databaseUrl: url }));
     const options = createDataSource({ databaseUrl: database.url, databasePoolSize: 2 }).options;
     dataSource = await new DataSource({ ...options, logging: ['query'], logger: statements }).initialize();
-    await maintainPartitions(dataSource, { now: T0, daysAhead: 10, retentionDays: 30 });
+    // the weeks of a retention period before T0 and a few after it, as in steady state
+    await maintainPartitions(dataSource, { now: new Date(T0.getTime() - 30 * DAY_MS), daysAhead: 45, retentionDays: 60 });
   });
   afterAll(async () => {
     await dataSource.destroy();
@@ -81,10 +82,11 @@ describe('writes by key', () => {
     return [...new Set((await partitionScans(statement)).map((node) => node['Relation Name']!))].sort();
   }
 
-  it('plans only the partitions of the days their keys were created on', async () => {
+  it('plans only the partitions of the weeks their keys were created on', async () => {
     const outcomes = new DeliveryOutcomeStore(dataSource);
     const channels = new ChannelDeliveryStore(dataSource);
     const fallback = new FallbackStore(dataSource);
+    // a Sunday and a Monday: two weeks
     const day = new Date(T0.getTime() + 2 * DAY_MS);
     const nextDay = new Date(day.getTime() + DAY_MS);
     const [claimed, expired, sent, escalated] = [await seed(day, 'queued'), await seed(day, 'queued'), await seed(day, 'sent'), await seed(day, 'sent')];
@@ -98,7 +100,7 @@ describe('writes by key', () => {
     await channels.expire([expired.websocket]);
     await channels.record([{ deliveryId: sent.websocket, status: 'sent', error: null, nextAttemptAt: null }]);
     await fallback.cancelAbove([claimed.websocket]);
-    // keys of two days in one statement
+    // keys of two weeks in one statement
     await outcomes.record([
       { deliveryId: escalated.websocket, status: 'failed', error: 'offline', attempt: 0 },
       { deliveryId: late.websocket, status: 'failed', error: 'offline', attempt: 0 },
@@ -131,22 +133,22 @@ describe('writes by key', () => {
     // Searches (SKIP LOCKED) look through every partition by design; every write by key must not.
     const keyed = issued.filter((s) => /\bdeliveries\b/.test(s.sql) && !/^\s*INSERT/.test(s.sql) && !s.sql.includes('SKIP LOCKED'));
     expect(keyed.length).toBeGreaterThanOrEqual(12);
-    const partitionsOf = (at: Date) => ['deliveries', 'messages'].map((table) => partitionName(table, new Date(at.getTime() - (at.getTime() % DAY_MS))));
+    const partitionsOf = (at: Date) => ['deliveries', 'messages'].map((table) => partitionName(table, partitionStart(at)));
     const allowed = [...partitionsOf(day), ...partitionsOf(nextDay)];
     for (const statement of keyed) {
       const planned = await partitionsPlanned(statement);
       expect({ sql: statement.sql, planned: planned.filter((p) => !allowed.includes(p)) }).toEqual({ sql: statement.sql, planned: [] });
       expect(planned.some((p) => p.startsWith('deliveries_'))).toBe(true);
     }
-    const twoDays = await partitionsPlanned(keyed.find((s) => s.params.some((p) => typeof p === 'string' && p.includes(late.websocket)) && s.sql.includes('o.status'))!);
-    expect(twoDays.filter((p) => p.startsWith('deliveries_'))).toEqual([partitionsOf(day)[0], partitionsOf(nextDay)[0]]);
+    const twoWeeks = await partitionsPlanned(keyed.find((s) => s.params.some((p) => typeof p === 'string' && p.includes(late.websocket)) && s.sql.includes('o.status'))!);
+    expect(twoWeeks.filter((p) => p.startsWith('deliveries_'))).toEqual([partitionsOf(day)[0], partitionsOf(nextDay)[0]]);
   });
 
   it('looks each key up in the primary key of a partition that has no statistics yet', async () => {
-    // A new day's partition before autovacuum has analyzed it: the planner's defaults made it look
+    // A new week's partition before autovacuum has analyzed it: the planner's defaults made it look
     // like one row, and a claim scanned it once per key (3.5 s for 500 keys over 20,000 rows).
     const day = new Date(T0.getTime() + 5 * DAY_MS);
-    const partition = partitionName('deliveries', new Date(day.getTime() - (day.getTime() % DAY_MS)));
+    const partition = partitionName('deliveries', partitionStart(day));
     // autovacuum must not analyze it while the test runs
     await dataSource.query(`ALTER TABLE ${partition} SET (autovacuum_enabled = false)`);
     const messageIds = Array.from({ length: 5_000 }, () => newId(day));
