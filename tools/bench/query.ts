@@ -263,7 +263,10 @@ async function issueKey(url: string): Promise<string> {
 
 /** The query API in its own process, as in production, so the clients here do not share its event loop. */
 async function startApi(url: string, ports: { grpc: number; http: number }): Promise<ChildProcess> {
-  const child = spawn(process.execPath, commandOf(PLATFORM_APPS.find((app) => app.name === 'query-api')!).slice(1), {
+  // BENCH_API_NODE_FLAGS adds node flags to the API's own, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` for a profile.
+  const [, ...args] = commandOf(PLATFORM_APPS.find((app) => app.name === 'query-api')!);
+  const extra = process.env.BENCH_API_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...extra, ...args], {
     cwd: ROOT,
     env: { ...process.env, DATABASE_URL: url, QUERY_API_GRPC_PORT: String(ports.grpc), QUERY_API_HTTP_PORT: String(ports.http), QUERY_API_GRPC_HOST: '127.0.0.1', QUERY_API_PAGE_TOKEN_SECRET: randomBytes(32).toString('hex'), LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'inherit', 'inherit'],

@@ -41,6 +41,7 @@ describe('maintainPartitions', () => {
 
   it('drops a partition once all of it is past the retention period, with its rows, and the request ids of that age', async () => {
     const old = await insertMessage(new Date('2030-01-09T10:00:00Z'));
+    const olderThanRetention = await insertMessage(new Date('2030-01-15T10:00:00Z'));
     const kept = await insertMessage(new Date('2030-01-20T10:00:00Z'));
     // the retention period starts on Saturday 19 January: the week of 7 January is all older, the week of 14 January is not
     const report = await maintainPartitions(database.dataSource(), { now: new Date('2030-01-24T12:00:00Z'), daysAhead: 1, retentionDays: 5 });
@@ -52,6 +53,9 @@ describe('maintainPartitions', () => {
     const keys = await db().query(`SELECT message_id FROM request_keys ORDER BY created_at`);
     expect(keys.map((k: { message_id: string }) => k.message_id)).not.toContain(old);
     expect(keys.map((k: { message_id: string }) => k.message_id)).toContain(kept);
+    // a message kept with its week keeps its request id: a replay of it is still recognised
+    expect(await partitionOf(olderThanRetention)).toBe('messages_p20300114');
+    expect(keys.map((k: { message_id: string }) => k.message_id)).toContain(olderThanRetention);
   });
 
   it('lets two instances maintain at once without a conflict', async () => {
@@ -75,26 +79,38 @@ describe('maintainPartitions after daily partitions', () => {
         `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'messages'::regclass AND c.relname <> 'messages_default' ORDER BY 1`,
       )
     ).map((row: { name: string }) => row.name);
+  const partitionOf = async (id: string) => (await db().query(`SELECT tableoid::regclass::text AS p FROM messages WHERE id = $1`, [id]))[0]?.p;
 
   it('keeps the daily partitions an earlier version made, fills the rest of their week, and drops each when it expires', async () => {
-    // An earlier version made a partition per day: Friday 1 March 2030 to Tuesday 5 March.
     for (const table of PARTITIONED_TABLES) {
+      // An earlier version made a partition per day: Friday 1 March 2030 to Tuesday 5 March.
       for (let day = 1; day <= 5; day++) {
         await db().query(`CREATE TABLE ${table}_p2030030${day} PARTITION OF ${table} FOR VALUES FROM ('2030-03-0${day}T00:00:00Z') TO ('2030-03-0${day + 1}T00:00:00Z')`);
       }
+      // and someone made an archive of everything before 10 February, and one of 2031 on
+      await db().query(`CREATE TABLE ${table}_archive PARTITION OF ${table} FOR VALUES FROM (MINVALUE) TO ('2030-02-10T00:00:00Z')`);
+      await db().query(`CREATE TABLE ${table}_future PARTITION OF ${table} FOR VALUES FROM ('2031-01-01T00:00:00Z') TO (MAXVALUE)`);
     }
+    const waiting = newId(new Date('2030-03-08T09:00:00Z'));
+    await db().query(`INSERT INTO messages (id, request_id, type, recipient, created_at) VALUES ($1, $2, 't', '{}', $3)`, [waiting, `r-${waiting}`, new Date('2030-03-08T09:00:00Z')]);
+    expect(await partitionOf(waiting)).toBe('messages_default');
 
-    const upgraded = await maintainPartitions(database.dataSource(), { now: new Date('2030-03-05T12:00:00Z'), daysAhead: 7, retentionDays: 30 });
-    // the week of 4 March from Wednesday, then the next week whole
-    expect(upgraded.created.filter((p) => p.startsWith('messages_'))).toEqual(['messages_p20300306', 'messages_p20300311']);
-    expect(upgraded.dropped).toEqual([]);
-    const id = newId(new Date('2030-03-08T09:00:00Z'));
-    await db().query(`INSERT INTO messages (id, request_id, type, recipient, created_at) VALUES ($1, $2, 't', '{}', $3)`, [id, `r-${id}`, new Date('2030-03-08T09:00:00Z')]);
-    expect((await db().query(`SELECT tableoid::regclass::text AS p FROM messages WHERE id = $1`, [id]))[0].p).toBe('messages_p20300306');
+    // A session in a time zone 13¾ hours from UTC reads the same bounds.
+    const elsewhere = await createDataSource({ databaseUrl: `${database.url()}?options=-c%20TimeZone%3DPacific%2FChatham`, databasePoolSize: 1 }).initialize();
+    try {
+      expect(await elsewhere.query('SHOW TimeZone')).toEqual([{ TimeZone: 'Pacific/Chatham' }]);
+      const upgraded = await maintainPartitions(elsewhere, { now: new Date('2030-03-05T12:00:00Z'), daysAhead: 7, retentionDays: 30 });
+      // the week of 4 March from Wednesday, then the next week whole
+      expect(upgraded.created.filter((p) => p.startsWith('messages_'))).toEqual(['messages_p20300306', 'messages_p20300311']);
+      expect(upgraded.dropped).toEqual([]);
+    } finally {
+      await elsewhere.destroy();
+    }
+    expect(await partitionOf(waiting)).toBe('messages_p20300306');
 
-    // retention from Monday 4 March: the three days before it go
+    // retention from Monday 4 March: the three days before it go, and the archive, all older
     const later = await maintainPartitions(database.dataSource(), { now: new Date('2030-03-10T12:00:00Z'), daysAhead: 7, retentionDays: 6 });
-    expect(later.dropped.filter((p) => p.startsWith('messages_'))).toEqual(['messages_p20300301', 'messages_p20300302', 'messages_p20300303']);
-    expect(await partitions()).toEqual(['messages_p20300304', 'messages_p20300305', 'messages_p20300306', 'messages_p20300311']);
+    expect(later.dropped.filter((p) => p.startsWith('messages_')).sort()).toEqual(['messages_archive', 'messages_p20300301', 'messages_p20300302', 'messages_p20300303']);
+    expect(await partitions()).toEqual(['messages_future', 'messages_p20300304', 'messages_p20300305', 'messages_p20300306', 'messages_p20300311']);
   });
 });

@@ -62,7 +62,8 @@ export async function maintainPartitions(dataSource: DataSource, policy: Partiti
       }
       await tx.query(`DELETE FROM ${table}_default WHERE created_at < $1`, [new Date(cutoff)]);
     }
-    await tx.query('DELETE FROM request_keys WHERE created_at < $1', [new Date(cutoff)]);
+    // A request id is its message's idempotency key: kept as long as the message's week is.
+    await tx.query('DELETE FROM request_keys WHERE created_at < $1', [partitionStart(new Date(cutoff))]);
     return report;
   });
 }
@@ -101,17 +102,34 @@ async function createPartition(tx: EntityManager, table: string, name: string, r
   await tx.query(`ALTER TABLE ${table} ATTACH PARTITION ${name} FOR VALUES FROM ('${from.toISOString()}') TO ('${to.toISOString()}')`);
 }
 
-/** The table's partitions other than the default one, with their bounds as the catalog has them. */
+/** `pg_get_expr` of a range partition's bounds on one column. */
+const BOUNDS = `^FOR VALUES FROM \\((MINVALUE|'[^']+')\\) TO \\((MAXVALUE|'[^']+')\\)$`;
+
+/**
+ * The table's partitions other than the default one, with their bounds as the catalog has them
+ * (MINVALUE and MAXVALUE, which only a hand-made partition has, as infinities). Found by the table's
+ * oid and named with their schema, so a table of the same name in another schema is never touched.
+ */
 async function partitionsOf(tx: EntityManager, table: string): Promise<(Range & { name: string })[]> {
-  const rows = await queryRows<{ name: string; from: Date; to: Date }>(
+  const rows = await queryRows<{ name: string; bound: string; from: Date | number | null; to: Date | number | null; unread: boolean }>(
     tx,
-    `SELECT c.relname AS name, b.bound[1]::timestamptz AS "from", b.bound[2]::timestamptz AS "to"
+    `SELECT c.oid::regclass::text AS name, pg_get_expr(c.relpartbound, c.oid) AS bound, b.bound IS NULL AS unread,
+            CASE WHEN b.bound[1] <> 'MINVALUE' THEN btrim(b.bound[1], '''')::timestamptz END AS "from",
+            CASE WHEN b.bound[2] <> 'MAXVALUE' THEN btrim(b.bound[2], '''')::timestamptz END AS "to"
        FROM pg_inherits i
        JOIN pg_class c ON c.oid = i.inhrelid
-       JOIN pg_class p ON p.oid = i.inhparent
-      CROSS JOIN LATERAL regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \\(''([^'']+)''\\) TO \\(''([^'']+)''\\)') AS b(bound)
-      WHERE p.relname = $1 AND c.relname <> $2`,
-    [table, `${table}_default`],
+       LEFT JOIN LATERAL regexp_match(pg_get_expr(c.relpartbound, c.oid), $3) AS b(bound) ON true
+      WHERE i.inhparent = $1::regclass AND c.oid <> $2::regclass`,
+    [table, `${table}_default`, BOUNDS],
   );
-  return rows.map((row) => ({ name: row.name, from: row.from.getTime(), to: row.to.getTime() }));
+  return rows.map((row) => {
+    if (row.unread) throw new Error(`partition ${row.name} of ${table} has bounds partition maintenance cannot read: ${row.bound}`);
+    return { name: row.name, from: boundOf(row.from, -Infinity), to: boundOf(row.to, Infinity) };
+  });
+}
+
+/** A bound in milliseconds: pg gives a Date, or ±Infinity for 'infinity'; MINVALUE and MAXVALUE come as null. */
+function boundOf(value: Date | number | null, ifNull: number): number {
+  if (value === null) return ifNull;
+  return value instanceof Date ? value.getTime() : value;
 }

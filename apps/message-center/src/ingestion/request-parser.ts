@@ -45,7 +45,7 @@ const DAY_MS = 86_400_000;
 
 /**
  * A message's last send must come before its rows are deleted: they live in the partition of the
- * day the request arrived, dropped `retentionDays` after it. The last send is `sendAt` (or now) plus
+ * week the request arrived, dropped `retentionDays` after that week's end at the earliest. The last send is `sendAt` (or now) plus
  * the route's escalation to its last fallback tier. A later one would be lost without a trace, so
  * the request goes to the DLQ instead.
  */

@@ -15,7 +15,7 @@ const EVERY_MS = 3_600_000;
 /**
  * Keeps the weekly partitions made ahead and drops those past the retention period: at start, then
  * hourly. The first run is in `onModuleInit`, which Nest finishes before any `onApplicationBootstrap`
- * starts a consumer: attaching today's partition while a batch is being inserted into the default
+ * starts a consumer: attaching this week's partition while a batch is being inserted into the default
  * one would fail that batch with a partition-constraint error.
  */
 @Injectable()

@@ -9,7 +9,7 @@ export interface RetryPolicy {
   digest?: boolean;
 }
 
-/** One notification request as accepted. Partitioned by day on `createdAt`; the id carries that time. */
+/** One notification request as accepted. Partitioned by week on `createdAt`; the id carries that time. */
 @Entity('messages')
 export class MessageEntity {
   @PrimaryColumn({ type: 'uuid' })

@@ -2,8 +2,8 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
  * Messages (with their title and body per locale), deliveries and the per-user inbox, partitioned by time on
- * `created_at` (by week since the weekly partitions; `maintainPartitions`) (partitions are made ahead and dropped after the retention period by
- * `PartitionMaintenance`; a default partition catches anything outside them). Request ids are kept
+ * `created_at`: by day when this migration was written, by week now (partitions are made ahead and dropped
+ * after the retention period by `maintainPartitions`; a default partition catches anything outside them). Request ids are kept
  * in their own table because a unique key on a partitioned table must include the partition key.
  */
 export class InitialSchema1763600000000 implements MigrationInterface {
