@@ -85,4 +85,48 @@ describe('BatchConsumer', () => {
     }
     expect(handled).toEqual(['slow']);
   }, 60_000);
+
+  it('rejoins the group after a rebalance dropped it while its batch ran, instead of giving up', async () => {
+    const sharedTopic = `${topic}.shared`;
+    const sharedGroup = `${groupId}-shared`;
+    await ensureTopics(kafka, [sharedTopic], { partitions: 2, replicationFactor: 1 });
+    await producer.send({ topic: sharedTopic, messages: [{ value: 'before', partition: 0 }, { value: 'before', partition: 1 }] });
+    const fatal: string[] = [];
+    const handled = { a: [] as string[], b: [] as string[] };
+    let releaseA: () => void = () => undefined;
+    const blocked = new Promise<void>((resolve) => (releaseA = resolve));
+    const member = (name: 'a' | 'b', block: boolean) =>
+      new BatchConsumer(kafka, {
+        groupId: sharedGroup,
+        topics: [sharedTopic],
+        logger,
+        sessionTimeoutMs: 6_000,
+        rebalanceTimeoutMs: 6_000,
+        onFatal: (error) => fatal.push(`${name}: ${error.message}`),
+        handler: async (records) => {
+          handled[name].push(...records.map((r) => r.value!.toString()));
+          if (block && handled[name].length <= 2) await blocked;
+        },
+      });
+    const a = member('a', true);
+    const b = member('b', false);
+    try {
+      await a.start();
+      await eventually(async () => handled.a.length, (n) => n > 0);
+      // B joins while A's first batch runs; the rebalance waits 6 s for A, then drops it.
+      await b.start();
+      await new Promise((resolve) => setTimeout(resolve, 12_000));
+      releaseA();
+      // A's commit is refused (no longer a member): A must rejoin, and then take a partition again.
+      const rejoined = async () => {
+        await producer.send({ topic: sharedTopic, messages: [{ value: 'after', partition: 0 }, { value: 'after', partition: 1 }] });
+        return handled.a.includes('after');
+      };
+      await eventually(rejoined, (inA) => inA, { timeoutMs: 45_000, intervalMs: 1_000 });
+    } finally {
+      releaseA();
+      await Promise.all([a.stop(), b.stop()]);
+    }
+    expect(fatal).toEqual([]);
+  }, 90_000);
 });

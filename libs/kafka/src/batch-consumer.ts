@@ -26,6 +26,11 @@ export interface BatchConsumerOptions {
   fromBeginning?: boolean;
   /** How long the group waits for a silent member before handing its partitions to another (15 s). */
   sessionTimeoutMs?: number;
+  /**
+   * How long a rebalance waits for this member to finish its batch and rejoin (60 s); a member that
+   * takes longer is dropped from the group and rejoins after its batch. At least the longest batch.
+   */
+  rebalanceTimeoutMs?: number;
 }
 
 /**
@@ -50,6 +55,7 @@ export class BatchConsumer {
       maxBytesPerPartition: options.maxBytesPerPartition ?? 1024 * 1024,
       allowAutoTopicCreation: false,
       sessionTimeout,
+      rebalanceTimeout: Math.max(options.rebalanceTimeoutMs ?? 60_000, sessionTimeout),
       heartbeatInterval: this.heartbeatMs,
       retry: {
         retries: 10,
@@ -82,22 +88,25 @@ export class BatchConsumer {
     await this.consumer.disconnect();
   }
 
-  private async consume({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  private async consume({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload): Promise<void> {
     if (batch.messages.length === 0 || !isRunning() || isStale()) return;
     const records = batch.messages.map((message) => toRecord(batch.topic, batch.partition, message));
     // kafkajs heartbeats only when asked. A handler that outlasted the session (a topic with many
     // subscribers, a slow database) would lose its partitions, fail its commit and get its batch
-    // again, maybe for ever; so the session is kept alive while the handler works.
+    // again, maybe for ever; so the session is kept alive while the handler works and commits.
     const beating = setInterval(() => void heartbeat().catch(() => undefined), this.heartbeatMs);
+    const last = batch.messages[batch.messages.length - 1]!.offset;
     try {
       await this.options.handler(records);
+      // The group's own commit, not the consumer's: its errors come out as the broker gave them, so a
+      // member dropped from the group while its batch ran (REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION,
+      // UNKNOWN_MEMBER_ID) makes kafkajs rejoin. The consumer's commitOffsets wraps them as
+      // non-retriable, which crashed the consumer for good. The batch is then handled again, which
+      // the handlers' idempotent writes allow.
+      await commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: (BigInt(last) + 1n).toString() }] }] });
     } finally {
       clearInterval(beating);
     }
-    const last = batch.messages[batch.messages.length - 1]!.offset;
-    await this.consumer.commitOffsets([
-      { topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() },
-    ]);
     resolveOffset(last);
     await heartbeat();
   }
