@@ -14,6 +14,7 @@
  *   deviceId?: string,
  *   storage?: InboxStorage,
  *   pageSize?: number,
+ *   syncRetryMs?: number,
  *   onMessages?: (messages: InboxMessage[]) => void,
  *   onRead?: (ids: string[]) => void,
  *   onStatus?: (status: 'connected' | 'disconnected' | 'error', detail?: string) => void,
@@ -21,6 +22,10 @@
  */
 
 const NAMESPACE = '/notifications';
+/** The gateway answers at most this many messages per sync page. */
+const MAX_PAGE = 500;
+/** A failed sync is tried again after 1 s, then twice as long each time, up to this. */
+const MAX_SYNC_RETRY_MS = 30_000;
 
 /** The user a token names (`sub`), read without checking it: the gateway checks it. @param {string} token */
 function subjectOf(token) {
@@ -49,6 +54,9 @@ export class NotificationInbox {
     /** @type {Promise<void>} */
     this.syncing = Promise.resolve();
     this.socket = null;
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    this.retryTimer = undefined;
+    this.retryMs = options.syncRetryMs ?? 1_000;
   }
 
   /** Opens the connection; on every (re)connection it syncs from the last sequence number it holds. */
@@ -75,6 +83,7 @@ export class NotificationInbox {
   }
 
   disconnect() {
+    clearTimeout(this.retryTimer);
     this.socket?.disconnect();
   }
 
@@ -82,21 +91,56 @@ export class NotificationInbox {
    * Asks for everything after the last gap-free sequence number, page by page, until nothing is newer.
    * A page holds, in order, every message the server still has after `afterSeq`: a number missing
    * from it is gone for good (past the retention period), so the place moves to the page's end.
+   * A sync that fails (an error answer, no answer, an exception) is reported through `onStatus` and
+   * tried again later while connected: messages that went to push while this device was offline
+   * reach the inbox only this way.
    */
   sync() {
-    this.syncing = this.syncing.then(async () => {
-      for (;;) {
-        const afterSeq = this.lastSeq;
-        const answer = await this.request('sync', { afterSeq, limit: this.options.pageSize ?? 100 });
-        if (answer.error || answer.notModified) return;
-        this.receive(answer.messages, false);
-        const end = answer.messages.length > 0 ? answer.messages[answer.messages.length - 1].seq : answer.lastSeq;
-        this.advanceTo(end);
-        this.save();
-        if (!answer.hasMore || answer.messages.length === 0 || this.lastSeq <= afterSeq) return;
-      }
-    });
+    // One sync at a time; one that failed does not stop the ones after it.
+    this.syncing = this.syncing.then(() => this.syncPages()).then(
+      () => (this.retryMs = this.options.syncRetryMs ?? 1_000),
+      (/** @type {Error} */ error) => {
+        this.options.onStatus?.('error', `sync failed: ${error.message}`);
+        // Disconnected: the next connection syncs anyway.
+        if (this.socket?.connected === false) return;
+        clearTimeout(this.retryTimer);
+        this.retryTimer = setTimeout(() => void this.sync(), this.retryMs);
+        this.retryMs = Math.min(this.retryMs * 2, MAX_SYNC_RETRY_MS);
+      },
+    );
     return this.syncing;
+  }
+
+  /** @private */
+  async syncPages() {
+    const limit = Math.min(Math.max(Math.floor(this.options.pageSize ?? 100), 1), MAX_PAGE);
+    for (;;) {
+      const afterSeq = this.lastSeq;
+      const answer = await this.request('sync', { afterSeq, limit });
+      if (answer.error) throw new Error(`${answer.error.code}: ${answer.error.message}`);
+      if (answer.notModified) {
+        // The server's numbers end below ours: its inbox was reset (a restored or new database).
+        // What we hold says nothing about its numbers any more; start again from its beginning.
+        if (answer.lastSeq < afterSeq) {
+          this.forget();
+          continue;
+        }
+        return;
+      }
+      this.receive(answer.messages, false);
+      const end = answer.messages.length > 0 ? answer.messages[answer.messages.length - 1].seq : answer.lastSeq;
+      this.advanceTo(end);
+      this.save();
+      if (!answer.hasMore || answer.messages.length === 0 || this.lastSeq <= afterSeq) return;
+    }
+  }
+
+  /** Drops every message held and the place: the next sync starts from the server's first number. @private */
+  forget() {
+    this.messages.clear();
+    this.ahead.clear();
+    this.lastSeq = 0;
+    this.save();
   }
 
   /** Marks messages read here and on the user's other devices. @param {string[]} ids */
@@ -124,14 +168,18 @@ export class NotificationInbox {
       this.ahead.add(message.seq);
       fresh.push(message);
     }
-    const before = this.lastSeq;
-    this.advanceTo(before);
+    this.advanceTo(this.lastSeq);
     if (fresh.length > 0) {
       this.save();
-      this.options.onMessages?.(fresh);
+      // Held and saved: a failing callback is the page's to fix, and must not cost the acknowledgement.
+      try {
+        this.options.onMessages?.(fresh);
+      } catch (error) {
+        this.options.onStatus?.('error', `onMessages failed: ${/** @type {Error} */ (error).message}`);
+      }
     }
-    // A message beyond a gap means some were missed: fetch them.
-    if (fillGaps && this.ahead.size > 0 && this.lastSeq === before && fresh.length > 0) void this.sync();
+    // A message still beyond a gap means some were missed: fetch them.
+    if (fillGaps && this.ahead.size > 0 && fresh.length > 0) void this.sync();
   }
 
   /** Every number up to `seq` is held or gone; then on through the numbers held without a gap. @param {number} seq */
@@ -165,7 +213,12 @@ export class NotificationInbox {
     }
   }
 
+  /** Keeps the place and the newest 200 messages; storage that refuses (its quota) is reported, not thrown. */
   save() {
-    this.options.storage?.setItem(this.key, JSON.stringify({ lastSeq: this.lastSeq, messages: this.list().slice(-200) }));
+    try {
+      this.options.storage?.setItem(this.key, JSON.stringify({ lastSeq: this.lastSeq, messages: this.list().slice(-200) }));
+    } catch (error) {
+      this.options.onStatus?.('error', `could not save the inbox: ${/** @type {Error} */ (error).message}`);
+    }
   }
 }

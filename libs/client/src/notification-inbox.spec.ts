@@ -9,6 +9,10 @@ class SocketDouble {
   readonly handlers = new Map<string, (...args: unknown[]) => void>();
   held: InboxMessage[] = [];
   readonly syncs: number[] = [];
+  /** Errors to answer the next syncs with, one each. */
+  failures: string[] = [];
+  /** False: a sync is asked but its answer has not come yet. */
+  answering = true;
   on(event: string, handler: (...args: unknown[]) => void): this {
     this.handlers.set(event, handler);
     return this;
@@ -19,6 +23,9 @@ class SocketDouble {
   emit(event: string, payload: { afterSeq: number; limit: number }, answer: (error: Error | null, reply: unknown) => void): void {
     if (event !== 'sync') return;
     this.syncs.push(payload.afterSeq);
+    if (!this.answering) return;
+    const failure = this.failures.shift();
+    if (failure) return answer(null, { error: { code: failure, message: 'the database is unavailable' } });
     // A client that asks for the same page again and again gets an error rather than a test that never ends.
     if (this.syncs.length > 20) return answer(null, { error: { code: 'too_many', message: 'sync loop' } });
     const lastSeq = this.held.reduce((last, m) => Math.max(last, m.seq), 0);
@@ -37,10 +44,13 @@ class SocketDouble {
 
 class MemoryStorage implements InboxStorage {
   readonly items = new Map<string, string>();
+  /** Writes to refuse, as a full quota does. */
+  refusals = 0;
   getItem(key: string): string | null {
     return this.items.get(key) ?? null;
   }
   setItem(key: string, value: string): void {
+    if (this.refusals-- > 0) throw new Error('QuotaExceededError');
     this.items.set(key, value);
   }
 }
@@ -52,18 +62,21 @@ const range = (from: number, to: number) => Array.from({ length: to - from + 1 }
 /** A token's shape as the module reads it (unsigned here: the gateway is the one that checks it). */
 const tokenFor = (sub: string) => `e30.${Buffer.from(JSON.stringify({ sub })).toString('base64url')}.sig`;
 
-/** An inbox on a socket double, recording what it shows. */
-function open(storage: MemoryStorage, userId = 'u-1') {
+/** An inbox on a socket double, recording what it shows and the errors it reports. */
+function open(storage: MemoryStorage, userId = 'u-1', held: InboxMessage[] = []) {
   const socket = new SocketDouble();
+  socket.held = held;
   const shown: string[] = [];
+  const errors: string[] = [];
   const inbox = new NotificationInbox({
     io: () => socket,
     url: 'http://gateway',
     token: tokenFor(userId),
     storage,
     onMessages: (messages) => shown.push(...messages.map((m) => m.id)),
+    onStatus: (status, detail) => void (status === 'error' && errors.push(detail ?? '')),
   }).connect();
-  return { socket, shown, inbox };
+  return { socket, shown, errors, inbox };
 }
 
 describe('NotificationInbox', () => {
@@ -81,10 +94,14 @@ describe('NotificationInbox', () => {
     expect(reloaded.shown).toEqual(['m-301']);
   });
 
-  it('counts a message held beyond a gap across a reload, once the gap is filled', () => {
+  it('counts a message held beyond a gap across a reload, once the gap is filled', async () => {
     const storage = new MemoryStorage();
     const first = open(storage);
+    // the sync that message 5 starts for 4 has no answer yet when the page reloads
+    first.socket.answering = false;
     first.socket.deliver([...range(1, 3), message(5)]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(first.socket.syncs).toEqual([3]);
     expect(first.inbox.lastSeq).toBe(3);
 
     const reloaded = open(storage);
@@ -107,7 +124,7 @@ describe('NotificationInbox', () => {
   it('moves past a number missing between two it holds, and shows nothing twice after a reload', async () => {
     const storage = new MemoryStorage();
     const first = open(storage);
-    first.socket.held = [...range(1, 49), ...range(51, 60)]; // 50 is gone: its partition was dropped
+    first.socket.held = [...range(1, 49), ...range(51, 61)]; // 50 is gone: its partition was dropped
     first.socket.deliver(range(1, 45));
     first.socket.deliver([message(61)]); // beyond a gap: the client syncs what it missed
     await first.inbox.sync();
@@ -133,5 +150,73 @@ describe('NotificationInbox', () => {
     expect(other.inbox.lastSeq).toBe(0);
     other.socket.deliver([message(1)]);
     expect(other.shown).toEqual(['m-1']);
+  });
+
+  it('fetches a number missing from a batch that also moved its place', async () => {
+    const { socket, shown, inbox } = open(new MemoryStorage(), 'u-1', range(1, 6));
+    socket.deliver(range(1, 3));
+    socket.deliver([message(4), message(6)]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(shown.sort(bySeq)).toEqual(range(1, 6).map((m) => m.id));
+    expect(inbox.lastSeq).toBe(6);
+  });
+
+  it('goes on syncing after storage refused a page, and says so', async () => {
+    const storage = new MemoryStorage();
+    const { socket, shown, errors, inbox } = open(storage, 'u-1', range(1, 3));
+    storage.refusals = 1;
+    await inbox.sync();
+    expect(shown).toEqual(['m-1', 'm-2', 'm-3']);
+    expect(errors).toEqual(['could not save the inbox: QuotaExceededError']);
+    socket.held = range(1, 5);
+    await inbox.sync();
+    expect(shown).toEqual(range(1, 5).map((m) => m.id));
+    expect(JSON.parse(storage.getItem('notify-inbox:u-1:default')!).lastSeq).toBe(5);
+  });
+
+  it('tries a failed sync again, later and later, until it gets what was missed', async () => {
+    jest.useFakeTimers();
+    try {
+      const { socket, shown, errors } = open(new MemoryStorage(), 'u-1', range(1, 5));
+      socket.failures = ['internal', 'internal'];
+      socket.handlers.get('connect')!();
+      await jest.advanceTimersByTimeAsync(0);
+      expect(shown).toEqual([]);
+      await jest.advanceTimersByTimeAsync(1_000);
+      expect(socket.syncs).toEqual([0, 0]);
+      await jest.advanceTimersByTimeAsync(1_999);
+      expect(socket.syncs).toEqual([0, 0]); // the second wait is twice as long
+      await jest.advanceTimersByTimeAsync(1);
+      expect(shown).toEqual(range(1, 5).map((m) => m.id));
+      expect(errors).toEqual(['sync failed: internal: the database is unavailable', 'sync failed: internal: the database is unavailable']);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('asks for pages the gateway serves: at most 500', async () => {
+    const socket = new SocketDouble();
+    socket.held = range(1, 600);
+    const limits: number[] = [];
+    const emit = socket.emit.bind(socket);
+    socket.emit = (event, payload, answer) => (limits.push(payload.limit), emit(event, payload, answer));
+    const inbox = new NotificationInbox({ io: () => socket, url: 'http://gateway', token: tokenFor('u-1'), pageSize: 5_000 }).connect();
+    await inbox.sync();
+    expect(limits).toEqual([500, 500]);
+    expect(inbox.lastSeq).toBe(600);
+  });
+
+  it('starts again from the first number when the server’s inbox was reset below its place', async () => {
+    const storage = new MemoryStorage();
+    const before = open(storage, 'u-1', range(1, 300));
+    await before.inbox.sync();
+    expect(before.inbox.lastSeq).toBe(300);
+
+    // The server's database was restored from an older copy: its numbers end at 3.
+    const after = open(storage, 'u-1', range(1, 3).map((m) => ({ ...m, id: `new-${m.seq}` })));
+    await after.inbox.sync();
+    expect(after.shown).toEqual(['new-1', 'new-2', 'new-3']);
+    expect(after.inbox.lastSeq).toBe(3);
+    expect(after.socket.syncs).toEqual([300, 0]);
   });
 });
