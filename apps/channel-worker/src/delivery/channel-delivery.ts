@@ -10,6 +10,7 @@ import { readJobs } from './job-records';
 import { summarize } from './summaries';
 import { TokenRefusalWatch } from './token-refusal-watch';
 import { decide, type RetryTiming } from './outcome-policy';
+import { afterSend } from './after-send';
 
 /**
  * How long a claimed send may go without its outcome being recorded before the resend poller takes
@@ -39,7 +40,8 @@ export interface ChannelDeliveryDeps {
  * One channel's consumer of notify.deliver.<channel>, per batch: expire what came too late, read
  * device tokens, claim (`queued` → `sent`, so a job consumed twice is sent once), send under the
  * channel's limit, record every outcome with its retry time in one transaction, publish them on
- * notify.events, and only then commit the offsets.
+ * notify.events, and only then commit the offsets. Recording and publishing, which come after the
+ * providers' answers, are tried again in place for about 1.5 minutes (`afterSend`) before the batch fails.
  */
 export class ChannelDelivery {
   private readonly consumer: BatchConsumer;
@@ -102,11 +104,16 @@ export class ChannelDelivery {
 
     const decidedAt = clock();
     const decisions = attempts.map((attempt) => decide(attempt, decidedAt, this.settings.timing));
-    const recorded = await outcomes.record(
-      decisions.map((d, i) => ({ ...d.outcome, attempt: attempts[i]!.job.attempt })),
-      decisions.flatMap((d) => d.deactivation ?? []),
+    const recorded = await afterSend(
+      'recording outcomes',
+      () =>
+        outcomes.record(
+          decisions.map((d, i) => ({ ...d.outcome, attempt: attempts[i]!.job.attempt })),
+          decisions.flatMap((d) => d.deactivation ?? []),
+        ),
+      logger,
     );
     report.sent(channel, attempts, decisions);
-    await publishOutcomes(producer, [...expired, ...recorded]);
+    await afterSend('publishing outcomes', () => publishOutcomes(producer, [...expired, ...recorded]), logger);
   }
 }

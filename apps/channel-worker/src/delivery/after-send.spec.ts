@@ -1,0 +1,42 @@
+import { createLogger } from '@notify/observability';
+import { afterSend, type AfterSendRetry } from './after-send';
+
+const logger = createLogger('after-send-spec', 'silent');
+
+describe('afterSend', () => {
+  const waits: number[] = [];
+  const retry: AfterSendRetry = { attempts: 5, firstDelayMs: 100, maxDelayMs: 300, sleep: async (ms) => void waits.push(ms) };
+  beforeEach(() => (waits.length = 0));
+
+  /** A step that fails `failures` times, then answers with the number of its calls. */
+  function flaky(failures: number) {
+    let calls = 0;
+    return {
+      run: async () => {
+        calls += 1;
+        if (calls <= failures) throw Object.assign(new Error('Connection terminated unexpectedly'), { code: '57P01' });
+        return calls;
+      },
+      calls: () => calls,
+    };
+  }
+
+  it('tries again, waiting longer each time up to a bound, until the step succeeds', async () => {
+    const step = flaky(3);
+    await expect(afterSend('record', step.run, logger, retry)).resolves.toBe(4);
+    expect(waits).toEqual([100, 200, 300]);
+  });
+
+  it('gives up after the last try with the step’s own error', async () => {
+    const step = flaky(10);
+    await expect(afterSend('record', step.run, logger, retry)).rejects.toThrow('Connection terminated unexpectedly');
+    expect(step.calls()).toBe(5);
+    expect(waits).toEqual([100, 200, 300, 300]);
+  });
+
+  it('runs a step that succeeds once', async () => {
+    const step = flaky(0);
+    await expect(afterSend('publish', step.run, logger, retry)).resolves.toBe(1);
+    expect(waits).toEqual([]);
+  });
+});
