@@ -92,7 +92,6 @@ export class WebsocketDelivery implements OnApplicationBootstrap, OnModuleDestro
       live.flatMap((e) => e.jobs).map((job) => job.deliveryId),
       this.settings.ackTimeoutMs + this.settings.outcomeGraceMs,
     );
-    if (ended.length > 0) await publishOutcomes(this.producer, await this.store.record(ended));
     // A job consumed twice in one batch (a replayed produce) is claimed once and emitted once.
     const emitted = new Set<string>();
     for (const emission of live) {
@@ -100,6 +99,9 @@ export class WebsocketDelivery implements OnApplicationBootstrap, OnModuleDestro
       for (const job of jobs) emitted.add(job.deliveryId);
       if (jobs.length > 0) this.emit({ ...emission, jobs }, claimed);
     }
+    // Claimed deliveries are emitted first: if ending the others fails, the batch comes back, and
+    // what was claimed would otherwise wait for its lease to run out.
+    if (ended.length > 0) await publishOutcomes(this.producer, await this.store.endQueued(ended));
   }
 
   private emit({ userId, jobs, batch }: Emission, attempts: Map<string, number>): void {

@@ -60,7 +60,20 @@ export class DeliveryOutcomeStore {
   }
 
   /** Records outcomes of sent deliveries; a delivered (or read, or clicked) one never moves back. */
-  async record(outcomes: DeliveryOutcome[]): Promise<RecordedOutcome[]> {
+  record(outcomes: DeliveryOutcome[]): Promise<RecordedOutcome[]> {
+    return this.update(outcomes, 'true');
+  }
+
+  /**
+   * Ends deliveries whose job came too late (`expired`) or cannot be sent (`dead`), if they are still
+   * `queued`: a job consumed again (a replayed batch) must not end a delivery already sent and
+   * waiting for its acknowledgement.
+   */
+  endQueued(outcomes: DeliveryOutcome[]): Promise<RecordedOutcome[]> {
+    return this.update(outcomes, `d.status = 'queued'`);
+  }
+
+  private async update(outcomes: DeliveryOutcome[], guard: string): Promise<RecordedOutcome[]> {
     if (outcomes.length === 0) return [];
     const rows = await queryRows<RecordedRow>(
       this.dataSource,
@@ -73,7 +86,7 @@ export class DeliveryOutcomeStore {
               delivered_at = CASE WHEN o.status = 'delivered' THEN now() ELSE d.delivered_at END
          FROM ${outcomeColumns(['status', 'varchar'], ['error', 'text'], ['attempt', 'int'])}
         WHERE d.id = o.id AND d.created_at = o.created_at AND ${inKeysRange('d')} AND d.status NOT IN ('delivered', 'read', 'clicked')
-          AND (o.attempt IS NULL OR o.status = 'delivered' OR (d.status = 'sent' AND d.attempts = o.attempt))
+          AND (o.attempt IS NULL OR o.status = 'delivered' OR (d.status = 'sent' AND d.attempts = o.attempt)) AND ${guard}
         ${RETURNING_OUTCOME_BY_KEY}`,
       outcomeRows(outcomes, (o) => [o.status, o.error, o.attempt ?? null]),
     );
