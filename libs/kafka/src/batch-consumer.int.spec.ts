@@ -129,4 +129,32 @@ describe('BatchConsumer', () => {
     }
     expect(fatal).toEqual([]);
   }, 90_000);
+
+  it('gives up, for its supervisor to restart the process, when its handler has failed for too long', async () => {
+    const stuckTopic = `${topic}.stuck`;
+    await ensureTopics(kafka, [stuckTopic], { partitions: 1, replicationFactor: 1 });
+    await producer.send({ topic: stuckTopic, messages: [{ value: 'never' }] });
+    const fatal: string[] = [];
+    let tries = 0;
+    const consumer = new BatchConsumer(kafka, {
+      groupId: `${groupId}-stuck`,
+      topics: [stuckTopic],
+      logger,
+      retries: 1,
+      giveUpAfterMs: 1_000,
+      onFatal: (error) => fatal.push(error.message),
+      handler: async () => {
+        tries += 1;
+        throw new Error('relation "deliveries" does not exist');
+      },
+    });
+    try {
+      await consumer.start();
+      await eventually(async () => fatal.length, (n) => n > 0, { timeoutMs: 60_000 });
+    } finally {
+      await consumer.stop();
+    }
+    expect(fatal).toEqual(['relation "deliveries" does not exist']);
+    expect(tries).toBeGreaterThan(2);
+  }, 90_000);
 });

@@ -31,6 +31,14 @@ export interface BatchConsumerOptions {
    * takes longer is dropped from the group and rejoins after its batch. At least the longest batch.
    */
   rebalanceTimeoutMs?: number;
+  /**
+   * How long the handler may fail without a success in between before the consumer gives up and
+   * `onFatal` is called (10 minutes): long enough for a database restart, short enough that a
+   * process whose batches can never succeed exits for its supervisor instead of retrying for ever.
+   */
+  giveUpAfterMs?: number;
+  /** Tries of a failing batch before kafkajs restarts the consumer (10). */
+  retries?: number;
 }
 
 /**
@@ -42,6 +50,8 @@ export class BatchConsumer {
   private readonly consumer: Consumer;
   private readonly heartbeatMs: number;
   private running = false;
+  /** When the handler's current run of failures began; unset after a success. */
+  private failingSince: number | undefined;
 
   constructor(
     kafka: Kafka,
@@ -58,8 +68,13 @@ export class BatchConsumer {
       rebalanceTimeout: Math.max(options.rebalanceTimeoutMs ?? 60_000, sessionTimeout),
       heartbeatInterval: this.heartbeatMs,
       retry: {
-        retries: 10,
+        retries: options.retries ?? 10,
         restartOnFailure: async (error) => {
+          const failingMs = this.failingSince === undefined ? 0 : Date.now() - this.failingSince;
+          if (failingMs >= (options.giveUpAfterMs ?? 600_000)) {
+            options.logger.error({ err: error, failingMs }, 'kafka consumer handler has failed without a success for too long; giving up');
+            return false;
+          }
           options.logger.error({ err: error }, 'kafka consumer failed; restarting it');
           return true;
         },
@@ -97,7 +112,7 @@ export class BatchConsumer {
     const beating = setInterval(() => void heartbeat().catch(() => undefined), this.heartbeatMs);
     const last = batch.messages[batch.messages.length - 1]!.offset;
     try {
-      await this.options.handler(records);
+      await this.handle(records);
       // The group's own commit, not the consumer's: its errors come out as the broker gave them, so a
       // member dropped from the group while its batch ran (REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION,
       // UNKNOWN_MEMBER_ID) makes kafkajs rejoin. The consumer's commitOffsets wraps them as
@@ -110,9 +125,20 @@ export class BatchConsumer {
     resolveOffset(last);
     await heartbeat();
   }
+
+  private async handle(records: ConsumedRecord[]): Promise<void> {
+    try {
+      await this.options.handler(records);
+      this.failingSince = undefined;
+    } catch (error) {
+      this.failingSince ??= Date.now();
+      throw error;
+    }
+  }
 }
 
-function toRecord(topic: string, partition: number, message: KafkaMessage): ConsumedRecord {
+function toRecord(
+topic: string, partition: number, message: KafkaMessage): ConsumedRecord {
   return {
     topic,
     partition,
