@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Counter } from 'prom-client';
 import type { WorkerChannel } from '@notify/config';
 import { APP_LOGGER, Metrics, type AppLogger } from '@notify/observability';
+import { scrubPersonalData } from '@notify/channels';
 import type { SendAttempt } from '../senders/send-attempt';
 import type { Decision } from './outcome-policy';
 
@@ -72,7 +73,8 @@ export class DeliveryReport {
           vendorStatus: error.status,
           outcome: decision.outcome.status,
           retryAt: decision.outcome.nextAttemptAt,
-          example: error.message,
+          // a vendor's or a library's message may quote the address, number or token it was given
+          example: scrubPersonalData(error.message),
           deliveries: 0,
         };
         group.deliveries += 1;

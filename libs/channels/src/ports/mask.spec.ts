@@ -1,5 +1,5 @@
 import { assertE164, isE164 } from './e164';
-import { mask, maskEmail, maskPhone, maskToken } from './mask';
+import { mask, maskEmail, maskPhone, maskToken, scrubPersonalData } from './mask';
 import { isProviderError } from './provider-error';
 import { parseRetryAfter } from './retry-after';
 
@@ -15,6 +15,13 @@ describe('mask', () => {
   it('keeps four characters at each end of a device token', () => {
     expect(maskToken('a1b2c3d4e5f60718293a4b5c6d7e8f90')).toBe('a1b2…8f90');
     expect(maskToken('short')).toBe('***');
+  });
+
+  it('masks the addresses, numbers and tokens an error message quotes, and leaves the rest', () => {
+    expect(scrubPersonalData('invalid recipient alice@example.com (550 5.1.1)')).toBe('invalid recipient a***@example.com (550 5.1.1)');
+    expect(scrubPersonalData('The number +8613800001234 is blacklisted')).toBe('The number +86*********34 is blacklisted');
+    expect(scrubPersonalData('token cV3x_9aLkQ:APA91bHun4MxP5egoKMwt2KZFBaFUH-1RYqx is not registered')).toBe('token cV3x…RYqx is not registered');
+    expect(scrubPersonalData('HTTP 503 after 1200 ms, retry in 30 s')).toBe('HTTP 503 after 1200 ms, retry in 30 s');
   });
 
   it('recognises what it is given', () => {

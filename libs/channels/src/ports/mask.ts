@@ -26,3 +26,18 @@ export function mask(value: string): string {
   if (PHONE.test(value)) return maskPhone(value);
   return maskToken(value);
 }
+
+const EMAIL_IN_TEXT = /[^\s@"'<>(),;:]+@[^\s@"'<>(),;:]+\.[^\s@"'<>(),;:]+/g;
+const PHONE_IN_TEXT = /\+?\d[\d ()-]{5,18}\d/g;
+const TOKEN_IN_TEXT = /[A-Za-z0-9_:-]{32,}/g;
+
+/**
+ * Masks whatever looks like an email address, a phone number or a device token inside free text:
+ * for a vendor's or a library's error message, which may quote what it was sent, on its way to a log.
+ */
+export function scrubPersonalData(text: string): string {
+  return text
+    .replace(EMAIL_IN_TEXT, (email) => maskEmail(email))
+    .replace(TOKEN_IN_TEXT, (token) => maskToken(token))
+    .replace(PHONE_IN_TEXT, (phone) => (phone.replace(/\D/g, '').length >= 7 ? maskPhone(phone) : phone));
+}
