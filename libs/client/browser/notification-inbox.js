@@ -101,8 +101,8 @@ export class NotificationInbox {
       () => (this.retryMs = this.options.syncRetryMs ?? 1_000),
       (/** @type {Error} */ error) => {
         this.options.onStatus?.('error', `sync failed: ${error.message}`);
-        // Disconnected: the next connection syncs anyway.
-        if (this.socket?.connected === false) return;
+        // Not connected: the next connection syncs anyway.
+        if (!this.socket || this.socket.connected === false) return;
         clearTimeout(this.retryTimer);
         this.retryTimer = setTimeout(() => void this.sync(), this.retryMs);
         this.retryMs = Math.min(this.retryMs * 2, MAX_SYNC_RETRY_MS);

@@ -137,8 +137,7 @@ export class BatchConsumer {
   }
 }
 
-function toRecord(
-topic: string, partition: number, message: KafkaMessage): ConsumedRecord {
+function toRecord(topic: string, partition: number, message: KafkaMessage): ConsumedRecord {
   return {
     topic,
     partition,
