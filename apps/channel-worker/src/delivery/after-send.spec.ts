@@ -5,7 +5,8 @@ const logger = createLogger('after-send-spec', 'silent');
 
 describe('afterSend', () => {
   const waits: number[] = [];
-  const retry: AfterSendRetry = { attempts: 5, firstDelayMs: 100, maxDelayMs: 300, sleep: async (ms) => void waits.push(ms) };
+  // the longest wait each time (full jitter's random at its top), so the waits show the doubling and its bound
+  const retry: AfterSendRetry = { maxAttempts: 5, initialBackoffMs: 100, maxBackoffMs: 300, random: () => 1, sleep: async (ms) => void waits.push(ms) };
   beforeEach(() => (waits.length = 0));
 
   /** A step that fails `failures` times, then answers with the number of its calls. */

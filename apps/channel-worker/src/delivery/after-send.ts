@@ -1,20 +1,19 @@
 import type { AppLogger } from '@notify/observability';
+import { backoffDelayMs, type RetryPolicy } from '@notify/persistence';
 
-export interface AfterSendRetry {
-  /** Tries in all, the first included. */
-  attempts: number;
-  /** The wait before the second try; each later wait is twice the one before, up to `maxDelayMs`. */
-  firstDelayMs: number;
-  maxDelayMs: number;
+/** How a step after the sends is tried again: the route retry policy's shape and its backoff. */
+export interface AfterSendRetry extends RetryPolicy {
   sleep: (ms: number) => Promise<void>;
+  random: () => number;
 }
 
-/** About 1.5 minutes of tries: a PostgreSQL restart or a broker election, well within the send lease. */
+/** About 1.5 minutes of tries at most: a PostgreSQL restart or a broker election, well within the send lease. */
 export const AFTER_SEND_RETRY: AfterSendRetry = {
-  attempts: 8,
-  firstDelayMs: 500,
-  maxDelayMs: 30_000,
+  maxAttempts: 8,
+  initialBackoffMs: 1_000,
+  maxBackoffMs: 30_000,
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  random: Math.random,
 };
 
 /**
@@ -22,19 +21,17 @@ export const AFTER_SEND_RETRY: AfterSendRetry = {
  * publishing them) until it succeeds, within a bound. Failing the batch there would hand it back
  * to the consumer with its deliveries already claimed: nothing would record what the providers did,
  * the lease would run out, and every message of the batch would be sent a second time.
- * Only after the last try does the error go up (and the batch with it).
+ * The waits are the resend backoff (`backoffDelayMs`, full jitter), so workers that failed together
+ * do not all come back at once. Only after the last try does the error go up (and the batch with it).
  */
 export async function afterSend<T>(step: string, run: () => Promise<T>, logger: AppLogger, retry: AfterSendRetry = AFTER_SEND_RETRY): Promise<T> {
-  let delay = retry.firstDelayMs;
   for (let attempt = 1; ; attempt++) {
     try {
       return await run();
     } catch (error) {
-      if (attempt >= retry.attempts) throw error;
-      const { name, code, message } = error as { name?: string; code?: string; message?: string };
-      logger.warn({ step, attempt, error: { name, code, message } }, `${step} failed after the providers' answers; trying again`);
-      await retry.sleep(delay);
-      delay = Math.min(delay * 2, retry.maxDelayMs);
+      if (attempt >= retry.maxAttempts) throw error;
+      logger.warn({ step, attempt, err: error }, `${step} failed after the providers' answers; trying again`);
+      await retry.sleep(backoffDelayMs(retry, attempt, retry.random));
     }
   }
 }

@@ -41,7 +41,7 @@ export interface ChannelDeliveryDeps {
  * device tokens, claim (`queued` → `sent`, so a job consumed twice is sent once), send under the
  * channel's limit, record every outcome with its retry time in one transaction, publish them on
  * notify.events, and only then commit the offsets. Recording and publishing, which come after the
- * providers' answers, are tried again in place for about 1.5 minutes (`afterSend`) before the batch fails.
+ * providers' answers, are tried again in place for up to about 1.5 minutes (`afterSend`) before the batch fails.
  */
 export class ChannelDelivery {
   private readonly consumer: BatchConsumer;
