@@ -3,14 +3,13 @@ import { deliverTopic, type DeliveryJob } from '@notify/contracts';
 import type { WorkerChannel } from '@notify/config';
 import { BatchConsumer, publishOutcomes, sendDeadLetters, type ConsumedRecord, type FatalErrorHandler } from '@notify/kafka';
 import type { AppLogger } from '@notify/observability';
-import type { ChannelDeliveryStore, DeliveryOutcomeStore } from '@notify/persistence';
+import { afterCommit, type ChannelDeliveryStore, type DeliveryOutcomeStore } from '@notify/persistence';
 import type { ChannelSender } from '../senders/channel-sender';
 import type { DeliveryReport } from './delivery-report';
 import { readJobs } from './job-records';
 import { summarize } from './summaries';
 import { TokenRefusalWatch } from './token-refusal-watch';
 import { decide, type RetryTiming } from './outcome-policy';
-import { afterSend } from './after-send';
 
 /**
  * How long a claimed send may go without its outcome being recorded before the resend poller takes
@@ -41,7 +40,9 @@ export interface ChannelDeliveryDeps {
  * device tokens, claim (`queued` → `sent`, so a job consumed twice is sent once), send under the
  * channel's limit, record every outcome with its retry time in one transaction, publish them on
  * notify.events, and only then commit the offsets. Recording and publishing, which come after the
- * providers' answers, are tried again in place for up to about 1.5 minutes (`afterSend`) before the batch fails.
+ * providers' answers, are tried again in place for up to about 1.5 minutes (`afterCommit`) before the
+ * batch fails: failing it at once would hand it back with its deliveries claimed, nothing would record
+ * what the providers did, and once the lease ran out every message of the batch would be sent again.
  */
 export class ChannelDelivery {
   private readonly consumer: BatchConsumer;
@@ -104,7 +105,7 @@ export class ChannelDelivery {
 
     const decidedAt = clock();
     const decisions = attempts.map((attempt) => decide(attempt, decidedAt, this.settings.timing));
-    const recorded = await afterSend(
+    const recorded = await afterCommit(
       'recording outcomes',
       () =>
         outcomes.record(
@@ -114,6 +115,6 @@ export class ChannelDelivery {
       logger,
     );
     report.sent(channel, attempts, decisions);
-    await afterSend('publishing outcomes', () => publishOutcomes(producer, [...expired, ...recorded]), logger);
+    await afterCommit('publishing outcomes', () => publishOutcomes(producer, [...expired, ...recorded]), logger);
   }
 }

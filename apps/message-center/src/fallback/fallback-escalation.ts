@@ -1,9 +1,9 @@
-import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { Kafka, type Producer } from 'kafkajs';
 import { ErrorCode, OutcomeEventSchema, Topics, type OutcomeEvent } from '@notify/contracts';
 import { BatchConsumer, deliveryMessages, FATAL_ERROR_HANDLER, KAFKA_PRODUCER, type ConsumedRecord, type FatalErrorHandler, sendInChunks } from '@notify/kafka';
 import { APP_LOGGER, type AppLogger } from '@notify/observability';
-import { FallbackStore } from '@notify/persistence';
+import { AFTER_COMMIT_RETRY, AFTER_COMMIT_RETRY_POLICY, afterCommit, FallbackStore, type AfterCommitRetry } from '@notify/persistence';
 import { INGESTION_SETTINGS, type IngestionSettings } from '../ingestion/request-ingestion';
 
 /** Outcomes that mean a channel did not reach the user now, so the route's next channel should try. */
@@ -33,6 +33,7 @@ export class FallbackEscalation implements OnApplicationBootstrap, OnModuleDestr
     @Inject(APP_LOGGER) private readonly logger: AppLogger,
     @Inject(INGESTION_SETTINGS) settings: IngestionSettings,
     @Inject(FATAL_ERROR_HANDLER) onFatal: FatalErrorHandler,
+    @Optional() @Inject(AFTER_COMMIT_RETRY_POLICY) private readonly retry: AfterCommitRetry = AFTER_COMMIT_RETRY,
   ) {
     this.consumer = new BatchConsumer(kafka, {
       groupId: `${settings.consumerGroup}.fallback`,
@@ -56,7 +57,9 @@ export class FallbackEscalation implements OnApplicationBootstrap, OnModuleDestr
     const idsOf = (keep: (e: OutcomeEvent) => boolean) => events.filter((e) => e.deliveryId && keep(e)).map((e) => e.deliveryId!);
     await this.store.cancelAbove(idsOf(reached));
     const jobs = await this.store.escalate(idsOf(gaveUp));
-    await sendInChunks(this.producer, deliveryMessages(jobs));
+    // The release has committed: a replayed batch would find nothing left to release, and the jobs
+    // would wait for their lease (RELEASE_LEASE_MS) before the resend poller sent them.
+    await afterCommit('producing released deliveries', () => sendInChunks(this.producer, deliveryMessages(jobs)), this.logger, this.retry);
   }
 
   private parse(record: ConsumedRecord): OutcomeEvent[] {

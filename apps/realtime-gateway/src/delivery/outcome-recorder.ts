@@ -1,15 +1,19 @@
-import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Optional, type OnModuleDestroy } from '@nestjs/common';
 import type { Producer } from 'kafkajs';
+import type { OutcomeEvent } from '@notify/contracts';
 import { KAFKA_PRODUCER, publishOutcomes } from '@notify/kafka';
 import { APP_LOGGER, type AppLogger } from '@notify/observability';
-import { DeliveryOutcomeStore, type DeliveryOutcome } from '@notify/persistence';
+import { AFTER_COMMIT_RETRY, AFTER_COMMIT_RETRY_POLICY, afterCommit, DeliveryOutcomeStore, type AfterCommitRetry, type DeliveryOutcome } from '@notify/persistence';
 
 const FLUSH_AFTER_MS = 25;
+
 const FLUSH_AT = 500;
 
 /**
  * Acknowledgements arrive one by one; this gathers them and writes each group in one
- * statement, then publishes the resulting events in one produce call.
+ * statement, then publishes the resulting events in one produce call. Both steps are tried again
+ * in place (`afterCommit`), the publish on its own, so a broker election neither loses the events
+ * of recorded outcomes nor records them twice. Groups are written one after another, in order.
  */
 @Injectable()
 export class OutcomeRecorder implements OnModuleDestroy {
@@ -21,6 +25,7 @@ export class OutcomeRecorder implements OnModuleDestroy {
     private readonly store: DeliveryOutcomeStore,
     @Inject(KAFKA_PRODUCER) private readonly producer: Producer,
     @Inject(APP_LOGGER) private readonly logger: AppLogger,
+    @Optional() @Inject(AFTER_COMMIT_RETRY_POLICY) private readonly retry: AfterCommitRetry = AFTER_COMMIT_RETRY,
   ) {}
 
   add(outcome: DeliveryOutcome): void {
@@ -51,12 +56,18 @@ export class OutcomeRecorder implements OnModuleDestroy {
 
   private async write(outcomes: DeliveryOutcome[]): Promise<void> {
     if (outcomes.length === 0) return;
+    let events: OutcomeEvent[];
     try {
-      const events = await this.store.record(outcomes);
-      await publishOutcomes(this.producer, events);
+      events = await afterCommit('recording acknowledgements', () => this.store.record(outcomes), this.logger, this.retry);
     } catch (error) {
       // The deliveries stay `sent`; the resend poller treats an unconfirmed send as not delivered.
       this.logger.error({ err: error, count: outcomes.length }, 'could not record delivery outcomes');
+      return;
+    }
+    try {
+      await afterCommit('publishing outcomes', () => publishOutcomes(this.producer, events), this.logger, this.retry);
+    } catch (error) {
+      this.logger.error({ err: error, count: events.length }, 'recorded delivery outcomes could not be published on notify.events');
     }
   }
 }

@@ -1,4 +1,4 @@
-import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { Kafka, type Producer } from 'kafkajs';
 import { ErrorCode, Topics, WebsocketDeliverySchema, type DeliveryJob, type InboxMessage } from '@notify/contracts';
 import {
@@ -10,7 +10,7 @@ import {
   type FatalErrorHandler,
 } from '@notify/kafka';
 import { APP_LOGGER, type AppLogger } from '@notify/observability';
-import { DeliveryOutcomeStore, type DeliveryOutcome } from '@notify/persistence';
+import { AFTER_COMMIT_RETRY, AFTER_COMMIT_RETRY_POLICY, afterCommit, DeliveryOutcomeStore, type AfterCommitRetry, type DeliveryOutcome } from '@notify/persistence';
 import { RealtimeServer, type EmitOutcome } from '../realtime/realtime-server';
 import { OutcomeRecorder } from './outcome-recorder';
 
@@ -52,6 +52,7 @@ export class WebsocketDelivery implements OnApplicationBootstrap, OnModuleDestro
     @Inject(APP_LOGGER) private readonly logger: AppLogger,
     @Inject(DELIVERY_SETTINGS) private readonly settings: DeliverySettings,
     @Inject(FATAL_ERROR_HANDLER) onFatal: FatalErrorHandler,
+    @Optional() @Inject(AFTER_COMMIT_RETRY_POLICY) private readonly retry: AfterCommitRetry = AFTER_COMMIT_RETRY,
   ) {
     if (!settings.deliveryConsumer) return;
     this.consumer = new BatchConsumer(kafka, {
@@ -101,7 +102,9 @@ export class WebsocketDelivery implements OnApplicationBootstrap, OnModuleDestro
     }
     // Claimed deliveries are emitted first: if ending the others fails, the batch comes back, and
     // what was claimed would otherwise wait for its lease to run out.
-    if (ended.length > 0) await publishOutcomes(this.producer, await this.store.endQueued(ended));
+    if (ended.length === 0) return;
+    const events = await this.store.endQueued(ended);
+    await afterCommit('publishing ended deliveries', () => publishOutcomes(this.producer, events), this.logger, this.retry);
   }
 
   private emit({ userId, jobs, batch }: Emission, attempts: Map<string, number>): void {

@@ -1,8 +1,8 @@
-import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { Producer } from 'kafkajs';
 import { deliveryMessages, eventMessages, KAFKA_PRODUCER, sendInChunks } from '@notify/kafka';
 import { APP_LOGGER, Metrics, type AppLogger } from '@notify/observability';
-import { FallbackStore } from '@notify/persistence';
+import { AFTER_COMMIT_RETRY, AFTER_COMMIT_RETRY_POLICY, afterCommit, FallbackStore, type AfterCommitRetry } from '@notify/persistence';
 import type { Counter } from 'prom-client';
 
 export interface ReleaseSettings {
@@ -30,6 +30,7 @@ export class ReleasePoller implements OnApplicationBootstrap, OnApplicationShutd
     @Inject(SCHEDULER_CLOCK) private readonly clock: () => Date,
     @Inject(APP_LOGGER) private readonly logger: AppLogger,
     metrics: Metrics,
+    @Optional() @Inject(AFTER_COMMIT_RETRY_POLICY) private readonly retry: AfterCommitRetry = AFTER_COMMIT_RETRY,
   ) {
     this.released = metrics.counter('notify_deliveries_released_total', 'Held deliveries released to their channel');
   }
@@ -51,7 +52,8 @@ export class ReleasePoller implements OnApplicationBootstrap, OnApplicationShutd
     for (;;) {
       const { jobs, expired } = await this.store.releaseDue(this.clock(), this.settings.releaseBatchSize);
       if (jobs.length + expired.length > 0) {
-        await sendInChunks(this.producer, [...deliveryMessages(jobs), ...eventMessages(expired)]);
+        // The release has committed: its jobs would wait for their lease, its expiries would be lost.
+        await afterCommit('producing released deliveries', () => sendInChunks(this.producer, [...deliveryMessages(jobs), ...eventMessages(expired)]), this.logger, this.retry);
       }
       this.released.inc(jobs.length);
       total += jobs.length + expired.length;

@@ -1,8 +1,8 @@
-import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { Producer } from 'kafkajs';
 import { eventMessages, KAFKA_PRODUCER, publishOutcomes, sendInChunks } from '@notify/kafka';
 import { APP_LOGGER, Metrics, type AppLogger } from '@notify/observability';
-import { ResendStore } from '@notify/persistence';
+import { AFTER_COMMIT_RETRY, AFTER_COMMIT_RETRY_POLICY, afterCommit, ResendStore, type AfterCommitRetry } from '@notify/persistence';
 import type { Counter } from 'prom-client';
 import { resendRecords } from './resend-records';
 
@@ -40,6 +40,7 @@ export class ResendPoller implements OnApplicationBootstrap, OnApplicationShutdo
     @Inject(RESEND_RANDOM) private readonly random: () => number,
     @Inject(APP_LOGGER) private readonly logger: AppLogger,
     metrics: Metrics,
+    @Optional() @Inject(AFTER_COMMIT_RETRY_POLICY) private readonly retry: AfterCommitRetry = AFTER_COMMIT_RETRY,
   ) {
     this.resent = metrics.counter('notify_deliveries_resent_total', 'Deliveries handed to their channel again', ['channel']);
     this.batches = metrics.counter('notify_resend_batches_total', 'Receiver batches re-sent', ['channel']);
@@ -64,20 +65,22 @@ export class ResendPoller implements OnApplicationBootstrap, OnApplicationShutdo
     const receivers = this.settings.resendReceiversPerClaim;
     for (;;) {
       const lost = await this.store.failUnanswered(this.clock(), receivers * 10);
-      await publishOutcomes(this.producer, lost);
+      await this.afterCommit('publishing lost sends', () => publishOutcomes(this.producer, lost));
       if (lost.length < receivers * 10) break;
     }
     // Bounded like the claims: while failures arrive as fast as they are scheduled, the round still
     // goes on to claim and send; what is left is scheduled by the next poll.
     for (let chunks = 0; chunks < MAX_CLAIMS_PER_POLL; chunks++) {
       const { taken, ended } = await this.store.scheduleFailed(this.clock(), receivers * 10, this.random);
-      await sendInChunks(this.producer, eventMessages(ended));
+      await this.afterCommit('publishing ended deliveries', () => sendInChunks(this.producer, eventMessages(ended)));
       if (taken < receivers * 10) break;
     }
     let sent = 0;
     for (let claims = 0; claims < MAX_CLAIMS_PER_POLL; claims++) {
       const { batches, ended } = await this.store.claimDue(this.clock(), this.settings.resendLeaseMs, receivers);
-      await sendInChunks(this.producer, [...batches.map((batch) => resendRecords(batch)), ...eventMessages(ended)]);
+      await this.afterCommit('producing resend batches', () =>
+        sendInChunks(this.producer, [...batches.map((batch) => resendRecords(batch)), ...eventMessages(ended)]),
+      );
       for (const batch of batches) {
         this.batches.inc({ channel: batch.channel });
         this.resent.inc({ channel: batch.channel }, batch.jobs.length);
@@ -88,5 +91,10 @@ export class ResendPoller implements OnApplicationBootstrap, OnApplicationShutdo
       if (batches.length === 0 && ended.length === 0) break;
     }
     return sent;
+  }
+
+  /** What a committed claim or schedule produces is tried again in place: its events exist nowhere else (D18). */
+  private afterCommit(step: string, run: () => Promise<void>): Promise<void> {
+    return afterCommit(step, run, this.logger, this.retry);
   }
 }

@@ -1,12 +1,12 @@
 import { createLogger } from '@notify/observability';
-import { afterSend, type AfterSendRetry } from './after-send';
+import { afterCommit, type AfterCommitRetry } from './after-commit';
 
-const logger = createLogger('after-send-spec', 'silent');
+const logger = createLogger('after-commit-spec', 'silent');
 
-describe('afterSend', () => {
+describe('afterCommit', () => {
   const waits: number[] = [];
   // the longest wait each time (full jitter's random at its top), so the waits show the doubling and its bound
-  const retry: AfterSendRetry = { maxAttempts: 5, initialBackoffMs: 100, maxBackoffMs: 300, random: () => 1, sleep: async (ms) => void waits.push(ms) };
+  const retry: AfterCommitRetry = { maxAttempts: 5, initialBackoffMs: 100, maxBackoffMs: 300, random: () => 1, sleep: async (ms) => void waits.push(ms) };
   beforeEach(() => (waits.length = 0));
 
   /** A step that fails `failures` times, then answers with the number of its calls. */
@@ -24,20 +24,20 @@ describe('afterSend', () => {
 
   it('tries again, waiting longer each time up to a bound, until the step succeeds', async () => {
     const step = flaky(3);
-    await expect(afterSend('record', step.run, logger, retry)).resolves.toBe(4);
+    await expect(afterCommit('record', step.run, logger, retry)).resolves.toBe(4);
     expect(waits).toEqual([100, 200, 300]);
   });
 
   it('gives up after the last try with the step’s own error', async () => {
     const step = flaky(10);
-    await expect(afterSend('record', step.run, logger, retry)).rejects.toThrow('Connection terminated unexpectedly');
+    await expect(afterCommit('record', step.run, logger, retry)).rejects.toThrow('Connection terminated unexpectedly');
     expect(step.calls()).toBe(5);
     expect(waits).toEqual([100, 200, 300, 300]);
   });
 
   it('runs a step that succeeds once', async () => {
     const step = flaky(0);
-    await expect(afterSend('publish', step.run, logger, retry)).resolves.toBe(1);
+    await expect(afterCommit('publish', step.run, logger, retry)).resolves.toBe(1);
     expect(waits).toEqual([]);
   });
 });

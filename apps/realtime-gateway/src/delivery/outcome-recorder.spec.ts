@@ -1,0 +1,71 @@
+import { Topics } from '@notify/contracts';
+import { createLogger } from '@notify/observability';
+import type { DeliveryOutcome, DeliveryOutcomeStore } from '@notify/persistence';
+import { flakyProducer, instantRetry, outcomeEvent, publishedEvents } from '../testing/doubles';
+import { OutcomeRecorder } from './outcome-recorder';
+
+const logger = createLogger('outcome-recorder-spec', 'silent');
+
+/** A store that refuses its first `failures` writes (PostgreSQL restarting) and keeps what it recorded. */
+function flakyStore(failures: number) {
+  const recorded: DeliveryOutcome[][] = [];
+  let calls = 0;
+  const store = {
+    record: async (outcomes: DeliveryOutcome[]) => {
+      calls += 1;
+      if (calls <= failures) throw Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' });
+      recorded.push(outcomes);
+      return outcomes.map((o) => outcomeEvent(o.deliveryId, o.status));
+    },
+  } as unknown as DeliveryOutcomeStore;
+  return { store, recorded, calls: () => calls };
+}
+
+describe('OutcomeRecorder', () => {
+  const acknowledged = (deliveryId: string): DeliveryOutcome => ({ deliveryId, status: 'delivered', error: null, attempt: 1 });
+
+  it('publishes the events of recorded outcomes once the broker is back, without recording them again', async () => {
+    const db = flakyStore(0);
+    const kafka = flakyProducer(2);
+    const retry = instantRetry(5);
+    const recorder = new OutcomeRecorder(db.store, kafka.producer, logger, retry);
+
+    recorder.add(acknowledged('d1'));
+    recorder.add(acknowledged('d2'));
+    await recorder.flush();
+
+    expect(db.calls()).toBe(1);
+    expect(kafka.calls()).toBe(3);
+    expect(retry.waits).toHaveLength(2);
+    expect(publishedEvents(kafka.accepted)).toEqual([
+      { topic: Topics.events, deliveryId: 'd1', status: 'delivered' },
+      { topic: Topics.events, deliveryId: 'd2', status: 'delivered' },
+    ]);
+  });
+
+  it('records again after PostgreSQL refused, then publishes', async () => {
+    const db = flakyStore(1);
+    const kafka = flakyProducer(0);
+    const recorder = new OutcomeRecorder(db.store, kafka.producer, logger, instantRetry(5));
+
+    recorder.add(acknowledged('d1'));
+    await recorder.flush();
+
+    expect(db.recorded).toEqual([[acknowledged('d1')]]);
+    expect(publishedEvents(kafka.accepted)).toEqual([{ topic: Topics.events, deliveryId: 'd1', status: 'delivered' }]);
+  });
+
+  it('goes on with later acknowledgements after giving up on a group', async () => {
+    const db = flakyStore(0);
+    const kafka = flakyProducer(3);
+    const recorder = new OutcomeRecorder(db.store, kafka.producer, logger, instantRetry(3));
+
+    recorder.add(acknowledged('d1'));
+    await recorder.flush();
+    recorder.add(acknowledged('d2'));
+    await recorder.flush();
+
+    expect(db.recorded).toEqual([[acknowledged('d1')], [acknowledged('d2')]]);
+    expect(publishedEvents(kafka.accepted)).toEqual([{ topic: Topics.events, deliveryId: 'd2', status: 'delivered' }]);
+  });
+});

@@ -1,0 +1,52 @@
+import { Topics } from '@notify/contracts';
+import { createLogger } from '@notify/observability';
+import type { InboxStore } from '@notify/persistence';
+import { flakyProducer, instantRetry, outcomeEvent, publishedEvents } from '../testing/doubles';
+import { InboxRequests, type NotificationSocket } from './inbox-requests';
+
+const logger = createLogger('inbox-requests-spec', 'silent');
+
+/** A socket of user-1 that keeps its handlers and what it told the user's other devices. */
+function socketOfUser1() {
+  const handlers = new Map<string, (payload: unknown, ack: (answer: unknown) => void) => void>();
+  const toOtherDevices: unknown[] = [];
+  const socket = {
+    data: { userId: 'user-1', deviceId: null, expiresAt: Date.now() + 60_000 },
+    on: (event: string, handler: (payload: unknown, ack: (answer: unknown) => void) => void) => handlers.set(event, handler),
+    to: (room: string) => ({ emit: (event: string, payload: unknown) => toOtherDevices.push({ room, event, payload }) }),
+  } as unknown as NotificationSocket;
+  const ask = (event: string, payload: unknown) => new Promise<unknown>((resolve) => handlers.get(event)!(payload, resolve));
+  return { socket, ask, toOtherDevices };
+}
+
+const inbox = {
+  markRead: async (_userId: string, ids: string[]) => ({ read: ids, events: ids.map((id) => outcomeEvent(id, 'read')) }),
+} as unknown as InboxStore;
+
+describe('InboxRequests: read', () => {
+  it('answers the client once the read is stored, and publishes its events when the broker is back', async () => {
+    const kafka = flakyProducer(2);
+    const requests = new InboxRequests(inbox, kafka.producer, logger, instantRetry(5));
+    const client = socketOfUser1();
+    requests.attach(client.socket);
+
+    await expect(client.ask('read', { ids: ['0190a1b2-0000-7000-8000-000000000001'] })).resolves.toEqual({ ok: true });
+    expect(client.toOtherDevices).toEqual([{ room: expect.stringContaining('user-1'), event: 'read', payload: { ids: ['0190a1b2-0000-7000-8000-000000000001'] } }]);
+
+    await requests.onModuleDestroy();
+    expect(kafka.calls()).toBe(3);
+    expect(publishedEvents(kafka.accepted)).toEqual([{ topic: Topics.events, deliveryId: '0190a1b2-0000-7000-8000-000000000001', status: 'read' }]);
+  });
+
+  it('still answers ok when the events cannot be published at all: the read did count', async () => {
+    const kafka = flakyProducer(10);
+    const requests = new InboxRequests(inbox, kafka.producer, logger, instantRetry(3));
+    const client = socketOfUser1();
+    requests.attach(client.socket);
+
+    await expect(client.ask('read', { ids: ['0190a1b2-0000-7000-8000-000000000002'] })).resolves.toEqual({ ok: true });
+    await requests.onModuleDestroy();
+    expect(kafka.calls()).toBe(3);
+    expect(kafka.accepted).toEqual([]);
+  });
+});

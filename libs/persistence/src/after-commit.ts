@@ -1,0 +1,42 @@
+import type { AppLogger } from '@notify/observability';
+import { backoffDelayMs } from './stores/backoff';
+import type { RetryPolicy } from './entities/message.entity';
+
+/** How a step that follows a commit is tried again: the route retry policy's shape and its backoff. */
+export interface AfterCommitRetry extends RetryPolicy {
+  sleep: (ms: number) => Promise<void>;
+  random: () => number;
+}
+
+/** The injection token of an `AfterCommitRetry` other than the default (tests give one whose waits take no time). */
+export const AFTER_COMMIT_RETRY_POLICY = Symbol('AFTER_COMMIT_RETRY_POLICY');
+
+/** About 1.5 minutes of tries at most: a PostgreSQL restart or a broker election, well within a send's lease. */
+export const AFTER_COMMIT_RETRY: AfterCommitRetry = {
+  maxAttempts: 8,
+  initialBackoffMs: 1_000,
+  maxBackoffMs: 30_000,
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  random: Math.random,
+};
+
+/**
+ * Runs a step that must follow something already done and not undoable — providers that accepted a
+ * batch, a transaction that committed — until it succeeds, within a bound: recording what the
+ * providers did, publishing the events of committed outcomes. Giving up at the first error would
+ * leave the outcomes unrecorded (and the messages sent again once their lease runs out) or the events
+ * never published (architecture D18). The waits are the resend backoff (`backoffDelayMs`, full
+ * jitter), so processes that failed together do not all come back at once. Only after the last try
+ * does the step's own error go up.
+ */
+export async function afterCommit<T>(step: string, run: () => Promise<T>, logger: AppLogger, retry: AfterCommitRetry = AFTER_COMMIT_RETRY): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (error) {
+      if (attempt >= retry.maxAttempts) throw error;
+      logger.warn({ step, attempt, err: error }, `${step} failed; trying again`);
+      await retry.sleep(backoffDelayMs(retry, attempt, retry.random));
+    }
+  }
+}
