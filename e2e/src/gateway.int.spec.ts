@@ -3,6 +3,7 @@ import jwt from 'jsonwebtoken';
 import { io } from 'socket.io-client';
 import { MAX_SYNC_LIMIT, Topics, type InboxMessage, type SyncResponse } from '@notify/contracts';
 import { eventually } from '@notify/testing';
+import { NotificationInbox } from '@notify/client/browser/notification-inbox.js';
 import { RunningPlatform, uniqueId, type NotificationSocket } from './platform';
 import { seedWebsocketJob } from './websocket-job';
 
@@ -73,6 +74,31 @@ describe('realtime gateway', () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(await sync(socket, 0)).toEqual({ notModified: true, lastSeq: 0 });
     expect(disconnected).toBe(false);
+  });
+
+  it('lets the browser module come back with a fresh token after the gateway ends its connection at the token’s expiry', async () => {
+    const userId = uniqueId('token-refresh');
+    const lifetimes: string[] = [];
+    const statuses: string[] = [];
+    const inbox = new NotificationInbox({
+      io: io as never,
+      url: `http://127.0.0.1:${platform.gatewayPort}`,
+      userId,
+      // The first token lives 2 s (a JWT's expiry is in whole seconds), every later one an hour.
+      token: () => (lifetimes.push(lifetimes.length === 0 ? '2s' : '1h'), platform.tokenFor(userId, lifetimes[lifetimes.length - 1])),
+      syncRetryMs: 100,
+      onStatus: (status, detail) => void statuses.push(detail ? `${status}: ${detail}` : status),
+    }).connect();
+    try {
+      await eventually(async () => statuses.filter((s) => s === 'connected').length, (n) => n === 2);
+      expect(statuses.filter((s) => s.startsWith('disconnected'))).toEqual(['disconnected: io server disconnect']);
+      expect(lifetimes).toEqual(['2s', '1h']);
+      await note(userId, 'after the fresh token');
+      await eventually(async () => inbox.list().map((m) => m.title), (titles) => titles.includes('after the fresh token'));
+      expect(await eventually(() => websocketDelivery(userId, 'after the fresh token'), (row) => row?.status === 'delivered')).toEqual({ status: 'delivered', last_error: null });
+    } finally {
+      inbox.disconnect();
+    }
   });
 
   it('answers a read of as many ids as a request may carry without dropping the connection', async () => {

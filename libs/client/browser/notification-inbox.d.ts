@@ -8,10 +8,17 @@ export interface InboxStorage {
 export interface InboxOptions {
   io: (url: string, options: object) => unknown;
   url: string;
-  token: string;
+  /** The JWT, or a function asked for one at every connection attempt (then `userId` is needed too). */
+  token: string | (() => string | Promise<string>);
+  /** Whose inbox this is; read from a string token's `sub` when not given. */
+  userId?: string;
   deviceId?: string;
   storage?: InboxStorage;
   pageSize?: number;
+  /** The first wait before a failed sync or connection is tried again (1 s); it doubles up to 30 s. */
+  syncRetryMs?: number;
+  /** Messages kept in memory (1,000); the oldest already counted in `lastSeq` go first. */
+  maxHeld?: number;
   onMessages?: (messages: InboxMessage[]) => void;
   onRead?: (ids: string[]) => void;
   onStatus?: (status: 'connected' | 'disconnected' | 'error', detail?: string) => void;

@@ -3,18 +3,22 @@
  * The browser side of the notification inbox, for application teams: connects to the realtime
  * gateway, acknowledges what it has stored, shows each message once (de-duplicated by id), keeps
  * the last sequence number it holds without a gap, and syncs what it missed after any time
- * offline. Plain ES module; needs only a Socket.IO v4 client (`io`).
+ * offline. With a token function it connects again by itself when the gateway ends the connection
+ * at the token's expiry or refuses a token, asking the function for a fresh one each time.
+ * Plain ES module; needs only a Socket.IO v4 client (`io`).
  *
  * @typedef {{ id: string, seq: number, type: string, title: string, body: string, data: Record<string, unknown>, createdAt: string }} InboxMessage
  * @typedef {{ getItem(key: string): string | null, setItem(key: string, value: string): void }} InboxStorage
  * @typedef {{
  *   io: (url: string, options: object) => any,
  *   url: string,
- *   token: string,
+ *   token: string | (() => string | Promise<string>),
+ *   userId?: string,
  *   deviceId?: string,
  *   storage?: InboxStorage,
  *   pageSize?: number,
  *   syncRetryMs?: number,
+ *   maxHeld?: number,
  *   onMessages?: (messages: InboxMessage[]) => void,
  *   onRead?: (ids: string[]) => void,
  *   onStatus?: (status: 'connected' | 'disconnected' | 'error', detail?: string) => void,
@@ -24,8 +28,28 @@
 const NAMESPACE = '/notifications';
 /** The gateway answers at most this many messages per sync page. */
 const MAX_PAGE = 500;
-/** A failed sync is tried again after 1 s, then twice as long each time, up to this. */
-const MAX_SYNC_RETRY_MS = 30_000;
+/** A failed sync or connection is tried again after 1 s, then twice as long each time, up to this. */
+const MAX_RETRY_MS = 30_000;
+/** Messages held in memory by default; the oldest already counted in `lastSeq` go first. */
+const MAX_HELD = 1_000;
+
+/** Waits that start at `firstMs` and double on each failure, up to MAX_RETRY_MS, until reset. */
+class Backoff {
+  /** @param {number} firstMs */
+  constructor(firstMs) {
+    this.firstMs = firstMs;
+    this.nextMs = firstMs;
+  }
+  /** @returns {number} the wait before the next try */
+  next() {
+    const wait = this.nextMs;
+    this.nextMs = Math.min(this.nextMs * 2, MAX_RETRY_MS);
+    return wait;
+  }
+  reset() {
+    this.nextMs = this.firstMs;
+  }
+}
 
 /** The user a token names (`sub`), read without checking it: the gateway checks it. @param {string} token */
 function subjectOf(token) {
@@ -47,8 +71,10 @@ export class NotificationInbox {
     this.messages = new Map();
     /** @type {Set<number>} sequence numbers held above the gap-free prefix */
     this.ahead = new Set();
+    if (typeof options.token === 'function' && !options.userId) throw new TypeError('a token function needs userId: the inbox keeps its place per user');
+    const userId = options.userId ?? subjectOf(/** @type {string} */ (options.token));
     // Per user and device: what one user has seen says nothing about another's sequence numbers.
-    this.key = `notify-inbox:${subjectOf(options.token)}:${options.deviceId ?? 'default'}`;
+    this.key = `notify-inbox:${userId}:${options.deviceId ?? 'default'}`;
     this.lastSeq = 0;
     this.restore();
     /** @type {Promise<void>} */
@@ -56,20 +82,46 @@ export class NotificationInbox {
     this.socket = null;
     /** @type {ReturnType<typeof setTimeout> | undefined} */
     this.retryTimer = undefined;
-    this.retryMs = options.syncRetryMs ?? 1_000;
+    this.syncBackoff = new Backoff(options.syncRetryMs ?? 1_000);
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    this.reconnectTimer = undefined;
+    this.reconnectBackoff = new Backoff(options.syncRetryMs ?? 1_000);
+    this.closed = false;
   }
 
-  /** Opens the connection; on every (re)connection it syncs from the last sequence number it holds. */
+  /**
+   * Opens the connection; on every (re)connection it syncs from the last sequence number it holds.
+   * The token is asked for at every connection attempt, Socket.IO's own reconnections included.
+   */
   connect() {
-    const { io, url, token, deviceId } = this.options;
-    const socket = io(`${url}${NAMESPACE}`, { auth: { token, deviceId }, transports: ['websocket'] });
+    const { io, url, deviceId } = this.options;
+    this.closed = false;
+    const socket = io(`${url}${NAMESPACE}`, {
+      auth: (/** @type {(auth: object) => void} */ give) =>
+        void this.currentToken().then(
+          (token) => give({ token, deviceId }),
+          // Without a token the gateway refuses the connection, which is then tried again.
+          (/** @type {Error} */ error) => (this.options.onStatus?.('error', `token function failed: ${error.message}`), give({ deviceId })),
+        ),
+      transports: ['websocket'],
+    });
     this.socket = socket;
     socket.on('connect', () => {
+      this.reconnectBackoff.reset();
       this.options.onStatus?.('connected');
       void this.sync();
     });
-    socket.on('disconnect', () => this.options.onStatus?.('disconnected'));
-    socket.on('connect_error', (/** @type {Error} */ error) => this.options.onStatus?.('error', error.message));
+    socket.on('disconnect', (/** @type {string} */ reason) => {
+      this.options.onStatus?.('disconnected', reason);
+      // Socket.IO reconnects by itself after a lost connection, not after the server ended it
+      // (the gateway does at the token's expiry).
+      if (reason === 'io server disconnect') this.reconnectLater();
+    });
+    socket.on('connect_error', (/** @type {Error} */ error) => {
+      this.options.onStatus?.('error', error.message);
+      // A refusal by the gateway (an expired token) is not tried again by Socket.IO itself.
+      if (socket.active === false) this.reconnectLater();
+    });
     socket.on('notification', (/** @type {InboxMessage} */ message, /** @type {Function} */ ack) => {
       this.receive([message]);
       ack?.({ ok: true });
@@ -83,8 +135,28 @@ export class NotificationInbox {
   }
 
   disconnect() {
+    this.closed = true;
     clearTimeout(this.retryTimer);
+    clearTimeout(this.reconnectTimer);
     this.socket?.disconnect();
+  }
+
+  /** @private @returns {Promise<string>} */
+  async currentToken() {
+    const { token } = this.options;
+    return typeof token === 'function' ? token() : token;
+  }
+
+  /**
+   * Connects again after the server ended the connection or refused it, when a fresh token can
+   * help: only a token function can give one, the same string would be refused again. @private
+   */
+  reconnectLater() {
+    if (this.closed || typeof this.options.token !== 'function') return;
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = setTimeout(() => {
+      if (!this.closed) this.socket?.connect();
+    }, this.reconnectBackoff.next());
   }
 
   /**
@@ -98,14 +170,13 @@ export class NotificationInbox {
   sync() {
     // One sync at a time; one that failed does not stop the ones after it.
     this.syncing = this.syncing.then(() => this.syncPages()).then(
-      () => (this.retryMs = this.options.syncRetryMs ?? 1_000),
+      () => this.syncBackoff.reset(),
       (/** @type {Error} */ error) => {
         this.options.onStatus?.('error', `sync failed: ${error.message}`);
         // Not connected: the next connection syncs anyway.
         if (!this.socket || this.socket.connected === false) return;
         clearTimeout(this.retryTimer);
-        this.retryTimer = setTimeout(() => void this.sync(), this.retryMs);
-        this.retryMs = Math.min(this.retryMs * 2, MAX_SYNC_RETRY_MS);
+        this.retryTimer = setTimeout(() => void this.sync(), this.syncBackoff.next());
       },
     );
     return this.syncing;
@@ -170,6 +241,7 @@ export class NotificationInbox {
     }
     this.advanceTo(this.lastSeq);
     if (fresh.length > 0) {
+      this.trim();
       this.save();
       // Held and saved: a failing callback is the page's to fix, and must not cost the acknowledgement.
       try {
@@ -189,6 +261,17 @@ export class NotificationInbox {
       for (const held of this.ahead) if (held <= seq) this.ahead.delete(held);
     }
     while (this.ahead.delete(this.lastSeq + 1)) this.lastSeq += 1;
+  }
+
+  /**
+   * Keeps at most `maxHeld` messages in memory, dropping the oldest already counted in `lastSeq`:
+   * those stay recognised by their number, so a resent one is still not shown twice. @private
+   */
+  trim() {
+    const excess = this.messages.size - Math.max(1, Math.floor(this.options.maxHeld ?? MAX_HELD));
+    if (excess <= 0) return;
+    const counted = [...this.messages.values()].filter((m) => m.seq <= this.lastSeq).sort((a, b) => a.seq - b.seq);
+    for (const message of counted.slice(0, excess)) this.messages.delete(message.id);
   }
 
   /** @param {string} event @param {object} payload @returns {Promise<any>} */

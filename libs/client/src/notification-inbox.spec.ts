@@ -33,7 +33,28 @@ class SocketDouble {
     const after = this.held.filter((m) => m.seq > payload.afterSeq);
     answer(null, { messages: after.slice(0, payload.limit), lastSeq, hasMore: after.length > payload.limit });
   }
+  /** Socket.IO's `active`: false once the server refused the connection or ended it. */
+  active = true;
+  /** The options the module gave `io`. */
+  options: { auth?: (give: (auth: { token?: string; deviceId?: string }) => void) => void } = {};
+  /** What each connection attempt sent in its handshake. */
+  readonly handshakes: { token?: string }[] = [];
   disconnect(): void {}
+  connect(): this {
+    void this.handshake();
+    return this;
+  }
+  /** A connection attempt: the handshake's `auth`, as the Socket.IO client gathers it. */
+  async handshake(): Promise<{ token?: string }> {
+    const auth = await new Promise<{ token?: string }>((resolve) => this.options.auth!(resolve));
+    this.handshakes.push(auth);
+    return auth;
+  }
+  /** The gateway refuses the handshake, as its middleware does for an expired token. */
+  refuse(message: string): void {
+    this.active = false;
+    this.handlers.get('connect_error')!(new Error(message));
+  }
   /** The server sends a resend batch; resolves with whether the client acknowledged it. */
   deliver(messages: InboxMessage[]): boolean {
     let acknowledged = false;
@@ -69,7 +90,7 @@ function open(storage: MemoryStorage, userId = 'u-1', held: InboxMessage[] = [])
   const shown: string[] = [];
   const errors: string[] = [];
   const inbox = new NotificationInbox({
-    io: () => socket,
+    io: (_url, options) => ((socket.options = options as SocketDouble['options']), socket),
     url: 'http://gateway',
     token: tokenFor(userId),
     storage,
@@ -204,6 +225,76 @@ describe('NotificationInbox', () => {
     await inbox.sync();
     expect(limits).toEqual([500, 500]);
     expect(inbox.lastSeq).toBe(600);
+  });
+
+  it('keeps the newest messages in memory, and still shows an older one resent later only once', () => {
+    const socket = new SocketDouble();
+    const shown: string[] = [];
+    const inbox = new NotificationInbox({
+      io: () => socket,
+      url: 'http://gateway',
+      token: tokenFor('u-1'),
+      maxHeld: 50,
+      onMessages: (messages) => shown.push(...messages.map((m) => m.id)),
+    }).connect();
+    socket.deliver(range(1, 300));
+    expect(inbox.list().map((m) => m.seq)).toEqual(range(251, 300).map((m) => m.seq));
+    expect(socket.deliver([message(5), message(301)])).toBe(true);
+    expect(shown).toEqual(range(1, 301).map((m) => m.id));
+  });
+
+  it('asks a token function for a fresh token and connects again after the gateway refused one', async () => {
+    jest.useFakeTimers();
+    try {
+      const socket = new SocketDouble();
+      const issued: string[] = [];
+      const statuses: string[] = [];
+      const inbox = new NotificationInbox({
+        io: (_url, options) => ((socket.options = options as SocketDouble['options']), socket),
+        url: 'http://gateway',
+        userId: 'u-1',
+        token: async () => (issued.push(`token-${issued.length + 1}`), issued[issued.length - 1]!),
+        onStatus: (status, detail) => void statuses.push(`${status}: ${detail ?? ''}`),
+      }).connect();
+      await socket.handshake();
+      socket.refuse('token expired');
+      await jest.advanceTimersByTimeAsync(999);
+      expect(socket.handshakes).toHaveLength(1);
+      await jest.advanceTimersByTimeAsync(1);
+      expect(socket.handshakes.map((h) => h.token)).toEqual(['token-1', 'token-2']);
+      expect(statuses).toEqual(['error: token expired']);
+
+      // The gateway ends the connection when the token expires; Socket.IO would not come back by itself.
+      socket.handlers.get('connect')!();
+      socket.handlers.get('disconnect')!('io server disconnect');
+      await jest.advanceTimersByTimeAsync(1_000);
+      expect(socket.handshakes.map((h) => h.token)).toEqual(['token-1', 'token-2', 'token-3']);
+
+      // Closed by the page: nothing connects again.
+      inbox.disconnect();
+      socket.handlers.get('disconnect')!('io server disconnect');
+      await jest.advanceTimersByTimeAsync(60_000);
+      expect(socket.handshakes).toHaveLength(3);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('does not connect again with a token string the gateway refused', async () => {
+    jest.useFakeTimers();
+    try {
+      const { socket, errors } = open(new MemoryStorage());
+      socket.refuse('token expired');
+      await jest.advanceTimersByTimeAsync(60_000);
+      expect(socket.handshakes).toHaveLength(0);
+      expect(errors).toEqual(['token expired']);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('needs the user id with a token function, to keep each user’s place apart', () => {
+    expect(() => new NotificationInbox({ io: () => new SocketDouble(), url: 'http://gateway', token: () => 'a.b.c' })).toThrow('a token function needs userId');
   });
 
   it('starts again from the first number when the server’s inbox was reset below its place', async () => {
