@@ -14,6 +14,8 @@ export class AppProcess {
     private readonly main: string,
     private readonly env: NodeJS.ProcessEnv,
     private readonly healthPort: number,
+    /** Node flags before the app's own, e.g. `--cpu-prof` for a profile (not allowed in NODE_OPTIONS). */
+    private readonly nodeFlags: string[] = [],
   ) {}
 
   get pid(): number | undefined {
@@ -22,7 +24,7 @@ export class AppProcess {
 
   /** Starts the app and resolves when its GET /health answers 200. */
   async start(): Promise<void> {
-    const child = spawn(process.execPath, ['-r', '@swc-node/register', resolve(ROOT, this.main)], {
+    const child = spawn(process.execPath, [...this.nodeFlags, '-r', '@swc-node/register', resolve(ROOT, this.main)], {
       cwd: ROOT,
       env: { ...process.env, ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -51,8 +51,16 @@ async function main(): Promise<void> {
   const gatewayPort = await freePort();
   const gateway = new AppProcess(
     'apps/realtime-gateway/src/main.ts',
-    { ...common, GATEWAY_PORT: String(gatewayPort), JWT_SECRET: SECRET, GATEWAY_GROUP: 'bench-gateway', GATEWAY_CLUSTER_ADAPTER: 'none' },
+    {
+      ...common,
+      GATEWAY_PORT: String(gatewayPort),
+      JWT_SECRET: SECRET,
+      GATEWAY_GROUP: 'bench-gateway',
+      GATEWAY_CLUSTER_ADAPTER: 'none',
+    },
     gatewayPort,
+    // BENCH_GATEWAY_NODE_FLAGS adds node flags to the gateway's, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` for a profile.
+    process.env.BENCH_GATEWAY_NODE_FLAGS?.split(' ').filter(Boolean),
   );
   const centerPort = await freePort();
   const center = new AppProcess('apps/message-center/src/main.ts', { ...common, MESSAGE_CENTER_PORT: String(centerPort), MESSAGE_CENTER_GROUP: CENTER_GROUP }, centerPort);
@@ -60,6 +68,7 @@ async function main(): Promise<void> {
   try {
     await Promise.all([gateway.start(), center.start()]);
     const idleRss = rssBytes(gateway.pid!);
+    const cpuBeforeConnections = cpuSnapshot();
     const started = performance.now();
     for (let first = 0, n = 0; first < CONNECTIONS; first += PER_CLIENT_PROCESS, n++) {
       clients.push(await openClients(first, Math.min(PER_CLIENT_PROCESS, CONNECTIONS - first), gatewayPort, `127.0.0.${2 + n}`));
@@ -70,6 +79,7 @@ async function main(): Promise<void> {
     say(`${CONNECTIONS} connections open in ${connectSeconds.toFixed(1)} s from ${clients.length} client processes; gateway RSS ${(rssBytes(gateway.pid!) / 1e6).toFixed(0)} MB, ${(perConnection / 1024).toFixed(1)} KB per connection`);
 
     const parts = (): Record<string, number[]> => ({ gateway: [gateway.pid!], 'message center': [center.pid!], clients: clients.map((c) => c.pid!) });
+    say(`  CPU while they opened: ${describeSplit(cpuSplit(cpuBeforeConnections, cpuSnapshot(), parts()), CONNECTIONS, 'connection')}`);
     const rows = await seedDeliveries(db);
     let cpuBefore = cpuSnapshot();
     const throughput = await ackedDeliveries(producer, db, rows);

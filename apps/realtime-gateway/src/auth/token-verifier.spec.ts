@@ -38,6 +38,12 @@ describe('TokenVerifier', () => {
     it('throws when both are empty strings', () => {
       expect(() => new TokenVerifier({ jwtSecret: '', jwtPublicKey: '' })).toThrow('JWT_SECRET or JWT_PUBLIC_KEY is required');
     });
+
+    it('throws at start on a public key that is not one, instead of refusing every token', () => {
+      expect(() => new TokenVerifier({ jwtPublicKey: '-----BEGIN PUBLIC KEY-----\nnot a key\n-----END PUBLIC KEY-----' })).toThrow('JWT_PUBLIC_KEY is not a PEM public key');
+      const ec = generateKeyPairSync('ec', { namedCurve: 'P-256', publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
+      expect(() => new TokenVerifier({ jwtPublicKey: ec.publicKey })).toThrow('JWT_PUBLIC_KEY must be an RSA key for RS256, not ec');
+    });
   });
 
   describe('HS256', () => {
