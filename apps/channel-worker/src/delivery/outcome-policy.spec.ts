@@ -47,6 +47,31 @@ describe('decide', () => {
     });
   });
 
+  it('bounds a Retry-After to a day, so an absurd one cannot make a date the database refuses', () => {
+    const error = new ProviderError({ provider: 'twilio', code: ProviderErrorCode.RateLimited, retryAfterMs: 1_764_000_000_000_000, message: 'slow down' });
+    expect(decide(refusedBy(error), now, timing).outcome.nextAttemptAt).toEqual(new Date('2026-03-02T10:00:00.000Z'));
+  });
+
+  it('waits no later than the message’s expiry, so it is ended when it expires', () => {
+    const error = new ProviderError({ provider: 'apns', code: ProviderErrorCode.RateLimited, retryAfterMs: 3_600_000, message: 'slow down' });
+    const expiring = { ...refusedBy(error), job: { ...job, expiresAt: '2026-03-01T10:10:00.000Z' } };
+    expect(decide(expiring, now, timing).outcome.nextAttemptAt).toEqual(new Date('2026-03-01T10:10:00.000Z'));
+  });
+
+  it.each([
+    [ProviderErrorCode.Throttled, 5_000],
+    [ProviderErrorCode.Overloaded, undefined],
+    [ProviderErrorCode.CircuitOpen, 30_000],
+  ])('costs no attempt when the platform’s own guard refused the call (%s): it never reached the vendor', (code, retryAfterMs) => {
+    const error = new ProviderError({ provider: 'twilio', code, retryAfterMs, message: 'held back here' });
+    expect(decide(refusedBy(error, 5), now, timing).outcome).toMatchObject({ status: 'failed', error: code, attempted: false });
+  });
+
+  it('counts the attempt when the vendor itself refused', () => {
+    const error = new ProviderError({ provider: 'twilio', code: ProviderErrorCode.RateLimited, retryAfterMs: 5_000, message: '429' });
+    expect(decide(refusedBy(error, 5), now, timing).outcome).not.toHaveProperty('attempted');
+  });
+
   it('leaves the wait to the route’s retry policy when the vendor named none', () => {
     const error = new ProviderError({ provider: 'twilio', code: ProviderErrorCode.Unavailable, message: '503' });
     expect(decide(refusedBy(error, 3), now, timing).outcome).toEqual({ deliveryId: 'd-1', status: 'failed', error: 'unavailable', nextAttemptAt: null });

@@ -1,4 +1,4 @@
-import type { ProviderError } from '@notify/channels';
+import { ProviderErrorCode, type ProviderError } from '@notify/channels';
 import { ErrorCode } from '@notify/contracts';
 import type { ChannelOutcome, DeviceDeactivation } from '@notify/persistence';
 import type { SendAttempt } from '../senders/send-attempt';
@@ -7,6 +7,20 @@ export interface RetryTiming {
   /** Wait after a configuration failure: long, because only an operator can fix it. */
   configurationRetryMs: number;
 }
+
+/**
+ * The longest wait a vendor's Retry-After may impose. A vendor naming a time years away (an epoch in
+ * milliseconds where seconds were meant) would otherwise give a date PostgreSQL refuses, and fail
+ * the record of the whole batch.
+ */
+export const MAX_RETRY_AFTER_MS = 24 * 3_600_000;
+
+/**
+ * Refusals by this platform's own guard around a provider: the call never reached the vendor, so it
+ * costs the delivery no attempt. Counted as attempts, a burst above the configured rate made whole
+ * broadcasts `dead` without a single message sent.
+ */
+const NOT_ATTEMPTED = new Set<string>([ProviderErrorCode.Throttled, ProviderErrorCode.Overloaded, ProviderErrorCode.CircuitOpen]);
 
 export interface Decision {
   outcome: ChannelOutcome;
@@ -19,7 +33,8 @@ export interface Decision {
  * refusals are `dead` (never retried), everything else `failed`. A transient failure carries the
  * provider's Retry-After when it named one; otherwise no time, so that the resend poller gives it
  * the route's retry policy (exponential backoff with full jitter), or ends it as `dead` when it is
- * out of attempts, as for every other channel.
+ * out of attempts, as for every other channel. A wait is at most MAX_RETRY_AFTER_MS and never runs
+ * past the message's expiry, so an expired message is ended when it expires.
  */
 export function decide(attempt: SendAttempt, now: Date, timing: RetryTiming): Decision {
   const deliveryId = attempt.job.deliveryId;
@@ -35,7 +50,8 @@ export function decide(attempt: SendAttempt, now: Date, timing: RetryTiming): De
 
 function refused(attempt: SendAttempt, error: ProviderError, now: Date, timing: RetryTiming): Decision {
   const deliveryId = attempt.job.deliveryId;
-  const later = (ms: number): Date => new Date(now.getTime() + ms);
+  const expiresAt = attempt.job.expiresAt ? Date.parse(attempt.job.expiresAt) : Infinity;
+  const later = (ms: number): Date => new Date(Math.min(now.getTime() + Math.min(Math.max(ms, 0), MAX_RETRY_AFTER_MS), Math.max(expiresAt, now.getTime())));
   switch (error.kind) {
     case 'permanent': {
       const outcome: ChannelOutcome = { deliveryId, status: 'dead', error: error.code, nextAttemptAt: null };
@@ -44,8 +60,10 @@ function refused(attempt: SendAttempt, error: ProviderError, now: Date, timing: 
       const reason = `${error.provider}: ${error.vendorCode ?? error.code}`;
       return { outcome, deactivation: { userId: device.userId, deviceId: device.deviceId, token: device.token, reason } };
     }
-    case 'transient':
-      return { outcome: { deliveryId, status: 'failed', error: error.code, nextAttemptAt: error.retryAfterMs === undefined ? null : later(error.retryAfterMs) } };
+    case 'transient': {
+      const nextAttemptAt = error.retryAfterMs === undefined ? null : later(error.retryAfterMs);
+      return { outcome: { deliveryId, status: 'failed', error: error.code, nextAttemptAt, ...(NOT_ATTEMPTED.has(error.code) ? { attempted: false } : {}) } };
+    }
     case 'configuration':
       return { outcome: { deliveryId, status: 'failed', error: error.code, nextAttemptAt: later(timing.configurationRetryMs) } };
   }

@@ -16,6 +16,8 @@ export interface ChannelOutcome {
    * it, so a batch that outlived its lease does not undo the resend poller's retry.
    */
   attempt?: number;
+  /** False when the send never reached the vendor (refused by the platform's own rate limit or breaker): the claim's attempt is given back. */
+  attempted?: boolean;
 }
 
 /** A device whose token the provider called dead; only this token is deactivated, not one registered since. */
@@ -62,12 +64,13 @@ export class ChannelDeliveryStore {
       const rows = await queryRows<RecordedRow>(
         tx,
         `UPDATE deliveries d
-            SET status = o.status, last_error = o.error, next_attempt_at = o.next_attempt_at, updated_at = now()
-           FROM ${outcomeColumns(['status', 'varchar'], ['error', 'text'], ['next_attempt_at', 'timestamptz'], ['attempt', 'int'])}
+            SET status = o.status, last_error = o.error, next_attempt_at = o.next_attempt_at, updated_at = now(),
+                attempts = d.attempts - CASE WHEN o.attempted THEN 0 ELSE 1 END
+           FROM ${outcomeColumns(['status', 'varchar'], ['error', 'text'], ['next_attempt_at', 'timestamptz'], ['attempt', 'int'], ['attempted', 'boolean'])}
           WHERE d.id = o.id AND d.created_at = o.created_at AND ${inKeysRange('d')} AND d.status NOT IN ('delivered', 'read', 'clicked')
             AND (o.attempt IS NULL OR (d.status = 'sent' AND d.attempts = o.attempt))
           ${RETURNING_OUTCOME_BY_KEY}`,
-        outcomeRows(outcomes, (o) => [o.status, o.error, o.nextAttemptAt, o.attempt ?? null]),
+        outcomeRows(outcomes, (o) => [o.status, o.error, o.nextAttemptAt, o.attempt ?? null, o.attempted ?? true]),
       );
       return rows.map(recordedOutcomeOf);
     });
