@@ -36,7 +36,7 @@ describe('maintainPartitions', () => {
 
   it('is idempotent', async () => {
     const again = await maintainPartitions(database.dataSource(), { now: new Date('2030-01-10T12:00:00Z'), daysAhead: 7, retentionDays: 30 });
-    expect(again).toEqual({ created: [], dropped: [] });
+    expect(again).toEqual({ created: [], dropped: [], postponed: [] });
   });
 
   it('drops a partition once all of it is past the retention period, with its rows, and the request ids of that age', async () => {
@@ -56,6 +56,39 @@ describe('maintainPartitions', () => {
     // a message kept with its week keeps its request id: a replay of it is still recognised
     expect(await partitionOf(olderThanRetention)).toBe('messages_p20300114');
     expect(keys.map((k: { message_id: string }) => k.message_id)).toContain(olderThanRetention);
+  });
+
+  it('puts off a drop whose table stays locked, without holding up the other tables, and drops it on the next run', async () => {
+    await maintainPartitions(database.dataSource(), { now: new Date('2030-02-05T10:00:00Z'), daysAhead: 1, retentionDays: 60 });
+    const old = await insertMessage(new Date('2030-02-05T10:00:00Z'));
+    expect(await partitionOf(old)).toBe('messages_p20300204');
+    await db().query(`INSERT INTO request_keys (request_id, message_id, created_at) SELECT 'bulk-' || i, $1, $2 FROM generate_series(1, 25) AS i`, [old, new Date('2030-02-05T10:00:00Z')]);
+    const policy = { now: new Date('2030-03-20T12:00:00Z'), daysAhead: 1, retentionDays: 20, lockTimeoutMs: 100, purgeChunk: 10 };
+    // a long transaction reading deliveries, as a slow query would
+    const readerSource = await createDataSource({ databaseUrl: database.url(), databasePoolSize: 1 }).initialize();
+    const reader = readerSource.createQueryRunner();
+    await reader.connect();
+    try {
+      await reader.startTransaction();
+      await reader.query('LOCK TABLE deliveries IN ACCESS SHARE MODE');
+      const blocked = await maintainPartitions(database.dataSource(), policy);
+      // the week to come cannot be attached to deliveries either: that needs the default partition to itself
+      expect(blocked.postponed.filter((p) => p.endsWith('_p20300204') || p.endsWith('_p20300318'))).toEqual(['deliveries_p20300318', 'deliveries_p20300204']);
+      expect(blocked.created).toEqual(['messages_p20300318', 'inbox_entries_p20300318']);
+      expect(blocked.dropped).toEqual(expect.arrayContaining(['messages_p20300204', 'inbox_entries_p20300204']));
+      expect(blocked.dropped.filter((p) => p.startsWith('deliveries_p'))).toEqual([]);
+      expect(await partitionOf(old)).toBeUndefined();
+      // every request id of that age is gone, ten at a time
+      expect(await db().query(`SELECT count(*)::int AS n FROM request_keys WHERE created_at < '2030-02-11'`)).toEqual([{ n: 0 }]);
+      await reader.rollbackTransaction();
+    } finally {
+      await reader.release();
+      await readerSource.destroy();
+    }
+    const next = await maintainPartitions(database.dataSource(), policy);
+    expect(next.dropped).toContain('deliveries_p20300204');
+    expect(next.created).toEqual(['deliveries_p20300318']);
+    expect(next.postponed).toEqual([]);
   });
 
   it('lets two instances maintain at once without a conflict', async () => {

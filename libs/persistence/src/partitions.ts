@@ -1,4 +1,4 @@
-import type { DataSource, EntityManager } from 'typeorm';
+import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
 import { queryRows } from './stores/rows';
 
 /** The tables partitioned by week on `created_at`. */
@@ -17,12 +17,21 @@ export interface PartitionPolicy {
   daysAhead: number;
   /** Days of history kept; a partition is dropped once all of it is older than that. */
   retentionDays: number;
+  /** The longest a partition's creation or drop waits for its table's locks before it is put off to the next run (3 s). */
+  lockTimeoutMs?: number;
+  /** Request ids deleted per statement (10,000). */
+  purgeChunk?: number;
 }
 
 export interface MaintenanceReport {
   created: string[];
   dropped: string[];
+  /** Partitions due to be made or dropped whose table stayed locked longer than `lockTimeoutMs`: the next run tries again. */
+  postponed: string[];
 }
+
+/** SQLSTATE lock_not_available: a lock_timeout ran out. */
+const LOCK_NOT_AVAILABLE = '55P03';
 
 /** A range of creation times, `from` included, `to` excluded. */
 interface Range {
@@ -38,34 +47,88 @@ interface Range {
  * Partitions are found by their bounds in the catalog, not by their names, so the daily partitions
  * of an installation made before weeks (architecture D5) are kept until they expire and a week
  * they cover only partly gets a partition for the rest of it.
+ *
+ * Every step is a short transaction of its own, one instance at a time (a session advisory lock).
+ * Dropping a partition locks its whole table against every reader and writer until its transaction
+ * ends, so each drop commits at once and waits at most `lockTimeoutMs` for the lock, since ingest,
+ * claims and queries would queue behind a waiting drop; one that cannot have it is put off to the next
+ * run. The week of request ids goes afterwards, in bounded chunks, with no table lock held.
  */
 export async function maintainPartitions(dataSource: DataSource, policy: PartitionPolicy): Promise<MaintenanceReport> {
-  return dataSource.transaction(async (tx) => {
-    await tx.query('SELECT pg_advisory_xact_lock($1)', [MAINTENANCE_LOCK]);
-    const today = Math.floor(policy.now.getTime() / DAY_MS) * DAY_MS;
-    const cutoff = today - policy.retentionDays * DAY_MS;
-    const report: MaintenanceReport = { created: [], dropped: [] };
-    for (const table of PARTITIONED_TABLES) {
-      const existing = await partitionsOf(tx, table);
-      for (let week = partitionStart(new Date(today - DAY_MS)).getTime(); week <= today + policy.daysAhead * DAY_MS; week += WEEK_MS) {
-        for (const gap of uncovered({ from: week, to: week + WEEK_MS }, existing)) {
-          if (gap.to <= cutoff) continue;
-          const name = partitionName(table, new Date(gap.from));
-          await createPartition(tx, table, name, gap);
-          report.created.push(name);
-        }
-      }
-      for (const partition of existing) {
-        if (partition.to > cutoff) continue;
-        await tx.query(`DROP TABLE ${partition.name}`);
-        report.dropped.push(partition.name);
-      }
-      await tx.query(`DELETE FROM ${table}_default WHERE created_at < $1`, [new Date(cutoff)]);
+  const runner = dataSource.createQueryRunner();
+  await runner.connect();
+  try {
+    await runner.query('SELECT pg_advisory_lock($1)', [MAINTENANCE_LOCK]);
+    try {
+      return await maintain(runner, policy);
+    } finally {
+      await runner.query('SELECT pg_advisory_unlock($1)', [MAINTENANCE_LOCK]);
     }
-    // A request id is its message's idempotency key: kept as long as the message's week is.
-    await tx.query('DELETE FROM request_keys WHERE created_at < $1', [partitionStart(new Date(cutoff))]);
-    return report;
-  });
+  } finally {
+    await runner.release();
+  }
+}
+
+async function maintain(runner: QueryRunner, policy: PartitionPolicy): Promise<MaintenanceReport> {
+  const today = Math.floor(policy.now.getTime() / DAY_MS) * DAY_MS;
+  const cutoff = today - policy.retentionDays * DAY_MS;
+  const lockTimeoutMs = policy.lockTimeoutMs ?? 3_000;
+  const report: MaintenanceReport = { created: [], dropped: [], postponed: [] };
+  const outcome = (done: boolean, names: string[]) => (done ? report.created : report.postponed).push(...names);
+  for (const table of PARTITIONED_TABLES) {
+    const existing = await partitionsOf(runner.manager, table);
+    const gaps: Range[] = [];
+    for (let week = partitionStart(new Date(today - DAY_MS)).getTime(); week <= today + policy.daysAhead * DAY_MS; week += WEEK_MS) {
+      gaps.push(...uncovered({ from: week, to: week + WEEK_MS }, existing).filter((gap) => gap.to > cutoff));
+    }
+    if (gaps.length > 0) {
+      const names = gaps.map((gap) => partitionName(table, new Date(gap.from)));
+      outcome(await underLockTimeout(runner, lockTimeoutMs, async (tx) => {
+        for (const [i, gap] of gaps.entries()) await createPartition(tx, table, names[i]!, gap);
+      }), names);
+    }
+    for (const partition of existing.filter((p) => p.to <= cutoff)) {
+      const dropped = await underLockTimeout(runner, lockTimeoutMs, (tx) => tx.query(`DROP TABLE ${partition.name}`));
+      (dropped ? report.dropped : report.postponed).push(partition.name);
+    }
+    await runner.query(`DELETE FROM ${table}_default WHERE created_at < $1`, [new Date(cutoff)]);
+  }
+  // A request id is its message's idempotency key: kept as long as the message's week is.
+  await purgeRequestKeys(runner, partitionStart(new Date(cutoff)), policy.purgeChunk ?? 10_000);
+  return report;
+}
+
+/**
+ * Runs `work` in a transaction of its own that waits at most `lockTimeoutMs` for each lock; false
+ * when a lock was not had in time (nothing of `work` is then kept).
+ */
+async function underLockTimeout(runner: QueryRunner, lockTimeoutMs: number, work: (tx: EntityManager) => Promise<unknown>): Promise<boolean> {
+  await runner.startTransaction();
+  try {
+    await runner.query(`SELECT set_config('lock_timeout', $1, true)`, [`${Math.max(1, Math.floor(lockTimeoutMs))}ms`]);
+    await work(runner.manager);
+    await runner.commitTransaction();
+    return true;
+  } catch (error) {
+    await runner.rollbackTransaction();
+    if ((error as { code?: string }).code === LOCK_NOT_AVAILABLE) return false;
+    throw error;
+  }
+}
+
+/** Deletes the request ids made before `before`, `chunk` at a time, each chunk its own statement. */
+async function purgeRequestKeys(runner: QueryRunner, before: Date, chunk: number): Promise<void> {
+  for (;;) {
+    const [{ n }] = await queryRows<{ n: number }>(
+      runner.manager,
+      `WITH gone AS (
+         DELETE FROM request_keys WHERE ctid = ANY(ARRAY(SELECT ctid FROM request_keys WHERE created_at < $1 LIMIT $2))
+         RETURNING 1)
+       SELECT count(*)::int AS n FROM gone`,
+      [before, chunk],
+    );
+    if (n < chunk) return;
+  }
 }
 
 /** The start of the week (Monday, 00:00 UTC) that holds `at`: the lower bound of its partition. */

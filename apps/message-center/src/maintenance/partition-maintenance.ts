@@ -45,6 +45,7 @@ export class PartitionMaintenance implements OnModuleInit, OnApplicationShutdown
       daysAhead: this.settings.partitionDaysAhead,
       retentionDays: this.settings.retentionDays,
     });
-    if (report.created.length + report.dropped.length > 0) this.logger.info(report, 'partitions maintained');
+    if (report.created.length + report.dropped.length > 0) this.logger.info({ created: report.created, dropped: report.dropped }, 'partitions maintained');
+    if (report.postponed.length > 0) this.logger.warn({ postponed: report.postponed }, 'partitions past retention whose table stayed locked: the next run drops them');
   }
 }
