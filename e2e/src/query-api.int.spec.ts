@@ -390,6 +390,8 @@ describe('query API over gRPC', () => {
       const one = messages[0]!;
       expect(await stats({ requestId: one.requestId })).toEqual(await fromRows('m.request_id = $1', [one.requestId]));
       expect(await stats({ requestId: one.requestId, type: 'some.other.type' })).toEqual(zeros);
+      // the earliest instant a Timestamp can name: nothing before it, and no year 0 to look in
+      expect(await stats({ type, until: { seconds: '-62135596800' } })).toEqual(zeros);
 
       // Partition maintenance moves these rows out of the default partition; that is not an outcome.
       await maintainPartitions(admin, { now: new Date('2031-03-02T12:00:00Z'), daysAhead: 1, retentionDays: 36_500 });

@@ -27,6 +27,8 @@ export interface DeliveryTotals {
 
 type TotalsRow = Record<keyof DeliveryTotals, string | null>;
 
+/** 0001-01-01T00:00:00Z, the earliest a google.protobuf.Timestamp may be. */
+const FIRST_DAY_MS = Date.parse('0001-01-01T00:00:00Z');
 const NOTHING: DeliveryTotals = { requested: 0, sent: 0, delivered: 0, failed: 0, dead: 0, read: 0, clicked: 0 };
 const DELIVERY_COUNTERS = ['sent', 'delivered', 'failed', 'dead', 'read', 'clicked'] as const;
 
@@ -46,6 +48,8 @@ export class DeliveryStatsStore {
       params.push(value);
       return `$${params.length}`;
     };
+    // Nothing happened before the first instant a timestamp can name (and its day before is year 0, which PostgreSQL has not).
+    if (filter.until && filter.until.getTime() <= FIRST_DAY_MS) return NOTHING;
     if (filter.type) conditions.push(`type = ${param(filter.type)}`);
     if (filter.since) conditions.push(`day >= ${param(dayOf(filter.since))}::date`);
     if (filter.until) conditions.push(`day <= ${param(dayOf(new Date(filter.until.getTime() - 1)))}::date`);

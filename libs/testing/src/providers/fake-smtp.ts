@@ -19,6 +19,8 @@ export interface FakeSmtp {
   rejectRecipient(address: string, code: number, message: string): void;
   /** Answers MAIL FROM for `address` with this SMTP reply code from now on. */
   rejectSender(address: string, code: number, message: string): void;
+  /** Greets every new connection with this SMTP reply code and closes it (a blocklisted client IP), until set back to undefined. */
+  refuseConnections: { code: number; message: string } | undefined;
   /** How long each mail's DATA takes to be accepted (a slow server). */
   dataDelayMs: number;
   close(): Promise<void>;
@@ -39,6 +41,7 @@ export async function startFakeSmtp(): Promise<FakeSmtp> {
     mails,
     connections: 0,
     dataDelayMs: 0,
+    refuseConnections: undefined,
     rejectRecipient: (address, code, message) => rejections.set(address.toLowerCase(), { code, message }),
     rejectSender: (address, code, message) => senderRejections.set(address.toLowerCase(), { code, message }),
     close: () => new Promise((resolve) => server.close(() => resolve())),
@@ -51,7 +54,9 @@ export async function startFakeSmtp(): Promise<FakeSmtp> {
     logger: false,
     onConnect(_session, callback) {
       fake.connections += 1;
-      callback();
+      const refusal = fake.refuseConnections;
+      if (refusal === undefined) callback();
+      else callback(Object.assign(new Error(refusal.message), { responseCode: refusal.code }));
     },
     onAuth(auth, _session, callback) {
       if (auth.username === user && auth.password === password) callback(null, { user });

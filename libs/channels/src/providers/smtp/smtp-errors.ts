@@ -37,14 +37,18 @@ function codeOf({ code, command, response }: NodemailerFailure, reply: number | 
   return ProviderErrorCode.Unexpected;
 }
 
+/** The session's own commands (`CONN` is the server's greeting): a refusal there is before any mail. */
+const SESSION_COMMANDS = new Set(['CONN', 'EHLO', 'HELO', 'LHLO', 'RSET', 'NOOP']);
+
 /**
- * What a 5xx means depends on where it came. Refusing the sender (MAIL FROM), asking for a login
- * (530) or denying relay is this installation's configuration: every mail would fail alike, and no
- * address is to blame. Any other refusal of a recipient is that address's; a refusal of the mail
- * itself (at DATA: spam, size, content) is the message's.
+ * What a 5xx means depends on where it came. Refusing the session (a 554 greeting for a blocklisted
+ * address, EHLO or RSET refused), refusing the sender (MAIL FROM), asking for a login (530) or
+ * denying relay is this installation's configuration: every mail would fail alike, and no address is
+ * to blame. Any other refusal of a recipient is that address's; a refusal of the mail itself (at
+ * DATA: spam, size, content) is the message's.
  */
 function permanentCodeOf(code: string | undefined, command: string | undefined, reply: number, response: string | undefined): ProviderErrorCode {
-  if (reply === 530) return ProviderErrorCode.Misconfigured;
+  if (reply === 530 || (command !== undefined && SESSION_COMMANDS.has(command))) return ProviderErrorCode.Misconfigured;
   if (code !== 'EENVELOPE') return ProviderErrorCode.Rejected;
   if (command !== 'RCPT TO') return ProviderErrorCode.Misconfigured;
   const policy = /^\d{3}[ -]5\.7\.\d{1,3}/.test(response ?? '');

@@ -72,6 +72,16 @@ describe('SMTP email provider', () => {
     expect(server.mails).toHaveLength(12);
   });
 
+  it('takes a server that refuses the session itself for this installation’s problem, not the mail’s', async () => {
+    await start();
+    server.refuseConnections = { code: 554, message: 'Your IP is on a blocklist' };
+    expect(await failureOf(provider.send({ to: TO, subject: 's', text: 'x' }))).toMatchObject({ kind: 'configuration', code: 'misconfigured', status: 554 });
+    expect(server.mails).toHaveLength(0);
+    server.refuseConnections = undefined;
+    await provider.send({ to: TO, subject: 'after', text: 'x' });
+    expect(server.mails).toHaveLength(1);
+  });
+
   it('maps a 5xx recipient rejection to a permanent error', async () => {
     await start();
     server.rejectRecipient(TO, 550, 'Mailbox unavailable');

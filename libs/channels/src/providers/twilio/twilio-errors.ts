@@ -6,15 +6,22 @@ const CODES: Record<number, ProviderErrorCode> = {
   20404: ProviderErrorCode.Misconfigured,
   20429: ProviderErrorCode.RateLimited,
   21211: ProviderErrorCode.InvalidEndpoint,
+  // The sender: a From that is not valid, not this account's, not SMS-capable or ambiguous. Every
+  // message would fail alike until an operator fixes it (a 400, like a refusal of one message).
+  21212: ProviderErrorCode.Misconfigured,
   21214: ProviderErrorCode.InvalidEndpoint,
   21408: ProviderErrorCode.Misconfigured,
+  21601: ProviderErrorCode.Misconfigured,
   21606: ProviderErrorCode.Misconfigured,
   21610: ProviderErrorCode.EndpointGone,
   // The From number's queue is full: it drains, so this is a wait, not a refusal (sent as a 400).
   21611: ProviderErrorCode.RateLimited,
   21612: ProviderErrorCode.InvalidEndpoint,
   21614: ProviderErrorCode.InvalidEndpoint,
+  21616: ProviderErrorCode.Misconfigured,
   21617: ProviderErrorCode.Rejected,
+  21659: ProviderErrorCode.Misconfigured,
+  21660: ProviderErrorCode.Misconfigured,
 };
 
 export function twilioError(answer: HttpAnswer, to: string, now: number): ProviderError {

@@ -65,6 +65,16 @@ describe('Twilio SMS provider', () => {
     expect(await failureOf(provider.send({ to: PHONE, body: 'x' }))).toMatchObject({ kind: 'transient', code: 'rate_limited', vendorCode: '21611', status: 400 });
   });
 
+  it.each([
+    [21212, "The 'From' number +15005550001 is not a valid phone number, shortcode, or alphanumeric sender ID."],
+    [21660, "Mismatch between the 'From' number +15005550006 and the account"],
+  ])('maps %d (a sender this account cannot use) to a configuration error, not a refusal of the message', async (code, message) => {
+    await start();
+    fake.failNext({ status: 400, code, message });
+    expect(await failureOf(provider.send({ to: PHONE, body: 'x' }))).toMatchObject({ kind: 'configuration', code: 'misconfigured', vendorCode: String(code), status: 400 });
+    expect(log.text).toContain('provider_configuration');
+  });
+
   it('maps a refused auth token (20003) to a configuration error, logged without token or number', async () => {
     await start({ authToken: 'f'.repeat(32) });
     const failure = await failureOf(provider.send({ to: PHONE, body: 'x' }));
