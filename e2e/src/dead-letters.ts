@@ -10,7 +10,12 @@ export interface DeadLetter {
 
 /** Reads a dead-letter topic from the start until a record with the key turns up. */
 export async function readDeadLetter(topic: string, key: string): Promise<DeadLetter> {
-  const consumer = testKafka().consumer({ groupId: uniqueId('e2e-dlq') });
+  return (await readRecords(topic, key, 1))[0]!;
+}
+
+/** Reads a topic from the start until `count` records with the key have turned up; returns them in order. */
+export async function readRecords(topic: string, key: string, count: number): Promise<DeadLetter[]> {
+  const consumer = testKafka().consumer({ groupId: uniqueId('e2e-read') });
   const found: DeadLetter[] = [];
   await consumer.connect();
   await consumer.subscribe({ topics: [topic], fromBeginning: true });
@@ -20,8 +25,8 @@ export async function readDeadLetter(topic: string, key: string): Promise<DeadLe
     },
   });
   try {
-    await eventually(async () => found.length, (n) => n > 0);
-    return found[0]!;
+    await eventually(async () => found.length, (n) => n >= count);
+    return found;
   } finally {
     await consumer.disconnect();
   }

@@ -4,7 +4,7 @@ import { Client } from 'pg';
 import { Topics } from '@notify/contracts';
 import { eventually, freePort } from '@notify/testing';
 import { AppProcess } from './app-process';
-import { readDeadLetter } from './dead-letters';
+import { readDeadLetter, readRecords } from './dead-letters';
 import { whileRefusing } from './storage-refusal';
 import { consumerLag, testKafka } from './kafka-admin';
 
@@ -119,6 +119,39 @@ describe('message center ingestion', () => {
       expect(dead.value).toBe(refused.value);
       expect(await count(`SELECT count(*) AS n FROM request_keys WHERE request_id = $1`, [`${prefix}bad`])).toBe(0);
     });
+  });
+
+  it('takes a refused copy of a request stored before for a replay: its queued jobs go out again, nothing to the DLQ', async () => {
+    const userId = `r-${run}-replayed`;
+    const id = `replayed-${run}`;
+    await produceAll([request(id, userId)]);
+    await eventually(() => storedLike(id), (n) => n === 1);
+    const [first] = await readRecords(Topics.deliver.websocket, userId, 1);
+
+    // The same request again, now refused (a sendAt past the retention period), as a route or template
+    // changed since its first pass would refuse it; then a poison record on the same partition, after it.
+    const copy = { ...(JSON.parse(request(id, userId).value) as Record<string, unknown>), sendAt: new Date(Date.now() + 60 * 86_400_000).toISOString() };
+    await produceAll([{ key: userId, value: JSON.stringify(copy) }, { key: userId, value: '{"not": "a request"' }]);
+
+    const jobs = await readRecords(Topics.deliver.websocket, userId, 2);
+    expect(jobs.map((job) => (JSON.parse(job.value) as { deliveryId: string }).deliveryId)).toEqual(Array(2).fill((JSON.parse(first!.value) as { deliveryId: string }).deliveryId));
+    const dead = await readRecords(Topics.requestsDlq, userId, 1);
+    expect(dead.map((d) => d.headers['x-error-code'])).toEqual(['invalid_json']);
+    expect(await storedLike(id)).toBe(1);
+  });
+
+  it('stores the first copy of a request id in a batch that can be planned, and dead-letters the copy before it', async () => {
+    const userId = `r-${run}-copies`;
+    const id = `copies-${run}`;
+    const order = (data: Record<string, unknown>) => ({ key: userId, value: JSON.stringify({ id, type: 'order.shipped', to: { userId }, data }) });
+    await producer.send({ topic: Topics.requests, messages: [order({}), order({ orderNo: 'A-17' })] });
+
+    await eventually(() => storedLike(id), (n) => n === 1);
+    const [dead] = await readRecords(Topics.requestsDlq, userId, 1);
+    expect(dead!.headers['x-error-code']).toBe('template_error');
+    expect(JSON.parse(dead!.value)).toEqual({ id, type: 'order.shipped', to: { userId }, data: {} });
+    const stored = await db.query(`SELECT m.data FROM messages m JOIN request_keys k ON k.message_id = m.id AND k.created_at = m.created_at WHERE k.request_id = $1`, [id]);
+    expect(stored.rows).toEqual([{ data: { orderNo: 'A-17' } }]);
   });
 
   it('replays from the beginning of the topic without creating a row, a delivery or an inbox entry', async () => {

@@ -75,31 +75,46 @@ export class RequestIngestion implements OnApplicationBootstrap, OnModuleDestroy
 
   private async ingest(records: ConsumedRecord[]): Promise<void> {
     const now = this.clock();
-    const valid = new Map<string, { request: NotificationRequest; route: Route; record: ConsumedRecord }>();
     const rejections: Rejection[] = [];
+    // Every parsed copy of each request id, in order: the first copy that can be planned is the request.
+    const copies = new Map<string, { request: NotificationRequest; route: Route; record: ConsumedRecord }[]>();
     for (const record of records) {
       const parsed = parseRequestRecord(record, this.routes);
-      const tooLate = parsed.ok ? sendAtProblem(parsed.request, parsed.route, now, this.settings.retentionDays) : undefined;
       if (!parsed.ok) rejections.push(parsed.rejection);
-      else if (tooLate) rejections.push({ record, code: ErrorCode.SchemaViolation, reason: tooLate });
-      else if (!valid.has(parsed.request.id)) valid.set(parsed.request.id, { ...parsed, record });
+      else copies.set(parsed.request.id, [...(copies.get(parsed.request.id) ?? []), { ...parsed, record }]);
     }
-    const { userIds, topics } = namedRecipients([...valid.values()].map((v) => v.request));
+    const { userIds, topics } = namedRecipients([...copies.values()].flat().map((c) => c.request));
     const directory = await this.recipients.lookup(userIds, topics);
     const context = { now, newId, directory };
     const planned: PlannedMessage[] = [];
-    for (const { request, route, record } of valid.values()) {
-      try {
-        planned.push(planMessage(request, route, context));
-      } catch (error) {
-        if (!(error instanceof TemplateRenderError)) throw error;
-        rejections.push({ record, code: ErrorCode.TemplateError, reason: error.message });
+    const plannedFrom = new Map<string, ConsumedRecord>();
+    /** Request ids none of whose copies could be planned, with their copies' rejections. */
+    const unplanned = new Map<string, Rejection[]>();
+    for (const [id, list] of copies) {
+      const refused: Rejection[] = [];
+      for (const { request, route, record } of list) {
+        const plan = this.plan(request, route, record, context);
+        if ('rejection' in plan) {
+          refused.push(plan.rejection);
+          continue;
+        }
+        planned.push(plan.message);
+        plannedFrom.set(id, record);
+        break;
       }
+      // A copy refused before the one that was planned is bad input of its own; a copy after it, a duplicate.
+      if (plannedFrom.has(id)) rejections.push(...refused);
+      else unplanned.set(id, refused);
     }
+    // A request refused now may have been stored by an earlier pass over this batch, under a route or
+    // template that has changed since (the first pass committed, then the process stopped before its
+    // produce): that is a replay, not bad input, and its deliveries still queued are handed out again.
+    const replay = await this.store.replayOf([...unplanned.keys()]);
+    for (const [id, refused] of unplanned) if (!replay.requestIds.includes(id)) rejections.push(...refused);
     const { written, refused } = await writeIsolatingRefusals((batch) => this.store.ingest(batch), planned);
-    for (const { item, sqlState } of refused) rejections.push(storageRefusal(valid.get(item.requestId)!.record, sqlState));
-    const jobs = written.flatMap((w) => w.jobs);
-    const events = written.flatMap((w) => w.events);
+    for (const { item, sqlState } of refused) rejections.push(storageRefusal(plannedFrom.get(item.requestId)!, sqlState));
+    const jobs = [...written.flatMap((w) => w.jobs), ...replay.jobs];
+    const events = [...written.flatMap((w) => w.events), ...replay.events];
     const stored = written.reduce((sum, w) => sum + w.stored, 0);
     await sendInChunks(this.producer, [...deliveryMessages(jobs), ...eventMessages(events)]);
     await sendDeadLetters(this.producer, rejections);
@@ -107,6 +122,23 @@ export class RequestIngestion implements OnApplicationBootstrap, OnModuleDestroy
     for (const { code, reason, record } of rejections) {
       this.rejected.inc({ code });
       this.logger.warn({ code, reason, partition: record.partition, offset: record.offset }, 'request sent to the DLQ');
+    }
+  }
+
+  /** A request planned into its message and deliveries, or the reason it cannot be. */
+  private plan(
+    request: NotificationRequest,
+    route: Route,
+    record: ConsumedRecord,
+    context: Parameters<typeof planMessage>[2],
+  ): { message: PlannedMessage } | { rejection: Rejection } {
+    const tooLate = sendAtProblem(request, route, context.now, this.settings.retentionDays);
+    if (tooLate) return { rejection: { record, code: ErrorCode.SchemaViolation, reason: tooLate } };
+    try {
+      return { message: planMessage(request, route, context) };
+    } catch (error) {
+      if (!(error instanceof TemplateRenderError)) throw error;
+      return { rejection: { record, code: ErrorCode.TemplateError, reason: error.message } };
     }
   }
 }

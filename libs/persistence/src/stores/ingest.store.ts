@@ -73,6 +73,22 @@ export class IngestStore {
       return { jobs: [...freshJobs(fresh, seqs), ...replayedJobs], events: [...decidedOutcomes(fresh), ...again.decided], stored: fresh.length };
     });
   }
+
+  /**
+   * For request ids refused this time: those stored before, and what their first pass may not have
+   * got out (as for a replay in `ingest`). A request stored once stays the request, whatever its
+   * later copies say.
+   */
+  async replayOf(requestIds: string[]): Promise<{ requestIds: string[]; jobs: DeliveryJob[]; events: OutcomeEvent[] }> {
+    if (requestIds.length === 0) return { requestIds: [], jobs: [], events: [] };
+    return this.dataSource.transaction(async (tx) => {
+      const stored = await queryRows<{ request_id: string }>(tx, `SELECT request_id FROM request_keys WHERE request_id = ANY($1::varchar[])`, [requestIds]);
+      const ids = stored.map((row) => row.request_id);
+      const again = ids.length > 0 ? await replayedDeliveries(tx, ids) : { queued: [], decided: [] };
+      const jobs = again.queued.length > 0 ? await loadDeliveryJobs(tx, again.queued) : [];
+      return { requestIds: ids, jobs, events: again.decided };
+    });
+  }
 }
 
 const REQUEST_KEY_COLUMNS = [
