@@ -26,18 +26,23 @@ const CODES: Record<string, ProviderErrorCode> = {
 
 /** Per-number limits of Aliyun SMS reset by the minute at the soonest. */
 const LIMIT_RETRY_MS = 60_000;
+const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
 /** China Standard Time, UTC+8 all year: the day of Aliyun's daily quotas. */
 const CHINA_OFFSET_MS = 8 * 3_600_000;
 
 /**
- * How long to wait after a rate limit: a minute, or, for a number's daily quota
- * (`isv.DAY_LIMIT_CONTROL`), until the next midnight in China, when it comes back. Retried every
- * minute, the delivery would spend its attempts long before then.
+ * How long to wait after a rate limit. For the account's daily quota (`isv.DAY_LIMIT_CONTROL`),
+ * until the next midnight in China, when it comes back. For a number's limits
+ * (`isv.BUSINESS_LIMIT_CONTROL`), the window its message names: a minute (分钟级), an hour
+ * (小时级) or a day (天级, counted over the last 24 hours, so a whole day) — retried every minute,
+ * the delivery would spend its attempts long before an hour's or a day's limit lets it through.
  */
-function retryAfterMsOf(vendorCode: string | undefined, now: number): number {
-  if (vendorCode !== 'isv.DAY_LIMIT_CONTROL') return LIMIT_RETRY_MS;
-  return DAY_MS - ((now + CHINA_OFFSET_MS) % DAY_MS);
+function retryAfterMsOf(vendorCode: string | undefined, message: string | undefined, now: number): number {
+  if (vendorCode === 'isv.DAY_LIMIT_CONTROL') return DAY_MS - ((now + CHINA_OFFSET_MS) % DAY_MS);
+  if (vendorCode === 'isv.BUSINESS_LIMIT_CONTROL' && message?.includes('天级')) return DAY_MS;
+  if (vendorCode === 'isv.BUSINESS_LIMIT_CONTROL' && message?.includes('小时级')) return HOUR_MS;
+  return LIMIT_RETRY_MS;
 }
 
 export interface AliyunAnswerBody {
@@ -54,7 +59,7 @@ export function aliyunError(answer: HttpAnswer, body: AliyunAnswerBody, phone: s
     code,
     vendorCode: body.Code,
     status: answer.status,
-    retryAfterMs: code === ProviderErrorCode.RateLimited ? retryAfterMsOf(body.Code, now) : undefined,
+    retryAfterMs: code === ProviderErrorCode.RateLimited ? retryAfterMsOf(body.Code, body.Message, now) : undefined,
     message: `SMS to ${maskPhone(phone)} refused with ${answer.status} ${body.Code ?? ''} (request ${body.RequestId ?? 'unknown'})`,
   });
 }

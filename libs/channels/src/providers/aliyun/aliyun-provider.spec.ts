@@ -76,6 +76,15 @@ describe('Aliyun SMS provider', () => {
     expect(await failureOf(provider.send({ to: PHONE, body: 'x' }))).toMatchObject({ kind: 'transient', code: 'rate_limited', retryAfterMs: 60_000 });
   });
 
+  it.each([
+    ['触发小时级流控Permits:5', 3_600_000],
+    ['触发天级流控Permits:10', 86_400_000],
+  ])('waits out the window a number’s limit names (%s), not a minute per attempt', async (message, retryAfterMs) => {
+    await start();
+    fake.failNext({ code: 'isv.BUSINESS_LIMIT_CONTROL', message });
+    expect(await failureOf(provider.send({ to: PHONE, body: 'x' }))).toMatchObject({ kind: 'transient', code: 'rate_limited', retryAfterMs });
+  });
+
   it('maps isv.DAY_LIMIT_CONTROL to a wait until the next midnight in China, when the daily quota comes back', async () => {
     log = new RecordingLog();
     // 2026-12-04 22:30 in Beijing (UTC+8): the quota is back in 90 minutes.
