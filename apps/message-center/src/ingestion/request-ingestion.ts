@@ -81,7 +81,12 @@ export class RequestIngestion implements OnApplicationBootstrap, OnModuleDestroy
     for (const record of records) {
       const parsed = parseRequestRecord(record, this.routes);
       if (!parsed.ok) rejections.push(parsed.rejection);
-      else copies.set(parsed.request.id, [...(copies.get(parsed.request.id) ?? []), { ...parsed, record }]);
+      else {
+        const copy = { ...parsed, record };
+        const earlier = copies.get(parsed.request.id);
+        if (earlier) earlier.push(copy);
+        else copies.set(parsed.request.id, [copy]);
+      }
     }
     const { userIds, topics } = namedRecipients([...copies.values()].flat().map((c) => c.request));
     const directory = await this.recipients.lookup(userIds, topics);
