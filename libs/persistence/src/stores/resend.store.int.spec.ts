@@ -32,7 +32,7 @@ describe('ResendStore', () => {
   async function seed(
     userId: string,
     count: number,
-    delivery: { status: string; attempts?: number; nextAttemptAt?: Date | null; expiresAt?: Date | null; channel?: string },
+    delivery: { status: string; attempts?: number; nextAttemptAt?: Date | null; expiresAt?: Date | null; channel?: string; lastError?: string },
     retry: Record<string, number | boolean> = { maxAttempts: 3, initialBackoffMs: 1_000, maxBackoffMs: 60_000 },
   ): Promise<string[]> {
     const created = Array.from({ length: count }, (_, i) => at(-3_600_000 + i));
@@ -44,8 +44,8 @@ describe('ResendStore', () => {
       [messageIds, JSON.stringify(retry), created],
     );
     await first.query(
-      `INSERT INTO deliveries (id, message_id, user_id, channel, endpoint, locale, status, attempts, next_attempt_at, expires_at, created_at, seq)
-       SELECT d, m, $3::varchar, $10, 'inbox:' || $3::varchar, 'en', $4, $5::int, $6::timestamptz, $7::timestamptz, c, s
+      `INSERT INTO deliveries (id, message_id, user_id, channel, endpoint, locale, status, attempts, next_attempt_at, expires_at, created_at, seq, last_error)
+       SELECT d, m, $3::varchar, $10, 'inbox:' || $3::varchar, 'en', $4, $5::int, $6::timestamptz, $7::timestamptz, c, s, $11
          FROM unnest($1::uuid[], $2::uuid[], $8::timestamptz[], $9::bigint[]) AS x(d, m, c, s)`,
       [
         ids,
@@ -58,6 +58,7 @@ describe('ResendStore', () => {
         created,
         created.map((_, i) => i + 1),
         delivery.channel ?? 'websocket',
+        delivery.lastError ?? null,
       ],
     );
     return ids;
@@ -107,6 +108,22 @@ describe('ResendStore', () => {
     expect(batches[0]!.jobs.map((j) => j.deliveryId).sort()).toEqual([...due, ...later].sort());
     expect(batches[0]).toMatchObject({ userId: 'u-batch', channel: 'websocket' });
     expect(new Set((await statusOf([...due, ...later])).map((r) => r.status))).toEqual(new Set(['queued']));
+  });
+
+  it('leaves out of a receiver’s batch a delivery whose wait a provider set, until that wait is over', async () => {
+    const due = await seed('u-waits', 1, { status: 'failed', nextAttemptAt: at(-1), channel: 'push', lastError: 'unavailable' });
+    const backoff = await seed('u-waits', 1, { status: 'failed', nextAttemptAt: at(600_000), channel: 'push', lastError: 'timeout' });
+    const configuration = await seed('u-waits', 1, { status: 'failed', nextAttemptAt: at(3_600_000), channel: 'push', lastError: 'bad_credentials' });
+    const rateLimited = await seed('u-waits', 1, { status: 'failed', nextAttemptAt: at(120_000), channel: 'push', lastError: 'rate_limited' });
+    const store = new ResendStore(first);
+
+    const { batches } = await store.claimDue(T0, 60_000, 100);
+    expect(batches.flatMap((b) => b.jobs.map((j) => j.deliveryId)).sort()).toEqual([...due, ...backoff].sort());
+    expect((await statusOf([...configuration, ...rateLimited])).map((r) => r.status)).toEqual(['failed', 'failed']);
+
+    // an hour on (the first batch's lease is over too, so it comes again)
+    const later = await store.claimDue(at(3_600_000), 60_000, 100);
+    expect(later.batches.flatMap((b) => b.jobs.map((j) => j.deliveryId)).sort()).toEqual([...due, ...backoff, ...configuration, ...rateLimited].sort());
   });
 
   it('lets two pollers share 10,000 due deliveries without ever claiming one twice', async () => {

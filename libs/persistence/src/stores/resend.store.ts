@@ -70,6 +70,13 @@ const DUE_ROWS_PER_RECEIVER = 20;
 const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 5, initialBackoffMs: 30_000, maxBackoffMs: 3_600_000 };
 
 /**
+ * Failures whose wait a provider or an operator set (a rate limit's Retry-After, the platform's own
+ * limits, an hour after a configuration error): such a delivery joins its receiver's batch only once
+ * its own time has come. Taken early, it would be refused again and spend an attempt for nothing.
+ */
+const IMPOSED_WAITS = `('rate_limited', 'throttled', 'circuit_open', 'bad_credentials', 'misconfigured')`;
+
+/**
  * The deliveries named by `$1`–`$3` (`deliveryKeys`) become `queued` under a lease of `$5` ms from
  * `$4` — or `expired`, or `dead` when out of attempts — and come back as whole jobs (the UPDATE
  * already joins the message). A write by key (architecture D17): joined to the pending rows found
@@ -114,7 +121,10 @@ export const FIND_DUE = `WITH due AS (
    SELECT p.id, p.created_at FROM due CROSS JOIN LATERAL (
      SELECT d.id, d.created_at FROM deliveries d
       WHERE d.user_id = due.user_id AND d.channel = due.channel
-        AND CASE d.status WHEN 'failed' THEN d.next_attempt_at IS NOT NULL WHEN 'queued' THEN d.next_attempt_at <= $1 ELSE false END
+        AND CASE d.status
+              WHEN 'failed' THEN d.next_attempt_at IS NOT NULL AND (d.next_attempt_at <= $1 OR d.last_error IS NULL OR d.last_error NOT IN ${IMPOSED_WAITS})
+              WHEN 'queued' THEN d.next_attempt_at <= $1
+              ELSE false END
       ORDER BY d.created_at
       LIMIT ${MAX_BATCH_JOBS}
       FOR UPDATE SKIP LOCKED) AS p`;
@@ -131,7 +141,7 @@ const FIND_DUE_WITHOUT_USER = `SELECT id, created_at FROM deliveries
 /**
  * The failed-delivery cache of the resend poller, kept in PostgreSQL. A failed delivery first gets
  * its next attempt time (backoff with full jitter) or ends (`dead`, `expired`); when any of a
- * receiver's pending deliveries on a channel is due, all of them are claimed together under a lease
+ * receiver's pending deliveries on a channel is due, all of them are claimed together under a lease (but for a wait a provider set, see IMPOSED_WAITS)
  * (`FOR UPDATE SKIP LOCKED`, so pollers never claim the same delivery; a crashed poller's claims
  * come due again when the lease runs out).
  */
