@@ -1,6 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { CompressionTypes, Partitioners, type Producer } from 'kafkajs';
 import { Client } from 'pg';
+import { parse, stringify } from 'yaml';
 import { Topics } from '@notify/contracts';
 import { eventually, freePort } from '@notify/testing';
 import { AppProcess } from './app-process';
@@ -16,6 +20,8 @@ describe('message center ingestion', () => {
   const db = new Client({ connectionString: process.env.DATABASE_URL });
   let producer: Producer;
   let center: AppProcess;
+  let centerPort: number;
+  const centerEnv = { MESSAGE_CENTER_GROUP: group, LOG_LEVEL: 'warn', KAFKAJS_NO_PARTITIONER_WARNING: '1' };
 
   const request = (id: string, userId: string) => ({
     key: userId,
@@ -35,12 +41,8 @@ describe('message center ingestion', () => {
     await db.connect();
     producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();
-    const port = await freePort();
-    center = new AppProcess(
-      'apps/message-center/src/main.ts',
-      { MESSAGE_CENTER_PORT: String(port), MESSAGE_CENTER_GROUP: group, LOG_LEVEL: 'warn', KAFKAJS_NO_PARTITIONER_WARNING: '1' },
-      port,
-    );
+    centerPort = await freePort();
+    center = new AppProcess('apps/message-center/src/main.ts', { ...centerEnv, MESSAGE_CENTER_PORT: String(centerPort) }, centerPort);
     await center.start();
   });
 
@@ -202,6 +204,37 @@ describe('message center ingestion', () => {
     );
     expect(inboxes.rows).toHaveLength(20);
     for (const row of inboxes.rows) expect({ user: row.user_id, n: Number(row.n), low: Number(row.low), high: Number(row.high) }).toEqual({ user: row.user_id, n: 500, low: 1, high: 500 });
+  });
+
+  it('takes a copy of a stored request whose type has lost its route for a replay, not for bad input', async () => {
+    const userId = `r-${run}-unrouted`;
+    const id = `unrouted-${run}`;
+    await produceAll([request(id, userId)]);
+    await eventually(() => storedLike(id), (n) => n === 1);
+    const [first] = await readRecords(Topics.deliver.websocket, userId, 1);
+
+    // The same center with the route table's default route (which took account.note) removed.
+    const routes = parse(readFileSync('config/routes.yaml', 'utf8')) as { routes: Record<string, unknown> };
+    delete routes.routes.default;
+    const routesFile = join(mkdtempSync(join(tmpdir(), 'routes-')), 'routes.yaml');
+    writeFileSync(routesFile, stringify(routes));
+    await center.stop();
+    const unrouted = new AppProcess('apps/message-center/src/main.ts', { ...centerEnv, MESSAGE_CENTER_PORT: String(centerPort), NOTIFY_ROUTES: routesFile }, centerPort);
+    await unrouted.start();
+    try {
+      const other = `unrouted-other-${run}`;
+      await produceAll([request(id, userId), request(other, userId)]);
+
+      const jobs = await readRecords(Topics.deliver.websocket, userId, 2);
+      const deliveryOf = (record: { value: string }) => (JSON.parse(record.value) as { deliveryId: string }).deliveryId;
+      expect(jobs.map(deliveryOf)).toEqual([deliveryOf(first!), deliveryOf(first!)]);
+      const dead = await readRecords(Topics.requestsDlq, userId, 1);
+      expect(dead.map((d) => [d.headers['x-error-code'], (JSON.parse(d.value) as { id: string }).id])).toEqual([['unknown_type', other]]);
+      expect(await storedLike(id)).toBe(1);
+    } finally {
+      await unrouted.stop();
+      await center.start();
+    }
   });
 
   it('goes on after its database connections are cut, as in a PostgreSQL restart', async () => {

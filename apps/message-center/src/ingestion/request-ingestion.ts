@@ -78,9 +78,12 @@ export class RequestIngestion implements OnApplicationBootstrap, OnModuleDestroy
     const rejections: Rejection[] = [];
     // Every parsed copy of each request id, in order: the first copy that can be planned is the request.
     const copies = new Map<string, { request: NotificationRequest; route: Route; record: ConsumedRecord }[]>();
+    /** Valid requests without a route, by id: refused, unless their id was stored before (a replay). */
+    const unroutable = new Map<string, Rejection[]>();
     for (const record of records) {
       const parsed = parseRequestRecord(record, this.routes);
-      if (!parsed.ok) rejections.push(parsed.rejection);
+      if (!parsed.ok && parsed.requestId !== undefined) unroutable.set(parsed.requestId, [...(unroutable.get(parsed.requestId) ?? []), parsed.rejection]);
+      else if (!parsed.ok) rejections.push(parsed.rejection);
       else {
         const copy = { ...parsed, record };
         const earlier = copies.get(parsed.request.id);
@@ -111,8 +114,12 @@ export class RequestIngestion implements OnApplicationBootstrap, OnModuleDestroy
       if (plannedFrom.has(id)) rejections.push(...refused);
       else unplanned.set(id, refused);
     }
+    for (const [id, refused] of unroutable) {
+      if (plannedFrom.has(id)) rejections.push(...refused);
+      else unplanned.set(id, [...(unplanned.get(id) ?? []), ...refused]);
+    }
     // A request refused now may have been stored by an earlier pass over this batch, under a route or
-    // template that has changed since (the first pass committed, then the process stopped before its
+    // template that has changed or been removed since (the first pass committed, then the process stopped before its
     // produce): that is a replay, not bad input, and its deliveries still queued are handed out again.
     const replay = await this.store.replayOf([...unplanned.keys()]);
     for (const [id, refused] of unplanned) if (!replay.requestIds.includes(id)) rejections.push(...refused);

@@ -12,7 +12,12 @@ import {
 import type { ConsumedRecord, Rejection } from '@notify/kafka';
 import { channelsOf, type Route, type RouteTable } from '../routing/route-table';
 
-export type ParsedRecord = { ok: true; request: NotificationRequest; route: Route } | { ok: false; rejection: Rejection };
+/**
+ * A valid request and its route, or the reason the record goes to the DLQ. A valid request refused
+ * only for want of a route keeps its id (`requestId`): it may be a replay of one stored while its type
+ * had a route.
+ */
+export type ParsedRecord = { ok: true; request: NotificationRequest; route: Route } | { ok: false; rejection: Rejection; requestId?: string };
 
 /** Turns one record of notify.requests into a validated request and its route, or the reason it goes to the DLQ. */
 export function parseRequestRecord(record: ConsumedRecord, routes: RouteTable): ParsedRecord {
@@ -37,7 +42,7 @@ export function parseRequestRecord(record: ConsumedRecord, routes: RouteTable): 
   const unstorable = unstorableTextProblem(text, parsed.data);
   if (unstorable) return reject(ErrorCode.SchemaViolation, unstorable);
   const route = routes.resolve(parsed.data.type);
-  if (!route) return reject(ErrorCode.UnknownType, `no route for type "${parsed.data.type}" and no default route`);
+  if (!route) return { ...reject(ErrorCode.UnknownType, `no route for type "${parsed.data.type}" and no default route`), requestId: parsed.data.id } as ParsedRecord;
   return { ok: true, request: parsed.data, route };
 }
 
