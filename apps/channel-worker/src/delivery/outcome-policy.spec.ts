@@ -61,10 +61,14 @@ describe('decide', () => {
   it.each([
     [ProviderErrorCode.Throttled, 5_000],
     [ProviderErrorCode.Overloaded, undefined],
-    [ProviderErrorCode.CircuitOpen, 30_000],
-  ])('costs no attempt when the platform’s own guard refused the call (%s): it never reached the vendor', (code, retryAfterMs) => {
+  ])('costs no attempt when the platform’s own limits refused the call (%s): it never reached the vendor', (code, retryAfterMs) => {
     const error = new ProviderError({ provider: 'twilio', code, retryAfterMs, message: 'held back here' });
     expect(decide(refusedBy(error, 5), now, timing).outcome).toMatchObject({ status: 'failed', error: code, attempted: false });
+  });
+
+  it('counts an open circuit as the vendor failure it stands for, and leaves its wait to the route’s retry policy', () => {
+    const error = new ProviderError({ provider: 'apns', code: ProviderErrorCode.CircuitOpen, retryAfterMs: 30_000, message: 'circuit open' });
+    expect(decide(refusedBy(error, 5), now, timing).outcome).toEqual({ deliveryId: 'd-1', status: 'failed', error: 'circuit_open', nextAttemptAt: null });
   });
 
   it('counts the attempt when the vendor itself refused', () => {

@@ -16,11 +16,19 @@ export interface RetryTiming {
 export const MAX_RETRY_AFTER_MS = 24 * 3_600_000;
 
 /**
- * Refusals by this platform's own guard around a provider: the call never reached the vendor, so it
- * costs the delivery no attempt. Counted as attempts, a burst above the configured rate made whole
- * broadcasts `dead` without a single message sent.
+ * Refusals by this platform's own limits around a provider (its rate, its calls in flight): the call
+ * never reached the vendor, so it costs the delivery no attempt. Counted as attempts, a burst above
+ * the configured rate made whole broadcasts `dead` without a single message sent. An open circuit is
+ * not one of them: it stands in for the vendor's own failures, and counts as they would.
  */
-const NOT_ATTEMPTED = new Set<string>([ProviderErrorCode.Throttled, ProviderErrorCode.Overloaded, ProviderErrorCode.CircuitOpen]);
+const NOT_ATTEMPTED = new Set<string>([ProviderErrorCode.Throttled, ProviderErrorCode.Overloaded]);
+
+/**
+ * Refusals whose wait is the route's retry policy even though the refusal named one: an open circuit
+ * says when it will try the vendor again, not when every message held back should. Given that time,
+ * each of them came back together every half-open period, for as long as the vendor was down.
+ */
+const ROUTE_WAIT = new Set<string>([ProviderErrorCode.CircuitOpen]);
 
 export interface Decision {
   outcome: ChannelOutcome;
@@ -61,7 +69,7 @@ function refused(attempt: SendAttempt, error: ProviderError, now: Date, timing: 
       return { outcome, deactivation: { userId: device.userId, deviceId: device.deviceId, token: device.token, reason } };
     }
     case 'transient': {
-      const nextAttemptAt = error.retryAfterMs === undefined ? null : later(error.retryAfterMs);
+      const nextAttemptAt = error.retryAfterMs === undefined || ROUTE_WAIT.has(error.code) ? null : later(error.retryAfterMs);
       return { outcome: { deliveryId, status: 'failed', error: error.code, nextAttemptAt, ...(NOT_ATTEMPTED.has(error.code) ? { attempted: false } : {}) } };
     }
     case 'configuration':

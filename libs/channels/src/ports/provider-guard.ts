@@ -97,7 +97,7 @@ export class ProviderGuard {
         provider: this.provider,
         code: ProviderErrorCode.Throttled,
         message: `rate limit of ${this.limits.ratePerSecond}/s would hold this call longer than ${this.limits.maxRateWaitMs} ms`,
-        retryAfterMs: this.rate.nextSlotInMs(),
+        retryAfterMs: this.rate.refusalRetryMs(),
       });
     }
     if (waitMs > 0) await this.clock.sleep(waitMs);

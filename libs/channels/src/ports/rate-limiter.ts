@@ -7,6 +7,8 @@ import type { Clock } from './clock';
 export class RateLimiter {
   private tokens: number;
   private refilledAt: number;
+  /** The latest retry time handed to a refused caller (see `refusalRetryMs`). */
+  private deferredUntil = -Infinity;
 
   constructor(
     private readonly ratePerSecond: number,
@@ -28,10 +30,22 @@ export class RateLimiter {
     return waitMs;
   }
 
-  /** How long until one more call could be admitted, for a refusal's retry hint. */
+  /** How long until one more call could be admitted. */
   nextSlotInMs(): number {
     this.refill();
     return this.tokens >= 1 ? 0 : Math.ceil(((1 - this.tokens) / this.ratePerSecond) * 1000);
+  }
+
+  /**
+   * When a refused caller should come back: the first at the next free slot, the ones after it spaced
+   * at the rate. All told the same next slot, a backlog of N came back together every few seconds and
+   * all but a few were refused again, N times over.
+   */
+  refusalRetryMs(): number {
+    const now = this.clock.now();
+    const at = Math.max(this.deferredUntil + 1000 / this.ratePerSecond, now + this.nextSlotInMs());
+    this.deferredUntil = at;
+    return Math.ceil(at - now);
   }
 
   private refill(): void {
