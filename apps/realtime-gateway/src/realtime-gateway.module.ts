@@ -6,6 +6,7 @@ import { ObservabilityModule, type AppLogger } from '@notify/observability';
 import { PersistenceModule } from '@notify/persistence';
 import { TokenVerifier } from './auth/token-verifier';
 import { DemoController } from './demo/demo.controller';
+import { EventPublisher } from './delivery/event-publisher';
 import { OutcomeRecorder } from './delivery/outcome-recorder';
 import { DELIVERY_SETTINGS, WebsocketDelivery } from './delivery/websocket-delivery';
 import { InboxRequests } from './realtime/inbox-requests';
@@ -33,6 +34,7 @@ export class RealtimeGatewayModule {
         { provide: REALTIME_SETTINGS, useValue: config },
         { provide: DELIVERY_SETTINGS, useValue: config },
         { provide: FATAL_ERROR_HANDLER, useValue: onFatal },
+        EventPublisher,
         InboxRequests,
         RealtimeServer,
         OutcomeRecorder,

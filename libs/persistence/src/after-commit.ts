@@ -11,7 +11,11 @@ export interface AfterCommitRetry extends RetryPolicy {
 /** The injection token of an `AfterCommitRetry` other than the default (tests give one whose waits take no time). */
 export const AFTER_COMMIT_RETRY_POLICY = Symbol('AFTER_COMMIT_RETRY_POLICY');
 
-/** About 1.5 minutes of tries at most: a PostgreSQL restart or a broker election, well within a send's lease. */
+/**
+ * About 1.5 minutes of waits between tries: a PostgreSQL restart or a broker election, well within a
+ * send's lease. Each try takes its own time on top (a produce to an absent broker runs kafkajs's own
+ * retries first, about a minute), so giving up can take about 10 minutes.
+ */
 export const AFTER_COMMIT_RETRY: AfterCommitRetry = {
   maxAttempts: 8,
   initialBackoffMs: 1_000,

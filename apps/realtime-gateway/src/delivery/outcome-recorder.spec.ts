@@ -1,7 +1,8 @@
 import { Topics } from '@notify/contracts';
 import { createLogger } from '@notify/observability';
 import type { DeliveryOutcome, DeliveryOutcomeStore } from '@notify/persistence';
-import { flakyProducer, instantRetry, outcomeEvent, publishedEvents } from '../testing/doubles';
+import { flakyProducer, gatedProducer, instantRetry, outcomeEvent, publishedEvents } from '../testing/doubles';
+import { EventPublisher } from './event-publisher';
 import { OutcomeRecorder } from './outcome-recorder';
 
 const logger = createLogger('outcome-recorder-spec', 'silent');
@@ -28,11 +29,11 @@ describe('OutcomeRecorder', () => {
     const db = flakyStore(0);
     const kafka = flakyProducer(2);
     const retry = instantRetry(5);
-    const recorder = new OutcomeRecorder(db.store, kafka.producer, logger, retry);
+    const recorder = new OutcomeRecorder(db.store, new EventPublisher(kafka.producer, logger, retry), logger, retry);
 
     recorder.add(acknowledged('d1'));
     recorder.add(acknowledged('d2'));
-    await recorder.flush();
+    await recorder.onApplicationShutdown();
 
     expect(db.calls()).toBe(1);
     expect(kafka.calls()).toBe(3);
@@ -46,10 +47,10 @@ describe('OutcomeRecorder', () => {
   it('records again after PostgreSQL refused, then publishes', async () => {
     const db = flakyStore(1);
     const kafka = flakyProducer(0);
-    const recorder = new OutcomeRecorder(db.store, kafka.producer, logger, instantRetry(5));
+    const recorder = new OutcomeRecorder(db.store, new EventPublisher(kafka.producer, logger, instantRetry(5)), logger, instantRetry(5));
 
     recorder.add(acknowledged('d1'));
-    await recorder.flush();
+    await recorder.onApplicationShutdown();
 
     expect(db.recorded).toEqual([[acknowledged('d1')]]);
     expect(publishedEvents(kafka.accepted)).toEqual([{ topic: Topics.events, deliveryId: 'd1', status: 'delivered' }]);
@@ -58,14 +59,34 @@ describe('OutcomeRecorder', () => {
   it('goes on with later acknowledgements after giving up on a group', async () => {
     const db = flakyStore(0);
     const kafka = flakyProducer(3);
-    const recorder = new OutcomeRecorder(db.store, kafka.producer, logger, instantRetry(3));
+    const publisher = new EventPublisher(kafka.producer, logger, instantRetry(3));
+    const recorder = new OutcomeRecorder(db.store, publisher, logger, instantRetry(3));
+
+    recorder.add(acknowledged('d1'));
+    await recorder.flush();
+    await publisher.settled();
+    recorder.add(acknowledged('d2'));
+    await recorder.onApplicationShutdown();
+
+    expect(db.recorded).toEqual([[acknowledged('d1')], [acknowledged('d2')]]);
+    expect(publishedEvents(kafka.accepted)).toEqual([{ topic: Topics.events, deliveryId: 'd2', status: 'delivered' }]);
+  });
+
+  it('goes on recording while the broker is away: only the events wait, and go out once it is back', async () => {
+    const db = flakyStore(0);
+    const kafka = gatedProducer();
+    const recorder = new OutcomeRecorder(db.store, new EventPublisher(kafka.producer, logger, instantRetry(5)), logger, instantRetry(5));
 
     recorder.add(acknowledged('d1'));
     await recorder.flush();
     recorder.add(acknowledged('d2'));
+    recorder.add(acknowledged('d3'));
     await recorder.flush();
+    expect(db.recorded).toEqual([[acknowledged('d1')], [acknowledged('d2'), acknowledged('d3')]]);
+    expect(kafka.accepted).toEqual([]);
 
-    expect(db.recorded).toEqual([[acknowledged('d1')], [acknowledged('d2')]]);
-    expect(publishedEvents(kafka.accepted)).toEqual([{ topic: Topics.events, deliveryId: 'd2', status: 'delivered' }]);
+    kafka.open();
+    await recorder.onApplicationShutdown();
+    expect(publishedEvents(kafka.accepted).map((e) => e.deliveryId)).toEqual(['d1', 'd2', 'd3']);
   });
 });

@@ -1,29 +1,28 @@
-import { Inject, Injectable, Optional, type OnModuleDestroy } from '@nestjs/common';
-import type { Producer } from 'kafkajs';
-import type { OutcomeEvent } from '@notify/contracts';
-import { KAFKA_PRODUCER, publishOutcomes } from '@notify/kafka';
+import { Inject, Injectable, Optional, type OnApplicationShutdown } from '@nestjs/common';
 import { APP_LOGGER, type AppLogger } from '@notify/observability';
 import { AFTER_COMMIT_RETRY, AFTER_COMMIT_RETRY_POLICY, afterCommit, DeliveryOutcomeStore, type AfterCommitRetry, type DeliveryOutcome } from '@notify/persistence';
+import { EventPublisher } from './event-publisher';
 
 const FLUSH_AFTER_MS = 25;
 
 const FLUSH_AT = 500;
 
 /**
- * Acknowledgements arrive one by one; this gathers them and writes each group in one
- * statement, then publishes the resulting events in one produce call. Both steps are tried again
- * in place (`afterCommit`), the publish on its own, so a broker election neither loses the events
- * of recorded outcomes nor records them twice. Groups are written one after another, in order.
+ * Acknowledgements arrive one by one; this gathers them and writes each group in one statement,
+ * tried again in place (`afterCommit`), then hands the resulting events to the `EventPublisher`.
+ * Groups are written one after another, in order; a broker away holds up only the events, never the
+ * writes (waiting on it, acknowledgements went unrecorded until their leases ran out, and their
+ * messages were sent again).
  */
 @Injectable()
-export class OutcomeRecorder implements OnModuleDestroy {
+export class OutcomeRecorder implements OnApplicationShutdown {
   private pending: DeliveryOutcome[] = [];
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly store: DeliveryOutcomeStore,
-    @Inject(KAFKA_PRODUCER) private readonly producer: Producer,
+    private readonly publisher: EventPublisher,
     @Inject(APP_LOGGER) private readonly logger: AppLogger,
     @Optional() @Inject(AFTER_COMMIT_RETRY_POLICY) private readonly retry: AfterCommitRetry = AFTER_COMMIT_RETRY,
   ) {}
@@ -44,8 +43,14 @@ export class OutcomeRecorder implements OnModuleDestroy {
     return this.flushing;
   }
 
-  async onModuleDestroy(): Promise<void> {
+  /**
+   * After the sockets are closed (`RealtimeServer.beforeApplicationShutdown`), so the last
+   * acknowledgements are in; before the producer and the database are closed. Publishing the events
+   * of every stored outcome and read is waited for here, after the last write.
+   */
+  async onApplicationShutdown(): Promise<void> {
     await this.flush();
+    await this.publisher.settled();
   }
 
   private flushSoon(delayMs: number): void {
@@ -56,18 +61,12 @@ export class OutcomeRecorder implements OnModuleDestroy {
 
   private async write(outcomes: DeliveryOutcome[]): Promise<void> {
     if (outcomes.length === 0) return;
-    let events: OutcomeEvent[];
     try {
-      events = await afterCommit('recording acknowledgements', () => this.store.record(outcomes), this.logger, this.retry);
+      const events = await afterCommit('recording acknowledgements', () => this.store.record(outcomes), this.logger, this.retry);
+      this.publisher.publish(events, 'recording acknowledgements');
     } catch (error) {
       // The deliveries stay `sent`; the resend poller treats an unconfirmed send as not delivered.
       this.logger.error({ err: error, count: outcomes.length }, 'could not record delivery outcomes');
-      return;
-    }
-    try {
-      await afterCommit('publishing outcomes', () => publishOutcomes(this.producer, events), this.logger, this.retry);
-    } catch (error) {
-      this.logger.error({ err: error, count: events.length }, 'recorded delivery outcomes could not be published on notify.events');
     }
   }
 }

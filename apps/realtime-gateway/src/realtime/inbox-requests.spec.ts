@@ -2,6 +2,7 @@ import { Topics } from '@notify/contracts';
 import { createLogger } from '@notify/observability';
 import type { InboxStore } from '@notify/persistence';
 import { flakyProducer, instantRetry, outcomeEvent, publishedEvents } from '../testing/doubles';
+import { EventPublisher } from '../delivery/event-publisher';
 import { InboxRequests, type NotificationSocket } from './inbox-requests';
 
 const logger = createLogger('inbox-requests-spec', 'silent');
@@ -26,26 +27,28 @@ const inbox = {
 describe('InboxRequests: read', () => {
   it('answers the client once the read is stored, and publishes its events when the broker is back', async () => {
     const kafka = flakyProducer(2);
-    const requests = new InboxRequests(inbox, kafka.producer, logger, instantRetry(5));
+    const publisher = new EventPublisher(kafka.producer, logger, instantRetry(5));
+    const requests = new InboxRequests(inbox, publisher, logger);
     const client = socketOfUser1();
     requests.attach(client.socket);
 
     await expect(client.ask('read', { ids: ['0190a1b2-0000-7000-8000-000000000001'] })).resolves.toEqual({ ok: true });
     expect(client.toOtherDevices).toEqual([{ room: expect.stringContaining('user-1'), event: 'read', payload: { ids: ['0190a1b2-0000-7000-8000-000000000001'] } }]);
 
-    await requests.onModuleDestroy();
+    await publisher.settled();
     expect(kafka.calls()).toBe(3);
     expect(publishedEvents(kafka.accepted)).toEqual([{ topic: Topics.events, deliveryId: '0190a1b2-0000-7000-8000-000000000001', status: 'read' }]);
   });
 
   it('still answers ok when the events cannot be published at all: the read did count', async () => {
     const kafka = flakyProducer(10);
-    const requests = new InboxRequests(inbox, kafka.producer, logger, instantRetry(3));
+    const publisher = new EventPublisher(kafka.producer, logger, instantRetry(3));
+    const requests = new InboxRequests(inbox, publisher, logger);
     const client = socketOfUser1();
     requests.attach(client.socket);
 
     await expect(client.ask('read', { ids: ['0190a1b2-0000-7000-8000-000000000002'] })).resolves.toEqual({ ok: true });
-    await requests.onModuleDestroy();
+    await publisher.settled();
     expect(kafka.calls()).toBe(3);
     expect(kafka.accepted).toEqual([]);
   });

@@ -1,10 +1,9 @@
-import { Inject, Injectable, Optional, type OnModuleDestroy } from '@nestjs/common';
-import type { Producer } from 'kafkajs';
+import { Inject, Injectable } from '@nestjs/common';
 import type { Socket } from 'socket.io';
-import type { ClientToServerEvents, OutcomeEvent, ReadResponse, ServerToClientEvents, SyncResponse } from '@notify/contracts';
-import { KAFKA_PRODUCER, publishOutcomes } from '@notify/kafka';
+import type { ClientToServerEvents, ReadResponse, ServerToClientEvents, SyncResponse } from '@notify/contracts';
 import { APP_LOGGER, type AppLogger } from '@notify/observability';
-import { AFTER_COMMIT_RETRY, AFTER_COMMIT_RETRY_POLICY, afterCommit, InboxStore, type AfterCommitRetry } from '@notify/persistence';
+import { InboxStore } from '@notify/persistence';
+import { EventPublisher } from '../delivery/event-publisher';
 import { internalError, invalidArgument, ReadRequestSchema, SyncRequestSchema } from './client-requests';
 import { userRoom } from './rooms';
 
@@ -19,20 +18,12 @@ export type NotificationSocket = Socket<ClientToServerEvents, ServerToClientEven
 
 /** The client's own requests: `sync` (what is newer than my last sequence number) and `read`. */
 @Injectable()
-export class InboxRequests implements OnModuleDestroy {
-  /** `read` events still being published; shutting down waits for them. */
-  private readonly publishing = new Set<Promise<void>>();
-
+export class InboxRequests {
   constructor(
     private readonly inbox: InboxStore,
-    @Inject(KAFKA_PRODUCER) private readonly producer: Producer,
+    private readonly publisher: EventPublisher,
     @Inject(APP_LOGGER) private readonly logger: AppLogger,
-    @Optional() @Inject(AFTER_COMMIT_RETRY_POLICY) private readonly retry: AfterCommitRetry = AFTER_COMMIT_RETRY,
   ) {}
-
-  async onModuleDestroy(): Promise<void> {
-    await Promise.all(this.publishing);
-  }
 
   attach(socket: NotificationSocket): void {
     socket.on('sync', (payload, ack) => void this.answer(ack, () => this.sync(socket, payload)));
@@ -47,25 +38,17 @@ export class InboxRequests implements OnModuleDestroy {
 
   /**
    * Marks messages read for the user and tells the user's other devices. The client is answered once
-   * the read is stored: the `read` events are the platform's to publish, and a failed publish is tried
-   * again in place rather than reported to a client whose read did count (asking again would find
-   * nothing left to mark, and the events would never be published).
+   * the read is stored: the `read` events are the platform's to publish (`EventPublisher`), not the
+   * client's to ask again for (asking again would find nothing left to mark, and the events would
+   * never be published).
    */
   private async read(socket: NotificationSocket, payload: unknown): Promise<ReadResponse> {
     const request = ReadRequestSchema.safeParse(payload);
     if (!request.success) return invalidArgument(request.error);
     const { read, events } = await this.inbox.markRead(socket.data.userId, request.data.ids);
     if (read.length > 0) socket.to(userRoom(socket.data.userId)).emit('read', { ids: read });
-    this.publish(events);
+    this.publisher.publish(events, 'recording reads');
     return { ok: true };
-  }
-
-  private publish(events: OutcomeEvent[]): void {
-    if (events.length === 0) return;
-    const published: Promise<void> = afterCommit('publishing read events', () => publishOutcomes(this.producer, events), this.logger, this.retry)
-      .catch((error: unknown) => this.logger.error({ err: error, count: events.length }, 'stored reads could not be published on notify.events'))
-      .finally(() => this.publishing.delete(published));
-    this.publishing.add(published);
   }
 
   private async answer<T>(ack: unknown, work: () => Promise<T>): Promise<void> {

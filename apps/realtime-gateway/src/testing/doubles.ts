@@ -16,6 +16,23 @@ export function flakyProducer(failures: number): { producer: Producer; calls: ()
   return { producer, calls: () => calls, accepted };
 }
 
+/** A producer whose produce calls wait until `open()` (a broker away), then are accepted in order; it keeps what it accepted. */
+export function gatedProducer(): { producer: Producer; open: () => void; calls: () => number; accepted: TopicMessages[] } {
+  let calls = 0;
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  const accepted: TopicMessages[] = [];
+  const producer = {
+    sendBatch: async ({ topicMessages }: { topicMessages: TopicMessages[] }) => {
+      calls += 1;
+      await opened;
+      accepted.push(...topicMessages);
+      return [];
+    },
+  } as unknown as Producer;
+  return { producer, open, calls: () => calls, accepted };
+}
+
 /** Tries at once, at most `maxAttempts` times, and keeps the waits it would have made. */
 export function instantRetry(maxAttempts: number): AfterCommitRetry & { waits: number[] } {
   const waits: number[] = [];

@@ -1,0 +1,63 @@
+import { Writable } from 'node:stream';
+import { createLogger } from '@notify/observability';
+import { gatedProducer, instantRetry, outcomeEvent, publishedEvents } from '../testing/doubles';
+import { EventPublisher } from './event-publisher';
+
+/** A logger that keeps what it wrote at error level, as parsed JSON lines. */
+function keptErrors() {
+  const lines: Record<string, unknown>[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      const line = JSON.parse(chunk.toString()) as Record<string, unknown>;
+      if (line.level === 50) lines.push(line);
+      done();
+    },
+  });
+  return { logger: createLogger('event-publisher-spec', 'error', destination), lines };
+}
+
+const events = (...ids: string[]) => ids.map((id) => outcomeEvent(id, 'delivered'));
+
+describe('EventPublisher', () => {
+  it('sends what was handed over during a produce in one produce after it, in order', async () => {
+    const kafka = gatedProducer();
+    const publisher = new EventPublisher(kafka.producer, keptErrors().logger, instantRetry(3));
+
+    publisher.publish(events('a'), 'test');
+    publisher.publish(events('b'), 'test');
+    publisher.publish(events('c', 'd'), 'test');
+    kafka.open();
+    await publisher.settled();
+
+    expect(kafka.calls()).toBe(2);
+    expect(publishedEvents(kafka.accepted).map((e) => e.deliveryId)).toEqual(['a', 'b', 'c', 'd']);
+  });
+
+  it('holds at most maxWaiting events while the broker is away, and logs the count of those it drops', async () => {
+    const kafka = gatedProducer();
+    const log = keptErrors();
+    const publisher = new EventPublisher(kafka.producer, log.logger, instantRetry(3), { maxWaiting: 2, drainTimeoutMs: 60_000 });
+
+    publisher.publish(events('a'), 'test'); // in the produce call waiting for the broker
+    publisher.publish(events('b'), 'test');
+    publisher.publish(events('c', 'd'), 'recording acknowledgements');
+    kafka.open();
+    await publisher.settled();
+
+    expect(publishedEvents(kafka.accepted).map((e) => e.deliveryId)).toEqual(['a', 'b', 'c']);
+    expect(log.lines.map((l) => [l.count, l.msg])).toEqual([[1, 'recording acknowledgements: events dropped, 2 already wait for the broker']]);
+  });
+
+  it('stops waiting at shutdown after its time, and says how many events were left', async () => {
+    const kafka = gatedProducer();
+    const log = keptErrors();
+    const publisher = new EventPublisher(kafka.producer, log.logger, instantRetry(3), { maxWaiting: 100, drainTimeoutMs: 10 });
+
+    publisher.publish(events('a'), 'test');
+    publisher.publish(events('b', 'c'), 'test');
+    await publisher.settled();
+
+    expect(kafka.accepted).toEqual([]);
+    expect(log.lines.map((l) => [l.count, l.msg])).toEqual([[2, 'shutting down with events not yet published on notify.events']]);
+  });
+});
