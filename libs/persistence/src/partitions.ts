@@ -26,8 +26,10 @@ export interface PartitionPolicy {
 export interface MaintenanceReport {
   created: string[];
   dropped: string[];
-  /** Partitions due to be made or dropped whose table stayed locked longer than `lockTimeoutMs`: the next run tries again. */
-  postponed: string[];
+  /** Partitions due to be made whose table stayed locked longer than `lockTimeoutMs` (their rows go to the default partition meanwhile): the next run tries again. */
+  notCreated: string[];
+  /** Partitions past retention whose table stayed locked longer than `lockTimeoutMs`: the next run tries again. */
+  notDropped: string[];
 }
 
 /** SQLSTATE lock_not_available: a lock_timeout ran out. */
@@ -73,8 +75,8 @@ async function maintain(runner: QueryRunner, policy: PartitionPolicy): Promise<M
   const today = Math.floor(policy.now.getTime() / DAY_MS) * DAY_MS;
   const cutoff = today - policy.retentionDays * DAY_MS;
   const lockTimeoutMs = policy.lockTimeoutMs ?? 3_000;
-  const report: MaintenanceReport = { created: [], dropped: [], postponed: [] };
-  const outcome = (done: boolean, names: string[]) => (done ? report.created : report.postponed).push(...names);
+  const report: MaintenanceReport = { created: [], dropped: [], notCreated: [], notDropped: [] };
+  const outcome = (done: boolean, names: string[]) => (done ? report.created : report.notCreated).push(...names);
   for (const table of PARTITIONED_TABLES) {
     const existing = await partitionsOf(runner.manager, table);
     const gaps: Range[] = [];
@@ -89,7 +91,7 @@ async function maintain(runner: QueryRunner, policy: PartitionPolicy): Promise<M
     }
     for (const partition of existing.filter((p) => p.to <= cutoff)) {
       const dropped = await underLockTimeout(runner, lockTimeoutMs, (tx) => tx.query(`DROP TABLE ${partition.name}`));
-      (dropped ? report.dropped : report.postponed).push(partition.name);
+      (dropped ? report.dropped : report.notDropped).push(partition.name);
     }
     await runner.query(`DELETE FROM ${table}_default WHERE created_at < $1`, [new Date(cutoff)]);
   }

@@ -46,6 +46,9 @@ export class PartitionMaintenance implements OnModuleInit, OnApplicationShutdown
       retentionDays: this.settings.retentionDays,
     });
     if (report.created.length + report.dropped.length > 0) this.logger.info({ created: report.created, dropped: report.dropped }, 'partitions maintained');
-    if (report.postponed.length > 0) this.logger.warn({ postponed: report.postponed }, 'partitions past retention whose table stayed locked: the next run drops them');
+    if (report.notCreated.length > 0) {
+      this.logger.warn({ notCreated: report.notCreated }, 'partitions not created, their table stayed locked: rows of their weeks go to the default partition until the next run creates them');
+    }
+    if (report.notDropped.length > 0) this.logger.warn({ notDropped: report.notDropped }, 'partitions past retention not dropped, their table stayed locked: the next run drops them');
   }
 }
