@@ -229,24 +229,25 @@ async function timeTriggers(db: PgClient): Promise<TriggerTiming[]> {
        SELECT ${id('w')}, ${id('m')}, 'trigger-user', 'websocket', 'inbox:' || s.i, 'en', 'queued', ${created} FROM (${series}) AS s`,
       [],
     );
-    const keys = `SELECT ${id('w')} AS id, ${created} AS created_at FROM (${series}) AS s`;
-    // Every row of the round has the same creation time: naming it lets PostgreSQL reach only its
-    // partition by key, as the platform's own statements do (inKeysRange), instead of joining the
-    // whole week's partition.
+    // The keys are handed over as an array, as the platform's own statements do (D17). Every row of
+    // the round has the same creation time, so naming it lets PostgreSQL reach only its partition.
+    // (Computed in the statement instead, the keys were joined to the rows by a nested loop that
+    // computed each key once per row: 1.6 s per statement with a million messages.)
+    const roundIds = (await db.query<{ id: string }>(`SELECT ${id('w')} AS id FROM (${series}) AS s`)).rows.map((row) => row.id);
     const inRound = `d.created_at = timestamptz 'epoch' + ${at} * interval '1 millisecond'`;
     await timed(
       statements[2]!,
       mode,
       `UPDATE deliveries d SET status = 'sent', attempts = d.attempts + 1, updated_at = now(), next_attempt_at = now() + interval '70 seconds'
-         FROM (${keys}) AS k WHERE d.id = k.id AND d.created_at = k.created_at AND ${inRound} AND d.status = 'queued'`,
-      [],
+         FROM unnest($1::uuid[]) AS k(id) WHERE d.id = k.id AND ${inRound} AND d.status = 'queued'`,
+      [roundIds],
     );
     await timed(
       statements[3]!,
       mode,
       `UPDATE deliveries d SET status = 'delivered', updated_at = now(), delivered_at = now(), next_attempt_at = NULL
-         FROM (${keys}) AS k WHERE d.id = k.id AND d.created_at = k.created_at AND ${inRound}`,
-      [],
+         FROM unnest($1::uuid[]) AS k(id) WHERE d.id = k.id AND ${inRound}`,
+      [roundIds],
     );
   }
   // The last round ran without them; the database is left as the platform keeps it.
