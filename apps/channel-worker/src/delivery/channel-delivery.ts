@@ -88,9 +88,9 @@ export class ChannelDelivery {
 
     const plan = await sender.plan(live);
     // The claim's interim `sent` is not published: one event per attempt, after the provider answered, says what happened.
-    const claimed = new Map((await claims.claim(live.map((job) => job.deliveryId), SEND_LEASE_MS)).map((event) => [event.deliveryId, event.attempt]));
+    const claimed = await claims.claimSends(live.map((job) => job.deliveryId), SEND_LEASE_MS);
     // The claim counts the attempt; the job's own number may be stale (a re-send of an older job).
-    const sendable = (job: DeliveryJob): DeliveryJob[] => (claimed.has(job.deliveryId) && !isLate(job) ? [{ ...job, attempt: claimed.get(job.deliveryId)! }] : []);
+    const sendable = (job: DeliveryJob): DeliveryJob[] => (claimed.has(job.deliveryId) && !isLate(job) ? [{ ...job, attempt: claimed.get(job.deliveryId)!.attempt }] : []);
     const inBatch = new Set(batches.flat().map((job) => job.deliveryId));
     const { sends, members } = summarize(
       live.filter((job) => !inBatch.has(job.deliveryId)).flatMap(sendable),
@@ -109,7 +109,7 @@ export class ChannelDelivery {
       'recording outcomes',
       () =>
         outcomes.record(
-          decisions.map((d, i) => ({ ...d.outcome, attempt: attempts[i]!.job.attempt })),
+          decisions.map((d, i) => ({ ...d.outcome, attempt: attempts[i]!.job.attempt, lease: claimed.get(attempts[i]!.job.deliveryId)?.lease })),
           decisions.flatMap((d) => d.deactivation ?? []),
         ),
       logger,

@@ -31,4 +31,31 @@ describe('ChannelDeliveryStore.record', () => {
     const rows = await query<{ id: string; attempts: number }>(`SELECT id, attempts FROM deliveries WHERE message_id = $1`, [messageId]);
     expect(Object.fromEntries(rows.map((row) => [row.id, row.attempts]))).toEqual({ [throttled]: 2, [refusedByVendor]: 3 });
   });
+
+  it('does not let a retried write of a given-back attempt fail the next claim, which has the same attempt number', async () => {
+    const createdAt = new Date();
+    const messageId = newId(createdAt);
+    const deliveryId = newId(createdAt);
+    await query(`INSERT INTO messages (id, request_id, type, recipient, created_at) VALUES ($1, $2, 't', '{}', $3)`, [messageId, `r-${messageId}`, createdAt]);
+    await query(
+      `INSERT INTO deliveries (id, message_id, user_id, channel, endpoint, locale, status, attempts, created_at) VALUES ($1, $2, 'u1', 'sms', 'phone:1', 'en', 'queued', 2, $3)`,
+      [deliveryId, messageId, createdAt],
+    );
+    const claims = new DeliveryOutcomeStore(database.dataSource());
+    const store = new ChannelDeliveryStore(database.dataSource());
+    const first = (await claims.claimSends([deliveryId], 60_000)).get(deliveryId)!;
+    const throttled = { deliveryId, status: 'failed' as const, error: 'throttled', nextAttemptAt: null, attempt: first.attempt, lease: first.lease, attempted: false };
+    expect(await store.record([throttled])).toHaveLength(1);
+    // the resend poller hands it out again, and the next claim makes attempt 3 again
+    await query(`UPDATE deliveries SET status = 'queued' WHERE id = $1`, [deliveryId]);
+    const second = (await claims.claimSends([deliveryId], 60_000)).get(deliveryId)!;
+    expect(second.attempt).toBe(first.attempt);
+
+    // the first write again, as afterCommit retries it when its commit's answer was lost
+    expect(await store.record([throttled])).toEqual([]);
+    const [row] = await query<{ status: string; attempts: number }>(`SELECT status, attempts FROM deliveries WHERE id = $1`, [deliveryId]);
+    expect(row).toEqual({ status: 'sent', attempts: 3 });
+    // the second claim's own outcome is written
+    expect(await store.record([{ deliveryId, status: 'sent', error: null, nextAttemptAt: null, attempt: second.attempt, lease: second.lease }])).toHaveLength(1);
+  });
 });

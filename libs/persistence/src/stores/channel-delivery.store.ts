@@ -16,6 +16,12 @@ export interface ChannelOutcome {
    * it, so a batch that outlived its lease does not undo the resend poller's retry.
    */
   attempt?: number;
+  /**
+   * The claim's lease end as `claimSends` returned it. After a given-back attempt the next claim has
+   * the same attempt number; the lease tells them apart, so a write retried after its commit went
+   * through (the answer lost) cannot fail a later claim's send.
+   */
+  lease?: string;
   /** False when the send never reached the vendor (refused by the platform's own rate limit or breaker): the claim's attempt is given back. */
   attempted?: boolean;
 }
@@ -66,11 +72,11 @@ export class ChannelDeliveryStore {
         `UPDATE deliveries d
             SET status = o.status, last_error = o.error, next_attempt_at = o.next_attempt_at, updated_at = now(),
                 attempts = d.attempts - CASE WHEN o.attempted THEN 0 ELSE 1 END
-           FROM ${outcomeColumns(['status', 'varchar'], ['error', 'text'], ['next_attempt_at', 'timestamptz'], ['attempt', 'int'], ['attempted', 'boolean'])}
+           FROM ${outcomeColumns(['status', 'varchar'], ['error', 'text'], ['next_attempt_at', 'timestamptz'], ['attempt', 'int'], ['attempted', 'boolean'], ['lease', 'timestamptz'])}
           WHERE d.id = o.id AND d.created_at = o.created_at AND ${inKeysRange('d')} AND d.status NOT IN ('delivered', 'read', 'clicked')
-            AND (o.attempt IS NULL OR (d.status = 'sent' AND d.attempts = o.attempt))
+            AND (o.attempt IS NULL OR (d.status = 'sent' AND d.attempts = o.attempt AND (o.lease IS NULL OR d.next_attempt_at = o.lease)))
           ${RETURNING_OUTCOME_BY_KEY}`,
-        outcomeRows(outcomes, (o) => [o.status, o.error, o.nextAttemptAt, o.attempt ?? null, o.attempted ?? true]),
+        outcomeRows(outcomes, (o) => [o.status, o.error, o.nextAttemptAt, o.attempt ?? null, o.attempted ?? true, o.lease ?? null]),
       );
       return rows.map(recordedOutcomeOf);
     });

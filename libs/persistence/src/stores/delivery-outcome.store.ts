@@ -19,6 +19,12 @@ export interface DeliveryOutcome {
   attempt?: number;
 }
 
+/** One claimed send: its attempt number and its lease's end, as PostgreSQL wrote it (text, to the microsecond). */
+export interface SendClaim {
+  attempt: number;
+  lease: string;
+}
+
 /**
  * Queued deliveries become `sent` with one more attempt and a lease of `$4` ms in `next_attempt_at`;
  * `$1`–`$3` name them (`deliveryKeys`). The outcome clears the lease. A send whose outcome never comes
@@ -37,18 +43,11 @@ export class DeliveryOutcomeStore {
   constructor(private readonly dataSource: DataSource) {}
 
   /**
-   * Takes queued deliveries for a send attempt. Only deliveries still `queued` are returned,
-   * so a job consumed twice (a replay, a rebalance) is sent once.
-   */
-  async claim(deliveryIds: string[], leaseMs: number): Promise<RecordedOutcome[]> {
-    if (deliveryIds.length === 0) return [];
-    const rows = await queryRows<RecordedRow>(this.dataSource, `${CLAIM} ${RETURNING_OUTCOME_BY_KEY}`, [...deliveryKeys(keysOfIds(deliveryIds)), leaseMs]);
-    return rows.map(recordedOutcomeOf);
-  }
-
-  /**
-   * The same claim for a caller that publishes no `sent` event (the gateway: D13): only the claimed
-   * deliveries' attempt numbers by id, without looking up their messages for the events.
+   * Takes queued deliveries for a send attempt: only deliveries still `queued` are returned, so a job
+   * consumed twice (a replay, a rebalance) is sent once. Neither sender publishes the claim's `sent`
+   * (the gateway: D13; the channel worker publishes one event per attempt once the provider answered,
+   * D14), so only the claimed deliveries' attempt numbers come back, by id, without looking up their
+   * messages for events.
    */
   async claimAttempts(deliveryIds: string[], leaseMs: number): Promise<Map<string, number>> {
     if (deliveryIds.length === 0) return new Map();
@@ -57,6 +56,20 @@ export class DeliveryOutcomeStore {
       leaseMs,
     ]);
     return new Map(rows.map((row) => [row.id, row.attempts]));
+  }
+
+  /**
+   * The same claim for a sender that may give the attempt back (the channel worker, D14): each claimed
+   * delivery's attempt number and its lease's end exactly as stored. A given-back attempt's number is
+   * used again by the next claim, so only the two together tell a claim from a later one.
+   */
+  async claimSends(deliveryIds: string[], leaseMs: number): Promise<Map<string, SendClaim>> {
+    if (deliveryIds.length === 0) return new Map();
+    const rows = await queryRows<{ id: string; attempts: number; lease: string }>(this.dataSource, `${CLAIM} RETURNING d.id, d.attempts, d.next_attempt_at::text AS lease`, [
+      ...deliveryKeys(keysOfIds(deliveryIds)),
+      leaseMs,
+    ]);
+    return new Map(rows.map((row) => [row.id, { attempt: row.attempts, lease: row.lease }]));
   }
 
   /** Records outcomes of sent deliveries; a delivered (or read, or clicked) one never moves back. */

@@ -95,7 +95,7 @@ describe('writes by key', () => {
     statements.seen.length = 0;
 
     await outcomes.claimAttempts([claimed.websocket], 60_000);
-    await outcomes.claim([claimed.push], 60_000);
+    await outcomes.claimSends([claimed.push], 60_000);
     await outcomes.record([{ deliveryId: claimed.websocket, status: 'delivered', error: null, attempt: 1 }]);
     await channels.expire([expired.websocket]);
     await channels.record([{ deliveryId: sent.websocket, status: 'sent', error: null, nextAttemptAt: null }]);
