@@ -228,8 +228,18 @@ describe('message center ingestion', () => {
       const jobs = await readRecords(Topics.deliver.websocket, userId, 2);
       const deliveryOf = (record: { value: string }) => (JSON.parse(record.value) as { deliveryId: string }).deliveryId;
       expect(jobs.map(deliveryOf)).toEqual([deliveryOf(first!), deliveryOf(first!)]);
-      const dead = await readRecords(Topics.requestsDlq, userId, 1);
-      expect(dead.map((d) => [d.headers['x-error-code'], (JSON.parse(d.value) as { id: string }).id])).toEqual([['unknown_type', other]]);
+      // Of two copies of one id in a batch, an unroutable one is refused only before the routed copy; after it, a duplicate.
+      const [before, after] = [`unrouted-before-${run}`, `unrouted-after-${run}`];
+      const routed = (requestId: string) => ({ key: userId, value: JSON.stringify({ id: requestId, type: 'order.shipped', to: { userId }, data: { orderNo: '7' } }) });
+      await producer.send({ topic: Topics.requests, messages: [request(before, userId), routed(before), routed(after), request(after, userId)] });
+      await eventually(async () => (await storedLike(before)) + (await storedLike(after)), (n) => n === 2);
+      await eventually(lag, (n) => n === 0);
+
+      const dead = await readRecords(Topics.requestsDlq, userId, 2);
+      expect(dead.map((d) => [d.headers['x-error-code'], (JSON.parse(d.value) as { id: string; type: string }).id])).toEqual([
+        ['unknown_type', other],
+        ['unknown_type', before],
+      ]);
       expect(await storedLike(id)).toBe(1);
     } finally {
       await unrouted.stop();

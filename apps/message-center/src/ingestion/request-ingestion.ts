@@ -21,6 +21,14 @@ import { namedRecipients } from '../planning/targets';
 import { RouteTable, type Route } from '../routing/route-table';
 import { parseRequestRecord, sendAtProblem } from './request-parser';
 
+/** A copy of a request: valid and routed, or already refused (a valid request whose type has no route). */
+interface PlannableCopy {
+  request: NotificationRequest;
+  route: Route;
+  record: ConsumedRecord;
+}
+type Copy = PlannableCopy | { rejection: Rejection };
+
 export interface IngestionSettings {
   consumerGroup: string;
   maxBatchBytes: number;
@@ -76,22 +84,22 @@ export class RequestIngestion implements OnApplicationBootstrap, OnModuleDestroy
   private async ingest(records: ConsumedRecord[]): Promise<void> {
     const now = this.clock();
     const rejections: Rejection[] = [];
-    // Every parsed copy of each request id, in order: the first copy that can be planned is the request.
-    const copies = new Map<string, { request: NotificationRequest; route: Route; record: ConsumedRecord }[]>();
-    /** Valid requests without a route, by id: refused, unless their id was stored before (a replay). */
-    const unroutable = new Map<string, Rejection[]>();
+    // Every copy of each request id with a valid id, in order: the first copy that can be planned is
+    // the request. A valid request without a route is a copy refused already.
+    const copies = new Map<string, Copy[]>();
     for (const record of records) {
       const parsed = parseRequestRecord(record, this.routes);
-      if (!parsed.ok && parsed.requestId !== undefined) unroutable.set(parsed.requestId, [...(unroutable.get(parsed.requestId) ?? []), parsed.rejection]);
-      else if (!parsed.ok) rejections.push(parsed.rejection);
-      else {
-        const copy = { ...parsed, record };
-        const earlier = copies.get(parsed.request.id);
-        if (earlier) earlier.push(copy);
-        else copies.set(parsed.request.id, [copy]);
+      const id = parsed.ok ? parsed.request.id : parsed.requestId;
+      if (id === undefined) {
+        if (!parsed.ok) rejections.push(parsed.rejection);
+        continue;
       }
+      const copy: Copy = parsed.ok ? { request: parsed.request, route: parsed.route, record } : { rejection: parsed.rejection };
+      const earlier = copies.get(id);
+      if (earlier) earlier.push(copy);
+      else copies.set(id, [copy]);
     }
-    const { userIds, topics } = namedRecipients([...copies.values()].flat().map((c) => c.request));
+    const { userIds, topics } = namedRecipients([...copies.values()].flat().flatMap((c) => ('request' in c ? [c.request] : [])));
     const directory = await this.recipients.lookup(userIds, topics);
     const context = { now, newId, directory };
     const planned: PlannedMessage[] = [];
@@ -100,23 +108,19 @@ export class RequestIngestion implements OnApplicationBootstrap, OnModuleDestroy
     const unplanned = new Map<string, Rejection[]>();
     for (const [id, list] of copies) {
       const refused: Rejection[] = [];
-      for (const { request, route, record } of list) {
-        const plan = this.plan(request, route, record, context);
+      for (const copy of list) {
+        const plan = 'rejection' in copy ? copy : this.plan(copy, context);
         if ('rejection' in plan) {
           refused.push(plan.rejection);
           continue;
         }
         planned.push(plan.message);
-        plannedFrom.set(id, record);
+        plannedFrom.set(id, plan.record);
         break;
       }
       // A copy refused before the one that was planned is bad input of its own; a copy after it, a duplicate.
       if (plannedFrom.has(id)) rejections.push(...refused);
       else unplanned.set(id, refused);
-    }
-    for (const [id, refused] of unroutable) {
-      if (plannedFrom.has(id)) rejections.push(...refused);
-      else unplanned.set(id, [...(unplanned.get(id) ?? []), ...refused]);
     }
     // A request refused now may have been stored by an earlier pass over this batch, under a route or
     // template that has changed or been removed since (the first pass committed, then the process stopped before its
@@ -138,16 +142,11 @@ export class RequestIngestion implements OnApplicationBootstrap, OnModuleDestroy
   }
 
   /** A request planned into its message and deliveries, or the reason it cannot be. */
-  private plan(
-    request: NotificationRequest,
-    route: Route,
-    record: ConsumedRecord,
-    context: Parameters<typeof planMessage>[2],
-  ): { message: PlannedMessage } | { rejection: Rejection } {
+  private plan({ request, route, record }: PlannableCopy, context: Parameters<typeof planMessage>[2]): { message: PlannedMessage; record: ConsumedRecord } | { rejection: Rejection } {
     const tooLate = sendAtProblem(request, route, context.now, this.settings.retentionDays);
     if (tooLate) return { rejection: { record, code: ErrorCode.SchemaViolation, reason: tooLate } };
     try {
-      return { message: planMessage(request, route, context) };
+      return { message: planMessage(request, route, context), record };
     } catch (error) {
       if (!(error instanceof TemplateRenderError)) throw error;
       return { rejection: { record, code: ErrorCode.TemplateError, reason: error.message } };
