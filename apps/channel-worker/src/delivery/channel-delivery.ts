@@ -40,7 +40,7 @@ export interface ChannelDeliveryDeps {
  * device tokens, claim (`queued` → `sent`, so a job consumed twice is sent once), send under the
  * channel's limit, record every outcome with its retry time in one transaction, publish them on
  * notify.events, and only then commit the offsets. Recording and publishing, which come after the
- * providers' answers, are tried again in place for up to about 1.5 minutes (`afterCommit`) before the
+ * providers' answers, are tried again in place, 8 times over about 1.5 minutes of waits (`afterCommit`), before the
  * batch fails: failing it at once would hand it back with its deliveries claimed, nothing would record
  * what the providers did, and once the lease ran out every message of the batch would be sent again.
  */

@@ -33,31 +33,53 @@ describe('EventPublisher', () => {
     expect(publishedEvents(kafka.accepted).map((e) => e.deliveryId)).toEqual(['a', 'b', 'c', 'd']);
   });
 
-  it('holds at most maxWaiting events while the broker is away, and logs the count of those it drops', async () => {
+  it('holds at most maxHeld events while the broker is away, the one in flight included, and logs the count it drops once per period', async () => {
     const kafka = gatedProducer();
     const log = keptErrors();
-    const publisher = new EventPublisher(kafka.producer, log.logger, instantRetry(3), { maxWaiting: 2, drainTimeoutMs: 60_000 });
+    const publisher = new EventPublisher(kafka.producer, log.logger, instantRetry(3), { maxHeld: 2, drainTimeoutMs: 60_000, dropLogEveryMs: 60_000 });
 
     publisher.publish(events('a'), 'test'); // in the produce call waiting for the broker
     publisher.publish(events('b'), 'test');
     publisher.publish(events('c', 'd'), 'recording acknowledgements');
+    publisher.publish(events('e'), 'recording acknowledgements');
     kafka.open();
     await publisher.settled();
 
-    expect(publishedEvents(kafka.accepted).map((e) => e.deliveryId)).toEqual(['a', 'b', 'c']);
-    expect(log.lines.map((l) => [l.count, l.msg])).toEqual([[1, 'recording acknowledgements: events dropped, 2 already wait for the broker']]);
+    expect(publishedEvents(kafka.accepted).map((e) => e.deliveryId)).toEqual(['a', 'b']);
+    expect(log.lines.map((l) => [l.count, l.msg])).toEqual([[2, 'recording acknowledgements: events dropped, 2 already wait for the broker']]);
+  });
+
+  it('waits at shutdown for a write still running, then for its events', async () => {
+    const kafka = gatedProducer();
+    const publisher = new EventPublisher(kafka.producer, keptErrors().logger, instantRetry(3));
+    let finishWrite!: (ids: string[]) => void;
+    const write = publisher.track(new Promise<string[]>((resolve) => (finishWrite = resolve)));
+    void write.then((ids) => publisher.publish(events(...ids), 'recording reads'));
+
+    const settled = publisher.settled();
+    finishWrite(['r1', 'r2']);
+    kafka.open();
+    await settled;
+
+    expect(publishedEvents(kafka.accepted).map((e) => e.deliveryId)).toEqual(['r1', 'r2']);
   });
 
   it('stops waiting at shutdown after its time, and says how many events were left', async () => {
     const kafka = gatedProducer();
     const log = keptErrors();
-    const publisher = new EventPublisher(kafka.producer, log.logger, instantRetry(3), { maxWaiting: 100, drainTimeoutMs: 10 });
+    const publisher = new EventPublisher(kafka.producer, log.logger, instantRetry(3), { maxHeld: 100, drainTimeoutMs: 10, dropLogEveryMs: 0 });
 
     publisher.publish(events('a'), 'test');
     publisher.publish(events('b', 'c'), 'test');
     await publisher.settled();
 
     expect(kafka.accepted).toEqual([]);
-    expect(log.lines.map((l) => [l.count, l.msg])).toEqual([[2, 'shutting down with events not yet published on notify.events']]);
+    expect(log.lines.map((l) => [l.count, l.msg])).toEqual([[3, 'shutting down with events not yet published on notify.events']]);
+  });
+
+  it('refuses a limit that could hold nothing', () => {
+    expect(() => new EventPublisher(gatedProducer().producer, keptErrors().logger, instantRetry(3), { maxHeld: 0, drainTimeoutMs: 10, dropLogEveryMs: 0 })).toThrow(
+      'maxHeld must be at least 1',
+    );
   });
 });

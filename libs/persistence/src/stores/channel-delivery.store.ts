@@ -1,6 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import type { OutcomeStatus } from '@notify/contracts';
 import { DELIVERY_KEYS, deliveryKeys, inKeysRange, keysOfIds } from './delivery-keys';
+import { LEASE_MICROS } from './delivery-outcome.store';
 import { outcomeColumns, outcomeRows, recordedOutcomeOf, RETURNING_OUTCOME_BY_KEY, type RecordedOutcome, type RecordedRow } from './recorded-outcome';
 import { queryRows } from './rows';
 
@@ -22,7 +23,7 @@ export interface ChannelOutcome {
    * through (the answer lost) cannot fail a later claim's send.
    */
   lease?: string;
-  /** False when the send never reached the vendor (refused by the platform's own rate limit or breaker): the claim's attempt is given back. */
+  /** False when the send never reached the vendor (refused by the platform's own rate limit or concurrency limit): the claim's attempt is given back. */
   attempted?: boolean;
 }
 
@@ -72,9 +73,9 @@ export class ChannelDeliveryStore {
         `UPDATE deliveries d
             SET status = o.status, last_error = o.error, next_attempt_at = o.next_attempt_at, updated_at = now(),
                 attempts = d.attempts - CASE WHEN o.attempted THEN 0 ELSE 1 END
-           FROM ${outcomeColumns(['status', 'varchar'], ['error', 'text'], ['next_attempt_at', 'timestamptz'], ['attempt', 'int'], ['attempted', 'boolean'], ['lease', 'timestamptz'])}
+           FROM ${outcomeColumns(['status', 'varchar'], ['error', 'text'], ['next_attempt_at', 'timestamptz'], ['attempt', 'int'], ['attempted', 'boolean'], ['lease', 'bigint'])}
           WHERE d.id = o.id AND d.created_at = o.created_at AND ${inKeysRange('d')} AND d.status NOT IN ('delivered', 'read', 'clicked')
-            AND (o.attempt IS NULL OR (d.status = 'sent' AND d.attempts = o.attempt AND (o.lease IS NULL OR d.next_attempt_at = o.lease)))
+            AND (o.attempt IS NULL OR (d.status = 'sent' AND d.attempts = o.attempt AND (o.lease IS NULL OR ${LEASE_MICROS} = o.lease)))
           ${RETURNING_OUTCOME_BY_KEY}`,
         outcomeRows(outcomes, (o) => [o.status, o.error, o.nextAttemptAt, o.attempt ?? null, o.attempted ?? true, o.lease ?? null]),
       );

@@ -19,11 +19,17 @@ export interface DeliveryOutcome {
   attempt?: number;
 }
 
-/** One claimed send: its attempt number and its lease's end, as PostgreSQL wrote it (text, to the microsecond). */
+/** One claimed send: its attempt number and its lease's end (`LEASE_MICROS`). */
 export interface SendClaim {
   attempt: number;
   lease: string;
 }
+
+/**
+ * A delivery `d`'s lease end in microseconds since the epoch, as a bigint: exact, and the same
+ * whatever a session's DateStyle or TimeZone (a timestamp's text is not).
+ */
+export const LEASE_MICROS = `(extract(epoch FROM d.next_attempt_at) * 1000000)::bigint`;
 
 /**
  * Queued deliveries become `sent` with one more attempt and a lease of `$4` ms in `next_attempt_at`;
@@ -65,7 +71,7 @@ export class DeliveryOutcomeStore {
    */
   async claimSends(deliveryIds: string[], leaseMs: number): Promise<Map<string, SendClaim>> {
     if (deliveryIds.length === 0) return new Map();
-    const rows = await queryRows<{ id: string; attempts: number; lease: string }>(this.dataSource, `${CLAIM} RETURNING d.id, d.attempts, d.next_attempt_at::text AS lease`, [
+    const rows = await queryRows<{ id: string; attempts: number; lease: string }>(this.dataSource, `${CLAIM} RETURNING d.id, d.attempts, ${LEASE_MICROS} AS lease`, [
       ...deliveryKeys(keysOfIds(deliveryIds)),
       leaseMs,
     ]);

@@ -70,9 +70,10 @@ const DUE_ROWS_PER_RECEIVER = 20;
 const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 5, initialBackoffMs: 30_000, maxBackoffMs: 3_600_000 };
 
 /**
- * Failures whose wait a provider or an operator set (a rate limit's Retry-After, the platform's own
- * limits, an hour after a configuration error): such a delivery joins its receiver's batch only once
- * its own time has come. Taken early, it would be refused again and spend an attempt for nothing.
+ * Failures whose wait is not the receiver's to share: a rate limit's Retry-After, the platform's own
+ * rate limit, an open circuit (the route's backoff, while the vendor is down), an hour after a
+ * configuration error. Such a delivery joins its receiver's batch only once its own time has come.
+ * Taken early, it would be refused again and spend an attempt for nothing.
  */
 const IMPOSED_WAITS = `('rate_limited', 'throttled', 'circuit_open', 'bad_credentials', 'misconfigured')`;
 
