@@ -5,7 +5,7 @@ import { decide, type RetryTiming } from './outcome-policy';
 
 const timing: RetryTiming = { configurationRetryMs: 3_600_000 };
 const now = new Date('2026-03-01T10:00:00.000Z');
-const job = { deliveryId: 'd-1', attempt: 1 } as DeliveryJob;
+const job = { deliveryId: 'd-1', attempt: 1, message: { createdAt: '2026-03-01T09:59:50.000Z' } } as DeliveryJob;
 const device = { userId: 'u-1', deviceId: 'phone', provider: 'apns' as const, token: 'ab'.repeat(32) };
 
 function refusedBy(error: ProviderError, attempt = 1): SendAttempt {
@@ -66,9 +66,34 @@ describe('decide', () => {
     expect(decide(refusedBy(error, 5), now, timing).outcome).toMatchObject({ status: 'failed', error: code, attempted: false });
   });
 
-  it('counts an open circuit as the vendor failure it stands for, and leaves its wait to the route’s retry policy', () => {
+  describe('an open circuit', () => {
     const error = new ProviderError({ provider: 'apns', code: ProviderErrorCode.CircuitOpen, retryAfterMs: 30_000, message: 'circuit open' });
-    expect(decide(refusedBy(error, 5), now, timing).outcome).toEqual({ deliveryId: 'd-1', status: 'failed', error: 'circuit_open', nextAttemptAt: null });
+    const aged = (ageMs: number) => ({ ...refusedBy(error, 5), job: { ...job, attempt: 5, message: { ...job.message, createdAt: new Date(now.getTime() - ageMs).toISOString() } } });
+    const waitOf = (decision: ReturnType<typeof decide>) => decision.outcome.nextAttemptAt!.getTime() - now.getTime();
+
+    it('costs no attempt, and holds a young message until the circuit half-opens', () => {
+      expect(decide(aged(10_000), now, timing, () => 1).outcome).toEqual({
+        deliveryId: 'd-1',
+        status: 'failed',
+        error: 'circuit_open',
+        nextAttemptAt: new Date(now.getTime() + 30_000),
+        attempted: false,
+      });
+    });
+
+    it('waits from half to all of half the message’s age, up to an hour', () => {
+      expect([waitOf(decide(aged(600_000), now, timing, () => 0)), waitOf(decide(aged(600_000), now, timing, () => 1))]).toEqual([150_000, 300_000]);
+      expect(waitOf(decide(aged(5 * 3_600_000), now, timing, () => 1))).toBe(3_600_000);
+    });
+
+    it('never waits past the message’s expiry', () => {
+      const expiring = { ...aged(5 * 3_600_000), job: { ...aged(5 * 3_600_000).job, expiresAt: '2026-03-01T10:10:00.000Z' } };
+      expect(decide(expiring, now, timing, () => 1).outcome.nextAttemptAt).toEqual(new Date('2026-03-01T10:10:00.000Z'));
+    });
+
+    it('counts the attempt again once the message is a day old, with the route’s wait, so one without an expiry still ends', () => {
+      expect(decide(aged(24 * 3_600_000), now, timing, () => 1).outcome).toEqual({ deliveryId: 'd-1', status: 'failed', error: 'circuit_open', nextAttemptAt: null });
+    });
   });
 
   it('counts the attempt when the vendor itself refused', () => {

@@ -18,17 +18,12 @@ export const MAX_RETRY_AFTER_MS = 24 * 3_600_000;
 /**
  * Refusals by this platform's own limits around a provider (its rate, its calls in flight): the call
  * never reached the vendor, so it costs the delivery no attempt. Counted as attempts, a burst above
- * the configured rate made whole broadcasts `dead` without a single message sent. An open circuit is
- * not one of them: it stands in for the vendor's own failures, and counts as they would.
+ * the configured rate made whole broadcasts `dead` without a single message sent.
  */
 const NOT_ATTEMPTED = new Set<string>([ProviderErrorCode.Throttled, ProviderErrorCode.Overloaded]);
 
-/**
- * Refusals whose wait is the route's retry policy even though the refusal named one: an open circuit
- * says when it will try the vendor again, not when every message held back should. Given that time,
- * each of them came back together every half-open period, for as long as the vendor was down.
- */
-const ROUTE_WAIT = new Set<string>([ProviderErrorCode.CircuitOpen]);
+/** The longest an open circuit makes a delivery wait before it is tried again. */
+export const MAX_CIRCUIT_WAIT_MS = 3_600_000;
 
 export interface Decision {
   outcome: ChannelOutcome;
@@ -44,7 +39,7 @@ export interface Decision {
  * out of attempts, as for every other channel. A wait is at most MAX_RETRY_AFTER_MS and never runs
  * past the message's expiry, so an expired message is ended when it expires.
  */
-export function decide(attempt: SendAttempt, now: Date, timing: RetryTiming): Decision {
+export function decide(attempt: SendAttempt, now: Date, timing: RetryTiming, random: () => number = Math.random): Decision {
   const deliveryId = attempt.job.deliveryId;
   switch (attempt.result.kind) {
     case 'accepted':
@@ -52,11 +47,11 @@ export function decide(attempt: SendAttempt, now: Date, timing: RetryTiming): De
     case 'unreachable':
       return { outcome: { deliveryId, status: 'dead', error: ErrorCode.NoEndpoint, nextAttemptAt: null } };
     case 'refused':
-      return refused(attempt, attempt.result.error, now, timing);
+      return refused(attempt, attempt.result.error, now, timing, random);
   }
 }
 
-function refused(attempt: SendAttempt, error: ProviderError, now: Date, timing: RetryTiming): Decision {
+function refused(attempt: SendAttempt, error: ProviderError, now: Date, timing: RetryTiming, random: () => number): Decision {
   const deliveryId = attempt.job.deliveryId;
   const expiresAt = attempt.job.expiresAt ? Date.parse(attempt.job.expiresAt) : Infinity;
   const later = (ms: number): Date => new Date(Math.min(now.getTime() + Math.min(Math.max(ms, 0), MAX_RETRY_AFTER_MS), Math.max(expiresAt, now.getTime())));
@@ -69,10 +64,28 @@ function refused(attempt: SendAttempt, error: ProviderError, now: Date, timing: 
       return { outcome, deactivation: { userId: device.userId, deviceId: device.deviceId, token: device.token, reason } };
     }
     case 'transient': {
-      const nextAttemptAt = error.retryAfterMs === undefined || ROUTE_WAIT.has(error.code) ? null : later(error.retryAfterMs);
+      if (error.code === ProviderErrorCode.CircuitOpen) return circuitOpen(attempt, error, now, later, random);
+      const nextAttemptAt = error.retryAfterMs === undefined ? null : later(error.retryAfterMs);
       return { outcome: { deliveryId, status: 'failed', error: error.code, nextAttemptAt, ...(NOT_ATTEMPTED.has(error.code) ? { attempted: false } : {}) } };
     }
     case 'configuration':
       return { outcome: { deliveryId, status: 'failed', error: error.code, nextAttemptAt: later(timing.configurationRetryMs) } };
   }
+}
+
+/**
+ * An open circuit refused the call: the vendor failed again and again just before, and is not tried
+ * until the circuit half-opens. The delivery keeps its attempt (the vendor's own failures count, one
+ * trial per half-open period) and waits longer the older its message is: at least the circuit's own
+ * time, and from half to all of half the message's age, up to an hour. So a delivery is tried a few
+ * times in the first minutes of an outage and then about hourly until its message expires, instead
+ * of every held delivery coming back each half-open period (and going `dead` within minutes if
+ * counted). A message a day old counts the attempt again, so one without an expiry still ends.
+ */
+function circuitOpen(attempt: SendAttempt, error: ProviderError, now: Date, later: (ms: number) => Date, random: () => number): Decision {
+  const deliveryId = attempt.job.deliveryId;
+  const age = Math.max(0, now.getTime() - Date.parse(attempt.job.message.createdAt));
+  if (!(age < MAX_RETRY_AFTER_MS)) return { outcome: { deliveryId, status: 'failed', error: error.code, nextAttemptAt: null } };
+  const grown = Math.min(MAX_CIRCUIT_WAIT_MS, age / 2) * (0.5 + random() / 2);
+  return { outcome: { deliveryId, status: 'failed', error: error.code, nextAttemptAt: later(Math.max(error.retryAfterMs ?? 0, grown)), attempted: false } };
 }

@@ -23,7 +23,7 @@ export interface ChannelOutcome {
    * through (the answer lost) cannot fail a later claim's send.
    */
   lease?: string;
-  /** False when the send never reached the vendor (refused by the platform's own rate limit or concurrency limit): the claim's attempt is given back. */
+  /** False when the send never reached the vendor (refused by the platform's own limits, or by an open circuit): the claim's attempt is given back. */
   attempted?: boolean;
 }
 
