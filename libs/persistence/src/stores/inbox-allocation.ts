@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import { insertJsonRows, jsonRows, queryRows, type JsonColumn } from './rows';
+import { inSlices, insertJsonRows, jsonRows, queryRows, type JsonColumn } from './rows';
 
 const SEQUENCE_COLUMNS = [
   ['user_id', 'varchar'],
@@ -33,13 +33,19 @@ export async function placeInInboxes(tx: EntityManager, placements: InboxPlaceme
   const countByUser = new Map<string, number>();
   for (const p of placements) countByUser.set(p.userId, (countByUser.get(p.userId) ?? 0) + 1);
   const users = [...countByUser.keys()].sort();
-  const allocated = await queryRows<{ user_id: string; last_seq: string }>(
-    tx,
-    `${insertJsonRows('inbox_sequences', SEQUENCE_COLUMNS)}
-     ON CONFLICT (user_id) DO UPDATE SET last_seq = inbox_sequences.last_seq + EXCLUDED.last_seq
-     RETURNING user_id, last_seq`,
-    [jsonRows(users.map((u) => [u, countByUser.get(u)]))],
-  );
+  const allocated: { user_id: string; last_seq: string }[] = [];
+  // Slices in the same sorted order keep the fixed locking order.
+  for (const slice of inSlices(users)) {
+    allocated.push(
+      ...(await queryRows<{ user_id: string; last_seq: string }>(
+        tx,
+        `${insertJsonRows('inbox_sequences', SEQUENCE_COLUMNS)}
+         ON CONFLICT (user_id) DO UPDATE SET last_seq = inbox_sequences.last_seq + EXCLUDED.last_seq
+         RETURNING user_id, last_seq`,
+        [jsonRows(slice.map((u) => [u, countByUser.get(u)]))],
+      )),
+    );
+  }
   // Sequence numbers stay far below 2^53, so they are exact as numbers.
   const next = new Map(allocated.map((row) => [row.user_id, Number(row.last_seq) - countByUser.get(row.user_id)! + 1]));
   const seqs = placements.map((p) => {
@@ -47,7 +53,8 @@ export async function placeInInboxes(tx: EntityManager, placements: InboxPlaceme
     next.set(p.userId, seq + 1);
     return seq;
   });
-  await tx.query(insertJsonRows('inbox_entries', ENTRY_COLUMNS), [jsonRows(placements.map((p, i) => [p.userId, seqs[i], p.messageId, p.locale, p.messageCreatedAt]))]);
+  const entries = placements.map((p, i) => [p.userId, seqs[i], p.messageId, p.locale, p.messageCreatedAt]);
+  for (const slice of inSlices(entries)) await tx.query(insertJsonRows('inbox_entries', ENTRY_COLUMNS), [jsonRows(slice)]);
   return new Map(placements.map((p, i) => [inboxKey(p.userId, p.messageId), seqs[i]!]));
 }
 

@@ -1,6 +1,7 @@
 import { newId } from '../ids';
 import { migratedDatabase } from '../migrated-database.spec-helper';
 import { IngestStore, type PlannedDelivery, type PlannedMessage } from './ingest.store';
+import { ROWS_PER_STATEMENT } from './rows';
 
 const T0 = new Date('2030-06-01T09:00:00Z');
 
@@ -70,6 +71,24 @@ describe('IngestStore', () => {
     );
     const [{ n }] = await database.dataSource().query(`SELECT count(*)::int AS n FROM deliveries`);
     expect(n).toBe(4);
+  });
+
+  it('stores a broadcast to more subscribers than one statement takes, each with the next number of their inbox', async () => {
+    const users = Array.from({ length: ROWS_PER_STATEMENT * 2 + 5 }, (_, i) => `broadcast-${i}`);
+    await database.dataSource().query(`INSERT INTO inbox_sequences (user_id, last_seq) VALUES ($1, 41)`, [users.at(-1)]);
+    const broadcast = message('r-broadcast', users.map((userId) => delivery({ id: newId(T0), userId, endpoint: `inbox:${userId}` })));
+
+    const { jobs, stored } = await new IngestStore(database.dataSource()).ingest([broadcast]);
+
+    expect(stored).toBe(1);
+    expect(new Set(jobs.map((j) => j.userId)).size).toBe(users.length);
+    const seqOf = new Map(jobs.map((j) => [j.userId, j.message.seq]));
+    expect([users[0]!, users[ROWS_PER_STATEMENT]!, users.at(-1)!].map((u) => seqOf.get(u))).toEqual([1, 1, 42]);
+    const [counts] = await database.dataSource().query(
+      `SELECT (SELECT count(*)::int FROM deliveries WHERE message_id = $1) AS deliveries, (SELECT count(*)::int FROM inbox_entries WHERE message_id = $1) AS inbox`,
+      [broadcast.id],
+    );
+    expect(counts).toEqual({ deliveries: users.length, inbox: users.length });
   });
 
   it('stores a delivery for each recipient of a phone they share', async () => {

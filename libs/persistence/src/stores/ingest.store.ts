@@ -4,7 +4,7 @@ import type { RetryPolicy } from '../entities/message.entity';
 import { loadDeliveryJobs } from './delivery-jobs';
 import type { DeliveryKey } from './delivery-keys';
 import { inboxKey, placeInInboxes } from './inbox-allocation';
-import { insertJsonRows, jsonRows, queryRows, type JsonColumn } from './rows';
+import { inSlices, insertJsonRows, jsonRows, queryRows, type JsonColumn } from './rows';
 
 /** A delivery as the router planned it. */
 export interface PlannedDelivery {
@@ -177,12 +177,13 @@ async function insertDeliveries(tx: EntityManager, fresh: PlannedMessage[], seqs
       d.channel === 'websocket' && d.userId !== null ? (seqs.get(inboxKey(d.userId, m.id)) ?? null) : null,
     ]),
   );
-  if (rows.length === 0) return;
-  await tx.query(
-    `${insertJsonRows('deliveries', DELIVERY_COLUMNS)}
-     ON CONFLICT ON CONSTRAINT uq_deliveries_target DO NOTHING`,
-    [jsonRows(rows)],
-  );
+  for (const slice of inSlices(rows)) {
+    await tx.query(
+      `${insertJsonRows('deliveries', DELIVERY_COLUMNS)}
+       ON CONFLICT ON CONSTRAINT uq_deliveries_target DO NOTHING`,
+      [jsonRows(slice)],
+    );
+  }
 }
 
 /**

@@ -62,6 +62,21 @@ export function jsonRows(rows: readonly (readonly unknown[])[]): string {
 }
 
 /** `INSERT INTO table (columns) SELECT …` of the rows in the `jsonRows` parameter `$1`. */
+/**
+ * Rows per statement for writes whose row count has no bound of its own (a topic's subscribers).
+ * One JSON parameter must stay under PostgreSQL's 255 MB for a jsonb value: a broadcast to a
+ * million subscribers made one larger than that, and its request was refused as bad input. At a few
+ * hundred bytes a row this is a few MB per statement.
+ */
+export const ROWS_PER_STATEMENT = 20_000;
+
+/** `items` in slices of at most `size`, in order. */
+export function inSlices<T>(items: readonly T[], size = ROWS_PER_STATEMENT): T[][] {
+  const slices: T[][] = [];
+  for (let i = 0; i < items.length; i += size) slices.push(items.slice(i, i + size));
+  return slices;
+}
+
 export function insertJsonRows(table: string, columns: readonly JsonColumn[]): string {
   return `INSERT INTO ${table} (${columns.map(([name]) => name).join(', ')}) ${selectJsonRows(columns)}`;
 }
