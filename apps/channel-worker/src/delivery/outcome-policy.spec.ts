@@ -5,7 +5,7 @@ import { decide, type RetryTiming } from './outcome-policy';
 
 const timing: RetryTiming = { configurationRetryMs: 3_600_000 };
 const now = new Date('2026-03-01T10:00:00.000Z');
-const job = { deliveryId: 'd-1', attempt: 1, message: { createdAt: '2026-03-01T09:59:50.000Z' } } as DeliveryJob;
+const job = { deliveryId: 'd-1', attempt: 1 } as DeliveryJob;
 const device = { userId: 'u-1', deviceId: 'phone', provider: 'apns' as const, token: 'ab'.repeat(32) };
 
 function refusedBy(error: ProviderError, attempt = 1): SendAttempt {
@@ -67,12 +67,12 @@ describe('decide', () => {
   });
 
   describe('an open circuit', () => {
-    const error = new ProviderError({ provider: 'apns', code: ProviderErrorCode.CircuitOpen, retryAfterMs: 30_000, message: 'circuit open' });
-    const aged = (ageMs: number) => ({ ...refusedBy(error, 5), job: { ...job, attempt: 5, message: { ...job.message, createdAt: new Date(now.getTime() - ageMs).toISOString() } } });
+    const outage = (outageMs: number) =>
+      refusedBy(new ProviderError({ provider: 'apns', code: ProviderErrorCode.CircuitOpen, retryAfterMs: 30_000, outageMs, message: 'circuit open' }), 5);
     const waitOf = (decision: ReturnType<typeof decide>) => decision.outcome.nextAttemptAt!.getTime() - now.getTime();
 
-    it('costs no attempt, and holds a young message until the circuit half-opens', () => {
-      expect(decide(aged(10_000), now, timing, () => 1).outcome).toEqual({
+    it('costs no attempt, and holds a delivery until the circuit half-opens early in an outage', () => {
+      expect(decide(outage(10_000), now, timing, () => 1).outcome).toEqual({
         deliveryId: 'd-1',
         status: 'failed',
         error: 'circuit_open',
@@ -81,18 +81,18 @@ describe('decide', () => {
       });
     });
 
-    it('waits from half to all of half the message’s age, up to an hour', () => {
-      expect([waitOf(decide(aged(600_000), now, timing, () => 0)), waitOf(decide(aged(600_000), now, timing, () => 1))]).toEqual([150_000, 300_000]);
-      expect(waitOf(decide(aged(5 * 3_600_000), now, timing, () => 1))).toBe(3_600_000);
+    it('waits from half to all of half the outage so far, up to an hour', () => {
+      expect([waitOf(decide(outage(600_000), now, timing, () => 0)), waitOf(decide(outage(600_000), now, timing, () => 1))]).toEqual([150_000, 300_000]);
+      expect(waitOf(decide(outage(5 * 3_600_000), now, timing, () => 1))).toBe(3_600_000);
     });
 
     it('never waits past the message’s expiry', () => {
-      const expiring = { ...aged(5 * 3_600_000), job: { ...aged(5 * 3_600_000).job, expiresAt: '2026-03-01T10:10:00.000Z' } };
+      const expiring = { ...outage(5 * 3_600_000), job: { ...job, attempt: 5, expiresAt: '2026-03-01T10:10:00.000Z' } };
       expect(decide(expiring, now, timing, () => 1).outcome.nextAttemptAt).toEqual(new Date('2026-03-01T10:10:00.000Z'));
     });
 
-    it('counts the attempt again once the message is a day old, with the route’s wait, so one without an expiry still ends', () => {
-      expect(decide(aged(24 * 3_600_000), now, timing, () => 1).outcome).toEqual({ deliveryId: 'd-1', status: 'failed', error: 'circuit_open', nextAttemptAt: null });
+    it('counts the attempt again once the outage has lasted a day, with the route’s wait, so a delivery without an expiry still ends', () => {
+      expect(decide(outage(24 * 3_600_000), now, timing, () => 1).outcome).toEqual({ deliveryId: 'd-1', status: 'failed', error: 'circuit_open', nextAttemptAt: null });
     });
   });
 

@@ -34,7 +34,7 @@ export interface Decision {
  * What a send attempt means for its delivery. A provider taking the message is `sent`, not
  * `delivered`: only a client acknowledgement or a delivery receipt confirms delivery. Permanent
  * refusals are `dead` (never retried), everything else `failed`. A transient failure carries the
- * provider's Retry-After when it named one; otherwise no time, so that the resend poller gives it
+ * provider's Retry-After when it named one (an open circuit, its own growing wait: `circuitOpen`); otherwise no time, so that the resend poller gives it
  * the route's retry policy (exponential backoff with full jitter), or ends it as `dead` when it is
  * out of attempts, as for every other channel. A wait is at most MAX_RETRY_AFTER_MS and never runs
  * past the message's expiry, so an expired message is ended when it expires.
@@ -64,7 +64,7 @@ function refused(attempt: SendAttempt, error: ProviderError, now: Date, timing: 
       return { outcome, deactivation: { userId: device.userId, deviceId: device.deviceId, token: device.token, reason } };
     }
     case 'transient': {
-      if (error.code === ProviderErrorCode.CircuitOpen) return circuitOpen(attempt, error, now, later, random);
+      if (error.code === ProviderErrorCode.CircuitOpen) return circuitOpen(attempt, error, later, random);
       const nextAttemptAt = error.retryAfterMs === undefined ? null : later(error.retryAfterMs);
       return { outcome: { deliveryId, status: 'failed', error: error.code, nextAttemptAt, ...(NOT_ATTEMPTED.has(error.code) ? { attempted: false } : {}) } };
     }
@@ -75,17 +75,17 @@ function refused(attempt: SendAttempt, error: ProviderError, now: Date, timing: 
 
 /**
  * An open circuit refused the call: the vendor failed again and again just before, and is not tried
- * until the circuit half-opens. The delivery keeps its attempt (the vendor's own failures count, one
- * trial per half-open period) and waits longer the older its message is: at least the circuit's own
- * time, and from half to all of half the message's age, up to an hour. So a delivery is tried a few
- * times in the first minutes of an outage and then about hourly until its message expires, instead
- * of every held delivery coming back each half-open period (and going `dead` within minutes if
- * counted). A message a day old counts the attempt again, so one without an expiry still ends.
+ * until the circuit half-opens. The delivery keeps its attempt (the vendor's own failures count: the
+ * one trial call per half-open period) and waits longer the longer the vendor has been failing: at
+ * least the circuit's own time, and from half to all of half the outage so far, up to an hour. So a
+ * delivery is tried a few times in the first minutes of an outage and then about hourly, instead of
+ * every held delivery coming back each half-open period (or going `dead` within minutes, counted).
+ * Once the outage has lasted a day the attempts count again, so a delivery without an expiry ends.
  */
-function circuitOpen(attempt: SendAttempt, error: ProviderError, now: Date, later: (ms: number) => Date, random: () => number): Decision {
+function circuitOpen(attempt: SendAttempt, error: ProviderError, later: (ms: number) => Date, random: () => number): Decision {
   const deliveryId = attempt.job.deliveryId;
-  const age = Math.max(0, now.getTime() - Date.parse(attempt.job.message.createdAt));
-  if (!(age < MAX_RETRY_AFTER_MS)) return { outcome: { deliveryId, status: 'failed', error: error.code, nextAttemptAt: null } };
-  const grown = Math.min(MAX_CIRCUIT_WAIT_MS, age / 2) * (0.5 + random() / 2);
+  const outage = error.outageMs ?? 0;
+  if (outage >= MAX_RETRY_AFTER_MS) return { outcome: { deliveryId, status: 'failed', error: error.code, nextAttemptAt: null } };
+  const grown = Math.min(MAX_CIRCUIT_WAIT_MS, outage / 2) * (0.5 + random() / 2);
   return { outcome: { deliveryId, status: 'failed', error: error.code, nextAttemptAt: later(Math.max(error.retryAfterMs ?? 0, grown)), attempted: false } };
 }

@@ -59,6 +59,8 @@ export interface ProviderErrorInit {
   deactivateToken?: boolean;
   /** Only for transient errors: how long the vendor asked us to wait. */
   retryAfterMs?: number;
+  /** Only for `circuit_open`: how long the vendor has been failing, since the circuit first opened. */
+  outageMs?: number;
   cause?: unknown;
 }
 
@@ -71,6 +73,7 @@ export class ProviderError extends Error {
   readonly status: number | undefined;
   readonly deactivateToken: boolean;
   readonly retryAfterMs: number | undefined;
+  readonly outageMs: number | undefined;
 
   constructor(init: ProviderErrorInit) {
     super(`${init.provider}: ${init.code}: ${init.message}`, init.cause === undefined ? undefined : { cause: init.cause });
@@ -82,6 +85,7 @@ export class ProviderError extends Error {
     this.status = init.status;
     this.deactivateToken = this.kind === 'permanent' && init.deactivateToken === true;
     this.retryAfterMs = this.kind === 'transient' ? init.retryAfterMs : undefined;
+    this.outageMs = init.code === ProviderErrorCode.CircuitOpen ? init.outageMs : undefined;
   }
 
   /** The fields a log line or an outcome record needs, without the cause chain. */
@@ -94,6 +98,7 @@ export class ProviderError extends Error {
       status: this.status,
       deactivateToken: this.deactivateToken,
       retryAfterMs: this.retryAfterMs,
+      outageMs: this.outageMs,
       message: this.message,
     };
   }

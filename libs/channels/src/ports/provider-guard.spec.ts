@@ -55,6 +55,25 @@ describe('ProviderGuard', () => {
     expect(log.lines.some((line) => line.fields['event'] === 'circuit_closed')).toBe(true);
   });
 
+  it('tells how long the vendor has been failing, from the first opening until the circuit closes again', async () => {
+    controlDate();
+    const clock = new ManualClock();
+    const subject = guard({ breakerFailures: 1, breakerHalfOpenAfterMs: 1_000 }, new RecordingLog(), clock);
+    const elapse = (ms: number) => {
+      clock.advance(ms);
+      jest.setSystemTime(Date.now() + ms);
+    };
+    await failureOf(subject.run(vendorDown));
+    elapse(5_000);
+    expect((await failureOf(subject.run(vendorDown))).code).toBe('unavailable'); // the trial fails: open again
+    elapse(500);
+    expect(await failureOf(subject.run(() => Promise.resolve('sent')))).toMatchObject({ code: 'circuit_open', outageMs: 5_500 });
+    elapse(1_000);
+    await expect(subject.run(() => Promise.resolve('sent'))).resolves.toBe('sent');
+    await failureOf(subject.run(vendorDown));
+    expect(await failureOf(subject.run(() => Promise.resolve('sent')))).toMatchObject({ code: 'circuit_open', outageMs: 0 });
+  });
+
   it('opens again when the trial call fails', async () => {
     controlDate();
     const subject = guard({ breakerFailures: 1, breakerHalfOpenAfterMs: 1_000 });

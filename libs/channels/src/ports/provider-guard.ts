@@ -40,6 +40,8 @@ export class ProviderGuard {
   private readonly slots: BulkheadPolicy;
   private readonly deadline: TimeoutPolicy;
   private readonly rate: RateLimiter;
+  /** When the circuit first opened since it was last closed: the vendor's outage began then. */
+  private outageSince: number | undefined;
 
   constructor(
     readonly provider: string,
@@ -55,8 +57,14 @@ export class ProviderGuard {
     // Aborting after every successful call would cost a DOMException each; the signal only needs to fire on timeout.
     this.deadline = timeout(limits.timeoutMs, { strategy: TimeoutStrategy.Aggressive, abortOnReturn: false });
     this.rate = new RateLimiter(limits.ratePerSecond, limits.burst, limits.maxRateWaitMs, clock);
-    this.breaker.onBreak(() => this.log.warn({ provider, event: 'circuit_open' }, `${provider}: circuit opened after repeated vendor failures`));
-    this.breaker.onReset(() => this.log.info({ provider, event: 'circuit_closed' }, `${provider}: circuit closed, vendor answers again`));
+    this.breaker.onBreak(() => {
+      this.outageSince ??= clock.now();
+      this.log.warn({ provider, event: 'circuit_open' }, `${provider}: circuit opened after repeated vendor failures`);
+    });
+    this.breaker.onReset(() => {
+      this.outageSince = undefined;
+      this.log.info({ provider, event: 'circuit_closed' }, `${provider}: circuit closed, vendor answers again`);
+    });
   }
 
   get circuit(): CircuitStatus {
@@ -132,6 +140,7 @@ export class ProviderGuard {
         code: ProviderErrorCode.CircuitOpen,
         message: 'circuit open after repeated vendor failures',
         retryAfterMs: this.limits.breakerHalfOpenAfterMs,
+        outageMs: this.outageSince === undefined ? 0 : Math.max(0, this.clock.now() - this.outageSince),
         cause: error,
       });
     }

@@ -71,7 +71,7 @@ const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 5, initialBackoffMs: 30_000, m
 
 /**
  * Failures whose wait is not the receiver's to share: a rate limit's Retry-After, the platform's own
- * rate limit, an open circuit (a wait that grows with the message's age), an hour after a
+ * rate limit, an open circuit (a wait that grows with the outage), an hour after a
  * configuration error. Such a delivery joins its receiver's batch only once its own time has come.
  * Taken early, it would be refused again and spend an attempt for nothing.
  */
