@@ -33,7 +33,7 @@ describe('EventPublisher', () => {
     expect(publishedEvents(kafka.accepted).map((e) => e.deliveryId)).toEqual(['a', 'b', 'c', 'd']);
   });
 
-  it('holds at most maxHeld events while the broker is away, the one in flight included, and logs the count it drops once per period', async () => {
+  it('holds at most maxHeld events while the broker is away, the one in flight included, and logs what it drops once per period and when it is done', async () => {
     const kafka = gatedProducer();
     const log = keptErrors();
     const publisher = new EventPublisher(kafka.producer, log.logger, instantRetry(3), { maxHeld: 2, drainTimeoutMs: 60_000, dropLogEveryMs: 60_000 });
@@ -41,20 +41,22 @@ describe('EventPublisher', () => {
     publisher.publish(events('a'), 'test'); // in the produce call waiting for the broker
     publisher.publish(events('b'), 'test');
     publisher.publish(events('c', 'd'), 'recording acknowledgements');
-    publisher.publish(events('e'), 'recording acknowledgements');
+    publisher.publish(events('e'), 'recording reads');
     kafka.open();
     await publisher.settled();
 
     expect(publishedEvents(kafka.accepted).map((e) => e.deliveryId)).toEqual(['a', 'b']);
-    expect(log.lines.map((l) => [l.count, l.msg])).toEqual([[2, 'recording acknowledgements: events dropped, 2 already wait for the broker']]);
+    expect(log.lines.map((l) => [l.count, l.bySource, l.msg])).toEqual([
+      [2, { 'recording acknowledgements': 2 }, 'outcome events dropped: 2 already wait for the broker'],
+      [1, { 'recording reads': 1 }, 'outcome events dropped: 2 already wait for the broker'],
+    ]);
   });
 
   it('waits at shutdown for a write still running, then for its events', async () => {
     const kafka = gatedProducer();
     const publisher = new EventPublisher(kafka.producer, keptErrors().logger, instantRetry(3));
     let finishWrite!: (ids: string[]) => void;
-    const write = publisher.track(new Promise<string[]>((resolve) => (finishWrite = resolve)));
-    void write.then((ids) => publisher.publish(events(...ids), 'recording reads'));
+    void publisher.track(new Promise<string[]>((resolve) => (finishWrite = resolve)), 'recording reads', (ids) => events(...ids));
 
     const settled = publisher.settled();
     finishWrite(['r1', 'r2']);

@@ -8,9 +8,9 @@ import { AFTER_COMMIT_RETRY, AFTER_COMMIT_RETRY_POLICY, afterCommit, type AfterC
 export interface EventPublisherLimits {
   /** Events held while the broker is away, the produce in flight included; what comes beyond them is dropped. */
   maxHeld: number;
-  /** How long shutting down waits for the events still held. */
+  /** How long shutting down waits for the writes still running and for the events still held. */
   drainTimeoutMs: number;
-  /** At most one log line per this long about events dropped for want of room (with their count since the last). */
+  /** At most one log line per this long about events dropped for want of room; the rest are counted into the next. */
   dropLogEveryMs: number;
 }
 export const EVENT_PUBLISHER_LIMITS = Symbol('EVENT_PUBLISHER_LIMITS');
@@ -19,20 +19,21 @@ export const DEFAULT_EVENT_PUBLISHER_LIMITS: EventPublisherLimits = { maxHeld: 1
 /**
  * Publishes the events of stored outcomes (acknowledgements, reads) on notify.events behind the
  * writes that stored them, so a broker away never holds up a write to PostgreSQL: the writes go on,
- * and their events wait here. One produce at a time, of up to one produce call's worth of the events
- * waiting (so a retry repeats at most that many), tried again in place (`afterCommit`). Holding at
- * most `maxHeld` events keeps a long outage from taking the memory. An event beyond them, one whose
- * produce failed every try, and one still held when shutting down has waited `drainTimeoutMs` is
- * logged with its count and lost to notify.events; its outcome is stored (architecture D18).
+ * and their events wait here. One produce at a time, of one produce call's worth of events (so a
+ * retry repeats at most that many), tried again in place (`afterCommit`). Holding at most `maxHeld`
+ * events keeps a long outage from taking the memory. An event beyond them, one whose produce failed
+ * every try, and one still held when shutting down has waited `drainTimeoutMs` is logged with its
+ * count and lost to notify.events; its outcome is stored (architecture D18).
  */
 @Injectable()
 export class EventPublisher {
-  private waiting: OutcomeEvent[] = [];
-  private inFlight = 0;
+  /** Events waiting, in chunks of one produce call at most, oldest first. */
+  private readonly chunks: OutcomeEvent[][] = [];
+  private held = 0;
   private running: Promise<void> | undefined;
-  /** Writes whose events are still to be handed over (`track`); shutting down waits for them too. */
-  private readonly writes = new Set<Promise<unknown>>();
-  private dropped = 0;
+  /** Writes whose events are not handed over yet (`track`); shutting down waits for them too. */
+  private readonly writes = new Set<Promise<void>>();
+  private dropped = new Map<string, number>();
   private droppedLoggedAt = -Infinity;
 
   constructor(
@@ -46,19 +47,31 @@ export class EventPublisher {
 
   /** Hands events over for publishing; returns at once. */
   publish(events: OutcomeEvent[], what: string): void {
-    const room = Math.max(0, this.limits.maxHeld - this.waiting.length - this.inFlight);
+    const room = Math.max(0, this.limits.maxHeld - this.held);
     if (events.length > room) this.drop(events.length - room, what);
     const taken = events.length > room ? events.slice(0, room) : events;
-    if (taken.length === 0) return;
-    this.waiting = this.waiting.concat(taken);
-    this.running ??= this.drain();
+    for (const event of taken) {
+      // The last chunk still waits (the one in flight has left the queue): small handovers share a produce.
+      const last = this.chunks.at(-1);
+      if (last && last.length < MAX_CHUNK_MESSAGES) last.push(event);
+      else this.chunks.push([event]);
+    }
+    this.held += taken.length;
+    if (this.held > 0) this.running ??= this.drain();
   }
 
-  /** Runs a write whose events will be handed over when it ends; `settled` waits for it. */
-  track<T>(write: Promise<T>): Promise<T> {
-    this.writes.add(write);
-    const forget = (): void => void this.writes.delete(write);
-    write.then(forget, forget);
+  /**
+   * Runs a write and hands over the events `eventsOf` finds in its result as soon as it has stored
+   * them; `settled` waits for the write until then. Returns the write's result.
+   */
+  track<T>(write: Promise<T>, what: string, eventsOf: (result: T) => OutcomeEvent[] = () => []): Promise<T> {
+    const handedOver: Promise<void> = write
+      .then(
+        (result) => this.publish(eventsOf(result), what),
+        () => undefined,
+      )
+      .finally(() => this.writes.delete(handedOver));
+    this.writes.add(handedOver);
     return write;
   }
 
@@ -68,42 +81,47 @@ export class EventPublisher {
     const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
     try {
       while (this.writes.size > 0 || this.running) {
-        const pending = Promise.allSettled([...this.writes, this.running]);
-        if ((await Promise.race([pending, timeout])) === 'timeout') {
-          this.logger.error({ count: this.waiting.length + this.inFlight }, 'shutting down with events not yet published on notify.events');
+        if ((await Promise.race([Promise.allSettled([...this.writes, this.running]), timeout])) === 'timeout') {
+          this.logger.error({ count: this.held, writes: this.writes.size }, 'shutting down with events not yet published on notify.events');
           return;
         }
       }
     } finally {
       clearTimeout(timer);
+      this.reportDrops(true);
     }
   }
 
   private drop(count: number, what: string): void {
-    this.dropped += count;
-    const now = Date.now();
-    if (now - this.droppedLoggedAt < this.limits.dropLogEveryMs) return;
-    this.logger.error({ count: this.dropped, held: this.waiting.length + this.inFlight }, `${what}: events dropped, ${this.limits.maxHeld} already wait for the broker`);
-    this.dropped = 0;
-    this.droppedLoggedAt = now;
+    this.dropped.set(what, (this.dropped.get(what) ?? 0) + count);
+    this.reportDrops(false);
+  }
+
+  /** Logs the events dropped since the last line, at most once per `dropLogEveryMs` unless `now`. */
+  private reportDrops(now: boolean): void {
+    if (this.dropped.size === 0) return;
+    if (!now && Date.now() - this.droppedLoggedAt < this.limits.dropLogEveryMs) return;
+    const bySource = Object.fromEntries(this.dropped);
+    const count = [...this.dropped.values()].reduce((sum, n) => sum + n, 0);
+    this.logger.error({ count, bySource, held: this.held }, `outcome events dropped: ${this.limits.maxHeld} already wait for the broker`);
+    this.dropped = new Map();
+    this.droppedLoggedAt = Date.now();
   }
 
   private async drain(): Promise<void> {
     try {
-      while (this.waiting.length > 0) {
-        const events = this.waiting.slice(0, MAX_CHUNK_MESSAGES);
-        this.waiting = this.waiting.slice(events.length);
-        this.inFlight = events.length;
+      for (let events = this.chunks.shift(); events; events = this.chunks.shift()) {
         try {
-          await afterCommit('publishing outcome events', () => publishOutcomes(this.producer, events), this.logger, this.retry);
+          await afterCommit('publishing outcome events', () => publishOutcomes(this.producer, events!), this.logger, this.retry);
         } catch (error) {
           this.logger.error({ err: error, count: events.length }, 'stored outcomes could not be published on notify.events');
         } finally {
-          this.inFlight = 0;
+          this.held -= events.length;
         }
       }
     } finally {
       this.running = undefined;
+      this.reportDrops(true);
     }
   }
 }

@@ -45,11 +45,12 @@ export class OutcomeRecorder implements OnApplicationShutdown {
 
   /**
    * After the sockets are closed (`RealtimeServer.beforeApplicationShutdown`), so the last
-   * acknowledgements are in; before the producer and the database are closed. Publishing the events
-   * of every stored outcome and read is waited for here, after the last write.
+   * acknowledgements are in; before the producer and the database are closed. The last write, and
+   * the publishing of every stored outcome's and read's events, are waited for here, within the
+   * publisher's time for shutting down.
    */
   async onApplicationShutdown(): Promise<void> {
-    await this.flush();
+    void this.publisher.track(this.flush(), 'recording acknowledgements');
     await this.publisher.settled();
   }
 
@@ -62,8 +63,8 @@ export class OutcomeRecorder implements OnApplicationShutdown {
   private async write(outcomes: DeliveryOutcome[]): Promise<void> {
     if (outcomes.length === 0) return;
     try {
-      const events = await afterCommit('recording acknowledgements', () => this.store.record(outcomes), this.logger, this.retry);
-      this.publisher.publish(events, 'recording acknowledgements');
+      const recorded = afterCommit('recording acknowledgements', () => this.store.record(outcomes), this.logger, this.retry);
+      await this.publisher.track(recorded, 'recording acknowledgements', (events) => events);
     } catch (error) {
       // The deliveries stay `sent`; the resend poller treats an unconfirmed send as not delivered.
       this.logger.error({ err: error, count: outcomes.length }, 'could not record delivery outcomes');

@@ -45,9 +45,8 @@ export class InboxRequests {
   private async read(socket: NotificationSocket, payload: unknown): Promise<ReadResponse> {
     const request = ReadRequestSchema.safeParse(payload);
     if (!request.success) return invalidArgument(request.error);
-    const { read, events } = await this.publisher.track(this.inbox.markRead(socket.data.userId, request.data.ids));
+    const { read } = await this.publisher.track(this.inbox.markRead(socket.data.userId, request.data.ids), 'recording reads', (marked) => marked.events);
     if (read.length > 0) socket.to(userRoom(socket.data.userId)).emit('read', { ids: read });
-    this.publisher.publish(events, 'recording reads');
     return { ok: true };
   }
 
