@@ -1,5 +1,8 @@
 import type { RetryPolicy } from '../entities/message.entity';
 
+/** The retry policy of a message stored without one (every route has one now; older rows may not). */
+export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 5, initialBackoffMs: 30_000, maxBackoffMs: 3_600_000 };
+
 /**
  * The wait before attempt `attempts + 1`: exponential backoff with full jitter, a uniformly random
  * time up to `min(maxBackoff, initialBackoff × 2^(attempts − 1))`, so many failures at once spread out.

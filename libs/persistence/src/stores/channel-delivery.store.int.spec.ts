@@ -32,6 +32,37 @@ describe('ChannelDeliveryStore.record', () => {
     expect(Object.fromEntries(rows.map((row) => [row.id, row.attempts]))).toEqual({ [throttled]: 2, [refusedByVendor]: 3 });
   });
 
+  it('ends a failure that must wait for its provider as dead when its attempt was the message’s last, so the next tier need not wait', async () => {
+    const createdAt = new Date();
+    const messageId = newId(createdAt);
+    const [last, notLast] = [newId(createdAt), newId(createdAt)];
+    await query(`INSERT INTO messages (id, request_id, type, recipient, retry, created_at) VALUES ($1, $2, 't', '{}', '{"maxAttempts": 3}', $3)`, [
+      messageId,
+      `r-${messageId}`,
+      createdAt,
+    ]);
+    await query(
+      `INSERT INTO deliveries (id, message_id, user_id, channel, endpoint, locale, status, attempts, created_at)
+       VALUES ($1, $3, 'u1', 'sms', 'phone:1', 'en', 'queued', 2, $4), ($2, $3, 'u2', 'sms', 'phone:2', 'en', 'queued', 1, $4)`,
+      [last, notLast, messageId, createdAt],
+    );
+    const claims = await new DeliveryOutcomeStore(database.dataSource()).claimSends([last, notLast], 60_000);
+    const retryAt = new Date(createdAt.getTime() + 3_600_000);
+    const failed = (deliveryId: string) => ({ deliveryId, status: 'failed' as const, error: 'rate_limited', nextAttemptAt: retryAt, ...claims.get(deliveryId)! });
+
+    const recorded = await new ChannelDeliveryStore(database.dataSource()).record([failed(last), failed(notLast)]);
+
+    expect(Object.fromEntries(recorded.map((e) => [e.deliveryId, [e.status, e.attempt]]))).toEqual({ [last]: ['dead', 3], [notLast]: ['failed', 2] });
+    const rows = await query<{ id: string; status: string; next_attempt_at: Date | null; last_error: string }>(
+      `SELECT id, status, next_attempt_at, last_error FROM deliveries WHERE message_id = $1`,
+      [messageId],
+    );
+    expect(Object.fromEntries(rows.map((row) => [row.id, [row.status, row.next_attempt_at, row.last_error]]))).toEqual({
+      [last]: ['dead', null, 'rate_limited'],
+      [notLast]: ['failed', retryAt, 'rate_limited'],
+    });
+  });
+
   it('does not let a retried write of a given-back attempt fail the next claim, which has the same attempt number', async () => {
     const createdAt = new Date();
     const messageId = newId(createdAt);

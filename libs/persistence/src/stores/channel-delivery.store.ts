@@ -1,6 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import type { OutcomeStatus } from '@notify/contracts';
 import { DELIVERY_KEYS, deliveryKeys, inKeysRange, keysOfIds } from './delivery-keys';
+import { DEFAULT_RETRY } from './backoff';
 import { LEASE_MICROS } from './delivery-outcome.store';
 import { outcomeColumns, outcomeRows, recordedOutcomeOf, RETURNING_OUTCOME_BY_KEY, type RecordedOutcome, type RecordedRow } from './recorded-outcome';
 import { queryRows } from './rows';
@@ -38,6 +39,17 @@ export interface DeviceDeactivation {
 
 
 /**
+ * A failure with a wait of its provider's (a Retry-After, an hour after a configuration error) whose
+ * attempt was the message's last: `dead` now. Left `failed`, it stayed so until the wait was over
+ * (up to a day) and only then was ended by the resend poller, and the route's next tier waited as
+ * long. A failure without a wait is ended by the resend poller at once (`scheduleFailed`). The
+ * message's policy is read only for such failures, in the partitions of the keys (D17).
+ */
+const OUT_OF_ATTEMPTS = `(o.status = 'failed' AND o.next_attempt_at IS NOT NULL AND o.attempted
+       AND d.attempts >= COALESCE((SELECT (m.retry ->> 'maxAttempts')::int FROM messages m
+                                    WHERE m.id = d.message_id AND m.created_at = d.created_at AND ${inKeysRange('m')}), ${DEFAULT_RETRY.maxAttempts}))`;
+
+/**
  * The channel worker's writes: expiring jobs that came too late, and recording provider outcomes
  * with their retry time together with the device tokens they killed, one statement each per batch.
  */
@@ -71,7 +83,9 @@ export class ChannelDeliveryStore {
       const rows = await queryRows<RecordedRow>(
         tx,
         `UPDATE deliveries d
-            SET status = o.status, last_error = o.error, next_attempt_at = o.next_attempt_at, updated_at = now(),
+            SET status = CASE WHEN ${OUT_OF_ATTEMPTS} THEN 'dead' ELSE o.status END,
+                next_attempt_at = CASE WHEN ${OUT_OF_ATTEMPTS} THEN NULL ELSE o.next_attempt_at END,
+                last_error = o.error, updated_at = now(),
                 attempts = d.attempts - CASE WHEN o.attempted THEN 0 ELSE 1 END
            FROM ${outcomeColumns(['status', 'varchar'], ['error', 'text'], ['next_attempt_at', 'timestamptz'], ['attempt', 'int'], ['attempted', 'boolean'], ['lease', 'bigint'])}
           WHERE d.id = o.id AND d.created_at = o.created_at AND ${inKeysRange('d')} AND d.status NOT IN ('delivered', 'read', 'clicked')

@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm';
 import { ErrorCode, MAX_BATCH_JOBS, type Channel, type DeliveryJob, type OutcomeEvent } from '@notify/contracts';
 import type { RetryPolicy } from '../entities/message.entity';
-import { backoffDelayMs } from './backoff';
+import { backoffDelayMs, DEFAULT_RETRY } from './backoff';
 import { JOB_COLUMNS, toDeliveryJob, type JobRow } from './delivery-jobs';
 import { recordedOutcomeOf, RETURNING_OUTCOME, type RecordedOutcome, type RecordedRow } from './recorded-outcome';
 import { DELIVERY_KEYS, deliveryKeys, inKeysRange, keyedParams } from './delivery-keys';
@@ -67,7 +67,6 @@ const CANDIDATES_PER_RECEIVER = 4;
  */
 const DUE_ROWS_PER_RECEIVER = 20;
 
-const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 5, initialBackoffMs: 30_000, maxBackoffMs: 3_600_000 };
 
 /**
  * Failures whose wait is not the receiver's to share: a rate limit's Retry-After, the platform's own
