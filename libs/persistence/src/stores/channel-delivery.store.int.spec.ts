@@ -7,16 +7,24 @@ describe('ChannelDeliveryStore.record', () => {
   const database = migratedDatabase();
   const query = <T>(sql: string, params: unknown[] = []) => database.dataSource().query<T[]>(sql, params);
 
-  it('gives the attempt back for a send that never reached the vendor, and keeps it for one that did', async () => {
+  /** A message (with `retry` as its policy) and one queued SMS delivery per entry of `attempts`, each with that many attempts made. */
+  async function seed(attempts: number[], retry: object = {}) {
     const createdAt = new Date();
     const messageId = newId(createdAt);
-    const [throttled, refusedByVendor] = [newId(createdAt), newId(createdAt)];
-    await query(`INSERT INTO messages (id, request_id, type, recipient, created_at) VALUES ($1, $2, 't', '{}', $3)`, [messageId, `r-${messageId}`, createdAt]);
-    await query(
-      `INSERT INTO deliveries (id, message_id, user_id, channel, endpoint, locale, status, attempts, created_at)
-       VALUES ($1, $3, 'u1', 'sms', 'phone:1', 'en', 'queued', 2, $4), ($2, $3, 'u2', 'sms', 'phone:2', 'en', 'queued', 2, $4)`,
-      [throttled, refusedByVendor, messageId, createdAt],
-    );
+    const ids = attempts.map(() => newId(createdAt));
+    await query(`INSERT INTO messages (id, request_id, type, recipient, retry, created_at) VALUES ($1, $2, 't', '{}', $3, $4)`, [messageId, `r-${messageId}`, retry, createdAt]);
+    for (const [i, id] of ids.entries()) {
+      await query(
+        `INSERT INTO deliveries (id, message_id, user_id, channel, endpoint, locale, status, attempts, created_at) VALUES ($1, $2, $3, 'sms', $4, 'en', 'queued', $5, $6)`,
+        [id, messageId, `u${i}`, `phone:${i}`, attempts[i], createdAt],
+      );
+    }
+    return { createdAt, messageId, ids };
+  }
+
+  it('gives the attempt back for a send that never reached the vendor, and keeps it for one that did', async () => {
+    const { createdAt, messageId, ids } = await seed([2, 2]);
+    const [throttled, refusedByVendor] = ids as [string, string];
     // the channel worker's claim makes the third attempt of each
     const attempts = await new DeliveryOutcomeStore(database.dataSource()).claimAttempts([throttled, refusedByVendor], 60_000);
     expect([...attempts.values()]).toEqual([3, 3]);
@@ -33,19 +41,8 @@ describe('ChannelDeliveryStore.record', () => {
   });
 
   it('ends a failure that must wait for its provider as dead when its attempt was the message’s last, so the next tier need not wait', async () => {
-    const createdAt = new Date();
-    const messageId = newId(createdAt);
-    const [last, notLast] = [newId(createdAt), newId(createdAt)];
-    await query(`INSERT INTO messages (id, request_id, type, recipient, retry, created_at) VALUES ($1, $2, 't', '{}', '{"maxAttempts": 3}', $3)`, [
-      messageId,
-      `r-${messageId}`,
-      createdAt,
-    ]);
-    await query(
-      `INSERT INTO deliveries (id, message_id, user_id, channel, endpoint, locale, status, attempts, created_at)
-       VALUES ($1, $3, 'u1', 'sms', 'phone:1', 'en', 'queued', 2, $4), ($2, $3, 'u2', 'sms', 'phone:2', 'en', 'queued', 1, $4)`,
-      [last, notLast, messageId, createdAt],
-    );
+    const { createdAt, messageId, ids } = await seed([2, 1], { maxAttempts: 3 });
+    const [last, notLast] = ids as [string, string];
     const claims = await new DeliveryOutcomeStore(database.dataSource()).claimSends([last, notLast], 60_000);
     const retryAt = new Date(createdAt.getTime() + 3_600_000);
     const failed = (deliveryId: string) => ({ deliveryId, status: 'failed' as const, error: 'rate_limited', nextAttemptAt: retryAt, ...claims.get(deliveryId)! });
@@ -64,14 +61,9 @@ describe('ChannelDeliveryStore.record', () => {
   });
 
   it('does not let a retried write of a given-back attempt fail the next claim, which has the same attempt number', async () => {
-    const createdAt = new Date();
-    const messageId = newId(createdAt);
-    const deliveryId = newId(createdAt);
-    await query(`INSERT INTO messages (id, request_id, type, recipient, created_at) VALUES ($1, $2, 't', '{}', $3)`, [messageId, `r-${messageId}`, createdAt]);
-    await query(
-      `INSERT INTO deliveries (id, message_id, user_id, channel, endpoint, locale, status, attempts, created_at) VALUES ($1, $2, 'u1', 'sms', 'phone:1', 'en', 'queued', 2, $3)`,
-      [deliveryId, messageId, createdAt],
-    );
+    const {
+      ids: [deliveryId],
+    } = await seed([2]);
     const claims = new DeliveryOutcomeStore(database.dataSource());
     const store = new ChannelDeliveryStore(database.dataSource());
     const first = (await claims.claimSends([deliveryId], 60_000)).get(deliveryId)!;

@@ -56,18 +56,14 @@ export class DeliveryOutcomeStore {
    * messages for events.
    */
   async claimAttempts(deliveryIds: string[], leaseMs: number): Promise<Map<string, number>> {
-    if (deliveryIds.length === 0) return new Map();
-    const rows = await queryRows<{ id: string; attempts: number }>(this.dataSource, `${CLAIM} RETURNING d.id, d.attempts`, [
-      ...deliveryKeys(keysOfIds(deliveryIds)),
-      leaseMs,
-    ]);
-    return new Map(rows.map((row) => [row.id, row.attempts]));
+    const claims = await this.claimSends(deliveryIds, leaseMs);
+    return new Map([...claims].map(([id, claim]) => [id, claim.attempt]));
   }
 
   /**
-   * The same claim for a sender that may give the attempt back (the channel worker, D14): each claimed
-   * delivery's attempt number and its lease's end exactly as stored. A given-back attempt's number is
-   * used again by the next claim, so only the two together tell a claim from a later one.
+   * The claim with each delivery's lease end too, for a sender that may give the attempt back (the
+   * channel worker, D14). A given-back attempt's number is used again by the next claim, so only the
+   * two together tell a claim from a later one.
    */
   async claimSends(deliveryIds: string[], leaseMs: number): Promise<Map<string, SendClaim>> {
     if (deliveryIds.length === 0) return new Map();
