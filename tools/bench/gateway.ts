@@ -34,6 +34,7 @@ const say = (line: string): void => void process.stdout.write(`${line}\n`);
 interface Report {
   received: number;
   latencies: number[];
+  sinceCreated: number[];
 }
 
 async function main(): Promise<void> {
@@ -91,10 +92,12 @@ async function main(): Promise<void> {
     await settled(() => consumerLag(kafka, `${CENTER_GROUP}.fallback`, Topics.events));
     await reports(clients);
     cpuBefore = cpuSnapshot();
-    const latencies = await latencyAtRate(producer, clients);
+    const { latencies, sinceCreated } = await latencyAtRate(producer, clients);
     const { at } = quantiles(latencies);
     const pct = (p: number) => at(p / 100);
+    const after = quantiles(sinceCreated);
     say(`${RATE} requests/s for ${SECONDS} s through the message center: ${latencies.length} received, latency p50 ${pct(50)} ms, p99 ${pct(99)} ms`);
+    say(`  of which from the message center's planning to the client: p50 ${after.at(0.5)} ms, p99 ${after.at(0.99)} ms`);
     say(`  CPU while they were: ${describeSplit(cpuSplit(cpuBefore, cpuSnapshot(), parts()), RATE * SECONDS, 'request')}`);
     say('');
     say(`| connections | KB per connection | acknowledged deliveries/s | p50 ms at ${RATE}/s | p99 ms at ${RATE}/s |`);
@@ -179,7 +182,7 @@ async function ackedDeliveries(producer: Producer, db: Client, rows: SeededDeliv
 }
 
 /** Requests to notify.requests at a steady rate for a bounded time; the clients measure each one's age on arrival. */
-async function latencyAtRate(producer: Producer, clients: ChildProcess[]): Promise<number[]> {
+async function latencyAtRate(producer: Producer, clients: ChildProcess[]): Promise<{ latencies: number[]; sinceCreated: number[] }> {
   const total = RATE * SECONDS;
   const tick = 100;
   const perTick = Math.max(1, Math.round((RATE * tick) / 1000));
@@ -194,12 +197,16 @@ async function latencyAtRate(producer: Producer, clients: ChildProcess[]): Promi
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
   }
   const latencies: number[] = [];
+  const sinceCreated: number[] = [];
   const deadline = performance.now() + 60_000;
   while (latencies.length < total && performance.now() < deadline) {
     await new Promise((r) => setTimeout(r, 500));
-    for (const report of await reports(clients)) latencies.push(...report.latencies);
+    for (const report of await reports(clients)) {
+      latencies.push(...report.latencies);
+      sinceCreated.push(...report.sinceCreated);
+    }
   }
-  return latencies;
+  return { latencies, sinceCreated };
 }
 
 /** Waits, at most a minute, until a consumer group has nothing left to read. */
