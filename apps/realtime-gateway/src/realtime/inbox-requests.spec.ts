@@ -17,7 +17,9 @@ function socketOfUser1() {
     to: (room: string) => ({ emit: (event: string, payload: unknown) => toOtherDevices.push({ room, event, payload }) }),
   } as unknown as NotificationSocket;
   const ask = (event: string, payload: unknown) => new Promise<unknown>((resolve) => handlers.get(event)!(payload, resolve));
-  return { socket, ask, toOtherDevices };
+  /** A fire-and-forget emit: no acknowledgement callback, as `socket.emit('read', payload)` sends it. */
+  const tell = (event: string, payload: unknown) => (handlers.get(event) as (payload: unknown) => void)(payload);
+  return { socket, ask, tell, toOtherDevices };
 }
 
 const inbox = {
@@ -51,5 +53,23 @@ describe('InboxRequests: read', () => {
     await publisher.settled();
     expect(kafka.calls()).toBe(3);
     expect(kafka.accepted).toEqual([]);
+  });
+
+  it('marks and tells the other devices when the client sends read without an acknowledgement', async () => {
+    const kafka = flakyProducer(0);
+    const publisher = new EventPublisher(kafka.producer, logger, instantRetry(3));
+    const marked: string[][] = [];
+    const recording = { markRead: async (userId: string, ids: string[]) => (marked.push([userId, ...ids]), inbox.markRead(userId, ids)) } as unknown as InboxStore;
+    const requests = new InboxRequests(recording, publisher, logger);
+    const client = socketOfUser1();
+    requests.attach(client.socket);
+
+    client.tell('read', { ids: ['0190a1b2-0000-7000-8000-000000000003'] });
+    await publisher.settled();
+    await new Promise((resolve) => setImmediate(resolve));
+
+    expect(marked).toEqual([['user-1', '0190a1b2-0000-7000-8000-000000000003']]);
+    expect(client.toOtherDevices).toEqual([{ room: expect.stringContaining('user-1'), event: 'read', payload: { ids: ['0190a1b2-0000-7000-8000-000000000003'] } }]);
+    expect(publishedEvents(kafka.accepted)).toEqual([{ topic: Topics.events, deliveryId: '0190a1b2-0000-7000-8000-000000000003', status: 'read' }]);
   });
 });

@@ -26,7 +26,11 @@ export class InboxRequests {
   ) {}
 
   attach(socket: NotificationSocket): void {
-    socket.on('sync', (payload, ack) => void this.answer(ack, () => this.sync(socket, payload)));
+    // A sync without an acknowledgement has nowhere to put its page; a read without one (a client's
+    // fire-and-forget emit) still counts: it is stored and told to the other devices, unanswered.
+    socket.on('sync', (payload, ack) => {
+      if (typeof ack === 'function') void this.answer(ack, () => this.sync(socket, payload));
+    });
     socket.on('read', (payload, ack) => void this.answer(ack, () => this.read(socket, payload)));
   }
 
@@ -51,12 +55,12 @@ export class InboxRequests {
   }
 
   private async answer<T>(ack: unknown, work: () => Promise<T>): Promise<void> {
-    if (typeof ack !== 'function') return;
+    const reply = typeof ack === 'function' ? (ack as (answer: unknown) => void) : () => undefined;
     try {
-      ack(await work());
+      reply(await work());
     } catch (error) {
       this.logger.error({ err: error }, 'client request failed');
-      ack(internalError());
+      reply(internalError());
     }
   }
 }

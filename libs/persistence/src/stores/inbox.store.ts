@@ -21,7 +21,11 @@ interface EntryRow {
 export class InboxStore {
   constructor(private readonly dataSource: DataSource) {}
 
-  /** The messages after `afterSeq`, oldest first, at most `limit`; or "not modified" when there is nothing newer. */
+  /**
+   * The messages after `afterSeq`, oldest first, at most `limit`; or "not modified" when there is
+   * nothing newer. A message past its `expiresAt` is not handed out (never delivered after it): its
+   * number is a gap, as a message past the retention period leaves one.
+   */
   async after(userId: string, afterSeq: number, limit: number): Promise<InboxPage> {
     const [sequence] = await queryRows<{ last_seq: string }>(this.dataSource, 'SELECT last_seq FROM inbox_sequences WHERE user_id = $1', [userId]);
     const lastSeq = sequence ? Number(sequence.last_seq) : 0;
@@ -32,7 +36,7 @@ export class InboxStore {
               m.data, m.created_at
          FROM inbox_entries i
          JOIN messages m ON m.id = i.message_id AND m.created_at = i.created_at
-        WHERE i.user_id = $1 AND i.seq > $2
+        WHERE i.user_id = $1 AND i.seq > $2 AND (m.expires_at IS NULL OR m.expires_at > now())
         ORDER BY i.seq
         LIMIT $3`,
       [userId, afterSeq, limit + 1],

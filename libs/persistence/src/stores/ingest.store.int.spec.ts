@@ -1,6 +1,7 @@
 import { newId } from '../ids';
 import { migratedDatabase } from '../migrated-database.spec-helper';
 import { IngestStore, type PlannedDelivery, type PlannedMessage } from './ingest.store';
+import { plannedDelivery, plannedMessage } from './planned.spec-helper';
 import { ROWS_PER_STATEMENT } from './rows';
 
 const T0 = new Date('2030-06-01T09:00:00Z');
@@ -13,34 +14,9 @@ const T0 = new Date('2030-06-01T09:00:00Z');
 describe('IngestStore', () => {
   const database = migratedDatabase();
 
-  const delivery = (overrides: Partial<PlannedDelivery>): PlannedDelivery => ({
-    id: newId(T0),
-    userId: 'u-1',
-    channel: 'websocket',
-    endpoint: 'inbox:u-1',
-    locale: 'en',
-    tier: 0,
-    status: 'queued',
-    lastError: null,
-    nextAttemptAt: null,
-    ...overrides,
-  });
-  const message = (requestId: string, deliveries: PlannedDelivery[], expiresAt: Date | null = null): PlannedMessage => ({
-    id: newId(T0),
-    requestId,
-    type: 'account.note',
-    recipient: { userId: 'u-1' },
-    data: {},
-    locale: null,
-    priority: 'normal',
-    retry: { maxAttempts: 3, initialBackoffMs: 1_000, maxBackoffMs: 60_000 },
-    sendAt: null,
-    expiresAt,
-    createdAt: T0,
-    contents: [{ locale: 'en', title: 't', body: 'b' }],
-    deliveries,
-    inbox: deliveries.filter((d) => d.channel === 'websocket' && d.status === 'queued').map((d) => ({ userId: d.userId!, locale: d.locale })),
-  });
+  const delivery = (overrides: Partial<PlannedDelivery>): PlannedDelivery => plannedDelivery(T0, overrides);
+  const message = (requestId: string, deliveries: PlannedDelivery[], expiresAt: Date | null = null): PlannedMessage =>
+    plannedMessage(requestId, T0, deliveries, { expiresAt });
 
   it('hands a replayed request’s queued jobs and routing outcomes back, and nothing a later step decided', async () => {
     const queued = delivery({});
