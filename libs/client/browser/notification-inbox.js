@@ -32,6 +32,8 @@ const MAX_PAGE = 500;
 const MAX_RETRY_MS = 30_000;
 /** Messages held in memory by default; the oldest already counted in `lastSeq` go first. */
 const MAX_HELD = 1_000;
+/** How many of the messages counted in `lastSeq` are saved across a reload: the newest. */
+const SAVED_COUNTED = 200;
 
 /** Waits that start at `firstMs` and double on each failure, up to MAX_RETRY_MS, until reset. */
 class Backoff {
@@ -296,10 +298,17 @@ export class NotificationInbox {
     }
   }
 
-  /** Keeps the place and the newest 200 messages; storage that refuses (its quota) is reported, not thrown. */
+  /**
+   * Keeps the place, the newest 200 messages counted in it and every message held beyond a gap: those
+   * are seen only by id until the gap is filled, so one left out would be shown again by the sync that
+   * fills it. Storage that refuses (its quota) is reported, not thrown.
+   */
   save() {
+    const held = this.list();
+    const counted = held.filter((m) => m.seq <= this.lastSeq).slice(-SAVED_COUNTED);
+    const ahead = held.filter((m) => m.seq > this.lastSeq);
     try {
-      this.options.storage?.setItem(this.key, JSON.stringify({ lastSeq: this.lastSeq, messages: this.list().slice(-200) }));
+      this.options.storage?.setItem(this.key, JSON.stringify({ lastSeq: this.lastSeq, messages: [...counted, ...ahead] }));
     } catch (error) {
       this.options.onStatus?.('error', `could not save the inbox: ${/** @type {Error} */ (error).message}`);
     }
