@@ -76,8 +76,11 @@ function interpolate(value: string, shell: Env = {}): string {
   });
 }
 
+/** The shell the README starts compose from: only the secret it requires. */
+const SHELL: Env = { JWT_SECRET: 'a-secret-from-the-shell-of-32-chars' };
+
 /** A service's environment as the container sees it (interpolated; a bare `KEY` or `KEY: null` takes the unset shell value). */
-function environmentOf(service: Service, shell: Env = {}): Env {
+function environmentOf(service: Service, shell: Env = SHELL): Env {
   const env: Env = {};
   const raw = service.environment ?? {};
   const entries: [string, unknown][] = Array.isArray(raw)
@@ -371,6 +374,11 @@ describe('docker-compose.yml: app-specific settings', () => {
   it.each(TOKEN_APPS)('%s checks browser tokens with JWT_SECRET or JWT_PUBLIC_KEY', (app) => {
     const env = environmentOf(services[app] ?? {});
     expect([env.JWT_SECRET, env.JWT_PUBLIC_KEY].filter(Boolean)).not.toEqual([]);
+  });
+
+  it.each(TOKEN_APPS)('%s has no token secret of its own: compose refuses to start it without one from the shell', (app) => {
+    expect(() => environmentOf(services[app] ?? {}, {})).toThrow(/^(JWT_SECRET|JWT_PUBLIC_KEY) is required/);
+    expect(environmentOf(services[app] ?? {}).JWT_SECRET).toBe(SHELL.JWT_SECRET);
   });
 
   it.each(ROUTE_APPS)('%s reads a route table (NOTIFY_ROUTES) that the image contains', (app) => {
