@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,9 @@ import { AppProcess } from './app-process';
 import { readAllRecords, readDeadLetter, readRecords } from './dead-letters';
 import { whileRefusing } from './storage-refusal';
 import { consumerLag, testKafka } from './kafka-admin';
+
+/** The Apache Kafka jars that `tools/kafka/kafka.sh install` fetched for the test broker: the Java client among them. */
+const KAFKA_LIB = join(__dirname, '..', '..', 'tools', 'kafka', '.cache', 'lib');
 
 /** The message center in its own process, so it can be killed and restarted like in production. */
 describe('message center ingestion', () => {
@@ -64,6 +68,22 @@ describe('message center ingestion', () => {
     expect(dead.headers['x-error-code']).toBe('invalid_json');
     expect(dead.value).toBe('{"id": "half a request", "type":');
     expect(await count(`SELECT count(*) AS n FROM messages WHERE request_id LIKE $1`, [`${prefix}%`])).toBe(999);
+  });
+
+  it('stores requests that a Java producer compressed with each codec Kafka has: gzip, snappy, lz4 and zstd', async () => {
+    const prefix = `codec-${run}-`;
+    const codecs = ['gzip', 'snappy', 'lz4', 'zstd'];
+    const lines = codecs.flatMap((codec) => [0, 1].map((i) => request(`${prefix}${codec}-${i}`, `codec-user-${run}`)).map(({ key, value }) => `${codec}\t${key}\t${value}`));
+    const output = execFileSync('java', ['-cp', join(KAFKA_LIB, '*'), join(__dirname, '..', 'java', 'CompressedProducer.java'), process.env.KAFKA_BROKERS!, Topics.requests], {
+      input: `${lines.join('\n')}\n`,
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    expect(output.trim().split('\n')).toEqual(codecs.map((codec) => `produced 2 with ${codec}`));
+
+    await eventually(() => storedLike(prefix), (n) => n === 8, { timeoutMs: 60_000 });
+    await eventually(lag, (n) => n === 0);
+    expect(await center.health()).toBe(200);
   });
 
   it('dead-letters a compressed request too large for the broker uncompressed, and the requests after it are stored', async () => {

@@ -1,5 +1,6 @@
 import { Kafka, logLevel, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
 import type { AppLogger } from '@notify/observability';
+import { registerCompressionCodecs } from './compression';
 
 export interface KafkaConnectionSettings {
   kafkaBrokers: string[];
@@ -10,6 +11,7 @@ export interface KafkaConnectionSettings {
 }
 
 export function createKafka(clientId: string, settings: KafkaConnectionSettings, logger: AppLogger): Kafka {
+  registerCompressionCodecs();
   const config: KafkaConfig = {
     clientId,
     brokers: settings.kafkaBrokers,
