@@ -157,4 +157,26 @@ describe('BatchConsumer', () => {
     expect(fatal).toEqual(['relation "deliveries" does not exist']);
     expect(tries).toBeGreaterThan(2);
   }, 90_000);
+
+  it('gives up, for its supervisor to restart the process, when its handler never returns', async () => {
+    const hungTopic = `${topic}.hung`;
+    await ensureTopics(kafka, [hungTopic], { partitions: 1, replicationFactor: 1 });
+    await producer.send({ topic: hungTopic, messages: [{ value: 'waits on a vanished database' }] });
+    const fatal: string[] = [];
+    const consumer = new BatchConsumer(kafka, {
+      groupId: `${groupId}-hung`,
+      topics: [hungTopic],
+      logger,
+      maxBatchMs: 2_000,
+      onFatal: (error) => fatal.push(error.message),
+      handler: () => new Promise<void>(() => undefined),
+    });
+    try {
+      await consumer.start();
+      await eventually(async () => fatal.length, (n) => n > 0, { timeoutMs: 30_000 });
+    } finally {
+      void consumer.stop();
+    }
+    expect(fatal).toEqual([`a batch of ${hungTopic} partition 0 has been in the handler for 2000 ms; giving up`]);
+  }, 60_000);
 });

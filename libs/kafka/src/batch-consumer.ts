@@ -39,6 +39,13 @@ export interface BatchConsumerOptions {
   giveUpAfterMs?: number;
   /** Tries of a failing batch before kafkajs restarts the consumer (10). */
   retries?: number;
+  /**
+   * How long one batch may stay in the handler before the consumer takes it for stuck and `onFatal` is
+   * called (15 minutes). A handler waiting on a database connection whose server vanished without a
+   * word never returns and never fails; its heartbeats would keep the partitions for ever, with nothing
+   * consumed and nothing to restart. Longer than any batch that is only slow (a large broadcast).
+   */
+  maxBatchMs?: number;
 }
 
 /**
@@ -110,6 +117,13 @@ export class BatchConsumer {
     // subscribers, a slow database) would lose its partitions, fail its commit and get its batch
     // again, maybe for ever; so the session is kept alive while the handler works and commits.
     const beating = setInterval(() => void heartbeat().catch(() => undefined), this.heartbeatMs);
+    const maxBatchMs = this.options.maxBatchMs ?? 900_000;
+    const stuck = setTimeout(() => {
+      clearInterval(beating);
+      const error = new Error(`a batch of ${batch.topic} partition ${batch.partition} has been in the handler for ${maxBatchMs} ms; giving up`);
+      this.options.logger.error({ err: error, offset: batch.firstOffset() }, 'kafka consumer handler is stuck; giving up');
+      if (this.running) this.options.onFatal(error);
+    }, maxBatchMs);
     const last = batch.messages[batch.messages.length - 1]!.offset;
     try {
       await this.handle(records);
@@ -121,6 +135,7 @@ export class BatchConsumer {
       await commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: (BigInt(last) + 1n).toString() }] }] });
     } finally {
       clearInterval(beating);
+      clearTimeout(stuck);
     }
     resolveOffset(last);
     await heartbeat();

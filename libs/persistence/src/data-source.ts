@@ -57,7 +57,15 @@ export function createDataSource(settings: DatabaseSettings): DataSource {
     migrationsTableName: 'schema_migrations',
     uuidExtension: 'pgcrypto',
     applicationName: settings.applicationName ?? 'notify',
-    extra: settings.keepPoolOpen ? { max: poolSize(settings), min: poolSize(settings), idleTimeoutMillis: 0 } : { max: poolSize(settings) },
+    extra: {
+      max: poolSize(settings),
+      ...(settings.keepPoolOpen ? { min: poolSize(settings), idleTimeoutMillis: 0 } : {}),
+      // A server that vanished without closing its connections (a failover, a host lost) is noticed by
+      // TCP keepalive probes; without them a query waiting on it would wait for ever. The consumers
+      // give up on a batch stuck longer than that (`BatchConsumer`'s maxBatchMs).
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+    },
   });
 }
 
