@@ -26,6 +26,27 @@ export function deadLetterMessage({ record, code, reason }: Rejection): Message 
   };
 }
 
+/**
+ * The copy of a record whose full copy the broker refused as too large: the contract's error headers,
+ * the key, and how long the value was (`x-original-value-bytes`), without the value and the record's
+ * own headers. The record itself stays on its topic, at the offset the headers give.
+ */
+export function cutDownDeadLetterMessage(rejection: Rejection): Message {
+  const full = deadLetterMessage(rejection);
+  const ownHeaders = new Set(Object.keys(rejection.record.headers));
+  const headers = Object.fromEntries(Object.entries(full.headers ?? {}).filter(([name]) => !ownHeaders.has(name) || isErrorHeader(name)));
+  return { key: full.key, value: null, headers: { ...headers, [ORIGINAL_VALUE_BYTES]: String(rejection.record.value?.length ?? 0) } };
+}
+
+/** Header of a cut-down dead-letter copy: the length in bytes of the value it leaves out. */
+export const ORIGINAL_VALUE_BYTES = 'x-original-value-bytes';
+
+const isErrorHeader = (name: string): boolean => (Object.values(DlqHeaders) as string[]).includes(name);
+
 export function deadLetterTopic(topic: string): string {
   return `${topic}.dlq`;
+}
+
+export function isDeadLetterTopic(topic: string): boolean {
+  return topic.endsWith('.dlq');
 }

@@ -1,6 +1,6 @@
 import { CompressionTypes, type Message, type Producer, type TopicMessages } from 'kafkajs';
 import { deliverTopic, Topics, type DeliveryJob, type OutcomeEvent } from '@notify/contracts';
-import { deadLetterMessage, deadLetterTopic, type Rejection } from './dead-letter';
+import { cutDownDeadLetterMessage, deadLetterMessage, deadLetterTopic, type Rejection } from './dead-letter';
 import { sendInChunks } from './send-in-chunks';
 
 /** Delivery jobs grouped by their channel's topic, keyed by user id so one user's deliveries stay in order. */
@@ -33,9 +33,36 @@ export function deadLetterMessages(rejections: Rejection[]): TopicMessages[] {
 
 /**
  * Produces rejected records to their dead-letter topics, gzip-compressed. A record that arrived
- * compressed can be larger than the broker takes uncompressed (a 3 MB request, refused as too large):
- * its copy, refused in turn, would fail the batch every time it was retried and stop the partition.
+ * compressed can be larger than the broker takes uncompressed (a 3 MB request, refused as too large),
+ * and an incompressible one just under the broker's limit is over it with the error headers added:
+ * a copy refused as too large would fail the batch every time it was retried and stop the partition.
+ * So when a produce is refused as too large, the copies go one by one, and a copy refused on its own
+ * goes without its value (`cutDownDeadLetterMessage`). Dead-letter topics are created with room for
+ * full copies (`ensureTopics`); this is for those that were not.
  */
 export async function sendDeadLetters(producer: Producer, rejections: Rejection[]): Promise<void> {
-  if (rejections.length > 0) await sendInChunks(producer, deadLetterMessages(rejections), { compression: CompressionTypes.GZIP });
+  if (rejections.length === 0) return;
+  const send = (messages: TopicMessages[]) => sendInChunks(producer, messages, { compression: CompressionTypes.GZIP });
+  try {
+    await send(deadLetterMessages(rejections));
+  } catch (error) {
+    if (!isTooLarge(error)) throw error;
+    for (const rejection of rejections) {
+      try {
+        await send(deadLetterMessages([rejection]));
+      } catch (alone) {
+        if (!isTooLarge(alone)) throw alone;
+        await send([{ topic: deadLetterTopic(rejection.record.topic), messages: [cutDownDeadLetterMessage(rejection)] }]);
+      }
+    }
+  }
+}
+
+/** Whether kafkajs's error, or one it wraps, is the broker refusing a record or batch as too large. */
+function isTooLarge(error: unknown): boolean {
+  for (let e = error as { type?: unknown; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+    if (e.type === 'MESSAGE_TOO_LARGE' || e.type === 'RECORD_LIST_TOO_LARGE') return true;
+    if (e.cause === e) break;
+  }
+  return false;
 }

@@ -1,9 +1,16 @@
+import { isDeadLetterTopic } from './dead-letter';
 import type { Kafka } from 'kafkajs';
 
 export interface TopicSettings {
   partitions: number;
   replicationFactor: number;
 }
+
+/**
+ * The largest record batch a dead-letter topic takes: room for the copy of any record its source topic
+ * took (1 MiB by the broker's default), with the error headers added, even when it does not compress.
+ */
+export const DEAD_LETTER_MAX_BYTES = 8 * 1024 * 1024;
 
 /** Creates the topics that are missing; existing topics are left as they are. */
 export async function ensureTopics(kafka: Kafka, topics: readonly string[], settings: TopicSettings): Promise<string[]> {
@@ -20,6 +27,7 @@ export async function ensureTopics(kafka: Kafka, topics: readonly string[], sett
           topic,
           numPartitions: settings.partitions,
           replicationFactor: settings.replicationFactor,
+          configEntries: isDeadLetterTopic(topic) ? [{ name: 'max.message.bytes', value: String(DEAD_LETTER_MAX_BYTES) }] : [],
         })),
       });
     } catch (error) {

@@ -1,0 +1,79 @@
+import { randomBytes } from 'node:crypto';
+import { Kafka, logLevel, Partitioners } from 'kafkajs';
+import { eventually } from '@notify/testing';
+import { deadLetterTopic, ORIGINAL_VALUE_BYTES, type Rejection } from './dead-letter';
+import { sendDeadLetters } from './fan-out';
+import { ensureTopics } from './topics';
+
+const kafka = new Kafka({ clientId: 'dead-letters-spec', brokers: process.env.KAFKA_BROKERS!.split(','), logLevel: logLevel.NOTHING });
+
+interface Copy {
+  value: Buffer | null;
+  headers: Record<string, string>;
+}
+
+/** The first `count` records of a topic. */
+async function readCopies(topic: string, count: number): Promise<Copy[]> {
+  const copies: Copy[] = [];
+  const consumer = kafka.consumer({ groupId: `dead-letters-${randomBytes(4).toString('hex')}`, maxBytesPerPartition: 16 * 1024 * 1024, maxBytes: 16 * 1024 * 1024 });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ message }) =>
+      void copies.push({ value: message.value, headers: Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)])) }),
+  });
+  try {
+    await eventually(async () => copies.length, (n) => n >= count);
+    return copies;
+  } finally {
+    await consumer.disconnect();
+  }
+}
+
+const rejection = (topic: string, offset: string, value: Buffer, headers: Record<string, string>): Rejection => ({
+  record: { topic, partition: 0, offset, key: Buffer.from('k'), value, headers, timestamp: '0' },
+  code: 'payload_too_large',
+  reason: 'request is too large',
+});
+
+describe('sendDeadLetters', () => {
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  beforeAll(() => producer.connect());
+  afterAll(() => producer.disconnect());
+
+  it('copies an incompressible record just under the broker’s limit whole, headers added, to a dead-letter topic it created', async () => {
+    const source = `spec.dl.${randomBytes(4).toString('hex')}`;
+    await ensureTopics(kafka, [source, deadLetterTopic(source)], { partitions: 1, replicationFactor: 1 });
+    // The broker's default limit is 1,048,588 bytes per batch: this record fit, its copy with the
+    // error headers (gzip cannot shrink random bytes) does not, on a topic with the default limit.
+    const value = randomBytes(1_048_400);
+
+    await sendDeadLetters(producer, [rejection(source, '7', value, { 'trace-id': 't-1' })]);
+
+    const [copy] = await readCopies(deadLetterTopic(source), 1);
+    expect(copy!.value!.equals(value)).toBe(true);
+    expect(copy!.headers).toMatchObject({ 'trace-id': 't-1', 'x-error-code': 'payload_too_large', 'x-original-offset': '7' });
+  });
+
+  it('sends a copy the dead-letter topic refuses without its value, and the copies beside it whole', async () => {
+    const source = `spec.dl.${randomBytes(4).toString('hex')}`;
+    await ensureTopics(kafka, [source], { partitions: 1, replicationFactor: 1 });
+    // A dead-letter topic of an older installation, or made by an operator, with a small limit.
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin
+      .createTopics({ waitForLeaders: true, topics: [{ topic: deadLetterTopic(source), numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: '20000' }] }] })
+      .finally(() => admin.disconnect());
+
+    await sendDeadLetters(producer, [
+      rejection(source, '1', Buffer.from('{"id": "half a request", "type":'), { 'trace-id': 't-1' }),
+      rejection(source, '2', randomBytes(50_000), { 'trace-id': 't-2' }),
+    ]);
+
+    const copies = await readCopies(deadLetterTopic(source), 2);
+    expect(copies.map((c) => [c.value?.toString() ?? null, c.headers['x-original-offset'], c.headers['x-error-code'], c.headers[ORIGINAL_VALUE_BYTES], c.headers['trace-id']])).toEqual([
+      ['{"id": "half a request", "type":', '1', 'payload_too_large', undefined, 't-1'],
+      [null, '2', 'payload_too_large', '50000', undefined],
+    ]);
+  });
+});
