@@ -268,6 +268,36 @@ describe('message center ingestion', () => {
     }
   });
 
+  it('stores a batch of requests to many users a transaction’s worth at a time: each request once, every job once and in order, inboxes without gaps', async () => {
+    const prefix = `sliced-${run}-`;
+    const users = Array.from({ length: 10 }, (_, i) => `sliced-${run}-u${i}`);
+    await center.stop();
+    // About 20 deliveries per request (websocket and push for 10 users): a transaction every two requests.
+    const sliced = new AppProcess('apps/message-center/src/main.ts', { ...centerEnv, MESSAGE_CENTER_PORT: String(centerPort), MESSAGE_CENTER_MAX_DELIVERIES_PER_TRANSACTION: '25' }, centerPort);
+    await sliced.start();
+    try {
+      const ids = Array.from({ length: 7 }, (_, i) => `${prefix}${i}`);
+      // One key: one partition, so one batch, in order.
+      await producer.send({
+        topic: Topics.requests,
+        messages: ids.map((id) => ({ key: prefix, value: JSON.stringify({ id, type: 'account.note', to: { userIds: users }, content: { title: id } }) })),
+      });
+      await eventually(() => storedLike(prefix), (n) => n === 7, { timeoutMs: 60_000 });
+      await eventually(lag, (n) => n === 0);
+
+      const inboxes = await db.query<{ user_id: string; seqs: string[] }>(
+        `SELECT user_id, array_agg(seq::text ORDER BY seq) AS seqs FROM inbox_entries WHERE user_id = ANY($1) GROUP BY user_id ORDER BY user_id`,
+        [users],
+      );
+      expect(inboxes.rows).toEqual([...users].sort().map((user_id) => ({ user_id, seqs: ['1', '2', '3', '4', '5', '6', '7'] })));
+      const jobs = await readAllRecords(Topics.deliver.websocket, users[3]!);
+      expect(jobs.map((job) => (JSON.parse(job.value) as { requestId: string }).requestId)).toEqual(ids);
+    } finally {
+      await sliced.stop();
+      await center.start();
+    }
+  });
+
   it('goes on after its database connections are cut, as in a PostgreSQL restart', async () => {
     const prefix = `cut-${run}-`;
     const cut = await db.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'message-center' AND datname = current_database()`);

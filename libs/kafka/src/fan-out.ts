@@ -1,7 +1,7 @@
 import { CompressionTypes, type Message, type Producer, type TopicMessages } from 'kafkajs';
 import { deliverTopic, Topics, type DeliveryJob, type OutcomeEvent } from '@notify/contracts';
 import { cutDownDeadLetterMessage, deadLetterMessage, deadLetterTopic, type Rejection } from './dead-letter';
-import { sendInChunks } from './send-in-chunks';
+import { MAX_CHUNK_MESSAGES, sendInChunks } from './send-in-chunks';
 
 /** Delivery jobs grouped by their channel's topic, keyed by user id so one user's deliveries stay in order. */
 export function deliveryMessages(jobs: DeliveryJob[]): TopicMessages[] {
@@ -13,6 +13,18 @@ export function deliveryMessages(jobs: DeliveryJob[]): TopicMessages[] {
     byTopic.set(topic, messages);
   }
   return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+}
+
+/**
+ * Produces delivery jobs, then events, serializing the jobs one produce call's worth at a time: every
+ * job carries its message's `data` (up to 64 KiB), so a broadcast's jobs as JSON all at once could
+ * take gigabytes where their objects, sharing one `data`, take little.
+ */
+export async function sendJobs(producer: Producer, jobs: DeliveryJob[], events: OutcomeEvent[] = []): Promise<void> {
+  for (let first = 0; first < jobs.length || first === 0; first += MAX_CHUNK_MESSAGES) {
+    const last = first + MAX_CHUNK_MESSAGES >= jobs.length;
+    await sendInChunks(producer, [...deliveryMessages(jobs.slice(first, first + MAX_CHUNK_MESSAGES)), ...(last ? eventMessages(events) : [])]);
+  }
 }
 
 /** Outcome events for notify.events, keyed by user id. */

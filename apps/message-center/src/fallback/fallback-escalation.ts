@@ -1,7 +1,7 @@
 import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { Kafka, type Producer } from 'kafkajs';
 import { ErrorCode, OutcomeEventSchema, Topics, type OutcomeEvent } from '@notify/contracts';
-import { BatchConsumer, deliveryMessages, FATAL_ERROR_HANDLER, KAFKA_PRODUCER, type ConsumedRecord, type FatalErrorHandler, sendInChunks } from '@notify/kafka';
+import { BatchConsumer, FATAL_ERROR_HANDLER, KAFKA_PRODUCER, sendJobs, type ConsumedRecord, type FatalErrorHandler } from '@notify/kafka';
 import { APP_LOGGER, type AppLogger } from '@notify/observability';
 import { AFTER_COMMIT_RETRY, AFTER_COMMIT_RETRY_POLICY, afterCommit, FallbackStore, type AfterCommitRetry } from '@notify/persistence';
 import { INGESTION_SETTINGS, type IngestionSettings } from '../ingestion/request-ingestion';
@@ -59,7 +59,7 @@ export class FallbackEscalation implements OnApplicationBootstrap, OnModuleDestr
     const jobs = await this.store.escalate(idsOf(gaveUp));
     // The release has committed: a replayed batch would find nothing left to release, and the jobs
     // would wait for their lease (RELEASE_LEASE_MS) before the resend poller sent them.
-    await afterCommit('producing released deliveries', () => sendInChunks(this.producer, deliveryMessages(jobs)), this.logger, this.retry);
+    await afterCommit('producing released deliveries', () => sendJobs(this.producer, jobs), this.logger, this.retry);
   }
 
   private parse(record: ConsumedRecord): OutcomeEvent[] {

@@ -4,14 +4,12 @@ import { ErrorCode, Topics, type NotificationRequest } from '@notify/contracts';
 import {
   BatchConsumer,
   sendDeadLetters,
-  deliveryMessages,
-  eventMessages,
+  sendJobs,
   FATAL_ERROR_HANDLER,
   KAFKA_PRODUCER,
   type ConsumedRecord,
   type FatalErrorHandler,
   type Rejection,
-  sendInChunks,
 } from '@notify/kafka';
 import { APP_LOGGER, Metrics, type AppLogger } from '@notify/observability';
 import { IngestStore, newId, RecipientStore, writeIsolatingRefusals, type PlannedMessage } from '@notify/persistence';
@@ -33,6 +31,12 @@ export interface IngestionSettings {
   consumerGroup: string;
   maxBatchBytes: number;
   retentionDays: number;
+  /**
+   * Deliveries planned into one transaction before it is stored and its jobs produced, and the next
+   * requests planned: a batch of broadcasts (1 MiB of requests can name a million recipients) is
+   * then held in memory a part at a time. One request's deliveries are never split.
+   */
+  maxDeliveriesPerTransaction: number;
 }
 export const INGESTION_SETTINGS = Symbol('INGESTION_SETTINGS');
 export const CLOCK = Symbol('CLOCK');
@@ -40,8 +44,8 @@ export type Clock = () => Date;
 
 /**
  * Consumes notify.requests per batch: validate, resolve recipients, route and render, store in one
- * transaction, then fan out to the channel topics, notify.events and the DLQ in one produce call,
- * and only then commit the offsets.
+ * transaction (one per `maxDeliveriesPerTransaction` deliveries for a batch of broadcasts), then fan
+ * out to the channel topics, notify.events and the DLQ, and only then commit the offsets.
  */
 @Injectable()
 export class RequestIngestion implements OnApplicationBootstrap, OnModuleDestroy {
@@ -102,8 +106,18 @@ export class RequestIngestion implements OnApplicationBootstrap, OnModuleDestroy
     const { userIds, topics } = namedRecipients([...copies.values()].flat().flatMap((c) => ('request' in c ? [c.request] : [])));
     const directory = await this.recipients.lookup(userIds, topics);
     const context = { now, newId, directory };
-    const planned: PlannedMessage[] = [];
+    let planned: PlannedMessage[] = [];
+    let plannedDeliveries = 0;
+    let stored = 0;
     const plannedFrom = new Map<string, ConsumedRecord>();
+    // Stores what is planned so far in one transaction and produces its jobs and events.
+    const storePlanned = async (): Promise<void> => {
+      const { written, refused } = await writeIsolatingRefusals((batch) => this.store.ingest(batch), planned);
+      [planned, plannedDeliveries] = [[], 0];
+      for (const { item, sqlState } of refused) rejections.push(storageRefusal(plannedFrom.get(item.requestId)!, sqlState));
+      await sendJobs(this.producer, written.flatMap((w) => w.jobs), written.flatMap((w) => w.events));
+      stored += written.reduce((sum, w) => sum + w.stored, 0);
+    };
     /** Request ids none of whose copies could be planned, with their copies' rejections. */
     const unplanned = new Map<string, Rejection[]>();
     for (const [id, list] of copies) {
@@ -115,24 +129,22 @@ export class RequestIngestion implements OnApplicationBootstrap, OnModuleDestroy
           continue;
         }
         planned.push(plan.message);
+        plannedDeliveries += plan.message.deliveries.length;
         plannedFrom.set(id, plan.record);
         break;
       }
       // A copy refused before the one that was planned is bad input of its own; a copy after it, a duplicate.
       if (plannedFrom.has(id)) rejections.push(...refused);
       else unplanned.set(id, refused);
+      if (plannedDeliveries >= this.settings.maxDeliveriesPerTransaction) await storePlanned();
     }
+    await storePlanned();
     // A request refused now may have been stored by an earlier pass over this batch, under a route or
     // template that has changed or been removed since (the first pass committed, then the process stopped before its
     // produce): that is a replay, not bad input, and its deliveries still queued are handed out again.
     const replay = await this.store.replayOf([...unplanned.keys()]);
     for (const [id, refused] of unplanned) if (!replay.requestIds.includes(id)) rejections.push(...refused);
-    const { written, refused } = await writeIsolatingRefusals((batch) => this.store.ingest(batch), planned);
-    for (const { item, sqlState } of refused) rejections.push(storageRefusal(plannedFrom.get(item.requestId)!, sqlState));
-    const jobs = [...written.flatMap((w) => w.jobs), ...replay.jobs];
-    const events = [...written.flatMap((w) => w.events), ...replay.events];
-    const stored = written.reduce((sum, w) => sum + w.stored, 0);
-    await sendInChunks(this.producer, [...deliveryMessages(jobs), ...eventMessages(events)]);
+    await sendJobs(this.producer, replay.jobs, replay.events);
     await sendDeadLetters(this.producer, rejections);
     this.stored.inc(stored);
     for (const { code, reason, record } of rejections) {

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { Producer } from 'kafkajs';
-import { deliveryMessages, eventMessages, KAFKA_PRODUCER, sendInChunks } from '@notify/kafka';
+import { KAFKA_PRODUCER, sendJobs } from '@notify/kafka';
 import { APP_LOGGER, Metrics, type AppLogger } from '@notify/observability';
 import { AFTER_COMMIT_RETRY, AFTER_COMMIT_RETRY_POLICY, afterCommit, FallbackStore, type AfterCommitRetry } from '@notify/persistence';
 import type { Counter } from 'prom-client';
@@ -53,7 +53,7 @@ export class ReleasePoller implements OnApplicationBootstrap, OnApplicationShutd
       const { jobs, expired } = await this.store.releaseDue(this.clock(), this.settings.releaseBatchSize);
       if (jobs.length + expired.length > 0) {
         // The release has committed: its jobs would wait for their lease, its expiries would be lost.
-        await afterCommit('producing released deliveries', () => sendInChunks(this.producer, [...deliveryMessages(jobs), ...eventMessages(expired)]), this.logger, this.retry);
+        await afterCommit('producing released deliveries', () => sendJobs(this.producer, jobs, expired), this.logger, this.retry);
       }
       this.released.inc(jobs.length);
       total += jobs.length + expired.length;
