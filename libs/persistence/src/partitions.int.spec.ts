@@ -2,6 +2,7 @@ import { createDataSource } from './data-source';
 import { newId } from './ids';
 import { migratedDatabase } from './migrated-database.spec-helper';
 import { maintainPartitions, PARTITIONED_TABLES } from './partitions';
+import { eventually } from '@notify/testing';
 
 /** A database of its own: retention deletes by date, which must not touch the run's shared database. */
 describe('maintainPartitions', () => {
@@ -103,6 +104,27 @@ describe('maintainPartitions', () => {
       await second.destroy();
     }
   });
+
+  it('moves a week’s waiting rows and attaches its partition as one step while rows of that week are being written', async () => {
+    // The week of 8 April has no partition: a row for it is being written to the default partition.
+    const createdAt = new Date('2030-04-10T09:00:00Z');
+    const id = newId(createdAt);
+    const writer = await createDataSource({ databaseUrl: database.url(), databasePoolSize: 1 }).initialize();
+    const writing = writer.createQueryRunner();
+    await writing.startTransaction();
+    await writing.query(`INSERT INTO messages (id, request_id, type, recipient, created_at) VALUES ($1, $2, 't', '{}', $3)`, [id, `r-${id}`, createdAt]);
+
+    const maintained = maintainPartitions(database.dataSource(), { now: new Date('2030-04-10T12:00:00Z'), daysAhead: 1, retentionDays: 6, lockTimeoutMs: 30_000 });
+    // it waits for the writer's lock on the default partition; then the writer commits
+    await eventually(async () => Number((await db().query(`SELECT count(*) AS n FROM pg_locks WHERE NOT granted`))[0].n), (n) => n > 0);
+    await writing.commitTransaction();
+    await writing.release();
+    await writer.destroy();
+
+    const report = await maintained;
+    expect(report.created).toContain('messages_p20300408');
+    expect(await partitionOf(id)).toBe('messages_p20300408');
+  });
 });
 
 describe('maintainPartitions after daily partitions', () => {
@@ -148,4 +170,5 @@ describe('maintainPartitions after daily partitions', () => {
     expect(later.dropped.filter((p) => p.startsWith('messages_')).sort()).toEqual(['messages_archive', 'messages_p20300301', 'messages_p20300302', 'messages_p20300303']);
     expect(await partitions()).toEqual(['messages_future', 'messages_p20300304', 'messages_p20300305', 'messages_p20300306', 'messages_p20300311']);
   });
+
 });

@@ -158,6 +158,10 @@ function uncovered(range: Range, existing: readonly Range[]): Range[] {
 
 async function createPartition(tx: EntityManager, table: string, name: string, range: Range): Promise<void> {
   const [from, to] = [new Date(range.from), new Date(range.to)];
+  // Nothing may reach the default partition between the move and the attach: a row of the week
+  // written in between (or by a transaction still open at the move) failed the attach, and with it
+  // every run while the week's writes went on. Writers wait for this transaction, which is short.
+  await tx.query(`LOCK TABLE ${table}_default IN ACCESS EXCLUSIVE MODE`);
   await tx.query(`CREATE TABLE ${name} (LIKE ${table} INCLUDING DEFAULTS)`);
   await tx.query(
     `WITH moved AS (DELETE FROM ${table}_default WHERE created_at >= $1 AND created_at < $2 RETURNING *)
