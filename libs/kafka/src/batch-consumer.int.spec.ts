@@ -177,6 +177,73 @@ describe('BatchConsumer', () => {
     } finally {
       void consumer.stop();
     }
-    expect(fatal).toEqual([`a batch of ${hungTopic} partition 0 has been in the handler for 2000 ms; giving up`]);
+    expect(fatal).toEqual([`a batch of ${hungTopic} partition 0 has made no progress in the handler for 2000 ms; giving up`]);
   }, 60_000);
+
+  it('lets a batch run past maxBatchMs as long as its handler reports progress part by part', async () => {
+    const longTopic = `${topic}.long`;
+    await ensureTopics(kafka, [longTopic], { partitions: 1, replicationFactor: 1 });
+    await producer.send({ topic: longTopic, messages: [{ value: 'a batch of broadcasts' }] });
+    const fatal: string[] = [];
+    const parts: number[] = [];
+    const consumer = new BatchConsumer(kafka, {
+      groupId: `${groupId}-long`,
+      topics: [longTopic],
+      logger,
+      maxBatchMs: 1_500,
+      onFatal: (error) => fatal.push(error.message),
+      handler: async (_records, progress) => {
+        // four parts of 800 ms: 3.2 s in all, never 1.5 s without progress
+        for (let part = 1; part <= 4; part++) {
+          await new Promise((resolve) => setTimeout(resolve, 800));
+          parts.push(part);
+          progress();
+        }
+      },
+    });
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await consumer.start();
+      const committed = async () => (await admin.fetchOffsets({ groupId: `${groupId}-long`, topics: [longTopic] }))[0]?.partitions[0]?.offset;
+      await eventually(committed, (offset) => offset === '1', { timeoutMs: 30_000 });
+    } finally {
+      await admin.disconnect();
+      await consumer.stop();
+    }
+    expect(parts).toEqual([1, 2, 3, 4]);
+    expect(fatal).toEqual([]);
+  }, 60_000);
+
+  it('gives up when one partition keeps failing, though another succeeds all the while', async () => {
+    const halfTopic = `${topic}.half`;
+    await ensureTopics(kafka, [halfTopic], { partitions: 2, replicationFactor: 1 });
+    await producer.send({ topic: halfTopic, messages: [{ partition: 0, value: 'never' }] });
+    const fatal: string[] = [];
+    const succeeded: string[] = [];
+    const consumer = new BatchConsumer(kafka, {
+      groupId: `${groupId}-half`,
+      topics: [halfTopic],
+      logger,
+      retries: 1,
+      giveUpAfterMs: 1_000,
+      onFatal: (error) => fatal.push(error.message),
+      handler: async (records) => {
+        if (records[0]!.partition === 0) throw new Error('relation "deliveries" does not exist');
+        succeeded.push(...records.map((r) => r.value!.toString()));
+      },
+    });
+    // Partition 1 gets a record every 200 ms, and its batches succeed, until the consumer gives up.
+    let sent = 0;
+    const feeding = setInterval(() => void producer.send({ topic: halfTopic, messages: [{ partition: 1, value: `ok-${sent++}` }] }).catch(() => undefined), 200);
+    try {
+      await consumer.start();
+      await eventually(async () => fatal.length, (n) => n > 0, { timeoutMs: 60_000 });
+    } finally {
+      clearInterval(feeding);
+      await consumer.stop();
+    }
+    expect(fatal).toEqual(['relation "deliveries" does not exist']);
+    expect(succeeded.length).toBeGreaterThan(0);
+  }, 90_000);
 });

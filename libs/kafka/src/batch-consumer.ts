@@ -12,7 +12,12 @@ export interface ConsumedRecord {
   timestamp: string;
 }
 
-export type BatchHandler = (records: ConsumedRecord[]) => Promise<void>;
+/**
+ * Handles one batch. A handler that works through a batch in parts (a batch of broadcasts, one
+ * transaction at a time) calls `progress()` after each: the batch is taken for stuck only when no
+ * progress came for `maxBatchMs`.
+ */
+export type BatchHandler = (records: ConsumedRecord[], progress: () => void) => Promise<void>;
 
 export interface BatchConsumerOptions {
   groupId: string;
@@ -40,10 +45,11 @@ export interface BatchConsumerOptions {
   /** Tries of a failing batch before kafkajs restarts the consumer (10). */
   retries?: number;
   /**
-   * How long one batch may stay in the handler before the consumer takes it for stuck and `onFatal` is
-   * called (15 minutes). A handler waiting on a database connection whose server vanished without a
-   * word never returns and never fails; its heartbeats would keep the partitions for ever, with nothing
-   * consumed and nothing to restart. Longer than any batch that is only slow (a large broadcast).
+   * How long one batch may stay in the handler with no progress (the handler's `progress()`) before
+   * the consumer takes it for stuck and `onFatal` is called, also while it is stopping (15 minutes). A
+   * handler waiting on a database connection whose server vanished without a word never returns and
+   * never fails; its heartbeats would keep the partitions for ever, with nothing consumed and nothing
+   * to restart. A batch that is only long reports progress part by part.
    */
   maxBatchMs?: number;
 }
@@ -57,8 +63,12 @@ export class BatchConsumer {
   private readonly consumer: Consumer;
   private readonly heartbeatMs: number;
   private running = false;
-  /** When the handler's current run of failures began; unset after a success. */
-  private failingSince: number | undefined;
+  /**
+   * When each partition's current run of failures began; a partition's success ends only its own.
+   * Shared by the partitions, a partition that failed for ever went unnoticed as long as another
+   * one succeeded now and then.
+   */
+  private readonly failingSince = new Map<string, number>();
 
   constructor(
     kafka: Kafka,
@@ -77,7 +87,7 @@ export class BatchConsumer {
       retry: {
         retries: options.retries ?? 10,
         restartOnFailure: async (error) => {
-          const failingMs = this.failingSince === undefined ? 0 : Date.now() - this.failingSince;
+          const failingMs = Math.max(0, ...[...this.failingSince.values()].map((since) => Date.now() - since));
           if (failingMs >= (options.giveUpAfterMs ?? 600_000)) {
             options.logger.error({ err: error, failingMs }, 'kafka consumer handler has failed without a success for too long; giving up');
             return false;
@@ -118,15 +128,21 @@ export class BatchConsumer {
     // again, maybe for ever; so the session is kept alive while the handler works and commits.
     const beating = setInterval(() => void heartbeat().catch(() => undefined), this.heartbeatMs);
     const maxBatchMs = this.options.maxBatchMs ?? 900_000;
-    const stuck = setTimeout(() => {
+    const giveUp = (): void => {
       clearInterval(beating);
-      const error = new Error(`a batch of ${batch.topic} partition ${batch.partition} has been in the handler for ${maxBatchMs} ms; giving up`);
+      const error = new Error(`a batch of ${batch.topic} partition ${batch.partition} has made no progress in the handler for ${maxBatchMs} ms; giving up`);
       this.options.logger.error({ err: error, offset: batch.firstOffset() }, 'kafka consumer handler is stuck; giving up');
-      if (this.running) this.options.onFatal(error);
-    }, maxBatchMs);
+      // Also while stopping: the consumer's disconnect waits for this batch, which never ends.
+      this.options.onFatal(error);
+    };
+    let stuck = setTimeout(giveUp, maxBatchMs);
+    const progress = (): void => {
+      clearTimeout(stuck);
+      stuck = setTimeout(giveUp, maxBatchMs);
+    };
     const last = batch.messages[batch.messages.length - 1]!.offset;
     try {
-      await this.handle(records);
+      await this.handle(`${batch.topic}:${batch.partition}`, records, progress);
       // The group's own commit, not the consumer's: its errors come out as the broker gave them, so a
       // member dropped from the group while its batch ran (REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION,
       // UNKNOWN_MEMBER_ID) makes kafkajs rejoin. The consumer's commitOffsets wraps them as
@@ -141,12 +157,12 @@ export class BatchConsumer {
     await heartbeat();
   }
 
-  private async handle(records: ConsumedRecord[]): Promise<void> {
+  private async handle(partition: string, records: ConsumedRecord[], progress: () => void): Promise<void> {
     try {
-      await this.options.handler(records);
-      this.failingSince = undefined;
+      await this.options.handler(records, progress);
+      this.failingSince.delete(partition);
     } catch (error) {
-      this.failingSince ??= Date.now();
+      if (!this.failingSince.has(partition)) this.failingSince.set(partition, Date.now());
       throw error;
     }
   }

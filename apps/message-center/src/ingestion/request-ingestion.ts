@@ -73,7 +73,7 @@ export class RequestIngestion implements OnApplicationBootstrap, OnModuleDestroy
       topics: [Topics.requests],
       logger,
       onFatal,
-      handler: (records) => this.ingest(records),
+      handler: (records, progress) => this.ingest(records, progress),
     });
   }
 
@@ -85,7 +85,7 @@ export class RequestIngestion implements OnApplicationBootstrap, OnModuleDestroy
     await this.consumer.stop();
   }
 
-  private async ingest(records: ConsumedRecord[]): Promise<void> {
+  private async ingest(records: ConsumedRecord[], progress: () => void): Promise<void> {
     const now = this.clock();
     const rejections: Rejection[] = [];
     // Every copy of each request id with a valid id, in order: the first copy that can be planned is
@@ -117,6 +117,7 @@ export class RequestIngestion implements OnApplicationBootstrap, OnModuleDestroy
       for (const { item, sqlState } of refused) rejections.push(storageRefusal(plannedFrom.get(item.requestId)!, sqlState));
       await sendJobs(this.producer, written.flatMap((w) => w.jobs), written.flatMap((w) => w.events));
       stored += written.reduce((sum, w) => sum + w.stored, 0);
+      progress();
     };
     /** Request ids none of whose copies could be planned, with their copies' rejections. */
     const unplanned = new Map<string, Rejection[]>();
