@@ -27,15 +27,15 @@ export function deadLetterMessage({ record, code, reason }: Rejection): Message 
 }
 
 /**
- * The copy of a record whose full copy the broker refused as too large: the contract's error headers,
- * the key, and how long the value was (`x-original-value-bytes`), without the value and the record's
- * own headers. The record itself stays on its topic, at the offset the headers give.
+ * A dead-letter copy the broker refused as too large, cut down: the key, the contract's error headers
+ * and how long the value was (`x-original-value-bytes`), without the value and the record's own
+ * headers. The record itself stays on its topic, at the offset the headers give.
  */
-export function cutDownDeadLetterMessage(rejection: Rejection): Message {
-  const full = deadLetterMessage(rejection);
-  const ownHeaders = new Set(Object.keys(rejection.record.headers));
-  const headers = Object.fromEntries(Object.entries(full.headers ?? {}).filter(([name]) => !ownHeaders.has(name) || isErrorHeader(name)));
-  return { key: full.key, value: null, headers: { ...headers, [ORIGINAL_VALUE_BYTES]: String(rejection.record.value?.length ?? 0) } };
+export function cutDownDeadLetterMessage(copy: Message): Message {
+  const headers = Object.fromEntries(Object.entries(copy.headers ?? {}).filter(([name]) => isErrorHeader(name)));
+  const value = copy.value;
+  const bytes = value === null || value === undefined ? 0 : typeof value === 'string' ? Buffer.byteLength(value) : value.length;
+  return { key: copy.key, value: null, headers: { ...headers, [ORIGINAL_VALUE_BYTES]: String(bytes) } };
 }
 
 /** Header of a cut-down dead-letter copy: the length in bytes of the value it leaves out. */

@@ -59,21 +59,29 @@ describe('sendDeadLetters', () => {
     const source = `spec.dl.${randomBytes(4).toString('hex')}`;
     await ensureTopics(kafka, [source], { partitions: 1, replicationFactor: 1 });
     // A dead-letter topic of an older installation, or made by an operator, with a small limit.
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin
+    const creator = kafka.admin();
+    await creator.connect();
+    await creator
       .createTopics({ waitForLeaders: true, topics: [{ topic: deadLetterTopic(source), numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: '20000' }] }] })
-      .finally(() => admin.disconnect());
+      .finally(() => creator.disconnect());
 
+    // The large copy goes in a produce call of its own (over 512 KiB), after the first small one's.
     await sendDeadLetters(producer, [
       rejection(source, '1', Buffer.from('{"id": "half a request", "type":'), { 'trace-id': 't-1' }),
-      rejection(source, '2', randomBytes(50_000), { 'trace-id': 't-2' }),
+      rejection(source, '2', randomBytes(600_000), { 'trace-id': 't-2' }),
+      rejection(source, '3', Buffer.from('not json'), { 'trace-id': 't-3' }),
     ]);
 
-    const copies = await readCopies(deadLetterTopic(source), 2);
+    const copies = await readCopies(deadLetterTopic(source), 3);
     expect(copies.map((c) => [c.value?.toString() ?? null, c.headers['x-original-offset'], c.headers['x-error-code'], c.headers[ORIGINAL_VALUE_BYTES], c.headers['trace-id']])).toEqual([
       ['{"id": "half a request", "type":', '1', 'payload_too_large', undefined, 't-1'],
-      [null, '2', 'payload_too_large', '50000', undefined],
+      [null, '2', 'payload_too_large', '600000', undefined],
+      ['not json', '3', 'payload_too_large', undefined, 't-3'],
     ]);
+    // and nothing twice: the copies sent before the refused call are not sent again
+    const admin = kafka.admin();
+    await admin.connect();
+    const [end] = await admin.fetchTopicOffsets(deadLetterTopic(source)).finally(() => admin.disconnect());
+    expect(end!.high).toBe('3');
   });
 });

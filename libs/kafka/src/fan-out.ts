@@ -48,26 +48,30 @@ export function deadLetterMessages(rejections: Rejection[]): TopicMessages[] {
  * compressed can be larger than the broker takes uncompressed (a 3 MB request, refused as too large),
  * and an incompressible one just under the broker's limit is over it with the error headers added:
  * a copy refused as too large would fail the batch every time it was retried and stop the partition.
- * So when a produce is refused as too large, the copies go one by one, and a copy refused on its own
- * goes without its value (`cutDownDeadLetterMessage`). Dead-letter topics are created with room for
- * full copies (`ensureTopics`); this is for those that were not.
+ * So the copies of a produce call refused as too large go again one by one, and a copy refused on
+ * its own goes without its value (`cutDownDeadLetterMessage`). Dead-letter topics are created with
+ * room for full copies (`ensureTopics`); this is for those that were not.
  */
 export async function sendDeadLetters(producer: Producer, rejections: Rejection[]): Promise<void> {
   if (rejections.length === 0) return;
-  const send = (messages: TopicMessages[]) => sendInChunks(producer, messages, { compression: CompressionTypes.GZIP });
-  try {
-    await send(deadLetterMessages(rejections));
-  } catch (error) {
-    if (!isTooLarge(error)) throw error;
-    for (const rejection of rejections) {
-      try {
-        await send(deadLetterMessages([rejection]));
-      } catch (alone) {
-        if (!isTooLarge(alone)) throw alone;
-        await send([{ topic: deadLetterTopic(rejection.record.topic), messages: [cutDownDeadLetterMessage(rejection)] }]);
+  const options = { compression: CompressionTypes.GZIP };
+  await sendInChunks(producer, deadLetterMessages(rejections), {
+    ...options,
+    onRefused: async (chunk, error) => {
+      if (!isTooLarge(error)) throw error;
+      for (const { topic, messages } of chunk) {
+        for (const message of messages) {
+          await sendInChunks(producer, [{ topic, messages: [message] }], {
+            ...options,
+            onRefused: async (_alone, refusal) => {
+              if (!isTooLarge(refusal)) throw refusal;
+              await sendInChunks(producer, [{ topic, messages: [cutDownDeadLetterMessage(message)] }], options);
+            },
+          });
+        }
       }
-    }
-  }
+    },
+  });
 }
 
 /** Whether kafkajs's error, or one it wraps, is the broker refusing a record or batch as too large. */

@@ -18,14 +18,32 @@ export const MAX_CHUNK_MESSAGES = 500;
 export async function sendInChunks(
   producer: Producer,
   topicMessages: TopicMessages[],
-  { maxChunkBytes = MAX_CHUNK_BYTES, maxChunkMessages = MAX_CHUNK_MESSAGES, compression }: { maxChunkBytes?: number; maxChunkMessages?: number; compression?: CompressionTypes } = {},
+  {
+    maxChunkBytes = MAX_CHUNK_BYTES,
+    maxChunkMessages = MAX_CHUNK_MESSAGES,
+    compression,
+    onRefused,
+  }: {
+    maxChunkBytes?: number;
+    maxChunkMessages?: number;
+    compression?: CompressionTypes;
+    /** Deals with a chunk the producer failed to send (it throws to fail the whole send); without it, the error is thrown. */
+    onRefused?: (chunk: TopicMessages[], error: unknown) => Promise<void>;
+  } = {},
 ): Promise<void> {
   let chunk: TopicMessages[] = [];
   let bytes = 0;
   let count = 0;
   const flush = async (): Promise<void> => {
     const topics = chunk.filter((t) => t.messages.length > 0);
-    if (topics.length > 0) await producer.sendBatch({ topicMessages: topics, compression });
+    if (topics.length > 0) {
+      try {
+        await producer.sendBatch({ topicMessages: topics, compression });
+      } catch (error) {
+        if (!onRefused) throw error;
+        await onRefused(topics, error);
+      }
+    }
     chunk = [];
     bytes = 0;
     count = 0;
