@@ -292,6 +292,9 @@ describe('message center ingestion', () => {
       expect(inboxes.rows).toEqual([...users].sort().map((user_id) => ({ user_id, seqs: ['1', '2', '3', '4', '5', '6', '7'] })));
       const jobs = await readAllRecords(Topics.deliver.websocket, users[3]!);
       expect(jobs.map((job) => (JSON.parse(job.value) as { requestId: string }).requestId)).toEqual(ids);
+      // in four transactions: two requests each (40 deliveries, past 25), then the last one
+      const transactions = await count(`SELECT count(DISTINCT xmin::text) AS n FROM messages WHERE request_id LIKE $1`, [`${prefix}%`]);
+      expect(transactions).toBe(4);
     } finally {
       await sliced.stop();
       await center.start();

@@ -116,7 +116,9 @@ describe('maintainPartitions', () => {
 
     const maintained = maintainPartitions(database.dataSource(), { now: new Date('2030-04-10T12:00:00Z'), daysAhead: 1, retentionDays: 6, lockTimeoutMs: 30_000 });
     // it waits for the writer's lock on the default partition; then the writer commits
-    await eventually(async () => Number((await db().query(`SELECT count(*) AS n FROM pg_locks WHERE NOT granted`))[0].n), (n) => n > 0);
+    const waiting = `SELECT count(*) AS n FROM pg_locks
+      WHERE NOT granted AND relation = 'messages_default'::regclass AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`;
+    await eventually(async () => Number((await db().query(waiting))[0].n), (n) => n > 0);
     await writing.commitTransaction();
     await writing.release();
     await writer.destroy();
