@@ -143,6 +143,21 @@ describe('message center ingestion', () => {
     });
   });
 
+  it('stores the next copy of a request id when PostgreSQL refused the first one, as a later batch would', async () => {
+    const id = `refused-first-${run}`;
+    const userId = `refused-first-user-${run}`;
+    const copyAs = (type: string) => ({ key: userId, value: JSON.stringify({ id, type, to: { userId }, data: { orderNo: '7' }, content: { title: type } }) });
+    await whileRefusing(db, 'messages', `request_id <> '${id}' OR type <> 'account.note'`, async () => {
+      // one batch: the first copy is refused by PostgreSQL, the corrected one after it can be stored
+      await producer.send({ topic: Topics.requests, messages: [copyAs('account.note'), copyAs('order.shipped')] });
+      await eventually(() => storedLike(id), (n) => n === 1, { timeoutMs: 60_000 });
+      await eventually(lag, (n) => n === 0);
+    });
+    expect((await db.query(`SELECT type FROM messages WHERE request_id = $1`, [id])).rows).toEqual([{ type: 'order.shipped' }]);
+    const dead = await readAllRecords(Topics.requestsDlq, userId);
+    expect(dead.map((d) => [d.headers['x-error-code'], (JSON.parse(d.value) as { type: string }).type])).toEqual([['storage_refused', 'account.note']]);
+  });
+
   it('takes a refused copy of a request stored before for a replay: its queued jobs go out again, nothing to the DLQ', async () => {
     const userId = `r-${run}-replayed`;
     const id = `replayed-${run}`;

@@ -110,20 +110,14 @@ export class RequestIngestion implements OnApplicationBootstrap, OnModuleDestroy
     let plannedDeliveries = 0;
     let stored = 0;
     const plannedFrom = new Map<string, ConsumedRecord>();
-    // Stores what is planned so far in one transaction and produces its jobs and events.
-    const storePlanned = async (): Promise<void> => {
-      const { written, refused } = await writeIsolatingRefusals((batch) => this.store.ingest(batch), planned);
-      [planned, plannedDeliveries] = [[], 0];
-      for (const { item, sqlState } of refused) rejections.push(storageRefusal(plannedFrom.get(item.requestId)!, sqlState));
-      await sendJobs(this.producer, written.flatMap((w) => w.jobs), written.flatMap((w) => w.events));
-      stored += written.reduce((sum, w) => sum + w.stored, 0);
-      progress();
-    };
-    /** Request ids none of whose copies could be planned, with their copies' rejections. */
-    const unplanned = new Map<string, Rejection[]>();
-    for (const [id, list] of copies) {
+    /** Where each planned request id's planned copy is among its copies. */
+    const plannedAt = new Map<string, number>();
+    /** Plans the first copy of `id` from the `start`th on that can be planned, if any; with the rejections of the copies before it. */
+    const planFrom = (id: string, start: number): { planned: boolean; refused: Rejection[] } => {
+      const list = copies.get(id)!;
       const refused: Rejection[] = [];
-      for (const copy of list) {
+      for (let at = start; at < list.length; at++) {
+        const copy = list[at]!;
         const plan = 'rejection' in copy ? copy : this.plan(copy, context);
         if ('rejection' in plan) {
           refused.push(plan.rejection);
@@ -132,10 +126,32 @@ export class RequestIngestion implements OnApplicationBootstrap, OnModuleDestroy
         planned.push(plan.message);
         plannedDeliveries += plan.message.deliveries.length;
         plannedFrom.set(id, plan.record);
-        break;
+        plannedAt.set(id, at);
+        return { planned: true, refused };
       }
+      return { planned: false, refused };
+    };
+    // Stores what is planned so far in one transaction and produces its jobs and events.
+    const storePlanned = async (): Promise<void> => {
+      const { written, refused } = await writeIsolatingRefusals((batch) => this.store.ingest(batch), planned);
+      [planned, plannedDeliveries] = [[], 0];
+      for (const { item, sqlState } of refused) {
+        rejections.push(storageRefusal(plannedFrom.get(item.requestId)!, sqlState));
+        // A later copy of the id that can be planned is the request now, as it would be in a later
+        // batch; the copies refused on the way are bad input of their own.
+        rejections.push(...planFrom(item.requestId, plannedAt.get(item.requestId)! + 1).refused);
+      }
+      await sendJobs(this.producer, written.flatMap((w) => w.jobs), written.flatMap((w) => w.events));
+      stored += written.reduce((sum, w) => sum + w.stored, 0);
+      progress();
+      if (planned.length > 0) await storePlanned();
+    };
+    /** Request ids none of whose copies could be planned, with their copies' rejections. */
+    const unplanned = new Map<string, Rejection[]>();
+    for (const id of copies.keys()) {
+      const { planned: found, refused } = planFrom(id, 0);
       // A copy refused before the one that was planned is bad input of its own; a copy after it, a duplicate.
-      if (plannedFrom.has(id)) rejections.push(...refused);
+      if (found) rejections.push(...refused);
       else unplanned.set(id, refused);
       if (plannedDeliveries >= this.settings.maxDeliveriesPerTransaction) await storePlanned();
     }
