@@ -144,6 +144,19 @@ describe('ProviderGuard', () => {
     expect(signalSeen?.aborted).toBe(true);
   });
 
+  it('counts timeouts as the vendor failing: they open the circuit, and a trial call that hangs opens it again', async () => {
+    controlDate();
+    const subject = guard({ timeoutMs: 20, breakerFailures: 3, breakerHalfOpenAfterMs: 1_000 });
+    const hang = (): Promise<never> => new Promise(() => undefined);
+    for (let i = 0; i < 3; i += 1) expect((await failureOf(subject.run(hang))).code).toBe('timeout');
+    expect(subject.circuit).toBe('open');
+    expect((await failureOf(subject.run(() => Promise.resolve('sent')))).code).toBe('circuit_open');
+
+    jest.setSystemTime(Date.now() + 1_001);
+    expect((await failureOf(subject.run(hang))).code).toBe('timeout');
+    expect(subject.circuit).toBe('open');
+  });
+
   it('logs a configuration error as an alert and still throws it', async () => {
     const log = new RecordingLog();
     const subject = guard({}, log);

@@ -86,7 +86,13 @@ export class ProviderGuard {
       return await this.breaker.execute(() =>
         this.slots.execute(async () => {
           await this.waitForRateSlot();
-          return this.deadline.execute(({ signal }) => this.normalised(call, signal));
+          try {
+            return await this.deadline.execute(({ signal }) => this.normalised(call, signal));
+          } catch (error) {
+            // Inside the breaker, so that it judges a timeout as the vendor's trouble: as cockatiel's
+            // own error it passed the breaker uncounted, and a trial call that hung closed the circuit.
+            throw this.toProviderError(error);
+          }
         }),
       );
     } catch (error) {
