@@ -1,5 +1,5 @@
 import type { DeliveryJob } from '@notify/contracts';
-import { summarize, summaryTitle } from './summaries';
+import { PUSH_SUMMARY_BODY_CHARS, summarize, summaryTitle } from './summaries';
 
 function job(n: number, overrides: Partial<DeliveryJob> = {}): DeliveryJob {
   return {
@@ -25,6 +25,14 @@ describe('summaryTitle', () => {
     expect(summaryTitle('de', 2)).toBe('2 neue Nachrichten');
     expect(summaryTitle('pt-BR', 4)).toBe('4 new messages');
   });
+
+  it('says it in the language of a locale that is not a language tag, instead of failing the batch', () => {
+    expect(summaryTitle('en-US,en;q=0.9', 2)).toBe('2 new messages');
+    expect(summaryTitle('zh-CN,zh;q=0.9', 3)).toBe('3 条新消息');
+    expect(summaryTitle('de-DE.UTF-8', 1)).toBe('1 neue Nachricht');
+    expect(summaryTitle('en-US ', 2)).toBe('2 new messages');
+    expect(summaryTitle('en-', 2)).toBe('2 new messages');
+  });
 });
 
 describe('summarize', () => {
@@ -42,6 +50,17 @@ describe('summarize', () => {
     expect(summary.message).toMatchObject({ title: '3 new messages', body: 'Title 3', data: { messageIds: ['m-1', 'm-2', 'm-3'] } });
     expect(members.get(summary.deliveryId)!.map((j) => j.deliveryId).sort()).toEqual(phone.map((j) => j.deliveryId).sort());
     expect(sends.find((s) => s.endpoint === 'apns:u-1/tablet')).toBe(tablet[0]);
+  });
+
+  it('keeps a push summary within the vendors’ 4 KB when the latest message is long', () => {
+    const long = '通知'.repeat(400); // 800 characters, 2,400 bytes of UTF-8
+    const batch = Array.from({ length: 50 }, (_, i) =>
+      job(i, { deliveryId: `d-${i}`, message: { ...job(i).message, id: `0190c0de-0000-7000-8000-${String(i).padStart(12, '0')}`, title: '', body: long, createdAt: new Date(Date.UTC(2026, 10, 22, 10, 0, i)).toISOString() } }),
+    );
+    const [summary] = summarize([], [batch]).sends;
+    expect([...summary!.message.body]).toHaveLength(PUSH_SUMMARY_BODY_CHARS);
+    expect(summary!.message.body.endsWith('…')).toBe(true);
+    expect(Buffer.byteLength(JSON.stringify({ aps: { alert: { title: summary!.message.title, body: summary!.message.body } }, data: JSON.stringify(summary!.message.data) }))).toBeLessThan(4096);
   });
 
   it('lists every message of an SMS or email digest, oldest first', () => {

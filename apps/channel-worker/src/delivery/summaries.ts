@@ -11,10 +11,29 @@ const TITLES: Record<string, string> = {
   ja: '新着メッセージ {count} 件',
 };
 
+/**
+ * The summary's title in the locale's language. A locale is checked at ingest only for its length, so
+ * it may not be a language tag at all (an Accept-Language header passed on, `en-US,en;q=0.9`, or `en-US `):
+ * its language still picks the pattern, and the formatting falls back to that language alone, or to
+ * English, rather than failing the batch.
+ */
 export function summaryTitle(locale: string, count: number): string {
-  const language = locale.toLowerCase().split('-')[0]!;
-  const pattern = TITLES[language] ?? TITLES['en']!;
-  return String(new IntlMessageFormat(pattern, TITLES[language] ? locale : 'en').format({ count }));
+  const language = locale.trim().toLowerCase().split(/[-_,;. ]/)[0]!;
+  const pattern = TITLES[language];
+  if (!pattern) return formatTitle(TITLES['en']!, 'en', count);
+  return formatTitle(pattern, isLanguageTag(locale) ? locale : language, count);
+}
+
+function formatTitle(pattern: string, locale: string, count: number): string {
+  return String(new IntlMessageFormat(pattern, locale).format({ count }));
+}
+
+function isLanguageTag(locale: string): boolean {
+  try {
+    return Intl.getCanonicalLocales(locale).length === 1;
+  } catch {
+    return false;
+  }
 }
 
 export interface SummarizedSends {
@@ -91,12 +110,25 @@ function digestLine(job: DeliveryJob): string {
   return [job.message.title, job.message.body].filter(Boolean).join(' — ');
 }
 
+/**
+ * Characters of the latest message a push summary shows as its body: with 50 message ids in its data
+ * it must stay within the vendors' 4 KB, and a refusal for size would make every message it stands
+ * for dead (a long body in CJK takes 3 bytes a character).
+ */
+export const PUSH_SUMMARY_BODY_CHARS = 200;
+
 function summaryJob(ordered: DeliveryJob[]): DeliveryJob {
   const latest = ordered[ordered.length - 1]!;
   const title = summaryTitle(latest.locale, ordered.length);
-  const body = latest.channel === 'push' ? latest.message.title || latest.message.body : ordered.map(digestLine).join('\n');
+  const body = latest.channel === 'push' ? shortened(latest.message.title || latest.message.body, PUSH_SUMMARY_BODY_CHARS) : ordered.map(digestLine).join('\n');
   return {
     ...latest,
     message: { ...latest.message, title, body, data: { messageIds: ordered.map((job) => job.message.id) } },
   };
+}
+
+/** At most `chars` characters (whole code points), with an ellipsis when cut. */
+function shortened(text: string, chars: number): string {
+  const points = [...text];
+  return points.length <= chars ? text : `${points.slice(0, chars - 1).join('')}…`;
 }
