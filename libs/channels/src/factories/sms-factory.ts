@@ -56,6 +56,7 @@ export function createSmsProvider(config: SmsDriverConfig = { driver: 'log' }, d
         },
         guardFor('http-sms', resolveLimits(parsed.limits), deps),
         clock,
+        log,
       );
   }
 }

@@ -1,9 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { ProviderError, ProviderErrorCode, maskPhone, parseRetryAfter, type HttpAnswer } from '../../ports';
 
-/** The gateway's id for the message at `path`, or a made-up one when it gives none. */
-export function messageIdOf(answer: HttpAnswer, path: string | undefined): string {
-  if (path === undefined) return `http-sms-${randomUUID()}`;
+/**
+ * The gateway's id for the message at `path`, or a made-up one when it gives none there (`named`
+ * false). A 2xx is the gateway accepting the message, id or not: taken for a failure, the message
+ * was sent again on every retry.
+ */
+export function messageIdOf(answer: HttpAnswer, path: string | undefined): { id: string; named: boolean } {
+  const madeUp = { id: `http-sms-${randomUUID()}`, named: false };
+  if (path === undefined) return madeUp;
   let value: unknown;
   try {
     value = JSON.parse(answer.body) as unknown;
@@ -11,13 +16,8 @@ export function messageIdOf(answer: HttpAnswer, path: string | undefined): strin
     value = undefined;
   }
   for (const key of path.split('.')) value = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined;
-  if (typeof value === 'string' || typeof value === 'number') return String(value);
-  throw new ProviderError({
-    provider: 'http-sms',
-    code: ProviderErrorCode.Unexpected,
-    status: answer.status,
-    message: `accepted, but the answer has no message id at ${path}`,
-  });
+  if (typeof value === 'string' || typeof value === 'number') return { id: String(value), named: true };
+  return madeUp;
 }
 
 /** A generic gateway's codes are unknown, so only the HTTP status decides. */

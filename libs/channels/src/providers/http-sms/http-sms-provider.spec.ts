@@ -49,6 +49,15 @@ describe('HTTP SMS gateway provider', () => {
     expect(JSON.parse(request?.body ?? '')).toEqual({ mobile: PHONE, text, sender: 'NOTIFY' });
   });
 
+  it('takes a 2xx without a message id at messageIdPath as sent, with an id of its own, and warns of the setting', async () => {
+    await start({ messageIdPath: 'data.msgId' });
+    const receipt = await provider.send({ to: PHONE, body: 'hello' });
+    expect(receipt.providerMessageId).toMatch(/^http-sms-[0-9a-f-]{36}$/);
+    expect(gateway.requests).toHaveLength(1);
+    expect(log.lines.map((line) => [line.level, line.fields['messageIdPath']])).toEqual([['warn', 'data.msgId']]);
+    expect(JSON.stringify(log.lines)).not.toContain(PHONE);
+  });
+
   it('fills a form template with encoded values', async () => {
     await start({ format: 'form', bodyTemplate: 'to={{to}}&msg={{body}}' });
     await provider.send({ to: PHONE, body: 'a&b=c d' });

@@ -2,8 +2,10 @@ import {
   assertE164,
   HttpClient,
   systemClock,
+  silentLog,
   type Clock,
   type ProviderGuard,
+  type ProviderLog,
   type SendReceipt,
   type SmsChannelProvider,
   type SmsMessage,
@@ -22,6 +24,7 @@ export class HttpSmsProvider implements SmsChannelProvider {
     private readonly settings: HttpSmsSettings,
     private readonly guard: ProviderGuard,
     private readonly clock: Clock = systemClock,
+    private readonly log: ProviderLog = silentLog,
   ) {}
 
   async send(message: SmsMessage): Promise<SendReceipt> {
@@ -36,7 +39,11 @@ export class HttpSmsProvider implements SmsChannelProvider {
         signal,
       });
       if (answer.status < 200 || answer.status >= 300) throw httpSmsError(answer, message.to, this.clock.now());
-      return { providerMessageId: messageIdOf(answer, this.settings.messageIdPath), acceptedAt: new Date(this.clock.now()) };
+      const { id, named } = messageIdOf(answer, this.settings.messageIdPath);
+      if (!named && this.settings.messageIdPath !== undefined) {
+        this.log.warn({ provider: this.id, status: answer.status, messageIdPath: this.settings.messageIdPath }, 'SMS accepted, but the answer has no message id at messageIdPath: check the setting');
+      }
+      return { providerMessageId: id, acceptedAt: new Date(this.clock.now()) };
     });
   }
 
