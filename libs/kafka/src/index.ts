@@ -6,3 +6,4 @@ export * from './kafka.module';
 export * from './outcome-events';
 export * from './fan-out';
 export * from './send-in-chunks';
+export * from './compression';
