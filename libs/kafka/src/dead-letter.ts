@@ -1,6 +1,7 @@
 import type { Message } from 'kafkajs';
 import { DlqHeaders } from '@notify/contracts';
 import type { ConsumedRecord } from './batch-consumer';
+import { byteLengthOf } from './send-in-chunks';
 
 export interface Rejection {
   record: ConsumedRecord;
@@ -26,27 +27,27 @@ export function deadLetterMessage({ record, code, reason }: Rejection): Message 
   };
 }
 
+/** Header of a cut-down dead-letter copy: the length in bytes of the value it leaves out. */
+export const ORIGINAL_VALUE_BYTES = 'x-original-value-bytes';
+
 /**
  * A dead-letter copy the broker refused as too large, cut down: the key, the contract's error headers
  * and how long the value was (`x-original-value-bytes`), without the value and the record's own
  * headers. The record itself stays on its topic, at the offset the headers give.
  */
 export function cutDownDeadLetterMessage(copy: Message): Message {
-  const headers = Object.fromEntries(Object.entries(copy.headers ?? {}).filter(([name]) => isErrorHeader(name)));
-  const value = copy.value;
-  const bytes = value === null || value === undefined ? 0 : typeof value === 'string' ? Buffer.byteLength(value) : value.length;
-  return { key: copy.key, value: null, headers: { ...headers, [ORIGINAL_VALUE_BYTES]: String(bytes) } };
+  const headers = Object.fromEntries(Object.entries(copy.headers ?? {}).filter(([name]) => ERROR_HEADERS.has(name)));
+  return { key: copy.key, value: null, headers: { ...headers, [ORIGINAL_VALUE_BYTES]: String(byteLengthOf(copy.value)) } };
 }
 
-/** Header of a cut-down dead-letter copy: the length in bytes of the value it leaves out. */
-export const ORIGINAL_VALUE_BYTES = 'x-original-value-bytes';
+const ERROR_HEADERS = new Set<string>(Object.values(DlqHeaders));
 
-const isErrorHeader = (name: string): boolean => (Object.values(DlqHeaders) as string[]).includes(name);
+const DEAD_LETTER_SUFFIX = '.dlq';
 
 export function deadLetterTopic(topic: string): string {
-  return `${topic}.dlq`;
+  return `${topic}${DEAD_LETTER_SUFFIX}`;
 }
 
 export function isDeadLetterTopic(topic: string): boolean {
-  return topic.endsWith('.dlq');
+  return topic.endsWith(DEAD_LETTER_SUFFIX);
 }

@@ -54,19 +54,17 @@ export function deadLetterMessages(rejections: Rejection[]): TopicMessages[] {
  */
 export async function sendDeadLetters(producer: Producer, rejections: Rejection[]): Promise<void> {
   if (rejections.length === 0) return;
-  const options = { compression: CompressionTypes.GZIP };
+  const compression = CompressionTypes.GZIP;
+  const sendAlone = (topic: string, message: Message) => producer.send({ topic, messages: [message], compression });
   await sendInChunks(producer, deadLetterMessages(rejections), {
-    ...options,
+    compression,
     onRefused: async (chunk, error) => {
       if (!isTooLarge(error)) throw error;
       for (const { topic, messages } of chunk) {
         for (const message of messages) {
-          await sendInChunks(producer, [{ topic, messages: [message] }], {
-            ...options,
-            onRefused: async (_alone, refusal) => {
-              if (!isTooLarge(refusal)) throw refusal;
-              await sendInChunks(producer, [{ topic, messages: [cutDownDeadLetterMessage(message)] }], options);
-            },
+          await sendAlone(topic, message).catch((alone: unknown) => {
+            if (!isTooLarge(alone)) throw alone;
+            return sendAlone(topic, cutDownDeadLetterMessage(message));
           });
         }
       }

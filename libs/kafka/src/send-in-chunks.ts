@@ -66,9 +66,13 @@ export async function sendInChunks(
   await flush();
 }
 
+/** Bytes of a key, value or header value as kafkajs takes them (a string, a Buffer, or nothing). */
+export function byteLengthOf(v: unknown): number {
+  return v === null || v === undefined ? 0 : typeof v === 'string' ? Buffer.byteLength(v) : (v as Buffer).length;
+}
+
 function sizeOf(message: Message): number {
-  const length = (v: unknown): number => (v === null || v === undefined ? 0 : typeof v === 'string' ? Buffer.byteLength(v) : (v as Buffer).length);
   let headers = 0;
-  for (const [key, value] of Object.entries(message.headers ?? {})) headers += key.length + length(value);
-  return length(message.key) + length(message.value) + headers + 64;
+  for (const [key, value] of Object.entries(message.headers ?? {})) headers += key.length + byteLengthOf(value);
+  return byteLengthOf(message.key) + byteLengthOf(message.value) + headers + 64;
 }

@@ -109,9 +109,9 @@ export class RequestIngestion implements OnApplicationBootstrap, OnModuleDestroy
     let planned: PlannedMessage[] = [];
     let plannedDeliveries = 0;
     let stored = 0;
-    const plannedFrom = new Map<string, ConsumedRecord>();
     /** Where each planned request id's planned copy is among its copies. */
     const plannedAt = new Map<string, number>();
+    const plannedRecord = (id: string): ConsumedRecord => (copies.get(id)![plannedAt.get(id)!] as PlannableCopy).record;
     /** Plans the first copy of `id` from the `start`th on that can be planned, if any; with the rejections of the copies before it. */
     const planFrom = (id: string, start: number): { planned: boolean; refused: Rejection[] } => {
       const list = copies.get(id)!;
@@ -125,7 +125,6 @@ export class RequestIngestion implements OnApplicationBootstrap, OnModuleDestroy
         }
         planned.push(plan.message);
         plannedDeliveries += plan.message.deliveries.length;
-        plannedFrom.set(id, plan.record);
         plannedAt.set(id, at);
         return { planned: true, refused };
       }
@@ -136,7 +135,7 @@ export class RequestIngestion implements OnApplicationBootstrap, OnModuleDestroy
       const { written, refused } = await writeIsolatingRefusals((batch) => this.store.ingest(batch), planned);
       [planned, plannedDeliveries] = [[], 0];
       for (const { item, sqlState } of refused) {
-        rejections.push(storageRefusal(plannedFrom.get(item.requestId)!, sqlState));
+        rejections.push(storageRefusal(plannedRecord(item.requestId), sqlState));
         // A later copy of the id that can be planned is the request now, as it would be in a later
         // batch; the copies refused on the way are bad input of their own.
         rejections.push(...planFrom(item.requestId, plannedAt.get(item.requestId)! + 1).refused);

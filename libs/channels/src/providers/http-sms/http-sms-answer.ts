@@ -1,14 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import { ProviderError, ProviderErrorCode, maskPhone, parseRetryAfter, type HttpAnswer } from '../../ports';
 
-/**
- * The gateway's id for the message at `path`, or a made-up one when it gives none there (`named`
- * false). A 2xx is the gateway accepting the message, id or not: taken for a failure, the message
- * was sent again on every retry.
- */
-export function messageIdOf(answer: HttpAnswer, path: string | undefined): { id: string; named: boolean } {
-  const madeUp = { id: `http-sms-${randomUUID()}`, named: false };
-  if (path === undefined) return madeUp;
+/** The gateway's id for the message at `path` in its answer, if it is there. */
+export function messageIdAt(answer: HttpAnswer, path: string): string | undefined {
   let value: unknown;
   try {
     value = JSON.parse(answer.body) as unknown;
@@ -16,8 +9,7 @@ export function messageIdOf(answer: HttpAnswer, path: string | undefined): { id:
     value = undefined;
   }
   for (const key of path.split('.')) value = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined;
-  if (typeof value === 'string' || typeof value === 'number') return { id: String(value), named: true };
-  return madeUp;
+  return typeof value === 'string' || typeof value === 'number' ? String(value) : undefined;
 }
 
 /** A generic gateway's codes are unknown, so only the HTTP status decides. */

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import {
   assertE164,
   HttpClient,
@@ -10,7 +11,7 @@ import {
   type SmsChannelProvider,
   type SmsMessage,
 } from '../../ports';
-import { httpSmsError, messageIdOf } from './http-sms-answer';
+import { httpSmsError, messageIdAt } from './http-sms-answer';
 import type { HttpSmsSettings } from './http-sms-settings';
 import { contentTypeOf, renderSmsBody } from './sms-body-template';
 
@@ -39,11 +40,13 @@ export class HttpSmsProvider implements SmsChannelProvider {
         signal,
       });
       if (answer.status < 200 || answer.status >= 300) throw httpSmsError(answer, message.to, this.clock.now());
-      const { id, named } = messageIdOf(answer, this.settings.messageIdPath);
-      if (!named && this.settings.messageIdPath !== undefined) {
-        this.log.warn({ provider: this.id, status: answer.status, messageIdPath: this.settings.messageIdPath }, 'SMS accepted, but the answer has no message id at messageIdPath: check the setting');
+      // Any 2xx is the message accepted, with an id or not: taken for a failure, it was sent again on every retry.
+      const path = this.settings.messageIdPath;
+      const id = path === undefined ? undefined : messageIdAt(answer, path);
+      if (path !== undefined && id === undefined) {
+        this.log.warn({ provider: this.id, status: answer.status, messageIdPath: path }, 'SMS accepted, but the answer has no message id at messageIdPath: check the setting');
       }
-      return { providerMessageId: id, acceptedAt: new Date(this.clock.now()) };
+      return { providerMessageId: id ?? `http-sms-${randomUUID()}`, acceptedAt: new Date(this.clock.now()) };
     });
   }
 
