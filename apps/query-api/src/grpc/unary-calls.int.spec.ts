@@ -50,6 +50,16 @@ describe('UnaryCalls', () => {
     }
   });
 
+  it('answers UNAVAILABLE when the database host cannot be found or reached', async () => {
+    // A name under .invalid never resolves: pg fails with the resolver's ENOTFOUND (EAI_AGAIN where no resolver answers).
+    const nowhere = new Client({ host: 'database.nowhere.invalid', port: 5432, user: 'postgres', connectionTimeoutMillis: 5_000 });
+    expect(await statusOf(() => nowhere.connect())).toBe(status.UNAVAILABLE);
+    for (const code of ['EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']) {
+      const networkError = Object.assign(new Error(`connect ${code} 10.0.0.1:5432`), { code });
+      expect(await statusOf(() => Promise.reject(networkError))).toBe(status.UNAVAILABLE);
+    }
+  });
+
   it('answers INTERNAL for any other database error', async () => {
     const client = new Client({ connectionString: process.env.DATABASE_URL });
     await client.connect();

@@ -9,8 +9,15 @@ import { RpcError } from './rpc-error';
 
 export const API_KEY_HEADER = 'x-api-key';
 
-/** Errors that mean the database cannot be reached right now: the caller may retry (UNAVAILABLE). */
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08006', '53300']);
+/**
+ * Errors that mean the database cannot be reached right now: the caller may retry (UNAVAILABLE).
+ * The network's (a name that does not resolve during a failover, a host or network gone, a socket
+ * closed under a write) and PostgreSQL's (shutting down, cannot connect now, too many connections).
+ */
+const UNREACHABLE = new Set([
+  ...['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN'],
+  ...['57P01', '57P02', '57P03', '08000', '08001', '08003', '08006', '53300'],
+]);
 /** pg's and pg-pool's own connection failures, which carry no code (a pooled connection the server closed). */
 const CONNECTION_LOST = /^(Connection terminated|Client has encountered a connection error|Client was closed|timeout exceeded when trying to connect)/;
 
