@@ -9,6 +9,7 @@ import { loadQueryApiConfig } from '@notify/config';
 import { createLogger } from '@notify/observability';
 import { ApiKeyStore, createDataSource, maintainPartitions, newId } from '@notify/persistence';
 import { grpcPortOf, startQueryApi } from '@notify/query-api';
+import { eventually } from '@notify/testing';
 
 /** The .proto files as a client in another language would use them: nothing of the server's code. */
 const PROTO_DIR = resolve(__dirname, '../../libs/contracts/proto');
@@ -39,6 +40,8 @@ describe('query API over gRPC', () => {
   let recipientsClient: Client;
   let healthClient: Client;
   let reflectionClient: Client;
+  let Health: ServiceClientConstructor;
+  let env: NodeJS.ProcessEnv;
   const keys: Record<'query' | 'recipients' | 'revoked', string> = { query: '', recipients: '', revoked: '' };
 
   beforeAll(async () => {
@@ -50,7 +53,7 @@ describe('query API over gRPC', () => {
     keys.revoked = (await store.create(`revoked-${run}`, ['query', 'recipients'])).key;
     await store.revoke(`revoked-${run}`);
 
-    const env = {
+    env = {
       ...process.env,
       QUERY_API_GRPC_PORT: '0',
       QUERY_API_HTTP_PORT: '0',
@@ -65,7 +68,8 @@ describe('query API over gRPC', () => {
     queryClient = new (v1.MessageQuery as ServiceClientConstructor)(address, credentials.createInsecure());
     recipientsClient = new (v1.Recipients as ServiceClientConstructor)(address, credentials.createInsecure());
     const health = ((loadPackageDefinition(loadSync(HEALTH_PROTO, LOADER)).grpc as GrpcObject).health as GrpcObject).v1 as GrpcObject;
-    healthClient = new (health.Health as ServiceClientConstructor)(address, credentials.createInsecure());
+    Health = health.Health as ServiceClientConstructor;
+    healthClient = new Health(address, credentials.createInsecure());
     const reflection = ((loadPackageDefinition(loadSync(REFLECTION_PROTO, LOADER)).grpc as GrpcObject).reflection as GrpcObject).v1 as GrpcObject;
     reflectionClient = new (reflection.ServerReflection as ServiceClientConstructor)(address, credentials.createInsecure());
   });
@@ -152,6 +156,27 @@ describe('query API over gRPC', () => {
     it('answers the standard health check as SERVING, for the server and each notify.v1 service', async () => {
       for (const service of ['', 'notify.v1.MessageQuery', 'notify.v1.Recipients']) {
         expect(await call(healthClient, 'Check', { service }, null)).toEqual({ status: 'SERVING' });
+      }
+    });
+
+    it('tells a Watch stream NOT_SERVING as it shuts down, and stops although the stream is still open', async () => {
+      const stopping = await startQueryApi(loadQueryApiConfig(env), createLogger('e2e', 'warn'));
+      const watcher = new Health(`127.0.0.1:${grpcPortOf(stopping)}`, credentials.createInsecure());
+      try {
+        const stream = (watcher as unknown as { Watch(request: object): NodeJS.ReadableStream }).Watch({ service: '' });
+        const statuses: string[] = [];
+        stream.on('data', (answer: Reply) => void statuses.push(answer.status));
+        const ended = new Promise<void>((done) => {
+          stream.on('error', () => done());
+          stream.on('end', () => done());
+        });
+        await eventually(async () => statuses, (seen) => seen.includes('SERVING'));
+        // Without an end to the open stream, a graceful shutdown waited for it for ever.
+        await stopping.close();
+        await ended;
+        expect(statuses).toEqual(['SERVING', 'NOT_SERVING']);
+      } finally {
+        watcher.close();
       }
     });
 

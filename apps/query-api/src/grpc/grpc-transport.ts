@@ -1,4 +1,5 @@
-import { Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import type { Server } from '@grpc/grpc-js';
+import { Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { Transport, type GrpcOptions } from '@nestjs/microservices';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as HEALTH_PROTO, type ServingStatus } from 'grpc-health-check';
@@ -14,18 +15,29 @@ export interface GrpcSettings {
 export const HEALTH_REFRESH_MS = 5_000;
 
 /**
+ * How long a shutdown waits for the calls in flight before it cancels them. A unary call takes
+ * milliseconds; a `Health.Watch` stream never ends by itself, and a graceful shutdown waited for it
+ * for ever (until the supervisor's SIGKILL, with the database pool never closed).
+ */
+export const SHUTDOWN_GRACE_MS = 5_000;
+
+/**
  * The standard gRPC health service (grpc.health.v1), reporting the app's own health checks for the
- * whole server ('') and for each notify.v1 service: NOT_SERVING until the app has started and once it
- * is shutting down; in between it follows the checks, run every `refreshMs`, so a probe sees the
- * database go away and come back.
+ * whole server ('') and for each notify.v1 service: NOT_SERVING until the app has started and from
+ * the moment it starts shutting down, before the server stops taking calls, so watchers see it; in
+ * between it follows the checks, run every `refreshMs`, so a probe sees the database go away and
+ * come back. It also ends the server's calls still open `graceMs` after the shutdown began.
  */
 @Injectable()
-export class GrpcHealth implements OnApplicationBootstrap, OnApplicationShutdown {
+export class GrpcHealth implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
   // Every name is known from the start, NOT_SERVING until the first check: a probe never sees NOT_FOUND.
   readonly service = new HealthImplementation(Object.fromEntries(['', ...NOTIFY_SERVICE_NAMES].map((name) => [name, 'NOT_SERVING' as const])));
   refreshMs = HEALTH_REFRESH_MS;
+  graceMs = SHUTDOWN_GRACE_MS;
   private current: ServingStatus = 'NOT_SERVING';
   private timer?: NodeJS.Timeout;
+  private server?: Server;
+  private cancelling?: NodeJS.Timeout;
   private stopped = false;
   private refreshing = false;
 
@@ -42,7 +54,28 @@ export class GrpcHealth implements OnApplicationBootstrap, OnApplicationShutdown
     this.timer.unref();
   }
 
+  /** The server whose calls a shutdown ends after the grace period. */
+  serveOn(server: Server): void {
+    this.server = server;
+    this.service.addToServer(server);
+  }
+
+  /** Nest runs this before it closes the transport, whose graceful close waits for every open call. */
+  beforeApplicationShutdown(): void {
+    this.stop();
+    const server = this.server;
+    if (server) {
+      this.cancelling = setTimeout(() => server.forceShutdown(), this.graceMs);
+      this.cancelling.unref();
+    }
+  }
+
   onApplicationShutdown(): void {
+    this.stop();
+    clearTimeout(this.cancelling);
+  }
+
+  private stop(): void {
     this.stopped = true;
     clearInterval(this.timer);
     this.set('NOT_SERVING');
@@ -82,7 +115,7 @@ export function grpcTransport(settings: GrpcSettings, health: GrpcHealth): GrpcO
       url: `${settings.grpcHost}:${settings.grpcPort}`,
       gracefulShutdown: true,
       onLoadPackageDefinition: (definition, server) => {
-        health.service.addToServer(server);
+        health.serveOn(server);
         new ReflectionService(definition).addToServer(server);
       },
     },
