@@ -35,6 +35,18 @@ describe('RecipientStore devices', () => {
     expect(await active(['cy', 'phone'], ['di', 'phone'])).toEqual(['cy/phone']);
   });
 
+  it('takes a token away as each registration in a batch would, also from a device the batch then removes or moves to another token', async () => {
+    const store = new RecipientStore(dataSource());
+    await store.apply([register('fay', 'phone', 'token-signed-out')]);
+    // Gus signs in on Fay's old phone, then signs out, in one batch: the phone is not Fay's any more.
+    await store.apply([register('gus', 'phone', 'token-signed-out'), { op: 'device-removed', userId: 'gus', deviceId: 'phone' }]);
+    expect(await active(['fay', 'phone'], ['gus', 'phone'])).toEqual([]);
+
+    // Hal registers a token, Ida takes it, then Ida's app gets a new one: Hal no longer holds the phone.
+    await store.apply([register('hal', 'phone', 'token-moved'), register('ida', 'phone', 'token-moved'), register('ida', 'phone', 'token-new')]);
+    expect(await active(['hal', 'phone'], ['ida', 'phone'])).toEqual(['ida/phone']);
+  });
+
   it('registers a token only while no other transaction is registering it', async () => {
     // Two registrations of one token at once would each miss the other's uncommitted row and both stay active.
     const other = dataSource().createQueryRunner();

@@ -36,10 +36,14 @@ export class RecipientStore {
   /**
    * Applies a batch in its order: per profile the fields merge (later wins, absent fields stay);
    * per device and per subscription only the last operation counts. Then one statement per kind.
+   * A registration takes its token from every other device even when a later update of the batch
+   * removes its device or gives it another token, as applying the updates one by one would.
    */
   async apply(updates: RecipientUpdate[]): Promise<void> {
     const profiles = new Map<string, Upsert>();
     const devices = new Map<string, Device | { op: 'device-removed'; userId: string; deviceId: string }>();
+    // Per token, the device that registered it last in the batch: every other device loses it.
+    const tokenOwners = new Map<string, Device>();
     const subscriptions = new Map<string, { userId: string; topic: string; subscribed: boolean }>();
     for (const update of updates) {
       switch (update.op) {
@@ -53,6 +57,11 @@ export class RecipientStore {
           const key = `${update.userId}\u0000${update.deviceId}`;
           devices.delete(key);
           devices.set(key, update);
+          if (update.op === 'device') {
+            const token = `${update.provider}\u0000${update.token}`;
+            tokenOwners.delete(token);
+            tokenOwners.set(token, update);
+          }
           break;
         }
         case 'subscribe':
@@ -64,6 +73,7 @@ export class RecipientStore {
     const upserts = [...profiles.values()];
     const registered = [...devices.values()].filter((d): d is Device => d.op === 'device');
     const removed = [...devices.values()].filter((d) => d.op === 'device-removed');
+    const owners = [...tokenOwners.values()];
     const subscribed = [...subscriptions.values()].filter((s) => s.subscribed);
     const unsubscribed = [...subscriptions.values()].filter((s) => !s.subscribed);
 
@@ -87,31 +97,33 @@ export class RecipientStore {
           ],
         );
       }
-      if (registered.length > 0) {
+      if (owners.length > 0) {
         // One registration of a token at a time, whatever the user: the check below must see the other's row.
         await tx.query(
           `SELECT pg_advisory_xact_lock(${TOKEN_LOCK}, k)
              FROM (SELECT DISTINCT hashtext(p || ':' || t) AS k FROM unnest($1::varchar[], $2::varchar[]) AS r(p, t) ORDER BY 1) AS keys`,
-          [registered.map((d) => d.provider), registered.map((d) => d.token)],
+          [owners.map((d) => d.provider), owners.map((d) => d.token)],
         );
-        await tx.query(
-          `INSERT INTO devices (user_id, device_id, provider, token, locale)
-           SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[])
-           ON CONFLICT (user_id, device_id) DO UPDATE SET
-             provider = EXCLUDED.provider, token = EXCLUDED.token, locale = EXCLUDED.locale,
-             active = true, deactivated_reason = NULL, updated_at = now()`,
-          [
-            registered.map((d) => d.userId),
-            registered.map((d) => d.deviceId),
-            registered.map((d) => d.provider),
-            registered.map((d) => d.token),
-            registered.map((d) => d.locale ?? null),
-          ],
-        );
+        // A device registered in the batch and then removed has no row to write (its last update counts).
+        if (registered.length > 0) {
+          await tx.query(
+            `INSERT INTO devices (user_id, device_id, provider, token, locale)
+             SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[])
+             ON CONFLICT (user_id, device_id) DO UPDATE SET
+               provider = EXCLUDED.provider, token = EXCLUDED.token, locale = EXCLUDED.locale,
+               active = true, deactivated_reason = NULL, updated_at = now()`,
+            [
+              registered.map((d) => d.userId),
+              registered.map((d) => d.deviceId),
+              registered.map((d) => d.provider),
+              registered.map((d) => d.token),
+              registered.map((d) => d.locale ?? null),
+            ],
+          );
+        }
         // A push token addresses one app installation. Registered again, by another user signed in on
         // that phone or as another device id, it leaves every other row that holds it: otherwise the
         // first user's notifications would go on reaching the phone the second one now holds.
-        const owners = [...new Map(registered.map((d) => [`${d.provider}\u0000${d.token}`, d])).values()];
         await tx.query(
           `UPDATE devices d SET active = false, deactivated_reason = 'token registered to another device', updated_at = now()
              FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[]) AS o(user_id, device_id, provider, token)
