@@ -270,6 +270,13 @@ describe('planMessage', () => {
       }
     });
 
+    it('throws a TemplateRenderError naming the variable, not its value, when a value does not fit the template', () => {
+      const render = (): PlannedMessage => plan({ to: { userId: 'u-en' }, data: { ...SHIPPED_DATA, orderNo: { id: 1234 } } });
+      expect(render).toThrow(TemplateRenderError);
+      expect(render).toThrow(/^template order\.shipped\/en: variable "orderNo" must be a string or a number$/);
+      expect(() => plan({ to: { userId: 'u-en' }, data: { ...SHIPPED_DATA, count: 'many' } })).toThrow(/variable "count" must be a number/);
+    });
+
     it('throws a TemplateRenderError when the request has no data for a templated route', () => {
       expect(() => plan({ data: undefined })).toThrow(TemplateRenderError);
     });

@@ -1,11 +1,42 @@
+// The parser intl-messageformat parses with (it pins the version), for the kinds of its parsed elements.
+import { TYPE, type MessageFormatElement } from '@formatjs/icu-messageformat-parser';
 import { IntlMessageFormat } from 'intl-messageformat';
+
+/**
+ * What a variable must hold, by how a template uses it. The formatter turns anything else into
+ * text without complaint (`[object Object]`, `NaN items`, an empty string), so it is checked first.
+ */
+type ValueKind = 'text' | 'number' | 'key' | 'time';
+
+const EXPECTED: Record<ValueKind, string> = {
+  text: 'a string or a number',
+  number: 'a number',
+  key: 'a string, a number or a boolean',
+  time: 'a time in milliseconds since 1970',
+};
+
+/** A variable as a template uses it. */
+interface VariableUse {
+  name: string;
+  kind: ValueKind;
+}
+
+/** A decimal number written as text ("3", "-1234.5"): producers send counts that way, and they render as the number. */
+const DECIMAL = /^-?\d+(\.\d+)?$/;
+
+/** The largest time a JavaScript date (and so the formatter) can hold, in milliseconds either side of 1970. */
+const MAX_TIME_MS = 8.64e15;
 
 /** A title and body in ICU MessageFormat for one locale, compiled once when the route table loads. */
 export class LocalizedTemplate {
+  private readonly uses: readonly VariableUse[];
+
   private constructor(
     private readonly title: IntlMessageFormat,
     private readonly body: IntlMessageFormat,
-  ) {}
+  ) {
+    this.uses = distinct([...usesOf(title.getAst()), ...usesOf(body.getAst())]);
+  }
 
   /** The compiled template, or the problems of each text that is not valid ICU MessageFormat. */
   static compile(locale: string, source: { title: string; body: string }): LocalizedTemplate | { problems: string[] } {
@@ -26,9 +57,67 @@ export class LocalizedTemplate {
     return title && body ? new LocalizedTemplate(title, body) : { problems };
   }
 
-  /** Throws when the data lacks a variable the template uses. */
+  /**
+   * Throws when the data lacks a variable the template uses, or holds one it cannot render as the
+   * template uses it. The error names the variable, never the value: values can be personal data.
+   */
   render(data: Record<string, unknown>): { title: string; body: string } {
-    const values = data as Record<string, string | number | boolean | Date | null | undefined>;
+    for (const { name, kind } of this.uses) {
+      // A variable the data lacks is the formatter's to report, and only when a branch it renders uses it.
+      if (Object.hasOwn(data, name) && !fits(data[name], kind)) throw new Error(`variable "${name}" must be ${EXPECTED[kind]}`);
+    }
+    const values = data as Record<string, string | number | boolean | null | undefined>;
     return { title: String(this.title.format(values)), body: String(this.body.format(values)) };
   }
+}
+
+/** Every variable a message uses, in every branch of its plurals and selects, whether the data takes that branch or not. */
+function usesOf(elements: readonly MessageFormatElement[]): VariableUse[] {
+  return elements.flatMap((element): VariableUse[] => {
+    switch (element.type) {
+      case TYPE.literal:
+      case TYPE.pound:
+        return [];
+      case TYPE.argument:
+        return [{ name: element.value, kind: 'text' }];
+      case TYPE.number:
+        return [{ name: element.value, kind: 'number' }];
+      case TYPE.date:
+      case TYPE.time:
+        return [{ name: element.value, kind: 'time' }];
+      case TYPE.plural:
+        return [{ name: element.value, kind: 'number' }, ...Object.values(element.options).flatMap((option) => usesOf(option.value))];
+      case TYPE.select:
+        return [{ name: element.value, kind: 'key' }, ...Object.values(element.options).flatMap((option) => usesOf(option.value))];
+      case TYPE.tag:
+        return usesOf(element.children);
+    }
+  });
+}
+
+function distinct(uses: VariableUse[]): VariableUse[] {
+  return [...new Map(uses.map((use) => [`${use.kind} ${use.name}`, use])).values()];
+}
+
+function fits(value: unknown, kind: ValueKind): boolean {
+  switch (kind) {
+    case 'text':
+      return typeof value === 'string' || isFiniteNumber(value);
+    case 'number':
+      return isNumeric(value);
+    // A select picks the branch named by the value's text: `true {…}`, `1 {…}`.
+    case 'key':
+      return typeof value === 'string' || typeof value === 'boolean' || isFiniteNumber(value);
+    // The formatter reads any other value as a number of milliseconds too: null is 1970, a date string fails.
+    case 'time':
+      return isNumeric(value) && Math.abs(Number(value)) <= MAX_TIME_MS;
+  }
+}
+
+function isFiniteNumber(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value);
+}
+
+function isNumeric(value: unknown): boolean {
+  return isFiniteNumber(value) || (typeof value === 'string' && DECIMAL.test(value));
 }

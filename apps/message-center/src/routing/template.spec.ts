@@ -1,0 +1,89 @@
+import { LocalizedTemplate } from './template';
+
+/** A template of one body text, compiled for English; fails the test when it does not compile. */
+function template(body: string): LocalizedTemplate {
+  const compiled = LocalizedTemplate.compile('en', { title: 'Notice', body });
+  if (!(compiled instanceof LocalizedTemplate)) throw new Error(`expected "${body}" to compile: ${compiled.problems.join('; ')}`);
+  return compiled;
+}
+
+/** The error rendering throws; fails the test when it renders. */
+function renderError(body: string, data: Record<string, unknown>): Error {
+  try {
+    const rendered = template(body).render(data);
+    throw new Error(`expected a render error, but it rendered "${rendered.body}"`);
+  } catch (error) {
+    if (error instanceof Error && !error.message.startsWith('expected a render error')) return error;
+    throw error;
+  }
+}
+
+const SHIPPED = 'Order {orderNo} is on its way';
+const ITEMS = '{count, plural, one {# item} other {# items}}';
+
+describe('LocalizedTemplate.render', () => {
+  describe('refuses a variable whose value does not fit how the template uses it, naming the variable', () => {
+    it.each<[string, string, unknown, RegExp]>([
+      ['an object as plain text', SHIPPED, { id: 1 }, /variable "orderNo" must be a string or a number/],
+      ['an array as plain text', SHIPPED, ['1234'], /variable "orderNo" must be a string or a number/],
+      ['true as plain text', SHIPPED, true, /variable "orderNo" must be a string or a number/],
+      ['false as plain text', SHIPPED, false, /variable "orderNo" must be a string or a number/],
+      ['null as plain text', SHIPPED, null, /variable "orderNo" must be a string or a number/],
+      ['a word as a plural count', ITEMS, 'many', /variable "count" must be a number/],
+      ['an object as a plural count', ITEMS, {}, /variable "count" must be a number/],
+      ['an empty string as a plural count', ITEMS, '', /variable "count" must be a number/],
+      ['a word as a number', 'Total {total, number}', 'x', /variable "total" must be a number/],
+      ['true as a number', 'Total {total, number}', true, /variable "total" must be a number/],
+      ['a number in exponent form as a number', 'Total {total, number}', '1e3', /variable "total" must be a number/],
+      ['a word as an ordinal', '{place, selectordinal, one {#st} other {#th}} place', 'first', /variable "place" must be a number/],
+      ['null as a select key', '{carrier, select, sf {SF Express} other {a courier}}', null, /variable "carrier" must be a string, a number or a boolean/],
+      ['an object as a select key', '{carrier, select, sf {SF Express} other {a courier}}', { name: 'sf' }, /variable "carrier" must be a string, a number or a boolean/],
+      ['null as a date', 'Due {due, date, short}', null, /variable "due" must be a time in milliseconds since 1970/],
+      ['true as a time', 'At {due, time}', true, /variable "due" must be a time in milliseconds since 1970/],
+      ['an ISO date as a date', 'Due {due, date}', '2026-01-01', /variable "due" must be a time in milliseconds since 1970/],
+      ['a time past the year 275760', 'Due {due, date}', 9e15, /variable "due" must be a time in milliseconds since 1970/],
+    ])('refuses %s', (_case, body, value, expected) => {
+      const name = /\{(\w+)/.exec(body)![1]!;
+      expect(renderError(body, { [name]: value }).message).toMatch(expected);
+    });
+
+    it('checks the variables inside plural and select branches, taken or not', () => {
+      const body = '{count, plural, one {{name} sent a gift} other {{name} sent # gifts}} {kind, select, card {by card} other {{via}}}';
+      expect(renderError(body, { count: 2, name: { first: 'Ana' }, kind: 'card', via: 'post' }).message).toMatch(/variable "name" must be a string or a number/);
+      expect(renderError(body, { count: 2, name: 'Ana', kind: 'card', via: ['post'] }).message).toMatch(/variable "via" must be a string or a number/);
+    });
+
+    it('checks the variables between angle brackets, which are text', () => {
+      expect(renderError('Order <b>{orderNo}</b>', { orderNo: { id: 1 } }).message).toMatch(/variable "orderNo"/);
+    });
+
+    it('checks the title as well as the body', () => {
+      const compiled = LocalizedTemplate.compile('en', { title: 'Order {orderNo}', body: 'on its way' }) as LocalizedTemplate;
+      expect(() => compiled.render({ orderNo: [1] })).toThrow(/variable "orderNo" must be a string or a number/);
+    });
+
+    it('never puts the value in the error, since values can be personal data', () => {
+      const error = renderError('Hello {name}', { name: { email: 'ana@example.com' } });
+      expect(error.message).not.toContain('ana@example.com');
+      expect(error.message).not.toContain('object');
+    });
+  });
+
+  describe('renders the values that fit', () => {
+    it.each<[string, string, Record<string, unknown>, string]>([
+      ['a string as plain text', SHIPPED, { orderNo: '1234' }, 'Order 1234 is on its way'],
+      ['a number as plain text', SHIPPED, { orderNo: 1234 }, 'Order 1234 is on its way'],
+      ['a number as a plural count', ITEMS, { count: 3 }, '3 items'],
+      ['a decimal string as a plural count', ITEMS, { count: '1' }, '1 item'],
+      ['a decimal string as a number', 'Total {total, number}', { total: '-1234.5' }, 'Total -1,234.5'],
+      ['a string select key', '{carrier, select, sf {SF Express} other {a courier}}', { carrier: 'sf' }, 'SF Express'],
+      ['a boolean select key', '{vip, select, true {Dear member} other {Hello}}', { vip: true }, 'Dear member'],
+      ['a number select key', '{level, select, 1 {Bronze} other {Other}}', { level: 1 }, 'Bronze'],
+      ['a time in milliseconds as a date', 'Due {due, date, short}', { due: Date.UTC(2026, 0, 15, 12) }, 'Due 1/15/26'],
+      ['a time in milliseconds as a decimal string', 'Due {due, date, short}', { due: String(Date.UTC(2026, 0, 15, 12)) }, 'Due 1/15/26'],
+      ['a value only a branch not taken uses', '{count, plural, =0 {no items} other {# items from {shop}}}', { count: 0 }, 'no items'],
+    ])('renders %s', (_case, body, data, expected) => {
+      expect(template(body).render(data).body).toBe(expected);
+    });
+  });
+});
