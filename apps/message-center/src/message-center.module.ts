@@ -42,7 +42,7 @@ export class MessageCenterModule {
         }),
       ],
       providers: [
-        { provide: RouteTable, useValue: RouteTable.load(config.routesFile) },
+        { provide: RouteTable, useValue: RouteTable.load(config.routesFile, { retentionDays: config.retentionDays }) },
         { provide: INGESTION_SETTINGS, useValue: config },
         { provide: RETENTION_SETTINGS, useValue: config },
         { provide: FATAL_ERROR_HANDLER, useValue: options.onFatal },

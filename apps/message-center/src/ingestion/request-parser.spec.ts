@@ -318,7 +318,8 @@ function emailOfLength(length: number): string {
 describe('sendAtProblem', () => {
   const now = new Date('2026-12-03T10:00:00Z');
   const request = (sendAt?: string) => ({ id: 'r-1', type: 'order.shipped', to: { userId: 'u-1' }, priority: 'normal' as const, ...(sendAt ? { sendAt } : {}) });
-  const route = (afterMs: number | null, channels = 3) => ({ channels: ['websocket', 'push', 'sms', 'email'].slice(0, channels), fallback: { policy: 'escalate', afterMs } }) as unknown as Route;
+  const route = (afterMs: number | null, channels = 3) =>
+    ({ type: 'order.shipped', channels: ['websocket', 'push', 'sms', 'email'].slice(0, channels), fallback: { policy: 'escalate', afterMs } }) as unknown as Route;
 
   it('accepts no sendAt, a past one, and one before the retention period ends', () => {
     expect(sendAtProblem(request(), route(null), now, 30)).toBeUndefined();
@@ -339,6 +340,18 @@ describe('sendAtProblem', () => {
     expect(sendAtProblem(request('2026-12-30T09:59:59Z'), route(day), now, 30)).toBeUndefined();
     expect(sendAtProblem(request('2026-12-31T10:00:00Z'), route(day), now, 30)).toMatch(/counting the route’s escalation to its last fallback tier/);
     expect(sendAtProblem(request(), route(31 * day, 2), now, 30)).toMatch(/less than 30 days ahead/);
+  });
+
+  it('puts a late last send down to what made it late, not to a sendAt the request does not have', () => {
+    const day = 86_400_000;
+    const late = 'the last send must be less than 30 days ahead (MESSAGE_RETENTION_DAYS), counting the route’s escalation to its last fallback tier; messages are deleted after that';
+    // The route's own escalation: a table loaded without the retention check.
+    expect(sendAtProblem(request(), route(31 * day, 2), now, 30)).toBe(`routes.order.shipped.fallback.after: ${late}`);
+    // A sendAt already past starts the message now: it is not the cause either.
+    expect(sendAtProblem(request('2026-11-01T00:00:00Z'), route(31 * day, 2), now, 30)).toBe(`routes.order.shipped.fallback.after: ${late}`);
+    // The request's own channels escalate through more tiers than the route has.
+    const withChannels = { ...request(), channels: ['websocket', 'push', 'sms', 'email'] } as ReturnType<typeof request>;
+    expect(sendAtProblem(withChannels, route(10 * day, 2), now, 30)).toBe(`channels: ${late}`);
   });
 
   it('counts the tiers of the request’s own channels when it names them', () => {

@@ -55,10 +55,21 @@ const DAY_MS = 86_400_000;
  * the request goes to the DLQ instead.
  */
 export function sendAtProblem(request: NotificationRequest, route: Route, now: Date, retentionDays: number): string | undefined {
-  const start = request.sendAt ? Math.max(Date.parse(request.sendAt), now.getTime()) : now.getTime();
+  const sendAtMs = request.sendAt === undefined ? undefined : Date.parse(request.sendAt);
+  const held = sendAtMs !== undefined && sendAtMs > now.getTime();
+  const start = held ? sendAtMs : now.getTime();
   const tiers = channelsOf(route, request.channels).length;
   const lastTierDelay = route.fallback.policy === 'escalate' ? (route.fallback.afterMs ?? 0) * Math.max(0, tiers - 1) : 0;
   if (start + lastTierDelay < now.getTime() + retentionDays * DAY_MS) return undefined;
   const escalation = lastTierDelay > 0 ? ', counting the route’s escalation to its last fallback tier' : '';
-  return `sendAt: the last send must be less than ${retentionDays} days ahead (MESSAGE_RETENTION_DAYS)${escalation}; messages are deleted after that`;
+  return `${lateField(request, route, held)}: the last send must be less than ${retentionDays} days ahead (MESSAGE_RETENTION_DAYS)${escalation}; messages are deleted after that`;
+}
+
+/**
+ * What a late last send is put down to: a sendAt that holds the message, else the request's own
+ * channels, else the route's escalation (a route table loaded without the retention check).
+ */
+function lateField(request: NotificationRequest, route: Route, held: boolean): string {
+  if (held) return 'sendAt';
+  return request.channels ? 'channels' : `routes.${route.type}.fallback.after`;
 }

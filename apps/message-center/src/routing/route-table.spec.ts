@@ -153,6 +153,10 @@ describe('RouteTable.from', () => {
       ['a ttl past ten years, whose expiry times cannot be stored', { ttl: '99999999d' }, /^routes\.default\.ttl: at most 3650d/],
       ['a fallback delay past ten years', { fallback: { policy: 'escalate', after: '4000d' } }, /^routes\.default\.fallback\.after: at most 3650d/],
       ['zero retry attempts', { retry: { maxAttempts: 0 } }, /^routes\.default\.retry\.maxAttempts: /],
+      ['retry attempts past 1000, which SQL reads as a 32-bit integer', { retry: { maxAttempts: 3e9 } }, /^routes\.default\.retry\.maxAttempts: /],
+      ['1001 retry attempts', { retry: { maxAttempts: 1001 } }, /^routes\.default\.retry\.maxAttempts: /],
+      ['a fallback delay of 0, which releases every channel at once', { fallback: { policy: 'escalate', after: 0 } }, /^routes\.default\.fallback\.after: more than 0/],
+      ['a fallback delay of 0s', { fallback: { policy: 'escalate', after: '0s' } }, /^routes\.default\.fallback\.after: more than 0/],
       ['an unknown retry setting', { retry: { attempts: 3 } }, /^routes\.default\.retry: .*attempts/],
       ['an unknown priority', { priority: 'urgent' }, /^routes\.default\.priority: /],
       ['a channel listed twice', { channels: ['websocket', 'push', 'websocket'] }, /^routes\.default\.channels: /],
@@ -162,10 +166,47 @@ describe('RouteTable.from', () => {
       expect(error.problems[0]).toMatch(path);
     });
 
+    it('accepts 1000 retry attempts', () => {
+      const table = RouteTable.from({ version: 1, routes: { default: { channels: ['websocket'], retry: { maxAttempts: 1000 } } } });
+      expect(routeOf(table, 'x').retry.maxAttempts).toBe(1000);
+    });
+
+    it('rejects retry attempts past 1000 in the defaults, with the path to it', () => {
+      const error = routeTableError(() => RouteTable.from({ version: 1, defaults: { retry: { maxAttempts: 3e9 } }, routes: {} }));
+      expect(error.problems).toEqual([expect.stringMatching(/^defaults\.retry\.maxAttempts: /)]);
+    });
+
     it('rejects a malformed duration in the defaults, with the path to it', () => {
       const error = routeTableError(() => RouteTable.from({ version: 1, defaults: { ttl: 'forever' }, routes: {} }));
       expect(error.problems).toHaveLength(1);
       expect(error.problems[0]).toMatch(/^defaults\.ttl: /);
+    });
+  });
+
+  describe('escalation within the retention period', () => {
+    const DAY = 86_400_000;
+    const escalating = (after: string, channels = ['websocket', 'push', 'sms', 'email']) => ({
+      version: 1,
+      routes: { 'order.shipped': { channels, fallback: { policy: 'escalate', after } } },
+    });
+
+    it('rejects a route whose last fallback tier comes at or after the retention period, with the path to it', () => {
+      // Four channels ten days apart: the last is released 30 days after the first, when the message may be gone.
+      const error = routeTableError(() => RouteTable.from(escalating('10d'), 'routes.yaml', { retentionDays: 30 }));
+      expect(error.problems).toEqual([
+        'routes.order.shipped.fallback.after: 4 channels 10d apart release the last 30 days after the first; it must be less than the 30 days messages are kept (MESSAGE_RETENTION_DAYS)',
+      ]);
+    });
+
+    it('accepts a route whose last fallback tier comes before the retention period ends', () => {
+      const table = RouteTable.from(escalating('9d'), 'routes.yaml', { retentionDays: 30 });
+      expect(routeOf(table, 'order.shipped').fallback).toEqual({ policy: 'escalate', afterMs: 9 * DAY });
+    });
+
+    it('counts only the route’s own channels, and no delay for the all policy', () => {
+      expect(() => RouteTable.from(escalating('20d', ['websocket', 'push']), 'routes.yaml', { retentionDays: 30 })).not.toThrow();
+      const all = { version: 1, routes: { default: { channels: ['websocket', 'push', 'sms'], fallback: { policy: 'all', after: '20d' } } } };
+      expect(() => RouteTable.from(all, 'routes.yaml', { retentionDays: 30 })).not.toThrow();
     });
   });
 
@@ -413,7 +454,7 @@ describe('RouteTable.load', () => {
   });
 
   describe('the shipped config/routes.yaml', () => {
-    const table = RouteTable.load(SHIPPED_ROUTES);
+    const table = RouteTable.load(SHIPPED_ROUTES, { retentionDays: 30 });
 
     it('has a default route that starts with websocket', () => {
       const fallback = routeOf(table, 'a.type.nobody.listed');

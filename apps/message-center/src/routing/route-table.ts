@@ -9,10 +9,20 @@ import { LocalizedTemplate } from './template';
 /** A message lives a while: a ttl of 0 would expire every message of the route as it arrives. */
 const TtlSchema = DurationSchema.refine((ms) => ms > 0, 'more than 0: a message must live a while');
 
+/** A message escalates through its channels: an `after` of 0 would release every one of them at once. */
+const AfterSchema = DurationSchema.refine((ms) => ms > 0, 'more than 0: a delay of 0 releases every channel at once (that is policy all)');
+
+/**
+ * SQL reads the attempts back as a 32-bit `int` (`::int`): a larger number would fail every resend
+ * claim of every user. A thousand is already far more tries than any notification is worth.
+ */
+const MAX_ATTEMPTS = 1_000;
+const MaxAttemptsSchema = z.number().int().positive().max(MAX_ATTEMPTS);
+
 const RetrySchema = z.strictObject({
   /** SMS and email re-sends: one digest per receiver instead of each message on its own. */
   digest: z.boolean().optional(),
-  maxAttempts: z.number().int().positive().optional(),
+  maxAttempts: MaxAttemptsSchema.optional(),
   initialBackoff: DurationSchema.optional(),
   maxBackoff: DurationSchema.optional(),
 });
@@ -24,7 +34,7 @@ const RouteSchema = z.strictObject({
       /** `escalate`: one channel at a time, the next when the one before did not reach the user; `all`: every channel at once. */
       policy: z.enum(['escalate', 'all']),
       /** escalate also when the channel before has not been acknowledged within this time. */
-      after: DurationSchema.optional(),
+      after: AfterSchema.optional(),
     })
     .optional(),
   priority: PrioritySchema.optional(),
@@ -39,7 +49,7 @@ const DefaultsSchema = z.strictObject({
   priority: PrioritySchema.default('normal'),
   ttl: TtlSchema.default(7 * 86_400_000),
   retry: z
-    .strictObject({ maxAttempts: z.number().int().positive().default(5), initialBackoff: DurationSchema.default(30_000), maxBackoff: DurationSchema.default(3_600_000) })
+    .strictObject({ maxAttempts: MaxAttemptsSchema.default(5), initialBackoff: DurationSchema.default(30_000), maxBackoff: DurationSchema.default(3_600_000) })
     .default({ maxAttempts: 5, initialBackoff: 30_000, maxBackoff: 3_600_000 }),
 });
 
@@ -54,6 +64,7 @@ const RouteFileSchema = z.strictObject({
   routes: z.record(z.string().min(1), RouteSchema),
 });
 
+const DAY_MS = 86_400_000;
 
 /** How one notification type reaches people, with every default filled in. */
 export interface Route {
@@ -66,6 +77,12 @@ export interface Route {
   defaultLocale: string;
   /** Compiled templates by locale; empty when the route sends the request's literal content. */
   templates: ReadonlyMap<string, LocalizedTemplate>;
+}
+
+/** What the rest of the platform sets that a route must fit in. */
+export interface RouteLimits {
+  /** MESSAGE_RETENTION_DAYS: a message's rows are deleted after it, so its last fallback tier must come before. */
+  retentionDays: number;
 }
 
 export class RouteTableError extends Error {
@@ -82,17 +99,18 @@ export class RouteTableError extends Error {
 export class RouteTable {
   private constructor(private readonly routes: ReadonlyMap<string, Route>) {}
 
-  static load(file: string): RouteTable {
+  static load(file: string, limits?: RouteLimits): RouteTable {
     let document: unknown;
     try {
       document = parse(readFileSync(file, 'utf8'));
     } catch (error) {
       throw new RouteTableError(file, [error instanceof Error ? error.message : String(error)]);
     }
-    return RouteTable.from(document, file);
+    return RouteTable.from(document, file, limits);
   }
 
-  static from(document: unknown, source = 'route table'): RouteTable {
+  /** Without limits, escalation is not checked against the retention period here but at each request (sendAtProblem). */
+  static from(document: unknown, source = 'route table', limits?: RouteLimits): RouteTable {
     const parsed = RouteFileSchema.safeParse(document);
     if (!parsed.success) {
       throw new RouteTableError(source, schemaProblems(parsed.error));
@@ -111,6 +129,8 @@ export class RouteTable {
       if (templates.size > 0 && !templates.has(defaultLocale)) {
         problems.push(`routes.${type}.templates: no template for the default locale "${defaultLocale}"`);
       }
+      const escalation = limits && escalationProblem(route.channels.length, route.fallback, limits.retentionDays);
+      if (escalation) problems.push(`routes.${type}.fallback.after: ${escalation}`);
       compiled.set(type, {
         type,
         channels: route.channels,
@@ -135,6 +155,21 @@ export class RouteTable {
   resolve(type: string): Route | undefined {
     return this.routes.get(type) ?? this.routes.get('default');
   }
+}
+
+/**
+ * Every request of the route would be refused (request-parser's sendAtProblem) when its last tier is
+ * released at or after the retention period: the message could be deleted before it was sent.
+ */
+function escalationProblem(channels: number, fallback: { policy: 'escalate' | 'all'; after?: number } | undefined, retentionDays: number): string | undefined {
+  if (fallback?.policy !== 'escalate' || fallback.after === undefined || channels < 2) return undefined;
+  const lastTierMs = fallback.after * (channels - 1);
+  if (lastTierMs < retentionDays * DAY_MS) return undefined;
+  return `${channels} channels ${daysOf(fallback.after)}d apart release the last ${daysOf(lastTierMs)} days after the first; it must be less than the ${retentionDays} days messages are kept (MESSAGE_RETENTION_DAYS)`;
+}
+
+function daysOf(ms: number): number {
+  return Math.round((ms / DAY_MS) * 100) / 100;
 }
 
 /** The channels a request goes to, in order: its own list when it has one, else the route's (contract section 1). */
