@@ -106,6 +106,22 @@ describe('query API with the message center', () => {
     expect(listed).toEqual([after.id, message.id]);
   });
 
+  it('reads every delivery of a message sent to a topic of more subscribers than one answer holds', async () => {
+    const topic = `crowd-${tag}`;
+    const subscribers = Array.from({ length: 1_050 }, (_, i) => `crowd-${tag}-${i}`);
+    await db.query(`INSERT INTO topic_subscriptions (topic, user_id) SELECT $1, unnest($2::varchar[])`, [topic, subscribers]);
+    const requestId = `crowd-${tag}`;
+    await notify.send({ id: requestId, type: 'news.digest', to: { topic }, channels: ['websocket'], content: { title: 'Hello, all' } });
+
+    const message = await storedMessage(requestId);
+    expect(message.deliveries).toHaveLength(1_000);
+    expect(message.nextDeliveriesPageToken).toEqual(expect.any(String));
+    const all = [];
+    for await (const delivery of client.allDeliveries(message, 30)) all.push(delivery);
+    expect(all.map((d) => d.userId).sort()).toEqual([...subscribers].sort());
+    expect(new Set(all.map((d) => d.id)).size).toBe(1_050);
+  });
+
   it('the api-keys command issues, lists and revokes keys that the API then accepts and refuses', async () => {
     const command = (...args: string[]) =>
       run(process.execPath, ['-r', '@swc-node/register', 'tools/dev/api-keys.ts', ...args], { cwd: ROOT, env: { ...process.env }, timeout: 60_000 });

@@ -249,12 +249,59 @@ describe('query API over gRPC', () => {
       expect(message.recipient.fields.userId).toMatchObject({ stringValue: `get-${run}` });
       expect(message.data.fields.nested.structValue.fields.ok).toMatchObject({ boolValue: true });
       expect(message.data.fields.list.listValue.values).toEqual([expect.objectContaining({ stringValue: 'a' }), expect.objectContaining({ nullValue: 'NULL_VALUE' })]);
+      // By channel, then endpoint.
       expect(message.deliveries).toHaveLength(2);
-      expect(message.deliveries[0]).toMatchObject({ id: deliveryIds[0], channel: 'websocket', endpoint: `inbox:get-${run}`, status: 'failed', attempts: 2, lastError: 'ack_timeout' });
-      expect(message.deliveries[0].deliveredAt).toBeUndefined();
-      expect(message.deliveries[1]).toMatchObject({ id: deliveryIds[1], channel: 'push', endpoint: `apns:get-${run}/phone`, status: 'delivered', tier: 1 });
-      expect(dateOf(message.deliveries[1].deliveredAt)).toEqual(new Date(at.getTime() + 5000));
-      expect(dateOf(message.deliveries[1].createdAt)).toEqual(at);
+      expect(message.deliveries[1]).toMatchObject({ id: deliveryIds[0], channel: 'websocket', endpoint: `inbox:get-${run}`, status: 'failed', attempts: 2, lastError: 'ack_timeout' });
+      expect(message.deliveries[1].deliveredAt).toBeUndefined();
+      expect(message.deliveries[0]).toMatchObject({ id: deliveryIds[1], channel: 'push', endpoint: `apns:get-${run}/phone`, status: 'delivered', tier: 1 });
+      expect(dateOf(message.deliveries[0].deliveredAt)).toEqual(new Date(at.getTime() + 5000));
+      expect(dateOf(message.deliveries[0].createdAt)).toEqual(at);
+      expect(message.nextDeliveriesPageToken).toBeUndefined();
+    });
+
+    it('GetMessage of a message sent to many gives its first 1,000 deliveries and a token; ListDeliveries pages through the rest', async () => {
+      const seeds: DeliverySeed[] = Array.from({ length: 2_345 }, (_, i) => ({ userId: `many-${run}-${i}`, endpoint: `inbox:many-${run}-${i}` }));
+      // A bare phone number's delivery (no user) and a user's to the same number: the one without a user comes first.
+      seeds.push({ userId: null, channel: 'sms', endpoint: '+15550100999' }, { userId: `many-${run}-sms`, channel: 'sms', endpoint: '+15550100999' });
+      const { id, requestId } = await insertMessage({ userId: `many-${run}-0`, at: new Date(Date.now() - 20_000), deliveries: seeds });
+      const { rows } = await db.query(
+        `SELECT id FROM deliveries WHERE message_id = $1 ORDER BY channel, endpoint, user_id NULLS FIRST`,
+        [id],
+      );
+      const inOrder = rows.map((row: { id: string }) => row.id);
+
+      const message = await query('GetMessage', { id });
+      expect(message.deliveries.map((d: Reply) => d.id)).toEqual(inOrder.slice(0, 1_000));
+      expect(message.deliveries.slice(0, 2).map((d: Reply) => d.userId)).toEqual(['', `many-${run}-sms`]);
+      expect(message.nextDeliveriesPageToken).toEqual(expect.any(String));
+      expect((await query('GetMessageByRequestId', { requestId })).nextDeliveriesPageToken).toBe(message.nextDeliveriesPageToken);
+
+      const seen: string[] = message.deliveries.map((d: Reply) => d.id);
+      let pageToken: string = message.nextDeliveriesPageToken;
+      const sizes: number[] = [];
+      for (const pageSize of [1, 2, 600, 0, 1_000]) {
+        if (!pageToken) break;
+        const page = await query('ListDeliveries', { messageId: id, pageSize, pageToken });
+        sizes.push(page.deliveries.length);
+        seen.push(...page.deliveries.map((d: Reply) => d.id));
+        pageToken = page.nextPageToken ?? '';
+      }
+      expect(sizes).toEqual([1, 2, 600, 100, 644]);
+      expect(pageToken).toBe('');
+      expect(seen).toEqual(inOrder);
+
+      // From the start, and the end of a message with few deliveries.
+      const first = await query('ListDeliveries', { messageId: id, pageSize: 3 });
+      expect(first.deliveries.map((d: Reply) => d.id)).toEqual(inOrder.slice(0, 3));
+      const few = await insertMessage({ userId: `few-${run}`, at: new Date(Date.now() - 10_000) });
+      expect(await query('ListDeliveries', { messageId: few.id })).toEqual({ deliveries: [expect.objectContaining({ id: few.deliveryIds[0] })] });
+
+      // A token names its message: it is refused for another one. An unknown message is NOT_FOUND.
+      expect(await failure(query('ListDeliveries', { messageId: few.id, pageToken: message.nextDeliveriesPageToken }))).toEqual({
+        code: 'INVALID_ARGUMENT',
+        details: 'pageToken: not issued for this query',
+      });
+      expect(await failure(query('ListDeliveries', { messageId: newId(new Date()) }))).toMatchObject({ code: 'NOT_FOUND' });
     });
 
     it('GetMessageByRequestId returns the same message; unknown ids are NOT_FOUND', async () => {
@@ -450,6 +497,10 @@ describe('query API over gRPC', () => {
       ['query', 'ListMessages', { userId: 'u', since: { seconds: '2000' }, until: { seconds: '1000' } }, 'until'],
       ['query', 'ListMessages', { userId: 'u', pageToken: 'garbage' }, 'pageToken'],
       ['query', 'ListMessages', { userId: 'u', pageToken: 'y'.repeat(1025) }, 'pageToken'],
+      ['query', 'ListDeliveries', {}, 'messageId'],
+      ['query', 'ListDeliveries', { messageId: 'not-a-uuid' }, 'messageId'],
+      ['query', 'ListDeliveries', { messageId: '019aa9b5-1f2e-7c3d-8e4f-0123456789ab', pageSize: 1001 }, 'pageSize'],
+      ['query', 'ListDeliveries', { messageId: '019aa9b5-1f2e-7c3d-8e4f-0123456789ab', pageToken: 'garbage' }, 'pageToken'],
       ['query', 'GetStats', { requestId: 'bad id' }, 'requestId'],
       ['query', 'GetStats', { type: long }, 'type'],
       ['query', 'GetStats', { since: { seconds: '2000' }, until: { seconds: '2000' } }, 'until'],

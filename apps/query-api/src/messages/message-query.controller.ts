@@ -27,6 +27,11 @@ export class MessageQueryController {
     return this.calls.answer('ListMessages', 'query', metadata, () => this.queries.listMessages(request));
   }
 
+  @GrpcMethod('MessageQuery', 'ListDeliveries')
+  listDeliveries(request: unknown, metadata: Metadata) {
+    return this.calls.answer('ListDeliveries', 'query', metadata, () => this.queries.listDeliveries(request));
+  }
+
   @GrpcMethod('MessageQuery', 'GetStats')
   getStats(request: unknown, metadata: Metadata) {
     return this.calls.answer('GetStats', 'query', metadata, () => this.queries.getStats(request));

@@ -5,6 +5,20 @@ import { optionalText, optionalTimestamp, RANGE_PROBLEM, rangeIsOrdered, require
 
 export const MAX_PAGE_SIZE = 200;
 export const DEFAULT_PAGE_SIZE = 20;
+export const MAX_DELIVERY_PAGE_SIZE = 1_000;
+export const DEFAULT_DELIVERY_PAGE_SIZE = 100;
+
+/** A page size from 1 to `max`; 0 (proto3's "not given") means `fallback`. */
+function pageSizeSchema(max: number, fallback: number) {
+  const range = `must be between 1 and ${max} (0 means ${fallback})`;
+  return z
+    .number()
+    .int()
+    .min(0, range)
+    .max(max, range)
+    .optional()
+    .transform((size) => (size ? size : fallback));
+}
 
 const MessageIdSchema = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a UUID');
 const TypeSchema = z.string().min(1).max(128);
@@ -20,17 +34,17 @@ export const ListMessagesRequestSchema = z
     type: optionalText(TypeSchema),
     since: optionalTimestamp,
     until: optionalTimestamp,
-    pageSize: z
-      .number()
-      .int()
-      .min(0, 'must be between 1 and 200 (0 means 20)')
-      .max(MAX_PAGE_SIZE, 'must be between 1 and 200 (0 means 20)')
-      .optional()
-      .transform((size) => (size ? size : DEFAULT_PAGE_SIZE)),
+    pageSize: pageSizeSchema(MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE),
     pageToken: optionalText(z.string().max(1024)),
   })
   .refine(rangeIsOrdered, RANGE_PROBLEM);
 export type ListMessagesRequest = z.output<typeof ListMessagesRequestSchema>;
+
+export const ListDeliveriesRequestSchema = z.object({
+  messageId: requiredText(MessageIdSchema),
+  pageSize: pageSizeSchema(MAX_DELIVERY_PAGE_SIZE, DEFAULT_DELIVERY_PAGE_SIZE),
+  pageToken: optionalText(z.string().max(1024)),
+});
 
 export const GetStatsRequestSchema = z
   .object({

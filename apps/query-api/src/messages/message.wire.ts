@@ -22,7 +22,7 @@ export function toWireMessage(message: StoredMessage) {
   };
 }
 
-function toWireDelivery(delivery: StoredDelivery) {
+export function toWireDelivery(delivery: StoredDelivery) {
   return {
     id: delivery.id,
     userId: delivery.userId ?? '',

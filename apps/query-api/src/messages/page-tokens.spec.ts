@@ -48,4 +48,28 @@ describe('PageTokens', () => {
   it.each(['', 'abc', 'a.b.c', '.', 'e30.'])('is refused as malformed: %j', (token) => {
     expect(refusal(token, query)).toEqual({ code: status.INVALID_ARGUMENT, message: expect.stringMatching(/^pageToken: /) });
   });
+
+  describe('for ListDeliveries', () => {
+    const messageId = '019aa9b5-1f2e-7c3d-8e4f-0123456789ab';
+    const deliveryId = '019aa9b5-2222-7c3d-8e4f-0123456789ab';
+    const refusedFor = (token: string, otherMessage: string) => {
+      try {
+        tokens.readDeliveries(token, otherMessage);
+      } catch (error) {
+        return (error as Error).message;
+      }
+      throw new Error('the token was accepted');
+    };
+
+    it('gives back the delivery it was issued with, for the same message in either case', () => {
+      expect(tokens.readDeliveries(tokens.issueDeliveries(messageId, deliveryId), messageId.toUpperCase())).toBe(deliveryId);
+    });
+
+    it('is refused for another message, as a ListMessages token, and a ListMessages token is refused here', () => {
+      const token = tokens.issueDeliveries(messageId, deliveryId);
+      expect(refusedFor(token, '019aa9b5-1f2e-7c3d-8e4f-0123456789ac')).toBe('pageToken: not issued for this query');
+      expect(refusal(token, query).message).toBe('pageToken: not issued for this query');
+      expect(refusedFor(tokens.issue(query, position), messageId)).toBe('pageToken: not issued for this query');
+    });
+  });
 });

@@ -1,9 +1,9 @@
-import { credentials as grpcCredentials, Metadata, type ChannelCredentials, type Client, type ServiceError } from '@grpc/grpc-js';
+import { credentials as grpcCredentials, Metadata, type ChannelCredentials, type ChannelOptions, type Client, type ServiceError } from '@grpc/grpc-js';
 import type { RecipientUpdate } from '@notify/contracts';
 import { NotifyQueryError } from './notify-query-error';
 import { loadNotifyClients } from './query-proto';
-import type { DeliveryStats, ListMessagesQuery, MessagePage, QueriedMessage, RecipientRecord, StatsQuery } from './query-types';
-import { fromWireMessage, fromWireRecipient, fromWireStats, type WireMessage, type WireRecipient, type WireStats } from './query-wire';
+import type { DeliveryPage, DeliveryStats, ListDeliveriesQuery, ListMessagesQuery, MessagePage, QueriedDelivery, QueriedMessage, RecipientRecord, StatsQuery } from './query-types';
+import { fromWireDelivery, fromWireMessage, fromWireRecipient, fromWireStats, type WireDelivery, type WireMessage, type WireRecipient, type WireStats } from './query-wire';
 import { toTimestamp } from './wire';
 
 export interface NotifyQueryClientOptions {
@@ -15,7 +15,14 @@ export interface NotifyQueryClientOptions {
   credentials?: ChannelCredentials;
   /** Each call's deadline; 10 s unless given. */
   timeoutMs?: number;
+  /**
+   * grpc-js channel options. An answer may be up to 16 MiB unless `grpc.max_receive_message_length`
+   * is given (grpc-js takes 4 MiB by default): a page of 200 large messages can pass 4 MiB.
+   */
+  channelOptions?: ChannelOptions;
 }
+
+const MAX_RECEIVE_BYTES = 16 * 1024 * 1024;
 
 type UnaryMethod = (request: unknown, metadata: Metadata, options: { deadline: Date }, callback: (error: ServiceError | null, response: unknown) => void) => void;
 type WithoutOp<T> = T extends unknown ? Omit<T, 'op'> : never;
@@ -40,7 +47,7 @@ export class NotifyQueryClient {
   static connect(options: NotifyQueryClientOptions): NotifyQueryClient {
     const clients = loadNotifyClients();
     const channel = options.credentials ?? grpcCredentials.createInsecure();
-    const messageQuery = new clients.MessageQuery(options.address, channel);
+    const messageQuery = new clients.MessageQuery(options.address, channel, { 'grpc.max_receive_message_length': MAX_RECEIVE_BYTES, ...options.channelOptions });
     // Both services share one connection to the server.
     const recipients = new clients.Recipients(options.address, channel, { channelOverride: messageQuery.getChannel() });
     return new NotifyQueryClient(messageQuery, recipients, options.timeoutMs ?? 10_000, options.apiKey);
@@ -71,6 +78,22 @@ export class NotifyQueryClient {
       yield* page.messages;
       pageToken = page.nextPageToken;
     } while (pageToken);
+  }
+
+  async listDeliveries(query: ListDeliveriesQuery): Promise<DeliveryPage> {
+    const page = await this.call<{ deliveries?: WireDelivery[]; nextPageToken?: string }>(this.messageQuery, 'ListDeliveries', query);
+    return { deliveries: (page.deliveries ?? []).map(fromWireDelivery), nextPageToken: page.nextPageToken || undefined };
+  }
+
+  /** Every delivery of a message from getMessage: those it came with, then the rest page after page. */
+  async *allDeliveries(message: QueriedMessage, pageSize = 1_000): AsyncGenerator<QueriedDelivery> {
+    yield* message.deliveries;
+    let pageToken = message.nextDeliveriesPageToken;
+    while (pageToken) {
+      const page = await this.listDeliveries({ messageId: message.id, pageSize, pageToken });
+      yield* page.deliveries;
+      pageToken = page.nextPageToken;
+    }
   }
 
   async getStats(query: StatsQuery = {}): Promise<DeliveryStats> {

@@ -31,7 +31,10 @@ export interface QueriedMessage {
   sendAt?: Date;
   expiresAt?: Date;
   createdAt: Date;
+  /** By channel, endpoint and user: at most 1,000 from getMessage, only the user's from listMessages. */
   deliveries: QueriedDelivery[];
+  /** Set when the message has more deliveries than it came with: `allDeliveries` or `listDeliveries` read the rest. */
+  nextDeliveriesPageToken?: string;
 }
 
 export interface ListMessagesQuery {
@@ -47,6 +50,20 @@ export interface ListMessagesQuery {
 
 export interface MessagePage {
   messages: QueriedMessage[];
+  /** Absent on the last page. */
+  nextPageToken?: string;
+}
+
+export interface ListDeliveriesQuery {
+  messageId: string;
+  /** 1 to 1000; the server's default is 100. */
+  pageSize?: number;
+  /** A page's `nextPageToken`, or a message's `nextDeliveriesPageToken`. */
+  pageToken?: string;
+}
+
+export interface DeliveryPage {
+  deliveries: QueriedDelivery[];
   /** Absent on the last page. */
   nextPageToken?: string;
 }

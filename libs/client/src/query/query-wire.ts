@@ -1,5 +1,5 @@
 import type { Channel, PushProvider } from '@notify/contracts';
-import type { DeliveryStats, DeliveryStatus, QueriedMessage, RecipientRecord } from './query-types';
+import type { DeliveryStats, DeliveryStatus, QueriedDelivery, QueriedMessage, RecipientRecord } from './query-types';
 import { fromStruct, fromTimestamp, present, type WireStruct, type WireTimestamp } from './wire';
 
 /** notify.v1 messages as decoded by @grpc/proto-loader (absent fields undefined, int64 as strings). */
@@ -32,6 +32,7 @@ export interface WireMessage {
   expiresAt?: WireTimestamp;
   createdAt: WireTimestamp;
   deliveries?: WireDelivery[];
+  nextDeliveriesPageToken?: string;
 }
 
 export type WireStats = Partial<Record<Exclude<keyof DeliveryStats, 'clickThroughRate'>, string>> & { clickThroughRate?: number };
@@ -60,21 +61,26 @@ export function fromWireMessage(message: WireMessage): QueriedMessage {
     sendAt: fromTimestamp(message.sendAt),
     expiresAt: fromTimestamp(message.expiresAt),
     createdAt: fromTimestamp(message.createdAt),
-    deliveries: (message.deliveries ?? []).map((d) => ({
-      id: d.id,
-      userId: present(d.userId),
-      channel: d.channel,
-      endpoint: d.endpoint,
-      tier: d.tier ?? 0,
-      status: d.status,
-      attempts: d.attempts ?? 0,
-      lastError: present(d.lastError),
-      createdAt: fromTimestamp(d.createdAt),
-      updatedAt: fromTimestamp(d.updatedAt),
-      deliveredAt: fromTimestamp(d.deliveredAt),
-      nextAttemptAt: fromTimestamp(d.nextAttemptAt),
-      expiresAt: fromTimestamp(d.expiresAt),
-    })),
+    deliveries: (message.deliveries ?? []).map(fromWireDelivery),
+    nextDeliveriesPageToken: present(message.nextDeliveriesPageToken),
+  };
+}
+
+export function fromWireDelivery(d: WireDelivery): QueriedDelivery {
+  return {
+    id: d.id,
+    userId: present(d.userId),
+    channel: d.channel,
+    endpoint: d.endpoint,
+    tier: d.tier ?? 0,
+    status: d.status,
+    attempts: d.attempts ?? 0,
+    lastError: present(d.lastError),
+    createdAt: fromTimestamp(d.createdAt),
+    updatedAt: fromTimestamp(d.updatedAt),
+    deliveredAt: fromTimestamp(d.deliveredAt),
+    nextAttemptAt: fromTimestamp(d.nextAttemptAt),
+    expiresAt: fromTimestamp(d.expiresAt),
   };
 }
 

@@ -18,6 +18,9 @@ export interface StoredDelivery {
   expiresAt: Date | null;
 }
 
+/** The most deliveries a message is read with; the rest are read a page at a time (`listDeliveries`). */
+export const MESSAGE_DELIVERIES_LIMIT = 1_000;
+
 export interface StoredMessage {
   id: string;
   requestId: string;
@@ -31,6 +34,14 @@ export interface StoredMessage {
   expiresAt: Date | null;
   createdAt: Date;
   deliveries: StoredDelivery[];
+  /** Set when the message has more deliveries than it was read with: the last one read, to go on from. */
+  moreDeliveriesAfter?: string;
+}
+
+export interface DeliveryPage {
+  deliveries: StoredDelivery[];
+  /** Set when more deliveries follow: the last one of this page. */
+  next?: string;
 }
 
 export interface MessageListFilter {
@@ -83,20 +94,44 @@ type JsonDelivery = Omit<StoredDelivery, 'createdAt' | 'updatedAt' | 'deliveredA
 const MESSAGE_COLUMNS = `m.id, m.request_id, m.type, m.recipient, m.data, m.contents, m.locale, m.priority, m.send_at, m.expires_at, m.created_at,
        to_char(m.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS position_at`;
 
-/** Deliveries `d` as one JSON array, in a stable order. */
+/**
+ * A message's deliveries in their order: that of the unique index (message_id, channel, endpoint,
+ * user_id), so a page of a message with a million deliveries is read from the index, not sorted.
+ */
+const DELIVERY_ORDER = 'd.channel, d.endpoint, d.user_id NULLS FIRST';
+
+/** Deliveries `d` as one JSON array, in their order. */
 const DELIVERIES_JSON = `json_agg(json_build_object(
                   'id', d.id, 'userId', d.user_id, 'channel', d.channel, 'endpoint', d.endpoint, 'tier', d.tier,
                   'status', d.status, 'attempts', d.attempts, 'lastError', d.last_error, 'createdAt', d.created_at,
                   'updatedAt', d.updated_at, 'deliveredAt', d.delivered_at, 'nextAttemptAt', d.next_attempt_at,
                   'expiresAt', d.expires_at)
-                ORDER BY d.tier, d.channel, d.endpoint)`;
+                ORDER BY ${DELIVERY_ORDER})`;
 
-/** The message's deliveries as one JSON array (one round trip per call), optionally only one user's. */
-function deliveriesOf(userParam?: string): string {
+/** One user's deliveries of the message as one JSON array (one round trip per call). */
+function deliveriesOf(userParam: string): string {
   return `COALESCE((
          SELECT ${DELIVERIES_JSON}
            FROM deliveries d
-          WHERE d.message_id = m.id AND d.created_at = m.created_at${userParam ? ` AND d.user_id = ${userParam}` : ''}), '[]') AS deliveries`;
+          WHERE d.message_id = m.id AND d.created_at = m.created_at AND d.user_id = ${userParam}), '[]') AS deliveries`;
+}
+
+/**
+ * Up to `limitParam` of the message's deliveries as one JSON array, after the delivery `afterParam`
+ * names (in their order) when given. A NULL user id sorts first, as '' would: no user id is empty.
+ */
+function deliveryPageOf(limitParam: string, afterParam?: string): string {
+  const after = afterParam
+    ? `AND (d.channel, d.endpoint) >= (SELECT a.channel, a.endpoint FROM deliveries a WHERE a.id = ${afterParam} AND a.created_at = m.created_at AND a.message_id = m.id)
+            AND (d.channel, d.endpoint, COALESCE(d.user_id, '')) >
+                (SELECT a.channel, a.endpoint, COALESCE(a.user_id, '') FROM deliveries a WHERE a.id = ${afterParam} AND a.created_at = m.created_at AND a.message_id = m.id)`
+    : '';
+  return `COALESCE((
+         SELECT ${DELIVERIES_JSON}
+           FROM (SELECT * FROM deliveries d
+                  WHERE d.message_id = m.id AND d.created_at = m.created_at ${after}
+                  ORDER BY ${DELIVERY_ORDER}
+                  LIMIT ${limitParam}) AS d), '[]') AS deliveries`;
 }
 
 /**
@@ -107,25 +142,38 @@ function deliveriesOf(userParam?: string): string {
 export class MessageQueryStore {
   constructor(private readonly dataSource: DataSource) {}
 
+  /** The message with its first MESSAGE_DELIVERIES_LIMIT deliveries. */
   async get(id: string, createdAt: Date): Promise<StoredMessage | undefined> {
     const [row] = await queryPrepared<MessageRow>(
       this.dataSource,
-      `SELECT ${MESSAGE_COLUMNS}, ${deliveriesOf()} FROM messages m WHERE m.id = $1 AND m.created_at = $2`,
-      [id, createdAt],
+      `SELECT ${MESSAGE_COLUMNS}, ${deliveryPageOf('$3')} FROM messages m WHERE m.id = $1 AND m.created_at = $2`,
+      [id, createdAt, MESSAGE_DELIVERIES_LIMIT + 1],
     );
-    return row ? toMessage(row) : undefined;
+    return row ? withFirstDeliveries(row) : undefined;
   }
 
   async getByRequestId(requestId: string): Promise<StoredMessage | undefined> {
     const [row] = await queryPrepared<MessageRow>(
       this.dataSource,
-      `SELECT ${MESSAGE_COLUMNS}, ${deliveriesOf()}
+      `SELECT ${MESSAGE_COLUMNS}, ${deliveryPageOf('$2')}
          FROM request_keys k
          CROSS JOIN LATERAL (SELECT * FROM messages x WHERE x.id = k.message_id AND x.created_at = k.created_at LIMIT 1) AS m
         WHERE k.request_id = $1`,
-      [requestId],
+      [requestId, MESSAGE_DELIVERIES_LIMIT + 1],
     );
-    return row ? toMessage(row) : undefined;
+    return row ? withFirstDeliveries(row) : undefined;
+  }
+
+  /** A page of the message's deliveries after the delivery `after`; undefined when no such message is kept. */
+  async listDeliveries(messageId: string, createdAt: Date, after: string | undefined, limit: number): Promise<DeliveryPage | undefined> {
+    const [row] = await queryPrepared<{ deliveries: JsonDelivery[] }>(
+      this.dataSource,
+      `SELECT ${deliveryPageOf('$3', after ? '$4' : undefined)} FROM messages m WHERE m.id = $1 AND m.created_at = $2`,
+      after ? [messageId, createdAt, limit + 1, after] : [messageId, createdAt, limit + 1],
+    );
+    if (!row) return undefined;
+    const deliveries = row.deliveries.slice(0, limit).map(toDelivery);
+    return { deliveries, next: row.deliveries.length > limit ? deliveries[deliveries.length - 1]?.id : undefined };
   }
 
   /** One page of a user's messages, newest first, each with that user's deliveries only. */
@@ -170,6 +218,13 @@ export class MessageQueryStore {
   }
 }
 
+/** A message read with one delivery more than it gives, which tells whether more follow. */
+function withFirstDeliveries(row: MessageRow): StoredMessage {
+  if (row.deliveries.length <= MESSAGE_DELIVERIES_LIMIT) return toMessage(row);
+  const message = toMessage({ ...row, deliveries: row.deliveries.slice(0, MESSAGE_DELIVERIES_LIMIT) });
+  return { ...message, moreDeliveriesAfter: message.deliveries[MESSAGE_DELIVERIES_LIMIT - 1]!.id };
+}
+
 function toMessage(row: MessageRow): StoredMessage {
   return {
     id: row.id,
@@ -183,14 +238,18 @@ function toMessage(row: MessageRow): StoredMessage {
     sendAt: row.send_at,
     expiresAt: row.expires_at,
     createdAt: row.created_at,
-    deliveries: row.deliveries.map((d) => ({
-      ...d,
-      createdAt: new Date(d.createdAt),
-      updatedAt: new Date(d.updatedAt),
-      deliveredAt: optionalDate(d.deliveredAt),
-      nextAttemptAt: optionalDate(d.nextAttemptAt),
-      expiresAt: optionalDate(d.expiresAt),
-    })),
+    deliveries: row.deliveries.map(toDelivery),
+  };
+}
+
+function toDelivery(d: JsonDelivery): StoredDelivery {
+  return {
+    ...d,
+    createdAt: new Date(d.createdAt),
+    updatedAt: new Date(d.updatedAt),
+    deliveredAt: optionalDate(d.deliveredAt),
+    nextAttemptAt: optionalDate(d.nextAttemptAt),
+    expiresAt: optionalDate(d.expiresAt),
   };
 }
 
