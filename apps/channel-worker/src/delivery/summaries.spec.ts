@@ -1,21 +1,7 @@
-import type { DeliveryJob } from '@notify/contracts';
+import { deliveryJob } from './jobs.spec-helper';
 import { PUSH_SUMMARY_BODY_CHARS, summarize, summaryTitle } from './summaries';
 
-function job(n: number, overrides: Partial<DeliveryJob> = {}): DeliveryJob {
-  return {
-    deliveryId: `0190c0de-0000-7000-8000-00000000000${n}`,
-    requestId: `r-${n}`,
-    userId: 'u-1',
-    channel: 'push',
-    endpoint: 'apns:u-1/phone',
-    attempt: 2,
-    expiresAt: null,
-    priority: 'normal',
-    locale: 'en',
-    message: { id: `m-${n}`, seq: n, type: 'note', title: `Title ${n}`, body: `Body ${n}`, data: {}, createdAt: `2026-11-22T10:00:0${n}.000Z` },
-    ...overrides,
-  };
-}
+const job = deliveryJob;
 
 describe('summaryTitle', () => {
   it('says how many messages, in the locale’s language, and in English for a language it lacks', () => {

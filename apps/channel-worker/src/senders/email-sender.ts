@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { EmailChannelProvider, EmailMessage } from '@notify/channels';
 import type { DeliveryJob } from '@notify/contracts';
 import type { WeightedLimit } from '../delivery/weighted-limit';
@@ -22,14 +23,24 @@ export class EmailSender implements ChannelSender {
 
 export function emailOf(job: DeliveryJob): EmailMessage {
   const { title, body, id, type } = job.message;
+  const subject = title.trim() === '' ? type : title;
   return {
     to: job.endpoint,
-    subject: title.trim() === '' ? type : title,
+    subject,
     text: body,
     html: htmlOf(title, body),
     // Lets a bounce or a reply be matched to the message and delivery without reading the address.
     headers: { 'X-Notify-Message-Id': id, 'X-Notify-Delivery-Id': job.deliveryId },
+    messageKey: messageKeyOf(job.deliveryId, subject, body),
   };
+}
+
+/**
+ * The same for every attempt of one mail: a delivery's own mail, or a digest of the same messages
+ * (whose text lists them), and different for a digest of other messages under the same delivery.
+ */
+function messageKeyOf(deliveryId: string, subject: string, text: string): string {
+  return createHash('sha256').update(JSON.stringify([deliveryId, subject, text])).digest('hex').slice(0, 32);
 }
 
 /** The rendered text as HTML: escaped, paragraphs and line breaks kept. */

@@ -55,6 +55,14 @@ describe('SMTP email provider', () => {
     expect(mail?.raw).toContain(`Message-ID: ${receipt.providerMessageId}`);
   });
 
+  it('gives every attempt of a mail with a message key the same Message-ID, at the sender’s domain', async () => {
+    await start();
+    const mail = { to: TO, subject: 'Your order shipped', text: 'x', messageKey: '0f3a9c' };
+    const receipts = [await provider.send(mail), await provider.send(mail), await provider.send({ ...mail, messageKey: '77b1e2' })];
+    expect(receipts.map((r) => r.providerMessageId)).toEqual(['<0f3a9c@example.com>', '<0f3a9c@example.com>', '<77b1e2@example.com>']);
+    expect(server.mails.map((m) => /^Message-ID: (.*)$/im.exec(m.raw)?.[1])).toEqual(['<0f3a9c@example.com>', '<0f3a9c@example.com>', '<77b1e2@example.com>']);
+  });
+
   it('keeps one pooled connection for many mails', async () => {
     await start();
     await Promise.all(Array.from({ length: 5 }, (_, index) => provider.send({ to: TO, subject: `n${index}`, text: 'x' })));

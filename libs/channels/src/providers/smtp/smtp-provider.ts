@@ -15,6 +15,8 @@ import { smtpError } from './smtp-errors';
 import type { SmtpSettings } from './smtp-settings';
 
 const ADDRESS = /^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/;
+/** The domain of a sender, bare (`a@example.com`) or named (`Notify <a@example.com>`). */
+const SENDER_DOMAIN = /@([^\s@<>]+)>?\s*$/;
 
 /** Email over SMTP through a pooled nodemailer transport: connections are kept and reused. */
 export class SmtpProvider implements EmailChannelProvider {
@@ -52,14 +54,17 @@ export class SmtpProvider implements EmailChannelProvider {
       throw new ProviderError({ provider: this.id, code: ProviderErrorCode.InvalidEndpoint, message: `${maskEmail(message.to)} is not an email address` });
     }
     return this.guard.run(async () => {
+      const from = message.from ?? this.settings.from;
       try {
         const info = await this.transport.sendMail({
-          from: message.from ?? this.settings.from,
+          from,
           to: message.to,
           subject: message.subject,
           text: message.text,
           ...(message.html === undefined ? {} : { html: message.html }),
           ...(message.headers === undefined ? {} : { headers: message.headers }),
+          // Left out, nodemailer makes a random Message-ID per attempt.
+          ...(message.messageKey === undefined ? {} : { messageId: `<${message.messageKey}@${SENDER_DOMAIN.exec(from)?.[1] ?? 'notify.invalid'}>` }),
         });
         return { providerMessageId: info.messageId, acceptedAt: new Date(this.clock.now()) };
       } catch (error) {

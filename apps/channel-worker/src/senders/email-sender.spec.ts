@@ -1,0 +1,22 @@
+import type { DeliveryJob } from '@notify/contracts';
+import { deliveryJob } from '../delivery/jobs.spec-helper';
+import { summarize } from '../delivery/summaries';
+import { emailOf } from './email-sender';
+
+const job = (n: number): DeliveryJob => deliveryJob(n, { channel: 'email', endpoint: 'u-1@example.com', attempt: 1 });
+
+describe('emailOf', () => {
+  it('keys a delivery’s mail the same on every attempt, and another delivery’s mail differently', () => {
+    const first = emailOf(job(1));
+    expect(first.messageKey).toMatch(/^[0-9a-f]{32}$/);
+    expect(emailOf({ ...job(1), attempt: 3 }).messageKey).toBe(first.messageKey);
+    expect(emailOf(job(2)).messageKey).not.toBe(first.messageKey);
+  });
+
+  it('keys a digest by the messages it lists: the same digest again alike, one of more messages under the same delivery not', () => {
+    const digest = (jobs: DeliveryJob[]) => emailOf(summarize([], [jobs]).sends[0]!);
+    const two = digest([job(1), job(3)]);
+    expect(digest([job(3), job(1)]).messageKey).toBe(two.messageKey);
+    expect(digest([job(1), job(2), job(3)]).messageKey).not.toBe(two.messageKey);
+  });
+});
