@@ -1,11 +1,12 @@
-import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
+import { randomBytes } from 'node:crypto';
+import { Kafka, logLevel, Partitioners, type Producer, type ProducerBatch } from 'kafkajs';
 import type { DataSource } from 'typeorm';
-import { Topics } from '@notify/contracts';
-import { ensureTopics } from '@notify/kafka';
+import { DeliveryBatchSchema, OutcomeEventSchema, Topics } from '@notify/contracts';
+import { ensureTopics, MAX_CHUNK_MESSAGES } from '@notify/kafka';
 import { createLogger, Metrics } from '@notify/observability';
-import { createDataSource, newId, ResendStore, runMigrations } from '@notify/persistence';
-import { createTestDatabase, type TestDatabase } from '@notify/testing';
-import { ResendPoller } from './resend-poller';
+import { AFTER_COMMIT_RETRY, createDataSource, newId, ResendStore, runMigrations } from '@notify/persistence';
+import { createTestDatabase, eventually, type TestDatabase } from '@notify/testing';
+import { ResendPoller, type ResendSettings } from './resend-poller';
 
 const NOW = new Date('2030-07-01T12:00:00Z');
 
@@ -19,11 +20,12 @@ describe('ResendPoller', () => {
   let database: TestDatabase;
   let dataSource: DataSource;
   let producer: Producer;
+  let kafka: Kafka;
 
   beforeAll(async () => {
     database = await createTestDatabase(process.env.TEST_DATABASE_ADMIN_URL, (url) => runMigrations({ databaseUrl: url }));
     dataSource = await createDataSource({ databaseUrl: database.url, databasePoolSize: 2 }).initialize();
-    const kafka = new Kafka({ clientId: 'resend-poller-spec', brokers: process.env.KAFKA_BROKERS!.split(','), logLevel: logLevel.NOTHING });
+    kafka = new Kafka({ clientId: 'resend-poller-spec', brokers: process.env.KAFKA_BROKERS!.split(','), logLevel: logLevel.NOTHING });
     await ensureTopics(kafka, [Topics.deliver.websocket, Topics.events], { partitions: 3, replicationFactor: 1 });
     producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();
@@ -34,8 +36,11 @@ describe('ResendPoller', () => {
     await database.drop();
   });
 
-  /** `count` failed websocket deliveries of one user, due `dueMsAgo` before NOW (null: not scheduled yet). */
-  async function seedDue(userId: string, count: number, dueMsAgo: number | null): Promise<void> {
+  /**
+   * `count` failed websocket deliveries of one user, due `dueMsAgo` before NOW (null: not scheduled
+   * yet), expiring at `expiresAt`; returns their ids.
+   */
+  async function seedDue(userId: string, count: number, dueMsAgo: number | null, expiresAt: Date | null = null): Promise<string[]> {
     const created = new Date(NOW.getTime() - 3_600_000);
     const messageIds = Array.from({ length: count }, () => newId(created));
     await dataSource.query(
@@ -43,24 +48,66 @@ describe('ResendPoller', () => {
        SELECT m, 'r-' || m, 't', '{}', '{"en":{"title":"t","body":"b"}}', $2 FROM unnest($1::uuid[]) AS m`,
       [messageIds, created],
     );
+    const ids = messageIds.map(() => newId(created));
     await dataSource.query(
-      `INSERT INTO deliveries (id, message_id, user_id, channel, endpoint, locale, status, attempts, last_error, next_attempt_at, created_at, seq)
-       SELECT d, m, $2::varchar, 'websocket', 'inbox:' || $2::varchar, 'en', 'failed', 1, 'ack_timeout', $3, $4, s
+      `INSERT INTO deliveries (id, message_id, user_id, channel, endpoint, locale, status, attempts, last_error, next_attempt_at, created_at, seq, expires_at)
+       SELECT d, m, $2::varchar, 'websocket', 'inbox:' || $2::varchar, 'en', 'failed', 1, 'ack_timeout', $3, $4, s, $6
          FROM unnest($1::uuid[], $5::uuid[]) WITH ORDINALITY AS x(m, d, s)`,
-      [messageIds, userId, dueMsAgo === null ? null : new Date(NOW.getTime() - dueMsAgo), created, messageIds.map(() => newId(created))],
+      [messageIds, userId, dueMsAgo === null ? null : new Date(NOW.getTime() - dueMsAgo), created, ids, expiresAt],
     );
+    return ids;
   }
 
-  /** A poller whose claims take `receivers` receivers, and whose scheduling takes ten times as many deliveries. */
-  const pollerClaiming = (receivers: number) =>
+  /** Every record on `topic` up to where it ends now, read from its beginning. */
+  async function recordsOn(topic: string): Promise<string[]> {
+    const admin = kafka.admin();
+    await admin.connect();
+    const ends = await admin.fetchTopicOffsets(topic).finally(() => admin.disconnect());
+    const unread = new Map(ends.filter((end) => Number(end.high) > Number(end.low)).map((end) => [end.partition, Number(end.high)]));
+    const values: string[] = [];
+    const consumer = kafka.consumer({ groupId: `resend-poller-spec-${randomBytes(4).toString('hex')}`, maxBytesPerPartition: 16 * 1024 * 1024 });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ partition, message }) => {
+        values.push(message.value!.toString());
+        if (Number(message.offset) + 1 >= (unread.get(partition) ?? 0)) unread.delete(partition);
+      },
+    });
+    try {
+      await eventually(async () => unread.size, (n) => n === 0);
+      return values;
+    } finally {
+      await consumer.disconnect();
+    }
+  }
+
+  /** The produce calls a poller made through `calls`, the first `failing` of them refused by a broker gone away. */
+  function recording(calls: ProducerBatch[], failing: (call: number) => boolean = () => false): Producer {
+    return {
+      ...producer,
+      sendBatch: async (batch: ProducerBatch) => {
+        calls.push(batch);
+        if (failing(calls.length)) throw new Error('broker gone away');
+        return producer.sendBatch(batch);
+      },
+    };
+  }
+
+  /**
+   * A poller whose claims take `receivers` receivers, and whose scheduling takes ten times as many
+   * deliveries; what it produces is tried again at once.
+   */
+  const pollerClaiming = (receivers: number, through = producer, settings: Partial<ResendSettings> = {}) =>
     new ResendPoller(
       new ResendStore(dataSource),
-      producer,
-      { pollIntervalMs: 60_000, resendLeaseMs: 60_000, resendReceiversPerClaim: receivers },
+      through,
+      { pollIntervalMs: 60_000, resendLeaseMs: 60_000, resendReceiversPerClaim: receivers, ...settings },
       () => NOW,
       () => 0.5,
       createLogger('resend-poller-spec', 'silent'),
       new Metrics(`resend-poller-spec-${receivers}`),
+      { ...AFTER_COMMIT_RETRY, sleep: async () => undefined },
     );
 
   it('claims every due receiver in one poll, though one receiver fills a claim’s search', async () => {
@@ -87,5 +134,29 @@ describe('ResendPoller', () => {
       [NOW],
     );
     expect({ unscheduled, scheduled }).toEqual({ unscheduled: 0, scheduled: 75 });
+  });
+
+  it('publishes an event once when a produce of several chunks fails in its second and is tried again', async () => {
+    // 600 deliveries past their expiry: one schedule ends them all, 600 events in two produce calls.
+    const expired = new Set(await seedDue('u-expired', 600, null, new Date(NOW.getTime() - 1)));
+    const calls: ProducerBatch[] = [];
+    await pollerClaiming(100, recording(calls, (call) => call === 2)).poll();
+
+    const events = (await recordsOn(Topics.events)).map((value) => OutcomeEventSchema.parse(JSON.parse(value))).filter((e) => expired.has(e.deliveryId!));
+    expect(events.filter((e) => e.status === 'expired')).toHaveLength(600);
+    expect(new Set(events.map((e) => e.deliveryId)).size).toBe(600);
+  });
+
+  it('produces a claim a slice of at most 500 jobs at a time, and every job of it reaches its topic', async () => {
+    const ids = new Set<string>();
+    for (const userId of ['u-slice-1', 'u-slice-2', 'u-slice-3']) for (const id of await seedDue(userId, 400, 1_000)) ids.add(id);
+    const calls: ProducerBatch[] = [];
+    expect(await pollerClaiming(100, recording(calls)).poll()).toBe(1_200);
+
+    const jobsOf = (value: string) => DeliveryBatchSchema.parse(JSON.parse(value)).batch;
+    const produced = calls.map((call) => call.topicMessages!.flatMap((t) => t.messages).flatMap((m) => jobsOf(String(m.value))).length);
+    expect(Math.max(...produced)).toBeLessThanOrEqual(MAX_CHUNK_MESSAGES);
+    const onTopic = (await recordsOn(Topics.deliver.websocket)).flatMap(jobsOf).filter((job) => ids.has(job.deliveryId));
+    expect(onTopic.map((job) => job.deliveryId).sort()).toEqual([...ids].sort());
   });
 });

@@ -1,15 +1,17 @@
 import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import type { Producer } from 'kafkajs';
-import { eventMessages, KAFKA_PRODUCER, publishOutcomes, sendInChunks } from '@notify/kafka';
+import type { Producer, ProducerBatch, TopicMessages } from 'kafkajs';
+import { eventMessages, KAFKA_PRODUCER, sendInChunks } from '@notify/kafka';
 import { APP_LOGGER, Metrics, type AppLogger } from '@notify/observability';
 import { AFTER_COMMIT_RETRY, AFTER_COMMIT_RETRY_POLICY, afterCommit, ResendStore, type AfterCommitRetry } from '@notify/persistence';
 import type { Counter } from 'prom-client';
-import { resendRecords } from './resend-records';
+import { resendSlices } from './resend-records';
 
 export interface ResendSettings {
   pollIntervalMs: number;
   resendLeaseMs: number;
   resendReceiversPerClaim: number;
+  /** Jobs a claim gathers before it takes no further receiver; `MAX_CLAIM_JOBS` when not set. */
+  resendJobsPerClaim?: number;
 }
 export const RESEND_SETTINGS = Symbol('RESEND_SETTINGS');
 export const RESEND_CLOCK = Symbol('RESEND_CLOCK');
@@ -29,6 +31,7 @@ const MAX_CLAIMS_PER_POLL = 20;
 export class ResendPoller implements OnApplicationBootstrap, OnApplicationShutdown {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> = Promise.resolve();
+  private stopped = false;
   private readonly resent: Counter;
   private readonly batches: Counter;
 
@@ -47,14 +50,32 @@ export class ResendPoller implements OnApplicationBootstrap, OnApplicationShutdo
   }
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(() => {
-      this.running = this.running.then(() => this.poll()).catch((err: unknown) => this.logger.error({ err }, 'resend poll failed'));
-    }, this.settings.pollIntervalMs);
+    this.pollAfter(this.settings.pollIntervalMs);
   }
 
   async onApplicationShutdown(): Promise<void> {
-    clearInterval(this.timer);
+    this.stopped = true;
+    clearTimeout(this.timer);
     await this.running;
+  }
+
+  /**
+   * Polls after `delayMs`, then again: at once when the poll ended on a claim its bound of jobs cut
+   * short (more is due than a poll's claims take), else after the interval. One timer at a time, so
+   * polls never queue up behind a slow one.
+   */
+  private pollAfter(delayMs: number): void {
+    this.timer = setTimeout(() => {
+      this.running = this.round()
+        .then(({ behind }) => behind)
+        .catch((err: unknown) => {
+          this.logger.error({ err }, 'resend poll failed');
+          return false;
+        })
+        .then((behind) => {
+          if (!this.stopped) this.pollAfter(behind ? 0 : this.settings.pollIntervalMs);
+        });
+    }, delayMs);
   }
 
   /**
@@ -62,39 +83,51 @@ export class ResendPoller implements OnApplicationBootstrap, OnApplicationShutdo
    * send what is due. Returns how many deliveries went out.
    */
   async poll(): Promise<number> {
+    return (await this.round()).sent;
+  }
+
+  /** A poll, and whether it left due deliveries behind because its last claim was cut short. */
+  private async round(): Promise<{ sent: number; behind: boolean }> {
     const receivers = this.settings.resendReceiversPerClaim;
     for (;;) {
       const lost = await this.store.failUnanswered(this.clock(), receivers * 10);
-      await this.afterCommit('publishing lost sends', () => publishOutcomes(this.producer, lost));
+      await this.produce('publishing lost sends', eventMessages(lost));
       if (lost.length < receivers * 10) break;
     }
     // Bounded like the claims: while failures arrive as fast as they are scheduled, the round still
     // goes on to claim and send; what is left is scheduled by the next poll.
     for (let chunks = 0; chunks < MAX_CLAIMS_PER_POLL; chunks++) {
       const { taken, ended } = await this.store.scheduleFailed(this.clock(), receivers * 10, this.random);
-      await this.afterCommit('publishing ended deliveries', () => sendInChunks(this.producer, eventMessages(ended)));
+      await this.produce('publishing ended deliveries', eventMessages(ended));
       if (taken < receivers * 10) break;
     }
     let sent = 0;
+    let behind = false;
     for (let claims = 0; claims < MAX_CLAIMS_PER_POLL; claims++) {
-      const { batches, ended } = await this.store.claimDue(this.clock(), this.settings.resendLeaseMs, receivers);
-      await this.afterCommit('producing resend batches', () =>
-        sendInChunks(this.producer, [...batches.map((batch) => resendRecords(batch)), ...eventMessages(ended)]),
-      );
+      const { batches, ended, cutShort } = await this.store.claimDue(this.clock(), this.settings.resendLeaseMs, receivers, this.settings.resendJobsPerClaim);
+      // Serialized a slice at a time: the JSON of a whole claim (up to thousands of jobs with their data) never exists at once.
+      for (const slice of resendSlices(batches)) await this.produce('producing resend batches', slice);
+      await this.produce('producing resend batches', eventMessages(ended));
       for (const batch of batches) {
         this.batches.inc({ channel: batch.channel });
         this.resent.inc({ channel: batch.channel }, batch.jobs.length);
         sent += batch.jobs.length;
       }
+      behind = cutShort;
       // A claim may find fewer receivers than it asked for while more are due: it looks at a bounded
       // number of due rows, and a receiver can have many. Only a claim that found nothing ends the round.
       if (batches.length === 0 && ended.length === 0) break;
     }
-    return sent;
+    return { sent, behind };
   }
 
-  /** What a committed claim or schedule produces is tried again in place: its events exist nowhere else (D18). */
-  private afterCommit(step: string, run: () => Promise<void>): Promise<void> {
-    return afterCommit(step, run, this.logger, this.retry);
+  /**
+   * Produces what a committed claim or schedule made, each produce call tried again in place on its
+   * own (D18: its events exist nowhere else). Tried again whole, a `sendInChunks` sent again every
+   * chunk before the one that failed, and so published their events twice.
+   */
+  private produce(step: string, topicMessages: TopicMessages[]): Promise<void> {
+    const sendBatch = (batch: ProducerBatch) => afterCommit(step, () => this.producer.sendBatch(batch), this.logger, this.retry);
+    return sendInChunks({ ...this.producer, sendBatch }, topicMessages);
   }
 }

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { DeliveryBatchSchema, DeliveryJobSchema, type Channel, type DeliveryJob } from '@notify/contracts';
 import type { ResendBatch } from '@notify/persistence';
-import { resendRecords } from './resend-records';
+import type { TopicMessages } from 'kafkajs';
+import { resendRecords, resendSlices } from './resend-records';
 
 function job(userId: string | null, seq: number, data: Record<string, unknown> = {}, channel: Channel = 'websocket'): DeliveryJob {
   return DeliveryJobSchema.parse({
@@ -49,5 +50,47 @@ describe('resendRecords', () => {
     expect(DeliveryBatchSchema.parse(JSON.parse(digest[0]!.value)).batch).toEqual(sms);
     const bare = job(null, 1, {}, 'sms');
     expect(values({ userId: null, channel: 'sms', digest: true, jobs: [bare] })).toEqual([{ key: 'r-1', value: JSON.stringify(bare) }]);
+  });
+});
+
+describe('resendSlices', () => {
+  /** `receivers` receivers' batches of `jobs` jobs, whose data notes each job when it is serialized. */
+  function claim(receivers: number, jobs: number, serialized: string[]): ResendBatch[] {
+    return Array.from({ length: receivers }, (_, r) =>
+      batchOf(
+        Array.from({ length: jobs }, (_, i) => {
+          const parsed = job(`u-${r}`, i + 1);
+          const data = {};
+          Object.defineProperty(data, 'n', { enumerable: true, get: () => (serialized.push(parsed.deliveryId), 1) });
+          return { ...parsed, message: { ...parsed.message, data } };
+        }),
+      ),
+    );
+  }
+
+  it('serializes a claim a slice of at most 500 jobs at a time, cut between receivers’ records', () => {
+    const serialized: string[] = [];
+    const batches = claim(5, 200, serialized);
+    const slices = resendSlices(batches);
+
+    const first = slices.next();
+    // The first slice goes out before the last receivers' jobs exist as JSON.
+    expect(first.done).toBe(false);
+    expect(serialized.length).toBeLessThan(1_000);
+    const all: TopicMessages[][] = [first.value as TopicMessages[], ...slices];
+    const jobsIn = (slice: TopicMessages[]) => slice.flatMap((t) => t.messages).reduce((n, m) => n + DeliveryBatchSchema.parse(JSON.parse(String(m.value))).batch.length, 0);
+    expect(all.map(jobsIn)).toEqual([400, 400, 200]);
+    // Each receiver's records are the ones it would have had on its own.
+    expect(all.flatMap((slice) => slice.flatMap((t) => t.messages.map((m) => m.key)))).toEqual(['u-0', 'u-1', 'u-2', 'u-3', 'u-4']);
+    expect(serialized).toHaveLength(1_000);
+  });
+
+  it('gives a receiver’s batch of more than 500 jobs in one record a slice of its own, and splits no record', () => {
+    const serialized: string[] = [];
+    const [big] = claim(1, 700, serialized);
+    const [small] = claim(1, 10, serialized);
+    const slices = [...resendSlices([small!, big!, small!])];
+    expect(slices.map((slice) => slice.flatMap((t) => t.messages).length)).toEqual([1, 1, 1]);
+    expect(slices[1]![0]!.messages[0]!.value).toBe(resendRecords(big!).messages[0]!.value);
   });
 });

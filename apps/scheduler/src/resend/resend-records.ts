@@ -1,7 +1,13 @@
 import type { Message, TopicMessages } from 'kafkajs';
 import { deliverTopic } from '@notify/contracts';
-import { MAX_CHUNK_BYTES } from '@notify/kafka';
+import { MAX_CHUNK_BYTES, MAX_CHUNK_MESSAGES } from '@notify/kafka';
 import type { ResendBatch } from '@notify/persistence';
+
+/** One record of a receiver's resend, and how many jobs it carries. */
+interface ResendRecord {
+  message: Message;
+  jobs: number;
+}
 
 /**
  * The records of one receiver's resend. The messages travel together — for browsers one
@@ -11,28 +17,64 @@ import type { ResendBatch } from '@notify/persistence';
  * `data` go as several batches rather than one record the broker refuses.
  */
 export function resendRecords(batch: ResendBatch, maxBytes = MAX_CHUNK_BYTES): TopicMessages {
-  const topic = deliverTopic(batch.channel);
-  const jobs = batch.jobs.map((job) => JSON.stringify(job));
+  return { topic: deliverTopic(batch.channel), messages: Array.from(recordsOf(batch, maxBytes), (record) => record.message) };
+}
+
+/**
+ * A claim's records in slices of at most `jobsPerSlice` jobs (but for a single record of more), one
+ * produce call's worth, as `sendJobs` does: every job carries its message's `data` (up to 64 KiB), so
+ * the JSON of a whole claim at once could take gigabytes where its objects take little. A slice ends
+ * between records, so each receiver's records are those `resendRecords` makes.
+ */
+export function* resendSlices(batches: ResendBatch[], jobsPerSlice = MAX_CHUNK_MESSAGES, maxBytes = MAX_CHUNK_BYTES): Generator<TopicMessages[]> {
+  let slice = new Map<string, Message[]>();
+  let jobs = 0;
+  for (const batch of batches) {
+    const topic = deliverTopic(batch.channel);
+    for (const record of recordsOf(batch, maxBytes)) {
+      if (jobs > 0 && jobs + record.jobs > jobsPerSlice) {
+        yield topicMessages(slice);
+        slice = new Map();
+        jobs = 0;
+      }
+      const messages = slice.get(topic);
+      if (messages) messages.push(record.message);
+      else slice.set(topic, [record.message]);
+      jobs += record.jobs;
+    }
+  }
+  if (jobs > 0) yield topicMessages(slice);
+}
+
+/**
+ * A receiver's records one at a time, each job serialized only when its record is put together, so
+ * that the JSON of at most one record waits beyond what the caller keeps.
+ */
+function* recordsOf(batch: ResendBatch, maxBytes: number): Generator<ResendRecord> {
   const together = batch.channel === 'websocket' || batch.channel === 'push' || batch.digest;
-  if (batch.userId === null || !together || jobs.length === 1) {
-    return { topic, messages: jobs.map((value, i) => ({ key: batch.userId ?? batch.jobs[i]!.requestId, value })) };
+  if (batch.userId === null || !together || batch.jobs.length === 1) {
+    for (const job of batch.jobs) yield { message: { key: batch.userId ?? job.requestId, value: JSON.stringify(job) }, jobs: 1 };
+    return;
   }
   const key = batch.userId;
   const head = `{"userId":${JSON.stringify(key)},"batch":[`;
-  const record = (part: string[]): Message => ({ key, value: `${head}${part.join(',')}]}` });
-  const messages: Message[] = [];
+  const record = (part: string[]): ResendRecord => ({ message: { key, value: `${head}${part.join(',')}]}` }, jobs: part.length });
   let part: string[] = [];
   let bytes = Buffer.byteLength(head) + 2;
-  for (const job of jobs) {
-    const size = Buffer.byteLength(job) + 1;
+  for (const job of batch.jobs) {
+    const json = JSON.stringify(job);
+    const size = Buffer.byteLength(json) + 1;
     if (part.length > 0 && bytes + size > maxBytes) {
-      messages.push(record(part));
+      yield record(part);
       part = [];
       bytes = Buffer.byteLength(head) + 2;
     }
-    part.push(job);
+    part.push(json);
     bytes += size;
   }
-  messages.push(record(part));
-  return { topic, messages };
+  yield record(part);
+}
+
+function topicMessages(slice: Map<string, Message[]>): TopicMessages[] {
+  return [...slice].map(([topic, messages]) => ({ topic, messages }));
 }

@@ -5,7 +5,7 @@ import { createDataSource, runMigrations } from '../data-source';
 import { newId } from '../ids';
 import { DeliveryOutcomeStore } from './delivery-outcome.store';
 import { FallbackStore, RELEASE_LEASE_MS } from './fallback.store';
-import { FIND_DUE, ResendStore } from './resend.store';
+import { FIND_DUE, MAX_CLAIM_JOBS, ResendStore } from './resend.store';
 
 const T0 = new Date('2030-03-01T10:00:00Z');
 const at = (ms: number) => new Date(T0.getTime() + ms);
@@ -65,6 +65,8 @@ describe('ResendStore', () => {
   }
   const statusOf = async (ids: string[]) =>
     (await first.query(`SELECT status, next_attempt_at FROM deliveries WHERE id = ANY($1) ORDER BY id`, [ids])) as { status: string; next_attempt_at: Date | null }[];
+  const idsWhere = async (condition: string) =>
+    ((await first.query(`SELECT id FROM deliveries WHERE ${condition} ORDER BY id`)) as { id: string }[]).map((r) => r.id);
 
   it('gives a new failure its next attempt time by backoff with full jitter', async () => {
     const [id] = await seed('u-backoff', 1, { status: 'failed', attempts: 2 });
@@ -148,6 +150,69 @@ describe('ResendStore', () => {
     expect(new Set([...a, ...b]).size).toBe(10_000);
     expect(a.length).toBeGreaterThan(0);
     expect(b.length).toBeGreaterThan(0);
+  });
+
+  it('stops taking receivers once a claim holds its bound of jobs, and leaves the others due as they were', async () => {
+    for (let u = 0; u < 4; u++) await seed(`u-bound-${u}`, 3, { status: 'failed', nextAttemptAt: at(-1) });
+    const store = new ResendStore(first);
+
+    // A bound of 5: the first receiver's 3 jobs are under it, the second's take the claim past it.
+    const claim = await store.claimDue(T0, 60_000, 100, 5);
+    expect(claim.batches.map((b) => b.jobs.length)).toEqual([3, 3]);
+    expect(claim.cutShort).toBe(true);
+    // Leased are exactly the rows it returned; the rest are due as before, for the next claim.
+    const claimed = claim.batches.flatMap((b) => b.jobs.map((j) => j.deliveryId)).sort();
+    expect(await idsWhere(`status = 'queued'`)).toEqual(claimed);
+    expect(await idsWhere(`status = 'failed' AND next_attempt_at = '${at(-1).toISOString()}'`)).toHaveLength(6);
+
+    const next = await store.claimDue(T0, 60_000, 100, 5);
+    expect(next.batches.map((b) => b.jobs.length)).toEqual([3, 3]);
+    expect(await store.claimDue(T0, 60_000, 100, 5)).toEqual({ batches: [], ended: [], cutShort: false });
+  });
+
+  it('locks no row past its bound of jobs, so another poller can claim those receivers meanwhile', async () => {
+    for (let u = 0; u < 4; u++) await seed(`u-lazy-${u}`, 3, { status: 'failed', nextAttemptAt: at(-1) });
+    const runner = first.createQueryRunner();
+    try {
+      await runner.startTransaction();
+      expect(await runner.query(FIND_DUE, [T0, 100, null, 5])).toHaveLength(5);
+      // The search stopped at its 5th row, in the second receiver: the other 7 rows and the other two
+      // receivers are free to lock.
+      const [{ receivers }] = await runner.query(`SELECT count(*)::int AS receivers FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()`);
+      expect(receivers).toBe(2);
+      const free = await second.query(`SELECT id FROM deliveries WHERE user_id LIKE 'u-lazy-%' FOR UPDATE SKIP LOCKED`);
+      expect(free).toHaveLength(7);
+    } finally {
+      await runner.rollbackTransaction();
+      await runner.release();
+    }
+  });
+
+  it('takes a receiver it has started whole though that goes past its bound, and no other', async () => {
+    const one = await seed('u-whole-1', 8, { status: 'failed', nextAttemptAt: at(-1) });
+    const other = await seed('u-whole-2', 8, { status: 'failed', nextAttemptAt: at(-1) });
+    const store = new ResendStore(first);
+
+    const claim = await store.claimDue(T0, 60_000, 100, 5);
+    expect(claim.batches).toHaveLength(1);
+    const taken = claim.batches[0]!.jobs.map((j) => j.deliveryId).sort();
+    const left = taken.includes(one[0]!) ? other : one;
+    expect(taken).toEqual(taken.includes(one[0]!) ? [...one].sort() : [...other].sort());
+    expect(new Set((await statusOf(left)).map((r) => `${r.status} ${r.next_attempt_at?.toISOString()}`))).toEqual(new Set([`failed ${at(-1).toISOString()}`]));
+    expect((await store.claimDue(T0, 60_000, 100, 5)).batches.flatMap((b) => b.jobs.map((j) => j.deliveryId)).sort()).toEqual([...left].sort());
+  });
+
+  it('never puts a failure’s next attempt past its message’s expiry, so the claim then ends it as expired', async () => {
+    const [id] = await seed('u-expiring', 1, { status: 'failed', attempts: 2, expiresAt: at(500) });
+    const store = new ResendStore(first);
+    // attempts 2 → ceiling 2 s; 99 % of it would be 1.98 s, past the expiry at 0.5 s.
+    expect(await store.scheduleFailed(T0, 100, () => 0.99)).toEqual({ taken: 1, ended: [] });
+    expect(await statusOf([id!])).toEqual([{ status: 'failed', next_attempt_at: at(500) }]);
+
+    const { batches, ended } = await store.claimDue(at(500), 60_000, 100);
+    expect(batches).toEqual([]);
+    expect(ended.map((e) => [e.deliveryId, e.status])).toEqual([[id, 'expired']]);
+    expect(await statusOf([id!])).toEqual([{ status: 'expired', next_attempt_at: null }]);
   });
 
   it('gives a crashed poller’s claims to another once the lease has run out', async () => {
@@ -265,7 +330,7 @@ describe('ResendStore', () => {
       await runner.startTransaction();
       // Whether an index can answer: with sequential scans priced out, every delivery read is one no index let the plan skip.
       await runner.query('SET LOCAL enable_seqscan = off');
-      const [{ 'QUERY PLAN': [plan] }] = (await runner.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${FIND_DUE}`, [T0, 100, null])) as [{ 'QUERY PLAN': [{ Plan: PlanNode }] }];
+      const [{ 'QUERY PLAN': [plan] }] = (await runner.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${FIND_DUE}`, [T0, 100, null, MAX_CLAIM_JOBS])) as [{ 'QUERY PLAN': [{ Plan: PlanNode }] }];
       // The search for receivers with anything due (the statement's `due`) reads the due rows, not the
       // 4,500 other deliveries; then only the due receiver's own rows are found.
       expect(deliveriesRead(subplan(plan.Plan, 'CTE due')!)).toBeLessThan(50);
@@ -282,7 +347,7 @@ describe('ResendStore', () => {
     try {
       await runner.startTransaction();
       // 600 rows are due; a search for 5 receivers that looks at the first 100 reads no more than those.
-      const [{ 'QUERY PLAN': [plan] }] = (await runner.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${FIND_DUE}`, [T0, 5, 100])) as [{ 'QUERY PLAN': [{ Plan: PlanNode }] }];
+      const [{ 'QUERY PLAN': [plan] }] = (await runner.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${FIND_DUE}`, [T0, 5, 100, MAX_CLAIM_JOBS])) as [{ 'QUERY PLAN': [{ Plan: PlanNode }] }];
       expect(deliveriesRead(subplan(plan.Plan, 'CTE due')!)).toBeLessThanOrEqual(100);
       expect(plan.Plan['Actual Rows']).toBe(50);
     } finally {

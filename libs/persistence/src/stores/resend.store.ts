@@ -1,4 +1,4 @@
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import { ErrorCode, MAX_BATCH_JOBS, type Channel, type DeliveryJob, type OutcomeEvent } from '@notify/contracts';
 import type { RetryPolicy } from '../entities/message.entity';
 import { backoffDelayMs, DEFAULT_RETRY } from './backoff';
@@ -21,6 +21,8 @@ export interface ClaimedResends {
   batches: ResendBatch[];
   /** Deliveries found past their expiry or out of attempts while claiming: `expired` or `dead` now. */
   ended: OutcomeEvent[];
+  /** The claim stopped taking receivers at its bound of jobs (`MAX_CLAIM_JOBS`): more may be due now. */
+  cutShort: boolean;
 }
 
 interface FailedRow {
@@ -43,10 +45,12 @@ interface EndedRow {
   attempts: number;
 }
 
-/** A pending delivery found and locked for a claim. */
+/** A pending delivery found and locked for a claim, and its receiver. */
 interface PendingRow {
   id: string;
   created_at: Date;
+  user_id: string | null;
+  channel: Channel;
 }
 
 /** A claimed delivery as the claim returns it: its job, and what the claim made of it. */
@@ -66,7 +70,14 @@ const CANDIDATES_PER_RECEIVER = 4;
  * several due rows, and other pollers may hold some receivers.
  */
 const DUE_ROWS_PER_RECEIVER = 20;
-
+/**
+ * Jobs a claim gathers before it stops taking receivers (it takes the last one it started whole, so
+ * up to 999 more). Every job carries its message's `data` (up to 64 KiB), and a claim is held until
+ * it is produced: 200 receivers with 1,000 pending broadcasts of 16 KB each were 200,000 jobs, more
+ * than the poller's memory, and the same claim came back after its lease. What a claim leaves is
+ * still due, for the next claim.
+ */
+export const MAX_CLAIM_JOBS = 5_000;
 
 /**
  * Failures whose wait is not the receiver's to share: a rate limit's Retry-After, the platform's own
@@ -99,10 +110,27 @@ const CLAIM_PENDING = `UPDATE deliveries d
     RETURNING ${JOB_COLUMNS}, d.status, COALESCE((m.retry ->> 'digest')::boolean, false) AS digest`;
 
 /**
+ * The pending deliveries of the receiver `userId` on `channel` (SQL expressions) that its batch takes
+ * when any of them is due at `$1`, oldest first, at most one batch's worth, locked.
+ */
+const receiverPending = (userId: string, channel: string) => `SELECT d.id, d.created_at, d.user_id, d.channel FROM deliveries d
+      WHERE d.user_id = ${userId} AND d.channel = ${channel}
+        AND CASE d.status
+              WHEN 'failed' THEN d.next_attempt_at IS NOT NULL AND (d.next_attempt_at <= $1 OR d.last_error IS NULL OR d.last_error NOT IN ${IMPOSED_WAITS})
+              WHEN 'queued' THEN d.next_attempt_at <= $1
+              ELSE false END
+      ORDER BY d.created_at
+      LIMIT ${MAX_BATCH_JOBS}
+      FOR UPDATE SKIP LOCKED`;
+
+/**
  * Finds and locks the pending deliveries of up to `$2` receivers with anything due at `$1`, for
- * `CLAIM_PENDING`. Receivers with anything due are found through `ix_deliveries_leased` among the
- * first `$3` due rows (all of them when null): a DISTINCT over every due row read and sorted them all
- * on each poll, so a backlog cost its square to drain. A bounded search that finds nothing (its rows
+ * `CLAIM_PENDING`, and stops at `$4` rows (none when null): PostgreSQL runs the LATERAL join one
+ * receiver after another and only as far as the LIMIT asks, so receivers past it are neither locked
+ * nor read, and only the last one it reached can be cut short (`claimDue` completes it). Receivers
+ * with anything due are found through `ix_deliveries_leased` among the first `$3` due rows (all of
+ * them when null): a DISTINCT over every due row read and sorted them all on each poll, so a backlog
+ * cost its square to drain. A bounded search that finds nothing (its rows
  * all belong to receivers other pollers hold) is run again over every due row. Each receiver's pending rows are then read through
  * `ix_deliveries_user`, oldest first, at most one batch's worth (the rest go in the next claim).
  * Their condition is a CASE on purpose: written as plain comparisons it implies the leased index's
@@ -118,22 +146,17 @@ export const FIND_DUE = `WITH due AS (
         LIMIT $2 * ${CANDIDATES_PER_RECEIVER}) AS c
       WHERE pg_try_advisory_xact_lock(${RECEIVER_LOCK_CLASS}, hashtext(c.channel || ':' || c.user_id))
       LIMIT $2)
-   SELECT p.id, p.created_at FROM due CROSS JOIN LATERAL (
-     SELECT d.id, d.created_at FROM deliveries d
-      WHERE d.user_id = due.user_id AND d.channel = due.channel
-        AND CASE d.status
-              WHEN 'failed' THEN d.next_attempt_at IS NOT NULL AND (d.next_attempt_at <= $1 OR d.last_error IS NULL OR d.last_error NOT IN ${IMPOSED_WAITS})
-              WHEN 'queued' THEN d.next_attempt_at <= $1
-              ELSE false END
-      ORDER BY d.created_at
-      LIMIT ${MAX_BATCH_JOBS}
-      FOR UPDATE SKIP LOCKED) AS p`;
+   SELECT p.* FROM due CROSS JOIN LATERAL (${receiverPending('due.user_id', 'due.channel')}) AS p
+   LIMIT $4`;
+
+/** All of one receiver's pending rows (`$2`, `$3`), to complete a receiver `FIND_DUE` stopped in. */
+const FIND_RECEIVER_PENDING = receiverPending('$2', '$3');
 
 /**
  * Finds and locks up to `$2` due deliveries that have no user (a bare phone number or email
  * address): with no user to gather them by, each goes out on its own.
  */
-const FIND_DUE_WITHOUT_USER = `SELECT id, created_at FROM deliveries
+const FIND_DUE_WITHOUT_USER = `SELECT id, created_at, user_id, channel FROM deliveries
       WHERE user_id IS NULL AND status IN ('failed', 'queued') AND next_attempt_at <= $1
       LIMIT $2
       FOR UPDATE SKIP LOCKED`;
@@ -191,7 +214,7 @@ export class ResendStore {
         const policy = { ...DEFAULT_RETRY, ...row.retry };
         if (row.expires_at && row.expires_at <= now) return { row, status: 'expired', next: null };
         if (row.attempts >= policy.maxAttempts) return { row, status: 'dead', next: null };
-        return { row, status: 'failed', next: new Date(now.getTime() + backoffDelayMs(policy, row.attempts, random)) };
+        return { row, status: 'failed', next: nextAttempt(now, backoffDelayMs(policy, row.attempts, random), row.expires_at) };
       });
       const ended = await queryRows<EndedRow>(
         tx,
@@ -213,15 +236,18 @@ export class ResendStore {
   /**
    * Claims the pending deliveries of up to `receivers` receivers (per channel) that have anything
    * due, due or not, so jitter never splits one receiver's messages over several sends, and up to
-   * `receivers` due deliveries that have no user. Claimed deliveries become `queued` with
-   * `next_attempt_at` = the lease's end.
+   * `receivers` due deliveries that have no user. It takes no further receiver once it holds `maxJobs`
+   * jobs (`cutShort`). Claimed deliveries become `queued` with `next_attempt_at` = the lease's end;
+   * rows it found but does not return are never written, only locked until it commits.
    */
-  async claimDue(now: Date, leaseMs: number, receivers: number): Promise<ClaimedResends> {
+  async claimDue(now: Date, leaseMs: number, receivers: number, maxJobs = MAX_CLAIM_JOBS): Promise<ClaimedResends> {
     return this.dataSource.transaction(async (tx) => {
-      let byUser = await queryRows<PendingRow>(tx, FIND_DUE, [now, receivers, receivers * DUE_ROWS_PER_RECEIVER]);
-      if (byUser.length === 0) byUser = await queryRows<PendingRow>(tx, FIND_DUE, [now, receivers, null]);
+      let byUser = await queryRows<PendingRow>(tx, FIND_DUE, [now, receivers, receivers * DUE_ROWS_PER_RECEIVER, maxJobs]);
+      if (byUser.length === 0) byUser = await queryRows<PendingRow>(tx, FIND_DUE, [now, receivers, null, maxJobs]);
+      const cutShort = byUser.length >= maxJobs;
+      if (cutShort) byUser = await completeLastReceiver(tx, byUser, now);
       const pending = [...byUser, ...(await queryRows<PendingRow>(tx, FIND_DUE_WITHOUT_USER, [now, receivers]))];
-      if (pending.length === 0) return { batches: [], ended: [] };
+      if (pending.length === 0) return { batches: [], ended: [], cutShort };
       const keys = pending.map((row) => ({ id: row.id, createdAt: row.created_at }));
       const rows = await queryRows<ClaimedRow>(tx, CLAIM_PENDING, [...deliveryKeys(keys), now, leaseMs]);
       const batches = new Map<string, ResendBatch>();
@@ -236,9 +262,31 @@ export class ResendStore {
         batches.set(key, batch);
       }
       for (const batch of batches.values()) batch.jobs.sort((a, b) => (a.message.seq ?? 0) - (b.message.seq ?? 0) || a.message.createdAt.localeCompare(b.message.createdAt));
-      return { batches: [...batches.values()], ended: rows.filter((r) => r.status !== 'queued').map((r) => endedEvent(r, now)) };
+      return { batches: [...batches.values()], ended: rows.filter((r) => r.status !== 'queued').map((r) => endedEvent(r, now)), cutShort };
     });
   }
+}
+
+/**
+ * `FIND_DUE`'s rows with the receiver its LIMIT stopped in taken whole: a batch takes all of a
+ * receiver's pending deliveries on a channel. The rows come receiver after receiver (the LATERAL
+ * join), so that receiver is the last row's; its rows are read again whole (they are locked by this
+ * transaction already, which SKIP LOCKED does not skip).
+ */
+async function completeLastReceiver(tx: EntityManager, rows: PendingRow[], now: Date): Promise<PendingRow[]> {
+  const last = rows[rows.length - 1]!;
+  const others = rows.filter((row) => row.user_id !== last.user_id || row.channel !== last.channel);
+  return [...others, ...(await queryRows<PendingRow>(tx, FIND_RECEIVER_PENDING, [now, last.user_id, last.channel]))];
+}
+
+/**
+ * When a failure is next tried: after its backoff, but no later than its message's expiry, when the
+ * claim ends it as `expired` (left `failed` until its backoff ended, it published nothing for up to
+ * `maxBackoffMs` after the message had expired).
+ */
+function nextAttempt(now: Date, backoffMs: number, expiresAt: Date | null): Date {
+  const next = now.getTime() + backoffMs;
+  return new Date(expiresAt ? Math.min(next, expiresAt.getTime()) : next);
 }
 
 /** The event of a delivery a resend statement ended (`dead` or `expired`; callers leave out the rest). */

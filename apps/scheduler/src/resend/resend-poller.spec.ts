@@ -1,0 +1,67 @@
+import type { Producer, ProducerBatch } from 'kafkajs';
+import { createLogger, Metrics } from '@notify/observability';
+import type { ClaimedResends, ResendStore } from '@notify/persistence';
+import { ResendPoller } from './resend-poller';
+
+const INTERVAL_MS = 60_000;
+
+/**
+ * When the poller polls: a store that has `cutShort` claims of one job each waiting (each says its
+ * bound stopped it), then nothing. Timers are Jest's, so an interval is a step, not a wait.
+ */
+describe('ResendPoller timing', () => {
+  let claims: number;
+  let poller: ResendPoller;
+
+  function start(cutShort: number): void {
+    claims = 0;
+    const job = { deliveryId: 'd', requestId: 'r', userId: 'u', channel: 'websocket', message: {} };
+    const store = {
+      failUnanswered: async () => [],
+      scheduleFailed: async () => ({ taken: 0, ended: [] }),
+      claimDue: async (): Promise<ClaimedResends> => {
+        claims += 1;
+        if (claims > cutShort) return { batches: [], ended: [], cutShort: false };
+        return { batches: [{ userId: 'u', channel: 'websocket', digest: false, jobs: [job as never] }], ended: [], cutShort: true };
+      },
+    } as unknown as ResendStore;
+    const producer = { sendBatch: async (_: ProducerBatch) => [] } as unknown as Producer;
+    poller = new ResendPoller(
+      store,
+      producer,
+      { pollIntervalMs: INTERVAL_MS, resendLeaseMs: 60_000, resendReceiversPerClaim: 10 },
+      () => new Date('2030-07-01T12:00:00Z'),
+      () => 0.5,
+      createLogger('resend-poller-timing-spec', 'silent'),
+      new Metrics('resend-poller-timing-spec'),
+    );
+    poller.onApplicationBootstrap();
+  }
+
+  beforeEach(() => jest.useFakeTimers());
+  afterEach(async () => {
+    await poller.onApplicationShutdown();
+    jest.useRealTimers();
+  });
+
+  it('polls again at once when a poll’s last claim was cut short by its bound, then waits the interval', async () => {
+    // 20 claims make a poll; 30 cut-short claims are more than one poll takes.
+    start(30);
+    await jest.advanceTimersByTimeAsync(INTERVAL_MS);
+    await jest.advanceTimersByTimeAsync(1);
+    // The second poll took the last 10 and one that found nothing, without waiting for the interval.
+    expect(claims).toBe(31);
+    await jest.advanceTimersByTimeAsync(INTERVAL_MS - 2);
+    expect(claims).toBe(31);
+    await jest.advanceTimersByTimeAsync(2);
+    expect(claims).toBe(32);
+  });
+
+  it('waits the interval after a poll that claimed everything due', async () => {
+    start(5);
+    await jest.advanceTimersByTimeAsync(INTERVAL_MS + 1);
+    expect(claims).toBe(6);
+    await jest.advanceTimersByTimeAsync(INTERVAL_MS - 2);
+    expect(claims).toBe(6);
+  });
+});
