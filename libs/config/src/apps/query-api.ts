@@ -18,7 +18,7 @@ export const queryApiSettings = {
   pageTokenSecret: setting(
     'QUERY_API_PAGE_TOKEN_SECRET',
     z.string().min(32, 'at least 32 characters').optional(),
-    'Secret that signs ListMessages page tokens; give every instance the same one (unset: random per process)',
+    'Secret that signs ListMessages and ListDeliveries page tokens; give every instance the same one (unset: random per process)',
     { sensitive: true },
   ),
   apiKeyCacheMs: setting(
