@@ -1,5 +1,6 @@
 import { IntlMessageFormat } from 'intl-messageformat';
 import type { DeliveryJob } from '@notify/contracts';
+import { shortened } from '../senders/push-content';
 
 /** "3 new messages", per language; the English one when the locale's language is not here. */
 const TITLES: Record<string, string> = {
@@ -125,10 +126,4 @@ function summaryJob(ordered: DeliveryJob[]): DeliveryJob {
     ...latest,
     message: { ...latest.message, title, body, data: { messageIds: ordered.map((job) => job.message.id) } },
   };
-}
-
-/** At most `chars` characters (whole code points), with an ellipsis when cut. */
-function shortened(text: string, chars: number): string {
-  const points = [...text];
-  return points.length <= chars ? text : `${points.slice(0, chars - 1).join('')}…`;
 }

@@ -2,13 +2,26 @@ import type { PushContent } from '@notify/channels';
 import type { DeliveryJob } from '@notify/contracts';
 
 /**
- * The push as every vendor gets it. Re-sends of one message replace each other on the device
- * (collapse key = message id), and the vendor drops it once the message expires.
+ * What a push shows of a message, in characters: the vendors take 4 KB in all (APNs, FCM, HMS),
+ * and a refusal for size is permanent, so a long message would never reach a phone. The app shows
+ * the whole message from its inbox; the push names it.
+ */
+export const PUSH_TITLE_CHARS = 100;
+export const PUSH_BODY_CHARS = 400;
+/**
+ * Bytes a request's `data` may take in a push, as the quoted string it travels as; more is left out
+ * (`dataOmitted`) for the app to sync. A summary's 50 message ids take about 2,070.
+ */
+export const PUSH_DATA_BYTES = 2_200;
+
+/**
+ * The push as every vendor gets it, within the vendors' size. Re-sends of one message replace each
+ * other on the device (collapse key = message id), and the vendor drops it once the message expires.
  */
 export function pushContentOf(job: DeliveryJob): PushContent {
   return {
-    title: job.message.title,
-    body: job.message.body,
+    title: shortened(job.message.title, PUSH_TITLE_CHARS),
+    body: shortened(job.message.body, PUSH_BODY_CHARS),
     data: appData(job.message),
     collapseKey: job.message.id,
     priority: job.priority,
@@ -23,6 +36,15 @@ export function pushContentOf(job: DeliveryJob): PushContent {
 function appData(message: DeliveryJob['message']): Record<string, string> {
   const data: Record<string, string> = { messageId: message.id, type: message.type };
   if (message.seq !== null) data['seq'] = String(message.seq);
-  if (Object.keys(message.data).length > 0) data['data'] = JSON.stringify(message.data);
+  if (Object.keys(message.data).length === 0) return data;
+  const json = JSON.stringify(message.data);
+  if (Buffer.byteLength(JSON.stringify(json)) <= PUSH_DATA_BYTES) data['data'] = json;
+  else data['dataOmitted'] = 'true';
   return data;
+}
+
+/** At most `chars` characters (whole code points), with an ellipsis when cut. */
+export function shortened(text: string, chars: number): string {
+  const points = [...text];
+  return points.length <= chars ? text : `${points.slice(0, chars - 1).join('')}…`;
 }

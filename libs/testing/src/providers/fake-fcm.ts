@@ -2,6 +2,9 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { ScriptedReplies, requestForm, requestJson, startFakeHttpServer, type FakeReply, type FakeRequest } from './fake-http-server';
 import { verifyJwt } from './jwt-verifier';
 
+/** Four weeks, the longest FCM keeps a message for an offline device. */
+const FCM_MAX_TTL_SECONDS = 2_419_200;
+
 export interface FcmSent {
   token: string;
   message: Record<string, unknown>;
@@ -97,6 +100,9 @@ export async function startFakeFcm(options: FakeFcmOptions = {}): Promise<FakeFc
     // As FCM's error-code documentation shows it: only the FcmError detail, and the message.
     if (invalid.has(token)) return fcmError(400, 'INVALID_ARGUMENT', 'The registration token is not a valid FCM registration token', 'INVALID_ARGUMENT');
     if (unregistered.has(token)) return fcmError(404, 'NOT_FOUND', 'Requested entity was not found.', 'UNREGISTERED');
+    // FCM keeps a message at most four weeks and refuses a longer time to live.
+    const ttl = /^(\d+)s$/.exec(String((message['android'] as { ttl?: unknown } | undefined)?.ttl ?? ''))?.[1];
+    if (ttl !== undefined && Number(ttl) > FCM_MAX_TTL_SECONDS) return fcmError(400, 'INVALID_ARGUMENT', 'Invalid value at \'message.android.ttl\'', 'INVALID_ARGUMENT');
     const failure = failures.take();
     if (failure !== undefined) {
       const reply = fcmError(failure.status, failure.apiStatus ?? API_STATUS[failure.status] ?? 'UNKNOWN', 'scripted failure', failure.errorCode);

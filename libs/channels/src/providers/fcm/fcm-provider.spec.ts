@@ -36,8 +36,18 @@ describe('FCM provider', () => {
       token: TOKEN,
       notification: { title: content.title, body: content.body },
       data: { orderNo: '1234' },
-      android: { priority: 'HIGH', collapse_key: 'order-1234' },
+      android: { priority: 'HIGH', notification: { tag: 'order-1234' } },
+      apns: { headers: { 'apns-collapse-id': 'order-1234' } },
     });
+    // Android's collapse_key would count against FCM's four per device: an offline phone kept only four messages.
+    expect((fake.messages[0]?.message['android'] as Record<string, unknown>)['collapse_key']).toBeUndefined();
+  });
+
+  it('keeps a message expiring beyond four weeks for the four weeks FCM allows, instead of being refused', async () => {
+    await start();
+    const receipt = await provider.send({ token: TOKEN, content: { ...content, expiresAt: new Date(clock.now() + 60 * 86_400_000) } });
+    expect(receipt.providerMessageId).toMatch(/messages/);
+    expect(fake.messages[0]?.message).toMatchObject({ android: { ttl: '2419200s' } });
   });
 
   it('gets one access token from the service account and reuses it until shortly before it expires', async () => {

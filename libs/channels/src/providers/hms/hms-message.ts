@@ -1,16 +1,22 @@
 import type { PushContent } from '../../ports';
 
+/** Push Kit keeps a message for an offline device at most 15 days. */
+export const HMS_MAX_TTL_SECONDS = 1_296_000;
+
 /** Push Kit's `message` for a token list: a notification message, or a data message when silent. */
 export function hmsMessage(tokens: string[], content: PushContent, now: number): Record<string, unknown> {
   const android: Record<string, unknown> = { urgency: content.priority === 'high' ? 'HIGH' : 'NORMAL' };
-  if (content.collapseKey !== undefined) android['collapse_key'] = collapseKeyNumber(content.collapseKey);
-  if (content.expiresAt !== undefined) android['ttl'] = `${Math.max(1, Math.floor((content.expiresAt.getTime() - now) / 1000))}s`;
+  // No collapse_key: in Push Kit it picks an offline cache group (1 to 100) of which only the latest
+  // message is kept, so messages of different ids that fell in one group were lost. The
+  // notification's tag replaces a re-sent one instead.
+  if (content.expiresAt !== undefined) android['ttl'] = `${Math.min(HMS_MAX_TTL_SECONDS, Math.max(1, Math.floor((content.expiresAt.getTime() - now) / 1000)))}s`;
   if (!content.silent) {
     android['notification'] = {
       title: content.title,
       body: content.body,
       // Type 3 opens the app, the only action that needs no app-specific intent.
       click_action: { type: 3 },
+      ...(content.collapseKey === undefined ? {} : { tag: content.collapseKey }),
       ...(content.badge === undefined ? {} : { badge: { set_num: content.badge } }),
     };
   }
@@ -19,11 +25,4 @@ export function hmsMessage(tokens: string[], content: PushContent, now: number):
     android,
     ...(content.data === undefined ? {} : { data: JSON.stringify(content.data) }),
   };
-}
-
-/** Push Kit takes collapse keys as numbers from 0 to 100; a string key maps onto that range. */
-function collapseKeyNumber(key: string): number {
-  let hash = 0;
-  for (const char of key) hash = (hash * 31 + char.charCodeAt(0)) % 101;
-  return hash;
 }

@@ -37,6 +37,15 @@ describe('HMS Push Kit provider', () => {
     expect(new Set(results.map((result) => result.receipt?.providerMessageId)).size).toBe(1);
   });
 
+  it('replaces a re-sent notification by its tag, caches every message for an offline device, and at most 15 days', async () => {
+    await start();
+    await provider.sendMany({ tokens, content: { ...content, collapseKey: 'm-1', expiresAt: new Date(Date.now() + 60 * 86_400_000) } });
+    const android = fake.batches[0]?.message['android'] as Record<string, unknown>;
+    expect(android).toMatchObject({ notification: { tag: 'm-1' }, ttl: '1296000s' });
+    // Push Kit's collapse_key is an offline cache group keeping only its latest message: messages that shared one were lost.
+    expect(android['collapse_key']).toBeUndefined();
+  });
+
   it('maps partial success to deactivation of the illegal tokens only', async () => {
     await start();
     fake.unregister(tokens[1] as string);

@@ -1,5 +1,8 @@
 import type { PushContent } from '../../ports';
 
+/** Mi Push keeps a message for an offline device at most two weeks. */
+export const XIAOMI_MAX_TTL_MS = 14 * 86_400_000;
+
 /** The form fields of `/v3/message/regid` for a comma-separated list of regids. */
 export function xiaomiForm(regids: string[], content: PushContent, packageName: string, now: number): URLSearchParams {
   const form = new URLSearchParams({
@@ -12,7 +15,7 @@ export function xiaomiForm(regids: string[], content: PushContent, packageName: 
     payload: JSON.stringify(content.data ?? {}),
     notify_type: '-1',
   });
-  if (content.expiresAt !== undefined) form.set('time_to_live', String(Math.max(0, content.expiresAt.getTime() - now)));
+  if (content.expiresAt !== undefined) form.set('time_to_live', String(Math.min(XIAOMI_MAX_TTL_MS, Math.max(0, content.expiresAt.getTime() - now))));
   if (content.collapseKey !== undefined) form.set('notify_id', String(notifyId(content.collapseKey)));
   return form;
 }

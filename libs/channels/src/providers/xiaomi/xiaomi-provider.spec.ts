@@ -44,6 +44,12 @@ describe('Xiaomi push provider', () => {
     expect(results[0]?.receipt?.providerMessageId).toMatch(/^scm/);
   });
 
+  it('keeps a message expiring beyond two weeks for the two weeks Mi Push allows', async () => {
+    await start();
+    await provider.sendMany({ tokens: regids, content: { ...content, expiresAt: new Date(Date.now() + 60 * 86_400_000) } });
+    expect(fake.messages[0]?.form.get('time_to_live')).toBe(String(14 * 86_400_000));
+  });
+
   it('deactivates only the regids reported in bad_regids', async () => {
     await start();
     fake.unregister(regids[2] as string);

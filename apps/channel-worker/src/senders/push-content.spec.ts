@@ -1,0 +1,50 @@
+import { createPushProvider, type PushChannelProvider } from '@notify/channels';
+import { startFakeApns, type FakeApns } from '@notify/testing';
+import { deliveryJob } from '../delivery/jobs.spec-helper';
+import { summarize } from '../delivery/summaries';
+import { PUSH_BODY_CHARS, PUSH_TITLE_CHARS, pushContentOf } from './push-content';
+
+const TOKEN = 'c'.repeat(64);
+
+describe('pushContentOf', () => {
+  let fake: FakeApns;
+  let apns: PushChannelProvider;
+
+  beforeAll(async () => {
+    fake = await startFakeApns();
+    apns = createPushProvider({ driver: 'apns', baseUrl: fake.url, teamId: fake.teamId, keyId: fake.keyId, topic: fake.topic, signingKey: fake.signingKey });
+  });
+
+  afterAll(async () => {
+    await apns.close();
+    await fake.close();
+  });
+
+  it('keeps a long message within the vendors’ 4 KB: title and body cut, data left out for the app to sync', async () => {
+    const long = deliveryJob(1, {
+      message: { ...deliveryJob(1).message, title: '标'.repeat(300), body: '长'.repeat(5_000), data: { note: '"quoted"'.repeat(2_000) } },
+    });
+    const content = pushContentOf(long);
+    expect([...content.title]).toHaveLength(PUSH_TITLE_CHARS);
+    expect([...content.body]).toHaveLength(PUSH_BODY_CHARS);
+    expect(content.body.endsWith('…')).toBe(true);
+    expect(content.data).toEqual({ messageId: 'm-1', type: 'note', seq: '1', dataOmitted: 'true' });
+    // Whole, APNs refused the payload for its size, a permanent refusal: the delivery was dead.
+    await expect(apns.send({ token: TOKEN, content })).resolves.toMatchObject({ providerMessageId: expect.any(String) });
+  });
+
+  it('keeps a short message and its data whole', () => {
+    const job = deliveryJob(2, { message: { ...deliveryJob(2).message, data: { orderNo: '1234' } } });
+    expect(pushContentOf(job)).toMatchObject({ title: 'Title 2', body: 'Body 2', data: { messageId: 'm-2', data: '{"orderNo":"1234"}' }, collapseKey: 'm-2' });
+  });
+
+  it('keeps every message id of a summary of 50, which APNs takes', async () => {
+    const jobs = Array.from({ length: 50 }, (_, i) =>
+      deliveryJob(i % 10, { deliveryId: `0190c0de-0000-7000-8000-0000000000${String(i).padStart(2, '0')}`, message: { ...deliveryJob(i % 10).message, id: `0190c0de-1111-7000-8000-0000000000${String(i).padStart(2, '0')}`, body: '长'.repeat(1_000) } }),
+    );
+    const [summary] = summarize([], [jobs]).sends;
+    const content = pushContentOf(summary!);
+    expect((JSON.parse(content.data!['data']!) as { messageIds: string[] }).messageIds).toHaveLength(50);
+    await expect(apns.send({ token: TOKEN, content })).resolves.toMatchObject({ providerMessageId: expect.any(String) });
+  });
+});
