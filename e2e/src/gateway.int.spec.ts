@@ -170,6 +170,17 @@ describe('realtime gateway', () => {
     await eventually(() => websocketDelivery(userId, 'stored by one'), (d) => d?.status === 'delivered');
   });
 
+  it('takes an acknowledgement with a null error, as a Java or Go client writes an empty field, for stored', async () => {
+    const userId = uniqueId('null-error');
+    const socket = await platform.connect(userId);
+    socket.on('notification', (_message, ack) => ack({ ok: true, error: null } as never));
+    await note(userId, 'stored, no error');
+    expect(await eventually(() => websocketDelivery(userId, 'stored, no error'), (d) => d?.status === 'delivered' || d?.status === 'failed')).toEqual({
+      status: 'delivered',
+      last_error: null,
+    });
+  });
+
   it('ends a job that has no inbox sequence number as dead instead of emitting it', async () => {
     const userId = uniqueId('unplaced');
     const client = await platform.connectAndCollect(userId);

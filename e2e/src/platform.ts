@@ -20,6 +20,7 @@ export class RunningPlatform {
   readonly jwtSecret = randomBytes(24).toString('hex');
   private apps: INestApplication[] = [];
   private consumingGateway?: RealtimeServer;
+  private consumingGatewayApp?: INestApplication;
   private sockets: NotificationSocket[] = [];
   gatewayPort = 0;
   /** Ports of further gateways started with `addGateway`. */
@@ -39,6 +40,7 @@ export class RunningPlatform {
     this.apps.push(await startMessageCenter(loadMessageCenterConfig(this.env), this.logger, { onFatal: this.onFatal }));
     const gateway = await startRealtimeGateway(loadRealtimeGatewayConfig(this.env), this.logger, this.onFatal);
     this.apps.push(gateway);
+    this.consumingGatewayApp = gateway;
     this.consumingGateway = gateway.get(RealtimeServer);
     this.gatewayPort = listeningPort(gateway);
     const kafka = new Kafka({ clientId: 'e2e-producer', brokers: process.env.KAFKA_BROKERS!.split(','), logLevel: 1 });
@@ -92,6 +94,22 @@ export class RunningPlatform {
 
   async produceRequest(request: Record<string, unknown>, key: string): Promise<void> {
     await this.producer.send({ topic: 'notify.requests', messages: [{ key, value: JSON.stringify(request) }] });
+  }
+
+  /**
+   * Closes the gateway that consumes deliveries, as a deploy does; `stop` leaves it alone then.
+   * `whenClosingSockets` runs as the gateway turns to its connections, after its consumer stopped.
+   */
+  async closeConsumingGateway(whenClosingSockets: () => void = () => undefined): Promise<void> {
+    const gateway = this.consumingGatewayApp!;
+    const server = this.consumingGateway!;
+    const closeSockets = server.beforeApplicationShutdown.bind(server);
+    server.beforeApplicationShutdown = () => {
+      whenClosingSockets();
+      return closeSockets();
+    };
+    this.apps = this.apps.filter((app) => app !== gateway);
+    await gateway.close();
   }
 
   async stop(): Promise<void> {

@@ -35,9 +35,14 @@ export const REALTIME_SETTINGS = Symbol('REALTIME_SETTINGS');
  */
 export type EmitOutcome = 'acknowledged' | 'client_error' | 'offline' | 'ack_timeout';
 
-/** An acknowledgement says the message was stored unless it carries an error (contract, Socket.IO). */
+/**
+ * An acknowledgement says the message was stored unless it carries an error object (contract,
+ * Socket.IO): `{ "ok": true, "error": null }`, as Jackson or a Go struct writes an empty field, is stored.
+ */
 function isStored(reply: StoredAck): boolean {
-  return !(typeof reply === 'object' && reply !== null && 'error' in reply);
+  if (typeof reply !== 'object' || reply === null) return true;
+  const error = (reply as { error?: unknown }).error;
+  return typeof error !== 'object' || error === null;
 }
 
 /** The longest delay a Node.js timer holds (about 24.8 days); a longer one would fire at once. */
@@ -65,6 +70,8 @@ export class RealtimeServer implements OnApplicationBootstrap, BeforeApplication
   private io?: NotificationsServer;
   private namespace?: NotificationsNamespace;
   private adapterPool?: Pool;
+  /** Emits still waiting for their acknowledgements; a shutdown waits for them (each ends by its timeout). */
+  private readonly unanswered = new Set<Promise<EmitOutcome>>();
 
   constructor(
     private readonly httpAdapterHost: HttpAdapterHost,
@@ -136,21 +143,29 @@ export class RealtimeServer implements OnApplicationBootstrap, BeforeApplication
     emit: (room: ReturnType<NotificationsNamespace['timeout']>, done: (error: Error | null, replies: StoredAck[]) => void) => void,
   ): Promise<EmitOutcome> {
     const namespace = this.requireNamespace();
-    return new Promise((resolve) => {
+    const outcome = new Promise<EmitOutcome>((resolve) => {
       emit(namespace.to(userRoom(userId)).timeout(this.settings.ackTimeoutMs), (error, replies) => {
         if (replies.some(isStored)) resolve('acknowledged');
         else if (replies.length > 0) resolve('client_error');
         else resolve(error ? 'ack_timeout' : 'offline');
       });
     });
+    this.unanswered.add(outcome);
+    void outcome.then(() => this.unanswered.delete(outcome));
+    return outcome;
   }
 
   /**
-   * Closes every client connection so the HTTP server, which NestJS closes next, is not held open
-   * by them, and leaves the cluster (the adapters release their LISTEN connection).
+   * Waits for the acknowledgements of the emits still out (at most the acknowledgement timeout: the
+   * consumer has stopped, so no emit starts), with every connection and the cluster still open; then
+   * closes every client connection so the HTTP server, which NestJS closes next, is not held open by
+   * them, and leaves the cluster (the adapters release their LISTEN connection). Closed at once, a
+   * deploy lost the acknowledgements of the last batch: stored by the browser, the messages were
+   * taken for unanswered and sent again by push.
    */
   async beforeApplicationShutdown(): Promise<void> {
     if (!this.io) return;
+    await Promise.all(this.unanswered);
     this.io.engine.close();
     await Promise.all([this.io.of('/'), this.io.of(REALTIME_NAMESPACE)].map((namespace) => namespace.adapter.close()));
   }

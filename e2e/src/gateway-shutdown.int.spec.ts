@@ -1,0 +1,33 @@
+import { eventually } from '@notify/testing';
+import { RunningPlatform, uniqueId } from './platform';
+
+/** A deploy of the gateway: SIGTERM while messages wait for their acknowledgements. */
+describe('realtime gateway shutdown', () => {
+  const platform = new RunningPlatform({ GATEWAY_ACK_TIMEOUT_MS: '5000', GATEWAY_GROUP: uniqueId('e2e-gateway-shutdown') });
+
+  beforeAll(() => platform.start());
+  afterAll(() => platform.stop());
+
+  it('records the acknowledgements of the emits still out when it shuts down', async () => {
+    const userId = uniqueId('deploy');
+    const socket = await platform.connect(userId);
+    const received: string[] = [];
+    const acks: (() => void)[] = [];
+    socket.on('notification', (message, ack) => {
+      received.push(message.title);
+      acks.push(() => ack({ ok: true }));
+    });
+    const requestId = uniqueId('deploy');
+    await platform.produceRequest({ id: requestId, type: 'account.note', to: { userId }, channels: ['websocket'], content: { title: 'during a deploy' } }, userId);
+    await eventually(async () => received.length, (n) => n === 1);
+
+    // The browser acknowledges as the gateway, its consumer stopped, turns to close the connections.
+    await platform.closeConsumingGateway(() => acks.forEach((ack) => ack()));
+
+    const rows = (await platform.db.query(
+      `SELECT d.status, d.last_error FROM deliveries d JOIN request_keys k ON k.message_id = d.message_id WHERE k.request_id = $1 AND d.channel = 'websocket'`,
+      [requestId],
+    )) as { status: string; last_error: string | null }[];
+    expect(rows).toEqual([{ status: 'delivered', last_error: null }]);
+  });
+});
