@@ -3,7 +3,8 @@ import { RunningPlatform, uniqueId } from './platform';
 
 /** A deploy of the gateway: SIGTERM while messages wait for their acknowledgements. */
 describe('realtime gateway shutdown', () => {
-  const platform = new RunningPlatform({ GATEWAY_ACK_TIMEOUT_MS: '5000', GATEWAY_GROUP: uniqueId('e2e-gateway-shutdown') });
+  // The consumer's stop (its fetch's long poll) comes first and takes seconds: the acknowledgement must outlast it.
+  const platform = new RunningPlatform({ GATEWAY_ACK_TIMEOUT_MS: '60000', GATEWAY_GROUP: uniqueId('e2e-gateway-shutdown') });
 
   beforeAll(() => platform.start());
   afterAll(() => platform.stop());
