@@ -4,6 +4,7 @@ import { KAFKA_PRODUCER, sendJobs } from '@notify/kafka';
 import { APP_LOGGER, Metrics, type AppLogger } from '@notify/observability';
 import { AFTER_COMMIT_RETRY, AFTER_COMMIT_RETRY_POLICY, afterCommit, FallbackStore, type AfterCommitRetry } from '@notify/persistence';
 import type { Counter } from 'prom-client';
+import { PollLoop } from '../poll-loop';
 
 export interface ReleaseSettings {
   pollIntervalMs: number;
@@ -19,8 +20,7 @@ export const SCHEDULER_CLOCK = Symbol('SCHEDULER_CLOCK');
  */
 @Injectable()
 export class ReleasePoller implements OnApplicationBootstrap, OnApplicationShutdown {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> = Promise.resolve();
+  private readonly loop: PollLoop;
   private readonly released: Counter;
 
   constructor(
@@ -33,23 +33,24 @@ export class ReleasePoller implements OnApplicationBootstrap, OnApplicationShutd
     @Optional() @Inject(AFTER_COMMIT_RETRY_POLICY) private readonly retry: AfterCommitRetry = AFTER_COMMIT_RETRY,
   ) {
     this.released = metrics.counter('notify_deliveries_released_total', 'Held deliveries released to their channel');
+    this.loop = new PollLoop(async () => (await this.releaseDue(), false), settings.pollIntervalMs, (err) => this.logger.error({ err }, 'release poll failed'));
   }
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(() => {
-      this.running = this.running.then(() => this.releaseDue()).catch((err: unknown) => this.logger.error({ err }, 'release poll failed'));
-    }, this.settings.pollIntervalMs);
+    this.loop.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
-    clearInterval(this.timer);
-    await this.running;
+    await this.loop.stop();
   }
 
-  /** Releases everything due now, one bounded batch at a time; returns how many it released or expired. */
+  /**
+   * Releases everything due now, one bounded batch at a time, or until the app shuts down; returns
+   * how many it released or expired.
+   */
   async releaseDue(): Promise<number> {
     let total = 0;
-    for (;;) {
+    while (!this.loop.stopping) {
       const { jobs, expired } = await this.store.releaseDue(this.clock(), this.settings.releaseBatchSize);
       if (jobs.length + expired.length > 0) {
         // The release has committed: its jobs would wait for their lease, its expiries would be lost.
@@ -59,5 +60,6 @@ export class ReleasePoller implements OnApplicationBootstrap, OnApplicationShutd
       total += jobs.length + expired.length;
       if (jobs.length + expired.length < this.settings.releaseBatchSize) return total;
     }
+    return total;
   }
 }

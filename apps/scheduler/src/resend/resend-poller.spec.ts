@@ -13,7 +13,7 @@ describe('ResendPoller timing', () => {
   let claims: number;
   let poller: ResendPoller;
 
-  function start(cutShort: number): void {
+  function start(cutShort: number, onClaim: () => void = () => undefined): void {
     claims = 0;
     const job = { deliveryId: 'd', requestId: 'r', userId: 'u', channel: 'websocket', message: {} };
     const store = {
@@ -21,6 +21,7 @@ describe('ResendPoller timing', () => {
       scheduleFailed: async () => ({ taken: 0, ended: [] }),
       claimDue: async (): Promise<ClaimedResends> => {
         claims += 1;
+        onClaim();
         if (claims > cutShort) return { batches: [], ended: [], cutShort: false };
         return { batches: [{ userId: 'u', channel: 'websocket', digest: false, jobs: [job as never] }], ended: [], cutShort: true };
       },
@@ -63,5 +64,18 @@ describe('ResendPoller timing', () => {
     expect(claims).toBe(6);
     await jest.advanceTimersByTimeAsync(INTERVAL_MS - 2);
     expect(claims).toBe(6);
+  });
+
+  it('ends its poll after the claim in hand when the app shuts down, though more is due', async () => {
+    let stopping: Promise<void> | undefined;
+    start(1_000, () => {
+      // SIGTERM arrives while the third claim of the poll is being produced.
+      if (claims === 3) stopping = poller.onApplicationShutdown();
+    });
+    await jest.advanceTimersByTimeAsync(INTERVAL_MS);
+    await stopping;
+    await jest.advanceTimersByTimeAsync(10 * INTERVAL_MS);
+    // A poll takes 20 claims; this one ended after the third, and none followed.
+    expect(claims).toBe(3);
   });
 });

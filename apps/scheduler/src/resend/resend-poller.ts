@@ -4,6 +4,7 @@ import { eventMessages, KAFKA_PRODUCER, sendInChunks } from '@notify/kafka';
 import { APP_LOGGER, Metrics, type AppLogger } from '@notify/observability';
 import { AFTER_COMMIT_RETRY, AFTER_COMMIT_RETRY_POLICY, afterCommit, ResendStore, type AfterCommitRetry } from '@notify/persistence';
 import type { Counter } from 'prom-client';
+import { PollLoop } from '../poll-loop';
 import { resendSlices } from './resend-records';
 
 export interface ResendSettings {
@@ -29,9 +30,7 @@ const MAX_CLAIMS_PER_POLL = 20;
  */
 @Injectable()
 export class ResendPoller implements OnApplicationBootstrap, OnApplicationShutdown {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> = Promise.resolve();
-  private stopped = false;
+  private readonly loop: PollLoop;
   private readonly resent: Counter;
   private readonly batches: Counter;
 
@@ -47,35 +46,16 @@ export class ResendPoller implements OnApplicationBootstrap, OnApplicationShutdo
   ) {
     this.resent = metrics.counter('notify_deliveries_resent_total', 'Deliveries handed to their channel again', ['channel']);
     this.batches = metrics.counter('notify_resend_batches_total', 'Receiver batches re-sent', ['channel']);
+    // Again at once when a claim was cut short by its bound of jobs: more is due than a poll takes.
+    this.loop = new PollLoop(async () => (await this.round()).behind, settings.pollIntervalMs, (err) => this.logger.error({ err }, 'resend poll failed'));
   }
 
   onApplicationBootstrap(): void {
-    this.pollAfter(this.settings.pollIntervalMs);
+    this.loop.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running;
-  }
-
-  /**
-   * Polls after `delayMs`, then again: at once when the poll ended on a claim its bound of jobs cut
-   * short (more is due than a poll's claims take), else after the interval. One timer at a time, so
-   * polls never queue up behind a slow one.
-   */
-  private pollAfter(delayMs: number): void {
-    this.timer = setTimeout(() => {
-      this.running = this.round()
-        .then(({ behind }) => behind)
-        .catch((err: unknown) => {
-          this.logger.error({ err }, 'resend poll failed');
-          return false;
-        })
-        .then((behind) => {
-          if (!this.stopped) this.pollAfter(behind ? 0 : this.settings.pollIntervalMs);
-        });
-    }, delayMs);
+    await this.loop.stop();
   }
 
   /**
@@ -89,21 +69,21 @@ export class ResendPoller implements OnApplicationBootstrap, OnApplicationShutdo
   /** A poll, and whether it left due deliveries behind because its last claim was cut short. */
   private async round(): Promise<{ sent: number; behind: boolean }> {
     const receivers = this.settings.resendReceiversPerClaim;
-    for (;;) {
+    while (!this.loop.stopping) {
       const lost = await this.store.failUnanswered(this.clock(), receivers * 10);
       await this.produce('publishing lost sends', eventMessages(lost));
       if (lost.length < receivers * 10) break;
     }
     // Bounded like the claims: while failures arrive as fast as they are scheduled, the round still
     // goes on to claim and send; what is left is scheduled by the next poll.
-    for (let chunks = 0; chunks < MAX_CLAIMS_PER_POLL; chunks++) {
+    for (let chunks = 0; chunks < MAX_CLAIMS_PER_POLL && !this.loop.stopping; chunks++) {
       const { taken, ended } = await this.store.scheduleFailed(this.clock(), receivers * 10, this.random);
       await this.produce('publishing ended deliveries', eventMessages(ended));
       if (taken < receivers * 10) break;
     }
     let sent = 0;
     let behind = false;
-    for (let claims = 0; claims < MAX_CLAIMS_PER_POLL; claims++) {
+    for (let claims = 0; claims < MAX_CLAIMS_PER_POLL && !this.loop.stopping; claims++) {
       const { batches, ended, cutShort } = await this.store.claimDue(this.clock(), this.settings.resendLeaseMs, receivers, this.settings.resendJobsPerClaim);
       // Serialized a slice at a time: the JSON of a whole claim (up to thousands of jobs with their data) never exists at once.
       for (const slice of resendSlices(batches)) await this.produce('producing resend batches', slice);
