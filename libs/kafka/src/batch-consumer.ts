@@ -1,5 +1,6 @@
 import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
 import type { AppLogger } from '@notify/observability';
+import { PartitionFailures } from './partition-failures';
 
 /** A record of one consumed batch, with what a handler needs to act on it or dead-letter it. */
 export interface ConsumedRecord {
@@ -63,12 +64,7 @@ export class BatchConsumer {
   private readonly consumer: Consumer;
   private readonly heartbeatMs: number;
   private running = false;
-  /**
-   * When each partition's current run of failures began; a partition's success ends only its own.
-   * Shared by the partitions, a partition that failed for ever went unnoticed as long as another
-   * one succeeded now and then.
-   */
-  private readonly failingSince = new Map<string, number>();
+  private readonly failures = new PartitionFailures();
 
   constructor(
     kafka: Kafka,
@@ -87,7 +83,7 @@ export class BatchConsumer {
       retry: {
         retries: options.retries ?? 10,
         restartOnFailure: async (error) => {
-          const failingMs = Math.max(0, ...[...this.failingSince.values()].map((since) => Date.now() - since));
+          const failingMs = this.failures.longestMs(Date.now());
           if (failingMs >= (options.giveUpAfterMs ?? 600_000)) {
             options.logger.error({ err: error, failingMs }, 'kafka consumer handler has failed without a success for too long; giving up');
             return false;
@@ -97,6 +93,7 @@ export class BatchConsumer {
         },
       },
     });
+    this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => this.failures.keepOnly(payload.memberAssignment));
     this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
       if (!payload.restart && this.running) options.onFatal(payload.error);
     });
@@ -160,9 +157,9 @@ export class BatchConsumer {
   private async handle(partition: string, records: ConsumedRecord[], progress: () => void): Promise<void> {
     try {
       await this.options.handler(records, progress);
-      this.failingSince.delete(partition);
+      this.failures.succeeded(partition);
     } catch (error) {
-      if (!this.failingSince.has(partition)) this.failingSince.set(partition, Date.now());
+      this.failures.failed(partition, Date.now());
       throw error;
     }
   }
