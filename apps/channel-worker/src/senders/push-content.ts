@@ -45,6 +45,8 @@ function appData(message: DeliveryJob['message']): Record<string, string> {
 
 /** At most `chars` characters (whole code points), with an ellipsis when cut. */
 export function shortened(text: string, chars: number): string {
+  // A text of no more UTF-16 units than that has no more code points either: most pushes end here.
+  if (text.length <= chars) return text;
   const points = [...text];
   return points.length <= chars ? text : `${points.slice(0, chars - 1).join('')}…`;
 }

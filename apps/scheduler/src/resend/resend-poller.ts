@@ -11,8 +11,6 @@ export interface ResendSettings {
   pollIntervalMs: number;
   resendLeaseMs: number;
   resendReceiversPerClaim: number;
-  /** Jobs a claim gathers before it takes no further receiver; `MAX_CLAIM_JOBS` when not set. */
-  resendJobsPerClaim?: number;
 }
 export const RESEND_SETTINGS = Symbol('RESEND_SETTINGS');
 export const RESEND_CLOCK = Symbol('RESEND_CLOCK');
@@ -84,7 +82,7 @@ export class ResendPoller implements OnApplicationBootstrap, OnApplicationShutdo
     let sent = 0;
     let behind = false;
     for (let claims = 0; claims < MAX_CLAIMS_PER_POLL && !this.loop.stopping; claims++) {
-      const { batches, ended, cutShort } = await this.store.claimDue(this.clock(), this.settings.resendLeaseMs, receivers, this.settings.resendJobsPerClaim);
+      const { batches, ended, cutShort } = await this.store.claimDue(this.clock(), this.settings.resendLeaseMs, receivers);
       // Serialized a slice at a time: the JSON of a whole claim (up to thousands of jobs with their data) never exists at once.
       for (const slice of resendSlices(batches)) await this.produce('producing resend batches', slice);
       await this.produce('producing resend batches', eventMessages(ended));

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { DeliveryBatchSchema, DeliveryJobSchema, type Channel, type DeliveryJob } from '@notify/contracts';
 import type { ResendBatch } from '@notify/persistence';
 import type { TopicMessages } from 'kafkajs';
-import { resendRecords, resendSlices } from './resend-records';
+import { resendSlices } from './resend-records';
 
 function job(userId: string | null, seq: number, data: Record<string, unknown> = {}, channel: Channel = 'websocket'): DeliveryJob {
   return DeliveryJobSchema.parse({
@@ -20,6 +20,11 @@ function job(userId: string | null, seq: number, data: Record<string, unknown> =
 }
 
 const batchOf = (jobs: DeliveryJob[], channel: Channel = 'websocket', digest = false): ResendBatch => ({ userId: jobs[0]!.userId, channel, digest, jobs });
+/** One receiver's records, as a claim of that receiver alone produces them. */
+const resendRecords = (batch: ResendBatch, maxBytes?: number): TopicMessages => {
+  const topics = [...resendSlices([batch], Infinity, maxBytes)].flat();
+  return { topic: topics[0]!.topic, messages: topics.flatMap((t) => t.messages) };
+};
 const values = (batch: ResendBatch, maxBytes?: number) => resendRecords(batch, maxBytes).messages.map((m) => ({ key: m.key, value: String(m.value) }));
 
 describe('resendRecords', () => {

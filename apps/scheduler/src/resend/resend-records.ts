@@ -10,21 +10,10 @@ interface ResendRecord {
 }
 
 /**
- * The records of one receiver's resend. The messages travel together — for browsers one
- * `notifications` event, for push one summary per device, for SMS and email one digest when the
- * route asks for it — else each on its own. A batch record is the same JSON as a `DeliveryBatch`,
- * put together from the jobs' JSON so that it can stop before `maxBytes`: many messages with large
- * `data` go as several batches rather than one record the broker refuses.
- */
-export function resendRecords(batch: ResendBatch, maxBytes = MAX_CHUNK_BYTES): TopicMessages {
-  return { topic: deliverTopic(batch.channel), messages: Array.from(recordsOf(batch, maxBytes), (record) => record.message) };
-}
-
-/**
  * A claim's records in slices of at most `jobsPerSlice` jobs (but for a single record of more), one
  * produce call's worth, as `sendJobs` does: every job carries its message's `data` (up to 64 KiB), so
  * the JSON of a whole claim at once could take gigabytes where its objects take little. A slice ends
- * between records, so each receiver's records are those `resendRecords` makes.
+ * between records, so a receiver's records are the same however the claim is sliced.
  */
 export function* resendSlices(batches: ResendBatch[], jobsPerSlice = MAX_CHUNK_MESSAGES, maxBytes = MAX_CHUNK_BYTES): Generator<TopicMessages[]> {
   let slice = new Map<string, Message[]>();
@@ -47,8 +36,12 @@ export function* resendSlices(batches: ResendBatch[], jobsPerSlice = MAX_CHUNK_M
 }
 
 /**
- * A receiver's records one at a time, each job serialized only when its record is put together, so
- * that the JSON of at most one record waits beyond what the caller keeps.
+ * The records of one receiver's resend, one at a time. The messages travel together — for browsers
+ * one `notifications` event, for push one summary per device, for SMS and email one digest when the
+ * route asks for it — else each on its own. A batch record is the same JSON as a `DeliveryBatch`,
+ * put together from the jobs' JSON so that it can stop before `maxBytes`: many messages with large
+ * `data` go as several batches rather than one record the broker refuses. Each job is serialized only
+ * when its record is put together, so the JSON of at most one record waits beyond what the caller keeps.
  */
 function* recordsOf(batch: ResendBatch, maxBytes: number): Generator<ResendRecord> {
   const together = batch.channel === 'websocket' || batch.channel === 'push' || batch.digest;

@@ -121,10 +121,12 @@ function deliveriesOf(userParam: string): string {
  * names (in their order) when given. A NULL user id sorts first, as '' would: no user id is empty.
  */
 function deliveryPageOf(limitParam: string, afterParam?: string): string {
+  // Where the last page ended: the delivery's own columns, read by its key.
+  const position = (columns: string) => `(SELECT ${columns} FROM deliveries a WHERE a.id = ${afterParam} AND a.created_at = m.created_at AND a.message_id = m.id)`;
+  // The first condition is the index range; the second, not indexable for its COALESCE, settles the user.
   const after = afterParam
-    ? `AND (d.channel, d.endpoint) >= (SELECT a.channel, a.endpoint FROM deliveries a WHERE a.id = ${afterParam} AND a.created_at = m.created_at AND a.message_id = m.id)
-            AND (d.channel, d.endpoint, COALESCE(d.user_id, '')) >
-                (SELECT a.channel, a.endpoint, COALESCE(a.user_id, '') FROM deliveries a WHERE a.id = ${afterParam} AND a.created_at = m.created_at AND a.message_id = m.id)`
+    ? `AND (d.channel, d.endpoint) >= ${position('a.channel, a.endpoint')}
+            AND (d.channel, d.endpoint, COALESCE(d.user_id, '')) > ${position("a.channel, a.endpoint, COALESCE(a.user_id, '')")}`
     : '';
   return `COALESCE((
          SELECT ${DELIVERIES_JSON}
