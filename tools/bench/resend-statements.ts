@@ -5,6 +5,7 @@ import { createDataSource, DeliveryOutcomeStore, ResendStore, runMigrations } fr
 import { createTestDatabase, DEFAULT_TEST_ADMIN_URL } from '@notify/testing';
 import { makeHistoryPartitions } from './history';
 import { seedPending } from './pending';
+import { median } from './quantiles';
 
 /**
  * `npm run bench:resend-statements`: the database's part of a batched resend alone, without Kafka
@@ -67,12 +68,6 @@ async function main(): Promise<void> {
     await db.end();
     await database.drop();
   }
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 main().catch((error: unknown) => {
