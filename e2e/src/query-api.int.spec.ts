@@ -118,7 +118,15 @@ describe('query API over gRPC', () => {
   const dateOf = (timestamp: { seconds: string; nanos?: number }) => new Date(Number(timestamp.seconds) * 1000 + Math.floor((timestamp.nanos ?? 0) / 1e6));
 
   /** A message as the message center stores it, written directly: faster than producing, and exact in time. */
-  async function insertMessage(options: { userId: string; type?: string; at: Date; deliveries?: DeliverySeed[]; requestId?: string }): Promise<{ id: string; requestId: string; deliveryIds: string[] }> {
+  async function insertMessage(options: {
+    userId: string;
+    type?: string;
+    at: Date;
+    deliveries?: DeliverySeed[];
+    requestId?: string;
+    data?: Record<string, unknown>;
+    contents?: Record<string, { title: string; body: string }>;
+  }): Promise<{ id: string; requestId: string; deliveryIds: string[] }> {
     const id = newId(options.at);
     const requestId = options.requestId ?? `q-${run}-${id}`;
     await db.query(
@@ -128,7 +136,15 @@ describe('query API over gRPC', () => {
     await db.query(
       `INSERT INTO messages (id, request_id, type, recipient, data, contents, locale, priority, created_at)
        VALUES ($1, $2, $3, $4, $5, $6, 'en', 'normal', $7)`,
-      [id, requestId, options.type ?? `query.${run}`, { userId: options.userId }, { n: 1, nested: { ok: true }, list: ['a', null] }, { en: { title: 'Hello', body: 'World' } }, options.at],
+      [
+        id,
+        requestId,
+        options.type ?? `query.${run}`,
+        { userId: options.userId },
+        options.data ?? { n: 1, nested: { ok: true }, list: ['a', null] },
+        options.contents ?? { en: { title: 'Hello', body: 'World' } },
+        options.at,
+      ],
     );
     const seeds = options.deliveries ?? [{}];
     const deliveryIds = seeds.map(() => newId(options.at));
@@ -345,6 +361,28 @@ describe('query API over gRPC', () => {
       expect(pages).toBe(4);
       expect(seen.find((m) => m.id === shared.id)!.deliveries.map((d: Reply) => d.userId)).toEqual([userId]);
       expect(seen[0].deliveries).toHaveLength(2);
+    });
+
+    it('ListMessages ends a page of large messages early, so that no answer is over what a client takes (4 MiB)', async () => {
+      const userId = `large-${run}`;
+      const start = Date.now() - 7_200_000;
+      const large = { data: { note: 'x'.repeat(60_000) }, contents: Object.fromEntries(['de', 'en', 'fr'].map((l) => [l, { title: l, body: 'y'.repeat(60_000) }])) };
+      const ids: string[] = [];
+      for (let i = 0; i < 20; i++) ids.unshift((await insertMessage({ userId, at: new Date(start + i * 1000), ...large })).id);
+
+      const pages: string[][] = [];
+      let pageToken = '';
+      do {
+        // The test's client keeps grpc-js's default limit on what it receives: 4 MiB.
+        const page = await query('ListMessages', { userId, pageSize: 200, pageToken });
+        pages.push((page.messages ?? []).map((m: Reply) => m.id));
+        expect(page.messages.every((m: Reply) => m.data.fields.note.stringValue.length === 60_000 && m.contents.length === 3)).toBe(true);
+        pageToken = page.nextPageToken ?? '';
+      } while (pageToken && pages.length < 30);
+
+      expect(pages.flat()).toEqual(ids);
+      expect(pages.length).toBeGreaterThan(1);
+      expect(pages.every((page) => page.length > 0)).toBe(true);
     });
 
     it('ListMessages filters by delivery status, type and time range', async () => {

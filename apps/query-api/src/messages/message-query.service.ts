@@ -1,7 +1,7 @@
 import { timeOfId, type DeliveryStatsStore, type MessageQueryStore, type StoredMessage } from '@notify/persistence';
 import { parseRequest } from '../grpc/request-fields';
 import { RpcError } from '../grpc/rpc-error';
-import { toWireDelivery, toWireMessage, toWireStats } from './message.wire';
+import { MAX_PAGE_BYTES, toWireDelivery, toWireMessage, toWireStats, wireBytesBound } from './message.wire';
 import {
   GetMessageByRequestIdRequestSchema,
   GetMessageRequestSchema,
@@ -39,9 +39,12 @@ export class MessageQueryService {
     const { pageSize, pageToken, ...filter } = parseRequest(ListMessagesRequestSchema, request);
     const after = pageToken ? this.pageTokens.read(pageToken, filter) : undefined;
     const page = await this.messages.listForUser(filter, after, pageSize);
+    // Large messages end a page early, after at least one; the token goes on from the last one given.
+    const fitting = countFitting(page.messages, MAX_PAGE_BYTES);
+    const next = fitting < page.messages.length ? page.positions[fitting - 1] : page.next;
     return {
-      messages: page.messages.map(toWireMessage),
-      nextPageToken: page.next ? this.pageTokens.issue(filter, page.next) : undefined,
+      messages: page.messages.slice(0, fitting).map(toWireMessage),
+      nextPageToken: next ? this.pageTokens.issue(filter, next) : undefined,
     };
   }
 
@@ -66,4 +69,14 @@ export class MessageQueryService {
     const wire = toWireMessage(message);
     return message.moreDeliveriesAfter ? { ...wire, nextDeliveriesPageToken: this.pageTokens.issueDeliveries(message.id, message.moreDeliveriesAfter) } : wire;
   }
+}
+
+/** How many of the messages, from the first, fit in `maxBytes` (`wireBytesBound`); at least one. */
+function countFitting(messages: StoredMessage[], maxBytes: number): number {
+  let bytes = 0;
+  for (let i = 0; i < messages.length; i++) {
+    bytes += wireBytesBound(messages[i]!);
+    if (bytes > maxBytes) return Math.max(i, 1);
+  }
+  return messages.length;
 }

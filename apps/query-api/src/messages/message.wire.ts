@@ -53,3 +53,44 @@ export function toWireStats(totals: DeliveryTotals) {
     clickThroughRate: totals.delivered === 0 ? 0 : totals.clicked / totals.delivered,
   };
 }
+
+/**
+ * The most a ListMessages answer may take, under the 4 MiB that grpc-js and most generated clients
+ * accept by default: a message may carry 64 KiB of data and text rendered in several locales, so
+ * even a page of 20 could be refused whole by the caller.
+ */
+export const MAX_PAGE_BYTES = 3 * 1024 * 1024;
+
+/** Room for a field's tag and length, and for a submessage's own. */
+const FIELD = 12;
+
+/**
+ * An upper bound on a message's size as notify.v1.Message: every string at 3 bytes per UTF-16 code
+ * unit (the most UTF-8 takes), every field and submessage with room for its tag and length, every
+ * number and time at its largest.
+ */
+export function wireBytesBound(message: StoredMessage): number {
+  let bytes = 12 * FIELD + text(message.id) + text(message.requestId) + text(message.type) + text(message.locale) + text(message.priority);
+  bytes += valueBytesBound(message.recipient) + valueBytesBound(message.data);
+  for (const [locale, content] of Object.entries(message.contents)) bytes += 4 * FIELD + text(locale) + text(content.title) + text(content.body);
+  for (const d of message.deliveries) {
+    bytes += 14 * FIELD + text(d.id) + text(d.userId) + text(d.channel) + text(d.endpoint) + text(d.status) + text(d.lastError);
+  }
+  return bytes;
+}
+
+/** The same bound for a JSON value as google.protobuf.Value (objects as Struct, arrays as ListValue). */
+function valueBytesBound(value: unknown): number {
+  if (typeof value === 'string') return FIELD + text(value);
+  if (Array.isArray(value)) return value.reduce<number>((sum, item) => sum + valueBytesBound(item), 2 * FIELD);
+  if (value !== null && typeof value === 'object') {
+    let bytes = 2 * FIELD;
+    for (const [key, item] of Object.entries(value)) bytes += FIELD + text(key) + valueBytesBound(item);
+    return bytes;
+  }
+  return FIELD; // a number (8 bytes), a boolean or null
+}
+
+function text(value: string | null): number {
+  return value === null ? 0 : 3 * value.length;
+}

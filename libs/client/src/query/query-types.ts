@@ -43,7 +43,7 @@ export interface ListMessagesQuery {
   type?: string;
   since?: Date;
   until?: Date;
-  /** 1 to 200; the server's default is 20. */
+  /** The most the page holds, 1 to 200 (the server's default is 20); a page of large messages holds fewer. */
   pageSize?: number;
   pageToken?: string;
 }

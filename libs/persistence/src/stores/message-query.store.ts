@@ -63,6 +63,8 @@ export interface MessagePosition {
 
 export interface MessagePage {
   messages: StoredMessage[];
+  /** Each message's place, to end a page early after it. */
+  positions: MessagePosition[];
   /** Set when more messages follow. */
   next?: MessagePosition;
 }
@@ -211,11 +213,11 @@ export class MessageQueryStore {
         ORDER BY p.created_at DESC, p.message_id DESC`,
       params,
     );
-    const messages = rows.slice(0, limit);
-    const last = messages[messages.length - 1];
+    const positions = rows.slice(0, limit).map((row) => ({ createdAt: row.position_at, id: row.id }));
     return {
-      messages: messages.map(toMessage),
-      next: rows.length > limit && last ? { createdAt: last.position_at, id: last.id } : undefined,
+      messages: rows.slice(0, limit).map(toMessage),
+      positions,
+      next: rows.length > limit ? positions[positions.length - 1] : undefined,
     };
   }
 }
