@@ -51,14 +51,16 @@ export class ReleasePoller implements OnApplicationBootstrap, OnApplicationShutd
   async releaseDue(): Promise<number> {
     let total = 0;
     while (!this.loop.stopping) {
-      const { jobs, expired } = await this.store.releaseDue(this.clock(), this.settings.releaseBatchSize);
+      const { jobs, expired, taken } = await this.store.releaseDue(this.clock(), this.settings.releaseBatchSize);
       if (jobs.length + expired.length > 0) {
         // The release has committed: its jobs would wait for their lease, its expiries would be lost.
         await afterCommit('producing released deliveries', () => sendJobs(this.producer, jobs, expired), this.logger, this.retry);
       }
       this.released.inc(jobs.length);
       total += jobs.length + expired.length;
-      if (jobs.length + expired.length < this.settings.releaseBatchSize) return total;
+      // Not what it released: a batch that also cancelled tiers whose lower tier had delivered (after a
+      // broadcast, most of them) was taken for the last, and the rest waited for the next poll.
+      if (taken < this.settings.releaseBatchSize) return total;
     }
     return total;
   }

@@ -22,6 +22,11 @@ export interface Released {
   jobs: DeliveryJob[];
   /** Held deliveries found past their expiry instead of released. */
   expired: OutcomeEvent[];
+  /**
+   * How many held deliveries the batch took: released, expired, or cancelled because a lower tier
+   * had delivered. Fewer than the limit means nothing more was due.
+   */
+  taken: number;
 }
 
 /**
@@ -121,7 +126,7 @@ export class FallbackStore {
       const expired: OutcomeEvent[] = rows
         .filter((r) => r.status === 'expired')
         .map((r) => recordedOutcomeOf({ ...r, status: 'expired', last_error: null, updated_at: now }));
-      return { jobs: await loadDeliveryJobs(tx, queued), expired };
+      return { jobs: await loadDeliveryJobs(tx, queued), expired, taken: rows.length };
     });
   }
 

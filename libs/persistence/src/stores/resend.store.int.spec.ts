@@ -266,6 +266,24 @@ describe('ResendStore', () => {
     expect(batches.flatMap((b) => b.jobs.map((j) => j.deliveryId))).toEqual([id]);
   });
 
+  it('counts the held tiers a release cancelled (a lower tier delivered) among those it took', async () => {
+    const [delivered] = await seed('u-tiers', 1, { status: 'delivered' });
+    const [released] = await seed('u-released-tier', 1, { status: 'held', nextAttemptAt: at(-1), channel: 'push' });
+    // A push tier above the delivered websocket one, of the same message: due, and no longer needed.
+    const cancelled = newId(at(-3_600_000));
+    await first.query(
+      `INSERT INTO deliveries (id, message_id, user_id, channel, endpoint, locale, tier, status, attempts, next_attempt_at, created_at)
+       SELECT $1, message_id, user_id, 'push', 'fcm:u-tiers/d', 'en', 1, 'held', 0, $2, created_at FROM deliveries WHERE id = $3`,
+      [cancelled, at(-1), delivered],
+    );
+
+    const { jobs, taken } = await new FallbackStore(first).releaseDue(T0, 100);
+
+    expect(jobs.map((j) => j.deliveryId)).toEqual([released]);
+    expect(taken).toBe(2);
+    expect(await first.query(`SELECT status FROM deliveries WHERE id = $1`, [cancelled])).toEqual([{ status: 'cancelled' }]);
+  });
+
   it('expires a held tier that had no time of its own once the message is past its expiry', async () => {
     const [held] = await seed('u-held', 1, { status: 'held', nextAttemptAt: null, expiresAt: at(-1), channel: 'sms' });
     const { jobs, expired } = await new FallbackStore(first).releaseDue(T0, 100);
