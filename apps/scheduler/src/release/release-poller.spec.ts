@@ -4,9 +4,9 @@ import type { FallbackStore } from '@notify/persistence';
 import { ReleasePoller } from './release-poller';
 
 const job = { deliveryId: 'd', requestId: 'r', userId: 'u', channel: 'push', message: {} };
-const poller = (store: Partial<FallbackStore>, releaseBatchSize: number, produced: ProducerBatch[] = []) =>
+const poller = (store: object, releaseBatchSize: number, produced: ProducerBatch[] = []) =>
   new ReleasePoller(
-    store as FallbackStore,
+    store as unknown as FallbackStore,
     { sendBatch: async (batch: ProducerBatch) => (produced.push(batch), []) } as unknown as Producer,
     { pollIntervalMs: 60_000, releaseBatchSize },
     () => new Date('2030-07-01T12:00:00Z'),

@@ -18,6 +18,11 @@ const GAVE_UP = `(y.status IN ('dead', 'expired', 'cancelled') OR (y.status = 'f
  */
 export const RELEASE_LEASE_MS = 5 * 60_000;
 
+/** The deliveries of the same message and user as `h` in a lower tier (`y`), as the start of a subquery. */
+const LOWER_TIER = (h: string) => `SELECT 1 FROM deliveries y
+                                  WHERE y.message_id = ${h}.message_id AND y.user_id IS NOT DISTINCT FROM ${h}.user_id
+                                    AND y.created_at = ${h}.created_at AND y.tier < ${h}.tier`;
+
 export interface Released {
   jobs: DeliveryJob[];
   /** Held deliveries found past their expiry instead of released. */
@@ -91,6 +96,12 @@ export class FallbackStore {
    * has locked. One whose lower tier already delivered is cancelled; one past its expiry expires —
    * also a tier that had no time of its own and waited for a lower tier that expired instead of
    * giving up.
+   *
+   * A tier's time counts from its lower tier's: it stays held while a lower tier of its message and
+   * user is still held, and a tier released late (a scheduled send found by a scheduler that was
+   * down, or behind a backlog) moves the times of the held tiers above it by as much. Otherwise one
+   * late poll released every tier of a scheduled message at once, and an online user got the
+   * browser message, the push and the SMS together.
    */
   async releaseDue(now: Date, limit: number): Promise<Released> {
     return this.dataSource.transaction(async (tx) => {
@@ -99,26 +110,34 @@ export class FallbackStore {
         `WITH due AS (
            SELECT h.id, h.created_at FROM deliveries h
             WHERE h.status = 'held' AND (h.next_attempt_at <= $1 OR h.expires_at <= $1)
+              AND (h.expires_at <= $1 OR NOT EXISTS (${LOWER_TIER('h')} AND y.status = 'held'))
             ORDER BY h.next_attempt_at
             LIMIT $2
             FOR UPDATE SKIP LOCKED),
          decided AS (
-           SELECT h.id, h.created_at, CASE
-                    WHEN EXISTS (SELECT 1 FROM deliveries y
-                                  WHERE y.message_id = h.message_id AND y.user_id IS NOT DISTINCT FROM h.user_id
-                                    AND y.created_at = h.created_at AND y.tier < h.tier
-                                    AND y.status IN ('delivered', 'read', 'clicked')) THEN 'cancelled'
+           SELECT h.id, h.created_at, h.next_attempt_at AS planned, CASE
+                    WHEN EXISTS (${LOWER_TIER('h')} AND y.status IN ('delivered', 'read', 'clicked')) THEN 'cancelled'
                     WHEN h.expires_at IS NOT NULL AND h.expires_at <= $1 THEN 'expired'
                     ELSE 'queued' END AS status
-             FROM due JOIN deliveries h ON h.id = due.id AND h.created_at = due.created_at)
-         UPDATE deliveries h
-            SET status = decided.status,
-                next_attempt_at = CASE WHEN decided.status = 'queued' THEN ${leaseEnd('$1::timestamptz', '$3')} END,
-                updated_at = now()
-           FROM decided
-          WHERE h.id = decided.id AND h.created_at = decided.created_at
-          RETURNING h.id, h.created_at, h.status, h.message_id, h.user_id, h.channel, h.attempts,
-                    (SELECT request_id FROM messages m WHERE m.id = h.message_id AND m.created_at = h.created_at)`,
+             FROM due JOIN deliveries h ON h.id = due.id AND h.created_at = due.created_at),
+         released AS (
+           UPDATE deliveries h
+              SET status = decided.status,
+                  next_attempt_at = CASE WHEN decided.status = 'queued' THEN ${leaseEnd('$1::timestamptz', '$3')} END,
+                  updated_at = now()
+             FROM decided
+            WHERE h.id = decided.id AND h.created_at = decided.created_at
+            RETURNING h.id, h.created_at, h.status, h.message_id, h.user_id, h.channel, h.attempts, h.tier, decided.planned,
+                      (SELECT request_id FROM messages m WHERE m.id = h.message_id AND m.created_at = h.created_at)),
+         -- none of these is among the released: a tier above a held one is not taken
+         later AS (
+           UPDATE deliveries u
+              SET next_attempt_at = u.next_attempt_at + ($1::timestamptz - r.planned), updated_at = now()
+             FROM released r
+            WHERE r.status = 'queued' AND r.planned < $1
+              AND u.message_id = r.message_id AND u.user_id IS NOT DISTINCT FROM r.user_id AND u.created_at = r.created_at
+              AND u.tier > r.tier AND u.status = 'held' AND u.next_attempt_at IS NOT NULL)
+         SELECT * FROM released`,
         [now, limit, RELEASE_LEASE_MS],
       );
       const queued = rows.filter((r) => r.status === 'queued').map((r) => ({ id: r.id, createdAt: r.created_at }));

@@ -284,6 +284,28 @@ describe('ResendStore', () => {
     expect(await first.query(`SELECT status FROM deliveries WHERE id = $1`, [cancelled])).toEqual([{ status: 'cancelled' }]);
   });
 
+  it('releases a late scheduled message one tier at a time, each its escalation delay after the one below', async () => {
+    // Websocket at T0 - 50 s, push 30 s later, SMS 30 s after that: the scheduler was away until T0.
+    const [browser] = await seed('u-late', 1, { status: 'held', nextAttemptAt: at(-50_000) });
+    const upper = [1, 2].map(() => newId(at(-3_600_000)));
+    await first.query(
+      `INSERT INTO deliveries (id, message_id, user_id, channel, endpoint, locale, tier, status, attempts, next_attempt_at, created_at)
+       SELECT x.id, d.message_id, d.user_id, x.channel, x.channel || ':u-late', 'en', x.tier, 'held', 0, x.due, d.created_at
+         FROM deliveries d, unnest($2::uuid[], $3::varchar[], $4::smallint[], $5::timestamptz[]) AS x(id, channel, tier, due)
+        WHERE d.id = $1`,
+      [browser, upper, ['push', 'sms'], [1, 2], [at(-20_000), at(10_000)]],
+    );
+    const store = new FallbackStore(first);
+    const released = async (now: Date) => (await store.releaseDue(now, 100)).jobs.map((j) => j.deliveryId);
+
+    expect(await released(T0)).toEqual([browser]);
+    // Each tier above moved by the 50 s the browser's release came late.
+    expect(await released(at(29_999))).toEqual([]);
+    expect(await released(at(30_000))).toEqual([upper[0]]);
+    expect(await released(at(59_999))).toEqual([]);
+    expect(await released(at(60_000))).toEqual([upper[1]]);
+  });
+
   it('expires a held tier that had no time of its own once the message is past its expiry', async () => {
     const [held] = await seed('u-held', 1, { status: 'held', nextAttemptAt: null, expiresAt: at(-1), channel: 'sms' });
     const { jobs, expired } = await new FallbackStore(first).releaseDue(T0, 100);
