@@ -59,6 +59,14 @@ describe('maintainPartitions', () => {
     expect(keys.map((k: { message_id: string }) => k.message_id)).toContain(olderThanRetention);
   });
 
+  it('keeps a week an hour past the retention period, for the pollers to end what is still pending in it', async () => {
+    // The week of 14 January ends on Monday 21 January: five days of retention take it to 26 January, 00:00.
+    const policy = (now: string) => ({ now: new Date(now), daysAhead: 1, retentionDays: 5 });
+    expect((await maintainPartitions(database.dataSource(), policy('2030-01-26T00:59:59Z'))).dropped).toEqual([]);
+    const report = await maintainPartitions(database.dataSource(), policy('2030-01-26T01:00:00Z'));
+    expect(report.dropped.filter((p) => p.startsWith('messages_p'))).toEqual(['messages_p20300114']);
+  });
+
   it('puts off a drop whose table stays locked, without holding up the other tables, and drops it on the next run', async () => {
     await maintainPartitions(database.dataSource(), { now: new Date('2030-02-05T10:00:00Z'), daysAhead: 1, retentionDays: 60 });
     const old = await insertMessage(new Date('2030-02-05T10:00:00Z'));

@@ -8,6 +8,13 @@ const DAY_MS = 86_400_000;
 const WEEK_MS = 7 * DAY_MS;
 /** 1970-01-05, the first Monday of the epoch: weeks start on Mondays at 00:00 UTC. */
 const FIRST_MONDAY_MS = 4 * DAY_MS;
+/**
+ * How long past the retention period a message is kept at least. A message expires by then at the
+ * latest (the message center caps its expiry at the retention period), and this hour leaves the
+ * pollers time to record that of every delivery still pending — dropped with its partition, a
+ * delivery ends with no outcome, no event, and counted as pending for good.
+ */
+export const SETTLE_MS = 3_600_000;
 /** Any fixed number: it names the lock that keeps two instances from maintaining partitions at once. */
 const MAINTENANCE_LOCK = 7_361_001;
 
@@ -73,7 +80,7 @@ export async function maintainPartitions(dataSource: DataSource, policy: Partiti
 
 async function maintain(runner: QueryRunner, policy: PartitionPolicy): Promise<MaintenanceReport> {
   const today = Math.floor(policy.now.getTime() / DAY_MS) * DAY_MS;
-  const cutoff = today - policy.retentionDays * DAY_MS;
+  const cutoff = Math.floor((policy.now.getTime() - SETTLE_MS) / DAY_MS) * DAY_MS - policy.retentionDays * DAY_MS;
   const lockTimeoutMs = policy.lockTimeoutMs ?? 3_000;
   const report: MaintenanceReport = { created: [], dropped: [], notCreated: [], notDropped: [] };
   const outcome = (done: boolean, names: string[]) => (done ? report.created : report.notCreated).push(...names);

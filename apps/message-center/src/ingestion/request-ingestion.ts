@@ -105,7 +105,7 @@ export class RequestIngestion implements OnApplicationBootstrap, OnModuleDestroy
     }
     const { userIds, topics } = namedRecipients([...copies.values()].flat().flatMap((c) => ('request' in c ? [c.request] : [])));
     const directory = await this.recipients.lookup(userIds, topics);
-    const context = { now, newId, directory };
+    const context = { now, newId, directory, retentionDays: this.settings.retentionDays };
     let planned: PlannedMessage[] = [];
     let plannedDeliveries = 0;
     let stored = 0;

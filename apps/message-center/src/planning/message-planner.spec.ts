@@ -81,7 +81,7 @@ function plan(fields: Record<string, unknown>): PlannedMessage {
   const route = routes.resolve(request.type);
   if (!route) throw new Error(`no route for ${request.type}`);
   let next = 0;
-  return planMessage(request, route, { now: NOW, newId: () => `id-${++next}`, directory });
+  return planMessage(request, route, { now: NOW, newId: () => `id-${++next}`, directory, retentionDays: 30 });
 }
 
 /** A delivery as the assertions compare it: everything but its id. */
@@ -447,6 +447,14 @@ describe('planMessage', () => {
     it('defaults to now plus the route ttl', () => {
       expect(plan({}).expiresAt).toEqual(at(2 * DAY));
       expect(plan({ type: 'promo.spring', content: { title: 't', body: 'b' } }).expiresAt).toEqual(at(7 * DAY));
+    });
+
+    it('ends within the retention period (30 days here), whatever the request or the ttl from a late sendAt asks', () => {
+      // Past it the message's rows may be deleted: a delivery still pending then would end with no outcome.
+      expect(plan({ expiresAt: at(90 * DAY).toISOString() }).expiresAt).toEqual(at(30 * DAY));
+      const late = plan({ sendAt: at(29 * DAY).toISOString() });
+      expect(late.expiresAt).toEqual(at(30 * DAY));
+      expect(late.deliveries[0]!.status).toBe('held');
     });
   });
 

@@ -13,7 +13,11 @@ export interface PlanningContext {
   now: Date;
   newId: (at: Date) => string;
   directory: RecipientDirectory;
+  /** MESSAGE_RETENTION_DAYS: no message expires later than this after it was created. */
+  retentionDays: number;
 }
+
+const DAY_MS = 86_400_000;
 
 /**
  * Decides every delivery of one request: who, over which channel, to which endpoint, in which
@@ -24,8 +28,10 @@ export function planMessage(request: NotificationRequest, route: Route, context:
   const createdAt = now;
   const sendAt = request.sendAt && new Date(request.sendAt) > now ? new Date(request.sendAt) : null;
   const start = sendAt ?? createdAt;
-  // The time to live counts from when the message is to go out.
-  const expiresAt = request.expiresAt ? new Date(request.expiresAt) : new Date(start.getTime() + route.ttlMs);
+  // The time to live counts from when the message is to go out. It ends within the retention period,
+  // so that every delivery has an outcome before its rows are deleted (SETTLE_MS).
+  const wanted = request.expiresAt ? Date.parse(request.expiresAt) : start.getTime() + route.ttlMs;
+  const expiresAt = new Date(Math.min(wanted, createdAt.getTime() + context.retentionDays * DAY_MS));
   const expired = expiresAt <= now;
   const channels = channelsOf(route, request.channels);
   const available = [...route.templates.keys()];
