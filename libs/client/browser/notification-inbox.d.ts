@@ -14,6 +14,7 @@ export interface InboxOptions {
   userId?: string;
   deviceId?: string;
   storage?: InboxStorage;
+  /** Messages per sync page (100, at most 500); halved after a page that timed out, until the sync has caught up. */
   pageSize?: number;
   /** The first wait before a failed sync or connection is tried again (1 s); it doubles up to 30 s. */
   syncRetryMs?: number;
@@ -30,6 +31,7 @@ export declare class NotificationInbox {
   connect(): this;
   disconnect(): void;
   sync(): Promise<void>;
+  /** Any number of ids: sent 500 at a time, the most the gateway takes in one request. */
   markRead(ids: string[]): Promise<{ ok: true } | { error: { code: string; message: string } }>;
   list(): InboxMessage[];
 }

@@ -26,7 +26,7 @@
  */
 
 const NAMESPACE = '/notifications';
-/** The gateway answers at most this many messages per sync page. */
+/** The gateway answers at most this many messages per sync page, and marks at most this many read per request. */
 const MAX_PAGE = 500;
 /** A failed sync or connection is tried again after 1 s, then twice as long each time, up to this. */
 const MAX_RETRY_MS = 30_000;
@@ -81,6 +81,8 @@ export class NotificationInbox {
     this.restore();
     /** @type {Promise<void>} */
     this.syncing = Promise.resolve();
+    /** @type {number | undefined} the size of the sync pages after a timeout, until the sync has caught up */
+    this.pageLimit = undefined;
     this.socket = null;
     /** @type {ReturnType<typeof setTimeout> | undefined} */
     this.retryTimer = undefined;
@@ -172,7 +174,10 @@ export class NotificationInbox {
   sync() {
     // One sync at a time; one that failed does not stop the ones after it.
     this.syncing = this.syncing.then(() => this.syncPages()).then(
-      () => this.syncBackoff.reset(),
+      () => {
+        this.syncBackoff.reset();
+        this.pageLimit = undefined;
+      },
       (/** @type {Error} */ error) => {
         this.options.onStatus?.('error', `sync failed: ${error.message}`);
         // Not connected: the next connection syncs anyway.
@@ -184,12 +189,19 @@ export class NotificationInbox {
     return this.syncing;
   }
 
-  /** @private */
+  /**
+   * A page that has not arrived within the request's timeout (a slow link, large messages) would not
+   * arrive in time when asked for again either: after a timeout the pages asked for are half as
+   * large, down to one message, until the sync has caught up; the next sync asks for full pages again.
+   * @private
+   */
   async syncPages() {
-    const limit = Math.min(Math.max(Math.floor(this.options.pageSize ?? 100), 1), MAX_PAGE);
+    const most = Math.min(Math.max(Math.floor(this.options.pageSize ?? 100), 1), MAX_PAGE);
     for (;;) {
       const afterSeq = this.lastSeq;
+      const limit = Math.min(this.pageLimit ?? most, most);
       const answer = await this.request('sync', { afterSeq, limit });
+      if (answer.error?.code === 'timeout') this.pageLimit = Math.max(1, Math.floor(limit / 2));
       if (answer.error) throw new Error(`${answer.error.code}: ${answer.error.message}`);
       if (answer.notModified) {
         // The server's numbers end below ours: its inbox was reset (a restored or new database).
@@ -216,9 +228,17 @@ export class NotificationInbox {
     this.save();
   }
 
-  /** Marks messages read here and on the user's other devices. @param {string[]} ids */
-  markRead(ids) {
-    return this.request('read', { ids });
+  /**
+   * Marks messages read here and on the user's other devices, in requests of at most 500 ids (the
+   * most the gateway takes in one); the first error ends it and is the answer.
+   * @param {string[]} ids
+   */
+  async markRead(ids) {
+    for (let first = 0; first < ids.length; first += MAX_PAGE) {
+      const answer = await this.request('read', { ids: ids.slice(first, first + MAX_PAGE) });
+      if (answer.error) return answer;
+    }
+    return { ok: true };
   }
 
   /** @returns {InboxMessage[]} every message held, oldest first */

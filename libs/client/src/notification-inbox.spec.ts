@@ -13,6 +13,11 @@ class SocketDouble {
   failures: string[] = [];
   /** False: a sync is asked but its answer has not come yet. */
   answering = true;
+  /** Sync pages larger than this do not arrive within the request's timeout (a slow link). */
+  slowAbove = Infinity;
+  /** Every `read` request's ids, and the answer each gets (ok unless `readFailures` says otherwise). */
+  readonly reads: string[][] = [];
+  readFailures: (string | undefined)[] = [];
   on(event: string, handler: (...args: unknown[]) => void): this {
     this.handlers.set(event, handler);
     return this;
@@ -20,10 +25,17 @@ class SocketDouble {
   timeout(): this {
     return this;
   }
-  emit(event: string, payload: { afterSeq: number; limit: number }, answer: (error: Error | null, reply: unknown) => void): void {
+  emit(event: string, payload: { afterSeq: number; limit: number; ids?: string[] }, answer: (error: Error | null, reply: unknown) => void): void {
+    if (event === 'read') {
+      this.reads.push(payload.ids!);
+      const failure = this.readFailures.shift();
+      return answer(null, failure ? { error: { code: failure, message: 'refused' } } : { ok: true });
+    }
     if (event !== 'sync') return;
     this.syncs.push(payload.afterSeq);
     if (!this.answering) return;
+    // Socket.IO's own answer when none came within the timeout.
+    if (payload.limit > this.slowAbove) return answer(new Error('operation has timed out'), undefined);
     const failure = this.failures.shift();
     if (failure) return answer(null, { error: { code: failure, message: 'the database is unavailable' } });
     // A client that asks for the same page again and again gets an error rather than a test that never ends.
@@ -230,6 +242,44 @@ describe('NotificationInbox', () => {
     } finally {
       jest.useRealTimers();
     }
+  });
+
+  it('asks for smaller pages after one timed out, until it has caught up, then full pages again', async () => {
+    jest.useFakeTimers();
+    try {
+      const { socket, shown, errors, inbox } = open(new MemoryStorage(), 'u-1', range(1, 70));
+      socket.slowAbove = 30;
+      const limits: number[] = [];
+      const emit = socket.emit.bind(socket);
+      socket.emit = (event, payload, answer) => (limits.push(payload.limit), emit(event, payload, answer));
+      socket.handlers.get('connect')!();
+      await jest.advanceTimersByTimeAsync(0);
+      await jest.advanceTimersByTimeAsync(1_000);
+      await jest.advanceTimersByTimeAsync(2_000);
+      expect(limits).toEqual([100, 50, 25, 25, 25]);
+      expect(shown).toEqual(range(1, 70).map((m) => m.id));
+      expect(errors).toEqual(['sync failed: timeout: operation has timed out', 'sync failed: timeout: operation has timed out']);
+      // A later sync (the next connection) starts with full pages.
+      socket.slowAbove = Infinity;
+      socket.held.push(...range(71, 80));
+      await inbox.sync();
+      expect(limits.slice(5)).toEqual([100]);
+      expect(inbox.lastSeq).toBe(80);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('marks any number of messages read, 500 at a time, and answers with the first error', async () => {
+    const { socket, inbox } = open(new MemoryStorage());
+    const ids = range(1, 1_201).map((m) => m.id);
+    expect(await inbox.markRead(ids)).toEqual({ ok: true });
+    expect(socket.reads.map((r) => r.length)).toEqual([500, 500, 201]);
+    expect(socket.reads.flat()).toEqual(ids);
+
+    socket.readFailures = [undefined, 'internal'];
+    expect(await inbox.markRead(ids)).toEqual({ error: { code: 'internal', message: 'refused' } });
+    expect(socket.reads.slice(3).map((r) => r.length)).toEqual([500, 500]);
   });
 
   it('asks for pages the gateway serves: at most 500', async () => {
