@@ -67,6 +67,34 @@ describe('IngestStore', () => {
     expect(counts).toEqual({ deliveries: users.length, inbox: users.length });
   });
 
+  it('hands a replayed broadcast’s jobs back sharing one copy of its data and texts, as its first pass did', async () => {
+    const users = Array.from({ length: 300 }, (_, i) => `replayed-${i}`);
+    const data = { note: 'x'.repeat(60_000) };
+    const contents = [
+      { locale: 'en', title: 'Hello', body: 'y'.repeat(20_000) },
+      { locale: 'de', title: 'Hallo', body: 'z'.repeat(20_000) },
+    ];
+    const broadcast = plannedMessage(
+      'r-replayed-broadcast',
+      T0,
+      users.map((userId, i) => delivery({ userId, endpoint: `inbox:${userId}`, locale: i % 2 ? 'de' : 'en' })),
+      { data, contents },
+    );
+    const store = new IngestStore(database.dataSource());
+    await store.ingest([broadcast]);
+
+    // The offsets were not committed: the whole batch comes again.
+    const { jobs, stored } = await store.ingest([broadcast]);
+
+    expect(stored).toBe(0);
+    expect(jobs).toHaveLength(users.length);
+    expect(jobs[0]!.message.data).toEqual(data);
+    expect(new Set(jobs.map((j) => j.message.data)).size).toBe(1);
+    const byLocale = (locale: string) => jobs.filter((j) => j.locale === locale);
+    expect(byLocale('de').map((j) => j.message.body)).toEqual(Array.from({ length: 150 }, () => 'z'.repeat(20_000)));
+    expect(new Set(byLocale('en').map((j) => j.message.title))).toEqual(new Set(['Hello']));
+  });
+
   it('stores a delivery for each recipient of a phone they share', async () => {
     const shared = (userId: string) => delivery({ userId, channel: 'sms', endpoint: '+8613800000009' });
     const family = message('r-family', [shared('u-parent'), shared('u-child')]);
