@@ -321,16 +321,25 @@ export class NotificationInbox {
   /**
    * Keeps the place, the newest 200 messages counted in it and every message held beyond a gap: those
    * are seen only by id until the gap is filled, so one left out would be shown again by the sync that
-   * fills it. Storage that refuses (its quota) is reported, not thrown.
+   * fills it. Storage that refuses (its quota: messages may carry 64 KiB of data each) is asked to keep
+   * the place and the messages beyond a gap alone, which are what a reload needs to show nothing
+   * twice: kept whole or not at all, an old place stayed, and every reload showed again what came
+   * after it. Either refusal is reported, not thrown.
    */
   save() {
     const held = this.list();
     const counted = held.filter((m) => m.seq <= this.lastSeq).slice(-SAVED_COUNTED);
     const ahead = held.filter((m) => m.seq > this.lastSeq);
+    const store = (/** @type {InboxMessage[]} */ messages) => this.options.storage?.setItem(this.key, JSON.stringify({ lastSeq: this.lastSeq, messages }));
     try {
-      this.options.storage?.setItem(this.key, JSON.stringify({ lastSeq: this.lastSeq, messages: [...counted, ...ahead] }));
+      store([...counted, ...ahead]);
     } catch (error) {
-      this.options.onStatus?.('error', `could not save the inbox: ${/** @type {Error} */ (error).message}`);
+      try {
+        store(ahead);
+        this.options.onStatus?.('error', `saved the inbox's place without its messages: ${/** @type {Error} */ (error).message}`);
+      } catch (again) {
+        this.options.onStatus?.('error', `could not save the inbox: ${/** @type {Error} */ (again).message}`);
+      }
     }
   }
 }

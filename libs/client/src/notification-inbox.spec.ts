@@ -79,11 +79,13 @@ class MemoryStorage implements InboxStorage {
   readonly items = new Map<string, string>();
   /** Writes to refuse, as a full quota does. */
   refusals = 0;
+  /** The longest value it takes: a longer one is refused, as a full quota does. */
+  quota = Infinity;
   getItem(key: string): string | null {
     return this.items.get(key) ?? null;
   }
   setItem(key: string, value: string): void {
-    if (this.refusals-- > 0) throw new Error('QuotaExceededError');
+    if (this.refusals-- > 0 || value.length > this.quota) throw new Error('QuotaExceededError');
     this.items.set(key, value);
   }
 }
@@ -214,7 +216,7 @@ describe('NotificationInbox', () => {
   it('goes on syncing after storage refused a page, and says so', async () => {
     const storage = new MemoryStorage();
     const { socket, shown, errors, inbox } = open(storage, 'u-1', range(1, 3));
-    storage.refusals = 1;
+    storage.refusals = 2;
     await inbox.sync();
     expect(shown).toEqual(['m-1', 'm-2', 'm-3']);
     expect(errors).toEqual(['could not save the inbox: QuotaExceededError']);
@@ -222,6 +224,23 @@ describe('NotificationInbox', () => {
     await inbox.sync();
     expect(shown).toEqual(range(1, 5).map((m) => m.id));
     expect(JSON.parse(storage.getItem('notify-inbox:u-1:default')!).lastSeq).toBe(5);
+  });
+
+  it('keeps its place when storage is too full for its messages, so a reload shows nothing again', async () => {
+    const storage = new MemoryStorage();
+    const large = (seq: number): InboxMessage => ({ ...message(seq), body: 'b'.repeat(1_000) });
+    const held = Array.from({ length: 30 }, (_, i) => large(i + 1));
+    const first = open(storage, 'u-1', held.slice(0, 10));
+    await first.inbox.sync();
+    storage.quota = 5_000;
+    first.socket.held = held;
+    await first.inbox.sync();
+    expect(new Set(first.errors)).toEqual(new Set(["saved the inbox's place without its messages: QuotaExceededError"]));
+
+    const reloaded = open(storage, 'u-1', held);
+    await reloaded.inbox.sync();
+    expect(reloaded.inbox.lastSeq).toBe(30);
+    expect(reloaded.shown).toEqual([]);
   });
 
   it('tries a failed sync again, later and later, until it gets what was missed', async () => {
