@@ -1,6 +1,7 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { resolve } from 'node:path';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import jwt from 'jsonwebtoken';
@@ -118,6 +119,18 @@ async function waitForHealth(app: PlatformApp, env: NodeJS.ProcessEnv): Promise<
   throw new Error(`${app.name} did not become healthy at ${url} within ${HEALTH_WAIT_MS / 1000} s`);
 }
 
+/**
+ * The development secret goes to a file, not the output: whoever sees it can sign a token for any
+ * user of the running platform, and terminal output ends up in logs and screen shares.
+ */
+function saveDevSecret(secret: string): string {
+  const file = join(ROOT, '.data', 'dev-jwt-secret');
+  mkdirSync(join(ROOT, '.data'), { recursive: true });
+  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return file;
+}
+
 function printBanner(env: NodeJS.ProcessEnv, devSecret: boolean): void {
   const lines = ['', 'The notification platform is up:', `  Kafka       ${env.KAFKA_BROKERS}`];
   for (const app of PLATFORM_APPS) {
@@ -128,7 +141,7 @@ function printBanner(env: NodeJS.ProcessEnv, devSecret: boolean): void {
     const demoToken = jwt.sign({ sub: 'demo' }, env.JWT_SECRET!, { algorithm: 'HS256', expiresIn: '12h' });
     lines.push(
       '',
-      `  development JWT_SECRET=${env.JWT_SECRET}`,
+      `  development JWT_SECRET: in ${relative(ROOT, saveDevSecret(env.JWT_SECRET!))} (readable by you alone), to sign tokens for other users`,
       `  a token for user "demo" (12 h): ${demoToken}`,
       `  the demo inbox of "demo": http://127.0.0.1:${env.GATEWAY_PORT ?? 3000}/demo#token=${demoToken}`,
     );

@@ -65,6 +65,14 @@ describe('loadConfig', () => {
     expect(error.message).toContain('TEST_NAME');
   });
 
+  it('shows a bad value only when it cannot carry a secret: not a URL, a host with a password, or anything long', () => {
+    const urls = { url: setting('TEST_URL', z.url(), 'a URL'), host: setting('TEST_HOST', z.string().regex(/^[a-z.]+$/), 'a host') };
+    const error = configError(() => loadConfig('test', urls, { TEST_URL: 'sms.example.com/send?apikey=SECRET123', TEST_HOST: 'user:pw@smtp.example.com' }));
+    expect(error.problems.map((p) => p.split(':')[0])).toEqual(['TEST_URL', 'TEST_HOST']);
+    expect(error.message).not.toMatch(/SECRET123|pw@/);
+    expect(error.message).not.toContain('got');
+  });
+
   it('names a bad sensitive variable without showing its value', () => {
     const error = configError(() => loadConfig('test', settings, { TEST_TOKEN: 's3cr3t' }));
     expect(error.problems).toHaveLength(1);
@@ -165,10 +173,11 @@ describe('per-app loaders', () => {
       expect(config.jwtSecret).toBeUndefined();
     });
 
-    it('rejects a public key that is not a PEM public key', () => {
-      const error = configError(() => loadRealtimeGatewayConfig({ JWT_PUBLIC_KEY: 'not-a-key' }));
-      expect(error.problems).toHaveLength(1);
-      expect(error.problems[0]).toMatch(/^JWT_PUBLIC_KEY: .*\(got "not-a-key"\)$/);
+    it('rejects a public key that is not a PEM public key, without showing what it got (the private key, pasted by mistake)', () => {
+      const privateKey = '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg\n-----END PRIVATE KEY-----\n';
+      const error = configError(() => loadRealtimeGatewayConfig({ JWT_PUBLIC_KEY: privateKey }));
+      expect(error.problems).toEqual([expect.stringMatching(/^JWT_PUBLIC_KEY: /)]);
+      expect(error.message).not.toContain('MIIEvQIBADANBg');
     });
 
     it('parses the allowed origins as a list', () => {

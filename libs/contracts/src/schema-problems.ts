@@ -1,8 +1,20 @@
 import type { z } from 'zod';
+import { isFieldName } from './storable-text';
 
-/** Each problem of a failed parse as `field.path: message`, the form DLQ reasons and errors carry. */
-export function schemaProblems(error: z.ZodError): string[] {
-  return error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
+/**
+ * Each problem of a failed parse as `field.path: message`, the form DLQ reasons and errors carry.
+ * Reasons are logged and put in DLQ headers, and a producer's keys can be personal data
+ * (`to: {"alice@example.com": …}`, a phone number as a `data` key): a key that does not look like a
+ * field name is shown as `[key]`, in the path and in zod's "Unrecognized key" message alike, unless
+ * the keys are the operator's own (`keys: 'quoted'`, for a configuration file).
+ */
+export function schemaProblems(error: z.ZodError, { keys = 'field names only' }: { keys?: 'field names only' | 'quoted' } = {}): string[] {
+  const name = (key: PropertyKey): string => (typeof key !== 'string' || keys === 'quoted' || isFieldName(key) ? String(key) : '[key]');
+  return error.issues.map((issue) => {
+    const message =
+      issue.code === 'unrecognized_keys' ? `Unrecognized key${issue.keys.length > 1 ? 's' : ''}: ${issue.keys.map((k) => (name(k) === k ? `"${k}"` : name(k))).join(', ')}` : issue.message;
+    return `${issue.path.map(name).join('.') || '(root)'}: ${message}`;
+  });
 }
 
 /**

@@ -47,7 +47,12 @@ function findUnstorable(value: unknown, path: (string | number)[]): (string | nu
  * a field name is shown; any other is named by its position.
  */
 function keyName(key: string, index: number): string {
-  return FIELD_NAME.test(key) ? key : `[key ${index + 1}]`;
+  return isFieldName(key) ? key : `[key ${index + 1}]`;
+}
+
+/** Whether a key looks like a field name, which can be shown; any other (an email address, a phone number) is not. */
+export function isFieldName(key: string): boolean {
+  return FIELD_NAME.test(key);
 }
 const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/;
 

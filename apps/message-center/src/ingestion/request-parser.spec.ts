@@ -215,6 +215,12 @@ describe('parseRequestRecord', () => {
       expect(rejection.reason).toMatch(field);
     });
 
+    it('names an unknown key that looks like a field, and not one that may be personal data', () => {
+      expect(reject(JSON.stringify(request({ to: { userId: 'u-1', nickname: 'Al' } }))).reason).toBe('to: Unrecognized key: "nickname"');
+      const personal = reject(JSON.stringify(request({ to: { email: 'bob@example.com', 'alice@example.com': 'Alice', '+8613800000000': true } })));
+      expect(personal.reason).toBe('to: Unrecognized keys: [key], [key]');
+    });
+
     it('rejects a request without a type, naming the field', () => {
       const { type: _type, ...withoutType } = request();
       const rejection = reject(JSON.stringify(withoutType));

@@ -113,7 +113,7 @@ export class RouteTable {
   static from(document: unknown, source = 'route table', limits?: RouteLimits): RouteTable {
     const parsed = RouteFileSchema.safeParse(document);
     if (!parsed.success) {
-      throw new RouteTableError(source, schemaProblems(parsed.error));
+      throw new RouteTableError(source, schemaProblems(parsed.error, { keys: 'quoted' }));
     }
     const { defaults, routes } = parsed.data;
     const problems: string[] = [];

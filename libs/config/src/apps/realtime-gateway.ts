@@ -15,7 +15,8 @@ export const realtimeGatewaySettings = {
   ...logSettings,
   httpPort: setting('GATEWAY_PORT', port(3000), 'HTTP and Socket.IO port of the realtime gateway'),
   jwtSecret: setting('JWT_SECRET', z.string().min(16, 'at least 16 characters').optional(), 'HS256 secret that signs browser tokens', { sensitive: true }),
-  jwtPublicKey: setting('JWT_PUBLIC_KEY', z.string().includes('BEGIN PUBLIC KEY').optional(), 'PEM public key that checks RS256 browser tokens'),
+  // Sensitive although public: the value that fails is likely the private key, pasted by mistake.
+  jwtPublicKey: setting('JWT_PUBLIC_KEY', z.string().includes('BEGIN PUBLIC KEY').optional(), 'PEM public key that checks RS256 browser tokens', { sensitive: true }),
   allowedOrigins: setting('GATEWAY_ALLOWED_ORIGINS', list(''), 'Origins allowed to open a Socket.IO connection; empty allows any'),
   ackTimeoutMs: setting('GATEWAY_ACK_TIMEOUT_MS', positiveInt(10_000), 'How long a client has to acknowledge a message'),
   outcomeGraceMs: setting(
