@@ -166,6 +166,19 @@ describe('ProviderGuard', () => {
     expect(log.lines).toEqual([expect.objectContaining({ level: 'error', fields: expect.objectContaining({ alert: 'provider_configuration' }) })]);
   });
 
+  it('masks an account or a recipient a vendor quotes in a configuration error before logging it', async () => {
+    const log = new RecordingLog();
+    const refused = new ProviderError({
+      provider: 'test',
+      code: ProviderErrorCode.BadCredentials,
+      status: 403,
+      message: 'permission denied for notify-sender@acme-prod.iam.gserviceaccount.com sending to +8613800138000',
+    });
+    await failureOf(guard({}, log).run(() => Promise.reject(refused)));
+    expect(JSON.stringify(log.lines)).not.toMatch(/notify-sender@acme-prod|13800138000/);
+    expect(JSON.stringify(log.lines)).toContain('permission denied');
+  });
+
   it('turns anything else thrown inside into an unexpected transient error', async () => {
     const failure = await failureOf(guard({}).run(() => Promise.reject(new TypeError('boom'))));
     expect(failure).toMatchObject({ kind: 'transient', code: 'unexpected', provider: 'test' });

@@ -14,6 +14,7 @@ import {
   type TimeoutPolicy,
 } from 'cockatiel';
 import { systemClock, type Clock } from './clock';
+import { scrubPersonalData } from './mask';
 import { ProviderError, ProviderErrorCode, isProviderError } from './provider-error';
 import type { ProviderLimits } from './provider-limits';
 import { silentLog, type ProviderLog } from './provider-log';
@@ -98,7 +99,9 @@ export class ProviderGuard {
     } catch (error) {
       const failure = this.toProviderError(error);
       if (failure.kind === 'configuration') {
-        this.log.error({ provider: this.provider, alert: 'provider_configuration', error: failure.toJSON() }, failure.message);
+        // A vendor's text can quote an account (the service account's client_email) or what it was sent.
+        const message = scrubPersonalData(failure.message);
+        this.log.error({ provider: this.provider, alert: 'provider_configuration', error: { ...failure.toJSON(), message } }, message);
       }
       throw failure;
     }
