@@ -38,6 +38,17 @@ describe('summarize', () => {
     expect(sends.find((s) => s.endpoint === 'apns:u-1/tablet')).toBe(tablet[0]);
   });
 
+  it('lives as long as its longest-lived message and goes with its most urgent one’s priority, not only the newest’s', () => {
+    const soon = '2026-11-22T10:10:00.000Z';
+    const later = '2026-11-23T10:00:00.000Z';
+    const summaryOf = (...jobs: ReturnType<typeof job>[]) => summarize([], [jobs]).sends[0]!;
+    // The newest (3) expires in ten minutes: the summary must not, or the offline phone loses message 1 for good.
+    expect(summaryOf(job(1), job(2, { expiresAt: later }), job(3, { expiresAt: soon })).expiresAt).toBeNull();
+    expect(summaryOf(job(1, { expiresAt: later }), job(2, { expiresAt: soon })).expiresAt).toBe(later);
+    expect(summaryOf(job(1, { priority: 'high' }), job(2, { priority: 'low' })).priority).toBe('high');
+    expect(summaryOf(job(1, { priority: 'low' }), job(2, { priority: 'normal' })).priority).toBe('normal');
+  });
+
   it('keeps a push summary within the vendors’ 4 KB when the latest message is long', () => {
     const long = '通知'.repeat(400); // 800 characters, 2,400 bytes of UTF-8
     const batch = Array.from({ length: 50 }, (_, i) =>

@@ -124,6 +124,22 @@ function summaryJob(ordered: DeliveryJob[]): DeliveryJob {
   const body = latest.channel === 'push' ? shortened(latest.message.title || latest.message.body, PUSH_SUMMARY_BODY_CHARS) : ordered.map(digestLine).join('\n');
   return {
     ...latest,
+    // It stands for every message in it: it lives as long as the longest-lived (a push's time to live,
+    // past which the vendor drops it) and goes with the most urgent one's priority.
+    expiresAt: latestExpiry(ordered),
+    priority: ordered.reduce((most, job) => (PRIORITY_RANK[job.priority] > PRIORITY_RANK[most] ? job.priority : most), latest.priority),
     message: { ...latest.message, title, body, data: { messageIds: ordered.map((job) => job.message.id) } },
   };
+}
+
+const PRIORITY_RANK: Record<DeliveryJob['priority'], number> = { low: 0, normal: 1, high: 2 };
+
+/** The last expiry of the jobs; none when any of them has none. */
+function latestExpiry(jobs: DeliveryJob[]): string | null {
+  let latest = -Infinity;
+  for (const job of jobs) {
+    if (job.expiresAt === null) return null;
+    latest = Math.max(latest, Date.parse(job.expiresAt));
+  }
+  return new Date(latest).toISOString();
 }
