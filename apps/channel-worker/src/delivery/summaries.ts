@@ -1,6 +1,6 @@
 import { IntlMessageFormat } from 'intl-messageformat';
 import type { DeliveryJob } from '@notify/contracts';
-import { shortened } from '../senders/push-content';
+import { shortened } from '@notify/channels';
 
 /** "3 new messages", per language; the English one when the locale's language is not here. */
 const TITLES: Record<string, string> = {

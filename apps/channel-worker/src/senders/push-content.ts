@@ -1,4 +1,4 @@
-import type { PushContent } from '@notify/channels';
+import { shortened, type PushContent } from '@notify/channels';
 import type { DeliveryJob } from '@notify/contracts';
 
 /**
@@ -41,12 +41,4 @@ function appData(message: DeliveryJob['message']): Record<string, string> {
   if (Buffer.byteLength(JSON.stringify(json)) <= PUSH_DATA_BYTES) data['data'] = json;
   else data['dataOmitted'] = 'true';
   return data;
-}
-
-/** At most `chars` characters (whole code points), with an ellipsis when cut. */
-export function shortened(text: string, chars: number): string {
-  // A text of no more UTF-16 units than that has no more code points either: most pushes end here.
-  if (text.length <= chars) return text;
-  const points = [...text];
-  return points.length <= chars ? text : `${points.slice(0, chars - 1).join('')}…`;
 }

@@ -42,3 +42,11 @@ export interface PushChannelProvider extends ChannelProvider<PushMessage> {
    */
   sendMany(batch: PushBatch): Promise<PushResult[]>;
 }
+
+/** At most `chars` characters (whole code points), with an ellipsis when cut. */
+export function shortened(text: string, chars: number): string {
+  // A text of no more UTF-16 units than that has no more code points either: most pushes end here.
+  if (text.length <= chars) return text;
+  const points = [...text];
+  return points.length <= chars ? text : `${points.slice(0, chars - 1).join('')}…`;
+}

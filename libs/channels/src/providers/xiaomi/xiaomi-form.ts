@@ -1,7 +1,15 @@
-import type { PushContent } from '../../ports';
+import { shortened, type PushContent } from '../../ports';
 
 /** Mi Push keeps a message for an offline device at most two weeks. */
 export const XIAOMI_MAX_TTL_MS = 14 * 86_400_000;
+
+/**
+ * Mi Push refuses a title over 50 characters, a description over 128, and either one empty, and
+ * refuses the whole call: the other vendors take 100 and 400 (`pushContentOf`). So the text is cut
+ * to Xiaomi's lengths here, and an empty one stands in for by the other.
+ */
+export const XIAOMI_TITLE_CHARS = 50;
+export const XIAOMI_DESCRIPTION_CHARS = 128;
 
 /** The form fields of `/v3/message/regid` for a comma-separated list of regids. */
 export function xiaomiForm(regids: string[], content: PushContent, packageName: string, now: number): URLSearchParams {
@@ -10,8 +18,8 @@ export function xiaomiForm(regids: string[], content: PushContent, packageName: 
     restricted_package_name: packageName,
     // 0 shows a notification; 1 hands the payload to the running app only.
     pass_through: content.silent ? '1' : '0',
-    title: content.title,
-    description: content.body,
+    title: shortened(content.title || content.body, XIAOMI_TITLE_CHARS),
+    description: shortened(content.body || content.title, XIAOMI_DESCRIPTION_CHARS),
     payload: JSON.stringify(content.data ?? {}),
     notify_type: '-1',
   });

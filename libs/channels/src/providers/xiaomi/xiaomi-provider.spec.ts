@@ -44,6 +44,21 @@ describe('Xiaomi push provider', () => {
     expect(results[0]?.receipt?.providerMessageId).toMatch(/^scm/);
   });
 
+  it('cuts the title to the 50 characters and the description to the 128 Mi Push takes, and fills an empty one from the other', async () => {
+    // Mi Push refuses longer or empty texts, and the whole call with them (integrators' documentation:
+    // Aliyun EMAS, Tencent TPNS); the other vendors take 100 and 400.
+    await start();
+    const long = { ...content, title: '订单'.repeat(50), body: 'x'.repeat(400) };
+    await provider.sendMany({ tokens: regids, content: long });
+    await provider.sendMany({ tokens: regids, content: { ...content, title: '' } });
+    await provider.sendMany({ tokens: regids, content: { ...content, body: '' } });
+    const sent = fake.messages.map((m) => [m.form.get('title')!, m.form.get('description')!]);
+    expect(sent[0]!.map((text) => [...text].length)).toEqual([50, 128]);
+    expect(sent[0]![0]!.endsWith('…')).toBe(true);
+    expect(sent[1]).toEqual([content.body, content.body]);
+    expect(sent[2]).toEqual([content.title, content.title]);
+  });
+
   it('keeps a message expiring beyond two weeks for the two weeks Mi Push allows', async () => {
     await start();
     await provider.sendMany({ tokens: regids, content: { ...content, expiresAt: new Date(Date.now() + 60 * 86_400_000) } });
