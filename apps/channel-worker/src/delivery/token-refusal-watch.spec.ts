@@ -13,13 +13,13 @@ const deactivating = (attempts: SendAttempt[]) => attempts.filter((a) => a.resul
 
 describe('TokenRefusalWatch', () => {
   it('lets a few dead tokens among accepted sends be deactivated', () => {
-    const watch = new TokenRefusalWatch(50, 10);
+    const watch = new TokenRefusalWatch(10);
     const batch = [...Array.from({ length: 12 }, () => refused()), accepted()];
     expect(deactivating(watch.review(batch).attempts)).toBe(12);
   });
 
   it('keeps the tokens when a provider refuses every one of them, until it accepts a send again', () => {
-    const watch = new TokenRefusalWatch(50, 10);
+    const watch = new TokenRefusalWatch(10);
     const first = watch.review(Array.from({ length: 9 }, () => refused()));
     expect(deactivating(first.attempts)).toBe(9);
     const second = watch.review([refused(), refused(), refused('fcm')]);
@@ -31,8 +31,24 @@ describe('TokenRefusalWatch', () => {
     expect(deactivating(watch.review([accepted(), refused()]).attempts)).toBe(1);
   });
 
+  it('suspects a provider after 10 refusals in a row however long it sent well before', () => {
+    const watch = new TokenRefusalWatch(10);
+    watch.review(Array.from({ length: 60 }, () => accepted()));
+    expect(deactivating(watch.review(Array.from({ length: 9 }, () => refused())).attempts)).toBe(9);
+    const tenth = watch.review([refused()]);
+    expect(tenth.suspected).toEqual(['apns']);
+    expect(deactivating(tenth.attempts)).toBe(0);
+  });
+
+  it('takes refusals in a batch that also had a send accepted for dead tokens, whatever their order', () => {
+    const watch = new TokenRefusalWatch(10);
+    const batch = watch.review([accepted(), ...Array.from({ length: 12 }, () => refused())]);
+    expect(batch.suspected).toEqual([]);
+    expect(deactivating(batch.attempts)).toBe(12);
+  });
+
   it('counts only the refusals a configuration mistake gives: tokens that are gone are gone', () => {
-    const watch = new TokenRefusalWatch(50, 10);
+    const watch = new TokenRefusalWatch(10);
     const gone = watch.review(Array.from({ length: 20 }, () => refused('apns', 'Unregistered')));
     expect(gone.suspected).toEqual([]);
     expect(deactivating(gone.attempts)).toBe(20);

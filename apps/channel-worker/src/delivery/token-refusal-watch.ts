@@ -5,30 +5,30 @@ import type { SendAttempt } from '../senders/send-attempt';
  * Keeps one configuration mistake from deactivating every device. A wrong APNs environment
  * (BadDeviceToken), a wrong bundle id (DeviceTokenNotForTopic), another Firebase project's key
  * (SENDER_ID_MISMATCH) or a wrong HMS app id (80300007) make the vendor call every token dead at
- * once. A provider whose last `window` answers include at least `threshold` such refusals and not one
- * accepted send is taken to be misconfigured: its token refusals become configuration errors
- * (an alert, an hour's wait, the tokens kept) until it accepts a send again.
+ * once. A provider that has given `threshold` such refusals in a row since it last accepted a send,
+ * and accepted none in the batch, is taken to be misconfigured: its token refusals become
+ * configuration errors (an alert, an hour's wait, the tokens kept) until it accepts a send again.
+ * (Counted over a window of its last 50 answers instead, a worker that had been sending for a while
+ * needed 50 refusals in a row: up to 49 valid tokens were deactivated before it suspected anything.)
  */
 export class TokenRefusalWatch {
-  /** Per provider, its latest answers that say something about its tokens: true for a refusal. */
-  private readonly answers = new Map<string, boolean[]>();
+  /** Per provider, its token refusals since it last accepted a send. */
+  private readonly refusalsInARow = new Map<string, number>();
 
-  constructor(
-    private readonly window = 50,
-    private readonly threshold = 10,
-  ) {}
+  constructor(private readonly threshold = 10) {}
 
   /** The batch's attempts, with the token refusals of a provider that looks misconfigured turned into configuration errors. */
   review(attempts: SendAttempt[]): { attempts: SendAttempt[]; suspected: string[] } {
+    const acceptedNow = new Set<string>();
     for (const attempt of attempts) {
       const answer = tokenAnswerOf(attempt);
       if (answer === undefined) continue;
-      const recent = this.answers.get(answer.provider) ?? [];
-      recent.push(answer.refused);
-      if (recent.length > this.window) recent.shift();
-      this.answers.set(answer.provider, recent);
+      if (!answer.refused) acceptedNow.add(answer.provider);
+      this.refusalsInARow.set(answer.provider, answer.refused ? (this.refusalsInARow.get(answer.provider) ?? 0) + 1 : 0);
     }
-    const suspected = [...this.answers].filter(([, recent]) => !recent.includes(false) && recent.length >= this.threshold).map(([provider]) => provider);
+    const suspected = [...this.refusalsInARow]
+      .filter(([provider, refusals]) => refusals >= this.threshold && !acceptedNow.has(provider))
+      .map(([provider]) => provider);
     if (suspected.length === 0) return { attempts, suspected };
     return {
       suspected,
