@@ -6,7 +6,7 @@ import { decide, type RetryTiming } from './outcome-policy';
 const timing: RetryTiming = { configurationRetryMs: 3_600_000 };
 const now = new Date('2026-03-01T10:00:00.000Z');
 const job = { deliveryId: 'd-1', attempt: 1 } as DeliveryJob;
-const device = { userId: 'u-1', deviceId: 'phone', provider: 'apns' as const, token: 'ab'.repeat(32) };
+const device = { userId: 'u-1', deviceId: 'phone', provider: 'apns' as const, token: 'ab'.repeat(32), registration: '1764000000000000' };
 
 function refusedBy(error: ProviderError, attempt = 1): SendAttempt {
   return { job: { ...job, attempt }, device, result: { kind: 'refused', provider: error.provider, error } };
@@ -26,7 +26,7 @@ describe('decide', () => {
     const error = new ProviderError({ provider: 'apns', code: ProviderErrorCode.EndpointGone, vendorCode: 'Unregistered', deactivateToken: true, message: 'gone' });
     expect(decide(refusedBy(error), now, timing)).toEqual({
       outcome: { deliveryId: 'd-1', status: 'dead', error: 'endpoint_gone', nextAttemptAt: null },
-      deactivation: { userId: 'u-1', deviceId: 'phone', token: device.token, reason: 'apns: Unregistered' },
+      deactivation: { userId: 'u-1', deviceId: 'phone', token: device.token, reason: 'apns: Unregistered', registration: device.registration },
     });
   });
 

@@ -61,7 +61,7 @@ function refused(attempt: SendAttempt, error: ProviderError, now: Date, timing: 
       const device = attempt.device;
       if (!error.deactivateToken || device === undefined) return { outcome };
       const reason = `${error.provider}: ${error.vendorCode ?? error.code}`;
-      return { outcome, deactivation: { userId: device.userId, deviceId: device.deviceId, token: device.token, reason } };
+      return { outcome, deactivation: { userId: device.userId, deviceId: device.deviceId, token: device.token, reason, registration: device.registration } };
     }
     case 'transient': {
       if (error.code === ProviderErrorCode.CircuitOpen) return circuitOpen(attempt, error, later, random);

@@ -58,10 +58,10 @@ function job(n: number, endpoint: string, messageId = 'm-1'): DeliveryJob {
 describe('PushSender', () => {
   const vendors = Object.fromEntries(PUSH_PROVIDERS.map((p) => [p, new RecordingVendor(p, new Set(['hms-gone']))])) as unknown as Record<string, RecordingVendor>;
   const devices = devicesOf([
-    { userId: 'a', deviceId: 'tab', provider: 'hms', token: 'hms-a' },
-    { userId: 'b', deviceId: 'tab', provider: 'hms', token: 'hms-b' },
-    { userId: 'c', deviceId: 'tab', provider: 'hms', token: 'hms-gone' },
-    { userId: 'a', deviceId: 'phone', provider: 'fcm', token: 'fcm-a' },
+    { userId: 'a', deviceId: 'tab', provider: 'hms', token: 'hms-a', registration: '1' },
+    { userId: 'b', deviceId: 'tab', provider: 'hms', token: 'hms-b', registration: '1' },
+    { userId: 'c', deviceId: 'tab', provider: 'hms', token: 'hms-gone', registration: '1' },
+    { userId: 'a', deviceId: 'phone', provider: 'fcm', token: 'fcm-a', registration: '1' },
   ]);
 
   beforeEach(() => Object.values(vendors).forEach((v) => v.batches.splice(0)));

@@ -2,6 +2,7 @@ import { newId } from '../ids';
 import { migratedDatabase } from '../migrated-database.spec-helper';
 import { ChannelDeliveryStore } from './channel-delivery.store';
 import { DeliveryOutcomeStore } from './delivery-outcome.store';
+import { PushDeviceStore } from './push-device.store';
 
 describe('ChannelDeliveryStore.record', () => {
   const database = migratedDatabase();
@@ -21,6 +22,24 @@ describe('ChannelDeliveryStore.record', () => {
     }
     return { createdAt, messageId, ids };
   }
+
+  it('deactivates the registration a dead-token answer was for, not one the app made again since with the same token', async () => {
+    const token = 'ab'.repeat(32);
+    await query(`INSERT INTO devices (user_id, device_id, provider, token, updated_at) VALUES ('reinstalled', 'phone', 'apns', $1, now() - interval '1 day')`, [token]);
+    const [read] = await new PushDeviceStore(database.dataSource()).activeDevices([{ userId: 'reinstalled', deviceId: 'phone' }]);
+    const store = new ChannelDeliveryStore(database.dataSource());
+    const deactivation = { userId: 'reinstalled', deviceId: 'phone', token, reason: 'apns: Unregistered', registration: read!.registration };
+    const activeNow = async () => (await query<{ active: boolean }>(`SELECT active FROM devices WHERE user_id = 'reinstalled'`))[0]!.active;
+
+    // While the push was under way the app was reinstalled and registered the same token again.
+    await query(`UPDATE devices SET updated_at = now() WHERE user_id = 'reinstalled'`);
+    await store.record([], [deactivation]);
+    expect(await activeNow()).toBe(true);
+
+    const [again] = await new PushDeviceStore(database.dataSource()).activeDevices([{ userId: 'reinstalled', deviceId: 'phone' }]);
+    await store.record([], [{ ...deactivation, registration: again!.registration }]);
+    expect(await activeNow()).toBe(false);
+  });
 
   it('gives the attempt back for a send that never reached the vendor, and keeps it for one that did', async () => {
     const { createdAt, messageId, ids } = await seed([2, 2]);

@@ -4,6 +4,7 @@ import { DELIVERY_KEYS, deliveryKeys, inKeysRange, keysOfIds } from './delivery-
 import { DEFAULT_RETRY } from './backoff';
 import { LEASE_MICROS } from './delivery-outcome.store';
 import { outcomeColumns, outcomeRows, recordedOutcomeOf, RETURNING_OUTCOME_BY_KEY, type RecordedOutcome, type RecordedRow } from './recorded-outcome';
+import { REGISTRATION_MICROS } from './push-device.store';
 import { queryRows } from './rows';
 
 /** What became of one provider send: accepted (`sent`), to be retried (`failed`), or given up (`dead`). */
@@ -34,6 +35,8 @@ export interface DeviceDeactivation {
   deviceId: string;
   token: string;
   reason: string;
+  /** The registration the send used (`PushDevice.registration`): a newer one is left active. */
+  registration: string;
 }
 
 
@@ -103,9 +106,15 @@ async function deactivate(tx: EntityManager, deactivations: DeviceDeactivation[]
   await tx.query(
     `UPDATE devices v
         SET active = false, deactivated_reason = x.reason, updated_at = now()
-       FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::text[]) AS x(user_id, device_id, token, reason)
-      WHERE v.user_id = x.user_id AND v.device_id = x.device_id AND v.token = x.token AND v.active`,
-    [deactivations.map((d) => d.userId), deactivations.map((d) => d.deviceId), deactivations.map((d) => d.token), deactivations.map((d) => d.reason)],
+       FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::text[], $5::bigint[]) AS x(user_id, device_id, token, reason, registration)
+      WHERE v.user_id = x.user_id AND v.device_id = x.device_id AND v.token = x.token AND v.active AND ${REGISTRATION_MICROS} = x.registration`,
+    [
+      deactivations.map((d) => d.userId),
+      deactivations.map((d) => d.deviceId),
+      deactivations.map((d) => d.token),
+      deactivations.map((d) => d.reason),
+      deactivations.map((d) => d.registration),
+    ],
   );
 }
 
