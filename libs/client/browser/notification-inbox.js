@@ -55,13 +55,18 @@ class Backoff {
 
 /** The user a token names (`sub`), read without checking it: the gateway checks it. @param {string} token */
 function subjectOf(token) {
+  return readSubject(token) ?? 'anonymous';
+}
+
+/** @param {string} token @returns {string | undefined} its `sub`, when it can be read */
+function readSubject(token) {
   try {
     const payload = token.split('.')[1] ?? '';
     const json = atob(payload.replace(/-/g, '+').replace(/_/g, '/'));
     const sub = JSON.parse(json).sub;
-    return typeof sub === 'string' ? sub : 'anonymous';
+    return typeof sub === 'string' ? sub : undefined;
   } catch {
-    return 'anonymous';
+    return undefined;
   }
 }
 
@@ -75,6 +80,7 @@ export class NotificationInbox {
     this.ahead = new Set();
     if (typeof options.token === 'function' && !options.userId) throw new TypeError('a token function needs userId: the inbox keeps its place per user');
     const userId = options.userId ?? subjectOf(/** @type {string} */ (options.token));
+    this.userId = userId;
     // Per user and device: what one user has seen says nothing about another's sequence numbers.
     this.key = `notify-inbox:${userId}:${options.deviceId ?? 'default'}`;
     this.lastSeq = 0;
@@ -145,10 +151,19 @@ export class NotificationInbox {
     this.socket?.disconnect();
   }
 
-  /** @private @returns {Promise<string>} */
+  /**
+   * The token to connect with. One a token function gives for another user (the page signed in as
+   * someone else but kept this inbox) is refused: the connection would join that user's room while
+   * this inbox keeps this user's place, and its sync would skip that user's messages up to it.
+   * @private @returns {Promise<string>}
+   */
   async currentToken() {
     const { token } = this.options;
-    return typeof token === 'function' ? token() : token;
+    if (typeof token !== 'function') return token;
+    const fresh = await token();
+    const sub = readSubject(fresh);
+    if (sub !== undefined && sub !== this.userId) throw new Error(`the token is for another user than this inbox's (${this.userId}): make an inbox for that user`);
+    return fresh;
   }
 
   /**

@@ -329,6 +329,21 @@ describe('NotificationInbox', () => {
     expect(shown).toEqual(range(1, 301).map((m) => m.id));
   });
 
+  it('connects with no token, and says why, when a token function gives one for another user', async () => {
+    const socket = new SocketDouble();
+    const errors: string[] = [];
+    new NotificationInbox({
+      io: (_url, options) => ((socket.options = options as SocketDouble['options']), socket),
+      url: 'http://gateway',
+      userId: 'u-1',
+      token: () => tokenFor('u-2'),
+      onStatus: (status, detail) => void (status === 'error' && errors.push(detail ?? '')),
+    }).connect();
+    const handshake = await socket.handshake();
+    expect(handshake.token).toBeUndefined();
+    expect(errors).toEqual(["token function failed: the token is for another user than this inbox's (u-1): make an inbox for that user"]);
+  });
+
   it('asks a token function for a fresh token and connects again after the gateway refused one', async () => {
     jest.useFakeTimers();
     try {
