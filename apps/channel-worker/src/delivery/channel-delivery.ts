@@ -60,7 +60,7 @@ export class ChannelDelivery {
       maxBytesPerPartition: settings.maxBatchBytes,
       logger: deps.logger,
       onFatal,
-      handler: (records) => this.deliver(records),
+      handler: (records, progress) => this.deliver(records, progress),
     });
   }
 
@@ -72,28 +72,38 @@ export class ChannelDelivery {
     return this.consumer.stop();
   }
 
-  private async deliver(records: ConsumedRecord[]): Promise<void> {
+  private async deliver(records: ConsumedRecord[], progress: () => void): Promise<void> {
     const { channel } = this.settings;
-    const { sender, claims, outcomes, producer, report, clock, logger } = this.deps;
+    const { outcomes, producer, report, clock, logger } = this.deps;
     const { jobs, batches, rejections } = readJobs(records, channel);
     for (const { record, code } of rejections) logger.warn({ partition: record.partition, offset: record.offset, code }, 'dead-lettering a record that is not a delivery job');
     await sendDeadLetters(producer, rejections);
 
     const now = clock().getTime();
     const isLate = (job: DeliveryJob): boolean => job.expiresAt !== null && Date.parse(job.expiresAt) <= now;
-    const late = jobs.filter(isLate);
-    const live = jobs.filter((job) => !isLate(job));
-    const expired = await outcomes.expire(late.map((job) => job.deliveryId));
+    const expired = await outcomes.expire(jobs.filter(isLate).map((job) => job.deliveryId));
     report.expired(channel, expired.length);
+    // Committed on their own: published now, for a failure further on brings the batch back, and
+    // then these deliveries are expired already and nothing would publish them.
+    await afterCommit('publishing expired deliveries', () => publishOutcomes(producer, expired), logger);
 
-    const plan = await sender.plan(live);
+    for (const chunk of chunksOf(jobs.filter((job) => !isLate(job)), batches, JOBS_PER_CLAIM[channel])) {
+      await this.deliverChunk(chunk, isLate);
+      progress();
+    }
+  }
+
+  /** Claims, sends, records and publishes one chunk of the batch's jobs, under a lease of its own. */
+  private async deliverChunk({ jobs, singles, batches }: Chunk, isLate: (job: DeliveryJob) => boolean): Promise<void> {
+    const { sender, claims, outcomes, producer, report, clock, logger } = this.deps;
+    const { channel } = this.settings;
+    const plan = await sender.plan(jobs);
     // The claim's interim `sent` is not published: one event per attempt, after the provider answered, says what happened.
-    const claimed = await claims.claimSends(live.map((job) => job.deliveryId), SEND_LEASE_MS);
+    const claimed = await claims.claimSends(jobs.map((job) => job.deliveryId), SEND_LEASE_MS);
     // The claim counts the attempt; the job's own number may be stale (a re-send of an older job).
     const sendable = (job: DeliveryJob): DeliveryJob[] => (claimed.has(job.deliveryId) && !isLate(job) ? [{ ...job, attempt: claimed.get(job.deliveryId)!.attempt }] : []);
-    const inBatch = new Set(batches.flat().map((job) => job.deliveryId));
     const { sends, members } = summarize(
-      live.filter((job) => !inBatch.has(job.deliveryId)).flatMap(sendable),
+      singles.flatMap(sendable),
       batches.map((batch) => batch.flatMap(sendable)).filter((batch) => batch.length > 0),
     );
     // A summary's outcome is each of its messages' outcome.
@@ -115,6 +125,43 @@ export class ChannelDelivery {
       logger,
     );
     report.sent(channel, attempts, decisions);
-    await afterCommit('publishing outcomes', () => publishOutcomes(producer, [...expired, ...recorded]), logger);
+    await afterCommit('publishing outcomes', () => publishOutcomes(producer, recorded), logger);
   }
+}
+
+/**
+ * Jobs claimed and sent at a time, each part under a lease of its own (`SEND_LEASE_MS`): a fetch of
+ * 768 KiB holds about 768 one-KB emails, which an SMTP server taking 4 s a mail over 5 connections
+ * sends in 10 minutes, so under one claim the last of them outlived the lease, were taken for lost
+ * and sent again. A resend batch is never split.
+ */
+export const JOBS_PER_CLAIM: Record<WorkerChannel, number> = { push: 1_000, sms: 100, email: 100 };
+
+interface Chunk {
+  jobs: DeliveryJob[];
+  singles: DeliveryJob[];
+  batches: DeliveryJob[][];
+}
+
+/** The jobs in parts of about `size`: single jobs, and resend batches whole (their late jobs left out). */
+export function chunksOf(live: DeliveryJob[], batches: DeliveryJob[][], size: number): Chunk[] {
+  const liveIds = new Set(live.map((job) => job.deliveryId));
+  const inBatch = new Set(batches.flat().map((job) => job.deliveryId));
+  const units = [
+    ...batches.map((batch) => ({ jobs: batch.filter((job) => liveIds.has(job.deliveryId)), batch: true })),
+    ...live.filter((job) => !inBatch.has(job.deliveryId)).map((job) => ({ jobs: [job], batch: false })),
+  ].filter((unit) => unit.jobs.length > 0);
+  const chunks: Chunk[] = [];
+  let chunk: Chunk = { jobs: [], singles: [], batches: [] };
+  for (const unit of units) {
+    if (chunk.jobs.length > 0 && chunk.jobs.length + unit.jobs.length > size) {
+      chunks.push(chunk);
+      chunk = { jobs: [], singles: [], batches: [] };
+    }
+    chunk.jobs.push(...unit.jobs);
+    if (unit.batch) chunk.batches.push(unit.jobs);
+    else chunk.singles.push(...unit.jobs);
+  }
+  if (chunk.jobs.length > 0) chunks.push(chunk);
+  return chunks;
 }
