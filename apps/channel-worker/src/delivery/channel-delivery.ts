@@ -74,29 +74,36 @@ export class ChannelDelivery {
 
   private async deliver(records: ConsumedRecord[], progress: () => void): Promise<void> {
     const { channel } = this.settings;
-    const { outcomes, producer, report, clock, logger } = this.deps;
+    const { producer, logger } = this.deps;
     const { jobs, batches, rejections } = readJobs(records, channel);
     for (const { record, code } of rejections) logger.warn({ partition: record.partition, offset: record.offset, code }, 'dead-lettering a record that is not a delivery job');
     await sendDeadLetters(producer, rejections);
 
+    for (const chunk of chunksOf(jobs, batches, JOBS_PER_CLAIM[channel])) {
+      await this.deliverChunk(chunk);
+      progress();
+    }
+  }
+
+  /**
+   * Expires what came too late, then claims, sends, records and publishes one chunk of the batch's
+   * jobs, under a lease of its own. Late is judged per chunk: a batch's later chunks go minutes after
+   * its first.
+   */
+  private async deliverChunk(chunk: Chunk): Promise<void> {
+    const { sender, claims, outcomes, producer, report, clock, logger } = this.deps;
+    const { channel } = this.settings;
     const now = clock().getTime();
     const isLate = (job: DeliveryJob): boolean => job.expiresAt !== null && Date.parse(job.expiresAt) <= now;
-    const expired = await outcomes.expire(jobs.filter(isLate).map((job) => job.deliveryId));
+    const expired = await outcomes.expire(chunk.jobs.filter(isLate).map((job) => job.deliveryId));
     report.expired(channel, expired.length);
     // Committed on their own: published now, for a failure further on brings the batch back, and
     // then these deliveries are expired already and nothing would publish them.
     await afterCommit('publishing expired deliveries', () => publishOutcomes(producer, expired), logger);
 
-    for (const chunk of chunksOf(jobs.filter((job) => !isLate(job)), batches, JOBS_PER_CLAIM[channel])) {
-      await this.deliverChunk(chunk, isLate);
-      progress();
-    }
-  }
-
-  /** Claims, sends, records and publishes one chunk of the batch's jobs, under a lease of its own. */
-  private async deliverChunk({ jobs, singles, batches }: Chunk, isLate: (job: DeliveryJob) => boolean): Promise<void> {
-    const { sender, claims, outcomes, producer, report, clock, logger } = this.deps;
-    const { channel } = this.settings;
+    const jobs = chunk.jobs.filter((job) => !isLate(job));
+    const singles = chunk.singles.filter((job) => !isLate(job));
+    const batches = chunk.batches.map((batch) => batch.filter((job) => !isLate(job)));
     const plan = await sender.plan(jobs);
     // The claim's interim `sent` is not published: one event per attempt, after the provider answered, says what happened.
     const claimed = await claims.claimSends(jobs.map((job) => job.deliveryId), SEND_LEASE_MS);
@@ -143,7 +150,7 @@ interface Chunk {
   batches: DeliveryJob[][];
 }
 
-/** The jobs in parts of about `size`: single jobs, and resend batches whole (their late jobs left out). */
+/** The jobs in parts of about `size`: single jobs, and resend batches whole (only their jobs among `live`). */
 export function chunksOf(live: DeliveryJob[], batches: DeliveryJob[][], size: number): Chunk[] {
   const liveIds = new Set(live.map((job) => job.deliveryId));
   const inBatch = new Set(batches.flat().map((job) => job.deliveryId));

@@ -129,14 +129,16 @@ export class FallbackStore {
             WHERE h.id = decided.id AND h.created_at = decided.created_at
             RETURNING h.id, h.created_at, h.status, h.message_id, h.user_id, h.channel, h.attempts, h.tier, decided.planned,
                       (SELECT request_id FROM messages m WHERE m.id = h.message_id AND m.created_at = h.created_at)),
-         -- none of these is among the released: a tier above a held one is not taken
+         -- none of these is among the released: a tier above a held one is not taken. A tier of several
+         -- deliveries (two devices) moves the ones above when its last delivery goes, once.
          later AS (
            UPDATE deliveries u
               SET next_attempt_at = u.next_attempt_at + ($1::timestamptz - r.planned), updated_at = now()
              FROM released r
             WHERE r.status = 'queued' AND r.planned < $1
               AND u.message_id = r.message_id AND u.user_id IS NOT DISTINCT FROM r.user_id AND u.created_at = r.created_at
-              AND u.tier > r.tier AND u.status = 'held' AND u.next_attempt_at IS NOT NULL)
+              AND u.tier > r.tier AND u.status = 'held' AND u.next_attempt_at IS NOT NULL
+              AND NOT EXISTS (${LOWER_TIER('u')} AND y.tier = r.tier AND y.status = 'held' AND y.id NOT IN (SELECT id FROM released)))
          SELECT * FROM released`,
         [now, limit, RELEASE_LEASE_MS],
       );

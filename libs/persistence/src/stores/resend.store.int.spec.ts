@@ -306,6 +306,27 @@ describe('ResendStore', () => {
     expect(await released(at(60_000))).toEqual([upper[1]]);
   });
 
+  it('moves the tier above once when a late tier of two devices is released in two batches', async () => {
+    // Push to a phone and a tablet at T0 - 50 s, then SMS 30 s later; one device per release batch.
+    const [phone] = await seed('u-two-devices', 1, { status: 'held', nextAttemptAt: at(-50_000), channel: 'push' });
+    const [tablet, sms] = [newId(at(-3_600_000)), newId(at(-3_600_000))];
+    await first.query(
+      `INSERT INTO deliveries (id, message_id, user_id, channel, endpoint, locale, tier, status, attempts, next_attempt_at, created_at)
+       SELECT x.id, d.message_id, d.user_id, x.channel, x.endpoint, 'en', x.tier, 'held', 0, x.due, d.created_at
+         FROM deliveries d, unnest($2::uuid[], $3::varchar[], $4::varchar[], $5::smallint[], $6::timestamptz[]) AS x(id, channel, endpoint, tier, due)
+        WHERE d.id = $1`,
+      [phone, [tablet, sms], ['push', 'sms'], ['fcm:u-two-devices/tablet', '+15550100'], [0, 1], [at(-50_000), at(-20_000)]],
+    );
+    await first.query(`UPDATE deliveries SET tier = 0 WHERE id = $1`, [phone]);
+    const store = new FallbackStore(first);
+
+    const released = [...(await store.releaseDue(T0, 1)).jobs, ...(await store.releaseDue(at(1_000), 1)).jobs].map((j) => j.deliveryId);
+
+    expect(released.sort()).toEqual([phone!, tablet!].sort());
+    // 30 s after the tablet's release (at T0 + 1 s), not after two delays.
+    expect(await statusOf([sms!])).toEqual([{ status: 'held', next_attempt_at: at(31_000) }]);
+  });
+
   it('expires a held tier that had no time of its own once the message is past its expiry', async () => {
     const [held] = await seed('u-held', 1, { status: 'held', nextAttemptAt: null, expiresAt: at(-1), channel: 'sms' });
     const { jobs, expired } = await new FallbackStore(first).releaseDue(T0, 100);
