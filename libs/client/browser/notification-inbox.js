@@ -80,6 +80,8 @@ export class NotificationInbox {
     this.ahead = new Set();
     if (typeof options.token === 'function' && !options.userId) throw new TypeError('a token function needs userId: the inbox keeps its place per user');
     const userId = options.userId ?? subjectOf(/** @type {string} */ (options.token));
+    const named = typeof options.token === 'string' ? readSubject(options.token) : undefined;
+    if (named !== undefined && named !== userId) throw new TypeError(`the token is for ${named}, not for userId ${userId}`);
     this.userId = userId;
     // Per user and device: what one user has seen says nothing about another's sequence numbers.
     this.key = `notify-inbox:${userId}:${options.deviceId ?? 'default'}`;
@@ -216,7 +218,9 @@ export class NotificationInbox {
       const afterSeq = this.lastSeq;
       const limit = Math.min(this.pageLimit ?? most, most);
       const answer = await this.request('sync', { afterSeq, limit });
-      if (answer.error?.code === 'timeout') this.pageLimit = Math.max(1, Math.floor(limit / 2));
+      // Only a page asked for and not delivered while connected says the link is too slow for it:
+      // an emit held while disconnected times out too.
+      if (answer.error?.code === 'timeout' && this.socket?.connected !== false) this.pageLimit = Math.max(1, Math.floor(limit / 2));
       if (answer.error) throw new Error(`${answer.error.code}: ${answer.error.message}`);
       if (answer.notModified) {
         // The server's numbers end below ours: its inbox was reset (a restored or new database).
@@ -346,15 +350,18 @@ export class NotificationInbox {
     const counted = held.filter((m) => m.seq <= this.lastSeq).slice(-SAVED_COUNTED);
     const ahead = held.filter((m) => m.seq > this.lastSeq);
     const store = (/** @type {InboxMessage[]} */ messages) => this.options.storage?.setItem(this.key, JSON.stringify({ lastSeq: this.lastSeq, messages }));
-    try {
-      store([...counted, ...ahead]);
-    } catch (error) {
+    // Smaller and smaller: at the last, the place alone (then only the messages beyond a gap are shown again after a reload).
+    /** @type {Error | undefined} */
+    let refusal;
+    for (const messages of [[...counted, ...ahead], ahead, []]) {
       try {
-        store(ahead);
-        this.options.onStatus?.('error', `saved the inbox's place without its messages: ${/** @type {Error} */ (error).message}`);
-      } catch (again) {
-        this.options.onStatus?.('error', `could not save the inbox: ${/** @type {Error} */ (again).message}`);
+        store(messages);
+        if (refusal) this.options.onStatus?.('error', `saved the inbox's place without all its messages: ${refusal.message}`);
+        return;
+      } catch (error) {
+        refusal = /** @type {Error} */ (error);
       }
     }
+    this.options.onStatus?.('error', `could not save the inbox: ${refusal?.message}`);
   }
 }

@@ -216,7 +216,7 @@ describe('NotificationInbox', () => {
   it('goes on syncing after storage refused a page, and says so', async () => {
     const storage = new MemoryStorage();
     const { socket, shown, errors, inbox } = open(storage, 'u-1', range(1, 3));
-    storage.refusals = 2;
+    storage.refusals = 3;
     await inbox.sync();
     expect(shown).toEqual(['m-1', 'm-2', 'm-3']);
     expect(errors).toEqual(['could not save the inbox: QuotaExceededError']);
@@ -235,7 +235,7 @@ describe('NotificationInbox', () => {
     storage.quota = 5_000;
     first.socket.held = held;
     await first.inbox.sync();
-    expect(new Set(first.errors)).toEqual(new Set(["saved the inbox's place without its messages: QuotaExceededError"]));
+    expect(new Set(first.errors)).toEqual(new Set(["saved the inbox's place without all its messages: QuotaExceededError"]));
 
     const reloaded = open(storage, 'u-1', held);
     await reloaded.inbox.sync();
@@ -261,6 +261,20 @@ describe('NotificationInbox', () => {
     } finally {
       jest.useRealTimers();
     }
+  });
+
+  it('does not take a sync that timed out while disconnected for a slow link', async () => {
+    const { socket, inbox } = open(new MemoryStorage(), 'u-1', range(1, 5));
+    (socket as unknown as { connected: boolean }).connected = false;
+    socket.slowAbove = 0;
+    await inbox.sync();
+    (socket as unknown as { connected: boolean }).connected = true;
+    socket.slowAbove = Infinity;
+    const limits: number[] = [];
+    const emit = socket.emit.bind(socket);
+    socket.emit = (event, payload, answer) => (limits.push(payload.limit), emit(event, payload, answer));
+    await inbox.sync();
+    expect(limits).toEqual([100]);
   });
 
   it('asks for smaller pages after one timed out, until it has caught up, then full pages again', async () => {
@@ -327,6 +341,23 @@ describe('NotificationInbox', () => {
     expect(inbox.list().map((m) => m.seq)).toEqual(range(251, 300).map((m) => m.seq));
     expect(socket.deliver([message(5), message(301)])).toBe(true);
     expect(shown).toEqual(range(1, 301).map((m) => m.id));
+  });
+
+  it('keeps its place when storage takes nothing but the place itself', async () => {
+    const storage = new MemoryStorage();
+    const large = (seq: number): InboxMessage => ({ ...message(seq), body: 'b'.repeat(1_000) });
+    const { socket, inbox, errors } = open(storage, 'u-1', [large(1), large(3), large(4)]);
+    socket.deliver([large(3), large(4)]); // held beyond the gap at 2
+    storage.quota = 100;
+    await inbox.sync();
+    expect(JSON.parse(storage.getItem('notify-inbox:u-1:default')!)).toEqual({ lastSeq: 4, messages: [] });
+    expect(new Set(errors)).toEqual(new Set(["saved the inbox's place without all its messages: QuotaExceededError"]));
+  });
+
+  it('refuses a token string for another user than the userId it is given', () => {
+    expect(() => new NotificationInbox({ io: () => new SocketDouble(), url: 'http://gateway', userId: 'u-1', token: tokenFor('u-2') })).toThrow(
+      'the token is for u-2, not for userId u-1',
+    );
   });
 
   it('connects with no token, and says why, when a token function gives one for another user', async () => {

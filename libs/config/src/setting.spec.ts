@@ -71,6 +71,9 @@ describe('loadConfig', () => {
     expect(error.problems.map((p) => p.split(':')[0])).toEqual(['TEST_URL', 'TEST_HOST']);
     expect(error.message).not.toMatch(/SECRET123|pw@/);
     expect(error.message).not.toContain('got');
+    // An API key pasted into the wrong variable: word characters only, but long.
+    const key = configError(() => loadConfig('test', urls, { TEST_HOST: '9f2c4e1ab37d44c08e5a6b0d2f9c7e31' }));
+    expect(key.message).not.toContain('9f2c4e1ab37d44c08e5a6b0d2f9c7e31');
   });
 
   it('names a bad sensitive variable without showing its value', () => {

@@ -37,12 +37,12 @@ export class ConfigError extends Error {
 }
 
 /**
- * A bad value is quoted in the error only when it is short and made of word characters, dots,
+ * A bad value is quoted in the error only when it is short (16 characters) and made of word characters, dots,
  * commas, plus and minus signs: a number, a word, a list, a duration. Anything else may be a secret
  * in the wrong variable (a private key pasted as JWT_PUBLIC_KEY) or carry one (a URL with an API key
  * in its query, a host with a password before `@`), and the error is logged.
  */
-const SHOWN = /^[\w.,+-]{1,40}$/;
+const SHOWN = /^[\w.,+-]{1,16}$/;
 
 /** Parses every setting, then the cross checks, and fails once listing every problem. */
 export function loadConfig<S extends SettingMap>(
