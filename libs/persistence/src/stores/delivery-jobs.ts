@@ -3,12 +3,11 @@ import type { Channel, DeliveryJob, Priority } from '@notify/contracts';
 import { DELIVERY_KEYS, deliveryKeys, inKeysRange, type DeliveryKey } from './delivery-keys';
 import { queryRows } from './rows';
 
-/** The columns a job is made of, from a delivery `d` and its message `m`. */
-export const JOB_COLUMNS = `d.id, d.user_id, d.channel, d.endpoint, d.locale, d.attempts, d.expires_at, d.created_at,
-            m.request_id, m.id AS message_id, m.type, m.data, m.priority,
-            m.contents -> d.locale ->> 'title' AS title, m.contents -> d.locale ->> 'body' AS body, d.seq`;
+/** A delivery's own columns a job is made of (`d`); its message's are read once per message (`withMessages`). */
+export const DELIVERY_JOB_COLUMNS = `d.id, d.user_id, d.channel, d.endpoint, d.locale, d.attempts, d.expires_at, d.created_at, d.message_id, d.seq`;
 
-export interface JobRow {
+/** A delivery's row as DELIVERY_JOB_COLUMNS reads it. */
+export interface DeliveryJobRow {
   id: string;
   user_id: string | null;
   channel: Channel;
@@ -17,17 +16,19 @@ export interface JobRow {
   attempts: number;
   expires_at: Date | null;
   created_at: Date;
-  request_id: string;
   message_id: string;
+  seq: string | null;
+}
+
+/** A job's row: the delivery's columns and its message's. */
+export interface JobRow extends DeliveryJobRow {
+  request_id: string;
   type: string;
   data: Record<string, unknown>;
   priority: Priority;
   title: string | null;
   body: string | null;
-  seq: string | null;
 }
-
-type DeliveryRow = Omit<JobRow, 'request_id' | 'type' | 'data' | 'priority' | 'title' | 'body'>;
 
 interface MessageRow {
   id: string;
@@ -38,23 +39,28 @@ interface MessageRow {
   contents: Record<string, { title: string; body: string } | undefined>;
 }
 
-/**
- * The channel jobs of the given deliveries, with their content in the delivery's locale and the inbox
- * sequence number. Each message is read once and its jobs share its `data` and texts, as the ingest's
- * own jobs do: read with every delivery, a replayed batch of broadcasts (15,000 deliveries of
- * messages with 60 KB of data) parsed a copy per delivery, about 900 MB, and ran out of memory again
- * at every restart.
- */
+/** The channel jobs of the given deliveries, with their content in the delivery's locale and the inbox sequence number. */
 export async function loadDeliveryJobs(db: DataSource | EntityManager, keys: DeliveryKey[]): Promise<DeliveryJob[]> {
   if (keys.length === 0) return [];
-  const deliveries = await queryRows<DeliveryRow>(
+  const deliveries = await queryRows<DeliveryJobRow>(
     db,
-    `SELECT d.id, d.user_id, d.channel, d.endpoint, d.locale, d.attempts, d.expires_at, d.created_at, d.message_id, d.seq
+    `SELECT ${DELIVERY_JOB_COLUMNS}
        FROM ${DELIVERY_KEYS}
        JOIN deliveries d ON d.id = k.id AND d.created_at = k.created_at AND ${inKeysRange('d')}
       ORDER BY d.seq NULLS LAST, d.id`,
     deliveryKeys(keys),
   );
+  return withMessages(db, deliveries);
+}
+
+/**
+ * The jobs of delivery rows, in their order. Each message is read once and its jobs share its `data`
+ * and texts, as the ingest's own jobs do: read with every delivery, a replayed batch of broadcasts
+ * (15,000 deliveries of messages with 60 KB of data) parsed a copy per delivery, about 900 MB, and
+ * ran out of memory again at every restart. A delivery whose message is gone has no job.
+ */
+export async function withMessages(db: DataSource | EntityManager, deliveries: DeliveryJobRow[]): Promise<DeliveryJob[]> {
+  if (deliveries.length === 0) return [];
   const messageKeys = new Map(deliveries.map((d) => [d.message_id, { id: d.message_id, createdAt: d.created_at }]));
   const messages = await queryRows<MessageRow>(
     db,
@@ -72,7 +78,7 @@ export async function loadDeliveryJobs(db: DataSource | EntityManager, keys: Del
   });
 }
 
-/** A channel job from its row (JOB_COLUMNS): the next attempt of the delivery. */
+/** A channel job from its row: the next attempt of the delivery. */
 export function toDeliveryJob(row: JobRow): DeliveryJob {
   return {
     deliveryId: row.id,

@@ -327,6 +327,24 @@ describe('ResendStore', () => {
     expect(await statusOf([sms!])).toEqual([{ status: 'held', next_attempt_at: at(31_000) }]);
   });
 
+  it('claims the failed deliveries of one broadcast with one copy of its data for all their jobs', async () => {
+    const [original] = await seed('u-broadcast-0', 1, { status: 'failed', nextAttemptAt: at(-1) });
+    await first.query(`UPDATE messages SET data = $2 FROM deliveries d WHERE d.id = $1 AND messages.id = d.message_id`, [original, { note: 'x'.repeat(10_000) }]);
+    await first.query(
+      `INSERT INTO deliveries (id, message_id, user_id, channel, endpoint, locale, status, attempts, next_attempt_at, created_at)
+       SELECT x.id, d.message_id, x.u, 'websocket', 'inbox:' || x.u, 'en', 'failed', 1, $3, d.created_at
+         FROM deliveries d, unnest($2::uuid[], $4::varchar[]) AS x(id, u) WHERE d.id = $1`,
+      [original, [newId(at(-3_600_000)), newId(at(-3_600_000))], at(-1), ['u-broadcast-1', 'u-broadcast-2']],
+    );
+
+    const { batches } = await new ResendStore(first).claimDue(T0, 60_000, 100);
+
+    const jobs = batches.flatMap((b) => b.jobs);
+    expect(jobs.map((j) => j.userId).sort()).toEqual(['u-broadcast-0', 'u-broadcast-1', 'u-broadcast-2']);
+    expect(jobs[0]!.message.data).toEqual({ note: 'x'.repeat(10_000) });
+    expect(new Set(jobs.map((j) => j.message.data)).size).toBe(1);
+  });
+
   it('expires a held tier that had no time of its own once the message is past its expiry', async () => {
     const [held] = await seed('u-held', 1, { status: 'held', nextAttemptAt: null, expiresAt: at(-1), channel: 'sms' });
     const { jobs, expired } = await new FallbackStore(first).releaseDue(T0, 100);

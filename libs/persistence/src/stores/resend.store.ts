@@ -2,7 +2,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { ErrorCode, MAX_BATCH_JOBS, type Channel, type DeliveryJob, type OutcomeEvent } from '@notify/contracts';
 import type { RetryPolicy } from '../entities/message.entity';
 import { backoffDelayMs, DEFAULT_RETRY } from './backoff';
-import { JOB_COLUMNS, toDeliveryJob, type JobRow } from './delivery-jobs';
+import { DELIVERY_JOB_COLUMNS, withMessages, type DeliveryJobRow } from './delivery-jobs';
 import { recordedOutcomeOf, RETURNING_OUTCOME, type RecordedOutcome, type RecordedRow } from './recorded-outcome';
 import { DELIVERY_KEYS, deliveryKeys, inKeysRange, keyedParams } from './delivery-keys';
 import { queryRows, selectJsonRows, type JsonColumn } from './rows';
@@ -54,7 +54,7 @@ interface PendingRow {
 }
 
 /** A claimed delivery as the claim returns it: its job, and what the claim made of it. */
-type ClaimedRow = JobRow & { status: 'queued' | 'dead' | 'expired'; digest: boolean };
+type ClaimedRow = DeliveryJobRow & { request_id: string; status: 'queued' | 'dead' | 'expired'; digest: boolean };
 
 /**
  * A poller takes a receiver only under a transaction-scoped advisory lock on (user, channel): a
@@ -107,7 +107,7 @@ const CLAIM_PENDING = `UPDATE deliveries d
      FROM ${DELIVERY_KEYS}, messages m
     WHERE d.id = k.id AND d.created_at = k.created_at AND ${inKeysRange('d')}
       AND m.id = d.message_id AND m.created_at = d.created_at AND ${inKeysRange('m')}
-    RETURNING ${JOB_COLUMNS}, d.status, COALESCE((m.retry ->> 'digest')::boolean, false) AS digest`;
+    RETURNING ${DELIVERY_JOB_COLUMNS}, m.request_id, d.status, COALESCE((m.retry ->> 'digest')::boolean, false) AS digest`;
 
 /**
  * The pending deliveries of the receiver `userId` on `channel` (SQL expressions) that its batch takes
@@ -250,15 +250,19 @@ export class ResendStore {
       if (pending.length === 0) return { batches: [], ended: [], cutShort };
       const keys = pending.map((row) => ({ id: row.id, createdAt: row.created_at }));
       const rows = await queryRows<ClaimedRow>(tx, CLAIM_PENDING, [...deliveryKeys(keys), now, leaseMs]);
+      const queued = rows.filter((row) => row.status === 'queued');
+      // Each message read once: a claim of 5,000 receivers of one broadcast shares its data.
+      const jobs = new Map((await withMessages(tx, queued)).map((job) => [job.deliveryId, job]));
       const batches = new Map<string, ResendBatch>();
-      for (const row of rows) {
-        if (row.status !== 'queued') continue;
+      for (const row of queued) {
+        const job = jobs.get(row.id);
+        if (!job) continue;
         // An SMS or email digest gathers only the messages whose route asks for one: a one-time code
         // from another route still goes on its own.
         const digestible = row.channel === 'sms' || row.channel === 'email';
         const key = row.user_id === null ? row.id : `${row.user_id}\u0000${row.channel}${digestible ? `\u0000${row.digest}` : ''}`;
         const batch = batches.get(key) ?? { userId: row.user_id, channel: row.channel, digest: digestible && row.digest, jobs: [] };
-        batch.jobs.push(toDeliveryJob(row));
+        batch.jobs.push(job);
         batches.set(key, batch);
       }
       for (const batch of batches.values()) batch.jobs.sort((a, b) => (a.message.seq ?? 0) - (b.message.seq ?? 0) || a.message.createdAt.localeCompare(b.message.createdAt));
