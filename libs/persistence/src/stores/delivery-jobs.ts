@@ -6,6 +6,10 @@ import { queryRows } from './rows';
 /** A delivery's own columns a job is made of (`d`); its message's are read once per message (`withMessages`). */
 export const DELIVERY_JOB_COLUMNS = `d.id, d.user_id, d.channel, d.endpoint, d.locale, d.attempts, d.expires_at, d.created_at, d.message_id, d.seq`;
 
+/** A job's columns from a delivery `d` and its message `m` in one statement (the resend poller's claim). */
+export const JOB_COLUMNS = `${DELIVERY_JOB_COLUMNS}, m.request_id, m.type, m.data, m.priority,
+            m.contents -> d.locale ->> 'title' AS title, m.contents -> d.locale ->> 'body' AS body`;
+
 /** A delivery's row as DELIVERY_JOB_COLUMNS reads it. */
 export interface DeliveryJobRow {
   id: string;
