@@ -33,6 +33,16 @@ describe('pushContentOf', () => {
     await expect(apns.send({ token: TOKEN, content })).resolves.toMatchObject({ providerMessageId: expect.any(String) });
   });
 
+  it('leaves the data out when it would take the payload over 4 KB with an emoji-heavy title and body', async () => {
+    const data = { note: 'n'.repeat(2_150) }; // within the data's own limit
+    const emoji = deliveryJob(3, { message: { ...deliveryJob(3).message, title: '📦'.repeat(100), body: '🚚'.repeat(400), data } });
+    const content = pushContentOf(emoji);
+    expect(content.data).toMatchObject({ dataOmitted: 'true' });
+    await expect(apns.send({ token: TOKEN, content })).resolves.toMatchObject({ providerMessageId: expect.any(String) });
+    // With plain text the same data still fits.
+    expect(pushContentOf(deliveryJob(4, { message: { ...deliveryJob(4).message, data } })).data!['data']).toBe(JSON.stringify(data));
+  });
+
   it('keeps a short message and its data whole', () => {
     const job = deliveryJob(2, { message: { ...deliveryJob(2).message, data: { orderNo: '1234' } } });
     expect(pushContentOf(job)).toMatchObject({ title: 'Title 2', body: 'Body 2', data: { messageId: 'm-2', data: '{"orderNo":"1234"}' }, collapseKey: 'm-2' });

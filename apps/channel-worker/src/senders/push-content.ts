@@ -9,20 +9,31 @@ import type { DeliveryJob } from '@notify/contracts';
 export const PUSH_TITLE_CHARS = 100;
 export const PUSH_BODY_CHARS = 400;
 /**
- * Bytes a request's `data` may take in a push, as the quoted string it travels as; more is left out
- * (`dataOmitted`) for the app to sync. A summary's 50 message ids take about 2,070.
+ * Bytes a request's `data` may take in a push, as the quoted string it travels as (less when the
+ * text is long, `PUSH_PAYLOAD_BYTES`); more is left out (`dataOmitted`) for the app to sync. A summary's 50 message ids take about 2,070.
  */
 export const PUSH_DATA_BYTES = 2_200;
+
+/**
+ * Bytes the title, body and data may take together, as the JSON they travel as: each is within its
+ * own limit, but an emoji-heavy title and body (4 bytes a character) with data near its limit came to
+ * about 4,300, which APNs refuses for good. Under 4 KB with room for the rest of the payload (`aps`
+ * keys, the message id and type); the data gives way first.
+ */
+export const PUSH_PAYLOAD_BYTES = 3_700;
 
 /**
  * The push as every vendor gets it, within the vendors' size. Re-sends of one message replace each
  * other on the device (collapse key = message id), and the vendor drops it once the message expires.
  */
 export function pushContentOf(job: DeliveryJob): PushContent {
+  const title = shortened(job.message.title, PUSH_TITLE_CHARS);
+  const body = shortened(job.message.body, PUSH_BODY_CHARS);
+  const textBytes = Buffer.byteLength(JSON.stringify(title)) + Buffer.byteLength(JSON.stringify(body));
   return {
-    title: shortened(job.message.title, PUSH_TITLE_CHARS),
-    body: shortened(job.message.body, PUSH_BODY_CHARS),
-    data: appData(job.message),
+    title,
+    body,
+    data: appData(job.message, Math.min(PUSH_DATA_BYTES, PUSH_PAYLOAD_BYTES - textBytes)),
     collapseKey: job.message.id,
     priority: job.priority,
     ...(job.expiresAt === null ? {} : { expiresAt: new Date(job.expiresAt) }),
@@ -33,12 +44,12 @@ export function pushContentOf(job: DeliveryJob): PushContent {
  * What the app needs to find the message in the inbox. Business data rides as one JSON string:
  * vendors take only string values and reserve some keys (FCM: `from`, `google.*`…).
  */
-function appData(message: DeliveryJob['message']): Record<string, string> {
+function appData(message: DeliveryJob['message'], maxBytes: number): Record<string, string> {
   const data: Record<string, string> = { messageId: message.id, type: message.type };
   if (message.seq !== null) data['seq'] = String(message.seq);
   if (Object.keys(message.data).length === 0) return data;
   const json = JSON.stringify(message.data);
-  if (Buffer.byteLength(JSON.stringify(json)) <= PUSH_DATA_BYTES) data['data'] = json;
+  if (Buffer.byteLength(JSON.stringify(json)) <= maxBytes) data['data'] = json;
   else data['dataOmitted'] = 'true';
   return data;
 }
