@@ -43,6 +43,13 @@ describe('pushContentOf', () => {
     expect(pushContentOf(deliveryJob(4, { message: { ...deliveryJob(4).message, data } })).data!['data']).toBe(JSON.stringify(data));
   });
 
+  it('says there is a message when its title and body are both empty, in the delivery’s language', () => {
+    const empty = (locale: string) => deliveryJob(5, { locale, message: { ...deliveryJob(5).message, title: '', body: '' } });
+    expect(pushContentOf(empty('en')).title).toBe('1 new message');
+    expect(pushContentOf(empty('de-DE')).title).toBe('1 neue Nachricht');
+    expect(pushContentOf(deliveryJob(6, { message: { ...deliveryJob(6).message, title: '' } })).title).toBe('');
+  });
+
   it('keeps a short message and its data whole', () => {
     const job = deliveryJob(2, { message: { ...deliveryJob(2).message, data: { orderNo: '1234' } } });
     expect(pushContentOf(job)).toMatchObject({ title: 'Title 2', body: 'Body 2', data: { messageId: 'm-2', data: '{"orderNo":"1234"}' }, collapseKey: 'm-2' });

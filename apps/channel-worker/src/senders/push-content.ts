@@ -1,5 +1,6 @@
 import { shortened, type PushContent } from '@notify/channels';
 import type { DeliveryJob } from '@notify/contracts';
+import { summaryTitle } from '../delivery/summaries';
 
 /**
  * What a push shows of a message, in characters: the vendors take 4 KB in all (APNs, FCM, HMS),
@@ -27,7 +28,9 @@ export const PUSH_PAYLOAD_BYTES = 3_700;
  * other on the device (collapse key = message id), and the vendor drops it once the message expires.
  */
 export function pushContentOf(job: DeliveryJob): PushContent {
-  const title = shortened(job.message.title, PUSH_TITLE_CHARS);
+  // A message whose template rendered nothing still says that there is one: an empty alert shows
+  // nothing on iOS, and Mi Push refuses it.
+  const title = shortened(job.message.title || (job.message.body ? '' : summaryTitle(job.locale, 1)), PUSH_TITLE_CHARS);
   const body = shortened(job.message.body, PUSH_BODY_CHARS);
   const textBytes = Buffer.byteLength(JSON.stringify(title)) + Buffer.byteLength(JSON.stringify(body));
   return {
