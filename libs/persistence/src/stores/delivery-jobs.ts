@@ -3,15 +3,22 @@ import type { Channel, DeliveryJob, Priority } from '@notify/contracts';
 import { DELIVERY_KEYS, deliveryKeys, inKeysRange, type DeliveryKey } from './delivery-keys';
 import { queryRows } from './rows';
 
-/** A delivery's own columns a job is made of (`d`); its message's are read once per message (`withMessages`). */
-export const DELIVERY_JOB_COLUMNS = `d.id, d.user_id, d.channel, d.endpoint, d.locale, d.attempts, d.expires_at, d.created_at, d.message_id, d.seq`;
-
-/** A job's columns from a delivery `d` and its message `m` in one statement (the resend poller's claim). */
-export const JOB_COLUMNS = `${DELIVERY_JOB_COLUMNS}, m.request_id, m.type, m.data, m.priority,
+/** The columns a job is made of, from a delivery `d` and its message `m`. */
+export const JOB_COLUMNS = `d.id, d.user_id, d.channel, d.endpoint, d.locale, d.attempts, d.expires_at, d.created_at, d.message_id, d.seq,
+            m.request_id, m.type, m.data, m.priority,
             m.contents -> d.locale ->> 'title' AS title, m.contents -> d.locale ->> 'body' AS body`;
 
-/** A delivery's row as DELIVERY_JOB_COLUMNS reads it. */
-export interface DeliveryJobRow {
+/**
+ * The same columns, by name, over rows of JOB_COLUMNS, with each message's `data` on its first row
+ * only (`sharingData` gives it to the others). A message's data is up to 64 KiB: read with every
+ * delivery, a replayed batch of broadcasts (15,000 deliveries of messages with 60 KB of data) parsed
+ * a copy per delivery, about 900 MB, and ran out of memory again at every restart. Read by a second
+ * query instead, once per message, it cost the resend claim 12–14 µs per message more (docs/benchmarks.md).
+ */
+export const JOB_COLUMNS_DATA_ONCE = `id, user_id, channel, endpoint, locale, attempts, expires_at, created_at, message_id, seq,
+            request_id, type, priority, title, body, CASE WHEN row_number() OVER (PARTITION BY message_id ORDER BY id) = 1 THEN data END AS data`;
+
+export interface JobRow {
   id: string;
   user_id: string | null;
   channel: Channel;
@@ -22,10 +29,6 @@ export interface DeliveryJobRow {
   created_at: Date;
   message_id: string;
   seq: string | null;
-}
-
-/** A job's row: the delivery's columns and its message's. */
-export interface JobRow extends DeliveryJobRow {
   request_id: string;
   type: string;
   data: Record<string, unknown>;
@@ -34,52 +37,30 @@ export interface JobRow extends DeliveryJobRow {
   body: string | null;
 }
 
-interface MessageRow {
-  id: string;
-  request_id: string;
-  type: string;
-  data: Record<string, unknown>;
-  priority: Priority;
-  contents: Record<string, { title: string; body: string } | undefined>;
+/** A row read through JOB_COLUMNS_DATA_ONCE: `data` only on its message's first row. */
+export type JobRowDataOnce = Omit<JobRow, 'data'> & { data: JobRow['data'] | null };
+
+/** The rows with each message's data, one object shared by all the rows of that message. */
+export function sharingData<R extends JobRowDataOnce>(rows: R[]): (Omit<R, 'data'> & Pick<JobRow, 'data'>)[] {
+  const dataOf = new Map<string, JobRow['data']>();
+  for (const row of rows) if (row.data !== null) dataOf.set(row.message_id, row.data);
+  return rows.map((row) => ({ ...row, data: dataOf.get(row.message_id) ?? {} }));
 }
 
 /** The channel jobs of the given deliveries, with their content in the delivery's locale and the inbox sequence number. */
 export async function loadDeliveryJobs(db: DataSource | EntityManager, keys: DeliveryKey[]): Promise<DeliveryJob[]> {
   if (keys.length === 0) return [];
-  const deliveries = await queryRows<DeliveryJobRow>(
+  const rows = await queryRows<JobRowDataOnce>(
     db,
-    `SELECT ${DELIVERY_JOB_COLUMNS}
-       FROM ${DELIVERY_KEYS}
-       JOIN deliveries d ON d.id = k.id AND d.created_at = k.created_at AND ${inKeysRange('d')}
-      ORDER BY d.seq NULLS LAST, d.id`,
+    `SELECT ${JOB_COLUMNS_DATA_ONCE}
+       FROM (SELECT ${JOB_COLUMNS}
+               FROM ${DELIVERY_KEYS}
+               JOIN deliveries d ON d.id = k.id AND d.created_at = k.created_at AND ${inKeysRange('d')}
+               JOIN messages m ON m.id = d.message_id AND m.created_at = d.created_at AND ${inKeysRange('m')}) AS j
+      ORDER BY seq NULLS LAST, id`,
     deliveryKeys(keys),
   );
-  return withMessages(db, deliveries);
-}
-
-/**
- * The jobs of delivery rows, in their order. Each message is read once and its jobs share its `data`
- * and texts, as the ingest's own jobs do: read with every delivery, a replayed batch of broadcasts
- * (15,000 deliveries of messages with 60 KB of data) parsed a copy per delivery, about 900 MB, and
- * ran out of memory again at every restart. A delivery whose message is gone has no job.
- */
-export async function withMessages(db: DataSource | EntityManager, deliveries: DeliveryJobRow[]): Promise<DeliveryJob[]> {
-  if (deliveries.length === 0) return [];
-  const messageKeys = new Map(deliveries.map((d) => [d.message_id, { id: d.message_id, createdAt: d.created_at }]));
-  const messages = await queryRows<MessageRow>(
-    db,
-    `SELECT m.id, m.request_id, m.type, m.data, m.priority, m.contents
-       FROM ${DELIVERY_KEYS}
-       JOIN messages m ON m.id = k.id AND m.created_at = k.created_at AND ${inKeysRange('m')}`,
-    deliveryKeys([...messageKeys.values()]),
-  );
-  const byId = new Map(messages.map((m) => [m.id, m]));
-  return deliveries.flatMap((d) => {
-    const m = byId.get(d.message_id);
-    if (!m) return [];
-    const content = m.contents[d.locale];
-    return [toDeliveryJob({ ...d, request_id: m.request_id, type: m.type, data: m.data, priority: m.priority, title: content?.title ?? null, body: content?.body ?? null })];
-  });
+  return sharingData(rows).map(toDeliveryJob);
 }
 
 /** A channel job from its row: the next attempt of the delivery. */

@@ -2,7 +2,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { ErrorCode, MAX_BATCH_JOBS, type Channel, type DeliveryJob, type OutcomeEvent } from '@notify/contracts';
 import type { RetryPolicy } from '../entities/message.entity';
 import { backoffDelayMs, DEFAULT_RETRY } from './backoff';
-import { JOB_COLUMNS, toDeliveryJob, type JobRow } from './delivery-jobs';
+import { JOB_COLUMNS, JOB_COLUMNS_DATA_ONCE, sharingData, toDeliveryJob, type JobRowDataOnce } from './delivery-jobs';
 import { recordedOutcomeOf, RETURNING_OUTCOME, type RecordedOutcome, type RecordedRow } from './recorded-outcome';
 import { DELIVERY_KEYS, deliveryKeys, inKeysRange, keyedParams } from './delivery-keys';
 import { queryRows, selectJsonRows, type JsonColumn } from './rows';
@@ -54,7 +54,7 @@ interface PendingRow {
 }
 
 /** A claimed delivery as the claim returns it: its job (`data` only on the first row of each message), and what the claim made of it. */
-type ClaimedRow = Omit<JobRow, 'data'> & { data: JobRow['data'] | null; status: 'queued' | 'dead' | 'expired'; digest: boolean };
+type ClaimedRow = JobRowDataOnce & { status: 'queued' | 'dead' | 'expired'; digest: boolean };
 
 /**
  * A poller takes a receiver only under a transaction-scoped advisory lock on (user, channel): a
@@ -109,10 +109,8 @@ const CLAIM_PENDING = `WITH claimed AS (
     WHERE d.id = k.id AND d.created_at = k.created_at AND ${inKeysRange('d')}
       AND m.id = d.message_id AND m.created_at = d.created_at AND ${inKeysRange('m')}
     RETURNING ${JOB_COLUMNS}, d.status, COALESCE((m.retry ->> 'digest')::boolean, false) AS digest)
-  -- each message's data once (the first of its rows): a claim of a broadcast's receivers shares it (claimDue)
-  SELECT id, user_id, channel, endpoint, locale, attempts, expires_at, created_at, message_id, seq, request_id, type, priority, title, body,
-         status, digest, CASE WHEN row_number() OVER (PARTITION BY message_id ORDER BY id) = 1 THEN data END AS data
-    FROM claimed`;
+  -- a claim of a broadcast's receivers (up to 5,000) shares one copy of its data
+  SELECT ${JOB_COLUMNS_DATA_ONCE}, status, digest FROM claimed`;
 
 /**
  * The pending deliveries of the receiver `userId` on `channel` (SQL expressions) that its batch takes
@@ -254,9 +252,7 @@ export class ResendStore {
       const pending = [...byUser, ...(await queryRows<PendingRow>(tx, FIND_DUE_WITHOUT_USER, [now, receivers]))];
       if (pending.length === 0) return { batches: [], ended: [], cutShort };
       const keys = pending.map((row) => ({ id: row.id, createdAt: row.created_at }));
-      const rows = await queryRows<ClaimedRow>(tx, CLAIM_PENDING, [...deliveryKeys(keys), now, leaseMs]);
-      // Parsed once per message, not once per receiver: up to 5,000 receivers of a 64 KiB broadcast.
-      const dataOf = new Map(rows.flatMap((row) => (row.data === null ? [] : [[row.message_id, row.data] as const])));
+      const rows = sharingData(await queryRows<ClaimedRow>(tx, CLAIM_PENDING, [...deliveryKeys(keys), now, leaseMs]));
       const batches = new Map<string, ResendBatch>();
       for (const row of rows) {
         if (row.status !== 'queued') continue;
@@ -265,7 +261,7 @@ export class ResendStore {
         const digestible = row.channel === 'sms' || row.channel === 'email';
         const key = row.user_id === null ? row.id : `${row.user_id}\u0000${row.channel}${digestible ? `\u0000${row.digest}` : ''}`;
         const batch = batches.get(key) ?? { userId: row.user_id, channel: row.channel, digest: digestible && row.digest, jobs: [] };
-        batch.jobs.push(toDeliveryJob({ ...row, data: dataOf.get(row.message_id) ?? {} }));
+        batch.jobs.push(toDeliveryJob(row));
         batches.set(key, batch);
       }
       for (const batch of batches.values()) batch.jobs.sort((a, b) => (a.message.seq ?? 0) - (b.message.seq ?? 0) || a.message.createdAt.localeCompare(b.message.createdAt));
