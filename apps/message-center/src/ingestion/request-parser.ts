@@ -10,6 +10,7 @@ import {
   unstorableTextProblem,
 } from '@notify/contracts';
 import type { ConsumedRecord, Rejection } from '@notify/kafka';
+import { retentionEnd } from '../planning/message-planner';
 import { channelsOf, type Route, type RouteTable } from '../routing/route-table';
 
 /**
@@ -46,8 +47,6 @@ export function parseRequestRecord(record: ConsumedRecord, routes: RouteTable): 
   return { ok: true, request: parsed.data, route };
 }
 
-const DAY_MS = 86_400_000;
-
 /**
  * A message's last send must come before its rows are deleted: they live in the partition of the
  * week the request arrived, dropped `retentionDays` after that week's end at the earliest. The last send is `sendAt` (or now) plus
@@ -60,7 +59,7 @@ export function sendAtProblem(request: NotificationRequest, route: Route, now: D
   const start = held ? sendAtMs : now.getTime();
   const tiers = channelsOf(route, request.channels).length;
   const lastTierDelay = route.fallback.policy === 'escalate' ? (route.fallback.afterMs ?? 0) * Math.max(0, tiers - 1) : 0;
-  if (start + lastTierDelay < now.getTime() + retentionDays * DAY_MS) return undefined;
+  if (start + lastTierDelay < retentionEnd(now, retentionDays)) return undefined;
   const escalation = lastTierDelay > 0 ? ', counting the route’s escalation to its last fallback tier' : '';
   return `${lateField(request, route, held)}: the last send must be less than ${retentionDays} days ahead (MESSAGE_RETENTION_DAYS)${escalation}; messages are deleted after that`;
 }

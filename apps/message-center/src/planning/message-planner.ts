@@ -20,6 +20,14 @@ export interface PlanningContext {
 const DAY_MS = 86_400_000;
 
 /**
+ * The end of the retention period of a message created at `createdAt`, in ms since the epoch: it
+ * sends nothing and expires no later (its rows may go soon after, `SETTLE_MS`).
+ */
+export function retentionEnd(createdAt: Date, retentionDays: number): number {
+  return createdAt.getTime() + retentionDays * DAY_MS;
+}
+
+/**
  * Decides every delivery of one request: who, over which channel, to which endpoint, in which
  * locale, in which fallback tier, and whether it goes now, waits, or cannot go at all.
  */
@@ -31,7 +39,7 @@ export function planMessage(request: NotificationRequest, route: Route, context:
   // The time to live counts from when the message is to go out. It ends within the retention period,
   // so that every delivery has an outcome before its rows are deleted (SETTLE_MS).
   const wanted = request.expiresAt ? Date.parse(request.expiresAt) : start.getTime() + route.ttlMs;
-  const expiresAt = new Date(Math.min(wanted, createdAt.getTime() + context.retentionDays * DAY_MS));
+  const expiresAt = new Date(Math.min(wanted, retentionEnd(createdAt, context.retentionDays)));
   const expired = expiresAt <= now;
   const channels = channelsOf(route, request.channels);
   const available = [...route.templates.keys()];
