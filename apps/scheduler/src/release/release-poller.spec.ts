@@ -1,15 +1,16 @@
 import type { Producer, ProducerBatch } from 'kafkajs';
 import { createLogger, Metrics } from '@notify/observability';
-import type { FallbackStore } from '@notify/persistence';
+import { STRANDED_AFTER_MS, type FallbackStore } from '@notify/persistence';
 import { ReleasePoller } from './release-poller';
 
 const job = { deliveryId: 'd', requestId: 'r', userId: 'u', channel: 'push', message: {} };
-const poller = (store: object, releaseBatchSize: number, produced: ProducerBatch[] = []) =>
+const nothing = { jobs: [], expired: [], taken: 0 };
+const poller = (store: object, releaseBatchSize: number, produced: ProducerBatch[] = [], clock = () => new Date('2030-07-01T12:00:00Z')) =>
   new ReleasePoller(
-    store as unknown as FallbackStore,
+    { releaseStranded: async () => nothing, ...store } as unknown as FallbackStore,
     { sendBatch: async (batch: ProducerBatch) => (produced.push(batch), []) } as unknown as Producer,
     { pollIntervalMs: 60_000, releaseBatchSize },
-    () => new Date('2030-07-01T12:00:00Z'),
+    clock,
     createLogger('release-poller-spec', 'silent'),
     new Metrics('release-poller-spec'),
   );
@@ -32,6 +33,24 @@ describe('ReleasePoller', () => {
     expect(released).toBe(3);
     expect(produced.flatMap((batch) => batch.topicMessages!.flatMap((t) => t.messages))).toHaveLength(3);
   });
+
+  it('looks for tiers stranded by a lost event at its first poll, then once every STRANDED_AFTER_MS of its clock', async () => {
+    let now = Date.parse('2030-07-01T12:00:00Z');
+    const looked: number[] = [];
+    const store = { releaseDue: async () => nothing, releaseStranded: async (at: Date) => (looked.push(at.getTime()), { jobs: [job], expired: [], taken: 1 }) };
+    const produced: ProducerBatch[] = [];
+    const releases = poller(store, 10, produced, () => new Date(now));
+
+    const counts = [await releases.releaseDue()];
+    now += STRANDED_AFTER_MS - 1;
+    counts.push(await releases.releaseDue());
+    now += 1;
+    counts.push(await releases.releaseDue());
+
+    expect(counts).toEqual([1, 0, 1]);
+    expect(looked).toEqual([now - STRANDED_AFTER_MS, now]);
+    expect(produced.flatMap((batch) => batch.topicMessages!.flatMap((t) => t.messages))).toHaveLength(2);
+  });
 });
 
 /** A backlog of held deliveries larger than anything a shutdown should wait for. */
@@ -46,6 +65,7 @@ describe('ReleasePoller shutdown', () => {
         await new Promise((resolve) => setImmediate(resolve));
         return { jobs: Array.from({ length: limit }, () => job), expired: [], taken: limit };
       },
+      releaseStranded: async () => ({ jobs: [], expired: [], taken: 0 }),
     } as unknown as FallbackStore;
     const producer = { sendBatch: async (_: ProducerBatch) => [] } as unknown as Producer;
     const poller = new ReleasePoller(

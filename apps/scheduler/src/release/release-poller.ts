@@ -2,7 +2,7 @@ import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnAppli
 import type { Producer } from 'kafkajs';
 import { KAFKA_PRODUCER, sendJobs } from '@notify/kafka';
 import { APP_LOGGER, Metrics, type AppLogger } from '@notify/observability';
-import { AFTER_COMMIT_RETRY, AFTER_COMMIT_RETRY_POLICY, afterCommit, FallbackStore, type AfterCommitRetry } from '@notify/persistence';
+import { AFTER_COMMIT_RETRY, AFTER_COMMIT_RETRY_POLICY, afterCommit, FallbackStore, STRANDED_AFTER_MS, type AfterCommitRetry, type Released } from '@notify/persistence';
 import type { Counter } from 'prom-client';
 import { PollLoop } from '../poll-loop';
 
@@ -22,6 +22,7 @@ export const SCHEDULER_CLOCK = Symbol('SCHEDULER_CLOCK');
 export class ReleasePoller implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly loop: PollLoop;
   private readonly released: Counter;
+  private strandedCheckedAt = -Infinity;
 
   constructor(
     private readonly store: FallbackStore,
@@ -46,12 +47,25 @@ export class ReleasePoller implements OnApplicationBootstrap, OnApplicationShutd
 
   /**
    * Releases everything due now, one bounded batch at a time, or until the app shuts down; returns
-   * how many it released or expired.
+   * how many it released or expired. Every `STRANDED_AFTER_MS` it also looks for held tiers whose
+   * lower tier ended without its event reaching the message center.
    */
   async releaseDue(): Promise<number> {
+    let total = await this.drain((now, limit) => this.store.releaseDue(now, limit));
+    const now = this.clock().getTime();
+    if (now - this.strandedCheckedAt >= STRANDED_AFTER_MS && !this.loop.stopping) {
+      this.strandedCheckedAt = now;
+      const stranded = await this.drain((at, limit) => this.store.releaseStranded(at, limit));
+      if (stranded > 0) this.logger.warn({ count: stranded }, 'moved held tiers whose lower tier ended without an event reaching the fallback');
+      total += stranded;
+    }
+    return total;
+  }
+
+  private async drain(take: (now: Date, limit: number) => Promise<Released>): Promise<number> {
     let total = 0;
     while (!this.loop.stopping) {
-      const { jobs, expired, taken } = await this.store.releaseDue(this.clock(), this.settings.releaseBatchSize);
+      const { jobs, expired, taken } = await take(this.clock(), this.settings.releaseBatchSize);
       if (jobs.length + expired.length > 0) {
         // The release has committed: its jobs would wait for their lease, its expiries would be lost.
         await afterCommit('producing released deliveries', () => sendJobs(this.producer, jobs, expired), this.logger, this.retry);

@@ -9,6 +9,15 @@ import { leaseEnd } from './lease';
 
 /** A tier has given up on the user when each of its deliveries is in one of these. */
 const GAVE_UP = `(y.status IN ('dead', 'expired', 'cancelled') OR (y.status = 'failed' AND y.last_error IN ('offline', 'ack_timeout', 'client_error', 'no_endpoint')))`;
+/** A lower tier that gave up or reached the user: nothing more will come of it (false, not null, for any other row). */
+const ENDED = `COALESCE(${GAVE_UP} OR y.status IN ('delivered', 'read', 'clicked'), false)`;
+
+/**
+ * A held tier with no time of its own waits for the event of its lower tier's end. Ended longer ago
+ * than this, the event was lost (a process killed between its commit and its publish) and the
+ * release poller moves the tier itself.
+ */
+export const STRANDED_AFTER_MS = 2 * 60_000;
 
 /**
  * A released delivery is `queued` under this lease: its job is produced after the release commits,
@@ -104,16 +113,43 @@ export class FallbackStore {
    * browser message, the push and the SMS together.
    */
   async releaseDue(now: Date, limit: number): Promise<Released> {
+    return this.release(
+      `SELECT h.id, h.created_at FROM deliveries h
+        WHERE h.status = 'held' AND (h.next_attempt_at <= $1 OR h.expires_at <= $1)
+          AND (h.expires_at <= $1 OR NOT EXISTS (${LOWER_TIER('h')} AND y.status = 'held'))
+        ORDER BY h.next_attempt_at
+        LIMIT $2
+        FOR UPDATE SKIP LOCKED`,
+      [now, limit, RELEASE_LEASE_MS],
+    );
+  }
+
+  /**
+   * Releases (or cancels) held tiers with no time of their own whose lower tiers all ended at least
+   * `STRANDED_AFTER_MS` before `now`: the event that should have moved them was lost (D18).
+   */
+  async releaseStranded(now: Date, limit: number): Promise<Released> {
+    return this.release(
+      `SELECT h.id, h.created_at FROM deliveries h
+        WHERE h.status = 'held' AND h.next_attempt_at IS NULL
+          AND NOT EXISTS (${LOWER_TIER('h')} AND (y.updated_at > $1::timestamptz - $4 * interval '1 millisecond' OR NOT ${ENDED}))
+        ORDER BY h.created_at
+        LIMIT $2
+        FOR UPDATE SKIP LOCKED`,
+      [now, limit, RELEASE_LEASE_MS, STRANDED_AFTER_MS],
+    );
+  }
+
+  /**
+   * Releases the held deliveries `due` selects and locks: one whose lower tier already delivered is
+   * cancelled, one past its expiry expires, the others are queued under a lease.
+   */
+  private async release(due: string, params: unknown[]): Promise<Released> {
+    const now = params[0] as Date;
     return this.dataSource.transaction(async (tx) => {
       const rows = await queryRows<{ id: string; created_at: Date; status: string; request_id: string; message_id: string; user_id: string | null; channel: Channel; attempts: number }>(
         tx,
-        `WITH due AS (
-           SELECT h.id, h.created_at FROM deliveries h
-            WHERE h.status = 'held' AND (h.next_attempt_at <= $1 OR h.expires_at <= $1)
-              AND (h.expires_at <= $1 OR NOT EXISTS (${LOWER_TIER('h')} AND y.status = 'held'))
-            ORDER BY h.next_attempt_at
-            LIMIT $2
-            FOR UPDATE SKIP LOCKED),
+        `WITH due AS (${due}),
          decided AS (
            SELECT h.id, h.created_at, h.next_attempt_at AS planned, CASE
                     WHEN EXISTS (${LOWER_TIER('h')} AND y.status IN ('delivered', 'read', 'clicked')) THEN 'cancelled'
@@ -140,7 +176,7 @@ export class FallbackStore {
               AND u.tier > r.tier AND u.status = 'held' AND u.next_attempt_at IS NOT NULL
               AND NOT EXISTS (${LOWER_TIER('u')} AND y.tier = r.tier AND y.status = 'held' AND y.id NOT IN (SELECT id FROM released)))
          SELECT * FROM released`,
-        [now, limit, RELEASE_LEASE_MS],
+        params,
       );
       const queued = rows.filter((r) => r.status === 'queued').map((r) => ({ id: r.id, createdAt: r.created_at }));
       await this.placeReleasedInInboxes(tx, queued);

@@ -4,7 +4,7 @@ import { createTestDatabase, type TestDatabase } from '@notify/testing';
 import { createDataSource, runMigrations } from '../data-source';
 import { newId } from '../ids';
 import { DeliveryOutcomeStore } from './delivery-outcome.store';
-import { FallbackStore, RELEASE_LEASE_MS } from './fallback.store';
+import { FallbackStore, RELEASE_LEASE_MS, STRANDED_AFTER_MS } from './fallback.store';
 import { FIND_DUE, MAX_CLAIM_JOBS, ResendStore } from './resend.store';
 
 const T0 = new Date('2030-03-01T10:00:00Z');
@@ -351,6 +351,39 @@ describe('ResendStore', () => {
     expect(jobs).toEqual([]);
     expect(expired.map((e) => [e.status, e.userId])).toEqual([['expired', 'u-held']]);
     expect(await statusOf([held!])).toEqual([{ status: 'expired', next_attempt_at: null }]);
+  });
+
+  it('moves a held tier with no time of its own whose lower tier ended without its event, once that end is old enough', async () => {
+    // Each user: a websocket tier 0 in some state, updated at some time, and a push tier 1 held for its event.
+    const lower = async (userId: string, status: string, lastError: string | null, updatedAt: Date) => {
+      const [id] = await seed(userId, 1, { status, nextAttemptAt: status === 'failed' ? at(60_000) : null, ...(lastError ? { lastError } : {}) });
+      await first.query(`UPDATE deliveries SET updated_at = $2 WHERE id = $1`, [id, updatedAt]);
+      const push = newId(at(-3_600_000));
+      await first.query(
+        `INSERT INTO deliveries (id, message_id, user_id, channel, endpoint, locale, tier, status, attempts, created_at)
+         SELECT $1, message_id, user_id, 'push', 'fcm:' || user_id || '/phone', 'en', 1, 'held', 0, created_at FROM deliveries WHERE id = $2`,
+        [push, id],
+      );
+      return push;
+    };
+    const long = at(-STRANDED_AFTER_MS - 1);
+    const stranded = await lower('u-offline-lost', 'failed', 'offline', long);
+    const recent = await lower('u-offline-recent', 'failed', 'offline', at(-STRANDED_AFTER_MS + 1_000));
+    const retrying = await lower('u-retrying', 'queued', null, long);
+    const reached = await lower('u-reached', 'delivered', null, long);
+    const store = new FallbackStore(first);
+    expect((await store.releaseDue(T0, 100)).taken).toBe(0);
+
+    const { jobs, taken } = await store.releaseStranded(T0, 100);
+
+    expect(jobs.map((j) => [j.deliveryId, j.channel])).toEqual([[stranded, 'push']]);
+    expect(taken).toBe(2);
+    expect(await first.query(`SELECT id, status FROM deliveries WHERE id = ANY($1) ORDER BY user_id`, [[stranded, recent, retrying, reached]])).toEqual([
+      { id: stranded, status: 'queued' },
+      { id: recent, status: 'held' },
+      { id: reached, status: 'cancelled' },
+      { id: retrying, status: 'held' },
+    ]);
   });
 
   it('takes a send whose outcome never came for failed once its lease has run out, and leaves answered and leased sends alone', async () => {
