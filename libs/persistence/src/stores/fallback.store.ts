@@ -132,7 +132,8 @@ export class FallbackStore {
     return this.release(
       `SELECT h.id, h.created_at FROM deliveries h
         WHERE h.status = 'held' AND h.next_attempt_at IS NULL
-          AND NOT EXISTS (${LOWER_TIER('h')} AND (y.updated_at > $1::timestamptz - $4 * interval '1 millisecond' OR NOT ${ENDED}))
+          -- OFFSET 0 keeps this a lookup per held row: as an anti-join it read every delivery.
+          AND NOT EXISTS (${LOWER_TIER('h')} AND (y.updated_at > $1::timestamptz - $4 * interval '1 millisecond' OR NOT ${ENDED}) OFFSET 0)
         ORDER BY h.created_at
         LIMIT $2
         FOR UPDATE SKIP LOCKED`,
