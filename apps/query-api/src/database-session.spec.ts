@@ -3,14 +3,14 @@ import { queryApiSession, withSessionSettings } from './database-session';
 
 describe('withSessionSettings', () => {
   it('asks PostgreSQL to apply the settings at connection start, keeping the rest of the connection string', () => {
-    const url = withSessionSettings('postgres://app:secret@db.internal:6432/notify?sslmode=verify-full', queryApiSession('notify_query_api'));
+    const url = withSessionSettings('postgres://app:secret@db.internal:6432/notify?sslmode=verify-full', queryApiSession('notify_query_api', 10_000));
     expect(parse(url)).toMatchObject({
       user: 'app',
       password: 'secret',
       host: 'db.internal',
       port: '6432',
       database: 'notify',
-      options: '-c role=notify_query_api -c plan_cache_mode=force_generic_plan',
+      options: '-c role=notify_query_api -c plan_cache_mode=force_generic_plan -c statement_timeout=10000',
     });
   });
 

@@ -28,7 +28,13 @@ export class QueryApiModule {
       module: QueryApiModule,
       imports: [
         ObservabilityModule.forApp('query-api', logger),
-        PersistenceModule.forRoot({ ...config, databaseUrl: withSessionSettings(config.databaseUrl, queryApiSession(config.databaseRole)), applicationName: 'query-api', keepPoolOpen: true }),
+        PersistenceModule.forRoot({
+          ...config,
+          databaseUrl: withSessionSettings(config.databaseUrl, queryApiSession(config.databaseRole, config.databaseTimeoutMs)),
+          applicationName: 'query-api',
+          keepPoolOpen: true,
+          poolWaitMs: config.databaseTimeoutMs,
+        }),
       ],
       controllers: [MessageQueryController, RecipientsController],
       providers: [

@@ -43,6 +43,8 @@ export interface DatabaseSettings {
    * measured by `npm run bench:query`).
    */
   keepPoolOpen?: boolean;
+  /** How long a query may wait for a pooled connection before it fails (unset: for ever). */
+  poolWaitMs?: number;
 }
 
 /** The schema comes from the migrations only: `synchronize` is off, in tests too. */
@@ -60,6 +62,7 @@ export function createDataSource(settings: DatabaseSettings): DataSource {
     extra: {
       max: poolSize(settings),
       ...(settings.keepPoolOpen ? { min: poolSize(settings), idleTimeoutMillis: 0 } : {}),
+      ...(settings.poolWaitMs ? { connectionTimeoutMillis: settings.poolWaitMs } : {}),
       // A server that vanished without closing its connections (a failover, a host lost) is noticed by
       // TCP keepalive probes; without them a query waiting on it would wait for ever. The consumers
       // give up on a batch stuck longer than that (`BatchConsumer`'s maxBatchMs).

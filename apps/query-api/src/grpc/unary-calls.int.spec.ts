@@ -2,8 +2,10 @@ import { Metadata, status } from '@grpc/grpc-js';
 import { RpcException } from '@nestjs/microservices';
 import { Client } from 'pg';
 import { createLogger, Metrics } from '@notify/observability';
+import { createDataSource, poolOf } from '@notify/persistence';
 import { eventually } from '@notify/testing';
 import { ApiKeyAuthenticator } from '../auth/api-key-authenticator';
+import { queryApiSession, withSessionSettings } from '../database-session';
 import { API_KEY_HEADER, UnaryCalls } from './unary-calls';
 
 const BOOTSTRAP = 'bootstrap-key-0123456789';
@@ -47,6 +49,23 @@ describe('UnaryCalls', () => {
     } finally {
       await admin.end();
       await client.end().catch(() => undefined);
+    }
+  });
+
+  it('answers DEADLINE_EXCEEDED for a statement past the session timeout, and UNAVAILABLE when no pooled connection frees up in time', async () => {
+    const session = { ...queryApiSession('notify_query_api', 300), role: 'postgres' };
+    const dataSource = await createDataSource({ databaseUrl: withSessionSettings(process.env.DATABASE_URL!, session), databasePoolSize: 1, poolWaitMs: 300 }).initialize();
+    try {
+      expect(await statusOf(() => dataSource.query('SELECT pg_sleep(30)'))).toBe(status.DEADLINE_EXCEEDED);
+      const held = await poolOf(dataSource).connect();
+      try {
+        expect(await statusOf(() => dataSource.query('SELECT 1'))).toBe(status.UNAVAILABLE);
+      } finally {
+        held.release();
+      }
+      expect(await dataSource.query('SELECT 1 AS one')).toEqual([{ one: 1 }]);
+    } finally {
+      await dataSource.destroy();
     }
   });
 

@@ -18,6 +18,8 @@ const UNREACHABLE = new Set([
   ...['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN'],
   ...['57P01', '57P02', '57P03', '08000', '08001', '08003', '08006', '53300'],
 ]);
+/** PostgreSQL's query_canceled, which the session's statement_timeout raises. */
+const STATEMENT_TIMEOUT = '57014';
 /** pg's and pg-pool's own connection failures, which carry no code (a pooled connection the server closed). */
 const CONNECTION_LOST = /^(Connection terminated|Client has encountered a connection error|Client was closed|timeout exceeded when trying to connect)/;
 
@@ -71,6 +73,10 @@ export class UnaryCalls {
   private toStatus(method: string, error: unknown): { code: status; details: string } {
     if (error instanceof RpcError) return { code: error.code, details: error.message };
     const { name, code, message } = error as { name?: string; code?: string; message?: string };
+    if (code === STATEMENT_TIMEOUT) {
+      this.logger.warn({ method }, 'a database statement of a gRPC call ran past its timeout');
+      return { code: status.DEADLINE_EXCEEDED, details: 'the database did not answer in time; try again' };
+    }
     const unreachable = isUnreachable({ code, message });
     this.logger.error({ method, error: { name, code, message } }, unreachable ? 'database unreachable during a gRPC call' : 'gRPC call failed');
     return unreachable ? { code: status.UNAVAILABLE, details: 'the database is unreachable; try again' } : { code: status.INTERNAL, details: 'internal error' };

@@ -21,6 +21,11 @@ export const queryApiSettings = {
     'Secret that signs ListMessages and ListDeliveries page tokens; give every instance the same one (unset: random per process)',
     { sensitive: true },
   ),
+  databaseTimeoutMs: setting(
+    'QUERY_API_DATABASE_TIMEOUT_MS',
+    z.coerce.number().int().min(100).max(600_000).default(10_000),
+    'How long a call may wait for a pooled database connection, and then for each of its statements, before it is answered UNAVAILABLE or DEADLINE_EXCEEDED',
+  ),
   apiKeyCacheMs: setting(
     'QUERY_API_KEY_CACHE_MS',
     z.coerce.number().int().min(0).max(300_000).default(5000),
