@@ -225,4 +225,27 @@ describe('realtime gateway', () => {
     expect(client.received[0]!.title).toBe('through the cluster');
     await eventually(() => websocketDelivery(userId, 'through the cluster'), (d) => d?.status === 'delivered');
   });
+
+  it('keeps its cluster when the database ends the adapter’s connections, as a restart of PostgreSQL does', async () => {
+    const edgePort = await platform.addEdgeGateway();
+    const listening = async () =>
+      Number(
+        (
+          await platform.db.query(
+            `SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'realtime-gateway-adapter' AND query LIKE 'LISTEN%'`,
+          )
+        )[0].n,
+      );
+    const gateways = await listening();
+    await platform.db.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'realtime-gateway-adapter'`,
+    );
+    // Every gateway listens again, on a new connection.
+    await eventually(listening, (n) => n === gateways);
+    const userId = uniqueId('edge-after');
+    const client = await platform.connectAndCollect(userId, { port: edgePort });
+    await note(userId, 'after the adapter reconnected');
+    await eventually(() => websocketDelivery(userId, 'after the adapter reconnected'), (d) => d?.status === 'delivered');
+    expect(client.received.map((m) => m.title)).toEqual(['after the adapter reconnected']);
+  });
 });

@@ -2,7 +2,7 @@ import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationB
 import { HttpAdapterHost } from '@nestjs/core';
 import type { Server as HttpServer } from 'node:http';
 import { createAdapter } from '@socket.io/postgres-adapter';
-import { Pool } from 'pg';
+import { Pool, type PoolClient } from 'pg';
 import { Server, type Namespace } from 'socket.io';
 import {
   REALTIME_NAMESPACE,
@@ -46,6 +46,35 @@ function isStored(reply: StoredAck): boolean {
 }
 
 /** The longest delay a Node.js timer holds (about 24.8 days); a longer one would fire at once. */
+/**
+ * The pool as the cluster adapter uses it, but its LISTEN connection is watched: the adapter keeps
+ * that connection out of the pool with no `error` listener, so a database restart (or a terminated
+ * backend) threw an unhandled 'error' and stopped the gateway. Failed or ended, the connection is
+ * given back to be destroyed, and the adapter, told by its `end`, takes a new one.
+ */
+function listeningPool(pool: Pool, logger: AppLogger): Pool {
+  const connect = async (): Promise<PoolClient> => {
+    const client = await pool.connect();
+    const release = client.release;
+    const onError = (err: Error): void => {
+      logger.warn({ err }, 'socket.io adapter LISTEN connection lost; it reconnects');
+      client.release(err);
+    };
+    const onEnd = (): void => client.release(new Error('socket.io adapter LISTEN connection ended'));
+    // Once given back (by the adapter as it closes, or here), the client may serve another checkout.
+    client.release = (err?: Error | boolean) => {
+      client.removeListener('error', onError);
+      client.removeListener('end', onEnd);
+      client.release = release;
+      release(err);
+    };
+    client.on('error', onError);
+    client.on('end', onEnd);
+    return client;
+  };
+  return { query: pool.query.bind(pool), connect } as unknown as Pool;
+}
+
 const LONGEST_TIMER_MS = 2_147_483_647;
 
 /** Disconnects the socket when its token expires, however far away that is. */
@@ -93,9 +122,16 @@ export class RealtimeServer implements OnApplicationBootstrap, BeforeApplication
       },
     });
     if (this.settings.clusterAdapter === 'postgres') {
-      this.adapterPool = new Pool({ connectionString: this.settings.databaseUrl, max: 2, application_name: 'realtime-gateway-adapter' });
+      this.adapterPool = new Pool({
+        connectionString: this.settings.databaseUrl,
+        max: 3,
+        application_name: 'realtime-gateway-adapter',
+        // A server gone without closing the LISTEN connection would otherwise leave this gateway deaf to the others.
+        keepAlive: true,
+        keepAliveInitialDelayMillis: 10_000,
+      });
       this.adapterPool.on('error', (err) => this.logger.warn({ err }, 'socket.io adapter connection lost'));
-      this.io.adapter(createAdapter(this.adapterPool, { errorHandler: (err) => this.logger.warn({ err }, 'socket.io adapter error') }));
+      this.io.adapter(createAdapter(listeningPool(this.adapterPool, this.logger), { errorHandler: (err) => this.logger.warn({ err }, 'socket.io adapter error') }));
     }
     const namespace = this.io.of(REALTIME_NAMESPACE);
     namespace.use((socket, next) => {
