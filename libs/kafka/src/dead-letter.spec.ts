@@ -33,6 +33,12 @@ describe('deadLetterMessage', () => {
     expect(message.value).toBeNull();
   });
 
+  it('gives a header read without a value (null, also inside a list) an empty one, which kafkajs can write back', () => {
+    const headers = { traceparent: null, tags: [Buffer.from('a'), null] } as unknown as ConsumedRecord['headers'];
+    const message = deadLetterMessage({ record: record({ headers }), code: 'invalid_json', reason: 'x' });
+    expect(message.headers).toMatchObject({ traceparent: Buffer.alloc(0), tags: [Buffer.from('a'), Buffer.alloc(0)] });
+  });
+
   it('keeps the original headers and adds the contract error headers', () => {
     const message = deadLetterMessage({
       record: record(),

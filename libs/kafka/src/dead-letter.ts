@@ -1,4 +1,4 @@
-import type { Message } from 'kafkajs';
+import type { IHeaders, Message } from 'kafkajs';
 import { DlqHeaders } from '@notify/contracts';
 import type { ConsumedRecord } from './batch-consumer';
 import { byteLengthOf } from './send-in-chunks';
@@ -17,7 +17,7 @@ export function deadLetterMessage({ record, code, reason }: Rejection): Message 
     key: record.key,
     value: record.value,
     headers: {
-      ...record.headers,
+      ...writableHeaders(record.headers),
       [DlqHeaders.errorCode]: code,
       [DlqHeaders.errorReason]: reason.slice(0, MAX_REASON_LENGTH),
       [DlqHeaders.originalTopic]: record.topic,
@@ -25,6 +25,16 @@ export function deadLetterMessage({ record, code, reason }: Rejection): Message 
       [DlqHeaders.originalOffset]: record.offset,
     },
   };
+}
+
+/**
+ * The record's headers, a header without a value given an empty one: kafkajs reads such a header (a
+ * Java producer's `headers().add(name, null)`) as null but throws a TypeError writing it back, which
+ * kafkajs takes for a crash, not a retry, so the process exited at every restart on the same batch.
+ */
+function writableHeaders(headers: IHeaders): IHeaders {
+  const empty = Buffer.alloc(0);
+  return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, Array.isArray(value) ? value.map((v) => v ?? empty) : (value ?? empty)]));
 }
 
 /** Header of a cut-down dead-letter copy: the length in bytes of the value it leaves out. */

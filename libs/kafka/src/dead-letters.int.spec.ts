@@ -55,6 +55,19 @@ describe('sendDeadLetters', () => {
     expect(copy!.headers).toMatchObject({ 'trace-id': 't-1', 'x-error-code': 'payload_too_large', 'x-original-offset': '7' });
   });
 
+  it('copies a record with a header that has no value, as a Java producer may write one', async () => {
+    const source = `spec.dl.${randomBytes(4).toString('hex')}`;
+    await ensureTopics(kafka, [source, deadLetterTopic(source)], { partitions: 1, replicationFactor: 1 });
+    const withoutValue = { ...rejection(source, '3', Buffer.from('not json'), { 'trace-id': 't-3' }) };
+    withoutValue.record.headers = { ...withoutValue.record.headers, baggage: null } as unknown as Rejection['record']['headers'];
+
+    await sendDeadLetters(producer, [withoutValue]);
+
+    const [copy] = await readCopies(deadLetterTopic(source), 1);
+    expect(copy!.value).toEqual(Buffer.from('not json'));
+    expect(copy!.headers).toMatchObject({ 'trace-id': 't-3', baggage: '', 'x-error-code': 'payload_too_large', 'x-original-offset': '3' });
+  });
+
   it('sends a copy the dead-letter topic refuses without its value, and the copies beside it whole', async () => {
     const source = `spec.dl.${randomBytes(4).toString('hex')}`;
     await ensureTopics(kafka, [source], { partitions: 1, replicationFactor: 1 });

@@ -38,7 +38,9 @@ export function deadLetterMessages(rejections: Rejection[]): TopicMessages[] {
   const byTopic = new Map<string, Message[]>();
   for (const rejection of rejections) {
     const topic = deadLetterTopic(rejection.record.topic);
-    byTopic.set(topic, [...(byTopic.get(topic) ?? []), deadLetterMessage(rejection)]);
+    const messages = byTopic.get(topic) ?? [];
+    messages.push(deadLetterMessage(rejection));
+    byTopic.set(topic, messages);
   }
   return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
 }

@@ -159,7 +159,8 @@ export class RequestIngestion implements OnApplicationBootstrap, OnModuleDestroy
     // template that has changed or been removed since (the first pass committed, then the process stopped before its
     // produce): that is a replay, not bad input, and its deliveries still queued are handed out again.
     const replay = await this.store.replayOf([...unplanned.keys()]);
-    for (const [id, refused] of unplanned) if (!replay.requestIds.includes(id)) rejections.push(...refused);
+    const replayed = new Set(replay.requestIds);
+    for (const [id, refused] of unplanned) if (!replayed.has(id)) rejections.push(...refused);
     await sendJobs(this.producer, replay.jobs, replay.events);
     await sendDeadLetters(this.producer, rejections);
     this.stored.inc(stored);
