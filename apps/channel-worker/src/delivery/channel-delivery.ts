@@ -9,7 +9,7 @@ import type { DeliveryReport } from './delivery-report';
 import { readJobs } from './job-records';
 import { summarize } from './summaries';
 import { TokenRefusalWatch } from './token-refusal-watch';
-import { decide, type RetryTiming } from './outcome-policy';
+import { decideSends, type RetryTiming } from './outcome-policy';
 
 /**
  * How long a claimed send may go without its outcome being recorded before the resend poller takes
@@ -118,10 +118,7 @@ export class ChannelDelivery {
     for (const provider of sent.suspected) {
       logger.error({ provider, alert: 'provider_configuration' }, `${provider} refused every recent device token: taken for a configuration problem, tokens kept`);
     }
-    const attempts = sent.attempts.flatMap((a) => (members.get(a.job.deliveryId) ?? [a.job]).map((job) => ({ ...a, job })));
-
-    const decidedAt = clock();
-    const decisions = attempts.map((attempt) => decide(attempt, decidedAt, this.settings.timing));
+    const { attempts, decisions } = decideSends(sent.attempts, members, clock(), this.settings.timing);
     const recorded = await afterCommit(
       'recording outcomes',
       () =>

@@ -1,7 +1,7 @@
 import { ProviderError, ProviderErrorCode } from '@notify/channels';
 import type { DeliveryJob } from '@notify/contracts';
 import type { SendAttempt } from '../senders/send-attempt';
-import { decide, type RetryTiming } from './outcome-policy';
+import { decide, decideSends, type RetryTiming } from './outcome-policy';
 
 const timing: RetryTiming = { configurationRetryMs: 3_600_000 };
 const now = new Date('2026-03-01T10:00:00.000Z');
@@ -89,6 +89,18 @@ describe('decide', () => {
     it('never waits past the message’s expiry', () => {
       const expiring = { ...outage(5 * 3_600_000), job: { ...job, attempt: 5, expiresAt: '2026-03-01T10:10:00.000Z' } };
       expect(decide(expiring, now, timing, () => 1).outcome.nextAttemptAt).toEqual(new Date('2026-03-01T10:10:00.000Z'));
+    });
+
+    it('gives every message of one summary the same wait, and each send a wait of its own', () => {
+      const summary = outage(600_000);
+      const members = ['d-1', 'd-2', 'd-3'].map((deliveryId) => ({ ...job, deliveryId }));
+      const single = { ...outage(600_000), job: { ...job, deliveryId: 'd-4' } };
+      const draws = [0, 0.5, 1, 0.25];
+
+      const { attempts, decisions } = decideSends([summary, single], new Map([['d-1', members]]), now, timing, () => draws.shift()!);
+
+      expect(attempts.map((a) => a.job.deliveryId)).toEqual(['d-1', 'd-2', 'd-3', 'd-4']);
+      expect(decisions.map(waitOf)).toEqual([150_000, 150_000, 150_000, 225_000]);
     });
 
     it('counts the attempt again once the outage has lasted a day, with the route’s wait, so a delivery without an expiry still ends', () => {

@@ -1,5 +1,5 @@
 import { ProviderErrorCode, type ProviderError } from '@notify/channels';
-import { ErrorCode } from '@notify/contracts';
+import { ErrorCode, type DeliveryJob } from '@notify/contracts';
 import type { ChannelOutcome, DeviceDeactivation } from '@notify/persistence';
 import type { SendAttempt } from '../senders/send-attempt';
 
@@ -49,6 +49,30 @@ export function decide(attempt: SendAttempt, now: Date, timing: RetryTiming, ran
     case 'refused':
       return refused(attempt, attempt.result.error, now, timing, random);
   }
+}
+
+/**
+ * The decision on each send, given to every message it carried: the members of a summary or digest
+ * share its wait (one draw per send), so they come back together instead of one by one.
+ */
+export function decideSends(
+  sent: SendAttempt[],
+  members: ReadonlyMap<string, DeliveryJob[]>,
+  now: Date,
+  timing: RetryTiming,
+  random: () => number = Math.random,
+): { attempts: SendAttempt[]; decisions: Decision[] } {
+  const attempts: SendAttempt[] = [];
+  const decisions: Decision[] = [];
+  for (const send of sent) {
+    const draw = random();
+    for (const job of members.get(send.job.deliveryId) ?? [send.job]) {
+      const attempt = { ...send, job };
+      attempts.push(attempt);
+      decisions.push(decide(attempt, now, timing, () => draw));
+    }
+  }
+  return { attempts, decisions };
 }
 
 function refused(attempt: SendAttempt, error: ProviderError, now: Date, timing: RetryTiming, random: () => number): Decision {

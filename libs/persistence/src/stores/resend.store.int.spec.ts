@@ -75,6 +75,17 @@ describe('ResendStore', () => {
     expect(await statusOf([id!])).toEqual([{ status: 'failed', next_attempt_at: at(1_000) }]);
   });
 
+  it('gives the failures of one receiver and channel one draw of jitter, so its batch comes back when they are due, not at the shortest', async () => {
+    const together = await seed('u-together', 20, { status: 'failed', attempts: 2 });
+    const [apart] = await seed('u-apart', 1, { status: 'failed', attempts: 2 });
+    let draw = 0;
+    await new ResendStore(first).scheduleFailed(T0, 100, () => (draw += 0.04));
+
+    const times = (await statusOf(together)).map((row) => row.next_attempt_at!.getTime());
+    expect(new Set(times).size).toBe(1);
+    expect((await statusOf([apart!]))[0]!.next_attempt_at!.getTime()).not.toBe(times[0]);
+  });
+
   it('ends a delivery out of attempts as dead and one past its expiry as expired, and never claims them', async () => {
     const [tired] = await seed('u-tired', 1, { status: 'failed', attempts: 3 });
     const [stale] = await seed('u-stale', 1, { status: 'failed', attempts: 1, expiresAt: at(-1) });

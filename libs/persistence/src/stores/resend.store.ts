@@ -28,6 +28,8 @@ export interface ClaimedResends {
 interface FailedRow {
   id: string;
   created_at: Date;
+  user_id: string | null;
+  channel: string;
   attempts: number;
   expires_at: Date | null;
   retry: Partial<RetryPolicy>;
@@ -205,7 +207,7 @@ export class ResendStore {
     return this.dataSource.transaction(async (tx) => {
       const failed = await queryRows<FailedRow>(
         tx,
-        `SELECT d.id, d.created_at, d.attempts, d.expires_at, m.retry
+        `SELECT d.id, d.created_at, d.user_id, d.channel, d.attempts, d.expires_at, m.retry
            FROM deliveries d JOIN messages m ON m.id = d.message_id AND m.created_at = d.created_at
           WHERE d.status = 'failed' AND d.next_attempt_at IS NULL
           LIMIT $1
@@ -213,11 +215,19 @@ export class ResendStore {
         [limit],
       );
       if (failed.length === 0) return { taken: 0, ended: [] };
+      // One draw per receiver and channel: its failures come back as one batch when the first is due,
+      // so a draw each made the batch come back at the shortest of them and spend its attempts early.
+      const draws = new Map<string, number>();
+      const drawFor = (row: FailedRow): number => {
+        const key = row.user_id === null ? row.id : `${row.user_id}\u0000${row.channel}`;
+        if (!draws.has(key)) draws.set(key, random());
+        return draws.get(key)!;
+      };
       const decisions = failed.map((row) => {
         const policy = { ...DEFAULT_RETRY, ...row.retry };
         if (row.expires_at && row.expires_at <= now) return { row, status: 'expired', next: null };
         if (row.attempts >= policy.maxAttempts) return { row, status: 'dead', next: null };
-        return { row, status: 'failed', next: nextAttempt(now, backoffDelayMs(policy, row.attempts, random), row.expires_at) };
+        return { row, status: 'failed', next: nextAttempt(now, backoffDelayMs(policy, row.attempts, () => drawFor(row)), row.expires_at) };
       });
       const ended = await queryRows<EndedRow>(
         tx,
