@@ -1,6 +1,7 @@
 import type { Producer, ProducerBatch } from 'kafkajs';
 import { createLogger, Metrics } from '@notify/observability';
-import { STRANDED_AFTER_MS, type FallbackStore } from '@notify/persistence';
+import { Topics } from '@notify/contracts';
+import { STRANDED_AFTER_MS, type AfterCommitRetry, type FallbackStore } from '@notify/persistence';
 import { ReleasePoller } from './release-poller';
 
 const job = { deliveryId: 'd', requestId: 'r', userId: 'u', channel: 'push', message: {} };
@@ -50,6 +51,39 @@ describe('ReleasePoller', () => {
     expect(counts).toEqual([1, 0, 1]);
     expect(looked).toEqual([now - STRANDED_AFTER_MS, now]);
     expect(produced.flatMap((batch) => batch.topicMessages!.flatMap((t) => t.messages))).toHaveLength(2);
+  });
+});
+
+describe('ReleasePoller and a produce that fails once', () => {
+  it('publishes each expired delivery’s event once when the second produce call of a release is tried again', async () => {
+    const jobs = Array.from({ length: 300 }, (_, i) => ({ ...job, deliveryId: `d-${i}` }));
+    const expired = Array.from({ length: 300 }, (_, i) => ({ requestId: 'r', messageId: 'm', deliveryId: `e-${i}`, userId: 'u', channel: 'push', status: 'expired', error: null, attempt: 0, at: '2030-07-01T12:00:00.000Z' }));
+    let releases = 0;
+    const store = { releaseDue: async () => (releases++ === 0 ? { jobs, expired, taken: 600 } : nothing) };
+    let calls = 0;
+    const events: string[] = [];
+    const producer = {
+      sendBatch: async (batch: ProducerBatch) => {
+        if (++calls === 2) throw new Error('broker gone for a moment');
+        for (const { topic, messages } of batch.topicMessages!) if (topic === Topics.events) events.push(...messages.map((m) => JSON.parse(String(m.value)).deliveryId));
+        return [];
+      },
+    } as unknown as Producer;
+    const noWaits: AfterCommitRetry = { maxAttempts: 3, initialBackoffMs: 1, maxBackoffMs: 1, sleep: async () => undefined, random: () => 0 };
+    const releasesDue = new ReleasePoller(
+      { releaseStranded: async () => nothing, ...store } as unknown as FallbackStore,
+      producer,
+      { pollIntervalMs: 60_000, releaseBatchSize: 1_000 },
+      () => new Date('2030-07-01T12:00:00Z'),
+      createLogger('release-poller-spec', 'silent'),
+      new Metrics('release-poller-spec'),
+      noWaits,
+    );
+
+    await releasesDue.releaseDue();
+
+    expect(events).toHaveLength(300);
+    expect(new Set(events).size).toBe(300);
   });
 });
 

@@ -2,7 +2,8 @@ import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnAppli
 import type { Producer } from 'kafkajs';
 import { KAFKA_PRODUCER, sendJobs } from '@notify/kafka';
 import { APP_LOGGER, Metrics, type AppLogger } from '@notify/observability';
-import { AFTER_COMMIT_RETRY, AFTER_COMMIT_RETRY_POLICY, afterCommit, FallbackStore, STRANDED_AFTER_MS, type AfterCommitRetry, type Released } from '@notify/persistence';
+import { AFTER_COMMIT_RETRY, AFTER_COMMIT_RETRY_POLICY, FallbackStore, STRANDED_AFTER_MS, type AfterCommitRetry, type Released } from '@notify/persistence';
+import { retriedProducer } from '../retried-producer';
 import type { Counter } from 'prom-client';
 import { PollLoop } from '../poll-loop';
 
@@ -66,10 +67,8 @@ export class ReleasePoller implements OnApplicationBootstrap, OnApplicationShutd
     let total = 0;
     while (!this.loop.stopping) {
       const { jobs, expired, taken } = await take(this.clock(), this.settings.releaseBatchSize);
-      if (jobs.length + expired.length > 0) {
-        // The release has committed: its jobs would wait for their lease, its expiries would be lost.
-        await afterCommit('producing released deliveries', () => sendJobs(this.producer, jobs, expired), this.logger, this.retry);
-      }
+      // The release has committed: its jobs would wait for their lease, its expiries would be lost.
+      if (jobs.length + expired.length > 0) await sendJobs(retriedProducer(this.producer, 'producing released deliveries', this.logger, this.retry), jobs, expired);
       this.released.inc(jobs.length);
       total += jobs.length + expired.length;
       // Not what it released: a batch that also cancelled tiers whose lower tier had delivered (after a

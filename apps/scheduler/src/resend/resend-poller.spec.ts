@@ -1,6 +1,7 @@
 import type { Producer, ProducerBatch } from 'kafkajs';
 import { createLogger, Metrics } from '@notify/observability';
-import type { ClaimedResends, ResendStore } from '@notify/persistence';
+import { Topics } from '@notify/contracts';
+import type { AfterCommitRetry, ClaimedResends, ResendStore } from '@notify/persistence';
 import { ResendPoller } from './resend-poller';
 
 const INTERVAL_MS = 60_000;
@@ -77,5 +78,42 @@ describe('ResendPoller timing', () => {
     await jest.advanceTimersByTimeAsync(10 * INTERVAL_MS);
     // A poll takes 20 claims; this one ended after the third, and none followed.
     expect(claims).toBe(3);
+  });
+});
+
+/** What a claim ended (dead, expired) is published even when its jobs cannot be produced. */
+describe('ResendPoller and a delivery topic that refuses every produce', () => {
+  it('publishes the claim’s ended deliveries before its batches, so a failing topic does not lose them', async () => {
+    const job = { deliveryId: 'd', requestId: 'r', userId: 'u', channel: 'push', message: {} };
+    const ended = { requestId: 'r', messageId: 'm', deliveryId: 'd-dead', userId: 'u', channel: 'push', status: 'dead', error: 'max_attempts', attempt: 5, at: '2030-07-01T12:00:00.000Z' };
+    let claims = 0;
+    const store = {
+      failUnanswered: async () => [],
+      scheduleFailed: async () => ({ taken: 0, ended: [] }),
+      claimDue: async () => (claims++ === 0 ? { batches: [{ userId: 'u', channel: 'push', digest: false, jobs: [job] }], ended: [ended], cutShort: false } : { batches: [], ended: [], cutShort: false }),
+    } as unknown as ResendStore;
+    const published: string[] = [];
+    const producer = {
+      sendBatch: async (batch: ProducerBatch) => {
+        const topics = batch.topicMessages!.map((t) => t.topic);
+        if (topics.some((topic) => topic !== Topics.events)) throw new Error('no leader for the partition');
+        published.push(...batch.topicMessages!.flatMap((t) => t.messages.map((m) => String(m.value))));
+        return [];
+      },
+    } as unknown as Producer;
+    const noWaits: AfterCommitRetry = { maxAttempts: 2, initialBackoffMs: 1, maxBackoffMs: 1, sleep: async () => undefined, random: () => 0 };
+    const poller = new ResendPoller(
+      store,
+      producer,
+      { pollIntervalMs: INTERVAL_MS, resendLeaseMs: 60_000, resendReceiversPerClaim: 10 },
+      () => new Date('2030-07-01T12:00:00Z'),
+      () => 0.5,
+      createLogger('resend-poller-refused-spec', 'silent'),
+      new Metrics('resend-poller-refused-spec'),
+      noWaits,
+    );
+
+    await expect(poller.poll()).rejects.toThrow('no leader for the partition');
+    expect(published.map((value) => JSON.parse(value).deliveryId)).toEqual(['d-dead']);
   });
 });

@@ -1,10 +1,11 @@
 import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import type { Producer, ProducerBatch, TopicMessages } from 'kafkajs';
+import type { Producer, TopicMessages } from 'kafkajs';
 import { eventMessages, KAFKA_PRODUCER, sendInChunks } from '@notify/kafka';
 import { APP_LOGGER, Metrics, type AppLogger } from '@notify/observability';
-import { AFTER_COMMIT_RETRY, AFTER_COMMIT_RETRY_POLICY, afterCommit, ResendStore, type AfterCommitRetry } from '@notify/persistence';
+import { AFTER_COMMIT_RETRY, AFTER_COMMIT_RETRY_POLICY, ResendStore, type AfterCommitRetry } from '@notify/persistence';
 import type { Counter } from 'prom-client';
 import { PollLoop } from '../poll-loop';
+import { retriedProducer } from '../retried-producer';
 import { resendSlices } from './resend-records';
 
 export interface ResendSettings {
@@ -83,9 +84,10 @@ export class ResendPoller implements OnApplicationBootstrap, OnApplicationShutdo
     let behind = false;
     for (let claims = 0; claims < MAX_CLAIMS_PER_POLL && !this.loop.stopping; claims++) {
       const { batches, ended, cutShort } = await this.store.claimDue(this.clock(), this.settings.resendLeaseMs, receivers);
+      // The events first: they exist nowhere else, while jobs a failing topic refuses come back after their lease.
+      await this.produce('publishing ended deliveries', eventMessages(ended));
       // Serialized a slice at a time: the JSON of a whole claim (up to thousands of jobs with their data) never exists at once.
       for (const slice of resendSlices(batches)) await this.produce('producing resend batches', slice);
-      await this.produce('producing resend batches', eventMessages(ended));
       for (const batch of batches) {
         this.batches.inc({ channel: batch.channel });
         this.resent.inc({ channel: batch.channel }, batch.jobs.length);
@@ -99,13 +101,8 @@ export class ResendPoller implements OnApplicationBootstrap, OnApplicationShutdo
     return { sent, behind };
   }
 
-  /**
-   * Produces what a committed claim or schedule made, each produce call tried again in place on its
-   * own (D18: its events exist nowhere else). Tried again whole, a `sendInChunks` sent again every
-   * chunk before the one that failed, and so published their events twice.
-   */
+  /** Produces what a committed claim or schedule made (`retriedProducer`). */
   private produce(step: string, topicMessages: TopicMessages[]): Promise<void> {
-    const sendBatch = (batch: ProducerBatch) => afterCommit(step, () => this.producer.sendBatch(batch), this.logger, this.retry);
-    return sendInChunks({ ...this.producer, sendBatch }, topicMessages);
+    return sendInChunks(retriedProducer(this.producer, step, this.logger, this.retry), topicMessages);
   }
 }
