@@ -6,6 +6,18 @@ import { ResendPoller } from './resend-poller';
 
 const INTERVAL_MS = 60_000;
 
+const resendPoller = (store: ResendStore, producer: Producer, retry?: AfterCommitRetry) =>
+  new ResendPoller(
+    store,
+    producer,
+    { pollIntervalMs: INTERVAL_MS, resendLeaseMs: 60_000, resendReceiversPerClaim: 10 },
+    () => new Date('2030-07-01T12:00:00Z'),
+    () => 0.5,
+    createLogger('resend-poller-spec', 'silent'),
+    new Metrics('resend-poller-spec'),
+    retry,
+  );
+
 /**
  * When the poller polls: a store that has `cutShort` claims of one job each waiting (each says its
  * bound stopped it), then nothing. Timers are Jest's, so an interval is a step, not a wait.
@@ -28,15 +40,7 @@ describe('ResendPoller timing', () => {
       },
     } as unknown as ResendStore;
     const producer = { sendBatch: async (_: ProducerBatch) => [] } as unknown as Producer;
-    poller = new ResendPoller(
-      store,
-      producer,
-      { pollIntervalMs: INTERVAL_MS, resendLeaseMs: 60_000, resendReceiversPerClaim: 10 },
-      () => new Date('2030-07-01T12:00:00Z'),
-      () => 0.5,
-      createLogger('resend-poller-timing-spec', 'silent'),
-      new Metrics('resend-poller-timing-spec'),
-    );
+    poller = resendPoller(store, producer);
     poller.onApplicationBootstrap();
   }
 
@@ -102,16 +106,7 @@ describe('ResendPoller and a delivery topic that refuses every produce', () => {
       },
     } as unknown as Producer;
     const noWaits: AfterCommitRetry = { maxAttempts: 2, initialBackoffMs: 1, maxBackoffMs: 1, sleep: async () => undefined, random: () => 0 };
-    const poller = new ResendPoller(
-      store,
-      producer,
-      { pollIntervalMs: INTERVAL_MS, resendLeaseMs: 60_000, resendReceiversPerClaim: 10 },
-      () => new Date('2030-07-01T12:00:00Z'),
-      () => 0.5,
-      createLogger('resend-poller-refused-spec', 'silent'),
-      new Metrics('resend-poller-refused-spec'),
-      noWaits,
-    );
+    const poller = resendPoller(store, producer, noWaits);
 
     await expect(poller.poll()).rejects.toThrow('no leader for the partition');
     expect(published.map((value) => JSON.parse(value).deliveryId)).toEqual(['d-dead']);
