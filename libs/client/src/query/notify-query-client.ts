@@ -4,7 +4,7 @@ import { NotifyQueryError } from './notify-query-error';
 import { loadNotifyClients } from './query-proto';
 import type { DeliveryPage, DeliveryStats, ListDeliveriesQuery, ListMessagesQuery, MessagePage, QueriedDelivery, QueriedMessage, RecipientRecord, StatsQuery } from './query-types';
 import { fromWireDelivery, fromWireMessage, fromWireRecipient, fromWireStats, type WireDelivery, type WireMessage, type WireRecipient, type WireStats } from './query-wire';
-import { toTimestamp } from './wire';
+import { toTimestamp, type WireTimestamp } from './wire';
 
 export interface NotifyQueryClientOptions {
   /** host:port of the query API, e.g. `127.0.0.1:50051`. */
@@ -23,6 +23,17 @@ export interface NotifyQueryClientOptions {
 }
 
 const MAX_RECEIVE_BYTES = 16 * 1024 * 1024;
+
+/** `since` and `until` on the wire; an invalid Date is refused here (protobuf would send it as 1970). */
+function timeRange(method: string, query: { since?: Date; until?: Date }): { since?: WireTimestamp; until?: WireTimestamp } {
+  const wire = (field: 'since' | 'until'): WireTimestamp | undefined => {
+    const at = query[field];
+    if (at === undefined) return undefined;
+    if (Number.isNaN(at.getTime())) throw new NotifyQueryError('INVALID_ARGUMENT', method, `${field}: not a valid date`);
+    return toTimestamp(at);
+  };
+  return { since: wire('since'), until: wire('until') };
+}
 
 type UnaryMethod = (request: unknown, metadata: Metadata, options: { deadline: Date }, callback: (error: ServiceError | null, response: unknown) => void) => void;
 type WithoutOp<T> = T extends unknown ? Omit<T, 'op'> : never;
@@ -64,8 +75,7 @@ export class NotifyQueryClient {
   async listMessages(query: ListMessagesQuery): Promise<MessagePage> {
     const page = await this.call<{ messages?: WireMessage[]; nextPageToken?: string }>(this.messageQuery, 'ListMessages', {
       ...query,
-      since: query.since && toTimestamp(query.since),
-      until: query.until && toTimestamp(query.until),
+      ...timeRange('ListMessages', query),
     });
     return { messages: (page.messages ?? []).map(fromWireMessage), nextPageToken: page.nextPageToken || undefined };
   }
@@ -100,8 +110,7 @@ export class NotifyQueryClient {
     return fromWireStats(
       await this.call<WireStats>(this.messageQuery, 'GetStats', {
         ...query,
-        since: query.since && toTimestamp(query.since),
-        until: query.until && toTimestamp(query.until),
+        ...timeRange('GetStats', query),
       }),
     );
   }
