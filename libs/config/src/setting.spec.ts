@@ -159,6 +159,12 @@ describe('per-app loaders', () => {
       expect(config.jwtPublicKey).toBeUndefined();
     });
 
+    it('refuses an acknowledgement timeout longer than a timer can wait, which would fire at once', () => {
+      const error = configError(() => loadRealtimeGatewayConfig({ JWT_SECRET, GATEWAY_ACK_TIMEOUT_MS: '3000000000' }));
+      expect(error.problems).toEqual([expect.stringMatching(/^GATEWAY_ACK_TIMEOUT_MS: at most 2147483647/)]);
+      expect(loadRealtimeGatewayConfig({ JWT_SECRET, GATEWAY_ACK_TIMEOUT_MS: '2147483647' }).ackTimeoutMs).toBe(2_147_483_647);
+    });
+
     it('requires JWT_SECRET or JWT_PUBLIC_KEY', () => {
       const error = configError(() => loadRealtimeGatewayConfig({}));
       expect(error.app).toBe('realtime-gateway');

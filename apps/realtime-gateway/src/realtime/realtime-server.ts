@@ -11,6 +11,7 @@ import {
   type ServerToClientEvents,
   type StoredAck,
 } from '@notify/contracts';
+import { LONGEST_TIMER_MS } from '@notify/config';
 import { APP_LOGGER, type AppLogger } from '@notify/observability';
 import { TokenRejected, TokenVerifier } from '../auth/token-verifier';
 import { InboxRequests, type NotificationSocket, type SocketData } from './inbox-requests';
@@ -74,8 +75,6 @@ function listeningPool(pool: Pool, logger: AppLogger): Pool {
   };
   return { query: pool.query.bind(pool), connect } as unknown as Pool;
 }
-
-const LONGEST_TIMER_MS = 2_147_483_647;
 
 /** Disconnects the socket when its token expires, however far away that is. */
 function disconnectAtExpiry(socket: NotificationSocket, expiresAt: number): void {

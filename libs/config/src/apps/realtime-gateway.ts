@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { loadConfig, setting, type ConfigOf } from '../setting';
 import { databaseSettings, kafkaSettings, logSettings, saslComplete } from '../shared';
-import { bool, list, port, positiveInt } from '../types';
+import { bool, list, port, positiveInt, timerMs } from '../types';
 
 /**
  * The largest frame a valid client request makes: a `read` of 500 ids (the contract's limit), each a
@@ -18,7 +18,7 @@ export const realtimeGatewaySettings = {
   // Sensitive although public: the value that fails is likely the private key, pasted by mistake.
   jwtPublicKey: setting('JWT_PUBLIC_KEY', z.string().includes('BEGIN PUBLIC KEY').optional(), 'PEM public key that checks RS256 browser tokens', { sensitive: true }),
   allowedOrigins: setting('GATEWAY_ALLOWED_ORIGINS', list(''), 'Origins allowed to open a Socket.IO connection; empty allows any'),
-  ackTimeoutMs: setting('GATEWAY_ACK_TIMEOUT_MS', positiveInt(10_000), 'How long a client has to acknowledge a message'),
+  ackTimeoutMs: setting('GATEWAY_ACK_TIMEOUT_MS', timerMs(10_000), 'How long a client has to acknowledge a message'),
   outcomeGraceMs: setting(
     'GATEWAY_OUTCOME_GRACE_MS',
     positiveInt(60_000),
