@@ -2,7 +2,7 @@ import type { DataSource } from 'typeorm';
 import type { InboxMessage } from '@notify/contracts';
 import type { RecordedOutcome } from './delivery-outcome.store';
 import { recordedOutcomeOf } from './recorded-outcome';
-import { inKeysRange, keyedParams } from './delivery-keys';
+import { DELIVERY_KEYS, deliveryKeys, inKeysRange, keyedParams, keysOfIds } from './delivery-keys';
 import { queryRows, selectJsonRows } from './rows';
 
 export type InboxPage = { messages: InboxMessage[]; lastSeq: number; hasMore: boolean } | { notModified: true; lastSeq: number };
@@ -62,14 +62,17 @@ export class InboxStore {
    * returned as events to publish). Ids that are not in the user's inbox are ignored.
    */
   async markRead(userId: string, messageIds: string[]): Promise<{ read: string[]; events: RecordedOutcome[] }> {
-    if (messageIds.length === 0) return { read: [], events: [] };
+    // A message id names its week: only that partition of the user's inbox is read (an id the platform did not make is in no inbox).
+    const keys = keysOfIds(messageIds);
+    if (keys.length === 0) return { read: [], events: [] };
     return this.dataSource.transaction(async (tx) => {
       const entries = await queryRows<{ message_id: string; created_at: Date }>(
         tx,
-        `UPDATE inbox_entries SET read_at = COALESCE(read_at, now())
-          WHERE user_id = $1 AND message_id = ANY($2::uuid[])
-          RETURNING message_id, created_at`,
-        [userId, messageIds],
+        `UPDATE inbox_entries i SET read_at = COALESCE(i.read_at, now())
+           FROM ${DELIVERY_KEYS}
+          WHERE i.user_id = $4 AND i.message_id = k.id AND i.created_at = k.created_at AND ${inKeysRange('i')}
+          RETURNING i.message_id, i.created_at`,
+        [...deliveryKeys(keys), userId],
       );
       const events = await queryRows<{
         id: string; request_id: string; message_id: string; user_id: string; attempts: number; updated_at: Date;

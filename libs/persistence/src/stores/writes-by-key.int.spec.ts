@@ -72,7 +72,7 @@ describe('writes by key', () => {
     const scans: Record<string, string>[] = [];
     JSON.stringify(row!['QUERY PLAN'], (_key, value: unknown) => {
       const node = value as Record<string, string> | null;
-      if (node && typeof node === 'object' && /^(deliveries|messages)_/.test(node['Relation Name'] ?? '')) scans.push(node);
+      if (node && typeof node === 'object' && /^(deliveries|messages|inbox_entries)_/.test(node['Relation Name'] ?? '')) scans.push(node);
       return value;
     });
     return scans;
@@ -131,14 +131,16 @@ describe('writes by key', () => {
     expect(resent.batches.flatMap((b) => b.jobs.map((j) => j.deliveryId)).sort()).toEqual(due.sort());
 
     // Searches (SKIP LOCKED) look through every partition by design; every write by key must not.
-    const keyed = issued.filter((s) => /\bdeliveries\b/.test(s.sql) && !/^\s*INSERT/.test(s.sql) && !s.sql.includes('SKIP LOCKED'));
-    expect(keyed.length).toBeGreaterThanOrEqual(12);
-    const partitionsOf = (at: Date) => ['deliveries', 'messages'].map((table) => partitionName(table, partitionStart(at)));
+    const keyed = issued.filter((s) => /\b(deliveries|inbox_entries)\b/.test(s.sql) && !/^\s*INSERT/.test(s.sql) && !s.sql.includes('SKIP LOCKED'));
+    expect(keyed.filter((s) => /^\s*UPDATE inbox_entries/.test(s.sql))).toHaveLength(1);
+    expect(keyed.length).toBeGreaterThanOrEqual(13);
+    const partitionsOf = (at: Date) => ['deliveries', 'messages', 'inbox_entries'].map((table) => partitionName(table, partitionStart(at)));
     const allowed = [...partitionsOf(day), ...partitionsOf(nextDay)];
     for (const statement of keyed) {
       const planned = await partitionsPlanned(statement);
       expect({ sql: statement.sql, planned: planned.filter((p) => !allowed.includes(p)) }).toEqual({ sql: statement.sql, planned: [] });
-      expect(planned.some((p) => p.startsWith('deliveries_'))).toBe(true);
+      const table = /^\s*UPDATE inbox_entries/.test(statement.sql) ? 'inbox_entries_' : 'deliveries_';
+      expect(planned.some((p) => p.startsWith(table))).toBe(true);
     }
     const twoWeeks = await partitionsPlanned(keyed.find((s) => s.params.some((p) => typeof p === 'string' && p.includes(late.websocket)) && s.sql.includes('o.status'))!);
     expect(twoWeeks.filter((p) => p.startsWith('deliveries_'))).toEqual([partitionsOf(day)[0], partitionsOf(nextDay)[0]]);
