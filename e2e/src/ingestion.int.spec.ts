@@ -310,6 +310,13 @@ describe('message center ingestion', () => {
       // in four transactions: two requests each (40 deliveries, past 25), then the last one
       const transactions = await count(`SELECT count(DISTINCT xmin::text) AS n FROM messages WHERE request_id LIKE $1`, [`${prefix}%`]);
       expect(transactions).toBe(4);
+      // Each transaction's messages are created after the last one committed: a reader paging newest
+      // first past the first transaction's messages never finds the next one's behind its position.
+      const spans = await db.query<{ first: Date; last: Date }>(
+        `SELECT min(created_at) AS first, max(created_at) AS last FROM messages WHERE request_id LIKE $1 GROUP BY xmin::text ORDER BY 1`,
+        [`${prefix}%`],
+      );
+      for (let i = 1; i < spans.rows.length; i++) expect(spans.rows[i]!.first.getTime()).toBeGreaterThan(spans.rows[i - 1]!.last.getTime());
     } finally {
       await sliced.stop();
       await center.start();

@@ -143,6 +143,9 @@ export class RequestIngestion implements OnApplicationBootstrap, OnModuleDestroy
       await sendJobs(this.producer, written.flatMap((w) => w.jobs), written.flatMap((w) => w.events));
       stored += written.reduce((sum, w) => sum + w.stored, 0);
       progress();
+      // The next transaction's messages are created now: stamped with the batch's start, they would
+      // sort among messages committed before them, behind a reader's page position.
+      context.now = this.clock();
       if (planned.length > 0) await storePlanned();
     };
     /** Request ids none of whose copies could be planned, with their copies' rejections. */
