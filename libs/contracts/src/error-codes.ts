@@ -17,3 +17,6 @@ export const ErrorCode = {
   Internal: 'internal',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** A `failed` delivery with one of these did not reach the user now: a route's next channel should try. */
+export const GAVE_UP_ERRORS: readonly ErrorCode[] = [ErrorCode.Offline, ErrorCode.AckTimeout, ErrorCode.ClientError, ErrorCode.NoEndpoint];

@@ -1,19 +1,20 @@
 import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { Kafka, type Producer } from 'kafkajs';
-import { ErrorCode, OutcomeEventSchema, Topics, type OutcomeEvent } from '@notify/contracts';
+import { GAVE_UP_ERRORS, OutcomeEventSchema, Topics, type OutcomeEvent } from '@notify/contracts';
 import { BatchConsumer, FATAL_ERROR_HANDLER, KAFKA_PRODUCER, sendJobs, type ConsumedRecord, type FatalErrorHandler } from '@notify/kafka';
 import { APP_LOGGER, type AppLogger } from '@notify/observability';
 import { AFTER_COMMIT_RETRY, AFTER_COMMIT_RETRY_POLICY, afterCommit, FallbackStore, type AfterCommitRetry } from '@notify/persistence';
 import { INGESTION_SETTINGS, type IngestionSettings } from '../ingestion/request-ingestion';
 
-/** Outcomes that mean a channel did not reach the user now, so the route's next channel should try. */
-const GAVE_UP_ERRORS = new Set<string>([ErrorCode.Offline, ErrorCode.AckTimeout, ErrorCode.ClientError, ErrorCode.NoEndpoint]);
+const GAVE_UP = new Set<string>(GAVE_UP_ERRORS);
 
-function gaveUp(event: OutcomeEvent): boolean {
-  return event.status === 'dead' || event.status === 'expired' || (event.status === 'failed' && GAVE_UP_ERRORS.has(event.error ?? ''));
+/** An outcome that means a channel did not reach the user now, so the route's next channel should try. */
+export function gaveUp(event: OutcomeEvent): boolean {
+  return event.status === 'dead' || event.status === 'expired' || (event.status === 'failed' && GAVE_UP.has(event.error ?? ''));
 }
 
-function reached(event: OutcomeEvent): boolean {
+/** An outcome that means a channel reached the user: the channels after it are not needed. */
+export function reached(event: OutcomeEvent): boolean {
   return event.status === 'delivered' || event.status === 'read' || event.status === 'clicked';
 }
 

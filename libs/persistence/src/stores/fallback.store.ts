@@ -1,5 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import type { Channel, DeliveryJob, OutcomeEvent } from '@notify/contracts';
+import { GAVE_UP_ERRORS, type Channel, type DeliveryJob, type OutcomeEvent } from '@notify/contracts';
 import { loadDeliveryJobs } from './delivery-jobs';
 import { DELIVERY_KEYS, deliveryKeys, inKeysRange, keyedParams, keysOfIds, type DeliveryKey } from './delivery-keys';
 import { inboxKey, placeInInboxes } from './inbox-allocation';
@@ -8,7 +8,7 @@ import { queryRows, selectJsonRows, type JsonColumn } from './rows';
 import { leaseEnd } from './lease';
 
 /** A tier has given up on the user when each of its deliveries is in one of these. */
-const GAVE_UP = `(y.status IN ('dead', 'expired', 'cancelled') OR (y.status = 'failed' AND y.last_error IN ('offline', 'ack_timeout', 'client_error', 'no_endpoint')))`;
+const GAVE_UP = `(y.status IN ('dead', 'expired', 'cancelled') OR (y.status = 'failed' AND y.last_error IN (${GAVE_UP_ERRORS.map((e) => `'${e}'`).join(', ')})))`;
 /** A lower tier that gave up or reached the user: nothing more will come of it (false, not null, for any other row). */
 const ENDED = `COALESCE(${GAVE_UP} OR y.status IN ('delivered', 'read', 'clicked'), false)`;
 

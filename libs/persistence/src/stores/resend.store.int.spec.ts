@@ -382,16 +382,20 @@ describe('ResendStore', () => {
     const recent = await lower('u-offline-recent', 'failed', 'offline', at(-STRANDED_AFTER_MS + 1_000));
     const retrying = await lower('u-retrying', 'queued', null, long);
     const reached = await lower('u-reached', 'delivered', null, long);
+    const dead = await lower('u-dead-lost', 'dead', 'endpoint_gone', long);
+    const throttled = await lower('u-rate-limited', 'failed', 'rate_limited', long);
     const store = new FallbackStore(first);
     expect((await store.releaseDue(T0, 100)).taken).toBe(0);
 
     const { jobs, taken } = await store.releaseStranded(T0, 100);
 
-    expect(jobs.map((j) => [j.deliveryId, j.channel])).toEqual([[stranded, 'push']]);
-    expect(taken).toBe(2);
-    expect(await first.query(`SELECT id, status FROM deliveries WHERE id = ANY($1) ORDER BY user_id`, [[stranded, recent, retrying, reached]])).toEqual([
+    expect(jobs.map((j) => j.deliveryId).sort()).toEqual([stranded, dead].sort());
+    expect(taken).toBe(3);
+    expect(await first.query(`SELECT id, status FROM deliveries WHERE id = ANY($1) ORDER BY user_id`, [[stranded, recent, retrying, reached, dead, throttled]])).toEqual([
+      { id: dead, status: 'queued' },
       { id: stranded, status: 'queued' },
       { id: recent, status: 'held' },
+      { id: throttled, status: 'held' },
       { id: reached, status: 'cancelled' },
       { id: retrying, status: 'held' },
     ]);
