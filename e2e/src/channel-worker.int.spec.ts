@@ -9,7 +9,7 @@ import { OutcomeEventSchema, Topics, type DeliveryJob, type OutcomeEvent } from 
 import { startMessageCenter } from '@notify/message-center';
 import { createLogger, listeningPort } from '@notify/observability';
 import { eventually, startFakeApns, startFakeHms, startFakeSmtp, startFakeTwilio, type FakeApns, type FakeHms, type FakeSmtp, type FakeTwilio } from '@notify/testing';
-import { readDeadLetter } from './dead-letters';
+import { readAllRecords } from './dead-letters';
 import { testKafka } from './kafka-admin';
 
 /** On a fresh broker and a busy machine a consumer's first group join can take a while; this is a bound, not a timing. */
@@ -317,8 +317,16 @@ describe('channel worker', () => {
     it('copies a record that is not a delivery job to the topic’s dead-letter topic and goes on', async () => {
       const key = `junk-${run}`;
       await produce(Topics.deliver.sms, key, '{"not": "a job"}');
-      const dead = await readDeadLetter(`${Topics.deliver.sms}.dlq`, key);
-      expect(dead.headers).toMatchObject({ 'x-error-code': 'schema_violation', 'x-original-topic': Topics.deliver.sms });
+      // A bare number's job is keyed by its request id: this one follows the junk in its partition.
+      const phone = `+4917${String(Math.floor(Math.random() * 1e8)).padStart(8, '0')}`;
+      personalData.push(phone);
+      await produce(Topics.requests, key, { id: key, type: 'security.alert', to: { phone }, channels: ['sms'], content: { body: 'After the junk' } });
+
+      const [delivery] = await settled(key);
+      expect(delivery).toMatchObject({ status: 'sent', last_error: null });
+      expect(twilio.messages.filter((m) => m.to === phone)).toEqual([expect.objectContaining({ body: 'After the junk' })]);
+      const dead = await readAllRecords(`${Topics.deliver.sms}.dlq`, key);
+      expect(dead.map((copy) => copy.headers)).toEqual([expect.objectContaining({ 'x-error-code': 'schema_violation', 'x-original-topic': Topics.deliver.sms })]);
     });
   });
 
