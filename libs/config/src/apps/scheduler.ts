@@ -7,8 +7,8 @@ export const schedulerSettings = {
   ...databaseSettings,
   ...logSettings,
   httpPort: setting('SCHEDULER_PORT', port(3004), 'HTTP port of the scheduler (health, metrics)'),
-  pollIntervalMs: setting('SCHEDULER_POLL_INTERVAL_MS', timerMs(2_000), 'How often the scheduler looks for held deliveries whose time has come'),
-  releaseBatchSize: setting('SCHEDULER_BATCH_SIZE', positiveInt(500), 'Deliveries claimed per scheduler transaction'),
+  pollIntervalMs: setting('SCHEDULER_POLL_INTERVAL_MS', timerMs(2_000), 'How often the scheduler polls: held deliveries whose time has come, and failed or lost deliveries to resend'),
+  releaseBatchSize: setting('SCHEDULER_BATCH_SIZE', positiveInt(500), 'Held deliveries released per transaction'),
   resendLeaseMs: setting('SCHEDULER_RESEND_LEASE_MS', positiveInt(300_000), 'How long a claimed resend is held before another scheduler may claim it again; longer than a channel topic usually lags'),
   resendReceiversPerClaim: setting('SCHEDULER_RESEND_RECEIVERS', positiveInt(500), 'Receivers whose pending deliveries are claimed per transaction'),
 };
