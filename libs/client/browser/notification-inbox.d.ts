@@ -1,4 +1,13 @@
-import type { InboxMessage } from '@notify/contracts';
+/** A message as a Socket.IO client sees it (contract section 4). Spelled out here: this file and its module are all an application needs. */
+export interface InboxMessage {
+  id: string;
+  seq: number;
+  type: string;
+  title: string;
+  body: string;
+  data: Record<string, unknown>;
+  createdAt: string;
+}
 
 export interface InboxStorage {
   getItem(key: string): string | null;

@@ -35,12 +35,13 @@ const MAX_HELD = 1_000;
 /** How many of the messages counted in `lastSeq` are saved across a reload: the newest. */
 const SAVED_COUNTED = 200;
 
-/** Waits that start at `firstMs` and double on each failure, up to MAX_RETRY_MS, until reset. */
+/** Waits that start at `firstMs` (at least 100 ms) and double on each failure, up to MAX_RETRY_MS, until reset. */
 class Backoff {
   /** @param {number} firstMs */
   constructor(firstMs) {
-    this.firstMs = firstMs;
-    this.nextMs = firstMs;
+    // 0 would never grow: a refused token or a failing sync would be tried again in a tight loop.
+    this.firstMs = Math.max(Number(firstMs) || 0, 100);
+    this.nextMs = this.firstMs;
   }
   /** @returns {number} the wait before the next try */
   next() {
@@ -62,8 +63,9 @@ function subjectOf(token) {
 function readSubject(token) {
   try {
     const payload = token.split('.')[1] ?? '';
-    const json = atob(payload.replace(/-/g, '+').replace(/_/g, '/'));
-    const sub = JSON.parse(json).sub;
+    // atob gives a character per byte: the payload is UTF-8 (a `sub` such as józef).
+    const bytes = Uint8Array.from(atob(payload.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0));
+    const sub = JSON.parse(new TextDecoder().decode(bytes)).sub;
     return typeof sub === 'string' ? sub : undefined;
   } catch {
     return undefined;
@@ -91,6 +93,11 @@ export class NotificationInbox {
     this.syncing = Promise.resolve();
     /** @type {number | undefined} the size of the sync pages after a timeout, until the sync has caught up */
     this.pageLimit = undefined;
+    /** Pages that arrived since the page size last changed, how many make it grow, and whether it grew last. */
+    this.pagesArrived = 0;
+    this.pageGrowAfter = 2;
+    this.pageGrown = false;
+    this.syncQueued = false;
     this.socket = null;
     /** @type {ReturnType<typeof setTimeout> | undefined} */
     this.retryTimer = undefined;
@@ -189,8 +196,11 @@ export class NotificationInbox {
    * reach the inbox only this way.
    */
   sync() {
+    // One waiting behind the one running is enough: it starts from the place the running one reached.
+    if (this.syncQueued) return this.syncing;
+    this.syncQueued = true;
     // One sync at a time; one that failed does not stop the ones after it.
-    this.syncing = this.syncing.then(() => this.syncPages()).then(
+    this.syncing = this.syncing.then(() => ((this.syncQueued = false), this.syncPages())).then(
       () => {
         this.syncBackoff.reset();
         this.pageLimit = undefined;
@@ -210,6 +220,9 @@ export class NotificationInbox {
    * A page that has not arrived within the request's timeout (a slow link, large messages) would not
    * arrive in time when asked for again either: after a timeout the pages asked for are half as
    * large, down to one message, until the sync has caught up; the next sync asks for full pages again.
+   * Pages grow back, twice as large after every `pageGrowAfter` that arrived, so a sync that a server's
+   * stall shrank does not finish its backlog a few messages at a time; a grown page that times out
+   * makes the next growth wait twice as long, so a slow link is not probed at every other page.
    * @private
    */
   async syncPages() {
@@ -220,8 +233,9 @@ export class NotificationInbox {
       const answer = await this.request('sync', { afterSeq, limit });
       // Only a page asked for and not delivered while connected says the link is too slow for it:
       // an emit held while disconnected times out too.
-      if (answer.error?.code === 'timeout' && this.socket?.connected !== false) this.pageLimit = Math.max(1, Math.floor(limit / 2));
+      if (answer.error?.code === 'timeout' && this.socket?.connected !== false) this.shrinkPages(limit);
       if (answer.error) throw new Error(`${answer.error.code}: ${answer.error.message}`);
+      this.pageArrived(most);
       if (answer.notModified) {
         // The server's numbers end below ours: its inbox was reset (a restored or new database).
         // What we hold says nothing about its numbers any more; start again from its beginning.
@@ -293,6 +307,23 @@ export class NotificationInbox {
     }
     // A message still beyond a gap means some were missed: fetch them.
     if (fillGaps && this.ahead.size > 0 && fresh.length > 0) void this.sync();
+  }
+
+  /** After a sync page timed out while connected. @private @param {number} limit the page's size */
+  shrinkPages(limit) {
+    if (this.pageGrown) this.pageGrowAfter *= 2;
+    if (this.pageLimit === undefined) this.pageGrowAfter = 2;
+    this.pageLimit = Math.max(1, Math.floor(limit / 2));
+    this.pagesArrived = 0;
+    this.pageGrown = false;
+  }
+
+  /** After a sync page arrived: smaller pages grow back. @private @param {number} most */
+  pageArrived(most) {
+    if (this.pageLimit === undefined || ++this.pagesArrived < this.pageGrowAfter) return;
+    this.pageLimit = Math.min(this.pageLimit * 2, most);
+    this.pagesArrived = 0;
+    this.pageGrown = true;
   }
 
   /** Every number up to `seq` is held or gone; then on through the numbers held without a gap. @param {number} seq */

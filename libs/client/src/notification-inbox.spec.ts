@@ -1,5 +1,10 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { InboxMessage } from '@notify/contracts';
-import { NotificationInbox, type InboxStorage } from '../browser/notification-inbox.js';
+import { NotificationInbox, type InboxMessage as ModuleInboxMessage, type InboxStorage } from '../browser/notification-inbox.js';
+
+// The module's own type of a message is the contract's, both ways (checked by the compiler).
+const sameShape: [ModuleInboxMessage, InboxMessage] = [{} as InboxMessage, {} as ModuleInboxMessage];
 
 /**
  * What the module asks of a Socket.IO client: handlers by event, and `sync` answered as the gateway
@@ -33,7 +38,16 @@ class SocketDouble {
     }
     if (event !== 'sync') return;
     this.syncs.push(payload.afterSeq);
-    if (!this.answering) return;
+    if (!this.answering) return void this.heldAnswers.push(() => this.answerSync(payload, answer));
+    this.answerSync(payload, answer);
+  }
+  /** Answers held while `answering` was false, now. */
+  release(): void {
+    this.answering = true;
+    for (const answer of this.heldAnswers.splice(0)) answer();
+  }
+  private readonly heldAnswers: (() => void)[] = [];
+  private answerSync(payload: { afterSeq: number; limit: number }, answer: (error: Error | null, reply: unknown) => void): void {
     // Socket.IO's own answer when none came within the timeout.
     if (payload.limit > this.slowAbove) return answer(new Error('operation has timed out'), undefined);
     const failure = this.failures.shift();
@@ -277,7 +291,7 @@ describe('NotificationInbox', () => {
     expect(limits).toEqual([100]);
   });
 
-  it('asks for smaller pages after one timed out, until it has caught up, then full pages again', async () => {
+  it('asks for smaller pages after one timed out, larger ones again as pages arrive, and full pages on the next sync', async () => {
     jest.useFakeTimers();
     try {
       const { socket, shown, errors, inbox } = open(new MemoryStorage(), 'u-1', range(1, 70));
@@ -289,18 +303,86 @@ describe('NotificationInbox', () => {
       await jest.advanceTimersByTimeAsync(0);
       await jest.advanceTimersByTimeAsync(1_000);
       await jest.advanceTimersByTimeAsync(2_000);
-      expect(limits).toEqual([100, 50, 25, 25, 25]);
+      await jest.advanceTimersByTimeAsync(4_000);
+      // Two pages arrived at 25, so it tried 50 again; that timed out, and growing now waits for four.
+      expect(limits).toEqual([100, 50, 25, 25, 50, 25]);
       expect(shown).toEqual(range(1, 70).map((m) => m.id));
-      expect(errors).toEqual(['sync failed: timeout: operation has timed out', 'sync failed: timeout: operation has timed out']);
+      expect(errors).toEqual(Array(3).fill('sync failed: timeout: operation has timed out'));
       // A later sync (the next connection) starts with full pages.
       socket.slowAbove = Infinity;
       socket.held.push(...range(71, 80));
       await inbox.sync();
-      expect(limits.slice(5)).toEqual([100]);
+      expect(limits.slice(6)).toEqual([100]);
       expect(inbox.lastSeq).toBe(80);
     } finally {
       jest.useRealTimers();
     }
+  });
+
+  it('grows its pages back after a stall of the server, so the backlog does not come a few messages at a time', async () => {
+    jest.useFakeTimers();
+    try {
+      const { socket, inbox } = open(new MemoryStorage(), 'u-1', range(1, 400));
+      socket.slowAbove = 0;
+      const limits: number[] = [];
+      const emit = socket.emit.bind(socket);
+      socket.emit = (event, payload, answer) => (limits.push(payload.limit), emit(event, payload, answer));
+      socket.handlers.get('connect')!();
+      // Every page times out while the server stalls: 100, 50, 25, 12, 6.
+      for (const wait of [0, 1_000, 2_000, 4_000, 8_000]) await jest.advanceTimersByTimeAsync(wait);
+      socket.slowAbove = Infinity;
+      await jest.advanceTimersByTimeAsync(16_000);
+
+      expect(limits.slice(0, 5)).toEqual([100, 50, 25, 12, 6]);
+      expect(inbox.lastSeq).toBe(400);
+      expect(limits.length).toBeLessThanOrEqual(20);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('queues one sync behind the one running however many messages beyond a gap arrive meanwhile', async () => {
+    const { socket, inbox } = open(new MemoryStorage(), 'u-1', range(1, 60));
+    socket.answering = false;
+    socket.handlers.get('connect')!();
+    await new Promise((resolve) => setImmediate(resolve));
+    const notification = socket.handlers.get('notification')!;
+    for (const message of range(61, 110)) notification(message, () => undefined);
+    socket.held.push(...range(61, 110));
+    socket.release();
+    for (let tick = 0; tick < 20; tick++) await new Promise((resolve) => setImmediate(resolve));
+
+    // The first sync's two pages, then the one sync queued behind it (not one per message).
+    expect(socket.syncs).toEqual([0, 110, 110]);
+    expect(inbox.lastSeq).toBe(110);
+  });
+
+  it('never retries in a tight loop, even when told to wait 0 ms', async () => {
+    jest.useFakeTimers();
+    try {
+      const socket = new SocketDouble();
+      socket.failures = Array(30).fill('internal');
+      const inbox = new NotificationInbox({ io: () => socket, url: 'http://gateway', token: tokenFor('u-1'), syncRetryMs: 0 });
+      inbox.connect();
+      socket.handlers.get('connect')!();
+      await jest.advanceTimersByTimeAsync(1_000);
+      expect(socket.syncs.length).toBeLessThanOrEqual(5);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('declares its types without packages an application does not have', () => {
+    expect(sameShape).toHaveLength(2);
+    const declarations = readFileSync(resolve(__dirname, '../browser/notification-inbox.d.ts'), 'utf8');
+    expect(declarations.match(/from '[^.][^']*'/g)).toBeNull();
+  });
+
+  it('reads a token’s user id written in UTF-8', async () => {
+    const socket = new SocketDouble();
+    expect(() => new NotificationInbox({ io: () => socket, url: 'http://gateway', userId: 'józef', token: tokenFor('józef') })).not.toThrow();
+    new NotificationInbox({ io: (_url, options) => ((socket.options = options as SocketDouble['options']), socket), url: 'http://gateway', userId: '用户42', token: () => tokenFor('用户42') }).connect();
+    expect((await socket.handshake()).token).toBe(tokenFor('用户42'));
   });
 
   it('marks any number of messages read, 500 at a time, and answers with the first error', async () => {

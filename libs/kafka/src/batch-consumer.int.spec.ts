@@ -113,9 +113,10 @@ describe('BatchConsumer', () => {
     try {
       await a.start();
       await eventually(async () => handled.a.length, (n) => n > 0);
-      // B joins while A's first batch runs; the rebalance waits 6 s for A, then drops it.
+      // B joins while A's first batch runs; the rebalance waits 6 s for A, then drops it, and B gets
+      // both partitions with A's records not committed.
       await b.start();
-      await new Promise((resolve) => setTimeout(resolve, 12_000));
+      await eventually(async () => handled.b.filter((value) => value === 'before').length, (n) => n === 2, { timeoutMs: 45_000 });
       releaseA();
       // A's commit is refused (no longer a member): A must rejoin, and then take a partition again.
       const rejoined = async () => {
