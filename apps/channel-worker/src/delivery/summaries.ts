@@ -44,6 +44,9 @@ export interface SummarizedSends {
   members: Map<string, DeliveryJob[]>;
 }
 
+/** The longest SMS text sent, in UTF-16 units: Twilio refuses a body over 1,600 characters for good. */
+export const SMS_TEXT_UNITS = 1_500;
+
 /**
  * How much of a receiver's resend batch one send may carry, so that no vendor refuses it for its size
  * (a refusal is permanent: every message in it would be dead). A push summary names each message id
@@ -52,7 +55,7 @@ export interface SummarizedSends {
  */
 export const SUMMARY_LIMITS: Record<string, { limit: number; sizeOf: (job: DeliveryJob) => number }> = {
   push: { limit: 50, sizeOf: () => 1 },
-  sms: { limit: 1_500, sizeOf: (job) => digestLine(job).length + 1 },
+  sms: { limit: SMS_TEXT_UNITS, sizeOf: (job) => digestLine(job).length + 1 },
   email: { limit: 200_000, sizeOf: (job) => digestLine(job).length + 1 },
 };
 

@@ -3,6 +3,7 @@ import type { DeliveryJob } from '@notify/contracts';
 import type { WeightedLimit } from '../delivery/weighted-limit';
 import type { ChannelSender, SendPlan } from './channel-sender';
 import { attempt } from './send-attempt';
+import { SMS_TEXT_UNITS, summaryTitle } from '../delivery/summaries';
 
 /** SMS to the job's E.164 number; the adapter checks the number before any vendor call. */
 export class SmsSender implements ChannelSender {
@@ -21,7 +22,17 @@ export class SmsSender implements ChannelSender {
   }
 }
 
-/** An SMS has no title: the body alone, or the title when the message has no body. */
+/**
+ * An SMS has no title: the body alone, or the title when the message has no body, cut to
+ * `SMS_TEXT_UNITS` (a longer one is refused for good, and the user's last channel carries nothing);
+ * with neither, "1 new message" in the delivery's language (an empty body is refused too).
+ */
 export function smsText(job: DeliveryJob): string {
-  return job.message.body.trim() === '' ? job.message.title : job.message.body;
+  const text = job.message.body.trim() === '' ? job.message.title : job.message.body;
+  if (text.trim() === '') return summaryTitle(job.locale, 1);
+  if (text.length <= SMS_TEXT_UNITS) return text;
+  let end = SMS_TEXT_UNITS - 1;
+  // Never half of a surrogate pair.
+  if (/[\uD800-\uDBFF]/.test(text[end - 1]!)) end -= 1;
+  return `${text.slice(0, end)}…`;
 }

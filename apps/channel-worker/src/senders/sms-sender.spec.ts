@@ -1,0 +1,24 @@
+import type { DeliveryJob } from '@notify/contracts';
+import { SMS_TEXT_UNITS } from '../delivery/summaries';
+import { smsText } from './sms-sender';
+
+const job = (title: string, body: string, locale = 'en'): DeliveryJob => ({ locale, message: { title, body } }) as DeliveryJob;
+
+describe('smsText', () => {
+  it('sends the body, or the title when there is no body', () => {
+    expect([smsText(job('Code', 'Your code is 123456')), smsText(job('Your code is 123456', ' '))]).toEqual(['Your code is 123456', 'Your code is 123456']);
+  });
+
+  it('cuts a text longer than a provider takes, with an ellipsis, never through a character', () => {
+    const long = smsText(job('', 'a'.repeat(2_000)));
+    expect(long).toHaveLength(SMS_TEXT_UNITS);
+    expect(long.endsWith('a…')).toBe(true);
+    const emoji = smsText(job('', '😀'.repeat(1_000)));
+    expect(emoji.length).toBeLessThanOrEqual(SMS_TEXT_UNITS);
+    expect([...emoji.slice(0, -1)].every((c) => c === '😀')).toBe(true);
+  });
+
+  it('says there is a message, in the delivery’s language, when title and body are both empty', () => {
+    expect([smsText(job('', '')), smsText(job(' ', '', 'de-DE'))]).toEqual(['1 new message', '1 neue Nachricht']);
+  });
+});
