@@ -47,6 +47,13 @@ describe('TokenRefusalWatch', () => {
     expect(deactivating(batch.attempts)).toBe(12);
   });
 
+  it('suspects Mi Push after 10 requests in a row with no valid target (20301), each of which refuses every regid in it', () => {
+    const watch = new TokenRefusalWatch(10);
+    const verdict = watch.review(Array.from({ length: 10 }, () => refused('xiaomi', '20301')));
+    expect(verdict.suspected).toEqual(['xiaomi']);
+    expect(deactivating(verdict.attempts)).toBe(0);
+  });
+
   it('counts only the refusals a configuration mistake gives: tokens that are gone are gone', () => {
     const watch = new TokenRefusalWatch(10);
     const gone = watch.review(Array.from({ length: 20 }, () => refused('apns', 'Unregistered')));

@@ -52,7 +52,7 @@ export class TokenRefusalWatch {
  * The vendor answers that a configuration mistake gives for every token: "not a valid token here".
  * A token that is gone (APNs 410 Unregistered, FCM UNREGISTERED) says nothing about the configuration.
  */
-const FLEET_WIDE = new Set(['BadDeviceToken', 'DeviceTokenNotForTopic', 'SENDER_ID_MISMATCH', '80300007']);
+const FLEET_WIDE = new Set(['BadDeviceToken', 'DeviceTokenNotForTopic', 'SENDER_ID_MISMATCH', '80300007', '20301']);
 
 function tokenAnswerOf(attempt: SendAttempt): { provider: string; refused: boolean } | undefined {
   const { result } = attempt;

@@ -10,13 +10,32 @@ interface XiaomiBody {
   data?: { id?: string; bad_regids?: string };
 }
 
-/** Mi Push server error codes the adapter acts on; others are `unexpected` and retried later. */
+/**
+ * Mi Push server error codes the adapter acts on (its server error code table); others are
+ * `unexpected` and retried later. 20301 is "sending failed": every regid dead only with the reason
+ * "No valid targets", else a failure on Mi Push's side.
+ */
 const CODES: Record<number, Mapping> = {
-  20301: { code: ProviderErrorCode.InvalidEndpoint, deactivateToken: true },
+  10016: { code: ProviderErrorCode.Rejected },
+  10017: { code: ProviderErrorCode.Rejected },
+  10027: { code: ProviderErrorCode.RateLimited },
+  10031: { code: ProviderErrorCode.Misconfigured },
+  10034: { code: ProviderErrorCode.RateLimited },
+  20301: { code: ProviderErrorCode.Unavailable },
   21301: { code: ProviderErrorCode.BadCredentials },
+  21302: { code: ProviderErrorCode.BadCredentials },
+  22000: { code: ProviderErrorCode.Misconfigured },
   22006: { code: ProviderErrorCode.Misconfigured },
+  22022: { code: ProviderErrorCode.Misconfigured },
+  65009: { code: ProviderErrorCode.Rejected },
+  65014: { code: ProviderErrorCode.Rejected },
+  65015: { code: ProviderErrorCode.Rejected },
   200001: { code: ProviderErrorCode.RateLimited },
 };
+const NO_VALID_TARGETS: Mapping = { code: ProviderErrorCode.InvalidEndpoint, deactivateToken: true };
+const DAY_MS = 86_400_000;
+/** China Standard Time, UTC+8 all year: the day of Mi Push's daily quota (10034). */
+const CHINA_OFFSET_MS = 8 * 3_600_000;
 
 /** One result per regid: `bad_regids` fail and should be deactivated, the rest share the message id. */
 export function xiaomiResults(answer: HttpAnswer, regids: string[], acceptedAt: Date): PushResult[] {
@@ -28,14 +47,16 @@ export function xiaomiResults(answer: HttpAnswer, regids: string[], acceptedAt: 
       bad.has(regid) ? { token: regid, error: regidError(regid, answer.status) } : { token: regid, receipt: { providerMessageId: messageId, acceptedAt } },
     );
   }
-  const mapping = (body.code === undefined ? undefined : CODES[body.code]) ?? byStatus(answer.status);
+  const noValidTargets = body.code === 20301 && /no valid targets/i.test(body.reason ?? body.description ?? '');
+  const mapping = noValidTargets ? NO_VALID_TARGETS : ((body.code === undefined ? undefined : CODES[body.code]) ?? byStatus(answer.status));
   if (mapping.deactivateToken === true) return regids.map((regid) => ({ token: regid, error: regidError(regid, answer.status, body.code) }));
   throw new ProviderError({
     provider: 'xiaomi',
     code: mapping.code,
     vendorCode: body.code === undefined ? undefined : String(body.code),
     status: answer.status,
-    retryAfterMs: parseRetryAfter(answer.headers.get('retry-after'), acceptedAt.getTime()),
+    // The daily quota comes back at midnight in China; retried sooner, a delivery spends its attempts for nothing.
+    retryAfterMs: body.code === 10034 ? DAY_MS - ((acceptedAt.getTime() + CHINA_OFFSET_MS) % DAY_MS) : parseRetryAfter(answer.headers.get('retry-after'), acceptedAt.getTime()),
     message: `batch of ${regids.length} refused with ${answer.status} ${body.code ?? ''}: ${body.reason ?? body.description ?? 'no reason'}`,
   });
 }

@@ -91,6 +91,26 @@ describe('Xiaomi push provider', () => {
     expect(outcomes(await provider.sendMany({ tokens: regids, content }))).toEqual(Array(3).fill('rate_limited'));
   });
 
+  it('maps the documented answers: quota until midnight in China, setup mistakes to configuration, a refused message to rejected, a failed send to unavailable', async () => {
+    await start();
+    const answers: Record<number, string> = {};
+    for (const code of [10034, 10027, 22022, 21302, 65009, 10017, 20301]) {
+      fake.failNext({ code, reason: 'refused' });
+      const failure = await failureOf(provider.send({ token: regids[0] as string, content }));
+      answers[code] = `${failure.kind}/${failure.code}`;
+      if (code === 10034) expect(failure.retryAfterMs).toBeGreaterThan(0);
+    }
+    expect(answers).toEqual({
+      10034: 'transient/rate_limited',
+      10027: 'transient/rate_limited',
+      22022: 'configuration/misconfigured',
+      21302: 'configuration/bad_credentials',
+      65009: 'permanent/rejected',
+      10017: 'permanent/rejected',
+      20301: 'transient/unavailable',
+    });
+  });
+
   it('maps HTTP 503 to a transient error', async () => {
     await start();
     fake.failNext({ status: 503, code: -1, reason: 'busy' });
