@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { shortened, type PushContent } from '../../ports';
 
 /** Mi Push keeps a message for an offline device at most two weeks. */
@@ -28,9 +29,11 @@ export function xiaomiForm(regids: string[], content: PushContent, packageName: 
   return form;
 }
 
-/** Notifications with the same `notify_id` replace each other; the id is a small integer. */
-function notifyId(key: string): number {
-  let hash = 0;
-  for (const char of key) hash = (hash * 31 + char.charCodeAt(0)) % 1_000_000;
-  return hash;
+/**
+ * Notifications with the same `notify_id` replace each other, so two messages must not share one:
+ * 31 bits of the key's SHA-256 (a hash to a million made two of a phone's hundred pending
+ * notifications collide about once in two hundred).
+ */
+export function notifyId(key: string): number {
+  return createHash('sha256').update(key).digest().readUInt32BE(0) & 0x7fffffff;
 }

@@ -3,6 +3,7 @@ import { failureOf } from '../../../test/outcome';
 import { RecordingLog } from '../../../test/recording-log';
 import { createPushProvider } from '../../factories';
 import type { PushChannelProvider, PushContent, PushResult } from '../../ports';
+import { notifyId } from './xiaomi-form';
 
 const regids = ['qXX5tXbsX/egM9lKDdWotd+regid0001', 'qXX5tXbsX/egM9lKDdWotd+regid0002', 'qXX5tXbsX/egM9lKDdWotd+regid0003'];
 const content: PushContent = { title: 'Your order shipped', body: 'Order 1234 is on its way', data: { orderNo: '1234' } };
@@ -109,6 +110,12 @@ describe('Xiaomi push provider', () => {
       10017: 'permanent/rejected',
       20301: 'transient/unavailable',
     });
+  });
+
+  it('gives two messages different notify_ids, so one does not replace the other in the tray', () => {
+    // These two collided when the id was a hash to a million.
+    expect(notifyId('m-147')).not.toBe(notifyId('m-26800'));
+    expect(notifyId('m-147')).toBe(notifyId('m-147'));
   });
 
   it('maps HTTP 503 to a transient error', async () => {
