@@ -166,6 +166,17 @@ describe('ProviderGuard', () => {
     expect(log.lines).toEqual([expect.objectContaining({ level: 'error', fields: expect.objectContaining({ alert: 'provider_configuration' }) })]);
   });
 
+  it('logs one alert per kind of configuration error every 10 s, saying how many it held back', async () => {
+    const log = new RecordingLog();
+    const clock = new ManualClock();
+    const subject = guard({}, log, clock);
+    const refused = new ProviderError({ provider: 'test', code: ProviderErrorCode.BadCredentials, status: 401, message: 'key refused' });
+    for (let call = 0; call < 100; call++) await failureOf(subject.run(() => Promise.reject(refused)));
+    clock.advance(10_000);
+    await failureOf(subject.run(() => Promise.reject(refused)));
+    expect(log.lines.map((line) => line.fields['heldBack'])).toEqual([0, 99]);
+  });
+
   it('masks an account or a recipient a vendor quotes in a configuration error before logging it', async () => {
     const log = new RecordingLog();
     const refused = new ProviderError({

@@ -36,6 +36,9 @@ const VENDOR_TROUBLE = new Set<ProviderErrorCode>([
  * rate limit, timeout (its signal reaches the HTTP request). Whatever goes wrong comes out as a
  * `ProviderError`; configuration errors are logged as alerts here, once per call.
  */
+/** How often one kind of configuration error is logged as an alert. */
+const ALERT_EVERY_MS = 10_000;
+
 export class ProviderGuard {
   private readonly breaker: CircuitBreakerPolicy;
   private readonly slots: BulkheadPolicy;
@@ -43,6 +46,8 @@ export class ProviderGuard {
   private readonly rate: RateLimiter;
   /** When the circuit first opened since it was last closed: the vendor's outage began then. */
   private outageSince: number | undefined;
+  /** Per kind of configuration error, when it was last logged and how many since were not. */
+  private readonly alerted = new Map<string, { at: number; heldBack: number }>();
 
   constructor(
     readonly provider: string,
@@ -98,13 +103,27 @@ export class ProviderGuard {
       );
     } catch (error) {
       const failure = this.toProviderError(error);
-      if (failure.kind === 'configuration') {
-        // A vendor's text can quote an account (the service account's client_email) or what it was sent.
-        const message = scrubPersonalData(failure.message);
-        this.log.error({ provider: this.provider, alert: 'provider_configuration', error: { ...failure.toJSON(), message } }, message);
-      }
+      if (failure.kind === 'configuration') this.alert(failure);
       throw failure;
     }
+  }
+
+  /**
+   * One alert per kind of configuration error every `ALERT_EVERY_MS`, with how many were held back:
+   * a revoked key refuses every call, one line per push at a thousand pushes a second.
+   */
+  private alert(failure: ProviderError): void {
+    const now = this.clock.now();
+    const kind = `${failure.code}:${failure.vendorCode ?? ''}`;
+    const last = this.alerted.get(kind);
+    if (last && now - last.at < ALERT_EVERY_MS) {
+      last.heldBack += 1;
+      return;
+    }
+    this.alerted.set(kind, { at: now, heldBack: 0 });
+    // A vendor's text can quote an account (the service account's client_email) or what it was sent.
+    const message = scrubPersonalData(failure.message);
+    this.log.error({ provider: this.provider, alert: 'provider_configuration', heldBack: last?.heldBack ?? 0, error: { ...failure.toJSON(), message } }, message);
   }
 
   private async waitForRateSlot(): Promise<void> {
