@@ -94,8 +94,8 @@ describe('a gateway killed between its claim and the acknowledgement', () => {
 
   const row = async (deliveryId: string) =>
     (
-      await db.query<{ status: string; attempts: number; next_attempt_at: Date | null; delivered_at: Date | null; last_error: string | null }>(
-        `SELECT status, attempts, next_attempt_at, delivered_at, last_error FROM deliveries WHERE id = $1`,
+      await db.query<{ status: string; attempts: number; next_attempt_at: Date | null; updated_at: Date; delivered_at: Date | null; last_error: string | null }>(
+        `SELECT status, attempts, next_attempt_at, updated_at, delivered_at, last_error FROM deliveries WHERE id = $1`,
         [deliveryId],
       )
     ).rows[0]!;
@@ -117,7 +117,7 @@ describe('a gateway killed between its claim and the acknowledgement', () => {
     const claimed = await row(deliveryId);
     expect(claimed).toMatchObject({ status: 'sent', attempts: 1, delivered_at: null });
     // The lease: the acknowledgement timeout and the grace to record the outcome, from the claim.
-    expect(claimed.next_attempt_at!.getTime()).toBeGreaterThan(Date.now());
+    expect(claimed.next_attempt_at!.getTime() - claimed.updated_at.getTime()).toBe(ACK_TIMEOUT_MS + OUTCOME_GRACE_MS);
 
     const second = await gateway('second');
     const acknowledging = await client(second.port, true);

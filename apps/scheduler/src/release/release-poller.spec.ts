@@ -91,31 +91,20 @@ describe('ReleasePoller and a produce that fails once', () => {
 describe('ReleasePoller shutdown', () => {
   it('stops releasing after the batch in hand when the app shuts down, though more is due', async () => {
     let batches = 0;
-    const job = { deliveryId: 'd', requestId: 'r', userId: 'u', channel: 'push', message: {} };
-    // Every batch is full: the backlog never ends.
+    let stopping: Promise<void> | undefined;
+    // Every batch is full: the backlog never ends. The app starts shutting down during the third.
     const store = {
       releaseDue: async (_now: Date, limit: number) => {
         batches += 1;
-        await new Promise((resolve) => setImmediate(resolve));
+        if (batches === 3) stopping = releases.onApplicationShutdown();
         return { jobs: Array.from({ length: limit }, () => job), expired: [], taken: limit };
       },
-      releaseStranded: async () => ({ jobs: [], expired: [], taken: 0 }),
-    } as unknown as FallbackStore;
-    const producer = { sendBatch: async (_: ProducerBatch) => [] } as unknown as Producer;
-    const poller = new ReleasePoller(
-      store,
-      producer,
-      { pollIntervalMs: 10, releaseBatchSize: 2 },
-      () => new Date('2030-07-01T12:00:00Z'),
-      createLogger('release-poller-spec', 'silent'),
-      new Metrics('release-poller-spec'),
-    );
-    poller.onApplicationBootstrap();
-    while (batches < 3) await new Promise((resolve) => setTimeout(resolve, 5));
+    };
+    const releases = poller(store, 2);
 
-    await poller.onApplicationShutdown();
-    const atStop = batches;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(batches).toBe(atStop);
+    await releases.releaseDue();
+    await stopping;
+
+    expect(batches).toBe(3);
   });
 });
