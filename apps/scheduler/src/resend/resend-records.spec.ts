@@ -47,6 +47,14 @@ describe('resendRecords', () => {
     expect(batches.flatMap((b) => b.batch)).toEqual(jobs);
   });
 
+  it('puts an email digest of messages with large data in one record: a digest reads no data', () => {
+    const jobs = Array.from({ length: 12 }, (_, i) => job('u-mail', i + 1, { blob: 'x'.repeat(60_000) }, 'email'));
+    const records = values(batchOf(jobs, 'email', true));
+    expect(records).toHaveLength(1);
+    const batch = DeliveryBatchSchema.parse(JSON.parse(records[0]!.value));
+    expect(batch.batch.map((j) => [j.message.seq, j.message.data])).toEqual(jobs.map((j) => [j.message.seq, {}]));
+  });
+
   it('sends each message on its own when the route asks for no digest, or when there is no user to gather them by', () => {
     const sms = [1, 2].map((seq) => job('u-2', seq, {}, 'sms'));
     expect(values(batchOf(sms, 'sms'))).toEqual(sms.map((j) => ({ key: 'u-2', value: JSON.stringify(j) })));
