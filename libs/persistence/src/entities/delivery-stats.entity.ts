@@ -1,4 +1,4 @@
-import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 
 /**
  * Outcome counters, written only by the triggers of migration 1763600000011: each is the number of
@@ -26,6 +26,7 @@ abstract class DeliveryCounters {
 
 /** Counters per type and UTC day of the message, split into slots so concurrent writers rarely share a row. */
 @Entity('daily_delivery_stats')
+@Index('ix_daily_delivery_stats_day', ['day'])
 export class DailyDeliveryStatsEntity extends DeliveryCounters {
   @PrimaryColumn({ type: 'varchar', length: 128 })
   type!: string;
