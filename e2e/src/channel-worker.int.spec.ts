@@ -5,7 +5,7 @@ import { Client } from 'pg';
 import type { DestinationStream } from 'pino';
 import { startChannelWorker } from '@notify/channel-worker';
 import { loadChannelWorkerConfig, loadMessageCenterConfig } from '@notify/config';
-import { OutcomeEventSchema, Topics, type DeliveryJob, type OutcomeEvent } from '@notify/contracts';
+import { ClickLinks, OutcomeEventSchema, Topics, type DeliveryJob, type OutcomeEvent } from '@notify/contracts';
 import { startMessageCenter } from '@notify/message-center';
 import { createLogger, listeningPort } from '@notify/observability';
 import { eventually, startFakeApns, startFakeHms, startFakeSmtp, startFakeTwilio, type FakeApns, type FakeHms, type FakeSmtp, type FakeTwilio } from '@notify/testing';
@@ -79,6 +79,7 @@ describe('channel worker', () => {
       JOIN_BUDGET,
     );
   };
+  const CLICK_SECRET = 'e2e-click-secret-channel-worker-0123456789';
   const requestPush = async (userId: string, extra: Record<string, unknown> = {}): Promise<string> => {
     const id = `push-${randomBytes(4).toString('hex')}-${run}`;
     await produce(Topics.requests, userId, { id, type: 'security.alert', to: { userId }, channels: ['push'], content: { title: 'New sign-in', body: 'From Berlin' }, ...extra });
@@ -121,6 +122,8 @@ describe('channel worker', () => {
       SMTP_USER: smtp.user,
       SMTP_PASSWORD: smtp.password,
       SMTP_FROM: 'Notify <notify@example.com>',
+      CLICK_SECRET: CLICK_SECRET,
+      CLICK_BASE_URL: 'https://notify.example',
     };
     const capture: DestinationStream = { write: (line: string) => void workerLog.push(line) };
     const worker = await startChannelWorker(loadChannelWorkerConfig(workerEnv), createLogger('channel-worker', 'debug', capture), {
@@ -170,6 +173,17 @@ describe('channel worker', () => {
       expect(push?.headers['apns-collapse-id']).toBe(job.message.id);
       const [event] = await eventually(async () => eventsOf(delivery!.id), (e) => e.length > 0);
       expect(event).toMatchObject({ requestId, userId, channel: 'push', status: 'sent', attempt: 1, error: null });
+    });
+
+    it('puts the tracked link of the push’s own delivery in its data', async () => {
+      const userId = `apns-link-${run}`;
+      const token = apnsToken();
+      await registerDevice(userId, 'iphone', 'apns', token);
+
+      const requestId = await requestPush(userId, { content: { title: 'Shipped', body: 'Order 1234', url: 'https://shop.example/orders/1234' } });
+      const [delivery] = await settled(requestId);
+      const push = apns.pushes.find((p) => p.token === token);
+      expect(push?.payload).toMatchObject({ url: new ClickLinks(CLICK_SECRET, 'https://notify.example').link(delivery!.id) });
     });
 
     it('sends one token list to HMS for devices that get the same push', async () => {

@@ -9,7 +9,7 @@ import { seedWebsocketJob } from './websocket-job';
 
 /** The realtime gateway through the real broker, database and Socket.IO connections. */
 describe('realtime gateway', () => {
-  const platform = new RunningPlatform({ GATEWAY_ACK_TIMEOUT_MS: '1500' });
+  const platform = new RunningPlatform({ GATEWAY_ACK_TIMEOUT_MS: '1500', CLICK_SECRET: 'e2e-click-secret-0123456789abcdef0123' });
   const note = (userId: string, title: string) =>
     platform.produceRequest({ id: uniqueId('gw'), type: 'account.note', to: { userId }, channels: ['websocket'], content: { title } }, userId);
   const sync = (socket: NotificationSocket, afterSeq: number, limit?: number) =>
@@ -224,6 +224,32 @@ describe('realtime gateway', () => {
     await eventually(async () => client.received.length, (n) => n === 1);
     expect(client.received[0]!.title).toBe('through the cluster');
     await eventually(() => websocketDelivery(userId, 'through the cluster'), (d) => d?.status === 'delivered');
+  });
+
+  it('gives a message with a link its tracked link, which records the click once and redirects to the link', async () => {
+    const userId = uniqueId('clicks');
+    const client = await platform.connectAndCollect(userId);
+    const target = 'https://shop.example/orders/1234?from=notification';
+    const requestId = uniqueId('click');
+    await platform.produceRequest({ id: requestId, type: 'account.note', to: { userId }, channels: ['websocket'], content: { title: 'Shipped', url: target } }, userId);
+    await eventually(async () => client.received.length, (n) => n === 1);
+    const link = new URL(client.received[0]!.url!);
+    expect(link.pathname).toMatch(/^\/c\/[0-9a-f-]{36}\.[\w-]{22}$/);
+    await eventually(() => websocketDelivery(userId, 'Shipped'), (d) => d?.status === 'delivered');
+    const follow = (path: string) => fetch(`http://127.0.0.1:${platform.gatewayPort}${path}`, { redirect: 'manual' });
+
+    const first = await follow(link.pathname);
+    const second = await follow(link.pathname);
+
+    expect([first.status, first.headers.get('location'), second.status, second.headers.get('location')]).toEqual([302, target, 302, target]);
+    expect(await websocketDelivery(userId, 'Shipped')).toEqual({ status: 'clicked', last_error: null });
+    // The same link in a sync page, and counted once.
+    expect((await sync(client.socket, 0)) as { messages: { url?: string }[] }).toMatchObject({ messages: [{ url: link.href }] });
+    // GetStats counts it: the request's counters, kept by the triggers.
+    expect(await platform.db.query(`SELECT clicked::int, delivered::int FROM request_delivery_stats WHERE request_id = $1`, [requestId])).toEqual([{ clicked: 1, delivered: 1 }]);
+    // Not this installation's signature: unknown.
+    const forged = link.pathname.replace(/\.[\w-]+$/, '.' + 'A'.repeat(22));
+    expect((await follow(forged)).status).toBe(404);
   });
 
   it('keeps its cluster when the database ends the adapter’s connections, as a restart of PostgreSQL does', async () => {

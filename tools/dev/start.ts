@@ -52,6 +52,9 @@ async function main(): Promise<void> {
     say(applied.length > 0 ? `applied migrations: ${applied.join(', ')}` : 'schema is up to date');
     const devSecret = !env.JWT_SECRET && !env.JWT_PUBLIC_KEY;
     if (devSecret) env.JWT_SECRET = randomBytes(24).toString('hex');
+    // Tracked links on the local stack: they last as long as this run (another run signs with another secret).
+    env.CLICK_SECRET ??= randomBytes(32).toString('hex');
+    env.CLICK_BASE_URL ??= `http://127.0.0.1:${env.GATEWAY_PORT ?? 3000}`;
 
     for (const app of PLATFORM_APPS) {
       const child = startApp(app, env);

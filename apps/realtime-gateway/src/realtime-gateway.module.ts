@@ -1,10 +1,12 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { Topics } from '@notify/contracts';
+import { ClickLinks, Topics } from '@notify/contracts';
 import type { RealtimeGatewayConfig } from '@notify/config';
 import { FATAL_ERROR_HANDLER, KafkaModule, type FatalErrorHandler } from '@notify/kafka';
 import { ObservabilityModule, type AppLogger } from '@notify/observability';
 import { PersistenceModule } from '@notify/persistence';
 import { TokenVerifier } from './auth/token-verifier';
+import { ClickController } from './clicks/click.controller';
+import { CLICK_LINKS } from './clicks/click-links';
 import { DemoController } from './demo/demo.controller';
 import { EventPublisher } from './delivery/event-publisher';
 import { OutcomeRecorder } from './delivery/outcome-recorder';
@@ -28,8 +30,9 @@ export class RealtimeGatewayModule {
           replicationFactor: config.kafkaReplicationFactor,
         }),
       ],
-      controllers: config.demoPage ? [DemoController] : [],
+      controllers: [ClickController, ...(config.demoPage ? [DemoController] : [])],
       providers: [
+        { provide: CLICK_LINKS, useValue: ClickLinks.of(config) ?? null },
         { provide: TokenVerifier, useValue: new TokenVerifier(config) },
         { provide: REALTIME_SETTINGS, useValue: config },
         { provide: DELIVERY_SETTINGS, useValue: config },

@@ -24,6 +24,21 @@ export const databaseSettings = {
   databasePoolSize: setting('DATABASE_POOL_SIZE', positiveInt(10), 'Connections in the pool of each app'),
 };
 
+/** Tracked links (contract §6): the gateway answers them, every sender writes them; all share the secret. */
+export const clickSettings = {
+  clickSecret: setting(
+    'CLICK_SECRET',
+    z.string().min(32, 'at least 32 characters').optional(),
+    'Secret that signs tracked links (GET /c/{token}); the same for every gateway and channel worker; unset: links are sent as they are, untracked',
+    { sensitive: true },
+  ),
+  clickBaseUrl: setting(
+    'CLICK_BASE_URL',
+    z.url({ protocol: /^https?$/, error: 'an http or https URL' }).default('http://127.0.0.1:3000'),
+    'Public address of the realtime gateway, which tracked links point at',
+  ),
+};
+
 export const logSettings = {
   logLevel: setting(
     'LOG_LEVEL',

@@ -8,6 +8,8 @@ export const InboxMessageSchema = z.object({
   title: z.string(),
   body: z.string(),
   data: z.record(z.string(), z.unknown()),
+  /** Where the message leads, when it has a link: its tracked link (`/c/{token}`, contract §6) when the platform tracks clicks. */
+  url: z.string().optional(),
   createdAt: z.iso.datetime(),
 });
 export type InboxMessage = z.infer<typeof InboxMessageSchema>;

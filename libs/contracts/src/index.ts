@@ -11,3 +11,4 @@ export * from './json-schema';
 export * from './schema-problems';
 export * from './proto-files';
 export * from './storable-text';
+export * from './click-links';

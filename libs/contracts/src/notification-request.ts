@@ -37,6 +37,14 @@ export const RecipientSelectorSchema = z.union([
 ]);
 export type RecipientSelector = z.infer<typeof RecipientSelectorSchema>;
 
+/** Where a notification leads (an addition to §1): an http or https address, sent as a tracked link (§6). */
+const LinkSchema = z.url({ protocol: /^https?$/, error: 'an http or https URL' }).max(2048);
+
+/** Whether a text is a link a message may lead to (`content.url`, a template's rendered `url`). */
+export function isLink(text: string): boolean {
+  return LinkSchema.safeParse(text).success;
+}
+
 export const PrioritySchema = z.enum(['high', 'normal', 'low']);
 export type Priority = z.infer<typeof PrioritySchema>;
 
@@ -47,7 +55,7 @@ export const NotificationRequestSchema = z.object({
   to: RecipientSelectorSchema,
   data: z.record(z.string(), z.unknown()).optional(),
   content: z
-    .object({ title: z.string().max(1024).optional(), body: z.string().max(16384).optional() })
+    .object({ title: z.string().max(1024).optional(), body: z.string().max(16384).optional(), url: LinkSchema.optional() })
     .optional(),
   channels: z.array(ChannelSchema).min(1).optional(),
   locale: z.string().min(2).max(35).optional(),

@@ -1,6 +1,7 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { Kafka, type Producer } from 'kafkajs';
 import type { ChannelWorkerConfig, WorkerChannel } from '@notify/config';
+import { ClickLinks } from '@notify/contracts';
 import { FATAL_ERROR_HANDLER, KAFKA_PRODUCER, type FatalErrorHandler } from '@notify/kafka';
 import { APP_LOGGER, type AppLogger } from '@notify/observability';
 import { ChannelDeliveryStore, DeliveryOutcomeStore } from '@notify/persistence';
@@ -34,7 +35,7 @@ export class ChannelWorkers implements OnApplicationBootstrap, OnModuleDestroy {
         new ChannelDelivery(
           kafka,
           { channel, groupId: groups[channel], maxBatchBytes: config.maxBatchBytes, timing: config },
-          { sender: senders.senderFor(channel), claims, outcomes, producer, report, clock, logger: logger.child({ channel }) },
+          { sender: senders.senderFor(channel), claims, outcomes, producer, report, clock, logger: logger.child({ channel }), links: ClickLinks.of(config) },
           onFatal,
         ),
     );

@@ -131,7 +131,8 @@ function summaryJob(ordered: DeliveryJob[]): DeliveryJob {
     // past which the vendor drops it) and goes with the most urgent one's priority.
     expiresAt: latestExpiry(ordered),
     priority: ordered.reduce((most, job) => (PRIORITY_RANK[job.priority] > PRIORITY_RANK[most] ? job.priority : most), latest.priority),
-    message: { ...latest.message, title, body, data: { messageIds: ordered.map((job) => job.message.id) } },
+    // No link: a summary stands for several messages, each with its own (the app opens them from its inbox).
+    message: { id: latest.message.id, seq: latest.message.seq, type: latest.message.type, createdAt: latest.message.createdAt, title, body, data: { messageIds: ordered.map((job) => job.message.id) } },
   };
 }
 

@@ -6,6 +6,14 @@ import { emailOf } from './email-sender';
 const job = (n: number): DeliveryJob => deliveryJob(n, { channel: 'email', endpoint: 'u-1@example.com', attempt: 1 });
 
 describe('emailOf', () => {
+  it('ends the text and the HTML with the message’s link, escaped in the HTML', () => {
+    const linked = job(1);
+    const mail = emailOf({ ...linked, message: { ...linked.message, url: 'https://notify.example/c/x.y?a=1&b=2' } });
+    expect(mail.text.endsWith('\n\nhttps://notify.example/c/x.y?a=1&b=2')).toBe(true);
+    expect(mail.html).toContain('<a href="https://notify.example/c/x.y?a=1&#38;b=2">');
+    expect(emailOf(job(1)).html).not.toContain('<a ');
+  });
+
   it('keys a delivery’s mail the same on every attempt, and another delivery’s mail differently', () => {
     const first = emailOf(job(1));
     expect(first.messageKey).toMatch(/^[0-9a-f]{32}$/);

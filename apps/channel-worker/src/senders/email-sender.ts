@@ -22,13 +22,13 @@ export class EmailSender implements ChannelSender {
 }
 
 export function emailOf(job: DeliveryJob): EmailMessage {
-  const { title, body, id, type } = job.message;
+  const { title, body, id, type, url } = job.message;
   const subject = title.trim() === '' ? type : title;
   return {
     to: job.endpoint,
     subject,
-    text: body,
-    html: htmlOf(title, body),
+    text: url ? `${body}\n\n${url}` : body,
+    html: htmlOf(title, body, url),
     // Lets a bounce or a reply be matched to the message and delivery without reading the address.
     headers: { 'X-Notify-Message-Id': id, 'X-Notify-Delivery-Id': job.deliveryId },
     messageKey: messageKeyOf(job.deliveryId, subject, body),
@@ -44,13 +44,14 @@ function messageKeyOf(deliveryId: string, subject: string, text: string): string
 }
 
 /** The rendered text as HTML: escaped, paragraphs and line breaks kept. */
-function htmlOf(title: string, body: string): string {
+function htmlOf(title: string, body: string, url: string | undefined): string {
   const paragraphs = body
     .split(/\n{2,}/)
     .filter((paragraph) => paragraph.trim() !== '')
     .map((paragraph) => `<p>${escapeHtml(paragraph).replace(/\n/g, '<br>')}</p>`);
   const heading = title.trim() === '' ? '' : `<h1>${escapeHtml(title)}</h1>`;
-  return `<!doctype html><html><body>${heading}${paragraphs.join('')}</body></html>`;
+  const link = url ? `<p><a href="${escapeHtml(url)}">${escapeHtml(url)}</a></p>` : '';
+  return `<!doctype html><html><body>${heading}${paragraphs.join('')}${link}</body></html>`;
 }
 
 function escapeHtml(text: string): string {

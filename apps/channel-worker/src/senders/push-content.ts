@@ -32,7 +32,8 @@ export function pushContentOf(job: DeliveryJob): PushContent {
   // nothing on iOS, and Mi Push refuses it.
   const title = shortened(job.message.title || (job.message.body ? '' : summaryTitle(job.locale, 1)), PUSH_TITLE_CHARS);
   const body = shortened(job.message.body, PUSH_BODY_CHARS);
-  const textBytes = Buffer.byteLength(JSON.stringify(title)) + Buffer.byteLength(JSON.stringify(body));
+  const link = linkOf(job.message);
+  const textBytes = Buffer.byteLength(JSON.stringify(title)) + Buffer.byteLength(JSON.stringify(body)) + (link ? Buffer.byteLength(JSON.stringify(link)) : 0);
   return {
     title,
     body,
@@ -43,12 +44,22 @@ export function pushContentOf(job: DeliveryJob): PushContent {
   };
 }
 
+/** Bytes of a link a push carries: a tracked link is about 90; an untracked one this long would crowd out the text. */
+export const PUSH_LINK_BYTES = 512;
+
+/** The message's link (`url` in the push's data), when it has one that fits. */
+function linkOf(message: DeliveryJob['message']): string | undefined {
+  return message.url && Buffer.byteLength(message.url) <= PUSH_LINK_BYTES ? message.url : undefined;
+}
+
 /**
  * What the app needs to find the message in the inbox. Business data rides as one JSON string:
  * vendors take only string values and reserve some keys (FCM: `from`, `google.*`…).
  */
 function appData(message: DeliveryJob['message'], maxBytes: number): Record<string, string> {
   const data: Record<string, string> = { messageId: message.id, type: message.type };
+  const link = linkOf(message);
+  if (link) data['url'] = link;
   if (message.seq !== null) data['seq'] = String(message.seq);
   if (Object.keys(message.data).length === 0) return data;
   const json = JSON.stringify(message.data);

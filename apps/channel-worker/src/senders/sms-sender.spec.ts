@@ -18,6 +18,15 @@ describe('smsText', () => {
     expect([...emoji.slice(0, -1)].every((c) => c === '😀')).toBe(true);
   });
 
+  it('ends the text with the message’s link, whole, the text giving way when both would be too long', () => {
+    const link = 'https://notify.example/c/0190f3a2-7c4e-7b1a-9d2e-3f4a5b6c7d8e.abcdefghijklmnopqrstuv';
+    const linked = (body: string): DeliveryJob => ({ locale: 'en', message: { title: '', body, url: link } }) as DeliveryJob;
+    expect(smsText(linked('Your order shipped'))).toBe(`Your order shipped ${link}`);
+    const long = smsText(linked('a'.repeat(2_000)));
+    expect(long).toHaveLength(SMS_TEXT_UNITS);
+    expect(long.endsWith(`… ${link}`)).toBe(true);
+  });
+
   it('says there is a message, in the delivery’s language, when title and body are both empty', () => {
     expect([smsText(job('', '')), smsText(job(' ', '', 'de-DE'))]).toEqual(['1 new message', '1 neue Nachricht']);
   });

@@ -25,14 +25,21 @@ export class SmsSender implements ChannelSender {
 /**
  * An SMS has no title: the body alone, or the title when the message has no body, cut to
  * `SMS_TEXT_UNITS` (a longer one is refused for good, and the user's last channel carries nothing);
- * with neither, "1 new message" in the delivery's language (an empty body is refused too).
+ * with neither, "1 new message" in the delivery's language (an empty body is refused too). The
+ * message's link follows the text.
  */
 export function smsText(job: DeliveryJob): string {
-  const text = job.message.body.trim() === '' ? job.message.title : job.message.body;
-  if (text.trim() === '') return summaryTitle(job.locale, 1);
-  if (text.length <= SMS_TEXT_UNITS) return text;
-  let end = SMS_TEXT_UNITS - 1;
-  // Never half of a surrogate pair.
+  const body = job.message.body.trim() === '' ? job.message.title : job.message.body;
+  const text = body.trim() === '' ? summaryTitle(job.locale, 1) : body;
+  // The link goes whole after the text, which gives way (a link too long to leave room is left out).
+  const link = job.message.url && job.message.url.length <= SMS_TEXT_UNITS / 2 ? job.message.url : undefined;
+  return link ? `${cut(text, SMS_TEXT_UNITS - link.length - 1)} ${link}` : cut(text, SMS_TEXT_UNITS);
+}
+
+/** At most `units` UTF-16 units, with an ellipsis when cut, never through a surrogate pair. */
+function cut(text: string, units: number): string {
+  if (text.length <= units) return text;
+  let end = units - 1;
   if (/[\uD800-\uDBFF]/.test(text[end - 1]!)) end -= 1;
   return `${text.slice(0, end)}…`;
 }

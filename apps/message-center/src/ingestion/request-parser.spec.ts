@@ -243,6 +243,15 @@ describe('parseRequestRecord', () => {
     });
   });
 
+  it('takes an http or https link in content.url and refuses any other, naming the field', () => {
+    const link = request({ content: { title: 't', url: 'https://shop.example/orders/1' } });
+    expect(accept(JSON.stringify(link)).request.content?.url).toBe('https://shop.example/orders/1');
+    for (const url of ['javascript:alert(1)', 'ftp://files.example/x', 'not a link']) {
+      const rejection = reject(JSON.stringify(request({ content: { title: 't', url } })));
+      expect([rejection.code, rejection.reason]).toEqual([ErrorCode.SchemaViolation, expect.stringMatching(/^content\.url: /)]);
+    }
+  });
+
   describe('a request carrying text PostgreSQL cannot store', () => {
     it.each([
       ['U+0000 in a data value', request({ data: { note: 'a\u0000b' } }), /^data\.note: /],

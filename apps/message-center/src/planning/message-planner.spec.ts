@@ -29,6 +29,7 @@ const routes = RouteTable.from({
       },
     },
     'order.no-delay': { channels: ['websocket', 'push', 'sms'], fallback: { policy: 'escalate' } },
+    'order.linked': { channels: ['websocket'], templates: { en: { title: 'Order {orderNo}', body: '', url: '{site}/orders/{orderNo}' } } },
     'security.alert': { channels: ['websocket', 'push', 'sms', 'email'], fallback: { policy: 'all' }, priority: 'high' },
     default: { channels: ['websocket', 'push'], fallback: { policy: 'escalate', after: '30s' } },
   },
@@ -279,6 +280,17 @@ describe('planMessage', () => {
 
     it('throws a TemplateRenderError when the request has no data for a templated route', () => {
       expect(() => plan({ data: undefined })).toThrow(TemplateRenderError);
+    });
+
+    it('renders a template’s link with the data, and refuses one that renders to anything but an http or https URL', () => {
+      const linked = (site: string) => plan({ type: 'order.linked', to: { userId: 'u-en' }, data: { orderNo: '1234', site } });
+      expect(linked('https://shop.example').contents).toEqual([{ locale: 'en', title: 'Order 1234', body: '', url: 'https://shop.example/orders/1234' }]);
+      expect(() => linked('javascript:alert(1)//')).toThrow(/^template order\.linked\/en: url: not an http or https URL/);
+    });
+
+    it('takes the literal content’s link when the route has no templates', () => {
+      const message = plan({ type: 'promo.spring', to: { userId: 'u-bare' }, content: { title: 'Sale', url: 'https://shop.example/sale' } });
+      expect(message.contents).toEqual([{ locale: 'en', title: 'Sale', body: '', url: 'https://shop.example/sale' }]);
     });
 
     it('uses the literal content when the route has no templates', () => {

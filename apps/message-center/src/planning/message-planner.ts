@@ -1,4 +1,4 @@
-import { ErrorCode, type Channel, type NotificationRequest } from '@notify/contracts';
+import { ErrorCode, isLink, type Channel, type NotificationRequest } from '@notify/contracts';
 import type { PlannedDelivery, PlannedMessage, RecipientDirectory } from '@notify/persistence';
 import { pickLocale } from '../routing/locale';
 import { channelsOf, type Route } from '../routing/route-table';
@@ -115,12 +115,20 @@ function escalationTime(start: Date, route: Route, tier: number): Date | null {
   return route.fallback.afterMs === null ? null : new Date(start.getTime() + route.fallback.afterMs * tier);
 }
 
-function render(request: NotificationRequest, route: Route, locale: string): { title: string; body: string } {
+function render(request: NotificationRequest, route: Route, locale: string): { title: string; body: string; url?: string } {
   const template = route.templates.get(locale);
-  if (!template) return { title: request.content?.title ?? '', body: request.content?.body ?? '' };
+  if (!template) {
+    const { title = '', body = '', url } = request.content ?? {};
+    return url === undefined ? { title, body } : { title, body, url };
+  }
+  let rendered: { title: string; body: string; url?: string };
   try {
-    return template.render(request.data ?? {});
+    rendered = template.render(request.data ?? {});
   } catch (error) {
     throw new TemplateRenderError(`template ${route.type}/${locale}: ${error instanceof Error ? error.message : String(error)}`);
   }
+  if (rendered.url !== undefined && !isLink(rendered.url)) {
+    throw new TemplateRenderError(`template ${route.type}/${locale}: url: not an http or https URL of at most 2048 characters`);
+  }
+  return rendered;
 }

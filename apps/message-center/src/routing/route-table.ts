@@ -41,7 +41,7 @@ const RouteSchema = z.strictObject({
   ttl: TtlSchema.optional(),
   retry: RetrySchema.optional(),
   defaultLocale: z.string().min(2).optional(),
-  templates: z.record(z.string().min(2), z.strictObject({ title: z.string(), body: z.string() })).optional(),
+  templates: z.record(z.string().min(2), z.strictObject({ title: z.string(), body: z.string(), url: z.string().optional() })).optional(),
 });
 
 const DefaultsSchema = z.strictObject({

@@ -27,47 +27,50 @@ const DECIMAL = /^-?\d+(\.\d+)?$/;
 /** The largest time a JavaScript date (and so the formatter) can hold, in milliseconds either side of 1970. */
 const MAX_TIME_MS = 8.64e15;
 
-/** A title and body in ICU MessageFormat for one locale, compiled once when the route table loads. */
+/** A title, a body and maybe a link in ICU MessageFormat for one locale, compiled once when the route table loads. */
 export class LocalizedTemplate {
   private readonly uses: readonly VariableUse[];
 
   private constructor(
     private readonly title: IntlMessageFormat,
     private readonly body: IntlMessageFormat,
+    private readonly url: IntlMessageFormat | undefined,
   ) {
-    this.uses = distinct([...usesOf(title.getAst()), ...usesOf(body.getAst())]);
+    this.uses = distinct([title, body, ...(url ? [url] : [])].flatMap((text) => usesOf(text.getAst())));
   }
 
   /** The compiled template, or the problems of each text that is not valid ICU MessageFormat. */
-  static compile(locale: string, source: { title: string; body: string }): LocalizedTemplate | { problems: string[] } {
+  static compile(locale: string, source: { title: string; body: string; url?: string }): LocalizedTemplate | { problems: string[] } {
     const problems: string[] = [];
-    const compile = (field: 'title' | 'body'): IntlMessageFormat | undefined => {
+    const compile = (field: 'title' | 'body' | 'url', text: string): IntlMessageFormat | undefined => {
       try {
         // Notifications are plain text: `<b>` is text, not a rich-text tag whose formatter no request supplies.
-        return new IntlMessageFormat(source[field], locale, undefined, { ignoreTag: true });
+        return new IntlMessageFormat(text, locale, undefined, { ignoreTag: true });
       } catch (error) {
         const detail = error as { message?: string; location?: { start?: { offset?: number } } };
         const at = detail.location?.start?.offset;
-        problems.push(`${field}: ${detail.message ?? String(error)}${at === undefined ? '' : ` at character ${at}`} in "${source[field]}"`);
+        problems.push(`${field}: ${detail.message ?? String(error)}${at === undefined ? '' : ` at character ${at}`} in "${text}"`);
         return undefined;
       }
     };
-    const title = compile('title');
-    const body = compile('body');
-    return title && body ? new LocalizedTemplate(title, body) : { problems };
+    const title = compile('title', source.title);
+    const body = compile('body', source.body);
+    const url = source.url === undefined ? undefined : compile('url', source.url);
+    return title && body && (source.url === undefined || url) ? new LocalizedTemplate(title, body, url) : { problems };
   }
 
   /**
    * Throws when the data lacks a variable the template uses, or holds one it cannot render as the
    * template uses it. The error names the variable, never the value: values can be personal data.
    */
-  render(data: Record<string, unknown>): { title: string; body: string } {
+  render(data: Record<string, unknown>): { title: string; body: string; url?: string } {
     for (const { name, kind } of this.uses) {
       // A variable the data lacks is the formatter's to report, and only when a branch it renders uses it.
       if (Object.hasOwn(data, name) && !fits(data[name], kind)) throw new Error(`variable "${name}" must be ${EXPECTED[kind]}`);
     }
     const values = data as Record<string, string | number | boolean | null | undefined>;
-    return { title: String(this.title.format(values)), body: String(this.body.format(values)) };
+    const rendered = { title: String(this.title.format(values)), body: String(this.body.format(values)) };
+    return this.url ? { ...rendered, url: String(this.url.format(values)) } : rendered;
   }
 }
 

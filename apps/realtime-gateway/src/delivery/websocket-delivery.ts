@@ -1,6 +1,6 @@
 import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { Kafka, type Producer } from 'kafkajs';
-import { ErrorCode, Topics, WebsocketDeliverySchema, type DeliveryJob, type InboxMessage } from '@notify/contracts';
+import { ErrorCode, Topics, WebsocketDeliverySchema, type ClickLinks, type DeliveryJob, type InboxMessage } from '@notify/contracts';
 import {
   BatchConsumer,
   FATAL_ERROR_HANDLER,
@@ -12,6 +12,7 @@ import {
 import { APP_LOGGER, type AppLogger } from '@notify/observability';
 import { AFTER_COMMIT_RETRY, AFTER_COMMIT_RETRY_POLICY, afterCommit, DeliveryOutcomeStore, type AfterCommitRetry, type DeliveryOutcome } from '@notify/persistence';
 import { RealtimeServer, type EmitOutcome } from '../realtime/realtime-server';
+import { CLICK_LINKS } from '../clicks/click-links';
 import { OutcomeRecorder } from './outcome-recorder';
 
 export interface DeliverySettings {
@@ -52,6 +53,7 @@ export class WebsocketDelivery implements OnApplicationBootstrap, OnModuleDestro
     @Inject(APP_LOGGER) private readonly logger: AppLogger,
     @Inject(DELIVERY_SETTINGS) private readonly settings: DeliverySettings,
     @Inject(FATAL_ERROR_HANDLER) onFatal: FatalErrorHandler,
+    @Inject(CLICK_LINKS) private readonly links: ClickLinks | null,
     @Optional() @Inject(AFTER_COMMIT_RETRY_POLICY) private readonly retry: AfterCommitRetry = AFTER_COMMIT_RETRY,
   ) {
     if (!settings.deliveryConsumer) return;
@@ -108,12 +110,17 @@ export class WebsocketDelivery implements OnApplicationBootstrap, OnModuleDestro
   }
 
   private emit({ userId, jobs, batch }: Emission, attempts: Map<string, number>): void {
-    const messages = jobs.map((job) => ({ ...job.message, seq: job.message.seq! }) satisfies InboxMessage);
+    const messages = jobs.map((job) => ({ ...job.message, ...this.linkOf(job), seq: job.message.seq! }) satisfies InboxMessage);
     const sent = batch ? this.realtime.emitNotifications(userId, messages) : this.realtime.emitNotification(userId, messages[0]!);
     void sent.then((outcome) => {
       const status = statusOf(outcome);
       for (const job of jobs) this.outcomes.add({ deliveryId: job.deliveryId, attempt: attempts.get(job.deliveryId), ...status });
     });
+  }
+
+  /** The message's link as the browser gets it: the tracked link of this delivery when clicks are tracked. */
+  private linkOf(job: DeliveryJob): { url?: string } {
+    return job.message.url && this.links ? { url: this.links.link(job.deliveryId) } : {};
   }
 
   private parse(record: ConsumedRecord): Emission[] {

@@ -30,7 +30,7 @@ describe('InboxRequests: read', () => {
   it('answers the client once the read is stored, and publishes its events when the broker is back', async () => {
     const kafka = flakyProducer(2);
     const publisher = new EventPublisher(kafka.producer, logger, instantRetry(5));
-    const requests = new InboxRequests(inbox, publisher, logger);
+    const requests = new InboxRequests(inbox, publisher, logger, null);
     const client = socketOfUser1();
     requests.attach(client.socket);
 
@@ -45,7 +45,7 @@ describe('InboxRequests: read', () => {
   it('still answers ok when the events cannot be published at all: the read did count', async () => {
     const kafka = flakyProducer(10);
     const publisher = new EventPublisher(kafka.producer, logger, instantRetry(3));
-    const requests = new InboxRequests(inbox, publisher, logger);
+    const requests = new InboxRequests(inbox, publisher, logger, null);
     const client = socketOfUser1();
     requests.attach(client.socket);
 
@@ -60,7 +60,7 @@ describe('InboxRequests: read', () => {
     const publisher = new EventPublisher(kafka.producer, logger, instantRetry(3));
     const marked: string[][] = [];
     const recording = { markRead: async (userId: string, ids: string[]) => (marked.push([userId, ...ids]), inbox.markRead(userId, ids)) } as unknown as InboxStore;
-    const requests = new InboxRequests(recording, publisher, logger);
+    const requests = new InboxRequests(recording, publisher, logger, null);
     const client = socketOfUser1();
     requests.attach(client.socket);
 

@@ -1,8 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Socket } from 'socket.io';
-import type { ClientToServerEvents, ReadResponse, ServerToClientEvents, SyncResponse } from '@notify/contracts';
+import type { ClickLinks, ClientToServerEvents, ReadResponse, ServerToClientEvents, SyncResponse } from '@notify/contracts';
 import { APP_LOGGER, type AppLogger } from '@notify/observability';
 import { InboxStore } from '@notify/persistence';
+import { CLICK_LINKS } from '../clicks/click-links';
 import { EventPublisher } from '../delivery/event-publisher';
 import { internalError, invalidArgument, ReadRequestSchema, SyncRequestSchema } from './client-requests';
 import { userRoom } from './rooms';
@@ -23,6 +24,7 @@ export class InboxRequests {
     private readonly inbox: InboxStore,
     private readonly publisher: EventPublisher,
     @Inject(APP_LOGGER) private readonly logger: AppLogger,
+    @Inject(CLICK_LINKS) private readonly links: ClickLinks | null,
   ) {}
 
   attach(socket: NotificationSocket): void {
@@ -37,7 +39,8 @@ export class InboxRequests {
   private async sync(socket: NotificationSocket, payload: unknown): Promise<SyncResponse> {
     const request = SyncRequestSchema.safeParse(payload);
     if (!request.success) return invalidArgument(request.error);
-    return this.inbox.after(socket.data.userId, request.data.afterSeq, request.data.limit);
+    const links = this.links;
+    return this.inbox.after(socket.data.userId, request.data.afterSeq, request.data.limit, links ? (deliveryId) => links.link(deliveryId) : undefined);
   }
 
   /**

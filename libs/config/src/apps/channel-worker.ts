@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { loadConfig, setting, type ConfigOf, type CrossCheck } from '../setting';
-import { databaseSettings, kafkaSettings, logSettings, saslComplete } from '../shared';
+import { clickSettings, databaseSettings, kafkaSettings, logSettings, saslComplete } from '../shared';
 import { bool, list, port, positiveInt } from '../types';
 
 export const WORKER_CHANNELS = ['push', 'sms', 'email'] as const;
@@ -163,6 +163,7 @@ export const channelWorkerSettings = {
   ...kafkaSettings,
   ...databaseSettings,
   ...logSettings,
+  ...clickSettings,
   ...workerSettings,
   ...pushSettings,
   ...smsSettings,

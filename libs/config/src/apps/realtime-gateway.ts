@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { loadConfig, setting, type ConfigOf } from '../setting';
-import { databaseSettings, kafkaSettings, logSettings, saslComplete } from '../shared';
+import { clickSettings, databaseSettings, kafkaSettings, logSettings, saslComplete } from '../shared';
 import { bool, list, port, positiveInt, timerMs } from '../types';
 
 /**
@@ -13,6 +13,7 @@ export const realtimeGatewaySettings = {
   ...kafkaSettings,
   ...databaseSettings,
   ...logSettings,
+  ...clickSettings,
   httpPort: setting('GATEWAY_PORT', port(3000), 'HTTP and Socket.IO port of the realtime gateway'),
   jwtSecret: setting('JWT_SECRET', z.string().min(16, 'at least 16 characters').optional(), 'HS256 secret that signs browser tokens', { sensitive: true }),
   // Sensitive although public: the value that fails is likely the private key, pasted by mistake.

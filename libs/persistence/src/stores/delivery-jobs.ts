@@ -3,10 +3,15 @@ import type { Channel, DeliveryJob, Priority } from '@notify/contracts';
 import { DELIVERY_KEYS, deliveryKeys, inKeysRange, type DeliveryKey } from './delivery-keys';
 import { queryRows } from './rows';
 
+/** A message's `url` when it has one: absent, not undefined or null, in the JSON it travels as. */
+export function withUrl(url: string | null | undefined): { url?: string } {
+  return url ? { url } : {};
+}
+
 /** The columns a job is made of, from a delivery `d` and its message `m`. */
 export const JOB_COLUMNS = `d.id, d.user_id, d.channel, d.endpoint, d.locale, d.attempts, d.expires_at, d.created_at, d.message_id, d.seq,
             m.request_id, m.type, m.data, m.priority,
-            m.contents -> d.locale ->> 'title' AS title, m.contents -> d.locale ->> 'body' AS body`;
+            m.contents -> d.locale ->> 'title' AS title, m.contents -> d.locale ->> 'body' AS body, m.contents -> d.locale ->> 'url' AS url`;
 
 /**
  * The same columns, by name, over rows of JOB_COLUMNS, with each message's `data` on its first row
@@ -16,7 +21,7 @@ export const JOB_COLUMNS = `d.id, d.user_id, d.channel, d.endpoint, d.locale, d.
  * query instead, once per message, it cost the resend claim 12–14 µs per message more (docs/benchmarks.md).
  */
 export const JOB_COLUMNS_DATA_ONCE = `id, user_id, channel, endpoint, locale, attempts, expires_at, created_at, message_id, seq,
-            request_id, type, priority, title, body, CASE WHEN row_number() OVER (PARTITION BY message_id ORDER BY id) = 1 THEN data END AS data`;
+            request_id, type, priority, title, body, url, CASE WHEN row_number() OVER (PARTITION BY message_id ORDER BY id) = 1 THEN data END AS data`;
 
 export interface JobRow {
   id: string;
@@ -35,6 +40,7 @@ export interface JobRow {
   priority: Priority;
   title: string | null;
   body: string | null;
+  url: string | null;
 }
 
 /** A row read through JOB_COLUMNS_DATA_ONCE: `data` only on its message's first row. */
@@ -82,6 +88,7 @@ export function toDeliveryJob(row: JobRow): DeliveryJob {
       title: row.title ?? '',
       body: row.body ?? '',
       data: row.data,
+      ...withUrl(row.url),
       createdAt: row.created_at.toISOString(),
     },
   };

@@ -3,6 +3,7 @@ import type { InboxMessage } from '@notify/contracts';
 import type { RecordedOutcome } from './delivery-outcome.store';
 import { recordedOutcomeOf } from './recorded-outcome';
 import { DELIVERY_KEYS, deliveryKeys, inKeysRange, keyedParams, keysOfIds } from './delivery-keys';
+import { withUrl } from './delivery-jobs';
 import { queryRows, selectJsonRows } from './rows';
 
 export type InboxPage = { messages: InboxMessage[]; lastSeq: number; hasMore: boolean } | { notModified: true; lastSeq: number };
@@ -14,6 +15,8 @@ interface EntryRow {
   title: string | null;
   body: string | null;
   data: Record<string, unknown>;
+  url: string | null;
+  delivery_id: string | null;
   created_at: Date;
 }
 
@@ -24,16 +27,21 @@ export class InboxStore {
   /**
    * The messages after `afterSeq`, oldest first, at most `limit`; or "not modified" when there is
    * nothing newer. A message past its `expiresAt` is not handed out (never delivered after it): its
-   * number is a gap, as a message past the retention period leaves one.
+   * number is a gap, as a message past the retention period leaves one. A message's link is its
+   * tracked link (`link` of the user's websocket delivery) when clicks are tracked.
    */
-  async after(userId: string, afterSeq: number, limit: number): Promise<InboxPage> {
+  async after(userId: string, afterSeq: number, limit: number, link?: (deliveryId: string) => string): Promise<InboxPage> {
     const [sequence] = await queryRows<{ last_seq: string }>(this.dataSource, 'SELECT last_seq FROM inbox_sequences WHERE user_id = $1', [userId]);
     const lastSeq = sequence ? Number(sequence.last_seq) : 0;
     if (afterSeq >= lastSeq) return { notModified: true, lastSeq };
     const rows = await queryRows<EntryRow>(
       this.dataSource,
       `SELECT i.seq, i.message_id, m.type, m.contents -> i.locale ->> 'title' AS title, m.contents -> i.locale ->> 'body' AS body,
-              m.data, m.created_at
+              m.data, m.created_at, m.contents -> i.locale ->> 'url' AS url,
+              CASE WHEN m.contents -> i.locale ? 'url' THEN
+                (SELECT d.id FROM deliveries d
+                  WHERE d.message_id = i.message_id AND d.created_at = i.created_at AND d.channel = 'websocket' AND d.user_id = i.user_id
+                  LIMIT 1) END AS delivery_id
          FROM inbox_entries i
          JOIN messages m ON m.id = i.message_id AND m.created_at = i.created_at
         WHERE i.user_id = $1 AND i.seq > $2 AND (m.expires_at IS NULL OR m.expires_at > now())
@@ -50,6 +58,7 @@ export class InboxStore {
         title: row.title ?? '',
         body: row.body ?? '',
         data: row.data,
+        ...withUrl(row.url && link && row.delivery_id ? link(row.delivery_id) : row.url),
         createdAt: row.created_at.toISOString(),
       })),
       lastSeq,

@@ -1,7 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { ErrorCode, type Channel, type DeliveryJob, type OutcomeEvent, type Priority, type RecipientSelector } from '@notify/contracts';
 import type { RetryPolicy } from '../entities/message.entity';
-import { loadDeliveryJobs } from './delivery-jobs';
+import { loadDeliveryJobs, withUrl } from './delivery-jobs';
 import type { DeliveryKey } from './delivery-keys';
 import { inboxKey, placeInInboxes } from './inbox-allocation';
 import { inSlices, insertJsonRows, jsonRows, queryRows, type JsonColumn } from './rows';
@@ -33,7 +33,7 @@ export interface PlannedMessage {
   sendAt: Date | null;
   expiresAt: Date | null;
   createdAt: Date;
-  contents: { locale: string; title: string; body: string }[];
+  contents: { locale: string; title: string; body: string; url?: string }[];
   deliveries: PlannedDelivery[];
   /** Users whose in-app inbox gets the message now (its websocket delivery is queued now). */
   inbox: { userId: string; locale: string }[];
@@ -132,7 +132,7 @@ async function insertMessages(tx: EntityManager, fresh: PlannedMessage[]): Promi
     m.type,
     m.recipient,
     m.data,
-    Object.fromEntries(m.contents.map(({ locale, title, body }) => [locale, { title, body }])),
+    Object.fromEntries(m.contents.map(({ locale, ...text }) => [locale, text])),
     m.locale,
     m.priority,
     m.retry,
@@ -234,6 +234,7 @@ function freshJobs(fresh: PlannedMessage[], seqs: Map<string, number>): Delivery
           title: content.get(d.locale)?.title ?? '',
           body: content.get(d.locale)?.body ?? '',
           data: m.data,
+          ...withUrl(content.get(d.locale)?.url),
           createdAt: m.createdAt.toISOString(),
         },
       }));
