@@ -9,7 +9,7 @@ import { seedWebsocketJob } from './websocket-job';
 
 /** The realtime gateway through the real broker, database and Socket.IO connections. */
 describe('realtime gateway', () => {
-  const platform = new RunningPlatform({ GATEWAY_ACK_TIMEOUT_MS: '1500', CLICK_SECRET: 'e2e-click-secret-0123456789abcdef0123' });
+  const platform = new RunningPlatform({ GATEWAY_ACK_TIMEOUT_MS: '1500', CLICK_SECRET: 'e2e-click-secret-0123456789abcdef0123', CLICK_BASE_URL: 'https://notify.example' });
   const note = (userId: string, title: string) =>
     platform.produceRequest({ id: uniqueId('gw'), type: 'account.note', to: { userId }, channels: ['websocket'], content: { title } }, userId);
   const sync = (socket: NotificationSocket, afterSeq: number, limit?: number) =>
@@ -236,8 +236,11 @@ describe('realtime gateway', () => {
     const link = new URL(client.received[0]!.url!);
     expect(link.pathname).toMatch(/^\/c\/[0-9a-f-]{36}\.[\w-]{22}$/);
     await eventually(() => websocketDelivery(userId, 'Shipped'), (d) => d?.status === 'delivered');
-    const follow = (path: string) => fetch(`http://127.0.0.1:${platform.gatewayPort}${path}`, { redirect: 'manual' });
+    const follow = (path: string, method = 'GET') => fetch(`http://127.0.0.1:${platform.gatewayPort}${path}`, { method, redirect: 'manual' });
 
+    // A link checker's HEAD finds where it leads and clicks nothing.
+    const looked = await follow(link.pathname, 'HEAD');
+    expect([looked.status, looked.headers.get('location'), (await websocketDelivery(userId, 'Shipped'))?.status]).toEqual([302, target, 'delivered']);
     const first = await follow(link.pathname);
     const second = await follow(link.pathname);
 
@@ -245,6 +248,9 @@ describe('realtime gateway', () => {
     expect(await websocketDelivery(userId, 'Shipped')).toEqual({ status: 'clicked', last_error: null });
     // The same link in a sync page, and counted once.
     expect((await sync(client.socket, 0)) as { messages: { url?: string }[] }).toMatchObject({ messages: [{ url: link.href }] });
+    // Opened in the inbox afterwards: read does not take the click back.
+    expect(await new Promise((resolve) => client.socket.emit('read', { ids: [client.received[0]!.id] }, resolve))).toEqual({ ok: true });
+    expect(await websocketDelivery(userId, 'Shipped')).toEqual({ status: 'clicked', last_error: null });
     // GetStats counts it: the request's counters, kept by the triggers.
     expect(await platform.db.query(`SELECT clicked::int, delivered::int FROM request_delivery_stats WHERE request_id = $1`, [requestId])).toEqual([{ clicked: 1, delivered: 1 }]);
     // Not this installation's signature: unknown.

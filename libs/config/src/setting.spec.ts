@@ -165,6 +165,12 @@ describe('per-app loaders', () => {
       expect(loadRealtimeGatewayConfig({ JWT_SECRET, GATEWAY_ACK_TIMEOUT_MS: '2147483647' }).ackTimeoutMs).toBe(2_147_483_647);
     });
 
+    it('needs the public address of tracked links with their secret: a default would send every link to loopback', () => {
+      const secret = 'a-click-secret-of-at-least-32-characters';
+      expect(configError(() => loadRealtimeGatewayConfig({ JWT_SECRET, CLICK_SECRET: secret })).problems).toEqual([expect.stringMatching(/^CLICK_BASE_URL is required when CLICK_SECRET is set/)]);
+      expect(loadRealtimeGatewayConfig({ JWT_SECRET, CLICK_SECRET: secret, CLICK_BASE_URL: 'https://notify.example' }).clickBaseUrl).toBe('https://notify.example');
+    });
+
     it('requires JWT_SECRET or JWT_PUBLIC_KEY', () => {
       const error = configError(() => loadRealtimeGatewayConfig({}));
       expect(error.app).toBe('realtime-gateway');

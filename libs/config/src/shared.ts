@@ -34,10 +34,15 @@ export const clickSettings = {
   ),
   clickBaseUrl: setting(
     'CLICK_BASE_URL',
-    z.url({ protocol: /^https?$/, error: 'an http or https URL' }).default('http://127.0.0.1:3000'),
-    'Public address of the realtime gateway, which tracked links point at',
+    z.url({ protocol: /^https?$/, error: 'an http or https URL' }).optional(),
+    'Public address of the realtime gateway, which tracked links point at (required with CLICK_SECRET)',
   ),
 };
+
+/** Tracked links need the address they are opened at: a default would send every link to a loopback address. */
+export function clickComplete(config: { clickSecret?: string; clickBaseUrl?: string }): string[] {
+  return config.clickSecret && !config.clickBaseUrl ? ['CLICK_BASE_URL is required when CLICK_SECRET is set: the public address of the realtime gateway, where links are opened'] : [];
+}
 
 export const logSettings = {
   logLevel: setting(

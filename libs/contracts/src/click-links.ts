@@ -24,8 +24,8 @@ export class ClickLinks {
   }
 
   /** The links of an app's settings: none without a secret (links are then sent untracked). */
-  static of(settings: { clickSecret?: string; clickBaseUrl: string }): ClickLinks | undefined {
-    return settings.clickSecret ? new ClickLinks(settings.clickSecret, settings.clickBaseUrl) : undefined;
+  static of(settings: { clickSecret?: string; clickBaseUrl?: string }): ClickLinks | undefined {
+    return settings.clickSecret && settings.clickBaseUrl ? new ClickLinks(settings.clickSecret, settings.clickBaseUrl) : undefined;
   }
 
   /** The tracked link of a delivery. */

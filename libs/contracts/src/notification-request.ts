@@ -38,7 +38,11 @@ export const RecipientSelectorSchema = z.union([
 export type RecipientSelector = z.infer<typeof RecipientSelectorSchema>;
 
 /** Where a notification leads (an addition to §1): an http or https address, sent as a tracked link (§6). */
-const LinkSchema = z.url({ protocol: /^https?$/, error: 'an http or https URL' }).max(2048);
+const LinkSchema = z
+  .url({ protocol: /^https?$/, error: 'an http or https URL' })
+  // As a pattern too: the JSON Schema of z.url() alone takes any scheme.
+  .regex(/^https?:\/\//i, 'an http or https URL')
+  .max(2048);
 
 /** Whether a text is a link a message may lead to (`content.url`, a template's rendered `url`). */
 export function isLink(text: string): boolean {

@@ -286,6 +286,7 @@ describe('planMessage', () => {
       const linked = (site: string) => plan({ type: 'order.linked', to: { userId: 'u-en' }, data: { orderNo: '1234', site } });
       expect(linked('https://shop.example').contents).toEqual([{ locale: 'en', title: 'Order 1234', body: '', url: 'https://shop.example/orders/1234' }]);
       expect(() => linked('javascript:alert(1)//')).toThrow(/^template order\.linked\/en: url: not an http or https URL/);
+      expect(plan({ type: 'order.linked', to: { userId: 'u-en' }, data: { orderNo: '1234\n', site: ' https://shop.example' } }).contents[0]!.url).toBe('https://shop.example/orders/1234');
     });
 
     it('takes the literal content’s link when the route has no templates', () => {

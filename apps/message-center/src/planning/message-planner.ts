@@ -119,7 +119,7 @@ function render(request: NotificationRequest, route: Route, locale: string): { t
   const template = route.templates.get(locale);
   if (!template) {
     const { title = '', body = '', url } = request.content ?? {};
-    return url === undefined ? { title, body } : { title, body, url };
+    return url === undefined ? { title, body } : { title, body, url: new URL(url).href };
   }
   let rendered: { title: string; body: string; url?: string };
   try {
@@ -127,8 +127,8 @@ function render(request: NotificationRequest, route: Route, locale: string): { t
   } catch (error) {
     throw new TemplateRenderError(`template ${route.type}/${locale}: ${error instanceof Error ? error.message : String(error)}`);
   }
-  if (rendered.url !== undefined && !isLink(rendered.url)) {
-    throw new TemplateRenderError(`template ${route.type}/${locale}: url: not an http or https URL of at most 2048 characters`);
-  }
-  return rendered;
+  if (rendered.url === undefined) return rendered;
+  if (!isLink(rendered.url)) throw new TemplateRenderError(`template ${route.type}/${locale}: url: not an http or https URL of at most 2048 characters`);
+  // Stored as the address it is read as: a trailing newline from the data or a space is not kept.
+  return { ...rendered, url: new URL(rendered.url).href };
 }

@@ -1,5 +1,5 @@
-import { Controller, Get, Inject, Param, Res } from '@nestjs/common';
-import type { Response } from 'express';
+import { Controller, Get, Inject, Param, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
 import { CLICK_PATH, type ClickLinks } from '@notify/contracts';
 import { DeliveryOutcomeStore } from '@notify/persistence';
 import { EventPublisher } from '../delivery/event-publisher';
@@ -19,13 +19,15 @@ export class ClickController {
   ) {}
 
   @Get(':token')
-  async follow(@Param('token') token: string, @Res() response: Response): Promise<void> {
+  async follow(@Param('token') token: string, @Req() request: Request, @Res() response: Response): Promise<void> {
     const deliveryId = this.links?.deliveryOf(token);
     if (!deliveryId) {
       response.status(404).type('text/plain').send('unknown link');
       return;
     }
-    const click = await this.publisher.track(this.store.click(deliveryId), 'recording a click', (clicked) => (clicked?.event ? [clicked.event] : []));
+    // Express answers HEAD with the GET route: a link checker or a mail scanner looking, not a person clicking.
+    const record = request.method !== 'HEAD';
+    const click = await this.publisher.track(this.store.click(deliveryId, record), 'recording a click', (clicked) => (clicked?.event ? [clicked.event] : []));
     if (!click) {
       response.status(410).type('text/plain').send('this link has expired');
       return;

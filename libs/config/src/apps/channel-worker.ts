@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { loadConfig, setting, type ConfigOf, type CrossCheck } from '../setting';
-import { clickSettings, databaseSettings, kafkaSettings, logSettings, saslComplete } from '../shared';
+import { clickComplete, clickSettings, databaseSettings, kafkaSettings, logSettings, saslComplete } from '../shared';
 import { bool, list, port, positiveInt } from '../types';
 
 export const WORKER_CHANNELS = ['push', 'sms', 'email'] as const;
@@ -229,5 +229,5 @@ const emailDriver: Check = (c) => {
 };
 
 export function loadChannelWorkerConfig(env: NodeJS.ProcessEnv = process.env): ChannelWorkerConfig {
-  return loadConfig('channel-worker', channelWorkerSettings, env, [saslComplete, pushDrivers, smsDriver, emailDriver]);
+  return loadConfig('channel-worker', channelWorkerSettings, env, [saslComplete, clickComplete, pushDrivers, smsDriver, emailDriver]);
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { loadConfig, setting, type ConfigOf } from '../setting';
-import { clickSettings, databaseSettings, kafkaSettings, logSettings, saslComplete } from '../shared';
+import { clickComplete, clickSettings, databaseSettings, kafkaSettings, logSettings, saslComplete } from '../shared';
 import { bool, list, port, positiveInt, timerMs } from '../types';
 
 /**
@@ -36,6 +36,7 @@ export type RealtimeGatewayConfig = ConfigOf<typeof realtimeGatewaySettings>;
 export function loadRealtimeGatewayConfig(env: NodeJS.ProcessEnv = process.env): RealtimeGatewayConfig {
   return loadConfig('realtime-gateway', realtimeGatewaySettings, env, [
     saslComplete,
+    clickComplete,
     (_config, raw) => (raw.JWT_SECRET || raw.JWT_PUBLIC_KEY ? [] : ['JWT_SECRET or JWT_PUBLIC_KEY is required']),
     (config) =>
       config.maxHttpBufferSize === undefined || config.maxHttpBufferSize >= LARGEST_CLIENT_REQUEST

@@ -93,8 +93,9 @@ export class DeliveryOutcomeStore {
    * arrived, so also from `failed` or a retry in flight, which it ends; never from a tier held back or
    * cancelled, whose link was never sent). Returns where the link leads, and the event to publish for
    * the first click only; undefined for a delivery that is not kept (past retention) or has no link.
+   * With `record` false, only where it leads (a HEAD request: a link checker, not a person).
    */
-  async click(deliveryId: string): Promise<{ target: string; event: RecordedOutcome | undefined } | undefined> {
+  async click(deliveryId: string, record = true): Promise<{ target: string; event: RecordedOutcome | undefined } | undefined> {
     const [key] = keysOfIds([deliveryId]);
     if (!key) return undefined;
     const [row] = await queryRows<RecordedRow & { target: string | null; clicked: boolean }>(
@@ -102,13 +103,13 @@ export class DeliveryOutcomeStore {
       `WITH clicked AS (
          UPDATE deliveries d
             SET status = 'clicked', last_error = NULL, next_attempt_at = NULL, updated_at = now(), delivered_at = COALESCE(d.delivered_at, now())
-          WHERE d.id = $1 AND d.created_at = $2 AND d.status NOT IN ('clicked', 'held', 'cancelled')
+          WHERE d.id = $1 AND d.created_at = $2 AND $3 AND d.status NOT IN ('clicked', 'held', 'cancelled')
           RETURNING d.id)
        SELECT d.id, m.request_id, d.message_id, d.user_id, d.channel, 'clicked' AS status, d.attempts, NULL AS last_error, now() AS updated_at,
               m.contents -> d.locale ->> 'url' AS target, EXISTS (SELECT 1 FROM clicked) AS clicked
          FROM deliveries d JOIN messages m ON m.id = d.message_id AND m.created_at = d.created_at
         WHERE d.id = $1 AND d.created_at = $2`,
-      [key.id, key.createdAt],
+      [key.id, key.createdAt, record],
     );
     if (!row?.target) return undefined;
     return { target: row.target, event: row.clicked ? recordedOutcomeOf(row) : undefined };

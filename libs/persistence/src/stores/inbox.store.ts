@@ -40,7 +40,8 @@ export class InboxStore {
               m.data, m.created_at, m.contents -> i.locale ->> 'url' AS url,
               CASE WHEN m.contents -> i.locale ? 'url' THEN
                 (SELECT d.id FROM deliveries d
-                  WHERE d.message_id = i.message_id AND d.created_at = i.created_at AND d.channel = 'websocket' AND d.user_id = i.user_id
+                  WHERE d.message_id = i.message_id AND d.created_at = i.created_at AND d.channel = 'websocket'
+                    AND d.endpoint = 'inbox:' || i.user_id AND d.user_id = i.user_id
                   LIMIT 1) END AS delivery_id
          FROM inbox_entries i
          JOIN messages m ON m.id = i.message_id AND m.created_at = i.created_at
@@ -93,7 +94,7 @@ export class InboxStore {
              ['created_at', 'timestamptz'],
            ])}) AS e, messages m
           WHERE d.message_id = e.message_id AND d.created_at = e.created_at AND ${inKeysRange('d')} AND d.user_id = $4
-            AND d.channel = 'websocket' AND d.status <> 'read'
+            AND d.channel = 'websocket' AND d.status NOT IN ('read', 'clicked')
             AND m.id = d.message_id AND m.created_at = d.created_at AND ${inKeysRange('m')}
           RETURNING d.id, m.request_id, d.message_id, d.user_id, d.attempts, d.updated_at`,
         [...keyedParams(entries.map((e) => [e.message_id, e.created_at]), entries.map((e) => e.created_at)), userId],
