@@ -24,29 +24,30 @@ export class DeliveryStatsRetries1763600000016 implements MigrationInterface {
   name = 'DeliveryStatsRetries1763600000016';
 
   async up(db: QueryRunner): Promise<void> {
-    await redefine(db, RETRIES_FAILED, '+');
+    await redefineFailed(db, RETRIES_FAILED, inFlightRetry('d'), '+');
   }
 
   async down(db: QueryRunner): Promise<void> {
-    await redefine(db, PROPERTY, '-');
+    await redefineFailed(db, PROPERTY, inFlightRetry('d'), '-');
   }
 }
 
 /** A retry in flight on row `r`: queued again after an attempt, or sent again, under a claim's lease. */
-const inFlightRetry = (r: string): string =>
+export const inFlightRetry = (r: string): string =>
   `((${r}.status = 'queued' AND ${r}.attempts > 0 OR ${r}.status = 'sent' AND ${r}.attempts > 1) AND ${r}.next_attempt_at IS NOT NULL)`;
 
 /** `failed` as this migration defines it: as before, and retries in flight too. */
-const RETRIES_FAILED: CounterProperties = {
+export const RETRIES_FAILED: CounterProperties = {
   ...PROPERTY,
   failed: (r) => `(${PROPERTY.failed(r)} OR ${inFlightRetry(r)})`,
 };
 
 /**
  * Replaces the counting triggers' functions with `property`, then adds (`+`) or takes back (`-`) the
- * retries in flight in the `failed` counters: per request, and per type and day in slot 0.
+ * deliveries `d` that `moved` names (those whose `failed` the change of definition turns) in the
+ * `failed` counters: per request, and per type and day in slot 0.
  */
-async function redefine(db: QueryRunner, property: CounterProperties, sign: '+' | '-'): Promise<void> {
+export async function redefineFailed(db: QueryRunner, property: CounterProperties, moved: string, sign: '+' | '-'): Promise<void> {
   // Writers wait until the new definition and the counters that match it are committed together.
   // Both tables, messages first as the ingest writes them: the ingest's trigger on messages locks a
   // counter row this migration updates, so locking deliveries alone could deadlock with it.
@@ -58,11 +59,14 @@ async function redefine(db: QueryRunner, property: CounterProperties, sign: '+' 
     WITH retries AS (
       SELECT m.request_id, m.type, (d.created_at AT TIME ZONE 'UTC')::date AS day, count(*) AS n
         FROM deliveries d JOIN messages m ON m.id = d.message_id AND m.created_at = d.created_at
-       WHERE ${inFlightRetry('d')}
+       WHERE ${moved}
        GROUP BY 1, 2, 3),
+    -- An upsert: a request whose deliveries never changed a counter (a send given back before its first
+    -- attempt) has no row yet.
     per_request AS (
-      UPDATE request_delivery_stats s SET failed = s.failed ${sign} r.n
-        FROM retries r WHERE s.request_id = r.request_id)
+      INSERT INTO request_delivery_stats AS s (request_id, type, day, failed)
+      SELECT request_id, type, day, ${sign === '+' ? '' : '-'}n FROM retries
+      ON CONFLICT (request_id) DO UPDATE SET failed = s.failed + EXCLUDED.failed)
     INSERT INTO daily_delivery_stats AS s (type, day, slot, failed)
     SELECT type, day, 0, ${sign === '+' ? '' : '-'}sum(n) FROM retries GROUP BY type, day
     ON CONFLICT (type, day, slot) DO UPDATE SET failed = s.failed + EXCLUDED.failed`);

@@ -3,6 +3,7 @@ import { migratedDatabase } from '../migrated-database.spec-helper';
 import { ChannelDeliveryStore } from './channel-delivery.store';
 import { DeliveryOutcomeStore } from './delivery-outcome.store';
 import { PushDeviceStore } from './push-device.store';
+import { ResendStore } from './resend.store';
 
 describe('ChannelDeliveryStore.record', () => {
   const database = migratedDatabase();
@@ -39,6 +40,25 @@ describe('ChannelDeliveryStore.record', () => {
     const [again] = await new PushDeviceStore(database.dataSource()).activeDevices([{ userId: 'reinstalled', deviceId: 'phone' }]);
     await store.record([], [{ ...deactivation, registration: again!.registration }]);
     expect(await activeNow()).toBe(false);
+  });
+
+  it('counts a retry whose failed send never reached the vendor as failed until its outcome, through the resend claim and the next send', async () => {
+    const { createdAt, messageId, ids } = await seed([0]);
+    const [deliveryId] = ids as [string];
+    const failed = async () => (await query<{ failed: number }>(`SELECT failed::int FROM request_delivery_stats WHERE request_id = $1`, [`r-${messageId}`]))[0]?.failed;
+    const claims = new DeliveryOutcomeStore(database.dataSource());
+    const first = (await claims.claimSends([deliveryId], 60_000)).get(deliveryId)!;
+    const retryAt = new Date(createdAt.getTime() + 1_000);
+    await new ChannelDeliveryStore(database.dataSource()).record([
+      { deliveryId, status: 'failed', error: 'throttled', nextAttemptAt: retryAt, attempt: first.attempt, lease: first.lease, attempted: false },
+    ]);
+    expect(await failed()).toBe(1);
+
+    const { batches } = await new ResendStore(database.dataSource()).claimDue(new Date(retryAt.getTime() + 1), 60_000, 10);
+    expect(batches.flatMap((b) => b.jobs.map((j) => j.deliveryId))).toEqual([deliveryId]);
+    expect(await failed()).toBe(1);
+    await claims.claimSends([deliveryId], 60_000);
+    expect(await failed()).toBe(1);
   });
 
   it('gives the attempt back for a send that never reached the vendor, and keeps it for one that did', async () => {
