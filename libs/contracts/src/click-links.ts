@@ -7,6 +7,11 @@ export const CLICK_PATH = '/c';
 const MAC_BYTES = 16;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
+/** The link a delivery's message goes out with: its tracked link when clicks are tracked, else the address as it is. */
+export function outgoingLink(links: ClickLinks | null | undefined, deliveryId: string, url: string | undefined): string | undefined {
+  return url && links ? links.link(deliveryId) : url;
+}
+
 /**
  * Tracked links: `{baseUrl}/c/{deliveryId}.{mac}`, the delivery id signed with a secret the gateway
  * (which answers the link) and every sender (which writes it) share. The link names the delivery,

@@ -1,5 +1,5 @@
 import type { Kafka, Producer } from 'kafkajs';
-import { deliverTopic, type ClickLinks, type DeliveryJob } from '@notify/contracts';
+import { deliverTopic, outgoingLink, type ClickLinks, type DeliveryJob } from '@notify/contracts';
 import type { WorkerChannel } from '@notify/config';
 import { BatchConsumer, publishOutcomes, sendDeadLetters, type ConsumedRecord, type FatalErrorHandler } from '@notify/kafka';
 import type { AppLogger } from '@notify/observability';
@@ -87,12 +87,6 @@ export class ChannelDelivery {
     }
   }
 
-  /** The job with its message's link as the tracked link of this delivery, when clicks are tracked. */
-  private tracked(job: DeliveryJob): DeliveryJob {
-    const { links } = this.deps;
-    return job.message.url && links ? { ...job, message: { ...job.message, url: links.link(job.deliveryId) } } : job;
-  }
-
   /**
    * Expires what came too late, then claims, sends, records and publishes one chunk of the batch's
    * jobs, under a lease of its own. Late is judged per chunk: a batch's later chunks go minutes after
@@ -122,7 +116,8 @@ export class ChannelDelivery {
       batches.map((batch) => batch.flatMap(sendable)).filter((batch) => batch.length > 0),
     );
     // A summary's outcome is each of its messages' outcome.
-    const sent = this.tokenRefusals.review(await plan.send(sends.map((job) => this.tracked(job))));
+    const outgoing = sends.map((job) => (job.message.url ? { ...job, message: { ...job.message, url: outgoingLink(this.deps.links, job.deliveryId, job.message.url) } } : job));
+    const sent = this.tokenRefusals.review(await plan.send(outgoing));
     for (const provider of sent.suspected) {
       logger.error({ provider, alert: 'provider_configuration' }, `${provider} refused every recent device token: taken for a configuration problem, tokens kept`);
     }

@@ -2,6 +2,7 @@ import { ErrorCode, isLink, type Channel, type NotificationRequest } from '@noti
 import type { PlannedDelivery, PlannedMessage, RecipientDirectory } from '@notify/persistence';
 import { pickLocale } from '../routing/locale';
 import { channelsOf, type Route } from '../routing/route-table';
+import type { LocalizedTemplate } from '../routing/template';
 import { endpointsOf, localeCandidatesOf, targetsOf, userIdOf, type Target } from './targets';
 
 export class TemplateRenderError extends Error {
@@ -117,18 +118,18 @@ function escalationTime(start: Date, route: Route, tier: number): Date | null {
 
 function render(request: NotificationRequest, route: Route, locale: string): { title: string; body: string; url?: string } {
   const template = route.templates.get(locale);
-  if (!template) {
-    const { title = '', body = '', url } = request.content ?? {};
-    return url === undefined ? { title, body } : { title, body, url: new URL(url).href };
-  }
-  let rendered: { title: string; body: string; url?: string };
+  const { title = '', body = '', url } = template ? renderTemplate(template, request, route, locale) : (request.content ?? {});
+  if (url === undefined) return { title, body };
+  // The request's link was checked with the request; a template's only now that it is rendered.
+  if (!isLink(url)) throw new TemplateRenderError(`template ${route.type}/${locale}: url: not an http or https URL of at most 2048 characters`);
+  // Stored as the address it is read as: a trailing newline from the data or a space is not kept.
+  return { title, body, url: new URL(url).href };
+}
+
+function renderTemplate(template: LocalizedTemplate, request: NotificationRequest, route: Route, locale: string): { title: string; body: string; url?: string } {
   try {
-    rendered = template.render(request.data ?? {});
+    return template.render(request.data ?? {});
   } catch (error) {
     throw new TemplateRenderError(`template ${route.type}/${locale}: ${error instanceof Error ? error.message : String(error)}`);
   }
-  if (rendered.url === undefined) return rendered;
-  if (!isLink(rendered.url)) throw new TemplateRenderError(`template ${route.type}/${locale}: url: not an http or https URL of at most 2048 characters`);
-  // Stored as the address it is read as: a trailing newline from the data or a space is not kept.
-  return { ...rendered, url: new URL(rendered.url).href };
 }

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { Kafka, type Producer } from 'kafkajs';
-import { ErrorCode, Topics, WebsocketDeliverySchema, type ClickLinks, type DeliveryJob, type InboxMessage } from '@notify/contracts';
+import { ErrorCode, outgoingLink, Topics, WebsocketDeliverySchema, type ClickLinks, type DeliveryJob, type InboxMessage } from '@notify/contracts';
 import {
   BatchConsumer,
   FATAL_ERROR_HANDLER,
@@ -110,17 +110,14 @@ export class WebsocketDelivery implements OnApplicationBootstrap, OnModuleDestro
   }
 
   private emit({ userId, jobs, batch }: Emission, attempts: Map<string, number>): void {
-    const messages = jobs.map((job) => ({ ...job.message, ...this.linkOf(job), seq: job.message.seq! }) satisfies InboxMessage);
+    const messages = jobs.map(
+      (job) => ({ ...job.message, url: outgoingLink(this.links, job.deliveryId, job.message.url), seq: job.message.seq! }) satisfies InboxMessage,
+    );
     const sent = batch ? this.realtime.emitNotifications(userId, messages) : this.realtime.emitNotification(userId, messages[0]!);
     void sent.then((outcome) => {
       const status = statusOf(outcome);
       for (const job of jobs) this.outcomes.add({ deliveryId: job.deliveryId, attempt: attempts.get(job.deliveryId), ...status });
     });
-  }
-
-  /** The message's link as the browser gets it: the tracked link of this delivery when clicks are tracked. */
-  private linkOf(job: DeliveryJob): { url?: string } {
-    return job.message.url && this.links ? { url: this.links.link(job.deliveryId) } : {};
   }
 
   private parse(record: ConsumedRecord): Emission[] {

@@ -39,8 +39,7 @@ export class InboxRequests {
   private async sync(socket: NotificationSocket, payload: unknown): Promise<SyncResponse> {
     const request = SyncRequestSchema.safeParse(payload);
     if (!request.success) return invalidArgument(request.error);
-    const links = this.links;
-    return this.inbox.after(socket.data.userId, request.data.afterSeq, request.data.limit, links ? (deliveryId) => links.link(deliveryId) : undefined);
+    return this.inbox.after(socket.data.userId, request.data.afterSeq, request.data.limit, this.links);
   }
 
   /**

@@ -46,7 +46,6 @@ function isStored(reply: StoredAck): boolean {
   return typeof error !== 'object' || error === null;
 }
 
-/** The longest delay a Node.js timer holds (about 24.8 days); a longer one would fire at once. */
 /**
  * The pool as the cluster adapter uses it, but its LISTEN connection is watched: the adapter keeps
  * that connection out of the pool with no `error` listener, so a database restart (or a terminated

@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import type { InboxMessage } from '@notify/contracts';
+import { outgoingLink, type ClickLinks, type InboxMessage } from '@notify/contracts';
 import type { RecordedOutcome } from './delivery-outcome.store';
 import { recordedOutcomeOf } from './recorded-outcome';
 import { DELIVERY_KEYS, deliveryKeys, inKeysRange, keyedParams, keysOfIds } from './delivery-keys';
@@ -28,9 +28,9 @@ export class InboxStore {
    * The messages after `afterSeq`, oldest first, at most `limit`; or "not modified" when there is
    * nothing newer. A message past its `expiresAt` is not handed out (never delivered after it): its
    * number is a gap, as a message past the retention period leaves one. A message's link is its
-   * tracked link (`link` of the user's websocket delivery) when clicks are tracked.
+   * tracked link (of the user's websocket delivery) when clicks are tracked (`links`).
    */
-  async after(userId: string, afterSeq: number, limit: number, link?: (deliveryId: string) => string): Promise<InboxPage> {
+  async after(userId: string, afterSeq: number, limit: number, links?: ClickLinks | null): Promise<InboxPage> {
     const [sequence] = await queryRows<{ last_seq: string }>(this.dataSource, 'SELECT last_seq FROM inbox_sequences WHERE user_id = $1', [userId]);
     const lastSeq = sequence ? Number(sequence.last_seq) : 0;
     if (afterSeq >= lastSeq) return { notModified: true, lastSeq };
@@ -59,7 +59,7 @@ export class InboxStore {
         title: row.title ?? '',
         body: row.body ?? '',
         data: row.data,
-        ...withUrl(row.url && link && row.delivery_id ? link(row.delivery_id) : row.url),
+        ...withUrl(row.delivery_id ? outgoingLink(links, row.delivery_id, row.url ?? undefined) : row.url),
         createdAt: row.created_at.toISOString(),
       })),
       lastSeq,
