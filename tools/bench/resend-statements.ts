@@ -19,6 +19,8 @@ import { median } from './quantiles';
 const R = Number(process.env.BENCH_RECEIVERS ?? 2_000);
 const K = Number(process.env.BENCH_PENDING ?? 10);
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 5);
+/** Deliveries each receiver already had delivered before its pending ones (a long-standing user's history). */
+const HISTORY = Number(process.env.BENCH_HISTORY ?? 0);
 const STEPS = ['poller claim', 'gateway claim', 'record delivered'] as const;
 const say = (line: string): void => void process.stdout.write(`${line}\n`);
 
@@ -27,14 +29,15 @@ async function main(): Promise<void> {
   const db = new Client({ connectionString: database.url });
   const dataSource = createDataSource({ databaseUrl: database.url, databasePoolSize: 2 });
   try {
-    say(`${await makeHistoryPartitions(database.url)} partitions per table; ${R} receivers × ${K} pending messages, ${REPEATS} repeats`);
+    say(`${await makeHistoryPartitions(database.url)} partitions per table; ${R} receivers × ${K} pending messages (and ${HISTORY} delivered each before them), ${REPEATS} repeats`);
     await db.connect();
     await dataSource.initialize();
     const resend = new ResendStore(dataSource);
     const outcomes = new DeliveryOutcomeStore(dataSource);
     const runs: Record<(typeof STEPS)[number], number>[] = [];
     for (let repeat = 0; repeat < REPEATS; repeat++) {
-      await seedPending(db, `r${repeat}`, R, K);
+      await seedPending(db, `r${repeat}`, R, K, HISTORY);
+      if (HISTORY > 0) await db.query('ANALYZE messages, deliveries');
       const ms = { 'poller claim': 0, 'gateway claim': 0, 'record delivered': 0 };
       let resent = 0;
       for (;;) {
@@ -62,7 +65,7 @@ async function main(): Promise<void> {
       const m = median(values);
       say(`| ${name} | ${m.toFixed(0)} | ${((m * 1000) / (R * K)).toFixed(1)} | ${values.map((v) => v.toFixed(0)).join(', ')} |`);
     }
-    say(`command: BENCH_RECEIVERS=${R} BENCH_PENDING=${K} BENCH_REPEATS=${REPEATS} npm run bench:resend-statements`);
+    say(`command: BENCH_RECEIVERS=${R} BENCH_PENDING=${K} BENCH_HISTORY=${HISTORY} BENCH_REPEATS=${REPEATS} npm run bench:resend-statements`);
   } finally {
     if (dataSource.isInitialized) await dataSource.destroy();
     await db.end();

@@ -468,6 +468,27 @@ describe('ResendStore', () => {
     }
   });
 
+  it("reads a due receiver's pending deliveries without reading the rest of its history", async () => {
+    await seed('u-long', 2_000, { status: 'delivered' });
+    await seed('u-long', 3, { status: 'failed', nextAttemptAt: at(-1) });
+    // Before and after the table has statistics: a fresh installation has none.
+    for (const analyze of [false, true]) {
+      if (analyze) await first.query('ANALYZE deliveries');
+      const runner = first.createQueryRunner();
+      try {
+        await runner.startTransaction();
+        await runner.query('SET LOCAL enable_seqscan = off');
+        const [{ 'QUERY PLAN': [plan] }] = (await runner.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${FIND_DUE}`, [T0, 100, null, MAX_CLAIM_JOBS])) as [{ 'QUERY PLAN': [{ Plan: PlanNode }] }];
+        expect(plan.Plan['Actual Rows']).toBe(3);
+        // The 3 pending rows (found twice: as due, then as the receiver's batch), not its 2,000 delivered ones.
+        expect(deliveriesRead(plan.Plan)).toBeLessThan(20);
+      } finally {
+        await runner.rollbackTransaction();
+        await runner.release();
+      }
+    }
+  });
+
   it('looks at a bounded number of due rows per poll however many are due, and drains them all', async () => {
     for (let u = 0; u < 60; u++) await seed(`u-backlog-${u}`, 10, { status: 'failed', nextAttemptAt: at(-1) });
     const runner = first.createQueryRunner();

@@ -120,6 +120,7 @@ const CLAIM_PENDING = `WITH claimed AS (
  */
 const receiverPending = (userId: string, channel: string) => `SELECT d.id, d.created_at, d.user_id, d.channel FROM deliveries d
       WHERE d.user_id = ${userId} AND d.channel = ${channel}
+        AND d.status IN ('failed', 'queued') AND d.next_attempt_at IS NOT NULL
         AND CASE d.status
               WHEN 'failed' THEN d.next_attempt_at IS NOT NULL AND (d.next_attempt_at <= $1 OR d.last_error IS NULL OR d.last_error NOT IN ${IMPOSED_WAITS})
               WHEN 'queued' THEN d.next_attempt_at <= $1
@@ -137,10 +138,11 @@ const receiverPending = (userId: string, channel: string) => `SELECT d.id, d.cre
  * them when null): a DISTINCT over every due row read and sorted them all on each poll, so a backlog
  * cost its square to drain. A bounded search that finds nothing (its rows
  * all belong to receivers other pollers hold) is run again over every due row. Each receiver's pending rows are then read through
- * `ix_deliveries_user`, oldest first, at most one batch's worth (the rest go in the next claim).
- * Their condition is a CASE on purpose: written as plain comparisons it implies the leased index's
- * predicate, and on tables without statistics yet the planner read that whole index once per
- * receiver (500 × 20,000 entries).
+ * `ix_deliveries_pending_receiver`, oldest first, at most one batch's worth (the rest go in the next
+ * claim), without reading the receiver's history. Which of them the batch takes is a CASE on
+ * purpose: written as plain comparisons it implied the leased index's predicate on its own, and on
+ * tables without statistics yet the planner read that whole index once per receiver (500 × 20,000
+ * entries).
  */
 export const FIND_DUE = `WITH due AS (
      SELECT c.user_id, c.channel FROM (
