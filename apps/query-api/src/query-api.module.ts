@@ -14,6 +14,8 @@ import { PageTokens } from './messages/page-tokens';
 import { RecipientsController } from './recipients/recipients.controller';
 import { RecipientsService } from './recipients/recipients.service';
 
+/** Below this, a bootstrap key still works but the query API warns at start. */
+const BOOTSTRAP_KEY_ADVISED_LENGTH = 16;
 /** Stores that only the query API uses, over the app's DataSource. */
 const stores: Provider[] = [ApiKeyStore, MessageQueryStore, DeliveryStatsStore, RecipientDetailsStore].map((store) => ({
   provide: store,
@@ -41,8 +43,13 @@ export class QueryApiModule {
         ...stores,
         {
           provide: ApiKeyAuthenticator,
-          useFactory: (keys: ApiKeyStore) => new ApiKeyAuthenticator(keys, config),
-          inject: [ApiKeyStore],
+          useFactory: (keys: ApiKeyStore, log: AppLogger) => {
+            if (config.bootstrapApiKey !== undefined && config.bootstrapApiKey.length < BOOTSTRAP_KEY_ADVISED_LENGTH) {
+              log.warn(`BOOTSTRAP_API_KEY is shorter than ${BOOTSTRAP_KEY_ADVISED_LENGTH} characters: fine for a test installation, easy to guess in any other`);
+            }
+            return new ApiKeyAuthenticator(keys, config);
+          },
+          inject: [ApiKeyStore, APP_LOGGER],
         },
         {
           provide: PageTokens,

@@ -6,6 +6,8 @@ export interface InboxMessage {
   title: string;
   body: string;
   data: Record<string, unknown>;
+  /** Where the message leads, when it has a link: its tracked link (`/c/{token}`) when the platform tracks clicks. */
+  url?: string;
   createdAt: string;
 }
 

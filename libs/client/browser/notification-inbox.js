@@ -7,7 +7,7 @@
  * at the token's expiry or refuses a token, asking the function for a fresh one each time.
  * Plain ES module; needs only a Socket.IO v4 client (`io`).
  *
- * @typedef {{ id: string, seq: number, type: string, title: string, body: string, data: Record<string, unknown>, createdAt: string }} InboxMessage
+ * @typedef {{ id: string, seq: number, type: string, title: string, body: string, data: Record<string, unknown>, url?: string, createdAt: string }} InboxMessage
  * @typedef {{ getItem(key: string): string | null, setItem(key: string, value: string): void }} InboxStorage
  * @typedef {{
  *   io: (url: string, options: object) => any,

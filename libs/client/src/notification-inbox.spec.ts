@@ -3,8 +3,10 @@ import { resolve } from 'node:path';
 import type { InboxMessage } from '@notify/contracts';
 import { NotificationInbox, type InboxMessage as ModuleInboxMessage, type InboxStorage } from '../browser/notification-inbox.js';
 
-// The module's own type of a message is the contract's, both ways (checked by the compiler).
-const sameShape: [ModuleInboxMessage, InboxMessage] = [{} as InboxMessage, {} as ModuleInboxMessage];
+// The module's own type of a message is exactly the contract's, optional fields included (checked by
+// the compiler: assignable both ways let a field the module left out, such as an optional `url`, pass).
+type Exactly<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+const sameShape: [Exactly<ModuleInboxMessage, InboxMessage>, Exactly<InboxMessage, ModuleInboxMessage>] = [true, true];
 
 /**
  * What the module asks of a Socket.IO client: handlers by event, and `sync` answered as the gateway

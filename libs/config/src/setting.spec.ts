@@ -253,10 +253,14 @@ describe('per-app loaders', () => {
     });
 
     it('hides a bad bootstrap API key', () => {
-      const error = configError(() => loadQueryApiConfig({ BOOTSTRAP_API_KEY: 'tiny-key' }));
+      const error = configError(() => loadQueryApiConfig({ BOOTSTRAP_API_KEY: 'clé secrète' }));
       expect(error.problems).toHaveLength(1);
       expect(error.problems[0]).toMatch(/^BOOTSTRAP_API_KEY: /);
-      expect(error.message).not.toContain('tiny-key');
+      expect(error.message).not.toContain('secrète');
+    });
+
+    it('accepts a bootstrap API key of any length a client can send (contract §7 sets none)', () => {
+      expect(loadQueryApiConfig({ BOOTSTRAP_API_KEY: 'test-key' }).bootstrapApiKey).toBe('test-key');
     });
 
     it('accepts a postgresql:// connection string', () => {

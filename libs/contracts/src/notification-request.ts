@@ -23,7 +23,15 @@ export const EmailSchema = z.email().max(254);
  */
 export const EARLIEST_STORABLE_MS = Date.parse('0001-01-01T00:00:00.000Z');
 export const LATEST_STORABLE_MS = Date.parse('9999-12-31T23:59:59.999Z');
-const isoDateTime = z.iso.datetime({ offset: true }).refine((text) => {
+/**
+ * ISO 8601 in its extended form with an offset, to the minute or finer: `2026-12-01T09:00Z` is what
+ * Java's `OffsetDateTime.toString()` writes for a whole minute, and RFC 3339's seconds are not required.
+ * The date part is zod's (it knows February 29th).
+ */
+const ISO_DATE_TIME = new RegExp(
+  `^${z.regexes.date.source.replace(/^\^|\$$/g, '')}T(?:[01]\\d|2[0-3]):[0-5]\\d(?::[0-5]\\d(?:\\.\\d+)?)?(?:Z|[+-](?:[01]\\d|2[0-3]):[0-5]\\d)$`,
+);
+const isoDateTime = z.string().regex(ISO_DATE_TIME, { message: 'an ISO 8601 date and time with an offset (Z or ±hh:mm)', abort: true }).refine((text) => {
   const ms = Date.parse(text);
   return ms >= EARLIEST_STORABLE_MS && ms <= LATEST_STORABLE_MS;
 }, 'must fall between 0001-01-01 and 9999-12-31 UTC');

@@ -93,6 +93,12 @@ describe('parseRequestRecord', () => {
       expect(parsed.expiresAt).toBe('2026-12-02T09:00:00+08:00');
     });
 
+    it('takes times to the minute, as Java writes a time on a whole minute', () => {
+      const { request: parsed } = accept(JSON.stringify(request({ sendAt: '2026-12-01T09:00Z', expiresAt: '2026-12-02T09:00+08:00' })));
+      expect(Date.parse(parsed.sendAt!)).toBe(Date.parse('2026-12-01T09:00:00Z'));
+      expect(Date.parse(parsed.expiresAt!)).toBe(Date.parse('2026-12-02T01:00:00Z'));
+    });
+
     it('fills in nothing the request does not carry', () => {
       const { request: parsed } = accept(JSON.stringify({ id: 'r1', type: 'ping', to: { userId: 'u-1' } }));
       expect(parsed).toEqual({ id: 'r1', type: 'ping', to: { userId: 'u-1' } });
@@ -204,6 +210,8 @@ describe('parseRequestRecord', () => {
       ['an unknown channel', { channels: ['websocket', 'pigeon'] }, /(^|; )channels\.1: /],
       ['an empty channel list', { channels: [] }, /(^|; )channels: /],
       ['a sendAt that is not ISO 8601', { sendAt: 'tomorrow at nine' }, /(^|; )sendAt: /],
+      ['a sendAt without an offset', { sendAt: '2026-12-01T09:00' }, /(^|; )sendAt: an ISO 8601 date and time with an offset/],
+      ['a sendAt on a day that does not exist', { sendAt: '2026-02-29T09:00Z' }, /(^|; )sendAt: /],
       ['an expiresAt in the year 0', { expiresAt: '0000-01-01T00:00:00Z' }, /(^|; )expiresAt: must fall between/],
       ['an expiresAt that is the year 10000 in UTC', { expiresAt: '9999-12-31T23:00:00-05:00' }, /(^|; )expiresAt: must fall between/],
       ['a sendAt before the year 1 in UTC', { sendAt: '0001-01-01T00:30:00+01:00' }, /(^|; )sendAt: must fall between/],

@@ -9,7 +9,13 @@ export const queryApiSettings = {
   httpPort: setting('QUERY_API_HTTP_PORT', port(3001), 'HTTP port of the query API (health, metrics)'),
   grpcPort: setting('QUERY_API_GRPC_PORT', port(50051), 'gRPC port of the query API'),
   grpcHost: setting('QUERY_API_GRPC_HOST', z.string().min(1).default('0.0.0.0'), 'Address the gRPC server binds to'),
-  bootstrapApiKey: setting('BOOTSTRAP_API_KEY', z.string().min(16, 'at least 16 characters').optional(), 'An API key accepted with every scope (first start of a new installation)', { sensitive: true }),
+  // Any key a client can send (contract §7 sets no length; a short one gets a warning at start).
+  bootstrapApiKey: setting(
+    'BOOTSTRAP_API_KEY',
+    z.string().regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces (what x-api-key metadata carries)').optional(),
+    'An API key accepted with every scope (first start of a new installation)',
+    { sensitive: true },
+  ),
   databaseRole: setting(
     'QUERY_API_DATABASE_ROLE',
     z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a PostgreSQL role name: lower-case letters, digits and _').default('notify_query_api'),

@@ -33,3 +33,22 @@ describe('InboxStore.after', () => {
     expect(await inbox.after('u-1', 3, 1)).toEqual({ notModified: true, lastSeq: 3 });
   });
 });
+
+describe('InboxStore.markRead', () => {
+  const database = migratedDatabase();
+
+  it('gives a message read without an acknowledgement before it the time it reached the user', async () => {
+    const createdAt = new Date(Date.now() - HOUR);
+    const planned = plannedMessage('r-offline', createdAt, [plannedDelivery(createdAt)]);
+    await new IngestStore(database.dataSource()).ingest([planned]);
+    // The user was offline when it went out; the page's sync showed it, and the user read it before any retry.
+    await database.dataSource().query(`UPDATE deliveries SET status = 'failed', last_error = 'offline', attempts = 1`);
+
+    const { read, events } = await new InboxStore(database.dataSource()).markRead('u-1', [planned.id]);
+
+    expect(read).toEqual([planned.id]);
+    expect(events.map((e) => e.status)).toEqual(['read']);
+    const [row] = (await database.dataSource().query(`SELECT status, last_error, delivered_at FROM deliveries`)) as { status: string; last_error: string | null; delivered_at: Date | null }[];
+    expect(row).toEqual({ status: 'read', last_error: null, delivered_at: expect.any(Date) });
+  });
+});

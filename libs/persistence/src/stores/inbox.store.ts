@@ -88,7 +88,9 @@ export class InboxStore {
         id: string; request_id: string; message_id: string; user_id: string; attempts: number; updated_at: Date;
       }>(
         tx,
-        `UPDATE deliveries d SET status = 'read', next_attempt_at = NULL, updated_at = now()
+        // A message read reached the user, whether or not its acknowledgement came first (an offline
+        // user's sync showed it): it gets the time it did, as a click does.
+        `UPDATE deliveries d SET status = 'read', next_attempt_at = NULL, last_error = NULL, updated_at = now(), delivered_at = COALESCE(d.delivered_at, now())
            FROM (${selectJsonRows([
              ['message_id', 'uuid'],
              ['created_at', 'timestamptz'],
