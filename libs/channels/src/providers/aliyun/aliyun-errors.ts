@@ -6,6 +6,13 @@ const CODES: Record<string, ProviderErrorCode> = {
   'isv.MOBILE_COUNT_OVER_LIMIT': ProviderErrorCode.Rejected,
   'isv.BLACK_KEY_CONTROL_LIMIT': ProviderErrorCode.Rejected,
   'isv.PARAM_LENGTH_LIMIT': ProviderErrorCode.Rejected,
+  'isv.SMS_CONTENT_ILLEGAL': ProviderErrorCode.Rejected,
+  'isv.INVALID_PARAMETERS': ProviderErrorCode.Rejected,
+  'isv.INVALID_JSON_PARAM': ProviderErrorCode.Rejected,
+  'isv.TEMPLATE_PARAMS_ILLEGAL': ProviderErrorCode.Rejected,
+  'isv.PARAM_NOT_SUPPORT_URL': ProviderErrorCode.Rejected,
+  'isv.NOT_SUPPORTED_COUNTRY': ProviderErrorCode.Rejected,
+  'isv.COUNTRY_RESTRICTED': ProviderErrorCode.Rejected,
   'isv.BUSINESS_LIMIT_CONTROL': ProviderErrorCode.RateLimited,
   'isv.DAY_LIMIT_CONTROL': ProviderErrorCode.RateLimited,
   'Throttling.User': ProviderErrorCode.RateLimited,
@@ -16,6 +23,14 @@ const CODES: Record<string, ProviderErrorCode> = {
   'isv.AMOUNT_NOT_ENOUGH': ProviderErrorCode.Misconfigured,
   'isv.OUT_OF_SERVICE': ProviderErrorCode.Misconfigured,
   'isv.ACCOUNT_NOT_EXISTS': ProviderErrorCode.Misconfigured,
+  'isv.ACCOUNT_ABNORMAL': ProviderErrorCode.Misconfigured,
+  'isv.PRODUCT_UN_SUBSCRIPT': ProviderErrorCode.Misconfigured,
+  'isv.PRODUCT_UNSUBSCRIBE': ProviderErrorCode.Misconfigured,
+  'isv.SMS_SIGN_NAME_ILLEGAL': ProviderErrorCode.Misconfigured,
+  'isv.SMS_SIGNATURE_SCENE_ILLEGAL': ProviderErrorCode.Misconfigured,
+  'isv.DENY_IP_RANGE': ProviderErrorCode.Misconfigured,
+  // The account's monthly quota: nothing goes out until someone raises it or the month turns.
+  'isv.MONTH_LIMIT_CONTROL': ProviderErrorCode.Misconfigured,
   'isp.RAM_PERMISSION_DENY': ProviderErrorCode.Misconfigured,
   SignatureDoesNotMatch: ProviderErrorCode.BadCredentials,
   'InvalidAccessKeyId.NotFound': ProviderErrorCode.BadCredentials,
@@ -53,7 +68,7 @@ export interface AliyunAnswerBody {
 }
 
 export function aliyunError(answer: HttpAnswer, body: AliyunAnswerBody, phone: string, now: number): ProviderError {
-  const code = (body.Code === undefined ? undefined : CODES[body.Code]) ?? byStatus(answer.status);
+  const code = (body.Code === undefined ? undefined : CODES[body.Code]) ?? byVendorCode(body.Code, answer.status) ?? byStatus(answer.status);
   return new ProviderError({
     provider: 'aliyun',
     code,
@@ -62,6 +77,19 @@ export function aliyunError(answer: HttpAnswer, body: AliyunAnswerBody, phone: s
     retryAfterMs: code === ProviderErrorCode.RateLimited ? retryAfterMsOf(body.Code, body.Message, now) : undefined,
     message: `SMS to ${maskPhone(phone)} refused with ${answer.status} ${body.Code ?? ''} (request ${body.RequestId ?? 'unknown'})`,
   });
+}
+
+/**
+ * SendSms answers a refusal of the request itself with 200 and an `isv.` code (the caller's side),
+ * and its own failures with `isp.` codes. An `isv.` code not listed above is a refusal of this
+ * message, not the vendor failing: taken for `unexpected` it was retried and counted by the circuit
+ * breaker, so one broadcast with a refused word opened the circuit for every SMS.
+ */
+function byVendorCode(vendorCode: string | undefined, status: number): ProviderErrorCode | undefined {
+  if (status !== 200 || vendorCode === undefined) return undefined;
+  if (vendorCode.startsWith('isv.')) return ProviderErrorCode.Rejected;
+  if (vendorCode.startsWith('isp.')) return ProviderErrorCode.Unavailable;
+  return undefined;
 }
 
 function byStatus(status: number): ProviderErrorCode {

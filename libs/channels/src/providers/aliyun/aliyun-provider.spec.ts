@@ -70,6 +70,34 @@ describe('Aliyun SMS provider', () => {
     expect(await failureOf(provider.send({ to: PHONE, body: 'x' }))).toMatchObject({ kind: 'permanent', code: 'invalid_endpoint', vendorCode: 'isv.MOBILE_NUMBER_ILLEGAL' });
   });
 
+  it.each([
+    ['isv.SMS_CONTENT_ILLEGAL', 'permanent', 'rejected'],
+    ['isv.INVALID_PARAMETERS', 'permanent', 'rejected'],
+    ['isv.SOME_CODE_NOT_LISTED', 'permanent', 'rejected'],
+    ['isv.PRODUCT_UN_SUBSCRIPT', 'configuration', 'misconfigured'],
+    ['isv.MONTH_LIMIT_CONTROL', 'configuration', 'misconfigured'],
+    ['isp.SOME_CODE_NOT_LISTED', 'transient', 'unavailable'],
+  ])('maps %s, answered with 200, to a %s %s error', async (vendorCode, kind, code) => {
+    await start();
+    fake.failNext({ code: vendorCode, message: 'refused' });
+    expect(await failureOf(provider.send({ to: PHONE, body: 'x' }))).toMatchObject({ kind, code, vendorCode });
+  });
+
+  it('keeps sending to everyone else after messages refused for their content', async () => {
+    log = new RecordingLog();
+    fake = await startFakeAliyunSms();
+    provider = createSmsProvider(
+      { driver: 'aliyun', baseUrl: fake.url, accessKeyId: fake.accessKeyId, accessKeySecret: fake.accessKeySecret, signName: 'Notify', templateCode: 'SMS_100000001', limits: { breakerFailures: 3 } },
+      { log },
+    );
+    for (let i = 0; i < 3; i++) {
+      fake.failNext({ code: 'isv.SMS_CONTENT_ILLEGAL', message: '短信内容包含禁止发送内容' });
+      expect(await failureOf(provider.send({ to: PHONE, body: 'a refused word' }))).toMatchObject({ code: 'rejected' });
+    }
+    await provider.send({ to: PHONE, body: 'Your code is 123456' });
+    expect(fake.messages).toHaveLength(1);
+  });
+
   it('maps isv.BUSINESS_LIMIT_CONTROL to a transient error retried after a minute', async () => {
     await start();
     fake.failNext({ code: 'isv.BUSINESS_LIMIT_CONTROL', message: '触发分钟级流控Permits:1' });

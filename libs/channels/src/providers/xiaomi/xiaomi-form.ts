@@ -5,12 +5,16 @@ import { shortened, type PushContent } from '../../ports';
 export const XIAOMI_MAX_TTL_MS = 14 * 86_400_000;
 
 /**
- * Mi Push refuses a title over 50 characters, a description over 128, and either one empty, and
- * refuses the whole call: the other vendors take 100 and 400 (`pushContentOf`). So the text is cut
- * to Xiaomi's lengths here, and an empty one stands in for by the other.
+ * Mi Push's title must be shorter than 50 characters and its description shorter than 128, and
+ * neither may be empty or only white space ("长度小于50", "不允许全是空白字符"); it refuses the whole
+ * call otherwise. The other vendors take 100 and 400 (`pushContentOf`). So the text is cut to
+ * Xiaomi's lengths here, and a blank one is stood in for by the other.
  */
-export const XIAOMI_TITLE_CHARS = 50;
-export const XIAOMI_DESCRIPTION_CHARS = 128;
+export const XIAOMI_TITLE_CHARS = 49;
+export const XIAOMI_DESCRIPTION_CHARS = 127;
+
+/** `text`, or `other` when `text` is only white space. */
+const unlessBlank = (text: string, other: string): string => (text.trim() === '' ? other : text);
 
 /** The form fields of `/v3/message/regid` for a comma-separated list of regids. */
 export function xiaomiForm(regids: string[], content: PushContent, packageName: string, now: number): URLSearchParams {
@@ -19,8 +23,8 @@ export function xiaomiForm(regids: string[], content: PushContent, packageName: 
     restricted_package_name: packageName,
     // 0 shows a notification; 1 hands the payload to the running app only.
     pass_through: content.silent ? '1' : '0',
-    title: shortened(content.title || content.body, XIAOMI_TITLE_CHARS),
-    description: shortened(content.body || content.title, XIAOMI_DESCRIPTION_CHARS),
+    title: shortened(unlessBlank(content.title, content.body), XIAOMI_TITLE_CHARS),
+    description: shortened(unlessBlank(content.body, content.title), XIAOMI_DESCRIPTION_CHARS),
     payload: JSON.stringify(content.data ?? {}),
     notify_type: '-1',
   });

@@ -45,19 +45,21 @@ describe('Xiaomi push provider', () => {
     expect(results[0]?.receipt?.providerMessageId).toMatch(/^scm/);
   });
 
-  it('cuts the title to the 50 characters and the description to the 128 Mi Push takes, and fills an empty one from the other', async () => {
-    // Mi Push refuses longer or empty texts, and the whole call with them (integrators' documentation:
-    // Aliyun EMAS, Tencent TPNS); the other vendors take 100 and 400.
+  it('cuts the title under the 50 characters and the description under the 128 Mi Push takes, and fills a blank one from the other', async () => {
+    // Mi Push refuses longer, empty or blank texts, and the whole call with them ("长度小于50",
+    // "长度小于128", "不允许全是空白字符"); the other vendors take 100 and 400.
     await start();
     const long = { ...content, title: '订单'.repeat(50), body: 'x'.repeat(400) };
     await provider.sendMany({ tokens: regids, content: long });
     await provider.sendMany({ tokens: regids, content: { ...content, title: '' } });
     await provider.sendMany({ tokens: regids, content: { ...content, body: '' } });
+    await provider.sendMany({ tokens: regids, content: { ...content, title: ' \t ' } });
     const sent = fake.messages.map((m) => [m.form.get('title')!, m.form.get('description')!]);
-    expect(sent[0]!.map((text) => [...text].length)).toEqual([50, 128]);
+    expect(sent[0]!.map((text) => [...text].length)).toEqual([49, 127]);
     expect(sent[0]![0]!.endsWith('…')).toBe(true);
     expect(sent[1]).toEqual([content.body, content.body]);
     expect(sent[2]).toEqual([content.title, content.title]);
+    expect(sent[3]).toEqual([content.body, content.body]);
   });
 
   it('keeps a message expiring beyond two weeks for the two weeks Mi Push allows', async () => {
