@@ -87,12 +87,17 @@ describe('ResendStore', () => {
   });
 
   it('ends a delivery out of attempts as dead and one past its expiry as expired, and never claims them', async () => {
-    const [tired] = await seed('u-tired', 1, { status: 'failed', attempts: 3 });
-    const [stale] = await seed('u-stale', 1, { status: 'failed', attempts: 1, expiresAt: at(-1) });
+    const [tired] = await seed('u-tired', 1, { status: 'failed', attempts: 3, lastError: 'offline' });
+    const [stale] = await seed('u-stale', 1, { status: 'failed', attempts: 1, expiresAt: at(-1), lastError: 'offline' });
     const { taken, ended } = await new ResendStore(first).scheduleFailed(T0, 100, () => 0.5);
     expect(taken).toBe(2);
-    expect(ended.map((e) => [e.deliveryId, e.status]).sort()).toEqual([[tired, 'dead'], [stale, 'expired']].sort());
+    // A dead delivery's event carries the error of its last attempt, the one its row keeps (a code of the contract's list).
+    expect(ended.map((e) => [e.deliveryId, e.status, e.error]).sort()).toEqual([[tired, 'dead', 'offline'], [stale, 'expired', null]].sort());
     expect((await new ResendStore(first).claimDue(at(86_400_000), 60_000, 100)).batches).toEqual([]);
+    // So does one the claim finds out of attempts: a resend whose lease ran out before its send was taken.
+    const [leased] = await seed('u-leased', 1, { status: 'queued', attempts: 3, nextAttemptAt: at(-1), lastError: 'ack_timeout' });
+    const claimed = await new ResendStore(first).claimDue(T0, 60_000, 100);
+    expect(claimed.ended.map((e) => [e.deliveryId, e.status, e.error])).toEqual([[leased, 'dead', 'ack_timeout']]);
   });
 
   it('does not retry a permanent error', async () => {

@@ -45,6 +45,7 @@ interface EndedRow {
   message_id: string;
   request_id: string;
   attempts: number;
+  last_error: string | null;
 }
 
 /** A pending delivery found and locked for a claim, and its receiver. */
@@ -56,7 +57,7 @@ interface PendingRow {
 }
 
 /** A claimed delivery as the claim returns it: its job (`data` only on the first row of each message), and what the claim made of it. */
-type ClaimedRow = JobRowDataOnce & { status: 'queued' | 'dead' | 'expired'; digest: boolean };
+type ClaimedRow = JobRowDataOnce & { status: 'queued' | 'dead' | 'expired'; digest: boolean; last_error: string | null };
 
 /**
  * A poller takes a receiver only under a transaction-scoped advisory lock on (user, channel): a
@@ -110,9 +111,9 @@ const CLAIM_PENDING = `WITH claimed AS (
      FROM ${DELIVERY_KEYS}, messages m
     WHERE d.id = k.id AND d.created_at = k.created_at AND ${inKeysRange('d')}
       AND m.id = d.message_id AND m.created_at = d.created_at AND ${inKeysRange('m')}
-    RETURNING ${JOB_COLUMNS}, d.status, COALESCE((m.retry ->> 'digest')::boolean, false) AS digest)
+    RETURNING ${JOB_COLUMNS}, d.status, COALESCE((m.retry ->> 'digest')::boolean, false) AS digest, d.last_error)
   -- a claim of a broadcast's receivers (up to 5,000) shares one copy of its data
-  SELECT ${JOB_COLUMNS_DATA_ONCE}, status, digest FROM claimed`;
+  SELECT ${JOB_COLUMNS_DATA_ONCE}, status, digest, last_error FROM claimed`;
 
 /**
  * The pending deliveries of the receiver `userId` on `channel` (SQL expressions) that its batch takes
@@ -238,7 +239,7 @@ export class ResendStore {
            FROM (${selectJsonRows(DECISION_COLUMNS)}) AS x, messages m
           WHERE d.id = x.id AND d.created_at = x.created_at AND ${inKeysRange('d')}
             AND m.id = d.message_id AND m.created_at = d.created_at AND ${inKeysRange('m')}
-          RETURNING d.id, d.created_at, d.status, d.user_id, d.channel, d.message_id, m.request_id, d.attempts`,
+          RETURNING d.id, d.created_at, d.status, d.user_id, d.channel, d.message_id, m.request_id, d.attempts, d.last_error`,
         keyedParams(
           decisions.map((d) => [d.row.id, d.row.created_at, d.status, d.next]),
           failed.map((row) => row.created_at),
@@ -304,10 +305,14 @@ function nextAttempt(now: Date, backoffMs: number, expiresAt: Date | null): Date
   return new Date(expiresAt ? Math.min(next, expiresAt.getTime()) : next);
 }
 
-/** The event of a delivery a resend statement ended (`dead` or `expired`; callers leave out the rest). */
-function endedEvent(row: EndedRow, now: Date): OutcomeEvent {
+/**
+ * The event of a delivery a resend statement ended (`dead` or `expired`; callers leave out the rest).
+ * A `dead` one carries the error of its last attempt, as the row keeps it and as the channel worker
+ * publishes one it ends itself.
+ */
+function endedEvent(row: Omit<EndedRow, 'status'> & { status: string }, now: Date): OutcomeEvent {
   const status = row.status as 'dead' | 'expired';
-  return recordedOutcomeOf({ ...row, status, last_error: status === 'dead' ? 'max_attempts' : null, updated_at: now });
+  return recordedOutcomeOf({ ...row, status, last_error: status === 'dead' ? row.last_error : null, updated_at: now });
 }
 
 /** A retry decision: the delivery, what it becomes, and when it is next due. */
