@@ -47,13 +47,27 @@ describe('RecipientStore devices', () => {
     expect(await active(['hal', 'phone'], ['ida', 'phone'])).toEqual(['ida/phone']);
   });
 
+  it('registers a batch of more tokens than the database has room to lock one by one', async () => {
+    const [settings] = (await dataSource().query(
+      `SELECT current_setting('max_locks_per_transaction')::int AS locks, current_setting('max_connections')::int AS connections`,
+    )) as { locks: number; connections: number }[];
+    // More than the shared lock table holds: locks × (connections + a few dozen workers), and PostgreSQL
+    // lends it about as much again of its spare shared memory (14,000 one-by-one locks failed here).
+    const count = 3 * settings!.locks * (settings!.connections + 50);
+    const updates = Array.from({ length: count }, (_, i) => register(`re-${i}`, 'phone', `token-release-${i}`));
+    await new RecipientStore(dataSource()).apply(updates);
+    const [stored] = (await dataSource().query(`SELECT count(*)::int AS n FROM devices WHERE active AND token LIKE 'token-release-%'`)) as { n: number }[];
+    expect(stored!.n).toBe(count);
+  });
+
   it('registers a token only while no other transaction is registering it', async () => {
     // Two registrations of one token at once would each miss the other's uncommitted row and both stay active.
     const other = dataSource().createQueryRunner();
     await other.connect();
     await other.startTransaction();
     try {
-      await other.query(`SELECT pg_advisory_xact_lock(7361002, hashtext('fcm:token-race'))`);
+      // The lock the token's registration takes: one of 256, picked by the token's hash.
+      await other.query(`SELECT pg_advisory_xact_lock(7361002, hashtext('fcm:token-race') & 255)`);
       let done = false;
       const registering = new RecipientStore(dataSource()).apply([register('eve', 'phone', 'token-race')]).then(() => (done = true));
       const waiting = async () =>

@@ -23,8 +23,15 @@ export interface RecipientDirectory {
   devices: Map<string, ActiveDevice[]>;
 }
 
-/** Names the advisory locks taken per push token while it is registered (any fixed number). */
+/** Names the advisory locks taken while push tokens are registered (any fixed number). */
 const TOKEN_LOCK = 7_361_002;
+/**
+ * Tokens share this many locks (a hash of the token picks one). A lock per token was one entry of
+ * PostgreSQL's shared lock table per token until commit: a batch of a few thousand registrations
+ * (an app release's re-registrations) filled the table ("out of shared memory"), failed whole, and
+ * came back for ever. Two registrations of one token still always meet on the same lock.
+ */
+const TOKEN_LOCK_BUCKETS = 256;
 
 type Upsert = Extract<RecipientUpdate, { op: 'upsert' }>;
 type Device = Extract<RecipientUpdate, { op: 'device' }>;
@@ -101,7 +108,7 @@ export class RecipientStore {
         // One registration of a token at a time, whatever the user: the check below must see the other's row.
         await tx.query(
           `SELECT pg_advisory_xact_lock(${TOKEN_LOCK}, k)
-             FROM (SELECT DISTINCT hashtext(p || ':' || t) AS k FROM unnest($1::varchar[], $2::varchar[]) AS r(p, t) ORDER BY 1) AS keys`,
+             FROM (SELECT DISTINCT hashtext(p || ':' || t) & ${TOKEN_LOCK_BUCKETS - 1} AS k FROM unnest($1::varchar[], $2::varchar[]) AS r(p, t) ORDER BY 1) AS keys`,
           [owners.map((d) => d.provider), owners.map((d) => d.token)],
         );
         // A device registered in the batch and then removed has no row to write (its last update counts).
