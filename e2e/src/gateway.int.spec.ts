@@ -5,6 +5,7 @@ import { MAX_SYNC_LIMIT, Topics, type InboxMessage, type SyncResponse } from '@n
 import { eventually } from '@notify/testing';
 import { NotificationInbox } from '@notify/client/browser/notification-inbox.js';
 import { RunningPlatform, uniqueId, type NotificationSocket } from './platform';
+import { readAllRecords } from './dead-letters';
 import { seedWebsocketJob } from './websocket-job';
 
 /** The realtime gateway through the real broker, database and Socket.IO connections. */
@@ -119,6 +120,28 @@ describe('realtime gateway', () => {
     await note(userId, 'after the replay');
     await eventually(async () => client.received, (received) => received.some((m) => m.title === 'after the replay'));
     expect(client.received.map((m) => m.title)).toEqual([job.message.title, 'after the replay']);
+  });
+
+  it('copies a record that is not a websocket delivery to the topic’s dead-letter topic and goes on', async () => {
+    const userId = uniqueId('junk');
+    const client = await platform.connectAndCollect(userId);
+    const job = await seedWebsocketJob((sql, params) => platform.db.query(sql, params), userId, { requestId: uniqueId('junk-job'), seq: 1 });
+    await platform.producer.send({
+      topic: Topics.deliver.websocket,
+      messages: [
+        { key: userId, value: 'not json' },
+        // A push job on the websocket topic would otherwise be shown in the browser.
+        { key: userId, value: JSON.stringify({ ...job, channel: 'push' }) },
+      ],
+    });
+    await note(userId, 'after the junk');
+    await eventually(async () => client.received, (received) => received.some((m) => m.title === 'after the junk'));
+    expect(client.received.map((m) => m.title)).toEqual(['after the junk']);
+    const dead = await readAllRecords(`${Topics.deliver.websocket}.dlq`, userId);
+    expect(dead.map((copy) => [copy.value, copy.headers['x-error-code'], copy.headers['x-original-topic']])).toEqual([
+      ['not json', 'invalid_json', Topics.deliver.websocket],
+      [JSON.stringify({ ...job, channel: 'push' }), 'schema_violation', Topics.deliver.websocket],
+    ]);
   });
 
   it('gives a client back exactly what it missed while offline, in order, then "not modified"', async () => {

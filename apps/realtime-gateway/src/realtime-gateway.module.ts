@@ -1,7 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { ClickLinks, Topics } from '@notify/contracts';
 import type { RealtimeGatewayConfig } from '@notify/config';
-import { FATAL_ERROR_HANDLER, KafkaModule, type FatalErrorHandler } from '@notify/kafka';
+import { deadLetterTopic, FATAL_ERROR_HANDLER, KafkaModule, type FatalErrorHandler } from '@notify/kafka';
 import { ObservabilityModule, type AppLogger } from '@notify/observability';
 import { PersistenceModule } from '@notify/persistence';
 import { TokenVerifier } from './auth/token-verifier';
@@ -25,7 +25,7 @@ export class RealtimeGatewayModule {
         KafkaModule.forRoot({
           clientId: 'realtime-gateway',
           connection: config,
-          topics: [Topics.deliver.websocket, Topics.events],
+          topics: [Topics.deliver.websocket, deadLetterTopic(Topics.deliver.websocket), Topics.events],
           partitions: config.kafkaTopicPartitions,
           replicationFactor: config.kafkaReplicationFactor,
         }),

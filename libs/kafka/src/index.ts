@@ -2,6 +2,7 @@ export * from './client';
 export * from './topics';
 export * from './batch-consumer';
 export * from './dead-letter';
+export * from './delivery-records';
 export * from './kafka.module';
 export * from './outcome-events';
 export * from './fan-out';

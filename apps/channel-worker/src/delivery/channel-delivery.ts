@@ -1,12 +1,11 @@
 import type { Kafka, Producer } from 'kafkajs';
 import { deliverTopic, outgoingLink, type ClickLinks, type DeliveryJob } from '@notify/contracts';
 import type { WorkerChannel } from '@notify/config';
-import { BatchConsumer, publishOutcomes, sendDeadLetters, type ConsumedRecord, type FatalErrorHandler } from '@notify/kafka';
+import { BatchConsumer, publishOutcomes, readJobs, sendDeadLetters, type ConsumedRecord, type FatalErrorHandler } from '@notify/kafka';
 import type { AppLogger } from '@notify/observability';
 import { afterCommit, type ChannelDeliveryStore, type DeliveryOutcomeStore } from '@notify/persistence';
 import type { ChannelSender } from '../senders/channel-sender';
 import type { DeliveryReport } from './delivery-report';
-import { readJobs } from './job-records';
 import { summarize } from './summaries';
 import { TokenRefusalWatch } from './token-refusal-watch';
 import { decideSends, type RetryTiming } from './outcome-policy';

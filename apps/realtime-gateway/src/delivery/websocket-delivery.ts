@@ -1,13 +1,16 @@
 import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { Kafka, type Producer } from 'kafkajs';
-import { ErrorCode, outgoingLink, Topics, WebsocketDeliverySchema, type ClickLinks, type DeliveryJob, type InboxMessage } from '@notify/contracts';
+import { ErrorCode, outgoingLink, Topics, type ClickLinks, type DeliveryJob, type InboxMessage } from '@notify/contracts';
 import {
   BatchConsumer,
   FATAL_ERROR_HANDLER,
   KAFKA_PRODUCER,
   publishOutcomes,
+  readJobs,
+  sendDeadLetters,
   type ConsumedRecord,
   type FatalErrorHandler,
+  type Rejection,
 } from '@notify/kafka';
 import { APP_LOGGER, type AppLogger } from '@notify/observability';
 import { AFTER_COMMIT_RETRY, AFTER_COMMIT_RETRY_POLICY, afterCommit, DeliveryOutcomeStore, type AfterCommitRetry, type DeliveryOutcome } from '@notify/persistence';
@@ -75,7 +78,11 @@ export class WebsocketDelivery implements OnApplicationBootstrap, OnModuleDestro
   }
 
   private async deliver(records: ConsumedRecord[]): Promise<void> {
-    const emissions = records.flatMap((record) => this.parse(record));
+    const { emissions, rejections } = this.read(records);
+    if (rejections.length > 0) {
+      for (const { record, code } of rejections) this.logger.warn({ partition: record.partition, offset: record.offset, code }, 'dead-lettering a record that is not a websocket delivery');
+      await sendDeadLetters(this.producer, rejections);
+    }
     const now = Date.now();
     const isLate = (job: DeliveryJob): boolean => job.expiresAt !== null && Date.parse(job.expiresAt) <= now;
     // A message without an inbox sequence number cannot be shown or synced by a browser: it ends
@@ -120,17 +127,22 @@ export class WebsocketDelivery implements OnApplicationBootstrap, OnModuleDestro
     });
   }
 
-  private parse(record: ConsumedRecord): Emission[] {
-    try {
-      const value = WebsocketDeliverySchema.parse(JSON.parse(record.value?.toString('utf8') ?? ''));
-      if ('batch' in value) return [{ userId: value.userId, jobs: value.batch, batch: true }];
-      return value.userId ? [{ userId: value.userId, jobs: [value], batch: false }] : [];
-    } catch (error) {
-      // The error's message can quote the record (a JSON syntax error does), so only its kind is logged.
-      const code = error instanceof SyntaxError ? ErrorCode.InvalidJson : ErrorCode.SchemaViolation;
-      this.logger.error({ partition: record.partition, offset: record.offset, code }, 'skipping an invalid websocket delivery record');
-      return [];
-    }
+  /**
+   * The batch's emits: each resend batch as one, each other job on its own. What is not a websocket
+   * delivery goes to the topic's dead-letter copy (contract: unchanged, with the error headers), where
+   * it can be looked at and replayed; skipped, a job's delivery stayed queued with nothing to retry it.
+   */
+  private read(records: ConsumedRecord[]): { emissions: Emission[]; rejections: Rejection[] } {
+    const { jobs, batches, rejections } = readJobs(records, 'websocket');
+    const inBatches = new Set(batches.flatMap((batch) => batch.map((job) => job.deliveryId)));
+    const emissions = [
+      ...batches.map((batch) => ({ userId: batch[0]!.userId, jobs: batch, batch: true })),
+      ...jobs.filter((job) => !inBatches.has(job.deliveryId)).map((job) => ({ userId: job.userId, jobs: [job], batch: false })),
+    ];
+    const userless = emissions.filter((e) => e.userId === null).length;
+    // The message center and the poller never write one: a browser is reached only through its user.
+    if (userless > 0) this.logger.error({ records: userless }, 'skipping websocket jobs without a user');
+    return { emissions: emissions.filter((e): e is Emission => e.userId !== null), rejections };
   }
 }
 

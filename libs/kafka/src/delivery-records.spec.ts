@@ -1,5 +1,5 @@
-import type { ConsumedRecord } from '@notify/kafka';
-import { readJobs } from './job-records';
+import type { ConsumedRecord } from './batch-consumer';
+import { readJobs } from './delivery-records';
 
 const job = {
   deliveryId: '0198c3a0-0000-7000-8000-000000000001',

@@ -1,6 +1,6 @@
-import { DeliveryBatchSchema, DeliveryJobSchema, ErrorCode, jsonSyntaxProblem, type DeliveryJob, schemaProblems } from '@notify/contracts';
-import type { WorkerChannel } from '@notify/config';
-import type { ConsumedRecord, Rejection } from '@notify/kafka';
+import { DeliveryBatchSchema, DeliveryJobSchema, ErrorCode, jsonSyntaxProblem, type Channel, type DeliveryJob, schemaProblems } from '@notify/contracts';
+import type { ConsumedRecord } from './batch-consumer';
+import type { Rejection } from './dead-letter';
 
 export interface ReadJobs {
   jobs: DeliveryJob[];
@@ -11,10 +11,11 @@ export interface ReadJobs {
 }
 
 /**
- * The batch's delivery jobs, validated, once per delivery: a replay can put one job into a
- * batch twice, and claiming it once is not enough if it is sent once per copy.
+ * The delivery jobs of a batch of `notify.deliver.<channel>` records, validated, once per delivery:
+ * a replay can put one job into a batch twice, and claiming it once is not enough if it is sent once
+ * per copy. What is not a job of the channel is a rejection, for the topic's dead-letter copy.
  */
-export function readJobs(records: ConsumedRecord[], channel: WorkerChannel): ReadJobs {
+export function readJobs(records: ConsumedRecord[], channel: Channel): ReadJobs {
   const jobs = new Map<string, DeliveryJob>();
   const batches: DeliveryJob[][] = [];
   const rejections: Rejection[] = [];
