@@ -32,6 +32,17 @@ const LOWER_TIER = (h: string) => `SELECT 1 FROM deliveries y
                                   WHERE y.message_id = ${h}.message_id AND y.user_id IS NOT DISTINCT FROM ${h}.user_id
                                     AND y.created_at = ${h}.created_at AND y.tier < ${h}.tier`;
 
+/**
+ * A scheduler releases a message's held tiers for one user only under a transaction-scoped advisory
+ * lock on (message, user). A tier of two deliveries (a phone and a tablet) moves the tiers above it
+ * when its last delivery goes; released by two schedulers at once, each saw the other's still held
+ * and neither moved them, so the SMS due 30 s after a late push went out with it. Another scheduler
+ * skips that message and user until the first commits. The class keeps these locks apart from others.
+ */
+const RELEASE_LOCK_CLASS = 0x7274; // 'rt'
+/** Candidates looked at per delivery wanted, so deliveries another scheduler holds leave room for more. */
+const CANDIDATES_PER_RELEASE = 4;
+
 export interface Released {
   jobs: DeliveryJob[];
   /** Held deliveries found past their expiry instead of released. */
@@ -114,12 +125,16 @@ export class FallbackStore {
    */
   async releaseDue(now: Date, limit: number): Promise<Released> {
     return this.release(
-      `SELECT h.id, h.created_at FROM deliveries h
-        WHERE h.status = 'held' AND (h.next_attempt_at <= $1 OR h.expires_at <= $1)
-          AND (h.expires_at <= $1 OR NOT EXISTS (${LOWER_TIER('h')} AND y.status = 'held'))
-        ORDER BY h.next_attempt_at
+      `SELECT h.id, h.created_at FROM (
+         SELECT c.id, c.created_at, c.message_id, c.user_id FROM deliveries c
+          WHERE c.status = 'held' AND (c.next_attempt_at <= $1 OR c.expires_at <= $1)
+            AND (c.expires_at <= $1 OR NOT EXISTS (${LOWER_TIER('c')} AND y.status = 'held'))
+          ORDER BY c.next_attempt_at
+          LIMIT $2 * ${CANDIDATES_PER_RELEASE}) AS c
+         JOIN deliveries h ON h.id = c.id AND h.created_at = c.created_at
+        WHERE pg_try_advisory_xact_lock(${RELEASE_LOCK_CLASS}, hashtext(c.message_id::text || ':' || COALESCE(c.user_id, '')))
         LIMIT $2
-        FOR UPDATE SKIP LOCKED`,
+        FOR UPDATE OF h SKIP LOCKED`,
       [now, limit, RELEASE_LEASE_MS],
     );
   }

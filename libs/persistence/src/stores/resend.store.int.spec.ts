@@ -1,6 +1,6 @@
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import { MAX_BATCH_JOBS } from '@notify/contracts';
-import { createTestDatabase, type TestDatabase } from '@notify/testing';
+import { createTestDatabase, eventually, type TestDatabase } from '@notify/testing';
 import { createDataSource, runMigrations } from '../data-source';
 import { newId } from '../ids';
 import { DeliveryOutcomeStore } from './delivery-outcome.store';
@@ -62,6 +62,20 @@ describe('ResendStore', () => {
       ],
     );
     return ids;
+  }
+  /** A message held for push to a phone and a tablet (tier 0) due at `pushDue`, then SMS (tier 1) 30 s later: [phone, tablet, sms]. */
+  async function seedTwoDeviceTiers(userId: string, pushDue: Date): Promise<[string, string, string]> {
+    const [phone] = await seed(userId, 1, { status: 'held', nextAttemptAt: pushDue, channel: 'push' });
+    const [tablet, sms] = [newId(at(-3_600_000)), newId(at(-3_600_000))];
+    await first.query(
+      `INSERT INTO deliveries (id, message_id, user_id, channel, endpoint, locale, tier, status, attempts, next_attempt_at, created_at)
+       SELECT x.id, d.message_id, d.user_id, x.channel, x.endpoint, 'en', x.tier, 'held', 0, x.due, d.created_at
+         FROM deliveries d, unnest($2::uuid[], $3::varchar[], $4::varchar[], $5::smallint[], $6::timestamptz[]) AS x(id, channel, endpoint, tier, due)
+        WHERE d.id = $1`,
+      [phone, [tablet, sms], ['push', 'sms'], [`fcm:${userId}/tablet`, '+15550100'], [0, 1], [pushDue, new Date(pushDue.getTime() + 30_000)]],
+    );
+    await first.query(`UPDATE deliveries SET tier = 0 WHERE id = $1`, [phone]);
+    return [phone!, tablet, sms];
   }
   const statusOf = async (ids: string[]) =>
     (await first.query(`SELECT status, next_attempt_at FROM deliveries WHERE id = ANY($1) ORDER BY id`, [ids])) as { status: string; next_attempt_at: Date | null }[];
@@ -324,23 +338,50 @@ describe('ResendStore', () => {
 
   it('moves the tier above once when a late tier of two devices is released in two batches', async () => {
     // Push to a phone and a tablet at T0 - 50 s, then SMS 30 s later; one device per release batch.
-    const [phone] = await seed('u-two-devices', 1, { status: 'held', nextAttemptAt: at(-50_000), channel: 'push' });
-    const [tablet, sms] = [newId(at(-3_600_000)), newId(at(-3_600_000))];
-    await first.query(
-      `INSERT INTO deliveries (id, message_id, user_id, channel, endpoint, locale, tier, status, attempts, next_attempt_at, created_at)
-       SELECT x.id, d.message_id, d.user_id, x.channel, x.endpoint, 'en', x.tier, 'held', 0, x.due, d.created_at
-         FROM deliveries d, unnest($2::uuid[], $3::varchar[], $4::varchar[], $5::smallint[], $6::timestamptz[]) AS x(id, channel, endpoint, tier, due)
-        WHERE d.id = $1`,
-      [phone, [tablet, sms], ['push', 'sms'], ['fcm:u-two-devices/tablet', '+15550100'], [0, 1], [at(-50_000), at(-20_000)]],
-    );
-    await first.query(`UPDATE deliveries SET tier = 0 WHERE id = $1`, [phone]);
+    const [phone, tablet, sms] = await seedTwoDeviceTiers('u-two-devices', at(-50_000));
     const store = new FallbackStore(first);
 
     const released = [...(await store.releaseDue(T0, 1)).jobs, ...(await store.releaseDue(at(1_000), 1)).jobs].map((j) => j.deliveryId);
 
-    expect(released.sort()).toEqual([phone!, tablet!].sort());
+    expect(released.sort()).toEqual([phone, tablet].sort());
     // 30 s after the tablet's release (at T0 + 1 s), not after two delays.
-    expect(await statusOf([sms!])).toEqual([{ status: 'held', next_attempt_at: at(31_000) }]);
+    expect(await statusOf([sms])).toEqual([{ status: 'held', next_attempt_at: at(31_000) }]);
+  });
+
+  it('moves the tier above when two schedulers at once find the two deliveries of a late tier', async () => {
+    // Push to a phone and a tablet 10 minutes late, then SMS 30 s after them.
+    const [phone, tablet, sms] = await seedTwoDeviceTiers('u-two-schedulers', at(-600_000));
+    // Scheduler A releases one delivery and has not committed yet when scheduler B polls.
+    let commit!: () => void;
+    const gate = new Promise<void>((resolve) => (commit = resolve));
+    const heldOpen = {
+      transaction: async <T>(work: (tx: EntityManager) => Promise<T>): Promise<T> => {
+        const runner = first.createQueryRunner();
+        await runner.startTransaction();
+        try {
+          const result = await work(runner.manager);
+          await gate;
+          await runner.commitTransaction();
+          return result;
+        } finally {
+          await runner.release();
+        }
+      },
+    } as unknown as DataSource;
+    let aTook: string[] | undefined;
+    const a = new FallbackStore(heldOpen).releaseDue(T0, 1).then((r) => (aTook = r.jobs.map((j) => j.deliveryId)));
+    const waitingToCommit = async () =>
+      ((await first.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND state = 'idle in transaction'`)) as { n: number }[])[0]!.n;
+    await eventually(waitingToCommit, (n) => n === 1);
+    const b = new FallbackStore(second);
+    const bTook = (await b.releaseDue(T0, 1)).jobs.map((j) => j.deliveryId);
+    commit();
+    await a;
+    const later = (await b.releaseDue(T0, 10)).jobs.map((j) => j.deliveryId);
+
+    expect([...aTook!, ...bTook, ...later].sort()).toEqual([phone, tablet].sort());
+    // 30 s after the late push, not 10 minutes early.
+    expect(await statusOf([sms])).toEqual([{ status: 'held', next_attempt_at: at(30_000) }]);
   });
 
   it('claims the failed deliveries of one broadcast with one copy of its data for all their jobs', async () => {
