@@ -91,12 +91,18 @@ export async function openPool(dataSource: DataSource, settings: DatabaseSetting
   for (const client of clients) client.release();
 }
 
-/** Applies every pending migration in one transaction and returns their names. */
+/**
+ * Applies every pending migration, each in a transaction of its own, and returns their names. The
+ * apps of the version before may still be writing: one transaction for all of them held the locks
+ * of each migration until the last committed, and a migration waiting for a table the writers held
+ * while the writers waited for a table an earlier migration held was a deadlock, the whole upgrade
+ * rolled back, and again at each try while requests kept coming.
+ */
 export async function runMigrations(settings: DatabaseSettings): Promise<string[]> {
   const dataSource = createDataSource({ ...settings, databasePoolSize: 1 });
   await dataSource.initialize();
   try {
-    const applied = await dataSource.runMigrations({ transaction: 'all' });
+    const applied = await dataSource.runMigrations({ transaction: 'each' });
     return applied.map((migration) => migration.name);
   } finally {
     await dataSource.destroy();

@@ -1,6 +1,6 @@
-import type { DataSource } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { createTestDatabase, type TestDatabase } from '@notify/testing';
-import { createDataSource, runMigrations } from './data-source';
+import { createDataSource, MIGRATIONS, runMigrations } from './data-source';
 
 /**
  * For a spec file: a database of its own with every migration, made before its tests and dropped
@@ -18,4 +18,25 @@ export function migratedDatabase(poolSize = 2): { dataSource: () => DataSource; 
     await database?.drop();
   });
   return { dataSource: () => dataSource!, url: () => database!.url };
+}
+
+/**
+ * A database of its own with the migrations before `migration` applied, as an installation of the
+ * version before has it. Dropping it is the caller's.
+ */
+export async function databaseBefore(migration: (typeof MIGRATIONS)[number]): Promise<TestDatabase> {
+  return createTestDatabase(process.env.TEST_DATABASE_ADMIN_URL, async (url) => {
+    const before = await migrationsUpTo(url, migration, 1, false).initialize();
+    try {
+      await before.runMigrations({ transaction: 'all' });
+    } finally {
+      await before.destroy();
+    }
+  });
+}
+
+/** A DataSource that knows the migrations up to `migration` (included or not) as all there are. */
+export function migrationsUpTo(url: string, migration: (typeof MIGRATIONS)[number], poolSize: number, included = true): DataSource {
+  const index = MIGRATIONS.indexOf(migration);
+  return new DataSource({ ...createDataSource({ databaseUrl: url, databasePoolSize: poolSize }).options, migrations: MIGRATIONS.slice(0, included ? index + 1 : index) });
 }

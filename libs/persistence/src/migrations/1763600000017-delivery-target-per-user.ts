@@ -8,7 +8,7 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * DISTINCT keeps a bare endpoint (no user) unique as before.
  *
  * It rebuilds the unique index of every partition under an ACCESS EXCLUSIVE lock on `deliveries`:
- * writers and readers of deliveries wait until the migrations commit. On a large installation, run
+ * writers and readers of deliveries wait until this migration commits. On a large installation, run
  * it in a quiet hour (the apps start only once their migrations are done).
  */
 export class DeliveryTargetPerUser1763600000017 implements MigrationInterface {

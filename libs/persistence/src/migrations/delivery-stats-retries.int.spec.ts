@@ -1,7 +1,7 @@
-import { DataSource } from 'typeorm';
-import { createTestDatabase, type TestDatabase } from '@notify/testing';
-import { createDataSource, MIGRATIONS } from '../data-source';
+import type { DataSource } from 'typeorm';
+import type { TestDatabase } from '@notify/testing';
 import { newId } from '../ids';
+import { databaseBefore, migrationsUpTo } from '../migrated-database.spec-helper';
 import { DeliveryStatsRetries1763600000016 } from './1763600000016-delivery-stats-retries';
 
 const AT = new Date('2031-06-01T10:00:00Z');
@@ -34,15 +34,8 @@ describe('migration: retries in flight count as failed', () => {
 
   beforeAll(async () => {
     // The migrations before this one, then a DataSource that knows this one as its last.
-    const index = MIGRATIONS.indexOf(DeliveryStatsRetries1763600000016);
-    database = await createTestDatabase(process.env.TEST_DATABASE_ADMIN_URL, async (url) => {
-      const before = new DataSource({ ...createDataSource({ databaseUrl: url, databasePoolSize: 1 }).options, migrations: MIGRATIONS.slice(0, index) });
-      await before.initialize();
-      await before.runMigrations({ transaction: 'all' });
-      await before.destroy();
-    });
-    const options = createDataSource({ databaseUrl: database.url, databasePoolSize: 2 }).options;
-    dataSource = await new DataSource({ ...options, migrations: MIGRATIONS.slice(0, index + 1) }).initialize();
+    database = await databaseBefore(DeliveryStatsRetries1763600000016);
+    dataSource = await migrationsUpTo(database.url, DeliveryStatsRetries1763600000016, 2).initialize();
   });
   afterAll(async () => {
     await dataSource.destroy();

@@ -1,7 +1,7 @@
-import { DataSource } from 'typeorm';
-import { createTestDatabase, type TestDatabase } from '@notify/testing';
-import { createDataSource, MIGRATIONS } from '../data-source';
+import type { DataSource } from 'typeorm';
+import type { TestDatabase } from '@notify/testing';
 import { newId } from '../ids';
+import { databaseBefore, migrationsUpTo } from '../migrated-database.spec-helper';
 import { GivenBackRetries1763600000019 } from './1763600000019-given-back-retries';
 
 const AT = new Date('2031-07-01T10:00:00Z');
@@ -14,16 +14,9 @@ const TYPE = 'given-back.test';
 describe('migration: given-back retries count as failed', () => {
   let database: TestDatabase;
   let dataSource: DataSource;
-  const index = MIGRATIONS.indexOf(GivenBackRetries1763600000019);
-
   beforeAll(async () => {
-    database = await createTestDatabase(process.env.TEST_DATABASE_ADMIN_URL, async (url) => {
-      const before = new DataSource({ ...createDataSource({ databaseUrl: url, databasePoolSize: 1 }).options, migrations: MIGRATIONS.slice(0, index) });
-      await before.initialize();
-      await before.runMigrations({ transaction: 'all' });
-      await before.destroy();
-    });
-    dataSource = await new DataSource({ ...createDataSource({ databaseUrl: database.url, databasePoolSize: 2 }).options, migrations: MIGRATIONS.slice(0, index + 1) }).initialize();
+    database = await databaseBefore(GivenBackRetries1763600000019);
+    dataSource = await migrationsUpTo(database.url, GivenBackRetries1763600000019, 2).initialize();
   });
   afterAll(async () => {
     await dataSource.destroy();
