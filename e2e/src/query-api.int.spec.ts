@@ -547,6 +547,8 @@ describe('query API over gRPC', () => {
       ['recipients', 'UpsertRecipient', { userId: 'u', phone: '12345' }, 'phone'],
       ['recipients', 'UpsertRecipient', { userId: 'u', email: 'not-an-email' }, 'email'],
       ['recipients', 'UpsertRecipient', { userId: 'u', locale: 'x' }, 'locale'],
+      ['recipients', 'UpsertRecipient', { userId: 'u', locale: 'Chinese (China)' }, 'locale'],
+      ['recipients', 'RegisterDevice', { userId: 'u', deviceId: 'd', provider: 'fcm', token: 't', locale: 'zh CN' }, 'locale'],
       ['recipients', 'UpsertRecipient', { userId: 'u', timezone: 'z'.repeat(65) }, 'timezone'],
       ['recipients', 'RegisterDevice', { userId: 'u', deviceId: 'd', provider: 'blackberry', token: 't' }, 'provider'],
       ['recipients', 'RegisterDevice', { userId: 'u', deviceId: 'd', provider: 'fcm' }, 'token'],
@@ -584,6 +586,8 @@ describe('query API over gRPC', () => {
       const upserted = await recipients('UpsertRecipient', { userId, phone: '+8613800000000', email: 'r@example.com', locale: 'zh-CN', timezone: 'Asia/Shanghai' });
       expect(upserted).toMatchObject({ userId, phone: '+8613800000000', email: 'r@example.com', locale: 'zh-CN', timezone: 'Asia/Shanghai' });
       expect(await recipients('UpsertRecipient', { userId, locale: 'en-US' })).toMatchObject({ phone: '+8613800000000', locale: 'en-US' });
+      // Java's form of a locale is the tag it means.
+      expect(await recipients('UpsertRecipient', { userId, locale: 'zh_TW' })).toMatchObject({ locale: 'zh-TW' });
 
       const registered = await recipients('RegisterDevice', { userId, deviceId: 'ipad-1', provider: 'apns', token: 'token-ipad-1', locale: 'en-US' });
       expect(registered.devices).toEqual([expect.objectContaining({ deviceId: 'ipad-1', provider: 'apns', locale: 'en-US', active: true })]);

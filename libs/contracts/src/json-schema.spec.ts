@@ -25,6 +25,7 @@ const PARTS = [
   'RequestIdSchema',
   'UserIdSchema',
   'EmailSchema',
+  'LocaleSchema',
   'RecipientSelectorSchema',
   'PrioritySchema',
   'DeliveryStatusSchema',

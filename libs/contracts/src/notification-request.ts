@@ -36,6 +36,29 @@ const isoDateTime = z.string().regex(ISO_DATE_TIME, { message: 'an ISO 8601 date
   return ms >= EARLIEST_STORABLE_MS && ms <= LATEST_STORABLE_MS;
 }, 'must fall between 0001-01-01 and 9999-12-31 UTC');
 
+/** Whether `text` is a well-formed BCP 47 language tag (what `Intl` takes). */
+function isLanguageTag(text: string): boolean {
+  try {
+    return Intl.getCanonicalLocales(text).length === 1;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A locale: a BCP 47 language tag (`en`, `zh-CN`). Java's `Locale.toString()` form (`zh_CN`) is
+ * taken and read as the tag it means; anything else that is no language tag is refused, since no
+ * template would ever match it and its user would get the default language without a word.
+ */
+const NOT_A_TAG = 'a BCP 47 language tag, such as en or zh-CN';
+export const LocaleSchema = z
+  .string()
+  // The shape, which the JSON Schema carries for producers; Intl then checks the subtags.
+  .regex(/^[A-Za-z]{2,8}([-_][A-Za-z0-9]{1,8})*$/, { message: NOT_A_TAG, abort: true })
+  .max(35)
+  .overwrite((text) => text.replace(/_/g, '-'))
+  .refine(isLanguageTag, NOT_A_TAG);
+
 export const RecipientSelectorSchema = z.union([
   z.strictObject({ userId: UserIdSchema }),
   z.strictObject({ userIds: z.array(UserIdSchema).min(1).max(MAX_USER_IDS) }),
@@ -70,7 +93,7 @@ export const NotificationRequestSchema = z.object({
     .object({ title: z.string().max(1024).optional(), body: z.string().max(16384).optional(), url: LinkSchema.optional() })
     .optional(),
   channels: z.array(ChannelSchema).min(1).optional(),
-  locale: z.string().min(2).max(35).optional(),
+  locale: LocaleSchema.optional(),
   sendAt: isoDateTime.optional(),
   expiresAt: isoDateTime.optional(),
   priority: PrioritySchema.optional(),

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { PushProviderSchema } from './channels';
-import { EmailSchema, UserIdSchema } from './notification-request';
+import { EmailSchema, LocaleSchema, UserIdSchema } from './notification-request';
 
 const deviceId = z.string().min(1).max(128);
 const topic = z.string().min(1).max(128);
@@ -12,7 +12,7 @@ export const RecipientUpdateSchema = z.discriminatedUnion('op', [
     userId: UserIdSchema,
     phone: z.string().regex(/^\+[1-9][0-9]{6,14}$/).optional(),
     email: EmailSchema.optional(),
-    locale: z.string().min(2).max(35).optional(),
+    locale: LocaleSchema.optional(),
     timezone: z.string().min(1).max(64).optional(),
   }),
   z.object({
@@ -21,7 +21,7 @@ export const RecipientUpdateSchema = z.discriminatedUnion('op', [
     deviceId,
     provider: PushProviderSchema,
     token: z.string().min(1).max(4096),
-    locale: z.string().min(2).max(35).optional(),
+    locale: LocaleSchema.optional(),
   }),
   z.object({ op: z.literal('device-removed'), userId: UserIdSchema, deviceId }),
   z.object({ op: z.literal('subscribe'), userId: UserIdSchema, topic }),

@@ -93,6 +93,10 @@ describe('parseRequestRecord', () => {
       expect(parsed.expiresAt).toBe('2026-12-02T09:00:00+08:00');
     });
 
+    it("takes a locale in Java's form (zh_CN) as the language tag it means", () => {
+      expect(accept(JSON.stringify(request({ locale: 'zh_CN' }))).request.locale).toBe('zh-CN');
+    });
+
     it('takes times to the minute, as Java writes a time on a whole minute', () => {
       const { request: parsed } = accept(JSON.stringify(request({ sendAt: '2026-12-01T09:00Z', expiresAt: '2026-12-02T09:00+08:00' })));
       expect(Date.parse(parsed.sendAt!)).toBe(Date.parse('2026-12-01T09:00:00Z'));
@@ -216,6 +220,7 @@ describe('parseRequestRecord', () => {
       ['an expiresAt that is the year 10000 in UTC', { expiresAt: '9999-12-31T23:00:00-05:00' }, /(^|; )expiresAt: must fall between/],
       ['a sendAt before the year 1 in UTC', { sendAt: '0001-01-01T00:30:00+01:00' }, /(^|; )sendAt: must fall between/],
       ['an unknown priority', { priority: 'urgent' }, /(^|; )priority: /],
+      ['a locale that is no language tag', { locale: 'Chinese (China)' }, /(^|; )locale: a BCP 47 language tag/],
       ['an email address of 255 characters', { to: { email: emailOfLength(255) } }, /(^|; )to(\.[^:]*)?: /],
     ])('rejects %s, naming the field', (_case, overrides, field) => {
       const rejection = reject(JSON.stringify(request(overrides)));

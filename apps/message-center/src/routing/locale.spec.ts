@@ -45,9 +45,15 @@ describe('pickLocale', () => {
     expect(pickLocale(['zh-Hant-TW'], ['zh-CN'], 'en')).toBe('zh-CN');
   });
 
+  it("reads a candidate in Java's form (zh_CN) as the language tag it means", () => {
+    expect(pickLocale(['zh_CN'], ['en', 'zh-CN'], 'en')).toBe('zh-CN');
+    expect(pickLocale(['zh_TW'], ['en', 'zh-CN'], 'en')).toBe('zh-CN');
+  });
+
   describe('with no templates available', () => {
     it('returns the first usable candidate as it is', () => {
       expect(pickLocale([null, 'fr-CA', 'de'], [], 'en')).toBe('fr-CA');
+      expect(pickLocale(['zh_CN'], [], 'en')).toBe('zh-CN');
     });
 
     it('returns the fallback when there is no candidate', () => {
