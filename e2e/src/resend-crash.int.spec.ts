@@ -4,7 +4,7 @@ import { Client } from 'pg';
 import { Topics, WebsocketDeliverySchema } from '@notify/contracts';
 import { ensureTopics } from '@notify/kafka';
 import { newId } from '@notify/persistence';
-import { eventually, freePort } from '@notify/testing';
+import { eventually, freePort, jsonOf } from '@notify/testing';
 import { AppProcess } from './app-process';
 import { testKafka } from './kafka-admin';
 
@@ -64,7 +64,9 @@ describe('resend after a poller is killed holding its claims', () => {
     await consumer.subscribe({ topic: Topics.deliver.websocket, fromBeginning: true });
     await consumer.run({
       eachMessage: async ({ message }) => {
-        const value = WebsocketDeliverySchema.parse(JSON.parse(message.value!.toString('utf8')));
+        const read = WebsocketDeliverySchema.safeParse(jsonOf(message.value));
+        if (!read.success) return;
+        const value = read.data;
         if (!('batch' in value) || !seeded.has(value.userId)) return;
         received.push({ userId: value.userId, deliveryIds: value.batch.map((job) => job.deliveryId), producedAt: Number(message.timestamp) });
       },

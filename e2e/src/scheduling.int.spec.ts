@@ -3,11 +3,11 @@ import type { INestApplication } from '@nestjs/common';
 import { Partitioners, type Producer } from 'kafkajs';
 import { Client } from 'pg';
 import { loadMessageCenterConfig, loadSchedulerConfig } from '@notify/config';
-import { Topics, type DeliveryJob } from '@notify/contracts';
+import { DeliveryJobSchema, Topics, type DeliveryJob } from '@notify/contracts';
 import { startMessageCenter } from '@notify/message-center';
 import { createLogger } from '@notify/observability';
 import { startScheduler } from '@notify/scheduler';
-import { eventually } from '@notify/testing';
+import { eventually, jsonOf } from '@notify/testing';
 import { testKafka } from './kafka-admin';
 
 /** Scheduled sends (`sendAt`) and escalation timeouts, with the scheduler's clock moved by the test. */
@@ -42,7 +42,12 @@ describe('scheduled and escalated deliveries', () => {
     apps.push(await startScheduler(loadSchedulerConfig(env), logger, { clock: () => new Date(Date.now() + clockOffsetMs) }));
     await reader.connect();
     await reader.subscribe({ topics: [Topics.deliver.websocket, Topics.deliver.push], fromBeginning: true });
-    await reader.run({ eachMessage: async ({ message }) => void jobs.push(JSON.parse(message.value!.toString())) });
+    await reader.run({
+      eachMessage: async ({ message }) => {
+        const job = DeliveryJobSchema.safeParse(jsonOf(message.value));
+        if (job.success) jobs.push(job.data);
+      },
+    });
   });
 
   afterAll(async () => {

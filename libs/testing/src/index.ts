@@ -3,3 +3,4 @@ export * from './test-database';
 export * from './kafka-broker';
 export * from './eventually';
 export * from './providers';
+export * from './json-records';

@@ -5,7 +5,7 @@ import { DeliveryBatchSchema, OutcomeEventSchema, Topics } from '@notify/contrac
 import { ensureTopics, MAX_CHUNK_MESSAGES } from '@notify/kafka';
 import { createLogger, Metrics } from '@notify/observability';
 import { AFTER_COMMIT_RETRY, createDataSource, newId, ResendStore, runMigrations } from '@notify/persistence';
-import { createTestDatabase, eventually, type TestDatabase } from '@notify/testing';
+import { createTestDatabase, eventually, jsonOf, type TestDatabase } from '@notify/testing';
 import { ResendPoller, type ResendSettings } from './resend-poller';
 
 const NOW = new Date('2030-07-01T12:00:00Z');
@@ -157,7 +157,7 @@ describe('ResendPoller', () => {
     const produced = calls.map((call) => call.topicMessages!.flatMap((t) => t.messages).flatMap((m) => jobsOf(String(m.value))).length);
     expect(Math.max(...produced)).toBeLessThanOrEqual(MAX_CHUNK_MESSAGES);
     // The topic also holds single jobs other tests produced: only resend batches are read.
-    const batches = (await recordsOn(Topics.deliver.websocket)).map((value) => DeliveryBatchSchema.safeParse(JSON.parse(value))).filter((read) => read.success);
+    const batches = (await recordsOn(Topics.deliver.websocket)).map((value) => DeliveryBatchSchema.safeParse(jsonOf(value))).filter((read) => read.success);
     const onTopic = batches.flatMap((read) => read.data.batch).filter((job) => ids.has(job.deliveryId));
     expect(onTopic.map((job) => job.deliveryId).sort()).toEqual([...ids].sort());
   });
