@@ -43,6 +43,24 @@ const RELEASE_LOCK_CLASS = 0x7274; // 'rt'
 /** Candidates looked at per delivery wanted, so deliveries another scheduler holds leave room for more. */
 const CANDIDATES_PER_RELEASE = 4;
 
+/**
+ * Finds and locks up to `$2` held deliveries due at `$1` (`releaseDue`): among the first due ones,
+ * those of a (message, user) no other scheduler is releasing.
+ */
+export const RELEASE_DUE = `SELECT h.id, h.created_at FROM (
+   SELECT c.id, c.created_at, c.message_id, c.user_id FROM deliveries c
+    WHERE c.status = 'held' AND (c.next_attempt_at <= $1 OR c.expires_at <= $1)
+      AND (c.expires_at <= $1 OR NOT EXISTS (${LOWER_TIER('c')} AND y.status = 'held'))
+    ORDER BY c.next_attempt_at
+    LIMIT $2 * ${CANDIDATES_PER_RELEASE}) AS c
+   JOIN deliveries h ON h.id = c.id AND h.created_at = c.created_at
+  WHERE pg_try_advisory_xact_lock(${RELEASE_LOCK_CLASS}, hashtext(c.message_id::text || ':' || COALESCE(c.user_id, '')))
+    -- again on the locked row: a row another transaction released or cancelled since this
+    -- statement's snapshot is checked in its new version, and only conditions on h see that
+    AND h.status = 'held' AND (h.next_attempt_at <= $1 OR h.expires_at <= $1)
+  LIMIT $2
+  FOR UPDATE OF h SKIP LOCKED`;
+
 export interface Released {
   jobs: DeliveryJob[];
   /** Held deliveries found past their expiry instead of released. */
@@ -125,16 +143,7 @@ export class FallbackStore {
    */
   async releaseDue(now: Date, limit: number): Promise<Released> {
     return this.release(
-      `SELECT h.id, h.created_at FROM (
-         SELECT c.id, c.created_at, c.message_id, c.user_id FROM deliveries c
-          WHERE c.status = 'held' AND (c.next_attempt_at <= $1 OR c.expires_at <= $1)
-            AND (c.expires_at <= $1 OR NOT EXISTS (${LOWER_TIER('c')} AND y.status = 'held'))
-          ORDER BY c.next_attempt_at
-          LIMIT $2 * ${CANDIDATES_PER_RELEASE}) AS c
-         JOIN deliveries h ON h.id = c.id AND h.created_at = c.created_at
-        WHERE pg_try_advisory_xact_lock(${RELEASE_LOCK_CLASS}, hashtext(c.message_id::text || ':' || COALESCE(c.user_id, '')))
-        LIMIT $2
-        FOR UPDATE OF h SKIP LOCKED`,
+      RELEASE_DUE,
       [now, limit, RELEASE_LEASE_MS],
     );
   }

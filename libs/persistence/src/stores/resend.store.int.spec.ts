@@ -4,7 +4,7 @@ import { createTestDatabase, eventually, type TestDatabase } from '@notify/testi
 import { createDataSource, runMigrations } from '../data-source';
 import { newId } from '../ids';
 import { DeliveryOutcomeStore } from './delivery-outcome.store';
-import { FallbackStore, RELEASE_LEASE_MS, STRANDED_AFTER_MS } from './fallback.store';
+import { FallbackStore, RELEASE_DUE, RELEASE_LEASE_MS, STRANDED_AFTER_MS } from './fallback.store';
 import { FIND_DUE, MAX_CLAIM_JOBS, ResendStore } from './resend.store';
 
 const T0 = new Date('2030-03-01T10:00:00Z');
@@ -382,6 +382,22 @@ describe('ResendStore', () => {
     expect([...aTook!, ...bTook, ...later].sort()).toEqual([phone, tablet].sort());
     // 30 s after the late push, not 10 minutes early.
     expect(await statusOf([sms])).toEqual([{ status: 'held', next_attempt_at: at(30_000) }]);
+  });
+
+  it('does not release a held delivery that another scheduler released since its statement began', async () => {
+    const [late] = await seed('u-released-meanwhile', 1, { status: 'held', nextAttemptAt: at(-60_000), channel: 'push' });
+    const runner = second.createQueryRunner();
+    try {
+      await runner.startTransaction();
+      // The statement's snapshot is taken now; it reads and locks its rows only when fetched.
+      const literal = RELEASE_DUE.replace(/\$1/g, `'${T0.toISOString()}'::timestamptz`).replace(/\$2/g, '10');
+      await runner.query(`DECLARE due CURSOR FOR ${literal}`);
+      expect((await new FallbackStore(first).releaseDue(T0, 10)).jobs.map((j) => j.deliveryId)).toEqual([late]);
+      expect(await runner.query(`FETCH ALL FROM due`)).toEqual([]);
+    } finally {
+      await runner.rollbackTransaction();
+      await runner.release();
+    }
   });
 
   it('claims the failed deliveries of one broadcast with one copy of its data for all their jobs', async () => {
