@@ -36,28 +36,43 @@ const isoDateTime = z.string().regex(ISO_DATE_TIME, { message: 'an ISO 8601 date
   return ms >= EARLIEST_STORABLE_MS && ms <= LATEST_STORABLE_MS;
 }, 'must fall between 0001-01-01 and 9999-12-31 UTC');
 
-/** Whether `text` is a well-formed BCP 47 language tag (what `Intl` takes). */
-function isLanguageTag(text: string): boolean {
+/**
+ * The canonical BCP 47 tag a locale means (`zh-CN`, `id-ID`), or undefined when it means none. Also
+ * read: Java's `Locale.toString()` (`zh_CN`, `zh_CN_#Hans` → `zh-Hans-CN`, `zh__#Hant` → `zh-Hant`),
+ * POSIX names (`en_US.UTF-8`), and the old codes Java and Android still write (`in` → `id`, `iw` →
+ * `he`), so that each meets the template written for its language.
+ */
+export function localeTag(text: string): string | undefined {
+  const posix = text.replace(/[.@].*$/, '');
+  let tag = posix;
+  if (posix.includes('_')) {
+    const [base = '', script = ''] = posix.split('_#');
+    const [language = '', region = '', ...variants] = base.split('_');
+    tag = [language, script, region, ...variants].filter((part) => part !== '').join('-');
+  }
   try {
-    return Intl.getCanonicalLocales(text).length === 1;
+    return Intl.getCanonicalLocales(tag)[0];
   } catch {
-    return false;
+    return undefined;
   }
 }
 
-/**
- * A locale: a BCP 47 language tag (`en`, `zh-CN`). Java's `Locale.toString()` form (`zh_CN`) is
- * taken and read as the tag it means; anything else that is no language tag is refused, since no
- * template would ever match it and its user would get the default language without a word.
- */
 const NOT_A_TAG = 'a BCP 47 language tag, such as en or zh-CN';
+/** The longest locale stored (`varchar(35)`). */
+const MAX_LOCALE_LENGTH = 35;
+
+/**
+ * A locale: a BCP 47 language tag, stored in its canonical form (`localeTag`, which also reads Java's
+ * and POSIX's forms). Anything that is no language tag is refused: no template would ever match it,
+ * and its user would get the default language without a word.
+ */
 export const LocaleSchema = z
   .string()
   // The shape, which the JSON Schema carries for producers; Intl then checks the subtags.
-  .regex(/^[A-Za-z]{2,8}([-_][A-Za-z0-9]{1,8})*$/, { message: NOT_A_TAG, abort: true })
-  .max(35)
-  .overwrite((text) => text.replace(/_/g, '-'))
-  .refine(isLanguageTag, NOT_A_TAG);
+  .regex(/^[A-Za-z]{2,8}([-_#.@][A-Za-z0-9_#.@-]*)?$/, { message: NOT_A_TAG, abort: true })
+  .max(64)
+  .overwrite((text) => localeTag(text) ?? text)
+  .refine((text) => localeTag(text) === text && text.length <= MAX_LOCALE_LENGTH, NOT_A_TAG);
 
 export const RecipientSelectorSchema = z.union([
   z.strictObject({ userId: UserIdSchema }),

@@ -93,8 +93,15 @@ describe('parseRequestRecord', () => {
       expect(parsed.expiresAt).toBe('2026-12-02T09:00:00+08:00');
     });
 
-    it("takes a locale in Java's form (zh_CN) as the language tag it means", () => {
-      expect(accept(JSON.stringify(request({ locale: 'zh_CN' }))).request.locale).toBe('zh-CN');
+    it.each([
+      ['zh_CN', 'zh-CN'],
+      ['zh_CN_#Hans', 'zh-Hans-CN'],
+      ['zh__#Hant', 'zh-Hant'],
+      ['in_ID', 'id-ID'],
+      ['en_US.UTF-8', 'en-US'],
+      ['EN-us', 'en-US'],
+    ])("takes the locale %s (Java's, POSIX's or any case) as the tag it means, %s", (locale, tag) => {
+      expect(accept(JSON.stringify(request({ locale }))).request.locale).toBe(tag);
     });
 
     it('takes times to the minute, as Java writes a time on a whole minute', () => {

@@ -48,6 +48,13 @@ describe('pickLocale', () => {
   it("reads a candidate in Java's form (zh_CN) as the language tag it means", () => {
     expect(pickLocale(['zh_CN'], ['en', 'zh-CN'], 'en')).toBe('zh-CN');
     expect(pickLocale(['zh_TW'], ['en', 'zh-CN'], 'en')).toBe('zh-CN');
+    expect(pickLocale(['zh_CN_#Hans'], ['en', 'zh'], 'en')).toBe('zh');
+  });
+
+  it('matches the old language codes Java and Android write to the template of their language, both ways', () => {
+    expect(pickLocale(['in_ID'], ['en', 'id'], 'en')).toBe('id');
+    expect(pickLocale(['iw-IL'], ['en', 'he'], 'en')).toBe('he');
+    expect(pickLocale(['id-ID'], ['en', 'in'], 'en')).toBe('in');
   });
 
   describe('with no templates available', () => {
