@@ -261,6 +261,7 @@ describe('per-app loaders', () => {
 
     it('accepts a bootstrap API key of any length a client can send (contract §7 sets none)', () => {
       expect(loadQueryApiConfig({ BOOTSTRAP_API_KEY: 'test-key' }).bootstrapApiKey).toBe('test-key');
+      expect(loadQueryApiConfig({ BOOTSTRAP_API_KEY: 'team bootstrap key 2026' }).bootstrapApiKey).toBe('team bootstrap key 2026');
     });
 
     it('accepts a postgresql:// connection string', () => {

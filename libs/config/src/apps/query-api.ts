@@ -12,7 +12,7 @@ export const queryApiSettings = {
   // Any key a client can send (contract §7 sets no length; a short one gets a warning at start).
   bootstrapApiKey: setting(
     'BOOTSTRAP_API_KEY',
-    z.string().regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces (what x-api-key metadata carries)').optional(),
+    z.string().regex(/^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$/, 'printable ASCII, no space at either end (what x-api-key metadata carries)').optional(),
     'An API key accepted with every scope (first start of a new installation)',
     { sensitive: true },
   ),

@@ -31,6 +31,10 @@ const CODES: Record<string, ProviderErrorCode> = {
   'isv.DENY_IP_RANGE': ProviderErrorCode.Misconfigured,
   // The account's monthly quota: nothing goes out until someone raises it or the month turns.
   'isv.MONTH_LIMIT_CONTROL': ProviderErrorCode.Misconfigured,
+  // A frozen account (45 days without a send) or a test signature or template used in production.
+  'isv.SECURITY_FROZEN_ACCOUNT': ProviderErrorCode.Misconfigured,
+  'isv.SMS_TEST_NUMBER_LIMIT': ProviderErrorCode.Misconfigured,
+  'isv.SMS_TEST_SIGN_TEMPLATE_LIMIT': ProviderErrorCode.Misconfigured,
   'isp.RAM_PERMISSION_DENY': ProviderErrorCode.Misconfigured,
   SignatureDoesNotMatch: ProviderErrorCode.BadCredentials,
   'InvalidAccessKeyId.NotFound': ProviderErrorCode.BadCredentials,
@@ -80,14 +84,16 @@ export function aliyunError(answer: HttpAnswer, body: AliyunAnswerBody, phone: s
 }
 
 /**
- * SendSms answers a refusal of the request itself with 200 and an `isv.` code (the caller's side),
- * and its own failures with `isp.` codes. An `isv.` code not listed above is a refusal of this
- * message, not the vendor failing: taken for `unexpected` it was retried and counted by the circuit
- * breaker, so one broadcast with a refused word opened the circuit for every SMS.
+ * SendSms answers a refusal of the request itself with 200 and an `isv.` code (the caller's side:
+ * this message or this account), and its own failures with `isp.` codes. An `isv.` code not listed
+ * above is not the vendor failing: taken for `unexpected` it was retried and counted by the circuit
+ * breaker, so one broadcast with a refused word opened the circuit for every SMS. Whether it is the
+ * message's fault or the account's is unknown, so it is taken as the account's: an alert, and the
+ * deliveries wait an hour instead of being lost if it was the account.
  */
 function byVendorCode(vendorCode: string | undefined, status: number): ProviderErrorCode | undefined {
   if (status !== 200 || vendorCode === undefined) return undefined;
-  if (vendorCode.startsWith('isv.')) return ProviderErrorCode.Rejected;
+  if (vendorCode.startsWith('isv.')) return ProviderErrorCode.Misconfigured;
   if (vendorCode.startsWith('isp.')) return ProviderErrorCode.Unavailable;
   return undefined;
 }

@@ -73,7 +73,8 @@ describe('Aliyun SMS provider', () => {
   it.each([
     ['isv.SMS_CONTENT_ILLEGAL', 'permanent', 'rejected'],
     ['isv.INVALID_PARAMETERS', 'permanent', 'rejected'],
-    ['isv.SOME_CODE_NOT_LISTED', 'permanent', 'rejected'],
+    ['isv.SOME_CODE_NOT_LISTED', 'configuration', 'misconfigured'],
+    ['isv.SECURITY_FROZEN_ACCOUNT', 'configuration', 'misconfigured'],
     ['isv.PRODUCT_UN_SUBSCRIPT', 'configuration', 'misconfigured'],
     ['isv.MONTH_LIMIT_CONTROL', 'configuration', 'misconfigured'],
     ['isp.SOME_CODE_NOT_LISTED', 'transient', 'unavailable'],
