@@ -54,8 +54,15 @@ describe('message center across a broker restart', () => {
     await eventually(stored, (n) => n === 600, { timeoutMs: 90_000 });
     await producer.disconnect();
 
-    const distinct = await db.query<{ n: string }>('SELECT count(DISTINCT request_id) AS n FROM messages WHERE request_id = ANY($1)', [ids]);
-    expect(Number(distinct.rows[0]!.n)).toBe(new Set(ids).size);
+    // Once each: one message per request, and each user's inbox numbered 1 to 60 without a gap or a repeat.
+    const messages = await db.query<{ n: string }>('SELECT count(*) AS n FROM messages WHERE request_id = ANY($1)', [[...new Set(ids)]]);
+    expect(Number(messages.rows[0]!.n)).toBe(600);
+    const inboxes = await db.query<{ seqs: string[] }>(
+      `SELECT array_agg(seq ORDER BY seq) AS seqs FROM inbox_entries WHERE user_id LIKE $1 GROUP BY user_id`,
+      [`rs-${run}-%`],
+    );
+    const oneToSixty = Array.from({ length: 60 }, (_, i) => i + 1);
+    expect(inboxes.rows.map((row) => row.seqs.map(Number))).toEqual(Array.from({ length: 10 }, () => oneToSixty));
     expect(fatal).toEqual([]);
   });
 });

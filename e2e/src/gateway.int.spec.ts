@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { io } from 'socket.io-client';
-import { MAX_SYNC_LIMIT, Topics, type InboxMessage, type SyncResponse } from '@notify/contracts';
-import { eventually } from '@notify/testing';
+import { MAX_SYNC_LIMIT, Topics, type InboxMessage, type OutcomeEvent, type SyncResponse } from '@notify/contracts';
+import { eventually, jsonOf } from '@notify/testing';
 import { NotificationInbox } from '@notify/client/browser/notification-inbox.js';
 import { RunningPlatform, uniqueId, type NotificationSocket } from './platform';
 import { readAllRecords } from './dead-letters';
@@ -279,24 +279,27 @@ describe('realtime gateway', () => {
     // Not this installation's signature: unknown.
     const forged = link.pathname.replace(/\.[\w-]+$/, '.' + 'A'.repeat(22));
     expect((await follow(forged)).status).toBe(404);
+    // The first click, and only it, is published (the HEAD and the second GET are not).
+    const clickedEvents = async () =>
+      (await readAllRecords(Topics.events, userId)).map((record) => jsonOf(record.value) as OutcomeEvent).filter((event) => event.status === 'clicked');
+    const clicked = await eventually(clickedEvents, (events) => events.length > 0);
+    expect(clicked.map((event) => [event.requestId, event.channel, event.status])).toEqual([[requestId, 'websocket', 'clicked']]);
   });
 
   it('keeps its cluster when the database ends the adapter’s connections, as a restart of PostgreSQL does', async () => {
     const edgePort = await platform.addEdgeGateway();
     const listening = async () =>
-      Number(
-        (
-          await platform.db.query(
-            `SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'realtime-gateway-adapter' AND query LIKE 'LISTEN%'`,
-          )
-        )[0].n,
-      );
-    const gateways = await listening();
+      (
+        (await platform.db.query(
+          `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'realtime-gateway-adapter' AND query LIKE 'LISTEN%'`,
+        )) as { pid: number }[]
+      ).map((row) => row.pid);
+    const before = await listening();
     await platform.db.query(
       `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'realtime-gateway-adapter'`,
     );
-    // Every gateway listens again, on a new connection.
-    await eventually(listening, (n) => n === gateways);
+    // Every gateway listens again, on a new connection (a terminated backend is listed until it has exited).
+    await eventually(listening, (pids) => pids.length === before.length && pids.every((pid) => !before.includes(pid)));
     const userId = uniqueId('edge-after');
     const client = await platform.connectAndCollect(userId, { port: edgePort });
     await note(userId, 'after the adapter reconnected');

@@ -38,8 +38,15 @@ describe('resend batched per receiver', () => {
     const userId = uniqueId('resend');
     const note = (title: string) =>
       platform.produceRequest({ id: uniqueId('r'), type: 'account.note', to: { userId }, channels: ['websocket'], content: { title } }, userId);
+    // Every message the page would show, as it hands them over.
+    const shown: string[] = [];
     const connectInbox = () => {
-      const inbox = new NotificationInbox({ io: io as never, url: `http://127.0.0.1:${platform.gatewayPort}`, token: platform.tokenFor(userId) });
+      const inbox = new NotificationInbox({
+        io: io as never,
+        url: `http://127.0.0.1:${platform.gatewayPort}`,
+        token: platform.tokenFor(userId),
+        onMessages: (messages) => void shown.push(...messages.map((m) => m.title)),
+      });
       inbox.connect();
       return inbox;
     };
@@ -56,6 +63,7 @@ describe('resend batched per receiver', () => {
     const pending = await eventually(() => websocketRows(userId), (rows) => rows.length === 10 && rows.every((r) => r.status === 'failed' && r.next_attempt_at));
     expect(pending).toHaveLength(10);
 
+    shown.length = 0;
     const again = connectInbox();
     const batches: InboxMessage[][] = [];
     (again as unknown as { socket: { on: (e: string, f: (m: InboxMessage[]) => void) => void } }).socket.on('notifications', (messages) => void batches.push(messages));
@@ -66,6 +74,8 @@ describe('resend batched per receiver', () => {
     expect(batches[0]!.map((m) => m.title)).toEqual(Array.from({ length: 10 }, (_, i) => `message ${i + 1}`));
     const delivered = await eventually(() => websocketRows(userId), (rows) => rows.every((r) => r.status === 'delivered'));
     expect(delivered).toHaveLength(10);
+    // The sync showed the 10 once; the batch that followed, all of them again, showed none a second time.
+    expect(shown).toEqual(Array.from({ length: 10 }, (_, i) => `message ${i + 1}`));
     expect(again.list().map((m) => m.title)).toEqual(Array.from({ length: 10 }, (_, i) => `message ${i + 1}`));
     again.disconnect();
   });

@@ -381,6 +381,11 @@ describe('docker-compose.yml: app-specific settings', () => {
     expect(environmentOf(services[app] ?? {}).JWT_SECRET).toBe(SHELL.JWT_SECRET);
   });
 
+  it.each(appsReading('CLICK_SECRET'))('%s refuses to start with CLICK_SECRET but no CLICK_BASE_URL, instead of sending links no one can open', (app) => {
+    const env = environmentOf(services[app] ?? {}, { ...SHELL, CLICK_SECRET: 'c'.repeat(32) });
+    expect(() => configApiOf(app).load(env)).toThrow(/CLICK_BASE_URL/);
+  });
+
   it.each(ROUTE_APPS)('%s reads a route table (NOTIFY_ROUTES) that the image contains', (app) => {
     const env = environmentOf(services[app] ?? {});
     const { settings } = configApiOf(app);

@@ -12,6 +12,8 @@ describe('smsText', () => {
   it('cuts a text longer than a provider takes, with an ellipsis, never through a character', () => {
     const long = smsText(job('', 'a'.repeat(2_000)));
     expect(long).toHaveLength(SMS_TEXT_UNITS);
+    // Twilio takes 1,600 characters at most, and refuses a longer body whole.
+    expect(long.length).toBeLessThanOrEqual(1_600);
     expect(long.endsWith('a…')).toBe(true);
     const emoji = smsText(job('', '😀'.repeat(1_000)));
     expect(emoji.length).toBeLessThanOrEqual(SMS_TEXT_UNITS);

@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { ScriptedReplies, requestForm, startFakeHttpServer, type FakeReply, type FakeRequest } from './fake-http-server';
 
+/** Twilio refuses a longer body, whole (error 21617). */
+const TWILIO_MAX_BODY = 1_600;
+
 export interface TwilioMessage {
   sid: string;
   to: string;
@@ -52,6 +55,7 @@ export async function startFakeTwilio(options: { latencyMs?: number; record?: bo
     const body = form.get('Body');
     if (from === null) return error(400, 21603, "A 'From' phone number is required.");
     if (body === null || body === '') return error(400, 21602, 'Message body is required.');
+    if (body.length > TWILIO_MAX_BODY) return error(400, 21617, 'The concatenated message body exceeds the 1600 character limit.');
     if (!E164.test(to)) return error(400, 21211, `The 'To' number ${to} is not a valid phone number.`);
     if (optedOut.has(to)) return error(400, 21610, 'Attempt to send to unsubscribed recipient');
     const failure = failures.take();

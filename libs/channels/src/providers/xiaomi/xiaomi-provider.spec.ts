@@ -1,4 +1,4 @@
-import { startFakeXiaomi, type FakeXiaomi } from '@notify/testing';
+import { ManualClock, startFakeXiaomi, type FakeXiaomi } from '@notify/testing';
 import { failureOf } from '../../../test/outcome';
 import { RecordingLog } from '../../../test/recording-log';
 import { createPushProvider } from '../../factories';
@@ -17,10 +17,13 @@ describe('Xiaomi push provider', () => {
   let provider: PushChannelProvider;
   let log: RecordingLog;
 
-  async function start(appSecret?: string): Promise<void> {
+  async function start(appSecret?: string, clock?: ManualClock): Promise<void> {
     log = new RecordingLog();
     fake = await startFakeXiaomi();
-    provider = createPushProvider({ driver: 'xiaomi', baseUrl: fake.url, packageName: fake.packageName, appSecret: appSecret ?? fake.appSecret }, { log });
+    provider = createPushProvider(
+      { driver: 'xiaomi', baseUrl: fake.url, packageName: fake.packageName, appSecret: appSecret ?? fake.appSecret },
+      { log, ...(clock === undefined ? {} : { clock }) },
+    );
   }
 
   afterEach(async () => {
@@ -95,13 +98,14 @@ describe('Xiaomi push provider', () => {
   });
 
   it('maps the documented answers: quota until midnight in China, setup mistakes to configuration, a refused message to rejected, a failed send to unavailable', async () => {
-    await start();
+    // 2026-12-04 22:30 in Beijing (UTC+8): the daily quota is back in 90 minutes.
+    await start(undefined, new ManualClock(Date.parse('2026-12-04T14:30:00Z')));
     const answers: Record<number, string> = {};
     for (const code of [10034, 10027, 22022, 21302, 65009, 10017, 20301]) {
       fake.failNext({ code, reason: 'refused' });
       const failure = await failureOf(provider.send({ token: regids[0] as string, content }));
       answers[code] = `${failure.kind}/${failure.code}`;
-      if (code === 10034) expect(failure.retryAfterMs).toBeGreaterThan(0);
+      if (code === 10034) expect(failure.retryAfterMs).toBe(90 * 60_000);
     }
     expect(answers).toEqual({
       10034: 'transient/rate_limited',
