@@ -160,6 +160,9 @@ describe('RouteTable.from', () => {
       ['an unknown retry setting', { retry: { attempts: 3 } }, /^routes\.default\.retry: .*attempts/],
       ['an unknown priority', { priority: 'urgent' }, /^routes\.default\.priority: /],
       ['a channel listed twice', { channels: ['websocket', 'push', 'websocket'] }, /^routes\.default\.channels: /],
+      // Parsed fine, but Intl refuses the format at the first request: every request of the route would fail.
+      ['a number format with an unknown unit', { templates: { en: { title: 't', body: 'Arrives in {h, number, ::unit/hours}' } } }, /^routes\.default\.templates\.en\.body: the format of \{h\}/],
+      ['a currency format without a currency, in a plural branch', { templates: { en: { title: '{n, plural, one {{p, number, currency}} other {#}}', body: 'b' } } }, /^routes\.default\.templates\.en\.title: the format of \{p\}/],
     ])('rejects %s, with the path to it', (_case, settings, path) => {
       const error = routeTableError(() => RouteTable.from({ version: 1, routes: { default: { channels: ['websocket'], ...settings } } }));
       expect(error.problems).toHaveLength(1);

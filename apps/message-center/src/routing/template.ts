@@ -45,7 +45,11 @@ export class LocalizedTemplate {
     const compile = (field: 'title' | 'body' | 'url', text: string): IntlMessageFormat | undefined => {
       try {
         // Notifications are plain text: `<b>` is text, not a rich-text tag whose formatter no request supplies.
-        return new IntlMessageFormat(text, locale, undefined, { ignoreTag: true });
+        const compiled = new IntlMessageFormat(text, locale, undefined, { ignoreTag: true });
+        const unformattable = formatProblems(compiled.getAst(), locale);
+        if (unformattable.length === 0) return compiled;
+        problems.push(...unformattable.map((problem) => `${field}: ${problem} in "${text}"`));
+        return undefined;
       } catch (error) {
         const detail = error as { message?: string; location?: { start?: { offset?: number } } };
         const at = detail.location?.start?.offset;
@@ -72,6 +76,37 @@ export class LocalizedTemplate {
     const rendered = { title: String(this.title.format(values)), body: String(this.body.format(values)) };
     return this.url ? { ...rendered, url: String(this.url.format(values)) } : rendered;
   }
+}
+
+/**
+ * The number, date and time formats of a message, in every branch, that cannot format anything: a
+ * skeleton or style is only handed to `Intl` when a value is formatted (`::currency/YUAN`,
+ * `::unit/hours`, `{n, number, currency}` without a currency), so each is tried once here, at load,
+ * instead of failing every request of the route.
+ */
+function formatProblems(elements: readonly MessageFormatElement[], locale: string): string[] {
+  return elements.flatMap((element): string[] => {
+    switch (element.type) {
+      case TYPE.number:
+      case TYPE.date:
+      case TYPE.time:
+        try {
+          new IntlMessageFormat([element], locale).format({ [element.value]: 0 });
+          return [];
+        } catch (error) {
+          return [`the format of {${element.value}} cannot be used: ${error instanceof Error ? error.message : String(error)}`];
+        }
+      case TYPE.plural:
+      case TYPE.select:
+        return Object.values(element.options).flatMap((option) => formatProblems(option.value, locale));
+      case TYPE.tag:
+        return formatProblems(element.children, locale);
+      case TYPE.literal:
+      case TYPE.pound:
+      case TYPE.argument:
+        return [];
+    }
+  });
 }
 
 /** Every variable a message uses, in every branch of its plurals and selects, whether the data takes that branch or not. */
