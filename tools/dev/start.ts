@@ -14,6 +14,9 @@ const KAFKA_SCRIPT = resolve(ROOT, 'tools/kafka/kafka.sh');
 const HEALTH_WAIT_MS = 120_000;
 /** As docker-compose.yml allows: the gateway's shutdown waits for acknowledgements still out, then their writes. */
 const STOP_WAIT_MS = 40_000;
+const DATABASE_STOP_WAIT_MS = 15_000;
+/** kafka.sh stop waits up to 30 s for the broker before it kills it. */
+const KAFKA_STOP_WAIT_MS = 45_000;
 const run = promisify(execFile);
 
 const say = (line: string): void => void process.stdout.write(`[start] ${line}\n`);
@@ -31,25 +34,33 @@ interface Started {
  */
 async function main(): Promise<void> {
   const started: Started = { kafkaStartedHere: false, children: new Map() };
-  let stopping = false;
+  // One stop, however many signals: a second Ctrl-C waits for it rather than exiting in the middle
+  // of stopping the broker, which then ran on with no one to stop it.
+  let stopping: Promise<void> | undefined;
   const stop = async (code: number): Promise<never> => {
-    if (!stopping) {
-      stopping = true;
-      await stopAll(started);
-    }
+    stopping ??= stopAll(started);
+    await stopping;
     process.exit(code);
   };
   process.on('SIGINT', () => void stop(0));
   process.on('SIGTERM', () => void stop(0));
+  // A closed terminal: the apps stop themselves on SIGHUP; the broker and PostgreSQL are ours to stop.
+  process.on('SIGHUP', () => void stop(129));
+  process.stdout.on('error', () => undefined);
 
   try {
     const env: NodeJS.ProcessEnv = { ...process.env, KAFKAJS_NO_PARTITIONER_WARNING: '1' };
     env.KAFKA_BROKERS = await provideKafka(env, started);
+    if (stopping) return;
     started.database = await provideDatabase(env, resolve(ROOT, '.data'), say);
     env.DATABASE_URL = started.database.url;
     say(`PostgreSQL: ${started.database.source}`);
+    // Stopped while the database started: the stop went past it.
+    if (stopping) return void (await within(started.database.stop(), DATABASE_STOP_WAIT_MS, 'PostgreSQL stop'));
     const applied = await runMigrations({ databaseUrl: env.DATABASE_URL });
     say(applied.length > 0 ? `applied migrations: ${applied.join(', ')}` : 'schema is up to date');
+    // Stopped while it started: no app is started that the stop already went past.
+    if (stopping) return;
     const devSecret = !env.JWT_SECRET && !env.JWT_PUBLIC_KEY;
     if (devSecret) env.JWT_SECRET = randomBytes(24).toString('hex');
     // Tracked links on the local stack: they last as long as this run (another run signs with another secret).
@@ -157,9 +168,20 @@ function printBanner(env: NodeJS.ProcessEnv, devSecret: boolean): void {
 async function stopAll(started: Started): Promise<void> {
   say('stopping');
   await Promise.all([...started.children.values()].map(stopChild));
-  if (started.database) await started.database.stop().catch((e: unknown) => say(`PostgreSQL stop failed: ${String(e)}`));
-  if (started.kafkaStartedHere) await run('bash', [KAFKA_SCRIPT, 'stop']).catch((e: unknown) => say(`Kafka stop failed: ${String(e)}`));
+  // Bounded: embedded PostgreSQL shares the terminal and may have taken the Ctrl-C itself and gone,
+  // and its package then waits for ever for an exit that came before; the broker must be stopped anyway.
+  if (started.database) await within(started.database.stop(), DATABASE_STOP_WAIT_MS, 'PostgreSQL stop');
+  if (started.kafkaStartedHere) await within(run('bash', [KAFKA_SCRIPT, 'stop']), KAFKA_STOP_WAIT_MS, 'Kafka stop');
   say('stopped');
+}
+
+/** Waits for `step` at most `ms`, saying so when it failed or took longer. */
+async function within(step: Promise<unknown>, ms: number, what: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<string>((resolve) => (timer = setTimeout(() => resolve(`${what} took over ${ms / 1000} s; going on`), ms)));
+  const outcome = await Promise.race([step.then(() => undefined, (e: unknown) => `${what} failed: ${String(e)}`), late]);
+  clearTimeout(timer);
+  if (outcome) say(outcome);
 }
 
 function stopChild(child: ChildProcess): Promise<void> {
