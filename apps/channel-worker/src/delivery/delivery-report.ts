@@ -98,13 +98,17 @@ export class DeliveryReport {
     this.logger.warn({ channel, ...group }, `${group.provider} refused deliveries (${group.code})`);
   }
 
+  /** Counts devices, not deliveries: each message of a summary sent to a dead token decides to deactivate the same device. */
   private deactivated(channel: WorkerChannel, attempts: SendAttempt[], decisions: Decision[]): void {
-    const byProvider = new Map<string, number>();
+    const byProvider = new Map<string, Set<string>>();
     attempts.forEach(({ result }, index) => {
-      if (decisions[index]?.deactivation === undefined || result.kind !== 'refused') return;
-      byProvider.set(result.provider, (byProvider.get(result.provider) ?? 0) + 1);
+      const deactivation = decisions[index]?.deactivation;
+      if (deactivation === undefined || result.kind !== 'refused') return;
+      const devices = byProvider.get(result.provider) ?? new Set<string>();
+      devices.add(`${deactivation.userId}\u0000${deactivation.deviceId}`);
+      byProvider.set(result.provider, devices);
     });
-    for (const [provider, devices] of byProvider) {
+    for (const [provider, { size: devices }] of byProvider) {
       this.deactivations.inc({ provider }, devices);
       this.logger.info({ channel, provider, devices }, 'deactivated device tokens the provider called dead');
     }

@@ -4,9 +4,10 @@ import type { SendAttempt } from '../senders/send-attempt';
 import { TokenRefusalWatch } from './token-refusal-watch';
 
 const job = { deliveryId: 'd' } as DeliveryJob;
+/** A vendor's answer refusing a token (it carries the answer's HTTP status). */
 const refused = (provider = 'apns', vendorCode = 'BadDeviceToken'): SendAttempt => ({
   job,
-  result: { kind: 'refused', provider, error: new ProviderError({ provider, code: ProviderErrorCode.InvalidEndpoint, deactivateToken: true, vendorCode, message: 'bad token' }) },
+  result: { kind: 'refused', provider, error: new ProviderError({ provider, code: ProviderErrorCode.InvalidEndpoint, deactivateToken: true, vendorCode, status: 400, message: 'bad token' }) },
 });
 const accepted = (provider = 'apns'): SendAttempt => ({ job, result: { kind: 'accepted', provider, receipt: { providerMessageId: 'x', acceptedAt: new Date(0) } } });
 const deactivating = (attempts: SendAttempt[]) => attempts.filter((a) => a.result.kind === 'refused' && a.result.error.deactivateToken).length;
@@ -29,6 +30,18 @@ describe('TokenRefusalWatch', () => {
 
     // The configuration is fixed: sends go through again, and a dead token is dead again.
     expect(deactivating(watch.review([accepted(), refused()]).attempts)).toBe(1);
+  });
+
+  it('leaves out tokens the adapter refused before asking the vendor: they say nothing about the configuration', () => {
+    const watch = new TokenRefusalWatch(10);
+    // What the APNs adapter answers for a token that is not hex, without a request.
+    const malformed = (): SendAttempt => ({
+      job,
+      result: { kind: 'refused', provider: 'apns', error: new ProviderError({ provider: 'apns', code: ProviderErrorCode.InvalidEndpoint, deactivateToken: true, vendorCode: 'BadDeviceToken', message: 'not hex' }) },
+    });
+    const review = watch.review(Array.from({ length: 12 }, malformed));
+    expect(review.suspected).toEqual([]);
+    expect(deactivating(review.attempts)).toBe(12);
   });
 
   it('suspects a provider after 10 refusals in a row however long it sent well before', () => {

@@ -61,6 +61,11 @@ function tokenAnswerOf(attempt: SendAttempt): { provider: string; refused: boole
   return undefined;
 }
 
+/**
+ * Only the vendor's own answers (they carry its HTTP status) say anything about the configuration:
+ * a token the adapter refused before any request (an APNs token that is not hex) is bad whatever the
+ * configuration, and ten of them in a row kept every bad token and raised a false alert.
+ */
 function isFleetWide(error: ProviderError): boolean {
-  return error.deactivateToken && error.vendorCode !== undefined && FLEET_WIDE.has(error.vendorCode);
+  return error.deactivateToken && error.status !== undefined && error.vendorCode !== undefined && FLEET_WIDE.has(error.vendorCode);
 }
