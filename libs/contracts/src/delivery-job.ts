@@ -19,9 +19,19 @@ export const DeliveryJobSchema = z.object({
   /** The locale the message was rendered in for this endpoint. */
   locale: z.string(),
   /** `seq` is the receiver's inbox sequence number; null for a delivery outside the inbox (a bare phone or email). */
-  message: InboxMessageSchema.extend({ seq: z.number().int().positive().nullable() }),
+  message: InboxMessageSchema.extend({
+    seq: z.number().int().positive().nullable(),
+    /** Set by the resend poller on a push job whose `data` no push could carry (`PUSH_DATA_BYTES`): left out of the record, and the push says so. */
+    dataOmitted: z.literal(true).optional(),
+  }),
 });
 export type DeliveryJob = z.infer<typeof DeliveryJobSchema>;
+
+/**
+ * Bytes a message's `data` may take in a push, as the quoted JSON string it travels as; more is left
+ * out (`dataOmitted`) for the app to sync. A summary's 50 message ids take about 2,070.
+ */
+export const PUSH_DATA_BYTES = 2_200;
 
 /** The most messages one resend batch carries; a receiver with more pending gets them over several. */
 export const MAX_BATCH_JOBS = 1000;

@@ -33,6 +33,11 @@ describe('pushContentOf', () => {
     await expect(apns.send({ token: TOKEN, content })).resolves.toMatchObject({ providerMessageId: expect.any(String) });
   });
 
+  it('says the data was left out when the resend poller left it out of the record', () => {
+    const omitted = deliveryJob(2, { message: { ...deliveryJob(2).message, data: {}, dataOmitted: true } });
+    expect(pushContentOf(omitted).data).toEqual({ messageId: 'm-2', type: 'note', seq: '2', dataOmitted: 'true' });
+  });
+
   it('leaves the data out when it would take the payload over 4 KB with an emoji-heavy title and body', async () => {
     const data = { note: 'n'.repeat(2_150) }; // within the data's own limit
     const emoji = deliveryJob(3, { message: { ...deliveryJob(3).message, title: '📦'.repeat(100), body: '🚚'.repeat(400), data } });

@@ -1,5 +1,5 @@
 import { shortened, type PushContent } from '@notify/channels';
-import type { DeliveryJob } from '@notify/contracts';
+import { PUSH_DATA_BYTES, type DeliveryJob } from '@notify/contracts';
 import { summaryTitle } from '../delivery/summaries';
 
 /**
@@ -9,11 +9,8 @@ import { summaryTitle } from '../delivery/summaries';
  */
 export const PUSH_TITLE_CHARS = 100;
 export const PUSH_BODY_CHARS = 400;
-/**
- * Bytes a request's `data` may take in a push, as the quoted string it travels as (less when the
- * text is long, `PUSH_PAYLOAD_BYTES`); more is left out (`dataOmitted`) for the app to sync. A summary's 50 message ids take about 2,070.
- */
-export const PUSH_DATA_BYTES = 2_200;
+/** Bytes a request's `data` may take in a push (less when the text is long, `PUSH_PAYLOAD_BYTES`). */
+export { PUSH_DATA_BYTES };
 
 /**
  * Bytes the title, body and data may take together, as the JSON they travel as: each is within its
@@ -61,6 +58,7 @@ function appData(message: DeliveryJob['message'], maxBytes: number): Record<stri
   const link = linkOf(message);
   if (link) data['url'] = link;
   if (message.seq !== null) data['seq'] = String(message.seq);
+  if (message.dataOmitted) data['dataOmitted'] = 'true';
   if (Object.keys(message.data).length === 0) return data;
   const json = JSON.stringify(message.data);
   if (Buffer.byteLength(JSON.stringify(json)) <= maxBytes) data['data'] = json;

@@ -55,6 +55,19 @@ describe('resendRecords', () => {
     expect(batch.batch.map((j) => [j.message.seq, j.message.data])).toEqual(jobs.map((j) => [j.message.seq, {}]));
   });
 
+  it('puts a push summary of messages with large data in one record: a push carries no such data', () => {
+    const large = Array.from({ length: 10 }, (_, i) => job('u-phone', i + 1, { blob: 'x'.repeat(60_000) }, 'push'));
+    const small = job('u-phone', 11, { orderNo: '1234' }, 'push');
+    const records = values(batchOf([...large, small], 'push'));
+    expect(records).toHaveLength(1);
+    const batch = DeliveryBatchSchema.parse(JSON.parse(records[0]!.value));
+    // Left out, and marked so that the push tells the app to sync; data a push can carry travels.
+    expect(batch.batch.map((j) => [j.message.seq, j.message.data, j.message.dataOmitted])).toEqual([
+      ...large.map((j) => [j.message.seq, {}, true]),
+      [11, { orderNo: '1234' }, undefined],
+    ]);
+  });
+
   it('sends each message on its own when the route asks for no digest, or when there is no user to gather them by', () => {
     const sms = [1, 2].map((seq) => job('u-2', seq, {}, 'sms'));
     expect(values(batchOf(sms, 'sms'))).toEqual(sms.map((j) => ({ key: 'u-2', value: JSON.stringify(j) })));

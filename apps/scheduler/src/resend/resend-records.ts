@@ -1,5 +1,5 @@
 import type { Message, TopicMessages } from 'kafkajs';
-import { deliverTopic } from '@notify/contracts';
+import { deliverTopic, PUSH_DATA_BYTES, type DeliveryJob } from '@notify/contracts';
 import { MAX_CHUNK_BYTES, MAX_CHUNK_MESSAGES } from '@notify/kafka';
 import type { ResendBatch } from '@notify/persistence';
 
@@ -50,15 +50,23 @@ function* recordsOf(batch: ResendBatch, maxBytes: number): Generator<ResendRecor
     return;
   }
   const key = batch.userId;
-  // An SMS or email reads no `data`: counted in the record's bytes, a digest's messages with large data
-  // went as several records, so several digests where the route asks for one.
+  // An SMS or email reads no `data`, and a push carries at most PUSH_DATA_BYTES of it: counted in the
+  // record's bytes, messages with large data went as several records, so several digests where the
+  // route asks for one, and several summaries on one phone.
   const digest = batch.channel === 'sms' || batch.channel === 'email';
+  const travelling = (job: DeliveryJob): DeliveryJob => {
+    if (digest) return { ...job, message: { ...job.message, data: {} } };
+    if (batch.channel === 'push' && Buffer.byteLength(JSON.stringify(JSON.stringify(job.message.data))) > PUSH_DATA_BYTES) {
+      return { ...job, message: { ...job.message, data: {}, dataOmitted: true } };
+    }
+    return job;
+  };
   const head = `{"userId":${JSON.stringify(key)},"batch":[`;
   const record = (part: string[]): ResendRecord => ({ message: { key, value: `${head}${part.join(',')}]}` }, jobs: part.length });
   let part: string[] = [];
   let bytes = Buffer.byteLength(head) + 2;
   for (const job of batch.jobs) {
-    const json = JSON.stringify(digest ? { ...job, message: { ...job.message, data: {} } } : job);
+    const json = JSON.stringify(travelling(job));
     const size = Buffer.byteLength(json) + 1;
     if (part.length > 0 && bytes + size > maxBytes) {
       yield record(part);
