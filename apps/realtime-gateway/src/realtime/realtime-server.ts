@@ -129,7 +129,14 @@ export class RealtimeServer implements OnApplicationBootstrap, BeforeApplication
         keepAliveInitialDelayMillis: 10_000,
       });
       this.adapterPool.on('error', (err) => this.logger.warn({ err }, 'socket.io adapter connection lost'));
-      this.io.adapter(createAdapter(listeningPool(this.adapterPool, this.logger), { errorHandler: (err) => this.logger.warn({ err }, 'socket.io adapter error') }));
+      this.io.adapter(
+        createAdapter(listeningPool(this.adapterPool, this.logger), {
+          errorHandler: (err) => this.logger.warn({ err }, 'socket.io adapter error'),
+          // PostgreSQL refuses a NOTIFY payload of 8,000 bytes or more; the adapter's default threshold
+          // (8000, compared with >) let a message of exactly 8,000 bytes be refused instead of attached.
+          payloadThreshold: 7_999,
+        }),
+      );
     }
     const namespace = this.io.of(REALTIME_NAMESPACE);
     namespace.use((socket, next) => {
