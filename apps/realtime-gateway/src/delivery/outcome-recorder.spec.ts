@@ -56,6 +56,22 @@ describe('OutcomeRecorder', () => {
     expect(publishedEvents(kafka.accepted)).toEqual([{ topic: Topics.events, deliveryId: 'd1', status: 'delivered' }]);
   });
 
+  it('records the last acknowledgements when the database comes back within the shutdown, whatever backoff a write was in', async () => {
+    // PostgreSQL restarting as the gateway stops: the first three tries fail, then it answers.
+    const db = flakyStore(3);
+    const kafka = flakyProducer(0);
+    const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+    const backoff = { maxAttempts: 8, initialBackoffMs: 2_000, maxBackoffMs: 30_000, random: () => 0.99, sleep };
+    const publisher = new EventPublisher(kafka.producer, logger, instantRetry(3), { maxHeld: 100, drainTimeoutMs: 2_000, dropLogEveryMs: 10_000 });
+    const recorder = new OutcomeRecorder(db.store, publisher, logger, backoff);
+
+    recorder.add(acknowledged('d1'));
+    await recorder.onApplicationShutdown();
+
+    // Backing off as usual (about 2, 4 and 8 s), the second try came as the drain time ran out and the fourth long after.
+    expect(db.recorded).toEqual([[acknowledged('d1')]]);
+  });
+
   it('goes on with later acknowledgements after giving up on a group', async () => {
     const db = flakyStore(0);
     const kafka = flakyProducer(3);

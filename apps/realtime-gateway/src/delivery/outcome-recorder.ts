@@ -8,6 +8,14 @@ const FLUSH_AFTER_MS = 25;
 const FLUSH_AT = 500;
 
 /**
+ * Once shutting down, a failed write is tried again this often instead of after its backoff (up to
+ * 30 s), and this many more times: the process has only the publisher's drain time (20 s) left, and
+ * a write asleep in its backoff through a short database restart was never tried again.
+ */
+const HURRIED_RETRY_MS = 250;
+const HURRIED_ATTEMPTS = 80;
+
+/**
  * Acknowledgements arrive one by one; this gathers them and writes each group in one statement,
  * tried again in place (`afterCommit`), then hands the resulting events to the `EventPublisher`.
  * Groups are written one after another, in order; a broker away holds up only the events, never the
@@ -19,13 +27,25 @@ export class OutcomeRecorder implements OnApplicationShutdown {
   private pending: DeliveryOutcome[] = [];
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
+  private hurry = false;
+  private readonly wakeUps = new Set<() => void>();
+  private readonly writeRetry: AfterCommitRetry;
 
   constructor(
     private readonly store: DeliveryOutcomeStore,
     private readonly publisher: EventPublisher,
     @Inject(APP_LOGGER) private readonly logger: AppLogger,
-    @Optional() @Inject(AFTER_COMMIT_RETRY_POLICY) private readonly retry: AfterCommitRetry = AFTER_COMMIT_RETRY,
-  ) {}
+    @Optional() @Inject(AFTER_COMMIT_RETRY_POLICY) retry: AfterCommitRetry = AFTER_COMMIT_RETRY,
+  ) {
+    const hurried = (): boolean => this.hurry;
+    this.writeRetry = {
+      ...retry,
+      get maxAttempts() {
+        return hurried() ? retry.maxAttempts + HURRIED_ATTEMPTS : retry.maxAttempts;
+      },
+      sleep: (ms) => (this.hurry ? retry.sleep(Math.min(ms, HURRIED_RETRY_MS)) : this.wakeable(retry.sleep(ms))),
+    };
+  }
 
   add(outcome: DeliveryOutcome): void {
     this.pending.push(outcome);
@@ -50,8 +70,22 @@ export class OutcomeRecorder implements OnApplicationShutdown {
    * publisher's time for shutting down.
    */
   async onApplicationShutdown(): Promise<void> {
+    this.hurry = true;
+    for (const wake of this.wakeUps) wake();
     void this.publisher.track(this.flush(), 'recording acknowledgements');
     await this.publisher.settled();
+  }
+
+  /** A backoff's sleep that a shutdown cuts short. */
+  private async wakeable(sleep: Promise<void>): Promise<void> {
+    let wake!: () => void;
+    const woken = new Promise<void>((resolve) => (wake = resolve));
+    this.wakeUps.add(wake);
+    try {
+      await Promise.race([sleep, woken]);
+    } finally {
+      this.wakeUps.delete(wake);
+    }
   }
 
   private flushSoon(delayMs: number): void {
@@ -63,7 +97,7 @@ export class OutcomeRecorder implements OnApplicationShutdown {
   private async write(outcomes: DeliveryOutcome[]): Promise<void> {
     if (outcomes.length === 0) return;
     try {
-      const recorded = afterCommit('recording acknowledgements', () => this.store.record(outcomes), this.logger, this.retry);
+      const recorded = afterCommit('recording acknowledgements', () => this.store.record(outcomes), this.logger, this.writeRetry);
       await this.publisher.track(recorded, 'recording acknowledgements', (events) => events);
     } catch (error) {
       // The deliveries stay `sent`; the resend poller treats an unconfirmed send as not delivered.
