@@ -2,7 +2,7 @@ import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationB
 import { HttpAdapterHost } from '@nestjs/core';
 import type { Server as HttpServer } from 'node:http';
 import { createAdapter } from '@socket.io/postgres-adapter';
-import { Pool, type PoolClient } from 'pg';
+import { Pool } from 'pg';
 import { Server, type Namespace } from 'socket.io';
 import {
   REALTIME_NAMESPACE,
@@ -15,6 +15,7 @@ import { LONGEST_TIMER_MS } from '@notify/config';
 import { APP_LOGGER, type AppLogger } from '@notify/observability';
 import { TokenRejected, TokenVerifier } from '../auth/token-verifier';
 import { InboxRequests, type NotificationSocket, type SocketData } from './inbox-requests';
+import { listeningPool } from './listening-pool';
 import { userRoom } from './rooms';
 
 type InterServerEvents = Record<string, never>;
@@ -44,35 +45,6 @@ function isStored(reply: StoredAck): boolean {
   if (typeof reply !== 'object' || reply === null) return true;
   const error = (reply as { error?: unknown }).error;
   return typeof error !== 'object' || error === null;
-}
-
-/**
- * The pool as the cluster adapter uses it, but its LISTEN connection is watched: the adapter keeps
- * that connection out of the pool with no `error` listener, so a database restart (or a terminated
- * backend) threw an unhandled 'error' and stopped the gateway. Failed or ended, the connection is
- * given back to be destroyed, and the adapter, told by its `end`, takes a new one.
- */
-function listeningPool(pool: Pool, logger: AppLogger): Pool {
-  const connect = async (): Promise<PoolClient> => {
-    const client = await pool.connect();
-    const release = client.release;
-    const onError = (err: Error): void => {
-      logger.warn({ err }, 'socket.io adapter LISTEN connection lost; it reconnects');
-      client.release(err);
-    };
-    const onEnd = (): void => client.release(new Error('socket.io adapter LISTEN connection ended'));
-    // Once given back (by the adapter as it closes, or here), the client may serve another checkout.
-    client.release = (err?: Error | boolean) => {
-      client.removeListener('error', onError);
-      client.removeListener('end', onEnd);
-      client.release = release;
-      release(err);
-    };
-    client.on('error', onError);
-    client.on('end', onEnd);
-    return client;
-  };
-  return { query: pool.query.bind(pool), connect } as unknown as Pool;
 }
 
 /** Disconnects the socket when its token expires, however far away that is. */

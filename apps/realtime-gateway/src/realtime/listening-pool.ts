@@ -1,0 +1,48 @@
+import type { Pool, PoolClient } from 'pg';
+import type { AppLogger } from '@notify/observability';
+
+/**
+ * The pool as the cluster adapter uses it, but its LISTEN connection is watched: the adapter keeps
+ * that connection out of the pool with no `error` listener, so a database restart (or a terminated
+ * backend) threw an unhandled 'error' and stopped the gateway. Failed or ended, the connection is
+ * given back to be destroyed, and the adapter, told by its `end`, takes a new one.
+ *
+ * And one at a time: a connection that dies while the adapter sets up its LISTEN makes the adapter
+ * schedule two reconnections (one for the `end`, one for the failed query), and two LISTEN
+ * connections emitted every message from the other gateways twice and answered their counts of
+ * clients twice. A checkout waits until the connection before it has been given back.
+ */
+export function listeningPool(pool: Pool, logger: AppLogger): Pool {
+  let previous: Promise<void> = Promise.resolve();
+  const connect = async (): Promise<PoolClient> => {
+    const before = previous;
+    let givenBack!: () => void;
+    previous = new Promise((resolve) => (givenBack = resolve));
+    await before;
+    let client: PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (error) {
+      givenBack();
+      throw error;
+    }
+    const release = client.release;
+    const onError = (err: Error): void => {
+      logger.warn({ err }, 'socket.io adapter LISTEN connection lost; it reconnects');
+      client.release(err);
+    };
+    const onEnd = (): void => client.release(new Error('socket.io adapter LISTEN connection ended'));
+    // Once given back (by the adapter as it closes, or here), the client may serve another checkout.
+    client.release = (err?: Error | boolean) => {
+      client.removeListener('error', onError);
+      client.removeListener('end', onEnd);
+      client.release = release;
+      release(err);
+      givenBack();
+    };
+    client.on('error', onError);
+    client.on('end', onEnd);
+    return client;
+  };
+  return { query: pool.query.bind(pool), connect } as unknown as Pool;
+}
