@@ -1,5 +1,4 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import { MAX_BATCH_JOBS } from '@notify/contracts';
 import { createTestDatabase, eventually, type TestDatabase } from '@notify/testing';
 import { createDataSource, runMigrations } from '../data-source';
 import { newId } from '../ids';
@@ -256,12 +255,13 @@ describe('ResendStore', () => {
   });
 
   it('claims at most one batch’s worth of a receiver’s messages, oldest first, and the rest in the next claim', async () => {
-    const ids = await seed('u-many', MAX_BATCH_JOBS + 200, { status: 'failed', nextAttemptAt: at(-1) });
+    // The contract's bound: a batch carries at most 1,000 messages.
+    const ids = await seed('u-many', 1_200, { status: 'failed', nextAttemptAt: at(-1) });
     const store = new ResendStore(first);
     const [batch] = (await store.claimDue(T0, 60_000, 100)).batches;
-    expect(batch!.jobs.map((j) => j.deliveryId)).toEqual(ids.slice(0, MAX_BATCH_JOBS));
+    expect(batch!.jobs.map((j) => j.deliveryId)).toEqual(ids.slice(0, 1_000));
     const [rest] = (await store.claimDue(T0, 60_000, 100)).batches;
-    expect(rest!.jobs.map((j) => j.deliveryId)).toEqual(ids.slice(MAX_BATCH_JOBS));
+    expect(rest!.jobs.map((j) => j.deliveryId)).toEqual(ids.slice(1_000));
   });
 
   it('claims due deliveries that have no user (a bare phone number), each on its own', async () => {
