@@ -12,6 +12,7 @@
 # On success `start` prints exactly one line on stdout, e.g.
 #   KAFKA_BROKERS=127.0.0.1:9092
 # (all other messages go to stderr), so `export "$(tools/kafka/kafka.sh start)"` works.
+# With KAFKA_OWNER_PID set, the broker is stopped once that process is gone (the tests set it).
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
@@ -365,7 +366,22 @@ cmd_start() {
   done
   local ms=$(( $(now_ms) - t0 ))
   say "Kafka is ready (pid $pid, answered after $((ms / 1000)).$(printf '%03d' $((ms % 1000)))s)"
+  [[ -n "${KAFKA_OWNER_PID:-}" ]] && watch_owner "$KAFKA_OWNER_PID" "$pid"
   echo "KAFKA_BROKERS=$(brokers)"
+}
+
+# Stops the broker once the process that owns it (KAFKA_OWNER_PID: a test run) is gone, however it
+# ended: an interrupted or killed `npm test` never runs its teardown, and its broker ran on for good.
+watch_owner() {
+  local owner="$1" broker="$2" launcher=()
+  command -v setsid >/dev/null 2>&1 && launcher=(setsid)
+  "${launcher[@]}" bash -c '
+    while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null; do sleep 2; done
+    if kill -0 "$2" 2>/dev/null; then
+      kill -TERM "$2" 2>/dev/null
+      for _ in $(seq 1 "$3"); do kill -0 "$2" 2>/dev/null || exit 0; sleep 1; done
+      kill -KILL "$2" 2>/dev/null
+    fi' _ "$owner" "$broker" "$KAFKA_STOP_TIMEOUT" </dev/null >/dev/null 2>&1 9>&- &
 }
 
 # ---------------------------------------------------------------------- stop

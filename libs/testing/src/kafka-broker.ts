@@ -26,6 +26,8 @@ export class LocalKafka {
       KAFKA_PORT: String(await freePort()),
       KAFKA_CONTROLLER_PORT: String(await freePort()),
       KAFKA_DATA_DIR: dataDir,
+      // The broker stops once this process is gone, even when it never ran its teardown (Ctrl-C, a kill).
+      KAFKA_OWNER_PID: String(process.pid),
     };
     delete env.KAFKA_BROKERS;
     const kafka = new LocalKafka(env, dataDir);
