@@ -400,6 +400,24 @@ describe('ResendStore', () => {
     }
   });
 
+  it('cancels instead of retrying a tier whose send failed after a lower tier reached the user', async () => {
+    // The push was being sent when the browser acknowledged (so the cancel of the tiers above passed
+    // it by), and then failed: its retry would show the message on the phone too.
+    const [browser] = await seed('u-reached', 1, { status: 'delivered' });
+    const push = newId(at(-3_600_000));
+    await first.query(
+      `INSERT INTO deliveries (id, message_id, user_id, channel, endpoint, locale, tier, status, attempts, last_error, next_attempt_at, created_at)
+       SELECT $2, d.message_id, d.user_id, 'push', 'fcm:u-reached/phone', 'en', 1, 'failed', 1, 'unavailable', $3, d.created_at FROM deliveries d WHERE d.id = $1`,
+      [browser, push, at(-1)],
+    );
+
+    const claimed = await new ResendStore(first).claimDue(T0, 60_000, 100);
+
+    expect(claimed.batches).toEqual([]);
+    expect(claimed.ended).toEqual([]);
+    expect(await statusOf([push])).toEqual([{ status: 'cancelled', next_attempt_at: null }]);
+  });
+
   it('claims the failed deliveries of one broadcast with one copy of its data for all their jobs', async () => {
     const [original] = await seed('u-broadcast-0', 1, { status: 'failed', nextAttemptAt: at(-1) });
     await first.query(`UPDATE messages SET data = $2 FROM deliveries d WHERE d.id = $1 AND messages.id = d.message_id`, [original, { note: 'x'.repeat(10_000) }]);

@@ -57,7 +57,7 @@ interface PendingRow {
 }
 
 /** A claimed delivery as the claim returns it: its job (`data` only on the first row of each message), and what the claim made of it. */
-type ClaimedRow = JobRowDataOnce & { status: 'queued' | 'dead' | 'expired'; digest: boolean; last_error: string | null };
+type ClaimedRow = JobRowDataOnce & { status: 'queued' | 'dead' | 'expired' | 'cancelled'; digest: boolean; last_error: string | null };
 
 /**
  * A poller takes a receiver only under a transaction-scoped advisory lock on (user, channel): a
@@ -91,6 +91,16 @@ export const MAX_CLAIM_JOBS = 5_000;
 const IMPOSED_WAITS = `('rate_limited', 'throttled', 'circuit_open', 'bad_credentials', 'misconfigured')`;
 
 /**
+ * A lower fallback tier of the delivery's message reached its user. `cancelAbove` cancels the tiers
+ * above when that happens, but not one in the middle of a send (`sent`): if that send then failed,
+ * its retry would reach the user on a second channel. Every retry passes through the claim, so it
+ * is checked here too.
+ */
+const LOWER_TIER_REACHED = `EXISTS (SELECT 1 FROM deliveries y
+      WHERE y.message_id = d.message_id AND y.user_id IS NOT DISTINCT FROM d.user_id AND y.created_at = d.created_at
+        AND y.tier < d.tier AND y.status IN ('delivered', 'read', 'clicked'))`;
+
+/**
  * The deliveries named by `$1`–`$3` (`deliveryKeys`) become `queued` under a lease of `$5` ms from
  * `$4` — or `expired`, or `dead` when out of attempts — and come back as whole jobs (the UPDATE
  * already joins the message). A write by key (architecture D17): joined to the pending rows found
@@ -100,11 +110,12 @@ const IMPOSED_WAITS = `('rate_limited', 'throttled', 'circuit_open', 'bad_creden
 const CLAIM_PENDING = `WITH claimed AS (
    UPDATE deliveries d
       SET status = CASE
+            WHEN ${LOWER_TIER_REACHED} THEN 'cancelled'
             WHEN d.expires_at IS NOT NULL AND d.expires_at <= $4 THEN 'expired'
             WHEN d.attempts >= COALESCE((m.retry ->> 'maxAttempts')::int, ${DEFAULT_RETRY.maxAttempts}) THEN 'dead'
             ELSE 'queued' END,
           -- only a delivery that stays queued gets a lease (the same conditions as above, negated)
-          next_attempt_at = CASE WHEN (d.expires_at IS NULL OR d.expires_at > $4)
+          next_attempt_at = CASE WHEN NOT ${LOWER_TIER_REACHED} AND (d.expires_at IS NULL OR d.expires_at > $4)
                                   AND d.attempts < COALESCE((m.retry ->> 'maxAttempts')::int, ${DEFAULT_RETRY.maxAttempts})
                                  THEN ${leaseEnd('$4::timestamptz', '$5')} END,
           updated_at = now()
@@ -278,7 +289,9 @@ export class ResendStore {
         batches.set(key, batch);
       }
       for (const batch of batches.values()) batch.jobs.sort((a, b) => (a.message.seq ?? 0) - (b.message.seq ?? 0) || a.message.createdAt.localeCompare(b.message.createdAt));
-      return { batches: [...batches.values()], ended: rows.filter((r) => r.status !== 'queued').map((r) => endedEvent(r, now)), cutShort };
+      // A cancelled tier publishes nothing, as `cancelAbove`'s do not.
+      const ended = rows.filter((r) => r.status === 'dead' || r.status === 'expired').map((r) => endedEvent(r, now));
+      return { batches: [...batches.values()], ended, cutShort };
     });
   }
 }
