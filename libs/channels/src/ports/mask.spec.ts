@@ -22,6 +22,8 @@ describe('mask', () => {
     expect(scrubPersonalData('The number +8613800001234 is blacklisted')).toBe('The number +86*********34 is blacklisted');
     expect(scrubPersonalData('token cV3x_9aLkQ:APA91bHun4MxP5egoKMwt2KZFBaFUH-1RYqx is not registered')).toBe('token cV3x…RYqx is not registered');
     expect(scrubPersonalData('HTTP 503 after 1200 ms, retry in 30 s')).toBe('HTTP 503 after 1200 ms, retry in 30 s');
+    // Base64 tokens too: a Mi Push regid holds `/` and `+`.
+    expect(scrubPersonalData('Invalid regid qXX5tXbsX/egM9lKDdWotd+regid0001')).toBe('Invalid regid qXX5…0001');
   });
 
   it('recognises what it is given', () => {

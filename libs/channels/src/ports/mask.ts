@@ -29,7 +29,8 @@ export function mask(value: string): string {
 
 const EMAIL_IN_TEXT = /[^\s@"'<>(),;:]+@[^\s@"'<>(),;:]+\.[^\s@"'<>(),;:]+/g;
 const PHONE_IN_TEXT = /\+?\d[\d ()-]{5,18}\d/g;
-const TOKEN_IN_TEXT = /[A-Za-z0-9_:-]{32,}/g;
+// Base64 too (Mi Push regids hold `/` and `+`).
+const TOKEN_IN_TEXT = /[A-Za-z0-9_:+/=-]{32,}/g;
 
 /**
  * Masks whatever looks like an email address, a phone number or a device token inside free text:

@@ -57,8 +57,13 @@ export function xiaomiResults(answer: HttpAnswer, regids: string[], acceptedAt: 
     status: answer.status,
     // The daily quota comes back at midnight in China; retried sooner, a delivery spends its attempts for nothing.
     retryAfterMs: body.code === 10034 ? DAY_MS - ((acceptedAt.getTime() + CHINA_OFFSET_MS) % DAY_MS) : parseRetryAfter(answer.headers.get('retry-after'), acceptedAt.getTime()),
-    message: `batch of ${regids.length} refused with ${answer.status} ${body.code ?? ''}: ${body.reason ?? body.description ?? 'no reason'}`,
+    // Mi Push's text can quote a regid it was sent: each is masked, as the HMS adapter does.
+    message: `batch of ${regids.length} refused with ${answer.status} ${body.code ?? ''}: ${maskedRegids(body.reason ?? body.description ?? 'no reason', regids)}`,
   });
+}
+
+function maskedRegids(text: string, regids: string[]): string {
+  return regids.reduce((masked, regid) => (regid.length > 0 ? masked.split(regid).join(maskToken(regid)) : masked), text);
 }
 
 function regidError(regid: string, status: number, code?: number): ProviderError {

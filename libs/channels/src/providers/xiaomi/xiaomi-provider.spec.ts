@@ -65,6 +65,15 @@ describe('Xiaomi push provider', () => {
     expect(sent[3]).toEqual([content.body, content.body]);
   });
 
+  it('masks a regid that Mi Push quotes in its refusal', async () => {
+    await start();
+    fake.failNext({ code: 22022, reason: `invalid regid ${regids[0]}` });
+    const failure = await failureOf(provider.send({ token: regids[0] as string, content }));
+    expect(failure.message).not.toContain(regids[0]);
+    expect(log.text).not.toContain(regids[0]);
+    expect(failure.message).toContain('qXX5…0001');
+  });
+
   it('keeps a message expiring beyond two weeks for the two weeks Mi Push allows', async () => {
     await start();
     await provider.sendMany({ tokens: regids, content: { ...content, expiresAt: new Date(Date.now() + 60 * 86_400_000) } });
