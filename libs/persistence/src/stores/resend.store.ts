@@ -97,7 +97,7 @@ const IMPOSED_WAITS = `('rate_limited', 'throttled', 'circuit_open', 'bad_creden
  * is checked here too.
  */
 const LOWER_TIER_REACHED = `EXISTS (SELECT 1 FROM deliveries y
-      WHERE y.message_id = d.message_id AND y.user_id IS NOT DISTINCT FROM d.user_id AND y.created_at = d.created_at
+      WHERE y.message_id = d.message_id AND y.user_id IS NOT DISTINCT FROM d.user_id AND y.created_at = d.created_at AND ${inKeysRange('y')}
         AND y.tier < d.tier AND y.status IN ('delivered', 'read', 'clicked'))`;
 
 /**
