@@ -40,3 +40,22 @@ export function migrationsUpTo(url: string, migration: (typeof MIGRATIONS)[numbe
   const index = MIGRATIONS.indexOf(migration);
   return new DataSource({ ...createDataSource({ databaseUrl: url, databasePoolSize: poolSize }).options, migrations: MIGRATIONS.slice(0, included ? index + 1 : index) });
 }
+
+/**
+ * For a migration's spec file: a database of its own with the migrations before `migration` applied,
+ * made before its tests and dropped after them, and a DataSource on it that knows `migration` as the
+ * last there is (its tests run and revert it).
+ */
+export function migrationUnderTest(migration: (typeof MIGRATIONS)[number]): { dataSource: () => DataSource } {
+  let database: TestDatabase | undefined;
+  let dataSource: DataSource | undefined;
+  beforeAll(async () => {
+    database = await databaseBefore(migration);
+    dataSource = await migrationsUpTo(database.url, migration, 2).initialize();
+  });
+  afterAll(async () => {
+    await dataSource?.destroy();
+    await database?.drop();
+  });
+  return { dataSource: () => dataSource! };
+}

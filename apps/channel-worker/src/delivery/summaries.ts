@@ -1,5 +1,5 @@
 import { IntlMessageFormat } from 'intl-messageformat';
-import type { DeliveryJob } from '@notify/contracts';
+import { localeTag, type DeliveryJob } from '@notify/contracts';
 import { shortened } from '@notify/channels';
 
 /** "3 new messages", per language; the English one when the locale's language is not here. */
@@ -13,8 +13,8 @@ const TITLES: Record<string, string> = {
 };
 
 /**
- * The summary's title in the locale's language. A locale is checked at ingest only for its length, so
- * it may not be a language tag at all (an Accept-Language header passed on, `en-US,en;q=0.9`, or `en-US `):
+ * The summary's title in the locale's language. A locale stored before locales were checked at ingest
+ * may not be a language tag at all (an Accept-Language header passed on, `en-US,en;q=0.9`, or `en-US `):
  * its language still picks the pattern, and the formatting falls back to that language alone, or to
  * English, rather than failing the batch.
  */
@@ -22,19 +22,11 @@ export function summaryTitle(locale: string, count: number): string {
   const language = locale.trim().toLowerCase().split(/[-_,;. ]/)[0]!;
   const pattern = TITLES[language];
   if (!pattern) return formatTitle(TITLES['en']!, 'en', count);
-  return formatTitle(pattern, isLanguageTag(locale) ? locale : language, count);
+  return formatTitle(pattern, localeTag(locale) ?? language, count);
 }
 
 function formatTitle(pattern: string, locale: string, count: number): string {
   return String(new IntlMessageFormat(pattern, locale).format({ count }));
-}
-
-function isLanguageTag(locale: string): boolean {
-  try {
-    return Intl.getCanonicalLocales(locale).length === 1;
-  } catch {
-    return false;
-  }
 }
 
 export interface SummarizedSends {

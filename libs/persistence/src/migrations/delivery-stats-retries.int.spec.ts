@@ -1,7 +1,5 @@
-import type { DataSource } from 'typeorm';
-import type { TestDatabase } from '@notify/testing';
 import { newId } from '../ids';
-import { databaseBefore, migrationsUpTo } from '../migrated-database.spec-helper';
+import { migrationUnderTest } from '../migrated-database.spec-helper';
 import { DeliveryStatsRetries1763600000016 } from './1763600000016-delivery-stats-retries';
 
 const AT = new Date('2031-06-01T10:00:00Z');
@@ -29,30 +27,19 @@ const FAILED_AFTER = `(d.status = 'failed' OR (d.status = 'queued' AND d.attempt
  * the retries go on, and match the old one again after it is reverted.
  */
 describe('migration: retries in flight count as failed', () => {
-  let database: TestDatabase;
-  let dataSource: DataSource;
-
-  beforeAll(async () => {
-    // The migrations before this one, then a DataSource that knows this one as its last.
-    database = await databaseBefore(DeliveryStatsRetries1763600000016);
-    dataSource = await migrationsUpTo(database.url, DeliveryStatsRetries1763600000016, 2).initialize();
-  });
-  afterAll(async () => {
-    await dataSource.destroy();
-    await database.drop();
-  });
+  const { dataSource } = migrationUnderTest(DeliveryStatsRetries1763600000016);
 
   /**
    * The failed counters as GetStats reads them (summed by type, and by request) and the same counted
    * from the rows with `rowCondition`: all three must be `expected`.
    */
   async function expectFailed(rowCondition: string, expected: number): Promise<void> {
-    const [counters] = await dataSource.query(
+    const [counters] = await dataSource().query(
       `SELECT (SELECT sum(failed)::int FROM daily_delivery_stats WHERE type = $1) AS by_type,
               (SELECT sum(failed)::int FROM request_delivery_stats WHERE type = $1) AS by_request`,
       [TYPE],
     );
-    const [rows] = await dataSource.query(
+    const [rows] = await dataSource().query(
       `SELECT count(*) FILTER (WHERE ${rowCondition})::int AS failed FROM deliveries d JOIN messages m ON m.id = d.message_id AND m.created_at = d.created_at WHERE m.type = $1`,
       [TYPE],
     );
@@ -66,29 +53,29 @@ describe('migration: retries in flight count as failed', () => {
     for (const [status, attempts, leased, count] of STATES) {
       for (let i = 0; i < count; i++) {
         const [messageId, deliveryId] = [newId(AT), newId(AT)];
-        await dataSource.query(`INSERT INTO messages (id, request_id, type, recipient, contents, created_at) VALUES ($1::uuid, 'r-' || $1::text, $2, '{}', '{}', $3)`, [messageId, TYPE, AT]);
-        await dataSource.query(
+        await dataSource().query(`INSERT INTO messages (id, request_id, type, recipient, contents, created_at) VALUES ($1::uuid, 'r-' || $1::text, $2, '{}', '{}', $3)`, [messageId, TYPE, AT]);
+        await dataSource().query(
           `INSERT INTO deliveries (id, message_id, user_id, channel, endpoint, locale, status, created_at) VALUES ($1, $2, 'u', 'websocket', 'inbox:u', 'en', 'queued', $3)`,
           [deliveryId, messageId, AT],
         );
-        await dataSource.query(`UPDATE deliveries SET status = $2, attempts = $3, next_attempt_at = $4 WHERE id = $1`, [deliveryId, status, attempts, leased ? LEASE_END : null]);
+        await dataSource().query(`UPDATE deliveries SET status = $2, attempts = $3, next_attempt_at = $4 WHERE id = $1`, [deliveryId, status, attempts, leased ? LEASE_END : null]);
         if (status === 'queued' && attempts === 1) ids.push(deliveryId);
       }
     }
     await expectFailed(FAILED_BEFORE, 4);
 
-    await dataSource.runMigrations({ transaction: 'all' });
+    await dataSource().runMigrations({ transaction: 'all' });
     await expectFailed(FAILED_AFTER, 4 + 5 + 6);
 
     // The claimed retries are sent on their second attempt, under the lease (no change); two are
     // delivered and one is accepted by a provider (sent for good): each has its outcome.
-    await dataSource.query(`UPDATE deliveries SET status = 'sent', attempts = attempts + 1 WHERE id = ANY($1::uuid[])`, [ids]);
+    await dataSource().query(`UPDATE deliveries SET status = 'sent', attempts = attempts + 1 WHERE id = ANY($1::uuid[])`, [ids]);
     await expectFailed(FAILED_AFTER, 4 + 5 + 6);
-    await dataSource.query(`UPDATE deliveries SET status = 'delivered', next_attempt_at = NULL WHERE id = ANY($1::uuid[])`, [ids.slice(0, 2)]);
-    await dataSource.query(`UPDATE deliveries SET next_attempt_at = NULL WHERE id = $1`, [ids[2]]);
+    await dataSource().query(`UPDATE deliveries SET status = 'delivered', next_attempt_at = NULL WHERE id = ANY($1::uuid[])`, [ids.slice(0, 2)]);
+    await dataSource().query(`UPDATE deliveries SET next_attempt_at = NULL WHERE id = $1`, [ids[2]]);
     await expectFailed(FAILED_AFTER, 4 + 5 + 6 - 3);
 
-    await dataSource.undoLastMigration({ transaction: 'all' });
+    await dataSource().undoLastMigration({ transaction: 'all' });
     await expectFailed(FAILED_BEFORE, 4);
   });
 });

@@ -1,7 +1,5 @@
-import type { DataSource } from 'typeorm';
-import type { TestDatabase } from '@notify/testing';
 import { newId } from '../ids';
-import { databaseBefore, migrationsUpTo } from '../migrated-database.spec-helper';
+import { migrationUnderTest } from '../migrated-database.spec-helper';
 import { GivenBackRetries1763600000019 } from './1763600000019-given-back-retries';
 
 const AT = new Date('2031-07-01T10:00:00Z');
@@ -12,19 +10,10 @@ const TYPE = 'given-back.test';
  * never reached the vendor: they move into `failed` at once, and out again on revert.
  */
 describe('migration: given-back retries count as failed', () => {
-  let database: TestDatabase;
-  let dataSource: DataSource;
-  beforeAll(async () => {
-    database = await databaseBefore(GivenBackRetries1763600000019);
-    dataSource = await migrationsUpTo(database.url, GivenBackRetries1763600000019, 2).initialize();
-  });
-  afterAll(async () => {
-    await dataSource.destroy();
-    await database.drop();
-  });
+  const { dataSource } = migrationUnderTest(GivenBackRetries1763600000019);
 
   const failed = async () =>
-    (await dataSource.query(`SELECT (SELECT sum(failed)::int FROM daily_delivery_stats WHERE type = $1) AS by_type, (SELECT sum(failed)::int FROM request_delivery_stats WHERE type = $1) AS by_request`, [TYPE]))[0];
+    (await dataSource().query(`SELECT (SELECT sum(failed)::int FROM daily_delivery_stats WHERE type = $1) AS by_type, (SELECT sum(failed)::int FROM request_delivery_stats WHERE type = $1) AS by_request`, [TYPE]))[0];
 
   it('moves the retries in flight of a given-back attempt into failed, and takes them back on revert', async () => {
     // A first send, a throttled send claimed again by the resend poller (queued, no attempt, its error
@@ -36,21 +25,21 @@ describe('migration: given-back retries count as failed', () => {
     ];
     for (const [status, attempts, lastError] of states) {
       const [messageId, deliveryId] = [newId(AT), newId(AT)];
-      await dataSource.query(`INSERT INTO messages (id, request_id, type, recipient, contents, created_at) VALUES ($1::uuid, 'r-' || $1::text, $2, '{}', '{}', $3)`, [messageId, TYPE, AT]);
-      await dataSource.query(
+      await dataSource().query(`INSERT INTO messages (id, request_id, type, recipient, contents, created_at) VALUES ($1::uuid, 'r-' || $1::text, $2, '{}', '{}', $3)`, [messageId, TYPE, AT]);
+      await dataSource().query(
         `INSERT INTO deliveries (id, message_id, user_id, channel, endpoint, locale, status, created_at) VALUES ($1, $2, 'u', 'push', 'apns:u/p', 'en', 'queued', $3)`,
         [deliveryId, messageId, AT],
       );
-      await dataSource.query(`UPDATE deliveries SET status = $2, attempts = $3, last_error = $4, next_attempt_at = $5 WHERE id = $1`, [
+      await dataSource().query(`UPDATE deliveries SET status = $2, attempts = $3, last_error = $4, next_attempt_at = $5 WHERE id = $1`, [
         deliveryId, status, attempts, lastError, new Date(AT.getTime() + 60_000),
       ]);
     }
     expect(await failed()).toEqual({ by_type: 0, by_request: 0 });
 
-    await dataSource.runMigrations({ transaction: 'all' });
+    await dataSource().runMigrations({ transaction: 'all' });
     expect(await failed()).toEqual({ by_type: 2, by_request: 2 });
 
-    await dataSource.undoLastMigration({ transaction: 'all' });
+    await dataSource().undoLastMigration({ transaction: 'all' });
     expect(await failed()).toEqual({ by_type: 0, by_request: 0 });
   });
 });
