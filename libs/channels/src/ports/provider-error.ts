@@ -12,6 +12,11 @@ export const ProviderErrorCode = {
   RateLimited: 'rate_limited',
   /** The vendor failed on its side (5xx and its equivalents). */
   Unavailable: 'unavailable',
+  /**
+   * The vendor put off this one recipient (an SMTP 4xx at RCPT TO: a full mailbox, greylisting, its
+   * domain's DNS failing): try it later. It says nothing about the vendor, so it opens no circuit.
+   */
+  Deferred: 'deferred',
   Timeout: 'timeout',
   Network: 'network',
   /** This provider's circuit breaker is open after repeated vendor failures. */
@@ -35,6 +40,7 @@ const KIND_OF_CODE: Record<ProviderErrorCode, ProviderErrorKind> = {
   rejected: 'permanent',
   rate_limited: 'transient',
   unavailable: 'transient',
+  deferred: 'transient',
   timeout: 'transient',
   network: 'transient',
   circuit_open: 'transient',

@@ -21,6 +21,10 @@ export interface FakeSmtp {
   rejectSender(address: string, code: number, message: string): void;
   /** Greets every new connection with this SMTP reply code and closes it (a blocklisted client IP), until set back to undefined. */
   refuseConnections: { code: number; message: string } | undefined;
+  /** Answers every AUTH with this SMTP reply code (a login backend failing), until set back to undefined. */
+  authFailure: { code: number; message: string } | undefined;
+  /** How long each RCPT TO takes to be answered (a server checking blocklists). */
+  recipientDelayMs: number;
   /** How long each mail's DATA takes to be accepted (a slow server). */
   dataDelayMs: number;
   close(): Promise<void>;
@@ -40,7 +44,9 @@ export async function startFakeSmtp(): Promise<FakeSmtp> {
     password,
     mails,
     connections: 0,
+    recipientDelayMs: 0,
     dataDelayMs: 0,
+    authFailure: undefined,
     refuseConnections: undefined,
     rejectRecipient: (address, code, message) => rejections.set(address.toLowerCase(), { code, message }),
     rejectSender: (address, code, message) => senderRejections.set(address.toLowerCase(), { code, message }),
@@ -59,7 +65,9 @@ export async function startFakeSmtp(): Promise<FakeSmtp> {
       else callback(Object.assign(new Error(refusal.message), { responseCode: refusal.code }));
     },
     onAuth(auth, _session, callback) {
-      if (auth.username === user && auth.password === password) callback(null, { user });
+      const failure = fake.authFailure;
+      if (failure !== undefined) callback(Object.assign(new Error(failure.message), { responseCode: failure.code }));
+      else if (auth.username === user && auth.password === password) callback(null, { user });
       else callback(Object.assign(new Error('Authentication credentials invalid'), { responseCode: 535 }));
     },
     onMailFrom(address: SMTPServerAddress, _session, callback) {
@@ -69,8 +77,9 @@ export async function startFakeSmtp(): Promise<FakeSmtp> {
     },
     onRcptTo(address: SMTPServerAddress, _session, callback) {
       const rejection = rejections.get(address.address.toLowerCase());
-      if (rejection === undefined) callback();
-      else callback(Object.assign(new Error(rejection.message), { responseCode: rejection.code }));
+      const answer = () => (rejection === undefined ? callback() : callback(Object.assign(new Error(rejection.message), { responseCode: rejection.code })));
+      if (fake.recipientDelayMs > 0) setTimeout(answer, fake.recipientDelayMs);
+      else answer();
     },
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];

@@ -3,6 +3,8 @@ import { ProviderError, ProviderErrorCode, maskEmail } from '../../ports';
 /** The fields nodemailer puts on its errors. */
 interface NodemailerFailure {
   code?: string;
+  /** The resolver's own code behind `EDNS` (`ENOTFOUND`, `EAI_AGAIN`, …). */
+  originalCode?: string;
   responseCode?: number;
   command?: string;
   message?: string;
@@ -26,16 +28,25 @@ export function smtpError(error: unknown, to: string): ProviderError {
   });
 }
 
-function codeOf({ code, command, response }: NodemailerFailure, reply: number | undefined): ProviderErrorCode {
+function codeOf(failure: NodemailerFailure, reply: number | undefined): ProviderErrorCode {
+  const { code, command, response } = failure;
+  if (code === 'EABORT') return ProviderErrorCode.Timeout;
+  // A 4xx is temporary whatever it answered, a login included (`454 4.7.0 Temporary authentication failure`).
+  if (reply !== undefined && reply >= 400 && reply < 500) {
+    return command === 'RCPT TO' && reply !== 421 ? ProviderErrorCode.Deferred : ProviderErrorCode.Unavailable;
+  }
   if (code === 'EAUTH' || code === 'ENOAUTH') return ProviderErrorCode.BadCredentials;
-  if (code === 'ETLS' || code === 'EDNS') return ProviderErrorCode.Misconfigured;
-  if (reply !== undefined && reply >= 400 && reply < 500) return ProviderErrorCode.Unavailable;
+  if (code === 'EDNS') return UNKNOWN_HOST.has(failure.originalCode ?? '') ? ProviderErrorCode.Misconfigured : ProviderErrorCode.Network;
+  if (code === 'ETLS') return ProviderErrorCode.Misconfigured;
   if (reply !== undefined && reply >= 500) return permanentCodeOf(code, command, reply, response);
   if (code === 'ETIMEDOUT') return ProviderErrorCode.Timeout;
   if (code === 'ECONNECTION' || code === 'ESOCKET' || code === 'ESTREAM') return ProviderErrorCode.Network;
   if (code === 'EENVELOPE' || code === 'EMESSAGE') return ProviderErrorCode.Rejected;
   return ProviderErrorCode.Unexpected;
 }
+
+/** The resolver's answers that the relay's host name does not exist; any other failure may pass. */
+const UNKNOWN_HOST = new Set(['ENOTFOUND', 'ENODATA']);
 
 /** The session's own commands (`CONN` is the server's greeting): a refusal there is before any mail. */
 const SESSION_COMMANDS = new Set(['CONN', 'EHLO', 'HELO', 'LHLO', 'RSET', 'NOOP']);
@@ -44,14 +55,24 @@ const SESSION_COMMANDS = new Set(['CONN', 'EHLO', 'HELO', 'LHLO', 'RSET', 'NOOP'
  * What a 5xx means depends on where it came. Refusing the session (a 554 greeting for a blocklisted
  * address, EHLO or RSET refused), refusing the sender (MAIL FROM), asking for a login (530) or
  * denying relay is this installation's configuration: every mail would fail alike, and no address is
- * to blame. Any other refusal of a recipient is that address's; a refusal of the mail itself (at
- * DATA: spam, size, content) is the message's.
+ * to blame. Many relays (Postfix by default) give their refusals of the client, its HELO and the
+ * sender only in answer to RCPT TO, so there the reply itself says which it is. Any other refusal of
+ * a recipient is that address's; a refusal of the mail itself (at DATA: spam, size, content) is the
+ * message's.
  */
 function permanentCodeOf(code: string | undefined, command: string | undefined, reply: number, response: string | undefined): ProviderErrorCode {
   if (reply === 530 || (command !== undefined && SESSION_COMMANDS.has(command))) return ProviderErrorCode.Misconfigured;
   if (code !== 'EENVELOPE') return ProviderErrorCode.Rejected;
   if (command !== 'RCPT TO') return ProviderErrorCode.Misconfigured;
-  const policy = /^\d{3}[ -]5\.7\.\d{1,3}/.test(response ?? '');
-  if (policy && /relay/i.test(response ?? '')) return ProviderErrorCode.Misconfigured;
-  return policy ? ProviderErrorCode.Rejected : ProviderErrorCode.InvalidEndpoint;
+  const text = response ?? '';
+  // Without the addresses it quotes: a recipient at relay.example.com is no relay refusal.
+  if (SENDER_STATUS.test(text) || NOT_THE_RECIPIENT.test(text.replace(/<[^>]*>/g, ''))) return ProviderErrorCode.Misconfigured;
+  return POLICY_STATUS.test(text) ? ProviderErrorCode.Rejected : ProviderErrorCode.InvalidEndpoint;
 }
+
+/** RFC 3463's X.1.7 and X.1.8: the sender's mailbox or its system is refused. */
+const SENDER_STATUS = /^\d{3}[ -][45]\.1\.[78]\b/;
+/** RFC 3463's X.7.x: a policy refused the mail. */
+const POLICY_STATUS = /^\d{3}[ -][45]\.7\.\d{1,3}/;
+/** A refusal at RCPT TO that names the relay, the client, its HELO or the sender rather than the recipient. */
+const NOT_THE_RECIPIENT = /\brelay|sender address rejected|client host (?:\[[^\]]*\] )?(?:rejected|blocked)|helo command rejected/i;

@@ -11,7 +11,7 @@ describe('SMTP email provider', () => {
   let provider: EmailChannelProvider;
   let log: RecordingLog;
 
-  async function start(password?: string, timeoutMs?: number): Promise<void> {
+  async function start(password?: string, timeoutMs?: number, breakerFailures = 100): Promise<void> {
     log = new RecordingLog();
     server = await startFakeSmtp();
     provider = createEmailProvider(
@@ -23,7 +23,7 @@ describe('SMTP email provider', () => {
         password: password ?? server.password,
         from: 'Notify <notify@example.com>',
         maxConnections: 1,
-        limits: { breakerFailures: 100, ...(timeoutMs === undefined ? {} : { timeoutMs }) },
+        limits: { breakerFailures, ...(timeoutMs === undefined ? {} : { timeoutMs }) },
       },
       { log },
     );
@@ -80,6 +80,17 @@ describe('SMTP email provider', () => {
     expect(server.mails).toHaveLength(12);
   });
 
+  it('abandons a mail that timed out before its DATA ended, so it is not sent besides its retry', async () => {
+    // One pooled connection; the server takes 1.5 s over RCPT TO and the mail times out after 0.3 s.
+    // Left running, the pool would finish the timed-out mail on that connection before the next one.
+    await start(undefined, 300);
+    server.recipientDelayMs = 1_500;
+    expect(await failureOf(provider.send({ to: TO, subject: 'timed out', text: 'x' }))).toMatchObject({ kind: 'transient', code: 'timeout' });
+    server.recipientDelayMs = 0;
+    await provider.send({ to: TO, subject: 'next', text: 'x' });
+    expect(server.mails.map((mail) => /^Subject: (.*)$/im.exec(mail.raw)?.[1])).toEqual(['next']);
+  });
+
   it('takes a server that refuses the session itself for this installation’s problem, not the mail’s', async () => {
     await start();
     server.refuseConnections = { code: 554, message: 'Your IP is on a blocklist' };
@@ -106,10 +117,43 @@ describe('SMTP email provider', () => {
     expect(server.mails).toHaveLength(0);
   });
 
-  it('maps a 4xx recipient rejection to a transient error', async () => {
+  it('takes a refusal of the sender, the client or relaying given at RCPT TO for a configuration error', async () => {
+    // Postfix gives its client, HELO and sender restrictions in answer to RCPT TO.
     await start();
-    server.rejectRecipient(TO, 450, 'Mailbox busy, try later');
-    expect(await failureOf(provider.send({ to: TO, subject: 's', text: 'x' }))).toMatchObject({ kind: 'transient', code: 'unavailable', status: 450 });
+    const refusals: [number, string][] = [
+      [553, '5.1.8 <notify@example.com>: Sender address rejected: Domain not found'],
+      [554, '5.7.1 Service unavailable; Client host [127.0.0.1] blocked using zen.example.org'],
+      [550, '5.7.1 Client host rejected: cannot find your hostname, [127.0.0.1]'],
+      [554, 'Sender address rejected: not owned by user notify'],
+      [550, 'relay not permitted'],
+    ];
+    for (const [code, message] of refusals) {
+      server.rejectRecipient(TO, code, message);
+      expect(await failureOf(provider.send({ to: TO, subject: 's', text: 'x' }))).toMatchObject({ kind: 'configuration', code: 'misconfigured', status: code });
+    }
+    // An address that merely contains the word is the recipient's.
+    server.rejectRecipient('bob@relay.example.com', 550, '5.1.1 <bob@relay.example.com>: Recipient address rejected: User unknown');
+    expect(await failureOf(provider.send({ to: 'bob@relay.example.com', subject: 's', text: 'x' }))).toMatchObject({ kind: 'permanent', code: 'invalid_endpoint' });
+    expect(server.mails).toHaveLength(0);
+  });
+
+  it('defers a recipient a server answers with a 4xx, without opening the circuit for everyone else', async () => {
+    await start(undefined, undefined, 3);
+    server.rejectRecipient(TO, 450, '4.1.2 <alice@example.com>: Recipient address rejected: Domain not found');
+    for (let i = 0; i < 5; i++) {
+      expect(await failureOf(provider.send({ to: TO, subject: 's', text: 'x' }))).toMatchObject({ kind: 'transient', code: 'deferred', status: 450 });
+    }
+    await provider.send({ to: 'bob@example.org', subject: 'other domain', text: 'x' });
+    expect(server.mails.map((mail) => mail.to)).toEqual([['bob@example.org']]);
+  });
+
+  it('takes a temporary login failure for a transient error, not for wrong credentials', async () => {
+    await start();
+    server.authFailure = { code: 454, message: '4.7.0 Temporary authentication failure' };
+    expect(await failureOf(provider.send({ to: TO, subject: 's', text: 'x' }))).toMatchObject({ kind: 'transient', code: 'unavailable', status: 454 });
+    server.authFailure = undefined;
+    await provider.send({ to: TO, subject: 'after', text: 'x' });
+    expect(server.mails).toHaveLength(1);
   });
 
   it('maps a refused login to a configuration error, logged without the password or address', async () => {

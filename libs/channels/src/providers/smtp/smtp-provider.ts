@@ -53,7 +53,9 @@ export class SmtpProvider implements EmailChannelProvider {
     if (!ADDRESS.test(message.to)) {
       throw new ProviderError({ provider: this.id, code: ProviderErrorCode.InvalidEndpoint, message: `${maskEmail(message.to)} is not an email address` });
     }
-    return this.guard.run(async () => {
+    // The guard's timeout aborts the mail: taken out of the pool's queue, or its connection closed, so
+    // a mail reported as timed out (and retried) is not sent later by the pool as well.
+    return this.guard.run(async (signal) => {
       const from = message.from ?? this.settings.from;
       try {
         const info = await this.transport.sendMail({
@@ -64,6 +66,7 @@ export class SmtpProvider implements EmailChannelProvider {
           ...(message.html === undefined ? {} : { html: message.html }),
           ...(message.headers === undefined ? {} : { headers: message.headers }),
           // Left out, nodemailer makes a random Message-ID per attempt.
+          signal,
           ...(message.messageKey === undefined ? {} : { messageId: `<${message.messageKey}@${SENDER_DOMAIN.exec(from)?.[1] ?? 'notify.invalid'}>` }),
         });
         return { providerMessageId: info.messageId, acceptedAt: new Date(this.clock.now()) };
