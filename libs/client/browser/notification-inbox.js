@@ -120,24 +120,24 @@ export class NotificationInbox {
         void this.currentToken().then(
           (token) => give({ token, deviceId }),
           // Without a token the gateway refuses the connection, which is then tried again.
-          (/** @type {Error} */ error) => (this.options.onStatus?.('error', `token function failed: ${error.message}`), give({ deviceId })),
+          (/** @type {Error} */ error) => (this.status('error', `token function failed: ${error.message}`), give({ deviceId })),
         ),
       transports: ['websocket'],
     });
     this.socket = socket;
     socket.on('connect', () => {
       this.reconnectBackoff.reset();
-      this.options.onStatus?.('connected');
+      this.status('connected');
       void this.sync();
     });
     socket.on('disconnect', (/** @type {string} */ reason) => {
-      this.options.onStatus?.('disconnected', reason);
+      this.status('disconnected', reason);
       // Socket.IO reconnects by itself after a lost connection, not after the server ended it
       // (the gateway does at the token's expiry).
       if (reason === 'io server disconnect') this.reconnectLater();
     });
     socket.on('connect_error', (/** @type {Error} */ error) => {
-      this.options.onStatus?.('error', error.message);
+      this.status('error', error.message);
       // A refusal by the gateway (an expired token) is not tried again by Socket.IO itself.
       if (socket.active === false) this.reconnectLater();
     });
@@ -151,6 +151,19 @@ export class NotificationInbox {
     });
     socket.on('read', (/** @type {{ ids: string[] }} */ payload) => this.options.onRead?.(payload.ids));
     return this;
+  }
+
+  /**
+   * Tells the page; its callback failing changes nothing here (a sync or an acknowledgement that a
+   * throwing callback skipped would be missed for good). @private
+   * @param {'connected' | 'disconnected' | 'error'} status @param {string} [detail]
+   */
+  status(status, detail) {
+    try {
+      this.options.onStatus?.(status, detail);
+    } catch {
+      // The page's to fix.
+    }
   }
 
   disconnect() {
@@ -199,14 +212,15 @@ export class NotificationInbox {
     // One waiting behind the one running is enough: it starts from the place the running one reached.
     if (this.syncQueued) return this.syncing;
     this.syncQueued = true;
-    // One sync at a time; one that failed does not stop the ones after it.
-    this.syncing = this.syncing.then(() => ((this.syncQueued = false), this.syncPages())).then(
+    // One sync at a time; one that failed, however it failed, does not stop the ones after it.
+    const run = () => ((this.syncQueued = false), this.syncPages());
+    this.syncing = this.syncing.then(run, run).then(
       () => {
         this.syncBackoff.reset();
         this.pageLimit = undefined;
       },
       (/** @type {Error} */ error) => {
-        this.options.onStatus?.('error', `sync failed: ${error.message}`);
+        this.status('error', `sync failed: ${error.message}`);
         // Not connected: the next connection syncs anyway.
         if (!this.socket || this.socket.connected === false) return;
         clearTimeout(this.retryTimer);
@@ -253,9 +267,13 @@ export class NotificationInbox {
     }
   }
 
-  /** Drops every message held and the place: the next sync starts from the server's first number. @private */
+  /**
+   * Drops the place: the next sync starts from the server's first number. The messages held stay
+   * known by id (a restored copy still has most of them, under the same ids), but at number 0: their
+   * numbers say nothing about the server's any more. @private
+   */
   forget() {
-    this.messages.clear();
+    for (const [id, message] of this.messages) this.messages.set(id, { ...message, seq: 0 });
     this.ahead.clear();
     this.lastSeq = 0;
     this.save();
@@ -289,7 +307,11 @@ export class NotificationInbox {
     /** @type {InboxMessage[]} */
     const fresh = [];
     for (const message of incoming) {
-      if (this.messages.has(message.id) || message.seq <= this.lastSeq) continue;
+      if (this.messages.has(message.id)) continue;
+      // A new message at a number that holds another one: the server's inbox was reset (a restored
+      // database) while this connection stayed; its numbers start again, and so does the place.
+      if (message.seq <= this.lastSeq && this.holdsOtherAt(message)) this.forget();
+      if (message.seq <= this.lastSeq) continue;
       this.messages.set(message.id, message);
       this.ahead.add(message.seq);
       fresh.push(message);
@@ -302,11 +324,17 @@ export class NotificationInbox {
       try {
         this.options.onMessages?.(fresh);
       } catch (error) {
-        this.options.onStatus?.('error', `onMessages failed: ${/** @type {Error} */ (error).message}`);
+        this.status('error', `onMessages failed: ${/** @type {Error} */ (error).message}`);
       }
     }
     // A message still beyond a gap means some were missed: fetch them.
     if (fillGaps && this.ahead.size > 0 && fresh.length > 0) void this.sync();
+  }
+
+  /** Whether a message held has the number of `message` and another id. @private @param {InboxMessage} message */
+  holdsOtherAt(message) {
+    for (const held of this.messages.values()) if (held.seq === message.seq) return held.id !== message.id;
+    return false;
   }
 
   /** After a sync page timed out while connected. @private @param {number} limit the page's size */
@@ -387,12 +415,12 @@ export class NotificationInbox {
     for (const messages of [[...counted, ...ahead], ahead, []]) {
       try {
         store(messages);
-        if (refusal) this.options.onStatus?.('error', `saved the inbox's place without all its messages: ${refusal.message}`);
+        if (refusal) this.status('error', `saved the inbox's place without all its messages: ${refusal.message}`);
         return;
       } catch (error) {
         refusal = /** @type {Error} */ (error);
       }
     }
-    this.options.onStatus?.('error', `could not save the inbox: ${refusal?.message}`);
+    this.status('error', `could not save the inbox: ${refusal?.message}`);
   }
 }
