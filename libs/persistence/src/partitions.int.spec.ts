@@ -135,6 +135,34 @@ describe('maintainPartitions', () => {
     expect(report.created).toContain('messages_p20300408');
     expect(await partitionOf(id)).toBe('messages_p20300408');
   });
+  it('makes a statement planned while a week’s waiting rows move find them in their new partition', async () => {
+    // The week of 15 April has no partition and one message waits in the default partition.
+    const createdAt = new Date('2030-04-17T09:00:00Z');
+    const id = await insertMessage(createdAt);
+    const connect = () => createDataSource({ databaseUrl: database.url(), databasePoolSize: 1 }).initialize();
+    const [holder, writer] = await Promise.all([connect(), connect()]);
+    try {
+      // A transaction on the table (a long ingest) holds the lock the attach needs.
+      const holding = holder.createQueryRunner();
+      await holding.startTransaction();
+      await holding.query(`LOCK TABLE messages IN SHARE UPDATE EXCLUSIVE MODE`);
+      const maintained = maintainPartitions(database.dataSource(), { now: new Date('2030-04-17T12:00:00Z'), daysAhead: 1, retentionDays: 6, lockTimeoutMs: 30_000 });
+      const waitingLocks = `SELECT count(*) AS n FROM pg_locks
+        WHERE NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`;
+      await eventually(async () => Number((await db().query(waitingLocks))[0].n), (n) => n >= 1);
+      // A write by key, planned while the maintenance waits.
+      const updated = writer.query(`UPDATE messages SET locale = 'de' WHERE id = $1 AND created_at BETWEEN $2 AND $2 RETURNING id`, [id, createdAt]);
+      await eventually(async () => Number((await db().query(waitingLocks))[0].n), (n) => n >= 2);
+      await holding.commitTransaction();
+      await holding.release();
+
+      expect((await maintained).created).toContain('messages_p20300415');
+      expect(await updated).toEqual([[{ id }], 1]);
+      expect(await partitionOf(id)).toBe('messages_p20300415');
+    } finally {
+      await Promise.all([holder.destroy(), writer.destroy()]);
+    }
+  });
 });
 
 describe('maintainPartitions after daily partitions', () => {

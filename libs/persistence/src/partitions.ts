@@ -165,6 +165,13 @@ function uncovered(range: Range, existing: readonly Range[]): Range[] {
 
 async function createPartition(tx: EntityManager, table: string, name: string, range: Range): Promise<void> {
   const [from, to] = [new Date(range.from), new Date(range.to)];
+  // Rows of the week already waiting in the default partition (their partition was put off while the
+  // week was written): a statement planned while they move would look for them in the default
+  // partition alone, wait for this transaction, then find nothing there (a claim that claims nothing,
+  // an acknowledgement lost, an insert refused). The table's own lock makes it plan after the attach.
+  // Only then: the table's lock waits for every transaction on it and holds back every statement.
+  const waiting = await queryRows<{ any: boolean }>(tx, `SELECT EXISTS (SELECT 1 FROM ${table}_default WHERE created_at >= $1 AND created_at < $2) AS any`, [from, to]);
+  if (waiting[0]?.any) await tx.query(`LOCK TABLE ONLY ${table} IN ACCESS EXCLUSIVE MODE`);
   // Nothing may reach the default partition between the move and the attach: a row of the week
   // written in between (or by a transaction still open at the move) failed the attach, and with it
   // every run while the week's writes went on. Writers wait for this transaction, which is short.

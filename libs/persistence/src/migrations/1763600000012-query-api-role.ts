@@ -26,11 +26,13 @@ export class QueryApiRole1763600000012 implements MigrationInterface {
       EXCEPTION WHEN duplicate_object OR unique_violation THEN
         NULL;
       END $$`);
-    // A superuser may set any role; any other migrating user becomes a member so the API, logging in as it, can.
+    // A superuser may set any role; any other migrating user becomes a member so the API, logging in as it,
+    // can. One that already is (an administrator made the role and granted it) may not grant it again.
     await db.query(`
       DO $$
       BEGIN
-        IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+        IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+           AND NOT pg_has_role(current_user, '${QUERY_API_ROLE}', 'MEMBER') THEN
           EXECUTE format('GRANT ${QUERY_API_ROLE} TO %I', current_user);
         END IF;
       END $$`);
