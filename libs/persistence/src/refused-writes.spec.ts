@@ -27,12 +27,12 @@ describe('writeIsolatingRefusals', () => {
   });
 
   it('stores everything but the refused requests, and names each with its SQLSTATE', async () => {
-    const store = fakeStore(new Set(['r-3', 'r-8']), '23502');
+    const store = fakeStore(new Set(['r-3', 'r-8']), '23514');
     const result = await writeIsolatingRefusals(store.ingest, batch);
     expect(result.written.reduce((a, b) => a + b, 0)).toBe(8);
     expect(result.refused.map((r) => [r.item, r.sqlState])).toEqual([
-      ['r-3', '23502'],
-      ['r-8', '23502'],
+      ['r-3', '23514'],
+      ['r-8', '23514'],
     ]);
     // The committed transactions, in the batch's order.
     const committed = store.transactions.filter((t) => !t.includes('r-3') && !t.includes('r-8')).flat();
@@ -53,8 +53,7 @@ describe('refusedDataState', () => {
     ['22007', '22007'],
     ['22001', '22001'],
     ['23502', '23502'],
-    // A partition's constraint, in the moment a week's rows move to their partition: retried, not refused.
-    ['23514', undefined],
+    ['23514', '23514'],
     ['54000', '54000'],
     ['23505', undefined],
     ['40001', undefined],

@@ -35,15 +35,13 @@ export async function writeIsolatingRefusals<T, R>(write: (batch: T[]) => Promis
 /**
  * The SQLSTATE of an error that says the data cannot be stored, whoever sends it: data exceptions
  * (class 22: a value out of range, too long, badly formed), integrity violations (class 23) other
- * than a unique key (a concurrent writer, which a retry resolves) and a check (the schema has none: it
- * is a partition's constraint, met by a write planned while a week's rows moved to their partition,
- * which a retry resolves), and a value over a limit (54000, such as an index row too large).
- * Otherwise undefined.
+ * than a unique key (a concurrent writer, which a retry resolves), and a value over a limit
+ * (54000, such as an index row too large). Otherwise undefined.
  */
 export function refusedDataState(error: unknown): string | undefined {
   const carrier = error as { code?: unknown; driverError?: { code?: unknown } } | null;
   const code = carrier?.code ?? carrier?.driverError?.code;
   if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return undefined;
-  if (code.startsWith('22') || (code.startsWith('23') && code !== '23505' && code !== '23514') || code === '54000') return code;
+  if (code.startsWith('22') || (code.startsWith('23') && code !== '23505') || code === '54000') return code;
   return undefined;
 }

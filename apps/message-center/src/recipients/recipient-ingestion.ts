@@ -52,7 +52,8 @@ export class RecipientIngestion implements OnApplicationBootstrap, OnModuleDestr
       if ('update' in parsed) updates.push({ update: parsed.update, record });
       else rejections.push(parsed);
     }
-    const { refused } = await writeIsolatingRefusals((batch) => this.store.apply(batch.map((u) => u.update)), updates);
+    const now = Date.now();
+    const { refused } = await writeIsolatingRefusals((batch) => this.store.apply(batch.map((u) => u.update), batch.map((u) => madeAt(u.record, now))), updates);
     for (const { item, sqlState } of refused) rejections.push(storageRefusal(item.record, sqlState));
     if (rejections.length > 0) {
       await sendDeadLetters(this.producer, rejections);
@@ -61,6 +62,16 @@ export class RecipientIngestion implements OnApplicationBootstrap, OnModuleDestr
       }
     }
   }
+}
+
+/**
+ * When an update was made: its record's time (a push token goes to its newest registration, also
+ * when an older one is applied later), never later than now, so a producer whose clock runs ahead
+ * cannot keep a token from the registrations after it.
+ */
+function madeAt(record: ConsumedRecord, now: number): Date {
+  const time = Number(record.timestamp);
+  return new Date(Number.isFinite(time) && time > 0 ? Math.min(time, now) : now);
 }
 
 function parseUpdate(record: ConsumedRecord): { update: RecipientUpdate } | Rejection {

@@ -89,4 +89,33 @@ describe('RecipientStore devices', () => {
       await other.release();
     }
   });
+
+  it('gives a token to its newest registration, whatever order the registrations are applied in', async () => {
+    const store = new RecipientStore(dataSource());
+    const [t0, t1, t2] = [new Date('2030-05-01T10:00:00Z'), new Date('2030-05-01T10:05:00Z'), new Date('2030-05-01T10:10:00Z')];
+    await store.apply([register('jo', 'phone', 'token-replayed')], [t0]);
+    await store.apply([register('kai', 'phone', 'token-replayed')], [t1]);
+    // Jo's registration again, applied late (its batch replayed after a crash): the phone stays Kai's.
+    await store.apply([register('jo', 'phone', 'token-replayed')], [t0]);
+    expect(await active(['jo', 'phone'], ['kai', 'phone'])).toEqual(['kai/phone']);
+    // A first registration by Lu, older than Kai's but applied after it, is kept inactive.
+    await store.apply([register('lu', 'tablet', 'token-replayed')], [t0]);
+    expect(await active(['jo', 'phone'], ['kai', 'phone'], ['lu', 'tablet'])).toEqual(['kai/phone']);
+    // A newer one takes it.
+    await store.apply([register('jo', 'phone', 'token-replayed')], [t2]);
+    expect(await active(['jo', 'phone'], ['kai', 'phone'], ['lu', 'tablet'])).toEqual(['jo/phone']);
+  });
+
+  it('keeps a device’s newest registration when an older one of it is applied later', async () => {
+    const store = new RecipientStore(dataSource());
+    await store.apply([register('mo', 'phone', 'token-fresh')], [new Date('2030-05-02T10:00:00Z')]);
+    await store.apply([register('mo', 'phone', 'token-stale')], [new Date('2030-05-02T09:00:00Z')]);
+    expect(await dataSource().query(`SELECT token, active FROM devices WHERE user_id = 'mo'`)).toEqual([{ token: 'token-fresh', active: true }]);
+  });
+
+  it('gives a token registered twice in one batch to the newer registration, not the later one', async () => {
+    const store = new RecipientStore(dataSource());
+    await store.apply([register('ny', 'phone', 'token-skew'), register('oz', 'phone', 'token-skew')], [new Date('2030-05-03T10:00:00Z'), new Date('2030-05-03T09:00:00Z')]);
+    expect(await active(['ny', 'phone'], ['oz', 'phone'])).toEqual(['ny/phone']);
+  });
 });

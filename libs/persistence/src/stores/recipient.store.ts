@@ -35,6 +35,8 @@ const TOKEN_LOCK_BUCKETS = 256;
 
 type Upsert = Extract<RecipientUpdate, { op: 'upsert' }>;
 type Device = Extract<RecipientUpdate, { op: 'device' }>;
+/** A registration and when it was made. */
+type TimedDevice = Device & { madeAt: Date };
 
 /** Recipients, devices and topic subscriptions, written per batch from notify.recipients. */
 export class RecipientStore {
@@ -43,16 +45,21 @@ export class RecipientStore {
   /**
    * Applies a batch in its order: per profile the fields merge (later wins, absent fields stay);
    * per device and per subscription only the last operation counts. Then one statement per kind.
-   * A registration takes its token from every other device even when a later update of the batch
-   * removes its device or gives it another token, as applying the updates one by one would.
+   *
+   * A push token goes to its newest registration by `madeAt` (when each update was made; now where
+   * it is not given), not by the order registrations are applied in: one applied late (a batch
+   * replayed, one user's partition behind another's) neither takes the token back nor replaces a
+   * newer registration of its device. A registration takes its token from every older one, also when
+   * a later update of the batch removes its device or gives it another token.
    */
-  async apply(updates: RecipientUpdate[]): Promise<void> {
+  async apply(updates: RecipientUpdate[], madeAt: readonly Date[] = []): Promise<void> {
+    const now = new Date();
     const profiles = new Map<string, Upsert>();
-    const devices = new Map<string, Device | { op: 'device-removed'; userId: string; deviceId: string }>();
-    // Per token, the device that registered it last in the batch: every other device loses it.
-    const tokenOwners = new Map<string, Device>();
+    const devices = new Map<string, TimedDevice | { op: 'device-removed'; userId: string; deviceId: string }>();
+    // Per token, its newest registration in the batch (the later one of two made at the same time).
+    const tokenOwners = new Map<string, TimedDevice>();
     const subscriptions = new Map<string, { userId: string; topic: string; subscribed: boolean }>();
-    for (const update of updates) {
+    for (const [index, update] of updates.entries()) {
       switch (update.op) {
         case 'upsert':
           profiles.set(update.userId, { ...profiles.get(update.userId), ...definedFields(update) } as Upsert);
@@ -63,12 +70,15 @@ export class RecipientStore {
           // registered by A, then B, then A again is A's.
           const key = `${update.userId}\u0000${update.deviceId}`;
           devices.delete(key);
-          devices.set(key, update);
-          if (update.op === 'device') {
-            const token = `${update.provider}\u0000${update.token}`;
-            tokenOwners.delete(token);
-            tokenOwners.set(token, update);
+          if (update.op === 'device-removed') {
+            devices.set(key, update);
+            break;
           }
+          const registration = { ...update, madeAt: madeAt[index] ?? now };
+          devices.set(key, registration);
+          const token = `${update.provider}\u0000${update.token}`;
+          const owner = tokenOwners.get(token);
+          if (owner === undefined || owner.madeAt <= registration.madeAt) tokenOwners.set(token, registration);
           break;
         }
         case 'subscribe':
@@ -78,7 +88,7 @@ export class RecipientStore {
       }
     }
     const upserts = [...profiles.values()];
-    const registered = [...devices.values()].filter((d): d is Device => d.op === 'device');
+    const registered = [...devices.values()].filter((d): d is TimedDevice => d.op === 'device');
     const removed = [...devices.values()].filter((d) => d.op === 'device-removed');
     const owners = [...tokenOwners.values()];
     const subscribed = [...subscriptions.values()].filter((s) => s.subscribed);
@@ -113,18 +123,30 @@ export class RecipientStore {
         );
         // A device registered in the batch and then removed has no row to write (its last update counts).
         if (registered.length > 0) {
+          // A registration older than its device's row changes nothing; one older than the token's
+          // active holder elsewhere is kept, but inactive.
           await tx.query(
-            `INSERT INTO devices (user_id, device_id, provider, token, locale)
-             SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[])
+            `INSERT INTO devices (user_id, device_id, provider, token, locale, registered_at, active, deactivated_reason)
+             SELECT r.user_id, r.device_id, r.provider, r.token, r.locale, r.registered_at, NOT held.newer,
+                    CASE WHEN held.newer THEN 'token registered to another device' END
+               FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[], $6::timestamptz[])
+                      AS r(user_id, device_id, provider, token, locale, registered_at)
+               CROSS JOIN LATERAL (
+                 SELECT EXISTS (
+                   SELECT 1 FROM devices o
+                    WHERE o.provider = r.provider AND md5(o.token) = md5(r.token) AND o.token = r.token AND o.active
+                      AND o.registered_at > r.registered_at AND NOT (o.user_id = r.user_id AND o.device_id = r.device_id)) AS newer) AS held
              ON CONFLICT (user_id, device_id) DO UPDATE SET
-               provider = EXCLUDED.provider, token = EXCLUDED.token, locale = EXCLUDED.locale,
-               active = true, deactivated_reason = NULL, updated_at = now()`,
+               provider = EXCLUDED.provider, token = EXCLUDED.token, locale = EXCLUDED.locale, registered_at = EXCLUDED.registered_at,
+               active = EXCLUDED.active, deactivated_reason = EXCLUDED.deactivated_reason, updated_at = now()
+             WHERE devices.registered_at <= EXCLUDED.registered_at`,
             [
               registered.map((d) => d.userId),
               registered.map((d) => d.deviceId),
               registered.map((d) => d.provider),
               registered.map((d) => d.token),
               registered.map((d) => d.locale ?? null),
+              registered.map((d) => d.madeAt),
             ],
           );
         }
@@ -133,10 +155,10 @@ export class RecipientStore {
         // first user's notifications would go on reaching the phone the second one now holds.
         await tx.query(
           `UPDATE devices d SET active = false, deactivated_reason = 'token registered to another device', updated_at = now()
-             FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[]) AS o(user_id, device_id, provider, token)
+             FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[], $5::timestamptz[]) AS o(user_id, device_id, provider, token, registered_at)
             WHERE d.provider = o.provider AND md5(d.token) = md5(o.token) AND d.token = o.token AND d.active
-              AND NOT (d.user_id = o.user_id AND d.device_id = o.device_id)`,
-          [owners.map((d) => d.userId), owners.map((d) => d.deviceId), owners.map((d) => d.provider), owners.map((d) => d.token)],
+              AND d.registered_at <= o.registered_at AND NOT (d.user_id = o.user_id AND d.device_id = o.device_id)`,
+          [owners.map((d) => d.userId), owners.map((d) => d.deviceId), owners.map((d) => d.provider), owners.map((d) => d.token), owners.map((d) => d.madeAt)],
         );
       }
       if (removed.length > 0) {
