@@ -1,5 +1,16 @@
 import { eventually } from '@notify/testing';
-import { RunningPlatform, uniqueId } from './platform';
+import { RunningPlatform, uniqueId, type NotificationSocket } from './platform';
+
+/** The titles a socket receives, and its acknowledgements held back until the test gives them. */
+function holdingAcknowledgements(socket: NotificationSocket): { received: string[]; acks: (() => void)[] } {
+  const received: string[] = [];
+  const acks: (() => void)[] = [];
+  socket.on('notification', (message, ack) => {
+    received.push(message.title);
+    acks.push(() => ack({ ok: true }));
+  });
+  return { received, acks };
+}
 
 /** A deploy of the gateway: SIGTERM while messages wait for their acknowledgements. */
 describe('realtime gateway shutdown', () => {
@@ -9,15 +20,33 @@ describe('realtime gateway shutdown', () => {
   beforeAll(() => platform.start());
   afterAll(() => platform.stop());
 
+  it('relays the acknowledgements of another gateway’s emits still out when it shuts down', async () => {
+    const edgePort = await platform.addEdgeGateway();
+    const userId = uniqueId('edge-deploy');
+    // Connected to the edge gateway only: the consuming gateway's emit reaches it through the cluster.
+    const socket = await platform.connect(userId, { port: edgePort });
+    const { received, acks } = holdingAcknowledgements(socket);
+    const requestId = uniqueId('edge-deploy');
+    await platform.produceRequest({ id: requestId, type: 'account.note', to: { userId }, channels: ['websocket'], content: { title: 'through the cluster' } }, userId);
+    await eventually(async () => received.length, (n) => n === 1);
+
+    // The browser acknowledges as the edge gateway turns to close its connections.
+    await platform.closeEdgeGateway(edgePort, () => acks.forEach((ack) => ack()));
+
+    const status = async () =>
+      (
+        (await platform.db.query(
+          `SELECT d.status FROM deliveries d JOIN request_keys k ON k.message_id = d.message_id WHERE k.request_id = $1 AND d.channel = 'websocket'`,
+          [requestId],
+        )) as { status: string }[]
+      )[0]?.status;
+    expect(await eventually(status, (s) => s !== 'sent')).toBe('delivered');
+  });
+
   it('records the acknowledgements of the emits still out when it shuts down', async () => {
     const userId = uniqueId('deploy');
     const socket = await platform.connect(userId);
-    const received: string[] = [];
-    const acks: (() => void)[] = [];
-    socket.on('notification', (message, ack) => {
-      received.push(message.title);
-      acks.push(() => ack({ ok: true }));
-    });
+    const { received, acks } = holdingAcknowledgements(socket);
     const requestId = uniqueId('deploy');
     await platform.produceRequest({ id: requestId, type: 'account.note', to: { userId }, channels: ['websocket'], content: { title: 'during a deploy' } }, userId);
     await eventually(async () => received.length, (n) => n === 1);

@@ -56,8 +56,10 @@ export class RunningPlatform {
     // Until the consuming gateway has heard the new one's heartbeat, it would call its users offline.
     await eventually(() => this.consumingGateway!.clusterSize(), (n) => n === 2 + this.edgePorts.length);
     this.edgePorts.push(listeningPort(gateway));
+    this.edgeGateways.set(listeningPort(gateway), gateway);
     return listeningPort(gateway);
   }
+  private readonly edgeGateways = new Map<number, INestApplication>();
 
   tokenFor(userId: string, expiresIn = '1h'): string {
     return jwt.sign({ sub: userId }, this.jwtSecret, { algorithm: 'HS256', expiresIn } as jwt.SignOptions);
@@ -101,8 +103,16 @@ export class RunningPlatform {
    * `whenClosingSockets` runs as the gateway turns to its connections, after its consumer stopped.
    */
   async closeConsumingGateway(whenClosingSockets: () => void = () => undefined): Promise<void> {
-    const gateway = this.consumingGatewayApp!;
-    const server = this.consumingGateway!;
+    await this.closeGateway(this.consumingGatewayApp!, whenClosingSockets);
+  }
+
+  /** Closes the edge gateway listening on `port` as a deploy does, like `closeConsumingGateway`. */
+  async closeEdgeGateway(port: number, whenClosingSockets: () => void = () => undefined): Promise<void> {
+    await this.closeGateway(this.edgeGateways.get(port)!, whenClosingSockets);
+  }
+
+  private async closeGateway(gateway: INestApplication, whenClosingSockets: () => void): Promise<void> {
+    const server = gateway.get(RealtimeServer);
     const closeSockets = server.beforeApplicationShutdown.bind(server);
     server.beforeApplicationShutdown = () => {
       whenClosingSockets();

@@ -16,6 +16,11 @@ export function invalidArgument(error: z.ZodError): AckError {
   return { error: { code: 'invalid_argument', message: `${issue.path.join('.') || '(payload)'}: ${issue.message}` } };
 }
 
+/** A request whose acknowledgement callback came where its payload goes (`emit('sync', callback)`). */
+export function missingPayload(): AckError {
+  return { error: { code: 'invalid_argument', message: '(payload): a request object is required before the acknowledgement callback' } };
+}
+
 export function internalError(): AckError {
   return { error: { code: 'internal', message: 'the request could not be completed; try again' } };
 }

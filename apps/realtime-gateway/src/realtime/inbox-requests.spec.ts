@@ -73,3 +73,17 @@ describe('InboxRequests: read', () => {
     expect(publishedEvents(kafka.accepted)).toEqual([{ topic: Topics.events, deliveryId: '0190a1b2-0000-7000-8000-000000000003', status: 'read' }]);
   });
 });
+
+describe('InboxRequests: a request sent with its callback alone', () => {
+  it('answers sync and read sent without a payload with invalid_argument, instead of never', async () => {
+    const publisher = new EventPublisher(flakyProducer(0).producer, logger, instantRetry(3));
+    const requests = new InboxRequests(inbox, publisher, logger, null);
+    const client = socketOfUser1();
+    requests.attach(client.socket);
+    // socket.emit('sync', callback): Socket.IO hands the callback over as the first argument.
+    const callbackOnly = (event: string) => new Promise<unknown>((resolve) => client.tell(event, resolve));
+    for (const event of ['sync', 'read']) {
+      await expect(callbackOnly(event)).resolves.toEqual({ error: { code: 'invalid_argument', message: expect.stringMatching(/^\(payload\): /) } });
+    }
+  });
+});

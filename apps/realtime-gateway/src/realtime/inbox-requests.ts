@@ -5,7 +5,7 @@ import { APP_LOGGER, type AppLogger } from '@notify/observability';
 import { InboxStore } from '@notify/persistence';
 import { CLICK_LINKS } from '../clicks/click-links';
 import { EventPublisher } from '../delivery/event-publisher';
-import { internalError, invalidArgument, ReadRequestSchema, SyncRequestSchema } from './client-requests';
+import { internalError, invalidArgument, missingPayload, ReadRequestSchema, SyncRequestSchema } from './client-requests';
 import { userRoom } from './rooms';
 
 export interface SocketData {
@@ -30,10 +30,16 @@ export class InboxRequests {
   attach(socket: NotificationSocket): void {
     // A sync without an acknowledgement has nowhere to put its page; a read without one (a client's
     // fire-and-forget emit) still counts: it is stored and told to the other devices, unanswered.
+    // A request sent with its callback alone (`emit('sync', callback)`) has the callback where the
+    // payload goes: it is answered that the payload is missing, not left waiting for ever.
     socket.on('sync', (payload, ack) => {
-      if (typeof ack === 'function') void this.answer(ack, () => this.sync(socket, payload));
+      if (typeof payload === 'function') void this.answer(payload, async () => missingPayload());
+      else if (typeof ack === 'function') void this.answer(ack, () => this.sync(socket, payload));
     });
-    socket.on('read', (payload, ack) => void this.answer(ack, () => this.read(socket, payload)));
+    socket.on('read', (payload, ack) => {
+      if (typeof payload === 'function') void this.answer(payload, async () => missingPayload());
+      else void this.answer(ack, () => this.read(socket, payload));
+    });
   }
 
   private async sync(socket: NotificationSocket, payload: unknown): Promise<SyncResponse> {

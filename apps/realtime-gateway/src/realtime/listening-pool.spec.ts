@@ -38,8 +38,11 @@ describe('listeningPool', () => {
       query: async () => ({ rows: [] }),
     } as unknown as Pool;
     const io = new Server();
-    io.adapter(createAdapter(listeningPool(pool, createLogger('listening-pool-spec', 'silent')), { errorHandler: () => undefined }));
+    const listening = listeningPool(pool, createLogger('listening-pool-spec', 'silent'));
+    io.adapter(createAdapter(listening, { errorHandler: () => undefined }));
     const namespace = io.of('/realtime');
+    // A server never attached to HTTP has no engine to close; its adapters' client is closed here.
+    const closeAdapters = () => Promise.all([io.of('/'), namespace].map((n) => n.adapter.close()));
     try {
       // The adapter reconnects 1 to 3 s after a loss; twice, had it two connections to set up.
       await eventually(async () => clients.length, (n) => n >= 2, { timeoutMs: 10_000 });
@@ -47,9 +50,15 @@ describe('listeningPool', () => {
       const live = clients.filter((client) => !client.released);
       expect(live).toHaveLength(1);
       expect(clients).toHaveLength(2);
+
+      // As the gateway shuts down: the second reconnection, still waiting, takes no connection that
+      // nobody would give back (the pool's end would wait for it for ever).
+      listening.close();
+      await closeAdapters();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(clients.map((client) => client.released)).toEqual([true, true]);
     } finally {
-      // A server never attached to HTTP has no engine to close; its adapter's client is closed here.
-      await namespace.adapter.close();
+      await closeAdapters();
     }
   });
 });

@@ -11,20 +11,29 @@ import type { AppLogger } from '@notify/observability';
  * schedule two reconnections (one for the `end`, one for the failed query), and two LISTEN
  * connections emitted every message from the other gateways twice and answered their counts of
  * clients twice. A checkout waits until the connection before it has been given back.
+ *
+ * `close`, before the adapters close, ends the handing out: a checkout waiting for the connection
+ * the adapter then gives back would take one that nobody gives back.
  */
-export function listeningPool(pool: Pool, logger: AppLogger): Pool {
+export function listeningPool(pool: Pool, logger: AppLogger): ListeningPool {
   let previous: Promise<void> = Promise.resolve();
+  let closed = false;
   const connect = async (): Promise<PoolClient> => {
     const before = previous;
     let givenBack!: () => void;
     previous = new Promise((resolve) => (givenBack = resolve));
     await before;
+    if (closed) return never();
     let client: PoolClient;
     try {
       client = await pool.connect();
     } catch (error) {
       givenBack();
       throw error;
+    }
+    if (closed) {
+      client.release();
+      return never();
     }
     const release = client.release;
     const onError = (err: Error): void => {
@@ -44,5 +53,18 @@ export function listeningPool(pool: Pool, logger: AppLogger): Pool {
     client.on('end', onEnd);
     return client;
   };
-  return { query: pool.query.bind(pool), connect } as unknown as Pool;
+  const close = (): void => void (closed = true);
+  return Object.assign({ query: pool.query.bind(pool), connect } as unknown as Pool, { close });
+}
+
+/** The adapter's pool, and `close`: from then on no connection is handed out. */
+export type ListeningPool = Pool & { close(): void };
+
+/**
+ * A checkout after `close` waits for ever: a connection handed out then was never given back (the
+ * adapter keeps it on a client it has closed), so the pool's `end` never finished and the gateway
+ * never exited; refused, the adapter would try again every few seconds, a timer that kept it alive.
+ */
+function never(): Promise<PoolClient> {
+  return new Promise(() => undefined);
 }

@@ -15,7 +15,7 @@ import { LONGEST_TIMER_MS } from '@notify/config';
 import { APP_LOGGER, type AppLogger } from '@notify/observability';
 import { TokenRejected, TokenVerifier } from '../auth/token-verifier';
 import { InboxRequests, type NotificationSocket, type SocketData } from './inbox-requests';
-import { listeningPool } from './listening-pool';
+import { listeningPool, type ListeningPool } from './listening-pool';
 import { userRoom } from './rooms';
 
 type InterServerEvents = Record<string, never>;
@@ -69,6 +69,7 @@ export class RealtimeServer implements OnApplicationBootstrap, BeforeApplication
   private io?: NotificationsServer;
   private namespace?: NotificationsNamespace;
   private adapterPool?: Pool;
+  private listening?: ListeningPool;
   /** Emits still waiting for their acknowledgements; a shutdown waits for them (each ends by its timeout). */
   private readonly unanswered = new Set<Promise<EmitOutcome>>();
 
@@ -102,7 +103,7 @@ export class RealtimeServer implements OnApplicationBootstrap, BeforeApplication
       });
       this.adapterPool.on('error', (err) => this.logger.warn({ err }, 'socket.io adapter connection lost'));
       this.io.adapter(
-        createAdapter(listeningPool(this.adapterPool, this.logger), {
+        createAdapter((this.listening = listeningPool(this.adapterPool, this.logger)), {
           errorHandler: (err) => this.logger.warn({ err }, 'socket.io adapter error'),
           // PostgreSQL refuses a NOTIFY payload of 8,000 bytes or more; the adapter's default threshold
           // (8000, compared with >) let a message of exactly 8,000 bytes be refused instead of attached.
@@ -175,10 +176,16 @@ export class RealtimeServer implements OnApplicationBootstrap, BeforeApplication
    * them, and leaves the cluster (the adapters release their LISTEN connection). Closed at once, a
    * deploy lost the acknowledgements of the last batch: stored by the browser, the messages were
    * taken for unanswered and sent again by push.
+   *
+   * Emits of the other gateways reach this one's connections too, and their acknowledgements come
+   * back through it: its connections first leave their rooms, so no more arrive, and those they
+   * still owe are waited for as well, within the same time.
    */
   async beforeApplicationShutdown(): Promise<void> {
     if (!this.io) return;
-    await Promise.all(this.unanswered);
+    const owed = this.namespace ? stopReceiving(this.namespace) : [];
+    await Promise.all([...this.unanswered, answered(owed, this.settings.ackTimeoutMs)]);
+    this.listening?.close();
     this.io.engine.close();
     await Promise.all([this.io.of('/'), this.io.of(REALTIME_NAMESPACE)].map((namespace) => namespace.adapter.close()));
   }
@@ -191,4 +198,26 @@ export class RealtimeServer implements OnApplicationBootstrap, BeforeApplication
     if (!this.namespace) throw new Error('the realtime server has not started');
     return this.namespace;
   }
+}
+
+/** What socket.io keeps per connection for the acknowledgements it waits for, by packet id. */
+type OwedAcks = { socket: { connected: boolean }; acks: Map<number, unknown>; ids: number[] };
+
+/** Takes the namespace's connections out of their rooms, and gives the acknowledgements they still owe. */
+function stopReceiving(namespace: NotificationsNamespace): OwedAcks[] {
+  const owed: OwedAcks[] = [];
+  for (const socket of namespace.sockets.values()) {
+    void socket.leave(userRoom(socket.data.userId));
+    // socket.io's own record of the emits this connection has not acknowledged, its gateway's or another's.
+    const acks = (socket as unknown as { acks: Map<number, unknown> }).acks;
+    if (acks.size > 0) owed.push({ socket, acks, ids: [...acks.keys()] });
+  }
+  return owed;
+}
+
+/** Resolves once every acknowledgement owed has come (or its connection closed), or after `withinMs`. */
+async function answered(owed: OwedAcks[], withinMs: number): Promise<void> {
+  const deadline = Date.now() + withinMs;
+  const pending = () => owed.some(({ socket, acks, ids }) => socket.connected && ids.some((id) => acks.has(id)));
+  while (pending() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
 }
