@@ -39,6 +39,8 @@ function writableHeaders(headers: IHeaders): IHeaders {
 
 /** Header of a cut-down dead-letter copy: the length in bytes of the value it leaves out. */
 export const ORIGINAL_VALUE_BYTES = 'x-original-value-bytes';
+/** Header of a copy cut down further, its key over the topic's limit too: the key's length in bytes. */
+export const ORIGINAL_KEY_BYTES = 'x-original-key-bytes';
 
 /**
  * A dead-letter copy the broker refused as too large, cut down: the key, the contract's error headers

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { eventually } from '@notify/testing';
-import { deadLetterTopic, ORIGINAL_VALUE_BYTES, type Rejection } from './dead-letter';
+import { deadLetterTopic, ORIGINAL_KEY_BYTES, ORIGINAL_VALUE_BYTES, type Rejection } from './dead-letter';
 import { sendDeadLetters } from './fan-out';
 import { ensureTopics } from './topics';
 
@@ -36,6 +36,18 @@ const rejection = (topic: string, offset: string, value: Buffer, headers: Record
   reason: 'request is too large',
 });
 
+/** A source topic whose dead-letter topic an older installation, or an operator, made with a small limit. */
+async function withSmallDeadLetterTopic(): Promise<string> {
+  const source = `spec.dl.${randomBytes(4).toString('hex')}`;
+  await ensureTopics(kafka, [source], { partitions: 1, replicationFactor: 1 });
+  const creator = kafka.admin();
+  await creator.connect();
+  await creator
+    .createTopics({ waitForLeaders: true, topics: [{ topic: deadLetterTopic(source), numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: '20000' }] }] })
+    .finally(() => creator.disconnect());
+  return source;
+}
+
 describe('sendDeadLetters', () => {
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   beforeAll(() => producer.connect());
@@ -69,14 +81,7 @@ describe('sendDeadLetters', () => {
   });
 
   it('sends a copy the dead-letter topic refuses without its value, and the copies beside it whole', async () => {
-    const source = `spec.dl.${randomBytes(4).toString('hex')}`;
-    await ensureTopics(kafka, [source], { partitions: 1, replicationFactor: 1 });
-    // A dead-letter topic of an older installation, or made by an operator, with a small limit.
-    const creator = kafka.admin();
-    await creator.connect();
-    await creator
-      .createTopics({ waitForLeaders: true, topics: [{ topic: deadLetterTopic(source), numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: '20000' }] }] })
-      .finally(() => creator.disconnect());
+    const source = await withSmallDeadLetterTopic();
 
     // The large copy goes in a produce call of its own (over 512 KiB), after the first small one's.
     await sendDeadLetters(producer, [
@@ -96,5 +101,16 @@ describe('sendDeadLetters', () => {
     await admin.connect();
     const [end] = await admin.fetchTopicOffsets(deadLetterTopic(source)).finally(() => admin.disconnect());
     expect(end!.high).toBe('3');
+  });
+
+  it('sends a copy whose key alone is over the dead-letter topic’s limit without its key and value', async () => {
+    const source = await withSmallDeadLetterTopic();
+    const hugeKey = rejection(source, '4', Buffer.from('not json'), {});
+    hugeKey.record.key = randomBytes(60_000);
+
+    await sendDeadLetters(producer, [hugeKey]);
+
+    const [copy] = await readCopies(deadLetterTopic(source), 1);
+    expect([copy!.value, copy!.headers['x-original-offset'], copy!.headers[ORIGINAL_VALUE_BYTES], copy!.headers[ORIGINAL_KEY_BYTES]]).toEqual([null, '4', '8', '60000']);
   });
 });

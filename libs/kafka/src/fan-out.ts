@@ -1,6 +1,6 @@
 import { CompressionTypes, type Message, type Producer, type TopicMessages } from 'kafkajs';
 import { deliverTopic, Topics, type DeliveryJob, type OutcomeEvent } from '@notify/contracts';
-import { cutDownDeadLetterMessage, deadLetterMessage, deadLetterTopic, type Rejection } from './dead-letter';
+import { cutDownDeadLetterMessage, deadLetterMessage, deadLetterTopic, ORIGINAL_KEY_BYTES, type Rejection } from './dead-letter';
 import { MAX_CHUNK_MESSAGES, sendInChunks } from './send-in-chunks';
 
 /** Delivery jobs grouped by their channel's topic, keyed by user id so one user's deliveries stay in order. */
@@ -51,7 +51,7 @@ export function deadLetterMessages(rejections: Rejection[]): TopicMessages[] {
  * and an incompressible one just under the broker's limit is over it with the error headers added:
  * a copy refused as too large would fail the batch every time it was retried and stop the partition.
  * So the copies of a produce call refused as too large go again one by one, and a copy refused on
- * its own goes without its value (`cutDownDeadLetterMessage`). Dead-letter topics are created with
+ * its own goes without its value (`cutDownDeadLetterMessage`), and then without its key as well. Dead-letter topics are created with
  * room for full copies (`ensureTopics`); this is for those that were not.
  */
 export async function sendDeadLetters(producer: Producer, rejections: Rejection[]): Promise<void> {
@@ -66,12 +66,23 @@ export async function sendDeadLetters(producer: Producer, rejections: Rejection[
         for (const message of messages) {
           await sendAlone(topic, message).catch((alone: unknown) => {
             if (!isTooLarge(alone)) throw alone;
-            return sendAlone(topic, cutDownDeadLetterMessage(message));
+            const cutDown = cutDownDeadLetterMessage(message);
+            // A key alone over the topic's limit: the copy goes without it too, or it would stop the partition.
+            return sendAlone(topic, cutDown).catch((still: unknown) => {
+              if (!isTooLarge(still)) throw still;
+              return sendAlone(topic, withoutKey(cutDown));
+            });
           });
         }
       }
     },
   });
+}
+
+/** A cut-down copy without its key either, saying how long the key was (`x-original-key-bytes`). */
+function withoutKey(copy: Message): Message {
+  const bytes = copy.key === null || copy.key === undefined ? 0 : Buffer.byteLength(copy.key);
+  return { ...copy, key: null, headers: { ...copy.headers, [ORIGINAL_KEY_BYTES]: String(bytes) } };
 }
 
 /** Whether kafkajs's error, or one it wraps, is the broker refusing a record or batch as too large. */
