@@ -102,6 +102,9 @@ describe('BatchConsumer', () => {
         logger,
         sessionTimeoutMs: 6_000,
         rebalanceTimeoutMs: 6_000,
+        // The batch keeps the fetch waiting all along (as when more batches than the consumer's
+        // concurrency are slow), so the rebalance has to wait for it.
+        detachAfterMs: 120_000,
         onFatal: (error) => fatal.push(`${name}: ${error.message}`),
         handler: async (records) => {
           handled[name].push(...records.map((r) => r.value!.toString()));
@@ -247,4 +250,84 @@ describe('BatchConsumer', () => {
     expect(fatal).toEqual(['relation "deliveries" does not exist']);
     expect(succeeded.length).toBeGreaterThan(0);
   }, 90_000);
+
+  it('goes on fetching and handling the other partitions while one partition’s batch is slow', async () => {
+    const busyTopic = `${topic}.busy`;
+    await ensureTopics(kafka, [busyTopic], { partitions: 2, replicationFactor: 1 });
+    await producer.send({ topic: busyTopic, messages: [{ value: 'newsletter', partition: 0 }] });
+    const handled: string[] = [];
+    const fatal: string[] = [];
+    let release: () => void = () => undefined;
+    const slow = new Promise<void>((resolve) => (release = resolve));
+    const consumer = new BatchConsumer(kafka, {
+      groupId: `${groupId}-busy`,
+      topics: [busyTopic],
+      logger,
+      onFatal: (error) => fatal.push(error.message),
+      handler: async (records) => {
+        for (const record of records) handled.push(`${record.partition}:${record.value!.toString()}`);
+        if (records.some((r) => r.value!.toString() === 'newsletter')) await slow;
+      },
+    });
+    try {
+      await consumer.start();
+      await eventually(async () => handled, (h) => h.includes('0:newsletter'));
+      await producer.send({ topic: busyTopic, messages: [{ value: 'one-time code', partition: 1 }] });
+      // Handled while partition 0's batch is still in its handler.
+      await eventually(async () => handled, (h) => h.includes('1:one-time code'));
+      // Then partition 0's batch ends, is committed, and its partition goes on.
+      release();
+      await producer.send({ topic: busyTopic, messages: [{ value: 'after', partition: 0 }] });
+      await eventually(async () => handled, (h) => h.includes('0:after'));
+    } finally {
+      release();
+      await consumer.stop();
+    }
+    expect(handled.filter((h) => h === '0:newsletter')).toEqual(['0:newsletter']);
+    expect(fatal).toEqual([]);
+    const admin = kafka.admin();
+    await admin.connect();
+    const [offsets] = await admin.fetchOffsets({ groupId: `${groupId}-busy`, topics: [busyTopic] }).finally(() => admin.disconnect());
+    expect(offsets!.partitions.map((p) => [p.partition, p.offset]).sort()).toEqual([
+      [0, '2'],
+      [1, '1'],
+    ]);
+  }, 60_000);
+
+  it('hands a batch that failed after going on alone again, and commits it once it succeeds', async () => {
+    const lateTopic = `${topic}.late-failure`;
+    await ensureTopics(kafka, [lateTopic], { partitions: 1, replicationFactor: 1 });
+    await producer.send({ topic: lateTopic, messages: [{ value: 'r1' }, { value: 'r2' }] });
+    const handled: string[][] = [];
+    const fatal: string[] = [];
+    const consumer = new BatchConsumer(kafka, {
+      groupId: `${groupId}-late-failure`,
+      topics: [lateTopic],
+      logger,
+      detachAfterMs: 100,
+      onFatal: (error) => fatal.push(error.message),
+      handler: async (records) => {
+        handled.push(records.map((r) => r.value!.toString()));
+        if (handled.length === 1) {
+          // Fails after it went on alone (a database that answered with an error after a while).
+          await new Promise((resolve) => setTimeout(resolve, 400));
+          throw new Error('database unavailable');
+        }
+      },
+    });
+    try {
+      await consumer.start();
+      await eventually(async () => handled.length, (n) => n >= 2);
+      await producer.send({ topic: lateTopic, messages: [{ value: 'r3' }] });
+      await eventually(async () => handled.flat(), (values) => values.includes('r3'));
+    } finally {
+      await consumer.stop();
+    }
+    expect(handled.slice(0, 2)).toEqual([
+      ['r1', 'r2'],
+      ['r1', 'r2'],
+    ]);
+    expect(handled.flat().filter((v) => v === 'r3')).toEqual(['r3']);
+    expect(fatal).toEqual([]);
+  }, 60_000);
 });

@@ -53,6 +53,15 @@ export interface BatchConsumerOptions {
    * to restart. A batch that is only long reports progress part by part.
    */
   maxBatchMs?: number;
+  /**
+   * How long a batch may keep the consumer's fetching waiting (1 s). kafkajs fetches again only when
+   * every batch of the last fetch is done, so one slow batch (a broadcast to many users, a database
+   * slow to answer) held up every other partition: a one-time code waited behind a newsletter. A
+   * batch still in its handler after this long goes on alone, its partition paused, while the others
+   * are fetched and handled; its offsets are committed when it is done, as before, and its partition
+   * resumed. At most `partitionsConsumedConcurrently` batches go on alone at once.
+   */
+  detachAfterMs?: number;
 }
 
 /**
@@ -65,6 +74,8 @@ export class BatchConsumer {
   private readonly heartbeatMs: number;
   private running = false;
   private readonly failures = new PartitionFailures();
+  /** Batches that went on alone, their partitions paused, until they are done. */
+  private readonly detached = new Set<Promise<void>>();
 
   constructor(
     kafka: Kafka,
@@ -80,6 +91,9 @@ export class BatchConsumer {
       sessionTimeout,
       rebalanceTimeout: Math.max(options.rebalanceTimeoutMs ?? 60_000, sessionTimeout),
       heartbeatInterval: this.heartbeatMs,
+      // A partition resumed after its batch went on alone is fetched from the next fetch on: the long
+      // poll of the others' (kafkajs's default 5 s when they are idle) would keep it waiting that long.
+      maxWaitTimeInMs: 500,
       retry: {
         retries: options.retries ?? 10,
         restartOnFailure: async (error) => {
@@ -114,11 +128,16 @@ export class BatchConsumer {
 
   async stop(): Promise<void> {
     this.running = false;
+    // The batches that went on alone commit their offsets before the consumer leaves the group.
+    await Promise.allSettled([...this.detached]);
     await this.consumer.disconnect();
   }
 
-  private async consume({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  private async consume(payload: EachBatchPayload): Promise<void> {
+    const { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale, pause } = payload;
     if (batch.messages.length === 0 || !isRunning() || isStale()) return;
+    // Stopping while batches that went on alone finish: nothing new starts, nor is it fetched again.
+    if (!this.running) return void pause();
     const records = batch.messages.map((message) => toRecord(batch.topic, batch.partition, message));
     // kafkajs heartbeats only when asked. A handler that outlasted the session (a topic with many
     // subscribers, a slow database) would lose its partitions, fail its commit and get its batch
@@ -138,20 +157,74 @@ export class BatchConsumer {
       stuck = setTimeout(giveUp, maxBatchMs);
     };
     const last = batch.messages[batch.messages.length - 1]!.offset;
-    try {
-      await this.handle(`${batch.topic}:${batch.partition}`, records, progress);
-      // The group's own commit, not the consumer's: its errors come out as the broker gave them, so a
-      // member dropped from the group while its batch ran (REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION,
-      // UNKNOWN_MEMBER_ID) makes kafkajs rejoin. The consumer's commitOffsets wraps them as
-      // non-retriable, which crashed the consumer for good. The batch is then handled again, which
-      // the handlers' idempotent writes allow.
-      await commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: (BigInt(last) + 1n).toString() }] }] });
-    } finally {
-      clearInterval(beating);
-      clearTimeout(stuck);
-    }
+    const partition = `${batch.topic}:${batch.partition}`;
+    const work = (async () => {
+      try {
+        await this.handle(partition, records, progress);
+        // The group's own commit, not the consumer's: its errors come out as the broker gave them, so a
+        // member dropped from the group while its batch ran (REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION,
+        // UNKNOWN_MEMBER_ID) makes kafkajs rejoin. The consumer's commitOffsets wraps them as
+        // non-retriable, which crashed the consumer for good. The batch is then handled again, which
+        // the handlers' idempotent writes allow.
+        await commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: (BigInt(last) + 1n).toString() }] }] });
+      } finally {
+        clearInterval(beating);
+        clearTimeout(stuck);
+      }
+    })();
+    if (await this.outlasts(work)) return this.goOnAlone(work, partition, () => resolveOffset(last), pause());
+    await work;
     resolveOffset(last);
     await heartbeat();
+  }
+
+  /**
+   * Whether the batch's work is still running after `detachAfterMs` while fewer than
+   * `partitionsConsumedConcurrently` batches go on alone; a failure before then is thrown, for
+   * kafkajs to retry the batch.
+   */
+  private async outlasts(work: Promise<void>): Promise<boolean> {
+    if (this.detached.size >= (this.options.partitionsConsumedConcurrently ?? 3)) return false;
+    let timer: NodeJS.Timeout | undefined;
+    const later = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), this.options.detachAfterMs ?? 1_000)));
+    try {
+      return await Promise.race([work.then(() => false), later]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * A batch going on alone, its partition paused. Done, its offset is the fetch's next position and
+   * the partition is fetched again. Failed, the partition is fetched again after a wait, from the
+   * batch's first offset (nothing was resolved), as kafkajs retries a batch; after failing for
+   * `giveUpAfterMs`, the consumer gives up as it does for a batch that fails in the fetch's turn.
+   */
+  private goOnAlone(work: Promise<void>, partition: string, resolve: () => void, resume: () => void): void {
+    const alone = work.then(
+      () => {
+        // The partition may have gone to another member meanwhile: there is then nothing to resolve.
+        try {
+          resolve();
+        } catch {
+          // no longer this member's partition
+        }
+        if (this.running) resume();
+      },
+      async (error: unknown) => {
+        const failingMs = this.failures.longestMs(Date.now());
+        if (failingMs >= (this.options.giveUpAfterMs ?? 600_000)) {
+          this.options.logger.error({ err: error, failingMs }, 'kafka consumer handler has failed without a success for too long; giving up');
+          this.options.onFatal(error instanceof Error ? error : new Error(String(error)));
+          return;
+        }
+        this.options.logger.error({ err: error, partition }, 'kafka batch failed; fetching it again');
+        await new Promise((wait) => setTimeout(wait, Math.min(30_000, Math.max(500, failingMs))));
+        if (this.running) resume();
+      },
+    );
+    this.detached.add(alone);
+    void alone.finally(() => this.detached.delete(alone));
   }
 
   private async handle(partition: string, records: ConsumedRecord[], progress: () => void): Promise<void> {
