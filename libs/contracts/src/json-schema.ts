@@ -28,6 +28,7 @@ const ENTRIES: Record<string, JsonSchemaEntry> = {
       `A record value on \`${Topics.requests}\` (contract section 1), UTF-8 JSON. Not expressible here: ` +
       `the serialized value is at most ${MAX_REQUEST_BYTES} bytes (${MAX_REQUEST_BYTES / 1024} KiB). ` +
       `\`to\` names exactly one recipient selector (\`userIds\`: at most ${MAX_USER_IDS}). ` +
+      'An optional field that is null is read as absent. ' +
       `A request that breaks this schema, is larger, or names an unknown type is copied to \`${Topics.requestsDlq}\`.`,
   },
   'recipient-update.schema.json': {
@@ -35,6 +36,7 @@ const ENTRIES: Record<string, JsonSchemaEntry> = {
     title: 'Recipient update',
     description:
       `A record value on \`${Topics.recipients}\` (contract section 2), keyed by user id; \`op\` selects the operation. ` +
+      'An optional field that is null is read as absent. ' +
       `An invalid update is copied to \`${Topics.recipientsDlq}\`.`,
   },
   'outcome-event.schema.json': {

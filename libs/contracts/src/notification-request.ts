@@ -13,8 +13,28 @@ export const RequestIdSchema = z
 
 export const UserIdSchema = z.string().min(1).max(128);
 
+/**
+ * An address as HTML forms take one, with a dot in its domain: any of RFC 5322's characters before
+ * the @ (`tom&jerry@`, `o!reilly@`) and internationalized domains in their ASCII form
+ * (`example.xn--p1ai`), which zod's default pattern refused.
+ */
+const EMAIL_ADDRESS = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+
 /** An email address, at most 254 characters: the longest an SMTP path can carry (RFC 5321). */
-export const EmailSchema = z.email().max(254);
+export const EmailSchema = z.email({ pattern: EMAIL_ADDRESS }).max(254);
+
+/**
+ * A copy of a JSON object without the listed optional fields that are null: many JSON writers
+ * (Jackson's and .NET's defaults, Go without `omitempty`) write an unset field as null, which the
+ * contract's "required: no" means as absent. `nested` does the same one object down (`content`).
+ */
+export function nullsAsAbsent(json: unknown, optional: readonly string[], nested: Readonly<Record<string, readonly string[]>> = {}): unknown {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return json;
+  const copy: Record<string, unknown> = { ...(json as Record<string, unknown>) };
+  for (const field of optional) if (copy[field] === null) delete copy[field];
+  for (const [field, fields] of Object.entries(nested)) if (field in copy) copy[field] = nullsAsAbsent(copy[field], fields);
+  return copy;
+}
 
 /**
  * The instants PostgreSQL reads back from ISO 8601 as the platform writes it: years 0001 to 9999 in
@@ -38,7 +58,8 @@ const isoDateTime = z.string().regex(ISO_DATE_TIME, { message: 'an ISO 8601 date
 
 /**
  * The canonical BCP 47 tag a locale means (`zh-CN`, `id-ID`), or undefined when it means none. Also
- * read: Java's `Locale.toString()` (`zh_CN`, `zh_CN_#Hans` → `zh-Hans-CN`, `zh__#Hant` → `zh-Hant`),
+ * read: Java's `Locale.toString()` (`zh_CN`, `zh_CN_#Hans` → `zh-Hans-CN`, `zh__#Hant` → `zh-Hant`,
+ * `en_US_#u-mu-celsius` → `en-US-u-mu-celsius`),
  * POSIX names (`en_US.UTF-8`), and the old codes Java and Android still write (`in` → `id`, `iw` →
  * `he`), so that each meets the template written for its language.
  */
@@ -46,9 +67,13 @@ export function localeTag(text: string): string | undefined {
   const posix = text.replace(/[.@].*$/, '');
   let tag = posix;
   if (posix.includes('_')) {
-    const [base = '', script = ''] = posix.split('_#');
+    // Java: language_REGION_variant, then `_#` and the script and extensions (`zh_CN_#Hans_u-fw-mon`,
+    // `en_US_#u-mu-celsius`, Android's regional preferences); the extensions go last in a tag.
+    const [base = '', hashed = ''] = posix.split('_#');
+    const [first = '', ...rest] = hashed.split('_');
+    const [script, extensions] = /^[A-Za-z]{4}$/.test(first) ? [first, rest] : ['', [first, ...rest]];
     const [language = '', region = '', ...variants] = base.split('_');
-    tag = [language, script, region, ...variants].filter((part) => part !== '').join('-');
+    tag = [language, script, region, ...variants, ...extensions].filter((part) => part !== '').join('-');
   }
   try {
     return Intl.getCanonicalLocales(tag)[0];
@@ -114,3 +139,8 @@ export const NotificationRequestSchema = z.object({
   priority: PrioritySchema.optional(),
 });
 export type NotificationRequest = z.infer<typeof NotificationRequestSchema>;
+
+/** A request's JSON with its null optional fields left out (`nullsAsAbsent`), as the platform reads it. */
+export function requestNullsAsAbsent(json: unknown): unknown {
+  return nullsAsAbsent(json, ['data', 'content', 'channels', 'locale', 'sendAt', 'expiresAt', 'priority'], { content: ['title', 'body', 'url'] });
+}

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { PushProviderSchema } from './channels';
-import { EmailSchema, LocaleSchema, UserIdSchema } from './notification-request';
+import { EmailSchema, LocaleSchema, nullsAsAbsent, UserIdSchema } from './notification-request';
 
 const deviceId = z.string().min(1).max(128);
 const topic = z.string().min(1).max(128);
@@ -28,3 +28,8 @@ export const RecipientUpdateSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('unsubscribe'), userId: UserIdSchema, topic }),
 ]);
 export type RecipientUpdate = z.infer<typeof RecipientUpdateSchema>;
+
+/** An update's JSON with its null optional fields left out (`nullsAsAbsent`), as the platform reads it. */
+export function recipientUpdateNullsAsAbsent(json: unknown): unknown {
+  return nullsAsAbsent(json, ['phone', 'email', 'locale', 'timezone']);
+}

@@ -97,6 +97,8 @@ describe('parseRequestRecord', () => {
       ['zh_CN', 'zh-CN'],
       ['zh_CN_#Hans', 'zh-Hans-CN'],
       ['zh__#Hant', 'zh-Hant'],
+      ['zh_CN_#Hans_u-fw-mon', 'zh-Hans-CN-u-fw-mon'],
+      ['en_US_#u-mu-celsius', 'en-US-u-mu-celsius'],
       ['in_ID', 'id-ID'],
       ['en_US.UTF-8', 'en-US'],
       ['EN-us', 'en-US'],
@@ -108,6 +110,17 @@ describe('parseRequestRecord', () => {
       const { request: parsed } = accept(JSON.stringify(request({ sendAt: '2026-12-01T09:00Z', expiresAt: '2026-12-02T09:00+08:00' })));
       expect(Date.parse(parsed.sendAt!)).toBe(Date.parse('2026-12-01T09:00:00Z'));
       expect(Date.parse(parsed.expiresAt!)).toBe(Date.parse('2026-12-02T01:00:00Z'));
+    });
+
+    it('reads a null optional field as absent, as many JSON writers write an unset one', () => {
+      const { request: parsed } = accept(
+        JSON.stringify({ id: 'r1', type: 'ping', to: { userId: 'u-1' }, locale: null, sendAt: null, priority: null, channels: null, content: { title: 'Hi', body: null, url: null } }),
+      );
+      expect(parsed).toEqual({ id: 'r1', type: 'ping', to: { userId: 'u-1' }, content: { title: 'Hi' } });
+    });
+
+    it.each(['tom&jerry@example.com', 'a@example.xn--p1ai', 'a@xn--fsqu00a.xn--fiqs8s', "o'reilly@example.co.uk"])('accepts the email address %s', (email) => {
+      expect(accept(JSON.stringify(request({ to: { email } }))).request.to).toEqual({ email });
     });
 
     it('fills in nothing the request does not carry', () => {

@@ -6,6 +6,7 @@ import {
   nestsDeeperThan,
   NotificationRequestSchema,
   type NotificationRequest,
+  requestNullsAsAbsent,
   schemaProblems,
   unstorableTextProblem,
 } from '@notify/contracts';
@@ -35,7 +36,7 @@ export function parseRequestRecord(record: ConsumedRecord, routes: RouteTable): 
     return reject(ErrorCode.InvalidJson, jsonSyntaxProblem(error));
   }
   if (nestsDeeperThan(text, MAX_JSON_NESTING)) return reject(ErrorCode.SchemaViolation, `objects and arrays nest deeper than ${MAX_JSON_NESTING} levels`);
-  const parsed = NotificationRequestSchema.safeParse(json);
+  const parsed = NotificationRequestSchema.safeParse(requestNullsAsAbsent(json));
   if (!parsed.success) {
     const reason = schemaProblems(parsed.error).join('; ');
     return reject(ErrorCode.SchemaViolation, reason);

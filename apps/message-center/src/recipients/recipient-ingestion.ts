@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { Kafka, type Producer } from 'kafkajs';
-import { ErrorCode, jsonSyntaxProblem, RecipientUpdateSchema, Topics, type RecipientUpdate, schemaProblems, unstorableTextProblem } from '@notify/contracts';
+import { ErrorCode, jsonSyntaxProblem, recipientUpdateNullsAsAbsent, RecipientUpdateSchema, Topics, type RecipientUpdate, schemaProblems, unstorableTextProblem } from '@notify/contracts';
 import {
   BatchConsumer,
   sendDeadLetters,
@@ -82,7 +82,7 @@ function parseUpdate(record: ConsumedRecord): { update: RecipientUpdate } | Reje
   } catch (error) {
     return { record, code: ErrorCode.InvalidJson, reason: jsonSyntaxProblem(error) };
   }
-  const parsed = RecipientUpdateSchema.safeParse(json);
+  const parsed = RecipientUpdateSchema.safeParse(recipientUpdateNullsAsAbsent(json));
   if (!parsed.success) return { record, code: ErrorCode.SchemaViolation, reason: schemaProblems(parsed.error).join('; ') };
   const unstorable = unstorableTextProblem(text, parsed.data);
   if (unstorable) return { record, code: ErrorCode.SchemaViolation, reason: unstorable };
