@@ -54,6 +54,18 @@ describe('ReleasePoller', () => {
   });
 });
 
+/** A poller on `producer` that tries each produce call as `retry` says, releasing up to 1,000 at a time. */
+const pollerRetrying = (store: object, producer: Producer, retry: AfterCommitRetry) =>
+  new ReleasePoller(
+    { releaseStranded: async () => nothing, ...store } as unknown as FallbackStore,
+    producer,
+    { pollIntervalMs: 60_000, releaseBatchSize: 1_000 },
+    () => new Date('2030-07-01T12:00:00Z'),
+    createLogger('release-poller-spec', 'silent'),
+    new Metrics('release-poller-spec'),
+    retry,
+  );
+
 describe('ReleasePoller and a produce that fails once', () => {
   it('publishes each expired delivery’s event once when the second produce call of a release is tried again', async () => {
     const jobs = Array.from({ length: 300 }, (_, i) => ({ ...job, deliveryId: `d-${i}` }));
@@ -70,20 +82,34 @@ describe('ReleasePoller and a produce that fails once', () => {
       },
     } as unknown as Producer;
     const noWaits: AfterCommitRetry = { maxAttempts: 3, initialBackoffMs: 1, maxBackoffMs: 1, sleep: async () => undefined, random: () => 0 };
-    const releasesDue = new ReleasePoller(
-      { releaseStranded: async () => nothing, ...store } as unknown as FallbackStore,
-      producer,
-      { pollIntervalMs: 60_000, releaseBatchSize: 1_000 },
-      () => new Date('2030-07-01T12:00:00Z'),
-      createLogger('release-poller-spec', 'silent'),
-      new Metrics('release-poller-spec'),
-      noWaits,
-    );
+    const releasesDue = pollerRetrying(store, producer, noWaits);
 
     await releasesDue.releaseDue();
 
     expect(events).toHaveLength(300);
     expect(new Set(events).size).toBe(300);
+  });
+});
+
+describe('ReleasePoller and a delivery topic that refuses every produce', () => {
+  it('publishes the release’s expired events, which exist nowhere else, before its jobs', async () => {
+    const expiredEvent = { requestId: 'r', messageId: 'm', deliveryId: 'e-1', userId: 'u', channel: 'sms', status: 'expired', error: null, attempt: 0, at: '2030-07-01T12:00:00.000Z' };
+    let releases = 0;
+    const store = { releaseDue: async () => (releases++ === 0 ? { jobs: [job], expired: [expiredEvent], taken: 2 } : nothing) };
+    const events: string[] = [];
+    const producer = {
+      sendBatch: async (batch: ProducerBatch) => {
+        // notify.deliver.push has no leader; notify.events answers.
+        if (batch.topicMessages!.some(({ topic }) => topic !== Topics.events)) throw new Error('no leader for notify.deliver.push');
+        for (const { messages } of batch.topicMessages!) events.push(...messages.map((m) => JSON.parse(String(m.value)).deliveryId));
+        return [];
+      },
+    } as unknown as Producer;
+    const twoTries: AfterCommitRetry = { maxAttempts: 2, initialBackoffMs: 1, maxBackoffMs: 1, sleep: async () => undefined, random: () => 0 };
+    const releasesDue = pollerRetrying(store, producer, twoTries);
+
+    await expect(releasesDue.releaseDue()).rejects.toThrow('no leader');
+    expect(events).toEqual(['e-1']);
   });
 });
 

@@ -68,7 +68,11 @@ export class ReleasePoller implements OnApplicationBootstrap, OnApplicationShutd
     while (!this.loop.stopping) {
       const { jobs, expired, taken } = await take(this.clock(), this.settings.releaseBatchSize);
       // The release has committed: its jobs would wait for their lease, its expiries would be lost.
-      if (jobs.length + expired.length > 0) await sendJobs(retriedProducer(this.producer, 'producing released deliveries', this.logger, this.retry), jobs, expired);
+      // The expiries first, in calls of their own: they exist nowhere else, while released jobs that a
+      // failing delivery topic refuses are sent again by the resend poller once their lease runs out.
+      const producer = retriedProducer(this.producer, 'producing released deliveries', this.logger, this.retry);
+      if (expired.length > 0) await sendJobs(producer, [], expired);
+      if (jobs.length > 0) await sendJobs(producer, jobs);
       this.released.inc(jobs.length);
       total += jobs.length + expired.length;
       // Not what it released: a batch that also cancelled tiers whose lower tier had delivered (after a

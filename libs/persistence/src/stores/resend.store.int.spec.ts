@@ -146,15 +146,17 @@ describe('ResendStore', () => {
     const backoff = await seed('u-waits', 1, { status: 'failed', nextAttemptAt: at(600_000), channel: 'push', lastError: 'timeout' });
     const configuration = await seed('u-waits', 1, { status: 'failed', nextAttemptAt: at(3_600_000), channel: 'push', lastError: 'bad_credentials' });
     const rateLimited = await seed('u-waits', 1, { status: 'failed', nextAttemptAt: at(120_000), channel: 'push', lastError: 'rate_limited' });
+    // A 503 whose Retry-After asked for five minutes.
+    const unavailable = await seed('u-waits', 1, { status: 'failed', nextAttemptAt: at(300_000), channel: 'push', lastError: 'unavailable' });
     const store = new ResendStore(first);
 
     const { batches } = await store.claimDue(T0, 60_000, 100);
     expect(batches.flatMap((b) => b.jobs.map((j) => j.deliveryId)).sort()).toEqual([...due, ...backoff].sort());
-    expect((await statusOf([...configuration, ...rateLimited])).map((r) => r.status)).toEqual(['failed', 'failed']);
+    expect((await statusOf([...configuration, ...rateLimited, ...unavailable])).map((r) => r.status)).toEqual(['failed', 'failed', 'failed']);
 
     // an hour on (the first batch's lease is over too, so it comes again)
     const later = await store.claimDue(at(3_600_000), 60_000, 100);
-    expect(later.batches.flatMap((b) => b.jobs.map((j) => j.deliveryId)).sort()).toEqual([...due, ...backoff, ...configuration, ...rateLimited].sort());
+    expect(later.batches.flatMap((b) => b.jobs.map((j) => j.deliveryId)).sort()).toEqual([...due, ...backoff, ...configuration, ...rateLimited, ...unavailable].sort());
   });
 
   it('lets two pollers share 10,000 due deliveries without ever claiming one twice', async () => {

@@ -83,12 +83,14 @@ const DUE_ROWS_PER_RECEIVER = 20;
 export const MAX_CLAIM_JOBS = 5_000;
 
 /**
- * Failures whose wait is not the receiver's to share: a rate limit's Retry-After, the platform's own
- * rate limit, an open circuit (a wait that grows with the outage), an hour after a
+ * Failures whose wait is not the receiver's to share: a rate limit's Retry-After, a vendor's
+ * Retry-After on its 503 (`unavailable`; the row keeps only the error, so every `unavailable` waits
+ * its own time), an address a mail server put off (`deferred`: greylisting, a full mailbox), the
+ * platform's own rate limit, an open circuit (a wait that grows with the outage), an hour after a
  * configuration error. Such a delivery joins its receiver's batch only once its own time has come.
  * Taken early, it would be refused again and spend an attempt for nothing.
  */
-const IMPOSED_WAITS = `('rate_limited', 'throttled', 'circuit_open', 'bad_credentials', 'misconfigured')`;
+const IMPOSED_WAITS = `('rate_limited', 'unavailable', 'deferred', 'throttled', 'circuit_open', 'bad_credentials', 'misconfigured')`;
 
 /**
  * A lower fallback tier of the delivery's message reached its user. `cancelAbove` cancels the tiers
