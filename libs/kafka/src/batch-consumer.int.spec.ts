@@ -330,4 +330,33 @@ describe('BatchConsumer', () => {
     expect(handled.flat().filter((v) => v === 'r3')).toEqual(['r3']);
     expect(fatal).toEqual([]);
   }, 60_000);
+
+  it('finishes and commits a batch that a stop found in its first second, without letting it go on alone', async () => {
+    const stopTopic = `${topic}.stopping`;
+    await ensureTopics(kafka, [stopTopic], { partitions: 1, replicationFactor: 1 });
+    await producer.send({ topic: stopTopic, messages: [{ value: 'in hand' }] });
+    let started!: () => void;
+    const inHandler = new Promise<void>((resolve) => (started = resolve));
+    let finished = false;
+    const consumer = new BatchConsumer(kafka, {
+      groupId: `${groupId}-stopping`,
+      topics: [stopTopic],
+      logger,
+      detachAfterMs: 500,
+      onFatal: () => undefined,
+      handler: async () => {
+        started();
+        await new Promise((resolve) => setTimeout(resolve, 1_500));
+        finished = true;
+      },
+    });
+    await consumer.start();
+    await inHandler;
+    await consumer.stop();
+    expect(finished).toBe(true);
+    const admin = kafka.admin();
+    await admin.connect();
+    const [offsets] = await admin.fetchOffsets({ groupId: `${groupId}-stopping`, topics: [stopTopic] }).finally(() => admin.disconnect());
+    expect(offsets!.partitions).toEqual([expect.objectContaining({ partition: 0, offset: '1' })]);
+  }, 60_000);
 });

@@ -74,8 +74,16 @@ export class BatchConsumer {
   private readonly heartbeatMs: number;
   private running = false;
   private readonly failures = new PartitionFailures();
-  /** Batches that went on alone, their partitions paused, until they are done. */
-  private readonly detached = new Set<Promise<void>>();
+  /** Batches that went on alone, their partitions paused, by partition, until they are done. */
+  private readonly alone = new Map<string, Promise<void>>();
+  /** The partitions the group gave this member at its last join; unknown before the first. */
+  private assigned: Set<string> | undefined;
+  /** Resolves once a stuck batch made the consumer give up: a stop then waits for it no longer. */
+  private readonly gaveUp: Promise<void>;
+  private giveUpNow: () => void = () => undefined;
+  /** Resolves when `stop` is called: a failed batch's wait before it is fetched again ends then. */
+  private readonly stopping: Promise<void>;
+  private stopNow: () => void = () => undefined;
 
   constructor(
     kafka: Kafka,
@@ -107,7 +115,12 @@ export class BatchConsumer {
         },
       },
     });
-    this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => this.failures.keepOnly(payload.memberAssignment));
+    this.gaveUp = new Promise((resolve) => (this.giveUpNow = resolve));
+    this.stopping = new Promise((resolve) => (this.stopNow = resolve));
+    this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => {
+      this.failures.keepOnly(payload.memberAssignment);
+      this.assigned = new Set(Object.entries(payload.memberAssignment).flatMap(([topic, partitions]) => partitions.map((p) => `${topic}:${p}`)));
+    });
     this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
       if (!payload.restart && this.running) options.onFatal(payload.error);
     });
@@ -128,8 +141,10 @@ export class BatchConsumer {
 
   async stop(): Promise<void> {
     this.running = false;
-    // The batches that went on alone commit their offsets before the consumer leaves the group.
-    await Promise.allSettled([...this.detached]);
+    this.stopNow();
+    // The batches that went on alone commit their offsets before the consumer leaves the group (none
+    // goes on alone from now on), unless one is stuck and the consumer has given up.
+    await Promise.race([Promise.allSettled([...this.alone.values()]), this.gaveUp]);
     await this.consumer.disconnect();
   }
 
@@ -138,6 +153,15 @@ export class BatchConsumer {
     if (batch.messages.length === 0 || !isRunning() || isStale()) return;
     // Stopping while batches that went on alone finish: nothing new starts, nor is it fetched again.
     if (!this.running) return void pause();
+    const partition = `${batch.topic}:${batch.partition}`;
+    // The partition's earlier batch is still going on alone (a rebalance gave the partition back, or
+    // kafkajs restarted the consumer, which forgets pauses): this one waits for it, then comes again.
+    const earlier = this.alone.get(partition);
+    if (earlier) {
+      const resume = pause();
+      void earlier.finally(() => this.running && resume());
+      return;
+    }
     const records = batch.messages.map((message) => toRecord(batch.topic, batch.partition, message));
     // kafkajs heartbeats only when asked. A handler that outlasted the session (a topic with many
     // subscribers, a slow database) would lose its partitions, fail its commit and get its batch
@@ -149,6 +173,7 @@ export class BatchConsumer {
       const error = new Error(`a batch of ${batch.topic} partition ${batch.partition} has made no progress in the handler for ${maxBatchMs} ms; giving up`);
       this.options.logger.error({ err: error, offset: batch.firstOffset() }, 'kafka consumer handler is stuck; giving up');
       // Also while stopping: the consumer's disconnect waits for this batch, which never ends.
+      this.giveUpNow();
       this.options.onFatal(error);
     };
     let stuck = setTimeout(giveUp, maxBatchMs);
@@ -157,10 +182,13 @@ export class BatchConsumer {
       stuck = setTimeout(giveUp, maxBatchMs);
     };
     const last = batch.messages[batch.messages.length - 1]!.offset;
-    const partition = `${batch.topic}:${batch.partition}`;
     const work = (async () => {
       try {
         await this.handle(partition, records, progress);
+        // A batch that went on alone may outlive the member's hold on its partition: its writes are
+        // done, but the offset is the new owner's to commit (the broker would take it from anyone, and
+        // could move the group's offset back).
+        if (!this.owns(partition)) return;
         // The group's own commit, not the consumer's: its errors come out as the broker gave them, so a
         // member dropped from the group while its batch ran (REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION,
         // UNKNOWN_MEMBER_ID) makes kafkajs rejoin. The consumer's commitOffsets wraps them as
@@ -172,21 +200,23 @@ export class BatchConsumer {
         clearTimeout(stuck);
       }
     })();
-    if (await this.outlasts(work)) return this.goOnAlone(work, partition, () => resolveOffset(last), pause());
+    if (await this.outlasts(work)) return this.goOnAlone(work, partition, () => this.owns(partition) && resolveOffset(last), pause());
     await work;
     resolveOffset(last);
     await heartbeat();
   }
 
   /**
-   * Whether the batch's work is still running after `detachAfterMs` while fewer than
-   * `partitionsConsumedConcurrently` batches go on alone; a failure before then is thrown, for
-   * kafkajs to retry the batch.
+   * Whether the batch's work is still running after `detachAfterMs`, while the consumer runs and
+   * fewer than `partitionsConsumedConcurrently` batches go on alone (both checked then, not at the
+   * start); a failure before then is thrown, for kafkajs to retry the batch.
    */
   private async outlasts(work: Promise<void>): Promise<boolean> {
-    if (this.detached.size >= (this.options.partitionsConsumedConcurrently ?? 3)) return false;
+    const afterMs = this.options.detachAfterMs ?? 1_000;
+    if (!Number.isFinite(afterMs)) return false;
+    const most = this.options.partitionsConsumedConcurrently ?? 3;
     let timer: NodeJS.Timeout | undefined;
-    const later = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), this.options.detachAfterMs ?? 1_000)));
+    const later = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(this.running && this.alone.size < most), afterMs)));
     try {
       return await Promise.race([work.then(() => false), later]);
     } finally {
@@ -194,21 +224,22 @@ export class BatchConsumer {
     }
   }
 
+  /** Whether the group still gives the partition to this member (as far as its last join says). */
+  private owns(partition: string): boolean {
+    return this.assigned === undefined || this.assigned.has(partition);
+  }
+
   /**
    * A batch going on alone, its partition paused. Done, its offset is the fetch's next position and
    * the partition is fetched again. Failed, the partition is fetched again after a wait, from the
    * batch's first offset (nothing was resolved), as kafkajs retries a batch; after failing for
    * `giveUpAfterMs`, the consumer gives up as it does for a batch that fails in the fetch's turn.
+   * Stopping, it is not fetched again.
    */
   private goOnAlone(work: Promise<void>, partition: string, resolve: () => void, resume: () => void): void {
     const alone = work.then(
       () => {
-        // The partition may have gone to another member meanwhile: there is then nothing to resolve.
-        try {
-          resolve();
-        } catch {
-          // no longer this member's partition
-        }
+        resolve();
         if (this.running) resume();
       },
       async (error: unknown) => {
@@ -218,13 +249,16 @@ export class BatchConsumer {
           this.options.onFatal(error instanceof Error ? error : new Error(String(error)));
           return;
         }
+        if (!this.running) return;
         this.options.logger.error({ err: error, partition }, 'kafka batch failed; fetching it again');
-        await new Promise((wait) => setTimeout(wait, Math.min(30_000, Math.max(500, failingMs))));
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([new Promise((wait) => (timer = setTimeout(wait, Math.min(30_000, Math.max(500, failingMs))))), this.stopping]);
+        clearTimeout(timer);
         if (this.running) resume();
       },
     );
-    this.detached.add(alone);
-    void alone.finally(() => this.detached.delete(alone));
+    this.alone.set(partition, alone);
+    void alone.finally(() => this.alone.delete(partition));
   }
 
   private async handle(partition: string, records: ConsumedRecord[], progress: () => void): Promise<void> {

@@ -30,6 +30,10 @@ export class RecipientIngestion implements OnApplicationBootstrap, OnModuleDestr
     this.consumer = new BatchConsumer(kafka, {
       groupId: `${settings.consumerGroup}.recipients`,
       topics: [Topics.recipients],
+      // A batch never goes on alone here: one user's updates apply in the order they arrive, and a
+      // batch still running when a rebalance gave its partition to another member could commit after
+      // that member's newer one (an unsubscribe undone). Recipient batches are short.
+      detachAfterMs: Number.POSITIVE_INFINITY,
       logger,
       onFatal,
       handler: (records) => this.apply(records),

@@ -49,6 +49,10 @@ describe('pickLocale', () => {
     expect(pickLocale(['zh_CN'], ['en', 'zh-CN'], 'en')).toBe('zh-CN');
     expect(pickLocale(['zh_TW'], ['en', 'zh-CN'], 'en')).toBe('zh-CN');
     expect(pickLocale(['zh_CN_#Hans'], ['en', 'zh'], 'en')).toBe('zh');
+    // Android's regional preferences and a script narrow to the region's template, not the language's first.
+    expect(pickLocale(['en_US_#u-mu-celsius'], ['en-GB', 'en-US'], 'en-GB')).toBe('en-US');
+    expect(pickLocale(['zh_CN_#Hans_u-fw-mon'], ['zh-TW', 'zh-CN'], 'en')).toBe('zh-CN');
+    expect(pickLocale(['zh-Hant-HK'], ['zh-CN', 'zh-HK'], 'en')).toBe('zh-HK');
   });
 
   it('matches the old language codes Java and Android write to the template of their language, both ways', () => {

@@ -13,13 +13,32 @@ export function pickLocale(candidates: readonly (string | null | undefined)[], a
   if (available.length === 0) return wanted[0] === undefined ? fallback : (localeTag(wanted[0]) ?? wanted[0]);
   const byTag = new Map(available.map((a) => [comparable(a), a]));
   for (const candidate of wanted.map(comparable)) {
-    const exact = byTag.get(candidate);
+    const exact = narrowing(candidate).map((tag) => byTag.get(tag)).find((found) => found !== undefined);
     if (exact) return exact;
     const language = candidate.split('-')[0]!;
     const sameLanguage = byTag.get(language) ?? available.find((a) => comparable(a).split('-')[0] === language);
     if (sameLanguage) return sameLanguage;
   }
   return fallback;
+}
+
+/**
+ * A tag, then the same without its extensions and variants, its script, its region, down to what
+ * still names a region: `zh-hans-cn-u-fw-mon` (Android's regional preferences) → `zh-hans-cn`,
+ * `zh-cn`, `zh-hans`; `en-us-u-mu-celsius` → `en-us`. The language alone comes after, in `pickLocale`.
+ */
+function narrowing(tag: string): string[] {
+  let locale: Intl.Locale;
+  try {
+    locale = new Intl.Locale(tag);
+  } catch {
+    return [tag];
+  }
+  const { language, script, region } = locale;
+  const parts = [locale.baseName, [language, script, region], [language, region], [language, script]].map((p) =>
+    (Array.isArray(p) ? p.filter((part) => part !== undefined).join('-') : p).toLowerCase(),
+  );
+  return [...new Set([tag, ...parts])].filter((candidate) => candidate !== language);
 }
 
 /** `zh_CN` → `zh-cn`, `in_ID` → `id-id`: the lower-case canonical tag a locale means. */

@@ -47,6 +47,10 @@ export class DeviceEntity {
   @Column({ name: 'deactivated_reason', type: 'text', nullable: true })
   deactivatedReason!: string | null;
 
+  /** When its registration was made: a token goes to its newest registration (migration 21). */
+  @Column({ name: 'registered_at', type: 'timestamptz', default: () => 'now()' })
+  registeredAt!: Date;
+
   @Column({ name: 'updated_at', type: 'timestamptz', default: () => 'now()' })
   updatedAt!: Date;
 }

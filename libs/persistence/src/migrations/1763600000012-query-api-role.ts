@@ -27,12 +27,15 @@ export class QueryApiRole1763600000012 implements MigrationInterface {
         NULL;
       END $$`);
     // A superuser may set any role; any other migrating user becomes a member so the API, logging in as it,
-    // can. One that already is (an administrator made the role and granted it) may not grant it again.
+    // can. One that already may set it (an administrator made the role and granted it) may not grant it
+    // again. From PostgreSQL 16 a member may lack the right to set the role (its creator, by default), so
+    // that right is what is checked there.
     await db.query(`
       DO $$
       BEGIN
         IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
-           AND NOT pg_has_role(current_user, '${QUERY_API_ROLE}', 'MEMBER') THEN
+           AND NOT pg_has_role(current_user, '${QUERY_API_ROLE}',
+                               CASE WHEN current_setting('server_version_num')::int >= 160000 THEN 'SET' ELSE 'MEMBER' END) THEN
           EXECUTE format('GRANT ${QUERY_API_ROLE} TO %I', current_user);
         END IF;
       END $$`);

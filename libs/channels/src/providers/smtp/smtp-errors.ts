@@ -32,8 +32,10 @@ function codeOf(failure: NodemailerFailure, reply: number | undefined): Provider
   const { code, command, response } = failure;
   if (code === 'EABORT') return ProviderErrorCode.Timeout;
   // A 4xx is temporary whatever it answered, a login included (`454 4.7.0 Temporary authentication failure`).
+  // At RCPT TO it is that address's (greylisting, a full mailbox), unless it names the sender, the
+  // client or relaying: Postfix answers 450 for its own configuration's troubles there too.
   if (reply !== undefined && reply >= 400 && reply < 500) {
-    return command === 'RCPT TO' && reply !== 421 ? ProviderErrorCode.Deferred : ProviderErrorCode.Unavailable;
+    return command === 'RCPT TO' && reply !== 421 && !blamesTheInstallation(response) ? ProviderErrorCode.Deferred : ProviderErrorCode.Unavailable;
   }
   if (code === 'EAUTH' || code === 'ENOAUTH') return ProviderErrorCode.BadCredentials;
   if (code === 'EDNS') return UNKNOWN_HOST.has(failure.originalCode ?? '') ? ProviderErrorCode.Misconfigured : ProviderErrorCode.Network;
@@ -64,10 +66,15 @@ function permanentCodeOf(code: string | undefined, command: string | undefined, 
   if (reply === 530 || (command !== undefined && SESSION_COMMANDS.has(command))) return ProviderErrorCode.Misconfigured;
   if (code !== 'EENVELOPE') return ProviderErrorCode.Rejected;
   if (command !== 'RCPT TO') return ProviderErrorCode.Misconfigured;
+  if (blamesTheInstallation(response)) return ProviderErrorCode.Misconfigured;
+  return POLICY_STATUS.test(response ?? '') ? ProviderErrorCode.Rejected : ProviderErrorCode.InvalidEndpoint;
+}
+
+/** Whether a refusal at RCPT TO is of the sender, the client, its HELO or relaying, not of the recipient. */
+function blamesTheInstallation(response: string | undefined): boolean {
   const text = response ?? '';
   // Without the addresses it quotes: a recipient at relay.example.com is no relay refusal.
-  if (SENDER_STATUS.test(text) || NOT_THE_RECIPIENT.test(text.replace(/<[^>]*>/g, ''))) return ProviderErrorCode.Misconfigured;
-  return POLICY_STATUS.test(text) ? ProviderErrorCode.Rejected : ProviderErrorCode.InvalidEndpoint;
+  return SENDER_STATUS.test(text) || NOT_THE_RECIPIENT.test(text.replace(/<[^>]*>/g, ''));
 }
 
 /** RFC 3463's X.1.7 and X.1.8: the sender's mailbox or its system is refused. */

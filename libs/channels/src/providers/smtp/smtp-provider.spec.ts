@@ -147,6 +147,14 @@ describe('SMTP email provider', () => {
     expect(server.mails.map((mail) => mail.to)).toEqual([['bob@example.org']]);
   });
 
+  it('takes a 4xx at RCPT TO that names the sender or the client for the server’s trouble, not the address’s', async () => {
+    await start();
+    server.rejectRecipient(TO, 450, '4.1.8 <notify@example.com>: Sender address rejected: Domain not found');
+    expect(await failureOf(provider.send({ to: TO, subject: 's', text: 'x' }))).toMatchObject({ kind: 'transient', code: 'unavailable', status: 450 });
+    server.rejectRecipient(TO, 450, '4.7.25 Client host rejected: cannot find your hostname, [127.0.0.1]');
+    expect(await failureOf(provider.send({ to: TO, subject: 's', text: 'x' }))).toMatchObject({ kind: 'transient', code: 'unavailable', status: 450 });
+  });
+
   it('takes a temporary login failure for a transient error, not for wrong credentials', async () => {
     await start();
     server.authFailure = { code: 454, message: '4.7.0 Temporary authentication failure' };
