@@ -3,7 +3,7 @@ import { DataSource } from 'typeorm';
 import { DeliveryEntity } from './entities/delivery.entity';
 import { InboxEntryEntity, InboxSequenceEntity } from './entities/inbox.entity';
 import { MessageEntity, RequestKeyEntity } from './entities/message.entity';
-import { DeviceEntity, RecipientEntity, TopicSubscriptionEntity } from './entities/recipient.entity';
+import { DeviceEntity, PushTokenEntity, RecipientEntity, TopicSubscriptionEntity } from './entities/recipient.entity';
 import { InitialSchema1763600000000 } from './migrations/1763600000000-initial-schema';
 import { Recipients1763600000001 } from './migrations/1763600000001-recipients';
 import { ApiKeys1763600000010 } from './migrations/1763600000010-api-keys';
@@ -30,6 +30,7 @@ export const ENTITIES = [
   InboxEntryEntity,
   RecipientEntity,
   DeviceEntity,
+  PushTokenEntity,
   TopicSubscriptionEntity,
   ApiKeyEntity,
   DailyDeliveryStatsEntity,

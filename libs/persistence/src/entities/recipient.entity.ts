@@ -55,6 +55,19 @@ export class DeviceEntity {
   updatedAt!: Date;
 }
 
+/** Per push token (its md5), when the newest registration of it was made, whichever device made it. */
+@Entity('push_tokens')
+export class PushTokenEntity {
+  @PrimaryColumn({ type: 'varchar', length: 16 })
+  provider!: string;
+
+  @PrimaryColumn({ name: 'token_md5', type: 'char', length: 32 })
+  tokenMd5!: string;
+
+  @Column({ name: 'registered_at', type: 'timestamptz' })
+  registeredAt!: Date;
+}
+
 @Entity('topic_subscriptions')
 @Index('ix_topic_subscriptions_user', ['userId'])
 export class TopicSubscriptionEntity {

@@ -118,4 +118,18 @@ describe('RecipientStore devices', () => {
     await store.apply([register('ny', 'phone', 'token-skew'), register('oz', 'phone', 'token-skew')], [new Date('2030-05-03T10:00:00Z'), new Date('2030-05-03T09:00:00Z')]);
     expect(await active(['ny', 'phone'], ['oz', 'phone'])).toEqual(['ny/phone']);
   });
+
+  it('keeps a late registration inactive though the newer holder of its token has removed its device since', async () => {
+    const store = new RecipientStore(dataSource());
+    await store.apply([register('pia', 'phone', 'token-left')], [new Date('2030-05-04T10:00:00Z')]);
+    // Quinn signs in on that phone, then out again.
+    await store.apply([register('quinn', 'phone', 'token-left')], [new Date('2030-05-04T11:00:00Z')]);
+    await store.apply([{ op: 'device-removed', userId: 'quinn', deviceId: 'phone' }]);
+    // Pia's first registration, applied late (her partition was behind).
+    await store.apply([register('pia', 'phone', 'token-left')], [new Date('2030-05-04T10:00:00Z')]);
+    expect(await active(['pia', 'phone'], ['quinn', 'phone'])).toEqual([]);
+    // Pia signing in on it again, later, takes it.
+    await store.apply([register('pia', 'phone', 'token-left')], [new Date('2030-05-04T12:00:00Z')]);
+    expect(await active(['pia', 'phone'])).toEqual(['pia/phone']);
+  });
 });

@@ -123,8 +123,8 @@ export class RecipientStore {
         );
         // A device registered in the batch and then removed has no row to write (its last update counts).
         if (registered.length > 0) {
-          // A registration older than its device's row changes nothing; one older than the token's
-          // active holder elsewhere is kept, but inactive.
+          // A registration older than its device's row changes nothing; one older than the token's newest
+          // registration (`push_tokens`, of any device, also one removed since) is kept, but inactive.
           await tx.query(
             `INSERT INTO devices (user_id, device_id, provider, token, locale, registered_at, active, deactivated_reason)
              SELECT r.user_id, r.device_id, r.provider, r.token, r.locale, r.registered_at, NOT held.newer,
@@ -132,10 +132,8 @@ export class RecipientStore {
                FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[], $6::timestamptz[])
                       AS r(user_id, device_id, provider, token, locale, registered_at)
                CROSS JOIN LATERAL (
-                 SELECT EXISTS (
-                   SELECT 1 FROM devices o
-                    WHERE o.provider = r.provider AND md5(o.token) = md5(r.token) AND o.token = r.token AND o.active
-                      AND o.registered_at > r.registered_at AND NOT (o.user_id = r.user_id AND o.device_id = r.device_id)) AS newer) AS held
+                 SELECT COALESCE((SELECT t.registered_at > r.registered_at FROM push_tokens t
+                                   WHERE t.provider = r.provider AND t.token_md5 = md5(r.token)), false) AS newer) AS held
              ON CONFLICT (user_id, device_id) DO UPDATE SET
                provider = EXCLUDED.provider, token = EXCLUDED.token, locale = EXCLUDED.locale, registered_at = EXCLUDED.registered_at,
                active = EXCLUDED.active, deactivated_reason = EXCLUDED.deactivated_reason, updated_at = now()
@@ -150,6 +148,12 @@ export class RecipientStore {
             ],
           );
         }
+        await tx.query(
+          `INSERT INTO push_tokens (provider, token_md5, registered_at)
+           SELECT provider, md5(token), registered_at FROM unnest($1::varchar[], $2::varchar[], $3::timestamptz[]) AS o(provider, token, registered_at)
+           ON CONFLICT (provider, token_md5) DO UPDATE SET registered_at = GREATEST(push_tokens.registered_at, EXCLUDED.registered_at)`,
+          [owners.map((d) => d.provider), owners.map((d) => d.token), owners.map((d) => d.madeAt)],
+        );
         // A push token addresses one app installation. Registered again, by another user signed in on
         // that phone or as another device id, it leaves every other row that holds it: otherwise the
         // first user's notifications would go on reaching the phone the second one now holds.
