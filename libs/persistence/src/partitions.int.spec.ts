@@ -163,6 +163,19 @@ describe('maintainPartitions', () => {
       await Promise.all([holder.destroy(), writer.destroy()]);
     }
   });
+  it('forgets the registrations of tokens no device holds any more once they are past the retention period', async () => {
+    await db().query(`INSERT INTO devices (user_id, device_id, provider, token, registered_at) VALUES ('held', 'phone', 'fcm', 'token-held', '2030-06-01T00:00:00Z')`);
+    await db().query(
+      `INSERT INTO push_tokens (provider, token_md5, registered_at) VALUES
+         ('fcm', md5('token-held'), '2030-06-01T00:00:00Z'), ('fcm', md5('token-gone'), '2030-06-01T00:00:00Z'), ('fcm', md5('token-recent'), '2030-07-09T00:00:00Z')`,
+    );
+    await maintainPartitions(database.dataSource(), { now: new Date('2030-07-10T12:00:00Z'), daysAhead: 1, retentionDays: 30 });
+    const kept = await db().query(`SELECT token_md5 FROM push_tokens WHERE token_md5 IN (md5('token-held'), md5('token-gone'), md5('token-recent')) ORDER BY registered_at`);
+    expect(kept.map((row: { token_md5: string }) => row.token_md5)).toEqual([
+      (await db().query(`SELECT md5('token-held') AS h`))[0].h,
+      (await db().query(`SELECT md5('token-recent') AS h`))[0].h,
+    ]);
+  });
 });
 
 describe('maintainPartitions after daily partitions', () => {

@@ -104,7 +104,32 @@ async function maintain(runner: QueryRunner, policy: PartitionPolicy): Promise<M
   }
   // A request id is its message's idempotency key: kept as long as the message's week is.
   await purgeRequestKeys(runner, partitionStart(new Date(cutoff)), policy.purgeChunk ?? 10_000);
+  await purgePushTokens(runner, new Date(cutoff), policy.purgeChunk ?? 10_000);
   return report;
+}
+
+/**
+ * Forgets the newest registration of tokens no device holds any more, made before `before` (the
+ * retention period): only a registration arriving that late could need it, and none does (Kafka keeps
+ * `notify.recipients` for days, not the retention period). A token's md5 is no credential, but it is
+ * not kept for ever either.
+ */
+async function purgePushTokens(runner: QueryRunner, before: Date, chunk: number): Promise<void> {
+  for (;;) {
+    const [{ n }] = await queryRows<{ n: number }>(
+      runner.manager,
+      `WITH gone AS (
+         DELETE FROM push_tokens WHERE ctid = ANY(ARRAY(
+           SELECT t.ctid FROM push_tokens t
+            WHERE t.registered_at < $1
+              AND NOT EXISTS (SELECT 1 FROM devices d WHERE d.provider = t.provider AND md5(d.token) = t.token_md5)
+            LIMIT $2))
+         RETURNING 1)
+       SELECT count(*)::int AS n FROM gone`,
+      [before, chunk],
+    );
+    if (n < chunk) return;
+  }
 }
 
 /**

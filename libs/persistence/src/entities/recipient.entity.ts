@@ -61,7 +61,8 @@ export class PushTokenEntity {
   @PrimaryColumn({ type: 'varchar', length: 16 })
   provider!: string;
 
-  @PrimaryColumn({ name: 'token_md5', type: 'char', length: 32 })
+  /** text, not char(32): compared with md5()'s text, a char column would not be read through its key. */
+  @PrimaryColumn({ name: 'token_md5', type: 'text' })
   tokenMd5!: string;
 
   @Column({ name: 'registered_at', type: 'timestamptz' })

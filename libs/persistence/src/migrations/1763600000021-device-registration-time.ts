@@ -22,7 +22,7 @@ export class DeviceRegistrationTime1763600000021 implements MigrationInterface {
     await db.query(`
       CREATE TABLE push_tokens (
         provider varchar(16) NOT NULL,
-        token_md5 char(32) NOT NULL,
+        token_md5 text NOT NULL,
         registered_at timestamptz NOT NULL,
         CONSTRAINT pk_push_tokens PRIMARY KEY (provider, token_md5)
       )`);

@@ -1,4 +1,6 @@
+import { DataSource, type Logger } from 'typeorm';
 import { eventually } from '@notify/testing';
+import { createDataSource } from '../data-source';
 import { migratedDatabase } from '../migrated-database.spec-helper';
 import { PushDeviceStore } from './push-device.store';
 import { RecipientStore } from './recipient.store';
@@ -131,5 +133,49 @@ describe('RecipientStore devices', () => {
     // Pia signing in on it again, later, takes it.
     await store.apply([register('pia', 'phone', 'token-left')], [new Date('2030-05-04T12:00:00Z')]);
     expect(await active(['pia', 'phone'])).toEqual(['pia/phone']);
+  });
+
+  it('keeps a device’s newest registration of a batch, whatever order its registrations came in', async () => {
+    const store = new RecipientStore(dataSource());
+    // A producer's retry put the older registration after the newer one.
+    await store.apply([register('ray', 'phone', 'token-new-app'), register('ray', 'phone', 'token-old-app')], [new Date('2030-05-05T10:00:00Z'), new Date('2030-05-05T09:00:00Z')]);
+    expect(await dataSource().query(`SELECT token, active FROM devices WHERE user_id = 'ray'`)).toEqual([{ token: 'token-new-app', active: true }]);
+  });
+
+  it('removes a device before weighing the older registration of it that follows in the same batch', async () => {
+    const store = new RecipientStore(dataSource());
+    await store.apply([register('sol', 'phone', 'token-signed-out-too')], [new Date('2030-05-06T10:00:00Z')]);
+    // Sol signs out; a retried older registration comes after the removal, in the same batch.
+    await store.apply([{ op: 'device-removed', userId: 'sol', deviceId: 'phone' }, register('sol', 'phone', 'token-signed-out-too')], [new Date('2030-05-06T10:05:00Z'), new Date('2030-05-06T09:00:00Z')]);
+    expect(await active(['sol', 'phone'])).toEqual([]);
+  });
+
+  it('finds a token’s newest registration through the key of push_tokens, not by reading them all', async () => {
+    const seen: { sql: string; params: unknown[] }[] = [];
+    const logger: Logger = {
+      logQuery: (sql, params) => void seen.push({ sql, params: params ?? [] }),
+      logQueryError: () => undefined,
+      logQuerySlow: () => undefined,
+      logSchemaBuild: () => undefined,
+      logMigration: () => undefined,
+      log: () => undefined,
+    };
+    const logged = await new DataSource({ ...createDataSource({ databaseUrl: database.url(), databasePoolSize: 1 }).options, logging: ['query'], logger }).initialize();
+    try {
+      await logged.query(`INSERT INTO push_tokens (provider, token_md5, registered_at) SELECT 'fcm', md5('many-' || n), now() FROM generate_series(1, 20000) n`);
+      await logged.query(`ANALYZE push_tokens`);
+      await new RecipientStore(logged).apply([register('tia', 'phone', 'token-among-many')]);
+      const insert = seen.find(({ sql }) => sql.includes('INSERT INTO devices'))!;
+      const [{ 'QUERY PLAN': plan }] = await logged.query(`EXPLAIN (FORMAT JSON) ${insert.sql}`, insert.params);
+      const scans: string[] = [];
+      JSON.stringify(plan, (_key, value: { 'Node Type'?: string; 'Relation Name'?: string }) => {
+        if (value && value['Relation Name'] === 'push_tokens') scans.push(value['Node Type']!);
+        return value;
+      });
+      expect(scans.length).toBeGreaterThan(0);
+      expect(scans.filter((scan) => scan === 'Seq Scan')).toEqual([]);
+    } finally {
+      await logged.destroy();
+    }
   });
 });

@@ -55,7 +55,8 @@ export class RecipientStore {
   async apply(updates: RecipientUpdate[], madeAt: readonly Date[] = []): Promise<void> {
     const now = new Date();
     const profiles = new Map<string, Upsert>();
-    const devices = new Map<string, TimedDevice | { op: 'device-removed'; userId: string; deviceId: string }>();
+    // Per device: whether the batch removes it, and the registration it keeps after that removal.
+    const devices = new Map<string, { userId: string; deviceId: string; removed: boolean; registration?: TimedDevice }>();
     // Per token, its newest registration in the batch (the later one of two made at the same time).
     const tokenOwners = new Map<string, TimedDevice>();
     const subscriptions = new Map<string, { userId: string; topic: string; subscribed: boolean }>();
@@ -64,18 +65,18 @@ export class RecipientStore {
         case 'upsert':
           profiles.set(update.userId, { ...profiles.get(update.userId), ...definedFields(update) } as Upsert);
           break;
-        case 'device':
         case 'device-removed': {
-          // Moved to the end, so the order of `devices` is that of each device's last update: a token
-          // registered by A, then B, then A again is A's.
+          devices.set(`${update.userId}\u0000${update.deviceId}`, { userId: update.userId, deviceId: update.deviceId, removed: true });
+          break;
+        }
+        case 'device': {
+          // Per device, its newest registration since its last removal in the batch, whatever order
+          // they came in (a producer's retry can put an older one after a newer one).
           const key = `${update.userId}\u0000${update.deviceId}`;
-          devices.delete(key);
-          if (update.op === 'device-removed') {
-            devices.set(key, update);
-            break;
-          }
           const registration = { ...update, madeAt: madeAt[index] ?? now };
-          devices.set(key, registration);
+          const device = devices.get(key) ?? { userId: update.userId, deviceId: update.deviceId, removed: false };
+          if (device.registration === undefined || device.registration.madeAt <= registration.madeAt) device.registration = registration;
+          devices.set(key, device);
           const token = `${update.provider}\u0000${update.token}`;
           const owner = tokenOwners.get(token);
           if (owner === undefined || owner.madeAt <= registration.madeAt) tokenOwners.set(token, registration);
@@ -88,8 +89,8 @@ export class RecipientStore {
       }
     }
     const upserts = [...profiles.values()];
-    const registered = [...devices.values()].filter((d): d is TimedDevice => d.op === 'device');
-    const removed = [...devices.values()].filter((d) => d.op === 'device-removed');
+    const registered = [...devices.values()].flatMap((d) => (d.registration ? [d.registration] : []));
+    const removed = [...devices.values()].filter((d) => d.removed);
     const owners = [...tokenOwners.values()];
     const subscribed = [...subscriptions.values()].filter((s) => s.subscribed);
     const unsubscribed = [...subscriptions.values()].filter((s) => !s.subscribed);
@@ -121,39 +122,50 @@ export class RecipientStore {
              FROM (SELECT DISTINCT hashtext(p || ':' || t) & ${TOKEN_LOCK_BUCKETS - 1} AS k FROM unnest($1::varchar[], $2::varchar[]) AS r(p, t) ORDER BY 1) AS keys`,
           [owners.map((d) => d.provider), owners.map((d) => d.token)],
         );
-        // A device registered in the batch and then removed has no row to write (its last update counts).
-        if (registered.length > 0) {
-          // A registration older than its device's row changes nothing; one older than the token's newest
-          // registration (`push_tokens`, of any device, also one removed since) is kept, but inactive.
-          await tx.query(
-            `INSERT INTO devices (user_id, device_id, provider, token, locale, registered_at, active, deactivated_reason)
-             SELECT r.user_id, r.device_id, r.provider, r.token, r.locale, r.registered_at, NOT held.newer,
-                    CASE WHEN held.newer THEN 'token registered to another device' END
-               FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[], $6::timestamptz[])
-                      AS r(user_id, device_id, provider, token, locale, registered_at)
-               CROSS JOIN LATERAL (
-                 SELECT COALESCE((SELECT t.registered_at > r.registered_at FROM push_tokens t
-                                   WHERE t.provider = r.provider AND t.token_md5 = md5(r.token)), false) AS newer) AS held
-             ON CONFLICT (user_id, device_id) DO UPDATE SET
-               provider = EXCLUDED.provider, token = EXCLUDED.token, locale = EXCLUDED.locale, registered_at = EXCLUDED.registered_at,
-               active = EXCLUDED.active, deactivated_reason = EXCLUDED.deactivated_reason, updated_at = now()
-             WHERE devices.registered_at <= EXCLUDED.registered_at`,
-            [
-              registered.map((d) => d.userId),
-              registered.map((d) => d.deviceId),
-              registered.map((d) => d.provider),
-              registered.map((d) => d.token),
-              registered.map((d) => d.locale ?? null),
-              registered.map((d) => d.madeAt),
-            ],
-          );
-        }
+        // The batch's own registrations count too: an older one of a token in the batch is weighed against its newest.
         await tx.query(
           `INSERT INTO push_tokens (provider, token_md5, registered_at)
            SELECT provider, md5(token), registered_at FROM unnest($1::varchar[], $2::varchar[], $3::timestamptz[]) AS o(provider, token, registered_at)
            ON CONFLICT (provider, token_md5) DO UPDATE SET registered_at = GREATEST(push_tokens.registered_at, EXCLUDED.registered_at)`,
           [owners.map((d) => d.provider), owners.map((d) => d.token), owners.map((d) => d.madeAt)],
         );
+      }
+      // Removals before registrations: a device removed and then registered again in the batch is
+      // weighed as it would be in a batch of its own; one registered and then removed has no row.
+      if (removed.length > 0) {
+        await tx.query(
+          `DELETE FROM devices d USING unnest($1::varchar[], $2::varchar[]) AS r(user_id, device_id)
+            WHERE d.user_id = r.user_id AND d.device_id = r.device_id`,
+          [removed.map((d) => d.userId), removed.map((d) => d.deviceId)],
+        );
+      }
+      if (registered.length > 0) {
+        // A registration older than its device's row changes nothing; one older than the token's newest
+        // registration (`push_tokens`, of any device, also one removed since) is kept, but inactive.
+        await tx.query(
+          `INSERT INTO devices (user_id, device_id, provider, token, locale, registered_at, active, deactivated_reason)
+           SELECT r.user_id, r.device_id, r.provider, r.token, r.locale, r.registered_at, NOT held.newer,
+                  CASE WHEN held.newer THEN 'token registered to another device' END
+             FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[], $6::timestamptz[])
+                    AS r(user_id, device_id, provider, token, locale, registered_at)
+             CROSS JOIN LATERAL (
+               SELECT COALESCE((SELECT t.registered_at > r.registered_at FROM push_tokens t
+                                 WHERE t.provider = r.provider AND t.token_md5 = md5(r.token)), false) AS newer) AS held
+           ON CONFLICT (user_id, device_id) DO UPDATE SET
+             provider = EXCLUDED.provider, token = EXCLUDED.token, locale = EXCLUDED.locale, registered_at = EXCLUDED.registered_at,
+             active = EXCLUDED.active, deactivated_reason = EXCLUDED.deactivated_reason, updated_at = now()
+           WHERE devices.registered_at <= EXCLUDED.registered_at`,
+          [
+            registered.map((d) => d.userId),
+            registered.map((d) => d.deviceId),
+            registered.map((d) => d.provider),
+            registered.map((d) => d.token),
+            registered.map((d) => d.locale ?? null),
+            registered.map((d) => d.madeAt),
+          ],
+        );
+      }
+      if (owners.length > 0) {
         // A push token addresses one app installation. Registered again, by another user signed in on
         // that phone or as another device id, it leaves every other row that holds it: otherwise the
         // first user's notifications would go on reaching the phone the second one now holds.
@@ -163,13 +175,6 @@ export class RecipientStore {
             WHERE d.provider = o.provider AND md5(d.token) = md5(o.token) AND d.token = o.token AND d.active
               AND d.registered_at <= o.registered_at AND NOT (d.user_id = o.user_id AND d.device_id = o.device_id)`,
           [owners.map((d) => d.userId), owners.map((d) => d.deviceId), owners.map((d) => d.provider), owners.map((d) => d.token), owners.map((d) => d.madeAt)],
-        );
-      }
-      if (removed.length > 0) {
-        await tx.query(
-          `DELETE FROM devices d USING unnest($1::varchar[], $2::varchar[]) AS r(user_id, device_id)
-            WHERE d.user_id = r.user_id AND d.device_id = r.device_id`,
-          [removed.map((d) => d.userId), removed.map((d) => d.deviceId)],
         );
       }
       if (subscribed.length > 0) {
