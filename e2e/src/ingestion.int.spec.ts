@@ -158,16 +158,18 @@ describe('message center ingestion', () => {
     expect(dead.map((d) => [d.headers['x-error-code'], (JSON.parse(d.value) as { type: string }).type])).toEqual([['storage_refused', 'account.note']]);
   });
 
-  it('takes a refused copy of a request stored before for a replay: its queued jobs go out again, nothing to the DLQ', async () => {
-    const userId = `r-${run}-replayed`;
-    const id = `replayed-${run}`;
+  /**
+   * Stores a request, then produces a copy of it with `changes` and a poison record after it on the
+   * same partition: the copy is a replay (its queued job goes out again), only the poison is dead-lettered.
+   */
+  async function expectCopyTakenForReplay(name: string, changes: Record<string, unknown>): Promise<void> {
+    const userId = `r-${run}-${name}`;
+    const id = `${name}-${run}`;
     await produceAll([request(id, userId)]);
     await eventually(() => storedLike(id), (n) => n === 1);
     const [first] = await readRecords(Topics.deliver.websocket, userId, 1);
 
-    // The same request again, now refused (a sendAt past the retention period), as a route or template
-    // changed since its first pass would refuse it; then a poison record on the same partition, after it.
-    const copy = { ...(JSON.parse(request(id, userId).value) as Record<string, unknown>), sendAt: new Date(Date.now() + 60 * 86_400_000).toISOString() };
+    const copy = { ...(JSON.parse(request(id, userId).value) as Record<string, unknown>), ...changes };
     await produceAll([{ key: userId, value: JSON.stringify(copy) }, { key: userId, value: '{"not": "a request"' }]);
 
     const jobs = await readRecords(Topics.deliver.websocket, userId, 2);
@@ -175,6 +177,15 @@ describe('message center ingestion', () => {
     const dead = await readRecords(Topics.requestsDlq, userId, 1);
     expect(dead.map((d) => d.headers['x-error-code'])).toEqual(['invalid_json']);
     expect(await storedLike(id)).toBe(1);
+  }
+
+  it('takes a refused copy of a request stored before for a replay: its queued jobs go out again, nothing to the DLQ', async () => {
+    // Refused now (a sendAt past the retention period), as a route or template changed since its first pass would refuse it.
+    await expectCopyTakenForReplay('replayed', { sendAt: new Date(Date.now() + 60 * 86_400_000).toISOString() });
+  });
+
+  it('takes a copy of a stored request that breaks the schema now for a replay, as after an upgrade that narrowed a rule', async () => {
+    await expectCopyTakenForReplay('narrowed', { priority: 'urgent' });
   });
 
   it('stores the first copy of a request id in a batch that can be planned, and dead-letters the copy before it', async () => {

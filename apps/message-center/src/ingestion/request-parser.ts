@@ -6,6 +6,7 @@ import {
   nestsDeeperThan,
   NotificationRequestSchema,
   type NotificationRequest,
+  RequestIdSchema,
   requestNullsAsAbsent,
   schemaProblems,
   unstorableTextProblem,
@@ -15,9 +16,9 @@ import { retentionEnd } from '../planning/message-planner';
 import { channelsOf, type Route, type RouteTable } from '../routing/route-table';
 
 /**
- * A valid request and its route, or the reason the record goes to the DLQ. A valid request refused
- * only for want of a route keeps its id (`requestId`): it may be a replay of one stored while its type
- * had a route.
+ * A valid request and its route, or the reason the record goes to the DLQ. A request refused for want
+ * of a route, or for breaking the schema while its id is valid, keeps its id (`requestId`): it may be a
+ * replay of one stored while its type had a route, or by a version whose rules were looser.
  */
 export type ParsedRecord = { ok: true; request: NotificationRequest; route: Route } | { ok: false; rejection: Rejection; requestId?: string };
 
@@ -35,14 +36,18 @@ export function parseRequestRecord(record: ConsumedRecord, routes: RouteTable): 
   } catch (error) {
     return reject(ErrorCode.InvalidJson, jsonSyntaxProblem(error));
   }
-  if (nestsDeeperThan(text, MAX_JSON_NESTING)) return reject(ErrorCode.SchemaViolation, `objects and arrays nest deeper than ${MAX_JSON_NESTING} levels`);
+  // A record refused from here on keeps its id, when it has a valid one: a request stored under it by
+  // an earlier version (whose rules were looser) is a replay, not bad input, and its deliveries still
+  // queued are handed out again.
+  const withId = (code: string, reason: string): ParsedRecord => {
+    const id = RequestIdSchema.safeParse((json as { id?: unknown } | null)?.id);
+    return id.success ? { ...reject(code, reason), requestId: id.data } as ParsedRecord : reject(code, reason);
+  };
+  if (nestsDeeperThan(text, MAX_JSON_NESTING)) return withId(ErrorCode.SchemaViolation, `objects and arrays nest deeper than ${MAX_JSON_NESTING} levels`);
   const parsed = NotificationRequestSchema.safeParse(requestNullsAsAbsent(json));
-  if (!parsed.success) {
-    const reason = schemaProblems(parsed.error).join('; ');
-    return reject(ErrorCode.SchemaViolation, reason);
-  }
+  if (!parsed.success) return withId(ErrorCode.SchemaViolation, schemaProblems(parsed.error).join('; '));
   const unstorable = unstorableTextProblem(text, parsed.data);
-  if (unstorable) return reject(ErrorCode.SchemaViolation, unstorable);
+  if (unstorable) return withId(ErrorCode.SchemaViolation, unstorable);
   const route = routes.resolve(parsed.data.type);
   if (!route) return { ...reject(ErrorCode.UnknownType, `no route for type "${parsed.data.type}" and no default route`), requestId: parsed.data.id } as ParsedRecord;
   return { ok: true, request: parsed.data, route };
