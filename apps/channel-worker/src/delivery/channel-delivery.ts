@@ -69,9 +69,17 @@ export class ChannelDelivery {
     return this.consumer.start();
   }
 
+  /**
+   * Claims nothing more: the chunk in hand is sent, recorded and published, and the rest of its batch
+   * stays queued, its offsets uncommitted, for the partition's next owner to send at once. Going on
+   * through a whole batch (minutes of mail over a few connections) outlasted the supervisor's grace,
+   * and the chunk killed between its sends and their record was sent again after its lease.
+   */
   stop(): Promise<void> {
+    this.stopping = true;
     return this.consumer.stop();
   }
+  private stopping = false;
 
   private async deliver(records: ConsumedRecord[], progress: () => void): Promise<void> {
     const { channel } = this.settings;
@@ -81,6 +89,7 @@ export class ChannelDelivery {
     await sendDeadLetters(producer, rejections);
 
     for (const chunk of chunksOf(jobs, batches, JOBS_PER_CLAIM[channel])) {
+      if (this.stopping) throw new Error(`stopping: the rest of a ${channel} batch is left queued for the partition's next owner`);
       await this.deliverChunk(chunk);
       progress();
     }

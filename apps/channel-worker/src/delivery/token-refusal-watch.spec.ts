@@ -32,6 +32,13 @@ describe('TokenRefusalWatch', () => {
     expect(deactivating(watch.review([accepted(), refused()]).attempts)).toBe(1);
   });
 
+  it('reports a suspected provider only in a batch where it refused tokens, not in every other provider’s batch', () => {
+    const watch = new TokenRefusalWatch(10);
+    expect(watch.review(Array.from({ length: 10 }, () => refused())).suspected).toEqual(['apns']);
+    expect(watch.review([accepted('fcm')]).suspected).toEqual([]);
+    expect(watch.review([refused()]).suspected).toEqual(['apns']);
+  });
+
   it('leaves out tokens the adapter refused before asking the vendor: they say nothing about the configuration', () => {
     const watch = new TokenRefusalWatch(10);
     // What the APNs adapter answers for a token that is not hex, without a request.

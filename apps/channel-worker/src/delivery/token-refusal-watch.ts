@@ -20,14 +20,17 @@ export class TokenRefusalWatch {
   /** The batch's attempts, with the token refusals of a provider that looks misconfigured turned into configuration errors. */
   review(attempts: SendAttempt[]): { attempts: SendAttempt[]; suspected: string[] } {
     const acceptedNow = new Set<string>();
+    const refusedNow = new Set<string>();
     for (const attempt of attempts) {
       const answer = tokenAnswerOf(attempt);
       if (answer === undefined) continue;
-      if (!answer.refused) acceptedNow.add(answer.provider);
+      (answer.refused ? refusedNow : acceptedNow).add(answer.provider);
       this.refusalsInARow.set(answer.provider, answer.refused ? (this.refusalsInARow.get(answer.provider) ?? 0) + 1 : 0);
     }
+    // Only a provider that refused tokens in this batch: one that took no part in it has nothing to
+    // convert, and reporting it again raised the configuration alert on every other provider's batch.
     const suspected = [...this.refusalsInARow]
-      .filter(([provider, refusals]) => refusals >= this.threshold && !acceptedNow.has(provider))
+      .filter(([provider, refusals]) => refusals >= this.threshold && refusedNow.has(provider) && !acceptedNow.has(provider))
       .map(([provider]) => provider);
     if (suspected.length === 0) return { attempts, suspected };
     return {
