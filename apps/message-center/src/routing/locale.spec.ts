@@ -53,6 +53,10 @@ describe('pickLocale', () => {
     expect(pickLocale(['en_US_#u-mu-celsius'], ['en-GB', 'en-US'], 'en-GB')).toBe('en-US');
     expect(pickLocale(['zh_CN_#Hans_u-fw-mon'], ['zh-TW', 'zh-CN'], 'en')).toBe('zh-CN');
     expect(pickLocale(['zh-Hant-HK'], ['zh-CN', 'zh-HK'], 'en')).toBe('zh-HK');
+    // A reader of Simplified in Hong Kong or Taiwan gets the Simplified template, not the region's Traditional one.
+    expect(pickLocale(['zh-Hans-HK'], ['zh-HK', 'zh-CN'], 'en')).toBe('zh-CN');
+    expect(pickLocale(['zh_TW_#Hans'], ['zh-TW', 'zh-CN'], 'en')).toBe('zh-CN');
+    expect(pickLocale(['sr-Latn-RS'], ['sr-RS', 'sr-Latn'], 'en')).toBe('sr-Latn');
   });
 
   it('matches the old language codes Java and Android write to the template of their language, both ways', () => {

@@ -15,6 +15,10 @@ export function pickLocale(candidates: readonly (string | null | undefined)[], a
   for (const candidate of wanted.map(comparable)) {
     const exact = narrowing(candidate).map((tag) => byTag.get(tag)).find((found) => found !== undefined);
     if (exact) return exact;
+    // A candidate that names its script (zh-Hans-HK) takes a template of that script next (zh-CN).
+    const script = scriptOf(candidate, false);
+    const sameScript = script && available.find((a) => comparable(a).split('-')[0] === candidate.split('-')[0] && scriptOf(comparable(a), true) === script);
+    if (sameScript) return sameScript;
     const language = candidate.split('-')[0]!;
     const sameLanguage = byTag.get(language) ?? available.find((a) => comparable(a).split('-')[0] === language);
     if (sameLanguage) return sameLanguage;
@@ -38,7 +42,20 @@ function narrowing(tag: string): string[] {
   const parts = [locale.baseName, [language, script, region], [language, region], [language, script]].map((p) =>
     (Array.isArray(p) ? p.filter((part) => part !== undefined).join('-') : p).toLowerCase(),
   );
-  return [...new Set([tag, ...parts])].filter((candidate) => candidate !== language);
+  const narrowed = [...new Set([tag, ...parts])].filter((candidate) => candidate !== language);
+  // A tag without a script stands for its likely one (zh-HK: Traditional): a reader of Simplified in
+  // Hong Kong (zh-Hans-HK) is not given it.
+  return script === undefined ? narrowed : narrowed.filter((candidate) => scriptOf(candidate, true) === script);
+}
+
+/** The script a tag names, or with `likely` the one it most likely means (zh-HK → Hant); undefined when unknown. */
+function scriptOf(tag: string, likely: boolean): string | undefined {
+  try {
+    const locale = new Intl.Locale(tag);
+    return (likely ? locale.maximize() : locale).script;
+  } catch {
+    return undefined;
+  }
 }
 
 /** `zh_CN` → `zh-cn`, `in_ID` → `id-id`: the lower-case canonical tag a locale means. */
