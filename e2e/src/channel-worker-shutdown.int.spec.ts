@@ -74,8 +74,11 @@ describe('channel worker shutdown', () => {
     const rows = await emailDeliveries();
     const sent = rows.filter((row) => row.status === 'sent');
     const queued = rows.filter((row) => row.status === 'queued' && row.attempts === 0);
-    // The first claim's 100 went out and were recorded; the other 50 were never claimed.
-    expect([sent.length, queued.length]).toEqual([100, 50]);
-    expect(smtp.mails).toHaveLength(100);
+    // The claim in hand (at most 100; a fetch may hold fewer) went out and was recorded, every mail
+    // with its outcome; the rest was never claimed.
+    expect(sent.length + queued.length).toBe(150);
+    expect(sent.length).toBeLessThanOrEqual(100);
+    expect(queued.length).toBeGreaterThan(0);
+    expect(smtp.mails).toHaveLength(sent.length);
   }, 120_000);
 });
