@@ -105,11 +105,7 @@ export class BatchConsumer {
       retry: {
         retries: options.retries ?? 10,
         restartOnFailure: async (error) => {
-          const failingMs = this.failures.longestMs(Date.now());
-          if (failingMs >= (options.giveUpAfterMs ?? 600_000)) {
-            options.logger.error({ err: error, failingMs }, 'kafka consumer handler has failed without a success for too long; giving up');
-            return false;
-          }
+          if (this.failedTooLong(error)) return false;
           options.logger.error({ err: error }, 'kafka consumer failed; restarting it');
           return true;
         },
@@ -224,6 +220,17 @@ export class BatchConsumer {
     }
   }
 
+  /**
+   * Whether a partition has failed without a success for `giveUpAfterMs` (10 minutes): long enough
+   * for a database restart; after it the consumer gives up, for its supervisor to restart the process.
+   */
+  private failedTooLong(error: unknown): boolean {
+    const failingMs = this.failures.longestMs(Date.now());
+    if (failingMs < (this.options.giveUpAfterMs ?? 600_000)) return false;
+    this.options.logger.error({ err: error, failingMs }, 'kafka consumer handler has failed without a success for too long; giving up');
+    return true;
+  }
+
   /** Whether the group still gives the partition to this member (as far as its last join says). */
   private owns(partition: string): boolean {
     return this.assigned === undefined || this.assigned.has(partition);
@@ -243,14 +250,10 @@ export class BatchConsumer {
         if (this.running) resume();
       },
       async (error: unknown) => {
-        const failingMs = this.failures.longestMs(Date.now());
-        if (failingMs >= (this.options.giveUpAfterMs ?? 600_000)) {
-          this.options.logger.error({ err: error, failingMs }, 'kafka consumer handler has failed without a success for too long; giving up');
-          this.options.onFatal(error instanceof Error ? error : new Error(String(error)));
-          return;
-        }
+        if (this.failedTooLong(error)) return this.options.onFatal(error instanceof Error ? error : new Error(String(error)));
         if (!this.running) return;
         this.options.logger.error({ err: error, partition }, 'kafka batch failed; fetching it again');
+        const failingMs = this.failures.longestMs(Date.now());
         let timer: NodeJS.Timeout | undefined;
         await Promise.race([new Promise((wait) => (timer = setTimeout(wait, Math.min(30_000, Math.max(500, failingMs))))), this.stopping]);
         clearTimeout(timer);

@@ -114,22 +114,17 @@ async function maintain(runner: QueryRunner, policy: PartitionPolicy): Promise<M
  * `notify.recipients` for days, not the retention period). A token's md5 is no credential, but it is
  * not kept for ever either.
  */
-async function purgePushTokens(runner: QueryRunner, before: Date, chunk: number): Promise<void> {
-  for (;;) {
-    const [{ n }] = await queryRows<{ n: number }>(
-      runner.manager,
-      `WITH gone AS (
-         DELETE FROM push_tokens WHERE ctid = ANY(ARRAY(
-           SELECT t.ctid FROM push_tokens t
-            WHERE t.registered_at < $1
-              AND NOT EXISTS (SELECT 1 FROM devices d WHERE d.provider = t.provider AND md5(d.token) = t.token_md5)
-            LIMIT $2))
-         RETURNING 1)
-       SELECT count(*)::int AS n FROM gone`,
-      [before, chunk],
-    );
-    if (n < chunk) return;
-  }
+function purgePushTokens(runner: QueryRunner, before: Date, chunk: number): Promise<void> {
+  return deleteInChunks(
+    runner,
+    'push_tokens',
+    `SELECT t.ctid FROM push_tokens t
+      WHERE t.registered_at < $1
+        AND NOT EXISTS (SELECT 1 FROM devices d WHERE d.provider = t.provider AND md5(d.token) = t.token_md5)
+      LIMIT $2`,
+    [before],
+    chunk,
+  );
 }
 
 /**
@@ -150,16 +145,22 @@ async function underLockTimeout(runner: QueryRunner, lockTimeoutMs: number, work
   }
 }
 
-/** Deletes the request ids made before `before`, `chunk` at a time, each chunk its own statement. */
-async function purgeRequestKeys(runner: QueryRunner, before: Date, chunk: number): Promise<void> {
+/** Deletes the request ids made before `before`, `chunk` at a time. */
+function purgeRequestKeys(runner: QueryRunner, before: Date, chunk: number): Promise<void> {
+  return deleteInChunks(runner, 'request_keys', `SELECT ctid FROM request_keys WHERE created_at < $1 LIMIT $2`, [before], chunk);
+}
+
+/**
+ * Deletes the rows of `table` that `select` (their ctids, at most `$n` where n follows `params`)
+ * finds, `chunk` at a time, each chunk its own statement, until a chunk comes back short.
+ */
+async function deleteInChunks(runner: QueryRunner, table: string, select: string, params: unknown[], chunk: number): Promise<void> {
   for (;;) {
     const [{ n }] = await queryRows<{ n: number }>(
       runner.manager,
-      `WITH gone AS (
-         DELETE FROM request_keys WHERE ctid = ANY(ARRAY(SELECT ctid FROM request_keys WHERE created_at < $1 LIMIT $2))
-         RETURNING 1)
+      `WITH gone AS (DELETE FROM ${table} WHERE ctid = ANY(ARRAY(${select})) RETURNING 1)
        SELECT count(*)::int AS n FROM gone`,
-      [before, chunk],
+      [...params, chunk],
     );
     if (n < chunk) return;
   }

@@ -12,15 +12,17 @@ export function pickLocale(candidates: readonly (string | null | undefined)[], a
   const wanted = candidates.filter((c): c is string => typeof c === 'string' && c.length > 0);
   if (available.length === 0) return wanted[0] === undefined ? fallback : (localeTag(wanted[0]) ?? wanted[0]);
   const byTag = new Map(available.map((a) => [comparable(a), a]));
+  const templates = [...byTag];
   for (const candidate of wanted.map(comparable)) {
-    const exact = narrowing(candidate).map((tag) => byTag.get(tag)).find((found) => found !== undefined);
+    const exact = byTag.get(candidate) ?? narrowing(candidate).map((tag) => byTag.get(tag)).find((found) => found !== undefined);
     if (exact) return exact;
+    const language = candidate.split('-')[0]!;
+    const ofLanguage = templates.filter(([tag]) => tag.split('-')[0] === language);
     // A candidate that names its script (zh-Hans-HK) takes a template of that script next (zh-CN).
     const script = scriptOf(candidate, false);
-    const sameScript = script && available.find((a) => comparable(a).split('-')[0] === candidate.split('-')[0] && scriptOf(comparable(a), true) === script);
-    if (sameScript) return sameScript;
-    const language = candidate.split('-')[0]!;
-    const sameLanguage = byTag.get(language) ?? available.find((a) => comparable(a).split('-')[0] === language);
+    const sameScript = script && ofLanguage.find(([tag]) => scriptOf(tag, true) === script);
+    if (sameScript) return sameScript[1];
+    const sameLanguage = byTag.get(language) ?? ofLanguage[0]?.[1];
     if (sameLanguage) return sameLanguage;
   }
   return fallback;
@@ -32,6 +34,10 @@ export function pickLocale(candidates: readonly (string | null | undefined)[], a
  * `zh-cn`, `zh-hans`; `en-us-u-mu-celsius` → `en-us`. The language alone comes after, in `pickLocale`.
  */
 function narrowing(tag: string): string[] {
+  return remembered(narrowed, tag, () => narrowingOf(tag));
+}
+
+function narrowingOf(tag: string): string[] {
   let locale: Intl.Locale;
   try {
     locale = new Intl.Locale(tag);
@@ -50,6 +56,10 @@ function narrowing(tag: string): string[] {
 
 /** The script a tag names, or with `likely` the one it most likely means (zh-HK → Hant); undefined when unknown. */
 function scriptOf(tag: string, likely: boolean): string | undefined {
+  return remembered(likely ? likelyScripts : namedScripts, tag, () => scriptOfTag(tag, likely));
+}
+
+function scriptOfTag(tag: string, likely: boolean): string | undefined {
   try {
     const locale = new Intl.Locale(tag);
     return (likely ? locale.maximize() : locale).script;
@@ -61,4 +71,21 @@ function scriptOf(tag: string, likely: boolean): string | undefined {
 /** `zh_CN` → `zh-cn`, `in_ID` → `id-id`: the lower-case canonical tag a locale means. */
 function comparable(locale: string): string {
   return (localeTag(locale) ?? locale.replace(/_/g, '-')).toLowerCase();
+}
+
+/**
+ * Parsed once per distinct tag: every delivery of a broadcast asks for its locale, and the tags a
+ * platform sees are few. Bounded, since they come from requests and devices.
+ */
+const narrowed = new Map<string, string[]>();
+const namedScripts = new Map<string, string | undefined>();
+const likelyScripts = new Map<string, string | undefined>();
+const MAX_REMEMBERED = 1_000;
+
+function remembered<T>(cache: Map<string, T>, tag: string, compute: () => T): T {
+  if (cache.has(tag)) return cache.get(tag) as T;
+  const value = compute();
+  if (cache.size >= MAX_REMEMBERED) cache.clear();
+  cache.set(tag, value);
+  return value;
 }

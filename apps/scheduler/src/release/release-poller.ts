@@ -1,6 +1,6 @@
 import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { Producer } from 'kafkajs';
-import { KAFKA_PRODUCER, sendJobs } from '@notify/kafka';
+import { eventMessages, KAFKA_PRODUCER, sendInChunks, sendJobs } from '@notify/kafka';
 import { APP_LOGGER, Metrics, type AppLogger } from '@notify/observability';
 import { AFTER_COMMIT_RETRY, AFTER_COMMIT_RETRY_POLICY, FallbackStore, STRANDED_AFTER_MS, type AfterCommitRetry, type Released } from '@notify/persistence';
 import { retriedProducer } from '../retried-producer';
@@ -71,7 +71,7 @@ export class ReleasePoller implements OnApplicationBootstrap, OnApplicationShutd
       // The expiries first, in calls of their own: they exist nowhere else, while released jobs that a
       // failing delivery topic refuses are sent again by the resend poller once their lease runs out.
       const producer = retriedProducer(this.producer, 'producing released deliveries', this.logger, this.retry);
-      if (expired.length > 0) await sendJobs(producer, [], expired);
+      await sendInChunks(producer, eventMessages(expired));
       if (jobs.length > 0) await sendJobs(producer, jobs);
       this.released.inc(jobs.length);
       total += jobs.length + expired.length;
