@@ -30,7 +30,8 @@ const REASONS: Record<string, Mapping> = {
   InvalidProviderToken: { code: ProviderErrorCode.BadCredentials },
   MissingProviderToken: { code: ProviderErrorCode.BadCredentials },
   ExpiredProviderToken: { code: ProviderErrorCode.BadCredentials },
-  TooManyRequests: { code: ProviderErrorCode.RateLimited },
+  // Apple's 429: too many pushes to this one device token. The device waits; APNs is fine, so no circuit opens.
+  TooManyRequests: { code: ProviderErrorCode.Deferred },
   IdleTimeout: { code: ProviderErrorCode.Network },
   InternalServerError: { code: ProviderErrorCode.Unavailable },
   ServiceUnavailable: { code: ProviderErrorCode.Unavailable },
@@ -63,7 +64,7 @@ export function apnsError(answer: Http2Answer, token: string, now: number): Prov
 
 function byStatus(status: number): Mapping {
   if (status === 410) return { code: ProviderErrorCode.EndpointGone, deactivateToken: true };
-  if (status === 429) return { code: ProviderErrorCode.RateLimited };
+  if (status === 429) return { code: ProviderErrorCode.Deferred };
   if (status === 403) return { code: ProviderErrorCode.BadCredentials };
   if (status >= 500) return { code: ProviderErrorCode.Unavailable };
   if (status >= 400) return { code: ProviderErrorCode.Rejected };

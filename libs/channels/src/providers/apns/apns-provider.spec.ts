@@ -112,11 +112,19 @@ describe('APNs provider', () => {
     expect(fake.providerTokens).toHaveLength(0);
   });
 
-  it('maps 429 TooManyRequests to a transient error carrying Retry-After', async () => {
+  it('maps 429 TooManyRequests, too many pushes to one device, to a deferral of that device carrying Retry-After', async () => {
     await start();
     fake.failNext({ status: 429, reason: 'TooManyRequests', retryAfterSeconds: 30 });
     const failure = await failureOf(provider.send({ token: TOKEN, content }));
-    expect(failure).toMatchObject({ kind: 'transient', code: 'rate_limited', retryAfterMs: 30_000, deactivateToken: false });
+    expect(failure).toMatchObject({ kind: 'transient', code: 'deferred', retryAfterMs: 30_000, deactivateToken: false });
+  });
+
+  it('keeps sending to other devices while one device is throttled: no circuit opens', async () => {
+    await start({ breakerFailures: 3 });
+    fake.failNext({ status: 429, reason: 'TooManyRequests' }, 3);
+    for (let i = 0; i < 3; i += 1) expect(await failureOf(provider.send({ token: TOKEN, content }))).toMatchObject({ code: 'deferred' });
+    await expect(provider.send({ token: OTHER, content })).resolves.toHaveProperty('providerMessageId');
+    expect(fake.pushes.map((push) => push.token)).toEqual([OTHER]);
   });
 
   it('maps 503 ServiceUnavailable to a transient error', async () => {
