@@ -29,4 +29,32 @@ describe('DeliveryOutcomeStore.endQueued', () => {
     const statuses = await query<{ id: string; status: string }>(`SELECT id, status FROM deliveries WHERE message_id = $1`, [messageId]);
     expect(Object.fromEntries(statuses.map((row) => [row.id, row.status]))).toEqual({ [queued]: 'expired', [inFlight]: 'sent' });
   });
+
+  it('cancels a released tier instead of claiming it when another tier of its message reached the user meanwhile', async () => {
+    // [websocket, push after 30 s]: the push was released, then the browser acknowledged before the
+    // push worker took the job; the cancel that the delivered event brings is still on its way.
+    const createdAt = new Date();
+    const messageId = newId(createdAt);
+    const [browser, push, otherUsersPush] = [newId(createdAt), newId(createdAt), newId(createdAt)];
+    await query(`INSERT INTO messages (id, request_id, type, recipient, created_at) VALUES ($1, $2, 't', '{}', $3)`, [messageId, `r-${messageId}`, createdAt]);
+    await query(
+      `INSERT INTO deliveries (id, message_id, user_id, channel, endpoint, locale, tier, status, attempts, created_at)
+       VALUES ($1, $4, 'u1', 'websocket', 'inbox:u1', 'en', 0, 'delivered', 1, $5),
+              ($2, $4, 'u1', 'push', 'fcm:u1/phone', 'en', 1, 'queued', 0, $5),
+              ($3, $4, 'u2', 'push', 'fcm:u2/phone', 'en', 1, 'queued', 0, $5)`,
+      [browser, push, otherUsersPush, messageId, createdAt],
+    );
+
+    const claimed = await new DeliveryOutcomeStore(database.dataSource()).claimSends([push, otherUsersPush], 60_000);
+
+    expect([...claimed.keys()]).toEqual([otherUsersPush]);
+    const rows = await query<{ id: string; status: string; attempts: number; next_attempt_at: Date | null }>(
+      `SELECT id, status, attempts, next_attempt_at FROM deliveries WHERE id = ANY($1::uuid[])`,
+      [[push, otherUsersPush]],
+    );
+    expect(Object.fromEntries(rows.map((row) => [row.id, [row.status, row.attempts, row.next_attempt_at === null]]))).toEqual({
+      [push]: ['cancelled', 0, true],
+      [otherUsersPush]: ['sent', 1, false],
+    });
+  });
 });

@@ -4,6 +4,7 @@ import { DELIVERY_KEYS, deliveryKeys, inKeysRange, keysOfIds } from './delivery-
 import { outcomeColumns, outcomeRows, recordedOutcomeOf, RETURNING_OUTCOME_BY_KEY, type RecordedOutcome, type RecordedRow } from './recorded-outcome';
 import { queryRows } from './rows';
 import { leaseEnd } from './lease';
+import { anotherTierReached } from './tiers';
 
 export type { RecordedOutcome } from './recorded-outcome';
 
@@ -32,17 +33,30 @@ export interface SendClaim {
 export const LEASE_MICROS = `(extract(epoch FROM d.next_attempt_at) * 1000000)::bigint`;
 
 /**
+ * A fallback tier whose first send would reach the user on a second channel: another tier of its
+ * message delivered after it was released, and the event that cancels it (`cancelAbove`) is still on
+ * its way through Kafka. Tier 0, nearly every delivery, is not looked at: it is overtaken only when
+ * its job waited longer than the route's `after`.
+ */
+const OVERTAKEN = `(d.tier > 0 AND ${anotherTierReached('d')})`;
+
+/**
  * Queued deliveries become `sent` with one more attempt and a lease of `$4` ms in `next_attempt_at`;
  * `$1`–`$3` name them (`deliveryKeys`). The outcome clears the lease. A send whose outcome never comes
  * (the process died after the claim, or could not write the outcome) is found by the resend poller
  * once the lease has run out (`ResendStore.failUnanswered`), so it is retried instead of staying
- * `sent` for good.
+ * `sent` for good. An overtaken tier becomes `cancelled` instead, and is not returned.
  */
-const CLAIM = `UPDATE deliveries d
-          SET status = 'sent', attempts = d.attempts + 1, updated_at = now(),
-              next_attempt_at = ${leaseEnd('now()', '$4')}
+const CLAIM = `WITH claimed AS (
+       UPDATE deliveries d
+          SET status = CASE WHEN ${OVERTAKEN} THEN 'cancelled' ELSE 'sent' END,
+              attempts = CASE WHEN ${OVERTAKEN} THEN d.attempts ELSE d.attempts + 1 END,
+              updated_at = now(),
+              next_attempt_at = CASE WHEN ${OVERTAKEN} THEN NULL ELSE ${leaseEnd('now()', '$4')} END
          FROM ${DELIVERY_KEYS}
-        WHERE d.id = k.id AND d.created_at = k.created_at AND ${inKeysRange('d')} AND d.status = 'queued'`;
+        WHERE d.id = k.id AND d.created_at = k.created_at AND ${inKeysRange('d')} AND d.status = 'queued'
+        RETURNING d.id, d.status, d.attempts, ${LEASE_MICROS} AS lease)
+     SELECT id, attempts, lease FROM claimed WHERE status = 'sent'`;
 
 /** Writes channel outcomes in one statement per batch and returns the events to publish. */
 export class DeliveryOutcomeStore {
@@ -67,7 +81,7 @@ export class DeliveryOutcomeStore {
    */
   async claimSends(deliveryIds: string[], leaseMs: number): Promise<Map<string, SendClaim>> {
     if (deliveryIds.length === 0) return new Map();
-    const rows = await queryRows<{ id: string; attempts: number; lease: string }>(this.dataSource, `${CLAIM} RETURNING d.id, d.attempts, ${LEASE_MICROS} AS lease`, [
+    const rows = await queryRows<{ id: string; attempts: number; lease: string }>(this.dataSource, CLAIM, [
       ...deliveryKeys(keysOfIds(deliveryIds)),
       leaseMs,
     ]);

@@ -99,6 +99,23 @@ describe('ResendStore', () => {
     expect((await statusOf([apart!]))[0]!.next_attempt_at!.getTime()).not.toBe(times[0]);
   });
 
+  it('gives a digest that failed together one time, so a provider refusal that named no wait does not split it into sends of its own', async () => {
+    // Three messages of different attempt counts went out as one SMS digest; the gateway put it off
+    // without a Retry-After. The claim keeps a `deferred` failure to its own time.
+    const digest = { maxAttempts: 5, initialBackoffMs: 1_000, maxBackoffMs: 60_000, digest: true };
+    const ids = [
+      ...(await seed('u-digest', 1, { status: 'failed', attempts: 1, channel: 'sms', lastError: 'deferred' }, digest)),
+      ...(await seed('u-digest', 1, { status: 'failed', attempts: 2, channel: 'sms', lastError: 'deferred' }, digest)),
+      ...(await seed('u-digest', 1, { status: 'failed', attempts: 3, channel: 'sms', lastError: 'deferred' }, digest)),
+    ];
+    await new ResendStore(first).scheduleFailed(T0, 100, () => 0.5);
+
+    // attempts 1 → half of 1 s, the earliest of the three
+    expect(new Set((await statusOf(ids)).map((row) => row.next_attempt_at?.getTime()))).toEqual(new Set([at(500).getTime()]));
+    const { batches } = await new ResendStore(first).claimDue(at(500), 60_000, 100);
+    expect(batches.map((batch) => [batch.channel, batch.digest, batch.jobs.map((job) => job.deliveryId).sort()])).toEqual([['sms', true, [...ids].sort()]]);
+  });
+
   it('ends a delivery out of attempts as dead and one past its expiry as expired, and never claims them', async () => {
     const [tired] = await seed('u-tired', 1, { status: 'failed', attempts: 3, lastError: 'offline' });
     const [stale] = await seed('u-stale', 1, { status: 'failed', attempts: 1, expiresAt: at(-1), lastError: 'offline' });
@@ -417,6 +434,23 @@ describe('ResendStore', () => {
 
     expect(claimed.batches).toEqual([]);
     expect(claimed.ended).toEqual([]);
+    expect(await statusOf([push])).toEqual([{ status: 'cancelled', next_attempt_at: null }]);
+  });
+
+  it('cancels instead of retrying a tier whose send failed before a higher tier reached the user', async () => {
+    // Push first, the browser after a while: the push failed in a vendor outage, the browser tier was
+    // released on time and acknowledged. The push's retry would show the message on the phone too.
+    const [push] = await seed('u-overtaken', 1, { status: 'failed', nextAttemptAt: at(-1), channel: 'push', lastError: 'network' });
+    const browser = newId(at(-3_600_000));
+    await first.query(
+      `INSERT INTO deliveries (id, message_id, user_id, channel, endpoint, locale, tier, status, attempts, created_at)
+       SELECT $2, d.message_id, d.user_id, 'websocket', 'inbox:u-overtaken', 'en', 1, 'delivered', 1, d.created_at FROM deliveries d WHERE d.id = $1`,
+      [push, browser],
+    );
+
+    const claimed = await new ResendStore(first).claimDue(T0, 60_000, 100);
+
+    expect(claimed.batches).toEqual([]);
     expect(await statusOf([push])).toEqual([{ status: 'cancelled', next_attempt_at: null }]);
   });
 

@@ -7,6 +7,7 @@ import { recordedOutcomeOf, RETURNING_OUTCOME, type RecordedOutcome, type Record
 import { DELIVERY_KEYS, deliveryKeys, inKeysRange, keyedParams } from './delivery-keys';
 import { queryRows, selectJsonRows, type JsonColumn } from './rows';
 import { leaseEnd } from './lease';
+import { anotherTierReached } from './tiers';
 
 /** All of one receiver's pending deliveries on one channel, claimed together so they go out as one send. */
 export interface ResendBatch {
@@ -92,15 +93,8 @@ export const MAX_CLAIM_JOBS = 5_000;
  */
 const IMPOSED_WAITS = `('rate_limited', 'unavailable', 'deferred', 'throttled', 'circuit_open', 'bad_credentials', 'misconfigured')`;
 
-/**
- * A lower fallback tier of the delivery's message reached its user. `cancelAbove` cancels the tiers
- * above when that happens, but not one in the middle of a send (`sent`): if that send then failed,
- * its retry would reach the user on a second channel. Every retry passes through the claim, so it
- * is checked here too.
- */
-const LOWER_TIER_REACHED = `EXISTS (SELECT 1 FROM deliveries y
-      WHERE y.message_id = d.message_id AND y.user_id IS NOT DISTINCT FROM d.user_id AND y.created_at = d.created_at AND ${inKeysRange('y')}
-        AND y.tier < d.tier AND y.status IN ('delivered', 'read', 'clicked'))`;
+/** A retry is the last chance to see that another tier reached the user (`anotherTierReached`). */
+const OTHER_TIER_REACHED = anotherTierReached('d');
 
 /**
  * The deliveries named by `$1`–`$3` (`deliveryKeys`) become `queued` under a lease of `$5` ms from
@@ -112,12 +106,12 @@ const LOWER_TIER_REACHED = `EXISTS (SELECT 1 FROM deliveries y
 const CLAIM_PENDING = `WITH claimed AS (
    UPDATE deliveries d
       SET status = CASE
-            WHEN ${LOWER_TIER_REACHED} THEN 'cancelled'
+            WHEN ${OTHER_TIER_REACHED} THEN 'cancelled'
             WHEN d.expires_at IS NOT NULL AND d.expires_at <= $4 THEN 'expired'
             WHEN d.attempts >= COALESCE((m.retry ->> 'maxAttempts')::int, ${DEFAULT_RETRY.maxAttempts}) THEN 'dead'
             ELSE 'queued' END,
           -- only a delivery that stays queued gets a lease (the same conditions as above, negated)
-          next_attempt_at = CASE WHEN NOT ${LOWER_TIER_REACHED} AND (d.expires_at IS NULL OR d.expires_at > $4)
+          next_attempt_at = CASE WHEN NOT ${OTHER_TIER_REACHED} AND (d.expires_at IS NULL OR d.expires_at > $4)
                                   AND d.attempts < COALESCE((m.retry ->> 'maxAttempts')::int, ${DEFAULT_RETRY.maxAttempts})
                                  THEN ${leaseEnd('$4::timestamptz', '$5')} END,
           updated_at = now()
@@ -233,9 +227,10 @@ export class ResendStore {
       if (failed.length === 0) return { taken: 0, ended: [] };
       // One draw per receiver and channel: its failures come back as one batch when the first is due,
       // so a draw each made the batch come back at the shortest of them and spend its attempts early.
+      const receiverOf = (row: FailedRow): string => (row.user_id === null ? row.id : `${row.user_id}\u0000${row.channel}`);
       const draws = new Map<string, number>();
       const drawFor = (row: FailedRow): number => {
-        const key = row.user_id === null ? row.id : `${row.user_id}\u0000${row.channel}`;
+        const key = receiverOf(row);
         if (!draws.has(key)) draws.set(key, random());
         return draws.get(key)!;
       };
@@ -245,6 +240,16 @@ export class ResendStore {
         if (row.attempts >= policy.maxAttempts) return { row, status: 'dead', next: null };
         return { row, status: 'failed', next: nextAttempt(now, backoffDelayMs(policy, row.attempts, () => drawFor(row)), row.expires_at) };
       });
+      // And one time: a batch that failed together (a digest, a summary) holds messages of different
+      // attempt counts, whose backoffs differ. A failure the claim keeps to its own time (IMPOSED_WAITS:
+      // a 503 or a deferral that named no wait, so ours is used) would otherwise come back alone, one
+      // SMS each instead of the digest. The earliest is within every member's expiry.
+      const earliest = new Map<string, Date>();
+      for (const { row, next } of decisions) {
+        const sooner = earliest.get(receiverOf(row));
+        if (next && (!sooner || next < sooner)) earliest.set(receiverOf(row), next);
+      }
+      for (const decision of decisions) if (decision.next) decision.next = earliest.get(receiverOf(decision.row))!;
       const ended = await queryRows<EndedRow>(
         tx,
         `UPDATE deliveries d
