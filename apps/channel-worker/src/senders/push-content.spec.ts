@@ -60,6 +60,13 @@ describe('pushContentOf', () => {
     expect(pushContentOf(job)).toMatchObject({ title: 'Title 2', body: 'Body 2', data: { messageId: 'm-2', data: '{"orderNo":"1234"}' }, collapseKey: 'm-2' });
   });
 
+  it('makes a push sound on iOS with the system sound, but for a low-priority message', async () => {
+    await apns.send({ token: TOKEN, content: pushContentOf(deliveryJob(1, { priority: 'high' })) });
+    await apns.send({ token: TOKEN, content: pushContentOf(deliveryJob(2, { priority: 'low' })) });
+    const sounds = fake.pushes.slice(-2).map((push) => (push.payload as { aps: { sound?: string } }).aps.sound);
+    expect(sounds).toEqual(['default', undefined]);
+  });
+
   it('keeps every message id of a summary of 50, which APNs takes', async () => {
     const jobs = Array.from({ length: 50 }, (_, i) =>
       deliveryJob(i % 10, { deliveryId: `0190c0de-0000-7000-8000-0000000000${String(i).padStart(2, '0')}`, message: { ...deliveryJob(i % 10).message, id: `0190c0de-1111-7000-8000-0000000000${String(i).padStart(2, '0')}`, body: '长'.repeat(1_000) } }),

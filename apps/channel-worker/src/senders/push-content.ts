@@ -37,6 +37,9 @@ export function pushContentOf(job: DeliveryJob): PushContent {
     data: appData(job.message, Math.min(PUSH_DATA_BYTES, PUSH_PAYLOAD_BYTES - textBytes)),
     collapseKey: job.message.id,
     priority: job.priority,
+    // iOS plays no sound for a push that names none (Android's default channel does): the system's
+    // sound, but for a low-priority message.
+    ...(job.priority === 'low' ? {} : { sound: 'default' }),
     ...(job.expiresAt === null ? {} : { expiresAt: new Date(job.expiresAt) }),
   };
 }
