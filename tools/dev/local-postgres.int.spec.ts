@@ -55,7 +55,9 @@ describe('PostgreSQL for npm start', () => {
         `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_name IN ('messages', 'deliveries', 'recipients') ORDER BY table_name`,
       );
       const { rows: version } = await client.query<{ server_version: string }>('SHOW server_version');
+      const { rows: listening } = await client.query<{ listen_addresses: string }>('SHOW listen_addresses');
       await client.end();
+      expect(listening[0]!.listen_addresses).toBe('127.0.0.1');
       expect(rows.map((r) => r.table_name)).toEqual(['deliveries', 'messages', 'recipients']);
       expect(version[0]!.server_version).toMatch(/^18\./);
     } finally {

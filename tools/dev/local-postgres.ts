@@ -46,6 +46,9 @@ export async function startEmbedded(dataDir: string, port: number): Promise<Loca
     onError: remember,
     // initdb and postgres refuse to run as root; the package then runs them as a user of its own.
     createPostgresUser: process.getuid?.() === 0,
+    // Not `localhost`: where that is also ::1, a server holding 127.0.0.1:port only made PostgreSQL
+    // skip IPv4 and start on ::1, and the URL below reached the other server.
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1'],
   });
   try {
     if (!existsSync(join(dataDir, 'PG_VERSION'))) await server.initialise();
@@ -96,7 +99,7 @@ async function answers(settings: { host: string; port: number; user: string }): 
 }
 
 async function createDatabaseIfMissing(settings: ConstructorParameters<typeof Client>[0], name: string): Promise<void> {
-  const client = new Client(settings);
+  const client = new Client({ connectionTimeoutMillis: 10_000, ...(settings as object) });
   await client.connect();
   try {
     const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
-import { eventually, freePort } from '@notify/testing';
+import { randomBytes } from 'node:crypto';
+import { eventually, freePorts } from '@notify/testing';
 import { PLATFORM_APPS } from './platform-apps';
 
 const ROOT = resolve(__dirname, '../..');
@@ -15,8 +16,11 @@ async function healthStatus(port: number): Promise<number> {
 
 describe('npm start', () => {
   it('brings every app up healthy on its port, and Ctrl-C stops them all', async () => {
-    const ports = Object.fromEntries(await Promise.all(PLATFORM_APPS.map(async (app) => [app.portVariable, String(await freePort())])));
-    const env = { ...process.env, ...ports, QUERY_API_GRPC_PORT: String(await freePort()), LOG_LEVEL: 'warn' };
+    const [grpcPort, ...appPorts] = await freePorts(PLATFORM_APPS.length + 1);
+    const ports = Object.fromEntries(PLATFORM_APPS.map((app, i) => [app.portVariable, String(appPorts[i])]));
+    // A secret of its own: without one `npm start` makes a development secret in the checkout's
+    // .data/, which a developer's running platform signs its tokens with.
+    const env = { ...process.env, ...ports, QUERY_API_GRPC_PORT: String(grpcPort), JWT_SECRET: randomBytes(32).toString('hex'), LOG_LEVEL: 'warn' };
     // Its own process group, so the signal reaches npm and everything under it, as Ctrl-C in a terminal does.
     const child = spawn('npm', ['start'], { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';

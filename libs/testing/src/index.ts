@@ -1,4 +1,4 @@
-export { freePort } from '@notify/observability';
+export { freePort, freePorts } from '@notify/observability';
 export * from './test-database';
 export * from './kafka-broker';
 export * from './eventually';

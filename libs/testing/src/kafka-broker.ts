@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from '@notify/observability';
+import { freePorts } from '@notify/observability';
 
 const run = promisify(execFile);
 const KAFKA_SCRIPT = resolve(__dirname, '../../../tools/kafka/kafka.sh');
@@ -19,12 +19,18 @@ export class LocalKafka {
     return `127.0.0.1:${this.env.KAFKA_PORT}`;
   }
 
+  /** Kafka's jars in tools/kafka/.cache (from Maven Central the first time), with no broker. */
+  static async install(): Promise<void> {
+    await run('bash', [KAFKA_SCRIPT, 'install'], { maxBuffer: 8 * 1024 * 1024 });
+  }
+
   static async start(): Promise<LocalKafka> {
     const dataDir = mkdtempSync(join(tmpdir(), 'notify-kafka-'));
+    const [port, controllerPort] = await freePorts(2);
     const env: NodeJS.ProcessEnv = {
       ...process.env,
-      KAFKA_PORT: String(await freePort()),
-      KAFKA_CONTROLLER_PORT: String(await freePort()),
+      KAFKA_PORT: String(port),
+      KAFKA_CONTROLLER_PORT: String(controllerPort),
       KAFKA_DATA_DIR: dataDir,
       // The broker stops once this process is gone, even when it never ran its teardown (Ctrl-C, a kill).
       KAFKA_OWNER_PID: String(process.pid),

@@ -18,12 +18,14 @@ export async function createTestDatabase(
   await withAdmin(adminUrl, (client) => client.query(`CREATE DATABASE "${name}"`));
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
-  await migrate(url.toString());
-  return {
-    url: url.toString(),
-    name,
-    drop: () => withAdmin(adminUrl, (client) => client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)).then(() => undefined),
-  };
+  const drop = () => withAdmin(adminUrl, (client) => client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)).then(() => undefined);
+  try {
+    await migrate(url.toString());
+  } catch (error) {
+    await drop().catch(() => undefined);
+    throw error;
+  }
+  return { url: url.toString(), name, drop };
 }
 
 async function withAdmin<T>(adminUrl: string, work: (client: Client) => Promise<T>): Promise<T> {
