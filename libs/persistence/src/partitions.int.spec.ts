@@ -113,6 +113,20 @@ describe('maintainPartitions', () => {
     }
   });
 
+  it('leaves the work to an instance already maintaining instead of waiting for its run to end', async () => {
+    const other = await createDataSource({ databaseUrl: database.url(), databasePoolSize: 1 }).initialize();
+    const runner = other.createQueryRunner();
+    await runner.connect();
+    try {
+      await runner.query(`SELECT pg_advisory_lock(7361001)`);
+      const report = await maintainPartitions(database.dataSource(), { now: new Date('2030-03-01T00:00:00Z'), daysAhead: 2, retentionDays: 60 });
+      expect(report).toEqual({ created: [], dropped: [], notCreated: [], notDropped: [], leftToAnother: true });
+    } finally {
+      await runner.release();
+      await other.destroy();
+    }
+  });
+
   it('moves a week’s waiting rows and attaches its partition as one step while rows of that week are being written', async () => {
     // The week of 8 April has no partition: a row for it is being written to the default partition.
     const createdAt = new Date('2030-04-10T09:00:00Z');

@@ -37,6 +37,8 @@ export interface MaintenanceReport {
   notCreated: string[];
   /** Partitions past retention whose table stayed locked longer than `lockTimeoutMs`: the next run tries again. */
   notDropped: string[];
+  /** Another instance was maintaining (its run can last long: a week's request ids purged): this one did nothing. */
+  leftToAnother?: boolean;
 }
 
 /** SQLSTATE lock_not_available: a lock_timeout ran out. */
@@ -57,7 +59,8 @@ interface Range {
  * of an installation made before weeks (architecture D5) are kept until they expire and a week
  * they cover only partly gets a partition for the rest of it.
  *
- * Every step is a short transaction of its own, one instance at a time (a session advisory lock).
+ * Every step is a short transaction of its own, one instance at a time (a session advisory lock; an
+ * instance that finds another maintaining leaves it to that one).
  * Dropping a partition locks its whole table against every reader and writer until its transaction
  * ends, so each drop commits at once and waits at most `lockTimeoutMs` for the lock, since ingest,
  * claims and queries would queue behind a waiting drop; one that cannot have it is put off to the next
@@ -67,7 +70,10 @@ export async function maintainPartitions(dataSource: DataSource, policy: Partiti
   const runner = dataSource.createQueryRunner();
   await runner.connect();
   try {
-    await runner.query('SELECT pg_advisory_lock($1)', [MAINTENANCE_LOCK]);
+    // Not waiting for it: a message center starting up maintains before it consumes, and would
+    // consume nothing for as long as another instance's run lasts.
+    const [lock] = (await runner.query('SELECT pg_try_advisory_lock($1) AS locked', [MAINTENANCE_LOCK])) as { locked: boolean }[];
+    if (!lock?.locked) return { created: [], dropped: [], notCreated: [], notDropped: [], leftToAnother: true };
     try {
       return await maintain(runner, policy);
     } finally {

@@ -21,6 +21,7 @@ const EVERY_MS = 3_600_000;
 @Injectable()
 export class PartitionMaintenance implements OnModuleInit, OnApplicationShutdown {
   private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -31,7 +32,13 @@ export class PartitionMaintenance implements OnModuleInit, OnApplicationShutdown
 
   async onModuleInit(): Promise<void> {
     await this.run();
-    this.timer = setInterval(() => void this.run().catch((err: unknown) => this.logger.error({ err }, 'partition maintenance failed')), EVERY_MS);
+    this.timer = setInterval(() => {
+      // A run still going (a week's request ids being purged) is not joined by another.
+      if (this.running) return;
+      this.running = this.run()
+        .catch((err: unknown) => this.logger.error({ err }, 'partition maintenance failed'))
+        .finally(() => (this.running = undefined));
+    }, EVERY_MS);
     this.timer.unref();
   }
 
@@ -45,6 +52,7 @@ export class PartitionMaintenance implements OnModuleInit, OnApplicationShutdown
       daysAhead: this.settings.partitionDaysAhead,
       retentionDays: this.settings.retentionDays,
     });
+    if (report.leftToAnother) this.logger.info('partition maintenance left to the instance running it');
     if (report.created.length + report.dropped.length > 0) this.logger.info({ created: report.created, dropped: report.dropped }, 'partitions maintained');
     if (report.notCreated.length > 0) {
       this.logger.warn({ notCreated: report.notCreated }, 'partitions not created, their table stayed locked: rows of their weeks go to the default partition until the next run creates them');
