@@ -41,6 +41,7 @@ export interface BatchConsumerOptions {
    * How long the handler may fail without a success in between before the consumer gives up and
    * `onFatal` is called (10 minutes): long enough for a database restart, short enough that a
    * process whose batches can never succeed exits for its supervisor instead of retrying for ever.
+   * So does a consumer restarted for that long without joining its group (a broker outage).
    */
   giveUpAfterMs?: number;
   /** Tries of a failing batch before kafkajs restarts the consumer (10). */
@@ -78,6 +79,8 @@ export class BatchConsumer {
   private readonly alone = new Map<string, Promise<void>>();
   /** The partitions the group gave this member at its last join; unknown before the first. */
   private assigned: Set<string> | undefined;
+  /** When kafkajs first restarted the consumer since it last joined its group, if it has since. */
+  private crashedSince: number | undefined;
   /** Resolves once a stuck batch made the consumer give up: a stop then waits for it no longer. */
   private readonly gaveUp: Promise<void>;
   private giveUpNow: () => void = () => undefined;
@@ -105,7 +108,10 @@ export class BatchConsumer {
       retry: {
         retries: options.retries ?? 10,
         restartOnFailure: async (error) => {
-          if (this.failedTooLong(error)) return false;
+          // A crash that raced `stop()`: restarted, the consumer would join again and hold its
+          // partitions, paused, until the process is gone.
+          if (!this.running) return false;
+          if (this.failedTooLong(error) || this.outOfTheGroupTooLong(error)) return false;
           options.logger.error({ err: error }, 'kafka consumer failed; restarting it');
           return true;
         },
@@ -114,6 +120,7 @@ export class BatchConsumer {
     this.gaveUp = new Promise((resolve) => (this.giveUpNow = resolve));
     this.stopping = new Promise((resolve) => (this.stopNow = resolve));
     this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => {
+      this.crashedSince = undefined;
       this.failures.keepOnly(payload.memberAssignment);
       this.assigned = new Set(Object.entries(payload.memberAssignment).flatMap(([topic, partitions]) => partitions.map((p) => `${topic}:${p}`)));
     });
@@ -228,6 +235,20 @@ export class BatchConsumer {
     const failingMs = this.failures.longestMs(Date.now());
     if (failingMs < (this.options.giveUpAfterMs ?? 600_000)) return false;
     this.options.logger.error({ err: error, failingMs }, 'kafka consumer handler has failed without a success for too long; giving up');
+    return true;
+  }
+
+  /**
+   * Whether the consumer has been restarted over `giveUpAfterMs` without joining its group once: the
+   * broker gone, or its group coordinator unavailable. Its handler never runs then, so
+   * `failedTooLong` never sees it, and the process would stay up consuming nothing.
+   */
+  private outOfTheGroupTooLong(error: unknown): boolean {
+    const now = Date.now();
+    this.crashedSince ??= now;
+    const outMs = now - this.crashedSince;
+    if (outMs < (this.options.giveUpAfterMs ?? 600_000)) return false;
+    this.options.logger.error({ err: error, outMs }, 'kafka consumer has not joined its group for too long; giving up');
     return true;
   }
 

@@ -1,0 +1,47 @@
+import { randomBytes } from 'node:crypto';
+import { Kafka, Partitioners, logLevel } from 'kafkajs';
+import { createLogger } from '@notify/observability';
+import { eventually, LocalKafka } from '@notify/testing';
+import { BatchConsumer } from './batch-consumer';
+import { ensureTopics } from './topics';
+
+/** A broker of its own, which this test takes away for good. */
+describe('BatchConsumer without its broker', () => {
+  let broker: LocalKafka;
+
+  beforeAll(async () => {
+    broker = await LocalKafka.start();
+  }, 120_000);
+  afterAll(() => broker.stop());
+
+  it('gives up, for its supervisor to restart the process, once it has not joined its group for longer than giveUpAfterMs', async () => {
+    const kafka = new Kafka({ clientId: 'batch-consumer-outage-spec', brokers: [broker.brokers], logLevel: logLevel.NOTHING, retry: { retries: 1, initialRetryTime: 100 } });
+    const topic = `spec.outage.${randomBytes(4).toString('hex')}`;
+    await ensureTopics(kafka, [topic], { partitions: 1, replicationFactor: 1 });
+    const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+    await producer.connect();
+    await producer.send({ topic, messages: [{ value: 'before the outage' }] });
+    await producer.disconnect();
+    const handled: string[] = [];
+    const fatal: Error[] = [];
+    const consumer = new BatchConsumer(kafka, {
+      groupId: `spec-outage-${randomBytes(4).toString('hex')}`,
+      topics: [topic],
+      logger: createLogger('batch-consumer-outage-spec', 'silent'),
+      retries: 1,
+      giveUpAfterMs: 3_000,
+      onFatal: (error) => void fatal.push(error),
+      handler: async (records) => void handled.push(...records.map((record) => record.value!.toString())),
+    });
+    try {
+      await consumer.start();
+      await eventually(async () => handled, (values) => values.length === 1, { timeoutMs: 60_000 });
+      await broker.stop();
+      // Restarted again and again, it consumes nothing: it must not stay up as if it did.
+      await eventually(async () => fatal.length, (n) => n > 0, { timeoutMs: 90_000 });
+    } finally {
+      await consumer.stop().catch(() => undefined);
+    }
+    expect(handled).toEqual(['before the outage']);
+  }, 180_000);
+});
