@@ -226,17 +226,18 @@ describe('channel worker', () => {
       expect(apns.pushes.length).toBe(pushesBefore);
     });
 
-    it('retries a rate-limited push no earlier than the Retry-After APNs named', async () => {
+    it('retries a push to a throttled device no earlier than the Retry-After APNs named', async () => {
       const userId = `limited-${run}`;
       await registerDevice(userId, 'iphone', 'apns', apnsToken());
       frozenAt = new Date(Math.floor(Date.now() / 1000) * 1000);
       apns.failNext({ status: 429, reason: 'TooManyRequests', retryAfterSeconds: 120 });
 
       const [delivery] = await settled(await requestPush(userId));
-      expect(delivery).toMatchObject({ status: 'failed', last_error: 'rate_limited', attempts: 1 });
+      // Too many pushes to this one device (APNs's 429): the device waits, no circuit counts it.
+      expect(delivery).toMatchObject({ status: 'failed', last_error: 'deferred', attempts: 1 });
       expect(delivery!.next_attempt_at).toEqual(new Date(frozenAt.getTime() + 120_000));
       const [event] = await eventually(async () => eventsOf(delivery!.id), (e) => e.length > 0);
-      expect(event).toMatchObject({ status: 'failed', error: 'rate_limited' });
+      expect(event).toMatchObject({ status: 'failed', error: 'deferred' });
     });
 
     it('holds a push refused for bad credentials for an hour, with an alert in the log and a metric', async () => {

@@ -33,30 +33,31 @@ export interface SendClaim {
 export const LEASE_MICROS = `(extract(epoch FROM d.next_attempt_at) * 1000000)::bigint`;
 
 /**
- * A fallback tier whose first send would reach the user on a second channel: another tier of its
- * message delivered after it was released, and the event that cancels it (`cancelAbove`) is still on
- * its way through Kafka. Tier 0, nearly every delivery, is not looked at: it is overtaken only when
- * its job waited longer than the route's `after`.
- */
-const OVERTAKEN = `(d.tier > 0 AND ${anotherTierReached('d')})`;
-
-/**
  * Queued deliveries become `sent` with one more attempt and a lease of `$4` ms in `next_attempt_at`;
  * `$1`–`$3` name them (`deliveryKeys`). The outcome clears the lease. A send whose outcome never comes
  * (the process died after the claim, or could not write the outcome) is found by the resend poller
  * once the lease has run out (`ResendStore.failUnanswered`), so it is retried instead of staying
- * `sent` for good. An overtaken tier becomes `cancelled` instead, and is not returned.
+ * `sent` for good.
+ *
+ * An overtaken fallback tier becomes `cancelled` instead, and is not returned: another tier of its
+ * message delivered after it was released, and the cancel that event brings (`cancelAbove`) is still
+ * on its way through Kafka. Tier 0, nearly every delivery, is not looked at: it is overtaken only
+ * when its job waited longer than the route's `after`.
  */
-const CLAIM = `WITH claimed AS (
+const CLAIM = `WITH overtaken AS (
        UPDATE deliveries d
-          SET status = CASE WHEN ${OVERTAKEN} THEN 'cancelled' ELSE 'sent' END,
-              attempts = CASE WHEN ${OVERTAKEN} THEN d.attempts ELSE d.attempts + 1 END,
-              updated_at = now(),
-              next_attempt_at = CASE WHEN ${OVERTAKEN} THEN NULL ELSE ${leaseEnd('now()', '$4')} END
+          SET status = 'cancelled', next_attempt_at = NULL, updated_at = now()
          FROM ${DELIVERY_KEYS}
         WHERE d.id = k.id AND d.created_at = k.created_at AND ${inKeysRange('d')} AND d.status = 'queued'
-        RETURNING d.id, d.status, d.attempts, ${LEASE_MICROS} AS lease)
-     SELECT id, attempts, lease FROM claimed WHERE status = 'sent'`;
+          AND d.tier > 0 AND ${anotherTierReached('d')}
+        RETURNING d.id)
+     UPDATE deliveries d
+        SET status = 'sent', attempts = d.attempts + 1, updated_at = now(),
+            next_attempt_at = ${leaseEnd('now()', '$4')}
+       FROM ${DELIVERY_KEYS}
+      WHERE d.id = k.id AND d.created_at = k.created_at AND ${inKeysRange('d')} AND d.status = 'queued'
+        AND d.id NOT IN (SELECT id FROM overtaken)
+      RETURNING d.id, d.attempts, ${LEASE_MICROS} AS lease`;
 
 /** Writes channel outcomes in one statement per batch and returns the events to publish. */
 export class DeliveryOutcomeStore {

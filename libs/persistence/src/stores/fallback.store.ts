@@ -6,6 +6,7 @@ import { inboxKey, placeInInboxes } from './inbox-allocation';
 import { recordedOutcomeOf } from './recorded-outcome';
 import { queryRows, selectJsonRows, type JsonColumn } from './rows';
 import { leaseEnd } from './lease';
+import { sameUser } from './tiers';
 
 /** A tier has given up on the user when each of its deliveries is in one of these. */
 const GAVE_UP = `(y.status IN ('dead', 'expired', 'cancelled') OR (y.status = 'failed' AND y.last_error IN (${GAVE_UP_ERRORS.map((e) => `'${e}'`).join(', ')})))`;
@@ -27,9 +28,12 @@ export const STRANDED_AFTER_MS = 2 * 60_000;
  */
 export const RELEASE_LEASE_MS = 5 * 60_000;
 
-/** The deliveries of the same message and user as `h` in a lower tier (`y`), as the start of a subquery. */
+/**
+ * The deliveries of the same message and user as `h` in a lower tier (`y`), as the start of a subquery.
+ * The users compare with `=` (`sameUser` says why).
+ */
 const LOWER_TIER = (h: string) => `SELECT 1 FROM deliveries y
-                                  WHERE y.message_id = ${h}.message_id AND y.user_id IS NOT DISTINCT FROM ${h}.user_id
+                                  WHERE y.message_id = ${h}.message_id AND ${sameUser('y', h)}
                                     AND y.created_at = ${h}.created_at AND y.tier < ${h}.tier`;
 
 /**
@@ -92,11 +96,11 @@ export class FallbackStore {
                    FROM ${DELIVERY_KEYS}
                    JOIN deliveries d ON d.id = k.id AND d.created_at = k.created_at AND ${inKeysRange('d')}
                   GROUP BY d.message_id, d.user_id, d.created_at) AS f
-          WHERE h.message_id = f.message_id AND h.user_id IS NOT DISTINCT FROM f.user_id AND h.created_at = f.created_at AND ${inKeysRange('h')}
+          WHERE h.message_id = f.message_id AND ${sameUser('h', 'f')} AND h.created_at = f.created_at AND ${inKeysRange('h')}
             AND h.status = 'held' AND h.tier > f.tier
             AND (h.expires_at IS NULL OR h.expires_at > now())
             AND NOT EXISTS (SELECT 1 FROM deliveries y
-                             WHERE y.message_id = h.message_id AND y.user_id IS NOT DISTINCT FROM h.user_id
+                             WHERE y.message_id = h.message_id AND ${sameUser('y', 'h')}
                                AND y.created_at = h.created_at AND ${inKeysRange('y')} AND y.tier < h.tier AND NOT ${GAVE_UP})
           RETURNING h.id, h.created_at, h.channel, h.user_id, h.message_id, h.locale`,
         [...deliveryKeys(keysOfIds(failedDeliveryIds)), RELEASE_LEASE_MS],
@@ -121,7 +125,7 @@ export class FallbackStore {
                  FROM ${DELIVERY_KEYS}
                  JOIN deliveries d ON d.id = k.id AND d.created_at = k.created_at AND ${inKeysRange('d')}
                 WHERE d.status IN ('delivered', 'read', 'clicked')) AS ok
-        WHERE h.message_id = ok.message_id AND h.user_id IS NOT DISTINCT FROM ok.user_id AND h.created_at = ok.created_at AND ${inKeysRange('h')}
+        WHERE h.message_id = ok.message_id AND ${sameUser('h', 'ok')} AND h.created_at = ok.created_at AND ${inKeysRange('h')}
           AND h.status IN ('held', 'queued', 'failed') AND h.tier > ok.tier
         RETURNING h.id`,
       deliveryKeys(keysOfIds(deliveredIds)),
@@ -197,7 +201,7 @@ export class FallbackStore {
               SET next_attempt_at = u.next_attempt_at + ($1::timestamptz - r.planned), updated_at = now()
              FROM released r
             WHERE r.status = 'queued' AND r.planned < $1
-              AND u.message_id = r.message_id AND u.user_id IS NOT DISTINCT FROM r.user_id AND u.created_at = r.created_at
+              AND u.message_id = r.message_id AND ${sameUser('u', 'r')} AND u.created_at = r.created_at
               AND u.tier > r.tier AND u.status = 'held' AND u.next_attempt_at IS NOT NULL
               AND NOT EXISTS (${LOWER_TIER('u')} AND y.tier = r.tier AND y.status = 'held' AND y.id NOT IN (SELECT id FROM released)))
          SELECT * FROM released`,

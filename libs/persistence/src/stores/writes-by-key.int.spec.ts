@@ -146,6 +146,40 @@ describe('writes by key', () => {
     expect(twoWeeks.filter((p) => p.startsWith('deliveries_'))).toEqual([partitionsOf(day)[0], partitionsOf(nextDay)[0]]);
   });
 
+  it('finds a user’s other tiers of a broadcast through the user’s index, not through every delivery of the message', async () => {
+    // One message to 2,000 users, each with a browser tier and a push tier: a lookup of one user's
+    // tiers through the message's index read 4,000 rows for each of them.
+    const day = new Date(T0.getTime() + 5 * DAY_MS);
+    const messageId = newId(day);
+    await dataSource.query(`INSERT INTO messages (id, request_id, type, recipient, contents, created_at) VALUES ($1::uuid, 'r-' || $1::text, 't', '{}', '{}', $2)`, [messageId, day]);
+    const users = Array.from({ length: 2_000 }, (_, i) => `b${i}`);
+    const [browsers, pushes] = [users.map(() => newId(day)), users.map(() => newId(day))];
+    await dataSource.query(
+      `INSERT INTO deliveries (id, message_id, user_id, channel, endpoint, locale, tier, status, created_at)
+       SELECT w, $3::uuid, u, 'websocket', 'inbox:' || u, 'en', 0, 'delivered', $4::timestamptz FROM unnest($1::uuid[], $2::varchar[]) AS x(w, u)
+       UNION ALL
+       SELECT p, $3::uuid, u, 'push', 'fcm:' || u, 'en', 1, 'queued', $4::timestamptz FROM unnest($5::uuid[], $2::varchar[]) AS x(p, u)`,
+      [browsers, users, messageId, day, pushes],
+    );
+    await dataSource.query(`ANALYZE ${partitionName('deliveries', partitionStart(day))}`);
+    statements.seen.length = 0;
+
+    await new DeliveryOutcomeStore(dataSource).claimSends(pushes.slice(0, 500), 60_000);
+    await new FallbackStore(dataSource).cancelAbove(browsers.slice(500, 1_000));
+
+    const [claim, cancel] = statements.seen.filter((s) => /^\s*(WITH|UPDATE)\b/.test(s.sql) && s.sql.includes('deliveries'));
+    for (const statement of [claim!, cancel!]) {
+      // Each key through the primary key, each user's tiers through the user's index by user: nothing else.
+      const reads = (await partitionScans(statement))
+        .filter((node) => node['Node Type'] !== undefined)
+        .map((node) => `${node['Node Type']} ${node['Index Name'] ?? ''} ${node['Index Cond'] ?? ''}`.trim());
+      const other = reads.filter((read) => !/^Index Scan deliveries_p\d+_(pkey \(\(?id = |user_id_created_at_idx \(\(?\(?user_id\)?(::text)? = )/.test(read));
+      expect({ sql: statement.sql, other }).toEqual({ sql: statement.sql, other: [] });
+    }
+    const status = async (ids: string[]) => (await dataSource.query<{ status: string }[]>(`SELECT DISTINCT status FROM deliveries WHERE id = ANY($1::uuid[])`, [ids])).map((r) => r.status);
+    expect([await status(pushes.slice(0, 500)), await status(pushes.slice(500, 1_000))]).toEqual([['cancelled'], ['cancelled']]);
+  });
+
   it('looks each key up in the primary key of a partition that has no statistics yet', async () => {
     // A new week's partition before autovacuum has analyzed it: the planner's defaults made it look
     // like one row, and a claim scanned it once per key (3.5 s for 500 keys over 20,000 rows).
@@ -174,6 +208,13 @@ describe('writes by key', () => {
     expect(claimed.size).toBe(500);
     const [claim] = statements.seen.filter((s) => s.sql.includes('UPDATE deliveries'));
     const scans = (await partitionScans(claim!)).filter((node) => node['Node Type'] !== undefined);
-    expect(scans.map((node) => [node['Relation Name'], node['Node Type'], node['Index Name']])).toEqual([[partition, 'Index Scan', `${partition}_pkey`]]);
+    // The keys through the primary key, once for the overtaken fallback tiers and once for the claim;
+    // a fallback tier's look for another tier that reached the user through the user's index, not
+    // through every delivery of the message.
+    expect(scans.map((node) => [node['Relation Name'], node['Node Type'], node['Index Name']])).toEqual([
+      [partition, 'Index Scan', `${partition}_pkey`],
+      [partition, 'Index Scan', `${partition}_user_id_created_at_idx`],
+      [partition, 'Index Scan', `${partition}_pkey`],
+    ]);
   });
 });
