@@ -42,6 +42,17 @@ describe('ChannelDeliveryStore.record', () => {
     expect(await activeNow()).toBe(false);
   });
 
+  it('expires a retry whose job came too late with no error, not the error of its earlier attempt', async () => {
+    const { ids } = await seed([1]);
+    // as the resend claim leaves a failed delivery it queues again
+    await query(`UPDATE deliveries SET last_error = 'unavailable', next_attempt_at = now() + interval '1 minute' WHERE id = $1`, [ids[0]]);
+
+    const events = await new ChannelDeliveryStore(database.dataSource()).expire(ids);
+
+    expect(events.map((event) => [event.deliveryId, event.status, event.error])).toEqual([[ids[0], 'expired', null]]);
+    expect(await query(`SELECT status, last_error FROM deliveries WHERE id = $1`, [ids[0]])).toEqual([{ status: 'expired', last_error: null }]);
+  });
+
   it('counts a retry whose failed send never reached the vendor as failed until its outcome, through the resend claim and the next send', async () => {
     const { createdAt, messageId, ids } = await seed([0]);
     const [deliveryId] = ids as [string];

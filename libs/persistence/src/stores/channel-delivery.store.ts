@@ -59,13 +59,17 @@ const OUT_OF_ATTEMPTS = `(o.status = 'failed' AND o.next_attempt_at IS NOT NULL 
 export class ChannelDeliveryStore {
   constructor(private readonly dataSource: DataSource) {}
 
-  /** Queued deliveries past their expiry become `expired` instead of being sent. */
+  /**
+   * Queued deliveries past their expiry become `expired` instead of being sent, with no error: a
+   * retry's row still held its last attempt's (`unavailable`), which its `expired` event carried,
+   * where every other path that expires a delivery publishes none.
+   */
   async expire(deliveryIds: string[]): Promise<RecordedOutcome[]> {
     if (deliveryIds.length === 0) return [];
     const rows = await queryRows<RecordedRow>(
       this.dataSource,
       `UPDATE deliveries d
-          SET status = 'expired', next_attempt_at = NULL, updated_at = now()
+          SET status = 'expired', last_error = NULL, next_attempt_at = NULL, updated_at = now()
          FROM ${DELIVERY_KEYS}
         WHERE d.id = k.id AND d.created_at = k.created_at AND ${inKeysRange('d')} AND d.status = 'queued'
         ${RETURNING_OUTCOME_BY_KEY}`,
