@@ -57,4 +57,30 @@ describe('DeliveryOutcomeStore.endQueued', () => {
       [otherUsersPush]: ['sent', 1, false],
     });
   });
+
+  it('counts a click on the link of a browser delivery cancelled while waiting for a retry, which its inbox still shows, but not on a tier cancelled unsent', async () => {
+    const createdAt = new Date();
+    const messageId = newId(createdAt);
+    const [browser, push] = [newId(createdAt), newId(createdAt)];
+    await query(`INSERT INTO messages (id, request_id, type, recipient, contents, created_at) VALUES ($1, $2, 't', '{}', $3, $4)`, [
+      messageId,
+      `r-${messageId}`,
+      { en: { title: 't', body: 'b', url: 'https://example.com/order/1' } },
+      createdAt,
+    ]);
+    // The browser was offline (in the inbox at seq 7, then cancelled once the SMS tier reached the user); the push tier was never sent.
+    await query(
+      `INSERT INTO deliveries (id, message_id, user_id, channel, endpoint, locale, tier, status, attempts, seq, created_at)
+       VALUES ($1, $3, 'u1', 'websocket', 'inbox:u1', 'en', 0, 'cancelled', 1, 7, $4), ($2, $3, 'u1', 'push', 'fcm:u1/phone', 'en', 1, 'cancelled', 0, NULL, $4)`,
+      [browser, push, messageId, createdAt],
+    );
+    const store = new DeliveryOutcomeStore(database.dataSource());
+
+    const [fromInbox, unsent] = [await store.click(browser), await store.click(push)];
+
+    expect(fromInbox).toMatchObject({ target: 'https://example.com/order/1', event: { deliveryId: browser, status: 'clicked' } });
+    expect(unsent).toEqual({ target: 'https://example.com/order/1', event: undefined });
+    const rows = await query<{ id: string; status: string }>(`SELECT id, status FROM deliveries WHERE message_id = $1`, [messageId]);
+    expect(Object.fromEntries(rows.map((row) => [row.id, row.status]))).toEqual({ [browser]: 'clicked', [push]: 'cancelled' });
+  });
 });

@@ -105,10 +105,12 @@ export class DeliveryOutcomeStore {
 
   /**
    * A tracked link of the delivery was followed: the delivery becomes `clicked` (a click is proof it
-   * arrived, so also from `failed` or a retry in flight, which it ends; never from a tier held back or
-   * cancelled, whose link was never sent). Returns where the link leads, and the event to publish for
-   * the first click only; undefined for a delivery that is not kept (past retention) or has no link.
-   * With `record` false, only where it leads (a HEAD request: a link checker, not a person).
+   * arrived, so also from `failed` or a retry in flight, which it ends; never from a tier held back,
+   * or cancelled before it was ever sent or placed in the inbox, whose link was never shown; a browser
+   * delivery cancelled while waiting for a retry is still in the inbox, its link on the sync page).
+   * Returns where the link leads, and the event to publish for the first click only; undefined for a
+   * delivery that is not kept (past retention) or has no link. With `record` false, only where it
+   * leads (a HEAD request: a link checker, not a person).
    */
   async click(deliveryId: string, record = true): Promise<{ target: string; event: RecordedOutcome | undefined } | undefined> {
     const [key] = keysOfIds([deliveryId]);
@@ -118,7 +120,8 @@ export class DeliveryOutcomeStore {
       `WITH clicked AS (
          UPDATE deliveries d
             SET status = 'clicked', last_error = NULL, next_attempt_at = NULL, updated_at = now(), delivered_at = COALESCE(d.delivered_at, now())
-          WHERE d.id = $1 AND d.created_at = $2 AND $3 AND d.status NOT IN ('clicked', 'held', 'cancelled')
+          WHERE d.id = $1 AND d.created_at = $2 AND $3 AND d.status NOT IN ('clicked', 'held')
+            AND NOT (d.status = 'cancelled' AND d.attempts = 0 AND d.seq IS NULL)
           RETURNING d.id)
        SELECT d.id, m.request_id, d.message_id, d.user_id, d.channel, 'clicked' AS status, d.attempts, NULL AS last_error, now() AS updated_at,
               m.contents -> d.locale ->> 'url' AS target, EXISTS (SELECT 1 FROM clicked) AS clicked
