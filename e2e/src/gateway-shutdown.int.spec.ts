@@ -43,6 +43,30 @@ describe('realtime gateway shutdown', () => {
     expect(await eventually(status, (s) => s !== 'sent')).toBe('delivered');
   });
 
+  it('publishes the acknowledgements it relays before it leaves, when its cluster connections are busy', async () => {
+    const edgePort = await platform.addEdgeGateway();
+    const userId = uniqueId('edge-busy');
+    const socket = await platform.connect(userId, { port: edgePort });
+    const { received, acks } = holdingAcknowledgements(socket);
+    const requestId = uniqueId('edge-busy');
+    await platform.produceRequest({ id: requestId, type: 'account.note', to: { userId }, channels: ['websocket'], content: { title: 'behind a queue' } }, userId);
+    await eventually(async () => received.length, (n) => n === 1);
+
+    // Two connections serve the adapter's queries besides its LISTEN one: the relayed acknowledgement
+    // waits behind two of these statements for a connection, past the moment the gateway ends its pool.
+    platform.busyEdgeClusterConnections(edgePort, 4, 1);
+    await platform.closeEdgeGateway(edgePort, () => acks.forEach((ack) => ack()));
+
+    const status = async () =>
+      (
+        (await platform.db.query(
+          `SELECT d.status FROM deliveries d JOIN request_keys k ON k.message_id = d.message_id WHERE k.request_id = $1 AND d.channel = 'websocket'`,
+          [requestId],
+        )) as { status: string }[]
+      )[0]?.status;
+    expect(await eventually(status, (s) => s !== 'sent')).toBe('delivered');
+  });
+
   it('records the acknowledgements of the emits still out when it shuts down', async () => {
     const userId = uniqueId('deploy');
     const socket = await platform.connect(userId);

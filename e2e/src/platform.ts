@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { INestApplication } from '@nestjs/common';
 import jwt from 'jsonwebtoken';
 import { Kafka, Partitioners, type Producer } from 'kafkajs';
+import type { Pool } from 'pg';
 import { io, type Socket } from 'socket.io-client';
 import { type DataSource } from 'typeorm';
 import { loadMessageCenterConfig, loadRealtimeGatewayConfig } from '@notify/config';
@@ -61,6 +62,17 @@ export class RunningPlatform {
   }
   private readonly edgeGateways = new Map<number, INestApplication>();
 
+  /**
+   * Keeps the edge gateway's cluster connections busy with `queries` statements of `seconds` each:
+   * what its adapter publishes meanwhile (client counts, relayed acknowledgements) waits behind them,
+   * as behind the other gateways' traffic on a busy cluster.
+   */
+  busyEdgeClusterConnections(port: number, queries: number, seconds: number): void {
+    // The adapter's pool is the server's own; nothing else reaches it.
+    const pool = (this.edgeGateways.get(port)!.get(RealtimeServer) as unknown as { adapterPool: Pool }).adapterPool;
+    for (let i = 0; i < queries; i += 1) void pool.query('SELECT pg_sleep($1)', [seconds]);
+  }
+
   tokenFor(userId: string, expiresIn = '1h'): string {
     return jwt.sign({ sub: userId }, this.jwtSecret, { algorithm: 'HS256', expiresIn } as jwt.SignOptions);
   }
@@ -109,6 +121,8 @@ export class RunningPlatform {
   /** Closes the edge gateway listening on `port` as a deploy does, like `closeConsumingGateway`. */
   async closeEdgeGateway(port: number, whenClosingSockets: () => void = () => undefined): Promise<void> {
     await this.closeGateway(this.edgeGateways.get(port)!, whenClosingSockets);
+    this.edgeGateways.delete(port);
+    this.edgePorts.splice(this.edgePorts.indexOf(port), 1);
   }
 
   private async closeGateway(gateway: INestApplication, whenClosingSockets: () => void): Promise<void> {

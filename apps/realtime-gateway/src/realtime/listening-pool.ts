@@ -14,6 +14,12 @@ import type { AppLogger } from '@notify/observability';
  *
  * `close`, before the adapters close, ends the handing out: a checkout waiting for the connection
  * the adapter then gives back would take one that nobody gives back.
+ *
+ * `drained` waits for the adapter's queries still under way. It publishes without waiting (its
+ * counts of clients, the acknowledgements it relays for the other gateways' emits, its goodbye),
+ * and once the pool's `end` is called, pg-pool neither serves nor fails a query still waiting for a
+ * connection: a gateway shutting down behind a queue of them lost an acknowledgement the browser
+ * had given, and the emitting gateway took the message for unanswered.
  */
 export function listeningPool(pool: Pool, logger: AppLogger): ListeningPool {
   let previous: Promise<void> = Promise.resolve();
@@ -54,11 +60,31 @@ export function listeningPool(pool: Pool, logger: AppLogger): ListeningPool {
     return client;
   };
   const close = (): void => void (closed = true);
-  return Object.assign({ query: pool.query.bind(pool), connect } as unknown as Pool, { close });
+  const underWay = new Set<Promise<unknown>>();
+  const query = (...args: unknown[]): Promise<unknown> => {
+    const sent = (pool.query as (...queryArgs: unknown[]) => Promise<unknown>)(...args);
+    underWay.add(sent);
+    const done = (): void => void underWay.delete(sent);
+    sent.then(done, done);
+    return sent;
+  };
+  const drained = async (withinMs: number): Promise<void> => {
+    const deadline = Date.now() + withinMs;
+    // Again while any remain: a query can start while the others are waited for.
+    while (underWay.size > 0 && Date.now() < deadline) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.allSettled([...underWay]), new Promise((late) => (timer = setTimeout(late, deadline - Date.now())))]);
+      clearTimeout(timer);
+    }
+  };
+  return Object.assign({ query, connect } as unknown as Pool, { close, drained });
 }
 
-/** The adapter's pool, and `close`: from then on no connection is handed out. */
-export type ListeningPool = Pool & { close(): void };
+/**
+ * The adapter's pool; `close`: from then on no connection is handed out; `drained`: resolves once
+ * no query of the adapter is under way, or after `withinMs`.
+ */
+export type ListeningPool = Pool & { close(): void; drained(withinMs: number): Promise<void> };
 
 /**
  * A checkout after `close` waits for ever: a connection handed out then was never given back (the

@@ -31,6 +31,9 @@ export interface RealtimeSettings {
 }
 export const REALTIME_SETTINGS = Symbol('REALTIME_SETTINGS');
 
+/** How long a shutdown waits for the cluster adapter's publishes still under way (`ListeningPool.drained`). */
+const ADAPTER_DRAIN_MS = 5_000;
+
 /**
  * What became of one emit: stored by at least one device (its acknowledgement is not an error),
  * answered only with errors, nobody connected on any gateway, or no answer in time.
@@ -185,9 +188,13 @@ export class RealtimeServer implements OnApplicationBootstrap, BeforeApplication
     if (!this.io) return;
     const owed = this.namespace ? stopReceiving(this.namespace) : [];
     await Promise.all([...this.unanswered, answered(owed, this.settings.ackTimeoutMs)]);
+    // The acknowledgements relayed for the other gateways are published before the goodbye, which
+    // goes on another connection: a reply read after it counted this gateway in the cluster again.
+    await this.listening?.drained(ADAPTER_DRAIN_MS);
     this.listening?.close();
     this.io.engine.close();
     await Promise.all([this.io.of('/'), this.io.of(REALTIME_NAMESPACE)].map((namespace) => namespace.adapter.close()));
+    await this.listening?.drained(ADAPTER_DRAIN_MS);
   }
 
   async onApplicationShutdown(): Promise<void> {
