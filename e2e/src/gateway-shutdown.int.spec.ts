@@ -20,6 +20,14 @@ describe('realtime gateway shutdown', () => {
   beforeAll(() => platform.start());
   afterAll(() => platform.stop());
 
+  const browserStatus = async (requestId: string) =>
+    (
+      (await platform.db.query(
+        `SELECT d.status FROM deliveries d JOIN request_keys k ON k.message_id = d.message_id WHERE k.request_id = $1 AND d.channel = 'websocket'`,
+        [requestId],
+      )) as { status: string }[]
+    )[0]?.status;
+
   it('relays the acknowledgements of another gateway’s emits still out when it shuts down', async () => {
     const edgePort = await platform.addEdgeGateway();
     const userId = uniqueId('edge-deploy');
@@ -33,14 +41,7 @@ describe('realtime gateway shutdown', () => {
     // The browser acknowledges as the edge gateway turns to close its connections.
     await platform.closeEdgeGateway(edgePort, () => acks.forEach((ack) => ack()));
 
-    const status = async () =>
-      (
-        (await platform.db.query(
-          `SELECT d.status FROM deliveries d JOIN request_keys k ON k.message_id = d.message_id WHERE k.request_id = $1 AND d.channel = 'websocket'`,
-          [requestId],
-        )) as { status: string }[]
-      )[0]?.status;
-    expect(await eventually(status, (s) => s !== 'sent')).toBe('delivered');
+    expect(await eventually(() => browserStatus(requestId), (s) => s !== 'sent')).toBe('delivered');
   });
 
   it('publishes the acknowledgements it relays before it leaves, when its cluster connections are busy', async () => {
@@ -57,14 +58,7 @@ describe('realtime gateway shutdown', () => {
     platform.busyEdgeClusterConnections(edgePort, 4, 1);
     await platform.closeEdgeGateway(edgePort, () => acks.forEach((ack) => ack()));
 
-    const status = async () =>
-      (
-        (await platform.db.query(
-          `SELECT d.status FROM deliveries d JOIN request_keys k ON k.message_id = d.message_id WHERE k.request_id = $1 AND d.channel = 'websocket'`,
-          [requestId],
-        )) as { status: string }[]
-      )[0]?.status;
-    expect(await eventually(status, (s) => s !== 'sent')).toBe('delivered');
+    expect(await eventually(() => browserStatus(requestId), (s) => s !== 'sent')).toBe('delivered');
   });
 
   it('records the acknowledgements of the emits still out when it shuts down', async () => {
