@@ -7,6 +7,7 @@ import { recordedOutcomeOf } from './recorded-outcome';
 import { queryRows, selectJsonRows, type JsonColumn } from './rows';
 import { leaseEnd } from './lease';
 import { sameUser } from './tiers';
+import { leftItsTopic } from './audience';
 
 /** A tier has given up on the user when each of its deliveries is in one of these. */
 const GAVE_UP = `(y.status IN ('dead', 'expired', 'cancelled') OR (y.status = 'failed' AND y.last_error IN (${GAVE_UP_ERRORS.map((e) => `'${e}'`).join(', ')})))`;
@@ -135,7 +136,8 @@ export class FallbackStore {
 
   /**
    * Releases held deliveries whose time has come, at most `limit`, skipping rows another instance
-   * has locked. One whose lower tier already delivered is cancelled; one past its expiry expires —
+   * has locked. One whose lower tier already delivered, or whose user left the topic it went to, is
+   * cancelled; one past its expiry expires —
    * also a tier that had no time of its own and waited for a lower tier that expired instead of
    * giving up.
    *
@@ -170,8 +172,9 @@ export class FallbackStore {
   }
 
   /**
-   * Releases the held deliveries `due` selects and locks: one whose lower tier already delivered is
-   * cancelled, one past its expiry expires, the others are queued under a lease.
+   * Releases the held deliveries `due` selects and locks: one whose lower tier already delivered, or
+   * whose user left its topic (`leftItsTopic`), is cancelled, one past its expiry expires, the others
+   * are queued under a lease.
    */
   private async release(due: string, params: unknown[]): Promise<Released> {
     const now = params[0] as Date;
@@ -181,7 +184,7 @@ export class FallbackStore {
         `WITH due AS (${due}),
          decided AS (
            SELECT h.id, h.created_at, h.next_attempt_at AS planned, CASE
-                    WHEN EXISTS (${LOWER_TIER('h')} AND y.status IN ('delivered', 'read', 'clicked')) THEN 'cancelled'
+                    WHEN EXISTS (${LOWER_TIER('h')} AND y.status IN ('delivered', 'read', 'clicked')) OR ${leftItsTopic('h')} THEN 'cancelled'
                     WHEN h.expires_at IS NOT NULL AND h.expires_at <= $1 THEN 'expired'
                     ELSE 'queued' END AS status
              FROM due JOIN deliveries h ON h.id = due.id AND h.created_at = due.created_at),

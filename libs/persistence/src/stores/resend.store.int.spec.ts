@@ -333,6 +333,30 @@ describe('ResendStore', () => {
     expect(await first.query(`SELECT status FROM deliveries WHERE id = $1`, [cancelled])).toEqual([{ status: 'cancelled' }]);
   });
 
+  it('cancels a scheduled topic message and a topic message’s retry for a user who unsubscribed since, and sends them to one still subscribed', async () => {
+    const [heldLeft] = await seed('u-left-held', 1, { status: 'held', nextAttemptAt: at(-1) });
+    const [heldStays] = await seed('u-stays-held', 1, { status: 'held', nextAttemptAt: at(-1) });
+    const [retryLeft] = await seed('u-left-retry', 1, { status: 'failed', nextAttemptAt: at(-1), lastError: 'offline' });
+    const [retryStays] = await seed('u-stays-retry', 1, { status: 'failed', nextAttemptAt: at(-1), lastError: 'offline' });
+    const all = [heldLeft!, heldStays!, retryLeft!, retryStays!];
+    await first.query(`UPDATE messages m SET recipient = '{"topic":"promotions"}' FROM deliveries d WHERE d.id = ANY($1::uuid[]) AND m.id = d.message_id`, [all]);
+    // Those who stay are still subscribed; the others unsubscribed after the message was planned.
+    await first.query(`INSERT INTO topic_subscriptions (topic, user_id) VALUES ('promotions', 'u-stays-held'), ('promotions', 'u-stays-retry')`);
+
+    const released = await new FallbackStore(first).releaseDue(T0, 100);
+    const claimed = await new ResendStore(first).claimDue(T0, 60_000, 100);
+
+    expect(released.jobs.map((job) => job.deliveryId)).toEqual([heldStays]);
+    expect(claimed.batches.flatMap((batch) => batch.jobs.map((job) => job.deliveryId))).toEqual([retryStays]);
+    const rows = await first.query(`SELECT id, status FROM deliveries WHERE id = ANY($1::uuid[])`, [all]);
+    expect(Object.fromEntries((rows as { id: string; status: string }[]).map((row) => [row.id, row.status]))).toEqual({
+      [heldLeft!]: 'cancelled',
+      [heldStays!]: 'queued',
+      [retryLeft!]: 'cancelled',
+      [retryStays!]: 'queued',
+    });
+  });
+
   it('releases a late scheduled message one tier at a time, each its escalation delay after the one below', async () => {
     // Websocket at T0 - 50 s, push 30 s later, SMS 30 s after that: the scheduler was away until T0.
     const [browser] = await seed('u-late', 1, { status: 'held', nextAttemptAt: at(-50_000) });
