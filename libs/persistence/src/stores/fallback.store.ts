@@ -85,14 +85,19 @@ export interface Released {
 export class FallbackStore {
   constructor(private readonly dataSource: DataSource) {}
 
-  /** After failures: releases the next held tier of each affected (message, user), when all before it gave up. */
+  /**
+   * After failures: releases the next held tier of each affected (message, user), when all before it
+   * gave up; cancels it instead when its user left the topic the message went to (`leftItsTopic`).
+   */
   async escalate(failedDeliveryIds: string[]): Promise<DeliveryJob[]> {
     if (failedDeliveryIds.length === 0) return [];
     return this.dataSource.transaction(async (tx) => {
-      const released = await queryRows<{ id: string; created_at: Date }>(
+      const rows = await queryRows<{ id: string; created_at: Date; status: string }>(
         tx,
         `UPDATE deliveries h
-            SET status = 'queued', next_attempt_at = ${leaseEnd('now()', '$4')}, updated_at = now()
+            SET status = CASE WHEN ${leftItsTopic('h', { keyed: true })} THEN 'cancelled' ELSE 'queued' END,
+                next_attempt_at = CASE WHEN ${leftItsTopic('h', { keyed: true })} THEN NULL ELSE ${leaseEnd('now()', '$4')} END,
+                updated_at = now()
            FROM (SELECT d.message_id, d.user_id, d.created_at, min(d.tier) AS tier
                    FROM ${DELIVERY_KEYS}
                    JOIN deliveries d ON d.id = k.id AND d.created_at = k.created_at AND ${inKeysRange('d')}
@@ -103,9 +108,10 @@ export class FallbackStore {
             AND NOT EXISTS (SELECT 1 FROM deliveries y
                              WHERE y.message_id = h.message_id AND ${sameUser('y', 'h')}
                                AND y.created_at = h.created_at AND ${inKeysRange('y')} AND y.tier < h.tier AND NOT ${GAVE_UP})
-          RETURNING h.id, h.created_at, h.channel, h.user_id, h.message_id, h.locale`,
+          RETURNING h.id, h.created_at, h.status`,
         [...deliveryKeys(keysOfIds(failedDeliveryIds)), RELEASE_LEASE_MS],
       );
+      const released = rows.filter((row) => row.status === 'queued');
       await this.placeReleasedInInboxes(tx, released.map((r) => ({ id: r.id, createdAt: r.created_at })));
       return loadDeliveryJobs(tx, released.map((r) => ({ id: r.id, createdAt: r.created_at })));
     });

@@ -357,6 +357,22 @@ describe('ResendStore', () => {
     });
   });
 
+  it('cancels the next channel of a topic message, instead of releasing it, when the user unsubscribed before the channel below gave up', async () => {
+    const [browser] = await seed('u-left-esc', 1, { status: 'failed', lastError: 'offline' });
+    const push = newId(at(-3_600_000));
+    await first.query(
+      `INSERT INTO deliveries (id, message_id, user_id, channel, endpoint, locale, tier, status, attempts, created_at)
+       SELECT $2, d.message_id, d.user_id, 'push', 'fcm:u-left-esc/phone', 'en', 1, 'held', 0, d.created_at FROM deliveries d WHERE d.id = $1`,
+      [browser, push],
+    );
+    await first.query(`UPDATE messages m SET recipient = '{"topic":"promotions"}' FROM deliveries d WHERE d.id = $1 AND m.id = d.message_id`, [browser]);
+
+    const jobs = await new FallbackStore(first).escalate([browser!]);
+
+    expect(jobs).toEqual([]);
+    expect(await statusOf([push])).toEqual([{ status: 'cancelled', next_attempt_at: null }]);
+  });
+
   it('releases a late scheduled message one tier at a time, each its escalation delay after the one below', async () => {
     // Websocket at T0 - 50 s, push 30 s later, SMS 30 s after that: the scheduler was away until T0.
     const [browser] = await seed('u-late', 1, { status: 'held', nextAttemptAt: at(-50_000) });

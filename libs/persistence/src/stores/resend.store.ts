@@ -107,12 +107,12 @@ const OTHER_TIER_REACHED = anotherTierReached('d');
 const CLAIM_PENDING = `WITH claimed AS (
    UPDATE deliveries d
       SET status = CASE
-            WHEN ${OTHER_TIER_REACHED} OR ${leftItsTopic('d', 'm')} THEN 'cancelled'
+            WHEN ${OTHER_TIER_REACHED} OR ${leftItsTopic('d', { message: 'm' })} THEN 'cancelled'
             WHEN d.expires_at IS NOT NULL AND d.expires_at <= $4 THEN 'expired'
             WHEN d.attempts >= COALESCE((m.retry ->> 'maxAttempts')::int, ${DEFAULT_RETRY.maxAttempts}) THEN 'dead'
             ELSE 'queued' END,
           -- only a delivery that stays queued gets a lease (the same conditions as above, negated)
-          next_attempt_at = CASE WHEN NOT ${OTHER_TIER_REACHED} AND NOT ${leftItsTopic('d', 'm')} AND (d.expires_at IS NULL OR d.expires_at > $4)
+          next_attempt_at = CASE WHEN NOT ${OTHER_TIER_REACHED} AND NOT ${leftItsTopic('d', { message: 'm' })} AND (d.expires_at IS NULL OR d.expires_at > $4)
                                   AND d.attempts < COALESCE((m.retry ->> 'maxAttempts')::int, ${DEFAULT_RETRY.maxAttempts})
                                  THEN ${leaseEnd('$4::timestamptz', '$5')} END,
           updated_at = now()
