@@ -14,8 +14,8 @@ export const sameUser = (y: string, d: string): string => `${y}.user_id = ${d}.u
  * Another fallback tier of the message of delivery `d` (an SQL alias, over the keys' range,
  * `inKeysRange`) reached its user. `FallbackStore.cancelAbove` cancels the tiers above one that
  * delivered once its event comes back through Kafka; until then, and for a tier below it that is
- * waiting for a retry, only the claim that would send the delivery can see it. A delivery that
- * passed such a check is cancelled instead of reaching the user on a second channel (routing).
+ * waiting for a retry, only the claim that would send the delivery can see it. A delivery for which
+ * it holds is cancelled instead of reaching the user on a second channel (routing).
  */
 export function anotherTierReached(d: string): string {
   return `EXISTS (SELECT 1 FROM deliveries y
