@@ -38,7 +38,8 @@ describe('channel worker shutdown', () => {
     const userId = `mailbox-${run}`;
     await producer.send({ topic: Topics.recipients, messages: [{ key: userId, value: JSON.stringify({ op: 'upsert', userId, email: `${userId}@example.com` }) }] });
     await eventually(async () => (await db.query(`SELECT 1 FROM recipients WHERE user_id = $1`, [userId])).rowCount, (n) => n === 1);
-    // 150 mails to one user: one partition, one batch of two claims of up to 100.
+    // 150 mails to one user: one partition, sent in claims of up to 100 (after any mail of other
+    // suites still queued, which the worker's new group reads from the beginning of the topic).
     await producer.send({
       topic: Topics.requests,
       messages: Array.from({ length: 150 }, (_, i) => ({
@@ -77,10 +78,9 @@ describe('channel worker shutdown', () => {
     const rows = await emailDeliveries();
     const sent = rows.filter((row) => row.status === 'sent');
     const queued = rows.filter((row) => row.status === 'queued' && row.attempts === 0);
-    // The claim in hand (at most 100; a fetch may hold fewer) went out and was recorded, every mail
-    // with its outcome; the rest was never claimed.
+    // The claims in hand went out and were recorded, every mail with its outcome; the rest was never
+    // claimed. (How many were in hand depends on how the other suites' mail ahead cut the chunks.)
     expect(sent.length + queued.length).toBe(150);
-    expect(sent.length).toBeLessThanOrEqual(100);
     expect(queued.length).toBeGreaterThan(0);
     expect(mailbox()).toHaveLength(sent.length);
   }, 120_000);

@@ -22,10 +22,17 @@ describe('BatchConsumer without its broker', () => {
     await producer.connect();
     await producer.send({ topic, messages: [{ value: 'before the outage' }] });
     await producer.disconnect();
+    const groupId = `spec-outage-${randomBytes(4).toString('hex')}`;
+    // A new broker makes its group coordinator (the offsets topic) at the first ask: until then a
+    // consumer that cannot join would count toward giving up.
+    const admin = kafka.admin();
+    await admin.connect();
+    await eventually(() => admin.describeGroups([groupId]).then(() => true, () => false), (ready) => ready, { timeoutMs: 60_000 });
+    await admin.disconnect();
     const handled: string[] = [];
     const fatal: Error[] = [];
     const consumer = new BatchConsumer(kafka, {
-      groupId: `spec-outage-${randomBytes(4).toString('hex')}`,
+      groupId,
       topics: [topic],
       logger: createLogger('batch-consumer-outage-spec', 'silent'),
       retries: 1,
