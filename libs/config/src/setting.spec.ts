@@ -171,6 +171,16 @@ describe('per-app loaders', () => {
       expect(loadRealtimeGatewayConfig({ JWT_SECRET, CLICK_SECRET: secret, CLICK_BASE_URL: 'https://notify.example' }).clickBaseUrl).toBe('https://notify.example');
     });
 
+    it('refuses a public address of tracked links with a query or a fragment, after which every link would lead nowhere', () => {
+      const secret = 'a-click-secret-of-at-least-32-characters';
+      for (const base of ['https://notify.example/?a=1', 'https://notify.example/#top']) {
+        expect(configError(() => loadRealtimeGatewayConfig({ JWT_SECRET, CLICK_SECRET: secret, CLICK_BASE_URL: base })).problems).toContainEqual(
+          expect.stringMatching(/^CLICK_BASE_URL: without a query or a fragment/),
+        );
+      }
+      expect(loadRealtimeGatewayConfig({ JWT_SECRET, CLICK_SECRET: secret, CLICK_BASE_URL: 'https://notify.example/notify' }).clickBaseUrl).toBe('https://notify.example/notify');
+    });
+
     it('requires JWT_SECRET or JWT_PUBLIC_KEY', () => {
       const error = configError(() => loadRealtimeGatewayConfig({}));
       expect(error.app).toBe('realtime-gateway');

@@ -34,7 +34,11 @@ export const clickSettings = {
   ),
   clickBaseUrl: setting(
     'CLICK_BASE_URL',
-    z.url({ protocol: /^https?$/, error: 'an http or https URL' }).optional(),
+    z
+      .url({ protocol: /^https?$/, error: 'an http or https URL' })
+      // Links are this address and /c/{token}: after a query or a fragment, every one of them was a 404.
+      .refine((url) => !/[?#]/.test(url), 'without a query or a fragment')
+      .optional(),
     'Public address of the realtime gateway, which tracked links point at (required with CLICK_SECRET)',
   ),
 };
