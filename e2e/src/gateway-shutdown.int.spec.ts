@@ -28,49 +28,48 @@ describe('realtime gateway shutdown', () => {
       )) as { status: string }[]
     )[0]?.status;
 
+  /**
+   * A user connected to the gateway on `port` (the consuming one when absent) who has received one
+   * message and holds its acknowledgement; `acknowledge` gives it.
+   */
+  async function messageHeldBy(name: string, title: string, port?: number): Promise<{ requestId: string; acknowledge: () => void }> {
+    const userId = uniqueId(name);
+    const socket = await platform.connect(userId, port === undefined ? {} : { port });
+    const { received, acks } = holdingAcknowledgements(socket);
+    const requestId = uniqueId(name);
+    await platform.produceRequest({ id: requestId, type: 'account.note', to: { userId }, channels: ['websocket'], content: { title } }, userId);
+    await eventually(async () => received.length, (n) => n === 1);
+    return { requestId, acknowledge: () => acks.forEach((ack) => ack()) };
+  }
+
   it('relays the acknowledgements of another gateway’s emits still out when it shuts down', async () => {
     const edgePort = await platform.addEdgeGateway();
-    const userId = uniqueId('edge-deploy');
     // Connected to the edge gateway only: the consuming gateway's emit reaches it through the cluster.
-    const socket = await platform.connect(userId, { port: edgePort });
-    const { received, acks } = holdingAcknowledgements(socket);
-    const requestId = uniqueId('edge-deploy');
-    await platform.produceRequest({ id: requestId, type: 'account.note', to: { userId }, channels: ['websocket'], content: { title: 'through the cluster' } }, userId);
-    await eventually(async () => received.length, (n) => n === 1);
+    const { requestId, acknowledge } = await messageHeldBy('edge-deploy', 'through the cluster', edgePort);
 
     // The browser acknowledges as the edge gateway turns to close its connections.
-    await platform.closeEdgeGateway(edgePort, () => acks.forEach((ack) => ack()));
+    await platform.closeEdgeGateway(edgePort, acknowledge);
 
     expect(await eventually(() => browserStatus(requestId), (s) => s !== 'sent')).toBe('delivered');
   });
 
   it('publishes the acknowledgements it relays before it leaves, when its cluster connections are busy', async () => {
     const edgePort = await platform.addEdgeGateway();
-    const userId = uniqueId('edge-busy');
-    const socket = await platform.connect(userId, { port: edgePort });
-    const { received, acks } = holdingAcknowledgements(socket);
-    const requestId = uniqueId('edge-busy');
-    await platform.produceRequest({ id: requestId, type: 'account.note', to: { userId }, channels: ['websocket'], content: { title: 'behind a queue' } }, userId);
-    await eventually(async () => received.length, (n) => n === 1);
+    const { requestId, acknowledge } = await messageHeldBy('edge-busy', 'behind a queue', edgePort);
 
     // Two connections serve the adapter's queries besides its LISTEN one: the relayed acknowledgement
     // waits behind two of these statements for a connection, past the moment the gateway ends its pool.
     platform.busyEdgeClusterConnections(edgePort, 4, 1);
-    await platform.closeEdgeGateway(edgePort, () => acks.forEach((ack) => ack()));
+    await platform.closeEdgeGateway(edgePort, acknowledge);
 
     expect(await eventually(() => browserStatus(requestId), (s) => s !== 'sent')).toBe('delivered');
   });
 
   it('records the acknowledgements of the emits still out when it shuts down', async () => {
-    const userId = uniqueId('deploy');
-    const socket = await platform.connect(userId);
-    const { received, acks } = holdingAcknowledgements(socket);
-    const requestId = uniqueId('deploy');
-    await platform.produceRequest({ id: requestId, type: 'account.note', to: { userId }, channels: ['websocket'], content: { title: 'during a deploy' } }, userId);
-    await eventually(async () => received.length, (n) => n === 1);
+    const { requestId, acknowledge } = await messageHeldBy('deploy', 'during a deploy');
 
     // The browser acknowledges as the gateway, its consumer stopped, turns to close the connections.
-    await platform.closeConsumingGateway(() => acks.forEach((ack) => ack()));
+    await platform.closeConsumingGateway(acknowledge);
 
     const rows = (await platform.db.query(
       `SELECT d.status, d.last_error FROM deliveries d JOIN request_keys k ON k.message_id = d.message_id WHERE k.request_id = $1 AND d.channel = 'websocket'`,
