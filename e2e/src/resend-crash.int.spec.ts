@@ -3,8 +3,8 @@ import type { Consumer } from 'kafkajs';
 import { Client } from 'pg';
 import { Topics, WebsocketDeliverySchema } from '@notify/contracts';
 import { ensureTopics } from '@notify/kafka';
-import { newId } from '@notify/persistence';
-import { eventually, freePort, jsonOf } from '@notify/testing';
+import { newId, runMigrations } from '@notify/persistence';
+import { createTestDatabase, eventually, freePort, jsonOf, type TestDatabase } from '@notify/testing';
 import { AppProcess } from './app-process';
 import { testKafka } from './kafka-admin';
 
@@ -15,10 +15,14 @@ const PER_RECEIVER = 5;
  * Two scheduler processes as production runs them: the first claims every due delivery and is
  * killed with SIGKILL while its lease holds them; the second sends them all once the lease has run
  * out. Nothing is lost, and each receiver's messages still travel as one batch.
+ *
+ * The schedulers work on a database of this test's own: in the run's shared one, other suites' due
+ * deliveries keep a poller busy for seconds between claims, longer than the first one's lease.
  */
 describe('resend after a poller is killed holding its claims', () => {
   const run = randomBytes(4).toString('hex');
-  const db = new Client({ connectionString: process.env.DATABASE_URL });
+  let database: TestDatabase;
+  let db: Client;
   const seeded = new Map<string, string[]>();
   const received: { userId: string; deliveryIds: string[]; producedAt: number }[] = [];
   let consumer: Consumer;
@@ -27,13 +31,15 @@ describe('resend after a poller is killed holding its claims', () => {
 
   const scheduler = async (leaseMs: number): Promise<AppProcess> => {
     const port = await freePort();
-    const env = { SCHEDULER_PORT: String(port), SCHEDULER_POLL_INTERVAL_MS: '200', SCHEDULER_RESEND_LEASE_MS: String(leaseMs), LOG_LEVEL: 'warn' };
+    const env = { DATABASE_URL: database.url, SCHEDULER_PORT: String(port), SCHEDULER_POLL_INTERVAL_MS: '200', SCHEDULER_RESEND_LEASE_MS: String(leaseMs), LOG_LEVEL: 'warn' };
     const process = new AppProcess('apps/scheduler/src/main.ts', env, port);
     await process.start();
     return process;
   };
 
   beforeAll(async () => {
+    database = await createTestDatabase(process.env.TEST_DATABASE_ADMIN_URL, (url) => runMigrations({ databaseUrl: url }));
+    db = new Client({ connectionString: database.url });
     await db.connect();
     const now = Date.now();
     for (let r = 0; r < RECEIVERS; r++) {
@@ -77,7 +83,8 @@ describe('resend after a poller is killed holding its claims', () => {
     await first?.stop('SIGKILL');
     await second?.stop();
     await consumer?.disconnect();
-    await db.end();
+    await db?.end();
+    await database?.drop();
   });
 
   const leases = async () =>
