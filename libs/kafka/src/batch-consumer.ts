@@ -1,6 +1,7 @@
 import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
 import type { AppLogger } from '@notify/observability';
 import { PartitionFailures } from './partition-failures';
+import { recordHeaders } from './record-headers';
 
 /** A record of one consumed batch, with what a handler needs to act on it or dead-letter it. */
 export interface ConsumedRecord {
@@ -303,7 +304,7 @@ function toRecord(topic: string, partition: number, message: KafkaMessage): Cons
     offset: message.offset,
     key: message.key,
     value: message.value,
-    headers: message.headers ?? {},
+    headers: recordHeaders(message.headers),
     timestamp: message.timestamp,
   };
 }

@@ -1,8 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
+import { createLogger } from '@notify/observability';
 import { eventually } from '@notify/testing';
+import { BatchConsumer } from './batch-consumer';
 import { deadLetterTopic, ORIGINAL_KEY_BYTES, ORIGINAL_VALUE_BYTES, type Rejection } from './dead-letter';
 import { sendDeadLetters } from './fan-out';
+import { recordHeaders } from './record-headers';
 import { ensureTopics } from './topics';
 
 const kafka = new Kafka({ clientId: 'dead-letters-spec', brokers: process.env.KAFKA_BROKERS!.split(','), logLevel: logLevel.NOTHING });
@@ -20,7 +23,7 @@ async function readCopies(topic: string, count: number): Promise<Copy[]> {
   await consumer.subscribe({ topics: [topic], fromBeginning: true });
   await consumer.run({
     eachMessage: async ({ message }) =>
-      void copies.push({ value: message.value, headers: Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)])) }),
+      void copies.push({ value: message.value, headers: Object.fromEntries(Object.entries(recordHeaders(message.headers)).map(([k, v]) => [k, String(v)])) }),
   });
   try {
     await eventually(async () => copies.length, (n) => n >= count);
@@ -112,5 +115,41 @@ describe('sendDeadLetters', () => {
 
     const [copy] = await readCopies(deadLetterTopic(source), 1);
     expect([copy!.value, copy!.headers['x-original-offset'], copy!.headers[ORIGINAL_VALUE_BYTES], copy!.headers[ORIGINAL_KEY_BYTES]]).toEqual([null, '4', '8', '60000']);
+  });
+
+  it('copies a consumed record whose headers are named like properties every object has, as its producer wrote them', async () => {
+    const source = `spec.dl.${randomBytes(4).toString('hex')}`;
+    await ensureTopics(kafka, [source, deadLetterTopic(source)], { partitions: 1, replicationFactor: 1 });
+    const headers = { constructor: 'c', toString: ['t1', 't2'], ['__proto__']: 'p', 'trace-id': 't-5' };
+    await producer.send({ topic: source, messages: [{ key: 'k', value: 'not json', headers }, { key: 'k', value: 'next' }] });
+    const fatal: Error[] = [];
+    const handled: string[] = [];
+    const consumer = new BatchConsumer(kafka, {
+      groupId: `dead-letters-${randomBytes(4).toString('hex')}`,
+      topics: [source],
+      logger: createLogger('dead-letters-spec', 'silent'),
+      onFatal: (error) => void fatal.push(error),
+      handler: async (records) => {
+        await sendDeadLetters(producer, records.filter((r) => r.value?.toString() === 'not json').map((record) => ({ record, code: 'invalid_json', reason: 'not JSON' })));
+        handled.push(...records.map((r) => r.value!.toString()));
+      },
+    });
+    await consumer.start();
+    try {
+      const [copy] = await readCopies(deadLetterTopic(source), 1);
+      expect(copy!.headers).toEqual({
+        ...headers,
+        toString: 't1,t2',
+        'x-error-code': 'invalid_json',
+        'x-error-reason': 'not JSON',
+        'x-original-topic': source,
+        'x-original-partition': '0',
+        'x-original-offset': '0',
+      });
+      await eventually(async () => handled, (values) => values.includes('next'));
+      expect(fatal).toEqual([]);
+    } finally {
+      await consumer.stop();
+    }
   });
 });
