@@ -9,14 +9,19 @@ import type { IHeaders } from 'kafkajs';
  * A header without a value (a Java producer's `headers().add(name, null)`) stays null.
  */
 export function recordHeaders(decoded: IHeaders | undefined): IHeaders {
-  return Object.fromEntries(
+  const headers = Object.fromEntries(
     Object.entries(decoded ?? {}).flatMap(([name, value]) => {
-      const values = (Array.isArray(value) ? value : [value]).filter(isHeaderValue);
-      return values.length === 0 ? [] : [[name, values.length === 1 ? values[0] : values]];
+      const decodedValues: unknown[] = Array.isArray(value) ? value : [value];
+      const values = decodedValues.filter(isHeaderValue);
+      return values.length === 0 ? [] : [[name, values.length === 1 ? values[0]! : values]];
     }),
   );
+  // kafkajs's type leaves out the null it decodes a header without a value to.
+  return headers as IHeaders;
 }
 
-function isHeaderValue(value: unknown): value is Buffer | string | null {
+type HeaderValue = Buffer | string | null;
+
+function isHeaderValue(value: unknown): value is HeaderValue {
   return value === null || typeof value === 'string' || Buffer.isBuffer(value);
 }
