@@ -95,6 +95,12 @@ describe('message center routing', () => {
     await produce(Topics.recipients, nulUser, { op: 'device', userId: nulUser, deviceId: 'x', provider: 'fcm', token: 'a\u0000b' });
     const unstorable = await readDeadLetter(Topics.recipientsDlq, nulUser);
     expect(unstorable.headers).toMatchObject({ 'x-error-code': 'schema_violation', 'x-error-reason': expect.stringMatching(/^token: /) });
+    const latin1User = `latin1-${run}`;
+    const latin1 = Buffer.from(JSON.stringify({ op: 'upsert', userId: latin1User, timezone: 'Europe/Zürich' }), 'latin1');
+    await producer.send({ topic: Topics.recipients, messages: [{ key: latin1User, value: latin1 }] });
+    const notUtf8 = await readDeadLetter(Topics.recipientsDlq, latin1User);
+    expect(notUtf8.headers).toMatchObject({ 'x-error-code': 'invalid_json', 'x-error-reason': 'not valid JSON: the text is not UTF-8' });
+    expect(notUtf8.value).toBe(latin1.toString('utf8'));
 
     const requestId = `nodev-${run}`;
     await produce(Topics.requests, userId, { id: requestId, type: 'security.alert', to: { userId }, content: { title: 't' } });

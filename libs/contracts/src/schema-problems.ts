@@ -28,6 +28,25 @@ export function jsonSyntaxProblem(error: unknown): string {
   return position === undefined ? 'not valid JSON' : `not valid JSON at position ${position}`;
 }
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * A record's value as text when it is UTF-8, the encoding the contract gives JSON values, or
+ * undefined. Read leniently, a request written in another encoding (GBK, Latin-1) passed every check
+ * with its characters replaced by U+FFFD and reached its users unreadable. A byte order mark is kept,
+ * so the JSON parse refuses it as before.
+ */
+export function utf8Text(value: Uint8Array): string | undefined {
+  try {
+    return strictUtf8.decode(value);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The reason given for a value that is not UTF-8 (`invalid_json`). */
+export const NOT_UTF8 = 'not valid JSON: the text is not UTF-8';
+
 /** The deepest nesting of objects and arrays a request may have (its `data` is the free-form part). */
 export const MAX_JSON_NESTING = 32;
 

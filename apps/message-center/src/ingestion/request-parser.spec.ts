@@ -179,6 +179,15 @@ describe('parseRequestRecord', () => {
       expect(rejection.reason).toBe('not valid JSON: the text ends too early');
     });
 
+    it('rejects a request written in another encoding than UTF-8, instead of showing its text garbled', () => {
+      const latin1 = Buffer.from(JSON.stringify(request({ content: { title: 'Commande expédiée' } })), 'latin1');
+      expect(latin1.toString('utf8')).toContain('exp\uFFFDdi\uFFFDe');
+      const rejection = reject(latin1);
+      expect(rejection.code).toBe(ErrorCode.InvalidJson);
+      expect(rejection.reason).toBe('not valid JSON: the text is not UTF-8');
+      expect(accept(Buffer.from(JSON.stringify(request({ content: { title: 'Commande expédiée' } })), 'utf8')).request.content?.title).toBe('Commande expédiée');
+    });
+
     it('gives a reason that does not quote the text, which can hold personal data', () => {
       for (const text of ['{"id":"r-1","type":"t","to":{"phone":+8613800138000}}', '{"to":{"email":ada@example.com}}', 'ada@example.com']) {
         const rejection = reject(text);

@@ -4,12 +4,14 @@ import {
   MAX_JSON_NESTING,
   MAX_REQUEST_BYTES,
   nestsDeeperThan,
+  NOT_UTF8,
   NotificationRequestSchema,
   type NotificationRequest,
   RequestIdSchema,
   requestNullsAsAbsent,
   schemaProblems,
   unstorableTextProblem,
+  utf8Text,
 } from '@notify/contracts';
 import type { ConsumedRecord, Rejection } from '@notify/kafka';
 import { retentionEnd } from '../planning/message-planner';
@@ -29,7 +31,8 @@ export function parseRequestRecord(record: ConsumedRecord, routes: RouteTable): 
   if (record.value.length > MAX_REQUEST_BYTES) {
     return reject(ErrorCode.PayloadTooLarge, `request is ${record.value.length} bytes; at most ${MAX_REQUEST_BYTES} are allowed`);
   }
-  const text = record.value.toString('utf8');
+  const text = utf8Text(record.value);
+  if (text === undefined) return reject(ErrorCode.InvalidJson, NOT_UTF8);
   let json: unknown;
   try {
     json = JSON.parse(text);

@@ -1,6 +1,17 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { Kafka, type Producer } from 'kafkajs';
-import { ErrorCode, jsonSyntaxProblem, recipientUpdateNullsAsAbsent, RecipientUpdateSchema, Topics, type RecipientUpdate, schemaProblems, unstorableTextProblem } from '@notify/contracts';
+import {
+  ErrorCode,
+  jsonSyntaxProblem,
+  NOT_UTF8,
+  recipientUpdateNullsAsAbsent,
+  RecipientUpdateSchema,
+  Topics,
+  type RecipientUpdate,
+  schemaProblems,
+  unstorableTextProblem,
+  utf8Text,
+} from '@notify/contracts';
 import {
   BatchConsumer,
   sendDeadLetters,
@@ -79,7 +90,8 @@ function madeAt(record: ConsumedRecord, now: number): Date {
 }
 
 function parseUpdate(record: ConsumedRecord): { update: RecipientUpdate } | Rejection {
-  const text = record.value?.toString('utf8') ?? '';
+  const text = record.value ? utf8Text(record.value) : '';
+  if (text === undefined) return { record, code: ErrorCode.InvalidJson, reason: NOT_UTF8 };
   let json: unknown;
   try {
     json = JSON.parse(text);
