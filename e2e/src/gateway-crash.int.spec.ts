@@ -8,6 +8,7 @@ import { ensureTopics } from '@notify/kafka';
 import { eventually, freePort } from '@notify/testing';
 import { AppProcess } from './app-process';
 import { testKafka } from './kafka-admin';
+import { ownDatabase } from './own-database';
 import { seedWebsocketJob } from './websocket-job';
 
 const ACK_TIMEOUT_MS = 4_000;
@@ -18,13 +19,14 @@ const OUTCOME_GRACE_MS = 1_000;
  * acknowledged yet, and is killed with SIGKILL: neither the acknowledgement nor its timeout will
  * ever be recorded. Once the claim's lease has run out the resend poller takes the send for lost,
  * publishes `failed` (`ack_timeout`), and sends it again; the user, now connected to another
- * gateway, receives and acknowledges it.
+ * gateway, receives and acknowledges it. The apps work on a database of the suite's own (`ownDatabase`).
  */
 describe('a gateway killed between its claim and the acknowledgement', () => {
+  const database = ownDatabase();
   const run = randomBytes(4).toString('hex');
   const secret = randomBytes(24).toString('hex');
   const userId = `gateway-crash-${run}`;
-  const db = new Client({ connectionString: process.env.DATABASE_URL });
+  let db: Client;
   const kafka = testKafka();
   const events: OutcomeEvent[] = [];
   const processes: AppProcess[] = [];
@@ -34,7 +36,7 @@ describe('a gateway killed between its claim and the acknowledgement', () => {
 
   const start = async (main: string, env: (port: number) => Record<string, string>): Promise<{ app: AppProcess; port: number }> => {
     const port = await freePort();
-    const app = new AppProcess(main, { LOG_LEVEL: 'warn', ...env(port) }, port);
+    const app = new AppProcess(main, { LOG_LEVEL: 'warn', DATABASE_URL: database.url(), ...env(port) }, port);
     processes.push(app);
     await app.start();
     return { app, port };
@@ -69,6 +71,7 @@ describe('a gateway killed between its claim and the acknowledgement', () => {
   };
 
   beforeAll(async () => {
+    db = new Client({ connectionString: database.url() });
     await db.connect();
     await ensureTopics(kafka, [Topics.deliver.websocket, Topics.events], { partitions: 3, replicationFactor: 1 });
     producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
@@ -89,7 +92,8 @@ describe('a gateway killed between its claim and the acknowledgement', () => {
     for (const app of processes) await app.stop('SIGKILL');
     await consumer?.disconnect();
     await producer?.disconnect();
-    await db.end();
+    await db?.end();
+    await database.drop();
   });
 
   const row = async (deliveryId: string) =>

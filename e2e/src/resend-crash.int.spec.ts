@@ -3,9 +3,10 @@ import type { Consumer } from 'kafkajs';
 import { Client } from 'pg';
 import { Topics, WebsocketDeliverySchema } from '@notify/contracts';
 import { ensureTopics } from '@notify/kafka';
-import { newId, runMigrations } from '@notify/persistence';
-import { createTestDatabase, eventually, freePort, jsonOf, type TestDatabase } from '@notify/testing';
+import { newId } from '@notify/persistence';
+import { eventually, freePort, jsonOf } from '@notify/testing';
 import { AppProcess } from './app-process';
+import { ownDatabase } from './own-database';
 import { testKafka } from './kafka-admin';
 
 const RECEIVERS = 4;
@@ -15,13 +16,11 @@ const PER_RECEIVER = 5;
  * Two scheduler processes as production runs them: the first claims every due delivery and is
  * killed with SIGKILL while its lease holds them; the second sends them all once the lease has run
  * out. Nothing is lost, and each receiver's messages still travel as one batch.
- *
- * The schedulers work on a database of this test's own: in the run's shared one, other suites' due
- * deliveries keep a poller busy for seconds between claims, longer than the first one's lease.
+ * The schedulers work on a database of the suite's own (`ownDatabase`).
  */
 describe('resend after a poller is killed holding its claims', () => {
+  const database = ownDatabase();
   const run = randomBytes(4).toString('hex');
-  let database: TestDatabase;
   let db: Client;
   const seeded = new Map<string, string[]>();
   const received: { userId: string; deliveryIds: string[]; producedAt: number }[] = [];
@@ -31,15 +30,14 @@ describe('resend after a poller is killed holding its claims', () => {
 
   const scheduler = async (leaseMs: number): Promise<AppProcess> => {
     const port = await freePort();
-    const env = { DATABASE_URL: database.url, SCHEDULER_PORT: String(port), SCHEDULER_POLL_INTERVAL_MS: '200', SCHEDULER_RESEND_LEASE_MS: String(leaseMs), LOG_LEVEL: 'warn' };
+    const env = { DATABASE_URL: database.url(), SCHEDULER_PORT: String(port), SCHEDULER_POLL_INTERVAL_MS: '200', SCHEDULER_RESEND_LEASE_MS: String(leaseMs), LOG_LEVEL: 'warn' };
     const process = new AppProcess('apps/scheduler/src/main.ts', env, port);
     await process.start();
     return process;
   };
 
   beforeAll(async () => {
-    database = await createTestDatabase(process.env.TEST_DATABASE_ADMIN_URL, (url) => runMigrations({ databaseUrl: url }));
-    db = new Client({ connectionString: database.url });
+    db = new Client({ connectionString: database.url() });
     await db.connect();
     const now = Date.now();
     for (let r = 0; r < RECEIVERS; r++) {
@@ -84,7 +82,7 @@ describe('resend after a poller is killed holding its claims', () => {
     await second?.stop();
     await consumer?.disconnect();
     await db?.end();
-    await database?.drop();
+    await database.drop();
   });
 
   const leases = async () =>

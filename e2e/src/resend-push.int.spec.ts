@@ -7,20 +7,27 @@ import { createLogger } from '@notify/observability';
 import { newId } from '@notify/persistence';
 import { startScheduler } from '@notify/scheduler';
 import { eventually, startFakeApns, type FakeApns } from '@notify/testing';
+import { ownDatabase } from './own-database';
 
-/** A receiver's pending push messages are re-sent as one summary notification per device. */
+/**
+ * A receiver's pending push messages are re-sent as one summary notification per device. The apps
+ * work on a database of the suite's own (`ownDatabase`).
+ */
 describe('resend to a phone', () => {
+  const database = ownDatabase();
   const run = randomBytes(4).toString('hex');
-  const db = new Client({ connectionString: process.env.DATABASE_URL });
+  let db: Client;
   const apps: INestApplication[] = [];
   let apns: FakeApns;
 
   beforeAll(async () => {
     apns = await startFakeApns();
+    db = new Client({ connectionString: database.url() });
     await db.connect();
     const logger = createLogger('e2e', 'warn');
     const env = {
       ...process.env,
+      DATABASE_URL: database.url(),
       CHANNEL_WORKER_PORT: '0',
       CHANNEL_WORKER_CHANNELS: 'push',
       CHANNEL_WORKER_PUSH_GROUP: `e2e-resend-push-${run}`,
@@ -38,8 +45,9 @@ describe('resend to a phone', () => {
   });
   afterAll(async () => {
     for (const app of apps.reverse()) await app.close();
-    await apns.close();
-    await db.end();
+    await apns?.close();
+    await db?.end();
+    await database.drop();
   });
 
   it('sends "3 new messages" once, with the message ids, and records each of the three', async () => {
