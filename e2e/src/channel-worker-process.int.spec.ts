@@ -8,7 +8,7 @@ import { startMessageCenter } from '@notify/message-center';
 import { createLogger } from '@notify/observability';
 import { eventually, freePort } from '@notify/testing';
 import { AppProcess } from './app-process';
-import { testKafka } from './kafka-admin';
+import { messageCenterGroups, startGroupsAtTheEnd, testKafka } from './kafka-admin';
 
 /** The channel worker as `npm start` runs it: its own process, no vendor account, the log drivers. */
 describe('channel worker process with the default drivers', () => {
@@ -21,6 +21,7 @@ describe('channel worker process with the default drivers', () => {
   beforeAll(async () => {
     await db.connect();
     const env = { ...process.env, MESSAGE_CENTER_PORT: '0', MESSAGE_CENTER_GROUP: `e2e-cwp-center-${run}` };
+    await startGroupsAtTheEnd(testKafka(), messageCenterGroups(env.MESSAGE_CENTER_GROUP));
     center = await startMessageCenter(loadMessageCenterConfig(env), createLogger('e2e', 'warn'), { onFatal: () => undefined });
     producer = testKafka().producer({ createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();

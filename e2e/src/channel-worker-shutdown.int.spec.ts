@@ -8,7 +8,7 @@ import { Topics } from '@notify/contracts';
 import { startMessageCenter } from '@notify/message-center';
 import { createLogger } from '@notify/observability';
 import { eventually, startFakeSmtp, type FakeSmtp } from '@notify/testing';
-import { testKafka } from './kafka-admin';
+import { messageCenterGroups, startGroupsAtTheEnd, testKafka } from './kafka-admin';
 
 /** A deploy of the channel worker while a batch of mail is going out over one slow SMTP connection. */
 describe('channel worker shutdown', () => {
@@ -23,6 +23,7 @@ describe('channel worker shutdown', () => {
     smtp = await startFakeSmtp();
     await db.connect();
     await producer.connect();
+    await startGroupsAtTheEnd(testKafka(), messageCenterGroups(`e2e-cws-center-${run}`));
     center = await startMessageCenter(loadMessageCenterConfig({ ...process.env, MESSAGE_CENTER_PORT: '0', MESSAGE_CENTER_GROUP: `e2e-cws-center-${run}` }), createLogger('e2e', 'warn'), {
       onFatal: () => undefined,
     });

@@ -10,7 +10,7 @@ import { startMessageCenter } from '@notify/message-center';
 import { createLogger, listeningPort } from '@notify/observability';
 import { eventually, startFakeApns, startFakeHms, startFakeSmtp, startFakeTwilio, type FakeApns, type FakeHms, type FakeSmtp, type FakeTwilio } from '@notify/testing';
 import { readAllRecords } from './dead-letters';
-import { testKafka } from './kafka-admin';
+import { messageCenterGroups, startGroupsAtTheEnd, testKafka } from './kafka-admin';
 
 /** On a fresh broker and a busy machine a consumer's first group join can take a while; this is a bound, not a timing. */
 const JOIN_BUDGET = { timeoutMs: 60_000 };
@@ -94,6 +94,7 @@ describe('channel worker', () => {
     await producer.connect();
 
     const centerEnv = { ...process.env, MESSAGE_CENTER_PORT: '0', MESSAGE_CENTER_GROUP: `e2e-cw-center-${run}` };
+    await startGroupsAtTheEnd(kafka, messageCenterGroups(centerEnv.MESSAGE_CENTER_GROUP));
     apps.push(await startMessageCenter(loadMessageCenterConfig(centerEnv), createLogger('e2e', 'warn'), { onFatal: () => undefined }));
     const workerEnv = {
       ...process.env,

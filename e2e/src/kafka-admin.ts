@@ -1,4 +1,6 @@
 import { Kafka, logLevel } from 'kafkajs';
+import { Topics } from '@notify/contracts';
+import { ensureTopics } from '@notify/kafka';
 
 export function testKafka(brokers = process.env.KAFKA_BROKERS!): Kafka {
   return new Kafka({ clientId: 'e2e', brokers: brokers.split(','), logLevel: logLevel.NOTHING });
@@ -15,6 +17,40 @@ export async function consumerLag(kafka: Kafka, groupId: string, topic: string):
       const done = committed!.partitions.find((p) => p.partition === end.partition)?.offset ?? '-1';
       return lag + Number(end.high) - Math.max(Number(done), Number(end.low));
     }, 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+export interface GroupOnTopic {
+  groupId: string;
+  topic: string;
+}
+
+/** The consumer groups of a message center whose group is `group`, each with the topic it reads. */
+export function messageCenterGroups(group: string): GroupOnTopic[] {
+  return [
+    { groupId: group, topic: Topics.requests },
+    { groupId: `${group}.recipients`, topic: Topics.recipients },
+    { groupId: `${group}.fallback`, topic: Topics.events },
+  ];
+}
+
+/**
+ * Commits each group's offsets at its topic's end, before its app starts: the app then handles what
+ * its suite produces, not the history the run's earlier suites left on the shared topics. A new
+ * group reads from the start: by the run's later suites, tens of thousands of records, replayed
+ * into jobs and claims of other suites' deliveries while the suite's own bounds ran.
+ */
+export async function startGroupsAtTheEnd(kafka: Kafka, groups: GroupOnTopic[]): Promise<void> {
+  await ensureTopics(kafka, [...new Set(groups.map((group) => group.topic))], { partitions: 3, replicationFactor: 1 });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    for (const { groupId, topic } of groups) {
+      const ends = await admin.fetchTopicOffsets(topic);
+      await admin.setOffsets({ groupId, topic, partitions: ends.map((end) => ({ partition: end.partition, offset: end.high })) });
+    }
   } finally {
     await admin.disconnect();
   }

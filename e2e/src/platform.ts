@@ -6,16 +6,20 @@ import type { Pool } from 'pg';
 import { io, type Socket } from 'socket.io-client';
 import { type DataSource } from 'typeorm';
 import { loadMessageCenterConfig, loadRealtimeGatewayConfig } from '@notify/config';
-import { REALTIME_NAMESPACE, type ClientToServerEvents, type InboxMessage, type ServerToClientEvents } from '@notify/contracts';
+import { REALTIME_NAMESPACE, Topics, type ClientToServerEvents, type InboxMessage, type ServerToClientEvents } from '@notify/contracts';
 import { startMessageCenter } from '@notify/message-center';
 import { createLogger, listeningPort } from '@notify/observability';
 import { createDataSource } from '@notify/persistence';
 import { RealtimeServer, startRealtimeGateway } from '@notify/realtime-gateway';
 import { eventually } from '@notify/testing';
+import { messageCenterGroups, startGroupsAtTheEnd, testKafka } from './kafka-admin';
 
 export type NotificationSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
-/** The message center and a realtime gateway, in this process, against the run's broker and database. */
+/**
+ * The message center and a realtime gateway, in this process, against the run's broker and database
+ * (or the suite's own, `databaseUrl`). Their consumer groups start at their topics' ends.
+ */
 export class RunningPlatform {
   readonly fatalErrors: Error[] = [];
   readonly jwtSecret = randomBytes(24).toString('hex');
@@ -32,14 +36,24 @@ export class RunningPlatform {
   private readonly logger = createLogger('e2e', process.env.LOG_LEVEL ?? 'warn');
   private readonly onFatal = (error: Error) => void this.fatalErrors.push(error);
 
-  /** @param gatewayEnv settings of the gateways, e.g. a short acknowledgement timeout */
-  constructor(gatewayEnv: Record<string, string> = {}) {
+  /**
+   * @param gatewayEnv settings of the gateways, e.g. a short acknowledgement timeout
+   * @param databaseUrl the suite's own database (`ownDatabase`), known once its `beforeAll` has run
+   */
+  constructor(
+    gatewayEnv: Record<string, string> = {},
+    private readonly databaseUrl: () => string = () => process.env.DATABASE_URL!,
+  ) {
     this.env = { ...process.env, MESSAGE_CENTER_PORT: '0', GATEWAY_PORT: '0', JWT_SECRET: this.jwtSecret, NOTIFY_ROUTES: 'config/routes.yaml', ...gatewayEnv };
   }
 
   async start(): Promise<void> {
-    this.apps.push(await startMessageCenter(loadMessageCenterConfig(this.env), this.logger, { onFatal: this.onFatal }));
-    const gateway = await startRealtimeGateway(loadRealtimeGatewayConfig(this.env), this.logger, this.onFatal);
+    this.env.DATABASE_URL = this.databaseUrl();
+    const centerConfig = loadMessageCenterConfig(this.env);
+    const gatewayConfig = loadRealtimeGatewayConfig(this.env);
+    await startGroupsAtTheEnd(testKafka(), [...messageCenterGroups(centerConfig.consumerGroup), { groupId: gatewayConfig.consumerGroup, topic: Topics.deliver.websocket }]);
+    this.apps.push(await startMessageCenter(centerConfig, this.logger, { onFatal: this.onFatal }));
+    const gateway = await startRealtimeGateway(gatewayConfig, this.logger, this.onFatal);
     this.apps.push(gateway);
     this.consumingGatewayApp = gateway;
     this.consumingGateway = gateway.get(RealtimeServer);
@@ -47,7 +61,7 @@ export class RunningPlatform {
     const kafka = new Kafka({ clientId: 'e2e-producer', brokers: process.env.KAFKA_BROKERS!.split(','), logLevel: 1 });
     this.producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
     await this.producer.connect();
-    this.db = await createDataSource({ databaseUrl: process.env.DATABASE_URL!, databasePoolSize: 2 }).initialize();
+    this.db = await createDataSource({ databaseUrl: this.env.DATABASE_URL, databasePoolSize: 2 }).initialize();
   }
 
   /** Another gateway of the cluster that holds connections but consumes nothing: what reaches its clients came through the adapter. */

@@ -11,7 +11,7 @@ import { startMessageCenter } from '@notify/message-center';
 import { createLogger } from '@notify/observability';
 import { grpcPortOf, startQueryApi } from '@notify/query-api';
 import { eventually } from '@notify/testing';
-import { testKafka } from './kafka-admin';
+import { messageCenterGroups, startGroupsAtTheEnd, testKafka } from './kafka-admin';
 
 const ROOT = resolve(__dirname, '../..');
 const run = promisify(execFile);
@@ -46,6 +46,7 @@ describe('query API with the message center', () => {
       QUERY_API_PAGE_TOKEN_SECRET: randomBytes(32).toString('hex'),
     };
     const logger = createLogger('e2e', 'warn');
+    await startGroupsAtTheEnd(testKafka(), messageCenterGroups(env.MESSAGE_CENTER_GROUP));
     center = await startMessageCenter(loadMessageCenterConfig(env), logger, { onFatal: (e) => void fatal.push(e) });
     api = await startQueryApi(loadQueryApiConfig(env), logger);
     address = `127.0.0.1:${grpcPortOf(api)}`;

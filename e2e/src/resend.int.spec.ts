@@ -6,17 +6,23 @@ import { createLogger } from '@notify/observability';
 import { startScheduler } from '@notify/scheduler';
 import { eventually } from '@notify/testing';
 import { NotificationInbox } from '@notify/client/browser/notification-inbox.js';
+import { ownDatabase } from './own-database';
 import { RunningPlatform, uniqueId } from './platform';
 
-/** The resend poller with the browser module as the client: one batch per receiver, each message shown once. */
+/**
+ * The resend poller with the browser module as the client: one batch per receiver, each message shown
+ * once. On a database of the suite's own (`ownDatabase`): the scheduler's clock moves two hours ahead,
+ * which in the run's shared one made due whatever earlier suites left pending.
+ */
 describe('resend batched per receiver', () => {
-  const platform = new RunningPlatform({ GATEWAY_ACK_TIMEOUT_MS: '1000' });
+  const database = ownDatabase();
+  const platform = new RunningPlatform({ GATEWAY_ACK_TIMEOUT_MS: '1000' }, database.url);
   let clockOffsetMs = 0;
   let scheduler: INestApplication;
 
   beforeAll(async () => {
     await platform.start();
-    const env = { ...process.env, SCHEDULER_PORT: '0', SCHEDULER_POLL_INTERVAL_MS: '200' };
+    const env = { ...process.env, DATABASE_URL: database.url(), SCHEDULER_PORT: '0', SCHEDULER_POLL_INTERVAL_MS: '200' };
     // The longest backoff the policy allows, so nothing is resent before the test moves the clock.
     scheduler = await startScheduler(loadSchedulerConfig(env), createLogger('e2e', 'warn'), {
       clock: () => new Date(Date.now() + clockOffsetMs),
@@ -24,8 +30,9 @@ describe('resend batched per receiver', () => {
     });
   });
   afterAll(async () => {
-    await scheduler.close();
+    await scheduler?.close();
     await platform.stop();
+    await database.drop();
   });
 
   const websocketRows = (userId: string) =>

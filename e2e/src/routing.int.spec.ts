@@ -9,7 +9,7 @@ import { createLogger } from '@notify/observability';
 import { eventually } from '@notify/testing';
 import { readDeadLetter } from './dead-letters';
 import { whileRefusing } from './storage-refusal';
-import { testKafka } from './kafka-admin';
+import { messageCenterGroups, startGroupsAtTheEnd, testKafka } from './kafka-admin';
 
 interface DeliveryRow {
   id: string;
@@ -48,6 +48,7 @@ describe('message center routing', () => {
     producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();
     const env = { ...process.env, MESSAGE_CENTER_PORT: '0', MESSAGE_CENTER_GROUP: `e2e-routing-${run}` };
+    await startGroupsAtTheEnd(kafka, [...messageCenterGroups(env.MESSAGE_CENTER_GROUP), { groupId: `e2e-push-reader-${run}`, topic: Topics.deliver.push }]);
     center = await startMessageCenter(loadMessageCenterConfig(env), createLogger('e2e', 'warn'), { onFatal: (e) => pushJobs.push({ fatal: e } as never) });
     await pushReader.connect();
     await pushReader.subscribe({ topics: [Topics.deliver.push], fromBeginning: true });

@@ -8,13 +8,19 @@ import { startMessageCenter } from '@notify/message-center';
 import { createLogger } from '@notify/observability';
 import { startScheduler } from '@notify/scheduler';
 import { eventually, jsonOf } from '@notify/testing';
-import { testKafka } from './kafka-admin';
+import { messageCenterGroups, startGroupsAtTheEnd, testKafka } from './kafka-admin';
+import { ownDatabase } from './own-database';
 
-/** Scheduled sends (`sendAt`) and escalation timeouts, with the scheduler's clock moved by the test. */
+/**
+ * Scheduled sends (`sendAt`) and escalation timeouts, with the scheduler's clock moved by the test.
+ * On a database of the suite's own (`ownDatabase`), its consumer groups starting at their topics'
+ * ends: the clock an hour ahead made due whatever earlier suites left pending in the shared one.
+ */
 describe('scheduled and escalated deliveries', () => {
+  const database = ownDatabase();
   const run = randomBytes(4).toString('hex');
   const kafka = testKafka();
-  const db = new Client({ connectionString: process.env.DATABASE_URL });
+  let db: Client;
   const jobs: DeliveryJob[] = [];
   const reader = kafka.consumer({ groupId: `e2e-scheduling-${run}` });
   let clockOffsetMs = 0;
@@ -33,10 +39,23 @@ describe('scheduled and escalated deliveries', () => {
     (await db.query<{ seq: string }>('SELECT seq FROM inbox_entries WHERE user_id = $1', [userId])).rows.map((r) => Number(r.seq));
 
   beforeAll(async () => {
+    db = new Client({ connectionString: database.url() });
     await db.connect();
     producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();
-    const env = { ...process.env, MESSAGE_CENTER_PORT: '0', SCHEDULER_PORT: '0', SCHEDULER_POLL_INTERVAL_MS: '100', MESSAGE_CENTER_GROUP: `e2e-sched-mc-${run}` };
+    const env = {
+      ...process.env,
+      DATABASE_URL: database.url(),
+      MESSAGE_CENTER_PORT: '0',
+      SCHEDULER_PORT: '0',
+      SCHEDULER_POLL_INTERVAL_MS: '100',
+      MESSAGE_CENTER_GROUP: `e2e-sched-mc-${run}`,
+    };
+    await startGroupsAtTheEnd(kafka, [
+      ...messageCenterGroups(env.MESSAGE_CENTER_GROUP),
+      { groupId: `e2e-scheduling-${run}`, topic: Topics.deliver.websocket },
+      { groupId: `e2e-scheduling-${run}`, topic: Topics.deliver.push },
+    ]);
     const logger = createLogger('e2e', 'warn');
     apps.push(await startMessageCenter(loadMessageCenterConfig(env), logger, { onFatal: () => undefined }));
     apps.push(await startScheduler(loadSchedulerConfig(env), logger, { clock: () => new Date(Date.now() + clockOffsetMs) }));
@@ -54,7 +73,8 @@ describe('scheduled and escalated deliveries', () => {
     await reader.disconnect();
     for (const app of apps.reverse()) await app.close();
     await producer.disconnect();
-    await db.end();
+    await db?.end();
+    await database.drop();
   });
 
   it('holds a message until its sendAt, then releases it into the inbox and to the browser', async () => {
