@@ -213,6 +213,14 @@ describe('per-app loaders', () => {
       expect(config.allowedOrigins).toEqual(['https://app.example.com', 'https://admin.example.com']);
     });
 
+    it('takes each allowed origin as browsers send it, and refuses an entry that is no origin', () => {
+      const config = loadRealtimeGatewayConfig({ JWT_SECRET, GATEWAY_ALLOWED_ORIGINS: 'https://App.example.com/,https://app.example.com:443,http://localhost:8080' });
+      expect(config.allowedOrigins).toEqual(['https://app.example.com', 'https://app.example.com', 'http://localhost:8080']);
+      const error = configError(() => loadRealtimeGatewayConfig({ JWT_SECRET, GATEWAY_ALLOWED_ORIGINS: 'https://app.example.com/inbox, app.example.com, ftp://files.example.com' }));
+      const notAnOrigin = '" is not an origin (http or https, a host, a port at most, no path)';
+      expect(error.problems).toEqual([`GATEWAY_ALLOWED_ORIGINS: "https://app.example.com/inbox${notAnOrigin}; "app.example.com${notAnOrigin}; "ftp://files.example.com${notAnOrigin}`]);
+    });
+
     it('lists all of several bad variables at once, hiding only the sensitive values', () => {
       const error = configError(() =>
         loadRealtimeGatewayConfig({

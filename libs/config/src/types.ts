@@ -27,6 +27,31 @@ export const list = (fallback: string) =>
         .filter((s) => s.length > 0),
     );
 
+/**
+ * A comma-separated list of web origins, each as browsers send it in `Origin`: scheme, host and a
+ * port other than the scheme's own, lower case. An entry copied from the address bar
+ * (`https://App.example.com/`) is taken as its origin; compared as typed, it refused every browser.
+ */
+export const origins = (fallback: string) =>
+  list(fallback).transform((entries, context) =>
+    entries.map((entry) => {
+      const origin = originOf(entry);
+      if (origin === undefined) context.addIssue({ code: 'custom', message: `"${entry}" is not an origin (http or https, a host, a port at most, no path)` });
+      return origin ?? entry;
+    }),
+  );
+
+function originOf(entry: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(entry);
+  } catch {
+    return undefined;
+  }
+  const bare = url.username === '' && url.password === '' && url.pathname === '/' && url.search === '' && url.hash === '';
+  return (url.protocol === 'http:' || url.protocol === 'https:') && bare ? url.origin : undefined;
+}
+
 export const postgresUrl = (fallback: string) =>
   z
     .string()

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { loadConfig, setting, type ConfigOf } from '../setting';
 import { clickComplete, clickSettings, databaseSettings, kafkaSettings, logSettings, saslComplete } from '../shared';
-import { bool, list, port, positiveInt, timerMs } from '../types';
+import { bool, origins, port, positiveInt, timerMs } from '../types';
 
 /**
  * The largest frame a valid client request makes: a `read` of 500 ids (the contract's limit), each a
@@ -18,7 +18,7 @@ export const realtimeGatewaySettings = {
   jwtSecret: setting('JWT_SECRET', z.string().min(16, 'at least 16 characters').optional(), 'HS256 secret that signs browser tokens', { sensitive: true }),
   // Sensitive although public: the value that fails is likely the private key, pasted by mistake.
   jwtPublicKey: setting('JWT_PUBLIC_KEY', z.string().includes('BEGIN PUBLIC KEY').optional(), 'PEM public key that checks RS256 browser tokens', { sensitive: true }),
-  allowedOrigins: setting('GATEWAY_ALLOWED_ORIGINS', list(''), 'Origins allowed to open a Socket.IO connection; empty allows any'),
+  allowedOrigins: setting('GATEWAY_ALLOWED_ORIGINS', origins(''), 'Origins allowed to open a Socket.IO connection; empty allows any'),
   ackTimeoutMs: setting('GATEWAY_ACK_TIMEOUT_MS', timerMs(10_000), 'How long a client has to acknowledge a message'),
   outcomeGraceMs: setting(
     'GATEWAY_OUTCOME_GRACE_MS',
