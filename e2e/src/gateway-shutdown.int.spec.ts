@@ -65,6 +65,25 @@ describe('realtime gateway shutdown', () => {
     expect(await eventually(() => browserStatus(requestId), (s) => s !== 'sent')).toBe('delivered');
   });
 
+  it('takes no new connection while it waits for the acknowledgements still out', async () => {
+    const edgePort = await platform.addEdgeGateway();
+    const { acknowledge } = await messageHeldBy('edge-closing', 'held while closing', edgePort);
+
+    // A page loaded as the gateway turns to close: the acknowledgement still out holds it open meanwhile.
+    let closed!: Promise<void>;
+    const outcome = await new Promise<string>((resolve) => {
+      closed = platform.closeEdgeGateway(edgePort, () => {
+        platform.connect(uniqueId('late-comer'), { port: edgePort }).then(
+          () => resolve('connected'),
+          (error: Error) => resolve(`refused: ${error.message}`),
+        );
+      });
+    });
+    acknowledge();
+    await closed;
+    expect(outcome).toMatch(/^refused: /);
+  });
+
   it('records the acknowledgements of the emits still out when it shuts down', async () => {
     const { requestId, acknowledge } = await messageHeldBy('deploy', 'during a deploy');
 

@@ -28,9 +28,9 @@ describe('realtime gateway', () => {
   afterAll(() => platform.stop());
 
   describe('authentication', () => {
-    const refused = (auth: Record<string, unknown>) =>
+    const refused = (auth: Record<string, unknown>, namespace = '/notifications') =>
       new Promise<string>((resolve) => {
-        const socket = io(`http://127.0.0.1:${platform.gatewayPort}/notifications`, { auth, transports: ['websocket'], reconnection: false });
+        const socket = io(`http://127.0.0.1:${platform.gatewayPort}${namespace}`, { auth, transports: ['websocket'], reconnection: false });
         socket.once('connect', () => {
           socket.disconnect();
           resolve('connected');
@@ -49,6 +49,10 @@ describe('realtime gateway', () => {
       expect(await refused({ token: expired })).toBe('token expired');
       expect(await refused({ token: forged })).toBe('invalid token');
       expect(await refused({ token: unsigned })).toBe('token has no expiry');
+    });
+
+    it('refuses a connection to the main namespace, which would hold it open without a token', async () => {
+      expect(await refused({}, '/')).toBe('connect to /notifications');
     });
 
     it('never gives user A the messages of user B, whatever A asks for', async () => {

@@ -75,6 +75,8 @@ export class RealtimeServer implements OnApplicationBootstrap, BeforeApplication
   private listening?: ListeningPool;
   /** Emits still waiting for their acknowledgements; a shutdown waits for them (each ends by its timeout). */
   private readonly unanswered = new Set<Promise<EmitOutcome>>();
+  /** Set as the shutdown begins: no connection is taken from then on. */
+  private closing = false;
 
   constructor(
     private readonly httpAdapterHost: HttpAdapterHost,
@@ -90,11 +92,15 @@ export class RealtimeServer implements OnApplicationBootstrap, BeforeApplication
     this.io = new Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>(httpServer, {
       maxHttpBufferSize: this.settings.maxHttpBufferSize,
       cors: { origin: origins.length > 0 ? origins : true, credentials: false },
+      // A gateway shutting down takes no new connection: the client's reconnection finds another
+      // gateway. (Refused by the namespace's middleware instead, it would not try again.)
       allowRequest: (req, callback) => {
         const origin = req.headers.origin;
-        callback(null, origins.length === 0 || origin === undefined || origins.includes(origin));
+        callback(null, !this.closing && (origins.length === 0 || origin === undefined || origins.includes(origin)));
       },
     });
+    // The main namespace serves nothing: a connection to it would be held open without a token.
+    this.io.of('/').use((_socket, next) => next(new Error(`connect to ${REALTIME_NAMESPACE}`)));
     if (this.settings.clusterAdapter === 'postgres') {
       this.adapterPool = new Pool({
         connectionString: this.settings.databaseUrl,
@@ -129,6 +135,8 @@ export class RealtimeServer implements OnApplicationBootstrap, BeforeApplication
     });
     // Only a socket that has connected gets a `disconnect` event, so the expiry timer starts here.
     namespace.on('connection', (socket) => {
+      // Its handshake came before the shutdown began: closing the transport has the client reconnect elsewhere.
+      if (this.closing) return void socket.conn.close();
       disconnectAtExpiry(socket, socket.data.expiresAt);
       void socket.join(userRoom(socket.data.userId));
       this.inboxRequests.attach(socket);
@@ -182,9 +190,11 @@ export class RealtimeServer implements OnApplicationBootstrap, BeforeApplication
    *
    * Emits of the other gateways reach this one's connections too, and their acknowledgements come
    * back through it: its connections first leave their rooms, so no more arrive, and those they
-   * still owe are waited for as well, within the same time.
+   * still owe are waited for as well, within the same time. No connection is taken meanwhile: one
+   * taken then would join its user's room and get messages whose acknowledgements nothing waits for.
    */
   async beforeApplicationShutdown(): Promise<void> {
+    this.closing = true;
     if (!this.io) return;
     const owed = this.namespace ? stopReceiving(this.namespace) : [];
     await Promise.all([...this.unanswered, answered(owed, this.settings.ackTimeoutMs)]);
