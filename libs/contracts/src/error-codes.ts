@@ -15,6 +15,8 @@ export const ErrorCode = {
   NoEndpoint: 'no_endpoint',
   NoOutcome: 'no_outcome',
   Internal: 'internal',
+  /** A connection's requests already waiting fill its queue: ask again once they are answered. */
+  Busy: 'busy',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -21,6 +21,13 @@ export function missingPayload(): AckError {
   return { error: { code: 'invalid_argument', message: '(payload): a request object is required before the acknowledgement callback' } };
 }
 
+export function busy(): AckError {
+  return { error: { code: 'busy', message: `${MAX_WAITING_REQUESTS} requests of this connection are waiting; ask again once they are answered` } };
+}
+
+/** Requests of one connection that may wait for their turn behind the one being answered. */
+export const MAX_WAITING_REQUESTS = 32;
+
 export function internalError(): AckError {
   return { error: { code: 'internal', message: 'the request could not be completed; try again' } };
 }

@@ -1,8 +1,10 @@
 import { Topics } from '@notify/contracts';
 import { createLogger } from '@notify/observability';
+import { eventually } from '@notify/testing';
 import type { InboxStore } from '@notify/persistence';
 import { flakyProducer, instantRetry, outcomeEvent, publishedEvents } from '../testing/doubles';
 import { EventPublisher } from '../delivery/event-publisher';
+import { busy, MAX_WAITING_REQUESTS } from './client-requests';
 import { InboxRequests, type NotificationSocket } from './inbox-requests';
 
 const logger = createLogger('inbox-requests-spec', 'silent');
@@ -85,5 +87,42 @@ describe('InboxRequests: a request sent with its callback alone', () => {
     for (const event of ['sync', 'read']) {
       await expect(callbackOnly(event)).resolves.toEqual({ error: { code: 'invalid_argument', message: expect.stringMatching(/^\(payload\): /) } });
     }
+  });
+});
+
+describe('InboxRequests: one request of a connection at a time', () => {
+  it('answers a connection’s requests one after another, in order, and busy beyond those that may wait', async () => {
+    const started: (() => void)[] = [];
+    let running = 0;
+    let most = 0;
+    const slowInbox = {
+      after: async (_userId: string, afterSeq: number) => {
+        most = Math.max(most, ++running);
+        await new Promise<void>((resolve) => started.push(resolve));
+        running -= 1;
+        return { notModified: true, lastSeq: afterSeq };
+      },
+    } as unknown as InboxStore;
+    const requests = new InboxRequests(slowInbox, new EventPublisher(flakyProducer(0).producer, logger, instantRetry(3)), logger, null);
+    const client = socketOfUser1();
+    requests.attach(client.socket);
+
+    // One is answered while MAX_WAITING_REQUESTS wait; the two beyond are told to ask again.
+    const answers = Array.from({ length: MAX_WAITING_REQUESTS + 3 }, (_, afterSeq) => client.ask('sync', { afterSeq, limit: 10 }));
+    await eventually(async () => started.length, (n) => n > 0, { intervalMs: 1 });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(started).toHaveLength(1);
+    expect(await Promise.all(answers.slice(-2))).toEqual([busy(), busy()]);
+    for (let i = 0; i <= MAX_WAITING_REQUESTS; i++) {
+      await eventually(async () => started.length, (n) => n === 1, { intervalMs: 1 });
+      started.shift()!();
+    }
+    expect(await Promise.all(answers.slice(0, -2))).toEqual(Array.from({ length: MAX_WAITING_REQUESTS + 1 }, (_, afterSeq) => ({ notModified: true, lastSeq: afterSeq })));
+    expect(most).toBe(1);
+    // Its turn over, the connection's next request is answered again.
+    const next = client.ask('sync', { afterSeq: 99, limit: 10 });
+    await eventually(async () => started.length, (n) => n === 1, { intervalMs: 1 });
+    started.shift()!();
+    expect(await next).toEqual({ notModified: true, lastSeq: 99 });
   });
 });

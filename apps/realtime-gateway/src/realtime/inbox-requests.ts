@@ -5,7 +5,7 @@ import { APP_LOGGER, type AppLogger } from '@notify/observability';
 import { InboxStore } from '@notify/persistence';
 import { CLICK_LINKS } from '../clicks/click-links';
 import { EventPublisher } from '../delivery/event-publisher';
-import { internalError, invalidArgument, missingPayload, ReadRequestSchema, SyncRequestSchema } from './client-requests';
+import { busy, internalError, invalidArgument, MAX_WAITING_REQUESTS, missingPayload, ReadRequestSchema, SyncRequestSchema } from './client-requests';
 import { userRoom } from './rooms';
 
 export interface SocketData {
@@ -32,13 +32,19 @@ export class InboxRequests {
     // fire-and-forget emit) still counts: it is stored and told to the other devices, unanswered.
     // A request sent with its callback alone (`emit('sync', callback)`) has the callback where the
     // payload goes: it is answered that the payload is missing, not left waiting for ever.
+    const turns = new OneAtATime(MAX_WAITING_REQUESTS);
+    const inTurn = (ack: unknown, work: () => Promise<unknown>) => {
+      if (turns.enqueue(() => this.answer(ack, work))) return;
+      if (typeof ack === 'function') ack(busy());
+      else this.logger.warn({ waiting: MAX_WAITING_REQUESTS }, 'a read without an acknowledgement was dropped: its connection has too many requests waiting');
+    };
     socket.on('sync', (payload, ack) => {
       if (typeof payload === 'function') void this.answer(payload, async () => missingPayload());
-      else if (typeof ack === 'function') void this.answer(ack, () => this.sync(socket, payload));
+      else if (typeof ack === 'function') inTurn(ack, () => this.sync(socket, payload));
     });
     socket.on('read', (payload, ack) => {
       if (typeof payload === 'function') void this.answer(payload, async () => missingPayload());
-      else void this.answer(ack, () => this.read(socket, payload));
+      else inTurn(ack, () => this.read(socket, payload));
     });
   }
 
@@ -70,5 +76,30 @@ export class InboxRequests {
       this.logger.error({ err: error }, 'client request failed');
       reply(internalError());
     }
+  }
+}
+
+/**
+ * A connection's requests answered one at a time, in their order, at most `limit` waiting: a
+ * client that emits `sync` in a loop holds one of the gateway's database connections, not all of
+ * them, and the deliveries' claims and acknowledgements of every other user go on.
+ */
+export class OneAtATime {
+  private tail: Promise<void> = Promise.resolve();
+  /** The request being answered and those waiting. */
+  private pending = 0;
+
+  constructor(private readonly limit: number) {}
+
+  /** Runs `work` after the requests before it; false, without running it, when `limit` already wait. */
+  enqueue(work: () => Promise<void>): boolean {
+    if (this.pending > this.limit) return false;
+    this.pending += 1;
+    // A request that fails is its own answer's to report; the ones after it still get their turn.
+    this.tail = this.tail
+      .then(work)
+      .catch(() => undefined)
+      .then(() => void (this.pending -= 1));
+    return true;
   }
 }
