@@ -550,6 +550,7 @@ describe('query API over gRPC', () => {
       ['recipients', 'UpsertRecipient', { userId: 'u', locale: 'Chinese (China)' }, 'locale'],
       ['recipients', 'RegisterDevice', { userId: 'u', deviceId: 'd', provider: 'fcm', token: 't', locale: 'zh CN' }, 'locale'],
       ['recipients', 'UpsertRecipient', { userId: 'u', timezone: 'z'.repeat(65) }, 'timezone'],
+      ['recipients', 'UpsertRecipient', { userId: 'u', timezone: 'Mars/Olympus_Mons' }, 'timezone'],
       ['recipients', 'RegisterDevice', { userId: 'u', deviceId: 'd', provider: 'blackberry', token: 't' }, 'provider'],
       ['recipients', 'RegisterDevice', { userId: 'u', deviceId: 'd', provider: 'fcm' }, 'token'],
       ['recipients', 'RegisterDevice', { userId: 'u', provider: 'fcm', token: 't' }, 'deviceId'],

@@ -129,12 +129,12 @@ describe('message center routing', () => {
   it('dead-letters a recipient update PostgreSQL refuses for its data, and applies the others of its batch', async () => {
     const refusedUser = `refused-${run}`;
     const keptUser = `kept-${run}`;
-    await whileRefusing(db, 'recipients', `timezone IS DISTINCT FROM 'Refused/${run}'`, async () => {
+    await whileRefusing(db, 'recipients', `email IS DISTINCT FROM 'refused-${run}@example.com'`, async () => {
       await producer.send({
         topic: Topics.recipients,
         messages: [
           // One partition, so both arrive in one batch.
-          { key: refusedUser, partition: 0, value: JSON.stringify({ op: 'upsert', userId: refusedUser, timezone: `Refused/${run}` }) },
+          { key: refusedUser, partition: 0, value: JSON.stringify({ op: 'upsert', userId: refusedUser, email: `refused-${run}@example.com` }) },
           { key: keptUser, partition: 0, value: JSON.stringify({ op: 'upsert', userId: keptUser, timezone: 'Europe/Berlin' }) },
         ],
       });

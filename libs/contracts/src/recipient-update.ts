@@ -3,6 +3,24 @@ import { PushProviderSchema } from './channels';
 import { EmailSchema, LocaleSchema, nullsAsAbsent, UserIdSchema } from './notification-request';
 
 const deviceId = z.string().min(1).max(128);
+
+const knownTimeZones = new Set<string>();
+/** Whether the runtime's time zone database knows the name (`Asia/Shanghai`, `UTC`). */
+function isTimeZone(name: string): boolean {
+  if (knownTimeZones.has(name)) return true;
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: name });
+  } catch {
+    return false;
+  }
+  if (knownTimeZones.size < 10_000) knownTimeZones.add(name);
+  return true;
+}
+const TimeZoneSchema = z
+  .string()
+  .min(1)
+  .max(64)
+  .pipe(z.string().refine(isTimeZone, 'must be an IANA time zone, e.g. Asia/Shanghai'));
 const topic = z.string().min(1).max(128);
 
 /** A record on `notify.recipients` (contract section 2). */
@@ -13,7 +31,7 @@ export const RecipientUpdateSchema = z.discriminatedUnion('op', [
     phone: z.string().regex(/^\+[1-9][0-9]{6,14}$/).optional(),
     email: EmailSchema.optional(),
     locale: LocaleSchema.optional(),
-    timezone: z.string().min(1).max(64).optional(),
+    timezone: TimeZoneSchema.optional(),
   }),
   z.object({
     op: z.literal('device'),
