@@ -179,3 +179,26 @@ describe('RecipientStore devices', () => {
     }
   });
 });
+
+describe('RecipientStore contact fields', () => {
+  const database = migratedDatabase();
+  const dataSource = () => database.dataSource();
+  const profile = async (userId: string) =>
+    ((await dataSource().query(`SELECT phone, updated_at FROM recipients WHERE user_id = $1`, [userId])) as { phone: string | null; updated_at: Date }[])[0];
+
+  it('moves updated_at only when a contact field changes, and makes no recipient of an update without one', async () => {
+    const store = new RecipientStore(dataSource());
+    await store.apply([{ op: 'upsert', userId: 'jo', phone: '+8613800000001' }]);
+    const first = await profile('jo');
+    // now() is the transaction's start: the next transactions start later.
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await store.apply([{ op: 'upsert', userId: 'jo', phone: '+8613800000001' }, { op: 'upsert', userId: 'kim' }]);
+    expect(await profile('jo')).toEqual(first);
+    expect(await profile('kim')).toBeUndefined();
+
+    await store.apply([{ op: 'upsert', userId: 'jo', phone: '+8613800000002' }]);
+    const changed = await profile('jo');
+    expect(changed!.phone).toBe('+8613800000002');
+    expect(changed!.updated_at.getTime()).toBeGreaterThan(first!.updated_at.getTime());
+  });
+});

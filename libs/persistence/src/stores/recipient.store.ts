@@ -88,7 +88,8 @@ export class RecipientStore {
           break;
       }
     }
-    const upserts = [...profiles.values()];
+    // An upsert that gives no contact field changes nothing, and makes no recipient of an unknown user.
+    const upserts = [...profiles.values()].filter((u) => [u.phone, u.email, u.locale, u.timezone].some((field) => field !== undefined));
     const registered = [...devices.values()].flatMap((d) => (d.registration ? [d.registration] : []));
     const removed = [...devices.values()].filter((d) => d.removed);
     const owners = [...tokenOwners.values()];
@@ -105,7 +106,11 @@ export class RecipientStore {
              email = COALESCE(EXCLUDED.email, recipients.email),
              locale = COALESCE(EXCLUDED.locale, recipients.locale),
              timezone = COALESCE(EXCLUDED.timezone, recipients.timezone),
-             updated_at = now()`,
+             updated_at = now()
+           -- updated_at is when the contact fields last changed: an update repeating them leaves it.
+           WHERE (recipients.phone, recipients.email, recipients.locale, recipients.timezone) IS DISTINCT FROM
+                 (COALESCE(EXCLUDED.phone, recipients.phone), COALESCE(EXCLUDED.email, recipients.email),
+                  COALESCE(EXCLUDED.locale, recipients.locale), COALESCE(EXCLUDED.timezone, recipients.timezone))`,
           [
             upserts.map((u) => u.userId),
             upserts.map((u) => u.phone ?? null),
