@@ -1,7 +1,8 @@
 import { Global, Inject, Module, type DynamicModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { HealthRegistry } from '@notify/observability';
-import { createDataSource, openPool, type DatabaseSettings } from './data-source';
+import { createDataSource, openPool, poolOf, type DatabaseSettings } from './data-source';
+import { HealthConnection } from './health-connection';
 import { DeliveryOutcomeStore } from './stores/delivery-outcome.store';
 import { FallbackStore } from './stores/fallback.store';
 import { InboxStore } from './stores/inbox.store';
@@ -13,6 +14,8 @@ import { ResendStore } from './stores/resend.store';
 @Global()
 @Module({})
 export class PersistenceModule implements OnModuleInit, OnApplicationShutdown {
+  private healthConnection?: HealthConnection;
+
   constructor(
     @Inject(DataSource) private readonly dataSource: DataSource,
     @Inject(HealthRegistry) private readonly health: HealthRegistry,
@@ -42,12 +45,12 @@ export class PersistenceModule implements OnModuleInit, OnApplicationShutdown {
   }
 
   onModuleInit(): void {
-    this.health.register('postgres', async () => {
-      await this.dataSource.query('SELECT 1');
-    });
+    const connection = (this.healthConnection = new HealthConnection(poolOf(this.dataSource)));
+    this.health.register('postgres', () => connection.check());
   }
 
   async onApplicationShutdown(): Promise<void> {
+    await this.healthConnection?.close();
     if (this.dataSource.isInitialized) await this.dataSource.destroy();
   }
 }
