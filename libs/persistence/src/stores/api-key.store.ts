@@ -52,12 +52,12 @@ export class ApiKeyStore {
     return row ? toRecord(row) : undefined;
   }
 
-  /** Revokes the active key with this name or id; returns it, or undefined when there is none. */
+  /** Revokes the active key with this name or id (a UUID, in either case); returns it, or undefined when there is none. */
   async revoke(nameOrId: string): Promise<ApiKeyRecord | undefined> {
     const [row] = await queryRows<ApiKeyRow>(
       this.dataSource,
       `UPDATE api_keys SET revoked_at = now()
-        WHERE revoked_at IS NULL AND (name = $1 OR id::text = $1)
+        WHERE revoked_at IS NULL AND (name = $1 OR id::text = lower($1))
         RETURNING id, name, scopes, created_at, revoked_at`,
       [nameOrId],
     );
