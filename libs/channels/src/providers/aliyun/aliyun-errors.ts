@@ -13,7 +13,8 @@ const CODES: Record<string, ProviderErrorCode> = {
   'isv.PARAM_NOT_SUPPORT_URL': ProviderErrorCode.Rejected,
   'isv.NOT_SUPPORTED_COUNTRY': ProviderErrorCode.Rejected,
   'isv.COUNTRY_RESTRICTED': ProviderErrorCode.Rejected,
-  'isv.BUSINESS_LIMIT_CONTROL': ProviderErrorCode.RateLimited,
+  // A number's own limits (a minute's, an hour's, a day's sends to it): the vendor is fine, so no circuit opens for every SMS.
+  'isv.BUSINESS_LIMIT_CONTROL': ProviderErrorCode.Deferred,
   'isv.DAY_LIMIT_CONTROL': ProviderErrorCode.RateLimited,
   'Throttling.User': ProviderErrorCode.RateLimited,
   Throttling: ProviderErrorCode.RateLimited,
@@ -78,7 +79,7 @@ export function aliyunError(answer: HttpAnswer, body: AliyunAnswerBody, phone: s
     code,
     vendorCode: body.Code,
     status: answer.status,
-    retryAfterMs: code === ProviderErrorCode.RateLimited ? retryAfterMsOf(body.Code, body.Message, now) : undefined,
+    retryAfterMs: code === ProviderErrorCode.RateLimited || code === ProviderErrorCode.Deferred ? retryAfterMsOf(body.Code, body.Message, now) : undefined,
     message: `SMS to ${maskPhone(phone)} refused with ${answer.status} ${body.Code ?? ''} (request ${body.RequestId ?? 'unknown'})`,
   });
 }

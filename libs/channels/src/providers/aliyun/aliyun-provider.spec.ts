@@ -99,10 +99,23 @@ describe('Aliyun SMS provider', () => {
     expect(fake.messages).toHaveLength(1);
   });
 
-  it('maps isv.BUSINESS_LIMIT_CONTROL to a transient error retried after a minute', async () => {
+  it('keeps sending to other numbers while one number’s limit refuses its messages again and again', async () => {
+    log = new RecordingLog();
+    fake = await startFakeAliyunSms();
+    provider = createSmsProvider(
+      { driver: 'aliyun', baseUrl: fake.url, accessKeyId: fake.accessKeyId, accessKeySecret: fake.accessKeySecret, signName: 'Notify', templateCode: 'SMS_100000001', limits: { breakerFailures: 3 } },
+      { log },
+    );
+    fake.failNext({ code: 'isv.BUSINESS_LIMIT_CONTROL', message: '触发分钟级流控Permits:1' }, 3);
+    for (let i = 0; i < 3; i++) expect(await failureOf(provider.send({ to: PHONE, body: `burst ${i}` }))).toMatchObject({ code: 'deferred' });
+    await provider.send({ to: '+8613800005678', body: 'Your code is 123456' });
+    expect(fake.messages).toHaveLength(1);
+  });
+
+  it('maps isv.BUSINESS_LIMIT_CONTROL, a number’s own limit, to that number’s wait of a minute', async () => {
     await start();
     fake.failNext({ code: 'isv.BUSINESS_LIMIT_CONTROL', message: '触发分钟级流控Permits:1' });
-    expect(await failureOf(provider.send({ to: PHONE, body: 'x' }))).toMatchObject({ kind: 'transient', code: 'rate_limited', retryAfterMs: 60_000 });
+    expect(await failureOf(provider.send({ to: PHONE, body: 'x' }))).toMatchObject({ kind: 'transient', code: 'deferred', retryAfterMs: 60_000 });
   });
 
   it.each([
@@ -111,7 +124,7 @@ describe('Aliyun SMS provider', () => {
   ])('waits out the window a number’s limit names (%s), not a minute per attempt', async (message, retryAfterMs) => {
     await start();
     fake.failNext({ code: 'isv.BUSINESS_LIMIT_CONTROL', message });
-    expect(await failureOf(provider.send({ to: PHONE, body: 'x' }))).toMatchObject({ kind: 'transient', code: 'rate_limited', retryAfterMs });
+    expect(await failureOf(provider.send({ to: PHONE, body: 'x' }))).toMatchObject({ kind: 'transient', code: 'deferred', retryAfterMs });
   });
 
   it('maps isv.DAY_LIMIT_CONTROL to a wait until the next midnight in China, when the daily quota comes back', async () => {
