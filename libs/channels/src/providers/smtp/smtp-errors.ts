@@ -81,5 +81,10 @@ function blamesTheInstallation(response: string | undefined): boolean {
 const SENDER_STATUS = /^\d{3}[ -][45]\.1\.[78]\b/;
 /** RFC 3463's X.7.x: a policy refused the mail. */
 const POLICY_STATUS = /^\d{3}[ -][45]\.7\.\d{1,3}/;
-/** A refusal at RCPT TO that names the relay, the client, its HELO or the sender rather than the recipient. */
-const NOT_THE_RECIPIENT = /\brelay|sender address rejected|client host (?:\[[^\]]*\] )?(?:rejected|blocked)|helo command rejected/i;
+/**
+ * A refusal at RCPT TO that denies relaying or names the client, its HELO or the sender rather than
+ * the recipient. Relaying only as a refusal's words: Postfix's `User unknown in relay recipient
+ * table`, or a relay's host named in a reply, is the recipient's.
+ */
+const NOT_THE_RECIPIENT =
+  /relay access denied|relaying (?:denied|not allowed|prohibited)|relay(?:ing)? not permitted|unable to relay|do(?:es)? not relay|sender address rejected|client host (?:\[[^\]]*\] )?(?:rejected|blocked)|helo command rejected/i;

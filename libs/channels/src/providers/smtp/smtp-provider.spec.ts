@@ -126,14 +126,23 @@ describe('SMTP email provider', () => {
       [550, '5.7.1 Client host rejected: cannot find your hostname, [127.0.0.1]'],
       [554, 'Sender address rejected: not owned by user notify'],
       [550, 'relay not permitted'],
+      [554, '5.7.1 <alice@example.com>: Relay access denied'],
+      [550, '5.7.54 SMTP; Unable to relay recipient in non-accepted domain'],
     ];
     for (const [code, message] of refusals) {
       server.rejectRecipient(TO, code, message);
       expect(await failureOf(provider.send({ to: TO, subject: 's', text: 'x' }))).toMatchObject({ kind: 'configuration', code: 'misconfigured', status: code });
     }
-    // An address that merely contains the word is the recipient's.
-    server.rejectRecipient('bob@relay.example.com', 550, '5.1.1 <bob@relay.example.com>: Recipient address rejected: User unknown');
-    expect(await failureOf(provider.send({ to: 'bob@relay.example.com', subject: 's', text: 'x' }))).toMatchObject({ kind: 'permanent', code: 'invalid_endpoint' });
+    // An address, a relay's table or a host that merely contains the word is the recipient's.
+    const recipients: [string, string][] = [
+      ['bob@relay.example.com', '5.1.1 <bob@relay.example.com>: Recipient address rejected: User unknown'],
+      ['carl@corp.example', '5.1.1 <carl@corp.example>: Recipient address rejected: User unknown in relay recipient table'],
+      ['dora@corp.example', '5.1.1 mailbox dora unknown at relay2.mx.example.net'],
+    ];
+    for (const [to, message] of recipients) {
+      server.rejectRecipient(to, 550, message);
+      expect(await failureOf(provider.send({ to, subject: 's', text: 'x' }))).toMatchObject({ kind: 'permanent', code: 'invalid_endpoint' });
+    }
     expect(server.mails).toHaveLength(0);
   });
 
