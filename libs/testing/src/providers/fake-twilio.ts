@@ -51,7 +51,9 @@ export async function startFakeTwilio(options: { latencyMs?: number; record?: bo
     if (match[1] !== accountSid) return error(404, 20404, 'The requested resource was not found');
     const form = requestForm(request);
     const to = form.get('To') ?? '';
-    const from = form.get('From') ?? form.get('MessagingServiceSid');
+    const service = form.get('MessagingServiceSid');
+    if (service !== null && !/^MG[0-9a-f]{32}$/.test(service)) return error(400, 21705, 'The Messaging Service is invalid');
+    const from = form.get('From') ?? service;
     const body = form.get('Body');
     if (from === null) return error(400, 21603, "A 'From' phone number is required.");
     if (body === null || body === '') return error(400, 21602, 'Message body is required.');

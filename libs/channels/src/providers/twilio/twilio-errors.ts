@@ -12,6 +12,7 @@ const CODES: Record<number, ProviderErrorCode> = {
   21214: ProviderErrorCode.InvalidEndpoint,
   21408: ProviderErrorCode.Misconfigured,
   21601: ProviderErrorCode.Misconfigured,
+  21603: ProviderErrorCode.Misconfigured,
   21606: ProviderErrorCode.Misconfigured,
   21610: ProviderErrorCode.EndpointGone,
   // The From number's queue is full: it drains, so this is a wait, not a refusal (sent as a 400).
@@ -22,6 +23,12 @@ const CODES: Record<number, ProviderErrorCode> = {
   21617: ProviderErrorCode.Rejected,
   21659: ProviderErrorCode.Misconfigured,
   21660: ProviderErrorCode.Misconfigured,
+  // The Messaging Service given as the sender: missing, unusable, without numbers or invalid.
+  21701: ProviderErrorCode.Misconfigured,
+  21702: ProviderErrorCode.Misconfigured,
+  21703: ProviderErrorCode.Misconfigured,
+  21704: ProviderErrorCode.Misconfigured,
+  21705: ProviderErrorCode.Misconfigured,
 };
 
 export function twilioError(answer: HttpAnswer, to: string, now: number): ProviderError {

@@ -12,11 +12,11 @@ describe('Twilio SMS provider', () => {
   let provider: SmsChannelProvider;
   let log: RecordingLog;
 
-  async function start(options: { authToken?: string; limits?: ProviderLimitsInput } = {}): Promise<void> {
+  async function start(options: { authToken?: string; limits?: ProviderLimitsInput; from?: string } = {}): Promise<void> {
     log = new RecordingLog();
     fake = await startFakeTwilio();
     provider = createSmsProvider(
-      { driver: 'twilio', baseUrl: fake.url, accountSid: fake.accountSid, authToken: options.authToken ?? fake.authToken, from: FROM, limits: options.limits },
+      { driver: 'twilio', baseUrl: fake.url, accountSid: fake.accountSid, authToken: options.authToken ?? fake.authToken, from: options.from ?? FROM, limits: options.limits },
       { log },
     );
   }
@@ -31,6 +31,15 @@ describe('Twilio SMS provider', () => {
     const receipt = await provider.send({ to: PHONE, body: 'Your code is 1234' });
     expect(fake.messages).toEqual([{ sid: receipt.providerMessageId, to: PHONE, from: FROM, body: 'Your code is 1234' }]);
     expect(receipt.providerMessageId).toMatch(/^SM[0-9a-f]{32}$/);
+  });
+
+  it.each([
+    ['a Messaging Service', `MG${'0a'.repeat(16)}`],
+    ['an alphanumeric sender that starts like one', 'MGMHotels'],
+  ])('sends from %s as Twilio reads it', async (_kind, from) => {
+    await start({ from });
+    await provider.send({ to: PHONE, body: 'Your room is ready' });
+    expect(fake.messages.map((m) => m.from)).toEqual([from]);
   });
 
   it('refuses a number that is not E.164 before calling Twilio', async () => {
@@ -68,6 +77,8 @@ describe('Twilio SMS provider', () => {
   it.each([
     [21212, "The 'From' number +15005550001 is not a valid phone number, shortcode, or alphanumeric sender ID."],
     [21660, "Mismatch between the 'From' number +15005550006 and the account"],
+    [21701, 'The Messaging Service does not exist'],
+    [21705, 'The Messaging Service is invalid'],
   ])('maps %d (a sender this account cannot use) to a configuration error, not a refusal of the message', async (code, message) => {
     await start();
     fake.failNext({ status: 400, code, message });

@@ -36,7 +36,8 @@ export class TwilioProvider implements SmsChannelProvider {
   async send(message: SmsMessage): Promise<SendReceipt> {
     assertE164(this.id, message.to);
     const form = new URLSearchParams({ To: message.to, Body: message.body });
-    form.set(this.settings.from.startsWith('MG') ? 'MessagingServiceSid' : 'From', this.settings.from);
+    // A Messaging Service's sid is MG and 32 hex digits; an alphanumeric sender may start with MG too (MGMHotels).
+    form.set(/^MG[0-9a-f]{32}$/.test(this.settings.from) ? 'MessagingServiceSid' : 'From', this.settings.from);
     if (this.settings.statusCallbackUrl !== undefined) form.set('StatusCallback', this.settings.statusCallbackUrl);
     return this.guard.run(async (signal) => {
       const answer = await this.http.call({
