@@ -8,7 +8,8 @@ const CHECK_MS = 2_000;
  * connection the check waited behind the app's own statements: with every connection busy for
  * longer than the check's 2 s (a burst of slow queries), the app was reported down, and restarted
  * by its liveness probe, while PostgreSQL was fine. A connection that fails is ended, and another
- * is opened.
+ * is opened; when none can be, the check asks through the pool, as before. So an app holds one
+ * connection more than its pool's size.
  */
 export class HealthConnection {
   private client?: Promise<Client>;
@@ -18,12 +19,19 @@ export class HealthConnection {
   async check(): Promise<void> {
     const reused = this.client !== undefined;
     try {
-      await this.selectOne();
-    } catch (error) {
+      return await this.selectOne();
+    } catch {
       // The connection kept since the last check may be one a restart of PostgreSQL has ended: a new one answers for the server.
-      if (!reused) throw error;
-      await this.selectOne();
     }
+    if (reused) {
+      try {
+        return await this.selectOne();
+      } catch {
+        // No connection of its own to be had, below.
+      }
+    }
+    // None of its own to be had (the server's or the role's connection limit is reached): the pool's answer counts.
+    await this.pool.query('SELECT 1');
   }
 
   private async selectOne(): Promise<void> {

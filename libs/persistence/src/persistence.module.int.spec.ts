@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { NestFactory } from '@nestjs/core';
 import { DataSource } from 'typeorm';
 import { createLogger, HealthRegistry, ObservabilityModule } from '@notify/observability';
@@ -8,14 +9,20 @@ import { PersistenceModule } from './persistence.module';
 describe('PersistenceModule health check', () => {
   const database = migratedDatabase(1);
 
-  it('reports PostgreSQL up while every pooled connection is busy with the app’s own statements', async () => {
-    const app = await NestFactory.createApplicationContext(
+  const start = (databaseUrl: string, keepPoolOpen = false) =>
+    NestFactory.createApplicationContext(
       {
         module: class SpecModule {},
-        imports: [ObservabilityModule.forApp('persistence-spec', createLogger('persistence-spec', 'silent')), PersistenceModule.forRoot({ databaseUrl: database.url(), databasePoolSize: 2 })],
+        imports: [
+          ObservabilityModule.forApp('persistence-spec', createLogger('persistence-spec', 'silent')),
+          PersistenceModule.forRoot({ databaseUrl, databasePoolSize: 2, keepPoolOpen }),
+        ],
       },
       { logger: false },
     );
+
+  it('reports PostgreSQL up while every pooled connection is busy with the app’s own statements', async () => {
+    const app = await start(database.url());
     try {
       const pool = poolOf(app.get(DataSource));
       const taken = await Promise.all([pool.connect(), pool.connect()]);
@@ -26,6 +33,24 @@ describe('PersistenceModule health check', () => {
       }
     } finally {
       await app.close();
+    }
+  });
+
+  it('reports PostgreSQL up when its role may open no connection beyond the pool’s', async () => {
+    const role = `health_spec_${randomBytes(4).toString('hex')}`;
+    const admin = database.dataSource();
+    await admin.query(`CREATE ROLE ${role} LOGIN CONNECTION LIMIT 2`);
+    const url = new URL(database.url());
+    url.username = role;
+    try {
+      const app = await start(url.toString(), true);
+      try {
+        expect(await app.get(HealthRegistry).run()).toEqual({ healthy: true, checks: { postgres: 'up' } });
+      } finally {
+        await app.close();
+      }
+    } finally {
+      await admin.query(`DROP ROLE ${role}`);
     }
   });
 });
