@@ -11,7 +11,7 @@ import { DemoController } from './demo/demo.controller';
 import { EventPublisher } from './delivery/event-publisher';
 import { OutcomeRecorder } from './delivery/outcome-recorder';
 import { DELIVERY_SETTINGS, WebsocketDelivery } from './delivery/websocket-delivery';
-import { InboxRequests } from './realtime/inbox-requests';
+import { CLIENT_REQUESTS_AT_ONCE, clientRequestsAtOnce, InboxRequests } from './realtime/inbox-requests';
 import { REALTIME_SETTINGS, RealtimeServer } from './realtime/realtime-server';
 
 @Module({})
@@ -37,6 +37,7 @@ export class RealtimeGatewayModule {
         { provide: REALTIME_SETTINGS, useValue: config },
         { provide: DELIVERY_SETTINGS, useValue: config },
         { provide: FATAL_ERROR_HANDLER, useValue: onFatal },
+        { provide: CLIENT_REQUESTS_AT_ONCE, useValue: clientRequestsAtOnce(config.databasePoolSize) },
         EventPublisher,
         InboxRequests,
         RealtimeServer,

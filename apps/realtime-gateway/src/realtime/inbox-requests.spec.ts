@@ -14,6 +14,7 @@ function socketOfUser1() {
   const handlers = new Map<string, (payload: unknown, ack: (answer: unknown) => void) => void>();
   const toOtherDevices: unknown[] = [];
   const socket = {
+    connected: true,
     data: { userId: 'user-1', deviceId: null, expiresAt: Date.now() + 60_000 },
     on: (event: string, handler: (payload: unknown, ack: (answer: unknown) => void) => void) => handlers.set(event, handler),
     to: (room: string) => ({ emit: (event: string, payload: unknown) => toOtherDevices.push({ room, event, payload }) }),
@@ -32,7 +33,7 @@ describe('InboxRequests: read', () => {
   it('answers the client once the read is stored, and publishes its events when the broker is back', async () => {
     const kafka = flakyProducer(2);
     const publisher = new EventPublisher(kafka.producer, logger, instantRetry(5));
-    const requests = new InboxRequests(inbox, publisher, logger, null);
+    const requests = new InboxRequests(inbox, publisher, logger, null, 5);
     const client = socketOfUser1();
     requests.attach(client.socket);
 
@@ -47,7 +48,7 @@ describe('InboxRequests: read', () => {
   it('still answers ok when the events cannot be published at all: the read did count', async () => {
     const kafka = flakyProducer(10);
     const publisher = new EventPublisher(kafka.producer, logger, instantRetry(3));
-    const requests = new InboxRequests(inbox, publisher, logger, null);
+    const requests = new InboxRequests(inbox, publisher, logger, null, 5);
     const client = socketOfUser1();
     requests.attach(client.socket);
 
@@ -62,7 +63,7 @@ describe('InboxRequests: read', () => {
     const publisher = new EventPublisher(kafka.producer, logger, instantRetry(3));
     const marked: string[][] = [];
     const recording = { markRead: async (userId: string, ids: string[]) => (marked.push([userId, ...ids]), inbox.markRead(userId, ids)) } as unknown as InboxStore;
-    const requests = new InboxRequests(recording, publisher, logger, null);
+    const requests = new InboxRequests(recording, publisher, logger, null, 5);
     const client = socketOfUser1();
     requests.attach(client.socket);
 
@@ -79,7 +80,7 @@ describe('InboxRequests: read', () => {
 describe('InboxRequests: a request sent with its callback alone', () => {
   it('answers sync and read sent without a payload with invalid_argument, instead of never', async () => {
     const publisher = new EventPublisher(flakyProducer(0).producer, logger, instantRetry(3));
-    const requests = new InboxRequests(inbox, publisher, logger, null);
+    const requests = new InboxRequests(inbox, publisher, logger, null, 5);
     const client = socketOfUser1();
     requests.attach(client.socket);
     // socket.emit('sync', callback): Socket.IO hands the callback over as the first argument.
@@ -91,38 +92,79 @@ describe('InboxRequests: a request sent with its callback alone', () => {
 });
 
 describe('InboxRequests: one request of a connection at a time', () => {
-  it('answers a connection’s requests one after another, in order, and busy beyond those that may wait', async () => {
+  /** An inbox whose syncs wait until the test lets the oldest go on (`release`). */
+  function slowInbox() {
     const started: (() => void)[] = [];
+    const marked: string[] = [];
     let running = 0;
     let most = 0;
-    const slowInbox = {
+    const inbox = {
       after: async (_userId: string, afterSeq: number) => {
         most = Math.max(most, ++running);
         await new Promise<void>((resolve) => started.push(resolve));
         running -= 1;
         return { notModified: true, lastSeq: afterSeq };
       },
+      markRead: async (_userId: string, ids: string[]) => (marked.push(...ids), { read: ids, events: [] }),
     } as unknown as InboxStore;
-    const requests = new InboxRequests(slowInbox, new EventPublisher(flakyProducer(0).producer, logger, instantRetry(3)), logger, null);
+    const release = async () => {
+      await eventually(async () => started.length, (n) => n > 0, { intervalMs: 1 });
+      started.shift()!();
+    };
+    return { inbox, started, marked, release, most: () => most };
+  }
+  const requestsOn = (inbox: InboxStore, atOnce: number) => new InboxRequests(inbox, new EventPublisher(flakyProducer(0).producer, logger, instantRetry(3)), logger, null, atOnce);
+  const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+  it('answers a connection’s requests one after another, in order, and busy beyond those that may wait', async () => {
+    const slow = slowInbox();
     const client = socketOfUser1();
-    requests.attach(client.socket);
+    requestsOn(slow.inbox, 5).attach(client.socket);
 
     // One is answered while MAX_WAITING_REQUESTS wait; the two beyond are told to ask again.
     const answers = Array.from({ length: MAX_WAITING_REQUESTS + 3 }, (_, afterSeq) => client.ask('sync', { afterSeq, limit: 10 }));
-    await eventually(async () => started.length, (n) => n > 0, { intervalMs: 1 });
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(started).toHaveLength(1);
+    await eventually(async () => slow.started.length, (n) => n > 0, { intervalMs: 1 });
+    await tick();
+    expect(slow.started).toHaveLength(1);
     expect(await Promise.all(answers.slice(-2))).toEqual([busy(), busy()]);
-    for (let i = 0; i <= MAX_WAITING_REQUESTS; i++) {
-      await eventually(async () => started.length, (n) => n === 1, { intervalMs: 1 });
-      started.shift()!();
-    }
+    for (let i = 0; i <= MAX_WAITING_REQUESTS; i++) await slow.release();
     expect(await Promise.all(answers.slice(0, -2))).toEqual(Array.from({ length: MAX_WAITING_REQUESTS + 1 }, (_, afterSeq) => ({ notModified: true, lastSeq: afterSeq })));
-    expect(most).toBe(1);
+    expect(slow.most()).toBe(1);
     // Its turn over, the connection's next request is answered again.
     const next = client.ask('sync', { afterSeq: 99, limit: 10 });
-    await eventually(async () => started.length, (n) => n === 1, { intervalMs: 1 });
-    started.shift()!();
+    await slow.release();
     expect(await next).toEqual({ notModified: true, lastSeq: 99 });
+  });
+
+  it('answers at most the gateway’s share of requests at once, whatever the number of connections', async () => {
+    const slow = slowInbox();
+    const requests = requestsOn(slow.inbox, 2);
+    const clients = Array.from({ length: 3 }, () => socketOfUser1());
+    for (const client of clients) requests.attach(client.socket);
+
+    const answers = clients.map((client, afterSeq) => client.ask('sync', { afterSeq, limit: 10 }));
+    await eventually(async () => slow.started.length, (n) => n > 0, { intervalMs: 1 });
+    await tick();
+    expect(slow.started).toHaveLength(2);
+    for (let i = 0; i < 3; i++) await slow.release();
+    expect(await Promise.all(answers)).toEqual([0, 1, 2].map((afterSeq) => ({ notModified: true, lastSeq: afterSeq })));
+    expect(slow.most()).toBe(2);
+  });
+
+  it('skips a sync whose connection closed before its turn, and still stores a read that waited', async () => {
+    const slow = slowInbox();
+    const client = socketOfUser1();
+    requestsOn(slow.inbox, 5).attach(client.socket);
+
+    void client.ask('sync', { afterSeq: 0, limit: 10 });
+    void client.ask('sync', { afterSeq: 1, limit: 10 });
+    client.tell('read', { ids: ['0190a1b2-0000-7000-8000-000000000009'] });
+    await eventually(async () => slow.started.length, (n) => n > 0, { intervalMs: 1 });
+    (client.socket as unknown as { connected: boolean }).connected = false;
+    await slow.release();
+    await eventually(async () => slow.marked, (ids) => ids.length > 0, { intervalMs: 1 });
+    await tick();
+    expect(slow.started).toHaveLength(0);
+    expect(slow.marked).toEqual(['0190a1b2-0000-7000-8000-000000000009']);
   });
 });

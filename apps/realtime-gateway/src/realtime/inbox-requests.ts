@@ -17,34 +17,51 @@ export interface SocketData {
 
 export type NotificationSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
 
+/** How many clients' requests the gateway answers at once (`clientRequestsAtOnce`). */
+export const CLIENT_REQUESTS_AT_ONCE = Symbol('CLIENT_REQUESTS_AT_ONCE');
+
+/**
+ * Half the database pool: the rest stays for the deliveries' claims and acknowledgements, also when
+ * every client of a gateway just deployed reconnects to this one and syncs at once.
+ */
+export function clientRequestsAtOnce(databasePoolSize: number): number {
+  return Math.max(1, Math.floor(databasePoolSize / 2));
+}
+
 /** The client's own requests: `sync` (what is newer than my last sequence number) and `read`. */
 @Injectable()
 export class InboxRequests {
+  private readonly slots: Slots;
+
   constructor(
     private readonly inbox: InboxStore,
     private readonly publisher: EventPublisher,
     @Inject(APP_LOGGER) private readonly logger: AppLogger,
     @Inject(CLICK_LINKS) private readonly links: ClickLinks | null,
-  ) {}
+    @Inject(CLIENT_REQUESTS_AT_ONCE) atOnce: number,
+  ) {
+    this.slots = new Slots(atOnce);
+  }
 
   attach(socket: NotificationSocket): void {
     // A sync without an acknowledgement has nowhere to put its page; a read without one (a client's
     // fire-and-forget emit) still counts: it is stored and told to the other devices, unanswered.
     // A request sent with its callback alone (`emit('sync', callback)`) has the callback where the
     // payload goes: it is answered that the payload is missing, not left waiting for ever.
+    // A sync whose connection has closed by its turn has no one to answer; a read still counts.
     const turns = new OneAtATime(MAX_WAITING_REQUESTS);
-    const inTurn = (ack: unknown, work: () => Promise<unknown>) => {
-      if (turns.enqueue(() => this.answer(ack, work))) return;
+    const inTurn = (ack: unknown, work: () => Promise<unknown>, onlyWhileConnected: boolean) => {
+      if (turns.enqueue(async () => (onlyWhileConnected && !socket.connected ? undefined : this.slots.run(() => this.answer(ack, work))))) return;
       if (typeof ack === 'function') ack(busy());
       else this.logger.warn({ waiting: MAX_WAITING_REQUESTS }, 'a read without an acknowledgement was dropped: its connection has too many requests waiting');
     };
     socket.on('sync', (payload, ack) => {
       if (typeof payload === 'function') void this.answer(payload, async () => missingPayload());
-      else if (typeof ack === 'function') inTurn(ack, () => this.sync(socket, payload));
+      else if (typeof ack === 'function') inTurn(ack, () => this.sync(socket, payload), true);
     });
     socket.on('read', (payload, ack) => {
       if (typeof payload === 'function') void this.answer(payload, async () => missingPayload());
-      else inTurn(ack, () => this.read(socket, payload));
+      else inTurn(ack, () => this.read(socket, payload), false);
     });
   }
 
@@ -82,7 +99,8 @@ export class InboxRequests {
 /**
  * A connection's requests answered one at a time, in their order, at most `limit` waiting: a
  * client that emits `sync` in a loop holds one of the gateway's database connections, not all of
- * them, and the deliveries' claims and acknowledgements of every other user go on.
+ * them, and the deliveries' claims and acknowledgements of every other user go on. (All clients
+ * together hold at most `clientRequestsAtOnce`.)
  */
 export class OneAtATime {
   private tail: Promise<void> = Promise.resolve();
@@ -101,5 +119,24 @@ export class OneAtATime {
       .catch(() => undefined)
       .then(() => void (this.pending -= 1));
     return true;
+  }
+}
+
+/** At most `count` pieces of work at once; the others wait their turn, in order. */
+class Slots {
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private free: number) {}
+
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.free > 0) this.free -= 1;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    try {
+      return await work();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.free += 1;
+    }
   }
 }
