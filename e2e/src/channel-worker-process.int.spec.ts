@@ -8,7 +8,7 @@ import { startMessageCenter } from '@notify/message-center';
 import { createLogger } from '@notify/observability';
 import { eventually, freePort } from '@notify/testing';
 import { AppProcess } from './app-process';
-import { messageCenterGroups, startGroupsAtTheEnd, testKafka } from './kafka-admin';
+import { channelWorkerGroups, messageCenterGroups, startGroupsAtTheEnd, testKafka } from './kafka-admin';
 
 /** The channel worker as `npm start` runs it: its own process, no vendor account, the log drivers. */
 describe('channel worker process with the default drivers', () => {
@@ -26,17 +26,15 @@ describe('channel worker process with the default drivers', () => {
     producer = testKafka().producer({ createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();
     const port = await freePort();
-    worker = new AppProcess(
-      'apps/channel-worker/src/main.ts',
-      {
-        CHANNEL_WORKER_PORT: String(port),
-        CHANNEL_WORKER_PUSH_GROUP: `e2e-cwp-push-${run}`,
-        CHANNEL_WORKER_SMS_GROUP: `e2e-cwp-sms-${run}`,
-        CHANNEL_WORKER_EMAIL_GROUP: `e2e-cwp-email-${run}`,
-        LOG_LEVEL: 'info',
-      },
-      port,
-    );
+    const workerEnv = {
+      CHANNEL_WORKER_PORT: String(port),
+      CHANNEL_WORKER_PUSH_GROUP: `e2e-cwp-push-${run}`,
+      CHANNEL_WORKER_SMS_GROUP: `e2e-cwp-sms-${run}`,
+      CHANNEL_WORKER_EMAIL_GROUP: `e2e-cwp-email-${run}`,
+      LOG_LEVEL: 'info',
+    };
+    await startGroupsAtTheEnd(testKafka(), channelWorkerGroups(workerEnv));
+    worker = new AppProcess('apps/channel-worker/src/main.ts', workerEnv, port);
     await worker.start();
   });
 

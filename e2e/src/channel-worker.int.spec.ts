@@ -10,7 +10,7 @@ import { startMessageCenter } from '@notify/message-center';
 import { createLogger, listeningPort } from '@notify/observability';
 import { eventually, startFakeApns, startFakeHms, startFakeSmtp, startFakeTwilio, type FakeApns, type FakeHms, type FakeSmtp, type FakeTwilio } from '@notify/testing';
 import { readAllRecords } from './dead-letters';
-import { messageCenterGroups, startGroupsAtTheEnd, testKafka } from './kafka-admin';
+import { channelWorkerGroups, messageCenterGroups, startGroupsAtTheEnd, testKafka } from './kafka-admin';
 
 /** On a fresh broker and a busy machine a consumer's first group join can take a while; this is a bound, not a timing. */
 const JOIN_BUDGET = { timeoutMs: 60_000 };
@@ -127,6 +127,7 @@ describe('channel worker', () => {
       CLICK_BASE_URL: 'https://notify.example',
     };
     const capture: DestinationStream = { write: (line: string) => void workerLog.push(line) };
+    await startGroupsAtTheEnd(kafka, channelWorkerGroups(workerEnv));
     const worker = await startChannelWorker(loadChannelWorkerConfig(workerEnv), createLogger('channel-worker', 'debug', capture), {
       onFatal: () => undefined,
       clock: () => frozenAt ?? new Date(Date.now() + clockOffsetMs),

@@ -7,7 +7,7 @@ import { OutcomeEventSchema, REALTIME_NAMESPACE, Topics, type OutcomeEvent } fro
 import { ensureTopics } from '@notify/kafka';
 import { eventually, freePort } from '@notify/testing';
 import { AppProcess } from './app-process';
-import { testKafka } from './kafka-admin';
+import { startGroupsAtTheEnd, testKafka } from './kafka-admin';
 import { ownDatabase } from './own-database';
 import { seedWebsocketJob } from './websocket-job';
 
@@ -41,8 +41,9 @@ describe('a gateway killed between its claim and the acknowledgement', () => {
     await app.start();
     return { app, port };
   };
-  const gateway = (name: string) =>
-    start('apps/realtime-gateway/src/main.ts', (port) => ({
+  const gateway = async (name: string) => {
+    await startGroupsAtTheEnd(kafka, [{ groupId: `e2e-gateway-crash-${name}-${run}`, topic: Topics.deliver.websocket }]);
+    return start('apps/realtime-gateway/src/main.ts', (port) => ({
       GATEWAY_PORT: String(port),
       JWT_SECRET: secret,
       GATEWAY_GROUP: `e2e-gateway-crash-${name}-${run}`,
@@ -50,6 +51,7 @@ describe('a gateway killed between its claim and the acknowledgement', () => {
       GATEWAY_ACK_TIMEOUT_MS: String(ACK_TIMEOUT_MS),
       GATEWAY_OUTCOME_GRACE_MS: String(OUTCOME_GRACE_MS),
     }));
+  };
 
   /** A client of the user that keeps the ids it receives, and acknowledges them only when told to. */
   const client = async (port: number, acknowledges: boolean): Promise<string[]> => {

@@ -15,7 +15,7 @@ function holdingAcknowledgements(socket: NotificationSocket): { received: string
 /** A deploy of the gateway: SIGTERM while messages wait for their acknowledgements. */
 describe('realtime gateway shutdown', () => {
   // The consumer's stop (its fetch's long poll) comes first and takes seconds: the acknowledgement must outlast it.
-  const platform = new RunningPlatform({ GATEWAY_ACK_TIMEOUT_MS: '60000', GATEWAY_GROUP: uniqueId('e2e-gateway-shutdown') });
+  const platform = new RunningPlatform({ GATEWAY_ACK_TIMEOUT_MS: '60000' });
 
   beforeAll(() => platform.start());
   afterAll(() => platform.stop());

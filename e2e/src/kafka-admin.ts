@@ -36,6 +36,16 @@ export function messageCenterGroups(group: string): GroupOnTopic[] {
   ];
 }
 
+/** The consumer groups a channel worker's environment names, each with the topic it reads. */
+export function channelWorkerGroups(env: Record<string, string | undefined>): GroupOnTopic[] {
+  const groups: [string, string][] = [
+    ['CHANNEL_WORKER_PUSH_GROUP', Topics.deliver.push],
+    ['CHANNEL_WORKER_SMS_GROUP', Topics.deliver.sms],
+    ['CHANNEL_WORKER_EMAIL_GROUP', Topics.deliver.email],
+  ];
+  return groups.flatMap(([name, topic]) => (env[name] ? [{ groupId: env[name], topic }] : []));
+}
+
 /**
  * Commits each group's offsets at its topic's end, before its app starts: the app then handles what
  * its suite produces, not the history the run's earlier suites left on the shared topics. A new

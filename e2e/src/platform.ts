@@ -44,7 +44,17 @@ export class RunningPlatform {
     gatewayEnv: Record<string, string> = {},
     private readonly databaseUrl: () => string = () => process.env.DATABASE_URL!,
   ) {
-    this.env = { ...process.env, MESSAGE_CENTER_PORT: '0', GATEWAY_PORT: '0', JWT_SECRET: this.jwtSecret, NOTIFY_ROUTES: 'config/routes.yaml', ...gatewayEnv };
+    // Groups of its own: a suite that left the defaults' consumers running would keep the next from starting them at the end.
+    this.env = {
+      ...process.env,
+      MESSAGE_CENTER_PORT: '0',
+      MESSAGE_CENTER_GROUP: uniqueId('e2e-mc'),
+      GATEWAY_PORT: '0',
+      GATEWAY_GROUP: uniqueId('e2e-gw'),
+      JWT_SECRET: this.jwtSecret,
+      NOTIFY_ROUTES: 'config/routes.yaml',
+      ...gatewayEnv,
+    };
   }
 
   async start(): Promise<void> {

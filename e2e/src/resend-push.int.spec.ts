@@ -7,6 +7,7 @@ import { createLogger } from '@notify/observability';
 import { newId } from '@notify/persistence';
 import { startScheduler } from '@notify/scheduler';
 import { eventually, startFakeApns, type FakeApns } from '@notify/testing';
+import { channelWorkerGroups, startGroupsAtTheEnd, testKafka } from './kafka-admin';
 import { ownDatabase } from './own-database';
 
 /**
@@ -40,6 +41,7 @@ describe('resend to a phone', () => {
       SCHEDULER_PORT: '0',
       SCHEDULER_POLL_INTERVAL_MS: '200',
     };
+    await startGroupsAtTheEnd(testKafka(), channelWorkerGroups(env));
     apps.push(await startChannelWorker(loadChannelWorkerConfig(env), logger, { onFatal: () => undefined }));
     apps.push(await startScheduler(loadSchedulerConfig(env), logger));
   });
