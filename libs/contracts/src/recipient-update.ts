@@ -5,19 +5,20 @@ import { EmailSchema, LocaleSchema, nullsAsAbsent, UserIdSchema } from './notifi
 const deviceId = z.string().min(1).max(128);
 
 /**
- * An IANA time zone database name as written there: `UTC`, or an area and a location, each part
- * capitalised (`Asia/Shanghai`, `America/Argentina/Buenos_Aires`, `Etc/GMT-8`, the old `US/Pacific`).
- * The runtime's time zone data also takes abbreviations (`CST`, read as Chicago on a platform many of
- * whose users mean China), other cases (`asia/shanghai`) and zones IANA has removed (`SystemV/PST8`),
- * which other languages' libraries refuse.
+ * An IANA time zone database name as written there: capitalised parts (`Asia/Shanghai`, `UTC`,
+ * `Etc/GMT-8`, `EST5EDT`, `PRC`). The runtime's time zone data also takes other cases
+ * (`asia/shanghai`) and names only it and Java know: `SystemV/` zones and Java's three-letter IDs
+ * (`CST` read as Chicago, on a platform many of whose users mean China), which other languages'
+ * libraries refuse.
  */
-const TIME_ZONE_NAME = /^(?:UTC|(?:Africa|America|Antarctica|Arctic|Asia|Atlantic|Australia|Europe|Indian|Pacific|Etc|US|Canada|Brazil|Chile|Mexico)(?:\/[A-Z][A-Za-z0-9_+-]*)+)$/;
+const TIME_ZONE_NAME = /^[A-Z][A-Za-z0-9_+-]*(?:\/[A-Z][A-Za-z0-9_+-]*)*$/;
+const NOT_IANA = new Set(['ACT', 'AET', 'AGT', 'ART', 'AST', 'BET', 'BST', 'CAT', 'CNT', 'CST', 'CTT', 'EAT', 'ECT', 'IET', 'IST', 'JST', 'MIT', 'NET', 'NST', 'PLT', 'PNT', 'PRT', 'PST', 'SST', 'VST']);
 
 const knownTimeZones = new Set<string>();
 /** Whether the name is an IANA one the runtime's time zone data knows. */
 function isTimeZone(name: string): boolean {
   if (knownTimeZones.has(name)) return true;
-  if (!TIME_ZONE_NAME.test(name)) return false;
+  if (!TIME_ZONE_NAME.test(name) || NOT_IANA.has(name) || name.startsWith('SystemV/')) return false;
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: name });
   } catch {
