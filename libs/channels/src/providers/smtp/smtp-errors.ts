@@ -87,4 +87,4 @@ const POLICY_STATUS = /^\d{3}[ -][45]\.7\.\d{1,3}/;
  * table`, or a relay's host named in a reply, is the recipient's.
  */
 const NOT_THE_RECIPIENT =
-  /relay access denied|relaying (?:denied|not allowed|prohibited)|relay(?:ing)? not permitted|unable to relay|do(?:es)? not relay|sender address rejected|client host (?:\[[^\]]*\] )?(?:rejected|blocked)|helo command rejected/i;
+  /relay(?:ing)? (?:access )?(?:denied|rejected|not allowed|not permitted|prohibited)|relaying to \S* ?denied|unable to relay|do(?:es)? not relay|credentials for relay|allowed rcpthosts|sender address rejected|client host (?:\[[^\]]*\] )?(?:rejected|blocked)|helo command rejected/i;

@@ -128,6 +128,9 @@ describe('SMTP email provider', () => {
       [550, 'relay not permitted'],
       [554, '5.7.1 <alice@example.com>: Relay access denied'],
       [550, '5.7.54 SMTP; Unable to relay recipient in non-accepted domain'],
+      [550, '5.7.0 Mail relay denied [203.0.113.7]. Invalid credentials for relay for one of the domains in: example.com'],
+      [554, 'Relay rejected for policy reasons'],
+      [553, "sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)"],
     ];
     for (const [code, message] of refusals) {
       server.rejectRecipient(TO, code, message);
