@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { type BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
 import type { Socket } from 'socket.io';
 import type { ClickLinks, ClientToServerEvents, ReadResponse, ServerToClientEvents, SyncResponse } from '@notify/contracts';
 import { APP_LOGGER, type AppLogger } from '@notify/observability';
@@ -24,14 +24,19 @@ export const CLIENT_REQUESTS_AT_ONCE = Symbol('CLIENT_REQUESTS_AT_ONCE');
  * Half the database pool: the rest stays for the deliveries' claims and acknowledgements, also when
  * every client of a gateway just deployed reconnects to this one and syncs at once.
  */
+/** How long a shutdown waits for the reads still waiting for their turn. */
+const READS_DRAIN_MS = 5_000;
+
 export function clientRequestsAtOnce(databasePoolSize: number): number {
   return Math.max(1, Math.floor(databasePoolSize / 2));
 }
 
 /** The client's own requests: `sync` (what is newer than my last sequence number) and `read`. */
 @Injectable()
-export class InboxRequests {
+export class InboxRequests implements BeforeApplicationShutdown {
   private readonly slots: Slots;
+  /** Reads taken and not yet stored: a shutdown stores them before the database closes. */
+  private readonly unstoredReads = new Set<Promise<void>>();
 
   constructor(
     private readonly inbox: InboxStore,
@@ -48,21 +53,41 @@ export class InboxRequests {
     // fire-and-forget emit) still counts: it is stored and told to the other devices, unanswered.
     // A request sent with its callback alone (`emit('sync', callback)`) has the callback where the
     // payload goes: it is answered that the payload is missing, not left waiting for ever.
-    // A sync whose connection has closed by its turn has no one to answer; a read still counts.
+    // A sync whose connection has closed by its turn (on its connection, then among all clients)
+    // has no one to answer; a read still counts.
     const turns = new OneAtATime(MAX_WAITING_REQUESTS);
-    const inTurn = (ack: unknown, work: () => Promise<unknown>, onlyWhileConnected: boolean) => {
-      if (turns.enqueue(async () => (onlyWhileConnected && !socket.connected ? undefined : this.slots.run(() => this.answer(ack, work))))) return;
+    const inTurn = (ack: unknown, work: () => Promise<unknown>, onlyWhileConnected: boolean): Promise<void> | undefined => {
+      const skipped = () => onlyWhileConnected && !socket.connected;
+      const done = turns.enqueue(async () => (skipped() ? undefined : this.slots.run(async () => (skipped() ? undefined : this.answer(ack, work)))));
+      if (done) return done;
       if (typeof ack === 'function') ack(busy());
       else this.logger.warn({ waiting: MAX_WAITING_REQUESTS }, 'a read without an acknowledgement was dropped: its connection has too many requests waiting');
+      return undefined;
     };
     socket.on('sync', (payload, ack) => {
       if (typeof payload === 'function') void this.answer(payload, async () => missingPayload());
-      else if (typeof ack === 'function') inTurn(ack, () => this.sync(socket, payload), true);
+      else if (typeof ack === 'function') void inTurn(ack, () => this.sync(socket, payload), true);
     });
     socket.on('read', (payload, ack) => {
-      if (typeof payload === 'function') void this.answer(payload, async () => missingPayload());
-      else inTurn(ack, () => this.read(socket, payload), false);
+      if (typeof payload === 'function') return void this.answer(payload, async () => missingPayload());
+      const stored = inTurn(ack, () => this.read(socket, payload), false);
+      if (!stored) return;
+      this.unstoredReads.add(stored);
+      void stored.then(() => this.unstoredReads.delete(stored));
     });
+  }
+
+  /**
+   * Stores the reads still waiting for their turn, within `READS_DRAIN_MS`, before the database
+   * closes; their events are then published with the acknowledgements' (`OutcomeRecorder`). The
+   * syncs queued before them are skipped, their connections closing.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    if (this.unstoredReads.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, READS_DRAIN_MS)));
+    await Promise.race([Promise.all(this.unstoredReads), bound]);
+    clearTimeout(timer);
   }
 
   private async sync(socket: NotificationSocket, payload: unknown): Promise<SyncResponse> {
@@ -109,16 +134,19 @@ export class OneAtATime {
 
   constructor(private readonly limit: number) {}
 
-  /** Runs `work` after the requests before it; false, without running it, when `limit` already wait. */
-  enqueue(work: () => Promise<void>): boolean {
-    if (this.pending > this.limit) return false;
+  /**
+   * Runs `work` after the requests before it, and resolves when it has; undefined, without running
+   * it, when `limit` already wait.
+   */
+  enqueue(work: () => Promise<void>): Promise<void> | undefined {
+    if (this.pending > this.limit) return undefined;
     this.pending += 1;
     // A request that fails is its own answer's to report; the ones after it still get their turn.
     this.tail = this.tail
       .then(work)
       .catch(() => undefined)
       .then(() => void (this.pending -= 1));
-    return true;
+    return this.tail;
   }
 }
 
