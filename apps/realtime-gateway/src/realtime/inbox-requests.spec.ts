@@ -168,16 +168,22 @@ describe('InboxRequests: one request of a connection at a time', () => {
     expect(slow.marked).toEqual(['0190a1b2-0000-7000-8000-000000000009']);
   });
 
-  it('skips a sync whose connection closed while it waited for one of the gateway’s turns', async () => {
+  /** Two connections on a gateway that answers one request at a time, the first one's sync being answered. */
+  async function secondInLine() {
     const slow = slowInbox();
     const requests = requestsOn(slow.inbox, 1);
     const [a, b] = [socketOfUser1(), socketOfUser1()];
     requests.attach(a.socket);
     requests.attach(b.socket);
-
     void a.ask('sync', { afterSeq: 0, limit: 10 });
-    void b.ask('sync', { afterSeq: 1, limit: 10 });
     await eventually(async () => slow.started.length, (n) => n > 0, { intervalMs: 1 });
+    return { slow, requests, b };
+  }
+
+  it('skips a sync whose connection closed while it waited for one of the gateway’s turns', async () => {
+    const { slow, b } = await secondInLine();
+    void b.ask('sync', { afterSeq: 1, limit: 10 });
+    await tick();
     (b.socket as unknown as { connected: boolean }).connected = false;
     await slow.release();
     await tick();
@@ -185,14 +191,7 @@ describe('InboxRequests: one request of a connection at a time', () => {
   });
 
   it('stores the reads still waiting for their turn when the gateway shuts down', async () => {
-    const slow = slowInbox();
-    const requests = requestsOn(slow.inbox, 1);
-    const [a, b] = [socketOfUser1(), socketOfUser1()];
-    requests.attach(a.socket);
-    requests.attach(b.socket);
-
-    void a.ask('sync', { afterSeq: 0, limit: 10 });
-    await eventually(async () => slow.started.length, (n) => n > 0, { intervalMs: 1 });
+    const { slow, requests, b } = await secondInLine();
     b.tell('read', { ids: ['0190a1b2-0000-7000-8000-00000000000a'] });
     let shutDown = false;
     const shutdown = requests.beforeApplicationShutdown().then(() => void (shutDown = true));
