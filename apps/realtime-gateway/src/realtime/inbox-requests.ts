@@ -20,13 +20,13 @@ export type NotificationSocket = Socket<ClientToServerEvents, ServerToClientEven
 /** How many clients' requests the gateway answers at once (`clientRequestsAtOnce`). */
 export const CLIENT_REQUESTS_AT_ONCE = Symbol('CLIENT_REQUESTS_AT_ONCE');
 
+/** How long a shutdown waits for the reads still waiting for their turn. */
+const READS_DRAIN_MS = 5_000;
+
 /**
  * Half the database pool: the rest stays for the deliveries' claims and acknowledgements, also when
  * every client of a gateway just deployed reconnects to this one and syncs at once.
  */
-/** How long a shutdown waits for the reads still waiting for their turn. */
-const READS_DRAIN_MS = 5_000;
-
 export function clientRequestsAtOnce(databasePoolSize: number): number {
   return Math.max(1, Math.floor(databasePoolSize / 2));
 }
