@@ -12,7 +12,7 @@ describe('Aliyun SMS provider', () => {
   let provider: SmsChannelProvider;
   let log: RecordingLog;
 
-  async function start(accessKeySecret?: string): Promise<void> {
+  async function start({ accessKeySecret, breakerFailures }: { accessKeySecret?: string; breakerFailures?: number } = {}): Promise<void> {
     log = new RecordingLog();
     fake = await startFakeAliyunSms();
     provider = createSmsProvider(
@@ -23,6 +23,7 @@ describe('Aliyun SMS provider', () => {
         accessKeySecret: accessKeySecret ?? fake.accessKeySecret,
         signName: 'Notify',
         templateCode: 'SMS_100000001',
+        ...(breakerFailures === undefined ? {} : { limits: { breakerFailures } }),
       },
       { log },
     );
@@ -55,7 +56,7 @@ describe('Aliyun SMS provider', () => {
   });
 
   it('maps SignatureDoesNotMatch to a configuration error, logged without the secret', async () => {
-    await start('not-the-secret-of-this-key');
+    await start({ accessKeySecret: 'not-the-secret-of-this-key' });
     const failure = await failureOf(provider.send({ to: PHONE, body: 'x' }));
     expect(failure).toMatchObject({ kind: 'configuration', code: 'bad_credentials', vendorCode: 'SignatureDoesNotMatch', status: 400 });
     expect(fake.messages).toHaveLength(0);
@@ -85,12 +86,7 @@ describe('Aliyun SMS provider', () => {
   });
 
   it('keeps sending to everyone else after messages refused for their content', async () => {
-    log = new RecordingLog();
-    fake = await startFakeAliyunSms();
-    provider = createSmsProvider(
-      { driver: 'aliyun', baseUrl: fake.url, accessKeyId: fake.accessKeyId, accessKeySecret: fake.accessKeySecret, signName: 'Notify', templateCode: 'SMS_100000001', limits: { breakerFailures: 3 } },
-      { log },
-    );
+    await start({ breakerFailures: 3 });
     for (let i = 0; i < 3; i++) {
       fake.failNext({ code: 'isv.SMS_CONTENT_ILLEGAL', message: '短信内容包含禁止发送内容' });
       expect(await failureOf(provider.send({ to: PHONE, body: 'a refused word' }))).toMatchObject({ code: 'rejected' });
@@ -100,12 +96,7 @@ describe('Aliyun SMS provider', () => {
   });
 
   it('keeps sending to other numbers while one number’s limit refuses its messages again and again', async () => {
-    log = new RecordingLog();
-    fake = await startFakeAliyunSms();
-    provider = createSmsProvider(
-      { driver: 'aliyun', baseUrl: fake.url, accessKeyId: fake.accessKeyId, accessKeySecret: fake.accessKeySecret, signName: 'Notify', templateCode: 'SMS_100000001', limits: { breakerFailures: 3 } },
-      { log },
-    );
+    await start({ breakerFailures: 3 });
     fake.failNext({ code: 'isv.BUSINESS_LIMIT_CONTROL', message: '触发分钟级流控Permits:1' }, 3);
     for (let i = 0; i < 3; i++) expect(await failureOf(provider.send({ to: PHONE, body: `burst ${i}` }))).toMatchObject({ code: 'deferred' });
     await provider.send({ to: '+8613800005678', body: 'Your code is 123456' });
