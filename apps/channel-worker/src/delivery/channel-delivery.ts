@@ -7,6 +7,7 @@ import { afterCommit, type ChannelDeliveryStore, type DeliveryOutcomeStore } fro
 import type { ChannelSender } from '../senders/channel-sender';
 import type { DeliveryReport } from './delivery-report';
 import { summarize } from './summaries';
+import { sendSummarized } from './summary-sends';
 import { TokenRefusalWatch } from './token-refusal-watch';
 import { decideSends, type RetryTiming } from './outcome-policy';
 
@@ -119,16 +120,18 @@ export class ChannelDelivery {
     const claimed = await claims.claimSends(jobs.map((job) => job.deliveryId), SEND_LEASE_MS);
     // The claim counts the attempt; the job's own number may be stale (a re-send of an older job).
     const sendable = (job: DeliveryJob): DeliveryJob[] => (claimed.has(job.deliveryId) && !isLate(job) ? [{ ...job, attempt: claimed.get(job.deliveryId)!.attempt }] : []);
-    const { sends, members } = summarize(
+    const summarized = summarize(
       singles.flatMap(sendable),
       batches.map((batch) => batch.flatMap(sendable)).filter((batch) => batch.length > 0),
     );
-    // A summary's outcome is each of its messages' outcome.
-    const outgoing = sends.map((job) => (job.message.url ? { ...job, message: { ...job.message, url: outgoingLink(this.deps.links, job.deliveryId, job.message.url) } } : job));
-    const sent = this.tokenRefusals.review(await plan.send(outgoing));
+    const withLinks = (job: DeliveryJob): DeliveryJob => (job.message.url ? { ...job, message: { ...job.message, url: outgoingLink(this.deps.links, job.deliveryId, job.message.url) } } : job);
+    const { attempts: answers, members, splitMessages } = await sendSummarized((jobs) => plan.send(jobs.map(withLinks)), summarized);
+    if (splitMessages > 0) logger.warn({ messages: splitMessages }, 'a summary or digest was refused for its content: its messages went each on its own');
+    const sent = this.tokenRefusals.review(answers);
     for (const provider of sent.suspected) {
       logger.error({ provider, alert: 'provider_configuration' }, `${provider} refused every recent device token: taken for a configuration problem, tokens kept`);
     }
+    // A summary's outcome is each of its messages' outcome.
     const { attempts, decisions } = decideSends(sent.attempts, members, clock(), this.settings.timing);
     const recorded = await afterCommit(
       'recording outcomes',

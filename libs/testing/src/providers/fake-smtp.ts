@@ -17,6 +17,8 @@ export interface FakeSmtp {
   connections: number;
   /** Answers RCPT TO for `address` with this SMTP reply code from now on. */
   rejectRecipient(address: string, code: number, message: string): void;
+  /** Answers the DATA of every mail whose text holds `word` with this SMTP reply code from now on (a content filter). */
+  rejectText(word: string, code: number, message: string): void;
   /** Answers MAIL FROM for `address` with this SMTP reply code from now on. */
   rejectSender(address: string, code: number, message: string): void;
   /** Greets every new connection with this SMTP reply code and closes it (a blocklisted client IP), until set back to undefined. */
@@ -36,6 +38,7 @@ export async function startFakeSmtp(): Promise<FakeSmtp> {
   const password = `pw-${Math.random().toString(36).slice(2)}`;
   const rejections = new Map<string, { code: number; message: string }>();
   const senderRejections = new Map<string, { code: number; message: string }>();
+  const textRejections = new Map<string, { code: number; message: string }>();
   const mails: SmtpMail[] = [];
   const fake: FakeSmtp = {
     host: '127.0.0.1',
@@ -50,6 +53,7 @@ export async function startFakeSmtp(): Promise<FakeSmtp> {
     refuseConnections: undefined,
     rejectRecipient: (address, code, message) => rejections.set(address.toLowerCase(), { code, message }),
     rejectSender: (address, code, message) => senderRejections.set(address.toLowerCase(), { code, message }),
+    rejectText: (word, code, message) => textRejections.set(word, { code, message }),
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
   const server = new SMTPServer({
@@ -86,10 +90,13 @@ export async function startFakeSmtp(): Promise<FakeSmtp> {
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       stream.on('end', async () => {
         if (fake.dataDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, fake.dataDelayMs));
+        const raw = Buffer.concat(chunks).toString('utf8');
+        const refusal = [...textRejections].find(([word]) => raw.includes(word))?.[1];
+        if (refusal !== undefined) return callback(Object.assign(new Error(refusal.message), { responseCode: refusal.code }));
         mails.push({
           from: session.envelope.mailFrom === false ? '' : session.envelope.mailFrom.address,
           to: session.envelope.rcptTo.map((rcpt) => rcpt.address),
-          raw: Buffer.concat(chunks).toString('utf8'),
+          raw,
         });
         callback();
       });

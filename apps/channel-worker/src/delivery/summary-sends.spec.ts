@@ -1,0 +1,52 @@
+import { ProviderError, ProviderErrorCode } from '@notify/channels';
+import type { DeliveryJob } from '@notify/contracts';
+import type { SendAttempt } from '../senders/send-attempt';
+import { deliveryJob } from './jobs.spec-helper';
+import { summarize } from './summaries';
+import { sendSummarized } from './summary-sends';
+
+/** A vendor whose filter refuses any text with `word` in it, and otherwise takes everything. */
+function filteringVendor(word: string, code: ProviderErrorCode = ProviderErrorCode.Rejected) {
+  const texts: string[] = [];
+  const send = async (jobs: DeliveryJob[]): Promise<SendAttempt[]> =>
+    jobs.map((job): SendAttempt => {
+      texts.push(job.message.body);
+      if (!job.message.body.includes(word)) return { job, result: { kind: 'accepted', provider: 'twilio', receipt: { providerMessageId: `SM-${job.deliveryId}`, acceptedAt: new Date() } } };
+      return { job, result: { kind: 'refused', provider: 'twilio', error: new ProviderError({ provider: 'twilio', code, message: 'refused by the filter' }) } };
+    });
+  return { texts, send };
+}
+
+describe('sendSummarized', () => {
+  const sms = (n: number, body = `Body ${n}`) => deliveryJob(n, { channel: 'sms', endpoint: '+4915100000000', message: { ...deliveryJob(n).message, body } });
+  const outcomes = (attempts: SendAttempt[]) => attempts.map((a) => [a.job.deliveryId, a.result.kind]).sort();
+
+  it('sends again, each on its own, the messages of a digest refused for its content, so only the one refused is lost', async () => {
+    const batch = [sms(1), sms(2, 'Win at the casino'), sms(3)];
+    const vendor = filteringVendor('casino');
+    const sent = await sendSummarized(vendor.send, summarize([sms(4)], [batch]));
+    expect(vendor.texts).toHaveLength(1 + 1 + 3);
+    expect(outcomes(sent.attempts)).toEqual(outcomes([
+      { job: sms(1), result: { kind: 'accepted' } },
+      { job: sms(2), result: { kind: 'refused' } },
+      { job: sms(3), result: { kind: 'accepted' } },
+      { job: sms(4), result: { kind: 'accepted' } },
+    ] as SendAttempt[]));
+    // Each attempt stands for itself now: no summary is left to give its outcome to its members.
+    expect(sent.members.size).toBe(0);
+    expect(sent.splitMessages).toBe(3);
+  });
+
+  it('keeps a digest together when it is taken, and when it is refused for something no lone message would change', async () => {
+    const taken = await sendSummarized(filteringVendor('casino').send, summarize([], [[sms(1), sms(2)]]));
+    expect(taken.attempts).toHaveLength(1);
+    expect([...taken.members.values()].map((jobs) => jobs.length)).toEqual([2]);
+
+    const unknownNumber = filteringVendor('Body', ProviderErrorCode.InvalidEndpoint);
+    const refused = await sendSummarized(unknownNumber.send, summarize([], [[sms(1), sms(2)]]));
+    expect(unknownNumber.texts).toHaveLength(1);
+    expect(refused.attempts.map((a) => a.result.kind)).toEqual(['refused']);
+    expect(refused.members.size).toBe(1);
+    expect(refused.splitMessages).toBe(0);
+  });
+});
