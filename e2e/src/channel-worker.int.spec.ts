@@ -5,9 +5,10 @@ import { Client } from 'pg';
 import type { DestinationStream } from 'pino';
 import { startChannelWorker } from '@notify/channel-worker';
 import { loadChannelWorkerConfig, loadMessageCenterConfig } from '@notify/config';
-import { ClickLinks, OutcomeEventSchema, Topics, type DeliveryJob, type OutcomeEvent } from '@notify/contracts';
+import { ClickLinks, DeliveryJobSchema, OutcomeEventSchema, Topics, type DeliveryJob, type OutcomeEvent } from '@notify/contracts';
 import { startMessageCenter } from '@notify/message-center';
 import { createLogger, listeningPort } from '@notify/observability';
+import { newId } from '@notify/persistence';
 import { eventually, startFakeApns, startFakeHms, startFakeSmtp, startFakeTwilio, type FakeApns, type FakeHms, type FakeSmtp, type FakeTwilio } from '@notify/testing';
 import { readAllRecords } from './dead-letters';
 import { channelWorkerGroups, messageCenterGroups, startGroupsAtTheEnd, testKafka } from './kafka-admin';
@@ -84,6 +85,19 @@ describe('channel worker', () => {
     const id = `push-${randomBytes(4).toString('hex')}-${run}`;
     await produce(Topics.requests, userId, { id, type: 'security.alert', to: { userId }, channels: ['push'], content: { title: 'New sign-in', body: 'From Berlin' }, ...extra });
     return id;
+  };
+
+  /** A queued SMS delivery to `phone` for the user, stored as the message center stores one, and its job. */
+  const seedSmsJob = async (userId: string, phone: string, requestId: string): Promise<DeliveryJob> => {
+    const created = new Date();
+    const [messageId, deliveryId] = [newId(created), newId(created)];
+    await db.query(`INSERT INTO messages (id, request_id, type, recipient, created_at, contents) VALUES ($1, $2, 'security.alert', '{}', $3, '{}')`, [messageId, requestId, created]);
+    await db.query(
+      `INSERT INTO deliveries (id, message_id, user_id, channel, endpoint, locale, status, attempts, created_at) VALUES ($1, $2, $3, 'sms', $4, 'en', 'queued', 0, $5)`,
+      [deliveryId, messageId, userId, phone, created],
+    );
+    const message = { id: messageId, seq: null, type: 'security.alert', title: 'Code', body: 'Your code is 654321', data: {}, createdAt: created.toISOString() };
+    return DeliveryJobSchema.parse({ deliveryId, requestId, userId, channel: 'sms', endpoint: phone, attempt: 1, expiresAt: null, priority: 'high', locale: 'en', message });
   };
 
   beforeAll(async () => {
@@ -329,6 +343,29 @@ describe('channel worker', () => {
       await produce(Topics.requests, refusedRequest, { id: refusedRequest, type: 'security.alert', to: { email: refused }, channels: ['email'], content: { title: 'Hi' } });
       const [dead] = await settled(refusedRequest);
       expect(dead).toMatchObject({ status: 'dead', last_error: 'invalid_endpoint' });
+    });
+
+    it('texts no number its user has given up since the message was planned, and ends that delivery no_endpoint', async () => {
+      const userId = `moved-${run}`;
+      const [oldPhone, newPhone] = ['+4915', '+4916'].map((prefix) => `${prefix}${String(Math.floor(Math.random() * 1e8)).padStart(8, '0')}`) as [string, string];
+      personalData.push(oldPhone, newPhone);
+      await produce(Topics.recipients, userId, { op: 'upsert', userId, phone: newPhone });
+      await eventually(async () => (await db.query('SELECT 1 FROM recipients WHERE user_id = $1 AND phone = $2', [userId, newPhone])).rowCount, (n) => n === 1);
+
+      // Two jobs of the user, as a retry or a scheduled send brings them: one planned before the
+      // number changed, one after.
+      const jobs = await Promise.all([oldPhone, newPhone].map((phone, i) => seedSmsJob(userId, phone, `moved-${i}-${run}`)));
+      await producer.send({ topic: Topics.deliver.sms, messages: jobs.map((job) => ({ key: userId, value: JSON.stringify(job) })) });
+
+      const rows = await eventually(
+        async () => (await db.query<DeliveryRow>(`SELECT id, status, last_error FROM deliveries WHERE id = ANY($1)`, [jobs.map((job) => job.deliveryId)])).rows,
+        (r) => r.length === 2 && r.every((d) => eventsOf(d.id).length > 0),
+        JOIN_BUDGET,
+      );
+      const byId = new Map(rows.map((row) => [row.id, [row.status, row.last_error]]));
+      expect(jobs.map((job) => byId.get(job.deliveryId))).toEqual([['dead', 'no_endpoint'], ['sent', null]]);
+      expect(twilio.messages.filter((m) => m.to === oldPhone)).toEqual([]);
+      expect(twilio.messages.filter((m) => m.to === newPhone)).toEqual([expect.objectContaining({ body: 'Your code is 654321' })]);
     });
 
     it('copies a record that is not a delivery job to the topic’s dead-letter topic and goes on', async () => {

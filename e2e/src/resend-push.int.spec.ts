@@ -109,6 +109,7 @@ describe('resend to a phone and a mailbox', () => {
   it('mails the messages of a digest the server refused for one message’s words each on its own, so only that one is lost', async () => {
     const userId = `mailbox-${run}`;
     const address = `digest-${run}@example.com`;
+    await db.query(`INSERT INTO recipients (user_id, email) VALUES ($1, $2)`, [userId, address]);
     smtp.rejectText('casino', 554, '5.7.1 Message content rejected');
     const contents = [
       { title: 'Invoice', body: 'Your invoice is ready' },

@@ -3,21 +3,26 @@ import type { EmailChannelProvider, EmailMessage } from '@notify/channels';
 import type { DeliveryJob } from '@notify/contracts';
 import type { WeightedLimit } from '../delivery/weighted-limit';
 import type { ChannelSender, SendPlan } from './channel-sender';
+import type { ContactStore } from '@notify/persistence';
+import { currentEndpoints, unreachable } from './current-endpoint';
 import { attempt } from './send-attempt';
 
-/** Email to the job's address, with a text and an HTML body of the rendered message. */
+/** Email to the job's address while it is still its user's, with a text and an HTML body of the rendered message. */
 export class EmailSender implements ChannelSender {
   readonly channel = 'email' as const;
 
   constructor(
     private readonly provider: EmailChannelProvider,
+    private readonly contacts: ContactStore,
     private readonly limit: WeightedLimit,
   ) {}
 
-  plan(): Promise<SendPlan> {
-    return Promise.resolve({
-      send: (claimed) => Promise.all(claimed.map((job) => this.limit.run(1, () => attempt(job, this.provider.id, () => this.provider.send(emailOf(job)))))),
-    });
+  async plan(jobs: DeliveryJob[]): Promise<SendPlan> {
+    const isCurrent = await currentEndpoints(this.contacts, jobs, 'email');
+    return {
+      send: (claimed) =>
+        Promise.all(claimed.map((job) => (isCurrent(job) ? this.limit.run(1, () => attempt(job, this.provider.id, () => this.provider.send(emailOf(job)))) : unreachable(job)))),
+    };
   }
 }
 

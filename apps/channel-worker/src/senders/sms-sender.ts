@@ -2,23 +2,31 @@ import type { SmsChannelProvider } from '@notify/channels';
 import type { DeliveryJob } from '@notify/contracts';
 import type { WeightedLimit } from '../delivery/weighted-limit';
 import type { ChannelSender, SendPlan } from './channel-sender';
+import type { ContactStore } from '@notify/persistence';
+import { currentEndpoints, unreachable } from './current-endpoint';
 import { attempt } from './send-attempt';
 import { SMS_TEXT_UNITS, summaryTitle } from '../delivery/summaries';
 
-/** SMS to the job's E.164 number; the adapter checks the number before any vendor call. */
+/** SMS to the job's E.164 number while it is still its user's; the adapter checks the number before any vendor call. */
 export class SmsSender implements ChannelSender {
   readonly channel = 'sms' as const;
 
   constructor(
     private readonly provider: SmsChannelProvider,
+    private readonly contacts: ContactStore,
     private readonly limit: WeightedLimit,
   ) {}
 
-  plan(): Promise<SendPlan> {
-    return Promise.resolve({
+  async plan(jobs: DeliveryJob[]): Promise<SendPlan> {
+    const isCurrent = await currentEndpoints(this.contacts, jobs, 'phone');
+    return {
       send: (claimed) =>
-        Promise.all(claimed.map((job) => this.limit.run(1, () => attempt(job, this.provider.id, () => this.provider.send({ to: job.endpoint, body: smsText(job) }))))),
-    });
+        Promise.all(
+          claimed.map((job) =>
+            isCurrent(job) ? this.limit.run(1, () => attempt(job, this.provider.id, () => this.provider.send({ to: job.endpoint, body: smsText(job) }))) : unreachable(job),
+          ),
+        ),
+    };
   }
 }
 
