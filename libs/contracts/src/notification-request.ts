@@ -115,9 +115,14 @@ const LinkSchema = z
   .regex(/^https?:\/\//i, 'an http or https URL')
   .max(2048);
 
-/** Whether a text is a link a message may lead to (`content.url`, a template's rendered `url`). */
-export function isLink(text: string): boolean {
-  return LinkSchema.safeParse(text).success;
+/**
+ * The link a text stands for, as a request's `content.url` is read (trimmed of any Unicode space,
+ * which z.url() does before its checks), or undefined when it is no link a message may lead to.
+ * Only the result may be parsed again: a link led by a no-break space passes the check as written,
+ * and `new URL` refuses it.
+ */
+export function linkOf(text: string): string | undefined {
+  return LinkSchema.safeParse(text).data;
 }
 
 export const PrioritySchema = z.enum(['high', 'normal', 'low']);

@@ -289,6 +289,13 @@ describe('planMessage', () => {
       expect(plan({ type: 'order.linked', to: { userId: 'u-en' }, data: { orderNo: '1234\n', site: ' https://shop.example' } }).contents[0]!.url).toBe('https://shop.example/orders/1234');
     });
 
+    it('reads a link led or ended by a Unicode space (no-break, ideographic) as the address in it, instead of failing the whole batch', () => {
+      const url = (site: string, orderNo: string) => plan({ type: 'order.linked', to: { userId: 'u-en' }, data: { orderNo, site } }).contents[0]!.url;
+      expect(url('\u00a0https://shop.example', '1234\u3000')).toBe('https://shop.example/orders/1234');
+      expect(url('\ufeffhttps://shop.example', '1234\u2028')).toBe('https://shop.example/orders/1234');
+      expect(() => url('https://shop.example\u3000', '1234')).toThrow(TemplateRenderError);
+    });
+
     it('takes the literal content’s link when the route has no templates', () => {
       const message = plan({ type: 'promo.spring', to: { userId: 'u-bare' }, content: { title: 'Sale', url: 'https://shop.example/sale' } });
       expect(message.contents).toEqual([{ locale: 'en', title: 'Sale', body: '', url: 'https://shop.example/sale' }]);

@@ -1,4 +1,4 @@
-import { ErrorCode, isLink, type Channel, type NotificationRequest } from '@notify/contracts';
+import { ErrorCode, linkOf, type Channel, type NotificationRequest } from '@notify/contracts';
 import type { PlannedDelivery, PlannedMessage, RecipientDirectory } from '@notify/persistence';
 import { pickLocale } from '../routing/locale';
 import { channelsOf, type Route } from '../routing/route-table';
@@ -121,9 +121,10 @@ function render(request: NotificationRequest, route: Route, locale: string): { t
   const { title = '', body = '', url } = template ? renderTemplate(template, request, route, locale) : (request.content ?? {});
   if (url === undefined) return { title, body };
   // The request's link was checked with the request; a template's only now that it is rendered.
-  if (!isLink(url)) throw new TemplateRenderError(`template ${route.type}/${locale}: url: not an http or https URL of at most 2048 characters`);
-  // Stored as the address it is read as: a trailing newline from the data or a space is not kept.
-  return { title, body, url: new URL(url).href };
+  const link = linkOf(url);
+  if (link === undefined) throw new TemplateRenderError(`template ${route.type}/${locale}: url: not an http or https URL of at most 2048 characters`);
+  // Stored as the address it is read as: a space or a newline from the data around it is not kept.
+  return { title, body, url: new URL(link).href };
 }
 
 function renderTemplate(template: LocalizedTemplate, request: NotificationRequest, route: Route, locale: string): { title: string; body: string; url?: string } {

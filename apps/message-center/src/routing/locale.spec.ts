@@ -17,6 +17,14 @@ describe('pickLocale', () => {
 
   it('prefers the bare language over another region of it', () => {
     expect(pickLocale(['zh-TW'], ['en', 'zh-CN', 'zh'], 'en')).toBe('zh');
+    expect(pickLocale(['en-GB'], ['en-US', 'en'], 'fr')).toBe('en');
+  });
+
+  it('gives a region that writes Traditional Chinese the Traditional template, whichever comes first', () => {
+    expect(pickLocale(['zh-HK'], ['zh-CN', 'zh-TW'], 'en')).toBe('zh-TW');
+    expect(pickLocale(['zh-TW'], ['zh-Hans', 'zh-Hant'], 'en')).toBe('zh-Hant');
+    expect(pickLocale(['zh-MO'], ['zh', 'zh-Hant'], 'en')).toBe('zh-Hant');
+    expect(pickLocale(['zh-SG'], ['zh-TW', 'zh-CN'], 'en')).toBe('zh-CN');
   });
 
   it('prefers a language match of an earlier candidate (the request) to an exact match of a later one (the profile)', () => {

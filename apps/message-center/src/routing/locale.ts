@@ -2,7 +2,8 @@ import { localeTag } from '@notify/contracts';
 
 /**
  * Picks the best available locale: candidates are tried in order, each first exactly (ignoring
- * case), then by its language (`zh-TW` → `zh`, then any `zh-*`); the fallback when none matches.
+ * case), then by its script (`zh-HK` → `zh-TW`), then by its language (`zh-TW` → `zh`, then any
+ * `zh-*`); the fallback when none matches.
  * An earlier candidate's language match beats a later candidate's exact match: the request's
  * locale outranks the profile's. Candidates and available locales are compared as the canonical
  * tags they mean (`localeTag`): a profile stored as `zh_CN` or `in_ID` before locales were checked
@@ -18,11 +19,15 @@ export function pickLocale(candidates: readonly (string | null | undefined)[], a
     if (exact) return exact;
     const language = candidate.split('-')[0]!;
     const ofLanguage = templates.filter(([tag]) => tag.split('-')[0] === language);
-    // A candidate that names its script (zh-Hans-HK) takes a template of that script next (zh-CN).
-    const script = scriptOf(candidate, false);
+    // Next the bare language when it is written in the candidate's script, else a template of that
+    // script: the one the candidate names (zh-Hans-HK → zh-CN) or, naming none, its likely one
+    // (zh-HK and zh-TW → zh-TW or zh-Hant; a bare zh means Simplified).
+    const script = scriptOf(candidate, true);
+    const bare = byTag.get(language);
+    if (bare !== undefined && scriptOf(language, true) === script) return bare;
     const sameScript = script && ofLanguage.find(([tag]) => scriptOf(tag, true) === script);
     if (sameScript) return sameScript[1];
-    const sameLanguage = byTag.get(language) ?? ofLanguage[0]?.[1];
+    const sameLanguage = bare ?? ofLanguage[0]?.[1];
     if (sameLanguage) return sameLanguage;
   }
   return fallback;
