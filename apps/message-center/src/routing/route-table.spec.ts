@@ -266,6 +266,17 @@ describe('RouteTable.from', () => {
       expect(error.problems[0]).toMatch(/^routes\.order\.shipped\.templates\.en\.body: MALFORMED_ARGUMENT at character \d+ in "Order \{orderNo is on its way"$/);
     });
 
+    it('reports a link template that can never render to an http or https URL, and takes one that can', () => {
+      const linking = (url: string) => () =>
+        RouteTable.from({ version: 1, routes: { 'order.shipped': { channels: ['websocket'], templates: { en: { title: 'Shipped', body: '{orderNo}', url } } } } });
+      expect(routeTableError(linking('/orders/{orderNo}')).problems).toEqual(['routes.order.shipped.templates.en.url: cannot begin an http or https URL with "/orders/" in "/orders/{orderNo}"']);
+      expect(routeTableError(linking('shop.example/o/{orderNo}')).problems).toEqual([expect.stringMatching(/^routes\.order\.shipped\.templates\.en\.url: cannot begin/)]);
+      expect(routeTableError(linking('https://shop example/sale')).problems).toEqual([expect.stringMatching(/^routes\.order\.shipped\.templates\.en\.url: not an http or https URL/)]);
+      for (const url of ['https://shop.example/o/{orderNo}', 'HTTP://shop.example/{orderNo}', '{site}/o/{orderNo}', 'http{secure, select, yes {s} other {}}://shop.example', 'https://shop.example/sale']) {
+        expect(routeOf(linking(url)(), 'order.shipped').templates.get('en')).toBeDefined();
+      }
+    });
+
     it('reports a route whose templates lack its default locale, with its path', () => {
       const error = routeTableError(() =>
         RouteTable.from({

@@ -1,6 +1,7 @@
 // The parser intl-messageformat parses with (it pins the version), for the kinds of its parsed elements.
 import { TYPE, type MessageFormatElement } from '@formatjs/icu-messageformat-parser';
 import { IntlMessageFormat } from 'intl-messageformat';
+import { linkOf } from '@notify/contracts';
 
 /**
  * What a variable must hold, by how a template uses it. The formatter turns anything else into
@@ -46,7 +47,7 @@ export class LocalizedTemplate {
       try {
         // Notifications are plain text: `<b>` is text, not a rich-text tag whose formatter no request supplies.
         const compiled = new IntlMessageFormat(text, locale, undefined, { ignoreTag: true });
-        const unformattable = formatProblems(compiled.getAst(), locale);
+        const unformattable = [...formatProblems(compiled.getAst(), locale), ...(field === 'url' ? linkProblems(compiled.getAst()) : [])];
         if (unformattable.length === 0) return compiled;
         problems.push(...unformattable.map((problem) => `${field}: ${problem} in "${text}"`));
         return undefined;
@@ -159,3 +160,20 @@ function isFiniteNumber(value: unknown): value is number {
 function isNumeric(value: unknown): boolean {
   return isFiniteNumber(value) || (typeof value === 'string' && DECIMAL.test(value));
 }
+
+/**
+ * Why a `url` template can never render to an http or https link, if it cannot: its fixed text alone
+ * is no link, or its fixed start (`/orders/{orderNo}`, `shop.example/{path}`) cannot begin one. Such a
+ * template sends every request of its type to the DLQ, so the route table refuses it at start.
+ */
+function linkProblems(ast: MessageFormatElement[]): string[] {
+  const firstVariable = ast.findIndex((element) => element.type !== TYPE.literal);
+  const literal = (elements: MessageFormatElement[]) => elements.map((element) => (element.type === TYPE.literal ? element.value : '')).join('');
+  if (firstVariable === -1) {
+    return linkOf(literal(ast)) === undefined ? ['not an http or https URL of at most 2048 characters'] : [];
+  }
+  const start = literal(ast.slice(0, firstVariable)).trimStart().toLowerCase();
+  const canBegin = ['http://', 'https://'].some((scheme) => start.startsWith(scheme) || scheme.startsWith(start));
+  return canBegin ? [] : [`cannot begin an http or https URL with "${start}"`];
+}
+
