@@ -32,6 +32,26 @@ describe('TokenRefusalWatch', () => {
     expect(deactivating(watch.review([accepted(), refused()]).attempts)).toBe(1);
   });
 
+  it('deactivates stale tokens that come back on a retry once the provider has accepted sends since, instead of suspecting it again', () => {
+    const watch = new TokenRefusalWatch(10);
+    const stale = Array.from({ length: 10 }, () => refused('xiaomi', '20301'));
+    expect(watch.review(stale).suspected).toEqual(['xiaomi']);
+    expect(watch.review([accepted('xiaomi')]).suspected).toEqual([]);
+    const retried = stale.map((attempt) => ({ ...attempt, job: { ...attempt.job, attempt: 2 } }));
+    const again = watch.review(retried);
+    expect(again.suspected).toEqual([]);
+    expect(deactivating(again.attempts)).toBe(10);
+  });
+
+  it('still keeps the tokens of retried sends while the provider accepts nothing (the configuration is still wrong)', () => {
+    const watch = new TokenRefusalWatch(10);
+    const first = Array.from({ length: 10 }, () => refused('hms', '80300007'));
+    expect(watch.review(first).suspected).toEqual(['hms']);
+    const retried = watch.review(first.map((attempt) => ({ ...attempt, job: { ...attempt.job, attempt: 2 } })));
+    expect(retried.suspected).toEqual(['hms']);
+    expect(deactivating(retried.attempts)).toBe(0);
+  });
+
   it('reports a suspected provider only in a batch where it refused tokens, not in every other provider’s batch', () => {
     const watch = new TokenRefusalWatch(10);
     expect(watch.review(Array.from({ length: 10 }, () => refused())).suspected).toEqual(['apns']);

@@ -5,7 +5,7 @@ import type { SendAttempt } from '../senders/send-attempt';
  * Keeps one configuration mistake from deactivating every device. A wrong APNs environment
  * (BadDeviceToken), a wrong bundle id (DeviceTokenNotForTopic), another Firebase project's key
  * (SENDER_ID_MISMATCH) or a wrong HMS app id (80300007) make the vendor call every token dead at
- * once. A provider that has given `threshold` such refusals in a row since it last accepted a send,
+ * once. A provider that has given `threshold` such refusals of first attempts in a row since it last accepted a send,
  * and accepted none in the batch, is taken to be misconfigured: its token refusals become
  * configuration errors (an alert, an hour's wait, the tokens kept) until it accepts a send again.
  * (Counted over a window of its last 50 answers instead, a worker that had been sending for a while
@@ -25,7 +25,12 @@ export class TokenRefusalWatch {
       const answer = tokenAnswerOf(attempt);
       if (answer === undefined) continue;
       (answer.refused ? refusedNow : acceptedNow).add(answer.provider);
-      this.refusalsInARow.set(answer.provider, answer.refused ? (this.refusalsInARow.get(answer.provider) ?? 0) + 1 : 0);
+      if (!answer.refused) this.refusalsInARow.set(answer.provider, 0);
+      // Only a first attempt adds to the run. Retried refusals are those the watch already saw (or
+      // converted): counted again, ten stale HMS or Xiaomi tokens (whose "not a valid token" is also
+      // the answer for a stale one) came back together every hour and were taken for a configuration
+      // problem each time, never deactivated, until they ran out of attempts.
+      else if (attempt.job.attempt === undefined || attempt.job.attempt <= 1) this.refusalsInARow.set(answer.provider, (this.refusalsInARow.get(answer.provider) ?? 0) + 1);
     }
     // Only a provider that refused tokens in this batch: one that took no part in it has nothing to
     // convert, and reporting it again raised the configuration alert on every other provider's batch.

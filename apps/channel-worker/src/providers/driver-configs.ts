@@ -52,6 +52,7 @@ export function pushChannelConfig(c: ChannelWorkerConfig): PushChannelConfig {
             driver: 'xiaomi' as const,
             baseUrl: c.xiaomiBaseUrl,
             packageName: c.xiaomiPackageName ?? '',
+            channelId: c.xiaomiChannelId,
             appSecret: c.xiaomiAppSecret,
             appSecretFile: c.xiaomiAppSecretFile,
             limits: c.xiaomiLimits,

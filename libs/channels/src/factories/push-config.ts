@@ -41,6 +41,7 @@ export const XiaomiDriverSchema = z.object({
   driver: z.literal('xiaomi'),
   baseUrl: z.url().default('https://api.xmpush.xiaomi.com'),
   packageName: z.string().min(1),
+  channelId: z.string().min(1).optional(),
   appSecret: z.string().min(1).optional(),
   appSecretFile: z.string().min(1).optional(),
   limits: ProviderLimitsSchema,

@@ -50,8 +50,16 @@ export function createPushProvider(config: PushDriverConfig = { driver: 'log' },
         clock,
       );
     case 'xiaomi':
+      if (parsed.channelId === undefined) {
+        log.warn({ provider: 'xiaomi' }, "no Mi Push channel id (PUSH_XIAOMI_CHANNEL_ID): Mi Push's default channel shows one notification per device a day, and drops the rest");
+      }
       return new XiaomiProvider(
-        { baseUrl: parsed.baseUrl, packageName: parsed.packageName, appSecret: resolveSecret('push', 'xiaomi.appSecret', parsed.appSecret, parsed.appSecretFile) },
+        {
+          baseUrl: parsed.baseUrl,
+          packageName: parsed.packageName,
+          ...(parsed.channelId === undefined ? {} : { channelId: parsed.channelId }),
+          appSecret: resolveSecret('push', 'xiaomi.appSecret', parsed.appSecret, parsed.appSecretFile),
+        },
         guardFor('xiaomi', resolveLimits(parsed.limits), deps),
         clock,
       );

@@ -113,6 +113,11 @@ const pushSettings = {
   xiaomiDriver: setting('PUSH_XIAOMI_DRIVER', z.enum(['log', 'xiaomi']).default('log'), 'Driver for xiaomi devices: log, or xiaomi (Mi Push)'),
   xiaomiBaseUrl: setting('PUSH_XIAOMI_BASE_URL', url('https://api.xmpush.xiaomi.com'), 'Mi Push server API'),
   xiaomiPackageName: setting('PUSH_XIAOMI_PACKAGE_NAME', text(), 'Android package name of the app'),
+  xiaomiChannelId: setting(
+    'PUSH_XIAOMI_CHANNEL_ID',
+    text(),
+    "Mi Push channel id for the pushes (the app's private-message channel); without one Mi Push shows one notification per device a day",
+  ),
   xiaomiAppSecret: setting('PUSH_XIAOMI_APP_SECRET', text(), 'Mi Push app secret', { sensitive: true }),
   xiaomiAppSecretFile: setting('PUSH_XIAOMI_APP_SECRET_FILE', text(), 'File holding the Mi Push app secret'),
   xiaomiLimits: setting('PUSH_XIAOMI_LIMITS', limits(), LIMITS_HELP),

@@ -18,6 +18,8 @@ export interface FcmFailure {
   apiStatus?: string;
   retryAfterSeconds?: number;
   delayMs?: number;
+  /** The error's message; `scripted failure` when absent. */
+  message?: string;
 }
 
 export interface FakeFcmOptions {
@@ -105,7 +107,7 @@ export async function startFakeFcm(options: FakeFcmOptions = {}): Promise<FakeFc
     if (ttl !== undefined && Number(ttl) > FCM_MAX_TTL_SECONDS) return fcmError(400, 'INVALID_ARGUMENT', 'Invalid value at \'message.android.ttl\'', 'INVALID_ARGUMENT');
     const failure = failures.take();
     if (failure !== undefined) {
-      const reply = fcmError(failure.status, failure.apiStatus ?? API_STATUS[failure.status] ?? 'UNKNOWN', 'scripted failure', failure.errorCode);
+      const reply = fcmError(failure.status, failure.apiStatus ?? API_STATUS[failure.status] ?? 'UNKNOWN', failure.message ?? 'scripted failure', failure.errorCode);
       return {
         ...reply,
         ...(failure.retryAfterSeconds === undefined ? {} : { headers: { 'retry-after': String(failure.retryAfterSeconds) } }),

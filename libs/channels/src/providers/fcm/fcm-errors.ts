@@ -45,6 +45,13 @@ function fcmErrorCode(details: NonNullable<NonNullable<FcmErrorBody['error']>['d
   return details.find((detail) => detail['@type']?.endsWith('FcmError'))?.errorCode;
 }
 
+/**
+ * QUOTA_EXCEEDED is the project's quota, a topic's rate or one device's rate; the message says which.
+ * Too many pushes to one device (a runaway producer, a busy chat) say nothing about FCM: that device
+ * waits, as for APNs' TooManyRequests, and no circuit opens for every other FCM user.
+ */
+const DEVICE_RATE = /device message rate/i;
+
 /** FCM's documented answer for a token it does not know: INVALID_ARGUMENT, saying so in its message. */
 const NOT_A_VALID_TOKEN = /registration token is not a valid FCM registration token/i;
 
@@ -59,7 +66,9 @@ export function fcmError(answer: HttpAnswer, token: string, now: number): Provid
   const mapping: Mapping =
     errorCode === 'INVALID_ARGUMENT' && badToken
       ? { code: ProviderErrorCode.InvalidEndpoint, deactivateToken: true }
-      : ((errorCode === undefined ? undefined : ERROR_CODES[errorCode]) ?? (error?.status === undefined ? undefined : STATUSES[error.status]) ?? byStatus(answer.status));
+      : errorCode === 'QUOTA_EXCEEDED' && DEVICE_RATE.test(error?.message ?? '')
+        ? { code: ProviderErrorCode.Deferred }
+        : ((errorCode === undefined ? undefined : ERROR_CODES[errorCode]) ?? (error?.status === undefined ? undefined : STATUSES[error.status]) ?? byStatus(answer.status));
   return new ProviderError({
     provider: 'fcm',
     code: mapping.code,

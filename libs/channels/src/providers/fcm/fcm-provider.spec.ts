@@ -110,6 +110,12 @@ describe('FCM provider', () => {
     expect(await failureOf(provider.send({ token: TOKEN, content }))).toMatchObject({ kind: 'transient', code: 'rate_limited', retryAfterMs: 17_000 });
   });
 
+  it('puts off only the device when QUOTA_EXCEEDED is its own message rate, which opens no circuit for every other device', async () => {
+    await start();
+    fake.failNext({ status: 429, errorCode: 'QUOTA_EXCEEDED', message: 'Device message rate exceeded.', retryAfterSeconds: 30 });
+    expect(await failureOf(provider.send({ token: TOKEN, content }))).toMatchObject({ kind: 'transient', code: 'deferred', retryAfterMs: 30_000 });
+  });
+
   it('maps UNAVAILABLE to a transient error', async () => {
     await start();
     fake.failNext({ status: 503, errorCode: 'UNAVAILABLE', retryAfterSeconds: 5 });

@@ -34,8 +34,10 @@ const CODES: Record<number, Mapping> = {
 };
 const NO_VALID_TARGETS: Mapping = { code: ProviderErrorCode.InvalidEndpoint, deactivateToken: true };
 const DAY_MS = 86_400_000;
-/** China Standard Time, UTC+8 all year: the day of Mi Push's daily quota (10034). */
+/** China Standard Time, UTC+8 all year: the day of Mi Push's daily quotas. */
 const CHINA_OFFSET_MS = 8 * 3_600_000;
+/** The app's messages for the day (10034) and its delivered pushes for the day ("exceed quota", 200001) are used up. */
+const DAILY_QUOTA = new Set([10034, 200001]);
 
 /** One result per regid: `bad_regids` fail and should be deactivated, the rest share the message id. */
 export function xiaomiResults(answer: HttpAnswer, regids: string[], acceptedAt: Date): PushResult[] {
@@ -56,7 +58,7 @@ export function xiaomiResults(answer: HttpAnswer, regids: string[], acceptedAt: 
     vendorCode: body.code === undefined ? undefined : String(body.code),
     status: answer.status,
     // The daily quota comes back at midnight in China; retried sooner, a delivery spends its attempts for nothing.
-    retryAfterMs: body.code === 10034 ? DAY_MS - ((acceptedAt.getTime() + CHINA_OFFSET_MS) % DAY_MS) : parseRetryAfter(answer.headers.get('retry-after'), acceptedAt.getTime()),
+    retryAfterMs: DAILY_QUOTA.has(body.code ?? 0) ? DAY_MS - ((acceptedAt.getTime() + CHINA_OFFSET_MS) % DAY_MS) : parseRetryAfter(answer.headers.get('retry-after'), acceptedAt.getTime()),
     // Mi Push's text can quote a regid it was sent: each is masked, as the HMS adapter does.
     message: `batch of ${regids.length} refused with ${answer.status} ${body.code ?? ''}: ${maskedRegids(body.reason ?? body.description ?? 'no reason', regids)}`,
   });

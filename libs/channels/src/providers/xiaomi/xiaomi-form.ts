@@ -17,10 +17,10 @@ export const XIAOMI_DESCRIPTION_CHARS = 127;
 const unlessBlank = (text: string, other: string): string => (text.trim() === '' ? other : text);
 
 /** The form fields of `/v3/message/regid` for a comma-separated list of regids. */
-export function xiaomiForm(regids: string[], content: PushContent, packageName: string, now: number): URLSearchParams {
+export function xiaomiForm(regids: string[], content: PushContent, app: { packageName: string; channelId?: string }, now: number): URLSearchParams {
   const form = new URLSearchParams({
     registration_id: regids.join(','),
-    restricted_package_name: packageName,
+    restricted_package_name: app.packageName,
     // 0 shows a notification; 1 hands the payload to the running app only.
     pass_through: content.silent ? '1' : '0',
     title: shortened(unlessBlank(content.title, content.body), XIAOMI_TITLE_CHARS),
@@ -28,6 +28,7 @@ export function xiaomiForm(regids: string[], content: PushContent, packageName: 
     payload: JSON.stringify(content.data ?? {}),
     notify_type: '-1',
   });
+  if (app.channelId !== undefined) form.set('extra.channel_id', app.channelId);
   if (content.expiresAt !== undefined) form.set('time_to_live', String(Math.min(XIAOMI_MAX_TTL_MS, Math.max(0, content.expiresAt.getTime() - now))));
   if (content.collapseKey !== undefined) form.set('notify_id', String(notifyId(content.collapseKey)));
   return form;

@@ -48,6 +48,17 @@ describe('Xiaomi push provider', () => {
     expect(results[0]?.receipt?.providerMessageId).toMatch(/^scm/);
   });
 
+  it('sends on the configured channel (extra.channel_id), and warns at start without one: the default channel shows one push a day', async () => {
+    await start();
+    await provider.sendMany({ tokens: regids, content });
+    expect(fake.messages[0]?.form.has('extra.channel_id')).toBe(false);
+    expect(log.text).toContain('PUSH_XIAOMI_CHANNEL_ID');
+    const onChannel = createPushProvider({ driver: 'xiaomi', baseUrl: fake.url, packageName: fake.packageName, channelId: '101', appSecret: fake.appSecret });
+    await onChannel.sendMany({ tokens: regids, content });
+    await onChannel.close();
+    expect(fake.messages[1]?.form.get('extra.channel_id')).toBe('101');
+  });
+
   it('cuts the title under the 50 characters and the description under the 128 Mi Push takes, and fills a blank one from the other', async () => {
     // Mi Push refuses longer, empty or blank texts, and the whole call with them ("长度小于50",
     // "长度小于128", "不允许全是空白字符"); the other vendors take 100 and 400.
@@ -110,14 +121,16 @@ describe('Xiaomi push provider', () => {
     // 2026-12-04 22:30 in Beijing (UTC+8): the daily quota is back in 90 minutes.
     await start(undefined, new ManualClock(Date.parse('2026-12-04T14:30:00Z')));
     const answers: Record<number, string> = {};
-    for (const code of [10034, 10027, 22022, 21302, 65009, 10017, 20301]) {
+    for (const code of [10034, 200001, 10027, 22022, 21302, 65009, 10017, 20301]) {
       fake.failNext({ code, reason: 'refused' });
       const failure = await failureOf(provider.send({ token: regids[0] as string, content }));
       answers[code] = `${failure.kind}/${failure.code}`;
-      if (code === 10034) expect(failure.retryAfterMs).toBe(90 * 60_000);
+      // Both daily quotas: the messages sent (10034) and the pushes delivered ("exceed quota", 200001).
+      if (code === 10034 || code === 200001) expect(failure.retryAfterMs).toBe(90 * 60_000);
     }
     expect(answers).toEqual({
       10034: 'transient/rate_limited',
+      200001: 'transient/rate_limited',
       10027: 'transient/rate_limited',
       22022: 'configuration/misconfigured',
       21302: 'configuration/bad_credentials',

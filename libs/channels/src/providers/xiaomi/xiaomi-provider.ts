@@ -56,7 +56,7 @@ export class XiaomiProvider implements PushChannelProvider {
   }
 
   private async sendChunk(regids: string[], batch: PushBatch): Promise<PushResult[]> {
-    const form = xiaomiForm(regids, batch.content, this.settings.packageName, this.clock.now()).toString();
+    const form = xiaomiForm(regids, batch.content, this.settings, this.clock.now()).toString();
     try {
       return await this.guard.run(async (signal) => {
         const answer = await this.http.call({

@@ -5,4 +5,11 @@ export interface XiaomiSettings {
   appSecret: string;
   /** The app's package name, `restricted_package_name`. */
   packageName: string;
+  /**
+   * The channel the pushes go on (`extra.channel_id`): the app's private-message (私信) channel, which
+   * Mi Push approves for order, account and chat messages. Without one a push goes on the default
+   * channel, which shows one notification per app per device a day; Mi Push takes the rest without
+   * complaint and shows none of them.
+   */
+  channelId?: string;
 }
