@@ -291,7 +291,10 @@ export class BatchConsumer {
       await this.options.handler(records, progress);
       this.failures.succeeded(partition);
     } catch (error) {
-      this.failures.failed(partition, Date.now());
+      // A batch that went on alone can fail after a rebalance gave its partition to another member:
+      // timed here, its failure was never cleared (only a join clears them) and made this member
+      // exit at its next blip, ten minutes on.
+      if (this.owns(partition)) this.failures.failed(partition, Date.now());
       throw error;
     }
   }

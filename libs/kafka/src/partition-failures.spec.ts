@@ -27,4 +27,28 @@ describe('PartitionFailures', () => {
     failures.keepOnly({});
     expect(failures.longestMs(11 * MINUTE)).toBe(0);
   });
+
+  it('times a member whose every batch fails across the rebalances that move its partitions, until any batch succeeds', () => {
+    const failures = new PartitionFailures();
+    failures.failed('requests:1', 0);
+    failures.failed('requests:1', 2 * MINUTE);
+    failures.keepOnly({ requests: [2] });
+    failures.failed('requests:2', 3 * MINUTE);
+    failures.keepOnly({ requests: [0] });
+    failures.failed('requests:0', 6 * MINUTE);
+    failures.failed('requests:0', 8 * MINUTE);
+    failures.keepOnly({ requests: [1] });
+    failures.failed('requests:1', 9 * MINUTE);
+    expect(failures.longestMs(11 * MINUTE)).toBe(11 * MINUTE);
+    failures.succeeded('requests:1');
+    expect(failures.longestMs(11 * MINUTE)).toBe(0);
+  });
+
+  it('begins the member’s run again after a quiet spell with no failure, so an old failure is not held against a new one', () => {
+    const failures = new PartitionFailures();
+    failures.failed('requests:1', 0);
+    failures.keepOnly({ requests: [2] });
+    failures.failed('requests:2', 60 * MINUTE);
+    expect(failures.longestMs(61 * MINUTE)).toBe(MINUTE);
+  });
 });
