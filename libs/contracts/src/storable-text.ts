@@ -1,14 +1,22 @@
 /**
  * JSON can carry two things PostgreSQL's text and jsonb cannot hold: U+0000, and a UTF-16
  * surrogate without its pair (JSON escapes both, as `\u0000` and `\ud800`). Such a request would
- * pass its schema and then fail every insert of its batch, forever; it is refused up front.
+ * pass its schema and then fail every insert of its batch, forever; it is refused up front. So is a
+ * key named `__proto__` at any depth: stored and shown by the gateway that consumed it, it made the
+ * cluster adapter's msgpack refuse the message on every other gateway, so a user connected there
+ * never got it (and its resend batch with it).
  */
-const MAY_HOLD_UNSTORABLE_TEXT = /\\u(?:0000|d[89a-f])/i;
+const MAY_HOLD_UNSTORABLE_TEXT = /\\u(?:00[0-7]|d[89a-f])|__proto__/i;
+
+/** Why a key cannot be carried. */
+const PROTO_KEY = 'a key may not be "__proto__"';
+const UNSTORABLE_TEXT = 'text may not contain U+0000 or an unpaired UTF-16 surrogate';
 
 /**
- * The path of the first string (value or key) in `value` that PostgreSQL cannot store, as
- * `field.path: problem`, or undefined when all of it can be stored. `raw` is the JSON text `value`
- * was parsed from: only text that contains such an escape is walked.
+ * The path of the first string (value or key) in `value` that PostgreSQL cannot store, or key the
+ * platform cannot carry, as `field.path: problem`, or undefined when all of it can be. `raw` is the
+ * JSON text `value` was parsed from: only text that may hold such a string (an escaped ASCII
+ * character or surrogate, or the key itself) is walked.
  */
 export function unstorableTextProblem(raw: string, value: unknown): string | undefined {
   return MAY_HOLD_UNSTORABLE_TEXT.test(raw) ? unstorableValueProblem(value) : undefined;
@@ -16,12 +24,12 @@ export function unstorableTextProblem(raw: string, value: unknown): string | und
 
 /** The same for a value that did not come from JSON text (a decoded gRPC request): every string is looked at. */
 export function unstorableValueProblem(value: unknown): string | undefined {
-  const path = findUnstorable(value, []);
-  return path && `${path.join('.') || '(root)'}: text may not contain U+0000 or an unpaired UTF-16 surrogate`;
+  const found = findUnstorable(value, []);
+  return found && `${found.path.join('.') || '(root)'}: ${found.problem}`;
 }
 
-function findUnstorable(value: unknown, path: (string | number)[]): (string | number)[] | undefined {
-  if (typeof value === 'string') return storable(value) ? undefined : path;
+function findUnstorable(value: unknown, path: (string | number)[]): { path: (string | number)[]; problem: string } | undefined {
+  if (typeof value === 'string') return storable(value) ? undefined : { path, problem: UNSTORABLE_TEXT };
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
       const found = findUnstorable(value[i], [...path, i]);
@@ -33,7 +41,8 @@ function findUnstorable(value: unknown, path: (string | number)[]): (string | nu
     const entries = Object.entries(value);
     for (let i = 0; i < entries.length; i++) {
       const [key, inner] = entries[i]!;
-      if (!storable(key)) return [...path, keyName(key, i)];
+      if (!storable(key)) return { path: [...path, keyName(key, i)], problem: UNSTORABLE_TEXT };
+      if (key === '__proto__') return { path: [...path, key], problem: PROTO_KEY };
       const found = findUnstorable(inner, [...path, keyName(key, i)]);
       if (found) return found;
     }

@@ -313,6 +313,16 @@ describe('parseRequestRecord', () => {
       expect(rejection.reason).not.toContain('8613800000000');
     });
 
+    it.each([
+      ['as it is', '{"form":{"__proto__":"x"}}'],
+      ['with its characters escaped', '{"form":[{"\\u005f_pr\\u006fto__":"x"}]}'],
+    ])('rejects a key named __proto__ deep in data, %s, which other gateways could not carry', (_case, data) => {
+      const text = JSON.stringify(request()).replace(/\}$/, `,"data":${data}}`);
+      const rejection = reject(text);
+      expect(rejection.code).toBe(ErrorCode.SchemaViolation);
+      expect(rejection.reason).toMatch(/^data\.form(\.0)?\.__proto__: a key may not be "__proto__"$/);
+    });
+
     it('ignores a field the contract does not define, which is never stored', () => {
       const body = { ...request(), 'x-note': 'a\u0000b' };
       expect(accept(JSON.stringify(body)).request).toEqual(request());
