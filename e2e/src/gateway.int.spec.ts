@@ -310,4 +310,29 @@ describe('realtime gateway', () => {
     await eventually(() => websocketDelivery(userId, 'after the adapter reconnected'), (d) => d?.status === 'delivered');
     expect(client.received.map((m) => m.title)).toEqual(['after the adapter reconnected']);
   });
+
+  it('delivers to a user on another gateway right after its own adapter was deaf long enough to forget that gateway', async () => {
+    const edgePort = await platform.addEdgeGateway();
+    const userId = uniqueId('edge-deaf');
+    const client = await platform.connectAndCollect(userId, { port: edgePort });
+    const adapterConnections = `FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'realtime-gateway-adapter'`;
+    // The consuming gateway's adapter pool (three connections) is busy for 14 s, a third statement
+    // waiting for the LISTEN connection's place; the LISTEN connections end (as in a PostgreSQL
+    // restart), and the consuming gateway cannot listen again until the statements are done: it
+    // drops the other gateways after 10 s.
+    platform.busyConsumingClusterConnections(3, 14);
+    await eventually(async () => ((await platform.db.query(`SELECT count(*)::int AS n ${adapterConnections} AND query LIKE '%pg_sleep%'`)) as { n: number }[])[0]!.n, (n) => n === 2);
+    await platform.db.query(`SELECT pg_terminate_backend(pid) ${adapterConnections} AND query LIKE 'LISTEN%'`);
+    await eventually(() => platform.clusterSize(), (size) => size === 1, { timeoutMs: 30_000 });
+    const listeningGateways = async () => ((await platform.db.query(`SELECT count(*)::int AS n ${adapterConnections} AND query LIKE 'LISTEN%'`)) as { n: number }[])[0]!.n;
+    await eventually(listeningGateways, (n) => n === 1 + platform.edgePorts.length, { timeoutMs: 30_000 });
+
+    await note(userId, 'after a deaf spell');
+    const settled = await eventually(
+      () => websocketDelivery(userId, 'after a deaf spell'),
+      (d) => d !== undefined && d.status !== 'queued' && d.status !== 'sent',
+    );
+    expect(settled).toEqual({ status: 'delivered', last_error: null });
+    expect(client.received.map((m) => m.title)).toEqual(['after a deaf spell']);
+  });
 });

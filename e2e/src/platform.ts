@@ -86,15 +86,23 @@ export class RunningPlatform {
   }
   private readonly edgeGateways = new Map<number, INestApplication>();
 
+  /** The gateways the consuming gateway knows in its cluster, itself included. */
+  clusterSize(): Promise<number> {
+    return this.consumingGateway!.clusterSize();
+  }
+
   /**
    * Keeps the edge gateway's cluster connections busy with `queries` statements of `seconds` each:
    * what its adapter publishes meanwhile (client counts, relayed acknowledgements) waits behind them,
    * as behind the other gateways' traffic on a busy cluster.
    */
   busyEdgeClusterConnections(port: number, queries: number, seconds: number): void {
-    // The adapter's pool is the server's own; nothing else reaches it.
-    const pool = (this.edgeGateways.get(port)!.get(RealtimeServer) as unknown as { adapterPool: Pool }).adapterPool;
-    for (let i = 0; i < queries; i += 1) void pool.query('SELECT pg_sleep($1)', [seconds]);
+    busyClusterConnections(this.edgeGateways.get(port)!, queries, seconds);
+  }
+
+  /** The same for the consuming gateway: with all of them busy, its adapter cannot take a LISTEN connection, and it hears nothing. */
+  busyConsumingClusterConnections(queries: number, seconds: number): void {
+    busyClusterConnections(this.consumingGatewayApp!, queries, seconds);
   }
 
   tokenFor(userId: string, expiresIn = '1h'): string {
@@ -170,4 +178,10 @@ export class RunningPlatform {
 
 export function uniqueId(prefix: string): string {
   return `${prefix}-${randomBytes(6).toString('hex')}`;
+}
+
+function busyClusterConnections(gateway: INestApplication, queries: number, seconds: number): void {
+  // The adapter's pool is the server's own; nothing else reaches it.
+  const pool = (gateway.get(RealtimeServer) as unknown as { adapterPool: Pool }).adapterPool;
+  for (let i = 0; i < queries; i += 1) void pool.query('SELECT pg_sleep($1)', [seconds]);
 }

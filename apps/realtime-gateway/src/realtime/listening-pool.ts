@@ -15,15 +15,22 @@ import type { AppLogger } from '@notify/observability';
  * `close`, before the adapters close, ends the handing out: a checkout waiting for the connection
  * the adapter then gives back would take one that nobody gives back.
  *
+ * `listening` tells since when the LISTEN connection has listened, and `onListening` hears each time it
+ * listens again: a gateway deaf for over the adapter's heartbeat timeout (10 s) has dropped the other
+ * gateways from its cluster, and the adapter does not announce itself again when it hears again, so
+ * until their next heartbeat (up to 5 s) every emit for a user connected elsewhere was judged
+ * `offline` though that gateway delivered it, and the fallback pushed it too.
+ *
  * `drained` waits for the adapter's queries still under way. It publishes without waiting (its
  * counts of clients, the acknowledgements it relays for the other gateways' emits, its goodbye),
  * and once the pool's `end` is called, pg-pool neither serves nor fails a query still waiting for a
  * connection: a gateway shutting down behind a queue of them lost an acknowledgement the browser
  * had given, and the emitting gateway took the message for unanswered.
  */
-export function listeningPool(pool: Pool, logger: AppLogger): ListeningPool {
+export function listeningPool(pool: Pool, logger: AppLogger, onListening: () => void = () => undefined): ListeningPool {
   let previous: Promise<void> = Promise.resolve();
   let closed = false;
+  let listeningSince: number | undefined;
   const connect = async (): Promise<PoolClient> => {
     const before = previous;
     let givenBack!: () => void;
@@ -42,6 +49,21 @@ export function listeningPool(pool: Pool, logger: AppLogger): ListeningPool {
       return never();
     }
     const release = client.release;
+    const clientQuery = client.query;
+    // The adapter's LISTEN on this connection: once it is in place, the connection hears the cluster.
+    client.query = ((...args: unknown[]) => {
+      const sent = (clientQuery as (...queryArgs: unknown[]) => unknown).apply(client, args);
+      if (typeof args[0] === 'string' && args[0].startsWith('LISTEN') && sent instanceof Promise) {
+        sent.then(
+          () => {
+            listeningSince = Date.now();
+            onListening();
+          },
+          () => undefined,
+        );
+      }
+      return sent;
+    }) as typeof client.query;
     const onError = (err: Error): void => {
       logger.warn({ err }, 'socket.io adapter LISTEN connection lost; it reconnects');
       client.release(err);
@@ -52,6 +74,8 @@ export function listeningPool(pool: Pool, logger: AppLogger): ListeningPool {
       client.removeListener('error', onError);
       client.removeListener('end', onEnd);
       client.release = release;
+      client.query = clientQuery;
+      listeningSince = undefined;
       release(err);
       givenBack();
     };
@@ -77,14 +101,16 @@ export function listeningPool(pool: Pool, logger: AppLogger): ListeningPool {
       clearTimeout(timer);
     }
   };
-  return Object.assign({ query, connect } as unknown as Pool, { close, drained });
+  const listening = (now: number): number | undefined => (listeningSince === undefined ? undefined : now - listeningSince);
+  return Object.assign({ query, connect } as unknown as Pool, { close, drained, listening });
 }
 
 /**
  * The adapter's pool; `close`: from then on no connection is handed out; `drained`: resolves once
- * no query of the adapter is under way, or after `withinMs`.
+ * no query of the adapter is under way, or after `withinMs`; `listening`: for how long the LISTEN
+ * connection has listened, undefined while it does not.
  */
-export type ListeningPool = Pool & { close(): void; drained(withinMs: number): Promise<void> };
+export type ListeningPool = Pool & { close(): void; drained(withinMs: number): Promise<void>; listening(now: number): number | undefined };
 
 /**
  * A checkout after `close` waits for ever: a connection handed out then was never given back (the

@@ -41,6 +41,12 @@ const ADAPTER_DRAIN_MS = 5_000;
 export type EmitOutcome = 'acknowledged' | 'client_error' | 'offline' | 'ack_timeout';
 
 /**
+ * How long the LISTEN connection must have listened before an emit trusts the gateways it knows: the
+ * others answer its announcement within milliseconds.
+ */
+export const CLUSTER_SETTLE_MS = 1_000;
+
+/**
  * An acknowledgement says the message was stored unless it carries an error object (contract,
  * Socket.IO): `{ "ok": true, "error": null }`, as Jackson or a Go struct writes an empty field, is stored.
  */
@@ -112,7 +118,9 @@ export class RealtimeServer implements OnApplicationBootstrap, BeforeApplication
       });
       this.adapterPool.on('error', (err) => this.logger.warn({ err }, 'socket.io adapter connection lost'));
       this.io.adapter(
-        createAdapter((this.listening = listeningPool(this.adapterPool, this.logger)), {
+        // Listening (again), it announces itself, and the other gateways answer at once: they are
+        // in its cluster again before its emits count their clients.
+        createAdapter((this.listening = listeningPool(this.adapterPool, this.logger, () => this.announce())), {
           errorHandler: (err) => this.logger.warn({ err }, 'socket.io adapter error'),
           // PostgreSQL refuses a NOTIFY payload of 8,000 bytes or more; the adapter's default threshold
           // (8000, compared with >) let a message of exactly 8,000 bytes be refused instead of attached.
@@ -169,16 +177,52 @@ export class RealtimeServer implements OnApplicationBootstrap, BeforeApplication
   ): Promise<EmitOutcome> {
     const namespace = this.requireNamespace();
     const outcome = new Promise<EmitOutcome>((resolve) => {
-      emit(namespace.to(userRoom(userId)).timeout(this.settings.ackTimeoutMs), (error, replies) => {
-        if (replies.some(isStored)) resolve('acknowledged');
-        else if (replies.length > 0) resolve('client_error');
-        else resolve(error ? 'ack_timeout' : 'offline');
-      });
+      const send = () =>
+        emit(namespace.to(userRoom(userId)).timeout(this.settings.ackTimeoutMs), (error, replies) => {
+          if (replies.some(isStored)) resolve('acknowledged');
+          else if (replies.length > 0) resolve('client_error');
+          else resolve(error ? 'ack_timeout' : 'offline');
+        });
+      const settling = this.clusterSettling();
+      if (settling) void settling.then(send);
+      else send();
     });
     this.unanswered.add(outcome);
     void outcome.then(() => this.unanswered.delete(outcome));
     return outcome;
   }
+
+  /** Publishes the adapter's first heartbeat again, which every other gateway answers with its own. */
+  private announce(): void {
+    (this.namespace?.adapter as { init?: () => void } | undefined)?.init?.();
+  }
+
+  /**
+   * While the LISTEN connection is down or has listened again for under `CLUSTER_SETTLE_MS`, the
+   * cluster this gateway knows may lack gateways that have users' connections: an emit waits (at most
+   * the acknowledgement timeout) rather than count no clients and call their users offline. Undefined
+   * when there is nothing to wait for: no cluster, or one heard for long enough.
+   */
+  private clusterSettling(): Promise<void> | undefined {
+    const listening = this.listening;
+    if (!listening || this.closing) return undefined;
+    const heard = listening.listening(Date.now());
+    if (heard !== undefined && heard >= CLUSTER_SETTLE_MS) return undefined;
+    this.settling ??= new Promise<void>((settled) => {
+      const deadline = Date.now() + this.settings.ackTimeoutMs;
+      const check = (): void => {
+        const now = Date.now();
+        const since = listening.listening(now);
+        if ((since !== undefined && since >= CLUSTER_SETTLE_MS) || now >= deadline || this.closing) {
+          this.settling = undefined;
+          settled();
+        } else setTimeout(check, 100);
+      };
+      check();
+    });
+    return this.settling;
+  }
+  private settling?: Promise<void>;
 
   /**
    * Waits for the acknowledgements of the emits still out (at most the acknowledgement timeout: the
