@@ -65,7 +65,10 @@ describe('summarize', () => {
     const { sends } = summarize([], [sms]);
     expect(sends).toHaveLength(1);
     expect(sends[0]!.message.title).toBe('2 new messages');
-    expect(sends[0]!.message.body).toBe('Title 1 — Body 1\nTitle 2 — Body 2');
+    expect(sends[0]!.message.body).toBe('Title 1: Body 1\nTitle 2: Body 2');
+    // An email digest keeps its dash: only an SMS is billed by its alphabet.
+    const mail = sms.map((job) => ({ ...job, channel: 'email' as const, endpoint: 'a@example.com' }));
+    expect(summarize([], [mail]).sends[0]!.message.body).toBe('Title 1 — Body 1\nTitle 2 — Body 2');
   });
 
   it('splits a push batch larger than one summary may name into several, oldest first, each naming its own', () => {
@@ -84,7 +87,7 @@ describe('summarize', () => {
     const sms = (n: number, body: string) => job(n, { channel: 'sms', endpoint: '+4915100000000', message: { ...job(n).message, body } });
     const batch = [sms(1, 'a'.repeat(700)), sms(2, 'b'.repeat(700)), sms(3, 'c'.repeat(700)), sms(4, 'd'.repeat(2_000))];
     const { sends, members } = summarize([], [batch]);
-    expect(sends.map((s) => s.message.body.length)).toEqual([2 * 710 + 1, 700, 2_000]);
+    expect(sends.map((s) => s.message.body.length)).toEqual([2 * 709 + 1, 700, 2_000]);
     expect(sends[1]).toBe(batch[2]);
     expect(sends[2]).toBe(batch[3]);
     expect(members.size).toBe(1);

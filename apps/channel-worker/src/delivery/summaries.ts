@@ -102,8 +102,9 @@ function withinLimit(ordered: DeliveryJob[]): DeliveryJob[][] {
   return parts;
 }
 
+/** A message in a digest: its title and body; in an SMS joined by a colon, which keeps a text of the GSM alphabet in it. */
 function digestLine(job: DeliveryJob): string {
-  return [job.message.title, job.message.body].filter(Boolean).join(' — ');
+  return [job.message.title, job.message.body].filter(Boolean).join(job.channel === 'sms' ? ': ' : ' — ');
 }
 
 /**

@@ -4,6 +4,7 @@ import type { WeightedLimit } from '../delivery/weighted-limit';
 import type { ChannelSender, SendPlan } from './channel-sender';
 import type { ContactStore } from '@notify/persistence';
 import { currentEndpoints, unreachable } from './current-endpoint';
+import { isGsm7 } from './gsm-text';
 import { attempt } from './send-attempt';
 import { SMS_TEXT_UNITS, summaryTitle } from '../delivery/summaries';
 
@@ -44,10 +45,14 @@ export function smsText(job: DeliveryJob): string {
   return link ? `${cut(text, SMS_TEXT_UNITS - link.length - 1)} ${link}` : cut(text, SMS_TEXT_UNITS);
 }
 
-/** At most `units` UTF-16 units, with an ellipsis when cut, never through a surrogate pair. */
+/**
+ * At most `units` UTF-16 units, with an ellipsis when cut, never through a surrogate pair. The
+ * ellipsis is three dots in a text of the GSM alphabet, which `…` would make a UCS-2 SMS.
+ */
 function cut(text: string, units: number): string {
   if (text.length <= units) return text;
-  let end = units - 1;
+  const ellipsis = isGsm7(text) ? '...' : '…';
+  let end = units - ellipsis.length;
   if (/[\uD800-\uDBFF]/.test(text[end - 1]!)) end -= 1;
-  return `${text.slice(0, end)}…`;
+  return `${text.slice(0, end)}${ellipsis}`;
 }
