@@ -43,6 +43,13 @@ describe('TokenRefusalWatch', () => {
     expect(deactivating(again.attempts)).toBe(10);
   });
 
+  it('suspects a provider whose retried sends it never saw fail, as a worker restarted or another replica gets them', () => {
+    const watch = new TokenRefusalWatch(10);
+    const retried = watch.review(Array.from({ length: 10 }, () => ({ ...refused('hms', '80300007'), job: { ...job, attempt: 2 } })));
+    expect(retried.suspected).toEqual(['hms']);
+    expect(deactivating(retried.attempts)).toBe(0);
+  });
+
   it('still keeps the tokens of retried sends while the provider accepts nothing (the configuration is still wrong)', () => {
     const watch = new TokenRefusalWatch(10);
     const first = Array.from({ length: 10 }, () => refused('hms', '80300007'));

@@ -5,7 +5,8 @@ import type { SendAttempt } from '../senders/send-attempt';
  * Keeps one configuration mistake from deactivating every device. A wrong APNs environment
  * (BadDeviceToken), a wrong bundle id (DeviceTokenNotForTopic), another Firebase project's key
  * (SENDER_ID_MISMATCH) or a wrong HMS app id (80300007) make the vendor call every token dead at
- * once. A provider that has given `threshold` such refusals of first attempts in a row since it last accepted a send,
+ * once. A provider that has given `threshold` such refusals in a row since it last accepted a send (not
+ * counting retries it was suspected for before, `seenBefore`),
  * and accepted none in the batch, is taken to be misconfigured: its token refusals become
  * configuration errors (an alert, an hour's wait, the tokens kept) until it accepts a send again.
  * (Counted over a window of its last 50 answers instead, a worker that had been sending for a while
@@ -14,6 +15,10 @@ import type { SendAttempt } from '../senders/send-attempt';
 export class TokenRefusalWatch {
   /** Per provider, its token refusals since it last accepted a send. */
   private readonly refusalsInARow = new Map<string, number>();
+  /** Providers this watch has suspected. */
+  private readonly suspectedOnce = new Set<string>();
+  /** Of those, the ones that have accepted a send since they were last suspected. */
+  private readonly acceptedSinceSuspected = new Set<string>();
 
   constructor(private readonly threshold = 10) {}
 
@@ -25,18 +30,22 @@ export class TokenRefusalWatch {
       const answer = tokenAnswerOf(attempt);
       if (answer === undefined) continue;
       (answer.refused ? refusedNow : acceptedNow).add(answer.provider);
-      if (!answer.refused) this.refusalsInARow.set(answer.provider, 0);
-      // Only a first attempt adds to the run. Retried refusals are those the watch already saw (or
-      // converted): counted again, ten stale HMS or Xiaomi tokens (whose "not a valid token" is also
-      // the answer for a stale one) came back together every hour and were taken for a configuration
-      // problem each time, never deactivated, until they ran out of attempts.
-      else if (attempt.job.attempt === undefined || attempt.job.attempt <= 1) this.refusalsInARow.set(answer.provider, (this.refusalsInARow.get(answer.provider) ?? 0) + 1);
+      if (!answer.refused) {
+        this.refusalsInARow.set(answer.provider, 0);
+        if (this.suspectedOnce.has(answer.provider)) this.acceptedSinceSuspected.add(answer.provider);
+      } else if (!this.seenBefore(attempt, answer.provider)) {
+        this.refusalsInARow.set(answer.provider, (this.refusalsInARow.get(answer.provider) ?? 0) + 1);
+      }
     }
     // Only a provider that refused tokens in this batch: one that took no part in it has nothing to
     // convert, and reporting it again raised the configuration alert on every other provider's batch.
     const suspected = [...this.refusalsInARow]
       .filter(([provider, refusals]) => refusals >= this.threshold && refusedNow.has(provider) && !acceptedNow.has(provider))
       .map(([provider]) => provider);
+    for (const provider of suspected) {
+      this.suspectedOnce.add(provider);
+      this.acceptedSinceSuspected.delete(provider);
+    }
     if (suspected.length === 0) return { attempts, suspected };
     return {
       suspected,
@@ -53,6 +62,18 @@ export class TokenRefusalWatch {
         return { ...attempt, result: { ...result, error } };
       }),
     };
+  }
+
+  /**
+   * Whether a refusal is of a retried send that this watch took for a configuration problem before,
+   * the provider having accepted sends since: stale tokens (HMS and Mi Push give the same answer for
+   * one), not a sign of a mistake. Counted again, ten of them came back together every hour, were
+   * taken for a configuration problem each time and never deactivated. Any other retried refusal
+   * counts: a worker that never saw the first attempts (restarted, or another replica) must still
+   * suspect a provider that refuses every token.
+   */
+  private seenBefore(attempt: SendAttempt, provider: string): boolean {
+    return attempt.job.attempt !== undefined && attempt.job.attempt > 1 && this.acceptedSinceSuspected.has(provider);
   }
 }
 

@@ -18,6 +18,8 @@ describe('smsText', () => {
     // Three dots: `…` is not in the GSM alphabet, and would make the whole text a UCS-2 SMS.
     expect(long.endsWith('a...')).toBe(true);
     expect(smsText(job('', '订单'.repeat(1_000))).endsWith('订…')).toBe(true);
+    // What is cut off does not count: a GSM text with an emoji past the cut is still sent in GSM.
+    expect(smsText(job('', `${'a'.repeat(2_000)}😀`)).endsWith('a...')).toBe(true);
     const emoji = smsText(job('', '😀'.repeat(1_000)));
     expect(emoji.length).toBeLessThanOrEqual(SMS_TEXT_UNITS);
     expect([...emoji.slice(0, -1)].every((c) => c === '😀')).toBe(true);

@@ -47,11 +47,11 @@ export function smsText(job: DeliveryJob): string {
 
 /**
  * At most `units` UTF-16 units, with an ellipsis when cut, never through a surrogate pair. The
- * ellipsis is three dots in a text of the GSM alphabet, which `…` would make a UCS-2 SMS.
+ * ellipsis is three dots when what is kept is all of the GSM alphabet, which `…` would make a UCS-2 SMS.
  */
 function cut(text: string, units: number): string {
   if (text.length <= units) return text;
-  const ellipsis = isGsm7(text) ? '...' : '…';
+  const ellipsis = isGsm7(text.slice(0, units - 3)) ? '...' : '…';
   let end = units - ellipsis.length;
   if (/[\uD800-\uDBFF]/.test(text[end - 1]!)) end -= 1;
   return `${text.slice(0, end)}${ellipsis}`;

@@ -49,7 +49,8 @@ export function parseRequestRecord(record: ConsumedRecord, routes: RouteTable): 
   if (nestsDeeperThan(text, MAX_JSON_NESTING)) return withId(ErrorCode.SchemaViolation, `objects and arrays nest deeper than ${MAX_JSON_NESTING} levels`);
   const parsed = NotificationRequestSchema.safeParse(requestNullsAsAbsent(json));
   if (!parsed.success) return withId(ErrorCode.SchemaViolation, schemaProblems(parsed.error).join('; '));
-  const unstorable = unstorableTextProblem(text, parsed.data);
+  // `data` as it came: the schema's record leaves out a key named `__proto__` at its top, which is refused too.
+  const unstorable = unstorableTextProblem(text, { ...parsed.data, data: (json as { data?: unknown }).data });
   if (unstorable) return withId(ErrorCode.SchemaViolation, unstorable);
   const route = routes.resolve(parsed.data.type);
   if (!route) return { ...reject(ErrorCode.UnknownType, `no route for type "${parsed.data.type}" and no default route`), requestId: parsed.data.id } as ParsedRecord;

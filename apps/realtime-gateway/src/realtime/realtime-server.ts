@@ -206,23 +206,34 @@ export class RealtimeServer implements OnApplicationBootstrap, BeforeApplication
   private clusterSettling(): Promise<void> | undefined {
     const listening = this.listening;
     if (!listening || this.closing) return undefined;
-    const heard = listening.listening(Date.now());
-    if (heard !== undefined && heard >= CLUSTER_SETTLE_MS) return undefined;
-    this.settling ??= new Promise<void>((settled) => {
-      const deadline = Date.now() + this.settings.ackTimeoutMs;
-      const check = (): void => {
-        const now = Date.now();
-        const since = listening.listening(now);
-        if ((since !== undefined && since >= CLUSTER_SETTLE_MS) || now >= deadline || this.closing) {
-          this.settling = undefined;
-          settled();
-        } else setTimeout(check, 100);
-      };
-      check();
-    });
-    return this.settling;
+    const settled = (now: number): boolean => {
+      const heard = listening.listening(now);
+      return heard !== undefined && heard >= CLUSTER_SETTLE_MS;
+    };
+    if (settled(Date.now())) return undefined;
+    if (this.settling) return this.settling.done;
+    let release!: () => void;
+    const done = new Promise<void>((resolve) => (release = resolve));
+    const deadline = Date.now() + this.settings.ackTimeoutMs;
+    const settling = {
+      done,
+      release: () => {
+        clearTimeout(timer);
+        if (this.settling === settling) this.settling = undefined;
+        release();
+      },
+    };
+    const check = (): void => {
+      const now = Date.now();
+      if (settled(now) || now >= deadline) settling.release();
+      else timer = setTimeout(check, 100);
+    };
+    let timer = setTimeout(check, 100);
+    this.settling = settling;
+    return done;
   }
-  private settling?: Promise<void>;
+  /** The emits waiting for the cluster to settle, and how to let them go (at once, as a shutdown does). */
+  private settling?: { done: Promise<void>; release: () => void };
 
   /**
    * Waits for the acknowledgements of the emits still out (at most the acknowledgement timeout: the
@@ -240,6 +251,13 @@ export class RealtimeServer implements OnApplicationBootstrap, BeforeApplication
   async beforeApplicationShutdown(): Promise<void> {
     this.closing = true;
     if (!this.io) return;
+    // Emits held while the cluster settled go now, while this gateway's connections are still in
+    // their rooms: let go after they leave, they reached nobody and were recorded `offline`.
+    if (this.settling) {
+      const { done, release } = this.settling;
+      release();
+      await done;
+    }
     const owed = this.namespace ? stopReceiving(this.namespace) : [];
     await Promise.all([...this.unanswered, answered(owed, this.settings.ackTimeoutMs)]);
     // The acknowledgements relayed for the other gateways are published before the goodbye, which
