@@ -561,6 +561,8 @@ describe('query API over gRPC', () => {
       ['recipients', 'Unsubscribe', { userId: 'u', topic: long }, 'topic'],
       ['recipients', 'GetRecipient', {}, 'userId'],
       ['recipients', 'GetRecipient', { userId: long }, 'userId'],
+      ['recipients', 'UpsertRecipient', { userId: 'u', phone: '+8613800000000', clear: ['phone'] }, 'clear'],
+      ['recipients', 'UpsertRecipient', { userId: 'u', clear: ['name'] }, 'clear.0'],
       // U+0000 is a valid protobuf string and text PostgreSQL cannot store.
       ['query', 'ListMessages', { userId: 'u\u0000' }, 'userId'],
       ['query', 'GetStats', { type: 'x\u0000' }, 'type'],
@@ -589,6 +591,11 @@ describe('query API over gRPC', () => {
       expect(await recipients('UpsertRecipient', { userId, locale: 'en-US' })).toMatchObject({ phone: '+8613800000000', locale: 'en-US' });
       // Java's form of a locale is the tag it means.
       expect(await recipients('UpsertRecipient', { userId, locale: 'zh_TW' })).toMatchObject({ locale: 'zh-TW' });
+      // A user who removed their phone number: cleared, the rest kept (an empty field keeps its value).
+      const cleared = await recipients('UpsertRecipient', { userId, clear: ['phone', 'timezone'] });
+      expect([cleared.phone, cleared.email, cleared.locale, cleared.timezone]).toEqual(['', 'r@example.com', 'zh-TW', '']);
+      expect((await db.query('SELECT phone, timezone FROM recipients WHERE user_id = $1', [userId])).rows).toEqual([{ phone: null, timezone: null }]);
+      expect(await recipients('UpsertRecipient', { userId, phone: '+8613800000001' })).toMatchObject({ phone: '+8613800000001' });
 
       const registered = await recipients('RegisterDevice', { userId, deviceId: 'ipad-1', provider: 'apns', token: 'token-ipad-1', locale: 'en-US' });
       expect(registered.devices).toEqual([expect.objectContaining({ deviceId: 'ipad-1', provider: 'apns', locale: 'en-US', active: true })]);

@@ -31,6 +31,10 @@ const TimeZoneSchema = z
   .pipe(z.string().refine(isTimeZone, 'must be an IANA time zone, e.g. Asia/Shanghai'));
 const topic = z.string().min(1).max(128);
 
+/** The contact fields an upsert may clear (an addition to contract §2): a user who removed a phone number gets no SMS at it. */
+export const CLEARABLE_FIELDS = ['phone', 'email', 'locale', 'timezone'] as const;
+export type ClearableField = (typeof CLEARABLE_FIELDS)[number];
+
 /** A record on `notify.recipients` (contract section 2). */
 export const RecipientUpdateSchema = z.discriminatedUnion('op', [
   z.object({
@@ -40,6 +44,15 @@ export const RecipientUpdateSchema = z.discriminatedUnion('op', [
     email: EmailSchema.optional(),
     locale: LocaleSchema.optional(),
     timezone: TimeZoneSchema.optional(),
+    clear: z
+      .array(z.enum(CLEARABLE_FIELDS))
+      .max(CLEARABLE_FIELDS.length)
+      .optional()
+      .refine((fields) => fields === undefined || new Set(fields).size === fields.length, 'lists a field twice'),
+  }).superRefine((upsert, context) => {
+    for (const field of upsert.clear ?? []) {
+      if (upsert[field] !== undefined) context.addIssue({ code: 'custom', path: ['clear'], message: `both sets and clears ${field}` });
+    }
   }),
   z.object({
     op: z.literal('device'),
@@ -57,5 +70,5 @@ export type RecipientUpdate = z.infer<typeof RecipientUpdateSchema>;
 
 /** An update's JSON with its null optional fields left out (`nullsAsAbsent`), as the platform reads it. */
 export function recipientUpdateNullsAsAbsent(json: unknown): unknown {
-  return nullsAsAbsent(json, ['phone', 'email', 'locale', 'timezone']);
+  return nullsAsAbsent(json, ['phone', 'email', 'locale', 'timezone', 'clear']);
 }

@@ -201,4 +201,21 @@ describe('RecipientStore contact fields', () => {
     expect(changed!.phone).toBe('+8613800000002');
     expect(changed!.updated_at.getTime()).toBeGreaterThan(first!.updated_at.getTime());
   });
+
+  it('clears the fields an upsert lists in `clear`, in the batch’s order, and makes no recipient of an unknown user', async () => {
+    const store = new RecipientStore(dataSource());
+    const contacts = async (userId: string) => (await dataSource().query(`SELECT phone, email, timezone FROM recipients WHERE user_id = $1`, [userId])) as object[];
+    await store.apply([{ op: 'upsert', userId: 'lu', phone: '+8613800000003', email: 'lu@example.com', timezone: 'Asia/Shanghai' }]);
+    await store.apply([{ op: 'upsert', userId: 'lu', clear: ['phone', 'timezone'] }]);
+    expect(await contacts('lu')).toEqual([{ phone: null, email: 'lu@example.com', timezone: null }]);
+
+    // Later wins within a batch: a number cleared then given is kept, one given then cleared is not.
+    await store.apply([{ op: 'upsert', userId: 'lu', clear: ['phone'] }, { op: 'upsert', userId: 'lu', phone: '+8613800000004' }]);
+    expect(await contacts('lu')).toEqual([{ phone: '+8613800000004', email: 'lu@example.com', timezone: null }]);
+    await store.apply([{ op: 'upsert', userId: 'lu', phone: '+8613800000005' }, { op: 'upsert', userId: 'lu', clear: ['phone', 'email'] }]);
+    expect(await contacts('lu')).toEqual([{ phone: null, email: null, timezone: null }]);
+
+    await store.apply([{ op: 'upsert', userId: 'mo', clear: ['phone'] }]);
+    expect(await contacts('mo')).toEqual([]);
+  });
 });

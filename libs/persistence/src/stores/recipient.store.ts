@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import type { PushProvider, RecipientUpdate } from '@notify/contracts';
+import { CLEARABLE_FIELDS, type ClearableField, type PushProvider, type RecipientUpdate } from '@notify/contracts';
 import { queryRows } from './rows';
 
 export interface RecipientProfile {
@@ -34,6 +34,8 @@ const TOKEN_LOCK = 7_361_002;
 const TOKEN_LOCK_BUCKETS = 256;
 
 type Upsert = Extract<RecipientUpdate, { op: 'upsert' }>;
+/** A user's contact fields after the batch's upserts: a value to set, null to clear, absent to keep. */
+type Profile = { userId: string } & { [field in ClearableField]?: string | null };
 type Device = Extract<RecipientUpdate, { op: 'device' }>;
 /** A registration and when it was made. */
 type TimedDevice = Device & { madeAt: Date };
@@ -43,7 +45,8 @@ export class RecipientStore {
   constructor(private readonly dataSource: DataSource) {}
 
   /**
-   * Applies a batch in its order: per profile the fields merge (later wins, absent fields stay);
+   * Applies a batch in its order: per profile the fields merge (later wins, absent fields stay, a
+   * field in `clear` is emptied);
    * per device and per subscription only the last operation counts. Then one statement per kind.
    *
    * A push token goes to its newest registration by `madeAt` (when each update was made; now where
@@ -54,7 +57,7 @@ export class RecipientStore {
    */
   async apply(updates: RecipientUpdate[], madeAt: readonly Date[] = []): Promise<void> {
     const now = new Date();
-    const profiles = new Map<string, Upsert>();
+    const profiles = new Map<string, Profile>();
     // Per device: whether the batch removes it, and the registration it keeps after that removal.
     const devices = new Map<string, { userId: string; deviceId: string; removed: boolean; registration?: TimedDevice }>();
     // Per token, its newest registration in the batch (the later one of two made at the same time).
@@ -63,7 +66,7 @@ export class RecipientStore {
     for (const [index, update] of updates.entries()) {
       switch (update.op) {
         case 'upsert':
-          profiles.set(update.userId, { ...profiles.get(update.userId), ...definedFields(update) } as Upsert);
+          profiles.set(update.userId, { ...profiles.get(update.userId), ...profileOf(update) });
           break;
         case 'device-removed': {
           devices.set(`${update.userId}\u0000${update.deviceId}`, { userId: update.userId, deviceId: update.deviceId, removed: true });
@@ -89,7 +92,9 @@ export class RecipientStore {
       }
     }
     // An upsert that gives no contact field changes nothing, and makes no recipient of an unknown user.
-    const upserts = [...profiles.values()].filter((u) => [u.phone, u.email, u.locale, u.timezone].some((field) => field !== undefined));
+    const upserts = [...profiles.values()].filter((u) => CLEARABLE_FIELDS.some((field) => typeof u[field] === 'string'));
+    // A field a user's last word in the batch clears; another field's value is set by the upsert above.
+    const clears = [...profiles.values()].filter((u) => CLEARABLE_FIELDS.some((field) => u[field] === null));
     const registered = [...devices.values()].flatMap((d) => (d.registration ? [d.registration] : []));
     const removed = [...devices.values()].filter((d) => d.removed);
     const owners = [...tokenOwners.values()];
@@ -118,6 +123,22 @@ export class RecipientStore {
             upserts.map((u) => u.locale ?? null),
             upserts.map((u) => u.timezone ?? null),
           ],
+        );
+      }
+      if (clears.length > 0) {
+        // Only a known user's fields: clearing makes no recipient of an unknown one.
+        await tx.query(
+          `UPDATE recipients r SET
+             phone = CASE WHEN 'phone' = ANY(c.cleared) THEN NULL ELSE r.phone END,
+             email = CASE WHEN 'email' = ANY(c.cleared) THEN NULL ELSE r.email END,
+             locale = CASE WHEN 'locale' = ANY(c.cleared) THEN NULL ELSE r.locale END,
+             timezone = CASE WHEN 'timezone' = ANY(c.cleared) THEN NULL ELSE r.timezone END,
+             updated_at = now()
+             FROM (SELECT u AS user_id, string_to_array(f, ',') AS cleared FROM unnest($1::varchar[], $2::text[]) AS x(u, f)) AS c
+            WHERE r.user_id = c.user_id
+              AND ('phone' = ANY(c.cleared) AND r.phone IS NOT NULL OR 'email' = ANY(c.cleared) AND r.email IS NOT NULL
+                   OR 'locale' = ANY(c.cleared) AND r.locale IS NOT NULL OR 'timezone' = ANY(c.cleared) AND r.timezone IS NOT NULL)`,
+          [clears.map((u) => u.userId), clears.map((u) => CLEARABLE_FIELDS.filter((field) => u[field] === null).join(','))],
         );
       }
       if (owners.length > 0) {
@@ -235,6 +256,13 @@ export class RecipientStore {
     }
     return { subscribers, profiles, devices };
   }
+}
+
+/** An upsert as the fields it changes: those it gives, and null for those it clears. */
+function profileOf(update: Upsert): Profile {
+  const cleared = Object.fromEntries((update.clear ?? []).map((field) => [field, null]));
+  const { op: _op, clear: _clear, ...given } = update;
+  return { ...definedFields(given), ...cleared, userId: update.userId };
 }
 
 function definedFields<T extends object>(value: T): Partial<T> {
