@@ -1,5 +1,5 @@
 import { Global, Module, type DynamicModule } from '@nestjs/common';
-import { HealthController, HealthRegistry } from './health';
+import { HEALTH_LOGGER, HealthController, HealthRegistry } from './health';
 import { createLogger, type AppLogger } from './logger';
 import { Metrics, MetricsController } from './metrics';
 
@@ -17,6 +17,7 @@ export class ObservabilityModule {
         HealthRegistry,
         { provide: Metrics, useValue: new Metrics(app) },
         { provide: APP_LOGGER, useValue: logger },
+        { provide: HEALTH_LOGGER, useValue: logger.child({ component: 'health' }) },
       ],
       exports: [HealthRegistry, Metrics, APP_LOGGER],
     };
