@@ -4,7 +4,7 @@ import { deliverTopic, Topics } from '@notify/contracts';
 import type { ChannelWorkerConfig } from '@notify/config';
 import { deadLetterTopic, FATAL_ERROR_HANDLER, KafkaModule, type FatalErrorHandler } from '@notify/kafka';
 import { ObservabilityModule, type AppLogger } from '@notify/observability';
-import { ChannelDeliveryStore, ContactStore, PersistenceModule, PushDeviceStore } from '@notify/persistence';
+import { ChannelDeliveryStore, PersistenceModule, PushDeviceStore, RecipientStore } from '@notify/persistence';
 import { ChannelWorkers, WORKER_CLOCK, WORKER_SETTINGS } from './delivery/channel-workers';
 import { DeliveryReport } from './delivery/delivery-report';
 import { ChannelProviders } from './providers/channel-providers';
@@ -43,7 +43,7 @@ export class ChannelWorkerModule {
         { provide: PushDeviceStore, useFactory: (ds: DataSource) => new PushDeviceStore(ds), inject: [DataSource] },
         {
           provide: ChannelSenders,
-          useFactory: (providers: ChannelProviders, devices: PushDeviceStore, ds: DataSource) => new ChannelSenders(providers, devices, new ContactStore(ds), config.concurrency),
+          useFactory: (providers: ChannelProviders, devices: PushDeviceStore, ds: DataSource) => new ChannelSenders(providers, devices, new RecipientStore(ds), config.concurrency),
           inject: [ChannelProviders, PushDeviceStore, DataSource],
         },
         DeliveryReport,

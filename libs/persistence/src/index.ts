@@ -11,7 +11,6 @@ export * from './stores/delivery-jobs';
 export * from './stores/fallback.store';
 export * from './stores/recipient.store';
 export * from './stores/channel-delivery.store';
-export * from './stores/contact.store';
 export * from './stores/push-device.store';
 export * from './stores/inbox.store';
 export * from './stores/resend.store';

@@ -1,5 +1,5 @@
 import type { WorkerChannel } from '@notify/config';
-import type { ContactStore, PushDeviceStore } from '@notify/persistence';
+import type { PushDeviceStore, RecipientStore } from '@notify/persistence';
 import { WeightedLimit } from '../delivery/weighted-limit';
 import type { ChannelProviders } from '../providers/channel-providers';
 import type { ChannelSender } from './channel-sender';
@@ -12,7 +12,7 @@ export class ChannelSenders {
   constructor(
     private readonly providers: ChannelProviders,
     private readonly devices: PushDeviceStore,
-    private readonly contacts: ContactStore,
+    private readonly recipients: RecipientStore,
     private readonly concurrency: number,
   ) {}
 
@@ -24,10 +24,10 @@ export class ChannelSenders {
         if (push) return new PushSender(push, this.devices, limit);
         break;
       case 'sms':
-        if (sms) return new SmsSender(sms, this.contacts, limit);
+        if (sms) return new SmsSender(sms, this.recipients, limit);
         break;
       case 'email':
-        if (email) return new EmailSender(email, this.contacts, limit);
+        if (email) return new EmailSender(email, this.recipients, limit);
         break;
     }
     throw new Error(`the ${channel} channel is not configured in this process`);

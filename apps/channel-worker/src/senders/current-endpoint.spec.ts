@@ -1,13 +1,13 @@
-import type { Contacts } from '@notify/persistence';
+import type { RecipientProfile } from '@notify/persistence';
 import { deliveryJob } from '../delivery/jobs.spec-helper';
 import { currentEndpoints } from './current-endpoint';
 
 describe('currentEndpoints', () => {
-  const contacts = new Map<string, Contacts>([
-    ['u-1', { phone: '+4915100000001', email: 'Ada@Example.com' }],
-    ['u-2', { phone: null, email: null }],
+  const contacts = new Map<string, RecipientProfile>([
+    ['u-1', { userId: 'u-1', phone: '+4915100000001', email: 'Ada@Example.com', locale: null }],
+    ['u-2', { userId: 'u-2', phone: null, email: null, locale: null }],
   ]);
-  const store = { currentContacts: (userIds: string[]) => Promise.resolve(new Map([...contacts].filter(([userId]) => userIds.includes(userId)))) };
+  const store = { profiles: (userIds: string[]) => Promise.resolve(new Map([...contacts].filter(([userId]) => userIds.includes(userId)))) };
   const sms = (userId: string | null, endpoint: string) => deliveryJob(1, { userId, channel: 'sms', endpoint });
   const email = (userId: string | null, endpoint: string) => deliveryJob(2, { userId, channel: 'email', endpoint });
 

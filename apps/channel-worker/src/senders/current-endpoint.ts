@@ -1,5 +1,5 @@
 import type { DeliveryJob } from '@notify/contracts';
-import type { ContactStore } from '@notify/persistence';
+import type { RecipientStore } from '@notify/persistence';
 import type { SendAttempt } from './send-attempt';
 
 /**
@@ -10,8 +10,8 @@ import type { SendAttempt } from './send-attempt';
  * ends its delivery `no_endpoint` and lets the route's next tier go, as for a push device removed
  * since. A job for a bare number or address (no user) goes as it came.
  */
-export async function currentEndpoints(contacts: Pick<ContactStore, 'currentContacts'>, jobs: DeliveryJob[], field: 'phone' | 'email'): Promise<(job: DeliveryJob) => boolean> {
-  const current = await contacts.currentContacts(jobs.flatMap((job) => job.userId ?? []));
+export async function currentEndpoints(recipients: Pick<RecipientStore, 'profiles'>, jobs: DeliveryJob[], field: 'phone' | 'email'): Promise<(job: DeliveryJob) => boolean> {
+  const current = await recipients.profiles(jobs.flatMap((job) => job.userId ?? []));
   // An address written again in other letter cases is the same mailbox.
   const same = field === 'email' ? (a: string, b: string) => a.toLowerCase() === b.toLowerCase() : (a: string, b: string) => a === b;
   return (job) => {

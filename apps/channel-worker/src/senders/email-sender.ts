@@ -3,7 +3,7 @@ import type { EmailChannelProvider, EmailMessage } from '@notify/channels';
 import type { DeliveryJob } from '@notify/contracts';
 import type { WeightedLimit } from '../delivery/weighted-limit';
 import type { ChannelSender, SendPlan } from './channel-sender';
-import type { ContactStore } from '@notify/persistence';
+import type { RecipientStore } from '@notify/persistence';
 import { currentEndpoints, unreachable } from './current-endpoint';
 import { attempt } from './send-attempt';
 
@@ -13,12 +13,12 @@ export class EmailSender implements ChannelSender {
 
   constructor(
     private readonly provider: EmailChannelProvider,
-    private readonly contacts: ContactStore,
+    private readonly recipients: RecipientStore,
     private readonly limit: WeightedLimit,
   ) {}
 
   async plan(jobs: DeliveryJob[]): Promise<SendPlan> {
-    const isCurrent = await currentEndpoints(this.contacts, jobs, 'email');
+    const isCurrent = await currentEndpoints(this.recipients, jobs, 'email');
     return {
       send: (claimed) =>
         Promise.all(claimed.map((job) => (isCurrent(job) ? this.limit.run(1, () => attempt(job, this.provider.id, () => this.provider.send(emailOf(job)))) : unreachable(job)))),

@@ -2,7 +2,7 @@ import type { SmsChannelProvider } from '@notify/channels';
 import type { DeliveryJob } from '@notify/contracts';
 import type { WeightedLimit } from '../delivery/weighted-limit';
 import type { ChannelSender, SendPlan } from './channel-sender';
-import type { ContactStore } from '@notify/persistence';
+import type { RecipientStore } from '@notify/persistence';
 import { currentEndpoints, unreachable } from './current-endpoint';
 import { isGsm7 } from './gsm-text';
 import { attempt } from './send-attempt';
@@ -14,12 +14,12 @@ export class SmsSender implements ChannelSender {
 
   constructor(
     private readonly provider: SmsChannelProvider,
-    private readonly contacts: ContactStore,
+    private readonly recipients: RecipientStore,
     private readonly limit: WeightedLimit,
   ) {}
 
   async plan(jobs: DeliveryJob[]): Promise<SendPlan> {
-    const isCurrent = await currentEndpoints(this.contacts, jobs, 'phone');
+    const isCurrent = await currentEndpoints(this.recipients, jobs, 'phone');
     return {
       send: (claimed) =>
         Promise.all(

@@ -232,29 +232,38 @@ export class RecipientStore {
       for (const row of rows) subscribers.get(row.topic)!.push(row.user_id);
     }
     const everyone = [...new Set([...userIds, ...[...subscribers.values()].flat()])];
-    const profiles = new Map<string, RecipientProfile>();
+    const [profiles, deviceRows] = await Promise.all([
+      this.profiles(everyone),
+      everyone.length === 0
+        ? []
+        : queryRows<{ user_id: string; device_id: string; provider: PushProvider; locale: string | null }>(
+            this.dataSource,
+            'SELECT user_id, device_id, provider, locale FROM devices WHERE user_id = ANY($1::varchar[]) AND active ORDER BY user_id, device_id',
+            [everyone],
+          ),
+    ]);
     const devices = new Map<string, ActiveDevice[]>();
-    if (everyone.length > 0) {
-      const [profileRows, deviceRows] = await Promise.all([
-        queryRows<{ user_id: string; phone: string | null; email: string | null; locale: string | null }>(
-          this.dataSource,
-          'SELECT user_id, phone, email, locale FROM recipients WHERE user_id = ANY($1::varchar[])',
-          [everyone],
-        ),
-        queryRows<{ user_id: string; device_id: string; provider: PushProvider; locale: string | null }>(
-          this.dataSource,
-          'SELECT user_id, device_id, provider, locale FROM devices WHERE user_id = ANY($1::varchar[]) AND active ORDER BY user_id, device_id',
-          [everyone],
-        ),
-      ]);
-      for (const row of profileRows) profiles.set(row.user_id, { userId: row.user_id, phone: row.phone, email: row.email, locale: row.locale });
-      for (const row of deviceRows) {
-        const list = devices.get(row.user_id) ?? [];
-        list.push({ userId: row.user_id, deviceId: row.device_id, provider: row.provider, locale: row.locale });
-        devices.set(row.user_id, list);
-      }
+    for (const row of deviceRows) {
+      const list = devices.get(row.user_id) ?? [];
+      list.push({ userId: row.user_id, deviceId: row.device_id, provider: row.provider, locale: row.locale });
+      devices.set(row.user_id, list);
     }
     return { subscribers, profiles, devices };
+  }
+
+  /**
+   * The known users' contacts as they stand now, in one query; a user the platform knows nothing of
+   * is absent. The channel worker checks a delivery's endpoint against them (architecture D22).
+   */
+  async profiles(userIds: string[]): Promise<Map<string, RecipientProfile>> {
+    const users = [...new Set(userIds)];
+    if (users.length === 0) return new Map();
+    const rows = await queryRows<{ user_id: string; phone: string | null; email: string | null; locale: string | null }>(
+      this.dataSource,
+      'SELECT user_id, phone, email, locale FROM recipients WHERE user_id = ANY($1::varchar[])',
+      [users],
+    );
+    return new Map(rows.map((row) => [row.user_id, { userId: row.user_id, phone: row.phone, email: row.email, locale: row.locale }]));
   }
 }
 
