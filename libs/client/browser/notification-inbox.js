@@ -85,8 +85,11 @@ export class NotificationInbox {
     const named = typeof options.token === 'string' ? readSubject(options.token) : undefined;
     if (named !== undefined && named !== userId) throw new TypeError(`the token is for ${named}, not for userId ${userId}`);
     this.userId = userId;
-    // Per user and device: what one user has seen says nothing about another's sequence numbers.
-    this.key = `notify-inbox:${userId}:${options.deviceId ?? 'default'}`;
+    // Per user and device: what one user has seen says nothing about another's sequence numbers. And
+    // per gateway: a page that talks to two installations (staging and production on one origin)
+    // would otherwise sync one from the other's place, and miss what lies below it.
+    this.legacyKey = `notify-inbox:${userId}:${options.deviceId ?? 'default'}`;
+    this.key = `${this.legacyKey}@${options.url}`;
     this.lastSeq = 0;
     this.restore();
     /** @type {Promise<void>} */
@@ -384,10 +387,26 @@ export class NotificationInbox {
     });
   }
 
+  /**
+   * Takes back the saved place and messages: under the key of this gateway, or else under the key of
+   * the versions before it (no gateway in it), so an upgrade does not show the whole inbox again.
+   * What cannot be read (another program's value, a cut write) is reported and left: the inbox then
+   * starts from nothing rather than not at all.
+   */
   restore() {
-    const saved = this.options.storage?.getItem(this.key);
+    const saved = this.options.storage?.getItem(this.key) ?? this.options.storage?.getItem(this.legacyKey);
     if (!saved) return;
-    const { lastSeq, messages } = JSON.parse(saved);
+    /** @type {{ lastSeq: number, messages: InboxMessage[] }} */
+    let place;
+    try {
+      place = JSON.parse(saved);
+      if (!Number.isSafeInteger(place.lastSeq) || place.lastSeq < 0 || !Array.isArray(place.messages)) throw new Error('not an inbox');
+      if (!place.messages.every((m) => typeof m?.id === 'string' && Number.isSafeInteger(m.seq))) throw new Error('a message without id or seq');
+    } catch (error) {
+      this.status('error', `ignored the saved inbox, which cannot be read: ${/** @type {Error} */ (error).message}`);
+      return;
+    }
+    const { lastSeq, messages } = place;
     this.lastSeq = lastSeq;
     for (const message of messages) {
       this.messages.set(message.id, message);

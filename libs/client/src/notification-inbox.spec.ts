@@ -114,14 +114,14 @@ const range = (from: number, to: number) => Array.from({ length: to - from + 1 }
 const tokenFor = (sub: string) => `e30.${Buffer.from(JSON.stringify({ sub })).toString('base64url')}.sig`;
 
 /** An inbox on a socket double, recording what it shows and the errors it reports. */
-function open(storage: MemoryStorage, userId = 'u-1', held: InboxMessage[] = []) {
+function open(storage: MemoryStorage, userId = 'u-1', held: InboxMessage[] = [], url = 'http://gateway') {
   const socket = new SocketDouble();
   socket.held = held;
   const shown: string[] = [];
   const errors: string[] = [];
   const inbox = new NotificationInbox({
     io: (_url, options) => ((socket.options = options as SocketDouble['options']), socket),
-    url: 'http://gateway',
+    url,
     token: tokenFor(userId),
     storage,
     onMessages: (messages) => shown.push(...messages.map((m) => m.id)),
@@ -143,6 +143,44 @@ describe('NotificationInbox', () => {
     expect(reloaded.inbox.lastSeq).toBe(300);
     expect(reloaded.socket.deliver([message(5), message(301)])).toBe(true);
     expect(reloaded.shown).toEqual(['m-301']);
+  });
+
+  it('keeps a place per gateway, so a page on two installations syncs each from its own', async () => {
+    const storage = new MemoryStorage();
+    const production = open(storage, 'u-1', range(1, 40), 'https://notify.example.com');
+    await production.inbox.sync();
+    expect(production.inbox.lastSeq).toBe(40);
+
+    // The same user on a staging installation has 3 messages: synced from 0, not from production's 40.
+    const staging = open(storage, 'u-1', range(1, 3), 'https://notify.staging.example.com');
+    await staging.inbox.sync();
+    expect(staging.socket.syncs).toEqual([0]);
+    expect(staging.shown).toEqual(['m-1', 'm-2', 'm-3']);
+    expect(open(storage, 'u-1', [], 'https://notify.example.com').inbox.lastSeq).toBe(40);
+  });
+
+  it('takes back a place saved by the versions that kept it without the gateway', () => {
+    const storage = new MemoryStorage();
+    storage.setItem('notify-inbox:u-1:default', JSON.stringify({ lastSeq: 7, messages: [message(7)] }));
+    const { inbox, socket, shown } = open(storage);
+    expect(inbox.lastSeq).toBe(7);
+    expect(socket.deliver([message(7), message(8)])).toBe(true);
+    expect(shown).toEqual(['m-8']);
+  });
+
+  it.each([
+    ['not JSON', '{"lastSeq": 4, "messa'],
+    ['no place', JSON.stringify({ messages: [] })],
+    ['no messages', JSON.stringify({ lastSeq: 4 })],
+    ['a message without a seq', JSON.stringify({ lastSeq: 4, messages: [{ id: 'm-4' }] })],
+  ])('starts from nothing, and says so, when the saved inbox holds %s', async (_, saved) => {
+    const storage = new MemoryStorage();
+    storage.setItem('notify-inbox:u-1:default@http://gateway', saved);
+    const { inbox, shown, errors } = open(storage, 'u-1', range(1, 2));
+    expect(errors).toEqual([expect.stringMatching(/^ignored the saved inbox, which cannot be read: /)]);
+    await inbox.sync();
+    expect(shown).toEqual(['m-1', 'm-2']);
+    expect(inbox.lastSeq).toBe(2);
   });
 
   it('counts a message held beyond a gap across a reload, once the gap is filled', async () => {
@@ -239,7 +277,7 @@ describe('NotificationInbox', () => {
     socket.held = range(1, 5);
     await inbox.sync();
     expect(shown).toEqual(range(1, 5).map((m) => m.id));
-    expect(JSON.parse(storage.getItem('notify-inbox:u-1:default')!).lastSeq).toBe(5);
+    expect(JSON.parse(storage.getItem('notify-inbox:u-1:default@http://gateway')!).lastSeq).toBe(5);
   });
 
   it('keeps its place when storage is too full for its messages, so a reload shows nothing again', async () => {
@@ -461,7 +499,7 @@ describe('NotificationInbox', () => {
     socket.deliver([large(3), large(4)]); // held beyond the gap at 2
     storage.quota = 100;
     await inbox.sync();
-    expect(JSON.parse(storage.getItem('notify-inbox:u-1:default')!)).toEqual({ lastSeq: 4, messages: [] });
+    expect(JSON.parse(storage.getItem('notify-inbox:u-1:default@http://gateway')!)).toEqual({ lastSeq: 4, messages: [] });
     expect(new Set(errors)).toEqual(new Set(["saved the inbox's place without all its messages: QuotaExceededError"]));
   });
 
