@@ -168,12 +168,19 @@ describe('TokenVerifier', () => {
       expect(error.code).toBe(ErrorCode.Unauthenticated);
     });
 
-    it('rejects an HS256 token even when a secret is configured too, since the public key wins', () => {
+    it('with a secret configured too, checks each token with the key of its own algorithm only', () => {
       const both = new TokenVerifier({ jwtSecret: SECRET, jwtPublicKey: keys.publicKey });
-      const hs256 = jwt.sign({ sub: 'u-42' }, SECRET, { algorithm: 'HS256', expiresIn: 600 });
+      const hs256 = jwt.sign({ sub: 'u-41' }, SECRET, { algorithm: 'HS256', expiresIn: 600 });
       const rs256 = jwt.sign({ sub: 'u-42' }, keys.privateKey, { algorithm: 'RS256', expiresIn: 600 });
-      expect(rejection(() => both.verify(hs256)).message).toBe('invalid token');
+      expect(both.verify(hs256).userId).toBe('u-41');
       expect(both.verify(rs256).userId).toBe('u-42');
+      // The public key is never taken for a secret, nor the secret for another algorithm's key.
+      const confused = jwt.sign({ sub: 'admin' }, keys.publicKey, { algorithm: 'HS256', expiresIn: 600 });
+      expect(rejection(() => both.verify(confused)).message).toBe('invalid token');
+      const hs512 = jwt.sign({ sub: 'admin' }, SECRET, { algorithm: 'HS512', expiresIn: 600 });
+      expect(rejection(() => both.verify(hs512)).message).toBe('invalid token');
+      const unsigned = `${base64url({ alg: 'none', typ: 'JWT' })}.${base64url({ sub: 'admin', exp: nowSeconds() + 600 })}.`;
+      expect(rejection(() => both.verify(unsigned)).message).toBe('invalid token');
     });
   });
 });

@@ -12,33 +12,31 @@ export class TokenRejected extends Error {
 }
 
 /**
- * Checks browser tokens: HS256 with a shared secret, or RS256 with a public key; `sub` and `exp` are
- * required. The key is made into a KeyObject once, at start: given a string, jsonwebtoken parses it
- * as a PEM public key on every verification and, for a secret, fails that first (about 0.4 ms per
- * token instead of 7 µs here, paid by every handshake). A public key that is not one stops the
- * gateway at start rather than refusing every token.
+ * Checks browser tokens: HS256 with a shared secret, RS256 with a public key, or both when both are
+ * set (a move from one to the other, while tokens of each are in use): each token is checked with
+ * the key of the algorithm its header names, and only with that one. `sub` and `exp` are required.
+ * Each key is made into a KeyObject once, at start: given a string, jsonwebtoken parses it as a PEM
+ * public key on every verification and, for a secret, fails that first (about 0.4 ms per token
+ * instead of 7 µs here, paid by every handshake). A public key that is not one stops the gateway at
+ * start rather than refusing every token.
  */
 export class TokenVerifier {
-  private readonly key: KeyObject;
-  private readonly algorithm: 'HS256' | 'RS256';
+  private readonly keys = new Map<'HS256' | 'RS256', KeyObject>();
 
   constructor(settings: { jwtSecret?: string | undefined; jwtPublicKey?: string | undefined }) {
-    if (settings.jwtPublicKey) {
-      this.key = publicKeyOf(settings.jwtPublicKey);
-      this.algorithm = 'RS256';
-    } else if (settings.jwtSecret) {
-      this.key = createSecretKey(Buffer.from(settings.jwtSecret, 'utf8'));
-      this.algorithm = 'HS256';
-    } else {
-      throw new Error('JWT_SECRET or JWT_PUBLIC_KEY is required');
-    }
+    if (settings.jwtPublicKey) this.keys.set('RS256', publicKeyOf(settings.jwtPublicKey));
+    if (settings.jwtSecret) this.keys.set('HS256', createSecretKey(Buffer.from(settings.jwtSecret, 'utf8')));
+    if (this.keys.size === 0) throw new Error('JWT_SECRET or JWT_PUBLIC_KEY is required');
   }
 
   verify(token: unknown): VerifiedToken {
     if (typeof token !== 'string' || token.length === 0) throw new TokenRejected('a token is required');
     let payload: string | jwt.JwtPayload;
     try {
-      payload = jwt.verify(token, this.key, { algorithms: [this.algorithm] });
+      const algorithm = jwt.decode(token, { complete: true })?.header.alg;
+      const key = algorithm === 'HS256' || algorithm === 'RS256' ? this.keys.get(algorithm) : undefined;
+      if (!key) throw new Error('no key for the algorithm');
+      payload = jwt.verify(token, key, { algorithms: [algorithm as 'HS256' | 'RS256'] });
     } catch (error) {
       throw new TokenRejected(error instanceof jwt.TokenExpiredError ? 'token expired' : 'invalid token');
     }
