@@ -36,7 +36,7 @@ const ENTRIES: Record<string, JsonSchemaEntry> = {
     title: 'Recipient update',
     description:
       `A record value on \`${Topics.recipients}\` (contract section 2), keyed by user id; \`op\` selects the operation. ` +
-      'An optional field that is null is read as absent. ' +
+      'An optional field that is null is read as absent. Not expressible here: an upsert\'s `clear` names no field the upsert also sets. ' +
       `An invalid update is copied to \`${Topics.recipientsDlq}\`.`,
   },
   'outcome-event.schema.json': {

@@ -111,8 +111,9 @@ export type RecipientSelector = z.infer<typeof RecipientSelectorSchema>;
 /** Where a notification leads (an addition to §1): an http or https address, sent as a tracked link (§6). */
 const LinkSchema = z
   .url({ protocol: /^https?$/, error: 'an http or https URL' })
-  // As a pattern too: the JSON Schema of z.url() alone takes any scheme.
-  .regex(/^https?:\/\//i, 'an http or https URL')
+  // As a pattern too: the JSON Schema of z.url() alone takes any scheme. Spelled out in both cases, as
+  // the JSON Schema's pattern carries no flags: `HTTPS://` is a link zod takes.
+  .regex(/^[Hh][Tt][Tt][Pp][Ss]?:\/\//, 'an http or https URL')
   .max(2048);
 
 /**
@@ -147,5 +148,9 @@ export type NotificationRequest = z.infer<typeof NotificationRequestSchema>;
 
 /** A request's JSON with its null optional fields left out (`nullsAsAbsent`), as the platform reads it. */
 export function requestNullsAsAbsent(json: unknown): unknown {
-  return nullsAsAbsent(json, ['data', 'content', 'channels', 'locale', 'sendAt', 'expiresAt', 'priority'], { content: ['title', 'body', 'url'] });
+  return nullsAsAbsent(json, ['data', 'content', 'channels', 'locale', 'sendAt', 'expiresAt', 'priority'], {
+    content: ['title', 'body', 'url'],
+    // One class with five nullable fields, as a Java or .NET producer models `to`: the one set is the selector.
+    to: ['userId', 'userIds', 'topic', 'phone', 'email'],
+  });
 }

@@ -12,4 +12,12 @@ describe('null optional fields', () => {
     const request = { id: 'r-1', type: 'ping', to: { userId: 'u-1' }, data: { coupon: null }, expiresAt: null };
     expect(NotificationRequestSchema.parse(requestNullsAsAbsent(request))).toEqual({ id: 'r-1', type: 'ping', to: { userId: 'u-1' }, data: { coupon: null } });
   });
+
+  it('reads the null selectors of a `to` written as one class of five nullable fields as absent', () => {
+    const to = { userId: 'u-42', userIds: null, topic: null, phone: null, email: null };
+    expect(NotificationRequestSchema.parse(requestNullsAsAbsent({ id: 'r-1', type: 'ping', to })).to).toEqual({ userId: 'u-42' });
+    // All five null is still no selector.
+    const none = { userId: null, userIds: null, topic: null, phone: null, email: null };
+    expect(NotificationRequestSchema.safeParse(requestNullsAsAbsent({ id: 'r-1', type: 'ping', to: none })).success).toBe(false);
+  });
 });

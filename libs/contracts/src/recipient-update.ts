@@ -28,6 +28,8 @@ const TimeZoneSchema = z
   .string()
   .min(1)
   .max(64)
+  // The shape as a pattern too, which the JSON Schema carries for producers; the runtime's list then checks the name.
+  .regex(TIME_ZONE_NAME, { message: 'must be an IANA time zone, e.g. Asia/Shanghai', abort: true })
   .pipe(z.string().refine(isTimeZone, 'must be an IANA time zone, e.g. Asia/Shanghai'));
 const topic = z.string().min(1).max(128);
 
@@ -48,7 +50,8 @@ export const RecipientUpdateSchema = z.discriminatedUnion('op', [
       .array(z.enum(CLEARABLE_FIELDS))
       .max(CLEARABLE_FIELDS.length)
       .optional()
-      .refine((fields) => fields === undefined || new Set(fields).size === fields.length, 'lists a field twice'),
+      .refine((fields) => fields === undefined || new Set(fields).size === fields.length, 'lists a field twice')
+      .meta({ uniqueItems: true }),
   }).superRefine((upsert, context) => {
     for (const field of upsert.clear ?? []) {
       if (upsert[field] !== undefined) context.addIssue({ code: 'custom', path: ['clear'], message: `both sets and clears ${field}` });

@@ -11,11 +11,16 @@ export interface Rejection {
 
 const MAX_REASON_LENGTH = 1000;
 
-/** The record copied unchanged (key, value, headers) with the contract's error headers added. */
+/**
+ * The record copied unchanged (key, value, headers, timestamp) with the contract's error headers
+ * added. The timestamp is the producer's: a `notify.recipients` update replayed from its copy keeps
+ * the time that decides which registration holds a push token, and a reader sees when it was sent.
+ */
 export function deadLetterMessage({ record, code, reason }: Rejection): Message {
   return {
     key: record.key,
     value: record.value,
+    timestamp: record.timestamp,
     headers: {
       ...writableHeaders(record.headers),
       [DlqHeaders.errorCode]: code,
@@ -49,7 +54,7 @@ export const ORIGINAL_KEY_BYTES = 'x-original-key-bytes';
  */
 export function cutDownDeadLetterMessage(copy: Message): Message {
   const headers = Object.fromEntries(Object.entries(copy.headers ?? {}).filter(([name]) => ERROR_HEADERS.has(name)));
-  return { key: copy.key, value: null, headers: { ...headers, [ORIGINAL_VALUE_BYTES]: String(byteLengthOf(copy.value)) } };
+  return { key: copy.key, value: null, timestamp: copy.timestamp, headers: { ...headers, [ORIGINAL_VALUE_BYTES]: String(byteLengthOf(copy.value)) } };
 }
 
 const ERROR_HEADERS = new Set<string>(Object.values(DlqHeaders));

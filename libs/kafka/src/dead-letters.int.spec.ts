@@ -13,6 +13,7 @@ const kafka = new Kafka({ clientId: 'dead-letters-spec', brokers: process.env.KA
 interface Copy {
   value: Buffer | null;
   headers: Record<string, string>;
+  timestamp: string;
 }
 
 /** The first `count` records of a topic. */
@@ -23,7 +24,11 @@ async function readCopies(topic: string, count: number): Promise<Copy[]> {
   await consumer.subscribe({ topics: [topic], fromBeginning: true });
   await consumer.run({
     eachMessage: async ({ message }) =>
-      void copies.push({ value: message.value, headers: Object.fromEntries(Object.entries(recordHeaders(message.headers)).map(([k, v]) => [k, String(v)])) }),
+      void copies.push({
+        value: message.value,
+        headers: Object.fromEntries(Object.entries(recordHeaders(message.headers)).map(([k, v]) => [k, String(v)])),
+        timestamp: message.timestamp,
+      }),
   });
   try {
     await eventually(async () => copies.length, (n) => n >= count);
@@ -33,8 +38,11 @@ async function readCopies(topic: string, count: number): Promise<Copy[]> {
   }
 }
 
+/** When the records the copies are made of were produced: a minute before the test. */
+const PRODUCED_AT = String(Date.now() - 60_000);
+
 const rejection = (topic: string, offset: string, value: Buffer, headers: Record<string, string>): Rejection => ({
-  record: { topic, partition: 0, offset, key: Buffer.from('k'), value, headers, timestamp: '0' },
+  record: { topic, partition: 0, offset, key: Buffer.from('k'), value, headers, timestamp: PRODUCED_AT },
   code: 'payload_too_large',
   reason: 'request is too large',
 });
@@ -68,6 +76,7 @@ describe('sendDeadLetters', () => {
     const [copy] = await readCopies(deadLetterTopic(source), 1);
     expect(copy!.value!.equals(value)).toBe(true);
     expect(copy!.headers).toMatchObject({ 'trace-id': 't-1', 'x-error-code': 'payload_too_large', 'x-original-offset': '7' });
+    expect(copy!.timestamp).toBe(PRODUCED_AT);
   });
 
   it('copies a record with a header that has no value, as a Java producer may write one', async () => {
@@ -115,6 +124,7 @@ describe('sendDeadLetters', () => {
 
     const [copy] = await readCopies(deadLetterTopic(source), 1);
     expect([copy!.value, copy!.headers['x-original-offset'], copy!.headers[ORIGINAL_VALUE_BYTES], copy!.headers[ORIGINAL_KEY_BYTES]]).toEqual([null, '4', '8', '60000']);
+    expect(copy!.timestamp).toBe(PRODUCED_AT);
   });
 
   it('copies a consumed record whose headers are named like properties every object has, as its producer wrote them', async () => {

@@ -1,13 +1,23 @@
 import { z } from 'zod';
 import { MAX_SYNC_LIMIT, type AckError } from '@notify/contracts';
 
-/** What a client may send; anything else is answered with an `invalid_argument` error naming the field. */
-export const SyncRequestSchema = z.strictObject({
+/**
+ * What a client may send; anything else is answered with an `invalid_argument` error naming the field.
+ * As on Kafka, a field this version does not know is ignored (a client written for a later contract
+ * still syncs) and an optional field sent as `null` is absent (.NET's and Jackson's default).
+ */
+export const SyncRequestSchema = z.object({
   afterSeq: z.number().int().min(0),
-  limit: z.number().int().min(1).max(MAX_SYNC_LIMIT).default(100),
+  limit: z
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_SYNC_LIMIT)
+    .nullish()
+    .transform((limit) => limit ?? 100),
 });
 
-export const ReadRequestSchema = z.strictObject({
+export const ReadRequestSchema = z.object({
   ids: z.array(z.uuid()).min(1).max(MAX_SYNC_LIMIT),
 });
 
