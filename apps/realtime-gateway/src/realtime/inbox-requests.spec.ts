@@ -13,8 +13,11 @@ const logger = createLogger('inbox-requests-spec', 'silent');
 function socketOfUser1() {
   const handlers = new Map<string, (payload: unknown, ack: (answer: unknown) => void) => void>();
   const toOtherDevices: unknown[] = [];
+  /** Engine.io's connection: what it has not handed the network yet. */
+  const conn = { readyState: 'open', writeBuffer: [] as unknown[], transport: { writable: true } };
   const socket = {
     connected: true,
+    conn,
     data: { userId: 'user-1', deviceId: null, expiresAt: Date.now() + 60_000 },
     on: (event: string, handler: (payload: unknown, ack: (answer: unknown) => void) => void) => handlers.set(event, handler),
     to: (room: string) => ({ emit: (event: string, payload: unknown) => toOtherDevices.push({ room, event, payload }) }),
@@ -22,7 +25,7 @@ function socketOfUser1() {
   const ask = (event: string, payload: unknown) => new Promise<unknown>((resolve) => handlers.get(event)!(payload, resolve));
   /** A fire-and-forget emit: no acknowledgement callback, as `socket.emit('read', payload)` sends it. */
   const tell = (event: string, payload: unknown) => (handlers.get(event) as (payload: unknown) => void)(payload);
-  return { socket, ask, tell, toOtherDevices };
+  return { socket, ask, tell, toOtherDevices, conn };
 }
 
 const inbox = {
@@ -200,5 +203,29 @@ describe('InboxRequests: one request of a connection at a time', () => {
     await slow.release();
     await shutdown;
     expect(slow.marked).toEqual(['0190a1b2-0000-7000-8000-00000000000a']);
+  });
+});
+
+describe('InboxRequests: a client that does not read what it is sent', () => {
+  it('answers its next sync only once the connection has written out the answers before', async () => {
+    const pages: number[] = [];
+    const paging = { after: async (_userId: string, afterSeq: number) => (pages.push(afterSeq), { notModified: true, lastSeq: afterSeq }) } as unknown as InboxStore;
+    const requests = new InboxRequests(paging, new EventPublisher(flakyProducer(0).producer, logger, instantRetry(3)), logger, null, 5);
+    const client = socketOfUser1();
+    requests.attach(client.socket);
+    // A large page went out and the client stopped reading: the transport is still writing it, and
+    // what came after waits in engine.io's buffer.
+    client.conn.transport.writable = false;
+    client.conn.writeBuffer.push('a page');
+
+    const answers = [1, 2, 3].map((afterSeq) => client.ask('sync', { afterSeq, limit: 500 }));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(pages).toEqual([]);
+
+    // The client reads again: everything is written out, and the syncs are answered in order.
+    client.conn.writeBuffer.length = 0;
+    client.conn.transport.writable = true;
+    await expect(Promise.all(answers)).resolves.toEqual([1, 2, 3].map((lastSeq) => ({ notModified: true, lastSeq })));
+    expect(pages).toEqual([1, 2, 3]);
   });
 });

@@ -23,6 +23,9 @@ export const CLIENT_REQUESTS_AT_ONCE = Symbol('CLIENT_REQUESTS_AT_ONCE');
 /** How long a shutdown waits for the reads still waiting for their turn. */
 const READS_DRAIN_MS = 5_000;
 
+/** How often a sync waiting for its connection to write out what it was sent looks again. */
+const WRITTEN_OUT_POLL_MS = 25;
+
 /**
  * Half the database pool: the rest stays for the deliveries' claims and acknowledgements, also when
  * every client of a gateway just deployed reconnects to this one and syncs at once.
@@ -55,10 +58,15 @@ export class InboxRequests implements BeforeApplicationShutdown {
     // payload goes: it is answered that the payload is missing, not left waiting for ever.
     // A sync whose connection has closed by its turn (on its connection, then among all clients)
     // has no one to answer; a read still counts.
+    // A sync waits, before its turn among all clients, until its connection has written out what it
+    // was sent before: a client that asks and does not read holds one page, not all it asked for.
     const turns = new OneAtATime(MAX_WAITING_REQUESTS);
     const inTurn = (ack: unknown, work: () => Promise<unknown>, onlyWhileConnected: boolean): Promise<void> | undefined => {
       const skipped = () => onlyWhileConnected && !socket.connected;
-      const done = turns.enqueue(async () => (skipped() ? undefined : this.slots.run(async () => (skipped() ? undefined : this.answer(ack, work)))));
+      const done = turns.enqueue(async () => {
+        if (onlyWhileConnected) await writtenOut(socket);
+        if (!skipped()) await this.slots.run(async () => (skipped() ? undefined : this.answer(ack, work)));
+      });
       if (done) return done;
       if (typeof ack === 'function') ack(busy());
       else this.logger.warn({ waiting: MAX_WAITING_REQUESTS }, 'a read without an acknowledgement was dropped: its connection has too many requests waiting');
@@ -118,6 +126,19 @@ export class InboxRequests implements BeforeApplicationShutdown {
       this.logger.error({ err: error }, 'client request failed');
       reply(internalError());
     }
+  }
+}
+
+/**
+ * Resolves once the connection has handed the network everything queued for it (the client reads
+ * what it is sent), or has closed. Engine.io's write buffer has no bound: a client that sent `sync`
+ * after `sync` and never read would have every page kept in the gateway's memory until it ran out.
+ * (`writeBuffer` is engine.io's own: its types keep it private.)
+ */
+export async function writtenOut(socket: NotificationSocket, pollMs = WRITTEN_OUT_POLL_MS): Promise<void> {
+  const connection = socket.conn as unknown as { readyState: string; writeBuffer: unknown[]; transport: { writable: boolean } };
+  while (socket.connected && connection.readyState !== 'closed' && (connection.writeBuffer.length > 0 || !connection.transport.writable)) {
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
 }
 

@@ -32,6 +32,22 @@ describe('InboxStore.after', () => {
     expect(second).toEqual({ messages: [expect.objectContaining({ seq: 3 })], lastSeq: 3, hasMore: false });
     expect(await inbox.after('u-1', 3, 1)).toEqual({ notModified: true, lastSeq: 3 });
   });
+
+  it('ends a page at the message that takes it to 512 KiB, however many were asked for', async () => {
+    const createdAt = new Date(Date.now() - HOUR);
+    const large = (requestId: string, data: Record<string, unknown>) => {
+      const delivery = plannedDelivery(createdAt, { userId: 'u-large', endpoint: 'inbox:u-large' });
+      return plannedMessage(requestId, createdAt, [delivery], { recipient: { userId: 'u-large' }, data, contents: [{ locale: 'en', title: 't', body: 'b'.repeat(150_000) }] });
+    };
+    // 150 KB of body and 60 KB of data each: the third reaches 512 KiB.
+    await new IngestStore(database.dataSource()).ingest(['r-l1', 'r-l2', 'r-l3', 'r-l4', 'r-l5'].map((id) => large(id, { note: 'd'.repeat(60_000) })));
+    const inbox = new InboxStore(database.dataSource());
+
+    const first = await inbox.after('u-large', 0, 500);
+    expect(first).toEqual({ messages: [1, 2, 3].map((seq) => expect.objectContaining({ seq })), lastSeq: 5, hasMore: true });
+    const second = await inbox.after('u-large', 3, 500);
+    expect(second).toEqual({ messages: [4, 5].map((seq) => expect.objectContaining({ seq })), lastSeq: 5, hasMore: false });
+  });
 });
 
 describe('InboxStore.markRead', () => {

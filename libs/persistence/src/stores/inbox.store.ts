@@ -8,6 +8,13 @@ import { queryRows, selectJsonRows } from './rows';
 
 export type InboxPage = { messages: InboxMessage[]; lastSeq: number; hasMore: boolean } | { notModified: true; lastSeq: number };
 
+/**
+ * A sync page stops at the message that takes it past this many bytes of text and data (it holds
+ * at least one, up to 64 KiB): 500 messages of 64 KiB would be 32 MiB in one answer, which a
+ * gateway holds for as long as the client takes to read it. The rest comes with `hasMore`.
+ */
+export const MAX_PAGE_BYTES = 512 * 1024;
+
 interface EntryRow {
   seq: string;
   message_id: string;
@@ -28,9 +35,10 @@ export class InboxStore {
    * The messages after `afterSeq`, oldest first, at most `limit`; or "not modified" when there is
    * nothing newer. A message past its `expiresAt` is not handed out (never delivered after it): its
    * number is a gap, as a message past the retention period leaves one. A message's link is its
-   * tracked link (of the user's websocket delivery) when clicks are tracked (`links`).
+   * tracked link (of the user's websocket delivery) when clicks are tracked (`links`). A page ends
+   * early, `hasMore` set, once its messages reach `maxBytes`.
    */
-  async after(userId: string, afterSeq: number, limit: number, links?: ClickLinks | null): Promise<InboxPage> {
+  async after(userId: string, afterSeq: number, limit: number, links?: ClickLinks | null, maxBytes = MAX_PAGE_BYTES): Promise<InboxPage> {
     const [sequence] = await queryRows<{ last_seq: string }>(this.dataSource, 'SELECT last_seq FROM inbox_sequences WHERE user_id = $1', [userId]);
     const lastSeq = sequence ? Number(sequence.last_seq) : 0;
     if (afterSeq >= lastSeq) return { notModified: true, lastSeq };
@@ -50,7 +58,7 @@ export class InboxStore {
         LIMIT $3`,
       [userId, afterSeq, limit + 1],
     );
-    const page = rows.slice(0, limit);
+    const page = withinBytes(rows.slice(0, limit), maxBytes);
     return {
       messages: page.map((row) => ({
         id: row.message_id,
@@ -63,7 +71,7 @@ export class InboxStore {
         createdAt: row.created_at.toISOString(),
       })),
       lastSeq,
-      hasMore: rows.length > limit,
+      hasMore: rows.length > page.length,
     };
   }
 
@@ -107,4 +115,15 @@ export class InboxStore {
       };
     });
   }
+}
+
+/** The first rows, up to and including the one whose text and data reach `maxBytes` (at least one). */
+function withinBytes(rows: EntryRow[], maxBytes: number): EntryRow[] {
+  let bytes = 0;
+  for (let index = 0; index < rows.length; index += 1) {
+    const row = rows[index]!;
+    bytes += Buffer.byteLength(JSON.stringify(row.data)) + Buffer.byteLength(row.title ?? '') + Buffer.byteLength(row.body ?? '') + Buffer.byteLength(row.url ?? '');
+    if (bytes >= maxBytes) return rows.slice(0, index + 1);
+  }
+  return rows;
 }
