@@ -7,7 +7,7 @@ import { afterCommit, type ChannelDeliveryStore, type DeliveryOutcomeStore } fro
 import type { ChannelSender } from '../senders/channel-sender';
 import type { DeliveryReport } from './delivery-report';
 import { summarize } from './summaries';
-import { sendSummarized } from './summary-sends';
+import { givenBackAttempt, sendSummarized } from './summary-sends';
 import { TokenRefusalWatch } from './token-refusal-watch';
 import { decideSends, type RetryTiming } from './outcome-policy';
 
@@ -125,14 +125,16 @@ export class ChannelDelivery {
       batches.map((batch) => batch.flatMap(sendable)).filter((batch) => batch.length > 0),
     );
     const withLinks = (job: DeliveryJob): DeliveryJob => (job.message.url ? { ...job, message: { ...job.message, url: outgoingLink(this.deps.links, job.deliveryId, job.message.url) } } : job);
-    const { attempts: answers, members, splitMessages } = await sendSummarized((jobs) => plan.send(jobs.map(withLinks)), summarized);
+    const send = (jobs: DeliveryJob[]) => plan.send(jobs.map(withLinks));
+    const { attempts: answers, members, splitMessages, givenBack } = await sendSummarized(send, summarized, JOBS_PER_CLAIM[channel]);
     if (splitMessages > 0) logger.warn({ messages: splitMessages }, 'a summary or digest was refused for its content: its messages went each on its own');
+    if (givenBack.length > 0) logger.warn({ messages: givenBack.length }, `more ${channel} sends than one claim takes: the rest are given back, due at once`);
     const sent = this.tokenRefusals.review(answers);
     for (const provider of sent.suspected) {
       logger.error({ provider, alert: 'provider_configuration' }, `${provider} refused every recent device token: taken for a configuration problem, tokens kept`);
     }
     // A summary's outcome is each of its messages' outcome.
-    const { attempts, decisions } = decideSends(sent.attempts, members, clock(), this.settings.timing);
+    const { attempts, decisions } = decideSends([...sent.attempts, ...givenBack.map((job) => givenBackAttempt(job, channel))], members, clock(), this.settings.timing);
     const recorded = await afterCommit(
       'recording outcomes',
       () =>

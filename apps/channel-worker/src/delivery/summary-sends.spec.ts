@@ -3,7 +3,8 @@ import type { DeliveryJob } from '@notify/contracts';
 import type { SendAttempt } from '../senders/send-attempt';
 import { deliveryJob } from './jobs.spec-helper';
 import { summarize } from './summaries';
-import { sendSummarized } from './summary-sends';
+import { decideSends } from './outcome-policy';
+import { givenBackAttempt, sendSummarized } from './summary-sends';
 
 /** A vendor whose filter refuses any text with `word` in it, and otherwise takes everything. */
 function filteringVendor(word: string, code: ProviderErrorCode = ProviderErrorCode.Rejected) {
@@ -48,5 +49,35 @@ describe('sendSummarized', () => {
     expect(refused.attempts.map((a) => a.result.kind)).toEqual(['refused']);
     expect(refused.members.size).toBe(1);
     expect(refused.splitMessages).toBe(0);
+  });
+
+  it('sends at most its budget under one claim, split messages included, and gives the rest back', async () => {
+    // A digest of six refused for one word: room for three more sends, so three go alone and three wait.
+    const batch = [sms(1), sms(2, 'Win at the casino'), sms(3), sms(4), sms(5), sms(6)];
+    const vendor = filteringVendor('casino');
+    const sent = await sendSummarized(vendor.send, summarize([], [batch]), 4);
+    expect(vendor.texts).toHaveLength(1 + 3);
+    expect(outcomes(sent.attempts)).toEqual(outcomes([
+      { job: sms(1), result: { kind: 'accepted' } },
+      { job: sms(2), result: { kind: 'refused' } },
+      { job: sms(3), result: { kind: 'accepted' } },
+    ] as SendAttempt[]));
+    expect(sent.splitMessages).toBe(3);
+    expect(sent.givenBack.map((job) => job.deliveryId)).toEqual([sms(4), sms(5), sms(6)].map((job) => job.deliveryId));
+  });
+
+  it('gives back the sends beyond its budget, a summary as the messages it stands for', async () => {
+    const vendor = filteringVendor('casino');
+    const other = (n: number) => ({ ...sms(n), endpoint: '+4915100000001' });
+    const sent = await sendSummarized(vendor.send, summarize([sms(1)], [[other(2), other(3)]]), 1);
+    expect(vendor.texts).toEqual(['Body 1']);
+    expect(sent.givenBack.map((job) => job.deliveryId).sort()).toEqual([other(2), other(3)].map((job) => job.deliveryId).sort());
+    expect(sent.members.size).toBe(0);
+  });
+
+  it('makes a message given back failed, unattempted, and due at once', () => {
+    const now = new Date('2026-12-05T20:00:00.000Z');
+    const { decisions } = decideSends([givenBackAttempt(sms(1), 'sms')], new Map(), now, { configurationRetryMs: 3_600_000 });
+    expect(decisions.map((d) => d.outcome)).toEqual([{ deliveryId: sms(1).deliveryId, status: 'failed', error: 'overloaded', nextAttemptAt: now, attempted: false }]);
   });
 });
