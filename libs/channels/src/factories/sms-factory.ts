@@ -29,6 +29,7 @@ export function createSmsProvider(config: SmsDriverConfig = { driver: 'log' }, d
         },
         guardFor('twilio', resolveLimits(parsed.limits), deps),
         clock,
+        log,
       );
     case 'aliyun':
       return new AliyunSmsProvider(
@@ -43,6 +44,7 @@ export function createSmsProvider(config: SmsDriverConfig = { driver: 'log' }, d
         },
         guardFor('aliyun', resolveLimits(parsed.limits), deps),
         clock,
+        log,
       );
     case 'http':
       return new HttpSmsProvider(

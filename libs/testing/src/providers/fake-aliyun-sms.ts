@@ -23,6 +23,11 @@ export interface FakeAliyunSms {
   /** Signatures checked, including failed ones. */
   signaturesChecked: number;
   failNext(failure: AliyunFailure, times?: number): void;
+  /**
+   * Accepts the next message (it is recorded, with a BizId of its own) but answers with this status
+   * and body instead of `Code: OK` and the BizId: a proxy's page, a cut answer, an OK without BizId.
+   */
+  acceptNextWith(answer: { status?: number; body: unknown }): void;
   close(): Promise<void>;
 }
 
@@ -39,6 +44,7 @@ export async function startFakeAliyunSms(options: { latencyMs?: number; record?:
   const now = options.now ?? Date.now;
   const nonces = new Set<string>();
   const failures = new ScriptedReplies<AliyunFailure>();
+  const oddAnswers = new ScriptedReplies<{ status?: number; body: unknown }>();
 
   const handle = (request: FakeRequest): FakeReply => {
     const requestId = randomUUID().toUpperCase();
@@ -75,6 +81,8 @@ export async function startFakeAliyunSms(options: { latencyMs?: number; record?:
     if (options.record !== false) {
       fake.messages.push({ phoneNumbers, signName: params.get('SignName') ?? '', templateCode: params.get('TemplateCode') ?? '', templateParam, bizId });
     }
+    const odd = oddAnswers.take();
+    if (odd !== undefined) return { status: odd.status ?? 200, body: odd.body };
     return { status: 200, body: { RequestId: requestId, Code: 'OK', Message: 'OK', BizId: bizId } };
   };
 
@@ -86,6 +94,7 @@ export async function startFakeAliyunSms(options: { latencyMs?: number; record?:
     messages: [],
     signaturesChecked: 0,
     failNext: (failure, times) => failures.push(failure, times),
+    acceptNextWith: (answer) => oddAnswers.push(answer),
     close: () => server.close(),
   };
   return fake;

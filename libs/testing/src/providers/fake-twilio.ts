@@ -27,6 +27,11 @@ export interface FakeTwilio {
   /** The number answers 21610 (recipient replied STOP) from now on. */
   optOut(phone: string): void;
   failNext(failure: TwilioFailure, times?: number): void;
+  /**
+   * Accepts the next message (it is recorded, with a sid of its own) but answers with this status and
+   * body instead of the Message resource: a proxy's page, a cut answer, a resource without a sid.
+   */
+  acceptNextWith(answer: { status?: number; body: unknown }): void;
   close(): Promise<void>;
 }
 
@@ -38,6 +43,7 @@ export async function startFakeTwilio(options: { latencyMs?: number; record?: bo
   const authToken = randomBytes(16).toString('hex');
   const optedOut = new Set<string>();
   const failures = new ScriptedReplies<TwilioFailure>();
+  const oddAnswers = new ScriptedReplies<{ status?: number; body: unknown }>();
   const error = (status: number, code: number, message: string): FakeReply => ({
     status,
     body: { code, message, more_info: `https://www.twilio.com/docs/errors/${code}`, status },
@@ -70,6 +76,8 @@ export async function startFakeTwilio(options: { latencyMs?: number; record?: bo
     }
     const sid = `SM${randomBytes(16).toString('hex')}`;
     if (options.record !== false) fake.messages.push({ sid, to, from, body });
+    const odd = oddAnswers.take();
+    if (odd !== undefined) return { status: odd.status ?? 201, body: odd.body };
     return {
       status: 201,
       body: {
@@ -95,6 +103,7 @@ export async function startFakeTwilio(options: { latencyMs?: number; record?: bo
     messages: [],
     optOut: (phone) => optedOut.add(phone),
     failNext: (failure, times) => failures.push(failure, times),
+    acceptNextWith: (answer) => oddAnswers.push(answer),
     close: () => server.close(),
   };
   return fake;

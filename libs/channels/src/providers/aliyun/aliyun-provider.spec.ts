@@ -2,7 +2,8 @@ import { ManualClock, startFakeAliyunSms, type FakeAliyunSms } from '@notify/tes
 import { failureOf } from '../../../test/outcome';
 import { RecordingLog } from '../../../test/recording-log';
 import { createSmsProvider } from '../../factories';
-import type { SmsChannelProvider } from '../../ports';
+import { DEFAULT_PROVIDER_LIMITS, ProviderGuard, type SmsChannelProvider } from '../../ports';
+import { AliyunSmsProvider } from './aliyun-provider';
 import { canonicalQuery, percentEncode, rpcSignature } from './aliyun-signature';
 
 const PHONE = '+8613800001234';
@@ -53,6 +54,48 @@ describe('Aliyun SMS provider', () => {
     await start();
     await provider.send({ to: PHONE, body: 'ignored', template: { code: 'SMS_200000002', params: { code: '4321' } } });
     expect(fake.messages[0]).toMatchObject({ templateCode: 'SMS_200000002', templateParam: { code: '4321' } });
+  });
+
+  describe('with an answer it cannot read', () => {
+    beforeEach(async () => {
+      log = new RecordingLog();
+      fake = await startFakeAliyunSms();
+      provider = new AliyunSmsProvider(
+        {
+          baseUrl: fake.url,
+          accessKeyId: fake.accessKeyId,
+          accessKeySecret: fake.accessKeySecret,
+          regionId: 'cn-hangzhou',
+          signName: 'Notify',
+          templateCode: 'SMS_100000001',
+          bodyParam: 'content',
+        },
+        new ProviderGuard('aliyun', DEFAULT_PROVIDER_LIMITS, log),
+        undefined,
+        log,
+      );
+    });
+
+    it.each([
+      ['a 200 whose body is not JSON', 200, '<html><body>OK</body></html>'],
+      ['a 200 with Code OK but no BizId', 200, { RequestId: 'F655A8D5-B967-440B-8683-DAD6FF8DE990', Code: 'OK', Message: 'OK' }],
+      ['a 202 with an empty body', 202, ''],
+    ])('takes %s as sent, with an id of its own, and warns without the number', async (_kind, status, body) => {
+      fake.acceptNextWith({ status, body });
+      const receipt = await provider.send({ to: PHONE, body: 'Order 1234 shipped' });
+      expect(receipt.providerMessageId).toMatch(/^aliyun-[0-9a-f-]{36}$/);
+      expect(fake.messages).toHaveLength(1);
+      expect(log.lines.map((line) => [line.level, line.fields['status']])).toEqual([['warn', status]]);
+      expect(log.text).not.toContain('13800001234');
+    });
+
+    it('still takes a 200 whose JSON names a Code other than OK, or none, for an error', async () => {
+      fake.acceptNextWith({ body: { RequestId: 'R1', Code: 'isv.SMS_CONTENT_ILLEGAL', Message: '短信内容包含禁止发送内容' } });
+      expect(await failureOf(provider.send({ to: PHONE, body: 'x' }))).toMatchObject({ kind: 'permanent', code: 'rejected', vendorCode: 'isv.SMS_CONTENT_ILLEGAL', status: 200 });
+      fake.acceptNextWith({ body: { RequestId: 'R2', BizId: '900^0' } });
+      expect(await failureOf(provider.send({ to: PHONE, body: 'x' }))).toMatchObject({ kind: 'transient', code: 'unexpected', status: 200 });
+      expect(log.lines.filter((line) => line.level === 'warn')).toEqual([]);
+    });
   });
 
   it('maps SignatureDoesNotMatch to a configuration error, logged without the secret', async () => {

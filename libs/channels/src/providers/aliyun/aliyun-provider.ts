@@ -2,10 +2,12 @@ import { randomUUID } from 'node:crypto';
 import {
   assertE164,
   HttpClient,
+  silentLog,
   systemClock,
   type Clock,
   type HttpAnswer,
   type ProviderGuard,
+  type ProviderLog,
   type ReceiptStatus,
   type SendReceipt,
   type SmsChannelProvider,
@@ -27,6 +29,7 @@ export class AliyunSmsProvider implements SmsChannelProvider {
     private readonly settings: AliyunSmsSettings,
     private readonly guard: ProviderGuard,
     private readonly clock: Clock = systemClock,
+    private readonly log: ProviderLog = silentLog,
   ) {
     this.url = `${settings.baseUrl.replace(/\/$/, '')}/`;
   }
@@ -43,8 +46,18 @@ export class AliyunSmsProvider implements SmsChannelProvider {
         signal,
       });
       const body = parse(answer);
-      if (answer.status !== 200 || body.Code !== 'OK' || body.BizId === undefined) throw aliyunError(answer, body, message.to, this.clock.now());
-      return { providerMessageId: body.BizId, acceptedAt: new Date(this.clock.now()) };
+      // A 2xx is the message accepted unless its JSON names a Code other than OK: one that cannot be
+      // read, or an OK without a BizId, taken for a failure was sent again on every retry.
+      const accepted = answer.status >= 200 && answer.status < 300 && (body === undefined || body.Code === 'OK');
+      if (!accepted) throw aliyunError(answer, body ?? {}, message.to, this.clock.now());
+      const bizId: unknown = body?.BizId;
+      if (typeof bizId === 'string' && bizId !== '') return { providerMessageId: bizId, acceptedAt: new Date(this.clock.now()) };
+      // Only the status and the request id: the number stays out of the log.
+      this.log.warn(
+        { provider: this.id, status: answer.status, requestId: body?.RequestId },
+        body === undefined ? 'SMS accepted, but the answer is not JSON: its reports will not be matched' : 'SMS accepted, but the answer has no BizId: its reports will not be matched',
+      );
+      return { providerMessageId: `aliyun-${randomUUID()}`, acceptedAt: new Date(this.clock.now()) };
     });
   }
 
@@ -79,10 +92,12 @@ export class AliyunSmsProvider implements SmsChannelProvider {
   }
 }
 
-function parse(answer: HttpAnswer): AliyunAnswerBody {
+/** The answer's JSON object, or undefined when the body is not one (a proxy's page, a cut answer). */
+function parse(answer: HttpAnswer): AliyunAnswerBody | undefined {
   try {
-    return JSON.parse(answer.body) as AliyunAnswerBody;
+    const value = JSON.parse(answer.body) as unknown;
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as AliyunAnswerBody) : undefined;
   } catch {
-    return {};
+    return undefined;
   }
 }

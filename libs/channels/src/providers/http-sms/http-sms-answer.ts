@@ -23,9 +23,17 @@ export function httpSmsError(answer: HttpAnswer, to: string, now: number): Provi
   });
 }
 
+/**
+ * The 4xx that say the installation is wrong, whatever the message: the URL (404), the method
+ * (405), the content type or format of the body template (415), or the account out of credit (402).
+ * Every SMS would fail alike until an operator acts, so it is an alert, not a message lost as
+ * refused.
+ */
+const MISCONFIGURED = new Set([402, 404, 405, 415]);
+
 function codeOf(status: number): ProviderErrorCode {
   if (status === 401 || status === 403) return ProviderErrorCode.BadCredentials;
-  if (status === 404) return ProviderErrorCode.Misconfigured;
+  if (MISCONFIGURED.has(status)) return ProviderErrorCode.Misconfigured;
   if (status === 408) return ProviderErrorCode.Timeout;
   if (status === 429) return ProviderErrorCode.RateLimited;
   if (status >= 500) return ProviderErrorCode.Unavailable;

@@ -84,6 +84,18 @@ describe('HTTP SMS gateway provider', () => {
     expect(log.text).not.toContain(PHONE);
   });
 
+  it.each([
+    [402, 'out of credit'],
+    [405, 'wrong method'],
+    [415, 'wrong content type'],
+  ])('maps %d (%s), the installation’s problem with every SMS, to a configuration error, not a rejection', async (status) => {
+    await start();
+    gateway.replyNext({ status, body: { error: 'refused' } });
+    expect(await failureOf(provider.send({ to: PHONE, body: 'x' }))).toMatchObject({ kind: 'configuration', code: 'misconfigured', status });
+    expect(log.text).toContain('provider_configuration');
+    expect(log.text).not.toContain(PHONE);
+  });
+
   it('maps another 4xx to a permanent rejection', async () => {
     await start();
     gateway.replyNext({ status: 422, body: { error: 'bad number' } });

@@ -59,26 +59,40 @@ const SESSION_COMMANDS = new Set(['CONN', 'EHLO', 'HELO', 'LHLO', 'RSET', 'NOOP'
  * denying relay is this installation's configuration: every mail would fail alike, and no address is
  * to blame. Many relays (Postfix by default) give their refusals of the client, its HELO and the
  * sender only in answer to RCPT TO, so there the reply itself says which it is. Any other refusal of
- * a recipient is that address's; a refusal of the mail itself (at DATA: spam, size, content) is the
- * message's.
+ * a recipient is that address's. A refusal of the mail itself (at DATA: spam, size, content) is the
+ * message's, unless the reply blames the sender or the client as at RCPT TO: Gmail, OpenDMARC and
+ * milters refuse a mail failing DMARC, SPF or DKIM, or a blocklisted client, only at the end of
+ * DATA, and every mail would fail alike.
  */
 function permanentCodeOf(code: string | undefined, command: string | undefined, reply: number, response: string | undefined): ProviderErrorCode {
   if (reply === 530 || (command !== undefined && SESSION_COMMANDS.has(command))) return ProviderErrorCode.Misconfigured;
-  if (code !== 'EENVELOPE') return ProviderErrorCode.Rejected;
+  if (code !== 'EENVELOPE') return blamesTheInstallation(response) ? ProviderErrorCode.Misconfigured : ProviderErrorCode.Rejected;
   if (command !== 'RCPT TO') return ProviderErrorCode.Misconfigured;
   if (blamesTheInstallation(response)) return ProviderErrorCode.Misconfigured;
   return POLICY_STATUS.test(response ?? '') ? ProviderErrorCode.Rejected : ProviderErrorCode.InvalidEndpoint;
 }
 
-/** Whether a refusal at RCPT TO is of the sender, the client, its HELO or relaying, not of the recipient. */
+/**
+ * Whether a refusal (at RCPT TO or at the end of DATA) is of the sender, the client, its HELO,
+ * relaying or the sender domain's authentication, not of the recipient or the mail's content.
+ */
 function blamesTheInstallation(response: string | undefined): boolean {
   const text = response ?? '';
   // Without the addresses it quotes: a recipient at relay.example.com is no relay refusal.
-  return SENDER_STATUS.test(text) || NOT_THE_RECIPIENT.test(text.replace(/<[^>]*>/g, ''));
+  const words = text.replace(/<[^>]*>/g, '');
+  return SENDER_STATUS.test(text) || SENDER_AUTHENTICATION.test(words) || NOT_THE_RECIPIENT.test(words);
 }
 
 /** RFC 3463's X.1.7 and X.1.8: the sender's mailbox or its system is refused. */
 const SENDER_STATUS = /^\d{3}[ -][45]\.1\.[78]\b/;
+/**
+ * The sender domain's authentication failed: RFC 7372's X.7.20 to X.7.27 (no valid DKIM signature,
+ * SPF failed or in error, reverse DNS failed, several checks failed — Gmail's DMARC refusal — or a
+ * sender domain with a null MX), or a reply naming DMARC, SPF or DKIM (OpenDMARC's `550 5.7.1
+ * rejected by DMARC policy`). The installation's DNS or signing is wrong, not the recipient or the
+ * content.
+ */
+const SENDER_AUTHENTICATION = /^\d{3}[ -][45]\.7\.2[0-7]\b|\b(?:DMARC|SPF|DKIM)\b/i;
 /** RFC 3463's X.7.x: a policy refused the mail. */
 const POLICY_STATUS = /^\d{3}[ -][45]\.7\.\d{1,3}/;
 /**

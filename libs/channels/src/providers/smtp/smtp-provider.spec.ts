@@ -149,6 +149,25 @@ describe('SMTP email provider', () => {
     expect(server.mails).toHaveLength(0);
   });
 
+  it('takes a refusal at the end of DATA that blames the sender’s domain or the client for a configuration error, and one of the content for the message’s', async () => {
+    // Gmail, OpenDMARC and milters judge DMARC, SPF, DKIM and the client only once the mail is in.
+    await start();
+    const refusals: [string, number, string][] = [
+      ['dmarc-gmail', 550, "5.7.26 Unauthenticated email from example.com is not accepted due to domain's DMARC policy"],
+      ['dmarc-opendmarc', 550, '5.7.1 rejected by DMARC policy for example.com'],
+      ['spf-fail', 550, '5.7.23 The message was rejected because of Sender Policy Framework violation'],
+      ['dkim-fail', 550, '5.7.1 Message rejected: DKIM signature verification failed'],
+      ['milter-block', 554, '5.7.1 Client host [127.0.0.1] blocked using zen.example.org'],
+    ];
+    for (const [word, code, message] of refusals) {
+      server.rejectText(word, code, message);
+      expect(await failureOf(provider.send({ to: TO, subject: word, text: 'x' }))).toMatchObject({ kind: 'configuration', code: 'misconfigured', status: code });
+    }
+    server.rejectText('buy-now', 554, '5.7.1 Message rejected: spam content');
+    expect(await failureOf(provider.send({ to: TO, subject: 'buy-now', text: 'x' }))).toMatchObject({ kind: 'permanent', code: 'rejected', status: 554 });
+    expect(server.mails).toHaveLength(0);
+  });
+
   it('defers a recipient a server answers with a 4xx, without opening the circuit for everyone else', async () => {
     await start(undefined, undefined, 3);
     server.rejectRecipient(TO, 450, '4.1.2 <alice@example.com>: Recipient address rejected: Domain not found');

@@ -2,7 +2,8 @@ import { startFakeTwilio, type FakeTwilio } from '@notify/testing';
 import { failureOf } from '../../../test/outcome';
 import { RecordingLog } from '../../../test/recording-log';
 import { createSmsProvider, type ProviderLimitsInput } from '../../factories';
-import type { SmsChannelProvider } from '../../ports';
+import { DEFAULT_PROVIDER_LIMITS, ProviderGuard, type SmsChannelProvider } from '../../ports';
+import { TwilioProvider } from './twilio-provider';
 
 const PHONE = '+14155550100';
 const FROM = '+14155550199';
@@ -40,6 +41,28 @@ describe('Twilio SMS provider', () => {
     await start({ from });
     await provider.send({ to: PHONE, body: 'Your room is ready' });
     expect(fake.messages.map((m) => m.from)).toEqual([from]);
+  });
+
+  it.each([
+    ['a body that is not JSON', 200, 'OK'],
+    ['a resource without a sid', 201, { to: PHONE, status: 'queued' }],
+    ['an empty body', 202, ''],
+  ])('takes a 2xx with %s as sent, with an id of its own, and warns without the number', async (_kind, status, body) => {
+    log = new RecordingLog();
+    fake = await startFakeTwilio();
+    provider = new TwilioProvider(
+      { baseUrl: fake.url, accountSid: fake.accountSid, authToken: fake.authToken, from: FROM },
+      new ProviderGuard('twilio', DEFAULT_PROVIDER_LIMITS, log),
+      undefined,
+      log,
+    );
+    fake.acceptNextWith({ status, body });
+    const receipt = await provider.send({ to: PHONE, body: 'Your code is 1234' });
+    expect(receipt.providerMessageId).toMatch(/^twilio-[0-9a-f-]{36}$/);
+    expect(fake.messages).toHaveLength(1);
+    expect(log.lines.map((line) => [line.level, line.fields['status']])).toEqual([['warn', status]]);
+    expect(log.text).not.toContain(PHONE);
+    expect(log.text).not.toContain(PHONE.slice(1));
   });
 
   it('refuses a number that is not E.164 before calling Twilio', async () => {

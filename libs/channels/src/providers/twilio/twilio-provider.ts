@@ -1,12 +1,13 @@
+import { randomUUID } from 'node:crypto';
 import {
-  ProviderError,
-  ProviderErrorCode,
   assertE164,
   HttpClient,
-  jsonOf,
+  silentLog,
   systemClock,
   type Clock,
+  type HttpAnswer,
   type ProviderGuard,
+  type ProviderLog,
   type ReceiptStatus,
   type SendReceipt,
   type SmsChannelProvider,
@@ -28,6 +29,7 @@ export class TwilioProvider implements SmsChannelProvider {
     private readonly settings: TwilioSettings,
     private readonly guard: ProviderGuard,
     private readonly clock: Clock = systemClock,
+    private readonly log: ProviderLog = silentLog,
   ) {
     this.url = `${settings.baseUrl.replace(/\/$/, '')}/2010-04-01/Accounts/${encodeURIComponent(settings.accountSid)}/Messages.json`;
     this.authorization = `Basic ${Buffer.from(`${settings.accountSid}:${settings.authToken}`).toString('base64')}`;
@@ -47,10 +49,13 @@ export class TwilioProvider implements SmsChannelProvider {
         body: form.toString(),
         signal,
       });
-      if (answer.status !== 201 && answer.status !== 200) throw twilioError(answer, message.to, this.clock.now());
-      const body = jsonOf(this.id, answer) as { sid?: unknown; date_created?: unknown };
-      if (typeof body.sid !== 'string') {
-        throw new ProviderError({ provider: this.id, code: ProviderErrorCode.Unexpected, status: answer.status, message: 'accepted without a sid' });
+      if (answer.status < 200 || answer.status >= 300) throw twilioError(answer, message.to, this.clock.now());
+      // Any 2xx is the message accepted, readable or not: taken for a failure, it was sent again on every retry.
+      const body = resourceOf(answer);
+      if (typeof body.sid !== 'string' || body.sid === '') {
+        // Only the status: Twilio's answer quotes the number.
+        this.log.warn({ provider: this.id, status: answer.status }, 'SMS accepted, but the answer has no message sid: its status callbacks will not be matched');
+        return { providerMessageId: `twilio-${randomUUID()}`, acceptedAt: new Date(this.clock.now()) };
       }
       const created = typeof body.date_created === 'string' ? Date.parse(body.date_created) : Number.NaN;
       return { providerMessageId: body.sid, acceptedAt: new Date(Number.isNaN(created) ? this.clock.now() : created) };
@@ -64,5 +69,15 @@ export class TwilioProvider implements SmsChannelProvider {
   close(): Promise<void> {
     this.http.close();
     return Promise.resolve();
+  }
+}
+
+/** The Message resource of a 2xx answer, or nothing of it when the body is not a JSON object. */
+function resourceOf(answer: HttpAnswer): { sid?: unknown; date_created?: unknown } {
+  try {
+    const value = JSON.parse(answer.body) as unknown;
+    return typeof value === 'object' && value !== null ? (value as { sid?: unknown; date_created?: unknown }) : {};
+  } catch {
+    return {};
   }
 }
