@@ -11,6 +11,20 @@ describe('RecipientStore devices', () => {
   const dataSource = () => database.dataSource();
 
   const register = (userId: string, deviceId: string, token: string) => ({ op: 'device' as const, userId, deviceId, provider: 'fcm' as const, token });
+  /** A connection of its own to the suite's database that keeps every statement it runs. */
+  const loggedDataSource = async () => {
+    const seen: { sql: string; params: unknown[] }[] = [];
+    const logger: Logger = {
+      logQuery: (sql, params) => void seen.push({ sql, params: params ?? [] }),
+      logQueryError: () => undefined,
+      logQuerySlow: () => undefined,
+      logSchemaBuild: () => undefined,
+      logMigration: () => undefined,
+      log: () => undefined,
+    };
+    const logged = await new DataSource({ ...createDataSource({ databaseUrl: database.url(), databasePoolSize: 1 }).options, logging: ['query'], logger }).initialize();
+    return { seen, logged };
+  };
   const active = async (...keys: [string, string][]) =>
     (await new PushDeviceStore(dataSource()).activeDevices(keys.map(([userId, deviceId]) => ({ userId, deviceId })))).map((d) => `${d.userId}/${d.deviceId}`).sort();
 
@@ -150,17 +164,50 @@ describe('RecipientStore devices', () => {
     expect(await active(['sol', 'phone'])).toEqual([]);
   });
 
+  it('registers two devices swapping their tokens at once without a deadlock', async () => {
+    const store = new RecipientStore(dataSource());
+    // Each round its own devices and tokens: most pairs of tokens fall in different lock buckets.
+    for (let round = 0; round < 30; round++) {
+      const [uwe, vic, t1, t2] = [`uwe-${round}`, `vic-${round}`, `token-swap-1-${round}`, `token-swap-2-${round}`];
+      await store.apply([register(uwe, 'phone', t2), register(vic, 'tablet', t1)]);
+      // Each takes the other's token: each deactivates the row the other registers.
+      const results = await Promise.allSettled([store.apply([register(uwe, 'phone', t1)]), store.apply([register(vic, 'tablet', t2)])]);
+      expect(results.map((r) => (r.status === 'rejected' ? String(r.reason) : r.status))).toEqual(['fulfilled', 'fulfilled']);
+      expect(await dataSource().query(`SELECT user_id, token, active FROM devices WHERE user_id IN ($1, $2) ORDER BY user_id`, [uwe, vic])).toEqual([
+        { user_id: uwe, token: t1, active: true },
+        { user_id: vic, token: t2, active: true },
+      ]);
+    }
+  });
+
+  it('takes the locks again, in order, when a device’s token changes while its registration waits for them', async () => {
+    const { seen, logged } = await loggedDataSource();
+    const run = (text: string) => seen.filter(({ sql }) => sql.includes(text));
+    const other = dataSource().createQueryRunner();
+    try {
+      await new RecipientStore(logged).apply([register('wes', 'phone', 'token-before')]);
+      seen.length = 0;
+      await other.connect();
+      await other.startTransaction();
+      await other.query(`SELECT pg_advisory_xact_lock(7361002, hashtext('fcm:token-wanted') & 255)`);
+      const registering = new RecipientStore(logged).apply([register('wes', 'phone', 'token-wanted')]);
+      await eventually(async () => run('pg_advisory_xact_lock').length, (n) => n === 1);
+      // While it waits, the device's token changes (as another registration of it would leave it).
+      await other.query(`UPDATE devices SET token = 'token-meanwhile' WHERE user_id = 'wes'`);
+      await other.commitTransaction();
+      await registering;
+      expect(run('ROLLBACK TO SAVEPOINT')).toHaveLength(1);
+      expect(run('pg_advisory_xact_lock')).toHaveLength(2);
+      expect(await dataSource().query(`SELECT token, active FROM devices WHERE user_id = 'wes'`)).toEqual([{ token: 'token-wanted', active: true }]);
+    } finally {
+      if (other.isTransactionActive) await other.rollbackTransaction();
+      await other.release();
+      await logged.destroy();
+    }
+  });
+
   it('finds a token’s newest registration through the key of push_tokens, not by reading them all', async () => {
-    const seen: { sql: string; params: unknown[] }[] = [];
-    const logger: Logger = {
-      logQuery: (sql, params) => void seen.push({ sql, params: params ?? [] }),
-      logQueryError: () => undefined,
-      logQuerySlow: () => undefined,
-      logSchemaBuild: () => undefined,
-      logMigration: () => undefined,
-      log: () => undefined,
-    };
-    const logged = await new DataSource({ ...createDataSource({ databaseUrl: database.url(), databasePoolSize: 1 }).options, logging: ['query'], logger }).initialize();
+    const { seen, logged } = await loggedDataSource();
     try {
       await logged.query(`INSERT INTO push_tokens (provider, token_md5, registered_at) SELECT 'fcm', md5('many-' || n), now() FROM generate_series(1, 20000) n`);
       await logged.query(`ANALYZE push_tokens`);

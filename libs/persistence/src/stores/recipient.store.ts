@@ -143,11 +143,32 @@ export class RecipientStore {
       }
       if (owners.length > 0) {
         // One registration of a token at a time, whatever the user: the check below must see the other's row.
-        await tx.query(
-          `SELECT pg_advisory_xact_lock(${TOKEN_LOCK}, k)
-             FROM (SELECT DISTINCT hashtext(p || ':' || t) & ${TOKEN_LOCK_BUCKETS - 1} AS k FROM unnest($1::varchar[], $2::varchar[]) AS r(p, t) ORDER BY 1) AS keys`,
-          [owners.map((d) => d.provider), owners.map((d) => d.token)],
-        );
+        // Also the tokens the registered devices hold now: two registrations swapping two devices' tokens
+        // take different buckets otherwise, and each one's deactivation below waits for the device row the
+        // other has just written (a deadlock). All in one statement, in the buckets' order.
+        //
+        // A device's token can change between the read and the lock (a registration of it committing), so
+        // it is read again once they are held. Only a registration of the device changes it, and that one
+        // holds the bucket of the token it read: once the second read needs no other bucket, the tokens
+        // stay as read until commit. Should it need one, the locks are let go (back to the savepoint) and
+        // all of them taken again in order: taking the missing one alone, out of order, could deadlock.
+        await tx.query('SAVEPOINT token_locks');
+        for (let held: number[] = []; ; ) {
+          const wanted = await queryRows<{ k: number }>(
+            tx,
+            `SELECT ${tokenBucket('r.p', 'r.t')} AS k FROM unnest($1::varchar[], $2::varchar[]) AS r(p, t)
+             UNION SELECT ${tokenBucket('d.provider', 'd.token')} FROM devices d
+                     JOIN unnest($3::varchar[], $4::varchar[]) AS r(user_id, device_id) ON d.user_id = r.user_id AND d.device_id = r.device_id
+             UNION SELECT unnest($5::int[])`,
+            [owners.map((d) => d.provider), owners.map((d) => d.token), registered.map((d) => d.userId), registered.map((d) => d.deviceId), held],
+          );
+          // `wanted` includes `held`: as many buckets means the same ones.
+          if (wanted.length === held.length) break;
+          if (held.length > 0) await tx.query('ROLLBACK TO SAVEPOINT token_locks');
+          held = wanted.map((w) => w.k);
+          await tx.query(`SELECT pg_advisory_xact_lock(${TOKEN_LOCK}, k) FROM (SELECT k FROM unnest($1::int[]) AS k ORDER BY 1) AS keys`, [held]);
+        }
+        await tx.query('RELEASE SAVEPOINT token_locks');
         // The batch's own registrations count too: an older one of a token in the batch is weighed against its newest.
         await tx.query(
           `INSERT INTO push_tokens (provider, token_md5, registered_at)
@@ -265,6 +286,11 @@ export class RecipientStore {
     );
     return new Map(rows.map((row) => [row.user_id, { userId: row.user_id, phone: row.phone, email: row.email, locale: row.locale }]));
   }
+}
+
+/** The SQL for the lock bucket of a push token, given the SQL of its provider and of the token. */
+function tokenBucket(provider: string, token: string): string {
+  return `hashtext(${provider} || ':' || ${token}) & ${TOKEN_LOCK_BUCKETS - 1}`;
 }
 
 /** An upsert as the fields it changes: those it gives, and null for those it clears. */
