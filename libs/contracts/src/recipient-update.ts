@@ -15,7 +15,7 @@ const TIME_ZONE_NAME = /^[A-Z][A-Za-z0-9_+-]*(?:\/[A-Z][A-Za-z0-9_+-]*)*$/;
 const NOT_IANA = new Set(['ACT', 'AET', 'AGT', 'ART', 'AST', 'BET', 'BST', 'CAT', 'CNT', 'CST', 'CTT', 'EAT', 'ECT', 'IET', 'IST', 'JST', 'MIT', 'NET', 'NST', 'PLT', 'PNT', 'PRT', 'PST', 'SST', 'VST']);
 
 /** Whether the name is an IANA one the runtime's time zone data knows. */
-function isTimeZone(name: string): boolean {
+export function isTimeZone(name: string): boolean {
   if (!TIME_ZONE_NAME.test(name) || NOT_IANA.has(name) || name.startsWith('SystemV/')) return false;
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: name });

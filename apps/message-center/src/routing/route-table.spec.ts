@@ -242,6 +242,25 @@ describe('RouteTable.from', () => {
       expect((compiled as LocalizedTemplate).render({ orderNo: '7' })).toEqual({ title: 'Order <b>7</b>', body: 'a < b > c' });
     });
 
+    it('shows a template’s dates and times in the route’s time zone, else in the table default’s, whatever the process’s', () => {
+      const at = Date.UTC(2026, 11, 5, 23, 30); // 07:30 the next day in Shanghai
+      const when = { title: '{at, date, ::yyyyMMdd}', body: 'at {at, time, ::HHmm} ({at, date, short})' };
+      const zoned = RouteTable.from({
+        version: 1,
+        defaults: { timeZone: 'America/New_York' },
+        routes: { 'order.shipped': { channels: ['sms'], timeZone: 'Asia/Shanghai', templates: { en: when } }, default: { channels: ['sms'], templates: { en: when } } },
+      });
+      expect(routeOf(zoned, 'order.shipped').templates.get('en')!.render({ at })).toEqual({ title: '12/06/2026', body: 'at 07:30 (12/6/26)' });
+      expect(routeOf(zoned, 'x').templates.get('en')!.render({ at })).toEqual({ title: '12/05/2026', body: 'at 18:30 (12/5/26)' });
+    });
+
+    it('refuses a time zone that is no IANA name, with its path', () => {
+      const error = routeTableError(() =>
+        RouteTable.from({ version: 1, defaults: { timeZone: 'CST' }, routes: { default: { channels: ['sms'], timeZone: 'asia/shanghai' } } }),
+      );
+      expect(error.problems).toEqual([expect.stringMatching(/^defaults\.timeZone: /), expect.stringMatching(/^routes\.default\.timeZone: /)]);
+    });
+
     it('gives a route without templates an empty template map', () => {
       expect(routeOf(table, 'x').templates.size).toBe(0);
     });

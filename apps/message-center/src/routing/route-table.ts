@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { z } from 'zod';
-import { ChannelSchema, PrioritySchema, type Channel, type Priority, schemaProblems } from '@notify/contracts';
+import { ChannelSchema, isTimeZone, PrioritySchema, type Channel, type Priority, schemaProblems } from '@notify/contracts';
 import type { RetryPolicy } from '@notify/persistence';
 import { DurationSchema } from './duration';
 import { LocalizedTemplate } from './template';
@@ -18,6 +18,9 @@ const AfterSchema = DurationSchema.refine((ms) => ms > 0, 'more than 0: a delay 
  */
 const MAX_ATTEMPTS = 1_000;
 const MaxAttemptsSchema = z.number().int().positive().max(MAX_ATTEMPTS);
+
+/** Where a template's dates and times are shown: an IANA time zone name. */
+const TimeZoneSchema = z.string().refine(isTimeZone, 'an IANA time zone, e.g. Asia/Shanghai or UTC');
 
 const RetrySchema = z.strictObject({
   /** SMS and email re-sends: one digest per receiver instead of each message on its own. */
@@ -41,11 +44,14 @@ const RouteSchema = z.strictObject({
   ttl: TtlSchema.optional(),
   retry: RetrySchema.optional(),
   defaultLocale: z.string().min(2).optional(),
+  timeZone: TimeZoneSchema.optional(),
   templates: z.record(z.string().min(2), z.strictObject({ title: z.string(), body: z.string(), url: z.string().optional() })).optional(),
 });
 
 const DefaultsSchema = z.strictObject({
   locale: z.string().min(2).default('en'),
+  /** Without it, the message center's own zone (its `TZ`). */
+  timeZone: TimeZoneSchema.optional(),
   priority: PrioritySchema.default('normal'),
   ttl: TtlSchema.default(7 * 86_400_000),
   retry: z
@@ -121,7 +127,7 @@ export class RouteTable {
     for (const [type, route] of Object.entries(routes)) {
       const templates = new Map<string, LocalizedTemplate>();
       for (const [locale, source] of Object.entries(route.templates ?? {})) {
-        const compiled = LocalizedTemplate.compile(locale, source);
+        const compiled = LocalizedTemplate.compile(locale, source, route.timeZone ?? defaults.timeZone);
         if ('problems' in compiled) problems.push(...compiled.problems.map((p) => `routes.${type}.templates.${locale}.${p}`));
         else templates.set(locale, compiled);
       }

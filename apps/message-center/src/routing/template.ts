@@ -1,6 +1,6 @@
 // The parser intl-messageformat parses with (it pins the version), for the kinds of its parsed elements.
 import { TYPE, type MessageFormatElement } from '@formatjs/icu-messageformat-parser';
-import { IntlMessageFormat } from 'intl-messageformat';
+import { IntlMessageFormat, type Formatters } from 'intl-messageformat';
 import { linkOf } from '@notify/contracts';
 
 /**
@@ -40,13 +40,17 @@ export class LocalizedTemplate {
     this.uses = distinct([title, body, ...(url ? [url] : [])].flatMap((text) => usesOf(text.getAst())));
   }
 
-  /** The compiled template, or the problems of each text that is not valid ICU MessageFormat. */
-  static compile(locale: string, source: { title: string; body: string; url?: string }): LocalizedTemplate | { problems: string[] } {
+  /**
+   * The compiled template, or the problems of each text that is not valid ICU MessageFormat. Its
+   * dates and times are shown in `timeZone` (an IANA name), else in the process's own.
+   */
+  static compile(locale: string, source: { title: string; body: string; url?: string }, timeZone?: string): LocalizedTemplate | { problems: string[] } {
     const problems: string[] = [];
+    const formatters = timeZone === undefined ? undefined : formattersIn(timeZone);
     const compile = (field: 'title' | 'body' | 'url', text: string): IntlMessageFormat | undefined => {
       try {
         // Notifications are plain text: `<b>` is text, not a rich-text tag whose formatter no request supplies.
-        const compiled = new IntlMessageFormat(text, locale, undefined, { ignoreTag: true });
+        const compiled = new IntlMessageFormat(text, locale, undefined, { ignoreTag: true, ...(formatters ? { formatters } : {}) });
         const unformattable = [...formatProblems(compiled.getAst(), locale), ...(field === 'url' ? linkProblems(compiled.getAst()) : [])];
         if (unformattable.length === 0) return compiled;
         problems.push(...unformattable.map((problem) => `${field}: ${problem} in "${text}"`));
@@ -77,6 +81,33 @@ export class LocalizedTemplate {
     const rendered = { title: String(this.title.format(values)), body: String(this.body.format(values)) };
     return this.url ? { ...rendered, url: String(this.url.format(values)) } : rendered;
   }
+}
+
+/** The formatters of the templates shown in one time zone, by zone: each makes an `Intl` formatter once per locale and options. */
+const FORMATTERS_BY_ZONE = new Map<string, Formatters>();
+
+/**
+ * Formatters that show dates and times in `timeZone`. A date element's own options (a skeleton such
+ * as `::yyyyMMdd HH:mm`, or none) carry no zone, so the zone is added to every date and time format
+ * made, not only to the named styles.
+ */
+function formattersIn(timeZone: string): Formatters {
+  const known = FORMATTERS_BY_ZONE.get(timeZone);
+  if (known) return known;
+  const made = new Map<string, Intl.NumberFormat | Intl.DateTimeFormat | Intl.PluralRules>();
+  const once = <T extends Intl.NumberFormat | Intl.DateTimeFormat | Intl.PluralRules>(kind: string, args: unknown[], make: () => T): T => {
+    const key = `${kind}${JSON.stringify(args)}`;
+    let formatter = made.get(key);
+    if (!formatter) made.set(key, (formatter = make()));
+    return formatter as T;
+  };
+  const formatters: Formatters = {
+    getNumberFormat: (locales, options) => once('number', [locales, options], () => new Intl.NumberFormat(locales, options)),
+    getDateTimeFormat: (locales, options) => once('date', [locales, options], () => new Intl.DateTimeFormat(locales, { ...options, timeZone })),
+    getPluralRules: (locales, options) => once('plural', [locales, options], () => new Intl.PluralRules(locales, options)),
+  };
+  FORMATTERS_BY_ZONE.set(timeZone, formatters);
+  return formatters;
 }
 
 /**
