@@ -5,7 +5,7 @@ import type { InboxStore } from '@notify/persistence';
 import { flakyProducer, instantRetry, outcomeEvent, publishedEvents } from '../testing/doubles';
 import { EventPublisher } from '../delivery/event-publisher';
 import { busy, MAX_WAITING_REQUESTS } from './client-requests';
-import { InboxRequests, type NotificationSocket } from './inbox-requests';
+import { InboxRequests, MAX_UNSENT_PACKETS, type NotificationSocket } from './inbox-requests';
 
 const logger = createLogger('inbox-requests-spec', 'silent');
 
@@ -18,6 +18,7 @@ function socketOfUser1() {
   const socket = {
     connected: true,
     conn,
+    disconnect: () => void ((socket as { connected: boolean }).connected = false),
     data: { userId: 'user-1', deviceId: null, expiresAt: Date.now() + 60_000 },
     on: (event: string, handler: (payload: unknown, ack: (answer: unknown) => void) => void) => handlers.set(event, handler),
     to: (room: string) => ({ emit: (event: string, payload: unknown) => toOtherDevices.push({ room, event, payload }) }),
@@ -227,5 +228,24 @@ describe('InboxRequests: a client that does not read what it is sent', () => {
     client.conn.transport.writable = true;
     await expect(Promise.all(answers)).resolves.toEqual([1, 2, 3].map((lastSeq) => ({ notModified: true, lastSeq })));
     expect(pages).toEqual([1, 2, 3]);
+  });
+
+  it('disconnects it once its unsent answers pile up, rather than answer it busy without end', async () => {
+    const pages: number[] = [];
+    const paging = { after: async (_userId: string, afterSeq: number) => (pages.push(afterSeq), { notModified: true, lastSeq: afterSeq }) } as unknown as InboxStore;
+    const requests = new InboxRequests(paging, new EventPublisher(flakyProducer(0).producer, logger, instantRetry(3)), logger, null, 5);
+    const client = socketOfUser1();
+    requests.attach(client.socket);
+    client.conn.transport.writable = false;
+    const answered: unknown[] = [];
+    // Its answers go into the buffer and are never written: the buffer grows with each `busy` until the cap.
+    for (let i = 0; i < 1_000 && client.socket.connected; i++) {
+      void client.ask('sync', { afterSeq: i, limit: 500 }).then((answer) => answered.push(answer));
+      client.conn.writeBuffer.length = answered.length;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(client.socket.connected).toBe(false);
+    expect(answered.length).toBeLessThan(2 * MAX_UNSENT_PACKETS);
+    expect(pages).toEqual([]);
   });
 });

@@ -27,6 +27,12 @@ const READS_DRAIN_MS = 5_000;
 const WRITTEN_OUT_POLL_MS = 25;
 
 /**
+ * Packets a connection may have waiting to be written before a request of its closes it: its
+ * client sends and does not read, and even a `busy` answer would pile up in engine.io's buffer.
+ */
+export const MAX_UNSENT_PACKETS = 256;
+
+/**
  * Half the database pool: the rest stays for the deliveries' claims and acknowledgements, also when
  * every client of a gateway just deployed reconnects to this one and syncs at once.
  */
@@ -60,7 +66,15 @@ export class InboxRequests implements BeforeApplicationShutdown {
     // has no one to answer; a read still counts.
     // A sync waits, before its turn among all clients, until its connection has written out what it
     // was sent before: a client that asks and does not read holds one page, not all it asked for.
+    // A client that goes on asking while MAX_UNSENT_PACKETS wait to be written to it is disconnected.
     const turns = new OneAtATime(MAX_WAITING_REQUESTS);
+    let droppedReads = 0;
+    const notReading = (): boolean => {
+      if (unsent(socket).packets <= MAX_UNSENT_PACKETS) return false;
+      this.logger.warn({ unsent: MAX_UNSENT_PACKETS }, 'disconnecting a client that sends requests and does not read the answers');
+      socket.disconnect(true);
+      return true;
+    };
     const inTurn = (ack: unknown, work: () => Promise<unknown>, onlyWhileConnected: boolean): Promise<void> | undefined => {
       const skipped = () => onlyWhileConnected && !socket.connected;
       const done = turns.enqueue(async () => {
@@ -69,14 +83,17 @@ export class InboxRequests implements BeforeApplicationShutdown {
       });
       if (done) return done;
       if (typeof ack === 'function') ack(busy());
-      else this.logger.warn({ waiting: MAX_WAITING_REQUESTS }, 'a read without an acknowledgement was dropped: its connection has too many requests waiting');
+      // Once per connection: a client emitting reads in a loop would otherwise write the log full.
+      else if (droppedReads++ === 0) this.logger.warn({ waiting: MAX_WAITING_REQUESTS }, 'reads without an acknowledgement are dropped: their connection has too many requests waiting');
       return undefined;
     };
     socket.on('sync', (payload, ack) => {
+      if (notReading()) return;
       if (typeof payload === 'function') void this.answer(payload, async () => missingPayload());
       else if (typeof ack === 'function') void inTurn(ack, () => this.sync(socket, payload), true);
     });
     socket.on('read', (payload, ack) => {
+      if (notReading()) return;
       if (typeof payload === 'function') return void this.answer(payload, async () => missingPayload());
       const stored = inTurn(ack, () => this.read(socket, payload), false);
       if (!stored) return;
@@ -136,10 +153,15 @@ export class InboxRequests implements BeforeApplicationShutdown {
  * (`writeBuffer` is engine.io's own: its types keep it private.)
  */
 export async function writtenOut(socket: NotificationSocket, pollMs = WRITTEN_OUT_POLL_MS): Promise<void> {
-  const connection = socket.conn as unknown as { readyState: string; writeBuffer: unknown[]; transport: { writable: boolean } };
-  while (socket.connected && connection.readyState !== 'closed' && (connection.writeBuffer.length > 0 || !connection.transport.writable)) {
+  for (let left = unsent(socket); socket.connected && !left.closed && (left.packets > 0 || left.writing); left = unsent(socket)) {
     await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
+}
+
+/** What the connection has not handed the network yet: packets waiting, and whether its transport is still writing. */
+function unsent(socket: NotificationSocket): { packets: number; writing: boolean; closed: boolean } {
+  const connection = socket.conn as unknown as { readyState: string; writeBuffer: unknown[]; transport: { writable: boolean } };
+  return { packets: connection.writeBuffer.length, writing: !connection.transport.writable, closed: connection.readyState === 'closed' };
 }
 
 /**
