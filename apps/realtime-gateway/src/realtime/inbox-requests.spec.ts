@@ -208,12 +208,18 @@ describe('InboxRequests: one request of a connection at a time', () => {
 });
 
 describe('InboxRequests: a client that does not read what it is sent', () => {
-  it('answers its next sync only once the connection has written out the answers before', async () => {
+  /** A client of an inbox that answers every sync not modified, recording the place each asked from. */
+  function pagedClient() {
     const pages: number[] = [];
     const paging = { after: async (_userId: string, afterSeq: number) => (pages.push(afterSeq), { notModified: true, lastSeq: afterSeq }) } as unknown as InboxStore;
     const requests = new InboxRequests(paging, new EventPublisher(flakyProducer(0).producer, logger, instantRetry(3)), logger, null, 5);
     const client = socketOfUser1();
     requests.attach(client.socket);
+    return { pages, client };
+  }
+
+  it('answers its next sync only once the connection has written out the answers before', async () => {
+    const { pages, client } = pagedClient();
     // A large page went out and the client stopped reading: the transport is still writing it, and
     // what came after waits in engine.io's buffer.
     client.conn.transport.writable = false;
@@ -231,11 +237,7 @@ describe('InboxRequests: a client that does not read what it is sent', () => {
   });
 
   it('disconnects it once its unsent answers pile up, rather than answer it busy without end', async () => {
-    const pages: number[] = [];
-    const paging = { after: async (_userId: string, afterSeq: number) => (pages.push(afterSeq), { notModified: true, lastSeq: afterSeq }) } as unknown as InboxStore;
-    const requests = new InboxRequests(paging, new EventPublisher(flakyProducer(0).producer, logger, instantRetry(3)), logger, null, 5);
-    const client = socketOfUser1();
-    requests.attach(client.socket);
+    const { pages, client } = pagedClient();
     client.conn.transport.writable = false;
     const answered: unknown[] = [];
     // Its answers go into the buffer and are never written: the buffer grows with each `busy` until the cap.
