@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { createDataSource } from '../data-source';
 import { migratedDatabase } from '../migrated-database.spec-helper';
 import { InboxStore } from './inbox.store';
 import { IngestStore, type PlannedMessage } from './ingest.store';
@@ -47,6 +49,40 @@ describe('InboxStore.after', () => {
     expect(first).toEqual({ messages: [1, 2, 3].map((seq) => expect.objectContaining({ seq })), lastSeq: 5, hasMore: true });
     const second = await inbox.after('u-large', 3, 500);
     expect(second).toEqual({ messages: [4, 5].map((seq) => expect.objectContaining({ seq })), lastSeq: 5, hasMore: false });
+  });
+
+  it('reads no more rows than the page can hold, however many were asked for', async () => {
+    const createdAt = new Date(Date.now() - HOUR);
+    // 100 KB of data that does not compress: five come to 500 KB, the sixth reaches 512 KiB.
+    const heavy = (n: number) =>
+      plannedMessage(`r-h${n}`, createdAt, [plannedDelivery(createdAt, { userId: 'u-heavy', endpoint: 'inbox:u-heavy' })], {
+        recipient: { userId: 'u-heavy' },
+        data: { blob: randomBytes(75_000).toString('base64') },
+      });
+    await new IngestStore(database.dataSource()).ingest(Array.from({ length: 40 }, (_, n) => heavy(n)));
+    // Every statement's rows, as the store receives them.
+    const counted = await createDataSource({ databaseUrl: database.url(), databasePoolSize: 1 }).initialize();
+    const received: number[] = [];
+    const runners = counted.createQueryRunner.bind(counted);
+    counted.createQueryRunner = (...args) => {
+      const runner = runners(...args);
+      const query = runner.query.bind(runner) as (...a: unknown[]) => Promise<{ records?: unknown[] }>;
+      runner.query = (async (...a: unknown[]) => {
+        const result = await query(...a);
+        received.push(result.records?.length ?? 0);
+        return result;
+      }) as typeof runner.query;
+      return runner;
+    };
+    try {
+      const page = await new InboxStore(counted).after('u-heavy', 0, 500);
+      expect((page as { messages: { seq: number }[] }).messages.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+      expect(page).toMatchObject({ lastSeq: 40, hasMore: true });
+      // The sequence, then the page: its 6 messages and none of the 34 after them.
+      expect(received).toEqual([1, 6]);
+    } finally {
+      await counted.destroy();
+    }
   });
 });
 

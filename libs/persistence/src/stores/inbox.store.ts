@@ -42,21 +42,31 @@ export class InboxStore {
     const [sequence] = await queryRows<{ last_seq: string }>(this.dataSource, 'SELECT last_seq FROM inbox_sequences WHERE user_id = $1', [userId]);
     const lastSeq = sequence ? Number(sequence.last_seq) : 0;
     if (afterSeq >= lastSeq) return { notModified: true, lastSeq };
-    const rows = await queryRows<EntryRow>(
+    // The rows past what their stored sizes (compressed, as PostgreSQL keeps them) already bring over
+    // `maxBytes` are left in the table: a page of 500 large messages cut to a few in the end read and
+    // parsed all 500. `fetched` says how many the query took, for `hasMore`; the exact cut is below.
+    const rows = await queryRows<EntryRow & { fetched: string }>(
       this.dataSource,
-      `SELECT i.seq, i.message_id, m.type, m.contents -> i.locale ->> 'title' AS title, m.contents -> i.locale ->> 'body' AS body,
-              m.data, m.created_at, m.contents -> i.locale ->> 'url' AS url,
-              CASE WHEN m.contents -> i.locale ? 'url' THEN
+      `SELECT p.seq, p.message_id, p.type, p.contents -> p.locale ->> 'title' AS title, p.contents -> p.locale ->> 'body' AS body,
+              p.data, p.created_at, p.contents -> p.locale ->> 'url' AS url,
+              CASE WHEN p.contents -> p.locale ? 'url' THEN
                 (SELECT d.id FROM deliveries d
-                  WHERE d.message_id = i.message_id AND d.created_at = i.created_at AND d.channel = 'websocket'
-                    AND d.endpoint = 'inbox:' || i.user_id AND d.user_id = i.user_id
-                  LIMIT 1) END AS delivery_id
-         FROM inbox_entries i
-         JOIN messages m ON m.id = i.message_id AND m.created_at = i.created_at
-        WHERE i.user_id = $1 AND i.seq > $2 AND (m.expires_at IS NULL OR m.expires_at > now())
-        ORDER BY i.seq
-        LIMIT $3`,
-      [userId, afterSeq, limit + 1],
+                  WHERE d.message_id = p.message_id AND d.created_at = p.created_at AND d.channel = 'websocket'
+                    AND d.endpoint = 'inbox:' || p.user_id AND d.user_id = p.user_id
+                  LIMIT 1) END AS delivery_id,
+              p.fetched
+         FROM (SELECT f.*, count(*) OVER () AS fetched
+                 FROM (SELECT i.seq, i.message_id, i.user_id, i.locale, i.created_at, m.type, m.contents, m.data,
+                              pg_column_size(m.data) + pg_column_size(m.contents) AS stored,
+                              sum(pg_column_size(m.data) + pg_column_size(m.contents)) OVER (ORDER BY i.seq ROWS UNBOUNDED PRECEDING) AS stored_so_far
+                         FROM inbox_entries i
+                         JOIN messages m ON m.id = i.message_id AND m.created_at = i.created_at
+                        WHERE i.user_id = $1 AND i.seq > $2 AND (m.expires_at IS NULL OR m.expires_at > now())
+                        ORDER BY i.seq
+                        LIMIT $3) f) p
+        WHERE p.stored_so_far - p.stored < $4
+        ORDER BY p.seq`,
+      [userId, afterSeq, limit + 1, maxBytes],
     );
     const page = withinBytes(rows.slice(0, limit), maxBytes);
     return {
@@ -71,7 +81,7 @@ export class InboxStore {
         createdAt: row.created_at.toISOString(),
       })),
       lastSeq,
-      hasMore: rows.length > page.length,
+      hasMore: Number(rows[0]?.fetched ?? 0) > page.length,
     };
   }
 
