@@ -4,7 +4,7 @@ import { createDataSource, runMigrations } from '../data-source';
 import { newId } from '../ids';
 import { DeliveryOutcomeStore } from './delivery-outcome.store';
 import { FallbackStore, RELEASE_DUE, RELEASE_LEASE_MS, STRANDED_AFTER_MS } from './fallback.store';
-import { FIND_DUE, MAX_CLAIM_JOBS, ResendStore } from './resend.store';
+import { FIND_DUE, FIND_FAILED, MAX_CLAIM_JOBS, ResendStore } from './resend.store';
 
 const T0 = new Date('2030-03-01T10:00:00Z');
 const at = (ms: number) => new Date(T0.getTime() + ms);
@@ -618,6 +618,25 @@ describe('ResendStore', () => {
       // 4,500 other deliveries; then only the due receiver's own rows are found.
       expect(deliveriesRead(subplan(plan.Plan, 'CTE due')!)).toBeLessThan(50);
       expect(plan.Plan['Actual Rows']).toBe(3);
+    } finally {
+      await runner.rollbackTransaction();
+      await runner.release();
+    }
+  });
+
+  it('finds the newly failed deliveries without reading the held tiers that wait without a time', async () => {
+    // The SMS tiers of an escalate route without `after`, held until their messages expire.
+    for (let i = 0; i < 200; i++) await seed(`u-held-${i}`, 10, { status: 'held', nextAttemptAt: null, channel: 'sms' });
+    await seed('u-failed', 3, { status: 'failed', nextAttemptAt: null });
+    await first.query('ANALYZE deliveries');
+    const runner = first.createQueryRunner();
+    try {
+      await runner.startTransaction();
+      await runner.query('SET LOCAL enable_seqscan = off');
+      const [{ 'QUERY PLAN': [plan] }] = (await runner.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${FIND_FAILED}`, [500])) as [{ 'QUERY PLAN': [{ Plan: PlanNode }] }];
+      expect(plan.Plan['Actual Rows']).toBe(3);
+      // The 3 failed rows, not the 2,000 held ones.
+      expect(deliveriesRead(plan.Plan)).toBeLessThan(20);
     } finally {
       await runner.rollbackTransaction();
       await runner.release();

@@ -153,6 +153,13 @@ const receiverPending = (userId: string, channel: string) => `SELECT d.id, d.cre
  * tables without statistics yet the planner read that whole index once per receiver (500 × 20,000
  * entries).
  */
+/** Up to $1 deliveries that failed and have no retry time yet (`ix_deliveries_failed_unscheduled`), locked. */
+export const FIND_FAILED = `SELECT d.id, d.created_at, d.user_id, d.channel, d.attempts, d.expires_at, m.retry
+   FROM deliveries d JOIN messages m ON m.id = d.message_id AND m.created_at = d.created_at
+  WHERE d.status = 'failed' AND d.next_attempt_at IS NULL
+  LIMIT $1
+  FOR UPDATE OF d SKIP LOCKED`;
+
 export const FIND_DUE = `WITH due AS (
      SELECT c.user_id, c.channel FROM (
        SELECT DISTINCT r.user_id, r.channel FROM (
@@ -216,15 +223,7 @@ export class ResendStore {
    */
   async scheduleFailed(now: Date, limit: number, random: () => number = Math.random): Promise<{ taken: number; ended: OutcomeEvent[] }> {
     return this.dataSource.transaction(async (tx) => {
-      const failed = await queryRows<FailedRow>(
-        tx,
-        `SELECT d.id, d.created_at, d.user_id, d.channel, d.attempts, d.expires_at, m.retry
-           FROM deliveries d JOIN messages m ON m.id = d.message_id AND m.created_at = d.created_at
-          WHERE d.status = 'failed' AND d.next_attempt_at IS NULL
-          LIMIT $1
-          FOR UPDATE OF d SKIP LOCKED`,
-        [limit],
-      );
+      const failed = await queryRows<FailedRow>(tx, FIND_FAILED, [limit]);
       if (failed.length === 0) return { taken: 0, ended: [] };
       // One draw per receiver and channel: its failures come back as one batch when the first is due,
       // so a draw each made the batch come back at the shortest of them and spend its attempts early.
