@@ -65,6 +65,27 @@ describe('realtime gateway shutdown', () => {
     expect(await eventually(() => browserStatus(requestId), (s) => s !== 'sent')).toBe('delivered');
   });
 
+  it('still delivers to its users while it waits for an acknowledgement another of them owes', async () => {
+    const edgePort = await platform.addEdgeGateway();
+    // One laptop owes an acknowledgement and holds the shutdown's wait; another user reads on.
+    const { acknowledge } = await messageHeldBy('edge-sleeper', 'owed', edgePort);
+    const reader = uniqueId('edge-reader');
+    const { received } = await platform.connectAndCollect(reader, { port: edgePort });
+
+    let waiting!: () => void;
+    const shutdownStarted = new Promise<void>((resolve) => (waiting = resolve));
+    const closed = platform.closeEdgeGateway(edgePort, waiting);
+    await shutdownStarted;
+    const requestId = uniqueId('edge-reader');
+    await platform.produceRequest({ id: requestId, type: 'account.note', to: { userId: reader }, channels: ['websocket'], content: { title: 'while closing' } }, reader);
+
+    // Delivered where the reader is, not `offline` for as long as the wait lasts.
+    expect(await eventually(() => browserStatus(requestId), (s) => s !== undefined && s !== 'queued' && s !== 'sent')).toBe('delivered');
+    expect(received.map((m) => m.title)).toEqual(['while closing']);
+    acknowledge();
+    await closed;
+  });
+
   it('takes no new connection while it waits for the acknowledgements still out', async () => {
     const edgePort = await platform.addEdgeGateway();
     const { acknowledge } = await messageHeldBy('edge-closing', 'held while closing', edgePort);

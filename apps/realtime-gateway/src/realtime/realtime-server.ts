@@ -33,6 +33,11 @@ export const REALTIME_SETTINGS = Symbol('REALTIME_SETTINGS');
 
 /** How long a shutdown waits for the cluster adapter's publishes still under way (`ListeningPool.drained`). */
 const ADAPTER_DRAIN_MS = 5_000;
+/**
+ * How long a shutdown waits, once its connections have left their rooms, for the acknowledgements of
+ * the emits that reached them just before: a browser answers within a round trip.
+ */
+const LAST_EMITS_MS = 1_000;
 
 /**
  * What became of one emit: stored by at least one device (its acknowledgement is not an error),
@@ -244,9 +249,12 @@ export class RealtimeServer implements OnApplicationBootstrap, BeforeApplication
    * taken for unanswered and sent again by push.
    *
    * Emits of the other gateways reach this one's connections too, and their acknowledgements come
-   * back through it: its connections first leave their rooms, so no more arrive, and those they
-   * still owe are waited for as well, within the same time. No connection is taken meanwhile: one
-   * taken then would join its user's room and get messages whose acknowledgements nothing waits for.
+   * back through it: those the connections owe are waited for as well, within the same time. The
+   * connections stay in their rooms meanwhile: out of them, every user of this gateway counted for
+   * `offline` with the others for as long as one sleeping laptop held the wait, and each message to
+   * them went by push too. Then they leave their rooms, and the acknowledgements of the emits that
+   * reached them just before get `LAST_EMITS_MS`. No connection is taken meanwhile: one taken then
+   * would join its user's room and get messages whose acknowledgements nothing waits for.
    */
   async beforeApplicationShutdown(): Promise<void> {
     this.closing = true;
@@ -258,8 +266,9 @@ export class RealtimeServer implements OnApplicationBootstrap, BeforeApplication
       release();
       await done;
     }
-    const owed = this.namespace ? stopReceiving(this.namespace) : [];
+    const owed = this.namespace ? owedAcknowledgements(this.namespace) : [];
     await Promise.all([...this.unanswered, answered(owed, this.settings.ackTimeoutMs)]);
+    if (this.namespace) await answered(stopReceiving(this.namespace), LAST_EMITS_MS);
     // The acknowledgements relayed for the other gateways are published before the goodbye, which
     // goes on another connection: a reply read after it counted this gateway in the cluster again.
     // Both waits share one bound, within the stop grace period (docker-compose.yml).
@@ -284,16 +293,21 @@ export class RealtimeServer implements OnApplicationBootstrap, BeforeApplication
 /** What socket.io keeps per connection for the acknowledgements it waits for, by packet id. */
 type OwedAcks = { socket: { connected: boolean }; acks: Map<number, unknown>; ids: number[] };
 
-/** Takes the namespace's connections out of their rooms, and gives the acknowledgements they still owe. */
-function stopReceiving(namespace: NotificationsNamespace): OwedAcks[] {
+/** The acknowledgements the namespace's connections still owe. */
+function owedAcknowledgements(namespace: NotificationsNamespace): OwedAcks[] {
   const owed: OwedAcks[] = [];
   for (const socket of namespace.sockets.values()) {
-    void socket.leave(userRoom(socket.data.userId));
     // socket.io's own record of the emits this connection has not acknowledged, its gateway's or another's.
     const acks = (socket as unknown as { acks: Map<number, unknown> }).acks;
     if (acks.size > 0) owed.push({ socket, acks, ids: [...acks.keys()] });
   }
   return owed;
+}
+
+/** Takes the namespace's connections out of their rooms, and gives the acknowledgements they still owe. */
+function stopReceiving(namespace: NotificationsNamespace): OwedAcks[] {
+  for (const socket of namespace.sockets.values()) void socket.leave(userRoom(socket.data.userId));
+  return owedAcknowledgements(namespace);
 }
 
 /** Resolves once every acknowledgement owed has come (or its connection closed), or after `withinMs`. */
