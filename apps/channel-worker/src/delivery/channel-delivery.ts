@@ -133,8 +133,12 @@ export class ChannelDelivery {
     for (const provider of sent.suspected) {
       logger.error({ provider, alert: 'provider_configuration' }, `${provider} refused every recent device token: taken for a configuration problem, tokens kept`);
     }
-    // A summary's outcome is each of its messages' outcome.
-    const { attempts, decisions } = decideSends([...sent.attempts, ...givenBack.map((job) => givenBackAttempt(job, channel))], members, clock(), this.settings.timing);
+    // A summary's outcome is each of its messages' outcome. What was given back unsent is recorded,
+    // but is no provider's answer: the report leaves it out.
+    const decidedAt = clock();
+    const answered = decideSends(sent.attempts, members, decidedAt, this.settings.timing);
+    const back = decideSends(givenBack.map((job) => givenBackAttempt(job, channel)), new Map(), decidedAt, this.settings.timing);
+    const [attempts, decisions] = [[...answered.attempts, ...back.attempts], [...answered.decisions, ...back.decisions]];
     const recorded = await afterCommit(
       'recording outcomes',
       () =>
@@ -144,7 +148,7 @@ export class ChannelDelivery {
         ),
       logger,
     );
-    report.sent(channel, attempts, decisions);
+    report.sent(channel, answered.attempts, answered.decisions);
     await afterCommit('publishing outcomes', () => publishOutcomes(producer, recorded), logger);
   }
 }
