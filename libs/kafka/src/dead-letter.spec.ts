@@ -53,6 +53,7 @@ describe('deadLetterMessage', () => {
       'x-original-topic': 'notify.requests',
       'x-original-partition': '5',
       'x-original-offset': '9007199254740993',
+      'x-original-timestamp': '1764000000000',
     });
   });
 

@@ -12,15 +12,19 @@ export interface Rejection {
 const MAX_REASON_LENGTH = 1000;
 
 /**
- * The record copied unchanged (key, value, headers, timestamp) with the contract's error headers
- * added. The timestamp is the producer's: a `notify.recipients` update replayed from its copy keeps
- * the time that decides which registration holds a push token, and a reader sees when it was sent.
+ * Header of a dead-letter copy: the record's own timestamp, in milliseconds since 1970. The copy
+ * itself is stamped when it is dead-lettered, so it lives the dead-letter topic's whole retention
+ * (stamped with the record's time, a copy of a backlog hours old was deleted hours early, and a
+ * broker limiting how old a timestamp may be refused it and stopped the partition). A replay of a
+ * `notify.recipients` update gives its record this time: it decides which registration holds a push token.
  */
+export const ORIGINAL_TIMESTAMP = 'x-original-timestamp';
+
+/** The record copied unchanged (key, value, headers) with the contract's error headers and its timestamp (`x-original-timestamp`) added. */
 export function deadLetterMessage({ record, code, reason }: Rejection): Message {
   return {
     key: record.key,
     value: record.value,
-    timestamp: record.timestamp,
     headers: {
       ...writableHeaders(record.headers),
       [DlqHeaders.errorCode]: code,
@@ -28,6 +32,7 @@ export function deadLetterMessage({ record, code, reason }: Rejection): Message 
       [DlqHeaders.originalTopic]: record.topic,
       [DlqHeaders.originalPartition]: String(record.partition),
       [DlqHeaders.originalOffset]: record.offset,
+      [ORIGINAL_TIMESTAMP]: record.timestamp,
     },
   };
 }
@@ -54,10 +59,10 @@ export const ORIGINAL_KEY_BYTES = 'x-original-key-bytes';
  */
 export function cutDownDeadLetterMessage(copy: Message): Message {
   const headers = Object.fromEntries(Object.entries(copy.headers ?? {}).filter(([name]) => ERROR_HEADERS.has(name)));
-  return { key: copy.key, value: null, timestamp: copy.timestamp, headers: { ...headers, [ORIGINAL_VALUE_BYTES]: String(byteLengthOf(copy.value)) } };
+  return { key: copy.key, value: null, headers: { ...headers, [ORIGINAL_VALUE_BYTES]: String(byteLengthOf(copy.value)) } };
 }
 
-const ERROR_HEADERS = new Set<string>(Object.values(DlqHeaders));
+const ERROR_HEADERS = new Set<string>([...Object.values(DlqHeaders), ORIGINAL_TIMESTAMP]);
 
 const DEAD_LETTER_SUFFIX = '.dlq';
 
