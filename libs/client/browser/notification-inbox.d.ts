@@ -14,6 +14,8 @@ export interface InboxMessage {
 export interface InboxStorage {
   getItem(key: string): string | null;
   setItem(key: string, value: string): void;
+  /** When given (localStorage has it), a place saved by the versions before, without the gateway in its key, is removed once taken over. */
+  removeItem?(key: string): void;
 }
 
 export interface InboxOptions {

@@ -8,7 +8,7 @@
  * Plain ES module; needs only a Socket.IO v4 client (`io`).
  *
  * @typedef {{ id: string, seq: number, type: string, title: string, body: string, data: Record<string, unknown>, url?: string, createdAt: string }} InboxMessage
- * @typedef {{ getItem(key: string): string | null, setItem(key: string, value: string): void }} InboxStorage
+ * @typedef {{ getItem(key: string): string | null, setItem(key: string, value: string): void, removeItem?: (key: string) => void }} InboxStorage
  * @typedef {{
  *   io: (url: string, options: object) => any,
  *   url: string,
@@ -89,7 +89,8 @@ export class NotificationInbox {
     // per gateway: a page that talks to two installations (staging and production on one origin)
     // would otherwise sync one from the other's place, and miss what lies below it.
     this.legacyKey = `notify-inbox:${userId}:${options.deviceId ?? 'default'}`;
-    this.key = `${this.legacyKey}@${options.url}`;
+    this.legacyForgotten = false;
+    this.key = `${this.legacyKey}@${String(options.url).replace(/\/+$/, '')}`;
     this.lastSeq = 0;
     this.restore();
     /** @type {Promise<void>} */
@@ -416,6 +417,21 @@ export class NotificationInbox {
   }
 
   /**
+   * Removes the place saved under the versions' before key (no gateway in it) once this inbox's own
+   * is saved: left, it was taken over again by the inbox of any other gateway the page talked to
+   * later, and it kept its share of the storage quota.
+   */
+  forgetLegacyPlace() {
+    if (this.legacyForgotten) return;
+    this.legacyForgotten = true;
+    try {
+      this.options.storage?.removeItem?.(this.legacyKey);
+    } catch {
+      // Storage that refuses a removal keeps the old place; this inbox has its own now.
+    }
+  }
+
+  /**
    * Keeps the place, the newest 200 messages counted in it and every message held beyond a gap: those
    * are seen only by id until the gap is filled, so one left out would be shown again by the sync that
    * fills it. Storage that refuses (its quota: messages may carry 64 KiB of data each) is asked to keep
@@ -435,6 +451,7 @@ export class NotificationInbox {
       try {
         store(messages);
         if (refusal) this.status('error', `saved the inbox's place without all its messages: ${refusal.message}`);
+        this.forgetLegacyPlace();
         return;
       } catch (error) {
         refusal = /** @type {Error} */ (error);

@@ -100,6 +100,9 @@ class MemoryStorage implements InboxStorage {
   getItem(key: string): string | null {
     return this.items.get(key) ?? null;
   }
+  removeItem(key: string): void {
+    this.items.delete(key);
+  }
   setItem(key: string, value: string): void {
     if (this.refusals-- > 0 || value.length > this.quota) throw new Error('QuotaExceededError');
     this.items.set(key, value);
@@ -159,13 +162,20 @@ describe('NotificationInbox', () => {
     expect(open(storage, 'u-1', [], 'https://notify.example.com').inbox.lastSeq).toBe(40);
   });
 
-  it('takes back a place saved by the versions that kept it without the gateway', () => {
+  it('takes back a place saved by the versions that kept it without the gateway, and then removes it', async () => {
     const storage = new MemoryStorage();
     storage.setItem('notify-inbox:u-1:default', JSON.stringify({ lastSeq: 7, messages: [message(7)] }));
-    const { inbox, socket, shown } = open(storage);
+    const { inbox, socket, shown } = open(storage, 'u-1', range(1, 8), 'http://gateway/');
     expect(inbox.lastSeq).toBe(7);
     expect(socket.deliver([message(7), message(8)])).toBe(true);
     expect(shown).toEqual(['m-8']);
+    // Saved under its own key (the same gateway, with or without its trailing slash), the old place goes.
+    expect(storage.getItem('notify-inbox:u-1:default')).toBeNull();
+    expect(open(storage, 'u-1', [], 'http://gateway').inbox.lastSeq).toBe(8);
+    // Another gateway the page talks to later starts from nothing, not from the old place.
+    const other = open(storage, 'u-1', range(1, 2), 'https://other.example');
+    await other.inbox.sync();
+    expect(other.socket.syncs).toEqual([0]);
   });
 
   it.each([

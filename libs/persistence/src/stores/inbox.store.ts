@@ -36,7 +36,8 @@ export class InboxStore {
    * nothing newer. A message past its `expiresAt` is not handed out (never delivered after it): its
    * number is a gap, as a message past the retention period leaves one. A message's link is its
    * tracked link (of the user's websocket delivery) when clicks are tracked (`links`). A page ends
-   * early, `hasMore` set, once its messages reach `maxBytes`.
+   * early, `hasMore` set, once its messages reach `maxBytes`: as sent, or earlier as stored (every
+   * locale's text counted, the data as compressed).
    */
   async after(userId: string, afterSeq: number, limit: number, links?: ClickLinks | null, maxBytes = MAX_PAGE_BYTES): Promise<InboxPage> {
     const [sequence] = await queryRows<{ last_seq: string }>(this.dataSource, 'SELECT last_seq FROM inbox_sequences WHERE user_id = $1', [userId]);
