@@ -17,7 +17,7 @@ export const realtimeGatewaySettings = {
   httpPort: setting('GATEWAY_PORT', port(3000), 'HTTP and Socket.IO port of the realtime gateway'),
   jwtSecret: setting('JWT_SECRET', z.string().min(16, 'at least 16 characters').optional(), 'HS256 secret that signs browser tokens', { sensitive: true }),
   // Sensitive although public: the value that fails is likely the private key, pasted by mistake.
-  jwtPublicKey: setting('JWT_PUBLIC_KEY', z.string().includes('BEGIN PUBLIC KEY').optional(), 'PEM public key that checks RS256 browser tokens', { sensitive: true }),
+  jwtPublicKey: setting('JWT_PUBLIC_KEY', z.string().includes('BEGIN PUBLIC KEY').optional(), 'PEM public key that checks RS256 browser tokens (with `JWT_SECRET` too, HS256 tokens are still taken)', { sensitive: true }),
   allowedOrigins: setting('GATEWAY_ALLOWED_ORIGINS', origins(''), 'Origins allowed to open a Socket.IO connection; empty allows any'),
   ackTimeoutMs: setting('GATEWAY_ACK_TIMEOUT_MS', timerMs(10_000), 'How long a client has to acknowledge a message'),
   outcomeGraceMs: setting(
