@@ -37,6 +37,7 @@ interface Service {
   ports?: (string | number | { target: number; published?: string | number; host_ip?: string })[];
   healthcheck?: { test?: string | string[] };
   restart?: string;
+  stop_grace_period?: string;
   volumes?: (string | { type?: string; source?: string; target: string })[];
 }
 
@@ -307,6 +308,13 @@ describe('docker-compose.yml: the apps', () => {
       expect(build?.context).toBe('.');
       expect(existsSync(join(ROOT, build?.dockerfile ?? 'Dockerfile'))).toBe(true);
       expect(service.restart).toBe('unless-stopped');
+    });
+
+    it('gets at least its stop grace period here to stop under npm start too', () => {
+      const platformApp = PLATFORM_APPS.find((known) => known.name === app);
+      // Compose's default is 10 s; a grace period is written in seconds here.
+      const graceMs = Number(/^(\d+)s$/.exec(service.stop_grace_period ?? '10s')![1]) * 1000;
+      expect(platformApp?.stopWaitMs ?? Infinity).toBeGreaterThanOrEqual(graceMs);
     });
 
     it('sets only variables the app reads (no typos)', () => {

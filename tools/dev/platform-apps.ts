@@ -8,7 +8,12 @@ export interface PlatformApp {
   extra?: (env: NodeJS.ProcessEnv) => string;
   /** Flags for node itself, before the app's main (docker-compose.yml runs the app with the same). */
   nodeFlags?: string[];
+  /** How long its shutdown may take before it is killed: its `stop_grace_period` in docker-compose.yml. */
+  stopWaitMs: number;
 }
+
+/** The gateway's shutdown waits for acknowledgements still out, then their writes and events. */
+const STOP_WAIT_MS = 40_000;
 
 /**
  * The query API answers small calls at a steady rate, so its garbage collector is tuned for short
@@ -20,16 +25,18 @@ export interface PlatformApp {
 export const QUERY_API_NODE_FLAGS = ['--min-semi-space-size=16', '--max-semi-space-size=64', '--heap-growing-percent=100'];
 
 export const PLATFORM_APPS: PlatformApp[] = [
-  { name: 'message-center', main: 'apps/message-center/src/main.ts', portVariable: 'MESSAGE_CENTER_PORT', defaultPort: 3002 },
+  { name: 'message-center', main: 'apps/message-center/src/main.ts', portVariable: 'MESSAGE_CENTER_PORT', defaultPort: 3002, stopWaitMs: STOP_WAIT_MS },
   {
     name: 'realtime-gateway',
     main: 'apps/realtime-gateway/src/main.ts',
     portVariable: 'GATEWAY_PORT',
     defaultPort: 3000,
     extra: (env) => `Socket.IO ws://127.0.0.1:${env.GATEWAY_PORT ?? 3000}/notifications`,
+    stopWaitMs: STOP_WAIT_MS,
   },
-  { name: 'channel-worker', main: 'apps/channel-worker/src/main.ts', portVariable: 'CHANNEL_WORKER_PORT', defaultPort: 3003 },
-  { name: 'scheduler', main: 'apps/scheduler/src/main.ts', portVariable: 'SCHEDULER_PORT', defaultPort: 3004 },
+  // It finishes the chunk of sends in hand: up to 100 mails or texts over the provider's connections.
+  { name: 'channel-worker', main: 'apps/channel-worker/src/main.ts', portVariable: 'CHANNEL_WORKER_PORT', defaultPort: 3003, stopWaitMs: 60_000 },
+  { name: 'scheduler', main: 'apps/scheduler/src/main.ts', portVariable: 'SCHEDULER_PORT', defaultPort: 3004, stopWaitMs: STOP_WAIT_MS },
   {
     name: 'query-api',
     main: 'apps/query-api/src/main.ts',
@@ -37,6 +44,7 @@ export const PLATFORM_APPS: PlatformApp[] = [
     defaultPort: 3001,
     extra: (env) => `gRPC 127.0.0.1:${env.QUERY_API_GRPC_PORT ?? 50051}`,
     nodeFlags: QUERY_API_NODE_FLAGS,
+    stopWaitMs: STOP_WAIT_MS,
   },
 ];
 

@@ -12,8 +12,6 @@ import { commandOf, httpPortOf, PLATFORM_APPS, type PlatformApp } from './platfo
 const ROOT = resolve(__dirname, '../..');
 const KAFKA_SCRIPT = resolve(ROOT, 'tools/kafka/kafka.sh');
 const HEALTH_WAIT_MS = 120_000;
-/** As docker-compose.yml allows: the gateway's shutdown waits for acknowledgements still out, then their writes. */
-const STOP_WAIT_MS = 40_000;
 const DATABASE_STOP_WAIT_MS = 15_000;
 /** kafka.sh stop waits up to 30 s for the broker before it kills it. */
 const KAFKA_STOP_WAIT_MS = 45_000;
@@ -167,7 +165,7 @@ function printBanner(env: NodeJS.ProcessEnv, devSecret: boolean): void {
 
 async function stopAll(started: Started): Promise<void> {
   say('stopping');
-  await Promise.all([...started.children.values()].map(stopChild));
+  await Promise.all([...started.children].map(([name, child]) => stopChild(child, PLATFORM_APPS.find((app) => app.name === name)!.stopWaitMs)));
   // Bounded: embedded PostgreSQL shares the terminal and may have taken the Ctrl-C itself and gone,
   // and its package then waits for ever for an exit that came before; the broker must be stopped anyway.
   if (started.database) await within(started.database.stop(), DATABASE_STOP_WAIT_MS, 'PostgreSQL stop');
@@ -184,10 +182,10 @@ async function within(step: Promise<unknown>, ms: number, what: string): Promise
   if (outcome) say(outcome);
 }
 
-function stopChild(child: ChildProcess): Promise<void> {
+function stopChild(child: ChildProcess, waitMs: number): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((done) => {
-    const kill = setTimeout(() => child.kill('SIGKILL'), STOP_WAIT_MS);
+    const kill = setTimeout(() => child.kill('SIGKILL'), waitMs);
     child.once('exit', () => {
       clearTimeout(kill);
       done();
