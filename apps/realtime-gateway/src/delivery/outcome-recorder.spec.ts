@@ -1,5 +1,6 @@
 import { Topics } from '@notify/contracts';
 import { createLogger } from '@notify/observability';
+import { eventually } from '@notify/testing';
 import type { DeliveryOutcome, DeliveryOutcomeStore } from '@notify/persistence';
 import { flakyProducer, gatedProducer, instantRetry, outcomeEvent, publishedEvents } from '../testing/doubles';
 import { EventPublisher } from './event-publisher';
@@ -61,14 +62,16 @@ describe('OutcomeRecorder', () => {
     const db = flakyStore(3);
     const kafka = flakyProducer(0);
     const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-    const backoff = { maxAttempts: 8, initialBackoffMs: 2_000, maxBackoffMs: 30_000, random: () => 0.99, sleep };
+    const backoff = { maxAttempts: 8, initialBackoffMs: 10_000, maxBackoffMs: 30_000, random: () => 0.99, sleep };
     const publisher = new EventPublisher(kafka.producer, logger, instantRetry(3), { maxHeld: 100, drainTimeoutMs: 2_000, dropLogEveryMs: 10_000 });
     const recorder = new OutcomeRecorder(db.store, publisher, logger, backoff);
 
+    // The first write has failed and sleeps its backoff (about 10 s) when the shutdown begins.
     recorder.add(acknowledged('d1'));
+    await eventually(async () => db.calls(), (calls) => calls === 1);
     await recorder.onApplicationShutdown();
 
-    // Backing off as usual (about 2, 4 and 8 s), the second try came as the drain time ran out and the fourth long after.
+    // Left asleep, the second try came long after the drain time (2 s) ran out.
     expect(db.recorded).toEqual([[acknowledged('d1')]]);
   });
 
