@@ -20,8 +20,9 @@ export class PollLoop {
     return this.stopped;
   }
 
-  start(): void {
-    this.schedule(this.intervalMs);
+  /** Runs the first poll after `firstDelayMs` (the interval), then each one `intervalMs` after the last. */
+  start(firstDelayMs = this.intervalMs): void {
+    this.schedule(firstDelayMs);
   }
 
   async stop(): Promise<void> {

@@ -1,7 +1,8 @@
 import type { Producer, ProducerBatch } from 'kafkajs';
 import { createLogger, Metrics } from '@notify/observability';
 import { Topics } from '@notify/contracts';
-import { STRANDED_AFTER_MS, type AfterCommitRetry, type FallbackStore } from '@notify/persistence';
+import { type AfterCommitRetry, type FallbackStore } from '@notify/persistence';
+import { eventually } from '@notify/testing';
 import { ReleasePoller } from './release-poller';
 
 const job = { deliveryId: 'd', requestId: 'r', userId: 'u', channel: 'push', message: {} };
@@ -35,22 +36,38 @@ describe('ReleasePoller', () => {
     expect(produced.flatMap((batch) => batch.topicMessages!.flatMap((t) => t.messages))).toHaveLength(3);
   });
 
-  it('looks for tiers stranded by a lost event at its first poll, then once every STRANDED_AFTER_MS of its clock', async () => {
-    let now = Date.parse('2030-07-01T12:00:00Z');
-    const looked: number[] = [];
-    const store = { releaseDue: async () => nothing, releaseStranded: async (at: Date) => (looked.push(at.getTime()), { jobs: [job], expired: [], taken: 1 }) };
+  it('looks for stranded tiers in a loop of its own: a long look holds up no scheduled send', async () => {
+    let finishLook!: () => void;
+    const looking = new Promise<void>((resolve) => (finishLook = resolve));
+    let looks = 0;
+    let due = 0;
+    const store = {
+      releaseDue: async () => (due++ === 0 ? { jobs: [job], expired: [], taken: 1 } : nothing),
+      // Seconds over millions of held tiers: here, until the test lets it finish.
+      releaseStranded: async () => (looks++, await looking, { jobs: [job], expired: [], taken: 1 }),
+    };
     const produced: ProducerBatch[] = [];
-    const releases = poller(store, 10, produced, () => new Date(now));
-
-    const counts = [await releases.releaseDue()];
-    now += STRANDED_AFTER_MS - 1;
-    counts.push(await releases.releaseDue());
-    now += 1;
-    counts.push(await releases.releaseDue());
-
-    expect(counts).toEqual([1, 0, 1]);
-    expect(looked).toEqual([now - STRANDED_AFTER_MS, now]);
-    expect(produced.flatMap((batch) => batch.topicMessages!.flatMap((t) => t.messages))).toHaveLength(2);
+    const releases = new ReleasePoller(
+      store as unknown as FallbackStore,
+      { sendBatch: async (batch: ProducerBatch) => (produced.push(batch), []) } as unknown as Producer,
+      { pollIntervalMs: 10, releaseBatchSize: 10 },
+      () => new Date('2030-07-01T12:00:00Z'),
+      createLogger('release-poller-spec', 'silent'),
+      new Metrics('release-poller-spec'),
+    );
+    releases.onApplicationBootstrap();
+    try {
+      // The look has begun soon after start, and the due releases go on while it lasts.
+      await eventually(async () => ({ looks, due }), (seen) => seen.looks === 1 && seen.due >= 3);
+      expect(produced.flatMap((batch) => batch.topicMessages!.flatMap((t) => t.messages))).toHaveLength(1);
+      finishLook();
+      await eventually(async () => produced.flatMap((batch) => batch.topicMessages!.flatMap((t) => t.messages)).length, (n) => n === 2);
+      // Not again before STRANDED_AFTER_MS.
+      expect(looks).toBe(1);
+    } finally {
+      finishLook();
+      await releases.onApplicationShutdown();
+    }
   });
 });
 

@@ -17,13 +17,16 @@ export const SCHEDULER_CLOCK = Symbol('SCHEDULER_CLOCK');
 /**
  * Every few seconds, releases held deliveries whose time has come — scheduled sends and
  * escalations to the next channel — in bounded batches that several schedulers can share
- * (`FOR UPDATE SKIP LOCKED`), and hands them to their channels.
+ * (`FOR UPDATE SKIP LOCKED`), and hands them to their channels. Every `STRANDED_AFTER_MS`, in a loop
+ * of its own, it looks for held tiers whose lower tier ended without its event reaching the message
+ * center: that look reads every held tier waiting without a time, seconds with millions of them, and
+ * in the same loop it held up every scheduled send and escalation for as long.
  */
 @Injectable()
 export class ReleasePoller implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly loop: PollLoop;
+  private readonly strandedLoop: PollLoop;
   private readonly released: Counter;
-  private strandedCheckedAt = -Infinity;
 
   constructor(
     private readonly store: FallbackStore,
@@ -36,36 +39,34 @@ export class ReleasePoller implements OnApplicationBootstrap, OnApplicationShutd
   ) {
     this.released = metrics.counter('notify_deliveries_released_total', 'Held deliveries released to their channel');
     this.loop = new PollLoop(async () => (await this.releaseDue(), false), settings.pollIntervalMs, (err) => this.logger.error({ err }, 'release poll failed'));
+    this.strandedLoop = new PollLoop(async () => (await this.releaseStranded(), false), STRANDED_AFTER_MS, (err) => this.logger.error({ err }, 'stranded tier check failed'));
   }
 
   onApplicationBootstrap(): void {
     this.loop.start();
+    // Soon after start too: a scheduler restarted after an outage finds what was stranded meanwhile.
+    this.strandedLoop.start(this.settings.pollIntervalMs);
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.loop.stop();
+    await Promise.all([this.loop.stop(), this.strandedLoop.stop()]);
   }
 
-  /**
-   * Releases everything due now, one bounded batch at a time, or until the app shuts down; returns
-   * how many it released or expired. Every `STRANDED_AFTER_MS` it also looks for held tiers whose
-   * lower tier ended without its event reaching the message center.
-   */
+  /** Releases everything due now, one bounded batch at a time, or until the app shuts down; returns how many it released or expired. */
   async releaseDue(): Promise<number> {
-    let total = await this.drain((now, limit) => this.store.releaseDue(now, limit));
-    const now = this.clock().getTime();
-    if (now - this.strandedCheckedAt >= STRANDED_AFTER_MS && !this.loop.stopping) {
-      this.strandedCheckedAt = now;
-      const stranded = await this.drain((at, limit) => this.store.releaseStranded(at, limit));
-      if (stranded > 0) this.logger.warn({ count: stranded }, 'moved held tiers whose lower tier ended without an event reaching the fallback');
-      total += stranded;
-    }
-    return total;
+    return this.drain(this.loop, (now, limit) => this.store.releaseDue(now, limit));
   }
 
-  private async drain(take: (now: Date, limit: number) => Promise<Released>): Promise<number> {
+  /** Moves the held tiers whose lower tier ended without its event reaching the message center; returns how many. */
+  async releaseStranded(): Promise<number> {
+    const stranded = await this.drain(this.strandedLoop, (at, limit) => this.store.releaseStranded(at, limit));
+    if (stranded > 0) this.logger.warn({ count: stranded }, 'moved held tiers whose lower tier ended without an event reaching the fallback');
+    return stranded;
+  }
+
+  private async drain(loop: PollLoop, take: (now: Date, limit: number) => Promise<Released>): Promise<number> {
     let total = 0;
-    while (!this.loop.stopping) {
+    while (!loop.stopping) {
       const { jobs, expired, taken } = await take(this.clock(), this.settings.releaseBatchSize);
       // The release has committed: its jobs would wait for their lease, its expiries would be lost.
       // The expiries first, in calls of their own: they exist nowhere else, while released jobs that a
