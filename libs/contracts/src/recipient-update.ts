@@ -26,8 +26,9 @@ export function isTimeZone(name: string): boolean {
 }
 const TimeZoneSchema = z
   .string()
-  .min(1)
-  .max(64)
+  // One problem per value: a name too long is not also said to be no IANA name.
+  .min(1, { abort: true })
+  .max(64, { abort: true })
   // The shape as a pattern too, which the JSON Schema carries for producers; the runtime's list then checks the name.
   .regex(TIME_ZONE_NAME, { message: 'must be an IANA time zone, e.g. Asia/Shanghai', abort: true })
   .pipe(z.string().refine(isTimeZone, 'must be an IANA time zone, e.g. Asia/Shanghai'));
