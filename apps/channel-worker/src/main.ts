@@ -4,6 +4,7 @@ import { runMain } from '@notify/observability';
 import { startChannelWorker } from './app';
 
 runMain('channel-worker', loadChannelWorkerConfig, async (config, logger, onFatal) => {
-  await startChannelWorker(config, logger, { onFatal });
+  const app = await startChannelWorker(config, logger, { onFatal });
   logger.info({ port: config.httpPort, channels: config.channels }, 'channel worker started');
+  return app;
 });

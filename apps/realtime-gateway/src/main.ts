@@ -4,6 +4,7 @@ import { runMain } from '@notify/observability';
 import { startRealtimeGateway } from './app';
 
 runMain('realtime-gateway', loadRealtimeGatewayConfig, async (config, logger, onFatal) => {
-  await startRealtimeGateway(config, logger, onFatal);
+  const app = await startRealtimeGateway(config, logger, onFatal);
   logger.info({ port: config.httpPort }, 'realtime gateway started');
+  return app;
 });

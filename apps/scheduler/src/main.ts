@@ -4,6 +4,7 @@ import { runMain } from '@notify/observability';
 import { startScheduler } from './app';
 
 runMain('scheduler', loadSchedulerConfig, async (config, logger) => {
-  await startScheduler(config, logger);
+  const app = await startScheduler(config, logger);
   logger.info({ port: config.httpPort }, 'scheduler started');
+  return app;
 });

@@ -26,13 +26,22 @@ export function listeningPort(app: INestApplication): number {
 }
 
 /**
+ * How long an app that cannot go on may take to close before it exits anyway: the channel worker's
+ * stop grace period, in which it finishes and records the chunk of sends in hand.
+ */
+const FATAL_CLOSE_MS = 60_000;
+
+/**
  * Runs an app's main. Bad configuration prints every problem and exits 1; a start failure,
  * an unhandled rejection or a fatal consumer error exits 1, so a supervisor restarts the process.
+ * A fatal error once started first closes the app, within `FATAL_CLOSE_MS`: exiting at once, a
+ * channel worker whose push consumer gave up killed its SMS and email consumers between the sends a
+ * vendor had taken and their record, and those were sent again after their lease.
  */
 export function runMain<C extends { logLevel: string }>(
   app: string,
   loadConfig: () => C,
-  start: (config: C, logger: AppLogger, onFatal: (error: Error) => void) => Promise<void>,
+  start: (config: C, logger: AppLogger, onFatal: (error: Error) => void) => Promise<INestApplication>,
 ): void {
   let config: C;
   try {
@@ -42,10 +51,16 @@ export function runMain<C extends { logLevel: string }>(
     process.exit(1);
   }
   const logger = createLogger(app, config.logLevel);
+  let started: INestApplication | undefined;
+  let exiting = false;
   const onFatal = (error: unknown): void => {
-    logger.fatal({ err: error }, `${app} cannot go on; exiting so its supervisor restarts it`);
-    process.exit(1);
+    if (exiting) return;
+    exiting = true;
+    logger.fatal({ err: error }, `${app} cannot go on; closing and exiting so its supervisor restarts it`);
+    const closed = started ? started.close().catch((closeError: unknown) => logger.error({ err: closeError }, `${app} did not close cleanly`)) : Promise.resolve();
+    const bound = new Promise<void>((resolve) => setTimeout(resolve, FATAL_CLOSE_MS).unref());
+    void Promise.race([closed, bound]).finally(() => process.exit(1));
   };
   process.on('unhandledRejection', onFatal);
-  start(config, logger, onFatal).catch(onFatal);
+  start(config, logger, onFatal).then((app) => void (started = app), onFatal);
 }
