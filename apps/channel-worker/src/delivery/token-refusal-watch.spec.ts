@@ -43,6 +43,16 @@ describe('TokenRefusalWatch', () => {
     expect(deactivating(again.attempts)).toBe(10);
   });
 
+  it('suspects a later fleet-wide refusal that arrives as retries of other deliveries, after the provider accepted sends', () => {
+    const watch = new TokenRefusalWatch(10);
+    expect(watch.review(Array.from({ length: 10 }, () => refused('xiaomi', '20301'))).suspected).toEqual(['xiaomi']);
+    expect(watch.review([accepted('xiaomi')]).suspected).toEqual([]);
+    const others = Array.from({ length: 10 }, (_, index) => ({ ...refused('xiaomi', '20301'), job: { ...job, deliveryId: `other-${index}`, attempt: 2 } }));
+    const later = watch.review(others);
+    expect(later.suspected).toEqual(['xiaomi']);
+    expect(deactivating(later.attempts)).toBe(0);
+  });
+
   it('suspects a provider whose retried sends it never saw fail, as a worker restarted or another replica gets them', () => {
     const watch = new TokenRefusalWatch(10);
     const retried = watch.review(Array.from({ length: 10 }, () => ({ ...refused('hms', '80300007'), job: { ...job, attempt: 2 } })));

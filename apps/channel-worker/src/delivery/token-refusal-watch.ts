@@ -6,7 +6,7 @@ import type { SendAttempt } from '../senders/send-attempt';
  * (BadDeviceToken), a wrong bundle id (DeviceTokenNotForTopic), another Firebase project's key
  * (SENDER_ID_MISMATCH) or a wrong HMS app id (80300007) make the vendor call every token dead at
  * once. A provider that has given `threshold` such refusals in a row since it last accepted a send (not
- * counting retries it was suspected for before, `seenBefore`),
+ * counting retries of deliveries whose refusals this watch converted before, `seenBefore`),
  * and accepted none in the batch, is taken to be misconfigured: its token refusals become
  * configuration errors (an alert, an hour's wait, the tokens kept) until it accepts a send again.
  * (Counted over a window of its last 50 answers instead, a worker that had been sending for a while
@@ -19,8 +19,16 @@ export class TokenRefusalWatch {
   private readonly suspectedOnce = new Set<string>();
   /** Of those, the ones that have accepted a send since they were last suspected. */
   private readonly acceptedSinceSuspected = new Set<string>();
+  /**
+   * Provider and delivery id of the refusals this watch turned into configuration errors, the
+   * oldest first: at most `rememberedLimit`, the oldest forgotten first.
+   */
+  private readonly converted = new Set<string>();
 
-  constructor(private readonly threshold = 10) {}
+  constructor(
+    private readonly threshold = 10,
+    private readonly rememberedLimit = 5000,
+  ) {}
 
   /** The batch's attempts, with the token refusals of a provider that looks misconfigured turned into configuration errors. */
   review(attempts: SendAttempt[]): { attempts: SendAttempt[]; suspected: string[] } {
@@ -52,6 +60,7 @@ export class TokenRefusalWatch {
       attempts: attempts.map((attempt) => {
         const { result } = attempt;
         if (result.kind !== 'refused' || !isFleetWide(result.error) || !suspected.includes(result.provider)) return attempt;
+        this.remember(convertedKey(result.provider, attempt));
         const error = new ProviderError({
           provider: result.error.provider,
           code: ProviderErrorCode.Misconfigured,
@@ -73,8 +82,26 @@ export class TokenRefusalWatch {
    * suspect a provider that refuses every token.
    */
   private seenBefore(attempt: SendAttempt, provider: string): boolean {
-    return attempt.job.attempt !== undefined && attempt.job.attempt > 1 && this.acceptedSinceSuspected.has(provider);
+    return (
+      attempt.job.attempt !== undefined &&
+      attempt.job.attempt > 1 &&
+      this.acceptedSinceSuspected.has(provider) &&
+      this.converted.has(convertedKey(provider, attempt))
+    );
   }
+
+  private remember(key: string): void {
+    // Deleted first so that a delivery converted again counts as the newest.
+    this.converted.delete(key);
+    this.converted.add(key);
+    if (this.converted.size <= this.rememberedLimit) return;
+    const oldest = this.converted.values().next();
+    if (oldest.done !== true) this.converted.delete(oldest.value);
+  }
+}
+
+function convertedKey(provider: string, attempt: SendAttempt): string {
+  return `${provider}\u0000${attempt.job.deliveryId}`;
 }
 
 /**

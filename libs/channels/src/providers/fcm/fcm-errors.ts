@@ -68,7 +68,7 @@ export function fcmError(answer: HttpAnswer, token: string, now: number): Provid
       ? { code: ProviderErrorCode.InvalidEndpoint, deactivateToken: true }
       : errorCode === 'QUOTA_EXCEEDED' && DEVICE_RATE.test(error?.message ?? '')
         ? { code: ProviderErrorCode.Deferred }
-        : ((errorCode === undefined ? undefined : ERROR_CODES[errorCode]) ?? (error?.status === undefined ? undefined : STATUSES[error.status]) ?? byStatus(answer.status));
+        : ((errorCode === undefined ? undefined : ERROR_CODES[errorCode]) ?? (error?.status === undefined ? undefined : STATUSES[error.status]) ?? byStatus(answer.status, errorCode !== undefined || error?.status !== undefined));
   return new ProviderError({
     provider: 'fcm',
     code: mapping.code,
@@ -88,9 +88,13 @@ function parse(body: string): FcmErrorBody {
   }
 }
 
-function byStatus(status: number): Mapping {
+/** `vendorCoded`: the answer carried an FCM error code or a Google API status (one not mapped above). */
+function byStatus(status: number, vendorCoded: boolean): Mapping {
   if (status === 401) return { code: ProviderErrorCode.BadCredentials };
   if (status === 403) return { code: ProviderErrorCode.Misconfigured };
+  // Without an error body, 404 (or 405) is Google's front end answering a path it does not know: a
+  // wrong base URL or project id, as APNs' BadPath. A JSON NOT_FOUND/UNREGISTERED is mapped above.
+  if ((status === 404 || status === 405) && !vendorCoded) return { code: ProviderErrorCode.Misconfigured };
   if (status === 429) return { code: ProviderErrorCode.RateLimited };
   if (status >= 500) return { code: ProviderErrorCode.Unavailable };
   if (status >= 400) return { code: ProviderErrorCode.Rejected };

@@ -79,7 +79,7 @@ function tokenError(token: string, vendorCode: string, status: number): Provider
 }
 
 function batchError(answer: HttpAnswer, body: HmsAnswerBody, tokens: string[], now: number): ProviderError {
-  const mapping = (body.code === undefined ? undefined : CODES[body.code]) ?? byStatus(answer.status);
+  const mapping = (body.code === undefined ? undefined : CODES[body.code]) ?? byStatus(answer.status, body.code !== undefined);
   // Push Kit's message can list tokens (as it does for illegal ones); only their masked form is kept.
   const said = tokens.reduce((text, token) => (token.length > 0 ? text.split(token).join(maskToken(token)) : text), body.msg ?? 'no message');
   return new ProviderError({
@@ -93,9 +93,13 @@ function batchError(answer: HttpAnswer, body: HmsAnswerBody, tokens: string[], n
   });
 }
 
-function byStatus(status: number): Mapping {
+/** `vendorCoded`: the answer carried a Push Kit result code (one not in CODES). */
+function byStatus(status: number, vendorCoded: boolean): Mapping {
   if (status === 401) return { code: ProviderErrorCode.BadCredentials };
   if (status === 403) return { code: ProviderErrorCode.Misconfigured };
+  // Without a result code, 404 is Huawei's "service not found, check the request URI" (and 405 a
+  // wrong method): a wrong base URL or app id, as APNs' BadPath, not a refusal of the message.
+  if ((status === 404 || status === 405) && !vendorCoded) return { code: ProviderErrorCode.Misconfigured };
   // Push Kit answers 503 for flow control, not for an outage.
   if (status === 503 || status === 429) return { code: ProviderErrorCode.RateLimited };
   if (status >= 500) return { code: ProviderErrorCode.Unavailable };

@@ -9,7 +9,10 @@ export function hmsMessage(tokens: string[], content: PushContent, now: number):
   // No collapse_key: in Push Kit it picks an offline cache group (1 to 100) of which only the latest
   // message is kept, so messages of different ids that fell in one group were lost. The
   // notification's tag replaces a re-sent one instead.
-  if (content.expiresAt !== undefined) android['ttl'] = `${Math.min(HMS_MAX_TTL_SECONDS, Math.max(1, Math.floor((content.expiresAt.getTime() - now) / 1000)))}s`;
+  // Without an expiry, Push Kit's default keeps a message for one day only: keep it for its maximum,
+  // as the FCM and Mi Push adapters do.
+  const ttlSeconds = content.expiresAt === undefined ? HMS_MAX_TTL_SECONDS : Math.min(HMS_MAX_TTL_SECONDS, Math.max(1, Math.floor((content.expiresAt.getTime() - now) / 1000)));
+  android['ttl'] = `${ttlSeconds}s`;
   if (!content.silent) {
     android['notification'] = {
       title: content.title,

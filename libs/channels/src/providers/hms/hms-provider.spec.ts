@@ -3,6 +3,7 @@ import { failureOf } from '../../../test/outcome';
 import { RecordingLog } from '../../../test/recording-log';
 import { createPushProvider } from '../../factories';
 import type { PushChannelProvider, PushContent, PushResult } from '../../ports';
+import { hmsResults } from './hms-answer';
 
 const tokens = ['IQAAAACy0kYwAAA-hms-token-0001', 'IQAAAACy0kYwAAA-hms-token-0002', 'IQAAAACy0kYwAAA-hms-token-0003'];
 const content: PushContent = { title: 'Your order shipped', body: 'Order 1234 is on its way', data: { orderNo: '1234' } };
@@ -99,6 +100,20 @@ describe('HMS Push Kit provider', () => {
     await start();
     fake.failNext({ status: 503, msg: 'flow control' });
     expect(await failureOf(provider.send({ token: tokens[0] as string, content }))).toMatchObject({ kind: 'transient', code: 'rate_limited' });
+  });
+
+  it('maps a plain 404 (wrong request URI, no result code) to a configuration error for every token', async () => {
+    await start();
+    await provider.close();
+    provider = createPushProvider({ driver: 'hms', baseUrl: `${fake.url}/not-push-kit`, tokenUrl: fake.tokenUrl, appId: fake.appId, appSecret: fake.appSecret }, { log });
+    const results = await provider.sendMany({ tokens, content });
+    expect(results.map((result) => `${result.error?.kind}:${result.error?.code}`)).toEqual(Array(3).fill('configuration:misconfigured'));
+    expect(results[0]?.error).toMatchObject({ status: 404, deactivateToken: false });
+  });
+
+  it('maps a plain 405 without a result code to a configuration error', () => {
+    const answer = { status: 405, headers: { get: () => null }, body: 'Method Not Allowed' };
+    expect(() => hmsResults(answer, tokens, new Date(0))).toThrow(expect.objectContaining({ kind: 'configuration', code: 'misconfigured', status: 405 }) as Error);
   });
 
   it('splits more than 1000 tokens into several requests', async () => {
