@@ -13,7 +13,7 @@ describe('HealthRegistry', () => {
   it('is unhealthy, naming the dependency but not its error, which goes to the log once', async () => {
     const lines: string[] = [];
     const capture: DestinationStream = { write: (line: string) => void lines.push(line) };
-    const registry = new HealthRegistry(createLogger('health-spec', 'info', capture));
+    const registry = new HealthRegistry(createLogger('health-spec', 'info', capture), 0);
     let failing = true;
     registry.register('postgres', async () => undefined);
     registry.register('kafka', async () => {
@@ -28,5 +28,45 @@ describe('HealthRegistry', () => {
     expect(await registry.run()).toEqual({ healthy: true, checks: { postgres: 'up', kafka: 'up' } });
     expect(lines).toHaveLength(2);
     expect(JSON.parse(lines[1]!)).toMatchObject({ check: 'kafka', msg: 'health check up again' });
+  });
+
+  it('shares one run among concurrent callers: a flood of requests runs each check once', async () => {
+    const registry = new HealthRegistry();
+    const calls = { postgres: 0, kafka: 0 };
+    registry.register('postgres', async () => {
+      calls.postgres++;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    });
+    registry.register('kafka', async () => {
+      calls.kafka++;
+      throw new Error('broker down');
+    });
+    const reports = await Promise.all(Array.from({ length: 1_000 }, () => registry.run()));
+    expect(calls).toEqual({ postgres: 1, kafka: 1 });
+    expect(new Set(reports).size).toBe(1);
+    expect(reports[0]).toEqual({ healthy: false, checks: { postgres: 'up', kafka: 'down' } });
+    // Just after the run ends, within the reuse window (1 s by default), its answer still stands.
+    expect(await registry.run()).toBe(reports[0]);
+    expect(calls).toEqual({ postgres: 1, kafka: 1 });
+  });
+
+  it('runs the checks again once the reuse window has passed, logging a reason only when it changes', async () => {
+    const lines: string[] = [];
+    const capture: DestinationStream = { write: (line: string) => void lines.push(line) };
+    const registry = new HealthRegistry(createLogger('health-spec', 'info', capture), 50);
+    let calls = 0;
+    registry.register('kafka', async () => {
+      calls++;
+      throw new Error('broker down');
+    });
+    const first = await registry.run();
+    expect(await registry.run()).toBe(first);
+    expect(calls).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    const second = await registry.run();
+    expect(calls).toBe(2);
+    expect(second).not.toBe(first);
+    expect(second).toEqual({ healthy: false, checks: { kafka: 'down' } });
+    expect(lines).toHaveLength(1);
   });
 });

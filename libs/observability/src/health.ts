@@ -4,10 +4,22 @@ import type { AppLogger } from './logger';
 
 /** The app's logger, as ObservabilityModule provides it. */
 export const HEALTH_LOGGER = Symbol('HEALTH_LOGGER');
+/** How long a run's answer is reused, in milliseconds (default `HEALTH_REUSE_MS_DEFAULT`). */
+export const HEALTH_REUSE_MS = Symbol('HEALTH_REUSE_MS');
 
 export type HealthCheck = () => Promise<void>;
+export interface HealthReport {
+  readonly healthy: boolean;
+  readonly checks: Readonly<Record<string, 'up' | 'down'>>;
+}
 
 const CHECK_TIMEOUT_MS = 2_000;
+/**
+ * `GET /health` needs no credentials on the gateway's public port: run for every request, a flood of
+ * them queued one `SELECT 1` behind another on the health connection until the checks timed out and
+ * health said 503. Callers share the run in flight, and its answer for this long after it ends.
+ */
+export const HEALTH_REUSE_MS_DEFAULT = 1_000;
 
 /**
  * Dependencies register a check here; `GET /health` answers 503 when any fails. It says `down`, not
@@ -18,14 +30,40 @@ const CHECK_TIMEOUT_MS = 2_000;
 export class HealthRegistry {
   private readonly checks = new Map<string, HealthCheck>();
   private readonly reasons = new Map<string, string>();
+  private readonly reuseMs: number;
+  /** The run in flight, or the last one while its answer is reused. */
+  private latest?: { report: Promise<HealthReport>; reusableUntil: number };
 
-  constructor(@Optional() @Inject(HEALTH_LOGGER) private readonly logger?: AppLogger) {}
+  constructor(
+    @Optional() @Inject(HEALTH_LOGGER) private readonly logger?: AppLogger,
+    @Optional() @Inject(HEALTH_REUSE_MS) reuseMs?: number,
+  ) {
+    this.reuseMs = reuseMs ?? HEALTH_REUSE_MS_DEFAULT;
+  }
 
   register(name: string, check: HealthCheck): void {
     this.checks.set(name, check);
   }
 
-  async run(): Promise<{ healthy: boolean; checks: Record<string, 'up' | 'down'> }> {
+  /** Every check's answer: the run in flight if there is one, the last run's within the reuse window, or a new run. */
+  run(): Promise<HealthReport> {
+    const latest = this.latest;
+    if (latest !== undefined && Date.now() < latest.reusableUntil) return latest.report;
+    // In flight until it settles: no end yet.
+    const run = { report: this.runChecks(), reusableUntil: Infinity };
+    this.latest = run;
+    run.report.then(
+      () => {
+        if (this.latest === run) run.reusableUntil = Date.now() + this.reuseMs;
+      },
+      () => {
+        if (this.latest === run) this.latest = undefined;
+      },
+    );
+    return run.report;
+  }
+
+  private async runChecks(): Promise<HealthReport> {
     const entries = await Promise.all(
       [...this.checks].map(async ([name, check]) => {
         const reason = await failureOf(check);
@@ -33,7 +71,7 @@ export class HealthRegistry {
         return [name, reason === undefined ? 'up' : 'down'] as const;
       }),
     );
-    return { healthy: entries.every(([, result]) => result === 'up'), checks: Object.fromEntries(entries) };
+    return Object.freeze({ healthy: entries.every(([, result]) => result === 'up'), checks: Object.freeze(Object.fromEntries(entries)) });
   }
 
   private note(name: string, reason: string | undefined): void {
