@@ -233,6 +233,49 @@ const emailDriver: Check = (c) => {
   ];
 };
 
+/**
+ * The vendors' own variables (the settings whose names start with `prefix`, but for the driver
+ * variable itself) given in the environment. One that failed to parse is reported already.
+ */
+function given(c: ChannelWorkerConfig, env: NodeJS.ProcessEnv, prefix: string, driverVariable: string): string[] {
+  const parsed = c as Record<string, unknown>;
+  return Object.entries(channelWorkerSettings)
+    .filter(([key, item]) => item.env.startsWith(prefix) && item.env !== driverVariable && env[item.env] !== undefined && env[item.env] !== '' && parsed[key] !== undefined)
+    .map(([, item]) => item.env);
+}
+
+/**
+ * A vendor's variables set while the channel's driver is another (`log` by default): the operator
+ * meant to use that vendor and forgot its driver variable. Unchecked, every message of the channel
+ * went to the log and was recorded as `sent`.
+ */
+function unusedVendor(
+  c: ChannelWorkerConfig,
+  env: NodeJS.ProcessEnv,
+  channel: WorkerChannel,
+  [driverVariable, driver]: [string, string | undefined],
+  vendors: Record<string, string>,
+): string[] {
+  // A driver that failed to parse is reported already.
+  if (!runs(c, channel) || driver === undefined) return [];
+  return Object.entries(vendors).flatMap(([vendor, prefix]) => {
+    if (vendor === driver) return [];
+    const variables = given(c, env, prefix, driverVariable);
+    if (variables.length === 0) return [];
+    const them = variables.length === 1 ? 'it' : 'them';
+    return [`${variables.join(', ')} ${variables.length === 1 ? 'is' : 'are'} set but ${driverVariable} is ${driver}: set ${driverVariable}=${vendor} to send with ${them}, or unset ${them}`];
+  });
+}
+
+const unusedVendors: Check = (c, env) => [
+  ...unusedVendor(c, env, 'push', ['PUSH_APNS_DRIVER', c.apnsDriver], { apns: 'PUSH_APNS_' }),
+  ...unusedVendor(c, env, 'push', ['PUSH_FCM_DRIVER', c.fcmDriver], { fcm: 'PUSH_FCM_' }),
+  ...unusedVendor(c, env, 'push', ['PUSH_HMS_DRIVER', c.hmsDriver], { hms: 'PUSH_HMS_' }),
+  ...unusedVendor(c, env, 'push', ['PUSH_XIAOMI_DRIVER', c.xiaomiDriver], { xiaomi: 'PUSH_XIAOMI_' }),
+  ...unusedVendor(c, env, 'sms', ['SMS_DRIVER', c.smsDriver], { twilio: 'SMS_TWILIO_', aliyun: 'SMS_ALIYUN_', http: 'SMS_HTTP_' }),
+  ...unusedVendor(c, env, 'email', ['EMAIL_DRIVER', c.emailDriver], { smtp: 'SMTP_' }),
+];
+
 export function loadChannelWorkerConfig(env: NodeJS.ProcessEnv = process.env): ChannelWorkerConfig {
-  return loadConfig('channel-worker', channelWorkerSettings, env, [saslComplete, clickComplete, pushDrivers, smsDriver, emailDriver]);
+  return loadConfig('channel-worker', channelWorkerSettings, env, [saslComplete, clickComplete, pushDrivers, smsDriver, emailDriver, unusedVendors]);
 }

@@ -9,13 +9,26 @@ import { bool, origins, port, positiveInt, timerMs } from '../types';
  */
 export const LARGEST_CLIENT_REQUEST = 500 * 39 + 256;
 
+/**
+ * Below this, a JWT secret still works but the gateway warns at start: RFC 7518 §3.2 wants a key of
+ * at least 256 bits for HS256, and every user holds a token to guess a short one against offline.
+ * The minimum stays 16 characters so that an installation with such a secret still starts after an upgrade.
+ */
+export const JWT_SECRET_ADVISED_LENGTH = 32;
+
 export const realtimeGatewaySettings = {
   ...kafkaSettings,
   ...databaseSettings,
   ...logSettings,
   ...clickSettings,
   httpPort: setting('GATEWAY_PORT', port(3000), 'HTTP and Socket.IO port of the realtime gateway'),
-  jwtSecret: setting('JWT_SECRET', z.string().min(16, 'at least 16 characters').optional(), 'HS256 secret that signs browser tokens', { sensitive: true }),
+  // A secret shorter than JWT_SECRET_ADVISED_LENGTH gets a warning at start.
+  jwtSecret: setting(
+    'JWT_SECRET',
+    z.string().min(16, 'at least 16 characters').optional(),
+    `HS256 secret that signs browser tokens: at least 16 characters, ${JWT_SECRET_ADVISED_LENGTH} or more advised (a shorter one gets a warning at start)`,
+    { sensitive: true },
+  ),
   // Sensitive although public: the value that fails is likely the private key, pasted by mistake.
   jwtPublicKey: setting('JWT_PUBLIC_KEY', z.string().includes('BEGIN PUBLIC KEY').optional(), 'PEM public key that checks RS256 browser tokens (with `JWT_SECRET` too, HS256 tokens are still taken)', { sensitive: true }),
   allowedOrigins: setting('GATEWAY_ALLOWED_ORIGINS', origins(''), 'Origins allowed to open a Socket.IO connection; empty allows any'),
@@ -33,8 +46,12 @@ export const realtimeGatewaySettings = {
 };
 export type RealtimeGatewayConfig = ConfigOf<typeof realtimeGatewaySettings>;
 
-export function loadRealtimeGatewayConfig(env: NodeJS.ProcessEnv = process.env): RealtimeGatewayConfig {
-  return loadConfig('realtime-gateway', realtimeGatewaySettings, env, [
+/** A Node.js process warning on stderr: the app's logger does not exist yet when the configuration loads. */
+const processWarning = (message: string): void => process.emitWarning(message, { code: 'NOTIFY_CONFIG' });
+
+/** Loads the gateway's settings; `warn` receives what is allowed but unwise (never a secret's value). */
+export function loadRealtimeGatewayConfig(env: NodeJS.ProcessEnv = process.env, warn: (message: string) => void = processWarning): RealtimeGatewayConfig {
+  const config = loadConfig('realtime-gateway', realtimeGatewaySettings, env, [
     saslComplete,
     clickComplete,
     (_config, raw) => (raw.JWT_SECRET || raw.JWT_PUBLIC_KEY ? [] : ['JWT_SECRET or JWT_PUBLIC_KEY is required']),
@@ -43,4 +60,11 @@ export function loadRealtimeGatewayConfig(env: NodeJS.ProcessEnv = process.env):
         ? []
         : [`GATEWAY_MAX_HTTP_BUFFER_SIZE must be at least ${LARGEST_CLIENT_REQUEST}: a read of 500 ids would not fit`],
   ]);
+  if (config.jwtSecret !== undefined && config.jwtSecret.length < JWT_SECRET_ADVISED_LENGTH) {
+    warn(
+      `JWT_SECRET is shorter than ${JWT_SECRET_ADVISED_LENGTH} characters: anyone with a browser token can try to guess it offline; ` +
+        'use a longer random secret (e.g. openssl rand -hex 32)',
+    );
+  }
+  return config;
 }
