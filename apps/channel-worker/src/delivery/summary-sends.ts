@@ -38,14 +38,14 @@ export async function sendSummarized(
     members.delete(send.deliveryId);
     return stood;
   };
-  const now = summarized.sends.slice(0, budget);
+  const inBudget = summarized.sends.slice(0, budget);
   const givenBack = summarized.sends.slice(budget).flatMap(takeMembers);
-  const attempts = await send(now);
+  const attempts = await send(inBudget);
   const refused = attempts.filter((attempt) => members.has(attempt.job.deliveryId) && refusedForContent(attempt)).map((attempt) => attempt.job);
   if (refused.length === 0) return { attempts, members, splitMessages: 0, givenBack };
   const refusedIds = new Set(refused.map((summary) => summary.deliveryId));
   const alone = refused.flatMap(takeMembers);
-  const room = Math.max(0, budget - now.length);
+  const room = Math.max(0, budget - inBudget.length);
   const aloneAttempts = room > 0 ? await send(alone.slice(0, room)) : [];
   givenBack.push(...alone.slice(room));
   return { attempts: [...attempts.filter((attempt) => !refusedIds.has(attempt.job.deliveryId)), ...aloneAttempts], members, splitMessages: aloneAttempts.length, givenBack };
