@@ -94,13 +94,15 @@ describe('BatchConsumer', () => {
     expect(handled).toEqual(['slow']);
   }, 60_000);
 
-  it('rejoins the group after a rebalance dropped it while its batch ran, instead of giving up', async () => {
+  it('rejoins the group after a rebalance dropped it while its batch ran, instead of giving up; that batch is told it lost its partition', async () => {
     const sharedTopic = `${topic}.shared`;
     const sharedGroup = `${groupId}-shared`;
     await ensureTopics(kafka, [sharedTopic], { partitions: 2, replicationFactor: 1 });
     await producer.send({ topic: sharedTopic, messages: [{ value: 'before', partition: 0 }, { value: 'before', partition: 1 }] });
     const fatal: string[] = [];
     const handled = { a: [] as string[], b: [] as string[] };
+    // What holdsPartition() said at the end of each batch, as a last-write-wins handler asks before it commits.
+    const held = { a: [] as string[], b: [] as string[] };
     let releaseA: () => void = () => undefined;
     const blocked = new Promise<void>((resolve) => (releaseA = resolve));
     const member = (name: 'a' | 'b', block: boolean) =>
@@ -114,9 +116,15 @@ describe('BatchConsumer', () => {
         // concurrency are slow), so the rebalance has to wait for it.
         detachAfterMs: 120_000,
         onFatal: (error) => fatal.push(`${name}: ${error.message}`),
-        handler: async (records) => {
-          handled[name].push(...records.map((r) => r.value!.toString()));
+        handler: async (records, _progress, holdsPartition) => {
+          const values = records.map((r) => r.value!.toString());
+          handled[name].push(...values);
           if (block && handled[name].length <= 2) await blocked;
+          const answer = await holdsPartition().then(
+            () => 'held',
+            (error: Error & { type?: string }) => `lost (${error.type ?? error.name})`,
+          );
+          held[name].push(`${values.join()}: ${answer}`);
         },
       });
     const a = member('a', true);
@@ -132,7 +140,7 @@ describe('BatchConsumer', () => {
       // A's commit is refused (no longer a member): A must rejoin, and then take a partition again.
       const rejoined = async () => {
         await producer.send({ topic: sharedTopic, messages: [{ value: 'after', partition: 0 }, { value: 'after', partition: 1 }] });
-        return handled.a.includes('after');
+        return held.a.includes('after: held');
       };
       await eventually(rejoined, (inA) => inA, { timeoutMs: 45_000, intervalMs: 1_000 });
     } finally {
@@ -140,6 +148,11 @@ describe('BatchConsumer', () => {
       await Promise.all([a.stop(), b.stop()]);
     }
     expect(fatal).toEqual([]);
+    // A's first batches ended after B had handled their records: the coordinator no longer knew A.
+    expect(held.a.filter((line) => line.startsWith('before'))).toEqual(['before: lost (UNKNOWN_MEMBER_ID)', 'before: lost (UNKNOWN_MEMBER_ID)']);
+    // B held both partitions then. (A batch that ends while A rejoins is told it lost its partition
+    // too: the group is rebalancing, and the batch is handled again.)
+    expect(held.b.filter((line) => line.startsWith('before'))).toEqual(['before: held', 'before: held']);
   }, 90_000);
 
   it('gives up, for its supervisor to restart the process, when its handler has failed for too long', async () => {

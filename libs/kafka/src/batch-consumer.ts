@@ -18,8 +18,23 @@ export interface ConsumedRecord {
  * Handles one batch. A handler that works through a batch in parts (a batch of broadcasts, one
  * transaction at a time) calls `progress()` after each: the batch is taken for stuck only when no
  * progress came for `maxBatchMs`.
+ *
+ * A handler whose writes must not land after another member's newer ones (the last write wins, as
+ * in the recipient tables) calls `holdsPartition()` in its transaction, after its writes and before
+ * it commits. It throws once the group has given, or is giving, the batch's partition to another
+ * member, and the transaction rolls back. Passed, no other member has the partition, and none gets
+ * it before the commit: a rebalance waits for this member's batch, up to its rebalance timeout.
+ * (Not so for a batch that went on alone, `detachAfterMs`: its member rejoins meanwhile.)
  */
-export type BatchHandler = (records: ConsumedRecord[], progress: () => void) => Promise<void>;
+export type BatchHandler = (records: ConsumedRecord[], progress: () => void, holdsPartition: () => Promise<void>) => Promise<void>;
+
+/** Thrown by `holdsPartition()` when the member's last join gave the batch's partition to another member. */
+export class PartitionLost extends Error {
+  constructor(readonly partition: string) {
+    super(`partition ${partition} now belongs to another member of the group`);
+    this.name = 'PartitionLost';
+  }
+}
 
 export interface BatchConsumerOptions {
   groupId: string;
@@ -185,10 +200,19 @@ export class BatchConsumer {
       clearTimeout(stuck);
       stuck = setTimeout(giveUp, maxBatchMs);
     };
+    // A heartbeat that fails (the group rebalancing, or this member dropped from it) throws kafkajs's
+    // error, for kafkajs to rejoin. kafkajs sends one only when its last success is older than the
+    // interval; no rebalance gives a partition away that fast, as it waits for this member to rejoin
+    // or for its rebalance timeout. Rejoined while its batch went on alone, the member knows its new
+    // partitions (`owns`).
+    const holdsPartition = async (): Promise<void> => {
+      await heartbeat();
+      if (!this.owns(partition)) throw new PartitionLost(partition);
+    };
     const last = batch.messages[batch.messages.length - 1]!.offset;
     const work = (async () => {
       try {
-        await this.handle(partition, records, progress);
+        await this.handle(partition, records, progress, holdsPartition);
         // A batch that went on alone may outlive the member's hold on its partition: its writes are
         // done, but the offset is the new owner's to commit (the broker would take it from anyone, and
         // could move the group's offset back).
@@ -274,7 +298,8 @@ export class BatchConsumer {
       async (error: unknown) => {
         if (this.failedTooLong(error)) return this.options.onFatal(error instanceof Error ? error : new Error(String(error)));
         if (!this.running) return;
-        this.options.logger.error({ err: error, partition }, 'kafka batch failed; fetching it again');
+        if (error instanceof PartitionLost) this.options.logger.info({ partition }, 'batch given up: its partition went to another member');
+        else this.options.logger.error({ err: error, partition }, 'kafka batch failed; fetching it again');
         const failingMs = this.failures.longestMs(Date.now());
         let timer: NodeJS.Timeout | undefined;
         await Promise.race([new Promise((wait) => (timer = setTimeout(wait, Math.min(30_000, Math.max(500, failingMs))))), this.stopping]);
@@ -286,9 +311,9 @@ export class BatchConsumer {
     void alone.finally(() => this.alone.delete(partition));
   }
 
-  private async handle(partition: string, records: ConsumedRecord[], progress: () => void): Promise<void> {
+  private async handle(partition: string, records: ConsumedRecord[], progress: () => void, holdsPartition: () => Promise<void>): Promise<void> {
     try {
-      await this.options.handler(records, progress);
+      await this.options.handler(records, progress, holdsPartition);
       this.failures.succeeded(partition);
     } catch (error) {
       // A batch that went on alone can fail after a rebalance gave its partition to another member:

@@ -43,11 +43,13 @@ export class RecipientIngestion implements OnApplicationBootstrap, OnModuleDestr
       topics: [Topics.recipients],
       // A batch never goes on alone here: one user's updates apply in the order they arrive, and a
       // batch still running when a rebalance gave its partition to another member could commit after
-      // that member's newer one (an unsubscribe undone). Recipient batches are short.
+      // that member's newer one (an unsubscribe undone). Recipient batches are short. One that outlives
+      // its member's place in the group all the same (a database stalled past the rebalance timeout)
+      // rolls back: its transaction checks it still holds the partition before committing.
       detachAfterMs: Number.POSITIVE_INFINITY,
       logger,
       onFatal,
-      handler: (records) => this.apply(records),
+      handler: (records, _progress, holdsPartition) => this.apply(records, holdsPartition),
     });
   }
 
@@ -59,7 +61,7 @@ export class RecipientIngestion implements OnApplicationBootstrap, OnModuleDestr
     await this.consumer.stop();
   }
 
-  private async apply(records: ConsumedRecord[]): Promise<void> {
+  private async apply(records: ConsumedRecord[], holdsPartition: () => Promise<void>): Promise<void> {
     const updates: { update: RecipientUpdate; record: ConsumedRecord }[] = [];
     const rejections: Rejection[] = [];
     for (const record of records) {
@@ -68,7 +70,7 @@ export class RecipientIngestion implements OnApplicationBootstrap, OnModuleDestr
       else rejections.push(parsed);
     }
     const now = Date.now();
-    const { refused } = await writeIsolatingRefusals((batch) => this.store.apply(batch.map((u) => u.update), batch.map((u) => madeAt(u.record, now))), updates);
+    const { refused } = await writeIsolatingRefusals((batch) => this.store.apply(batch.map((u) => u.update), batch.map((u) => madeAt(u.record, now)), holdsPartition), updates);
     for (const { item, sqlState } of refused) rejections.push(storageRefusal(item.record, sqlState));
     if (rejections.length > 0) {
       await sendDeadLetters(this.producer, rejections);

@@ -265,4 +265,28 @@ describe('RecipientStore contact fields', () => {
     await store.apply([{ op: 'upsert', userId: 'mo', clear: ['phone'] }]);
     expect(await contacts('mo')).toEqual([]);
   });
+
+  it('writes nothing of a batch whose check before the commit throws (its consumer no longer holds the partition)', async () => {
+    const store = new RecipientStore(dataSource());
+    await store.apply([{ op: 'upsert', userId: 'ned', phone: '+8613800000006' }]);
+    const stale = [
+      { op: 'upsert' as const, userId: 'ned', phone: '+8613800000007' },
+      { op: 'subscribe' as const, userId: 'ned', topic: 'deals' },
+      { op: 'device' as const, userId: 'ned', deviceId: 'phone', provider: 'fcm' as const, token: 'token-stale' },
+    ];
+    let checked = 0;
+    const lost = async () => {
+      checked++;
+      throw new Error('partition lost');
+    };
+    await expect(store.apply(stale, [], lost)).rejects.toThrow('partition lost');
+    expect(checked).toBe(1);
+    expect((await profile('ned'))!.phone).toBe('+8613800000006');
+    expect(await dataSource().query(`SELECT 1 FROM topic_subscriptions WHERE user_id = 'ned'`)).toEqual([]);
+    expect(await dataSource().query(`SELECT 1 FROM devices WHERE user_id = 'ned'`)).toEqual([]);
+
+    await store.apply(stale, [], async () => void checked++);
+    expect(checked).toBe(2);
+    expect((await profile('ned'))!.phone).toBe('+8613800000007');
+  });
 });

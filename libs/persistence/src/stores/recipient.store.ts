@@ -54,8 +54,12 @@ export class RecipientStore {
    * replayed, one user's partition behind another's) neither takes the token back nor replaces a
    * newer registration of its device. A registration takes its token from every older one, also when
    * a later update of the batch removes its device or gives it another token.
+   *
+   * `beforeCommit` runs in the transaction after its writes; when it throws, nothing is written. The
+   * consumer of notify.recipients checks there that its partition is still its own (a batch that
+   * outlived its member's place in the group would undo the newer updates its successor applied).
    */
-  async apply(updates: RecipientUpdate[], madeAt: readonly Date[] = []): Promise<void> {
+  async apply(updates: RecipientUpdate[], madeAt: readonly Date[] = [], beforeCommit?: () => Promise<void>): Promise<void> {
     const now = new Date();
     const profiles = new Map<string, Profile>();
     // Per device: whether the batch removes it, and the registration it keeps after that removal.
@@ -238,6 +242,7 @@ export class RecipientStore {
           [unsubscribed.map((s) => s.topic), unsubscribed.map((s) => s.userId)],
         );
       }
+      await beforeCommit?.();
     });
   }
 
