@@ -94,7 +94,7 @@ describe('BatchConsumer', () => {
     expect(handled).toEqual(['slow']);
   }, 60_000);
 
-  it('rejoins the group after a rebalance dropped it while its batch ran, instead of giving up; that batch is told it lost its partition', async () => {
+  it('rejoins the group after a rebalance dropped it while its batch ran, instead of giving up; that batch is told before its commit that it lost its partition', async () => {
     const sharedTopic = `${topic}.shared`;
     const sharedGroup = `${groupId}-shared`;
     await ensureTopics(kafka, [sharedTopic], { partitions: 2, replicationFactor: 1 });
@@ -120,11 +120,14 @@ describe('BatchConsumer', () => {
           const values = records.map((r) => r.value!.toString());
           handled[name].push(...values);
           if (block && handled[name].length <= 2) await blocked;
-          const answer = await holdsPartition().then(
-            () => 'held',
-            (error: Error & { type?: string }) => `lost (${error.type ?? error.name})`,
-          );
-          held[name].push(`${values.join()}: ${answer}`);
+          try {
+            await holdsPartition();
+            held[name].push(`${values.join()}: held`);
+          } catch (error) {
+            // As a handler does: the transaction rolls back and the error leaves the batch.
+            held[name].push(`${values.join()}: lost (${(error as { type?: string }).type})`);
+            throw error;
+          }
         },
       });
     const a = member('a', true);
@@ -137,7 +140,7 @@ describe('BatchConsumer', () => {
       await b.start();
       await eventually(async () => handled.b.filter((value) => value === 'before').length, (n) => n === 2, { timeoutMs: 45_000 });
       releaseA();
-      // A's commit is refused (no longer a member): A must rejoin, and then take a partition again.
+      // A's batches fail their check (A is no longer a member): A must rejoin, and then take a partition again.
       const rejoined = async () => {
         await producer.send({ topic: sharedTopic, messages: [{ value: 'after', partition: 0 }, { value: 'after', partition: 1 }] });
         return held.a.includes('after: held');
@@ -280,14 +283,22 @@ describe('BatchConsumer', () => {
     const fatal: string[] = [];
     let release: () => void = () => undefined;
     const slow = new Promise<void>((resolve) => (release = resolve));
+    // What holdsPartition() says at each batch's end: a batch that went on alone cannot be answered for.
+    const checks: string[] = [];
     const consumer = new BatchConsumer(kafka, {
       groupId: `${groupId}-busy`,
       topics: [busyTopic],
       logger,
       onFatal: (error) => fatal.push(error.message),
-      handler: async (records) => {
+      handler: async (records, _progress, holdsPartition) => {
         for (const record of records) handled.push(`${record.partition}:${record.value!.toString()}`);
         if (records.some((r) => r.value!.toString() === 'newsletter')) await slow;
+        checks.push(
+          await holdsPartition().then(
+            () => `${records[0]!.partition}: held`,
+            (error: Error) => `${records[0]!.partition}: ${error.message}`,
+          ),
+        );
       },
     });
     try {
@@ -306,6 +317,7 @@ describe('BatchConsumer', () => {
     }
     expect(handled.filter((h) => h === '0:newsletter')).toEqual(['0:newsletter']);
     expect(fatal).toEqual([]);
+    expect(checks).toEqual(['1: held', `0: holdsPartition() cannot answer for a batch that went on alone (${busyTopic}:0)`, '0: held']);
     expect(await committedOffsets(`${groupId}-busy`, busyTopic)).toEqual([
       [0, '2'],
       [1, '1'],

@@ -21,20 +21,14 @@ export interface ConsumedRecord {
  *
  * A handler whose writes must not land after another member's newer ones (the last write wins, as
  * in the recipient tables) calls `holdsPartition()` in its transaction, after its writes and before
- * it commits. It throws once the group has given, or is giving, the batch's partition to another
- * member, and the transaction rolls back. Passed, no other member has the partition, and none gets
- * it before the commit: a rebalance waits for this member's batch, up to its rebalance timeout.
- * (Not so for a batch that went on alone, `detachAfterMs`: its member rejoins meanwhile.)
+ * it commits. It throws when the group coordinator does not confirm, within a heartbeat interval,
+ * that this member is still in the group as it was when the batch was fetched, and the transaction
+ * rolls back. Passed, no other member has the partition: a rebalance waits for this member's batch,
+ * up to its rebalance timeout. That narrows the window to the commit itself, which could still be
+ * late past a rebalance timeout. It throws for a batch that went on alone (`detachAfterMs`), whose
+ * member rejoins meanwhile: a handler that calls it must not let its batches go on alone.
  */
 export type BatchHandler = (records: ConsumedRecord[], progress: () => void, holdsPartition: () => Promise<void>) => Promise<void>;
-
-/** Thrown by `holdsPartition()` when the member's last join gave the batch's partition to another member. */
-export class PartitionLost extends Error {
-  constructor(readonly partition: string) {
-    super(`partition ${partition} now belongs to another member of the group`);
-    this.name = 'PartitionLost';
-  }
-}
 
 export interface BatchConsumerOptions {
   groupId: string;
@@ -89,6 +83,13 @@ export interface BatchConsumerOptions {
 export class BatchConsumer {
   private readonly consumer: Consumer;
   private readonly heartbeatMs: number;
+  /** The options' limits, defaults applied. */
+  private readonly limits: { concurrency: number; giveUpAfterMs: number; maxBatchMs: number; detachAfterMs: number };
+  /**
+   * Errors of `holdsPartition()`. They say nothing of the handler (the batch is handled again once
+   * kafkajs has rejoined the group), so they do not count towards giving up.
+   */
+  private readonly membershipErrors = new WeakSet<object>();
   private running = false;
   private readonly failures = new PartitionFailures();
   /** Batches that went on alone, their partitions paused, by partition, until they are done. */
@@ -111,6 +112,12 @@ export class BatchConsumer {
     // A member that died (kill -9) holds its partitions until the session runs out.
     const sessionTimeout = options.sessionTimeoutMs ?? 15_000;
     this.heartbeatMs = Math.min(3_000, Math.floor(sessionTimeout / 3));
+    this.limits = {
+      concurrency: options.partitionsConsumedConcurrently ?? 3,
+      giveUpAfterMs: options.giveUpAfterMs ?? 600_000,
+      maxBatchMs: options.maxBatchMs ?? 900_000,
+      detachAfterMs: options.detachAfterMs ?? 1_000,
+    };
     this.consumer = kafka.consumer({
       groupId: options.groupId,
       maxBytesPerPartition: options.maxBytesPerPartition ?? 1024 * 1024,
@@ -151,7 +158,7 @@ export class BatchConsumer {
     this.running = true;
     await this.consumer.run({
       // Partitions hold disjoint users, so their batches can be worked on at the same time.
-      partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 3,
+      partitionsConsumedConcurrently: this.limits.concurrency,
       autoCommit: false,
       eachBatchAutoResolve: false,
       eachBatch: (payload) => this.consume(payload),
@@ -186,33 +193,21 @@ export class BatchConsumer {
     // subscribers, a slow database) would lose its partitions, fail its commit and get its batch
     // again, maybe for ever; so the session is kept alive while the handler works and commits.
     const beating = setInterval(() => void heartbeat().catch(() => undefined), this.heartbeatMs);
-    const maxBatchMs = this.options.maxBatchMs ?? 900_000;
-    const giveUp = (): void => {
-      clearInterval(beating);
-      const error = new Error(`a batch of ${batch.topic} partition ${batch.partition} has made no progress in the handler for ${maxBatchMs} ms; giving up`);
-      this.options.logger.error({ err: error, offset: batch.firstOffset() }, 'kafka consumer handler is stuck; giving up');
-      // Also while stopping: the consumer's disconnect waits for this batch, which never ends.
-      this.giveUpNow();
-      this.options.onFatal(error);
-    };
-    let stuck = setTimeout(giveUp, maxBatchMs);
-    const progress = (): void => {
-      clearTimeout(stuck);
-      stuck = setTimeout(giveUp, maxBatchMs);
-    };
-    // A heartbeat that fails (the group rebalancing, or this member dropped from it) throws kafkajs's
-    // error, for kafkajs to rejoin. kafkajs sends one only when its last success is older than the
-    // interval; no rebalance gives a partition away that fast, as it waits for this member to rejoin
-    // or for its rebalance timeout. Rejoined while its batch went on alone, the member knows its new
-    // partitions (`owns`).
+    const stuck = this.watchForStuck(batch.topic, batch.partition, batch.firstOffset(), () => clearInterval(beating));
+    let wentOnAlone = false;
     const holdsPartition = async (): Promise<void> => {
-      await heartbeat();
-      if (!this.owns(partition)) throw new PartitionLost(partition);
+      if (wentOnAlone) throw new Error(`holdsPartition() cannot answer for a batch that went on alone (${partition})`);
+      try {
+        await this.inGroup(heartbeat);
+      } catch (error) {
+        if (typeof error === 'object' && error !== null) this.membershipErrors.add(error);
+        throw error;
+      }
     };
     const last = batch.messages[batch.messages.length - 1]!.offset;
     const work = (async () => {
       try {
-        await this.handle(partition, records, progress, holdsPartition);
+        await this.handle(partition, records, stuck.progress, holdsPartition);
         // A batch that went on alone may outlive the member's hold on its partition: its writes are
         // done, but the offset is the new owner's to commit (the broker would take it from anyone, and
         // could move the group's offset back).
@@ -225,13 +220,61 @@ export class BatchConsumer {
         await commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: (BigInt(last) + 1n).toString() }] }] });
       } finally {
         clearInterval(beating);
-        clearTimeout(stuck);
+        stuck.stop();
       }
     })();
-    if (await this.outlasts(work)) return this.goOnAlone(work, partition, () => this.owns(partition) && resolveOffset(last), pause());
+    if (await this.outlasts(work)) {
+      wentOnAlone = true;
+      const resume = pause();
+      return this.goOnAlone(work, partition, () => this.owns(partition) && resolveOffset(last), resume);
+    }
     await work;
     resolveOffset(last);
     await heartbeat();
+  }
+
+  /**
+   * Calls `onFatal` when the batch's handler has made no progress for `maxBatchMs` (`progress()`
+   * starts the wait again), also while stopping: the consumer's disconnect waits for such a batch,
+   * which never ends. `beforeGivingUp` stops the batch's heartbeats.
+   */
+  private watchForStuck(topic: string, partition: number, offset: string | null, beforeGivingUp: () => void): { progress: () => void; stop: () => void } {
+    const { maxBatchMs } = this.limits;
+    const giveUp = (): void => {
+      beforeGivingUp();
+      const error = new Error(`a batch of ${topic} partition ${partition} has made no progress in the handler for ${maxBatchMs} ms; giving up`);
+      this.options.logger.error({ err: error, offset }, 'kafka consumer handler is stuck; giving up');
+      this.giveUpNow();
+      this.options.onFatal(error);
+    };
+    let timer = setTimeout(giveUp, maxBatchMs);
+    return {
+      progress: () => {
+        clearTimeout(timer);
+        timer = setTimeout(giveUp, maxBatchMs);
+      },
+      stop: () => clearTimeout(timer),
+    };
+  }
+
+  /**
+   * Resolves when the group coordinator confirms this member is still in the group (a heartbeat) or
+   * kafkajs sent the last confirmation less than a heartbeat interval ago; no rebalance gives a
+   * partition away that fast, as it waits for this member to rejoin or for its rebalance timeout.
+   * Throws kafkajs's error when the group is rebalancing or has dropped this member (for kafkajs to
+   * rejoin as the error leaves the batch), and one of its own when no answer came within the interval:
+   * a caller holding row locks does not wait on a coordinator that has gone silent.
+   */
+  private async inGroup(heartbeat: () => Promise<void>): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const silent = new Promise<never>((_, fail) => {
+      timer = setTimeout(() => fail(new Error(`the group coordinator did not answer a heartbeat within ${this.heartbeatMs} ms`)), this.heartbeatMs);
+    });
+    try {
+      await Promise.race([heartbeat(), silent]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /**
@@ -240,9 +283,8 @@ export class BatchConsumer {
    * start); a failure before then is thrown, for kafkajs to retry the batch.
    */
   private async outlasts(work: Promise<void>): Promise<boolean> {
-    const afterMs = this.options.detachAfterMs ?? 1_000;
+    const { detachAfterMs: afterMs, concurrency: most } = this.limits;
     if (!Number.isFinite(afterMs)) return false;
-    const most = this.options.partitionsConsumedConcurrently ?? 3;
     let timer: NodeJS.Timeout | undefined;
     const later = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(this.running && this.alone.size < most), afterMs)));
     try {
@@ -258,7 +300,7 @@ export class BatchConsumer {
    */
   private failedTooLong(error: unknown): boolean {
     const failingMs = this.failures.longestMs(Date.now());
-    if (failingMs < (this.options.giveUpAfterMs ?? 600_000)) return false;
+    if (failingMs < this.limits.giveUpAfterMs) return false;
     this.options.logger.error({ err: error, failingMs }, 'kafka consumer handler has failed without a success for too long; giving up');
     return true;
   }
@@ -272,7 +314,7 @@ export class BatchConsumer {
     const now = Date.now();
     this.crashedSince ??= now;
     const outMs = now - this.crashedSince;
-    if (outMs < (this.options.giveUpAfterMs ?? 600_000)) return false;
+    if (outMs < this.limits.giveUpAfterMs) return false;
     this.options.logger.error({ err: error, outMs }, 'kafka consumer has not joined its group for too long; giving up');
     return true;
   }
@@ -298,8 +340,7 @@ export class BatchConsumer {
       async (error: unknown) => {
         if (this.failedTooLong(error)) return this.options.onFatal(error instanceof Error ? error : new Error(String(error)));
         if (!this.running) return;
-        if (error instanceof PartitionLost) this.options.logger.info({ partition }, 'batch given up: its partition went to another member');
-        else this.options.logger.error({ err: error, partition }, 'kafka batch failed; fetching it again');
+        this.options.logger.error({ err: error, partition }, 'kafka batch failed; fetching it again');
         const failingMs = this.failures.longestMs(Date.now());
         let timer: NodeJS.Timeout | undefined;
         await Promise.race([new Promise((wait) => (timer = setTimeout(wait, Math.min(30_000, Math.max(500, failingMs))))), this.stopping]);
@@ -318,8 +359,8 @@ export class BatchConsumer {
     } catch (error) {
       // A batch that went on alone can fail after a rebalance gave its partition to another member:
       // timed here, its failure was never cleared (only a join clears them) and made this member
-      // exit at its next blip, ten minutes on.
-      if (this.owns(partition)) this.failures.failed(partition, Date.now());
+      // exit at its next blip, ten minutes on. An error of `holdsPartition()` is the group's, not the handler's.
+      if (this.owns(partition) && !this.membershipErrors.has(error as object)) this.failures.failed(partition, Date.now());
       throw error;
     }
   }

@@ -45,7 +45,8 @@ export class RecipientIngestion implements OnApplicationBootstrap, OnModuleDestr
       // batch still running when a rebalance gave its partition to another member could commit after
       // that member's newer one (an unsubscribe undone). Recipient batches are short. One that outlives
       // its member's place in the group all the same (a database stalled past the rebalance timeout)
-      // rolls back: its transaction checks it still holds the partition before committing.
+      // rolls back: its transaction asks whether it still holds the partition once its writes are done
+      // (only a commit itself stalled that long still lands late).
       detachAfterMs: Number.POSITIVE_INFINITY,
       logger,
       onFatal,

@@ -285,8 +285,19 @@ describe('RecipientStore contact fields', () => {
     expect(await dataSource().query(`SELECT 1 FROM topic_subscriptions WHERE user_id = 'ned'`)).toEqual([]);
     expect(await dataSource().query(`SELECT 1 FROM devices WHERE user_id = 'ned'`)).toEqual([]);
 
-    await store.apply(stale, [], async () => void checked++);
+    // The check comes after the writes: the row the batch updates is locked by then.
+    let lockDuringCheck = '';
+    await store.apply(stale, [], async () => {
+      checked++;
+      lockDuringCheck = await dataSource()
+        .query(`SELECT 1 FROM recipients WHERE user_id = 'ned' FOR UPDATE NOWAIT`)
+        .then(
+          () => 'free',
+          (error: { code?: string }) => error.code ?? 'error',
+        );
+    });
     expect(checked).toBe(2);
+    expect(lockDuringCheck).toBe('55P03');
     expect((await profile('ned'))!.phone).toBe('+8613800000007');
   });
 });
