@@ -12,7 +12,10 @@ export interface PlatformApp {
   stopWaitMs: number;
 }
 
-/** The gateway's shutdown waits for acknowledgements still out, then their writes and events. */
+/**
+ * The gateway's shutdown waits for acknowledgements still out, then their writes and events. The
+ * message center, scheduler and query API get as long.
+ */
 const STOP_WAIT_MS = 40_000;
 
 /**
