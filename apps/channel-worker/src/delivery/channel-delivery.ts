@@ -119,7 +119,7 @@ export class ChannelDelivery {
     // The claim's interim `sent` is not published: one event per attempt, after the provider answered, says what happened.
     const claimed = await claims.claimSends(jobs.map((job) => job.deliveryId), SEND_LEASE_MS);
     // The claim counts the attempt; the job's own number may be stale (a re-send of an older job).
-    const sendable = (job: DeliveryJob): DeliveryJob[] => (claimed.has(job.deliveryId) && !isLate(job) ? [{ ...job, attempt: claimed.get(job.deliveryId)!.attempt }] : []);
+    const sendable = (job: DeliveryJob): DeliveryJob[] => (claimed.has(job.deliveryId) ? [{ ...job, attempt: claimed.get(job.deliveryId)!.attempt }] : []);
     const summarized = summarize(
       singles.flatMap(sendable),
       batches.map((batch) => batch.flatMap(sendable)).filter((batch) => batch.length > 0),

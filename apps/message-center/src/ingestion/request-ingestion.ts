@@ -19,12 +19,16 @@ import { namedRecipients } from '../planning/targets';
 import { RouteTable, type Route } from '../routing/route-table';
 import { parseRequestRecord, sendAtProblem } from './request-parser';
 
-/** A copy of a request: valid and routed, or already refused (a valid request whose type has no route). */
+/** A copy of a request that can be planned: valid and routed. */
 interface PlannableCopy {
   request: NotificationRequest;
   route: Route;
   record: ConsumedRecord;
 }
+/**
+ * A copy of a request: one that can be planned, or one refused already (a record with a valid id that
+ * breaks the schema, or a valid request whose type has no route: see `ParsedRecord`).
+ */
 type Copy = PlannableCopy | { rejection: Rejection };
 
 export interface IngestionSettings {
@@ -87,22 +91,7 @@ export class RequestIngestion implements OnApplicationBootstrap, OnModuleDestroy
 
   private async ingest(records: ConsumedRecord[], progress: () => void): Promise<void> {
     const now = this.clock();
-    const rejections: Rejection[] = [];
-    // Every copy of each request id with a valid id, in order: the first copy that can be planned is
-    // the request. A valid request without a route is a copy refused already.
-    const copies = new Map<string, Copy[]>();
-    for (const record of records) {
-      const parsed = parseRequestRecord(record, this.routes);
-      const id = parsed.ok ? parsed.request.id : parsed.requestId;
-      if (id === undefined) {
-        if (!parsed.ok) rejections.push(parsed.rejection);
-        continue;
-      }
-      const copy: Copy = parsed.ok ? { request: parsed.request, route: parsed.route, record } : { rejection: parsed.rejection };
-      const earlier = copies.get(id);
-      if (earlier) earlier.push(copy);
-      else copies.set(id, [copy]);
-    }
+    const { copies, rejections } = groupCopies(records, this.routes);
     const { userIds, topics } = namedRecipients([...copies.values()].flat().flatMap((c) => ('request' in c ? [c.request] : [])));
     const directory = await this.recipients.lookup(userIds, topics);
     const context = { now, newId, directory, retentionDays: this.settings.retentionDays };
@@ -158,32 +147,62 @@ export class RequestIngestion implements OnApplicationBootstrap, OnModuleDestroy
       if (plannedDeliveries >= this.settings.maxDeliveriesPerTransaction) await storePlanned();
     }
     await storePlanned();
-    // A request refused now may have been stored by an earlier pass over this batch, under a route or
-    // template that has changed or been removed since (the first pass committed, then the process stopped before its
-    // produce): that is a replay, not bad input, and its deliveries still queued are handed out again.
+    await this.sendReplaysAndRejections(unplanned, rejections);
+    this.stored.inc(stored);
+  }
+
+  /**
+   * Sends the batch's rejections to the DLQ, with the refused copies of the requests in `unplanned`
+   * (none of whose copies could be planned) that were not stored before. A request refused now may
+   * have been stored by an earlier pass over this batch, under a route or template that has changed
+   * or been removed since (the first pass committed, then the process stopped before its produce):
+   * that is a replay, not bad input, and its deliveries still queued are handed out again.
+   */
+  private async sendReplaysAndRejections(unplanned: Map<string, Rejection[]>, rejections: Rejection[]): Promise<void> {
     const replay = await this.store.replayOf([...unplanned.keys()]);
     const replayed = new Set(replay.requestIds);
-    for (const [id, refused] of unplanned) if (!replayed.has(id)) rejections.push(...refused);
+    const dead = [...rejections, ...[...unplanned].flatMap(([id, refused]) => (replayed.has(id) ? [] : refused))];
     await sendJobs(this.producer, replay.jobs, replay.events);
-    await sendDeadLetters(this.producer, rejections);
-    this.stored.inc(stored);
-    for (const { code, reason, record } of rejections) {
+    await sendDeadLetters(this.producer, dead);
+    for (const { code, reason, record } of dead) {
       this.rejected.inc({ code });
       this.logger.warn({ code, reason, partition: record.partition, offset: record.offset }, 'request sent to the DLQ');
     }
   }
 
   /** A request planned into its message and deliveries, or the reason it cannot be. */
-  private plan({ request, route, record }: PlannableCopy, context: Parameters<typeof planMessage>[2]): { message: PlannedMessage; record: ConsumedRecord } | { rejection: Rejection } {
+  private plan({ request, route, record }: PlannableCopy, context: Parameters<typeof planMessage>[2]): { message: PlannedMessage } | { rejection: Rejection } {
     const tooLate = sendAtProblem(request, route, context.now, this.settings.retentionDays);
     if (tooLate) return { rejection: { record, code: ErrorCode.SchemaViolation, reason: tooLate } };
     try {
-      return { message: planMessage(request, route, context), record };
+      return { message: planMessage(request, route, context) };
     } catch (error) {
       if (!(error instanceof TemplateRenderError)) throw error;
       return { rejection: { record, code: ErrorCode.TemplateError, reason: error.message } };
     }
   }
+}
+
+/**
+ * Every copy of each request id with a valid id, in order: the first copy that can be planned is the
+ * request. A record without a valid id is a rejection of its own.
+ */
+function groupCopies(records: ConsumedRecord[], routes: RouteTable): { copies: Map<string, Copy[]>; rejections: Rejection[] } {
+  const rejections: Rejection[] = [];
+  const copies = new Map<string, Copy[]>();
+  for (const record of records) {
+    const parsed = parseRequestRecord(record, routes);
+    const id = parsed.ok ? parsed.request.id : parsed.requestId;
+    if (id === undefined) {
+      if (!parsed.ok) rejections.push(parsed.rejection);
+      continue;
+    }
+    const copy: Copy = parsed.ok ? { request: parsed.request, route: parsed.route, record } : { rejection: parsed.rejection };
+    const earlier = copies.get(id);
+    if (earlier) earlier.push(copy);
+    else copies.set(id, [copy]);
+  }
+  return { copies, rejections };
 }
 
 /** The SQLSTATE, never PostgreSQL's message: that can quote the value, which may be personal data. */

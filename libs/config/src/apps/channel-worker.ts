@@ -195,7 +195,7 @@ function secret(when: boolean, inline: [string, unknown], file: [string, unknown
 
 const runs = (c: ChannelWorkerConfig, channel: WorkerChannel): boolean => c.channels?.includes(channel) ?? false;
 
-const pushDrivers: Check = (c) => {
+const pushDriversComplete: Check = (c) => {
   const apns = runs(c, 'push') && c.apnsDriver === 'apns';
   const fcm = runs(c, 'push') && c.fcmDriver === 'fcm';
   const hms = runs(c, 'push') && c.hmsDriver === 'hms';
@@ -211,7 +211,7 @@ const pushDrivers: Check = (c) => {
   ];
 };
 
-const smsDriver: Check = (c) => {
+const smsDriverComplete: Check = (c) => {
   const twilio = runs(c, 'sms') && c.smsDriver === 'twilio';
   const aliyun = runs(c, 'sms') && c.smsDriver === 'aliyun';
   const http = runs(c, 'sms') && c.smsDriver === 'http';
@@ -225,7 +225,7 @@ const smsDriver: Check = (c) => {
   ];
 };
 
-const emailDriver: Check = (c) => {
+const emailDriverComplete: Check = (c) => {
   const smtp = runs(c, 'email') && c.emailDriver === 'smtp';
   return [
     ...required(smtp, { SMTP_HOST: c.smtpServer, SMTP_FROM: c.smtpFrom }),
@@ -277,5 +277,5 @@ const unusedVendors: Check = (c, env) => [
 ];
 
 export function loadChannelWorkerConfig(env: NodeJS.ProcessEnv = process.env): ChannelWorkerConfig {
-  return loadConfig('channel-worker', channelWorkerSettings, env, [saslComplete, clickComplete, pushDrivers, smsDriver, emailDriver, unusedVendors]);
+  return loadConfig('channel-worker', channelWorkerSettings, env, [saslComplete, clickComplete, pushDriversComplete, smsDriverComplete, emailDriverComplete, unusedVendors]);
 }

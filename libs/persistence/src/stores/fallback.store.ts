@@ -154,10 +154,7 @@ export class FallbackStore {
    * browser message, the push and the SMS together.
    */
   async releaseDue(now: Date, limit: number): Promise<Released> {
-    return this.release(
-      RELEASE_DUE,
-      [now, limit, RELEASE_LEASE_MS],
-    );
+    return this.release(RELEASE_DUE, now, [now, limit, RELEASE_LEASE_MS]);
   }
 
   /**
@@ -173,6 +170,7 @@ export class FallbackStore {
         ORDER BY h.created_at
         LIMIT $2
         FOR UPDATE SKIP LOCKED`,
+      now,
       [now, limit, RELEASE_LEASE_MS, STRANDED_AFTER_MS],
     );
   }
@@ -180,10 +178,10 @@ export class FallbackStore {
   /**
    * Releases the held deliveries `due` selects and locks: one whose lower tier already delivered, or
    * whose user left its topic (`leftItsTopic`), is cancelled, one past its expiry expires, the others
-   * are queued under a lease.
+   * are queued under a lease. `params` are `due`'s; the release reads `now` and the lease from them
+   * too (`$1`, `$3`).
    */
-  private async release(due: string, params: unknown[]): Promise<Released> {
-    const now = params[0] as Date;
+  private async release(due: string, now: Date, params: unknown[]): Promise<Released> {
     return this.dataSource.transaction(async (tx) => {
       const rows = await queryRows<{ id: string; created_at: Date; status: string; request_id: string; message_id: string; user_id: string | null; channel: Channel; attempts: number }>(
         tx,

@@ -68,9 +68,8 @@ export class IngestStore {
       await insertDeliveries(tx, fresh, seqs);
       const freshIds = new Set(fresh.map((m) => m.requestId));
       const replayed = batch.filter((m) => !freshIds.has(m.requestId)).map((m) => m.requestId);
-      const again = replayed.length > 0 ? await replayedDeliveries(tx, replayed) : { queued: [], decided: [] };
-      const replayedJobs = again.queued.length > 0 ? await loadDeliveryJobs(tx, again.queued) : [];
-      return { jobs: [...freshJobs(fresh, seqs), ...replayedJobs], events: [...decidedOutcomes(fresh), ...again.decided], stored: fresh.length };
+      const again = await handedOutAgain(tx, replayed);
+      return { jobs: [...freshJobs(fresh, seqs), ...again.jobs], events: [...decidedOutcomes(fresh), ...again.events], stored: fresh.length };
     });
   }
 
@@ -84,9 +83,7 @@ export class IngestStore {
     return this.dataSource.transaction(async (tx) => {
       const stored = await queryRows<{ request_id: string }>(tx, `SELECT request_id FROM request_keys WHERE request_id = ANY($1::varchar[])`, [requestIds]);
       const ids = stored.map((row) => row.request_id);
-      const again = ids.length > 0 ? await replayedDeliveries(tx, ids) : { queued: [], decided: [] };
-      const jobs = again.queued.length > 0 ? await loadDeliveryJobs(tx, again.queued) : [];
-      return { requestIds: ids, jobs, events: again.decided };
+      return { requestIds: ids, ...(await handedOutAgain(tx, ids)) };
     });
   }
 }
@@ -209,6 +206,13 @@ async function replayedDeliveries(tx: EntityManager, requestIds: string[]): Prom
       .filter((row) => row.status !== 'queued')
       .map((row) => routingOutcome(row.request_id, row.message_id, row.created_at, { ...row, userId: row.user_id, lastError: row.last_error })),
   };
+}
+
+/** The jobs and events `replayedDeliveries` finds for requests stored before, read only when there is anything to read. */
+async function handedOutAgain(tx: EntityManager, requestIds: string[]): Promise<{ jobs: DeliveryJob[]; events: OutcomeEvent[] }> {
+  const again = requestIds.length > 0 ? await replayedDeliveries(tx, requestIds) : { queued: [], decided: [] };
+  const jobs = again.queued.length > 0 ? await loadDeliveryJobs(tx, again.queued) : [];
+  return { jobs, events: again.decided };
 }
 
 /** The jobs of this batch's new queued deliveries, built from what was just written rather than read back. */

@@ -1,4 +1,4 @@
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import { CLEARABLE_FIELDS, type ClearableField, type PushProvider, type RecipientUpdate } from '@notify/contracts';
 import { queryRows } from './rows';
 
@@ -39,6 +39,25 @@ type Profile = { userId: string } & { [field in ClearableField]?: string | null 
 type Device = Extract<RecipientUpdate, { op: 'device' }>;
 /** A registration and when it was made. */
 type TimedDevice = Device & { madeAt: Date };
+/** A device the batch touches: whether it removes it, and the registration it keeps after that removal. */
+type TouchedDevice = { userId: string; deviceId: string; removed: boolean; registration?: TimedDevice };
+type Subscription = { userId: string; topic: string; subscribed: boolean };
+
+/** What a batch changes, per table. */
+interface Changes {
+  /** Profiles that set a contact field. */
+  upserts: Profile[];
+  /** Profiles that clear a contact field. */
+  clears: Profile[];
+  /** Per device, its newest registration since its last removal in the batch. */
+  registered: TimedDevice[];
+  /** Devices the batch removes. */
+  removed: TouchedDevice[];
+  /** Per token, its newest registration. */
+  owners: TimedDevice[];
+  subscribed: Subscription[];
+  unsubscribed: Subscription[];
+}
 
 /** Recipients, devices and topic subscriptions, written per batch from notify.recipients. */
 export class RecipientStore {
@@ -60,51 +79,7 @@ export class RecipientStore {
    * outlived its member's place in the group would undo the newer updates its successor applied).
    */
   async apply(updates: RecipientUpdate[], madeAt: readonly Date[] = [], beforeCommit?: () => Promise<void>): Promise<void> {
-    const now = new Date();
-    const profiles = new Map<string, Profile>();
-    // Per device: whether the batch removes it, and the registration it keeps after that removal.
-    const devices = new Map<string, { userId: string; deviceId: string; removed: boolean; registration?: TimedDevice }>();
-    // Per token, its newest registration in the batch (the later one of two made at the same time).
-    const tokenOwners = new Map<string, TimedDevice>();
-    const subscriptions = new Map<string, { userId: string; topic: string; subscribed: boolean }>();
-    for (const [index, update] of updates.entries()) {
-      switch (update.op) {
-        case 'upsert':
-          profiles.set(update.userId, { ...profiles.get(update.userId), ...profileOf(update) });
-          break;
-        case 'device-removed': {
-          devices.set(`${update.userId}\u0000${update.deviceId}`, { userId: update.userId, deviceId: update.deviceId, removed: true });
-          break;
-        }
-        case 'device': {
-          // Per device, its newest registration since its last removal in the batch, whatever order
-          // they came in (a producer's retry can put an older one after a newer one).
-          const key = `${update.userId}\u0000${update.deviceId}`;
-          const registration = { ...update, madeAt: madeAt[index] ?? now };
-          const device = devices.get(key) ?? { userId: update.userId, deviceId: update.deviceId, removed: false };
-          if (device.registration === undefined || device.registration.madeAt <= registration.madeAt) device.registration = registration;
-          devices.set(key, device);
-          const token = `${update.provider}\u0000${update.token}`;
-          const owner = tokenOwners.get(token);
-          if (owner === undefined || owner.madeAt <= registration.madeAt) tokenOwners.set(token, registration);
-          break;
-        }
-        case 'subscribe':
-        case 'unsubscribe':
-          subscriptions.set(`${update.userId}\u0000${update.topic}`, { userId: update.userId, topic: update.topic, subscribed: update.op === 'subscribe' });
-          break;
-      }
-    }
-    // An upsert that gives no contact field changes nothing, and makes no recipient of an unknown user.
-    const upserts = [...profiles.values()].filter((u) => CLEARABLE_FIELDS.some((field) => typeof u[field] === 'string'));
-    // A field a user's last word in the batch clears; another field's value is set by the upsert above.
-    const clears = [...profiles.values()].filter((u) => CLEARABLE_FIELDS.some((field) => u[field] === null));
-    const registered = [...devices.values()].flatMap((d) => (d.registration ? [d.registration] : []));
-    const removed = [...devices.values()].filter((d) => d.removed);
-    const owners = [...tokenOwners.values()];
-    const subscribed = [...subscriptions.values()].filter((s) => s.subscribed);
-    const unsubscribed = [...subscriptions.values()].filter((s) => !s.subscribed);
-
+    const { upserts, clears, registered, removed, owners, subscribed, unsubscribed } = changesOf(updates, madeAt, new Date());
     await this.dataSource.transaction(async (tx) => {
       if (upserts.length > 0) {
         await tx.query(
@@ -146,33 +121,7 @@ export class RecipientStore {
         );
       }
       if (owners.length > 0) {
-        // One registration of a token at a time, whatever the user: the check below must see the other's row.
-        // Also the tokens the registered devices hold now: two registrations swapping two devices' tokens
-        // take different buckets otherwise, and each one's deactivation below waits for the device row the
-        // other has just written (a deadlock). All in one statement, in the buckets' order.
-        //
-        // A device's token can change between the read and the lock (a registration of it committing), so
-        // it is read again once they are held. Only a registration of the device changes it, and that one
-        // holds the bucket of the token it read: once the second read needs no other bucket, the tokens
-        // stay as read until commit. Should it need one, the locks are let go (back to the savepoint) and
-        // all of them taken again in order: taking the missing one alone, out of order, could deadlock.
-        await tx.query('SAVEPOINT token_locks');
-        for (let held: number[] = []; ; ) {
-          const wanted = await queryRows<{ k: number }>(
-            tx,
-            `SELECT ${tokenBucket('r.p', 'r.t')} AS k FROM unnest($1::varchar[], $2::varchar[]) AS r(p, t)
-             UNION SELECT ${tokenBucket('d.provider', 'd.token')} FROM devices d
-                     JOIN unnest($3::varchar[], $4::varchar[]) AS r(user_id, device_id) ON d.user_id = r.user_id AND d.device_id = r.device_id
-             UNION SELECT unnest($5::int[])`,
-            [owners.map((d) => d.provider), owners.map((d) => d.token), registered.map((d) => d.userId), registered.map((d) => d.deviceId), held],
-          );
-          // `wanted` includes `held`: as many buckets means the same ones.
-          if (wanted.length === held.length) break;
-          if (held.length > 0) await tx.query('ROLLBACK TO SAVEPOINT token_locks');
-          held = wanted.map((w) => w.k);
-          await tx.query(`SELECT pg_advisory_xact_lock(${TOKEN_LOCK}, k) FROM (SELECT k FROM unnest($1::int[]) AS k ORDER BY 1) AS keys`, [held]);
-        }
-        await tx.query('RELEASE SAVEPOINT token_locks');
+        await lockTokenBuckets(tx, owners, registered);
         // The batch's own registrations count too: an older one of a token in the batch is weighed against its newest.
         await tx.query(
           `INSERT INTO push_tokens (provider, token_md5, registered_at)
@@ -291,6 +240,93 @@ export class RecipientStore {
     );
     return new Map(rows.map((row) => [row.user_id, { userId: row.user_id, phone: row.phone, email: row.email, locale: row.locale }]));
   }
+}
+
+/**
+ * A batch's updates merged into the changes of each table, as `RecipientStore.apply` describes; a
+ * registration whose time `madeAt` does not give was made `now`.
+ */
+function changesOf(updates: RecipientUpdate[], madeAt: readonly Date[], now: Date): Changes {
+  const profiles = new Map<string, Profile>();
+  // Per device: whether the batch removes it, and the registration it keeps after that removal.
+  const devices = new Map<string, TouchedDevice>();
+  // Per token, its newest registration in the batch (the later one of two made at the same time).
+  const tokenOwners = new Map<string, TimedDevice>();
+  const subscriptions = new Map<string, Subscription>();
+  for (const [index, update] of updates.entries()) {
+    switch (update.op) {
+      case 'upsert':
+        profiles.set(update.userId, { ...profiles.get(update.userId), ...profileOf(update) });
+        break;
+      case 'device-removed': {
+        devices.set(`${update.userId}\u0000${update.deviceId}`, { userId: update.userId, deviceId: update.deviceId, removed: true });
+        break;
+      }
+      case 'device': {
+        // Per device, its newest registration since its last removal in the batch, whatever order
+        // they came in (a producer's retry can put an older one after a newer one).
+        const key = `${update.userId}\u0000${update.deviceId}`;
+        const registration = { ...update, madeAt: madeAt[index] ?? now };
+        const device = devices.get(key) ?? { userId: update.userId, deviceId: update.deviceId, removed: false };
+        if (device.registration === undefined || device.registration.madeAt <= registration.madeAt) device.registration = registration;
+        devices.set(key, device);
+        const token = `${update.provider}\u0000${update.token}`;
+        const owner = tokenOwners.get(token);
+        if (owner === undefined || owner.madeAt <= registration.madeAt) tokenOwners.set(token, registration);
+        break;
+      }
+      case 'subscribe':
+      case 'unsubscribe':
+        subscriptions.set(`${update.userId}\u0000${update.topic}`, { userId: update.userId, topic: update.topic, subscribed: update.op === 'subscribe' });
+        break;
+    }
+  }
+  // An upsert that gives no contact field changes nothing, and makes no recipient of an unknown user.
+  const upserts = [...profiles.values()].filter((u) => CLEARABLE_FIELDS.some((field) => typeof u[field] === 'string'));
+  // A field a user's last word in the batch clears; another field's value is set by the upsert above.
+  const clears = [...profiles.values()].filter((u) => CLEARABLE_FIELDS.some((field) => u[field] === null));
+  return {
+    upserts,
+    clears,
+    registered: [...devices.values()].flatMap((d) => (d.registration ? [d.registration] : [])),
+    removed: [...devices.values()].filter((d) => d.removed),
+    owners: [...tokenOwners.values()],
+    subscribed: [...subscriptions.values()].filter((s) => s.subscribed),
+    unsubscribed: [...subscriptions.values()].filter((s) => !s.subscribed),
+  };
+}
+
+/**
+ * Takes the token locks of a batch's registrations (`apply`). One registration of a token at a time,
+ * whatever the user: the check that follows in `apply` must see the other's row. Also the tokens the
+ * registered devices hold now: two registrations swapping two devices' tokens take different buckets
+ * otherwise, and each one's deactivation in `apply` waits for the device row the other has just
+ * written (a deadlock). All in one statement, in the buckets' order.
+ *
+ * A device's token can change between the read and the lock (a registration of it committing), so
+ * it is read again once they are held. Only a registration of the device changes it, and that one
+ * holds the bucket of the token it read: once the second read needs no other bucket, the tokens
+ * stay as read until commit. Should it need one, the locks are let go (back to the savepoint) and
+ * all of them taken again in order: taking the missing one alone, out of order, could deadlock.
+ */
+async function lockTokenBuckets(tx: EntityManager, owners: TimedDevice[], registered: TimedDevice[]): Promise<void> {
+  await tx.query('SAVEPOINT token_locks');
+  for (let held: number[] = []; ; ) {
+    const wanted = await queryRows<{ k: number }>(
+      tx,
+      `SELECT ${tokenBucket('r.p', 'r.t')} AS k FROM unnest($1::varchar[], $2::varchar[]) AS r(p, t)
+       UNION SELECT ${tokenBucket('d.provider', 'd.token')} FROM devices d
+               JOIN unnest($3::varchar[], $4::varchar[]) AS r(user_id, device_id) ON d.user_id = r.user_id AND d.device_id = r.device_id
+       UNION SELECT unnest($5::int[])`,
+      [owners.map((d) => d.provider), owners.map((d) => d.token), registered.map((d) => d.userId), registered.map((d) => d.deviceId), held],
+    );
+    // `wanted` includes `held`: as many buckets means the same ones.
+    if (wanted.length === held.length) break;
+    if (held.length > 0) await tx.query('ROLLBACK TO SAVEPOINT token_locks');
+    held = wanted.map((w) => w.k);
+    await tx.query(`SELECT pg_advisory_xact_lock(${TOKEN_LOCK}, k) FROM (SELECT k FROM unnest($1::int[]) AS k ORDER BY 1) AS keys`, [held]);
+  }
+  await tx.query('RELEASE SAVEPOINT token_locks');
 }
 
 /** The SQL for the lock bucket of a push token, given the SQL of its provider and of the token. */

@@ -37,11 +37,11 @@ interface FailedRow {
   retry: Partial<RetryPolicy>;
 }
 
-/** A delivery whose state a resend statement changed. */
+/** A failed delivery as `scheduleFailed` left it: ended (`expired`, `dead`), or still `failed` with its next attempt time. */
 interface EndedRow {
   id: string;
   created_at: Date;
-  status: 'queued' | 'dead' | 'expired';
+  status: 'expired' | 'dead' | 'failed';
   user_id: string | null;
   channel: Channel;
   message_id: string;
@@ -138,21 +138,6 @@ const receiverPending = (userId: string, channel: string) => `SELECT d.id, d.cre
       LIMIT ${MAX_BATCH_JOBS}
       FOR UPDATE SKIP LOCKED`;
 
-/**
- * Finds and locks the pending deliveries of up to `$2` receivers with anything due at `$1`, for
- * `CLAIM_PENDING`, and stops at `$4` rows (none when null): PostgreSQL runs the LATERAL join one
- * receiver after another and only as far as the LIMIT asks, so receivers past it are neither locked
- * nor read, and only the last one it reached can be cut short (`claimDue` completes it). Receivers
- * with anything due are found through `ix_deliveries_leased` among the first `$3` due rows (all of
- * them when null): a DISTINCT over every due row read and sorted them all on each poll, so a backlog
- * cost its square to drain. A bounded search that finds nothing (its rows
- * all belong to receivers other pollers hold) is run again over every due row. Each receiver's pending rows are then read through
- * `ix_deliveries_pending_receiver`, oldest first, at most one batch's worth (the rest go in the next
- * claim), without reading the receiver's history. Which of them the batch takes is a CASE on
- * purpose: written as plain comparisons it implied the leased index's predicate on its own, and on
- * tables without statistics yet the planner read that whole index once per receiver (500 × 20,000
- * entries).
- */
 /** Up to $1 deliveries that failed and have no retry time yet (`ix_deliveries_failed_unscheduled`), locked. */
 export const FIND_FAILED = `SELECT d.id, d.created_at, d.user_id, d.channel, d.attempts, d.expires_at, m.retry
    FROM deliveries d JOIN messages m ON m.id = d.message_id AND m.created_at = d.created_at
@@ -160,6 +145,21 @@ export const FIND_FAILED = `SELECT d.id, d.created_at, d.user_id, d.channel, d.a
   LIMIT $1
   FOR UPDATE OF d SKIP LOCKED`;
 
+/**
+ * Finds and locks the pending deliveries of up to `$2` receivers with anything due at `$1`, for
+ * `CLAIM_PENDING`, and stops at `$4` rows (none when null): PostgreSQL runs the LATERAL join one
+ * receiver after another and only as far as the LIMIT asks, so receivers past it are neither locked
+ * nor read, and only the last one it reached can be cut short (`claimDue` completes it). Receivers
+ * with anything due are found through `ix_deliveries_leased` among the first `$3` due rows (all of
+ * them when null): a DISTINCT over every due row read and sorted them all on each poll, so a backlog
+ * cost its square to drain. A bounded search that finds nothing (its rows all belong to receivers
+ * other pollers hold) is run again over every due row. Each receiver's pending rows are then read
+ * through `ix_deliveries_pending_receiver`, oldest first, at most one batch's worth (the rest go in
+ * the next claim), without reading the receiver's history. Which of them the batch takes is a CASE on
+ * purpose: written as plain comparisons it implied the leased index's predicate on its own, and on
+ * tables without statistics yet the planner read that whole index once per receiver (500 × 20,000
+ * entries).
+ */
 export const FIND_DUE = `WITH due AS (
      SELECT c.user_id, c.channel FROM (
        SELECT DISTINCT r.user_id, r.channel FROM (
@@ -187,9 +187,10 @@ const FIND_DUE_WITHOUT_USER = `SELECT id, created_at, user_id, channel FROM deli
 /**
  * The failed-delivery cache of the resend poller, kept in PostgreSQL. A failed delivery first gets
  * its next attempt time (backoff with full jitter) or ends (`dead`, `expired`); when any of a
- * receiver's pending deliveries on a channel is due, all of them are claimed together under a lease (but for a wait a provider set, see IMPOSED_WAITS)
+ * receiver's pending deliveries on a channel is due, all of them are claimed together under a lease
  * (`FOR UPDATE SKIP LOCKED`, so pollers never claim the same delivery; a crashed poller's claims
- * come due again when the lease runs out).
+ * come due again when the lease runs out), but for those under a wait a provider set (see
+ * `IMPOSED_WAITS`).
  */
 export class ResendStore {
   constructor(private readonly dataSource: DataSource) {}
@@ -263,7 +264,7 @@ export class ResendStore {
           failed.map((row) => row.created_at),
         ),
       );
-      return { taken: failed.length, ended: ended.filter((row) => row.status !== 'queued' && (row.status as string) !== 'failed').map((row) => endedEvent(row, now)) };
+      return { taken: failed.length, ended: ended.filter((row) => row.status !== 'failed').map((row) => endedEvent(row, now)) };
     });
   }
 
