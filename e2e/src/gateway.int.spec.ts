@@ -243,6 +243,22 @@ describe('realtime gateway', () => {
     expect(await websocketDelivery(userId, 'on both')).toEqual({ status: 'read', last_error: null });
   });
 
+  it('tells a device that was away what its user read meanwhile on another (syncReads), then "not modified"', async () => {
+    const userId = uniqueId('read-away');
+    const phone = await platform.connectAndCollect(userId, { deviceId: 'phone' });
+    await note(userId, 'read while the tablet sleeps');
+    await eventually(async () => phone.received.length, (n) => n === 1);
+    const id = phone.received[0]!.id;
+    expect(await new Promise((resolve) => phone.socket.emit('read', { ids: [id] }, resolve))).toEqual({ ok: true });
+
+    const tablet = await platform.connect(userId, { deviceId: 'tablet' });
+    const syncReads = (afterReadSeq: unknown) => new Promise((resolve) => tablet.emit('syncReads', { afterReadSeq } as { afterReadSeq: number }, resolve));
+    const reads = (await syncReads(0)) as { ids: string[]; lastReadSeq: number; hasMore: boolean };
+    expect(reads).toEqual({ ids: [id], lastReadSeq: expect.any(Number), hasMore: false });
+    expect(await syncReads(reads.lastReadSeq)).toEqual({ notModified: true, lastReadSeq: reads.lastReadSeq });
+    expect(await syncReads(-1)).toEqual({ error: { code: 'invalid_argument', message: expect.stringMatching(/^afterReadSeq: /) } });
+  });
+
   it('reaches a user connected to another gateway of the cluster, with the acknowledgement coming back', async () => {
     const edgePort = await platform.addEdgeGateway();
     const userId = uniqueId('edge');

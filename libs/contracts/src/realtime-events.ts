@@ -21,6 +21,12 @@ export interface ReadRequest {
 }
 export type ReadResponse = { ok: true } | AckError;
 
+/** Which messages were read on any device after read number `afterReadSeq` (an addition to the contract). */
+export interface SyncReadsRequest {
+  afterReadSeq: number;
+}
+export type SyncReadsResponse = { ids: string[]; lastReadSeq: number; hasMore: boolean } | { notModified: true; lastReadSeq: number } | AckError;
+
 /** What the client acknowledges with once it has stored the message(s). */
 export type StoredAck = { ok: true } | AckError | undefined;
 
@@ -33,6 +39,7 @@ export interface ServerToClientEvents {
 export interface ClientToServerEvents {
   sync: (request: SyncRequest, ack: (response: SyncResponse) => void) => void;
   read: (request: ReadRequest, ack: (response: ReadResponse) => void) => void;
+  syncReads: (request: SyncReadsRequest, ack: (response: SyncReadsResponse) => void) => void;
 }
 
 export interface HandshakeAuth {

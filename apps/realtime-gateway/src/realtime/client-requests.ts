@@ -17,6 +17,10 @@ export const SyncRequestSchema = z.object({
     .transform((limit) => limit ?? 100),
 });
 
+export const SyncReadsRequestSchema = z.object({
+  afterReadSeq: z.number().int().min(0),
+});
+
 export const ReadRequestSchema = z.object({
   ids: z.array(z.uuid()).min(1).max(MAX_SYNC_LIMIT),
 });

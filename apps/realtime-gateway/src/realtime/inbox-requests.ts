@@ -1,11 +1,11 @@
 import { type BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
 import type { Socket } from 'socket.io';
-import type { ClickLinks, ClientToServerEvents, ReadResponse, ServerToClientEvents, SyncResponse } from '@notify/contracts';
+import type { ClickLinks, ClientToServerEvents, ReadResponse, ServerToClientEvents, SyncReadsResponse, SyncResponse } from '@notify/contracts';
 import { APP_LOGGER, type AppLogger } from '@notify/observability';
 import { InboxStore } from '@notify/persistence';
 import { CLICK_LINKS } from '../clicks/click-links';
 import { EventPublisher } from '../delivery/event-publisher';
-import { busy, internalError, invalidArgument, MAX_WAITING_REQUESTS, missingPayload, ReadRequestSchema, SyncRequestSchema } from './client-requests';
+import { busy, internalError, invalidArgument, MAX_WAITING_REQUESTS, missingPayload, ReadRequestSchema, SyncReadsRequestSchema, SyncRequestSchema } from './client-requests';
 import { userRoom } from './rooms';
 
 export interface SocketData {
@@ -40,7 +40,10 @@ export function clientRequestsAtOnce(databasePoolSize: number): number {
   return Math.max(1, Math.floor(databasePoolSize / 2));
 }
 
-/** The client's own requests: `sync` (what is newer than my last sequence number) and `read`. */
+/**
+ * The client's own requests: `sync` (what is newer than my last sequence number), `read`, and
+ * `syncReads` (what my user read elsewhere after my last read number).
+ */
 @Injectable()
 export class InboxRequests implements BeforeApplicationShutdown {
   private readonly slots: Slots;
@@ -87,11 +90,14 @@ export class InboxRequests implements BeforeApplicationShutdown {
       else if (droppedReads++ === 0) this.logger.warn({ waiting: MAX_WAITING_REQUESTS }, 'reads without an acknowledgement are dropped: their connection has too many requests waiting');
       return undefined;
     };
-    socket.on('sync', (payload, ack) => {
+    // `sync` and `syncReads`: pages, answered only while connected.
+    const pageRequest = (page: (payload: unknown) => Promise<unknown>) => (payload: unknown, ack: unknown) => {
       if (notReading()) return;
       if (typeof payload === 'function') void this.answer(payload, async () => missingPayload());
-      else if (typeof ack === 'function') void inTurn(ack, () => this.sync(socket, payload), true);
-    });
+      else if (typeof ack === 'function') void inTurn(ack, () => page(payload), true);
+    };
+    socket.on('sync', pageRequest((payload) => this.sync(socket, payload)));
+    socket.on('syncReads', pageRequest((payload) => this.syncReads(socket, payload)));
     socket.on('read', (payload, ack) => {
       if (notReading()) return;
       if (typeof payload === 'function') return void this.answer(payload, async () => missingPayload());
@@ -119,6 +125,12 @@ export class InboxRequests implements BeforeApplicationShutdown {
     const request = SyncRequestSchema.safeParse(payload);
     if (!request.success) return invalidArgument(request.error);
     return this.inbox.after(socket.data.userId, request.data.afterSeq, request.data.limit, this.links);
+  }
+
+  private async syncReads(socket: NotificationSocket, payload: unknown): Promise<SyncReadsResponse> {
+    const request = SyncReadsRequestSchema.safeParse(payload);
+    if (!request.success) return invalidArgument(request.error);
+    return this.inbox.readsAfter(socket.data.userId, request.data.afterReadSeq);
   }
 
   /**

@@ -104,3 +104,30 @@ describe('InboxStore.markRead', () => {
     expect(row).toEqual({ status: 'read', last_error: null, delivered_at: expect.any(Date) });
   });
 });
+
+/** A device that was away learns what its user read on the others: the reads after the last number it saw. */
+describe('InboxStore.readsAfter', () => {
+  const database = migratedDatabase();
+
+  it('numbers one user’s reads in their order, gives a message the read that first marked it, and pages without splitting a read', async () => {
+    const createdAt = new Date(Date.now() - HOUR);
+    const planned = Array.from({ length: 5 }, (_, i) => plannedMessage(`r-read-${i}`, createdAt, [plannedDelivery(createdAt)]));
+    await new IngestStore(database.dataSource()).ingest(planned);
+    const inbox = new InboxStore(database.dataSource());
+    const [a, b, c, d, e] = planned.map((p) => p.id) as [string, string, string, string, string];
+    expect(await inbox.readsAfter('u-1', 0)).toEqual({ notModified: true, lastReadSeq: 0 });
+
+    await inbox.markRead('u-1', [b, a]); // read 1
+    await inbox.markRead('u-1', [a]); // read 2: a keeps read 1's number
+    await inbox.markRead('u-1', [c, d]); // read 3
+    await inbox.markRead('u-1', [e]); // read 4
+    expect(await inbox.readsAfter('u-1', 0)).toEqual({ ids: [a, b, c, d, e], lastReadSeq: 4, hasMore: false });
+    expect(await inbox.readsAfter('u-1', 1)).toEqual({ ids: [c, d, e], lastReadSeq: 4, hasMore: false });
+
+    // Pages of 3: the first ends before read 3, whose two messages would not both fit.
+    expect(await inbox.readsAfter('u-1', 0, 3)).toEqual({ ids: [a, b], lastReadSeq: 1, hasMore: true });
+    expect(await inbox.readsAfter('u-1', 1, 3)).toEqual({ ids: [c, d, e], lastReadSeq: 4, hasMore: false });
+    expect(await inbox.readsAfter('u-1', 4)).toEqual({ notModified: true, lastReadSeq: 4 });
+    expect(await inbox.readsAfter('u-2', 0)).toEqual({ notModified: true, lastReadSeq: 0 });
+  });
+});

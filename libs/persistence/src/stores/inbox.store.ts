@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { outgoingLink, type ClickLinks, type InboxMessage } from '@notify/contracts';
+import { MAX_SYNC_LIMIT, outgoingLink, type ClickLinks, type InboxMessage } from '@notify/contracts';
 import type { RecordedOutcome } from './delivery-outcome.store';
 import { recordedOutcomeOf } from './recorded-outcome';
 import { DELIVERY_KEYS, deliveryKeys, inKeysRange, keyedParams, keysOfIds } from './delivery-keys';
@@ -7,6 +7,7 @@ import { withUrl } from './delivery-jobs';
 import { queryRows, selectJsonRows } from './rows';
 
 export type InboxPage = { messages: InboxMessage[]; lastSeq: number; hasMore: boolean } | { notModified: true; lastSeq: number };
+export type ReadsPage = { ids: string[]; lastReadSeq: number; hasMore: boolean } | { notModified: true; lastReadSeq: number };
 
 /**
  * A sync page stops at the message that takes it past this many bytes of text and data (it holds
@@ -87,17 +88,48 @@ export class InboxStore {
   }
 
   /**
+   * The ids of the messages the user read after read number `afterReadSeq` (on any device), in the
+   * order they were read, at most `limit` (one read's messages are never split: a read marks at most
+   * that many); or "not modified" when there is no later read. Reads stored before read numbers were
+   * kept (migration 1763600000023) are not here.
+   */
+  async readsAfter(userId: string, afterReadSeq: number, limit = MAX_SYNC_LIMIT): Promise<ReadsPage> {
+    const [counter] = await queryRows<{ last_read_seq: string }>(this.dataSource, 'SELECT last_read_seq FROM inbox_read_sequences WHERE user_id = $1', [userId]);
+    const lastReadSeq = counter ? Number(counter.last_read_seq) : 0;
+    if (afterReadSeq >= lastReadSeq) return { notModified: true, lastReadSeq };
+    const rows = await queryRows<{ message_id: string; read_seq: string }>(
+      this.dataSource,
+      `SELECT message_id, read_seq FROM inbox_entries WHERE user_id = $1 AND read_seq > $2 ORDER BY read_seq, seq LIMIT $3`,
+      [userId, afterReadSeq, limit + 1],
+    );
+    // Numbers without a message left (a read of messages already read, or of messages past the
+    // retention period) end the page at the user's last number.
+    if (rows.length <= limit) return { ids: rows.map((row) => row.message_id), lastReadSeq, hasMore: false };
+    const cut = rows[limit]!.read_seq;
+    const page = rows.filter((row) => Number(row.read_seq) < Number(cut));
+    return { ids: page.map((row) => row.message_id), lastReadSeq: Number(page.at(-1)!.read_seq), hasMore: true };
+  }
+
+  /**
    * Marks the user's messages read: the inbox entries, and their websocket deliveries (status `read`,
-   * returned as events to publish). Ids that are not in the user's inbox are ignored.
+   * returned as events to publish). Ids that are not in the user's inbox are ignored. The messages
+   * read for the first time get the user's next read number (`readsAfter`).
    */
   async markRead(userId: string, messageIds: string[]): Promise<{ read: string[]; events: RecordedOutcome[] }> {
     // A message id names its week: only that partition of the user's inbox is read (an id the platform did not make is in no inbox).
     const keys = keysOfIds(messageIds);
     if (keys.length === 0) return { read: [], events: [] };
     return this.dataSource.transaction(async (tx) => {
+      // The counter's row stays locked until the commit: the next read of this user takes the next
+      // number only once this one is visible, so numbers become visible in their order.
       const entries = await queryRows<{ message_id: string; created_at: Date }>(
         tx,
-        `UPDATE inbox_entries i SET read_at = COALESCE(i.read_at, now())
+        `WITH next AS (
+           INSERT INTO inbox_read_sequences (user_id, last_read_seq) VALUES ($4, 1)
+           ON CONFLICT (user_id) DO UPDATE SET last_read_seq = inbox_read_sequences.last_read_seq + 1
+           RETURNING last_read_seq)
+         UPDATE inbox_entries i SET read_at = COALESCE(i.read_at, now()),
+                read_seq = CASE WHEN i.read_at IS NULL THEN (SELECT last_read_seq FROM next) ELSE i.read_seq END
            FROM ${DELIVERY_KEYS}
           WHERE i.user_id = $4 AND i.message_id = k.id AND i.created_at = k.created_at AND ${inKeysRange('i')}
           RETURNING i.message_id, i.created_at`,
