@@ -32,7 +32,7 @@ const MAX_PAGE = 500;
 const MAX_RETRY_MS = 30_000;
 /** Messages held in memory by default; the oldest already counted in `lastSeq` go first. */
 const MAX_HELD = 1_000;
-/** How many of the messages counted in `lastSeq` are saved across a reload: the newest. */
+/** How many of the messages counted in `lastSeq` are saved across a reload, at most: the newest (fewer when storage is full, see save()). */
 const SAVED_COUNTED = 200;
 
 /** Waits that start at `firstMs` (at least 100 ms) and double on each failure, up to MAX_RETRY_MS, until reset. */
@@ -72,6 +72,17 @@ function readSubject(token) {
   }
 }
 
+/**
+ * A place as save() writes it, checked: what cannot be read throws.
+ * @param {string} saved @returns {{ lastSeq: number, messages: InboxMessage[] }}
+ */
+function readPlace(saved) {
+  const place = JSON.parse(saved);
+  if (!Number.isSafeInteger(place.lastSeq) || place.lastSeq < 0 || !Array.isArray(place.messages)) throw new Error('not an inbox');
+  if (!place.messages.every((m) => typeof m?.id === 'string' && Number.isSafeInteger(m.seq))) throw new Error('a message without id or seq');
+  return place;
+}
+
 export class NotificationInbox {
   /** @param {InboxOptions} options */
   constructor(options) {
@@ -92,9 +103,11 @@ export class NotificationInbox {
     this.legacyForgotten = false;
     this.key = `${this.legacyKey}@${String(options.url).replace(/\/+$/, '')}`;
     this.lastSeq = 0;
+    /** How many messages counted in `lastSeq` the next save tries to keep: fewer after storage refused more (see save()). */
+    this.savedCounted = SAVED_COUNTED;
     this.restore();
-    /** @type {Promise<void>} */
-    this.syncing = Promise.resolve();
+    /** @type {Promise<boolean>} the last sync queued, and whether it got the server's answers */
+    this.syncing = Promise.resolve(true);
     /** @type {number | undefined} the size of the sync pages after a timeout, until the sync has caught up */
     this.pageLimit = undefined;
     /** Pages that arrived since the page size last changed, how many make it grow, and whether it grew last. */
@@ -145,14 +158,8 @@ export class NotificationInbox {
       // A refusal by the gateway (an expired token) is not tried again by Socket.IO itself.
       if (socket.active === false) this.reconnectLater();
     });
-    socket.on('notification', (/** @type {InboxMessage} */ message, /** @type {Function} */ ack) => {
-      this.receive([message]);
-      ack?.({ ok: true });
-    });
-    socket.on('notifications', (/** @type {InboxMessage[]} */ messages, /** @type {Function} */ ack) => {
-      this.receive(messages);
-      ack?.({ ok: true });
-    });
+    socket.on('notification', (/** @type {InboxMessage} */ message, /** @type {Function} */ ack) => void this.receiveSent([message], ack));
+    socket.on('notifications', (/** @type {InboxMessage[]} */ messages, /** @type {Function} */ ack) => void this.receiveSent(messages, ack));
     socket.on('read', (/** @type {{ ids: string[] }} */ payload) => this.options.onRead?.(payload.ids));
     return this;
   }
@@ -213,6 +220,14 @@ export class NotificationInbox {
    * reach the inbox only this way.
    */
   sync() {
+    return this.syncAnswered().then(() => undefined);
+  }
+
+  /**
+   * sync(), telling whether it got the server's answers to the end: the outcome of this sync, not
+   * of whichever ended last. @private @returns {Promise<boolean>}
+   */
+  syncAnswered() {
     // One waiting behind the one running is enough: it starts from the place the running one reached.
     if (this.syncQueued) return this.syncing;
     this.syncQueued = true;
@@ -222,13 +237,16 @@ export class NotificationInbox {
       () => {
         this.syncBackoff.reset();
         this.pageLimit = undefined;
+        return true;
       },
       (/** @type {Error} */ error) => {
         this.status('error', `sync failed: ${error.message}`);
         // Not connected: the next connection syncs anyway.
-        if (!this.socket || this.socket.connected === false) return;
-        clearTimeout(this.retryTimer);
-        this.retryTimer = setTimeout(() => void this.sync(), this.syncBackoff.next());
+        if (this.socket && this.socket.connected !== false) {
+          clearTimeout(this.retryTimer);
+          this.retryTimer = setTimeout(() => void this.sync(), this.syncBackoff.next());
+        }
+        return false;
       },
     );
     return this.syncing;
@@ -280,7 +298,7 @@ export class NotificationInbox {
     for (const [id, message] of this.messages) this.messages.set(id, { ...message, seq: 0 });
     this.ahead.clear();
     this.lastSeq = 0;
-    this.save();
+    this.save(true);
   }
 
   /**
@@ -302,12 +320,41 @@ export class NotificationInbox {
   }
 
   /**
+   * Stores what the server sent (`notification`, `notifications`), then acknowledges it. A message at
+   * or below `lastSeq`, not held, at a number no message held has, is either an old one sent again
+   * after this inbox let it go (from memory, or across a reload that saved only the newest) or a new
+   * one from a server whose inbox was reset below this place (a restored database): only the server's
+   * last number tells them apart. So a sync runs first, one that starts after the message came (one
+   * already running may have been answered before the reset); its check of the server's number finds
+   * a reset, and the message is shown. When it finds none, the message was seen. The acknowledgement
+   * waits: it says the messages are stored, and one for a message skipped by mistake records it
+   * delivered, never shown. A sync that fails leaves such a message undecided and the whole batch
+   * unacknowledged: the server sends it again later. @private
+   * @param {InboxMessage[]} incoming @param {Function | undefined} ack
+   */
+  async receiveSent(incoming, ack) {
+    /** @type {InboxMessage[]} */
+    const unsure = [];
+    this.receive(incoming, true, unsure);
+    if (unsure.length > 0) {
+      const answered = await this.syncAnswered();
+      /** @type {InboxMessage[]} */
+      const undecided = [];
+      this.receive(unsure, true, answered ? undefined : undecided);
+      if (undecided.length > 0) return;
+    }
+    ack?.({ ok: true });
+  }
+
+  /**
    * Keeps and shows what it has not seen. Seen means held (by id) or at or below `lastSeq`: every
    * sequence number up to it has arrived, even if only the newest messages were kept across a reload.
    * @param {InboxMessage[]} incoming
    * @param {boolean} [fillGaps] whether a message beyond a gap starts a sync (not while one runs)
+   * @param {InboxMessage[]} [unsure] where a message at or below `lastSeq` goes, rather than being
+   * taken for seen, when neither it nor any message at its number is held (see receiveSent)
    */
-  receive(incoming, fillGaps = true) {
+  receive(incoming, fillGaps = true, unsure) {
     /** @type {InboxMessage[]} */
     const fresh = [];
     for (const message of incoming) {
@@ -315,6 +362,7 @@ export class NotificationInbox {
       // A new message at a number that holds another one: the server's inbox was reset (a restored
       // database) while this connection stayed; its numbers start again, and so does the place.
       if (message.seq <= this.lastSeq && this.holdsOtherAt(message)) this.forget();
+      else if (message.seq <= this.lastSeq && unsure) unsure.push(message);
       if (message.seq <= this.lastSeq) continue;
       this.messages.set(message.id, message);
       this.ahead.add(message.seq);
@@ -400,9 +448,7 @@ export class NotificationInbox {
     /** @type {{ lastSeq: number, messages: InboxMessage[] }} */
     let place;
     try {
-      place = JSON.parse(saved);
-      if (!Number.isSafeInteger(place.lastSeq) || place.lastSeq < 0 || !Array.isArray(place.messages)) throw new Error('not an inbox');
-      if (!place.messages.every((m) => typeof m?.id === 'string' && Number.isSafeInteger(m.seq))) throw new Error('a message without id or seq');
+      place = readPlace(saved);
     } catch (error) {
       this.status('error', `ignored the saved inbox, which cannot be read: ${/** @type {Error} */ (error).message}`);
       return;
@@ -434,29 +480,65 @@ export class NotificationInbox {
   /**
    * Keeps the place, the newest 200 messages counted in it and every message held beyond a gap: those
    * are seen only by id until the gap is filled, so one left out would be shown again by the sync that
-   * fills it. Storage that refuses (its quota: messages may carry 64 KiB of data each) is asked to keep
-   * the place and the messages beyond a gap alone, which are what a reload needs to show nothing
-   * twice: kept whole or not at all, an old place stayed, and every reload showed again what came
-   * after it. Either refusal is reported, not thrown.
+   * fills it. Storage that refuses (its quota: messages may carry 64 KiB of data each, and 200 of them
+   * are more than a browser's 5 MB) is asked to keep half as many of the counted ones, the newest, again
+   * and again down to none, then the place alone: kept whole or not at all, an old place stayed, and
+   * every reload showed again what came after it; kept without any counted message, a reload held none
+   * even when storage had room for many. Any refusal is reported, not thrown.
+   * The tabs of a page share the place saved (one user, device and gateway). One that is behind (its
+   * sync still running) would move it back below what another tab saved, and a reload would show
+   * again what came between: the place saved never moves back except on a deliberate reset, and what
+   * the other tab saved beyond this one's place is kept with it.
+   * @param {boolean} [reset] the place was dropped on purpose (forget()): saved as it is, however low
    */
-  save() {
-    const held = this.list();
-    const counted = held.filter((m) => m.seq <= this.lastSeq).slice(-SAVED_COUNTED);
-    const ahead = held.filter((m) => m.seq > this.lastSeq);
-    const store = (/** @type {InboxMessage[]} */ messages) => this.options.storage?.setItem(this.key, JSON.stringify({ lastSeq: this.lastSeq, messages }));
-    // Smaller and smaller: at the last, the place alone (then only the messages beyond a gap are shown again after a reload).
+  save(reset = false) {
+    let lastSeq = this.lastSeq;
+    let held = this.list();
+    const saved = reset ? undefined : this.savedPlace();
+    if (saved && saved.lastSeq > lastSeq) {
+      const beyond = saved.messages.filter((m) => m.seq > this.lastSeq && !this.messages.has(m.id));
+      held = [...held, ...beyond].sort((a, b) => a.seq - b.seq);
+      lastSeq = saved.lastSeq;
+    }
+    const counted = held.filter((m) => m.seq <= lastSeq);
+    const ahead = held.filter((m) => m.seq > lastSeq);
+    const store = (/** @type {InboxMessage[]} */ messages) => this.options.storage?.setItem(this.key, JSON.stringify({ lastSeq, messages }));
+    /** @type {number[]} how many counted messages each try keeps: halved down to none */
+    const counts = [Math.min(this.savedCounted, counted.length)];
+    while (counts[counts.length - 1] > 0) counts.push(Math.floor(counts[counts.length - 1] / 2));
+    const tries = counts.map((kept) => [...counted.slice(counted.length - kept), ...ahead]);
+    // At the last, the place alone (then only the messages beyond a gap are shown again after a reload).
+    if (ahead.length > 0) tries.push([]);
     /** @type {Error | undefined} */
     let refusal;
-    for (const messages of [[...counted, ...ahead], ahead, []]) {
+    for (const [index, messages] of tries.entries()) {
       try {
         store(messages);
-        if (refusal) this.status('error', `saved the inbox's place without all its messages: ${refusal.message}`);
-        this.forgetLegacyPlace();
-        return;
       } catch (error) {
         refusal = /** @type {Error} */ (error);
+        continue;
       }
+      // The next save starts from what fit, rather than write again the megabytes storage refused, at
+      // every message. It tries one more each time one fits: when smaller messages have taken the
+      // place of large ones, or storage has room again, the count comes back, at the cost of one
+      // refused write each time it reaches the limit again.
+      this.savedCounted = Math.min((refusal ? (counts[index] ?? 0) : this.savedCounted) + 1, SAVED_COUNTED);
+      if (refusal) this.status('error', `saved the inbox's place without all its messages: ${refusal.message}`);
+      this.forgetLegacyPlace();
+      return;
     }
+    this.savedCounted = 0;
     this.status('error', `could not save the inbox: ${refusal?.message}`);
+  }
+
+  /** The place saved under this inbox's key, when there is one that can be read. @private */
+  savedPlace() {
+    try {
+      const saved = this.options.storage?.getItem(this.key);
+      return saved ? readPlace(saved) : undefined;
+    } catch {
+      // Not to be read (restore() said so): overwritten.
+      return undefined;
+    }
   }
 }

@@ -89,6 +89,16 @@ class SocketDouble {
     this.handlers.get('notifications')!(messages, () => (acknowledged = true));
     return acknowledged;
   }
+  /**
+   * The server sends one message (`notification`) or a batch (`notifications`); resolves, once the
+   * client has done what it does with them (a sync included), with its acknowledgement, if any.
+   */
+  async sent(event: 'notification' | 'notifications', messages: InboxMessage[]): Promise<unknown> {
+    let acknowledgement: unknown;
+    this.handlers.get(event)!(event === 'notification' ? messages[0] : messages, (answer: unknown) => (acknowledgement = answer));
+    for (let tick = 0; tick < 5; tick++) await new Promise((resolve) => setImmediate(resolve));
+    return acknowledgement;
+  }
 }
 
 class MemoryStorage implements InboxStorage {
@@ -134,18 +144,20 @@ function open(storage: MemoryStorage, userId = 'u-1', held: InboxMessage[] = [],
 }
 
 describe('NotificationInbox', () => {
-  it('shows a resent message once even after a reload that kept only the newest messages', () => {
+  it('shows a resent message once even after a reload that kept only the newest messages', async () => {
     const storage = new MemoryStorage();
     const first = open(storage);
     expect(first.socket.deliver(range(1, 300))).toBe(true);
     expect(first.shown).toHaveLength(300);
 
     // The page reloads; storage holds the newest 200. The resend poller sends message 5 again
-    // (its acknowledgement was lost): acknowledged, not shown.
-    const reloaded = open(storage);
+    // (its acknowledgement was lost): acknowledged once a sync said the server's numbers still reach
+    // this place (no reset), not shown.
+    const reloaded = open(storage, 'u-1', range(1, 301));
     expect(reloaded.inbox.lastSeq).toBe(300);
-    expect(reloaded.socket.deliver([message(5), message(301)])).toBe(true);
+    expect(await reloaded.socket.sent('notifications', [message(5), message(301)])).toEqual({ ok: true });
     expect(reloaded.shown).toEqual(['m-301']);
+    expect(reloaded.socket.syncs).toEqual([301]);
   });
 
   it('keeps a place per gateway, so a page on two installations syncs each from its own', async () => {
@@ -305,6 +317,75 @@ describe('NotificationInbox', () => {
     await reloaded.inbox.sync();
     expect(reloaded.inbox.lastSeq).toBe(30);
     expect(reloaded.shown).toEqual([]);
+  });
+
+  it('keeps as many of the newest messages as storage takes, and starts the next save from that many', async () => {
+    const storage = new MemoryStorage();
+    const large = (seq: number): InboxMessage => ({ ...message(seq), data: { blob: 'd'.repeat(1_000) } });
+    const saved = () => JSON.parse(storage.getItem('notify-inbox:u-1:default@http://gateway')!) as { lastSeq: number; messages: InboxMessage[] };
+    let refused = 0;
+    const setItem = storage.setItem.bind(storage);
+    storage.setItem = (key, value) => {
+      try {
+        setItem(key, value);
+      } catch (error) {
+        refused += 1;
+        throw error;
+      }
+    };
+    storage.quota = 20_000; // room for 17 of them
+    const first = open(storage, 'u-1', range(1, 100).map((m) => large(m.seq)));
+    await first.inbox.sync();
+    // The sync's two saves: 100, 50 and 25 refused, 12 fit; then 13, from what fit.
+    expect(saved().lastSeq).toBe(100);
+    expect(saved().messages.map((m) => m.seq)).toEqual(range(88, 100).map((m) => m.seq));
+    expect(refused).toBe(3);
+
+    // Later saves start from the count that fit, one more each time: no refused write of them all again.
+    first.socket.held.push(...range(101, 105).map((m) => large(m.seq)));
+    for (const seq of [101, 102, 103, 104]) expect(await first.socket.sent('notification', [large(seq)])).toEqual({ ok: true });
+    expect(refused).toBe(3);
+    expect(saved().messages.map((m) => m.seq)).toEqual(range(88, 104).map((m) => m.seq));
+
+    // 18 do not fit: half as many.
+    expect(await first.socket.sent('notification', [large(105)])).toEqual({ ok: true });
+    expect(refused).toBe(4);
+    expect(saved().messages.map((m) => m.seq)).toEqual(range(97, 105).map((m) => m.seq));
+
+    // A reload holds the newest messages saved, and shows nothing again.
+    const reloaded = open(storage, 'u-1', range(1, 105).map((m) => large(m.seq)));
+    expect(reloaded.inbox.list().map((m) => m.seq)).toEqual(range(97, 105).map((m) => m.seq));
+    await reloaded.inbox.sync();
+    expect(reloaded.inbox.lastSeq).toBe(105);
+    expect(reloaded.shown).toEqual([]);
+  });
+
+  it('never moves back the place another tab saved, so a reload shows nothing again', async () => {
+    const storage = new MemoryStorage();
+    const saved = () => JSON.parse(storage.getItem('notify-inbox:u-1:default@http://gateway')!) as { lastSeq: number; messages: InboxMessage[] };
+    // Two tabs of one page, one user and device: the first one's sync has no answer yet.
+    const behind = open(storage, 'u-1', range(1, 301));
+    behind.socket.answering = false;
+    const ahead = open(storage, 'u-1', range(1, 300));
+    await ahead.inbox.sync();
+    expect(saved().lastSeq).toBe(300);
+
+    // The tab behind gets message 301, beyond its gap, and saves.
+    expect(await behind.socket.sent('notification', [message(301)])).toEqual({ ok: true });
+    expect(behind.inbox.lastSeq).toBe(0);
+    expect(saved().lastSeq).toBe(300);
+    expect(saved().messages.map((m) => m.seq)).toEqual(range(101, 301).map((m) => m.seq));
+
+    const reloaded = open(storage, 'u-1', range(1, 301));
+    await reloaded.inbox.sync();
+    expect(reloaded.shown).toEqual([]);
+    expect(reloaded.inbox.lastSeq).toBe(301);
+
+    // Its sync answered, the tab behind shows what it had not (another tab is another screen).
+    behind.socket.release();
+    await behind.inbox.sync();
+    expect(behind.shown).toHaveLength(301);
+    expect(saved().lastSeq).toBe(301);
   });
 
   it('tries a failed sync again, later and later, until it gets what was missed', async () => {
@@ -486,8 +567,9 @@ describe('NotificationInbox', () => {
     expect(inbox.lastSeq).toBe(600);
   });
 
-  it('keeps the newest messages in memory, and still shows an older one resent later only once', () => {
+  it('keeps the newest messages in memory, and still shows an older one resent later only once', async () => {
     const socket = new SocketDouble();
+    socket.held = range(1, 301);
     const shown: string[] = [];
     const inbox = new NotificationInbox({
       io: () => socket,
@@ -498,7 +580,7 @@ describe('NotificationInbox', () => {
     }).connect();
     socket.deliver(range(1, 300));
     expect(inbox.list().map((m) => m.seq)).toEqual(range(251, 300).map((m) => m.seq));
-    expect(socket.deliver([message(5), message(301)])).toBe(true);
+    expect(await socket.sent('notifications', [message(5), message(301)])).toEqual({ ok: true });
     expect(shown).toEqual(range(1, 301).map((m) => m.id));
   });
 
@@ -600,6 +682,9 @@ describe('NotificationInbox', () => {
     expect(after.shown).toEqual(['new-1', 'new-2', 'new-3']);
     expect(after.inbox.lastSeq).toBe(3);
     expect(after.socket.syncs).toEqual([300, 0]);
+    // A deliberate reset: the place saved moves back too, and a reload syncs from it.
+    const reloaded = open(storage, 'u-1', range(1, 3).map((m) => ({ ...m, id: `new-${m.seq}` })));
+    expect(reloaded.inbox.lastSeq).toBe(3);
   });
 
   it('shows nothing again that a restored copy of the server still holds under the same ids', async () => {
@@ -625,5 +710,58 @@ describe('NotificationInbox', () => {
     expect(shown.slice(300)).toEqual(['new-251', 'new-252']);
     expect(socket.syncs).toEqual([0, 100, 200, 0, 100, 200]);
     expect(inbox.lastSeq).toBe(252);
+  });
+
+  it('shows a new message the server numbered below its place after a restore, at a number it holds nothing at', async () => {
+    const storage = new MemoryStorage();
+    const before = open(storage, 'u-1', range(1, 1_000));
+    await before.inbox.sync();
+
+    // After a reload it holds the newest 200 (801–1000); the server was restored to number 500 and
+    // numbers anew. Number 501 is neither held by id nor held by another message.
+    const fresh = { ...message(501), id: 'new-501' };
+    const after = open(storage, 'u-1', [...range(1, 500), fresh]);
+    expect(after.inbox.list()[0]!.seq).toBe(801);
+    expect(await after.socket.sent('notification', [fresh])).toEqual({ ok: true });
+    expect(after.shown.filter((id) => id.startsWith('new-'))).toEqual(['new-501']);
+    expect(after.inbox.list().map((m) => m.id)).toContain('new-501');
+    expect(after.inbox.lastSeq).toBe(501);
+    expect(after.socket.syncs).toEqual([1_000, 0, 100, 200, 300, 400, 500]);
+  });
+
+  it('acknowledges an old message sent again at a number it no longer holds only once a sync has said so', async () => {
+    const storage = new MemoryStorage();
+    const before = open(storage, 'u-1', range(1, 300));
+    await before.inbox.sync();
+    const { socket, shown } = open(storage, 'u-1', range(1, 300));
+
+    // The sync that would tell a resend from a reset fails: nothing decided, nothing acknowledged.
+    socket.failures = ['internal'];
+    expect(await socket.sent('notification', [message(5)])).toBeUndefined();
+    // The server sends it again: the server's numbers still reach 300, so it was seen.
+    expect(await socket.sent('notification', [message(5)])).toEqual({ ok: true });
+    expect(socket.syncs).toEqual([300, 300]);
+    expect(shown).toEqual([]);
+  });
+
+  it('waits for a sync that starts after an unsure message came, not for the one already running', async () => {
+    const storage = new MemoryStorage();
+    const before = open(storage, 'u-1', range(1, 300));
+    await before.inbox.sync();
+    const { socket, shown, inbox } = open(storage, 'u-1', range(1, 300));
+    socket.answering = false;
+    const running = inbox.sync();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(socket.syncs).toEqual([300]); // asked, not answered yet
+    let acknowledged = false;
+    socket.handlers.get('notification')!(message(5), () => (acknowledged = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(acknowledged).toBe(false);
+    socket.release();
+    await running;
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(socket.syncs).toEqual([300, 300]);
+    expect(acknowledged).toBe(true);
+    expect(shown).toEqual([]);
   });
 });
