@@ -34,6 +34,11 @@ export interface InboxOptions {
   /** Messages kept in memory (1,000); the oldest already counted in `lastSeq` go first. */
   maxHeld?: number;
   onMessages?: (messages: InboxMessage[]) => void;
+  /**
+   * Messages the user read on another device: as it happens while connected, and, after each sync,
+   * those read while this device was away (`syncReads`). An id may come again, or name a message
+   * this inbox no longer holds.
+   */
   onRead?: (ids: string[]) => void;
   onStatus?: (status: 'connected' | 'disconnected' | 'error', detail?: string) => void;
 }
@@ -41,6 +46,8 @@ export interface InboxOptions {
 export declare class NotificationInbox {
   constructor(options: InboxOptions);
   readonly lastSeq: number;
+  /** The user's last read that `onRead` has told of, kept with the place. */
+  readonly lastReadSeq: number;
   connect(): this;
   disconnect(): void;
   sync(): Promise<void>;

@@ -73,14 +73,16 @@ function readSubject(token) {
 }
 
 /**
- * A place as save() writes it, checked: what cannot be read throws.
- * @param {string} saved @returns {{ lastSeq: number, messages: InboxMessage[] }}
+ * A place as save() writes it, checked: what cannot be read throws. One saved before read numbers
+ * were kept has none: 0.
+ * @param {string} saved @returns {{ lastSeq: number, lastReadSeq: number, messages: InboxMessage[] }}
  */
 function readPlace(saved) {
   const place = JSON.parse(saved);
   if (!Number.isSafeInteger(place.lastSeq) || place.lastSeq < 0 || !Array.isArray(place.messages)) throw new Error('not an inbox');
   if (!place.messages.every((m) => typeof m?.id === 'string' && Number.isSafeInteger(m.seq))) throw new Error('a message without id or seq');
-  return place;
+  const lastReadSeq = Number.isSafeInteger(place.lastReadSeq) && place.lastReadSeq > 0 ? place.lastReadSeq : 0;
+  return { lastSeq: place.lastSeq, lastReadSeq, messages: place.messages };
 }
 
 export class NotificationInbox {
@@ -103,6 +105,8 @@ export class NotificationInbox {
     this.legacyForgotten = false;
     this.key = `${this.legacyKey}@${String(options.url).replace(/\/+$/, '')}`;
     this.lastSeq = 0;
+    /** The user's last read (on any device) that `onRead` has told of: `syncReads` asks for those after it. */
+    this.lastReadSeq = 0;
     /** How many messages counted in `lastSeq` the next save tries to keep: fewer after storage refused more (see save()). */
     this.savedCounted = SAVED_COUNTED;
     this.restore();
@@ -279,13 +283,39 @@ export class NotificationInbox {
           this.forget();
           continue;
         }
-        return;
+        return this.syncReads();
       }
       this.receive(answer.messages, false);
       const end = answer.messages.length > 0 ? answer.messages[answer.messages.length - 1].seq : answer.lastSeq;
       this.advanceTo(end);
       this.save();
-      if (!answer.hasMore || answer.messages.length === 0 || this.lastSeq <= afterSeq) return;
+      if (!answer.hasMore || answer.messages.length === 0 || this.lastSeq <= afterSeq) return this.syncReads();
+    }
+  }
+
+  /**
+   * Tells `onRead` what the user read on other devices while this one was away (the gateway's `read`
+   * event reaches only the devices connected at the time): the reads after `lastReadSeq`, asked for
+   * once the messages are synced, so that they name messages this inbox holds. Best effort: one that
+   * fails is reported and asked for again at the next sync (a gateway from before `syncReads` never
+   * answers it), and the messages stay synced. @private
+   */
+  async syncReads() {
+    for (;;) {
+      const afterReadSeq = this.lastReadSeq;
+      const answer = await this.request('syncReads', { afterReadSeq });
+      if (answer.error) return void this.status('error', `syncReads failed: ${answer.error.code}: ${answer.error.message}`);
+      if (answer.notModified) {
+        // The server's read numbers end below ours (a restored or new database): start again from 0.
+        if (answer.lastReadSeq >= afterReadSeq) return;
+        this.lastReadSeq = 0;
+        this.save(true);
+        continue;
+      }
+      if (answer.ids.length > 0) this.options.onRead?.(answer.ids);
+      this.lastReadSeq = answer.lastReadSeq;
+      this.save();
+      if (!answer.hasMore || this.lastReadSeq <= afterReadSeq) return;
     }
   }
 
@@ -445,7 +475,7 @@ export class NotificationInbox {
   restore() {
     const saved = this.options.storage?.getItem(this.key) ?? this.options.storage?.getItem(this.legacyKey);
     if (!saved) return;
-    /** @type {{ lastSeq: number, messages: InboxMessage[] }} */
+    /** @type {{ lastSeq: number, lastReadSeq: number, messages: InboxMessage[] }} */
     let place;
     try {
       place = readPlace(saved);
@@ -453,8 +483,9 @@ export class NotificationInbox {
       this.status('error', `ignored the saved inbox, which cannot be read: ${/** @type {Error} */ (error).message}`);
       return;
     }
-    const { lastSeq, messages } = place;
+    const { lastSeq, lastReadSeq, messages } = place;
     this.lastSeq = lastSeq;
+    this.lastReadSeq = lastReadSeq;
     for (const message of messages) {
       this.messages.set(message.id, message);
       // Held beyond a gap: counted once the gap is filled.
@@ -489,12 +520,14 @@ export class NotificationInbox {
    * sync still running) would move it back below what another tab saved, and a reload would show
    * again what came between: the place saved never moves back except on a deliberate reset, and what
    * the other tab saved beyond this one's place is kept with it.
-   * @param {boolean} [reset] the place was dropped on purpose (forget()): saved as it is, however low
+   * @param {boolean} [reset] the place was dropped on purpose (forget(), or the server's read numbers
+   * found reset): saved as it is, however low
    */
   save(reset = false) {
     let lastSeq = this.lastSeq;
     let held = this.list();
     const saved = reset ? undefined : this.savedPlace();
+    const lastReadSeq = Math.max(this.lastReadSeq, saved?.lastReadSeq ?? 0);
     if (saved && saved.lastSeq > lastSeq) {
       const beyond = saved.messages.filter((m) => m.seq > this.lastSeq && !this.messages.has(m.id));
       held = [...held, ...beyond].sort((a, b) => a.seq - b.seq);
@@ -502,7 +535,7 @@ export class NotificationInbox {
     }
     const counted = held.filter((m) => m.seq <= lastSeq);
     const ahead = held.filter((m) => m.seq > lastSeq);
-    const store = (/** @type {InboxMessage[]} */ messages) => this.options.storage?.setItem(this.key, JSON.stringify({ lastSeq, messages }));
+    const store = (/** @type {InboxMessage[]} */ messages) => this.options.storage?.setItem(this.key, JSON.stringify({ lastSeq, lastReadSeq, messages }));
     /** @type {number[]} how many counted messages each try keeps: halved down to none */
     const counts = [Math.min(this.savedCounted, counted.length)];
     while (counts[counts.length - 1] > 0) counts.push(Math.floor(counts[counts.length - 1] / 2));

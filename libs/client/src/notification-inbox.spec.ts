@@ -32,16 +32,33 @@ class SocketDouble {
   timeout(): this {
     return this;
   }
-  emit(event: string, payload: { afterSeq: number; limit: number; ids?: string[] }, answer: (error: Error | null, reply: unknown) => void): void {
+  /** The user's reads on every device, as the server numbers them: read n is `readLog[n - 1]`. */
+  readLog: string[][] = [];
+  /** Every `syncReads` request's `afterReadSeq`. */
+  readonly syncReadsAsked: number[] = [];
+  /** False: `syncReads` is not answered within the request's timeout (a gateway from before it). */
+  answeringReads = true;
+  emit(event: string, payload: { afterSeq: number; limit: number; ids?: string[]; afterReadSeq?: number }, answer: (error: Error | null, reply: unknown) => void): void {
     if (event === 'read') {
       this.reads.push(payload.ids!);
       const failure = this.readFailures.shift();
       return answer(null, failure ? { error: { code: failure, message: 'refused' } } : { ok: true });
     }
+    if (event === 'syncReads') return this.answerSyncReads(payload.afterReadSeq!, answer);
     if (event !== 'sync') return;
     this.syncs.push(payload.afterSeq);
     if (!this.answering) return void this.heldAnswers.push(() => this.answerSync(payload, answer));
     this.answerSync(payload, answer);
+  }
+  /** Two reads per page, as the gateway pages them (whole reads). */
+  private answerSyncReads(afterReadSeq: number, answer: (error: Error | null, reply: unknown) => void): void {
+    this.syncReadsAsked.push(afterReadSeq);
+    if (!this.answeringReads) return answer(new Error('operation has timed out'), undefined);
+    const lastReadSeq = this.readLog.length;
+    if (afterReadSeq >= lastReadSeq) return answer(null, { notModified: true, lastReadSeq });
+    const page = this.readLog.slice(afterReadSeq, afterReadSeq + 2);
+    const hasMore = afterReadSeq + 2 < lastReadSeq;
+    answer(null, { ids: page.flat(), lastReadSeq: hasMore ? afterReadSeq + 2 : lastReadSeq, hasMore });
   }
   /** Answers held while `answering` was false, now. */
   release(): void {
@@ -456,7 +473,7 @@ describe('NotificationInbox', () => {
       socket.slowAbove = 30;
       const limits: number[] = [];
       const emit = socket.emit.bind(socket);
-      socket.emit = (event, payload, answer) => (limits.push(payload.limit), emit(event, payload, answer));
+      socket.emit = (event, payload, answer) => (event === 'sync' && limits.push(payload.limit), emit(event, payload, answer));
       socket.handlers.get('connect')!();
       await jest.advanceTimersByTimeAsync(0);
       await jest.advanceTimersByTimeAsync(1_000);
@@ -484,7 +501,7 @@ describe('NotificationInbox', () => {
       socket.slowAbove = 0;
       const limits: number[] = [];
       const emit = socket.emit.bind(socket);
-      socket.emit = (event, payload, answer) => (limits.push(payload.limit), emit(event, payload, answer));
+      socket.emit = (event, payload, answer) => (event === 'sync' && limits.push(payload.limit), emit(event, payload, answer));
       socket.handlers.get('connect')!();
       // Every page times out while the server stalls: 100, 50, 25, 12, 6.
       for (const wait of [0, 1_000, 2_000, 4_000, 8_000]) await jest.advanceTimersByTimeAsync(wait);
@@ -591,7 +608,7 @@ describe('NotificationInbox', () => {
     socket.deliver([large(3), large(4)]); // held beyond the gap at 2
     storage.quota = 100;
     await inbox.sync();
-    expect(JSON.parse(storage.getItem('notify-inbox:u-1:default@http://gateway')!)).toEqual({ lastSeq: 4, messages: [] });
+    expect(JSON.parse(storage.getItem('notify-inbox:u-1:default@http://gateway')!)).toEqual({ lastSeq: 4, lastReadSeq: 0, messages: [] });
     expect(new Set(errors)).toEqual(new Set(["saved the inbox's place without all its messages: QuotaExceededError"]));
   });
 
@@ -763,5 +780,71 @@ describe('NotificationInbox', () => {
     expect(socket.syncs).toEqual([300, 300]);
     expect(acknowledged).toBe(true);
     expect(shown).toEqual([]);
+  });
+
+  describe('reads on the user’s other devices', () => {
+    /** An inbox whose onMessages and onRead write to one log, on a socket double whose server holds `held` and `readLog`. */
+    const openReading = (storage: MemoryStorage, held: InboxMessage[], readLog: string[][]) => {
+      const socket = new SocketDouble();
+      socket.held = held;
+      socket.readLog = readLog;
+      const log: string[] = [];
+      const errors: string[] = [];
+      const inbox = new NotificationInbox({
+        io: (_url, options) => ((socket.options = options as SocketDouble['options']), socket),
+        url: 'http://gateway',
+        token: tokenFor('u-1'),
+        storage,
+        onMessages: (messages) => void log.push(`shown ${messages.map((m) => m.id).join()}`),
+        onRead: (ids) => void log.push(`read ${ids.join()}`),
+        onStatus: (status, detail) => void (status === 'error' && errors.push(detail ?? '')),
+      }).connect();
+      return { socket, inbox, log, errors };
+    };
+
+    it('tells onRead what was read while it was away, page by page, once the messages are synced, and keeps its read place across a reload', async () => {
+      const storage = new MemoryStorage();
+      const { socket, inbox, log } = openReading(storage, range(1, 5), [['m-1'], ['m-2', 'm-3'], ['m-4']]);
+      socket.handlers.get('connect')!();
+      await inbox.sync();
+      expect(log).toEqual(['shown m-1,m-2,m-3,m-4,m-5', 'read m-1,m-2,m-3', 'read m-4']);
+      expect(socket.syncReadsAsked).toEqual([0, 2]);
+      expect(inbox.lastReadSeq).toBe(3);
+
+      // Reloaded: only the read made since.
+      const again = openReading(storage, range(1, 5), [['m-1'], ['m-2', 'm-3'], ['m-4'], ['m-5']]);
+      again.socket.handlers.get('connect')!();
+      await again.inbox.sync();
+      expect(again.log).toEqual(['read m-5']);
+      expect(again.socket.syncReadsAsked).toEqual([3]);
+    });
+
+    it('keeps the messages synced when the gateway does not answer syncReads, and asks again at the next sync', async () => {
+      const { socket, inbox, log, errors } = openReading(new MemoryStorage(), range(1, 2), [['m-1']]);
+      socket.answeringReads = false;
+      socket.handlers.get('connect')!();
+      await inbox.sync();
+      expect([log, errors, inbox.lastSeq, inbox.lastReadSeq]).toEqual([['shown m-1,m-2'], ['syncReads failed: timeout: operation has timed out'], 2, 0]);
+
+      socket.answeringReads = true;
+      await inbox.sync();
+      expect(log).toEqual(['shown m-1,m-2', 'read m-1']);
+      expect(inbox.lastReadSeq).toBe(1);
+    });
+
+    it('starts again from the first read when the server’s read numbers end below its own (a restored database)', async () => {
+      const storage = new MemoryStorage();
+      const first = openReading(storage, range(1, 3), [['m-1'], ['m-2'], ['m-3']]);
+      first.socket.handlers.get('connect')!();
+      await first.inbox.sync();
+      expect(first.inbox.lastReadSeq).toBe(3);
+
+      const restored = openReading(storage, range(1, 3), [['m-2']]);
+      restored.socket.handlers.get('connect')!();
+      await restored.inbox.sync();
+      expect(restored.log).toEqual(['read m-2']);
+      expect(restored.socket.syncReadsAsked).toEqual([3, 0]);
+      expect(restored.inbox.lastReadSeq).toBe(1);
+    });
   });
 });
