@@ -75,6 +75,9 @@ export interface BatchConsumerOptions {
   detachAfterMs?: number;
 }
 
+/** The errors of a heartbeat on which kafkajs rejoins the group (its runner, `isRebalancing` and UNKNOWN_MEMBER_ID). */
+const REJOINING = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'NOT_COORDINATOR_FOR_GROUP', 'UNKNOWN_MEMBER_ID']);
+
 /**
  * Runs a handler per Kafka batch. Offsets are committed only after the handler has resolved,
  * that is after the batch's database transaction has committed: at-least-once, never lost.
@@ -86,10 +89,11 @@ export class BatchConsumer {
   /** The options' limits, defaults applied. */
   private readonly limits: { concurrency: number; giveUpAfterMs: number; maxBatchMs: number; detachAfterMs: number };
   /**
-   * Errors of `holdsPartition()`. They say nothing of the handler (the batch is handled again once
-   * kafkajs has rejoined the group), so they do not count towards giving up.
+   * Errors of `holdsPartition()` that make kafkajs rejoin the group (`REJOINING`). They say nothing of
+   * the handler (the batch is handled again once the member has rejoined), so they do not count
+   * towards giving up; a coordinator that does not answer in time does.
    */
-  private readonly membershipErrors = new WeakSet<object>();
+  private readonly rejoinErrors = new WeakSet<object>();
   private running = false;
   private readonly failures = new PartitionFailures();
   /** Batches that went on alone, their partitions paused, by partition, until they are done. */
@@ -200,7 +204,7 @@ export class BatchConsumer {
       try {
         await this.inGroup(heartbeat);
       } catch (error) {
-        if (typeof error === 'object' && error !== null) this.membershipErrors.add(error);
+        if (REJOINING.has((error as { type?: string } | null)?.type ?? '')) this.rejoinErrors.add(error as object);
         throw error;
       }
     };
@@ -360,7 +364,7 @@ export class BatchConsumer {
       // A batch that went on alone can fail after a rebalance gave its partition to another member:
       // timed here, its failure was never cleared (only a join clears them) and made this member
       // exit at its next blip, ten minutes on. An error of `holdsPartition()` is the group's, not the handler's.
-      if (this.owns(partition) && !this.membershipErrors.has(error as object)) this.failures.failed(partition, Date.now());
+      if (this.owns(partition) && !this.rejoinErrors.has(error as object)) this.failures.failed(partition, Date.now());
       throw error;
     }
   }

@@ -118,16 +118,17 @@ describe('InboxStore.readsAfter', () => {
     expect(await inbox.readsAfter('u-1', 0)).toEqual({ notModified: true, lastReadSeq: 0 });
 
     await inbox.markRead('u-1', [b, a]); // read 1
-    await inbox.markRead('u-1', [a]); // read 2: a keeps read 1's number
-    await inbox.markRead('u-1', [c, d]); // read 3
-    await inbox.markRead('u-1', [e]); // read 4
-    expect(await inbox.readsAfter('u-1', 0)).toEqual({ ids: [a, b, c, d, e], lastReadSeq: 4, hasMore: false });
-    expect(await inbox.readsAfter('u-1', 1)).toEqual({ ids: [c, d, e], lastReadSeq: 4, hasMore: false });
+    await inbox.markRead('u-1', [a]); // marks nothing new: no number, and a keeps read 1's
+    expect(await inbox.readsAfter('u-1', 1)).toEqual({ notModified: true, lastReadSeq: 1 });
+    await inbox.markRead('u-1', [c, d]); // read 2
+    await inbox.markRead('u-1', [e]); // read 3
+    expect(await inbox.readsAfter('u-1', 0)).toEqual({ ids: [a, b, c, d, e], lastReadSeq: 3, hasMore: false });
+    expect(await inbox.readsAfter('u-1', 1)).toEqual({ ids: [c, d, e], lastReadSeq: 3, hasMore: false });
 
-    // Pages of 3: the first ends before read 3, whose two messages would not both fit.
+    // Pages of 3: the first ends before read 2, whose two messages would not both fit.
     expect(await inbox.readsAfter('u-1', 0, 3)).toEqual({ ids: [a, b], lastReadSeq: 1, hasMore: true });
-    expect(await inbox.readsAfter('u-1', 1, 3)).toEqual({ ids: [c, d, e], lastReadSeq: 4, hasMore: false });
-    expect(await inbox.readsAfter('u-1', 4)).toEqual({ notModified: true, lastReadSeq: 4 });
+    expect(await inbox.readsAfter('u-1', 1, 3)).toEqual({ ids: [c, d, e], lastReadSeq: 3, hasMore: false });
+    expect(await inbox.readsAfter('u-1', 3)).toEqual({ notModified: true, lastReadSeq: 3 });
     expect(await inbox.readsAfter('u-2', 0)).toEqual({ notModified: true, lastReadSeq: 0 });
   });
 });

@@ -120,21 +120,23 @@ export class InboxStore {
     const keys = keysOfIds(messageIds);
     if (keys.length === 0) return { read: [], events: [] };
     return this.dataSource.transaction(async (tx) => {
-      // The counter's row stays locked until the commit: the next read of this user takes the next
-      // number only once this one is visible, so numbers become visible in their order.
-      const entries = await queryRows<{ message_id: string; created_at: Date }>(
+      // The user's read counter stays locked until the commit: the next read of this user takes its
+      // number only once this one is visible, so numbers become visible in their order. Locked first,
+      // so the marking below (a statement of its own, with a snapshot taken after the lock) sees the
+      // reads committed before it: a message keeps the number of the read that first marked it.
+      await tx.query(`INSERT INTO inbox_read_sequences (user_id, last_read_seq) VALUES ($1, 0) ON CONFLICT (user_id) DO NOTHING`, [userId]);
+      const [counter] = await queryRows<{ last_read_seq: string }>(tx, `SELECT last_read_seq FROM inbox_read_sequences WHERE user_id = $1 FOR UPDATE`, [userId]);
+      const readSeq = Number(counter!.last_read_seq) + 1;
+      const entries = await queryRows<{ message_id: string; created_at: Date; first: boolean }>(
         tx,
-        `WITH next AS (
-           INSERT INTO inbox_read_sequences (user_id, last_read_seq) VALUES ($4, 1)
-           ON CONFLICT (user_id) DO UPDATE SET last_read_seq = inbox_read_sequences.last_read_seq + 1
-           RETURNING last_read_seq)
-         UPDATE inbox_entries i SET read_at = COALESCE(i.read_at, now()),
-                read_seq = CASE WHEN i.read_at IS NULL THEN (SELECT last_read_seq FROM next) ELSE i.read_seq END
+        `UPDATE inbox_entries i SET read_at = COALESCE(i.read_at, now()), read_seq = CASE WHEN i.read_at IS NULL THEN $5::bigint ELSE i.read_seq END
            FROM ${DELIVERY_KEYS}
           WHERE i.user_id = $4 AND i.message_id = k.id AND i.created_at = k.created_at AND ${inKeysRange('i')}
-          RETURNING i.message_id, i.created_at`,
-        [...deliveryKeys(keys), userId],
+          RETURNING i.message_id, i.created_at, i.read_seq = $5::bigint AS first`,
+        [...deliveryKeys(keys), userId, readSeq],
       );
+      // A read that marks nothing new takes no number: the other devices' next syncReads is "not modified".
+      if (entries.some((e) => e.first)) await tx.query(`UPDATE inbox_read_sequences SET last_read_seq = $2 WHERE user_id = $1`, [userId, readSeq]);
       const events = await queryRows<{
         id: string; request_id: string; message_id: string; user_id: string; attempts: number; updated_at: Date;
       }>(
