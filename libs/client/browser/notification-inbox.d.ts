@@ -35,9 +35,10 @@ export interface InboxOptions {
   maxHeld?: number;
   onMessages?: (messages: InboxMessage[]) => void;
   /**
-   * Messages the user read on another device: as it happens while connected, and, after each sync,
-   * those read while this device was away (`syncReads`). An id may come again, or name a message
-   * this inbox no longer holds.
+   * Messages the user read: on another device as it happens while connected, and, after each sync,
+   * every read since the last one told (`syncReads`), this device's own included. An id may come
+   * again, or name a message this inbox no longer holds. A callback that throws is reported through
+   * `onStatus` and does not stop the sync.
    */
   onRead?: (ids: string[]) => void;
   onStatus?: (status: 'connected' | 'disconnected' | 'error', detail?: string) => void;

@@ -107,8 +107,12 @@ export class NotificationInbox {
     this.lastSeq = 0;
     /** The user's last read (on any device) that `onRead` has told of: `syncReads` asks for those after it. */
     this.lastReadSeq = 0;
-    /** How many messages counted in `lastSeq` the next save tries to keep: fewer after storage refused more (see save()). */
-    this.savedCounted = SAVED_COUNTED;
+    /** How many messages counted in `lastSeq` the last save kept, and the fewest storage refused since the page loaded (see save()). */
+    /** @type {number | undefined} */
+    this.fitCounted = undefined;
+    this.refusedCounted = SAVED_COUNTED + 1;
+    /** @type {string | undefined} the value this tab saved last */
+    this.written = undefined;
     this.restore();
     /** @type {Promise<boolean>} the last sync queued, and whether it got the server's answers */
     this.syncing = Promise.resolve(true);
@@ -119,6 +123,9 @@ export class NotificationInbox {
     this.pageGrowAfter = 2;
     this.pageGrown = false;
     this.syncQueued = false;
+    /** @type {Promise<void>} the last syncReads queued */
+    this.readsSyncing = Promise.resolve();
+    this.readsQueued = false;
     this.socket = null;
     /** @type {ReturnType<typeof setTimeout> | undefined} */
     this.retryTimer = undefined;
@@ -164,7 +171,7 @@ export class NotificationInbox {
     });
     socket.on('notification', (/** @type {InboxMessage} */ message, /** @type {Function} */ ack) => void this.receiveSent([message], ack));
     socket.on('notifications', (/** @type {InboxMessage[]} */ messages, /** @type {Function} */ ack) => void this.receiveSent(messages, ack));
-    socket.on('read', (/** @type {{ ids: string[] }} */ payload) => this.options.onRead?.(payload.ids));
+    socket.on('read', (/** @type {{ ids: string[] }} */ payload) => this.tellRead(payload.ids));
     return this;
   }
 
@@ -224,7 +231,7 @@ export class NotificationInbox {
    * reach the inbox only this way.
    */
   sync() {
-    return this.syncAnswered().then(() => undefined);
+    return this.syncAnswered().then((answered) => (answered ? this.syncReadsQueued() : undefined));
   }
 
   /**
@@ -283,22 +290,35 @@ export class NotificationInbox {
           this.forget();
           continue;
         }
-        return this.syncReads();
+        return;
       }
       this.receive(answer.messages, false);
       const end = answer.messages.length > 0 ? answer.messages[answer.messages.length - 1].seq : answer.lastSeq;
       this.advanceTo(end);
       this.save();
-      if (!answer.hasMore || answer.messages.length === 0 || this.lastSeq <= afterSeq) return this.syncReads();
+      if (!answer.hasMore || answer.messages.length === 0 || this.lastSeq <= afterSeq) return;
     }
+  }
+
+  /**
+   * syncReads(), one at a time, one queued behind the one running (it starts from the read place the
+   * running one reached). Apart from the messages' syncs: a message waiting for a sync to be placed
+   * (receiveSent) waits for the messages, not for the reads. @private @returns {Promise<void>}
+   */
+  syncReadsQueued() {
+    if (this.readsQueued) return this.readsSyncing;
+    this.readsQueued = true;
+    const run = () => ((this.readsQueued = false), this.syncReads());
+    this.readsSyncing = this.readsSyncing.then(run).catch((/** @type {Error} */ error) => this.status('error', `syncReads failed: ${error.message}`));
+    return this.readsSyncing;
   }
 
   /**
    * Tells `onRead` what the user read on other devices while this one was away (the gateway's `read`
    * event reaches only the devices connected at the time): the reads after `lastReadSeq`, asked for
-   * once the messages are synced, so that they name messages this inbox holds. Best effort: one that
-   * fails is reported and asked for again at the next sync (a gateway from before `syncReads` never
-   * answers it), and the messages stay synced. @private
+   * once the messages are synced, so that they name messages this inbox holds (a message carries no
+   * read state). Best effort: one that fails is reported and asked for again at the next sync (a
+   * gateway from before `syncReads` never answers it), and the messages stay synced. @private
    */
   async syncReads() {
     for (;;) {
@@ -312,7 +332,7 @@ export class NotificationInbox {
         this.save(true);
         continue;
       }
-      if (answer.ids.length > 0) this.options.onRead?.(answer.ids);
+      if (answer.ids.length > 0) this.tellRead(answer.ids);
       this.lastReadSeq = answer.lastReadSeq;
       this.save();
       if (!answer.hasMore || this.lastReadSeq <= afterReadSeq) return;
@@ -328,6 +348,8 @@ export class NotificationInbox {
     for (const [id, message] of this.messages) this.messages.set(id, { ...message, seq: 0 });
     this.ahead.clear();
     this.lastSeq = 0;
+    // The same restore reset the read numbers: those below the place held would be skipped.
+    this.lastReadSeq = 0;
     this.save(true);
   }
 
@@ -411,6 +433,15 @@ export class NotificationInbox {
     }
     // A message still beyond a gap means some were missed: fetch them.
     if (fillGaps && this.ahead.size > 0 && fresh.length > 0) void this.sync();
+  }
+
+  /** Tells `onRead`; a failing callback is the page's to fix, and must not stop a sync. @private @param {string[]} ids */
+  tellRead(ids) {
+    try {
+      this.options.onRead?.(ids);
+    } catch (error) {
+      this.status('error', `onRead failed: ${/** @type {Error} */ (error).message}`);
+    }
   }
 
   /** Whether a message held has the number of `message` and another id. @private @param {InboxMessage} message */
@@ -512,10 +543,13 @@ export class NotificationInbox {
    * Keeps the place, the newest 200 messages counted in it and every message held beyond a gap: those
    * are seen only by id until the gap is filled, so one left out would be shown again by the sync that
    * fills it. Storage that refuses (its quota: messages may carry 64 KiB of data each, and 200 of them
-   * are more than a browser's 5 MB) is asked to keep half as many of the counted ones, the newest, again
-   * and again down to none, then the place alone: kept whole or not at all, an old place stayed, and
-   * every reload showed again what came after it; kept without any counted message, a reload held none
-   * even when storage had room for many. Any refusal is reported, not thrown.
+   * are more than a browser's 5 MB) is asked to keep as many of the counted ones, the newest, as last
+   * fit, then half as many again and again down to none, then the place alone: kept whole or not at
+   * all, an old place stayed, and every reload showed again what came after it; kept without any
+   * counted message, a reload held none even when storage had room for many. The next saves start one
+   * below the fewest refused, so they find the most that fit a refused write at a time and then write
+   * no refused megabytes at every message (more again once the page is loaded again). Any refusal is
+   * reported, not thrown.
    * The tabs of a page share the place saved (one user, device and gateway). One that is behind (its
    * sync still running) would move it back below what another tab saved, and a reload would show
    * again what came between: the place saved never moves back except on a deliberate reset, and what
@@ -535,10 +569,18 @@ export class NotificationInbox {
     }
     const counted = held.filter((m) => m.seq <= lastSeq);
     const ahead = held.filter((m) => m.seq > lastSeq);
-    const store = (/** @type {InboxMessage[]} */ messages) => this.options.storage?.setItem(this.key, JSON.stringify({ lastSeq, lastReadSeq, messages }));
-    /** @type {number[]} how many counted messages each try keeps: halved down to none */
-    const counts = [Math.min(this.savedCounted, counted.length)];
-    while (counts[counts.length - 1] > 0) counts.push(Math.floor(counts[counts.length - 1] / 2));
+    const store = (/** @type {InboxMessage[]} */ messages) => {
+      const value = JSON.stringify({ lastSeq, lastReadSeq, messages });
+      this.options.storage?.setItem(this.key, value);
+      this.written = value;
+    };
+    /** @type {number[]} how many counted messages each try keeps: the most not yet refused, what fit last, then halved down to none */
+    const counts = [Math.min(this.refusedCounted - 1, SAVED_COUNTED, counted.length)];
+    let next = this.fitCounted !== undefined && this.fitCounted < counts[0] ? this.fitCounted : Math.floor(counts[0] / 2);
+    while (counts[counts.length - 1] > 0) {
+      counts.push(next);
+      next = Math.floor(next / 2);
+    }
     const tries = counts.map((kept) => [...counted.slice(counted.length - kept), ...ahead]);
     // At the last, the place alone (then only the messages beyond a gap are shown again after a reload).
     if (ahead.length > 0) tries.push([]);
@@ -551,24 +593,25 @@ export class NotificationInbox {
         refusal = /** @type {Error} */ (error);
         continue;
       }
-      // The next save starts from what fit, rather than write again the megabytes storage refused, at
-      // every message. It tries one more each time one fits: when smaller messages have taken the
-      // place of large ones, or storage has room again, the count comes back, at the cost of one
-      // refused write each time it reaches the limit again.
-      this.savedCounted = Math.min((refusal ? (counts[index] ?? 0) : this.savedCounted) + 1, SAVED_COUNTED);
+      this.fitCounted = counts[index] ?? 0;
+      if (index > 0) this.refusedCounted = Math.min(this.refusedCounted, counts[index - 1] ?? 0);
       if (refusal) this.status('error', `saved the inbox's place without all its messages: ${refusal.message}`);
       this.forgetLegacyPlace();
       return;
     }
-    this.savedCounted = 0;
+    this.fitCounted = 0;
+    this.refusedCounted = 1;
     this.status('error', `could not save the inbox: ${refusal?.message}`);
   }
 
-  /** The place saved under this inbox's key, when there is one that can be read. @private */
+  /**
+   * The place saved under this inbox's key by another tab, when there is one that can be read: what
+   * this tab wrote last is not read again (megabytes to parse at every message). @private
+   */
   savedPlace() {
     try {
       const saved = this.options.storage?.getItem(this.key);
-      return saved ? readPlace(saved) : undefined;
+      return saved && saved !== this.written ? readPlace(saved) : undefined;
     } catch {
       // Not to be read (restore() said so): overwritten.
       return undefined;

@@ -36,8 +36,8 @@ class SocketDouble {
   readLog: string[][] = [];
   /** Every `syncReads` request's `afterReadSeq`. */
   readonly syncReadsAsked: number[] = [];
-  /** False: `syncReads` is not answered within the request's timeout (a gateway from before it). */
-  answeringReads = true;
+  /** False: `syncReads` is answered with the request's timeout (a gateway from before it); 'later': not yet. */
+  answeringReads: boolean | 'later' = true;
   emit(event: string, payload: { afterSeq: number; limit: number; ids?: string[]; afterReadSeq?: number }, answer: (error: Error | null, reply: unknown) => void): void {
     if (event === 'read') {
       this.reads.push(payload.ids!);
@@ -53,6 +53,7 @@ class SocketDouble {
   /** Two reads per page, as the gateway pages them (whole reads). */
   private answerSyncReads(afterReadSeq: number, answer: (error: Error | null, reply: unknown) => void): void {
     this.syncReadsAsked.push(afterReadSeq);
+    if (this.answeringReads === 'later') return;
     if (!this.answeringReads) return answer(new Error('operation has timed out'), undefined);
     const lastReadSeq = this.readLog.length;
     if (afterReadSeq >= lastReadSeq) return answer(null, { notModified: true, lastReadSeq });
@@ -336,44 +337,45 @@ describe('NotificationInbox', () => {
     expect(reloaded.shown).toEqual([]);
   });
 
-  it('keeps as many of the newest messages as storage takes, and starts the next save from that many', async () => {
+  it('keeps as many of the newest messages as storage takes, finding the most a refused write at a time, then no refused write at all', async () => {
     const storage = new MemoryStorage();
     const large = (seq: number): InboxMessage => ({ ...message(seq), data: { blob: 'd'.repeat(1_000) } });
     const saved = () => JSON.parse(storage.getItem('notify-inbox:u-1:default@http://gateway')!) as { lastSeq: number; messages: InboxMessage[] };
-    let refused = 0;
+    const refusedCounts: number[] = [];
     const setItem = storage.setItem.bind(storage);
     storage.setItem = (key, value) => {
       try {
         setItem(key, value);
       } catch (error) {
-        refused += 1;
+        refusedCounts.push((JSON.parse(value) as { messages: unknown[] }).messages.length);
         throw error;
       }
     };
     storage.quota = 20_000; // room for 17 of them
     const first = open(storage, 'u-1', range(1, 100).map((m) => large(m.seq)));
     await first.inbox.sync();
-    // The sync's two saves: 100, 50 and 25 refused, 12 fit; then 13, from what fit.
+    // The first save halves until something fits: 100, 50 and 25 refused, 12 fit.
     expect(saved().lastSeq).toBe(100);
-    expect(saved().messages.map((m) => m.seq)).toEqual(range(88, 100).map((m) => m.seq));
-    expect(refused).toBe(3);
+    expect(refusedCounts.slice(0, 3)).toEqual([100, 50, 25]);
+    expect(saved().messages.length).toBe(12);
 
-    // Later saves start from the count that fit, one more each time: no refused write of them all again.
-    first.socket.held.push(...range(101, 105).map((m) => large(m.seq)));
-    for (const seq of [101, 102, 103, 104]) expect(await first.socket.sent('notification', [large(seq)])).toEqual({ ok: true });
-    expect(refused).toBe(3);
-    expect(saved().messages.map((m) => m.seq)).toEqual(range(88, 104).map((m) => m.seq));
+    // Each later save tries one below the fewest refused (one refused write), else what fit last.
+    first.socket.held.push(...range(101, 120).map((m) => large(m.seq)));
+    for (let seq = 101; seq <= 112; seq++) expect(await first.socket.sent('notification', [large(seq)])).toEqual({ ok: true });
+    expect(refusedCounts).toEqual([100, 50, 25, 24, 23, 22, 21, 20, 19, 18]);
+    expect(saved().messages.map((m) => m.seq)).toEqual(range(96, 112).map((m) => m.seq));
 
-    // 18 do not fit: half as many.
-    expect(await first.socket.sent('notification', [large(105)])).toEqual({ ok: true });
-    expect(refused).toBe(4);
-    expect(saved().messages.map((m) => m.seq)).toEqual(range(97, 105).map((m) => m.seq));
+    // Found: the saves after it write no refused megabytes.
+    const refusedSoFar = refusedCounts.length;
+    for (let seq = 113; seq <= 116; seq++) expect(await first.socket.sent('notification', [large(seq)])).toEqual({ ok: true });
+    expect(refusedCounts).toHaveLength(refusedSoFar);
+    expect(saved().messages.map((m) => m.seq)).toEqual(range(100, 116).map((m) => m.seq));
 
     // A reload holds the newest messages saved, and shows nothing again.
-    const reloaded = open(storage, 'u-1', range(1, 105).map((m) => large(m.seq)));
-    expect(reloaded.inbox.list().map((m) => m.seq)).toEqual(range(97, 105).map((m) => m.seq));
+    const reloaded = open(storage, 'u-1', range(1, 116).map((m) => large(m.seq)));
+    expect(reloaded.inbox.list().map((m) => m.seq)).toEqual(range(100, 116).map((m) => m.seq));
     await reloaded.inbox.sync();
-    expect(reloaded.inbox.lastSeq).toBe(105);
+    expect(reloaded.inbox.lastSeq).toBe(116);
     expect(reloaded.shown).toEqual([]);
   });
 
@@ -830,6 +832,52 @@ describe('NotificationInbox', () => {
       await inbox.sync();
       expect(log).toEqual(['shown m-1,m-2', 'read m-1']);
       expect(inbox.lastReadSeq).toBe(1);
+    });
+
+    it('acknowledges a message it waited for a sync to place once the messages are synced, not the reads', async () => {
+      const storage = new MemoryStorage();
+      const first = openReading(storage, range(1, 300), []);
+      first.socket.handlers.get('connect')!();
+      await first.inbox.sync();
+      // Reloaded (only the newest 200 kept), on a gateway whose syncReads answers only after the
+      // acknowledgement timeout: an old message sent again waits for a sync, and only for its messages.
+      const reloaded = openReading(storage, range(1, 300), [['m-1']]);
+      reloaded.socket.answeringReads = 'later';
+      expect(await reloaded.socket.sent('notification', [message(5)])).toEqual({ ok: true });
+      expect(reloaded.log).toEqual([]);
+    });
+
+    it('goes on syncing, and moves its read place, when onRead throws', async () => {
+      const socket = new SocketDouble();
+      socket.held = range(1, 2);
+      socket.readLog = [['m-1'], ['m-2']];
+      const errors: string[] = [];
+      const inbox = new NotificationInbox({
+        io: (_url, options) => ((socket.options = options as SocketDouble['options']), socket),
+        url: 'http://gateway',
+        token: tokenFor('u-1'),
+        onRead: () => {
+          throw new Error('page bug');
+        },
+        onStatus: (status, detail) => void (status === 'error' && errors.push(detail ?? '')),
+      }).connect();
+      socket.handlers.get('connect')!();
+      await inbox.sync();
+      socket.handlers.get('read')!({ ids: ['m-2'] });
+      expect([inbox.lastSeq, inbox.lastReadSeq, errors]).toEqual([2, 2, ['onRead failed: page bug', 'onRead failed: page bug']]);
+    });
+
+    it('asks for every read again after the server’s messages were found reset below its place', async () => {
+      const storage = new MemoryStorage();
+      const first = openReading(storage, range(1, 5), [['m-1'], ['m-2'], ['m-3']]);
+      first.socket.handlers.get('connect')!();
+      await first.inbox.sync();
+      // Restored: three messages, and two reads made since the restore, so its read numbers reach ours again.
+      const restored = openReading(storage, range(1, 3), [['m-1'], ['m-2'], ['m-3']]);
+      restored.socket.handlers.get('connect')!();
+      await restored.inbox.sync();
+      expect(restored.socket.syncReadsAsked).toEqual([0, 2]);
+      expect(restored.log).toEqual(['read m-1,m-2', 'read m-3']);
     });
 
     it('starts again from the first read when the server’s read numbers end below its own (a restored database)', async () => {
