@@ -34,6 +34,8 @@ const MAX_RETRY_MS = 30_000;
 const MAX_HELD = 1_000;
 /** How many of the messages counted in `lastSeq` are saved across a reload, at most: the newest (fewer when storage is full, see save()). */
 const SAVED_COUNTED = 200;
+/** How long a save remembers how many messages storage refused (see save()). */
+const REFUSAL_MEMORY_MS = 60_000;
 
 /** Waits that start at `firstMs` (at least 100 ms) and double on each failure, up to MAX_RETRY_MS, until reset. */
 class Backoff {
@@ -111,7 +113,8 @@ export class NotificationInbox {
     /** @type {number | undefined} */
     this.fitCounted = undefined;
     this.refusedCounted = SAVED_COUNTED + 1;
-    /** @type {string | undefined} the value this tab saved last */
+    this.refusedAt = -Infinity;
+    /** @type {{ value: string, place: { lastSeq: number, lastReadSeq: number, messages: InboxMessage[] } } | undefined} what this tab saved last */
     this.written = undefined;
     this.restore();
     /** @type {Promise<boolean>} the last sync queued, and whether it got the server's answers */
@@ -325,11 +328,13 @@ export class NotificationInbox {
       const afterReadSeq = this.lastReadSeq;
       const answer = await this.request('syncReads', { afterReadSeq });
       if (answer.error) return void this.status('error', `syncReads failed: ${answer.error.code}: ${answer.error.message}`);
+      // The read place was reset meanwhile (a sync found the server's messages reset): ask again from there.
+      if (this.lastReadSeq !== afterReadSeq) continue;
       if (answer.notModified) {
         // The server's read numbers end below ours (a restored or new database): start again from 0.
         if (answer.lastReadSeq >= afterReadSeq) return;
         this.lastReadSeq = 0;
-        this.save(true);
+        this.save('reads');
         continue;
       }
       if (answer.ids.length > 0) this.tellRead(answer.ids);
@@ -350,7 +355,7 @@ export class NotificationInbox {
     this.lastSeq = 0;
     // The same restore reset the read numbers: those below the place held would be skipped.
     this.lastReadSeq = 0;
-    this.save(true);
+    this.save('place');
   }
 
   /**
@@ -393,6 +398,8 @@ export class NotificationInbox {
       /** @type {InboxMessage[]} */
       const undecided = [];
       this.receive(unsure, true, answered ? undefined : undecided);
+      // Not waited for: a reset that sync found has put the read place back to 0.
+      if (answered) void this.syncReadsQueued();
       if (undecided.length > 0) return;
     }
     ack?.({ ok: true });
@@ -546,22 +553,22 @@ export class NotificationInbox {
    * are more than a browser's 5 MB) is asked to keep as many of the counted ones, the newest, as last
    * fit, then half as many again and again down to none, then the place alone: kept whole or not at
    * all, an old place stayed, and every reload showed again what came after it; kept without any
-   * counted message, a reload held none even when storage had room for many. The next saves start one
-   * below the fewest refused, so they find the most that fit a refused write at a time and then write
-   * no refused megabytes at every message (more again once the page is loaded again). Any refusal is
-   * reported, not thrown.
+   * counted message, a reload held none even when storage had room for many. For a minute the next
+   * saves start one below the fewest refused, so they find the most that fit a refused write at a time
+   * and then write no refused megabytes at every message; then they try the most again, in case
+   * storage has room. Any refusal is reported, not thrown.
    * The tabs of a page share the place saved (one user, device and gateway). One that is behind (its
    * sync still running) would move it back below what another tab saved, and a reload would show
    * again what came between: the place saved never moves back except on a deliberate reset, and what
    * the other tab saved beyond this one's place is kept with it.
-   * @param {boolean} [reset] the place was dropped on purpose (forget(), or the server's read numbers
-   * found reset): saved as it is, however low
+   * @param {'place' | 'reads'} [reset] dropped on purpose, and saved as it is, however low: the whole
+   * place (forget()), or the read place alone (the server's read numbers found reset)
    */
-  save(reset = false) {
+  save(reset) {
     let lastSeq = this.lastSeq;
     let held = this.list();
-    const saved = reset ? undefined : this.savedPlace();
-    const lastReadSeq = Math.max(this.lastReadSeq, saved?.lastReadSeq ?? 0);
+    const saved = reset === 'place' ? undefined : this.savedPlace();
+    const lastReadSeq = reset === 'reads' ? this.lastReadSeq : Math.max(this.lastReadSeq, saved?.lastReadSeq ?? 0);
     if (saved && saved.lastSeq > lastSeq) {
       const beyond = saved.messages.filter((m) => m.seq > this.lastSeq && !this.messages.has(m.id));
       held = [...held, ...beyond].sort((a, b) => a.seq - b.seq);
@@ -570,13 +577,17 @@ export class NotificationInbox {
     const counted = held.filter((m) => m.seq <= lastSeq);
     const ahead = held.filter((m) => m.seq > lastSeq);
     const store = (/** @type {InboxMessage[]} */ messages) => {
-      const value = JSON.stringify({ lastSeq, lastReadSeq, messages });
+      const place = { lastSeq, lastReadSeq, messages };
+      const value = JSON.stringify(place);
       this.options.storage?.setItem(this.key, value);
-      this.written = value;
+      this.written = { value, place };
     };
-    /** @type {number[]} how many counted messages each try keeps: the most not yet refused, what fit last, then halved down to none */
+    // A refusal is remembered for a while only: storage may have room again (another page freed it).
+    if (Date.now() - this.refusedAt > REFUSAL_MEMORY_MS) this.refusedCounted = SAVED_COUNTED + 1;
+    /** @type {number[]} how many counted messages each try keeps: the most not refused lately, what fit last (when not far fewer), then halved down to none */
     const counts = [Math.min(this.refusedCounted - 1, SAVED_COUNTED, counted.length)];
-    let next = this.fitCounted !== undefined && this.fitCounted < counts[0] ? this.fitCounted : Math.floor(counts[0] / 2);
+    const fit = this.fitCounted;
+    let next = fit !== undefined && fit < counts[0] && fit >= Math.floor(counts[0] / 2) ? fit : Math.floor(counts[0] / 2);
     while (counts[counts.length - 1] > 0) {
       counts.push(next);
       next = Math.floor(next / 2);
@@ -595,23 +606,27 @@ export class NotificationInbox {
       }
       this.fitCounted = counts[index] ?? 0;
       if (index > 0) this.refusedCounted = Math.min(this.refusedCounted, counts[index - 1] ?? 0);
+      if (refusal) this.refusedAt = Date.now();
       if (refusal) this.status('error', `saved the inbox's place without all its messages: ${refusal.message}`);
       this.forgetLegacyPlace();
       return;
     }
     this.fitCounted = 0;
     this.refusedCounted = 1;
+    this.refusedAt = Date.now();
     this.status('error', `could not save the inbox: ${refusal?.message}`);
   }
 
   /**
-   * The place saved under this inbox's key by another tab, when there is one that can be read: what
-   * this tab wrote last is not read again (megabytes to parse at every message). @private
+   * The place saved under this inbox's key, when there is one that can be read: what this tab wrote
+   * last is not parsed again (megabytes at every message), and may hold another tab's higher place
+   * that it took in. @private
    */
   savedPlace() {
     try {
       const saved = this.options.storage?.getItem(this.key);
-      return saved && saved !== this.written ? readPlace(saved) : undefined;
+      if (saved && saved === this.written?.value) return this.written.place;
+      return saved ? readPlace(saved) : undefined;
     } catch {
       // Not to be read (restore() said so): overwritten.
       return undefined;

@@ -379,32 +379,57 @@ describe('NotificationInbox', () => {
     expect(reloaded.shown).toEqual([]);
   });
 
+  it('tries the most again a minute after storage refused, so a long-lived tab saves more once there is room', async () => {
+    let now = Date.now();
+    const clock = jest.spyOn(Date, 'now').mockImplementation(() => now);
+    try {
+      const storage = new MemoryStorage();
+      const saved = () => JSON.parse(storage.getItem('notify-inbox:u-1:default@http://gateway')!) as { messages: InboxMessage[] };
+      const { socket, inbox } = open(storage, 'u-1', range(1, 30));
+      storage.refusals = 100; // another page fills the quota: nothing fits, the place neither
+      await inbox.sync();
+      storage.refusals = 0; // room again
+      socket.held.push(message(31));
+      expect(await socket.sent('notification', [message(31)])).toEqual({ ok: true });
+      expect(saved().messages).toEqual([]);
+      now += 61_000;
+      socket.held.push(message(32));
+      expect(await socket.sent('notification', [message(32)])).toEqual({ ok: true });
+      expect(saved().messages.map((m) => m.seq)).toEqual(range(1, 32).map((m) => m.seq));
+    } finally {
+      clock.mockRestore();
+    }
+  });
+
   it('never moves back the place another tab saved, so a reload shows nothing again', async () => {
     const storage = new MemoryStorage();
     const saved = () => JSON.parse(storage.getItem('notify-inbox:u-1:default@http://gateway')!) as { lastSeq: number; messages: InboxMessage[] };
     // Two tabs of one page, one user and device: the first one's sync has no answer yet.
-    const behind = open(storage, 'u-1', range(1, 301));
+    const behind = open(storage, 'u-1', range(1, 302));
     behind.socket.answering = false;
     const ahead = open(storage, 'u-1', range(1, 300));
     await ahead.inbox.sync();
     expect(saved().lastSeq).toBe(300);
 
-    // The tab behind gets message 301, beyond its gap, and saves.
+    // The tab behind gets message 301, beyond its gap, and saves; then 302, and saves again over what
+    // it wrote itself, which holds the other tab's place.
     expect(await behind.socket.sent('notification', [message(301)])).toEqual({ ok: true });
     expect(behind.inbox.lastSeq).toBe(0);
     expect(saved().lastSeq).toBe(300);
-    expect(saved().messages.map((m) => m.seq)).toEqual(range(101, 301).map((m) => m.seq));
+    expect(await behind.socket.sent('notification', [message(302)])).toEqual({ ok: true });
+    expect(saved().lastSeq).toBe(300);
+    expect(saved().messages.map((m) => m.seq)).toEqual(range(101, 302).map((m) => m.seq));
 
-    const reloaded = open(storage, 'u-1', range(1, 301));
+    const reloaded = open(storage, 'u-1', range(1, 302));
     await reloaded.inbox.sync();
     expect(reloaded.shown).toEqual([]);
-    expect(reloaded.inbox.lastSeq).toBe(301);
+    expect(reloaded.inbox.lastSeq).toBe(302);
 
     // Its sync answered, the tab behind shows what it had not (another tab is another screen).
     behind.socket.release();
     await behind.inbox.sync();
-    expect(behind.shown).toHaveLength(301);
-    expect(saved().lastSeq).toBe(301);
+    expect(behind.shown).toHaveLength(302);
+    expect(saved().lastSeq).toBe(302);
   });
 
   it('tries a failed sync again, later and later, until it gets what was missed', async () => {
@@ -878,6 +903,24 @@ describe('NotificationInbox', () => {
       await restored.inbox.sync();
       expect(restored.socket.syncReadsAsked).toEqual([0, 2]);
       expect(restored.log).toEqual(['read m-1,m-2', 'read m-3']);
+    });
+
+    it('keeps the message place another tab saved when only the server’s read numbers were reset', async () => {
+      const storage = new MemoryStorage();
+      const saved = () => JSON.parse(storage.getItem('notify-inbox:u-1:default@http://gateway')!) as { lastSeq: number; lastReadSeq: number };
+      const tab = openReading(storage, range(1, 3), [['m-1'], ['m-2']]);
+      tab.socket.handlers.get('connect')!();
+      await tab.inbox.sync();
+      expect(saved()).toMatchObject({ lastSeq: 3, lastReadSeq: 2 });
+      // Another tab, further on, saves its place; then this one finds the read numbers reset.
+      const further = openReading(storage, range(1, 6), [['m-1'], ['m-2']]);
+      further.socket.handlers.get('connect')!();
+      await further.inbox.sync();
+      expect(saved()).toMatchObject({ lastSeq: 6, lastReadSeq: 2 });
+      tab.socket.readLog = [['m-3']];
+      await tab.inbox.sync();
+      expect(tab.log.at(-1)).toBe('read m-3');
+      expect(saved()).toMatchObject({ lastSeq: 6, lastReadSeq: 1 });
     });
 
     it('starts again from the first read when the server’s read numbers end below its own (a restored database)', async () => {

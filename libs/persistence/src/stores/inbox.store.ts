@@ -102,8 +102,8 @@ export class InboxStore {
       `SELECT message_id, read_seq FROM inbox_entries WHERE user_id = $1 AND read_seq > $2 ORDER BY read_seq, seq LIMIT $3`,
       [userId, afterReadSeq, limit + 1],
     );
-    // Numbers without a message left (a read of messages already read, or of messages past the
-    // retention period) end the page at the user's last number.
+    // Numbers without a message left (reads of messages past the retention period) end the page at
+    // the user's last number.
     if (rows.length <= limit) return { ids: rows.map((row) => row.message_id), lastReadSeq, hasMore: false };
     const cut = rows[limit]!.read_seq;
     const page = rows.filter((row) => Number(row.read_seq) < Number(cut));
