@@ -109,9 +109,9 @@ export class NotificationInbox {
     this.lastSeq = 0;
     /** The user's last read (on any device) that `onRead` has told of: `syncReads` asks for those after it. */
     this.lastReadSeq = 0;
-    /** How many messages counted in `lastSeq` the last save kept, and the fewest storage refused since the page loaded (see save()). */
-    /** @type {number | undefined} */
+    /** @type {number | undefined} how many messages counted in `lastSeq` the last save kept (see save()) */
     this.fitCounted = undefined;
+    /** The fewest counted messages storage refused to save, and when: remembered for REFUSAL_MEMORY_MS. */
     this.refusedCounted = SAVED_COUNTED + 1;
     this.refusedAt = -Infinity;
     /** @type {{ value: string, place: { lastSeq: number, lastReadSeq: number, messages: InboxMessage[] } } | undefined} what this tab saved last */
@@ -582,16 +582,7 @@ export class NotificationInbox {
       this.options.storage?.setItem(this.key, value);
       this.written = { value, place };
     };
-    // A refusal is remembered for a while only: storage may have room again (another page freed it).
-    if (Date.now() - this.refusedAt > REFUSAL_MEMORY_MS) this.refusedCounted = SAVED_COUNTED + 1;
-    /** @type {number[]} how many counted messages each try keeps: the most not refused lately, what fit last (when not far fewer), then halved down to none */
-    const counts = [Math.min(this.refusedCounted - 1, SAVED_COUNTED, counted.length)];
-    const fit = this.fitCounted;
-    let next = fit !== undefined && fit < counts[0] && fit >= Math.floor(counts[0] / 2) ? fit : Math.floor(counts[0] / 2);
-    while (counts[counts.length - 1] > 0) {
-      counts.push(next);
-      next = Math.floor(next / 2);
-    }
+    const counts = this.countsToTry(counted.length);
     const tries = counts.map((kept) => [...counted.slice(counted.length - kept), ...ahead]);
     // At the last, the place alone (then only the messages beyond a gap are shown again after a reload).
     if (ahead.length > 0) tries.push([]);
@@ -615,6 +606,24 @@ export class NotificationInbox {
     this.refusedCounted = 1;
     this.refusedAt = Date.now();
     this.status('error', `could not save the inbox: ${refusal?.message}`);
+  }
+
+  /**
+   * How many of the `available` counted messages each try of a save keeps: the most not refused
+   * lately, then what fit last (when not far fewer), then half as many again and again down to none.
+   * @private @param {number} available @returns {number[]}
+   */
+  countsToTry(available) {
+    // A refusal is remembered for a while only: storage may have room again (another page freed it).
+    if (Date.now() - this.refusedAt > REFUSAL_MEMORY_MS) this.refusedCounted = SAVED_COUNTED + 1;
+    const counts = [Math.min(this.refusedCounted - 1, SAVED_COUNTED, available)];
+    const fit = this.fitCounted;
+    let next = fit !== undefined && fit < counts[0] && fit >= Math.floor(counts[0] / 2) ? fit : Math.floor(counts[0] / 2);
+    while (counts[counts.length - 1] > 0) {
+      counts.push(next);
+      next = Math.floor(next / 2);
+    }
+    return counts;
   }
 
   /**
