@@ -1,4 +1,4 @@
-import { refusedDataState, writeIsolatingRefusals } from './refused-writes';
+import { refusedDataState, retryingDeadlocks, writeIsolatingRefusals } from './refused-writes';
 
 const databaseError = (code: string) => Object.assign(new Error(`database error ${code}`), { code });
 
@@ -67,5 +67,30 @@ describe('refusedDataState', () => {
     expect(refusedDataState({ driverError: { code: '22008' } })).toBe('22008');
     expect(refusedDataState(new Error('no code'))).toBeUndefined();
     expect(refusedDataState(null)).toBeUndefined();
+  });
+});
+
+describe('retryingDeadlocks', () => {
+  const failing = (codes: (string | undefined)[]) => {
+    let calls = 0;
+    const transaction = async () => {
+      const code = codes[calls++];
+      if (code === undefined) return `done after ${calls}`;
+      throw Object.assign(new Error(code), { driverError: { code } });
+    };
+    return { transaction, calls: () => calls };
+  };
+
+  it('runs a deadlock’s victim again, up to three times in all', async () => {
+    expect(await retryingDeadlocks(failing(['40P01', '40P01']).transaction)).toBe('done after 3');
+    const always = failing(['40P01', '40P01', '40P01', '40P01']);
+    await expect(retryingDeadlocks(always.transaction)).rejects.toThrow('40P01');
+    expect(always.calls()).toBe(3);
+  });
+
+  it('lets any other error through at once', async () => {
+    const other = failing(['23505']);
+    await expect(retryingDeadlocks(other.transaction)).rejects.toThrow('23505');
+    expect(other.calls()).toBe(1);
   });
 });

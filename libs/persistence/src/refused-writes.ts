@@ -39,9 +39,30 @@ export async function writeIsolatingRefusals<T, R>(write: (batch: T[]) => Promis
  * (54000, such as an index row too large). Otherwise undefined.
  */
 export function refusedDataState(error: unknown): string | undefined {
-  const carrier = error as { code?: unknown; driverError?: { code?: unknown } } | null;
-  const code = carrier?.code ?? carrier?.driverError?.code;
-  if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return undefined;
+  const code = sqlStateOf(error);
+  if (code === undefined) return undefined;
   if (code.startsWith('22') || (code.startsWith('23') && code !== '23505') || code === '54000') return code;
   return undefined;
+}
+
+/**
+ * Runs a transaction again, up to `attempts` times in all, when PostgreSQL chose it as a deadlock's
+ * victim (40P01): the other transaction has gone on, and this one, run again, goes through. For a
+ * write not on a path that retries on its own (a browser's `read` is answered, not retried).
+ */
+export async function retryingDeadlocks<T>(transaction: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await transaction();
+    } catch (error) {
+      if (sqlStateOf(error) !== '40P01' || attempt >= attempts) throw error;
+    }
+  }
+}
+
+/** The SQLSTATE of a PostgreSQL error, from pg or through TypeORM's wrapper. */
+function sqlStateOf(error: unknown): string | undefined {
+  const carrier = error as { code?: unknown; driverError?: { code?: unknown } } | null;
+  const code = carrier?.code ?? carrier?.driverError?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
 }

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { Client } from 'pg';
+import { eventually } from '@notify/testing';
 import { createDataSource } from '../data-source';
 import { migratedDatabase } from '../migrated-database.spec-helper';
 import { InboxStore } from './inbox.store';
@@ -102,6 +104,39 @@ describe('InboxStore.markRead', () => {
     expect(events.map((e) => e.status)).toEqual(['read']);
     const [row] = (await database.dataSource().query(`SELECT status, last_error, delivered_at FROM deliveries`)) as { status: string; last_error: string | null; delivered_at: Date | null }[];
     expect(row).toEqual({ status: 'read', last_error: null, delivered_at: expect.any(Date) });
+  });
+
+  it('runs a read again when PostgreSQL chose it as a deadlock’s victim', async () => {
+    const createdAt = new Date(Date.now() - HOUR);
+    const planned = plannedMessage('r-deadlock', createdAt, [plannedDelivery(createdAt)]);
+    await new IngestStore(database.dataSource()).ingest([planned]);
+    const deadlocks = async () =>
+      Number(((await database.dataSource().query(`SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()`)) as { deadlocks: string }[])[0]!.deadlocks);
+    const before = await deadlocks();
+    // Another transaction (an acknowledgement's, say) holds the delivery; its own deadlock check comes
+    // late, so the read's comes first and makes the read the victim.
+    const other = new Client({ connectionString: database.url() });
+    await other.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query(`SET LOCAL deadlock_timeout = '60s'`);
+      await other.query(`UPDATE deliveries SET updated_at = now() WHERE message_id = $1`, [planned.id]);
+      const reading = new InboxStore(database.dataSource()).markRead('u-1', [planned.id]);
+      // The read has marked the inbox entry and waits for the delivery; the other then wants the entry.
+      await eventually(
+        () => database.dataSource().query(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE deliveries%'`),
+        (rows: unknown[]) => rows.length === 1,
+      );
+      await other.query(`UPDATE inbox_entries SET read_at = read_at WHERE user_id = 'u-1'`);
+      await other.query('COMMIT');
+      const { read } = await reading;
+      expect(read).toEqual([planned.id]);
+    } finally {
+      await other.end();
+    }
+    const [row] = (await database.dataSource().query(`SELECT status FROM deliveries WHERE message_id = $1`, [planned.id])) as { status: string }[];
+    expect(row).toEqual({ status: 'read' });
+    await eventually(deadlocks, (count) => count > before);
   });
 });
 

@@ -5,6 +5,7 @@ import { recordedOutcomeOf } from './recorded-outcome';
 import { DELIVERY_KEYS, deliveryKeys, inKeysRange, keyedParams, keysOfIds } from './delivery-keys';
 import { withUrl } from './delivery-jobs';
 import { queryRows, selectJsonRows } from './rows';
+import { retryingDeadlocks } from '../refused-writes';
 
 export type InboxPage = { messages: InboxMessage[]; lastSeq: number; hasMore: boolean } | { notModified: true; lastSeq: number };
 export type ReadsPage = { ids: string[]; lastReadSeq: number; hasMore: boolean } | { notModified: true; lastReadSeq: number };
@@ -119,6 +120,12 @@ export class InboxStore {
     // A message id names its week: only that partition of the user's inbox is read (an id the platform did not make is in no inbox).
     const keys = keysOfIds(messageIds);
     if (keys.length === 0) return { read: [], events: [] };
+    // Its deliveries' rows are locked in no set order, as an acknowledgement's are: a read of many
+    // overlapping an acknowledged resend batch can deadlock, and is then run again.
+    return retryingDeadlocks(() => this.markReadOnce(userId, keys));
+  }
+
+  private markReadOnce(userId: string, keys: ReturnType<typeof keysOfIds>): Promise<{ read: string[]; events: RecordedOutcome[] }> {
     return this.dataSource.transaction(async (tx) => {
       // The user's read counter stays locked until the commit: the next read of this user takes its
       // number only once this one is visible, so numbers become visible in their order. Locked first,
