@@ -19,7 +19,7 @@ describe('InboxStore.after', () => {
     return plannedMessage(requestId, createdAt, [plannedDelivery(createdAt)], { expiresAt, contents: [{ locale: 'en', title, body: 'b' }] });
   };
 
-  it('leaves out a message past its expiry, pages over the gap it leaves, and reports the last number', async () => {
+  it('leaves out a message past its expiry, pages over the gap it leaves, and reports the end of a page that has more, then the last number', async () => {
     await new IngestStore(database.dataSource()).ingest([
       message('r-kept', 'kept', null),
       message('r-expired', 'expired', new Date(Date.now() - 60_000)),
@@ -30,9 +30,10 @@ describe('InboxStore.after', () => {
     const all = await inbox.after('u-1', 0, 10);
     expect(all).toEqual({ messages: [expect.objectContaining({ seq: 1, title: 'kept' }), expect.objectContaining({ seq: 3, title: 'expires later' })], lastSeq: 3, hasMore: false });
 
+    // A client asks again with the `lastSeq` of a page that has more: the page's end.
     const first = await inbox.after('u-1', 0, 1);
-    expect(first).toEqual({ messages: [expect.objectContaining({ seq: 1 })], lastSeq: 3, hasMore: true });
-    const second = await inbox.after('u-1', 1, 1);
+    expect(first).toEqual({ messages: [expect.objectContaining({ seq: 1 })], lastSeq: 1, hasMore: true });
+    const second = await inbox.after('u-1', first.lastSeq, 1);
     expect(second).toEqual({ messages: [expect.objectContaining({ seq: 3 })], lastSeq: 3, hasMore: false });
     expect(await inbox.after('u-1', 3, 1)).toEqual({ notModified: true, lastSeq: 3 });
   });
@@ -48,8 +49,8 @@ describe('InboxStore.after', () => {
     const inbox = new InboxStore(database.dataSource());
 
     const first = await inbox.after('u-large', 0, 500);
-    expect(first).toEqual({ messages: [1, 2, 3].map((seq) => expect.objectContaining({ seq })), lastSeq: 5, hasMore: true });
-    const second = await inbox.after('u-large', 3, 500);
+    expect(first).toEqual({ messages: [1, 2, 3].map((seq) => expect.objectContaining({ seq })), lastSeq: 3, hasMore: true });
+    const second = await inbox.after('u-large', first.lastSeq, 500);
     expect(second).toEqual({ messages: [4, 5].map((seq) => expect.objectContaining({ seq })), lastSeq: 5, hasMore: false });
   });
 
@@ -79,7 +80,7 @@ describe('InboxStore.after', () => {
     try {
       const page = await new InboxStore(counted).after('u-heavy', 0, 500);
       expect((page as { messages: { seq: number }[] }).messages.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5, 6]);
-      expect(page).toMatchObject({ lastSeq: 40, hasMore: true });
+      expect(page).toMatchObject({ lastSeq: 6, hasMore: true });
       // The sequence, then the page: its 6 messages and none of the 34 after them.
       expect(received).toEqual([1, 6]);
     } finally {

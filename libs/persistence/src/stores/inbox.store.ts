@@ -39,7 +39,8 @@ export class InboxStore {
    * number is a gap, as a message past the retention period leaves one. A message's link is its
    * tracked link (of the user's websocket delivery) when clicks are tracked (`links`). A page ends
    * early, `hasMore` set, once its messages reach `maxBytes`: as sent, or earlier as stored (every
-   * locale's text counted, the data as compressed).
+   * locale's text counted, the data as compressed). `lastSeq` is the page's last number while
+   * `hasMore` is set, else the user's last number (past gaps the page cannot show).
    */
   async after(userId: string, afterSeq: number, limit: number, links?: ClickLinks | null, maxBytes = MAX_PAGE_BYTES): Promise<InboxPage> {
     const [sequence] = await queryRows<{ last_seq: string }>(this.dataSource, 'SELECT last_seq FROM inbox_sequences WHERE user_id = $1', [userId]);
@@ -72,6 +73,7 @@ export class InboxStore {
       [userId, afterSeq, limit + 1, maxBytes],
     );
     const page = withinBytes(rows.slice(0, limit), maxBytes);
+    const hasMore = Number(rows[0]?.fetched ?? 0) > page.length;
     return {
       messages: page.map((row) => ({
         id: row.message_id,
@@ -83,8 +85,10 @@ export class InboxStore {
         ...withUrl(row.delivery_id ? outgoingLink(links, row.delivery_id, row.url ?? undefined) : row.url),
         createdAt: row.created_at.toISOString(),
       })),
-      lastSeq,
-      hasMore: Number(rows[0]?.fetched ?? 0) > page.length,
+      // A page that stops early ends at its last message: a client asks again with `lastSeq` while
+      // `hasMore` is set, and the user's last number would skip the rest.
+      lastSeq: hasMore ? Number(page.at(-1)!.seq) : lastSeq,
+      hasMore,
     };
   }
 
