@@ -198,6 +198,11 @@ describe('per-app loaders', () => {
       expect(config.jwtSecret).toBeUndefined();
     });
 
+    it('accepts a PKCS#1 public key', () => {
+      const pkcs1 = '-----BEGIN RSA PUBLIC KEY-----\nMIIBCgKCAQEA\n-----END RSA PUBLIC KEY-----\n';
+      expect(loadRealtimeGatewayConfig({ JWT_PUBLIC_KEY: pkcs1 }).jwtPublicKey).toBe(pkcs1);
+    });
+
     it('rejects a public key that is not a PEM public key, without showing what it got (the private key, pasted by mistake)', () => {
       const privateKey = '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg\n-----END PRIVATE KEY-----\n';
       const error = configError(() => loadRealtimeGatewayConfig({ JWT_PUBLIC_KEY: privateKey }));

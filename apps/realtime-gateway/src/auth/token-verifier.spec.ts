@@ -1,4 +1,5 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { loadRealtimeGatewayConfig } from '@notify/config';
 import { ErrorCode } from '@notify/contracts';
 import jwt from 'jsonwebtoken';
 import { TokenRejected, TokenVerifier } from './token-verifier';
@@ -137,6 +138,13 @@ describe('TokenVerifier', () => {
 
     it('rejects a missing token', () => {
       expect(rejection(() => verifier.verify(undefined)).message).toBe('a token is required');
+    });
+
+    it('takes the public key in PKCS#1 form too (BEGIN RSA PUBLIC KEY)', () => {
+      const pkcs1 = createPublicKey(keys.publicKey).export({ type: 'pkcs1', format: 'pem' }).toString();
+      expect(loadRealtimeGatewayConfig({ JWT_PUBLIC_KEY: pkcs1 }).jwtPublicKey).toBe(pkcs1);
+      const token = jwt.sign({ sub: 'u-42' }, keys.privateKey, { algorithm: 'RS256', expiresIn: 600 });
+      expect(new TokenVerifier({ jwtPublicKey: pkcs1 }).verify(token).userId).toBe('u-42');
     });
 
     it('rejects a token signed with another private key', () => {

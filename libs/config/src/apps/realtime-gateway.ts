@@ -30,7 +30,13 @@ export const realtimeGatewaySettings = {
     { sensitive: true },
   ),
   // Sensitive although public: the value that fails is likely the private key, pasted by mistake.
-  jwtPublicKey: setting('JWT_PUBLIC_KEY', z.string().includes('BEGIN PUBLIC KEY').optional(), 'PEM public key that checks RS256 browser tokens (with `JWT_SECRET` too, HS256 tokens are still taken)', { sensitive: true }),
+  // SPKI (`BEGIN PUBLIC KEY`) or PKCS#1 (`BEGIN RSA PUBLIC KEY`, as `openssl rsa -RSAPublicKey_out` writes it).
+  jwtPublicKey: setting(
+    'JWT_PUBLIC_KEY',
+    z.string().regex(/-----BEGIN (RSA )?PUBLIC KEY-----/, 'a PEM public key (BEGIN PUBLIC KEY or BEGIN RSA PUBLIC KEY)').optional(),
+    'PEM public key that checks RS256 browser tokens (with `JWT_SECRET` too, HS256 tokens are still taken)',
+    { sensitive: true },
+  ),
   allowedOrigins: setting('GATEWAY_ALLOWED_ORIGINS', origins(''), 'Origins allowed to open a Socket.IO connection; empty allows any'),
   ackTimeoutMs: setting('GATEWAY_ACK_TIMEOUT_MS', timerMs(10_000), 'How long a client has to acknowledge a message'),
   outcomeGraceMs: setting(
