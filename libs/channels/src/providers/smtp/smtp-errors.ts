@@ -66,6 +66,7 @@ const SESSION_COMMANDS = new Set(['CONN', 'EHLO', 'HELO', 'LHLO', 'RSET', 'NOOP'
  */
 function permanentCodeOf(code: string | undefined, command: string | undefined, reply: number, response: string | undefined): ProviderErrorCode {
   if (reply === 530 || (command !== undefined && SESSION_COMMANDS.has(command))) return ProviderErrorCode.Misconfigured;
+  if (MAILBOX_FULL.test(response ?? '') || (reply === 552 && command === 'RCPT TO')) return ProviderErrorCode.Deferred;
   if (code !== 'EENVELOPE') return blamesTheInstallation(response) ? ProviderErrorCode.Misconfigured : ProviderErrorCode.Rejected;
   if (command !== 'RCPT TO') return ProviderErrorCode.Misconfigured;
   if (blamesTheInstallation(response)) return ProviderErrorCode.Misconfigured;
@@ -83,6 +84,13 @@ function blamesTheInstallation(response: string | undefined): boolean {
   return SENDER_STATUS.test(text) || SENDER_AUTHENTICATION.test(words) || NOT_THE_RECIPIENT.test(words);
 }
 
+/**
+ * RFC 3463's X.2.2, a full mailbox, which it calls a persistent transient failure: the user may make
+ * room, so it is put off (greylisting's wait), not taken for a bad address, even given with a 5xx
+ * (Dovecot's and Exchange's quota refusals), at RCPT TO or at the end of DATA. A bare 552 at RCPT TO
+ * is read the same way, as RFC 5321 (4.5.3.1.10) asks of a client.
+ */
+const MAILBOX_FULL = /^\d{3}[ -]5\.2\.2\b/;
 /** RFC 3463's X.1.7 and X.1.8: the sender's mailbox or its system is refused. */
 const SENDER_STATUS = /^\d{3}[ -][45]\.1\.[78]\b/;
 /**

@@ -178,6 +178,27 @@ describe('SMTP email provider', () => {
     expect(server.mails.map((mail) => mail.to)).toEqual([['bob@example.org']]);
   });
 
+  it('puts off a full mailbox, even refused with a 5xx, rather than taking the address for a bad one', async () => {
+    await start(undefined, undefined, 3);
+    server.rejectRecipient(TO, 552, '5.2.2 <alice@example.com>: Recipient address rejected: Mailbox full');
+    expect(await failureOf(provider.send({ to: TO, subject: 's', text: 'x' }))).toMatchObject({ kind: 'transient', code: 'deferred', status: 552 });
+    server.rejectRecipient('bob@example.org', 552, 'Requested mail action aborted: exceeded storage allocation');
+    expect(await failureOf(provider.send({ to: 'bob@example.org', subject: 's', text: 'x' }))).toMatchObject({ kind: 'transient', code: 'deferred', status: 552 });
+    server.rejectText('over-quota', 552, '5.2.2 Quota exceeded (mailbox for user is full)');
+    expect(await failureOf(provider.send({ to: 'carl@example.org', subject: 'over-quota', text: 'x' }))).toMatchObject({ kind: 'transient', code: 'deferred', status: 552 });
+    // The end of DATA too long for the mail is the message's, not the mailbox's.
+    server.rejectText('too-big', 552, '5.3.4 Message size exceeds fixed maximum message size');
+    expect(await failureOf(provider.send({ to: 'carl@example.org', subject: 'too-big', text: 'x' }))).toMatchObject({ kind: 'permanent', code: 'rejected', status: 552 });
+    expect(server.mails).toHaveLength(0);
+  });
+
+  it('waits longer than other providers for a relay that answers the end of a mail late (a content scan)', async () => {
+    await start();
+    server.dataDelayMs = 10_500;
+    await provider.send({ to: TO, subject: 'scanned', text: 'x' });
+    expect(server.mails).toHaveLength(1);
+  }, 30_000);
+
   it('takes a 4xx at RCPT TO that names the sender or the client for the server’s trouble, not the address’s', async () => {
     await start();
     server.rejectRecipient(TO, 450, '4.1.8 <notify@example.com>: Sender address rejected: Domain not found');
