@@ -27,13 +27,15 @@ WORKDIR /app
 
 # ---------------------------------------------------------------------------------------------
 # manifests: only the package.json files (root and every workspace) and the lockfile, at their
-# paths. The dependency layer below then stays cached until one of them changes.
+# paths, and patches/ (fixes to dependencies that npm ci applies after installing them: patch-package,
+# package.json's postinstall). The dependency layer below then stays cached until one of them changes.
 FROM base AS manifests
 COPY . /src
 RUN mkdir /manifests \
  && cd /src \
  && find . -name node_modules -prune -o \( -name package.json -o -name package-lock.json \) -type f -print \
-      | xargs -r cp --parents --target-directory=/manifests
+      | xargs -r cp --parents --target-directory=/manifests \
+ && cp -r patches /manifests/patches
 
 # ---------------------------------------------------------------------------------------------
 # deps: the full install (dev dependencies included: @swc-node/register and @swc/core compile the

@@ -418,6 +418,14 @@ describe('the image', () => {
     expect(['root', '0']).not.toContain(user);
   });
 
+  it('installs with the fixes to dependencies in patches/, which npm ci applies (postinstall)', () => {
+    const scripts = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+    expect(scripts.postinstall).toBe('patch-package');
+    expect(existsSync(join(ROOT, 'patches'))).toBe(true);
+    // The install stage sees only what the manifests stage copied for it.
+    expect(dockerfile).toMatch(/cp -r patches \/manifests\/patches/);
+  });
+
   it('keeps dependencies, caches and build output out of the build context', () => {
     const ignored = readFileSync(join(ROOT, '.dockerignore'), 'utf8')
       .split('\n')
