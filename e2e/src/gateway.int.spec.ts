@@ -185,6 +185,20 @@ describe('realtime gateway', () => {
     expect(delivery).toEqual({ status: 'failed', last_error: 'ack_timeout' });
   });
 
+  it('forgets an acknowledgement another gateway waited for in vain, on the gateway holding the connection too', async () => {
+    const edgePort = await platform.addEdgeGateway();
+    const userId = uniqueId('silent-edge');
+    const socket = await platform.connect(userId, { port: edgePort });
+    const received: string[] = [];
+    socket.on('notification', (message) => void received.push(message.title));
+    await note(userId, 'unacknowledged through the cluster');
+    await eventually(() => websocketDelivery(userId, 'unacknowledged through the cluster'), (d) => d?.status === 'failed');
+    expect(received).toEqual(['unacknowledged through the cluster']);
+    // socket.io forgot it at the timeout only on the emitting gateway: the edge kept the callback and its message.
+    await eventually(async () => platform.owedAcknowledgements(edgePort, userId), (owed) => owed === 0);
+    expect(socket.connected).toBe(true);
+  });
+
   it('records client_error when every device answers with an error, and delivered once one stores it', async () => {
     const userId = uniqueId('refusing');
     const full = await platform.connect(userId, { deviceId: 'full' });

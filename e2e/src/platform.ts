@@ -105,6 +105,13 @@ export class RunningPlatform {
     busyClusterConnections(this.consumingGatewayApp!, queries, seconds);
   }
 
+  /** The acknowledgements the gateway listening on `port` still waits for from its connections of `userId` (socket.io's own record). */
+  owedAcknowledgements(port: number, userId: string): number {
+    const gateway = port === this.gatewayPort ? this.consumingGatewayApp! : this.edgeGateways.get(port)!;
+    const namespace = (gateway.get(RealtimeServer) as unknown as { namespace: { sockets: Map<string, { data: { userId: string }; acks: Map<number, unknown> }> } }).namespace;
+    return [...namespace.sockets.values()].filter((socket) => socket.data.userId === userId).reduce((owed, socket) => owed + socket.acks.size, 0);
+  }
+
   tokenFor(userId: string, expiresIn = '1h'): string {
     return jwt.sign({ sub: userId }, this.jwtSecret, { algorithm: 'HS256', expiresIn } as jwt.SignOptions);
   }

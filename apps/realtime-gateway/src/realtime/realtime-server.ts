@@ -16,6 +16,7 @@ import { APP_LOGGER, type AppLogger } from '@notify/observability';
 import { TokenRejected, TokenVerifier } from '../auth/token-verifier';
 import { InboxRequests, type NotificationSocket, type SocketData } from './inbox-requests';
 import { listeningPool, type ListeningPool } from './listening-pool';
+import { forgettingRelayedAcks } from './relayed-acks';
 import { userRoom } from './rooms';
 
 type InterServerEvents = Record<string, never>;
@@ -125,12 +126,14 @@ export class RealtimeServer implements OnApplicationBootstrap, BeforeApplication
       this.io.adapter(
         // Listening (again), it announces itself, and the other gateways answer at once: they are
         // in its cluster again before its emits count their clients.
-        createAdapter((this.listening = listeningPool(this.adapterPool, this.logger, () => this.announce())), {
-          errorHandler: (err) => this.logger.warn({ err }, 'socket.io adapter error'),
-          // PostgreSQL refuses a NOTIFY payload of 8,000 bytes or more; the adapter's default threshold
-          // (8000, compared with >) let a message of exactly 8,000 bytes be refused instead of attached.
-          payloadThreshold: 7_999,
-        }),
+        forgettingRelayedAcks(
+          createAdapter((this.listening = listeningPool(this.adapterPool, this.logger, () => this.announce())), {
+            errorHandler: (err) => this.logger.warn({ err }, 'socket.io adapter error'),
+            // PostgreSQL refuses a NOTIFY payload of 8,000 bytes or more; the adapter's default threshold
+            // (8000, compared with >) let a message of exactly 8,000 bytes be refused instead of attached.
+            payloadThreshold: 7_999,
+          }),
+        ),
       );
     }
     const namespace = this.io.of(REALTIME_NAMESPACE);
