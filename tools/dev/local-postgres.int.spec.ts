@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { Client } from 'pg';
 import { MIGRATIONS, runMigrations } from '@notify/persistence';
 import { eventually, freePort } from '@notify/testing';
-import { provideDatabase } from './local-postgres';
+import { provideDatabase, refusalOf } from './local-postgres';
 
 const ROOT = resolve(__dirname, '../..');
 
@@ -60,6 +60,9 @@ describe('PostgreSQL for npm start', () => {
       expect(listening[0]!.listen_addresses).toBe('127.0.0.1');
       expect(rows.map((r) => r.table_name)).toEqual(['deliveries', 'messages', 'recipients']);
       expect(version[0]!.server_version).toMatch(/^18\./);
+      // A server that asks for a password is told apart from no server at all (npm start says which).
+      expect(await refusalOf({ host: '127.0.0.1', port, user: 'postgres' })).toBe(`PostgreSQL on 127.0.0.1:${port} refused user postgres without a password (28P01)`);
+      expect(await refusalOf({ host: '127.0.0.1', port: await freePort(), user: 'postgres' })).toMatch(/^no PostgreSQL on 127\.0\.0\.1:\d+$/);
     } finally {
       child.kill('SIGTERM');
       expect(await exited).toBe(0);

