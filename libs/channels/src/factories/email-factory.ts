@@ -7,14 +7,6 @@ import { EmailDriverSchema, type EmailDriverConfig } from './email-config';
 import { resolveLimits } from './limits-config';
 import { resolveSecret } from './secret-source';
 
-/**
- * An SMTP send's default time, longer than other providers' (10 s): a relay that scans the mail
- * answers its end late, and a mail timed out there may have been accepted, so its retry is a second
- * copy (RFC 5321 asks clients to wait minutes for that answer). Short enough that a claim's 100 mails
- * over the default 5 connections end within the claim's 10-minute lease.
- */
-export const SMTP_TIMEOUT_MS = 25_000;
-
 /** Builds the email provider `config.driver` names; the SMTP password is read here, once. */
 export function createEmailProvider(config: EmailDriverConfig = { driver: 'log' }, deps: ChannelDeps = {}): EmailChannelProvider {
   const parsed = parseChannelConfig('email', EmailDriverSchema, config);
@@ -23,7 +15,7 @@ export function createEmailProvider(config: EmailDriverConfig = { driver: 'log' 
     case 'log':
       return new LogEmailProvider(deps.log ?? silentLog, clock);
     case 'smtp': {
-      const limits = resolveLimits({ timeoutMs: SMTP_TIMEOUT_MS, ...parsed.limits });
+      const limits = resolveLimits(parsed.limits);
       const password = parsed.user === undefined ? undefined : resolveSecret('email', 'smtp.password', parsed.password, parsed.passwordFile);
       return new SmtpProvider(
         {

@@ -192,13 +192,6 @@ describe('SMTP email provider', () => {
     expect(server.mails).toHaveLength(0);
   });
 
-  it('waits longer than other providers for a relay that answers the end of a mail late (a content scan)', async () => {
-    await start();
-    server.dataDelayMs = 10_500;
-    await provider.send({ to: TO, subject: 'scanned', text: 'x' });
-    expect(server.mails).toHaveLength(1);
-  }, 30_000);
-
   it('takes a 4xx at RCPT TO that names the sender or the client for the server’s trouble, not the address’s', async () => {
     await start();
     server.rejectRecipient(TO, 450, '4.1.8 <notify@example.com>: Sender address rejected: Domain not found');
