@@ -89,17 +89,22 @@ export async function loadEmbeddedPostgres(): Promise<typeof import('embedded-po
 
 /** Why the server at `settings` cannot be used without a password, or undefined when it can. */
 export async function refusalOf(settings: { host: string; port: number; user: string }): Promise<string | undefined> {
-  const client = new Client({ ...settings, database: 'postgres', connectionTimeoutMillis: 2_000 });
+  // Whether the server asked for a password (Debian's default for TCP): with SCRAM, pg refuses an
+  // empty one on its own side, with no SQLSTATE to tell it from no server.
+  let asked = false;
+  const password = (): string => {
+    asked = true;
+    return '';
+  };
+  const client = new Client({ ...settings, database: 'postgres', connectionTimeoutMillis: 2_000, password });
   const where = `${settings.host}:${settings.port}`;
   try {
     await client.connect();
     return undefined;
   } catch (error) {
-    // A server that answers but asks for a password (Debian's default for TCP) is not "no server".
+    if (asked) return `PostgreSQL on ${where} asks user ${settings.user} for a password`;
     const code = (error as { code?: unknown }).code;
-    return typeof code === 'string' && code.startsWith('28')
-      ? `PostgreSQL on ${where} refused user ${settings.user} without a password (${code})`
-      : `no PostgreSQL on ${where}`;
+    return typeof code === 'string' && code.startsWith('28') ? `PostgreSQL on ${where} refused user ${settings.user} (${code})` : `no PostgreSQL on ${where}`;
   } finally {
     await client.end().catch(() => undefined);
   }
