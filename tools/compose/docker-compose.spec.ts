@@ -420,7 +420,7 @@ describe('the image', () => {
 
   it('installs with the fixes to dependencies in patches/, which npm ci applies (postinstall)', () => {
     const scripts = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
-    expect(scripts.postinstall).toBe('patch-package');
+    expect(scripts.postinstall).toBe('patch-package --error-on-fail');
     expect(existsSync(join(ROOT, 'patches'))).toBe(true);
     // The install stage sees only what the manifests stage copied for it.
     expect(dockerfile).toMatch(/cp -r patches \/manifests\/patches/);

@@ -77,7 +77,10 @@ class SocketDouble {
     const lastSeq = this.held.reduce((last, m) => Math.max(last, m.seq), 0);
     if (payload.afterSeq >= lastSeq) return answer(null, { notModified: true, lastSeq });
     const after = this.held.filter((m) => m.seq > payload.afterSeq);
-    answer(null, { messages: after.slice(0, payload.limit), lastSeq, hasMore: after.length > payload.limit });
+    const page = after.slice(0, payload.limit);
+    const hasMore = after.length > payload.limit;
+    // As the gateway answers: a page that has more ends at its last message.
+    answer(null, { messages: page, lastSeq: hasMore ? page[page.length - 1]!.seq : lastSeq, hasMore });
   }
   /** Socket.IO's `active`: false once the server refused the connection or ended it. */
   active = true;
