@@ -23,6 +23,8 @@ export const DeliveryJobSchema = z.object({
     seq: z.number().int().positive().nullable(),
     /** Set by the resend poller on a push job whose `data` no push could carry (`PUSH_DATA_BYTES`): left out of the record, and the push says so. */
     dataOmitted: z.literal(true).optional(),
+    /** Set on the push the channel worker makes of a resend batch: how many messages it stands for (their ids in `data.messageIds`). */
+    summaryOf: z.number().int().positive().optional(),
   }),
 });
 export type DeliveryJob = z.infer<typeof DeliveryJobSchema>;
@@ -37,9 +39,10 @@ export const PUSH_DATA_BYTES = 2_200;
 export const MAX_BATCH_JOBS = 1000;
 
 /**
- * A record on `notify.deliver.websocket` that carries all of one receiver's pending messages at
+ * A record on `notify.deliver.<channel>` that carries all of one receiver's pending messages at
  * once (the resend poller's batch): the gateway emits them as one `notifications` event with one
- * acknowledgement.
+ * acknowledgement; the channel worker sends each device one summary push, and an SMS or email
+ * digest when the route asks for one.
  */
 export const DeliveryBatchSchema = z.object({
   userId: z.string(),

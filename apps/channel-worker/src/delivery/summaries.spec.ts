@@ -8,6 +8,9 @@ describe('summaryTitle', () => {
     expect(summaryTitle('en-US', 1)).toBe('1 new message');
     expect(summaryTitle('en', 3)).toBe('3 new messages');
     expect(summaryTitle('zh-CN', 3)).toBe('3 条新消息');
+    // Traditional characters for a reader of them, named or likely, as the routes' locales are matched.
+    expect(['zh-TW', 'zh-HK', 'zh-Hant', 'zh-Hant-CN'].map((locale) => summaryTitle(locale, 3))).toEqual(Array(4).fill('3 則新訊息'));
+    expect(['zh', 'zh-SG', 'zh-Hans-HK'].map((locale) => summaryTitle(locale, 3))).toEqual(Array(3).fill('3 条新消息'));
     expect(summaryTitle('de', 2)).toBe('2 neue Nachrichten');
     expect(summaryTitle('pt-BR', 4)).toBe('4 new messages');
   });
@@ -33,7 +36,7 @@ describe('summarize', () => {
     const { sends, members } = summarize([], [[...phone, ...tablet]]);
     expect(sends).toHaveLength(2);
     const summary = sends.find((s) => s.endpoint === 'apns:u-1/phone')!;
-    expect(summary.message).toMatchObject({ title: '3 new messages', body: 'Title 3', data: { messageIds: ['m-1', 'm-2', 'm-3'] } });
+    expect(summary.message).toMatchObject({ title: '3 new messages', body: 'Title 3', data: { messageIds: ['m-1', 'm-2', 'm-3'] }, summaryOf: 3 });
     expect(members.get(summary.deliveryId)!.map((j) => j.deliveryId).sort()).toEqual(phone.map((j) => j.deliveryId).sort());
     expect(sends.find((s) => s.endpoint === 'apns:u-1/tablet')).toBe(tablet[0]);
   });
@@ -45,6 +48,10 @@ describe('summarize', () => {
     // The newest (3) expires in ten minutes: the summary must not, or the offline phone loses message 1 for good.
     expect(summaryOf(job(1), job(2, { expiresAt: later }), job(3, { expiresAt: soon })).expiresAt).toBeNull();
     expect(summaryOf(job(1, { expiresAt: later }), job(2, { expiresAt: soon })).expiresAt).toBe(later);
+    // It shows the newest text that lives as long as it does, never one a late phone would show past its expiry.
+    expect(summaryOf(job(1), job(2, { expiresAt: later }), job(3, { expiresAt: soon })).message.body).toBe('Title 1');
+    expect(summaryOf(job(1, { expiresAt: later }), job(2, { expiresAt: soon })).message.body).toBe('Title 1');
+    expect(summaryOf(job(1, { expiresAt: soon }), job(2, { expiresAt: '2026-11-23T10:00:00Z' }), job(3, { expiresAt: soon })).message.body).toBe('Title 2');
     expect(summaryOf(job(1, { priority: 'high' }), job(2, { priority: 'low' })).priority).toBe('high');
     expect(summaryOf(job(1, { priority: 'low' }), job(2, { priority: 'normal' })).priority).toBe('normal');
   });

@@ -6,6 +6,7 @@ import { shortened } from '@notify/channels';
 const TITLES: Record<string, string> = {
   en: '{count, plural, one {# new message} other {# new messages}}',
   zh: '{count} 条新消息',
+  'zh-Hant': '{count} 則新訊息',
   de: '{count, plural, one {# neue Nachricht} other {# neue Nachrichten}}',
   es: '{count, plural, one {# mensaje nuevo} other {# mensajes nuevos}}',
   fr: '{count, plural, one {# nouveau message} other {# nouveaux messages}}',
@@ -20,9 +21,19 @@ const TITLES: Record<string, string> = {
  */
 export function summaryTitle(locale: string, count: number): string {
   const language = locale.trim().toLowerCase().split(/[-_,;. ]/)[0]!;
-  const pattern = TITLES[language];
+  const tag = localeTag(locale);
+  const pattern = TITLES[language === 'zh' && tag !== undefined && writesTraditional(tag) ? 'zh-Hant' : language];
   if (!pattern) return formatTitle(TITLES['en']!, 'en', count);
-  return formatTitle(pattern, localeTag(locale) ?? language, count);
+  return formatTitle(pattern, tag ?? language, count);
+}
+
+/** Chinese in Traditional characters, named (zh-Hant) or likely (zh-TW, zh-HK, zh-MO), as the routes' locale matching reads it. */
+function writesTraditional(tag: string): boolean {
+  try {
+    return new Intl.Locale(tag).maximize().script === 'Hant';
+  } catch {
+    return false;
+  }
 }
 
 function formatTitle(pattern: string, locale: string, count: number): string {
@@ -117,15 +128,20 @@ export const PUSH_SUMMARY_BODY_CHARS = 200;
 function summaryJob(ordered: DeliveryJob[]): DeliveryJob {
   const latest = ordered[ordered.length - 1]!;
   const title = summaryTitle(latest.locale, ordered.length);
-  const body = latest.channel === 'push' ? shortened(latest.message.title || latest.message.body, PUSH_SUMMARY_BODY_CHARS) : ordered.map(digestLine).join('\n');
+  // It stands for every message in it: it lives as long as the longest-lived (a push's time to live,
+  // past which the vendor drops it) and goes with the most urgent one's priority. A push shows the
+  // newest text that lives as long as it does: an earlier-expiring message's would be shown after
+  // its expiry by a phone that comes online late.
+  const expiresAt = latestExpiry(ordered);
+  const livesAsLong = (job: DeliveryJob): boolean => (job.expiresAt === null ? expiresAt === null : expiresAt !== null && Date.parse(job.expiresAt) === Date.parse(expiresAt));
+  const shown = ordered.findLast(livesAsLong) ?? latest;
+  const body = latest.channel === 'push' ? shortened(shown.message.title || shown.message.body, PUSH_SUMMARY_BODY_CHARS) : ordered.map(digestLine).join('\n');
   return {
     ...latest,
-    // It stands for every message in it: it lives as long as the longest-lived (a push's time to live,
-    // past which the vendor drops it) and goes with the most urgent one's priority.
-    expiresAt: latestExpiry(ordered),
+    expiresAt,
     priority: ordered.reduce((most, job) => (PRIORITY_RANK[job.priority] > PRIORITY_RANK[most] ? job.priority : most), latest.priority),
     // No link: a summary stands for several messages, each with its own (the app opens them from its inbox).
-    message: { id: latest.message.id, seq: latest.message.seq, type: latest.message.type, createdAt: latest.message.createdAt, title, body, data: { messageIds: ordered.map((job) => job.message.id) } },
+    message: { id: latest.message.id, seq: latest.message.seq, type: latest.message.type, createdAt: latest.message.createdAt, title, body, data: { messageIds: ordered.map((job) => job.message.id) }, summaryOf: ordered.length },
   };
 }
 

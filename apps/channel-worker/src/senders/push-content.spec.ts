@@ -74,6 +74,7 @@ describe('pushContentOf', () => {
     const [summary] = summarize([], [jobs]).sends;
     const content = pushContentOf(summary!);
     expect((JSON.parse(content.data!['data']!) as { messageIds: string[] }).messageIds).toHaveLength(50);
+    expect(content.data!['summary']).toBe('50');
     await expect(apns.send({ token: TOKEN, content })).resolves.toMatchObject({ providerMessageId: expect.any(String) });
   });
 });

@@ -62,6 +62,7 @@ function appData(message: DeliveryJob['message'], maxBytes: number): Record<stri
   if (link) data['url'] = link;
   if (message.seq !== null) data['seq'] = String(message.seq);
   if (message.dataOmitted) data['dataOmitted'] = 'true';
+  if (message.summaryOf !== undefined) data['summary'] = String(message.summaryOf);
   if (Object.keys(message.data).length === 0) return data;
   const json = JSON.stringify(message.data);
   if (Buffer.byteLength(JSON.stringify(json)) <= maxBytes) data['data'] = json;
