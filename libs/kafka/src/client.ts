@@ -34,7 +34,12 @@ function saslOf(settings: KafkaConnectionSettings): SASLOptions | undefined {
 function writeKafkaLog(logger: AppLogger, { level, log }: LogEntry): void {
   const { message, timestamp: _timestamp, logger: _name, ...extra } = log;
   const fields = { component: 'kafkajs', ...extra };
-  if (level <= logLevel.ERROR) logger.error(fields, message);
+  // kafkajs logs every error answer of the broker (`Response <API>…`) as an error, then throws it to
+  // its caller, which retries it (no group coordinator yet on a new broker, a leader moving) or
+  // reports it: a warning here, or every start on a fresh broker looked like a failure.
+  const answered = message.startsWith('Response ');
+  if (level <= logLevel.ERROR && !answered) logger.error(fields, message);
+  else if (level <= logLevel.WARN) logger.warn(fields, message);
   else if (level === logLevel.WARN) logger.warn(fields, message);
   else logger.debug(fields, message);
 }
