@@ -471,9 +471,15 @@ describe('RouteTable.load', () => {
     const file = write('broken.yaml', 'version: 1\nroutes:\n  default: { channels: [websocket\n');
     const error = routeTableError(() => RouteTable.load(file));
     expect(error.file).toBe(file);
-    expect(error.problems).toHaveLength(1);
-    expect(error.problems[0]!.length).toBeGreaterThan(0);
+    expect(error.problems).toEqual(expect.arrayContaining([expect.stringMatching(/at line \d+, column \d+/)]));
     expect(error.message).toContain(file);
+  });
+
+  it('reports every YAML error of a file, not only the first', () => {
+    const file = write('twice-broken.yaml', 'version: 1\nversion: 1\nroutes:\n  default: { channels: [websocket\n');
+    const error = routeTableError(() => RouteTable.load(file));
+    expect(error.problems.length).toBeGreaterThanOrEqual(2);
+    expect(error.problems.some((problem) => /unique/i.test(problem))).toBe(true);
   });
 
   it('reports schema problems of a loaded file with their paths and the file name', () => {

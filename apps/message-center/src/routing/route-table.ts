@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { parse } from 'yaml';
+import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { ChannelSchema, isTimeZone, PrioritySchema, type Channel, type Priority, schemaProblems } from '@notify/contracts';
 import type { RetryPolicy } from '@notify/persistence';
@@ -106,13 +106,16 @@ export class RouteTable {
   private constructor(private readonly routes: ReadonlyMap<string, Route>) {}
 
   static load(file: string, limits?: RouteLimits): RouteTable {
-    let document: unknown;
+    let text: string;
     try {
-      document = parse(readFileSync(file, 'utf8'));
+      text = readFileSync(file, 'utf8');
     } catch (error) {
       throw new RouteTableError(file, [error instanceof Error ? error.message : String(error)]);
     }
-    return RouteTable.from(document, file, limits);
+    // Every error of the file at once (a repeated key, and a bracket not closed further down), not the first.
+    const document = parseDocument(text);
+    if (document.errors.length > 0) throw new RouteTableError(file, document.errors.map((error) => error.message));
+    return RouteTable.from(document.toJS(), file, limits);
   }
 
   /** Without limits, escalation is not checked against the retention period here but at each request (sendAtProblem). */
