@@ -545,6 +545,12 @@ describe('channelsOf', () => {
     expect(channelsOf(route, ['sms', 'email', 'sms', 'email'])).toEqual(['sms', 'email']);
   });
 
+  it('narrows the route to the request channels in the route’s order, those it lacks after them', () => {
+    expect(channelsOf(route, ['push', 'websocket'])).toEqual(['websocket', 'push']);
+    expect(channelsOf(route, ['sms', 'push'])).toEqual(['push', 'sms']);
+    expect(channelsOf(route, ['email', 'push', 'sms'])).toEqual(['push', 'email', 'sms']);
+  });
+
   it('does not change the route it was given', () => {
     const channels = channelsOf(route, undefined);
     channels.push('sms');

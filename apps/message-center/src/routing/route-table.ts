@@ -199,7 +199,14 @@ function daysOf(ms: number): number {
   return Math.round((ms / DAY_MS) * 100) / 100;
 }
 
-/** The channels a request goes to, in order: its own list when it has one, else the route's (contract section 1). */
+/**
+ * The channels a request goes to, in order. Its own list, when it has one, narrows the route's and
+ * keeps the route's order (the type picks the fallback order, contract section 1); a channel the
+ * route does not have comes after the route's, in the request's order (the list overrides the
+ * route's channels).
+ */
 export function channelsOf(route: Pick<Route, 'channels'>, requested: readonly Channel[] | undefined): Channel[] {
-  return [...new Set(requested ?? route.channels)];
+  if (!requested) return [...route.channels];
+  const wanted = new Set(requested);
+  return [...new Set([...route.channels.filter((channel) => wanted.has(channel)), ...requested])];
 }
