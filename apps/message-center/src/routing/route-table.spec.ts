@@ -186,28 +186,11 @@ describe('RouteTable.from', () => {
     });
   });
 
-  describe('escalation within the time to live', () => {
-    const route = (after: string, ttl: string) => ({ version: 1, routes: { 'order.shipped': { channels: ['push', 'sms', 'email'], fallback: { policy: 'escalate', after }, ttl } } });
-
-    it('rejects a route whose last channel would be released when its messages have expired, with the path to it', () => {
-      // "SMS if the push was not delivered in 10 minutes" on a message that lives 5: the SMS never goes.
-      expect(routeTableError(() => RouteTable.from(route('10m', '15m'))).problems).toEqual([
-        "routes.order.shipped.fallback.after: 3 channels 600s apart release the last 1200s after the first, when the route's ttl (900s) has ended it; it must be less",
-      ]);
-    });
-
-    it('accepts one whose last channel goes before then, and any with the all policy', () => {
-      expect(routeOf(RouteTable.from(route('10m', '21m')), 'order.shipped').ttlMs).toBe(21 * 60_000);
-      const all = { version: 1, routes: { default: { channels: ['push', 'sms'], fallback: { policy: 'all', after: '1h' }, ttl: '5m' } } };
-      expect(() => RouteTable.from(all)).not.toThrow();
-    });
-  });
-
   describe('escalation within the retention period', () => {
     const DAY = 86_400_000;
     const escalating = (after: string, channels = ['websocket', 'push', 'sms', 'email']) => ({
       version: 1,
-      routes: { 'order.shipped': { channels, fallback: { policy: 'escalate', after }, ttl: '40d' } },
+      routes: { 'order.shipped': { channels, fallback: { policy: 'escalate', after } } },
     });
 
     it('rejects a route whose last fallback tier comes at or after the retention period, with the path to it', () => {

@@ -140,8 +140,6 @@ export class RouteTable {
       }
       const escalation = limits && escalationProblem(route.channels.length, route.fallback, limits.retentionDays);
       if (escalation) problems.push(`routes.${type}.fallback.after: ${escalation}`);
-      const expiry = expiryProblem(route.channels.length, route.fallback, route.ttl ?? defaults.ttl);
-      if (expiry) problems.push(`routes.${type}.fallback.after: ${expiry}`);
       compiled.set(type, {
         type,
         channels: route.channels,
@@ -177,22 +175,6 @@ function escalationProblem(channels: number, fallback: { policy: 'escalate' | 'a
   const lastTierMs = fallback.after * (channels - 1);
   if (lastTierMs < retentionDays * DAY_MS) return undefined;
   return `${channels} channels ${daysOf(fallback.after)}d apart release the last ${daysOf(lastTierMs)} days after the first; it must be less than the ${retentionDays} days messages are kept (MESSAGE_RETENTION_DAYS)`;
-}
-
-/**
- * A channel released at or after the route's time to live is never sent: the message has expired by
- * then, and an accepted push is `sent` for good, so no "gave up" releases it earlier. (A request's
- * own shorter `expiresAt` is its producer's choice.)
- */
-function expiryProblem(channels: number, fallback: { policy: 'escalate' | 'all'; after?: number } | undefined, ttlMs: number): string | undefined {
-  if (fallback?.policy !== 'escalate' || fallback.after === undefined || channels < 2) return undefined;
-  const lastTierMs = fallback.after * (channels - 1);
-  if (lastTierMs < ttlMs) return undefined;
-  return `${channels} channels ${secondsOf(fallback.after)}s apart release the last ${secondsOf(lastTierMs)}s after the first, when the route's ttl (${secondsOf(ttlMs)}s) has ended it; it must be less`;
-}
-
-function secondsOf(ms: number): number {
-  return Math.round(ms / 10) / 100;
 }
 
 function daysOf(ms: number): number {
