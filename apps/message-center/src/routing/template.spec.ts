@@ -87,24 +87,3 @@ describe('LocalizedTemplate.render', () => {
     });
   });
 });
-
-describe('LocalizedTemplate links', () => {
-  const linked = (url: string): LocalizedTemplate => {
-    const compiled = LocalizedTemplate.compile('en', { title: 'Order {orderNo}', body: '', url });
-    if (!(compiled instanceof LocalizedTemplate)) throw new Error(compiled.problems.join('; '));
-    return compiled;
-  };
-
-  it('encodes the text of a variable in the path, query or fragment, so it stays one segment or parameter', () => {
-    const data = { site: 'https://shop.example', orderNo: 'A 1#2', ref: 'x&y=z', back: '../../admin' };
-    expect(linked('{site}/orders/{orderNo}?ref={ref}#{back}').render(data).url).toBe('https://shop.example/orders/A%201%232?ref=x%26y%3Dz#..%2F..%2Fadmin');
-    expect(linked('https://shop.example/o/{back}').render(data).url).toBe('https://shop.example/o/..%2F..%2Fadmin');
-    // The title shows the value as it is.
-    expect(linked('{site}/orders/{orderNo}').render(data).title).toBe('Order A 1#2');
-  });
-
-  it('puts in what comes before the path as it is: a site, a host', () => {
-    expect(linked('https://{host}/search?q={term}').render({ host: 'shop.example:8443', term: 'red shoes', orderNo: 1 }).url).toBe('https://shop.example:8443/search?q=red%20shoes');
-    expect(linked('{site}/orders/{orderNo}').render({ site: 'https://shop.example/eu', orderNo: 7 }).url).toBe('https://shop.example/eu/orders/7');
-  });
-});

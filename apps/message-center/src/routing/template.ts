@@ -31,8 +31,6 @@ const MAX_TIME_MS = 8.64e15;
 /** A title, a body and maybe a link in ICU MessageFormat for one locale, compiled once when the route table loads. */
 export class LocalizedTemplate {
   private readonly uses: readonly VariableUse[];
-  /** The link's variables after its path has begun: their text is encoded as a URI component. */
-  private readonly encodedInUrl: ReadonlySet<string>;
 
   private constructor(
     private readonly title: IntlMessageFormat,
@@ -40,7 +38,6 @@ export class LocalizedTemplate {
     private readonly url: IntlMessageFormat | undefined,
   ) {
     this.uses = distinct([title, body, ...(url ? [url] : [])].flatMap((text) => usesOf(text.getAst())));
-    this.encodedInUrl = new Set(url ? inPathOrQuery(url.getAst()) : []);
   }
 
   /**
@@ -82,23 +79,7 @@ export class LocalizedTemplate {
     }
     const values = data as Record<string, string | number | boolean | null | undefined>;
     const rendered = { title: String(this.title.format(values)), body: String(this.body.format(values)) };
-    return this.url ? { ...rendered, url: String(this.url.format(this.urlValues(values))) } : rendered;
-  }
-
-  /**
-   * The values as a link takes them: text in its path, query or fragment encoded (an order number
-   * `A 1#2` or a `ref` of `x&y=z` would otherwise end the path or add a parameter, and `../admin` lead
-   * elsewhere); what comes before the path (`{site}`, a host) goes in as it is.
-   */
-  private urlValues(values: Record<string, string | number | boolean | null | undefined>): typeof values {
-    if (this.encodedInUrl.size === 0) return values;
-    const encoded = { ...values };
-    for (const name of this.encodedInUrl) {
-      const value = values[name];
-      // Spaces around a value (a line end a producer left) are no part of a path or a parameter.
-      if (typeof value === 'string') encoded[name] = encodeURIComponent(value.trim());
-    }
-    return encoded;
+    return this.url ? { ...rendered, url: String(this.url.format(values)) } : rendered;
   }
 }
 
@@ -216,20 +197,6 @@ function isNumeric(value: unknown): boolean {
  * is no link, or its fixed start (`/orders/{orderNo}`, `shop.example/{path}`) cannot begin one. Such a
  * template sends every request of its type to the DLQ, so the route table refuses it at start.
  */
-/**
- * The link's plain variables (`{orderNo}`) that come once its path, query or fragment has begun: its
- * literal text so far, past `scheme://`, holds a `/`, `?` or `#`.
- */
-function inPathOrQuery(ast: MessageFormatElement[]): string[] {
-  let literal = '';
-  const names: string[] = [];
-  for (const element of ast) {
-    if (element.type === TYPE.literal) literal += element.value;
-    else if (element.type === TYPE.argument && /[/?#]/.test(literal.replace(/^\s*[a-z][a-z0-9+.-]*:\/\//i, ''))) names.push(element.value);
-  }
-  return names;
-}
-
 function linkProblems(ast: MessageFormatElement[]): string[] {
   const firstVariable = ast.findIndex((element) => element.type !== TYPE.literal);
   const literal = (elements: MessageFormatElement[]) => elements.map((element) => (element.type === TYPE.literal ? element.value : '')).join('');
