@@ -465,6 +465,13 @@ describe('RouteTable.load', () => {
     expect(error.problems.some((problem) => /unique/i.test(problem))).toBe(true);
   });
 
+  it('reports an alias to no anchor with the file name', () => {
+    const file = write('alias.yaml', 'version: 1\nroutes:\n  default: *nowhere\n');
+    const error = routeTableError(() => RouteTable.load(file));
+    expect(error.file).toBe(file);
+    expect(error.problems).toEqual([expect.stringMatching(/nowhere/)]);
+  });
+
   it('reports schema problems of a loaded file with their paths and the file name', () => {
     const file = write('bad.yaml', 'version: 1\nroutes:\n  default:\n    channels: [websocket, fax]\n');
     const error = routeTableError(() => RouteTable.load(file));

@@ -115,7 +115,14 @@ export class RouteTable {
     // Every error of the file at once (a repeated key, and a bracket not closed further down), not the first.
     const document = parseDocument(text);
     if (document.errors.length > 0) throw new RouteTableError(file, document.errors.map((error) => error.message));
-    return RouteTable.from(document.toJS(), file, limits);
+    let routes: unknown;
+    try {
+      // An alias to no anchor, or too many aliases, is found only here.
+      routes = document.toJS();
+    } catch (error) {
+      throw new RouteTableError(file, [error instanceof Error ? error.message : String(error)]);
+    }
+    return RouteTable.from(routes, file, limits);
   }
 
   /** Without limits, escalation is not checked against the retention period here but at each request (sendAtProblem). */
