@@ -51,6 +51,15 @@ describe('NotifyClient', () => {
     expect(seen.get(many)).toBe(many);
   });
 
+  it('produces a batch larger than the broker takes in one record batch: 20 requests of nearly 64 KiB for one user', async () => {
+    const ids = Array.from({ length: 20 }, () => `client-${randomBytes(4).toString('hex')}`);
+    // Of random bytes, so no compression would have saved the single call.
+    const data = { blob: randomBytes(47_000).toString('base64') };
+    await client.sendMany(ids.map((id) => ({ id, type: 'order.shipped', to: { userId: 'u-large' }, data })));
+    await eventually(async () => ids.filter((id) => seen.has(id)).length, (n) => n === ids.length);
+    expect(ids.map((id) => seen.get(id))).toEqual(ids.map(() => 'u-large'));
+  });
+
   it('rejects an invalid request before producing anything, naming each bad field', async () => {
     const good = `client-${randomBytes(4).toString('hex')}`;
     const attempt = client.sendMany([

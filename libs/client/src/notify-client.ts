@@ -7,6 +7,7 @@ import {
   type NotificationRequest,
   type RecipientUpdate,
 } from '@notify/contracts';
+import { sendInChunks } from '@notify/kafka';
 import { InvalidNotificationRequest } from './invalid-request';
 
 export type NotifyClientOptions = Pick<KafkaConfig, 'brokers' | 'ssl' | 'sasl'> & { clientId?: string };
@@ -20,7 +21,9 @@ export class NotifyClient {
 
   static async connect(options: NotifyClientOptions): Promise<NotifyClient> {
     const kafka = new Kafka({ clientId: options.clientId ?? 'notify-client', brokers: options.brokers, ssl: options.ssl, sasl: options.sasl });
-    const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
+    // One produce request in flight per broker: a retried request is not overtaken by the next, so a
+    // user's recipient updates sent without waiting for each other still apply in the order sent.
+    const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false, maxInFlightRequests: 1 });
     await producer.connect();
     return new NotifyClient(producer);
   }
@@ -29,7 +32,12 @@ export class NotifyClient {
     await this.sendMany([request]);
   }
 
-  /** Validates all, then produces all in one call: either every request is handed to Kafka or the call throws. */
+  /**
+   * Validates all, then produces them in calls the broker takes (a call puts each partition's
+   * requests in one record batch, refused whole over the broker's 1 MiB: 20 requests of 62 KB for one
+   * user were refused every time). Resolves once every request is handed to Kafka; a call that throws
+   * may have handed some over, and sending the same requests again stores none twice (their ids).
+   */
   async sendMany(requests: NotificationRequest[]): Promise<void> {
     const messages = requests.map((request) => {
       const parsed = NotificationRequestSchema.safeParse(request);
@@ -40,7 +48,7 @@ export class NotifyClient {
       }
       return { key: 'userId' in request.to ? request.to.userId : request.id, value };
     });
-    if (messages.length > 0) await this.producer.send({ topic: Topics.requests, messages });
+    await sendInChunks(this.producer, [{ topic: Topics.requests, messages }]);
   }
 
   /** Publishes a recipient change (contract section 2), keyed by user id. */
