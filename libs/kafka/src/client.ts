@@ -40,6 +40,5 @@ function writeKafkaLog(logger: AppLogger, { level, log }: LogEntry): void {
   const answered = message.startsWith('Response ');
   if (level <= logLevel.ERROR && !answered) logger.error(fields, message);
   else if (level <= logLevel.WARN) logger.warn(fields, message);
-  else if (level === logLevel.WARN) logger.warn(fields, message);
   else logger.debug(fields, message);
 }

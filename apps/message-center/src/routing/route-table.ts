@@ -106,20 +106,15 @@ export class RouteTable {
   private constructor(private readonly routes: ReadonlyMap<string, Route>) {}
 
   static load(file: string, limits?: RouteLimits): RouteTable {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (error) {
-      throw new RouteTableError(file, [error instanceof Error ? error.message : String(error)]);
-    }
-    // Every error of the file at once (a repeated key, and a bracket not closed further down), not the first.
-    const document = parseDocument(text);
-    if (document.errors.length > 0) throw new RouteTableError(file, document.errors.map((error) => error.message));
     let routes: unknown;
     try {
+      // Every error of the file at once (a repeated key, and a bracket not closed further down), not the first.
+      const document = parseDocument(readFileSync(file, 'utf8'));
+      if (document.errors.length > 0) throw new RouteTableError(file, document.errors.map((error) => error.message));
       // An alias to no anchor, or too many aliases, is found only here.
       routes = document.toJS();
     } catch (error) {
+      if (error instanceof RouteTableError) throw error;
       throw new RouteTableError(file, [error instanceof Error ? error.message : String(error)]);
     }
     return RouteTable.from(routes, file, limits);
