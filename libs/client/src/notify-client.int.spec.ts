@@ -74,4 +74,29 @@ describe('NotifyClient', () => {
     await eventually(async () => seen.has(marker), Boolean);
     expect(seen.has(good)).toBe(false);
   });
+
+  it('refuses what the message center would dead-letter although its schema passes, and takes the nulls it takes', async () => {
+    const request = (data: Record<string, unknown>) => ({ id: `client-${randomBytes(4).toString('hex')}`, type: 'order.shipped', to: { userId: 'u-10' }, data });
+    let deep: unknown = 'bottom';
+    for (let i = 0; i < 33; i++) deep = [deep];
+    const refused = [
+      // A body cut inside an emoji: JSON.stringify writes the lone surrogate as \ud83d.
+      [{ ...request({}), content: { body: 'Order shipped 😀'.slice(0, 15) } }, /^content\.body: .*unpaired UTF-16 surrogate/],
+      [request({ note: 'a\u0000b' }), /^data\.note: .*U\+0000/],
+      [request(JSON.parse('{"__proto__": {"admin": true}}') as Record<string, unknown>), /^data\.__proto__: /],
+      [request({ deep }), /nest deeper than 32 levels/],
+    ] as const;
+    for (const [bad, problem] of refused) {
+      await expect(client.send(bad as never)).rejects.toMatchObject({ problems: [expect.stringMatching(problem)] });
+    }
+    await expect(
+      client.updateRecipient({ op: 'device', userId: 'u-10', deviceId: 'd-1', provider: 'fcm', token: 'token\ud800' }),
+    ).rejects.toMatchObject({ problems: [expect.stringMatching(/^token: .*unpaired UTF-16 surrogate/)] });
+    // A Java or .NET producer's nulls for absent fields, which the platform reads as absent.
+    const withNulls = { ...request({}), to: { userId: 'u-10', topic: null }, locale: null, sendAt: null };
+    await client.send(withNulls as never);
+    await eventually(async () => seen.has(withNulls.id), Boolean);
+    expect(seen.get(withNulls.id)).toBe('u-10');
+    expect(refused.some(([bad]) => seen.has(bad.id))).toBe(false);
+  });
 });

@@ -1,28 +1,25 @@
 import { Kafka, Partitioners, type KafkaConfig, type Producer } from 'kafkajs';
-import {
-  MAX_REQUEST_BYTES,
-  NotificationRequestSchema,
-  RecipientUpdateSchema,
-  Topics,
-  type NotificationRequest,
-  type RecipientUpdate,
-} from '@notify/contracts';
+import { MAX_REQUEST_BYTES, readRecipientUpdateText, readRequestText, Topics, type JsonReading, type NotificationRequest, type RecipientUpdate } from '@notify/contracts';
 import { sendInChunks } from '@notify/kafka';
 import { InvalidNotificationRequest } from './invalid-request';
+import { KeyedTurns } from './keyed-turns';
 
 export type NotifyClientOptions = Pick<KafkaConfig, 'brokers' | 'ssl' | 'sasl'> & { clientId?: string };
 
 /**
- * The SDK for business services: validates a request the way the platform will, then produces it
- * to notify.requests keyed by the receiver's user id (or the request id), so one user's requests stay in order.
+ * The SDK for business services: validates a request the way the platform will (the message center's
+ * own reading of the JSON it is about to produce), then produces it to notify.requests keyed by the
+ * receiver's user id (or the request id), so one user's requests stay in order.
  */
 export class NotifyClient {
+  /** Each user's recipient updates, produced one at a time. */
+  private readonly updates = new KeyedTurns();
+
   private constructor(private readonly producer: Producer) {}
 
   static async connect(options: NotifyClientOptions): Promise<NotifyClient> {
     const kafka = new Kafka({ clientId: options.clientId ?? 'notify-client', brokers: options.brokers, ssl: options.ssl, sasl: options.sasl });
-    // One produce request in flight per broker: a retried request is not overtaken by the next, so a
-    // user's recipient updates sent without waiting for each other still apply in the order sent.
+    // One produce request in flight per broker: the chunks of one sendMany reach a partition in order.
     const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false, maxInFlightRequests: 1 });
     await producer.connect();
     return new NotifyClient(producer);
@@ -40,25 +37,35 @@ export class NotifyClient {
    */
   async sendMany(requests: NotificationRequest[]): Promise<void> {
     const messages = requests.map((request) => {
-      const parsed = NotificationRequestSchema.safeParse(request);
-      if (!parsed.success) throw InvalidNotificationRequest.fromZod(parsed.error);
       const value = JSON.stringify(request);
+      const { to, id } = valueOf(readRequestText(value));
       if (Buffer.byteLength(value) > MAX_REQUEST_BYTES) {
         throw new InvalidNotificationRequest([`(root): request is larger than ${MAX_REQUEST_BYTES} bytes`]);
       }
-      return { key: 'userId' in request.to ? request.to.userId : request.id, value };
+      return { key: 'userId' in to ? to.userId : id, value };
     });
     await sendInChunks(this.producer, [{ topic: Topics.requests, messages }]);
   }
 
-  /** Publishes a recipient change (contract section 2), keyed by user id. */
+  /**
+   * Publishes a recipient change (contract section 2), keyed by user id. A user's changes are produced
+   * one after the other, each once the one before has been taken or has failed, so changes sent without
+   * waiting for each other apply in the order sent: produced side by side, a device's registration
+   * retried after a leader change could land after its removal and bring the device back.
+   */
   async updateRecipient(update: RecipientUpdate): Promise<void> {
-    const parsed = RecipientUpdateSchema.safeParse(update);
-    if (!parsed.success) throw InvalidNotificationRequest.fromZod(parsed.error);
-    await this.producer.send({ topic: Topics.recipients, messages: [{ key: update.userId, value: JSON.stringify(update) }] });
+    const value = JSON.stringify(update);
+    const { userId } = valueOf(readRecipientUpdateText(value));
+    await this.updates.run(userId, () => this.producer.send({ topic: Topics.recipients, messages: [{ key: userId, value }] }));
   }
 
   async disconnect(): Promise<void> {
     await this.producer.disconnect();
   }
+}
+
+/** What the platform reads from the JSON about to be produced, or the error naming each problem. */
+function valueOf<T>(reading: JsonReading<T>): T {
+  if (!reading.ok) throw new InvalidNotificationRequest(reading.problems);
+  return reading.value;
 }

@@ -12,3 +12,4 @@ export * from './schema-problems';
 export * from './proto-files';
 export * from './storable-text';
 export * from './click-links';
+export * from './json-reading';

@@ -1,18 +1,4 @@
-import {
-  ErrorCode,
-  jsonSyntaxProblem,
-  MAX_JSON_NESTING,
-  MAX_REQUEST_BYTES,
-  nestsDeeperThan,
-  NOT_UTF8,
-  NotificationRequestSchema,
-  type NotificationRequest,
-  RequestIdSchema,
-  requestNullsAsAbsent,
-  schemaProblems,
-  unstorableTextProblem,
-  utf8Text,
-} from '@notify/contracts';
+import { ErrorCode, MAX_REQUEST_BYTES, NOT_UTF8, type NotificationRequest, readRequestText, RequestIdSchema, utf8Text } from '@notify/contracts';
 import type { ConsumedRecord, Rejection } from '@notify/kafka';
 import { retentionEnd } from '../planning/message-planner';
 import { channelsOf, type Route, type RouteTable } from '../routing/route-table';
@@ -33,28 +19,19 @@ export function parseRequestRecord(record: ConsumedRecord, routes: RouteTable): 
   }
   const text = utf8Text(record.value);
   if (text === undefined) return reject(ErrorCode.InvalidJson, NOT_UTF8);
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    return reject(ErrorCode.InvalidJson, jsonSyntaxProblem(error));
+  const reading = readRequestText(text);
+  if (!reading.ok) {
+    // A record refused once parsed keeps its id, when it has a valid one: a request stored under it by
+    // an earlier version (whose rules were looser) is a replay, not bad input, and its deliveries still
+    // queued are handed out again.
+    const rejection = reject(reading.code, reading.problems.join('; '));
+    const id = RequestIdSchema.safeParse((reading.json as { id?: unknown } | null | undefined)?.id);
+    return id.success ? ({ ...rejection, requestId: id.data } as ParsedRecord) : rejection;
   }
-  // A record refused from here on keeps its id, when it has a valid one: a request stored under it by
-  // an earlier version (whose rules were looser) is a replay, not bad input, and its deliveries still
-  // queued are handed out again.
-  const withId = (code: string, reason: string): ParsedRecord => {
-    const id = RequestIdSchema.safeParse((json as { id?: unknown } | null)?.id);
-    return id.success ? { ...reject(code, reason), requestId: id.data } as ParsedRecord : reject(code, reason);
-  };
-  if (nestsDeeperThan(text, MAX_JSON_NESTING)) return withId(ErrorCode.SchemaViolation, `objects and arrays nest deeper than ${MAX_JSON_NESTING} levels`);
-  const parsed = NotificationRequestSchema.safeParse(requestNullsAsAbsent(json));
-  if (!parsed.success) return withId(ErrorCode.SchemaViolation, schemaProblems(parsed.error).join('; '));
-  // `data` as it came: the schema's record leaves out a key named `__proto__` at its top, which is refused too.
-  const unstorable = unstorableTextProblem(text, { ...parsed.data, data: (json as { data?: unknown }).data });
-  if (unstorable) return withId(ErrorCode.SchemaViolation, unstorable);
-  const route = routes.resolve(parsed.data.type);
-  if (!route) return { ...reject(ErrorCode.UnknownType, `no route for type "${parsed.data.type}" and no default route`), requestId: parsed.data.id } as ParsedRecord;
-  return { ok: true, request: parsed.data, route };
+  const request = reading.value;
+  const route = routes.resolve(request.type);
+  if (!route) return { ...reject(ErrorCode.UnknownType, `no route for type "${request.type}" and no default route`), requestId: request.id } as ParsedRecord;
+  return { ok: true, request, route };
 }
 
 /**

@@ -2,14 +2,10 @@ import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy }
 import { Kafka, type Producer } from 'kafkajs';
 import {
   ErrorCode,
-  jsonSyntaxProblem,
   NOT_UTF8,
-  recipientUpdateNullsAsAbsent,
-  RecipientUpdateSchema,
+  readRecipientUpdateText,
   Topics,
   type RecipientUpdate,
-  schemaProblems,
-  unstorableTextProblem,
   utf8Text,
 } from '@notify/contracts';
 import {
@@ -95,15 +91,6 @@ function madeAt(record: ConsumedRecord, now: number): Date {
 function parseUpdate(record: ConsumedRecord): { update: RecipientUpdate } | Rejection {
   const text = record.value ? utf8Text(record.value) : '';
   if (text === undefined) return { record, code: ErrorCode.InvalidJson, reason: NOT_UTF8 };
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    return { record, code: ErrorCode.InvalidJson, reason: jsonSyntaxProblem(error) };
-  }
-  const parsed = RecipientUpdateSchema.safeParse(recipientUpdateNullsAsAbsent(json));
-  if (!parsed.success) return { record, code: ErrorCode.SchemaViolation, reason: schemaProblems(parsed.error).join('; ') };
-  const unstorable = unstorableTextProblem(text, parsed.data);
-  if (unstorable) return { record, code: ErrorCode.SchemaViolation, reason: unstorable };
-  return { update: parsed.data };
+  const reading = readRecipientUpdateText(text);
+  return reading.ok ? { update: reading.value } : { record, code: reading.code, reason: reading.problems.join('; ') };
 }

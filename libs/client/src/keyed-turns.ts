@@ -1,0 +1,25 @@
+/**
+ * Runs tasks one at a time per key, in the order they are given: a task starts once the one given
+ * before it for the same key has settled, fulfilled or not. Tasks of different keys run side by side.
+ */
+export class KeyedTurns {
+  /** Each key's last task, settled either way, while it runs. */
+  private readonly last = new Map<string, Promise<void>>();
+
+  run<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const turn = (this.last.get(key) ?? Promise.resolve()).then(task);
+    const settled = turn.then(ignore, ignore);
+    this.last.set(key, settled);
+    void settled.then(() => {
+      if (this.last.get(key) === settled) this.last.delete(key);
+    });
+    return turn;
+  }
+
+  /** How many keys have a task that has not settled. */
+  get busyKeys(): number {
+    return this.last.size;
+  }
+}
+
+function ignore(): void {}
