@@ -26,4 +26,18 @@ describe('createKafka', () => {
       [40, 'Consumer group rebalancing'],
     ]);
   });
+
+  it('logs an error kafkajs gives as the message itself (a refused SASL login) by its text, through the error serializer', () => {
+    const { lines, log } = logged();
+    const refusal = Object.assign(new Error('SASL PLAIN authentication failed: Authentication failed'), { type: 'SASL_AUTHENTICATION_FAILED' });
+    (log.error as (message: unknown, extra: object) => void)(refusal, { retryCount: 0, retryTime: 300 });
+    expect(lines).toEqual([
+      expect.objectContaining({
+        level: 50,
+        msg: 'SASL PLAIN authentication failed: Authentication failed',
+        component: 'kafkajs',
+        error: expect.objectContaining({ type: 'Error', message: 'SASL PLAIN authentication failed: Authentication failed' }),
+      }),
+    ]);
+  });
 });

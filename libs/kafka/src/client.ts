@@ -33,12 +33,16 @@ function saslOf(settings: KafkaConnectionSettings): SASLOptions | undefined {
 
 function writeKafkaLog(logger: AppLogger, { level, log }: LogEntry): void {
   const { message, timestamp: _timestamp, logger: _name, ...extra } = log;
-  const fields = { component: 'kafkajs', ...extra };
+  // kafkajs passes the error itself as the message when it gives up connecting to a broker (a refused
+  // SASL login): read as text, it threw inside kafkajs, and the crash named that TypeError instead.
+  const error: unknown = message;
+  const text = error instanceof Error ? error.message : String(message);
+  const fields = { component: 'kafkajs', ...extra, ...(error instanceof Error ? { error } : {}) };
   // kafkajs logs every error answer of the broker (`Response <API>…`) as an error, then throws it to
   // its caller, which retries it (no group coordinator yet on a new broker, a leader moving) or
   // reports it: a warning here, or every start on a fresh broker looked like a failure.
-  const answered = message.startsWith('Response ');
-  if (level <= logLevel.ERROR && !answered) logger.error(fields, message);
-  else if (level <= logLevel.WARN) logger.warn(fields, message);
-  else logger.debug(fields, message);
+  const answered = text.startsWith('Response ');
+  if (level <= logLevel.ERROR && !answered) logger.error(fields, text);
+  else if (level <= logLevel.WARN) logger.warn(fields, text);
+  else logger.debug(fields, text);
 }
