@@ -8,7 +8,7 @@ import { Topics } from '@notify/contracts';
 import { startMessageCenter } from '@notify/message-center';
 import { createLogger } from '@notify/observability';
 import { eventually, startFakeSmtp, type FakeSmtp } from '@notify/testing';
-import { messageCenterGroups, startGroupsAtTheEnd, testKafka } from './kafka-admin';
+import { channelWorkerGroups, messageCenterGroups, startGroupsAtTheEnd, testKafka } from './kafka-admin';
 
 /** A deploy of the channel worker while a batch of mail is going out over one slow SMTP connection. */
 describe('channel worker shutdown', () => {
@@ -35,12 +35,26 @@ describe('channel worker shutdown', () => {
     await smtp.close();
   });
 
-  it('sends and records the chunk in hand and claims no more, leaving the rest queued for the next owner', async () => {
+  it('finishes and records the sends begun, gives back those of the chunk in hand not begun, and claims no more', async () => {
     const userId = `mailbox-${run}`;
+    const workerEnv = {
+      ...process.env,
+      CHANNEL_WORKER_PORT: '0',
+      CHANNEL_WORKER_PUSH_GROUP: `e2e-cws-push-${run}`,
+      CHANNEL_WORKER_SMS_GROUP: `e2e-cws-sms-${run}`,
+      CHANNEL_WORKER_EMAIL_GROUP: `e2e-cws-email-${run}`,
+      EMAIL_DRIVER: 'smtp',
+      SMTP_HOST: `${smtp.host}:${smtp.port}`,
+      SMTP_USER: smtp.user,
+      SMTP_PASSWORD: smtp.password,
+      SMTP_FROM: 'Notify <notify@example.com>',
+      SMTP_MAX_CONNECTIONS: '1',
+    };
+    // Only this suite's mail: the chunk in hand is this mailbox's first 100.
+    await startGroupsAtTheEnd(testKafka(), channelWorkerGroups(workerEnv));
     await producer.send({ topic: Topics.recipients, messages: [{ key: userId, value: JSON.stringify({ op: 'upsert', userId, email: `${userId}@example.com` }) }] });
     await eventually(async () => (await db.query(`SELECT 1 FROM recipients WHERE user_id = $1`, [userId])).rowCount, (n) => n === 1);
-    // 150 mails to one user: one partition, sent in claims of up to 100 (after any mail of other
-    // suites still queued, which the worker's new group reads from the beginning of the topic).
+    // 150 mails to one user: one partition, sent in claims of up to 100.
     await producer.send({
       topic: Topics.requests,
       messages: Array.from({ length: 150 }, (_, i) => ({
@@ -49,40 +63,28 @@ describe('channel worker shutdown', () => {
       })),
     });
     const emailDeliveries = async () =>
-      (await db.query<{ status: string; attempts: number }>(`SELECT status, attempts FROM deliveries WHERE user_id = $1 AND channel = 'email'`, [userId])).rows;
+      (await db.query<{ status: string; attempts: number; last_error: string | null; due: boolean }>(
+        `SELECT status, attempts, last_error, next_attempt_at <= now() AS due FROM deliveries WHERE user_id = $1 AND channel = 'email'`,
+        [userId],
+      )).rows;
     await eventually(emailDeliveries, (rows) => rows.length === 150);
 
     smtp.dataDelayMs = 50;
-    const worker = await startChannelWorker(
-      loadChannelWorkerConfig({
-        ...process.env,
-        CHANNEL_WORKER_PORT: '0',
-        CHANNEL_WORKER_PUSH_GROUP: `e2e-cws-push-${run}`,
-        CHANNEL_WORKER_SMS_GROUP: `e2e-cws-sms-${run}`,
-        CHANNEL_WORKER_EMAIL_GROUP: `e2e-cws-email-${run}`,
-        EMAIL_DRIVER: 'smtp',
-        SMTP_HOST: `${smtp.host}:${smtp.port}`,
-        SMTP_USER: smtp.user,
-        SMTP_PASSWORD: smtp.password,
-        SMTP_FROM: 'Notify <notify@example.com>',
-        SMTP_MAX_CONNECTIONS: '1',
-      }),
-      createLogger('e2e', 'silent'),
-      { onFatal: () => undefined },
-    );
-    // The worker's new group also reads other suites' mail from the shared topic: only this
-    // mailbox's mails count.
+    const worker = await startChannelWorker(loadChannelWorkerConfig(workerEnv), createLogger('e2e', 'silent'), { onFatal: () => undefined });
     const mailbox = () => smtp.mails.filter((mail) => mail.to.includes(`${userId}@example.com`));
     await eventually(async () => mailbox().length, (n) => n > 0, { timeoutMs: 60_000 });
     await worker.close();
 
     const rows = await emailDeliveries();
     const sent = rows.filter((row) => row.status === 'sent');
+    const givenBack = rows.filter((row) => row.status === 'failed');
     const queued = rows.filter((row) => row.status === 'queued' && row.attempts === 0);
-    // The claims in hand went out and were recorded, every mail with its outcome; the rest was never
-    // claimed. (How many were in hand depends on how the other suites' mail ahead cut the chunks.)
-    expect(sent.length + queued.length).toBe(150);
-    expect(queued.length).toBeGreaterThan(0);
+    // Each mail begun went out and was recorded; the rest of the chunk in hand was never sent, and
+    // is due again at once, its attempt given back; the rest of the batch was never claimed.
+    expect(sent.length + givenBack.length + queued.length).toBe(150);
     expect(mailbox()).toHaveLength(sent.length);
+    expect(givenBack.length).toBeGreaterThan(0);
+    expect(givenBack).toEqual(givenBack.map(() => ({ status: 'failed', attempts: 0, last_error: 'overloaded', due: true })));
+    expect(queued.length).toBeGreaterThan(0);
   }, 120_000);
 });

@@ -71,10 +71,14 @@ export class ChannelDelivery {
   }
 
   /**
-   * Claims nothing more: the chunk in hand is sent, recorded and published, and the rest of its batch
-   * stays queued, its offsets uncommitted, for the partition's next owner to send at once. Going on
-   * through a whole batch (minutes of mail over a few connections) outlasted the supervisor's grace,
-   * and the chunk killed between its sends and their record was sent again after its lease.
+   * Claims nothing more: the chunk in hand is recorded and published, and the rest of its batch
+   * stays queued, its offsets uncommitted, for the partition's next owner to send at once. Of the
+   * chunk, only the sends already made are waited for (the providers are stopped first,
+   * `ChannelProviders.stopSending`): the others are recorded `failed`, due at once, with their
+   * attempt given back. Going on through a whole batch (minutes of mail over a few connections), or
+   * through the chunk in hand (three partitions' 100 mails each over 5 connections), outlasted the
+   * supervisor's grace, and what was killed between its sends and their record was sent again after
+   * its lease.
    */
   stop(): Promise<void> {
     this.stopping = true;

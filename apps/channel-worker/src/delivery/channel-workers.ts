@@ -5,6 +5,7 @@ import { ClickLinks } from '@notify/contracts';
 import { FATAL_ERROR_HANDLER, KAFKA_PRODUCER, type FatalErrorHandler } from '@notify/kafka';
 import { APP_LOGGER, type AppLogger } from '@notify/observability';
 import { ChannelDeliveryStore, DeliveryOutcomeStore } from '@notify/persistence';
+import { ChannelProviders } from '../providers/channel-providers';
 import { ChannelSenders } from '../senders/channel-senders';
 import { ChannelDelivery } from './channel-delivery';
 import { DeliveryReport } from './delivery-report';
@@ -23,6 +24,7 @@ export class ChannelWorkers implements OnApplicationBootstrap, OnModuleDestroy {
     claims: DeliveryOutcomeStore,
     outcomes: ChannelDeliveryStore,
     senders: ChannelSenders,
+    private readonly providers: ChannelProviders,
     report: DeliveryReport,
     @Inject(WORKER_SETTINGS) config: ChannelWorkerConfig,
     @Inject(WORKER_CLOCK) clock: () => Date,
@@ -45,7 +47,9 @@ export class ChannelWorkers implements OnApplicationBootstrap, OnModuleDestroy {
     await Promise.all(this.deliveries.map((delivery) => delivery.start()));
   }
 
+  /** The sends already made are recorded; those not begun are given back, due at once (`stopSending`). */
   async onModuleDestroy(): Promise<void> {
+    this.providers.stopSending();
     await Promise.all(this.deliveries.map((delivery) => delivery.stop()));
   }
 }

@@ -113,6 +113,35 @@ describe('ProviderGuard', () => {
     expect(peak).toBe(2);
   });
 
+  it('once stopped, refuses the calls waiting for a slot or a rate slot without making them, and finishes the call in flight', async () => {
+    const stopped = new AbortController();
+    const clock = new ManualClock();
+    const subject = new ProviderGuard('test', { ...DEFAULT_PROVIDER_LIMITS, concurrency: 1, queue: 10, ratePerSecond: 1, burst: 1, maxRateWaitMs: 5_000 }, new RecordingLog(), clock, stopped.signal);
+    const made: string[] = [];
+    let release!: () => void;
+    const inFlight = subject.run(() => {
+      made.push('in flight');
+      return new Promise<string>((resolve) => (release = () => resolve('sent')));
+    });
+    const queued = [1, 2, 3].map((n) => subject.run(async () => void made.push(`queued ${n}`)));
+    await new Promise((resolve) => setImmediate(resolve));
+    stopped.abort();
+    release();
+    await expect(inFlight).resolves.toBe('sent');
+    for (const call of queued) expect(await failureOf(call)).toMatchObject({ code: 'overloaded', kind: 'transient', retryAfterMs: 0 });
+    expect(made).toEqual(['in flight']);
+    // A call waiting for its rate slot when the stop comes is not made either.
+    const running = new AbortController();
+    const paced = new ProviderGuard('test', { ...DEFAULT_PROVIDER_LIMITS, ratePerSecond: 1, burst: 1, maxRateWaitMs: 5_000 }, new RecordingLog(), clock, running.signal);
+    await paced.run(async () => void made.push('first'));
+    const waiting = paced.run(async () => void made.push('second'));
+    await new Promise((resolve) => setImmediate(resolve));
+    running.abort();
+    clock.advance(1_000);
+    expect(await failureOf(waiting)).toMatchObject({ code: 'overloaded' });
+    expect(made).toEqual(['in flight', 'first']);
+  });
+
   it('waits for a rate slot on the clock, and refuses when the wait would be too long', async () => {
     const clock = new ManualClock();
     const subject = guard({ ratePerSecond: 1, burst: 1, maxRateWaitMs: 1_000 }, new RecordingLog(), clock);

@@ -54,6 +54,8 @@ export class ProviderGuard {
     private readonly limits: ProviderLimits,
     private readonly log: ProviderLog = silentLog,
     private readonly clock: Clock = systemClock,
+    /** Once aborted, calls not yet begun are refused instead of made (`ChannelDeps.stopped`). */
+    private readonly stopped?: AbortSignal,
   ) {
     this.breaker = circuitBreaker(
       handleWhen((error) => isProviderError(error) && VENDOR_TROUBLE.has(error.code)),
@@ -91,7 +93,9 @@ export class ProviderGuard {
     try {
       return await this.breaker.execute(() =>
         this.slots.execute(async () => {
+          this.refuseOnceStopped();
           await this.waitForRateSlot();
+          this.refuseOnceStopped();
           try {
             return await this.deadline.execute(({ signal }) => this.normalised(call, signal));
           } catch (error) {
@@ -124,6 +128,17 @@ export class ProviderGuard {
     // A vendor's text can quote an account (the service account's client_email) or what it was sent.
     const message = scrubPersonalData(failure.message);
     this.log.error({ provider: this.provider, alert: 'provider_configuration', heldBack: last?.heldBack ?? 0, error: { ...failure.toJSON(), message } }, message);
+  }
+
+  /**
+   * A call whose turn comes once the worker is stopping is not made: the limits had it wait behind
+   * others, and made then it could end after the supervisor's grace period, between the vendor's
+   * answer and its record, and be sent again. Refused by this platform's own limit, it costs no
+   * attempt and is due again at once.
+   */
+  private refuseOnceStopped(): void {
+    if (!this.stopped?.aborted) return;
+    throw new ProviderError({ provider: this.provider, code: ProviderErrorCode.Overloaded, message: 'not sent: the worker is stopping; due again now', retryAfterMs: 0 });
   }
 
   private async waitForRateSlot(): Promise<void> {
