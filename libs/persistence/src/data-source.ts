@@ -102,14 +102,29 @@ export async function openPool(dataSource: DataSource, settings: DatabaseSetting
  * of each migration until the last committed, and a migration waiting for a table the writers held
  * while the writers waited for a table an earlier migration held was a deadlock, the whole upgrade
  * rolled back, and again at each try while requests kept coming.
+ *
+ * One run at a time per database, under an advisory lock held by a connection of its own: TypeORM
+ * reads the pending migrations once and takes no lock, so two runs started together (two init
+ * containers, `npm run migrate` beside `npm start`) both applied the same migration — the second
+ * failing on a table that exists, or, for a migration that upserts counters, adding them twice. A
+ * run that waited finds nothing left to apply.
  */
 export async function runMigrations(settings: DatabaseSettings): Promise<string[]> {
-  const dataSource = createDataSource({ ...settings, databasePoolSize: 1 });
+  const dataSource = createDataSource({ ...settings, databasePoolSize: 2 });
   await dataSource.initialize();
+  const lock = dataSource.createQueryRunner();
   try {
+    await lock.connect();
+    await lock.query('SELECT pg_advisory_lock($1)', [MIGRATIONS_LOCK]);
     const applied = await dataSource.runMigrations({ transaction: 'each' });
     return applied.map((migration) => migration.name);
   } finally {
+    // Released with its session too, should the unlock not get through.
+    await lock.query('SELECT pg_advisory_unlock($1)', [MIGRATIONS_LOCK]).catch(() => undefined);
+    await lock.release();
     await dataSource.destroy();
   }
 }
+
+/** The advisory lock key of a migration run (any number no other lock of this database uses). */
+const MIGRATIONS_LOCK = '7020913504111305217';
