@@ -3,6 +3,8 @@ import { queryRows } from './stores/rows';
 
 /** The tables partitioned by week on `created_at`. */
 export const PARTITIONED_TABLES = ['messages', 'deliveries', 'inbox_entries'] as const;
+/** The order their old partitions are dropped in: a week's messages last. */
+const DROP_ORDER = ['deliveries', 'inbox_entries', 'messages'] as const;
 
 const DAY_MS = 86_400_000;
 const WEEK_MS = 7 * DAY_MS;
@@ -102,14 +104,22 @@ async function maintain(runner: QueryRunner, policy: PartitionPolicy): Promise<M
         for (const [i, gap] of gaps.entries()) await createPartition(tx, table, names[i]!, gap);
       }), names);
     }
-    for (const partition of existing.filter((p) => p.to <= cutoff)) {
-      const dropped = await underLockTimeout(runner, lockTimeoutMs, (tx) => tx.query(`DROP TABLE ${partition.name}`));
+  }
+  // A message outlives its deliveries and inbox entries, never the other way round: with the week's
+  // messages gone and its deliveries kept (their drop put off), the resend poller found those
+  // deliveries first, claimed none of them (a claim joins the message) and resent nothing else.
+  let putOffFrom = Infinity;
+  for (const table of DROP_ORDER) {
+    for (const partition of (await partitionsOf(runner.manager, table)).filter((p) => p.to <= cutoff)) {
+      const dropped = (table !== 'messages' || partition.to <= putOffFrom) && (await underLockTimeout(runner, lockTimeoutMs, (tx) => tx.query(`DROP TABLE ${partition.name}`)));
       (dropped ? report.dropped : report.notDropped).push(partition.name);
+      if (!dropped) putOffFrom = Math.min(putOffFrom, partition.from);
     }
     await runner.query(`DELETE FROM ${table}_default WHERE created_at < $1`, [new Date(cutoff)]);
   }
   // A request id is its message's idempotency key: kept as long as the message's week is.
-  await purgeRequestKeys(runner, partitionStart(new Date(cutoff)), policy.purgeChunk ?? 10_000);
+  // (A hand-made partition from MINVALUE put off keeps them all.)
+  await purgeRequestKeys(runner, new Date(Math.max(0, Math.min(partitionStart(new Date(cutoff)).getTime(), putOffFrom))), policy.purgeChunk ?? 10_000);
   await purgePushTokens(runner, new Date(cutoff), policy.purgeChunk ?? 10_000);
   return report;
 }
