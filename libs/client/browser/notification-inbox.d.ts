@@ -54,5 +54,11 @@ export declare class NotificationInbox {
   sync(): Promise<void>;
   /** Any number of ids: sent 500 at a time, the most the gateway takes in one request. */
   markRead(ids: string[]): Promise<{ ok: true } | { error: { code: string; message: string } }>;
+  /**
+   * Whether the user has read a message this inbox holds: marked here, or told of by another device
+   * or a sync (`onRead`). Kept with the message across a reload, where the reads already told are not
+   * told again.
+   */
+  isRead(id: string): boolean;
   list(): InboxMessage[];
 }

@@ -76,8 +76,8 @@ function readSubject(token) {
 
 /**
  * A place as save() writes it, checked: what cannot be read throws. One saved before read numbers
- * were kept has none: 0.
- * @param {string} saved @returns {{ lastSeq: number, lastReadSeq: number, messages: InboxMessage[] }}
+ * were kept has none: 0. A message the user had read is saved marked `read`.
+ * @param {string} saved @returns {{ lastSeq: number, lastReadSeq: number, messages: (InboxMessage & { read?: boolean })[] }}
  */
 function readPlace(saved) {
   const place = JSON.parse(saved);
@@ -95,6 +95,8 @@ export class NotificationInbox {
     this.messages = new Map();
     /** @type {Set<number>} sequence numbers held above the gap-free prefix */
     this.ahead = new Set();
+    /** @type {Set<string>} the messages held that the user has read, on this device or another; saved with them */
+    this.readIds = new Set();
     if (typeof options.token === 'function' && !options.userId) throw new TypeError('a token function needs userId: the inbox keeps its place per user');
     const userId = options.userId ?? subjectOf(/** @type {string} */ (options.token));
     const named = typeof options.token === 'string' ? readSubject(options.token) : undefined;
@@ -365,10 +367,28 @@ export class NotificationInbox {
    */
   async markRead(ids) {
     for (let first = 0; first < ids.length; first += MAX_PAGE) {
-      const answer = await this.request('read', { ids: ids.slice(first, first + MAX_PAGE) });
+      const page = ids.slice(first, first + MAX_PAGE);
+      const answer = await this.request('read', { ids: page });
       if (answer.error) return answer;
+      this.keepRead(page);
     }
     return { ok: true };
+  }
+
+  /**
+   * Whether the user has read the message (held by this inbox): marked here, or told of by another
+   * device or a sync. Kept across a reload with the message: the reads already told are not told again.
+   * @param {string} id
+   */
+  isRead(id) {
+    return this.readIds.has(id);
+  }
+
+  /** Notes the reads of messages held, and saves them when any is new. @private @param {string[]} ids */
+  keepRead(ids) {
+    const before = this.readIds.size;
+    for (const id of ids) if (this.messages.has(id)) this.readIds.add(id);
+    if (this.readIds.size > before) this.save();
   }
 
   /** @returns {InboxMessage[]} every message held, oldest first */
@@ -444,6 +464,7 @@ export class NotificationInbox {
 
   /** Tells `onRead`; a failing callback is the page's to fix, and must not stop a sync. @private @param {string[]} ids */
   tellRead(ids) {
+    this.keepRead(ids);
     try {
       this.options.onRead?.(ids);
     } catch (error) {
@@ -491,7 +512,10 @@ export class NotificationInbox {
     const excess = this.messages.size - Math.max(1, Math.floor(this.options.maxHeld ?? MAX_HELD));
     if (excess <= 0) return;
     const counted = [...this.messages.values()].filter((m) => m.seq <= this.lastSeq).sort((a, b) => a.seq - b.seq);
-    for (const message of counted.slice(0, excess)) this.messages.delete(message.id);
+    for (const message of counted.slice(0, excess)) {
+      this.messages.delete(message.id);
+      this.readIds.delete(message.id);
+    }
   }
 
   /** @param {string} event @param {object} payload @returns {Promise<any>} */
@@ -513,7 +537,7 @@ export class NotificationInbox {
   restore() {
     const saved = this.options.storage?.getItem(this.key) ?? this.options.storage?.getItem(this.legacyKey);
     if (!saved) return;
-    /** @type {{ lastSeq: number, lastReadSeq: number, messages: InboxMessage[] }} */
+    /** @type {ReturnType<typeof readPlace>} */
     let place;
     try {
       place = readPlace(saved);
@@ -524,8 +548,10 @@ export class NotificationInbox {
     const { lastSeq, lastReadSeq, messages } = place;
     this.lastSeq = lastSeq;
     this.lastReadSeq = lastReadSeq;
-    for (const message of messages) {
+    for (const saved of messages) {
+      const { read, ...message } = saved;
       this.messages.set(message.id, message);
+      if (read === true) this.readIds.add(message.id);
       // Held beyond a gap: counted once the gap is filled.
       if (message.seq > lastSeq) this.ahead.add(message.seq);
     }
@@ -577,7 +603,8 @@ export class NotificationInbox {
     const counted = held.filter((m) => m.seq <= lastSeq);
     const ahead = held.filter((m) => m.seq > lastSeq);
     const store = (/** @type {InboxMessage[]} */ messages) => {
-      const place = { lastSeq, lastReadSeq, messages };
+      // What another tab saved beyond this one's place keeps the read mark it was saved with.
+      const place = { lastSeq, lastReadSeq, messages: messages.map((m) => (this.readIds.has(m.id) ? { ...m, read: true } : m)) };
       const value = JSON.stringify(place);
       this.options.storage?.setItem(this.key, value);
       this.written = { value, place };

@@ -849,6 +849,26 @@ describe('NotificationInbox', () => {
       expect(again.socket.syncReadsAsked).toEqual([3]);
     });
 
+    it('remembers which messages were read, told by a sync, another device or marked here, across a reload', async () => {
+      const storage = new MemoryStorage();
+      const { socket, inbox } = openReading(storage, range(1, 5), [['m-1'], ['m-2']]);
+      socket.handlers.get('connect')!();
+      await inbox.sync();
+      socket.handlers.get('read')!({ ids: ['m-3'] });
+      await expect(inbox.markRead(['m-4'])).resolves.toEqual({ ok: true });
+      const readOf = (held: NotificationInbox) => held.list().map((m) => `${m.id}${held.isRead(m.id) ? ' read' : ''}`);
+      expect(readOf(inbox)).toEqual(['m-1 read', 'm-2 read', 'm-3 read', 'm-4 read', 'm-5']);
+
+      // Reloaded: the reads already told are not told again, and the messages restored keep theirs.
+      const again = openReading(storage, range(1, 5), [['m-1'], ['m-2']]);
+      expect(readOf(again.inbox)).toEqual(['m-1 read', 'm-2 read', 'm-3 read', 'm-4 read', 'm-5']);
+      again.socket.handlers.get('connect')!();
+      await again.inbox.sync();
+      expect(again.log).toEqual([]);
+      // The saved messages are still plain messages.
+      expect(again.inbox.list()[0]).not.toHaveProperty('read');
+    });
+
     it('keeps the messages synced when the gateway does not answer syncReads, and asks again at the next sync', async () => {
       const { socket, inbox, log, errors } = openReading(new MemoryStorage(), range(1, 2), [['m-1']]);
       socket.answeringReads = false;
