@@ -76,15 +76,17 @@ function readSubject(token) {
 
 /**
  * A place as save() writes it, checked: what cannot be read throws. One saved before read numbers
- * were kept has none: 0. A message the user had read is saved marked `read`.
- * @param {string} saved @returns {{ lastSeq: number, lastReadSeq: number, messages: (InboxMessage & { read?: boolean })[] }}
+ * were kept has none: 0. A message the user had read is saved marked `read`, and the place says it
+ * carries such marks (`readMarks`): one saved by a version before them has read messages unmarked.
+ * @typedef {{ lastSeq: number, lastReadSeq: number, readMarks: boolean, messages: (InboxMessage & { read?: boolean })[] }} SavedPlace
+ * @param {string} saved @returns {SavedPlace}
  */
 function readPlace(saved) {
   const place = JSON.parse(saved);
   if (!Number.isSafeInteger(place.lastSeq) || place.lastSeq < 0 || !Array.isArray(place.messages)) throw new Error('not an inbox');
   if (!place.messages.every((m) => typeof m?.id === 'string' && Number.isSafeInteger(m.seq))) throw new Error('a message without id or seq');
   const lastReadSeq = Number.isSafeInteger(place.lastReadSeq) && place.lastReadSeq > 0 ? place.lastReadSeq : 0;
-  return { lastSeq: place.lastSeq, lastReadSeq, messages: place.messages };
+  return { lastSeq: place.lastSeq, lastReadSeq, readMarks: place.readMarks === true, messages: place.messages };
 }
 
 export class NotificationInbox {
@@ -116,7 +118,7 @@ export class NotificationInbox {
     /** The fewest counted messages storage refused to save, and when: remembered for REFUSAL_MEMORY_MS. */
     this.refusedCounted = SAVED_COUNTED + 1;
     this.refusedAt = -Infinity;
-    /** @type {{ value: string, place: { lastSeq: number, lastReadSeq: number, messages: InboxMessage[] } } | undefined} what this tab saved last */
+    /** @type {{ value: string, place: SavedPlace } | undefined} what this tab saved last */
     this.written = undefined;
     this.restore();
     /** @type {Promise<boolean>} the last sync queued, and whether it got the server's answers */
@@ -545,9 +547,11 @@ export class NotificationInbox {
       this.status('error', `ignored the saved inbox, which cannot be read: ${/** @type {Error} */ (error).message}`);
       return;
     }
-    const { lastSeq, lastReadSeq, messages } = place;
+    const { lastSeq, lastReadSeq, readMarks, messages } = place;
     this.lastSeq = lastSeq;
-    this.lastReadSeq = lastReadSeq;
+    // Saved without read marks (by the version before them): the reads are told again, once, so the
+    // messages read before come back marked.
+    this.lastReadSeq = readMarks ? lastReadSeq : 0;
     for (const saved of messages) {
       const { read, ...message } = saved;
       this.messages.set(message.id, message);
@@ -594,7 +598,11 @@ export class NotificationInbox {
     let lastSeq = this.lastSeq;
     let held = this.list();
     const saved = reset === 'place' ? undefined : this.savedPlace();
-    const lastReadSeq = reset === 'reads' ? this.lastReadSeq : Math.max(this.lastReadSeq, saved?.lastReadSeq ?? 0);
+    // Another tab's read place is taken with its marks only: saved by the version before them, its
+    // reads would be skipped here and never marked.
+    const lastReadSeq = reset === 'reads' || !saved?.readMarks ? this.lastReadSeq : Math.max(this.lastReadSeq, saved.lastReadSeq);
+    /** The messages another tab saved marked read, which this one may not have been told of yet. */
+    const readElsewhere = new Set(saved?.messages.filter((m) => m.read === true).map((m) => m.id));
     if (saved && saved.lastSeq > lastSeq) {
       const beyond = saved.messages.filter((m) => m.seq > this.lastSeq && !this.messages.has(m.id));
       held = [...held, ...beyond].sort((a, b) => a.seq - b.seq);
@@ -603,8 +611,8 @@ export class NotificationInbox {
     const counted = held.filter((m) => m.seq <= lastSeq);
     const ahead = held.filter((m) => m.seq > lastSeq);
     const store = (/** @type {InboxMessage[]} */ messages) => {
-      // What another tab saved beyond this one's place keeps the read mark it was saved with.
-      const place = { lastSeq, lastReadSeq, messages: messages.map((m) => (this.readIds.has(m.id) ? { ...m, read: true } : m)) };
+      const marked = messages.map((m) => (this.readIds.has(m.id) || readElsewhere.has(m.id) ? { ...m, read: true } : m));
+      const place = { lastSeq, lastReadSeq, readMarks: true, messages: marked };
       const value = JSON.stringify(place);
       this.options.storage?.setItem(this.key, value);
       this.written = { value, place };

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { InboxMessage } from '@notify/contracts';
 import { NotificationInbox, type InboxMessage as ModuleInboxMessage, type InboxStorage } from '../browser/notification-inbox.js';
+import { eventually } from '@notify/testing';
 
 // The module's own type of a message is exactly the contract's, optional fields included (checked by
 // the compiler: assignable both ways let a field the module left out, such as an optional `url`, pass).
@@ -638,7 +639,7 @@ describe('NotificationInbox', () => {
     socket.deliver([large(3), large(4)]); // held beyond the gap at 2
     storage.quota = 100;
     await inbox.sync();
-    expect(JSON.parse(storage.getItem('notify-inbox:u-1:default@http://gateway')!)).toEqual({ lastSeq: 4, lastReadSeq: 0, messages: [] });
+    expect(JSON.parse(storage.getItem('notify-inbox:u-1:default@http://gateway')!)).toEqual({ lastSeq: 4, lastReadSeq: 0, readMarks: true, messages: [] });
     expect(new Set(errors)).toEqual(new Set(["saved the inbox's place without all its messages: QuotaExceededError"]));
   });
 
@@ -867,6 +868,39 @@ describe('NotificationInbox', () => {
       expect(again.log).toEqual([]);
       // The saved messages are still plain messages.
       expect(again.inbox.list()[0]).not.toHaveProperty('read');
+    });
+
+    it('asks for every read again once, from a place saved by the version before read marks, and marks the messages read', async () => {
+      const storage = new MemoryStorage();
+      const messages = range(1, 3);
+      storage.setItem('notify-inbox:u-1:default@http://gateway', JSON.stringify({ lastSeq: 3, lastReadSeq: 2, messages }));
+      const { socket, inbox, log } = openReading(storage, messages, [['m-1'], ['m-2']]);
+      socket.handlers.get('connect')!();
+      await inbox.sync();
+      expect(socket.syncReadsAsked).toEqual([0]);
+      expect(log).toEqual(['read m-1,m-2']);
+      expect(['m-1', 'm-2', 'm-3'].map((id) => inbox.isRead(id))).toEqual([true, true, false]);
+    });
+
+    it('keeps the read marks another tab saved for messages this tab has not been told of yet', async () => {
+      const storage = new MemoryStorage();
+      // A tab whose gateway has not answered its syncReads yet…
+      const behind = openReading(storage, range(1, 3), [['m-1']]);
+      behind.socket.answeringReads = 'later';
+      behind.socket.handlers.get('connect')!();
+      await eventually(async () => behind.socket.syncReadsAsked.length, (n) => n === 1);
+      // …while another tab is told m-1 was read, and saves that…
+      const told = openReading(storage, range(1, 3), [['m-1']]);
+      told.socket.handlers.get('connect')!();
+      await told.inbox.sync();
+      expect(told.inbox.isRead('m-1')).toBe(true);
+      // …then saves a message that arrived meanwhile.
+      let acknowledged = false;
+      behind.socket.handlers.get('notification')!(message(4), () => (acknowledged = true));
+      await eventually(async () => acknowledged, Boolean);
+      expect(behind.inbox.isRead('m-1')).toBe(false);
+      const reloaded = openReading(storage, range(1, 4), [['m-1']]);
+      expect(['m-1', 'm-4'].map((id) => reloaded.inbox.isRead(id))).toEqual([true, false]);
     });
 
     it('keeps the messages synced when the gateway does not answer syncReads, and asks again at the next sync', async () => {
