@@ -151,7 +151,7 @@ export class ProviderGuard {
         retryAfterMs: this.rate.refusalRetryMs(),
       });
     }
-    if (waitMs > 0) await this.clock.sleep(waitMs);
+    if (waitMs > 0) await untilAborted(this.clock.sleep(waitMs), this.stopped);
   }
 
   /** Converts anything but a ProviderError inside the call, so the breaker judges it correctly. */
@@ -190,4 +190,14 @@ export class ProviderGuard {
     const reason = error instanceof Error ? error.message : String(error);
     return new ProviderError({ provider, code: ProviderErrorCode.Unexpected, message: reason, cause: error });
   }
+}
+
+/** Resolves when `sleep` does, or as soon as `signal` aborts: a stop does not wait out a rate slot. */
+function untilAborted(sleep: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (signal === undefined) return sleep;
+  if (signal.aborted) return Promise.resolve();
+  let onAbort!: () => void;
+  const aborted = new Promise<void>((resolve) => (onAbort = resolve));
+  signal.addEventListener('abort', onAbort, { once: true });
+  return Promise.race([sleep, aborted]).finally(() => signal.removeEventListener('abort', onAbort));
 }
