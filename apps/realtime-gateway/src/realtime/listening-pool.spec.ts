@@ -6,13 +6,17 @@ import { createLogger } from '@notify/observability';
 import { eventually } from '@notify/testing';
 import { listeningPool } from './listening-pool';
 
-/** A pg client as the adapter uses it; the first one's connection dies while it sets up its LISTEN. */
+/**
+ * A pg client as the adapter uses it; a first one that `dies` loses its connection while the adapter
+ * sets up its LISTEN, one that `refuses` has its LISTEN refused and stays connected (a server in recovery).
+ */
 class FakeClient extends EventEmitter {
   released = false;
-  constructor(private readonly dies: boolean) {
+  constructor(private readonly dies: boolean | 'refuses') {
     super();
   }
   async query(sql: string): Promise<{ rows: unknown[] }> {
+    if (this.dies === 'refuses' && sql.startsWith('LISTEN')) throw new Error('cannot execute LISTEN during recovery');
     if (this.dies && sql.startsWith('LISTEN')) {
       this.emit('error', new Error('Connection terminated unexpectedly'));
       this.emit('end');
@@ -58,6 +62,30 @@ describe('listeningPool', () => {
       await new Promise((resolve) => setTimeout(resolve, 300));
       expect(clients.map((client) => client.released)).toEqual([true, true]);
     } finally {
+      await closeAdapters();
+    }
+  });
+
+  it('gives back a connection whose LISTEN was refused, and listens on the next one', async () => {
+    const clients: FakeClient[] = [];
+    const pool = {
+      connect: async () => {
+        const client = new FakeClient(clients.length === 0 ? 'refuses' : false);
+        clients.push(client);
+        return client;
+      },
+      query: async () => ({ rows: [] }),
+    } as unknown as Pool;
+    const io = new Server();
+    const listening = listeningPool(pool, createLogger('listening-pool-spec', 'silent'));
+    io.adapter(createAdapter(listening, { errorHandler: () => undefined }));
+    const namespace = io.of('/realtime');
+    const closeAdapters = () => Promise.all([io.of('/'), namespace].map((n) => n.adapter.close()));
+    try {
+      await eventually(async () => listening.listening(Date.now()), (since) => since !== undefined, { timeoutMs: 10_000 });
+      expect(clients.map((client) => client.released)).toEqual([true, false]);
+    } finally {
+      listening.close();
       await closeAdapters();
     }
   });

@@ -50,7 +50,11 @@ export function listeningPool(pool: Pool, logger: AppLogger, onListening: () => 
     }
     const release = client.release;
     const clientQuery = client.query;
+    let givenBackOnce = false;
     // The adapter's LISTEN on this connection: once it is in place, the connection hears the cluster.
+    // Refused on a connection that stays up (a server in recovery, after a failover, refuses LISTEN),
+    // the connection is given back here: the adapter schedules a new one but never gives that one back,
+    // and every later checkout waited for it, so the gateway never heard the cluster again.
     client.query = ((...args: unknown[]) => {
       const sent = (clientQuery as (...queryArgs: unknown[]) => unknown).apply(client, args);
       if (typeof args[0] === 'string' && args[0].startsWith('LISTEN') && sent instanceof Promise) {
@@ -59,18 +63,24 @@ export function listeningPool(pool: Pool, logger: AppLogger, onListening: () => 
             listeningSince = Date.now();
             onListening();
           },
-          () => undefined,
+          (err: unknown) => {
+            if (givenBackOnce) return;
+            logger.warn({ err }, 'socket.io adapter LISTEN refused; its connection is given back and it reconnects');
+            giveBack(err instanceof Error ? err : new Error(String(err)));
+          },
         );
       }
       return sent;
     }) as typeof client.query;
     const onError = (err: Error): void => {
       logger.warn({ err }, 'socket.io adapter LISTEN connection lost; it reconnects');
-      client.release(err);
+      giveBack(err);
     };
-    const onEnd = (): void => client.release(new Error('socket.io adapter LISTEN connection ended'));
+    const onEnd = (): void => giveBack(new Error('socket.io adapter LISTEN connection ended'));
     // Once given back (by the adapter as it closes, or here), the client may serve another checkout.
-    client.release = (err?: Error | boolean) => {
+    const giveBack = (err?: Error | boolean): void => {
+      if (givenBackOnce) return;
+      givenBackOnce = true;
       client.removeListener('error', onError);
       client.removeListener('end', onEnd);
       client.release = release;
@@ -79,6 +89,7 @@ export function listeningPool(pool: Pool, logger: AppLogger, onListening: () => 
       release(err);
       givenBack();
     };
+    client.release = giveBack;
     client.on('error', onError);
     client.on('end', onEnd);
     return client;
