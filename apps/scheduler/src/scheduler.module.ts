@@ -1,7 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { CHANNELS, deliverTopic, Topics } from '@notify/contracts';
 import type { SchedulerConfig } from '@notify/config';
-import { KafkaModule } from '@notify/kafka';
+import { FATAL_ERROR_HANDLER, KafkaModule, type FatalErrorHandler } from '@notify/kafka';
 import { ObservabilityModule, type AppLogger } from '@notify/observability';
 import { PersistenceModule } from '@notify/persistence';
 import { RELEASE_SETTINGS, ReleasePoller, SCHEDULER_CLOCK } from './release/release-poller';
@@ -12,6 +12,8 @@ export interface SchedulerOptions {
   clock?: () => Date;
   /** The jitter source of resend backoff; tests fix it. */
   random?: () => number;
+  /** Called when the scheduler cannot go on (its polls have failed for 10 minutes): the process exits for its supervisor. */
+  onFatal?: FatalErrorHandler;
 }
 
 @Module({})
@@ -36,6 +38,7 @@ export class SchedulerModule {
         { provide: RESEND_SETTINGS, useValue: config },
         { provide: RESEND_CLOCK, useValue: options.clock ?? (() => new Date()) },
         { provide: RESEND_RANDOM, useValue: options.random ?? Math.random },
+        ...(options.onFatal ? [{ provide: FATAL_ERROR_HANDLER, useValue: options.onFatal }] : []),
         ReleasePoller,
         ResendPoller,
       ],

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { Producer } from 'kafkajs';
-import { eventMessages, KAFKA_PRODUCER, sendInChunks, sendJobs } from '@notify/kafka';
+import { eventMessages, FATAL_ERROR_HANDLER, KAFKA_PRODUCER, sendInChunks, sendJobs, type FatalErrorHandler } from '@notify/kafka';
 import { APP_LOGGER, Metrics, type AppLogger } from '@notify/observability';
 import { AFTER_COMMIT_RETRY, AFTER_COMMIT_RETRY_POLICY, FallbackStore, STRANDED_AFTER_MS, type AfterCommitRetry, type Released } from '@notify/persistence';
 import { retriedProducer } from '../retried-producer';
@@ -36,10 +36,16 @@ export class ReleasePoller implements OnApplicationBootstrap, OnApplicationShutd
     @Inject(APP_LOGGER) private readonly logger: AppLogger,
     metrics: Metrics,
     @Optional() @Inject(AFTER_COMMIT_RETRY_POLICY) private readonly retry: AfterCommitRetry = AFTER_COMMIT_RETRY,
+    @Optional() @Inject(FATAL_ERROR_HANDLER) onFatal?: FatalErrorHandler,
   ) {
     this.released = metrics.counter('notify_deliveries_released_total', 'Held deliveries released to their channel');
-    this.loop = new PollLoop(async () => (await this.releaseDue(), false), settings.pollIntervalMs, (err) => this.logger.error({ err }, 'release poll failed'));
-    this.strandedLoop = new PollLoop(async () => (await this.releaseStranded(), false), STRANDED_AFTER_MS, (err) => this.logger.error({ err }, 'stranded tier check failed'));
+    this.loop = new PollLoop(async () => (await this.releaseDue(), false), settings.pollIntervalMs, {
+      onError: (err) => this.logger.error({ err }, 'release poll failed'),
+      onGiveUp: (err) => onFatal?.(new Error('release polls have failed for 10 minutes', { cause: err })),
+    });
+    this.strandedLoop = new PollLoop(async () => (await this.releaseStranded(), false), STRANDED_AFTER_MS, {
+      onError: (err) => this.logger.error({ err }, 'stranded tier check failed'),
+    });
   }
 
   onApplicationBootstrap(): void {

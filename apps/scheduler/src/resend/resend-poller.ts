@@ -1,6 +1,6 @@
 import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { Producer, TopicMessages } from 'kafkajs';
-import { eventMessages, KAFKA_PRODUCER, sendInChunks } from '@notify/kafka';
+import { eventMessages, FATAL_ERROR_HANDLER, KAFKA_PRODUCER, sendInChunks, type FatalErrorHandler } from '@notify/kafka';
 import { APP_LOGGER, Metrics, type AppLogger } from '@notify/observability';
 import { AFTER_COMMIT_RETRY, AFTER_COMMIT_RETRY_POLICY, ResendStore, type AfterCommitRetry } from '@notify/persistence';
 import type { Counter } from 'prom-client';
@@ -42,11 +42,15 @@ export class ResendPoller implements OnApplicationBootstrap, OnApplicationShutdo
     @Inject(APP_LOGGER) private readonly logger: AppLogger,
     metrics: Metrics,
     @Optional() @Inject(AFTER_COMMIT_RETRY_POLICY) private readonly retry: AfterCommitRetry = AFTER_COMMIT_RETRY,
+    @Optional() @Inject(FATAL_ERROR_HANDLER) onFatal?: FatalErrorHandler,
   ) {
     this.resent = metrics.counter('notify_deliveries_resent_total', 'Deliveries handed to their channel again', ['channel']);
     this.batches = metrics.counter('notify_resend_batches_total', 'Receiver batches re-sent', ['channel']);
     // Again at once when a claim was cut short by its bound of jobs: more is due than a poll takes.
-    this.loop = new PollLoop(async () => (await this.round()).behind, settings.pollIntervalMs, (err) => this.logger.error({ err }, 'resend poll failed'));
+    this.loop = new PollLoop(async () => (await this.round()).behind, settings.pollIntervalMs, {
+      onError: (err) => this.logger.error({ err }, 'resend poll failed'),
+      onGiveUp: (err) => onFatal?.(new Error('resend polls have failed for 10 minutes', { cause: err })),
+    });
   }
 
   onApplicationBootstrap(): void {
