@@ -97,7 +97,6 @@ export class RequestIngestion implements OnApplicationBootstrap, OnModuleDestroy
     const context = { now, newId, directory, retentionDays: this.settings.retentionDays };
     let planned: PlannedMessage[] = [];
     let plannedDeliveries = 0;
-    let stored = 0;
     /** Where each planned request id's planned copy is among its copies. */
     const plannedAt = new Map<string, number>();
     const plannedRecord = (id: string): ConsumedRecord => (copies.get(id)![plannedAt.get(id)!] as PlannableCopy).record;
@@ -129,8 +128,9 @@ export class RequestIngestion implements OnApplicationBootstrap, OnModuleDestroy
         // batch; the copies refused on the way are bad input of their own.
         rejections.push(...planFrom(item.requestId, plannedAt.get(item.requestId)! + 1).refused);
       }
+      // Counted once committed: a batch whose produce then fails comes back and stores none of them again.
+      this.stored.inc(written.reduce((sum, w) => sum + w.stored, 0));
       await sendJobs(this.producer, written.flatMap((w) => w.jobs), written.flatMap((w) => w.events));
-      stored += written.reduce((sum, w) => sum + w.stored, 0);
       progress();
       // The next transaction's messages are created now: stamped with the batch's start, they would
       // sort among messages committed before them, behind a reader's page position.
@@ -148,7 +148,6 @@ export class RequestIngestion implements OnApplicationBootstrap, OnModuleDestroy
     }
     await storePlanned();
     await this.sendReplaysAndRejections(unplanned, rejections);
-    this.stored.inc(stored);
   }
 
   /**
