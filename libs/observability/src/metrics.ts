@@ -1,11 +1,24 @@
 import { Controller, Get, Header } from '@nestjs/common';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/**
+ * How long a scrape's text is served again, in milliseconds. The gateway serves `/metrics` on the
+ * browsers' port, and a scrape runs the process collectors, which list every open file descriptor:
+ * at 20,000 connections, about 20 ms of the event loop each, so a caller asking in a loop held up
+ * every delivery. Callers share the scrape in flight, and its text for this long after it.
+ */
+export const SCRAPE_REUSE_MS = 1_000;
+
 /** One Prometheus registry per app, with the process metrics and an `app` label. */
 export class Metrics {
   readonly registry = new Registry();
+  /** The scrape in flight, or the last one while its text is served again. */
+  private latest?: { text: Promise<string>; reusableUntil: number };
 
-  constructor(app: string) {
+  constructor(
+    app: string,
+    private readonly reuseMs = SCRAPE_REUSE_MS,
+  ) {
     this.registry.setDefaultLabels({ app });
     collectDefaultMetrics({ register: this.registry });
   }
@@ -17,6 +30,23 @@ export class Metrics {
   histogram(name: string, help: string, buckets: number[], labelNames: string[] = []): Histogram {
     return new Histogram({ name, help, buckets, labelNames, registers: [this.registry] });
   }
+
+  /** The registry in the Prometheus text format: the scrape in flight, the last one within `reuseMs`, or a new one. */
+  scrape(): Promise<string> {
+    const latest = this.latest;
+    if (latest !== undefined && Date.now() < latest.reusableUntil) return latest.text;
+    const run = { text: this.registry.metrics(), reusableUntil: Infinity };
+    this.latest = run;
+    run.text.then(
+      () => {
+        if (this.latest === run) run.reusableUntil = Date.now() + this.reuseMs;
+      },
+      () => {
+        if (this.latest === run) this.latest = undefined;
+      },
+    );
+    return run.text;
+  }
 }
 
 @Controller()
@@ -25,7 +55,7 @@ export class MetricsController {
 
   @Get('metrics')
   @Header('Content-Type', 'text/plain; version=0.0.4')
-  async scrape(): Promise<string> {
-    return this.metrics.registry.metrics();
+  scrape(): Promise<string> {
+    return this.metrics.scrape();
   }
 }
