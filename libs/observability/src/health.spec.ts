@@ -30,6 +30,16 @@ describe('HealthRegistry', () => {
     expect(JSON.parse(lines[1]!)).toMatchObject({ check: 'kafka', msg: 'health check up again' });
   });
 
+  it('answers stopping from the start of a shutdown, without running the checks', async () => {
+    const registry = new HealthRegistry(undefined, 0);
+    let runs = 0;
+    registry.register('postgres', async () => void (runs += 1));
+    expect(await registry.run()).toEqual({ healthy: true, checks: { postgres: 'up' } });
+    registry.onModuleDestroy();
+    expect(await registry.run()).toEqual({ healthy: false, checks: {}, stopping: true });
+    expect(runs).toBe(1);
+  });
+
   it('shares one run among concurrent callers: a flood of requests runs each check once', async () => {
     const registry = new HealthRegistry();
     const calls = { postgres: 0, kafka: 0 };

@@ -1,4 +1,4 @@
-import { Controller, Get, Inject, Injectable, Optional, Res } from '@nestjs/common';
+import { Controller, Get, Inject, Injectable, Optional, Res, type OnModuleDestroy } from '@nestjs/common';
 import type { Response } from 'express';
 import type { AppLogger } from './logger';
 
@@ -11,7 +11,11 @@ export type HealthCheck = () => Promise<void>;
 export interface HealthReport {
   readonly healthy: boolean;
   readonly checks: Readonly<Record<string, 'up' | 'down'>>;
+  /** The app is shutting down: it takes no new work, whatever its dependencies say. */
+  readonly stopping?: true;
 }
+
+const STOPPING: HealthReport = Object.freeze({ healthy: false, checks: Object.freeze({}), stopping: true });
 
 const CHECK_TIMEOUT_MS = 2_000;
 /**
@@ -27,12 +31,13 @@ export const HEALTH_REUSE_MS_DEFAULT = 1_000;
  * the installation. Why goes to the log, once each time a check goes down or its reason changes.
  */
 @Injectable()
-export class HealthRegistry {
+export class HealthRegistry implements OnModuleDestroy {
   private readonly checks = new Map<string, HealthCheck>();
   private readonly reasons = new Map<string, string>();
   private readonly reuseMs: number;
   /** The run in flight, or the last one while its answer is reused. */
   private latest?: { report: Promise<HealthReport>; reusableUntil: number };
+  private stopping = false;
 
   constructor(
     @Optional() @Inject(HEALTH_LOGGER) private readonly logger?: AppLogger,
@@ -45,8 +50,18 @@ export class HealthRegistry {
     this.checks.set(name, check);
   }
 
+  /**
+   * From the start of a shutdown, health answers 503 `stopping` without running the checks: a
+   * gateway refuses new connections for the tens of seconds it waits for the last acknowledgements,
+   * and a load balancer told it was healthy kept sending browsers there to be refused.
+   */
+  onModuleDestroy(): void {
+    this.stopping = true;
+  }
+
   /** Every check's answer: the run in flight if there is one, the last run's within the reuse window, or a new run. */
   run(): Promise<HealthReport> {
+    if (this.stopping) return Promise.resolve(STOPPING);
     const latest = this.latest;
     if (latest !== undefined && Date.now() < latest.reusableUntil) return latest.report;
     // In flight until it settles: no end yet.
@@ -108,7 +123,7 @@ export class HealthController {
 
   @Get('health')
   async health(@Res() res: Response): Promise<void> {
-    const { healthy, checks } = await this.registry.run();
-    res.status(healthy ? 200 : 503).json({ status: healthy ? 'ok' : 'unavailable', checks });
+    const { healthy, checks, stopping } = await this.registry.run();
+    res.status(healthy ? 200 : 503).json({ status: healthy ? 'ok' : stopping ? 'stopping' : 'unavailable', checks });
   }
 }
