@@ -4,11 +4,35 @@ import { resolve } from 'node:path';
 const ROOT = resolve(__dirname, '../../..');
 
 describe('runMain', () => {
+  function fixture(mode: 'fatal' | 'signal') {
+    const child = spawn('node', ['-r', '@swc-node/register', 'libs/observability/src/fatal-app.fixture.ts', mode], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let said!: () => void;
+    const run = {
+      child,
+      output: '',
+      /** Resolves once it has said `started`. */
+      started: new Promise<void>((resolve) => (said = resolve)),
+      exit: new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) => child.once('exit', (code, signal) => done({ code, signal }))),
+    };
+    child.stdout.on('data', (chunk: Buffer) => {
+      run.output += chunk.toString();
+      if (run.output.startsWith('started\n')) said();
+    });
+    return run;
+  }
+
   it('closes the app, letting its other consumers finish what they hold, before it exits 1 on a fatal error', async () => {
-    const child = spawn('node', ['-r', '@swc-node/register', 'libs/observability/src/fatal-app.fixture.ts'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const code = await new Promise<number | null>((done) => child.once('exit', (exitCode) => done(exitCode)));
-    expect({ code, output }).toEqual({ code: 1, output: 'closed\n' });
+    const run = fixture('fatal');
+    expect({ ...(await run.exit), output: run.output }).toEqual({ code: 1, signal: null, output: 'closed\n' });
+  }, 60_000);
+
+  it('closes the app on SIGTERM, ignoring a second one meanwhile, and exits 0', async () => {
+    const run = fixture('signal');
+    await run.started;
+    run.child.kill('SIGTERM');
+    run.child.kill('SIGTERM');
+    // Exiting 0 by itself, not killed by the signal: as PID 1 of a container a process that leaves the
+    // signal to its default action ignores it, and waited for the supervisor's SIGKILL.
+    expect({ ...(await run.exit), output: run.output }).toEqual({ code: 0, signal: null, output: 'started\nclosed\n' });
   }, 60_000);
 });

@@ -10,10 +10,9 @@ export interface HttpAppOptions {
   beforeListen?: (app: INestApplication) => Promise<void>;
 }
 
-/** Creates a NestJS app with the redacting logger and shutdown hooks, listening on its HTTP port. */
+/** Creates a NestJS app with the redacting logger, listening on its HTTP port; `runMain` closes it on SIGTERM or SIGINT. */
 export async function startHttpApp(module: unknown, options: HttpAppOptions): Promise<INestApplication> {
   const app = await NestFactory.create(module as never, { logger: new NestPinoLogger(options.logger), abortOnError: false });
-  app.enableShutdownHooks();
   await options.beforeListen?.(app);
   await app.listen(options.port, options.host ?? '0.0.0.0');
   return app;
@@ -37,6 +36,12 @@ const FATAL_CLOSE_MS = 60_000;
  * A fatal error once started first closes the app, within `FATAL_CLOSE_MS`: exiting at once, a
  * channel worker whose push consumer gave up killed its SMS and email consumers between the sends a
  * vendor had taken and their record, and those were sent again after their lease.
+ *
+ * SIGTERM or SIGINT closes the app and exits 0 (1 when the close failed); a second signal, or a
+ * fatal error, while it closes is ignored. Nest's own shutdown hooks re-raised the signal once
+ * closed: every clean stop looked killed (143), and a process that is PID 1 of a container, for
+ * which a signal left to its default action is ignored, waited for the supervisor's SIGKILL. A fatal
+ * error and a signal together closed the app twice.
  */
 export function runMain<C extends { logLevel: string }>(
   app: string,
@@ -61,6 +66,16 @@ export function runMain<C extends { logLevel: string }>(
     const bound = new Promise<void>((resolve) => setTimeout(resolve, FATAL_CLOSE_MS).unref());
     void Promise.race([closed, bound]).finally(() => process.exit(1));
   };
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (exiting) return;
+    exiting = true;
+    logger.info({ signal }, `${app} stopping`);
+    // Still starting: nothing has been taken on yet that a close would finish.
+    const closed = started ? started.close().then(() => 0, (closeError: unknown) => (logger.error({ err: closeError }, `${app} did not close cleanly`), 1)) : Promise.resolve(0);
+    void closed.then((code) => process.exit(code));
+  };
   process.on('unhandledRejection', onFatal);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
   start(config, logger, onFatal).then((app) => void (started = app), onFatal);
 }

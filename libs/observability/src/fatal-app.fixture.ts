@@ -1,5 +1,6 @@
-// An app for app-process.spec.ts: once started, one of its consumers gives up (`onFatal`) while its
-// close has work to finish, which it reports on stdout.
+// An app for app-process.spec.ts whose close has work to finish, which it reports on stdout. With
+// the argument `fatal`, one of its consumers gives up (`onFatal`) once it has started; otherwise it
+// says `started` and waits for a signal.
 import type { INestApplication } from '@nestjs/common';
 import { runMain } from './app-process';
 
@@ -10,6 +11,11 @@ runMain('fatal-fixture', () => ({ logLevel: 'silent' }), async (_config, _logger
       process.stdout.write('closed\n');
     },
   } as unknown as INestApplication;
-  setTimeout(() => onFatal(new Error('a consumer gave up')), 50);
+  if (process.argv[2] === 'fatal') setTimeout(() => onFatal(new Error('a consumer gave up')), 50);
+  else {
+    // Something that keeps the process alive until it is told to stop, as a server does.
+    setInterval(() => undefined, 60_000);
+    process.stdout.write('started\n');
+  }
   return app;
 });
