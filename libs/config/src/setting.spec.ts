@@ -313,6 +313,18 @@ describe('per-app loaders', () => {
       expect(error.problems).toHaveLength(1);
       expect(error.problems[0]).toMatch(/^KAFKA_BROKERS: at least one broker/);
     });
+
+    it.each(['kafka', 'PLAINTEXT://k2:9092', 'k3:70000'])('rejects a broker that is not host:port, naming it: %s', (broker) => {
+      const error = configError(() => loadMessageCenterConfig({ KAFKA_BROKERS: `k1:9092,[::1]:9092,${broker}` }));
+      expect(error.problems).toEqual([`KAFKA_BROKERS: "${broker}" is not host:port`]);
+    });
+
+    it('rejects a connection string whose password is not percent-encoded, without showing it', () => {
+      const error = configError(() => loadMessageCenterConfig({ DATABASE_URL: 'postgres://notify:100%@db:5432/notify' }));
+      expect(error.problems).toEqual([expect.stringMatching(/^DATABASE_URL: its user and password must be percent-encoded/)]);
+      expect(error.message).not.toContain('100%');
+      expect(loadMessageCenterConfig({ DATABASE_URL: 'postgres://notify:100%25@db:5432/notify' }).databaseUrl).toBe('postgres://notify:100%25@db:5432/notify');
+    });
   });
 
   describe('channel worker', () => {
@@ -320,6 +332,35 @@ describe('per-app loaders', () => {
       const config = loadChannelWorkerConfig({});
       expect(config.httpPort).toBe(3003);
       expect(config.kafkaBrokers).toEqual(['127.0.0.1:9092']);
+    });
+
+    it.each([
+      ['mail.example.com:465', 'false', /^SMTP_HOST names port 465, which takes TLS from the first byte: set SMTP_SECURE=true/],
+      ['mail.example.com', 'true', /^SMTP_SECURE=true on port 587, which starts in plain text/],
+    ])('refuses an SMTP server %s with SMTP_SECURE=%s, the other TLS mode of its port', (host, secure, problem) => {
+      const env = { EMAIL_DRIVER: 'smtp', SMTP_HOST: host, SMTP_SECURE: secure, SMTP_FROM: 'Notify <notify@example.com>' };
+      expect(configError(() => loadChannelWorkerConfig(env)).problems).toEqual([expect.stringMatching(problem)]);
+      expect(loadChannelWorkerConfig({ ...env, SMTP_SECURE: secure === 'true' ? 'false' : 'true' }).smtpSecure).toBe(secure !== 'true');
+    });
+
+    it('rejects a provider URL without its scheme, a Twilio callback host with an underscore, and waits beyond a send’s lease', () => {
+      const error = configError(() =>
+        loadChannelWorkerConfig({
+          SMS_HTTP_URL: 'sms-gw:8080/send',
+          SMS_TWILIO_STATUS_CALLBACK_URL: 'https://sms_hooks.example.com/cb',
+          EMAIL_LIMITS: '{"timeoutMs":3000000000}',
+          SMS_LIMITS: '{"maxRateWaitMs":600000}',
+        }),
+      );
+      expect(error.problems).toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(/^SMS_HTTP_URL: an http or https URL/),
+          expect.stringMatching(/^SMS_TWILIO_STATUS_CALLBACK_URL: a host without underscores/),
+          expect.stringMatching(/^EMAIL_LIMITS: .*<=300000/),
+          expect.stringMatching(/^SMS_LIMITS: .*<=300000/),
+        ]),
+      );
+      expect(error.problems).toHaveLength(4);
     });
   });
 

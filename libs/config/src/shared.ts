@@ -1,12 +1,12 @@
 import { z } from 'zod';
 import { setting } from './setting';
-import { bool, list, positiveInt, postgresUrl } from './types';
+import { bool, brokers, positiveInt, postgresUrl } from './types';
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/notify';
 export const DEFAULT_KAFKA_BROKERS = '127.0.0.1:9092';
 
 export const kafkaSettings = {
-  kafkaBrokers: setting('KAFKA_BROKERS', list(DEFAULT_KAFKA_BROKERS).refine((l) => l.length > 0, 'at least one broker'), 'Comma-separated host:port list of Kafka brokers'),
+  kafkaBrokers: setting('KAFKA_BROKERS', brokers(DEFAULT_KAFKA_BROKERS), 'Comma-separated host:port list of Kafka brokers'),
   kafkaSsl: setting('KAFKA_SSL', bool(false), 'Connect to Kafka over TLS'),
   kafkaSaslMechanism: setting(
     'KAFKA_SASL_MECHANISM',

@@ -56,4 +56,36 @@ export const postgresUrl = (fallback: string) =>
   z
     .string()
     .default(fallback)
-    .refine((v) => /^postgres(ql)?:\/\//.test(v), 'must be a postgres:// connection string');
+    .refine((v) => /^postgres(ql)?:\/\//.test(v), { message: 'must be a postgres:// connection string', abort: true })
+    .refine(
+      userInfoDecodes,
+      // pg took `postgres://postgres:100%@db/notify`; TypeORM, which reads it too, threw "URI malformed" naming no setting.
+      'its user and password must be percent-encoded (% as %25, @ as %40, : as %3A, / as %2F, # as %23, ? as %3F)',
+    );
+
+/** Whether the user name and password of a connection string, when it has them, are valid percent-encoding. */
+function userInfoDecodes(url: string): boolean {
+  const userInfo = /^postgres(?:ql)?:\/\/([^/?#]*)@/.exec(url)?.[1];
+  if (userInfo === undefined) return true;
+  try {
+    decodeURIComponent(userInfo);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A comma-separated list of Kafka brokers, each `host:port` (`[v6 address]:port`). kafkajs took
+ * `kafka` or `PLAINTEXT://kafka:9092` and failed only after its retries, with a port of NaN and no
+ * setting named.
+ */
+export const brokers = (fallback: string) =>
+  list(fallback)
+    .refine((entries) => entries.length > 0, 'at least one broker')
+    .superRefine((entries, context) => {
+      for (const entry of entries) {
+        const port = /^(?:\[[0-9A-Fa-f:.]+\]|[^\s:/[\]]+):(\d{1,5})$/.exec(entry)?.[1];
+        if (port === undefined || Number(port) < 1 || Number(port) > 65535) context.addIssue({ code: 'custom', message: `"${entry}" is not host:port` });
+      }
+    });

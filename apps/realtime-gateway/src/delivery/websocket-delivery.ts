@@ -23,8 +23,9 @@ export interface DeliverySettings {
   deliveryConsumer: boolean;
   ackTimeoutMs: number;
   /**
-   * A claimed delivery's lease runs this long past the acknowledgement timeout: time to record the
-   * outcome. Past it, the resend poller takes the send for lost (the gateway died after the claim).
+   * A claimed delivery's lease runs this long past the longest an emit can take (`claimLeaseMs`):
+   * time to record the outcome. Past it, the resend poller takes the send for lost (the gateway died
+   * after the claim).
    */
   outcomeGraceMs: number;
 }
@@ -100,7 +101,7 @@ export class WebsocketDelivery implements OnApplicationBootstrap, OnModuleDestro
     // absence (failed), so the claim's `sent` is recorded but not published.
     const claimed = await this.store.claimAttempts(
       live.flatMap((e) => e.jobs).map((job) => job.deliveryId),
-      this.settings.ackTimeoutMs + this.settings.outcomeGraceMs,
+      claimLeaseMs(this.settings),
     );
     // A job consumed twice in one batch (a replayed produce) is claimed once and emitted once.
     const emitted = new Set<string>();
@@ -157,4 +158,15 @@ function statusOf(outcome: EmitOutcome): { status: 'delivered' | 'failed'; error
     case 'client_error':
       return { status: 'failed', error: ErrorCode.ClientError };
   }
+}
+
+/**
+ * How long a claim of browser deliveries is leased for: an emit may first wait up to the
+ * acknowledgement timeout for the cluster to settle (`RealtimeServer`), then as long for its
+ * acknowledgement, and its outcome is recorded within the grace. With the lease one timeout shorter,
+ * an acknowledgement that came after a settling wait could come after the lease: the poller had
+ * taken the delivery for unanswered and the fallback had pushed it too.
+ */
+export function claimLeaseMs({ ackTimeoutMs, outcomeGraceMs }: Pick<DeliverySettings, 'ackTimeoutMs' | 'outcomeGraceMs'>): number {
+  return 2 * ackTimeoutMs + outcomeGraceMs;
 }

@@ -77,9 +77,15 @@ describe('channel factories', () => {
     writeFileSync(file, '{"authorization":"Bearer x"}');
     const provider = createSmsProvider({ driver: 'http', url: 'http://127.0.0.1:9/send', bodyTemplate: '{}', headersFile: file });
     expect(provider.id).toBe('http-sms');
-    writeFileSync(file, '["not", "an", "object"]');
-    expect(configErrorOf(() => createSmsProvider({ driver: 'http', url: 'http://127.0.0.1:9/send', bodyTemplate: '{}', headersFile: file })).message).toContain(
-      'JSON object',
+    for (const bad of ['["not", "an", "object"]', '{"X Api Key":"k"}', '{"authorization":"Bearer x\\n"}']) {
+      writeFileSync(file, bad);
+      expect(configErrorOf(() => createSmsProvider({ driver: 'http', url: 'http://127.0.0.1:9/send', bodyTemplate: '{}', headersFile: file })).message).toContain(
+        'JSON object of header names and string values',
+      );
+    }
+    // Given inline, a header value with a line break is refused at start too, not at every send.
+    expect(configErrorOf(() => createSmsProvider({ driver: 'http', url: 'http://127.0.0.1:9/send', bodyTemplate: '{}', headers: { authorization: 'Bearer x\n' } })).message).toContain(
+      'line breaks',
     );
   });
 

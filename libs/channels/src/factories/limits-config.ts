@@ -3,15 +3,22 @@ import { DEFAULT_PROVIDER_LIMITS, type ProviderLimits } from '../ports';
 
 const positive = z.number().int().positive();
 
+/**
+ * The longest a provider call may wait for its answer, or for its rate slot: together within the 10
+ * minutes a send's claim is leased for, past which it is taken for lost and sent again, and within a
+ * timer's reach (a longer one fires at once: every call timed out).
+ */
+export const MAX_PROVIDER_WAIT_MS = 300_000;
+
 /** Any subset of the provider limits; the rest come from the defaults. */
 export const ProviderLimitsSchema = z
   .object({
-    timeoutMs: positive,
+    timeoutMs: positive.max(MAX_PROVIDER_WAIT_MS),
     concurrency: positive,
     queue: z.number().int().nonnegative(),
     ratePerSecond: z.number().positive(),
     burst: positive,
-    maxRateWaitMs: z.number().int().nonnegative(),
+    maxRateWaitMs: z.number().int().nonnegative().max(MAX_PROVIDER_WAIT_MS),
     breakerFailures: positive,
     breakerHalfOpenAfterMs: positive,
   })

@@ -2,6 +2,16 @@ import { z } from 'zod';
 import { ProviderLimitsSchema } from './limits-config';
 import { LogDriverSchema } from './push-config';
 
+/**
+ * Header names and values an HTTP request can carry: one with a space in its name, or a line break
+ * in its value (a token pasted with its newline), failed every send as the vendor's trouble.
+ */
+export const HttpHeadersSchema = z.record(
+  z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'a header name: letters, digits and !#$%&\'*+.^_`|~-, no spaces'),
+  // eslint-disable-next-line no-control-regex -- what it refuses are control characters
+  z.string().regex(/^[^\u0000-\u0008\u000a-\u001f\u007f]*$/, 'a header value without line breaks or control characters'),
+);
+
 export const TwilioDriverSchema = z.object({
   driver: z.literal('twilio'),
   baseUrl: z.url().default('https://api.twilio.com'),
@@ -32,7 +42,7 @@ export const HttpSmsDriverSchema = z.object({
   format: z.enum(['json', 'form']).default('json'),
   bodyTemplate: z.string().min(1),
   /** Headers that carry credentials; or `headersFile`, a JSON object of headers. */
-  headers: z.record(z.string(), z.string()).optional(),
+  headers: HttpHeadersSchema.optional(),
   headersFile: z.string().min(1).optional(),
   from: z.string().default(''),
   messageIdPath: z.string().min(1).optional(),

@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import { silentLog, systemClock, type SmsChannelProvider } from '../ports';
 import { AliyunSmsProvider } from '../providers/aliyun';
 import { HttpSmsProvider } from '../providers/http-sms';
@@ -8,7 +7,7 @@ import { ChannelConfigError, parseChannelConfig } from './channel-config-error';
 import { guardFor, type ChannelDeps } from './channel-deps';
 import { resolveLimits } from './limits-config';
 import { resolveSecret } from './secret-source';
-import { SmsDriverSchema, type SmsDriverConfig } from './sms-config';
+import { HttpHeadersSchema, SmsDriverSchema, type SmsDriverConfig } from './sms-config';
 
 /** Builds the SMS provider `config.driver` names; credentials are read here, once. */
 export function createSmsProvider(config: SmsDriverConfig = { driver: 'log' }, deps: ChannelDeps = {}): SmsChannelProvider {
@@ -66,8 +65,8 @@ export function createSmsProvider(config: SmsDriverConfig = { driver: 'log' }, d
 function gatewayHeaders(inline: Record<string, string> | undefined, file: string | undefined): Record<string, string> {
   if (inline === undefined && file === undefined) return {};
   const text = resolveSecret('sms', 'http.headers', inline === undefined ? undefined : JSON.stringify(inline), file);
-  const parsed = z.record(z.string(), z.string()).safeParse(parseJson(text));
-  if (!parsed.success) throw new ChannelConfigError('sms', ['http.headersFile must hold a JSON object of string header values']);
+  const parsed = HttpHeadersSchema.safeParse(parseJson(text));
+  if (!parsed.success) throw new ChannelConfigError('sms', ['http.headersFile must hold a JSON object of header names and string values an HTTP request can carry']);
   return parsed.data;
 }
 

@@ -7,7 +7,9 @@ export const WORKER_CHANNELS = ['push', 'sms', 'email'] as const;
 export type WorkerChannel = (typeof WORKER_CHANNELS)[number];
 
 const text = () => z.string().min(1).optional();
-const url = (fallback?: string) => (fallback === undefined ? z.url().optional() : z.url().default(fallback));
+/** An http or https URL: `host:8080/send`, its scheme forgotten, reads as a URL of scheme `host`. */
+const httpUrl = () => z.url({ protocol: /^https?$/, error: 'an http or https URL' });
+const url = (fallback?: string) => (fallback === undefined ? httpUrl().optional() : httpUrl().default(fallback));
 
 /** A JSON value in one variable, checked against `schema`. */
 const json = <S extends z.ZodType>(schema: S) =>
@@ -26,6 +28,12 @@ const json = <S extends z.ZodType>(schema: S) =>
     .pipe(schema.optional());
 
 /**
+ * The longest a provider call may wait for its answer, or for its rate slot: together within the 10
+ * minutes a send's claim is leased for, past which it is taken for lost and sent again.
+ */
+const MAX_PROVIDER_WAIT_MS = 300_000;
+
+/**
  * Overrides of one provider's safety limits, e.g. `{"concurrency":50,"ratePerSecond":20}`; the
  * adapters' defaults apply to the rest.
  */
@@ -33,12 +41,13 @@ const limits = () =>
   json(
     z
       .strictObject({
-        timeoutMs: z.number().int().positive(),
+        // Within a send's lease (10 minutes) with room for a rate wait, and a timer's reach.
+        timeoutMs: z.number().int().positive().max(MAX_PROVIDER_WAIT_MS),
         concurrency: z.number().int().positive(),
         queue: z.number().int().nonnegative(),
         ratePerSecond: z.number().positive(),
         burst: z.number().int().positive(),
-        maxRateWaitMs: z.number().int().nonnegative(),
+        maxRateWaitMs: z.number().int().nonnegative().max(MAX_PROVIDER_WAIT_MS),
         breakerFailures: z.number().int().positive(),
         breakerHalfOpenAfterMs: z.number().int().positive(),
       })
@@ -131,7 +140,14 @@ const smsSettings = {
   twilioAuthToken: setting('SMS_TWILIO_AUTH_TOKEN', text(), 'Twilio auth token', { sensitive: true }),
   twilioAuthTokenFile: setting('SMS_TWILIO_AUTH_TOKEN_FILE', text(), 'File holding the Twilio auth token'),
   twilioFrom: setting('SMS_TWILIO_FROM', text(), 'Sender: an E.164 number or a messaging service SID'),
-  twilioStatusCallbackUrl: setting('SMS_TWILIO_STATUS_CALLBACK_URL', url(), 'URL Twilio posts delivery receipts to'),
+  twilioStatusCallbackUrl: setting(
+    'SMS_TWILIO_STATUS_CALLBACK_URL',
+    // Twilio refuses a host with an underscore (error 21609), and with it every message.
+    httpUrl()
+      .refine((value) => !new URL(value).hostname.includes('_'), 'a host without underscores (Twilio refuses them)')
+      .optional(),
+    'URL Twilio posts delivery receipts to',
+  ),
   aliyunBaseUrl: setting('SMS_ALIYUN_BASE_URL', url('https://dysmsapi.aliyuncs.com'), 'Aliyun SMS API'),
   aliyunAccessKeyId: setting('SMS_ALIYUN_ACCESS_KEY_ID', text(), 'Aliyun AccessKey id'),
   aliyunAccessKeySecret: setting('SMS_ALIYUN_ACCESS_KEY_SECRET', text(), 'Aliyun AccessKey secret', { sensitive: true }),
@@ -230,8 +246,20 @@ const emailDriverComplete: Check = (c) => {
   return [
     ...required(smtp, { SMTP_HOST: c.smtpServer, SMTP_FROM: c.smtpFrom }),
     ...(smtp && c.smtpUser !== undefined ? secret(true, ['SMTP_PASSWORD', c.smtpPassword], ['SMTP_PASSWORD_FILE', c.smtpPasswordFile]) : []),
+    ...(smtp ? tlsMismatch(c.smtpServer?.port, c.smtpSecure) : []),
   ];
 };
+
+/**
+ * A well-known SMTP port with the other TLS mode: each connection waited for a greeting the server
+ * never sends (or sent one it cannot read) until its timeout, counted as the vendor's trouble, and
+ * every mail was retried to `dead`.
+ */
+function tlsMismatch(port: number | undefined, secure: boolean | undefined): string[] {
+  if (port === 465 && secure === false) return ['SMTP_HOST names port 465, which takes TLS from the first byte: set SMTP_SECURE=true'];
+  if ((port === 587 || port === 25) && secure === true) return [`SMTP_SECURE=true on port ${port}, which starts in plain text and offers STARTTLS: unset SMTP_SECURE`];
+  return [];
+}
 
 /**
  * The vendors' own variables (the settings whose names start with `prefix`, but for the driver

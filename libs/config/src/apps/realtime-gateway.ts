@@ -42,7 +42,7 @@ export const realtimeGatewaySettings = {
   outcomeGraceMs: setting(
     'GATEWAY_OUTCOME_GRACE_MS',
     positiveInt(60_000),
-    'How long past the acknowledgement timeout a claimed delivery waits for its outcome before the resend poller takes it for lost',
+    'How long past twice the acknowledgement timeout (a wait for the cluster to settle, then one for the acknowledgement) a claimed delivery waits for its outcome before the resend poller takes it for lost',
   ),
   maxHttpBufferSize: setting('GATEWAY_MAX_HTTP_BUFFER_SIZE', positiveInt(32 * 1024), `Largest client frame, in bytes (at least ${LARGEST_CLIENT_REQUEST}: a \`read\` of 500 ids)`),
   consumerGroup: setting('GATEWAY_GROUP', z.string().min(1).default('notify.realtime-gateway'), 'Kafka consumer group of the gateways'),

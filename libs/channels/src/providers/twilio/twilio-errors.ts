@@ -14,6 +14,8 @@ const CODES: Record<number, ProviderErrorCode> = {
   21601: ProviderErrorCode.Misconfigured,
   21603: ProviderErrorCode.Misconfigured,
   21606: ProviderErrorCode.Misconfigured,
+  // The StatusCallback URL (SMS_TWILIO_STATUS_CALLBACK_URL) is refused, and with it every message.
+  21609: ProviderErrorCode.Misconfigured,
   21610: ProviderErrorCode.EndpointGone,
   // The From number's queue is full: it drains, so this is a wait, not a refusal (sent as a 400).
   21611: ProviderErrorCode.RateLimited,

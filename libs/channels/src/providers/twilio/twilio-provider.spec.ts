@@ -102,7 +102,8 @@ describe('Twilio SMS provider', () => {
     [21660, "Mismatch between the 'From' number +15005550006 and the account"],
     [21701, 'The Messaging Service does not exist'],
     [21705, 'The Messaging Service is invalid'],
-  ])('maps %d (a sender this account cannot use) to a configuration error, not a refusal of the message', async (code, message) => {
+    [21609, "Invalid 'StatusCallback'"],
+  ])('maps %d (a sender or callback this account cannot use) to a configuration error, not a refusal of the message', async (code, message) => {
     await start();
     fake.failNext({ status: 400, code, message });
     expect(await failureOf(provider.send({ to: PHONE, body: 'x' }))).toMatchObject({ kind: 'configuration', code: 'misconfigured', vendorCode: String(code), status: 400 });
