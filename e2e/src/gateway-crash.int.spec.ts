@@ -122,8 +122,9 @@ describe('a gateway killed between its claim and the acknowledgement', () => {
     expect(await first.app.stop('SIGKILL')).toBeNull();
     const claimed = await row(deliveryId);
     expect(claimed).toMatchObject({ status: 'sent', attempts: 1, delivered_at: null });
-    // The lease: the acknowledgement timeout and the grace to record the outcome, from the claim.
-    expect(claimed.next_attempt_at!.getTime() - claimed.updated_at.getTime()).toBe(ACK_TIMEOUT_MS + OUTCOME_GRACE_MS);
+    // The lease, from the claim: a wait for the cluster to settle and one for the acknowledgement
+    // (the acknowledgement timeout each), and the grace to record the outcome.
+    expect(claimed.next_attempt_at!.getTime() - claimed.updated_at.getTime()).toBe(2 * ACK_TIMEOUT_MS + OUTCOME_GRACE_MS);
 
     const second = await gateway('second');
     const acknowledging = await client(second.port, true);

@@ -348,6 +348,7 @@ describe('per-app loaders', () => {
         loadChannelWorkerConfig({
           SMS_HTTP_URL: 'sms-gw:8080/send',
           SMS_TWILIO_STATUS_CALLBACK_URL: 'https://sms_hooks.example.com/cb',
+          SMS_ALIYUN_BASE_URL: 'dysmsapi.example.com/sms',
           EMAIL_LIMITS: '{"timeoutMs":3000000000}',
           SMS_LIMITS: '{"maxRateWaitMs":600000}',
         }),
@@ -356,11 +357,16 @@ describe('per-app loaders', () => {
         expect.arrayContaining([
           expect.stringMatching(/^SMS_HTTP_URL: an http or https URL/),
           expect.stringMatching(/^SMS_TWILIO_STATUS_CALLBACK_URL: a host without underscores/),
+          expect.stringMatching(/^SMS_ALIYUN_BASE_URL: an http or https URL/),
           expect.stringMatching(/^EMAIL_LIMITS: .*<=300000/),
           expect.stringMatching(/^SMS_LIMITS: .*<=300000/),
         ]),
       );
-      expect(error.problems).toHaveLength(4);
+      expect(error.problems).toHaveLength(5);
+      // A callback without its scheme is named as such, not a crash of the check after it.
+      expect(configError(() => loadChannelWorkerConfig({ SMS_TWILIO_STATUS_CALLBACK_URL: 'hooks.example.com/twilio' })).problems).toEqual([
+        expect.stringMatching(/^SMS_TWILIO_STATUS_CALLBACK_URL: an http or https URL/),
+      ]);
     });
   });
 

@@ -4,19 +4,19 @@ import { resolve } from 'node:path';
 const ROOT = resolve(__dirname, '../../..');
 
 describe('runMain', () => {
-  function fixture(mode: 'fatal' | 'signal') {
+  function fixture(mode: 'fatal' | 'signal' | 'slow-start') {
     const child = spawn('node', ['-r', '@swc-node/register', 'libs/observability/src/fatal-app.fixture.ts', mode], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let said!: () => void;
     const run = {
       child,
       output: '',
-      /** Resolves once it has said `started`. */
+      /** Resolves once it has said its first line. */
       started: new Promise<void>((resolve) => (said = resolve)),
       exit: new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) => child.once('exit', (code, signal) => done({ code, signal }))),
     };
     child.stdout.on('data', (chunk: Buffer) => {
       run.output += chunk.toString();
-      if (run.output.startsWith('started\n')) said();
+      if (run.output.includes('\n')) said();
     });
     return run;
   }
@@ -33,6 +33,20 @@ describe('runMain', () => {
     run.child.kill('SIGTERM');
     // Exiting 0 by itself, not killed by the signal: as PID 1 of a container a process that leaves the
     // signal to its default action ignores it, and waited for the supervisor's SIGKILL.
+    expect({ ...(await run.exit), output: run.output }).toEqual({ code: 0, signal: null, output: 'started\nclosed\n' });
+  }, 60_000);
+
+  it('closes an app that gets SIGTERM while it starts once it has started, rather than exiting mid-start', async () => {
+    const run = fixture('slow-start');
+    await run.started;
+    run.child.kill('SIGTERM');
+    expect({ ...(await run.exit), output: run.output }).toEqual({ code: 0, signal: null, output: 'starting\nstarted\nclosed\n' });
+  }, 60_000);
+
+  it('closes the app on SIGHUP too (a terminal closed under npm start)', async () => {
+    const run = fixture('signal');
+    await run.started;
+    run.child.kill('SIGHUP');
     expect({ ...(await run.exit), output: run.output }).toEqual({ code: 0, signal: null, output: 'started\nclosed\n' });
   }, 60_000);
 });

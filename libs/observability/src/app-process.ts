@@ -30,6 +30,9 @@ export function listeningPort(app: INestApplication): number {
  */
 const FATAL_CLOSE_MS = 60_000;
 
+/** The signals that stop an app: a supervisor's, Ctrl-C, and a terminal closed under `npm start`. */
+const STOP_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
+
 /**
  * Runs an app's main. Bad configuration prints every problem and exits 1; a start failure,
  * an unhandled rejection or a fatal consumer error exits 1, so a supervisor restarts the process.
@@ -37,11 +40,12 @@ const FATAL_CLOSE_MS = 60_000;
  * channel worker whose push consumer gave up killed its SMS and email consumers between the sends a
  * vendor had taken and their record, and those were sent again after their lease.
  *
- * SIGTERM or SIGINT closes the app and exits 0 (1 when the close failed); a second signal, or a
- * fatal error, while it closes is ignored. Nest's own shutdown hooks re-raised the signal once
- * closed: every clean stop looked killed (143), and a process that is PID 1 of a container, for
- * which a signal left to its default action is ignored, waited for the supervisor's SIGKILL. A fatal
- * error and a signal together closed the app twice.
+ * SIGTERM, SIGINT or SIGHUP (a closed terminal) closes the app, once it has started, and exits 0
+ * (1 when the start or the close failed); a second signal, or a fatal error, while it closes is
+ * ignored. Nest's own shutdown hooks re-raised the signal once closed: every clean stop looked
+ * killed (143), and a process that is PID 1 of a container, for which a signal left to its default
+ * action is ignored, waited for the supervisor's SIGKILL. A fatal error and a signal together
+ * closed the app twice.
  */
 export function runMain<C extends { logLevel: string }>(
   app: string,
@@ -66,16 +70,19 @@ export function runMain<C extends { logLevel: string }>(
     const bound = new Promise<void>((resolve) => setTimeout(resolve, FATAL_CLOSE_MS).unref());
     void Promise.race([closed, bound]).finally(() => process.exit(1));
   };
+  const startup = start(config, logger, onFatal);
   const onSignal = (signal: NodeJS.Signals): void => {
     if (exiting) return;
     exiting = true;
     logger.info({ signal }, `${app} stopping`);
-    // Still starting: nothing has been taken on yet that a close would finish.
-    const closed = started ? started.close().then(() => 0, (closeError: unknown) => (logger.error({ err: closeError }, `${app} did not close cleanly`), 1)) : Promise.resolve(0);
+    // Still starting: closed once started, for one consumer may be sending while another joins its group.
+    const closed = (started ? Promise.resolve(started) : startup).then(
+      (running) => running.close().then(() => 0, (closeError: unknown) => (logger.error({ err: closeError }, `${app} did not close cleanly`), 1)),
+      () => 1,
+    );
     void closed.then((code) => process.exit(code));
   };
   process.on('unhandledRejection', onFatal);
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
-  start(config, logger, onFatal).then((app) => void (started = app), onFatal);
+  for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
+  startup.then((running) => void (started = running), onFatal);
 }

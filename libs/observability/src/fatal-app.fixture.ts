@@ -1,8 +1,10 @@
-// An app for app-process.spec.ts whose close has work to finish, which it reports on stdout. With
-// the argument `fatal`, one of its consumers gives up (`onFatal`) once it has started; otherwise it
-// says `started` and waits for a signal.
+// An app for app-process.spec.ts whose close has work to finish, which it reports on stdout. Its
+// argument: `fatal`, one of its consumers gives up (`onFatal`) once it has started; `signal`, it
+// says `started` and waits for a signal; `slow-start`, it says `starting`, then takes a while to start.
 import type { INestApplication } from '@nestjs/common';
 import { runMain } from './app-process';
+
+const mode = process.argv[2];
 
 runMain('fatal-fixture', () => ({ logLevel: 'silent' }), async (_config, _logger, onFatal) => {
   const app = {
@@ -11,11 +13,16 @@ runMain('fatal-fixture', () => ({ logLevel: 'silent' }), async (_config, _logger
       process.stdout.write('closed\n');
     },
   } as unknown as INestApplication;
-  if (process.argv[2] === 'fatal') setTimeout(() => onFatal(new Error('a consumer gave up')), 50);
-  else {
-    // Something that keeps the process alive until it is told to stop, as a server does.
-    setInterval(() => undefined, 60_000);
-    process.stdout.write('started\n');
+  if (mode === 'fatal') {
+    setTimeout(() => onFatal(new Error('a consumer gave up')), 50);
+    return app;
   }
+  // Something that keeps the process alive until it is told to stop, as a server does.
+  setInterval(() => undefined, 60_000);
+  if (mode === 'slow-start') {
+    process.stdout.write('starting\n');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  process.stdout.write('started\n');
   return app;
 });

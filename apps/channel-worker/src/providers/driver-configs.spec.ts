@@ -79,9 +79,10 @@ describe('channel worker drivers from the environment', () => {
   });
 
   it('reads the SMTP server as host or host:port', () => {
-    const smtp = (host: string) => emailDriverConfig(loadChannelWorkerConfig({ EMAIL_DRIVER: 'smtp', SMTP_HOST: host, SMTP_FROM: 'notify@example.com' }));
+    const smtp = (host: string, secure = 'false') =>
+      emailDriverConfig(loadChannelWorkerConfig({ EMAIL_DRIVER: 'smtp', SMTP_HOST: host, SMTP_SECURE: secure, SMTP_FROM: 'notify@example.com' }));
     expect(smtp('mail.example.com')).toMatchObject({ host: 'mail.example.com', port: 587 });
-    expect(smtp('mail.example.com:465')).toMatchObject({ host: 'mail.example.com', port: 465 });
+    expect(smtp('mail.example.com:465', 'true')).toMatchObject({ host: 'mail.example.com', port: 465 });
     expect(smtp('[2001:db8::1]:2525')).toMatchObject({ host: '2001:db8::1', port: 2525 });
     expect(problemsOf({ SMTP_HOST: 'mail.example.com:99999' })).toEqual([expect.stringContaining('SMTP_HOST: must be host or host:port')]);
   });

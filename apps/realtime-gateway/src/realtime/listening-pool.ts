@@ -66,6 +66,9 @@ export function listeningPool(pool: Pool, logger: AppLogger, onListening: () => 
           (err: unknown) => {
             if (givenBackOnce) return;
             logger.warn({ err }, 'socket.io adapter LISTEN refused; its connection is given back and it reconnects');
+            // The adapter schedules its reconnection for the refusal; its `end` listener would schedule
+            // another as the connection closes, and each refusal would double the checkouts waiting.
+            client.removeAllListeners('end');
             giveBack(err instanceof Error ? err : new Error(String(err)));
           },
         );

@@ -144,7 +144,7 @@ const smsSettings = {
     'SMS_TWILIO_STATUS_CALLBACK_URL',
     // Twilio refuses a host with an underscore (error 21609), and with it every message.
     httpUrl()
-      .refine((value) => !new URL(value).hostname.includes('_'), 'a host without underscores (Twilio refuses them)')
+      .refine((value) => !URL.canParse(value) || !new URL(value).hostname.includes('_'), 'a host without underscores (Twilio refuses them)')
       .optional(),
     'URL Twilio posts delivery receipts to',
   ),
@@ -251,13 +251,13 @@ const emailDriverComplete: Check = (c) => {
 };
 
 /**
- * A well-known SMTP port with the other TLS mode: each connection waited for a greeting the server
+ * A submission port with the other TLS mode: each connection waited for a greeting the server
  * never sends (or sent one it cannot read) until its timeout, counted as the vendor's trouble, and
  * every mail was retried to `dead`.
  */
 function tlsMismatch(port: number | undefined, secure: boolean | undefined): string[] {
   if (port === 465 && secure === false) return ['SMTP_HOST names port 465, which takes TLS from the first byte: set SMTP_SECURE=true'];
-  if ((port === 587 || port === 25) && secure === true) return [`SMTP_SECURE=true on port ${port}, which starts in plain text and offers STARTTLS: unset SMTP_SECURE`];
+  if (port === 587 && secure === true) return ['SMTP_SECURE=true on port 587, which starts in plain text and offers STARTTLS: unset SMTP_SECURE'];
   return [];
 }
 
