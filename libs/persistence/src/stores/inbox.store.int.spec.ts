@@ -38,6 +38,18 @@ describe('InboxStore.after', () => {
     expect(await inbox.after('u-1', 3, 1)).toEqual({ notModified: true, lastSeq: 3 });
   });
 
+  it('ends a last page at its own last message when one was stored between reading the user’s last number and the page', async () => {
+    const createdAt = new Date(Date.now() - HOUR);
+    const to = { userId: 'u-between', endpoint: 'inbox:u-between' };
+    await new IngestStore(database.dataSource()).ingest(
+      ['r-b1', 'r-b2'].map((id) => plannedMessage(id, createdAt, [plannedDelivery(createdAt, to)], { recipient: { userId: 'u-between' } })),
+    );
+    // What the first read saw: the number before the second message's transaction committed.
+    await database.dataSource().query(`UPDATE inbox_sequences SET last_seq = 1 WHERE user_id = 'u-between'`);
+    const page = await new InboxStore(database.dataSource()).after('u-between', 0, 10);
+    expect(page).toEqual({ messages: [expect.objectContaining({ seq: 1 }), expect.objectContaining({ seq: 2 })], lastSeq: 2, hasMore: false });
+  });
+
   it('ends a page at the message that takes it to 512 KiB, however many were asked for', async () => {
     const createdAt = new Date(Date.now() - HOUR);
     const large = (requestId: string, data: Record<string, unknown>) => {

@@ -86,8 +86,10 @@ export class InboxStore {
         createdAt: row.created_at.toISOString(),
       })),
       // A page that stops early ends at its last message: a client asks again with `lastSeq` while
-      // `hasMore` is set, and the user's last number would skip the rest.
-      lastSeq: hasMore ? Number(page.at(-1)!.seq) : lastSeq,
+      // `hasMore` is set, and the user's last number would skip the rest. A page that does not ends
+      // at the user's last number, or at its own last message when a message stored between the two
+      // reads came after that number: a client placed below a message it holds asked for it again.
+      lastSeq: hasMore ? Number(page.at(-1)!.seq) : Math.max(lastSeq, Number(page.at(-1)?.seq ?? 0)),
       hasMore,
     };
   }
@@ -109,7 +111,8 @@ export class InboxStore {
     );
     // Numbers without a message left (reads of messages past the retention period) end the page at
     // the user's last number.
-    if (rows.length <= limit) return { ids: rows.map((row) => row.message_id), lastReadSeq, hasMore: false };
+    // (A read stored between the two reads ends it at its own number.)
+    if (rows.length <= limit) return { ids: rows.map((row) => row.message_id), lastReadSeq: Math.max(lastReadSeq, Number(rows.at(-1)?.read_seq ?? 0)), hasMore: false };
     const cut = rows[limit]!.read_seq;
     const page = rows.filter((row) => Number(row.read_seq) < Number(cut));
     return { ids: page.map((row) => row.message_id), lastReadSeq: Number(page.at(-1)!.read_seq), hasMore: true };
