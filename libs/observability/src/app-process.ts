@@ -10,7 +10,7 @@ export interface HttpAppOptions {
   beforeListen?: (app: INestApplication) => Promise<void>;
 }
 
-/** Creates a NestJS app with the redacting logger, listening on its HTTP port; `runMain` closes it on SIGTERM or SIGINT. */
+/** Creates a NestJS app with the redacting logger, listening on its HTTP port; `runMain` closes it on a stop signal. */
 export async function startHttpApp(module: unknown, options: HttpAppOptions): Promise<INestApplication> {
   const app = await NestFactory.create(module as never, { logger: new NestPinoLogger(options.logger), abortOnError: false });
   await options.beforeListen?.(app);

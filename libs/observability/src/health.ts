@@ -51,7 +51,8 @@ export class HealthRegistry implements OnModuleDestroy {
   }
 
   /**
-   * From the start of a shutdown, health answers 503 `stopping` without running the checks: a
+   * Once a shutdown is under way (the app modules' consumers stopped, before the gateway's wait for
+   * its last acknowledgements), health answers 503 `stopping` without running the checks: a
    * gateway refuses new connections for the tens of seconds it waits for the last acknowledgements,
    * and a load balancer told it was healthy kept sending browsers there to be refused.
    */
