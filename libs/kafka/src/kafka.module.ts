@@ -18,6 +18,8 @@ export const FATAL_ERROR_HANDLER = Symbol('FATAL_ERROR_HANDLER');
 export type FatalErrorHandler = (error: Error) => void;
 
 export const KAFKA_PRODUCER = Symbol('KAFKA_PRODUCER');
+/** How many times the health check asks for the cluster before it says down. */
+const HEALTH_TRIES = 3;
 const KAFKA_ADMIN = Symbol('KAFKA_ADMIN');
 
 /** A Kafka client, a connected producer, the app's topics, and a `kafka` health check. */
@@ -67,9 +69,22 @@ export class KafkaModule implements OnModuleInit, OnApplicationShutdown {
     };
   }
 
+  /**
+   * `kafka` is up when a broker answers for the cluster. kafkajs asks one broker it picks at random,
+   * and a connection refused by that one fails the call: with one of three brokers down (a rolling
+   * restart), one check in three said down, and the supervisor restarted apps that were working.
+   * So it asks up to `HEALTH_TRIES` times, each time a broker picked anew.
+   */
   onModuleInit(): void {
     this.health.register('kafka', async () => {
-      await this.admin.describeCluster();
+      for (let tried = 1; ; tried++) {
+        try {
+          await this.admin.describeCluster();
+          return;
+        } catch (error) {
+          if (tried >= HEALTH_TRIES) throw error;
+        }
+      }
     });
   }
 
