@@ -1,6 +1,7 @@
 import { Controller, Get, Inject, Injectable, Optional, Res, type OnModuleDestroy } from '@nestjs/common';
 import type { Response } from 'express';
 import type { AppLogger } from './logger';
+import { SharedRun } from './shared-run';
 
 /** The app's logger, as ObservabilityModule provides it. */
 export const HEALTH_LOGGER = Symbol('HEALTH_LOGGER');
@@ -34,16 +35,14 @@ export const HEALTH_REUSE_MS_DEFAULT = 1_000;
 export class HealthRegistry implements OnModuleDestroy {
   private readonly checks = new Map<string, HealthCheck>();
   private readonly reasons = new Map<string, string>();
-  private readonly reuseMs: number;
-  /** The run in flight, or the last one while its answer is reused. */
-  private latest?: { report: Promise<HealthReport>; reusableUntil: number };
+  private readonly runs: SharedRun<HealthReport>;
   private stopping = false;
 
   constructor(
     @Optional() @Inject(HEALTH_LOGGER) private readonly logger?: AppLogger,
     @Optional() @Inject(HEALTH_REUSE_MS) reuseMs?: number,
   ) {
-    this.reuseMs = reuseMs ?? HEALTH_REUSE_MS_DEFAULT;
+    this.runs = new SharedRun(() => this.runChecks(), reuseMs ?? HEALTH_REUSE_MS_DEFAULT);
   }
 
   register(name: string, check: HealthCheck): void {
@@ -62,21 +61,7 @@ export class HealthRegistry implements OnModuleDestroy {
 
   /** Every check's answer: the run in flight if there is one, the last run's within the reuse window, or a new run. */
   run(): Promise<HealthReport> {
-    if (this.stopping) return Promise.resolve(STOPPING);
-    const latest = this.latest;
-    if (latest !== undefined && Date.now() < latest.reusableUntil) return latest.report;
-    // In flight until it settles: no end yet.
-    const run = { report: this.runChecks(), reusableUntil: Infinity };
-    this.latest = run;
-    run.report.then(
-      () => {
-        if (this.latest === run) run.reusableUntil = Date.now() + this.reuseMs;
-      },
-      () => {
-        if (this.latest === run) this.latest = undefined;
-      },
-    );
-    return run.report;
+    return this.stopping ? Promise.resolve(STOPPING) : this.runs.get();
   }
 
   private async runChecks(): Promise<HealthReport> {

@@ -1,5 +1,6 @@
 import { Controller, Get, Header } from '@nestjs/common';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { SharedRun } from './shared-run';
 
 /**
  * How long a scrape's text is served again, in milliseconds. The gateway serves `/metrics` on the
@@ -12,13 +13,10 @@ export const SCRAPE_REUSE_MS = 1_000;
 /** One Prometheus registry per app, with the process metrics and an `app` label. */
 export class Metrics {
   readonly registry = new Registry();
-  /** The scrape in flight, or the last one while its text is served again. */
-  private latest?: { text: Promise<string>; reusableUntil: number };
+  private readonly scrapes: SharedRun<string>;
 
-  constructor(
-    app: string,
-    private readonly reuseMs = SCRAPE_REUSE_MS,
-  ) {
+  constructor(app: string, reuseMs = SCRAPE_REUSE_MS) {
+    this.scrapes = new SharedRun(() => this.registry.metrics(), reuseMs);
     this.registry.setDefaultLabels({ app });
     collectDefaultMetrics({ register: this.registry });
   }
@@ -33,19 +31,7 @@ export class Metrics {
 
   /** The registry in the Prometheus text format: the scrape in flight, the last one within `reuseMs`, or a new one. */
   scrape(): Promise<string> {
-    const latest = this.latest;
-    if (latest !== undefined && Date.now() < latest.reusableUntil) return latest.text;
-    const run = { text: this.registry.metrics(), reusableUntil: Infinity };
-    this.latest = run;
-    run.text.then(
-      () => {
-        if (this.latest === run) run.reusableUntil = Date.now() + this.reuseMs;
-      },
-      () => {
-        if (this.latest === run) this.latest = undefined;
-      },
-    );
-    return run.text;
+    return this.scrapes.get();
   }
 }
 

@@ -30,23 +30,32 @@ class FakeClient extends EventEmitter {
   };
 }
 
+/**
+ * The cluster adapter of a Socket.IO server on a listening pool over a fake pool whose connections
+ * `nextClient` makes, and the clients it made. A server never attached to HTTP has no engine to
+ * close: `closeAdapters` closes its adapters' client.
+ */
+function adapterOver(nextClient: (made: number) => FakeClient) {
+  const clients: FakeClient[] = [];
+  const pool = {
+    connect: async () => {
+      const client = nextClient(clients.length);
+      clients.push(client);
+      return client;
+    },
+    query: async () => ({ rows: [] }),
+  } as unknown as Pool;
+  const io = new Server();
+  const listening = listeningPool(pool, createLogger('listening-pool-spec', 'silent'));
+  io.adapter(createAdapter(listening, { errorHandler: () => undefined }));
+  const namespace = io.of('/realtime');
+  const closeAdapters = () => Promise.all([io.of('/'), namespace].map((n) => n.adapter.close()));
+  return { clients, listening, closeAdapters };
+}
+
 describe('listeningPool', () => {
   it('keeps one LISTEN connection after one died while the adapter set it up', async () => {
-    const clients: FakeClient[] = [];
-    const pool = {
-      connect: async () => {
-        const client = new FakeClient(clients.length === 0);
-        clients.push(client);
-        return client;
-      },
-      query: async () => ({ rows: [] }),
-    } as unknown as Pool;
-    const io = new Server();
-    const listening = listeningPool(pool, createLogger('listening-pool-spec', 'silent'));
-    io.adapter(createAdapter(listening, { errorHandler: () => undefined }));
-    const namespace = io.of('/realtime');
-    // A server never attached to HTTP has no engine to close; its adapters' client is closed here.
-    const closeAdapters = () => Promise.all([io.of('/'), namespace].map((n) => n.adapter.close()));
+    const { clients, listening, closeAdapters } = adapterOver((made) => new FakeClient(made === 0));
     try {
       // The adapter reconnects 1 to 3 s after a loss; twice, had it two connections to set up.
       await eventually(async () => clients.length, (n) => n >= 2, { timeoutMs: 10_000 });
@@ -72,24 +81,14 @@ describe('listeningPool', () => {
     const settle = async () => {
       for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
     };
-    const clients: FakeClient[] = [];
     let recovering = true;
-    const pool = {
-      connect: async () => {
-        const client = new FakeClient(recovering ? 'refuses' : false);
-        // pg closes a connection given back with an error: the adapter hears its `end`.
-        const release = client.release;
-        client.release = () => (release(), void client.emit('end'));
-        clients.push(client);
-        return client;
-      },
-      query: async () => ({ rows: [] }),
-    } as unknown as Pool;
-    const io = new Server();
-    const listening = listeningPool(pool, createLogger('listening-pool-spec', 'silent'));
-    io.adapter(createAdapter(listening, { errorHandler: () => undefined }));
-    const namespace = io.of('/realtime');
-    const closeAdapters = () => Promise.all([io.of('/'), namespace].map((n) => n.adapter.close()));
+    const { clients, listening, closeAdapters } = adapterOver(() => {
+      const client = new FakeClient(recovering ? 'refuses' : false);
+      // pg closes a connection given back with an error: the adapter hears its `end`.
+      const release = client.release;
+      client.release = () => (release(), void client.emit('end'));
+      return client;
+    });
     try {
       await settle();
       for (let round = 1; round <= 4; round++) {
