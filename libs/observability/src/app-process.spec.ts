@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 const ROOT = resolve(__dirname, '../../..');
 
 describe('runMain', () => {
-  function fixture(mode: 'fatal' | 'signal' | 'slow-start') {
+  function fixture(mode: 'fatal' | 'signal' | 'slow-start' | 'busy-start') {
     const child = spawn('node', ['-r', '@swc-node/register', 'libs/observability/src/fatal-app.fixture.ts', mode], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let said!: () => void;
     const run = {
@@ -41,6 +41,13 @@ describe('runMain', () => {
     await run.started;
     run.child.kill('SIGTERM');
     expect({ ...(await run.exit), output: run.output }).toEqual({ code: 0, signal: null, output: 'starting\nstarted\nclosed\n' });
+  }, 60_000);
+
+  it('closes an app that gets SIGTERM right after it said it started, while its start still runs', async () => {
+    const run = fixture('busy-start');
+    await run.started;
+    run.child.kill('SIGTERM');
+    expect({ ...(await run.exit), output: run.output }).toEqual({ code: 0, signal: null, output: 'started\nclosed\n' });
   }, 60_000);
 
   it('closes the app on SIGHUP too (a terminal closed under npm start)', async () => {

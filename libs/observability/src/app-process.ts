@@ -70,7 +70,9 @@ export function runMain<C extends { logLevel: string }>(
     const bound = new Promise<void>((resolve) => setTimeout(resolve, FATAL_CLOSE_MS).unref());
     void Promise.race([closed, bound]).finally(() => process.exit(1));
   };
-  const startup = start(config, logger, onFatal);
+  // Begun once the handlers below are in place: until a handler is, a signal has its default action,
+  // and one that came as the app said it had started (`npm start` waits for that line) killed it unclosed.
+  const startup = Promise.resolve().then(() => start(config, logger, onFatal));
   const onSignal = (signal: NodeJS.Signals): void => {
     if (exiting) return;
     exiting = true;

@@ -1,6 +1,7 @@
 // An app for app-process.spec.ts whose close has work to finish, which it reports on stdout. Its
 // argument: `fatal`, one of its consumers gives up (`onFatal`) once it has started; `signal`, it
-// says `started` and waits for a signal; `slow-start`, it says `starting`, then takes a while to start.
+// says `started` and waits for a signal; `slow-start`, it says `starting`, then takes a while to start;
+// `busy-start`, it says `started` and then keeps the event loop busy for a while before it returns.
 import type { INestApplication } from '@nestjs/common';
 import { runMain } from './app-process';
 
@@ -24,5 +25,7 @@ runMain('fatal-fixture', () => ({ logLevel: 'silent' }), async (_config, _logger
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
   process.stdout.write('started\n');
+  // Work that runs on before the start's first wait, as a module's set-up may: a signal sent meanwhile.
+  if (mode === 'busy-start') Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
   return app;
 });
