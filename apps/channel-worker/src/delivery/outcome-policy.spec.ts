@@ -126,4 +126,12 @@ describe('decide', () => {
       nextAttemptAt: new Date(now.getTime() + 3_600_000),
     });
   });
+
+  it('keeps the attempt of a delivery a configuration outage holds up, until the outage has lasted a day', () => {
+    const error = new ProviderError({ provider: 'apns', code: ProviderErrorCode.BadCredentials, vendorCode: 'InvalidProviderToken', message: 'bad key' });
+    const lasting = (ms: number) => ({ ...timing, configurationOutageMs: (provider: string) => (provider === 'apns' ? ms : 0) });
+    expect(decide(refusedBy(error, 5), now, lasting(0)).outcome).toMatchObject({ status: 'failed', attempted: false });
+    expect(decide(refusedBy(error, 5), now, lasting(23 * 3_600_000)).outcome).toMatchObject({ status: 'failed', attempted: false });
+    expect(decide(refusedBy(error, 5), now, lasting(24 * 3_600_000)).outcome).not.toHaveProperty('attempted');
+  });
 });

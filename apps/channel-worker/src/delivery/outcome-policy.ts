@@ -6,6 +6,8 @@ import type { SendAttempt } from '../senders/send-attempt';
 export interface RetryTiming {
   /** Wait after a configuration failure: long, because only an operator can fix it. */
   configurationRetryMs: number;
+  /** How long a provider's configuration errors have lasted (`ConfigurationOutages`); none when not given. */
+  configurationOutageMs?: (provider: string) => number;
 }
 
 /**
@@ -92,8 +94,14 @@ function refused(attempt: SendAttempt, error: ProviderError, now: Date, timing: 
       const nextAttemptAt = error.retryAfterMs === undefined ? null : later(error.retryAfterMs);
       return { outcome: { deliveryId, status: 'failed', error: error.code, nextAttemptAt, ...(NOT_ATTEMPTED.has(error.code) ? { attempted: false } : {}) } };
     }
-    case 'configuration':
-      return { outcome: { deliveryId, status: 'failed', error: error.code, nextAttemptAt: later(timing.configurationRetryMs) } };
+    case 'configuration': {
+      // The vendor refused our setup, not the message: as for an open circuit, the delivery keeps its
+      // attempt until the outage has lasted a day, then they count again so that one without an
+      // expiry still ends.
+      const outage = timing.configurationOutageMs?.(error.provider) ?? 0;
+      const counted = outage >= MAX_RETRY_AFTER_MS;
+      return { outcome: { deliveryId, status: 'failed', error: error.code, nextAttemptAt: later(timing.configurationRetryMs), ...(counted ? {} : { attempted: false }) } };
+    }
   }
 }
 
