@@ -84,3 +84,20 @@ describe('pickLocale', () => {
     });
   });
 });
+
+describe('pickLocale with Norwegian', () => {
+  it('matches nb (Bokmål) and no (Norwegian) as one language when neither is available exactly', () => {
+    expect(pickLocale(['nb'], ['no', 'en'], 'en')).toBe('no');
+    expect(pickLocale(['no'], ['nb', 'en'], 'en')).toBe('nb');
+    expect(pickLocale(['nb-NO'], ['en', 'no'], 'en')).toBe('no');
+    expect(pickLocale(['no_NO'], ['en', 'nb-NO'], 'en')).toBe('nb-NO');
+  });
+
+  it('still prefers the candidate’s own code, and does not take Nynorsk for either', () => {
+    expect(pickLocale(['nb'], ['no', 'nb'], 'en')).toBe('nb');
+    expect(pickLocale(['nb-NO'], ['no', 'nb'], 'en')).toBe('nb');
+    expect(pickLocale(['no-NO'], ['nb', 'no'], 'en')).toBe('no');
+    expect(pickLocale(['nn'], ['no', 'nb'], 'en')).toBe('en');
+    expect(pickLocale(['nb'], ['nn'], 'en')).toBe('en');
+  });
+});

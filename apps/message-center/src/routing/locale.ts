@@ -3,7 +3,7 @@ import { localeTag } from '@notify/contracts';
 /**
  * Picks the best available locale: candidates are tried in order, each first exactly (ignoring
  * case), then by its script (`zh-HK` → `zh-TW`), then by its language (`zh-TW` → `zh`, then any
- * `zh-*`); the fallback when none matches.
+ * `zh-*`; `nb` and `no` are one language there); the fallback when none matches.
  * An earlier candidate's language match beats a later candidate's exact match: the request's
  * locale outranks the profile's. Candidates and available locales are compared as the canonical
  * tags they mean (`localeTag`): a profile stored as `zh_CN` or `in_ID` before locales were checked
@@ -18,12 +18,13 @@ export function pickLocale(candidates: readonly (string | null | undefined)[], a
     const exact = byTag.get(candidate) ?? narrowing(candidate).map((tag) => byTag.get(tag)).find((found) => found !== undefined);
     if (exact) return exact;
     const language = candidate.split('-')[0]!;
-    const ofLanguage = templates.filter(([tag]) => tag.split('-')[0] === language);
+    const languages = [language, ...(SAME_LANGUAGE.get(language) ?? [])];
+    const ofLanguage = templates.filter(([tag]) => languages.includes(tag.split('-')[0]!));
     // Next the bare language when it is written in the candidate's script, else a template of that
     // script: the one the candidate names (zh-Hans-HK → zh-CN) or, naming none, its likely one
     // (zh-HK and zh-TW → zh-TW or zh-Hant; a bare zh means Simplified).
     const script = scriptOf(candidate, true);
-    const bare = byTag.get(language);
+    const bare = languages.map((tag) => byTag.get(tag)).find((found) => found !== undefined);
     if (bare !== undefined && scriptOf(language, true) === script) return bare;
     const sameScript = script && ofLanguage.find(([tag]) => scriptOf(tag, true) === script);
     if (sameScript) return sameScript[1];
@@ -32,6 +33,16 @@ export function pickLocale(candidates: readonly (string | null | undefined)[], a
   }
   return fallback;
 }
+
+/**
+ * Languages written under two codes, each the other's match when no template has the candidate's
+ * own: Norwegian Bokmål is `nb`, but many devices and profiles say `no` (Norwegian), and a table may
+ * have either. Nynorsk (`nn`) is a language of its own.
+ */
+const SAME_LANGUAGE = new Map<string, readonly string[]>([
+  ['nb', ['no']],
+  ['no', ['nb']],
+]);
 
 /**
  * A tag, then the same without its extensions and variants, its script, its region, down to what

@@ -188,9 +188,10 @@ describe('RouteTable.from', () => {
 
   describe('escalation within the retention period', () => {
     const DAY = 86_400_000;
+    // A ttl past the retention period, so that only the retention period limits the escalation.
     const escalating = (after: string, channels = ['websocket', 'push', 'sms', 'email']) => ({
       version: 1,
-      routes: { 'order.shipped': { channels, fallback: { policy: 'escalate', after } } },
+      routes: { 'order.shipped': { channels, fallback: { policy: 'escalate', after }, ttl: '90d' } },
     });
 
     it('rejects a route whose last fallback tier comes at or after the retention period, with the path to it', () => {
@@ -208,8 +209,35 @@ describe('RouteTable.from', () => {
 
     it('counts only the route’s own channels, and no delay for the all policy', () => {
       expect(() => RouteTable.from(escalating('20d', ['websocket', 'push']), 'routes.yaml', { retentionDays: 30 })).not.toThrow();
-      const all = { version: 1, routes: { default: { channels: ['websocket', 'push', 'sms'], fallback: { policy: 'all', after: '20d' } } } };
+      const all = { version: 1, routes: { default: { channels: ['websocket', 'push', 'sms'], fallback: { policy: 'all', after: '20d' }, ttl: '90d' } } };
       expect(() => RouteTable.from(all, 'routes.yaml', { retentionDays: 30 })).not.toThrow();
+    });
+  });
+
+  describe('escalation within the time to live', () => {
+    const escalating = (after: string, settings: Record<string, unknown> = {}, defaults: Record<string, unknown> = {}) => ({
+      version: 1,
+      defaults,
+      routes: { 'order.shipped': { channels: ['websocket', 'push', 'sms'], fallback: { policy: 'escalate', after }, ...settings } },
+    });
+
+    it('rejects a route whose last fallback tier is released when its messages have expired, with the path to it', () => {
+      // Three channels a day apart: the sms tier comes 2 days after the first, when a 2-day message has expired.
+      expect(routeTableError(() => RouteTable.from(escalating('1d', { ttl: '2d' }))).problems).toEqual([
+        'routes.order.shipped.fallback.after: 3 channels 1d apart release the last 2d after the first; it must be less than the 2d its messages live (ttl), or the channels released then have expired and are never sent',
+      ]);
+      expect(routeTableError(() => RouteTable.from(escalating('90m', { ttl: '2h' }))).problems).toEqual([expect.stringMatching(/^routes\.order\.shipped\.fallback\.after: 3 channels 1\.5h apart release the last 3h after the first; it must be less than the 2h /)]);
+    });
+
+    it('counts the table default ttl for a route without one', () => {
+      expect(routeTableError(() => RouteTable.from(escalating('4d'))).problems).toEqual([expect.stringMatching(/^routes\.order\.shipped\.fallback\.after: .* less than the 7d its messages live/)]);
+      expect(routeTableError(() => RouteTable.from(escalating('30m', {}, { ttl: '1h' }))).problems).toEqual([expect.stringMatching(/^routes\.order\.shipped\.fallback\.after: .* less than the 1h its messages live/)]);
+    });
+
+    it('accepts a last tier released before the messages expire, and the all policy whatever its delay', () => {
+      expect(routeOf(RouteTable.from(escalating('23h', { ttl: '2d' })), 'order.shipped').fallback.afterMs).toBe(23 * 3_600_000);
+      expect(() => RouteTable.from(escalating('3d', { fallback: { policy: 'all', after: '3d' }, ttl: '2d' }))).not.toThrow();
+      expect(() => RouteTable.from(escalating('3d', { channels: ['websocket'], ttl: '2d' }))).not.toThrow();
     });
   });
 
@@ -305,6 +333,54 @@ describe('RouteTable.from', () => {
       );
       expect(error.problems).toHaveLength(1);
       expect(error.problems[0]).toMatch(/^routes\.order\.shipped\.templates: .*"en"/);
+    });
+
+    it('reports a locale whose template uses a variable the default locale’s does not, or as a kind fewer values fit, with its path', () => {
+      // Data that renders "en" would fail "de", sending a broadcast to the DLQ for everyone once one recipient reads German.
+      const error = routeTableError(() =>
+        RouteTable.from({
+          version: 1,
+          routes: {
+            'order.shipped': {
+              channels: ['websocket'],
+              templates: {
+                en: { title: 'Order {orderNo} shipped', body: '{count} parcels, due {due, date}' },
+                de: { title: 'Bestellung {orderNo} für {name}', body: '{count, plural, one {# Paket} other {# Pakete}}, fällig {due, date}' },
+                'zh-CN': { title: '订单 {orderNo, number}', body: '{count} 个包裹' },
+              },
+            },
+          },
+        }),
+      );
+      expect(error.problems).toEqual([
+        'routes.order.shipped.templates.de.title: uses {name}, which the default locale "en" does not',
+        'routes.order.shipped.templates.de.body: uses {count} as a number where the default locale "en" uses it as plain text',
+        'routes.order.shipped.templates.zh-CN.title: uses {orderNo} as a number where the default locale "en" uses it as plain text',
+      ]);
+    });
+
+    it('accepts a locale that uses fewer variables than the default locale, or one as a kind every value the default’s takes fits', () => {
+      const table = RouteTable.from({
+        version: 1,
+        routes: {
+          default: {
+            channels: ['websocket'],
+            defaultLocale: 'fr',
+            templates: {
+              fr: { title: 'Commande {orderNo}', body: '{count, plural, one {# colis} other {# colis}} le {due, date}' },
+              en: { title: 'Order shipped', body: '{count} parcels, due {due, number}' },
+            },
+          },
+        },
+      });
+      expect(routeOf(table, 'x').templates.get('en')!.render({ count: 2, due: 0 })).toEqual({ title: 'Order shipped', body: '2 parcels, due 0' });
+    });
+
+    it('reports an elision ICU MessageFormat reads as quoting, with its path', () => {
+      const error = routeTableError(() =>
+        RouteTable.from({ version: 1, routes: { default: { channels: ['websocket'], defaultLocale: 'fr', templates: { fr: { title: 'Retrait', body: "À retirer à l'{pickupPoint}" } } } } }),
+      );
+      expect(error.problems).toEqual([expect.stringMatching(/^routes\.default\.templates\.fr\.body: "l'\{" at character 13: an apostrophe before \{ starts quoted text, .*write "l''\{" \(two apostrophes\) or "l’\{"/)]);
     });
 
     it('reports a template without a title or a body, with its path', () => {

@@ -137,9 +137,17 @@ export class RouteTable {
         else templates.set(locale, compiled);
       }
       const defaultLocale = route.defaultLocale ?? defaults.locale;
-      if (templates.size > 0 && !templates.has(defaultLocale)) {
+      const defaultTemplate = templates.get(defaultLocale);
+      if (templates.size > 0 && !defaultTemplate) {
         problems.push(`routes.${type}.templates: no template for the default locale "${defaultLocale}"`);
       }
+      // Data that renders the default locale must render every other one: a template that fails sends the whole request to the DLQ.
+      for (const [locale, template] of templates) {
+        if (defaultTemplate && locale !== defaultLocale) problems.push(...template.usesBeyond(defaultTemplate, defaultLocale).map((p) => `routes.${type}.templates.${locale}.${p}`));
+      }
+      const ttlMs = route.ttl ?? defaults.ttl;
+      const expiry = tierExpiryProblem(route.channels.length, route.fallback, ttlMs);
+      if (expiry) problems.push(`routes.${type}.fallback.after: ${expiry}`);
       const escalation = limits && escalationProblem(route.channels.length, route.fallback, limits.retentionDays);
       if (escalation) problems.push(`routes.${type}.fallback.after: ${escalation}`);
       compiled.set(type, {
@@ -147,7 +155,7 @@ export class RouteTable {
         channels: route.channels,
         fallback: { policy: route.fallback?.policy ?? 'escalate', afterMs: route.fallback?.after ?? null },
         priority: route.priority ?? defaults.priority,
-        ttlMs: route.ttl ?? defaults.ttl,
+        ttlMs,
         retry: {
           maxAttempts: route.retry?.maxAttempts ?? defaults.retry.maxAttempts,
           initialBackoffMs: route.retry?.initialBackoff ?? defaults.retry.initialBackoff,
@@ -177,6 +185,23 @@ function escalationProblem(channels: number, fallback: { policy: 'escalate' | 'a
   const lastTierMs = fallback.after * (channels - 1);
   if (lastTierMs < retentionDays * DAY_MS) return undefined;
   return `${channels} channels ${daysOf(fallback.after)}d apart release the last ${daysOf(lastTierMs)} days after the first; it must be less than the ${retentionDays} days messages are kept (MESSAGE_RETENTION_DAYS)`;
+}
+
+/**
+ * A message expires ttl after it is to go out, and so does every delivery of it not done by then:
+ * a tier released at or after that is never sent, and the route's later channels are there for nothing.
+ */
+function tierExpiryProblem(channels: number, fallback: { policy: 'escalate' | 'all'; after?: number } | undefined, ttlMs: number): string | undefined {
+  if (fallback?.policy !== 'escalate' || fallback.after === undefined || channels < 2) return undefined;
+  const lastTierMs = fallback.after * (channels - 1);
+  if (lastTierMs < ttlMs) return undefined;
+  return `${channels} channels ${durationOf(fallback.after)} apart release the last ${durationOf(lastTierMs)} after the first; it must be less than the ${durationOf(ttlMs)} its messages live (ttl), or the channels released then have expired and are never sent`;
+}
+
+/** A duration in its largest unit: `30s`, `1.5m`, `2d`. */
+function durationOf(ms: number): string {
+  const [unit, size] = ([['d', DAY_MS], ['h', 3_600_000], ['m', 60_000], ['s', 1_000]] as const).find(([, unitMs]) => ms >= unitMs) ?? ['ms', 1];
+  return `${Math.round((ms / size) * 100) / 100}${unit}`;
 }
 
 function daysOf(ms: number): number {

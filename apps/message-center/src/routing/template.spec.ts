@@ -87,3 +87,82 @@ describe('LocalizedTemplate.render', () => {
     });
   });
 });
+
+describe('LocalizedTemplate.compile', () => {
+  /** The problems of a template in a locale; fails the test when it compiles. */
+  function problemsOf(locale: string, source: { title: string; body: string; url?: string }): string[] {
+    const compiled = LocalizedTemplate.compile(locale, source);
+    if (compiled instanceof LocalizedTemplate) throw new Error(`expected "${source.body}" not to compile`);
+    return compiled.problems;
+  }
+
+  describe('refuses an apostrophe after a letter that ICU MessageFormat would read as the start of quoted text', () => {
+    it.each<[string, string, RegExp]>([
+      ['a French elision before a variable', "Retrait à l'{pickupPoint}", /^body: "l'\{" at character 11: .*write "l''\{" \(two apostrophes\) or "l’\{" in "Retrait à l'\{pickupPoint\}"$/],
+      ['an Italian elision before a variable', "Ritiro all'{pickupPoint}", /^body: "l'\{" at character 10: /],
+      // In a branch the quote swallows the branch's closing brace, a syntax error, unless another apostrophe ends it first.
+      ['an elision before a variable in a plural branch', "{count, plural, one {# colis d'{shop} et l'autre} other {# colis}}", /^body: "d'\{" at character 30: /],
+      ['an apostrophe before a closing brace in a select branch', "{kind, select, pickup {à l'} et l'autre} other {chez vous}}", /^body: "l'\}" at character 26: /],
+      ['an apostrophe before # in a plural branch', "{count, plural, one {l'# et l'autre} other {les # colis}}", /^body: "l'#" at character 22: /],
+    ])('refuses %s, saying what to write instead', (_case, body, problem) => {
+      expect(problemsOf('fr', { title: 'Commande', body })).toEqual([expect.stringMatching(problem)]);
+    });
+
+    it('checks the title and the link too', () => {
+      expect(problemsOf('fr', { title: "Commande d'{orderNo}", body: 'b', url: "https://shop.example/l'{path}" })).toEqual([
+        expect.stringMatching(/^title: "d'\{" at character 10: /),
+        expect.stringMatching(/^url: "l'\{" at character 22: /),
+      ]);
+    });
+  });
+
+  describe('takes the apostrophes an author meant', () => {
+    it.each<[string, string, Record<string, unknown>, string]>([
+      ['two apostrophes before a variable', "Retrait à l''{pickupPoint}", { pickupPoint: 'Gare' }, "Retrait à l'Gare"],
+      ['a typographic apostrophe', 'Retrait à l’{pickupPoint}', { pickupPoint: 'Gare' }, 'Retrait à l’Gare'],
+      ['braces quoted on purpose after a space', "Write '{name}' for your name, {name}", { name: 'Ana' }, 'Write {name} for your name, Ana'],
+      ['braces quoted on purpose at the start', "'{'{name}'}'", { name: 'Ana' }, '{Ana}'],
+      ['an apostrophe before a letter', "Commande n'est pas {orderNo}", { orderNo: '7' }, "Commande n'est pas 7"],
+      ['an apostrophe before # outside a plural', "l'# {orderNo}", { orderNo: '7' }, "l'# 7"],
+      ['an apostrophe before # in a select inside a plural', "{count, plural, other {{kind, select, a {l'#} other {x}}}}", { count: 2, kind: 'a' }, "l'#"],
+    ])('takes %s', (_case, body, data, expected) => {
+      expect(template(body).render(data).body).toBe(expected);
+    });
+  });
+});
+
+describe('LocalizedTemplate.usesBeyond', () => {
+  function compiled(locale: string, title: string, body: string, url?: string): LocalizedTemplate {
+    const made = LocalizedTemplate.compile(locale, { title, body, ...(url === undefined ? {} : { url }) });
+    if (!(made instanceof LocalizedTemplate)) throw new Error(made.problems.join('; '));
+    return made;
+  }
+
+  const en = compiled('en', 'Order {orderNo}', '{count, plural, one {# parcel} other {# parcels}} by {carrier, select, sf {SF} other {courier}} at {at, time}');
+
+  it('names each variable the default locale does not use, with its field', () => {
+    expect(compiled('de', 'Bestellung {orderNo} für {name}', 'Paket {count}', '{site}/o').usesBeyond(en, 'en')).toEqual([
+      'title: uses {name}, which the default locale "en" does not',
+      'url: uses {site}, which the default locale "en" does not',
+    ]);
+  });
+
+  it('names each variable used as a kind fewer values fit than the default locale’s', () => {
+    const enPlain = compiled('en', '{orderNo}', '{count} parcels from {shop}');
+    expect(compiled('de', '{orderNo, number}', '{count, plural, one {# Paket} other {# Pakete}} von {shop, date}').usesBeyond(enPlain, 'en')).toEqual([
+      'title: uses {orderNo} as a number where the default locale "en" uses it as plain text',
+      'body: uses {count} as a number where the default locale "en" uses it as plain text',
+      'body: uses {shop} as a date or time where the default locale "en" uses it as plain text',
+    ]);
+    expect(compiled('de', '{orderNo}', '{carrier} {at, number}').usesBeyond(compiled('en', '{orderNo}', '{carrier, select, sf {SF} other {x}} {at}'), 'en')).toEqual([
+      'body: uses {carrier} as plain text where the default locale "en" uses it as a select key',
+      'body: uses {at} as a number where the default locale "en" uses it as plain text',
+    ]);
+  });
+
+  it('takes fewer variables, any field, and a kind every value the default locale takes fits', () => {
+    // A count the default locale plurals fits plain text; a time fits a number; text fits a select key.
+    expect(compiled('zh-CN', '{count} 个包裹', '订单 {orderNo} {carrier, select, sf {顺丰} other {快递}} {at, number}').usesBeyond(en, 'en')).toEqual([]);
+    expect(compiled('de', 'Hallo', '').usesBeyond(en, 'en')).toEqual([]);
+  });
+});

@@ -16,6 +16,22 @@ const EXPECTED: Record<ValueKind, string> = {
   time: 'a time in milliseconds since 1970',
 };
 
+/**
+ * The kinds from the fewest values that fit to the most: each takes every value the kinds before it
+ * take (a time is a number, a number is text, text is a select key). A locale may use a variable as
+ * a kind later than the default locale's, never earlier: data made for the default would not fit.
+ */
+const NARROWEST_FIRST: readonly ValueKind[] = ['time', 'number', 'text', 'key'];
+
+const KIND_NAME: Record<ValueKind, string> = {
+  text: 'plain text',
+  number: 'a number',
+  key: 'a select key',
+  time: 'a date or time',
+};
+
+type Field = 'title' | 'body' | 'url';
+
 /** A variable as a template uses it. */
 interface VariableUse {
   name: string;
@@ -31,13 +47,16 @@ const MAX_TIME_MS = 8.64e15;
 /** A title, a body and maybe a link in ICU MessageFormat for one locale, compiled once when the route table loads. */
 export class LocalizedTemplate {
   private readonly uses: readonly VariableUse[];
+  private readonly usesByField: ReadonlyMap<Field, readonly VariableUse[]>;
 
   private constructor(
     private readonly title: IntlMessageFormat,
     private readonly body: IntlMessageFormat,
     private readonly url: IntlMessageFormat | undefined,
   ) {
-    this.uses = distinct([title, body, ...(url ? [url] : [])].flatMap((text) => usesOf(text.getAst())));
+    const fields: [Field, IntlMessageFormat | undefined][] = [['title', title], ['body', body], ['url', url]];
+    this.usesByField = new Map(fields.flatMap(([field, text]) => (text ? [[field, distinct(usesOf(text.getAst()))]] : [])));
+    this.uses = distinct([...this.usesByField.values()].flat());
   }
 
   /**
@@ -47,11 +66,16 @@ export class LocalizedTemplate {
   static compile(locale: string, source: { title: string; body: string; url?: string }, timeZone?: string): LocalizedTemplate | { problems: string[] } {
     const problems: string[] = [];
     const formatters = timeZone === undefined ? undefined : formattersIn(timeZone);
-    const compile = (field: 'title' | 'body' | 'url', text: string): IntlMessageFormat | undefined => {
+    const compile = (field: Field, text: string): IntlMessageFormat | undefined => {
       try {
         // Notifications are plain text: `<b>` is text, not a rich-text tag whose formatter no request supplies.
-        const compiled = new IntlMessageFormat(text, locale, undefined, { ignoreTag: true, ...(formatters ? { formatters } : {}) });
-        const unformattable = [...formatProblems(compiled.getAst(), locale), ...(field === 'url' ? linkProblems(compiled.getAst()) : [])];
+        // Where each text is in the source, for the apostrophes the parser took as quotes.
+        const compiled = new IntlMessageFormat(text, locale, undefined, { ignoreTag: true, captureLocation: true, ...(formatters ? { formatters } : {}) });
+        const unformattable = [
+          ...formatProblems(compiled.getAst(), locale),
+          ...elisionProblems(compiled.getAst(), text),
+          ...(field === 'url' ? linkProblems(compiled.getAst()) : []),
+        ];
         if (unformattable.length === 0) return compiled;
         problems.push(...unformattable.map((problem) => `${field}: ${problem} in "${text}"`));
         return undefined;
@@ -66,6 +90,25 @@ export class LocalizedTemplate {
     const body = compile('body', source.body);
     const url = source.url === undefined ? undefined : compile('url', source.url);
     return title && body && (source.url === undefined || url) ? new LocalizedTemplate(title, body, url) : { problems };
+  }
+
+  /**
+   * The variables each text of this template uses that `reference` (the default locale's template)
+   * does not, or uses as a kind fewer values fit, as problems starting with the field. The planner
+   * renders a request once per locale its recipients need, and a template that fails sends the
+   * whole request to the DLQ: data that renders the default locale must render every other one, or
+   * one recipient's locale fails a broadcast for everyone. Fewer variables are fine.
+   */
+  usesBeyond(reference: LocalizedTemplate, referenceLocale: string): string[] {
+    return [...this.usesByField].flatMap(([field, uses]) =>
+      uses.flatMap(({ name, kind }): string[] => {
+        // Data fits every use the default makes of a name, so the narrowest of them is what it holds.
+        const referenceKind = NARROWEST_FIRST.find((narrowest) => reference.uses.some((use) => use.name === name && use.kind === narrowest));
+        if (referenceKind === undefined) return [`${field}: uses {${name}}, which the default locale "${referenceLocale}" does not`];
+        if (NARROWEST_FIRST.indexOf(kind) >= NARROWEST_FIRST.indexOf(referenceKind)) return [];
+        return [`${field}: uses {${name}} as ${KIND_NAME[kind]} where the default locale "${referenceLocale}" uses it as ${KIND_NAME[referenceKind]}`];
+      }),
+    );
   }
 
   /**
@@ -136,6 +179,44 @@ function formatProblems(elements: readonly MessageFormatElement[], locale: strin
       case TYPE.literal:
       case TYPE.pound:
       case TYPE.argument:
+        return [];
+    }
+  });
+}
+
+/**
+ * ICU MessageFormat reads an apostrophe right before `{` or `}` (and `#` in a plural's branch) as the
+ * start of quoted text, up to the next apostrophe: `à l'{pickupPoint}` shows "à l{pickupPoint}", the
+ * apostrophe dropped and the variable never filled in, without an error. After a letter that is an
+ * elision (French, Italian, Catalan), not quoting meant on purpose (which starts after a space or at
+ * the start: `'{literal}'`), so it is refused with what to write instead. The parser's own rule
+ * (tryParseQuote) is followed: `#` is quoted only where it would be a plural's number.
+ */
+function elisionProblems(elements: readonly MessageFormatElement[], text: string, inPlural = false): string[] {
+  return elements.flatMap((element): string[] => {
+    switch (element.type) {
+      case TYPE.literal: {
+        if (!element.location) return [];
+        const { offset } = element.location.start;
+        const source = text.slice(offset, element.location.end.offset);
+        const quoting = inPlural ? /[\p{L}\p{M}]'[{}#]/gu : /[\p{L}\p{M}]'[{}]/gu;
+        return [...source.matchAll(quoting)].map((match) => {
+          const [letter, , after] = [...match[0]];
+          const at = offset + match.index + letter!.length;
+          return `"${letter}'${after}" at character ${at}: an apostrophe before ${after} starts quoted text, which drops the apostrophe and shows what follows as written; write "${letter}''${after}" (two apostrophes) or "${letter}’${after}"`;
+        });
+      }
+      case TYPE.plural:
+        return Object.values(element.options).flatMap((option) => elisionProblems(option.value, text, true));
+      case TYPE.select:
+        return Object.values(element.options).flatMap((option) => elisionProblems(option.value, text, false));
+      case TYPE.tag:
+        return elisionProblems(element.children, text, inPlural);
+      case TYPE.pound:
+      case TYPE.argument:
+      case TYPE.number:
+      case TYPE.date:
+      case TYPE.time:
         return [];
     }
   });
