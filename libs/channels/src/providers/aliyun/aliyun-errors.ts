@@ -40,6 +40,10 @@ const CODES: Record<string, ProviderErrorCode> = {
   SignatureDoesNotMatch: ProviderErrorCode.BadCredentials,
   'InvalidAccessKeyId.NotFound': ProviderErrorCode.BadCredentials,
   'InvalidAccessKeyId.Inactive': ProviderErrorCode.BadCredentials,
+  // The gateway refuses a Timestamp more than 15 minutes away from its own clock (Expired) or not in
+  // ISO 8601 UTC (Format), both with 400: this host's clock or setup, which no retry of the message fixes.
+  'InvalidTimeStamp.Expired': ProviderErrorCode.Misconfigured,
+  'InvalidTimeStamp.Format': ProviderErrorCode.Misconfigured,
   'isp.SYSTEM_ERROR': ProviderErrorCode.Unavailable,
   ServiceUnavailable: ProviderErrorCode.Unavailable,
 };
@@ -73,7 +77,7 @@ export interface AliyunAnswerBody {
 }
 
 export function aliyunError(answer: HttpAnswer, body: AliyunAnswerBody, phone: string, now: number): ProviderError {
-  const code = (body.Code === undefined ? undefined : CODES[body.Code]) ?? byVendorCode(body.Code, answer.status) ?? byStatus(answer.status);
+  const code = (body.Code === undefined ? undefined : CODES[body.Code]) ?? byVendorCode(body.Code) ?? byStatus(answer.status);
   return new ProviderError({
     provider: 'aliyun',
     code,
@@ -91,11 +95,23 @@ export function aliyunError(answer: HttpAnswer, body: AliyunAnswerBody, phone: s
  * breaker, so one broadcast with a refused word opened the circuit for every SMS. Whether it is the
  * message's fault or the account's is unknown, so it is taken as the account's: an alert, and the
  * deliveries wait an hour instead of being lost if it was the account.
+ *
+ * The RPC gateway in front of SendSms answers with 400 or 403 and a Code of its own; read only on a
+ * 200, these codes were `unexpected` (retried, and counted by the circuit breaker, which then failed
+ * every SMS). By Aliyun's common error codes: `Throttling` and its `Throttling.*` kinds (400) are the
+ * account's or the API's flow control, waited out like `Throttling.User`; `Forbidden` and its
+ * `Forbidden.*` kinds (403: RAM permission, risk control) are the account's, like
+ * `isp.RAM_PERMISSION_DENY`; `MissingParameter`, `Missing{Name}` and `InvalidParameter*` (400) refuse
+ * this request's parameters, so this message. The code is read whatever the status; an answer
+ * without one, or with one not known here, goes by its status.
  */
-function byVendorCode(vendorCode: string | undefined, status: number): ProviderErrorCode | undefined {
-  if (status !== 200 || vendorCode === undefined) return undefined;
+function byVendorCode(vendorCode: string | undefined): ProviderErrorCode | undefined {
+  if (vendorCode === undefined) return undefined;
   if (vendorCode.startsWith('isv.')) return ProviderErrorCode.Misconfigured;
   if (vendorCode.startsWith('isp.')) return ProviderErrorCode.Unavailable;
+  if (vendorCode.startsWith('Throttling')) return ProviderErrorCode.RateLimited;
+  if (vendorCode.startsWith('Forbidden')) return ProviderErrorCode.Misconfigured;
+  if (vendorCode.startsWith('Missing') || vendorCode.startsWith('InvalidParameter')) return ProviderErrorCode.Rejected;
   return undefined;
 }
 

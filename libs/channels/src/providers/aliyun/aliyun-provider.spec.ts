@@ -128,6 +128,53 @@ describe('Aliyun SMS provider', () => {
     expect(await failureOf(provider.send({ to: PHONE, body: 'x' }))).toMatchObject({ kind, code, vendorCode });
   });
 
+  it.each([
+    ['InvalidTimeStamp.Expired', 400, 'configuration', 'misconfigured'],
+    ['InvalidTimeStamp.Format', 400, 'configuration', 'misconfigured'],
+    ['SignatureDoesNotMatch', 400, 'configuration', 'bad_credentials'],
+    ['InvalidAccessKeyId.NotFound', 404, 'configuration', 'bad_credentials'],
+    ['InvalidAccessKeyId.Inactive', 400, 'configuration', 'bad_credentials'],
+    ['Forbidden.RAM', 403, 'configuration', 'misconfigured'],
+    ['Forbidden.RiskControl', 403, 'configuration', 'misconfigured'],
+    ['Throttling', 400, 'transient', 'rate_limited'],
+    ['Throttling.Api', 400, 'transient', 'rate_limited'],
+    ['Throttling.User', 400, 'transient', 'rate_limited'],
+    ['MissingParameter', 400, 'permanent', 'rejected'],
+    ['MissingPhoneNumbers', 400, 'permanent', 'rejected'],
+    ['InvalidParameter', 400, 'permanent', 'rejected'],
+    ['InvalidParameter.Format', 400, 'permanent', 'rejected'],
+  ])('maps the RPC gateway’s %s, answered with %i, to a %s %s error without the number', async (vendorCode, status, kind, code) => {
+    await start();
+    fake.failNext({ code: vendorCode, message: 'refused', status });
+    const failure = await failureOf(provider.send({ to: PHONE, body: 'x' }));
+    expect(failure).toMatchObject({ kind, code, vendorCode, status });
+    // Flow control is waited out as Throttling.User always was: a minute.
+    expect(failure.retryAfterMs).toBe(code === 'rate_limited' ? 60_000 : undefined);
+    expect(failure.message).not.toContain('13800001234');
+    expect(log.text).not.toContain('13800001234');
+  });
+
+  it('raises a configuration alert, not a vendor failure, when this host’s clock is 20 minutes off', async () => {
+    log = new RecordingLog();
+    fake = await startFakeAliyunSms();
+    const clock = new ManualClock(Date.now() - 20 * 60_000);
+    provider = createSmsProvider(
+      { driver: 'aliyun', baseUrl: fake.url, accessKeyId: fake.accessKeyId, accessKeySecret: fake.accessKeySecret, signName: 'Notify', templateCode: 'SMS_100000001' },
+      { log, clock },
+    );
+    const failure = await failureOf(provider.send({ to: PHONE, body: 'x' }));
+    expect(failure).toMatchObject({ kind: 'configuration', code: 'misconfigured', vendorCode: 'InvalidTimeStamp.Expired', status: 400 });
+    expect(log.text).toContain('provider_configuration');
+    expect(failure.message).not.toContain('13800001234');
+    expect(log.text).not.toContain('13800001234');
+  });
+
+  it('goes by the status when a 400 names no Code', async () => {
+    await start();
+    fake.acceptNextWith({ status: 400, body: '<html><body>Bad Request</body></html>' });
+    expect(await failureOf(provider.send({ to: PHONE, body: 'x' }))).toMatchObject({ kind: 'transient', code: 'unexpected', status: 400, vendorCode: undefined });
+  });
+
   it('keeps sending to everyone else after messages refused for their content', async () => {
     await start({ breakerFailures: 3 });
     for (let i = 0; i < 3; i++) {

@@ -68,4 +68,30 @@ describe('APNs connection', () => {
     expect((await push(new AbortController().signal)).status).toBe(200);
     expect(fake.sessionsOpened).toBe(2);
   });
+
+  it('goes on with pushes on a new session once the old one has carried its budget of requests', async () => {
+    await connection.close();
+    connection = new ApnsConnection(fake.url, new RecordingLog(), 1);
+    const jwt = new ApnsProviderToken(fake.signingKey, fake.teamId, fake.keyId, 50 * 60_000, systemClock).get();
+    const content = { title: 't', body: 'b' };
+    const push = () => connection.request(apnsHeaders('c'.repeat(64), content, fake.topic, jwt, randomUUID()), apnsPayload(content), new AbortController().signal);
+    expect((await push()).status).toBe(200);
+    expect((await push()).status).toBe(200);
+    expect(fake.sessionsOpened).toBe(2);
+    expect(fake.pushes).toHaveLength(2);
+  });
+
+  it('lets the pushes under way on a session that reached its budget finish there', async () => {
+    await connection.close();
+    connection = new ApnsConnection(fake.url, new RecordingLog(), 10);
+    const jwt = new ApnsProviderToken(fake.signingKey, fake.teamId, fake.keyId, 50 * 60_000, systemClock).get();
+    const content = { title: 't', body: 'b' };
+    const answers = await Promise.all(
+      Array.from({ length: 35 }, (_, index) =>
+        connection.request(apnsHeaders(index.toString(16).padStart(64, '0'), content, fake.topic, jwt, randomUUID()), apnsPayload(content), new AbortController().signal),
+      ),
+    );
+    expect(answers.map((answer) => answer.status)).toEqual(Array.from({ length: 35 }, () => 200));
+    expect(fake.sessionsOpened).toBe(4);
+  });
 });

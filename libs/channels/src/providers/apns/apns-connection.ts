@@ -11,25 +11,43 @@ export interface Http2Answer {
 const STALLED_AFTER = 3;
 
 /**
+ * Requests sent on one session before the next push opens a new one. A client session has the odd
+ * stream ids up to 2^31-1, about 2^30 requests; past them Node fails every new request with
+ * ERR_HTTP2_OUT_OF_STREAMS but keeps the session open, so every later push would fail until a
+ * restart. Half of them leaves a wide margin and still means one new connection in hundreds of millions.
+ */
+const REQUESTS_PER_SESSION = 2 ** 29;
+
+/**
  * One HTTP/2 session to APNs, reused for every push (Apple asks for long-lived connections) and
  * reopened on the next request after the server closes it or sends GOAWAY, or after
  * `STALLED_AFTER` pushes in a row went unanswered: a connection a NAT or a load balancer dropped
  * without a word gets no GOAWAY and no reset, and would otherwise time out every push until the
- * kernel gives up on it, many minutes later.
+ * kernel gives up on it, many minutes later. After `requestsPerSession` requests the session is
+ * closed gracefully (the pushes under way on it still get their answers) and the next push opens a
+ * new one, before the session runs out of stream ids.
  */
 export class ApnsConnection {
   private session: ClientHttp2Session | undefined;
   private unanswered = 0;
+  private requests = 0;
+  /**
+   * Requests under way on each session. One no longer handed out is closed only when its last one
+   * has ended: a GOAWAY goes out before requests still queued behind it, and the server refuses them.
+   */
+  private readonly underWay = new WeakMap<ClientHttp2Session, number>();
 
   constructor(
     private readonly origin: string,
     private readonly log: ProviderLog,
+    private readonly requestsPerSession = REQUESTS_PER_SESSION,
   ) {}
 
   request(headers: OutgoingHttpHeaders, body: string, signal: AbortSignal): Promise<Http2Answer> {
     const session = this.current();
     return new Promise((resolve, reject) => {
       const stream = session.request(headers);
+      this.underWay.set(session, (this.underWay.get(session) ?? 0) + 1);
       let status = 0;
       let responseHeaders: IncomingHttpHeaders = {};
       let text = '';
@@ -65,8 +83,16 @@ export class ApnsConnection {
         if (status === 0) fail('ended without an answer');
         else settle(() => resolve({ status, headers: responseHeaders, body: text }));
       });
-      stream.on('error', (error) => fail(`failed: ${error.message}`, error));
-      stream.on('close', () => fail(`closed before an answer (code ${stream.rstCode ?? 'none'})`));
+      stream.on('error', (error: Error & { code?: string }) => {
+        // The margin of REQUESTS_PER_SESSION should make this never happen; should it, the session is
+        // no use any more, though Node leaves it open.
+        if (error.code === 'ERR_HTTP2_OUT_OF_STREAMS') this.retire(session);
+        fail(`failed: ${error.message}`, error);
+      });
+      stream.on('close', () => {
+        fail(`closed before an answer (code ${stream.rstCode ?? 'none'})`);
+        this.ended(session);
+      });
       stream.end(body);
     });
   }
@@ -86,9 +112,29 @@ export class ApnsConnection {
     this.log.warn({ provider: 'apns', event: 'session_stalled' }, `apns: ${STALLED_AFTER} pushes in a row went unanswered; the next push opens a new session`);
   }
 
+  /** Stops handing out `session`, and closes it once the requests under way on it have ended. */
+  private retire(session: ClientHttp2Session): void {
+    if (this.session === session) this.session = undefined;
+    if ((this.underWay.get(session) ?? 0) === 0) session.close();
+  }
+
+  /** One request on `session` ended; the last one on a session no longer handed out closes it. */
+  private ended(session: ClientHttp2Session): void {
+    const left = (this.underWay.get(session) ?? 1) - 1;
+    this.underWay.set(session, left);
+    if (left === 0 && this.session !== session) session.close();
+  }
+
   private current(): ClientHttp2Session {
-    if (this.session !== undefined && !this.session.closed && !this.session.destroyed) return this.session;
+    if (this.session !== undefined && !this.session.closed && !this.session.destroyed) {
+      if (this.requests < this.requestsPerSession) {
+        this.requests += 1;
+        return this.session;
+      }
+      this.retire(this.session);
+    }
     this.unanswered = 0;
+    this.requests = 1;
     const session = connect(this.origin);
     const forget = (): void => {
       if (this.session === session) this.session = undefined;
