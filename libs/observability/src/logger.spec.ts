@@ -32,6 +32,24 @@ describe('createLogger', () => {
     expect(JSON.parse(line!)).toMatchObject({ app: 'spec', requestId: 'order-1234', phone: '[redacted]', msg: 'delivered' });
   });
 
+  it('redacts them however deep, in arrays, and whatever the case or separators of their names, without changing what it was given', () => {
+    const { stream, lines } = capture();
+    const logger = createLogger('spec', 'info', stream);
+    const fields = {
+      job: { message: { data: { user: { contact: { phone: '+8613800000004' } } } } },
+      recipients: [{ Phone: '+8613800000005', mobile: '+8613800000006' }, { email_address: 'b@example.com' }],
+      device: { 'Push-Token': 'fcm-token-456' },
+      count: 2,
+    };
+    logger.info(fields, 'planned');
+    const [line] = lines();
+    for (const secret of ['+8613800000004', '+8613800000005', '+8613800000006', 'b@example.com', 'fcm-token-456']) {
+      expect(line).not.toContain(secret);
+    }
+    expect(JSON.parse(line!)).toMatchObject({ job: { message: { data: { user: { contact: { phone: '[redacted]' } } } } }, count: 2 });
+    expect(fields.recipients[0]!.Phone).toBe('+8613800000005');
+  });
+
   it('writes an error as its class, message, code and stack, never the statement parameters or failing row it carries', () => {
     const { stream, lines } = capture();
     const logger = createLogger('spec', 'info', stream);

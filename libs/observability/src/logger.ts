@@ -1,10 +1,42 @@
 import type { LoggerService } from '@nestjs/common';
 import pino, { type DestinationStream, type Logger } from 'pino';
 
-/** Fields that hold personal data or secrets; never written to a log at any depth we log. */
-const SENSITIVE_KEYS = ['phone', 'email', 'token', 'pushToken', 'password', 'secret', 'authorization', 'apiKey', 'databaseUrl'];
+/**
+ * Names of fields that hold personal data or secrets, compared without case, `-` or `_`
+ * (`Phone`, `phone_number`): their values are never written to a log, at any depth.
+ */
+const SENSITIVE_KEYS = new Set(
+  ['phone', 'phoneNumber', 'mobile', 'email', 'emailAddress', 'token', 'pushToken', 'deviceToken', 'accessToken', 'password', 'secret', 'authorization', 'apiKey', 'databaseUrl'].map(
+    comparable,
+  ),
+);
+const CENSOR = '[redacted]';
 
-const REDACT_PATHS = SENSITIVE_KEYS.flatMap((key) => [key, `*.${key}`, `*.*.${key}`, `*.*.*.${key}`]);
+function comparable(key: string): string {
+  return key.toLowerCase().replace(/[-_]/g, '');
+}
+
+/**
+ * The log line's fields with every sensitive field's value replaced, in plain objects and arrays at
+ * any depth; copied where something is replaced, never changed in place. (pino's own redaction takes
+ * fixed paths: a phone number five levels down, or under `Phone`, was written in clear.) Errors and
+ * other class instances are left to their serializers (`safeError`).
+ */
+export function redacted(value: unknown, path: object[] = []): unknown {
+  if (typeof value !== 'object' || value === null || path.includes(value)) return value;
+  if (Array.isArray(value)) {
+    const items = value.map((item) => redacted(item, [...path, value]));
+    return items.some((item, i) => item !== value[i]) ? items : value;
+  }
+  const prototype = Object.getPrototypeOf(value) as unknown;
+  if (prototype !== Object.prototype && prototype !== null) return value;
+  let copy: Record<string, unknown> | undefined;
+  for (const [key, field] of Object.entries(value)) {
+    const written = SENSITIVE_KEYS.has(comparable(key)) ? CENSOR : redacted(field, [...path, value]);
+    if (written !== field) (copy ??= { ...(value as Record<string, unknown>) })[key] = written;
+  }
+  return copy ?? value;
+}
 
 export type AppLogger = Logger;
 
@@ -31,7 +63,7 @@ export function createLogger(app: string, level = 'info', destination?: Destinat
       name: app,
       level,
       base: { app },
-      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      formatters: { log: (fields) => redacted(fields) as Record<string, unknown> },
       serializers: { err: safeError, error: safeError },
     },
     destination,
