@@ -579,6 +579,14 @@ describe('query API over gRPC', () => {
       expect(details.split('; ').map((problem) => problem.split(':')[0])).toEqual([field]);
       },
     );
+
+    it('names every bad field at once, a reversed time range among them', async () => {
+      const reversed = { since: { seconds: '2000' }, until: { seconds: '1000' } };
+      const fields = async (attempt: Promise<unknown>) => (await failure(attempt)).details.split('; ').map((problem) => problem.split(':')[0]);
+      // A missing field stops zod's checks of the whole request unless they are told to go on.
+      expect(await fields(query('ListMessages', { pageSize: 201, ...reversed }))).toEqual(['userId', 'pageSize', 'until']);
+      expect(await fields(query('GetStats', { type: long, ...reversed }))).toEqual(['type', 'until']);
+    });
   });
 
   describe('Recipients', () => {

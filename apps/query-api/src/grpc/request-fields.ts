@@ -44,4 +44,14 @@ export const optionalTimestamp = z
 export function rangeIsOrdered(value: { since?: Date; until?: Date }): boolean {
   return !(value.since && value.until) || value.since < value.until;
 }
-export const RANGE_PROBLEM = { message: 'must be after since', path: ['until'] };
+export const RANGE_PROBLEM = {
+  message: 'must be after since',
+  path: ['until'],
+  // Checked whatever else is wrong, once both times are read: a refinement of the whole request is
+  // skipped by default once a field is missing, so a reversed range was reported only after the
+  // caller had added it, a second round trip (every problem is reported at once).
+  when: ({ value }: { value: unknown }) => {
+    const { since, until } = (value ?? {}) as { since?: unknown; until?: unknown };
+    return since instanceof Date && until instanceof Date;
+  },
+};
