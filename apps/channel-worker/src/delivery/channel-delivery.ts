@@ -8,7 +8,7 @@ import type { ChannelSender } from '../senders/channel-sender';
 import type { DeliveryReport } from './delivery-report';
 import { summarize } from './summaries';
 import { givenBackAttempt, sendSummarized } from './summary-sends';
-import { ConfigurationOutages } from './configuration-outages';
+import { ProviderAcceptances } from './provider-acceptances';
 import { TokenRefusalWatch } from './token-refusal-watch';
 import { decideSends, type RetryTiming } from './outcome-policy';
 
@@ -50,7 +50,7 @@ export interface ChannelDeliveryDeps {
 export class ChannelDelivery {
   private readonly consumer: BatchConsumer;
   private readonly tokenRefusals = new TokenRefusalWatch();
-  private readonly configurationOutages = new ConfigurationOutages();
+  private readonly acceptances: ProviderAcceptances;
 
   constructor(
     kafka: Kafka,
@@ -58,6 +58,7 @@ export class ChannelDelivery {
     private readonly deps: ChannelDeliveryDeps,
     onFatal: FatalErrorHandler,
   ) {
+    this.acceptances = new ProviderAcceptances(deps.clock().getTime());
     this.consumer = new BatchConsumer(kafka, {
       groupId: settings.groupId,
       topics: [deliverTopic(settings.channel)],
@@ -142,7 +143,7 @@ export class ChannelDelivery {
     // A summary's outcome is each of its messages' outcome. What was given back unsent is recorded,
     // but is no provider's answer: the report leaves it out.
     const decidedAt = clock();
-    const timing = { ...this.settings.timing, configurationOutageMs: this.configurationOutages.observe(sent.attempts, decidedAt.getTime()) };
+    const timing = { ...this.settings.timing, silentForMs: this.acceptances.observe(sent.attempts, decidedAt.getTime()) };
     const answered = decideSends(sent.attempts, members, decidedAt, timing);
     const back = decideSends(givenBack.map((job) => givenBackAttempt(job, channel)), new Map(), decidedAt, timing);
     const [attempts, decisions] = [[...answered.attempts, ...back.attempts], [...answered.decisions, ...back.decisions]];

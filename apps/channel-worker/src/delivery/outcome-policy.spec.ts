@@ -127,11 +127,19 @@ describe('decide', () => {
     });
   });
 
-  it('keeps the attempt of a delivery a configuration outage holds up, until the outage has lasted a day', () => {
+  it('keeps the attempt of a delivery a refused account holds up: the provider has taken nothing for an hour, until that lasts a day', () => {
     const error = new ProviderError({ provider: 'apns', code: ProviderErrorCode.BadCredentials, vendorCode: 'InvalidProviderToken', message: 'bad key' });
-    const lasting = (ms: number) => ({ ...timing, configurationOutageMs: (provider: string) => (provider === 'apns' ? ms : 0) });
-    expect(decide(refusedBy(error, 5), now, lasting(0)).outcome).toMatchObject({ status: 'failed', attempted: false });
-    expect(decide(refusedBy(error, 5), now, lasting(23 * 3_600_000)).outcome).toMatchObject({ status: 'failed', attempted: false });
-    expect(decide(refusedBy(error, 5), now, lasting(24 * 3_600_000)).outcome).not.toHaveProperty('attempted');
+    const silentFor = (ms: number) => ({ ...timing, silentForMs: (provider: string) => (provider === 'apns' ? ms : 0) });
+    expect(decide(refusedBy(error, 5), now, silentFor(3_600_000)).outcome).toMatchObject({ status: 'failed', attempted: false });
+    expect(decide(refusedBy(error, 5), now, silentFor(23 * 3_600_000)).outcome).toMatchObject({ status: 'failed', attempted: false });
+    expect(decide(refusedBy(error, 5), now, silentFor(24 * 3_600_000)).outcome).not.toHaveProperty('attempted');
+  });
+
+  it('counts a configuration refusal while the provider takes other sends: it is about this recipient, and its fallback must go', () => {
+    // Twilio 21408: SMS not enabled for the number's region, while other numbers get theirs.
+    const error = new ProviderError({ provider: 'twilio', code: ProviderErrorCode.Misconfigured, vendorCode: '21408', message: 'region' });
+    const silentFor = (ms: number) => ({ ...timing, silentForMs: () => ms });
+    expect(decide(refusedBy(error, 5), now, silentFor(0)).outcome).not.toHaveProperty('attempted');
+    expect(decide(refusedBy(error, 5), now, silentFor(3_599_999)).outcome).not.toHaveProperty('attempted');
   });
 });

@@ -6,8 +6,8 @@ import type { SendAttempt } from '../senders/send-attempt';
 export interface RetryTiming {
   /** Wait after a configuration failure: long, because only an operator can fix it. */
   configurationRetryMs: number;
-  /** How long a provider's configuration errors have lasted (`ConfigurationOutages`); none when not given. */
-  configurationOutageMs?: (provider: string) => number;
+  /** How long a provider has accepted no send (`ProviderAcceptances`); not at all when not given. */
+  silentForMs?: (provider: string) => number;
 }
 
 /**
@@ -94,15 +94,24 @@ function refused(attempt: SendAttempt, error: ProviderError, now: Date, timing: 
       const nextAttemptAt = error.retryAfterMs === undefined ? null : later(error.retryAfterMs);
       return { outcome: { deliveryId, status: 'failed', error: error.code, nextAttemptAt, ...(NOT_ATTEMPTED.has(error.code) ? { attempted: false } : {}) } };
     }
-    case 'configuration': {
-      // The vendor refused our setup, not the message: as for an open circuit, the delivery keeps its
-      // attempt until the outage has lasted a day, then they count again so that one without an
-      // expiry still ends.
-      const outage = timing.configurationOutageMs?.(error.provider) ?? 0;
-      const counted = outage >= MAX_RETRY_AFTER_MS;
-      return { outcome: { deliveryId, status: 'failed', error: error.code, nextAttemptAt: later(timing.configurationRetryMs), ...(counted ? {} : { attempted: false }) } };
-    }
+    case 'configuration':
+      return { outcome: { deliveryId, status: 'failed', error: error.code, nextAttemptAt: later(timing.configurationRetryMs), ...configurationAttempt(error, timing) } };
   }
+}
+
+/**
+ * Whether a configuration refusal costs its delivery the attempt. Not while the provider has taken
+ * nothing for a whole configuration retry wait: the account itself is refused (a revoked key, a
+ * wrong sender), which only an operator fixes, and each hourly retry counted made every message of a
+ * four-hour outage `dead`. Once that has lasted a day the attempts count again, so that a delivery
+ * without an expiry still ends. A refusal while the provider accepts other sends is about this
+ * recipient or message and counts, so the delivery ends and its fallback goes; so do the token
+ * refusals `TokenRefusalWatch` takes for a configuration problem while the provider accepts others
+ * (stale tokens: counted, the retry is seen as one and the tokens are deactivated).
+ */
+function configurationAttempt(error: ProviderError, timing: RetryTiming): { attempted?: false } {
+  const silent = timing.silentForMs?.(error.provider) ?? 0;
+  return silent >= timing.configurationRetryMs && silent < MAX_RETRY_AFTER_MS ? { attempted: false } : {};
 }
 
 /**
