@@ -160,6 +160,24 @@ describe('LocalizedTemplate.usesBeyond', () => {
     ]);
   });
 
+  it('names a variable the default locale uses only in some branches, where another locale needs it in more cases', () => {
+    // With gender "other" and no name, "en" renders and "de" would fail: the request went to the DLQ for everyone.
+    const enGreeting = compiled('en', 'Hi', '{gender, select, female {Dear {name}} other {Hello}}');
+    expect(compiled('de', 'Hallo', 'Hallo {name}').usesBeyond(enGreeting, 'en')).toEqual([
+      'body: uses {name}, which the default locale "en" uses only in some branches of a plural or select',
+    ]);
+    expect(compiled('de', 'Hallo', '{gender, select, male {Lieber {name}} other {Hallo}}').usesBeyond(enGreeting, 'en')).toEqual([
+      'body: uses {name} (in gender=male), which the default locale "en" uses only in some branches of a plural or select',
+    ]);
+  });
+
+  it('takes a variable another locale uses in the same branches as the default locale, or one every branch of the default’s uses', () => {
+    const enGreeting = compiled('en', 'Hi', '{gender, select, female {Dear {name}} other {Hello}}');
+    expect(compiled('de', 'Hallo', '{gender, select, female {Liebe {name}} other {Hallo}}').usesBeyond(enGreeting, 'en')).toEqual([]);
+    const enShop = compiled('en', 'Hi', '{n, plural, one {# parcel from {shop}} other {# parcels from {shop, number}}}');
+    expect(compiled('de', 'Hallo', 'Von {shop}').usesBeyond(enShop, 'en')).toEqual([]);
+  });
+
   it('takes fewer variables, any field, and a kind every value the default locale takes fits', () => {
     // A count the default locale plurals fits plain text; a time fits a number; text fits a select key.
     expect(compiled('zh-CN', '{count} 个包裹', '订单 {orderNo} {carrier, select, sf {顺丰} other {快递}} {at, number}').usesBeyond(en, 'en')).toEqual([]);

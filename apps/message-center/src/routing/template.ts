@@ -38,6 +38,14 @@ interface VariableUse {
   kind: ValueKind;
 }
 
+/**
+ * A variable as a template uses it, and when: the plural and select branches (`count=one`,
+ * `gender=female`) it is inside, none when it is rendered whatever the data.
+ */
+interface ConditionalUse extends VariableUse {
+  when: readonly string[];
+}
+
 /** A decimal number written as text ("3", "-1234.5"): producers send counts that way, and they render as the number. */
 const DECIMAL = /^-?\d+(\.\d+)?$/;
 
@@ -47,7 +55,7 @@ const MAX_TIME_MS = 8.64e15;
 /** A title, a body and maybe a link in ICU MessageFormat for one locale, compiled once when the route table loads. */
 export class LocalizedTemplate {
   private readonly uses: readonly VariableUse[];
-  private readonly usesByField: ReadonlyMap<Field, readonly VariableUse[]>;
+  private readonly usesByField: ReadonlyMap<Field, readonly ConditionalUse[]>;
 
   private constructor(
     private readonly title: IntlMessageFormat,
@@ -55,8 +63,8 @@ export class LocalizedTemplate {
     private readonly url: IntlMessageFormat | undefined,
   ) {
     const fields: [Field, IntlMessageFormat | undefined][] = [['title', title], ['body', body], ['url', url]];
-    this.usesByField = new Map(fields.flatMap(([field, text]) => (text ? [[field, distinct(usesOf(text.getAst()))]] : [])));
-    this.uses = distinct([...this.usesByField.values()].flat());
+    this.usesByField = new Map(fields.flatMap(([field, text]) => (text ? [[field, conditionalUsesOf(text.getAst())]] : [])));
+    this.uses = distinct([...this.usesByField.values()].flat().map(({ name, kind }) => ({ name, kind })));
   }
 
   /**
@@ -100,15 +108,27 @@ export class LocalizedTemplate {
    * one recipient's locale fails a broadcast for everyone. Fewer variables are fine.
    */
   usesBeyond(reference: LocalizedTemplate, referenceLocale: string): string[] {
-    return [...this.usesByField].flatMap(([field, uses]) =>
-      uses.flatMap(({ name, kind }): string[] => {
-        // Data fits every use the default makes of a name, so the narrowest of them is what it holds.
-        const referenceKind = NARROWEST_FIRST.find((narrowest) => reference.uses.some((use) => use.name === name && use.kind === narrowest));
-        if (referenceKind === undefined) return [`${field}: uses {${name}}, which the default locale "${referenceLocale}" does not`];
+    const referenceUses = [...reference.usesByField.values()].flat();
+    const problems = [...this.usesByField].flatMap(([field, uses]) =>
+      uses.flatMap(({ name, kind, when }): string[] => {
+        // The default's uses that are rendered whenever this one is (in no branch, or in branches
+        // this one is in too): data made for the default holds the variable then, fitting each of them.
+        const covering = referenceUses.filter((use) => use.name === name && use.when.every((condition) => when.includes(condition)));
+        if (covering.length === 0) {
+          const sometimes = referenceUses.some((use) => use.name === name);
+          const where = when.length === 0 ? '' : ` (in ${when.join(', ')})`;
+          return [
+            sometimes
+              ? `${field}: uses {${name}}${where}, which the default locale "${referenceLocale}" uses only in some branches of a plural or select`
+              : `${field}: uses {${name}}, which the default locale "${referenceLocale}" does not`,
+          ];
+        }
+        const referenceKind = NARROWEST_FIRST.find((narrowest) => covering.some((use) => use.kind === narrowest))!;
         if (NARROWEST_FIRST.indexOf(kind) >= NARROWEST_FIRST.indexOf(referenceKind)) return [];
         return [`${field}: uses {${name}} as ${KIND_NAME[kind]} where the default locale "${referenceLocale}" uses it as ${KIND_NAME[referenceKind]}`];
       }),
     );
+    return [...new Set(problems)];
   }
 
   /**
@@ -222,26 +242,40 @@ function elisionProblems(elements: readonly MessageFormatElement[], text: string
   });
 }
 
-/** Every variable a message uses, in every branch of its plurals and selects, whether the data takes that branch or not. */
-function usesOf(elements: readonly MessageFormatElement[]): VariableUse[] {
-  return elements.flatMap((element): VariableUse[] => {
+
+/**
+ * Every variable a message uses, in every branch of its plurals and selects (whether the data takes
+ * that branch or not), with the branches it is in. A variable every branch of a plural or
+ * select uses whatever the data is counted as used outside it too (`{n, plural, one {# from {shop}}
+ * other {# from {shop}}}` always needs `shop`), as its widest kind of those branches.
+ */
+function conditionalUsesOf(elements: readonly MessageFormatElement[], when: readonly string[] = []): ConditionalUse[] {
+  return elements.flatMap((element): ConditionalUse[] => {
     switch (element.type) {
       case TYPE.literal:
       case TYPE.pound:
         return [];
       case TYPE.argument:
-        return [{ name: element.value, kind: 'text' }];
+        return [{ name: element.value, kind: 'text', when }];
       case TYPE.number:
-        return [{ name: element.value, kind: 'number' }];
+        return [{ name: element.value, kind: 'number', when }];
       case TYPE.date:
       case TYPE.time:
-        return [{ name: element.value, kind: 'time' }];
+        return [{ name: element.value, kind: 'time', when }];
       case TYPE.plural:
-        return [{ name: element.value, kind: 'number' }, ...Object.values(element.options).flatMap((option) => usesOf(option.value))];
-      case TYPE.select:
-        return [{ name: element.value, kind: 'key' }, ...Object.values(element.options).flatMap((option) => usesOf(option.value))];
+      case TYPE.select: {
+        const selector: ConditionalUse = { name: element.value, kind: element.type === TYPE.plural ? 'number' : 'key', when };
+        const branches = Object.entries(element.options).map(([key, option]) => conditionalUsesOf(option.value, [...when, `${element.value}=${key}`]));
+        const always = (branch: ConditionalUse[]) => branch.filter((use) => use.when.length === when.length + 1);
+        const inEvery = [...new Set(always(branches[0] ?? []).map((use) => use.name))].filter((name) => branches.every((branch) => always(branch).some((use) => use.name === name)));
+        const widest = (name: string): ValueKind =>
+          branches
+            .map((branch) => NARROWEST_FIRST.find((kind) => always(branch).some((use) => use.name === name && use.kind === kind))!)
+            .reduce((a, b) => (NARROWEST_FIRST.indexOf(a) >= NARROWEST_FIRST.indexOf(b) ? a : b));
+        return [selector, ...branches.flat(), ...inEvery.map((name) => ({ name, kind: widest(name), when }))];
+      }
       case TYPE.tag:
-        return usesOf(element.children);
+        return conditionalUsesOf(element.children, when);
     }
   });
 }
