@@ -42,7 +42,7 @@ const ENTRIES: Record<string, JsonSchemaEntry> = {
   'outcome-event.schema.json': {
     schema: OutcomeEventSchema,
     title: 'Outcome event',
-    description: `A record value on \`${Topics.events}\` (contract section 3), keyed by user id, written by the platform.`,
+    description: `A record value on \`${Topics.events}\` (contract section 3), keyed by user id (by message id when it has no user), written by the platform.`,
   },
   'inbox-message.schema.json': {
     schema: InboxMessageSchema,
@@ -50,7 +50,7 @@ const ENTRIES: Record<string, JsonSchemaEntry> = {
     description:
       'A message as a Socket.IO client sees it (contract section 4): the payload of the `notification` event, ' +
       'an element of the `notifications` array and of a `sync` response. `id` is the de-duplication key; ' +
-      '`seq` is the receiver\'s gap-free inbox sequence number.',
+      '`seq` is the receiver\'s inbox sequence number: increasing, numbers of expired or deleted messages skipped.',
   },
   'delivery-job.schema.json': {
     schema: DeliveryJobSchema,
@@ -63,8 +63,9 @@ const ENTRIES: Record<string, JsonSchemaEntry> = {
     schema: DeliveryBatchSchema,
     title: 'Delivery batch',
     description:
-      `All of one receiver's pending messages on \`${Topics.deliver.websocket}\` (internal), emitted to the user's browsers ` +
-      'as one `notifications` event with one acknowledgement.',
+      `All of one receiver's pending messages on one channel, from the resend poller (internal): on \`${Topics.deliver.websocket}\` ` +
+      'emitted to the user\'s browsers as one `notifications` event with one acknowledgement; on the push topic one summary ' +
+      'push per device; on the SMS and email topics one digest, for routes that ask for one.',
   },
 };
 

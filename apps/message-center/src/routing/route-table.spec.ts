@@ -128,6 +128,11 @@ describe('RouteTable.from', () => {
       expect(routeOf(table, 'x').fallback).toEqual({ policy: 'escalate', afterMs: 30_000 });
     });
 
+    it('takes escalate for a fallback that names only its delay, as docs/routing.md says', () => {
+      const table = RouteTable.from({ version: 1, routes: { default: { channels: ['websocket', 'push'], fallback: { after: '30s' } } } });
+      expect(routeOf(table, 'x').fallback).toEqual({ policy: 'escalate', afterMs: 30_000 });
+    });
+
     it('reads the all policy, with no delay', () => {
       const table = RouteTable.from({ version: 1, routes: { default: { channels: ['websocket', 'sms'], fallback: { policy: 'all' } } } });
       expect(routeOf(table, 'x').fallback).toEqual({ policy: 'all', afterMs: null });

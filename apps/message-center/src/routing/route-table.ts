@@ -34,8 +34,11 @@ const RouteSchema = z.strictObject({
   channels: z.array(ChannelSchema).min(1).refine((c) => new Set(c).size === c.length, 'a channel is listed twice'),
   fallback: z
     .strictObject({
-      /** `escalate`: one channel at a time, the next when the one before did not reach the user; `all`: every channel at once. */
-      policy: z.enum(['escalate', 'all']),
+      /**
+       * `escalate` (the default, as with no `fallback` at all): one channel at a time, the next when the
+       * one before did not reach the user; `all`: every channel at once.
+       */
+      policy: z.enum(['escalate', 'all']).default('escalate'),
       /** escalate also when the channel before has not been acknowledged within this time. */
       after: AfterSchema.optional(),
     })
