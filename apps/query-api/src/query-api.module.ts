@@ -62,7 +62,8 @@ export class QueryApiModule {
         },
         {
           provide: UnaryCalls,
-          useFactory: (keys: ApiKeyAuthenticator, metrics: Metrics, log: AppLogger) => new UnaryCalls(keys, metrics, log),
+          useFactory: (keys: ApiKeyAuthenticator, metrics: Metrics, log: AppLogger) =>
+            new UnaryCalls(keys, metrics, log, { concurrency: config.databasePoolSize, waitMs: config.databaseTimeoutMs }),
           inject: [ApiKeyAuthenticator, Metrics, APP_LOGGER],
         },
         {

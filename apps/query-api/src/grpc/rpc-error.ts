@@ -25,4 +25,8 @@ export class RpcError extends Error {
   static permissionDenied(message: string): RpcError {
     return new RpcError(status.PERMISSION_DENIED, message);
   }
+
+  static unavailable(message: string): RpcError {
+    return new RpcError(status.UNAVAILABLE, message);
+  }
 }

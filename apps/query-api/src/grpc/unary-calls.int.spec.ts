@@ -16,6 +16,7 @@ describe('UnaryCalls', () => {
     new ApiKeyAuthenticator({ findActive: async () => undefined }, { bootstrapApiKey: BOOTSTRAP, apiKeyCacheMs: 0 }),
     new Metrics('unary-calls-spec'),
     createLogger('unary-calls-spec', 'silent'),
+    { concurrency: 10, waitMs: 10_000 },
   );
   const metadata = new Metadata();
   metadata.set(API_KEY_HEADER, BOOTSTRAP);

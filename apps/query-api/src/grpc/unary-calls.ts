@@ -27,6 +27,66 @@ function isUnreachable({ code, message }: { code?: string; message?: string }): 
   return (typeof code === 'string' && UNREACHABLE.has(code)) || (typeof message === 'string' && CONNECTION_LOST.test(message));
 }
 
+/** What grpc-js tells a handler of its call (`ServerUnaryCall`): whether its client has gone, and its deadline. */
+export interface CallState {
+  readonly cancelled: boolean;
+  getDeadline(): Date | number;
+}
+
+/** How many calls go to the database at once (its pool), and how long one waits for its turn. */
+export interface CallLimits {
+  concurrency: number;
+  waitMs: number;
+}
+
+/**
+ * At most `concurrency` calls at work at once, the others waiting their turn here, first come first
+ * served, at most `waitMs`. Waiting in pg's pool instead, a call whose client had given up (its
+ * deadline passed, or cancelled) still ran once a connection freed up: a burst of slow calls and the
+ * retries of impatient clients queued behind calls no one waited for, and even cheap calls timed out.
+ * Here a call whose turn comes is dropped if no one waits for it any more.
+ */
+class CallTurns {
+  private atWork = 0;
+  private readonly waiting: { start: () => void; timer: NodeJS.Timeout }[] = [];
+
+  constructor(private readonly limits: CallLimits) {}
+
+  async run<T>(call: CallState | undefined, work: () => Promise<T>): Promise<T> {
+    if (this.atWork < this.limits.concurrency) this.atWork += 1;
+    else await this.turn();
+    try {
+      // A call is dropped when its turn comes if its client no longer waits for the answer.
+      if (call?.cancelled) throw new RpcError(status.CANCELLED, 'cancelled by the client');
+      const deadline = call ? Number(call.getDeadline()) : Infinity;
+      if (deadline <= Date.now()) throw new RpcError(status.DEADLINE_EXCEEDED, 'the deadline passed before the call’s turn came');
+      return await work();
+    } finally {
+      // The place is handed on, so no call that arrives meanwhile gets ahead of those waiting.
+      const next = this.waiting.shift();
+      if (next) {
+        clearTimeout(next.timer);
+        next.start();
+      } else {
+        this.atWork -= 1;
+      }
+    }
+  }
+
+  private turn(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const entry = {
+        start: resolve,
+        timer: setTimeout(() => {
+          this.waiting.splice(this.waiting.indexOf(entry), 1);
+          reject(RpcError.unavailable('the database is busy; try again'));
+        }, this.limits.waitMs),
+      };
+      this.waiting.push(entry);
+    });
+  }
+}
+
 /**
  * The path of every unary call: the API key from `x-api-key` (UNAUTHENTICATED without a valid one),
  * the method's scope (PERMISSION_DENIED), then the method, whose RpcErrors become their status
@@ -37,21 +97,27 @@ function isUnreachable({ code, message }: { code?: string; message?: string }): 
 export class UnaryCalls {
   private readonly calls: Counter;
   private readonly seconds: Histogram;
+  private readonly turns: CallTurns;
 
   constructor(
     private readonly keys: ApiKeyAuthenticator,
     metrics: Metrics,
     private readonly logger: AppLogger,
+    limits: CallLimits,
   ) {
+    this.turns = new CallTurns(limits);
     this.calls = metrics.counter('notify_query_api_calls_total', 'gRPC calls answered, by method and status', ['method', 'code']);
     this.seconds = metrics.histogram('notify_query_api_call_seconds', 'Time to answer a gRPC call', [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], ['method']);
   }
 
-  /** Answers one call: the response, or an RpcException carrying the gRPC status the transport sends. */
-  async answer<Response>(method: string, scope: ApiKeyScope, metadata: Metadata, handle: () => Promise<Response>): Promise<Response> {
+  /**
+   * Answers one call in its turn (`CallTurns`): the response, or an RpcException carrying the gRPC
+   * status the transport sends.
+   */
+  async answer<Response>(method: string, scope: ApiKeyScope, metadata: Metadata, handle: () => Promise<Response>, call?: CallState): Promise<Response> {
     const started = performance.now();
     try {
-      const response = await this.authorized(metadata, scope, handle);
+      const response = await this.turns.run(call, () => this.authorized(metadata, scope, handle));
       this.record(method, status.OK, started);
       return response;
     } catch (error) {

@@ -1,7 +1,7 @@
 import type { Metadata } from '@grpc/grpc-js';
 import { Controller } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
-import { UnaryCalls } from '../grpc/unary-calls';
+import { UnaryCalls, type CallState } from '../grpc/unary-calls';
 import { MessageQueryService } from './message-query.service';
 
 /** notify.v1.MessageQuery on the gRPC transport. Every method needs the `query` scope. */
@@ -13,27 +13,27 @@ export class MessageQueryController {
   ) {}
 
   @GrpcMethod('MessageQuery', 'GetMessage')
-  getMessage(request: unknown, metadata: Metadata) {
-    return this.calls.answer('GetMessage', 'query', metadata, () => this.queries.getMessage(request));
+  getMessage(request: unknown, metadata: Metadata, call: CallState) {
+    return this.calls.answer('GetMessage', 'query', metadata, () => this.queries.getMessage(request), call);
   }
 
   @GrpcMethod('MessageQuery', 'GetMessageByRequestId')
-  getMessageByRequestId(request: unknown, metadata: Metadata) {
-    return this.calls.answer('GetMessageByRequestId', 'query', metadata, () => this.queries.getMessageByRequestId(request));
+  getMessageByRequestId(request: unknown, metadata: Metadata, call: CallState) {
+    return this.calls.answer('GetMessageByRequestId', 'query', metadata, () => this.queries.getMessageByRequestId(request), call);
   }
 
   @GrpcMethod('MessageQuery', 'ListMessages')
-  listMessages(request: unknown, metadata: Metadata) {
-    return this.calls.answer('ListMessages', 'query', metadata, () => this.queries.listMessages(request));
+  listMessages(request: unknown, metadata: Metadata, call: CallState) {
+    return this.calls.answer('ListMessages', 'query', metadata, () => this.queries.listMessages(request), call);
   }
 
   @GrpcMethod('MessageQuery', 'ListDeliveries')
-  listDeliveries(request: unknown, metadata: Metadata) {
-    return this.calls.answer('ListDeliveries', 'query', metadata, () => this.queries.listDeliveries(request));
+  listDeliveries(request: unknown, metadata: Metadata, call: CallState) {
+    return this.calls.answer('ListDeliveries', 'query', metadata, () => this.queries.listDeliveries(request), call);
   }
 
   @GrpcMethod('MessageQuery', 'GetStats')
-  getStats(request: unknown, metadata: Metadata) {
-    return this.calls.answer('GetStats', 'query', metadata, () => this.queries.getStats(request));
+  getStats(request: unknown, metadata: Metadata, call: CallState) {
+    return this.calls.answer('GetStats', 'query', metadata, () => this.queries.getStats(request), call);
   }
 }

@@ -1,7 +1,7 @@
 import type { Metadata } from '@grpc/grpc-js';
 import { Controller } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
-import { UnaryCalls } from '../grpc/unary-calls';
+import { UnaryCalls, type CallState } from '../grpc/unary-calls';
 import { RecipientsService } from './recipients.service';
 
 /** notify.v1.Recipients on the gRPC transport. Every method needs the `recipients` scope. */
@@ -13,32 +13,32 @@ export class RecipientsController {
   ) {}
 
   @GrpcMethod('Recipients', 'UpsertRecipient')
-  upsertRecipient(request: unknown, metadata: Metadata) {
-    return this.calls.answer('UpsertRecipient', 'recipients', metadata, () => this.recipients.apply('upsert', request));
+  upsertRecipient(request: unknown, metadata: Metadata, call: CallState) {
+    return this.calls.answer('UpsertRecipient', 'recipients', metadata, () => this.recipients.apply('upsert', request), call);
   }
 
   @GrpcMethod('Recipients', 'RegisterDevice')
-  registerDevice(request: unknown, metadata: Metadata) {
-    return this.calls.answer('RegisterDevice', 'recipients', metadata, () => this.recipients.apply('device', request));
+  registerDevice(request: unknown, metadata: Metadata, call: CallState) {
+    return this.calls.answer('RegisterDevice', 'recipients', metadata, () => this.recipients.apply('device', request), call);
   }
 
   @GrpcMethod('Recipients', 'RemoveDevice')
-  removeDevice(request: unknown, metadata: Metadata) {
-    return this.calls.answer('RemoveDevice', 'recipients', metadata, () => this.recipients.apply('device-removed', request));
+  removeDevice(request: unknown, metadata: Metadata, call: CallState) {
+    return this.calls.answer('RemoveDevice', 'recipients', metadata, () => this.recipients.apply('device-removed', request), call);
   }
 
   @GrpcMethod('Recipients', 'Subscribe')
-  subscribe(request: unknown, metadata: Metadata) {
-    return this.calls.answer('Subscribe', 'recipients', metadata, () => this.recipients.apply('subscribe', request));
+  subscribe(request: unknown, metadata: Metadata, call: CallState) {
+    return this.calls.answer('Subscribe', 'recipients', metadata, () => this.recipients.apply('subscribe', request), call);
   }
 
   @GrpcMethod('Recipients', 'Unsubscribe')
-  unsubscribe(request: unknown, metadata: Metadata) {
-    return this.calls.answer('Unsubscribe', 'recipients', metadata, () => this.recipients.apply('unsubscribe', request));
+  unsubscribe(request: unknown, metadata: Metadata, call: CallState) {
+    return this.calls.answer('Unsubscribe', 'recipients', metadata, () => this.recipients.apply('unsubscribe', request), call);
   }
 
   @GrpcMethod('Recipients', 'GetRecipient')
-  getRecipient(request: unknown, metadata: Metadata) {
-    return this.calls.answer('GetRecipient', 'recipients', metadata, () => this.recipients.getRecipient(request));
+  getRecipient(request: unknown, metadata: Metadata, call: CallState) {
+    return this.calls.answer('GetRecipient', 'recipients', metadata, () => this.recipients.getRecipient(request), call);
   }
 }
