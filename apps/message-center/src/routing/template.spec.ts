@@ -171,6 +171,27 @@ describe('LocalizedTemplate.usesBeyond', () => {
     ]);
   });
 
+  it('compares plural branches by the numbers that reach them in each language, not by their names', () => {
+    // Russian's few, many and other never take 1, where English takes `other`: the sender is there whenever Russian needs it.
+    const enMany = compiled('en', 'Hi', '{count, plural, one {One new message} other {# new messages from {sender}}}');
+    const ruMany = compiled('ru', 'Привет', '{count, plural, one {# сообщение} few {# сообщения от {sender}} many {# сообщений от {sender}} other {# сообщения от {sender}}}');
+    expect(ruMany.usesBeyond(enMany, 'en')).toEqual([]);
+    // Russian's `one` takes 21 too, which English renders without the sender; Japanese has only `other`, 1 included.
+    const enOne = compiled('en', 'Hi', '{count, plural, one {{sender} sent you a message} other {# new messages}}');
+    const ruOne = compiled('ru', 'Привет', '{count, plural, one {{sender} отправил сообщение} few {# сообщения} many {# сообщений} other {# сообщения}}');
+    const ja = compiled('ja', 'こんにちは', '{count, plural, other {{sender}から#件}}');
+    const someBranches = 'body: uses {sender}, which the default locale "en" uses only in some branches of a plural or select';
+    expect(ruOne.usesBeyond(enOne, 'en')).toEqual([someBranches]);
+    expect(ja.usesBeyond(enOne, 'en')).toEqual([someBranches]);
+    expect(compiled('de', 'Hallo', 'Von {sender}').usesBeyond(enMany, 'en')).toEqual([someBranches]);
+  });
+
+  it('judges a kind by every use the default locale makes of a variable, rendered or not', () => {
+    // Data for "en" must fit `{orderNo, number}` in a branch it may not take: "de" may use it as a number anywhere.
+    const en = compiled('en', 'Order {orderNo}', '{express, select, yes {Order {orderNo, number} today} other {Order {orderNo} soon}}');
+    expect(compiled('de', 'Bestellung', 'Bestellung {orderNo, number}').usesBeyond(en, 'en')).toEqual([]);
+  });
+
   it('takes a variable another locale uses in the same branches as the default locale, or one every branch of the default’s uses', () => {
     const enGreeting = compiled('en', 'Hi', '{gender, select, female {Dear {name}} other {Hello}}');
     expect(compiled('de', 'Hallo', '{gender, select, female {Liebe {name}} other {Hallo}}').usesBeyond(enGreeting, 'en')).toEqual([]);

@@ -1,5 +1,5 @@
 // The parser intl-messageformat parses with (it pins the version), for the kinds of its parsed elements.
-import { TYPE, type MessageFormatElement } from '@formatjs/icu-messageformat-parser';
+import { TYPE, type MessageFormatElement, type PluralElement } from '@formatjs/icu-messageformat-parser';
 import { IntlMessageFormat, type Formatters } from 'intl-messageformat';
 import { linkOf } from '@notify/contracts';
 
@@ -39,12 +39,25 @@ interface VariableUse {
 }
 
 /**
- * A variable as a template uses it, and when: the plural and select branches (`count=one`,
- * `gender=female`) it is inside, none when it is rendered whatever the data.
+ * A variable as a template uses it, and when it is rendered: the select branches it is inside
+ * (`gender=female`), and per plural it is inside, the sample numbers (`PLURAL_SAMPLES`) that reach
+ * its branch; none of either when it is rendered whatever the data. `depth` is how many branches deep.
  */
 interface ConditionalUse extends VariableUse {
-  when: readonly string[];
+  selects: readonly string[];
+  plurals: ReadonlyMap<string, ReadonlySet<number>>;
+  depth: number;
 }
+
+/**
+ * Numbers a plural's branches are compared by. Its branches are the language's categories (English
+ * one/other; Russian one/few/many/other, where `one` also takes 21), which do not line up between
+ * languages, so a branch stands for the numbers that reach it in its own locale.
+ */
+const PLURAL_SAMPLES: readonly number[] = [
+  ...Array.from({ length: 201 }, (_, n) => n),
+  ...[0.5, 1.5, 2.5, 10.5, 100.5, 1_000, 10_000, 100_000, 1_000_000],
+];
 
 /** A decimal number written as text ("3", "-1234.5"): producers send counts that way, and they render as the number. */
 const DECIMAL = /^-?\d+(\.\d+)?$/;
@@ -58,12 +71,14 @@ export class LocalizedTemplate {
   private readonly usesByField: ReadonlyMap<Field, readonly ConditionalUse[]>;
 
   private constructor(
+    locale: string,
     private readonly title: IntlMessageFormat,
     private readonly body: IntlMessageFormat,
     private readonly url: IntlMessageFormat | undefined,
   ) {
     const fields: [Field, IntlMessageFormat | undefined][] = [['title', title], ['body', body], ['url', url]];
-    this.usesByField = new Map(fields.flatMap(([field, text]) => (text ? [[field, conditionalUsesOf(text.getAst())]] : [])));
+    const always = { selects: [], plurals: new Map(), depth: 0 };
+    this.usesByField = new Map(fields.flatMap(([field, text]) => (text ? [[field, conditionalUsesOf(text.getAst(), locale, always)]] : [])));
     this.uses = distinct([...this.usesByField.values()].flat().map(({ name, kind }) => ({ name, kind })));
   }
 
@@ -97,7 +112,7 @@ export class LocalizedTemplate {
     const title = compile('title', source.title);
     const body = compile('body', source.body);
     const url = source.url === undefined ? undefined : compile('url', source.url);
-    return title && body && (source.url === undefined || url) ? new LocalizedTemplate(title, body, url) : { problems };
+    return title && body && (source.url === undefined || url) ? new LocalizedTemplate(locale, title, body, url) : { problems };
   }
 
   /**
@@ -110,20 +125,16 @@ export class LocalizedTemplate {
   usesBeyond(reference: LocalizedTemplate, referenceLocale: string): string[] {
     const referenceUses = [...reference.usesByField.values()].flat();
     const problems = [...this.usesByField].flatMap(([field, uses]) =>
-      uses.flatMap(({ name, kind, when }): string[] => {
-        // The default's uses that are rendered whenever this one is (in no branch, or in branches
-        // this one is in too): data made for the default holds the variable then, fitting each of them.
-        const covering = referenceUses.filter((use) => use.name === name && use.when.every((condition) => when.includes(condition)));
-        if (covering.length === 0) {
-          const sometimes = referenceUses.some((use) => use.name === name);
-          const where = when.length === 0 ? '' : ` (in ${when.join(', ')})`;
-          return [
-            sometimes
-              ? `${field}: uses {${name}}${where}, which the default locale "${referenceLocale}" uses only in some branches of a plural or select`
-              : `${field}: uses {${name}}, which the default locale "${referenceLocale}" does not`,
-          ];
+      uses.flatMap((use): string[] => {
+        const { name, kind } = use;
+        const named = referenceUses.filter((reference) => reference.name === name);
+        if (named.length === 0) return [`${field}: uses {${name}}, which the default locale "${referenceLocale}" does not`];
+        if (!covered(use, named)) {
+          const where = use.selects.length === 0 ? '' : ` (in ${use.selects.join(', ')})`;
+          return [`${field}: uses {${name}}${where}, which the default locale "${referenceLocale}" uses only in some branches of a plural or select`];
         }
-        const referenceKind = NARROWEST_FIRST.find((narrowest) => covering.some((use) => use.kind === narrowest))!;
+        // Data made for the default fits every use it makes of the name, taken or not (`render`): the narrowest.
+        const referenceKind = NARROWEST_FIRST.find((narrowest) => named.some((reference) => reference.kind === narrowest))!;
         if (NARROWEST_FIRST.indexOf(kind) >= NARROWEST_FIRST.indexOf(referenceKind)) return [];
         return [`${field}: uses {${name}} as ${KIND_NAME[kind]} where the default locale "${referenceLocale}" uses it as ${KIND_NAME[referenceKind]}`];
       }),
@@ -245,38 +256,77 @@ function elisionProblems(elements: readonly MessageFormatElement[], text: string
 
 /**
  * Every variable a message uses, in every branch of its plurals and selects (whether the data takes
- * that branch or not), with the branches it is in. A variable every branch of a plural or
- * select uses whatever the data is counted as used outside it too (`{n, plural, one {# from {shop}}
- * other {# from {shop}}}` always needs `shop`), as its widest kind of those branches.
+ * that branch or not), with when it is rendered (`ConditionalUse`). A variable every branch the data
+ * can take uses, unconditionally within it, is counted as used outside them too (`{n, plural, one
+ * {# from {shop}} other {# from {shop}}}` always needs `shop`), as its widest kind of those branches.
+ * A plural's branch no number reaches (English `few`) is left out: it is never rendered.
  */
-function conditionalUsesOf(elements: readonly MessageFormatElement[], when: readonly string[] = []): ConditionalUse[] {
+function conditionalUsesOf(elements: readonly MessageFormatElement[], locale: string, at: Omit<ConditionalUse, 'name' | 'kind'>): ConditionalUse[] {
   return elements.flatMap((element): ConditionalUse[] => {
     switch (element.type) {
       case TYPE.literal:
       case TYPE.pound:
         return [];
       case TYPE.argument:
-        return [{ name: element.value, kind: 'text', when }];
+        return [{ name: element.value, kind: 'text', ...at }];
       case TYPE.number:
-        return [{ name: element.value, kind: 'number', when }];
+        return [{ name: element.value, kind: 'number', ...at }];
       case TYPE.date:
       case TYPE.time:
-        return [{ name: element.value, kind: 'time', when }];
+        return [{ name: element.value, kind: 'time', ...at }];
       case TYPE.plural:
       case TYPE.select: {
-        const selector: ConditionalUse = { name: element.value, kind: element.type === TYPE.plural ? 'number' : 'key', when };
-        const branches = Object.entries(element.options).map(([key, option]) => conditionalUsesOf(option.value, [...when, `${element.value}=${key}`]));
-        const always = (branch: ConditionalUse[]) => branch.filter((use) => use.when.length === when.length + 1);
+        const selector: ConditionalUse = { name: element.value, kind: element.type === TYPE.plural ? 'number' : 'key', ...at };
+        const reached = element.type === TYPE.plural ? pluralBranches(element, locale) : undefined;
+        const branches = Object.entries(element.options).flatMap(([key, option]) => {
+          if (reached === undefined) return [conditionalUsesOf(option.value, locale, { ...at, selects: [...at.selects, `${element.value}=${key}`], depth: at.depth + 1 })];
+          const numbers = reached.get(key);
+          if (numbers === undefined) return [];
+          const within = at.plurals.get(element.value);
+          const narrowed = within ? new Set([...numbers].filter((n) => within.has(n))) : numbers;
+          return [conditionalUsesOf(option.value, locale, { ...at, plurals: new Map([...at.plurals, [element.value, narrowed]]), depth: at.depth + 1 })];
+        });
+        const always = (branch: ConditionalUse[]) => branch.filter((use) => use.depth === at.depth + 1);
         const inEvery = [...new Set(always(branches[0] ?? []).map((use) => use.name))].filter((name) => branches.every((branch) => always(branch).some((use) => use.name === name)));
         const widest = (name: string): ValueKind =>
           branches
             .map((branch) => NARROWEST_FIRST.find((kind) => always(branch).some((use) => use.name === name && use.kind === kind))!)
             .reduce((a, b) => (NARROWEST_FIRST.indexOf(a) >= NARROWEST_FIRST.indexOf(b) ? a : b));
-        return [selector, ...branches.flat(), ...inEvery.map((name) => ({ name, kind: widest(name), when }))];
+        return [selector, ...branches.flat(), ...inEvery.map((name) => ({ name, kind: widest(name), ...at }))];
       }
       case TYPE.tag:
-        return conditionalUsesOf(element.children, when);
+        return conditionalUsesOf(element.children, locale, at);
     }
+  });
+}
+
+/**
+ * Which of `PLURAL_SAMPLES` reach each branch of a plural in `locale`, as intl-messageformat picks it:
+ * an exact `=N` first, else the category of the number less the offset, else `other`.
+ */
+function pluralBranches(element: PluralElement, locale: string): Map<string, Set<number>> {
+  const rules = new Intl.PluralRules(locale, { type: element.pluralType });
+  const reached = new Map<string, Set<number>>();
+  for (const n of PLURAL_SAMPLES) {
+    const exact = `=${n}`;
+    const key = exact in element.options ? exact : rules.select(n - element.offset) in element.options ? rules.select(n - element.offset) : 'other';
+    if (!(key in element.options)) continue;
+    reached.set(key, (reached.get(key) ?? new Set()).add(n));
+  }
+  return reached;
+}
+
+/**
+ * Whether the default locale's uses of a name (`named`) hold it whenever `use` is rendered: one of
+ * them in no branch, or in select branches `use` is in too and plural branches that together take
+ * every number that reaches `use` (per plural; uses under several plurals at once are compared whole).
+ */
+function covered(use: ConditionalUse, named: readonly ConditionalUse[]): boolean {
+  const applicable = named.filter((reference) => reference.selects.every((branch) => use.selects.includes(branch)) && [...reference.plurals.keys()].every((plural) => use.plurals.has(plural)));
+  if (applicable.some((reference) => reference.plurals.size === 0)) return true;
+  return [...use.plurals].some(([plural, numbers]) => {
+    const taken = new Set(applicable.filter((reference) => reference.plurals.size === 1 && reference.plurals.has(plural)).flatMap((reference) => [...reference.plurals.get(plural)!]));
+    return [...numbers].every((n) => taken.has(n));
   });
 }
 
