@@ -58,7 +58,9 @@ export class ChannelDelivery {
     private readonly deps: ChannelDeliveryDeps,
     onFatal: FatalErrorHandler,
   ) {
-    this.acceptances = new ProviderAcceptances(deps.clock().getTime());
+    // Taken as silent for a retry wait already: this worker knows nothing of the time before it
+    // started, and counting from the start, each restart during an outage cost its deliveries an attempt.
+    this.acceptances = new ProviderAcceptances(deps.clock().getTime() - settings.timing.configurationRetryMs);
     this.consumer = new BatchConsumer(kafka, {
       groupId: settings.groupId,
       topics: [deliverTopic(settings.channel)],

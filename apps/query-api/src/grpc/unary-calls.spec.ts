@@ -73,6 +73,17 @@ describe('UnaryCalls turns', () => {
     expect(await Promise.all(answers)).toEqual(['done', status.CANCELLED, status.DEADLINE_EXCEEDED, status.OK]);
   });
 
+  it('answers a call without a valid key at once, even while every turn is taken', async () => {
+    const calls = callsOf(1);
+    const first = held();
+    const firstAnswer = calls.answer('ListMessages', 'query', metadata, first.handle, callOf());
+    const keyless = held();
+    expect(await codeOf(calls.answer('ListMessages', 'query', new Metadata(), keyless.handle, callOf()))).toBe(status.UNAUTHENTICATED);
+    expect(keyless.ran).toBe(false);
+    first.end();
+    expect(await firstAnswer).toBe('done');
+  });
+
   it('answers UNAVAILABLE to a call that waited longer than waitMs for its turn, and runs the next one still waiting', async () => {
     const calls = callsOf(1, 30);
     const first = held();
