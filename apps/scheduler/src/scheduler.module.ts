@@ -5,6 +5,7 @@ import { FATAL_ERROR_HANDLER, KafkaModule, type FatalErrorHandler } from '@notif
 import { ObservabilityModule, type AppLogger } from '@notify/observability';
 import { PersistenceModule } from '@notify/persistence';
 import { RELEASE_SETTINGS, ReleasePoller, SCHEDULER_CLOCK } from './release/release-poller';
+import { OUTBOX_RELAY_SETTINGS, OutboxRelay } from './outbox/outbox-relay';
 import { RESEND_CLOCK, RESEND_RANDOM, RESEND_SETTINGS, ResendPoller } from './resend/resend-poller';
 
 export interface SchedulerOptions {
@@ -38,11 +39,13 @@ export class SchedulerModule {
         { provide: RESEND_SETTINGS, useValue: config },
         { provide: RESEND_CLOCK, useValue: options.clock ?? (() => new Date()) },
         { provide: RESEND_RANDOM, useValue: options.random ?? Math.random },
+        { provide: OUTBOX_RELAY_SETTINGS, useValue: config },
         ...(options.onFatal ? [{ provide: FATAL_ERROR_HANDLER, useValue: options.onFatal }] : []),
         ReleasePoller,
         ResendPoller,
+        OutboxRelay,
       ],
-      exports: [ReleasePoller, ResendPoller],
+      exports: [ReleasePoller, ResendPoller, OutboxRelay],
     };
   }
 }

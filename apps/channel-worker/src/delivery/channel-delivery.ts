@@ -3,7 +3,7 @@ import { deliverTopic, outgoingLink, type ClickLinks, type DeliveryJob } from '@
 import type { WorkerChannel } from '@notify/config';
 import { BatchConsumer, publishOutcomes, readJobs, sendDeadLetters, type ConsumedRecord, type FatalErrorHandler } from '@notify/kafka';
 import type { AppLogger } from '@notify/observability';
-import { afterCommit, type ChannelDeliveryStore, type DeliveryOutcomeStore } from '@notify/persistence';
+import { afterCommit, eventsPublished, type ChannelDeliveryStore, type DeliveryOutcomeStore } from '@notify/persistence';
 import type { ChannelSender } from '../senders/channel-sender';
 import type { DeliveryReport } from './delivery-report';
 import { summarize } from './summaries';
@@ -120,6 +120,7 @@ export class ChannelDelivery {
     // Committed on their own: published now, for a failure further on brings the batch back, and
     // then these deliveries are expired already and nothing would publish them.
     await afterCommit('publishing expired deliveries', () => publishOutcomes(producer, expired), logger);
+    await eventsPublished(expired, logger);
 
     const jobs = chunk.jobs.filter((job) => !isLate(job));
     const singles = chunk.singles.filter((job) => !isLate(job));
@@ -160,6 +161,7 @@ export class ChannelDelivery {
     );
     report.sent(channel, answered.attempts, answered.decisions);
     await afterCommit('publishing outcomes', () => publishOutcomes(producer, recorded), logger);
+    await eventsPublished(recorded, logger);
   }
 }
 

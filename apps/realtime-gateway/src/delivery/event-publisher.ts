@@ -3,7 +3,7 @@ import type { Producer } from 'kafkajs';
 import type { OutcomeEvent } from '@notify/contracts';
 import { KAFKA_PRODUCER, MAX_CHUNK_MESSAGES, publishOutcomes } from '@notify/kafka';
 import { APP_LOGGER, type AppLogger } from '@notify/observability';
-import { AFTER_COMMIT_RETRY, AFTER_COMMIT_RETRY_POLICY, afterCommit, type AfterCommitRetry } from '@notify/persistence';
+import { AFTER_COMMIT_RETRY, AFTER_COMMIT_RETRY_POLICY, afterCommit, eventsPublished, type AfterCommitRetry } from '@notify/persistence';
 
 export interface EventPublisherLimits {
   /** Events held while the broker is away, the produce in flight included; what comes beyond them is dropped. */
@@ -113,6 +113,7 @@ export class EventPublisher {
       for (let events = this.chunks.shift(); events; events = this.chunks.shift()) {
         try {
           await afterCommit('publishing outcome events', () => publishOutcomes(this.producer, events!), this.logger, this.retry);
+          await eventsPublished(events, this.logger);
         } catch (error) {
           this.logger.error({ err: error, count: events.length }, 'stored outcomes could not be published on notify.events');
         } finally {

@@ -13,7 +13,7 @@ import {
   type Rejection,
 } from '@notify/kafka';
 import { APP_LOGGER, type AppLogger } from '@notify/observability';
-import { AFTER_COMMIT_RETRY, AFTER_COMMIT_RETRY_POLICY, afterCommit, DeliveryOutcomeStore, type AfterCommitRetry, type DeliveryOutcome } from '@notify/persistence';
+import { AFTER_COMMIT_RETRY, AFTER_COMMIT_RETRY_POLICY, afterCommit, DeliveryOutcomeStore, eventsPublished, type AfterCommitRetry, type DeliveryOutcome } from '@notify/persistence';
 import { RealtimeServer, type EmitOutcome } from '../realtime/realtime-server';
 import { CLICK_LINKS } from '../clicks/click-links';
 import { OutcomeRecorder } from './outcome-recorder';
@@ -115,6 +115,7 @@ export class WebsocketDelivery implements OnApplicationBootstrap, OnModuleDestro
     if (ended.length === 0) return;
     const events = await this.store.endQueued(ended);
     await afterCommit('publishing ended deliveries', () => publishOutcomes(this.producer, events), this.logger, this.retry);
+    await eventsPublished(events, this.logger);
   }
 
   private emit({ userId, jobs, batch }: Emission, attempts: Map<string, number>): void {

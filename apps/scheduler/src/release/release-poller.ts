@@ -2,7 +2,7 @@ import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnAppli
 import type { Producer } from 'kafkajs';
 import { eventMessages, FATAL_ERROR_HANDLER, KAFKA_PRODUCER, sendInChunks, sendJobs, type FatalErrorHandler } from '@notify/kafka';
 import { APP_LOGGER, Metrics, type AppLogger } from '@notify/observability';
-import { AFTER_COMMIT_RETRY, AFTER_COMMIT_RETRY_POLICY, FallbackStore, STRANDED_AFTER_MS, type AfterCommitRetry, type Released } from '@notify/persistence';
+import { AFTER_COMMIT_RETRY, AFTER_COMMIT_RETRY_POLICY, eventsPublished, FallbackStore, STRANDED_AFTER_MS, type AfterCommitRetry, type Released } from '@notify/persistence';
 import { retriedProducer } from '../retried-producer';
 import type { Counter } from 'prom-client';
 import { PollLoop } from '../poll-loop';
@@ -79,6 +79,7 @@ export class ReleasePoller implements OnApplicationBootstrap, OnApplicationShutd
       // failing delivery topic refuses are sent again by the resend poller once their lease runs out.
       const producer = retriedProducer(this.producer, 'producing released deliveries', this.logger, this.retry);
       await sendInChunks(producer, eventMessages(expired));
+      await eventsPublished(expired, this.logger);
       if (jobs.length > 0) await sendJobs(producer, jobs);
       this.released.inc(jobs.length);
       total += jobs.length + expired.length;

@@ -6,6 +6,7 @@ import { ensureTopics, MAX_CHUNK_MESSAGES } from '@notify/kafka';
 import { createLogger, Metrics } from '@notify/observability';
 import { AFTER_COMMIT_RETRY, createDataSource, newId, ResendStore, runMigrations } from '@notify/persistence';
 import { createTestDatabase, eventually, jsonOf, type TestDatabase } from '@notify/testing';
+import { OutboxRelay } from '../outbox/outbox-relay';
 import { ResendPoller, type ResendSettings } from './resend-poller';
 
 const NOW = new Date('2030-07-01T12:00:00Z');
@@ -82,6 +83,10 @@ describe('ResendPoller', () => {
     }
   }
 
+  /** The delivery ids of the events in each outbox row. */
+  const outboxRows = async () =>
+    (await dataSource.query<{ events: { deliveryId: string }[] }[]>(`SELECT events FROM event_outbox ORDER BY id`)).map((row) => row.events.map((e) => e.deliveryId));
+
   /** The produce calls a poller made through `calls`, the first `failing` of them refused by a broker gone away. */
   function recording(calls: ProducerBatch[], failing: (call: number) => boolean = () => false): Producer {
     return {
@@ -145,6 +150,23 @@ describe('ResendPoller', () => {
     const events = (await recordsOn(Topics.events)).map((value) => OutcomeEventSchema.parse(JSON.parse(value))).filter((e) => expired.has(e.deliveryId!));
     expect(events.filter((e) => e.status === 'expired')).toHaveLength(600);
     expect(new Set(events.map((e) => e.deliveryId)).size).toBe(600);
+    // Published: nothing is left in the outbox for the relay.
+    expect(await outboxRows()).toEqual([]);
+  });
+
+  it('leaves the events of a poll that could not publish them to the outbox relay, which publishes them', async () => {
+    // Past its expiry: the claim ends it, and every produce of its event is refused until the poll gives up.
+    const [lateId] = await seedDue('u-outbox', 1, 1_000, new Date(NOW.getTime() - 1));
+    await expect(pollerClaiming(100, recording([], () => true)).poll()).rejects.toThrow('broker gone away');
+    expect((await outboxRows()).flat()).toEqual([lateId]);
+    const settings = { pollIntervalMs: 60_000, outboxRelayAfterMs: 0 };
+    const relay = new OutboxRelay(dataSource, producer, settings, createLogger('resend-poller-spec', 'silent'), new Metrics('outbox-relay-spec'));
+
+    expect(await relay.relay()).toBe(1);
+
+    const events = (await recordsOn(Topics.events)).map((value) => OutcomeEventSchema.parse(JSON.parse(value))).filter((e) => e.deliveryId === lateId);
+    expect(events).toEqual([expect.objectContaining({ status: 'expired', attempt: 1, error: null, at: NOW.toISOString() })]);
+    expect(await outboxRows()).toEqual([]);
   });
 
   it('produces a claim a slice of at most 500 jobs at a time, and every job of it reaches its topic', async () => {

@@ -2,7 +2,8 @@ import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnAppli
 import type { Producer, TopicMessages } from 'kafkajs';
 import { eventMessages, FATAL_ERROR_HANDLER, KAFKA_PRODUCER, sendInChunks, type FatalErrorHandler } from '@notify/kafka';
 import { APP_LOGGER, Metrics, type AppLogger } from '@notify/observability';
-import { AFTER_COMMIT_RETRY, AFTER_COMMIT_RETRY_POLICY, ResendStore, type AfterCommitRetry } from '@notify/persistence';
+import { AFTER_COMMIT_RETRY, AFTER_COMMIT_RETRY_POLICY, eventsPublished, ResendStore, type AfterCommitRetry } from '@notify/persistence';
+import type { OutcomeEvent } from '@notify/contracts';
 import type { Counter } from 'prom-client';
 import { PollLoop } from '../poll-loop';
 import { retriedProducer } from '../retried-producer';
@@ -74,14 +75,14 @@ export class ResendPoller implements OnApplicationBootstrap, OnApplicationShutdo
     const receivers = this.settings.resendReceiversPerClaim;
     while (!this.loop.stopping) {
       const lost = await this.store.failUnanswered(this.clock(), receivers * 10);
-      await this.produce('publishing lost sends', eventMessages(lost));
+      await this.publish('publishing lost sends', lost);
       if (lost.length < receivers * 10) break;
     }
     // Bounded like the claims: while failures arrive as fast as they are scheduled, the round still
     // goes on to claim and send; what is left is scheduled by the next poll.
     for (let chunks = 0; chunks < MAX_CLAIMS_PER_POLL && !this.loop.stopping; chunks++) {
       const { taken, ended } = await this.store.scheduleFailed(this.clock(), receivers * 10, this.random);
-      await this.produce('publishing ended deliveries', eventMessages(ended));
+      await this.publish('publishing ended deliveries', ended);
       if (taken < receivers * 10) break;
     }
     let sent = 0;
@@ -89,7 +90,7 @@ export class ResendPoller implements OnApplicationBootstrap, OnApplicationShutdo
     for (let claims = 0; claims < MAX_CLAIMS_PER_POLL && !this.loop.stopping; claims++) {
       const { batches, ended, cutShort } = await this.store.claimDue(this.clock(), this.settings.resendLeaseMs, receivers);
       // The events first: they exist nowhere else, while jobs a failing topic refuses come back after their lease.
-      await this.produce('publishing ended deliveries', eventMessages(ended));
+      await this.publish('publishing ended deliveries', ended);
       // Serialized a slice at a time: the JSON of a whole claim (up to thousands of jobs with their data) never exists at once.
       for (const slice of resendSlices(batches)) await this.produce('producing resend batches', slice);
       for (const batch of batches) {
@@ -108,5 +109,11 @@ export class ResendPoller implements OnApplicationBootstrap, OnApplicationShutdo
   /** Produces what a committed claim or schedule made (`retriedProducer`). */
   private produce(step: string, topicMessages: TopicMessages[]): Promise<void> {
     return sendInChunks(retriedProducer(this.producer, step, this.logger, this.retry), topicMessages);
+  }
+
+  /** Publishes events the store staged in the outbox, then clears them from it. */
+  private async publish(step: string, events: OutcomeEvent[]): Promise<void> {
+    await this.produce(step, eventMessages(events));
+    await eventsPublished(events, this.logger);
   }
 }

@@ -6,6 +6,7 @@ import { LEASE_MICROS } from './delivery-outcome.store';
 import { outcomeColumns, outcomeRows, recordedOutcomeOf, RETURNING_OUTCOME_BY_KEY, type RecordedOutcome, type RecordedRow } from './recorded-outcome';
 import { REGISTRATION_MICROS } from './push-device.store';
 import { queryRows } from './rows';
+import { stageEvents } from './event-outbox';
 
 /** What became of one provider send: accepted (`sent`), to be retried (`failed`), or given up (`dead`). */
 export interface ChannelOutcome {
@@ -66,16 +67,18 @@ export class ChannelDeliveryStore {
    */
   async expire(deliveryIds: string[]): Promise<RecordedOutcome[]> {
     if (deliveryIds.length === 0) return [];
-    const rows = await queryRows<RecordedRow>(
-      this.dataSource,
-      `UPDATE deliveries d
-          SET status = 'expired', last_error = NULL, next_attempt_at = NULL, updated_at = now()
-         FROM ${DELIVERY_KEYS}
-        WHERE d.id = k.id AND d.created_at = k.created_at AND ${inKeysRange('d')} AND d.status = 'queued'
-        ${RETURNING_OUTCOME_BY_KEY}`,
-      deliveryKeys(keysOfIds(deliveryIds)),
-    );
-    return rows.map(recordedOutcomeOf);
+    return this.dataSource.transaction(async (tx) => {
+      const rows = await queryRows<RecordedRow>(
+        tx,
+        `UPDATE deliveries d
+            SET status = 'expired', last_error = NULL, next_attempt_at = NULL, updated_at = now()
+           FROM ${DELIVERY_KEYS}
+          WHERE d.id = k.id AND d.created_at = k.created_at AND ${inKeysRange('d')} AND d.status = 'queued'
+          ${RETURNING_OUTCOME_BY_KEY}`,
+        deliveryKeys(keysOfIds(deliveryIds)),
+      );
+      return stageEvents(tx, rows.map(recordedOutcomeOf));
+    });
   }
 
   /**
@@ -100,7 +103,7 @@ export class ChannelDeliveryStore {
           ${RETURNING_OUTCOME_BY_KEY}`,
         outcomeRows(outcomes, (o) => [o.status, o.error, o.nextAttemptAt, o.attempt ?? null, o.attempted ?? true, o.lease ?? null]),
       );
-      return rows.map(recordedOutcomeOf);
+      return stageEvents(tx, rows.map(recordedOutcomeOf));
     });
   }
 }

@@ -3,6 +3,7 @@ import type { OutcomeStatus } from '@notify/contracts';
 import { DELIVERY_KEYS, deliveryKeys, inKeysRange, keysOfIds } from './delivery-keys';
 import { outcomeColumns, outcomeRows, recordedOutcomeOf, RETURNING_OUTCOME_BY_KEY, type RecordedOutcome, type RecordedRow } from './recorded-outcome';
 import { queryRows } from './rows';
+import { stageEvents } from './event-outbox';
 import { leaseEnd } from './lease';
 import { anotherTierReached } from './tiers';
 
@@ -116,42 +117,49 @@ export class DeliveryOutcomeStore {
   async click(deliveryId: string, record = true): Promise<{ target: string; event: RecordedOutcome | undefined } | undefined> {
     const [key] = keysOfIds([deliveryId]);
     if (!key) return undefined;
-    const [row] = await queryRows<RecordedRow & { target: string | null; clicked: boolean }>(
-      this.dataSource,
-      `WITH clicked AS (
-         UPDATE deliveries d
-            SET status = 'clicked', last_error = NULL, next_attempt_at = NULL, updated_at = now(), delivered_at = COALESCE(d.delivered_at, now())
-          WHERE d.id = $1 AND d.created_at = $2 AND $3 AND d.status NOT IN ('clicked', 'held')
-            AND NOT (d.status = 'cancelled' AND d.attempts = 0 AND d.seq IS NULL)
-          RETURNING d.id)
-       SELECT d.id, m.request_id, d.message_id, d.user_id, d.channel, 'clicked' AS status, d.attempts, NULL AS last_error, now() AS updated_at,
-              m.contents -> d.locale ->> 'url' AS target, EXISTS (SELECT 1 FROM clicked) AS clicked
-         FROM deliveries d JOIN messages m ON m.id = d.message_id AND m.created_at = d.created_at
-        WHERE d.id = $1 AND d.created_at = $2`,
-      [key.id, key.createdAt, record],
-    );
+    const row = await this.dataSource.transaction(async (tx) => {
+      const [found] = await queryRows<RecordedRow & { target: string | null; clicked: boolean }>(
+        tx,
+        `WITH clicked AS (
+           UPDATE deliveries d
+              SET status = 'clicked', last_error = NULL, next_attempt_at = NULL, updated_at = now(), delivered_at = COALESCE(d.delivered_at, now())
+            WHERE d.id = $1 AND d.created_at = $2 AND $3 AND d.status NOT IN ('clicked', 'held')
+              AND NOT (d.status = 'cancelled' AND d.attempts = 0 AND d.seq IS NULL)
+            RETURNING d.id)
+         SELECT d.id, m.request_id, d.message_id, d.user_id, d.channel, 'clicked' AS status, d.attempts, NULL AS last_error, now() AS updated_at,
+                m.contents -> d.locale ->> 'url' AS target, EXISTS (SELECT 1 FROM clicked) AS clicked
+           FROM deliveries d JOIN messages m ON m.id = d.message_id AND m.created_at = d.created_at
+          WHERE d.id = $1 AND d.created_at = $2`,
+        [key.id, key.createdAt, record],
+      );
+      const event = found?.target && found.clicked ? recordedOutcomeOf(found) : undefined;
+      if (event) await stageEvents(tx, [event]);
+      return found && { target: found.target, event };
+    });
     if (!row?.target) return undefined;
-    return { target: row.target, event: row.clicked ? recordedOutcomeOf(row) : undefined };
+    return { target: row.target, event: row.event };
   }
 
   private async update(outcomes: DeliveryOutcome[], guard: string): Promise<RecordedOutcome[]> {
     if (outcomes.length === 0) return [];
-    const rows = await queryRows<RecordedRow>(
-      this.dataSource,
-      `UPDATE deliveries d
-          SET status = o.status,
-              last_error = o.error,
-              updated_at = now(),
-              -- the claim's lease ends; a new failure waits for the resend poller to give it its next attempt time
-              next_attempt_at = NULL,
-              delivered_at = CASE WHEN o.status = 'delivered' THEN now() ELSE d.delivered_at END
-         FROM ${outcomeColumns(['status', 'varchar'], ['error', 'text'], ['attempt', 'int'])}
-        WHERE d.id = o.id AND d.created_at = o.created_at AND ${inKeysRange('d')} AND d.status NOT IN ('delivered', 'read', 'clicked')
-          AND (o.attempt IS NULL OR o.status = 'delivered' OR (d.status = 'sent' AND d.attempts = o.attempt)) AND ${guard}
-        ${RETURNING_OUTCOME_BY_KEY}`,
-      outcomeRows(outcomes, (o) => [o.status, o.error, o.attempt ?? null]),
-    );
-    return rows.map(recordedOutcomeOf);
+    return this.dataSource.transaction(async (tx) => {
+      const rows = await queryRows<RecordedRow>(
+        tx,
+        `UPDATE deliveries d
+            SET status = o.status,
+                last_error = o.error,
+                updated_at = now(),
+                -- the claim's lease ends; a new failure waits for the resend poller to give it its next attempt time
+                next_attempt_at = NULL,
+                delivered_at = CASE WHEN o.status = 'delivered' THEN now() ELSE d.delivered_at END
+           FROM ${outcomeColumns(['status', 'varchar'], ['error', 'text'], ['attempt', 'int'])}
+          WHERE d.id = o.id AND d.created_at = o.created_at AND ${inKeysRange('d')} AND d.status NOT IN ('delivered', 'read', 'clicked')
+            AND (o.attempt IS NULL OR o.status = 'delivered' OR (d.status = 'sent' AND d.attempts = o.attempt)) AND ${guard}
+          ${RETURNING_OUTCOME_BY_KEY}`,
+        outcomeRows(outcomes, (o) => [o.status, o.error, o.attempt ?? null]),
+      );
+      return stageEvents(tx, rows.map(recordedOutcomeOf));
+    });
   }
 }
 

@@ -4,6 +4,7 @@ import { loadDeliveryJobs } from './delivery-jobs';
 import { DELIVERY_KEYS, deliveryKeys, inKeysRange, keyedParams, keysOfIds, type DeliveryKey } from './delivery-keys';
 import { inboxKey, placeInInboxes } from './inbox-allocation';
 import { recordedOutcomeOf } from './recorded-outcome';
+import { stageEvents } from './event-outbox';
 import { queryRows, selectJsonRows, type JsonColumn } from './rows';
 import { leaseEnd } from './lease';
 import { sameUser } from './tiers';
@@ -216,9 +217,10 @@ export class FallbackStore {
       );
       const queued = rows.filter((r) => r.status === 'queued').map((r) => ({ id: r.id, createdAt: r.created_at }));
       await this.placeReleasedInInboxes(tx, queued);
-      const expired: OutcomeEvent[] = rows
-        .filter((r) => r.status === 'expired')
-        .map((r) => recordedOutcomeOf({ ...r, status: 'expired', last_error: null, updated_at: now }));
+      const expired: OutcomeEvent[] = await stageEvents(
+        tx,
+        rows.filter((r) => r.status === 'expired').map((r) => recordedOutcomeOf({ ...r, status: 'expired', last_error: null, updated_at: now })),
+      );
       return { jobs: await loadDeliveryJobs(tx, queued), expired, taken: rows.length };
     });
   }

@@ -2,6 +2,7 @@ import type { DataSource } from 'typeorm';
 import { MAX_SYNC_LIMIT, outgoingLink, type ClickLinks, type InboxMessage } from '@notify/contracts';
 import type { RecordedOutcome } from './delivery-outcome.store';
 import { recordedOutcomeOf } from './recorded-outcome';
+import { stageEvents } from './event-outbox';
 import { DELIVERY_KEYS, deliveryKeys, inKeysRange, keyedParams, keysOfIds } from './delivery-keys';
 import { withUrl } from './delivery-jobs';
 import { queryRows, selectJsonRows } from './rows';
@@ -170,7 +171,10 @@ export class InboxStore {
       );
       return {
         read: entries.map((e) => e.message_id),
-        events: events.map((row) => recordedOutcomeOf({ ...row, channel: 'websocket', status: 'read', last_error: null })),
+        events: await stageEvents(
+          tx,
+          events.map((row) => recordedOutcomeOf({ ...row, channel: 'websocket', status: 'read', last_error: null })),
+        ),
       };
     });
   }

@@ -6,6 +6,7 @@ import { JOB_COLUMNS, JOB_COLUMNS_DATA_ONCE, sharingData, toDeliveryJob, type Jo
 import { recordedOutcomeOf, RETURNING_OUTCOME, type RecordedOutcome, type RecordedRow } from './recorded-outcome';
 import { DELIVERY_KEYS, deliveryKeys, inKeysRange, keyedParams } from './delivery-keys';
 import { queryRows, selectJsonRows, type JsonColumn } from './rows';
+import { stageEvents } from './event-outbox';
 import { leaseEnd } from './lease';
 import { anotherTierReached } from './tiers';
 import { leftItsTopic } from './audience';
@@ -202,20 +203,22 @@ export class ResendStore {
    * their next attempt time from `scheduleFailed` like any failure. Returns their `failed` events.
    */
   async failUnanswered(now: Date, limit: number): Promise<RecordedOutcome[]> {
-    const rows = await queryRows<RecordedRow>(
-      this.dataSource,
-      `UPDATE deliveries d
-          SET status = 'failed', next_attempt_at = NULL, updated_at = now(),
-              last_error = CASE WHEN d.channel = 'websocket' THEN '${ErrorCode.AckTimeout}' ELSE '${ErrorCode.NoOutcome}' END
-         FROM (SELECT id, created_at FROM deliveries
-                WHERE status = 'sent' AND next_attempt_at <= $1
-                LIMIT $2
-                FOR UPDATE SKIP LOCKED) AS lost
-        WHERE d.id = lost.id AND d.created_at = lost.created_at AND d.status = 'sent'
-        ${RETURNING_OUTCOME}`,
-      [now, limit],
-    );
-    return rows.map(recordedOutcomeOf);
+    return this.dataSource.transaction(async (tx) => {
+      const rows = await queryRows<RecordedRow>(
+        tx,
+        `UPDATE deliveries d
+            SET status = 'failed', next_attempt_at = NULL, updated_at = now(),
+                last_error = CASE WHEN d.channel = 'websocket' THEN '${ErrorCode.AckTimeout}' ELSE '${ErrorCode.NoOutcome}' END
+           FROM (SELECT id, created_at FROM deliveries
+                  WHERE status = 'sent' AND next_attempt_at <= $1
+                  LIMIT $2
+                  FOR UPDATE SKIP LOCKED) AS lost
+          WHERE d.id = lost.id AND d.created_at = lost.created_at AND d.status = 'sent'
+          ${RETURNING_OUTCOME}`,
+        [now, limit],
+      );
+      return stageEvents(tx, rows.map(recordedOutcomeOf));
+    });
   }
 
   /**
@@ -264,7 +267,7 @@ export class ResendStore {
           failed.map((row) => row.created_at),
         ),
       );
-      return { taken: failed.length, ended: ended.filter((row) => row.status !== 'failed').map((row) => endedEvent(row, now)) };
+      return { taken: failed.length, ended: await stageEvents(tx, ended.filter((row) => row.status !== 'failed').map((row) => endedEvent(row, now))) };
     });
   }
 
@@ -298,7 +301,7 @@ export class ResendStore {
       }
       for (const batch of batches.values()) batch.jobs.sort((a, b) => (a.message.seq ?? 0) - (b.message.seq ?? 0) || a.message.createdAt.localeCompare(b.message.createdAt));
       // A cancelled tier publishes nothing, as `cancelAbove`'s do not.
-      const ended = rows.filter((r) => r.status === 'dead' || r.status === 'expired').map((r) => endedEvent(r, now));
+      const ended = await stageEvents(tx, rows.filter((r) => r.status === 'dead' || r.status === 'expired').map((r) => endedEvent(r, now)));
       return { batches: [...batches.values()], ended, cutShort };
     });
   }
