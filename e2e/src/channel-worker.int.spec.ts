@@ -52,6 +52,8 @@ describe('channel worker', () => {
 
   const produce = (topic: string, key: string, value: unknown) =>
     producer.send({ topic, messages: [{ key, value: typeof value === 'string' ? value : JSON.stringify(value) }] });
+  /** Outbox rows whose events are not all published yet (architecture D18). */
+  const stagedRows = async () => (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM event_outbox`)).rows[0]!.n;
   const deliveriesOf = async (requestId: string): Promise<DeliveryRow[]> =>
     (
       await db.query<DeliveryRow>(
@@ -298,6 +300,8 @@ describe('channel worker', () => {
       expect(apns.pushes.filter((p) => p.token === token)).toEqual([]);
       const [event] = await eventually(async () => eventsOf(delivery!.id), (e) => e.length > 0);
       expect(event).toMatchObject({ status: 'expired', channel: 'push' });
+      // Published, so out of the outbox: the relay has nothing to publish again.
+      expect(await eventually(stagedRows, (n) => n === 0)).toBe(0);
     });
   });
 
@@ -343,6 +347,7 @@ describe('channel worker', () => {
       await produce(Topics.requests, refusedRequest, { id: refusedRequest, type: 'security.alert', to: { email: refused }, channels: ['email'], content: { title: 'Hi' } });
       const [dead] = await settled(refusedRequest);
       expect(dead).toMatchObject({ status: 'dead', last_error: 'invalid_endpoint' });
+      expect(await eventually(stagedRows, (n) => n === 0)).toBe(0);
     });
 
     it('texts no number its user has given up since the message was planned, and ends that delivery no_endpoint', async () => {

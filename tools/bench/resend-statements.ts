@@ -1,7 +1,8 @@
 import 'reflect-metadata';
 import { performance } from 'node:perf_hooks';
 import { Client } from 'pg';
-import { createDataSource, DeliveryOutcomeStore, ResendStore, runMigrations } from '@notify/persistence';
+import { createLogger } from '@notify/observability';
+import { createDataSource, DeliveryOutcomeStore, eventsPublished, ResendStore, runMigrations } from '@notify/persistence';
 import { createTestDatabase, DEFAULT_TEST_ADMIN_URL } from '@notify/testing';
 import { makeHistoryPartitions } from './history';
 import { seedPending } from './pending';
@@ -12,7 +13,8 @@ import { median } from './quantiles';
  * or clients — the statements `npm run bench:resend` runs, one after another on an idle database, so
  * a change to them shows above the noise of the whole system. Per round, as the poller and the
  * gateway do: the resend poller's claim of 500 receivers (`ResendStore.claimDue`), the gateway's
- * claim of those deliveries (`claimAttempts`) and the record of their acknowledgements (`record`).
+ * claim of those deliveries (`claimAttempts`) and the record of their acknowledgements (`record`,
+ * which stages their events in the outbox, then `eventsPublished`, which takes them out of it).
  * Each of `BENCH_REPEATS` repeats re-seeds the same pending set (R × K) and drains it; the
  * medians of the repeats are printed.
  */
@@ -23,6 +25,7 @@ const REPEATS = Number(process.env.BENCH_REPEATS ?? 5);
 const HISTORY = Number(process.env.BENCH_HISTORY ?? 0);
 const STEPS = ['poller claim', 'gateway claim', 'record delivered'] as const;
 const say = (line: string): void => void process.stdout.write(`${line}\n`);
+const logger = createLogger('bench-resend-statements', 'warn');
 
 async function main(): Promise<void> {
   const database = await createTestDatabase(process.env.TEST_DATABASE_ADMIN_URL ?? DEFAULT_TEST_ADMIN_URL, (url) => runMigrations({ databaseUrl: url }));
@@ -51,10 +54,14 @@ async function main(): Promise<void> {
         ms['gateway claim'] += performance.now() - started;
         started = performance.now();
         const recorded = await outcomes.record(ids.map((id) => ({ deliveryId: id, status: 'delivered' as const, error: null, attempt: attempts.get(id) })));
+        // As the gateway does once their events are published: they leave the outbox.
+        await eventsPublished(recorded, logger);
         ms['record delivered'] += performance.now() - started;
         resent += recorded.length;
       }
       if (resent !== R * K) throw new Error(`repeat ${repeat}: ${resent} of ${R * K} messages recorded delivered`);
+      const [{ staged }] = (await db.query<{ staged: number }>('SELECT count(*)::int AS staged FROM event_outbox')).rows as [{ staged: number }];
+      if (staged !== 0) throw new Error(`repeat ${repeat}: ${staged} outbox rows left after publishing`);
       runs.push(ms);
     }
     say('');

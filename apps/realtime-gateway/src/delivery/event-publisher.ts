@@ -23,7 +23,7 @@ export const DEFAULT_EVENT_PUBLISHER_LIMITS: EventPublisherLimits = { maxHeld: 1
  * retry repeats at most that many), tried again in place (`afterCommit`). Holding at most `maxHeld`
  * events keeps a long outage from taking the memory. An event beyond them, one whose produce failed
  * every try, and one still held when shutting down has waited `drainTimeoutMs` is logged with its
- * count and lost to notify.events; its outcome is stored (architecture D18).
+ * count and left to the outbox relay, which publishes it later (architecture D18).
  */
 @Injectable()
 export class EventPublisher {
@@ -31,6 +31,8 @@ export class EventPublisher {
   private readonly chunks: OutcomeEvent[][] = [];
   private held = 0;
   private running: Promise<void> | undefined;
+  /** Published events leaving the outbox, one DELETE after another (`eventsPublished` never fails). */
+  private clearing: Promise<void> = Promise.resolve();
   /** Writes whose events are not handed over yet (`track`); shutting down waits for them too. */
   private readonly writes = new Set<Promise<void>>();
   private dropped = new Map<string, number>();
@@ -86,6 +88,8 @@ export class EventPublisher {
           return;
         }
       }
+      // What was published leaves the outbox before the database closes, or the relay would publish it again.
+      await Promise.race([this.clearing, timeout]);
     } finally {
       clearTimeout(timer);
       this.reportDrops(true);
@@ -113,7 +117,9 @@ export class EventPublisher {
       for (let events = this.chunks.shift(); events; events = this.chunks.shift()) {
         try {
           await afterCommit('publishing outcome events', () => publishOutcomes(this.producer, events!), this.logger, this.retry);
-          await eventsPublished(events, this.logger);
+          // Out of the outbox behind the produces, not between them: a slow DELETE never holds up publishing.
+          const published = events;
+          this.clearing = this.clearing.then(() => eventsPublished(published, this.logger));
         } catch (error) {
           this.logger.error({ err: error, count: events.length }, 'stored outcomes could not be published on notify.events');
         } finally {

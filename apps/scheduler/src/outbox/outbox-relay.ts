@@ -1,11 +1,13 @@
-import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
 import { eventMessages, KAFKA_PRODUCER, sendInChunks } from '@notify/kafka';
 import { APP_LOGGER, Metrics, type AppLogger } from '@notify/observability';
-import { relayStagedEvents } from '@notify/persistence';
+import { AFTER_COMMIT_RETRY, AFTER_COMMIT_RETRY_POLICY, relayStagedRow, type AfterCommitRetry } from '@notify/persistence';
+import type { OutcomeEvent } from '@notify/contracts';
 import type { Counter } from 'prom-client';
 import { PollLoop } from '../poll-loop';
+import { retriedProducer } from '../retried-producer';
 
 export interface OutboxRelaySettings {
   pollIntervalMs: number;
@@ -14,15 +16,19 @@ export interface OutboxRelaySettings {
 }
 export const OUTBOX_RELAY_SETTINGS = Symbol('OUTBOX_RELAY_SETTINGS');
 
-/** Outbox rows published per transaction. A row is one write's events (up to a few thousand). */
-const ROWS_PER_RELAY = 20;
+/**
+ * How long the relay holds a row it is publishing: longer than publishing it can take (each produce
+ * call tried again in place, `retriedProducer`, about 10 minutes at worst), so another scheduler
+ * takes it only when this one has died.
+ */
+const RELAY_LEASE_MS = 20 * 60_000;
 
 /**
  * Publishes the outcome events their writers left in the outbox (architecture D18): a gateway,
  * channel worker or scheduler killed between storing outcomes and publishing their events, or one
  * that gave up on an absent broker, leaves its rows there, and after `outboxRelayAfterMs` they are
- * published from here, then deleted, in one transaction per `ROWS_PER_RELAY` rows (several
- * schedulers skip each other's rows). An event can so be published twice, never not at all.
+ * published from here and deleted, one row (one write's events) at a time, under a lease so several
+ * schedulers share them. An event can so be published twice, never not at all.
  */
 @Injectable()
 export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -35,6 +41,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     @Inject(OUTBOX_RELAY_SETTINGS) private readonly settings: OutboxRelaySettings,
     @Inject(APP_LOGGER) private readonly logger: AppLogger,
     metrics: Metrics,
+    @Optional() @Inject(AFTER_COMMIT_RETRY_POLICY) private readonly retry: AfterCommitRetry = AFTER_COMMIT_RETRY,
   ) {
     this.relayed = metrics.counter('notify_outbox_events_relayed_total', 'Outcome events published by the relay because the app that stored them did not');
     this.loop = new PollLoop(async () => (await this.relay(), false), settings.pollIntervalMs, {
@@ -50,18 +57,21 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     await this.loop.stop();
   }
 
-  /** Publishes every row left long enough, a transaction at a time, or until the app shuts down; returns how many events. */
+  /** Publishes every row left long enough, one after another, or until the app shuts down; returns how many events. */
   async relay(): Promise<number> {
+    const producer = retriedProducer(this.producer, 'relaying outbox events', this.logger, this.retry);
+    const publish = (events: OutcomeEvent[]) => sendInChunks(producer, eventMessages(events));
     let total = 0;
-    while (!this.loop.stopping) {
-      const count = await relayStagedEvents(this.dataSource, this.settings.outboxRelayAfterMs, ROWS_PER_RELAY, (events) =>
-        sendInChunks(this.producer, eventMessages(events)),
-      );
-      if (count === 0) break;
-      total += count;
-      this.relayed.inc(count);
+    try {
+      while (!this.loop.stopping) {
+        const count = await relayStagedRow(this.dataSource, this.settings.outboxRelayAfterMs, RELAY_LEASE_MS, publish);
+        if (count === undefined) break;
+        total += count;
+        this.relayed.inc(count);
+      }
+    } finally {
+      if (total > 0) this.logger.warn({ count: total }, 'published outcome events their writer left in the outbox');
     }
-    if (total > 0) this.logger.warn({ count: total }, 'published outcome events their writer left in the outbox');
     return total;
   }
 }

@@ -74,9 +74,9 @@ export class ReleasePoller implements OnApplicationBootstrap, OnApplicationShutd
     let total = 0;
     while (!loop.stopping) {
       const { jobs, expired, taken } = await take(this.clock(), this.settings.releaseBatchSize);
-      // The release has committed: its jobs would wait for their lease, its expiries would be lost.
-      // The expiries first, in calls of their own: they exist nowhere else, while released jobs that a
-      // failing delivery topic refuses are sent again by the resend poller once their lease runs out.
+      // The release has committed: its jobs would wait for their lease, its expiries for the outbox relay.
+      // The expiries first, in calls of their own: otherwise they wait for the relay's time, while released
+      // jobs that a failing delivery topic refuses are sent again by the resend poller once their lease runs out.
       const producer = retriedProducer(this.producer, 'producing released deliveries', this.logger, this.retry);
       await sendInChunks(producer, eventMessages(expired));
       await eventsPublished(expired, this.logger);

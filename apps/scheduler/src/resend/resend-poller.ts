@@ -89,7 +89,7 @@ export class ResendPoller implements OnApplicationBootstrap, OnApplicationShutdo
     let behind = false;
     for (let claims = 0; claims < MAX_CLAIMS_PER_POLL && !this.loop.stopping; claims++) {
       const { batches, ended, cutShort } = await this.store.claimDue(this.clock(), this.settings.resendLeaseMs, receivers);
-      // The events first: they exist nowhere else, while jobs a failing topic refuses come back after their lease.
+      // The events first: otherwise they wait for the outbox relay, while jobs a failing topic refuses come back after their lease.
       await this.publish('publishing ended deliveries', ended);
       // Serialized a slice at a time: the JSON of a whole claim (up to thousands of jobs with their data) never exists at once.
       for (const slice of resendSlices(batches)) await this.produce('producing resend batches', slice);

@@ -2,8 +2,10 @@ import type { OutcomeEvent } from '@notify/contracts';
 import { createLogger } from '@notify/observability';
 import { newId } from '../ids';
 import { migratedDatabase } from '../migrated-database.spec-helper';
+import { ChannelDeliveryStore } from './channel-delivery.store';
 import { DeliveryOutcomeStore } from './delivery-outcome.store';
-import { eventsPublished, relayStagedEvents } from './event-outbox';
+import { FallbackStore } from './fallback.store';
+import { eventsPublished, relayStagedRow } from './event-outbox';
 
 describe('event outbox', () => {
   const database = migratedDatabase();
@@ -47,6 +49,39 @@ describe('event outbox', () => {
     expect(await staged()).toEqual([]);
   });
 
+  it('stages the events of the other outcome writes too: a click, a channel worker’s expiry, a held tier found expired', async () => {
+    const createdAt = new Date(Date.now() - 60_000);
+    const messageId = newId(createdAt);
+    const [clicked, late, held] = [newId(createdAt), newId(createdAt), newId(createdAt)];
+    await query(`INSERT INTO messages (id, request_id, type, recipient, contents, created_at) VALUES ($1, $2, 't', '{}', $3, $4)`, [
+      messageId,
+      `r-${messageId}`,
+      { en: { title: 't', body: 'b', url: 'https://example.com/1' } },
+      createdAt,
+    ]);
+    await query(
+      `INSERT INTO deliveries (id, message_id, user_id, channel, endpoint, locale, tier, status, attempts, expires_at, next_attempt_at, created_at)
+       VALUES ($1, $4, 'u1', 'websocket', 'inbox:u1', 'en', 0, 'delivered', 1, NULL, NULL, $5),
+              ($2, $4, 'u2', 'push', 'fcm:u2/phone', 'en', 0, 'queued', 0, now() - interval '1 second', NULL, $5),
+              ($3, $4, 'u3', 'sms', 'sms:u3', 'en', 1, 'held', 0, now() - interval '1 second', now() + interval '1 hour', $5)`,
+      [clicked, late, held, messageId, createdAt],
+    );
+
+    const click = await new DeliveryOutcomeStore(database.dataSource()).click(clicked);
+    const expired = await new ChannelDeliveryStore(database.dataSource()).expire([late]);
+    const released = await new FallbackStore(database.dataSource()).releaseDue(new Date(), 10);
+
+    const events = [click!.event!, ...expired, ...released.expired];
+    expect(events.map((e) => [e.deliveryId, e.status])).toEqual([
+      [clicked, 'clicked'],
+      [late, 'expired'],
+      [held, 'expired'],
+    ]);
+    expect((await staged()).map((row) => row.events)).toEqual(events.map((e) => [JSON.parse(JSON.stringify(e))]));
+    await eventsPublished(events, logger);
+    expect(await staged()).toEqual([]);
+  });
+
   it('stages nothing for a write that changed nothing', async () => {
     const store = new DeliveryOutcomeStore(database.dataSource());
 
@@ -56,25 +91,41 @@ describe('event outbox', () => {
     expect(await staged()).toEqual([]);
   });
 
-  it('relays rows left long enough, oldest first, deletes them, and keeps them when publishing fails', async () => {
+  it('relays rows left long enough, oldest first, one at a time, and deletes them', async () => {
     const store = new DeliveryOutcomeStore(database.dataSource());
     const [first, second, fresh] = await sentDeliveries();
     // Three writes whose writers never published: two staged an hour ago, one just now.
-    const old = [...(await store.record([{ deliveryId: first!, status: 'delivered', error: null }])), ...(await store.record([{ deliveryId: second!, status: 'failed', error: 'ack_timeout', attempt: 1 }]))];
+    const older = await store.record([{ deliveryId: first!, status: 'delivered', error: null }]);
+    const newer = await store.record([{ deliveryId: second!, status: 'failed', error: 'ack_timeout', attempt: 1 }]);
     await query(`UPDATE event_outbox SET staged_at = now() - interval '1 hour'`);
     await store.record([{ deliveryId: fresh!, status: 'delivered', error: null }]);
 
-    const refused = relayStagedEvents(database.dataSource(), 60_000, 10, () => Promise.reject(new Error('broker away')));
-    await expect(refused).rejects.toThrow('broker away');
-    expect(await staged()).toHaveLength(3);
+    const published: OutcomeEvent[][] = [];
+    const relay = () => relayStagedRow(database.dataSource(), 60_000, 60_000, async (events) => void published.push(events));
 
-    const published: OutcomeEvent[] = [];
-    const count = await relayStagedEvents(database.dataSource(), 60_000, 10, async (events) => void published.push(...events));
-
-    expect(count).toBe(2);
-    expect(published).toEqual(JSON.parse(JSON.stringify(old)));
+    expect([await relay(), await relay(), await relay()]).toEqual([1, 1, undefined]);
+    expect(published).toEqual([JSON.parse(JSON.stringify(older)), JSON.parse(JSON.stringify(newer))]);
     const left = await staged();
     expect(left.map((row) => row.events.map((e) => e.deliveryId))).toEqual([[fresh]]);
+  });
+
+  it('keeps a row whose publishing failed, taken until its lease ends, then publishes it', async () => {
+    const store = new DeliveryOutcomeStore(database.dataSource());
+    const [id] = await sentDeliveries();
+    const events = await store.record([{ deliveryId: id!, status: 'delivered', error: null }]);
+    await query(`UPDATE event_outbox SET staged_at = now() - interval '1 hour'`);
+    const published: OutcomeEvent[] = [];
+    const relay = (publish: (events: OutcomeEvent[]) => Promise<void>) => relayStagedRow(database.dataSource(), 60_000, 60_000, publish);
+
+    await expect(relay(() => Promise.reject(new Error('broker away')))).rejects.toThrow('broker away');
+    // Taken: another relay passes it over while the lease lasts (its taker may still be trying).
+    expect(await relay(async (e) => void published.push(...e))).toBeUndefined();
+    expect(await staged()).toHaveLength(1);
+    await query(`UPDATE event_outbox SET taken_until = now() - interval '1 second'`);
+    expect(await relay(async (e) => void published.push(...e))).toBe(1);
+
+    expect(published).toEqual(JSON.parse(JSON.stringify(events)));
+    expect(await staged()).toEqual([]);
   });
 
   it('lets two relays at once publish each row once', async () => {
@@ -84,16 +135,17 @@ describe('event outbox', () => {
     await query(`UPDATE event_outbox SET staged_at = now() - interval '1 hour'`);
 
     const published: string[] = [];
-    // Each relay publishes slowly, one row per transaction, while the other runs.
+    // Each relay publishes slowly, while the other takes the next row.
     const relay = async () => {
       let total = 0;
-      for (let n = 1; n > 0; total += n) {
-        n = await relayStagedEvents(database.dataSource(), 60_000, 1, async (events) => {
+      for (;;) {
+        const count = await relayStagedRow(database.dataSource(), 60_000, 60_000, async (events) => {
           await new Promise((resolve) => setTimeout(resolve, 50));
           published.push(...events.map((e) => e.deliveryId!));
         });
+        if (count === undefined) return total;
+        total += count;
       }
-      return total;
     };
     const counts = await Promise.all([relay(), relay()]);
 

@@ -31,9 +31,6 @@ export async function stageEvents<T extends OutcomeEvent>(tx: EntityManager, eve
   return events;
 }
 
-/** Default time a staged row is left to its writer before the relay publishes it: beyond `afterCommit`'s tries (about 10 minutes). */
-export const OUTBOX_RELAY_AFTER_MS = 15 * 60_000;
-
 /**
  * The events are on notify.events: each row all of whose events now are is deleted. Events not
  * staged (or staged by another process) are passed over. Never throws: a row that could not be
@@ -57,30 +54,33 @@ export async function eventsPublished(events: readonly object[], logger: AppLogg
 }
 
 /**
- * Publishes the outbox rows staged at least `afterMs` ago (by PostgreSQL's clock), oldest first, at
- * most `limit` rows, and deletes them in the same transaction; a failed `publish` leaves them for the
- * next call. Rows another relay holds are skipped. Returns how many events it published.
+ * Publishes one outbox row staged at least `afterMs` ago (by PostgreSQL's clock), the oldest not
+ * taken, and deletes it. The row is first taken for `leaseMs` in a transaction of its own, so no
+ * transaction stays open while `publish` runs (a broker that is slow to answer would hold back
+ * vacuum, and the writer's own `DELETE` of the row would wait on it); several relays skip each
+ * other's rows. A failed `publish` leaves the row taken until its lease ends, then it is published
+ * again. Returns how many events it published, or undefined when no row was due.
  */
-export async function relayStagedEvents(
+export async function relayStagedRow(
   dataSource: DataSource,
   afterMs: number,
-  limit: number,
+  leaseMs: number,
   publish: (events: OutcomeEvent[]) => Promise<void>,
-): Promise<number> {
-  return dataSource.transaction(async (tx) => {
-    const rows = await queryRows<{ id: string; events: OutcomeEvent[] }>(
-      tx,
-      `SELECT id, events FROM event_outbox
-        WHERE staged_at <= now() - $1 * interval '1 millisecond'
-        ORDER BY staged_at, id
-        LIMIT $2
-        FOR UPDATE SKIP LOCKED`,
-      [afterMs, limit],
-    );
-    if (rows.length === 0) return 0;
-    const events = rows.flatMap((row) => row.events);
-    await publish(events);
-    await tx.query(`DELETE FROM event_outbox WHERE id = ANY($1::bigint[])`, [rows.map((row) => row.id)]);
-    return events.length;
-  });
+): Promise<number | undefined> {
+  const [row] = await queryRows<{ id: string; events: OutcomeEvent[] }>(
+    dataSource,
+    `UPDATE event_outbox o
+        SET taken_until = now() + $2 * interval '1 millisecond'
+      WHERE o.id = (SELECT id FROM event_outbox
+                     WHERE staged_at <= now() - $1 * interval '1 millisecond' AND (taken_until IS NULL OR taken_until <= now())
+                     ORDER BY staged_at, id
+                     LIMIT 1
+                     FOR UPDATE SKIP LOCKED)
+      RETURNING o.id, o.events`,
+    [afterMs, leaseMs],
+  );
+  if (!row) return undefined;
+  await publish(row.events);
+  await dataSource.query(`DELETE FROM event_outbox WHERE id = $1`, [row.id]);
+  return row.events.length;
 }

@@ -1,0 +1,70 @@
+import type { DataSource } from 'typeorm';
+import { createLogger } from '@notify/observability';
+import { createDataSource, DeliveryOutcomeStore, newId, runMigrations } from '@notify/persistence';
+import { createTestDatabase, type TestDatabase } from '@notify/testing';
+import { gatedProducer, instantRetry, publishedEvents } from '../testing/doubles';
+import { EventPublisher } from './event-publisher';
+
+/**
+ * The publisher and the outbox (architecture D18): acknowledgements recorded in one write stage
+ * their events in one outbox row; the row goes once the last of them is published, whatever produce
+ * calls they went in, and stays for the relay when some of them were dropped.
+ */
+describe('EventPublisher and the outbox', () => {
+  let database: TestDatabase;
+  let dataSource: DataSource;
+  const logger = createLogger('event-publisher-int-spec', 'silent');
+  const outboxRows = async () => (await dataSource.query<{ n: number }[]>(`SELECT count(*)::int AS n FROM event_outbox`))[0]!.n;
+
+  beforeAll(async () => {
+    database = await createTestDatabase(process.env.TEST_DATABASE_ADMIN_URL, (url) => runMigrations({ databaseUrl: url }));
+    dataSource = await createDataSource({ databaseUrl: database.url, databasePoolSize: 2 }).initialize();
+  });
+  afterAll(async () => {
+    await dataSource.destroy();
+    await database.drop();
+  });
+
+  /** `count` acknowledgements of browser deliveries sent on their first attempt, recorded in one write; returns its events. */
+  async function recordedAcknowledgements(count: number) {
+    const createdAt = new Date();
+    const messageId = newId(createdAt);
+    const ids = Array.from({ length: count }, () => newId(createdAt));
+    await dataSource.query(`INSERT INTO messages (id, request_id, type, recipient, created_at) VALUES ($1, $2, 't', '{}', $3)`, [messageId, `r-${messageId}`, createdAt]);
+    await dataSource.query(
+      `INSERT INTO deliveries (id, message_id, user_id, channel, endpoint, locale, status, attempts, created_at)
+       SELECT d, $2, 'u-' || n, 'websocket', 'inbox:u-' || n, 'en', 'sent', 1, $3 FROM unnest($1::uuid[]) WITH ORDINALITY AS x(d, n)`,
+      [ids, messageId, createdAt],
+    );
+    return new DeliveryOutcomeStore(dataSource).record(ids.map((deliveryId) => ({ deliveryId, status: 'delivered', error: null, attempt: 1 })));
+  }
+
+  it('takes a write’s row out of the outbox once all its events are published, over two produce calls', async () => {
+    const events = await recordedAcknowledgements(600);
+    expect(await outboxRows()).toBe(1);
+    const kafka = gatedProducer();
+    const publisher = new EventPublisher(kafka.producer, logger, instantRetry(3));
+
+    publisher.publish(events, 'recording acknowledgements');
+    kafka.open();
+    await publisher.settled();
+
+    expect(kafka.calls()).toBe(2);
+    expect(publishedEvents(kafka.accepted)).toHaveLength(600);
+    expect(await outboxRows()).toBe(0);
+  });
+
+  it('leaves the row to the relay when some of its events were dropped for want of room', async () => {
+    const events = await recordedAcknowledgements(20);
+    const kafka = gatedProducer();
+    const publisher = new EventPublisher(kafka.producer, logger, instantRetry(3), { maxHeld: 5, drainTimeoutMs: 60_000, dropLogEveryMs: 60_000 });
+
+    publisher.publish(events, 'recording acknowledgements');
+    kafka.open();
+    await publisher.settled();
+
+    expect(publishedEvents(kafka.accepted)).toHaveLength(5);
+    const [row] = await dataSource.query<{ events: { deliveryId: string }[] }[]>(`SELECT events FROM event_outbox`);
+    expect(row!.events.map((e) => e.deliveryId)).toEqual(events.map((e) => e.deliveryId));
+  });
+});
