@@ -2,7 +2,7 @@ import type { DataSource } from 'typeorm';
 import { createLogger } from '@notify/observability';
 import { createDataSource, DeliveryOutcomeStore, newId, runMigrations } from '@notify/persistence';
 import { createTestDatabase, type TestDatabase } from '@notify/testing';
-import { gatedProducer, instantRetry, publishedEvents } from '../testing/doubles';
+import { flakyProducer, gatedProducer, instantRetry, publishedEvents } from '../testing/doubles';
 import { EventPublisher } from './event-publisher';
 
 /**
@@ -23,6 +23,9 @@ describe('EventPublisher and the outbox', () => {
   afterAll(async () => {
     await dataSource.destroy();
     await database.drop();
+  });
+  beforeEach(async () => {
+    await dataSource.query(`DELETE FROM event_outbox`);
   });
 
   /** `count` acknowledgements of browser deliveries sent on their first attempt, recorded in one write; returns its events. */
@@ -52,6 +55,19 @@ describe('EventPublisher and the outbox', () => {
     expect(kafka.calls()).toBe(2);
     expect(publishedEvents(kafka.accepted)).toHaveLength(600);
     expect(await outboxRows()).toBe(0);
+  });
+
+  it('leaves the row to the relay when its produce failed every try', async () => {
+    const events = await recordedAcknowledgements(3);
+    const kafka = flakyProducer(Number.MAX_SAFE_INTEGER);
+    const publisher = new EventPublisher(kafka.producer, logger, instantRetry(2));
+
+    publisher.publish(events, 'recording acknowledgements');
+    await publisher.settled();
+
+    expect(kafka.calls()).toBe(2);
+    expect(publishedEvents(kafka.accepted)).toEqual([]);
+    expect(await outboxRows()).toBe(1);
   });
 
   it('leaves the row to the relay when some of its events were dropped for want of room', async () => {

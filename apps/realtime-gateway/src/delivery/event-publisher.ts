@@ -89,7 +89,9 @@ export class EventPublisher {
         }
       }
       // What was published leaves the outbox before the database closes, or the relay would publish it again.
-      await Promise.race([this.clearing, timeout]);
+      if ((await Promise.race([this.clearing, timeout])) === 'timeout') {
+        this.logger.warn('shutting down before published events left the outbox: the relay will publish them again');
+      }
     } finally {
       clearTimeout(timer);
       this.reportDrops(true);

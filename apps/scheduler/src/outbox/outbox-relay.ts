@@ -1,7 +1,7 @@
 import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
-import { eventMessages, KAFKA_PRODUCER, sendInChunks } from '@notify/kafka';
+import { eventMessages, KAFKA_PRODUCER, MAX_CHUNK_MESSAGES, sendInChunks } from '@notify/kafka';
 import { APP_LOGGER, Metrics, type AppLogger } from '@notify/observability';
 import { AFTER_COMMIT_RETRY, AFTER_COMMIT_RETRY_POLICY, relayStagedRow, type AfterCommitRetry } from '@notify/persistence';
 import type { OutcomeEvent } from '@notify/contracts';
@@ -17,11 +17,11 @@ export interface OutboxRelaySettings {
 export const OUTBOX_RELAY_SETTINGS = Symbol('OUTBOX_RELAY_SETTINGS');
 
 /**
- * How long the relay holds a row it is publishing: longer than publishing it can take (each produce
- * call tried again in place, `retriedProducer`, about 10 minutes at worst), so another scheduler
- * takes it only when this one has died.
+ * How long the relay holds a row it is publishing, per produce call the row takes
+ * (`MAX_CHUNK_MESSAGES` events): longer than one call can be tried in place (`retriedProducer`,
+ * about 10 minutes at worst), so another scheduler takes the row only when this one has died.
  */
-const RELAY_LEASE_MS = 20 * 60_000;
+const RELAY_LEASE = { leaseMs: 12 * 60_000, eventsPerLease: MAX_CHUNK_MESSAGES };
 
 /**
  * Publishes the outcome events their writers left in the outbox (architecture D18): a gateway,
@@ -64,7 +64,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     let total = 0;
     try {
       while (!this.loop.stopping) {
-        const count = await relayStagedRow(this.dataSource, this.settings.outboxRelayAfterMs, RELAY_LEASE_MS, publish);
+        const count = await relayStagedRow(this.dataSource, this.settings.outboxRelayAfterMs, RELAY_LEASE, publish);
         if (count === undefined) break;
         total += count;
         this.relayed.inc(count);

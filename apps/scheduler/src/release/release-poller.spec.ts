@@ -109,7 +109,7 @@ describe('ReleasePoller and a produce that fails once', () => {
 });
 
 describe('ReleasePoller and a delivery topic that refuses every produce', () => {
-  it('publishes the release’s expired events, which exist nowhere else, before its jobs', async () => {
+  it('publishes the release’s expired events before its jobs (their jobs come back after a lease, the events only from the outbox relay)', async () => {
     const expiredEvent = { requestId: 'r', messageId: 'm', deliveryId: 'e-1', userId: 'u', channel: 'sms', status: 'expired', error: null, attempt: 0, at: '2030-07-01T12:00:00.000Z' };
     let releases = 0;
     const store = { releaseDue: async () => (releases++ === 0 ? { jobs: [job], expired: [expiredEvent], taken: 2 } : nothing) };

@@ -5,6 +5,8 @@ import { migratedDatabase } from '../migrated-database.spec-helper';
 import { ChannelDeliveryStore } from './channel-delivery.store';
 import { DeliveryOutcomeStore } from './delivery-outcome.store';
 import { FallbackStore } from './fallback.store';
+import { InboxStore } from './inbox.store';
+import { ResendStore } from './resend.store';
 import { eventsPublished, relayStagedRow } from './event-outbox';
 
 describe('event outbox', () => {
@@ -12,6 +14,7 @@ describe('event outbox', () => {
   const query = <T>(sql: string, params: unknown[] = []) => database.dataSource().query<T[]>(sql, params);
   const logger = createLogger('event-outbox-spec', 'silent');
   const staged = () => query<{ id: string; events: OutcomeEvent[] }>(`SELECT id, events FROM event_outbox ORDER BY id`);
+  const LEASE = { leaseMs: 60_000, eventsPerLease: 500 };
 
   /** Three browser deliveries of one message, sent and waiting for their acknowledgements. */
   async function sentDeliveries(): Promise<string[]> {
@@ -82,6 +85,34 @@ describe('event outbox', () => {
     expect(await staged()).toEqual([]);
   });
 
+  it('stages the events of the resend poller’s writes, the channel worker’s record and a read', async () => {
+    const createdAt = new Date(Date.now() - 60_000);
+    const messageId = newId(createdAt);
+    const [lost, pushed, browser] = [newId(createdAt), newId(createdAt), newId(createdAt)];
+    await query(`INSERT INTO messages (id, request_id, type, recipient, created_at) VALUES ($1, $2, 't', '{}', $3)`, [messageId, `r-${messageId}`, createdAt]);
+    await query(
+      `INSERT INTO deliveries (id, message_id, user_id, channel, endpoint, locale, status, attempts, expires_at, next_attempt_at, created_at)
+       VALUES ($1, $4, 'u1', 'sms', 'sms:u1', 'en', 'sent', 1, now() - interval '1 second', now() - interval '1 second', $5),
+              ($2, $4, 'u2', 'push', 'fcm:u2/phone', 'en', 'sent', 1, NULL, now() + interval '1 hour', $5),
+              ($3, $4, 'u3', 'websocket', 'inbox:u3', 'en', 'delivered', 1, NULL, NULL, $5)`,
+      [lost, pushed, browser, messageId, createdAt],
+    );
+    await query(`INSERT INTO inbox_entries (user_id, seq, message_id, locale, created_at) VALUES ('u3', 1, $1, 'en', $2)`, [messageId, createdAt]);
+    const resend = new ResendStore(database.dataSource());
+
+    // The lost send becomes failed, then (past its expiry) expired.
+    const failed = await resend.failUnanswered(new Date(), 10);
+    const { ended } = await resend.scheduleFailed(new Date(), 10);
+    const recorded = await new ChannelDeliveryStore(database.dataSource()).record([{ deliveryId: pushed, status: 'sent', error: null, nextAttemptAt: null, attempt: 1 }]);
+    const { events: read } = await new InboxStore(database.dataSource()).markRead('u3', [messageId]);
+
+    const writes = [failed, ended, recorded, read];
+    expect(writes.map((events) => events.map((e) => [e.deliveryId, e.status]))).toEqual([[[lost, 'failed']], [[lost, 'expired']], [[pushed, 'sent']], [[browser, 'read']]]);
+    expect((await staged()).map((row) => row.events)).toEqual(writes.map((events) => JSON.parse(JSON.stringify(events))));
+    await eventsPublished(writes.flat(), logger);
+    expect(await staged()).toEqual([]);
+  });
+
   it('stages nothing for a write that changed nothing', async () => {
     const store = new DeliveryOutcomeStore(database.dataSource());
 
@@ -94,14 +125,16 @@ describe('event outbox', () => {
   it('relays rows left long enough, oldest first, one at a time, and deletes them', async () => {
     const store = new DeliveryOutcomeStore(database.dataSource());
     const [first, second, fresh] = await sentDeliveries();
-    // Three writes whose writers never published: two staged an hour ago, one just now.
-    const older = await store.record([{ deliveryId: first!, status: 'delivered', error: null }]);
+    // Three writes whose writers never published: two staged an hour or more ago (the older one
+    // written second), one just now.
     const newer = await store.record([{ deliveryId: second!, status: 'failed', error: 'ack_timeout', attempt: 1 }]);
     await query(`UPDATE event_outbox SET staged_at = now() - interval '1 hour'`);
+    const older = await store.record([{ deliveryId: first!, status: 'delivered', error: null }]);
+    await query(`UPDATE event_outbox SET staged_at = now() - interval '2 hours' WHERE staged_at > now() - interval '1 hour'`);
     await store.record([{ deliveryId: fresh!, status: 'delivered', error: null }]);
 
     const published: OutcomeEvent[][] = [];
-    const relay = () => relayStagedRow(database.dataSource(), 60_000, 60_000, async (events) => void published.push(events));
+    const relay = () => relayStagedRow(database.dataSource(), 60_000, LEASE, async (events) => void published.push(events));
 
     expect([await relay(), await relay(), await relay()]).toEqual([1, 1, undefined]);
     expect(published).toEqual([JSON.parse(JSON.stringify(older)), JSON.parse(JSON.stringify(newer))]);
@@ -109,20 +142,23 @@ describe('event outbox', () => {
     expect(left.map((row) => row.events.map((e) => e.deliveryId))).toEqual([[fresh]]);
   });
 
-  it('keeps a row whose publishing failed, taken until its lease ends, then publishes it', async () => {
+  it('keeps a row whose publishing failed, taken until its lease ends (one per produce call it takes), then publishes it', async () => {
     const store = new DeliveryOutcomeStore(database.dataSource());
-    const [id] = await sentDeliveries();
-    const events = await store.record([{ deliveryId: id!, status: 'delivered', error: null }]);
+    const ids = await sentDeliveries();
+    const events = await store.record(ids.map((deliveryId) => ({ deliveryId, status: 'delivered', error: null })));
     await query(`UPDATE event_outbox SET staged_at = now() - interval '1 hour'`);
     const published: OutcomeEvent[] = [];
-    const relay = (publish: (events: OutcomeEvent[]) => Promise<void>) => relayStagedRow(database.dataSource(), 60_000, 60_000, publish);
+    // Three events, two a produce call: a lease of two minutes.
+    const relay = (publish: (events: OutcomeEvent[]) => Promise<void>) => relayStagedRow(database.dataSource(), 60_000, { leaseMs: 60_000, eventsPerLease: 2 }, publish);
 
     await expect(relay(() => Promise.reject(new Error('broker away')))).rejects.toThrow('broker away');
+    const [{ lease_s }] = await query<{ lease_s: number }>(`SELECT round(extract(epoch FROM taken_until - now()))::int AS lease_s FROM event_outbox`);
+    expect(lease_s).toBeGreaterThan(60);
     // Taken: another relay passes it over while the lease lasts (its taker may still be trying).
     expect(await relay(async (e) => void published.push(...e))).toBeUndefined();
     expect(await staged()).toHaveLength(1);
     await query(`UPDATE event_outbox SET taken_until = now() - interval '1 second'`);
-    expect(await relay(async (e) => void published.push(...e))).toBe(1);
+    expect(await relay(async (e) => void published.push(...e))).toBe(3);
 
     expect(published).toEqual(JSON.parse(JSON.stringify(events)));
     expect(await staged()).toEqual([]);
@@ -139,7 +175,7 @@ describe('event outbox', () => {
     const relay = async () => {
       let total = 0;
       for (;;) {
-        const count = await relayStagedRow(database.dataSource(), 60_000, 60_000, async (events) => {
+        const count = await relayStagedRow(database.dataSource(), 60_000, LEASE, async (events) => {
           await new Promise((resolve) => setTimeout(resolve, 50));
           published.push(...events.map((e) => e.deliveryId!));
         });

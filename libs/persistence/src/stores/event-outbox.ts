@@ -55,8 +55,9 @@ export async function eventsPublished(events: readonly object[], logger: AppLogg
 
 /**
  * Publishes one outbox row staged at least `afterMs` ago (by PostgreSQL's clock), the oldest not
- * taken, and deletes it. The row is first taken for `leaseMs` in a transaction of its own, so no
- * transaction stays open while `publish` runs (a broker that is slow to answer would hold back
+ * taken, and deletes it. The row is first taken, in a transaction of its own, for `leaseMs` per
+ * `eventsPerLease` of its events (per produce call, each of which the caller may try for minutes),
+ * so no transaction stays open while `publish` runs (a broker that is slow to answer would hold back
  * vacuum, and the writer's own `DELETE` of the row would wait on it); several relays skip each
  * other's rows. A failed `publish` leaves the row taken until its lease ends, then it is published
  * again. Returns how many events it published, or undefined when no row was due.
@@ -64,20 +65,20 @@ export async function eventsPublished(events: readonly object[], logger: AppLogg
 export async function relayStagedRow(
   dataSource: DataSource,
   afterMs: number,
-  leaseMs: number,
+  lease: { leaseMs: number; eventsPerLease: number },
   publish: (events: OutcomeEvent[]) => Promise<void>,
 ): Promise<number | undefined> {
   const [row] = await queryRows<{ id: string; events: OutcomeEvent[] }>(
     dataSource,
     `UPDATE event_outbox o
-        SET taken_until = now() + $2 * interval '1 millisecond'
+        SET taken_until = now() + ceil(json_array_length(o.events) / $3::numeric) * $2 * interval '1 millisecond'
       WHERE o.id = (SELECT id FROM event_outbox
                      WHERE staged_at <= now() - $1 * interval '1 millisecond' AND (taken_until IS NULL OR taken_until <= now())
                      ORDER BY staged_at, id
                      LIMIT 1
                      FOR UPDATE SKIP LOCKED)
       RETURNING o.id, o.events`,
-    [afterMs, leaseMs],
+    [afterMs, lease.leaseMs, lease.eventsPerLease],
   );
   if (!row) return undefined;
   await publish(row.events);
