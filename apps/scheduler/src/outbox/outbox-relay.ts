@@ -5,7 +5,7 @@ import { eventMessages, KAFKA_PRODUCER, MAX_CHUNK_MESSAGES, sendInChunks } from 
 import { APP_LOGGER, Metrics, type AppLogger } from '@notify/observability';
 import { AFTER_COMMIT_RETRY, AFTER_COMMIT_RETRY_POLICY, relayStagedRow, type AfterCommitRetry } from '@notify/persistence';
 import type { OutcomeEvent } from '@notify/contracts';
-import type { Counter } from 'prom-client';
+import type { Counter, Gauge } from 'prom-client';
 import { PollLoop } from '../poll-loop';
 import { retriedProducer } from '../retried-producer';
 
@@ -34,6 +34,7 @@ const RELAY_LEASE = { leaseMs: 12 * 60_000, eventsPerLease: MAX_CHUNK_MESSAGES }
 export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly loop: PollLoop;
   private readonly relayed: Counter;
+  private readonly oldest: Gauge;
 
   constructor(
     @Inject(DataSource) private readonly dataSource: DataSource,
@@ -44,6 +45,10 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     @Optional() @Inject(AFTER_COMMIT_RETRY_POLICY) private readonly retry: AfterCommitRetry = AFTER_COMMIT_RETRY,
   ) {
     this.relayed = metrics.counter('notify_outbox_events_relayed_total', 'Outcome events published by the relay because the app that stored them did not');
+    this.oldest = metrics.gauge(
+      'notify_outbox_oldest_event_seconds',
+      'Age of the oldest outcome event waiting in the outbox at the last relay poll (0: none); growing past SCHEDULER_OUTBOX_RELAY_AFTER_MS, events are not reaching notify.events',
+    );
     this.loop = new PollLoop(async () => (await this.relay(), false), settings.pollIntervalMs, {
       onError: (err) => this.logger.error({ err }, 'outbox relay failed'),
     });
@@ -72,6 +77,11 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     } finally {
       if (total > 0) this.logger.warn({ count: total }, 'published outcome events their writer left in the outbox');
     }
+    // The index's first entry: a cheap look, every poll.
+    const [{ age }] = await this.dataSource.query<[{ age: number }]>(
+      `SELECT COALESCE(extract(epoch FROM now() - min(staged_at)), 0)::float8 AS age FROM event_outbox`,
+    );
+    this.oldest.set(age);
     return total;
   }
 }

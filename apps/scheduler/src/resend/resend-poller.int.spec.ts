@@ -159,10 +159,17 @@ describe('ResendPoller', () => {
     const [lateId] = await seedDue('u-outbox', 1, 1_000, new Date(NOW.getTime() - 1));
     await expect(pollerClaiming(100, recording([], () => true)).poll()).rejects.toThrow('broker gone away');
     expect((await outboxRows()).flat()).toEqual([lateId]);
-    const settings = { pollIntervalMs: 60_000, outboxRelayAfterMs: 0 };
-    const relay = new OutboxRelay(dataSource, producer, settings, createLogger('resend-poller-spec', 'silent'), new Metrics('outbox-relay-spec'));
+    const relayAfter = (outboxRelayAfterMs: number, metrics: Metrics) =>
+      new OutboxRelay(dataSource, producer, { pollIntervalMs: 60_000, outboxRelayAfterMs }, createLogger('resend-poller-spec', 'silent'), metrics);
+    const oldestSeconds = async (metrics: Metrics) => (await metrics.registry.getSingleMetric('notify_outbox_oldest_event_seconds')!.get()).values[0]!.value;
+    // Left to the poller for an hour: not published yet, and the gauge shows it waiting.
+    const patient = new Metrics('outbox-relay-spec-patient');
+    expect(await relayAfter(3_600_000, patient).relay()).toBe(0);
+    expect(await oldestSeconds(patient)).toBeGreaterThan(0);
+    const metrics = new Metrics('outbox-relay-spec');
 
-    expect(await relay.relay()).toBe(1);
+    expect(await relayAfter(0, metrics).relay()).toBe(1);
+    expect(await oldestSeconds(metrics)).toBe(0);
 
     const events = (await recordsOn(Topics.events)).map((value) => OutcomeEventSchema.parse(JSON.parse(value))).filter((e) => e.deliveryId === lateId);
     expect(events).toEqual([expect.objectContaining({ status: 'expired', attempt: 1, error: null, at: NOW.toISOString() })]);
