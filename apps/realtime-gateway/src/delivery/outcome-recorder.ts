@@ -16,7 +16,8 @@ const HURRIED_RETRY_MS = 250;
 const HURRIED_ATTEMPTS = 80;
 
 /**
- * Acknowledgements arrive one by one; this gathers them and writes each group in one statement,
+ * Acknowledgements arrive one by one; this gathers them and writes each group in one statement
+ * (with its events staged in the outbox, in the same transaction),
  * tried again in place (`afterCommit`), then hands the resulting events to the `EventPublisher`.
  * Groups are written one after another, in order; a broker away holds up only the events, never the
  * writes (waiting on it, acknowledgements went unrecorded until their leases ran out, and their

@@ -162,7 +162,7 @@ describe('ResendPoller', () => {
     const relayAfter = (outboxRelayAfterMs: number, metrics: Metrics) =>
       new OutboxRelay(dataSource, producer, { pollIntervalMs: 60_000, outboxRelayAfterMs }, createLogger('resend-poller-spec', 'silent'), metrics);
     const oldestSeconds = async (metrics: Metrics) => (await metrics.registry.getSingleMetric('notify_outbox_oldest_event_seconds')!.get()).values[0]!.value;
-    // Left to the poller for an hour: not published yet, and the gauge shows it waiting.
+    // Left to its writer for an hour: not published yet, and the gauge shows it waiting.
     const patient = new Metrics('outbox-relay-spec-patient');
     expect(await relayAfter(3_600_000, patient).relay()).toBe(0);
     expect(await oldestSeconds(patient)).toBeGreaterThan(0);

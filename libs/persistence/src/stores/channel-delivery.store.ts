@@ -55,7 +55,8 @@ const OUT_OF_ATTEMPTS = `(o.status = 'failed' AND o.next_attempt_at IS NOT NULL 
 
 /**
  * The channel worker's writes: expiring jobs that came too late, and recording provider outcomes
- * with their retry time together with the device tokens they killed, one statement each per batch.
+ * with their retry time together with the device tokens they killed, one statement each per batch,
+ * their events staged in the outbox in the same transaction (architecture D18).
  */
 export class ChannelDeliveryStore {
   constructor(private readonly dataSource: DataSource) {}

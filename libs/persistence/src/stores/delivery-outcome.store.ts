@@ -61,7 +61,7 @@ const CLAIM = `WITH claimed AS (
         RETURNING d.id, d.status, d.attempts, ${LEASE_MICROS} AS lease)
      SELECT id, attempts, lease FROM claimed WHERE status = 'sent'`;
 
-/** Writes channel outcomes in one statement per batch and returns the events to publish. */
+/** Writes channel outcomes in one statement per batch, their events staged in the outbox in the same transaction, and returns the events to publish. */
 export class DeliveryOutcomeStore {
   constructor(private readonly dataSource: DataSource) {}
 
