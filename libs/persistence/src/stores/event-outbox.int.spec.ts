@@ -16,12 +16,23 @@ describe('event outbox', () => {
   const staged = () => query<{ id: string; events: OutcomeEvent[] }>(`SELECT id, events FROM event_outbox ORDER BY id`);
   const LEASE = { leaseMs: 60_000, eventsPerLease: 500 };
 
+  /** A stored message created at `createdAt`, with `contents`; returns its id. */
+  async function storedMessage(createdAt: Date, contents: Record<string, unknown> = {}): Promise<string> {
+    const messageId = newId(createdAt);
+    await query(`INSERT INTO messages (id, request_id, type, recipient, contents, created_at) VALUES ($1, $2, 't', '{}', $3, $4)`, [
+      messageId,
+      `r-${messageId}`,
+      contents,
+      createdAt,
+    ]);
+    return messageId;
+  }
+
   /** Three browser deliveries of one message, sent and waiting for their acknowledgements. */
   async function sentDeliveries(): Promise<string[]> {
     const createdAt = new Date();
-    const messageId = newId(createdAt);
+    const messageId = await storedMessage(createdAt);
     const ids = [newId(createdAt), newId(createdAt), newId(createdAt)];
-    await query(`INSERT INTO messages (id, request_id, type, recipient, created_at) VALUES ($1, $2, 't', '{}', $3)`, [messageId, `r-${messageId}`, createdAt]);
     for (const [i, id] of ids.entries()) {
       await query(
         `INSERT INTO deliveries (id, message_id, user_id, channel, endpoint, locale, status, attempts, created_at)
@@ -54,14 +65,8 @@ describe('event outbox', () => {
 
   it('stages the events of the other outcome writes too: a click, a channel worker’s expiry, a held tier found expired', async () => {
     const createdAt = new Date(Date.now() - 60_000);
-    const messageId = newId(createdAt);
+    const messageId = await storedMessage(createdAt, { en: { title: 't', body: 'b', url: 'https://example.com/1' } });
     const [clicked, late, held] = [newId(createdAt), newId(createdAt), newId(createdAt)];
-    await query(`INSERT INTO messages (id, request_id, type, recipient, contents, created_at) VALUES ($1, $2, 't', '{}', $3, $4)`, [
-      messageId,
-      `r-${messageId}`,
-      { en: { title: 't', body: 'b', url: 'https://example.com/1' } },
-      createdAt,
-    ]);
     await query(
       `INSERT INTO deliveries (id, message_id, user_id, channel, endpoint, locale, tier, status, attempts, expires_at, next_attempt_at, created_at)
        VALUES ($1, $4, 'u1', 'websocket', 'inbox:u1', 'en', 0, 'delivered', 1, NULL, NULL, $5),
@@ -87,9 +92,8 @@ describe('event outbox', () => {
 
   it('stages the events of the resend poller’s writes, the channel worker’s record and a read', async () => {
     const createdAt = new Date(Date.now() - 60_000);
-    const messageId = newId(createdAt);
+    const messageId = await storedMessage(createdAt);
     const [lost, pushed, browser] = [newId(createdAt), newId(createdAt), newId(createdAt)];
-    await query(`INSERT INTO messages (id, request_id, type, recipient, created_at) VALUES ($1, $2, 't', '{}', $3)`, [messageId, `r-${messageId}`, createdAt]);
     await query(
       `INSERT INTO deliveries (id, message_id, user_id, channel, endpoint, locale, status, attempts, expires_at, next_attempt_at, created_at)
        VALUES ($1, $4, 'u1', 'sms', 'sms:u1', 'en', 'sent', 1, now() - interval '1 second', now() - interval '1 second', $5),

@@ -42,7 +42,10 @@ export async function eventsPublished(events: readonly object[], logger: AppLogg
     const row = stagedIn.get(event);
     if (!row) continue;
     stagedIn.delete(event);
-    if (--row.unpublished === 0) done.set(row.dataSource, [...(done.get(row.dataSource) ?? []), row.id]);
+    if (--row.unpublished > 0) continue;
+    const ids = done.get(row.dataSource) ?? [];
+    ids.push(row.id);
+    done.set(row.dataSource, ids);
   }
   for (const [dataSource, ids] of done) {
     try {
