@@ -9,7 +9,7 @@ import { ClickLinks, DeliveryJobSchema, OutcomeEventSchema, Topics, type Deliver
 import { startMessageCenter } from '@notify/message-center';
 import { createLogger, listeningPort } from '@notify/observability';
 import { newId } from '@notify/persistence';
-import { eventually, startFakeApns, startFakeHms, startFakeSmtp, startFakeTwilio, type FakeApns, type FakeHms, type FakeSmtp, type FakeTwilio } from '@notify/testing';
+import { eventually, startFakeApns, startFakeHms, startFakeSmtp, startFakeTwilio, type FakeApns, type FakeHms, type FakeSmtp, type FakeTwilio, type TwilioStatus } from '@notify/testing';
 import { readAllRecords } from './dead-letters';
 import { channelWorkerGroups, messageCenterGroups, startGroupsAtTheEnd, testKafka } from './kafka-admin';
 
@@ -83,6 +83,28 @@ describe('channel worker', () => {
     );
   };
   const CLICK_SECRET = 'e2e-click-secret-channel-worker-0123456789';
+  /** The public URL Twilio is given; the worker sits behind it (a proxy), on its own port here. */
+  const TWILIO_CALLBACK = 'https://notify.example/receipts/twilio?region=eu';
+  const RECEIPTS_TOKEN = `e2e-receipts-${randomBytes(12).toString('hex')}`;
+  const receiptUrl = (provider: string, query = '') => `http://127.0.0.1:${workerPort}/receipts/${provider}${query}`;
+  const postJson = async (url: string, body: unknown): Promise<{ status: number; body: unknown }> => {
+    const answer = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const text = await answer.text();
+    return { status: answer.status, body: text === '' ? undefined : (JSON.parse(text) as unknown) };
+  };
+  /** A user with a phone number, texted once through Twilio; its delivery once `sent`, and the message Twilio took. */
+  const textUser = async (name: string) => {
+    const userId = `${name}-${run}`;
+    const phone = `+4917${String(Math.floor(Math.random() * 1e8)).padStart(8, '0')}`;
+    personalData.push(phone);
+    await produce(Topics.recipients, userId, { op: 'upsert', userId, phone });
+    await eventually(async () => (await db.query('SELECT 1 FROM recipients WHERE user_id = $1', [userId])).rowCount, (n) => n === 1);
+    const requestId = `${name}-${run}`;
+    await produce(Topics.requests, userId, { id: requestId, type: 'security.alert', to: { userId }, channels: ['sms'], content: { title: 'Code', body: 'Your code is 777' } });
+    const [delivery] = await settled(requestId);
+    expect(delivery).toMatchObject({ status: 'sent' });
+    return { delivery: delivery!, message: twilio.messages.find((m) => m.to === phone)!, requestId };
+  };
   const requestPush = async (userId: string, extra: Record<string, unknown> = {}): Promise<string> => {
     const id = `push-${randomBytes(4).toString('hex')}-${run}`;
     await produce(Topics.requests, userId, { id, type: 'security.alert', to: { userId }, channels: ['push'], content: { title: 'New sign-in', body: 'From Berlin' }, ...extra });
@@ -134,6 +156,8 @@ describe('channel worker', () => {
       SMS_TWILIO_ACCOUNT_SID: twilio.accountSid,
       SMS_TWILIO_AUTH_TOKEN: twilio.authToken,
       SMS_TWILIO_FROM: '+15005550006',
+      SMS_TWILIO_STATUS_CALLBACK_URL: TWILIO_CALLBACK,
+      CHANNEL_WORKER_RECEIPTS_TOKEN: RECEIPTS_TOKEN,
       EMAIL_DRIVER: 'smtp',
       SMTP_HOST: `${smtp.host}:${smtp.port}`,
       SMTP_USER: smtp.user,
@@ -386,6 +410,71 @@ describe('channel worker', () => {
       expect(twilio.messages.filter((m) => m.to === phone)).toEqual([expect.objectContaining({ body: 'After the junk' })]);
       const dead = await readAllRecords(`${Topics.deliver.sms}.dlq`, key);
       expect(dead.map((copy) => copy.headers)).toEqual([expect.objectContaining({ 'x-error-code': 'schema_violation', 'x-original-topic': Topics.deliver.sms })]);
+    });
+  });
+
+  describe('delivery receipts', () => {
+    it("makes a text delivered when Twilio's signed status callback says so, and takes no forged one", async () => {
+      const { delivery, message, requestId } = await textUser('receipt-delivered');
+      expect(message.statusCallback).toBe(TWILIO_CALLBACK);
+
+      expect(await twilio.reportStatus(message, { status: 'delivered', postTo: receiptUrl('twilio'), signWith: 'not-the-auth-token' })).toBe(403);
+      expect((await deliveriesOf(requestId))[0]).toMatchObject({ status: 'sent' });
+
+      expect(await twilio.reportStatus(message, { status: 'delivered', postTo: receiptUrl('twilio', '?region=eu') })).toBe(200);
+      expect((await deliveriesOf(requestId))[0]).toMatchObject({ status: 'delivered', last_error: null, next_attempt_at: null });
+      const delivered = await eventually(async () => eventsOf(delivery.id).filter((e) => e.status === 'delivered'), (e) => e.length > 0);
+      expect(delivered).toEqual([expect.objectContaining({ requestId, channel: 'sms', status: 'delivered', attempt: 1, error: null })]);
+      await eventually(stagedRows, (n) => n === 0);
+    });
+
+    it('leaves a text its receipt calls undelivered to be retried, gives up on an unknown number, and ignores a repeated receipt', async () => {
+      const off = await textUser('receipt-off');
+      const unknown = await textUser('receipt-unknown');
+      const callback = (status: Omit<TwilioStatus, 'postTo'>): TwilioStatus => ({ ...status, postTo: receiptUrl('twilio', '?region=eu') });
+
+      expect(await twilio.reportStatus(off.message, callback({ status: 'sent' }))).toBe(200);
+      expect((await deliveriesOf(off.requestId))[0]).toMatchObject({ status: 'sent' });
+      // 30003: unreachable destination handset (switched off); 30005: unknown destination handset.
+      expect(await twilio.reportStatus(off.message, callback({ status: 'undelivered', errorCode: 30003 }))).toBe(200);
+      expect(await twilio.reportStatus(unknown.message, callback({ status: 'undelivered', errorCode: 30005 }))).toBe(200);
+      // The resend poller gives a failure without a retry time the route's backoff.
+      expect((await deliveriesOf(off.requestId))[0]).toMatchObject({ status: 'failed', last_error: 'undelivered', next_attempt_at: null });
+      expect((await deliveriesOf(unknown.requestId))[0]).toMatchObject({ status: 'dead', last_error: 'invalid_endpoint' });
+      await eventually(async () => [...eventsOf(off.delivery.id), ...eventsOf(unknown.delivery.id)], (e) => e.length === 4);
+
+      expect(await twilio.reportStatus(off.message, callback({ status: 'failed', errorCode: 30008 }))).toBe(200);
+      expect((await deliveriesOf(off.requestId))[0]).toMatchObject({ status: 'failed', last_error: 'undelivered' });
+      expect(eventsOf(off.delivery.id).map((e) => e.status)).toEqual(['sent', 'failed']);
+      expect(eventsOf(unknown.delivery.id).map((e) => e.status)).toEqual(['sent', 'dead']);
+    });
+
+    it("makes one device of an HMS token list delivered from Push Kit's receipt, at the URL with the installation's token only", async () => {
+      const userId = `hms-receipt-${run}`;
+      const tokens = [`hms-receipt-tablet-${randomBytes(8).toString('hex')}`, `hms-receipt-phone-${randomBytes(8).toString('hex')}`];
+      personalData.push(...tokens);
+      await registerDevice(userId, 'tablet', 'hms', tokens[0]!);
+      await registerDevice(userId, 'phone', 'hms', tokens[1]!);
+      const requestId = await requestPush(userId);
+      const [phone, tablet] = await settled(requestId, 2);
+      const batch = hms.batches.find((b) => b.tokens.includes(tokens[0]!))!;
+      const receipt = { statuses: [{ requestId: batch.requestId, token: tokens[0], status: 0, timestamp: Date.now() - 1_000 }] };
+
+      expect((await postJson(receiptUrl('hms'), receipt)).status).toBe(403);
+      expect((await postJson(receiptUrl('hms', '?token=wrong'), receipt)).status).toBe(403);
+      expect((await postJson(receiptUrl('hms', `?token=${RECEIPTS_TOKEN}`), { statuses: 'none' })).status).toBe(400);
+      expect(await postJson(receiptUrl('hms', `?token=${RECEIPTS_TOKEN}`), receipt)).toEqual({ status: 200, body: { code: 0, msg: 'ok' } });
+
+      const rows = await deliveriesOf(requestId);
+      expect(rows.find((r) => r.id === tablet!.id)).toMatchObject({ endpoint: `hms:${userId}/tablet`, status: 'delivered' });
+      expect(rows.find((r) => r.id === phone!.id)).toMatchObject({ endpoint: `hms:${userId}/phone`, status: 'sent' });
+      const [{ delivered_at }] = (await db.query<{ delivered_at: Date }>('SELECT delivered_at FROM deliveries WHERE id = $1', [tablet!.id])).rows;
+      expect(delivered_at.getTime()).toBe(receipt.statuses[0]!.timestamp);
+    });
+
+    it('takes no receipts from a vendor that sends none', async () => {
+      expect((await postJson(receiptUrl('apns', `?token=${RECEIPTS_TOKEN}`), { statuses: [] })).status).toBe(404);
+      expect((await postJson(receiptUrl('aliyun', `?token=${RECEIPTS_TOKEN}`), [])).status).toBe(404);
     });
   });
 

@@ -8,6 +8,7 @@ import { ChannelDeliveryStore, PersistenceModule, PushDeviceStore, RecipientStor
 import { ChannelWorkers, WORKER_CLOCK, WORKER_SETTINGS } from './delivery/channel-workers';
 import { DeliveryReport } from './delivery/delivery-report';
 import { ChannelProviders } from './providers/channel-providers';
+import { ReceiptsController } from './receipts/receipts.controller';
 import { ChannelSenders } from './senders/channel-senders';
 
 export interface ChannelWorkerOptions {
@@ -23,6 +24,7 @@ export class ChannelWorkerModule {
     const deliverTopics = config.channels.map(deliverTopic);
     return {
       module: ChannelWorkerModule,
+      controllers: [ReceiptsController],
       imports: [
         ObservabilityModule.forApp('channel-worker', logger),
         PersistenceModule.forRoot({ ...config, applicationName: 'channel-worker' }),

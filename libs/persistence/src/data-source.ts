@@ -21,6 +21,7 @@ import { DeviceRegistrationTime1763600000021 } from './migrations/1763600000021-
 import { FailedAwaitingSchedule1763600000022 } from './migrations/1763600000022-failed-awaiting-schedule';
 import { InboxReadSequence1763600000023 } from './migrations/1763600000023-inbox-read-sequence';
 import { EventOutbox1763600000024 } from './migrations/1763600000024-event-outbox';
+import { ReceiptKeys1763600000025 } from './migrations/1763600000025-receipt-keys';
 import { ApiKeyEntity } from './entities/api-key.entity';
 import { DailyDeliveryStatsEntity, RequestDeliveryStatsEntity } from './entities/delivery-stats.entity';
 import { SocketIoAttachments1763600000002 } from './migrations/1763600000002-socket-io-attachments';
@@ -40,7 +41,7 @@ export const ENTITIES = [
   DailyDeliveryStatsEntity,
   RequestDeliveryStatsEntity,
 ];
-export const MIGRATIONS = [InitialSchema1763600000000, Recipients1763600000001, SocketIoAttachments1763600000002, ApiKeys1763600000010, DeliveryStats1763600000011, QueryApiRole1763600000012, DeliveryStatsSlots1763600000013, LeasedDeliveries1763600000014, JsonRows1763600000015, DeliveryStatsRetries1763600000016, DeliveryTargetPerUser1763600000017, DailyStatsByDay1763600000018, GivenBackRetries1763600000019, PendingByReceiver1763600000020, DeviceRegistrationTime1763600000021, FailedAwaitingSchedule1763600000022, InboxReadSequence1763600000023, EventOutbox1763600000024];
+export const MIGRATIONS = [InitialSchema1763600000000, Recipients1763600000001, SocketIoAttachments1763600000002, ApiKeys1763600000010, DeliveryStats1763600000011, QueryApiRole1763600000012, DeliveryStatsSlots1763600000013, LeasedDeliveries1763600000014, JsonRows1763600000015, DeliveryStatsRetries1763600000016, DeliveryTargetPerUser1763600000017, DailyStatsByDay1763600000018, GivenBackRetries1763600000019, PendingByReceiver1763600000020, DeviceRegistrationTime1763600000021, FailedAwaitingSchedule1763600000022, InboxReadSequence1763600000023, EventOutbox1763600000024, ReceiptKeys1763600000025];
 
 export interface DatabaseSettings {
   databaseUrl: string;

@@ -5,6 +5,7 @@ import { BatchConsumer, publishOutcomes, readJobs, sendDeadLetters, type Consume
 import type { AppLogger } from '@notify/observability';
 import { afterCommit, eventsPublished, type ChannelDeliveryStore, type DeliveryOutcomeStore } from '@notify/persistence';
 import type { ChannelSender } from '../senders/channel-sender';
+import type { SendAttempt } from '../senders/send-attempt';
 import type { DeliveryReport } from './delivery-report';
 import { summarize } from './summaries';
 import { givenBackAttempt, sendSummarized } from './summary-sends';
@@ -36,6 +37,8 @@ export interface ChannelDeliveryDeps {
   logger: AppLogger;
   /** Tracked links (contract §6); none: a message's link goes as it is. */
   links?: ClickLinks;
+  /** What an accepted send's delivery receipts will name it by (architecture D24); none: its vendor sends none. */
+  receiptKeyOf?: (attempt: SendAttempt) => string | undefined;
 }
 
 /**
@@ -154,7 +157,12 @@ export class ChannelDelivery {
       'recording outcomes',
       () =>
         outcomes.record(
-          decisions.map((d, i) => ({ ...d.outcome, attempt: attempts[i]!.job.attempt, lease: claimed.get(attempts[i]!.job.deliveryId)?.lease })),
+          decisions.map((d, i) => ({
+            ...d.outcome,
+            attempt: attempts[i]!.job.attempt,
+            lease: claimed.get(attempts[i]!.job.deliveryId)?.lease,
+            receiptKey: d.outcome.status === 'sent' ? this.deps.receiptKeyOf?.(attempts[i]!) : undefined,
+          })),
           decisions.flatMap((d) => d.deactivation ?? []),
         ),
       logger,

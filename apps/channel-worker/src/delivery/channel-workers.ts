@@ -6,6 +6,7 @@ import { FATAL_ERROR_HANDLER, KAFKA_PRODUCER, type FatalErrorHandler } from '@no
 import { APP_LOGGER, type AppLogger } from '@notify/observability';
 import { ChannelDeliveryStore, DeliveryOutcomeStore } from '@notify/persistence';
 import { ChannelProviders } from '../providers/channel-providers';
+import { receiptKeyOfSend } from '../receipts/receipt-keys';
 import { ChannelSenders } from '../senders/channel-senders';
 import { ChannelDelivery } from './channel-delivery';
 import { DeliveryReport } from './delivery-report';
@@ -37,7 +38,17 @@ export class ChannelWorkers implements OnApplicationBootstrap, OnModuleDestroy {
         new ChannelDelivery(
           kafka,
           { channel, groupId: groups[channel], maxBatchBytes: config.maxBatchBytes, timing: config },
-          { sender: senders.senderFor(channel), claims, outcomes, producer, report, clock, logger: logger.child({ channel }), links: ClickLinks.of(config) },
+          {
+            sender: senders.senderFor(channel),
+            claims,
+            outcomes,
+            producer,
+            report,
+            clock,
+            logger: logger.child({ channel }),
+            links: ClickLinks.of(config),
+            receiptKeyOf: (attempt) => receiptKeyOfSend(attempt, (provider) => providers.receiptSender(provider) !== undefined),
+          },
           onFatal,
         ),
     );

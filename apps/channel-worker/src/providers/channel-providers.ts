@@ -4,12 +4,15 @@ import {
   createPushProviders,
   createSmsProvider,
   type ChannelDeps,
+  type PushChannelProvider,
   type EmailChannelProvider,
   type PushProviders,
   type SmsChannelProvider,
 } from '@notify/channels';
 import type { ChannelWorkerConfig } from '@notify/config';
 import { emailDriverConfig, pushChannelConfig, smsDriverConfig } from './driver-configs';
+
+type AnyProvider = PushChannelProvider | SmsChannelProvider | EmailChannelProvider;
 
 /**
  * The provider adapters of the channels this process runs, built once at start from the
@@ -20,12 +23,25 @@ export class ChannelProviders implements OnApplicationShutdown {
   readonly sms: SmsChannelProvider | undefined;
   readonly email: EmailChannelProvider | undefined;
   private readonly stopping = new AbortController();
+  /** The adapters whose vendors send delivery receipts, by id (architecture D24). */
+  private readonly receiptSenders = new Map<string, AnyProvider>();
 
   constructor(config: ChannelWorkerConfig, deps: Omit<ChannelDeps, 'stopped'>) {
     const withStop = { ...deps, stopped: this.stopping.signal };
     this.push = config.channels.includes('push') ? createPushProviders(pushChannelConfig(config), withStop) : undefined;
     this.sms = config.channels.includes('sms') ? createSmsProvider(smsDriverConfig(config), withStop) : undefined;
     this.email = config.channels.includes('email') ? createEmailProvider(emailDriverConfig(config), withStop) : undefined;
+    for (const provider of this.all()) {
+      // Twilio posts receipts only to the status callback URL each message names, and signs them;
+      // the other vendors' receipts are taken at a URL with the installation's token only.
+      const taken = provider.receiptSigned !== undefined ? provider.id !== 'twilio' || config.twilioStatusCallbackUrl !== undefined : config.receiptsToken !== undefined;
+      if (provider.parseReceipt !== undefined && taken) this.receiptSenders.set(provider.id, provider);
+    }
+  }
+
+  /** The adapter of that id, when its vendor sends delivery receipts. */
+  receiptSender(id: string): AnyProvider | undefined {
+    return this.receiptSenders.get(id);
   }
 
   /**
@@ -38,7 +54,10 @@ export class ChannelProviders implements OnApplicationShutdown {
 
   /** Ends pooled connections (HTTP/2 sessions, SMTP pool) after the consumers have stopped. */
   async onApplicationShutdown(): Promise<void> {
-    const providers = [...Object.values(this.push ?? {}), this.sms, this.email];
-    await Promise.all(providers.map((provider) => provider?.close()));
+    await Promise.all(this.all().map((provider) => provider.close()));
+  }
+
+  private all(): AnyProvider[] {
+    return [...Object.values(this.push ?? {}), this.sms, this.email].filter((provider): provider is AnyProvider => provider !== undefined);
   }
 }

@@ -29,8 +29,19 @@ export interface ChannelProvider<Message> {
   send(message: Message): Promise<SendReceipt>;
   /** Turns the vendor's delivery receipt or webhook body into statuses; throws `ReceiptFormatError`. */
   parseReceipt?(body: unknown): ReceiptStatus[];
+  /**
+   * Whether a receipt request carries the vendor's own signature, for vendors that sign theirs. A
+   * vendor without one has its receipts taken only at a URL with the installation's receipts token.
+   */
+  receiptSigned?(request: ReceiptRequest): boolean;
   /** Ends pooled connections and sessions; the provider is not used afterwards. */
   close(): Promise<void>;
+}
+
+/** A receipt request as it arrived: its headers (names in lower case) and its parsed body. */
+export interface ReceiptRequest {
+  headers: Readonly<Record<string, string | string[] | undefined>>;
+  body: unknown;
 }
 
 /** A receipt or webhook body that is not in the vendor's documented shape. */

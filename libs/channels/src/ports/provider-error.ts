@@ -27,6 +27,8 @@ export const ProviderErrorCode = {
   Overloaded: 'overloaded',
   /** The vendor answered something this adapter does not understand. */
   Unexpected: 'unexpected',
+  /** The vendor took the message, and its delivery receipt says it did not arrive: the phone was off, say. */
+  Undelivered: 'undelivered',
   /** The vendor rejected our credentials (key, secret, token signature). */
   BadCredentials: 'bad_credentials',
   /** The account or request setup is wrong: topic, sender, template, quota, a redirect. */
@@ -47,6 +49,7 @@ const KIND_OF_CODE: Record<ProviderErrorCode, ProviderErrorKind> = {
   throttled: 'transient',
   overloaded: 'transient',
   unexpected: 'transient',
+  undelivered: 'transient',
   bad_credentials: 'configuration',
   misconfigured: 'configuration',
 };

@@ -95,6 +95,12 @@ const workerSettings = {
     positiveInt(3_600_000),
     'Wait before re-sending a delivery that failed on provider configuration (bad credentials, wrong topic)',
   ),
+  receiptsToken: setting(
+    'CHANNEL_WORKER_RECEIPTS_TOKEN',
+    z.string().min(16, 'at least 16 characters').optional(),
+    'Secret that Aliyun, Huawei and Xiaomi receipt URLs carry (/receipts/<provider>?token=…); without it their receipts are not taken',
+    { sensitive: true },
+  ),
 };
 
 const pushSettings = {

@@ -68,4 +68,8 @@ export class DeliveryEntity {
 
   @Column({ name: 'delivered_at', type: 'timestamptz', nullable: true })
   deliveredAt!: Date | null;
+
+  /** What a vendor's delivery receipt names the last accepted send by (architecture D24); null without one. */
+  @Column({ name: 'receipt_key', type: 'varchar', length: 300, nullable: true })
+  receiptKey!: string | null;
 }

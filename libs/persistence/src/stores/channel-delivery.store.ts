@@ -3,9 +3,9 @@ import type { OutcomeStatus } from '@notify/contracts';
 import { DELIVERY_KEYS, deliveryKeys, inKeysRange, keysOfIds } from './delivery-keys';
 import { DEFAULT_RETRY } from './backoff';
 import { LEASE_MICROS } from './delivery-outcome.store';
-import { outcomeColumns, outcomeRows, recordedOutcomeOf, RETURNING_OUTCOME_BY_KEY, type RecordedOutcome, type RecordedRow } from './recorded-outcome';
+import { outcomeColumns, outcomeRows, recordedOutcomeOf, RETURNING_OUTCOME, RETURNING_OUTCOME_BY_KEY, type RecordedOutcome, type RecordedRow } from './recorded-outcome';
 import { REGISTRATION_MICROS } from './push-device.store';
-import { queryRows } from './rows';
+import { jsonRows, queryRows, selectJsonRows } from './rows';
 import { stageEvents } from './event-outbox';
 
 /** What became of one provider send: accepted (`sent`), to be retried (`failed`), or given up (`dead`). */
@@ -28,6 +28,19 @@ export interface ChannelOutcome {
   lease?: string;
   /** False when the send never reached the vendor (refused by the platform's own limits, or by an open circuit): the claim's attempt is given back. */
   attempted?: boolean;
+  /** For a send accepted by a provider that sends delivery receipts: what its receipts will name it by (architecture D24). */
+  receiptKey?: string;
+}
+
+/** A vendor's word on an earlier send, from its delivery receipt (architecture D24). */
+export interface ReceiptOutcome {
+  /** As the send's `ChannelOutcome.receiptKey` was. */
+  receiptKey: string;
+  /** `failed`: it did not arrive, retried as the route says; `dead`: it never will (an unknown number). */
+  status: Extract<OutcomeStatus, 'delivered' | 'failed' | 'dead'>;
+  error: string | null;
+  /** When the vendor says it was delivered; the receipt's arrival when it does not say. */
+  deliveredAt: Date | null;
 }
 
 /** A device whose token the provider called dead; only this token is deactivated, not one registered since. */
@@ -97,12 +110,41 @@ export class ChannelDeliveryStore {
             SET status = CASE WHEN ${OUT_OF_ATTEMPTS} THEN 'dead' ELSE o.status END,
                 next_attempt_at = CASE WHEN ${OUT_OF_ATTEMPTS} THEN NULL ELSE o.next_attempt_at END,
                 last_error = o.error, updated_at = now(),
-                attempts = d.attempts - CASE WHEN o.attempted THEN 0 ELSE 1 END
-           FROM ${outcomeColumns(['status', 'varchar'], ['error', 'text'], ['next_attempt_at', 'timestamptz'], ['attempt', 'int'], ['attempted', 'boolean'], ['lease', 'bigint'])}
+                attempts = d.attempts - CASE WHEN o.attempted THEN 0 ELSE 1 END,
+                receipt_key = COALESCE(o.receipt_key, d.receipt_key)
+           FROM ${outcomeColumns(['status', 'varchar'], ['error', 'text'], ['next_attempt_at', 'timestamptz'], ['attempt', 'int'], ['attempted', 'boolean'], ['lease', 'bigint'], ['receipt_key', 'varchar'])}
           WHERE d.id = o.id AND d.created_at = o.created_at AND ${inKeysRange('d')} AND d.status NOT IN ('delivered', 'read', 'clicked')
             AND (o.attempt IS NULL OR (d.status = 'sent' AND d.attempts = o.attempt AND (o.lease IS NULL OR ${LEASE_MICROS} = o.lease)))
           ${RETURNING_OUTCOME_BY_KEY}`,
-        outcomeRows(outcomes, (o) => [o.status, o.error, o.nextAttemptAt, o.attempt ?? null, o.attempted ?? true, o.lease ?? null]),
+        outcomeRows(outcomes, (o) => [o.status, o.error, o.nextAttemptAt, o.attempt ?? null, o.attempted ?? true, o.lease ?? null, o.receiptKey ?? null]),
+      );
+      return stageEvents(tx, rows.map(recordedOutcomeOf));
+    });
+  }
+
+  /**
+   * Applies delivery receipts to the sends they name, their events staged in the same transaction.
+   * `delivered` holds whatever the delivery became since, but for a client's own word (delivered,
+   * read, clicked): the message did arrive, so a retry under way or a give-up was about nothing. A
+   * failure counts only while the send it names is the delivery's last and nothing is under way:
+   * `sent`, recorded (no lease). It leaves the delivery `failed` with no retry time, which the resend
+   * poller turns into the route's backoff or `dead`, as a failure at the send is. A receipt for a send
+   * that a later accepted attempt replaced names nothing and changes nothing.
+   */
+  async receive(receipts: ReceiptOutcome[]): Promise<RecordedOutcome[]> {
+    if (receipts.length === 0) return [];
+    return this.dataSource.transaction(async (tx) => {
+      const rows = await queryRows<RecordedRow>(
+        tx,
+        `UPDATE deliveries d
+            SET status = r.status, last_error = r.error, next_attempt_at = NULL, updated_at = now(),
+                delivered_at = CASE WHEN r.status = 'delivered' THEN COALESCE(r.delivered_at, now()) ELSE d.delivered_at END
+           FROM (${selectJsonRows([['receipt_key', 'varchar'], ['status', 'varchar'], ['error', 'text'], ['delivered_at', 'timestamptz']])}) AS r
+          WHERE d.receipt_key = r.receipt_key
+            AND CASE WHEN r.status = 'delivered' THEN d.status NOT IN ('delivered', 'read', 'clicked')
+                     ELSE d.status = 'sent' AND d.next_attempt_at IS NULL END
+          ${RETURNING_OUTCOME}`,
+        [jsonRows(receipts.map((r) => [r.receiptKey, r.status, r.error, r.deliveredAt]))],
       );
       return stageEvents(tx, rows.map(recordedOutcomeOf));
     });

@@ -4,6 +4,8 @@ import { ScriptedReplies, requestForm, requestJson, startFakeHttpServer, type Fa
 export interface HmsBatch {
   tokens: string[];
   message: Record<string, unknown>;
+  /** The request id Push Kit answered with, which its receipts name. */
+  requestId: string;
 }
 
 export interface HmsFailure {
@@ -74,7 +76,7 @@ export async function startFakeHms(options: FakeHmsOptions = {}): Promise<FakeHm
     if (failure !== undefined) return reply(failure.status, failure.code, failure.msg);
     const illegal = (tokens as string[]).filter((token) => unregistered.has(token));
     if (illegal.length === tokens.length) return reply(400, '80300007', 'All the tokens are invalid');
-    if (options.record !== false) fake.batches.push({ tokens: (tokens as string[]).filter((token) => !unregistered.has(token)), message });
+    if (options.record !== false) fake.batches.push({ tokens: (tokens as string[]).filter((token) => !unregistered.has(token)), message, requestId });
     if (illegal.length > 0) {
       return reply(200, '80100000', JSON.stringify({ success: tokens.length - illegal.length, failure: illegal.length, illegal_tokens: illegal }));
     }

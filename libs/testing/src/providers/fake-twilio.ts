@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { ScriptedReplies, requestForm, startFakeHttpServer, type FakeReply, type FakeRequest } from './fake-http-server';
 
 /** Twilio refuses a longer body, whole (error 21617). */
@@ -9,6 +9,19 @@ export interface TwilioMessage {
   to: string;
   from: string;
   body: string;
+  /** The StatusCallback the message was sent with. */
+  statusCallback?: string;
+}
+
+/** A final status of a message, as its status callback reports it. */
+export interface TwilioStatus {
+  status: 'delivered' | 'undelivered' | 'failed' | 'sent';
+  /** Twilio's error code of an undelivered or failed message, e.g. 30003. */
+  errorCode?: number;
+  /** Where the callback really goes: the address behind the public StatusCallback URL it is signed for. */
+  postTo: string;
+  /** Signs with this token instead of the account's: a forged callback. */
+  signWith?: string;
 }
 
 export interface TwilioFailure {
@@ -32,6 +45,12 @@ export interface FakeTwilio {
    * body instead of the Message resource: a proxy's page, a cut answer, a resource without a sid.
    */
   acceptNextWith(answer: { status?: number; body: unknown }): void;
+  /**
+   * Posts the message's status callback as Twilio does: a form signed in `X-Twilio-Signature`
+   * (HMAC-SHA1 under the auth token of the StatusCallback URL and the sorted parameters). Resolves
+   * to the HTTP status of the answer.
+   */
+  reportStatus(message: TwilioMessage, status: TwilioStatus): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -75,7 +94,8 @@ export async function startFakeTwilio(options: { latencyMs?: number; record?: bo
       };
     }
     const sid = `SM${randomBytes(16).toString('hex')}`;
-    if (options.record !== false) fake.messages.push({ sid, to, from, body });
+    const statusCallback = form.get('StatusCallback') ?? undefined;
+    if (options.record !== false) fake.messages.push({ sid, to, from, body, ...(statusCallback === undefined ? {} : { statusCallback }) });
     const odd = oddAnswers.take();
     if (odd !== undefined) return { status: odd.status ?? 201, body: odd.body };
     return {
@@ -104,6 +124,29 @@ export async function startFakeTwilio(options: { latencyMs?: number; record?: bo
     optOut: (phone) => optedOut.add(phone),
     failNext: (failure, times) => failures.push(failure, times),
     acceptNextWith: (answer) => oddAnswers.push(answer),
+    reportStatus: async (message, { status, errorCode, postTo, signWith }) => {
+      if (message.statusCallback === undefined) throw new Error(`message ${message.sid} was sent without a StatusCallback`);
+      const params: Record<string, string> = {
+        AccountSid: accountSid,
+        ApiVersion: '2010-04-01',
+        From: message.from,
+        MessageSid: message.sid,
+        MessageStatus: status,
+        SmsSid: message.sid,
+        SmsStatus: status,
+        To: message.to,
+        ...(errorCode === undefined ? {} : { ErrorCode: String(errorCode) }),
+      };
+      const signed = message.statusCallback + Object.keys(params).sort().map((name) => name + params[name]).join('');
+      const signature = createHmac('sha1', signWith ?? authToken).update(signed).digest('base64');
+      const answer = await fetch(postTo, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature, 'i-twilio-idempotency-token': randomBytes(8).toString('hex') },
+        body: new URLSearchParams(params).toString(),
+      });
+      await answer.arrayBuffer();
+      return answer.status;
+    },
     close: () => server.close(),
   };
   return fake;

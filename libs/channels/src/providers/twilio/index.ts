@@ -1,2 +1,3 @@
 export * from './twilio-provider';
 export * from './twilio-settings';
+export * from './twilio-signature';

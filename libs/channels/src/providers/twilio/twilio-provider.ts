@@ -8,6 +8,7 @@ import {
   type HttpAnswer,
   type ProviderGuard,
   type ProviderLog,
+  type ReceiptRequest,
   type ReceiptStatus,
   type SendReceipt,
   type SmsChannelProvider,
@@ -15,6 +16,7 @@ import {
 } from '../../ports';
 import { twilioError } from './twilio-errors';
 import { parseTwilioReceipt } from './twilio-receipt';
+import { twilioSignatureMatches } from './twilio-signature';
 import type { TwilioSettings } from './twilio-settings';
 
 /** Twilio Programmable Messaging (`Messages.json`), Basic auth with the account SID and auth token. */
@@ -66,6 +68,14 @@ export class TwilioProvider implements SmsChannelProvider {
     return parseTwilioReceipt(body);
   }
 
+  /** Signed for the status callback URL this provider gives Twilio; without one, Twilio posts no receipts. */
+  receiptSigned({ headers, body }: ReceiptRequest): boolean {
+    const url = this.settings.statusCallbackUrl;
+    const signature = headers['x-twilio-signature'];
+    if (url === undefined || typeof signature !== 'string' || !isForm(body)) return false;
+    return twilioSignatureMatches(signature, this.settings.authToken, url, body);
+  }
+
   close(): Promise<void> {
     this.http.close();
     return Promise.resolve();
@@ -80,4 +90,10 @@ function resourceOf(answer: HttpAnswer): { sid?: unknown; date_created?: unknown
   } catch {
     return {};
   }
+}
+
+/** A parsed form: every value a string, or a list of them for a repeated name. */
+function isForm(body: unknown): body is Record<string, string | string[]> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return false;
+  return Object.values(body).every((value) => typeof value === 'string' || (Array.isArray(value) && value.every((each) => typeof each === 'string')));
 }
