@@ -132,3 +132,94 @@ describe('ChannelDeliveryStore.record', () => {
     expect(await store.record([{ deliveryId, status: 'sent', error: null, nextAttemptAt: null, attempt: second.attempt, lease: second.lease }])).toHaveLength(1);
   });
 });
+
+describe('ChannelDeliveryStore.receive', () => {
+  const database = migratedDatabase();
+  const query = <T>(sql: string, params: unknown[] = []) => database.dataSource().query<T[]>(sql, params);
+  const store = () => new ChannelDeliveryStore(database.dataSource());
+  const claims = () => new DeliveryOutcomeStore(database.dataSource());
+  const rowOf = async (id: string) =>
+    (await query<{ status: string; last_error: string | null; next_attempt_at: Date | null; delivered_at: Date | null; receipt_key: string | null }>(
+      `SELECT status, last_error, next_attempt_at, delivered_at, receipt_key FROM deliveries WHERE id = $1`,
+      [id],
+    ))[0]!;
+
+  /** Queued SMS deliveries of one message, one per entry. */
+  async function seed(count: number): Promise<string[]> {
+    const createdAt = new Date();
+    const messageId = newId(createdAt);
+    await query(`INSERT INTO messages (id, request_id, type, recipient, created_at) VALUES ($1, $2, 't', '{}', $3)`, [messageId, `r-${messageId}`, createdAt]);
+    const ids = Array.from({ length: count }, () => newId(createdAt));
+    for (const [i, id] of ids.entries()) {
+      await query(
+        `INSERT INTO deliveries (id, message_id, user_id, channel, endpoint, locale, status, attempts, created_at) VALUES ($1, $2, $3, 'sms', $4, 'en', 'queued', 0, $5)`,
+        [id, messageId, `u${i}`, `phone:${i}`, createdAt],
+      );
+    }
+    return ids;
+  }
+
+  /** Claims the delivery (queued again first, as the resend poller hands a retry out) and records its send accepted under `receiptKey`. */
+  async function sendAccepted(deliveryId: string, receiptKey?: string): Promise<void> {
+    await query(`UPDATE deliveries SET status = 'queued', next_attempt_at = NULL WHERE id = $1`, [deliveryId]);
+    const claim = (await claims().claimSends([deliveryId], 60_000)).get(deliveryId)!;
+    await store().record([{ deliveryId, status: 'sent', error: null, nextAttemptAt: null, ...claim, ...(receiptKey === undefined ? {} : { receiptKey }) }]);
+  }
+
+  const failed = (receiptKey: string) => ({ receiptKey, status: 'failed' as const, error: 'undelivered', deliveredAt: null });
+  const delivered = (receiptKey: string, deliveredAt = new Date()) => ({ receiptKey, status: 'delivered' as const, error: null, deliveredAt });
+
+  it('fails the send a receipt names for a retry, then takes a later receipt that it did arrive, with their events staged', async () => {
+    const [id] = (await seed(1)) as [string];
+    await sendAccepted(id, 'twilio:k1');
+    expect(await rowOf(id)).toMatchObject({ status: 'sent', receipt_key: 'twilio:k1' });
+
+    const [failure] = await store().receive([failed('twilio:k1')]);
+    expect(failure).toMatchObject({ deliveryId: id, status: 'failed', error: 'undelivered', attempt: 1 });
+    expect(await rowOf(id)).toMatchObject({ status: 'failed', last_error: 'undelivered', next_attempt_at: null });
+
+    const at = new Date(Date.now() - 5_000);
+    expect(await store().receive([delivered('twilio:k1', at)])).toEqual([expect.objectContaining({ deliveryId: id, status: 'delivered', error: null })]);
+    expect(await rowOf(id)).toMatchObject({ status: 'delivered', last_error: null, delivered_at: at });
+    const staged = await query<{ events: { deliveryId: string; status: string }[] }>(`SELECT events FROM event_outbox ORDER BY id`);
+    expect(staged.flatMap((row) => row.events).filter((e) => e.deliveryId === id).map((e) => e.status)).toEqual(['sent', 'failed', 'delivered']);
+
+    // Once delivered, nothing a receipt says moves it back.
+    expect(await store().receive([failed('twilio:k1'), { ...failed('twilio:k1'), status: 'dead' }])).toEqual([]);
+    expect(await rowOf(id)).toMatchObject({ status: 'delivered' });
+  });
+
+  it('takes a failure only for the last accepted send, recorded and not under way, and a delivery whatever came since', async () => {
+    const [underWay, replaced, refusedSince] = (await seed(3)) as [string, string, string];
+    await sendAccepted(underWay, 'k:a1');
+    await sendAccepted(replaced, 'k:b1');
+    await sendAccepted(refusedSince, 'k:c1');
+    // A retry is claimed and out at the vendor (its lease in next_attempt_at); another was accepted again under a new key.
+    await query(`UPDATE deliveries SET status = 'queued' WHERE id = $1`, [underWay]);
+    await claims().claimSends([underWay], 60_000);
+    await sendAccepted(replaced, 'k:b2');
+    // A retry the vendor refused at the send keeps the key of the send before it.
+    await query(`UPDATE deliveries SET status = 'queued' WHERE id = $1`, [refusedSince]);
+    const claim = (await claims().claimSends([refusedSince], 60_000)).get(refusedSince)!;
+    await store().record([{ deliveryId: refusedSince, status: 'failed', error: 'unavailable', nextAttemptAt: null, ...claim }]);
+
+    expect(await store().receive([failed('k:a1'), failed('k:b1'), failed('k:c1'), failed('k:unknown')])).toEqual([]);
+    expect(await rowOf(underWay)).toMatchObject({ status: 'sent' });
+    expect(await rowOf(replaced)).toMatchObject({ status: 'sent', receipt_key: 'k:b2' });
+
+    const arrived = await store().receive([delivered('k:a1'), delivered('k:b1'), delivered('k:c1')]);
+    expect(arrived.map((e) => e.deliveryId).sort()).toEqual([underWay, refusedSince].sort());
+    expect(await rowOf(underWay)).toMatchObject({ status: 'delivered', next_attempt_at: null });
+    expect(await rowOf(refusedSince)).toMatchObject({ status: 'delivered', last_error: null });
+    expect(await store().receive([failed('k:b2')])).toEqual([expect.objectContaining({ deliveryId: replaced, status: 'failed' })]);
+  });
+
+  it('stores no key for a send without one, and keeps the last accepted key through a send that stored none', async () => {
+    const [id] = (await seed(1)) as [string];
+    await sendAccepted(id);
+    expect(await rowOf(id)).toMatchObject({ receipt_key: null });
+    await sendAccepted(id, 'k:d1');
+    await sendAccepted(id);
+    expect(await rowOf(id)).toMatchObject({ receipt_key: 'k:d1' });
+  });
+});

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { startFakeTwilio, type FakeTwilio } from '@notify/testing';
 import { failureOf } from '../../../test/outcome';
 import { RecordingLog } from '../../../test/recording-log';
@@ -134,5 +135,24 @@ describe('Twilio SMS provider', () => {
     ]);
     expect(twilio.parseReceipt?.({ MessageSid: 'SM3', MessageStatus: 'sent' })).toEqual([]);
     expect(() => twilio.parseReceipt?.({ MessageStatus: 'sent' })).toThrow(/invalid_receipt/);
+  });
+
+  it('takes a status callback signed as Twilio signs it for the callback URL it was given, and nothing else', () => {
+    const statusCallbackUrl = 'https://notify.example/receipts/twilio?region=eu';
+    const twilio = createSmsProvider({ driver: 'twilio', accountSid: 'AC1', authToken: 'auth-token', from: FROM, statusCallbackUrl });
+    const body = { MessageStatus: 'delivered', MessageSid: 'SM1', To: PHONE, AccountSid: 'AC1' };
+    // Twilio's documented string: the URL, then each parameter's name and value, sorted by name.
+    const sign = (url: string, token = 'auth-token') =>
+      createHmac('sha1', token).update(`${url}AccountSidAC1MessageSidSM1MessageStatusdelivered${'To' + PHONE}`).digest('base64');
+    const request = (signature: unknown, form: unknown = body) => ({ headers: { 'x-twilio-signature': signature as string }, body: form });
+
+    expect(twilio.receiptSigned?.(request(sign(statusCallbackUrl)))).toBe(true);
+    expect(twilio.receiptSigned?.(request(sign('https://notify.example/receipts/twilio')))).toBe(false);
+    expect(twilio.receiptSigned?.(request(sign(statusCallbackUrl, 'another-token')))).toBe(false);
+    expect(twilio.receiptSigned?.(request(sign(statusCallbackUrl), { ...body, MessageStatus: 'undelivered' }))).toBe(false);
+    expect(twilio.receiptSigned?.(request(undefined))).toBe(false);
+    expect(twilio.receiptSigned?.(request(sign(statusCallbackUrl), { ...body, To: { nested: PHONE } }))).toBe(false);
+    const withoutCallback = createSmsProvider({ driver: 'twilio', accountSid: 'AC1', authToken: 'auth-token', from: FROM });
+    expect(withoutCallback.receiptSigned?.(request(sign(statusCallbackUrl)))).toBe(false);
   });
 });
