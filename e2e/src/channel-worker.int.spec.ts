@@ -126,7 +126,7 @@ describe('channel worker', () => {
 
   beforeAll(async () => {
     [apns, hms, twilio, smtp] = await Promise.all([startFakeApns(), startFakeHms(), startFakeTwilio(), startFakeSmtp()]);
-    personalData.push(apns.signingKey.split('\n')[1]!, hms.appSecret, twilio.authToken, smtp.password);
+    personalData.push(apns.signingKey.split('\n')[1]!, hms.appSecret, twilio.authToken, smtp.password, RECEIPTS_TOKEN);
     await db.connect();
     producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();
@@ -428,7 +428,7 @@ describe('channel worker', () => {
       await eventually(stagedRows, (n) => n === 0);
     });
 
-    it('leaves a text its receipt calls undelivered to be retried, gives up on an unknown number, and ignores a repeated receipt', async () => {
+    it('leaves a text its receipt calls undelivered failed for the resend poller, gives up on an unknown number, and ignores a repeated receipt', async () => {
       const off = await textUser('receipt-off');
       const unknown = await textUser('receipt-unknown');
       const callback = (status: Omit<TwilioStatus, 'postTo'>): TwilioStatus => ({ ...status, postTo: receiptUrl('twilio', '?region=eu') });
@@ -443,8 +443,10 @@ describe('channel worker', () => {
       expect((await deliveriesOf(unknown.requestId))[0]).toMatchObject({ status: 'dead', last_error: 'invalid_endpoint' });
       await eventually(async () => [...eventsOf(off.delivery.id), ...eventsOf(unknown.delivery.id)], (e) => e.length === 4);
 
+      const updatedAt = async () => (await db.query<{ t: string }>(`SELECT updated_at::text AS t FROM deliveries WHERE id = $1`, [off.delivery.id])).rows[0]!.t;
+      const before = await updatedAt();
       expect(await twilio.reportStatus(off.message, callback({ status: 'failed', errorCode: 30008 }))).toBe(200);
-      expect((await deliveriesOf(off.requestId))[0]).toMatchObject({ status: 'failed', last_error: 'undelivered' });
+      expect(await updatedAt()).toBe(before);
       expect(eventsOf(off.delivery.id).map((e) => e.status)).toEqual(['sent', 'failed']);
       expect(eventsOf(unknown.delivery.id).map((e) => e.status)).toEqual(['sent', 'dead']);
     });
@@ -472,7 +474,7 @@ describe('channel worker', () => {
       expect(delivered_at.getTime()).toBe(receipt.statuses[0]!.timestamp);
     });
 
-    it('takes no receipts from a vendor that sends none', async () => {
+    it('takes no receipts from a vendor it has none from: APNs, or an SMS vendor other than the configured one', async () => {
       expect((await postJson(receiptUrl('apns', `?token=${RECEIPTS_TOKEN}`), { statuses: [] })).status).toBe(404);
       expect((await postJson(receiptUrl('aliyun', `?token=${RECEIPTS_TOKEN}`), [])).status).toBe(404);
     });

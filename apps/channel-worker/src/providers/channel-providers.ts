@@ -15,6 +15,12 @@ import { emailDriverConfig, pushChannelConfig, smsDriverConfig } from './driver-
 type AnyProvider = PushChannelProvider | SmsChannelProvider | EmailChannelProvider;
 
 /**
+ * Vendors whose receipts go to the URL set in their console. Mi Push posts receipts only to a
+ * callback named in each message, which the sends do not name (yet), so none come from it.
+ */
+const RECEIPTS_FROM_CONSOLE = new Set(['aliyun', 'hms']);
+
+/**
  * The provider adapters of the channels this process runs, built once at start from the
  * environment; a bad driver configuration fails the start with `ChannelConfigError`.
  */
@@ -33,8 +39,8 @@ export class ChannelProviders implements OnApplicationShutdown {
     this.email = config.channels.includes('email') ? createEmailProvider(emailDriverConfig(config), withStop) : undefined;
     for (const provider of this.all()) {
       // Twilio posts receipts only to the status callback URL each message names, and signs them;
-      // the other vendors' receipts are taken at a URL with the installation's token only.
-      const taken = provider.receiptSigned !== undefined ? provider.id !== 'twilio' || config.twilioStatusCallbackUrl !== undefined : config.receiptsToken !== undefined;
+      // Aliyun and Huawei post to the URL set in their consoles, taken with the installation's token only.
+      const taken = provider.id === 'twilio' ? config.twilioStatusCallbackUrl !== undefined : RECEIPTS_FROM_CONSOLE.has(provider.id) && config.receiptsToken !== undefined;
       if (provider.parseReceipt !== undefined && taken) this.receiptSenders.set(provider.id, provider);
     }
   }

@@ -17,8 +17,6 @@ const PERMANENT: Readonly<Record<string, Readonly<Record<string, ProviderErrorCo
     '30006': ProviderErrorCode.InvalidEndpoint,
     '30007': ProviderErrorCode.Rejected,
   },
-  // Mi Push callback type 16: the regId is not a valid target.
-  xiaomi: { invalid_target: ProviderErrorCode.InvalidEndpoint },
 };
 
 /**

@@ -6,7 +6,7 @@ import { ReceiptFormatError, type ReceiptStatus } from '@notify/channels';
 import type { ChannelWorkerConfig } from '@notify/config';
 import { KAFKA_PRODUCER, publishOutcomes } from '@notify/kafka';
 import { APP_LOGGER, Metrics, type AppLogger } from '@notify/observability';
-import { ChannelDeliveryStore, eventsPublished, type RecordedOutcome } from '@notify/persistence';
+import { ChannelDeliveryStore, eventsPublished, type ReceiptOutcome, type ReceiptsTaken, type RecordedOutcome } from '@notify/persistence';
 import { WORKER_CLOCK, WORKER_SETTINGS } from '../delivery/channel-workers';
 import { ChannelProviders } from '../providers/channel-providers';
 import { receiptOutcomeOf } from './receipt-outcomes';
@@ -34,7 +34,11 @@ export class ReceiptsController {
     @Inject(APP_LOGGER) private readonly logger: AppLogger,
     metrics: Metrics,
   ) {
-    this.receipts = metrics.counter('notify_channel_receipts_total', 'Delivery receipt statuses by what they did: delivered, failed, dead, or unmatched', ['provider', 'result']);
+    this.receipts = metrics.counter(
+      'notify_channel_receipts_total',
+      'Delivery receipt statuses by what they did: delivered, failed, dead, waiting (for their send to be recorded), unmatched; refused requests',
+      ['provider', 'result'],
+    );
   }
 
   @Post(':provider')
@@ -48,13 +52,16 @@ export class ReceiptsController {
     const provider = this.providers.receiptSender(id);
     if (provider?.parseReceipt === undefined) throw new NotFoundException(`no delivery receipts are taken from ${id}`);
     const signed = provider.receiptSigned !== undefined ? provider.receiptSigned({ headers, body }) : this.tokenMatches(token);
-    if (!signed) throw new ForbiddenException(provider.receiptSigned !== undefined ? 'the receipt is not signed by the vendor' : 'the receipt URL lacks the right token');
+    if (!signed) {
+      this.receipts.inc({ provider: provider.id, result: 'refused' });
+      throw new ForbiddenException(provider.receiptSigned !== undefined ? 'the receipt is not signed by the vendor' : 'the receipt URL lacks the right token');
+    }
     const statuses = parse(() => provider.parseReceipt!(body));
     const receivedAt = this.clock();
     const outcomes = statuses.flatMap((status) => receiptOutcomeOf(provider.id, provider.channel, status, receivedAt) ?? []);
-    const recorded = await this.store.receive(outcomes);
-    this.count(provider.id, statuses.length, recorded);
-    void this.publish(recorded);
+    const taken = await this.store.receive(outcomes);
+    this.count(provider.id, statuses.length, outcomes, taken);
+    void this.publish(taken.events);
     return TAKEN;
   }
 
@@ -65,15 +72,22 @@ export class ReceiptsController {
     return a.length === b.length && timingSafeEqual(a, b);
   }
 
-  /** Counts what the statuses did; no line names a number or a token. */
-  private count(provider: string, statuses: number, recorded: RecordedOutcome[]): void {
+  /**
+   * Counts what each status did: changed its delivery (by the status it gave), waits for its send's
+   * record, or `unmatched` (a repeat, a send another attempt replaced, a push receipt naming no
+   * token). A request that is not the vendor's counts as `refused`. No line names a number or a token.
+   */
+  private count(provider: string, statuses: number, outcomes: ReceiptOutcome[], taken: ReceiptsTaken): void {
     const results = new Map<string, number>();
-    for (const { status } of recorded) results.set(status, (results.get(status) ?? 0) + 1);
-    // A status for a send another attempt replaced, one this installation never made, or a duplicate.
-    const unmatched = statuses - recorded.length;
-    if (unmatched > 0) results.set('unmatched', unmatched);
+    const add = (result: string, n = 1) => results.set(result, (results.get(result) ?? 0) + n);
+    for (const outcome of outcomes) {
+      if (taken.matched.has(outcome.receiptKey)) add(outcome.status);
+      else if (taken.waiting.has(outcome.receiptKey)) add('waiting');
+      else add('unmatched');
+    }
+    if (statuses > outcomes.length) add('unmatched', statuses - outcomes.length);
     for (const [result, n] of results) this.receipts.inc({ provider, result }, n);
-    this.logger.debug({ provider, statuses, ...Object.fromEntries(results) }, 'delivery receipts taken');
+    this.logger.debug({ provider, statuses, events: taken.events.length, ...Object.fromEntries(results) }, 'delivery receipts taken');
   }
 
   private async publish(recorded: RecordedOutcome[]): Promise<void> {

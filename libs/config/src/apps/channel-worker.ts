@@ -98,7 +98,7 @@ const workerSettings = {
   receiptsToken: setting(
     'CHANNEL_WORKER_RECEIPTS_TOKEN',
     z.string().min(16, 'at least 16 characters').optional(),
-    'Secret that Aliyun, Huawei and Xiaomi receipt URLs carry (/receipts/<provider>?token=…); without it their receipts are not taken',
+    'Secret that Aliyun and Huawei receipt URLs carry (/receipts/<provider>?token=…); without it their receipts are not taken',
     { sensitive: true },
   ),
 };

@@ -13,9 +13,22 @@ export class ReceiptKeys1763600000025 implements MigrationInterface {
   async up(db: QueryRunner): Promise<void> {
     await db.query(`ALTER TABLE deliveries ADD COLUMN receipt_key varchar(300)`);
     await db.query(`CREATE INDEX ix_deliveries_receipt_key ON deliveries (receipt_key) WHERE receipt_key IS NOT NULL`);
+    // Receipts that came before their send's outcome was recorded (a vendor answers within
+    // seconds, a chunk of sends is recorded once its slowest answer is in): applied by that record,
+    // or by a later receipt's request, and forgotten after a day.
+    await db.query(`
+      CREATE TABLE waiting_receipts (
+        receipt_key varchar(300) NOT NULL,
+        status varchar(16) NOT NULL,
+        error text,
+        delivered_at timestamptz,
+        received_at timestamptz NOT NULL DEFAULT now(),
+        CONSTRAINT pk_waiting_receipts PRIMARY KEY (receipt_key)
+      )`);
   }
 
   async down(db: QueryRunner): Promise<void> {
+    await db.query(`DROP TABLE waiting_receipts`);
     await db.query(`DROP INDEX ix_deliveries_receipt_key`);
     await db.query(`ALTER TABLE deliveries DROP COLUMN receipt_key`);
   }

@@ -174,18 +174,23 @@ describe('ChannelDeliveryStore.receive', () => {
     await sendAccepted(id, 'twilio:k1');
     expect(await rowOf(id)).toMatchObject({ status: 'sent', receipt_key: 'twilio:k1' });
 
-    const [failure] = await store().receive([failed('twilio:k1')]);
+    const {
+      events: [failure],
+    } = await store().receive([failed('twilio:k1')]);
     expect(failure).toMatchObject({ deliveryId: id, status: 'failed', error: 'undelivered', attempt: 1 });
     expect(await rowOf(id)).toMatchObject({ status: 'failed', last_error: 'undelivered', next_attempt_at: null });
+    // The resend poller gives it the route's backoff, as it does a failure at the send.
+    await new ResendStore(database.dataSource()).scheduleFailed(new Date(), 1_000);
+    expect((await rowOf(id)).next_attempt_at).toBeInstanceOf(Date);
 
     const at = new Date(Date.now() - 5_000);
-    expect(await store().receive([delivered('twilio:k1', at)])).toEqual([expect.objectContaining({ deliveryId: id, status: 'delivered', error: null })]);
+    expect((await store().receive([delivered('twilio:k1', at)])).events).toEqual([expect.objectContaining({ deliveryId: id, status: 'delivered', error: null })]);
     expect(await rowOf(id)).toMatchObject({ status: 'delivered', last_error: null, delivered_at: at });
     const staged = await query<{ events: { deliveryId: string; status: string }[] }>(`SELECT events FROM event_outbox ORDER BY id`);
     expect(staged.flatMap((row) => row.events).filter((e) => e.deliveryId === id).map((e) => e.status)).toEqual(['sent', 'failed', 'delivered']);
 
     // Once delivered, nothing a receipt says moves it back.
-    expect(await store().receive([failed('twilio:k1'), { ...failed('twilio:k1'), status: 'dead' }])).toEqual([]);
+    expect(await store().receive([failed('twilio:k1'), { ...failed('twilio:k1'), status: 'dead' }])).toEqual({ events: [], matched: new Set(), waiting: new Set() });
     expect(await rowOf(id)).toMatchObject({ status: 'delivered' });
   });
 
@@ -203,15 +208,34 @@ describe('ChannelDeliveryStore.receive', () => {
     const claim = (await claims().claimSends([refusedSince], 60_000)).get(refusedSince)!;
     await store().record([{ deliveryId: refusedSince, status: 'failed', error: 'unavailable', nextAttemptAt: null, ...claim }]);
 
-    expect(await store().receive([failed('k:a1'), failed('k:b1'), failed('k:c1'), failed('k:unknown')])).toEqual([]);
+    // A replaced send's key is no delivery's any more: its receipt waits, and is forgotten after a day.
+    expect(await store().receive([failed('k:a1'), failed('k:b1'), failed('k:c1')])).toEqual({ events: [], matched: new Set(), waiting: new Set(['k:b1']) });
     expect(await rowOf(underWay)).toMatchObject({ status: 'sent' });
     expect(await rowOf(replaced)).toMatchObject({ status: 'sent', receipt_key: 'k:b2' });
 
-    const arrived = await store().receive([delivered('k:a1'), delivered('k:b1'), delivered('k:c1')]);
+    const { events: arrived } = await store().receive([delivered('k:a1'), delivered('k:b1'), delivered('k:c1')]);
     expect(arrived.map((e) => e.deliveryId).sort()).toEqual([underWay, refusedSince].sort());
     expect(await rowOf(underWay)).toMatchObject({ status: 'delivered', next_attempt_at: null });
     expect(await rowOf(refusedSince)).toMatchObject({ status: 'delivered', last_error: null });
-    expect(await store().receive([failed('k:b2')])).toEqual([expect.objectContaining({ deliveryId: replaced, status: 'failed' })]);
+    expect((await store().receive([failed('k:b2')])).events).toEqual([expect.objectContaining({ deliveryId: replaced, status: 'failed' })]);
+  });
+
+  it('keeps a receipt that comes before its send is recorded for that record, and applies one that raced it at the next receipt', async () => {
+    const [early, raced] = (await seed(2)) as [string, string];
+    expect(await store().receive([failed('k:early')])).toEqual({ events: [], matched: new Set(), waiting: new Set(['k:early']) });
+    await sendAccepted(early, 'k:early');
+    expect(await rowOf(early)).toMatchObject({ status: 'failed', last_error: 'undelivered' });
+    const staged = await query<{ events: { deliveryId: string; status: string }[] }>(`SELECT events FROM event_outbox ORDER BY id`);
+    expect(staged.flatMap((row) => row.events).filter((e) => e.deliveryId === early).map((e) => e.status)).toEqual(['sent', 'failed']);
+
+    // Its receipt's transaction did not see the record, nor the record the receipt: both committed.
+    await sendAccepted(raced, 'k:raced');
+    await query(`INSERT INTO waiting_receipts (receipt_key, status, error, delivered_at) VALUES ('k:raced', 'delivered', NULL, now())`);
+    const { events } = await store().receive([delivered('k:unrelated')]);
+    expect(events).toEqual([expect.objectContaining({ deliveryId: raced, status: 'delivered' })]);
+    expect(await query(`SELECT receipt_key FROM waiting_receipts WHERE receipt_key IN ('k:early', 'k:raced', 'k:unrelated') ORDER BY receipt_key`)).toEqual([
+      { receipt_key: 'k:unrelated' },
+    ]);
   });
 
   it('stores no key for a send without one, and keeps the last accepted key through a send that stored none', async () => {

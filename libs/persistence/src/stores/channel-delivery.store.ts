@@ -118,7 +118,9 @@ export class ChannelDeliveryStore {
           ${RETURNING_OUTCOME_BY_KEY}`,
         outcomeRows(outcomes, (o) => [o.status, o.error, o.nextAttemptAt, o.attempt ?? null, o.attempted ?? true, o.lease ?? null, o.receiptKey ?? null]),
       );
-      return stageEvents(tx, rows.map(recordedOutcomeOf));
+      const keys = outcomes.flatMap((o) => o.receiptKey ?? []);
+      const early = keys.length === 0 ? [] : await applyWaitingReceipts(tx, keys);
+      return stageEvents(tx, [...rows, ...early].map(recordedOutcomeOf));
     });
   }
 
@@ -129,26 +131,75 @@ export class ChannelDeliveryStore {
    * failure counts only while the send it names is the delivery's last and nothing is under way:
    * `sent`, recorded (no lease). It leaves the delivery `failed` with no retry time, which the resend
    * poller turns into the route's backoff or `dead`, as a failure at the send is. A receipt for a send
-   * that a later accepted attempt replaced names nothing and changes nothing.
+   * that a later accepted attempt replaced changes nothing. One for a send not recorded yet (vendors
+   * answer within seconds, a chunk is recorded after its slowest send) waits in `waiting_receipts`
+   * for that record; each call also applies the waiting receipts whose sends were recorded since
+   * (one that raced its record), and forgets those a day old.
    */
-  async receive(receipts: ReceiptOutcome[]): Promise<RecordedOutcome[]> {
-    if (receipts.length === 0) return [];
+  async receive(receipts: ReceiptOutcome[]): Promise<ReceiptsTaken> {
+    if (receipts.length === 0) return { events: [], matched: new Set(), waiting: new Set() };
     return this.dataSource.transaction(async (tx) => {
-      const rows = await queryRows<RecordedRow>(
-        tx,
-        `UPDATE deliveries d
-            SET status = r.status, last_error = r.error, next_attempt_at = NULL, updated_at = now(),
-                delivered_at = CASE WHEN r.status = 'delivered' THEN COALESCE(r.delivered_at, now()) ELSE d.delivered_at END
-           FROM (${selectJsonRows([['receipt_key', 'varchar'], ['status', 'varchar'], ['error', 'text'], ['delivered_at', 'timestamptz']])}) AS r
-          WHERE d.receipt_key = r.receipt_key
-            AND CASE WHEN r.status = 'delivered' THEN d.status NOT IN ('delivered', 'read', 'clicked')
-                     ELSE d.status = 'sent' AND d.next_attempt_at IS NULL END
-          ${RETURNING_OUTCOME}`,
-        [jsonRows(receipts.map((r) => [r.receiptKey, r.status, r.error, r.deliveredAt]))],
+      const param = jsonRows(receipts.map((r) => [r.receiptKey, r.status, r.error, r.deliveredAt]));
+      const rows = await queryRows<ReceiptRow>(tx, applyReceipts(`(${selectJsonRows(RECEIPT_COLUMNS)})`), [param]);
+      const matched = new Set(rows.map((row) => row.receipt_key));
+      const kept = receipts.some((r) => !matched.has(r.receiptKey))
+        ? await queryRows<{ receipt_key: string }>(
+            tx,
+            `INSERT INTO waiting_receipts (receipt_key, status, error, delivered_at)
+             SELECT DISTINCT ON (r.receipt_key) r.receipt_key, r.status, r.error, r.delivered_at
+               FROM (${selectJsonRows(RECEIPT_COLUMNS)}) AS r
+              WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.receipt_key = r.receipt_key)
+              ORDER BY r.receipt_key, r.status = 'delivered' DESC
+             ON CONFLICT (receipt_key) DO UPDATE SET status = EXCLUDED.status, error = EXCLUDED.error, delivered_at = EXCLUDED.delivered_at, received_at = now()
+              WHERE waiting_receipts.status <> 'delivered'
+             RETURNING receipt_key`,
+            [param],
+          )
+        : [];
+      const raced = await queryRows<ReceiptRow>(tx, applyReceipts('waiting_receipts'), []);
+      await tx.query(
+        `DELETE FROM waiting_receipts w
+          WHERE w.received_at < now() - interval '1 day' OR EXISTS (SELECT 1 FROM deliveries d WHERE d.receipt_key = w.receipt_key)`,
       );
-      return stageEvents(tx, rows.map(recordedOutcomeOf));
+      const events = await stageEvents(tx, [...rows, ...raced].map(recordedOutcomeOf));
+      return { events, matched, waiting: new Set(kept.map((row) => row.receipt_key)) };
     });
   }
+}
+
+/** What a call of `receive` did: the events of the changes, the receipt keys that changed a delivery, and those kept waiting for their send's record. */
+export interface ReceiptsTaken {
+  events: RecordedOutcome[];
+  matched: Set<string>;
+  waiting: Set<string>;
+}
+
+type ReceiptRow = RecordedRow & { receipt_key: string };
+
+const RECEIPT_COLUMNS = [
+  ['receipt_key', 'varchar'],
+  ['status', 'varchar'],
+  ['error', 'text'],
+  ['delivered_at', 'timestamptz'],
+] as const;
+
+/** Applies the receipts of `source` (rows of `RECEIPT_COLUMNS`) to the sends they name, by `ChannelDeliveryStore.receive`'s rules. */
+function applyReceipts(source: string): string {
+  return `UPDATE deliveries d
+             SET status = r.status, last_error = r.error, next_attempt_at = NULL, updated_at = now(),
+                 delivered_at = CASE WHEN r.status = 'delivered' THEN COALESCE(r.delivered_at, now()) ELSE d.delivered_at END
+            FROM ${source} AS r
+           WHERE d.receipt_key = r.receipt_key
+             AND CASE WHEN r.status = 'delivered' THEN d.status NOT IN ('delivered', 'read', 'clicked')
+                      ELSE d.status = 'sent' AND d.next_attempt_at IS NULL END
+          ${RETURNING_OUTCOME}, r.receipt_key`;
+}
+
+/** The receipts that came before the record of their sends (`keys`), applied now and forgotten. */
+async function applyWaitingReceipts(tx: EntityManager, keys: string[]): Promise<RecordedRow[]> {
+  const rows = await queryRows<ReceiptRow>(tx, applyReceipts(`(SELECT * FROM waiting_receipts WHERE receipt_key = ANY($1::varchar[]))`), [keys]);
+  if (rows.length > 0) await tx.query(`DELETE FROM waiting_receipts WHERE receipt_key = ANY($1::varchar[])`, [keys]);
+  return rows;
 }
 
 async function deactivate(tx: EntityManager, deactivations: DeviceDeactivation[]): Promise<void> {

@@ -152,6 +152,9 @@ describe('Twilio SMS provider', () => {
     expect(twilio.receiptSigned?.(request(sign(statusCallbackUrl), { ...body, MessageStatus: 'undelivered' }))).toBe(false);
     expect(twilio.receiptSigned?.(request(undefined))).toBe(false);
     expect(twilio.receiptSigned?.(request(sign(statusCallbackUrl), { ...body, To: { nested: PHONE } }))).toBe(false);
+    // Signed for the URL with its scheme's port written out, as Twilio signs some requests.
+    expect(twilio.receiptSigned?.(request(sign('https://notify.example:443/receipts/twilio?region=eu')))).toBe(true);
+    expect(twilio.receiptSigned?.(request(sign('https://notify.example:8443/receipts/twilio?region=eu')))).toBe(false);
     const withoutCallback = createSmsProvider({ driver: 'twilio', accountSid: 'AC1', authToken: 'auth-token', from: FROM });
     expect(withoutCallback.receiptSigned?.(request(sign(statusCallbackUrl)))).toBe(false);
   });

@@ -73,7 +73,9 @@ export class TwilioProvider implements SmsChannelProvider {
     const url = this.settings.statusCallbackUrl;
     const signature = headers['x-twilio-signature'];
     if (url === undefined || typeof signature !== 'string' || !isForm(body)) return false;
-    return twilioSignatureMatches(signature, this.settings.authToken, url, body);
+    // Twilio signs some requests for the URL with its scheme's port and some without (as its own
+    // libraries note), so both forms are tried.
+    return [url, ...otherPortForm(url)].some((form) => twilioSignatureMatches(signature, this.settings.authToken, form, body));
   }
 
   close(): Promise<void> {
@@ -96,4 +98,15 @@ function resourceOf(answer: HttpAnswer): { sid?: unknown; date_created?: unknown
 function isForm(body: unknown): body is Record<string, string | string[]> {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return false;
   return Object.values(body).every((value) => typeof value === 'string' || (Array.isArray(value) && value.every((each) => typeof each === 'string')));
+}
+
+/** The URL with its scheme's default port written out when it has none, or without the port it names when that is the default. */
+function otherPortForm(url: string): string[] {
+  const parsed = URL.parse(url);
+  if (parsed === null) return [];
+  const port = parsed.protocol === 'https:' ? '443' : '80';
+  const authority = `${parsed.username === '' ? '' : `${parsed.username}${parsed.password === '' ? '' : `:${parsed.password}`}@`}${parsed.hostname}`;
+  const rest = url.slice(url.indexOf('/', url.indexOf('//') + 2) === -1 ? url.length : url.indexOf('/', url.indexOf('//') + 2));
+  if (parsed.port === '') return [`${parsed.protocol}//${authority}:${port}${rest}`];
+  return [`${parsed.protocol}//${authority}${rest}`];
 }
