@@ -472,6 +472,16 @@ describe('channel worker', () => {
       expect(rows.find((r) => r.id === phone!.id)).toMatchObject({ endpoint: `hms:${userId}/phone`, status: 'sent' });
       const [{ delivered_at }] = (await db.query<{ delivered_at: Date }>('SELECT delivered_at FROM deliveries WHERE id = $1', [tablet!.id])).rows;
       expect(delivered_at.getTime()).toBe(receipt.statuses[0]!.timestamp);
+
+      // Push Kit's state 2: the app is not installed on the phone any more.
+      const uninstalled = { statuses: [{ requestId: batch.requestId, token: tokens[1], status: 2, timestamp: Date.now() }] };
+      expect((await postJson(receiptUrl('hms', `?token=${RECEIPTS_TOKEN}`), uninstalled)).status).toBe(200);
+      expect((await deliveriesOf(requestId)).find((r) => r.id === phone!.id)).toMatchObject({ status: 'dead', last_error: 'endpoint_gone' });
+      const devices = await db.query<{ device_id: string; active: boolean }>('SELECT device_id, active FROM devices WHERE user_id = $1 ORDER BY device_id', [userId]);
+      expect(devices.rows).toEqual([
+        { device_id: 'phone', active: false },
+        { device_id: 'tablet', active: true },
+      ]);
     });
 
     it('takes no receipts from a vendor it has none from: APNs, or an SMS vendor other than the configured one', async () => {

@@ -45,6 +45,22 @@ describe('receipt outcomes', () => {
     expect(receiptOutcomeOf('aliyun', 'sms', { providerMessageId: 'B1', status: 'delivered', endpoint: '13800000000' }, receivedAt)?.receiptKey).toBe(receiptKey('aliyun', 'B1'));
   });
 
+  it('makes a Push Kit receipt of an uninstalled app dead and its token deactivated, one of notifications turned off dead, and a replaced one a retry', () => {
+    const seen = new Date('2026-12-06T11:59:00.000Z');
+    const receipt = (error: string) => receiptOutcomeOf('hms', 'push', { providerMessageId: 'R1', status: 'failed', endpoint: 'token-a', error, at: seen }, receivedAt);
+    expect(receipt('2')).toEqual({
+      receiptKey: receiptKey('hms', 'R1', 'token-a'),
+      status: 'dead',
+      error: 'endpoint_gone',
+      deliveredAt: null,
+      deactivation: { provider: 'hms', token: 'token-a', reason: 'hms: receipt 2', seenAt: seen },
+    });
+    expect(receipt('5')?.deactivation).toMatchObject({ token: 'token-a' });
+    expect(receipt('6')).toEqual({ receiptKey: receiptKey('hms', 'R1', 'token-a'), status: 'dead', error: 'endpoint_gone', deliveredAt: null });
+    expect(receipt('15')).toMatchObject({ status: 'failed', error: 'undelivered' });
+    expect(receipt('15')?.deactivation).toBeUndefined();
+  });
+
   it("keeps the vendors' keys apart", () => {
     expect(receiptKey('hms', 'R1')).not.toBe(receiptKey('xiaomi', 'R1'));
     expect(receiptKey('hms', 'R1', 'a')).not.toBe(receiptKey('hms', 'R1a'));

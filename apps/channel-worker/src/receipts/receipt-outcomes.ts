@@ -17,7 +17,21 @@ const PERMANENT: Readonly<Record<string, Readonly<Record<string, ProviderErrorCo
     '30006': ProviderErrorCode.InvalidEndpoint,
     '30007': ProviderErrorCode.Rejected,
   },
+  // Push Kit's receipt states: 2 the app is not installed, 5 the token is not on the device,
+  // 6 the user turned the app's notifications off, 10 the device has not been online for 30
+  // days, 201 the app is barred from messages until it is opened again. (15, an offline message
+  // replaced by a newer one, and 102, the device's daily limit, are worth a retry.)
+  hms: {
+    '2': ProviderErrorCode.EndpointGone,
+    '5': ProviderErrorCode.EndpointGone,
+    '6': ProviderErrorCode.EndpointGone,
+    '10': ProviderErrorCode.EndpointGone,
+    '201': ProviderErrorCode.EndpointGone,
+  },
 };
+
+/** Vendor codes that say the token itself will never work again: its device is deactivated, as for a dead token at the send. */
+const TOKEN_GONE: Readonly<Record<string, ReadonlySet<string>>> = { hms: new Set(['2', '5']) };
 
 /**
  * What one receipt status does to the send it names. A push is named with its token (the key its
@@ -28,9 +42,11 @@ export function receiptOutcomeOf(provider: string, channel: string, status: Rece
   const key = receiptKey(provider, status.providerMessageId, channel === 'push' ? status.endpoint : undefined);
   if (status.status === 'delivered') return { receiptKey: key, status: 'delivered', error: null, deliveredAt: validTime(status.at, receivedAt) };
   const permanent = status.error === undefined ? undefined : PERMANENT[provider]?.[status.error];
-  return permanent === undefined
-    ? { receiptKey: key, status: 'failed', error: ProviderErrorCode.Undelivered, deliveredAt: null }
-    : { receiptKey: key, status: 'dead', error: permanent, deliveredAt: null };
+  if (permanent === undefined) return { receiptKey: key, status: 'failed', error: ProviderErrorCode.Undelivered, deliveredAt: null };
+  const dead: ReceiptOutcome = { receiptKey: key, status: 'dead', error: permanent, deliveredAt: null };
+  if (channel !== 'push' || !TOKEN_GONE[provider]?.has(status.error!)) return dead;
+  // A registration made after the vendor saw the app gone (a reinstall) is left active.
+  return { ...dead, deactivation: { provider, token: status.endpoint!, reason: `${provider}: receipt ${status.error}`, seenAt: validTime(status.at, receivedAt) } };
 }
 
 /** The vendor's time of delivery, unless it is missing or later than the receipt itself (a vendor's clock ahead of ours). */

@@ -238,6 +238,32 @@ describe('ChannelDeliveryStore.receive', () => {
     ]);
   });
 
+  it('deactivates the device of a token a receipt calls gone, unless it was registered again after the vendor saw that', async () => {
+    const [gone, reinstalled] = (await seed(2)) as [string, string];
+    await sendAccepted(gone, 'k:gone');
+    await sendAccepted(reinstalled, 'k:reinstalled');
+    const seenAt = new Date(Date.now() - 60_000);
+    await query(`INSERT INTO devices (user_id, device_id, provider, token, updated_at) VALUES ('u-gone', 'p', 'hms', 'tok-gone', $1)`, [new Date(seenAt.getTime() - 1_000)]);
+    await query(`INSERT INTO devices (user_id, device_id, provider, token, updated_at) VALUES ('u-back', 'p', 'hms', 'tok-back', now())`);
+    await query(`INSERT INTO devices (user_id, device_id, provider, token, updated_at) VALUES ('u-stranger', 'p', 'hms', 'tok-stranger', $1)`, [new Date(seenAt.getTime() - 1_000)]);
+    const uninstalled = (receiptKey: string, token: string) => ({
+      receiptKey,
+      status: 'dead' as const,
+      error: 'endpoint_gone',
+      deliveredAt: null,
+      deactivation: { provider: 'hms', token, reason: 'hms: receipt 2', seenAt },
+    });
+
+    await store().receive([uninstalled('k:gone', 'tok-gone'), uninstalled('k:reinstalled', 'tok-back'), uninstalled('k:none', 'tok-stranger')]);
+
+    // A receipt that names no send of ours deactivates nothing.
+    expect(await query(`SELECT user_id, active, deactivated_reason FROM devices WHERE user_id IN ('u-gone', 'u-back', 'u-stranger') ORDER BY user_id`)).toEqual([
+      { user_id: 'u-back', active: true, deactivated_reason: null },
+      { user_id: 'u-gone', active: false, deactivated_reason: 'hms: receipt 2' },
+      { user_id: 'u-stranger', active: true, deactivated_reason: null },
+    ]);
+  });
+
   it('stores no key for a send without one, and keeps the last accepted key through a send that stored none', async () => {
     const [id] = (await seed(1)) as [string];
     await sendAccepted(id);

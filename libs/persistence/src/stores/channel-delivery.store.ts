@@ -41,6 +41,11 @@ export interface ReceiptOutcome {
   error: string | null;
   /** When the vendor says it was delivered; the receipt's arrival when it does not say. */
   deliveredAt: Date | null;
+  /**
+   * For a push whose token the vendor says will never work again: its device, deactivated when the
+   * receipt names a send of ours, unless it was registered again after `seenAt`.
+   */
+  deactivation?: { provider: string; token: string; reason: string; seenAt: Date };
 }
 
 /** A device whose token the provider called dead; only this token is deactivated, not one registered since. */
@@ -156,6 +161,7 @@ export class ChannelDeliveryStore {
             [param],
           )
         : [];
+      await deactivateGoneTokens(tx, receipts.flatMap((r) => (r.deactivation && matched.has(r.receiptKey) ? [r.deactivation] : [])));
       const raced = await queryRows<ReceiptRow>(tx, applyReceipts('waiting_receipts'), []);
       await tx.query(
         `DELETE FROM waiting_receipts w
@@ -193,6 +199,18 @@ function applyReceipts(source: string): string {
              AND CASE WHEN r.status = 'delivered' THEN d.status NOT IN ('delivered', 'read', 'clicked')
                       ELSE d.status = 'sent' AND d.next_attempt_at IS NULL END
           ${RETURNING_OUTCOME}, r.receipt_key`;
+}
+
+/** Deactivates the devices of tokens a receipt called gone (`ReceiptOutcome.deactivation`). */
+async function deactivateGoneTokens(tx: EntityManager, gone: NonNullable<ReceiptOutcome['deactivation']>[]): Promise<void> {
+  if (gone.length === 0) return;
+  await tx.query(
+    `UPDATE devices v
+        SET active = false, deactivated_reason = x.reason, updated_at = now()
+       FROM unnest($1::varchar[], $2::varchar[], $3::text[], $4::timestamptz[]) AS x(provider, token, reason, seen_at)
+      WHERE v.provider = x.provider AND md5(v.token) = md5(x.token) AND v.token = x.token AND v.active AND v.updated_at < x.seen_at`,
+    [gone.map((g) => g.provider), gone.map((g) => g.token), gone.map((g) => g.reason), gone.map((g) => g.seenAt)],
+  );
 }
 
 /** The receipts that came before the record of their sends (`keys`), applied now and forgotten. */
