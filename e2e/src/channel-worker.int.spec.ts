@@ -9,7 +9,20 @@ import { ClickLinks, DeliveryJobSchema, OutcomeEventSchema, Topics, type Deliver
 import { startMessageCenter } from '@notify/message-center';
 import { createLogger, listeningPort } from '@notify/observability';
 import { newId } from '@notify/persistence';
-import { eventually, startFakeApns, startFakeHms, startFakeSmtp, startFakeTwilio, type FakeApns, type FakeHms, type FakeSmtp, type FakeTwilio, type TwilioStatus } from '@notify/testing';
+import {
+  eventually,
+  startFakeApns,
+  startFakeHms,
+  startFakeSmtp,
+  startFakeTwilio,
+  startFakeXiaomi,
+  type FakeApns,
+  type FakeHms,
+  type FakeSmtp,
+  type FakeTwilio,
+  type FakeXiaomi,
+  type TwilioStatus,
+} from '@notify/testing';
 import { readAllRecords } from './dead-letters';
 import { channelWorkerGroups, messageCenterGroups, startGroupsAtTheEnd, testKafka } from './kafka-admin';
 
@@ -47,6 +60,7 @@ describe('channel worker', () => {
   let hms: FakeHms;
   let twilio: FakeTwilio;
   let smtp: FakeSmtp;
+  let xiaomi: FakeXiaomi;
   let workerPort = 0;
   const apps: INestApplication[] = [];
 
@@ -125,8 +139,8 @@ describe('channel worker', () => {
   };
 
   beforeAll(async () => {
-    [apns, hms, twilio, smtp] = await Promise.all([startFakeApns(), startFakeHms(), startFakeTwilio(), startFakeSmtp()]);
-    personalData.push(apns.signingKey.split('\n')[1]!, hms.appSecret, twilio.authToken, smtp.password, RECEIPTS_TOKEN);
+    [apns, hms, twilio, smtp, xiaomi] = await Promise.all([startFakeApns(), startFakeHms(), startFakeTwilio(), startFakeSmtp(), startFakeXiaomi()]);
+    personalData.push(apns.signingKey.split('\n')[1]!, hms.appSecret, twilio.authToken, smtp.password, RECEIPTS_TOKEN, xiaomi.appSecret);
     await db.connect();
     producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();
@@ -151,6 +165,12 @@ describe('channel worker', () => {
       PUSH_HMS_TOKEN_URL: hms.tokenUrl,
       PUSH_HMS_APP_ID: hms.appId,
       PUSH_HMS_APP_SECRET: hms.appSecret,
+      PUSH_XIAOMI_DRIVER: 'xiaomi',
+      PUSH_XIAOMI_BASE_URL: xiaomi.url,
+      PUSH_XIAOMI_PACKAGE_NAME: xiaomi.packageName,
+      PUSH_XIAOMI_CHANNEL_ID: '101',
+      PUSH_XIAOMI_APP_SECRET: xiaomi.appSecret,
+      PUSH_XIAOMI_RECEIPT_URL: `https://notify.example/receipts/xiaomi?token=${RECEIPTS_TOKEN}`,
       SMS_DRIVER: 'twilio',
       SMS_TWILIO_BASE_URL: twilio.url,
       SMS_TWILIO_ACCOUNT_SID: twilio.accountSid,
@@ -191,7 +211,7 @@ describe('channel worker', () => {
     for (const app of apps.reverse()) await app.close();
     await producer.disconnect();
     await db.end();
-    await Promise.all([apns.close(), hms.close(), twilio.close(), smtp.close()]);
+    await Promise.all([apns.close(), hms.close(), twilio.close(), smtp.close(), xiaomi.close()]);
   });
 
   afterEach(() => {
@@ -481,6 +501,35 @@ describe('channel worker', () => {
       expect(devices.rows).toEqual([
         { device_id: 'phone', active: false },
         { device_id: 'tablet', active: true },
+      ]);
+    });
+
+    it("makes a Mi Push delivery delivered, and another's invalid target dead with its device deactivated, from the receipts of the callback each push names", async () => {
+      const userId = `xiaomi-receipt-${run}`;
+      const regids = [`mi-receipt-a-${randomBytes(8).toString('hex')}`, `mi-receipt-b-${randomBytes(8).toString('hex')}`];
+      personalData.push(...regids);
+      await registerDevice(userId, 'a', 'xiaomi', regids[0]!);
+      await registerDevice(userId, 'b', 'xiaomi', regids[1]!);
+      const requestId = await requestPush(userId);
+      const [a, b] = await settled(requestId, 2);
+      const sent = xiaomi.messages.find((m) => m.regids.includes(regids[0]!))!;
+      expect(sent.form.get('extra.callback')).toBe(`https://notify.example/receipts/xiaomi?token=${RECEIPTS_TOKEN}`);
+
+      // Mi Push posts a form whose `data` is JSON keyed by message id: type 1 delivered, 16 not a valid target.
+      const data = JSON.stringify({ [sent.id]: { type: 1, targets: regids[0] }, [`${sent.id}x`]: { type: 16, targets: regids[1] } });
+      const wrongMessage = await fetch(receiptUrl('xiaomi', `?token=${RECEIPTS_TOKEN}`), { method: 'POST', body: new URLSearchParams({ data }) });
+      expect(wrongMessage.status).toBe(200);
+      expect((await deliveriesOf(requestId)).map((r) => r.status)).toEqual(['delivered', 'sent']);
+      const invalid = JSON.stringify({ [sent.id]: { type: 16, targets: regids[1] } });
+      expect((await fetch(receiptUrl('xiaomi', `?token=${RECEIPTS_TOKEN}`), { method: 'POST', body: new URLSearchParams({ data: invalid }) })).status).toBe(200);
+
+      const rows = await deliveriesOf(requestId);
+      expect(rows.find((r) => r.id === a!.id)).toMatchObject({ endpoint: `xiaomi:${userId}/a`, status: 'delivered' });
+      expect(rows.find((r) => r.id === b!.id)).toMatchObject({ endpoint: `xiaomi:${userId}/b`, status: 'dead', last_error: 'invalid_endpoint' });
+      const devices = await db.query<{ device_id: string; active: boolean }>('SELECT device_id, active FROM devices WHERE user_id = $1 ORDER BY device_id', [userId]);
+      expect(devices.rows).toEqual([
+        { device_id: 'a', active: true },
+        { device_id: 'b', active: false },
       ]);
     });
 

@@ -15,8 +15,8 @@ import { emailDriverConfig, pushChannelConfig, smsDriverConfig } from './driver-
 type AnyProvider = PushChannelProvider | SmsChannelProvider | EmailChannelProvider;
 
 /**
- * Vendors whose receipts go to the URL set in their console. Mi Push posts receipts only to a
- * callback named in each message, which the sends do not name (yet), so none come from it.
+ * Vendors whose receipts go to the URL set in their console. Mi Push posts receipts only to the
+ * callback each push names (`PUSH_XIAOMI_RECEIPT_URL`), Twilio to the one each SMS names.
  */
 const RECEIPTS_FROM_CONSOLE = new Set(['aliyun', 'hms']);
 
@@ -40,7 +40,8 @@ export class ChannelProviders implements OnApplicationShutdown {
     for (const provider of this.all()) {
       // Twilio posts receipts only to the status callback URL each message names, and signs them;
       // Aliyun and Huawei post to the URL set in their consoles, taken with the installation's token only.
-      const taken = provider.id === 'twilio' ? config.twilioStatusCallbackUrl !== undefined : RECEIPTS_FROM_CONSOLE.has(provider.id) && config.receiptsToken !== undefined;
+      const asked = provider.id === 'xiaomi' ? config.xiaomiReceiptUrl !== undefined : RECEIPTS_FROM_CONSOLE.has(provider.id);
+      const taken = provider.id === 'twilio' ? config.twilioStatusCallbackUrl !== undefined : asked && config.receiptsToken !== undefined;
       if (provider.parseReceipt !== undefined && taken) this.receiptSenders.set(provider.id, provider);
     }
   }

@@ -49,6 +49,21 @@ describe('channel worker drivers from the environment', () => {
     expect(problems.join('\n')).not.toMatch(/hms-secret-value|top-secret/);
   });
 
+  it('asks Mi Push for receipts only at a URL with the receipts token, within the 128 bytes Mi Push takes', () => {
+    const xiaomi = { PUSH_XIAOMI_DRIVER: 'xiaomi', PUSH_XIAOMI_PACKAGE_NAME: 'com.example.app', PUSH_XIAOMI_APP_SECRET: 'mi-secret' };
+    const token = 'receipts-token-0123456789';
+    const url = `https://notify.example/receipts/xiaomi?token=${token}`;
+    expect(problemsOf({ ...xiaomi, PUSH_XIAOMI_RECEIPT_URL: url })).toEqual([expect.stringContaining('needs CHANNEL_WORKER_RECEIPTS_TOKEN')]);
+    expect(problemsOf({ ...xiaomi, PUSH_XIAOMI_RECEIPT_URL: url, CHANNEL_WORKER_RECEIPTS_TOKEN: 'another-token-0123456789' })).toEqual([
+      expect.stringContaining('must carry ?token='),
+    ]);
+    const long = `https://notify.example/${'r'.repeat(100)}/receipts/xiaomi?token=${token}`;
+    expect(pushChannelConfig(loadChannelWorkerConfig({ ...xiaomi, PUSH_XIAOMI_RECEIPT_URL: long, CHANNEL_WORKER_RECEIPTS_TOKEN: token })).xiaomi).toMatchObject({ receiptUrl: long });
+    expect(() => createPushProviders(pushChannelConfig(loadChannelWorkerConfig({ ...xiaomi, PUSH_XIAOMI_RECEIPT_URL: long, CHANNEL_WORKER_RECEIPTS_TOKEN: token })))).toThrow(/128 bytes/);
+    const config = loadChannelWorkerConfig({ ...xiaomi, PUSH_XIAOMI_RECEIPT_URL: url, CHANNEL_WORKER_RECEIPTS_TOKEN: token });
+    expect(createPushProviders(pushChannelConfig(config)).xiaomi.id).toBe('xiaomi');
+  });
+
   it('checks only the drivers of the channels this process runs', () => {
     expect(problemsOf({ CHANNEL_WORKER_CHANNELS: 'email', SMS_DRIVER: 'twilio' })).toEqual([]);
     expect(problemsOf({ CHANNEL_WORKER_CHANNELS: 'push,fax' })).toEqual([expect.stringContaining('CHANNEL_WORKER_CHANNELS')]);

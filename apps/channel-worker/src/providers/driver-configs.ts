@@ -53,6 +53,7 @@ export function pushChannelConfig(c: ChannelWorkerConfig): PushChannelConfig {
             baseUrl: c.xiaomiBaseUrl,
             packageName: c.xiaomiPackageName ?? '',
             channelId: c.xiaomiChannelId,
+            receiptUrl: c.xiaomiReceiptUrl,
             appSecret: c.xiaomiAppSecret,
             appSecretFile: c.xiaomiAppSecretFile,
             limits: c.xiaomiLimits,

@@ -3,7 +3,7 @@ import type { SendAttempt } from '../senders/send-attempt';
 
 /**
  * What a vendor's delivery receipts name a send by (architecture D24): its adapter, the vendor's id
- * for the message and, for a push, the device's token, since Huawei (and Mi Push) take a token list
+ * for the message and, for a push, the device's token, since Huawei and Mi Push take a token list
  * under one id and name the token in each receipt. Kept as one digest: no token is stored a second
  * time, and every key has the same short length whatever the vendor's ids.
  */

@@ -59,6 +59,13 @@ describe('receipt outcomes', () => {
     expect(receipt('6')).toEqual({ receiptKey: receiptKey('hms', 'R1', 'token-a'), status: 'dead', error: 'endpoint_gone', deliveredAt: null });
     expect(receipt('15')).toMatchObject({ status: 'failed', error: 'undelivered' });
     expect(receipt('15')?.deactivation).toBeUndefined();
+    expect(receiptOutcomeOf('xiaomi', 'push', { providerMessageId: 'M1', status: 'failed', endpoint: 'regid', error: 'invalid_target' }, receivedAt)).toEqual({
+      receiptKey: receiptKey('xiaomi', 'M1', 'regid'),
+      status: 'dead',
+      error: 'invalid_endpoint',
+      deliveredAt: null,
+      deactivation: { provider: 'xiaomi', token: 'regid', reason: 'xiaomi: receipt invalid_target', seenAt: receivedAt },
+    });
   });
 
   it("keeps the vendors' keys apart", () => {

@@ -28,10 +28,12 @@ const PERMANENT: Readonly<Record<string, Readonly<Record<string, ProviderErrorCo
     '10': ProviderErrorCode.EndpointGone,
     '201': ProviderErrorCode.EndpointGone,
   },
+  // Mi Push callback type 16: the regId is not a valid target.
+  xiaomi: { invalid_target: ProviderErrorCode.InvalidEndpoint },
 };
 
 /** Vendor codes that say the token itself will never work again: its device is deactivated, as for a dead token at the send. */
-const TOKEN_GONE: Readonly<Record<string, ReadonlySet<string>>> = { hms: new Set(['2', '5']) };
+const TOKEN_GONE: Readonly<Record<string, ReadonlySet<string>>> = { hms: new Set(['2', '5']), xiaomi: new Set(['invalid_target']) };
 
 /**
  * What one receipt status does to the send it names. A push is named with its token (the key its

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ProviderLimitsSchema } from './limits-config';
+import { XIAOMI_MAX_CALLBACK_BYTES } from '../providers/xiaomi/xiaomi-form';
 
 const MINUTE = 60_000;
 
@@ -42,6 +43,10 @@ export const XiaomiDriverSchema = z.object({
   baseUrl: z.url().default('https://api.xmpush.xiaomi.com'),
   packageName: z.string().min(1),
   channelId: z.string().min(1).optional(),
+  receiptUrl: z
+    .url()
+    .refine((url) => Buffer.byteLength(url) <= XIAOMI_MAX_CALLBACK_BYTES, `at most ${XIAOMI_MAX_CALLBACK_BYTES} bytes (Mi Push's limit)`)
+    .optional(),
   appSecret: z.string().min(1).optional(),
   appSecretFile: z.string().min(1).optional(),
   limits: ProviderLimitsSchema,

@@ -98,7 +98,7 @@ const workerSettings = {
   receiptsToken: setting(
     'CHANNEL_WORKER_RECEIPTS_TOKEN',
     z.string().min(16, 'at least 16 characters').optional(),
-    'Secret that Aliyun and Huawei receipt URLs carry (/receipts/<provider>?token=…); without it their receipts are not taken',
+    'Secret that Aliyun, Huawei and Mi Push receipt URLs carry (/receipts/<provider>?token=…); without it their receipts are not taken',
     { sensitive: true },
   ),
 };
@@ -132,6 +132,11 @@ const pushSettings = {
     'PUSH_XIAOMI_CHANNEL_ID',
     text(),
     "Mi Push channel id for the pushes (the app's private-message channel); without one Mi Push shows one notification per device a day",
+  ),
+  xiaomiReceiptUrl: setting(
+    'PUSH_XIAOMI_RECEIPT_URL',
+    url(),
+    "Public URL of the channel worker's /receipts/xiaomi?token=<CHANNEL_WORKER_RECEIPTS_TOKEN>, named in each push for Mi Push's receipts (at most 128 bytes); unset: none asked",
   ),
   xiaomiAppSecret: setting('PUSH_XIAOMI_APP_SECRET', text(), 'Mi Push app secret', { sensitive: true }),
   xiaomiAppSecretFile: setting('PUSH_XIAOMI_APP_SECRET_FILE', text(), 'File holding the Mi Push app secret'),
@@ -310,6 +315,25 @@ const unusedVendors: Check = (c, env) => [
   ...unusedVendor(c, env, 'email', ['EMAIL_DRIVER', c.emailDriver], { smtp: 'SMTP_' }),
 ];
 
+/**
+ * Mi Push posts receipts to the URL each push names, which the receipts endpoint takes only with
+ * the installation's token: a URL without it would have every receipt refused, unseen.
+ */
+const xiaomiReceiptsComplete: Check = (c) => {
+  if (c.xiaomiReceiptUrl === undefined) return [];
+  if (c.receiptsToken === undefined) return ['PUSH_XIAOMI_RECEIPT_URL needs CHANNEL_WORKER_RECEIPTS_TOKEN, which the receipts endpoint checks'];
+  const token = URL.parse(c.xiaomiReceiptUrl)?.searchParams.get('token');
+  return token === c.receiptsToken ? [] : ["PUSH_XIAOMI_RECEIPT_URL must carry ?token= with CHANNEL_WORKER_RECEIPTS_TOKEN's value"];
+};
+
 export function loadChannelWorkerConfig(env: NodeJS.ProcessEnv = process.env): ChannelWorkerConfig {
-  return loadConfig('channel-worker', channelWorkerSettings, env, [saslComplete, clickComplete, pushDriversComplete, smsDriverComplete, emailDriverComplete, unusedVendors]);
+  return loadConfig('channel-worker', channelWorkerSettings, env, [
+    saslComplete,
+    clickComplete,
+    pushDriversComplete,
+    smsDriverComplete,
+    emailDriverComplete,
+    xiaomiReceiptsComplete,
+    unusedVendors,
+  ]);
 }

@@ -4,6 +4,8 @@ import { ScriptedReplies, requestForm, startFakeHttpServer, type FakeReply, type
 export interface XiaomiMessage {
   regids: string[];
   form: URLSearchParams;
+  /** The message id Mi Push answered with, which its receipts name. */
+  id: string;
 }
 
 export interface XiaomiFailure {
@@ -42,7 +44,8 @@ export async function startFakeXiaomi(options: { latencyMs?: number; record?: bo
     if (failure !== undefined) return error(failure.code, failure.reason, failure.status);
     const bad = regids.filter((regid) => unregistered.has(regid));
     if (bad.length === regids.length) return error(20301, 'No valid targets');
-    if (options.record !== false) fake.messages.push({ regids: regids.filter((regid) => !unregistered.has(regid)), form });
+    const id = `scm${randomBytes(10).toString('hex')}`;
+    if (options.record !== false) fake.messages.push({ regids: regids.filter((regid) => !unregistered.has(regid)), form, id });
     return {
       status: 200,
       body: {
@@ -51,7 +54,7 @@ export async function startFakeXiaomi(options: { latencyMs?: number; record?: bo
         trace_id: traceId(),
         description: '成功',
         info: `Received push messages for ${regids.length - bad.length} REGID`,
-        data: { id: `scm${randomBytes(10).toString('hex')}`, ...(bad.length === 0 ? {} : { bad_regids: bad.join(',') }) },
+        data: { id, ...(bad.length === 0 ? {} : { bad_regids: bad.join(',') }) },
       },
     };
   };

@@ -13,11 +13,17 @@ export const XIAOMI_MAX_TTL_MS = 14 * 86_400_000;
 export const XIAOMI_TITLE_CHARS = 49;
 export const XIAOMI_DESCRIPTION_CHARS = 127;
 
+/** The receipts asked for (`extra.callback.type`, a sum of kinds): 1 delivered, 16 not a valid target. Clicks (2) are not delivery. */
+export const XIAOMI_RECEIPT_TYPES = 1 + 16;
+
+/** Mi Push takes a callback URL of at most this many bytes. */
+export const XIAOMI_MAX_CALLBACK_BYTES = 128;
+
 /** `text`, or `other` when `text` is only white space. */
 const unlessBlank = (text: string, other: string): string => (text.trim() === '' ? other : text);
 
 /** The form fields of `/v3/message/regid` for a comma-separated list of regids. */
-export function xiaomiForm(regids: string[], content: PushContent, app: { packageName: string; channelId?: string }, now: number): URLSearchParams {
+export function xiaomiForm(regids: string[], content: PushContent, app: { packageName: string; channelId?: string; receiptUrl?: string }, now: number): URLSearchParams {
   const form = new URLSearchParams({
     registration_id: regids.join(','),
     restricted_package_name: app.packageName,
@@ -29,6 +35,10 @@ export function xiaomiForm(regids: string[], content: PushContent, app: { packag
     notify_type: '-1',
   });
   if (app.channelId !== undefined) form.set('extra.channel_id', app.channelId);
+  if (app.receiptUrl !== undefined) {
+    form.set('extra.callback', app.receiptUrl);
+    form.set('extra.callback.type', String(XIAOMI_RECEIPT_TYPES));
+  }
   if (content.expiresAt !== undefined) form.set('time_to_live', String(Math.min(XIAOMI_MAX_TTL_MS, Math.max(0, content.expiresAt.getTime() - now))));
   if (content.collapseKey !== undefined) form.set('notify_id', String(notifyId(content.collapseKey)));
   return form;

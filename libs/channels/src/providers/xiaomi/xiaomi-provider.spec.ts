@@ -59,6 +59,18 @@ describe('Xiaomi push provider', () => {
     expect(fake.messages[1]?.form.get('extra.channel_id')).toBe('101');
   });
 
+  it('names the receipt URL in each push when one is configured (Mi Push posts receipts nowhere else), asking for deliveries and invalid targets', async () => {
+    await start();
+    await provider.sendMany({ tokens: regids, content });
+    expect(fake.messages[0]?.form.has('extra.callback')).toBe(false);
+    const receiptUrl = 'https://notify.example/receipts/xiaomi?token=receipts-token-0123456789';
+    const asking = createPushProvider({ driver: 'xiaomi', baseUrl: fake.url, packageName: fake.packageName, channelId: '101', appSecret: fake.appSecret, receiptUrl });
+    await asking.sendMany({ tokens: regids, content });
+    await asking.close();
+    expect(fake.messages[1]?.form.get('extra.callback')).toBe(receiptUrl);
+    expect(fake.messages[1]?.form.get('extra.callback.type')).toBe('17');
+  });
+
   it('cuts the title under the 50 characters and the description under the 128 Mi Push takes, and fills a blank one from the other', async () => {
     // Mi Push refuses longer, empty or blank texts, and the whole call with them ("长度小于50",
     // "长度小于128", "不允许全是空白字符"); the other vendors take 100 and 400.

@@ -12,4 +12,10 @@ export interface XiaomiSettings {
    * complaint and shows none of them.
    */
   channelId?: string;
+  /**
+   * Where Mi Push posts the pushes' receipts (`extra.callback`, at most 128 bytes): the channel
+   * worker's `/receipts/xiaomi` with the installation's receipts token. Mi Push posts receipts only
+   * to a callback named in the message; without one it posts none.
+   */
+  receiptUrl?: string;
 }
