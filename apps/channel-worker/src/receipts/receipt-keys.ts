@@ -18,6 +18,7 @@ export function receiptKey(provider: string, providerMessageId: string, token?: 
  * for the others, so their sends never enter the receipts index.
  */
 export function receiptKeyOfSend({ result, device }: SendAttempt, sendsReceipts: (provider: string) => boolean): string | undefined {
-  if (result.kind !== 'accepted' || !sendsReceipts(result.provider)) return undefined;
+  // An answer without the vendor's id: every such send to the device would share one key.
+  if (result.kind !== 'accepted' || result.receipt.providerMessageId === '' || !sendsReceipts(result.provider)) return undefined;
   return receiptKey(result.provider, result.receipt.providerMessageId, device?.token);
 }

@@ -80,10 +80,13 @@ export class ReceiptsController {
   private count(provider: string, statuses: number, outcomes: ReceiptOutcome[], taken: ReceiptsTaken): void {
     const results = new Map<string, number>();
     const add = (result: string, n = 1) => results.set(result, (results.get(result) ?? 0) + n);
-    for (const outcome of outcomes) {
-      if (taken.matched.has(outcome.receiptKey)) add(outcome.status);
-      else if (taken.waiting.has(outcome.receiptKey)) add('waiting');
-      else add('unmatched');
+    // Of several statuses for one send, the one that was applied or kept counts; the rest did nothing.
+    const counted = new Set<string>();
+    for (const { receiptKey } of outcomes) {
+      const applied = taken.applied.get(receiptKey);
+      const result = counted.has(receiptKey) ? 'unmatched' : (applied ?? (taken.waiting.has(receiptKey) ? 'waiting' : 'unmatched'));
+      counted.add(receiptKey);
+      add(result);
     }
     if (statuses > outcomes.length) add('unmatched', statuses - outcomes.length);
     for (const [result, n] of results) this.receipts.inc({ provider, result }, n);

@@ -15,16 +15,21 @@ export class ReceiptKeys1763600000025 implements MigrationInterface {
     await db.query(`CREATE INDEX ix_deliveries_receipt_key ON deliveries (receipt_key) WHERE receipt_key IS NOT NULL`);
     // Receipts that came before their send's outcome was recorded (a vendor answers within
     // seconds, a chunk of sends is recorded once its slowest answer is in): applied by that record,
-    // or by a later receipt's request, and forgotten after a day.
+    // forgotten after a day. A token the receipt called gone is kept as its md5, as push_tokens does.
     await db.query(`
       CREATE TABLE waiting_receipts (
         receipt_key varchar(300) NOT NULL,
         status varchar(16) NOT NULL,
         error text,
         delivered_at timestamptz,
+        gone_provider varchar(16),
+        gone_token_md5 varchar(32),
+        gone_reason text,
+        seen_at timestamptz,
         received_at timestamptz NOT NULL DEFAULT now(),
         CONSTRAINT pk_waiting_receipts PRIMARY KEY (receipt_key)
       )`);
+    await db.query(`CREATE INDEX ix_waiting_receipts_received_at ON waiting_receipts (received_at)`);
   }
 
   async down(db: QueryRunner): Promise<void> {

@@ -1,3 +1,4 @@
+import { eventually } from '@notify/testing';
 import { newId } from '../ids';
 import { migratedDatabase } from '../migrated-database.spec-helper';
 import { ChannelDeliveryStore } from './channel-delivery.store';
@@ -190,7 +191,7 @@ describe('ChannelDeliveryStore.receive', () => {
     expect(staged.flatMap((row) => row.events).filter((e) => e.deliveryId === id).map((e) => e.status)).toEqual(['sent', 'failed', 'delivered']);
 
     // Once delivered, nothing a receipt says moves it back.
-    expect(await store().receive([failed('twilio:k1'), { ...failed('twilio:k1'), status: 'dead' }])).toEqual({ events: [], matched: new Set(), waiting: new Set() });
+    expect(await store().receive([failed('twilio:k1'), { ...failed('twilio:k1'), status: 'dead' }])).toEqual({ events: [], applied: new Map(), waiting: new Set() });
     expect(await rowOf(id)).toMatchObject({ status: 'delivered' });
   });
 
@@ -209,7 +210,7 @@ describe('ChannelDeliveryStore.receive', () => {
     await store().record([{ deliveryId: refusedSince, status: 'failed', error: 'unavailable', nextAttemptAt: null, ...claim }]);
 
     // A replaced send's key is no delivery's any more: its receipt waits, and is forgotten after a day.
-    expect(await store().receive([failed('k:a1'), failed('k:b1'), failed('k:c1')])).toEqual({ events: [], matched: new Set(), waiting: new Set(['k:b1']) });
+    expect(await store().receive([failed('k:a1'), failed('k:b1'), failed('k:c1')])).toEqual({ events: [], applied: new Map(), waiting: new Set(['k:b1']) });
     expect(await rowOf(underWay)).toMatchObject({ status: 'sent' });
     expect(await rowOf(replaced)).toMatchObject({ status: 'sent', receipt_key: 'k:b2' });
 
@@ -220,22 +221,38 @@ describe('ChannelDeliveryStore.receive', () => {
     expect((await store().receive([failed('k:b2')])).events).toEqual([expect.objectContaining({ deliveryId: replaced, status: 'failed' })]);
   });
 
-  it('keeps a receipt that comes before its send is recorded for that record, and applies one that raced it at the next receipt', async () => {
-    const [early, raced] = (await seed(2)) as [string, string];
-    expect(await store().receive([failed('k:early')])).toEqual({ events: [], matched: new Set(), waiting: new Set(['k:early']) });
+  it('keeps a receipt that comes before its send is recorded for that record, and waits for a record of its key under way', async () => {
+    const [early, racing] = (await seed(2)) as [string, string];
+    expect(await store().receive([failed('k:early')])).toEqual({ events: [], applied: new Map(), waiting: new Set(['k:early']) });
     await sendAccepted(early, 'k:early');
     expect(await rowOf(early)).toMatchObject({ status: 'failed', last_error: 'undelivered' });
     const staged = await query<{ events: { deliveryId: string; status: string }[] }>(`SELECT events FROM event_outbox ORDER BY id`);
     expect(staged.flatMap((row) => row.events).filter((e) => e.deliveryId === early).map((e) => e.status)).toEqual(['sent', 'failed']);
+    expect(await query(`SELECT receipt_key FROM waiting_receipts WHERE receipt_key = 'k:early'`)).toEqual([]);
 
-    // Its receipt's transaction did not see the record, nor the record the receipt: both committed.
-    await sendAccepted(raced, 'k:raced');
-    await query(`INSERT INTO waiting_receipts (receipt_key, status, error, delivered_at) VALUES ('k:raced', 'delivered', NULL, now())`);
-    const { events } = await store().receive([delivered('k:unrelated')]);
-    expect(events).toEqual([expect.objectContaining({ deliveryId: raced, status: 'delivered' })]);
-    expect(await query(`SELECT receipt_key FROM waiting_receipts WHERE receipt_key IN ('k:early', 'k:raced', 'k:unrelated') ORDER BY receipt_key`)).toEqual([
-      { receipt_key: 'k:unrelated' },
-    ]);
+    // A record of the key under way, as `record` makes it: the key's lock first, then the write.
+    await sendAccepted(racing);
+    const recording = database.dataSource().createQueryRunner();
+    await recording.connect();
+    await recording.startTransaction();
+    await recording.query(`SELECT pg_advisory_xact_lock(${0x7263}, hashtext('k:racing'))`);
+    await recording.query(`UPDATE deliveries SET receipt_key = 'k:racing' WHERE id = $1`, [racing]);
+    const receiving = store().receive([delivered('k:racing')]);
+    // The pool's other connection is the receipt's: the lock table is read on the record's own.
+    const waiting = async () => ((await recording.query(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`)) as { n: number }[])[0]!.n;
+    await eventually(waiting, (n) => n > 0);
+    await recording.commitTransaction();
+    await recording.release();
+    expect((await receiving).events).toEqual([expect.objectContaining({ deliveryId: racing, status: 'delivered' })]);
+    expect(await query(`SELECT receipt_key FROM waiting_receipts WHERE receipt_key = 'k:racing'`)).toEqual([]);
+  });
+
+  it('takes delivered over any other status for one send in one call', async () => {
+    const [id] = (await seed(1)) as [string];
+    await sendAccepted(id, 'k:both');
+    const { applied, events } = await store().receive([failed('k:both'), delivered('k:both'), { ...failed('k:both'), status: 'dead' }]);
+    expect(applied).toEqual(new Map([['k:both', 'delivered']]));
+    expect(events.map((e) => e.status)).toEqual(['delivered']);
   });
 
   it('deactivates the device of a token a receipt calls gone, unless it was registered again after the vendor saw that', async () => {
@@ -243,9 +260,11 @@ describe('ChannelDeliveryStore.receive', () => {
     await sendAccepted(gone, 'k:gone');
     await sendAccepted(reinstalled, 'k:reinstalled');
     const seenAt = new Date(Date.now() - 60_000);
-    await query(`INSERT INTO devices (user_id, device_id, provider, token, updated_at) VALUES ('u-gone', 'p', 'hms', 'tok-gone', $1)`, [new Date(seenAt.getTime() - 1_000)]);
-    await query(`INSERT INTO devices (user_id, device_id, provider, token, updated_at) VALUES ('u-back', 'p', 'hms', 'tok-back', now())`);
-    await query(`INSERT INTO devices (user_id, device_id, provider, token, updated_at) VALUES ('u-stranger', 'p', 'hms', 'tok-stranger', $1)`, [new Date(seenAt.getTime() - 1_000)]);
+    // Registered before the vendor saw the token gone; written since (a replayed registration) does not count.
+    const before = new Date(seenAt.getTime() - 1_000);
+    await query(`INSERT INTO devices (user_id, device_id, provider, token, registered_at, updated_at) VALUES ('u-gone', 'p', 'hms', 'tok-gone', $1, now())`, [before]);
+    await query(`INSERT INTO devices (user_id, device_id, provider, token, registered_at, updated_at) VALUES ('u-back', 'p', 'hms', 'tok-back', now(), now())`);
+    await query(`INSERT INTO devices (user_id, device_id, provider, token, registered_at, updated_at) VALUES ('u-stranger', 'p', 'hms', 'tok-stranger', $1, $1)`, [before]);
     const uninstalled = (receiptKey: string, token: string) => ({
       receiptKey,
       status: 'dead' as const,

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { OutcomeStatus } from '@notify/contracts';
 import { DELIVERY_KEYS, deliveryKeys, inKeysRange, keysOfIds } from './delivery-keys';
@@ -109,6 +110,8 @@ export class ChannelDeliveryStore {
     return this.dataSource.transaction(async (tx) => {
       await deactivate(tx, deactivations);
       if (outcomes.length === 0) return [];
+      const keys = outcomes.flatMap((o) => o.receiptKey ?? []);
+      if (keys.length > 0) await lockReceiptKeys(tx, keys);
       const rows = await queryRows<RecordedRow>(
         tx,
         `UPDATE deliveries d
@@ -123,7 +126,6 @@ export class ChannelDeliveryStore {
           ${RETURNING_OUTCOME_BY_KEY}`,
         outcomeRows(outcomes, (o) => [o.status, o.error, o.nextAttemptAt, o.attempt ?? null, o.attempted ?? true, o.lease ?? null, o.receiptKey ?? null]),
       );
-      const keys = outcomes.flatMap((o) => o.receiptKey ?? []);
       const early = keys.length === 0 ? [] : await applyWaitingReceipts(tx, keys);
       return stageEvents(tx, [...rows, ...early].map(recordedOutcomeOf));
     });
@@ -136,87 +138,133 @@ export class ChannelDeliveryStore {
    * failure counts only while the send it names is the delivery's last and nothing is under way:
    * `sent`, recorded (no lease). It leaves the delivery `failed` with no retry time, which the resend
    * poller turns into the route's backoff or `dead`, as a failure at the send is. A receipt for a send
-   * that a later accepted attempt replaced changes nothing. One for a send not recorded yet (vendors
-   * answer within seconds, a chunk is recorded after its slowest send) waits in `waiting_receipts`
-   * for that record; each call also applies the waiting receipts whose sends were recorded since
-   * (one that raced its record), and forgets those a day old.
+   * that a later accepted attempt replaced changes nothing. Of several receipts for one send in a
+   * call, `delivered` wins. One for a send not recorded yet (vendors answer within seconds, a chunk
+   * is recorded after its slowest send) waits in `waiting_receipts` for that record, at most a day:
+   * the two take the keys' locks first (`lockReceiptKeys`), so one of them always sees the other.
    */
   async receive(receipts: ReceiptOutcome[]): Promise<ReceiptsTaken> {
-    if (receipts.length === 0) return { events: [], matched: new Set(), waiting: new Set() };
+    if (receipts.length === 0) return { events: [], applied: new Map(), waiting: new Set() };
     return this.dataSource.transaction(async (tx) => {
-      const param = jsonRows(receipts.map((r) => [r.receiptKey, r.status, r.error, r.deliveredAt]));
-      const rows = await queryRows<ReceiptRow>(tx, applyReceipts(`(${selectJsonRows(RECEIPT_COLUMNS)})`), [param]);
-      const matched = new Set(rows.map((row) => row.receipt_key));
-      const kept = receipts.some((r) => !matched.has(r.receiptKey))
+      await lockReceiptKeys(tx, receipts.map((r) => r.receiptKey));
+      const param = jsonRows(receipts.map(receiptRow));
+      const rows = await applyReceipts(tx, `(${selectJsonRows(RECEIPT_COLUMNS)})`, [param]);
+      const applied = new Map(rows.map((row) => [row.receipt_key, row.receipt_status]));
+      const kept = receipts.some((r) => !applied.has(r.receiptKey))
         ? await queryRows<{ receipt_key: string }>(
             tx,
-            `INSERT INTO waiting_receipts (receipt_key, status, error, delivered_at)
-             SELECT DISTINCT ON (r.receipt_key) r.receipt_key, r.status, r.error, r.delivered_at
+            `INSERT INTO waiting_receipts (${RECEIPT_COLUMNS.map(([name]) => name).join(', ')})
+             SELECT DISTINCT ON (r.receipt_key) r.*
                FROM (${selectJsonRows(RECEIPT_COLUMNS)}) AS r
               WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.receipt_key = r.receipt_key)
-              ORDER BY r.receipt_key, r.status = 'delivered' DESC
-             ON CONFLICT (receipt_key) DO UPDATE SET status = EXCLUDED.status, error = EXCLUDED.error, delivered_at = EXCLUDED.delivered_at, received_at = now()
+              ORDER BY r.receipt_key, ${DELIVERED_FIRST}
+             ON CONFLICT (receipt_key) DO UPDATE
+                SET ${RECEIPT_COLUMNS.slice(1).map(([name]) => `${name} = EXCLUDED.${name}`).join(', ')}, received_at = now()
               WHERE waiting_receipts.status <> 'delivered'
              RETURNING receipt_key`,
             [param],
           )
         : [];
-      await deactivateGoneTokens(tx, receipts.flatMap((r) => (r.deactivation && matched.has(r.receiptKey) ? [r.deactivation] : [])));
-      const raced = await queryRows<ReceiptRow>(tx, applyReceipts('waiting_receipts'), []);
-      await tx.query(
-        `DELETE FROM waiting_receipts w
-          WHERE w.received_at < now() - interval '1 day' OR EXISTS (SELECT 1 FROM deliveries d WHERE d.receipt_key = w.receipt_key)`,
-      );
-      const events = await stageEvents(tx, [...rows, ...raced].map(recordedOutcomeOf));
-      return { events, matched, waiting: new Set(kept.map((row) => row.receipt_key)) };
+      await tx.query(`DELETE FROM waiting_receipts WHERE received_at < now() - interval '1 day'`);
+      const events = await stageEvents(tx, rows.map(recordedOutcomeOf));
+      return { events, applied, waiting: new Set(kept.map((row) => row.receipt_key)) };
     });
   }
 }
 
-/** What a call of `receive` did: the events of the changes, the receipt keys that changed a delivery, and those kept waiting for their send's record. */
+/**
+ * What a call of `receive` did: the events of the changes, the status each receipt key gave its
+ * deliveries (the one that won, when a call had several for a key), and the keys kept waiting for
+ * their send's record.
+ */
 export interface ReceiptsTaken {
   events: RecordedOutcome[];
-  matched: Set<string>;
+  applied: Map<string, string>;
   waiting: Set<string>;
 }
 
-type ReceiptRow = RecordedRow & { receipt_key: string };
-
+/** A receipt's columns; a gone token is named by its md5, as `push_tokens` names tokens: no token is stored again. */
 const RECEIPT_COLUMNS = [
   ['receipt_key', 'varchar'],
   ['status', 'varchar'],
   ['error', 'text'],
   ['delivered_at', 'timestamptz'],
+  ['gone_provider', 'varchar'],
+  ['gone_token_md5', 'varchar'],
+  ['gone_reason', 'text'],
+  ['seen_at', 'timestamptz'],
 ] as const;
 
-/** Applies the receipts of `source` (rows of `RECEIPT_COLUMNS`) to the sends they name, by `ChannelDeliveryStore.receive`'s rules. */
-function applyReceipts(source: string): string {
-  return `UPDATE deliveries d
-             SET status = r.status, last_error = r.error, next_attempt_at = NULL, updated_at = now(),
-                 delivered_at = CASE WHEN r.status = 'delivered' THEN COALESCE(r.delivered_at, now()) ELSE d.delivered_at END
-            FROM ${source} AS r
-           WHERE d.receipt_key = r.receipt_key
-             AND CASE WHEN r.status = 'delivered' THEN d.status NOT IN ('delivered', 'read', 'clicked')
-                      ELSE d.status = 'sent' AND d.next_attempt_at IS NULL END
-          ${RETURNING_OUTCOME}, r.receipt_key`;
+function receiptRow(r: ReceiptOutcome): unknown[] {
+  const gone = r.deactivation;
+  return [
+    r.receiptKey,
+    r.status,
+    r.error,
+    r.deliveredAt,
+    gone?.provider ?? null,
+    gone ? createHash('md5').update(gone.token).digest('hex') : null,
+    gone?.reason ?? null,
+    gone?.seenAt ?? null,
+  ];
 }
 
-/** Deactivates the devices of tokens a receipt called gone (`ReceiptOutcome.deactivation`). */
-async function deactivateGoneTokens(tx: EntityManager, gone: NonNullable<ReceiptOutcome['deactivation']>[]): Promise<void> {
-  if (gone.length === 0) return;
+/** Of several receipts for one send, `delivered` first: the message did arrive, whatever else was said of it. */
+const DELIVERED_FIRST = `r.status = 'delivered' DESC`;
+
+/** Lock class of the receipt keys (`lockReceiptKeys`). */
+const RECEIPT_KEY_LOCK_CLASS = 0x7263; // 'rc'
+
+/**
+ * Takes a transaction lock on each receipt key, in one order. `record` takes them before it writes
+ * the keys and looks for waiting receipts, `receive` before it looks for the keys and keeps what
+ * found none: without them each could run between the other's statements, at READ COMMITTED, and a
+ * receipt was kept by neither.
+ */
+async function lockReceiptKeys(tx: EntityManager, keys: string[]): Promise<void> {
   await tx.query(
-    `UPDATE devices v
-        SET active = false, deactivated_reason = x.reason, updated_at = now()
-       FROM unnest($1::varchar[], $2::varchar[], $3::text[], $4::timestamptz[]) AS x(provider, token, reason, seen_at)
-      WHERE v.provider = x.provider AND md5(v.token) = md5(x.token) AND v.token = x.token AND v.active AND v.updated_at < x.seen_at`,
-    [gone.map((g) => g.provider), gone.map((g) => g.token), gone.map((g) => g.reason), gone.map((g) => g.seenAt)],
+    `SELECT pg_advisory_xact_lock(${RECEIPT_KEY_LOCK_CLASS}, k) FROM (SELECT DISTINCT hashtext(key) AS k FROM unnest($1::text[]) AS key ORDER BY 1) AS keys`,
+    [keys],
   );
 }
 
-/** The receipts that came before the record of their sends (`keys`), applied now and forgotten. */
+type ReceiptRow = RecordedRow & { receipt_key: string; receipt_status: string; gone_provider: string | null; gone_token_md5: string | null; gone_reason: string | null; seen_at: Date | null };
+
+/**
+ * Applies the receipts of `source` (rows of `RECEIPT_COLUMNS`) to the sends they name, by
+ * `ChannelDeliveryStore.receive`'s rules, and deactivates the devices of the tokens they called gone.
+ */
+async function applyReceipts(tx: EntityManager, source: string, params: unknown[]): Promise<ReceiptRow[]> {
+  const rows = await queryRows<ReceiptRow>(
+    tx,
+    `UPDATE deliveries d
+        SET status = r.status, last_error = r.error, next_attempt_at = NULL, updated_at = now(),
+            delivered_at = CASE WHEN r.status = 'delivered' THEN COALESCE(r.delivered_at, now()) ELSE d.delivered_at END
+       FROM (SELECT DISTINCT ON (r.receipt_key) r.* FROM ${source} AS r ORDER BY r.receipt_key, ${DELIVERED_FIRST}) AS r
+      WHERE d.receipt_key = r.receipt_key
+        AND CASE WHEN r.status = 'delivered' THEN d.status NOT IN ('delivered', 'read', 'clicked')
+                 ELSE d.status = 'sent' AND d.next_attempt_at IS NULL END
+     ${RETURNING_OUTCOME}, r.receipt_key, r.status AS receipt_status, r.gone_provider, r.gone_token_md5, r.gone_reason, r.seen_at`,
+    params,
+  );
+  const gone = rows.filter((row) => row.gone_provider !== null && row.gone_token_md5 !== null && row.seen_at !== null);
+  if (gone.length > 0) {
+    // A registration made after the vendor saw the token gone (a reinstall that got the same token) is left active.
+    await tx.query(
+      `UPDATE devices v
+          SET active = false, deactivated_reason = x.reason, updated_at = now()
+         FROM unnest($1::varchar[], $2::varchar[], $3::text[], $4::timestamptz[]) AS x(provider, token_md5, reason, seen_at)
+        WHERE v.provider = x.provider AND md5(v.token) = x.token_md5 AND v.active AND v.registered_at < x.seen_at`,
+      [gone.map((g) => g.gone_provider), gone.map((g) => g.gone_token_md5), gone.map((g) => g.gone_reason), gone.map((g) => g.seen_at)],
+    );
+  }
+  return rows;
+}
+
+/** The receipts that came before the record of their sends (`keys`, locked by the record), applied now and forgotten. */
 async function applyWaitingReceipts(tx: EntityManager, keys: string[]): Promise<RecordedRow[]> {
-  const rows = await queryRows<ReceiptRow>(tx, applyReceipts(`(SELECT * FROM waiting_receipts WHERE receipt_key = ANY($1::varchar[]))`), [keys]);
-  if (rows.length > 0) await tx.query(`DELETE FROM waiting_receipts WHERE receipt_key = ANY($1::varchar[])`, [keys]);
+  const rows = await applyReceipts(tx, `(SELECT * FROM waiting_receipts WHERE receipt_key = ANY($1::varchar[]))`, [keys]);
+  await tx.query(`DELETE FROM waiting_receipts WHERE receipt_key = ANY($1::varchar[])`, [keys]);
   return rows;
 }
 

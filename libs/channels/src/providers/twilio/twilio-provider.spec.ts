@@ -152,9 +152,16 @@ describe('Twilio SMS provider', () => {
     expect(twilio.receiptSigned?.(request(sign(statusCallbackUrl), { ...body, MessageStatus: 'undelivered' }))).toBe(false);
     expect(twilio.receiptSigned?.(request(undefined))).toBe(false);
     expect(twilio.receiptSigned?.(request(sign(statusCallbackUrl), { ...body, To: { nested: PHONE } }))).toBe(false);
-    // Signed for the URL with its scheme's port written out, as Twilio signs some requests.
+    // Signed for the URL with its scheme's port written out, as Twilio signs some requests, and the other way round.
     expect(twilio.receiptSigned?.(request(sign('https://notify.example:443/receipts/twilio?region=eu')))).toBe(true);
     expect(twilio.receiptSigned?.(request(sign('https://notify.example:8443/receipts/twilio?region=eu')))).toBe(false);
+    const withPort = createSmsProvider({ driver: 'twilio', accountSid: 'AC1', authToken: 'auth-token', from: FROM, statusCallbackUrl: 'https://notify.example:443/receipts/twilio?region=eu' });
+    expect(withPort.receiptSigned?.(request(sign(statusCallbackUrl)))).toBe(true);
+    const otherPort = createSmsProvider({ driver: 'twilio', accountSid: 'AC1', authToken: 'auth-token', from: FROM, statusCallbackUrl: 'https://notify.example:8443/receipts/twilio' });
+    expect(otherPort.receiptSigned?.(request(sign('https://notify.example:8443/receipts/twilio')))).toBe(true);
+    expect(otherPort.receiptSigned?.(request(sign('https://notify.example/receipts/twilio')))).toBe(false);
+    const bare = createSmsProvider({ driver: 'twilio', accountSid: 'AC1', authToken: 'auth-token', from: FROM, statusCallbackUrl: 'https://notify.example?r=1' });
+    expect(bare.receiptSigned?.(request(sign('https://notify.example:443?r=1')))).toBe(true);
     const withoutCallback = createSmsProvider({ driver: 'twilio', accountSid: 'AC1', authToken: 'auth-token', from: FROM });
     expect(withoutCallback.receiptSigned?.(request(sign(statusCallbackUrl)))).toBe(false);
   });

@@ -100,13 +100,20 @@ function isForm(body: unknown): body is Record<string, string | string[]> {
   return Object.values(body).every((value) => typeof value === 'string' || (Array.isArray(value) && value.every((each) => typeof each === 'string')));
 }
 
-/** The URL with its scheme's default port written out when it has none, or without the port it names when that is the default. */
+/**
+ * The URL's other form for Twilio's signature: with its scheme's default port written out when it
+ * names none, without it when it names that port. A URL with another port has no other form. Read
+ * from the text: `URL` drops a default port it was given, so it cannot tell the two apart.
+ */
 function otherPortForm(url: string): string[] {
-  const parsed = URL.parse(url);
-  if (parsed === null) return [];
-  const port = parsed.protocol === 'https:' ? '443' : '80';
-  const authority = `${parsed.username === '' ? '' : `${parsed.username}${parsed.password === '' ? '' : `:${parsed.password}`}@`}${parsed.hostname}`;
-  const rest = url.slice(url.indexOf('/', url.indexOf('//') + 2) === -1 ? url.length : url.indexOf('/', url.indexOf('//') + 2));
-  if (parsed.port === '') return [`${parsed.protocol}//${authority}:${port}${rest}`];
-  return [`${parsed.protocol}//${authority}${rest}`];
+  const match = /^(https?):\/\/([^/?#]*)(.*)$/s.exec(url);
+  if (match === null) return [];
+  const [, scheme, authority, rest] = match as unknown as [string, string, string, string];
+  const defaultPort = scheme === 'https' ? '443' : '80';
+  const hostAndPort = /^(.*?)(?::(\d+))?$/.exec(authority)!;
+  const [, host, port] = hostAndPort as unknown as [string, string, string | undefined];
+  // An IPv6 address's colons are inside its brackets: a port follows the closing one.
+  if (port !== undefined && host.includes('[') && !host.endsWith(']')) return [];
+  if (port === undefined) return [`${scheme}://${authority}:${defaultPort}${rest}`];
+  return port === defaultPort ? [`${scheme}://${host}${rest}`] : [];
 }
