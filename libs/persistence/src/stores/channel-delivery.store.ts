@@ -108,10 +108,11 @@ export class ChannelDeliveryStore {
   async record(outcomes: ChannelOutcome[], deactivations: DeviceDeactivation[] = []): Promise<RecordedOutcome[]> {
     if (outcomes.length === 0 && deactivations.length === 0) return [];
     return this.dataSource.transaction(async (tx) => {
-      await deactivate(tx, deactivations);
-      if (outcomes.length === 0) return [];
+      // The keys' locks before any row's, as `receive` takes them: it then writes deliveries and devices.
       const keys = outcomes.flatMap((o) => o.receiptKey ?? []);
       if (keys.length > 0) await lockReceiptKeys(tx, keys);
+      await deactivate(tx, deactivations);
+      if (outcomes.length === 0) return [];
       const rows = await queryRows<RecordedRow>(
         tx,
         `UPDATE deliveries d
