@@ -1,7 +1,8 @@
+import type { QueryRunner } from 'typeorm';
 import { eventually } from '@notify/testing';
 import { newId } from '../ids';
 import { migratedDatabase } from '../migrated-database.spec-helper';
-import { ChannelDeliveryStore } from './channel-delivery.store';
+import { ChannelDeliveryStore, RECEIPT_KEY_LOCK_BUCKETS } from './channel-delivery.store';
 import { DeliveryOutcomeStore } from './delivery-outcome.store';
 import { PushDeviceStore } from './push-device.store';
 import { ResendStore } from './resend.store';
@@ -221,8 +222,35 @@ describe('ChannelDeliveryStore.receive', () => {
     expect((await store().receive([failed('k:b2')])).events).toEqual([expect.objectContaining({ deliveryId: replaced, status: 'failed' })]);
   });
 
-  it('keeps a receipt that comes before its send is recorded for that record, and waits for a record of its key under way', async () => {
-    const [early, racing] = (await seed(2)) as [string, string];
+  /**
+   * Runs `work` while another transaction holds the receipt key's lock, as a `record` or `receive`
+   * of it under way does, with what `during` writes in that transaction; commits it once `work`
+   * waits for the lock. The pool's other connection is `work`'s: the lock table is read on this one.
+   */
+  async function whileKeyHeld<T>(key: string, during: (tx: QueryRunner) => Promise<unknown>, work: () => Promise<T>): Promise<T> {
+    const holder = database.dataSource().createQueryRunner();
+    await holder.connect();
+    await holder.startTransaction();
+    try {
+      await holder.query(`SELECT pg_advisory_xact_lock(${0x7263}, hashtext($1) & ${RECEIPT_KEY_LOCK_BUCKETS - 1})`, [key]);
+      await during(holder);
+      const working = work();
+      const waiters = async () =>
+        ((await holder.query(
+          `SELECT count(*)::int AS n FROM pg_locks
+            WHERE locktype = 'advisory' AND classid = ${0x7263} AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+        )) as { n: number }[])[0]!.n;
+      await eventually(waiters, (n) => n > 0);
+      await holder.commitTransaction();
+      return await working;
+    } finally {
+      if (holder.isTransactionActive) await holder.rollbackTransaction();
+      await holder.release();
+    }
+  }
+
+  it('keeps a receipt that comes before its send is recorded for that record, and one that meets the record under way is seen by it', async () => {
+    const [early, recordFirst, receiptFirst] = (await seed(3)) as [string, string, string];
     expect(await store().receive([failed('k:early')])).toEqual({ events: [], applied: new Map(), waiting: new Set(['k:early']) });
     await sendAccepted(early, 'k:early');
     expect(await rowOf(early)).toMatchObject({ status: 'failed', last_error: 'undelivered' });
@@ -230,29 +258,35 @@ describe('ChannelDeliveryStore.receive', () => {
     expect(staged.flatMap((row) => row.events).filter((e) => e.deliveryId === early).map((e) => e.status)).toEqual(['sent', 'failed']);
     expect(await query(`SELECT receipt_key FROM waiting_receipts WHERE receipt_key = 'k:early'`)).toEqual([]);
 
-    // A record of the key under way, as `record` makes it: the key's lock first, then the write.
-    await sendAccepted(racing);
-    const recording = database.dataSource().createQueryRunner();
-    await recording.connect();
-    await recording.startTransaction();
-    await recording.query(`SELECT pg_advisory_xact_lock(${0x7263}, hashtext('k:racing'))`);
-    await recording.query(`UPDATE deliveries SET receipt_key = 'k:racing' WHERE id = $1`, [racing]);
-    const receiving = store().receive([delivered('k:racing')]);
-    // The pool's other connection is the receipt's: the lock table is read on the record's own.
-    const waiting = async () => ((await recording.query(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`)) as { n: number }[])[0]!.n;
-    await eventually(waiting, (n) => n > 0);
-    await recording.commitTransaction();
-    await recording.release();
-    expect((await receiving).events).toEqual([expect.objectContaining({ deliveryId: racing, status: 'delivered' })]);
-    expect(await query(`SELECT receipt_key FROM waiting_receipts WHERE receipt_key = 'k:racing'`)).toEqual([]);
+    // A record writing the key is under way when the receipt comes: the receipt waits, then finds the key.
+    await sendAccepted(recordFirst);
+    const { events } = await whileKeyHeld(
+      'k:record-first',
+      (tx) => tx.query(`UPDATE deliveries SET receipt_key = 'k:record-first' WHERE id = $1`, [recordFirst]),
+      () => store().receive([delivered('k:record-first')]),
+    );
+    expect(events).toEqual([expect.objectContaining({ deliveryId: recordFirst, status: 'delivered' })]);
+
+    // A receipt is being kept waiting when the record comes: the record waits, then applies it.
+    await whileKeyHeld(
+      'k:receipt-first',
+      (tx) => tx.query(`INSERT INTO waiting_receipts (receipt_key, status, delivered_at) VALUES ('k:receipt-first', 'delivered', now())`),
+      () => sendAccepted(receiptFirst, 'k:receipt-first'),
+    );
+    expect(await rowOf(receiptFirst)).toMatchObject({ status: 'delivered', receipt_key: 'k:receipt-first' });
+    expect(await query(`SELECT receipt_key FROM waiting_receipts WHERE receipt_key LIKE 'k:%-first'`)).toEqual([]);
   });
 
-  it('takes delivered over any other status for one send in one call', async () => {
+  it('takes delivered over any other status for one send in one call, then dead over failed', async () => {
     const [id] = (await seed(1)) as [string];
     await sendAccepted(id, 'k:both');
     const { applied, events } = await store().receive([failed('k:both'), delivered('k:both'), { ...failed('k:both'), status: 'dead' }]);
     expect(applied).toEqual(new Map([['k:both', 'delivered']]));
     expect(events.map((e) => e.status)).toEqual(['delivered']);
+    const [other] = (await seed(1)) as [string];
+    await sendAccepted(other, 'k:ended');
+    const ended = await store().receive([failed('k:ended'), { ...failed('k:ended'), status: 'dead', error: 'endpoint_gone' }, failed('k:ended')]);
+    expect(ended.applied).toEqual(new Map([['k:ended', 'dead']]));
   });
 
   it('deactivates the device of a token a receipt calls gone, unless it was registered again after the vendor saw that', async () => {

@@ -166,7 +166,11 @@ export class ChannelDeliveryStore {
             [param],
           )
         : [];
-      await tx.query(`DELETE FROM waiting_receipts WHERE received_at < now() - interval '1 day'`);
+      // Rows another request or record holds are left to the next: waiting on them could deadlock.
+      await tx.query(
+        `DELETE FROM waiting_receipts WHERE receipt_key IN (
+           SELECT receipt_key FROM waiting_receipts WHERE received_at < now() - interval '1 day' FOR UPDATE SKIP LOCKED)`,
+      );
       const events = await stageEvents(tx, rows.map(recordedOutcomeOf));
       return { events, applied, waiting: new Set(kept.map((row) => row.receipt_key)) };
     });
@@ -210,11 +214,22 @@ function receiptRow(r: ReceiptOutcome): unknown[] {
   ];
 }
 
-/** Of several receipts for one send, `delivered` first: the message did arrive, whatever else was said of it. */
-const DELIVERED_FIRST = `r.status = 'delivered' DESC`;
+/**
+ * Of several receipts for one send, `delivered` first (the message did arrive, whatever else was
+ * said of it), then `dead` (it never will), then `failed`.
+ */
+const DELIVERED_FIRST = `CASE r.status WHEN 'delivered' THEN 0 WHEN 'dead' THEN 1 ELSE 2 END`;
 
 /** Lock class of the receipt keys (`lockReceiptKeys`). */
 const RECEIPT_KEY_LOCK_CLASS = 0x7263; // 'rc'
+
+/**
+ * The keys' locks are this many buckets (a power of two): a chunk of 1,000 pushes has 1,000 keys,
+ * and a lock each, taken by many workers at once, filled PostgreSQL's shared lock table
+ * (`max_locks_per_transaction` × connections), failing every transaction that needed a lock. Keys
+ * sharing a bucket only wait for each other.
+ */
+export const RECEIPT_KEY_LOCK_BUCKETS = 256;
 
 /**
  * Takes a transaction lock on each receipt key, in one order. `record` takes them before it writes
@@ -224,7 +239,8 @@ const RECEIPT_KEY_LOCK_CLASS = 0x7263; // 'rc'
  */
 async function lockReceiptKeys(tx: EntityManager, keys: string[]): Promise<void> {
   await tx.query(
-    `SELECT pg_advisory_xact_lock(${RECEIPT_KEY_LOCK_CLASS}, k) FROM (SELECT DISTINCT hashtext(key) AS k FROM unnest($1::text[]) AS key ORDER BY 1) AS keys`,
+    `SELECT pg_advisory_xact_lock(${RECEIPT_KEY_LOCK_CLASS}, k)
+       FROM (SELECT DISTINCT hashtext(key) & ${RECEIPT_KEY_LOCK_BUCKETS - 1} AS k FROM unnest($1::text[]) AS key ORDER BY 1) AS keys`,
     [keys],
   );
 }
@@ -250,13 +266,21 @@ async function applyReceipts(tx: EntityManager, source: string, params: unknown[
   );
   const gone = rows.filter((row) => row.gone_provider !== null && row.gone_token_md5 !== null && row.seen_at !== null);
   if (gone.length > 0) {
+    const params = [gone.map((g) => g.gone_provider), gone.map((g) => g.gone_token_md5), gone.map((g) => g.gone_reason), gone.map((g) => g.seen_at)];
+    const goneTokens = `unnest($1::varchar[], $2::varchar[], $3::text[], $4::timestamptz[]) AS x(provider, token_md5, reason, seen_at)`;
+    // The rows in one order first: two requests ending the same tokens in other orders deadlocked.
+    await tx.query(
+      `SELECT 1 FROM devices v WHERE (v.provider, md5(v.token)) IN (SELECT x.provider, x.token_md5 FROM ${goneTokens}) AND v.active
+        ORDER BY v.provider, md5(v.token), v.user_id, v.device_id FOR UPDATE`,
+      params,
+    );
     // A registration made after the vendor saw the token gone (a reinstall that got the same token) is left active.
     await tx.query(
       `UPDATE devices v
           SET active = false, deactivated_reason = x.reason, updated_at = now()
-         FROM unnest($1::varchar[], $2::varchar[], $3::text[], $4::timestamptz[]) AS x(provider, token_md5, reason, seen_at)
+           FROM ${goneTokens}
         WHERE v.provider = x.provider AND md5(v.token) = x.token_md5 AND v.active AND v.registered_at < x.seen_at`,
-      [gone.map((g) => g.gone_provider), gone.map((g) => g.gone_token_md5), gone.map((g) => g.gone_reason), gone.map((g) => g.seen_at)],
+      params,
     );
   }
   return rows;
