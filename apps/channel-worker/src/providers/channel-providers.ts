@@ -15,12 +15,6 @@ import { emailDriverConfig, pushChannelConfig, smsDriverConfig } from './driver-
 type AnyProvider = PushChannelProvider | SmsChannelProvider | EmailChannelProvider;
 
 /**
- * Vendors whose receipts go to the URL set in their console. Mi Push posts receipts only to the
- * callback each push names (`PUSH_XIAOMI_RECEIPT_URL`), Twilio to the one each SMS names.
- */
-const RECEIPTS_FROM_CONSOLE = new Set(['aliyun', 'hms']);
-
-/**
  * The provider adapters of the channels this process runs, built once at start from the
  * environment; a bad driver configuration fails the start with `ChannelConfigError`.
  */
@@ -38,10 +32,8 @@ export class ChannelProviders implements OnApplicationShutdown {
     this.sms = config.channels.includes('sms') ? createSmsProvider(smsDriverConfig(config), withStop) : undefined;
     this.email = config.channels.includes('email') ? createEmailProvider(emailDriverConfig(config), withStop) : undefined;
     for (const provider of this.all()) {
-      // Twilio posts receipts only to the status callback URL each message names, and signs them;
-      // Aliyun and Huawei post to the URL set in their consoles, taken with the installation's token only.
-      const asked = provider.id === 'xiaomi' ? config.xiaomiReceiptUrl !== undefined : RECEIPTS_FROM_CONSOLE.has(provider.id);
-      const taken = provider.id === 'twilio' ? config.twilioStatusCallbackUrl !== undefined : asked && config.receiptsToken !== undefined;
+      // Receipts a vendor does not sign are taken only at a URL with the installation's token.
+      const taken = provider.receipts === 'signed' || (provider.receipts === 'unsigned' && config.receiptsToken !== undefined);
       if (provider.parseReceipt !== undefined && taken) this.receiptSenders.set(provider.id, provider);
     }
   }

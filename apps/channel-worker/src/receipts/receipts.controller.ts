@@ -51,10 +51,11 @@ export class ReceiptsController {
   ): Promise<typeof TAKEN> {
     const provider = this.providers.receiptSender(id);
     if (provider?.parseReceipt === undefined) throw new NotFoundException(`no delivery receipts are taken from ${id}`);
-    const signed = provider.receiptSigned !== undefined ? provider.receiptSigned({ headers, body }) : this.tokenMatches(token);
-    if (!signed) {
+    const vendorSigns = provider.receipts === 'signed';
+    const genuine = vendorSigns ? provider.receiptSigned?.({ headers, body }) === true : this.tokenMatches(token);
+    if (!genuine) {
       this.receipts.inc({ provider: provider.id, result: 'refused' });
-      throw new ForbiddenException(provider.receiptSigned !== undefined ? 'the receipt is not signed by the vendor' : 'the receipt URL lacks the right token');
+      throw new ForbiddenException(vendorSigns ? 'the receipt is not signed by the vendor' : 'the receipt URL lacks the right token');
     }
     const statuses = parse(() => provider.parseReceipt!(body));
     const receivedAt = this.clock();

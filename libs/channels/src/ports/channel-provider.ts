@@ -27,6 +27,12 @@ export interface ChannelProvider<Message> {
   readonly id: string;
   readonly channel: Channel;
   send(message: Message): Promise<SendReceipt>;
+  /**
+   * Whether the vendor sends this installation receipts of the sends: `signed` when it signs them
+   * (`receiptSigned` checks), `unsigned` when it does not; none when it sends none (or was not asked
+   * to: Twilio and Mi Push post only to a callback each message names).
+   */
+  readonly receipts?: 'signed' | 'unsigned';
   /** Turns the vendor's delivery receipt or webhook body into statuses; throws `ReceiptFormatError`. */
   parseReceipt?(body: unknown): ReceiptStatus[];
   /**

@@ -22,6 +22,8 @@ import { rpcSignature } from './aliyun-signature';
 export class AliyunSmsProvider implements SmsChannelProvider {
   readonly id = 'aliyun';
   readonly channel = 'sms' as const;
+  /** SMS reports go to the URL set in the console. */
+  readonly receipts = 'unsigned' as const;
   private readonly http = new HttpClient('aliyun');
   private readonly url: string;
 

@@ -29,6 +29,8 @@ const MAX_TOKENS = 1000;
 export class HmsProvider implements PushChannelProvider {
   readonly id = 'hms';
   readonly channel = 'push' as const;
+  /** Receipts go to the URL set in AppGallery Connect. */
+  readonly receipts = 'unsigned' as const;
   private readonly accessToken: AccessTokenCache;
   private readonly sendUrl: string;
   private readonly http = new HttpClient('hms');

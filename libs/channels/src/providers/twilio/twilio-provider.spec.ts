@@ -164,5 +164,7 @@ describe('Twilio SMS provider', () => {
     expect(bare.receiptSigned?.(request(sign('https://notify.example:443?r=1')))).toBe(true);
     const withoutCallback = createSmsProvider({ driver: 'twilio', accountSid: 'AC1', authToken: 'auth-token', from: FROM });
     expect(withoutCallback.receiptSigned?.(request(sign(statusCallbackUrl)))).toBe(false);
+    // Twilio posts receipts only to the callback each message names: without one it sends none.
+    expect([twilio.receipts, withoutCallback.receipts]).toEqual(['signed', undefined]);
   });
 });

@@ -23,6 +23,7 @@ import type { TwilioSettings } from './twilio-settings';
 export class TwilioProvider implements SmsChannelProvider {
   readonly id = 'twilio';
   readonly channel = 'sms' as const;
+  readonly receipts: 'signed' | undefined;
   private readonly http = new HttpClient('twilio');
   private readonly url: string;
   private readonly authorization: string;
@@ -35,6 +36,7 @@ export class TwilioProvider implements SmsChannelProvider {
   ) {
     this.url = `${settings.baseUrl.replace(/\/$/, '')}/2010-04-01/Accounts/${encodeURIComponent(settings.accountSid)}/Messages.json`;
     this.authorization = `Basic ${Buffer.from(`${settings.accountSid}:${settings.authToken}`).toString('base64')}`;
+    this.receipts = settings.statusCallbackUrl === undefined ? undefined : 'signed';
   }
 
   async send(message: SmsMessage): Promise<SendReceipt> {

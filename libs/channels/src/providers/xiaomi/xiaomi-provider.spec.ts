@@ -69,6 +69,7 @@ describe('Xiaomi push provider', () => {
     await asking.close();
     expect(fake.messages[1]?.form.get('extra.callback')).toBe(receiptUrl);
     expect(fake.messages[1]?.form.get('extra.callback.type')).toBe('17');
+    expect([provider.receipts, asking.receipts]).toEqual([undefined, 'unsigned']);
   });
 
   it('cuts the title under the 50 characters and the description under the 128 Mi Push takes, and fills a blank one from the other', async () => {

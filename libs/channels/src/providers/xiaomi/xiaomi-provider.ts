@@ -26,6 +26,7 @@ const MAX_REGIDS = 1000;
 export class XiaomiProvider implements PushChannelProvider {
   readonly id = 'xiaomi';
   readonly channel = 'push' as const;
+  readonly receipts: 'unsigned' | undefined;
   private readonly http = new HttpClient('xiaomi');
   private readonly sendUrl: string;
 
@@ -35,6 +36,7 @@ export class XiaomiProvider implements PushChannelProvider {
     private readonly clock: Clock = systemClock,
   ) {
     this.sendUrl = `${settings.baseUrl.replace(/\/$/, '')}/v3/message/regid`;
+    this.receipts = settings.receiptUrl === undefined ? undefined : 'unsigned';
   }
 
   async send(message: PushMessage): Promise<SendReceipt> {
