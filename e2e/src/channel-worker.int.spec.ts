@@ -100,9 +100,10 @@ describe('channel worker', () => {
   /** The public URL Twilio is given; the worker sits behind it (a proxy), on its own port here. */
   const TWILIO_CALLBACK = 'https://notify.example/receipts/twilio?region=eu';
   const RECEIPTS_TOKEN = `e2e-receipts-${randomBytes(12).toString('hex')}`;
+  const hmsSigned = (signWith?: string) => ({ 'x-huawei-callback-id': hms.receiptCallbackId(signWith) });
   const receiptUrl = (provider: string, query = '') => `http://127.0.0.1:${workerPort}/receipts/${provider}${query}`;
-  const postJson = async (url: string, body: unknown): Promise<{ status: number; body: unknown }> => {
-    const answer = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const postJson = async (url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: unknown }> => {
+    const answer = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
     const text = await answer.text();
     return { status: answer.status, body: text === '' ? undefined : (JSON.parse(text) as unknown) };
   };
@@ -140,7 +141,7 @@ describe('channel worker', () => {
 
   beforeAll(async () => {
     [apns, hms, twilio, smtp, xiaomi] = await Promise.all([startFakeApns(), startFakeHms(), startFakeTwilio(), startFakeSmtp(), startFakeXiaomi()]);
-    personalData.push(apns.signingKey.split('\n')[1]!, hms.appSecret, twilio.authToken, smtp.password, RECEIPTS_TOKEN, xiaomi.appSecret);
+    personalData.push(apns.signingKey.split('\n')[1]!, hms.appSecret, hms.receiptCallback.key, twilio.authToken, smtp.password, RECEIPTS_TOKEN, xiaomi.appSecret);
     await db.connect();
     producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();
@@ -165,6 +166,8 @@ describe('channel worker', () => {
       PUSH_HMS_TOKEN_URL: hms.tokenUrl,
       PUSH_HMS_APP_ID: hms.appId,
       PUSH_HMS_APP_SECRET: hms.appSecret,
+      PUSH_HMS_RECEIPT_USER_NAME: hms.receiptCallback.userName,
+      PUSH_HMS_RECEIPT_KEY: hms.receiptCallback.key,
       PUSH_XIAOMI_DRIVER: 'xiaomi',
       PUSH_XIAOMI_BASE_URL: xiaomi.url,
       PUSH_XIAOMI_PACKAGE_NAME: xiaomi.packageName,
@@ -471,7 +474,7 @@ describe('channel worker', () => {
       expect(eventsOf(unknown.delivery.id).map((e) => e.status)).toEqual(['sent', 'dead']);
     });
 
-    it("makes one device of an HMS token list delivered from Push Kit's receipt, at the URL with the installation's token only", async () => {
+    it("makes one device of an HMS token list delivered from Push Kit's receipt, signed with AppGallery Connect's callback key only", async () => {
       const userId = `hms-receipt-${run}`;
       const tokens = [`hms-receipt-tablet-${randomBytes(8).toString('hex')}`, `hms-receipt-phone-${randomBytes(8).toString('hex')}`];
       personalData.push(...tokens);
@@ -483,9 +486,11 @@ describe('channel worker', () => {
       const receipt = { statuses: [{ requestId: batch.requestId, token: tokens[0], status: 0, timestamp: Date.now() - 1_000 }] };
 
       expect((await postJson(receiptUrl('hms'), receipt)).status).toBe(403);
-      expect((await postJson(receiptUrl('hms', '?token=wrong'), receipt)).status).toBe(403);
-      expect((await postJson(receiptUrl('hms', `?token=${RECEIPTS_TOKEN}`), { statuses: 'none' })).status).toBe(400);
-      expect(await postJson(receiptUrl('hms', `?token=${RECEIPTS_TOKEN}`), receipt)).toEqual({ status: 200, body: { code: 0, msg: 'ok' } });
+      // With a callback key set, the installation's token is not enough: only Push Kit's signature is.
+      expect((await postJson(receiptUrl('hms', `?token=${RECEIPTS_TOKEN}`), receipt)).status).toBe(403);
+      expect((await postJson(receiptUrl('hms'), receipt, hmsSigned('another-callback-key-0123'))).status).toBe(403);
+      expect((await postJson(receiptUrl('hms'), { statuses: 'none' }, hmsSigned())).status).toBe(400);
+      expect(await postJson(receiptUrl('hms'), receipt, hmsSigned())).toEqual({ status: 200, body: { code: 0, msg: 'ok' } });
 
       const rows = await deliveriesOf(requestId);
       expect(rows.find((r) => r.id === tablet!.id)).toMatchObject({ endpoint: `hms:${userId}/tablet`, status: 'delivered' });
@@ -493,9 +498,9 @@ describe('channel worker', () => {
       const [{ delivered_at }] = (await db.query<{ delivered_at: Date }>('SELECT delivered_at FROM deliveries WHERE id = $1', [tablet!.id])).rows;
       expect(delivered_at.getTime()).toBe(receipt.statuses[0]!.timestamp);
 
-      // Push Kit's state 2: the app is not installed on the phone any more.
-      const uninstalled = { statuses: [{ requestId: batch.requestId, token: tokens[1], status: 2, timestamp: Date.now() }] };
-      expect((await postJson(receiptUrl('hms', `?token=${RECEIPTS_TOKEN}`), uninstalled)).status).toBe(200);
+      // Push Kit's state 2: the app is not installed on the phone any more (a receipt of the second version).
+      const uninstalled = { statuses: [{ requestId: batch.requestId, token: tokens[1], pushType: 0, deliveryStatus: { result: 2, timestamp: Date.now() } }] };
+      expect((await postJson(receiptUrl('hms'), uninstalled, hmsSigned())).status).toBe(200);
       expect((await deliveriesOf(requestId)).find((r) => r.id === phone!.id)).toMatchObject({ status: 'dead', last_error: 'endpoint_gone' });
       const devices = await db.query<{ device_id: string; active: boolean }>('SELECT device_id, active FROM devices WHERE user_id = $1 ORDER BY device_id', [userId]);
       expect(devices.rows).toEqual([

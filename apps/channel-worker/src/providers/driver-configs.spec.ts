@@ -64,6 +64,17 @@ describe('channel worker drivers from the environment', () => {
     expect(createPushProviders(pushChannelConfig(config)).xiaomi.id).toBe('xiaomi');
   });
 
+  it("takes Huawei's receipts by their signature when the callback user name and key are both given, never naming the key", () => {
+    const hms = { PUSH_HMS_DRIVER: 'hms', PUSH_HMS_APP_ID: '1234', PUSH_HMS_APP_SECRET: 'hms-secret' };
+    expect(createPushProviders(pushChannelConfig(loadChannelWorkerConfig(hms))).hms.receipts).toBe('unsigned');
+    const signed = loadChannelWorkerConfig({ ...hms, PUSH_HMS_RECEIPT_USER_NAME: 'notify', PUSH_HMS_RECEIPT_KEY: 'callback-key-value' });
+    expect(createPushProviders(pushChannelConfig(signed)).hms.receipts).toBe('signed');
+    expect(problemsOf({ ...hms, PUSH_HMS_RECEIPT_USER_NAME: 'notify' })).toEqual(['PUSH_HMS_RECEIPT_KEY or PUSH_HMS_RECEIPT_KEY_FILE is required']);
+    const keyOnly = problemsOf({ ...hms, PUSH_HMS_RECEIPT_KEY: 'callback-key-value', PUSH_HMS_RECEIPT_KEY_FILE: '/run/secrets/hms-receipts' });
+    expect(keyOnly).toEqual(['PUSH_HMS_RECEIPT_KEY needs PUSH_HMS_RECEIPT_USER_NAME, the callback user name it signs']);
+    expect(keyOnly.join('\n')).not.toContain('callback-key-value');
+  });
+
   it('checks only the drivers of the channels this process runs', () => {
     expect(problemsOf({ CHANNEL_WORKER_CHANNELS: 'email', SMS_DRIVER: 'twilio' })).toEqual([]);
     expect(problemsOf({ CHANNEL_WORKER_CHANNELS: 'push,fax' })).toEqual([expect.stringContaining('CHANNEL_WORKER_CHANNELS')]);

@@ -43,6 +43,9 @@ export function pushChannelConfig(c: ChannelWorkerConfig): PushChannelConfig {
             appId: c.hmsAppId ?? '',
             appSecret: c.hmsAppSecret,
             appSecretFile: c.hmsAppSecretFile,
+            receiptUserName: c.hmsReceiptUserName,
+            receiptKey: c.hmsReceiptKey,
+            receiptKeyFile: c.hmsReceiptKeyFile,
             limits: c.hmsLimits,
           })
         : log,

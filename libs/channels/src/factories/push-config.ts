@@ -35,6 +35,10 @@ export const HmsDriverSchema = z.object({
   appId: z.string().min(1),
   appSecret: z.string().min(1).optional(),
   appSecretFile: z.string().min(1).optional(),
+  /** AppGallery Connect's receipt callback user name and key: with them, only receipts Push Kit signed are taken. */
+  receiptUserName: z.string().min(1).optional(),
+  receiptKey: z.string().min(1).optional(),
+  receiptKeyFile: z.string().min(1).optional(),
   limits: ProviderLimitsSchema,
 });
 

@@ -1,14 +1,15 @@
+import type { z } from 'zod';
 import { PUSH_PROVIDERS, type PushProvider } from '@notify/contracts';
 import { silentLog, systemClock, type PushChannelProvider } from '../ports';
 import { ApnsProvider } from '../providers/apns';
 import { FcmProvider } from '../providers/fcm';
-import { HmsProvider } from '../providers/hms';
+import { HmsProvider, type HmsSettings } from '../providers/hms';
 import { LogPushProvider } from '../providers/log';
 import { XiaomiProvider } from '../providers/xiaomi';
-import { parseChannelConfig } from './channel-config-error';
+import { ChannelConfigError, parseChannelConfig } from './channel-config-error';
 import { guardFor, type ChannelDeps } from './channel-deps';
 import { resolveLimits } from './limits-config';
-import { PushChannelSchema, PushDriverSchema, type PushChannelConfig, type PushDriverConfig } from './push-config';
+import { PushChannelSchema, PushDriverSchema, type HmsDriverSchema, type PushChannelConfig, type PushDriverConfig } from './push-config';
 import { resolveSecret } from './secret-source';
 
 /** Builds the push provider `config.driver` names; credentials are read here, once. */
@@ -45,7 +46,13 @@ export function createPushProvider(config: PushDriverConfig = { driver: 'log' },
       );
     case 'hms':
       return new HmsProvider(
-        { baseUrl: parsed.baseUrl, tokenUrl: parsed.tokenUrl, appId: parsed.appId, appSecret: resolveSecret('push', 'hms.appSecret', parsed.appSecret, parsed.appSecretFile) },
+        {
+          baseUrl: parsed.baseUrl,
+          tokenUrl: parsed.tokenUrl,
+          appId: parsed.appId,
+          appSecret: resolveSecret('push', 'hms.appSecret', parsed.appSecret, parsed.appSecretFile),
+          ...hmsReceiptCallback(parsed),
+        },
         guardFor('hms', resolveLimits(parsed.limits), deps),
         clock,
       );
@@ -65,6 +72,15 @@ export function createPushProvider(config: PushDriverConfig = { driver: 'log' },
         clock,
       );
   }
+}
+
+/** The receipt callback, when both its user name and its key are given; one without the other is refused. */
+function hmsReceiptCallback(parsed: z.output<typeof HmsDriverSchema>): Pick<HmsSettings, 'receiptCallback'> {
+  const keyGiven = parsed.receiptKey !== undefined || parsed.receiptKeyFile !== undefined;
+  if (parsed.receiptUserName === undefined && !keyGiven) return {};
+  if (parsed.receiptUserName === undefined) throw new ChannelConfigError('push', ['hms.receiptKey needs hms.receiptUserName, the callback user name it signs']);
+  if (!keyGiven) throw new ChannelConfigError('push', ['hms.receiptUserName needs hms.receiptKey or hms.receiptKeyFile, the callback key']);
+  return { receiptCallback: { userName: parsed.receiptUserName, key: resolveSecret('push', 'hms.receiptKey', parsed.receiptKey, parsed.receiptKeyFile) } };
 }
 
 /** The provider for each device vendor of the contract; a device's `provider` field picks one. */

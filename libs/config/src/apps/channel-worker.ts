@@ -98,7 +98,7 @@ const workerSettings = {
   receiptsToken: setting(
     'CHANNEL_WORKER_RECEIPTS_TOKEN',
     z.string().min(16, 'at least 16 characters').optional(),
-    'Secret that Aliyun, Huawei and Mi Push receipt URLs carry (/receipts/<provider>?token=…); without it their receipts are not taken',
+    'Secret that Aliyun, Mi Push and Huawei (unless PUSH_HMS_RECEIPT_USER_NAME is set) receipt URLs carry (/receipts/<provider>?token=…); without it their receipts are not taken',
     { sensitive: true },
   ),
 };
@@ -124,6 +124,13 @@ const pushSettings = {
   hmsAppId: setting('PUSH_HMS_APP_ID', text(), 'Huawei app id'),
   hmsAppSecret: setting('PUSH_HMS_APP_SECRET', text(), 'Huawei app secret', { sensitive: true }),
   hmsAppSecretFile: setting('PUSH_HMS_APP_SECRET_FILE', text(), 'File holding the Huawei app secret'),
+  hmsReceiptUserName: setting(
+    'PUSH_HMS_RECEIPT_USER_NAME',
+    text(),
+    "Callback user name of AppGallery Connect's receipt settings; with PUSH_HMS_RECEIPT_KEY, only receipts Push Kit signed are taken (no URL token)",
+  ),
+  hmsReceiptKey: setting('PUSH_HMS_RECEIPT_KEY', text(), "Callback key of AppGallery Connect's receipt settings, which signs Push Kit's receipts", { sensitive: true }),
+  hmsReceiptKeyFile: setting('PUSH_HMS_RECEIPT_KEY_FILE', text(), 'File holding the Huawei receipt callback key'),
   hmsLimits: setting('PUSH_HMS_LIMITS', limits(), LIMITS_HELP),
   xiaomiDriver: setting('PUSH_XIAOMI_DRIVER', z.enum(['log', 'xiaomi']).default('log'), 'Driver for xiaomi devices: log, or xiaomi (Mi Push)'),
   xiaomiBaseUrl: setting('PUSH_XIAOMI_BASE_URL', url('https://api.xmpush.xiaomi.com'), 'Mi Push server API'),
@@ -220,6 +227,14 @@ function secret(when: boolean, inline: [string, unknown], file: [string, unknown
   return [];
 }
 
+/** AppGallery Connect signs receipts only when both the callback user name and key are set, so both or neither. */
+function hmsReceiptCallbackComplete(hms: boolean, c: ChannelWorkerConfig): string[] {
+  const keyGiven = c.hmsReceiptKey !== undefined || c.hmsReceiptKeyFile !== undefined;
+  if (!hms || (c.hmsReceiptUserName === undefined && !keyGiven)) return [];
+  if (c.hmsReceiptUserName === undefined) return ['PUSH_HMS_RECEIPT_KEY needs PUSH_HMS_RECEIPT_USER_NAME, the callback user name it signs'];
+  return secret(true, ['PUSH_HMS_RECEIPT_KEY', c.hmsReceiptKey], ['PUSH_HMS_RECEIPT_KEY_FILE', c.hmsReceiptKeyFile]);
+}
+
 const runs = (c: ChannelWorkerConfig, channel: WorkerChannel): boolean => c.channels?.includes(channel) ?? false;
 
 const pushDriversComplete: Check = (c) => {
@@ -233,6 +248,7 @@ const pushDriversComplete: Check = (c) => {
     ...secret(fcm, ['PUSH_FCM_SERVICE_ACCOUNT_JSON', c.fcmServiceAccountJson], ['PUSH_FCM_SERVICE_ACCOUNT_FILE', c.fcmServiceAccountFile]),
     ...required(hms, { PUSH_HMS_APP_ID: c.hmsAppId }),
     ...secret(hms, ['PUSH_HMS_APP_SECRET', c.hmsAppSecret], ['PUSH_HMS_APP_SECRET_FILE', c.hmsAppSecretFile]),
+    ...hmsReceiptCallbackComplete(hms, c),
     ...required(xiaomi, { PUSH_XIAOMI_PACKAGE_NAME: c.xiaomiPackageName }),
     ...secret(xiaomi, ['PUSH_XIAOMI_APP_SECRET', c.xiaomiAppSecret], ['PUSH_XIAOMI_APP_SECRET_FILE', c.xiaomiAppSecretFile]),
   ];

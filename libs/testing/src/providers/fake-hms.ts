@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { ScriptedReplies, requestForm, requestJson, startFakeHttpServer, type FakeReply, type FakeRequest } from './fake-http-server';
 
 export interface HmsBatch {
@@ -33,6 +33,13 @@ export interface FakeHms {
   failNext(failure: HmsFailure, times?: number): void;
   /** Every access token issued so far is answered 80200003 (expired) from now on. */
   expireAccessTokens(): void;
+  /** The callback user name and key of AppGallery Connect's receipt settings, which sign receipts. */
+  receiptCallback: { userName: string; key: string };
+  /**
+   * The `X-HUAWEI-CALLBACK-ID` header of a receipt posted now: the base64 HMAC-SHA256, under the
+   * callback key (or `signWith`), of the time in milliseconds, a fresh nonce and the user name.
+   */
+  receiptCallbackId(signWith?: string): string;
   close(): Promise<void>;
 }
 
@@ -42,6 +49,7 @@ const MAX_TOKENS = 1000;
 export async function startFakeHms(options: FakeHmsOptions = {}): Promise<FakeHms> {
   const appId = '104' + String(Math.floor(Math.random() * 1e6)).padStart(6, '0');
   const appSecret = randomBytes(32).toString('hex');
+  const receiptCallback = { userName: `receipts-${appId}`, key: randomBytes(24).toString('base64url') };
   const now = options.now ?? Date.now;
   const accessTokens = new Map<string, number>();
   const expired = new Set<string>();
@@ -94,6 +102,12 @@ export async function startFakeHms(options: FakeHmsOptions = {}): Promise<FakeHm
     unregister: (token) => unregistered.add(token),
     failNext: (failure, times) => failures.push(failure, times),
     expireAccessTokens: () => accessTokens.forEach((_expiry, token) => expired.add(token)),
+    receiptCallback,
+    receiptCallbackId: (signWith) => {
+      const [timestamp, nonce] = [String(now()), randomUUID()];
+      const value = createHmac('sha256', signWith ?? receiptCallback.key).update(timestamp + nonce + receiptCallback.userName).digest('base64');
+      return `timestamp=${timestamp};nonce=${nonce};value=${value}`;
+    },
     close: () => server.close(),
   };
   return fake;

@@ -4,6 +4,7 @@ import { RecordingLog } from '../../../test/recording-log';
 import { createPushProvider } from '../../factories';
 import type { PushChannelProvider, PushContent, PushResult } from '../../ports';
 import { hmsResults } from './hms-answer';
+import { hmsCallbackId } from './hms-callback-id';
 
 const tokens = ['IQAAAACy0kYwAAA-hms-token-0001', 'IQAAAACy0kYwAAA-hms-token-0002', 'IQAAAACy0kYwAAA-hms-token-0003'];
 const content: PushContent = { title: 'Your order shipped', body: 'Order 1234 is on its way', data: { orderNo: '1234' } };
@@ -138,5 +139,35 @@ describe('HMS Push Kit provider', () => {
       { providerMessageId: 'r1', status: 'failed', endpoint: 'tok-2', error: '2', at: new Date(1_700_000_000_000) },
     ]);
     expect(() => hms.parseReceipt?.({ nothing: true })).toThrow(/invalid_receipt/);
+  });
+
+  it('parses the second receipt version, whose state is in deliveryStatus', () => {
+    const hms = createPushProvider({ driver: 'hms', appId: '1', appSecret: 's' });
+    const at = 1_700_000_000_000;
+    expect(
+      hms.parseReceipt?.({
+        statuses: [
+          { requestId: 'r2', token: 'tok-1', pushType: 0, appPackageName: 'com.example', deliveryStatus: { result: 0, timestamp: at } },
+          { requestId: 'r2', token: 'tok-2', pushType: 0, appPackageName: 'com.example', deliveryStatus: { result: 5, timestamp: at } },
+        ],
+      }),
+    ).toEqual([
+      { providerMessageId: 'r2', status: 'delivered', endpoint: 'tok-1', at: new Date(at) },
+      { providerMessageId: 'r2', status: 'failed', endpoint: 'tok-2', error: '5', at: new Date(at) },
+    ]);
+  });
+
+  it("takes only receipts signed with AppGallery Connect's callback key once one is set, and none signed before it is", () => {
+    const now = Date.now();
+    const unsigned = createPushProvider({ driver: 'hms', appId: '1', appSecret: 's' });
+    const callback = { userName: 'notify-receipts', key: 'callback-key-0123456789' };
+    const signed = createPushProvider({ driver: 'hms', appId: '1', appSecret: 's', receiptUserName: callback.userName, receiptKey: callback.key });
+    const headers = { 'x-huawei-callback-id': hmsCallbackId(callback, now, 'a07bfa17-6d82-4b53-a9a2-07cfef5ceef1') };
+    expect([unsigned.receipts, signed.receipts]).toEqual(['unsigned', 'signed']);
+    expect(signed.receiptSigned?.({ headers, body: {} })).toBe(true);
+    expect(signed.receiptSigned?.({ headers: {}, body: {} })).toBe(false);
+    expect(unsigned.receiptSigned?.({ headers, body: {} })).toBe(false);
+    expect(() => createPushProvider({ driver: 'hms', appId: '1', appSecret: 's', receiptUserName: callback.userName })).toThrow(/hms.receiptKey or hms.receiptKeyFile/);
+    expect(() => createPushProvider({ driver: 'hms', appId: '1', appSecret: 's', receiptKey: callback.key })).toThrow(/needs hms.receiptUserName/);
   });
 });

@@ -13,11 +13,13 @@ import {
   type PushChannelProvider,
   type PushMessage,
   type PushResult,
+  type ReceiptRequest,
   type ReceiptStatus,
   type SendReceipt,
 } from '../../ports';
 import { fetchHmsAccessToken } from './hms-access-token';
 import { TOKEN_REFUSED, hmsBody, hmsResults } from './hms-answer';
+import { hmsCallbackIdMatches } from './hms-callback-id';
 import { hmsMessage } from './hms-message';
 import { parseHmsReceipt } from './hms-receipt';
 import type { HmsSettings } from './hms-settings';
@@ -29,17 +31,18 @@ const MAX_TOKENS = 1000;
 export class HmsProvider implements PushChannelProvider {
   readonly id = 'hms';
   readonly channel = 'push' as const;
-  /** Receipts go to the URL set in AppGallery Connect. */
-  readonly receipts = 'unsigned' as const;
+  /** Receipts go to the URL set in AppGallery Connect, signed when a callback user name and key are set there too. */
+  readonly receipts: 'signed' | 'unsigned';
   private readonly accessToken: AccessTokenCache;
   private readonly sendUrl: string;
   private readonly http = new HttpClient('hms');
 
   constructor(
-    settings: HmsSettings,
+    private readonly settings: HmsSettings,
     private readonly guard: ProviderGuard,
     private readonly clock: Clock = systemClock,
   ) {
+    this.receipts = settings.receiptCallback === undefined ? 'unsigned' : 'signed';
     this.accessToken = new AccessTokenCache((signal) => fetchHmsAccessToken(this.http, settings, clock, signal), clock);
     this.sendUrl = `${settings.baseUrl.replace(/\/$/, '')}/v1/${encodeURIComponent(settings.appId)}/messages:send`;
   }
@@ -55,6 +58,12 @@ export class HmsProvider implements PushChannelProvider {
 
   parseReceipt(body: unknown): ReceiptStatus[] {
     return parseHmsReceipt(body);
+  }
+
+  /** Signed with the callback key, recently (the signature does not cover the body; `HMS_CALLBACK_WINDOW_MS`). */
+  receiptSigned({ headers }: ReceiptRequest): boolean {
+    const callback = this.settings.receiptCallback;
+    return callback !== undefined && hmsCallbackIdMatches(headers['x-huawei-callback-id'], callback, this.clock.now());
   }
 
   close(): Promise<void> {

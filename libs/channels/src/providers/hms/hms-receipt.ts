@@ -3,13 +3,28 @@ import { ReceiptFormatError, type ReceiptStatus } from '../../ports';
 /** Receipt status 0 means delivered; every other documented status is a failure reason for that token. */
 const DELIVERED = 0;
 
-/** Push Kit's message receipt: `{ "statuses": [{ "requestId", "token", "status", "timestamp" }] }`. */
+interface HmsStatus {
+  requestId?: unknown;
+  token?: unknown;
+  status?: unknown;
+  timestamp?: unknown;
+  deliveryStatus?: { result?: unknown; timestamp?: unknown } | null;
+}
+
+/**
+ * Push Kit's message receipt, in either version AppGallery Connect may be set to send:
+ * `{ "statuses": [{ "requestId", "token", "status", "timestamp" }] }` (V1), or with the state in
+ * `"deliveryStatus": { "result", "timestamp" }` (V2).
+ */
 export function parseHmsReceipt(body: unknown): ReceiptStatus[] {
   const parsed: unknown = typeof body === 'string' ? parseJson(body) : body;
   const statuses = (parsed as { statuses?: unknown } | null)?.statuses;
   if (!Array.isArray(statuses)) throw new ReceiptFormatError('hms', 'no statuses array');
   return statuses.map((entry: unknown, index) => {
-    const { requestId, token, status, timestamp } = (entry ?? {}) as { requestId?: unknown; token?: unknown; status?: unknown; timestamp?: unknown };
+    const given = (entry ?? {}) as HmsStatus;
+    const { requestId, token } = given;
+    const status = given.deliveryStatus?.result ?? given.status;
+    const timestamp = given.deliveryStatus?.timestamp ?? given.timestamp;
     if (typeof requestId !== 'string' || typeof status !== 'number') throw new ReceiptFormatError('hms', `status ${index} lacks requestId or status`);
     return {
       providerMessageId: requestId,

@@ -1,3 +1,5 @@
+import type { HmsReceiptCallback } from './hms-callback-id';
+
 export interface HmsSettings {
   /** `https://push-api.cloud.huawei.com`, or a local server in tests. */
   baseUrl: string;
@@ -7,4 +9,10 @@ export interface HmsSettings {
   appId: string;
   /** The app secret, the OAuth client secret. */
   appSecret: string;
+  /**
+   * The callback user name and key set in AppGallery Connect's receipt settings: Push Kit then signs
+   * each receipt (`X-HUAWEI-CALLBACK-ID`), and only signed receipts are taken. Without them, receipts
+   * are taken at the URL with the installation's receipts token.
+   */
+  receiptCallback?: HmsReceiptCallback;
 }
