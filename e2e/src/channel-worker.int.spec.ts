@@ -10,6 +10,7 @@ import { startMessageCenter } from '@notify/message-center';
 import { createLogger, listeningPort } from '@notify/observability';
 import { newId } from '@notify/persistence';
 import {
+  bounceOf,
   eventually,
   startFakeApns,
   startFakeHms,
@@ -186,6 +187,8 @@ describe('channel worker', () => {
       SMTP_USER: smtp.user,
       SMTP_PASSWORD: smtp.password,
       SMTP_FROM: 'Notify <notify@example.com>',
+      SMTP_RETURN_PATH: 'bounces@notify.example',
+      SMTP_BOUNCE_RECEIPTS: 'true',
       CLICK_SECRET: CLICK_SECRET,
       CLICK_BASE_URL: 'https://notify.example',
     };
@@ -536,6 +539,37 @@ describe('channel worker', () => {
         { device_id: 'a', active: true },
         { device_id: 'b', active: false },
       ]);
+    });
+
+    it("makes a mail whose bounce says the mailbox does not exist dead and one a full mailbox bounced failed, from bounces posted with the installation's token", async () => {
+      const [gone, full] = [`gone-${run}@example.com`, `full-${run}@example.com`];
+      personalData.push(gone, full);
+      const requestIds = [`bounce-gone-${run}`, `bounce-full-${run}`];
+      for (const [i, address] of [gone, full].entries()) {
+        await produce(Topics.requests, requestIds[i]!, { id: requestIds[i], type: 'security.alert', to: { email: address }, channels: ['email'], content: { title: 'New sign-in' } });
+      }
+      const [goneDelivery] = await settled(requestIds[0]!);
+      const [fullDelivery] = await settled(requestIds[1]!);
+      const mailTo = (address: string) => smtp.mails.find((m) => m.to.includes(address))!;
+      // The envelope sender is the return path, where the mail system sends its bounces.
+      expect(mailTo(gone).from).toBe('bounces@notify.example');
+      const postMail = async (mail: string, query = `?token=${RECEIPTS_TOKEN}`) => {
+        const answer = await fetch(receiptUrl('smtp', query), { method: 'POST', headers: { 'content-type': 'message/rfc822' }, body: mail });
+        await answer.arrayBuffer();
+        return answer.status;
+      };
+
+      const unknownMailbox = bounceOf(mailTo(gone), { status: '5.1.1', diagnostic: `smtp; 550 5.1.1 <${gone}>: Recipient address rejected: User unknown` });
+      expect(await postMail(unknownMailbox, '')).toBe(403);
+      expect(await postMail(unknownMailbox)).toBe(200);
+      expect(await postMail(bounceOf(mailTo(full), { status: '5.2.2', diagnostic: 'smtp; 552 5.2.2 Mailbox full', returns: 'message' }))).toBe(200);
+      // An out-of-office reply to the return path is no report: taken, and it changes nothing.
+      expect(await postMail(['From: someone@example.com', 'To: bounces@notify.example', 'Subject: Out of office', '', 'Back on Monday.', ''].join('\r\n'))).toBe(200);
+
+      expect((await deliveriesOf(requestIds[0]!))[0]).toMatchObject({ id: goneDelivery!.id, status: 'dead', last_error: 'invalid_endpoint' });
+      expect((await deliveriesOf(requestIds[1]!))[0]).toMatchObject({ id: fullDelivery!.id, status: 'failed', last_error: 'undelivered' });
+      const statuses = await eventually(async () => [goneDelivery!, fullDelivery!].map((d) => eventsOf(d.id).map((e) => e.status).join()), (s) => s.every((e) => e.split(',').length === 2));
+      expect(statuses).toEqual(['sent,dead', 'sent,failed']);
     });
 
     it('takes no receipts from a vendor it has none from: APNs, or an SMS vendor other than the configured one', async () => {

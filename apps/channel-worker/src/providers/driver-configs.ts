@@ -127,6 +127,8 @@ export function emailDriverConfig(c: ChannelWorkerConfig): EmailDriverConfig {
         from: c.smtpFrom ?? '',
         maxConnections: c.smtpMaxConnections,
         allowInvalidCertificates: c.smtpAllowInvalidCertificates,
+        returnPath: c.smtpReturnPath,
+        bounceReceipts: c.smtpBounceReceipts,
         limits: c.emailLimits,
       });
   }

@@ -25,8 +25,15 @@ describe('receipt outcomes', () => {
     ['twilio', '30006', 'dead', 'invalid_endpoint'],
     ['twilio', '30007', 'dead', 'rejected'],
     ['aliyun', 'MOBILE_NOT_ON_SERVICE', 'failed', 'undelivered'],
+    ['smtp', '5.1.1', 'dead', 'invalid_endpoint'],
+    ['smtp', '5.1.10', 'dead', 'invalid_endpoint'],
+    ['smtp', '5.2.1', 'dead', 'endpoint_gone'],
+    ['smtp', '5.7.1', 'dead', 'rejected'],
+    ['smtp', '5.2.2', 'failed', 'undelivered'],
+    ['smtp', '4.4.7', 'failed', 'undelivered'],
+    ['smtp', 'unknown', 'failed', 'undelivered'],
   ])('makes %s failure %s %s (%s)', (provider, error, status, code) => {
-    expect(receiptOutcomeOf(provider, 'sms', { providerMessageId: 'X1', status: 'failed', error, endpoint: '+8613800000000' }, receivedAt)).toEqual({
+    expect(receiptOutcomeOf(provider, provider === 'smtp' ? 'email' : 'sms', { providerMessageId: 'X1', status: 'failed', error, endpoint: '+8613800000000' }, receivedAt)).toEqual({
       receiptKey: receiptKey(provider, 'X1'),
       status,
       error: code,

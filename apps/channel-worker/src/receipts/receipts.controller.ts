@@ -57,7 +57,7 @@ export class ReceiptsController {
       this.receipts.inc({ provider: provider.id, result: 'refused' });
       throw new ForbiddenException(vendorSigns ? 'the receipt is not signed by the vendor' : 'the receipt URL lacks the right token');
     }
-    const statuses = parse(() => provider.parseReceipt!(body));
+    const statuses = await parse(async () => provider.parseReceipt!(body));
     const receivedAt = this.clock();
     const outcomes = statuses.flatMap((status) => receiptOutcomeOf(provider.id, provider.channel, status, receivedAt) ?? []);
     const taken = await this.store.receive(outcomes);
@@ -105,9 +105,9 @@ export class ReceiptsController {
   }
 }
 
-function parse(read: () => ReceiptStatus[]): ReceiptStatus[] {
+async function parse(read: () => Promise<ReceiptStatus[]>): Promise<ReceiptStatus[]> {
   try {
-    return read();
+    return await read();
   } catch (error) {
     if (error instanceof ReceiptFormatError) throw new BadRequestException(error.message);
     throw error;

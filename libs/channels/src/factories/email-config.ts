@@ -15,6 +15,8 @@ export const SmtpDriverSchema = z.object({
   maxConnections: z.number().int().positive().default(5),
   maxMessagesPerConnection: z.number().int().positive().default(100),
   allowInvalidCertificates: z.boolean().default(false),
+  returnPath: z.email().optional(),
+  bounceReceipts: z.boolean().default(false),
   limits: ProviderLimitsSchema,
 });
 

@@ -27,6 +27,8 @@ export function createEmailProvider(config: EmailDriverConfig = { driver: 'log' 
           maxConnections: parsed.maxConnections,
           maxMessagesPerConnection: parsed.maxMessagesPerConnection,
           allowInvalidCertificates: parsed.allowInvalidCertificates,
+          bounceReceipts: parsed.bounceReceipts,
+          ...(parsed.returnPath === undefined ? {} : { returnPath: parsed.returnPath }),
           ...(parsed.user === undefined ? {} : { user: parsed.user, password }),
         },
         // No more calls in flight than pooled connections: a mail waiting in nodemailer's own queue

@@ -30,11 +30,12 @@ export interface ChannelProvider<Message> {
   /**
    * Whether the vendor sends this installation receipts of the sends: `signed` when it signs them
    * (`receiptSigned` checks), `unsigned` when it does not; none when it sends none (or was not asked
-   * to: Twilio and Mi Push post only to a callback each message names).
+   * to: Twilio and Mi Push post only to a callback each message names, and bounces come only from a
+   * return path set up to pass them on).
    */
   readonly receipts?: 'signed' | 'unsigned';
-  /** Turns the vendor's delivery receipt or webhook body into statuses; throws `ReceiptFormatError`. */
-  parseReceipt?(body: unknown): ReceiptStatus[];
+  /** Turns the vendor's delivery receipt or webhook body into statuses; throws (or rejects with) `ReceiptFormatError`. */
+  parseReceipt?(body: unknown): ReceiptStatus[] | Promise<ReceiptStatus[]>;
   /**
    * Whether a receipt request carries the vendor's own signature, for vendors that sign theirs. A
    * vendor without one has its receipts taken only at a URL with the installation's receipts token.

@@ -98,7 +98,7 @@ const workerSettings = {
   receiptsToken: setting(
     'CHANNEL_WORKER_RECEIPTS_TOKEN',
     z.string().min(16, 'at least 16 characters').optional(),
-    'Secret that Aliyun, Mi Push and Huawei (unless PUSH_HMS_RECEIPT_USER_NAME is set) receipt URLs carry (/receipts/<provider>?token=…); without it their receipts are not taken',
+    'Secret that Aliyun, Mi Push, bounce and Huawei (unless PUSH_HMS_RECEIPT_USER_NAME is set) receipt URLs carry (/receipts/<provider>?token=…); without it their receipts are not taken',
     { sensitive: true },
   ),
 };
@@ -196,6 +196,12 @@ const emailSettings = {
   smtpFrom: setting('SMTP_FROM', text(), 'Sender address, optionally with a display name'),
   smtpMaxConnections: setting('SMTP_MAX_CONNECTIONS', positiveInt(5), 'Pooled SMTP connections'),
   smtpAllowInvalidCertificates: setting('SMTP_ALLOW_INVALID_CERTIFICATES', bool(false), "Accept a server certificate that does not verify (test servers only)"),
+  smtpReturnPath: setting('SMTP_RETURN_PATH', z.email('must be a bare email address').optional(), 'Envelope sender (MAIL FROM), the mailbox bounces go to; SMTP_FROM when unset'),
+  smtpBounceReceipts: setting(
+    'SMTP_BOUNCE_RECEIPTS',
+    bool(false),
+    'Bounces (delivery status notifications) are posted to /receipts/smtp?token=<CHANNEL_WORKER_RECEIPTS_TOKEN>: a hard bounce ends its delivery dead',
+  ),
 };
 
 export const channelWorkerSettings = {
@@ -342,6 +348,12 @@ const xiaomiReceiptsComplete: Check = (c) => {
   return token === c.receiptsToken ? [] : ["PUSH_XIAOMI_RECEIPT_URL must carry ?token= with CHANNEL_WORKER_RECEIPTS_TOKEN's value"];
 };
 
+/** Bounces carry no signature: they are taken only at the URL with the installation's token. */
+const bounceReceiptsComplete: Check = (c) =>
+  runs(c, 'email') && c.emailDriver === 'smtp' && c.smtpBounceReceipts && c.receiptsToken === undefined
+    ? ['SMTP_BOUNCE_RECEIPTS needs CHANNEL_WORKER_RECEIPTS_TOKEN, which the receipts endpoint checks']
+    : [];
+
 export function loadChannelWorkerConfig(env: NodeJS.ProcessEnv = process.env): ChannelWorkerConfig {
   return loadConfig('channel-worker', channelWorkerSettings, env, [
     saslComplete,
@@ -350,6 +362,7 @@ export function loadChannelWorkerConfig(env: NodeJS.ProcessEnv = process.env): C
     smsDriverComplete,
     emailDriverComplete,
     xiaomiReceiptsComplete,
+    bounceReceiptsComplete,
     unusedVendors,
   ]);
 }

@@ -106,3 +106,72 @@ export async function startFakeSmtp(): Promise<FakeSmtp> {
   fake.port = (server.server.address() as AddressInfo).port;
   return fake;
 }
+
+export interface BounceReport {
+  /** The recipient's action: `failed` (the default), `delayed`, `delivered`. */
+  action?: 'failed' | 'delayed' | 'delivered';
+  /** Its enhanced status code (RFC 3463), e.g. `5.1.1`. */
+  status: string;
+  /** The remote server's reply, e.g. `smtp; 550 5.1.1 <a@example.org>: Recipient address rejected`. */
+  diagnostic?: string;
+  /** What the report returns of the mail: its headers (Postfix's `text/rfc822-headers`), or all of it (`message/rfc822`). */
+  returns?: 'headers' | 'message';
+}
+
+/**
+ * The bounce a mail system writes to a mail's return path when it cannot deliver it: a delivery
+ * status notification (RFC 3464) as Postfix writes one, a human-readable part, the report with a
+ * block per recipient, and the mail's headers or the whole mail.
+ */
+export function bounceOf(mail: SmtpMail, report: BounceReport): string {
+  const boundary = `${Math.random().toString(36).slice(2)}.1733486400/mx.example.org`;
+  const headerEnd = mail.raw.search(/\r?\n\r?\n/);
+  const returned = report.returns === 'message' ? mail.raw : mail.raw.slice(0, headerEnd === -1 ? undefined : headerEnd);
+  const recipient = mail.to[0] ?? 'unknown@example.org';
+  return [
+    'Return-Path: <>',
+    'Date: Sun,  6 Dec 2026 12:00:00 +0000 (UTC)',
+    'From: MAILER-DAEMON@mx.example.org (Mail Delivery System)',
+    'Subject: Undelivered Mail Returned to Sender',
+    `To: ${mail.from}`,
+    'Auto-Submitted: auto-replied',
+    'MIME-Version: 1.0',
+    'Content-Type: multipart/report; report-type=delivery-status;',
+    `\tboundary="${boundary}"`,
+    '',
+    'This is a MIME-encapsulated message.',
+    '',
+    `--${boundary}`,
+    'Content-Description: Notification',
+    'Content-Type: text/plain; charset=us-ascii',
+    '',
+    'This is the mail system at host mx.example.org.',
+    '',
+    "I'm sorry to have to inform you that your message could not",
+    'be delivered to one or more recipients.',
+    '',
+    `--${boundary}`,
+    'Content-Description: Delivery report',
+    'Content-Type: message/delivery-status',
+    '',
+    'Reporting-MTA: dns; mx.example.org',
+    'X-Postfix-Queue-ID: 4QxYz1234',
+    'Arrival-Date: Sun,  6 Dec 2026 11:59:58 +0000 (UTC)',
+    '',
+    `Final-Recipient: rfc822; ${recipient}`,
+    `Original-Recipient: rfc822;${recipient}`,
+    `Action: ${report.action ?? 'failed'}`,
+    `Status: ${report.status}`,
+    'Remote-MTA: dns; mailbox.example.org',
+    ...(report.diagnostic === undefined ? [] : [`Diagnostic-Code: ${report.diagnostic.slice(0, 60)}`, ...(report.diagnostic.length > 60 ? [`    ${report.diagnostic.slice(60)}`] : [])]),
+    '',
+    `--${boundary}`,
+    `Content-Description: Undelivered Message${report.returns === 'message' ? '' : ' Headers'}`,
+    `Content-Type: ${report.returns === 'message' ? 'message/rfc822' : 'text/rfc822-headers'}`,
+    '',
+    returned,
+    '',
+    `--${boundary}--`,
+    '',
+  ].join('\r\n');
+}

@@ -9,8 +9,10 @@ import {
   type EmailChannelProvider,
   type EmailMessage,
   type ProviderGuard,
+  type ReceiptStatus,
   type SendReceipt,
 } from '../../ports';
+import { parseSmtpBounce } from './smtp-bounce';
 import { smtpError } from './smtp-errors';
 import type { SmtpSettings } from './smtp-settings';
 
@@ -22,6 +24,8 @@ const SENDER_DOMAIN = /@([^\s@<>]+)>?\s*$/;
 export class SmtpProvider implements EmailChannelProvider {
   readonly id = 'smtp';
   readonly channel = 'email' as const;
+  /** Bounces, when the mail system of the return path posts them to the receipts endpoint (they carry no signature). */
+  readonly receipts: 'unsigned' | undefined;
   private readonly transport: Transporter<SMTPPool.SentMessageInfo>;
 
   constructor(
@@ -30,6 +34,7 @@ export class SmtpProvider implements EmailChannelProvider {
     timeoutMs: number,
     private readonly clock: Clock = systemClock,
   ) {
+    this.receipts = settings.bounceReceipts === true ? 'unsigned' : undefined;
     this.transport = createTransport({
       pool: true,
       host: settings.host,
@@ -65,6 +70,7 @@ export class SmtpProvider implements EmailChannelProvider {
           text: message.text,
           ...(message.html === undefined ? {} : { html: message.html }),
           ...(message.headers === undefined ? {} : { headers: message.headers }),
+          ...(this.settings.returnPath === undefined ? {} : { envelope: { from: this.settings.returnPath, to: message.to } }),
           // Left out, nodemailer makes a random Message-ID per attempt.
           signal,
           ...(message.messageKey === undefined ? {} : { messageId: `<${message.messageKey}@${SENDER_DOMAIN.exec(from)?.[1] ?? 'notify.invalid'}>` }),
@@ -74,6 +80,11 @@ export class SmtpProvider implements EmailChannelProvider {
         throw smtpError(error, message.to);
       }
     });
+  }
+
+  /** A bounce (RFC 3464 delivery status notification), as the mail system that received it passes it on. */
+  parseReceipt(body: unknown): Promise<ReceiptStatus[]> {
+    return parseSmtpBounce(body);
   }
 
   close(): Promise<void> {

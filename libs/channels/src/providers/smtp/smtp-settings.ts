@@ -15,4 +15,8 @@ export interface SmtpSettings {
   maxMessagesPerConnection: number;
   /** Accept self-signed certificates (only for a local relay). */
   allowInvalidCertificates: boolean;
+  /** The envelope sender (SMTP `MAIL FROM`), where bounces go; the From address when unset. */
+  returnPath?: string;
+  /** Bounces (delivery status notifications) are posted back to the receipts endpoint, so each send keeps the key they match. */
+  bounceReceipts?: boolean;
 }
