@@ -541,15 +541,16 @@ describe('channel worker', () => {
       ]);
     });
 
-    it("makes a mail whose bounce says the mailbox does not exist dead and one a full mailbox bounced failed, from bounces posted with the installation's token", async () => {
-      const [gone, full] = [`gone-${run}@example.com`, `full-${run}@example.com`];
-      personalData.push(gone, full);
-      const requestIds = [`bounce-gone-${run}`, `bounce-full-${run}`];
-      for (const [i, address] of [gone, full].entries()) {
+    it("makes a mail whose bounce says the mailbox does not exist dead, and one a full mailbox or our own DMARC bounced failed, from bounces posted with the installation's token", async () => {
+      const [gone, full, unauthenticated] = [`gone-${run}@example.com`, `full-${run}@example.com`, `dmarc-${run}@example.com`];
+      personalData.push(gone, full, unauthenticated);
+      const requestIds = [`bounce-gone-${run}`, `bounce-full-${run}`, `bounce-dmarc-${run}`];
+      for (const [i, address] of [gone, full, unauthenticated].entries()) {
         await produce(Topics.requests, requestIds[i]!, { id: requestIds[i], type: 'security.alert', to: { email: address }, channels: ['email'], content: { title: 'New sign-in' } });
       }
       const [goneDelivery] = await settled(requestIds[0]!);
       const [fullDelivery] = await settled(requestIds[1]!);
+      const [dmarcDelivery] = await settled(requestIds[2]!);
       const mailTo = (address: string) => smtp.mails.find((m) => m.to.includes(address))!;
       // The envelope sender is the return path, where the mail system sends its bounces.
       expect(mailTo(gone).from).toBe('bounces@notify.example');
@@ -563,13 +564,18 @@ describe('channel worker', () => {
       expect(await postMail(unknownMailbox, '')).toBe(403);
       expect(await postMail(unknownMailbox)).toBe(200);
       expect(await postMail(bounceOf(mailTo(full), { status: '5.2.2', diagnostic: 'smtp; 552 5.2.2 Mailbox full', returns: 'message' }))).toBe(200);
+      const alertsBefore = workerLog.filter((line) => line.includes('"alert":"provider_configuration"')).length;
+      expect(await postMail(bounceOf(mailTo(unauthenticated), { status: '5.7.26', diagnostic: 'smtp; 550-5.7.26 Unauthenticated email from notify.example is not accepted due to domain\'s DMARC policy' }))).toBe(200);
+      expect(workerLog.filter((line) => line.includes('"alert":"provider_configuration"')).length).toBe(alertsBefore + 1);
       // An out-of-office reply to the return path is no report: taken, and it changes nothing.
       expect(await postMail(['From: someone@example.com', 'To: bounces@notify.example', 'Subject: Out of office', '', 'Back on Monday.', ''].join('\r\n'))).toBe(200);
 
       expect((await deliveriesOf(requestIds[0]!))[0]).toMatchObject({ id: goneDelivery!.id, status: 'dead', last_error: 'invalid_endpoint' });
       expect((await deliveriesOf(requestIds[1]!))[0]).toMatchObject({ id: fullDelivery!.id, status: 'failed', last_error: 'undelivered' });
-      const statuses = await eventually(async () => [goneDelivery!, fullDelivery!].map((d) => eventsOf(d.id).map((e) => e.status).join()), (s) => s.every((e) => e.split(',').length === 2));
-      expect(statuses).toEqual(['sent,dead', 'sent,failed']);
+      expect((await deliveriesOf(requestIds[2]!))[0]).toMatchObject({ id: dmarcDelivery!.id, status: 'failed', last_error: 'misconfigured' });
+      const deliveries = [goneDelivery!, fullDelivery!, dmarcDelivery!];
+      const statuses = await eventually(async () => deliveries.map((d) => eventsOf(d.id).map((e) => e.status).join()), (s) => s.every((e) => e.split(',').length === 2));
+      expect(statuses).toEqual(['sent,dead', 'sent,failed', 'sent,failed']);
     });
 
     it('takes no receipts from a vendor it has none from: APNs, or an SMS vendor other than the configured one', async () => {

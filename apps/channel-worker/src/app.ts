@@ -6,16 +6,23 @@ import { ChannelWorkerModule, type ChannelWorkerOptions } from './channel-worker
 
 export type { ChannelWorkerOptions } from './channel-worker.module';
 
-/** The largest bounce taken: one returning a whole mail of this platform's (a rendered notification) fits many times over. */
-const MAX_BOUNCE_BYTES = '1mb';
+/**
+ * The largest receipt request taken. A bounce may return the whole mail even when asked for its
+ * headers, and a digest of 200,000 characters in CJK is about 1.6 MB with its HTML part; Push Kit's
+ * older receipts merge up to 1,000 statuses, about 260 KB, past body-parser's 100 KB default.
+ */
+const MAX_RECEIPT_BYTES = '4mb';
 
 export function startChannelWorker(config: ChannelWorkerConfig, logger: AppLogger, options: ChannelWorkerOptions): Promise<INestApplication> {
   return startHttpApp(ChannelWorkerModule.register(config, logger, options), {
     port: config.httpPort,
     logger,
-    // Bounces come as the mail itself (`POST /receipts/smtp`), which the JSON and form parsers leave unread.
     beforeListen: (app) => {
-      (app as NestExpressApplication).useBodyParser('text', { type: ['message/rfc822', 'text/plain'], limit: MAX_BOUNCE_BYTES });
+      const express = app as NestExpressApplication;
+      express.useBodyParser('json', { limit: MAX_RECEIPT_BYTES });
+      express.useBodyParser('urlencoded', { limit: MAX_RECEIPT_BYTES, extended: true });
+      // Bounces come as the mail itself (`POST /receipts/smtp`), which the JSON and form parsers leave unread.
+      express.useBodyParser('text', { type: ['message/rfc822', 'text/plain'], limit: MAX_RECEIPT_BYTES });
       return Promise.resolve();
     },
   });

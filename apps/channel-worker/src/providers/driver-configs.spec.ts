@@ -77,7 +77,10 @@ describe('channel worker drivers from the environment', () => {
 
   it('takes bounces only with the receipts token, and sends them to the return path given', () => {
     const smtp = { EMAIL_DRIVER: 'smtp', SMTP_HOST: 'mail.example.com', SMTP_FROM: 'Notify <notify@example.com>' };
-    expect(problemsOf({ ...smtp, SMTP_BOUNCE_RECEIPTS: 'true' })).toEqual(['SMTP_BOUNCE_RECEIPTS needs CHANNEL_WORKER_RECEIPTS_TOKEN, which the receipts endpoint checks']);
+    expect(problemsOf({ ...smtp, SMTP_BOUNCE_RECEIPTS: 'true' })).toEqual([
+      'SMTP_BOUNCE_RECEIPTS needs CHANNEL_WORKER_RECEIPTS_TOKEN, which the receipts endpoint checks',
+      'SMTP_BOUNCE_RECEIPTS needs SMTP_RETURN_PATH, the mailbox whose mail system posts the bounces on',
+    ]);
     expect(problemsOf({ ...smtp, SMTP_RETURN_PATH: 'Bounces <bounces@example.com>' })).toEqual([expect.stringMatching(/^SMTP_RETURN_PATH: must be a bare email address/)]);
     const config = loadChannelWorkerConfig({ ...smtp, SMTP_BOUNCE_RECEIPTS: 'true', SMTP_RETURN_PATH: 'bounces@example.com', CHANNEL_WORKER_RECEIPTS_TOKEN: 'receipts-token-0123456789' });
     expect(emailDriverConfig(config)).toMatchObject({ returnPath: 'bounces@example.com', bounceReceipts: true });

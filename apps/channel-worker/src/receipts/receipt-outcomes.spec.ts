@@ -25,16 +25,25 @@ describe('receipt outcomes', () => {
     ['twilio', '30006', 'dead', 'invalid_endpoint'],
     ['twilio', '30007', 'dead', 'rejected'],
     ['aliyun', 'MOBILE_NOT_ON_SERVICE', 'failed', 'undelivered'],
-    ['smtp', '5.1.1', 'dead', 'invalid_endpoint'],
-    ['smtp', '5.1.10', 'dead', 'invalid_endpoint'],
-    ['smtp', '5.2.1', 'dead', 'endpoint_gone'],
-    ['smtp', '5.7.1', 'dead', 'rejected'],
-    ['smtp', '5.2.2', 'failed', 'undelivered'],
-    ['smtp', '4.4.7', 'failed', 'undelivered'],
-    ['smtp', 'unknown', 'failed', 'undelivered'],
   ])('makes %s failure %s %s (%s)', (provider, error, status, code) => {
-    expect(receiptOutcomeOf(provider, provider === 'smtp' ? 'email' : 'sms', { providerMessageId: 'X1', status: 'failed', error, endpoint: '+8613800000000' }, receivedAt)).toEqual({
+    expect(receiptOutcomeOf(provider, 'sms', { providerMessageId: 'X1', status: 'failed', error, endpoint: '+8613800000000' }, receivedAt)).toEqual({
       receiptKey: receiptKey(provider, 'X1'),
+      status,
+      error: code,
+      deliveredAt: null,
+    });
+  });
+
+  it.each([
+    ['invalid_endpoint', 'dead', 'invalid_endpoint'],
+    ['endpoint_gone', 'dead', 'endpoint_gone'],
+    ['misconfigured', 'failed', 'misconfigured'],
+    ['deferred', 'failed', 'undelivered'],
+    ['undelivered', 'failed', 'undelivered'],
+    ['rejected', 'failed', 'undelivered'],
+  ] as const)("follows the adapter's reading %s of a bounce: %s (%s), whatever its code", (meaning, status, code) => {
+    expect(receiptOutcomeOf('smtp', 'email', { providerMessageId: '<k@notify.example>', status: 'failed', error: '5.7.1', meaning }, receivedAt)).toEqual({
+      receiptKey: receiptKey('smtp', '<k@notify.example>'),
       status,
       error: code,
       deliveredAt: null,

@@ -32,24 +32,13 @@ const PERMANENT: Readonly<Record<string, Readonly<Record<string, ProviderErrorCo
   xiaomi: { invalid_target: ProviderErrorCode.InvalidEndpoint },
 };
 
-/**
- * A bounce's enhanced status code (RFC 3463) that no retry changes: class 5, the mailbox's or
- * domain's address (5.1.x, no such mailbox or domain, bad syntax, moved) or a disabled mailbox
- * (5.2.1); any other permanent refusal (5.7.1 policy, 5.3.4 too big) is the message's. A full
- * mailbox (5.2.2) is "persistent transient" in the RFC's words, and temporary failures (class 4)
- * are worth a retry.
- */
-function permanentBounce(status: string): ProviderErrorCode | undefined {
-  if (!status.startsWith('5.') || status === '5.2.2') return undefined;
-  if (status.startsWith('5.1.')) return ProviderErrorCode.InvalidEndpoint;
-  if (status === '5.2.1') return ProviderErrorCode.EndpointGone;
-  return ProviderErrorCode.Rejected;
-}
+/** What an adapter's own reading of a failure (`ReceiptStatus.meaning`) ends: the address is wrong or gone. */
+const ENDS_THE_DELIVERY: ReadonlySet<ProviderErrorCode> = new Set([ProviderErrorCode.InvalidEndpoint, ProviderErrorCode.EndpointGone]);
 
-/** What a vendor's failure code means when no retry can change it; nothing when one may. */
-function permanentOf(provider: string, error: string | undefined): ProviderErrorCode | undefined {
-  if (error === undefined) return undefined;
-  return provider === 'smtp' ? permanentBounce(error) : PERMANENT[provider]?.[error];
+/** What a vendor's failure means when no retry can change it; nothing when one may. */
+function permanentOf(provider: string, status: ReceiptStatus): ProviderErrorCode | undefined {
+  if (status.meaning !== undefined) return ENDS_THE_DELIVERY.has(status.meaning) ? status.meaning : undefined;
+  return status.error === undefined ? undefined : PERMANENT[provider]?.[status.error];
 }
 
 /** Vendor codes that say the token itself will never work again: its device is deactivated, as for a dead token at the send. */
@@ -63,8 +52,12 @@ export function receiptOutcomeOf(provider: string, channel: string, status: Rece
   if (channel === 'push' && status.endpoint === undefined) return undefined;
   const key = receiptKey(provider, status.providerMessageId, channel === 'push' ? status.endpoint : undefined);
   if (status.status === 'delivered') return { receiptKey: key, status: 'delivered', error: null, deliveredAt: validTime(status.at, receivedAt) };
-  const permanent = permanentOf(provider, status.error);
-  if (permanent === undefined) return { receiptKey: key, status: 'failed', error: ProviderErrorCode.Undelivered, deliveredAt: null };
+  const permanent = permanentOf(provider, status);
+  if (permanent === undefined) {
+    // A failure the installation caused keeps saying so in the delivery's last error, where the alert points.
+    const error = status.meaning === ProviderErrorCode.Misconfigured ? ProviderErrorCode.Misconfigured : ProviderErrorCode.Undelivered;
+    return { receiptKey: key, status: 'failed', error, deliveredAt: null };
+  }
   const dead: ReceiptOutcome = { receiptKey: key, status: 'dead', error: permanent, deliveredAt: null };
   if (channel !== 'push' || !TOKEN_GONE[provider]?.has(status.error!)) return dead;
   // A registration made after the vendor saw the app gone (a reinstall) is left active.

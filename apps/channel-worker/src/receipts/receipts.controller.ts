@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { BadRequestException, Body, Controller, ForbiddenException, Headers, HttpCode, Inject, NotFoundException, Param, Post, Query } from '@nestjs/common';
 import type { Producer } from 'kafkajs';
 import type { Counter } from 'prom-client';
-import { ReceiptFormatError, type ReceiptStatus } from '@notify/channels';
+import { ProviderErrorCode, ReceiptFormatError, type ReceiptStatus } from '@notify/channels';
 import type { ChannelWorkerConfig } from '@notify/config';
 import { KAFKA_PRODUCER, publishOutcomes } from '@notify/kafka';
 import { APP_LOGGER, Metrics, type AppLogger } from '@notify/observability';
@@ -60,10 +60,21 @@ export class ReceiptsController {
     const statuses = await parse(async () => provider.parseReceipt!(body));
     const receivedAt = this.clock();
     const outcomes = statuses.flatMap((status) => receiptOutcomeOf(provider.id, provider.channel, status, receivedAt) ?? []);
+    this.alertOnConfiguration(provider.id, outcomes);
     const taken = await this.store.receive(outcomes);
     this.count(provider.id, statuses.length, outcomes, taken);
     void this.publish(taken.events);
     return TAKEN;
+  }
+
+  /** A receipt blaming this installation's own setup (a bounce for its SPF, DKIM or DMARC, its sender, its relay's address) is an operator's to fix. */
+  private alertOnConfiguration(provider: string, outcomes: ReceiptOutcome[]): void {
+    const blamed = outcomes.filter((outcome) => outcome.error === ProviderErrorCode.Misconfigured).length;
+    if (blamed === 0) return;
+    this.logger.error(
+      { alert: 'provider_configuration', provider, receipts: blamed },
+      `${provider} receipts say the recipient's server refused our configuration (sender, SPF, DKIM or DMARC, the relay's address): retried, no address blamed`,
+    );
   }
 
   private tokenMatches(given: unknown): boolean {

@@ -1,4 +1,5 @@
 import type { Channel } from '@notify/contracts';
+import type { ProviderErrorCode } from './provider-error';
 
 /** What a provider answers when it has taken a message. */
 export interface SendReceipt {
@@ -15,6 +16,12 @@ export interface ReceiptStatus {
   endpoint?: string;
   /** The vendor's error code or reason for a failure. */
   error?: string;
+  /**
+   * What the adapter makes of a failure, when the vendor's code alone does not say (a bounce's
+   * status read with the reply it quotes): `invalid_endpoint` or `endpoint_gone` end the delivery,
+   * `misconfigured` blames this installation, anything else is worth a retry.
+   */
+  meaning?: ProviderErrorCode;
   at?: Date;
 }
 

@@ -348,11 +348,18 @@ const xiaomiReceiptsComplete: Check = (c) => {
   return token === c.receiptsToken ? [] : ["PUSH_XIAOMI_RECEIPT_URL must carry ?token= with CHANNEL_WORKER_RECEIPTS_TOKEN's value"];
 };
 
-/** Bounces carry no signature: they are taken only at the URL with the installation's token. */
-const bounceReceiptsComplete: Check = (c) =>
-  runs(c, 'email') && c.emailDriver === 'smtp' && c.smtpBounceReceipts && c.receiptsToken === undefined
-    ? ['SMTP_BOUNCE_RECEIPTS needs CHANNEL_WORKER_RECEIPTS_TOKEN, which the receipts endpoint checks']
-    : [];
+/**
+ * Bounces carry no signature: they are taken only at the URL with the installation's token. They
+ * go to the envelope sender, which must be a mailbox set up to pass them on: left to SMTP_FROM,
+ * usually a no-reply address, they would never arrive.
+ */
+const bounceReceiptsComplete: Check = (c) => {
+  if (!runs(c, 'email') || c.emailDriver !== 'smtp' || !c.smtpBounceReceipts) return [];
+  return [
+    ...(c.receiptsToken === undefined ? ['SMTP_BOUNCE_RECEIPTS needs CHANNEL_WORKER_RECEIPTS_TOKEN, which the receipts endpoint checks'] : []),
+    ...(c.smtpReturnPath === undefined ? ['SMTP_BOUNCE_RECEIPTS needs SMTP_RETURN_PATH, the mailbox whose mail system posts the bounces on'] : []),
+  ];
+};
 
 export function loadChannelWorkerConfig(env: NodeJS.ProcessEnv = process.env): ChannelWorkerConfig {
   return loadConfig('channel-worker', channelWorkerSettings, env, [

@@ -5,6 +5,14 @@ export interface SmtpMail {
   from: string;
   to: string[];
   raw: string;
+  /** The delivery status notifications the sender asked for (RFC 3461): what a bounce returns (`HDRS`, `FULL`), and when one is sent (`FAILURE`, …). */
+  dsn: { ret: string | null; notify: string[] | null };
+}
+
+/** smtp-server's DSN parameters of MAIL FROM and RCPT TO, which its typings leave out. */
+interface DsnEnvelope {
+  dsn?: { ret?: string | null };
+  rcptTo: { dsn?: { notify?: string[] } }[];
 }
 
 export interface FakeSmtp {
@@ -61,6 +69,8 @@ export async function startFakeSmtp(): Promise<FakeSmtp> {
     disabledCommands: ['STARTTLS'],
     allowInsecureAuth: true,
     authMethods: ['PLAIN', 'LOGIN'],
+    // Postfix and most relays offer DSN (RFC 3461); smtp-server hides it unless asked.
+    hideDSN: false,
     logger: false,
     onConnect(_session, callback) {
       fake.connections += 1;
@@ -97,6 +107,10 @@ export async function startFakeSmtp(): Promise<FakeSmtp> {
           from: session.envelope.mailFrom === false ? '' : session.envelope.mailFrom.address,
           to: session.envelope.rcptTo.map((rcpt) => rcpt.address),
           raw,
+          dsn: {
+            ret: (session.envelope as unknown as DsnEnvelope).dsn?.ret ?? null,
+            notify: (session.envelope as unknown as DsnEnvelope).rcptTo[0]?.dsn?.notify ?? null,
+          },
         });
         callback();
       });
@@ -116,6 +130,10 @@ export interface BounceReport {
   diagnostic?: string;
   /** What the report returns of the mail: its headers (Postfix's `text/rfc822-headers`), or all of it (`message/rfc822`). */
   returns?: 'headers' | 'message';
+  /** The returned mail marked `Content-Disposition: inline`, as some servers send it. */
+  inline?: boolean;
+  /** RFC 6533's types, which Postfix writes for a mail sent with SMTPUTF8: `message/global-delivery-status`, `message/global(-headers)`. */
+  global?: boolean;
 }
 
 /**
@@ -152,7 +170,7 @@ export function bounceOf(mail: SmtpMail, report: BounceReport): string {
     '',
     `--${boundary}`,
     'Content-Description: Delivery report',
-    'Content-Type: message/delivery-status',
+    `Content-Type: message/${report.global === true ? 'global-' : ''}delivery-status`,
     '',
     'Reporting-MTA: dns; mx.example.org',
     'X-Postfix-Queue-ID: 4QxYz1234',
@@ -167,7 +185,8 @@ export function bounceOf(mail: SmtpMail, report: BounceReport): string {
     '',
     `--${boundary}`,
     `Content-Description: Undelivered Message${report.returns === 'message' ? '' : ' Headers'}`,
-    `Content-Type: ${report.returns === 'message' ? 'message/rfc822' : 'text/rfc822-headers'}`,
+    `Content-Type: ${report.returns === 'message' ? (report.global === true ? 'message/global' : 'message/rfc822') : report.global === true ? 'message/global-headers' : 'text/rfc822-headers'}`,
+    ...(report.inline === true ? ['Content-Disposition: inline'] : []),
     '',
     returned,
     '',

@@ -33,9 +33,10 @@ describe("SMTP bounces (delivery status notifications) as the mail's receipts", 
     return { mail: server.mails.at(-1)!, receipt };
   }
 
-  it('sends with the return path as the envelope sender, so bounces reach its mailbox, and takes them unsigned', async () => {
+  it('sends with the return path as the envelope sender, asking for bounces of failures with the headers only, and takes them unsigned', async () => {
     const { mail } = await sent('b0a1');
     expect(mail.from).toBe('bounces@notify.example.com');
+    expect(mail.dsn).toEqual({ ret: 'HDRS', notify: ['FAILURE'] });
     expect(mail.raw).toMatch(/^From: Notify <notify@example.com>$/m);
     expect(provider.receipts).toBe('unsigned');
     expect(createEmailProvider({ driver: 'smtp', host: server.host, from: 'notify@example.com' }).receipts).toBeUndefined();
@@ -45,7 +46,7 @@ describe("SMTP bounces (delivery status notifications) as the mail's receipts", 
     const { mail, receipt } = await sent('b0a2');
     const bounce = bounceOf(mail, { status: '5.1.1', diagnostic: 'smtp; 550 5.1.1 <alice@example.org>: Recipient address rejected: User unknown in virtual mailbox table' });
     expect(await provider.parseReceipt?.(bounce)).toEqual([
-      { providerMessageId: receipt.providerMessageId, status: 'failed', error: '5.1.1', endpoint: TO, at: new Date('2026-12-06T12:00:00.000Z') },
+      { providerMessageId: receipt.providerMessageId, status: 'failed', error: '5.1.1', meaning: 'invalid_endpoint', endpoint: TO, at: new Date('2026-12-06T12:00:00.000Z') },
     ]);
     expect(await provider.parseReceipt?.(Buffer.from(bounce))).toHaveLength(1);
   });
@@ -56,6 +57,29 @@ describe("SMTP bounces (delivery status notifications) as the mail's receipts", 
     expect(failed).toMatchObject({ providerMessageId: receipt.providerMessageId, status: 'failed', error: '4.4.7' });
     const [delivered] = (await provider.parseReceipt?.(bounceOf(mail, { action: 'delivered', status: '2.0.0' }))) ?? [];
     expect(delivered).toMatchObject({ providerMessageId: receipt.providerMessageId, status: 'delivered' });
+  });
+
+  it.each([
+    ['a disabled mailbox', { status: '5.2.1' }, '5.2.1', 'endpoint_gone'],
+    ['a full mailbox, though permanent', { status: '5.2.2', diagnostic: 'smtp; 552 5.2.2 Mailbox full' }, '5.2.2', 'deferred'],
+    ["Exim's bare 5.0.0 over a full mailbox", { status: '5.0.0', diagnostic: 'smtp; 552 5.2.2 <alice@example.org>: Mailbox full' }, '5.2.2', 'deferred'],
+    ["Exim's bare 5.0.0 over an unknown user", { status: '5.0.0', diagnostic: 'smtp; 550 5.1.1 <alice@example.org>: No such user' }, '5.1.1', 'invalid_endpoint'],
+    ['a bare 5.0.0 with no code in the reply', { status: '5.0.0', diagnostic: 'smtp; 550 rejected' }, '5.0.0', 'undelivered'],
+    ["a refusal of our domain's authentication", { status: '5.7.26', diagnostic: 'smtp; 550-5.7.26 This mail has been blocked because the sender is unauthenticated.' }, '5.7.26', 'misconfigured'],
+    ["the relay's address on a blocklist", { status: '5.7.1', diagnostic: 'smtp; 550 5.7.1 Service unavailable, Client host [192.0.2.7] blocked using Spamhaus' }, '5.7.1', 'misconfigured'],
+    ['a refused sender', { status: '5.1.8', diagnostic: 'smtp; 553 5.1.8 <bounces@notify.example.com>: Sender address rejected: Domain not found' }, '5.1.8', 'misconfigured'],
+    ["a refusal of the content, which may be one digest member's", { status: '5.7.1', diagnostic: 'smtp; 550 5.7.1 Message rejected as spam' }, '5.7.1', 'undelivered'],
+    ['a temporary failure that ran out', { status: '4.4.7', diagnostic: 'smtp; 421 4.4.7 Delivery time expired' }, '4.4.7', 'undelivered'],
+  ])('reads %s', async (_case, report, error, meaning) => {
+    const { mail } = await sent(`b0b-${error}-${meaning}`);
+    expect(await provider.parseReceipt?.(bounceOf(mail, report))).toEqual([expect.objectContaining({ status: 'failed', error, meaning })]);
+  });
+
+  it("reads RFC 6533's report of a mail with UTF-8 addresses, and a returned mail marked inline", async () => {
+    const { mail, receipt } = await sent('b0a5');
+    for (const report of [{ status: '5.1.1', global: true }, { status: '5.1.1', global: true, returns: 'message' as const }, { status: '5.1.1', returns: 'message' as const, inline: true }]) {
+      expect(await provider.parseReceipt?.(bounceOf(mail, report))).toEqual([expect.objectContaining({ providerMessageId: receipt.providerMessageId, meaning: 'invalid_endpoint' })]);
+    }
   });
 
   it('takes a delay warning, an auto-reply, and a report that returns no Message-ID for no status at all', async () => {

@@ -1,27 +1,51 @@
 import { simpleParser, type ParsedMail } from 'mailparser';
-import { ReceiptFormatError, type ReceiptStatus } from '../../ports';
+import { ProviderErrorCode, ReceiptFormatError, type ReceiptStatus } from '../../ports';
+import { blamesTheInstallation, saysMailboxFull } from './smtp-errors';
 
-/** Nothing of a bounce is rendered: only its report and the headers it returns are read. */
-const READ_ONLY_THE_REPORT = { keepDeliveryStatus: true, skipHtmlToText: true, skipTextToHtml: true, skipTextLinks: true, skipImageLinks: true } as const;
+/**
+ * Nothing of a bounce is rendered: only its report and the headers it returns are read. A returned
+ * mail is kept whole even when marked inline (mailparser would otherwise unpack it into its parts).
+ */
+const READ_ONLY_THE_REPORT = {
+  keepDeliveryStatus: true,
+  ignoreEmbedded: true,
+  skipHtmlToText: true,
+  skipTextToHtml: true,
+  skipTextLinks: true,
+  skipImageLinks: true,
+} as const;
+
+/** The report, in RFC 3464's form or RFC 6533's for mail with UTF-8 addresses. */
+const REPORT_TYPES = new Set(['message/delivery-status', 'message/global-delivery-status']);
+/** What the report returns of the mail: its headers, or all of it. */
+const RETURNED_TYPES = new Set(['text/rfc822-headers', 'message/rfc822', 'message/global-headers', 'message/global']);
+
+/**
+ * Enhanced status codes (RFC 3463) of the recipient's address that no retry changes: no such
+ * mailbox (X.1.1), no such domain (X.1.2), a malformed address (X.1.3), a mailbox that moved
+ * (X.1.6), a domain that takes no mail (X.1.10, RFC 7505), and a disabled mailbox (X.2.1).
+ */
+const ADDRESS_IS_WRONG = new Set(['5.1.1', '5.1.2', '5.1.3', '5.1.6', '5.1.10']);
+const MAILBOX_DISABLED = '5.2.1';
 
 /**
  * A bounce as the mail server that could not deliver a mail reported it: a delivery status
  * notification (RFC 3464), `multipart/report; report-type=delivery-status`, whose
  * `message/delivery-status` part has a block of fields per recipient (`Final-Recipient`, `Action`,
- * `Status`, an enhanced status code of RFC 3463) and whose last part returns the mail's headers
+ * `Status`, `Diagnostic-Code`) and whose last part returns the mail's headers
  * (`text/rfc822-headers`) or the whole mail (`message/rfc822`), with its Message-ID.
  *
- * A recipient `failed` is a failure with its status code; `delivered` (only when a success report
- * was asked for) is a delivery; `delayed`, `relayed` and `expanded` say nothing final and are left
- * out. Mail that is no such report (an auto-reply to the return path, a bounce in free text) and a
- * report that returns no Message-ID name no send: no statuses, not an error, so the mail system that
- * passed it on does not bounce it in turn.
+ * A recipient `failed` is a failure; `delivered` (only when a success report was asked for) is a
+ * delivery; `delayed`, `relayed` and `expanded` say nothing final and are left out. Mail that is no
+ * such report (an auto-reply to the return path, a bounce in free text) and a report that returns no
+ * Message-ID name no send: no statuses, not an error, so the mail system that passed it on does not
+ * bounce it in turn.
  */
 export async function parseSmtpBounce(body: unknown): Promise<ReceiptStatus[]> {
   if (!(typeof body === 'string' || Buffer.isBuffer(body)) || body.length === 0) throw new ReceiptFormatError('smtp', 'the body is not a mail (post it as message/rfc822)');
   const mail = await simpleParser(body, READ_ONLY_THE_REPORT);
-  const report = mail.attachments.find((part) => part.contentType === 'message/delivery-status');
-  const returned = mail.attachments.find((part) => part.contentType === 'text/rfc822-headers' || part.contentType === 'message/rfc822');
+  const report = mail.attachments.find((part) => REPORT_TYPES.has(part.contentType));
+  const returned = mail.attachments.find((part) => RETURNED_TYPES.has(part.contentType));
   if (report === undefined || returned === undefined) return [];
   const messageId = bracketed((await simpleParser(returned.content, READ_ONLY_THE_REPORT)).messageId);
   if (messageId === undefined) return [];
@@ -35,8 +59,27 @@ export async function parseSmtpBounce(body: unknown): Promise<ReceiptStatus[]> {
       const base = { providerMessageId: messageId, ...(recipient === undefined ? {} : { endpoint: recipient }), ...(at === undefined ? {} : { at }) };
       if (action === 'delivered') return [{ ...base, status: 'delivered' }];
       if (action !== 'failed') return [];
-      return [{ ...base, status: 'failed', error: statusCodeOf(fields.get('status')) }];
+      const reply = smtpReplyOf(fields.get('diagnostic-code'));
+      const status = statusCodeOf(fields.get('status'), reply);
+      return [{ ...base, status: 'failed', error: status, meaning: meaningOf(status, reply) }];
     });
+}
+
+/**
+ * What a failed recipient's status and the remote server's reply mean. The installation's own setup
+ * (its sender address, its domain's SPF, DKIM or DMARC, its relay's address on a blocklist) fails
+ * every mail alike and is no fault of the address: `misconfigured`, retried, never the end of a
+ * delivery, as at the send (`smtpError`). A full mailbox (X.2.2, even with a 5) is put off, as the RFC
+ * calls it persistent but transient. Only a wrong or disabled address ends the delivery. Any other
+ * refusal, content or size among them, is retried as the route says: the bounce of a digest names
+ * every message in it, and one message's words must not end the others.
+ */
+function meaningOf(status: string, reply: string | undefined): ProviderErrorCode {
+  if (blamesTheInstallation(reply) || blamesTheInstallation(`550 ${status}`)) return ProviderErrorCode.Misconfigured;
+  if (status === '5.2.2' || saysMailboxFull(reply)) return ProviderErrorCode.Deferred;
+  if (ADDRESS_IS_WRONG.has(status)) return ProviderErrorCode.InvalidEndpoint;
+  if (status === MAILBOX_DISABLED) return ProviderErrorCode.EndpointGone;
+  return ProviderErrorCode.Undelivered;
 }
 
 /** Message-IDs compared as `<id@domain>`, as nodemailer reports the one it sent. */
@@ -56,9 +99,24 @@ function addressOf(field: string | undefined): string | undefined {
   return address === undefined || address === '' ? undefined : address;
 }
 
-/** The enhanced status code (`5.1.1`), or `unknown` when the report has none. */
-function statusCodeOf(field: string | undefined): string {
-  return /^[245]\.\d{1,3}\.\d{1,3}\b/.exec(field?.trim() ?? '')?.[0] ?? 'unknown';
+/** The remote server's reply of a `Diagnostic-Code: smtp; 550 5.1.1 …`, one line (`550-5.7.26 …` multi-line replies joined). */
+function smtpReplyOf(field: string | undefined): string | undefined {
+  const [type, ...rest] = (field ?? '').split(';');
+  return type?.trim().toLowerCase() === 'smtp' && rest.length > 0 ? rest.join(';').trim() : undefined;
+}
+
+const ENHANCED = /\b([245]\.\d{1,3}\.\d{1,3})\b/;
+
+/**
+ * The enhanced status code (`5.1.1`). Exim and others write a bare `5.0.0` and leave the real one
+ * to the server's reply quoted in `Diagnostic-Code`, which is then read instead; `unknown` when
+ * neither has one.
+ */
+function statusCodeOf(field: string | undefined, reply: string | undefined): string {
+  const given = /^[245]\.\d{1,3}\.\d{1,3}\b/.exec(field?.trim() ?? '')?.[0];
+  const quoted = ENHANCED.exec(reply ?? '')?.[1];
+  if (given === undefined || given.endsWith('.0.0')) return quoted ?? given ?? 'unknown';
+  return given;
 }
 
 /** The report's blocks of header-like fields, separated by empty lines; folded lines joined; names in lower case. */

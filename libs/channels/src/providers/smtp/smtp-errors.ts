@@ -66,7 +66,7 @@ const SESSION_COMMANDS = new Set(['CONN', 'EHLO', 'HELO', 'LHLO', 'RSET', 'NOOP'
  */
 function permanentCodeOf(code: string | undefined, command: string | undefined, reply: number, response: string | undefined): ProviderErrorCode {
   if (reply === 530 || (command !== undefined && SESSION_COMMANDS.has(command))) return ProviderErrorCode.Misconfigured;
-  if (MAILBOX_FULL.test(response ?? '') || (reply === 552 && command === 'RCPT TO')) return ProviderErrorCode.Deferred;
+  if (saysMailboxFull(response) || (reply === 552 && command === 'RCPT TO')) return ProviderErrorCode.Deferred;
   if (code !== 'EENVELOPE') return blamesTheInstallation(response) ? ProviderErrorCode.Misconfigured : ProviderErrorCode.Rejected;
   if (command !== 'RCPT TO') return ProviderErrorCode.Misconfigured;
   if (blamesTheInstallation(response)) return ProviderErrorCode.Misconfigured;
@@ -77,7 +77,7 @@ function permanentCodeOf(code: string | undefined, command: string | undefined, 
  * Whether a refusal (at RCPT TO or at the end of DATA) is of the sender, the client, its HELO,
  * relaying or the sender domain's authentication, not of the recipient or the mail's content.
  */
-function blamesTheInstallation(response: string | undefined): boolean {
+export function blamesTheInstallation(response: string | undefined): boolean {
   const text = response ?? '';
   // Without the addresses it quotes: a recipient at relay.example.com is no relay refusal.
   const words = text.replace(/<[^>]*>/g, '');
@@ -91,6 +91,11 @@ function blamesTheInstallation(response: string | undefined): boolean {
  * is read the same way, as RFC 5321 (4.5.3.1.10) asks of a client.
  */
 const MAILBOX_FULL = /^\d{3}[ -]5\.2\.2\b/;
+
+/** Whether a server's reply (`552 5.2.2 Mailbox full`) refuses a mail for a full mailbox. */
+export function saysMailboxFull(response: string | undefined): boolean {
+  return MAILBOX_FULL.test(response ?? '');
+}
 /** RFC 3463's X.1.7 and X.1.8: the sender's mailbox or its system is refused. */
 const SENDER_STATUS = /^\d{3}[ -][45]\.1\.[78]\b/;
 /**

@@ -71,6 +71,9 @@ export class SmtpProvider implements EmailChannelProvider {
           ...(message.html === undefined ? {} : { html: message.html }),
           ...(message.headers === undefined ? {} : { headers: message.headers }),
           ...(this.settings.returnPath === undefined ? {} : { envelope: { from: this.settings.returnPath, to: message.to } }),
+          // Where the relay speaks DSN (RFC 3461): a bounce only for a failure, returning the headers,
+          // which hold the Message-ID it is matched by (a whole returned digest could pass 4 MB).
+          ...(this.receipts === undefined ? {} : { dsn: { return: 'headers', notify: 'failure' } }),
           // Left out, nodemailer makes a random Message-ID per attempt.
           signal,
           ...(message.messageKey === undefined ? {} : { messageId: `<${message.messageKey}@${SENDER_DOMAIN.exec(from)?.[1] ?? 'notify.invalid'}>` }),
