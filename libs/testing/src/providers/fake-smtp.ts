@@ -134,6 +134,8 @@ export interface BounceReport {
   inline?: boolean;
   /** RFC 6533's types, which Postfix writes for a mail sent with SMTPUTF8: `message/global-delivery-status`, `message/global(-headers)`. */
   global?: boolean;
+  /** The mailbox that failed, when not the one the mail was sent to (an alias's or a list's member). */
+  finalRecipient?: string;
 }
 
 /**
@@ -146,6 +148,7 @@ export function bounceOf(mail: SmtpMail, report: BounceReport): string {
   const headerEnd = mail.raw.search(/\r?\n\r?\n/);
   const returned = report.returns === 'message' ? mail.raw : mail.raw.slice(0, headerEnd === -1 ? undefined : headerEnd);
   const recipient = mail.to[0] ?? 'unknown@example.org';
+  const failed = report.finalRecipient ?? recipient;
   return [
     'Return-Path: <>',
     'Date: Sun,  6 Dec 2026 12:00:00 +0000 (UTC)',
@@ -176,12 +179,12 @@ export function bounceOf(mail: SmtpMail, report: BounceReport): string {
     'X-Postfix-Queue-ID: 4QxYz1234',
     'Arrival-Date: Sun,  6 Dec 2026 11:59:58 +0000 (UTC)',
     '',
-    `Final-Recipient: rfc822; ${recipient}`,
+    `Final-Recipient: rfc822; ${failed}`,
     `Original-Recipient: rfc822;${recipient}`,
     `Action: ${report.action ?? 'failed'}`,
     `Status: ${report.status}`,
     'Remote-MTA: dns; mailbox.example.org',
-    ...(report.diagnostic === undefined ? [] : [`Diagnostic-Code: ${report.diagnostic.slice(0, 60)}`, ...(report.diagnostic.length > 60 ? [`    ${report.diagnostic.slice(60)}`] : [])]),
+    ...(report.diagnostic === undefined ? [] : folded(`Diagnostic-Code: ${report.diagnostic}`)),
     '',
     `--${boundary}`,
     `Content-Description: Undelivered Message${report.returns === 'message' ? '' : ' Headers'}`,
@@ -193,4 +196,15 @@ export function bounceOf(mail: SmtpMail, report: BounceReport): string {
     `--${boundary}--`,
     '',
   ].join('\r\n');
+}
+
+/** A header field folded as mail systems fold long ones: before a space, past 60 characters. */
+function folded(field: string): string[] {
+  const lines: string[] = [];
+  let rest = field;
+  for (let at = rest.indexOf(' ', 60); at !== -1; at = rest.indexOf(' ', 60)) {
+    lines.push(rest.slice(0, at));
+    rest = rest.slice(at);
+  }
+  return [...lines, rest];
 }

@@ -70,6 +70,16 @@ describe("SMTP bounces (delivery status notifications) as the mail's receipts", 
     ['a refused sender', { status: '5.1.8', diagnostic: 'smtp; 553 5.1.8 <bounces@notify.example.com>: Sender address rejected: Domain not found' }, '5.1.8', 'misconfigured'],
     ["a refusal of the content, which may be one digest member's", { status: '5.7.1', diagnostic: 'smtp; 550 5.7.1 Message rejected as spam' }, '5.7.1', 'undelivered'],
     ['a temporary failure that ran out', { status: '4.4.7', diagnostic: 'smtp; 421 4.4.7 Delivery time expired' }, '4.4.7', 'undelivered'],
+    ["Yahoo's unknown user behind a bare 5.0.0", { status: '5.0.0', diagnostic: "smtp; 554 delivery error: dd This user doesn't have a yahoo.com account (alice@yahoo.com) [0] - mta1.mail.yahoo.com" }, '5.0.0', 'invalid_endpoint'],
+    ["Yahoo's closed account", { status: '5.0.0', diagnostic: 'smtp; 554 delivery error: dd Requested mail action aborted, account has been disabled or discontinued [#102]' }, '5.0.0', 'endpoint_gone'],
+    ["Microsoft's directory-based refusal", { status: '5.4.1', diagnostic: 'smtp; 550 5.4.1 Recipient address rejected: Access denied. AS(201806281)' }, '5.4.1', 'invalid_endpoint'],
+    ['a domain that does not exist', { status: '5.4.4', diagnostic: 'X-Postfix; Host or domain name not found. Name service error for name=exmaple.org type=A: Host not found' }, '5.4.4', 'invalid_endpoint'],
+    ['a domain that takes no mail', { status: '5.1.0', diagnostic: 'X-Postfix; Domain example.org does not accept mail (nullMX)' }, '5.1.0', 'invalid_endpoint'],
+    ['an IP address in a reply without a code, not read as one', { status: '5.0.0', diagnostic: 'smtp; 554 Access from 185.5.1.2 refused, poor reputation' }, '5.0.0', 'undelivered'],
+    ["qmail's code in brackets", { status: '5.0.0', diagnostic: "smtp; 511 sorry, no mailbox here by that name. (#5.1.1)" }, '5.1.1', 'invalid_endpoint'],
+    ["Microsoft's ban of the relay's address", { status: '5.7.606', diagnostic: 'smtp; 550 5.7.606 Access denied, banned sending IP [192.0.2.7]' }, '5.7.606', 'misconfigured'],
+    ["Yahoo's blocklist", { status: '5.7.1', diagnostic: "smtp; 553 5.7.1 [BL21] Connections will not be accepted from 192.0.2.7, because the ip is in Spamhaus's list" }, '5.7.1', 'misconfigured'],
+    ["an alias member's unknown mailbox, not the address the mail went to", { status: '5.1.1', finalRecipient: 'bob@other.example.org' }, '5.1.1', 'undelivered'],
   ])('reads %s', async (_case, report, error, meaning) => {
     const { mail } = await sent(`b0b-${error}-${meaning}`);
     expect(await provider.parseReceipt?.(bounceOf(mail, report))).toEqual([expect.objectContaining({ status: 'failed', error, meaning })]);

@@ -27,6 +27,17 @@ const RETURNED_TYPES = new Set(['text/rfc822-headers', 'message/rfc822', 'messag
  */
 const ADDRESS_IS_WRONG = new Set(['5.1.1', '5.1.2', '5.1.3', '5.1.6', '5.1.10']);
 const MAILBOX_DISABLED = '5.2.1';
+/**
+ * A permanent failure's words that the address does not exist, for the servers and relays that
+ * give another code or none (`5.0.0`): Yahoo's `This user doesn't have a yahoo.com account` and
+ * `mailbox not found`, Microsoft's directory-based `Recipient address rejected: Access denied`,
+ * Postfix's `Host or domain name not found` (5.4.4, no such domain) and `does not accept mail
+ * (nullMX)` (5.1.0).
+ */
+const ADDRESS_UNKNOWN =
+  /user unknown|unknown (?:user|recipient)|no such (?:user|mailbox|recipient|address)|(?:mailbox|recipient|user|address) (?:not found|unknown|does ?n[o']t exist)|does(?: not|n't) have an? \S+ account|RecipientNotFound|recipient address rejected: access denied|host or domain name not found|does not accept mail \(nullMX\)|unrouteable address/i;
+/** A permanent failure's words that the mailbox is disabled: Yahoo's `account has been disabled or discontinued`. */
+const ADDRESS_DISABLED = /(?:account|mailbox) (?:has been |is )?(?:disabled|discontinued|deactivated)/i;
 
 /**
  * A bounce as the mail server that could not deliver a mail reported it: a delivery status
@@ -47,8 +58,10 @@ export async function parseSmtpBounce(body: unknown): Promise<ReceiptStatus[]> {
   const report = mail.attachments.find((part) => REPORT_TYPES.has(part.contentType));
   const returned = mail.attachments.find((part) => RETURNED_TYPES.has(part.contentType));
   if (report === undefined || returned === undefined) return [];
-  const messageId = bracketed((await simpleParser(returned.content, READ_ONLY_THE_REPORT)).messageId);
+  const original = await simpleParser(returned.content, READ_ONLY_THE_REPORT);
+  const messageId = bracketed(original.messageId);
   if (messageId === undefined) return [];
+  const sentTo = addressesOf(original);
   const at = arrivalOf(mail);
   // The first block is about the report (Reporting-MTA, Arrival-Date); each one after it, a recipient.
   return fieldBlocks(report.content.toString('utf8'))
@@ -59,9 +72,15 @@ export async function parseSmtpBounce(body: unknown): Promise<ReceiptStatus[]> {
       const base = { providerMessageId: messageId, ...(recipient === undefined ? {} : { endpoint: recipient }), ...(at === undefined ? {} : { at }) };
       if (action === 'delivered') return [{ ...base, status: 'delivered' }];
       if (action !== 'failed') return [];
-      const reply = smtpReplyOf(fields.get('diagnostic-code'));
+      const diagnostic = fields.get('diagnostic-code');
+      const reply = smtpReplyOf(diagnostic);
       const status = statusCodeOf(fields.get('status'), reply);
-      return [{ ...base, status: 'failed', error: status, meaning: meaningOf(status, reply) }];
+      const meaning = meaningOf(status, reply, diagnostic ?? '');
+      // A member of an alias or a list that bounced (`Final-Recipient` another mailbox than the mail's
+      // `To`, `Original-Recipient` the alias) says nothing of the address the mail was sent to: only
+      // a failure of that address itself ends the delivery. An address rewritten on the way is retried.
+      const aboutTheAddress = sentTo.size === 0 || (recipient !== undefined && sentTo.has(recipient.toLowerCase()));
+      return [{ ...base, status: 'failed', error: status, meaning: ENDS.has(meaning) && !aboutTheAddress ? ProviderErrorCode.Undelivered : meaning }];
     });
 }
 
@@ -70,16 +89,27 @@ export async function parseSmtpBounce(body: unknown): Promise<ReceiptStatus[]> {
  * (its sender address, its domain's SPF, DKIM or DMARC, its relay's address on a blocklist) fails
  * every mail alike and is no fault of the address: `misconfigured`, retried, never the end of a
  * delivery, as at the send (`smtpError`). A full mailbox (X.2.2, even with a 5) is put off, as the RFC
- * calls it persistent but transient. Only a wrong or disabled address ends the delivery. Any other
- * refusal, content or size among them, is retried as the route says: the bounce of a digest names
- * every message in it, and one message's words must not end the others.
+ * calls it persistent but transient. Only a wrong or disabled address ends the delivery, by its
+ * code or, for servers that give another or a bare 5.0.0, by the reply's words. Any other refusal,
+ * content or size among them, is retried as the route says: the bounce of a digest names every
+ * message in it, and one message's words must not end the others.
  */
-function meaningOf(status: string, reply: string | undefined): ProviderErrorCode {
-  if (blamesTheInstallation(reply) || blamesTheInstallation(`550 ${status}`)) return ProviderErrorCode.Misconfigured;
+function meaningOf(status: string, reply: string | undefined, diagnostic: string): ProviderErrorCode {
+  if (blamesTheInstallation(reply ?? diagnostic) || blamesTheInstallation(`550 ${status}`)) return ProviderErrorCode.Misconfigured;
   if (status === '5.2.2' || saysMailboxFull(reply)) return ProviderErrorCode.Deferred;
+  if (!status.startsWith('5.')) return ProviderErrorCode.Undelivered;
   if (ADDRESS_IS_WRONG.has(status)) return ProviderErrorCode.InvalidEndpoint;
-  if (status === MAILBOX_DISABLED) return ProviderErrorCode.EndpointGone;
-  return ProviderErrorCode.Undelivered;
+  if (status === MAILBOX_DISABLED || ADDRESS_DISABLED.test(diagnostic)) return ProviderErrorCode.EndpointGone;
+  return ADDRESS_UNKNOWN.test(diagnostic) ? ProviderErrorCode.InvalidEndpoint : ProviderErrorCode.Undelivered;
+}
+
+/** The readings that end a delivery. */
+const ENDS: ReadonlySet<ProviderErrorCode> = new Set([ProviderErrorCode.InvalidEndpoint, ProviderErrorCode.EndpointGone]);
+
+/** The returned mail's `To` addresses, in lower case: a bounce ends a delivery only when it is about one of them. */
+function addressesOf(mail: ParsedMail): Set<string> {
+  const to = mail.to === undefined ? [] : Array.isArray(mail.to) ? mail.to : [mail.to];
+  return new Set(to.flatMap((group) => group.value).flatMap((entry) => (entry.address === undefined ? [] : [entry.address.toLowerCase()])));
 }
 
 /** Message-IDs compared as `<id@domain>`, as nodemailer reports the one it sent. */
@@ -105,7 +135,8 @@ function smtpReplyOf(field: string | undefined): string | undefined {
   return type?.trim().toLowerCase() === 'smtp' && rest.length > 0 ? rest.join(';').trim() : undefined;
 }
 
-const ENHANCED = /\b([245]\.\d{1,3}\.\d{1,3})\b/;
+/** The enhanced code a reply gives after its reply code (`550 5.1.1`, `550-5.1.1`), or qmail's `(#5.1.1)`; not any dotted number in its text (an IP address). */
+const ENHANCED = /(?:^|\s)\d{3}[ -]([245]\.\d{1,3}\.\d{1,3})\b|\(#([245]\.\d{1,3}\.\d{1,3})\)/;
 
 /**
  * The enhanced status code (`5.1.1`). Exim and others write a bare `5.0.0` and leave the real one
@@ -114,7 +145,8 @@ const ENHANCED = /\b([245]\.\d{1,3}\.\d{1,3})\b/;
  */
 function statusCodeOf(field: string | undefined, reply: string | undefined): string {
   const given = /^[245]\.\d{1,3}\.\d{1,3}\b/.exec(field?.trim() ?? '')?.[0];
-  const quoted = ENHANCED.exec(reply ?? '')?.[1];
+  const match = ENHANCED.exec(reply ?? '');
+  const quoted = match?.[1] ?? match?.[2];
   if (given === undefined || given.endsWith('.0.0')) return quoted ?? given ?? 'unknown';
   return given;
 }

@@ -101,17 +101,19 @@ const SENDER_STATUS = /^\d{3}[ -][45]\.1\.[78]\b/;
 /**
  * The sender domain's authentication failed: RFC 7372's X.7.20 to X.7.27 (no valid DKIM signature,
  * SPF failed or in error, reverse DNS failed, several checks failed — Gmail's DMARC refusal — or a
- * sender domain with a null MX), or a reply naming DMARC, SPF or DKIM (OpenDMARC's `550 5.7.1
- * rejected by DMARC policy`). The installation's DNS or signing is wrong, not the recipient or the
- * content.
+ * sender domain with a null MX), Microsoft's X.7.515 (the sender domain's authentication is below
+ * what it asks), or a reply naming DMARC, SPF or DKIM (OpenDMARC's `550 5.7.1 rejected by DMARC
+ * policy`). The installation's DNS or signing is wrong, not the recipient or the content.
  */
-const SENDER_AUTHENTICATION = /^\d{3}[ -][45]\.7\.2[0-7]\b|\b(?:DMARC|SPF|DKIM)\b/i;
+const SENDER_AUTHENTICATION = /^\d{3}[ -][45]\.7\.(?:2[0-7]|515)\b|\b(?:DMARC|SPF|DKIM)\b/i;
 /** RFC 3463's X.7.x: a policy refused the mail. */
 const POLICY_STATUS = /^\d{3}[ -][45]\.7\.\d{1,3}/;
 /**
  * A refusal at RCPT TO that denies relaying or names the client, its HELO or the sender rather than
  * the recipient. Relaying only as a refusal's words: Postfix's `User unknown in relay recipient
- * table`, or a relay's host named in a reply, is the recipient's.
+ * table`, or a relay's host named in a reply, is the recipient's. The client's address on a
+ * blocklist in the big providers' words too: Microsoft's `banned sending IP`, Yahoo's `[BL21]`,
+ * `blocked using Spamhaus`, `the ip is in Spamhaus's list`.
  */
 const NOT_THE_RECIPIENT =
-  /relay(?:ing)? (?:access )?(?:denied|rejected|not allowed|not permitted|prohibited)|relaying to \S* ?denied|unable to relay|do(?:es)? not relay|credentials for relay|allowed rcpthosts|sender address rejected|client host (?:\[[^\]]*\] )?(?:rejected|blocked)|helo command rejected/i;
+  /relay(?:ing)? (?:access )?(?:denied|rejected|not allowed|not permitted|prohibited)|relaying to \S* ?denied|unable to relay|do(?:es)? not relay|credentials for relay|allowed rcpthosts|sender address rejected|client host (?:\[[^\]]*\] )?(?:rejected|blocked)|helo command rejected|banned sending ip|\[BL\d+\]|\bblocked using\b|\bip is in \S+ list\b/i;
