@@ -28,8 +28,8 @@ describe("SMTP bounces (delivery status notifications) as the mail's receipts", 
   });
 
   /** A mail sent through the provider, as the receiving server got it, and its receipt. */
-  async function sent(messageKey: string): Promise<{ mail: SmtpMail; receipt: SendReceipt }> {
-    const receipt = await provider.send({ to: TO, subject: 'Your order shipped', text: 'Order 1234 is on its way', messageKey });
+  async function sent(messageKey: string, to = TO): Promise<{ mail: SmtpMail; receipt: SendReceipt }> {
+    const receipt = await provider.send({ to, subject: 'Your order shipped', text: 'Order 1234 is on its way', messageKey });
     return { mail: server.mails.at(-1)!, receipt };
   }
 
@@ -73,7 +73,11 @@ describe("SMTP bounces (delivery status notifications) as the mail's receipts", 
     ["Yahoo's unknown user behind a bare 5.0.0", { status: '5.0.0', diagnostic: "smtp; 554 delivery error: dd This user doesn't have a yahoo.com account (alice@yahoo.com) [0] - mta1.mail.yahoo.com" }, '5.0.0', 'invalid_endpoint'],
     ["Yahoo's closed account", { status: '5.0.0', diagnostic: 'smtp; 554 delivery error: dd Requested mail action aborted, account has been disabled or discontinued [#102]' }, '5.0.0', 'endpoint_gone'],
     ["Microsoft's directory-based refusal", { status: '5.4.1', diagnostic: 'smtp; 550 5.4.1 Recipient address rejected: Access denied. AS(201806281)' }, '5.4.1', 'invalid_endpoint'],
-    ['a domain that does not exist', { status: '5.4.4', diagnostic: 'X-Postfix; Host or domain name not found. Name service error for name=exmaple.org type=A: Host not found' }, '5.4.4', 'invalid_endpoint'],
+    ['a domain that does not exist', { status: '5.4.4', diagnostic: 'X-Postfix; Host or domain name not found. Name service error for name=example.org type=MX: Host not found' }, '5.4.4', 'invalid_endpoint'],
+    ["our own relay's mistyped host, not the recipient's domain", { status: '5.4.4', diagnostic: 'X-Postfix; Host or domain name not found. Name service error for name=smtp.provider.exmaple type=A: Host not found' }, '5.4.4', 'undelivered'],
+    ["a server's check of our sender failing", { status: '5.0.0', diagnostic: 'smtp; 550-Verification failed for <bounces@notify.example.com> 550-Unrouteable address 550 Sender verify failed' }, '5.0.0', 'misconfigured'],
+    ["a callout's quoted refusal of our sender", { status: '5.0.0', diagnostic: 'smtp; 550-Verification failed for <bounces@notify.example.com> 550-Called: 192.0.2.9 550-Sent: RCPT TO:<bounces@notify.example.com> 550-Response: 550 5.1.1 <bounces@notify.example.com>: Recipient address rejected: User unknown 550 Sender verify failed' }, '5.0.0', 'misconfigured'],
+    ["a blocklist of the recipient's domain, which is not ours", { status: '5.7.1', diagnostic: 'smtp; 554 5.7.1 Service unavailable; Recipient address [example.org] blocked using dbl.example' }, '5.7.1', 'undelivered'],
     ['a domain that takes no mail', { status: '5.1.0', diagnostic: 'X-Postfix; Domain example.org does not accept mail (nullMX)' }, '5.1.0', 'invalid_endpoint'],
     ['an IP address in a reply without a code, not read as one', { status: '5.0.0', diagnostic: 'smtp; 554 Access from 185.5.1.2 refused, poor reputation' }, '5.0.0', 'undelivered'],
     ["qmail's code in brackets", { status: '5.0.0', diagnostic: "smtp; 511 sorry, no mailbox here by that name. (#5.1.1)" }, '5.1.1', 'invalid_endpoint'],
@@ -83,6 +87,15 @@ describe("SMTP bounces (delivery status notifications) as the mail's receipts", 
   ])('reads %s', async (_case, report, error, meaning) => {
     const { mail } = await sent(`b0b-${error}-${meaning}`);
     expect(await provider.parseReceipt?.(bounceOf(mail, report))).toEqual([expect.objectContaining({ status: 'failed', error, meaning })]);
+  });
+
+  it('ends the delivery of an address on an internationalized domain, whether the bounce writes it in UTF-8 or in punycode', async () => {
+    const { mail, receipt } = await sent('b0a6', 'alice@bücher.example');
+    for (const finalRecipient of ['alice@bücher.example', 'alice@xn--bcher-kva.example', 'Alice@XN--BCHER-KVA.example']) {
+      expect(await provider.parseReceipt?.(bounceOf(mail, { status: '5.1.1', global: true, finalRecipient }))).toEqual([
+        expect.objectContaining({ providerMessageId: receipt.providerMessageId, meaning: 'invalid_endpoint' }),
+      ]);
+    }
   });
 
   it("reads RFC 6533's report of a mail with UTF-8 addresses, and a returned mail marked inline", async () => {

@@ -1,3 +1,4 @@
+import { domainToASCII } from 'node:url';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { ProviderErrorCode, ReceiptFormatError, type ReceiptStatus } from '../../ports';
 import { blamesTheInstallation, saysMailboxFull } from './smtp-errors';
@@ -31,11 +32,13 @@ const MAILBOX_DISABLED = '5.2.1';
  * A permanent failure's words that the address does not exist, for the servers and relays that
  * give another code or none (`5.0.0`): Yahoo's `This user doesn't have a yahoo.com account` and
  * `mailbox not found`, Microsoft's directory-based `Recipient address rejected: Access denied`,
- * Postfix's `Host or domain name not found` (5.4.4, no such domain) and `does not accept mail
- * (nullMX)` (5.1.0).
+ * Postfix's `does not accept mail (nullMX)` (5.1.0). Postfix's `Host or domain name not found`
+ * (5.4.4) only when it names the recipient's domain (`NO_SUCH_DOMAIN`): naming another host, it is
+ * this installation's relay that is mistyped.
  */
 const ADDRESS_UNKNOWN =
-  /user unknown|unknown (?:user|recipient)|no such (?:user|mailbox|recipient|address)|(?:mailbox|recipient|user|address) (?:not found|unknown|does ?n[o']t exist)|does(?: not|n't) have an? \S+ account|RecipientNotFound|recipient address rejected: access denied|host or domain name not found|does not accept mail \(nullMX\)|unrouteable address/i;
+  /user unknown|unknown (?:user|recipient)|no such (?:user|mailbox|recipient|address)|(?:mailbox|recipient|user|address) (?:not found|unknown|does ?n[o']t exist)|does(?: not|n't) have an? \S+ account|RecipientNotFound|recipient address rejected: access denied|does not accept mail \(nullMX\)/i;
+const NO_SUCH_DOMAIN = /host or domain name not found\. name service error for name=(\S+?)\.? type=/i;
 /** A permanent failure's words that the mailbox is disabled: Yahoo's `account has been disabled or discontinued`. */
 const ADDRESS_DISABLED = /(?:account|mailbox) (?:has been |is )?(?:disabled|discontinued|deactivated)/i;
 
@@ -75,11 +78,11 @@ export async function parseSmtpBounce(body: unknown): Promise<ReceiptStatus[]> {
       const diagnostic = fields.get('diagnostic-code');
       const reply = smtpReplyOf(diagnostic);
       const status = statusCodeOf(fields.get('status'), reply);
-      const meaning = meaningOf(status, reply, diagnostic ?? '');
+      const meaning = meaningOf(status, reply, diagnostic ?? '', recipient);
       // A member of an alias or a list that bounced (`Final-Recipient` another mailbox than the mail's
       // `To`, `Original-Recipient` the alias) says nothing of the address the mail was sent to: only
       // a failure of that address itself ends the delivery. An address rewritten on the way is retried.
-      const aboutTheAddress = sentTo.size === 0 || (recipient !== undefined && sentTo.has(recipient.toLowerCase()));
+      const aboutTheAddress = sentTo.size === 0 || (recipient !== undefined && sentTo.has(comparable(recipient)));
       return [{ ...base, status: 'failed', error: status, meaning: ENDS.has(meaning) && !aboutTheAddress ? ProviderErrorCode.Undelivered : meaning }];
     });
 }
@@ -94,13 +97,30 @@ export async function parseSmtpBounce(body: unknown): Promise<ReceiptStatus[]> {
  * content or size among them, is retried as the route says: the bounce of a digest names every
  * message in it, and one message's words must not end the others.
  */
-function meaningOf(status: string, reply: string | undefined, diagnostic: string): ProviderErrorCode {
+function meaningOf(status: string, reply: string | undefined, diagnostic: string, recipient: string | undefined): ProviderErrorCode {
   if (blamesTheInstallation(reply ?? diagnostic) || blamesTheInstallation(`550 ${status}`)) return ProviderErrorCode.Misconfigured;
   if (status === '5.2.2' || saysMailboxFull(reply)) return ProviderErrorCode.Deferred;
   if (!status.startsWith('5.')) return ProviderErrorCode.Undelivered;
   if (ADDRESS_IS_WRONG.has(status)) return ProviderErrorCode.InvalidEndpoint;
-  if (status === MAILBOX_DISABLED || ADDRESS_DISABLED.test(diagnostic)) return ProviderErrorCode.EndpointGone;
-  return ADDRESS_UNKNOWN.test(diagnostic) ? ProviderErrorCode.InvalidEndpoint : ProviderErrorCode.Undelivered;
+  // The server's own words, not those of another reply it quotes (a callout's `Response: 550 …`).
+  const own = diagnostic.split(/\bresponse:/i)[0]!;
+  if (status === MAILBOX_DISABLED || ADDRESS_DISABLED.test(own)) return ProviderErrorCode.EndpointGone;
+  if (ADDRESS_UNKNOWN.test(own)) return ProviderErrorCode.InvalidEndpoint;
+  const missing = NO_SUCH_DOMAIN.exec(own)?.[1];
+  return missing !== undefined && recipient !== undefined && comparableDomain(missing) === comparable(recipient).split('@').pop()
+    ? ProviderErrorCode.InvalidEndpoint
+    : ProviderErrorCode.Undelivered;
+}
+
+/** An address as mail systems may each write it: lower case, no brackets, its domain in ASCII (punycode), as it went over SMTP. */
+function comparable(address: string): string {
+  const bare = address.trim().replace(/^<|>$/g, '').toLowerCase();
+  const at = bare.lastIndexOf('@');
+  return at === -1 ? bare : `${bare.slice(0, at)}@${comparableDomain(bare.slice(at + 1))}`;
+}
+
+function comparableDomain(domain: string): string {
+  return domainToASCII(domain.toLowerCase()) || domain.toLowerCase();
 }
 
 /** The readings that end a delivery. */
@@ -109,7 +129,7 @@ const ENDS: ReadonlySet<ProviderErrorCode> = new Set([ProviderErrorCode.InvalidE
 /** The returned mail's `To` addresses, in lower case: a bounce ends a delivery only when it is about one of them. */
 function addressesOf(mail: ParsedMail): Set<string> {
   const to = mail.to === undefined ? [] : Array.isArray(mail.to) ? mail.to : [mail.to];
-  return new Set(to.flatMap((group) => group.value).flatMap((entry) => (entry.address === undefined ? [] : [entry.address.toLowerCase()])));
+  return new Set(to.flatMap((group) => group.value).flatMap((entry) => (entry.address === undefined ? [] : [comparable(entry.address)])));
 }
 
 /** Message-IDs compared as `<id@domain>`, as nodemailer reports the one it sent. */
@@ -135,8 +155,12 @@ function smtpReplyOf(field: string | undefined): string | undefined {
   return type?.trim().toLowerCase() === 'smtp' && rest.length > 0 ? rest.join(';').trim() : undefined;
 }
 
-/** The enhanced code a reply gives after its reply code (`550 5.1.1`, `550-5.1.1`), or qmail's `(#5.1.1)`; not any dotted number in its text (an IP address). */
-const ENHANCED = /(?:^|\s)\d{3}[ -]([245]\.\d{1,3}\.\d{1,3})\b|\(#([245]\.\d{1,3}\.\d{1,3})\)/;
+/**
+ * The enhanced code a reply gives right after its first reply code (`550 5.1.1`, `550-5.1.1`), or
+ * qmail's `(#5.1.1)`; not any dotted number in its text (an IP address), nor the code of another
+ * reply it quotes further on (a callout's `Response: 550 5.1.1`).
+ */
+const ENHANCED = /^\d{3}[ -]([245]\.\d{1,3}\.\d{1,3})\b|\(#([245]\.\d{1,3}\.\d{1,3})\)/;
 
 /**
  * The enhanced status code (`5.1.1`). Exim and others write a bare `5.0.0` and leave the real one

@@ -112,8 +112,9 @@ const POLICY_STATUS = /^\d{3}[ -][45]\.7\.\d{1,3}/;
  * A refusal at RCPT TO that denies relaying or names the client, its HELO or the sender rather than
  * the recipient. Relaying only as a refusal's words: Postfix's `User unknown in relay recipient
  * table`, or a relay's host named in a reply, is the recipient's. The client's address on a
- * blocklist in the big providers' words too: Microsoft's `banned sending IP`, Yahoo's `[BL21]`,
- * `blocked using Spamhaus`, `the ip is in Spamhaus's list`.
+ * blocklist in the big providers' words too (Microsoft's `banned sending IP`, Yahoo's `[BL21]` and
+ * `the ip is in Spamhaus's list`; a blocklist of the recipient's domain is not ours), and a
+ * server's check of our sender address failing (Exim's `Sender verify failed`).
  */
 const NOT_THE_RECIPIENT =
-  /relay(?:ing)? (?:access )?(?:denied|rejected|not allowed|not permitted|prohibited)|relaying to \S* ?denied|unable to relay|do(?:es)? not relay|credentials for relay|allowed rcpthosts|sender address rejected|client host (?:\[[^\]]*\] )?(?:rejected|blocked)|helo command rejected|banned sending ip|\[BL\d+\]|\bblocked using\b|\bip is in \S+ list\b/i;
+  /relay(?:ing)? (?:access )?(?:denied|rejected|not allowed|not permitted|prohibited)|relaying to \S* ?denied|unable to relay|do(?:es)? not relay|credentials for relay|allowed rcpthosts|sender address rejected|client host (?:\[[^\]]*\] )?(?:rejected|blocked)|helo command rejected|banned sending ip|\[BL\d+\]|\bip is in \S+ list\b|sender verify failed|verification failed for|sender address does not exist/i;
