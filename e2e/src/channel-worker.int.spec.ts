@@ -564,9 +564,18 @@ describe('channel worker', () => {
       expect(await postMail(unknownMailbox, '')).toBe(403);
       expect(await postMail(unknownMailbox)).toBe(200);
       expect(await postMail(bounceOf(mailTo(full), { status: '5.2.2', diagnostic: 'smtp; 552 5.2.2 Mailbox full', returns: 'message' }))).toBe(200);
-      const alertsBefore = workerLog.filter((line) => line.includes('"alert":"provider_configuration"')).length;
-      expect(await postMail(bounceOf(mailTo(unauthenticated), { status: '5.7.26', diagnostic: 'smtp; 550-5.7.26 Unauthenticated email from notify.example is not accepted due to domain\'s DMARC policy' }))).toBe(200);
-      expect(workerLog.filter((line) => line.includes('"alert":"provider_configuration"')).length).toBe(alertsBefore + 1);
+      const alerts = () => workerLog.filter((line) => line.includes('"alert":"provider_configuration"'));
+      const alertsBefore = alerts().length;
+      const dmarc = bounceOf(mailTo(unauthenticated), { status: '5.7.26', diagnostic: 'smtp; 550-5.7.26 Unauthenticated email from notify.example is not accepted due to domain\'s DMARC policy' });
+      expect(await postMail(dmarc)).toBe(200);
+      expect(alerts().length).toBe(alertsBefore + 1);
+      // Such a setup bounces every mail: one alert a minute, counting the bounces since the last.
+      expect(await postMail(dmarc)).toBe(200);
+      expect(alerts().length).toBe(alertsBefore + 1);
+      clockOffsetMs = 61_000;
+      expect(await postMail(dmarc)).toBe(200);
+      expect(alerts().length).toBe(alertsBefore + 2);
+      expect(alerts().at(-1)).toContain('"receipts":2');
       // An out-of-office reply to the return path is no report: taken, and it changes nothing.
       expect(await postMail(['From: someone@example.com', 'To: bounces@notify.example', 'Subject: Out of office', '', 'Back on Monday.', ''].join('\r\n'))).toBe(200);
 

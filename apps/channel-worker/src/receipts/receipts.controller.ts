@@ -11,6 +11,9 @@ import { WORKER_CLOCK, WORKER_SETTINGS } from '../delivery/channel-workers';
 import { ChannelProviders } from '../providers/channel-providers';
 import { receiptOutcomeOf } from './receipt-outcomes';
 
+/** The longest a provider's configuration alert stays unrepeated while its receipts keep blaming us. */
+const ALERT_EVERY_MS = 60_000;
+
 /** What Aliyun's report push waits for; the other vendors look at the HTTP status only. */
 const TAKEN = { code: 0, msg: 'ok' };
 
@@ -24,6 +27,8 @@ const TAKEN = { code: 0, msg: 'ok' };
 @Controller('receipts')
 export class ReceiptsController {
   private readonly receipts: Counter;
+  /** When each provider's configuration alert was last logged, and the receipts blamed since. */
+  private readonly alerted = new Map<string, { at: number; since: number }>();
 
   constructor(
     private readonly providers: ChannelProviders,
@@ -67,12 +72,24 @@ export class ReceiptsController {
     return TAKEN;
   }
 
-  /** A receipt blaming this installation's own setup (a bounce for its SPF, DKIM or DMARC, its sender, its relay's address) is an operator's to fix. */
+  /**
+   * A receipt blaming this installation's own setup (a bounce for its SPF, DKIM or DMARC, its sender,
+   * its relay's address) is an operator's to fix. Such a setup bounces every mail, one request each:
+   * one alert a minute per provider, counting the receipts since the last.
+   */
   private alertOnConfiguration(provider: string, outcomes: ReceiptOutcome[]): void {
     const blamed = outcomes.filter((outcome) => outcome.error === ProviderErrorCode.Misconfigured).length;
     if (blamed === 0) return;
+    const now = this.clock().getTime();
+    const last = this.alerted.get(provider) ?? { at: -Infinity, since: 0 };
+    if (now - last.at < ALERT_EVERY_MS) {
+      last.since += blamed;
+      this.alerted.set(provider, last);
+      return;
+    }
+    this.alerted.set(provider, { at: now, since: 0 });
     this.logger.error(
-      { alert: 'provider_configuration', provider, receipts: blamed },
+      { alert: 'provider_configuration', provider, receipts: blamed + last.since },
       `${provider} receipts say the recipient's server refused our configuration (sender, SPF, DKIM or DMARC, the relay's address): retried, no address blamed`,
     );
   }
