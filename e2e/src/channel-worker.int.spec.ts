@@ -22,6 +22,7 @@ import {
   type FakeSmtp,
   type FakeTwilio,
   type FakeXiaomi,
+  type SmtpMail,
   type TwilioStatus,
 } from '@notify/testing';
 import { readAllRecords } from './dead-letters';
@@ -541,50 +542,69 @@ describe('channel worker', () => {
       ]);
     });
 
-    it("makes a mail whose bounce says the mailbox does not exist dead, and one a full mailbox or our own DMARC bounced failed, from bounces posted with the installation's token", async () => {
-      const [gone, full, unauthenticated] = [`gone-${run}@example.com`, `full-${run}@example.com`, `dmarc-${run}@example.com`];
-      personalData.push(gone, full, unauthenticated);
-      const requestIds = [`bounce-gone-${run}`, `bounce-full-${run}`, `bounce-dmarc-${run}`];
-      for (const [i, address] of [gone, full, unauthenticated].entries()) {
-        await produce(Topics.requests, requestIds[i]!, { id: requestIds[i], type: 'security.alert', to: { email: address }, channels: ['email'], content: { title: 'New sign-in' } });
+    /** Mails a bare address each; their deliveries once `sent`, and a poster of bounces to the receipts endpoint. */
+    const mailEach = async (name: string, count: number) => {
+      const addresses = Array.from({ length: count }, (_, i) => `${name}-${i}-${run}@example.com`);
+      personalData.push(...addresses);
+      for (const address of addresses) {
+        await produce(Topics.requests, address, { id: `${address}-req`.replace('@', '.'), type: 'security.alert', to: { email: address }, channels: ['email'], content: { title: 'New sign-in' } });
       }
-      const [goneDelivery] = await settled(requestIds[0]!);
-      const [fullDelivery] = await settled(requestIds[1]!);
-      const [dmarcDelivery] = await settled(requestIds[2]!);
-      const mailTo = (address: string) => smtp.mails.find((m) => m.to.includes(address))!;
-      // The envelope sender is the return path, where the mail system sends its bounces.
-      expect(mailTo(gone).from).toBe('bounces@notify.example');
-      const postMail = async (mail: string, query = `?token=${RECEIPTS_TOKEN}`) => {
-        const answer = await fetch(receiptUrl('smtp', query), { method: 'POST', headers: { 'content-type': 'message/rfc822' }, body: mail });
-        await answer.arrayBuffer();
-        return answer.status;
-      };
+      const deliveries = await Promise.all(addresses.map(async (address) => (await settled(`${address}-req`.replace('@', '.')))[0]!));
+      return { addresses, deliveries, mails: addresses.map((address) => smtp.mails.find((m) => m.to.includes(address))!) };
+    };
+    const postMail = async (mail: string, query = `?token=${RECEIPTS_TOKEN}`) => {
+      const answer = await fetch(receiptUrl('smtp', query), { method: 'POST', headers: { 'content-type': 'message/rfc822' }, body: mail });
+      await answer.arrayBuffer();
+      return answer.status;
+    };
+    const deliveryRow = async (id: string) => (await db.query<DeliveryRow>(`SELECT id, status, last_error, next_attempt_at FROM deliveries WHERE id = $1`, [id])).rows[0];
 
-      const unknownMailbox = bounceOf(mailTo(gone), { status: '5.1.1', diagnostic: `smtp; 550 5.1.1 <${gone}>: Recipient address rejected: User unknown` });
+    it("makes a mail whose bounce says the mailbox does not exist dead, and one a full mailbox bounced failed, from bounces posted with the installation's token", async () => {
+      const { addresses, deliveries, mails } = await mailEach('bounce', 2);
+      const [gone, full] = deliveries as [DeliveryRow, DeliveryRow];
+      // The envelope sender is the return path, where the mail system sends its bounces.
+      expect(mails[0]!.from).toBe('bounces@notify.example');
+
+      const unknownMailbox = bounceOf(mails[0]!, { status: '5.1.1', diagnostic: `smtp; 550 5.1.1 <${addresses[0]}>: Recipient address rejected: User unknown` });
       expect(await postMail(unknownMailbox, '')).toBe(403);
       expect(await postMail(unknownMailbox)).toBe(200);
-      expect(await postMail(bounceOf(mailTo(full), { status: '5.2.2', diagnostic: 'smtp; 552 5.2.2 Mailbox full', returns: 'message' }))).toBe(200);
-      const alerts = () => workerLog.filter((line) => line.includes('"alert":"provider_configuration"'));
-      const alertsBefore = alerts().length;
-      const dmarc = bounceOf(mailTo(unauthenticated), { status: '5.7.26', diagnostic: 'smtp; 550-5.7.26 Unauthenticated email from notify.example is not accepted due to domain\'s DMARC policy' });
-      expect(await postMail(dmarc)).toBe(200);
-      expect(alerts().length).toBe(alertsBefore + 1);
-      // Such a setup bounces every mail: one alert a minute, counting the bounces since the last.
-      expect(await postMail(dmarc)).toBe(200);
-      expect(alerts().length).toBe(alertsBefore + 1);
-      clockOffsetMs = 61_000;
-      expect(await postMail(dmarc)).toBe(200);
-      expect(alerts().length).toBe(alertsBefore + 2);
-      expect(alerts().at(-1)).toContain('"receipts":2');
+      expect(await postMail(bounceOf(mails[1]!, { status: '5.2.2', diagnostic: 'smtp; 552 5.2.2 Mailbox full', returns: 'message' }))).toBe(200);
       // An out-of-office reply to the return path is no report: taken, and it changes nothing.
       expect(await postMail(['From: someone@example.com', 'To: bounces@notify.example', 'Subject: Out of office', '', 'Back on Monday.', ''].join('\r\n'))).toBe(200);
 
-      expect((await deliveriesOf(requestIds[0]!))[0]).toMatchObject({ id: goneDelivery!.id, status: 'dead', last_error: 'invalid_endpoint' });
-      expect((await deliveriesOf(requestIds[1]!))[0]).toMatchObject({ id: fullDelivery!.id, status: 'failed', last_error: 'undelivered' });
-      expect((await deliveriesOf(requestIds[2]!))[0]).toMatchObject({ id: dmarcDelivery!.id, status: 'failed', last_error: 'misconfigured' });
-      const deliveries = [goneDelivery!, fullDelivery!, dmarcDelivery!];
+      expect(await deliveryRow(gone.id)).toMatchObject({ status: 'dead', last_error: 'invalid_endpoint' });
+      expect(await deliveryRow(full.id)).toMatchObject({ status: 'failed', last_error: 'undelivered', next_attempt_at: null });
+      const statuses = await eventually(async () => [gone, full].map((d) => eventsOf(d.id).map((e) => e.status).join()), (s) => s.every((e) => e.split(',').length === 2));
+      expect(statuses).toEqual(['sent,dead', 'sent,failed']);
+    });
+
+    it('keeps a mail our own DMARC got bounced for the configuration retry, with one alert a minute, and no alert for a bounce of no mail of ours', async () => {
+      const { deliveries, mails } = await mailEach('dmarc', 3);
+      const dmarcOf = (mail: SmtpMail) => bounceOf(mail, { status: '5.7.26', diagnostic: "smtp; 550-5.7.26 Unauthenticated email from notify.example is not accepted due to domain's DMARC policy" });
+      const alerts = () => workerLog.filter((line) => line.includes('"alert":"provider_configuration"'));
+      const alertsBefore = alerts().length;
+
+      // Anyone can mail the return path: a bounce naming no send of ours raises nothing.
+      expect(await postMail(dmarcOf({ ...mails[0]!, raw: mails[0]!.raw.replace(/^(Message-ID: <)/im, '$1forged-') }))).toBe(200);
+      expect(alerts().length).toBe(alertsBefore);
+
+      const receivedAt = Date.now();
+      expect(await postMail(dmarcOf(mails[0]!))).toBe(200);
+      expect(alerts().length).toBe(alertsBefore + 1);
+      const row = await deliveryRow(deliveries[0]!.id);
+      expect(row).toMatchObject({ status: 'failed', last_error: 'misconfigured' });
+      // Retried when an operator may have fixed it (CHANNEL_WORKER_CONFIGURATION_RETRY_MS, an hour), not at the route's backoff.
+      expect(row!.next_attempt_at!.getTime()).toBeGreaterThanOrEqual(receivedAt + 3_600_000 - 1_000);
+
+      // Such a setup bounces every mail: one alert a minute, counting the bounces since the last.
+      expect(await postMail(dmarcOf(mails[1]!))).toBe(200);
+      expect(alerts().length).toBe(alertsBefore + 1);
+      clockOffsetMs = 61_000;
+      expect(await postMail(dmarcOf(mails[2]!))).toBe(200);
+      expect(alerts().length).toBe(alertsBefore + 2);
+      expect(alerts().at(-1)).toContain('"receipts":2');
       const statuses = await eventually(async () => deliveries.map((d) => eventsOf(d.id).map((e) => e.status).join()), (s) => s.every((e) => e.split(',').length === 2));
-      expect(statuses).toEqual(['sent,dead', 'sent,failed', 'sent,failed']);
+      expect(statuses).toEqual(['sent,failed', 'sent,failed', 'sent,failed']);
     });
 
     it('takes no receipts from a vendor it has none from: APNs, or an SMS vendor other than the configured one', async () => {

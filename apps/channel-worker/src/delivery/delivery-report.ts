@@ -44,6 +44,11 @@ export class DeliveryReport {
     this.deactivations = metrics.counter('notify_push_devices_deactivated_total', 'Device tokens deactivated because their provider called them dead', ['provider']);
   }
 
+  /** Sends a vendor's receipts (a bounce) say the recipient's server refused for this installation's setup. */
+  configurationReceipts(channel: string, provider: string, count: number): void {
+    if (count > 0) this.configurationErrors.inc({ channel, provider, code: 'misconfigured' }, count);
+  }
+
   expired(channel: WorkerChannel, count: number): void {
     if (count === 0) return;
     this.outcomes.inc({ channel, provider: 'none', status: 'expired' }, count);

@@ -12,7 +12,7 @@ import {
 import type { ChannelWorkerConfig } from '@notify/config';
 import { emailDriverConfig, pushChannelConfig, smsDriverConfig } from './driver-configs';
 
-type AnyProvider = PushChannelProvider | SmsChannelProvider | EmailChannelProvider;
+export type AnyProvider = PushChannelProvider | SmsChannelProvider | EmailChannelProvider;
 
 /**
  * The provider adapters of the channels this process runs, built once at start from the

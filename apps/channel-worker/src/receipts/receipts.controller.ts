@@ -8,7 +8,8 @@ import { KAFKA_PRODUCER, publishOutcomes } from '@notify/kafka';
 import { APP_LOGGER, Metrics, type AppLogger } from '@notify/observability';
 import { ChannelDeliveryStore, eventsPublished, type ReceiptOutcome, type ReceiptsTaken, type RecordedOutcome } from '@notify/persistence';
 import { WORKER_CLOCK, WORKER_SETTINGS } from '../delivery/channel-workers';
-import { ChannelProviders } from '../providers/channel-providers';
+import { DeliveryReport } from '../delivery/delivery-report';
+import { ChannelProviders, type AnyProvider } from '../providers/channel-providers';
 import { receiptOutcomeOf } from './receipt-outcomes';
 
 /** The longest a provider's configuration alert stays unrepeated while its receipts keep blaming us. */
@@ -18,8 +19,9 @@ const ALERT_EVERY_MS = 60_000;
 const TAKEN = { code: 0, msg: 'ok' };
 
 /**
- * Vendors' delivery receipts (architecture D24): `POST /receipts/{provider}`. Twilio's are checked
- * against its signature; those of vendors that sign nothing are taken only at a URL with the
+ * Vendors' delivery receipts (architecture D24): `POST /receipts/{provider}`. Twilio's, and
+ * Huawei's when its callback key is set, are checked against the vendor's signature; those of
+ * vendors that sign nothing (and bounces) are taken only at a URL with the
  * installation's token (`?token=`, `CHANNEL_WORKER_RECEIPTS_TOKEN`). Each receipt makes the send it
  * names `delivered`, `failed` or `dead`, in one transaction with its events, which go out on
  * notify.events after the answer (the outbox's relay publishes them if this process cannot).
@@ -33,6 +35,7 @@ export class ReceiptsController {
   constructor(
     private readonly providers: ChannelProviders,
     private readonly store: ChannelDeliveryStore,
+    private readonly report: DeliveryReport,
     @Inject(KAFKA_PRODUCER) private readonly producer: Producer,
     @Inject(WORKER_SETTINGS) private readonly config: ChannelWorkerConfig,
     @Inject(WORKER_CLOCK) private readonly clock: () => Date,
@@ -65,32 +68,35 @@ export class ReceiptsController {
     const statuses = await parse(async () => provider.parseReceipt!(body));
     const receivedAt = this.clock();
     const outcomes = statuses.flatMap((status) => receiptOutcomeOf(provider.id, provider.channel, status, receivedAt) ?? []);
-    this.alertOnConfiguration(provider.id, outcomes);
-    const taken = await this.store.receive(outcomes);
+    const taken = await this.store.receive(outcomes, { configurationRetryAt: new Date(receivedAt.getTime() + this.config.configurationRetryMs) });
     this.count(provider.id, statuses.length, outcomes, taken);
+    this.alertOnConfiguration(provider, outcomes, taken);
     void this.publish(taken.events);
     return TAKEN;
   }
 
   /**
    * A receipt blaming this installation's own setup (a bounce for its SPF, DKIM or DMARC, its sender,
-   * its relay's address) is an operator's to fix. Such a setup bounces every mail, one request each:
-   * one alert a minute per provider, counting the receipts since the last.
+   * its relay's address) is an operator's to fix, once it has ended a send of ours: anyone can mail
+   * the return path a bounce. Such a setup bounces every mail, one request each: one alert a minute
+   * per provider, counting the receipts since the last.
    */
-  private alertOnConfiguration(provider: string, outcomes: ReceiptOutcome[]): void {
-    const blamed = outcomes.filter((outcome) => outcome.error === ProviderErrorCode.Misconfigured).length;
+  private alertOnConfiguration(provider: AnyProvider, outcomes: ReceiptOutcome[], taken: ReceiptsTaken): void {
+    const blamed = new Set(outcomes.filter((o) => o.error === ProviderErrorCode.Misconfigured && taken.applied.has(o.receiptKey)).map((o) => o.receiptKey)).size;
     if (blamed === 0) return;
+    this.report.configurationReceipts(provider.channel, provider.id, blamed);
     const now = this.clock().getTime();
-    const last = this.alerted.get(provider) ?? { at: -Infinity, since: 0 };
-    if (now - last.at < ALERT_EVERY_MS) {
+    const last = this.alerted.get(provider.id) ?? { at: -Infinity, since: 0 };
+    // A clock stepped back counts as the minute passed.
+    if (now >= last.at && now - last.at < ALERT_EVERY_MS) {
       last.since += blamed;
-      this.alerted.set(provider, last);
+      this.alerted.set(provider.id, last);
       return;
     }
-    this.alerted.set(provider, { at: now, since: 0 });
+    this.alerted.set(provider.id, { at: now, since: 0 });
     this.logger.error(
-      { alert: 'provider_configuration', provider, receipts: blamed + last.since },
-      `${provider} receipts say the recipient's server refused our configuration (sender, SPF, DKIM or DMARC, the relay's address): retried, no address blamed`,
+      { alert: 'provider_configuration', provider: provider.id, receipts: blamed + last.since },
+      `${provider.id} receipts say the recipient's server refused our configuration (sender, SPF, DKIM or DMARC, the relay's address): retried, no address blamed`,
     );
   }
 

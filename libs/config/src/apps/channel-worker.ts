@@ -200,7 +200,7 @@ const emailSettings = {
   smtpBounceReceipts: setting(
     'SMTP_BOUNCE_RECEIPTS',
     bool(false),
-    'Bounces (delivery status notifications) are posted to /receipts/smtp?token=<CHANNEL_WORKER_RECEIPTS_TOKEN>: a hard bounce ends its delivery dead',
+    'Bounces (delivery status notifications) are posted to /receipts/smtp?token=<CHANNEL_WORKER_RECEIPTS_TOKEN>: one for a wrong or disabled address ends its delivery dead, others are retried',
   ),
 };
 

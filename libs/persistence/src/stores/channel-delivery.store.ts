@@ -144,12 +144,12 @@ export class ChannelDeliveryStore {
    * is recorded after its slowest send) waits in `waiting_receipts` for that record, at most a day:
    * the two take the keys' locks first (`lockReceiptKeys`), so one of them always sees the other.
    */
-  async receive(receipts: ReceiptOutcome[]): Promise<ReceiptsTaken> {
+  async receive(receipts: ReceiptOutcome[], options: ReceiveOptions = {}): Promise<ReceiptsTaken> {
     if (receipts.length === 0) return { events: [], applied: new Map(), waiting: new Set() };
     return this.dataSource.transaction(async (tx) => {
       await lockReceiptKeys(tx, receipts.map((r) => r.receiptKey));
       const param = jsonRows(receipts.map(receiptRow));
-      const rows = await applyReceipts(tx, `(${selectJsonRows(RECEIPT_COLUMNS)})`, [param]);
+      const rows = await applyReceipts(tx, `(${selectJsonRows(RECEIPT_COLUMNS)})`, [param], options.configurationRetryAt ?? null);
       const applied = new Map(rows.map((row) => [row.receipt_key, row.receipt_status]));
       const kept = receipts.some((r) => !applied.has(r.receiptKey))
         ? await queryRows<{ receipt_key: string }>(
@@ -175,6 +175,15 @@ export class ChannelDeliveryStore {
       return { events, applied, waiting: new Set(kept.map((row) => row.receipt_key)) };
     });
   }
+}
+
+export interface ReceiveOptions {
+  /**
+   * When a failure that blames this installation's setup (`misconfigured`) is retried, as the send's
+   * own configuration refusals are: an operator's fix takes longer than the route's backoff, which
+   * would spend the attempts within minutes. Unset: the route's backoff.
+   */
+  configurationRetryAt?: Date;
 }
 
 /**
@@ -251,18 +260,21 @@ type ReceiptRow = RecordedRow & { receipt_key: string; receipt_status: string; g
  * Applies the receipts of `source` (rows of `RECEIPT_COLUMNS`) to the sends they name, by
  * `ChannelDeliveryStore.receive`'s rules, and deactivates the devices of the tokens they called gone.
  */
-async function applyReceipts(tx: EntityManager, source: string, params: unknown[]): Promise<ReceiptRow[]> {
+async function applyReceipts(tx: EntityManager, source: string, params: unknown[], configurationRetryAt: Date | null): Promise<ReceiptRow[]> {
+  // A misconfigured failure waits until then (the resend claim keeps it to that time); any other waits for the route's backoff.
+  const retryAt = `$${params.length + 1}::timestamptz`;
   const rows = await queryRows<ReceiptRow>(
     tx,
     `UPDATE deliveries d
-        SET status = r.status, last_error = r.error, next_attempt_at = NULL, updated_at = now(),
+        SET status = r.status, last_error = r.error, updated_at = now(),
+            next_attempt_at = CASE WHEN r.status = 'failed' AND r.error = 'misconfigured' THEN ${retryAt} END,
             delivered_at = CASE WHEN r.status = 'delivered' THEN COALESCE(r.delivered_at, now()) ELSE d.delivered_at END
        FROM (SELECT DISTINCT ON (r.receipt_key) r.* FROM ${source} AS r ORDER BY r.receipt_key, ${DELIVERED_FIRST}) AS r
       WHERE d.receipt_key = r.receipt_key
         AND CASE WHEN r.status = 'delivered' THEN d.status NOT IN ('delivered', 'read', 'clicked')
                  ELSE d.status = 'sent' AND d.next_attempt_at IS NULL END
      ${RETURNING_OUTCOME}, r.receipt_key, r.status AS receipt_status, r.gone_provider, r.gone_token_md5, r.gone_reason, r.seen_at`,
-    params,
+    [...params, configurationRetryAt],
   );
   const gone = rows.filter((row) => row.gone_provider !== null && row.gone_token_md5 !== null && row.seen_at !== null);
   if (gone.length > 0) {
@@ -288,7 +300,8 @@ async function applyReceipts(tx: EntityManager, source: string, params: unknown[
 
 /** The receipts that came before the record of their sends (`keys`, locked by the record), applied now and forgotten. */
 async function applyWaitingReceipts(tx: EntityManager, keys: string[]): Promise<RecordedRow[]> {
-  const rows = await applyReceipts(tx, `(SELECT * FROM waiting_receipts WHERE receipt_key = ANY($1::varchar[]))`, [keys]);
+  // A bounce seldom comes before its mail's record; one that blames the installation then takes the route's backoff.
+  const rows = await applyReceipts(tx, `(SELECT * FROM waiting_receipts WHERE receipt_key = ANY($1::varchar[]))`, [keys], null);
   await tx.query(`DELETE FROM waiting_receipts WHERE receipt_key = ANY($1::varchar[])`, [keys]);
   return rows;
 }
