@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { BadRequestException, Body, Controller, ForbiddenException, Headers, HttpCode, Inject, NotFoundException, Param, Post, Query } from '@nestjs/common';
 import type { Producer } from 'kafkajs';
 import type { Counter } from 'prom-client';
-import { ProviderErrorCode, ReceiptFormatError, type ReceiptStatus } from '@notify/channels';
+import { HeldBackAlerts, ProviderErrorCode, ReceiptFormatError, type ReceiptStatus } from '@notify/channels';
 import type { ChannelWorkerConfig } from '@notify/config';
 import { KAFKA_PRODUCER, publishOutcomes } from '@notify/kafka';
 import { APP_LOGGER, Metrics, type AppLogger } from '@notify/observability';
@@ -29,8 +29,8 @@ const TAKEN = { code: 0, msg: 'ok' };
 @Controller('receipts')
 export class ReceiptsController {
   private readonly receipts: Counter;
-  /** When each provider's configuration alert was last logged, and the receipts blamed since. */
-  private readonly alerted = new Map<string, { at: number; since: number }>();
+  /** Each provider's configuration alert, at most once a minute. */
+  private readonly alerts = new HeldBackAlerts(ALERT_EVERY_MS);
 
   constructor(
     private readonly providers: ChannelProviders,
@@ -85,17 +85,10 @@ export class ReceiptsController {
     const blamed = new Set(outcomes.filter((o) => o.error === ProviderErrorCode.Misconfigured && taken.applied.has(o.receiptKey)).map((o) => o.receiptKey)).size;
     if (blamed === 0) return;
     this.report.configurationReceipts(provider.channel, provider.id, blamed);
-    const now = this.clock().getTime();
-    const last = this.alerted.get(provider.id) ?? { at: -Infinity, since: 0 };
-    // A clock stepped back counts as the minute passed.
-    if (now >= last.at && now - last.at < ALERT_EVERY_MS) {
-      last.since += blamed;
-      this.alerted.set(provider.id, last);
-      return;
-    }
-    this.alerted.set(provider.id, { at: now, since: 0 });
+    const heldBack = this.alerts.take(provider.id, this.clock().getTime(), blamed);
+    if (heldBack === undefined) return;
     this.logger.error(
-      { alert: 'provider_configuration', provider: provider.id, receipts: blamed + last.since },
+      { alert: 'provider_configuration', provider: provider.id, receipts: blamed + heldBack },
       `${provider.id} receipts say the recipient's server refused our configuration (sender, SPF, DKIM or DMARC, the relay's address): retried, no address blamed`,
     );
   }

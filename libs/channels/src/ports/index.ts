@@ -5,6 +5,7 @@ export * from './email';
 export * from './provider-error';
 export * from './provider-limits';
 export * from './provider-guard';
+export * from './held-back-alerts';
 export * from './provider-log';
 export * from './clock';
 export * from './mask';

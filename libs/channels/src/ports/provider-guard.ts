@@ -14,6 +14,7 @@ import {
   type TimeoutPolicy,
 } from 'cockatiel';
 import { systemClock, type Clock } from './clock';
+import { HeldBackAlerts } from './held-back-alerts';
 import { scrubPersonalData } from './mask';
 import { ProviderError, ProviderErrorCode, isProviderError } from './provider-error';
 import type { ProviderLimits } from './provider-limits';
@@ -47,7 +48,7 @@ export class ProviderGuard {
   /** When the circuit first opened since it was last closed: the vendor's outage began then. */
   private outageSince: number | undefined;
   /** Per kind of configuration error, when it was last logged and how many since were not. */
-  private readonly alerted = new Map<string, { at: number; heldBack: number }>();
+  private readonly alerts = new HeldBackAlerts(ALERT_EVERY_MS);
 
   constructor(
     readonly provider: string,
@@ -117,17 +118,11 @@ export class ProviderGuard {
    * a revoked key refuses every call, one line per push at a thousand pushes a second.
    */
   private alert(failure: ProviderError): void {
-    const now = this.clock.now();
-    const kind = `${failure.code}:${failure.vendorCode ?? ''}`;
-    const last = this.alerted.get(kind);
-    if (last && now - last.at < ALERT_EVERY_MS) {
-      last.heldBack += 1;
-      return;
-    }
-    this.alerted.set(kind, { at: now, heldBack: 0 });
+    const heldBack = this.alerts.take(`${failure.code}:${failure.vendorCode ?? ''}`, this.clock.now());
+    if (heldBack === undefined) return;
     // A vendor's text can quote an account (the service account's client_email) or what it was sent.
     const message = scrubPersonalData(failure.message);
-    this.log.error({ provider: this.provider, alert: 'provider_configuration', heldBack: last?.heldBack ?? 0, error: { ...failure.toJSON(), message } }, message);
+    this.log.error({ provider: this.provider, alert: 'provider_configuration', heldBack, error: { ...failure.toJSON(), message } }, message);
   }
 
   /**
