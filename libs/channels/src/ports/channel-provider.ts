@@ -17,11 +17,14 @@ export interface ReceiptStatus {
   /** The vendor's error code or reason for a failure. */
   error?: string;
   /**
-   * What the adapter makes of a failure, when the vendor's code alone does not say (a bounce's
-   * status read with the reply it quotes): `invalid_endpoint` or `endpoint_gone` end the delivery,
-   * `misconfigured` blames this installation, anything else is worth a retry.
+   * What the adapter makes of a failure, from the vendor's documented codes (and, for a bounce,
+   * the reply it quotes): `invalid_endpoint`, `endpoint_gone` or `rejected` end the delivery, as no
+   * retry can change them; `misconfigured` blames this installation; none, or anything else, is
+   * worth a retry (a phone switched off, a carrier's hiccup, a code the adapter does not know).
    */
   meaning?: ProviderErrorCode;
+  /** The push token itself will never work again (the app is gone from the device): its registration is deactivated. */
+  tokenGone?: true;
   at?: Date;
 }
 

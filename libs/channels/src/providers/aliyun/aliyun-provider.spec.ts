@@ -233,6 +233,20 @@ describe('Aliyun SMS provider', () => {
       { providerMessageId: '2^0', status: 'failed', endpoint: '8613800001235', error: 'MK:0001', at: new Date('2026-01-01T00:00:06Z') },
     ]);
   });
+
+  it.each([
+    ['MOBILE_IN_BLACK', 'endpoint_gone'],
+    ['USER_REJECT', 'endpoint_gone'],
+    ['MOBILE_NOT_ON_SERVICE', undefined],
+    ['INVALID_NUMBER', undefined],
+    ['MOBILE_SEND_LIMIT', undefined],
+    ['constructor', undefined],
+  ])('reads report code %s as %s: a number whose owner opted out is gone, one that may only be switched off is retried', (code, meaning) => {
+    const aliyun = createSmsProvider({ driver: 'aliyun', accessKeyId: 'id', accessKeySecret: 's', signName: 'n', templateCode: 't' });
+    expect(aliyun.parseReceipt?.([{ biz_id: '3^0', success: false, err_code: code }])).toEqual([
+      { providerMessageId: '3^0', status: 'failed', error: code, ...(meaning === undefined ? {} : { meaning }) },
+    ]);
+  });
 });
 
 describe('Aliyun RPC signature', () => {

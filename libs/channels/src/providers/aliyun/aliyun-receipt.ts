@@ -1,4 +1,16 @@
-import { ReceiptFormatError, type ReceiptStatus } from '../../ports';
+import { ProviderErrorCode, ReceiptFormatError, type ReceiptStatus } from '../../ports';
+
+/**
+ * Report codes that no retry can change: the number is on a blocklist, mostly because its owner
+ * unsubscribed from this sender (`MOBILE_IN_BLACK`), or its owner refused this service
+ * (`USER_REJECT`). The others Aliyun reports lump a switched-off phone with a cancelled number
+ * (`MOBILE_NOT_ON_SERVICE`, `INVALID_NUMBER`) or are passing (`MOBILE_SEND_LIMIT`, `IS_CLOSE`, a full
+ * phone, an account in arrears): worth a retry, which ends in `dead` when the attempts run out.
+ */
+const FINAL: ReadonlyMap<string, ProviderErrorCode> = new Map([
+  ['MOBILE_IN_BLACK', ProviderErrorCode.EndpointGone],
+  ['USER_REJECT', ProviderErrorCode.EndpointGone],
+]);
 
 /** Aliyun's SMS report (SmsReport), an array of `{ biz_id, phone_number, success, err_code, report_time }`. */
 export function parseAliyunReceipt(body: unknown): ReceiptStatus[] {
@@ -12,10 +24,16 @@ export function parseAliyunReceipt(body: unknown): ReceiptStatus[] {
       providerMessageId: report.biz_id,
       status: report.success ? 'delivered' : 'failed',
       ...(typeof report.phone_number === 'string' ? { endpoint: report.phone_number } : {}),
-      ...(report.success ? {} : { error: typeof report.err_code === 'string' ? report.err_code : 'unknown' }),
+      ...(report.success ? {} : failureOf(report.err_code)),
       ...(at === undefined || Number.isNaN(at.getTime()) ? {} : { at }),
     };
   });
+}
+
+function failureOf(code: unknown): Pick<ReceiptStatus, 'error' | 'meaning'> {
+  const error = typeof code === 'string' ? code : 'unknown';
+  const meaning = FINAL.get(error);
+  return meaning === undefined ? { error } : { error, meaning };
 }
 
 function parseJson(text: string): unknown {

@@ -136,9 +136,25 @@ describe('HMS Push Kit provider', () => {
       }),
     ).toEqual([
       { providerMessageId: 'r1', status: 'delivered', endpoint: 'tok-1', at: new Date(1_700_000_000_000) },
-      { providerMessageId: 'r1', status: 'failed', endpoint: 'tok-2', error: '2', at: new Date(1_700_000_000_000) },
+      { providerMessageId: 'r1', status: 'failed', endpoint: 'tok-2', error: '2', meaning: 'endpoint_gone', tokenGone: true, at: new Date(1_700_000_000_000) },
     ]);
     expect(() => hms.parseReceipt?.({ nothing: true })).toThrow(/invalid_receipt/);
+  });
+
+  it.each([
+    [2, { meaning: 'endpoint_gone', tokenGone: true }],
+    [5, { meaning: 'endpoint_gone', tokenGone: true }],
+    [6, { meaning: 'endpoint_gone' }],
+    [10, { meaning: 'endpoint_gone' }],
+    [201, { meaning: 'endpoint_gone' }],
+    [15, {}],
+    [102, {}],
+    [7, {}],
+  ])('reads receipt state %s as %j: only an app gone from the device loses its token, and a replaced message or a full day is retried', (state, reading) => {
+    const hms = createPushProvider({ driver: 'hms', appId: '1', appSecret: 's' });
+    expect(hms.parseReceipt?.({ statuses: [{ requestId: 'r1', token: 'tok', status: state }] })).toEqual([
+      { providerMessageId: 'r1', status: 'failed', endpoint: 'tok', error: String(state), ...reading },
+    ]);
   });
 
   it('parses the second receipt version, whose state is in deliveryStatus', () => {
@@ -153,7 +169,7 @@ describe('HMS Push Kit provider', () => {
       }),
     ).toEqual([
       { providerMessageId: 'r2', status: 'delivered', endpoint: 'tok-1', at: new Date(at) },
-      { providerMessageId: 'r2', status: 'failed', endpoint: 'tok-2', error: '5', at: new Date(at) },
+      { providerMessageId: 'r2', status: 'failed', endpoint: 'tok-2', error: '5', meaning: 'endpoint_gone', tokenGone: true, at: new Date(at) },
     ]);
   });
 

@@ -1,7 +1,22 @@
-import { ReceiptFormatError, type ReceiptStatus } from '../../ports';
+import { ProviderErrorCode, ReceiptFormatError, type ReceiptStatus } from '../../ports';
 
 /** Receipt status 0 means delivered; every other documented status is a failure reason for that token. */
 const DELIVERED = 0;
+
+/**
+ * Receipt states that no retry can change: 2 the app is not installed and 5 the token is not on the
+ * device (both: the token is gone for good), 6 the user turned the app's notifications off, 10 the
+ * device has not been online for 30 days, 201 the app is barred from messages until it is opened
+ * again. (15, an offline message replaced by a newer one, and 102, the device's daily limit, are
+ * worth a retry.)
+ */
+const FINAL: ReadonlyMap<number, Pick<ReceiptStatus, 'meaning' | 'tokenGone'>> = new Map([
+  [2, { meaning: ProviderErrorCode.EndpointGone, tokenGone: true }],
+  [5, { meaning: ProviderErrorCode.EndpointGone, tokenGone: true }],
+  [6, { meaning: ProviderErrorCode.EndpointGone }],
+  [10, { meaning: ProviderErrorCode.EndpointGone }],
+  [201, { meaning: ProviderErrorCode.EndpointGone }],
+]);
 
 interface HmsStatus {
   requestId?: unknown;
@@ -30,7 +45,7 @@ export function parseHmsReceipt(body: unknown): ReceiptStatus[] {
       providerMessageId: requestId,
       status: status === DELIVERED ? 'delivered' : 'failed',
       ...(typeof token === 'string' ? { endpoint: token } : {}),
-      ...(status === DELIVERED ? {} : { error: String(status) }),
+      ...(status === DELIVERED ? {} : { error: String(status), ...FINAL.get(status) }),
       ...(typeof timestamp === 'number' ? { at: new Date(timestamp) } : {}),
     };
   });

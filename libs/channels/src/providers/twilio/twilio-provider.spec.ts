@@ -137,6 +137,21 @@ describe('Twilio SMS provider', () => {
     expect(() => twilio.parseReceipt?.({ MessageStatus: 'sent' })).toThrow(/invalid_receipt/);
   });
 
+  it.each([
+    ['30004', 'endpoint_gone'],
+    ['30005', 'invalid_endpoint'],
+    ['30006', 'invalid_endpoint'],
+    ['30007', 'rejected'],
+    ['30003', undefined],
+    ['30008', undefined],
+    ['constructor', undefined],
+  ])('reads error %s of an undelivered text as %s: only what no retry can change has a reading', (code, meaning) => {
+    const twilio = createSmsProvider({ driver: 'twilio', accountSid: 'AC1', authToken: 't', from: FROM });
+    expect(twilio.parseReceipt?.({ MessageSid: 'SM4', MessageStatus: 'undelivered', ErrorCode: code })).toEqual([
+      { providerMessageId: 'SM4', status: 'failed', error: code, ...(meaning === undefined ? {} : { meaning }) },
+    ]);
+  });
+
   it('takes a status callback signed as Twilio signs it for the callback URL it was given, and nothing else', () => {
     const statusCallbackUrl = 'https://notify.example/receipts/twilio?region=eu';
     const twilio = createSmsProvider({ driver: 'twilio', accountSid: 'AC1', authToken: 'auth-token', from: FROM, statusCallbackUrl });

@@ -1,4 +1,17 @@
-import { ReceiptFormatError, type ReceiptStatus } from '../../ports';
+import { ProviderErrorCode, ReceiptFormatError, type ReceiptStatus } from '../../ports';
+
+/**
+ * Error codes of an undelivered text that no retry can change (Twilio's error dictionary): 30004
+ * message blocked (the recipient opted out or blocked the sender), 30005 unknown destination
+ * handset, 30006 landline or unreachable carrier, 30007 filtered by the carrier as spam. The rest
+ * (30003 unreachable handset, 30008 unknown error, …) are worth a retry.
+ */
+const FINAL: ReadonlyMap<string, ProviderErrorCode> = new Map([
+  ['30004', ProviderErrorCode.EndpointGone],
+  ['30005', ProviderErrorCode.InvalidEndpoint],
+  ['30006', ProviderErrorCode.InvalidEndpoint],
+  ['30007', ProviderErrorCode.Rejected],
+]);
 
 /**
  * Twilio's status callback (a form post): only final statuses become receipts; `queued`, `sent`
@@ -11,7 +24,9 @@ export function parseTwilioReceipt(body: unknown): ReceiptStatus[] {
   if (typeof MessageSid !== 'string' || typeof MessageStatus !== 'string') throw new ReceiptFormatError('twilio', 'MessageSid or MessageStatus missing');
   if (MessageStatus === 'delivered') return [{ providerMessageId: MessageSid, status: 'delivered' }];
   if (MessageStatus === 'failed' || MessageStatus === 'undelivered') {
-    return [{ providerMessageId: MessageSid, status: 'failed', error: typeof ErrorCode === 'string' && ErrorCode !== '' ? ErrorCode : MessageStatus }];
+    const error = typeof ErrorCode === 'string' && ErrorCode !== '' ? ErrorCode : MessageStatus;
+    const meaning = FINAL.get(error);
+    return [{ providerMessageId: MessageSid, status: 'failed', error, ...(meaning === undefined ? {} : { meaning }) }];
   }
   return [];
 }

@@ -171,7 +171,7 @@ describe('Xiaomi push provider', () => {
     expect(xiaomi.parseReceipt?.(new URLSearchParams({ data }).toString())).toEqual([
       { providerMessageId: 'scm001', status: 'delivered', endpoint: 'r1' },
       { providerMessageId: 'scm001', status: 'delivered', endpoint: 'r2' },
-      { providerMessageId: 'scm002', status: 'failed', endpoint: 'r3', error: 'invalid_target' },
+      { providerMessageId: 'scm002', status: 'failed', endpoint: 'r3', error: 'invalid_target', meaning: 'invalid_endpoint', tokenGone: true },
     ]);
   });
 });

@@ -1,6 +1,6 @@
-import { ReceiptFormatError, type ReceiptStatus } from '../../ports';
+import { ProviderErrorCode, ReceiptFormatError, type ReceiptStatus } from '../../ports';
 
-/** Receipt types of the Mi Push callback: 1 delivered, 16 invalid target; clicks (2) are not delivery. */
+/** Receipt types of the Mi Push callback: 1 delivered, 16 invalid target (the regId will never work again); clicks (2) are not delivery. */
 const DELIVERED = 1;
 const INVALID_TARGET = 16;
 
@@ -20,7 +20,7 @@ export function parseXiaomiReceipt(body: unknown): ReceiptStatus[] {
       statuses.push(
         kind === DELIVERED
           ? { providerMessageId: messageId, status: 'delivered', endpoint: target }
-          : { providerMessageId: messageId, status: 'failed', endpoint: target, error: 'invalid_target' },
+          : { providerMessageId: messageId, status: 'failed', endpoint: target, error: 'invalid_target', meaning: ProviderErrorCode.InvalidEndpoint, tokenGone: true },
       );
     }
   }
