@@ -408,10 +408,13 @@ export class NotificationInbox {
    * a reset, and the message is shown. When it finds none, the message was seen. The acknowledgement
    * waits: it says the messages are stored, and one for a message skipped by mistake records it
    * delivered, never shown. A sync that fails leaves such a message undecided and the whole batch
-   * unacknowledged: the server sends it again later. @private
+   * unacknowledged: the server sends it again later. So does a connection that ended while the sync
+   * ran: Socket.IO would send the acknowledgement on the next connection, perhaps to another gateway,
+   * where its number could match an emit of that gateway's still waiting for its answer. @private
    * @param {InboxMessage[]} incoming @param {Function | undefined} ack
    */
   async receiveSent(incoming, ack) {
+    const arrivedOn = this.socket?.id;
     /** @type {InboxMessage[]} */
     const unsure = [];
     this.receive(incoming, true, unsure);
@@ -422,7 +425,7 @@ export class NotificationInbox {
       this.receive(unsure, true, answered ? undefined : undecided);
       // Not waited for: a reset that sync found has put the read place back to 0.
       if (answered) void this.syncReadsQueued();
-      if (undecided.length > 0) return;
+      if (undecided.length > 0 || this.socket?.id !== arrivedOn) return;
     }
     ack?.({ ok: true });
   }

@@ -85,6 +85,8 @@ class SocketDouble {
   }
   /** Socket.IO's `active`: false once the server refused the connection or ended it. */
   active = true;
+  /** The connection's id, as Socket.IO gives it: a new one on each reconnection, none while disconnected. */
+  id: string | undefined = 'sid-1';
   /** The options the module gave `io`. */
   options: { auth?: (give: (auth: { token?: string; deviceId?: string }) => void) => void } = {};
   /** What each connection attempt sent in its handshake. */
@@ -810,6 +812,27 @@ describe('NotificationInbox', () => {
     await new Promise((resolve) => setImmediate(resolve));
     expect(socket.syncs).toEqual([300, 300]);
     expect(acknowledged).toBe(true);
+    expect(shown).toEqual([]);
+  });
+
+  it('does not acknowledge on a new connection what came on one that ended while its sync ran', async () => {
+    const storage = new MemoryStorage();
+    const before = open(storage, 'u-1', range(1, 300));
+    await before.inbox.sync();
+    const { socket, shown, inbox } = open(storage, 'u-1', range(1, 300));
+    socket.answering = false;
+    let acknowledged = false;
+    socket.handlers.get('notification')!(message(5), () => (acknowledged = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    // The connection drops and comes back (to another gateway, perhaps) before the sync is answered.
+    socket.id = 'sid-2';
+    socket.release();
+    await inbox.sync();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(socket.syncs.length).toBeGreaterThan(0);
+    expect(acknowledged).toBe(false);
+    // The server sends it again on the new connection, and that one is acknowledged; nothing is shown twice.
+    expect(await socket.sent('notification', [message(5)])).toEqual({ ok: true });
     expect(shown).toEqual([]);
   });
 
