@@ -78,14 +78,21 @@ export class RecipientIngestion implements OnApplicationBootstrap, OnModuleDestr
   }
 }
 
+/** How far ahead of this host's clock a record's time is still taken as it is. */
+export const RECORD_TIME_AHEAD_TOLERANCE_MS = 5 * 60_000;
+
 /**
  * When an update was made: its record's time (a push token goes to its newest registration, also
- * when an older one is applied later), never later than now, so a producer whose clock runs ahead
+ * when an older one is applied later). The same record gives the same time however late it is
+ * applied again (a replayed batch must not make an old registration the newest and take the token
+ * back from the user who registered it since), so a time a little ahead of this host's clock is
+ * taken as it is. One further ahead is taken as now: a producer whose clock runs minutes ahead
  * cannot keep a token from the registrations after it.
  */
-function madeAt(record: ConsumedRecord, now: number): Date {
+export function madeAt(record: Pick<ConsumedRecord, 'timestamp'>, now: number): Date {
   const time = Number(record.timestamp);
-  return new Date(Number.isFinite(time) && time > 0 ? Math.min(time, now) : now);
+  if (!Number.isFinite(time) || time <= 0) return new Date(now);
+  return new Date(time - now > RECORD_TIME_AHEAD_TOLERANCE_MS ? now : time);
 }
 
 function parseUpdate(record: ConsumedRecord): { update: RecipientUpdate } | Rejection {

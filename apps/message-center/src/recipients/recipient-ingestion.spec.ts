@@ -1,0 +1,22 @@
+import { madeAt, RECORD_TIME_AHEAD_TOLERANCE_MS } from './recipient-ingestion';
+
+describe("a recipient update's time", () => {
+  const now = Date.parse('2026-12-06T12:00:00.000Z');
+
+  it("is its record's time, the same when the batch is applied again later, also a little ahead of this host's clock", () => {
+    const earlier = { timestamp: String(now - 1_000) };
+    const ahead = { timestamp: String(now + 30_000) };
+    expect(madeAt(earlier, now)).toEqual(new Date(now - 1_000));
+    expect(madeAt(ahead, now)).toEqual(new Date(now + 30_000));
+    // Replayed a minute later: the registration keeps its time, so it does not become the newest.
+    expect(madeAt(ahead, now + 60_000)).toEqual(madeAt(ahead, now));
+    expect(madeAt({ timestamp: String(now + RECORD_TIME_AHEAD_TOLERANCE_MS) }, now)).toEqual(new Date(now + RECORD_TIME_AHEAD_TOLERANCE_MS));
+  });
+
+  it('is now for a record far ahead of this clock, or without a time', () => {
+    expect(madeAt({ timestamp: String(now + RECORD_TIME_AHEAD_TOLERANCE_MS + 1) }, now)).toEqual(new Date(now));
+    expect(madeAt({ timestamp: String(now + 365 * 86_400_000) }, now)).toEqual(new Date(now));
+    expect(madeAt({ timestamp: '-1' }, now)).toEqual(new Date(now));
+    expect(madeAt({ timestamp: 'x' }, now)).toEqual(new Date(now));
+  });
+});
