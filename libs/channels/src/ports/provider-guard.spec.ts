@@ -3,7 +3,7 @@ import { RecordingLog } from '../../test/recording-log';
 import { failureOf } from '../../test/outcome';
 import { ProviderError, ProviderErrorCode } from './provider-error';
 import { ProviderGuard } from './provider-guard';
-import { DEFAULT_PROVIDER_LIMITS, type ProviderLimits } from './provider-limits';
+import { CALL_BUDGET_MS, DEFAULT_PROVIDER_LIMITS, type ProviderLimits } from './provider-limits';
 
 const vendorDown = (): Promise<never> => Promise.reject(new ProviderError({ provider: 'test', code: ProviderErrorCode.Unavailable, status: 503, message: 'down' }));
 const badToken = (): Promise<never> =>
@@ -111,6 +111,26 @@ describe('ProviderGuard', () => {
     }
     await expect(Promise.all(running)).resolves.toEqual(['sent', 'sent', 'sent']);
     expect(peak).toBe(2);
+  });
+
+  it('refuses, without making it, a call whose slot came too late for it to end within the budget of a claim', async () => {
+    const clock = new ManualClock();
+    const limits = { concurrency: 1, queue: 10, timeoutMs: 10_000, maxRateWaitMs: 5_000 };
+    const subject = guard(limits, new RecordingLog(), clock);
+    const made: string[] = [];
+    let release!: () => void;
+    const slow = subject.run(() => (made.push('slow'), new Promise<string>((resolve) => (release = () => resolve('sent')))));
+    const late = [1, 2, 3].map(() => subject.run(async () => (made.push('late'), 'sent')));
+    await new Promise((resolve) => setImmediate(resolve));
+    // The first call holds its slot until those behind it could no longer end in time; one asked since still can.
+    clock.advance(CALL_BUDGET_MS - limits.timeoutMs - limits.maxRateWaitMs);
+    const askedLater = subject.run(async () => (made.push('asked later'), 'sent'));
+    clock.advance(1);
+    release();
+    await expect(slow).resolves.toBe('sent');
+    for (const call of late) expect(await failureOf(call)).toMatchObject({ code: 'overloaded', kind: 'transient' });
+    await expect(askedLater).resolves.toBe('sent');
+    expect(made).toEqual(['slow', 'asked later']);
   });
 
   it('once stopped, refuses the calls waiting for a slot or a rate slot without making them, and finishes the call in flight', async () => {

@@ -17,7 +17,7 @@ import { systemClock, type Clock } from './clock';
 import { HeldBackAlerts } from './held-back-alerts';
 import { scrubPersonalData } from './mask';
 import { ProviderError, ProviderErrorCode, isProviderError } from './provider-error';
-import type { ProviderLimits } from './provider-limits';
+import { CALL_BUDGET_MS, type ProviderLimits } from './provider-limits';
 import { silentLog, type ProviderLog } from './provider-log';
 import { RateLimiter } from './rate-limiter';
 
@@ -91,10 +91,12 @@ export class ProviderGuard {
 
   /** Runs one vendor call under every limit; `call` must pass `signal` to its request. */
   async run<T>(call: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const askedAt = this.clock.now();
     try {
       return await this.breaker.execute(() =>
         this.slots.execute(async () => {
           this.refuseOnceStopped();
+          this.refuseAfterLongWait(askedAt);
           await this.waitForRateSlot();
           this.refuseOnceStopped();
           try {
@@ -134,6 +136,26 @@ export class ProviderGuard {
   private refuseOnceStopped(): void {
     if (!this.stopped?.aborted) return;
     throw new ProviderError({ provider: this.provider, code: ProviderErrorCode.Overloaded, message: 'not sent: the worker is stopping; due again now', retryAfterMs: 0 });
+  }
+
+  /**
+   * A call whose slot came too late to end within `CALL_BUDGET_MS` is not made (calls of several
+   * partitions queue for the same few connections: 300 mails through 5 SMTP connections at 10 s each
+   * take 10 minutes). Refused by this platform's own limit, it costs no attempt.
+   */
+  private refuseAfterLongWait(askedAt: number): void {
+    const waited = this.clock.now() - askedAt;
+    if (waited <= this.maxSlotWaitMs) return;
+    throw new ProviderError({
+      provider: this.provider,
+      code: ProviderErrorCode.Overloaded,
+      message: `waited ${waited} ms for one of ${this.limits.concurrency} slots: made now, it could end after its claim's lease`,
+    });
+  }
+
+  /** How long a call may wait for its slot and still end within `CALL_BUDGET_MS`. */
+  private get maxSlotWaitMs(): number {
+    return Math.max(0, CALL_BUDGET_MS - this.limits.timeoutMs - this.limits.maxRateWaitMs);
   }
 
   private async waitForRateSlot(): Promise<void> {
