@@ -196,6 +196,34 @@ describe('ChannelDeliveryStore.receive', () => {
     expect(await rowOf(id)).toMatchObject({ status: 'delivered' });
   });
 
+  it('holds a bounce blaming this installation until the retry time, or the message’s expiry if sooner, and not at all after the last attempt', async () => {
+    const createdAt = new Date();
+    const messageId = newId(createdAt);
+    await query(`INSERT INTO messages (id, request_id, type, recipient, retry, created_at) VALUES ($1, $2, 't', '{}', $3, $4)`, [messageId, `r-${messageId}`, { maxAttempts: 3 }, createdAt]);
+    const expiresSoon = new Date(createdAt.getTime() + 600_000);
+    const [last, expiring, plain] = [newId(createdAt), newId(createdAt), newId(createdAt)];
+    for (const [id, attempts, expiresAt] of [[last, 2, null], [expiring, 0, expiresSoon], [plain, 0, null]] as const) {
+      await query(
+        `INSERT INTO deliveries (id, message_id, user_id, channel, endpoint, locale, status, attempts, expires_at, created_at) VALUES ($1, $2, $3, 'email', 'email:x', 'en', 'queued', $4, $5, $6)`,
+        [id, messageId, `u-${id}`, attempts, expiresAt, createdAt],
+      );
+      await sendAccepted(id, `smtp:${id}`);
+    }
+    const retryAt = new Date(createdAt.getTime() + 3_600_000);
+    const misconfigured = (id: string) => ({ receiptKey: `smtp:${id}`, status: 'failed' as const, error: 'misconfigured', deliveredAt: null });
+
+    const { events } = await store().receive([misconfigured(last), misconfigured(expiring), misconfigured(plain)], { configurationRetryAt: retryAt });
+
+    expect(events.map((e) => e.status)).toEqual(['failed', 'failed', 'failed']);
+    expect(await rowOf(plain)).toMatchObject({ status: 'failed', last_error: 'misconfigured', next_attempt_at: retryAt });
+    expect(await rowOf(expiring)).toMatchObject({ status: 'failed', last_error: 'misconfigured', next_attempt_at: expiresSoon });
+    expect(await rowOf(last)).toMatchObject({ status: 'failed', last_error: 'misconfigured', next_attempt_at: null });
+    // The resend poller ends the one out of attempts now, not an hour from now.
+    await new ResendStore(database.dataSource()).scheduleFailed(new Date(), 1_000);
+    expect(await rowOf(last)).toMatchObject({ status: 'dead' });
+    expect(await rowOf(plain)).toMatchObject({ status: 'failed', next_attempt_at: retryAt });
+  });
+
   it('takes a failure only for the last accepted send, recorded and not under way, and a delivery whatever came since', async () => {
     const [underWay, replaced, refusedSince] = (await seed(3)) as [string, string, string];
     await sendAccepted(underWay, 'k:a1');

@@ -261,13 +261,18 @@ type ReceiptRow = RecordedRow & { receipt_key: string; receipt_status: string; g
  * `ChannelDeliveryStore.receive`'s rules, and deactivates the devices of the tokens they called gone.
  */
 async function applyReceipts(tx: EntityManager, source: string, params: unknown[], configurationRetryAt: Date | null): Promise<ReceiptRow[]> {
-  // A misconfigured failure waits until then (the resend claim keeps it to that time); any other waits for the route's backoff.
+  // A misconfigured failure waits until then, or its message's expiry if sooner (the resend claim keeps
+  // it to that time), unless its attempt was the message's last: without a time the resend poller
+  // ends it `dead` at once (`scheduleFailed`), as it gives any other failure the route's backoff.
   const retryAt = `$${params.length + 1}::timestamptz`;
+  const waitsForConfiguration = `r.status = 'failed' AND r.error = 'misconfigured' AND ${retryAt} IS NOT NULL
+            AND d.attempts < COALESCE((SELECT (m.retry ->> 'maxAttempts')::int FROM messages m
+                                        WHERE m.id = d.message_id AND m.created_at = d.created_at), ${DEFAULT_RETRY.maxAttempts})`;
   const rows = await queryRows<ReceiptRow>(
     tx,
     `UPDATE deliveries d
         SET status = r.status, last_error = r.error, updated_at = now(),
-            next_attempt_at = CASE WHEN r.status = 'failed' AND r.error = 'misconfigured' THEN ${retryAt} END,
+            next_attempt_at = CASE WHEN ${waitsForConfiguration} THEN LEAST(${retryAt}, d.expires_at) END,
             delivered_at = CASE WHEN r.status = 'delivered' THEN COALESCE(r.delivered_at, now()) ELSE d.delivered_at END
        FROM (SELECT DISTINCT ON (r.receipt_key) r.* FROM ${source} AS r ORDER BY r.receipt_key, ${DELIVERED_FIRST}) AS r
       WHERE d.receipt_key = r.receipt_key
