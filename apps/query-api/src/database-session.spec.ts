@@ -18,4 +18,9 @@ describe('withSessionSettings', () => {
     const url = withSessionSettings('postgres://app@127.0.0.1/notify?options=-c%20statement_timeout%3D5000', { role: 'reader' });
     expect(parse(url).options).toBe('-c statement_timeout=5000 -c role=reader');
   });
+
+  it('takes a Unix socket given as a host parameter with no host in the authority, as pg does', () => {
+    const url = withSessionSettings('postgres://app:secret@/notify?host=/cloudsql/project:region:instance', { role: 'reader' });
+    expect(parse(url)).toMatchObject({ user: 'app', password: 'secret', host: '/cloudsql/project:region:instance', database: 'notify', options: '-c role=reader' });
+  });
 });
