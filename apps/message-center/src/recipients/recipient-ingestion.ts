@@ -78,8 +78,12 @@ export class RecipientIngestion implements OnApplicationBootstrap, OnModuleDestr
   }
 }
 
-/** How far ahead of this host's clock a record's time is still taken as it is. */
-export const RECORD_TIME_AHEAD_TOLERANCE_MS = 5 * 60_000;
+/**
+ * How far ahead of this host's clock a record's time is still taken as it is: more than hosts kept
+ * by NTP drift apart, little enough that a registration made through the query API (timed by its
+ * own clock) soon after one stamped ahead is not taken for the older.
+ */
+export const RECORD_TIME_AHEAD_TOLERANCE_MS = 30_000;
 
 /**
  * When an update was made: its record's time (a push token goes to its newest registration, also
