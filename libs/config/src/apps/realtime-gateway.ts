@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { loadConfig, setting, type ConfigOf } from '../setting';
 import { clickComplete, clickSettings, databaseSettings, kafkaSettings, logSettings, saslComplete } from '../shared';
-import { bool, origins, port, positiveInt, timerMs } from '../types';
+import { bool, origins, port, positiveInt } from '../types';
 
 /**
  * The largest frame a valid client request makes: a `read` of 500 ids (the contract's limit), each a
@@ -15,6 +15,9 @@ export const LARGEST_CLIENT_REQUEST = 500 * 39 + 256;
  * The minimum stays 16 characters so that an installation with such a secret still starts after an upgrade.
  */
 export const JWT_SECRET_ADVISED_LENGTH = 32;
+
+/** The longest acknowledgement timeout (`GATEWAY_ACK_TIMEOUT_MS`). */
+export const MAX_ACK_TIMEOUT_MS = 600_000;
 
 export const realtimeGatewaySettings = {
   ...kafkaSettings,
@@ -38,7 +41,13 @@ export const realtimeGatewaySettings = {
     { sensitive: true },
   ),
   allowedOrigins: setting('GATEWAY_ALLOWED_ORIGINS', origins(''), 'Origins allowed to open a Socket.IO connection; empty allows any'),
-  ackTimeoutMs: setting('GATEWAY_ACK_TIMEOUT_MS', timerMs(10_000), 'How long a client has to acknowledge a message'),
+  // At most 10 minutes: a relayed acknowledgement's timer waits a second longer than this, and a claim's
+  // lease twice as long, both within a timer's reach; a browser silent that long is long past its fallback.
+  ackTimeoutMs: setting(
+    'GATEWAY_ACK_TIMEOUT_MS',
+    z.coerce.number().int().positive().max(MAX_ACK_TIMEOUT_MS, `at most ${MAX_ACK_TIMEOUT_MS} (10 minutes)`).default(10_000),
+    'How long a client has to acknowledge a message (at most 10 minutes)',
+  ),
   outcomeGraceMs: setting(
     'GATEWAY_OUTCOME_GRACE_MS',
     positiveInt(60_000),
