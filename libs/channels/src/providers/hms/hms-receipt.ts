@@ -6,17 +6,23 @@ const DELIVERED = 0;
 /**
  * Receipt states that no retry can change: 2 the app is not installed and 5 the token is not on the
  * device (both: the token is gone for good), 6 the user turned the app's notifications off, 10 the
- * device has not been online for 30 days, 201 the app is barred from messages until it is opened
- * again. (15, an offline message replaced by a newer one, and 102, the device's daily limit, are
- * worth a retry.)
+ * device has not been online for 30 days. (15, an offline message replaced by a newer one, and 102,
+ * the device's daily limit, are worth a retry.)
  */
 const FINAL: ReadonlyMap<number, Pick<ReceiptStatus, 'meaning' | 'tokenGone'>> = new Map([
   [2, { meaning: ProviderErrorCode.EndpointGone, tokenGone: true }],
   [5, { meaning: ProviderErrorCode.EndpointGone, tokenGone: true }],
   [6, { meaning: ProviderErrorCode.EndpointGone }],
   [10, { meaning: ProviderErrorCode.EndpointGone }],
-  [201, { meaning: ProviderErrorCode.EndpointGone }],
 ]);
+
+/**
+ * State 201: Push Kit holds the message under its control of the device and sends it, if it has not
+ * expired, once the device has the control lifted (the app opened again). Neither arrived nor
+ * failed, the send stays `sent`: ended, its route's next tier went out and the push came days later
+ * as well; retried, it came twice.
+ */
+const HELD_BY_PUSH_KIT = 201;
 
 interface HmsStatus {
   requestId?: unknown;
@@ -35,19 +41,20 @@ export function parseHmsReceipt(body: unknown): ReceiptStatus[] {
   const parsed: unknown = typeof body === 'string' ? parseJson(body) : body;
   const statuses = (parsed as { statuses?: unknown } | null)?.statuses;
   if (!Array.isArray(statuses)) throw new ReceiptFormatError('hms', 'no statuses array');
-  return statuses.map((entry: unknown, index) => {
+  return statuses.flatMap((entry: unknown, index): ReceiptStatus[] => {
     const given = (entry ?? {}) as HmsStatus;
     const { requestId, token } = given;
     const status = given.deliveryStatus?.result ?? given.status;
     const timestamp = given.deliveryStatus?.timestamp ?? given.timestamp;
     if (typeof requestId !== 'string' || typeof status !== 'number') throw new ReceiptFormatError('hms', `status ${index} lacks requestId or status`);
-    return {
+    if (status === HELD_BY_PUSH_KIT) return [];
+    return [{
       providerMessageId: requestId,
       status: status === DELIVERED ? 'delivered' : 'failed',
       ...(typeof token === 'string' ? { endpoint: token } : {}),
       ...(status === DELIVERED ? {} : { error: String(status), ...FINAL.get(status) }),
       ...(typeof timestamp === 'number' ? { at: new Date(timestamp) } : {}),
-    };
+    }];
   });
 }
 
