@@ -75,6 +75,13 @@ describe('channel worker drivers from the environment', () => {
     expect(keyOnly.join('\n')).not.toContain('callback-key-value');
   });
 
+  it("hands Huawei the category PUSH_HMS_CATEGORY names, and refuses at start one Push Kit does not have", () => {
+    const hms = { PUSH_HMS_DRIVER: 'hms', PUSH_HMS_APP_ID: '1234', PUSH_HMS_APP_SECRET: 'hms-secret' };
+    expect(pushChannelConfig(loadChannelWorkerConfig({ ...hms, PUSH_HMS_CATEGORY: 'ACCOUNT' })).hms).toMatchObject({ category: 'ACCOUNT' });
+    expect(createPushProviders(pushChannelConfig(loadChannelWorkerConfig({ ...hms, PUSH_HMS_CATEGORY: 'ACCOUNT' }))).hms.id).toBe('hms');
+    expect(() => createPushProviders(pushChannelConfig(loadChannelWorkerConfig({ ...hms, PUSH_HMS_CATEGORY: 'account' })))).toThrow(/category/);
+  });
+
   it('takes bounces only with the receipts token, and sends them to the return path given', () => {
     const smtp = { EMAIL_DRIVER: 'smtp', SMTP_HOST: 'mail.example.com', SMTP_FROM: 'Notify <notify@example.com>' };
     expect(problemsOf({ ...smtp, SMTP_BOUNCE_RECEIPTS: 'true' })).toEqual([

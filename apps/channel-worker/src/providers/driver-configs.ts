@@ -46,6 +46,7 @@ export function pushChannelConfig(c: ChannelWorkerConfig): PushChannelConfig {
             receiptUserName: c.hmsReceiptUserName,
             receiptKey: c.hmsReceiptKey,
             receiptKeyFile: c.hmsReceiptKeyFile,
+            category: c.hmsCategory,
             limits: c.hmsLimits,
           })
         : log,

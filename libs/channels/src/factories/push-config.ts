@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ProviderLimitsSchema } from './limits-config';
 import { XIAOMI_MAX_CALLBACK_BYTES } from '../providers/xiaomi/xiaomi-form';
+import { HMS_CATEGORIES } from '../providers/hms/hms-message';
 
 const MINUTE = 60_000;
 
@@ -39,6 +40,8 @@ export const HmsDriverSchema = z.object({
   receiptUserName: z.string().min(1).optional(),
   receiptKey: z.string().min(1).optional(),
   receiptKeyFile: z.string().min(1).optional(),
+  /** The self-classification category Huawei granted the app (`android.category` of every push). */
+  category: z.string().pipe(z.enum(HMS_CATEGORIES)).optional(),
   limits: ProviderLimitsSchema,
 });
 

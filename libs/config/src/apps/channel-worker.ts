@@ -131,6 +131,11 @@ const pushSettings = {
   ),
   hmsReceiptKey: setting('PUSH_HMS_RECEIPT_KEY', text(), "Callback key of AppGallery Connect's receipt settings, which signs Push Kit's receipts", { sensitive: true }),
   hmsReceiptKeyFile: setting('PUSH_HMS_RECEIPT_KEY_FILE', text(), 'File holding the Huawei receipt callback key'),
+  hmsCategory: setting(
+    'PUSH_HMS_CATEGORY',
+    text(),
+    "Category Huawei granted the app's messages by self-classification (IM, ACCOUNT, EXPRESS, FINANCE, WORK, … as Push Kit names them), sent with every push; without one, EMUI 10 and later in China show them as marketing, a few a day",
+  ),
   hmsLimits: setting('PUSH_HMS_LIMITS', limits(), LIMITS_HELP),
   xiaomiDriver: setting('PUSH_XIAOMI_DRIVER', z.enum(['log', 'xiaomi']).default('log'), 'Driver for xiaomi devices: log, or xiaomi (Mi Push)'),
   xiaomiBaseUrl: setting('PUSH_XIAOMI_BASE_URL', url('https://api.xmpush.xiaomi.com'), 'Mi Push server API'),

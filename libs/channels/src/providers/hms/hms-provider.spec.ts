@@ -18,10 +18,13 @@ describe('HMS Push Kit provider', () => {
   let provider: PushChannelProvider;
   let log: RecordingLog;
 
-  async function start(appSecret?: string): Promise<void> {
+  async function start(appSecret?: string, category?: string): Promise<void> {
     log = new RecordingLog();
     fake = await startFakeHms();
-    provider = createPushProvider({ driver: 'hms', baseUrl: fake.url, tokenUrl: fake.tokenUrl, appId: fake.appId, appSecret: appSecret ?? fake.appSecret }, { log });
+    provider = createPushProvider(
+      { driver: 'hms', baseUrl: fake.url, tokenUrl: fake.tokenUrl, appId: fake.appId, appSecret: appSecret ?? fake.appSecret, ...(category === undefined ? {} : { category }) },
+      { log },
+    );
   }
 
   afterEach(async () => {
@@ -37,6 +40,18 @@ describe('HMS Push Kit provider', () => {
     expect(fake.batches[0]?.message).toMatchObject({ android: { notification: { title: content.title, body: content.body } }, data: '{"orderNo":"1234"}' });
     expect(outcomes(results)).toEqual(['sent', 'sent', 'sent']);
     expect(new Set(results.map((result) => result.receipt?.providerMessageId)).size).toBe(1);
+  });
+
+  it('names the category Huawei granted the app in every push, and none unless one is set', async () => {
+    await start(undefined, 'EXPRESS');
+    await provider.sendMany({ tokens, content });
+    expect(fake.batches[0]?.message['android']).toMatchObject({ category: 'EXPRESS' });
+    await provider.close();
+    await fake.close();
+    await start();
+    await provider.sendMany({ tokens, content });
+    expect(fake.batches[0]?.message['android']).not.toHaveProperty('category');
+    expect(() => createPushProvider({ driver: 'hms', appId: '1', appSecret: 's', category: 'ORDERS' })).toThrow(/category/);
   });
 
   it('replaces a re-sent notification by its tag, caches every message for an offline device, and at most 15 days', async () => {
@@ -146,7 +161,6 @@ describe('HMS Push Kit provider', () => {
     [5, { meaning: 'endpoint_gone', tokenGone: true }],
     [6, { meaning: 'endpoint_gone' }],
     [10, { meaning: 'endpoint_gone' }],
-    [201, { meaning: 'endpoint_gone' }],
     [15, {}],
     [102, {}],
     [7, {}],
@@ -155,6 +169,19 @@ describe('HMS Push Kit provider', () => {
     expect(hms.parseReceipt?.({ statuses: [{ requestId: 'r1', token: 'tok', status: state }] })).toEqual([
       { providerMessageId: 'r1', status: 'failed', endpoint: 'tok', error: String(state), ...reading },
     ]);
+  });
+
+  it('says nothing of a message Push Kit holds until the device is let receive again (state 201), which it sends then', () => {
+    const hms = createPushProvider({ driver: 'hms', appId: '1', appSecret: 's' });
+    expect(
+      hms.parseReceipt?.({
+        statuses: [
+          { requestId: 'r1', token: 'tok-1', status: 201 },
+          { requestId: 'r1', token: 'tok-2', deliveryStatus: { result: 201 } },
+          { requestId: 'r1', token: 'tok-3', status: 0 },
+        ],
+      }),
+    ).toEqual([{ providerMessageId: 'r1', status: 'delivered', endpoint: 'tok-3' }]);
   });
 
   it('parses the second receipt version, whose state is in deliveryStatus', () => {

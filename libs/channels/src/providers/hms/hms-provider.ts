@@ -72,7 +72,7 @@ export class HmsProvider implements PushChannelProvider {
   }
 
   private async sendChunk(tokens: string[], batch: PushBatch): Promise<PushResult[]> {
-    const body = JSON.stringify({ validate_only: false, message: hmsMessage(tokens, batch.content, this.clock.now()) });
+    const body = JSON.stringify({ validate_only: false, message: hmsMessage(tokens, batch.content, this.clock.now(), this.settings.category) });
     try {
       // Batch-wide errors are thrown inside the guard so that vendor trouble counts towards the breaker.
       return await this.guard.run(async (signal) => hmsResults(await this.post(body, signal, true), tokens, new Date(this.clock.now())));

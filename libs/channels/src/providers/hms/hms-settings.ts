@@ -1,4 +1,5 @@
 import type { HmsReceiptCallback } from './hms-callback-id';
+import type { HmsCategory } from './hms-message';
 
 export interface HmsSettings {
   /** `https://push-api.cloud.huawei.com`, or a local server in tests. */
@@ -15,4 +16,6 @@ export interface HmsSettings {
    * are taken at the URL with the installation's receipts token.
    */
   receiptCallback?: HmsReceiptCallback;
+  /** The category Huawei granted the app's messages (`android.category`); none: Push Kit classifies them itself. */
+  category?: HmsCategory;
 }
