@@ -13,23 +13,35 @@ interface XiaomiBody {
 /**
  * Mi Push server error codes the adapter acts on (its server error code table); others are
  * `unexpected` and retried later. 20301 is "sending failed": every regid dead only with the reason
- * "No valid targets", else a failure on Mi Push's side.
+ * "No valid targets", else a failure on Mi Push's side. The installation's own setup is
+ * `misconfigured` (an alert, retried after the configuration wait, no circuit opened): its app
+ * barred or its operations forbidden (10031, 10036), a restricted request (21303), sends waiting for
+ * its review in Mi's console (26006), a channel id that is not the app's (27001,
+ * `PUSH_XIAOMI_CHANNEL_ID`), and a receipt callback Mi refuses (65036-65038, `PUSH_XIAOMI_RECEIPT_URL`).
  */
 const CODES: Record<number, Mapping> = {
+  10008: { code: ProviderErrorCode.Rejected },
   10016: { code: ProviderErrorCode.Rejected },
   10017: { code: ProviderErrorCode.Rejected },
   10027: { code: ProviderErrorCode.RateLimited },
   10031: { code: ProviderErrorCode.Misconfigured },
   10034: { code: ProviderErrorCode.RateLimited },
+  10036: { code: ProviderErrorCode.Misconfigured },
   20301: { code: ProviderErrorCode.Unavailable },
   21301: { code: ProviderErrorCode.BadCredentials },
   21302: { code: ProviderErrorCode.BadCredentials },
+  21303: { code: ProviderErrorCode.Misconfigured },
   22000: { code: ProviderErrorCode.Misconfigured },
   22006: { code: ProviderErrorCode.Misconfigured },
   22022: { code: ProviderErrorCode.Misconfigured },
+  26006: { code: ProviderErrorCode.Misconfigured },
+  27001: { code: ProviderErrorCode.Misconfigured },
   65009: { code: ProviderErrorCode.Rejected },
   65014: { code: ProviderErrorCode.Rejected },
   65015: { code: ProviderErrorCode.Rejected },
+  65036: { code: ProviderErrorCode.Misconfigured },
+  65037: { code: ProviderErrorCode.Misconfigured },
+  65038: { code: ProviderErrorCode.Misconfigured },
   200001: { code: ProviderErrorCode.RateLimited },
 };
 const NO_VALID_TARGETS: Mapping = { code: ProviderErrorCode.InvalidEndpoint, deactivateToken: true };

@@ -134,7 +134,7 @@ describe('Xiaomi push provider', () => {
     // 2026-12-04 22:30 in Beijing (UTC+8): the daily quota is back in 90 minutes.
     await start(undefined, new ManualClock(Date.parse('2026-12-04T14:30:00Z')));
     const answers: Record<number, string> = {};
-    for (const code of [10034, 200001, 10027, 22022, 21302, 65009, 10017, 20301]) {
+    for (const code of [10034, 200001, 10027, 22022, 21302, 65009, 10017, 20301, 27001, 65038, 26006, 10008]) {
       fake.failNext({ code, reason: 'refused' });
       const failure = await failureOf(provider.send({ token: regids[0] as string, content }));
       answers[code] = `${failure.kind}/${failure.code}`;
@@ -150,6 +150,11 @@ describe('Xiaomi push provider', () => {
       65009: 'permanent/rejected',
       10017: 'permanent/rejected',
       20301: 'transient/unavailable',
+      // A channel id that is not the app's, a callback URL Mi refuses, sends waiting for review: this installation's setup.
+      27001: 'configuration/misconfigured',
+      65038: 'configuration/misconfigured',
+      26006: 'configuration/misconfigured',
+      10008: 'permanent/rejected',
     });
   });
 
