@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client } from 'pg';
@@ -9,6 +9,9 @@ import { eventually, freePort } from '@notify/testing';
 import { provideDatabase, refusalOf } from './local-postgres';
 
 const ROOT = resolve(__dirname, '../..');
+
+/** A process's group id, from /proc (the fifth field of its stat, after the name in parentheses). */
+const processGroupOf = (pid: number): number => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[2]);
 
 describe('PostgreSQL for npm start', () => {
   it('uses DATABASE_URL as given when it is set', async () => {
@@ -58,6 +61,10 @@ describe('PostgreSQL for npm start', () => {
       const { rows: listening } = await client.query<{ listen_addresses: string }>('SHOW listen_addresses');
       await client.end();
       expect(listening[0]!.listen_addresses).toBe('127.0.0.1');
+      // In a process group of its own: a Ctrl-C meant for npm start does not reach it before the apps have stopped.
+      const serverPid = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+      expect(processGroupOf(serverPid)).toBe(serverPid);
+      expect(processGroupOf(serverPid)).not.toBe(processGroupOf(child.pid!));
       expect(rows.map((r) => r.table_name)).toEqual(['deliveries', 'messages', 'recipients']);
       expect(version[0]!.server_version).toMatch(/^18\./);
       // A server that asks for a password is told apart from no server at all (npm start says which).

@@ -1,5 +1,7 @@
+import childProcess from 'node:child_process';
 import { mkdirSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { syncBuiltinESMExports } from 'node:module';
+import { basename, join } from 'node:path';
 import { Client } from 'pg';
 
 export interface LocalPostgres {
@@ -53,7 +55,7 @@ export async function startEmbedded(dataDir: string, port: number): Promise<Loca
   });
   try {
     if (!existsSync(join(dataDir, 'PG_VERSION'))) await server.initialise();
-    await server.start();
+    await inItsOwnProcessGroup(() => server.start());
   } catch (error) {
     const cause = error instanceof Error ? error.message : error === undefined ? '' : String(error);
     throw new Error(
@@ -67,6 +69,28 @@ export async function startEmbedded(dataDir: string, port: number): Promise<Loca
     source: 'embedded',
     stop: () => server.stop(),
   };
+}
+
+/**
+ * Runs `start` with the PostgreSQL server it spawns in a process group of its own. The package spawns
+ * it in ours, which is the terminal's: a Ctrl-C meant for `npm start` reached PostgreSQL too, for which
+ * SIGINT is a fast shutdown, cutting every session at once, while the apps were still recording what
+ * they had done (a channel worker's accepted sends, recorded then, were sent again on the next start).
+ * Its caller stops it, after the apps. The package imports `spawn` as an ES module binding, which
+ * `syncBuiltinESMExports` moves to the wrapper and back.
+ */
+async function inItsOwnProcessGroup<T>(start: () => Promise<T>): Promise<T> {
+  const spawn = childProcess.spawn;
+  const detached = ((command: string, args: readonly string[], options: childProcess.SpawnOptions) =>
+    spawn(command, args, basename(command) === 'postgres' ? { ...options, detached: true } : options)) as typeof childProcess.spawn;
+  childProcess.spawn = detached;
+  syncBuiltinESMExports();
+  try {
+    return await start();
+  } finally {
+    childProcess.spawn = spawn;
+    syncBuiltinESMExports();
+  }
 }
 
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;

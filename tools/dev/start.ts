@@ -166,8 +166,9 @@ function printBanner(env: NodeJS.ProcessEnv, devSecret: boolean): void {
 async function stopAll(started: Started): Promise<void> {
   say('stopping');
   await Promise.all([...started.children].map(([name, child]) => stopChild(child, PLATFORM_APPS.find((app) => app.name === name)!.stopWaitMs)));
-  // Bounded: embedded PostgreSQL shares the terminal and may have taken the Ctrl-C itself and gone,
-  // and its package then waits for ever for an exit that came before; the broker must be stopped anyway.
+  // After the apps, which record what they did until they exit: embedded PostgreSQL runs in a process
+  // group of its own, so the terminal's Ctrl-C does not reach it first. Bounded: should it have gone
+  // already, its package waits for ever for an exit that came before, and the broker must be stopped anyway.
   if (started.database) await within(started.database.stop(), DATABASE_STOP_WAIT_MS, 'PostgreSQL stop');
   if (started.kafkaStartedHere) await within(run('bash', [KAFKA_SCRIPT, 'stop']), KAFKA_STOP_WAIT_MS, 'Kafka stop');
   say('stopped');
