@@ -213,8 +213,10 @@ num.recovery.threads.per.data.dir=1
 num.replica.fetchers=1
 log.cleaner.threads=1
 
-# Dev data does not need to live long.
-log.retention.hours=24
+# A week, as docker-compose.yml keeps it: a first send's job lives only in its channel's topic (its
+# delivery has no retry time until its first outcome), so jobs left unconsumed when npm start was
+# stopped must still be there when it is started again the next day.
+log.retention.hours=168
 log.segment.bytes=67108864
 EOF
     if [[ -n "$KAFKA_EXTRA_CONFIG" ]]; then
