@@ -186,6 +186,21 @@ describe('LocalizedTemplate.usesBeyond', () => {
     expect(compiled('de', 'Hallo', 'Von {sender}').usesBeyond(enMany, 'en')).toEqual([someBranches]);
   });
 
+  it('compares a branch for an exact number, however large, by that number', () => {
+    // "de" renders {name} for 500 points, where "en" needs only {points}: data for "en" failed "de", and the broadcast went to the DLQ.
+    const enPoints = compiled('en', 'Points', 'You have {points, number} points');
+    const deJackpot = compiled('de', 'Punkte', '{points, plural, =500 {Glückwunsch {name}, 500 Punkte!} other {Sie haben # Punkte}}');
+    expect(deJackpot.usesBeyond(enPoints, 'en')).toEqual(['body: uses {name}, which the default locale "en" does not']);
+    // The other way round: "en" leaves {name} out at exactly 500, so "de" cannot use it whatever the number.
+    const enJackpot = compiled('en', 'Points', '{points, plural, =500 {Jackpot!} other {{name}, # points}}');
+    expect(compiled('de', 'Punkte', '{name}: {points} Punkte').usesBeyond(enJackpot, 'en')).toEqual([
+      'body: uses {name}, which the default locale "en" uses only in some branches of a plural or select',
+    ]);
+    // Where "en" has {name} for every number, 500 included, a branch for 500 may use it.
+    const enAlways = compiled('en', 'Points', '{points, plural, other {{name}, # points}}');
+    expect(compiled('de', 'Punkte', '{points, plural, =500 {Glückwunsch {name}!} other {# Punkte}}').usesBeyond(enAlways, 'en')).toEqual([]);
+  });
+
   it('judges a kind by every use the default locale makes of a variable, rendered or not', () => {
     // Data for "en" must fit `{orderNo, number}` in a branch it may not take: "de" may use it as a number anywhere.
     const en = compiled('en', 'Order {orderNo}', '{express, select, yes {Order {orderNo, number} today} other {Order {orderNo} soon}}');

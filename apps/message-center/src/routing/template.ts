@@ -52,7 +52,8 @@ interface ConditionalUse extends VariableUse {
 /**
  * Numbers a plural's branches are compared by. Its branches are the language's categories (English
  * one/other; Russian one/few/many/other, where `one` also takes 21), which do not line up between
- * languages, so a branch stands for the numbers that reach it in its own locale.
+ * languages, so a branch stands for the numbers that reach it in its own locale. Two templates are
+ * compared over these and every exact number either names (`=500`), so that no branch is left out.
  */
 const PLURAL_SAMPLES: readonly number[] = [
   ...Array.from({ length: 201 }, (_, n) => n),
@@ -68,18 +69,30 @@ const MAX_TIME_MS = 8.64e15;
 /** A title, a body and maybe a link in ICU MessageFormat for one locale, compiled once when the route table loads. */
 export class LocalizedTemplate {
   private readonly uses: readonly VariableUse[];
-  private readonly usesByField: ReadonlyMap<Field, readonly ConditionalUse[]>;
+  /** The numbers its plurals name exactly (`=500`). */
+  private readonly exactNumbers: readonly number[];
 
   private constructor(
-    locale: string,
+    private readonly locale: string,
     private readonly title: IntlMessageFormat,
     private readonly body: IntlMessageFormat,
     private readonly url: IntlMessageFormat | undefined,
   ) {
-    const fields: [Field, IntlMessageFormat | undefined][] = [['title', title], ['body', body], ['url', url]];
+    this.exactNumbers = [...this.fields()].flatMap(([, text]) => exactNumbersOf(text.getAst()));
+    this.uses = distinct([...this.usesByField(this.exactNumbers).values()].flat().map(({ name, kind }) => ({ name, kind })));
+  }
+
+  private *fields(): Generator<[Field, IntlMessageFormat]> {
+    yield ['title', this.title];
+    yield ['body', this.body];
+    if (this.url) yield ['url', this.url];
+  }
+
+  /** Each field's variables and when they are rendered, its plurals sampled at `PLURAL_SAMPLES` and `exact`. */
+  private usesByField(exact: readonly number[]): Map<Field, ConditionalUse[]> {
+    const samples = [...new Set([...PLURAL_SAMPLES, ...exact])];
     const always = { selects: [], plurals: new Map(), depth: 0 };
-    this.usesByField = new Map(fields.flatMap(([field, text]) => (text ? [[field, conditionalUsesOf(text.getAst(), locale, always)]] : [])));
-    this.uses = distinct([...this.usesByField.values()].flat().map(({ name, kind }) => ({ name, kind })));
+    return new Map([...this.fields()].map(([field, text]) => [field, conditionalUsesOf(text.getAst(), this.locale, always, samples)]));
   }
 
   /**
@@ -123,8 +136,9 @@ export class LocalizedTemplate {
    * one recipient's locale fails a broadcast for everyone. Fewer variables are fine.
    */
   usesBeyond(reference: LocalizedTemplate, referenceLocale: string): string[] {
-    const referenceUses = [...reference.usesByField.values()].flat();
-    const problems = [...this.usesByField].flatMap(([field, uses]) =>
+    const exact = [...this.exactNumbers, ...reference.exactNumbers];
+    const referenceUses = [...reference.usesByField(exact).values()].flat();
+    const problems = [...this.usesByField(exact)].flatMap(([field, uses]) =>
       uses.flatMap((use): string[] => {
         const { name, kind } = use;
         const named = referenceUses.filter((reference) => reference.name === name);
@@ -261,7 +275,7 @@ function elisionProblems(elements: readonly MessageFormatElement[], text: string
  * {# from {shop}} other {# from {shop}}}` always needs `shop`), as its widest kind of those branches.
  * A plural's branch no number reaches (English `few`) is left out: it is never rendered.
  */
-function conditionalUsesOf(elements: readonly MessageFormatElement[], locale: string, at: Omit<ConditionalUse, 'name' | 'kind'>): ConditionalUse[] {
+function conditionalUsesOf(elements: readonly MessageFormatElement[], locale: string, at: Omit<ConditionalUse, 'name' | 'kind'>, samples: readonly number[]): ConditionalUse[] {
   return elements.flatMap((element): ConditionalUse[] => {
     switch (element.type) {
       case TYPE.literal:
@@ -277,14 +291,14 @@ function conditionalUsesOf(elements: readonly MessageFormatElement[], locale: st
       case TYPE.plural:
       case TYPE.select: {
         const selector: ConditionalUse = { name: element.value, kind: element.type === TYPE.plural ? 'number' : 'key', ...at };
-        const reached = element.type === TYPE.plural ? pluralBranches(element, locale) : undefined;
+        const reached = element.type === TYPE.plural ? pluralBranches(element, locale, samples) : undefined;
         const branches = Object.entries(element.options).flatMap(([key, option]) => {
-          if (reached === undefined) return [conditionalUsesOf(option.value, locale, { ...at, selects: [...at.selects, `${element.value}=${key}`], depth: at.depth + 1 })];
+          if (reached === undefined) return [conditionalUsesOf(option.value, locale, { ...at, selects: [...at.selects, `${element.value}=${key}`], depth: at.depth + 1 }, samples)];
           const numbers = reached.get(key);
           if (numbers === undefined) return [];
           const within = at.plurals.get(element.value);
           const narrowed = within ? new Set([...numbers].filter((n) => within.has(n))) : numbers;
-          return [conditionalUsesOf(option.value, locale, { ...at, plurals: new Map([...at.plurals, [element.value, narrowed]]), depth: at.depth + 1 })];
+          return [conditionalUsesOf(option.value, locale, { ...at, plurals: new Map([...at.plurals, [element.value, narrowed]]), depth: at.depth + 1 }, samples)];
         });
         const always = (branch: ConditionalUse[]) => branch.filter((use) => use.depth === at.depth + 1);
         const inEvery = [...new Set(always(branches[0] ?? []).map((use) => use.name))].filter((name) => branches.every((branch) => always(branch).some((use) => use.name === name)));
@@ -295,25 +309,37 @@ function conditionalUsesOf(elements: readonly MessageFormatElement[], locale: st
         return [selector, ...branches.flat(), ...inEvery.map((name) => ({ name, kind: widest(name), ...at }))];
       }
       case TYPE.tag:
-        return conditionalUsesOf(element.children, locale, at);
+        return conditionalUsesOf(element.children, locale, at, samples);
     }
   });
 }
 
 /**
- * Which of `PLURAL_SAMPLES` reach each branch of a plural in `locale`, as intl-messageformat picks it:
- * an exact `=N` first, else the category of the number less the offset, else `other`.
+ * Which of `samples` reach each branch of a plural in `locale`, as intl-messageformat picks it: an
+ * exact `=N` first, else the category of the number less the offset, else `other`.
  */
-function pluralBranches(element: PluralElement, locale: string): Map<string, Set<number>> {
+function pluralBranches(element: PluralElement, locale: string, samples: readonly number[]): Map<string, Set<number>> {
   const rules = new Intl.PluralRules(locale, { type: element.pluralType });
   const reached = new Map<string, Set<number>>();
-  for (const n of PLURAL_SAMPLES) {
+  for (const n of samples) {
     const exact = `=${n}`;
     const key = exact in element.options ? exact : rules.select(n - element.offset) in element.options ? rules.select(n - element.offset) : 'other';
     if (!(key in element.options)) continue;
     reached.set(key, (reached.get(key) ?? new Set()).add(n));
   }
   return reached;
+}
+
+/** The numbers the plurals among `elements` name exactly (`=500`, `=-1`), at any depth. */
+function exactNumbersOf(elements: readonly MessageFormatElement[]): number[] {
+  return elements.flatMap((element) => {
+    if (element.type === TYPE.tag) return exactNumbersOf(element.children);
+    if (element.type !== TYPE.plural && element.type !== TYPE.select) return [];
+    return Object.entries(element.options).flatMap(([key, option]) => {
+      const exact = element.type === TYPE.plural && key.startsWith('=') ? [Number(key.slice(1))].filter(Number.isFinite) : [];
+      return [...exact, ...exactNumbersOf(option.value)];
+    });
+  });
 }
 
 /**
