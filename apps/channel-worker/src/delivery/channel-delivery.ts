@@ -1,6 +1,7 @@
 import type { Kafka, Producer } from 'kafkajs';
 import { deliverTopic, outgoingLink, type ClickLinks, type DeliveryJob } from '@notify/contracts';
 import type { WorkerChannel } from '@notify/config';
+import { sendsClaimedAt } from '@notify/channels';
 import { BatchConsumer, publishOutcomes, readJobs, sendDeadLetters, type ConsumedRecord, type FatalErrorHandler } from '@notify/kafka';
 import type { AppLogger } from '@notify/observability';
 import { afterCommit, eventsPublished, type ChannelDeliveryStore, type DeliveryOutcomeStore } from '@notify/persistence';
@@ -130,6 +131,7 @@ export class ChannelDelivery {
     const batches = chunk.batches.map((batch) => batch.filter((job) => !isLate(job)));
     const plan = await sender.plan(jobs);
     // The claim's interim `sent` is not published: one event per attempt, after the provider answered, says what happened.
+    const claimedAt = Date.now();
     const claimed = await claims.claimSends(jobs.map((job) => job.deliveryId), SEND_LEASE_MS);
     // The claim counts the attempt; the job's own number may be stale (a re-send of an older job).
     const sendable = (job: DeliveryJob): DeliveryJob[] => (claimed.has(job.deliveryId) ? [{ ...job, attempt: claimed.get(job.deliveryId)!.attempt }] : []);
@@ -139,7 +141,8 @@ export class ChannelDelivery {
     );
     const withLinks = (job: DeliveryJob): DeliveryJob => (job.message.url ? { ...job, message: { ...job.message, url: outgoingLink(this.deps.links, job.deliveryId, job.message.url) } } : job);
     const send = (jobs: DeliveryJob[]) => plan.send(jobs.map(withLinks));
-    const { attempts: answers, members, splitMessages, givenBack } = await sendSummarized(send, summarized, JOBS_PER_CLAIM[channel]);
+    // Every call of the part counts its time from the claim, which began its lease.
+    const { attempts: answers, members, splitMessages, givenBack } = await sendsClaimedAt.run(claimedAt, () => sendSummarized(send, summarized, JOBS_PER_CLAIM[channel]));
     if (splitMessages > 0) logger.warn({ messages: splitMessages }, 'a summary or digest was refused for its content: its messages went each on its own');
     if (givenBack.length > 0) logger.warn({ messages: givenBack.length }, `more ${channel} sends than one claim takes: the rest are given back, due at once`);
     const sent = this.tokenRefusals.review(answers);

@@ -1,3 +1,4 @@
+import { sendsClaimedAt } from '@notify/channels';
 import { WeightedLimit } from './weighted-limit';
 
 function gate(): { open: () => void; opened: Promise<void> } {
@@ -25,6 +26,16 @@ describe('WeightedLimit', () => {
     first.open();
     await Promise.all(running);
     expect(started).toEqual(['a', 'b', 'c']);
+  });
+
+  it('runs held-back work with the claim time of its caller, which the providers count their budget from', async () => {
+    const limit = new WeightedLimit(1);
+    const first = gate();
+    const running = limit.run(1, () => first.opened);
+    const held = sendsClaimedAt.run(1_000, () => limit.run(1, async () => sendsClaimedAt.getStore()));
+    sendsClaimedAt.run(2_000, () => first.open());
+    await running;
+    expect(await held).toBe(1_000);
   });
 
   it('lets work heavier than the capacity run alone instead of waiting forever', async () => {

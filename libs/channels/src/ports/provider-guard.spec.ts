@@ -2,7 +2,7 @@ import { ManualClock } from '@notify/testing';
 import { RecordingLog } from '../../test/recording-log';
 import { failureOf } from '../../test/outcome';
 import { ProviderError, ProviderErrorCode } from './provider-error';
-import { ProviderGuard } from './provider-guard';
+import { ProviderGuard, sendsClaimedAt } from './provider-guard';
 import { CALL_BUDGET_MS, DEFAULT_PROVIDER_LIMITS, type ProviderLimits } from './provider-limits';
 
 const vendorDown = (): Promise<never> => Promise.reject(new ProviderError({ provider: 'test', code: ProviderErrorCode.Unavailable, status: 503, message: 'down' }));
@@ -131,6 +131,23 @@ describe('ProviderGuard', () => {
     for (const call of late) expect(await failureOf(call)).toMatchObject({ code: 'overloaded', kind: 'transient' });
     await expect(askedLater).resolves.toBe('sent');
     expect(made).toEqual(['slow', 'asked later']);
+  });
+
+  it('counts the budget from when the sends were claimed, when the caller says so: time spent waiting before the guard counts too', async () => {
+    const clock = new ManualClock();
+    const limits = { timeoutMs: 10_000, maxRateWaitMs: 5_000 };
+    const subject = guard(limits, new RecordingLog(), clock);
+    const made: string[] = [];
+    const longest = CALL_BUDGET_MS - limits.timeoutMs - limits.maxRateWaitMs;
+    // A free slot at once, but the sends were claimed longer ago than the budget leaves for waiting.
+    const late = sendsClaimedAt.run(clock.now() - longest - 1, () => subject.run(async () => (made.push('late'), 'sent')));
+    expect(await failureOf(late)).toMatchObject({ code: 'overloaded', kind: 'transient' });
+    await expect(sendsClaimedAt.run(clock.now() - longest, () => subject.run(async () => (made.push('in time'), 'sent')))).resolves.toBe('sent');
+    expect(made).toEqual(['in time']);
+    // Limits whose timeout and rate wait take the whole budget still leave a minute, not nothing.
+    const slow = guard({ timeoutMs: 300_000, maxRateWaitMs: 300_000 }, new RecordingLog(), clock);
+    await expect(sendsClaimedAt.run(clock.now() - 59_000, () => slow.run(async () => (made.push('slow limits'), 'sent')))).resolves.toBe('sent');
+    expect((await failureOf(sendsClaimedAt.run(clock.now() - 61_000, () => slow.run(async () => 'sent')))).code).toBe('overloaded');
   });
 
   it('once stopped, refuses the calls waiting for a slot or a rate slot without making them, and finishes the call in flight', async () => {

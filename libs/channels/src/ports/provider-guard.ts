@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import {
   BrokenCircuitError,
   BulkheadRejectedError,
@@ -39,6 +40,17 @@ const VENDOR_TROUBLE = new Set<ProviderErrorCode>([
  */
 /** How often one kind of configuration error is logged as an alert. */
 const ALERT_EVERY_MS = 10_000;
+
+/**
+ * When the sends being made were claimed (ms since 1970), for the calls made within
+ * `sendsClaimedAt.run(time, …)`: the guard counts a call's `CALL_BUDGET_MS` from then, not from when
+ * the call reached it. Before that the calls wait in the channel worker's own limit, and a part's
+ * digests refused for their content are sent again message by message, all under the same lease.
+ */
+export const sendsClaimedAt = new AsyncLocalStorage<number>();
+
+/** The shortest wait for a slot the budget allows, whatever the limits (`maxSlotWaitMs`). */
+const MIN_SLOT_WAIT_MS = 60_000;
 
 export class ProviderGuard {
   private readonly breaker: CircuitBreakerPolicy;
@@ -91,7 +103,7 @@ export class ProviderGuard {
 
   /** Runs one vendor call under every limit; `call` must pass `signal` to its request. */
   async run<T>(call: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    const askedAt = this.clock.now();
+    const askedAt = sendsClaimedAt.getStore() ?? this.clock.now();
     try {
       return await this.breaker.execute(() =>
         this.slots.execute(async () => {
@@ -139,9 +151,9 @@ export class ProviderGuard {
   }
 
   /**
-   * A call whose slot came too late to end within `CALL_BUDGET_MS` is not made (calls of several
-   * partitions queue for the same few connections: 300 mails through 5 SMTP connections at 10 s each
-   * take 10 minutes). Refused by this platform's own limit, it costs no attempt.
+   * A call whose slot came too late to end within `CALL_BUDGET_MS` of its claim is not made (calls
+   * of several partitions queue for the same few connections: 300 mails through 5 SMTP connections at
+   * 10 s each take 10 minutes). Refused by this platform's own limit, it costs no attempt.
    */
   private refuseAfterLongWait(askedAt: number): void {
     const waited = this.clock.now() - askedAt;
@@ -153,9 +165,13 @@ export class ProviderGuard {
     });
   }
 
-  /** How long a call may wait for its slot and still end within `CALL_BUDGET_MS`. */
+  /**
+   * How long a call may wait for its slot and still end within `CALL_BUDGET_MS`; at least a minute,
+   * so that limits whose timeout and rate wait take most of the budget (each may be 5 minutes) leave
+   * the calls some time to reach the vendor rather than refusing every one.
+   */
   private get maxSlotWaitMs(): number {
-    return Math.max(0, CALL_BUDGET_MS - this.limits.timeoutMs - this.limits.maxRateWaitMs);
+    return Math.max(MIN_SLOT_WAIT_MS, CALL_BUDGET_MS - this.limits.timeoutMs - this.limits.maxRateWaitMs);
   }
 
   private async waitForRateSlot(): Promise<void> {

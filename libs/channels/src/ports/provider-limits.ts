@@ -19,12 +19,12 @@ export interface ProviderLimits {
 }
 
 /**
- * How long one call may take from the moment it is asked for to its answer: the channel worker
- * leases a claimed part of sends for 10 minutes and records their outcomes after the slowest of them,
- * so every call must end within the lease with room for that record. A call waits for a free slot
- * only as long as this leaves after its rate wait and timeout; one whose turn comes later is refused
- * as `overloaded` (no attempt spent) instead of being made after the lease, which would have been
- * taken for lost and sent again.
+ * How long one call may take from the moment its send was claimed (`sendsClaimedAt`), or else asked
+ * for, to its answer: the channel worker leases a claimed part of sends for 10 minutes and records
+ * their outcomes after the slowest of them, so every call must end within the lease with room for
+ * that record. A call waits for a free slot only as long as this leaves after its rate wait and
+ * timeout; one whose turn comes later is refused as `overloaded` (no attempt spent) instead of being
+ * made after the lease, which would have been taken for lost and sent again.
  */
 export const CALL_BUDGET_MS = 9 * 60_000;
 
