@@ -150,6 +150,13 @@ const range = (from: number, to: number) => Array.from({ length: to - from + 1 }
 /** A token's shape as the module reads it (unsigned here: the gateway is the one that checks it). */
 const tokenFor = (sub: string) => `e30.${Buffer.from(JSON.stringify({ sub })).toString('base64url')}.sig`;
 
+/** An inbox opened again over the storage of one that synced `held` to the end: its place is saved. */
+async function reopened(held: InboxMessage[]) {
+  const storage = new MemoryStorage();
+  await open(storage, 'u-1', held).inbox.sync();
+  return open(storage, 'u-1', held);
+}
+
 /** An inbox on a socket double, recording what it shows and the errors it reports. */
 function open(storage: MemoryStorage, userId = 'u-1', held: InboxMessage[] = [], url = 'http://gateway') {
   const socket = new SocketDouble();
@@ -780,10 +787,7 @@ describe('NotificationInbox', () => {
   });
 
   it('acknowledges an old message sent again at a number it no longer holds only once a sync has said so', async () => {
-    const storage = new MemoryStorage();
-    const before = open(storage, 'u-1', range(1, 300));
-    await before.inbox.sync();
-    const { socket, shown } = open(storage, 'u-1', range(1, 300));
+    const { socket, shown } = await reopened(range(1, 300));
 
     // The sync that would tell a resend from a reset fails: nothing decided, nothing acknowledged.
     socket.failures = ['internal'];
@@ -795,10 +799,7 @@ describe('NotificationInbox', () => {
   });
 
   it('waits for a sync that starts after an unsure message came, not for the one already running', async () => {
-    const storage = new MemoryStorage();
-    const before = open(storage, 'u-1', range(1, 300));
-    await before.inbox.sync();
-    const { socket, shown, inbox } = open(storage, 'u-1', range(1, 300));
+    const { socket, shown, inbox } = await reopened(range(1, 300));
     socket.answering = false;
     const running = inbox.sync();
     await new Promise((resolve) => setImmediate(resolve));
@@ -816,10 +817,7 @@ describe('NotificationInbox', () => {
   });
 
   it('does not acknowledge on a new connection what came on one that ended while its sync ran', async () => {
-    const storage = new MemoryStorage();
-    const before = open(storage, 'u-1', range(1, 300));
-    await before.inbox.sync();
-    const { socket, shown, inbox } = open(storage, 'u-1', range(1, 300));
+    const { socket, shown, inbox } = await reopened(range(1, 300));
     socket.answering = false;
     let acknowledged = false;
     socket.handlers.get('notification')!(message(5), () => (acknowledged = true));

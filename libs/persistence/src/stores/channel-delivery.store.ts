@@ -61,6 +61,10 @@ export interface DeviceDeactivation {
 
 
 
+/** The attempts the message of delivery `d` allows (its retry policy's, else the default); `within` narrows the lookup to partitions. */
+const maxAttemptsOf = (within = ''): string =>
+  `COALESCE((SELECT (m.retry ->> 'maxAttempts')::int FROM messages m WHERE m.id = d.message_id AND m.created_at = d.created_at ${within}), ${DEFAULT_RETRY.maxAttempts})`;
+
 /**
  * A failure with a wait of its provider's (a Retry-After, an hour after a configuration error) whose
  * attempt was the message's last: `dead` now. Left `failed`, it stayed so until the wait was over
@@ -69,8 +73,7 @@ export interface DeviceDeactivation {
  * message's policy is read only for such failures, in the partitions of the keys (D17).
  */
 const OUT_OF_ATTEMPTS = `(o.status = 'failed' AND o.next_attempt_at IS NOT NULL AND o.attempted
-       AND d.attempts >= COALESCE((SELECT (m.retry ->> 'maxAttempts')::int FROM messages m
-                                    WHERE m.id = d.message_id AND m.created_at = d.created_at AND ${inKeysRange('m')}), ${DEFAULT_RETRY.maxAttempts}))`;
+       AND d.attempts >= ${maxAttemptsOf(`AND ${inKeysRange('m')}`)})`;
 
 /**
  * The channel worker's writes: expiring jobs that came too late, and recording provider outcomes
@@ -266,8 +269,7 @@ async function applyReceipts(tx: EntityManager, source: string, params: unknown[
   // ends it `dead` at once (`scheduleFailed`), as it gives any other failure the route's backoff.
   const retryAt = `$${params.length + 1}::timestamptz`;
   const waitsForConfiguration = `r.status = 'failed' AND r.error = 'misconfigured' AND ${retryAt} IS NOT NULL
-            AND d.attempts < COALESCE((SELECT (m.retry ->> 'maxAttempts')::int FROM messages m
-                                        WHERE m.id = d.message_id AND m.created_at = d.created_at), ${DEFAULT_RETRY.maxAttempts})`;
+            AND d.attempts < ${maxAttemptsOf()}`;
   const rows = await queryRows<ReceiptRow>(
     tx,
     `UPDATE deliveries d
