@@ -40,4 +40,19 @@ describe('afterCommit', () => {
     await expect(afterCommit('publish', step.run, logger, retry)).resolves.toBe(1);
     expect(waits).toEqual([]);
   });
+
+  it('with a deadline, tries past the attempts as long as the next try would start before it', async () => {
+    let time = 0;
+    const timed: AfterCommitRetry = { ...retry, maxAttempts: 2, until: 1_000, now: () => time, sleep: async (ms) => void (waits.push(ms), (time += ms)) };
+    const recovering = flaky(4);
+    await expect(afterCommit('record', recovering.run, logger, timed)).resolves.toBe(5);
+    expect(waits).toEqual([100, 200, 300, 300]);
+    // Tries at 0, 100, 300, 600 and 900; the next would start at 1,200.
+    waits.length = 0;
+    time = 0;
+    const down = flaky(100);
+    await expect(afterCommit('record', down.run, logger, timed)).rejects.toThrow('Connection terminated unexpectedly');
+    expect(down.calls()).toBe(5);
+    expect(time).toBe(900);
+  });
 });

@@ -6,6 +6,12 @@ import type { RetryPolicy } from './entities/message.entity';
 export interface AfterCommitRetry extends RetryPolicy {
   sleep: (ms: number) => Promise<void>;
   random: () => number;
+  /**
+   * Instead of `maxAttempts`: the time (ms since the epoch, by `now`) until which tries go on, however
+   * many, as long as the next one would start before it.
+   */
+  until?: number;
+  now?: () => number;
 }
 
 /** The injection token of an `AfterCommitRetry` other than the default (tests give one whose waits take no time). */
@@ -38,9 +44,10 @@ export async function afterCommit<T>(step: string, run: () => Promise<T>, logger
     try {
       return await run();
     } catch (error) {
-      if (attempt >= retry.maxAttempts) throw error;
+      const wait = backoffDelayMs(retry, attempt, retry.random);
+      if (retry.until === undefined ? attempt >= retry.maxAttempts : (retry.now ?? Date.now)() + wait >= retry.until) throw error;
       logger.warn({ step, attempt, err: error }, `${step} failed; trying again`);
-      await retry.sleep(backoffDelayMs(retry, attempt, retry.random));
+      await retry.sleep(wait);
     }
   }
 }

@@ -1,4 +1,6 @@
-import { chunksOf } from './channel-delivery';
+import { createLogger } from '@notify/observability';
+import { afterCommit } from '@notify/persistence';
+import { chunksOf, recordingRetry, SEND_LEASE_MS } from './channel-delivery';
 import { deliveryJob } from './jobs.spec-helper';
 
 describe('chunksOf', () => {
@@ -29,3 +31,32 @@ describe('chunksOf', () => {
     expect(chunksOf([], [batch], 100)).toEqual([]);
   });
 });
+
+describe('recordingRetry', () => {
+  const logger = createLogger('channel-delivery-spec', 'silent');
+
+  it('records through a PostgreSQL restart of minutes, and gives up only shortly before the lease ends', async () => {
+    let time = 1_000_000;
+    const claimedAt = time;
+    const clocked = { now: () => time, sleep: async (ms: number) => void (time += ms), random: () => 1 };
+    let tries = 0;
+    // The database refuses connections for 3 minutes after the claim.
+    const record = async () => {
+      tries += 1;
+      if (time < claimedAt + 180_000) throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+      return 'recorded';
+    };
+    await expect(afterCommit('recording outcomes', record, logger, { ...recordingRetry(claimedAt), ...clocked })).resolves.toBe('recorded');
+    expect(tries).toBeGreaterThan(8);
+    expect(time - claimedAt).toBeLessThanOrEqual(185_000);
+
+    time = claimedAt;
+    const down = async () => {
+      throw new Error('connect ECONNREFUSED 127.0.0.1:5432');
+    };
+    await expect(afterCommit('recording outcomes', down, logger, { ...recordingRetry(claimedAt), ...clocked })).rejects.toThrow('ECONNREFUSED');
+    expect(time - claimedAt).toBeLessThan(SEND_LEASE_MS - 30_000);
+    expect(time - claimedAt).toBeGreaterThanOrEqual(SEND_LEASE_MS - 30_000 - 5_000);
+  });
+});
+

@@ -4,7 +4,7 @@ import type { WorkerChannel } from '@notify/config';
 import { sendsClaimedAt } from '@notify/channels';
 import { BatchConsumer, publishOutcomes, readJobs, sendDeadLetters, type ConsumedRecord, type FatalErrorHandler } from '@notify/kafka';
 import type { AppLogger } from '@notify/observability';
-import { afterCommit, eventsPublished, type ChannelDeliveryStore, type DeliveryOutcomeStore } from '@notify/persistence';
+import { AFTER_COMMIT_RETRY, afterCommit, eventsPublished, type AfterCommitRetry, type ChannelDeliveryStore, type DeliveryOutcomeStore } from '@notify/persistence';
 import type { ChannelSender } from '../senders/channel-sender';
 import type { SendAttempt } from '../senders/send-attempt';
 import type { DeliveryReport } from './delivery-report';
@@ -20,6 +20,16 @@ import { decideSends, type RetryTiming } from './outcome-policy';
  * and rate limits, so a slow batch is not sent twice.
  */
 export const SEND_LEASE_MS = 10 * 60_000;
+
+/**
+ * How recording a part's outcomes is tried again: until shortly before the part's lease runs out,
+ * since the record is taken until then, waiting at most 5 s between tries. Eight tries (about 45 s of
+ * waits, the default) gave up during a PostgreSQL restart of a minute: the batch failed with what the
+ * providers had accepted unrecorded, and once the lease ran out every message of it was sent again.
+ */
+export function recordingRetry(claimedAt: number): AfterCommitRetry {
+  return { ...AFTER_COMMIT_RETRY, maxBackoffMs: 5_000, until: claimedAt + SEND_LEASE_MS - 30_000 };
+}
 
 export interface ChannelDeliverySettings {
   channel: WorkerChannel;
@@ -47,9 +57,10 @@ export interface ChannelDeliveryDeps {
  * device tokens, claim (`queued` → `sent`, so a job consumed twice is sent once), send under the
  * channel's limit, record every outcome with its retry time in one transaction, publish them on
  * notify.events, and only then commit the offsets. Recording and publishing, which come after the
- * providers' answers, are tried again in place, 8 times over about 1.5 minutes of waits (`afterCommit`), before the
- * batch fails: failing it at once would hand it back with its deliveries claimed, nothing would record
- * what the providers did, and once the lease ran out every message of the batch would be sent again.
+ * providers' answers, are tried again in place (`afterCommit`; recording until shortly before the
+ * lease ends, `recordingRetry`) before the batch fails: failing it at once would hand it back with its
+ * deliveries claimed, nothing would record what the providers did, and once the lease ran out every
+ * message of the batch would be sent again.
  */
 export class ChannelDelivery {
   private readonly consumer: BatchConsumer;
@@ -169,6 +180,7 @@ export class ChannelDelivery {
           decisions.flatMap((d) => d.deactivation ?? []),
         ),
       logger,
+      recordingRetry(claimedAt),
     );
     report.sent(channel, answered.attempts, answered.decisions);
     await afterCommit('publishing outcomes', () => publishOutcomes(producer, recorded), logger);
