@@ -1,4 +1,5 @@
 import type { Pool } from 'pg';
+import { withSessionSettings } from './session-settings';
 import { DataSource } from 'typeorm';
 import { DeliveryEntity } from './entities/delivery.entity';
 import { InboxEntryEntity, InboxReadSequenceEntity, InboxSequenceEntity } from './entities/inbox.entity';
@@ -57,11 +58,20 @@ export interface DatabaseSettings {
   poolWaitMs?: number;
 }
 
+/**
+ * Every app's session: PostgreSQL ends one that sits in a transaction, waiting for its client, this
+ * long. An app's transactions wait for nothing but their own statements; a client that vanished in
+ * the middle of one (its host lost, its process frozen) held its row locks until the server's TCP
+ * keepalive noticed, about two hours with the defaults, and every transaction that needed those rows
+ * (the scheduler's release of due tiers, a user's inbox numbers) waited as long.
+ */
+export const IDLE_IN_TRANSACTION_TIMEOUT_MS = 300_000;
+
 /** The schema comes from the migrations only: `synchronize` is off, in tests too. */
 export function createDataSource(settings: DatabaseSettings): DataSource {
   return new DataSource({
     type: 'postgres',
-    url: settings.databaseUrl,
+    url: withSessionSettings(settings.databaseUrl, { idle_in_transaction_session_timeout: String(IDLE_IN_TRANSACTION_TIMEOUT_MS) }),
     entities: ENTITIES,
     migrations: MIGRATIONS,
     synchronize: false,

@@ -1,4 +1,5 @@
 export * from './data-source';
+export * from './session-settings';
 export * from './entities/message.entity';
 export * from './entities/delivery.entity';
 export * from './entities/inbox.entity';

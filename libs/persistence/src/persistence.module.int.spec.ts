@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { NestFactory } from '@nestjs/core';
 import { DataSource } from 'typeorm';
 import { createLogger, HealthRegistry, ObservabilityModule } from '@notify/observability';
-import { poolOf } from './data-source';
+import { IDLE_IN_TRANSACTION_TIMEOUT_MS, poolOf } from './data-source';
 import { migratedDatabase } from './migrated-database.spec-helper';
 import { PersistenceModule } from './persistence.module';
 
@@ -20,6 +20,16 @@ describe('PersistenceModule health check', () => {
       },
       { logger: false },
     );
+
+  it('has PostgreSQL end a session left waiting in a transaction, so a vanished client’s locks do not outlive it for hours', async () => {
+    const app = await start(database.url());
+    try {
+      const [setting] = (await app.get(DataSource).query(`SELECT setting FROM pg_settings WHERE name = 'idle_in_transaction_session_timeout'`)) as { setting: string }[];
+      expect(Number(setting!.setting)).toBe(IDLE_IN_TRANSACTION_TIMEOUT_MS);
+    } finally {
+      await app.close();
+    }
+  });
 
   it('reports PostgreSQL up while every pooled connection is busy with the app’s own statements', async () => {
     const app = await start(database.url());

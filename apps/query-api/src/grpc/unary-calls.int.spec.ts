@@ -2,10 +2,10 @@ import { Metadata, status } from '@grpc/grpc-js';
 import { RpcException } from '@nestjs/microservices';
 import { Client } from 'pg';
 import { createLogger, Metrics } from '@notify/observability';
-import { createDataSource, poolOf } from '@notify/persistence';
+import { createDataSource, poolOf, withSessionSettings } from '@notify/persistence';
 import { eventually } from '@notify/testing';
 import { ApiKeyAuthenticator } from '../auth/api-key-authenticator';
-import { queryApiSession, withSessionSettings } from '../database-session';
+import { queryApiSession } from '../database-session';
 import { API_KEY_HEADER, UnaryCalls } from './unary-calls';
 
 const BOOTSTRAP = 'bootstrap-key-0123456789';
