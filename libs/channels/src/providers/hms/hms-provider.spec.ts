@@ -171,13 +171,14 @@ describe('HMS Push Kit provider', () => {
     ]);
   });
 
-  it('says nothing of a message Push Kit holds until the device is let receive again (state 201), which it sends then', () => {
+  it('says nothing of a message held to be handed over later: by Push Kit until the device is let receive again (201), by the device until its app runs (27)', () => {
     const hms = createPushProvider({ driver: 'hms', appId: '1', appSecret: 's' });
     expect(
       hms.parseReceipt?.({
         statuses: [
           { requestId: 'r1', token: 'tok-1', status: 201 },
           { requestId: 'r1', token: 'tok-2', deliveryStatus: { result: 201 } },
+          { requestId: 'r1', token: 'tok-4', status: 27 },
           { requestId: 'r1', token: 'tok-3', status: 0 },
         ],
       }),

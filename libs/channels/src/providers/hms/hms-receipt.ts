@@ -17,12 +17,13 @@ const FINAL: ReadonlyMap<number, Pick<ReceiptStatus, 'meaning' | 'tokenGone'>> =
 ]);
 
 /**
- * State 201: Push Kit holds the message under its control of the device and sends it, if it has not
- * expired, once the device has the control lifted (the app opened again). Neither arrived nor
- * failed, the send stays `sent`: ended, its route's next tier went out and the push came days later
- * as well; retried, it came twice.
+ * States in which the message is held to be handed over later, so neither arrived nor failed: the
+ * send stays `sent`. 201: Push Kit holds it under its control of the device and sends it, if it has
+ * not expired, once the device has the control lifted (the app opened again). 27: the device has a
+ * data message for an app whose process is not running, and keeps it until the app starts. Ended,
+ * their route's next tier went out and the push came later as well; retried, it came twice.
  */
-const HELD_BY_PUSH_KIT = 201;
+const HELD: ReadonlySet<number> = new Set([27, 201]);
 
 interface HmsStatus {
   requestId?: unknown;
@@ -47,7 +48,7 @@ export function parseHmsReceipt(body: unknown): ReceiptStatus[] {
     const status = given.deliveryStatus?.result ?? given.status;
     const timestamp = given.deliveryStatus?.timestamp ?? given.timestamp;
     if (typeof requestId !== 'string' || typeof status !== 'number') throw new ReceiptFormatError('hms', `status ${index} lacks requestId or status`);
-    if (status === HELD_BY_PUSH_KIT) return [];
+    if (HELD.has(status)) return [];
     return [{
       providerMessageId: requestId,
       status: status === DELIVERED ? 'delivered' : 'failed',
