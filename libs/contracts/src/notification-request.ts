@@ -105,7 +105,7 @@ export const RecipientSelectorSchema = z.union([
   z.strictObject({ topic: z.string().min(1).max(128) }),
   z.strictObject({ phone: z.string().regex(/^\+[1-9][0-9]{6,14}$/, 'E.164 phone number expected') }),
   z.strictObject({ email: EmailSchema }),
-]);
+], { error: `exactly one of userId, userIds (1 to ${MAX_USER_IDS}), topic, phone or email` });
 export type RecipientSelector = z.infer<typeof RecipientSelectorSchema>;
 
 /** Where a notification leads (an addition to §1): an http or https address, sent as a tracked link (§6). */

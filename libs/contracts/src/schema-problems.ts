@@ -10,11 +10,24 @@ import { isFieldName } from './storable-text';
  */
 export function schemaProblems(error: z.ZodError, { keys = 'field names only' }: { keys?: 'field names only' | 'quoted' } = {}): string[] {
   const name = (key: PropertyKey): string => (typeof key !== 'string' || keys === 'quoted' || isFieldName(key) ? String(key) : '[key]');
-  return error.issues.map((issue) => {
+  return error.issues.flatMap(ofTheFittingBranch).map((issue) => {
     const message =
       issue.code === 'unrecognized_keys' ? `Unrecognized key${issue.keys.length > 1 ? 's' : ''}: ${issue.keys.map((k) => (name(k) === k ? `"${k}"` : name(k))).join(', ')}` : issue.message;
     return `${issue.path.map(name).join('.') || '(root)'}: ${message}`;
   });
+}
+
+/**
+ * A value no branch of a union took: the problems of the one branch whose fields it has, with no
+ * field missing and none unknown (`to.userIds: Too big: expected array to have <=1000 items`), as
+ * they say what is wrong; with none or several such branches, the union's own message.
+ */
+function ofTheFittingBranch(issue: z.core.$ZodIssue): z.core.$ZodIssue[] {
+  if (issue.code !== 'invalid_union') return [issue];
+  const missing = (inner: z.core.$ZodIssue) => inner.code === 'invalid_type' && inner.path.length === 1 && inner.message.endsWith('received undefined');
+  const fitting = issue.errors.filter((branch) => branch.length > 0 && !branch.some((inner) => inner.code === 'unrecognized_keys' || missing(inner)));
+  if (fitting.length !== 1) return [issue];
+  return fitting[0]!.flatMap((inner) => ofTheFittingBranch({ ...inner, path: [...issue.path, ...inner.path] } as z.core.$ZodIssue));
 }
 
 /**

@@ -8,18 +8,27 @@
  */
 const MAY_HOLD_UNSTORABLE_TEXT = /\\u(?:00[0-7]|d[89a-f])|__proto__/i;
 
+/**
+ * A number JSON may write that JavaScript reads as another: a whole number past ±(2^53 − 1) is
+ * rounded (a 64-bit id, 12345678901234567891, became 12345678901234567000, and every reader got the
+ * wrong one), and one past a double's range becomes Infinity, stored as null. Only text with a run
+ * of 16 digits or a two-digit exponent can hold one.
+ */
+const MAY_HOLD_INEXACT_NUMBER = /\d{16}|[eE]\+?\d{2}/;
+const INEXACT_NUMBER = 'a whole number must be within ±9007199254740991 (send larger ones, such as 64-bit ids, as strings)';
+
 /** Why a key cannot be carried. */
 const PROTO_KEY = 'a key may not be "__proto__"';
 const UNSTORABLE_TEXT = 'text may not contain U+0000 or an unpaired UTF-16 surrogate';
 
 /**
- * The path of the first string (value or key) in `value` that PostgreSQL cannot store, or key the
- * platform cannot carry, as `field.path: problem`, or undefined when all of it can be. `raw` is the
- * JSON text `value` was parsed from: only text that may hold such a string (an escaped ASCII
- * character or surrogate, or the key itself) is walked.
+ * The path of the first string (value or key) in `value` that PostgreSQL cannot store, key the
+ * platform cannot carry, or number it cannot carry exactly, as `field.path: problem`, or undefined
+ * when all of it can be. `raw` is the JSON text `value` was parsed from: only text that may hold
+ * one (an escaped ASCII character or surrogate, the key itself, a long number) is walked.
  */
 export function unstorableTextProblem(raw: string, value: unknown): string | undefined {
-  return MAY_HOLD_UNSTORABLE_TEXT.test(raw) ? unstorableValueProblem(value) : undefined;
+  return MAY_HOLD_UNSTORABLE_TEXT.test(raw) || MAY_HOLD_INEXACT_NUMBER.test(raw) ? unstorableValueProblem(value) : undefined;
 }
 
 /** The same for a value that did not come from JSON text (a decoded gRPC request): every string is looked at. */
@@ -30,6 +39,7 @@ export function unstorableValueProblem(value: unknown): string | undefined {
 
 function findUnstorable(value: unknown, path: (string | number)[]): { path: (string | number)[]; problem: string } | undefined {
   if (typeof value === 'string') return storable(value) ? undefined : { path, problem: UNSTORABLE_TEXT };
+  if (typeof value === 'number') return Number.isSafeInteger(value) || (Number.isFinite(value) && !Number.isInteger(value)) ? undefined : { path, problem: INEXACT_NUMBER };
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
       const found = findUnstorable(value[i], [...path, i]);
