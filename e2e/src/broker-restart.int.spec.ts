@@ -64,5 +64,5 @@ describe('message center across a broker restart', () => {
     const oneToSixty = Array.from({ length: 60 }, (_, i) => i + 1);
     expect(inboxes.rows.map((row) => row.seqs.map(Number))).toEqual(Array.from({ length: 10 }, () => oneToSixty));
     expect(fatal).toEqual([]);
-  });
+  }, 300_000);
 });

@@ -11,7 +11,7 @@ import { eventually, freePort } from '@notify/testing';
 import { AppProcess } from './app-process';
 import { readAllRecords, readDeadLetter, readRecords } from './dead-letters';
 import { whileRefusing } from './storage-refusal';
-import { consumerLag, testKafka } from './kafka-admin';
+import { consumerLag, messageCenterGroups, startGroupsAtTheEnd, testKafka } from './kafka-admin';
 
 /** The Apache Kafka jars that `tools/kafka/kafka.sh install` fetched for the test broker: the Java client among them. */
 const KAFKA_LIB = join(__dirname, '..', '..', 'tools', 'kafka', '.cache', 'lib');
@@ -46,6 +46,7 @@ describe('message center ingestion', () => {
     producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();
     centerPort = await freePort();
+    await startGroupsAtTheEnd(kafka, messageCenterGroups(group));
     center = new AppProcess('apps/message-center/src/main.ts', { ...centerEnv, MESSAGE_CENTER_PORT: String(centerPort) }, centerPort);
     await center.start();
   });

@@ -62,11 +62,15 @@ describe('resend to a phone and a mailbox', () => {
     await database.drop();
   });
 
-  /** Messages of `userId` whose first send on `channel` failed, due for their resend, one a millisecond, oldest first. */
+  /**
+   * Messages of `userId` whose first send on `channel` failed, due for their resend, one a millisecond,
+   * oldest first; in one transaction, so the running poller never claims some of them without the others.
+   */
   async function seedFailed(userId: string, channel: string, endpoint: string, contents: { title: string; body: string }[], retry: object = {}) {
     const createdAt = new Date(Date.now() - 600_000);
     const messageIds: string[] = [];
     const deliveryIds: string[] = [];
+    await db.query('BEGIN');
     for (const [i, content] of contents.entries()) {
       const at = new Date(createdAt.getTime() + i);
       const messageId = newId(at);
@@ -83,6 +87,7 @@ describe('resend to a phone and a mailbox', () => {
         [deliveryId, messageId, userId, channel, endpoint, new Date(Date.now() - 1_000), at],
       );
     }
+    await db.query('COMMIT');
     return { messageIds, deliveryIds };
   }
 

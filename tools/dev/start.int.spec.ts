@@ -86,7 +86,7 @@ describe('npm start', () => {
     for (const app of PLATFORM_APPS) {
       expect({ app: app.name, status: await healthStatus(Number(ports[app.portVariable])) }).toEqual({ app: app.name, status: 0 });
     }
-  });
+  }, 300_000);
 
   /** The ids of the requests stored in the test's database. */
   async function storedRequests(): Promise<string[]> {
