@@ -4,7 +4,7 @@ import { receiptOutcomeOf } from './receipt-outcomes';
 describe('receipt outcomes', () => {
   const receivedAt = new Date('2026-12-06T12:00:00.000Z');
 
-  it('makes a delivered status delivered at the time the vendor gives, unless that is missing or ahead of the receipt', () => {
+  it('makes a delivered status delivered at the time the vendor gives, unless that is missing, ahead of the receipt, or before the year 1', () => {
     const earlier = new Date('2026-12-06T11:59:58.000Z');
     expect(receiptOutcomeOf('twilio', 'sms', { providerMessageId: 'SM1', status: 'delivered', at: earlier }, receivedAt)).toEqual({
       receiptKey: receiptKey('twilio', 'SM1'),
@@ -15,6 +15,12 @@ describe('receipt outcomes', () => {
     expect(receiptOutcomeOf('twilio', 'sms', { providerMessageId: 'SM1', status: 'delivered' }, receivedAt)?.deliveredAt).toEqual(receivedAt);
     const ahead = new Date('2026-12-06T12:05:00.000Z');
     expect(receiptOutcomeOf('twilio', 'sms', { providerMessageId: 'SM1', status: 'delivered', at: ahead }, receivedAt)?.deliveredAt).toEqual(receivedAt);
+    // Push Kit with a negative timestamp; Aliyun's report_time "0000-06-01 00:00:00".
+    for (const unstorable of [new Date(-62_200_000_000_000), new Date('0000-06-01T00:00:00Z')]) {
+      expect(receiptOutcomeOf('hms', 'push', { providerMessageId: 'r1', status: 'delivered', endpoint: 'tok', at: unstorable }, receivedAt)?.deliveredAt).toEqual(receivedAt);
+    }
+    const gone = { providerMessageId: 'r1', status: 'failed', endpoint: 'tok', meaning: 'endpoint_gone', tokenGone: true, at: new Date(-1e15) } as const;
+    expect(receiptOutcomeOf('hms', 'push', gone, receivedAt)?.deactivation?.seenAt).toEqual(receivedAt);
   });
 
   it.each([

@@ -1,4 +1,5 @@
 import { ProviderErrorCode, type ReceiptStatus } from '@notify/channels';
+import { EARLIEST_STORABLE_MS } from '@notify/contracts';
 import type { ReceiptOutcome } from '@notify/persistence';
 import { receiptKey } from './receipt-keys';
 
@@ -30,7 +31,11 @@ export function receiptOutcomeOf(provider: string, channel: string, status: Rece
   return { ...dead, deactivation: { provider, token: status.endpoint!, reason: `${provider}: receipt ${status.error ?? meaning}`, seenAt: validTime(status.at, receivedAt) } };
 }
 
-/** The vendor's time of delivery, unless it is missing or later than the receipt itself (a vendor's clock ahead of ours). */
+/**
+ * The vendor's time of delivery, unless it is missing, later than the receipt itself (a vendor's
+ * clock ahead of ours), or before the year 1, which PostgreSQL cannot store (a negative timestamp
+ * failed the whole request, every other status in it too, at each of the vendor's retries).
+ */
 function validTime(at: Date | undefined, receivedAt: Date): Date {
-  return at === undefined || Number.isNaN(at.getTime()) || at > receivedAt ? receivedAt : at;
+  return at === undefined || Number.isNaN(at.getTime()) || at > receivedAt || at.getTime() < EARLIEST_STORABLE_MS ? receivedAt : at;
 }
