@@ -114,6 +114,20 @@ describe('TokenVerifier', () => {
       expect(rejection(() => verifier.verify(token)).message).toBe('token has no subject');
     });
 
+    it.each([
+      ['longer than a user id may be', 'u'.repeat(129)],
+      ['holding U+0000', 'u-1\u0000'],
+      ['holding an unpaired surrogate', 'u-\ud800'],
+    ])('rejects a token whose sub is %s, which no sync or read could store', (_case, sub) => {
+      const token = jwt.sign({ sub }, SECRET, { algorithm: 'HS256', expiresIn: 600 });
+      expect(rejection(() => verifier.verify(token)).message).toBe('token subject is not a valid user id');
+    });
+
+    it('accepts a sub of the longest user id', () => {
+      const token = jwt.sign({ sub: 'u'.repeat(128) }, SECRET, { algorithm: 'HS256', expiresIn: 600 });
+      expect(verifier.verify(token).userId).toBe('u'.repeat(128));
+    });
+
     it('rejects an unsigned token (alg none)', () => {
       const token = `${base64url({ alg: 'none', typ: 'JWT' })}.${base64url({ sub: 'u-42', exp: nowSeconds() + 600 })}.`;
       expect(rejection(() => verifier.verify(token)).message).toBe('invalid token');

@@ -1,5 +1,6 @@
 import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
+import { UserIdSchema, unstorableValueProblem } from '@notify/contracts';
 
 export interface VerifiedToken {
   userId: string;
@@ -42,6 +43,11 @@ export class TokenVerifier {
     }
     if (typeof payload === 'string' || typeof payload.sub !== 'string' || payload.sub.length === 0) {
       throw new TokenRejected('token has no subject');
+    }
+    // A subject no user id can be (too long, or text PostgreSQL cannot store) failed every sync and
+    // read as an internal error, which the client retries for ever.
+    if (!UserIdSchema.safeParse(payload.sub).success || unstorableValueProblem(payload.sub) !== undefined) {
+      throw new TokenRejected('token subject is not a valid user id');
     }
     if (typeof payload.exp !== 'number') throw new TokenRejected('token has no expiry');
     return { userId: payload.sub, expiresAt: payload.exp * 1000 };
