@@ -12,4 +12,13 @@ describe('ApiKeyStore', () => {
     expect(await store.findActive(byId.key)).toBeUndefined();
     expect(await store.revoke(byId.id)).toBeUndefined();
   });
+
+  it('refuses, saying why, a second active key of one name and a name shaped like a key id, and issues the name again once revoked', async () => {
+    const store = new ApiKeyStore(database.dataSource());
+    const first = await store.create('billing', ['query']);
+    await expect(store.create('billing', ['query'])).rejects.toThrow('an active API key is named "billing": revoke it first, or choose another name');
+    await expect(store.create(first.id.toUpperCase(), ['query'])).rejects.toThrow(/may not have the shape of a key id/);
+    await store.revoke('billing');
+    expect((await store.create('billing', ['recipients'])).scopes).toEqual(['recipients']);
+  });
 });

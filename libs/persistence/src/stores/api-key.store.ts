@@ -26,20 +26,32 @@ interface ApiKeyRow {
   revoked_at: Date | null;
 }
 
+const ID_SHAPED = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const UNIQUE_VIOLATION = '23505';
+
 /** Query API keys: issued, looked up by the key presented, revoked. Only hashes are stored. */
 export class ApiKeyStore {
   constructor(private readonly dataSource: DataSource) {}
 
-  /** Issues a key; fails when a key of that name is still active. */
+  /**
+   * Issues a key; fails, saying why, when a key of that name is still active, or when the name has
+   * the shape of a key's id: `revoke` takes either, and could end another key as well.
+   */
   async create(name: string, scopes: ApiKeyScope[]): Promise<IssuedApiKey> {
+    if (ID_SHAPED.test(name)) throw new Error(`a key's name may not have the shape of a key id (revoke takes either): "${name}"`);
     const key = generateApiKey();
-    const [row] = await queryRows<ApiKeyRow>(
-      this.dataSource,
-      `INSERT INTO api_keys (id, name, key_hash, scopes) VALUES ($1, $2, $3, $4::varchar[])
-       RETURNING id, name, scopes, created_at, revoked_at`,
-      [randomUUID(), name, hashApiKey(key), [...new Set(scopes)].sort()],
-    );
-    return { ...toRecord(row!), key };
+    try {
+      const [row] = await queryRows<ApiKeyRow>(
+        this.dataSource,
+        `INSERT INTO api_keys (id, name, key_hash, scopes) VALUES ($1, $2, $3, $4::varchar[])
+         RETURNING id, name, scopes, created_at, revoked_at`,
+        [randomUUID(), name, hashApiKey(key), [...new Set(scopes)].sort()],
+      );
+      return { ...toRecord(row!), key };
+    } catch (error) {
+      if ((error as { code?: string }).code === UNIQUE_VIOLATION) throw new Error(`an active API key is named "${name}": revoke it first, or choose another name`);
+      throw error;
+    }
   }
 
   /** The active key that matches the presented one, if any. */
