@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 const ROOT = resolve(__dirname, '../../..');
 
 describe('runMain', () => {
-  function fixture(mode: 'fatal' | 'signal' | 'slow-start' | 'busy-start') {
+  function fixture(mode: 'fatal' | 'signal' | 'slow-start' | 'busy-start' | 'stuck-close') {
     const child = spawn('node', ['-r', '@swc-node/register', 'libs/observability/src/fatal-app.fixture.ts', mode], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let said!: () => void;
     const run = {
@@ -48,6 +48,13 @@ describe('runMain', () => {
     await run.started;
     run.child.kill('SIGTERM');
     expect({ ...(await run.exit), output: run.output }).toEqual({ code: 0, signal: null, output: 'started\nclosed\n' });
+  }, 60_000);
+
+  it('exits 1 by itself when a consumer gives up while a close for a signal cannot end, once the fatal close time has passed', async () => {
+    const run = fixture('stuck-close');
+    await run.started;
+    run.child.kill('SIGTERM');
+    expect({ ...(await run.exit), output: run.output }).toEqual({ code: 1, signal: null, output: 'started\n' });
   }, 60_000);
 
   it('closes the app on SIGHUP too (a terminal closed under npm start)', async () => {

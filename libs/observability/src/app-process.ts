@@ -41,8 +41,8 @@ const STOP_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
  * vendor had taken and their record, and those were sent again after their lease.
  *
  * SIGTERM, SIGINT or SIGHUP (a closed terminal) closes the app, once it has started, and exits 0
- * (1 when the start or the close failed); a second signal, or a fatal error, while it closes is
- * ignored. Nest's own shutdown hooks re-raised the signal once closed: every clean stop looked
+ * (1 when the start or the close failed); a second signal while it closes is ignored, and a fatal
+ * error then gives the close `FATAL_CLOSE_MS` before the process exits 1. Nest's own shutdown hooks re-raised the signal once closed: every clean stop looked
  * killed (143), and a process that is PID 1 of a container, for which a signal left to its default
  * action is ignored, waited for the supervisor's SIGKILL. A fatal error and a signal together
  * closed the app twice.
@@ -51,6 +51,7 @@ export function runMain<C extends { logLevel: string }>(
   app: string,
   loadConfig: () => C,
   start: (config: C, logger: AppLogger, onFatal: (error: Error) => void) => Promise<INestApplication>,
+  { fatalCloseMs = FATAL_CLOSE_MS }: { fatalCloseMs?: number } = {},
 ): void {
   let config: C;
   try {
@@ -61,13 +62,17 @@ export function runMain<C extends { logLevel: string }>(
   }
   const logger = createLogger(app, config.logLevel);
   let started: INestApplication | undefined;
-  let exiting = false;
+  let exiting: 'signal' | 'fatal' | undefined;
   const onFatal = (error: unknown): void => {
-    if (exiting) return;
-    exiting = true;
+    if (exiting === 'fatal') return;
+    const closing = exiting === 'signal';
+    exiting = 'fatal';
     logger.fatal({ err: error }, `${app} cannot go on; closing and exiting so its supervisor restarts it`);
+    const bound = new Promise<void>((resolve) => setTimeout(resolve, fatalCloseMs).unref());
+    // Closing for a signal already: that close may be waiting on what failed (a batch stuck for good,
+    // which a consumer's stop waits for), so it gets the same time, and is not begun again.
+    if (closing) return void bound.then(() => process.exit(1));
     const closed = started ? started.close().catch((closeError: unknown) => logger.error({ err: closeError }, `${app} did not close cleanly`)) : Promise.resolve();
-    const bound = new Promise<void>((resolve) => setTimeout(resolve, FATAL_CLOSE_MS).unref());
     void Promise.race([closed, bound]).finally(() => process.exit(1));
   };
   // Begun once the handlers below are in place: until a handler is, a signal has its default action,
@@ -75,7 +80,7 @@ export function runMain<C extends { logLevel: string }>(
   const startup = Promise.resolve().then(() => start(config, logger, onFatal));
   const onSignal = (signal: NodeJS.Signals): void => {
     if (exiting) return;
-    exiting = true;
+    exiting = 'signal';
     logger.info({ signal }, `${app} stopping`);
     // Still starting: closed once started, for one consumer may be sending while another joins its group.
     const closed = (started ? Promise.resolve(started) : startup).then(
