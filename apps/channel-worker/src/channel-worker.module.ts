@@ -45,7 +45,7 @@ export class ChannelWorkerModule {
         { provide: PushDeviceStore, useFactory: (ds: DataSource) => new PushDeviceStore(ds), inject: [DataSource] },
         {
           provide: ChannelSenders,
-          useFactory: (providers: ChannelProviders, devices: PushDeviceStore, ds: DataSource) => new ChannelSenders(providers, devices, new RecipientStore(ds), config.concurrency),
+          useFactory: (providers: ChannelProviders, devices: PushDeviceStore, ds: DataSource) => new ChannelSenders(providers, devices, new RecipientStore(ds), config.concurrency, config.receiptsToken),
           inject: [ChannelProviders, PushDeviceStore, DataSource],
         },
         DeliveryReport,

@@ -14,6 +14,8 @@ export class ChannelSenders {
     private readonly devices: PushDeviceStore,
     private readonly recipients: RecipientStore,
     private readonly concurrency: number,
+    /** Keys each mail's Message-ID, which bounces name it by (`EmailSender`). */
+    private readonly messageKeySecret?: string,
   ) {}
 
   senderFor(channel: WorkerChannel): ChannelSender {
@@ -27,7 +29,7 @@ export class ChannelSenders {
         if (sms) return new SmsSender(sms, this.recipients, limit);
         break;
       case 'email':
-        if (email) return new EmailSender(email, this.recipients, limit);
+        if (email) return new EmailSender(email, this.recipients, limit, this.messageKeySecret);
         break;
     }
     throw new Error(`the ${channel} channel is not configured in this process`);

@@ -21,6 +21,14 @@ describe('emailOf', () => {
     expect(emailOf(job(2)).messageKey).not.toBe(first.messageKey);
   });
 
+  it('keys the mail with the installation’s secret, so that no one without it can name the mail in a forged bounce', () => {
+    const keyed = emailOf(job(1), 'receipts-secret-of-this-installation');
+    expect(keyed.messageKey).toMatch(/^[0-9a-f]{32}$/);
+    expect(keyed.messageKey).not.toBe(emailOf(job(1)).messageKey);
+    expect(emailOf({ ...job(1), attempt: 2 }, 'receipts-secret-of-this-installation').messageKey).toBe(keyed.messageKey);
+    expect(emailOf(job(1), 'another-installation').messageKey).not.toBe(keyed.messageKey);
+  });
+
   it('keys a digest by the messages it lists: the same digest again alike, one of more messages under the same delivery not', () => {
     const digest = (jobs: DeliveryJob[]) => emailOf(summarize([], [jobs]).sends[0]!);
     const two = digest([job(1), job(3)]);

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import type { EmailChannelProvider, EmailMessage } from '@notify/channels';
 import type { DeliveryJob } from '@notify/contracts';
 import type { WeightedLimit } from '../delivery/weighted-limit';
@@ -15,18 +15,20 @@ export class EmailSender implements ChannelSender {
     private readonly provider: EmailChannelProvider,
     private readonly recipients: RecipientStore,
     private readonly limit: WeightedLimit,
+    /** The installation's secret that keys each mail's Message-ID (`messageKeyOf`); none: a plain digest. */
+    private readonly messageKeySecret?: string,
   ) {}
 
   async plan(jobs: DeliveryJob[]): Promise<SendPlan> {
     const isCurrent = await currentEndpoints(this.recipients, jobs, 'email');
     return {
       send: (claimed) =>
-        Promise.all(claimed.map((job) => (isCurrent(job) ? this.limit.run(1, () => attempt(job, this.provider.id, () => this.provider.send(emailOf(job)))) : unreachable(job)))),
+        Promise.all(claimed.map((job) => (isCurrent(job) ? this.limit.run(1, () => attempt(job, this.provider.id, () => this.provider.send(emailOf(job, this.messageKeySecret)))) : unreachable(job)))),
     };
   }
 }
 
-export function emailOf(job: DeliveryJob): EmailMessage {
+export function emailOf(job: DeliveryJob, messageKeySecret?: string): EmailMessage {
   const { title, body, id, type, url } = job.message;
   const subject = title.trim() === '' ? type : title;
   return {
@@ -36,16 +38,20 @@ export function emailOf(job: DeliveryJob): EmailMessage {
     html: htmlOf(title, body, url),
     // Lets a bounce or a reply be matched to the message and delivery without reading the address.
     headers: { 'X-Notify-Message-Id': id, 'X-Notify-Delivery-Id': job.deliveryId },
-    messageKey: messageKeyOf(job.deliveryId, subject, body),
+    messageKey: messageKeyOf(job.deliveryId, subject, body, messageKeySecret),
   };
 }
 
 /**
  * The same for every attempt of one mail: a delivery's own mail, or a digest of the same messages
  * (whose text lists them), and different for a digest of other messages under the same delivery.
+ * Bounces name their mail by it, so it is keyed with the installation's secret: the delivery id and
+ * the rendered text are known beyond the mail's recipient (the query API, notify.events), and with
+ * a plain digest of them anyone could mail the return path a bounce that ended another's delivery.
  */
-function messageKeyOf(deliveryId: string, subject: string, text: string): string {
-  return createHash('sha256').update(JSON.stringify([deliveryId, subject, text])).digest('hex').slice(0, 32);
+function messageKeyOf(deliveryId: string, subject: string, text: string, secret?: string): string {
+  const digest = secret === undefined ? createHash('sha256') : createHmac('sha256', secret);
+  return digest.update(JSON.stringify([deliveryId, subject, text])).digest('hex').slice(0, 32);
 }
 
 /** The rendered text as HTML: escaped, paragraphs and line breaks kept. */
