@@ -68,8 +68,12 @@ describe('channel worker', () => {
 
   const produce = (topic: string, key: string, value: unknown) =>
     producer.send({ topic, messages: [{ key, value: typeof value === 'string' ? value : JSON.stringify(value) }] });
-  /** Outbox rows whose events are not all published yet (architecture D18). */
-  const stagedRows = async () => (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM event_outbox`)).rows[0]!.n;
+  /**
+   * Outbox rows this suite's apps staged whose events are not all published yet (architecture D18);
+   * not those an earlier suite left for a relay, which none runs here.
+   */
+  const suiteStart = new Date();
+  const stagedRows = async () => (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM event_outbox WHERE staged_at >= $1`, [suiteStart])).rows[0]!.n;
   const deliveriesOf = async (requestId: string): Promise<DeliveryRow[]> =>
     (
       await db.query<DeliveryRow>(
