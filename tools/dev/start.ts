@@ -4,8 +4,8 @@ import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
-import jwt from 'jsonwebtoken';
 import { runMigrations } from '@notify/persistence';
+import { bannerLines } from './banner';
 import { provideDatabase, type LocalPostgres } from './local-postgres';
 import { commandOf, httpPortOf, PLATFORM_APPS, type PlatformApp } from './platform-apps';
 
@@ -144,22 +144,8 @@ function saveDevSecret(secret: string): string {
 }
 
 function printBanner(env: NodeJS.ProcessEnv, devSecret: boolean): void {
-  const lines = ['', 'The notification platform is up:', `  Kafka       ${env.KAFKA_BROKERS}`];
-  for (const app of PLATFORM_APPS) {
-    const http = `http://127.0.0.1:${httpPortOf(app, env)}`;
-    lines.push(`  ${app.name.padEnd(17)} ${http}/health ${http}/metrics${app.extra ? `  ${app.extra(env)}` : ''}`);
-  }
-  if (devSecret) {
-    const demoToken = jwt.sign({ sub: 'demo' }, env.JWT_SECRET!, { algorithm: 'HS256', expiresIn: '12h' });
-    lines.push(
-      '',
-      `  development JWT_SECRET: in ${relative(ROOT, saveDevSecret(env.JWT_SECRET!))} (readable by you alone), to sign tokens for other users`,
-      `  a token for user "demo" (12 h): ${demoToken}`,
-      `  the demo inbox of "demo": http://127.0.0.1:${env.GATEWAY_PORT ?? 3000}/demo#token=${demoToken}`,
-    );
-  }
-  lines.push('', 'Press Ctrl-C to stop everything.', '');
-  process.stdout.write(lines.join('\n') + '\n');
+  const secretFile = devSecret ? relative(ROOT, saveDevSecret(env.JWT_SECRET!)) : undefined;
+  process.stdout.write(bannerLines(env, secretFile).join('\n') + '\n');
   say('ready');
 }
 
