@@ -150,7 +150,8 @@ export class NotificationInbox {
   connect() {
     const { io, url, deviceId } = this.options;
     this.closed = false;
-    const socket = io(`${url}${NAMESPACE}`, {
+    // `https://gw.example/` as given: Socket.IO would read `//notifications` as the namespace and be refused.
+    const socket = io(`${String(url).replace(/\/+$/, '')}${NAMESPACE}`, {
       auth: (/** @type {(auth: object) => void} */ give) =>
         void this.currentToken().then(
           (token) => give({ token, deviceId }),
@@ -290,6 +291,9 @@ export class NotificationInbox {
       if (answer.error?.code === 'timeout' && this.socket?.connected !== false) this.shrinkPages(limit);
       if (answer.error) throw new Error(`${answer.error.code}: ${answer.error.message}`);
       this.pageArrived(most);
+      // A reset was found while the page was on its way (`forget`): the page is from the old place,
+      // and taking it would move the place past what the reset inbox holds before it.
+      if (this.lastSeq < afterSeq) continue;
       if (answer.notModified) {
         // The server's numbers end below ours: its inbox was reset (a restored or new database).
         // What we hold says nothing about its numbers any more; start again from its beginning.

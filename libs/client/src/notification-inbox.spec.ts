@@ -191,6 +191,12 @@ describe('NotificationInbox', () => {
     expect(reloaded.socket.syncs).toEqual([301]);
   });
 
+  it('connects to the notifications namespace of a gateway address given with a trailing slash', () => {
+    const asked: string[] = [];
+    new NotificationInbox({ io: (url) => (asked.push(url), new SocketDouble()), url: 'https://gw.example/', token: tokenFor('u-1'), storage: new MemoryStorage() }).connect();
+    expect(asked).toEqual(['https://gw.example/notifications']);
+  });
+
   it('keeps a place per gateway, so a page on two installations syncs each from its own', async () => {
     const storage = new MemoryStorage();
     const production = open(storage, 'u-1', range(1, 40), 'https://notify.example.com');
@@ -742,6 +748,26 @@ describe('NotificationInbox', () => {
     // A deliberate reset: the place saved moves back too, and a reload syncs from it.
     const reloaded = open(storage, 'u-1', range(1, 3).map((m) => ({ ...m, id: `new-${m.seq}` })));
     expect(reloaded.inbox.lastSeq).toBe(3);
+  });
+
+  it('starts again from the first number when a reset is found while a sync page is on its way', async () => {
+    const { socket, shown, inbox } = await reopened(range(1, 10));
+    // The server's database was replaced: it holds 15 other messages.
+    const replaced = range(1, 15).map((m) => ({ ...m, id: `new-${m.seq}` }));
+    socket.held = replaced;
+    socket.answering = false;
+    const running = inbox.sync();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(socket.syncs).toEqual([10]);
+    // Meanwhile another message comes at a number it holds a different one at: the reset is found.
+    socket.handlers.get('notification')!(replaced[2], () => undefined);
+    await new Promise((resolve) => setImmediate(resolve));
+    socket.release();
+    await running;
+    await inbox.sync();
+    // Every message of the replaced inbox, once each: the page asked for from 10 did not move the place past 1–10.
+    expect(shown.filter((id) => id.startsWith('new-')).sort()).toEqual(replaced.map((m) => m.id).sort());
+    expect(inbox.lastSeq).toBe(15);
   });
 
   it('shows nothing again that a restored copy of the server still holds under the same ids', async () => {
