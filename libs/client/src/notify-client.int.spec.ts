@@ -19,7 +19,7 @@ describe('NotifyClient', () => {
   beforeAll(async () => {
     const admin = kafka.admin();
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic: Topics.requests, numPartitions: 3 }], waitForLeaders: true });
+    await admin.createTopics({ topics: [Topics.requests, Topics.recipients].map((topic) => ({ topic, numPartitions: 3 })), waitForLeaders: true });
     await admin.disconnect();
     client = await NotifyClient.connect({ brokers, clientId: 'client-spec' });
     await reader.connect();
@@ -98,5 +98,34 @@ describe('NotifyClient', () => {
     await eventually(async () => seen.has(withNulls.id), Boolean);
     expect(seen.get(withNulls.id)).toBe('u-10');
     expect(refused.some(([bad]) => seen.has(bad.id))).toBe(false);
+  });
+
+  it('stamps each recipient update with the time it was called, not the time its turn came to be produced', async () => {
+    const userId = `client-stamp-${randomBytes(4).toString('hex')}`;
+    const stamps = new Map<string, number>();
+    const recipients = kafka.consumer({ groupId: `client-spec-recipients-${randomBytes(4).toString('hex')}` });
+    await recipients.connect();
+    await recipients.subscribe({ topics: [Topics.recipients], fromBeginning: true });
+    await recipients.run({
+      eachMessage: async ({ message }) => {
+        if (message.key?.toString() !== userId) return;
+        const { deviceId } = JSON.parse(message.value!.toString()) as { deviceId: string };
+        stamps.set(deviceId, Number(message.timestamp));
+      },
+    });
+    try {
+      // Called together: the second waits for the first's produce to finish before its own goes out.
+      const calledFrom = Date.now();
+      const produced = [1, 2, 3].map((n) => client.updateRecipient({ op: 'device', userId, deviceId: `d-${n}`, provider: 'fcm', token: `token-${userId}-${n}` }));
+      const calledUntil = Date.now();
+      await Promise.all(produced);
+      await eventually(async () => stamps.size, (n) => n === 3, { timeoutMs: 60_000 });
+      for (const stamp of stamps.values()) {
+        expect(stamp).toBeGreaterThanOrEqual(calledFrom);
+        expect(stamp).toBeLessThanOrEqual(calledUntil);
+      }
+    } finally {
+      await recipients.disconnect();
+    }
   });
 });

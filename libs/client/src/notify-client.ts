@@ -51,12 +51,16 @@ export class NotifyClient {
    * Publishes a recipient change (contract section 2), keyed by user id. A user's changes are produced
    * one after the other, each once the one before has been taken or has failed, so changes sent without
    * waiting for each other apply in the order sent: produced side by side, a device's registration
-   * retried after a leader change could land after its removal and bring the device back.
+   * retried after a leader change could land after its removal and bring the device back. Each record
+   * carries the time of its call: the platform orders a push token's registrations by it (contract
+   * §2), and stamped by kafkajs when it went out (after the user's turn, or a retry), a registration
+   * made before another user's could take the token back from them.
    */
   async updateRecipient(update: RecipientUpdate): Promise<void> {
     const value = JSON.stringify(update);
     const { userId } = valueOf(readRecipientUpdateText(value));
-    await this.updates.run(userId, () => this.producer.send({ topic: Topics.recipients, messages: [{ key: userId, value }] }));
+    const timestamp = String(Date.now());
+    await this.updates.run(userId, () => this.producer.send({ topic: Topics.recipients, messages: [{ key: userId, value, timestamp }] }));
   }
 
   async disconnect(): Promise<void> {
