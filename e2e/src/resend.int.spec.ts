@@ -16,7 +16,7 @@ import { RunningPlatform, uniqueId } from './platform';
  */
 describe('resend batched per receiver', () => {
   const database = ownDatabase();
-  const platform = new RunningPlatform({ GATEWAY_ACK_TIMEOUT_MS: '1000' }, database.url);
+  const platform = new RunningPlatform({ GATEWAY_ACK_TIMEOUT_MS: '5000' }, database.url);
   let clockOffsetMs = 0;
   let scheduler: INestApplication;
 
