@@ -315,18 +315,24 @@ async function applyWaitingReceipts(tx: EntityManager, keys: string[]): Promise<
 
 async function deactivate(tx: EntityManager, deactivations: DeviceDeactivation[]): Promise<void> {
   if (deactivations.length === 0) return;
+  const given = `unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::text[], $5::bigint[]) AS x(user_id, device_id, token, reason, registration)`;
+  const matching = `v.user_id = x.user_id AND v.device_id = x.device_id AND v.token = x.token AND v.active AND ${REGISTRATION_MICROS} = x.registration`;
+  const params = [
+    deactivations.map((d) => d.userId),
+    deactivations.map((d) => d.deviceId),
+    deactivations.map((d) => d.token),
+    deactivations.map((d) => d.reason),
+    deactivations.map((d) => d.registration),
+  ];
+  // The rows in the order a receipt's deactivation takes them (`applyReceipts`): in the order of the
+  // jobs, a record and a receipt ending the same tokens deadlocked.
+  await tx.query(`SELECT 1 FROM devices v, ${given} WHERE ${matching} ORDER BY v.provider, md5(v.token), v.user_id, v.device_id FOR UPDATE OF v`, params);
   await tx.query(
     `UPDATE devices v
         SET active = false, deactivated_reason = x.reason, updated_at = now()
-       FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::text[], $5::bigint[]) AS x(user_id, device_id, token, reason, registration)
-      WHERE v.user_id = x.user_id AND v.device_id = x.device_id AND v.token = x.token AND v.active AND ${REGISTRATION_MICROS} = x.registration`,
-    [
-      deactivations.map((d) => d.userId),
-      deactivations.map((d) => d.deviceId),
-      deactivations.map((d) => d.token),
-      deactivations.map((d) => d.reason),
-      deactivations.map((d) => d.registration),
-    ],
+       FROM ${given}
+      WHERE ${matching}`,
+    params,
   );
 }
 
