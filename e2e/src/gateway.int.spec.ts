@@ -283,6 +283,18 @@ describe('realtime gateway', () => {
     await eventually(() => websocketDelivery(userId, 'through the cluster'), (d) => d?.status === 'delivered');
   });
 
+  it('sends a message without a link with no url key, also a large one through another gateway of the cluster', async () => {
+    const edgePort = await platform.addEdgeGateway();
+    const userId = uniqueId('edge-large');
+    const client = await platform.connectAndCollect(userId, { port: edgePort });
+    // Over the adapter's 8 KB, a cluster message travels as a msgpack attachment.
+    const data = { text: 'x'.repeat(12_000) };
+    await platform.produceRequest({ id: uniqueId('gw-large'), type: 'account.note', to: { userId }, channels: ['websocket'], content: { title: 'large' }, data }, userId);
+    await eventually(async () => client.received.length, (n) => n === 1);
+    expect(client.received[0]!.data).toEqual(data);
+    expect(Object.keys(client.received[0]!)).not.toContain('url');
+  });
+
   it('gives a message with a link its tracked link, which records the click once and redirects to the link', async () => {
     const userId = uniqueId('clicks');
     const client = await platform.connectAndCollect(userId);

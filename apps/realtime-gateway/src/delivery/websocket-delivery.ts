@@ -13,7 +13,7 @@ import {
   type Rejection,
 } from '@notify/kafka';
 import { APP_LOGGER, type AppLogger } from '@notify/observability';
-import { AFTER_COMMIT_RETRY, AFTER_COMMIT_RETRY_POLICY, afterCommit, DeliveryOutcomeStore, eventsPublished, type AfterCommitRetry, type DeliveryOutcome } from '@notify/persistence';
+import { AFTER_COMMIT_RETRY, AFTER_COMMIT_RETRY_POLICY, afterCommit, DeliveryOutcomeStore, eventsPublished, withUrl, type AfterCommitRetry, type DeliveryOutcome } from '@notify/persistence';
 import { RealtimeServer, type EmitOutcome } from '../realtime/realtime-server';
 import { CLICK_LINKS } from '../clicks/click-links';
 import { OutcomeRecorder } from './outcome-recorder';
@@ -119,9 +119,9 @@ export class WebsocketDelivery implements OnApplicationBootstrap, OnModuleDestro
   }
 
   private emit({ userId, jobs, batch }: Emission, attempts: Map<string, number>): void {
-    const messages = jobs.map(
-      (job) => ({ ...job.message, url: outgoingLink(this.links, job.deliveryId, job.message.url), seq: job.message.seq! }) satisfies InboxMessage,
-    );
+    // No `url` key without a link: `url: undefined` reached a browser on another gateway as `null` when
+    // the cluster adapter carried a large message (msgpack), which the contract does not allow.
+    const messages = jobs.map(({ deliveryId, message: { url, ...message } }) => ({ ...message, ...withUrl(outgoingLink(this.links, deliveryId, url)), seq: message.seq! }) satisfies InboxMessage);
     const sent = batch ? this.realtime.emitNotifications(userId, messages) : this.realtime.emitNotification(userId, messages[0]!);
     void sent.then((outcome) => {
       const status = statusOf(outcome);
