@@ -36,4 +36,12 @@ describe('readJobs', () => {
     ]);
     expect(rejections[2]?.reason).toBe('job for the email channel on the sms topic');
   });
+
+  it('rejects a resend batch holding a job of another user than its own', () => {
+    const other = { ...job, deliveryId: '0198c3a0-0000-7000-8000-000000000002', userId: 'u-2' };
+    const { jobs, batches, rejections } = readJobs([record({ userId: 'u-1', batch: [job, other] }, 1), record({ userId: 'u-1', batch: [job] }, 2)], 'sms');
+    expect(rejections.map((r) => [r.record.offset, r.code, r.reason])).toEqual([['1', 'schema_violation', 'batch: every job of a resend batch is for its userId']]);
+    expect(batches).toEqual([[job]]);
+    expect([...jobs.values()].map((j) => j.deliveryId)).toEqual([job.deliveryId]);
+  });
 });

@@ -29,6 +29,12 @@ export function readJobs(records: ConsumedRecord[], channel: Channel): ReadJobs 
     }
     const batch = DeliveryBatchSchema.safeParse(value);
     if (batch.success && batch.data.batch.every((job) => job.channel === channel)) {
+      // Emitted to its user's room or sent to its user's devices as one: a job of another user in it
+      // would reach the wrong person, and that person's acknowledgement would record it delivered.
+      if (batch.data.batch.some((job) => job.userId !== batch.data.userId)) {
+        rejections.push({ record, code: ErrorCode.SchemaViolation, reason: 'batch: every job of a resend batch is for its userId' });
+        continue;
+      }
       const fresh = batch.data.batch.filter((job) => !jobs.has(job.deliveryId));
       for (const job of fresh) jobs.set(job.deliveryId, job);
       if (fresh.length > 0) batches.push(fresh);
