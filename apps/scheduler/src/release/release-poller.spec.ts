@@ -1,6 +1,6 @@
 import type { Producer, ProducerBatch } from 'kafkajs';
 import { createLogger, Metrics } from '@notify/observability';
-import { Topics } from '@notify/contracts';
+import { deliverTopic, Topics } from '@notify/contracts';
 import { type AfterCommitRetry, type FallbackStore } from '@notify/persistence';
 import { eventually } from '@notify/testing';
 import { ReleasePoller } from './release-poller';
@@ -108,25 +108,45 @@ describe('ReleasePoller and a produce that fails once', () => {
   });
 });
 
+/** A store whose first release brings `job` and the expired delivery `expiredId`, and then nothing. */
+function releasingOnce(expiredId: string) {
+  const expiredEvent = { requestId: 'r', messageId: 'm', deliveryId: expiredId, userId: 'u', channel: 'sms', status: 'expired', error: null, attempt: 0, at: '2030-07-01T12:00:00.000Z' };
+  let releases = 0;
+  return { releaseDue: async () => (releases++ === 0 ? { jobs: [job], expired: [expiredEvent], taken: 2 } : nothing) };
+}
+
+/** A producer that refuses every call with a topic `refuses` names (no leader), and hands the others' records to `taken`. */
+function producerRefusing(refuses: (topic: string) => boolean, taken: (topic: string, values: string[]) => void): Producer {
+  return {
+    sendBatch: async (batch: ProducerBatch) => {
+      const refused = batch.topicMessages!.find(({ topic }) => refuses(topic));
+      if (refused) throw new Error(`no leader for ${refused.topic}`);
+      for (const { topic, messages } of batch.topicMessages!) taken(topic, messages.map((m) => String(m.value)));
+      return [];
+    },
+  } as unknown as Producer;
+}
+
+const twoTries: AfterCommitRetry = { maxAttempts: 2, initialBackoffMs: 1, maxBackoffMs: 1, sleep: async () => undefined, random: () => 0 };
+
 describe('ReleasePoller and a delivery topic that refuses every produce', () => {
   it('publishes the release’s expired events before its jobs (their jobs come back after a lease, the events only from the outbox relay)', async () => {
-    const expiredEvent = { requestId: 'r', messageId: 'm', deliveryId: 'e-1', userId: 'u', channel: 'sms', status: 'expired', error: null, attempt: 0, at: '2030-07-01T12:00:00.000Z' };
-    let releases = 0;
-    const store = { releaseDue: async () => (releases++ === 0 ? { jobs: [job], expired: [expiredEvent], taken: 2 } : nothing) };
     const events: string[] = [];
-    const producer = {
-      sendBatch: async (batch: ProducerBatch) => {
-        // notify.deliver.push has no leader; notify.events answers.
-        if (batch.topicMessages!.some(({ topic }) => topic !== Topics.events)) throw new Error('no leader for notify.deliver.push');
-        for (const { messages } of batch.topicMessages!) events.push(...messages.map((m) => JSON.parse(String(m.value)).deliveryId));
-        return [];
-      },
-    } as unknown as Producer;
-    const twoTries: AfterCommitRetry = { maxAttempts: 2, initialBackoffMs: 1, maxBackoffMs: 1, sleep: async () => undefined, random: () => 0 };
-    const releasesDue = pollerRetrying(store, producer, twoTries);
+    // notify.deliver.push has no leader; notify.events answers.
+    const producer = producerRefusing((topic) => topic !== Topics.events, (_topic, values) => events.push(...values.map((v) => JSON.parse(v).deliveryId)));
 
-    await expect(releasesDue.releaseDue()).rejects.toThrow('no leader');
+    await expect(pollerRetrying(releasingOnce('e-1'), producer, twoTries).releaseDue()).rejects.toThrow('no leader');
     expect(events).toEqual(['e-1']);
+  });
+});
+
+describe('ReleasePoller and notify.events refusing every produce', () => {
+  it('produces the released jobs all the same, leaving the expired events to the outbox relay', async () => {
+    const produced: string[] = [];
+    const producer = producerRefusing((topic) => topic === Topics.events, (topic) => produced.push(topic));
+
+    await expect(pollerRetrying(releasingOnce('e-2'), producer, twoTries).releaseDue()).resolves.toBe(2);
+    expect(produced).toEqual([deliverTopic('push')]);
   });
 });
 

@@ -1,9 +1,9 @@
 import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { Producer } from 'kafkajs';
-import { eventMessages, FATAL_ERROR_HANDLER, KAFKA_PRODUCER, sendInChunks, sendJobs, type FatalErrorHandler } from '@notify/kafka';
+import { FATAL_ERROR_HANDLER, KAFKA_PRODUCER, sendJobs, type FatalErrorHandler } from '@notify/kafka';
 import { APP_LOGGER, Metrics, type AppLogger } from '@notify/observability';
-import { AFTER_COMMIT_RETRY, AFTER_COMMIT_RETRY_POLICY, eventsPublished, FallbackStore, STRANDED_AFTER_MS, type AfterCommitRetry, type Released } from '@notify/persistence';
-import { retriedProducer } from '../retried-producer';
+import { AFTER_COMMIT_RETRY, AFTER_COMMIT_RETRY_POLICY, FallbackStore, STRANDED_AFTER_MS, type AfterCommitRetry, type Released } from '@notify/persistence';
+import { publishStaged, retriedProducer } from '../retried-producer';
 import type { Counter } from 'prom-client';
 import { PollLoop } from '../poll-loop';
 
@@ -78,8 +78,7 @@ export class ReleasePoller implements OnApplicationBootstrap, OnApplicationShutd
       // The expiries first, in calls of their own: otherwise they wait for the relay's time, while released
       // jobs that a failing delivery topic refuses are sent again by the resend poller once their lease runs out.
       const producer = retriedProducer(this.producer, 'producing released deliveries', this.logger, this.retry);
-      await sendInChunks(producer, eventMessages(expired));
-      await eventsPublished(expired, this.logger);
+      await publishStaged(producer, 'publishing expired deliveries', expired, this.logger);
       if (jobs.length > 0) await sendJobs(producer, jobs);
       this.released.inc(jobs.length);
       total += jobs.length + expired.length;

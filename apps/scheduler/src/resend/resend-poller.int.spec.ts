@@ -87,13 +87,13 @@ describe('ResendPoller', () => {
   const outboxRows = async () =>
     (await dataSource.query<{ events: { deliveryId: string }[] }[]>(`SELECT events FROM event_outbox ORDER BY id`)).map((row) => row.events.map((e) => e.deliveryId));
 
-  /** The produce calls a poller made through `calls`, the first `failing` of them refused by a broker gone away. */
-  function recording(calls: ProducerBatch[], failing: (call: number) => boolean = () => false): Producer {
+  /** The produce calls a poller made through `calls`, those `failing` says refused by a broker gone away. */
+  function recording(calls: ProducerBatch[], failing: (call: number, batch: ProducerBatch) => boolean = () => false): Producer {
     return {
       ...producer,
       sendBatch: async (batch: ProducerBatch) => {
         calls.push(batch);
-        if (failing(calls.length)) throw new Error('broker gone away');
+        if (failing(calls.length, batch)) throw new Error('broker gone away');
         return producer.sendBatch(batch);
       },
     };
@@ -155,9 +155,9 @@ describe('ResendPoller', () => {
   });
 
   it('leaves the events of a poll that could not publish them to the outbox relay, which publishes them', async () => {
-    // Past its expiry: the claim ends it, and every produce of its event is refused until the poll gives up.
+    // Past its expiry: the claim ends it, and every produce of its event is refused until the poll gives up on it.
     const [lateId] = await seedDue('u-outbox', 1, 1_000, new Date(NOW.getTime() - 1));
-    await expect(pollerClaiming(100, recording([], () => true)).poll()).rejects.toThrow('broker gone away');
+    await expect(pollerClaiming(100, recording([], () => true)).poll()).resolves.toBe(0);
     expect((await outboxRows()).flat()).toEqual([lateId]);
     const relayAfter = (outboxRelayAfterMs: number, metrics: Metrics) =>
       new OutboxRelay(dataSource, producer, { pollIntervalMs: 60_000, outboxRelayAfterMs }, createLogger('resend-poller-spec', 'silent'), metrics);
@@ -174,6 +174,18 @@ describe('ResendPoller', () => {
     const events = (await recordsOn(Topics.events)).map((value) => OutcomeEventSchema.parse(JSON.parse(value))).filter((e) => e.deliveryId === lateId);
     expect(events).toEqual([expect.objectContaining({ status: 'expired', attempt: 1, error: null, at: NOW.toISOString() })]);
     expect(await outboxRows()).toEqual([]);
+  });
+
+  it('goes on resending while notify.events refuses the round’s events, leaving them to the outbox relay', async () => {
+    const [lateId] = await seedDue('u-events-down-late', 1, 1_000, new Date(NOW.getTime() - 1));
+    const due = await seedDue('u-events-down', 3, 1_000);
+    const calls: ProducerBatch[] = [];
+    const eventsRefused = (_call: number, batch: ProducerBatch) => batch.topicMessages!.some((t) => t.topic === Topics.events);
+
+    expect(await pollerClaiming(100, recording(calls, eventsRefused)).poll()).toBe(3);
+    const jobs = calls.flatMap((c) => c.topicMessages!).filter((t) => t.topic !== Topics.events).flatMap((t) => t.messages);
+    expect(jobs.flatMap((m) => (JSON.parse(String(m.value)) as { batch: { deliveryId: string }[] }).batch.map((j) => j.deliveryId)).sort()).toEqual([...due].sort());
+    expect((await outboxRows()).flat()).toContain(lateId);
   });
 
   it('produces a claim a slice of at most 500 jobs at a time, and every job of it reaches its topic', async () => {

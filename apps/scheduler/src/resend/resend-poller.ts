@@ -1,12 +1,12 @@
 import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { Producer, TopicMessages } from 'kafkajs';
-import { eventMessages, FATAL_ERROR_HANDLER, KAFKA_PRODUCER, sendInChunks, type FatalErrorHandler } from '@notify/kafka';
+import { FATAL_ERROR_HANDLER, KAFKA_PRODUCER, sendInChunks, type FatalErrorHandler } from '@notify/kafka';
 import { APP_LOGGER, Metrics, type AppLogger } from '@notify/observability';
-import { AFTER_COMMIT_RETRY, AFTER_COMMIT_RETRY_POLICY, eventsPublished, ResendStore, type AfterCommitRetry } from '@notify/persistence';
+import { AFTER_COMMIT_RETRY, AFTER_COMMIT_RETRY_POLICY, ResendStore, type AfterCommitRetry } from '@notify/persistence';
 import type { OutcomeEvent } from '@notify/contracts';
 import type { Counter } from 'prom-client';
 import { PollLoop } from '../poll-loop';
-import { retriedProducer } from '../retried-producer';
+import { publishStaged, retriedProducer } from '../retried-producer';
 import { resendSlices } from './resend-records';
 
 export interface ResendSettings {
@@ -111,9 +111,9 @@ export class ResendPoller implements OnApplicationBootstrap, OnApplicationShutdo
     return sendInChunks(retriedProducer(this.producer, step, this.logger, this.retry), topicMessages);
   }
 
-  /** Publishes events the store staged in the outbox, then clears them from it. */
-  private async publish(step: string, events: OutcomeEvent[]): Promise<void> {
-    await this.produce(step, eventMessages(events));
-    await eventsPublished(events, this.logger);
+  /** Publishes events the store staged in the outbox (`publishStaged`). */
+  private publish(step: string, events: OutcomeEvent[]): Promise<void> {
+    return publishStaged(retriedProducer(this.producer, step, this.logger, this.retry), step, events, this.logger);
   }
+
 }
