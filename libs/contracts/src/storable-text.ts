@@ -9,13 +9,15 @@
 const MAY_HOLD_UNSTORABLE_TEXT = /\\u(?:00[0-7]|d[89a-f])|__proto__/i;
 
 /**
- * A number JSON may write that JavaScript reads as another: a whole number past ±(2^53 − 1) is
- * rounded (a 64-bit id, 12345678901234567891, became 12345678901234567000, and every reader got the
- * wrong one), and one past a double's range becomes Infinity, stored as null. Only text with a run
- * of 16 digits or a two-digit exponent can hold one.
+ * A number JSON may write that JavaScript reads as another: an integer written as one (digits
+ * only, as a 64-bit integer is) past ±(2^53 − 1) is rounded (12345678901234567891 became
+ * 12345678901234567000, and every reader got the wrong id), and any number past a double's range
+ * becomes Infinity, stored as null. A number written with a fraction or an exponent (a double's
+ * `6.02E23`) is read as the double it is. Only text with a run of 16 digits or a two-digit exponent
+ * can hold one.
  */
-const MAY_HOLD_INEXACT_NUMBER = /\d{16}|[eE]\+?\d{2}/;
-const INEXACT_NUMBER = 'a whole number must be within ±9007199254740991 (send larger ones, such as 64-bit ids, as strings)';
+const MAY_HOLD_INEXACT_NUMBER = /\d{16}|[eE][+-]?\d{2}/;
+const INEXACT_NUMBER = 'a number JavaScript cannot read as written: an integer must be within ±9007199254740991 (send larger ones, such as 64-bit ids, as strings), any number within a double\'s range';
 
 /** Why a key cannot be carried. */
 const PROTO_KEY = 'a key may not be "__proto__"';
@@ -28,21 +30,56 @@ const UNSTORABLE_TEXT = 'text may not contain U+0000 or an unpaired UTF-16 surro
  * one (an escaped ASCII character or surrogate, the key itself, a long number) is walked.
  */
 export function unstorableTextProblem(raw: string, value: unknown): string | undefined {
-  return MAY_HOLD_UNSTORABLE_TEXT.test(raw) || MAY_HOLD_INEXACT_NUMBER.test(raw) ? unstorableValueProblem(value) : undefined;
+  const inexact = MAY_HOLD_INEXACT_NUMBER.test(raw) ? inexactNumbers(raw) : NONE;
+  return MAY_HOLD_UNSTORABLE_TEXT.test(raw) || inexact.size > 0 ? problemOf(findUnstorable(value, [], inexact)) : undefined;
 }
 
 /** The same for a value that did not come from JSON text (a decoded gRPC request): every string is looked at. */
 export function unstorableValueProblem(value: unknown): string | undefined {
-  const found = findUnstorable(value, []);
+  return problemOf(findUnstorable(value, [], NONE));
+}
+
+const NONE: ReadonlySet<number> = new Set();
+
+function problemOf(found: { path: (string | number)[]; problem: string } | undefined): string | undefined {
   return found && `${found.path.join('.') || '(root)'}: ${found.problem}`;
 }
 
-function findUnstorable(value: unknown, path: (string | number)[]): { path: (string | number)[]; problem: string } | undefined {
+/**
+ * The values of the number literals in JSON text that JavaScript reads as other numbers (see
+ * `MAY_HOLD_INEXACT_NUMBER`), read from the text itself, outside its strings: once parsed, an
+ * integer written as one cannot be told from a double written with an exponent.
+ */
+function inexactNumbers(text: string): Set<number> {
+  const found = new Set<number>();
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // a backslash escapes the next character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+      let end = i + 1;
+      while (end < text.length && NUMBER_CHARACTER.test(text[end]!)) end++;
+      const literal = text.slice(i, end);
+      const value = Number(literal);
+      if (!Number.isFinite(value) || (INTEGER_LITERAL.test(literal) && !Number.isSafeInteger(value))) found.add(value);
+      i = end - 1;
+    }
+  }
+  return found;
+}
+const NUMBER_CHARACTER = /[0-9eE.+-]/;
+const INTEGER_LITERAL = /^-?\d+$/;
+
+function findUnstorable(value: unknown, path: (string | number)[], inexact: ReadonlySet<number>): { path: (string | number)[]; problem: string } | undefined {
   if (typeof value === 'string') return storable(value) ? undefined : { path, problem: UNSTORABLE_TEXT };
-  if (typeof value === 'number') return Number.isSafeInteger(value) || (Number.isFinite(value) && !Number.isInteger(value)) ? undefined : { path, problem: INEXACT_NUMBER };
+  if (typeof value === 'number') return inexact.has(value) ? { path, problem: INEXACT_NUMBER } : undefined;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const found = findUnstorable(value[i], [...path, i]);
+      const found = findUnstorable(value[i], [...path, i], inexact);
       if (found) return found;
     }
     return undefined;
@@ -53,7 +90,7 @@ function findUnstorable(value: unknown, path: (string | number)[]): { path: (str
       const [key, inner] = entries[i]!;
       if (!storable(key)) return { path: [...path, keyName(key, i)], problem: UNSTORABLE_TEXT };
       if (key === '__proto__') return { path: [...path, key], problem: PROTO_KEY };
-      const found = findUnstorable(inner, [...path, keyName(key, i)]);
+      const found = findUnstorable(inner, [...path, keyName(key, i)], inexact);
       if (found) return found;
     }
   }
