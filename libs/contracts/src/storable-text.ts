@@ -52,26 +52,15 @@ function problemOf(found: { path: (string | number)[]; problem: string } | undef
  */
 function inexactNumbers(text: string): Set<number> {
   const found = new Set<number>();
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++; // a backslash escapes the next character
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) {
-      inString = true;
-    } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
-      let end = i + 1;
-      while (end < text.length && NUMBER_CHARACTER.test(text[end]!)) end++;
-      const literal = text.slice(i, end);
-      const value = Number(literal);
-      if (!Number.isFinite(value) || (INTEGER_LITERAL.test(literal) && !Number.isSafeInteger(value))) found.add(value);
-      i = end - 1;
-    }
+  // A string is matched whole from its opening quote, so the digits in it are never read as a number.
+  for (const [token] of text.matchAll(STRING_OR_NUMBER)) {
+    if (token.startsWith('"')) continue;
+    const value = Number(token);
+    if (!Number.isFinite(value) || (INTEGER_LITERAL.test(token) && !Number.isSafeInteger(value))) found.add(value);
   }
   return found;
 }
-const NUMBER_CHARACTER = /[0-9eE.+-]/;
+const STRING_OR_NUMBER = /"(?:[^"\\]|\\.)*"|-?\d[\d.eE+-]*/g;
 const INTEGER_LITERAL = /^-?\d+$/;
 
 function findUnstorable(value: unknown, path: (string | number)[], inexact: ReadonlySet<number>): { path: (string | number)[]; problem: string } | undefined {

@@ -335,9 +335,9 @@ describe('parseRequestRecord', () => {
     it('keeps every number JavaScript reads as written: the largest integers, doubles with a fraction or an exponent, digits in strings', () => {
       const text = JSON.stringify(request()).replace(
         /\}$/,
-        ',"data":{"max":9007199254740991,"min":-9007199254740991,"pi":3.141592653589793,"avogadro":6.02E23,"big":1.0E21,"small":1.5e-20,"id":"12345678901234567891","note":"-12345678901234567891e400"}}',
+        ',"data":{"max":9007199254740991,"min":-9007199254740991,"pi":3.141592653589793,"avogadro":6.02E23,"big":1.0E21,"small":1.5e-20,"id":"12345678901234567891","note":"-12345678901234567891e400","quoted":"say \\"12345678901234567891\\" 99999999999999999"}}',
       );
-      expect(accept(text).request.data).toEqual({ max: 9007199254740991, min: -9007199254740991, pi: 3.141592653589793, avogadro: 6.02e23, big: 1e21, small: 1.5e-20, id: '12345678901234567891', note: '-12345678901234567891e400' });
+      expect(accept(text).request.data).toEqual({ max: 9007199254740991, min: -9007199254740991, pi: 3.141592653589793, avogadro: 6.02e23, big: 1e21, small: 1.5e-20, id: '12345678901234567891', note: '-12345678901234567891e400', quoted: 'say "12345678901234567891" 99999999999999999' });
     });
 
     it('ignores a field the contract does not define, which is never stored', () => {
