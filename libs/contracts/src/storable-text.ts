@@ -10,14 +10,15 @@ const MAY_HOLD_UNSTORABLE_TEXT = /\\u(?:00[0-7]|d[89a-f])|__proto__/i;
 
 /**
  * A number JSON may write that JavaScript reads as another: an integer written as one (digits
- * only, as a 64-bit integer is) past ±(2^53 − 1) is rounded (12345678901234567891 became
- * 12345678901234567000, and every reader got the wrong id), and any number past a double's range
- * becomes Infinity, stored as null. A number written with a fraction or an exponent (a double's
+ * only, as a 64-bit integer is) past ±(2^53 − 1) that a double cannot hold is rounded
+ * (12345678901234567891 became 12345678901234567000, and every reader got the wrong id), and any
+ * number past a double's range becomes Infinity, stored as null. A number written with a fraction or an exponent (a double's
  * `6.02E23`) is read as the double it is. Only text with a run of 16 digits or a two-digit exponent
  * can hold one.
  */
 const MAY_HOLD_INEXACT_NUMBER = /\d{16}|[eE][+-]?\d{2}/;
-const INEXACT_NUMBER = 'a number JavaScript cannot read as written: an integer must be within ±9007199254740991 (send larger ones, such as 64-bit ids, as strings), any number within a double\'s range';
+const INEXACT_NUMBER =
+  "a number JavaScript cannot read as written: an integer beyond ±9007199254740991 that a double cannot hold exactly (send such ones, as 64-bit ids, as strings), or a number past a double's range";
 
 /** Why a key cannot be carried. */
 const PROTO_KEY = 'a key may not be "__proto__"';
@@ -56,7 +57,8 @@ function inexactNumbers(text: string): Set<number> {
   for (const [token] of text.matchAll(STRING_OR_NUMBER)) {
     if (token.startsWith('"')) continue;
     const value = Number(token);
-    if (!Number.isFinite(value) || (INTEGER_LITERAL.test(token) && !Number.isSafeInteger(value))) found.add(value);
+    // An integer a double holds exactly (JavaScript and Go write 1.5e18 as 1500000000000000000) is read as written.
+    if (!Number.isFinite(value) || (INTEGER_LITERAL.test(token) && !Number.isSafeInteger(value) && BigInt(token) !== BigInt(value))) found.add(value);
   }
   return found;
 }

@@ -46,7 +46,7 @@ describe('recordingRetry', () => {
       if (time < claimedAt + 180_000) throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
       return 'recorded';
     };
-    await expect(afterCommit('recording outcomes', record, logger, { ...recordingRetry(claimedAt), ...clocked })).resolves.toBe('recorded');
+    await expect(afterCommit('recording outcomes', record, logger, { ...recordingRetry(claimedAt, claimedAt), ...clocked })).resolves.toBe('recorded');
     expect(tries).toBeGreaterThan(8);
     expect(time - claimedAt).toBeLessThanOrEqual(185_000);
 
@@ -54,9 +54,16 @@ describe('recordingRetry', () => {
     const down = async () => {
       throw new Error('connect ECONNREFUSED 127.0.0.1:5432');
     };
-    await expect(afterCommit('recording outcomes', down, logger, { ...recordingRetry(claimedAt), ...clocked })).rejects.toThrow('ECONNREFUSED');
+    await expect(afterCommit('recording outcomes', down, logger, { ...recordingRetry(claimedAt, claimedAt), ...clocked })).rejects.toThrow('ECONNREFUSED');
     expect(time - claimedAt).toBeLessThan(SEND_LEASE_MS - 30_000);
     expect(time - claimedAt).toBeGreaterThanOrEqual(SEND_LEASE_MS - 30_000 - 5_000);
+
+    // Sends that ran out their 9-minute budget still get 90 s of tries for their record.
+    const late = claimedAt + 9 * 60_000;
+    time = late;
+    await expect(afterCommit('recording outcomes', down, logger, { ...recordingRetry(claimedAt, late), ...clocked })).rejects.toThrow('ECONNREFUSED');
+    expect(time - late).toBeGreaterThanOrEqual(90_000 - 5_000);
+    expect(time - late).toBeLessThan(90_000);
   });
 });
 

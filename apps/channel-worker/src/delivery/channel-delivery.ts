@@ -23,12 +23,14 @@ export const SEND_LEASE_MS = 10 * 60_000;
 
 /**
  * How recording a part's outcomes is tried again: until shortly before the part's lease runs out,
- * since the record is taken until then, waiting at most 5 s between tries. Eight tries (about 45 s of
- * waits, the default) gave up during a PostgreSQL restart of a minute: the batch failed with what the
- * providers had accepted unrecorded, and once the lease ran out every message of it was sent again.
+ * since the record is taken until then, and for at least 90 s from `now` whatever is left of the
+ * lease (calls may run until 9 minutes after the claim, `CALL_BUDGET_MS`; a record that comes too
+ * late changes nothing), waiting at most 5 s between tries. Eight tries (about 45 s of waits, the
+ * default) gave up during a PostgreSQL restart of a minute: the batch failed with what the providers
+ * had accepted unrecorded, and once the lease ran out every message of it was sent again.
  */
-export function recordingRetry(claimedAt: number): AfterCommitRetry {
-  return { ...AFTER_COMMIT_RETRY, maxBackoffMs: 5_000, until: claimedAt + SEND_LEASE_MS - 30_000 };
+export function recordingRetry(claimedAt: number, now = Date.now()): AfterCommitRetry {
+  return { ...AFTER_COMMIT_RETRY, maxBackoffMs: 5_000, until: Math.max(claimedAt + SEND_LEASE_MS - 30_000, now + 90_000) };
 }
 
 export interface ChannelDeliverySettings {

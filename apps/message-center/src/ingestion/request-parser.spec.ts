@@ -329,15 +329,15 @@ describe('parseRequestRecord', () => {
       const rejection = reject(JSON.stringify(request()).replace(/\}$/, `,"data":${data}}`));
       expect(rejection.code).toBe(ErrorCode.SchemaViolation);
       expect(rejection.reason).toMatch(field);
-      expect(rejection.reason).toMatch(/an integer must be within ±9007199254740991 \(send larger ones, such as 64-bit ids, as strings\)/);
+      expect(rejection.reason).toMatch(/an integer beyond ±9007199254740991 that a double cannot hold exactly \(send such ones, as 64-bit ids, as strings\)/);
     });
 
-    it('keeps every number JavaScript reads as written: the largest integers, doubles with a fraction or an exponent, digits in strings', () => {
+    it('keeps every number JavaScript reads as written: the largest safe integers, larger ones a double holds exactly, doubles with a fraction or an exponent, digits in strings', () => {
       const text = JSON.stringify(request()).replace(
         /\}$/,
-        ',"data":{"max":9007199254740991,"min":-9007199254740991,"pi":3.141592653589793,"avogadro":6.02E23,"big":1.0E21,"small":1.5e-20,"id":"12345678901234567891","note":"-12345678901234567891e400","quoted":"say \\"12345678901234567891\\" 99999999999999999"}}',
+        ',"data":{"max":9007199254740991,"min":-9007199254740991,"pi":3.141592653589793,"avogadro":6.02E23,"big":1.0E21,"wei":1500000000000000000,"hundredQuintillion":100000000000000000000,"small":1.5e-20,"id":"12345678901234567891","note":"-12345678901234567891e400","quoted":"say \\"12345678901234567891\\" 99999999999999999"}}',
       );
-      expect(accept(text).request.data).toEqual({ max: 9007199254740991, min: -9007199254740991, pi: 3.141592653589793, avogadro: 6.02e23, big: 1e21, small: 1.5e-20, id: '12345678901234567891', note: '-12345678901234567891e400', quoted: 'say "12345678901234567891" 99999999999999999' });
+      expect(accept(text).request.data).toEqual({ max: 9007199254740991, min: -9007199254740991, pi: 3.141592653589793, avogadro: 6.02e23, big: 1e21, wei: 1.5e18, hundredQuintillion: 1e20, small: 1.5e-20, id: '12345678901234567891', note: '-12345678901234567891e400', quoted: 'say "12345678901234567891" 99999999999999999' });
     });
 
     it('ignores a field the contract does not define, which is never stored', () => {

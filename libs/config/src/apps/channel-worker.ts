@@ -98,7 +98,7 @@ const workerSettings = {
   receiptsToken: setting(
     'CHANNEL_WORKER_RECEIPTS_TOKEN',
     z.string().min(16, 'at least 16 characters').optional(),
-    "Secret that Aliyun, Mi Push, bounce and Huawei (unless PUSH_HMS_RECEIPT_USER_NAME is set) receipt URLs carry (/receipts/<provider>?token=…), and that keys each mail's Message-ID, which bounces name it by (a change leaves bounces of earlier mails unmatched); without it their receipts are not taken",
+    "Secret that Aliyun, Mi Push, bounce and Huawei (unless PUSH_HMS_RECEIPT_USER_NAME is set) receipt URLs carry (/receipts/<provider>?token=…), and that keys each mail's Message-ID, which bounces name it by (a change applies to the mails sent after it); without it their receipts are not taken",
     { sensitive: true },
   ),
 };
