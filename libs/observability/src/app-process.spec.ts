@@ -36,31 +36,27 @@ describe('runMain', () => {
     expect({ ...(await run.exit), output: run.output }).toEqual({ code: 0, signal: null, output: 'started\nclosed\n' });
   }, 60_000);
 
-  it('closes an app that gets SIGTERM while it starts once it has started, rather than exiting mid-start', async () => {
-    const run = fixture('slow-start');
+  /** How the fixture in `mode` ended after `signal`, sent once it said its first line. */
+  async function afterSignal(mode: Parameters<typeof fixture>[0], signal: NodeJS.Signals = 'SIGTERM') {
+    const run = fixture(mode);
     await run.started;
-    run.child.kill('SIGTERM');
-    expect({ ...(await run.exit), output: run.output }).toEqual({ code: 0, signal: null, output: 'starting\nstarted\nclosed\n' });
+    run.child.kill(signal);
+    return { ...(await run.exit), output: run.output };
+  }
+
+  it('closes an app that gets SIGTERM while it starts once it has started, rather than exiting mid-start', async () => {
+    expect(await afterSignal('slow-start')).toEqual({ code: 0, signal: null, output: 'starting\nstarted\nclosed\n' });
   }, 60_000);
 
   it('closes an app that gets SIGTERM right after it said it started, while its start still runs', async () => {
-    const run = fixture('busy-start');
-    await run.started;
-    run.child.kill('SIGTERM');
-    expect({ ...(await run.exit), output: run.output }).toEqual({ code: 0, signal: null, output: 'started\nclosed\n' });
+    expect(await afterSignal('busy-start')).toEqual({ code: 0, signal: null, output: 'started\nclosed\n' });
   }, 60_000);
 
   it('exits 1 by itself when a consumer gives up while a close for a signal cannot end, once the fatal close time has passed', async () => {
-    const run = fixture('stuck-close');
-    await run.started;
-    run.child.kill('SIGTERM');
-    expect({ ...(await run.exit), output: run.output }).toEqual({ code: 1, signal: null, output: 'started\n' });
+    expect(await afterSignal('stuck-close')).toEqual({ code: 1, signal: null, output: 'started\n' });
   }, 60_000);
 
   it('closes the app on SIGHUP too (a terminal closed under npm start)', async () => {
-    const run = fixture('signal');
-    await run.started;
-    run.child.kill('SIGHUP');
-    expect({ ...(await run.exit), output: run.output }).toEqual({ code: 0, signal: null, output: 'started\nclosed\n' });
+    expect(await afterSignal('signal', 'SIGHUP')).toEqual({ code: 0, signal: null, output: 'started\nclosed\n' });
   }, 60_000);
 });
