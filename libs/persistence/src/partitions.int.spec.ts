@@ -201,6 +201,37 @@ describe('maintainPartitions', () => {
   });
 });
 
+describe('maintainPartitions with the host clock far from the database’s', () => {
+  const database = migratedDatabase();
+  const db = () => database.dataSource().manager;
+
+  it('drops by the earlier of the two clocks, so a clock that ran ahead drops no week still in use', async () => {
+    const createdAt = new Date('2030-03-05T10:00:00Z');
+    const id = newId(createdAt);
+    await maintainPartitions(database.dataSource(), { now: new Date('2030-03-06T12:00:00Z'), daysAhead: 7, retentionDays: 30 });
+    await db().query(`INSERT INTO messages (id, request_id, type, recipient, created_at) VALUES ($1, $2, 't', '{}', $3)`, [id, `r-${id}`, createdAt]);
+    await db().query(`INSERT INTO request_keys (request_id, message_id, created_at) VALUES ($1, $2, $3)`, [`r-${id}`, id, createdAt]);
+    const kept = async () => [
+      (await db().query(`SELECT count(*)::int AS n FROM messages WHERE id = $1`, [id]))[0].n,
+      (await db().query(`SELECT count(*)::int AS n FROM request_keys WHERE message_id = $1`, [id]))[0].n,
+    ];
+
+    // 45 days on, 30 days kept: the week of 4 March is past retention by one clock, not by the other
+    const ahead = new Date('2030-04-20T12:00:00Z');
+    const hostAhead = await maintainPartitions(database.dataSource(), { now: ahead, databaseNow: new Date('2030-03-06T12:00:00Z'), daysAhead: 7, retentionDays: 30 });
+    const databaseAhead = await maintainPartitions(database.dataSource(), { now: new Date('2030-03-06T12:00:00Z'), databaseNow: ahead, daysAhead: 7, retentionDays: 30 });
+
+    expect([hostAhead.dropped, databaseAhead.dropped]).toEqual([[], []]);
+    expect(await kept()).toEqual([1, 1]);
+    // partitions are still made ahead of the host's clock, where its writers put their rows
+    expect(hostAhead.created.filter((p) => p.startsWith('messages_p'))).toEqual(['messages_p20300415', 'messages_p20300422']);
+
+    const bothAhead = await maintainPartitions(database.dataSource(), { now: ahead, databaseNow: ahead, daysAhead: 7, retentionDays: 30 });
+    expect(bothAhead.dropped.filter((p) => p.startsWith('messages_p'))).toEqual(['messages_p20300304', 'messages_p20300311']);
+    expect(await kept()).toEqual([0, 0]);
+  });
+});
+
 describe('maintainPartitions after daily partitions', () => {
   const database = migratedDatabase();
   const db = () => database.dataSource().manager;

@@ -21,7 +21,14 @@ export const SETTLE_MS = 3_600_000;
 const MAINTENANCE_LOCK = 7_361_001;
 
 export interface PartitionPolicy {
+  /** The host's clock: partitions are made ahead of it, where the writers on this host put their rows. */
   now: Date;
+  /**
+   * The database's clock at the run, when the caller read it. Drops go by the earlier of the two
+   * clocks: a host whose clock ran ahead (a VM restored with a wrong time, a bad clock at boot) would
+   * otherwise drop the weeks still in use, with their request ids.
+   */
+  databaseNow?: Date;
   /** Days ahead of today that must already have a partition. */
   daysAhead: number;
   /** Days of history kept; a partition is dropped once all of it is older than that. */
@@ -88,7 +95,8 @@ export async function maintainPartitions(dataSource: DataSource, policy: Partiti
 
 async function maintain(runner: QueryRunner, policy: PartitionPolicy): Promise<MaintenanceReport> {
   const today = Math.floor(policy.now.getTime() / DAY_MS) * DAY_MS;
-  const cutoff = Math.floor((policy.now.getTime() - SETTLE_MS) / DAY_MS) * DAY_MS - policy.retentionDays * DAY_MS;
+  const dropsBy = Math.min(policy.now.getTime(), (policy.databaseNow ?? policy.now).getTime());
+  const cutoff = Math.floor((dropsBy - SETTLE_MS) / DAY_MS) * DAY_MS - policy.retentionDays * DAY_MS;
   const lockTimeoutMs = policy.lockTimeoutMs ?? 3_000;
   const report: MaintenanceReport = { created: [], dropped: [], notCreated: [], notDropped: [] };
   const outcome = (done: boolean, names: string[]) => (done ? report.created : report.notCreated).push(...names);

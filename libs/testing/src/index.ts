@@ -4,3 +4,4 @@ export * from './kafka-broker';
 export * from './eventually';
 export * from './providers';
 export * from './json-records';
+export * from './kept-errors';

@@ -12,6 +12,9 @@ export const RETENTION_SETTINGS = Symbol('RETENTION_SETTINGS');
 
 const EVERY_MS = 3_600_000;
 
+/** A host clock this far from the database's is told about at every run (the drops go by the earlier of the two). */
+const CLOCK_SKEW_LOGGED_MS = 60_000;
+
 /**
  * Keeps the weekly partitions made ahead and drops those past the retention period: at start, then
  * hourly. The first run is in `onModuleInit`, which Nest finishes before any `onApplicationBootstrap`
@@ -47,8 +50,15 @@ export class PartitionMaintenance implements OnModuleInit, OnApplicationShutdown
   }
 
   private async run(): Promise<void> {
+    const now = this.clock();
+    const [{ databaseNow }] = await this.dataSource.query<{ databaseNow: Date }[]>(`SELECT now() AS "databaseNow"`);
+    const skewMs = now.getTime() - databaseNow.getTime();
+    if (Math.abs(skewMs) > CLOCK_SKEW_LOGGED_MS) {
+      this.logger.error({ skewMs }, "this host's clock and the database's differ: partitions past retention are dropped by the earlier of the two; set the host's clock right (NTP)");
+    }
     const report = await maintainPartitions(this.dataSource, {
-      now: this.clock(),
+      now,
+      databaseNow,
       daysAhead: this.settings.partitionDaysAhead,
       retentionDays: this.settings.retentionDays,
     });

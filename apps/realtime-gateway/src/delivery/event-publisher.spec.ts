@@ -1,27 +1,15 @@
-import { Writable } from 'node:stream';
-import { createLogger } from '@notify/observability';
+import { keptErrors } from '@notify/testing';
 import { gatedProducer, instantRetry, outcomeEvent, publishedEvents } from '../testing/doubles';
 import { EventPublisher } from './event-publisher';
 
-/** A logger that keeps what it wrote at error level, as parsed JSON lines. */
-function keptErrors() {
-  const lines: Record<string, unknown>[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      const line = JSON.parse(chunk.toString()) as Record<string, unknown>;
-      if (line.level === 50) lines.push(line);
-      done();
-    },
-  });
-  return { logger: createLogger('event-publisher-spec', 'error', destination), lines };
-}
+const SPEC = 'event-publisher-spec';
 
 const events = (...ids: string[]) => ids.map((id) => outcomeEvent(id, 'delivered'));
 
 describe('EventPublisher', () => {
   it('sends what was handed over during a produce in one produce after it, in order', async () => {
     const kafka = gatedProducer();
-    const publisher = new EventPublisher(kafka.producer, keptErrors().logger, instantRetry(3));
+    const publisher = new EventPublisher(kafka.producer, keptErrors(SPEC).logger, instantRetry(3));
 
     publisher.publish(events('a'), 'test');
     publisher.publish(events('b'), 'test');
@@ -35,7 +23,7 @@ describe('EventPublisher', () => {
 
   it('holds at most maxHeld events while the broker is away, the one in flight included, and logs what it drops once per period and when it is done', async () => {
     const kafka = gatedProducer();
-    const log = keptErrors();
+    const log = keptErrors(SPEC);
     const publisher = new EventPublisher(kafka.producer, log.logger, instantRetry(3), { maxHeld: 2, drainTimeoutMs: 60_000, dropLogEveryMs: 60_000 });
 
     publisher.publish(events('a'), 'test'); // in the produce call waiting for the broker
@@ -54,7 +42,7 @@ describe('EventPublisher', () => {
 
   it('waits at shutdown for a write still running, then for its events', async () => {
     const kafka = gatedProducer();
-    const publisher = new EventPublisher(kafka.producer, keptErrors().logger, instantRetry(3));
+    const publisher = new EventPublisher(kafka.producer, keptErrors(SPEC).logger, instantRetry(3));
     let finishWrite!: (ids: string[]) => void;
     void publisher.track(new Promise<string[]>((resolve) => (finishWrite = resolve)), 'recording reads', (ids) => events(...ids));
 
@@ -68,7 +56,7 @@ describe('EventPublisher', () => {
 
   it('stops waiting at shutdown after its time, and says how many events were left', async () => {
     const kafka = gatedProducer();
-    const log = keptErrors();
+    const log = keptErrors(SPEC);
     const publisher = new EventPublisher(kafka.producer, log.logger, instantRetry(3), { maxHeld: 100, drainTimeoutMs: 10, dropLogEveryMs: 0 });
 
     publisher.publish(events('a'), 'test');
@@ -80,7 +68,7 @@ describe('EventPublisher', () => {
   });
 
   it('refuses a limit that could hold nothing', () => {
-    expect(() => new EventPublisher(gatedProducer().producer, keptErrors().logger, instantRetry(3), { maxHeld: 0, drainTimeoutMs: 10, dropLogEveryMs: 0 })).toThrow(
+    expect(() => new EventPublisher(gatedProducer().producer, keptErrors(SPEC).logger, instantRetry(3), { maxHeld: 0, drainTimeoutMs: 10, dropLogEveryMs: 0 })).toThrow(
       'maxHeld must be at least 1',
     );
   });
