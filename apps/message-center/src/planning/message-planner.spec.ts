@@ -1,7 +1,7 @@
 import { ErrorCode, NotificationRequestSchema } from '@notify/contracts';
 import type { ActiveDevice, PlannedDelivery, PlannedMessage, RecipientDirectory, RecipientProfile } from '@notify/persistence';
 import { RouteTable } from '../routing/route-table';
-import { planMessage, TemplateRenderError } from './message-planner';
+import { MAX_RENDERED_BYTES, planMessage, TemplateRenderError } from './message-planner';
 
 const NOW = new Date('2026-11-22T10:00:00.000Z');
 const SECOND = 1_000;
@@ -29,6 +29,7 @@ const routes = RouteTable.from({
       },
     },
     'order.no-delay': { channels: ['websocket', 'push', 'sms'], fallback: { policy: 'escalate' } },
+    'order.echoed': { channels: ['websocket'], templates: { en: { title: '{note}', body: '{note} {note} {note} {note} {note} {note} {note} {note} {note} {note}' } } },
     'order.linked': { channels: ['websocket'], templates: { en: { title: 'Order {orderNo}', body: '', url: '{site}/orders/{orderNo}' } } },
     'security.alert': { channels: ['websocket', 'push', 'sms', 'email'], fallback: { policy: 'all' }, priority: 'high' },
     default: { channels: ['websocket', 'push'], fallback: { policy: 'escalate', after: '30s' } },
@@ -276,6 +277,16 @@ describe('planMessage', () => {
       expect(render).toThrow(TemplateRenderError);
       expect(render).toThrow(/^template order\.shipped\/en: variable "orderNo" must be a string or a number$/);
       expect(() => plan({ to: { userId: 'u-en' }, data: { ...SHIPPED_DATA, count: 'many' } })).toThrow(/variable "count" must be a number/);
+    });
+
+    it('throws a TemplateRenderError when a template renders more than a message may take, as a job the broker would refuse', () => {
+      // 11 uses of a 60,000-character note: 660,000 bytes, under 64 KiB of request
+      const echoed = (note: string) => plan({ type: 'order.echoed', to: { userId: 'u-en' }, data: { note } });
+      expect(() => echoed('x'.repeat(60_000))).toThrow(/^template order\.echoed\/en: renders 660\d{3} bytes of title, body and link, more than the 524288 a message may take$/);
+      // characters JSON writes as escapes count as such: 24,000 quotes take 48,000 bytes each time
+      expect(() => echoed('"'.repeat(24_000))).toThrow(TemplateRenderError);
+      const fitting = echoed('x'.repeat(Math.floor(MAX_RENDERED_BYTES / 11) - 100));
+      expect(fitting.contents[0]!.body).toHaveLength(10 * (Math.floor(MAX_RENDERED_BYTES / 11) - 100) + 9);
     });
 
     it('throws a TemplateRenderError when the request has no data for a templated route', () => {

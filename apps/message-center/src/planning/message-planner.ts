@@ -127,10 +127,30 @@ function render(request: NotificationRequest, route: Route, locale: string): { t
   return { title, body, url: new URL(link).href };
 }
 
+/**
+ * The most a template's rendering (title, body and link) may take as JSON: 512 KiB. Every delivery
+ * job carries it beside the request's `data` (at most 64 KiB); a template that repeats a large
+ * variable could render a job past the broker's 1 MiB record limit, refused at each produce, and
+ * its batch, stored and then replayed, would stop the message center for good.
+ */
+export const MAX_RENDERED_BYTES = 512 * 1024;
+
 function renderTemplate(template: LocalizedTemplate, request: NotificationRequest, route: Route, locale: string): { title: string; body: string; url?: string } {
+  let rendered: { title: string; body: string; url?: string };
   try {
-    return template.render(request.data ?? {});
+    rendered = template.render(request.data ?? {});
   } catch (error) {
     throw new TemplateRenderError(`template ${route.type}/${locale}: ${error instanceof Error ? error.message : String(error)}`);
   }
+  const bytes = jsonBytesOver(MAX_RENDERED_BYTES, rendered.title, rendered.body, rendered.url ?? '');
+  if (bytes !== undefined) throw new TemplateRenderError(`template ${route.type}/${locale}: renders ${bytes} bytes of title, body and link, more than the ${MAX_RENDERED_BYTES} a message may take`);
+  return rendered;
+}
+
+/** The texts' size as JSON strings when it is over `limit`, else undefined (at most 6 bytes a UTF-16 unit: measured only when that bound is over). */
+function jsonBytesOver(limit: number, ...texts: string[]): number | undefined {
+  const units = texts.reduce((sum, text) => sum + text.length, 0);
+  if (units * 6 <= limit) return undefined;
+  const bytes = texts.reduce((sum, text) => sum + Buffer.byteLength(JSON.stringify(text)), 0);
+  return bytes > limit ? bytes : undefined;
 }
