@@ -29,6 +29,9 @@ const ENTRIES: Record<string, JsonSchemaEntry> = {
       `the serialized value is at most ${MAX_REQUEST_BYTES} bytes (${MAX_REQUEST_BYTES / 1024} KiB). ` +
       `\`to\` names exactly one recipient selector (\`userIds\`: at most ${MAX_USER_IDS}). ` +
       'An optional field that is null is read as absent. ' +
+      'Also checked, and listed in docs/contract.md: no U+0000 or unpaired surrogate in any string, no key named `__proto__`, ' +
+      'no integer a double cannot hold exactly, at most 32 levels of nesting, times between the years 1 and 9999 UTC, ' +
+      '`sendAt` within the retention period, links that are http or https URLs, locales with a canonical form, IANA time zones. ' +
       `A request that breaks this schema, is larger, or names an unknown type is copied to \`${Topics.requestsDlq}\`.`,
   },
   'recipient-update.schema.json': {
@@ -36,7 +39,8 @@ const ENTRIES: Record<string, JsonSchemaEntry> = {
     title: 'Recipient update',
     description:
       `A record value on \`${Topics.recipients}\` (contract section 2), keyed by user id; \`op\` selects the operation. ` +
-      'An optional field that is null is read as absent. Not expressible here: an upsert\'s `clear` names no field the upsert also sets. ' +
+      'An optional field that is null is read as absent. Not expressible here: an upsert\'s `clear` names no field the upsert also sets; ' +
+      'no string holds U+0000 or an unpaired surrogate; a locale has a canonical form and a time zone is an IANA name (docs/contract.md). ' +
       `An invalid update is copied to \`${Topics.recipientsDlq}\`.`,
   },
   'outcome-event.schema.json': {
