@@ -5,7 +5,11 @@ export const FCM_MAX_TTL_SECONDS = 2_419_200;
 
 /** The HTTP v1 `message` for one token, with the Android and APNs overrides FCM forwards. */
 export function fcmMessage(token: string, content: PushContent, now: number): Record<string, unknown> {
-  const android: Record<string, unknown> = { priority: content.priority === 'high' ? 'HIGH' : 'NORMAL' };
+  // As APNs's 10: a notification shown at normal priority goes at once, not when a phone in Doze
+  // next wakes (FCM's NORMAL). A silent one (nothing shown) stays NORMAL unless high: FCM demotes a
+  // sender whose high-priority messages show nothing.
+  const shownNow = content.priority === 'high' || (!content.silent && content.priority !== 'low');
+  const android: Record<string, unknown> = { priority: shownNow ? 'HIGH' : 'NORMAL' };
   const apnsHeaders: Record<string, string> = { 'apns-priority': content.silent || content.priority === 'low' ? '5' : '10' };
   // Not Android's collapse_key: FCM keeps at most four collapse keys per device, so a key per message
   // lost all but four of an offline phone's messages. The notification's tag replaces a re-sent one.

@@ -43,6 +43,16 @@ describe('FCM provider', () => {
     expect((fake.messages[0]?.message['android'] as Record<string, unknown>)['collapse_key']).toBeUndefined();
   });
 
+  it('sends a shown notification of normal priority at Android’s HIGH, as APNs at 10; low, and silent ones of normal priority, at NORMAL', async () => {
+    await start();
+    const sent: [PushContent['priority'], boolean][] = [['normal', false], ['low', false], ['normal', true], ['high', true]];
+    for (const [priority, silent] of sent) await provider.send({ token: TOKEN, content: { ...content, priority, silent } });
+    const android = fake.messages.map((m) => (m.message['android'] as { priority: string }).priority);
+    const apns = fake.messages.map((m) => (m.message['apns'] as { headers: Record<string, string> }).headers['apns-priority']);
+    expect(android).toEqual(['HIGH', 'NORMAL', 'NORMAL', 'HIGH']);
+    expect(apns).toEqual(['10', '5', '5', '5']);
+  });
+
   it('keeps a message expiring beyond four weeks for the four weeks FCM allows, instead of being refused', async () => {
     await start();
     const receipt = await provider.send({ token: TOKEN, content: { ...content, expiresAt: new Date(clock.now() + 60 * 86_400_000) } });
