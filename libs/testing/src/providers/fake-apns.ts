@@ -1,5 +1,5 @@
 import { generateKeyPairSync, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import { constants, createServer, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { ScriptedReplies } from './fake-http-server';
 import { verifyJwt } from './jwt-verifier';
@@ -45,6 +45,10 @@ export interface FakeApns {
   expireProviderTokens(): void;
   /** Closes every open session with GOAWAY, as APNs does when it recycles connections; resolves once they are gone. */
   dropSessions(): Promise<void>;
+  /** Resets the next `times` streams with REFUSED_STREAM before reading them, as a server going away does with those past its GOAWAY. */
+  refuseNext(times?: number): void;
+  /** Streams refused so far. */
+  refused: number;
   close(): Promise<void>;
 }
 
@@ -74,6 +78,7 @@ export async function startFakeApns(options: FakeApnsOptions = {}): Promise<Fake
   const verified = new Map<string, number>();
   const failures = new ScriptedReplies<ApnsFailure>();
   const sessions = new Set<ServerHttp2Session>();
+  let toRefuse = 0;
   const fake: FakeApns = {
     url: '',
     teamId,
@@ -89,6 +94,10 @@ export async function startFakeApns(options: FakeApnsOptions = {}): Promise<Fake
     expireProviderTokens: () => seen.forEach((jwt) => expired.add(jwt)),
     dropSessions: () =>
       Promise.all([...sessions].map((session) => new Promise<void>((resolve) => session.close(() => resolve())))).then(() => undefined),
+    refuseNext: (times = 1) => {
+      toRefuse += times;
+    },
+    refused: 0,
     close: () => Promise.resolve(),
   };
 
@@ -124,6 +133,13 @@ export async function startFakeApns(options: FakeApnsOptions = {}): Promise<Fake
     session.on('error', () => undefined);
   });
   server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
+    stream.on('error', () => undefined);
+    if (toRefuse > 0) {
+      toRefuse -= 1;
+      fake.refused += 1;
+      stream.close(constants.NGHTTP2_REFUSED_STREAM);
+      return;
+    }
     let body = '';
     stream.setEncoding('utf8');
     stream.on('data', (chunk: string) => {
@@ -147,7 +163,6 @@ export async function startFakeApns(options: FakeApnsOptions = {}): Promise<Fake
       if (delay > 0) setTimeout(respond, delay).unref();
       else respond();
     });
-    stream.on('error', () => undefined);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   fake.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -19,6 +19,13 @@ const STALLED_AFTER = 3;
 const REQUESTS_PER_SESSION = 2 ** 29;
 
 /**
+ * Times a push whose stream the server refused is sent again. A server closing a session with GOAWAY
+ * refuses the streams past the last one it took (REFUSED_STREAM), and Apple does so when it recycles
+ * busy connections: dozens of pushes under way at once, each a failure counted by the breaker.
+ */
+const REFUSED_RETRIES = 2;
+
+/**
  * One HTTP/2 session to APNs, reused for every push (Apple asks for long-lived connections) and
  * reopened on the next request after the server closes it or sends GOAWAY, or after
  * `STALLED_AFTER` pushes in a row went unanswered: a connection a NAT or a load balancer dropped
@@ -44,6 +51,10 @@ export class ApnsConnection {
   ) {}
 
   request(headers: OutgoingHttpHeaders, body: string, signal: AbortSignal): Promise<Http2Answer> {
+    return this.send(headers, body, signal, REFUSED_RETRIES);
+  }
+
+  private send(headers: OutgoingHttpHeaders, body: string, signal: AbortSignal, refusedRetries: number): Promise<Http2Answer> {
     const session = this.current();
     return new Promise((resolve, reject) => {
       const stream = session.request(headers);
@@ -87,6 +98,12 @@ export class ApnsConnection {
         // The margin of REQUESTS_PER_SESSION should make this never happen; should it, the session is
         // no use any more, though Node leaves it open.
         if (error.code === 'ERR_HTTP2_OUT_OF_STREAMS') this.retire(session);
+        // Refused, the push was never looked at (HTTP/2's promise): sent again at once, it spends no
+        // attempt and is no sign of trouble at Apple for the circuit breaker.
+        if (status === 0 && stream.rstCode === constants.NGHTTP2_REFUSED_STREAM && refusedRetries > 0 && !signal.aborted) {
+          settle(() => resolve(this.send(headers, body, signal, refusedRetries - 1)));
+          return;
+        }
         fail(`failed: ${error.message}`, error);
       });
       stream.on('close', () => {

@@ -90,6 +90,19 @@ describe('APNs provider', () => {
     expect(fake.sessionsOpened).toBe(2);
   });
 
+  it('sends a push again at once when APNs refuses its stream (REFUSED_STREAM, as for streams past a GOAWAY), twice at most', async () => {
+    await start();
+    fake.refuseNext(2);
+    const receipt = await provider.send({ token: TOKEN, content });
+    expect(receipt.providerMessageId).toEqual(expect.any(String));
+    expect([fake.refused, fake.pushes.length]).toEqual([2, 1]);
+
+    fake.refuseNext(3);
+    const failure = await failureOf(provider.send({ token: TOKEN, content }));
+    expect(failure).toMatchObject({ kind: 'transient', code: 'network' });
+    expect([fake.refused, fake.pushes.length]).toEqual([5, 1]);
+  });
+
   it('maps 400 BadDeviceToken to a permanent error that deactivates the token', async () => {
     await start();
     fake.markBad(TOKEN);
