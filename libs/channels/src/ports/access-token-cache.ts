@@ -16,7 +16,7 @@ const REFRESH_TIMEOUT_MS = 10_000;
  * timeout would otherwise fail every send waiting for the same token.
  */
 export class AccessTokenCache {
-  private cached: { value: string; refreshAt: number } | undefined;
+  private cached: { value: string; refreshAt: number; expiresAt: number } | undefined;
   private pending: Promise<string> | undefined;
 
   constructor(
@@ -26,11 +26,19 @@ export class AccessTokenCache {
   ) {}
 
   async get(signal: AbortSignal): Promise<string> {
-    if (this.cached !== undefined && this.clock.now() < this.cached.refreshAt) return this.cached.value;
+    const now = this.clock.now();
+    if (this.cached !== undefined && now < this.cached.refreshAt) return this.cached.value;
     this.pending ??= this.refresh(AbortSignal.timeout(REFRESH_TIMEOUT_MS)).finally(() => {
       this.pending = undefined;
     });
-    return untilAborted(this.pending, signal);
+    // A refresh that failed within the margin leaves the token still good: sends go on with it (the
+    // next one tries the refresh again) instead of each failing, an attempt spent and the breaker told.
+    const stillGood = this.cached !== undefined && now < this.cached.expiresAt ? this.cached.value : undefined;
+    if (stillGood === undefined) return untilAborted(this.pending, signal);
+    return untilAborted(this.pending, signal).catch((error: unknown) => {
+      if (signal.aborted) throw error;
+      return stillGood;
+    });
   }
 
   /** Forgets the token, e.g. after the vendor said it expired early or was revoked. */
@@ -41,7 +49,7 @@ export class AccessTokenCache {
   private async refresh(signal: AbortSignal): Promise<string> {
     const issuedAt = this.clock.now();
     const token = await this.fetchToken(signal);
-    this.cached = { value: token.value, refreshAt: issuedAt + Math.max(0, token.expiresInMs - this.marginMs) };
+    this.cached = { value: token.value, refreshAt: issuedAt + Math.max(0, token.expiresInMs - this.marginMs), expiresAt: issuedAt + token.expiresInMs };
     return token.value;
   }
 }
