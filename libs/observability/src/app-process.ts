@@ -10,11 +10,28 @@ export interface HttpAppOptions {
   beforeListen?: (app: INestApplication) => Promise<void>;
 }
 
-/** Creates a NestJS app with the redacting logger, listening on its HTTP port; `runMain` closes it on a stop signal. */
-export async function startHttpApp(module: unknown, options: HttpAppOptions): Promise<INestApplication> {
+/**
+ * How long an app that cannot go on may take to close before it exits anyway: the channel worker's
+ * stop grace period, in which it finishes and records the chunk of sends in hand.
+ */
+const FATAL_CLOSE_MS = 60_000;
+
+/**
+ * Creates a NestJS app with the redacting logger, listening on its HTTP port; `runMain` closes it on a
+ * stop signal. A start that fails is closed before it is reported, within `closeMs`: `listen` starts
+ * the consumers before it binds the port, and a port already taken left them in their groups, holding
+ * their partitions until the session timed out, at every restart of the supervisor's.
+ */
+export async function startHttpApp(module: unknown, options: HttpAppOptions, closeMs = FATAL_CLOSE_MS): Promise<INestApplication> {
   const app = await NestFactory.create(module as never, { logger: new NestPinoLogger(options.logger), abortOnError: false });
-  await options.beforeListen?.(app);
-  await app.listen(options.port, options.host ?? '0.0.0.0');
+  try {
+    await options.beforeListen?.(app);
+    await app.listen(options.port, options.host ?? '0.0.0.0');
+  } catch (error) {
+    const bound = new Promise<void>((resolve) => setTimeout(resolve, closeMs).unref());
+    await Promise.race([app.close().catch((closeError: unknown) => options.logger.error({ err: closeError }, 'an app that failed to start did not close cleanly')), bound]);
+    throw error;
+  }
   return app;
 }
 
@@ -23,12 +40,6 @@ export function listeningPort(app: INestApplication): number {
   const address = app.getHttpServer().address();
   return typeof address === 'object' && address ? address.port : 0;
 }
-
-/**
- * How long an app that cannot go on may take to close before it exits anyway: the channel worker's
- * stop grace period, in which it finishes and records the chunk of sends in hand.
- */
-const FATAL_CLOSE_MS = 60_000;
 
 /** The signals that stop an app: a supervisor's, Ctrl-C, and a terminal closed under `npm start`. */
 const STOP_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
