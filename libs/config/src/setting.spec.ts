@@ -345,6 +345,15 @@ describe('per-app loaders', () => {
       expect(loadChannelWorkerConfig({ ...env, SMTP_SECURE: secure === 'true' ? 'false' : 'true' }).smtpSecure).toBe(secure !== 'true');
     });
 
+    it.each(['Notify Team', 'noreply', 'Notify <noreply>', 'notify@', 'Notify <notify@example.com'])('refuses SMTP_FROM %j, which holds no address mail could be sent from', (from) => {
+      const env = { EMAIL_DRIVER: 'smtp', SMTP_HOST: 'mail.example.com', SMTP_FROM: from };
+      expect(configError(() => loadChannelWorkerConfig(env)).problems).toEqual(expect.arrayContaining([expect.stringMatching(/^SMTP_FROM: must be an email address/)]));
+    });
+
+    it.each(['notify@example.com', 'Notify <notify@example.com>', '"Shop, Inc." <orders@shop.example>', '<notify@example.com>'])('takes SMTP_FROM %j', (from) => {
+      expect(loadChannelWorkerConfig({ EMAIL_DRIVER: 'smtp', SMTP_HOST: 'mail.example.com', SMTP_FROM: from }).smtpFrom).toBe(from);
+    });
+
     it('rejects a provider URL without its scheme, a Twilio callback host with an underscore, and waits beyond a send’s lease', () => {
       const error = configError(() =>
         loadChannelWorkerConfig({

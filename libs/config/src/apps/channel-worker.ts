@@ -7,6 +7,18 @@ export const WORKER_CHANNELS = ['push', 'sms', 'email'] as const;
 export type WorkerChannel = (typeof WORKER_CHANNELS)[number];
 
 const text = () => z.string().min(1).optional();
+
+/**
+ * A mail's sender: an address, bare or after a display name in angle brackets. Without one,
+ * nodemailer sent mail with no From header and a null envelope sender (`MAIL FROM:<>`), which large
+ * receivers refuse and to which no bounce can come back.
+ */
+const SENDER = /^(?:[^<>]*<([^<>\s]+)>|([^<>\s]+))$/;
+const senderAddress = () =>
+  text().refine((value) => {
+    const address = value === undefined ? undefined : (SENDER.exec(value.trim())?.slice(1).find((part) => part !== undefined));
+    return value === undefined || (address !== undefined && z.email().safeParse(address).success);
+  }, 'must be an email address (notify@example.com), or a display name and one in angle brackets (Notify <notify@example.com>)');
 /** An http or https URL: `host:8080/send`, its scheme forgotten, reads as a URL of scheme `host`. */
 const httpUrl = () => z.url({ protocol: /^https?$/, error: 'an http or https URL' });
 const url = (fallback?: string) => (fallback === undefined ? httpUrl().optional() : httpUrl().default(fallback));
@@ -198,7 +210,7 @@ const emailSettings = {
   smtpUser: setting('SMTP_USER', text(), 'SMTP user; unset for no authentication'),
   smtpPassword: setting('SMTP_PASSWORD', text(), 'SMTP password', { sensitive: true }),
   smtpPasswordFile: setting('SMTP_PASSWORD_FILE', text(), 'File holding the SMTP password'),
-  smtpFrom: setting('SMTP_FROM', text(), 'Sender address, optionally with a display name'),
+  smtpFrom: setting('SMTP_FROM', senderAddress(), 'Sender address, optionally after a display name: notify@example.com, or Notify <notify@example.com>'),
   smtpMaxConnections: setting('SMTP_MAX_CONNECTIONS', positiveInt(5), 'Pooled SMTP connections'),
   smtpAllowInvalidCertificates: setting('SMTP_ALLOW_INVALID_CERTIFICATES', bool(false), "Accept a server certificate that does not verify (test servers only)"),
   smtpReturnPath: setting('SMTP_RETURN_PATH', z.email('must be a bare email address').optional(), 'Envelope sender (MAIL FROM), the mailbox bounces go to; SMTP_FROM when unset'),
