@@ -16,7 +16,11 @@ export const kafkaSettings = {
   kafkaSaslUsername: setting('KAFKA_SASL_USERNAME', z.string().optional(), 'SASL user name'),
   kafkaSaslPassword: setting('KAFKA_SASL_PASSWORD', z.string().optional(), 'SASL password', { sensitive: true }),
   kafkaTopicPartitions: setting('KAFKA_TOPIC_PARTITIONS', positiveInt(3), 'Partitions of each topic the app creates when it is missing'),
-  kafkaReplicationFactor: setting('KAFKA_REPLICATION_FACTOR', positiveInt(1), 'Replication factor of topics the app creates'),
+  kafkaReplicationFactor: setting(
+    'KAFKA_REPLICATION_FACTOR',
+    z.coerce.number().int().positive().optional(),
+    'Replication factor of topics the app creates; unset: 3, or the number of brokers when the cluster has fewer',
+  ),
 };
 
 export const databaseSettings = {

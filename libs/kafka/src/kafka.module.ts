@@ -10,7 +10,8 @@ export interface KafkaModuleOptions {
   /** Topics this app reads or writes; created when missing. */
   topics: readonly string[];
   partitions: number;
-  replicationFactor: number;
+  /** Unset: three copies on a cluster of three brokers or more (`replicationFactorFor`). */
+  replicationFactor?: number;
 }
 
 /** What an app does when a consumer can no longer go on: by default it exits non-zero for its supervisor. */

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
-import { ensureTopics } from './topics';
+import { ensureTopics, replicationFactorFor } from './topics';
 
 const kafka = new Kafka({ clientId: 'topics-spec', brokers: process.env.KAFKA_BROKERS!.split(','), logLevel: logLevel.NOTHING });
 
@@ -19,5 +19,17 @@ describe('ensureTopics', () => {
     await admin.disconnect();
     expect(metadata.topics.map((t) => [t.name, t.partitions.length]).sort()).toEqual(topics.map((t) => [t, 5]));
     expect(await ensureTopics(kafka, topics, { partitions: 5, replicationFactor: 1 })).toEqual([]);
+  });
+
+  it('gives a topic created without a replication factor one copy per broker, up to three', async () => {
+    expect([1, 2, 3, 5].map(replicationFactorFor)).toEqual([1, 2, 3, 3]);
+    const topic = `spec.c.${randomBytes(4).toString('hex')}`;
+    expect(await ensureTopics(kafka, [topic], { partitions: 2 })).toEqual([topic]);
+    const admin = kafka.admin();
+    await admin.connect();
+    const [{ brokers }, metadata] = [await admin.describeCluster(), await admin.fetchTopicMetadata({ topics: [topic] })];
+    await admin.disconnect();
+    // the test broker is one node: one copy of each partition
+    expect(metadata.topics[0]!.partitions.map((p) => p.replicas.length)).toEqual([brokers.length, brokers.length]);
   });
 });

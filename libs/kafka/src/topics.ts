@@ -3,7 +3,17 @@ import type { Kafka } from 'kafkajs';
 
 export interface TopicSettings {
   partitions: number;
-  replicationFactor: number;
+  /** Unset: `replicationFactorFor` the cluster's brokers. */
+  replicationFactor?: number;
+}
+
+/**
+ * The replication factor of a topic created without one set: three copies where the cluster has
+ * three brokers or more, else one per broker. A fixed 1 made every topic of a production cluster
+ * live on one broker's disk, and lose the requests and jobs not consumed yet with it.
+ */
+export function replicationFactorFor(brokers: number): number {
+  return Math.max(1, Math.min(3, brokers));
 }
 
 /**
@@ -20,13 +30,14 @@ export async function ensureTopics(kafka: Kafka, topics: readonly string[], sett
     const existing = new Set(await admin.listTopics());
     const missing = [...new Set(topics)].filter((topic) => !existing.has(topic));
     if (missing.length === 0) return [];
+    const replicationFactor = settings.replicationFactor ?? replicationFactorFor((await admin.describeCluster()).brokers.length);
     try {
       await admin.createTopics({
         waitForLeaders: true,
         topics: missing.map((topic) => ({
           topic,
           numPartitions: settings.partitions,
-          replicationFactor: settings.replicationFactor,
+          replicationFactor,
           configEntries: isDeadLetterTopic(topic) ? [{ name: 'max.message.bytes', value: String(DEAD_LETTER_MAX_BYTES) }] : [],
         })),
       });
