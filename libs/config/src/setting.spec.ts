@@ -350,7 +350,7 @@ describe('per-app loaders', () => {
       expect(configError(() => loadChannelWorkerConfig(env)).problems).toEqual(expect.arrayContaining([expect.stringMatching(/^SMTP_FROM: must be an email address/)]));
     });
 
-    it.each(['notify@example.com', 'Notify <notify@example.com>', '"Shop, Inc." <orders@shop.example>', '<notify@example.com>'])('takes SMTP_FROM %j', (from) => {
+    it.each(['notify@example.com', 'Notify <notify@example.com>', '"Shop, Inc." <orders@shop.example>', '"Alerts <prod>" <alerts@example.com>', '<notify@example.com>', 'noreply@localhost', 'ops@bücher.example'])('takes SMTP_FROM %j', (from) => {
       expect(loadChannelWorkerConfig({ EMAIL_DRIVER: 'smtp', SMTP_HOST: 'mail.example.com', SMTP_FROM: from }).smtpFrom).toBe(from);
     });
 

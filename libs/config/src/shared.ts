@@ -19,7 +19,7 @@ export const kafkaSettings = {
   kafkaReplicationFactor: setting(
     'KAFKA_REPLICATION_FACTOR',
     z.coerce.number().int().positive().optional(),
-    'Replication factor of topics the app creates; unset: 3, or the number of brokers when the cluster has fewer',
+    'Replication factor of topics the app creates (not the cluster\'s default.replication.factor); unset: 3, or the number of brokers up at the time when fewer',
   ),
 };
 

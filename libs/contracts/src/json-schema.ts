@@ -31,7 +31,7 @@ const ENTRIES: Record<string, JsonSchemaEntry> = {
       'An optional field that is null is read as absent. ' +
       'Also checked, and listed in docs/contract.md: no U+0000 or unpaired surrogate in any string, no key named `__proto__`, ' +
       'no integer a double cannot hold exactly, at most 32 levels of nesting, times between the years 1 and 9999 UTC, ' +
-      '`sendAt` within the retention period, links that are http or https URLs, locales with a canonical form, IANA time zones. ' +
+      '`sendAt` (with the route\'s fallback delays) within the retention period, links that are http or https URLs, locales with a canonical form, IANA time zones. ' +
       `A request that breaks this schema, is larger, or names an unknown type is copied to \`${Topics.requestsDlq}\`.`,
   },
   'recipient-update.schema.json': {

@@ -41,8 +41,8 @@ export class KafkaModule implements OnModuleInit, OnApplicationShutdown {
           provide: Kafka,
           useFactory: async (logger: AppLogger) => {
             const kafka = createKafka(options.clientId, options.connection, logger);
-            const created = await ensureTopics(kafka, options.topics, options);
-            if (created.length > 0) logger.info({ topics: created }, 'created missing kafka topics');
+            const { created, replicationFactor } = await ensureTopics(kafka, options.topics, options);
+            if (created.length > 0) logger.info({ topics: created, replicationFactor }, 'created missing kafka topics');
             return kafka;
           },
           inject: [APP_LOGGER],

@@ -12,24 +12,25 @@ describe('ensureTopics', () => {
       ensureTopics(kafka, topics, { partitions: 5, replicationFactor: 1 }),
       ensureTopics(kafka, topics, { partitions: 5, replicationFactor: 1 }),
     ]);
-    expect([...first, ...second].sort()).toEqual(expect.arrayContaining(topics));
+    expect([...first.created, ...second.created].sort()).toEqual(expect.arrayContaining(topics));
     const admin = kafka.admin();
     await admin.connect();
     const metadata = await admin.fetchTopicMetadata({ topics });
     await admin.disconnect();
     expect(metadata.topics.map((t) => [t.name, t.partitions.length]).sort()).toEqual(topics.map((t) => [t, 5]));
-    expect(await ensureTopics(kafka, topics, { partitions: 5, replicationFactor: 1 })).toEqual([]);
+    expect(await ensureTopics(kafka, topics, { partitions: 5, replicationFactor: 1 })).toEqual({ created: [] });
   });
 
   it('gives a topic created without a replication factor one copy per broker, up to three', async () => {
     expect([1, 2, 3, 5].map(replicationFactorFor)).toEqual([1, 2, 3, 3]);
     const topic = `spec.c.${randomBytes(4).toString('hex')}`;
-    expect(await ensureTopics(kafka, [topic], { partitions: 2 })).toEqual([topic]);
+    const made = await ensureTopics(kafka, [topic], { partitions: 2 });
     const admin = kafka.admin();
     await admin.connect();
     const [{ brokers }, metadata] = [await admin.describeCluster(), await admin.fetchTopicMetadata({ topics: [topic] })];
     await admin.disconnect();
     // the test broker is one node: one copy of each partition
+    expect(made).toEqual({ created: [topic], replicationFactor: brokers.length });
     expect(metadata.topics[0]!.partitions.map((p) => p.replicas.length)).toEqual([brokers.length, brokers.length]);
   });
 });

@@ -22,14 +22,24 @@ export function replicationFactorFor(brokers: number): number {
  */
 export const DEAD_LETTER_MAX_BYTES = 8 * 1024 * 1024;
 
-/** Creates the topics that are missing; existing topics are left as they are. */
-export async function ensureTopics(kafka: Kafka, topics: readonly string[], settings: TopicSettings): Promise<string[]> {
+/** The topics `ensureTopics` created, and with how many copies of each partition (none created: undefined). */
+export interface CreatedTopics {
+  created: string[];
+  replicationFactor?: number;
+}
+
+/**
+ * Creates the topics that are missing; existing topics are left as they are. Without a replication
+ * factor set, the brokers counted are those up at that moment: a topic first made while one of three
+ * was down keeps two copies (the app logs the factor it chose).
+ */
+export async function ensureTopics(kafka: Kafka, topics: readonly string[], settings: TopicSettings): Promise<CreatedTopics> {
   const admin = kafka.admin();
   await admin.connect();
   try {
     const existing = new Set(await admin.listTopics());
     const missing = [...new Set(topics)].filter((topic) => !existing.has(topic));
-    if (missing.length === 0) return [];
+    if (missing.length === 0) return { created: [] };
     const replicationFactor = settings.replicationFactor ?? replicationFactorFor((await admin.describeCluster()).brokers.length);
     try {
       await admin.createTopics({
@@ -46,7 +56,7 @@ export async function ensureTopics(kafka: Kafka, topics: readonly string[], sett
       const now = new Set(await admin.listTopics());
       if (missing.some((topic) => !now.has(topic))) throw error;
     }
-    return missing;
+    return { created: missing, replicationFactor };
   } finally {
     await admin.disconnect();
   }

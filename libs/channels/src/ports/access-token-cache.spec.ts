@@ -26,23 +26,47 @@ describe('AccessTokenCache', () => {
     expect(fetches).toBe(1);
   });
 
-  it('keeps using a token still good when its refresh within the margin fails, and fails once it has expired', async () => {
+  it('refreshes a token still good in the background, sending with it meanwhile, however the refresh ends', async () => {
     const clock = new ManualClock(0);
+    let hang!: () => void;
     const answers: (() => Promise<IssuedToken>)[] = [
       () => Promise.resolve({ value: 'first', expiresInMs: 600_000 }),
-      () => Promise.reject(new Error('token endpoint answered 503')),
+      // hangs until released, then fails
+      () => new Promise<IssuedToken>((_resolve, reject) => (hang = () => reject(new Error('token endpoint timed out')))),
       () => Promise.reject(new Error('token endpoint answered 503')),
       () => Promise.resolve({ value: 'second', expiresInMs: 600_000 }),
     ];
     const cache = new AccessTokenCache(() => answers.shift()!(), clock, 60_000);
     const get = () => cache.get(new AbortController().signal);
+    const settled = () => new Promise((resolve) => setImmediate(resolve));
 
     await expect(get()).resolves.toBe('first');
-    clock.advance(570_000); // within the minute before it expires: refreshed, and the refresh fails
+    clock.advance(570_000); // within the minute before it expires
+    await expect(get()).resolves.toBe('first'); // the refresh hangs; the send does not wait for it
+    await expect(get()).resolves.toBe('first'); // nor starts another
+    expect(answers).toHaveLength(2);
+    hang();
+    await settled();
+    clock.advance(1_000); // a failed refresh is tried again 5 s later, not at every send
     await expect(get()).resolves.toBe('first');
-    clock.advance(30_000); // expired: nothing to fall back on
-    await expect(get()).rejects.toThrow('503');
+    expect(answers).toHaveLength(2);
+    clock.advance(4_000);
+    await expect(get()).resolves.toBe('first');
+    await settled();
+    expect(answers).toHaveLength(1);
+    clock.advance(30_000); // expired: sends wait for the refresh
     await expect(get()).resolves.toBe('second');
-    expect(answers).toHaveLength(0);
+  });
+
+  it('fails a send when the token has expired and its refresh fails', async () => {
+    const clock = new ManualClock(0);
+    const answers: (() => Promise<IssuedToken>)[] = [
+      () => Promise.resolve({ value: 'first', expiresInMs: 600_000 }),
+      () => Promise.reject(new Error('token endpoint answered 503')),
+    ];
+    const cache = new AccessTokenCache(() => answers.shift()!(), clock, 60_000);
+    await expect(cache.get(new AbortController().signal)).resolves.toBe('first');
+    clock.advance(600_000);
+    await expect(cache.get(new AbortController().signal)).rejects.toThrow('503');
   });
 });

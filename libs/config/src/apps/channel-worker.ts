@@ -9,16 +9,18 @@ export type WorkerChannel = (typeof WORKER_CHANNELS)[number];
 const text = () => z.string().min(1).optional();
 
 /**
- * A mail's sender: an address, bare or after a display name in angle brackets. Without one,
- * nodemailer sent mail with no From header and a null envelope sender (`MAIL FROM:<>`), which large
- * receivers refuse and to which no bounce can come back.
+ * A mail's sender: an address, bare or after a display name with it in angle brackets at the end (a
+ * quoted name may hold brackets of its own). Without one, nodemailer sent mail with no From header
+ * and a null envelope sender (`MAIL FROM:<>`), which large receivers refuse and to which no bounce
+ * can come back. Any `local@domain` is taken, as relays take them: `noreply@localhost`, `ops@bücher.example`.
  */
-const SENDER = /^(?:[^<>]*<([^<>\s]+)>|([^<>\s]+))$/;
+const BRACKETED = /<([^<>]*)>\s*$/;
+const ADDRESS = /^[^\s@<>"]+@[^\s@<>"]+$/;
 const senderAddress = () =>
-  text().refine((value) => {
-    const address = value === undefined ? undefined : (SENDER.exec(value.trim())?.slice(1).find((part) => part !== undefined));
-    return value === undefined || (address !== undefined && z.email().safeParse(address).success);
-  }, 'must be an email address (notify@example.com), or a display name and one in angle brackets (Notify <notify@example.com>)');
+  text().refine(
+    (value) => value === undefined || ADDRESS.test(BRACKETED.exec(value)?.[1] ?? value.trim()),
+    'must be an email address (notify@example.com), or a display name and one in angle brackets (Notify <notify@example.com>)',
+  );
 /** An http or https URL: `host:8080/send`, its scheme forgotten, reads as a URL of scheme `host`. */
 const httpUrl = () => z.url({ protocol: /^https?$/, error: 'an http or https URL' });
 const url = (fallback?: string) => (fallback === undefined ? httpUrl().optional() : httpUrl().default(fallback));

@@ -16,7 +16,7 @@ export const messageCenterSettings = {
     positiveInt(20_000),
     'Deliveries a batch stores and hands out per transaction before it plans the next requests (one request is never split): bounds the memory of a batch of broadcasts',
   ),
-  retentionDays: setting('MESSAGE_RETENTION_DAYS', positiveInt(30), 'Days of messages, deliveries and inboxes kept; a weekly partition is dropped once all of it is older. Lowered, it drops the weeks past the new period at the next hourly run, scheduled messages and their request ids included'),
+  retentionDays: setting('MESSAGE_RETENTION_DAYS', positiveInt(30), 'Days of messages, deliveries and inboxes kept; a weekly partition is dropped once all of it is older. Lowered, it drops the weeks past the new period as soon as a message center starts with it, scheduled messages and their request ids included'),
   partitionDaysAhead: setting('PARTITION_DAYS_AHEAD', positiveInt(7), 'Days of partitions made ahead of time'),
 };
 export type MessageCenterConfig = ConfigOf<typeof messageCenterSettings>;
