@@ -11,7 +11,7 @@ describe('SMTP email provider', () => {
   let provider: EmailChannelProvider;
   let log: RecordingLog;
 
-  async function start(password?: string, timeoutMs?: number, breakerFailures = 100): Promise<void> {
+  async function start(password?: string, timeoutMs?: number, breakerFailures = 100, from = 'Notify <notify@example.com>'): Promise<void> {
     log = new RecordingLog();
     server = await startFakeSmtp();
     provider = createEmailProvider(
@@ -21,7 +21,7 @@ describe('SMTP email provider', () => {
         port: server.port,
         user: server.user,
         password: password ?? server.password,
-        from: 'Notify <notify@example.com>',
+        from,
         maxConnections: 1,
         limits: { breakerFailures, ...(timeoutMs === undefined ? {} : { timeoutMs }) },
       },
@@ -61,6 +61,13 @@ describe('SMTP email provider', () => {
     const receipts = [await provider.send(mail), await provider.send(mail), await provider.send({ ...mail, messageKey: '77b1e2' })];
     expect(receipts.map((r) => r.providerMessageId)).toEqual(['<0f3a9c@example.com>', '<0f3a9c@example.com>', '<77b1e2@example.com>']);
     expect(server.mails.map((m) => /^Message-ID: (.*)$/im.exec(m.raw)?.[1])).toEqual(['<0f3a9c@example.com>', '<0f3a9c@example.com>', '<77b1e2@example.com>']);
+  });
+
+  it('makes the Message-ID at an internationalized sender domain in its ASCII form, as nodemailer writes From', async () => {
+    await start(undefined, undefined, 100, 'Bücher <ops@bücher.example>');
+    const receipt = await provider.send({ to: TO, subject: 'Your order shipped', text: 'x', messageKey: '0f3a9c' });
+    expect(receipt.providerMessageId).toBe('<0f3a9c@xn--bcher-kva.example>');
+    expect(/^Message-ID: (.*)$/im.exec(server.mails[0]!.raw)?.[1]).toBe('<0f3a9c@xn--bcher-kva.example>');
   });
 
   it('keeps one pooled connection for many mails', async () => {

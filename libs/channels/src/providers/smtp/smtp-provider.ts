@@ -1,3 +1,4 @@
+import { domainToASCII } from 'node:url';
 import { createTransport, type Transporter } from 'nodemailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';
 import {
@@ -76,7 +77,7 @@ export class SmtpProvider implements EmailChannelProvider {
           ...(this.receipts === undefined ? {} : { dsn: { return: 'headers', notify: 'failure' } }),
           // Left out, nodemailer makes a random Message-ID per attempt.
           signal,
-          ...(message.messageKey === undefined ? {} : { messageId: `<${message.messageKey}@${SENDER_DOMAIN.exec(from)?.[1] ?? 'notify.invalid'}>` }),
+          ...(message.messageKey === undefined ? {} : { messageId: `<${message.messageKey}@${messageIdDomain(from)}>` }),
         });
         return { providerMessageId: info.messageId, acceptedAt: new Date(this.clock.now()) };
       } catch (error) {
@@ -94,4 +95,14 @@ export class SmtpProvider implements EmailChannelProvider {
     this.transport.close();
     return Promise.resolve();
   }
+}
+
+/**
+ * The domain a Message-ID is made at: the sender's, in its ASCII form. nodemailer writes an
+ * internationalized domain as punycode in From and the envelope, not in Message-ID, whose 8-bit
+ * bytes a strict relay refuses or rewrites (and a rewritten id matches no bounce).
+ */
+function messageIdDomain(from: string): string {
+  const domain = SENDER_DOMAIN.exec(from)?.[1];
+  return (domain === undefined ? '' : domainToASCII(domain)) || 'notify.invalid';
 }
