@@ -28,8 +28,7 @@ export async function startHttpApp(module: unknown, options: HttpAppOptions, clo
     await options.beforeListen?.(app);
     await app.listen(options.port, options.host ?? '0.0.0.0');
   } catch (error) {
-    const bound = new Promise<void>((resolve) => setTimeout(resolve, closeMs).unref());
-    await Promise.race([app.close().catch((closeError: unknown) => options.logger.error({ err: closeError }, 'an app that failed to start did not close cleanly')), bound]);
+    await Promise.race([app.close().catch((closeError: unknown) => options.logger.error({ err: closeError }, 'an app that failed to start did not close cleanly')), closeBound(closeMs)]);
     throw error;
   }
   return app;
@@ -39,6 +38,11 @@ export async function startHttpApp(module: unknown, options: HttpAppOptions, clo
 export function listeningPort(app: INestApplication): number {
   const address = app.getHttpServer().address();
   return typeof address === 'object' && address ? address.port : 0;
+}
+
+/** Resolves after `ms`, without keeping the process alive for it: the most a close is waited for. */
+function closeBound(ms: number): Promise<void> {
+  return new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 }
 
 /** The signals that stop an app: a supervisor's, Ctrl-C, and a terminal closed under `npm start`. */
@@ -79,7 +83,7 @@ export function runMain<C extends { logLevel: string }>(
     const closing = exiting === 'signal';
     exiting = 'fatal';
     logger.fatal({ err: error }, `${app} cannot go on; closing and exiting so its supervisor restarts it`);
-    const bound = new Promise<void>((resolve) => setTimeout(resolve, fatalCloseMs).unref());
+    const bound = closeBound(fatalCloseMs);
     // Closing for a signal already: that close may be waiting on what failed (a batch stuck for good,
     // which a consumer's stop waits for), so it gets the same time, and is not begun again.
     if (closing) return void bound.then(() => process.exit(1));
