@@ -49,6 +49,46 @@ describe('IngestStore', () => {
     expect(n).toBe(4);
   });
 
+  it('numbers only a batch’s new requests, after each user’s last number and in the batch’s order, the same in the inbox, the deliveries and the jobs', async () => {
+    const to = (userId: string) => delivery({ id: newId(T0), userId, endpoint: `inbox:${userId}` });
+    const forUser = (requestId: string, ...users: string[]) => message(requestId, users.map(to));
+    await database.dataSource().query(`INSERT INTO inbox_sequences (user_id, last_seq) VALUES ('u-numbered', 5)`);
+    const store = new IngestStore(database.dataSource());
+    const before = forUser('r-before', 'u-numbered');
+    await store.ingest([before]);
+
+    const batch = [forUser('r-first', 'u-numbered'), before, forUser('r-both', 'u-numbered', 'u-new'), forUser('r-last', 'u-numbered')];
+    const { jobs, stored } = await store.ingest(batch);
+
+    expect(stored).toBe(3);
+    const numbers = jobs.map((j) => [j.requestId, j.userId, j.message.seq]);
+    expect(numbers).toEqual([
+      ['r-first', 'u-numbered', 7],
+      ['r-both', 'u-numbered', 8],
+      ['r-both', 'u-new', 1],
+      ['r-last', 'u-numbered', 9],
+      // The replayed request's job, handed out again with the number its first pass gave it.
+      ['r-before', 'u-numbered', 6],
+    ]);
+    const rows = await database.dataSource().query(
+      `SELECT k.request_id, i.user_id, i.seq::int AS inbox, d.seq::int AS delivery
+         FROM request_keys k
+         JOIN inbox_entries i ON i.message_id = k.message_id
+         JOIN deliveries d ON d.message_id = k.message_id AND d.user_id = i.user_id
+        WHERE i.user_id IN ('u-numbered', 'u-new')
+        ORDER BY i.user_id, i.seq`,
+    );
+    expect(rows.map((row: { request_id: string; user_id: string; inbox: number; delivery: number }) => [row.request_id, row.user_id, row.inbox, row.delivery])).toEqual([
+      ['r-both', 'u-new', 1, 1],
+      ['r-before', 'u-numbered', 6, 6],
+      ['r-first', 'u-numbered', 7, 7],
+      ['r-both', 'u-numbered', 8, 8],
+      ['r-last', 'u-numbered', 9, 9],
+    ]);
+    const [{ last }] = await database.dataSource().query(`SELECT last_seq::int AS last FROM inbox_sequences WHERE user_id = 'u-numbered'`);
+    expect(last).toBe(9);
+  });
+
   it('stores a broadcast to more subscribers than one statement takes, each with the next number of their inbox', async () => {
     const users = Array.from({ length: ROWS_PER_STATEMENT * 2 + 5 }, (_, i) => `broadcast-${i}`);
     await database.dataSource().query(`INSERT INTO inbox_sequences (user_id, last_seq) VALUES ($1, 41)`, [users.at(-1)]);

@@ -4,7 +4,7 @@ import type { RetryPolicy } from '../entities/message.entity';
 import { loadDeliveryJobs, withUrl } from './delivery-jobs';
 import type { DeliveryKey } from './delivery-keys';
 import { inboxKey, placeInInboxes } from './inbox-allocation';
-import { inSlices, insertJsonRows, jsonRows, queryRows, type JsonColumn } from './rows';
+import { inSlices, insertJsonRows, jsonRows, queryRows, ROWS_PER_STATEMENT, selectJsonRows, type JsonColumn } from './rows';
 
 /** A delivery as the router planned it. */
 export interface PlannedDelivery {
@@ -58,19 +58,11 @@ export class IngestStore {
 
   async ingest(batch: PlannedMessage[]): Promise<IngestResult> {
     if (batch.length === 0) return { jobs: [], events: [], stored: 0 };
-    return this.dataSource.transaction(async (tx) => {
-      const fresh = await claimRequestIds(tx, batch);
-      await insertMessages(tx, fresh);
-      const seqs = await placeInInboxes(
-        tx,
-        fresh.flatMap((m) => m.inbox.map((entry) => ({ ...entry, messageId: m.id, messageCreatedAt: m.createdAt }))),
-      );
-      await insertDeliveries(tx, fresh, seqs);
-      const freshIds = new Set(fresh.map((m) => m.requestId));
-      const replayed = batch.filter((m) => !freshIds.has(m.requestId)).map((m) => m.requestId);
-      const again = await handedOutAgain(tx, replayed);
-      return { jobs: [...freshJobs(fresh, seqs), ...again.jobs], events: [...decidedOutcomes(fresh), ...again.events], stored: fresh.length };
-    });
+    const { fresh, seqs } = fitsOneStatement(batch) ? await storeInOneStatement(this.dataSource, batch) : await this.dataSource.transaction((tx) => storeInSteps(tx, batch));
+    const freshIds = new Set(fresh.map((m) => m.requestId));
+    const replayed = batch.filter((m) => !freshIds.has(m.requestId)).map((m) => m.requestId);
+    const again = await handedOutAgain(this.dataSource.manager, replayed);
+    return { jobs: [...freshJobs(fresh, seqs), ...again.jobs], events: [...decidedOutcomes(fresh), ...again.events], stored: fresh.length };
   }
 
   /**
@@ -88,22 +80,21 @@ export class IngestStore {
   }
 }
 
-const REQUEST_KEY_COLUMNS = [
-  ['request_id', 'varchar'],
-  ['message_id', 'uuid'],
-  ['created_at', 'timestamptz'],
-] as const satisfies readonly JsonColumn[];
+/** The requests of a batch that were new, and the inbox number of each of their inbox placements (by `inboxKey`). */
+export interface Stored {
+  fresh: PlannedMessage[];
+  seqs: Map<string, number>;
+}
 
-async function claimRequestIds(tx: EntityManager, batch: PlannedMessage[]): Promise<PlannedMessage[]> {
-  const claimed = await queryRows<{ request_id: string }>(
-    tx,
-    `${insertJsonRows('request_keys', REQUEST_KEY_COLUMNS)}
-     ON CONFLICT (request_id) DO NOTHING
-     RETURNING request_id`,
-    [jsonRows(batch.map((m) => [m.requestId, m.id, m.createdAt]))],
-  );
-  const fresh = new Set(claimed.map((row) => row.request_id));
-  return batch.filter((m) => fresh.has(m.requestId));
+/** Whether each table's rows of the batch fit in one statement's parameter (see `ROWS_PER_STATEMENT`). */
+function fitsOneStatement(batch: PlannedMessage[]): boolean {
+  let placements = 0;
+  let deliveries = 0;
+  for (const m of batch) {
+    placements += m.inbox.length;
+    deliveries += m.deliveries.length;
+  }
+  return Math.max(batch.length, placements, deliveries) <= ROWS_PER_STATEMENT;
 }
 
 const MESSAGE_COLUMNS = [
@@ -121,9 +112,8 @@ const MESSAGE_COLUMNS = [
   ['created_at', 'timestamptz'],
 ] as const satisfies readonly JsonColumn[];
 
-async function insertMessages(tx: EntityManager, fresh: PlannedMessage[]): Promise<void> {
-  if (fresh.length === 0) return;
-  const rows = fresh.map((m) => [
+function messageRows(messages: PlannedMessage[]): unknown[][] {
+  return messages.map((m) => [
     m.id,
     m.requestId,
     m.type,
@@ -137,9 +127,9 @@ async function insertMessages(tx: EntityManager, fresh: PlannedMessage[]): Promi
     m.expiresAt,
     m.createdAt,
   ]);
-  await tx.query(insertJsonRows('messages', MESSAGE_COLUMNS), [jsonRows(rows)]);
 }
 
+/** A delivery's columns; `seq`, its inbox number, is given to websocket deliveries of a user with an inbox placement. */
 const DELIVERY_COLUMNS = [
   ['id', 'uuid'],
   ['message_id', 'uuid'],
@@ -153,34 +143,127 @@ const DELIVERY_COLUMNS = [
   ['next_attempt_at', 'timestamptz'],
   ['expires_at', 'timestamptz'],
   ['created_at', 'timestamptz'],
-  ['seq', 'bigint'],
 ] as const satisfies readonly JsonColumn[];
 
-async function insertDeliveries(tx: EntityManager, fresh: PlannedMessage[], seqs: Map<string, number>): Promise<void> {
-  const rows = fresh.flatMap((m) =>
-    m.deliveries.map((d) => [
-      d.id,
-      m.id,
-      d.userId,
-      d.channel,
-      d.endpoint,
-      d.locale,
-      d.tier,
-      d.status,
-      d.lastError,
-      d.nextAttemptAt,
-      m.expiresAt,
-      m.createdAt,
-      d.channel === 'websocket' && d.userId !== null ? (seqs.get(inboxKey(d.userId, m.id)) ?? null) : null,
-    ]),
+function deliveryRows(messages: PlannedMessage[]): unknown[][] {
+  return messages.flatMap((m) =>
+    m.deliveries.map((d) => [d.id, m.id, d.userId, d.channel, d.endpoint, d.locale, d.tier, d.status, d.lastError, d.nextAttemptAt, m.expiresAt, m.createdAt]),
   );
-  for (const slice of inSlices(rows)) {
+}
+
+const REQUEST_KEY_COLUMNS = [
+  ['request_id', 'varchar'],
+  ['message_id', 'uuid'],
+  ['created_at', 'timestamptz'],
+] as const satisfies readonly JsonColumn[];
+
+const PLACEMENT_COLUMNS = [
+  ['user_id', 'varchar'],
+  ['message_id', 'uuid'],
+  ['locale', 'varchar'],
+  ['created_at', 'timestamptz'],
+  ['position', 'int'],
+] as const satisfies readonly JsonColumn[];
+
+const columnNames = (columns: readonly JsonColumn[], prefix = ''): string => columns.map(([name]) => prefix + name).join(', ');
+
+/**
+ * The batch in one statement, which commits on its own: one round trip instead of a transaction's
+ * seven (docs/benchmarks.md, "one statement per batch"). The request keys claimed decide which
+ * messages, inbox entries and deliveries go in. Each user's inbox numbers are handed out by one
+ * upsert whose rows are locked in user order (as `placeInInboxes` does), then numbered in the order
+ * of the batch. All parts see the same snapshot and read only each other's RETURNING rows. The
+ * parameters' rows are joined to each other by hash (`jsonb_array_elements`, see `selectJsonRows`).
+ */
+export async function storeInOneStatement(db: DataSource, batch: PlannedMessage[]): Promise<Stored> {
+  let position = 0;
+  const placements = batch.flatMap((m) => m.inbox.map((entry) => [entry.userId, m.id, entry.locale, m.createdAt, position++]));
+  const rows = await queryRows<{ request_id: string | null; user_id: string | null; message_id: string | null; seq: string | null }>(
+    db,
+    `WITH planned AS (${selectJsonRows(MESSAGE_COLUMNS, '$1', 'jsonb_array_elements')}),
+     claimed AS (
+       INSERT INTO request_keys (request_id, message_id, created_at)
+       SELECT request_id, id, created_at FROM planned
+       ON CONFLICT (request_id) DO NOTHING
+       RETURNING request_id, message_id
+     ),
+     messages_stored AS (
+       INSERT INTO messages (${columnNames(MESSAGE_COLUMNS)})
+       SELECT ${columnNames(MESSAGE_COLUMNS, 'p.')} FROM planned p JOIN claimed c ON c.message_id = p.id
+     ),
+     placed AS (
+       SELECT p.* FROM (${selectJsonRows(PLACEMENT_COLUMNS, '$2', 'jsonb_array_elements')}) p JOIN claimed c ON c.message_id = p.message_id
+     ),
+     allocated AS (
+       INSERT INTO inbox_sequences (user_id, last_seq)
+       SELECT user_id, count(*) FROM placed GROUP BY user_id ORDER BY user_id
+       ON CONFLICT (user_id) DO UPDATE SET last_seq = inbox_sequences.last_seq + EXCLUDED.last_seq
+       RETURNING user_id, last_seq
+     ),
+     numbered AS (
+       SELECT p.user_id, p.message_id, p.locale, p.created_at,
+              a.last_seq - count(*) OVER (PARTITION BY p.user_id) + row_number() OVER (PARTITION BY p.user_id ORDER BY p.position) AS seq
+         FROM placed p JOIN allocated a ON a.user_id = p.user_id
+     ),
+     entries_stored AS (
+       INSERT INTO inbox_entries (user_id, seq, message_id, locale, created_at)
+       SELECT user_id, seq, message_id, locale, created_at FROM numbered
+     ),
+     deliveries_stored AS (
+       INSERT INTO deliveries (${columnNames(DELIVERY_COLUMNS)}, seq)
+       SELECT ${columnNames(DELIVERY_COLUMNS, 'd.')}, n.seq
+         FROM (${selectJsonRows(DELIVERY_COLUMNS, '$3', 'jsonb_array_elements')}) d
+         JOIN claimed c ON c.message_id = d.message_id
+         LEFT JOIN numbered n ON d.channel = 'websocket' AND n.user_id = d.user_id AND n.message_id = d.message_id
+       ON CONFLICT ON CONSTRAINT uq_deliveries_target DO NOTHING
+     )
+     SELECT request_id, NULL::varchar AS user_id, NULL::uuid AS message_id, NULL::bigint AS seq FROM claimed
+     UNION ALL
+     SELECT NULL, user_id, message_id, seq FROM numbered`,
+    [jsonRows(messageRows(batch)), jsonRows(placements), jsonRows(deliveryRows(batch))],
+  );
+  const freshIds = new Set<string>();
+  const seqs = new Map<string, number>();
+  for (const row of rows) {
+    if (row.request_id !== null) freshIds.add(row.request_id);
+    // Sequence numbers stay far below 2^53, so they are exact as numbers.
+    else seqs.set(inboxKey(row.user_id!, row.message_id!), Number(row.seq));
+  }
+  return { fresh: batch.filter((m) => freshIds.has(m.requestId)), seqs };
+}
+
+/**
+ * The batch in one transaction, a statement per table and per `ROWS_PER_STATEMENT` rows: for a
+ * broadcast too large for one statement. Exported, with `storeInOneStatement`, for
+ * `npm run bench:ingest-statements`, which compares the two.
+ */
+export async function storeInSteps(tx: EntityManager, batch: PlannedMessage[]): Promise<Stored> {
+  const claimed = await queryRows<{ request_id: string }>(
+    tx,
+    `${insertJsonRows('request_keys', REQUEST_KEY_COLUMNS)}
+     ON CONFLICT (request_id) DO NOTHING
+     RETURNING request_id`,
+    [jsonRows(batch.map((m) => [m.requestId, m.id, m.createdAt]))],
+  );
+  const freshIds = new Set(claimed.map((row) => row.request_id));
+  const fresh = batch.filter((m) => freshIds.has(m.requestId));
+  if (fresh.length > 0) await tx.query(insertJsonRows('messages', MESSAGE_COLUMNS), [jsonRows(messageRows(fresh))]);
+  const seqs = await placeInInboxes(
+    tx,
+    fresh.flatMap((m) => m.inbox.map((entry) => ({ ...entry, messageId: m.id, messageCreatedAt: m.createdAt }))),
+  );
+  const withSeq = deliveryRows(fresh).map((row) => {
+    const [, messageId, userId, channel] = row as [string, string, string | null, Channel];
+    return [...row, channel === 'websocket' && userId !== null ? (seqs.get(inboxKey(userId, messageId)) ?? null) : null];
+  });
+  for (const slice of inSlices(withSeq)) {
     await tx.query(
-      `${insertJsonRows('deliveries', DELIVERY_COLUMNS)}
+      `${insertJsonRows('deliveries', [...DELIVERY_COLUMNS, ['seq', 'bigint']])}
        ON CONFLICT ON CONSTRAINT uq_deliveries_target DO NOTHING`,
       [jsonRows(slice)],
     );
   }
+  return { fresh, seqs };
 }
 
 /**

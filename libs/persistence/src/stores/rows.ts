@@ -25,10 +25,14 @@ export type JsonColumn = readonly [name: string, type: string];
  * reads rows of positional values faster than objects with named fields. A JSON `null` is SQL NULL
  * in every column, `jsonb` ones too. The rows come from `json_rows`, which the planner takes for one
  * row, so keys joined to a table are looked up by index one by one (migration 1763600000015).
+ * A statement that joins parameters' rows to each other (and to rows it inserts) takes them from
+ * `jsonb_array_elements`, which the planner takes for a hundred: with one-row estimates on both
+ * sides it joined them in a nested loop, comparing every pair, and a 500-request ingest statement
+ * took 236 ms instead of 27 (docs/benchmarks.md, "one statement per batch").
  */
-export function selectJsonRows(columns: readonly JsonColumn[], param = '$1'): string {
+export function selectJsonRows(columns: readonly JsonColumn[], param = '$1', rowsOf: 'json_rows' | 'jsonb_array_elements' = 'json_rows'): string {
   const fields = columns.map(([name, type], i) => (type === 'jsonb' ? `NULLIF(e->${i}, 'null') AS ${name}` : `(e->>${i})::${type} AS ${name}`));
-  return `SELECT ${fields.join(', ')} FROM json_rows(${param}::jsonb) AS e`;
+  return `SELECT ${fields.join(', ')} FROM ${rowsOf}(${param}::jsonb) AS e`;
 }
 
 /**
