@@ -11,10 +11,10 @@ export interface IsolatedWrites<T, R> {
 }
 
 /**
- * Writes a batch in one transaction (`write`). When PostgreSQL refuses it for the data it was
- * given, the cause is one item that validation let through. Retrying the batch would fail the same
- * way forever and stop its Kafka partition. So the batch is halved, each half in a transaction of its
- * own, until the refused items stand alone. They are returned for the DLQ and the rest is written,
+ * Writes a batch in one atomic write (`write`: one statement or one transaction). When PostgreSQL
+ * refuses it for the data it was given, the cause is one item that validation let through. Retrying
+ * the batch would fail the same way forever and stop its Kafka partition. So the batch is halved,
+ * each half written on its own, until the refused items stand alone. They are returned for the DLQ and the rest is written,
  * in the original order. Every other error (a lost connection, a deadlock) fails the whole batch,
  * and Kafka delivers it again.
  */

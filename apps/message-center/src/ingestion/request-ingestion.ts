@@ -48,7 +48,7 @@ export type Clock = () => Date;
 
 /**
  * Consumes notify.requests per batch: validate, resolve recipients, route and render, store in one
- * transaction (one per `maxDeliveriesPerTransaction` deliveries for a batch of broadcasts), then fan
+ * write (one per `maxDeliveriesPerTransaction` deliveries for a batch of broadcasts), then fan
  * out to the channel topics, notify.events and the DLQ, and only then commit the offsets.
  */
 @Injectable()
@@ -118,7 +118,7 @@ export class RequestIngestion implements OnApplicationBootstrap, OnModuleDestroy
       }
       return { planned: false, refused };
     };
-    // Stores what is planned so far in one transaction and produces its jobs and events.
+    // Stores what is planned so far in one write and produces its jobs and events.
     const storePlanned = async (): Promise<void> => {
       const { written, refused } = await writeIsolatingRefusals((batch) => this.store.ingest(batch), planned);
       [planned, plannedDeliveries] = [[], 0];

@@ -1,3 +1,5 @@
+import { Client } from 'pg';
+import { eventually } from '@notify/testing';
 import { newId } from '../ids';
 import { migratedDatabase } from '../migrated-database.spec-helper';
 import { IngestStore, type PlannedDelivery, type PlannedMessage } from './ingest.store';
@@ -87,6 +89,57 @@ describe('IngestStore', () => {
     ]);
     const [{ last }] = await database.dataSource().query(`SELECT last_seq::int AS last FROM inbox_sequences WHERE user_id = 'u-numbered'`);
     expect(last).toBe(9);
+  });
+
+  it('locks users’ inbox numbers in the order JavaScript sorts them, as every other writer of inbox numbers does', async () => {
+    // U+1F600 sorts before U+FF21 in JavaScript (by UTF-16 units) and after it in PostgreSQL's C
+    // collation (by code points), as `Bob` and `alice` swap between JavaScript and en_US.
+    const [early, late] = ['\u{1F600}-user', '\uFF21-user'];
+    await database.dataSource().query(`INSERT INTO inbox_sequences (user_id, last_seq) VALUES ($1, 0), ($2, 0)`, [early, late]);
+    const holder = new Client({ connectionString: database.url() });
+    const prober = new Client({ connectionString: database.url() });
+    await Promise.all([holder.connect(), prober.connect()]);
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT 1 FROM inbox_sequences WHERE user_id = $1 FOR UPDATE', [early]);
+      const batch = [late, early].map((userId) => message(`r-lock-${userId}`, [delivery({ id: newId(T0), userId, endpoint: `inbox:${userId}` })]));
+      const written = new IngestStore(database.dataSource()).ingest(batch);
+      // The batch waits for the first user in its order, which the holder has.
+      await eventually(
+        async () => (await prober.query(`SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'`)).rows[0].n,
+        (waiting: number) => waiting === 1,
+      );
+      // So it has not locked the second yet.
+      await prober.query('BEGIN');
+      await expect(prober.query('SELECT 1 FROM inbox_sequences WHERE user_id = $1 FOR UPDATE NOWAIT', [late])).resolves.toMatchObject({ rowCount: 1 });
+      await prober.query('ROLLBACK');
+      await holder.query('ROLLBACK');
+      const { jobs } = await written;
+      expect(jobs.map((j) => [j.userId, j.message.seq])).toEqual([
+        [late, 1],
+        [early, 1],
+      ]);
+    } finally {
+      await Promise.all([holder.end(), prober.end()]);
+    }
+  });
+
+  it('fires the messages’ counter trigger before the deliveries’, as the transaction of a statement per table did', async () => {
+    // Both take counter rows of the batch's types; the messages' takes all of them in one sorted pass.
+    // Fired the other way round, two batches could each hold a row the other's messages' trigger wants.
+    const db = database.dataSource();
+    await db.query(`CREATE TABLE triggers_fired (n serial, name text)`);
+    await db.query(`CREATE FUNCTION log_trigger_fired() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO triggers_fired (name) VALUES (TG_TABLE_NAME); RETURN NULL; END $$`);
+    for (const table of ['messages', 'deliveries']) {
+      await db.query(`CREATE TRIGGER log_${table} AFTER INSERT ON ${table} FOR EACH STATEMENT EXECUTE FUNCTION log_trigger_fired()`);
+    }
+    try {
+      await new IngestStore(db).ingest([message('r-triggers', [delivery({ id: newId(T0), userId: 'u-triggers', endpoint: 'inbox:u-triggers' })])]);
+      const fired = await db.query(`SELECT name FROM triggers_fired ORDER BY n`);
+      expect(fired.map((row: { name: string }) => row.name)).toEqual(['messages', 'deliveries']);
+    } finally {
+      for (const table of ['messages', 'deliveries']) await db.query(`DROP TRIGGER log_${table} ON ${table}`);
+    }
   });
 
   it('stores a broadcast to more subscribers than one statement takes, each with the next number of their inbox', async () => {

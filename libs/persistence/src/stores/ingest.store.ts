@@ -49,9 +49,9 @@ export interface IngestResult {
 }
 
 /**
- * Stores one consumed batch in one transaction, one multi-row insert per table. A request id seen
- * before inserts nothing; its deliveries that are still queued are returned again, so a crash
- * between the commit and the produce loses nothing.
+ * Stores one consumed batch in one statement (or, above 20,000 rows for a table, one transaction),
+ * one multi-row insert per table. A request id seen before inserts nothing; its deliveries that are
+ * still queued are returned again, so a crash between the commit and the produce loses nothing.
  */
 export class IngestStore {
   constructor(private readonly dataSource: DataSource) {}
@@ -163,6 +163,7 @@ const PLACEMENT_COLUMNS = [
   ['locale', 'varchar'],
   ['created_at', 'timestamptz'],
   ['position', 'int'],
+  ['lock_order', 'int'],
 ] as const satisfies readonly JsonColumn[];
 
 const columnNames = (columns: readonly JsonColumn[], prefix = ''): string => columns.map(([name]) => prefix + name).join(', ');
@@ -174,10 +175,19 @@ const columnNames = (columns: readonly JsonColumn[], prefix = ''): string => col
  * upsert whose rows are locked in user order (as `placeInInboxes` does), then numbered in the order
  * of the batch. All parts see the same snapshot and read only each other's RETURNING rows. The
  * parameters' rows are joined to each other by hash (`jsonb_array_elements`, see `selectJsonRows`).
+ *
+ * The counter triggers (migration 1763600000011) fire at the end of the statement, after the inbox
+ * rows are locked; the deliveries are inserted from the messages' RETURNING rows so that the
+ * messages' trigger fires first and takes its counter rows in one sorted pass, as the transaction
+ * did (the other order could deadlock two batches on their counter rows).
  */
 export async function storeInOneStatement(db: DataSource, batch: PlannedMessage[]): Promise<Stored> {
+  // Users are locked in the order JavaScript sorts them, as `placeInInboxes` locks them: an `ORDER BY
+  // user_id` would follow the database's collation, in which `alice` may come before `Bob`.
+  const users = [...new Set(batch.flatMap((m) => m.inbox.map((entry) => entry.userId)))].sort();
+  const lockOrder = new Map(users.map((userId, rank) => [userId, rank]));
   let position = 0;
-  const placements = batch.flatMap((m) => m.inbox.map((entry) => [entry.userId, m.id, entry.locale, m.createdAt, position++]));
+  const placements = batch.flatMap((m) => m.inbox.map((entry) => [entry.userId, m.id, entry.locale, m.createdAt, position++, lockOrder.get(entry.userId)!]));
   const rows = await queryRows<{ request_id: string | null; user_id: string | null; message_id: string | null; seq: string | null }>(
     db,
     `WITH planned AS (${selectJsonRows(MESSAGE_COLUMNS, '$1', 'jsonb_array_elements')}),
@@ -190,13 +200,14 @@ export async function storeInOneStatement(db: DataSource, batch: PlannedMessage[
      messages_stored AS (
        INSERT INTO messages (${columnNames(MESSAGE_COLUMNS)})
        SELECT ${columnNames(MESSAGE_COLUMNS, 'p.')} FROM planned p JOIN claimed c ON c.message_id = p.id
+       RETURNING id
      ),
      placed AS (
        SELECT p.* FROM (${selectJsonRows(PLACEMENT_COLUMNS, '$2', 'jsonb_array_elements')}) p JOIN claimed c ON c.message_id = p.message_id
      ),
      allocated AS (
        INSERT INTO inbox_sequences (user_id, last_seq)
-       SELECT user_id, count(*) FROM placed GROUP BY user_id ORDER BY user_id
+       SELECT user_id, count(*) FROM placed GROUP BY user_id, lock_order ORDER BY lock_order
        ON CONFLICT (user_id) DO UPDATE SET last_seq = inbox_sequences.last_seq + EXCLUDED.last_seq
        RETURNING user_id, last_seq
      ),
@@ -213,7 +224,7 @@ export async function storeInOneStatement(db: DataSource, batch: PlannedMessage[
        INSERT INTO deliveries (${columnNames(DELIVERY_COLUMNS)}, seq)
        SELECT ${columnNames(DELIVERY_COLUMNS, 'd.')}, n.seq
          FROM (${selectJsonRows(DELIVERY_COLUMNS, '$3', 'jsonb_array_elements')}) d
-         JOIN claimed c ON c.message_id = d.message_id
+         JOIN messages_stored m ON m.id = d.message_id
          LEFT JOIN numbered n ON d.channel = 'websocket' AND n.user_id = d.user_id AND n.message_id = d.message_id
        ON CONFLICT ON CONSTRAINT uq_deliveries_target DO NOTHING
      )
