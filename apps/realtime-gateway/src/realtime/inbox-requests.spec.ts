@@ -49,6 +49,17 @@ describe('InboxRequests: read', () => {
     expect(publishedEvents(kafka.accepted)).toEqual([{ topic: Topics.events, deliveryId: '0190a1b2-0000-7000-8000-000000000001', status: 'read' }]);
   });
 
+  it('answers ok to a read of no ids, as the contract says every read is answered, and tells no other device', async () => {
+    const kafka = flakyProducer(0);
+    const requests = new InboxRequests(inbox, new EventPublisher(kafka.producer, logger, instantRetry(3)), logger, null, 5);
+    const client = socketOfUser1();
+    requests.attach(client.socket);
+
+    await expect(client.ask('read', { ids: [] })).resolves.toEqual({ ok: true });
+    expect(client.toOtherDevices).toEqual([]);
+    expect(kafka.accepted).toEqual([]);
+  });
+
   it('still answers ok when the events cannot be published at all: the read did count', async () => {
     const kafka = flakyProducer(10);
     const publisher = new EventPublisher(kafka.producer, logger, instantRetry(3));

@@ -122,6 +122,20 @@ describe('RecipientStore devices', () => {
     expect(await active(['jo', 'phone'], ['kai', 'phone'], ['lu', 'tablet'])).toEqual(['jo/phone']);
   });
 
+  it('leaves a device whose token the vendor declared gone inactive when its registration is applied again', async () => {
+    const store = new RecipientStore(dataSource());
+    const [t0, t1] = [new Date('2030-05-01T12:00:00Z'), new Date('2030-05-01T12:30:00Z')];
+    await store.apply([register('vic', 'phone', 'token-gone')], [t0]);
+    // What the channel worker writes when the vendor answers that the token is unregistered.
+    await dataSource().query(`UPDATE devices SET active = false, deactivated_reason = 'Unregistered' WHERE user_id = 'vic'`);
+    // The batch that registered it, applied again (its consumer lost the partition before the commit of its offsets).
+    await store.apply([register('vic', 'phone', 'token-gone')], [t0]);
+    expect(await dataSource().query(`SELECT active, deactivated_reason FROM devices WHERE user_id = 'vic'`)).toEqual([{ active: false, deactivated_reason: 'Unregistered' }]);
+    // The app registering the token again, later (a reinstall that got the same token), makes it active.
+    await store.apply([register('vic', 'phone', 'token-gone')], [t1]);
+    expect(await active(['vic', 'phone'])).toEqual(['vic/phone']);
+  });
+
   it('keeps a device’s newest registration when an older one of it is applied later', async () => {
     const store = new RecipientStore(dataSource());
     await store.apply([register('mo', 'phone', 'token-fresh')], [new Date('2030-05-02T10:00:00Z')]);

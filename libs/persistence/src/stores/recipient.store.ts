@@ -142,6 +142,8 @@ export class RecipientStore {
       if (registered.length > 0) {
         // A registration older than its device's row changes nothing; one older than the token's newest
         // registration (`push_tokens`, of any device, also one removed since) is kept, but inactive.
+        // The same registration again (its batch applied again) changes nothing either: rewritten, it
+        // made a device active again whose token the vendor had since declared gone.
         await tx.query(
           `INSERT INTO devices (user_id, device_id, provider, token, locale, registered_at, active, deactivated_reason)
            SELECT r.user_id, r.device_id, r.provider, r.token, r.locale, r.registered_at, NOT held.newer,
@@ -154,7 +156,8 @@ export class RecipientStore {
            ON CONFLICT (user_id, device_id) DO UPDATE SET
              provider = EXCLUDED.provider, token = EXCLUDED.token, locale = EXCLUDED.locale, registered_at = EXCLUDED.registered_at,
              active = EXCLUDED.active, deactivated_reason = EXCLUDED.deactivated_reason, updated_at = now()
-           WHERE devices.registered_at <= EXCLUDED.registered_at`,
+           WHERE devices.registered_at < EXCLUDED.registered_at
+              OR (devices.registered_at = EXCLUDED.registered_at AND (devices.provider, devices.token) IS DISTINCT FROM (EXCLUDED.provider, EXCLUDED.token))`,
           [
             registered.map((d) => d.userId),
             registered.map((d) => d.deviceId),
