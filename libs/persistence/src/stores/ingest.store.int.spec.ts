@@ -124,6 +124,44 @@ describe('IngestStore', () => {
     }
   });
 
+  it.each([
+    ['in one statement', 1],
+    ['in a statement per table (a broadcast too large for one)', ROWS_PER_STATEMENT + 1],
+  ])('locks the users’ inbox numbers before any counter row when it stores a batch %s', async (_way, audience) => {
+    const type = `lock.order.${audience}`;
+    const users = Array.from({ length: audience }, (_, i) => `counted-${audience}-${String(i).padStart(6, '0')}`);
+    const db = database.dataSource();
+    await db.query(`INSERT INTO inbox_sequences (user_id, last_seq) VALUES ($1, 0)`, [users[0]]);
+    // Every counter row the batch's triggers could take, made beforehand so that a lock on one shows.
+    await db.query(
+      `INSERT INTO daily_delivery_stats (type, day, slot)
+       SELECT $1, d::date, s FROM generate_series($2::date - 1, $2::date + 1, interval '1 day') AS d, generate_series(0, 63) AS s`,
+      [type, T0.toISOString().slice(0, 10)],
+    );
+    const holder = new Client({ connectionString: database.url() });
+    const prober = new Client({ connectionString: database.url() });
+    await Promise.all([holder.connect(), prober.connect()]);
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT 1 FROM inbox_sequences WHERE user_id = $1 FOR UPDATE', [users[0]]);
+      const broadcast = plannedMessage(`r-${type}`, T0, users.map((userId) => delivery({ id: newId(T0), userId, endpoint: `inbox:${userId}` })), { type });
+      const written = new IngestStore(db).ingest([broadcast]);
+      await eventually(
+        async () => (await prober.query(`SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'`)).rows[0].n,
+        (waiting: number) => waiting === 1,
+      );
+      // Waiting for the first inbox row, the batch holds no counter row.
+      await prober.query('BEGIN');
+      const counters = await prober.query('SELECT 1 FROM daily_delivery_stats WHERE type = $1 FOR UPDATE NOWAIT', [type]);
+      expect(counters.rowCount).toBe(3 * 64);
+      await prober.query('ROLLBACK');
+      await holder.query('ROLLBACK');
+      expect((await written).stored).toBe(1);
+    } finally {
+      await Promise.all([holder.end(), prober.end()]);
+    }
+  });
+
   it('fires the messages’ counter trigger before the deliveries’, as the transaction of a statement per table did', async () => {
     // Both take counter rows of the batch's types; the messages' takes all of them in one sorted pass.
     // Fired the other way round, two batches could each hold a row the other's messages' trigger wants.

@@ -258,11 +258,14 @@ export async function storeInSteps(tx: EntityManager, batch: PlannedMessage[]): 
   );
   const freshIds = new Set(claimed.map((row) => row.request_id));
   const fresh = batch.filter((m) => freshIds.has(m.requestId));
-  if (fresh.length > 0) await tx.query(insertJsonRows('messages', MESSAGE_COLUMNS), [jsonRows(messageRows(fresh))]);
+  // The inbox rows before the messages, whose counter trigger locks counter rows until the commit:
+  // in the order `storeInOneStatement` takes them (its triggers fire at its end), or the two could
+  // deadlock.
   const seqs = await placeInInboxes(
     tx,
     fresh.flatMap((m) => m.inbox.map((entry) => ({ ...entry, messageId: m.id, messageCreatedAt: m.createdAt }))),
   );
+  if (fresh.length > 0) await tx.query(insertJsonRows('messages', MESSAGE_COLUMNS), [jsonRows(messageRows(fresh))]);
   const withSeq = deliveryRows(fresh).map((row) => {
     const [, messageId, userId, channel] = row as [string, string, string | null, Channel];
     return [...row, channel === 'websocket' && userId !== null ? (seqs.get(inboxKey(userId, messageId)) ?? null) : null];
