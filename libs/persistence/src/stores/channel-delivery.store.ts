@@ -6,7 +6,7 @@ import { DEFAULT_RETRY } from './backoff';
 import { LEASE_MICROS } from './delivery-outcome.store';
 import { outcomeColumns, outcomeRows, recordedOutcomeOf, RETURNING_OUTCOME, RETURNING_OUTCOME_BY_KEY, type RecordedOutcome, type RecordedRow } from './recorded-outcome';
 import { REGISTRATION_MICROS } from './push-device.store';
-import { jsonRows, queryRows, selectJsonRows } from './rows';
+import { columnNames, jsonRows, queryRows, selectJsonRows } from './rows';
 import { stageEvents } from './event-outbox';
 
 /** What became of one provider send: accepted (`sent`), to be retried (`failed`), or given up (`dead`). */
@@ -157,7 +157,7 @@ export class ChannelDeliveryStore {
       const kept = receipts.some((r) => !applied.has(r.receiptKey))
         ? await queryRows<{ receipt_key: string }>(
             tx,
-            `INSERT INTO waiting_receipts (${RECEIPT_COLUMNS.map(([name]) => name).join(', ')})
+            `INSERT INTO waiting_receipts (${columnNames(RECEIPT_COLUMNS)})
              SELECT DISTINCT ON (r.receipt_key) r.*
                FROM (${selectJsonRows(RECEIPT_COLUMNS)}) AS r
               WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.receipt_key = r.receipt_key)

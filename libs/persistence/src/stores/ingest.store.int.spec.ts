@@ -2,7 +2,7 @@ import { Client } from 'pg';
 import { eventually } from '@notify/testing';
 import { newId } from '../ids';
 import { migratedDatabase } from '../migrated-database.spec-helper';
-import { IngestStore, type PlannedDelivery, type PlannedMessage } from './ingest.store';
+import { IngestStore, type IngestResult, type PlannedDelivery, type PlannedMessage } from './ingest.store';
 import { plannedDelivery, plannedMessage } from './planned.spec-helper';
 import { ROWS_PER_STATEMENT } from './rows';
 
@@ -91,37 +91,46 @@ describe('IngestStore', () => {
     expect(last).toBe(9);
   });
 
-  it('locks users’ inbox numbers in the order JavaScript sorts them, as every other writer of inbox numbers does', async () => {
-    // U+1F600 sorts before U+FF21 in JavaScript (by UTF-16 units) and after it in PostgreSQL's C
-    // collation (by code points), as `Bob` and `alice` swap between JavaScript and en_US.
-    const [early, late] = ['\u{1F600}-user', '\uFF21-user'];
-    await database.dataSource().query(`INSERT INTO inbox_sequences (user_id, last_seq) VALUES ($1, 0), ($2, 0)`, [early, late]);
+  /**
+   * Stores `batch` while another transaction holds the inbox row of `heldUser`, runs `probe` (in a
+   * transaction of its own, rolled back) once the batch waits for that row, then lets the batch go on.
+   */
+  async function whileWaitingForInbox<T>(heldUser: string, batch: PlannedMessage[], probe: (client: Client) => Promise<T>): Promise<{ probed: T; written: IngestResult }> {
     const holder = new Client({ connectionString: database.url() });
     const prober = new Client({ connectionString: database.url() });
     await Promise.all([holder.connect(), prober.connect()]);
     try {
       await holder.query('BEGIN');
-      await holder.query('SELECT 1 FROM inbox_sequences WHERE user_id = $1 FOR UPDATE', [early]);
-      const batch = [late, early].map((userId) => message(`r-lock-${userId}`, [delivery({ id: newId(T0), userId, endpoint: `inbox:${userId}` })]));
-      const written = new IngestStore(database.dataSource()).ingest(batch);
-      // The batch waits for the first user in its order, which the holder has.
+      await holder.query('SELECT 1 FROM inbox_sequences WHERE user_id = $1 FOR UPDATE', [heldUser]);
+      const writing = new IngestStore(database.dataSource()).ingest(batch);
       await eventually(
         async () => (await prober.query(`SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'`)).rows[0].n,
         (waiting: number) => waiting === 1,
       );
-      // So it has not locked the second yet.
       await prober.query('BEGIN');
-      await expect(prober.query('SELECT 1 FROM inbox_sequences WHERE user_id = $1 FOR UPDATE NOWAIT', [late])).resolves.toMatchObject({ rowCount: 1 });
-      await prober.query('ROLLBACK');
+      const probed = await probe(prober).finally(() => prober.query('ROLLBACK'));
       await holder.query('ROLLBACK');
-      const { jobs } = await written;
-      expect(jobs.map((j) => [j.userId, j.message.seq])).toEqual([
-        [late, 1],
-        [early, 1],
-      ]);
+      return { probed, written: await writing };
     } finally {
       await Promise.all([holder.end(), prober.end()]);
     }
+  }
+
+  it('locks users’ inbox numbers in the order JavaScript sorts them, as every other writer of inbox numbers does', async () => {
+    // U+1F600 sorts before U+FF21 in JavaScript (by UTF-16 units) and after it in PostgreSQL's C
+    // collation (by code points), as `Bob` and `alice` swap between JavaScript and en_US.
+    const [early, late] = ['\u{1F600}-user', '\uFF21-user'];
+    await database.dataSource().query(`INSERT INTO inbox_sequences (user_id, last_seq) VALUES ($1, 0), ($2, 0)`, [early, late]);
+    const batch = [late, early].map((userId) => message(`r-lock-${userId}`, [delivery({ id: newId(T0), userId, endpoint: `inbox:${userId}` })]));
+
+    // The batch waits for the first user in its order, which the holder has; so it has not locked the second yet.
+    const { probed, written } = await whileWaitingForInbox(early, batch, (prober) => prober.query('SELECT 1 FROM inbox_sequences WHERE user_id = $1 FOR UPDATE NOWAIT', [late]));
+
+    expect(probed.rowCount).toBe(1);
+    expect(written.jobs.map((j) => [j.userId, j.message.seq])).toEqual([
+      [late, 1],
+      [early, 1],
+    ]);
   });
 
   it.each([
@@ -138,28 +147,13 @@ describe('IngestStore', () => {
        SELECT $1, d::date, s FROM generate_series($2::date - 1, $2::date + 1, interval '1 day') AS d, generate_series(0, 63) AS s`,
       [type, T0.toISOString().slice(0, 10)],
     );
-    const holder = new Client({ connectionString: database.url() });
-    const prober = new Client({ connectionString: database.url() });
-    await Promise.all([holder.connect(), prober.connect()]);
-    try {
-      await holder.query('BEGIN');
-      await holder.query('SELECT 1 FROM inbox_sequences WHERE user_id = $1 FOR UPDATE', [users[0]]);
-      const broadcast = plannedMessage(`r-${type}`, T0, users.map((userId) => delivery({ id: newId(T0), userId, endpoint: `inbox:${userId}` })), { type });
-      const written = new IngestStore(db).ingest([broadcast]);
-      await eventually(
-        async () => (await prober.query(`SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'`)).rows[0].n,
-        (waiting: number) => waiting === 1,
-      );
-      // Waiting for the first inbox row, the batch holds no counter row.
-      await prober.query('BEGIN');
-      const counters = await prober.query('SELECT 1 FROM daily_delivery_stats WHERE type = $1 FOR UPDATE NOWAIT', [type]);
-      expect(counters.rowCount).toBe(3 * 64);
-      await prober.query('ROLLBACK');
-      await holder.query('ROLLBACK');
-      expect((await written).stored).toBe(1);
-    } finally {
-      await Promise.all([holder.end(), prober.end()]);
-    }
+    const broadcast = plannedMessage(`r-${type}`, T0, users.map((userId) => delivery({ id: newId(T0), userId, endpoint: `inbox:${userId}` })), { type });
+
+    // Waiting for the first inbox row, the batch holds no counter row.
+    const { probed, written } = await whileWaitingForInbox(users[0]!, [broadcast], (prober) => prober.query('SELECT 1 FROM daily_delivery_stats WHERE type = $1 FOR UPDATE NOWAIT', [type]));
+
+    expect(probed.rowCount).toBe(3 * 64);
+    expect(written.stored).toBe(1);
   });
 
   it('fires the messages’ counter trigger before the deliveries’, as the transaction of a statement per table did', async () => {

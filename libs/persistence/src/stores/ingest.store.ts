@@ -4,7 +4,7 @@ import type { RetryPolicy } from '../entities/message.entity';
 import { loadDeliveryJobs, withUrl } from './delivery-jobs';
 import type { DeliveryKey } from './delivery-keys';
 import { inboxKey, placeInInboxes } from './inbox-allocation';
-import { inSlices, insertJsonRows, jsonRows, queryRows, ROWS_PER_STATEMENT, selectJsonRows, type JsonColumn } from './rows';
+import { columnNames, inSlices, insertJsonRows, jsonRows, queryRows, ROWS_PER_STATEMENT, selectJsonRows, type JsonColumn } from './rows';
 
 /** A delivery as the router planned it. */
 export interface PlannedDelivery {
@@ -145,9 +145,14 @@ const DELIVERY_COLUMNS = [
   ['created_at', 'timestamptz'],
 ] as const satisfies readonly JsonColumn[];
 
-function deliveryRows(messages: PlannedMessage[]): unknown[][] {
+/** The rows of `DELIVERY_COLUMNS`, and with `seqs` (inbox numbers by `inboxKey`) a `seq` after them. */
+function deliveryRows(messages: PlannedMessage[], seqs?: Map<string, number>): unknown[][] {
   return messages.flatMap((m) =>
-    m.deliveries.map((d) => [d.id, m.id, d.userId, d.channel, d.endpoint, d.locale, d.tier, d.status, d.lastError, d.nextAttemptAt, m.expiresAt, m.createdAt]),
+    m.deliveries.map((d) => {
+      const row: unknown[] = [d.id, m.id, d.userId, d.channel, d.endpoint, d.locale, d.tier, d.status, d.lastError, d.nextAttemptAt, m.expiresAt, m.createdAt];
+      if (seqs) row.push(d.channel === 'websocket' && d.userId !== null ? (seqs.get(inboxKey(d.userId, m.id)) ?? null) : null);
+      return row;
+    }),
   );
 }
 
@@ -165,8 +170,6 @@ const PLACEMENT_COLUMNS = [
   ['position', 'int'],
   ['lock_order', 'int'],
 ] as const satisfies readonly JsonColumn[];
-
-const columnNames = (columns: readonly JsonColumn[], prefix = ''): string => columns.map(([name]) => prefix + name).join(', ');
 
 /**
  * The batch in one statement, which commits on its own: one round trip instead of a transaction's
@@ -266,11 +269,7 @@ export async function storeInSteps(tx: EntityManager, batch: PlannedMessage[]): 
     fresh.flatMap((m) => m.inbox.map((entry) => ({ ...entry, messageId: m.id, messageCreatedAt: m.createdAt }))),
   );
   if (fresh.length > 0) await tx.query(insertJsonRows('messages', MESSAGE_COLUMNS), [jsonRows(messageRows(fresh))]);
-  const withSeq = deliveryRows(fresh).map((row) => {
-    const [, messageId, userId, channel] = row as [string, string, string | null, Channel];
-    return [...row, channel === 'websocket' && userId !== null ? (seqs.get(inboxKey(userId, messageId)) ?? null) : null];
-  });
-  for (const slice of inSlices(withSeq)) {
+  for (const slice of inSlices(deliveryRows(fresh, seqs))) {
     await tx.query(
       `${insertJsonRows('deliveries', [...DELIVERY_COLUMNS, ['seq', 'bigint']])}
        ON CONFLICT ON CONSTRAINT uq_deliveries_target DO NOTHING`,

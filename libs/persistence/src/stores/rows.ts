@@ -82,5 +82,10 @@ export function inSlices<T>(items: readonly T[], size = ROWS_PER_STATEMENT): T[]
 }
 
 export function insertJsonRows(table: string, columns: readonly JsonColumn[]): string {
-  return `INSERT INTO ${table} (${columns.map(([name]) => name).join(', ')}) ${selectJsonRows(columns)}`;
+  return `INSERT INTO ${table} (${columnNames(columns)}) ${selectJsonRows(columns)}`;
+}
+
+/** The columns' names as a list for SQL, each after `prefix` (a table alias and its dot). */
+export function columnNames(columns: readonly JsonColumn[], prefix = ''): string {
+  return columns.map(([name]) => prefix + name).join(', ');
 }
