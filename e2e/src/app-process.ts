@@ -22,6 +22,11 @@ export class AppProcess {
     return this.child?.pid;
   }
 
+  /** Whether the process started last is still running. */
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
   /** Starts the app and resolves when its GET /health answers 200. */
   async start(): Promise<void> {
     const child = spawn(process.execPath, [...this.nodeFlags, '-r', '@swc-node/register', resolve(ROOT, this.main)], {

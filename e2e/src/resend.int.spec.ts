@@ -73,11 +73,18 @@ describe('resend batched per receiver', () => {
     shown.length = 0;
     const again = connectInbox();
     const batches: InboxMessage[][] = [];
-    (again as unknown as { socket: { on: (e: string, f: (m: InboxMessage[]) => void) => void } }).socket.on('notifications', (messages) => void batches.push(messages));
+    const batchArrivals: number[] = [];
+    (again as unknown as { socket: { on: (e: string, f: (m: InboxMessage[]) => void) => void } }).socket.on('notifications', (messages) => {
+      batches.push(messages);
+      batchArrivals.push(Date.now());
+    });
     await eventually(async () => again.lastSeq, (seq) => seq === 10);
 
+    // Their backoff holds them until the poller's clock has moved past it.
+    const movedAt = Date.now();
     clockOffsetMs = 2 * 3_600_000;
     await eventually(async () => batches.length, (n) => n === 1);
+    expect(batchArrivals[0]).toBeGreaterThanOrEqual(movedAt);
     expect(batches[0]!.map((m) => m.title)).toEqual(Array.from({ length: 10 }, (_, i) => `message ${i + 1}`));
     const delivered = await eventually(() => websocketRows(userId), (rows) => rows.every((r) => r.status === 'delivered'));
     expect(delivered).toHaveLength(10);

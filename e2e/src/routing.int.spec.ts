@@ -116,10 +116,11 @@ describe('message center routing', () => {
   it('gives a push token to its newest registration by the record’s time, also when an older one is consumed later', async () => {
     const [ada, bob] = [`ada-${run}`, `bob-${run}`];
     const registration = (userId: string) => JSON.stringify({ op: 'device', userId, deviceId: 'phone', provider: 'fcm', token: `token-${run}` });
-    await producer.send({ topic: Topics.recipients, messages: [{ key: bob, value: registration(bob) }] });
-    // Ada's registration from a minute before Bob's, consumed after it (her partition was behind).
-    await producer.send({ topic: Topics.recipients, messages: [{ key: ada, value: registration(ada), timestamp: String(Date.now() - 60_000) }] });
     const devices = async () => (await db.query<{ user_id: string; active: boolean }>(`SELECT user_id, active FROM devices WHERE user_id = ANY($1) ORDER BY user_id`, [[ada, bob]])).rows;
+    await producer.send({ topic: Topics.recipients, messages: [{ key: bob, value: registration(bob) }] });
+    await eventually(devices, (rows) => rows.length === 1);
+    // Ada's registration from a minute before Bob's, applied after it (her partition was behind).
+    await producer.send({ topic: Topics.recipients, messages: [{ key: ada, value: registration(ada), timestamp: String(Date.now() - 60_000) }] });
     expect(await eventually(devices, (rows) => rows.length === 2)).toEqual([
       { user_id: ada, active: false },
       { user_id: bob, active: true },

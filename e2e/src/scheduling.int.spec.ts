@@ -21,7 +21,8 @@ describe('scheduled and escalated deliveries', () => {
   const run = randomBytes(4).toString('hex');
   const kafka = testKafka();
   let db: Client;
-  const jobs: DeliveryJob[] = [];
+  /** Every job read back, with when it was produced (the record's timestamp, this host's clock). */
+  const jobs: (DeliveryJob & { producedAt: number })[] = [];
   const reader = kafka.consumer({ groupId: `e2e-scheduling-${run}` });
   let clockOffsetMs = 0;
   let producer: Producer;
@@ -64,7 +65,7 @@ describe('scheduled and escalated deliveries', () => {
     await reader.run({
       eachMessage: async ({ message }) => {
         const job = DeliveryJobSchema.safeParse(jsonOf(message.value));
-        if (job.success) jobs.push(job.data);
+        if (job.success) jobs.push({ ...job.data, producedAt: Number(message.timestamp) });
       },
     });
   });
@@ -90,9 +91,12 @@ describe('scheduled and escalated deliveries', () => {
     expect(await inboxSeq(userId)).toEqual([]);
     expect(jobs.find((j) => j.requestId === requestId)).toBeUndefined();
 
+    // Whenever the scheduler polls, the job is produced only once its clock has passed sendAt.
+    const movedAt = Date.now();
     clockOffsetMs = 3_600_000 + 1_000;
     const job = await eventually(async () => jobs.find((j) => j.requestId === requestId), Boolean);
     expect(job).toMatchObject({ channel: 'websocket', userId, message: { title: 'later', seq: 1 } });
+    expect(job!.producedAt).toBeGreaterThanOrEqual(movedAt);
     expect(await inboxSeq(userId)).toEqual([1]);
     expect((await deliveries(requestId)).find((r) => r.channel === 'websocket')!.status).toBe('queued');
   });
@@ -116,8 +120,10 @@ describe('scheduled and escalated deliveries', () => {
       ['push', 'held'],
     ]);
 
+    const movedAt = Date.now();
     clockOffsetMs = 31_000;
     const job = await eventually(async () => jobs.find((j) => j.requestId === requestId && j.channel === 'push'), Boolean);
     expect(job).toMatchObject({ deliveryId: rows[1]!.id, endpoint: `hms:${userId}/d1` });
+    expect(job!.producedAt).toBeGreaterThanOrEqual(movedAt);
   });
 });

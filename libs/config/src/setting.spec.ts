@@ -306,6 +306,13 @@ describe('per-app loaders', () => {
       expect(config.maxBatchBytes).toBe(1024 * 1024);
     });
 
+    it('leaves the replication factor of the topics it creates to the cluster unless one is set', () => {
+      // Unset, ensureTopics picks it from the brokers up (replicationFactorFor): a default of 1 here
+      // would make every topic of a production cluster live on one broker's disk.
+      expect(loadMessageCenterConfig({}).kafkaReplicationFactor).toBeUndefined();
+      expect(loadMessageCenterConfig({ KAFKA_REPLICATION_FACTOR: '2' }).kafkaReplicationFactor).toBe(2);
+    });
+
     it('parses several brokers', () => {
       expect(loadMessageCenterConfig({ KAFKA_BROKERS: 'k1:9092,k2:9093' }).kafkaBrokers).toEqual(['k1:9092', 'k2:9093']);
     });

@@ -31,18 +31,24 @@ describe('BatchConsumer without its broker', () => {
     await admin.disconnect();
     const handled: string[] = [];
     const fatal: Error[] = [];
+    let fatalAt = 0;
     const consumer = new BatchConsumer(kafka, {
       groupId,
       topics: [topic],
       logger: createLogger('batch-consumer-outage-spec', 'silent'),
       retries: 1,
       giveUpAfterMs: 3_000,
-      onFatal: (error) => void fatal.push(error),
+      onFatal: (error) => {
+        fatal.push(error);
+        fatalAt ||= Date.now();
+      },
       handler: async (records) => void handled.push(...records.map((record) => record.value!.toString())),
     });
+    let stoppingAt = 0;
     try {
       await consumer.start();
       await eventually(async () => handled, (values) => values.length === 1, { timeoutMs: 60_000 });
+      stoppingAt = Date.now();
       await broker.stop();
       // Restarted again and again, it consumes nothing: it must not stay up as if it did.
       await eventually(async () => fatal.length, (n) => n > 0, { timeoutMs: 90_000 });
@@ -50,5 +56,7 @@ describe('BatchConsumer without its broker', () => {
       await consumer.stop().catch(() => undefined);
     }
     expect(handled).toEqual(['before the outage']);
+    // Not at its first failed reconnect: only once it has been out of its group for giveUpAfterMs.
+    expect(fatalAt - stoppingAt).toBeGreaterThanOrEqual(3_000);
   }, 180_000);
 });
