@@ -1,66 +1,21 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import type { INestApplication } from '@nestjs/common';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Partitioners, type Producer } from 'kafkajs';
-import { Client } from 'pg';
+import { io } from 'socket.io-client';
+import { loadSchedulerConfig } from '@notify/config';
 import { Topics } from '@notify/contracts';
+import { createLogger } from '@notify/observability';
 import { runMigrations } from '@notify/persistence';
+import { startScheduler } from '@notify/scheduler';
 import { eventually, freePort } from '@notify/testing';
+import { NotificationInbox } from '@notify/client/browser/notification-inbox.js';
 import { AppProcess } from './app-process';
+import { RunningPlatform, uniqueId } from './platform';
+import { RestartablePostgres } from './restartable-postgres';
 import { messageCenterGroups, startGroupsAtTheEnd, testKafka } from './kafka-admin';
-
-const ROOT = resolve(__dirname, '../..');
-
-/**
- * A PostgreSQL server of the suite's own (`npm run db:embedded`), so it can be stopped and started
- * again: a real restart cuts every session, refuses new connections while it is down, and comes
- * back on the same data.
- */
-class RestartablePostgres {
-  private child?: ChildProcess;
-  private exited: Promise<number | null> = Promise.resolve(null);
-  url = '';
-
-  constructor(
-    private readonly dataDir: string,
-    private readonly port: number,
-  ) {}
-
-  async start(): Promise<void> {
-    const child = spawn(process.execPath, ['-r', '@swc-node/register', 'tools/dev/embedded-postgres.ts'], {
-      cwd: ROOT,
-      env: { ...process.env, EMBEDDED_POSTGRES_DIR: this.dataDir, EMBEDDED_POSTGRES_PORT: String(this.port) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.child = child;
-    this.exited = new Promise((done) => child.once('exit', (code) => done(code)));
-    let output = '';
-    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    await eventually(async () => output, (text) => /DATABASE_URL=\S+\n|failed/.test(text), { timeoutMs: 90_000, intervalMs: 100 });
-    const url = /DATABASE_URL=(\S+)/.exec(output)?.[1];
-    if (!url) throw new Error(`embedded PostgreSQL did not start: ${output}`);
-    this.url = url;
-  }
-
-  /** A fast shutdown, as `pg_ctl stop` and a service manager's stop do: every session is cut. */
-  async stop(): Promise<number | null> {
-    this.child?.kill('SIGTERM');
-    return this.exited;
-  }
-
-  async query<T extends Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
-    const client = new Client({ connectionString: this.url });
-    await client.connect();
-    try {
-      return (await client.query<T>(sql, params)).rows;
-    } finally {
-      await client.end();
-    }
-  }
-}
 
 /** The message center in its own process, its PostgreSQL stopped and started again while requests flow. */
 describe('message center through a PostgreSQL restart', () => {
@@ -138,5 +93,78 @@ describe('message center through a PostgreSQL restart', () => {
     // The same process throughout, healthy again.
     expect(center.running).toBe(true);
     expect(await center.health()).toBe(200);
+  }, 300_000);
+});
+
+/**
+ * The message center and two gateways of a cluster in this process, with the scheduler, their
+ * PostgreSQL stopped and started again; the browser module as the client.
+ */
+describe('a gateway cluster through a PostgreSQL restart', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'notify-pg-restart-'));
+  let postgres: RestartablePostgres;
+  const platform = new RunningPlatform({ GATEWAY_ACK_TIMEOUT_MS: '5000' }, () => postgres.url);
+  let scheduler: INestApplication;
+  let clockOffsetMs = 0;
+  const note = (userId: string, title: string) =>
+    platform.produceRequest({ id: uniqueId('pg-gw'), type: 'account.note', to: { userId }, channels: ['websocket'], content: { title } }, userId);
+
+  beforeAll(async () => {
+    postgres = new RestartablePostgres(dataDir, await freePort());
+    await postgres.start();
+    await runMigrations({ databaseUrl: postgres.url });
+    await platform.start();
+    const env = { ...process.env, DATABASE_URL: postgres.url, SCHEDULER_PORT: '0', SCHEDULER_POLL_INTERVAL_MS: '200' };
+    scheduler = await startScheduler(loadSchedulerConfig(env), createLogger('e2e', 'warn'), { clock: () => new Date(Date.now() + clockOffsetMs) });
+  }, 180_000);
+
+  afterAll(async () => {
+    await scheduler?.close();
+    await platform.stop();
+    await postgres?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('shows a user on another gateway each message produced before, during and after the restart once, and records it delivered', async () => {
+    const edgePort = await platform.addEdgeGateway();
+    const userId = uniqueId('pg-gw-user');
+    const connections: string[] = [];
+    const inbox = new NotificationInbox({
+      io: io as never,
+      url: `http://127.0.0.1:${edgePort}`,
+      token: platform.tokenFor(userId),
+      onStatus: (status) => void connections.push(status),
+    }).connect();
+    try {
+      await eventually(async () => connections, (seen) => seen.includes('connected'));
+      await note(userId, 'before');
+      await eventually(async () => inbox.list().length, (n) => n === 1);
+
+      expect(await postgres.stop()).toBe(0);
+      await note(userId, 'while it was down');
+      await new Promise((done) => setTimeout(done, 3_000));
+      await postgres.start();
+      await note(userId, 'after');
+
+      // An emit made before the other gateway listens again on its new connection reaches nobody:
+      // its acknowledgement times out and the resend poller sends it again, after its backoff (the
+      // test moves the poller's clock past it once nothing is waiting for an acknowledgement).
+      const statuses = () => postgres.query<{ status: string }>(`SELECT status FROM deliveries WHERE user_id = $1 AND channel = 'websocket' ORDER BY seq`, [userId]);
+      await eventually(statuses, (rows) => rows.length === 3 && rows.every((row) => row.status === 'delivered' || row.status === 'failed'), { timeoutMs: 60_000 });
+      clockOffsetMs = 3_600_000;
+      expect(await eventually(statuses, (rows) => rows.every((row) => row.status === 'delivered'), { timeoutMs: 60_000 })).toEqual([
+        { status: 'delivered' },
+        { status: 'delivered' },
+        { status: 'delivered' },
+      ]);
+      expect(inbox.list().map((m) => [m.seq, m.title])).toEqual([
+        [1, 'before'],
+        [2, 'while it was down'],
+        [3, 'after'],
+      ]);
+      expect(platform.fatalErrors).toEqual([]);
+    } finally {
+      inbox.disconnect();
+    }
   }, 300_000);
 });
