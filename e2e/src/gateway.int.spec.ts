@@ -4,6 +4,7 @@ import { io } from 'socket.io-client';
 import { MAX_SYNC_LIMIT, Topics, type InboxMessage, type OutcomeEvent, type SyncResponse } from '@notify/contracts';
 import { eventually, jsonOf } from '@notify/testing';
 import { NotificationInbox } from '@notify/client/browser/notification-inbox.js';
+import { ADAPTER_RECONNECTION_MAX_MS } from '@notify/realtime-gateway';
 import { RunningPlatform, uniqueId, type NotificationSocket } from './platform';
 import { readAllRecords } from './dead-letters';
 import { seedWebsocketJob } from './websocket-job';
@@ -351,6 +352,33 @@ describe('realtime gateway', () => {
     await note(userId, 'after the adapter reconnected');
     await eventually(() => websocketDelivery(userId, 'after the adapter reconnected'), (d) => d?.status === 'delivered');
     expect(client.received.map((m) => m.title)).toEqual(['after the adapter reconnected']);
+  });
+
+  it('holds an emit made as every gateway’s LISTEN connection ends until the others can listen again, and delivers it live', async () => {
+    const edgePort = await platform.addEdgeGateway();
+    const userId = uniqueId('edge-relisten');
+    const arrivals: number[] = [];
+    const client = await platform.connectAndCollect(userId, { port: edgePort });
+    client.socket.on('notification', () => void arrivals.push(Date.now()));
+    // The adapters reconnect 1 to 3 s after the loss, at random: here both after 1 s, so that an emit
+    // that trusted the cluster a second after its own gateway listened again goes out at about 2 s.
+    const random = jest.spyOn(Math, 'random').mockReturnValue(0);
+    const endedAt = Date.now();
+    try {
+      await platform.db.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'realtime-gateway-adapter'`,
+      );
+      await note(userId, 'as the cluster listens again');
+      expect(await eventually(() => websocketDelivery(userId, 'as the cluster listens again'), (d) => d !== undefined && d.status !== 'queued' && d.status !== 'sent')).toEqual({
+        status: 'delivered',
+        last_error: null,
+      });
+    } finally {
+      random.mockRestore();
+    }
+    expect(client.received.map((m) => m.title)).toEqual(['as the cluster listens again']);
+    // Not before any gateway could have listened again: another one may reconnect 3 s after the loss.
+    expect(arrivals[0]! - endedAt).toBeGreaterThanOrEqual(ADAPTER_RECONNECTION_MAX_MS);
   });
 
   it('delivers to a user on another gateway right after its own adapter was deaf long enough to forget that gateway', async () => {

@@ -8,4 +8,4 @@ export function startRealtimeGateway(config: RealtimeGatewayConfig, logger: AppL
   return startHttpApp(RealtimeGatewayModule.register(config, logger, onFatal), { port: config.httpPort, logger });
 }
 
-export { RealtimeServer } from './realtime/realtime-server';
+export { ADAPTER_RECONNECTION_MAX_MS, RealtimeServer } from './realtime/realtime-server';

@@ -63,6 +63,9 @@ describe('listeningPool', () => {
       const live = clients.filter((client) => !client.released);
       expect(live).toHaveLength(1);
       expect(clients).toHaveLength(2);
+      // Listening again after a loss: the other gateways may take up to the adapter's delay longer.
+      expect(listening.listening(Date.now())).toBeDefined();
+      expect(listening.lostOne()).toBe(true);
 
       // As the gateway shuts down: the second reconnection, still waiting, takes no connection that
       // nobody would give back (the pool's end would wait for it for ever).
@@ -71,6 +74,17 @@ describe('listeningPool', () => {
       await new Promise((resolve) => setTimeout(resolve, 300));
       expect(clients.map((client) => client.released)).toEqual([true, true]);
     } finally {
+      await closeAdapters();
+    }
+  });
+
+  it('has lost no LISTEN connection while its first one listens', async () => {
+    const { listening, closeAdapters } = adapterOver(() => new FakeClient(false));
+    try {
+      await eventually(async () => listening.listening(Date.now()), (heard) => heard !== undefined);
+      expect(listening.lostOne()).toBe(false);
+    } finally {
+      listening.close();
       await closeAdapters();
     }
   });
@@ -101,6 +115,7 @@ describe('listeningPool', () => {
       jest.advanceTimersByTime(3_000);
       await settle();
       expect(listening.listening(Date.now())).toBeDefined();
+      expect(listening.lostOne()).toBe(true);
       expect(clients.filter((client) => !client.released)).toHaveLength(1);
     } finally {
       listening.close();

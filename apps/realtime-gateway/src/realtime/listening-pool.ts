@@ -15,8 +15,9 @@ import type { AppLogger } from '@notify/observability';
  * `close`, before the adapters close, ends the handing out: a checkout waiting for the connection
  * the adapter then gives back would take one that nobody gives back.
  *
- * `listening` tells since when the LISTEN connection has listened, and `onListening` hears each time it
- * listens again: a gateway deaf for over the adapter's heartbeat timeout (10 s) has dropped the other
+ * `listening` tells since when the LISTEN connection has listened, `lostOne` whether one was lost
+ * before (its connection failed or ended, or its LISTEN was refused), and `onListening` hears each
+ * time it listens again: a gateway deaf for over the adapter's heartbeat timeout (10 s) has dropped the other
  * gateways from its cluster, and the adapter does not announce itself again when it hears again, so
  * until their next heartbeat (up to 5 s) every emit for a user connected elsewhere was judged
  * `offline` though that gateway delivered it, and the fallback pushed it too.
@@ -31,6 +32,7 @@ export function listeningPool(pool: Pool, logger: AppLogger, onListening: () => 
   let previous: Promise<void> = Promise.resolve();
   let closed = false;
   let listeningSince: number | undefined;
+  let lost = false;
   const connect = async (): Promise<PoolClient> => {
     const before = previous;
     let givenBack!: () => void;
@@ -69,6 +71,7 @@ export function listeningPool(pool: Pool, logger: AppLogger, onListening: () => 
             // The adapter schedules its reconnection for the refusal; its `end` listener would schedule
             // another as the connection closes, and each refusal would double the checkouts waiting.
             client.removeAllListeners('end');
+            lost = true;
             giveBack(err instanceof Error ? err : new Error(String(err)));
           },
         );
@@ -77,9 +80,13 @@ export function listeningPool(pool: Pool, logger: AppLogger, onListening: () => 
     }) as typeof client.query;
     const onError = (err: Error): void => {
       logger.warn({ err }, 'socket.io adapter LISTEN connection lost; it reconnects');
+      lost = true;
       giveBack(err);
     };
-    const onEnd = (): void => giveBack(new Error('socket.io adapter LISTEN connection ended'));
+    const onEnd = (): void => {
+      lost = true;
+      giveBack(new Error('socket.io adapter LISTEN connection ended'));
+    };
     // Once given back (by the adapter as it closes, or here), the client may serve another checkout.
     const giveBack = (err?: Error | boolean): void => {
       if (givenBackOnce) return;
@@ -116,15 +123,15 @@ export function listeningPool(pool: Pool, logger: AppLogger, onListening: () => 
     }
   };
   const listening = (now: number): number | undefined => (listeningSince === undefined ? undefined : now - listeningSince);
-  return Object.assign({ query, connect } as unknown as Pool, { close, drained, listening });
+  return Object.assign({ query, connect } as unknown as Pool, { close, drained, listening, lostOne: () => lost });
 }
 
 /**
  * The adapter's pool; `close`: from then on no connection is handed out; `drained`: resolves once
  * no query of the adapter is under way, or after `withinMs`; `listening`: for how long the LISTEN
- * connection has listened, undefined while it does not.
+ * connection has listened, undefined while it does not; `lostOne`: whether a LISTEN connection was lost.
  */
-export type ListeningPool = Pool & { close(): void; drained(withinMs: number): Promise<void>; listening(now: number): number | undefined };
+export type ListeningPool = Pool & { close(): void; drained(withinMs: number): Promise<void>; listening(now: number): number | undefined; lostOne(): boolean };
 
 /**
  * A checkout after `close` waits for ever: a connection handed out then was never given back (the

@@ -53,6 +53,23 @@ export type EmitOutcome = 'acknowledged' | 'client_error' | 'offline' | 'ack_tim
 export const CLUSTER_SETTLE_MS = 1_000;
 
 /**
+ * The longest the cluster adapter waits before it connects again after losing its LISTEN connection
+ * (`scheduleReconnection` in @socket.io/postgres-adapter: 1 to 3 s at random).
+ */
+export const ADAPTER_RECONNECTION_MAX_MS = 3_000;
+
+/**
+ * How long the LISTEN connection must have listened before an emit trusts the gateways it knows.
+ * At the first LISTEN, `CLUSTER_SETTLE_MS`. Once one was lost — a database restart or failover ends
+ * every gateway's at once — the others listen again up to the adapter's reconnection delay later than
+ * this one; an emit for a user on a gateway not listening yet reached nobody, and came back only
+ * through the resend poller after its acknowledgement timed out (and the route's fallback pushed it).
+ */
+export function clusterSettleMs(lostOne: boolean): number {
+  return lostOne ? ADAPTER_RECONNECTION_MAX_MS + CLUSTER_SETTLE_MS : CLUSTER_SETTLE_MS;
+}
+
+/**
  * An acknowledgement says the message was stored unless it carries an error object (contract,
  * Socket.IO): `{ "ok": true, "error": null }`, as Jackson or a Go struct writes an empty field, is stored.
  */
@@ -206,7 +223,7 @@ export class RealtimeServer implements OnApplicationBootstrap, BeforeApplication
   }
 
   /**
-   * While the LISTEN connection is down or has listened again for under `CLUSTER_SETTLE_MS`, the
+   * While the LISTEN connection is down or has listened again for under `clusterSettleMs`, the
    * cluster this gateway knows may lack gateways that have users' connections: an emit waits (at most
    * the acknowledgement timeout) rather than count no clients and call their users offline. Undefined
    * when there is nothing to wait for: no cluster, or one heard for long enough.
@@ -216,7 +233,7 @@ export class RealtimeServer implements OnApplicationBootstrap, BeforeApplication
     if (!listening || this.closing) return undefined;
     const settled = (now: number): boolean => {
       const heard = listening.listening(now);
-      return heard !== undefined && heard >= CLUSTER_SETTLE_MS;
+      return heard !== undefined && heard >= clusterSettleMs(listening.lostOne());
     };
     if (settled(Date.now())) return undefined;
     if (this.settling) return this.settling.done;
