@@ -94,7 +94,8 @@ describe('resend after a poller is killed holding its claims', () => {
     ).rows;
   it('hands every delivery the dead poller held to the other once the lease has run out', async () => {
     const all = [...seeded.values()].flat();
-    first = await scheduler(3_000);
+    // Longer than the second poller takes to start, so that it finds the claims still held.
+    first = await scheduler(15_000);
     const held = await eventually(leases, (rows) => rows.length === all.length && rows.every((r) => r.status === 'queued' && r.next_attempt_at.getTime() > Date.now()));
     expect(await first.stop('SIGKILL')).toBeNull();
     const killedAt = Date.now();
@@ -102,15 +103,18 @@ describe('resend after a poller is killed holding its claims', () => {
 
     // A lease long enough that the second poller claims each delivery once in this test.
     second = await scheduler(600_000);
-    const retaken = await eventually(leases, (rows) => rows.every((r) => r.status === 'queued' && r.next_attempt_at.getTime() > firstLeaseEnd), { timeoutMs: 60_000 });
+    const retaken = await eventually(leases, (rows) => rows.every((r) => r.status === 'queued' && r.next_attempt_at.getTime() > firstLeaseEnd), { timeoutMs: 90_000 });
     expect(retaken).toHaveLength(all.length);
 
-    // Only the second poller was alive after the kill: what was produced since is its work, and it
-    // sent each receiver's pending messages as one batch.
+    // Only the second poller was alive after the kill: what was produced since is its work, once the
+    // dead one's lease had run out, and it sent each receiver's pending messages as one batch.
     const sentSinceKill = (userId: string) => received.filter((b) => b.userId === userId && b.producedAt >= killedAt);
     await eventually(async () => [...seeded.keys()].every((userId) => sentSinceKill(userId).length > 0), Boolean, { timeoutMs: 60_000 });
     for (const [userId, ids] of seeded) {
-      for (const batch of sentSinceKill(userId)) expect([...batch.deliveryIds].sort()).toEqual([...ids].sort());
+      for (const batch of sentSinceKill(userId)) {
+        expect([...batch.deliveryIds].sort()).toEqual([...ids].sort());
+        expect(batch.producedAt).toBeGreaterThanOrEqual(firstLeaseEnd);
+      }
     }
   });
 });
