@@ -41,9 +41,12 @@ export class LocalKafka {
     return kafka;
   }
 
-  /** Stops the broker and starts it again on the same ports and data, as an operator's restart does. */
-  async restart(): Promise<void> {
+  /** Stops the broker and keeps its data: `resume` starts it again on the same ports, as an operator's restart does. */
+  async halt(): Promise<void> {
     await this.script('stop');
+  }
+
+  async resume(): Promise<void> {
     await this.script('start');
   }
 
