@@ -55,4 +55,14 @@ describe('afterCommit', () => {
     expect(down.calls()).toBe(5);
     expect(time).toBe(900);
   });
+
+  it('for a time from its first try, tries past the attempts as long as the next try would start within it', async () => {
+    let time = 5_000;
+    const timed: AfterCommitRetry = { ...retry, maxAttempts: 2, forMs: 1_000, now: () => time, sleep: async (ms) => void (waits.push(ms), (time += ms)) };
+    const down = flaky(100);
+    await expect(afterCommit('record', down.run, logger, timed)).rejects.toThrow('Connection terminated unexpectedly');
+    // Tries at 5,000, 5,100, 5,300, 5,600 and 5,900; the next would start at 6,200.
+    expect(down.calls()).toBe(5);
+    expect(time).toBe(5_900);
+  });
 });

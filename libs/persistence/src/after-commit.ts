@@ -11,6 +11,8 @@ export interface AfterCommitRetry extends RetryPolicy {
    * many, as long as the next one would start before it.
    */
   until?: number;
+  /** Instead of `maxAttempts`: how long from the first try tries go on (as `until`, counted from it). */
+  forMs?: number;
   now?: () => number;
 }
 
@@ -40,12 +42,16 @@ export const AFTER_COMMIT_RETRY: AfterCommitRetry = {
  * does the step's own error go up.
  */
 export async function afterCommit<T>(step: string, run: () => Promise<T>, logger: AppLogger, retry: AfterCommitRetry = AFTER_COMMIT_RETRY): Promise<T> {
+  const now = retry.now ?? Date.now;
+  const startedAt = now();
   for (let attempt = 1; ; attempt++) {
     try {
       return await run();
     } catch (error) {
       const wait = backoffDelayMs(retry, attempt, retry.random);
-      if (retry.until === undefined ? attempt >= retry.maxAttempts : (retry.now ?? Date.now)() + wait >= retry.until) throw error;
+      const forMs = retry.forMs;
+      const until = retry.until ?? (forMs === undefined ? undefined : startedAt + forMs);
+      if (until === undefined ? attempt >= retry.maxAttempts : now() + wait >= until) throw error;
       logger.warn({ step, attempt, err: error }, `${step} failed; trying again`);
       await retry.sleep(wait);
     }

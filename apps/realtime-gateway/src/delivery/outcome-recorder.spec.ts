@@ -4,7 +4,7 @@ import { eventually } from '@notify/testing';
 import type { DeliveryOutcome, DeliveryOutcomeStore } from '@notify/persistence';
 import { flakyProducer, gatedProducer, instantRetry, outcomeEvent, publishedEvents } from '../testing/doubles';
 import { EventPublisher } from './event-publisher';
-import { OutcomeRecorder } from './outcome-recorder';
+import { ACKNOWLEDGEMENT_RECORD_RETRY, OutcomeRecorder } from './outcome-recorder';
 
 const logger = createLogger('outcome-recorder-spec', 'silent');
 
@@ -73,6 +73,30 @@ describe('OutcomeRecorder', () => {
 
     // Left asleep, the second try came long after the drain time (2 s) ran out.
     expect(db.recorded).toEqual([[acknowledged('d1')]]);
+  });
+
+  it('by default tries a write for 90 s, at most 5 s apart: past a database restart of a minute, not long after it ended', async () => {
+    // PostgreSQL away for 80 s: the writes fail until then.
+    let time = 0;
+    const waits: number[] = [];
+    const recorded: DeliveryOutcome[][] = [];
+    const store = {
+      record: async (outcomes: DeliveryOutcome[]) => {
+        if (time < 80_000) throw Object.assign(new Error('the database system is shutting down'), { code: '57P03' });
+        recorded.push(outcomes);
+        return outcomes.map((o) => outcomeEvent(o.deliveryId, o.status));
+      },
+    } as unknown as DeliveryOutcomeStore;
+    const clock = { random: () => 1, now: () => time, sleep: async (ms: number) => void (waits.push(ms), (time += ms)) };
+    const recorder = new OutcomeRecorder(store, new EventPublisher(flakyProducer(0).producer, logger, instantRetry(3)), logger, { ...ACKNOWLEDGEMENT_RECORD_RETRY, ...clock });
+
+    recorder.add(acknowledged('d1'));
+    await recorder.flush();
+
+    expect(recorded).toEqual([[acknowledged('d1')]]);
+    expect(Math.max(...waits)).toBe(5_000);
+    // Recorded within a wait of the database's return.
+    expect(time - 80_000).toBeLessThanOrEqual(5_000);
   });
 
   it('goes on with later acknowledgements after giving up on a group', async () => {

@@ -9,11 +9,19 @@ const FLUSH_AT = 500;
 
 /**
  * Once shutting down, a failed write is tried again this often instead of after its backoff (up to
- * 30 s), and this many more times: the process has only the publisher's drain time (20 s) left, and
+ * 5 s), and this many more times: the process has only the publisher's drain time (20 s) left, and
  * a write asleep in its backoff through a short database restart was never tried again.
  */
 const HURRIED_RETRY_MS = 250;
 const HURRIED_ATTEMPTS = 80;
+
+/**
+ * How a group's write is tried again: for 90 s from its first try, as the default's 8 tries span,
+ * but at most 5 s apart. With the default's waits doubling to 30 s, a write asleep through the end
+ * of a database restart of a minute came after the deliveries' leases had run out: the resend
+ * poller had taken them for unanswered, and the fallback pushed messages the browser had stored.
+ */
+export const ACKNOWLEDGEMENT_RECORD_RETRY: AfterCommitRetry = { ...AFTER_COMMIT_RETRY, maxBackoffMs: 5_000, forMs: 90_000 };
 
 /**
  * Acknowledgements arrive one by one; this gathers them and writes each group in one statement
@@ -36,13 +44,17 @@ export class OutcomeRecorder implements OnApplicationShutdown {
     private readonly store: DeliveryOutcomeStore,
     private readonly publisher: EventPublisher,
     @Inject(APP_LOGGER) private readonly logger: AppLogger,
-    @Optional() @Inject(AFTER_COMMIT_RETRY_POLICY) retry: AfterCommitRetry = AFTER_COMMIT_RETRY,
+    @Optional() @Inject(AFTER_COMMIT_RETRY_POLICY) retry: AfterCommitRetry = ACKNOWLEDGEMENT_RECORD_RETRY,
   ) {
     const hurried = (): boolean => this.hurry;
     this.writeRetry = {
       ...retry,
       get maxAttempts() {
         return hurried() ? retry.maxAttempts + HURRIED_ATTEMPTS : retry.maxAttempts;
+      },
+      // Shutting down, the tries are counted again: the process has the publisher's drain time left.
+      get forMs() {
+        return hurried() ? undefined : retry.forMs;
       },
       sleep: (ms) => (this.hurry ? retry.sleep(Math.min(ms, HURRIED_RETRY_MS)) : this.wakeable(retry.sleep(ms))),
     };
