@@ -3,6 +3,20 @@ import type { AppLogger } from '@notify/observability';
 import { PartitionFailures } from './partition-failures';
 import { recordHeaders } from './record-headers';
 
+/** How long after kafkajs stopped the consumer for a missing group coordinator it is run again. */
+const RUN_AGAIN_AFTER_MS = 1_000;
+
+/**
+ * Whether kafkajs stopped for want of a group coordinator: `KafkaJSGroupCoordinatorNotFound`, not
+ * retriable to it, maybe wrapped by its retrier in a `KafkaJSNonRetriableError` whose cause it is.
+ */
+function isCoordinatorNotFound(error: unknown): boolean {
+  for (let cause = error, depth = 0; cause instanceof Error && depth < 5; cause = cause.cause, depth++) {
+    if (cause.name === 'KafkaJSGroupCoordinatorNotFound') return true;
+  }
+  return false;
+}
+
 /** A record of one consumed batch, with what a handler needs to act on it or dead-letter it. */
 export interface ConsumedRecord {
   topic: string;
@@ -152,7 +166,9 @@ export class BatchConsumer {
       this.assigned = new Set(Object.entries(payload.memberAssignment).flatMap(([topic, partitions]) => partitions.map((p) => `${topic}:${p}`)));
     });
     this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
-      if (!payload.restart && this.running) options.onFatal(payload.error);
+      if (payload.restart || !this.running) return;
+      if (isCoordinatorNotFound(payload.error) && !this.outOfTheGroupTooLong(payload.error)) return this.runAgain(payload.error);
+      options.onFatal(payload.error);
     });
   }
 
@@ -160,13 +176,31 @@ export class BatchConsumer {
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: this.options.topics, fromBeginning: this.options.fromBeginning ?? true });
     this.running = true;
-    await this.consumer.run({
+    await this.run();
+  }
+
+  private run(): Promise<void> {
+    return this.consumer.run({
       // Partitions hold disjoint users, so their batches can be worked on at the same time.
       partitionsConsumedConcurrently: this.limits.concurrency,
       autoCommit: false,
       eachBatchAutoResolve: false,
       eachBatch: (payload) => this.consume(payload),
     });
+  }
+
+  /**
+   * kafkajs stops the consumer for good, as not retriable, when no broker names the group's
+   * coordinator; a broker that has just restarted answers so while it loads the group offsets, and
+   * the process consumed nothing until its supervisor restarted it. It is run again here, as kafkajs
+   * restarts it after other failures, until it has been out of its group for `giveUpAfterMs`.
+   */
+  private runAgain(error: Error): void {
+    this.options.logger.error({ err: error }, 'kafka consumer failed; restarting it');
+    const timer = setTimeout(() => {
+      if (this.running) void this.run().catch((failed: unknown) => this.options.onFatal(failed instanceof Error ? failed : new Error(String(failed))));
+    }, RUN_AGAIN_AFTER_MS);
+    void this.stopping.then(() => clearTimeout(timer));
   }
 
   async stop(): Promise<void> {
