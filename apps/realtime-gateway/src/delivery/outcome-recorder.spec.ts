@@ -23,6 +23,19 @@ function flakyStore(failures: number) {
   return { store, recorded, calls: () => calls };
 }
 
+/** A store whose database is away until `until` by `clock` (a restart), and keeps what it recorded after. */
+function storeAwayUntil(until: number, clock: () => number) {
+  const recorded: DeliveryOutcome[][] = [];
+  const store = {
+    record: async (outcomes: DeliveryOutcome[]) => {
+      if (clock() < until) throw Object.assign(new Error('the database system is shutting down'), { code: '57P03' });
+      recorded.push(outcomes);
+      return outcomes.map((o) => outcomeEvent(o.deliveryId, o.status));
+    },
+  } as unknown as DeliveryOutcomeStore;
+  return { store, recorded };
+}
+
 describe('OutcomeRecorder', () => {
   const acknowledged = (deliveryId: string): DeliveryOutcome => ({ deliveryId, status: 'delivered', error: null, attempt: 1 });
 
@@ -79,14 +92,7 @@ describe('OutcomeRecorder', () => {
     // PostgreSQL away for 80 s: the writes fail until then.
     let time = 0;
     const waits: number[] = [];
-    const recorded: DeliveryOutcome[][] = [];
-    const store = {
-      record: async (outcomes: DeliveryOutcome[]) => {
-        if (time < 80_000) throw Object.assign(new Error('the database system is shutting down'), { code: '57P03' });
-        recorded.push(outcomes);
-        return outcomes.map((o) => outcomeEvent(o.deliveryId, o.status));
-      },
-    } as unknown as DeliveryOutcomeStore;
+    const { store, recorded } = storeAwayUntil(80_000, () => time);
     const clock = { random: () => 1, now: () => time, sleep: async (ms: number) => void (waits.push(ms), (time += ms)) };
     const recorder = new OutcomeRecorder(store, new EventPublisher(flakyProducer(0).producer, logger, instantRetry(3)), logger, { ...ACKNOWLEDGEMENT_RECORD_RETRY, ...clock });
 
@@ -97,6 +103,28 @@ describe('OutcomeRecorder', () => {
     expect(Math.max(...waits)).toBe(5_000);
     // Recorded within a wait of the database's return.
     expect(time - 80_000).toBeLessThanOrEqual(5_000);
+  });
+
+  it('once shutting down, tries a write for the whole drain time, however many tries it made before', async () => {
+    // PostgreSQL away for 100 s; the gateway begins to shut down 85 s into it, with the write at its 80th try or so.
+    let time = 0;
+    let stopping: Promise<void> | undefined;
+    const { store, recorded } = storeAwayUntil(100_000, () => time);
+    const recorder: OutcomeRecorder = new OutcomeRecorder(store, new EventPublisher(flakyProducer(0).producer, logger, instantRetry(3)), logger, {
+      ...ACKNOWLEDGEMENT_RECORD_RETRY,
+      random: () => 0.2,
+      now: () => time,
+      sleep: async (ms) => {
+        time += ms;
+        if (time >= 85_000 && !stopping) stopping = recorder.onApplicationShutdown();
+      },
+    });
+
+    recorder.add(acknowledged('d1'));
+    await recorder.flush();
+    await stopping;
+
+    expect(recorded).toEqual([[acknowledged('d1')]]);
   });
 
   it('goes on with later acknowledgements after giving up on a group', async () => {

@@ -9,11 +9,12 @@ const FLUSH_AT = 500;
 
 /**
  * Once shutting down, a failed write is tried again this often instead of after its backoff (up to
- * 5 s), and this many more times: the process has only the publisher's drain time (20 s) left, and
- * a write asleep in its backoff through a short database restart was never tried again.
+ * 5 s), for this long from then, however many tries it made before: the process has only the
+ * publisher's drain time (20 s) left, and a write asleep in its backoff through a short database
+ * restart was never tried again.
  */
 const HURRIED_RETRY_MS = 250;
-const HURRIED_ATTEMPTS = 80;
+const HURRIED_FOR_MS = 20_000;
 
 /**
  * How a group's write is tried again: for 90 s from its first try, as the default's 8 tries span,
@@ -36,7 +37,9 @@ export class OutcomeRecorder implements OnApplicationShutdown {
   private pending: DeliveryOutcome[] = [];
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
-  private hurry = false;
+  /** When the shutdown began (by the retry policy's clock), if it has. */
+  private hurriedAt: number | undefined;
+  private readonly clock: () => number;
   private readonly wakeUps = new Set<() => void>();
   private readonly writeRetry: AfterCommitRetry;
 
@@ -46,17 +49,21 @@ export class OutcomeRecorder implements OnApplicationShutdown {
     @Inject(APP_LOGGER) private readonly logger: AppLogger,
     @Optional() @Inject(AFTER_COMMIT_RETRY_POLICY) retry: AfterCommitRetry = ACKNOWLEDGEMENT_RECORD_RETRY,
   ) {
-    const hurried = (): boolean => this.hurry;
+    this.clock = retry.now ?? Date.now;
+    const hurriedAt = (): number | undefined => this.hurriedAt;
     this.writeRetry = {
       ...retry,
-      get maxAttempts() {
-        return hurried() ? retry.maxAttempts + HURRIED_ATTEMPTS : retry.maxAttempts;
+      get until() {
+        const since = hurriedAt();
+        return since === undefined ? retry.until : since + HURRIED_FOR_MS;
       },
-      // Shutting down, the tries are counted again: the process has the publisher's drain time left.
       get forMs() {
-        return hurried() ? undefined : retry.forMs;
+        return hurriedAt() === undefined ? retry.forMs : undefined;
       },
-      sleep: (ms) => (this.hurry ? retry.sleep(Math.min(ms, HURRIED_RETRY_MS)) : this.wakeable(retry.sleep(ms))),
+      get maxBackoffMs() {
+        return hurriedAt() === undefined ? retry.maxBackoffMs : HURRIED_RETRY_MS;
+      },
+      sleep: (ms) => (this.hurriedAt !== undefined ? retry.sleep(Math.min(ms, HURRIED_RETRY_MS)) : this.wakeable(retry.sleep(ms))),
     };
   }
 
@@ -83,7 +90,7 @@ export class OutcomeRecorder implements OnApplicationShutdown {
    * publisher's time for shutting down.
    */
   async onApplicationShutdown(): Promise<void> {
-    this.hurry = true;
+    this.hurriedAt = this.clock();
     for (const wake of this.wakeUps) wake();
     void this.publisher.track(this.flush(), 'recording acknowledgements');
     await this.publisher.settled();
