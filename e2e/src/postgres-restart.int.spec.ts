@@ -44,10 +44,13 @@ describe('message center through a PostgreSQL restart', () => {
   }, 180_000);
 
   afterAll(async () => {
-    await center?.stop();
-    await producer?.disconnect();
-    await postgres?.stop();
-    rmSync(dataDir, { recursive: true, force: true });
+    try {
+      await center?.stop();
+      await producer?.disconnect();
+    } finally {
+      await postgres?.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
   it('stores every request exactly once when PostgreSQL restarts in the middle of the flow, without the process restarting', async () => {
@@ -119,10 +122,13 @@ describe('a gateway cluster through a PostgreSQL restart', () => {
   }, 180_000);
 
   afterAll(async () => {
-    await scheduler?.close();
-    await platform.stop();
-    await postgres?.stop();
-    rmSync(dataDir, { recursive: true, force: true });
+    try {
+      await scheduler?.close();
+      await platform.stop();
+    } finally {
+      await postgres?.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
   it('shows a user on another gateway each message produced before, during and after the restart once, and records it delivered', async () => {

@@ -23,7 +23,7 @@ export class RestartablePostgres {
   async start(): Promise<void> {
     const child = spawn(process.execPath, ['-r', '@swc-node/register', 'tools/dev/embedded-postgres.ts'], {
       cwd: ROOT,
-      env: { ...process.env, EMBEDDED_POSTGRES_DIR: this.dataDir, EMBEDDED_POSTGRES_PORT: String(this.port) },
+      env: { ...process.env, EMBEDDED_POSTGRES_DIR: this.dataDir, EMBEDDED_POSTGRES_PORT: String(this.port), EMBEDDED_POSTGRES_OWNER_PID: String(process.pid) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
