@@ -63,7 +63,8 @@ export class OutcomeRecorder implements OnApplicationShutdown {
       get maxBackoffMs() {
         return hurriedAt() === undefined ? retry.maxBackoffMs : HURRIED_RETRY_MS;
       },
-      sleep: (ms) => (this.hurriedAt !== undefined ? retry.sleep(Math.min(ms, HURRIED_RETRY_MS)) : this.wakeable(retry.sleep(ms))),
+      // Shutting down, the waits are already short (`maxBackoffMs`); a longer one under way is woken.
+      sleep: (ms) => (this.hurriedAt !== undefined ? retry.sleep(ms) : this.wakeable(retry.sleep(ms))),
     };
   }
 

@@ -65,7 +65,7 @@ export const ADAPTER_RECONNECTION_MAX_MS = 3_000;
  * this one; an emit for a user on a gateway not listening yet reached nobody, and came back only
  * through the resend poller after its acknowledgement timed out (and the route's fallback pushed it).
  */
-export function clusterSettleMs(lostOne: boolean): number {
+function clusterSettleMs(lostOne: boolean): number {
   return lostOne ? ADAPTER_RECONNECTION_MAX_MS + CLUSTER_SETTLE_MS : CLUSTER_SETTLE_MS;
 }
 
