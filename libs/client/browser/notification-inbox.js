@@ -61,6 +61,15 @@ function subjectOf(token) {
   return readSubject(token) ?? 'anonymous';
 }
 
+/**
+ * An id as a part of a storage key: the characters `reserved` matches (the key's separators and '%')
+ * written as %XX, so two different ids never give the same key.
+ * @param {string} id @param {RegExp} reserved
+ */
+function keyPart(id, reserved) {
+  return id.replace(reserved, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
 /** @param {string} token @returns {string | undefined} its `sub`, when it can be read */
 function readSubject(token) {
   try {
@@ -107,9 +116,15 @@ export class NotificationInbox {
     // Per user and device: what one user has seen says nothing about another's sequence numbers. And
     // per gateway: a page that talks to two installations (staging and production on one origin)
     // would otherwise sync one from the other's place, and miss what lies below it.
-    this.legacyKey = `notify-inbox:${userId}:${options.deviceId ?? 'default'}`;
+    // The ids are escaped where they hold a separator (':' between them, '@' before the gateway), so
+    // user 'a:b' on device 'c' never reads the place of user 'a' on device 'b:c'. Ids without one
+    // keep the key the versions before gave them.
+    const deviceId = options.deviceId ?? 'default';
+    const place = `notify-inbox:${keyPart(userId, /[%:]/g)}:${keyPart(deviceId, /[%:@]/g)}`;
+    /** The key of the versions before the gateway was in it; none when the ids needed escaping, since theirs was ambiguous then. */
+    this.legacyKey = place === `notify-inbox:${userId}:${deviceId}` ? place : undefined;
     this.legacyForgotten = false;
-    this.key = `${this.legacyKey}@${String(options.url).replace(/\/+$/, '')}`;
+    this.key = `${place}@${String(options.url).replace(/\/+$/, '')}`;
     this.lastSeq = 0;
     /** The user's last read (on any device) that `onRead` has told of: `syncReads` asks for those after it. */
     this.lastReadSeq = 0;
@@ -544,7 +559,7 @@ export class NotificationInbox {
    * starts from nothing rather than not at all.
    */
   restore() {
-    const saved = this.options.storage?.getItem(this.key) ?? this.options.storage?.getItem(this.legacyKey);
+    const saved = this.options.storage?.getItem(this.key) ?? (this.legacyKey === undefined ? null : this.options.storage?.getItem(this.legacyKey));
     if (!saved) return;
     /** @type {ReturnType<typeof readPlace>} */
     let place;
@@ -574,7 +589,7 @@ export class NotificationInbox {
    * later, and it kept its share of the storage quota.
    */
   forgetLegacyPlace() {
-    if (this.legacyForgotten) return;
+    if (this.legacyForgotten || this.legacyKey === undefined) return;
     this.legacyForgotten = true;
     try {
       this.options.storage?.removeItem?.(this.legacyKey);

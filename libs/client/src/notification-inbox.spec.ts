@@ -158,7 +158,7 @@ async function reopened(held: InboxMessage[]) {
 }
 
 /** An inbox on a socket double, recording what it shows and the errors it reports. */
-function open(storage: MemoryStorage, userId = 'u-1', held: InboxMessage[] = [], url = 'http://gateway') {
+function open(storage: MemoryStorage, userId = 'u-1', held: InboxMessage[] = [], url = 'http://gateway', deviceId?: string) {
   const socket = new SocketDouble();
   socket.held = held;
   const shown: string[] = [];
@@ -167,6 +167,7 @@ function open(storage: MemoryStorage, userId = 'u-1', held: InboxMessage[] = [],
     io: (_url, options) => ((socket.options = options as SocketDouble['options']), socket),
     url,
     token: tokenFor(userId),
+    deviceId,
     storage,
     onMessages: (messages) => shown.push(...messages.map((m) => m.id)),
     onStatus: (status, detail) => void (status === 'error' && errors.push(detail ?? '')),
@@ -225,6 +226,40 @@ describe('NotificationInbox', () => {
     const other = open(storage, 'u-1', range(1, 2), 'https://other.example');
     await other.inbox.sync();
     expect(other.socket.syncs).toEqual([0]);
+  });
+
+  it('keeps apart the places of ids that hold the key\'s separators', async () => {
+    const storage = new MemoryStorage();
+    // User 'a:b' on device 'c' and user 'a' on device 'b:c' once shared a key, and each took in the other's messages.
+    const first = open(storage, 'a:b', range(1, 30), 'http://gateway', 'c');
+    await first.inbox.sync();
+    expect(first.inbox.lastSeq).toBe(30);
+    const second = open(storage, 'a', range(1, 2), 'http://gateway', 'b:c');
+    expect(second.inbox.lastSeq).toBe(0);
+    await second.inbox.sync();
+    expect(second.socket.syncs).toEqual([0]);
+    expect(second.shown).toEqual(['m-1', 'm-2']);
+    // A device id with '@' does not read the place of another device on another gateway either.
+    const third = open(storage, 'a:b', [], 'gateway', 'c@http://');
+    expect(third.inbox.lastSeq).toBe(0);
+    expect(open(storage, 'a:b', [], 'http://gateway', 'c').inbox.lastSeq).toBe(30);
+  });
+
+  it('keeps the key of the versions before for ids without a separator, an email among them', () => {
+    const storage = new MemoryStorage();
+    storage.setItem('notify-inbox:ana@example.com:phone-1@http://gateway', JSON.stringify({ lastSeq: 9, messages: [message(9)] }));
+    expect(open(storage, 'ana@example.com', [], 'http://gateway', 'phone-1').inbox.lastSeq).toBe(9);
+  });
+
+  it('does not take over a place saved without the gateway when its key was ambiguous', () => {
+    const storage = new MemoryStorage();
+    // Saved by a version before for user 'a' on device 'b:c', or for user 'a:b' on device 'c': not known which.
+    storage.setItem('notify-inbox:a:b:c', JSON.stringify({ lastSeq: 7, messages: [message(7)] }));
+    const { inbox, socket } = open(storage, 'a:b', [], 'http://gateway', 'c');
+    expect(inbox.lastSeq).toBe(0);
+    // Nor removes it once its own place is saved: it is somebody else's.
+    expect(socket.deliver([message(1)])).toBe(true);
+    expect(storage.getItem('notify-inbox:a:b:c')).not.toBeNull();
   });
 
   it.each([

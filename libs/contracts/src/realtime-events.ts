@@ -30,6 +30,17 @@ export type SyncReadsResponse = { ids: string[]; lastReadSeq: number; hasMore: b
 /** What the client acknowledges with once it has stored the message(s). */
 export type StoredAck = { ok: true } | AckError | undefined;
 
+/**
+ * Whether an acknowledgement says the message was stored: yes unless it carries an error. An empty
+ * error field, as Jackson, .NET or a Go struct writes one (`null`, `false`, `""`, `0`), is no error; any
+ * other error — the contract's object, or a client's bare message or code — is, so the message is sent
+ * again rather than taken for stored.
+ */
+export function acknowledgesStored(reply: unknown): boolean {
+  if (typeof reply !== 'object' || reply === null) return true;
+  return !(reply as { error?: unknown }).error;
+}
+
 export interface ServerToClientEvents {
   notification: (message: InboxMessage, ack: (reply?: StoredAck) => void) => void;
   notifications: (messages: InboxMessage[], ack: (reply?: StoredAck) => void) => void;

@@ -6,6 +6,7 @@ import { Pool } from 'pg';
 import { Server, type Namespace } from 'socket.io';
 import {
   REALTIME_NAMESPACE,
+  acknowledgesStored,
   type ClientToServerEvents,
   type InboxMessage,
   type ServerToClientEvents,
@@ -67,16 +68,6 @@ export const ADAPTER_RECONNECTION_MAX_MS = 3_000;
  */
 function clusterSettleMs(lostOne: boolean): number {
   return lostOne ? ADAPTER_RECONNECTION_MAX_MS + CLUSTER_SETTLE_MS : CLUSTER_SETTLE_MS;
-}
-
-/**
- * An acknowledgement says the message was stored unless it carries an error object (contract,
- * Socket.IO): `{ "ok": true, "error": null }`, as Jackson or a Go struct writes an empty field, is stored.
- */
-function isStored(reply: StoredAck): boolean {
-  if (typeof reply !== 'object' || reply === null) return true;
-  const error = (reply as { error?: unknown }).error;
-  return typeof error !== 'object' || error === null;
 }
 
 /** Disconnects the socket when its token expires, however far away that is. */
@@ -204,7 +195,7 @@ export class RealtimeServer implements OnApplicationBootstrap, BeforeApplication
     const outcome = new Promise<EmitOutcome>((resolve) => {
       const send = () =>
         emit(namespace.to(userRoom(userId)).timeout(this.settings.ackTimeoutMs), (error, replies) => {
-          if (replies.some(isStored)) resolve('acknowledged');
+          if (replies.some(acknowledgesStored)) resolve('acknowledged');
           else if (replies.length > 0) resolve('client_error');
           else resolve(error ? 'ack_timeout' : 'offline');
         });
