@@ -132,8 +132,9 @@ async function waitForHealth(app: PlatformApp, env: NodeJS.ProcessEnv): Promise<
 }
 
 /**
- * The development secret goes to a file, not the output: whoever sees it can sign a token for any
- * user of the running platform, and terminal output ends up in logs and screen shares.
+ * The development secret is also kept in a file readable by its owner only, for scripts that sign
+ * tokens; the banner prints it too (contract §7). It is new on every run and signs tokens for any
+ * user of this local platform only.
  */
 function saveDevSecret(secret: string): string {
   const file = join(ROOT, '.data', 'dev-jwt-secret');

@@ -19,6 +19,8 @@ describe('mask', () => {
 
   it('masks the addresses, numbers and tokens an error message quotes, and leaves the rest', () => {
     expect(scrubPersonalData('invalid recipient alice@example.com (550 5.1.1)')).toBe('invalid recipient a***@example.com (550 5.1.1)');
+    expect(scrubPersonalData("mailbox o'reilly@example.com is full")).toBe('mailbox o***@example.com is full');
+    expect(scrubPersonalData("unknown user 'alice@example.com'")).toBe("unknown user '***@example.com'");
     expect(scrubPersonalData('The number +8613800001234 is blacklisted')).toBe('The number +86*********34 is blacklisted');
     expect(scrubPersonalData('token cV3x_9aLkQ:APA91bHun4MxP5egoKMwt2KZFBaFUH-1RYqx is not registered')).toBe('token cV3x…RYqx is not registered');
     expect(scrubPersonalData('HTTP 503 after 1200 ms, retry in 30 s')).toBe('HTTP 503 after 1200 ms, retry in 30 s');

@@ -27,7 +27,9 @@ export function mask(value: string): string {
   return maskToken(value);
 }
 
-const EMAIL_IN_TEXT = /[^\s@"'<>(),;:]+@[^\s@"'<>(),;:]+\.[^\s@"'<>(),;:]+/g;
+// An apostrophe may start or end a quotation, and may be in an address's local part (o'reilly@…):
+// taken into the local part, it is masked with it.
+const EMAIL_IN_TEXT = /[^\s@"<>(),;:]+@[^\s@"'<>(),;:]+\.[^\s@"'<>(),;:]+/g;
 const PHONE_IN_TEXT = /\+?\d[\d ()-]{5,18}\d/g;
 // Base64 too (Mi Push regids hold `/` and `+`).
 const TOKEN_IN_TEXT = /[A-Za-z0-9_:+/=-]{32,}/g;

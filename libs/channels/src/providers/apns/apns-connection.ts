@@ -1,5 +1,5 @@
 import { connect, constants, type ClientHttp2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
-import { ProviderError, ProviderErrorCode, type ProviderLog } from '../../ports';
+import { ProviderError, ProviderErrorCode, scrubPersonalData, type ProviderLog } from '../../ports';
 
 export interface Http2Answer {
   status: number;
@@ -158,7 +158,7 @@ export class ApnsConnection {
     };
     session.on('error', (error) => {
       forget();
-      this.log.warn({ provider: 'apns', event: 'session_error', reason: error.message }, 'apns: HTTP/2 session failed; the next push opens a new one');
+      this.log.warn({ provider: 'apns', event: 'session_error', reason: scrubPersonalData(error.message) }, 'apns: HTTP/2 session failed; the next push opens a new one');
     });
     session.on('goaway', forget);
     session.on('close', forget);
