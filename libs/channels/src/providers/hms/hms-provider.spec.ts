@@ -158,13 +158,13 @@ describe('HMS Push Kit provider', () => {
 
   it.each([
     [2, { meaning: 'endpoint_gone', tokenGone: true }],
-    [5, { meaning: 'endpoint_gone', tokenGone: true }],
+    [5, {}],
     [6, { meaning: 'endpoint_gone' }],
     [10, { meaning: 'endpoint_gone' }],
     [15, {}],
     [102, {}],
     [7, {}],
-  ])('reads receipt state %s as %j: only an app gone from the device loses its token, and a replaced message or a full day is retried', (state, reading) => {
+  ])('reads receipt state %s as %j: only an app gone from the device loses its token, and a token of another Android user, a replaced message or a full day is retried', (state, reading) => {
     const hms = createPushProvider({ driver: 'hms', appId: '1', appSecret: 's' });
     expect(hms.parseReceipt?.({ statuses: [{ requestId: 'r1', token: 'tok', status: state }] })).toEqual([
       { providerMessageId: 'r1', status: 'failed', endpoint: 'tok', error: String(state), ...reading },
@@ -192,12 +192,12 @@ describe('HMS Push Kit provider', () => {
       hms.parseReceipt?.({
         statuses: [
           { requestId: 'r2', token: 'tok-1', pushType: 0, appPackageName: 'com.example', deliveryStatus: { result: 0, timestamp: at } },
-          { requestId: 'r2', token: 'tok-2', pushType: 0, appPackageName: 'com.example', deliveryStatus: { result: 5, timestamp: at } },
+          { requestId: 'r2', token: 'tok-2', pushType: 0, appPackageName: 'com.example', deliveryStatus: { result: 2, timestamp: at } },
         ],
       }),
     ).toEqual([
       { providerMessageId: 'r2', status: 'delivered', endpoint: 'tok-1', at: new Date(at) },
-      { providerMessageId: 'r2', status: 'failed', endpoint: 'tok-2', error: '5', meaning: 'endpoint_gone', tokenGone: true, at: new Date(at) },
+      { providerMessageId: 'r2', status: 'failed', endpoint: 'tok-2', error: '2', meaning: 'endpoint_gone', tokenGone: true, at: new Date(at) },
     ]);
   });
 

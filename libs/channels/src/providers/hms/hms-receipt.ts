@@ -4,14 +4,14 @@ import { ProviderErrorCode, ReceiptFormatError, type ReceiptStatus } from '../..
 const DELIVERED = 0;
 
 /**
- * Receipt states that no retry can change: 2 the app is not installed and 5 the token is not on the
- * device (both: the token is gone for good), 6 the user turned the app's notifications off, 10 the
- * device has not been online for 30 days. (15, an offline message replaced by a newer one, and 102,
- * the device's daily limit, are worth a retry.)
+ * Receipt states that no retry can change: 2 the app is not installed (the token is gone for good),
+ * 6 the user turned the app's notifications off, 10 the device has not been online for 30 days.
+ * (5, the token belongs to another Android user of the device than the one using it now — a second
+ * profile or a private space — keeps its token and is worth a retry, as are 15, an offline message
+ * replaced by a newer one, and 102, the device's daily limit.)
  */
 const FINAL: ReadonlyMap<number, Pick<ReceiptStatus, 'meaning' | 'tokenGone'>> = new Map([
   [2, { meaning: ProviderErrorCode.EndpointGone, tokenGone: true }],
-  [5, { meaning: ProviderErrorCode.EndpointGone, tokenGone: true }],
   [6, { meaning: ProviderErrorCode.EndpointGone }],
   [10, { meaning: ProviderErrorCode.EndpointGone }],
 ]);

@@ -14,6 +14,9 @@ const CODES: Record<number, ProviderErrorCode> = {
   21601: ProviderErrorCode.Misconfigured,
   21603: ProviderErrorCode.Misconfigured,
   21606: ProviderErrorCode.Misconfigured,
+  // A trial account, or one without an approved compliance profile, may text only verified numbers:
+  // the account's to fix, and every other number fails alike. Silent as a refusal of one message.
+  21608: ProviderErrorCode.Misconfigured,
   // The StatusCallback URL (SMS_TWILIO_STATUS_CALLBACK_URL) is refused, and with it every message.
   21609: ProviderErrorCode.Misconfigured,
   21610: ProviderErrorCode.EndpointGone,
@@ -25,6 +28,8 @@ const CODES: Record<number, ProviderErrorCode> = {
   21617: ProviderErrorCode.Rejected,
   21659: ProviderErrorCode.Misconfigured,
   21660: ProviderErrorCode.Misconfigured,
+  // The From number is not SMS-capable (a voice-only number).
+  21661: ProviderErrorCode.Misconfigured,
   // The Messaging Service given as the sender: missing, unusable, without numbers or invalid.
   21701: ProviderErrorCode.Misconfigured,
   21702: ProviderErrorCode.Misconfigured,

@@ -86,6 +86,15 @@ describe('Twilio SMS provider', () => {
     expect(await failureOf(provider.send({ to: PHONE, body: 'x' }))).toMatchObject({ kind: 'permanent', code: 'endpoint_gone', vendorCode: '21610' });
   });
 
+  it.each([
+    [21608, "The number is unverified. Trial accounts cannot send messages to unverified numbers"],
+    [21661, "'From' number is not SMS-capable"],
+  ])('maps %s, which every text would meet alike until the account is fixed, to a configuration error', async (code, message) => {
+    await start();
+    fake.failNext({ status: 400, code, message });
+    expect(await failureOf(provider.send({ to: PHONE, body: 'x' }))).toMatchObject({ kind: 'configuration', code: 'misconfigured', vendorCode: String(code), status: 400 });
+  });
+
   it('maps 429 (20429) to a transient error carrying Retry-After', async () => {
     await start();
     fake.failNext({ status: 429, code: 20429, message: 'Too Many Requests', retryAfterSeconds: 3 });
@@ -142,10 +151,13 @@ describe('Twilio SMS provider', () => {
     ['30005', 'invalid_endpoint'],
     ['30006', 'invalid_endpoint'],
     ['30007', 'rejected'],
+    ['30002', 'misconfigured'],
+    ['30032', 'misconfigured'],
+    ['30034', 'misconfigured'],
     ['30003', undefined],
     ['30008', undefined],
     ['constructor', undefined],
-  ])('reads error %s of an undelivered text as %s: only what no retry can change has a reading', (code, meaning) => {
+  ])('reads error %s of an undelivered text as %s: only what no retry can change, or what blames the account, has a reading', (code, meaning) => {
     const twilio = createSmsProvider({ driver: 'twilio', accountSid: 'AC1', authToken: 't', from: FROM });
     expect(twilio.parseReceipt?.({ MessageSid: 'SM4', MessageStatus: 'undelivered', ErrorCode: code })).toEqual([
       { providerMessageId: 'SM4', status: 'failed', error: code, ...(meaning === undefined ? {} : { meaning }) },
