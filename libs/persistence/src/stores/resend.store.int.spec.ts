@@ -283,6 +283,20 @@ describe('ResendStore', () => {
     expect(rest!.jobs.map((j) => j.deliveryId)).toEqual(ids.slice(1_000));
   });
 
+  it('sends the rest of a receiver with more than a batch holds as the next batch, though only one of them was due', async () => {
+    const [due] = await seed('u-backlog', 1, { status: 'failed', nextAttemptAt: at(-1) });
+    const waiting = await seed('u-backlog', 1_199, { status: 'failed', nextAttemptAt: at(3_600_000) });
+    // A provider's own wait is kept: it goes out at its time, not with the rest.
+    const [throttled] = await seed('u-backlog', 1, { status: 'failed', nextAttemptAt: at(3_600_000), lastError: 'rate_limited' });
+    const store = new ResendStore(first);
+    const [batch] = (await store.claimDue(T0, 60_000, 100)).batches;
+    expect(batch!.jobs).toHaveLength(1_000);
+    const [rest] = (await store.claimDue(T0, 60_000, 100)).batches;
+    const sent = [...batch!.jobs, ...rest!.jobs].map((j) => j.deliveryId);
+    expect(sent.sort()).toEqual([due!, ...waiting].sort());
+    expect(await statusOf([throttled!])).toEqual([{ status: 'failed', next_attempt_at: at(3_600_000) }]);
+  });
+
   it('claims due deliveries that have no user (a bare phone number), each on its own', async () => {
     const created = [at(-3_600_000), at(-3_599_999), at(-3_599_998)];
     const messageIds = created.map((c) => newId(c));

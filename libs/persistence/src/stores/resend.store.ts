@@ -288,6 +288,7 @@ export class ResendStore {
       if (pending.length === 0) return { batches: [], ended: [], cutShort };
       const keys = pending.map((row) => ({ id: row.id, createdAt: row.created_at }));
       const rows = sharingData(await queryRows<ClaimedRow>(tx, CLAIM_PENDING, [...deliveryKeys(keys), now, leaseMs]));
+      await bringForwardTheRest(tx, byUser, now);
       const batches = new Map<string, ResendBatch>();
       for (const row of rows) {
         if (row.status !== 'queued') continue;
@@ -317,6 +318,34 @@ async function completeLastReceiver(tx: EntityManager, rows: PendingRow[], now: 
   const last = rows[rows.length - 1]!;
   const others = rows.filter((row) => row.user_id !== last.user_id || row.channel !== last.channel);
   return [...others, ...(await queryRows<PendingRow>(tx, FIND_RECEIVER_PENDING, [now, last.user_id, last.channel]))];
+}
+
+/**
+ * A receiver with more pending deliveries on a channel than one batch holds (`MAX_BATCH_JOBS`) had
+ * only the oldest claimed: the rest are made due now, for the next claim to send as the next batch.
+ * Left at their own times (up to the backoff's ceiling away), they went out later as a second
+ * summary or digest, and failed and were tried again apart from the first from then on. Those under
+ * a wait a provider set keep it, as the claim does.
+ */
+async function bringForwardTheRest(tx: EntityManager, claimed: PendingRow[], now: Date): Promise<void> {
+  const counts = new Map<string, { userId: string; channel: string; count: number }>();
+  for (const row of claimed) {
+    if (row.user_id === null) continue;
+    const key = `${row.user_id}\u0000${row.channel}`;
+    const receiver = counts.get(key) ?? { userId: row.user_id, channel: row.channel, count: 0 };
+    receiver.count += 1;
+    counts.set(key, receiver);
+  }
+  const full = [...counts.values()].filter((receiver) => receiver.count >= MAX_BATCH_JOBS);
+  if (full.length === 0) return;
+  await tx.query(
+    `UPDATE deliveries d SET next_attempt_at = $1, updated_at = now()
+       FROM unnest($2::varchar[], $3::varchar[]) AS r(user_id, channel)
+      WHERE d.user_id = r.user_id AND d.channel = r.channel
+        AND d.status = 'failed' AND d.next_attempt_at > $1
+        AND (d.last_error IS NULL OR d.last_error NOT IN ${IMPOSED_WAITS})`,
+    [now, full.map((receiver) => receiver.userId), full.map((receiver) => receiver.channel)],
+  );
 }
 
 /**
