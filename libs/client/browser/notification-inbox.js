@@ -152,6 +152,9 @@ export class NotificationInbox {
     /** @type {ReturnType<typeof setTimeout> | undefined} */
     this.retryTimer = undefined;
     this.syncBackoff = new Backoff(options.syncRetryMs ?? 1_000);
+    /** @type {ReturnType<typeof setTimeout> | undefined} a syncReads the gateway answered `busy`, asked again */
+    this.readsRetryTimer = undefined;
+    this.readsBackoff = new Backoff(options.syncRetryMs ?? 1_000);
     /** @type {ReturnType<typeof setTimeout> | undefined} */
     this.reconnectTimer = undefined;
     this.reconnectBackoff = new Backoff(options.syncRetryMs ?? 1_000);
@@ -214,6 +217,7 @@ export class NotificationInbox {
   disconnect() {
     this.closed = true;
     clearTimeout(this.retryTimer);
+    clearTimeout(this.readsRetryTimer);
     clearTimeout(this.reconnectTimer);
     this.socket?.disconnect();
   }
@@ -344,13 +348,23 @@ export class NotificationInbox {
    * event reaches only the devices connected at the time): the reads after `lastReadSeq`, asked for
    * once the messages are synced, so that they name messages this inbox holds (a message carries no
    * read state). Best effort: one that fails is reported and asked for again at the next sync (a
-   * gateway from before `syncReads` never answers it), and the messages stay synced. @private
+   * gateway from before `syncReads` never answers it), and the messages stay synced. One answered
+   * `busy` (too many requests of this connection waiting) is asked again after a wait, as the contract
+   * asks: the next sync may be hours away on a steady connection. @private
    */
   async syncReads() {
     for (;;) {
       const afterReadSeq = this.lastReadSeq;
       const answer = await this.request('syncReads', { afterReadSeq });
-      if (answer.error) return void this.status('error', `syncReads failed: ${answer.error.code}: ${answer.error.message}`);
+      if (answer.error) {
+        this.status('error', `syncReads failed: ${answer.error.code}: ${answer.error.message}`);
+        if (answer.error.code === 'busy' && !this.closed && this.socket?.connected !== false) {
+          clearTimeout(this.readsRetryTimer);
+          this.readsRetryTimer = setTimeout(() => void this.syncReadsQueued(), this.readsBackoff.next());
+        }
+        return;
+      }
+      this.readsBackoff.reset();
       // The read place was reset meanwhile (a sync found the server's messages reset): ask again from there.
       if (this.lastReadSeq !== afterReadSeq) continue;
       if (answer.notModified) {

@@ -39,6 +39,8 @@ class SocketDouble {
   readonly syncReadsAsked: number[] = [];
   /** False: `syncReads` is answered with the request's timeout (a gateway from before it); 'later': not yet. */
   answeringReads: boolean | 'later' = true;
+  /** Errors to answer the next syncReads with, one each. */
+  readsFailures: string[] = [];
   emit(event: string, payload: { afterSeq: number; limit: number; ids?: string[]; afterReadSeq?: number }, answer: (error: Error | null, reply: unknown) => void): void {
     if (event === 'read') {
       this.reads.push(payload.ids!);
@@ -56,6 +58,8 @@ class SocketDouble {
     this.syncReadsAsked.push(afterReadSeq);
     if (this.answeringReads === 'later') return;
     if (!this.answeringReads) return answer(new Error('operation has timed out'), undefined);
+    const failure = this.readsFailures.shift();
+    if (failure) return answer(null, { error: { code: failure, message: 'too many requests waiting' } });
     const lastReadSeq = this.readLog.length;
     if (afterReadSeq >= lastReadSeq) return answer(null, { notModified: true, lastReadSeq });
     const page = this.readLog.slice(afterReadSeq, afterReadSeq + 2);
@@ -983,6 +987,26 @@ describe('NotificationInbox', () => {
       expect(behind.inbox.isRead('m-1')).toBe(false);
       const reloaded = openReading(storage, range(1, 4), [['m-1']]);
       expect(['m-1', 'm-4'].map((id) => reloaded.inbox.isRead(id))).toEqual([true, false]);
+    });
+
+    it('asks for the reads again after a wait when the gateway answers syncReads busy, not only at the next sync', async () => {
+      jest.useFakeTimers();
+      try {
+        const { socket, inbox, log, errors } = openReading(new MemoryStorage(), range(1, 2), [['m-1']]);
+        socket.readsFailures = ['busy', 'busy'];
+        socket.handlers.get('connect')!();
+        await jest.advanceTimersByTimeAsync(0);
+        expect([log, socket.syncReadsAsked]).toEqual([['shown m-1,m-2'], [0]]);
+        await jest.advanceTimersByTimeAsync(1_000);
+        expect(socket.syncReadsAsked).toEqual([0, 0]);
+        await jest.advanceTimersByTimeAsync(1_999);
+        expect(socket.syncReadsAsked).toEqual([0, 0]); // the second wait is twice as long
+        await jest.advanceTimersByTimeAsync(1);
+        expect([log, inbox.lastReadSeq, socket.syncs]).toEqual([['shown m-1,m-2', 'read m-1'], 1, [0]]);
+        expect(errors).toEqual(['syncReads failed: busy: too many requests waiting', 'syncReads failed: busy: too many requests waiting']);
+      } finally {
+        jest.useRealTimers();
+      }
     });
 
     it('keeps the messages synced when the gateway does not answer syncReads, and asks again at the next sync', async () => {
