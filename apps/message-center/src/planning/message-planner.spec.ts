@@ -307,6 +307,13 @@ describe('planMessage', () => {
       expect(() => url('https://shop.example\u3000', '1234')).toThrow(TemplateRenderError);
     });
 
+    it('takes the request’s link for a template that has none, and the template’s own over it', () => {
+      const shipped = plan({ to: { userId: 'u-en' }, content: { title: 'ignored', url: 'https://shop.example/orders/1234' } });
+      expect(shipped.contents).toEqual([{ locale: 'en', title: 'Order 1234 shipped', body: '2 parcels with SF Express', url: 'https://shop.example/orders/1234' }]);
+      const linked = plan({ type: 'order.linked', to: { userId: 'u-en' }, data: { orderNo: '1234', site: 'https://shop.example' }, content: { url: 'https://elsewhere.example/' } });
+      expect(linked.contents[0]!.url).toBe('https://shop.example/orders/1234');
+    });
+
     it('takes the literal content’s link when the route has no templates', () => {
       const message = plan({ type: 'promo.spring', to: { userId: 'u-bare' }, content: { title: 'Sale', url: 'https://shop.example/sale' } });
       expect(message.contents).toEqual([{ locale: 'en', title: 'Sale', body: '', url: 'https://shop.example/sale' }]);

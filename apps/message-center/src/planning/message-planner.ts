@@ -118,7 +118,11 @@ function escalationTime(start: Date, route: Route, tier: number): Date | null {
 
 function render(request: NotificationRequest, route: Route, locale: string): { title: string; body: string; url?: string } {
   const template = route.templates.get(locale);
-  const { title = '', body = '', url } = template ? renderTemplate(template, request, route, locale) : (request.content ?? {});
+  const rendered = template ? renderTemplate(template, request, route, locale) : (request.content ?? {});
+  const { title = '', body = '' } = rendered;
+  // A template without a link of its own leads where the request's content says: the link differs
+  // per request (an order's page), and dropped, it was checked and then lost without a word.
+  const url = rendered.url ?? request.content?.url;
   if (url === undefined) return { title, body };
   // The request's link was checked with the request; a template's only now that it is rendered.
   const link = linkOf(url);
