@@ -7,7 +7,7 @@ import { EmailSender } from './email-sender';
 import { PushSender } from './push-sender';
 import { SmsSender } from './sms-sender';
 
-/** The sender of each channel this process runs, each with its own concurrency limit. */
+/** The sender of each channel this process runs, each with its own concurrency limit (push: one per vendor). */
 export class ChannelSenders {
   constructor(
     private readonly providers: ChannelProviders,
@@ -19,17 +19,17 @@ export class ChannelSenders {
   ) {}
 
   senderFor(channel: WorkerChannel): ChannelSender {
-    const limit = new WeightedLimit(this.concurrency);
     const { push, sms, email } = this.providers;
     switch (channel) {
       case 'push':
-        if (push) return new PushSender(push, this.devices, limit);
+        // One limit per vendor (`PushSender`).
+        if (push) return new PushSender(push, this.devices, this.concurrency);
         break;
       case 'sms':
-        if (sms) return new SmsSender(sms, this.recipients, limit);
+        if (sms) return new SmsSender(sms, this.recipients, new WeightedLimit(this.concurrency));
         break;
       case 'email':
-        if (email) return new EmailSender(email, this.recipients, limit, this.messageKeySecret);
+        if (email) return new EmailSender(email, this.recipients, new WeightedLimit(this.concurrency), this.messageKeySecret);
         break;
     }
     throw new Error(`the ${channel} channel is not configured in this process`);

@@ -1,7 +1,6 @@
 import { ProviderError, ProviderErrorCode, type PushBatch, type PushChannelProvider, type PushProviders, type PushResult } from '@notify/channels';
 import { PUSH_PROVIDERS, type DeliveryJob } from '@notify/contracts';
 import type { DeviceKey, PushDevice, PushDeviceStore } from '@notify/persistence';
-import { WeightedLimit } from '../delivery/weighted-limit';
 import { PushSender } from './push-sender';
 
 /** A vendor that records each sendMany and refuses the tokens listed in `dead`. */
@@ -67,7 +66,7 @@ describe('PushSender', () => {
   beforeEach(() => Object.values(vendors).forEach((v) => v.batches.splice(0)));
 
   it('sends one token list per vendor and content, and keeps each result with its delivery and device', async () => {
-    const sender = new PushSender(vendors as unknown as PushProviders, devices, new WeightedLimit(100));
+    const sender = new PushSender(vendors as unknown as PushProviders, devices, 100);
     const jobs = [job(1, 'hms:a/tab'), job(2, 'hms:b/tab'), job(3, 'hms:c/tab'), job(4, 'fcm:a/phone'), job(5, 'hms:a/tab', 'm-2')];
     const attempts = await (await sender.plan(jobs)).send(jobs);
 
@@ -80,7 +79,7 @@ describe('PushSender', () => {
   });
 
   it('does not send to a device that is gone or was re-registered with another vendor', async () => {
-    const sender = new PushSender(vendors as unknown as PushProviders, devices, new WeightedLimit(100));
+    const sender = new PushSender(vendors as unknown as PushProviders, devices, 100);
     const jobs = [job(1, 'apns:a/tab'), job(2, 'hms:z/tab')];
     const attempts = await (await sender.plan(jobs)).send(jobs);
     expect(attempts.map((a) => a.result.kind)).toEqual(['unreachable', 'unreachable']);
@@ -88,14 +87,31 @@ describe('PushSender', () => {
   });
 
   it('splits a token list at the concurrency limit', async () => {
-    const sender = new PushSender(vendors as unknown as PushProviders, devices, new WeightedLimit(2));
+    const sender = new PushSender(vendors as unknown as PushProviders, devices, 2);
     const jobs = [job(1, 'hms:a/tab'), job(2, 'hms:b/tab'), job(3, 'hms:c/tab')];
     await (await sender.plan(jobs)).send(jobs);
     expect(vendors['hms']!.batches.map((b) => b.tokens)).toEqual([['hms-a', 'hms-b'], ['hms-gone']]);
   });
 
+  it('lets one vendor send while another vendor’s call holds all of its own limit', async () => {
+    let answerHuawei!: () => void;
+    const slow = new RecordingVendor('hms');
+    const huaweiAnswered = new Promise<void>((resolve) => (answerHuawei = resolve));
+    const sendMany = slow.sendMany.bind(slow);
+    slow.sendMany = async (batch) => (await huaweiAnswered, sendMany(batch));
+    const sender = new PushSender({ ...vendors, hms: slow } as unknown as PushProviders, devices, 2);
+    const huawei = [job(1, 'hms:a/tab'), job(2, 'hms:b/tab')];
+    const huaweiSent = (await sender.plan(huawei)).send(huawei);
+    const fcm = [job(4, 'fcm:a/phone')];
+    // Sent while Huawei's call of two tokens, the whole limit, has not been answered.
+    expect((await (await sender.plan(fcm)).send(fcm)).map((a) => a.result.kind)).toEqual(['accepted']);
+    expect(slow.batches).toEqual([]);
+    answerHuawei();
+    expect((await huaweiSent).map((a) => a.result.kind)).toEqual(['accepted', 'accepted']);
+  });
+
   it('sends only the jobs that were claimed', async () => {
-    const sender = new PushSender(vendors as unknown as PushProviders, devices, new WeightedLimit(100));
+    const sender = new PushSender(vendors as unknown as PushProviders, devices, 100);
     const jobs = [job(1, 'hms:a/tab'), job(2, 'hms:b/tab')];
     const attempts = await (await sender.plan(jobs)).send([jobs[1]!]);
     expect(attempts.map((a) => a.job.deliveryId)).toEqual(['d-2']);

@@ -1,7 +1,7 @@
 import { asProviderError, chunk, failEveryToken, ProviderError, ProviderErrorCode, type PushChannelProvider, type PushContent, type PushProviders, type PushResult } from '@notify/channels';
 import type { DeliveryJob, PushProvider } from '@notify/contracts';
 import type { PushDevice, PushDeviceStore } from '@notify/persistence';
-import type { WeightedLimit } from '../delivery/weighted-limit';
+import { WeightedLimit } from '../delivery/weighted-limit';
 import type { ChannelSender, SendPlan } from './channel-sender';
 import { pushContentOf } from './push-content';
 import { parsePushEndpoint } from './push-endpoint';
@@ -22,15 +22,18 @@ interface PushGroup {
 /**
  * Vendor push. The job names a device; its token is read from `devices` (active ones only). Jobs of
  * one batch that go to the same vendor with the same content are sent as one token list, which
- * HMS and Xiaomi take in one request.
+ * HMS and Xiaomi take in one request. Each vendor has its own limit of `capacity` tokens in flight,
+ * across partitions: with one for all, a slow vendor's call (a Huawei token list of 200, the whole
+ * limit, answered in 8 s) held up every APNs and FCM send of the process behind it.
  */
 export class PushSender implements ChannelSender {
   readonly channel = 'push' as const;
+  private readonly limits = new Map<PushProvider, WeightedLimit>();
 
   constructor(
     private readonly providers: PushProviders,
     private readonly devices: PushDeviceStore,
-    private readonly limit: WeightedLimit,
+    private readonly capacity: number,
   ) {}
 
   async plan(jobs: DeliveryJob[]): Promise<SendPlan> {
@@ -62,10 +65,17 @@ export class PushSender implements ChannelSender {
       group.targets.push({ job, device });
       groups.set(key, group);
     }
-    const sends = [...groups.values()].flatMap((group) =>
-      chunk(group.targets, this.limit.capacity).map((targets) => this.limit.run(targets.length, () => this.sendMany(group, targets))),
-    );
+    const sends = [...groups.values()].flatMap((group) => {
+      const limit = this.limitOf(group.vendor);
+      return chunk(group.targets, limit.capacity).map((targets) => limit.run(targets.length, () => this.sendMany(group, targets)));
+    });
     return [...unreachable, ...(await Promise.all(sends)).flat()];
+  }
+
+  private limitOf(vendor: PushProvider): WeightedLimit {
+    let limit = this.limits.get(vendor);
+    if (limit === undefined) this.limits.set(vendor, (limit = new WeightedLimit(this.capacity)));
+    return limit;
   }
 
   private async sendMany(group: PushGroup, targets: Target[]): Promise<SendAttempt[]> {

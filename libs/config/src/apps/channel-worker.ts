@@ -98,7 +98,7 @@ const workerSettings = {
   pushGroup: setting('CHANNEL_WORKER_PUSH_GROUP', z.string().min(1).default('notify.channel-worker.push'), 'Kafka consumer group of the push workers'),
   smsGroup: setting('CHANNEL_WORKER_SMS_GROUP', z.string().min(1).default('notify.channel-worker.sms'), 'Kafka consumer group of the SMS workers'),
   emailGroup: setting('CHANNEL_WORKER_EMAIL_GROUP', z.string().min(1).default('notify.channel-worker.email'), 'Kafka consumer group of the email workers'),
-  concurrency: setting('CHANNEL_WORKER_CONCURRENCY', positiveInt(200), 'Endpoints each channel sends to at once, across its partitions'),
+  concurrency: setting('CHANNEL_WORKER_CONCURRENCY', positiveInt(200), 'Endpoints each channel sends to at once, across its partitions (push: per vendor)'),
   maxBatchBytes: setting(
     'CHANNEL_WORKER_MAX_BATCH_BYTES',
     positiveInt(256 * 1024),
