@@ -119,12 +119,18 @@ export class NotificationInbox {
     // The ids are escaped where they hold a separator (':' between them, '@' before the gateway), so
     // user 'a:b' on device 'c' never reads the place of user 'a' on device 'b:c'. Ids without one
     // keep the key the versions before gave them.
-    const deviceId = options.deviceId ?? 'default';
-    const place = `notify-inbox:${keyPart(userId, /[%:]/g)}:${keyPart(deviceId, /[%:@]/g)}`;
-    /** The key of the versions before the gateway was in it; none when the ids needed escaping, since theirs was ambiguous then. */
-    this.legacyKey = place === `notify-inbox:${userId}:${deviceId}` ? place : undefined;
+    const deviceId = String(options.deviceId ?? 'default');
+    const place = `notify-inbox:${keyPart(String(userId), /[%:]/g)}:${keyPart(deviceId, /[%:@]/g)}`;
+    const gateway = String(options.url).replace(/\/+$/, '');
+    this.key = `${place}@${gateway}`;
+    // The keys of the versions before, which held the ids as they are: with this gateway, and before
+    // that without one. Taken over, then removed, when the device id has no separator: only another
+    // device id with one could have written the same key (a user 'tenant:42' keeps the place saved
+    // before the upgrade, instead of being shown the whole inbox again).
+    const before = `notify-inbox:${userId}:${deviceId}`;
+    /** @type {string[]} */
+    this.legacyKeys = /[%:@]/.test(deviceId) ? [] : [`${before}@${gateway}`, before].filter((key) => key !== this.key);
     this.legacyForgotten = false;
-    this.key = `${place}@${String(options.url).replace(/\/+$/, '')}`;
     this.lastSeq = 0;
     /** The user's last read (on any device) that `onRead` has told of: `syncReads` asks for those after it. */
     this.lastReadSeq = 0;
@@ -567,13 +573,15 @@ export class NotificationInbox {
   }
 
   /**
-   * Takes back the saved place and messages: under the key of this gateway, or else under the key of
-   * the versions before it (no gateway in it), so an upgrade does not show the whole inbox again.
+   * Takes back the saved place and messages: under the key of this gateway, or else under a key of
+   * the versions before (`legacyKeys`), so an upgrade does not show the whole inbox again.
    * What cannot be read (another program's value, a cut write) is reported and left: the inbox then
    * starts from nothing rather than not at all.
    */
   restore() {
-    const saved = this.options.storage?.getItem(this.key) ?? (this.legacyKey === undefined ? null : this.options.storage?.getItem(this.legacyKey));
+    /** @type {string | null | undefined} */
+    let saved;
+    for (const key of [this.key, ...this.legacyKeys]) if ((saved = this.options.storage?.getItem(key))) break;
     if (!saved) return;
     /** @type {ReturnType<typeof readPlace>} */
     let place;
@@ -598,17 +606,19 @@ export class NotificationInbox {
   }
 
   /**
-   * Removes the place saved under the versions' before key (no gateway in it) once this inbox's own
-   * is saved: left, it was taken over again by the inbox of any other gateway the page talked to
-   * later, and it kept its share of the storage quota.
+   * Removes the places saved under the keys of the versions before once this inbox's own is saved:
+   * left, the one without a gateway was taken over again by the inbox of any other gateway the page
+   * talked to later, and each kept its share of the storage quota.
    */
   forgetLegacyPlace() {
-    if (this.legacyForgotten || this.legacyKey === undefined) return;
+    if (this.legacyForgotten) return;
     this.legacyForgotten = true;
-    try {
-      this.options.storage?.removeItem?.(this.legacyKey);
-    } catch {
-      // Storage that refuses a removal keeps the old place; this inbox has its own now.
+    for (const key of this.legacyKeys) {
+      try {
+        this.options.storage?.removeItem?.(key);
+      } catch {
+        // Storage that refuses a removal keeps the old place; this inbox has its own now.
+      }
     }
   }
 

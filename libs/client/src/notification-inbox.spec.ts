@@ -243,10 +243,12 @@ describe('NotificationInbox', () => {
     await second.inbox.sync();
     expect(second.socket.syncs).toEqual([0]);
     expect(second.shown).toEqual(['m-1', 'm-2']);
-    // A device id with '@' does not read the place of another device on another gateway either.
-    const third = open(storage, 'a:b', [], 'gateway', 'c@http://');
-    expect(third.inbox.lastSeq).toBe(0);
     expect(open(storage, 'a:b', [], 'http://gateway', 'c').inbox.lastSeq).toBe(30);
+    // Device 'c' on gateway 'x@gw' and device 'c@x' on gateway 'gw' shared one too.
+    const onX = open(storage, 'u', range(1, 3), 'x@gw', 'c');
+    await onX.inbox.sync();
+    expect(onX.inbox.lastSeq).toBe(3);
+    expect(open(storage, 'u', [], 'gw', 'c@x').inbox.lastSeq).toBe(0);
   });
 
   it('keeps the key of the versions before for ids without a separator, an email among them', () => {
@@ -255,15 +257,32 @@ describe('NotificationInbox', () => {
     expect(open(storage, 'ana@example.com', [], 'http://gateway', 'phone-1').inbox.lastSeq).toBe(9);
   });
 
-  it('does not take over a place saved without the gateway when its key was ambiguous', () => {
+  it('takes over, then removes, the place the versions before saved for a user id with a separator', () => {
     const storage = new MemoryStorage();
-    // Saved by a version before for user 'a' on device 'b:c', or for user 'a:b' on device 'c': not known which.
+    storage.setItem('notify-inbox:tenant:42:default@http://gateway', JSON.stringify({ lastSeq: 7, messages: [message(7)] }));
+    const { inbox, socket, shown } = open(storage, 'tenant:42', range(1, 8));
+    expect(inbox.lastSeq).toBe(7);
+    expect(socket.deliver([message(7), message(8)])).toBe(true);
+    expect(shown).toEqual(['m-8']);
+    expect(storage.getItem('notify-inbox:tenant:42:default@http://gateway')).toBeNull();
+    expect(open(storage, 'tenant:42', []).inbox.lastSeq).toBe(8);
+  });
+
+  it('does not take over a place the versions before saved under a key a device id with a separator made ambiguous', () => {
+    const storage = new MemoryStorage();
+    // Saved for user 'a' on device 'b:c', or for user 'a:b' on device 'c': not known which.
     storage.setItem('notify-inbox:a:b:c', JSON.stringify({ lastSeq: 7, messages: [message(7)] }));
-    const { inbox, socket } = open(storage, 'a:b', [], 'http://gateway', 'c');
+    const { inbox, socket } = open(storage, 'a', [], 'http://gateway', 'b:c');
     expect(inbox.lastSeq).toBe(0);
-    // Nor removes it once its own place is saved: it is somebody else's.
+    // Nor removes it once its own place is saved: it may be somebody else's.
     expect(socket.deliver([message(1)])).toBe(true);
     expect(storage.getItem('notify-inbox:a:b:c')).not.toBeNull();
+  });
+
+  it('takes a device id that is not a string, as the versions before did', () => {
+    const storage = new MemoryStorage();
+    storage.setItem('notify-inbox:u-1:42@http://gateway', JSON.stringify({ lastSeq: 5, messages: [message(5)] }));
+    expect(open(storage, 'u-1', [], 'http://gateway', 42 as unknown as string).inbox.lastSeq).toBe(5);
   });
 
   it.each([

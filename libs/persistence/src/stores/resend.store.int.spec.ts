@@ -288,12 +288,24 @@ describe('ResendStore', () => {
     const waiting = await seed('u-backlog', 1_199, { status: 'failed', nextAttemptAt: at(3_600_000) });
     // A provider's own wait is kept: it goes out at its time, not with the rest.
     const [throttled] = await seed('u-backlog', 1, { status: 'failed', nextAttemptAt: at(3_600_000), lastError: 'rate_limited' });
+    const [read] = await seed('u-backlog', 1, { status: 'failed', nextAttemptAt: at(3_600_000) });
     const store = new ResendStore(first);
-    const [batch] = (await store.claimDue(T0, 60_000, 100)).batches;
+    // Another transaction holds one of the rest (the user reading it): the claim does not wait for it.
+    const reader = second.createQueryRunner();
+    await reader.startTransaction();
+    let batch: Awaited<ReturnType<ResendStore['claimDue']>>['batches'][number] | undefined;
+    try {
+      await reader.query(`SELECT id FROM deliveries WHERE id = $1 FOR UPDATE`, [read]);
+      [batch] = (await store.claimDue(T0, 60_000, 100)).batches;
+    } finally {
+      await reader.rollbackTransaction();
+      await reader.release();
+    }
     expect(batch!.jobs).toHaveLength(1_000);
     const [rest] = (await store.claimDue(T0, 60_000, 100)).batches;
     const sent = [...batch!.jobs, ...rest!.jobs].map((j) => j.deliveryId);
-    expect(sent.sort()).toEqual([due!, ...waiting].sort());
+    // The row the reader held goes with the rest: any due row of a receiver takes the others along.
+    expect(sent.sort()).toEqual([due!, ...waiting, read!].sort());
     expect(await statusOf([throttled!])).toEqual([{ status: 'failed', next_attempt_at: at(3_600_000) }]);
   });
 

@@ -338,12 +338,17 @@ async function bringForwardTheRest(tx: EntityManager, claimed: PendingRow[], now
   }
   const full = [...counts.values()].filter((receiver) => receiver.count >= MAX_BATCH_JOBS);
   if (full.length === 0) return;
+  // SKIP LOCKED, as every lock the claim takes: a row another transaction holds (a read of it) keeps
+  // its own time, and the claim never waits while it holds its batch (waiting, it could deadlock with
+  // a read that holds a newer row and waits for an older one).
   await tx.query(
     `UPDATE deliveries d SET next_attempt_at = $1, updated_at = now()
-       FROM unnest($2::varchar[], $3::varchar[]) AS r(user_id, channel)
-      WHERE d.user_id = r.user_id AND d.channel = r.channel
-        AND d.status = 'failed' AND d.next_attempt_at > $1
-        AND (d.last_error IS NULL OR d.last_error NOT IN ${IMPOSED_WAITS})`,
+       FROM (SELECT p.id, p.created_at FROM deliveries p, unnest($2::varchar[], $3::varchar[]) AS r(user_id, channel)
+              WHERE p.user_id = r.user_id AND p.channel = r.channel
+                AND p.status = 'failed' AND p.next_attempt_at > $1
+                AND (p.last_error IS NULL OR p.last_error NOT IN ${IMPOSED_WAITS})
+                FOR UPDATE OF p SKIP LOCKED) AS rest
+      WHERE d.id = rest.id AND d.created_at = rest.created_at`,
     [now, full.map((receiver) => receiver.userId), full.map((receiver) => receiver.channel)],
   );
 }
