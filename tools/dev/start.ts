@@ -64,6 +64,8 @@ async function main(): Promise<void> {
     // Tracked links on the local stack: they last as long as this run (another run signs with another secret).
     env.CLICK_SECRET ??= randomBytes(32).toString('hex');
     env.CLICK_BASE_URL ??= `http://127.0.0.1:${env.GATEWAY_PORT ?? 3000}`;
+    // The demo page's own origins: the gateway serves it, so those are the only pages that connect here.
+    env.GATEWAY_ALLOWED_ORIGINS ??= ['127.0.0.1', 'localhost'].map((host) => `http://${host}:${env.GATEWAY_PORT ?? 3000}`).join(',');
 
     for (const app of PLATFORM_APPS) {
       const child = startApp(app, env);

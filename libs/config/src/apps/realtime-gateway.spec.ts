@@ -1,12 +1,15 @@
 import { JWT_SECRET_ADVISED_LENGTH, loadRealtimeGatewayConfig } from './realtime-gateway';
 
+/** An allow-list, so that the only warning a case can get is the one it is about. */
+const GATEWAY_ALLOWED_ORIGINS = 'https://app.example.com';
+
 describe('realtime gateway configuration', () => {
   describe('a short JWT_SECRET', () => {
     it('loads a 20-character secret (at least the 16 it always took) with a warning that does not show it', () => {
       const secret = 'twenty-chars-secret!';
       expect(secret).toHaveLength(20);
       const warnings: string[] = [];
-      const config = loadRealtimeGatewayConfig({ JWT_SECRET: secret }, (message) => warnings.push(message));
+      const config = loadRealtimeGatewayConfig({ JWT_SECRET: secret, GATEWAY_ALLOWED_ORIGINS }, (message) => warnings.push(message));
       expect(config.jwtSecret).toBe(secret);
       expect(warnings).toEqual([expect.stringMatching(new RegExp(`^JWT_SECRET is shorter than ${JWT_SECRET_ADVISED_LENGTH} characters`))]);
       expect(warnings.join('\n')).not.toContain(secret);
@@ -16,26 +19,42 @@ describe('realtime gateway configuration', () => {
       const secret = 'a-secret-of-thirty-two-character';
       expect(secret).toHaveLength(32);
       const warnings: string[] = [];
-      expect(loadRealtimeGatewayConfig({ JWT_SECRET: secret }, (message) => warnings.push(message)).jwtSecret).toBe(secret);
+      expect(loadRealtimeGatewayConfig({ JWT_SECRET: secret, GATEWAY_ALLOWED_ORIGINS }, (message) => warnings.push(message)).jwtSecret).toBe(secret);
       expect(warnings).toEqual([]);
     });
 
     it('does not warn when only a public key is set', () => {
       const warnings: string[] = [];
-      loadRealtimeGatewayConfig({ JWT_PUBLIC_KEY: '-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA\n-----END PUBLIC KEY-----' }, (message) => warnings.push(message));
+      loadRealtimeGatewayConfig({ JWT_PUBLIC_KEY: '-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA\n-----END PUBLIC KEY-----', GATEWAY_ALLOWED_ORIGINS }, (message) => warnings.push(message));
       expect(warnings).toEqual([]);
     });
 
     it('warns on the process by default, as the app starts (its logger does not exist yet)', () => {
       const emitWarning = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
       try {
-        loadRealtimeGatewayConfig({ JWT_SECRET: 'twenty-chars-secret!' });
+        loadRealtimeGatewayConfig({ JWT_SECRET: 'twenty-chars-secret!', GATEWAY_ALLOWED_ORIGINS });
         expect(emitWarning).toHaveBeenCalledTimes(1);
         expect(emitWarning.mock.calls[0]![0]).toMatch(/^JWT_SECRET is shorter than 32 characters/);
         expect(JSON.stringify(emitWarning.mock.calls)).not.toContain('twenty-chars-secret!');
       } finally {
         emitWarning.mockRestore();
       }
+    });
+  });
+
+  describe('the Origin allow-list', () => {
+    const secret = 'a-secret-of-thirty-two-character';
+
+    it('warns when it is empty: any web site may then connect', () => {
+      const warnings: string[] = [];
+      expect(loadRealtimeGatewayConfig({ JWT_SECRET: secret }, (message) => warnings.push(message)).allowedOrigins).toEqual([]);
+      expect(warnings).toEqual([expect.stringMatching(/^GATEWAY_ALLOWED_ORIGINS is empty: a page on any web site may open a Socket\.IO connection/)]);
+    });
+
+    it('does not warn when it lists an origin', () => {
+      const warnings: string[] = [];
+      expect(loadRealtimeGatewayConfig({ JWT_SECRET: secret, GATEWAY_ALLOWED_ORIGINS }, (message) => warnings.push(message)).allowedOrigins).toEqual([GATEWAY_ALLOWED_ORIGINS]);
+      expect(warnings).toEqual([]);
     });
   });
 });

@@ -40,7 +40,7 @@ export const realtimeGatewaySettings = {
     'PEM public key that checks RS256 browser tokens (with `JWT_SECRET` too, HS256 tokens are still taken)',
     { sensitive: true },
   ),
-  allowedOrigins: setting('GATEWAY_ALLOWED_ORIGINS', origins(''), 'Origins allowed to open a Socket.IO connection; empty allows any'),
+  allowedOrigins: setting('GATEWAY_ALLOWED_ORIGINS', origins(''), 'Origins allowed to open a Socket.IO connection; empty allows any (with a warning at start)'),
   // At most 10 minutes: a relayed acknowledgement's timer waits a second longer than this, and a claim's
   // lease twice as long, both within a timer's reach; a browser silent that long is long past its fallback.
   ackTimeoutMs: setting(
@@ -79,6 +79,12 @@ export function loadRealtimeGatewayConfig(env: NodeJS.ProcessEnv = process.env, 
     warn(
       `JWT_SECRET is shorter than ${JWT_SECRET_ADVISED_LENGTH} characters: anyone with a browser token can try to guess it offline; ` +
         'use a longer random secret (e.g. openssl rand -hex 32)',
+    );
+  }
+  if (config.allowedOrigins.length === 0) {
+    warn(
+      'GATEWAY_ALLOWED_ORIGINS is empty: a page on any web site may open a Socket.IO connection with a token it holds; ' +
+        'list the origins of the web apps that connect (e.g. https://app.example.com)',
     );
   }
   return config;
