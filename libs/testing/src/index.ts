@@ -5,3 +5,4 @@ export * from './eventually';
 export * from './providers';
 export * from './json-records';
 export * from './kept-errors';
+export * from './topic-records';

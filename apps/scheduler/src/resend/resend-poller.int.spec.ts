@@ -1,11 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel, Partitioners, type Producer, type ProducerBatch } from 'kafkajs';
 import type { DataSource } from 'typeorm';
 import { DeliveryBatchSchema, OutcomeEventSchema, Topics } from '@notify/contracts';
 import { ensureTopics, MAX_CHUNK_MESSAGES } from '@notify/kafka';
 import { createLogger, Metrics } from '@notify/observability';
 import { AFTER_COMMIT_RETRY, createDataSource, newId, ResendStore, runMigrations } from '@notify/persistence';
-import { createTestDatabase, eventually, jsonOf, type TestDatabase } from '@notify/testing';
+import { createTestDatabase, jsonOf, recordsOn, type TestDatabase } from '@notify/testing';
 import { OutboxRelay } from '../outbox/outbox-relay';
 import { ResendPoller, type ResendSettings } from './resend-poller';
 
@@ -57,30 +56,6 @@ describe('ResendPoller', () => {
       [messageIds, userId, dueMsAgo === null ? null : new Date(NOW.getTime() - dueMsAgo), created, ids, expiresAt],
     );
     return ids;
-  }
-
-  /** Every record on `topic` up to where it ends now, read from its beginning. */
-  async function recordsOn(topic: string): Promise<string[]> {
-    const admin = kafka.admin();
-    await admin.connect();
-    const ends = await admin.fetchTopicOffsets(topic).finally(() => admin.disconnect());
-    const unread = new Map(ends.filter((end) => Number(end.high) > Number(end.low)).map((end) => [end.partition, Number(end.high)]));
-    const values: string[] = [];
-    const consumer = kafka.consumer({ groupId: `resend-poller-spec-${randomBytes(4).toString('hex')}`, maxBytesPerPartition: 16 * 1024 * 1024 });
-    await consumer.connect();
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    await consumer.run({
-      eachMessage: async ({ partition, message }) => {
-        values.push(message.value!.toString());
-        if (Number(message.offset) + 1 >= (unread.get(partition) ?? 0)) unread.delete(partition);
-      },
-    });
-    try {
-      await eventually(async () => unread.size, (n) => n === 0);
-      return values;
-    } finally {
-      await consumer.disconnect();
-    }
   }
 
   /** The delivery ids of the events in each outbox row. */
@@ -147,7 +122,7 @@ describe('ResendPoller', () => {
     const calls: ProducerBatch[] = [];
     await pollerClaiming(100, recording(calls, (call) => call === 2)).poll();
 
-    const events = (await recordsOn(Topics.events)).map((value) => OutcomeEventSchema.parse(JSON.parse(value))).filter((e) => expired.has(e.deliveryId!));
+    const events = (await recordsOn(kafka, Topics.events)).map((value) => OutcomeEventSchema.parse(JSON.parse(value))).filter((e) => expired.has(e.deliveryId!));
     expect(events.filter((e) => e.status === 'expired')).toHaveLength(600);
     expect(new Set(events.map((e) => e.deliveryId)).size).toBe(600);
     // Published: nothing is left in the outbox for the relay.
@@ -171,7 +146,7 @@ describe('ResendPoller', () => {
     expect(await relayAfter(0, metrics).relay()).toBe(1);
     expect(await oldestSeconds(metrics)).toBe(0);
 
-    const events = (await recordsOn(Topics.events)).map((value) => OutcomeEventSchema.parse(JSON.parse(value))).filter((e) => e.deliveryId === lateId);
+    const events = (await recordsOn(kafka, Topics.events)).map((value) => OutcomeEventSchema.parse(JSON.parse(value))).filter((e) => e.deliveryId === lateId);
     expect(events).toEqual([expect.objectContaining({ status: 'expired', attempt: 1, error: null, at: NOW.toISOString() })]);
     expect(await outboxRows()).toEqual([]);
   });
@@ -198,7 +173,7 @@ describe('ResendPoller', () => {
     const produced = calls.map((call) => call.topicMessages!.flatMap((t) => t.messages).flatMap((m) => jobsOf(String(m.value))).length);
     expect(Math.max(...produced)).toBeLessThanOrEqual(MAX_CHUNK_MESSAGES);
     // The topic also holds single jobs other tests produced: only resend batches are read.
-    const batches = (await recordsOn(Topics.deliver.websocket)).map((value) => DeliveryBatchSchema.safeParse(jsonOf(value))).filter((read) => read.success);
+    const batches = (await recordsOn(kafka, Topics.deliver.websocket)).map((value) => DeliveryBatchSchema.safeParse(jsonOf(value))).filter((read) => read.success);
     const onTopic = batches.flatMap((read) => read.data.batch).filter((job) => ids.has(job.deliveryId));
     expect(onTopic.map((job) => job.deliveryId).sort()).toEqual([...ids].sort());
   });
