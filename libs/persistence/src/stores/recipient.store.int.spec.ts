@@ -136,6 +136,22 @@ describe('RecipientStore devices', () => {
     expect(await active(['vic', 'phone'])).toEqual(['vic/phone']);
   });
 
+  it('leaves a token with the registration that won a tie of times when the one that lost it is applied again', async () => {
+    const store = new RecipientStore(dataSource());
+    // Two registrations stamped the same second (a producer that stamps records from a clock in seconds).
+    const at = new Date('2030-05-01T13:00:00Z');
+    await store.apply([register('uma', 'phone', 'token-tied'), register('xan', 'phone', 'token-tied')], [at, at]);
+    expect(await active(['uma', 'phone'], ['xan', 'phone'])).toEqual(['xan/phone']);
+    // Uma's registration again on its own (a replay split the batch otherwise): the token stays with Xan.
+    await store.apply([register('uma', 'phone', 'token-tied')], [at]);
+    expect(await active(['uma', 'phone'], ['xan', 'phone'])).toEqual(['xan/phone']);
+    // Xan's again takes nothing more, and Uma signing in later takes it.
+    await store.apply([register('xan', 'phone', 'token-tied')], [at]);
+    expect(await active(['uma', 'phone'], ['xan', 'phone'])).toEqual(['xan/phone']);
+    await store.apply([register('uma', 'phone', 'token-tied')], [new Date('2030-05-01T13:00:01Z')]);
+    expect(await active(['uma', 'phone'], ['xan', 'phone'])).toEqual(['uma/phone']);
+  });
+
   it('keeps a device’s newest registration when an older one of it is applied later', async () => {
     const store = new RecipientStore(dataSource());
     await store.apply([register('mo', 'phone', 'token-fresh')], [new Date('2030-05-02T10:00:00Z')]);

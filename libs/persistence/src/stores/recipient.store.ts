@@ -172,11 +172,19 @@ export class RecipientStore {
         // A push token addresses one app installation. Registered again, by another user signed in on
         // that phone or as another device id, it leaves every other row that holds it: otherwise the
         // first user's notifications would go on reaching the phone the second one now holds.
+        // A holder registered at the very same time is taken from only by a registration that did not
+        // lose that tie before: applied again on its own (a replay), the loser would leave the token
+        // with no active device at all.
         await tx.query(
           `UPDATE devices d SET active = false, deactivated_reason = 'token registered to another device', updated_at = now()
              FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[], $5::timestamptz[]) AS o(user_id, device_id, provider, token, registered_at)
             WHERE d.provider = o.provider AND md5(d.token) = md5(o.token) AND d.token = o.token AND d.active
-              AND d.registered_at <= o.registered_at AND NOT (d.user_id = o.user_id AND d.device_id = o.device_id)`,
+              AND NOT (d.user_id = o.user_id AND d.device_id = o.device_id)
+              AND (d.registered_at < o.registered_at
+                   OR d.registered_at = o.registered_at
+                      AND NOT EXISTS (SELECT 1 FROM devices lost
+                                       WHERE lost.user_id = o.user_id AND lost.device_id = o.device_id AND lost.provider = o.provider
+                                         AND lost.token = o.token AND lost.registered_at = o.registered_at AND NOT lost.active))`,
           [owners.map((d) => d.userId), owners.map((d) => d.deviceId), owners.map((d) => d.provider), owners.map((d) => d.token), owners.map((d) => d.madeAt)],
         );
       }
