@@ -64,6 +64,36 @@ describe('BatchConsumer', () => {
     expect(afterRestart).toEqual(['after-restart']);
   });
 
+  it('hands a batch again after its handler threw a TypeError, which kafkajs alone would take for a bug and stop at', async () => {
+    const ownTopic = `spec.batch.${randomBytes(4).toString('hex')}`;
+    await ensureTopics(kafka, [ownTopic], { partitions: 1, replicationFactor: 1 });
+    await producer.send({ topic: ownTopic, messages: [{ key: 'k', value: 'a' }, { key: 'k', value: 'b' }] });
+    const handled: string[][] = [];
+    const fatal: string[] = [];
+    let failuresLeft = 1;
+    const consumer = new BatchConsumer(kafka, {
+      groupId: `spec-group-${randomBytes(4).toString('hex')}`,
+      topics: [ownTopic],
+      logger,
+      onFatal: (error) => fatal.push(error.message),
+      handler: async (records: ConsumedRecord[]) => {
+        handled.push(records.map((r) => r.value!.toString()));
+        if (failuresLeft-- > 0) throw new TypeError("Cannot read properties of null (reading 'length')");
+      },
+    });
+    await consumer.start();
+    try {
+      await eventually(async () => handled.length + fatal.length, (n) => n >= 2);
+    } finally {
+      await consumer.stop();
+    }
+    expect(fatal).toEqual([]);
+    expect(handled).toEqual([
+      ['a', 'b'],
+      ['a', 'b'],
+    ]);
+  });
+
   it('keeps its partitions while a handler works longer than the session, and handles the batch once', async () => {
     const slowTopic = `${topic}.slow`;
     await ensureTopics(kafka, [slowTopic], { partitions: 1, replicationFactor: 1 });

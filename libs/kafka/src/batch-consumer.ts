@@ -148,6 +148,10 @@ export class BatchConsumer {
       maxWaitTimeInMs: 500,
       retry: {
         retries: options.retries ?? 10,
+        // No wait between tries as long as the session: nothing heartbeats while the retrier waits, and
+        // with kafkajs's default (up to 30 s) every member was dropped from the group, and the group
+        // rebalanced again and again, while a database was down.
+        maxRetryTime: Math.floor(sessionTimeout / 2),
         restartOnFailure: async (error) => {
           // A crash that raced `stop()`: restarted, the consumer would join again and hold its
           // partitions, paused, until the process is gone.
@@ -399,9 +403,23 @@ export class BatchConsumer {
       // timed here, its failure was never cleared (only a join clears them) and made this member
       // exit at its next blip, ten minutes on. An error of `holdsPartition()` is the group's, not the handler's.
       if (this.owns(partition) && !this.rejoinErrors.has(error as object)) this.failures.failed(partition, Date.now());
-      throw error;
+      throw retriable(error);
     }
   }
+}
+
+/** The errors kafkajs's retrier takes for a bug that no retry mends: it stops the consumer for good on the first. */
+const UNRECOVERABLE_IN_KAFKAJS = new Set(['TypeError', 'RangeError', 'ReferenceError', 'SyntaxError']);
+
+/**
+ * A handler's error as kafkajs retries it. A TypeError or RangeError can come of one record (kafkajs
+ * threw one writing a header without a value to a dead-letter topic) or of a driver in a bad moment;
+ * passed on as it was, the consumer crashed at once, with no retry and no restart, and the process
+ * exited on every start at the same batch.
+ */
+function retriable(error: unknown): unknown {
+  if (!(error instanceof Error) || !UNRECOVERABLE_IN_KAFKAJS.has(error.name)) return error;
+  return new Error(`batch handler failed: ${error.name}: ${error.message}`, { cause: error });
 }
 
 function toRecord(topic: string, partition: number, message: KafkaMessage): ConsumedRecord {
