@@ -2,7 +2,15 @@ import type { DestinationStream } from 'pino';
 import { HealthRegistry } from './health';
 import { createLogger } from './logger';
 
+/** Stops `Date.now()` (the reuse window's clock) where it is, timers left real; `jest.setSystemTime` moves it. */
+const stopTheClock = () =>
+  jest.useFakeTimers({
+    doNotFake: ['hrtime', 'nextTick', 'performance', 'queueMicrotask', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval', 'setTimeout', 'clearTimeout'],
+  });
+
 describe('HealthRegistry', () => {
+  afterEach(() => jest.useRealTimers());
+
   it('is healthy when every check answers', async () => {
     const registry = new HealthRegistry();
     registry.register('postgres', async () => undefined);
@@ -41,6 +49,7 @@ describe('HealthRegistry', () => {
   });
 
   it('shares one run among concurrent callers: a flood of requests runs each check once', async () => {
+    stopTheClock();
     const registry = new HealthRegistry();
     const calls = { postgres: 0, kafka: 0 };
     registry.register('postgres', async () => {
@@ -63,7 +72,7 @@ describe('HealthRegistry', () => {
   it('runs the checks again once the reuse window has passed, logging a reason only when it changes', async () => {
     const lines: string[] = [];
     const capture: DestinationStream = { write: (line: string) => void lines.push(line) };
-    // A window long enough that no pause of a busy test process between two runs outlasts it.
+    stopTheClock();
     const registry = new HealthRegistry(createLogger('health-spec', 'info', capture), 1_000);
     let calls = 0;
     registry.register('kafka', async () => {
@@ -71,9 +80,10 @@ describe('HealthRegistry', () => {
       throw new Error('broker down');
     });
     const first = await registry.run();
+    jest.setSystemTime(Date.now() + 999);
     expect(await registry.run()).toBe(first);
     expect(calls).toBe(1);
-    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    jest.setSystemTime(Date.now() + 1);
     const second = await registry.run();
     expect(calls).toBe(2);
     expect(second).not.toBe(first);
