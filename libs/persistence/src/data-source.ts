@@ -23,6 +23,7 @@ import { FailedAwaitingSchedule1763600000022 } from './migrations/1763600000022-
 import { InboxReadSequence1763600000023 } from './migrations/1763600000023-inbox-read-sequence';
 import { EventOutbox1763600000024 } from './migrations/1763600000024-event-outbox';
 import { ReceiptKeys1763600000025 } from './migrations/1763600000025-receipt-keys';
+import { HeldDue1763600000026 } from './migrations/1763600000026-held-due';
 import { ApiKeyEntity } from './entities/api-key.entity';
 import { DailyDeliveryStatsEntity, RequestDeliveryStatsEntity } from './entities/delivery-stats.entity';
 import { SocketIoAttachments1763600000002 } from './migrations/1763600000002-socket-io-attachments';
@@ -42,7 +43,7 @@ export const ENTITIES = [
   DailyDeliveryStatsEntity,
   RequestDeliveryStatsEntity,
 ];
-export const MIGRATIONS = [InitialSchema1763600000000, Recipients1763600000001, SocketIoAttachments1763600000002, ApiKeys1763600000010, DeliveryStats1763600000011, QueryApiRole1763600000012, DeliveryStatsSlots1763600000013, LeasedDeliveries1763600000014, JsonRows1763600000015, DeliveryStatsRetries1763600000016, DeliveryTargetPerUser1763600000017, DailyStatsByDay1763600000018, GivenBackRetries1763600000019, PendingByReceiver1763600000020, DeviceRegistrationTime1763600000021, FailedAwaitingSchedule1763600000022, InboxReadSequence1763600000023, EventOutbox1763600000024, ReceiptKeys1763600000025];
+export const MIGRATIONS = [InitialSchema1763600000000, Recipients1763600000001, SocketIoAttachments1763600000002, ApiKeys1763600000010, DeliveryStats1763600000011, QueryApiRole1763600000012, DeliveryStatsSlots1763600000013, LeasedDeliveries1763600000014, JsonRows1763600000015, DeliveryStatsRetries1763600000016, DeliveryTargetPerUser1763600000017, DailyStatsByDay1763600000018, GivenBackRetries1763600000019, PendingByReceiver1763600000020, DeviceRegistrationTime1763600000021, FailedAwaitingSchedule1763600000022, InboxReadSequence1763600000023, EventOutbox1763600000024, ReceiptKeys1763600000025, HeldDue1763600000026];
 
 export interface DatabaseSettings {
   databaseUrl: string;
@@ -127,7 +128,12 @@ export async function runMigrations(settings: DatabaseSettings): Promise<string[
   const lock = dataSource.createQueryRunner();
   try {
     await lock.connect();
-    await lock.query('SELECT pg_advisory_lock($1)', [MIGRATIONS_LOCK]);
+    // Asked again and again rather than waited for in one statement: a statement waiting holds a
+    // snapshot, and an index built CONCURRENTLY by the run holding the lock waits for every snapshot
+    // older than it to end; neither run would ever end.
+    while (!(await lock.query('SELECT pg_try_advisory_lock($1) AS locked', [MIGRATIONS_LOCK]))[0].locked) {
+      await new Promise((resolve) => setTimeout(resolve, MIGRATIONS_LOCK_POLL_MS));
+    }
     const applied = await dataSource.runMigrations({ transaction: 'each' });
     return applied.map((migration) => migration.name);
   } finally {
@@ -140,3 +146,5 @@ export async function runMigrations(settings: DatabaseSettings): Promise<string[
 
 /** The advisory lock key of a migration run (any number no other lock of this database uses). */
 const MIGRATIONS_LOCK = '7020913504111305217';
+/** How often a migration run asks for the lock another run holds. */
+const MIGRATIONS_LOCK_POLL_MS = 250;

@@ -19,6 +19,7 @@ export type DeliveryState = (typeof DELIVERY_STATES)[number];
 @Index('ix_deliveries_pending_receiver', { synchronize: false })
 @Index('ix_deliveries_failed_unscheduled', { synchronize: false })
 @Index('ix_deliveries_receipt_key', { synchronize: false })
+@Index('ix_deliveries_held_due', { synchronize: false })
 export class DeliveryEntity {
   @PrimaryColumn({ type: 'uuid' })
   id!: string;

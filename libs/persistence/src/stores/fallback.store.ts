@@ -51,20 +51,34 @@ const CANDIDATES_PER_RELEASE = 4;
 
 /**
  * Finds and locks up to `$2` held deliveries due at `$1` (`releaseDue`): among the first due ones,
- * those of a (message, user) no other scheduler is releasing.
+ * those of a (message, user) no other scheduler is releasing. Due by their time or past their expiry:
+ * two searches, each through an index of its own (`ix_deliveries_held_due`, `ix_deliveries_held_expiry`)
+ * and only as far as the candidates go; as one condition (`time <= now OR expiry <= now`), no index
+ * could answer it and every poll read every held and failed delivery. The locks are tried in the
+ * candidates' order and only until `$2` are taken: tried on all of them before the limit, a batch
+ * locked four times what it released, and a second scheduler found nothing left to release.
  */
 export const RELEASE_DUE = `SELECT h.id, h.created_at FROM (
-   SELECT c.id, c.created_at, c.message_id, c.user_id FROM deliveries c
-    WHERE c.status = 'held' AND (c.next_attempt_at <= $1 OR c.expires_at <= $1)
-      AND (c.expires_at <= $1 OR NOT EXISTS (${LOWER_TIER('c')} AND y.status = 'held'))
-    ORDER BY c.next_attempt_at
-    LIMIT $2 * ${CANDIDATES_PER_RELEASE}) AS c
+   SELECT c.id, c.created_at FROM (
+     SELECT c.* FROM (
+       (SELECT c.id, c.created_at, c.message_id, c.user_id, c.next_attempt_at AS due_at FROM deliveries c
+         WHERE c.status = 'held' AND c.next_attempt_at <= $1
+           AND (c.expires_at <= $1 OR NOT EXISTS (${LOWER_TIER('c')} AND y.status = 'held'))
+         ORDER BY c.next_attempt_at
+         LIMIT $2 * ${CANDIDATES_PER_RELEASE})
+       UNION ALL
+       (SELECT c.id, c.created_at, c.message_id, c.user_id, c.expires_at FROM deliveries c
+         WHERE c.status = 'held' AND c.expires_at <= $1 AND (c.next_attempt_at IS NULL OR c.next_attempt_at > $1)
+         ORDER BY c.expires_at
+         LIMIT $2 * ${CANDIDATES_PER_RELEASE})) AS c
+      ORDER BY c.due_at
+      LIMIT $2 * ${CANDIDATES_PER_RELEASE}) AS c
+    WHERE pg_try_advisory_xact_lock(${RELEASE_LOCK_CLASS}, hashtext(c.message_id::text || ':' || COALESCE(c.user_id, '')))
+    LIMIT $2) AS c
    JOIN deliveries h ON h.id = c.id AND h.created_at = c.created_at
-  WHERE pg_try_advisory_xact_lock(${RELEASE_LOCK_CLASS}, hashtext(c.message_id::text || ':' || COALESCE(c.user_id, '')))
-    -- again on the locked row: a row another transaction released or cancelled since this
-    -- statement's snapshot is checked in its new version, and only conditions on h see that
-    AND h.status = 'held' AND (h.next_attempt_at <= $1 OR h.expires_at <= $1)
-  LIMIT $2
+  -- again on the locked row: a row another transaction released or cancelled since this
+  -- statement's snapshot is checked in its new version, and only conditions on h see that
+  WHERE h.status = 'held' AND (h.next_attempt_at <= $1 OR h.expires_at <= $1)
   FOR UPDATE OF h SKIP LOCKED`;
 
 export interface Released {

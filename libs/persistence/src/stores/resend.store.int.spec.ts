@@ -62,6 +62,30 @@ describe('ResendStore', () => {
     );
     return ids;
   }
+  /**
+   * A DataSource whose transactions do their work, then wait for `commit()` before they commit (a
+   * scheduler mid-release); each runs `settings` first.
+   */
+  function transactionsHeldOpen(...settings: string[]): { dataSource: DataSource; commit: () => void } {
+    let commit!: () => void;
+    const gate = new Promise<void>((resolve) => (commit = resolve));
+    const dataSource = {
+      transaction: async <T>(work: (tx: EntityManager) => Promise<T>): Promise<T> => {
+        const runner = first.createQueryRunner();
+        await runner.startTransaction();
+        try {
+          for (const setting of settings) await runner.query(setting);
+          const result = await work(runner.manager);
+          await gate;
+          await runner.commitTransaction();
+          return result;
+        } finally {
+          await runner.release();
+        }
+      },
+    } as unknown as DataSource;
+    return { dataSource, commit };
+  }
   /** A message held for push to a phone and a tablet (tier 0) due at `pushDue`, then SMS (tier 1) 30 s later: [phone, tablet, sms]. */
   async function seedTwoDeviceTiers(userId: string, pushDue: Date): Promise<[string, string, string]> {
     const [phone] = await seed(userId, 1, { status: 'held', nextAttemptAt: pushDue, channel: 'push' });
@@ -437,22 +461,7 @@ describe('ResendStore', () => {
     // Push to a phone and a tablet 10 minutes late, then SMS 30 s after them.
     const [phone, tablet, sms] = await seedTwoDeviceTiers('u-two-schedulers', at(-600_000));
     // Scheduler A releases one delivery and has not committed yet when scheduler B polls.
-    let commit!: () => void;
-    const gate = new Promise<void>((resolve) => (commit = resolve));
-    const heldOpen = {
-      transaction: async <T>(work: (tx: EntityManager) => Promise<T>): Promise<T> => {
-        const runner = first.createQueryRunner();
-        await runner.startTransaction();
-        try {
-          const result = await work(runner.manager);
-          await gate;
-          await runner.commitTransaction();
-          return result;
-        } finally {
-          await runner.release();
-        }
-      },
-    } as unknown as DataSource;
+    const { dataSource: heldOpen, commit } = transactionsHeldOpen();
     let aTook: string[] | undefined;
     const a = new FallbackStore(heldOpen).releaseDue(T0, 1).then((r) => (aTook = r.jobs.map((j) => j.deliveryId)));
     const waitingToCommit = async () =>
@@ -467,6 +476,48 @@ describe('ResendStore', () => {
     expect([...aTook!, ...bTook, ...later].sort()).toEqual([phone, tablet].sort());
     // 30 s after the late push, not 10 minutes early.
     expect(await statusOf([sms])).toEqual([{ status: 'held', next_attempt_at: at(30_000) }]);
+  });
+
+  it('leaves a second scheduler the due deliveries the first is not releasing', async () => {
+    // Twelve scheduled sends due, to twelve users; scheduler A releases five and has not committed yet.
+    for (let i = 0; i < 12; i++) await seed(`u-scheduled-${i}`, 1, { status: 'held', nextAttemptAt: at(-60_000 + i), channel: 'push' });
+    // A's plan joins the rows it takes by hashing, as the planner chose over a large table: whatever
+    // the plan, A locks only the (message, user) pairs it releases.
+    const { dataSource: heldOpen, commit } = transactionsHeldOpen('SET LOCAL enable_nestloop = off', 'SET LOCAL enable_mergejoin = off');
+    let aTook: string[] | undefined;
+    const a = new FallbackStore(heldOpen).releaseDue(T0, 5).then((r) => (aTook = r.jobs.map((j) => j.deliveryId)));
+    const waitingToCommit = async () =>
+      ((await first.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND state = 'idle in transaction'`)) as { n: number }[])[0]!.n;
+    await eventually(waitingToCommit, (n) => n === 1);
+
+    const bTook = (await new FallbackStore(second).releaseDue(T0, 5)).jobs.map((j) => j.deliveryId);
+    commit();
+    await a;
+
+    expect(aTook).toHaveLength(5);
+    expect(bTook).toHaveLength(5);
+    expect(new Set([...aTook!, ...bTook]).size).toBe(10);
+  });
+
+  it('finds the held deliveries due without reading those that wait, nor the failed ones', async () => {
+    // Tiers held until a lower tier fails, scheduled sends to come, and retries due: none is the release's.
+    for (let i = 0; i < 100; i++) await seed(`u-waiting-${i}`, 10, { status: 'held', nextAttemptAt: null, expiresAt: at(86_400_000), channel: 'sms' });
+    for (let i = 0; i < 50; i++) await seed(`u-later-${i}`, 10, { status: 'held', nextAttemptAt: at(600_000), channel: 'push' });
+    for (let i = 0; i < 50; i++) await seed(`u-retry-${i}`, 10, { status: 'failed', nextAttemptAt: at(-1_000) });
+    const due = [...(await seed('u-due-now', 2, { status: 'held', nextAttemptAt: at(-1_000), channel: 'push' })), ...(await seed('u-expired', 1, { status: 'held', nextAttemptAt: null, expiresAt: at(-1_000), channel: 'sms' }))];
+    await first.query('ANALYZE deliveries');
+    const runner = first.createQueryRunner();
+    try {
+      await runner.startTransaction();
+      await runner.query('SET LOCAL enable_seqscan = off');
+      const [{ 'QUERY PLAN': [plan] }] = (await runner.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${RELEASE_DUE}`, [T0, 100])) as [{ 'QUERY PLAN': [{ Plan: PlanNode }] }];
+      expect(plan.Plan['Actual Rows']).toBe(due.length);
+      // The 2,000 other held and failed deliveries are not read.
+      expect(deliveriesRead(plan.Plan)).toBeLessThan(50);
+    } finally {
+      await runner.rollbackTransaction();
+      await runner.release();
+    }
   });
 
   it('does not release a held delivery that another scheduler released since its statement began', async () => {
