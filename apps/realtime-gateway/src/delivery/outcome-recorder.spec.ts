@@ -74,7 +74,10 @@ describe('OutcomeRecorder', () => {
     // PostgreSQL restarting as the gateway stops: the first three tries fail, then it answers.
     const db = flakyStore(3);
     const kafka = flakyProducer(0);
-    const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+    // A backoff that ends only once the shutdown has begun (then every wait is over at once): a write
+    // asleep in it is tried again only if the shutdown wakes it.
+    let stopping = false;
+    const sleep = () => (stopping ? Promise.resolve() : new Promise<void>(() => undefined));
     const backoff = { maxAttempts: 8, initialBackoffMs: 10_000, maxBackoffMs: 30_000, random: () => 0.99, sleep };
     const publisher = new EventPublisher(kafka.producer, logger, instantRetry(3), { maxHeld: 100, drainTimeoutMs: 2_000, dropLogEveryMs: 10_000 });
     const recorder = new OutcomeRecorder(db.store, publisher, logger, backoff);
@@ -82,6 +85,7 @@ describe('OutcomeRecorder', () => {
     // The first write has failed and sleeps its backoff (about 10 s) when the shutdown begins.
     recorder.add(acknowledged('d1'));
     await eventually(async () => db.calls(), (calls) => calls === 1);
+    stopping = true;
     await recorder.onApplicationShutdown();
 
     // Left asleep, the second try came long after the drain time (2 s) ran out.

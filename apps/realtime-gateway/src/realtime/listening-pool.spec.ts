@@ -53,13 +53,26 @@ function adapterOver(nextClient: (made: number) => FakeClient) {
   return { clients, listening, closeAdapters };
 }
 
+/** Timers moved on by hand (`jest.advanceTimersByTime`): the adapter reconnects 1 to 3 s after a loss, at random. */
+const useFakeTimers = () => jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
+/** Lets the promises the timers started run their course. */
+const settle = async () => {
+  for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+};
+
 describe('listeningPool', () => {
+  afterEach(() => jest.useRealTimers());
+
   it('keeps one LISTEN connection after one died while the adapter set it up', async () => {
+    useFakeTimers();
     const { clients, listening, closeAdapters } = adapterOver((made) => new FakeClient(made === 0));
     try {
+      await settle();
       // The adapter reconnects 1 to 3 s after a loss; twice, had it two connections to set up.
-      await eventually(async () => clients.length, (n) => n >= 2, { timeoutMs: 10_000 });
-      await new Promise((resolve) => setTimeout(resolve, 3_500));
+      for (let round = 1; round <= 2; round++) {
+        jest.advanceTimersByTime(3_000);
+        await settle();
+      }
       const live = clients.filter((client) => !client.released);
       expect(live).toHaveLength(1);
       expect(clients).toHaveLength(2);
@@ -71,7 +84,8 @@ describe('listeningPool', () => {
       // nobody would give back (the pool's end would wait for it for ever).
       listening.close();
       await closeAdapters();
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      jest.advanceTimersByTime(3_000);
+      await settle();
       expect(clients.map((client) => client.released)).toEqual([true, true]);
     } finally {
       await closeAdapters();
@@ -91,10 +105,7 @@ describe('listeningPool', () => {
 
   it('gives back connections whose LISTEN was refused, one reconnection each, and listens on the next one', async () => {
     // The adapter reconnects 1 to 3 s after a failure: moved on by hand, round by round.
-    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
-    const settle = async () => {
-      for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
-    };
+    useFakeTimers();
     let recovering = true;
     const { clients, listening, closeAdapters } = adapterOver(() => {
       const client = new FakeClient(recovering ? 'refuses' : false);
@@ -120,7 +131,6 @@ describe('listeningPool', () => {
     } finally {
       listening.close();
       await closeAdapters();
-      jest.useRealTimers();
     }
   });
 });
