@@ -87,6 +87,8 @@ export interface BatchConsumerOptions {
    * resumed. At most `partitionsConsumedConcurrently` batches go on alone at once.
    */
   detachAfterMs?: number;
+  /** The clock `giveUpAfterMs` is measured by (`Date.now`); a test moves it by hand. */
+  now?: () => number;
 }
 
 /** The errors of a heartbeat on which kafkajs rejoins the group (its runner, `isRebalancing` and UNKNOWN_MEMBER_ID). */
@@ -100,6 +102,7 @@ const REJOINING = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'NOT_C
 export class BatchConsumer {
   private readonly consumer: Consumer;
   private readonly heartbeatMs: number;
+  private readonly now: () => number;
   /** The options' limits, defaults applied. */
   private readonly limits: { concurrency: number; giveUpAfterMs: number; maxBatchMs: number; detachAfterMs: number };
   /**
@@ -130,6 +133,7 @@ export class BatchConsumer {
     // A member that died (kill -9) holds its partitions until the session runs out.
     const sessionTimeout = options.sessionTimeoutMs ?? 15_000;
     this.heartbeatMs = Math.min(3_000, Math.floor(sessionTimeout / 3));
+    this.now = options.now ?? Date.now;
     this.limits = {
       concurrency: options.partitionsConsumedConcurrently ?? 3,
       giveUpAfterMs: options.giveUpAfterMs ?? 600_000,
@@ -341,7 +345,7 @@ export class BatchConsumer {
    * for a database restart; after it the consumer gives up, for its supervisor to restart the process.
    */
   private failedTooLong(error: unknown): boolean {
-    const failingMs = this.failures.longestMs(Date.now());
+    const failingMs = this.failures.longestMs(this.now());
     if (failingMs < this.limits.giveUpAfterMs) return false;
     this.options.logger.error({ err: error, failingMs }, 'kafka consumer handler has failed without a success for too long; giving up');
     return true;
@@ -353,7 +357,7 @@ export class BatchConsumer {
    * `failedTooLong` never sees it, and the process would stay up consuming nothing.
    */
   private outOfTheGroupTooLong(error: unknown): boolean {
-    const now = Date.now();
+    const now = this.now();
     this.crashedSince ??= now;
     const outMs = now - this.crashedSince;
     if (outMs < this.limits.giveUpAfterMs) return false;
@@ -383,7 +387,7 @@ export class BatchConsumer {
         if (this.failedTooLong(error)) return this.options.onFatal(error instanceof Error ? error : new Error(String(error)));
         if (!this.running) return;
         this.options.logger.error({ err: error, partition }, 'kafka batch failed; fetching it again');
-        const failingMs = this.failures.longestMs(Date.now());
+        const failingMs = this.failures.longestMs(this.now());
         let timer: NodeJS.Timeout | undefined;
         await Promise.race([new Promise((wait) => (timer = setTimeout(wait, Math.min(30_000, Math.max(500, failingMs))))), this.stopping]);
         clearTimeout(timer);
@@ -402,7 +406,7 @@ export class BatchConsumer {
       // A batch that went on alone can fail after a rebalance gave its partition to another member:
       // timed here, its failure was never cleared (only a join clears them) and made this member
       // exit at its next blip, ten minutes on. An error of `holdsPartition()` is the group's, not the handler's.
-      if (this.owns(partition) && !this.rejoinErrors.has(error as object)) this.failures.failed(partition, Date.now());
+      if (this.owns(partition) && !this.rejoinErrors.has(error as object)) this.failures.failed(partition, this.now());
       throw retriable(error);
     }
   }
