@@ -94,6 +94,67 @@ describe('BatchConsumer', () => {
     ]);
   });
 
+  it('commits nothing of a batch that went on alone while its partition went to another member and came back', async () => {
+    const movingTopic = `${topic}.moving`;
+    const movingGroup = `${groupId}-moving`;
+    await ensureTopics(kafka, [movingTopic], { partitions: 1, replicationFactor: 1 });
+    const values = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => `m${from + i}`);
+    await producer.send({ topic: movingTopic, messages: values(0, 10).map((value) => ({ value })) });
+    // The group's assignor gives the partition to the member whose id sorts first: ids begin with the client id.
+    const memberOf = (clientId: string) => new Kafka({ clientId, brokers: process.env.KAFKA_BROKERS!.split(','), logLevel: logLevel.NOTHING });
+    const fatal: string[] = [];
+    const handled = { first: [] as string[], second: [] as string[] };
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const member = (name: 'first' | 'second', clientId: string) =>
+      new BatchConsumer(memberOf(clientId), {
+        groupId: movingGroup,
+        topics: [movingTopic],
+        logger,
+        sessionTimeoutMs: 6_000,
+        rebalanceTimeoutMs: 6_000,
+        detachAfterMs: 200,
+        onFatal: (error) => fatal.push(`${name}: ${error.message}`),
+        handler: async (records) => {
+          const batch = records.map((r) => r.value!.toString());
+          handled[name].push(...batch);
+          // The first member's first batch is slow: it goes on alone, its partition paused.
+          if (name === 'first' && batch[0] === 'm0') await held;
+        },
+      });
+    const first = member('first', `z-first-${randomBytes(2).toString('hex')}`);
+    const second = member('second', `a-second-${randomBytes(2).toString('hex')}`);
+    const admin = kafka.admin();
+    await admin.connect();
+    const committed = async () => (await admin.fetchOffsets({ groupId: movingGroup, topics: [movingTopic] }))[0]?.partitions[0]?.offset;
+    const members = async () => (await admin.describeGroups([movingGroup])).groups[0]!;
+    try {
+      await first.start();
+      await eventually(async () => handled.first.length, (n) => n === 10);
+      // A second member joins and gets the partition: it handles the batch the first is still on, and the next.
+      await second.start();
+      await eventually(async () => handled.second.length, (n) => n === 10, { timeoutMs: 60_000 });
+      await producer.send({ topic: movingTopic, messages: values(10, 20).map((value) => ({ value })) });
+      await eventually(committed, (offset) => offset === '20', { timeoutMs: 30_000 });
+      // It leaves (a rolling deploy): the partition is the first member's again.
+      await second.stop();
+      await eventually(members, (group) => group.state === 'Stable' && group.members.length === 1, { timeoutMs: 60_000 });
+      const handledBefore = handled.first.length;
+      release();
+      await producer.send({ topic: movingTopic, messages: [{ value: 'after' }] });
+      await eventually(async () => handled.first.slice(handledBefore), (batch) => batch.includes('after'), { timeoutMs: 30_000 });
+      expect(handled.first.slice(handledBefore)).toEqual(['after']);
+      expect(await committed()).toBe('21');
+    } finally {
+      release();
+      await second.stop().catch(() => undefined);
+      await first.stop();
+      await admin.disconnect();
+    }
+    expect(fatal).toEqual([]);
+    expect(handled.second).toEqual(values(0, 20));
+  }, 180_000);
+
   it('keeps its partitions while a handler works longer than the session, and handles the batch once', async () => {
     const slowTopic = `${topic}.slow`;
     await ensureTopics(kafka, [slowTopic], { partitions: 1, replicationFactor: 1 });

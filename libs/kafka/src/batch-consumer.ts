@@ -115,6 +115,11 @@ export class BatchConsumer {
   private readonly failures = new PartitionFailures();
   /** Batches that went on alone, their partitions paused, by partition, until they are done. */
   private readonly alone = new Map<string, Promise<void>>();
+  /**
+   * Partitions whose batch went on alone and that a join since gave to another member, also when a
+   * later join gave them back: the other member has handled and committed past that batch since.
+   */
+  private readonly lostWhileAlone = new Set<string>();
   /** The partitions the group gave this member at its last join; unknown before the first. */
   private assigned: Set<string> | undefined;
   /** When kafkajs first restarted the consumer since it last joined its group, if it has since. */
@@ -171,7 +176,9 @@ export class BatchConsumer {
     this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => {
       this.crashedSince = undefined;
       this.failures.keepOnly(payload.memberAssignment);
-      this.assigned = new Set(Object.entries(payload.memberAssignment).flatMap(([topic, partitions]) => partitions.map((p) => `${topic}:${p}`)));
+      const assigned = new Set(Object.entries(payload.memberAssignment).flatMap(([topic, partitions]) => partitions.map((p) => `${topic}:${p}`)));
+      for (const partition of this.alone.keys()) if (!assigned.has(partition)) this.lostWhileAlone.add(partition);
+      this.assigned = assigned;
     });
     this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
       if (payload.restart || !this.running) return;
@@ -256,8 +263,9 @@ export class BatchConsumer {
         await this.handle(partition, records, stuck.progress, holdsPartition);
         // A batch that went on alone may outlive the member's hold on its partition: its writes are
         // done, but the offset is the new owner's to commit (the broker would take it from anyone, and
-        // could move the group's offset back).
-        if (!this.owns(partition)) return;
+        // could move the group's offset back). So too when the partition has come back since: the
+        // member it went to in between has committed past this batch.
+        if (!this.holdsThroughout(partition)) return;
         // The group's own commit, not the consumer's: its errors come out as the broker gave them, so a
         // member dropped from the group while its batch ran (REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION,
         // UNKNOWN_MEMBER_ID) makes kafkajs rejoin. The consumer's commitOffsets wraps them as
@@ -272,7 +280,7 @@ export class BatchConsumer {
     if (await this.outlasts(work)) {
       wentOnAlone = true;
       const resume = pause();
-      return this.goOnAlone(work, partition, () => this.owns(partition) && resolveOffset(last), resume);
+      return this.goOnAlone(work, partition, () => this.holdsThroughout(partition) && resolveOffset(last), resume);
     }
     await work;
     resolveOffset(last);
@@ -370,6 +378,11 @@ export class BatchConsumer {
     return this.assigned === undefined || this.assigned.has(partition);
   }
 
+  /** Whether the partition has been this member's all along since its batch began (`owns`, and never lost while the batch went on alone). */
+  private holdsThroughout(partition: string): boolean {
+    return this.owns(partition) && !this.lostWhileAlone.has(partition);
+  }
+
   /**
    * A batch going on alone, its partition paused. Done, its offset is the fetch's next position and
    * the partition is fetched again. Failed, the partition is fetched again after a wait, from the
@@ -395,7 +408,10 @@ export class BatchConsumer {
       },
     );
     this.alone.set(partition, alone);
-    void alone.finally(() => this.alone.delete(partition));
+    void alone.finally(() => {
+      this.alone.delete(partition);
+      this.lostWhileAlone.delete(partition);
+    });
   }
 
   private async handle(partition: string, records: ConsumedRecord[], progress: () => void, holdsPartition: () => Promise<void>): Promise<void> {
