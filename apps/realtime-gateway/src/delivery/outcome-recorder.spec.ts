@@ -58,6 +58,35 @@ describe('OutcomeRecorder', () => {
     ]);
   });
 
+  it('writes what came in while a write ran in one write after it, not one write per flush', async () => {
+    const recorded: string[][] = [];
+    let writes = 0;
+    let open!: () => void;
+    const opened = new Promise<void>((resolve) => (open = resolve));
+    const store = {
+      record: async (outcomes: DeliveryOutcome[]) => {
+        writes += 1;
+        // The first write takes long (a database slow to answer, or restarting).
+        if (recorded.length === 0) await opened;
+        recorded.push(outcomes.map((o) => o.deliveryId));
+        return outcomes.map((o) => outcomeEvent(o.deliveryId, o.status));
+      },
+    } as unknown as DeliveryOutcomeStore;
+    const recorder = new OutcomeRecorder(store, new EventPublisher(flakyProducer(0).producer, logger, instantRetry(3)), logger, instantRetry(3));
+
+    recorder.add(acknowledged('d1'));
+    void recorder.flush();
+    await eventually(async () => writes, (n) => n === 1);
+    for (const id of ['d2', 'd3', 'd4']) {
+      recorder.add(acknowledged(id));
+      void recorder.flush();
+    }
+    open();
+    await recorder.flush();
+
+    expect(recorded).toEqual([['d1'], ['d2', 'd3', 'd4']]);
+  });
+
   it('records again after PostgreSQL refused, then publishes', async () => {
     const db = flakyStore(1);
     const kafka = flakyProducer(0);

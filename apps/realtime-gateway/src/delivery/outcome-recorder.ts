@@ -8,6 +8,14 @@ const FLUSH_AFTER_MS = 25;
 const FLUSH_AT = 500;
 
 /**
+ * The most acknowledgements one write takes. What came in while a write ran (or was tried again
+ * through a database restart) goes in the next write, up to this many: one write per 25 ms of
+ * acknowledgements, each waiting its turn, made a queue that grew whenever a write took longer, and
+ * after a minute's restart its last groups were recorded after their leases had run out.
+ */
+const MOST_PER_WRITE = 5_000;
+
+/**
  * Once shutting down, a failed write is tried again this often instead of after its backoff (up to
  * 5 s), for this long from then, however many tries it made before: the process has only the
  * publisher's drain time (20 s) left, and a write asleep in its backoff through a short database
@@ -74,13 +82,14 @@ export class OutcomeRecorder implements OnApplicationShutdown {
     else this.flushSoon(FLUSH_AFTER_MS);
   }
 
-  /** Writes what is pending now; resolves when everything added so far is stored. */
+  /**
+   * Writes what is pending once the writes before are done, with what comes in meanwhile; resolves
+   * when everything added so far is stored.
+   */
   flush(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
-    const outcomes = this.pending;
-    this.pending = [];
-    this.flushing = this.flushing.then(() => this.write(outcomes));
+    this.flushing = this.flushing.then(() => this.writePending());
     return this.flushing;
   }
 
@@ -115,8 +124,11 @@ export class OutcomeRecorder implements OnApplicationShutdown {
     this.timer = setTimeout(() => void this.flush(), delayMs);
   }
 
+  private async writePending(): Promise<void> {
+    while (this.pending.length > 0) await this.write(this.pending.splice(0, MOST_PER_WRITE));
+  }
+
   private async write(outcomes: DeliveryOutcome[]): Promise<void> {
-    if (outcomes.length === 0) return;
     try {
       const recorded = afterCommit('recording acknowledgements', () => this.store.record(outcomes), this.logger, this.writeRetry);
       await this.publisher.track(recorded, 'recording acknowledgements', (events) => events);
