@@ -12,8 +12,7 @@ import { localeTag } from '@notify/contracts';
 export function pickLocale(candidates: readonly (string | null | undefined)[], available: readonly string[], fallback: string): string {
   const wanted = candidates.filter((c): c is string => typeof c === 'string' && c.length > 0);
   if (available.length === 0) return wanted[0] === undefined ? fallback : (localeTag(wanted[0]) ?? wanted[0]);
-  const byTag = new Map(available.map((a) => [comparable(a), a]));
-  const templates = [...byTag];
+  const { byTag, templates } = templatesOf(available);
   for (const candidate of wanted.map(comparable)) {
     const exact = byTag.get(candidate) ?? narrowing(candidate).map((tag) => byTag.get(tag)).find((found) => found !== undefined);
     if (exact) return exact;
@@ -86,13 +85,29 @@ function scriptOfTag(tag: string, likely: boolean): string | undefined {
 
 /** `zh_CN` → `zh-cn`, `in_ID` → `id-id`: the lower-case canonical tag a locale means. */
 function comparable(locale: string): string {
-  return (localeTag(locale) ?? locale.replace(/_/g, '-')).toLowerCase();
+  return remembered(comparables, locale, () => (localeTag(locale) ?? locale.replace(/_/g, '-')).toLowerCase());
 }
+
+/**
+ * The available locales by the tag they mean, worked out once per list: a broadcast's planner asks
+ * with the same list for every delivery (25 µs a pick when each pick canonicalised them all again).
+ */
+function templatesOf(available: readonly string[]): { byTag: Map<string, string>; templates: [string, string][] } {
+  let found = templateTags.get(available);
+  if (found === undefined) {
+    const byTag = new Map(available.map((a) => [comparable(a), a]));
+    found = { byTag, templates: [...byTag] };
+    templateTags.set(available, found);
+  }
+  return found;
+}
+const templateTags = new WeakMap<readonly string[], { byTag: Map<string, string>; templates: [string, string][] }>();
 
 /**
  * Parsed once per distinct tag: every delivery of a broadcast asks for its locale, and the tags a
  * platform sees are few. Bounded, since they come from requests and devices.
  */
+const comparables = new Map<string, string>();
 const narrowed = new Map<string, string[]>();
 const namedScripts = new Map<string, string | undefined>();
 const likelyScripts = new Map<string, string | undefined>();
