@@ -8,8 +8,18 @@ export function withUrl(url: string | null | undefined): { url?: string } {
   return url ? { url } : {};
 }
 
-/** The columns a job is made of, from a delivery `d` and its message `m`. */
-export const JOB_COLUMNS = `d.id, d.user_id, d.channel, d.endpoint, d.locale, d.attempts, d.expires_at, d.created_at, d.message_id, d.seq,
+/**
+ * The inbox number of a delivery `d`'s message for its user: its own, or, for another channel's
+ * delivery, its browser delivery's. A push carries it (`seq` in the app's data) on every attempt, as
+ * the job the message center first produced did, not only on that one. For statements over keys
+ * (`deliveryKeys`): the browser delivery is in the keys' range of weeks, as `d` is.
+ */
+const INBOX_NUMBER = `COALESCE(d.seq, (SELECT w.seq FROM deliveries w
+                                 WHERE w.message_id = d.message_id AND w.channel = 'websocket' AND w.user_id = d.user_id
+                                   AND w.created_at = d.created_at AND ${inKeysRange('w')} AND w.seq IS NOT NULL LIMIT 1)) AS seq`;
+
+/** The columns a job is made of, from a delivery `d` and its message `m`, in a statement over keys (`deliveryKeys`). */
+export const JOB_COLUMNS = `d.id, d.user_id, d.channel, d.endpoint, d.locale, d.attempts, d.expires_at, d.created_at, d.message_id, ${INBOX_NUMBER},
             m.request_id, m.type, m.data, m.priority,
             m.contents -> d.locale ->> 'title' AS title, m.contents -> d.locale ->> 'body' AS body, m.contents -> d.locale ->> 'url' AS url`;
 

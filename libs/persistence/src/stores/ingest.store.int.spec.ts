@@ -51,6 +51,21 @@ describe('IngestStore', () => {
     expect(n).toBe(4);
   });
 
+  it('hands a replayed request’s push job its inbox number, as its first pass did', async () => {
+    const browser = delivery({ userId: 'u-seq', endpoint: 'inbox:u-seq' });
+    const phone = delivery({ userId: 'u-seq', channel: 'push', endpoint: 'fcm:u-seq/phone' });
+    const pushed = message('r-pushed-too', [browser, phone]);
+    const store = new IngestStore(database.dataSource());
+
+    const numbers = (result: IngestResult) => result.jobs.map((j) => [j.channel, j.message.seq]).sort();
+    const first = await store.ingest([pushed]);
+    expect(numbers(first)).toEqual([
+      ['push', 1],
+      ['websocket', 1],
+    ]);
+    expect(numbers(await store.ingest([pushed]))).toEqual(numbers(first));
+  });
+
   it('numbers only a batch’s new requests, after each user’s last number and in the batch’s order, the same in the inbox, the deliveries and the jobs', async () => {
     const to = (userId: string) => delivery({ id: newId(T0), userId, endpoint: `inbox:${userId}` });
     const forUser = (requestId: string, ...users: string[]) => message(requestId, users.map(to));
