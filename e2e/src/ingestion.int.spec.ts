@@ -150,11 +150,16 @@ describe('message center ingestion', () => {
     const copyAs = (type: string) => ({ key: userId, value: JSON.stringify({ id, type, to: { userId }, data: { orderNo: '7' }, content: { title: type } }) });
     await whileRefusing(db, 'messages', `request_id <> '${id}' OR type <> 'account.note'`, async () => {
       // one batch: the first copy is refused by PostgreSQL, the corrected one after it can be stored
-      await producer.send({ topic: Topics.requests, messages: [copyAs('account.note'), copyAs('order.shipped')] });
+      await producer.send({ topic: Topics.requests, messages: [request(`before-${id}`, userId), copyAs('account.note'), copyAs('order.shipped')] });
       await eventually(() => storedLike(id), (n) => n === 1, { timeoutMs: 60_000 });
       await eventually(lag, (n) => n === 0);
     });
     expect((await db.query(`SELECT type FROM messages WHERE request_id = $1`, [id])).rows).toEqual([{ type: 'order.shipped' }]);
+    // Planned after the write that refused the first copy had committed, and stamped then: stamped
+    // with the time of that write's messages, it would sort among messages committed before it.
+    const { rows: times } = await db.query<{ request_id: string; created_at: Date }>(`SELECT request_id, created_at FROM messages WHERE request_id = ANY($1::text[])`, [[id, `before-${id}`]]);
+    const createdAt = (requestId: string) => times.find((row) => row.request_id === requestId)!.created_at.getTime();
+    expect(createdAt(id)).toBeGreaterThan(createdAt(`before-${id}`));
     const dead = await readAllRecords(Topics.requestsDlq, userId);
     expect(dead.map((d) => [d.headers['x-error-code'], (JSON.parse(d.value) as { type: string }).type])).toEqual([['storage_refused', 'account.note']]);
   });

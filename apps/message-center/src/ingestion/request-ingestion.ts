@@ -122,12 +122,7 @@ export class RequestIngestion implements OnApplicationBootstrap, OnModuleDestroy
     const storePlanned = async (): Promise<void> => {
       const { written, refused } = await writeIsolatingRefusals((batch) => this.store.ingest(batch), planned);
       [planned, plannedDeliveries] = [[], 0];
-      for (const { item, sqlState } of refused) {
-        rejections.push(storageRefusal(plannedRecord(item.requestId), sqlState));
-        // A later copy of the id that can be planned is the request now, as it would be in a later
-        // batch; the copies refused on the way are bad input of their own.
-        rejections.push(...planFrom(item.requestId, plannedAt.get(item.requestId)! + 1).refused);
-      }
+      for (const { item, sqlState } of refused) rejections.push(storageRefusal(plannedRecord(item.requestId), sqlState));
       // Counted once committed: a batch whose produce then fails comes back and stores none of them again.
       this.stored.inc(written.reduce((sum, w) => sum + w.stored, 0));
       await sendJobs(this.producer, written.flatMap((w) => w.jobs), written.flatMap((w) => w.events));
@@ -135,6 +130,9 @@ export class RequestIngestion implements OnApplicationBootstrap, OnModuleDestroy
       // The next transaction's messages are created now: stamped with the batch's start, they would
       // sort among messages committed before them, behind a reader's page position.
       context.now = this.clock();
+      // A later copy of a refused id that can be planned is the request now, as it would be in a later
+      // batch; the copies refused on the way are bad input of their own.
+      for (const { item } of refused) rejections.push(...planFrom(item.requestId, plannedAt.get(item.requestId)! + 1).refused);
       if (planned.length > 0) await storePlanned();
     };
     /** Request ids none of whose copies could be planned, with their copies' rejections. */
