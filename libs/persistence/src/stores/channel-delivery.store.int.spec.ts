@@ -251,26 +251,29 @@ describe('ChannelDeliveryStore.receive', () => {
   });
 
   /**
-   * Runs `work` while another transaction holds the receipt key's lock, as a `record` or `receive`
-   * of it under way does, with what `during` writes in that transaction; commits it once `work`
-   * waits for the lock. The pool's other connection is `work`'s: the lock table is read on this one.
+   * Runs `work` while another transaction holds the receipt key's lock (`shared`, as a `record` of it
+   * under way does, or exclusive, as a `receive` does), with what `during` writes in that
+   * transaction; commits it once `work` waits for the lock or is done. Says whether `work` waited.
+   * The pool's other connection is `work`'s: the lock table is read on this one.
    */
-  async function whileKeyHeld<T>(key: string, during: (tx: QueryRunner) => Promise<unknown>, work: () => Promise<T>): Promise<T> {
+  async function whileKeyHeld<T>(key: string, during: (tx: QueryRunner) => Promise<unknown>, work: () => Promise<T>, lock: 'shared' | 'exclusive' = 'exclusive') {
     const holder = database.dataSource().createQueryRunner();
     await holder.connect();
     await holder.startTransaction();
     try {
-      await holder.query(`SELECT pg_advisory_xact_lock(${0x7263}, hashtext($1) & ${RECEIPT_KEY_LOCK_BUCKETS - 1})`, [key]);
+      await holder.query(`SELECT pg_advisory_xact_lock${lock === 'shared' ? '_shared' : ''}(${0x7263}, hashtext($1) & ${RECEIPT_KEY_LOCK_BUCKETS - 1})`, [key]);
       await during(holder);
-      const working = work();
+      let done = false;
+      const working = work().finally(() => (done = true));
       const waiters = async () =>
         ((await holder.query(
           `SELECT count(*)::int AS n FROM pg_locks
             WHERE locktype = 'advisory' AND classid = ${0x7263} AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
         )) as { n: number }[])[0]!.n;
-      await eventually(waiters, (n) => n > 0);
+      await eventually(async () => done || (await waiters()) > 0, (over) => over);
+      const waited = !done;
       await holder.commitTransaction();
-      return await working;
+      return { result: await working, waited };
     } finally {
       if (holder.isTransactionActive) await holder.rollbackTransaction();
       await holder.release();
@@ -288,21 +291,32 @@ describe('ChannelDeliveryStore.receive', () => {
 
     // A record writing the key is under way when the receipt comes: the receipt waits, then finds the key.
     await sendAccepted(recordFirst);
-    const { events } = await whileKeyHeld(
+    const recordUnderWay = await whileKeyHeld(
       'k:record-first',
       (tx) => tx.query(`UPDATE deliveries SET receipt_key = 'k:record-first' WHERE id = $1`, [recordFirst]),
       () => store().receive([delivered('k:record-first')]),
+      'shared',
     );
-    expect(events).toEqual([expect.objectContaining({ deliveryId: recordFirst, status: 'delivered' })]);
+    expect(recordUnderWay.waited).toBe(true);
+    expect(recordUnderWay.result.events).toEqual([expect.objectContaining({ deliveryId: recordFirst, status: 'delivered' })]);
 
     // A receipt is being kept waiting when the record comes: the record waits, then applies it.
-    await whileKeyHeld(
+    const receiptUnderWay = await whileKeyHeld(
       'k:receipt-first',
       (tx) => tx.query(`INSERT INTO waiting_receipts (receipt_key, status, delivered_at) VALUES ('k:receipt-first', 'delivered', now())`),
       () => sendAccepted(receiptFirst, 'k:receipt-first'),
     );
+    expect(receiptUnderWay.waited).toBe(true);
     expect(await rowOf(receiptFirst)).toMatchObject({ status: 'delivered', receipt_key: 'k:receipt-first' });
     expect(await query(`SELECT receipt_key FROM waiting_receipts WHERE receipt_key LIKE 'k:%-first'`)).toEqual([]);
+  });
+
+  it('records sends beside another record of keys in the same lock bucket, without waiting for it', async () => {
+    // Records never share a key (each names its own send): only a receipt has to wait for one.
+    const [beside] = (await seed(1)) as [string];
+    const { waited } = await whileKeyHeld('k:beside', async () => undefined, () => sendAccepted(beside, 'k:beside'), 'shared');
+    expect(waited).toBe(false);
+    expect(await rowOf(beside)).toMatchObject({ status: 'sent', receipt_key: 'k:beside' });
   });
 
   it('takes delivered over any other status for one send in one call, then dead over failed', async () => {
