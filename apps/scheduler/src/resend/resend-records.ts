@@ -43,6 +43,21 @@ export function* resendSlices(batches: ResendBatch[], jobsPerSlice = MAX_CHUNK_M
  * `data` go as several batches rather than one record the broker refuses. Each job is serialized only
  * when its record is put together, so the JSON of at most one record waits beyond what the caller keeps.
  */
+/**
+ * Whether a message's `data` is over what a push carries, weighed once per object: the jobs of one
+ * message share its `data` (`sharingData`), and a claim of a broadcast's receivers weighed the same
+ * 16 KB for each of thousands of them.
+ */
+function tooLargeForPush(data: DeliveryJob['message']['data']): boolean {
+  let tooLarge = weighed.get(data);
+  if (tooLarge === undefined) {
+    tooLarge = Buffer.byteLength(JSON.stringify(JSON.stringify(data))) > PUSH_DATA_BYTES;
+    weighed.set(data, tooLarge);
+  }
+  return tooLarge;
+}
+const weighed = new WeakMap<object, boolean>();
+
 function* recordsOf(batch: ResendBatch, maxBytes: number): Generator<ResendRecord> {
   const together = batch.channel === 'websocket' || batch.channel === 'push' || batch.digest;
   if (batch.userId === null || !together || batch.jobs.length === 1) {
@@ -56,7 +71,7 @@ function* recordsOf(batch: ResendBatch, maxBytes: number): Generator<ResendRecor
   const digest = batch.channel === 'sms' || batch.channel === 'email';
   const travelling = (job: DeliveryJob): DeliveryJob => {
     if (digest) return { ...job, message: { ...job.message, data: {} } };
-    if (batch.channel === 'push' && Buffer.byteLength(JSON.stringify(JSON.stringify(job.message.data))) > PUSH_DATA_BYTES) {
+    if (batch.channel === 'push' && tooLargeForPush(job.message.data)) {
       return { ...job, message: { ...job.message, data: {}, dataOmitted: true } };
     }
     return job;
