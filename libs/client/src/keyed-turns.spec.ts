@@ -12,6 +12,8 @@ function gate(started: string[], name: string) {
   return { task, release };
 }
 
+type Gate = ReturnType<typeof gate>;
+
 const turnOfTheLoop = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('KeyedTurns', () => {
@@ -46,6 +48,26 @@ describe('KeyedTurns', () => {
     b.release('ok');
     a.release('ok');
     await Promise.all(both);
+    await turnOfTheLoop();
+    expect(turns.busyKeys).toBe(0);
+  });
+
+  it('runs a task of several keys once the tasks before it of any of them have settled, and holds theirs back meanwhile', async () => {
+    const [turns, started] = [new KeyedTurns(), [] as string[]];
+    const [placed, other, batch, shipped] = ['placed u-1', 'u-3', 'batch u-1 u-2', 'shipped u-2'].map((name) => gate(started, name)) as [Gate, Gate, Gate, Gate];
+    const results = [turns.run('u-1', placed.task), turns.run('u-3', other.task), turns.runAll(['u-1', 'u-2', 'u-1'], batch.task), turns.run('u-2', shipped.task)];
+    await turnOfTheLoop();
+    expect(started).toEqual(['placed u-1', 'u-3']);
+    placed.release('ok');
+    await turnOfTheLoop();
+    expect(started).toEqual(['placed u-1', 'u-3', 'batch u-1 u-2']);
+    batch.release('fail');
+    await expect(results[2]).rejects.toThrow('batch u-1 u-2 failed');
+    await turnOfTheLoop();
+    expect(started).toEqual(['placed u-1', 'u-3', 'batch u-1 u-2', 'shipped u-2']);
+    other.release('ok');
+    shipped.release('ok');
+    await Promise.all([results[0], results[1], results[3]]);
     await turnOfTheLoop();
     expect(turns.busyKeys).toBe(0);
   });

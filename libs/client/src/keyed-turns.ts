@@ -7,11 +7,18 @@ export class KeyedTurns {
   private readonly last = new Map<string, Promise<void>>();
 
   run<T>(key: string, task: () => Promise<T>): Promise<T> {
-    const turn = (this.last.get(key) ?? Promise.resolve()).then(task);
+    return this.runAll([key], task);
+  }
+
+  /** Runs `task` in the turn of every one of `keys`: once the tasks given before for any of them have settled. */
+  runAll<T>(keys: readonly string[], task: () => Promise<T>): Promise<T> {
+    const distinct = [...new Set(keys)];
+    const before = distinct.flatMap((key) => this.last.get(key) ?? []);
+    const turn = (before.length === 0 ? Promise.resolve() : Promise.all(before)).then(task);
     const settled = turn.then(ignore, ignore);
-    this.last.set(key, settled);
+    for (const key of distinct) this.last.set(key, settled);
     void settled.then(() => {
-      if (this.last.get(key) === settled) this.last.delete(key);
+      for (const key of distinct) if (this.last.get(key) === settled) this.last.delete(key);
     });
     return turn;
   }

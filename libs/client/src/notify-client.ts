@@ -9,9 +9,14 @@ export type NotifyClientOptions = Pick<KafkaConfig, 'brokers' | 'ssl' | 'sasl'> 
 /**
  * The SDK for business services: validates a request the way the platform will (the message center's
  * own reading of the JSON it is about to produce), then produces it to notify.requests keyed by the
- * receiver's user id (or the request id), so one user's requests stay in order.
+ * receiver's user id (or the request id), so one user's requests stay in order: a call's requests
+ * are produced once the calls before it for any of the same keys have been taken or have failed, so
+ * calls made without waiting for each other reach Kafka in the order made (produced side by side, a
+ * request retried after a leader change could land after the next, and take the next inbox number).
  */
 export class NotifyClient {
+  /** Each key's requests, produced one call at a time. */
+  private readonly requests = new KeyedTurns();
   /** Each user's recipient updates, produced one at a time. */
   private readonly updates = new KeyedTurns();
 
@@ -44,7 +49,10 @@ export class NotifyClient {
       }
       return { key: 'userId' in to ? to.userId : id, value };
     });
-    await sendInChunks(this.producer, [{ topic: Topics.requests, messages }]);
+    await this.requests.runAll(
+      messages.map((m) => m.key),
+      () => sendInChunks(this.producer, [{ topic: Topics.requests, messages }]),
+    );
   }
 
   /**
