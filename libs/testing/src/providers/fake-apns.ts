@@ -49,6 +49,8 @@ export interface FakeApns {
   refuseNext(times?: number): void;
   /** Streams refused so far. */
   refused: number;
+  /** HTTP/2 PING frames received so far (answered, as every server does). */
+  pings: number;
   close(): Promise<void>;
 }
 
@@ -98,6 +100,7 @@ export async function startFakeApns(options: FakeApnsOptions = {}): Promise<Fake
       toRefuse += times;
     },
     refused: 0,
+    pings: 0,
     close: () => Promise.resolve(),
   };
 
@@ -129,6 +132,7 @@ export async function startFakeApns(options: FakeApnsOptions = {}): Promise<Fake
     fake.sessionsOpened += 1;
     sessions.add(session);
     session.on('close', () => sessions.delete(session));
+    session.on('ping', () => void (fake.pings += 1));
     // A client resetting its session must not take the server down with an unhandled error.
     session.on('error', () => undefined);
   });

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { startFakeApns, type FakeApns } from '@notify/testing';
+import { createConnection, createServer, type AddressInfo, type Socket } from 'node:net';
+import { eventually, startFakeApns, type FakeApns } from '@notify/testing';
 import { RecordingLog } from '../../../test/recording-log';
 import { systemClock } from '../../ports';
 import { ApnsConnection } from './apns-connection';
@@ -78,6 +79,34 @@ describe('APNs connection', () => {
     expect(fake.pushes).toHaveLength(2);
   });
 
+  it('pings its session now and then, and keeps it while the pings are answered', async () => {
+    await connection.close();
+    connection = new ApnsConnection(fake.url, new RecordingLog(), undefined, { pingEveryMs: 100, answerWithinMs: 5_000 });
+    expect((await push('d'.repeat(64))).status).toBe(200);
+    await eventually(async () => fake.pings, (pings) => pings >= 2);
+    expect((await push('d'.repeat(64))).status).toBe(200);
+    expect(fake.sessionsOpened).toBe(1);
+  });
+
+  it('drops a session whose ping goes unanswered (an idle connection a NAT forgot), before a push is lost on it', async () => {
+    const link = await silenceableLink(new URL(fake.url).port);
+    const log = new RecordingLog();
+    await connection.close();
+    connection = new ApnsConnection(link.url, log, undefined, { pingEveryMs: 100, answerWithinMs: 200 });
+    try {
+      expect((await push('e'.repeat(64))).status).toBe(200);
+      // The route drops every packet from now on, with no reset: only the ping notices.
+      link.silence();
+      await eventually(async () => log.lines.filter((line) => line.fields['event'] === 'ping_unanswered').length, (n) => n === 1);
+      link.restore();
+      expect((await push('e'.repeat(64))).status).toBe(200);
+      expect(fake.sessionsOpened).toBe(2);
+    } finally {
+      await connection.close();
+      await link.close();
+    }
+  });
+
   it('lets the pushes under way on a session that reached its budget finish there', async () => {
     await connection.close();
     connection = new ApnsConnection(fake.url, new RecordingLog(), 10);
@@ -86,3 +115,32 @@ describe('APNs connection', () => {
     expect(fake.sessionsOpened).toBe(4);
   });
 });
+
+/**
+ * A TCP link to 127.0.0.1:`port` whose connections made so far can be silenced: their bytes are
+ * dropped both ways from then on, without a reset, as a NAT that forgot them does. Connections made
+ * after `restore()` carry their bytes.
+ */
+async function silenceableLink(port: string) {
+  const pairs: { client: Socket; server: Socket; silenced: boolean }[] = [];
+  let silent = false;
+  const link = createServer((client) => {
+    const pair = { client, server: createConnection(Number(port), '127.0.0.1'), silenced: silent };
+    pairs.push(pair);
+    client.on('data', (chunk) => void (pair.silenced || pair.server.write(chunk)));
+    pair.server.on('data', (chunk) => void (pair.silenced || client.write(chunk)));
+    for (const socket of [client, pair.server]) socket.on('error', () => undefined);
+    client.on('close', () => pair.server.destroy());
+    pair.server.on('close', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => link.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(link.address() as AddressInfo).port}`,
+    silence: () => pairs.forEach((pair) => (pair.silenced = true)),
+    restore: () => void (silent = false),
+    close: () => {
+      for (const pair of pairs) pair.client.destroy();
+      return new Promise<void>((resolve) => link.close(() => resolve()));
+    },
+  };
+}

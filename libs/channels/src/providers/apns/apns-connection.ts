@@ -19,9 +19,28 @@ const STALLED_AFTER = 3;
 const REQUESTS_PER_SESSION = 2 ** 29;
 
 /**
+ * A session is pinged this often (an HTTP/2 PING, which Apple names as the way to check a
+ * connection), and dropped when a ping is not answered within `answerWithinMs`. A NAT or a load
+ * balancer forgets an idle connection after a few minutes (AWS NAT 350 s, Azure 4 min) without a
+ * word: the next burst of pushes then timed out one by one, three of them before the session was
+ * taken for stalled, or was reset and failed whole, each push an attempt spent. A ping a minute keeps
+ * the mapping alive, and one unanswered drops the session before a push is lost on it.
+ */
+export interface SessionChecks {
+  pingEveryMs: number;
+  answerWithinMs: number;
+}
+const SESSION_CHECKS: SessionChecks = { pingEveryMs: 60_000, answerWithinMs: 10_000 };
+
+/**
  * Times a push whose stream the server refused is sent again. A server closing a session with GOAWAY
  * refuses the streams past the last one it took (REFUSED_STREAM), and Apple does so when it recycles
- * busy connections: dozens of pushes under way at once, each a failure counted by the breaker.
+ * busy connections: dozens of pushes under way at once, each a failure counted by the breaker. APNs
+ * also lowers a session's stream limit to one for a while (after a rejected push, and until a
+ * token-authenticated session's first push is accepted), refusing the streams under way past it: a
+ * push refused once more than this was never looked at either, and fails as `overloaded` (due again
+ * at once, no attempt spent, nothing counted against APNs), not as a network failure that spent an
+ * attempt and, in a broadcast with stale tokens, opened the circuit for every iOS push.
  */
 const REFUSED_RETRIES = 2;
 
@@ -34,6 +53,16 @@ const REFUSED_RETRIES = 2;
  * closed gracefully (the pushes under way on it still get their answers) and the next push opens a
  * new one, before the session runs out of stream ids.
  */
+/** A push refused more times than `REFUSED_RETRIES`: never looked at, so no attempt, and due again at once. */
+function refusedOnceMore(): ProviderError {
+  return new ProviderError({
+    provider: 'apns',
+    code: ProviderErrorCode.Overloaded,
+    message: `APNs refused the push's stream ${REFUSED_RETRIES + 1} times (its session's stream limit); not sent, due again now`,
+    retryAfterMs: 0,
+  });
+}
+
 export class ApnsConnection {
   private session: ClientHttp2Session | undefined;
   private unanswered = 0;
@@ -48,6 +77,7 @@ export class ApnsConnection {
     private readonly origin: string,
     private readonly log: ProviderLog,
     private readonly requestsPerSession = REQUESTS_PER_SESSION,
+    private readonly checks: SessionChecks = SESSION_CHECKS,
   ) {}
 
   request(headers: OutgoingHttpHeaders, body: string, signal: AbortSignal): Promise<Http2Answer> {
@@ -100,8 +130,9 @@ export class ApnsConnection {
         if (error.code === 'ERR_HTTP2_OUT_OF_STREAMS') this.retire(session);
         // Refused, the push was never looked at (HTTP/2's promise): sent again at once, it spends no
         // attempt and is no sign of trouble at Apple for the circuit breaker.
-        if (status === 0 && stream.rstCode === constants.NGHTTP2_REFUSED_STREAM && refusedRetries > 0 && !signal.aborted) {
-          settle(() => resolve(this.send(headers, body, signal, refusedRetries - 1)));
+        if (status === 0 && stream.rstCode === constants.NGHTTP2_REFUSED_STREAM && !signal.aborted) {
+          if (refusedRetries > 0) settle(() => resolve(this.send(headers, body, signal, refusedRetries - 1)));
+          else settle(() => reject(refusedOnceMore()));
           return;
         }
         fail(`failed: ${error.message}`, error);
@@ -127,6 +158,24 @@ export class ApnsConnection {
     this.session = undefined;
     session.destroy();
     this.log.warn({ provider: 'apns', event: 'session_stalled' }, `apns: ${STALLED_AFTER} pushes in a row went unanswered; the next push opens a new session`);
+  }
+
+  /** Pings `session`; unanswered in time, it is dropped, and the next push opens a new one. */
+  private ping(session: ClientHttp2Session): void {
+    if (session.closed || session.destroyed) return;
+    const unanswered = (): void => {
+      if (session.destroyed) return;
+      if (this.session === session) this.session = undefined;
+      session.destroy();
+      this.log.warn({ provider: 'apns', event: 'ping_unanswered' }, 'apns: the HTTP/2 session did not answer a ping; the next push opens a new one');
+    };
+    const timer = setTimeout(unanswered, this.checks.answerWithinMs);
+    timer.unref();
+    const sent = session.ping((error) => {
+      clearTimeout(timer);
+      if (error) unanswered();
+    });
+    if (!sent) clearTimeout(timer);
   }
 
   /** Stops handing out `session`, and closes it once the requests under way on it have ended. */
@@ -162,6 +211,9 @@ export class ApnsConnection {
     });
     session.on('goaway', forget);
     session.on('close', forget);
+    const pinging = setInterval(() => this.ping(session), this.checks.pingEveryMs);
+    pinging.unref();
+    session.on('close', () => clearInterval(pinging));
     this.session = session;
     return session;
   }

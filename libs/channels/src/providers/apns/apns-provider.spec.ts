@@ -90,7 +90,7 @@ describe('APNs provider', () => {
     expect(fake.sessionsOpened).toBe(2);
   });
 
-  it('sends a push again at once when APNs refuses its stream (REFUSED_STREAM, as for streams past a GOAWAY), twice at most', async () => {
+  it('sends a push again at once when APNs refuses its stream (REFUSED_STREAM, as for streams past a GOAWAY), twice at most, then gives it back unsent', async () => {
     await start();
     fake.refuseNext(2);
     const receipt = await provider.send({ token: TOKEN, content });
@@ -99,7 +99,8 @@ describe('APNs provider', () => {
 
     fake.refuseNext(3);
     const failure = await failureOf(provider.send({ token: TOKEN, content }));
-    expect(failure).toMatchObject({ kind: 'transient', code: 'network' });
+    // Never looked at: no attempt spent, nothing counted against APNs, due again at once.
+    expect(failure).toMatchObject({ kind: 'transient', code: 'overloaded', retryAfterMs: 0 });
     expect([fake.refused, fake.pushes.length]).toEqual([5, 1]);
   });
 
