@@ -69,7 +69,8 @@ describe('npm start', () => {
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
     try {
-      await eventually(async () => output, (text) => text.includes('[start] ready') || text.includes('[start] failed'), { timeoutMs: 90_000, intervalMs: 250 });
+      // Longer than npm start gives its apps to become healthy (120 s), as a busy machine may need.
+      await eventually(async () => output, (text) => text.includes('[start] ready') || text.includes('[start] failed'), { timeoutMs: 125_000, intervalMs: 250 });
       expect(output).toContain('[start] ready');
       for (const app of PLATFORM_APPS) {
         expect({ app: app.name, status: await healthStatus(Number(ports[app.portVariable])) }).toEqual({ app: app.name, status: 200 });

@@ -45,6 +45,14 @@ async function main(): Promise<void> {
   // A closed terminal: the apps stop themselves on SIGHUP; the broker and PostgreSQL are ours to stop.
   process.on('SIGHUP', () => void stop(129));
   process.stdout.on('error', () => undefined);
+  // A failure outside the steps below (a library's process erroring in the background, as the embedded
+  // PostgreSQL's initdb does when it cannot run) stops what was started, as a failed step does.
+  const crashed = (error: unknown): void => {
+    say(`failed: ${error instanceof Error ? error.message : String(error)}`);
+    void stop(1);
+  };
+  process.on('uncaughtException', crashed);
+  process.on('unhandledRejection', crashed);
 
   try {
     const env: NodeJS.ProcessEnv = { ...process.env, KAFKAJS_NO_PARTITIONER_WARNING: '1' };
@@ -97,7 +105,10 @@ async function provideKafka(env: NodeJS.ProcessEnv, started: Started): Promise<s
     () => true,
   );
   try {
-    const { stdout } = await run('bash', [KAFKA_SCRIPT, 'start'], { env, maxBuffer: 8 * 1024 * 1024 });
+    // A broker started here goes when this process does, however it ends: had it crashed, the broker
+    // ran on, and the next `npm start` found it running and took it for one it must not stop.
+    const owner = started.kafkaStartedHere ? { KAFKA_OWNER_PID: String(process.pid) } : {};
+    const { stdout } = await run('bash', [KAFKA_SCRIPT, 'start'], { env: { ...env, ...owner }, maxBuffer: 8 * 1024 * 1024 });
     const line = stdout.split('\n').find((l) => l.startsWith('KAFKA_BROKERS='));
     if (!line) throw new Error('kafka.sh start did not print KAFKA_BROKERS');
     return line.slice('KAFKA_BROKERS='.length).trim();
