@@ -1,6 +1,7 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { ProviderError, ProviderErrorCode } from './provider-error';
+import { transportFailureCode } from './transport-errors';
 
 export interface HttpCall {
   method: 'GET' | 'POST';
@@ -19,7 +20,8 @@ export interface HttpAnswer {
 /**
  * HTTP/1.1 to one vendor over kept-alive connections (node:http rather than fetch: a fraction of
  * the CPU and garbage per call). Redirects are never followed: a vendor API does not redirect, and
- * following one could carry our credentials to another host. Transport failures become `network`.
+ * following one could carry our credentials to another host. Transport failures become `network`,
+ * except a certificate that does not verify or an unknown host: `misconfigured` (`transportFailureCode`).
  */
 export class HttpClient {
   private readonly agents = {
@@ -93,7 +95,7 @@ export class HttpClient {
     const code = (error as Error & { code?: unknown }).code;
     return new ProviderError({
       provider: this.provider,
-      code: ProviderErrorCode.Network,
+      code: transportFailureCode(error),
       message: `request to ${url.origin} failed: ${typeof code === 'string' ? `${code} ` : ''}${error.message}`,
       cause: error,
     });

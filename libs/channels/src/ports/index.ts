@@ -16,3 +16,4 @@ export * from './http-call';
 export * from './jwt';
 export * from './access-token-cache';
 export * from './push-fan-out';
+export * from './transport-errors';

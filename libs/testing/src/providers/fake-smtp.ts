@@ -41,7 +41,11 @@ export interface FakeSmtp {
 }
 
 /** An in-process SMTP server (`smtp-server`) requiring AUTH PLAIN/LOGIN, without TLS. */
-export async function startFakeSmtp(): Promise<FakeSmtp> {
+/**
+ * `implicitTls`: TLS from the first byte (port 465's way), with smtp-server's own certificate for
+ * localhost, which is self-signed: a client that checks certificates refuses it.
+ */
+export async function startFakeSmtp(options: { implicitTls?: boolean } = {}): Promise<FakeSmtp> {
   const user = 'notify';
   const password = `pw-${Math.random().toString(36).slice(2)}`;
   const rejections = new Map<string, { code: number; message: string }>();
@@ -65,7 +69,7 @@ export async function startFakeSmtp(): Promise<FakeSmtp> {
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
   const server = new SMTPServer({
-    secure: false,
+    secure: options.implicitTls === true,
     disabledCommands: ['STARTTLS'],
     allowInsecureAuth: true,
     authMethods: ['PLAIN', 'LOGIN'],
@@ -116,6 +120,9 @@ export async function startFakeSmtp(): Promise<FakeSmtp> {
       });
     },
   });
+  // A client that refuses the certificate closes the connection during the handshake: smtp-server
+  // reports it as an error of the server, which must not take the test process down.
+  server.on('error', () => undefined);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   fake.port = (server.server.address() as AddressInfo).port;
   return fake;

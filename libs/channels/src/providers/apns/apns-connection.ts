@@ -1,5 +1,5 @@
 import { connect, constants, type ClientHttp2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
-import { ProviderError, ProviderErrorCode, scrubPersonalData, type ProviderLog } from '../../ports';
+import { ProviderError, ProviderErrorCode, scrubPersonalData, transportFailureCode, type ProviderLog } from '../../ports';
 
 export interface Http2Answer {
   status: number;
@@ -100,7 +100,7 @@ export class ApnsConnection {
         outcome();
       };
       const fail = (reason: string, cause?: Error): void =>
-        settle(() => reject(new ProviderError({ provider: 'apns', code: ProviderErrorCode.Network, message: `HTTP/2 stream ${reason}`, cause })));
+        settle(() => reject(new ProviderError({ provider: 'apns', code: cause ? transportFailureCode(cause) : ProviderErrorCode.Network, message: `HTTP/2 stream ${reason}`, cause })));
       // Not the request's `signal` option: the guard's signal may abort after the call has returned,
       // and Node would then reset a stream that has already answered, breaking the whole session.
       const cancel = (): void => {

@@ -1,9 +1,9 @@
-import { ProviderError, ProviderErrorCode, maskEmail } from '../../ports';
+import { ProviderError, ProviderErrorCode, UNKNOWN_HOST, isCertificateRefused, maskEmail } from '../../ports';
 
 /** The fields nodemailer puts on its errors. */
 interface NodemailerFailure {
   code?: string;
-  /** The resolver's own code behind `EDNS` (`ENOTFOUND`, `EAI_AGAIN`, …). */
+  /** The system's own code behind `EDNS` or `ESOCKET` (`ENOTFOUND`, `EAI_AGAIN`, `CERT_HAS_EXPIRED`, …). */
   originalCode?: string;
   responseCode?: number;
   command?: string;
@@ -39,7 +39,11 @@ function codeOf(failure: NodemailerFailure, reply: number | undefined): Provider
   }
   if (code === 'EAUTH' || code === 'ENOAUTH') return ProviderErrorCode.BadCredentials;
   if (code === 'EDNS') return UNKNOWN_HOST.has(failure.originalCode ?? '') ? ProviderErrorCode.Misconfigured : ProviderErrorCode.Network;
-  if (code === 'ETLS') return ProviderErrorCode.Misconfigured;
+  // A handshake that failed, or a STARTTLS the server refused, is the configuration's (its certificate,
+  // its TLS versions); a relay that closed the connection during the upgrade (a restart) is not.
+  if (code === 'ETLS') return failure.message?.startsWith('Connection closed unexpectedly') ? ProviderErrorCode.Network : ProviderErrorCode.Misconfigured;
+  // Implicit TLS (port 465) fails on the socket: a certificate that does not verify is the configuration's too.
+  if (code === 'ESOCKET' && isCertificateRefused(failure.originalCode)) return ProviderErrorCode.Misconfigured;
   if (reply !== undefined && reply >= 500) return permanentCodeOf(code, command, reply, response);
   if (code === 'ETIMEDOUT') return ProviderErrorCode.Timeout;
   if (code === 'ECONNECTION' || code === 'ESOCKET' || code === 'ESTREAM') return ProviderErrorCode.Network;
@@ -47,8 +51,6 @@ function codeOf(failure: NodemailerFailure, reply: number | undefined): Provider
   return ProviderErrorCode.Unexpected;
 }
 
-/** The resolver's answers that the relay's host name does not exist; any other failure may pass. */
-const UNKNOWN_HOST = new Set(['ENOTFOUND', 'ENODATA']);
 
 /** The session's own commands (`CONN` is the server's greeting): a refusal there is before any mail. */
 const SESSION_COMMANDS = new Set(['CONN', 'EHLO', 'HELO', 'LHLO', 'RSET', 'NOOP']);

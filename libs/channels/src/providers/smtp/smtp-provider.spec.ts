@@ -11,14 +11,15 @@ describe('SMTP email provider', () => {
   let provider: EmailChannelProvider;
   let log: RecordingLog;
 
-  async function start(password?: string, timeoutMs?: number, breakerFailures = 100, from = 'Notify <notify@example.com>'): Promise<void> {
+  async function start(password?: string, timeoutMs?: number, breakerFailures = 100, from = 'Notify <notify@example.com>', implicitTls = false): Promise<void> {
     log = new RecordingLog();
-    server = await startFakeSmtp();
+    server = await startFakeSmtp({ implicitTls });
     provider = createEmailProvider(
       {
         driver: 'smtp',
         host: server.host,
         port: server.port,
+        ...(implicitTls ? { secure: true } : {}),
         user: server.user,
         password: password ?? server.password,
         from,
@@ -223,6 +224,13 @@ describe('SMTP email provider', () => {
     expect(log.text).toContain('provider_configuration');
     expect(log.text).not.toContain('wrong-password-123');
     expect(log.text).not.toContain(TO);
+  });
+
+  it('takes a relay whose certificate does not verify for a configuration error, not a network failure', async () => {
+    await start(undefined, undefined, 100, undefined, true);
+    const failure = await failureOf(provider.send({ to: TO, subject: 's', text: 't' }));
+    expect(failure).toMatchObject({ kind: 'configuration', code: 'misconfigured' });
+    expect(server.mails).toEqual([]);
   });
 
   it('refuses something that is not an address without connecting', async () => {
