@@ -11,6 +11,13 @@ export interface HttpCall {
   signal: AbortSignal;
 }
 
+/**
+ * The largest answer read from a vendor. Their answers are a few kilobytes (a token list's results
+ * are the largest); a base URL pointing at something else (a proxy's download, a stream) was read
+ * into memory without end, by each of up to a hundred calls at once.
+ */
+export const MAX_ANSWER_BYTES = 1024 * 1024;
+
 export interface HttpAnswer {
   status: number;
   headers: { get(name: string): string | null };
@@ -80,7 +87,17 @@ export class HttpClient {
       };
       request.on('response', (response: IncomingMessage) => {
         const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        let bytes = 0;
+        const tooLarge = (): void => {
+          finish(() => reject(this.answerTooLarge(url, response.statusCode ?? 0)));
+          request.destroy();
+        };
+        if (Number(response.headers['content-length'] ?? 0) > MAX_ANSWER_BYTES) return tooLarge();
+        response.on('data', (chunk: Buffer) => {
+          bytes += chunk.length;
+          if (bytes > MAX_ANSWER_BYTES) tooLarge();
+          else chunks.push(chunk);
+        });
         response.on('end', () =>
           finish(() => resolve({ status: response.statusCode ?? 0, headers: headerReader(response.headers), body: Buffer.concat(chunks).toString('utf8') })),
         );
@@ -88,6 +105,15 @@ export class HttpClient {
       });
       request.on('error', (error) => finish(() => reject(this.networkError(url, error))));
       request.end(body);
+    });
+  }
+
+  private answerTooLarge(url: URL, status: number): ProviderError {
+    return new ProviderError({
+      provider: this.provider,
+      code: ProviderErrorCode.Unexpected,
+      status,
+      message: `${url.origin} answered more than ${MAX_ANSWER_BYTES} bytes; no vendor answers that much, check the base URL`,
     });
   }
 
