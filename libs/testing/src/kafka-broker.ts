@@ -37,7 +37,13 @@ export class LocalKafka {
     };
     delete env.KAFKA_BROKERS;
     const kafka = new LocalKafka(env, dataDir);
-    await kafka.script('start', '--fresh');
+    try {
+      await kafka.script('start', '--fresh');
+    } catch (error) {
+      // Nobody can stop a broker whose start failed: stopped here (if it runs at all), its folder removed.
+      await kafka.stop().catch(() => undefined);
+      throw error;
+    }
     return kafka;
   }
 
