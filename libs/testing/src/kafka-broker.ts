@@ -41,7 +41,8 @@ export class LocalKafka {
       await kafka.script('start', '--fresh');
     } catch (error) {
       // Nobody can stop a broker whose start failed: stopped here (if it runs at all), its folder removed.
-      await kafka.stop().catch(() => undefined);
+      await kafka.script('stop').catch(() => undefined);
+      rmSync(dataDir, { recursive: true, force: true });
       throw error;
     }
     return kafka;
