@@ -9,11 +9,11 @@ const FLUSH_AT = 500;
 
 /**
  * The most acknowledgements one write takes. What came in while a write ran (or was tried again
- * through a database restart) goes in the next write, up to this many: one write per 25 ms of
+ * through a database restart) goes in the next writes, this many at a time: one write per 25 ms of
  * acknowledgements, each waiting its turn, made a queue that grew whenever a write took longer, and
  * after a minute's restart its last groups were recorded after their leases had run out.
  */
-const MOST_PER_WRITE = 5_000;
+const MOST_PER_WRITE = FLUSH_AT;
 
 /**
  * Once shutting down, a failed write is tried again this often instead of after its backoff (up to
@@ -45,6 +45,8 @@ export class OutcomeRecorder implements OnApplicationShutdown {
   private pending: DeliveryOutcome[] = [];
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
+  /** Whether a write waits for the ones before it: it takes whatever is pending when its turn comes. */
+  private writeQueued = false;
   /** When the shutdown began (by the retry policy's clock), if it has. */
   private hurriedAt: number | undefined;
   private readonly clock: () => number;
@@ -78,6 +80,8 @@ export class OutcomeRecorder implements OnApplicationShutdown {
 
   add(outcome: DeliveryOutcome): void {
     this.pending.push(outcome);
+    // A write waiting for its turn takes this one too.
+    if (this.writeQueued) return;
     if (this.pending.length >= FLUSH_AT) this.flushSoon(0);
     else this.flushSoon(FLUSH_AFTER_MS);
   }
@@ -89,7 +93,13 @@ export class OutcomeRecorder implements OnApplicationShutdown {
   flush(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
-    this.flushing = this.flushing.then(() => this.writePending());
+    if (!this.writeQueued) {
+      this.writeQueued = true;
+      this.flushing = this.flushing.then(() => {
+        this.writeQueued = false;
+        return this.writePending();
+      });
+    }
     return this.flushing;
   }
 
