@@ -61,17 +61,19 @@ const CANDIDATES_PER_RELEASE = 4;
 export const RELEASE_DUE = `SELECT h.id, h.created_at FROM (
    SELECT c.id, c.created_at FROM (
      SELECT c.* FROM (
-       (SELECT c.id, c.created_at, c.message_id, c.user_id, c.next_attempt_at AS due_at FROM deliveries c
+       (SELECT c.id, c.created_at, c.message_id, c.user_id, c.channel, c.next_attempt_at AS due_at FROM deliveries c
          WHERE c.status = 'held' AND c.next_attempt_at <= $1
            AND (c.expires_at <= $1 OR NOT EXISTS (${LOWER_TIER('c')} AND y.status = 'held'))
          ORDER BY c.next_attempt_at
          LIMIT $2 * ${CANDIDATES_PER_RELEASE})
        UNION ALL
-       (SELECT c.id, c.created_at, c.message_id, c.user_id, c.expires_at FROM deliveries c
+       (SELECT c.id, c.created_at, c.message_id, c.user_id, c.channel, c.expires_at FROM deliveries c
          WHERE c.status = 'held' AND c.expires_at <= $1 AND (c.next_attempt_at IS NULL OR c.next_attempt_at > $1)
          ORDER BY c.expires_at
          LIMIT $2 * ${CANDIDATES_PER_RELEASE})) AS c
-      ORDER BY c.due_at
+      -- a message's deliveries to one user together, its browser delivery first: a push released in
+      -- the same batch or after it carries the inbox number the browser delivery is given
+      ORDER BY c.due_at, c.message_id, c.user_id, c.channel <> 'websocket'
       LIMIT $2 * ${CANDIDATES_PER_RELEASE}) AS c
     WHERE pg_try_advisory_xact_lock(${RELEASE_LOCK_CLASS}, hashtext(c.message_id::text || ':' || COALESCE(c.user_id, '')))
     LIMIT $2) AS c

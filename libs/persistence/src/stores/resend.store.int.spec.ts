@@ -499,6 +499,25 @@ describe('ResendStore', () => {
     expect(new Set([...aTook!, ...bTook]).size).toBe(10);
   });
 
+  it('releases a scheduled message’s browser delivery no later than its push, which carries the inbox number it is given', async () => {
+    // Push and browser at once (`policy: all`), the push's row first.
+    const [push] = await seed('u-both-scheduled', 1, { status: 'held', nextAttemptAt: at(-1_000), channel: 'push' });
+    const browser = newId(at(-3_600_000));
+    await first.query(
+      `INSERT INTO deliveries (id, message_id, user_id, channel, endpoint, locale, tier, status, attempts, next_attempt_at, created_at)
+       SELECT $2, d.message_id, d.user_id, 'websocket', 'inbox:' || d.user_id, 'en', 0, 'held', 0, d.next_attempt_at, d.created_at FROM deliveries d WHERE d.id = $1`,
+      [push, browser],
+    );
+    const store = new FallbackStore(first);
+
+    const jobs = [...(await store.releaseDue(T0, 1)).jobs, ...(await store.releaseDue(T0, 1)).jobs];
+
+    expect(jobs.map((j) => [j.channel, j.message.seq])).toEqual([
+      ['websocket', 1],
+      ['push', 1],
+    ]);
+  });
+
   it('finds the held deliveries due without reading those that wait, nor the failed ones', async () => {
     // Tiers held until a lower tier fails, scheduled sends to come, and retries due: none is the release's.
     for (let i = 0; i < 100; i++) await seed(`u-waiting-${i}`, 10, { status: 'held', nextAttemptAt: null, expiresAt: at(86_400_000), channel: 'sms' });
