@@ -155,6 +155,52 @@ describe('BatchConsumer', () => {
     expect(handled.second).toEqual(values(0, 20));
   }, 180_000);
 
+  it('commits nothing of a batch that went on alone while its member was dropped from the group and joined again', async () => {
+    const droppedTopic = `${topic}.dropped`;
+    const droppedGroup = `${groupId}-dropped`;
+    await ensureTopics(kafka, [droppedTopic], { partitions: 1, replicationFactor: 1 });
+    await producer.send({ topic: droppedTopic, messages: ['m0', 'm1', 'm2'].map((value) => ({ value })) });
+    const admin = kafka.admin();
+    await admin.connect();
+    const members = async () => (await admin.describeGroups([droppedGroup])).groups[0]!.members.map((m) => m.memberId);
+    const handled: string[][] = [];
+    const fatal: string[] = [];
+    const consumer = new BatchConsumer(kafka, {
+      groupId: droppedGroup,
+      topics: [droppedTopic],
+      logger,
+      sessionTimeoutMs: 6_000,
+      rebalanceTimeoutMs: 6_000,
+      detachAfterMs: 200,
+      onFatal: (error) => fatal.push(error.message),
+      handler: async (records) => {
+        handled.push(records.map((r) => r.value!.toString()));
+        if (handled.length > 1) return;
+        // Gone on alone, the batch stalls the process past the session (as a long pause would): the
+        // group drops the member, which joins again under a new id before the batch ends.
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        const [before] = await members();
+        const until = Date.now() + 8_000;
+        while (Date.now() < until);
+        await eventually(members, (ids) => ids.length === 1 && ids[0] !== before, { timeoutMs: 60_000 });
+      },
+    });
+    try {
+      await consumer.start();
+      // Its offset not committed, the batch is handled again from the group's offset.
+      await eventually(async () => handled.length, (n) => n >= 2, { timeoutMs: 90_000 });
+      await eventually(async () => (await admin.fetchOffsets({ groupId: droppedGroup, topics: [droppedTopic] }))[0]?.partitions[0]?.offset, (offset) => offset === '3');
+    } finally {
+      await consumer.stop();
+      await admin.disconnect();
+    }
+    expect(fatal).toEqual([]);
+    expect(handled).toEqual([
+      ['m0', 'm1', 'm2'],
+      ['m0', 'm1', 'm2'],
+    ]);
+  }, 180_000);
+
   it('keeps its partitions while a handler works longer than the session, and handles the batch once', async () => {
     const slowTopic = `${topic}.slow`;
     await ensureTopics(kafka, [slowTopic], { partitions: 1, replicationFactor: 1 });

@@ -117,9 +117,12 @@ export class BatchConsumer {
   private readonly alone = new Map<string, Promise<void>>();
   /**
    * Partitions whose batch went on alone and that a join since gave to another member, also when a
-   * later join gave them back: the other member has handled and committed past that batch since.
+   * later join gave them back, or that this member held when it was dropped from the group: another
+   * member may have handled and committed past that batch since.
    */
   private readonly lostWhileAlone = new Set<string>();
+  /** This member's id at its last join. */
+  private memberId: string | undefined;
   /** The partitions the group gave this member at its last join; unknown before the first. */
   private assigned: Set<string> | undefined;
   /** When kafkajs first restarted the consumer since it last joined its group, if it has since. */
@@ -177,7 +180,11 @@ export class BatchConsumer {
       this.crashedSince = undefined;
       this.failures.keepOnly(payload.memberAssignment);
       const assigned = new Set(Object.entries(payload.memberAssignment).flatMap(([topic, partitions]) => partitions.map((p) => `${topic}:${p}`)));
-      for (const partition of this.alone.keys()) if (!assigned.has(partition)) this.lostWhileAlone.add(partition);
+      // Under a new member id this member was dropped from the group and joined again: the group gave
+      // its partitions to others meanwhile without it seeing that join.
+      const rejoined = this.memberId !== undefined && payload.memberId !== this.memberId;
+      for (const partition of this.alone.keys()) if (rejoined || !assigned.has(partition)) this.lostWhileAlone.add(partition);
+      this.memberId = payload.memberId;
       this.assigned = assigned;
     });
     this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
