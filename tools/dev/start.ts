@@ -45,8 +45,8 @@ async function main(): Promise<void> {
   // A closed terminal: the apps stop themselves on SIGHUP; the broker and PostgreSQL are ours to stop.
   process.on('SIGHUP', () => void stop(129));
   process.stdout.on('error', () => undefined);
-  // A failure outside the steps below (a library's process erroring in the background, as the embedded
-  // PostgreSQL's initdb does when it cannot run) stops what was started, as a failed step does.
+  // A failed step stops what was started, and so does a failure outside the steps (a library's process
+  // erroring in the background, as the embedded PostgreSQL's initdb does when it cannot run).
   const crashed = (error: unknown): void => {
     say(`failed: ${error instanceof Error ? error.message : String(error)}`);
     void stop(1);
@@ -87,8 +87,7 @@ async function main(): Promise<void> {
     await Promise.all(PLATFORM_APPS.map((app) => waitForHealth(app, env)));
     printBanner(env, devSecret);
   } catch (error) {
-    say(`failed: ${error instanceof Error ? error.message : String(error)}`);
-    await stop(1);
+    crashed(error);
   }
 }
 

@@ -41,8 +41,7 @@ export class LocalKafka {
       await kafka.script('start', '--fresh');
     } catch (error) {
       // Nobody can stop a broker whose start failed: stopped here (if it runs at all), its folder removed.
-      await kafka.script('stop').catch(() => undefined);
-      rmSync(dataDir, { recursive: true, force: true });
+      await kafka.stop().catch(() => undefined);
       throw error;
     }
     return kafka;
@@ -57,9 +56,13 @@ export class LocalKafka {
     await this.script('start');
   }
 
+  /** Stops the broker and removes its data folder, also when the stop fails. */
   async stop(): Promise<void> {
-    await this.script('stop');
-    rmSync(this.dataDir, { recursive: true, force: true });
+    try {
+      await this.script('stop');
+    } finally {
+      rmSync(this.dataDir, { recursive: true, force: true });
+    }
   }
 
   private async script(...args: string[]): Promise<void> {

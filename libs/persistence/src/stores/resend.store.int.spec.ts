@@ -62,6 +62,13 @@ describe('ResendStore', () => {
     );
     return ids;
   }
+  /** Resolves once one transaction has done its work and waits to commit (`transactionsHeldOpen`). */
+  const waitingToCommit = () =>
+    eventually(
+      async () => ((await first.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND state = 'idle in transaction'`)) as { n: number }[])[0]!.n,
+      (n) => n === 1,
+    );
+
   /**
    * A DataSource whose transactions do their work, then wait for `commit()` before they commit (a
    * scheduler mid-release); each runs `settings` first.
@@ -464,9 +471,7 @@ describe('ResendStore', () => {
     const { dataSource: heldOpen, commit } = transactionsHeldOpen();
     let aTook: string[] | undefined;
     const a = new FallbackStore(heldOpen).releaseDue(T0, 1).then((r) => (aTook = r.jobs.map((j) => j.deliveryId)));
-    const waitingToCommit = async () =>
-      ((await first.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND state = 'idle in transaction'`)) as { n: number }[])[0]!.n;
-    await eventually(waitingToCommit, (n) => n === 1);
+    await waitingToCommit();
     const b = new FallbackStore(second);
     const bTook = (await b.releaseDue(T0, 1)).jobs.map((j) => j.deliveryId);
     commit();
@@ -486,9 +491,7 @@ describe('ResendStore', () => {
     const { dataSource: heldOpen, commit } = transactionsHeldOpen('SET LOCAL enable_nestloop = off', 'SET LOCAL enable_mergejoin = off');
     let aTook: string[] | undefined;
     const a = new FallbackStore(heldOpen).releaseDue(T0, 5).then((r) => (aTook = r.jobs.map((j) => j.deliveryId)));
-    const waitingToCommit = async () =>
-      ((await first.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND state = 'idle in transaction'`)) as { n: number }[])[0]!.n;
-    await eventually(waitingToCommit, (n) => n === 1);
+    await waitingToCommit();
 
     const bTook = (await new FallbackStore(second).releaseDue(T0, 5)).jobs.map((j) => j.deliveryId);
     commit();
