@@ -37,6 +37,11 @@ describe('decide', () => {
     expect(decision.deactivation).toBeUndefined();
   });
 
+  it('ends a send whose message expired while it waited for its turn as expired: never retried, no attempt counted, no device touched', () => {
+    const error = new ProviderError({ provider: 'apns', code: ProviderErrorCode.Expired, message: 'expired while waiting' });
+    expect(decide(refusedBy(error, 2), now, timing)).toEqual({ outcome: { deliveryId: 'd-1', status: 'expired', error: null, nextAttemptAt: null, attempted: false } });
+  });
+
   it('retries a transient failure no earlier than the Retry-After the vendor named', () => {
     const error = new ProviderError({ provider: 'apns', code: ProviderErrorCode.RateLimited, retryAfterMs: 120_000, message: 'slow down' });
     expect(decide(refusedBy(error, 3), now, timing).outcome).toEqual({

@@ -79,6 +79,8 @@ export function decideSends(
 
 function refused(attempt: SendAttempt, error: ProviderError, now: Date, timing: RetryTiming, random: () => number): Decision {
   const deliveryId = attempt.job.deliveryId;
+  // Its message expired while the call waited for its turn: no vendor was asked, and none will be.
+  if (error.code === ProviderErrorCode.Expired) return { outcome: { deliveryId, status: 'expired', error: null, nextAttemptAt: null, attempted: false } };
   const expiresAt = attempt.job.expiresAt ? Date.parse(attempt.job.expiresAt) : Infinity;
   const later = (ms: number): Date => new Date(Math.min(now.getTime() + Math.min(Math.max(ms, 0), MAX_RETRY_AFTER_MS), Math.max(expiresAt, now.getTime())));
   switch (error.kind) {

@@ -1,4 +1,4 @@
-import { asProviderError, chunk, failEveryToken, ProviderError, ProviderErrorCode, type PushChannelProvider, type PushContent, type PushProviders, type PushResult } from '@notify/channels';
+import { asProviderError, chunk, failEveryToken, ProviderError, ProviderErrorCode, sendExpiresAt, type PushChannelProvider, type PushContent, type PushProviders, type PushResult } from '@notify/channels';
 import type { DeliveryJob, PushProvider } from '@notify/contracts';
 import type { PushDevice, PushDeviceStore } from '@notify/persistence';
 import { WeightedLimit } from '../delivery/weighted-limit';
@@ -82,7 +82,9 @@ export class PushSender implements ChannelSender {
     const provider = this.providers[group.vendor];
     const tokens = targets.map((t) => t.device.token);
     // The deliveries are claimed by now: even an adapter breaking its never-reject promise must leave an outcome for each.
-    const results = await provider.sendMany({ tokens, content: group.content }).catch((error: unknown) => failEveryToken(tokens, asProviderError(provider.id, error)));
+    // The group's content carries its messages' expiry: a call whose turn comes after it is not made.
+    const send = () => provider.sendMany({ tokens, content: group.content });
+    const results = await sendExpiresAt.run(group.content.expiresAt?.getTime(), send).catch((error: unknown) => failEveryToken(tokens, asProviderError(provider.id, error)));
     return targets.map(({ job, device }, index) => ({ job, device, result: resultOf(provider, results[index]) }));
   }
 }

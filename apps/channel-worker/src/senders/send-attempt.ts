@@ -1,4 +1,4 @@
-import { asProviderError, type ProviderError, type SendReceipt } from '@notify/channels';
+import { asProviderError, sendExpiresAt, type ProviderError, type SendReceipt } from '@notify/channels';
 import type { DeliveryJob } from '@notify/contracts';
 import type { PushDevice } from '@notify/persistence';
 
@@ -16,10 +16,14 @@ export interface SendAttempt {
   device?: PushDevice;
 }
 
-/** Runs one provider call and turns its answer, whatever it is, into an attempt. */
+/**
+ * Runs one provider call and turns its answer, whatever it is, into an attempt. The provider's guard
+ * refuses the call when the job's message has expired by its turn (`sendExpiresAt`).
+ */
 export async function attempt(job: DeliveryJob, provider: string, send: () => Promise<SendReceipt>): Promise<SendAttempt> {
   try {
-    return { job, result: { kind: 'accepted', provider, receipt: await send() } };
+    const receipt = await sendExpiresAt.run(job.expiresAt === null ? undefined : Date.parse(job.expiresAt), send);
+    return { job, result: { kind: 'accepted', provider, receipt } };
   } catch (error) {
     return { job, result: { kind: 'refused', provider, error: asProviderError(provider, error) } };
   }

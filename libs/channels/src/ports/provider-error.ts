@@ -33,6 +33,11 @@ export const ProviderErrorCode = {
   BadCredentials: 'bad_credentials',
   /** The account or request setup is wrong: topic, sender, template, quota, a redirect. */
   Misconfigured: 'misconfigured',
+  /**
+   * Not sent: the message's `expiresAt` passed while the call waited for its turn
+   * (`sendExpiresAt`). The delivery is `expired`, not failed: no vendor was asked.
+   */
+  Expired: 'expired',
 } as const;
 export type ProviderErrorCode = (typeof ProviderErrorCode)[keyof typeof ProviderErrorCode];
 
@@ -52,6 +57,7 @@ const KIND_OF_CODE: Record<ProviderErrorCode, ProviderErrorKind> = {
   undelivered: 'transient',
   bad_credentials: 'configuration',
   misconfigured: 'configuration',
+  expired: 'permanent',
 };
 
 export interface ProviderErrorInit {

@@ -2,7 +2,7 @@ import { ManualClock } from '@notify/testing';
 import { RecordingLog } from '../../test/recording-log';
 import { failureOf } from '../../test/outcome';
 import { ProviderError, ProviderErrorCode } from './provider-error';
-import { ProviderGuard, sendsClaimedAt } from './provider-guard';
+import { ProviderGuard, sendExpiresAt, sendsClaimedAt } from './provider-guard';
 import { CALL_BUDGET_MS, DEFAULT_PROVIDER_LIMITS, type ProviderLimits } from './provider-limits';
 
 const vendorDown = (): Promise<never> => Promise.reject(new ProviderError({ provider: 'test', code: ProviderErrorCode.Unavailable, status: 503, message: 'down' }));
@@ -177,6 +177,24 @@ describe('ProviderGuard', () => {
     running.abort();
     expect(await failureOf(waiting)).toMatchObject({ code: 'overloaded' });
     expect(made).toEqual(['in flight', 'first']);
+  });
+
+  it('does not make a call whose message expired while it waited for its slot or its rate slot: it is refused as expired', async () => {
+    const clock = new ManualClock();
+    const subject = guard({ concurrency: 1, queue: 10, ratePerSecond: 1, burst: 1, maxRateWaitMs: 5_000 }, new RecordingLog(), clock);
+    const made: string[] = [];
+    const expiresAt = clock.now() + 500;
+    await expect(sendExpiresAt.run(expiresAt, () => subject.run(async () => (made.push('first'), 'sent')))).resolves.toBe('sent');
+    // Its rate slot is a second away, after the message's expiry.
+    const waiting = sendExpiresAt.run(expiresAt, () => subject.run(async () => (made.push('after its expiry'), 'sent')));
+    await new Promise((resolve) => setImmediate(resolve));
+    clock.advance(1_000);
+    expect(await failureOf(waiting)).toMatchObject({ code: 'expired', kind: 'permanent' });
+    // Expired already when asked, or without an expiry at all.
+    expect(await failureOf(sendExpiresAt.run(clock.now(), () => subject.run(async () => (made.push('expired'), 'sent'))))).toMatchObject({ code: 'expired' });
+    clock.advance(1_000);
+    await expect(sendExpiresAt.run(undefined, () => subject.run(async () => (made.push('no expiry'), 'sent')))).resolves.toBe('sent');
+    expect(made).toEqual(['first', 'no expiry']);
   });
 
   it('waits for a rate slot on the clock, and refuses when the wait would be too long', async () => {

@@ -49,6 +49,13 @@ const ALERT_EVERY_MS = 10_000;
  */
 export const sendsClaimedAt = new AsyncLocalStorage<number>();
 
+/**
+ * When the message of the sends being made expires (ms since 1970), for the calls made within
+ * `sendExpiresAt.run(time, …)`: a call whose turn comes after it is not made (`expired`). The
+ * contract never delivers after `expiresAt`, and a call can wait minutes behind others for its slot.
+ */
+export const sendExpiresAt = new AsyncLocalStorage<number | undefined>();
+
 /** The shortest wait for a slot the budget allows, whatever the limits (`maxSlotWaitMs`). */
 const MIN_SLOT_WAIT_MS = 60_000;
 
@@ -109,8 +116,10 @@ export class ProviderGuard {
         this.slots.execute(async () => {
           this.refuseOnceStopped();
           this.refuseAfterLongWait(askedAt);
+          this.refuseExpired();
           await this.waitForRateSlot();
           this.refuseOnceStopped();
+          this.refuseExpired();
           try {
             return await this.deadline.execute(({ signal }) => this.normalised(call, signal));
           } catch (error) {
@@ -148,6 +157,13 @@ export class ProviderGuard {
   private refuseOnceStopped(): void {
     if (!this.stopped?.aborted) return;
     throw new ProviderError({ provider: this.provider, code: ProviderErrorCode.Overloaded, message: 'not sent: the worker is stopping; due again now', retryAfterMs: 0 });
+  }
+
+  /** A call for a message that has expired (`sendExpiresAt`) is not made: it is `expired`, and costs no attempt. */
+  private refuseExpired(): void {
+    const expiresAt = sendExpiresAt.getStore();
+    if (expiresAt === undefined || this.clock.now() < expiresAt) return;
+    throw new ProviderError({ provider: this.provider, code: ProviderErrorCode.Expired, message: 'not sent: the message expired while the call waited for its turn' });
   }
 
   /**

@@ -55,6 +55,17 @@ describe('ChannelDeliveryStore.record', () => {
     expect(await query(`SELECT status, last_error FROM deliveries WHERE id = $1`, [ids[0]])).toEqual([{ status: 'expired', last_error: null }]);
   });
 
+  it('records a claimed send whose message expired before its call as expired, with its attempt given back and its event staged', async () => {
+    const { messageId, ids } = await seed([1]);
+    const [deliveryId] = ids as [string];
+    const claimed = (await new DeliveryOutcomeStore(database.dataSource()).claimSends([deliveryId], 60_000)).get(deliveryId)!;
+    const recorded = await new ChannelDeliveryStore(database.dataSource()).record([
+      { deliveryId, status: 'expired', error: null, nextAttemptAt: null, attempt: claimed.attempt, lease: claimed.lease, attempted: false },
+    ]);
+    expect(recorded.map((e) => [e.deliveryId, e.status, e.error, e.attempt])).toEqual([[deliveryId, 'expired', null, 1]]);
+    expect(await query(`SELECT status, attempts, next_attempt_at FROM deliveries WHERE message_id = $1`, [messageId])).toEqual([{ status: 'expired', attempts: 1, next_attempt_at: null }]);
+  });
+
   it('counts a retry whose failed send never reached the vendor as failed until its outcome, through the resend claim and the next send', async () => {
     const { createdAt, messageId, ids } = await seed([0]);
     const [deliveryId] = ids as [string];

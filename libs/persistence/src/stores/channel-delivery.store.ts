@@ -12,7 +12,7 @@ import { stageEvents } from './event-outbox';
 /** What became of one provider send: accepted (`sent`), to be retried (`failed`), or given up (`dead`). */
 export interface ChannelOutcome {
   deliveryId: string;
-  status: Extract<OutcomeStatus, 'sent' | 'failed' | 'dead'>;
+  status: Extract<OutcomeStatus, 'sent' | 'failed' | 'dead' | 'expired'>;
   error: string | null;
   /** When a `failed` delivery may be re-sent; null for the others. */
   nextAttemptAt: Date | null;
