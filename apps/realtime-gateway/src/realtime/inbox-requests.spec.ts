@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { Topics } from '@notify/contracts';
 import { createLogger } from '@notify/observability';
 import { eventually } from '@notify/testing';
@@ -5,7 +6,7 @@ import type { InboxStore } from '@notify/persistence';
 import { flakyProducer, instantRetry, outcomeEvent, publishedEvents } from '../testing/doubles';
 import { EventPublisher } from '../delivery/event-publisher';
 import { busy, MAX_WAITING_REQUESTS } from './client-requests';
-import { InboxRequests, MAX_UNSENT_PACKETS, type NotificationSocket } from './inbox-requests';
+import { InboxRequests, MAX_UNSENT_PACKETS, UNREAD_GRACE_MS, type NotificationSocket } from './inbox-requests';
 
 const logger = createLogger('inbox-requests-spec', 'silent');
 
@@ -14,7 +15,7 @@ function socketOfUser1() {
   const handlers = new Map<string, (payload: unknown, ack: (answer: unknown) => void) => void>();
   const toOtherDevices: unknown[] = [];
   /** Engine.io's connection: what it has not handed the network yet. */
-  const conn = { readyState: 'open', writeBuffer: [] as unknown[], transport: { writable: true } };
+  const conn = Object.assign(new EventEmitter(), { readyState: 'open', writeBuffer: [] as unknown[], transport: { writable: true } });
   const socket = {
     connected: true,
     conn,
@@ -260,5 +261,38 @@ describe('InboxRequests: a client that does not read what it is sent', () => {
     expect(client.socket.connected).toBe(false);
     expect(answered.length).toBeLessThan(2 * MAX_UNSENT_PACKETS);
     expect(pages).toEqual([]);
+  });
+
+  it('disconnects it when what it is sent unasked still waits a while later, though it asks nothing; a burst written out meanwhile is no reason', async () => {
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] });
+    try {
+      const { client } = pagedClient();
+      /** What engine.io does for each packet sent to the connection: tells, then buffers it. */
+      const send = (count: number) => {
+        for (let i = 0; i < count; i++) {
+          const packet = { type: 'message', data: `notification ${i}` };
+          client.conn.emit('packetCreate', packet);
+          client.conn.writeBuffer.push(packet);
+        }
+      };
+      // A burst larger than the cap, written out within the grace period: the client reads.
+      client.conn.transport.writable = false;
+      send(MAX_UNSENT_PACKETS + 50);
+      jest.advanceTimersByTime(UNREAD_GRACE_MS - 1);
+      client.conn.writeBuffer.length = 0;
+      client.conn.transport.writable = true;
+      jest.advanceTimersByTime(1);
+      expect(client.socket.connected).toBe(true);
+
+      // Then it stops reading: what is sent to it stays in the buffer.
+      client.conn.transport.writable = false;
+      send(MAX_UNSENT_PACKETS + 50);
+      jest.advanceTimersByTime(UNREAD_GRACE_MS - 1);
+      expect(client.socket.connected).toBe(true);
+      jest.advanceTimersByTime(1);
+      expect(client.socket.connected).toBe(false);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 });

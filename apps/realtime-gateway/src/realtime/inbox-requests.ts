@@ -32,6 +32,9 @@ const WRITTEN_OUT_POLL_MS = 25;
  */
 export const MAX_UNSENT_PACKETS = 256;
 
+/** How long MAX_UNSENT_PACKETS sent to a connection may wait to be written before it is taken for one that does not read. */
+export const UNREAD_GRACE_MS = 5_000;
+
 /**
  * Half the database pool: the rest stays for the deliveries' claims and acknowledgements, also when
  * every client of a gateway just deployed reconnects to this one and syncs at once.
@@ -69,15 +72,32 @@ export class InboxRequests implements BeforeApplicationShutdown {
     // has no one to answer; a read still counts.
     // A sync waits, before its turn among all clients, until its connection has written out what it
     // was sent before: a client that asks and does not read holds one page, not all it asked for.
-    // A client that goes on asking while MAX_UNSENT_PACKETS wait to be written to it is disconnected.
+    // A client that goes on asking while MAX_UNSENT_PACKETS wait to be written to it is disconnected,
+    // and so is one that is sent more while they wait.
     const turns = new OneAtATime(MAX_WAITING_REQUESTS);
     let droppedReads = 0;
     const notReading = (): boolean => {
       if (unsent(socket).packets <= MAX_UNSENT_PACKETS) return false;
-      this.logger.warn({ unsent: MAX_UNSENT_PACKETS }, 'disconnecting a client that sends requests and does not read the answers');
+      if (!socket.connected) return true;
+      this.logger.warn({ unsent: MAX_UNSENT_PACKETS }, 'disconnecting a client that does not read what it is sent');
       socket.disconnect(true);
       return true;
     };
+    // Nor may what is sent to it unasked pile up: a client that stops reading and sends nothing (an
+    // engine.io pong it sends unasked keeps it connected) would hold every notification and every
+    // `read` of its user's other devices in engine.io's buffer, which nothing bounds. A burst sent
+    // in one go waits there too until the write before it ends, so a connection is disconnected only
+    // when MAX_UNSENT_PACKETS still wait `UNREAD_GRACE_MS` after they first did. Once disconnected
+    // it is out of its user's room: nothing more is sent to it.
+    let unread: NodeJS.Timeout | undefined;
+    socket.conn.on('packetCreate', () => {
+      if (unread !== undefined || !socket.connected || unsent(socket).packets < MAX_UNSENT_PACKETS) return;
+      unread = setTimeout(() => {
+        unread = undefined;
+        notReading();
+      }, UNREAD_GRACE_MS);
+    });
+    socket.on('disconnect', () => clearTimeout(unread));
     const inTurn = (ack: unknown, work: () => Promise<unknown>, onlyWhileConnected: boolean): Promise<void> | undefined => {
       const skipped = () => onlyWhileConnected && !socket.connected;
       const done = turns.enqueue(async () => {
