@@ -166,7 +166,8 @@ describe('InboxStore.readsAfter', () => {
     expect(await inbox.readsAfter('u-1', 0)).toEqual({ notModified: true, lastReadSeq: 0 });
 
     await inbox.markRead('u-1', [b, a]); // read 1
-    await inbox.markRead('u-1', [a]); // marks nothing new: no number, and a keeps read 1's
+    // marks nothing new: no number, no event, nothing to tell the other devices, and a keeps read 1's
+    expect(await inbox.markRead('u-1', [a])).toEqual({ read: [], events: [] });
     expect(await inbox.readsAfter('u-1', 1)).toEqual({ notModified: true, lastReadSeq: 1 });
     await inbox.markRead('u-1', [c, d]); // read 2
     await inbox.markRead('u-1', [e]); // read 3

@@ -121,8 +121,9 @@ export class InboxStore {
 
   /**
    * Marks the user's messages read: the inbox entries, and their websocket deliveries (status `read`,
-   * returned as events to publish). Ids that are not in the user's inbox are ignored. The messages
-   * read for the first time get the user's next read number (`readsAfter`).
+   * returned as events to publish). Ids that are not in the user's inbox, or read already, are
+   * ignored; `read` names the messages read for the first time, which get the user's next read
+   * number (`readsAfter`).
    */
   async markRead(userId: string, messageIds: string[]): Promise<{ read: string[]; events: RecordedOutcome[] }> {
     // A message id names its week: only that partition of the user's inbox is read (an id the platform did not make is in no inbox).
@@ -142,16 +143,19 @@ export class InboxStore {
       await tx.query(`INSERT INTO inbox_read_sequences (user_id, last_read_seq) VALUES ($1, 0) ON CONFLICT (user_id) DO NOTHING`, [userId]);
       const [counter] = await queryRows<{ last_read_seq: string }>(tx, `SELECT last_read_seq FROM inbox_read_sequences WHERE user_id = $1 FOR UPDATE`, [userId]);
       const readSeq = Number(counter!.last_read_seq) + 1;
-      const entries = await queryRows<{ message_id: string; created_at: Date; first: boolean }>(
+      // Only the entries not read before: a message read again is left as it was (no row rewritten,
+      // no event, nothing told to the other devices), so reading the same ids in a loop costs little.
+      // Its delivery became `read` in the transaction that first marked it.
+      const entries = await queryRows<{ message_id: string; created_at: Date }>(
         tx,
-        `UPDATE inbox_entries i SET read_at = COALESCE(i.read_at, now()), read_seq = CASE WHEN i.read_at IS NULL THEN $5::bigint ELSE i.read_seq END
+        `UPDATE inbox_entries i SET read_at = now(), read_seq = $5::bigint
            FROM ${DELIVERY_KEYS}
-          WHERE i.user_id = $4 AND i.message_id = k.id AND i.created_at = k.created_at AND ${inKeysRange('i')}
-          RETURNING i.message_id, i.created_at, i.read_seq = $5::bigint AS first`,
+          WHERE i.user_id = $4 AND i.message_id = k.id AND i.created_at = k.created_at AND ${inKeysRange('i')} AND i.read_at IS NULL
+          RETURNING i.message_id, i.created_at`,
         [...deliveryKeys(keys), userId, readSeq],
       );
       // A read that marks nothing new takes no number: the other devices' next syncReads is "not modified".
-      if (entries.some((e) => e.first)) await tx.query(`UPDATE inbox_read_sequences SET last_read_seq = $2 WHERE user_id = $1`, [userId, readSeq]);
+      if (entries.length > 0) await tx.query(`UPDATE inbox_read_sequences SET last_read_seq = $2 WHERE user_id = $1`, [userId, readSeq]);
       const events = await queryRows<{
         id: string; request_id: string; message_id: string; user_id: string; attempts: number; updated_at: Date;
       }>(
