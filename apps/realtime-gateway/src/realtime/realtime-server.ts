@@ -19,6 +19,7 @@ import { InboxRequests, type NotificationSocket, type SocketData } from './inbox
 import { listeningPool, type ListeningPool } from './listening-pool';
 import { forgettingRelayedAcks } from './relayed-acks';
 import { userRoom } from './rooms';
+import { ShortCloseWebSocketServer } from './short-close-websockets';
 
 type InterServerEvents = Record<string, never>;
 type NotificationsServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
@@ -111,6 +112,7 @@ export class RealtimeServer implements OnApplicationBootstrap, BeforeApplication
     const origins = this.settings.allowedOrigins;
     this.io = new Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>(httpServer, {
       maxHttpBufferSize: this.settings.maxHttpBufferSize,
+      wsEngine: ShortCloseWebSocketServer,
       cors: { origin: origins.length > 0 ? origins : true, credentials: false },
       // A gateway shutting down takes no new connection: the client's reconnection finds another
       // gateway. (Refused by the namespace's middleware instead, it would not try again.)
