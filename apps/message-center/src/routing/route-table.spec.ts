@@ -168,10 +168,27 @@ describe('RouteTable.from', () => {
       // Parsed fine, but Intl refuses the format at the first request: every request of the route would fail.
       ['a number format with an unknown unit', { templates: { en: { title: 't', body: 'Arrives in {h, number, ::unit/hours}' } } }, /^routes\.default\.templates\.en\.body: the format of \{h\}/],
       ['a currency format without a currency, in a plural branch', { templates: { en: { title: '{n, plural, one {{p, number, currency}} other {#}}', body: 'b' } } }, /^routes\.default\.templates\.en\.title: the format of \{p\}/],
+      // Named styles the library does not know format with no options at all: a date where a time was meant.
+      ['a time style that is a Java pattern', { templates: { en: { title: 't', body: 'Arrives at {at, time, HH:mm}' } } }, /^routes\.default\.templates\.en\.body: the style "HH:mm" of \{at\} is not one of short, medium, long, full; .*::HHmm/],
+      ['a misspelt date style', { templates: { en: { title: 't', body: 'On {at, date, shrot}' } } }, /^routes\.default\.templates\.en\.body: the style "shrot" of \{at\}/],
+      ['an unknown number style in a select branch', { templates: { en: { title: '{k, select, a {{n, number, percentage}} other {x}}', body: 'b' } } }, /^routes\.default\.templates\.en\.title: the style "percentage" of \{n\} is not one of integer, currency, percent/],
+      ['a template with U+0000 (\\0 in YAML), which no request of the route could be stored with', { templates: { en: { title: 't', body: 'Alert\u0000 {x}' } } }, /^routes\.default\.templates\.en\.body: text may not contain U\+0000/],
+      ['a ttl under half a millisecond, which would expire every message on arrival', { ttl: 0.0004 }, /^routes\.default\.ttl: more than 0/],
+      ['a fallback delay under half a millisecond', { fallback: { policy: 'escalate', after: 0.0001 } }, /^routes\.default\.fallback\.after: more than 0/],
     ])('rejects %s, with the path to it', (_case, settings, path) => {
       const error = routeTableError(() => RouteTable.from({ version: 1, routes: { default: { channels: ['websocket'], ...settings } } }));
       expect(error.problems).toHaveLength(1);
       expect(error.problems[0]).toMatch(path);
+    });
+
+    it('takes the named styles the library knows, and durations in seconds to the nearest millisecond', () => {
+      const table = RouteTable.from({
+        version: 1,
+        routes: {
+          default: { channels: ['websocket'], ttl: 0.29, templates: { en: { title: '{n, number, percent} {n, number, integer}', body: '{at, date, long} {at, time, short}' } } },
+        },
+      });
+      expect(routeOf(table, 'x').ttlMs).toBe(290);
     });
 
     it('accepts 1000 retry attempts', () => {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
-import { ChannelSchema, isTimeZone, PrioritySchema, type Channel, type Priority, schemaProblems } from '@notify/contracts';
+import { ChannelSchema, isTimeZone, PrioritySchema, type Channel, type Priority, schemaProblems, unstorableValueProblem } from '@notify/contracts';
 import type { RetryPolicy } from '@notify/persistence';
 import { DurationSchema } from './duration';
 import { LocalizedTemplate } from './template';
@@ -30,6 +30,9 @@ const RetrySchema = z.strictObject({
   maxBackoff: DurationSchema.optional(),
 });
 
+/** A template's text: one with U+0000 (`\0` in YAML) would fail the insert of every request of its route. */
+const TemplateTextSchema = z.string().refine((text) => unstorableValueProblem(text) === undefined, 'text may not contain U+0000 or an unpaired UTF-16 surrogate');
+
 const RouteSchema = z.strictObject({
   channels: z.array(ChannelSchema).min(1).refine((c) => new Set(c).size === c.length, 'a channel is listed twice'),
   fallback: z
@@ -48,7 +51,7 @@ const RouteSchema = z.strictObject({
   retry: RetrySchema.optional(),
   defaultLocale: z.string().min(2).optional(),
   timeZone: TimeZoneSchema.optional(),
-  templates: z.record(z.string().min(2), z.strictObject({ title: z.string(), body: z.string(), url: z.string().optional() })).optional(),
+  templates: z.record(z.string().min(2), z.strictObject({ title: TemplateTextSchema, body: TemplateTextSchema, url: TemplateTextSchema.optional() })).optional(),
 });
 
 const DefaultsSchema = z.strictObject({

@@ -209,13 +209,20 @@ function formatProblems(elements: readonly MessageFormatElement[], locale: strin
     switch (element.type) {
       case TYPE.number:
       case TYPE.date:
-      case TYPE.time:
+      case TYPE.time: {
+        // A style name the library does not know (`{at, time, HH:mm}`, a Java pattern; `{at, date, shrot}`)
+        // formats with no options at all, a date where a time was meant, without an error.
+        const named = IntlMessageFormat.formats[element.type === TYPE.number ? 'number' : element.type === TYPE.date ? 'date' : 'time'];
+        if (typeof element.style === 'string' && !Object.hasOwn(named, element.style)) {
+          return [`the style "${element.style}" of {${element.value}} is not one of ${Object.keys(named).join(', ')}; for another format write a skeleton, e.g. {${element.value}, ${element.type === TYPE.number ? 'number, ::percent' : 'time, ::HHmm'}}`];
+        }
         try {
           new IntlMessageFormat([element], locale).format({ [element.value]: 0 });
           return [];
         } catch (error) {
           return [`the format of {${element.value}} cannot be used: ${error instanceof Error ? error.message : String(error)}`];
         }
+      }
       case TYPE.plural:
       case TYPE.select:
         return Object.values(element.options).flatMap((option) => formatProblems(option.value, locale));
