@@ -151,6 +151,7 @@ export class ChannelDelivery {
     const summarized = summarize(
       singles.flatMap(sendable),
       batches.map((batch) => batch.flatMap(sendable)).filter((batch) => batch.length > 0),
+      sender.textLimit,
     );
     const withLinks = (job: DeliveryJob): DeliveryJob => (job.message.url ? { ...job, message: { ...job.message, url: outgoingLink(this.deps.links, job.deliveryId, job.message.url) } } : job);
     const send = (jobs: DeliveryJob[]) => plan.send(jobs.map(withLinks));

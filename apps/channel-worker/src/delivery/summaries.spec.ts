@@ -90,13 +90,17 @@ describe('summarize', () => {
     expect([...members.values()].flat().map((j) => j.deliveryId).sort()).toEqual(many.map((j) => j.deliveryId).sort());
   });
 
-  it('keeps each SMS digest within 1,500 characters, and sends a message too long for any digest on its own', () => {
+  it('keeps each SMS digest within 670 characters (ten UCS-2 parts), and sends a message too long for any digest on its own', () => {
     const sms = (n: number, body: string) => job(n, { channel: 'sms', endpoint: '+4915100000000', message: { ...job(n).message, body } });
-    const batch = [sms(1, 'a'.repeat(700)), sms(2, 'b'.repeat(700)), sms(3, 'c'.repeat(700)), sms(4, 'd'.repeat(2_000))];
+    const batch = [sms(1, 'a'.repeat(300)), sms(2, 'b'.repeat(300)), sms(3, 'c'.repeat(300)), sms(4, 'd'.repeat(2_000))];
     const { sends, members } = summarize([], [batch]);
-    expect(sends.map((s) => s.message.body.length)).toEqual([2 * 709 + 1, 700, 2_000]);
+    expect(sends.map((s) => s.message.body.length)).toEqual([2 * 309 + 1, 300, 2_000]);
     expect(sends[1]).toBe(batch[2]);
     expect(sends[2]).toBe(batch[3]);
     expect(members.size).toBe(1);
+    // A vendor that takes less (Aliyun: 500 with its signature) has its digests cut to that.
+    const shorter = summarize([], [batch], 400);
+    expect(shorter.sends.map((s) => s.message.body.length)).toEqual([300, 300, 300, 2_000]);
+    expect(shorter.members.size).toBe(0);
   });
 });

@@ -1,6 +1,7 @@
 import { IntlMessageFormat } from 'intl-messageformat';
 import { localeTag, type DeliveryJob } from '@notify/contracts';
 import { shortened } from '@notify/channels';
+import { isGsm7 } from '../senders/gsm-text';
 
 /** "3 new messages", per language; the English one when the locale's language is not here. */
 const TITLES: Record<string, string> = {
@@ -51,14 +52,27 @@ export interface SummarizedSends {
 export const SMS_TEXT_UNITS = 1_500;
 
 /**
+ * The longest SMS text sent with a character outside the GSM alphabet: such a text goes as UCS-2, 67
+ * characters a part, and carriers refuse long ones well below 1,600 (Twilio's 30019); ten parts, as
+ * 1,500 GSM characters are.
+ */
+export const SMS_UCS2_TEXT_UNITS = 670;
+
+/** The longest text an SMS of this text may carry: by its encoding, and at most what the vendor takes (`maxTextUnits`). */
+export function smsTextUnits(text: string, vendorLimit = Infinity): number {
+  return Math.min(vendorLimit, isGsm7(text) ? SMS_TEXT_UNITS : SMS_UCS2_TEXT_UNITS);
+}
+
+/**
  * How much of a receiver's resend batch one send may carry, so that no vendor refuses it for its size
  * (a refusal is permanent: every message in it would be dead). A push summary names each message id
  * in its data (about 40 bytes each; APNs takes 4 KB in all, FCM 4 KB of data); an SMS digest is the
- * messages' text (Twilio takes 1,600 characters); an email digest is bounded only to stay a sane size.
+ * messages' text (`SMS_UCS2_TEXT_UNITS`, whatever its alphabet, or less when the vendor takes less);
+ * an email digest is bounded only to stay a sane size.
  */
 export const SUMMARY_LIMITS: Record<string, { limit: number; sizeOf: (job: DeliveryJob) => number }> = {
   push: { limit: 50, sizeOf: () => 1 },
-  sms: { limit: SMS_TEXT_UNITS, sizeOf: (job) => digestLine(job).length + 1 },
+  sms: { limit: SMS_UCS2_TEXT_UNITS, sizeOf: (job) => digestLine(job).length + 1 },
   email: { limit: 200_000, sizeOf: (job) => digestLine(job).length + 1 },
 };
 
@@ -68,14 +82,14 @@ export const SUMMARY_LIMITS: Record<string, { limit: number; sizeOf: (job: Deliv
  * and email one digest listing the messages. A batch larger than one send may carry
  * (`SUMMARY_LIMITS`) goes out as several, oldest messages first.
  */
-export function summarize(singles: DeliveryJob[], batches: DeliveryJob[][]): SummarizedSends {
+export function summarize(singles: DeliveryJob[], batches: DeliveryJob[][], textLimit = Infinity): SummarizedSends {
   const sends = [...singles];
   const members = new Map<string, DeliveryJob[]>();
   for (const batch of batches) {
     const byEndpoint = new Map<string, DeliveryJob[]>();
     for (const job of batch) byEndpoint.set(job.endpoint, [...(byEndpoint.get(job.endpoint) ?? []), job]);
     for (const jobs of byEndpoint.values()) {
-      for (const part of withinLimit(oldestFirst(jobs))) {
+      for (const part of withinLimit(oldestFirst(jobs), textLimit)) {
         if (part.length === 1) {
           sends.push(part[0]!);
           continue;
@@ -93,9 +107,13 @@ function oldestFirst(jobs: DeliveryJob[]): DeliveryJob[] {
   return [...jobs].sort((a, b) => a.message.createdAt.localeCompare(b.message.createdAt) || (a.message.seq ?? 0) - (b.message.seq ?? 0));
 }
 
-/** Consecutive runs of the jobs, each within its channel's limit (a job over the limit alone goes alone). */
-function withinLimit(ordered: DeliveryJob[]): DeliveryJob[][] {
-  const { limit, sizeOf } = SUMMARY_LIMITS[ordered[0]!.channel] ?? { limit: Infinity, sizeOf: () => 0 };
+/**
+ * Consecutive runs of the jobs, each within its channel's limit and the sender's `textLimit` (a job
+ * over the limit alone goes alone).
+ */
+function withinLimit(ordered: DeliveryJob[], textLimit: number): DeliveryJob[][] {
+  const channel = SUMMARY_LIMITS[ordered[0]!.channel] ?? { limit: Infinity, sizeOf: () => 0 };
+  const [limit, sizeOf] = [Math.min(channel.limit, textLimit), channel.sizeOf];
   const parts: DeliveryJob[][] = [];
   let part: DeliveryJob[] = [];
   let size = 0;

@@ -16,4 +16,6 @@ export interface ChannelSender {
    * read leaves the jobs queued for the batch's retry instead of claimed and never sent.
    */
   plan(jobs: DeliveryJob[]): Promise<SendPlan>;
+  /** The longest text its provider takes in one send, when it says (a digest is cut into sends within it). */
+  readonly textLimit?: number;
 }

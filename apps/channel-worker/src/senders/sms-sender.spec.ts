@@ -1,5 +1,6 @@
 import type { DeliveryJob } from '@notify/contracts';
-import { SMS_TEXT_UNITS } from '../delivery/summaries';
+import { createSmsProvider } from '@notify/channels';
+import { SMS_TEXT_UNITS, SMS_UCS2_TEXT_UNITS } from '../delivery/summaries';
 import { isGsm7 } from './gsm-text';
 import { smsText } from './sms-sender';
 
@@ -17,7 +18,10 @@ describe('smsText', () => {
     expect(long.length).toBeLessThanOrEqual(1_600);
     // Three dots: `…` is not in the GSM alphabet, and would make the whole text a UCS-2 SMS.
     expect(long.endsWith('a...')).toBe(true);
-    expect(smsText(job('', '订单'.repeat(1_000))).endsWith('订…')).toBe(true);
+    // A text that goes as UCS-2 is cut to ten parts of 67, not 1,500: carriers refuse long ones (Twilio's 30019).
+    const chinese = smsText(job('', '订单'.repeat(1_000)));
+    expect(chinese).toHaveLength(SMS_UCS2_TEXT_UNITS);
+    expect(chinese.endsWith('订…')).toBe(true);
     // What is cut off does not count: a GSM text with an emoji past the cut is still sent in GSM.
     expect(smsText(job('', `${'a'.repeat(2_000)}😀`)).endsWith('a...')).toBe(true);
     const emoji = smsText(job('', '😀'.repeat(1_000)));
@@ -32,6 +36,16 @@ describe('smsText', () => {
     const long = smsText(linked('a'.repeat(2_000)));
     expect(long).toHaveLength(SMS_TEXT_UNITS);
     expect(long.endsWith(`... ${link}`)).toBe(true);
+  });
+
+  it('keeps within what the vendor takes, and leaves the link out for a vendor that refuses links (Aliyun)', () => {
+    const aliyun = createSmsProvider({ driver: 'aliyun', baseUrl: 'http://127.0.0.1:9', accessKeyId: 'id', accessKeySecret: 'secret', signName: '通知平台', templateCode: 'SMS_1' });
+    const linked = (body: string): DeliveryJob => ({ locale: 'zh-CN', message: { title: '', body, url: 'https://notify.example/c/x.y' } }) as DeliveryJob;
+    expect(smsText(linked('您的订单已发货'), aliyun)).toBe('您的订单已发货');
+    // 500 characters in all, the signature and its brackets 【通知平台】 included.
+    const long = smsText(linked('订单'.repeat(400)), aliyun);
+    expect(long).toHaveLength(500 - '【通知平台】'.length);
+    expect(long.endsWith('…')).toBe(true);
   });
 
   it('says there is a message, in the delivery’s language, when title and body are both empty', () => {

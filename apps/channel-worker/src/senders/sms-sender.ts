@@ -6,7 +6,7 @@ import type { RecipientStore } from '@notify/persistence';
 import { currentEndpoints, unreachable } from './current-endpoint';
 import { isGsm7 } from './gsm-text';
 import { attempt } from './send-attempt';
-import { SMS_TEXT_UNITS, summaryTitle } from '../delivery/summaries';
+import { smsTextUnits, summaryTitle } from '../delivery/summaries';
 
 /** SMS to the job's E.164 number while it is still its user's; the adapter checks the number before any vendor call. */
 export class SmsSender implements ChannelSender {
@@ -18,13 +18,17 @@ export class SmsSender implements ChannelSender {
     private readonly limit: WeightedLimit,
   ) {}
 
+  get textLimit(): number | undefined {
+    return this.provider.maxTextUnits;
+  }
+
   async plan(jobs: DeliveryJob[]): Promise<SendPlan> {
     const isCurrent = await currentEndpoints(this.recipients, jobs, 'phone');
     return {
       send: (claimed) =>
         Promise.all(
           claimed.map((job) =>
-            isCurrent(job) ? this.limit.run(1, () => attempt(job, this.provider.id, () => this.provider.send({ to: job.endpoint, body: smsText(job) }))) : unreachable(job),
+            isCurrent(job) ? this.limit.run(1, () => attempt(job, this.provider.id, () => this.provider.send({ to: job.endpoint, body: smsText(job, this.provider) }))) : unreachable(job),
           ),
         ),
     };
@@ -32,17 +36,20 @@ export class SmsSender implements ChannelSender {
 }
 
 /**
- * An SMS has no title: the body alone, or the title when the message has no body, cut to
- * `SMS_TEXT_UNITS` (a longer one is refused for good, and the user's last channel carries nothing);
- * with neither, "1 new message" in the delivery's language (an empty body is refused too). The
- * message's link follows the text.
+ * An SMS has no title: the body alone, or the title when the message has no body, cut to what one
+ * send may carry (`smsTextUnits`: by its alphabet, and the vendor's own limit; a longer one is
+ * refused for good, and the user's last channel carries nothing); with neither, "1 new message" in
+ * the delivery's language (an empty body is refused too). The message's link follows the text,
+ * unless the vendor refuses links.
  */
-export function smsText(job: DeliveryJob): string {
+export function smsText(job: DeliveryJob, vendor: Pick<SmsChannelProvider, 'maxTextUnits' | 'carriesLinks'> = {}): string {
   const body = job.message.body.trim() === '' ? job.message.title : job.message.body;
   const text = body.trim() === '' ? summaryTitle(job.locale, 1) : body;
+  const url = vendor.carriesLinks === false ? undefined : job.message.url;
+  const units = smsTextUnits(url ? `${text} ${url}` : text, vendor.maxTextUnits);
   // The link goes whole after the text, which gives way (a link too long to leave room is left out).
-  const link = job.message.url && job.message.url.length <= SMS_TEXT_UNITS / 2 ? job.message.url : undefined;
-  return link ? `${cut(text, SMS_TEXT_UNITS - link.length - 1)} ${link}` : cut(text, SMS_TEXT_UNITS);
+  const link = url && url.length <= units / 2 ? url : undefined;
+  return link ? `${cut(text, units - link.length - 1)} ${link}` : cut(text, units);
 }
 
 /**

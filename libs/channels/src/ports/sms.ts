@@ -11,4 +11,11 @@ export interface SmsMessage {
 
 export interface SmsChannelProvider extends ChannelProvider<SmsMessage> {
   readonly channel: 'sms';
+  /**
+   * The longest text the vendor takes in one send, in characters, when that is fewer than the
+   * platform's own limit of about ten SMS parts (Aliyun: 500 with the signature). Longer is cut.
+   */
+  readonly maxTextUnits?: number;
+  /** False when the vendor refuses a link in the text (Aliyun: no URL in a template variable): the text then goes without it. */
+  readonly carriesLinks?: boolean;
 }

@@ -18,12 +18,19 @@ import { parseAliyunReceipt } from './aliyun-receipt';
 import type { AliyunSmsSettings } from './aliyun-settings';
 import { rpcSignature } from './aliyun-signature';
 
+/** The most characters an Aliyun SMS holds, its signature included (its SMS rules). */
+const ALIYUN_MAX_SMS_CHARACTERS = 500;
+
 /** Alibaba Cloud SMS (Dysmsapi 2017-05-25 `SendSms`), RPC style with the HMAC-SHA1 request signature. */
 export class AliyunSmsProvider implements SmsChannelProvider {
   readonly id = 'aliyun';
   readonly channel = 'sms' as const;
   /** SMS reports go to the URL set in the console. */
   readonly receipts = 'unsigned' as const;
+  /** Aliyun refuses a URL passed in a template variable (`isv.PARAM_NOT_SUPPORT_URL`) for good. */
+  readonly carriesLinks = false;
+  /** Aliyun takes 500 characters in all, the signature in its brackets (【…】) included; more is refused for good. */
+  readonly maxTextUnits: number;
   private readonly http = new HttpClient('aliyun');
   private readonly url: string;
 
@@ -34,6 +41,7 @@ export class AliyunSmsProvider implements SmsChannelProvider {
     private readonly log: ProviderLog = silentLog,
   ) {
     this.url = `${settings.baseUrl.replace(/\/$/, '')}/`;
+    this.maxTextUnits = ALIYUN_MAX_SMS_CHARACTERS - settings.signName.length - 2;
   }
 
   async send(message: SmsMessage): Promise<SendReceipt> {
