@@ -145,5 +145,5 @@ describe('a gateway killed between its claim and the acknowledgement', () => {
     // The gateway and the scheduler each published what they staged and took it out of the outbox.
     const staged = async () => (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM event_outbox`)).rows[0]!.n;
     expect(await eventually(staged, (n) => n === 0)).toBe(0);
-  });
+  }, 360_000);
 });

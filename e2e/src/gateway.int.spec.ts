@@ -90,15 +90,16 @@ describe('realtime gateway', () => {
       io: io as never,
       url: `http://127.0.0.1:${platform.gatewayPort}`,
       userId,
-      // The first token lives 2 s (a JWT's expiry is in whole seconds), every later one an hour.
-      token: () => (lifetimes.push(lifetimes.length === 0 ? '2s' : '1h'), platform.tokenFor(userId, lifetimes[lifetimes.length - 1])),
+      // The first token lives 4 s (a JWT's expiry is in whole seconds, so 3 to 4 s are left: room for a
+      // slow handshake), every later one an hour.
+      token: () => (lifetimes.push(lifetimes.length === 0 ? '4s' : '1h'), platform.tokenFor(userId, lifetimes[lifetimes.length - 1])),
       syncRetryMs: 100,
       onStatus: (status, detail) => void statuses.push(detail ? `${status}: ${detail}` : status),
     }).connect();
     try {
       await eventually(async () => statuses.filter((s) => s === 'connected').length, (n) => n === 2);
       expect(statuses.filter((s) => s.startsWith('disconnected'))).toEqual(['disconnected: io server disconnect']);
-      expect(lifetimes).toEqual(['2s', '1h']);
+      expect(lifetimes).toEqual(['4s', '1h']);
       await note(userId, 'after the fresh token');
       await eventually(async () => inbox.list().map((m) => m.title), (titles) => titles.includes('after the fresh token'));
       expect(await eventually(() => websocketDelivery(userId, 'after the fresh token'), (row) => row?.status === 'delivered')).toEqual({ status: 'delivered', last_error: null });

@@ -233,11 +233,14 @@ describe('message center ingestion', () => {
   it('stores every request exactly once after a kill -9 in the middle of the work, with gap-free inboxes', async () => {
     const prefix = `killed-${run}-`;
     const users = Array.from({ length: 20 }, (_, i) => `k-${run}-${i}`);
-    await produceAll(Array.from({ length: 10_000 }, (_, i) => request(`${prefix}${i}`, users[i % users.length]!)));
+    // The kill comes at the first stored row, while the requests are still being produced: awaited
+    // first, a fast machine could have stored all of them before it.
+    const producing = produceAll(Array.from({ length: 10_000 }, (_, i) => request(`${prefix}${i}`, users[i % users.length]!)));
     await eventually(() => storedLike(prefix), (n) => n > 0, { timeoutMs: 60_000, intervalMs: 20 });
 
     expect(await center.stop('SIGKILL')).toBeNull();
     const storedWhenKilled = await storedLike(prefix);
+    await producing;
     await center.start();
     await eventually(() => storedLike(prefix), (n) => n === 10_000, { timeoutMs: 90_000 });
     await eventually(lag, (n) => n === 0);
@@ -256,7 +259,7 @@ describe('message center ingestion', () => {
     );
     expect(inboxes.rows).toHaveLength(20);
     for (const row of inboxes.rows) expect({ user: row.user_id, n: Number(row.n), low: Number(row.low), high: Number(row.high) }).toEqual({ user: row.user_id, n: 500, low: 1, high: 500 });
-  });
+  }, 360_000);
 
   it('takes a copy of a stored request whose type has lost its route for a replay, not for bad input', async () => {
     const userId = `r-${run}-unrouted`;

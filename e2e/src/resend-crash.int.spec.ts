@@ -116,5 +116,5 @@ describe('resend after a poller is killed holding its claims', () => {
         expect(batch.producedAt).toBeGreaterThanOrEqual(firstLeaseEnd);
       }
     }
-  });
+  }, 360_000);
 });

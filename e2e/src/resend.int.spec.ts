@@ -23,9 +23,12 @@ describe('resend batched per receiver', () => {
   beforeAll(async () => {
     await platform.start();
     const env = { ...process.env, DATABASE_URL: database.url(), SCHEDULER_PORT: '0', SCHEDULER_POLL_INTERVAL_MS: '200' };
-    // The longest backoff the policy allows, so nothing is resent before the test moves the clock.
+    // The longest backoff the policy allows, and the poller's clock stopped until the test moves it,
+    // so nothing is resent before then however slow the machine (message 1's 30 s backoff ran out
+    // on a real clock while the other nine were produced).
+    const stoppedAt = Date.now();
     scheduler = await startScheduler(loadSchedulerConfig(env), createLogger('e2e', 'warn'), {
-      clock: () => new Date(Date.now() + clockOffsetMs),
+      clock: () => new Date(clockOffsetMs === 0 ? stoppedAt : Date.now() + clockOffsetMs),
       random: () => 0.999,
     });
   });
