@@ -277,18 +277,18 @@ describe('query API over gRPC', () => {
 
     it('GetMessage of a message sent to many gives its first 1,000 deliveries and a token; ListDeliveries pages through the rest', async () => {
       const seeds: DeliverySeed[] = Array.from({ length: 2_345 }, (_, i) => ({ userId: `many-${run}-${i}`, endpoint: `inbox:many-${run}-${i}` }));
-      // A bare phone number's delivery (no user) and a user's to the same number: the one without a user comes first.
+      // A bare phone number's delivery (no user) and a user's to the same number: the user's comes first, as the index has them.
       seeds.push({ userId: null, channel: 'sms', endpoint: '+15550100999' }, { userId: `many-${run}-sms`, channel: 'sms', endpoint: '+15550100999' });
       const { id, requestId } = await insertMessage({ userId: `many-${run}-0`, at: new Date(Date.now() - 20_000), deliveries: seeds });
       const { rows } = await db.query(
-        `SELECT id FROM deliveries WHERE message_id = $1 ORDER BY channel, endpoint, user_id NULLS FIRST`,
+        `SELECT id FROM deliveries WHERE message_id = $1 ORDER BY channel, endpoint, user_id`,
         [id],
       );
       const inOrder = rows.map((row: { id: string }) => row.id);
 
       const message = await query('GetMessage', { id });
       expect(message.deliveries.map((d: Reply) => d.id)).toEqual(inOrder.slice(0, 1_000));
-      expect(message.deliveries.slice(0, 2).map((d: Reply) => d.userId)).toEqual(['', `many-${run}-sms`]);
+      expect(message.deliveries.slice(0, 2).map((d: Reply) => d.userId)).toEqual([`many-${run}-sms`, '']);
       expect(message.nextDeliveriesPageToken).toEqual(expect.any(String));
       expect((await query('GetMessageByRequestId', { requestId })).nextDeliveriesPageToken).toBe(message.nextDeliveriesPageToken);
 
@@ -309,6 +309,14 @@ describe('query API over gRPC', () => {
       // From the start, and the end of a message with few deliveries.
       const first = await query('ListDeliveries', { messageId: id, pageSize: 3 });
       expect(first.deliveries.map((d: Reply) => d.id)).toEqual(inOrder.slice(0, 3));
+      // One by one over the user's delivery to the number, the one without a user, and the next endpoint.
+      const oneByOne: string[] = [];
+      for (let token: string | undefined, i = 0; i < 3; i++) {
+        const page = await query('ListDeliveries', { messageId: id, pageSize: 1, ...(token ? { pageToken: token } : {}) });
+        oneByOne.push(...page.deliveries.map((d: Reply) => d.id));
+        token = page.nextPageToken;
+      }
+      expect(oneByOne).toEqual(inOrder.slice(0, 3));
       const few = await insertMessage({ userId: `few-${run}`, at: new Date(Date.now() - 10_000) });
       expect(await query('ListDeliveries', { messageId: few.id })).toEqual({ deliveries: [expect.objectContaining({ id: few.deliveryIds[0] })] });
 

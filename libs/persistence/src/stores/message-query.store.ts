@@ -99,8 +99,10 @@ const MESSAGE_COLUMNS = `m.id, m.request_id, m.type, m.recipient, m.data, m.cont
 /**
  * A message's deliveries in their order: that of the unique index (message_id, channel, endpoint,
  * user_id), so a page of a message with a million deliveries is read from the index, not sorted.
+ * The index's own order exactly (NULLS LAST): with `NULLS FIRST` every page sorted all of the
+ * message's deliveries (300 ms for 300,000 of them, 0.3 ms read from the index).
  */
-const DELIVERY_ORDER = 'd.channel, d.endpoint, d.user_id NULLS FIRST';
+const DELIVERY_ORDER = 'd.channel, d.endpoint, d.user_id';
 
 /** Deliveries `d` as one JSON array, in their order. */
 const DELIVERIES_JSON = `json_agg(json_build_object(
@@ -120,15 +122,19 @@ function deliveriesOf(userParam: string): string {
 
 /**
  * Up to `limitParam` of the message's deliveries as one JSON array, after the delivery `afterParam`
- * names (in their order) when given. A NULL user id sorts first, as '' would: no user id is empty.
+ * names (in their order) when given. A delivery without a user (to a bare number or address) comes
+ * after the users' deliveries to the same endpoint, as NULL does in the index.
  */
 function deliveryPageOf(limitParam: string, afterParam?: string): string {
   // Where the last page ended: the delivery's own columns, read by its key.
   const position = (columns: string) => `(SELECT ${columns} FROM deliveries a WHERE a.id = ${afterParam} AND a.created_at = m.created_at AND a.message_id = m.id)`;
-  // The first condition is the index range; the second, not indexable for its COALESCE, settles the user.
+  // The first condition is the index range; the second settles the user within the last endpoint
+  // (after a user's delivery: a later user, or none; after one without a user: nothing more there).
   const after = afterParam
     ? `AND (d.channel, d.endpoint) >= ${position('a.channel, a.endpoint')}
-            AND (d.channel, d.endpoint, COALESCE(d.user_id, '')) > ${position("a.channel, a.endpoint, COALESCE(a.user_id, '')")}`
+            AND ((d.channel, d.endpoint) > ${position('a.channel, a.endpoint')}
+                 OR d.user_id > ${position('a.user_id')}
+                 OR (d.user_id IS NULL AND ${position('a.user_id')} IS NOT NULL))`
     : '';
   return `COALESCE((
          SELECT ${DELIVERIES_JSON}
