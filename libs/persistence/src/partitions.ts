@@ -37,6 +37,10 @@ export interface PartitionPolicy {
   lockTimeoutMs?: number;
   /** Request ids deleted per statement (10,000). */
   purgeChunk?: number;
+  /** Only the partitions to make: no drop, no purge (what a starting message center needs before it consumes). */
+  onlyCreate?: boolean;
+  /** Asked between steps and between chunks of a purge: once true, the run ends there (a shutdown); the next run goes on. */
+  stopped?: () => boolean;
 }
 
 export interface MaintenanceReport {
@@ -113,11 +117,13 @@ async function maintain(runner: QueryRunner, policy: PartitionPolicy): Promise<M
       }), names);
     }
   }
+  if (policy.onlyCreate || policy.stopped?.()) return report;
   // A message outlives its deliveries and inbox entries, never the other way round: with the week's
   // messages gone and its deliveries kept (their drop put off), the resend poller found those
   // deliveries first, claimed none of them (a claim joins the message) and resent nothing else.
   let putOffFrom = Infinity;
   for (const table of DROP_ORDER) {
+    if (policy.stopped?.()) return report;
     for (const partition of (await partitionsOf(runner.manager, table)).filter((p) => p.to <= cutoff)) {
       const dropped = (table !== 'messages' || partition.to <= putOffFrom) && (await underLockTimeout(runner, lockTimeoutMs, (tx) => tx.query(`DROP TABLE ${partition.name}`)));
       (dropped ? report.dropped : report.notDropped).push(partition.name);
@@ -127,8 +133,9 @@ async function maintain(runner: QueryRunner, policy: PartitionPolicy): Promise<M
   }
   // A request id is its message's idempotency key: kept as long as the message's week is.
   // (A hand-made partition from MINVALUE put off keeps them all.)
-  await purgeRequestKeys(runner, new Date(Math.max(0, Math.min(partitionStart(new Date(cutoff)).getTime(), putOffFrom))), policy.purgeChunk ?? 10_000);
-  await purgePushTokens(runner, new Date(cutoff), policy.purgeChunk ?? 10_000);
+  const stopped = policy.stopped ?? (() => false);
+  await purgeRequestKeys(runner, new Date(Math.max(0, Math.min(partitionStart(new Date(cutoff)).getTime(), putOffFrom))), policy.purgeChunk ?? 10_000, stopped);
+  await purgePushTokens(runner, new Date(cutoff), policy.purgeChunk ?? 10_000, stopped);
   return report;
 }
 
@@ -138,7 +145,7 @@ async function maintain(runner: QueryRunner, policy: PartitionPolicy): Promise<M
  * `notify.recipients` for days, not the retention period). A token's md5 is no credential, but it is
  * not kept for ever either.
  */
-function purgePushTokens(runner: QueryRunner, before: Date, chunk: number): Promise<void> {
+function purgePushTokens(runner: QueryRunner, before: Date, chunk: number, stopped: () => boolean): Promise<void> {
   return deleteInChunks(
     runner,
     'push_tokens',
@@ -148,6 +155,7 @@ function purgePushTokens(runner: QueryRunner, before: Date, chunk: number): Prom
       LIMIT $2`,
     [before],
     chunk,
+    stopped,
   );
 }
 
@@ -170,16 +178,17 @@ async function underLockTimeout(runner: QueryRunner, lockTimeoutMs: number, work
 }
 
 /** Deletes the request ids made before `before`, `chunk` at a time. */
-function purgeRequestKeys(runner: QueryRunner, before: Date, chunk: number): Promise<void> {
-  return deleteInChunks(runner, 'request_keys', `SELECT ctid FROM request_keys WHERE created_at < $1 LIMIT $2`, [before], chunk);
+function purgeRequestKeys(runner: QueryRunner, before: Date, chunk: number, stopped: () => boolean): Promise<void> {
+  return deleteInChunks(runner, 'request_keys', `SELECT ctid FROM request_keys WHERE created_at < $1 LIMIT $2`, [before], chunk, stopped);
 }
 
 /**
  * Deletes the rows of `table` that `select` (their ctids, at most `$n` where n follows `params`)
- * finds, `chunk` at a time, each chunk its own statement, until a chunk comes back short.
+ * finds, `chunk` at a time, each chunk its own statement, until a chunk comes back short or the run
+ * is `stopped`.
  */
-async function deleteInChunks(runner: QueryRunner, table: string, select: string, params: unknown[], chunk: number): Promise<void> {
-  for (;;) {
+async function deleteInChunks(runner: QueryRunner, table: string, select: string, params: unknown[], chunk: number, stopped: () => boolean): Promise<void> {
+  while (!stopped()) {
     const [{ n }] = await queryRows<{ n: number }>(
       runner.manager,
       `WITH gone AS (DELETE FROM ${table} WHERE ctid = ANY(ARRAY(${select})) RETURNING 1)

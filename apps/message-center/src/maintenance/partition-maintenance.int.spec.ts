@@ -1,5 +1,6 @@
+import { Client } from 'pg';
 import type { DataSource } from 'typeorm';
-import { createDataSource, newId, runMigrations } from '@notify/persistence';
+import { createDataSource, newId, partitionStart, runMigrations } from '@notify/persistence';
 import { createTestDatabase, keptErrors, type TestDatabase } from '@notify/testing';
 import { PartitionMaintenance } from './partition-maintenance';
 
@@ -22,8 +23,39 @@ describe('PartitionMaintenance', () => {
   async function runOnce(clock: () => Date, logger = keptErrors('partition-maintenance-spec').logger): Promise<void> {
     const maintenance = new PartitionMaintenance(dataSource, { retentionDays: 30, partitionDaysAhead: 7 }, clock, logger);
     await maintenance.onModuleInit();
+    await maintenance.idle();
+    await maintenance.beforeApplicationShutdown();
     maintenance.onApplicationShutdown();
   }
+
+  it('is ready to consume once the partitions are made, while the request ids past retention are still being purged', async () => {
+    const old = new Date(Date.now() - 60 * DAY_MS);
+    await dataSource.query(
+      `INSERT INTO request_keys (request_id, message_id, created_at) SELECT 'old-' || g, gen_random_uuid(), $1 FROM generate_series(1, 100) g`,
+      [old],
+    );
+    // Another session holds one of them: the purge waits for it.
+    const holder = new Client({ connectionString: database.url });
+    await holder.connect();
+    const maintenance = new PartitionMaintenance(dataSource, { retentionDays: 30, partitionDaysAhead: 7 }, () => new Date(), keptErrors('partition-maintenance-spec').logger);
+    try {
+      await holder.query('BEGIN');
+      await holder.query(`SELECT 1 FROM request_keys WHERE request_id = 'old-1' FOR UPDATE`);
+      await maintenance.onModuleInit();
+      const [{ made }] = await dataSource.query<{ made: number }[]>(
+        `SELECT count(*)::int AS made FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE c.relname = $1`,
+        [`messages_p${partitionStart(new Date()).toISOString().slice(0, 10).replaceAll('-', '')}`],
+      );
+      expect(made).toBe(1);
+      await holder.query('COMMIT');
+      await maintenance.idle();
+      const [{ left }] = await dataSource.query<{ left: number }[]>(`SELECT count(*)::int AS left FROM request_keys WHERE request_id LIKE 'old-%'`);
+      expect(left).toBe(0);
+    } finally {
+      await holder.end();
+      await maintenance.beforeApplicationShutdown();
+    }
+  });
 
   it('keeps this week’s messages when the host’s clock runs 45 days ahead of the database’s, and says so', async () => {
     await runOnce(() => new Date());

@@ -1,4 +1,4 @@
-import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { type BeforeApplicationShutdown, Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { APP_LOGGER, type AppLogger } from '@notify/observability';
 import { maintainPartitions } from '@notify/persistence';
@@ -17,14 +17,18 @@ const CLOCK_SKEW_LOGGED_MS = 60_000;
 
 /**
  * Keeps the weekly partitions made ahead and drops those past the retention period: at start, then
- * hourly. The first run is in `onModuleInit`, which Nest finishes before any `onApplicationBootstrap`
- * starts a consumer: attaching this week's partition while a batch is being inserted into the default
- * one would fail that batch with a partition-constraint error.
+ * hourly. The partitions to make are made in `onModuleInit`, which Nest finishes before any
+ * `onApplicationBootstrap` starts a consumer: attaching this week's partition while a batch is being
+ * inserted into the default one would fail that batch with a partition-constraint error. The drops
+ * and the purge of a week's request ids (millions of rows, minutes) go on in the background from
+ * there: awaited there too, a message center started after a week ended consumed nothing until they
+ * were done. A shutdown ends a run between its steps.
  */
 @Injectable()
-export class PartitionMaintenance implements OnModuleInit, OnApplicationShutdown {
+export class PartitionMaintenance implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
+  private stopping = false;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -34,26 +38,42 @@ export class PartitionMaintenance implements OnModuleInit, OnApplicationShutdown
   ) {}
 
   async onModuleInit(): Promise<void> {
-    await this.run();
-    this.timer = setInterval(() => {
-      // A run still going (a week's request ids being purged) is not joined by another.
-      if (this.running) return;
-      this.running = this.run()
-        .catch((err: unknown) => this.logger.error({ err }, 'partition maintenance failed'))
-        .finally(() => (this.running = undefined));
-    }, EVERY_MS);
+    await this.run(true);
+    this.runInBackground();
+    this.timer = setInterval(() => this.runInBackground(), EVERY_MS);
     this.timer.unref();
+  }
+
+  /** The run going on in the background, if any, once it has ended. */
+  async idle(): Promise<void> {
+    await this.running;
+  }
+
+  /** Ends the run going on at its next step, before the database closes. */
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.timer);
+    await this.running;
   }
 
   onApplicationShutdown(): void {
     clearInterval(this.timer);
   }
 
-  private async run(): Promise<void> {
+  private runInBackground(): void {
+    // A run still going (a week's request ids being purged) is not joined by another.
+    if (this.running || this.stopping) return;
+    this.running = this.run(false)
+      .catch((err: unknown) => this.logger.error({ err }, 'partition maintenance failed'))
+      .finally(() => (this.running = undefined));
+  }
+
+  private async run(onlyCreate: boolean): Promise<void> {
     const now = this.clock();
     const [{ databaseNow }] = await this.dataSource.query<{ databaseNow: Date }[]>(`SELECT now() AS "databaseNow"`);
     const skewMs = now.getTime() - databaseNow.getTime();
-    if (Math.abs(skewMs) > CLOCK_SKEW_LOGGED_MS) {
+    // Told by the run that drops, which goes by it.
+    if (!onlyCreate && Math.abs(skewMs) > CLOCK_SKEW_LOGGED_MS) {
       this.logger.error({ skewMs }, "this host's clock and the database's differ: partitions past retention are dropped by the earlier of the two; set the host's clock right (NTP)");
     }
     const report = await maintainPartitions(this.dataSource, {
@@ -61,6 +81,8 @@ export class PartitionMaintenance implements OnModuleInit, OnApplicationShutdown
       databaseNow,
       daysAhead: this.settings.partitionDaysAhead,
       retentionDays: this.settings.retentionDays,
+      onlyCreate,
+      stopped: () => this.stopping,
     });
     if (report.leftToAnother) this.logger.info('partition maintenance left to the instance running it');
     if (report.created.length + report.dropped.length > 0) this.logger.info({ created: report.created, dropped: report.dropped }, 'partitions maintained');
