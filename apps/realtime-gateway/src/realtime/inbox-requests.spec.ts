@@ -10,8 +10,8 @@ import { InboxRequests, MAX_UNSENT_PACKETS, UNREAD_GRACE_MS, type NotificationSo
 
 const logger = createLogger('inbox-requests-spec', 'silent');
 
-/** A socket of user-1 that keeps its handlers and what it told the user's other devices. */
-function socketOfUser1() {
+/** A socket of user-1 (or `userId`) that keeps its handlers and what it told the user's other devices. */
+function socketOfUser1(userId = 'user-1') {
   const handlers = new Map<string, (payload: unknown, ack: (answer: unknown) => void) => void>();
   const toOtherDevices: unknown[] = [];
   /** Engine.io's connection: what it has not handed the network yet. */
@@ -20,7 +20,7 @@ function socketOfUser1() {
     connected: true,
     conn,
     disconnect: () => void ((socket as { connected: boolean }).connected = false),
-    data: { userId: 'user-1', deviceId: null, expiresAt: Date.now() + 60_000 },
+    data: { userId, deviceId: null, expiresAt: Date.now() + 60_000 },
     on: (event: string, handler: (payload: unknown, ack: (answer: unknown) => void) => void) => handlers.set(event, handler),
     to: (room: string) => ({ emit: (event: string, payload: unknown) => toOtherDevices.push({ room, event, payload }) }),
   } as unknown as NotificationSocket;
@@ -155,7 +155,7 @@ describe('InboxRequests: one request of a connection at a time', () => {
   it('answers at most the gateway’s share of requests at once, whatever the number of connections', async () => {
     const slow = slowInbox();
     const requests = requestsOn(slow.inbox, 2);
-    const clients = Array.from({ length: 3 }, () => socketOfUser1());
+    const clients = ['user-1', 'user-2', 'user-3'].map((userId) => socketOfUser1(userId));
     for (const client of clients) requests.attach(client.socket);
 
     const answers = clients.map((client, afterSeq) => client.ask('sync', { afterSeq, limit: 10 }));
@@ -165,6 +165,26 @@ describe('InboxRequests: one request of a connection at a time', () => {
     for (let i = 0; i < 3; i++) await slow.release();
     expect(await Promise.all(answers)).toEqual([0, 1, 2].map((afterSeq) => ({ notModified: true, lastSeq: afterSeq })));
     expect(slow.most()).toBe(2);
+  });
+
+  it('answers one request of a user at a time, however many connections the user has, so other users are answered meanwhile', async () => {
+    const slow = slowInbox();
+    const requests = requestsOn(slow.inbox, 2);
+    const many = Array.from({ length: 5 }, () => socketOfUser1('user-1'));
+    const other = socketOfUser1('user-2');
+    for (const client of [...many, other]) requests.attach(client.socket);
+
+    const manyAnswers = many.map((client, afterSeq) => client.ask('sync', { afterSeq, limit: 10 }));
+    const otherAnswer = other.ask('sync', { afterSeq: 50, limit: 10 });
+    await eventually(async () => slow.started.length, (n) => n === 2, { intervalMs: 1 });
+    await tick();
+    // user-1's first sync and user-2's: user-1's four others wait for its turn, not for the gateway's.
+    expect(slow.started).toHaveLength(2);
+    await slow.release();
+    await slow.release();
+    expect(await otherAnswer).toEqual({ notModified: true, lastSeq: 50 });
+    for (let i = 0; i < 4; i++) await slow.release();
+    expect(await Promise.all(manyAnswers)).toEqual([0, 1, 2, 3, 4].map((afterSeq) => ({ notModified: true, lastSeq: afterSeq })));
   });
 
   it('skips a sync whose connection closed before its turn, and still stores a read that waited', async () => {

@@ -50,6 +50,12 @@ export function clientRequestsAtOnce(databasePoolSize: number): number {
 @Injectable()
 export class InboxRequests implements BeforeApplicationShutdown {
   private readonly slots: Slots;
+  /**
+   * A user's requests take one of `slots` at a time, whatever the number of the user's connections:
+   * one token opened a thousand times, each connection reading in a loop, took every slot and held
+   * every other user's syncs and reads behind its own.
+   */
+  private readonly usersInTurn = new OnePerKey();
   /** Reads taken and not yet stored: a shutdown stores them before the database closes. */
   private readonly unstoredReads = new Set<Promise<void>>();
 
@@ -102,7 +108,7 @@ export class InboxRequests implements BeforeApplicationShutdown {
       const skipped = () => onlyWhileConnected && !socket.connected;
       const done = turns.enqueue(async () => {
         if (onlyWhileConnected) await writtenOut(socket);
-        if (!skipped()) await this.slots.run(async () => (skipped() ? undefined : this.answer(ack, work)));
+        if (!skipped()) await this.usersInTurn.run(socket.data.userId, () => this.slots.run(async () => (skipped() ? undefined : this.answer(ack, work))));
       });
       if (done) return done;
       if (typeof ack === 'function') ack(busy());
@@ -222,6 +228,27 @@ export class OneAtATime {
       .catch(() => undefined)
       .then(() => void (this.pending -= 1));
     return this.tail;
+  }
+}
+
+/** The work of one key at a time, in the order asked; a key with nothing left to do is forgotten. */
+class OnePerKey {
+  private readonly keys = new Map<string, { tail: Promise<void>; pending: number }>();
+
+  run<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const entry = this.keys.get(key) ?? { tail: Promise.resolve(), pending: 0 };
+    this.keys.set(key, entry);
+    entry.pending += 1;
+    const done = entry.tail.then(work);
+    entry.tail = done.then(
+      () => this.finished(key, entry),
+      () => this.finished(key, entry),
+    );
+    return done;
+  }
+
+  private finished(key: string, entry: { pending: number }): void {
+    if ((entry.pending -= 1) === 0) this.keys.delete(key);
   }
 }
 
