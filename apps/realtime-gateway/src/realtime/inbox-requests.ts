@@ -1,4 +1,4 @@
-import { type BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { Socket } from 'socket.io';
 import type { ClickLinks, ClientToServerEvents, ReadResponse, ServerToClientEvents, SyncReadsResponse, SyncResponse } from '@notify/contracts';
 import { APP_LOGGER, type AppLogger } from '@notify/observability';
@@ -48,7 +48,7 @@ export function clientRequestsAtOnce(databasePoolSize: number): number {
  * `syncReads` (what my user read elsewhere after my last read number).
  */
 @Injectable()
-export class InboxRequests implements BeforeApplicationShutdown {
+export class InboxRequests {
   private readonly slots: Slots;
   /**
    * A user's requests take one of `slots` at a time, whatever the number of the user's connections:
@@ -137,9 +137,12 @@ export class InboxRequests implements BeforeApplicationShutdown {
   /**
    * Stores the reads still waiting for their turn, within `READS_DRAIN_MS`, before the database
    * closes; their events are then published with the acknowledgements' (`OutcomeRecorder`). The
-   * syncs queued before them are skipped, their connections closing.
+   * syncs queued before them are skipped, their connections closing. Called by the realtime server's
+   * shutdown once every connection is closed: as a shutdown hook of its own it ran beside that one,
+   * at its start, and missed the reads sent while the connections stayed open for their last
+   * acknowledgements.
    */
-  async beforeApplicationShutdown(): Promise<void> {
+  async storeWaitingReads(): Promise<void> {
     if (this.unstoredReads.size === 0) return;
     let timer: NodeJS.Timeout | undefined;
     const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, READS_DRAIN_MS)));

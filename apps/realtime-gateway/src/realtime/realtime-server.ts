@@ -289,6 +289,7 @@ export class RealtimeServer implements OnApplicationBootstrap, BeforeApplication
     await this.listening?.drained(ADAPTER_DRAIN_MS);
     this.listening?.close();
     this.io.engine.close();
+    await this.inboxRequests.storeWaitingReads();
     await Promise.all([this.io.of('/'), this.io.of(REALTIME_NAMESPACE)].map((namespace) => namespace.adapter.close()));
     await this.listening?.drained(Math.max(0, drainedBy - Date.now()));
   }
