@@ -343,6 +343,56 @@ describe('message center ingestion', () => {
     }
   });
 
+  it('stops between the transactions of a batch when told to, and the next start stores the rest: each request once, inboxes without gaps', async () => {
+    const prefix = `stopped-${run}-`;
+    const users = Array.from({ length: 10 }, (_, i) => `stopped-${run}-u${i}`);
+    await center.stop();
+    // A transaction every two requests (about 20 deliveries each), and the info line that says the stop began.
+    const sliced = new AppProcess(
+      'apps/message-center/src/main.ts',
+      { ...centerEnv, LOG_LEVEL: 'info', MESSAGE_CENTER_PORT: String(centerPort), MESSAGE_CENTER_MAX_DELIVERIES_PER_TRANSACTION: '25' },
+      centerPort,
+    );
+    await sliced.start();
+    // Another session holds the first user's inbox number: the batch's first transaction waits for it.
+    const holder = new Client({ connectionString: process.env.DATABASE_URL });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query(`INSERT INTO inbox_sequences (user_id, last_seq) VALUES ($1, 0)`, [users[0]]);
+      const holderPid = (await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+      const ids = Array.from({ length: 7 }, (_, i) => `${prefix}${i}`);
+      await producer.send({
+        topic: Topics.requests,
+        messages: ids.map((id) => ({ key: prefix, value: JSON.stringify({ id, type: 'account.note', to: { userIds: users }, content: { title: id } }) })),
+      });
+      await eventually(
+        () => db.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> $1`, [holderPid]),
+        (result) => result.rows.length > 0,
+        { timeoutMs: 60_000 },
+      );
+      const exited = sliced.stop();
+      await eventually(async () => sliced.output, (output) => output.includes('the batch in hand ends at its next transaction'));
+      await holder.query('COMMIT');
+      expect(await exited).toBe(0);
+      // The transaction in hand, and nothing after it.
+      expect(await storedLike(prefix)).toBe(2);
+    } finally {
+      await holder.end();
+      await sliced.stop();
+      await center.start();
+    }
+    await eventually(() => storedLike(prefix), (n) => n === 7, { timeoutMs: 60_000 });
+    await eventually(lag, (n) => n === 0);
+    const duplicates = await db.query(`SELECT request_id FROM messages WHERE request_id LIKE $1 GROUP BY request_id HAVING count(*) > 1`, [`${prefix}%`]);
+    expect(duplicates.rows).toEqual([]);
+    const inboxes = await db.query<{ user_id: string; seqs: string[] }>(
+      `SELECT user_id, array_agg(seq::text ORDER BY seq) AS seqs FROM inbox_entries WHERE user_id = ANY($1) GROUP BY user_id ORDER BY user_id`,
+      [users],
+    );
+    expect(inboxes.rows).toEqual([...users].sort().map((user_id) => ({ user_id, seqs: ['1', '2', '3', '4', '5', '6', '7'] })));
+  });
+
   it('goes on after its database connections are cut, as in a PostgreSQL restart', async () => {
     const prefix = `cut-${run}-`;
     const cut = await db.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'message-center' AND datname = current_database()`);

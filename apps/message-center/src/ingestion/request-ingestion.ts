@@ -85,9 +85,18 @@ export class RequestIngestion implements OnApplicationBootstrap, OnModuleDestroy
     await this.consumer.start();
   }
 
+  /**
+   * Stores nothing more once the transaction in hand has committed and its jobs are out: the rest of
+   * the batch stays uncommitted for the partition's next owner, which plans it again (what was stored
+   * is a replay then). Going on through a batch of broadcasts (minutes for a million recipients)
+   * outlasted the supervisor's grace, and the kill could come between a commit and its jobs' produce.
+   */
   async onModuleDestroy(): Promise<void> {
+    this.stopping = true;
+    this.logger.info('requests consumer stopping: the batch in hand ends at its next transaction');
     await this.consumer.stop();
   }
+  private stopping = false;
 
   private async ingest(records: ConsumedRecord[], progress: () => void): Promise<void> {
     const now = this.clock();
@@ -142,7 +151,9 @@ export class RequestIngestion implements OnApplicationBootstrap, OnModuleDestroy
       // A copy refused before the one that was planned is bad input of its own; a copy after it, a duplicate.
       if (found) rejections.push(...refused);
       else unplanned.set(id, refused);
-      if (plannedDeliveries >= this.settings.maxDeliveriesPerTransaction) await storePlanned();
+      if (plannedDeliveries < this.settings.maxDeliveriesPerTransaction) continue;
+      await storePlanned();
+      if (this.stopping) throw new Error("stopping: the rest of the batch is left uncommitted for the partition's next owner");
     }
     await storePlanned();
     await this.sendReplaysAndRejections(unplanned, rejections);
