@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import { BadRequestException, Body, Controller, ForbiddenException, Headers, HttpCode, Inject, NotFoundException, Param, Post, Query } from '@nestjs/common';
+import { BadRequestException, type BeforeApplicationShutdown, Body, Controller, ForbiddenException, Headers, HttpCode, Inject, NotFoundException, Param, Post, Query } from '@nestjs/common';
 import type { Producer } from 'kafkajs';
 import type { Counter } from 'prom-client';
 import { HeldBackAlerts, ProviderErrorCode, ReceiptFormatError, type ReceiptStatus } from '@notify/channels';
@@ -10,6 +10,7 @@ import { ChannelDeliveryStore, eventsPublished, type ReceiptOutcome, type Receip
 import { WORKER_CLOCK, WORKER_SETTINGS } from '../delivery/channel-workers';
 import { DeliveryReport } from '../delivery/delivery-report';
 import { ChannelProviders, type AnyProvider } from '../providers/channel-providers';
+import { BoundedWork } from './bounded-work';
 import { receiptOutcomeOf } from './receipt-outcomes';
 
 /** The longest a provider's configuration alert stays unrepeated while its receipts keep blaming us. */
@@ -17,6 +18,9 @@ const ALERT_EVERY_MS = 60_000;
 
 /** What Aliyun's report push waits for; the other vendors look at the HTTP status only. */
 const TAKEN = { code: 0, msg: 'ok' };
+
+/** Receipts' events being published at most at once (`publishSoon`). */
+export const MAX_EVENTS_PUBLISHING = 1_000;
 
 /**
  * Vendors' delivery receipts (architecture D24): `POST /receipts/{provider}`. Twilio's, and
@@ -27,7 +31,7 @@ const TAKEN = { code: 0, msg: 'ok' };
  * notify.events after the answer (the outbox's relay publishes them if this process cannot).
  */
 @Controller('receipts')
-export class ReceiptsController {
+export class ReceiptsController implements BeforeApplicationShutdown {
   private readonly receipts: Counter;
   /** Each provider's configuration alert, at most once a minute. */
   private readonly alerts = new HeldBackAlerts(ALERT_EVERY_MS);
@@ -71,7 +75,7 @@ export class ReceiptsController {
     const taken = await this.store.receive(outcomes, { configurationRetryAt: new Date(receivedAt.getTime() + this.config.configurationRetryMs) });
     this.count(provider.id, statuses.length, outcomes, taken);
     this.alertOnConfiguration(provider, outcomes, taken);
-    void this.publish(taken.events);
+    this.publishSoon(taken.events);
     return TAKEN;
   }
 
@@ -121,8 +125,31 @@ export class ReceiptsController {
     this.logger.debug({ provider, statuses, events: taken.events.length, ...Object.fromEntries(results) }, 'delivery receipts taken');
   }
 
+  /**
+   * Publishes the events now, unless `MAX_EVENTS_PUBLISHING` are already under way: while the broker
+   * is away each produce retries for about 100 s, and reports coming at a thousand a second held a
+   * hundred thousand of them in memory, all sent at once when it came back. Those past the bound are
+   * left to the outbox relay, which has them already. A shutdown waits for those under way
+   * (`beforeApplicationShutdown`), before the producer is disconnected.
+   */
+  private publishSoon(events: RecordedOutcome[]): void {
+    if (events.length === 0) return;
+    if (this.publishing.start(events.length, () => this.publish(events))) {
+      this.leavingToRelay = false;
+      return;
+    }
+    // Once per spell, not once per receipt.
+    if (!this.leavingToRelay) this.logger.warn({ events: events.length }, "receipts' events left to the outbox relay: too many being published already (is the broker away?)");
+    this.leavingToRelay = true;
+  }
+  private readonly publishing = new BoundedWork(MAX_EVENTS_PUBLISHING);
+  private leavingToRelay = false;
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.publishing.settled();
+  }
+
   private async publish(recorded: RecordedOutcome[]): Promise<void> {
-    if (recorded.length === 0) return;
     try {
       await publishOutcomes(this.producer, recorded);
       await eventsPublished(recorded, this.logger);
