@@ -96,8 +96,21 @@ export const LocaleSchema = z
   // The shape, which the JSON Schema carries for producers; Intl then checks the subtags.
   .regex(/^[A-Za-z]{2,8}([-_#.@][A-Za-z0-9_#.@-]*)?$/, { message: NOT_A_TAG, abort: true })
   .max(64)
-  .overwrite((text) => localeTag(text) ?? text)
-  .refine((text) => localeTag(text) === text && text.length <= MAX_LOCALE_LENGTH, NOT_A_TAG);
+  .overwrite((text) => storedLocale(text) ?? text)
+  .refine((text) => storedLocale(text) === text, NOT_A_TAG);
+
+/**
+ * The locale as stored: its canonical tag, without its extensions when they make it longer than
+ * the column holds (`en_US_#u-ca-gregory-fw-mon-mu-fahrenhe`, Android's regional preferences, is 37
+ * characters): templates are picked by language, script and region alone, and a device registered
+ * with such a locale was dead-lettered whole, its user left with no push.
+ */
+function storedLocale(text: string): string | undefined {
+  const tag = localeTag(text);
+  if (tag === undefined || tag.length <= MAX_LOCALE_LENGTH) return tag;
+  const base = new Intl.Locale(tag).baseName;
+  return base.length <= MAX_LOCALE_LENGTH ? base : undefined;
+}
 
 export const RecipientSelectorSchema = z.union([
   z.strictObject({ userId: UserIdSchema }),

@@ -99,6 +99,8 @@ describe('parseRequestRecord', () => {
       ['zh__#Hant', 'zh-Hant'],
       ['zh_CN_#Hans_u-fw-mon', 'zh-Hans-CN-u-fw-mon'],
       ['en_US_#u-mu-celsius', 'en-US-u-mu-celsius'],
+      // Longer than the 35 characters stored: without its extensions.
+      ['en_US_#u-ca-gregory-fw-mon-mu-fahrenhe', 'en-US'],
       ['in_ID', 'id-ID'],
       ['en_US.UTF-8', 'en-US'],
       ['EN-us', 'en-US'],
