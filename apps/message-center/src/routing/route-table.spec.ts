@@ -173,6 +173,9 @@ describe('RouteTable.from', () => {
       ['a misspelt date style', { templates: { en: { title: 't', body: 'On {at, date, shrot}' } } }, /^routes\.default\.templates\.en\.body: the style "shrot" of \{at\}/],
       ['an unknown number style in a select branch', { templates: { en: { title: '{k, select, a {{n, number, percentage}} other {x}}', body: 'b' } } }, /^routes\.default\.templates\.en\.title: the style "percentage" of \{n\} is not one of integer, currency, percent/],
       ['a template with U+0000 (\\0 in YAML), which no request of the route could be stored with', { templates: { en: { title: 't', body: 'Alert\u0000 {x}' } } }, /^routes\.default\.templates\.en\.body: text may not contain U\+0000/],
+      ['a template for a country, not a language', { templates: { en: { title: 't', body: 'b' }, jp: { title: 't', body: 'b' } } }, /^routes\.default\.templates\.jp: a language tag of a language the formatter knows/],
+      ['a default locale that is no language tag', { defaultLocale: 'en_US!' }, /^routes\.default\.defaultLocale: a language tag/],
+      ['a template locale longer than a delivery stores', { templates: { en: { title: 't', body: 'b' }, 'en-US-u-ca-gregory-fw-mon-mu-fahrenhe': { title: 't', body: 'b' } } }, /^routes\.default\.templates\.en-US-u-ca-gregory-fw-mon-mu-fahrenhe: /],
       ['a ttl under half a millisecond, which would expire every message on arrival', { ttl: 0.0004 }, /^routes\.default\.ttl: more than 0/],
       ['a fallback delay under half a millisecond', { fallback: { policy: 'escalate', after: 0.0001 } }, /^routes\.default\.fallback\.after: more than 0/],
     ])('rejects %s, with the path to it', (_case, settings, path) => {

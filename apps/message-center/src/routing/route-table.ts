@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
-import { ChannelSchema, isTimeZone, PrioritySchema, type Channel, type Priority, schemaProblems, unstorableValueProblem } from '@notify/contracts';
+import { ChannelSchema, isTimeZone, localeTag, PrioritySchema, type Channel, type Priority, schemaProblems, unstorableValueProblem } from '@notify/contracts';
 import type { RetryPolicy } from '@notify/persistence';
 import { DurationSchema } from './duration';
 import { LocalizedTemplate } from './template';
@@ -33,6 +33,25 @@ const RetrySchema = z.strictObject({
 /** A template's text: one with U+0000 (`\0` in YAML) would fail the insert of every request of its route. */
 const TemplateTextSchema = z.string().refine((text) => unstorableValueProblem(text) === undefined, 'text may not contain U+0000 or an unpaired UTF-16 surrogate');
 
+/**
+ * A template's locale, and a default locale: a language tag of a language the formatter knows, in at
+ * most the 35 characters a delivery's locale is stored in. `jp`, `cn` or `kr` (countries, not
+ * languages) loaded, and no user's `ja-JP` or `zh-CN` ever met its template.
+ */
+const NOT_A_LANGUAGE = 'a language tag of a language the formatter knows, e.g. en, zh-CN or ja (jp, cn and kr are countries)';
+function isRouteLocale(key: string): boolean {
+  const tag = localeTag(key);
+  return tag !== undefined && tag.length <= 35 && Intl.PluralRules.supportedLocalesOf(tag).length > 0;
+}
+const RouteLocaleSchema = z.string().refine(isRouteLocale, NOT_A_LANGUAGE);
+
+const TemplatesSchema = z
+  .record(z.string(), z.strictObject({ title: TemplateTextSchema, body: TemplateTextSchema, url: TemplateTextSchema.optional() }))
+  // Each key checked here, so that the problem names it (a record's own key check says only "Invalid key").
+  .superRefine((templates, ctx) => {
+    for (const key of Object.keys(templates)) if (!isRouteLocale(key)) ctx.addIssue({ code: 'custom', path: [key], message: NOT_A_LANGUAGE });
+  });
+
 const RouteSchema = z.strictObject({
   channels: z.array(ChannelSchema).min(1).refine((c) => new Set(c).size === c.length, 'a channel is listed twice'),
   fallback: z
@@ -49,13 +68,13 @@ const RouteSchema = z.strictObject({
   priority: PrioritySchema.optional(),
   ttl: TtlSchema.optional(),
   retry: RetrySchema.optional(),
-  defaultLocale: z.string().min(2).optional(),
+  defaultLocale: RouteLocaleSchema.optional(),
   timeZone: TimeZoneSchema.optional(),
-  templates: z.record(z.string().min(2), z.strictObject({ title: TemplateTextSchema, body: TemplateTextSchema, url: TemplateTextSchema.optional() })).optional(),
+  templates: TemplatesSchema.optional(),
 });
 
 const DefaultsSchema = z.strictObject({
-  locale: z.string().min(2).default('en'),
+  locale: RouteLocaleSchema.default('en'),
   /** Without it, the message center's own zone (its `TZ`). */
   timeZone: TimeZoneSchema.optional(),
   priority: PrioritySchema.default('normal'),
