@@ -103,6 +103,7 @@ describe('LocalizedTemplate.compile', () => {
       // In a branch the quote swallows the branch's closing brace, a syntax error, unless another apostrophe ends it first.
       ['an elision before a variable in a plural branch', "{count, plural, one {# colis d'{shop} et l'autre} other {# colis}}", /^body: "d'\{" at character 30: /],
       ['an apostrophe before a closing brace in a select branch', "{kind, select, pickup {à l'} et l'autre} other {chez vous}}", /^body: "l'\}" at character 26: /],
+      ['an Italian elision before an angle bracket, which quotes the variable after it', "Clicca sull'<icona> per vedere {orderNo}", /^body: "l'<" at character 11: .*write "l''<" \(two apostrophes\) or "l’<"/],
       ['an apostrophe before # in a plural branch', "{count, plural, one {l'# et l'autre} other {les # colis}}", /^body: "l'#" at character 22: /],
     ])('refuses %s, saying what to write instead', (_case, body, problem) => {
       expect(problemsOf('fr', { title: 'Commande', body })).toEqual([expect.stringMatching(problem)]);

@@ -237,8 +237,9 @@ function formatProblems(elements: readonly MessageFormatElement[], locale: strin
 }
 
 /**
- * ICU MessageFormat reads an apostrophe right before `{` or `}` (and `#` in a plural's branch) as the
- * start of quoted text, up to the next apostrophe: `à l'{pickupPoint}` shows "à l{pickupPoint}", the
+ * ICU MessageFormat reads an apostrophe right before `{`, `}`, `<` or `>` (and `#` in a plural's
+ * branch) as the start of quoted text, up to the next apostrophe (`<` and `>` too, though tags are
+ * read as text here: `sull'<icona> {x}` shows `sull<icona> {x}`): `à l'{pickupPoint}` shows "à l{pickupPoint}", the
  * apostrophe dropped and the variable never filled in, without an error. After a letter that is an
  * elision (French, Italian, Catalan), not quoting meant on purpose (which starts after a space or at
  * the start: `'{literal}'`), so it is refused with what to write instead. The parser's own rule
@@ -251,7 +252,7 @@ function elisionProblems(elements: readonly MessageFormatElement[], text: string
         if (!element.location) return [];
         const { offset } = element.location.start;
         const source = text.slice(offset, element.location.end.offset);
-        const quoting = inPlural ? /[\p{L}\p{M}]'[{}#]/gu : /[\p{L}\p{M}]'[{}]/gu;
+        const quoting = inPlural ? /[\p{L}\p{M}]'[{}#<>]/gu : /[\p{L}\p{M}]'[{}<>]/gu;
         return [...source.matchAll(quoting)].map((match) => {
           const [letter, , after] = [...match[0]];
           const at = offset + match.index + letter!.length;
