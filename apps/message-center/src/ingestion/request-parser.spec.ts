@@ -440,6 +440,18 @@ describe('sendAtProblem', () => {
     expect(sendAtProblem(withChannels, route(10 * day, 2), now, 30)).toBe(`channels: ${late}`);
   });
 
+  it('refuses a request whose own channels would release its last tier after its route’s messages expire, naming them', () => {
+    const hour = 3_600_000;
+    const expiring = { ...route(24 * hour, 2), ttlMs: 36 * hour } as Route;
+    const withChannels = (channels: string[]) => ({ ...request(), channels }) as ReturnType<typeof request>;
+    expect(sendAtProblem(withChannels(['websocket', 'email']), expiring, now, 30)).toBeUndefined();
+    expect(sendAtProblem(withChannels(['websocket', 'email', 'push']), expiring, now, 30)).toBe(
+      "channels: with 3 channels the last is released 172800 s after the first, when the route's messages have expired (ttl 129600 s): it would never send",
+    );
+    // The route's own channels were checked when the table loaded.
+    expect(sendAtProblem(request(), expiring, now, 30)).toBeUndefined();
+  });
+
   it('counts the tiers of the request’s own channels when it names them', () => {
     const day = 86_400_000;
     const withChannels = (sendAt: string, channels: string[]) => ({ ...request(sendAt), channels }) as ReturnType<typeof request>;

@@ -35,7 +35,7 @@ export function parseRequestRecord(record: ConsumedRecord, routes: RouteTable): 
 }
 
 /**
- * A message's last send must come before its rows are deleted: they live in the partition of the
+ * A message's last send must come before it expires and before its rows are deleted: they live in the partition of the
  * week the request arrived, dropped `retentionDays` after that week's end at the earliest. The last send is `sendAt` (or now) plus
  * the route's escalation to its last fallback tier. A later one would be lost without a trace, so
  * the request goes to the DLQ instead.
@@ -46,6 +46,10 @@ export function sendAtProblem(request: NotificationRequest, route: Route, now: D
   const start = held ? sendAtMs : now.getTime();
   const tiers = channelsOf(route, request.channels).length;
   const lastTierDelay = route.fallback.policy === 'escalate' ? (route.fallback.afterMs ?? 0) * Math.max(0, tiers - 1) : 0;
+  // The route table is checked for this at load with the route's channels; a request naming more of its own is checked here.
+  if (request.channels && lastTierDelay >= route.ttlMs) {
+    return `channels: with ${tiers} channels the last is released ${lastTierDelay / 1000} s after the first, when the route's messages have expired (ttl ${route.ttlMs / 1000} s): it would never send`;
+  }
   if (start + lastTierDelay < retentionEnd(now, retentionDays)) return undefined;
   const escalation = lastTierDelay > 0 ? ', counting the route’s escalation to its last fallback tier' : '';
   return `${lateField(request, route, held)}: the last send must be less than ${retentionDays} days ahead (MESSAGE_RETENTION_DAYS)${escalation}; messages are deleted after that`;
