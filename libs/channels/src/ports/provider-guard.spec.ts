@@ -197,6 +197,24 @@ describe('ProviderGuard', () => {
     expect(made).toEqual(['first', 'no expiry']);
   });
 
+  it('judges a call queued for a slot by its own message’s expiry, not by that of the call whose slot it takes', async () => {
+    const clock = new ManualClock();
+    const subject = guard({ concurrency: 1, queue: 10 }, new RecordingLog(), clock);
+    const made: string[] = [];
+    let release!: () => void;
+    // A call for a message that expires soon holds the one slot; behind it, calls for messages that never expire, and one that expired.
+    const first = sendExpiresAt.run(clock.now() + 1_000, () => subject.run(() => (made.push('first'), new Promise<string>((resolve) => (release = () => resolve('sent'))))));
+    const noExpiry = [1, 2].map((n) => sendExpiresAt.run(undefined, () => subject.run(async () => (made.push(`no expiry ${n}`), 'sent'))));
+    const expiring = sendExpiresAt.run(clock.now() + 500, () => subject.run(async () => (made.push('expiring'), 'sent')));
+    await new Promise((resolve) => setImmediate(resolve));
+    clock.advance(2_000);
+    release();
+    await expect(first).resolves.toBe('sent');
+    await expect(Promise.all(noExpiry)).resolves.toEqual(['sent', 'sent']);
+    expect(await failureOf(expiring)).toMatchObject({ code: 'expired' });
+    expect(made).toEqual(['first', 'no expiry 1', 'no expiry 2']);
+  });
+
   it('waits for a rate slot on the clock, and refuses when the wait would be too long', async () => {
     const clock = new ManualClock();
     const subject = guard({ ratePerSecond: 1, burst: 1, maxRateWaitMs: 1_000 }, new RecordingLog(), clock);

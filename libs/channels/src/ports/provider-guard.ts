@@ -111,15 +111,18 @@ export class ProviderGuard {
   /** Runs one vendor call under every limit; `call` must pass `signal` to its request. */
   async run<T>(call: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const askedAt = sendsClaimedAt.getStore() ?? this.clock.now();
+    // Read here, in the caller's context: a call queued for a slot runs in the context of the call
+    // that freed it (cockatiel's bulkhead starts it from that call's promise chain).
+    const expiresAt = sendExpiresAt.getStore();
     try {
       return await this.breaker.execute(() =>
         this.slots.execute(async () => {
           this.refuseOnceStopped();
           this.refuseAfterLongWait(askedAt);
-          this.refuseExpired();
+          this.refuseExpired(expiresAt);
           await this.waitForRateSlot();
           this.refuseOnceStopped();
-          this.refuseExpired();
+          this.refuseExpired(expiresAt);
           try {
             return await this.deadline.execute(({ signal }) => this.normalised(call, signal));
           } catch (error) {
@@ -160,8 +163,7 @@ export class ProviderGuard {
   }
 
   /** A call for a message that has expired (`sendExpiresAt`) is not made: it is `expired`, and costs no attempt. */
-  private refuseExpired(): void {
-    const expiresAt = sendExpiresAt.getStore();
+  private refuseExpired(expiresAt: number | undefined): void {
     if (expiresAt === undefined || this.clock.now() < expiresAt) return;
     throw new ProviderError({ provider: this.provider, code: ProviderErrorCode.Expired, message: 'not sent: the message expired while the call waited for its turn' });
   }
