@@ -19,7 +19,10 @@ function socketOfUser1(userId = 'user-1') {
   const socket = {
     connected: true,
     conn,
-    disconnect: () => void ((socket as { connected: boolean }).connected = false),
+    disconnect: () => {
+      (socket as { connected: boolean }).connected = false;
+      (handlers.get('disconnect') as ((reason: string) => void) | undefined)?.('server namespace disconnect');
+    },
     data: { userId, deviceId: null, expiresAt: Date.now() + 60_000 },
     on: (event: string, handler: (payload: unknown, ack: (answer: unknown) => void) => void) => handlers.set(event, handler),
     to: (room: string) => ({ emit: (event: string, payload: unknown) => toOtherDevices.push({ room, event, payload }) }),
@@ -295,13 +298,27 @@ describe('InboxRequests: a client that does not read what it is sent', () => {
           client.conn.writeBuffer.push(packet);
         }
       };
+      /** What engine.io does when the transport can write again: hands the buffer over. */
+      const flush = () => {
+        client.conn.emit('flush', client.conn.writeBuffer);
+        client.conn.writeBuffer.length = 0;
+      };
       // A burst larger than the cap, written out within the grace period: the client reads.
       client.conn.transport.writable = false;
       send(MAX_UNSENT_PACKETS + 50);
       jest.advanceTimersByTime(UNREAD_GRACE_MS - 1);
-      client.conn.writeBuffer.length = 0;
-      client.conn.transport.writable = true;
+      flush();
       jest.advanceTimersByTime(1);
+      expect(client.socket.connected).toBe(true);
+      // Another burst, and the next is in the buffer when the grace ends: it wrote out meanwhile, so it reads.
+      send(MAX_UNSENT_PACKETS + 50);
+      jest.advanceTimersByTime(UNREAD_GRACE_MS - 1);
+      flush();
+      send(MAX_UNSENT_PACKETS + 50);
+      jest.advanceTimersByTime(1);
+      expect(client.socket.connected).toBe(true);
+      flush();
+      jest.advanceTimersByTime(UNREAD_GRACE_MS);
       expect(client.socket.connected).toBe(true);
 
       // Then it stops reading: what is sent to it stays in the buffer.
@@ -311,6 +328,8 @@ describe('InboxRequests: a client that does not read what it is sent', () => {
       expect(client.socket.connected).toBe(true);
       jest.advanceTimersByTime(1);
       expect(client.socket.connected).toBe(false);
+      // Its listeners went with it: the connection may carry the namespace again.
+      expect([client.conn.listenerCount('packetCreate'), client.conn.listenerCount('flush')]).toEqual([0, 0]);
     } finally {
       jest.useRealTimers();
     }

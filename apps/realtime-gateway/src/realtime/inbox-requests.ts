@@ -93,17 +93,28 @@ export class InboxRequests {
     // engine.io pong it sends unasked keeps it connected) would hold every notification and every
     // `read` of its user's other devices in engine.io's buffer, which nothing bounds. A burst sent
     // in one go waits there too until the write before it ends, so a connection is disconnected only
-    // when MAX_UNSENT_PACKETS still wait `UNREAD_GRACE_MS` after they first did. Once disconnected
-    // it is out of its user's room: nothing more is sent to it.
+    // when MAX_UNSENT_PACKETS wait and nothing was written out for `UNREAD_GRACE_MS` since they first
+    // did. Once disconnected it is out of its user's room: nothing more is sent to it.
     let unread: NodeJS.Timeout | undefined;
-    socket.conn.on('packetCreate', () => {
+    let wroteOut = false;
+    const written = () => void (wroteOut = true);
+    const sent = () => {
       if (unread !== undefined || !socket.connected || unsent(socket).packets < MAX_UNSENT_PACKETS) return;
+      wroteOut = false;
       unread = setTimeout(() => {
         unread = undefined;
-        notReading();
+        if (!wroteOut) notReading();
+        else sent();
       }, UNREAD_GRACE_MS);
+    };
+    socket.conn.on('packetCreate', sent);
+    socket.conn.on('flush', written);
+    // The connection may carry this namespace again after this socket's end: its listeners go with it.
+    socket.on('disconnect', () => {
+      clearTimeout(unread);
+      socket.conn.off('packetCreate', sent);
+      socket.conn.off('flush', written);
     });
-    socket.on('disconnect', () => clearTimeout(unread));
     const inTurn = (ack: unknown, work: () => Promise<unknown>, onlyWhileConnected: boolean): Promise<void> | undefined => {
       const skipped = () => onlyWhileConnected && !socket.connected;
       const done = turns.enqueue(async () => {
