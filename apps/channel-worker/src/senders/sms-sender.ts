@@ -6,7 +6,7 @@ import type { RecipientStore } from '@notify/persistence';
 import { currentEndpoints, unreachable } from './current-endpoint';
 import { isGsm7 } from './gsm-text';
 import { attempt } from './send-attempt';
-import { smsTextUnits, summaryTitle } from '../delivery/summaries';
+import { SMS_TEXT_UNITS, smsTextUnits, summaryTitle } from '../delivery/summaries';
 
 /** SMS to the job's E.164 number while it is still its user's; the adapter checks the number before any vendor call. */
 export class SmsSender implements ChannelSender {
@@ -46,7 +46,9 @@ export function smsText(job: DeliveryJob, vendor: Pick<SmsChannelProvider, 'maxT
   const body = job.message.body.trim() === '' ? job.message.title : job.message.body;
   const text = body.trim() === '' ? summaryTitle(job.locale, 1) : body;
   const url = vendor.carriesLinks === false ? undefined : job.message.url;
-  const units = smsTextUnits(url ? `${text} ${url}` : text, vendor.maxTextUnits);
+  // The alphabet of what can be kept: a character past the longest cut does not make the text UCS-2.
+  const kept = text.slice(0, SMS_TEXT_UNITS);
+  const units = smsTextUnits(url ? `${kept} ${url}` : kept, vendor.maxTextUnits);
   // The link goes whole after the text, which gives way (a link too long to leave room is left out).
   const link = url && url.length <= units / 2 ? url : undefined;
   return link ? `${cut(text, units - link.length - 1)} ${link}` : cut(text, units);
