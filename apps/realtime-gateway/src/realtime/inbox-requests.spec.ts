@@ -233,7 +233,7 @@ describe('InboxRequests: one request of a connection at a time', () => {
     const { slow, requests, b } = await secondInLine();
     b.tell('read', { ids: ['0190a1b2-0000-7000-8000-00000000000a'] });
     let shutDown = false;
-    const shutdown = requests.storeWaitingReads().then(() => void (shutDown = true));
+    const shutdown = requests.storeWaitingReads(5_000).then(() => void (shutDown = true));
     await tick();
     expect(shutDown).toBe(false);
     await slow.release();

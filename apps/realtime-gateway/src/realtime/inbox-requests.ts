@@ -20,8 +20,6 @@ export type NotificationSocket = Socket<ClientToServerEvents, ServerToClientEven
 /** How many clients' requests the gateway answers at once (`clientRequestsAtOnce`). */
 export const CLIENT_REQUESTS_AT_ONCE = Symbol('CLIENT_REQUESTS_AT_ONCE');
 
-/** How long a shutdown waits for the reads still waiting for their turn. */
-const READS_DRAIN_MS = 5_000;
 
 /** How often a sync waiting for its connection to write out what it was sent looks again. */
 const WRITTEN_OUT_POLL_MS = 25;
@@ -146,17 +144,17 @@ export class InboxRequests {
   }
 
   /**
-   * Stores the reads still waiting for their turn, within `READS_DRAIN_MS`, before the database
+   * Stores the reads still waiting for their turn, within `withinMs`, before the database
    * closes; their events are then published with the acknowledgements' (`OutcomeRecorder`). The
    * syncs queued before them are skipped, their connections closing. Called by the realtime server's
    * shutdown once every connection is closed: as a shutdown hook of its own it ran beside that one,
    * at its start, and missed the reads sent while the connections stayed open for their last
    * acknowledgements.
    */
-  async storeWaitingReads(): Promise<void> {
+  async storeWaitingReads(withinMs: number): Promise<void> {
     if (this.unstoredReads.size === 0) return;
     let timer: NodeJS.Timeout | undefined;
-    const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, READS_DRAIN_MS)));
+    const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, withinMs)));
     await Promise.race([Promise.all(this.unstoredReads), bound]);
     clearTimeout(timer);
   }

@@ -41,6 +41,8 @@ const ADAPTER_DRAIN_MS = 5_000;
  * the emits that reached them just before: a browser answers within a round trip.
  */
 const LAST_EMITS_MS = 1_000;
+/** The least a shutdown gives the reads still waiting for their turn once its connections are closed. */
+const LAST_READS_MS = 1_000;
 
 /**
  * What became of one emit: stored by at least one device (its acknowledgement is not an error),
@@ -289,9 +291,13 @@ export class RealtimeServer implements OnApplicationBootstrap, BeforeApplication
     await this.listening?.drained(ADAPTER_DRAIN_MS);
     this.listening?.close();
     this.io.engine.close();
-    await this.inboxRequests.storeWaitingReads();
-    await Promise.all([this.io.of('/'), this.io.of(REALTIME_NAMESPACE)].map((namespace) => namespace.adapter.close()));
-    await this.listening?.drained(Math.max(0, drainedBy - Date.now()));
+    // The reads still waiting, sent while the connections stayed open, are stored meanwhile, within
+    // what is left of the same bound (at least `LAST_READS_MS`).
+    const adapterClosed = async () => {
+      await Promise.all([this.io!.of('/'), this.io!.of(REALTIME_NAMESPACE)].map((namespace) => namespace.adapter.close()));
+      await this.listening?.drained(Math.max(0, drainedBy - Date.now()));
+    };
+    await Promise.all([this.inboxRequests.storeWaitingReads(Math.max(LAST_READS_MS, drainedBy - Date.now())), adapterClosed()]);
   }
 
   async onApplicationShutdown(): Promise<void> {
