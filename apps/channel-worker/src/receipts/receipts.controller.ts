@@ -129,8 +129,9 @@ export class ReceiptsController implements BeforeApplicationShutdown {
    * Publishes the events now, unless `MAX_EVENTS_PUBLISHING` are already under way: while the broker
    * is away each produce retries for about 100 s, and reports coming at a thousand a second held a
    * hundred thousand of them in memory, all sent at once when it came back. Those past the bound are
-   * left to the outbox relay, which has them already. A shutdown waits for those under way
-   * (`beforeApplicationShutdown`), before the producer is disconnected.
+   * left to the outbox relay, which has them already. A shutdown waits for those under way when it
+   * begins (`beforeApplicationShutdown`); a receipt taken after that may find the producer closing,
+   * and its events are then the relay's too.
    */
   private publishSoon(events: RecordedOutcome[]): void {
     if (events.length === 0) return;
