@@ -142,6 +142,13 @@ describe('setting types', () => {
 
 describe('per-app loaders', () => {
   describe('realtime gateway', () => {
+    it('refuses an edge gateway without the cluster adapter: nothing would reach its connections live', () => {
+      expect(configError(() => loadRealtimeGatewayConfig({ JWT_SECRET, GATEWAY_DELIVERY_CONSUMER: 'false', GATEWAY_CLUSTER_ADAPTER: 'none' })).problems).toEqual([
+        expect.stringMatching(/^GATEWAY_DELIVERY_CONSUMER=false needs GATEWAY_CLUSTER_ADAPTER=postgres/),
+      ]);
+      expect(loadRealtimeGatewayConfig({ JWT_SECRET, GATEWAY_DELIVERY_CONSUMER: 'false' }).deliveryConsumer).toBe(false);
+    });
+
     it('applies the defaults when only the JWT secret is set', () => {
       const config = loadRealtimeGatewayConfig({ JWT_SECRET });
       expect(config.httpPort).toBe(3000);
@@ -328,6 +335,12 @@ describe('per-app loaders', () => {
       expect(error.problems).toEqual([`KAFKA_BROKERS: "${broker}" is not host:port`]);
     });
 
+    it('rejects a broker with credentials in it by its place in the list, without showing them', () => {
+      const error = configError(() => loadMessageCenterConfig({ KAFKA_BROKERS: 'k1:9092,app:s3cret@kafka-1:9093' }));
+      expect(error.problems).toEqual(['KAFKA_BROKERS: entry 2 (not shown: it holds an @, as credentials do) is not host:port']);
+      expect(error.message).not.toContain('s3cret');
+    });
+
     it('rejects a connection string whose password is not percent-encoded, without showing it', () => {
       const error = configError(() => loadMessageCenterConfig({ DATABASE_URL: 'postgres://notify:100%@db:5432/notify' }));
       expect(error.problems).toEqual([expect.stringMatching(/^DATABASE_URL: its user and password must be percent-encoded/)]);
@@ -341,6 +354,13 @@ describe('per-app loaders', () => {
       const config = loadChannelWorkerConfig({});
       expect(config.httpPort).toBe(3003);
       expect(config.kafkaBrokers).toEqual(['127.0.0.1:9092']);
+    });
+
+    it('refuses a configuration retry wait past a day, the longest wait before any re-send', () => {
+      expect(loadChannelWorkerConfig({ CHANNEL_WORKER_CONFIGURATION_RETRY_MS: '86400000' }).configurationRetryMs).toBe(86_400_000);
+      expect(configError(() => loadChannelWorkerConfig({ CHANNEL_WORKER_CONFIGURATION_RETRY_MS: '172800000' })).problems).toEqual([
+        expect.stringMatching(/^CHANNEL_WORKER_CONFIGURATION_RETRY_MS: at most 86400000 \(a day\)/),
+      ]);
     });
 
     it.each([
@@ -423,6 +443,12 @@ describe('per-app loaders', () => {
       const error = configError(() => load({ KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'notify' }));
       expect(error.problems).toHaveLength(1);
       expect(error.problems[0]).toContain('KAFKA_SASL_PASSWORD');
+    });
+
+    it.each(loaders)('%s requires a mechanism when a user or a password is set', (_app, load) => {
+      const error = configError(() => load({ KAFKA_SASL_USERNAME: 'notify', KAFKA_SASL_PASSWORD: 'kafka-password-99' }));
+      expect(error.problems).toEqual(['KAFKA_SASL_MECHANISM is required when KAFKA_SASL_USERNAME or KAFKA_SASL_PASSWORD is set']);
+      expect(error.message).not.toContain('kafka-password-99');
     });
 
     it.each(loaders)('%s treats an empty password as missing', (_app, load) => {

@@ -66,5 +66,9 @@ export function saslComplete(config: SaslSettings): string[] {
   if (config.kafkaSaslMechanism && !(config.kafkaSaslUsername && config.kafkaSaslPassword)) {
     return ['KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are required when KAFKA_SASL_MECHANISM is set'];
   }
+  // Credentials without a mechanism were dropped without a word, and the app met a SASL listener in plain text.
+  if (!config.kafkaSaslMechanism && (config.kafkaSaslUsername || config.kafkaSaslPassword)) {
+    return ['KAFKA_SASL_MECHANISM is required when KAFKA_SASL_USERNAME or KAFKA_SASL_PASSWORD is set'];
+  }
   return [];
 }

@@ -28,15 +28,23 @@ export const list = (fallback: string) =>
     );
 
 /**
+ * A list entry as a problem names it: quoted, unless it holds an `@`, which may follow a user name and
+ * password (`app:s3cret@kafka-1:9093`), and secrets are never echoed: then by its place in the list.
+ */
+function shownEntry(entry: string, index: number): string {
+  return entry.includes('@') ? `entry ${index + 1} (not shown: it holds an @, as credentials do)` : `"${entry}"`;
+}
+
+/**
  * A comma-separated list of web origins, each as browsers send it in `Origin`: scheme, host and a
  * port other than the scheme's own, lower case. An entry copied from the address bar
  * (`https://App.example.com/`) is taken as its origin; compared as typed, it refused every browser.
  */
 export const origins = (fallback: string) =>
   list(fallback).transform((entries, context) =>
-    entries.map((entry) => {
+    entries.map((entry, index) => {
       const origin = originOf(entry);
-      if (origin === undefined) context.addIssue({ code: 'custom', message: `"${entry}" is not an origin (http or https, a host, a port at most, no path)` });
+      if (origin === undefined) context.addIssue({ code: 'custom', message: `${shownEntry(entry, index)} is not an origin (http or https, a host, a port at most, no path)` });
       return origin ?? entry;
     }),
   );
@@ -84,8 +92,8 @@ export const brokers = (fallback: string) =>
   list(fallback)
     .refine((entries) => entries.length > 0, 'at least one broker')
     .superRefine((entries, context) => {
-      for (const entry of entries) {
+      for (const [index, entry] of entries.entries()) {
         const port = /^(?:\[[0-9A-Fa-f:.]+\]|[^\s:/[\]]+):(\d{1,5})$/.exec(entry)?.[1];
-        if (port === undefined || Number(port) < 1 || Number(port) > 65535) context.addIssue({ code: 'custom', message: `"${entry}" is not host:port` });
+        if (port === undefined || Number(port) < 1 || Number(port) > 65535) context.addIssue({ code: 'custom', message: `${shownEntry(entry, index)} is not host:port` });
       }
     });

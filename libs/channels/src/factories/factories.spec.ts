@@ -72,6 +72,12 @@ describe('channel factories', () => {
     expect(configErrorOf(() => createPushProvider({ driver: 'hms', appId: '1' })).message).toContain('hms.appSecret or hms.appSecretFile is required');
   });
 
+  it('refuse a credential file with nothing in it, as an empty inline credential counts as none', () => {
+    const empty = join(dir, 'empty-secret');
+    writeFileSync(empty, '\n');
+    expect(configErrorOf(() => createSmsProvider({ driver: 'twilio', accountSid: 'AC1', from: '+1', authTokenFile: empty })).message).toContain(`twilio.authTokenFile ${empty} is empty`);
+  });
+
   it('read the HTTP gateway headers from a JSON file', async () => {
     const file = join(dir, 'headers.json');
     writeFileSync(file, '{"authorization":"Bearer x"}');

@@ -106,7 +106,8 @@ const workerSettings = {
   ),
   configurationRetryMs: setting(
     'CHANNEL_WORKER_CONFIGURATION_RETRY_MS',
-    positiveInt(3_600_000),
+    // A day at most, the longest any wait before a re-send is (a vendor's Retry-After included).
+    z.coerce.number().int().positive().max(86_400_000, 'at most 86400000 (a day)').default(3_600_000),
     'Wait before re-sending a delivery that failed on provider configuration (bad credentials, wrong topic)',
   ),
   receiptsToken: setting(

@@ -74,6 +74,11 @@ export function loadRealtimeGatewayConfig(env: NodeJS.ProcessEnv = process.env, 
       config.maxHttpBufferSize === undefined || config.maxHttpBufferSize >= LARGEST_CLIENT_REQUEST
         ? []
         : [`GATEWAY_MAX_HTTP_BUFFER_SIZE must be at least ${LARGEST_CLIENT_REQUEST}: a read of 500 ids would not fit`],
+    // An edge gateway holds connections for the others' emits: alone, nothing would ever reach its clients live.
+    (config) =>
+      config.deliveryConsumer || config.clusterAdapter === 'postgres'
+        ? []
+        : ['GATEWAY_DELIVERY_CONSUMER=false needs GATEWAY_CLUSTER_ADAPTER=postgres: without the cluster no message would reach its connections'],
   ]);
   if (config.jwtSecret !== undefined && config.jwtSecret.length < JWT_SECRET_ADVISED_LENGTH) {
     warn(
