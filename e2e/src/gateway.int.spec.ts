@@ -70,6 +70,14 @@ describe('realtime gateway', () => {
     });
   });
 
+  it('tells in GET /health whether its cluster adapter listens, beside its database and broker', async () => {
+    const health = await eventually(
+      async () => (await fetch(`http://127.0.0.1:${platform.gatewayPort}/health`)).json() as Promise<{ checks: Record<string, string> }>,
+      (report) => report.checks['cluster'] === 'up',
+    );
+    expect(health.checks).toMatchObject({ postgres: 'up', kafka: 'up', cluster: 'up' });
+  });
+
   it('keeps a connection whose token expires further away than a timer can wait', async () => {
     const userId = uniqueId('long-token');
     // 30 days: beyond the 24.8 days a Node.js timer holds, which would otherwise fire at once.

@@ -115,6 +115,7 @@ describe('listeningPool', () => {
       return client;
     });
     try {
+      const started = Date.now();
       await settle();
       for (let round = 1; round <= 4; round++) {
         jest.advanceTimersByTime(3_000);
@@ -122,10 +123,13 @@ describe('listeningPool', () => {
       }
       // One connection per refusal and round, not twice as many at each refusal.
       expect(clients).toHaveLength(5);
+      // Silent all along, for health to tell (a server in recovery still answers SELECT 1).
+      expect(listening.silentFor(Date.now())).toBeGreaterThanOrEqual(Date.now() - started);
       recovering = false;
       jest.advanceTimersByTime(3_000);
       await settle();
       expect(listening.listening(Date.now())).toBeDefined();
+      expect(listening.silentFor(Date.now())).toBeUndefined();
       expect(listening.lostOne()).toBe(true);
       expect(clients.filter((client) => !client.released)).toHaveLength(1);
     } finally {

@@ -32,6 +32,8 @@ export function listeningPool(pool: Pool, logger: AppLogger, onListening: () => 
   let previous: Promise<void> = Promise.resolve();
   let closed = false;
   let listeningSince: number | undefined;
+  /** Since when the pool has had no LISTEN in place: from its start until the first one. */
+  let silentSince: number | undefined = Date.now();
   let lost = false;
   const connect = async (): Promise<PoolClient> => {
     const before = previous;
@@ -63,6 +65,7 @@ export function listeningPool(pool: Pool, logger: AppLogger, onListening: () => 
         sent.then(
           () => {
             listeningSince = Date.now();
+            silentSince = undefined;
             onListening();
           },
           (err: unknown) => {
@@ -95,6 +98,7 @@ export function listeningPool(pool: Pool, logger: AppLogger, onListening: () => 
       client.removeListener('end', onEnd);
       client.release = release;
       client.query = clientQuery;
+      if (listeningSince !== undefined) silentSince = Date.now();
       listeningSince = undefined;
       release(err);
       givenBack();
@@ -123,15 +127,24 @@ export function listeningPool(pool: Pool, logger: AppLogger, onListening: () => 
     }
   };
   const listening = (now: number): number | undefined => (listeningSince === undefined ? undefined : now - listeningSince);
-  return Object.assign({ query, connect } as unknown as Pool, { close, drained, listening, lostOne: () => lost });
+  const silentFor = (now: number): number | undefined => (silentSince === undefined ? undefined : now - silentSince);
+  return Object.assign({ query, connect } as unknown as Pool, { close, drained, listening, silentFor, lostOne: () => lost });
 }
 
 /**
  * The adapter's pool; `close`: from then on no connection is handed out; `drained`: resolves once
  * no query of the adapter is under way, or after `withinMs`; `listening`: for how long the LISTEN
- * connection has listened, undefined while it does not; `lostOne`: whether a LISTEN connection was lost.
+ * connection has listened, undefined while it does not; `silentFor`: for how long it has had no LISTEN
+ * in place (since its start, or since it lost one), undefined while it has; `lostOne`: whether a
+ * LISTEN connection was lost.
  */
-export type ListeningPool = Pool & { close(): void; drained(withinMs: number): Promise<void>; listening(now: number): number | undefined; lostOne(): boolean };
+export type ListeningPool = Pool & {
+  close(): void;
+  drained(withinMs: number): Promise<void>;
+  listening(now: number): number | undefined;
+  silentFor(now: number): number | undefined;
+  lostOne(): boolean;
+};
 
 /**
  * A checkout after `close` waits for ever: a connection handed out then was never given back (the

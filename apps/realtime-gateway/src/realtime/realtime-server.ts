@@ -13,7 +13,7 @@ import {
   type StoredAck,
 } from '@notify/contracts';
 import { LONGEST_TIMER_MS } from '@notify/config';
-import { APP_LOGGER, type AppLogger } from '@notify/observability';
+import { APP_LOGGER, HealthRegistry, type AppLogger } from '@notify/observability';
 import { TokenRejected, TokenVerifier } from '../auth/token-verifier';
 import { InboxRequests, type NotificationSocket, type SocketData } from './inbox-requests';
 import { listeningPool, type ListeningPool } from './listening-pool';
@@ -63,6 +63,13 @@ export const CLUSTER_SETTLE_MS = 1_000;
 export const ADAPTER_RECONNECTION_MAX_MS = 3_000;
 
 /**
+ * How long the cluster adapter may be without its LISTEN before health says `cluster` is down: a
+ * few of its reconnections. A database that refuses LISTEN (a server in recovery after a failover)
+ * still answers `SELECT 1`, and the gateway stayed healthy while no other gateway's emit reached it.
+ */
+export const CLUSTER_SILENT_MS = 10 * ADAPTER_RECONNECTION_MAX_MS;
+
+/**
  * How long the LISTEN connection must have listened before an emit trusts the gateways it knows.
  * At the first LISTEN, `CLUSTER_SETTLE_MS`. Once one was lost — a database restart or failover ends
  * every gateway's at once — the others listen again up to the adapter's reconnection delay later than
@@ -107,6 +114,7 @@ export class RealtimeServer implements OnApplicationBootstrap, BeforeApplication
     private readonly inboxRequests: InboxRequests,
     @Inject(REALTIME_SETTINGS) private readonly settings: RealtimeSettings,
     @Inject(APP_LOGGER) private readonly logger: AppLogger,
+    @Inject(HealthRegistry) private readonly health: HealthRegistry,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -147,6 +155,13 @@ export class RealtimeServer implements OnApplicationBootstrap, BeforeApplication
           }),
         ),
       );
+    }
+    const listening = this.listening;
+    if (listening) {
+      this.health.register('cluster', async () => {
+        const silentMs = listening.silentFor(Date.now());
+        if (silentMs !== undefined && silentMs > CLUSTER_SILENT_MS) throw new Error(`the cluster adapter has had no LISTEN for ${silentMs} ms`);
+      });
     }
     const namespace = this.io.of(REALTIME_NAMESPACE);
     namespace.use((socket, next) => {
