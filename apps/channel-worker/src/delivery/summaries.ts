@@ -1,7 +1,6 @@
 import { IntlMessageFormat } from 'intl-messageformat';
 import { localeTag, type DeliveryJob } from '@notify/contracts';
 import { shortened } from '@notify/channels';
-import { isGsm7 } from '../senders/gsm-text';
 
 /** "3 new messages", per language; the English one when the locale's language is not here. */
 const TITLES: Record<string, string> = {
@@ -57,11 +56,6 @@ export const SMS_TEXT_UNITS = 1_500;
  * 1,500 GSM characters are.
  */
 export const SMS_UCS2_TEXT_UNITS = 670;
-
-/** The longest text an SMS of this text may carry: by its encoding, and at most what the vendor takes (`maxTextUnits`). */
-export function smsTextUnits(text: string, vendorLimit = Infinity): number {
-  return Math.min(vendorLimit, isGsm7(text) ? SMS_TEXT_UNITS : SMS_UCS2_TEXT_UNITS);
-}
 
 /**
  * How much of a receiver's resend batch one send may carry, so that no vendor refuses it for its size

@@ -26,6 +26,11 @@ describe('smsText', () => {
     const emojiPastTheCut = smsText(job('', `${'a'.repeat(2_000)}😀`));
     expect(emojiPastTheCut).toHaveLength(SMS_TEXT_UNITS);
     expect(emojiPastTheCut.endsWith('a...')).toBe(true);
+    // Just past the cut, a link after the text: still GSM, cut to the GSM length.
+    const link = 'https://notify.example/c/0190f3a2-7c4e-7b1a-9d2e-3f4a5b6c7d8e.abcdefghijklmnop';
+    const nearTheCut = smsText({ locale: 'en', message: { title: '', body: `${'a'.repeat(1_460)}😀${'a'.repeat(500)}`, url: link } } as DeliveryJob);
+    expect(nearTheCut).toHaveLength(SMS_TEXT_UNITS);
+    expect(isGsm7(nearTheCut)).toBe(true);
     const emoji = smsText(job('', '😀'.repeat(1_000)));
     expect(emoji.length).toBeLessThanOrEqual(SMS_TEXT_UNITS);
     expect([...emoji.slice(0, -1)].every((c) => c === '😀')).toBe(true);

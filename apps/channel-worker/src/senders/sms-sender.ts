@@ -6,7 +6,7 @@ import type { RecipientStore } from '@notify/persistence';
 import { currentEndpoints, unreachable } from './current-endpoint';
 import { isGsm7 } from './gsm-text';
 import { attempt } from './send-attempt';
-import { SMS_TEXT_UNITS, smsTextUnits, summaryTitle } from '../delivery/summaries';
+import { SMS_TEXT_UNITS, SMS_UCS2_TEXT_UNITS, summaryTitle } from '../delivery/summaries';
 
 /** SMS to the job's E.164 number while it is still its user's; the adapter checks the number before any vendor call. */
 export class SmsSender implements ChannelSender {
@@ -37,7 +37,7 @@ export class SmsSender implements ChannelSender {
 
 /**
  * An SMS has no title: the body alone, or the title when the message has no body, cut to what one
- * send may carry (`smsTextUnits`: by its alphabet, and the vendor's own limit; a longer one is
+ * send may carry (by its alphabet, and the vendor's own limit: a longer one is
  * refused for good, and the user's last channel carries nothing); with neither, "1 new message" in
  * the delivery's language (an empty body is refused too). The message's link follows the text,
  * unless the vendor refuses links.
@@ -46,12 +46,15 @@ export function smsText(job: DeliveryJob, vendor: Pick<SmsChannelProvider, 'maxT
   const body = job.message.body.trim() === '' ? job.message.title : job.message.body;
   const text = body.trim() === '' ? summaryTitle(job.locale, 1) : body;
   const url = vendor.carriesLinks === false ? undefined : job.message.url;
-  // The alphabet of what can be kept: a character past the longest cut does not make the text UCS-2.
-  const kept = text.slice(0, SMS_TEXT_UNITS);
-  const units = smsTextUnits(url ? `${kept} ${url}` : kept, vendor.maxTextUnits);
   // The link goes whole after the text, which gives way (a link too long to leave room is left out).
-  const link = url && url.length <= units / 2 ? url : undefined;
-  return link ? `${cut(text, units - link.length - 1)} ${link}` : cut(text, units);
+  const within = (units: number): string => {
+    const link = url && url.length <= units / 2 ? url : undefined;
+    return link ? `${cut(text, units - link.length - 1)} ${link}` : cut(text, units);
+  };
+  // The GSM length when what it keeps is all GSM (a character past the cut does not count), else the UCS-2 one.
+  const vendorUnits = vendor.maxTextUnits ?? Infinity;
+  const long = within(Math.min(vendorUnits, SMS_TEXT_UNITS));
+  return isGsm7(long) ? long : within(Math.min(vendorUnits, SMS_UCS2_TEXT_UNITS));
 }
 
 /**

@@ -450,6 +450,9 @@ describe('sendAtProblem', () => {
     );
     // The route's own channels were checked when the table loaded.
     expect(sendAtProblem(request(), expiring, now, 30)).toBeUndefined();
+    // A request's own expiresAt stands instead of the route's ttl.
+    const lasting = { ...withChannels(['websocket', 'email', 'push']), expiresAt: '2026-12-10T10:00:00Z' } as ReturnType<typeof request>;
+    expect(sendAtProblem(lasting, expiring, now, 30)).toBeUndefined();
   });
 
   it('counts the tiers of the request’s own channels when it names them', () => {

@@ -46,8 +46,9 @@ export function sendAtProblem(request: NotificationRequest, route: Route, now: D
   const start = held ? sendAtMs : now.getTime();
   const tiers = channelsOf(route, request.channels).length;
   const lastTierDelay = route.fallback.policy === 'escalate' ? (route.fallback.afterMs ?? 0) * Math.max(0, tiers - 1) : 0;
-  // The route table is checked for this at load with the route's channels; a request naming more of its own is checked here.
-  if (request.channels && lastTierDelay >= route.ttlMs) {
+  // The route table is checked for this at load with the route's channels; a request naming more of
+  // its own is checked here, against its own expiresAt when it gives one (as the planner takes it).
+  if (request.channels && request.expiresAt === undefined && lastTierDelay >= route.ttlMs) {
     return `channels: with ${tiers} channels the last is released ${lastTierDelay / 1000} s after the first, when the route's messages have expired (ttl ${route.ttlMs / 1000} s): it would never send`;
   }
   if (start + lastTierDelay < retentionEnd(now, retentionDays)) return undefined;

@@ -5,6 +5,7 @@ import { Server } from 'socket.io';
 import { createLogger } from '@notify/observability';
 import { eventually } from '@notify/testing';
 import { listeningPool } from './listening-pool';
+import { CLUSTER_SILENT_MS, clusterCheck } from './realtime-server';
 
 /**
  * A pg client as the adapter uses it; a first one that `dies` loses its connection while the adapter
@@ -136,5 +137,17 @@ describe('listeningPool', () => {
       listening.close();
       await closeAdapters();
     }
+  });
+});
+
+describe('clusterCheck', () => {
+  it('is down once the pool has had no LISTEN for more than CLUSTER_SILENT_MS, and up before that and while it listens', async () => {
+    let silentMs: number | undefined = CLUSTER_SILENT_MS;
+    const check = clusterCheck({ silentFor: () => silentMs });
+    await expect(check()).resolves.toBeUndefined();
+    silentMs = CLUSTER_SILENT_MS + 1;
+    await expect(check()).rejects.toThrow(/no LISTEN for/);
+    silentMs = undefined;
+    await expect(check()).resolves.toBeUndefined();
   });
 });

@@ -13,7 +13,7 @@ import {
   type StoredAck,
 } from '@notify/contracts';
 import { LONGEST_TIMER_MS } from '@notify/config';
-import { APP_LOGGER, HealthRegistry, type AppLogger } from '@notify/observability';
+import { APP_LOGGER, HealthRegistry, type AppLogger, type HealthCheck } from '@notify/observability';
 import { TokenRejected, TokenVerifier } from '../auth/token-verifier';
 import { InboxRequests, type NotificationSocket, type SocketData } from './inbox-requests';
 import { listeningPool, type ListeningPool } from './listening-pool';
@@ -68,6 +68,14 @@ export const ADAPTER_RECONNECTION_MAX_MS = 3_000;
  * still answers `SELECT 1`, and the gateway stayed healthy while no other gateway's emit reached it.
  */
 export const CLUSTER_SILENT_MS = 10 * ADAPTER_RECONNECTION_MAX_MS;
+
+/** The health check of the cluster adapter: down once its pool has had no LISTEN for more than `CLUSTER_SILENT_MS`. */
+export function clusterCheck(pool: Pick<ListeningPool, 'silentFor'>, now: () => number = Date.now): HealthCheck {
+  return async () => {
+    const silentMs = pool.silentFor(now());
+    if (silentMs !== undefined && silentMs > CLUSTER_SILENT_MS) throw new Error(`the cluster adapter has had no LISTEN for ${silentMs} ms`);
+  };
+}
 
 /**
  * How long the LISTEN connection must have listened before an emit trusts the gateways it knows.
@@ -156,13 +164,7 @@ export class RealtimeServer implements OnApplicationBootstrap, BeforeApplication
         ),
       );
     }
-    const listening = this.listening;
-    if (listening) {
-      this.health.register('cluster', async () => {
-        const silentMs = listening.silentFor(Date.now());
-        if (silentMs !== undefined && silentMs > CLUSTER_SILENT_MS) throw new Error(`the cluster adapter has had no LISTEN for ${silentMs} ms`);
-      });
-    }
+    if (this.listening) this.health.register('cluster', clusterCheck(this.listening));
     const namespace = this.io.of(REALTIME_NAMESPACE);
     namespace.use((socket, next) => {
       try {
@@ -306,13 +308,12 @@ export class RealtimeServer implements OnApplicationBootstrap, BeforeApplication
     await this.listening?.drained(ADAPTER_DRAIN_MS);
     this.listening?.close();
     this.io.engine.close();
-    // The reads still waiting, sent while the connections stayed open, are stored meanwhile, within
-    // what is left of the same bound (at least `LAST_READS_MS`).
-    const adapterClosed = async () => {
-      await Promise.all([this.io!.of('/'), this.io!.of(REALTIME_NAMESPACE)].map((namespace) => namespace.adapter.close()));
-      await this.listening?.drained(Math.max(0, drainedBy - Date.now()));
-    };
-    await Promise.all([this.inboxRequests.storeWaitingReads(Math.max(LAST_READS_MS, drainedBy - Date.now())), adapterClosed()]);
+    // The reads still waiting, sent while the connections stayed open, are stored within what is left
+    // of the same bound (at least `LAST_READS_MS`), before the goodbye: each tells the user's other
+    // devices through the cluster, and a message read after the goodbye counted this gateway in again.
+    await this.inboxRequests.storeWaitingReads(Math.max(LAST_READS_MS, drainedBy - Date.now()));
+    await Promise.all([this.io.of('/'), this.io.of(REALTIME_NAMESPACE)].map((namespace) => namespace.adapter.close()));
+    await this.listening?.drained(Math.max(0, drainedBy - Date.now()));
   }
 
   async onApplicationShutdown(): Promise<void> {
