@@ -19,7 +19,7 @@ export const kafkaSettings = {
   kafkaReplicationFactor: setting(
     'KAFKA_REPLICATION_FACTOR',
     z.coerce.number().int().positive().optional(),
-    'Replication factor of topics the app creates (not the cluster\'s default.replication.factor); unset: 3, or the number of brokers up at the time when fewer',
+    'Replication factor of topics the app creates (not the cluster\'s default.replication.factor); unset: 3, or the number of brokers up at the time when fewer. Their min.insync.replicas is 2 with 3 copies or more, else 1',
   ),
 };
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { Kafka, logLevel } from 'kafkajs';
-import { ensureTopics, replicationFactorFor } from './topics';
+import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs';
+import { ensureTopics, minInSyncReplicas, replicationFactorFor } from './topics';
 
 const kafka = new Kafka({ clientId: 'topics-spec', brokers: process.env.KAFKA_BROKERS!.split(','), logLevel: logLevel.NOTHING });
 
@@ -32,5 +32,18 @@ describe('ensureTopics', () => {
     // the test broker is one node: one copy of each partition
     expect(made).toEqual({ created: [topic], replicationFactor: brokers.length });
     expect(metadata.topics[0]!.partitions.map((p) => p.replicas.length)).toEqual([brokers.length, brokers.length]);
+  });
+
+  it('asks acks=all for two copies of each record when there are three, one when there are fewer, as the topic’s min.insync.replicas', async () => {
+    expect([1, 2, 3, 5].map(minInSyncReplicas)).toEqual([1, 1, 2, 2]);
+    const topic = `spec.d.${randomBytes(4).toString('hex')}`;
+    await ensureTopics(kafka, [topic], { partitions: 1, replicationFactor: 1 });
+    const admin = kafka.admin();
+    await admin.connect();
+    const described = await admin.describeConfigs({ resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['min.insync.replicas'] }], includeSynonyms: false });
+    await admin.disconnect();
+    const entry = described.resources[0]!.configEntries.find((e) => e.configName === 'min.insync.replicas');
+    // Set on the topic itself (configSource 1, DYNAMIC_TOPIC_CONFIG), not inherited from the broker.
+    expect(entry).toMatchObject({ configValue: '1', configSource: 1 });
   });
 });

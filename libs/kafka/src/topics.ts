@@ -22,6 +22,11 @@ export function replicationFactorFor(brokers: number): number {
  */
 export const DEAD_LETTER_MAX_BYTES = 8 * 1024 * 1024;
 
+/** The replicas that must have a record before a produce with acks=all is answered: all but one, at most two. */
+export function minInSyncReplicas(replicationFactor: number): number {
+  return Math.max(1, Math.min(2, replicationFactor - 1));
+}
+
 /** The topics `ensureTopics` created, and with how many copies of each partition (none created: undefined). */
 export interface CreatedTopics {
   created: string[];
@@ -48,7 +53,13 @@ export async function ensureTopics(kafka: Kafka, topics: readonly string[], sett
           topic,
           numPartitions: settings.partitions,
           replicationFactor,
-          configEntries: isDeadLetterTopic(topic) ? [{ name: 'max.message.bytes', value: String(DEAD_LETTER_MAX_BYTES) }] : [],
+          configEntries: [
+            // acks=all waits only for the replicas in sync: with the broker's default of 1 a leader
+            // alone acknowledged while its followers lagged, and a copy lost with it lost the record.
+            // Two when there are three copies; one when there are fewer (more would refuse every produce).
+            { name: 'min.insync.replicas', value: String(minInSyncReplicas(replicationFactor)) },
+            ...(isDeadLetterTopic(topic) ? [{ name: 'max.message.bytes', value: String(DEAD_LETTER_MAX_BYTES) }] : []),
+          ],
         })),
       });
     } catch (error) {
