@@ -20,7 +20,6 @@ export type NotificationSocket = Socket<ClientToServerEvents, ServerToClientEven
 /** How many clients' requests the gateway answers at once (`clientRequestsAtOnce`). */
 export const CLIENT_REQUESTS_AT_ONCE = Symbol('CLIENT_REQUESTS_AT_ONCE');
 
-
 /** How often a sync waiting for its connection to write out what it was sent looks again. */
 const WRITTEN_OUT_POLL_MS = 25;
 
