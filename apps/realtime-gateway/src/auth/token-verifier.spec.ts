@@ -47,6 +47,29 @@ describe('TokenVerifier', () => {
     });
   });
 
+  describe('audience and issuer', () => {
+    const verifier = new TokenVerifier({ jwtSecret: SECRET, jwtAudience: 'notify-inbox', jwtIssuer: 'https://id.example.com' });
+    const token = (claims: object) => jwt.sign({ sub: 'u-42', exp: nowSeconds() + 600, ...claims }, SECRET, { algorithm: 'HS256' });
+
+    it('takes a token that names the configured audience and issuer', () => {
+      expect(verifier.verify(token({ aud: 'notify-inbox', iss: 'https://id.example.com' })).userId).toBe('u-42');
+      expect(verifier.verify(token({ aud: ['billing', 'notify-inbox'], iss: 'https://id.example.com' })).userId).toBe('u-42');
+    });
+
+    it.each([
+      ['no audience', { iss: 'https://id.example.com' }],
+      ["another app's audience", { aud: 'billing', iss: 'https://id.example.com' }],
+      ['no issuer', { aud: 'notify-inbox' }],
+      ['another issuer', { aud: 'notify-inbox', iss: 'https://evil.example.com' }],
+    ])('refuses a token with %s when they are configured', (_case, claims) => {
+      expect(rejection(() => verifier.verify(token(claims))).message).toBe('invalid token');
+    });
+
+    it('takes any audience and issuer when none is configured', () => {
+      expect(new TokenVerifier({ jwtSecret: SECRET }).verify(token({ aud: 'billing', iss: 'anyone' })).userId).toBe('u-42');
+    });
+  });
+
   describe('HS256', () => {
     const verifier = new TokenVerifier({ jwtSecret: SECRET });
 

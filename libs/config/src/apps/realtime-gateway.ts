@@ -40,6 +40,10 @@ export const realtimeGatewaySettings = {
     'PEM public key that checks RS256 browser tokens (with `JWT_SECRET` too, HS256 tokens are still taken)',
     { sensitive: true },
   ),
+  // Without them any token the key signed is taken: with an identity provider's key shared by other
+  // apps, a token it issued to any of them opened its subject's inbox.
+  jwtAudience: setting('JWT_AUDIENCE', z.string().min(1).optional(), 'When set, a browser token must name it in `aud` (the key may sign tokens for other apps)'),
+  jwtIssuer: setting('JWT_ISSUER', z.string().min(1).optional(), 'When set, a browser token must name it in `iss`'),
   allowedOrigins: setting('GATEWAY_ALLOWED_ORIGINS', origins(''), 'Origins allowed to open a Socket.IO connection; empty allows any (with a warning at start)'),
   // At most 10 minutes: a relayed acknowledgement's timer waits a second longer than this, and a claim's
   // lease twice as long, both within a timer's reach; a browser silent that long is long past its fallback.
