@@ -84,7 +84,7 @@ export function localeTag(text: string): string | undefined {
 
 const NOT_A_TAG = 'a BCP 47 language tag, such as en or zh-CN';
 /** The longest locale stored (`varchar(35)`). */
-const MAX_LOCALE_LENGTH = 35;
+export const MAX_LOCALE_LENGTH = 35;
 
 /**
  * A locale: a BCP 47 language tag, stored in its canonical form (`localeTag`, which also reads Java's

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
-import { ChannelSchema, isTimeZone, localeTag, PrioritySchema, type Channel, type Priority, schemaProblems, unstorableValueProblem } from '@notify/contracts';
+import { ChannelSchema, isTimeZone, localeTag, MAX_LOCALE_LENGTH, PrioritySchema, type Channel, type Priority, schemaProblems, unstorableValueProblem } from '@notify/contracts';
 import type { RetryPolicy } from '@notify/persistence';
 import { DurationSchema } from './duration';
 import { LocalizedTemplate } from './template';
@@ -41,7 +41,7 @@ const TemplateTextSchema = z.string().refine((text) => unstorableValueProblem(te
 const NOT_A_LANGUAGE = 'a language tag of a language the formatter knows, e.g. en, zh-CN or ja (jp, cn and kr are countries)';
 function isRouteLocale(key: string): boolean {
   const tag = localeTag(key);
-  return tag !== undefined && tag.length <= 35 && Intl.PluralRules.supportedLocalesOf(tag).length > 0;
+  return tag !== undefined && tag.length <= MAX_LOCALE_LENGTH && Intl.PluralRules.supportedLocalesOf(tag).length > 0;
 }
 const RouteLocaleSchema = z.string().refine(isRouteLocale, NOT_A_LANGUAGE);
 
