@@ -68,11 +68,21 @@ export interface DatabaseSettings {
  */
 export const IDLE_IN_TRANSACTION_TIMEOUT_MS = 300_000;
 
+/**
+ * Every app's session is in UTC, whatever the server's or the database's default: times PostgreSQL
+ * writes as text (inside `json_build_object`, say) carry the session's offset, and a zone's offsets
+ * before its standard time (New York's -04:56:02 in 1800) are ones `Date` cannot read.
+ */
+const SESSION_TIME_ZONE = 'UTC';
+
 /** The schema comes from the migrations only: `synchronize` is off, in tests too. */
 export function createDataSource(settings: DatabaseSettings): DataSource {
   return new DataSource({
     type: 'postgres',
-    url: withSessionSettings(settings.databaseUrl, { idle_in_transaction_session_timeout: String(IDLE_IN_TRANSACTION_TIMEOUT_MS) }),
+    url: withSessionSettings(settings.databaseUrl, {
+      idle_in_transaction_session_timeout: String(IDLE_IN_TRANSACTION_TIMEOUT_MS),
+      TimeZone: SESSION_TIME_ZONE,
+    }),
     entities: ENTITIES,
     migrations: MIGRATIONS,
     synchronize: false,

@@ -1,3 +1,4 @@
+import { createDataSource } from '../data-source';
 import { newId } from '../ids';
 import { migratedDatabase } from '../migrated-database.spec-helper';
 import { MessageQueryStore } from './message-query.store';
@@ -39,6 +40,32 @@ describe('MessageQueryStore: the deliveries of a large message', () => {
       const nodes: string[] = [];
       JSON.stringify(plan!['QUERY PLAN'], (key, value: unknown) => (key === 'Node Type' && nodes.push(value as string), value));
       expect(nodes.filter((node) => node.includes('Sort'))).toEqual([]);
+    }
+  });
+});
+
+describe('MessageQueryStore: a database whose time zone is not UTC', () => {
+  const database = migratedDatabase(1);
+  const query = <T>(sql: string, params: unknown[] = []) => database.dataSource().query<T[]>(sql, params);
+
+  it('reads a delivery’s times as the instants stored, also one before its zone’s standard time', async () => {
+    const createdAt = new Date();
+    const messageId = newId(createdAt);
+    const expiresAt = new Date('1800-01-01T00:00:00Z');
+    await query(`INSERT INTO messages (id, request_id, type, recipient, created_at) VALUES ($1, 'r-zone', 't', '{}', $2)`, [messageId, createdAt]);
+    await query(
+      `INSERT INTO deliveries (id, message_id, user_id, channel, endpoint, locale, status, created_at, expires_at)
+       VALUES (gen_random_uuid(), $1, 'user-1', 'websocket', 'inbox:user-1', 'en', 'expired', $2, $3)`,
+      [messageId, createdAt, expiresAt],
+    );
+    const [{ name }] = await query<{ name: string }>(`SELECT current_database() AS name`);
+    await query(`ALTER DATABASE "${name}" SET timezone = 'America/New_York'`);
+    const inNewYork = await createDataSource({ databaseUrl: database.url(), databasePoolSize: 1 }).initialize();
+    try {
+      const page = await new MessageQueryStore(inNewYork).listDeliveries(messageId, createdAt, undefined, 10);
+      expect(page!.deliveries.map((d) => [d.createdAt.toISOString(), d.expiresAt?.toISOString()])).toEqual([[createdAt.toISOString(), expiresAt.toISOString()]]);
+    } finally {
+      await inNewYork.destroy();
     }
   });
 });
