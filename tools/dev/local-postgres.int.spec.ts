@@ -13,6 +13,9 @@ const ROOT = resolve(__dirname, '../..');
 /** A process's group id, from /proc (the fifth field of its stat, after the name in parentheses). */
 const processGroupOf = (pid: number): number => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[2]);
 
+const withoutLocale = (env: NodeJS.ProcessEnv): NodeJS.ProcessEnv =>
+  Object.fromEntries(Object.entries(env).filter(([name]) => name !== 'LANG' && name !== 'LANGUAGE' && !name.startsWith('LC_')));
+
 describe('PostgreSQL for npm start', () => {
   it('uses DATABASE_URL as given when it is set', async () => {
     const database = await provideDatabase({ DATABASE_URL: 'postgres://someone@db.example:5432/x' }, tmpdir(), () => undefined);
@@ -40,7 +43,8 @@ describe('PostgreSQL for npm start', () => {
     const port = await freePort();
     const child = spawn(process.execPath, ['-r', '@swc-node/register', 'tools/dev/embedded-postgres.ts'], {
       cwd: ROOT,
-      env: { ...process.env, EMBEDDED_POSTGRES_DIR: dataDir, EMBEDDED_POSTGRES_PORT: String(port) },
+      // No locale, as in the node images: initdb alone would make the database SQL_ASCII.
+      env: { ...withoutLocale(process.env), EMBEDDED_POSTGRES_DIR: dataDir, EMBEDDED_POSTGRES_PORT: String(port) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -59,7 +63,9 @@ describe('PostgreSQL for npm start', () => {
       );
       const { rows: version } = await client.query<{ server_version: string }>('SHOW server_version');
       const { rows: listening } = await client.query<{ listen_addresses: string }>('SHOW listen_addresses');
+      const { rows: encoding } = await client.query<{ server_encoding: string }>('SHOW server_encoding');
       await client.end();
+      expect(encoding).toEqual([{ server_encoding: 'UTF8' }]);
       expect(listening[0]!.listen_addresses).toBe('127.0.0.1');
       // In a process group of its own: a Ctrl-C meant for npm start does not reach it before the apps have stopped.
       const serverPid = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
@@ -87,7 +93,8 @@ describe('PostgreSQL for npm start', () => {
         let text = '';
         const child = spawn(process.execPath, ['-r', '@swc-node/register', 'tools/dev/embedded-postgres.ts'], {
           cwd: ROOT,
-          env: { ...process.env, EMBEDDED_POSTGRES_DIR: dataDir, EMBEDDED_POSTGRES_PORT: String(port) },
+          // No locale, as in the node images: initdb alone would make the database SQL_ASCII.
+      env: { ...withoutLocale(process.env), EMBEDDED_POSTGRES_DIR: dataDir, EMBEDDED_POSTGRES_PORT: String(port) },
           stdio: ['ignore', 'pipe', 'pipe'],
         });
         child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));

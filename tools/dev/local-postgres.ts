@@ -52,6 +52,9 @@ export async function startEmbedded(dataDir: string, port: number): Promise<Loca
     // Not `localhost`: where that is also ::1, a server holding 127.0.0.1:port only made PostgreSQL
     // skip IPv4 and start on ::1, and the URL below reached the other server.
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1'],
+    // Not the shell's locale: where none is set (the node images) initdb picks SQL_ASCII, which the
+    // migrations refuse.
+    initdbFlags: ['--encoding=UTF8', '--no-locale'],
   });
   try {
     if (!existsSync(join(dataDir, 'PG_VERSION'))) await server.initialise();

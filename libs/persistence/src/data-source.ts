@@ -1,6 +1,6 @@
 import type { Pool } from 'pg';
 import { withSessionSettings } from './session-settings';
-import { DataSource } from 'typeorm';
+import { DataSource, type QueryRunner } from 'typeorm';
 import { DeliveryEntity } from './entities/delivery.entity';
 import { InboxEntryEntity, InboxReadSequenceEntity, InboxSequenceEntity } from './entities/inbox.entity';
 import { MessageEntity, RequestKeyEntity } from './entities/message.entity';
@@ -138,6 +138,7 @@ export async function runMigrations(settings: DatabaseSettings): Promise<string[
   const lock = dataSource.createQueryRunner();
   try {
     await lock.connect();
+    await requireUtf8(lock);
     // Asked again and again rather than waited for in one statement: a statement waiting holds a
     // snapshot, and an index built CONCURRENTLY by the run holding the lock waits for every snapshot
     // older than it to end; neither run would ever end.
@@ -151,6 +152,18 @@ export async function runMigrations(settings: DatabaseSettings): Promise<string[
     await lock.query('SELECT pg_advisory_unlock($1)', [MIGRATIONS_LOCK]).catch(() => undefined);
     await lock.release();
     await dataSource.destroy();
+  }
+}
+
+/**
+ * The platform stores text in any script, and its column lengths count characters: a database in
+ * another encoding refuses Chinese text (LATIN1) or counts bytes (SQL_ASCII, what initdb picks where
+ * no locale is set), and every request it refuses would go to the dead-letter topic.
+ */
+async function requireUtf8(session: QueryRunner): Promise<void> {
+  const [{ server_encoding: encoding }] = (await session.query('SHOW server_encoding')) as { server_encoding: string }[];
+  if (encoding !== 'UTF8') {
+    throw new Error(`the database's encoding is ${encoding}, and the platform needs UTF8: create it with ENCODING 'UTF8' TEMPLATE template0`);
   }
 }
 
