@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
-import { createLogger } from '@notify/observability';
+import { createLogger, Metrics } from '@notify/observability';
 import { eventually } from '@notify/testing';
 import { BatchConsumer, type ConsumedRecord } from './batch-consumer';
 import { ensureTopics } from './topics';
@@ -62,6 +62,39 @@ describe('BatchConsumer', () => {
     await eventually(async () => afterRestart.length, (n) => n > 0);
     await second.stop();
     expect(afterRestart).toEqual(['after-restart']);
+  });
+
+  it('reports its lag per partition: the batch in hand and what follows it, then what follows its commit', async () => {
+    const ownTopic = `spec.batch.${randomBytes(4).toString('hex')}`;
+    const ownGroup = `spec-group-${randomBytes(4).toString('hex')}`;
+    await ensureTopics(kafka, [ownTopic], { partitions: 1, replicationFactor: 1 });
+    await producer.send({ topic: ownTopic, messages: Array.from({ length: 10 }, (_, i) => ({ key: 'k', value: `m${i}` })) });
+    const metrics = new Metrics('batch-consumer-spec');
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const handled: string[] = [];
+    const consumer = new BatchConsumer(kafka, {
+      groupId: ownGroup,
+      topics: [ownTopic],
+      logger,
+      metrics,
+      onFatal: (error) => handled.push(`fatal: ${error.message}`),
+      handler: async (records) => {
+        await released;
+        handled.push(...records.map((r) => r.value!.toString()));
+      },
+    });
+    const lag = async () => (await metrics.registry.getSingleMetricAsString('notify_kafka_consumer_lag')).split('\n').filter((line) => line.includes(ownGroup));
+    const line = (value: number) => `notify_kafka_consumer_lag{group="${ownGroup}",topic="${ownTopic}",partition="0",app="batch-consumer-spec"} ${value}`;
+    await consumer.start();
+    try {
+      expect(await eventually(lag, (lines) => lines.length > 0)).toEqual([line(10)]);
+      release();
+      expect(await eventually(lag, (lines) => lines[0] === line(0))).toEqual([line(0)]);
+    } finally {
+      await consumer.stop();
+    }
+    expect(handled).toEqual(Array.from({ length: 10 }, (_, i) => `m${i}`));
   });
 
   it('hands a batch again after its handler threw a TypeError, which kafkajs alone would take for a bug and stop at', async () => {

@@ -1,5 +1,6 @@
 import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
-import type { AppLogger } from '@notify/observability';
+import type { Gauge } from 'prom-client';
+import type { AppLogger, Metrics } from '@notify/observability';
 import { PartitionFailures } from './partition-failures';
 import { recordHeaders } from './record-headers';
 
@@ -89,6 +90,21 @@ export interface BatchConsumerOptions {
   detachAfterMs?: number;
   /** The clock `giveUpAfterMs` is measured by (`Date.now`); a test moves it by hand. */
   now?: () => number;
+  /** Where the consumer reports its lag per partition (`notify_kafka_consumer_lag`). */
+  metrics?: Metrics;
+}
+
+const LAG_METRIC = 'notify_kafka_consumer_lag';
+
+/**
+ * The records of a partition not yet handled, as of the last fetch: set when a batch arrives (it
+ * and what follows it) and when its offsets are committed (what follows it). A consumer that keeps
+ * up but falls behind fails nothing and gives up nowhere; this is where it shows. One gauge per
+ * app, which all its consumers share.
+ */
+function lagGauge(metrics: Metrics): Gauge {
+  const registered = metrics.registry.getSingleMetric(LAG_METRIC) as Gauge | undefined;
+  return registered ?? metrics.gauge(LAG_METRIC, 'Records of a partition not yet handled by the consumer group, as of its last fetch', ['group', 'topic', 'partition']);
 }
 
 /** The errors of a heartbeat on which kafkajs rejoins the group (its runner, `isRebalancing` and UNKNOWN_MEMBER_ID). */
@@ -125,6 +141,8 @@ export class BatchConsumer {
   private memberId: string | undefined;
   /** The partitions the group gave this member at its last join; unknown before the first. */
   private assigned: Set<string> | undefined;
+  /** The consumer's lag by partition, when it reports it. */
+  private readonly lag: Gauge | undefined;
   /** When kafkajs first restarted the consumer since it last joined its group, if it has since. */
   private crashedSince: number | undefined;
   /** Resolves once a stuck batch made the consumer give up: a stop then waits for it no longer. */
@@ -174,6 +192,7 @@ export class BatchConsumer {
         },
       },
     });
+    this.lag = options.metrics && lagGauge(options.metrics);
     this.gaveUp = new Promise((resolve) => (this.giveUpNow = resolve));
     this.stopping = new Promise((resolve) => (this.stopNow = resolve));
     this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => {
@@ -184,6 +203,8 @@ export class BatchConsumer {
       // its partitions to others meanwhile without it seeing that join.
       const rejoined = this.memberId !== undefined && payload.memberId !== this.memberId;
       for (const partition of this.alone.keys()) if (rejoined || !assigned.has(partition)) this.lostWhileAlone.add(partition);
+      // Another member reports the partitions this one no longer holds.
+      for (const partition of this.assigned ?? []) if (!assigned.has(partition)) this.reportLag(partition, undefined);
       this.memberId = payload.memberId;
       this.assigned = assigned;
     });
@@ -249,6 +270,8 @@ export class BatchConsumer {
       return;
     }
     const records = batch.messages.map((message) => toRecord(batch.topic, batch.partition, message));
+    // kafkajs's low lag leaves out the batch's first record.
+    this.reportLag(partition, Number(batch.offsetLagLow()) + 1);
     // kafkajs heartbeats only when asked. A handler that outlasted the session (a topic with many
     // subscribers, a slow database) would lose its partitions, fail its commit and get its batch
     // again, maybe for ever; so the session is kept alive while the handler works and commits.
@@ -279,6 +302,7 @@ export class BatchConsumer {
         // non-retriable, which crashed the consumer for good. The batch is then handled again, which
         // the handlers' idempotent writes allow.
         await commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: (BigInt(last) + 1n).toString() }] }] });
+        this.reportLag(partition, Number(batch.offsetLag()));
       } finally {
         clearInterval(beating);
         stuck.stop();
@@ -292,6 +316,15 @@ export class BatchConsumer {
     await work;
     resolveOffset(last);
     await heartbeat();
+  }
+
+  /** Sets the partition's lag (`topic:partition`), or takes it away. */
+  private reportLag(partition: string, lag: number | undefined): void {
+    if (!this.lag) return;
+    const at = partition.lastIndexOf(':');
+    const labels = { group: this.options.groupId, topic: partition.slice(0, at), partition: partition.slice(at + 1) };
+    if (lag === undefined) this.lag.remove(labels);
+    else this.lag.set(labels, lag);
   }
 
   /**

@@ -3,7 +3,7 @@ import { deliverTopic, outgoingLink, type ClickLinks, type DeliveryJob } from '@
 import type { WorkerChannel } from '@notify/config';
 import { sendsClaimedAt } from '@notify/channels';
 import { BatchConsumer, publishOutcomes, readJobs, sendDeadLetters, type ConsumedRecord, type FatalErrorHandler } from '@notify/kafka';
-import type { AppLogger } from '@notify/observability';
+import type { AppLogger, Metrics } from '@notify/observability';
 import { AFTER_COMMIT_RETRY, afterCommit, eventsPublished, type AfterCommitRetry, type ChannelDeliveryStore, type DeliveryOutcomeStore } from '@notify/persistence';
 import type { ChannelSender } from '../senders/channel-sender';
 import type { SendAttempt } from '../senders/send-attempt';
@@ -48,6 +48,8 @@ export interface ChannelDeliveryDeps {
   report: DeliveryReport;
   clock: () => Date;
   logger: AppLogger;
+  /** Where the consumer reports its lag. */
+  metrics?: Metrics;
   /** Tracked links (contract §6); none: a message's link goes as it is. */
   links?: ClickLinks;
   /** What an accepted send's delivery receipts will name it by (architecture D24); none: its vendor sends none. */
@@ -83,6 +85,7 @@ export class ChannelDelivery {
       topics: [deliverTopic(settings.channel)],
       maxBytesPerPartition: settings.maxBatchBytes,
       logger: deps.logger,
+      metrics: deps.metrics,
       onFatal,
       handler: (records, progress) => this.deliver(records, progress),
     });

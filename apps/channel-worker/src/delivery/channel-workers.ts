@@ -3,7 +3,7 @@ import { Kafka, type Producer } from 'kafkajs';
 import type { ChannelWorkerConfig, WorkerChannel } from '@notify/config';
 import { ClickLinks } from '@notify/contracts';
 import { FATAL_ERROR_HANDLER, KAFKA_PRODUCER, type FatalErrorHandler } from '@notify/kafka';
-import { APP_LOGGER, type AppLogger } from '@notify/observability';
+import { APP_LOGGER, Metrics, type AppLogger } from '@notify/observability';
 import { ChannelDeliveryStore, DeliveryOutcomeStore } from '@notify/persistence';
 import { ChannelProviders } from '../providers/channel-providers';
 import { receiptKeyOfSend } from '../receipts/receipt-keys';
@@ -31,6 +31,7 @@ export class ChannelWorkers implements OnApplicationBootstrap, OnModuleDestroy {
     @Inject(WORKER_CLOCK) clock: () => Date,
     @Inject(APP_LOGGER) logger: AppLogger,
     @Inject(FATAL_ERROR_HANDLER) onFatal: FatalErrorHandler,
+    metrics: Metrics,
   ) {
     const groups: Record<WorkerChannel, string> = { push: config.pushGroup, sms: config.smsGroup, email: config.emailGroup };
     this.deliveries = config.channels.map(
@@ -46,6 +47,7 @@ export class ChannelWorkers implements OnApplicationBootstrap, OnModuleDestroy {
             report,
             clock,
             logger: logger.child({ channel }),
+            metrics,
             links: ClickLinks.of(config),
             receiptKeyOf: (attempt) => receiptKeyOfSend(attempt, (provider) => providers.receiptSender(provider) !== undefined),
           },

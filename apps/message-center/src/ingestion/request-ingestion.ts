@@ -76,6 +76,7 @@ export class RequestIngestion implements OnApplicationBootstrap, OnModuleDestroy
       maxBytesPerPartition: settings.maxBatchBytes,
       topics: [Topics.requests],
       logger,
+      metrics,
       onFatal,
       handler: (records, progress) => this.ingest(records, progress),
     });

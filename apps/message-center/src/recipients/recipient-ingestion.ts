@@ -17,7 +17,7 @@ import {
   type FatalErrorHandler,
   type Rejection,
 } from '@notify/kafka';
-import { APP_LOGGER, type AppLogger } from '@notify/observability';
+import { APP_LOGGER, Metrics, type AppLogger } from '@notify/observability';
 import { RecipientStore, writeIsolatingRefusals } from '@notify/persistence';
 import { INGESTION_SETTINGS, storageRefusal, type IngestionSettings } from '../ingestion/request-ingestion';
 
@@ -33,6 +33,7 @@ export class RecipientIngestion implements OnApplicationBootstrap, OnModuleDestr
     @Inject(APP_LOGGER) private readonly logger: AppLogger,
     @Inject(INGESTION_SETTINGS) settings: IngestionSettings,
     @Inject(FATAL_ERROR_HANDLER) onFatal: FatalErrorHandler,
+    metrics: Metrics,
   ) {
     this.consumer = new BatchConsumer(kafka, {
       groupId: `${settings.consumerGroup}.recipients`,
@@ -45,6 +46,7 @@ export class RecipientIngestion implements OnApplicationBootstrap, OnModuleDestr
       // (only a commit itself stalled that long still lands late).
       detachAfterMs: Number.POSITIVE_INFINITY,
       logger,
+      metrics,
       onFatal,
       handler: (records, _progress, holdsPartition) => this.apply(records, holdsPartition),
     });

@@ -12,7 +12,7 @@ import {
   type FatalErrorHandler,
   type Rejection,
 } from '@notify/kafka';
-import { APP_LOGGER, type AppLogger } from '@notify/observability';
+import { APP_LOGGER, Metrics, type AppLogger } from '@notify/observability';
 import { AFTER_COMMIT_RETRY, AFTER_COMMIT_RETRY_POLICY, afterCommit, DeliveryOutcomeStore, eventsPublished, withUrl, type AfterCommitRetry, type DeliveryOutcome } from '@notify/persistence';
 import { RealtimeServer, type EmitOutcome } from '../realtime/realtime-server';
 import { CLICK_LINKS } from '../clicks/click-links';
@@ -58,6 +58,7 @@ export class WebsocketDelivery implements OnApplicationBootstrap, OnModuleDestro
     @Inject(DELIVERY_SETTINGS) private readonly settings: DeliverySettings,
     @Inject(FATAL_ERROR_HANDLER) onFatal: FatalErrorHandler,
     @Inject(CLICK_LINKS) private readonly links: ClickLinks | null,
+    metrics: Metrics,
     @Optional() @Inject(AFTER_COMMIT_RETRY_POLICY) private readonly retry: AfterCommitRetry = AFTER_COMMIT_RETRY,
   ) {
     if (!settings.deliveryConsumer) return;
@@ -65,6 +66,7 @@ export class WebsocketDelivery implements OnApplicationBootstrap, OnModuleDestro
       groupId: settings.consumerGroup,
       topics: [Topics.deliver.websocket],
       logger,
+      metrics,
       onFatal,
       handler: (records) => this.deliver(records),
     });
