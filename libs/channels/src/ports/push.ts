@@ -50,3 +50,11 @@ export function shortened(text: string, chars: number): string {
   const points = [...text];
   return points.length <= chars ? text : `${points.slice(0, chars - 1).join('')}…`;
 }
+
+/**
+ * `text`, or `other` when `text` is only white space. Mi Push and Push Kit refuse a notification
+ * whose title or text is blank, so a push that has only one stands it in for the other.
+ */
+export function unlessBlank(text: string, other: string): string {
+  return text.trim() === '' ? other : text;
+}

@@ -15,4 +15,13 @@ describe('hmsMessage', () => {
     const android = hmsMessage(['t-1'], { ...content, expiresAt: new Date(now + 3_600_000) }, now)['android'] as Record<string, unknown>;
     expect(android['ttl']).toBe('3600s');
   });
+
+  it.each([
+    ['a title-only message shows its title as the body too', { title: 'Your order shipped', body: '' }, { title: 'Your order shipped', body: 'Your order shipped' }],
+    ['a body-only message shows its body as the title too', { title: '', body: 'Order 1234 is on its way' }, { title: 'Order 1234 is on its way', body: 'Order 1234 is on its way' }],
+    ['a blank title counts as none', { title: '  ', body: 'Order 1234 is on its way' }, { title: 'Order 1234 is on its way', body: 'Order 1234 is on its way' }],
+  ])('never sends Push Kit an empty title or body: %s', (_, text, shown) => {
+    const android = hmsMessage(['t-1'], { ...content, ...text }, now)['android'] as Record<string, unknown>;
+    expect(android['notification']).toMatchObject(shown);
+  });
 });

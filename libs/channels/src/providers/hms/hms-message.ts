@@ -1,4 +1,4 @@
-import type { PushContent } from '../../ports';
+import { unlessBlank, type PushContent } from '../../ports';
 
 /** Push Kit keeps a message for an offline device at most 15 days. */
 export const HMS_MAX_TTL_SECONDS = 1_296_000;
@@ -25,8 +25,10 @@ export function hmsMessage(tokens: string[], content: PushContent, now: number, 
   android['ttl'] = `${ttlSeconds}s`;
   if (!content.silent) {
     android['notification'] = {
-      title: content.title,
-      body: content.body,
+      // Push Kit needs both a title and a body in a notification message: one that has only one
+      // shows it as both, as the Mi Push adapter does.
+      title: unlessBlank(content.title, content.body),
+      body: unlessBlank(content.body, content.title),
       // Type 3 opens the app, the only action that needs no app-specific intent.
       click_action: { type: 3 },
       ...(content.collapseKey === undefined ? {} : { tag: content.collapseKey }),

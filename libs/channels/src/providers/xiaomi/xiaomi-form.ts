@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { shortened, type PushContent } from '../../ports';
+import { shortened, unlessBlank, type PushContent } from '../../ports';
 
 /** Mi Push keeps a message for an offline device at most two weeks. */
 export const XIAOMI_MAX_TTL_MS = 14 * 86_400_000;
@@ -18,9 +18,6 @@ export const XIAOMI_RECEIPT_TYPES = 1 + 16;
 
 /** Mi Push takes a callback URL of at most this many bytes. */
 export const XIAOMI_MAX_CALLBACK_BYTES = 128;
-
-/** `text`, or `other` when `text` is only white space. */
-const unlessBlank = (text: string, other: string): string => (text.trim() === '' ? other : text);
 
 /** The form fields of `/v3/message/regid` for a comma-separated list of regids. */
 export function xiaomiForm(regids: string[], content: PushContent, app: { packageName: string; channelId?: string; receiptUrl?: string }, now: number): URLSearchParams {
