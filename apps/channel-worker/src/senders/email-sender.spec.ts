@@ -1,7 +1,8 @@
 import type { DeliveryJob } from '@notify/contracts';
+import MailComposer from 'nodemailer/lib/mail-composer';
 import { deliveryJob } from '../delivery/jobs.spec-helper';
 import { summarize } from '../delivery/summaries';
-import { emailOf } from './email-sender';
+import { EMAIL_SUBJECT_CHARS, emailOf } from './email-sender';
 
 const job = (n: number): DeliveryJob => deliveryJob(n, { channel: 'email', endpoint: 'u-1@example.com', attempt: 1 });
 
@@ -12,6 +13,19 @@ describe('emailOf', () => {
     expect(mail.text.endsWith('\n\nhttps://notify.example/c/x.y?a=1&b=2')).toBe(true);
     expect(mail.html).toContain('<a href="https://notify.example/c/x.y?a=1&#38;b=2">');
     expect(emailOf(job(1)).html).not.toContain('<a ');
+  });
+
+  it('cuts a subject longer than a mail header line may be, so that no relay refuses the mail for it', async () => {
+    // A title without a space nodemailer could fold at: a link, a comma-separated list.
+    const long = job(1);
+    const mail = emailOf({ ...long, message: { ...long.message, title: `https://example.com/${'a'.repeat(980)}` } });
+    expect(EMAIL_SUBJECT_CHARS).toBeLessThanOrEqual(900);
+    expect([...mail.subject].length).toBeLessThanOrEqual(EMAIL_SUBJECT_CHARS);
+    expect(mail.subject.endsWith('…')).toBe(true);
+    const built = await new MailComposer({ from: 'notify@example.com', to: mail.to, subject: mail.subject, text: mail.text, html: mail.html, headers: mail.headers }).compile().build();
+    const lines = built.toString('utf8').split('\r\n');
+    expect(lines.filter((line) => line.startsWith('Subject:'))).toHaveLength(1);
+    expect(Math.max(...lines.map((line) => line.length))).toBeLessThanOrEqual(998);
   });
 
   it('keys a delivery’s mail the same on every attempt, and another delivery’s mail differently', () => {

@@ -1,5 +1,5 @@
 import { createHash, createHmac } from 'node:crypto';
-import type { EmailChannelProvider, EmailMessage } from '@notify/channels';
+import { shortened, type EmailChannelProvider, type EmailMessage } from '@notify/channels';
 import type { DeliveryJob } from '@notify/contracts';
 import type { WeightedLimit } from '../delivery/weighted-limit';
 import type { ChannelSender, SendPlan } from './channel-sender';
@@ -28,9 +28,17 @@ export class EmailSender implements ChannelSender {
   }
 }
 
+/**
+ * Characters of a mail's subject. RFC 5322 allows 998 characters a header line, and nodemailer
+ * folds a header only at white space and leaves an ASCII subject as it is: a title of a thousand
+ * characters without a space (a link, a comma-separated list) made a line a strict relay refuses
+ * for good. Cut, the subject ends in `…`, which makes nodemailer encode it in words it can fold.
+ */
+export const EMAIL_SUBJECT_CHARS = 900;
+
 export function emailOf(job: DeliveryJob, messageKeySecret?: string): EmailMessage {
   const { title, body, id, type, url } = job.message;
-  const subject = title.trim() === '' ? type : title;
+  const subject = shortened(title.trim() === '' ? type : title, EMAIL_SUBJECT_CHARS);
   return {
     to: job.endpoint,
     subject,
