@@ -147,4 +147,36 @@ describe('decide', () => {
     expect(decide(refusedBy(error, 5), now, silentFor(0)).outcome).not.toHaveProperty('attempted');
     expect(decide(refusedBy(error, 5), now, silentFor(3_599_999)).outcome).not.toHaveProperty('attempted');
   });
+
+  describe('FCM refusing the APNs or web push credentials set up in Firebase (THIRD_PARTY_AUTH_ERROR)', () => {
+    const error = new ProviderError({ provider: 'fcm', code: ProviderErrorCode.BadCredentials, vendorCode: 'THIRD_PARTY_AUTH_ERROR', status: 401, message: 'auth error from APNS' });
+    // FCM takes every Android push meanwhile: it is never silent.
+    const busy = { ...timing, silentForMs: () => 0 };
+    const createdAgo = (ms: number): SendAttempt => {
+      const refused = refusedBy(error, 5);
+      return { ...refused, job: { ...refused.job, message: { createdAt: new Date(now.getTime() - ms).toISOString() } as DeliveryJob['message'] } };
+    };
+
+    it('keeps the attempt while FCM takes other sends: the project’s setup is at fault, not the recipient; still bad_credentials, which alerts', () => {
+      expect(decide(createdAgo(60_000), now, busy).outcome).toEqual({
+        deliveryId: 'd-1',
+        status: 'failed',
+        error: 'bad_credentials',
+        nextAttemptAt: new Date(now.getTime() + 3_600_000),
+        attempted: false,
+      });
+      expect(decide(createdAgo(23 * 3_600_000), now, busy).outcome).toMatchObject({ attempted: false });
+    });
+
+    it('counts the attempt again once its message is a day old, so a delivery without an expiry still ends', () => {
+      expect(decide(createdAgo(24 * 3_600_000), now, busy).outcome).not.toHaveProperty('attempted');
+    });
+
+    it('leaves the other refusals of credentials while the provider takes other sends counted', () => {
+      const apns = new ProviderError({ provider: 'apns', code: ProviderErrorCode.BadCredentials, vendorCode: 'InvalidProviderToken', message: 'bad key' });
+      const refused = refusedBy(apns, 5);
+      const young = { ...refused, job: { ...refused.job, message: { createdAt: now.toISOString() } as DeliveryJob['message'] } };
+      expect(decide(young, now, busy).outcome).not.toHaveProperty('attempted');
+    });
+  });
 });

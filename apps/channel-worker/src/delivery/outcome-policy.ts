@@ -97,9 +97,17 @@ function refused(attempt: SendAttempt, error: ProviderError, now: Date, timing: 
       return { outcome: { deliveryId, status: 'failed', error: error.code, nextAttemptAt, ...(NOT_ATTEMPTED.has(error.code) ? { attempted: false } : {}) } };
     }
     case 'configuration':
-      return { outcome: { deliveryId, status: 'failed', error: error.code, nextAttemptAt: later(timing.configurationRetryMs), ...configurationAttempt(error, timing) } };
+      return { outcome: { deliveryId, status: 'failed', error: error.code, nextAttemptAt: later(timing.configurationRetryMs), ...configurationAttempt(attempt, error, now, timing) } };
   }
 }
+
+/**
+ * Refusals of this installation's credentials for one kind of device, while the provider takes the
+ * others: FCM's THIRD_PARTY_AUTH_ERROR (the APNs key or certificate, or the web push credentials,
+ * set up in Firebase) refuses every iPhone or browser and not one Android phone, so the provider is
+ * never silent for long and `silentForMs` never tells it from a refusal of this recipient.
+ */
+const DEVICE_KIND_CREDENTIALS = new Set(['THIRD_PARTY_AUTH_ERROR']);
 
 /**
  * Whether a configuration refusal costs its delivery the attempt. Not while the provider has taken
@@ -109,11 +117,19 @@ function refused(attempt: SendAttempt, error: ProviderError, now: Date, timing: 
  * without an expiry still ends. A refusal while the provider accepts other sends is about this
  * recipient or message and counts, so the delivery ends and its fallback goes; so do the token
  * refusals `TokenRefusalWatch` takes for a configuration problem while the provider accepts others
- * (stale tokens: counted, the retry is seen as one and the tokens are deactivated).
+ * (stale tokens: counted, the retry is seen as one and the tokens are deactivated). But not the
+ * refusals of the credentials for one kind of device (`DEVICE_KIND_CREDENTIALS`): counted, every
+ * iPhone's delivery through FCM ended `dead` while the alert waited for an operator.
  */
-function configurationAttempt(error: ProviderError, timing: RetryTiming): { attempted?: false } {
+function configurationAttempt(attempt: SendAttempt, error: ProviderError, now: Date, timing: RetryTiming): { attempted?: false } {
   const silent = timing.silentForMs?.(error.provider) ?? 0;
-  return silent >= timing.configurationRetryMs && silent < MAX_RETRY_AFTER_MS ? { attempted: false } : {};
+  if (silent >= timing.configurationRetryMs) return silent < MAX_RETRY_AFTER_MS ? { attempted: false } : {};
+  // Never the recipient's fault whatever the provider takes meanwhile: held up, not used up, for a
+  // day from its message's creation, as a silent account is for a day of silence.
+  if (error.vendorCode !== undefined && DEVICE_KIND_CREDENTIALS.has(error.vendorCode)) {
+    return now.getTime() - Date.parse(attempt.job.message.createdAt) < MAX_RETRY_AFTER_MS ? { attempted: false } : {};
+  }
+  return {};
 }
 
 /**
