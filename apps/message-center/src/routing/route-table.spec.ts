@@ -178,6 +178,11 @@ describe('RouteTable.from', () => {
       ['a template locale longer than a delivery stores', { templates: { en: { title: 't', body: 'b' }, 'en-US-u-ca-gregory-fw-mon-mu-fahrenhe': { title: 't', body: 'b' } } }, /^routes\.default\.templates\.en-US-u-ca-gregory-fw-mon-mu-fahrenhe: /],
       ['a ttl under half a millisecond, which would expire every message on arrival', { ttl: 0.0004 }, /^routes\.default\.ttl: more than 0/],
       ['a fallback delay under half a millisecond', { fallback: { policy: 'escalate', after: 0.0001 } }, /^routes\.default\.fallback\.after: more than 0/],
+      // The planner sends every channel of policy all at once, whatever the delay says.
+      ['a fallback delay with policy all', { channels: ['websocket', 'push'], fallback: { policy: 'all', after: '30s' } }, /^routes\.default\.fallback\.after: applies to policy escalate only; with all, every channel goes at once$/],
+      // A backoff of 0 re-sends at once: every attempt spent within moments.
+      ['an initial retry backoff of 0', { retry: { initialBackoff: 0 } }, /^routes\.default\.retry\.initialBackoff: more than 0/],
+      ['a retry backoff cap of 0s', { retry: { maxBackoff: '0s' } }, /^routes\.default\.retry\.maxBackoff: more than 0/],
     ])('rejects %s, with the path to it', (_case, settings, path) => {
       const error = routeTableError(() => RouteTable.from({ version: 1, routes: { default: { channels: ['websocket'], ...settings } } }));
       expect(error.problems).toHaveLength(1);
@@ -204,10 +209,70 @@ describe('RouteTable.from', () => {
       expect(error.problems).toEqual([expect.stringMatching(/^defaults\.retry\.maxAttempts: /)]);
     });
 
+    it('rejects a retry backoff of 0 in the defaults, with the path to it', () => {
+      expect(routeTableError(() => RouteTable.from({ version: 1, defaults: { retry: { initialBackoff: '0s' } }, routes: {} })).problems).toEqual([
+        expect.stringMatching(/^defaults\.retry\.initialBackoff: more than 0/),
+      ]);
+      expect(routeTableError(() => RouteTable.from({ version: 1, defaults: { retry: { maxBackoff: 0 } }, routes: {} })).problems).toEqual([
+        expect.stringMatching(/^defaults\.retry\.maxBackoff: more than 0/),
+      ]);
+    });
+
     it('rejects a malformed duration in the defaults, with the path to it', () => {
       const error = routeTableError(() => RouteTable.from({ version: 1, defaults: { ttl: 'forever' }, routes: {} }));
       expect(error.problems).toHaveLength(1);
       expect(error.problems[0]).toMatch(/^defaults\.ttl: /);
+    });
+  });
+
+  describe('retry backoffs in order', () => {
+    const retrying = (retry: Record<string, unknown>, defaults: Record<string, unknown> = {}) => ({
+      version: 1,
+      defaults: { retry: defaults },
+      routes: { 'order.shipped': { channels: ['sms'], retry }, default: { channels: ['websocket'] } },
+    });
+    const grow = 'the waits grow from initialBackoff up to maxBackoff';
+
+    it('rejects an initial backoff above the cap, naming where the cap came from', () => {
+      expect(routeTableError(() => RouteTable.from(retrying({ initialBackoff: '2h' }))).problems).toEqual([
+        `routes.order.shipped.retry.initialBackoff: more than maxBackoff (1h, the built-in default): ${grow}`,
+      ]);
+      expect(routeTableError(() => RouteTable.from(retrying({ initialBackoff: '2h' }, { maxBackoff: '90m' }))).problems).toEqual([
+        `routes.order.shipped.retry.initialBackoff: more than maxBackoff (1.5h, from defaults): ${grow}`,
+      ]);
+      expect(routeTableError(() => RouteTable.from(retrying({ initialBackoff: '10m', maxBackoff: '5m' }))).problems).toEqual([
+        `routes.order.shipped.retry.initialBackoff: more than maxBackoff (5m): ${grow}`,
+      ]);
+    });
+
+    it('rejects a cap below the initial backoff a route takes from the defaults, at the cap it sets', () => {
+      expect(routeTableError(() => RouteTable.from(retrying({ maxBackoff: '10s' }))).problems).toEqual([
+        `routes.order.shipped.retry.maxBackoff: less than initialBackoff (30s, the built-in default): ${grow}`,
+      ]);
+      expect(routeTableError(() => RouteTable.from(retrying({ maxBackoff: '1m' }, { initialBackoff: '2m' }))).problems).toEqual([
+        `routes.order.shipped.retry.maxBackoff: less than initialBackoff (2m, from defaults): ${grow}`,
+      ]);
+    });
+
+    it('rejects defaults out of order once, at the defaults, not at each route that takes them', () => {
+      expect(routeTableError(() => RouteTable.from(retrying({}, { initialBackoff: '2h' }))).problems).toEqual([
+        `defaults.retry.initialBackoff: more than maxBackoff (1h, the built-in default): ${grow}`,
+      ]);
+      expect(routeTableError(() => RouteTable.from(retrying({}, { maxBackoff: '10s' }))).problems).toEqual([
+        `defaults.retry.maxBackoff: less than initialBackoff (30s, the built-in default): ${grow}`,
+      ]);
+      expect(routeTableError(() => RouteTable.from(retrying({}, { initialBackoff: '10m', maxBackoff: '5m' }))).problems).toEqual([
+        `defaults.retry.initialBackoff: more than maxBackoff (5m): ${grow}`,
+      ]);
+    });
+
+    it('accepts an initial backoff equal to its cap, and a route whose own backoffs fit where the defaults’ would not', () => {
+      expect(routeOf(RouteTable.from(retrying({ initialBackoff: '1h' })), 'order.shipped').retry).toMatchObject({ initialBackoffMs: 3_600_000, maxBackoffMs: 3_600_000 });
+      expect(routeOf(RouteTable.from(retrying({ initialBackoff: '2h', maxBackoff: '4h' }, { maxBackoff: '90m' })), 'order.shipped').retry).toMatchObject({
+        initialBackoffMs: 7_200_000,
+        maxBackoffMs: 14_400_000,
+      });
+      expect(routeOf(RouteTable.from(retrying({ maxBackoff: '30s' })), 'order.shipped').retry).toMatchObject({ initialBackoffMs: 30_000, maxBackoffMs: 30_000 });
     });
   });
 
@@ -232,10 +297,8 @@ describe('RouteTable.from', () => {
       expect(routeOf(table, 'order.shipped').fallback).toEqual({ policy: 'escalate', afterMs: 9 * DAY });
     });
 
-    it('counts only the route’s own channels, and no delay for the all policy', () => {
+    it('counts only the route’s own channels', () => {
       expect(() => RouteTable.from(escalating('20d', ['websocket', 'push']), 'routes.yaml', { retentionDays: 30 })).not.toThrow();
-      const all = { version: 1, routes: { default: { channels: ['websocket', 'push', 'sms'], fallback: { policy: 'all', after: '20d' }, ttl: '90d' } } };
-      expect(() => RouteTable.from(all, 'routes.yaml', { retentionDays: 30 })).not.toThrow();
     });
   });
 
@@ -259,9 +322,9 @@ describe('RouteTable.from', () => {
       expect(routeTableError(() => RouteTable.from(escalating('30m', {}, { ttl: '1h' }))).problems).toEqual([expect.stringMatching(/^routes\.order\.shipped\.fallback\.after: .* less than the 1h its messages live/)]);
     });
 
-    it('accepts a last tier released before the messages expire, and the all policy whatever its delay', () => {
+    it('accepts a last tier released before the messages expire, and the all policy, which has no tiers', () => {
       expect(routeOf(RouteTable.from(escalating('23h', { ttl: '2d' })), 'order.shipped').fallback.afterMs).toBe(23 * 3_600_000);
-      expect(() => RouteTable.from(escalating('3d', { fallback: { policy: 'all', after: '3d' }, ttl: '2d' }))).not.toThrow();
+      expect(routeOf(RouteTable.from(escalating('3d', { fallback: { policy: 'all' }, ttl: '2d' })), 'order.shipped').fallback).toEqual({ policy: 'all', afterMs: null });
       expect(() => RouteTable.from(escalating('3d', { channels: ['websocket'], ttl: '2d' }))).not.toThrow();
     });
   });

@@ -22,12 +22,18 @@ const MaxAttemptsSchema = z.number().int().positive().max(MAX_ATTEMPTS);
 /** Where a template's dates and times are shown: an IANA time zone name. */
 const TimeZoneSchema = z.string().refine(isTimeZone, 'an IANA time zone, e.g. Asia/Shanghai or UTC');
 
+/** A failed delivery waits a while before it is re-sent: a backoff of 0 would spend every attempt at once. */
+const BackoffSchema = DurationSchema.refine((ms) => ms > 0, 'more than 0: a backoff of 0 re-sends at once, every attempt spent within moments');
+
+/** A route's retry without its own settings or the table's: 5 attempts, from 30 s up to an hour apart. */
+const BUILT_IN_RETRY = { maxAttempts: 5, initialBackoff: 30_000, maxBackoff: 3_600_000 };
+
 const RetrySchema = z.strictObject({
   /** SMS and email re-sends: one digest per receiver instead of each message on its own. */
   digest: z.boolean().optional(),
   maxAttempts: MaxAttemptsSchema.optional(),
-  initialBackoff: DurationSchema.optional(),
-  maxBackoff: DurationSchema.optional(),
+  initialBackoff: BackoffSchema.optional(),
+  maxBackoff: BackoffSchema.optional(),
 });
 
 /** A template's text: one with U+0000 (`\0` in YAML) would fail the insert of every request of its route. */
@@ -64,6 +70,11 @@ const RouteSchema = z.strictObject({
       /** escalate also when the channel before has not been acknowledged within this time. */
       after: AfterSchema.optional(),
     })
+    // The planner releases every channel of `all` at once: whoever wrote `after` there meant a route that escalates.
+    .refine((fallback) => fallback.policy !== 'all' || fallback.after === undefined, {
+      path: ['after'],
+      message: 'applies to policy escalate only; with all, every channel goes at once',
+    })
     .optional(),
   priority: PrioritySchema.optional(),
   ttl: TtlSchema.optional(),
@@ -79,9 +90,8 @@ const DefaultsSchema = z.strictObject({
   timeZone: TimeZoneSchema.optional(),
   priority: PrioritySchema.default('normal'),
   ttl: TtlSchema.default(7 * 86_400_000),
-  retry: z
-    .strictObject({ maxAttempts: MaxAttemptsSchema.default(5), initialBackoff: DurationSchema.default(30_000), maxBackoff: DurationSchema.default(3_600_000) })
-    .default({ maxAttempts: 5, initialBackoff: 30_000, maxBackoff: 3_600_000 }),
+  /** Each setting left out is BUILT_IN_RETRY's, kept apart so that a problem can say where a backoff came from. */
+  retry: z.strictObject({ maxAttempts: MaxAttemptsSchema.optional(), initialBackoff: BackoffSchema.optional(), maxBackoff: BackoffSchema.optional() }).default({}),
 });
 
 const RouteFileSchema = z.strictObject({
@@ -90,7 +100,7 @@ const RouteFileSchema = z.strictObject({
     locale: 'en',
     priority: 'normal',
     ttl: 7 * 86_400_000,
-    retry: { maxAttempts: 5, initialBackoff: 30_000, maxBackoff: 3_600_000 },
+    retry: {},
   }),
   routes: z.record(z.string().min(1), RouteSchema),
 });
@@ -153,6 +163,14 @@ export class RouteTable {
     }
     const { defaults, routes } = parsed.data;
     const problems: string[] = [];
+    const builtIn = (setting: 'initialBackoff' | 'maxBackoff') => ({ ms: BUILT_IN_RETRY[setting], from: 'the built-in default' });
+    const defaultsOrder = backoffOrderProblem('defaults.retry', defaults.retry, { initialBackoff: builtIn('initialBackoff'), maxBackoff: builtIn('maxBackoff') });
+    if (defaultsOrder) problems.push(defaultsOrder);
+    const inherited = (setting: 'initialBackoff' | 'maxBackoff') => {
+      const ms = defaults.retry[setting];
+      return ms === undefined ? builtIn(setting) : { ms, from: 'from defaults' };
+    };
+    const retryDefaults = { initialBackoff: inherited('initialBackoff'), maxBackoff: inherited('maxBackoff') };
     const compiled = new Map<string, Route>();
     for (const [type, route] of Object.entries(routes)) {
       const templates = new Map<string, LocalizedTemplate>();
@@ -175,6 +193,8 @@ export class RouteTable {
       if (expiry) problems.push(`routes.${type}.fallback.after: ${expiry}`);
       const escalation = limits && escalationProblem(route.channels.length, route.fallback, limits.retentionDays);
       if (escalation) problems.push(`routes.${type}.fallback.after: ${escalation}`);
+      const backoffOrder = backoffOrderProblem(`routes.${type}.retry`, route.retry ?? {}, retryDefaults);
+      if (backoffOrder) problems.push(backoffOrder);
       compiled.set(type, {
         type,
         channels: route.channels,
@@ -182,9 +202,9 @@ export class RouteTable {
         priority: route.priority ?? defaults.priority,
         ttlMs,
         retry: {
-          maxAttempts: route.retry?.maxAttempts ?? defaults.retry.maxAttempts,
-          initialBackoffMs: route.retry?.initialBackoff ?? defaults.retry.initialBackoff,
-          maxBackoffMs: route.retry?.maxBackoff ?? defaults.retry.maxBackoff,
+          maxAttempts: route.retry?.maxAttempts ?? defaults.retry.maxAttempts ?? BUILT_IN_RETRY.maxAttempts,
+          initialBackoffMs: route.retry?.initialBackoff ?? retryDefaults.initialBackoff.ms,
+          maxBackoffMs: route.retry?.maxBackoff ?? retryDefaults.maxBackoff.ms,
           digest: route.retry?.digest ?? false,
         },
         defaultLocale,
@@ -221,6 +241,31 @@ function tierExpiryProblem(channels: number, fallback: { policy: 'escalate' | 'a
   const lastTierMs = fallback.after * (channels - 1);
   if (lastTierMs < ttlMs) return undefined;
   return `${channels} channels ${durationOf(fallback.after)} apart release the last ${durationOf(lastTierMs)} after the first; it must be less than the ${durationOf(ttlMs)} its messages live (ttl), or the channels released then have expired and are never sent`;
+}
+
+/** A backoff a retry block does not set itself: its value, and where it comes from. */
+interface InheritedBackoff {
+  ms: number;
+  from: string;
+}
+
+/**
+ * The waits before re-sends grow from initialBackoff up to maxBackoff, which caps every one of them:
+ * above it, the initial backoff is never waited. The problem is put at the backoff the block sets
+ * itself (initialBackoff when it sets both), and names where the other one comes from; a block that
+ * sets neither has no problem of its own (its defaults' is reported once, at them).
+ */
+function backoffOrderProblem(block: string, own: { initialBackoff?: number; maxBackoff?: number }, inherited: Record<'initialBackoff' | 'maxBackoff', InheritedBackoff>): string | undefined {
+  const initial = own.initialBackoff ?? inherited.initialBackoff.ms;
+  const max = own.maxBackoff ?? inherited.maxBackoff.ms;
+  if (initial <= max) return undefined;
+  const grow = 'the waits grow from initialBackoff up to maxBackoff';
+  if (own.initialBackoff !== undefined) {
+    const source = own.maxBackoff === undefined ? `, ${inherited.maxBackoff.from}` : '';
+    return `${block}.initialBackoff: more than maxBackoff (${durationOf(max)}${source}): ${grow}`;
+  }
+  if (own.maxBackoff !== undefined) return `${block}.maxBackoff: less than initialBackoff (${durationOf(initial)}, ${inherited.initialBackoff.from}): ${grow}`;
+  return undefined;
 }
 
 /** A duration in its largest unit: `30s`, `1.5m`, `2d`. */
