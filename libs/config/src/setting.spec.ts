@@ -420,6 +420,34 @@ describe('per-app loaders', () => {
     });
   });
 
+  describe('millisecond floors', () => {
+    // Seconds written for milliseconds loaded: GATEWAY_ACK_TIMEOUT_MS=30 failed every browser delivery with ack_timeout.
+    const floors = [
+      ['GATEWAY_ACK_TIMEOUT_MS', 1_000, (env: NodeJS.ProcessEnv) => loadRealtimeGatewayConfig({ JWT_SECRET, ...env }).ackTimeoutMs],
+      ['GATEWAY_OUTCOME_GRACE_MS', 1_000, (env: NodeJS.ProcessEnv) => loadRealtimeGatewayConfig({ JWT_SECRET, ...env }).outcomeGraceMs],
+      ['SCHEDULER_POLL_INTERVAL_MS', 50, (env: NodeJS.ProcessEnv) => loadSchedulerConfig(env).pollIntervalMs],
+      ['SCHEDULER_RESEND_LEASE_MS', 10_000, (env: NodeJS.ProcessEnv) => loadSchedulerConfig(env).resendLeaseMs],
+      ['SCHEDULER_OUTBOX_RELAY_AFTER_MS', 60_000, (env: NodeJS.ProcessEnv) => loadSchedulerConfig(env).outboxRelayAfterMs],
+      ['CHANNEL_WORKER_CONFIGURATION_RETRY_MS', 1_000, (env: NodeJS.ProcessEnv) => loadChannelWorkerConfig(env).configurationRetryMs],
+    ] as const;
+
+    it.each(floors)('refuses %s under %p, naming the variable, and loads the floor itself', (variable, floor, load) => {
+      for (const under of [String(floor - 1), '30', '0']) {
+        expect(configError(() => load({ [variable]: under })).problems).toEqual([`${variable}: at least ${floor} ms (a value in seconds?) (got "${under}")`]);
+      }
+      expect(load({ [variable]: String(floor) })).toBe(floor);
+    });
+
+    it.each(['timeoutMs', 'breakerHalfOpenAfterMs'])('refuses a provider %s under a second, naming the variable and the field, and loads a second', (field) => {
+      for (const under of [999, 30]) {
+        expect(configError(() => loadChannelWorkerConfig({ EMAIL_LIMITS: JSON.stringify({ [field]: under }) })).problems).toEqual([
+          `EMAIL_LIMITS: ${field}: at least 1000 ms (a value in seconds?)`,
+        ]);
+      }
+      expect(loadChannelWorkerConfig({ SMS_LIMITS: JSON.stringify({ [field]: 1_000 }) }).smsLimits).toEqual({ [field]: 1_000 });
+    });
+  });
+
   describe('Kafka SASL', () => {
     const loaders = [
       ['message-center', loadMessageCenterConfig],

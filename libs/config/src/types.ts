@@ -7,8 +7,17 @@ export const positiveInt = (fallback: number) => z.coerce.number().int().positiv
 /** The longest a Node.js timer waits; a longer delay fires at once (with a warning). */
 export const LONGEST_TIMER_MS = 2_147_483_647;
 
+/**
+ * The problem of a number of milliseconds under its floor: seconds written for milliseconds
+ * (`GATEWAY_ACK_TIMEOUT_MS=30`) is the likely mistake, and it loaded to waits far too short to work.
+ */
+export const atLeastMs = (min: number) => `at least ${min} ms (a value in seconds?)`;
+
+/** Whole milliseconds, more than 0, and at least `min` where a much shorter wait breaks things. */
+export const milliseconds = (min?: number) => (min === undefined ? z.coerce.number().int().positive() : z.coerce.number().int().min(min, atLeastMs(min)));
+
 /** A wait that a timer carries out: a longer one would fire at once instead of late. */
-export const timerMs = (fallback: number) => z.coerce.number().int().positive().max(LONGEST_TIMER_MS, `at most ${LONGEST_TIMER_MS} (a timer's longest wait)`).default(fallback);
+export const timerMs = (fallback: number, min?: number) => milliseconds(min).max(LONGEST_TIMER_MS, `at most ${LONGEST_TIMER_MS} (a timer's longest wait)`).default(fallback);
 
 export const bool = (fallback: boolean) =>
   z

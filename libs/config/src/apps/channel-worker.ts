@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { loadConfig, setting, type ConfigOf, type CrossCheck } from '../setting';
 import { clickComplete, clickSettings, databaseSettings, kafkaSettings, logSettings, saslComplete } from '../shared';
-import { bool, list, port, positiveInt } from '../types';
+import { atLeastMs, bool, list, milliseconds, port, positiveInt } from '../types';
 
 export const WORKER_CHANNELS = ['push', 'sms', 'email'] as const;
 export type WorkerChannel = (typeof WORKER_CHANNELS)[number];
@@ -47,6 +47,9 @@ const json = <S extends z.ZodType>(schema: S) =>
  */
 const MAX_PROVIDER_WAIT_MS = 300_000;
 
+/** A provider wait of at least `min` ms; its problem names the field, as the variable holds several. */
+const providerMs = (field: string, min: number) => z.number().int().min(min, `${field}: ${atLeastMs(min)}`);
+
 /**
  * Overrides of one provider's safety limits, e.g. `{"concurrency":50,"ratePerSecond":20}`; the
  * adapters' defaults apply to the rest.
@@ -55,15 +58,17 @@ const limits = () =>
   json(
     z
       .strictObject({
-        // Within a send's lease (10 minutes) with room for a rate wait, and a timer's reach.
-        timeoutMs: z.number().int().positive().max(MAX_PROVIDER_WAIT_MS),
+        // Within a send's lease (10 minutes) with room for a rate wait, and a timer's reach. At least a
+        // second: no vendor answers within a few milliseconds, and every call timed out.
+        timeoutMs: providerMs('timeoutMs', 1_000).max(MAX_PROVIDER_WAIT_MS),
         concurrency: z.number().int().positive(),
         queue: z.number().int().nonnegative(),
         ratePerSecond: z.number().positive(),
         burst: z.number().int().positive(),
         maxRateWaitMs: z.number().int().nonnegative().max(MAX_PROVIDER_WAIT_MS),
         breakerFailures: z.number().int().positive(),
-        breakerHalfOpenAfterMs: z.number().int().positive(),
+        // At least a second: a shorter pause tries a vendor in an outage again at once, which the breaker is there to spare.
+        breakerHalfOpenAfterMs: providerMs('breakerHalfOpenAfterMs', 1_000),
       })
       .partial(),
   );
@@ -106,9 +111,10 @@ const workerSettings = {
   ),
   configurationRetryMs: setting(
     'CHANNEL_WORKER_CONFIGURATION_RETRY_MS',
-    // A day at most, the longest any wait before a re-send is (a vendor's Retry-After included).
-    z.coerce.number().int().positive().max(86_400_000, 'at most 86400000 (a day)').default(3_600_000),
-    'Wait before re-sending a delivery that failed on provider configuration (bad credentials, wrong topic)',
+    // A day at most, the longest any wait before a re-send is (a vendor's Retry-After included); a second
+    // at least: shorter, every delivery of a misconfigured provider is re-sent at each poll, to fail again.
+    milliseconds(1_000).max(86_400_000, 'at most 86400000 (a day)').default(3_600_000),
+    'Wait before re-sending a delivery that failed on provider configuration (bad credentials, wrong topic); at least a second, at most a day',
   ),
   receiptsToken: setting(
     'CHANNEL_WORKER_RECEIPTS_TOKEN',

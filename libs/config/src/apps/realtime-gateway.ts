@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { loadConfig, setting, type ConfigOf } from '../setting';
 import { clickComplete, clickSettings, databaseSettings, kafkaSettings, logSettings, saslComplete } from '../shared';
-import { bool, origins, port, positiveInt } from '../types';
+import { bool, milliseconds, origins, port, positiveInt } from '../types';
 
 /**
  * The largest frame a valid client request makes: a `read` of 500 ids (the contract's limit), each a
@@ -47,15 +47,17 @@ export const realtimeGatewaySettings = {
   allowedOrigins: setting('GATEWAY_ALLOWED_ORIGINS', origins(''), 'Origins allowed to open a Socket.IO connection; empty allows any (with a warning at start)'),
   // At most 10 minutes: a relayed acknowledgement's timer waits a second longer than this, and a claim's
   // lease twice as long, both within a timer's reach; a browser silent that long is long past its fallback.
+  // At least a second: no browser answers within a few milliseconds, and every delivery failed with ack_timeout.
   ackTimeoutMs: setting(
     'GATEWAY_ACK_TIMEOUT_MS',
-    z.coerce.number().int().positive().max(MAX_ACK_TIMEOUT_MS, `at most ${MAX_ACK_TIMEOUT_MS} (10 minutes)`).default(10_000),
-    'How long a client has to acknowledge a message (at most 10 minutes)',
+    milliseconds(1_000).max(MAX_ACK_TIMEOUT_MS, `at most ${MAX_ACK_TIMEOUT_MS} (10 minutes)`).default(10_000),
+    'How long a client has to acknowledge a message (at least a second, at most 10 minutes)',
   ),
+  // At least a second: a shorter grace takes deliveries whose outcome is on its way for lost, and sends them again.
   outcomeGraceMs: setting(
     'GATEWAY_OUTCOME_GRACE_MS',
-    positiveInt(60_000),
-    'How long past twice the acknowledgement timeout (a wait for the cluster to settle, then one for the acknowledgement) a claimed delivery waits for its outcome before the resend poller takes it for lost',
+    milliseconds(1_000).default(60_000),
+    'How long past twice the acknowledgement timeout (a wait for the cluster to settle, then one for the acknowledgement) a claimed delivery waits for its outcome before the resend poller takes it for lost (at least a second)',
   ),
   maxHttpBufferSize: setting('GATEWAY_MAX_HTTP_BUFFER_SIZE', positiveInt(32 * 1024), `Largest client frame, in bytes (at least ${LARGEST_CLIENT_REQUEST}: a \`read\` of 500 ids)`),
   consumerGroup: setting('GATEWAY_GROUP', z.string().min(1).default('notify.realtime-gateway'), 'Kafka consumer group of the gateways'),
