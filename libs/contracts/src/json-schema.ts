@@ -28,9 +28,9 @@ const ENTRIES: Record<string, JsonSchemaEntry> = {
       `A record value on \`${Topics.requests}\` (contract section 1), UTF-8 JSON. Not expressible here: ` +
       `the serialized value is at most ${MAX_REQUEST_BYTES} bytes (${MAX_REQUEST_BYTES / 1024} KiB). ` +
       `\`to\` names exactly one recipient selector (\`userIds\`: at most ${MAX_USER_IDS}). ` +
-      'An optional field that is null is read as absent. ' +
+      'An optional field that is null is read as absent, and so is a `sendAt` or `expiresAt` that is 0001-01-01T00:00:00 UTC (Go\'s and .NET\'s zero time). ' +
       'Also checked, and listed in docs/contract.md: no U+0000 or unpaired surrogate in any string, no key named `__proto__`, ' +
-      'no integer a double cannot hold exactly, at most 32 levels of nesting, times between the years 1 and 9999 UTC, ' +
+      'no integer a double cannot hold exactly, at most 32 levels of nesting, times between the years 1 and 9999 UTC, an `expiresAt` after the `sendAt` when both are given, ' +
       '`sendAt` (with the route\'s fallback delays) within the retention period, links that are http or https URLs, locales with a canonical form, IANA time zones. ' +
       `A request that breaks this schema, is larger, or names an unknown type is copied to \`${Topics.requestsDlq}\`.`,
   },

@@ -156,14 +156,36 @@ export const NotificationRequestSchema = z.object({
   sendAt: isoDateTime.optional(),
   expiresAt: isoDateTime.optional(),
   priority: PrioritySchema.optional(),
+}).superRefine((request, context) => {
+  // A message that expires before it may be sent would end `expired` without a single send.
+  if (request.sendAt === undefined || request.expiresAt === undefined) return;
+  if (Date.parse(request.expiresAt) <= Date.parse(request.sendAt)) context.addIssue({ code: 'custom', path: ['expiresAt'], message: 'must be after sendAt' });
 });
 export type NotificationRequest = z.infer<typeof NotificationRequestSchema>;
 
-/** A request's JSON with its null optional fields left out (`nullsAsAbsent`), as the platform reads it. */
+/**
+ * Whether a value is the zero time of Go and .NET, 0001-01-01T00:00:00 UTC in any offset: what a Go
+ * `time.Time` (which `omitempty` does not leave out) and a default `DateTimeOffset` write for a time
+ * never set. As an `expiresAt` it expired every delivery without a word.
+ */
+function isZeroTime(value: unknown): boolean {
+  return typeof value === 'string' && ISO_DATE_TIME.test(value) && Date.parse(value) === EARLIEST_STORABLE_MS;
+}
+
+/**
+ * A request's JSON with its null optional fields left out (`nullsAsAbsent`), and a `sendAt` or
+ * `expiresAt` that is the zero time (`isZeroTime`) too, as the platform reads it.
+ */
 export function requestNullsAsAbsent(json: unknown): unknown {
-  return nullsAsAbsent(json, ['data', 'content', 'channels', 'locale', 'sendAt', 'expiresAt', 'priority'], {
+  const read = nullsAsAbsent(json, ['data', 'content', 'channels', 'locale', 'sendAt', 'expiresAt', 'priority'], {
     content: ['title', 'body', 'url'],
     // One class with five nullable fields, as a Java or .NET producer models `to`: the one set is the selector.
     to: ['userId', 'userIds', 'topic', 'phone', 'email'],
   });
+  if (typeof read !== 'object' || read === null || Array.isArray(read)) return read;
+  // `read` is a copy already (`nullsAsAbsent`): the producer's object stays as it was.
+  const times = read as { sendAt?: unknown; expiresAt?: unknown };
+  if (isZeroTime(times.sendAt)) delete times.sendAt;
+  if (isZeroTime(times.expiresAt)) delete times.expiresAt;
+  return read;
 }

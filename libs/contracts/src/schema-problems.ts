@@ -30,6 +30,19 @@ function ofTheFittingBranch(issue: z.core.$ZodIssue): z.core.$ZodIssue[] {
   return fitting[0]!.flatMap((inner) => ofTheFittingBranch({ ...inner, path: [...issue.path, ...inner.path] } as z.core.$ZodIssue));
 }
 
+/** The most problems a reason lists; `listedProblems` says how many more there were. */
+export const MAX_LISTED_PROBLEMS = 10;
+
+/**
+ * The first `MAX_LISTED_PROBLEMS` problems, then `…and N more` for the rest: a request with 1,000
+ * `to.userIds` that are numbers has 1,000 problems, and its DLQ reason, cut at its length limit,
+ * ended mid-word without saying how many were left out.
+ */
+export function listedProblems(problems: readonly string[]): string[] {
+  if (problems.length <= MAX_LISTED_PROBLEMS) return [...problems];
+  return [...problems.slice(0, MAX_LISTED_PROBLEMS), `…and ${problems.length - MAX_LISTED_PROBLEMS} more`];
+}
+
 /**
  * What is wrong with text that is not JSON. V8's message quotes the text around the error, which can
  * be a phone number or an email address, and reasons are logged: only the position is kept.
@@ -59,6 +72,12 @@ export function utf8Text(value: Uint8Array): string | undefined {
 
 /** The reason given for a value that is not UTF-8 (`invalid_json`). */
 export const NOT_UTF8 = 'not valid JSON: the text is not UTF-8';
+
+/** The reason given for a value that starts with a byte order mark (`invalid_json`), which V8's message gives no position for. */
+export const STARTS_WITH_BOM = 'not valid JSON: starts with a byte order mark (U+FEFF)';
+
+/** The reason given for a null or empty value, such as a tombstone (`invalid_json`). */
+export const EMPTY_VALUE = 'empty record value';
 
 /** The deepest nesting of objects and arrays a request may have (its `data` is the free-form part). */
 export const MAX_JSON_NESTING = 32;

@@ -83,14 +83,18 @@ describe('deadLetterMessage', () => {
     expect(message.headers?.['x-original-offset']).toBe('9007199254740993');
   });
 
-  it('truncates a long reason to a bounded length, keeping its start', () => {
+  it('cuts a long reason to 1,000 characters, keeping its start and ending in an ellipsis that says it was cut', () => {
     const reason = `id: too long; ${'x'.repeat(100_000)}`;
     const message = deadLetterMessage({ record: record(), code: 'schema_violation', reason });
-    const written = message.headers?.['x-error-reason'];
-    expect(typeof written).toBe('string');
-    expect((written as string).length).toBeLessThanOrEqual(1000);
-    expect((written as string).length).toBeGreaterThan(0);
-    expect(reason.startsWith(written as string)).toBe(true);
+    const written = message.headers?.['x-error-reason'] as string;
+    expect(written).toHaveLength(1000);
+    expect(written.endsWith('…')).toBe(true);
+    expect(reason.startsWith(written.slice(0, -1))).toBe(true);
+  });
+
+  it('keeps a reason of exactly 1,000 characters whole', () => {
+    const reason = 'x'.repeat(1000);
+    expect(deadLetterMessage({ record: record(), code: 'schema_violation', reason }).headers?.['x-error-reason']).toBe(reason);
   });
 
   it('keeps a short reason whole', () => {

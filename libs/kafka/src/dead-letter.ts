@@ -9,6 +9,7 @@ export interface Rejection {
   reason: string;
 }
 
+/** The longest `x-error-reason`: a reason lists at most ten problems (`listedProblems`), and one longer still is cut, ending in `…`. */
 const MAX_REASON_LENGTH = 1000;
 
 /**
@@ -28,7 +29,7 @@ export function deadLetterMessage({ record, code, reason }: Rejection): Message 
     headers: {
       ...writableHeaders(record.headers),
       [DlqHeaders.errorCode]: code,
-      [DlqHeaders.errorReason]: reason.slice(0, MAX_REASON_LENGTH),
+      [DlqHeaders.errorReason]: reason.length > MAX_REASON_LENGTH ? `${reason.slice(0, MAX_REASON_LENGTH - 1)}…` : reason,
       [DlqHeaders.originalTopic]: record.topic,
       [DlqHeaders.originalPartition]: String(record.partition),
       [DlqHeaders.originalOffset]: record.offset,

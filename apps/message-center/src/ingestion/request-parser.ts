@@ -1,4 +1,4 @@
-import { ErrorCode, MAX_REQUEST_BYTES, NOT_UTF8, type NotificationRequest, readRequestText, RequestIdSchema, utf8Text } from '@notify/contracts';
+import { EMPTY_VALUE, ErrorCode, MAX_REQUEST_BYTES, NOT_UTF8, type NotificationRequest, readRequestText, RequestIdSchema, utf8Text } from '@notify/contracts';
 import type { ConsumedRecord, Rejection } from '@notify/kafka';
 import { retentionEnd } from '../planning/message-planner';
 import { channelsOf, type Route, type RouteTable } from '../routing/route-table';
@@ -13,7 +13,7 @@ export type ParsedRecord = { ok: true; request: NotificationRequest; route: Rout
 /** Turns one record of notify.requests into a validated request and its route, or the reason it goes to the DLQ. */
 export function parseRequestRecord(record: ConsumedRecord, routes: RouteTable): ParsedRecord {
   const reject = (code: string, reason: string): ParsedRecord => ({ ok: false, rejection: { record, code, reason } });
-  if (!record.value || record.value.length === 0) return reject(ErrorCode.InvalidJson, 'empty record value');
+  if (!record.value || record.value.length === 0) return reject(ErrorCode.InvalidJson, EMPTY_VALUE);
   if (record.value.length > MAX_REQUEST_BYTES) {
     return reject(ErrorCode.PayloadTooLarge, `request is ${record.value.length} bytes; at most ${MAX_REQUEST_BYTES} are allowed`);
   }

@@ -1,6 +1,7 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { Kafka, type Producer } from 'kafkajs';
 import {
+  EMPTY_VALUE,
   ErrorCode,
   NOT_UTF8,
   readRecipientUpdateText,
@@ -101,8 +102,11 @@ export function madeAt(record: Pick<ConsumedRecord, 'timestamp'>, now: number): 
   return new Date(time - now > RECORD_TIME_AHEAD_TOLERANCE_MS ? now : time);
 }
 
-function parseUpdate(record: ConsumedRecord): { update: RecipientUpdate } | Rejection {
-  const text = record.value ? utf8Text(record.value) : '';
+/** One record of notify.recipients as an update, or the reason it goes to the DLQ. */
+export function parseUpdate(record: ConsumedRecord): { update: RecipientUpdate } | Rejection {
+  // A null value (a tombstone) or an empty one: the reason notify.requests gives, not JSON.parse's "ends too early".
+  if (!record.value || record.value.length === 0) return { record, code: ErrorCode.InvalidJson, reason: EMPTY_VALUE };
+  const text = utf8Text(record.value);
   if (text === undefined) return { record, code: ErrorCode.InvalidJson, reason: NOT_UTF8 };
   const reading = readRecipientUpdateText(text);
   return reading.ok ? { update: reading.value } : { record, code: reading.code, reason: reading.problems.join('; ') };
