@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import jwt from 'jsonwebtoken';
-import { io } from 'socket.io-client';
+import { io, type Socket } from 'socket.io-client';
 import { MAX_SYNC_LIMIT, Topics, type InboxMessage, type OutcomeEvent, type SyncResponse } from '@notify/contracts';
 import { eventually, jsonOf } from '@notify/testing';
 import { NotificationInbox } from '@notify/client/browser/notification-inbox.js';
@@ -182,6 +182,20 @@ describe('realtime gateway', () => {
     const socket = await platform.connect(uniqueId('bad-sync'));
     expect(await sync(socket, -1)).toEqual({ error: { code: 'invalid_argument', message: expect.stringMatching(/^afterSeq: /) } });
     expect(await sync(socket, 0, 501)).toEqual({ error: { code: 'invalid_argument', message: expect.stringMatching(/^limit: /) } });
+  });
+
+  it('answers an event it does not handle, sent with a callback, with invalid_argument, and a known event once', async () => {
+    const socket = await platform.connect(uniqueId('unknown-event'));
+    // A typo: Socket.IO drops an event nothing listens to, and the client would wait for ever.
+    const untyped = socket as unknown as Socket;
+    await expect(untyped.timeout(10_000).emitWithAck('syncread', { afterReadSeq: 0 })).resolves.toEqual({
+      error: { code: 'invalid_argument', message: 'syncread: unknown event; sync, syncReads or read' },
+    });
+    const answers: unknown[] = [];
+    await new Promise<void>((resolve) => socket.emit('sync', { afterSeq: 0 }, (answer) => (answers.push(answer), resolve())));
+    // A later request's answer has come: a second answer to the first would have come before it.
+    expect(await sync(socket, 0)).toEqual({ notModified: true, lastSeq: 0 });
+    expect(answers).toEqual([{ notModified: true, lastSeq: 0 }]);
   });
 
   it('records ack_timeout for a client that never acknowledges', async () => {

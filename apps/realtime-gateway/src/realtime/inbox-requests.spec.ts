@@ -13,6 +13,7 @@ const logger = createLogger('inbox-requests-spec', 'silent');
 /** A socket of user-1 (or `userId`) that keeps its handlers and what it told the user's other devices. */
 function socketOfUser1(userId = 'user-1') {
   const handlers = new Map<string, (payload: unknown, ack: (answer: unknown) => void) => void>();
+  const anyListeners: ((event: string, ...args: unknown[]) => void)[] = [];
   const toOtherDevices: unknown[] = [];
   /** Engine.io's connection: what it has not handed the network yet. */
   const conn = Object.assign(new EventEmitter(), { readyState: 'open', writeBuffer: [] as unknown[], transport: { writable: true } });
@@ -25,12 +26,18 @@ function socketOfUser1(userId = 'user-1') {
     },
     data: { userId, deviceId: null, expiresAt: Date.now() + 60_000 },
     on: (event: string, handler: (payload: unknown, ack: (answer: unknown) => void) => void) => handlers.set(event, handler),
+    onAny: (listener: (event: string, ...args: unknown[]) => void) => anyListeners.push(listener),
     to: (room: string) => ({ emit: (event: string, payload: unknown) => toOtherDevices.push({ room, event, payload }) }),
   } as unknown as NotificationSocket;
-  const ask = (event: string, payload: unknown) => new Promise<unknown>((resolve) => handlers.get(event)!(payload, resolve));
+  /** An incoming event as Socket.IO hands it over: to the onAny listeners first, then to the event's own, if any. */
+  const receive = (event: string, ...args: unknown[]) => {
+    for (const listener of anyListeners) listener(event, ...args);
+    (handlers.get(event) as ((...args: unknown[]) => void) | undefined)?.(...args);
+  };
+  const ask = (event: string, payload: unknown) => new Promise<unknown>((resolve) => receive(event, payload, resolve));
   /** A fire-and-forget emit: no acknowledgement callback, as `socket.emit('read', payload)` sends it. */
-  const tell = (event: string, payload: unknown) => (handlers.get(event) as (payload: unknown) => void)(payload);
-  return { socket, ask, tell, toOtherDevices, conn };
+  const tell = (event: string, payload: unknown) => receive(event, payload);
+  return { socket, ask, tell, receive, toOtherDevices, conn };
 }
 
 const inbox = {
@@ -107,6 +114,72 @@ describe('InboxRequests: a request sent with its callback alone', () => {
     for (const event of ['sync', 'read']) {
       await expect(callbackOnly(event)).resolves.toEqual({ error: { code: 'invalid_argument', message: expect.stringMatching(/^\(payload\): /) } });
     }
+  });
+});
+
+describe('InboxRequests: an event it does not handle, and a refusal nobody hears', () => {
+  /** Requests whose warnings are kept, as the log would write them. */
+  function logged() {
+    const lines: Record<string, unknown>[] = [];
+    const capture = createLogger('inbox-requests-spec', 'info', { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const requests = new InboxRequests(inbox, new EventPublisher(flakyProducer(0).producer, capture, instantRetry(3)), capture, null, 5);
+    const connect = () => {
+      const client = socketOfUser1();
+      requests.attach(client.socket);
+      return client;
+    };
+    const warnings = () => lines.filter((line) => line['level'] === 40).map(({ event, problem }) => ({ event, problem }));
+    return { connect, lines, warnings };
+  }
+
+  it('answers an unknown event sent with a callback invalid_argument, naming it and the events there are', async () => {
+    const client = logged().connect();
+    await expect(client.ask('syncread', { afterReadSeq: 0 })).resolves.toEqual({ error: { code: 'invalid_argument', message: 'syncread: unknown event; sync, syncReads or read' } });
+    // emit('markRead', callback): the callback is the last argument, whatever came before it.
+    await expect(new Promise((resolve) => client.receive('markRead', resolve))).resolves.toEqual({
+      error: { code: 'invalid_argument', message: 'markRead: unknown event; sync, syncReads or read' },
+    });
+  });
+
+  it('answers a known event once, with its own answer', async () => {
+    const client = logged().connect();
+    const answers: unknown[] = [];
+    await new Promise<void>((resolve) => client.receive('read', { ids: [] }, (answer: unknown) => (answers.push(answer), resolve())));
+    // The answer after it has come: anything answered twice would be in by now.
+    await client.ask('read', { ids: [] });
+    expect(answers).toEqual([{ ok: true }]);
+  });
+
+  it('logs an unknown event without a callback once per connection, without its payload', () => {
+    const { connect, lines, warnings } = logged();
+    const client = connect();
+    client.tell('markRead', { ids: ['+4915112345678'] });
+    client.tell('markRead', { ids: ['+4915112345678'] });
+    client.tell('syncread', { afterReadSeq: 0 });
+    expect(warnings()).toEqual([{ event: 'markRead', problem: undefined }]);
+    connect().tell('x'.repeat(10_000), {});
+    expect(warnings()).toEqual([
+      { event: 'markRead', problem: undefined },
+      { event: 'x'.repeat(64), problem: undefined },
+    ]);
+    expect(JSON.stringify(lines)).not.toContain('+4915112345678');
+  });
+
+  it('logs a request refused without a callback once per connection, naming the event and the problem, not the payload', async () => {
+    const { connect, lines, warnings } = logged();
+    const client = connect();
+    client.tell('read', { ids: ['someone@example.com'] });
+    // Answered after the reads before it, in order: they have been refused by then.
+    await client.ask('read', { ids: [] });
+    client.tell('sync', { afterSeq: 0 });
+    expect(warnings()).toEqual([{ event: 'read', problem: 'ids.0: Invalid UUID' }]);
+    // A sync without a callback has nowhere to put its page.
+    connect().tell('sync', { afterSeq: 0 });
+    expect(warnings()).toEqual([
+      { event: 'read', problem: 'ids.0: Invalid UUID' },
+      { event: 'sync', problem: expect.stringMatching(/no acknowledgement callback/) },
+    ]);
+    expect(JSON.stringify(lines)).not.toContain('someone@example.com');
   });
 });
 

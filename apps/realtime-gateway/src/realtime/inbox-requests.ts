@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Socket } from 'socket.io';
-import type { ClickLinks, ClientToServerEvents, ReadResponse, ServerToClientEvents, SyncReadsResponse, SyncResponse } from '@notify/contracts';
+import type { AckError, ClickLinks, ClientToServerEvents, ReadResponse, ServerToClientEvents, SyncReadsResponse, SyncResponse } from '@notify/contracts';
 import { APP_LOGGER, type AppLogger } from '@notify/observability';
 import { InboxStore } from '@notify/persistence';
 import { CLICK_LINKS } from '../clicks/click-links';
@@ -19,6 +19,17 @@ export type NotificationSocket = Socket<ClientToServerEvents, ServerToClientEven
 
 /** How many clients' requests the gateway answers at once (`clientRequestsAtOnce`). */
 export const CLIENT_REQUESTS_AT_ONCE = Symbol('CLIENT_REQUESTS_AT_ONCE');
+
+/** The events a client may send; any other sent with an acknowledgement callback is answered `unknownEvent`. */
+export const CLIENT_EVENTS: readonly (keyof ClientToServerEvents)[] = ['sync', 'syncReads', 'read'];
+
+/** The answer to an event the gateway does not handle: without it, a typo's callback would wait for ever. */
+export function unknownEvent(event: unknown): AckError {
+  return { error: { code: 'invalid_argument', message: `${String(event)}: unknown event; ${CLIENT_EVENTS.slice(0, -1).join(', ')} or ${CLIENT_EVENTS.at(-1)}` } };
+}
+
+/** How many characters of an unknown event's name a log line keeps: the client chose it, and any length. */
+const LOGGED_EVENT_NAME = 64;
 
 /** How often a sync waiting for its connection to write out what it was sent looks again. */
 const WRITTEN_OUT_POLL_MS = 25;
@@ -79,6 +90,25 @@ export class InboxRequests {
     // and so is one that is sent more while they wait.
     const turns = new OneAtATime(MAX_WAITING_REQUESTS);
     let droppedReads = 0;
+    // Socket.IO drops an event nothing listens to, and a refusal sent without a callback has no one
+    // to hear it: the client's developer finds neither in the gateway's logs unless it says so, once
+    // per connection (a client emitting in a loop would write the log full), never with the payload.
+    let warnedUnknown = false;
+    let warnedRefused = false;
+    const refusedUnheard = (event: string, problem: string) => {
+      if (warnedRefused) return;
+      warnedRefused = true;
+      this.logger.warn({ event, problem }, 'refused a client request sent without an acknowledgement callback; later ones of this connection are not logged');
+    };
+    /** Where the answer to a request goes: its callback, or for a refusal without one, the log. */
+    const replyTo = (event: string, ack: unknown): Reply =>
+      typeof ack === 'function'
+        ? (ack as Reply)
+        : (answer) => {
+            const error = (answer as Partial<AckError> | undefined)?.error;
+            // An internal error is logged as it happens, unanswered or not.
+            if (error && error.code !== 'internal') refusedUnheard(event, error.message);
+          };
     const notReading = (): boolean => {
       if (unsent(socket).packets <= MAX_UNSENT_PACKETS) return false;
       if (!socket.connected) return true;
@@ -112,11 +142,11 @@ export class InboxRequests {
       socket.conn.off('packetCreate', sent);
       socket.conn.off('flush', written);
     });
-    const inTurn = (ack: unknown, work: () => Promise<unknown>, onlyWhileConnected: boolean): Promise<void> | undefined => {
+    const inTurn = (event: string, ack: unknown, work: () => Promise<unknown>, onlyWhileConnected: boolean): Promise<void> | undefined => {
       const skipped = () => onlyWhileConnected && !socket.connected;
       const done = turns.enqueue(async () => {
         if (onlyWhileConnected) await writtenOut(socket);
-        if (!skipped()) await this.usersInTurn.run(socket.data.userId, () => this.slots.run(async () => (skipped() ? undefined : this.answer(ack, work))));
+        if (!skipped()) await this.usersInTurn.run(socket.data.userId, () => this.slots.run(async () => (skipped() ? undefined : this.answer(replyTo(event, ack), work))));
       });
       if (done) return done;
       if (typeof ack === 'function') ack(busy());
@@ -125,20 +155,31 @@ export class InboxRequests {
       return undefined;
     };
     // `sync` and `syncReads`: pages, answered only while connected.
-    const pageRequest = (page: (payload: unknown) => Promise<unknown>) => (payload: unknown, ack: unknown) => {
+    const pageRequest = (event: string, page: (payload: unknown) => Promise<unknown>) => (payload: unknown, ack: unknown) => {
       if (notReading()) return;
-      if (typeof payload === 'function') void this.answer(payload, async () => missingPayload());
-      else if (typeof ack === 'function') void inTurn(ack, () => page(payload), true);
+      if (typeof payload === 'function') void this.answer(payload as Reply, async () => missingPayload());
+      else if (typeof ack === 'function') void inTurn(event, ack, () => page(payload), true);
+      else refusedUnheard(event, 'no acknowledgement callback: the answer has nowhere to go');
     };
-    socket.on('sync', pageRequest((payload) => this.sync(socket, payload)));
-    socket.on('syncReads', pageRequest((payload) => this.syncReads(socket, payload)));
+    socket.on('sync', pageRequest('sync', (payload) => this.sync(socket, payload)));
+    socket.on('syncReads', pageRequest('syncReads', (payload) => this.syncReads(socket, payload)));
     socket.on('read', (payload, ack) => {
       if (notReading()) return;
-      if (typeof payload === 'function') return void this.answer(payload, async () => missingPayload());
-      const stored = inTurn(ack, () => this.read(socket, payload), false);
+      if (typeof payload === 'function') return void this.answer(payload as Reply, async () => missingPayload());
+      const stored = inTurn('read', ack, () => this.read(socket, payload), false);
       if (!stored) return;
       this.unstoredReads.add(stored);
       void stored.then(() => this.unstoredReads.delete(stored));
+    });
+    // onAny sees every event, those above included, just before their own listeners: it answers only
+    // the others. (Socket.IO's reserved names never arrive: its parser refuses them.)
+    socket.onAny((event: unknown, ...args: unknown[]) => {
+      if ((CLIENT_EVENTS as readonly unknown[]).includes(event) || notReading()) return;
+      const ack = args.at(-1);
+      if (typeof ack === 'function') return void (ack as Reply)(unknownEvent(event));
+      if (warnedUnknown) return;
+      warnedUnknown = true;
+      this.logger.warn({ event: String(event).slice(0, LOGGED_EVENT_NAME) }, 'ignored an event the gateway does not handle, sent without an acknowledgement callback; later ones of this connection are not logged');
     });
   }
 
@@ -184,8 +225,7 @@ export class InboxRequests {
     return { ok: true };
   }
 
-  private async answer<T>(ack: unknown, work: () => Promise<T>): Promise<void> {
-    const reply = typeof ack === 'function' ? (ack as (answer: unknown) => void) : () => undefined;
+  private async answer<T>(reply: Reply, work: () => Promise<T>): Promise<void> {
     try {
       reply(await work());
     } catch (error) {
@@ -194,6 +234,9 @@ export class InboxRequests {
     }
   }
 }
+
+/** A request's acknowledgement callback. */
+type Reply = (answer: unknown) => void;
 
 /**
  * Resolves once the connection has handed the network everything queued for it (the client reads
