@@ -1,3 +1,4 @@
+import { createLogger } from '@notify/observability';
 import { createDataSource } from './data-source';
 import { newId } from './ids';
 import { migratedDatabase } from './migrated-database.spec-helper';
@@ -109,6 +110,74 @@ describe('maintainPartitions', () => {
     expect([next.notCreated, next.notDropped]).toEqual([[], []]);
   });
 
+  describe('with deliveries not ended', () => {
+    /** A logger that keeps the messages it wrote, by level. */
+    const keptLogs = () => {
+      const lines: { level: number; msg: string; partition?: string }[] = [];
+      return { lines, logger: createLogger('partitions-spec', 'warn', { write: (line: string) => lines.push(JSON.parse(line)) }) };
+    };
+    async function insertDelivery(messageId: string, createdAt: Date, status: string, nextAttemptAt: Date | null): Promise<string> {
+      const id = newId(createdAt);
+      await db().query(
+        `INSERT INTO deliveries (id, message_id, user_id, channel, endpoint, locale, status, attempts, next_attempt_at, expires_at, created_at)
+         VALUES ($1, $2, 'u-pending', 'sms', '+15550100', 'en', $3, 1, $4, $5, $5)`,
+        [id, messageId, status, nextAttemptAt, createdAt],
+      );
+      return id;
+    }
+
+    it('keeps a week past retention whose deliveries have not all ended, with its messages and request ids, and drops it once they have', async () => {
+      // The week of 11 March, and a delivery of it that failed and waits for its retry: the scheduler was down.
+      await maintainPartitions(database.dataSource(), { now: new Date('2030-03-12T12:00:00Z'), daysAhead: 1, retentionDays: 60 });
+      const createdAt = new Date('2030-03-12T10:00:00Z');
+      const message = await insertMessage(createdAt);
+      const failed = await insertDelivery(message, createdAt, 'failed', new Date('2030-03-12T10:05:00Z'));
+      // five days of retention from Tuesday 19 March: the week of 11 March is past it
+      const policy = { now: new Date('2030-03-24T12:00:00Z'), daysAhead: 1, retentionDays: 5 };
+      const warned = keptLogs();
+
+      const putOff = await maintainPartitions(database.dataSource(), { ...policy, logger: warned.logger });
+      expect(putOff.notDropped).toEqual(['deliveries_p20300311', 'messages_p20300311']);
+      expect(putOff.dropped).toEqual(['inbox_entries_p20300311']);
+      expect(await partitionOf(message)).toBe('messages_p20300311');
+      expect(await db().query(`SELECT count(*)::int AS n FROM request_keys WHERE message_id = $1`, [message])).toEqual([{ n: 1 }]);
+      expect(warned.lines.map(({ level, msg, partition }) => ({ level, msg, partition }))).toEqual([
+        { level: 40, msg: 'deliveries not ended; is a scheduler running?', partition: 'deliveries_p20300311' },
+      ]);
+
+      // the scheduler is back and ends it
+      await db().query(`UPDATE deliveries SET status = 'expired', next_attempt_at = NULL WHERE id = $1`, [failed]);
+      const next = await maintainPartitions(database.dataSource(), policy);
+      expect(next.dropped).toEqual(['deliveries_p20300311', 'messages_p20300311']);
+      expect(next.notDropped).toEqual([]);
+      expect(await partitionOf(message)).toBeUndefined();
+      expect(await db().query(`SELECT count(*)::int AS n FROM request_keys WHERE message_id = $1`, [message])).toEqual([{ n: 0 }]);
+    });
+
+    it('drops a week whose deliveries have not all ended a week past its drop, and says so', async () => {
+      // A first send of the week of 18 March whose job no sender will take: nothing ever ends it.
+      const createdAt = new Date('2030-03-19T10:00:00Z');
+      const message = await insertMessage(createdAt);
+      await insertDelivery(message, createdAt, 'queued', null);
+      // The week of 18 March ends on 25 March: past five days of retention from 31 March, a week past them from 6 April.
+      const run = async (now: string) => {
+        const logged = keptLogs();
+        const report = await maintainPartitions(database.dataSource(), { now: new Date(now), daysAhead: 1, retentionDays: 5, logger: logged.logger });
+        return { report, logged: logged.lines.map(({ level, partition }) => ({ level, partition })) };
+      };
+
+      const due = await run('2030-03-31T12:00:00Z');
+      expect(due.report.notDropped).toEqual(['deliveries_p20300318', 'messages_p20300318']);
+      expect(due.logged).toEqual([{ level: 40, partition: 'deliveries_p20300318' }]);
+      const weekLater = await run('2030-04-06T12:00:00Z');
+      expect(weekLater.report.dropped).toEqual(expect.arrayContaining(['deliveries_p20300318', 'messages_p20300318']));
+      expect(weekLater.report.notDropped).toEqual([]);
+      expect(weekLater.logged).toEqual([{ level: 50, partition: 'deliveries_p20300318' }]);
+      expect(await partitionOf(message)).toBeUndefined();
+      expect(await db().query(`SELECT to_regclass('deliveries_p20300318') AS p`)).toEqual([{ p: null }]);
+    });
+  });
+
   it('lets two instances maintain at once without a conflict', async () => {
     const second = await createDataSource({ databaseUrl: database.url(), databasePoolSize: 1 }).initialize();
     try {
@@ -199,6 +268,33 @@ describe('maintainPartitions', () => {
       (await db().query(`SELECT md5('token-recent') AS h`))[0].h,
     ]);
   });
+
+  it('forgets the devices deactivated before the retention period, and their tokens’ registrations', async () => {
+    const device = (user: string, token: string, active: boolean, changedAt: string) =>
+      db().query(
+        `INSERT INTO devices (user_id, device_id, provider, token, active, deactivated_reason, registered_at, updated_at)
+         VALUES ($1, 'phone', 'fcm', $2, $3, CASE WHEN NOT $3 THEN 'unregistered' END, '2030-05-01T00:00:00Z', $4)`,
+        [user, token, active, changedAt],
+      );
+    // five deactivated on 1 June, as a vendor called their tokens gone: more than a chunk
+    for (let i = 1; i <= 5; i++) await device(`gone-${i}`, `token-gone-${i}`, false, '2030-06-01T00:00:00Z');
+    await device('live', 'token-live', true, '2030-06-01T00:00:00Z');
+    await device('lately-gone', 'token-lately-gone', false, '2030-07-01T00:00:00Z');
+    await db().query(
+      `INSERT INTO push_tokens (provider, token_md5, registered_at)
+       SELECT 'fcm', md5(token), registered_at FROM devices WHERE user_id LIKE 'gone-%' OR user_id IN ('live', 'lately-gone')`,
+    );
+
+    // 30 days of retention from 10 June
+    await maintainPartitions(database.dataSource(), { now: new Date('2030-07-10T12:00:00Z'), daysAhead: 1, retentionDays: 30, purgeChunk: 2 });
+
+    const devices = await db().query(`SELECT user_id FROM devices WHERE user_id LIKE 'gone-%' OR user_id IN ('live', 'lately-gone') ORDER BY 1`);
+    expect(devices.map((row: { user_id: string }) => row.user_id)).toEqual(['lately-gone', 'live']);
+    const tokens = await db().query(
+      `SELECT d.token FROM push_tokens t JOIN (VALUES ('token-gone-1'), ('token-gone-5'), ('token-live'), ('token-lately-gone')) AS d(token) ON t.token_md5 = md5(d.token) ORDER BY 1`,
+    );
+    expect(tokens.map((row: { token: string }) => row.token)).toEqual(['token-lately-gone', 'token-live']);
+  });
 });
 
 describe('maintainPartitions with the host clock far from the database’s', () => {
@@ -257,9 +353,11 @@ describe('maintainPartitions after daily partitions', () => {
     await db().query(`INSERT INTO messages (id, request_id, type, recipient, created_at) VALUES ($1, $2, 't', '{}', $3)`, [waiting, `r-${waiting}`, new Date('2030-03-08T09:00:00Z')]);
     expect(await partitionOf(waiting)).toBe('messages_default');
 
-    // A session in a time zone 13¾ hours from UTC reads the same bounds.
-    const elsewhere = await createDataSource({ databaseUrl: `${database.url()}?options=-c%20TimeZone%3DPacific%2FChatham`, databasePoolSize: 1 }).initialize();
+    // A session in a time zone 13¾ hours from UTC reads the same bounds (the apps' sessions are in UTC;
+    // one connection, so the setting holds for the maintenance's statements).
+    const elsewhere = await createDataSource({ databaseUrl: database.url(), databasePoolSize: 1 }).initialize();
     try {
+      await elsewhere.query(`SET TimeZone = 'Pacific/Chatham'`);
       expect(await elsewhere.query('SHOW TimeZone')).toEqual([{ TimeZone: 'Pacific/Chatham' }]);
       const upgraded = await maintainPartitions(elsewhere, { now: new Date('2030-03-05T12:00:00Z'), daysAhead: 7, retentionDays: 30 });
       // the week of 4 March from Wednesday, then the next week whole

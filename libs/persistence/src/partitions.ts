@@ -1,4 +1,5 @@
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
+import type { AppLogger } from '@notify/observability';
 import { queryRows } from './stores/rows';
 
 /** The tables partitioned by week on `created_at`. */
@@ -17,6 +18,20 @@ const FIRST_MONDAY_MS = 4 * DAY_MS;
  * delivery ends with no outcome, no event, and counted as pending for good.
  */
 export const SETTLE_MS = 3_600_000;
+/**
+ * How long past its drop a week of deliveries is kept while any of them has not ended. Such a row
+ * should not be there (every one is past its expiry): the pollers were down across the drop and end
+ * them when they are back. Past this week, one that no poller ends (a first send whose job was lost
+ * never comes due) would keep the week for ever: it is dropped anyway.
+ */
+const NOT_ENDED_KEPT_MS = WEEK_MS;
+/**
+ * The deliveries not ended yet, each through a partial index but the last: held or failed
+ * (`ix_deliveries_due`), queued or sent under a lease (`ix_deliveries_leased`: a retry claimed, a send
+ * awaiting its outcome), and a first send whose job no sender took yet, which no index holds (read
+ * only when none of the others is found).
+ */
+const NOT_ENDED = [`status IN ('held', 'failed')`, `status IN ('queued', 'sent') AND next_attempt_at IS NOT NULL`, `status = 'queued' AND next_attempt_at IS NULL`];
 /** Any fixed number: it names the lock that keeps two instances from maintaining partitions at once. */
 const MAINTENANCE_LOCK = 7_361_001;
 
@@ -41,6 +56,8 @@ export interface PartitionPolicy {
   onlyCreate?: boolean;
   /** Asked between steps and between chunks of a purge: once true, the run ends there (a shutdown); the next run goes on. */
   stopped?: () => boolean;
+  /** Told of a week of deliveries kept past its drop because some have not ended, and of one dropped anyway. */
+  logger?: AppLogger;
 }
 
 export interface MaintenanceReport {
@@ -48,7 +65,10 @@ export interface MaintenanceReport {
   dropped: string[];
   /** Partitions due to be made whose table stayed locked longer than `lockTimeoutMs` (their rows go to the default partition meanwhile): the next run tries again. */
   notCreated: string[];
-  /** Partitions past retention whose table stayed locked longer than `lockTimeoutMs`: the next run tries again. */
+  /**
+   * Partitions past retention whose table stayed locked longer than `lockTimeoutMs`, or a week of
+   * deliveries some of which have not ended (and that week's messages): the next run tries again.
+   */
   notDropped: string[];
   /** Another instance was maintaining (its run can last long: a week's request ids purged): this one did nothing. */
   leftToAnother?: boolean;
@@ -125,7 +145,10 @@ async function maintain(runner: QueryRunner, policy: PartitionPolicy): Promise<M
   for (const table of DROP_ORDER) {
     if (policy.stopped?.()) return report;
     for (const partition of (await partitionsOf(runner.manager, table)).filter((p) => p.to <= cutoff)) {
-      const dropped = (table !== 'messages' || partition.to <= putOffFrom) && (await underLockTimeout(runner, lockTimeoutMs, (tx) => tx.query(`DROP TABLE ${partition.name}`)));
+      const dropped =
+        (table !== 'messages' || partition.to <= putOffFrom) &&
+        (table !== 'deliveries' || (await deliveriesEnded(runner, partition, cutoff, policy.logger))) &&
+        (await underLockTimeout(runner, lockTimeoutMs, (tx) => tx.query(`DROP TABLE ${partition.name}`)));
       (dropped ? report.dropped : report.notDropped).push(partition.name);
       if (!dropped) putOffFrom = Math.min(putOffFrom, partition.from);
     }
@@ -135,8 +158,42 @@ async function maintain(runner: QueryRunner, policy: PartitionPolicy): Promise<M
   // (A hand-made partition from MINVALUE put off keeps them all.)
   const stopped = policy.stopped ?? (() => false);
   await purgeRequestKeys(runner, new Date(Math.max(0, Math.min(partitionStart(new Date(cutoff)).getTime(), putOffFrom))), policy.purgeChunk ?? 10_000, stopped);
+  await purgeInactiveDevices(runner, new Date(cutoff), policy.purgeChunk ?? 10_000, stopped);
   await purgePushTokens(runner, new Date(cutoff), policy.purgeChunk ?? 10_000, stopped);
   return report;
+}
+
+/**
+ * Whether a week of deliveries past retention may be dropped: none of them is still to end, or the
+ * week is `NOT_ENDED_KEPT_MS` past its drop already. Dropped, a delivery still to end never gets its
+ * `expired` and its event, and the daily counters keep it as it stood (`failed`, say) for good: a
+ * drop fires no trigger.
+ */
+async function deliveriesEnded(runner: QueryRunner, partition: Range & { name: string }, cutoff: number, logger: AppLogger | undefined): Promise<boolean> {
+  const [row] = await queryRows<{ pending: boolean }>(
+    runner.manager,
+    `SELECT ${NOT_ENDED.map((condition) => `EXISTS (SELECT 1 FROM ${partition.name} WHERE ${condition})`).join(' OR ')} AS pending`,
+    [],
+  );
+  if (!row?.pending) return true;
+  if (partition.to > cutoff - NOT_ENDED_KEPT_MS) {
+    logger?.warn({ partition: partition.name }, 'deliveries not ended; is a scheduler running?');
+    return false;
+  }
+  logger?.error({ partition: partition.name }, 'deliveries not ended a week past their drop, dropped anyway: they end with no outcome, and the daily counters keep them as they stood');
+  return true;
+}
+
+/**
+ * Deletes the devices deactivated (their token registered by another device since, or called gone by
+ * its vendor) and not changed since before `before` (the retention period), `ix_devices_inactive`
+ * finding them: nothing sends to them any more, and a push token is personal data. The md5s of their
+ * tokens go next (`purgePushTokens`). Only a registration made before then and applied after it (older
+ * than Kafka keeps a `notify.recipients` record) finds the device gone, and makes it again as it would
+ * after a `device-removed`: active unless its token has a newer registration still known.
+ */
+function purgeInactiveDevices(runner: QueryRunner, before: Date, chunk: number, stopped: () => boolean): Promise<void> {
+  return deleteInChunks(runner, 'devices', `SELECT ctid FROM devices WHERE NOT active AND updated_at < $1 LIMIT $2`, [before], chunk, stopped);
 }
 
 /**

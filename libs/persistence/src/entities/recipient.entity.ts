@@ -25,6 +25,7 @@ export class RecipientEntity {
 /** A phone or tablet registered for vendor push; deactivated when its provider says the token is dead. */
 @Entity('devices')
 @Index('ix_devices_token', { synchronize: false })
+@Index('ix_devices_inactive', { synchronize: false })
 export class DeviceEntity {
   @PrimaryColumn({ name: 'user_id', type: 'varchar', length: 128 })
   userId!: string;
