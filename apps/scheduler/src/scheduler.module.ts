@@ -13,7 +13,7 @@ export interface SchedulerOptions {
   clock?: () => Date;
   /** The jitter source of resend backoff; tests fix it. */
   random?: () => number;
-  /** Called when the scheduler cannot go on (its polls have failed for 10 minutes): the process exits for its supervisor. */
+  /** Called when the scheduler cannot go on (its polls have failed for 10 minutes, or one is stuck): the process exits for its supervisor. */
   onFatal?: FatalErrorHandler;
 }
 

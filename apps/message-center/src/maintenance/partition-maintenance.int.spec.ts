@@ -1,5 +1,6 @@
 import { Client } from 'pg';
 import type { DataSource } from 'typeorm';
+import { Metrics } from '@notify/observability';
 import { createDataSource, newId, partitionStart, runMigrations } from '@notify/persistence';
 import { createTestDatabase, keptErrors, type TestDatabase } from '@notify/testing';
 import { PartitionMaintenance } from './partition-maintenance';
@@ -20,8 +21,12 @@ describe('PartitionMaintenance', () => {
     await database.drop();
   });
 
-  async function runOnce(clock: () => Date, logger = keptErrors('partition-maintenance-spec').logger): Promise<void> {
-    const maintenance = new PartitionMaintenance(dataSource, { retentionDays: 30, partitionDaysAhead: 7 }, clock, logger);
+  /** Maintenance kept for 30 days, made a week ahead, by `clock`. */
+  const maintenanceBy = (clock: () => Date, logger = keptErrors('partition-maintenance-spec').logger, metrics = new Metrics('partition-maintenance-spec'), onFatal?: (error: Error) => void) =>
+    new PartitionMaintenance(dataSource, { retentionDays: 30, partitionDaysAhead: 7 }, clock, logger, metrics, onFatal ?? (() => undefined));
+
+  async function runOnce(clock: () => Date, logger = keptErrors('partition-maintenance-spec').logger, metrics?: Metrics): Promise<void> {
+    const maintenance = maintenanceBy(clock, logger, metrics);
     await maintenance.onModuleInit();
     await maintenance.idle();
     await maintenance.beforeApplicationShutdown();
@@ -37,7 +42,7 @@ describe('PartitionMaintenance', () => {
     // Another session holds one of them: the purge waits for it.
     const holder = new Client({ connectionString: database.url });
     await holder.connect();
-    const maintenance = new PartitionMaintenance(dataSource, { retentionDays: 30, partitionDaysAhead: 7 }, () => new Date(), keptErrors('partition-maintenance-spec').logger);
+    const maintenance = maintenanceBy(() => new Date());
     try {
       await holder.query('BEGIN');
       await holder.query(`SELECT 1 FROM request_keys WHERE request_id = 'old-1' FOR UPDATE`);
@@ -71,5 +76,42 @@ describe('PartitionMaintenance', () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]!.msg).toMatch(/clock/);
     expect(lines[0]!.skewMs).toBeGreaterThan(44 * DAY_MS);
+  });
+
+  it('tells the time of the last run that did all it had to', async () => {
+    const metrics = new Metrics('partition-maintenance-spec');
+    const before = Date.now() / 1_000;
+
+    await runOnce(() => new Date(), undefined, metrics);
+
+    const lastSuccess = await metrics.registry.getSingleMetric('notify_partition_maintenance_last_success_seconds')!.get();
+    expect(lastSuccess.values[0]!.value).toBeGreaterThanOrEqual(before);
+  });
+
+  it('gives up on a run still going after six hourly runs were skipped for it', async () => {
+    await dataSource.query(`INSERT INTO request_keys (request_id, message_id, created_at) VALUES ('stuck-1', gen_random_uuid(), $1)`, [new Date(Date.now() - 60 * DAY_MS)]);
+    // An idle session holds the request id past retention: the purge waits for it for ever.
+    const holder = new Client({ connectionString: database.url });
+    await holder.connect();
+    const fatal: Error[] = [];
+    const maintenance = maintenanceBy(() => new Date(), undefined, undefined, (error) => fatal.push(error));
+    // The hourly runs only: the database's client keeps its own timers.
+    jest.useFakeTimers({ doNotFake: ['Date', 'hrtime', 'nextTick', 'performance', 'queueMicrotask', 'setImmediate', 'clearImmediate', 'setTimeout', 'clearTimeout'] });
+    try {
+      await holder.query('BEGIN');
+      await holder.query(`SELECT 1 FROM request_keys WHERE request_id = 'stuck-1' FOR UPDATE`);
+      await maintenance.onModuleInit();
+      jest.advanceTimersByTime(5 * 3_600_000);
+      expect(fatal).toEqual([]);
+
+      jest.advanceTimersByTime(3_600_000);
+
+      expect(fatal.map((error) => error.message)).toEqual(['partition maintenance has run through 6 hourly runs; giving up']);
+    } finally {
+      jest.useRealTimers();
+      await holder.query('COMMIT');
+      await holder.end();
+      await maintenance.beforeApplicationShutdown();
+    }
   });
 });

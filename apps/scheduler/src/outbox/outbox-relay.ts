@@ -1,7 +1,7 @@
 import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
-import { eventMessages, KAFKA_PRODUCER, MAX_CHUNK_MESSAGES, sendInChunks } from '@notify/kafka';
+import { eventMessages, FATAL_ERROR_HANDLER, KAFKA_PRODUCER, MAX_CHUNK_MESSAGES, sendInChunks, type FatalErrorHandler } from '@notify/kafka';
 import { APP_LOGGER, Metrics, type AppLogger } from '@notify/observability';
 import { AFTER_COMMIT_RETRY, AFTER_COMMIT_RETRY_POLICY, relayStagedRow, type AfterCommitRetry } from '@notify/persistence';
 import type { OutcomeEvent } from '@notify/contracts';
@@ -43,6 +43,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     @Inject(APP_LOGGER) private readonly logger: AppLogger,
     metrics: Metrics,
     @Optional() @Inject(AFTER_COMMIT_RETRY_POLICY) private readonly retry: AfterCommitRetry = AFTER_COMMIT_RETRY,
+    @Optional() @Inject(FATAL_ERROR_HANDLER) onFatal?: FatalErrorHandler,
   ) {
     this.relayed = metrics.counter('notify_outbox_events_relayed_total', 'Outcome events published by the relay because the app that stored them did not');
     this.oldest = metrics.gauge(
@@ -50,7 +51,9 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
       'Age of the oldest outcome event waiting in the outbox at the last relay poll (0: none); growing past SCHEDULER_OUTBOX_RELAY_AFTER_MS, events are not reaching notify.events',
     );
     this.loop = new PollLoop(async () => (await this.relay(), false), settings.pollIntervalMs, {
+      name: 'outbox relay',
       onError: (err) => this.logger.error({ err }, 'outbox relay failed'),
+      onGiveUp: onFatal,
     });
   }
 
@@ -64,6 +67,9 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
 
   /** Publishes every row left long enough, one after another, or until the app shuts down; returns how many events. */
   async relay(): Promise<number> {
+    // Before the drain too: a drain that fails (a broker refusing produces) or lasts (a backlog) left
+    // the gauge at its last value, mostly 0, and the alert on it silent.
+    await this.measureOldest();
     const producer = retriedProducer(this.producer, 'relaying outbox events', this.logger, this.retry);
     const publish = (events: OutcomeEvent[]) => sendInChunks(producer, eventMessages(events));
     let total = 0;
@@ -77,11 +83,20 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     } finally {
       if (total > 0) this.logger.warn({ count: total }, 'published outcome events their writer left in the outbox');
     }
-    // The index's first entry: a cheap look, every poll.
-    const [{ age }] = await this.dataSource.query<[{ age: number }]>(
-      `SELECT COALESCE(extract(epoch FROM now() - min(staged_at)), 0)::float8 AS age FROM event_outbox`,
-    );
-    this.oldest.set(age);
+    await this.measureOldest();
     return total;
+  }
+
+  /** Sets the gauge to the age of the oldest row waiting. A look that fails is logged, and the relay goes on. */
+  private async measureOldest(): Promise<void> {
+    try {
+      // The index's first entry: a cheap look.
+      const [{ age }] = await this.dataSource.query<[{ age: number }]>(
+        `SELECT COALESCE(extract(epoch FROM now() - min(staged_at)), 0)::float8 AS age FROM event_outbox`,
+      );
+      this.oldest.set(age);
+    } catch (err) {
+      this.logger.warn({ err }, 'could not measure the age of the oldest outbox event');
+    }
   }
 }

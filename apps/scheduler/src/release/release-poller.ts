@@ -40,11 +40,14 @@ export class ReleasePoller implements OnApplicationBootstrap, OnApplicationShutd
   ) {
     this.released = metrics.counter('notify_deliveries_released_total', 'Held deliveries released to their channel');
     this.loop = new PollLoop(async () => (await this.releaseDue(), false), settings.pollIntervalMs, {
+      name: 'release',
       onError: (err) => this.logger.error({ err }, 'release poll failed'),
-      onGiveUp: (err) => onFatal?.(new Error('release polls have failed for 10 minutes', { cause: err })),
+      onGiveUp: onFatal,
     });
     this.strandedLoop = new PollLoop(async () => (await this.releaseStranded(), false), STRANDED_AFTER_MS, {
+      name: 'stranded tier',
       onError: (err) => this.logger.error({ err }, 'stranded tier check failed'),
+      onGiveUp: onFatal,
     });
   }
 

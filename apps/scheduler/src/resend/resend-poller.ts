@@ -49,8 +49,9 @@ export class ResendPoller implements OnApplicationBootstrap, OnApplicationShutdo
     this.batches = metrics.counter('notify_resend_batches_total', 'Receiver batches re-sent', ['channel']);
     // Again at once when a claim was cut short by its bound of jobs: more is due than a poll takes.
     this.loop = new PollLoop(async () => (await this.round()).behind, settings.pollIntervalMs, {
+      name: 'resend',
       onError: (err) => this.logger.error({ err }, 'resend poll failed'),
-      onGiveUp: (err) => onFatal?.(new Error('resend polls have failed for 10 minutes', { cause: err })),
+      onGiveUp: onFatal,
     });
   }
 
