@@ -116,6 +116,8 @@ export class PartitionMaintenance implements OnModuleInit, BeforeApplicationShut
       this.logger.warn({ notCreated: report.notCreated }, 'partitions not created, their table stayed locked: rows of their weeks go to the default partition until the next run creates them');
     }
     if (report.notDropped.length > 0) this.logger.warn({ notDropped: report.notDropped }, 'partitions past retention not dropped, their table stayed locked or deliveries of their week have not ended: the next run tries again');
-    if (!report.leftToAnother && report.notCreated.length + report.notDropped.length === 0) this.lastSuccess.set(Date.now() / 1_000);
+    // Not the start's run, which only makes partitions: each restart of a process whose drops or purges
+    // never end would make it look well. Nor one a shutdown cut short.
+    if (!onlyCreate && !this.stopping && !report.leftToAnother && report.notCreated.length + report.notDropped.length === 0) this.lastSuccess.set(Date.now() / 1_000);
   }
 }
