@@ -3,8 +3,10 @@ export const POLLS_FAILING_GIVE_UP_MS = 600_000;
 
 /**
  * How long a poll may go on with no progress before the loop takes it for stuck and gives up: as
- * long as a Kafka consumer's batch (`maxBatchMs`), and longer than any one step of a poll takes at
- * worst (a produce tried again in place, about 10 minutes).
+ * long as a Kafka consumer's batch (`maxBatchMs`). A step of a poll can take longer only while the
+ * broker is gone: each produce is tried again in place for about 10 minutes, and a step may make
+ * several; the scheduler then gives up as the other apps' consumers do after 10 minutes out of their
+ * group.
  */
 export const POLL_STUCK_GIVE_UP_MS = 900_000;
 

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
-import { eventMessages, FATAL_ERROR_HANDLER, KAFKA_PRODUCER, MAX_CHUNK_MESSAGES, sendInChunks, type FatalErrorHandler } from '@notify/kafka';
+import { eventMessages, KAFKA_PRODUCER, MAX_CHUNK_MESSAGES, sendInChunks } from '@notify/kafka';
 import { APP_LOGGER, Metrics, type AppLogger } from '@notify/observability';
 import { AFTER_COMMIT_RETRY, AFTER_COMMIT_RETRY_POLICY, relayStagedRow, type AfterCommitRetry } from '@notify/persistence';
 import type { OutcomeEvent } from '@notify/contracts';
@@ -43,7 +43,6 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     @Inject(APP_LOGGER) private readonly logger: AppLogger,
     metrics: Metrics,
     @Optional() @Inject(AFTER_COMMIT_RETRY_POLICY) private readonly retry: AfterCommitRetry = AFTER_COMMIT_RETRY,
-    @Optional() @Inject(FATAL_ERROR_HANDLER) onFatal?: FatalErrorHandler,
   ) {
     this.relayed = metrics.counter('notify_outbox_events_relayed_total', 'Outcome events published by the relay because the app that stored them did not');
     this.oldest = metrics.gauge(
@@ -52,8 +51,9 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     );
     this.loop = new PollLoop(async () => (await this.relay(), false), settings.pollIntervalMs, {
       name: 'outbox relay',
+      // No give-up: a relay failing only while notify.events refuses produces would restart the resends
+      // and releases with it (`publishStaged`); its age gauge shows the backlog.
       onError: (err) => this.logger.error({ err }, 'outbox relay failed'),
-      onGiveUp: onFatal,
     });
   }
 

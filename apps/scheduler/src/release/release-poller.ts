@@ -46,8 +46,8 @@ export class ReleasePoller implements OnApplicationBootstrap, OnApplicationShutd
     });
     this.strandedLoop = new PollLoop(async () => (await this.releaseStranded(), false), STRANDED_AFTER_MS, {
       name: 'stranded tier',
+      // No give-up: restarting would not mend what fails only this look (a statement timeout), and would stop the releases.
       onError: (err) => this.logger.error({ err }, 'stranded tier check failed'),
-      onGiveUp: onFatal,
     });
   }
 
