@@ -155,10 +155,10 @@ describe('maintainPartitions', () => {
     });
 
     it('drops a week whose deliveries have not all ended a week past its drop, and says so', async () => {
-      // A first send of the week of 18 March whose job no sender will take: nothing ever ends it.
+      // A failed delivery of the week of 18 March that no scheduler comes to end.
       const createdAt = new Date('2030-03-19T10:00:00Z');
       const message = await insertMessage(createdAt);
-      await insertDelivery(message, createdAt, 'queued', null);
+      await insertDelivery(message, createdAt, 'failed', createdAt);
       // The week of 18 March ends on 25 March: past five days of retention from 31 March, a week past them from 6 April.
       const run = async (now: string) => {
         const logged = keptLogs();

@@ -21,17 +21,18 @@ export const SETTLE_MS = 3_600_000;
 /**
  * How long past its drop a week of deliveries is kept while any of them has not ended. Such a row
  * should not be there (every one is past its expiry): the pollers were down across the drop and end
- * them when they are back. Past this week, one that no poller ends (a first send whose job was lost
- * never comes due) would keep the week for ever: it is dropped anyway.
+ * them when they are back. Past this week, one that no poller ends (no scheduler runs for good, or
+ * one is stuck) would keep the week for ever: it is dropped anyway.
  */
 const NOT_ENDED_KEPT_MS = WEEK_MS;
 /**
- * The deliveries not ended yet, each through a partial index but the last: held or failed
+ * The deliveries a poller is still to end, each found through a partial index: held or failed
  * (`ix_deliveries_due`), queued or sent under a lease (`ix_deliveries_leased`: a retry claimed, a send
- * awaiting its outcome), and a first send whose job no sender took yet, which no index holds (read
- * only when none of the others is found).
+ * awaiting its outcome). Not a first send whose job no sender took (queued, no lease): no poller comes
+ * back to it, keeping its week would end nothing, and no index finds it, so looking for one would read
+ * the whole week.
  */
-const NOT_ENDED = [`status IN ('held', 'failed')`, `status IN ('queued', 'sent') AND next_attempt_at IS NOT NULL`, `status = 'queued' AND next_attempt_at IS NULL`];
+const NOT_ENDED = [`status IN ('held', 'failed')`, `status IN ('queued', 'sent') AND next_attempt_at IS NOT NULL`];
 /** Any fixed number: it names the lock that keeps two instances from maintaining partitions at once. */
 const MAINTENANCE_LOCK = 7_361_001;
 
@@ -193,7 +194,7 @@ async function deliveriesEnded(runner: QueryRunner, partition: Range & { name: s
  * after a `device-removed`: active unless its token has a newer registration still known.
  */
 function purgeInactiveDevices(runner: QueryRunner, before: Date, chunk: number, stopped: () => boolean): Promise<void> {
-  return deleteInChunks(runner, 'devices', `SELECT ctid FROM devices WHERE NOT active AND updated_at < $1 LIMIT $2`, [before], chunk, stopped);
+  return deleteInChunks(runner, 'devices', `NOT t.active AND t.updated_at < $1`, [before], chunk, stopped);
 }
 
 /**
@@ -206,10 +207,7 @@ function purgePushTokens(runner: QueryRunner, before: Date, chunk: number, stopp
   return deleteInChunks(
     runner,
     'push_tokens',
-    `SELECT t.ctid FROM push_tokens t
-      WHERE t.registered_at < $1
-        AND NOT EXISTS (SELECT 1 FROM devices d WHERE d.provider = t.provider AND md5(d.token) = t.token_md5)
-      LIMIT $2`,
+    `t.registered_at < $1 AND NOT EXISTS (SELECT 1 FROM devices d WHERE d.provider = t.provider AND md5(d.token) = t.token_md5)`,
     [before],
     chunk,
     stopped,
@@ -236,19 +234,23 @@ async function underLockTimeout(runner: QueryRunner, lockTimeoutMs: number, work
 
 /** Deletes the request ids made before `before`, `chunk` at a time. */
 function purgeRequestKeys(runner: QueryRunner, before: Date, chunk: number, stopped: () => boolean): Promise<void> {
-  return deleteInChunks(runner, 'request_keys', `SELECT ctid FROM request_keys WHERE created_at < $1 LIMIT $2`, [before], chunk, stopped);
+  return deleteInChunks(runner, 'request_keys', `t.created_at < $1`, [before], chunk, stopped);
 }
 
 /**
- * Deletes the rows of `table` that `select` (their ctids, at most `$n` where n follows `params`)
- * finds, `chunk` at a time, each chunk its own statement, until a chunk comes back short or the run
- * is `stopped`.
+ * Deletes the rows `t` of `table` that `where` holds for, `chunk` at a time, each chunk its own
+ * statement, until a chunk comes back short or the run is `stopped`. The DELETE asks `where` again:
+ * a row changed by another transaction while the chunk was found (a device registered again) is
+ * checked as it is then, not deleted for what it was (a recheck by ctid alone passes on PostgreSQL
+ * releases before 2025's fix of TID-scan rechecks).
  */
-async function deleteInChunks(runner: QueryRunner, table: string, select: string, params: unknown[], chunk: number, stopped: () => boolean): Promise<void> {
+async function deleteInChunks(runner: QueryRunner, table: string, where: string, params: unknown[], chunk: number, stopped: () => boolean): Promise<void> {
   while (!stopped()) {
     const [{ n }] = await queryRows<{ n: number }>(
       runner.manager,
-      `WITH gone AS (DELETE FROM ${table} WHERE ctid = ANY(ARRAY(${select})) RETURNING 1)
+      `WITH gone AS (
+         DELETE FROM ${table} t WHERE t.ctid = ANY(ARRAY(SELECT t.ctid FROM ${table} t WHERE ${where} LIMIT $${params.length + 1})) AND ${where}
+         RETURNING 1)
        SELECT count(*)::int AS n FROM gone`,
       [...params, chunk],
     );
