@@ -1,6 +1,6 @@
 import { MAX_USER_IDS } from './notification-request';
 import { readRecipientUpdateText, readRequestText } from './json-reading';
-import { listedProblems, MAX_LISTED_PROBLEMS } from './schema-problems';
+import { MAX_LISTED_PROBLEMS, problemsReason } from './schema-problems';
 
 const request = (fields: Record<string, unknown> = {}): string => JSON.stringify({ id: 'r-1', type: 'ping', to: { userId: 'u-1' }, ...fields });
 
@@ -20,14 +20,14 @@ describe('reading a request', () => {
     expect(readRequestText(request({ sendAt: '0001-01-01T00:00:00Z', expiresAt: '2001-01-01T00:00:00Z' })).ok).toBe(true);
   });
 
-  it('lists the first ten problems and says how many more there are', () => {
+  it('gives every problem, and a DLQ reason of the first ten that says how many more there are', () => {
     const userIds = Array.from({ length: MAX_USER_IDS }, (_, i) => i);
     const reading = readRequestText(request({ to: { userIds } }));
     expect(reading).toMatchObject({ ok: false, code: 'schema_violation' });
     const problems = reading.ok ? [] : reading.problems;
-    expect(problems).toHaveLength(MAX_LISTED_PROBLEMS + 1);
+    expect(problems).toHaveLength(MAX_USER_IDS);
     expect(problems[0]).toBe('to.userIds.0: Invalid input: expected string, received number');
-    expect(problems.join('; ')).toMatch(/^to\.userIds\.0: .*; to\.userIds\.9: [^;]*; …and 990 more$/);
+    expect(problemsReason(problems)).toMatch(/^to\.userIds\.0: .*; to\.userIds\.9: [^;]*; …and 990 more$/);
   });
 
   it.each([
@@ -39,10 +39,10 @@ describe('reading a request', () => {
   });
 });
 
-describe('listedProblems', () => {
+describe('problemsReason', () => {
   it('keeps ten problems or fewer as they are', () => {
-    const ten = Array.from({ length: 10 }, (_, i) => `p${i}`);
-    expect(listedProblems(ten)).toEqual(ten);
-    expect(listedProblems([...ten, 'p10'])).toEqual([...ten, '…and 1 more']);
+    const ten = Array.from({ length: MAX_LISTED_PROBLEMS }, (_, i) => `p${i}`);
+    expect(problemsReason(ten)).toBe(ten.join('; '));
+    expect(problemsReason([...ten, 'p10'])).toBe(`${ten.join('; ')}; …and 1 more`);
   });
 });

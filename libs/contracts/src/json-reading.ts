@@ -2,15 +2,14 @@ import type { z } from 'zod';
 import { ErrorCode } from './error-codes';
 import { NotificationRequestSchema, requestNullsAsAbsent, type NotificationRequest } from './notification-request';
 import { RecipientUpdateSchema, recipientUpdateNullsAsAbsent, type RecipientUpdate } from './recipient-update';
-import { jsonSyntaxProblem, listedProblems, MAX_JSON_NESTING, nestsDeeperThan, schemaProblems, STARTS_WITH_BOM } from './schema-problems';
+import { jsonSyntaxProblem, MAX_JSON_NESTING, nestsDeeperThan, schemaProblems, STARTS_WITH_BOM } from './schema-problems';
 import { unstorableTextProblem } from './storable-text';
 
 /**
  * A record value's JSON text as the platform reads it: the value, or why it is refused (the DLQ's
- * code and its problems, at most ten and then `…and N more`: `listedProblems`). `json` is the parsed
- * text, when it parsed, so a refusal can still name the request's id. The message center reads what
- * it consumes with these, and the SDK what it is about to produce: a request the SDK takes is one
- * the platform takes.
+ * code and each problem). `json` is the parsed text, when it parsed, so a refusal can still name the
+ * request's id. The message center reads what it consumes with these, and the SDK what it is about to
+ * produce: a request the SDK takes is one the platform takes.
  */
 export type JsonReading<T> =
   | { ok: true; value: T }
@@ -49,6 +48,6 @@ function readText<T>(text: string, check: (json: unknown) => { value: T } | z.Zo
   }
   const checked = check(json);
   if ('value' in checked) return { ok: true, value: checked.value };
-  const problems = listedProblems(Array.isArray(checked) ? checked : schemaProblems(checked));
+  const problems = Array.isArray(checked) ? checked : schemaProblems(checked);
   return { ok: false, code: ErrorCode.SchemaViolation, problems, json };
 }

@@ -30,17 +30,17 @@ function ofTheFittingBranch(issue: z.core.$ZodIssue): z.core.$ZodIssue[] {
   return fitting[0]!.flatMap((inner) => ofTheFittingBranch({ ...inner, path: [...issue.path, ...inner.path] } as z.core.$ZodIssue));
 }
 
-/** The most problems a reason lists; `listedProblems` says how many more there were. */
+/** The most problems a DLQ reason lists; `problemsReason` says how many more there were. */
 export const MAX_LISTED_PROBLEMS = 10;
 
 /**
- * The first `MAX_LISTED_PROBLEMS` problems, then `…and N more` for the rest: a request with 1,000
- * `to.userIds` that are numbers has 1,000 problems, and its DLQ reason, cut at its length limit,
- * ended mid-word without saying how many were left out.
+ * A DLQ reason of the problems: the first `MAX_LISTED_PROBLEMS`, then `…and N more` for the rest. A
+ * request with 1,000 `to.userIds` that are numbers has 1,000 problems, and its reason, cut at its
+ * length limit, ended mid-word without saying how many were left out. (The SDK's error keeps them all.)
  */
-export function listedProblems(problems: readonly string[]): string[] {
-  if (problems.length <= MAX_LISTED_PROBLEMS) return [...problems];
-  return [...problems.slice(0, MAX_LISTED_PROBLEMS), `…and ${problems.length - MAX_LISTED_PROBLEMS} more`];
+export function problemsReason(problems: readonly string[]): string {
+  const listed = problems.length <= MAX_LISTED_PROBLEMS ? problems : [...problems.slice(0, MAX_LISTED_PROBLEMS), `…and ${problems.length - MAX_LISTED_PROBLEMS} more`];
+  return listed.join('; ');
 }
 
 /**

@@ -92,6 +92,13 @@ describe('deadLetterMessage', () => {
     expect(reason.startsWith(written.slice(0, -1))).toBe(true);
   });
 
+  it('cuts a long reason before a character of two UTF-16 units rather than between them', () => {
+    // An emoji across the cut: its first half would reach the broker as U+FFFD.
+    const reason = `${'x'.repeat(998)}\u{1F4E6}${'y'.repeat(10)}`;
+    const written = deadLetterMessage({ record: record(), code: 'schema_violation', reason }).headers?.['x-error-reason'] as string;
+    expect(written).toBe(`${'x'.repeat(998)}…`);
+  });
+
   it('keeps a reason of exactly 1,000 characters whole', () => {
     const reason = 'x'.repeat(1000);
     expect(deadLetterMessage({ record: record(), code: 'schema_violation', reason }).headers?.['x-error-reason']).toBe(reason);

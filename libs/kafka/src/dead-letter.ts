@@ -9,7 +9,7 @@ export interface Rejection {
   reason: string;
 }
 
-/** The longest `x-error-reason`: a reason lists at most ten problems (`listedProblems`), and one longer still is cut, ending in `…`. */
+/** The longest `x-error-reason`: a reason lists at most ten problems (`problemsReason`), and one longer still is cut, ending in `…`. */
 const MAX_REASON_LENGTH = 1000;
 
 /**
@@ -21,6 +21,14 @@ const MAX_REASON_LENGTH = 1000;
  */
 export const ORIGINAL_TIMESTAMP = 'x-original-timestamp';
 
+/** The reason, cut to `MAX_REASON_LENGTH` with a `…` when longer, never between the two halves of a character (an emoji). */
+function reasonHeader(reason: string): string {
+  if (reason.length <= MAX_REASON_LENGTH) return reason;
+  const kept = reason.slice(0, MAX_REASON_LENGTH - 1);
+  const lastUnit = kept.charCodeAt(kept.length - 1);
+  return `${lastUnit >= 0xd800 && lastUnit <= 0xdbff ? kept.slice(0, -1) : kept}…`;
+}
+
 /** The record copied unchanged (key, value, headers) with the contract's error headers and its timestamp (`x-original-timestamp`) added. */
 export function deadLetterMessage({ record, code, reason }: Rejection): Message {
   return {
@@ -29,7 +37,7 @@ export function deadLetterMessage({ record, code, reason }: Rejection): Message 
     headers: {
       ...writableHeaders(record.headers),
       [DlqHeaders.errorCode]: code,
-      [DlqHeaders.errorReason]: reason.length > MAX_REASON_LENGTH ? `${reason.slice(0, MAX_REASON_LENGTH - 1)}…` : reason,
+      [DlqHeaders.errorReason]: reasonHeader(reason),
       [DlqHeaders.originalTopic]: record.topic,
       [DlqHeaders.originalPartition]: String(record.partition),
       [DlqHeaders.originalOffset]: record.offset,

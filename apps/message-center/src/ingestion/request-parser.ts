@@ -1,4 +1,4 @@
-import { EMPTY_VALUE, ErrorCode, MAX_REQUEST_BYTES, NOT_UTF8, type NotificationRequest, readRequestText, RequestIdSchema, utf8Text } from '@notify/contracts';
+import { EMPTY_VALUE, ErrorCode, MAX_REQUEST_BYTES, NOT_UTF8, type NotificationRequest, problemsReason, readRequestText, RequestIdSchema, utf8Text } from '@notify/contracts';
 import type { ConsumedRecord, Rejection } from '@notify/kafka';
 import { retentionEnd } from '../planning/message-planner';
 import { channelsOf, type Route, type RouteTable } from '../routing/route-table';
@@ -24,7 +24,7 @@ export function parseRequestRecord(record: ConsumedRecord, routes: RouteTable): 
     // A record refused once parsed keeps its id, when it has a valid one: a request stored under it by
     // an earlier version (whose rules were looser) is a replay, not bad input, and its deliveries still
     // queued are handed out again.
-    const rejection = reject(reading.code, reading.problems.join('; '));
+    const rejection = reject(reading.code, problemsReason(reading.problems));
     const id = RequestIdSchema.safeParse((reading.json as { id?: unknown } | null | undefined)?.id);
     return id.success ? ({ ...rejection, requestId: id.data } as ParsedRecord) : rejection;
   }

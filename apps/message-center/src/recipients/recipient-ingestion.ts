@@ -4,6 +4,7 @@ import {
   EMPTY_VALUE,
   ErrorCode,
   NOT_UTF8,
+  problemsReason,
   readRecipientUpdateText,
   Topics,
   type RecipientUpdate,
@@ -109,5 +110,5 @@ export function parseUpdate(record: ConsumedRecord): { update: RecipientUpdate }
   const text = utf8Text(record.value);
   if (text === undefined) return { record, code: ErrorCode.InvalidJson, reason: NOT_UTF8 };
   const reading = readRecipientUpdateText(text);
-  return reading.ok ? { update: reading.value } : { record, code: reading.code, reason: reading.problems.join('; ') };
+  return reading.ok ? { update: reading.value } : { record, code: reading.code, reason: problemsReason(reading.problems) };
 }
