@@ -142,7 +142,8 @@ async function createDatabaseIfMissing(settings: ConstructorParameters<typeof Cl
   await client.connect();
   try {
     const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
-    if (rowCount === 0) await client.query(`CREATE DATABASE "${name}"`);
+    // UTF-8 whatever the server's default (the migrations refuse any other encoding): template0 takes any.
+    if (rowCount === 0) await client.query(`CREATE DATABASE "${name}" ENCODING 'UTF8' TEMPLATE template0`);
   } finally {
     await client.end();
   }

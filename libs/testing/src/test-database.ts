@@ -15,7 +15,8 @@ export async function createTestDatabase(
   migrate: (url: string) => Promise<unknown>,
 ): Promise<TestDatabase> {
   const name = `notify_test_${process.pid}_${randomBytes(4).toString('hex')}`;
-  await withAdmin(adminUrl, (client) => client.query(`CREATE DATABASE "${name}"`));
+  // UTF-8 whatever the server's default (the migrations refuse any other encoding): template0 takes any.
+  await withAdmin(adminUrl, (client) => client.query(`CREATE DATABASE "${name}" ENCODING 'UTF8' TEMPLATE template0`));
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   const drop = () => withAdmin(adminUrl, (client) => client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)).then(() => undefined);
