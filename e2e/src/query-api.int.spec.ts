@@ -5,6 +5,7 @@ import { loadSync } from '@grpc/proto-loader';
 import type { INestApplication } from '@nestjs/common';
 import { Client as PgClient } from 'pg';
 import { DataSource } from 'typeorm';
+import { NotifyQueryClient } from '@notify/client';
 import { loadQueryApiConfig } from '@notify/config';
 import { createLogger } from '@notify/observability';
 import { ApiKeyStore, createDataSource, maintainPartitions, newId } from '@notify/persistence';
@@ -42,6 +43,7 @@ describe('query API over gRPC', () => {
   let reflectionClient: Client;
   let Health: ServiceClientConstructor;
   let env: NodeJS.ProcessEnv;
+  let address: string;
   const keys: Record<'query' | 'recipients' | 'revoked', string> = { query: '', recipients: '', revoked: '' };
 
   beforeAll(async () => {
@@ -62,7 +64,7 @@ describe('query API over gRPC', () => {
       QUERY_API_PAGE_TOKEN_SECRET: randomBytes(32).toString('hex'),
     };
     app = await startQueryApi(loadQueryApiConfig(env), createLogger('e2e', 'warn'));
-    const address = `127.0.0.1:${grpcPortOf(app)}`;
+    address = `127.0.0.1:${grpcPortOf(app)}`;
     const v1 = (loadPackageDefinition(loadSync(['notify/v1/message_query.proto', 'notify/v1/recipients.proto'], { ...LOADER, includeDirs: [PROTO_DIR] })).notify as GrpcObject)
       .v1 as GrpcObject;
     queryClient = new (v1.MessageQuery as ServiceClientConstructor)(address, credentials.createInsecure());
@@ -569,6 +571,8 @@ describe('query API over gRPC', () => {
       ['recipients', 'Unsubscribe', { userId: 'u', topic: long }, 'topic'],
       ['recipients', 'GetRecipient', {}, 'userId'],
       ['recipients', 'GetRecipient', { userId: long }, 'userId'],
+      ['recipients', 'RemoveRecipient', {}, 'userId'],
+      ['recipients', 'RemoveRecipient', { userId: long }, 'userId'],
       ['recipients', 'UpsertRecipient', { userId: 'u', phone: '+8613800000000', clear: ['phone'] }, 'clear'],
       ['recipients', 'UpsertRecipient', { userId: 'u', clear: ['name'] }, 'clear.0'],
       // U+0000 is a valid protobuf string and text PostgreSQL cannot store.
@@ -630,6 +634,49 @@ describe('query API over gRPC', () => {
       expect((await recipients('Unsubscribe', { userId, topic: 'promotions' })).topics).toEqual(['alerts']);
       const { rows: subscriptions } = await db.query('SELECT topic FROM topic_subscriptions WHERE user_id = $1', [userId]);
       expect(subscriptions).toEqual([{ topic: 'alerts' }]);
+    });
+
+    it('RemoveRecipient forgets the user’s contacts, devices and topics, leaves their messages, and succeeds again for a user no longer known', async () => {
+      const userId = `removed-${run}`;
+      const other = `kept-${run}`;
+      for (const user of [userId, other]) {
+        await recipients('UpsertRecipient', { userId: user, phone: '+8613800000002', email: 'gone@example.com' });
+        await recipients('RegisterDevice', { userId: user, deviceId: 'pixel', provider: 'fcm', token: `token-${user}` });
+        await recipients('Subscribe', { userId: user, topic: 'news' });
+      }
+      await insertMessage({ userId, at: new Date() });
+      const counts = async (user: string) =>
+        Object.values(
+          (
+            await db.query(
+              `SELECT (SELECT count(*)::int FROM recipients WHERE user_id = $1) AS recipients, (SELECT count(*)::int FROM devices WHERE user_id = $1) AS devices,
+                      (SELECT count(*)::int FROM topic_subscriptions WHERE user_id = $1) AS topics`,
+              [user],
+            )
+          ).rows[0],
+        );
+
+      expect(await failure(recipients('RemoveRecipient', { userId }, keys.query))).toEqual({
+        code: 'PERMISSION_DENIED',
+        details: `the API key "query-${run}" does not have the recipients scope`,
+      });
+      expect(await counts(userId)).toEqual([1, 1, 1]);
+
+      expect(await recipients('RemoveRecipient', { userId })).toEqual({});
+      expect(await failure(recipients('GetRecipient', { userId }))).toEqual({ code: 'NOT_FOUND', details: `recipient ${userId} not found` });
+      expect(await counts(userId)).toEqual([0, 0, 0]);
+      expect(await counts(other)).toEqual([1, 1, 1]);
+      // Messages and deliveries stay until retention.
+      expect((await query('ListMessages', { userId })).messages).toHaveLength(1);
+
+      // Idempotent, also through the typed client.
+      const client = NotifyQueryClient.connect({ address, apiKey: keys.recipients });
+      try {
+        await expect(client.removeRecipient(userId)).resolves.toBeUndefined();
+        await expect(client.removeRecipient(`never-known-${run}`)).resolves.toBeUndefined();
+      } finally {
+        client.close();
+      }
     });
   });
 

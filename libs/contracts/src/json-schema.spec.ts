@@ -66,6 +66,8 @@ const EXAMPLES: [string, string, z.ZodType, unknown, boolean][] = [
   ['recipient-update.schema.json', 'device-removed', contracts.RecipientUpdateSchema, { op: 'device-removed', userId: 'u-42', deviceId: 'ipad-1' }, true],
   ['recipient-update.schema.json', 'subscribe', contracts.RecipientUpdateSchema, { op: 'subscribe', userId: 'u-42', topic: 'promotions' }, true],
   ['recipient-update.schema.json', 'unsubscribe', contracts.RecipientUpdateSchema, { op: 'unsubscribe', userId: 'u-42', topic: 'promotions' }, true],
+  ['recipient-update.schema.json', 'user-removed', contracts.RecipientUpdateSchema, { op: 'user-removed', userId: 'u-42' }, true],
+  ['recipient-update.schema.json', 'user-removed without its user', contracts.RecipientUpdateSchema, { op: 'user-removed' }, false],
   ['recipient-update.schema.json', 'an unknown provider', contracts.RecipientUpdateSchema, { op: 'device', userId: 'u-42', deviceId: 'ipad-1', provider: 'pigeon', token: 't' }, false],
   ['recipient-update.schema.json', 'an unknown op', contracts.RecipientUpdateSchema, { op: 'delete', userId: 'u-42' }, false],
   ['notification-request.schema.json', 'a link with its scheme in capitals', contracts.NotificationRequestSchema, { ...requestExample, content: { url: 'HTTPS://shop.example/x' } }, true],

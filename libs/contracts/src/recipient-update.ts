@@ -69,6 +69,11 @@ export const RecipientUpdateSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('device-removed'), userId: UserIdSchema, deviceId }),
   z.object({ op: z.literal('subscribe'), userId: UserIdSchema, topic }),
   z.object({ op: z.literal('unsubscribe'), userId: UserIdSchema, topic }),
+  /**
+   * Forgets the user's contact points (an addition to contract §2): profile, devices and topic
+   * subscriptions, for a user erased or gone. Their inbox, messages and deliveries stay until retention.
+   */
+  z.object({ op: z.literal('user-removed'), userId: UserIdSchema }),
 ]);
 export type RecipientUpdate = z.infer<typeof RecipientUpdateSchema>;
 

@@ -34,5 +34,6 @@ describe('a recipient update record', () => {
 
   it('is read as its update', () => {
     expect(parseUpdate(record(Buffer.from('{"op":"subscribe","userId":"u-42","topic":"promotions"}')))).toEqual({ update: { op: 'subscribe', userId: 'u-42', topic: 'promotions' } });
+    expect(parseUpdate(record(Buffer.from('{"op":"user-removed","userId":"u-42"}')))).toEqual({ update: { op: 'user-removed', userId: 'u-42' } });
   });
 });

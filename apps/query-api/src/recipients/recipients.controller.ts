@@ -41,4 +41,9 @@ export class RecipientsController {
   getRecipient(request: unknown, metadata: Metadata, call: CallState) {
     return this.calls.answer('GetRecipient', 'recipients', metadata, () => this.recipients.getRecipient(request), call);
   }
+
+  @GrpcMethod('Recipients', 'RemoveRecipient')
+  removeRecipient(request: unknown, metadata: Metadata, call: CallState) {
+    return this.calls.answer('RemoveRecipient', 'recipients', metadata, () => this.recipients.removeRecipient(request), call);
+  }
 }

@@ -22,6 +22,12 @@ export class RecipientsService {
     return toWireRecipient(update.userId, await this.details.find(update.userId));
   }
 
+  /** Applies `user-removed`; answers `google.protobuf.Empty`, as nothing of the recipient is left. */
+  async removeRecipient(request: unknown) {
+    await this.updates.apply([toRecipientUpdate('user-removed', request)]);
+    return {};
+  }
+
   async getRecipient(request: unknown) {
     const { userId } = parseRequest(GetRecipientRequestSchema, request);
     const details = await this.details.find(userId);

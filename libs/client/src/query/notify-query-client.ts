@@ -139,6 +139,11 @@ export class NotifyQueryClient {
     return this.recipientCall('GetRecipient', { userId });
   }
 
+  /** Forgets the user's contacts, devices and topics; resolves also for a user the platform does not know. */
+  async removeRecipient(userId: string): Promise<void> {
+    await this.call(this.recipients, 'RemoveRecipient', { userId });
+  }
+
   close(): void {
     this.recipients.close();
     this.messageQuery.close();

@@ -331,3 +331,63 @@ describe('RecipientStore contact fields', () => {
     expect((await profile('ned'))!.phone).toBe('+8613800000007');
   });
 });
+
+/** A user erased or gone: their contact points go in one update, applied in the batch's order. */
+describe('RecipientStore user-removed', () => {
+  const database = migratedDatabase();
+  const dataSource = () => database.dataSource();
+  const rows = async (userId: string) => ({
+    recipients: await dataSource().query(`SELECT phone, email FROM recipients WHERE user_id = $1`, [userId]),
+    devices: (await dataSource().query(`SELECT device_id FROM devices WHERE user_id = $1 ORDER BY device_id`, [userId])).map((d: { device_id: string }) => d.device_id),
+    topics: (await dataSource().query(`SELECT topic FROM topic_subscriptions WHERE user_id = $1 ORDER BY topic`, [userId])).map((t: { topic: string }) => t.topic),
+  });
+  const device = (userId: string, deviceId: string) => ({ op: 'device' as const, userId, deviceId, provider: 'apns' as const, token: `token-${userId}-${deviceId}` });
+
+  it('deletes the user’s profile, devices and subscriptions and keeps other users’, so nothing reaches their contacts any more', async () => {
+    const store = new RecipientStore(dataSource());
+    for (const userId of ['ana', 'ben']) {
+      await store.apply([
+        { op: 'upsert', userId, phone: userId === 'ana' ? '+8613800000011' : '+8613800000012', email: `${userId}@example.com` },
+        device(userId, 'ipad'),
+        device(userId, 'pixel'),
+        { op: 'subscribe', userId, topic: 'news' },
+        { op: 'subscribe', userId, topic: 'alerts' },
+      ]);
+    }
+    await store.apply([{ op: 'user-removed', userId: 'ana' }]);
+    expect(await rows('ana')).toEqual({ recipients: [], devices: [], topics: [] });
+    expect(await rows('ben')).toEqual({ recipients: [{ phone: '+8613800000012', email: 'ben@example.com' }], devices: ['ipad', 'pixel'], topics: ['alerts', 'news'] });
+    // What the channel worker reads at send time: no number or address, no active device.
+    expect([...(await store.profiles(['ana', 'ben'])).keys()]).toEqual(['ben']);
+    const devices = await new PushDeviceStore(dataSource()).activeDevices(['ana', 'ben'].map((userId) => ({ userId, deviceId: 'ipad' })));
+    expect(devices.map((d) => d.userId)).toEqual(['ben']);
+    // Idempotent: removing a user the platform no longer knows changes nothing.
+    await store.apply([{ op: 'user-removed', userId: 'ana' }]);
+    expect(await rows('ana')).toEqual({ recipients: [], devices: [], topics: [] });
+  });
+
+  it('applies the batch’s updates of the user after the removal, and none of those before it', async () => {
+    const store = new RecipientStore(dataSource());
+    await store.apply([{ op: 'upsert', userId: 'cal', phone: '+8613800000013' }, device('cal', 'ipad'), { op: 'subscribe', userId: 'cal', topic: 'news' }]);
+    await store.apply([
+      { op: 'upsert', userId: 'cal', email: 'cal@example.com' },
+      device('cal', 'pixel'),
+      { op: 'subscribe', userId: 'cal', topic: 'deals' },
+      { op: 'user-removed', userId: 'cal' },
+      { op: 'upsert', userId: 'cal', phone: '+8613800000014' },
+      device('cal', 'watch'),
+      { op: 'subscribe', userId: 'cal', topic: 'alerts' },
+    ]);
+    expect(await rows('cal')).toEqual({ recipients: [{ phone: '+8613800000014', email: null }], devices: ['watch'], topics: ['alerts'] });
+  });
+
+  it('lets an older update applied after the removal make again what it names, as after device-removed', async () => {
+    const store = new RecipientStore(dataSource());
+    await store.apply([device('dee', 'ipad')], [new Date('2030-06-01T10:00:00Z')]);
+    await store.apply([{ op: 'user-removed', userId: 'dee' }]);
+    expect(await rows('dee')).toEqual({ recipients: [], devices: [], topics: [] });
+    // A replayed batch: its registration comes back.
+    await store.apply([device('dee', 'ipad')], [new Date('2030-06-01T10:00:00Z')]);
+    expect(await rows('dee')).toEqual({ recipients: [], devices: ['ipad'], topics: [] });
+  });
+});

@@ -45,6 +45,8 @@ type Subscription = { userId: string; topic: string; subscribed: boolean };
 
 /** What a batch changes, per table. */
 interface Changes {
+  /** Users the batch removes (`user-removed`): their rows go before the batch's later updates of them are written. */
+  removedUsers: string[];
   /** Profiles that set a contact field. */
   upserts: Profile[];
   /** Profiles that clear a contact field. */
@@ -66,7 +68,9 @@ export class RecipientStore {
   /**
    * Applies a batch in its order: per profile the fields merge (later wins, absent fields stay, a
    * field in `clear` is emptied);
-   * per device and per subscription only the last operation counts. Then one statement per kind.
+   * per device and per subscription only the last operation counts. A `user-removed` deletes the
+   * user's profile, devices and subscriptions, and only the updates of that user after it count.
+   * Then one statement per kind.
    *
    * A push token goes to its newest registration by `madeAt` (when each update was made; now where
    * it is not given), not by the order registrations are applied in: one applied late (a batch
@@ -79,8 +83,12 @@ export class RecipientStore {
    * outlived its member's place in the group would undo the newer updates its successor applied).
    */
   async apply(updates: RecipientUpdate[], madeAt: readonly Date[] = [], beforeCommit?: () => Promise<void>): Promise<void> {
-    const { upserts, clears, registered, removed, owners, subscribed, unsubscribed } = changesOf(updates, madeAt, new Date());
+    const { removedUsers, upserts, clears, registered, removed, owners, subscribed, unsubscribed } = changesOf(updates, madeAt, new Date());
     await this.dataSource.transaction(async (tx) => {
+      // Each table's rows of removed users go before that table's writes: those are what came after the removal.
+      if (removedUsers.length > 0) {
+        await tx.query(`DELETE FROM recipients WHERE user_id = ANY($1::varchar[])`, [removedUsers]);
+      }
       if (upserts.length > 0) {
         await tx.query(
           `INSERT INTO recipients (user_id, phone, email, locale, timezone)
@@ -132,6 +140,11 @@ export class RecipientStore {
       }
       // Removals before registrations: a device removed and then registered again in the batch is
       // weighed as it would be in a batch of its own; one registered and then removed has no row.
+      // The md5s of a removed user's tokens stay in push_tokens: a registration of theirs applied
+      // late is weighed against them like any other (purged with the tokens no device holds).
+      if (removedUsers.length > 0) {
+        await tx.query(`DELETE FROM devices WHERE user_id = ANY($1::varchar[])`, [removedUsers]);
+      }
       if (removed.length > 0) {
         await tx.query(
           `DELETE FROM devices d USING unnest($1::varchar[], $2::varchar[]) AS r(user_id, device_id)
@@ -187,6 +200,9 @@ export class RecipientStore {
                                          AND lost.token = o.token AND lost.registered_at = o.registered_at AND NOT lost.active))`,
           [owners.map((d) => d.userId), owners.map((d) => d.deviceId), owners.map((d) => d.provider), owners.map((d) => d.token), owners.map((d) => d.madeAt)],
         );
+      }
+      if (removedUsers.length > 0) {
+        await tx.query(`DELETE FROM topic_subscriptions WHERE user_id = ANY($1::varchar[])`, [removedUsers]);
       }
       if (subscribed.length > 0) {
         await tx.query(
@@ -264,7 +280,13 @@ function changesOf(updates: RecipientUpdate[], madeAt: readonly Date[], now: Dat
   // Per token, its newest registration in the batch (the later one of two made at the same time).
   const tokenOwners = new Map<string, TimedDevice>();
   const subscriptions = new Map<string, Subscription>();
+  // Per user, the batch's last removal of them: their updates before it count no more.
+  const removedAt = new Map<string, number>();
+  for (const [index, update] of updates.entries()) if (update.op === 'user-removed') removedAt.set(update.userId, index);
   for (const [index, update] of updates.entries()) {
+    const superseded = index < (removedAt.get(update.userId) ?? -1);
+    // A registration before the removal still takes its token from every older one, as one whose device is removed does.
+    if (superseded && update.op !== 'device') continue;
     switch (update.op) {
       case 'upsert':
         profiles.set(update.userId, { ...profiles.get(update.userId), ...profileOf(update) });
@@ -278,9 +300,11 @@ function changesOf(updates: RecipientUpdate[], madeAt: readonly Date[], now: Dat
         // they came in (a producer's retry can put an older one after a newer one).
         const key = `${update.userId}\u0000${update.deviceId}`;
         const registration = { ...update, madeAt: madeAt[index] ?? now };
-        const device = devices.get(key) ?? { userId: update.userId, deviceId: update.deviceId, removed: false };
-        if (device.registration === undefined || device.registration.madeAt <= registration.madeAt) device.registration = registration;
-        devices.set(key, device);
+        if (!superseded) {
+          const device = devices.get(key) ?? { userId: update.userId, deviceId: update.deviceId, removed: false };
+          if (device.registration === undefined || device.registration.madeAt <= registration.madeAt) device.registration = registration;
+          devices.set(key, device);
+        }
         const token = `${update.provider}\u0000${update.token}`;
         const owner = tokenOwners.get(token);
         if (owner === undefined || owner.madeAt <= registration.madeAt) tokenOwners.set(token, registration);
@@ -290,6 +314,9 @@ function changesOf(updates: RecipientUpdate[], madeAt: readonly Date[], now: Dat
       case 'unsubscribe':
         subscriptions.set(`${update.userId}\u0000${update.topic}`, { userId: update.userId, topic: update.topic, subscribed: update.op === 'subscribe' });
         break;
+      case 'user-removed':
+        // Taken in `removedAt` above.
+        break;
     }
   }
   // An upsert that gives no contact field changes nothing, and makes no recipient of an unknown user.
@@ -297,6 +324,7 @@ function changesOf(updates: RecipientUpdate[], madeAt: readonly Date[], now: Dat
   // A field a user's last word in the batch clears; another field's value is set by the upsert above.
   const clears = [...profiles.values()].filter((u) => CLEARABLE_FIELDS.some((field) => u[field] === null));
   return {
+    removedUsers: [...removedAt.keys()],
     upserts,
     clears,
     registered: [...devices.values()].flatMap((d) => (d.registration ? [d.registration] : [])),
