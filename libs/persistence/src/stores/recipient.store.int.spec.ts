@@ -381,6 +381,23 @@ describe('RecipientStore user-removed', () => {
     expect(await rows('cal')).toEqual({ recipients: [{ phone: '+8613800000014', email: null }], devices: ['watch'], topics: ['alerts'] });
   });
 
+  it('lets a registration before the removal take its token from an older holder, and not from one of the same time, as applied on its own', async () => {
+    const store = new RecipientStore(dataSource());
+    const phone = (userId: string, token: string) => ({ op: 'device' as const, userId, deviceId: 'phone', provider: 'apns' as const, token });
+    const activeOf = async (...users: string[]) =>
+      (await dataSource().query(`SELECT user_id FROM devices WHERE user_id = ANY($1) AND active ORDER BY user_id`, [users])).map((d: { user_id: string }) => d.user_id);
+    // A tie of times that Xan won (a producer that stamps records in whole seconds), then Uma's
+    // registration replayed in the batch that removes her: applied on its own it takes nothing.
+    const at = new Date('2030-06-02T10:00:00Z');
+    await store.apply([phone('uma', 'token-tie'), phone('xan', 'token-tie')], [at, at]);
+    await store.apply([phone('uma', 'token-tie'), { op: 'user-removed', userId: 'uma' }], [at, at]);
+    expect(await activeOf('uma', 'xan')).toEqual(['xan']);
+    // A newer registration does take the token from the older holder, whose phone it no longer addresses.
+    await store.apply([phone('yan', 'token-moved')], [at]);
+    await store.apply([phone('zed', 'token-moved'), { op: 'user-removed', userId: 'zed' }], [new Date('2030-06-02T11:00:00Z'), new Date('2030-06-02T11:00:00Z')]);
+    expect(await activeOf('yan', 'zed')).toEqual([]);
+  });
+
   it('lets an older update applied after the removal make again what it names, as after device-removed', async () => {
     const store = new RecipientStore(dataSource());
     await store.apply([device('dee', 'ipad')], [new Date('2030-06-01T10:00:00Z')]);

@@ -39,6 +39,8 @@ type Profile = { userId: string } & { [field in ClearableField]?: string | null 
 type Device = Extract<RecipientUpdate, { op: 'device' }>;
 /** A registration and when it was made. */
 type TimedDevice = Device & { madeAt: Date };
+/** A token's newest registration in a batch; `removed` when its user is removed later in the batch. */
+type TokenOwner = TimedDevice & { removed: boolean };
 /** A device the batch touches: whether it removes it, and the registration it keeps after that removal. */
 type TouchedDevice = { userId: string; deviceId: string; removed: boolean; registration?: TimedDevice };
 type Subscription = { userId: string; topic: string; subscribed: boolean };
@@ -56,7 +58,7 @@ interface Changes {
   /** Devices the batch removes. */
   removed: TouchedDevice[];
   /** Per token, its newest registration. */
-  owners: TimedDevice[];
+  owners: TokenOwner[];
   subscribed: Subscription[];
   unsubscribed: Subscription[];
 }
@@ -187,18 +189,20 @@ export class RecipientStore {
         // first user's notifications would go on reaching the phone the second one now holds.
         // A holder registered at the very same time is taken from only by a registration that did not
         // lose that tie before: applied again on its own (a replay), the loser would leave the token
-        // with no active device at all.
+        // with no active device at all. Not by one of a user the batch removes: their rows are gone
+        // already, so whether it lost the tie is no longer known, and either way, applied on its own,
+        // it would leave the holder as it is.
         await tx.query(
           `UPDATE devices d SET active = false, deactivated_reason = 'token registered to another device', updated_at = now()
-             FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[], $5::timestamptz[]) AS o(user_id, device_id, provider, token, registered_at)
+             FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[], $5::timestamptz[], $6::boolean[]) AS o(user_id, device_id, provider, token, registered_at, removed)
             WHERE d.provider = o.provider AND md5(d.token) = md5(o.token) AND d.token = o.token AND d.active
               AND NOT (d.user_id = o.user_id AND d.device_id = o.device_id)
               AND (d.registered_at < o.registered_at
-                   OR d.registered_at = o.registered_at
+                   OR d.registered_at = o.registered_at AND NOT o.removed
                       AND NOT EXISTS (SELECT 1 FROM devices lost
                                        WHERE lost.user_id = o.user_id AND lost.device_id = o.device_id AND lost.provider = o.provider
                                          AND lost.token = o.token AND lost.registered_at = o.registered_at AND NOT lost.active))`,
-          [owners.map((d) => d.userId), owners.map((d) => d.deviceId), owners.map((d) => d.provider), owners.map((d) => d.token), owners.map((d) => d.madeAt)],
+          [owners.map((d) => d.userId), owners.map((d) => d.deviceId), owners.map((d) => d.provider), owners.map((d) => d.token), owners.map((d) => d.madeAt), owners.map((d) => d.removed)],
         );
       }
       if (removedUsers.length > 0) {
@@ -278,7 +282,7 @@ function changesOf(updates: RecipientUpdate[], madeAt: readonly Date[], now: Dat
   // Per device: whether the batch removes it, and the registration it keeps after that removal.
   const devices = new Map<string, TouchedDevice>();
   // Per token, its newest registration in the batch (the later one of two made at the same time).
-  const tokenOwners = new Map<string, TimedDevice>();
+  const tokenOwners = new Map<string, TokenOwner>();
   const subscriptions = new Map<string, Subscription>();
   // Per user, the batch's last removal of them: their updates before it count no more.
   const removedAt = new Map<string, number>();
@@ -307,7 +311,7 @@ function changesOf(updates: RecipientUpdate[], madeAt: readonly Date[], now: Dat
         }
         const token = `${update.provider}\u0000${update.token}`;
         const owner = tokenOwners.get(token);
-        if (owner === undefined || owner.madeAt <= registration.madeAt) tokenOwners.set(token, registration);
+        if (owner === undefined || owner.madeAt <= registration.madeAt) tokenOwners.set(token, { ...registration, removed: superseded });
         break;
       }
       case 'subscribe':
