@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { MAX_SYNC_LIMIT, type AckError } from '@notify/contracts';
+import { MAX_SYNC_LIMIT, type AckError, type ClientToServerEvents } from '@notify/contracts';
 
 /**
  * What a client may send; anything else is answered with an `invalid_argument` error naming the field.
@@ -29,6 +29,14 @@ export const ReadRequestSchema = z.object({
 export function invalidArgument(error: z.ZodError): AckError {
   const issue = error.issues[0]!;
   return { error: { code: 'invalid_argument', message: `${issue.path.join('.') || '(payload)'}: ${issue.message}` } };
+}
+
+/** The events a client may send; any other sent with an acknowledgement callback is answered `unknownEvent`. */
+export const CLIENT_EVENTS: readonly (keyof ClientToServerEvents)[] = ['sync', 'syncReads', 'read'];
+
+/** The answer to an event the gateway does not handle: without it, a typo's callback would wait for ever. */
+export function unknownEvent(event: unknown): AckError {
+  return { error: { code: 'invalid_argument', message: `${String(event)}: unknown event; ${CLIENT_EVENTS.slice(0, -1).join(', ')} or ${CLIENT_EVENTS.at(-1)}` } };
 }
 
 /** A request whose acknowledgement callback came where its payload goes (`emit('sync', callback)`). */

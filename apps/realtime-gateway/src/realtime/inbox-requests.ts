@@ -5,7 +5,7 @@ import { APP_LOGGER, type AppLogger } from '@notify/observability';
 import { InboxStore } from '@notify/persistence';
 import { CLICK_LINKS } from '../clicks/click-links';
 import { EventPublisher } from '../delivery/event-publisher';
-import { busy, internalError, invalidArgument, MAX_WAITING_REQUESTS, missingPayload, ReadRequestSchema, SyncReadsRequestSchema, SyncRequestSchema } from './client-requests';
+import { busy, CLIENT_EVENTS, internalError, invalidArgument, MAX_WAITING_REQUESTS, missingPayload, ReadRequestSchema, SyncReadsRequestSchema, SyncRequestSchema, unknownEvent } from './client-requests';
 import { userRoom } from './rooms';
 
 export interface SocketData {
@@ -19,14 +19,6 @@ export type NotificationSocket = Socket<ClientToServerEvents, ServerToClientEven
 
 /** How many clients' requests the gateway answers at once (`clientRequestsAtOnce`). */
 export const CLIENT_REQUESTS_AT_ONCE = Symbol('CLIENT_REQUESTS_AT_ONCE');
-
-/** The events a client may send; any other sent with an acknowledgement callback is answered `unknownEvent`. */
-export const CLIENT_EVENTS: readonly (keyof ClientToServerEvents)[] = ['sync', 'syncReads', 'read'];
-
-/** The answer to an event the gateway does not handle: without it, a typo's callback would wait for ever. */
-export function unknownEvent(event: unknown): AckError {
-  return { error: { code: 'invalid_argument', message: `${String(event)}: unknown event; ${CLIENT_EVENTS.slice(0, -1).join(', ')} or ${CLIENT_EVENTS.at(-1)}` } };
-}
 
 /** How many characters of an unknown event's name a log line keeps: the client chose it, and any length. */
 const LOGGED_EVENT_NAME = 64;
