@@ -89,7 +89,7 @@ const serverAddress = (defaultPort: number) =>
       return { host: (match[1] ?? match[2])!, port };
     });
 
-const LIMITS_HELP = 'JSON overrides of the provider limits, e.g. {"concurrency":50,"ratePerSecond":20}';
+const LIMITS_HELP = 'JSON overrides of the provider limits, per worker process, e.g. {"concurrency":50,"ratePerSecond":20}';
 
 const workerSettings = {
   httpPort: setting('CHANNEL_WORKER_PORT', port(3003), 'HTTP port of the channel worker (health, metrics)'),
@@ -220,7 +220,7 @@ const emailSettings = {
   smtpPassword: setting('SMTP_PASSWORD', text(), 'SMTP password', { sensitive: true }),
   smtpPasswordFile: setting('SMTP_PASSWORD_FILE', text(), 'File holding the SMTP password'),
   smtpFrom: setting('SMTP_FROM', senderAddress(), 'Sender address, optionally after a display name: notify@example.com, or Notify <notify@example.com>'),
-  smtpMaxConnections: setting('SMTP_MAX_CONNECTIONS', positiveInt(5), 'Pooled SMTP connections'),
+  smtpMaxConnections: setting('SMTP_MAX_CONNECTIONS', positiveInt(5), 'Pooled SMTP connections, per worker process'),
   smtpAllowInvalidCertificates: setting('SMTP_ALLOW_INVALID_CERTIFICATES', bool(false), "Accept a server certificate that does not verify (test servers only)"),
   smtpReturnPath: setting('SMTP_RETURN_PATH', z.email('must be a bare email address').optional(), 'Envelope sender (MAIL FROM), the mailbox bounces go to; SMTP_FROM when unset'),
   smtpBounceReceipts: setting(
