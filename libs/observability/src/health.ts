@@ -5,8 +5,6 @@ import { SharedRun } from './shared-run';
 
 /** The app's logger, as ObservabilityModule provides it. */
 export const HEALTH_LOGGER = Symbol('HEALTH_LOGGER');
-/** How long a run's answer is reused, in milliseconds (default `HEALTH_REUSE_MS_DEFAULT`). */
-export const HEALTH_REUSE_MS = Symbol('HEALTH_REUSE_MS');
 
 export type HealthCheck = () => Promise<void>;
 export interface HealthReport {
@@ -40,9 +38,9 @@ export class HealthRegistry implements OnModuleDestroy {
 
   constructor(
     @Optional() @Inject(HEALTH_LOGGER) private readonly logger?: AppLogger,
-    @Optional() @Inject(HEALTH_REUSE_MS) reuseMs?: number,
+    @Optional() reuseMs = HEALTH_REUSE_MS_DEFAULT,
   ) {
-    this.runs = new SharedRun(() => this.runChecks(), reuseMs ?? HEALTH_REUSE_MS_DEFAULT);
+    this.runs = new SharedRun(() => this.runChecks(), reuseMs);
   }
 
   register(name: string, check: HealthCheck): void {

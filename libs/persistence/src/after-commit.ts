@@ -16,13 +16,12 @@ export interface AfterCommitRetry extends RetryPolicy {
   now?: () => number;
 }
 
-/** The injection token of an `AfterCommitRetry` other than the default (tests give one whose waits take no time). */
-export const AFTER_COMMIT_RETRY_POLICY = Symbol('AFTER_COMMIT_RETRY_POLICY');
-
 /**
  * About 1.5 minutes of waits between tries: a PostgreSQL restart or a broker election, well within a
  * send's lease. Each try takes its own time on top (a produce to an absent broker runs kafkajs's own
- * retries first, about a minute), so giving up can take about 10 minutes.
+ * retries first, about a minute), so giving up can take about 10 minutes. Services take their retry as
+ * an `@Optional()` constructor parameter defaulting to this one: no module provides another, so Nest
+ * passes none; specs construct services with one whose waits take no time.
  */
 export const AFTER_COMMIT_RETRY: AfterCommitRetry = {
   maxAttempts: 8,

@@ -3,7 +3,7 @@ import { Kafka, type Producer } from 'kafkajs';
 import { GAVE_UP_ERRORS, OutcomeEventSchema, Topics, type OutcomeEvent } from '@notify/contracts';
 import { BatchConsumer, FATAL_ERROR_HANDLER, KAFKA_PRODUCER, sendJobs, type ConsumedRecord, type FatalErrorHandler } from '@notify/kafka';
 import { APP_LOGGER, Metrics, type AppLogger } from '@notify/observability';
-import { AFTER_COMMIT_RETRY, AFTER_COMMIT_RETRY_POLICY, afterCommit, FallbackStore, type AfterCommitRetry } from '@notify/persistence';
+import { AFTER_COMMIT_RETRY, afterCommit, FallbackStore, type AfterCommitRetry } from '@notify/persistence';
 import { INGESTION_SETTINGS, type IngestionSettings } from '../ingestion/request-ingestion';
 
 const GAVE_UP = new Set<string>(GAVE_UP_ERRORS);
@@ -35,7 +35,7 @@ export class FallbackEscalation implements OnApplicationBootstrap, OnModuleDestr
     @Inject(INGESTION_SETTINGS) settings: IngestionSettings,
     @Inject(FATAL_ERROR_HANDLER) onFatal: FatalErrorHandler,
     metrics: Metrics,
-    @Optional() @Inject(AFTER_COMMIT_RETRY_POLICY) private readonly retry: AfterCommitRetry = AFTER_COMMIT_RETRY,
+    @Optional() private readonly retry: AfterCommitRetry = AFTER_COMMIT_RETRY,
   ) {
     this.consumer = new BatchConsumer(kafka, {
       groupId: `${settings.consumerGroup}.fallback`,

@@ -3,7 +3,7 @@ import type { Producer } from 'kafkajs';
 import type { OutcomeEvent } from '@notify/contracts';
 import { KAFKA_PRODUCER, MAX_CHUNK_MESSAGES, publishOutcomes } from '@notify/kafka';
 import { APP_LOGGER, type AppLogger } from '@notify/observability';
-import { AFTER_COMMIT_RETRY, AFTER_COMMIT_RETRY_POLICY, afterCommit, eventsPublished, type AfterCommitRetry } from '@notify/persistence';
+import { AFTER_COMMIT_RETRY, afterCommit, eventsPublished, type AfterCommitRetry } from '@notify/persistence';
 
 export interface EventPublisherLimits {
   /** Events held while the broker is away, the produce in flight included; what comes beyond them is dropped. */
@@ -13,7 +13,7 @@ export interface EventPublisherLimits {
   /** At most one log line per this long about events dropped for want of room; the rest are counted into the next. */
   dropLogEveryMs: number;
 }
-export const EVENT_PUBLISHER_LIMITS = Symbol('EVENT_PUBLISHER_LIMITS');
+/** The limits the gateway runs with: no module provides others, so Nest passes none (`@Optional()`); specs give small ones. */
 export const DEFAULT_EVENT_PUBLISHER_LIMITS: EventPublisherLimits = { maxHeld: 100_000, drainTimeoutMs: 20_000, dropLogEveryMs: 10_000 };
 
 /**
@@ -41,8 +41,8 @@ export class EventPublisher {
   constructor(
     @Inject(KAFKA_PRODUCER) private readonly producer: Producer,
     @Inject(APP_LOGGER) private readonly logger: AppLogger,
-    @Optional() @Inject(AFTER_COMMIT_RETRY_POLICY) private readonly retry: AfterCommitRetry = AFTER_COMMIT_RETRY,
-    @Optional() @Inject(EVENT_PUBLISHER_LIMITS) private readonly limits: EventPublisherLimits = DEFAULT_EVENT_PUBLISHER_LIMITS,
+    @Optional() private readonly retry: AfterCommitRetry = AFTER_COMMIT_RETRY,
+    @Optional() private readonly limits: EventPublisherLimits = DEFAULT_EVENT_PUBLISHER_LIMITS,
   ) {
     if (!(limits.maxHeld >= 1)) throw new Error(`EventPublisher: maxHeld must be at least 1, not ${limits.maxHeld}`);
   }

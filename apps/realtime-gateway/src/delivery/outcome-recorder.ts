@@ -1,6 +1,6 @@
 import { Inject, Injectable, Optional, type OnApplicationShutdown } from '@nestjs/common';
 import { APP_LOGGER, type AppLogger } from '@notify/observability';
-import { AFTER_COMMIT_RETRY, AFTER_COMMIT_RETRY_POLICY, afterCommit, DeliveryOutcomeStore, type AfterCommitRetry, type DeliveryOutcome } from '@notify/persistence';
+import { AFTER_COMMIT_RETRY, afterCommit, DeliveryOutcomeStore, type AfterCommitRetry, type DeliveryOutcome } from '@notify/persistence';
 import { EventPublisher } from './event-publisher';
 
 const FLUSH_AFTER_MS = 25;
@@ -57,7 +57,7 @@ export class OutcomeRecorder implements OnApplicationShutdown {
     private readonly store: DeliveryOutcomeStore,
     private readonly publisher: EventPublisher,
     @Inject(APP_LOGGER) private readonly logger: AppLogger,
-    @Optional() @Inject(AFTER_COMMIT_RETRY_POLICY) retry: AfterCommitRetry = ACKNOWLEDGEMENT_RECORD_RETRY,
+    @Optional() retry: AfterCommitRetry = ACKNOWLEDGEMENT_RECORD_RETRY,
   ) {
     this.clock = retry.now ?? Date.now;
     const hurriedAt = (): number | undefined => this.hurriedAt;

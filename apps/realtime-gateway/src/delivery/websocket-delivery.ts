@@ -13,7 +13,7 @@ import {
   type Rejection,
 } from '@notify/kafka';
 import { APP_LOGGER, Metrics, type AppLogger } from '@notify/observability';
-import { AFTER_COMMIT_RETRY, AFTER_COMMIT_RETRY_POLICY, afterCommit, DeliveryOutcomeStore, eventsPublished, withUrl, type AfterCommitRetry, type DeliveryOutcome } from '@notify/persistence';
+import { AFTER_COMMIT_RETRY, afterCommit, DeliveryOutcomeStore, eventsPublished, withUrl, type AfterCommitRetry, type DeliveryOutcome } from '@notify/persistence';
 import { RealtimeServer, type EmitOutcome } from '../realtime/realtime-server';
 import { CLICK_LINKS } from '../clicks/click-links';
 import { OutcomeRecorder } from './outcome-recorder';
@@ -59,7 +59,7 @@ export class WebsocketDelivery implements OnApplicationBootstrap, OnModuleDestro
     @Inject(FATAL_ERROR_HANDLER) onFatal: FatalErrorHandler,
     @Inject(CLICK_LINKS) private readonly links: ClickLinks | null,
     metrics: Metrics,
-    @Optional() @Inject(AFTER_COMMIT_RETRY_POLICY) private readonly retry: AfterCommitRetry = AFTER_COMMIT_RETRY,
+    @Optional() private readonly retry: AfterCommitRetry = AFTER_COMMIT_RETRY,
   ) {
     if (!settings.deliveryConsumer) return;
     this.consumer = new BatchConsumer(kafka, {

@@ -3,7 +3,7 @@ import type { Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
 import { eventMessages, KAFKA_PRODUCER, MAX_CHUNK_MESSAGES, sendInChunks } from '@notify/kafka';
 import { APP_LOGGER, Metrics, type AppLogger } from '@notify/observability';
-import { AFTER_COMMIT_RETRY, AFTER_COMMIT_RETRY_POLICY, relayStagedRow, type AfterCommitRetry } from '@notify/persistence';
+import { AFTER_COMMIT_RETRY, relayStagedRow, type AfterCommitRetry } from '@notify/persistence';
 import type { OutcomeEvent } from '@notify/contracts';
 import type { Counter, Gauge } from 'prom-client';
 import { PollLoop } from '../poll-loop';
@@ -42,7 +42,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     @Inject(OUTBOX_RELAY_SETTINGS) private readonly settings: OutboxRelaySettings,
     @Inject(APP_LOGGER) private readonly logger: AppLogger,
     metrics: Metrics,
-    @Optional() @Inject(AFTER_COMMIT_RETRY_POLICY) private readonly retry: AfterCommitRetry = AFTER_COMMIT_RETRY,
+    @Optional() private readonly retry: AfterCommitRetry = AFTER_COMMIT_RETRY,
   ) {
     this.relayed = metrics.counter('notify_outbox_events_relayed_total', 'Outcome events published by the relay because the app that stored them did not');
     this.oldest = metrics.gauge(

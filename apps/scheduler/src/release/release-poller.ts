@@ -2,7 +2,7 @@ import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnAppli
 import type { Producer } from 'kafkajs';
 import { FATAL_ERROR_HANDLER, KAFKA_PRODUCER, sendJobs, type FatalErrorHandler } from '@notify/kafka';
 import { APP_LOGGER, Metrics, type AppLogger } from '@notify/observability';
-import { AFTER_COMMIT_RETRY, AFTER_COMMIT_RETRY_POLICY, FallbackStore, STRANDED_AFTER_MS, type AfterCommitRetry, type Released } from '@notify/persistence';
+import { AFTER_COMMIT_RETRY, FallbackStore, STRANDED_AFTER_MS, type AfterCommitRetry, type Released } from '@notify/persistence';
 import { publishStaged, retriedProducer } from '../retried-producer';
 import type { Counter } from 'prom-client';
 import { PollLoop } from '../poll-loop';
@@ -35,7 +35,7 @@ export class ReleasePoller implements OnApplicationBootstrap, OnApplicationShutd
     @Inject(SCHEDULER_CLOCK) private readonly clock: () => Date,
     @Inject(APP_LOGGER) private readonly logger: AppLogger,
     metrics: Metrics,
-    @Optional() @Inject(AFTER_COMMIT_RETRY_POLICY) private readonly retry: AfterCommitRetry = AFTER_COMMIT_RETRY,
+    @Optional() private readonly retry: AfterCommitRetry = AFTER_COMMIT_RETRY,
     @Optional() @Inject(FATAL_ERROR_HANDLER) onFatal?: FatalErrorHandler,
   ) {
     this.released = metrics.counter('notify_deliveries_released_total', 'Held deliveries released to their channel');

@@ -2,7 +2,7 @@ import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnAppli
 import type { Producer, TopicMessages } from 'kafkajs';
 import { FATAL_ERROR_HANDLER, KAFKA_PRODUCER, sendInChunks, type FatalErrorHandler } from '@notify/kafka';
 import { APP_LOGGER, Metrics, type AppLogger } from '@notify/observability';
-import { AFTER_COMMIT_RETRY, AFTER_COMMIT_RETRY_POLICY, ResendStore, type AfterCommitRetry } from '@notify/persistence';
+import { AFTER_COMMIT_RETRY, ResendStore, type AfterCommitRetry } from '@notify/persistence';
 import type { OutcomeEvent } from '@notify/contracts';
 import type { Counter } from 'prom-client';
 import { PollLoop } from '../poll-loop';
@@ -42,7 +42,7 @@ export class ResendPoller implements OnApplicationBootstrap, OnApplicationShutdo
     @Inject(RESEND_RANDOM) private readonly random: () => number,
     @Inject(APP_LOGGER) private readonly logger: AppLogger,
     metrics: Metrics,
-    @Optional() @Inject(AFTER_COMMIT_RETRY_POLICY) private readonly retry: AfterCommitRetry = AFTER_COMMIT_RETRY,
+    @Optional() private readonly retry: AfterCommitRetry = AFTER_COMMIT_RETRY,
     @Optional() @Inject(FATAL_ERROR_HANDLER) onFatal?: FatalErrorHandler,
   ) {
     this.resent = metrics.counter('notify_deliveries_resent_total', 'Deliveries handed to their channel again', ['channel']);

@@ -36,14 +36,6 @@ export function* resendSlices(batches: ResendBatch[], jobsPerSlice = MAX_CHUNK_M
 }
 
 /**
- * The records of one receiver's resend, one at a time. The messages travel together — for browsers
- * one `notifications` event, for push one summary per device, for SMS and email one digest when the
- * route asks for it — else each on its own. A batch record is the same JSON as a `DeliveryBatch`,
- * put together from the jobs' JSON so that it can stop before `maxBytes`: many messages with large
- * `data` go as several batches rather than one record the broker refuses. Each job is serialized only
- * when its record is put together, so the JSON of at most one record waits beyond what the caller keeps.
- */
-/**
  * Whether a message's `data` is over what a push carries, weighed once per object: the jobs of one
  * message share its `data` (`sharingData`), and a claim of a broadcast's receivers weighed the same
  * 16 KB for each of thousands of them.
@@ -58,6 +50,14 @@ function tooLargeForPush(data: DeliveryJob['message']['data']): boolean {
 }
 const weighed = new WeakMap<object, boolean>();
 
+/**
+ * The records of one receiver's resend, one at a time. The messages travel together — for browsers
+ * one `notifications` event, for push one summary per device, for SMS and email one digest when the
+ * route asks for it — else each on its own. A batch record is the same JSON as a `DeliveryBatch`,
+ * put together from the jobs' JSON so that it can stop before `maxBytes`: many messages with large
+ * `data` go as several batches rather than one record the broker refuses. Each job is serialized only
+ * when its record is put together, so the JSON of at most one record waits beyond what the caller keeps.
+ */
 function* recordsOf(batch: ResendBatch, maxBytes: number): Generator<ResendRecord> {
   const together = batch.channel === 'websocket' || batch.channel === 'push' || batch.digest;
   if (batch.userId === null || !together || batch.jobs.length === 1) {

@@ -33,11 +33,6 @@ const VENDOR_TROUBLE = new Set<ProviderErrorCode>([
   ProviderErrorCode.Unexpected,
 ]);
 
-/**
- * Wraps every vendor call of one provider: circuit breaker, concurrency limit with a bounded queue,
- * rate limit, timeout (its signal reaches the HTTP request). Whatever goes wrong comes out as a
- * `ProviderError`; configuration errors are logged as alerts here, once per call.
- */
 /** How often one kind of configuration error is logged as an alert. */
 const ALERT_EVERY_MS = 10_000;
 
@@ -59,6 +54,11 @@ export const sendExpiresAt = new AsyncLocalStorage<number | undefined>();
 /** The shortest wait for a slot the budget allows, whatever the limits (`maxSlotWaitMs`). */
 const MIN_SLOT_WAIT_MS = 60_000;
 
+/**
+ * Wraps every vendor call of one provider: circuit breaker, concurrency limit with a bounded queue,
+ * rate limit, timeout (its signal reaches the HTTP request). Whatever goes wrong comes out as a
+ * `ProviderError`; configuration errors are logged as alerts here, once per call.
+ */
 export class ProviderGuard {
   private readonly breaker: CircuitBreakerPolicy;
   private readonly slots: BulkheadPolicy;

@@ -44,15 +44,6 @@ const SESSION_CHECKS: SessionChecks = { pingEveryMs: 60_000, answerWithinMs: 10_
  */
 const REFUSED_RETRIES = 2;
 
-/**
- * One HTTP/2 session to APNs, reused for every push (Apple asks for long-lived connections) and
- * reopened on the next request after the server closes it or sends GOAWAY, or after
- * `STALLED_AFTER` pushes in a row went unanswered: a connection a NAT or a load balancer dropped
- * without a word gets no GOAWAY and no reset, and would otherwise time out every push until the
- * kernel gives up on it, many minutes later. After `requestsPerSession` requests the session is
- * closed gracefully (the pushes under way on it still get their answers) and the next push opens a
- * new one, before the session runs out of stream ids.
- */
 /** A push refused more times than `REFUSED_RETRIES`: never looked at, so no attempt, and due again at once. */
 function refusedOnceMore(): ProviderError {
   return new ProviderError({
@@ -63,6 +54,15 @@ function refusedOnceMore(): ProviderError {
   });
 }
 
+/**
+ * One HTTP/2 session to APNs, reused for every push (Apple asks for long-lived connections) and
+ * reopened on the next request after the server closes it or sends GOAWAY, or after
+ * `STALLED_AFTER` pushes in a row went unanswered: a connection a NAT or a load balancer dropped
+ * without a word gets no GOAWAY and no reset, and would otherwise time out every push until the
+ * kernel gives up on it, many minutes later. After `requestsPerSession` requests the session is
+ * closed gracefully (the pushes under way on it still get their answers) and the next push opens a
+ * new one, before the session runs out of stream ids.
+ */
 export class ApnsConnection {
   private session: ClientHttp2Session | undefined;
   private unanswered = 0;
