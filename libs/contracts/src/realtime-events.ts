@@ -53,7 +53,9 @@ export interface ClientToServerEvents {
   syncReads: (request: SyncReadsRequest, ack: (response: SyncReadsResponse) => void) => void;
 }
 
+/** What a client sends in the Socket.IO handshake (`auth`). */
 export interface HandshakeAuth {
   token: string;
+  /** Accepted and not used by the gateway today: each connection is its own device for acknowledgements. */
   deviceId?: string;
 }

@@ -24,7 +24,7 @@ function socketOfUser1(userId = 'user-1') {
       (socket as { connected: boolean }).connected = false;
       (handlers.get('disconnect') as ((reason: string) => void) | undefined)?.('server namespace disconnect');
     },
-    data: { userId, deviceId: null, expiresAt: Date.now() + 60_000 },
+    data: { userId, expiresAt: Date.now() + 60_000 },
     on: (event: string, handler: (payload: unknown, ack: (answer: unknown) => void) => void) => handlers.set(event, handler),
     onAny: (listener: (event: string, ...args: unknown[]) => void) => anyListeners.push(listener),
     to: (room: string) => ({ emit: (event: string, payload: unknown) => toOtherDevices.push({ room, event, payload }) }),
@@ -180,6 +180,22 @@ describe('InboxRequests: an event it does not handle, and a refusal nobody hears
       { event: 'sync', problem: expect.stringMatching(/no acknowledgement callback/) },
     ]);
     expect(JSON.stringify(lines)).not.toContain('someone@example.com');
+  });
+
+  it('logs each kind of warning once per connection, one kind not hiding another', () => {
+    const { connect, lines } = logged();
+    const client = connect();
+    for (let round = 0; round < 2; round++) {
+      client.tell('markRead', {});
+      client.tell('sync', { afterSeq: 0 });
+      // Told at once, the reads beyond those that may wait are dropped.
+      for (let i = 0; i < MAX_WAITING_REQUESTS + 2; i++) client.tell('read', { ids: [] });
+    }
+    expect(lines.filter((line) => line['level'] === 40).map((line) => line['msg'])).toEqual([
+      expect.stringMatching(/^ignored an event the gateway does not handle/),
+      expect.stringMatching(/^refused a client request sent without an acknowledgement callback/),
+      expect.stringMatching(/^reads without an acknowledgement are dropped/),
+    ]);
   });
 });
 

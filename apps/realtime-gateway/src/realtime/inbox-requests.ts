@@ -10,7 +10,6 @@ import { userRoom } from './rooms';
 
 export interface SocketData {
   userId: string;
-  deviceId: string | null;
   /** When the token expires (ms since the epoch): the socket is disconnected then. */
   expiresAt: number;
 }
@@ -74,104 +73,34 @@ export class InboxRequests {
     // fire-and-forget emit) still counts: it is stored and told to the other devices, unanswered.
     // A request sent with its callback alone (`emit('sync', callback)`) has the callback where the
     // payload goes: it is answered that the payload is missing, not left waiting for ever.
-    // A sync whose connection has closed by its turn (on its connection, then among all clients)
-    // has no one to answer; a read still counts.
-    // A sync waits, before its turn among all clients, until its connection has written out what it
-    // was sent before: a client that asks and does not read holds one page, not all it asked for.
-    // A client that goes on asking while MAX_UNSENT_PACKETS wait to be written to it is disconnected,
-    // and so is one that is sent more while they wait.
-    const turns = new OneAtATime(MAX_WAITING_REQUESTS);
-    let droppedReads = 0;
-    // Socket.IO drops an event nothing listens to, and a refusal sent without a callback has no one
-    // to hear it: the client's developer finds neither in the gateway's logs unless it says so, once
-    // per connection (a client emitting in a loop would write the log full), never with the payload.
-    let warnedUnknown = false;
-    let warnedRefused = false;
-    const refusedUnheard = (event: string, problem: string) => {
-      if (warnedRefused) return;
-      warnedRefused = true;
-      this.logger.warn({ event, problem }, 'refused a client request sent without an acknowledgement callback; later ones of this connection are not logged');
-    };
-    /** Where the answer to a request goes: its callback, or for a refusal without one, the log. */
-    const replyTo = (event: string, ack: unknown): Reply =>
-      typeof ack === 'function'
-        ? (ack as Reply)
-        : (answer) => {
-            const error = (answer as Partial<AckError> | undefined)?.error;
-            // An internal error is logged as it happens, unanswered or not.
-            if (error && error.code !== 'internal') refusedUnheard(event, error.message);
-          };
-    const notReading = (): boolean => {
-      if (unsent(socket).packets <= MAX_UNSENT_PACKETS) return false;
-      if (!socket.connected) return true;
-      this.logger.warn({ unsent: MAX_UNSENT_PACKETS }, 'disconnecting a client that does not read what it is sent');
-      socket.disconnect(true);
-      return true;
-    };
-    // Nor may what is sent to it unasked pile up: a client that stops reading and sends nothing (an
-    // engine.io pong it sends unasked keeps it connected) would hold every notification and every
-    // `read` of its user's other devices in engine.io's buffer, which nothing bounds. A burst sent
-    // in one go waits there too until the write before it ends, so a connection is disconnected only
-    // when MAX_UNSENT_PACKETS wait and nothing was written out for `UNREAD_GRACE_MS` since they first
-    // did. Once disconnected it is out of its user's room: nothing more is sent to it.
-    let unread: NodeJS.Timeout | undefined;
-    let wroteOut = false;
-    const written = () => void (wroteOut = true);
-    const sent = () => {
-      if (unread !== undefined || !socket.connected || unsent(socket).packets < MAX_UNSENT_PACKETS) return;
-      wroteOut = false;
-      unread = setTimeout(() => {
-        unread = undefined;
-        if (!wroteOut) notReading();
-        else sent();
-      }, UNREAD_GRACE_MS);
-    };
-    socket.conn.on('packetCreate', sent);
-    socket.conn.on('flush', written);
-    // The connection may carry this namespace again after this socket's end: its listeners go with it.
-    socket.on('disconnect', () => {
-      clearTimeout(unread);
-      socket.conn.off('packetCreate', sent);
-      socket.conn.off('flush', written);
-    });
-    const inTurn = (event: string, ack: unknown, work: () => Promise<unknown>, onlyWhileConnected: boolean): Promise<void> | undefined => {
-      const skipped = () => onlyWhileConnected && !socket.connected;
-      const done = turns.enqueue(async () => {
-        if (onlyWhileConnected) await writtenOut(socket);
-        if (!skipped()) await this.usersInTurn.run(socket.data.userId, () => this.slots.run(async () => (skipped() ? undefined : this.answer(replyTo(event, ack), work))));
-      });
-      if (done) return done;
-      if (typeof ack === 'function') ack(busy());
-      // Once per connection: a client emitting reads in a loop would otherwise write the log full.
-      else if (droppedReads++ === 0) this.logger.warn({ waiting: MAX_WAITING_REQUESTS }, 'reads without an acknowledgement are dropped: their connection has too many requests waiting');
-      return undefined;
-    };
+    const connection: Connection = { socket, turns: new OneAtATime(MAX_WAITING_REQUESTS), warnOnce: warningsOnce(this.logger) };
+    const notReading = watchUnread(socket, this.logger);
     // `sync` and `syncReads`: pages, answered only while connected.
     const pageRequest = (event: string, page: (payload: unknown) => Promise<unknown>) => (payload: unknown, ack: unknown) => {
       if (notReading()) return;
       if (typeof payload === 'function') void this.answer(payload as Reply, async () => missingPayload());
-      else if (typeof ack === 'function') void inTurn(event, ack, () => page(payload), true);
-      else refusedUnheard(event, 'no acknowledgement callback: the answer has nowhere to go');
+      else if (typeof ack === 'function') void this.inTurn(connection, event, ack, () => page(payload), true);
+      else refusedUnheard(connection.warnOnce, event, 'no acknowledgement callback: the answer has nowhere to go');
     };
     socket.on('sync', pageRequest('sync', (payload) => this.sync(socket, payload)));
     socket.on('syncReads', pageRequest('syncReads', (payload) => this.syncReads(socket, payload)));
     socket.on('read', (payload, ack) => {
       if (notReading()) return;
       if (typeof payload === 'function') return void this.answer(payload as Reply, async () => missingPayload());
-      const stored = inTurn('read', ack, () => this.read(socket, payload), false);
+      const stored = this.inTurn(connection, 'read', ack, () => this.read(socket, payload), false);
       if (!stored) return;
       this.unstoredReads.add(stored);
       void stored.then(() => this.unstoredReads.delete(stored));
     });
     // onAny sees every event, those above included, just before their own listeners: it answers only
-    // the others. (Socket.IO's reserved names never arrive: its parser refuses them.)
+    // the others. (Socket.IO's reserved names never arrive: its parser refuses them.) Socket.IO drops
+    // an event nothing listens to: the client's developer finds it in the gateway's logs only if it
+    // says so.
     socket.onAny((event: unknown, ...args: unknown[]) => {
       if ((CLIENT_EVENTS as readonly unknown[]).includes(event) || notReading()) return;
       const ack = args.at(-1);
       if (typeof ack === 'function') return void (ack as Reply)(unknownEvent(event));
-      if (warnedUnknown) return;
-      warnedUnknown = true;
-      this.logger.warn({ event: String(event).slice(0, LOGGED_EVENT_NAME) }, 'ignored an event the gateway does not handle, sent without an acknowledgement callback; later ones of this connection are not logged');
+      connection.warnOnce({ event: String(event).slice(0, LOGGED_EVENT_NAME) }, 'ignored an event the gateway does not handle, sent without an acknowledgement callback; later ones of this connection are not logged');
     });
   }
 
@@ -217,6 +146,26 @@ export class InboxRequests {
     return { ok: true };
   }
 
+  /**
+   * Answers a request in its turn: after its connection's earlier requests, then its user's, then
+   * among all clients. Undefined, the request refused `busy`, when its connection has too many waiting.
+   * A sync (`onlyWhileConnected`) first waits until its connection has written out what it was sent
+   * before: a client that asks and does not read holds one page, not all it asked for. A sync whose
+   * connection has closed by its turn has no one to answer; a read still counts.
+   */
+  private inTurn(connection: Connection, event: string, ack: unknown, work: () => Promise<unknown>, onlyWhileConnected: boolean): Promise<void> | undefined {
+    const { socket, turns, warnOnce } = connection;
+    const skipped = () => onlyWhileConnected && !socket.connected;
+    const done = turns.enqueue(async () => {
+      if (onlyWhileConnected) await writtenOut(socket);
+      if (!skipped()) await this.usersInTurn.run(socket.data.userId, () => this.slots.run(async () => (skipped() ? undefined : this.answer(replyTo(warnOnce, event, ack), work))));
+    });
+    if (done) return done;
+    if (typeof ack === 'function') ack(busy());
+    else warnOnce({ waiting: MAX_WAITING_REQUESTS }, 'reads without an acknowledgement are dropped: their connection has too many requests waiting');
+    return undefined;
+  }
+
   private async answer<T>(reply: Reply, work: () => Promise<T>): Promise<void> {
     try {
       reply(await work());
@@ -229,6 +178,89 @@ export class InboxRequests {
 
 /** A request's acknowledgement callback. */
 type Reply = (answer: unknown) => void;
+
+/** One client connection, as its requests see it. */
+interface Connection {
+  socket: NotificationSocket;
+  /** Its requests, answered one at a time. */
+  turns: OneAtATime;
+  warnOnce: WarnOnce;
+}
+
+/** Logs a warning about a connection, unless one with the same message was logged for it before. */
+type WarnOnce = (fields: Record<string, unknown>, message: string) => void;
+
+/**
+ * A connection's warnings, each message once, never with a payload: a client emitting in a loop
+ * would otherwise write the log full.
+ */
+function warningsOnce(logger: AppLogger): WarnOnce {
+  // Made at the first warning: most connections never have one.
+  let warned: Set<string> | undefined;
+  return (fields, message) => {
+    if (warned?.has(message)) return;
+    (warned ??= new Set()).add(message);
+    logger.warn(fields, message);
+  };
+}
+
+/** Where the answer to a request goes: its callback, or for a refusal without one, the log. */
+function replyTo(warnOnce: WarnOnce, event: string, ack: unknown): Reply {
+  if (typeof ack === 'function') return ack as Reply;
+  return (answer) => {
+    const error = (answer as Partial<AckError> | undefined)?.error;
+    // An internal error is logged as it happens, unanswered or not.
+    if (error && error.code !== 'internal') refusedUnheard(warnOnce, event, error.message);
+  };
+}
+
+/** A refusal sent without a callback has no one to hear it: the client's developer finds it in the gateway's logs only if it says so. */
+function refusedUnheard(warnOnce: WarnOnce, event: string, problem: string): void {
+  warnOnce({ event, problem }, 'refused a client request sent without an acknowledgement callback; later ones of this connection are not logged');
+}
+
+/**
+ * Watches what waits to be written to the connection, and returns `notReading`, asked before each
+ * of its requests: true, and the connection disconnected, while more than MAX_UNSENT_PACKETS wait
+ * (its client goes on asking and does not read).
+ *
+ * Nor may what is sent to it unasked pile up: a client that stops reading and sends nothing (an
+ * engine.io pong it sends unasked keeps it connected) would hold every notification and every
+ * `read` of its user's other devices in engine.io's buffer, which nothing bounds. A burst sent in
+ * one go waits there too until the write before it ends, so a connection is disconnected only when
+ * MAX_UNSENT_PACKETS wait and nothing was written out for `UNREAD_GRACE_MS` since they first did.
+ * Once disconnected it is out of its user's room: nothing more is sent to it.
+ */
+function watchUnread(socket: NotificationSocket, logger: AppLogger): () => boolean {
+  const notReading = (): boolean => {
+    if (unsent(socket).packets <= MAX_UNSENT_PACKETS) return false;
+    if (!socket.connected) return true;
+    logger.warn({ unsent: MAX_UNSENT_PACKETS }, 'disconnecting a client that does not read what it is sent');
+    socket.disconnect(true);
+    return true;
+  };
+  let unread: NodeJS.Timeout | undefined;
+  let wroteOut = false;
+  const written = () => void (wroteOut = true);
+  const sent = () => {
+    if (unread !== undefined || !socket.connected || unsent(socket).packets < MAX_UNSENT_PACKETS) return;
+    wroteOut = false;
+    unread = setTimeout(() => {
+      unread = undefined;
+      if (!wroteOut) notReading();
+      else sent();
+    }, UNREAD_GRACE_MS);
+  };
+  socket.conn.on('packetCreate', sent);
+  socket.conn.on('flush', written);
+  // The connection may carry this namespace again after this socket's end: its listeners go with it.
+  socket.on('disconnect', () => {
+    clearTimeout(unread);
+    socket.conn.off('packetCreate', sent);
+    socket.conn.off('flush', written);
+  });
+  return notReading;
+}
 
 /**
  * Resolves once the connection has handed the network everything queued for it (the client reads

@@ -8,6 +8,7 @@ import {
   REALTIME_NAMESPACE,
   acknowledgesStored,
   type ClientToServerEvents,
+  type HandshakeAuth,
   type InboxMessage,
   type ServerToClientEvents,
   type StoredAck,
@@ -20,6 +21,9 @@ import { listeningPool, type ListeningPool } from './listening-pool';
 import { forgettingRelayedAcks } from './relayed-acks';
 import { userRoom } from './rooms';
 import { ShortCloseWebSocketServer } from './short-close-websockets';
+
+/** A client's handshake as it arrives: the fields the contract names, none of them checked yet. */
+type ClientHandshake = { [K in keyof HandshakeAuth]?: unknown };
 
 type InterServerEvents = Record<string, never>;
 type NotificationsServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
@@ -168,10 +172,8 @@ export class RealtimeServer implements OnApplicationBootstrap, BeforeApplication
     const namespace = this.io.of(REALTIME_NAMESPACE);
     namespace.use((socket, next) => {
       try {
-        const auth = socket.handshake.auth as { token?: unknown; deviceId?: unknown };
-        const verified = this.tokens.verify(auth.token);
+        const verified = this.tokens.verify((socket.handshake.auth as ClientHandshake).token);
         socket.data.userId = verified.userId;
-        socket.data.deviceId = typeof auth.deviceId === 'string' ? auth.deviceId.slice(0, 128) : null;
         socket.data.expiresAt = verified.expiresAt;
         next();
       } catch (error) {
