@@ -1,7 +1,7 @@
 import { EMPTY_VALUE, ErrorCode, MAX_REQUEST_BYTES, NOT_UTF8, type NotificationRequest, problemsReason, readRequestText, RequestIdSchema, utf8Text } from '@notify/contracts';
 import type { ConsumedRecord, Rejection } from '@notify/kafka';
 import { retentionEnd } from '../planning/message-planner';
-import { channelsOf, type Route, type RouteTable } from '../routing/route-table';
+import { channelsOf, lastTierDelayMs, type Route, type RouteTable } from '../routing/route-table';
 
 /**
  * A valid request and its route, or the reason the record goes to the DLQ. A request refused for want
@@ -45,7 +45,7 @@ export function sendAtProblem(request: NotificationRequest, route: Route, now: D
   const held = sendAtMs !== undefined && sendAtMs > now.getTime();
   const start = held ? sendAtMs : now.getTime();
   const tiers = channelsOf(route, request.channels).length;
-  const lastTierDelay = route.fallback.policy === 'escalate' ? (route.fallback.afterMs ?? 0) * Math.max(0, tiers - 1) : 0;
+  const lastTierDelay = lastTierDelayMs(route.fallback, tiers);
   // The route table is checked for this at load with the route's channels; a request naming more of
   // its own is checked here, against its own expiresAt when it gives one (as the planner takes it).
   if (request.channels && request.expiresAt === undefined && lastTierDelay >= route.ttlMs) {

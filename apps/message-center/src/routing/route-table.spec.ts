@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { channelsOf, RouteTable, RouteTableError, type Route } from './route-table';
+import { DEFAULT_RETRY } from '@notify/persistence';
+import { channelsOf, lastTierDelayMs, RouteTable, RouteTableError, type Route } from './route-table';
 import { LocalizedTemplate } from './template';
 
 const SHIPPED_ROUTES = resolve(__dirname, '../../../../config/routes.yaml');
@@ -69,6 +70,11 @@ describe('RouteTable.from', () => {
         defaultLocale: 'en',
         templates: new Map(),
       });
+    });
+
+    it('retries a route with no retry settings of its own or the table’s as a message stored without a policy is (DEFAULT_RETRY)', () => {
+      const table = RouteTable.from({ version: 1, routes: { default: { channels: ['sms'] } } });
+      expect(routeOf(table, 'x').retry).toEqual({ ...DEFAULT_RETRY, digest: false });
     });
 
     it('fills omitted route settings from the table defaults', () => {
@@ -710,5 +716,17 @@ describe('channelsOf', () => {
     channels.push('sms');
     channelsOf(route, ['email']);
     expect(route.channels).toEqual(['websocket', 'push']);
+  });
+});
+
+describe('lastTierDelayMs', () => {
+  it('releases the last of n escalating channels n − 1 delays after the first', () => {
+    expect(lastTierDelayMs({ policy: 'escalate', afterMs: 30_000 }, 3)).toBe(60_000);
+  });
+
+  it('counts no delay for a single channel, policy all, or escalation without a delay', () => {
+    expect(lastTierDelayMs({ policy: 'escalate', afterMs: 30_000 }, 1)).toBe(0);
+    expect(lastTierDelayMs({ policy: 'all', afterMs: null }, 3)).toBe(0);
+    expect(lastTierDelayMs({ policy: 'escalate', afterMs: null }, 3)).toBe(0);
   });
 });

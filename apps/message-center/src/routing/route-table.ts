@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { ChannelSchema, isTimeZone, localeTag, MAX_LOCALE_LENGTH, PrioritySchema, type Channel, type Priority, schemaProblems, unstorableValueProblem } from '@notify/contracts';
-import type { RetryPolicy } from '@notify/persistence';
+import { DEFAULT_RETRY, type RetryPolicy } from '@notify/persistence';
 import { DurationSchema } from './duration';
 import { LocalizedTemplate } from './template';
 
@@ -24,9 +24,6 @@ const TimeZoneSchema = z.string().refine(isTimeZone, 'an IANA time zone, e.g. As
 
 /** A failed delivery waits a while before it is re-sent: a backoff of 0 would spend every attempt at once. */
 const BackoffSchema = DurationSchema.refine((ms) => ms > 0, 'more than 0: a backoff of 0 re-sends at once, every attempt spent within moments');
-
-/** A route's retry without its own settings or the table's: 5 attempts, from 30 s up to an hour apart. */
-const BUILT_IN_RETRY = { maxAttempts: 5, initialBackoff: 30_000, maxBackoff: 3_600_000 };
 
 const RetrySchema = z.strictObject({
   /** SMS and email re-sends: one digest per receiver instead of each message on its own. */
@@ -90,7 +87,7 @@ const DefaultsSchema = z.strictObject({
   timeZone: TimeZoneSchema.optional(),
   priority: PrioritySchema.default('normal'),
   ttl: TtlSchema.default(7 * 86_400_000),
-  /** Each setting left out is BUILT_IN_RETRY's, kept apart so that a problem can say where a backoff came from. */
+  /** Each setting left out is DEFAULT_RETRY's, kept apart so that a problem can say where a backoff came from. */
   retry: z.strictObject({ maxAttempts: MaxAttemptsSchema.optional(), initialBackoff: BackoffSchema.optional(), maxBackoff: BackoffSchema.optional() }).default({}),
 });
 
@@ -163,7 +160,7 @@ export class RouteTable {
     }
     const { defaults, routes } = parsed.data;
     const problems: string[] = [];
-    const builtIn = (setting: 'initialBackoff' | 'maxBackoff') => ({ ms: BUILT_IN_RETRY[setting], from: 'the built-in default' });
+    const builtIn = (setting: 'initialBackoff' | 'maxBackoff') => ({ ms: DEFAULT_RETRY[`${setting}Ms`], from: 'the built-in default' });
     const defaultsOrder = backoffOrderProblem('defaults.retry', defaults.retry, { initialBackoff: builtIn('initialBackoff'), maxBackoff: builtIn('maxBackoff') });
     if (defaultsOrder) problems.push(defaultsOrder);
     const inherited = (setting: 'initialBackoff' | 'maxBackoff') => {
@@ -189,20 +186,21 @@ export class RouteTable {
         if (defaultTemplate && locale !== defaultLocale) problems.push(...template.usesBeyond(defaultTemplate, defaultLocale).map((p) => `routes.${type}.templates.${locale}.${p}`));
       }
       const ttlMs = route.ttl ?? defaults.ttl;
-      const expiry = tierExpiryProblem(route.channels.length, route.fallback, ttlMs);
+      const fallback: Route['fallback'] = { policy: route.fallback?.policy ?? 'escalate', afterMs: route.fallback?.after ?? null };
+      const expiry = tierExpiryProblem(route.channels.length, fallback, ttlMs);
       if (expiry) problems.push(`routes.${type}.fallback.after: ${expiry}`);
-      const escalation = limits && escalationProblem(route.channels.length, route.fallback, limits.retentionDays);
+      const escalation = limits && escalationProblem(route.channels.length, fallback, limits.retentionDays);
       if (escalation) problems.push(`routes.${type}.fallback.after: ${escalation}`);
       const backoffOrder = backoffOrderProblem(`routes.${type}.retry`, route.retry ?? {}, retryDefaults);
       if (backoffOrder) problems.push(backoffOrder);
       compiled.set(type, {
         type,
         channels: route.channels,
-        fallback: { policy: route.fallback?.policy ?? 'escalate', afterMs: route.fallback?.after ?? null },
+        fallback,
         priority: route.priority ?? defaults.priority,
         ttlMs,
         retry: {
-          maxAttempts: route.retry?.maxAttempts ?? defaults.retry.maxAttempts ?? BUILT_IN_RETRY.maxAttempts,
+          maxAttempts: route.retry?.maxAttempts ?? defaults.retry.maxAttempts ?? DEFAULT_RETRY.maxAttempts,
           initialBackoffMs: route.retry?.initialBackoff ?? retryDefaults.initialBackoff.ms,
           maxBackoffMs: route.retry?.maxBackoff ?? retryDefaults.maxBackoff.ms,
           digest: route.retry?.digest ?? false,
@@ -225,22 +223,20 @@ export class RouteTable {
  * Every request of the route would be refused (request-parser's sendAtProblem) when its last tier is
  * released at or after the retention period: the message could be deleted before it was sent.
  */
-function escalationProblem(channels: number, fallback: { policy: 'escalate' | 'all'; after?: number } | undefined, retentionDays: number): string | undefined {
-  if (fallback?.policy !== 'escalate' || fallback.after === undefined || channels < 2) return undefined;
-  const lastTierMs = fallback.after * (channels - 1);
-  if (lastTierMs < retentionDays * DAY_MS) return undefined;
-  return `${channels} channels ${daysOf(fallback.after)}d apart release the last ${daysOf(lastTierMs)} days after the first; it must be less than the ${retentionDays} days messages are kept (MESSAGE_RETENTION_DAYS)`;
+function escalationProblem(channels: number, fallback: Route['fallback'], retentionDays: number): string | undefined {
+  const lastTierMs = lastTierDelayMs(fallback, channels);
+  if (fallback.afterMs === null || lastTierMs < retentionDays * DAY_MS) return undefined;
+  return `${channels} channels ${daysOf(fallback.afterMs)}d apart release the last ${daysOf(lastTierMs)} days after the first; it must be less than the ${retentionDays} days messages are kept (MESSAGE_RETENTION_DAYS)`;
 }
 
 /**
  * A message expires ttl after it is to go out, and so does every delivery of it not done by then:
  * a tier released at or after that is never sent, and the route's later channels are there for nothing.
  */
-function tierExpiryProblem(channels: number, fallback: { policy: 'escalate' | 'all'; after?: number } | undefined, ttlMs: number): string | undefined {
-  if (fallback?.policy !== 'escalate' || fallback.after === undefined || channels < 2) return undefined;
-  const lastTierMs = fallback.after * (channels - 1);
-  if (lastTierMs < ttlMs) return undefined;
-  return `${channels} channels ${durationOf(fallback.after)} apart release the last ${durationOf(lastTierMs)} after the first; it must be less than the ${durationOf(ttlMs)} its messages live (ttl), or the channels released then have expired and are never sent`;
+function tierExpiryProblem(channels: number, fallback: Route['fallback'], ttlMs: number): string | undefined {
+  const lastTierMs = lastTierDelayMs(fallback, channels);
+  if (fallback.afterMs === null || lastTierMs < ttlMs) return undefined;
+  return `${channels} channels ${durationOf(fallback.afterMs)} apart release the last ${durationOf(lastTierMs)} after the first; it must be less than the ${durationOf(ttlMs)} its messages live (ttl), or the channels released then have expired and are never sent`;
 }
 
 /** A backoff a retry block does not set itself: its value, and where it comes from. */
@@ -288,4 +284,13 @@ export function channelsOf(route: Pick<Route, 'channels'>, requested: readonly C
   if (!requested) return [...route.channels];
   const wanted = new Set(requested);
   return [...new Set([...route.channels.filter((channel) => wanted.has(channel)), ...requested])];
+}
+
+/**
+ * How long after a message's first channel its last one is released, with `tiers` channels: escalate
+ * releases the next every `after`; all releases every one at once, and so does escalate without an
+ * `after` as far as time goes (the next only follows a failure, which cannot be foreseen).
+ */
+export function lastTierDelayMs(fallback: Route['fallback'], tiers: number): number {
+  return fallback.policy === 'escalate' ? (fallback.afterMs ?? 0) * Math.max(0, tiers - 1) : 0;
 }

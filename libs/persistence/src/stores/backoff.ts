@@ -1,6 +1,9 @@
 import type { RetryPolicy } from '../entities/message.entity';
 
-/** The retry policy of a message stored without one (every route has one now; older rows may not). */
+/**
+ * The built-in retry policy: a route's without its own settings or its table's, and a message's
+ * stored without one (every route has one now; older rows may not).
+ */
 export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 5, initialBackoffMs: 30_000, maxBackoffMs: 3_600_000 };
 
 /**
