@@ -85,143 +85,13 @@ export class RecipientStore {
    * outlived its member's place in the group would undo the newer updates its successor applied).
    */
   async apply(updates: RecipientUpdate[], madeAt: readonly Date[] = [], beforeCommit?: () => Promise<void>): Promise<void> {
-    const { removedUsers, upserts, clears, registered, removed, owners, subscribed, unsubscribed } = changesOf(updates, madeAt, new Date());
+    const changes = changesOf(updates, madeAt, new Date());
     await this.dataSource.transaction(async (tx) => {
       // Each table's rows of removed users go before that table's writes: those are what came after the removal.
-      if (removedUsers.length > 0) {
-        await tx.query(`DELETE FROM recipients WHERE user_id = ANY($1::varchar[])`, [removedUsers]);
-      }
-      if (upserts.length > 0) {
-        await tx.query(
-          `INSERT INTO recipients (user_id, phone, email, locale, timezone)
-           SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[])
-           ON CONFLICT (user_id) DO UPDATE SET
-             phone = COALESCE(EXCLUDED.phone, recipients.phone),
-             email = COALESCE(EXCLUDED.email, recipients.email),
-             locale = COALESCE(EXCLUDED.locale, recipients.locale),
-             timezone = COALESCE(EXCLUDED.timezone, recipients.timezone),
-             updated_at = now()
-           -- updated_at is when the contact fields last changed: an update repeating them leaves it.
-           WHERE (recipients.phone, recipients.email, recipients.locale, recipients.timezone) IS DISTINCT FROM
-                 (COALESCE(EXCLUDED.phone, recipients.phone), COALESCE(EXCLUDED.email, recipients.email),
-                  COALESCE(EXCLUDED.locale, recipients.locale), COALESCE(EXCLUDED.timezone, recipients.timezone))`,
-          [
-            upserts.map((u) => u.userId),
-            upserts.map((u) => u.phone ?? null),
-            upserts.map((u) => u.email ?? null),
-            upserts.map((u) => u.locale ?? null),
-            upserts.map((u) => u.timezone ?? null),
-          ],
-        );
-      }
-      if (clears.length > 0) {
-        // Only a known user's fields: clearing makes no recipient of an unknown one.
-        await tx.query(
-          `UPDATE recipients r SET
-             phone = CASE WHEN 'phone' = ANY(c.cleared) THEN NULL ELSE r.phone END,
-             email = CASE WHEN 'email' = ANY(c.cleared) THEN NULL ELSE r.email END,
-             locale = CASE WHEN 'locale' = ANY(c.cleared) THEN NULL ELSE r.locale END,
-             timezone = CASE WHEN 'timezone' = ANY(c.cleared) THEN NULL ELSE r.timezone END,
-             updated_at = now()
-             FROM (SELECT u AS user_id, string_to_array(f, ',') AS cleared FROM unnest($1::varchar[], $2::text[]) AS x(u, f)) AS c
-            WHERE r.user_id = c.user_id
-              AND ('phone' = ANY(c.cleared) AND r.phone IS NOT NULL OR 'email' = ANY(c.cleared) AND r.email IS NOT NULL
-                   OR 'locale' = ANY(c.cleared) AND r.locale IS NOT NULL OR 'timezone' = ANY(c.cleared) AND r.timezone IS NOT NULL)`,
-          [clears.map((u) => u.userId), clears.map((u) => CLEARABLE_FIELDS.filter((field) => u[field] === null).join(','))],
-        );
-      }
-      if (owners.length > 0) {
-        await lockTokenBuckets(tx, owners, registered);
-        // The batch's own registrations count too: an older one of a token in the batch is weighed against its newest.
-        await tx.query(
-          `INSERT INTO push_tokens (provider, token_md5, registered_at)
-           SELECT provider, md5(token), registered_at FROM unnest($1::varchar[], $2::varchar[], $3::timestamptz[]) AS o(provider, token, registered_at)
-           ON CONFLICT (provider, token_md5) DO UPDATE SET registered_at = GREATEST(push_tokens.registered_at, EXCLUDED.registered_at)`,
-          [owners.map((d) => d.provider), owners.map((d) => d.token), owners.map((d) => d.madeAt)],
-        );
-      }
-      // Removals before registrations: a device removed and then registered again in the batch is
-      // weighed as it would be in a batch of its own; one registered and then removed has no row.
-      // The md5s of a removed user's tokens stay in push_tokens: a registration of theirs applied
-      // late is weighed against them like any other (purged with the tokens no device holds).
-      if (removedUsers.length > 0) {
-        await tx.query(`DELETE FROM devices WHERE user_id = ANY($1::varchar[])`, [removedUsers]);
-      }
-      if (removed.length > 0) {
-        await tx.query(
-          `DELETE FROM devices d USING unnest($1::varchar[], $2::varchar[]) AS r(user_id, device_id)
-            WHERE d.user_id = r.user_id AND d.device_id = r.device_id`,
-          [removed.map((d) => d.userId), removed.map((d) => d.deviceId)],
-        );
-      }
-      if (registered.length > 0) {
-        // A registration older than its device's row changes nothing; one older than the token's newest
-        // registration (`push_tokens`, of any device, also one removed since) is kept, but inactive.
-        // The same registration again (its batch applied again) changes nothing either: rewritten, it
-        // made a device active again whose token the vendor had since declared gone.
-        await tx.query(
-          `INSERT INTO devices (user_id, device_id, provider, token, locale, registered_at, active, deactivated_reason)
-           SELECT r.user_id, r.device_id, r.provider, r.token, r.locale, r.registered_at, NOT held.newer,
-                  CASE WHEN held.newer THEN 'token registered to another device' END
-             FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[], $6::timestamptz[])
-                    AS r(user_id, device_id, provider, token, locale, registered_at)
-             CROSS JOIN LATERAL (
-               SELECT COALESCE((SELECT t.registered_at > r.registered_at FROM push_tokens t
-                                 WHERE t.provider = r.provider AND t.token_md5 = md5(r.token)), false) AS newer) AS held
-           ON CONFLICT (user_id, device_id) DO UPDATE SET
-             provider = EXCLUDED.provider, token = EXCLUDED.token, locale = EXCLUDED.locale, registered_at = EXCLUDED.registered_at,
-             active = EXCLUDED.active, deactivated_reason = EXCLUDED.deactivated_reason, updated_at = now()
-           WHERE devices.registered_at < EXCLUDED.registered_at
-              OR (devices.registered_at = EXCLUDED.registered_at AND (devices.provider, devices.token) IS DISTINCT FROM (EXCLUDED.provider, EXCLUDED.token))`,
-          [
-            registered.map((d) => d.userId),
-            registered.map((d) => d.deviceId),
-            registered.map((d) => d.provider),
-            registered.map((d) => d.token),
-            registered.map((d) => d.locale ?? null),
-            registered.map((d) => d.madeAt),
-          ],
-        );
-      }
-      if (owners.length > 0) {
-        // A push token addresses one app installation. Registered again, by another user signed in on
-        // that phone or as another device id, it leaves every other row that holds it: otherwise the
-        // first user's notifications would go on reaching the phone the second one now holds.
-        // A holder registered at the very same time is taken from only by a registration that did not
-        // lose that tie before: applied again on its own (a replay), the loser would leave the token
-        // with no active device at all. Not by one of a user the batch removes: their rows are gone
-        // already, so whether it lost the tie is no longer known, and either way, applied on its own,
-        // it would leave the holder as it is.
-        await tx.query(
-          `UPDATE devices d SET active = false, deactivated_reason = 'token registered to another device', updated_at = now()
-             FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[], $5::timestamptz[], $6::boolean[]) AS o(user_id, device_id, provider, token, registered_at, removed)
-            WHERE d.provider = o.provider AND md5(d.token) = md5(o.token) AND d.token = o.token AND d.active
-              AND NOT (d.user_id = o.user_id AND d.device_id = o.device_id)
-              AND (d.registered_at < o.registered_at
-                   OR d.registered_at = o.registered_at AND NOT o.removed
-                      AND NOT EXISTS (SELECT 1 FROM devices lost
-                                       WHERE lost.user_id = o.user_id AND lost.device_id = o.device_id AND lost.provider = o.provider
-                                         AND lost.token = o.token AND lost.registered_at = o.registered_at AND NOT lost.active))`,
-          [owners.map((d) => d.userId), owners.map((d) => d.deviceId), owners.map((d) => d.provider), owners.map((d) => d.token), owners.map((d) => d.madeAt), owners.map((d) => d.removed)],
-        );
-      }
-      if (removedUsers.length > 0) {
-        await tx.query(`DELETE FROM topic_subscriptions WHERE user_id = ANY($1::varchar[])`, [removedUsers]);
-      }
-      if (subscribed.length > 0) {
-        await tx.query(
-          `INSERT INTO topic_subscriptions (topic, user_id)
-           SELECT * FROM unnest($1::varchar[], $2::varchar[]) ON CONFLICT DO NOTHING`,
-          [subscribed.map((s) => s.topic), subscribed.map((s) => s.userId)],
-        );
-      }
-      if (unsubscribed.length > 0) {
-        await tx.query(
-          `DELETE FROM topic_subscriptions t USING unnest($1::varchar[], $2::varchar[]) AS r(topic, user_id)
-            WHERE t.topic = r.topic AND t.user_id = r.user_id`,
-          [unsubscribed.map((s) => s.topic), unsubscribed.map((s) => s.userId)],
-        );
-      }
+      await writeProfiles(tx, changes);
+      await writeTokens(tx, changes);
+      await writeDevices(tx, changes);
+      await writeSubscriptions(tx, changes);
       await beforeCommit?.();
     });
   }
@@ -339,12 +209,165 @@ function changesOf(updates: RecipientUpdate[], madeAt: readonly Date[], now: Dat
   };
 }
 
+/** `recipients`: removed users' profiles, then the merged upserts, then the cleared fields. */
+async function writeProfiles(tx: EntityManager, { removedUsers, upserts, clears }: Changes): Promise<void> {
+  if (removedUsers.length > 0) {
+    await tx.query(`DELETE FROM recipients WHERE user_id = ANY($1::varchar[])`, [removedUsers]);
+  }
+  if (upserts.length > 0) {
+    await tx.query(
+      `INSERT INTO recipients (user_id, phone, email, locale, timezone)
+       SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[])
+       ON CONFLICT (user_id) DO UPDATE SET
+         phone = COALESCE(EXCLUDED.phone, recipients.phone),
+         email = COALESCE(EXCLUDED.email, recipients.email),
+         locale = COALESCE(EXCLUDED.locale, recipients.locale),
+         timezone = COALESCE(EXCLUDED.timezone, recipients.timezone),
+         updated_at = now()
+       -- updated_at is when the contact fields last changed: an update repeating them leaves it.
+       WHERE (recipients.phone, recipients.email, recipients.locale, recipients.timezone) IS DISTINCT FROM
+             (COALESCE(EXCLUDED.phone, recipients.phone), COALESCE(EXCLUDED.email, recipients.email),
+              COALESCE(EXCLUDED.locale, recipients.locale), COALESCE(EXCLUDED.timezone, recipients.timezone))`,
+      [
+        upserts.map((u) => u.userId),
+        upserts.map((u) => u.phone ?? null),
+        upserts.map((u) => u.email ?? null),
+        upserts.map((u) => u.locale ?? null),
+        upserts.map((u) => u.timezone ?? null),
+      ],
+    );
+  }
+  if (clears.length > 0) {
+    // Only a known user's fields: clearing makes no recipient of an unknown one.
+    await tx.query(
+      `UPDATE recipients r SET
+         phone = CASE WHEN 'phone' = ANY(c.cleared) THEN NULL ELSE r.phone END,
+         email = CASE WHEN 'email' = ANY(c.cleared) THEN NULL ELSE r.email END,
+         locale = CASE WHEN 'locale' = ANY(c.cleared) THEN NULL ELSE r.locale END,
+         timezone = CASE WHEN 'timezone' = ANY(c.cleared) THEN NULL ELSE r.timezone END,
+         updated_at = now()
+         FROM (SELECT u AS user_id, string_to_array(f, ',') AS cleared FROM unnest($1::varchar[], $2::text[]) AS x(u, f)) AS c
+        WHERE r.user_id = c.user_id
+          AND ('phone' = ANY(c.cleared) AND r.phone IS NOT NULL OR 'email' = ANY(c.cleared) AND r.email IS NOT NULL
+               OR 'locale' = ANY(c.cleared) AND r.locale IS NOT NULL OR 'timezone' = ANY(c.cleared) AND r.timezone IS NOT NULL)`,
+      [clears.map((u) => u.userId), clears.map((u) => CLEARABLE_FIELDS.filter((field) => u[field] === null).join(','))],
+    );
+  }
+}
+
 /**
- * Takes the token locks of a batch's registrations (`apply`). One registration of a token at a time,
- * whatever the user: the check that follows in `apply` must see the other's row. Also the tokens the
- * registered devices hold now: two registrations swapping two devices' tokens take different buckets
- * otherwise, and each one's deactivation in `apply` waits for the device row the other has just
- * written (a deadlock). All in one statement, in the buckets' order.
+ * `push_tokens`: each token's newest registration, under the token locks. Before any device row is
+ * written, a removed user's too: a transaction holding a device row while it waits for a bucket
+ * could deadlock with that bucket's holder, whose deactivation in `writeDevices` waits for the row.
+ */
+async function writeTokens(tx: EntityManager, { owners, registered }: Changes): Promise<void> {
+  if (owners.length === 0) return;
+  await lockTokenBuckets(tx, owners, registered);
+  // The batch's own registrations count too: an older one of a token in the batch is weighed against its newest.
+  await tx.query(
+    `INSERT INTO push_tokens (provider, token_md5, registered_at)
+     SELECT provider, md5(token), registered_at FROM unnest($1::varchar[], $2::varchar[], $3::timestamptz[]) AS o(provider, token, registered_at)
+     ON CONFLICT (provider, token_md5) DO UPDATE SET registered_at = GREATEST(push_tokens.registered_at, EXCLUDED.registered_at)`,
+    [owners.map((d) => d.provider), owners.map((d) => d.token), owners.map((d) => d.madeAt)],
+  );
+}
+
+/** `devices`: removed users' and removed devices' rows, then the registrations, then the tokens they take from other rows. */
+async function writeDevices(tx: EntityManager, { removedUsers, removed, registered, owners }: Changes): Promise<void> {
+  // Removals before registrations: a device removed and then registered again in the batch is
+  // weighed as it would be in a batch of its own; one registered and then removed has no row.
+  // The md5s of a removed user's tokens stay in push_tokens: a registration of theirs applied
+  // late is weighed against them like any other (purged with the tokens no device holds).
+  if (removedUsers.length > 0) {
+    await tx.query(`DELETE FROM devices WHERE user_id = ANY($1::varchar[])`, [removedUsers]);
+  }
+  if (removed.length > 0) {
+    await tx.query(
+      `DELETE FROM devices d USING unnest($1::varchar[], $2::varchar[]) AS r(user_id, device_id)
+        WHERE d.user_id = r.user_id AND d.device_id = r.device_id`,
+      [removed.map((d) => d.userId), removed.map((d) => d.deviceId)],
+    );
+  }
+  if (registered.length > 0) {
+    // A registration older than its device's row changes nothing; one older than the token's newest
+    // registration (`push_tokens`, of any device, also one removed since) is kept, but inactive.
+    // The same registration again (its batch applied again) changes nothing either: rewritten, it
+    // made a device active again whose token the vendor had since declared gone.
+    await tx.query(
+      `INSERT INTO devices (user_id, device_id, provider, token, locale, registered_at, active, deactivated_reason)
+       SELECT r.user_id, r.device_id, r.provider, r.token, r.locale, r.registered_at, NOT held.newer,
+              CASE WHEN held.newer THEN 'token registered to another device' END
+         FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[], $6::timestamptz[])
+                AS r(user_id, device_id, provider, token, locale, registered_at)
+         CROSS JOIN LATERAL (
+           SELECT COALESCE((SELECT t.registered_at > r.registered_at FROM push_tokens t
+                             WHERE t.provider = r.provider AND t.token_md5 = md5(r.token)), false) AS newer) AS held
+       ON CONFLICT (user_id, device_id) DO UPDATE SET
+         provider = EXCLUDED.provider, token = EXCLUDED.token, locale = EXCLUDED.locale, registered_at = EXCLUDED.registered_at,
+         active = EXCLUDED.active, deactivated_reason = EXCLUDED.deactivated_reason, updated_at = now()
+       WHERE devices.registered_at < EXCLUDED.registered_at
+          OR (devices.registered_at = EXCLUDED.registered_at AND (devices.provider, devices.token) IS DISTINCT FROM (EXCLUDED.provider, EXCLUDED.token))`,
+      [
+        registered.map((d) => d.userId),
+        registered.map((d) => d.deviceId),
+        registered.map((d) => d.provider),
+        registered.map((d) => d.token),
+        registered.map((d) => d.locale ?? null),
+        registered.map((d) => d.madeAt),
+      ],
+    );
+  }
+  if (owners.length > 0) {
+    // A push token addresses one app installation. Registered again, by another user signed in on
+    // that phone or as another device id, it leaves every other row that holds it: otherwise the
+    // first user's notifications would go on reaching the phone the second one now holds.
+    // A holder registered at the very same time is taken from only by a registration that did not
+    // lose that tie before: applied again on its own (a replay), the loser would leave the token
+    // with no active device at all. Not by one of a user the batch removes: their rows are gone
+    // already, so whether it lost the tie is no longer known, and either way, applied on its own,
+    // it would leave the holder as it is.
+    await tx.query(
+      `UPDATE devices d SET active = false, deactivated_reason = 'token registered to another device', updated_at = now()
+         FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[], $5::timestamptz[], $6::boolean[]) AS o(user_id, device_id, provider, token, registered_at, removed)
+        WHERE d.provider = o.provider AND md5(d.token) = md5(o.token) AND d.token = o.token AND d.active
+          AND NOT (d.user_id = o.user_id AND d.device_id = o.device_id)
+          AND (d.registered_at < o.registered_at
+               OR d.registered_at = o.registered_at AND NOT o.removed
+                  AND NOT EXISTS (SELECT 1 FROM devices lost
+                                   WHERE lost.user_id = o.user_id AND lost.device_id = o.device_id AND lost.provider = o.provider
+                                     AND lost.token = o.token AND lost.registered_at = o.registered_at AND NOT lost.active))`,
+      [owners.map((d) => d.userId), owners.map((d) => d.deviceId), owners.map((d) => d.provider), owners.map((d) => d.token), owners.map((d) => d.madeAt), owners.map((d) => d.removed)],
+    );
+  }
+}
+
+/** `topic_subscriptions`: removed users' rows, then the subscriptions, then the unsubscriptions. */
+async function writeSubscriptions(tx: EntityManager, { removedUsers, subscribed, unsubscribed }: Changes): Promise<void> {
+  if (removedUsers.length > 0) {
+    await tx.query(`DELETE FROM topic_subscriptions WHERE user_id = ANY($1::varchar[])`, [removedUsers]);
+  }
+  if (subscribed.length > 0) {
+    await tx.query(
+      `INSERT INTO topic_subscriptions (topic, user_id)
+       SELECT * FROM unnest($1::varchar[], $2::varchar[]) ON CONFLICT DO NOTHING`,
+      [subscribed.map((s) => s.topic), subscribed.map((s) => s.userId)],
+    );
+  }
+  if (unsubscribed.length > 0) {
+    await tx.query(
+      `DELETE FROM topic_subscriptions t USING unnest($1::varchar[], $2::varchar[]) AS r(topic, user_id)
+        WHERE t.topic = r.topic AND t.user_id = r.user_id`,
+      [unsubscribed.map((s) => s.topic), unsubscribed.map((s) => s.userId)],
+    );
+  }
+}
+
+/**
+ * Takes the token locks of a batch's registrations (`writeTokens`). One registration of a token at a
+ * time, whatever the user: the check that follows in `writeDevices` must see the other's row. Also
+ * the tokens the registered devices hold now: two registrations swapping two devices' tokens take
+ * different buckets otherwise, and each one's deactivation in `writeDevices` waits for the device
+ * row the other has just written (a deadlock). All in one statement, in the buckets' order.
  *
  * A device's token can change between the read and the lock (a registration of it committing), so
  * it is read again once they are held. Only a registration of the device changes it, and that one
