@@ -1,15 +1,17 @@
-import { Module, type DynamicModule } from '@nestjs/common';
+import { Module, type DynamicModule, type Provider } from '@nestjs/common';
+import { DataSource } from 'typeorm';
 import { CHANNELS, deliverTopic, Topics } from '@notify/contracts';
 import type { SchedulerConfig } from '@notify/config';
 import { FATAL_ERROR_HANDLER, KafkaModule, type FatalErrorHandler } from '@notify/kafka';
-import { ObservabilityModule, type AppLogger } from '@notify/observability';
+import { APP_LOGGER, ObservabilityModule, type AppLogger } from '@notify/observability';
 import { PersistenceModule } from '@notify/persistence';
+import { DatabaseClock } from './database-clock';
 import { RELEASE_SETTINGS, ReleasePoller, SCHEDULER_CLOCK } from './release/release-poller';
 import { OUTBOX_RELAY_SETTINGS, OutboxRelay } from './outbox/outbox-relay';
 import { RESEND_CLOCK, RESEND_RANDOM, RESEND_SETTINGS, ResendPoller } from './resend/resend-poller';
 
 export interface SchedulerOptions {
-  /** The time release and resend decisions go by; tests move it. */
+  /** The time release and resend decisions go by: the database's (`DatabaseClock`), but tests move it. */
   clock?: () => Date;
   /** The jitter source of resend backoff; tests fix it. */
   random?: () => number;
@@ -35,9 +37,8 @@ export class SchedulerModule {
       ],
       providers: [
         { provide: RELEASE_SETTINGS, useValue: config },
-        { provide: SCHEDULER_CLOCK, useValue: options.clock ?? (() => new Date()) },
+        ...clockProviders(options.clock),
         { provide: RESEND_SETTINGS, useValue: config },
-        { provide: RESEND_CLOCK, useValue: options.clock ?? (() => new Date()) },
         { provide: RESEND_RANDOM, useValue: options.random ?? Math.random },
         { provide: OUTBOX_RELAY_SETTINGS, useValue: config },
         ...(options.onFatal ? [{ provide: FATAL_ERROR_HANDLER, useValue: options.onFatal }] : []),
@@ -48,4 +49,15 @@ export class SchedulerModule {
       exports: [ReleasePoller, ResendPoller, OutboxRelay],
     };
   }
+}
+
+/** Both pollers' clock: the one given, or the database's, whose clock the leases they end are written by. */
+function clockProviders(clock: (() => Date) | undefined): Provider[] {
+  const sharedClock: Provider = { provide: RESEND_CLOCK, useExisting: SCHEDULER_CLOCK };
+  if (clock) return [{ provide: SCHEDULER_CLOCK, useValue: clock }, sharedClock];
+  return [
+    { provide: DatabaseClock, useFactory: (dataSource: DataSource, logger: AppLogger) => new DatabaseClock(dataSource, logger), inject: [DataSource, APP_LOGGER] },
+    { provide: SCHEDULER_CLOCK, useFactory: (databaseClock: DatabaseClock) => databaseClock.now, inject: [DatabaseClock] },
+    sharedClock,
+  ];
 }
