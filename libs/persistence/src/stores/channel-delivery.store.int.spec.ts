@@ -370,12 +370,17 @@ describe('ChannelDeliveryStore.receive', () => {
     ]);
   });
 
-  it('stores no key for a send without one, and keeps the last accepted key through a send that stored none', async () => {
+  it('stores no key for a send without one, so a repeated receipt of the send before does not fail it', async () => {
     const [id] = (await seed(1)) as [string];
     await sendAccepted(id);
     expect(await rowOf(id)).toMatchObject({ receipt_key: null });
     await sendAccepted(id, 'k:d1');
+    expect((await store().receive([failed('k:d1')])).events).toEqual([expect.objectContaining({ deliveryId: id, status: 'failed' })]);
+
+    // The retry goes out through a provider without receipts (the operator switched), and the vendor posts k:d1's failure again.
     await sendAccepted(id);
-    expect(await rowOf(id)).toMatchObject({ receipt_key: 'k:d1' });
+    expect(await rowOf(id)).toMatchObject({ status: 'sent', receipt_key: null });
+    expect((await store().receive([failed('k:d1')])).events).toEqual([]);
+    expect(await rowOf(id)).toMatchObject({ status: 'sent', last_error: null });
   });
 });

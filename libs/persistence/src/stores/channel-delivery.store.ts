@@ -124,7 +124,9 @@ export class ChannelDeliveryStore {
                 next_attempt_at = CASE WHEN ${OUT_OF_ATTEMPTS} THEN NULL ELSE o.next_attempt_at END,
                 last_error = o.error, updated_at = now(),
                 attempts = d.attempts - CASE WHEN o.attempted THEN 0 ELSE 1 END,
-                receipt_key = COALESCE(o.receipt_key, d.receipt_key)
+                -- An accepted send replaces the key, with none when its provider gives none: a receipt for an
+                -- earlier send must not fail it. A refused one keeps it, so that send's late delivery still counts.
+                receipt_key = CASE WHEN o.status = 'sent' THEN o.receipt_key ELSE d.receipt_key END
            FROM ${outcomeColumns(['status', 'varchar'], ['error', 'text'], ['next_attempt_at', 'timestamptz'], ['attempt', 'int'], ['attempted', 'boolean'], ['lease', 'bigint'], ['receipt_key', 'varchar'])}
           WHERE d.id = o.id AND d.created_at = o.created_at AND ${inKeysRange('d')} AND d.status NOT IN ('delivered', 'read', 'clicked')
             AND (o.attempt IS NULL OR (d.status = 'sent' AND d.attempts = o.attempt AND (o.lease IS NULL OR ${LEASE_MICROS} = o.lease)))
