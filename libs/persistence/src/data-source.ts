@@ -1,6 +1,10 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Pool } from 'pg';
-import { withSessionSettings } from './session-settings';
 import { DataSource, type QueryRunner } from 'typeorm';
+import { createLogger, type AppLogger } from '@notify/observability';
+import { missingMigrations } from './schema-version';
+import { withSessionSettings } from './session-settings';
+import { queryRows } from './stores/rows';
 import { DeliveryEntity } from './entities/delivery.entity';
 import { InboxEntryEntity, InboxReadSequenceEntity, InboxSequenceEntity } from './entities/inbox.entity';
 import { MessageEntity, RequestKeyEntity } from './entities/message.entity';
@@ -25,6 +29,7 @@ import { EventOutbox1763600000024 } from './migrations/1763600000024-event-outbo
 import { ReceiptKeys1763600000025 } from './migrations/1763600000025-receipt-keys';
 import { HeldDue1763600000026 } from './migrations/1763600000026-held-due';
 import { InactiveDevices1763600000027 } from './migrations/1763600000027-inactive-devices';
+import { MigrationsReadable1763600000028 } from './migrations/1763600000028-migrations-readable';
 import { ApiKeyEntity } from './entities/api-key.entity';
 import { DailyDeliveryStatsEntity, RequestDeliveryStatsEntity } from './entities/delivery-stats.entity';
 import { SocketIoAttachments1763600000002 } from './migrations/1763600000002-socket-io-attachments';
@@ -44,7 +49,7 @@ export const ENTITIES = [
   DailyDeliveryStatsEntity,
   RequestDeliveryStatsEntity,
 ];
-export const MIGRATIONS = [InitialSchema1763600000000, Recipients1763600000001, SocketIoAttachments1763600000002, ApiKeys1763600000010, DeliveryStats1763600000011, QueryApiRole1763600000012, DeliveryStatsSlots1763600000013, LeasedDeliveries1763600000014, JsonRows1763600000015, DeliveryStatsRetries1763600000016, DeliveryTargetPerUser1763600000017, DailyStatsByDay1763600000018, GivenBackRetries1763600000019, PendingByReceiver1763600000020, DeviceRegistrationTime1763600000021, FailedAwaitingSchedule1763600000022, InboxReadSequence1763600000023, EventOutbox1763600000024, ReceiptKeys1763600000025, HeldDue1763600000026, InactiveDevices1763600000027];
+export const MIGRATIONS = [InitialSchema1763600000000, Recipients1763600000001, SocketIoAttachments1763600000002, ApiKeys1763600000010, DeliveryStats1763600000011, QueryApiRole1763600000012, DeliveryStatsSlots1763600000013, LeasedDeliveries1763600000014, JsonRows1763600000015, DeliveryStatsRetries1763600000016, DeliveryTargetPerUser1763600000017, DailyStatsByDay1763600000018, GivenBackRetries1763600000019, PendingByReceiver1763600000020, DeviceRegistrationTime1763600000021, FailedAwaitingSchedule1763600000022, InboxReadSequence1763600000023, EventOutbox1763600000024, ReceiptKeys1763600000025, HeldDue1763600000026, InactiveDevices1763600000027, MigrationsReadable1763600000028];
 
 export interface DatabaseSettings {
   databaseUrl: string;
@@ -120,6 +125,32 @@ export async function openPool(dataSource: DataSource, settings: DatabaseSetting
   for (const client of clients) client.release();
 }
 
+/** How a migration run waits for the locks of its migrations (each setting has a default). */
+export interface MigrationRunOptions {
+  /** Where a try that waited too long for a lock is reported; a `migrate` logger by default. */
+  logger?: AppLogger;
+  /** How long each statement of a migration waits for a lock before its try ends. */
+  lockTimeoutMs?: number;
+  /** The pause between such a try and the next. */
+  retryPauseMs?: number;
+  /** How long the run's waits for locks and its pauses may come to before it gives up. */
+  giveUpAfterMs?: number;
+}
+
+/**
+ * How long a migration's statement waits for a lock, as long as partition maintenance's DDL does. A
+ * migration's `ALTER TABLE` waiting behind a long reader (a nightly pg_dump, a psql session left in
+ * a transaction) queued every later statement on its table behind it, and the platform stood still
+ * for as long as that reader ran.
+ */
+const MIGRATION_LOCK_TIMEOUT_MS = 3_000;
+/** The pause after a try whose lock did not come: the platform's statements go through meanwhile. */
+const MIGRATION_RETRY_PAUSE_MS = 15_000;
+/** How long a run goes on trying before it gives up and says what held it. */
+const MIGRATION_GIVE_UP_MS = 600_000;
+/** SQLSTATE lock_not_available: a lock_timeout ran out. */
+const LOCK_NOT_AVAILABLE = '55P03';
+
 /**
  * Applies every pending migration, each in a transaction of its own, and returns their names. The
  * apps of the version before may still be writing: one transaction for all of them held the locks
@@ -132,9 +163,16 @@ export async function openPool(dataSource: DataSource, settings: DatabaseSetting
  * containers, `npm run migrate` beside `npm start`) both applied the same migration — the second
  * failing on a table that exists, or, for a migration that upserts counters, adding them twice. A
  * run that waited finds nothing left to apply.
+ *
+ * Every statement waits at most `lockTimeoutMs` for a lock (see `applyPending`).
  */
-export async function runMigrations(settings: DatabaseSettings): Promise<string[]> {
-  const dataSource = createDataSource({ ...settings, databasePoolSize: 2 });
+export async function runMigrations(settings: DatabaseSettings, options: MigrationRunOptions = {}): Promise<string[]> {
+  const lockTimeoutMs = options.lockTimeoutMs ?? MIGRATION_LOCK_TIMEOUT_MS;
+  const dataSource = createDataSource({
+    ...settings,
+    databaseUrl: withSessionSettings(settings.databaseUrl, { lock_timeout: String(lockTimeoutMs) }),
+    databasePoolSize: 2,
+  });
   await dataSource.initialize();
   const lock = dataSource.createQueryRunner();
   try {
@@ -144,16 +182,101 @@ export async function runMigrations(settings: DatabaseSettings): Promise<string[
     // snapshot, and an index built CONCURRENTLY by the run holding the lock waits for every snapshot
     // older than it to end; neither run would ever end.
     while (!(await lock.query('SELECT pg_try_advisory_lock($1) AS locked', [MIGRATIONS_LOCK]))[0].locked) {
-      await new Promise((resolve) => setTimeout(resolve, MIGRATIONS_LOCK_POLL_MS));
+      await sleep(MIGRATIONS_LOCK_POLL_MS);
     }
-    const applied = await dataSource.runMigrations({ transaction: 'each' });
-    return applied.map((migration) => migration.name);
+    const pending = await missingMigrations(dataSource);
+    await applyPending(dataSource, {
+      lockTimeoutMs,
+      logger: options.logger ?? createLogger('migrate', 'warn'),
+      retryPauseMs: options.retryPauseMs ?? MIGRATION_RETRY_PAUSE_MS,
+      giveUpAfterMs: options.giveUpAfterMs ?? MIGRATION_GIVE_UP_MS,
+    });
+    return pending;
   } finally {
     // Released with its session too, should the unlock not get through.
     await lock.query('SELECT pg_advisory_unlock($1)', [MIGRATIONS_LOCK]).catch(() => undefined);
     await lock.release();
     await dataSource.destroy();
   }
+}
+
+/**
+ * Runs the pending migrations, and again after a pause when one of them waited `lockTimeoutMs` for a
+ * lock: what the try committed stays (each migration commits on its own), and the next takes up from
+ * the migration that waited. A migration built `CONCURRENTLY` waits too, for the transactions older
+ * than its build: such a wait holds up no other statement, but a run that waited on it would last as
+ * long as the oldest transaction does (a pg_dump's hours), with nothing said; so it times out as well,
+ * and the next try drops the invalid index the build left and builds it again (migrations 26 and 27).
+ * Gives up once its waits and pauses would come to more than `giveUpAfterMs`.
+ */
+async function applyPending(dataSource: DataSource, options: Required<MigrationRunOptions>): Promise<void> {
+  let waitedMs = 0;
+  for (;;) {
+    try {
+      await dataSource.runMigrations({ transaction: 'each' });
+      return;
+    } catch (error) {
+      if ((error as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw error;
+      waitedMs += options.lockTimeoutMs;
+      const [migration = 'unknown'] = await missingMigrations(dataSource);
+      const holders = await transactionsOlderThan(dataSource, options.lockTimeoutMs);
+      if (waitedMs + options.retryPauseMs > options.giveUpAfterMs) throw new MigrationLockTimeout(migration, options.lockTimeoutMs, waitedMs, holders);
+      options.logger.warn(
+        { migration, lockTimeoutMs: options.lockTimeoutMs, retryInMs: options.retryPauseMs, holders },
+        'a migration waited longer than lockTimeoutMs for a lock and was stopped, so that the statements queued behind it could go on; trying it again after a pause',
+      );
+      await sleep(options.retryPauseMs);
+      waitedMs += options.retryPauseMs;
+    }
+  }
+}
+
+/** A migration run gave up: one of its migrations could not have its locks in the time allowed. */
+export class MigrationLockTimeout extends Error {
+  readonly code = 'migration_lock_timeout';
+
+  constructor(
+    readonly migration: string,
+    lockTimeoutMs: number,
+    waitedMs: number,
+    readonly holders: readonly OpenTransaction[],
+  ) {
+    super(
+      `migration ${migration} could not have its locks: each try waited ${lockTimeoutMs} ms for them, and the run gave up after ${Math.round(waitedMs / 1000)} s of tries and pauses. ` +
+        `Transactions open longer than a try's wait, what it waited for among them: ${holders.map(describeSession).join('; ') || 'none this role may see'}. ` +
+        'Run the migrations again once they have ended.',
+    );
+    this.name = 'MigrationLockTimeout';
+  }
+}
+
+/** A session of the database, as a report of what held a migration names it: never its query, which may hold personal data. */
+export interface OpenTransaction {
+  pid: number;
+  applicationName: string;
+  state: string | null;
+  transactionStart: Date;
+}
+
+/**
+ * The other sessions of the database whose transaction has been open longer than `ms`. A lock that
+ * a statement waited `ms` for is held by one of them: a transaction asking for it after the wait
+ * began would have queued behind it. (Sessions of other roles show only to a superuser or a member
+ * of pg_read_all_stats.)
+ */
+function transactionsOlderThan(dataSource: DataSource, ms: number): Promise<OpenTransaction[]> {
+  return queryRows<OpenTransaction>(
+    dataSource,
+    `SELECT pid, application_name AS "applicationName", state, xact_start AS "transactionStart"
+       FROM pg_stat_activity
+      WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start < now() - $1 * interval '1 millisecond'
+      ORDER BY xact_start`,
+    [ms],
+  );
+}
+
+function describeSession(session: OpenTransaction): string {
+  return `pid ${session.pid} (${session.applicationName || 'no application name'}, ${session.state ?? 'state unknown'}, since ${session.transactionStart.toISOString()})`;
 }
 
 /**

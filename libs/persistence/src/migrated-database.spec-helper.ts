@@ -22,13 +22,14 @@ export function migratedDatabase(poolSize = 2): { dataSource: () => DataSource; 
 
 /**
  * A database of its own with the migrations before `migration` applied, as an installation of the
- * version before has it. Dropping it is the caller's.
+ * version before has it, each in a transaction of its own as `npm run migrate` has them (one that
+ * builds an index CONCURRENTLY runs in none). Dropping it is the caller's.
  */
 export async function databaseBefore(migration: (typeof MIGRATIONS)[number]): Promise<TestDatabase> {
   return createTestDatabase(process.env.TEST_DATABASE_ADMIN_URL, async (url) => {
     const before = await migrationsUpTo(url, migration, 1, false).initialize();
     try {
-      await before.runMigrations({ transaction: 'all' });
+      await before.runMigrations({ transaction: 'each' });
     } finally {
       await before.destroy();
     }

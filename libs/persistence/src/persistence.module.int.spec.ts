@@ -2,24 +2,29 @@ import { randomBytes } from 'node:crypto';
 import { NestFactory } from '@nestjs/core';
 import { DataSource } from 'typeorm';
 import { createLogger, HealthRegistry, ObservabilityModule } from '@notify/observability';
-import { IDLE_IN_TRANSACTION_TIMEOUT_MS, poolOf } from './data-source';
-import { migratedDatabase } from './migrated-database.spec-helper';
+import type { TestDatabase } from '@notify/testing';
+import { IDLE_IN_TRANSACTION_TIMEOUT_MS, MIGRATIONS, poolOf } from './data-source';
+import { QUERY_API_ROLE } from './migrations/1763600000012-query-api-role';
+import { MigrationsReadable1763600000028 } from './migrations/1763600000028-migrations-readable';
+import { databaseBefore, migratedDatabase } from './migrated-database.spec-helper';
 import { PersistenceModule } from './persistence.module';
+import { withSessionSettings } from './session-settings';
+
+/** An app's context with PersistenceModule on `databaseUrl`; a failed start is thrown, as `startHttpApp` has it. */
+const start = (databaseUrl: string, keepPoolOpen = false) =>
+  NestFactory.createApplicationContext(
+    {
+      module: class SpecModule {},
+      imports: [
+        ObservabilityModule.forApp('persistence-spec', createLogger('persistence-spec', 'silent')),
+        PersistenceModule.forRoot({ databaseUrl, databasePoolSize: 2, keepPoolOpen }),
+      ],
+    },
+    { logger: false, abortOnError: false },
+  );
 
 describe('PersistenceModule health check', () => {
   const database = migratedDatabase(1);
-
-  const start = (databaseUrl: string, keepPoolOpen = false) =>
-    NestFactory.createApplicationContext(
-      {
-        module: class SpecModule {},
-        imports: [
-          ObservabilityModule.forApp('persistence-spec', createLogger('persistence-spec', 'silent')),
-          PersistenceModule.forRoot({ databaseUrl, databasePoolSize: 2, keepPoolOpen }),
-        ],
-      },
-      { logger: false },
-    );
 
   it('has PostgreSQL end a session left waiting in a transaction, so a vanished client’s locks do not outlive it for hours', async () => {
     const app = await start(database.url());
@@ -62,5 +67,50 @@ describe('PersistenceModule health check', () => {
     } finally {
       await admin.query(`DROP ROLE ${role}`);
     }
+  });
+});
+
+/** An app of a new version started before `npm run migrate` (one service updated ahead of the step), and one of the version before. */
+describe('PersistenceModule on a database of another version', () => {
+  describe('without the latest migrations', () => {
+    const missing = MIGRATIONS.slice(MIGRATIONS.indexOf(MigrationsReadable1763600000028)).map((migration) => migration.name);
+    let database: TestDatabase;
+    beforeAll(async () => {
+      database = await databaseBefore(MigrationsReadable1763600000028);
+    });
+    afterAll(() => database.drop());
+
+    it('refuses to start, naming the missing migrations and the step to run', async () => {
+      await expect(start(database.url)).rejects.toThrow(`this version needs (${missing.join(', ')}): run \`npm run migrate\` first`);
+    });
+
+    it('refuses to start as a role that may not read the migrations yet, saying so', async () => {
+      await expect(start(withSessionSettings(database.url, { role: QUERY_API_ROLE }))).rejects.toThrow(`role ${QUERY_API_ROLE} may not read schema_migrations`);
+    });
+  });
+
+  describe('with every migration', () => {
+    const database = migratedDatabase(1);
+
+    it('starts, also as the query API’s restricted role', async () => {
+      for (const url of [database.url(), withSessionSettings(database.url(), { role: QUERY_API_ROLE })]) {
+        const app = await start(url);
+        try {
+          expect(await app.get(HealthRegistry).run()).toEqual({ healthy: true, checks: { postgres: 'up' } });
+        } finally {
+          await app.close();
+        }
+      }
+    });
+
+    it('starts with a migration of a newer version applied, which this code does not know', async () => {
+      await database.dataSource().query(`INSERT INTO schema_migrations (timestamp, name) VALUES (1999999999999, 'FromANewerVersion1999999999999')`);
+      try {
+        const app = await start(database.url());
+        await app.close();
+      } finally {
+        await database.dataSource().query(`DELETE FROM schema_migrations WHERE name = 'FromANewerVersion1999999999999'`);
+      }
+    });
   });
 });

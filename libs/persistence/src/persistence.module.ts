@@ -3,6 +3,7 @@ import { DataSource } from 'typeorm';
 import { HealthRegistry } from '@notify/observability';
 import { createDataSource, openPool, poolOf, type DatabaseSettings } from './data-source';
 import { HealthConnection } from './health-connection';
+import { requireMigrations } from './schema-version';
 import { DeliveryOutcomeStore } from './stores/delivery-outcome.store';
 import { FallbackStore } from './stores/fallback.store';
 import { InboxStore } from './stores/inbox.store';
@@ -10,7 +11,10 @@ import { IngestStore } from './stores/ingest.store';
 import { RecipientStore } from './stores/recipient.store';
 import { ResendStore } from './stores/resend.store';
 
-/** The app's DataSource, its stores and a `postgres` health check. Migrations run as their own step, never here. */
+/**
+ * The app's DataSource, its stores and a `postgres` health check. Migrations run as their own step,
+ * never here: a database that lacks one this code knows is refused at start (`requireMigrations`).
+ */
 @Global()
 @Module({})
 export class PersistenceModule implements OnModuleInit, OnApplicationShutdown {
@@ -29,8 +33,15 @@ export class PersistenceModule implements OnModuleInit, OnApplicationShutdown {
           provide: DataSource,
           useFactory: async () => {
             const dataSource = await createDataSource(settings).initialize();
-            if (settings.keepPoolOpen) await openPool(dataSource, settings);
-            return dataSource;
+            try {
+              await requireMigrations(dataSource);
+              if (settings.keepPoolOpen) await openPool(dataSource, settings);
+              return dataSource;
+            } catch (error) {
+              // Nothing closes a module whose start failed: its pool would be left open.
+              await dataSource.destroy();
+              throw error;
+            }
           },
         },
         { provide: IngestStore, useFactory: (ds: DataSource) => new IngestStore(ds), inject: [DataSource] },
