@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { Kafka, type Producer } from 'kafkajs';
-import { ErrorCode, Topics, type NotificationRequest } from '@notify/contracts';
+import { ErrorCode, Topics } from '@notify/contracts';
 import {
   BatchConsumer,
   sendDeadLetters,
@@ -12,24 +12,11 @@ import {
   type Rejection,
 } from '@notify/kafka';
 import { APP_LOGGER, Metrics, type AppLogger } from '@notify/observability';
-import { IngestStore, newId, RecipientStore, writeIsolatingRefusals, type PlannedMessage } from '@notify/persistence';
+import { IngestStore, newId, RecipientStore, writeIsolatingRefusals } from '@notify/persistence';
 import type { Counter } from 'prom-client';
-import { planMessage, TemplateRenderError } from '../planning/message-planner';
 import { namedRecipients } from '../planning/targets';
-import { RouteTable, type Route } from '../routing/route-table';
-import { parseRequestRecord, sendAtProblem } from './request-parser';
-
-/** A copy of a request that can be planned: valid and routed. */
-interface PlannableCopy {
-  request: NotificationRequest;
-  route: Route;
-  record: ConsumedRecord;
-}
-/**
- * A copy of a request: one that can be planned, or one refused already (a record with a valid id that
- * breaks the schema, or a valid request whose type has no route: see `ParsedRecord`).
- */
-type Copy = PlannableCopy | { rejection: Rejection };
+import { RouteTable } from '../routing/route-table';
+import { BatchPlan, groupCopies } from './batch-plan';
 
 export interface IngestionSettings {
   consumerGroup: string;
@@ -104,60 +91,41 @@ export class RequestIngestion implements OnApplicationBootstrap, OnModuleDestroy
     const { copies, rejections } = groupCopies(records, this.routes);
     const { userIds, topics } = namedRecipients([...copies.values()].flat().flatMap((c) => ('request' in c ? [c.request] : [])));
     const directory = await this.recipients.lookup(userIds, topics);
-    const context = { now, newId, directory, retentionDays: this.settings.retentionDays };
-    let planned: PlannedMessage[] = [];
-    let plannedDeliveries = 0;
-    /** Where each planned request id's planned copy is among its copies. */
-    const plannedAt = new Map<string, number>();
-    const plannedRecord = (id: string): ConsumedRecord => (copies.get(id)![plannedAt.get(id)!] as PlannableCopy).record;
-    /** Plans the first copy of `id` from the `start`th on that can be planned, if any; with the rejections of the copies before it. */
-    const planFrom = (id: string, start: number): { planned: boolean; refused: Rejection[] } => {
-      const list = copies.get(id)!;
-      const refused: Rejection[] = [];
-      for (let at = start; at < list.length; at++) {
-        const copy = list[at]!;
-        const plan = 'rejection' in copy ? copy : this.plan(copy, context);
-        if ('rejection' in plan) {
-          refused.push(plan.rejection);
-          continue;
-        }
-        planned.push(plan.message);
-        plannedDeliveries += plan.message.deliveries.length;
-        plannedAt.set(id, at);
-        return { planned: true, refused };
-      }
-      return { planned: false, refused };
-    };
-    // Stores what is planned so far in one write and produces its jobs and events.
-    const storePlanned = async (): Promise<void> => {
-      const { written, refused } = await writeIsolatingRefusals((batch) => this.store.ingest(batch), planned);
-      [planned, plannedDeliveries] = [[], 0];
-      for (const { item, sqlState } of refused) rejections.push(storageRefusal(plannedRecord(item.requestId), sqlState));
+    const plan = new BatchPlan(copies, { now, newId, directory, retentionDays: this.settings.retentionDays });
+    /** Request ids none of whose copies could be planned, with their copies' rejections. */
+    const unplanned = new Map<string, Rejection[]>();
+    for (const id of copies.keys()) {
+      const { planned, refused } = plan.planFrom(id, 0);
+      // A copy refused before the one that was planned is bad input of its own; a copy after it, a duplicate.
+      if (planned) rejections.push(...refused);
+      else unplanned.set(id, refused);
+      if (plan.deliveries < this.settings.maxDeliveriesPerTransaction) continue;
+      await this.storePlanned(plan, rejections, progress);
+      if (this.stopping) throw new Error("stopping: the rest of the batch is left uncommitted for the partition's next owner");
+    }
+    await this.storePlanned(plan, rejections, progress);
+    await this.sendReplaysAndRejections(unplanned, rejections);
+  }
+
+  /**
+   * Stores what `plan` holds in one write and produces its jobs and events; then, as long as PostgreSQL
+   * refused some, plans their next copies and stores those the same way. Its refusals join `rejections`.
+   */
+  private async storePlanned(plan: BatchPlan, rejections: Rejection[], progress: () => void): Promise<void> {
+    do {
+      const { written, refused } = await writeIsolatingRefusals((batch) => this.store.ingest(batch), plan.take());
+      for (const { item, sqlState } of refused) rejections.push(storageRefusal(plan.plannedRecord(item.requestId), sqlState));
       // Counted once committed: a batch whose produce then fails comes back and stores none of them again.
       this.stored.inc(written.reduce((sum, w) => sum + w.stored, 0));
       await sendJobs(this.producer, written.flatMap((w) => w.jobs), written.flatMap((w) => w.events));
       progress();
       // The next transaction's messages are created now: stamped with the batch's start, they would
       // sort among messages committed before them, behind a reader's page position.
-      context.now = this.clock();
+      plan.createFrom(this.clock());
       // A later copy of a refused id that can be planned is the request now, as it would be in a later
       // batch; the copies refused on the way are bad input of their own.
-      for (const { item } of refused) rejections.push(...planFrom(item.requestId, plannedAt.get(item.requestId)! + 1).refused);
-      if (planned.length > 0) await storePlanned();
-    };
-    /** Request ids none of whose copies could be planned, with their copies' rejections. */
-    const unplanned = new Map<string, Rejection[]>();
-    for (const id of copies.keys()) {
-      const { planned: found, refused } = planFrom(id, 0);
-      // A copy refused before the one that was planned is bad input of its own; a copy after it, a duplicate.
-      if (found) rejections.push(...refused);
-      else unplanned.set(id, refused);
-      if (plannedDeliveries < this.settings.maxDeliveriesPerTransaction) continue;
-      await storePlanned();
-      if (this.stopping) throw new Error("stopping: the rest of the batch is left uncommitted for the partition's next owner");
-    }
-    await storePlanned();
-    await this.sendReplaysAndRejections(unplanned, rejections);
+      for (const { item } of refused) rejections.push(...plan.planAfterPlanned(item.requestId).refused);
+    } while (!plan.isEmpty);
   }
 
   /**
@@ -178,40 +146,6 @@ export class RequestIngestion implements OnApplicationBootstrap, OnModuleDestroy
       this.logger.warn({ code, reason, partition: record.partition, offset: record.offset }, 'request sent to the DLQ');
     }
   }
-
-  /** A request planned into its message and deliveries, or the reason it cannot be. */
-  private plan({ request, route, record }: PlannableCopy, context: Parameters<typeof planMessage>[2]): { message: PlannedMessage } | { rejection: Rejection } {
-    const tooLate = sendAtProblem(request, route, context.now, this.settings.retentionDays);
-    if (tooLate) return { rejection: { record, code: ErrorCode.SchemaViolation, reason: tooLate } };
-    try {
-      return { message: planMessage(request, route, context) };
-    } catch (error) {
-      if (!(error instanceof TemplateRenderError)) throw error;
-      return { rejection: { record, code: ErrorCode.TemplateError, reason: error.message } };
-    }
-  }
-}
-
-/**
- * Every copy of each request id with a valid id, in order: the first copy that can be planned is the
- * request. A record without a valid id is a rejection of its own.
- */
-function groupCopies(records: ConsumedRecord[], routes: RouteTable): { copies: Map<string, Copy[]>; rejections: Rejection[] } {
-  const rejections: Rejection[] = [];
-  const copies = new Map<string, Copy[]>();
-  for (const record of records) {
-    const parsed = parseRequestRecord(record, routes);
-    const id = parsed.ok ? parsed.request.id : parsed.requestId;
-    if (id === undefined) {
-      if (!parsed.ok) rejections.push(parsed.rejection);
-      continue;
-    }
-    const copy: Copy = parsed.ok ? { request: parsed.request, route: parsed.route, record } : { rejection: parsed.rejection };
-    const earlier = copies.get(id);
-    if (earlier) earlier.push(copy);
-    else copies.set(id, [copy]);
-  }
-  return { copies, rejections };
 }
 
 /** The SQLSTATE, never PostgreSQL's message: that can quote the value, which may be personal data. */
