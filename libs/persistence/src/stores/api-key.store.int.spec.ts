@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { migratedDatabase } from '../migrated-database.spec-helper';
 import { ApiKeyStore } from './api-key.store';
 
@@ -20,5 +21,17 @@ describe('ApiKeyStore', () => {
     await expect(store.create(first.id.toUpperCase(), ['query'])).rejects.toThrow(/may not have the shape of a key id/);
     await store.revoke('billing');
     expect((await store.create('billing', ['recipients'])).scopes).toEqual(['recipients']);
+  });
+
+  it('stores a key as its SHA-256 only, and finds it by the key, not by what is stored', async () => {
+    const store = new ApiKeyStore(database.dataSource());
+    const issued = await store.create('stored-hashed', ['query']);
+    const [row] = (await database.dataSource().query(`SELECT * FROM api_keys WHERE id = $1`, [issued.id])) as { key_hash: string }[];
+
+    expect(JSON.stringify(row)).not.toContain(issued.key);
+    expect(row!.key_hash).toBe(createHash('sha256').update(issued.key).digest('hex'));
+    expect((await store.findActive(issued.key))?.id).toBe(issued.id);
+    // What a leak of the table gives is no key.
+    expect(await store.findActive(row!.key_hash)).toBeUndefined();
   });
 });

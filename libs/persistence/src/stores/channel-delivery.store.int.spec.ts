@@ -261,6 +261,28 @@ describe('ChannelDeliveryStore.receive', () => {
     expect((await store().receive([failed('k:b2')])).events).toEqual([expect.objectContaining({ deliveryId: replaced, status: 'failed' })]);
   });
 
+  it('leaves a delivery the user clicked or read as it is when the vendor’s delivered receipt comes after', async () => {
+    const [clicked, read] = (await seed(2)) as [string, string];
+    await sendAccepted(clicked, 'k:clicked');
+    await sendAccepted(read, 'k:read');
+    // The user followed the link, or read it, before the vendor told of its arrival.
+    const t0 = new Date(Date.now() - 60_000);
+    await query(`UPDATE deliveries SET status = 'clicked', delivered_at = $2 WHERE id = $1`, [clicked, t0]);
+    await query(`UPDATE deliveries SET status = 'read', delivered_at = $2 WHERE id = $1`, [read, t0]);
+    const counted = async () =>
+      (await query<{ read: number; clicked: number }>(
+        `SELECT s.read::int, s.clicked::int FROM request_delivery_stats s JOIN messages m ON m.request_id = s.request_id JOIN deliveries d ON d.message_id = m.id WHERE d.id = $1`,
+        [clicked],
+      ))[0];
+    expect(await counted()).toEqual({ read: 2, clicked: 1 });
+
+    expect(await store().receive([delivered('k:clicked'), delivered('k:read')])).toEqual({ events: [], applied: new Map(), waiting: new Set() });
+
+    expect(await rowOf(clicked)).toMatchObject({ status: 'clicked', delivered_at: t0 });
+    expect(await rowOf(read)).toMatchObject({ status: 'read', delivered_at: t0 });
+    expect(await counted()).toEqual({ read: 2, clicked: 1 });
+  });
+
   /**
    * Runs `work` while another transaction holds the receipt key's lock (`shared`, as a `record` of it
    * under way does, or exclusive, as a `receive` does), with what `during` writes in that

@@ -3,7 +3,7 @@ import { Client } from 'pg';
 import { eventually } from '@notify/testing';
 import { createDataSource } from '../data-source';
 import { migratedDatabase } from '../migrated-database.spec-helper';
-import { InboxStore } from './inbox.store';
+import { InboxStore, type ReadsPage } from './inbox.store';
 import { IngestStore, type PlannedMessage } from './ingest.store';
 import { plannedDelivery, plannedMessage } from './planned.spec-helper';
 
@@ -151,11 +151,38 @@ describe('InboxStore.markRead', () => {
     expect(row).toEqual({ status: 'read' });
     await eventually(deadlocks, (count) => count > before);
   });
+
+  it('marks only the reader’s own copy of a message sent to several users, which has one id for all of them', async () => {
+    const createdAt = new Date(Date.now() - HOUR);
+    const [own, other] = [plannedDelivery(createdAt), plannedDelivery(createdAt, { userId: 'u-2', endpoint: 'inbox:u-2' })];
+    const planned = plannedMessage('r-shared', createdAt, [own, other], { recipient: { userIds: ['u-1', 'u-2'] } });
+    await new IngestStore(database.dataSource()).ingest([planned]);
+    // u-2's gateway emitted it and waits for the acknowledgement.
+    await database.dataSource().query(`UPDATE deliveries SET status = 'sent' WHERE id = $1`, [other.id]);
+    const inbox = new InboxStore(database.dataSource());
+    const u2 = async () =>
+      (await database.dataSource().query(
+        `SELECT d.status, i.read_at, i.read_seq FROM deliveries d JOIN inbox_entries i ON i.message_id = d.message_id AND i.user_id = d.user_id WHERE d.id = $1`,
+        [other.id],
+      )) as { status: string; read_at: Date | null; read_seq: string | null }[];
+
+    const { read, events } = await inbox.markRead('u-1', [planned.id]);
+
+    expect(read).toEqual([planned.id]);
+    expect(events.map((e) => [e.deliveryId, e.userId, e.status])).toEqual([[own.id, 'u-1', 'read']]);
+    expect(await u2()).toEqual([{ status: 'sent', read_at: null, read_seq: null }]);
+    expect(await inbox.readsAfter('u-2', 0)).toEqual({ notModified: true, lastReadSeq: 0 });
+
+    // u-2's own read still finds it unread.
+    expect(await inbox.markRead('u-2', [planned.id])).toMatchObject({ read: [planned.id], events: [expect.objectContaining({ deliveryId: other.id, status: 'read' })] });
+    expect(await u2()).toEqual([{ status: 'read', read_at: expect.any(Date), read_seq: '1' }]);
+  });
 });
 
 /** A device that was away learns what its user read on the others: the reads after the last number it saw. */
 describe('InboxStore.readsAfter', () => {
-  const database = migratedDatabase();
+  // Two reads waiting, and the test's own queries beside them.
+  const database = migratedDatabase(3);
 
   it('numbers one user’s reads in their order, gives a message the read that first marked it, and pages without splitting a read', async () => {
     const createdAt = new Date(Date.now() - HOUR);
@@ -179,5 +206,47 @@ describe('InboxStore.readsAfter', () => {
     expect(await inbox.readsAfter('u-1', 1, 3)).toEqual({ ids: [c, d, e], lastReadSeq: 3, hasMore: false });
     expect(await inbox.readsAfter('u-1', 3)).toEqual({ notModified: true, lastReadSeq: 3 });
     expect(await inbox.readsAfter('u-2', 0)).toEqual({ notModified: true, lastReadSeq: 0 });
+  });
+
+  it('gives two reads of one user at the same moment numbers that become visible in their order, so a device syncing between them skips neither', async () => {
+    const createdAt = new Date(Date.now() - HOUR);
+    const to = { userId: 'u-two-devices', endpoint: 'inbox:u-two-devices' };
+    const [a, b] = ['r-first', 'r-second'].map((id) => plannedMessage(id, createdAt, [plannedDelivery(createdAt, to)], { recipient: { userId: to.userId } })) as [PlannedMessage, PlannedMessage];
+    await new IngestStore(database.dataSource()).ingest([a, b]);
+    // The user's counter exists, as it does after any read: the first read's insert of it would make the second wait anyway.
+    await database.dataSource().query(`INSERT INTO inbox_read_sequences (user_id, last_read_seq) VALUES ($1, 0)`, [to.userId]);
+    const inbox = new InboxStore(database.dataSource());
+    const waitingForLocks = async () =>
+      Number(
+        ((await database.dataSource().query(`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)) as { n: string }[])[0]!.n,
+      );
+
+    // One device's read of a is held after it took its number, before it marks a (another transaction holds a's entry).
+    const holder = new Client({ connectionString: database.url() });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query(`SELECT 1 FROM inbox_entries WHERE user_id = $1 AND message_id = $2 FOR UPDATE`, [to.userId, a.id]);
+      const first = inbox.markRead(to.userId, [a.id]);
+      await eventually(waitingForLocks, (n) => n === 1);
+      // The other device reads b meanwhile: it waits for the first read's number to be visible, or is done.
+      let secondDone = false;
+      const second = inbox.markRead(to.userId, [b.id]).finally(() => (secondDone = true));
+      await eventually(async () => secondDone || (await waitingForLocks()) === 2, (over) => over);
+
+      // A device syncs now, then again from the number it was given once both reads are done.
+      const synced = await inbox.readsAfter(to.userId, 0);
+      await holder.query('COMMIT');
+      expect((await first).read).toEqual([a.id]);
+      expect((await second).read).toEqual([b.id]);
+      const next = await inbox.readsAfter(to.userId, synced.lastReadSeq);
+      const idsOf = (page: ReadsPage) => ('ids' in page ? page.ids : []);
+      expect([...idsOf(synced), ...idsOf(next)]).toEqual([a.id, b.id]);
+
+      expect(await inbox.readsAfter(to.userId, 0)).toEqual({ ids: [a.id, b.id], lastReadSeq: 2, hasMore: false });
+      expect(await inbox.readsAfter(to.userId, 1)).toEqual({ ids: [b.id], lastReadSeq: 2, hasMore: false });
+    } finally {
+      await holder.end();
+    }
   });
 });
