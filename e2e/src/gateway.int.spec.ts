@@ -24,6 +24,9 @@ describe('realtime gateway', () => {
         [userId, title],
       )
     )[0] as { status: string; last_error: string | null } | undefined;
+  /** The events notify.events holds now for one delivery of the user. */
+  const outcomeEventsOf = async (userId: string, deliveryId: string) =>
+    (await readAllRecords(Topics.events, userId)).map((record) => jsonOf(record.value) as OutcomeEvent).filter((event) => event.deliveryId === deliveryId);
 
   beforeAll(() => platform.start());
   afterAll(() => platform.stop());
@@ -134,6 +137,47 @@ describe('realtime gateway', () => {
     await note(userId, 'after the replay');
     await eventually(async () => client.received, (received) => received.some((m) => m.title === 'after the replay'));
     expect(client.received.map((m) => m.title)).toEqual([job.message.title, 'after the replay']);
+  });
+
+  it('does not emit again a job consumed again in a later batch, once its delivery was acknowledged', async () => {
+    const userId = uniqueId('replayed-later');
+    const client = await platform.connectAndCollect(userId);
+    const job = await seedWebsocketJob((sql, params) => platform.db.query(sql, params), userId, { requestId: uniqueId('replayed-later'), seq: 1 });
+    const record = { key: userId, value: JSON.stringify(job) };
+    await platform.producer.send({ topic: Topics.deliver.websocket, messages: [record] });
+    await eventually(() => platform.db.query(`SELECT status FROM deliveries WHERE id = $1`, [job.deliveryId]), (rows) => rows[0]?.status === 'delivered');
+    // In a batch of its own, so only the claim can tell it was sent (a producer's retry, a replay from an older offset).
+    await platform.producer.send({ topic: Topics.deliver.websocket, messages: [record] });
+    await note(userId, 'after the later replay');
+    await eventually(async () => client.received, (received) => received.some((m) => m.title === 'after the later replay'));
+
+    expect(client.received.map((m) => m.title)).toEqual([job.message.title, 'after the later replay']);
+    expect(await platform.db.query(`SELECT status, attempts FROM deliveries WHERE id = $1`, [job.deliveryId])).toEqual([{ status: 'delivered', attempts: 1 }]);
+    const outcomes = await eventually(() => outcomeEventsOf(userId, job.deliveryId), (events) => events.length > 0);
+    expect(outcomes.map((event) => event.status)).toEqual(['delivered']);
+  });
+
+  it('does not show a job past its expiry, and ends its delivery as expired', async () => {
+    const userId = uniqueId('expired-job');
+    const client = await platform.connectAndCollect(userId);
+    const job = await seedWebsocketJob((sql, params) => platform.db.query(sql, params), userId, {
+      requestId: uniqueId('expired'),
+      seq: 1,
+      expiresAt: new Date(Date.now() - 1_000),
+    });
+    await platform.producer.send({ topic: Topics.deliver.websocket, messages: [{ key: userId, value: JSON.stringify(job) }] });
+    await note(userId, 'after the expired one');
+    await eventually(async () => client.received, (received) => received.some((m) => m.title === 'after the expired one'));
+    // Ended once the batch's emits are out, or (shown) once the client acknowledged it: either way, what the client got is final then.
+    const [row] = await eventually(
+      () => platform.db.query(`SELECT status, attempts FROM deliveries WHERE id = $1`, [job.deliveryId]) as Promise<{ status: string; attempts: number }[]>,
+      (rows) => rows[0]?.status !== 'queued' && rows[0]?.status !== 'sent',
+    );
+
+    expect(client.received.map((m) => m.title)).toEqual(['after the expired one']);
+    expect(row).toEqual({ status: 'expired', attempts: 0 });
+    const outcomes = await eventually(() => outcomeEventsOf(userId, job.deliveryId), (events) => events.length > 0);
+    expect(outcomes.map((event) => event.status)).toEqual(['expired']);
   });
 
   it('copies a record that is not a websocket delivery to the topic’s dead-letter topic and goes on', async () => {

@@ -430,6 +430,41 @@ describe('ResendStore', () => {
     expect(await statusOf([push])).toEqual([{ status: 'cancelled', next_attempt_at: null }]);
   });
 
+  it('releases the next channel only once every delivery of the channel before gave up, for each user on their own', async () => {
+    // Route [push, sms] without `after`: the phone's push is dead at once, the tablet's is out and leased.
+    const [phone, tablet, sms] = await seedTwoDeviceTiers('u-phone-and-tablet', T0);
+    await first.query(`UPDATE deliveries SET status = 'dead', last_error = 'endpoint_gone', attempts = 1, next_attempt_at = NULL WHERE id = $1`, [phone]);
+    await first.query(`UPDATE deliveries SET status = 'sent', attempts = 1, next_attempt_at = $2 WHERE id = $1`, [tablet, at(60_000)]);
+    await first.query(`UPDATE deliveries SET next_attempt_at = NULL WHERE id = $1`, [sms]);
+    // Another user of the same message, whose push is out too.
+    const [othersPush, othersSms] = [newId(at(-3_600_000)), newId(at(-3_600_000))];
+    await first.query(
+      `INSERT INTO deliveries (id, message_id, user_id, channel, endpoint, locale, tier, status, attempts, next_attempt_at, created_at)
+       SELECT x.id, d.message_id, 'u-other', x.channel, x.endpoint, 'en', x.tier, x.status, x.attempts, x.due, d.created_at
+         FROM deliveries d, unnest($2::uuid[], $3::varchar[], $4::varchar[], $5::smallint[], $6::varchar[], $7::int[], $8::timestamptz[])
+              AS x(id, channel, endpoint, tier, status, attempts, due)
+        WHERE d.id = $1`,
+      [phone, [othersPush, othersSms], ['push', 'sms'], ['fcm:u-other/phone', '+15550101'], [0, 1], ['sent', 'held'], [1, 0], [at(60_000), null]],
+    );
+    const store = new FallbackStore(first);
+    const held = { status: 'held', next_attempt_at: null };
+
+    expect(await store.escalate([phone])).toEqual([]);
+    expect(await statusOf([sms, othersSms])).toEqual([held, held]);
+
+    // The tablet's push failed in a vendor outage: a retry is coming, so it has not given up (the phone's event comes again).
+    await first.query(`UPDATE deliveries SET status = 'failed', last_error = 'unavailable', next_attempt_at = $2 WHERE id = $1`, [tablet, at(30_000)]);
+    expect(await store.escalate([phone])).toEqual([]);
+    expect(await statusOf([sms, othersSms])).toEqual([held, held]);
+
+    await first.query(`UPDATE deliveries SET status = 'dead', last_error = 'endpoint_gone', next_attempt_at = NULL WHERE id = $1`, [tablet]);
+    const jobs = await store.escalate([tablet]);
+
+    expect(jobs.map((job) => [job.deliveryId, job.channel, job.userId])).toEqual([[sms, 'sms', 'u-phone-and-tablet']]);
+    expect((await statusOf([sms]))[0]!.status).toBe('queued');
+    expect(await statusOf([othersSms])).toEqual([held]);
+  });
+
   it('releases a late scheduled message one tier at a time, each its escalation delay after the one below', async () => {
     // Websocket at T0 - 50 s, push 30 s later, SMS 30 s after that: the scheduler was away until T0.
     const [browser] = await seed('u-late', 1, { status: 'held', nextAttemptAt: at(-50_000) });
