@@ -7,6 +7,7 @@ export * from './entities/recipient.entity';
 export * from './ids';
 export * from './refused-writes';
 export * from './stores/ingest.store';
+export * from './stores/ingest-steps';
 export * from './stores/delivery-outcome.store';
 export * from './stores/delivery-jobs';
 export * from './stores/fallback.store';

@@ -74,9 +74,10 @@ export class RequestIngestion implements OnApplicationBootstrap, OnModuleDestroy
   }
 
   /**
-   * Stores nothing more once the transaction in hand has committed and its jobs are out: the rest of
-   * the batch stays uncommitted for the partition's next owner, which plans it again (what was stored
-   * is a replay then). Going on through a batch of broadcasts (minutes for a million recipients)
+   * Stores nothing more once the transaction in hand has committed and its jobs are out (for a
+   * broadcast stored a slice of users per transaction, once its slice has committed: the request stays
+   * unfinished, and its jobs are handed out when it is resumed): the rest of the batch stays
+   * uncommitted for the partition's next owner, which plans it again (what was stored is a replay then). Going on through a batch of broadcasts (minutes for a million recipients)
    * outlasted the supervisor's grace, and the kill could come between a commit and its jobs' produce.
    */
   async onModuleDestroy(): Promise<void> {
@@ -85,6 +86,10 @@ export class RequestIngestion implements OnApplicationBootstrap, OnModuleDestroy
     await this.consumer.stop();
   }
   private stopping = false;
+
+  private endIfStopping(): void {
+    if (this.stopping) throw new Error("stopping: the rest of the batch is left uncommitted for the partition's next owner");
+  }
 
   private async ingest(records: ConsumedRecord[], progress: () => void): Promise<void> {
     const now = this.clock();
@@ -101,7 +106,7 @@ export class RequestIngestion implements OnApplicationBootstrap, OnModuleDestroy
       else unplanned.set(id, refused);
       if (plan.deliveries < this.settings.maxDeliveriesPerTransaction) continue;
       await this.storePlanned(plan, rejections, progress);
-      if (this.stopping) throw new Error("stopping: the rest of the batch is left uncommitted for the partition's next owner");
+      this.endIfStopping();
     }
     await this.storePlanned(plan, rejections, progress);
     await this.sendReplaysAndRejections(unplanned, rejections);
@@ -112,8 +117,14 @@ export class RequestIngestion implements OnApplicationBootstrap, OnModuleDestroy
    * refused some, plans their next copies and stores those the same way. Its refusals join `rejections`.
    */
   private async storePlanned(plan: BatchPlan, rejections: Rejection[], progress: () => void): Promise<void> {
+    // A broadcast stored a slice of users per transaction reports each one, and a stop ends it there:
+    // the request stays unfinished, and the partition's next owner resumes it.
+    const sliceStored = () => {
+      progress();
+      this.endIfStopping();
+    };
     do {
-      const { written, refused } = await writeIsolatingRefusals((batch) => this.store.ingest(batch), plan.take());
+      const { written, refused } = await writeIsolatingRefusals((batch) => this.store.ingest(batch, sliceStored), plan.take());
       for (const { item, sqlState } of refused) rejections.push(storageRefusal(plan.plannedRecord(item.requestId), sqlState));
       // Counted once committed: a batch whose produce then fails comes back and stores none of them again.
       this.stored.inc(written.reduce((sum, w) => sum + w.stored, 0));

@@ -1,12 +1,16 @@
 import { Client } from 'pg';
 import { eventually } from '@notify/testing';
-import { newId } from '../ids';
+import { createDataSource } from '../data-source';
+import { newId, timeOfId } from '../ids';
 import { migratedDatabase } from '../migrated-database.spec-helper';
+import { withSessionSettings } from '../session-settings';
 import { IngestStore, type IngestResult, type PlannedDelivery, type PlannedMessage } from './ingest.store';
 import { plannedDelivery, plannedMessage } from './planned.spec-helper';
 import { ROWS_PER_STATEMENT } from './rows';
 
 const T0 = new Date('2030-06-01T09:00:00Z');
+/** When a batch stopped part-way at T0 is planned again. */
+const T1 = new Date(T0.getTime() + 60_000);
 
 /**
  * A replayed request stores nothing new, and hands back what its first pass may have failed to
@@ -150,7 +154,7 @@ describe('IngestStore', () => {
 
   it.each([
     ['in one statement', 1],
-    ['in a statement per table (a broadcast too large for one)', ROWS_PER_STATEMENT + 1],
+    ['in steps (a broadcast too large for one statement)', ROWS_PER_STATEMENT + 1],
   ])('locks the users’ inbox numbers before any counter row when it stores a batch %s', async (_way, audience) => {
     const type = `lock.order.${audience}`;
     const users = Array.from({ length: audience }, (_, i) => `counted-${audience}-${String(i).padStart(6, '0')}`);
@@ -242,5 +246,154 @@ describe('IngestStore', () => {
     expect(jobs.map((j) => j.userId).sort()).toEqual(['u-child', 'u-parent']);
     const rows = await database.dataSource().query(`SELECT user_id FROM deliveries WHERE message_id = $1 ORDER BY user_id`, [family.id]);
     expect(rows).toEqual([{ user_id: 'u-child' }, { user_id: 'u-parent' }]);
+  });
+
+  describe('a broadcast too large for one statement, stored a slice of users at a time', () => {
+    /** `size` users whose names sort (in JavaScript) in the order of their numbers: the first 20,000 are the first slice. */
+    const audience = (tag: string, size: number) => Array.from({ length: size }, (_, i) => `${tag}-${String(i).padStart(6, '0')}`);
+    /** A request planned at `at` to each of `users`' browsers. */
+    const toEach = (requestId: string, users: string[], at = T0) =>
+      plannedMessage(requestId, at, users.map((userId) => plannedDelivery(at, { userId, endpoint: `inbox:${userId}` })));
+    const sorted = (ids: string[]) => [...ids].sort();
+    /** The ids of the request's deliveries still queued, and how many inbox entries, deliveries and users it has. */
+    async function storedOf(requestId: string) {
+      const db = database.dataSource();
+      const [counts] = await db.query(
+        `SELECT m.id, m.created_at,
+                (SELECT count(*)::int FROM messages x WHERE x.request_id = k.request_id) AS messages,
+                (SELECT count(*)::int FROM inbox_entries e WHERE e.message_id = m.id) AS entries,
+                (SELECT count(DISTINCT e.user_id)::int FROM inbox_entries e WHERE e.message_id = m.id) AS "placedUsers",
+                (SELECT count(*)::int FROM deliveries d WHERE d.message_id = m.id) AS deliveries,
+                (SELECT count(DISTINCT (d.channel, d.endpoint, d.user_id))::int FROM deliveries d WHERE d.message_id = m.id) AS targets,
+                (SELECT count(*)::int FROM unfinished_requests u WHERE u.request_id = k.request_id) AS unfinished
+           FROM request_keys k JOIN messages m ON m.id = k.message_id AND m.created_at = k.created_at
+          WHERE k.request_id = $1`,
+        [requestId],
+      );
+      const queued = await db.query(`SELECT d.id FROM request_keys k JOIN deliveries d ON d.message_id = k.message_id WHERE k.request_id = $1 AND d.status = 'queued'`, [requestId]);
+      return { ...counts, queued: sorted(queued.map((row: { id: string }) => row.id)) };
+    }
+    /** Users among `users` whose inbox numbers are not 1 to their last number, each once. */
+    async function withGaps(users: string[]): Promise<string[]> {
+      const rows = await database.dataSource().query(
+        `SELECT s.user_id FROM inbox_sequences s LEFT JOIN inbox_entries e ON e.user_id = s.user_id
+          WHERE s.user_id = ANY($1::varchar[])
+          GROUP BY s.user_id, s.last_seq
+         HAVING count(e.seq) <> s.last_seq OR count(DISTINCT e.seq) <> s.last_seq OR min(e.seq) <> 1 OR max(e.seq) <> s.last_seq`,
+        [users],
+      );
+      return rows.map((row: { user_id: string }) => row.user_id);
+    }
+
+    it('holds a subscriber’s inbox number for one slice only: a one-time code to a user of the first slice is stored while a later slice waits', async () => {
+      const users = audience('held', ROWS_PER_STATEMENT + 5);
+      const laterSlice = users[ROWS_PER_STATEMENT]!;
+      await database.dataSource().query(`INSERT INTO inbox_sequences (user_id, last_seq) VALUES ($1, 0)`, [laterSlice]);
+      const code = toEach('r-held-code', [users[0]!]);
+      // A writer that gives up after 5 s rather than wait for the broadcast's commit (so this test cannot hang).
+      const impatient = await createDataSource({ databaseUrl: withSessionSettings(database.url(), { statement_timeout: '5000' }), databasePoolSize: 1 }).initialize();
+      try {
+        // The broadcast waits for the first user of its second slice, whose inbox row another session holds.
+        const { probed, written } = await whileWaitingForInbox(laterSlice, [toEach('r-held-broadcast', users)], () => new IngestStore(impatient).ingest([code]));
+
+        expect(probed.jobs.map((j) => [j.userId, j.message.seq])).toEqual([[users[0], 2]]);
+        expect(written.jobs.filter((j) => j.userId === users[0] || j.userId === laterSlice).map((j) => [j.userId, j.message.seq])).toEqual([
+          [users[0], 1],
+          [laterSlice, 1],
+        ]);
+      } finally {
+        await impatient.destroy();
+      }
+    });
+
+    it.each([
+      ['its whole audience', 'again', (users: string[]) => users],
+      ['only the users it had not reached, an audience that fits one statement now', 'fewer', (users: string[]) => users.slice(ROWS_PER_STATEMENT)],
+    ])('resumes a batch stopped after its first slice when it comes again, planned anew with %s: each user placed once, numbers without gaps', async (_case, tag, replanned) => {
+      const users = audience(`stopped-${tag}`, ROWS_PER_STATEMENT + 5);
+      const [broadcastId, phoneId] = [`r-stopped-${tag}`, `r-stopped-phone-${tag}`];
+      const batchAt = (at: Date, to: string[]) => [
+        toEach(broadcastId, to, at),
+        // A request to a phone number: a delivery without a user, stored by the last transaction.
+        plannedMessage(phoneId, at, [plannedDelivery(at, { userId: null, channel: 'sms', endpoint: '+15550100' })]),
+      ];
+      const store = new IngestStore(database.dataSource());
+      const first = batchAt(T0, users);
+      await expect(
+        store.ingest(first, () => {
+          throw new Error('the process was stopped after the first slice');
+        }),
+      ).rejects.toThrow('the process was stopped after the first slice');
+      // Meanwhile a one-time code to a user the broadcast has not reached.
+      const notReached = users[ROWS_PER_STATEMENT]!;
+      await store.ingest([toEach(`r-code-${tag}`, [notReached])]);
+
+      // The batch was not committed to Kafka: after a restart it is planned again, with new ids.
+      const { jobs, stored } = await store.ingest(batchAt(T1, replanned(users)));
+
+      expect(stored).toBe(0);
+      const broadcast = await storedOf(broadcastId);
+      expect(broadcast).toMatchObject({ id: first[0]!.id, created_at: T0, messages: 1, entries: users.length, placedUsers: users.length, deliveries: users.length, targets: users.length, unfinished: 0 });
+      const phone = await storedOf(phoneId);
+      expect(phone).toMatchObject({ id: first[1]!.id, messages: 1, deliveries: 1, unfinished: 0 });
+      expect(await withGaps(users)).toEqual([]);
+      const [{ seqs }] = await database.dataSource().query(`SELECT array_agg(seq::int ORDER BY seq) AS seqs FROM inbox_entries WHERE user_id = $1`, [notReached]);
+      expect(seqs).toEqual([1, 2]);
+      // Every delivery still queued is handed out, under its stored id, which carries its message's time.
+      expect(sorted(jobs.map((j) => j.deliveryId))).toEqual(sorted([...broadcast.queued, ...phone.queued]));
+      expect(jobs.every((j) => timeOfId(j.deliveryId)?.getTime() === T0.getTime())).toBe(true);
+    });
+
+    it('stores nothing again for a broadcast stored to its end, and hands its queued jobs out again', async () => {
+      const users = audience('finished', ROWS_PER_STATEMENT + 5);
+      const store = new IngestStore(database.dataSource());
+      const first = await store.ingest([toEach('r-finished', users)]);
+      const before = await storedOf('r-finished');
+      const [{ numbers }] = await database.dataSource().query(`SELECT sum(last_seq)::int AS numbers FROM inbox_sequences WHERE user_id = ANY($1::varchar[])`, [users]);
+
+      const again = await store.ingest([toEach('r-finished', users, T1)]);
+
+      expect(again.stored).toBe(0);
+      expect(await storedOf('r-finished')).toEqual(before);
+      const [after] = await database.dataSource().query(`SELECT sum(last_seq)::int AS numbers FROM inbox_sequences WHERE user_id = ANY($1::varchar[])`, [users]);
+      expect(after.numbers).toBe(numbers);
+      expect(sorted(again.jobs.map((j) => j.deliveryId))).toEqual(sorted(first.jobs.map((j) => j.deliveryId)));
+      expect(before.queued).toEqual(sorted(first.jobs.map((j) => j.deliveryId)));
+    });
+
+    it('forgets an unfinished request with its request key, as retention purges that, and stores the id anew when it comes again', async () => {
+      const users = audience('purged', ROWS_PER_STATEMENT + 1);
+      const store = new IngestStore(database.dataSource());
+      await expect(
+        store.ingest([toEach('r-purged', users)], () => {
+          throw new Error('stopped for good');
+        }),
+      ).rejects.toThrow('stopped for good');
+
+      await database.dataSource().query(`DELETE FROM request_keys WHERE request_id = 'r-purged'`);
+      const [{ n }] = await database.dataSource().query(`SELECT count(*)::int AS n FROM unfinished_requests WHERE request_id = 'r-purged'`);
+      expect(n).toBe(0);
+      expect((await store.ingest([toEach('r-purged', users, T1)])).stored).toBe(1);
+    });
+
+    it('hands a new broadcast out from what was stored when another process resumed it between its slices', async () => {
+      const users = audience('shared', ROWS_PER_STATEMENT + 5);
+      const store = new IngestStore(database.dataSource());
+      let resumed: IngestResult | undefined;
+
+      // After its first slice, the partition's new owner (this one was dropped from the group and still
+      // writes) plans the same batch again and stores the rest of it.
+      const written = await store.ingest([toEach('r-shared', users)], async () => {
+        resumed ??= await store.ingest([toEach('r-shared', users, T1)]);
+      });
+
+      expect([written.stored, resumed?.stored]).toEqual([1, 0]);
+      const stored = await storedOf('r-shared');
+      expect(stored).toMatchObject({ entries: users.length, placedUsers: users.length, deliveries: users.length, unfinished: 0 });
+      expect(await withGaps(users)).toEqual([]);
+      // Both hand out what was stored, none a delivery the other planned and did not store.
+      expect(sorted(written.jobs.map((j) => j.deliveryId))).toEqual(stored.queued);
+      expect(sorted(resumed!.jobs.map((j) => j.deliveryId))).toEqual(stored.queued);
+    });
   });
 });

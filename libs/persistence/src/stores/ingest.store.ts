@@ -3,8 +3,9 @@ import { ErrorCode, type Channel, type DeliveryJob, type OutcomeEvent, type Prio
 import type { RetryPolicy } from '../entities/message.entity';
 import { loadDeliveryJobs, withUrl } from './delivery-jobs';
 import type { DeliveryKey } from './delivery-keys';
-import { inboxKey, placeInInboxes } from './inbox-allocation';
-import { columnNames, inSlices, insertJsonRows, jsonRows, queryRows, ROWS_PER_STATEMENT, selectJsonRows, type JsonColumn } from './rows';
+import { inboxKey } from './inbox-allocation';
+import { resumeUnfinished, storeInSteps, type SliceStored } from './ingest-steps';
+import { columnNames, jsonRows, queryRows, ROWS_PER_STATEMENT, selectJsonRows, type JsonColumn } from './rows';
 
 /** A delivery as the router planned it. */
 export interface PlannedDelivery {
@@ -49,20 +50,25 @@ export interface IngestResult {
 }
 
 /**
- * Stores one consumed batch in one statement (or, above 20,000 rows for a table, one transaction),
- * one multi-row insert per table. A request id seen before inserts nothing; its deliveries that are
- * still queued are returned again, so a crash between the commit and the produce loses nothing.
+ * Stores one consumed batch in one statement, one multi-row insert per table (above 20,000 rows for a
+ * table, a transaction per slice of users: `storeInSteps`). A request id seen before inserts nothing
+ * (a request whose write in steps stopped part-way is resumed); its deliveries that are still queued
+ * are returned again, so a crash between the commit and the produce loses nothing.
  */
 export class IngestStore {
   constructor(private readonly dataSource: DataSource) {}
 
-  async ingest(batch: PlannedMessage[]): Promise<IngestResult> {
+  /** `sliceStored` is awaited after each slice of users of a batch stored in steps is committed. */
+  async ingest(batch: PlannedMessage[], sliceStored?: SliceStored): Promise<IngestResult> {
     if (batch.length === 0) return { jobs: [], events: [], stored: 0 };
-    const { fresh, seqs } = fitsOneStatement(batch) ? await storeInOneStatement(this.dataSource, batch) : await this.dataSource.transaction((tx) => storeInSteps(tx, batch));
+    const { fresh, seqs, readBack = [] } = fitsOneStatement(batch) ? await storeInOneStatement(this.dataSource, batch) : await storeInSteps(this.dataSource, batch, sliceStored);
     const freshIds = new Set(fresh.map((m) => m.requestId));
-    const replayed = batch.filter((m) => !freshIds.has(m.requestId)).map((m) => m.requestId);
-    const again = await handedOutAgain(this.dataSource.manager, replayed);
-    return { jobs: [...freshJobs(fresh, seqs), ...again.jobs], events: [...decidedOutcomes(fresh), ...again.events], stored: fresh.length };
+    const replayed = batch.filter((m) => !freshIds.has(m.requestId));
+    await resumeUnfinished(this.dataSource, replayed, sliceStored);
+    const readBackIds = new Set(readBack);
+    const handedOut = fresh.filter((m) => !readBackIds.has(m.requestId));
+    const again = await handedOutAgain(this.dataSource.manager, [...replayed.map((m) => m.requestId), ...readBack]);
+    return { jobs: [...freshJobs(handedOut, seqs), ...again.jobs], events: [...decidedOutcomes(handedOut), ...again.events], stored: fresh.length };
   }
 
   /**
@@ -84,6 +90,13 @@ export class IngestStore {
 export interface Stored {
   fresh: PlannedMessage[];
   seqs: Map<string, number>;
+  /**
+   * New requests another process stored part of meanwhile, resuming them as a replay (a member that
+   * lost its partition and still writes, beside the partition's new owner; `storeInSteps` only):
+   * their rows are partly that process's, with the ids it planned, so their jobs and events are read
+   * back as a replay's are.
+   */
+  readBack?: string[];
 }
 
 /** Whether each table's rows of the batch fit in one statement's parameter (see `ROWS_PER_STATEMENT`). */
@@ -97,7 +110,8 @@ function fitsOneStatement(batch: PlannedMessage[]): boolean {
   return Math.max(batch.length, placements, deliveries) <= ROWS_PER_STATEMENT;
 }
 
-const MESSAGE_COLUMNS = [
+/** The columns of a message row, and of a delivery and a request key below: shared with `storeInSteps`. */
+export const MESSAGE_COLUMNS = [
   ['id', 'uuid'],
   ['request_id', 'varchar'],
   ['type', 'varchar'],
@@ -112,7 +126,7 @@ const MESSAGE_COLUMNS = [
   ['created_at', 'timestamptz'],
 ] as const satisfies readonly JsonColumn[];
 
-function messageRows(messages: PlannedMessage[]): unknown[][] {
+export function messageRows(messages: PlannedMessage[]): unknown[][] {
   return messages.map((m) => [
     m.id,
     m.requestId,
@@ -130,7 +144,7 @@ function messageRows(messages: PlannedMessage[]): unknown[][] {
 }
 
 /** A delivery's columns; `seq`, its inbox number, is given to websocket deliveries of a user with an inbox placement. */
-const DELIVERY_COLUMNS = [
+export const DELIVERY_COLUMNS = [
   ['id', 'uuid'],
   ['message_id', 'uuid'],
   ['user_id', 'varchar'],
@@ -146,7 +160,7 @@ const DELIVERY_COLUMNS = [
 ] as const satisfies readonly JsonColumn[];
 
 /** The rows of `DELIVERY_COLUMNS`, and with `seqs` (inbox numbers by `inboxKey`) a `seq` after them. */
-function deliveryRows(messages: PlannedMessage[], seqs?: Map<string, number>): unknown[][] {
+export function deliveryRows(messages: PlannedMessage[], seqs?: Map<string, number>): unknown[][] {
   return messages.flatMap((m) =>
     m.deliveries.map((d) => {
       const row: unknown[] = [d.id, m.id, d.userId, d.channel, d.endpoint, d.locale, d.tier, d.status, d.lastError, d.nextAttemptAt, m.expiresAt, m.createdAt];
@@ -156,7 +170,7 @@ function deliveryRows(messages: PlannedMessage[], seqs?: Map<string, number>): u
   );
 }
 
-const REQUEST_KEY_COLUMNS = [
+export const REQUEST_KEY_COLUMNS = [
   ['request_id', 'varchar'],
   ['message_id', 'uuid'],
   ['created_at', 'timestamptz'],
@@ -244,39 +258,6 @@ export async function storeInOneStatement(db: DataSource, batch: PlannedMessage[
     else seqs.set(inboxKey(row.user_id!, row.message_id!), Number(row.seq));
   }
   return { fresh: batch.filter((m) => freshIds.has(m.requestId)), seqs };
-}
-
-/**
- * The batch in one transaction, a statement per table and per `ROWS_PER_STATEMENT` rows: for a
- * broadcast too large for one statement. Exported, with `storeInOneStatement`, for
- * `npm run bench:ingest-statements`, which compares the two.
- */
-export async function storeInSteps(tx: EntityManager, batch: PlannedMessage[]): Promise<Stored> {
-  const claimed = await queryRows<{ request_id: string }>(
-    tx,
-    `${insertJsonRows('request_keys', REQUEST_KEY_COLUMNS)}
-     ON CONFLICT (request_id) DO NOTHING
-     RETURNING request_id`,
-    [jsonRows(batch.map((m) => [m.requestId, m.id, m.createdAt]))],
-  );
-  const freshIds = new Set(claimed.map((row) => row.request_id));
-  const fresh = batch.filter((m) => freshIds.has(m.requestId));
-  // The inbox rows before the messages, whose counter trigger locks counter rows until the commit:
-  // in the order `storeInOneStatement` takes them (its triggers fire at its end), or the two could
-  // deadlock.
-  const seqs = await placeInInboxes(
-    tx,
-    fresh.flatMap((m) => m.inbox.map((entry) => ({ ...entry, messageId: m.id, messageCreatedAt: m.createdAt }))),
-  );
-  if (fresh.length > 0) await tx.query(insertJsonRows('messages', MESSAGE_COLUMNS), [jsonRows(messageRows(fresh))]);
-  for (const slice of inSlices(deliveryRows(fresh, seqs))) {
-    await tx.query(
-      `${insertJsonRows('deliveries', [...DELIVERY_COLUMNS, ['seq', 'bigint']])}
-       ON CONFLICT ON CONSTRAINT uq_deliveries_target DO NOTHING`,
-      [jsonRows(slice)],
-    );
-  }
-  return { fresh, seqs };
 }
 
 /**

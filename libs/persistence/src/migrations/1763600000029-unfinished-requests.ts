@@ -1,0 +1,27 @@
+import type { MigrationInterface, QueryRunner } from 'typeorm';
+
+/**
+ * Requests whose audience is being stored a slice of users at a time (a broadcast too large for one
+ * statement, `storeInSteps`): claimed and their message stored, but not every recipient placed yet.
+ * A replay of such a request resumes it rather than taking it for done. A row goes when the last
+ * slice is stored, or with its request id when retention purges that (a request stopped for good
+ * keeps nothing past its message's week, and a later request of the same id finds no row in its way).
+ * Only the message center reads it.
+ */
+export class UnfinishedRequests1763600000029 implements MigrationInterface {
+  name = 'UnfinishedRequests1763600000029';
+
+  async up(db: QueryRunner): Promise<void> {
+    await db.query(`
+      CREATE TABLE unfinished_requests (
+        request_id varchar(128) NOT NULL,
+        claimed_at timestamptz NOT NULL DEFAULT now(),
+        CONSTRAINT pk_unfinished_requests PRIMARY KEY (request_id),
+        CONSTRAINT fk_unfinished_requests_key FOREIGN KEY (request_id) REFERENCES request_keys (request_id) ON DELETE CASCADE
+      )`);
+  }
+
+  async down(db: QueryRunner): Promise<void> {
+    await db.query(`DROP TABLE unfinished_requests`);
+  }
+}
