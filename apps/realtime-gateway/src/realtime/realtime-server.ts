@@ -20,6 +20,7 @@ import { InboxRequests, type NotificationSocket, type SocketData } from './inbox
 import { listeningPool, type ListeningPool } from './listening-pool';
 import { forgettingRelayedAcks } from './relayed-acks';
 import { userRoom } from './rooms';
+import { SettleGate } from './settle-gate';
 import { ShortCloseWebSocketServer } from './short-close-websockets';
 
 /** A client's handshake as it arrives: the fields the contract names, none of them checked yet. */
@@ -92,6 +93,12 @@ function clusterSettleMs(lostOne: boolean): number {
   return lostOne ? ADAPTER_RECONNECTION_MAX_MS + CLUSTER_SETTLE_MS : CLUSTER_SETTLE_MS;
 }
 
+/** Whether the LISTEN connection has listened for `clusterSettleMs` by `now`. */
+function clusterSettled(pool: Pick<ListeningPool, 'listening' | 'lostOne'>, now: number): boolean {
+  const heard = pool.listening(now);
+  return heard !== undefined && heard >= clusterSettleMs(pool.lostOne());
+}
+
 /** Disconnects the socket when its token expires, however far away that is. */
 function disconnectAtExpiry(socket: NotificationSocket, expiresAt: number): void {
   let timer: NodeJS.Timeout;
@@ -115,6 +122,13 @@ export class RealtimeServer implements OnApplicationBootstrap, BeforeApplication
   private namespace?: NotificationsNamespace;
   private adapterPool?: Pool;
   private listening?: ListeningPool;
+  /**
+   * While the LISTEN connection is down or has listened again for under `clusterSettleMs`, the
+   * cluster this gateway knows may lack gateways that have users' connections: an emit waits (at most
+   * the acknowledgement timeout) rather than count no clients and call their users offline. Absent
+   * without a cluster.
+   */
+  private clusterSettling?: SettleGate;
   /** Emits still waiting for their acknowledgements; a shutdown waits for them (each ends by its timeout). */
   private readonly unanswered = new Set<Promise<EmitOutcome>>();
   /** Set as the shutdown begins: no connection is taken from then on. */
@@ -168,7 +182,11 @@ export class RealtimeServer implements OnApplicationBootstrap, BeforeApplication
         ),
       );
     }
-    if (this.listening) this.health.register('cluster', clusterCheck(this.listening));
+    const listening = this.listening;
+    if (listening) {
+      this.health.register('cluster', clusterCheck(listening));
+      this.clusterSettling = new SettleGate({ settled: (now) => clusterSettled(listening, now), longestWaitMs: this.settings.ackTimeoutMs });
+    }
     const namespace = this.io.of(REALTIME_NAMESPACE);
     namespace.use((socket, next) => {
       try {
@@ -222,8 +240,8 @@ export class RealtimeServer implements OnApplicationBootstrap, BeforeApplication
           else if (replies.length > 0) resolve('client_error');
           else resolve(error ? 'ack_timeout' : 'offline');
         });
-      const settling = this.clusterSettling();
-      if (settling) void settling.then(send);
+      // A shutdown has let the emits held go: one made since has nothing left to wait for.
+      if (this.clusterSettling && !this.closing) this.clusterSettling.whenSettled(send);
       else send();
     });
     this.unanswered.add(outcome);
@@ -235,44 +253,6 @@ export class RealtimeServer implements OnApplicationBootstrap, BeforeApplication
   private announce(): void {
     (this.namespace?.adapter as { init?: () => void } | undefined)?.init?.();
   }
-
-  /**
-   * While the LISTEN connection is down or has listened again for under `clusterSettleMs`, the
-   * cluster this gateway knows may lack gateways that have users' connections: an emit waits (at most
-   * the acknowledgement timeout) rather than count no clients and call their users offline. Undefined
-   * when there is nothing to wait for: no cluster, or one heard for long enough.
-   */
-  private clusterSettling(): Promise<void> | undefined {
-    const listening = this.listening;
-    if (!listening || this.closing) return undefined;
-    const settled = (now: number): boolean => {
-      const heard = listening.listening(now);
-      return heard !== undefined && heard >= clusterSettleMs(listening.lostOne());
-    };
-    if (settled(Date.now())) return undefined;
-    if (this.settling) return this.settling.done;
-    let release!: () => void;
-    const done = new Promise<void>((resolve) => (release = resolve));
-    const deadline = Date.now() + this.settings.ackTimeoutMs;
-    const settling = {
-      done,
-      release: () => {
-        clearTimeout(timer);
-        if (this.settling === settling) this.settling = undefined;
-        release();
-      },
-    };
-    const check = (): void => {
-      const now = Date.now();
-      if (settled(now) || now >= deadline) settling.release();
-      else timer = setTimeout(check, 100);
-    };
-    let timer = setTimeout(check, 100);
-    this.settling = settling;
-    return done;
-  }
-  /** The emits waiting for the cluster to settle, and how to let them go (at once, as a shutdown does). */
-  private settling?: { done: Promise<void>; release: () => void };
 
   /**
    * Waits for the acknowledgements of the emits still out (at most the acknowledgement timeout: the
@@ -295,11 +275,7 @@ export class RealtimeServer implements OnApplicationBootstrap, BeforeApplication
     if (!this.io) return;
     // Emits held while the cluster settled go now, while this gateway's connections are still in
     // their rooms: let go after they leave, they reached nobody and were recorded `offline`.
-    if (this.settling) {
-      const { done, release } = this.settling;
-      release();
-      await done;
-    }
+    this.clusterSettling?.releaseAll();
     const owed = this.namespace ? owedAcknowledgements(this.namespace) : [];
     await Promise.all([...this.unanswered, answered(owed, this.settings.ackTimeoutMs)]);
     if (this.namespace) await answered(stopReceiving(this.namespace), LAST_EMITS_MS);
