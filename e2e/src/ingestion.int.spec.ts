@@ -393,6 +393,83 @@ describe('message center ingestion', () => {
     expect(inboxes.rows).toEqual([...users].sort().map((user_id) => ({ user_id, seqs: ['1', '2', '3', '4', '5', '6', '7'] })));
   });
 
+  it('stops a broadcast stored in steps after the slice in hand, and the next start resumes it: every subscriber once, no gaps', async () => {
+    // The message center's ROWS_PER_STATEMENT: a broadcast to more users is stored a slice of this many per transaction.
+    const usersPerSlice = 20_000;
+    const topic = `broadcast-${run}`;
+    const id = `broadcast-${run}`;
+    const subscribers = Array.from({ length: 2 * usersPerSlice + 1 }, (_, i) => `bc-${run}-${i}`);
+    // Slices of 20,000, 20,000 and 1 users, in the order JavaScript sorts them, as the store cuts them.
+    const sorted = [...subscribers].sort();
+    const [firstOfSlice2, slice3User] = [sorted[usersPerSlice]!, sorted[2 * usersPerSlice]!];
+    await db.query(`INSERT INTO topic_subscriptions (topic, user_id) SELECT $1, unnest($2::varchar[])`, [topic, subscribers]);
+    const unfinished = () => count(`SELECT count(*) AS n FROM unfinished_requests WHERE request_id = $1`, [id]);
+    const inboxOf = async (messageId: string) => {
+      const { rows } = await db.query<{ entries: string; users: string }>(
+        `SELECT count(*) AS entries, count(DISTINCT user_id) AS users FROM inbox_entries WHERE message_id = $1`,
+        [messageId],
+      );
+      return { entries: Number(rows[0]!.entries), users: Number(rows[0]!.users) };
+    };
+    const seqsOf = async (userId: string) =>
+      (await db.query<{ seq: string }>(`SELECT seq::text FROM inbox_entries WHERE user_id = $1 ORDER BY seq`, [userId])).rows.map((row) => row.seq);
+    try {
+      await center.stop();
+      // With the info line that says the stop began.
+      const stepped = new AppProcess('apps/message-center/src/main.ts', { ...centerEnv, LOG_LEVEL: 'info', MESSAGE_CENTER_PORT: String(centerPort) }, centerPort);
+      await stepped.start();
+      // Another session holds the inbox number of slice 2's first user: slice 2's transaction waits for it.
+      const holder = new Client({ connectionString: process.env.DATABASE_URL });
+      await holder.connect();
+      let messageId: string;
+      try {
+        await holder.query('BEGIN');
+        await holder.query(`INSERT INTO inbox_sequences (user_id, last_seq) VALUES ($1, 0)`, [firstOfSlice2]);
+        const holderPid = (await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+        // Websocket only: one delivery, and one inbox entry, per subscriber.
+        await producer.send({
+          topic: Topics.requests,
+          messages: [{ key: topic, value: JSON.stringify({ id, type: 'account.note', to: { topic }, channels: ['websocket'], content: { title: id } }) }],
+        });
+        await eventually(
+          () => db.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> $1`, [holderPid]),
+          (result) => result.rows.length > 0,
+          { timeoutMs: 120_000 },
+        );
+        const exited = stepped.stop();
+        await eventually(async () => stepped.output, (output) => output.includes('the batch in hand ends at its next transaction'));
+        await holder.query('COMMIT');
+        expect(await exited).toBe(0);
+
+        // Slice 2, the slice in hand, and nothing after it: slice 3 and the finish are left to the next start.
+        expect(await unfinished()).toBe(1);
+        messageId = (await db.query<{ message_id: string }>(`SELECT message_id FROM request_keys WHERE request_id = $1`, [id])).rows[0]!.message_id;
+        expect(await inboxOf(messageId)).toEqual({ entries: 2 * usersPerSlice, users: 2 * usersPerSlice });
+        expect(await seqsOf(slice3User)).toEqual([]);
+      } finally {
+        await holder.end();
+        await stepped.stop();
+        await center.start();
+      }
+
+      await eventually(unfinished, (n) => n === 0, { timeoutMs: 120_000 });
+      await eventually(lag, (n) => n === 0, { timeoutMs: 60_000 });
+      expect(await count(`SELECT count(*) AS n FROM messages WHERE request_id = $1`, [id])).toBe(1);
+      expect(await inboxOf(messageId)).toEqual({ entries: subscribers.length, users: subscribers.length });
+      // Every subscriber is new to inboxes but the holder's user, whose row the holder seeded at 0: each entry is number 1.
+      expect(await count(`SELECT count(*) AS n FROM inbox_entries WHERE message_id = $1 AND seq <> 1`, [messageId])).toBe(0);
+      expect(await seqsOf(firstOfSlice2)).toEqual(['1']);
+      expect(await seqsOf(slice3User)).toEqual(['1']);
+      const { rows: deliveries } = await db.query<{ n: string; users: string; channels: string[] }>(
+        `SELECT count(*) AS n, count(DISTINCT user_id) AS users, array_agg(DISTINCT channel::text) AS channels FROM deliveries WHERE message_id = $1`,
+        [messageId],
+      );
+      expect(deliveries).toEqual([{ n: String(subscribers.length), users: String(subscribers.length), channels: ['websocket'] }]);
+    } finally {
+      await db.query(`DELETE FROM topic_subscriptions WHERE topic = $1`, [topic]);
+    }
+  }, 360_000);
+
   it('goes on after its database connections are cut, as in a PostgreSQL restart', async () => {
     const prefix = `cut-${run}-`;
     const cut = await db.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'message-center' AND datname = current_database()`);
