@@ -38,7 +38,7 @@ export class HealthRegistry implements OnModuleDestroy {
 
   constructor(
     @Optional() @Inject(HEALTH_LOGGER) private readonly logger?: AppLogger,
-    @Optional() reuseMs = HEALTH_REUSE_MS_DEFAULT,
+    @Optional() reuseMs: number = HEALTH_REUSE_MS_DEFAULT,
   ) {
     this.runs = new SharedRun(() => this.runChecks(), reuseMs);
   }
