@@ -261,14 +261,10 @@ describe('message center ingestion', () => {
     for (const row of inboxes.rows) expect({ user: row.user_id, n: Number(row.n), low: Number(row.low), high: Number(row.high) }).toEqual({ user: row.user_id, n: 500, low: 1, high: 500 });
   }, 360_000);
 
-  it('takes a copy of a stored request whose type has lost its route for a replay, not for bad input', async () => {
-    const userId = `r-${run}-unrouted`;
-    const id = `unrouted-${run}`;
-    await produceAll([request(id, userId)]);
-    await eventually(() => storedLike(id), (n) => n === 1);
-    const [first] = await readRecords(Topics.deliver.websocket, userId, 1);
+  const deliveryOf = (record: { value: string }) => (JSON.parse(record.value) as { deliveryId: string }).deliveryId;
 
-    // The same center with the route table's default route (which took account.note) removed.
+  /** Runs `work` while the same center runs with the route table's default route (which takes account.note) removed. */
+  async function withoutDefaultRoute(work: (unrouted: AppProcess) => Promise<void>): Promise<void> {
     const routes = parse(readFileSync('config/routes.yaml', 'utf8')) as { routes: Record<string, unknown> };
     delete routes.routes.default;
     const routesFile = join(mkdtempSync(join(tmpdir(), 'routes-')), 'routes.yaml');
@@ -277,11 +273,25 @@ describe('message center ingestion', () => {
     const unrouted = new AppProcess('apps/message-center/src/main.ts', { ...centerEnv, MESSAGE_CENTER_PORT: String(centerPort), NOTIFY_ROUTES: routesFile }, centerPort);
     await unrouted.start();
     try {
+      await work(unrouted);
+    } finally {
+      await unrouted.stop();
+      await center.start();
+    }
+  }
+
+  it('takes a copy of a stored request whose type has lost its route for a replay, not for bad input', async () => {
+    const userId = `r-${run}-unrouted`;
+    const id = `unrouted-${run}`;
+    await produceAll([request(id, userId)]);
+    await eventually(() => storedLike(id), (n) => n === 1);
+    const [first] = await readRecords(Topics.deliver.websocket, userId, 1);
+
+    await withoutDefaultRoute(async () => {
       const other = `unrouted-other-${run}`;
       await produceAll([request(id, userId), request(other, userId)]);
 
       const jobs = await readRecords(Topics.deliver.websocket, userId, 2);
-      const deliveryOf = (record: { value: string }) => (JSON.parse(record.value) as { deliveryId: string }).deliveryId;
       expect(jobs.map(deliveryOf)).toEqual([deliveryOf(first!), deliveryOf(first!)]);
       // Of two copies of one id in a batch, an unroutable one is refused only before the routed copy; after it, a duplicate.
       const [before, after] = [`unrouted-before-${run}`, `unrouted-after-${run}`];
@@ -297,9 +307,38 @@ describe('message center ingestion', () => {
         ['unknown_type', before],
       ]);
       expect(await storedLike(id)).toBe(1);
+    });
+  });
+
+  it('dead-letters a copy of a request stored in part whose type has lost its route, hands out what was stored, and resumes it when the record is driven again', async () => {
+    const userId = `r-${run}-in-part`;
+    const id = `in-part-${run}`;
+    const unfinished = () => count(`SELECT count(*) AS n FROM unfinished_requests WHERE request_id = $1`, [id]);
+    await produceAll([request(id, userId)]);
+    await eventually(() => storedLike(id), (n) => n === 1);
+    const [first] = await readRecords(Topics.deliver.websocket, userId, 1);
+    // As a broadcast stopped between its slices leaves its request: stored in part, the rest left to its replay.
+    await db.query(`INSERT INTO unfinished_requests (request_id) VALUES ($1)`, [id]);
+    try {
+      let dead: { value: string; headers: Record<string, string> } | undefined;
+      await withoutDefaultRoute(async (unrouted) => {
+        await produceAll([request(id, userId)]);
+
+        [dead] = await readRecords(Topics.requestsDlq, userId, 1);
+        expect(dead!.headers['x-error-code']).toBe('unknown_type');
+        const jobs = await readRecords(Topics.deliver.websocket, userId, 2);
+        expect(jobs.map(deliveryOf)).toEqual([deliveryOf(first!), deliveryOf(first!)]);
+        await eventually(lag, (n) => n === 0);
+        expect(unrouted.output).toMatch(new RegExp(`"requestId":"${id}".*stored in part`));
+        expect(await unfinished()).toBe(1);
+      });
+
+      // The route is back: the record driven again from the DLQ resumes the request and ends it.
+      await produceAll([{ key: userId, value: dead!.value }]);
+      await eventually(unfinished, (n) => n === 0, { timeoutMs: 60_000 });
+      expect(await storedLike(id)).toBe(1);
     } finally {
-      await unrouted.stop();
-      await center.start();
+      await db.query(`DELETE FROM unfinished_requests WHERE request_id = $1`, [id]);
     }
   });
 

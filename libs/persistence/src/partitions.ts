@@ -232,9 +232,13 @@ async function underLockTimeout(runner: QueryRunner, lockTimeoutMs: number, work
   }
 }
 
-/** Deletes the request ids made before `before`, `chunk` at a time. */
-function purgeRequestKeys(runner: QueryRunner, before: Date, chunk: number, stopped: () => boolean): Promise<void> {
-  return deleteInChunks(runner, 'request_keys', `t.created_at < $1`, [before], chunk, stopped);
+/**
+ * Deletes the request ids made before `before`, `chunk` at a time, and the unfinished requests
+ * (`unfinished_requests`, a few rows: broadcasts stopped for good) claimed before then.
+ */
+async function purgeRequestKeys(runner: QueryRunner, before: Date, chunk: number, stopped: () => boolean): Promise<void> {
+  await deleteInChunks(runner, 'request_keys', `t.created_at < $1`, [before], chunk, stopped);
+  await runner.query(`DELETE FROM unfinished_requests WHERE claimed_at < $1`, [before]);
 }
 
 /**

@@ -56,7 +56,7 @@ export class RequestIngestion implements OnApplicationBootstrap, OnModuleDestroy
     @Inject(CLOCK) private readonly clock: Clock,
     metrics: Metrics,
   ) {
-    this.stored = metrics.counter('notify_requests_stored_total', 'Requests stored for the first time');
+    this.stored = metrics.counter('notify_requests_stored_total', 'Requests stored, each once: when it is stored whole (a broadcast stored in steps, by its last step)');
     this.rejected = metrics.counter('notify_requests_rejected_total', 'Requests sent to the DLQ', ['code']);
     this.consumer = new BatchConsumer(kafka, {
       groupId: settings.consumerGroup,
@@ -144,12 +144,19 @@ export class RequestIngestion implements OnApplicationBootstrap, OnModuleDestroy
    * (none of whose copies could be planned) that were not stored before. A request refused now may
    * have been stored by an earlier pass over this batch, under a route or template that has changed
    * or been removed since (the first pass committed, then the process stopped before its produce):
-   * that is a replay, not bad input, and its deliveries still queued are handed out again.
+   * that is a replay, not bad input, and its deliveries still queued are handed out again. One that
+   * pass stored in part (a broadcast stopped between its slices) is handed out as far as it was
+   * stored, and its copies go to the DLQ too: the rest of its audience needs a plan, and a re-drive
+   * of its DLQ record once it can be planned resumes it.
    */
   private async sendReplaysAndRejections(unplanned: Map<string, Rejection[]>, rejections: Rejection[]): Promise<void> {
     const replay = await this.store.replayOf([...unplanned.keys()]);
-    const replayed = new Set(replay.requestIds);
+    const unfinished = new Set(replay.unfinished);
+    const replayed = new Set(replay.requestIds.filter((id) => !unfinished.has(id)));
     const dead = [...rejections, ...[...unplanned].flatMap(([id, refused]) => (replayed.has(id) ? [] : refused))];
+    for (const requestId of unfinished) {
+      this.logger.error({ requestId }, 'request stored in part cannot be planned now: its recipients not yet stored get nothing until its DLQ record is driven again');
+    }
     await sendJobs(this.producer, replay.jobs, replay.events);
     await sendDeadLetters(this.producer, dead);
     for (const { code, reason, record } of dead) {

@@ -1,7 +1,18 @@
 import type { DataSource, EntityManager } from 'typeorm';
+import type { OutcomeEvent } from '@notify/contracts';
 import { newId } from '../ids';
 import { placeInInboxes } from './inbox-allocation';
-import { DELIVERY_COLUMNS, deliveryRows, MESSAGE_COLUMNS, messageRows, REQUEST_KEY_COLUMNS, type PlannedMessage, type Stored } from './ingest.store';
+import {
+  contentsByLocale,
+  decidedOutcomes,
+  DELIVERY_COLUMNS,
+  deliveryRows,
+  MESSAGE_COLUMNS,
+  messageRows,
+  REQUEST_KEY_COLUMNS,
+  type PlannedMessage,
+  type Stored,
+} from './ingest.store';
 import { inSlices, insertJsonRows, jsonRows, queryRows, ROWS_PER_STATEMENT, selectJsonRows, type JsonColumn } from './rows';
 
 /** Awaited after each slice of an audience is committed: where a consumer reports its progress. */
@@ -19,36 +30,60 @@ export type SliceStored = () => void | Promise<void>;
  */
 export async function storeInSteps(db: DataSource, batch: PlannedMessage[], sliceStored?: SliceStored): Promise<Stored> {
   const fresh = await claim(db, batch);
-  return { fresh, ...(await storeAudience(db, fresh, sliceStored)) };
+  const { seqs, readBack, finished } = await storeAudience(db, fresh, sliceStored);
+  return { fresh, seqs, readBack, finished };
+}
+
+/** What a resume did: how many requests it ended, and the outcomes decided while routing of the deliveries it stored. */
+interface Resumed {
+  finished: number;
+  decided: OutcomeEvent[];
+}
+
+/** The stored message of an unfinished request: what a resume stores its plan under. */
+interface StoredMessage {
+  request_id: string;
+  message_id: string;
+  created_at: Date;
+  expires_at: Date | null;
+  locales: string[];
 }
 
 /**
  * Stores the rest of the replayed requests in `replayed` that a write stopped part-way: each as
- * planned again, under the id and creation time of its stored message. Its users stored already are
- * left as they are; its jobs are then read back as any replay's.
+ * planned again, under the id, creation time and expiry of its stored message. Its users stored
+ * already are left as they are; its jobs are then read back as any replay's. The outcomes decided
+ * while routing of the deliveries it stores are returned: a replay reads back only those decided at
+ * the message's creation, not a delivery planned `expired` because the request's expiry has passed
+ * since the first pass.
  */
-export async function resumeUnfinished(db: DataSource, replayed: PlannedMessage[], sliceStored?: SliceStored): Promise<void> {
-  if (replayed.length === 0) return;
-  const stored = await queryRows<{ request_id: string; message_id: string; created_at: Date }>(
+export async function resumeUnfinished(db: DataSource, replayed: PlannedMessage[], sliceStored?: SliceStored): Promise<Resumed> {
+  if (replayed.length === 0) return { finished: 0, decided: [] };
+  const stored = await queryRows<StoredMessage>(
     db,
-    `SELECT k.request_id, k.message_id, k.created_at
-       FROM unfinished_requests u JOIN request_keys k ON k.request_id = u.request_id
+    `SELECT k.request_id, k.message_id, k.created_at, m.expires_at, ARRAY(SELECT jsonb_object_keys(m.contents)) AS locales
+       FROM unfinished_requests u
+       JOIN request_keys k ON k.request_id = u.request_id
+       JOIN messages m ON m.id = k.message_id AND m.created_at = k.created_at
       WHERE u.request_id = ANY($1::varchar[])`,
     [replayed.map((m) => m.requestId)],
   );
-  if (stored.length === 0) return;
+  if (stored.length === 0) return { finished: 0, decided: [] };
   const storedAs = new Map(stored.map((row) => [row.request_id, row]));
   const unfinished = replayed.flatMap((m) => {
-    const key = storedAs.get(m.requestId);
-    return key ? [asStored(m, key.message_id, key.created_at)] : [];
+    const message = storedAs.get(m.requestId);
+    return message ? [asStored(m, message)] : [];
   });
-  await storeAudience(db, unfinished, sliceStored);
+  await addMissingLocales(db, unfinished, new Map(stored.map((row) => [row.message_id, row.locales])));
+  const { finished, decided } = await storeAudience(db, unfinished, sliceStored);
+  return { finished, decided };
 }
 
 /**
  * Claims the request keys (`ON CONFLICT DO NOTHING` decides which requests are new), stores the new
  * requests' messages and records them as unfinished, and commits. Returns the new requests. The
- * messages' counter trigger takes its counter rows here, with no inbox row held.
+ * messages' counter trigger takes its counter rows here, with no inbox row held. An unfinished row
+ * of an earlier use of a claimed id (retention purged its request key before it) is taken over.
  */
 async function claim(db: DataSource, batch: PlannedMessage[]): Promise<PlannedMessage[]> {
   return db.transaction(async (tx) => {
@@ -60,6 +95,7 @@ async function claim(db: DataSource, batch: PlannedMessage[]): Promise<PlannedMe
          RETURNING request_id
        )
        INSERT INTO unfinished_requests (request_id) SELECT request_id FROM claimed
+       ON CONFLICT (request_id) DO UPDATE SET claimed_at = EXCLUDED.claimed_at
        RETURNING request_id`,
       [jsonRows(batch.map((m) => [m.requestId, m.id, m.createdAt]))],
     );
@@ -70,28 +106,73 @@ async function claim(db: DataSource, batch: PlannedMessage[]): Promise<PlannedMe
   });
 }
 
-/** A request planned again, to be stored under its stored message: its deliveries' ids carry that message's time, as `newId` promises. */
-function asStored(m: PlannedMessage, messageId: string, createdAt: Date): PlannedMessage {
-  return { ...m, id: messageId, createdAt, deliveries: m.deliveries.map((d) => ({ ...d, id: newId(createdAt) })) };
+/**
+ * A request planned again, to be stored under its stored message: its deliveries' ids carry that
+ * message's time, as `newId` promises, and they expire with it (planned anew, without an `expiresAt`
+ * of the request's, they would live a time to live from the replay).
+ */
+function asStored(m: PlannedMessage, stored: StoredMessage): PlannedMessage {
+  const createdAt = stored.created_at;
+  return { ...m, id: stored.message_id, createdAt, expiresAt: stored.expires_at, deliveries: m.deliveries.map((d) => ({ ...d, id: newId(createdAt) })) };
 }
 
+const MESSAGE_CONTENTS_COLUMNS = [
+  ['id', 'uuid'],
+  ['created_at', 'timestamptz'],
+  ['contents', 'jsonb'],
+] as const satisfies readonly JsonColumn[];
+
 /**
- * Stores the inbox entries and deliveries of unfinished requests, a slice of users per transaction,
- * then ends them. Returns the inbox numbers given (by `inboxKey`) and the requests to read back.
+ * Adds to the stored messages of `unfinished` (their locales by message id in `storedLocales`) the
+ * replay's texts in the locales they lack: a user whose locale changed since the first pass is planned
+ * in the new one, and their job and inbox entry would find no title or body. The stored texts win
+ * (`||` keeps its right side's), so every delivery of a message reads the texts it was stored with.
  */
-async function storeAudience(db: DataSource, messages: PlannedMessage[], sliceStored?: SliceStored): Promise<{ seqs: Map<string, number>; readBack: string[] }> {
+async function addMissingLocales(db: DataSource, unfinished: PlannedMessage[], storedLocales: Map<string, string[]>): Promise<void> {
+  const rows = unfinished.flatMap((m) => {
+    const stored = new Set(storedLocales.get(m.id));
+    const missing = m.contents.filter((c) => !stored.has(c.locale));
+    return missing.length > 0 ? [[m.id, m.createdAt, contentsByLocale(missing)]] : [];
+  });
+  if (rows.length === 0) return;
+  await db.query(
+    `UPDATE messages m SET contents = a.contents || m.contents
+       FROM (${selectJsonRows(MESSAGE_CONTENTS_COLUMNS)}) AS a
+      WHERE m.id = a.id AND m.created_at = a.created_at`,
+    [jsonRows(rows)],
+  );
+}
+
+/** What `storeAudience` did. */
+interface AudienceStored {
+  /** The inbox numbers given, by `inboxKey`. */
+  seqs: Map<string, number>;
+  /** Requests to read back: another process stored part of them. */
+  readBack: string[];
+  /** How many of the requests it ended (not another process). */
+  finished: number;
+  /** The outcomes decided while routing of the deliveries it stored. */
+  decided: OutcomeEvent[];
+}
+
+/** Stores the inbox entries and deliveries of unfinished requests, a slice of users per transaction, then ends them. */
+async function storeAudience(db: DataSource, messages: PlannedMessage[], sliceStored?: SliceStored): Promise<AudienceStored> {
   const seqs = new Map<string, number>();
   const readBack = new Set<string>();
-  if (messages.length === 0) return { seqs, readBack: [] };
+  const decided: OutcomeEvent[] = [];
+  if (messages.length === 0) return { seqs, readBack: [], finished: 0, decided };
   const { slices, unaddressed } = byUserSlices(messages);
   for (const slice of slices) {
     const stored = await db.transaction((tx) => storeSlice(tx, slice));
     for (const [key, seq] of stored.seqs) seqs.set(key, seq);
     for (const requestId of stored.readBack) readBack.add(requestId);
+    decided.push(...decidedOutcomes(stored.toStore));
     await sliceStored?.();
   }
-  for (const requestId of await db.transaction((tx) => finish(tx, messages, unaddressed))) readBack.add(requestId);
-  return { seqs, readBack: [...readBack] };
+  const finished = await db.transaction((tx) => finish(tx, messages, unaddressed));
+  for (const requestId of finished.readBack) readBack.add(requestId);
+  decided.push(...decidedOutcomes(finished.toStore));
+  return { seqs, readBack: [...readBack], finished: finished.ended, decided };
 }
 
 /**
@@ -125,7 +206,7 @@ function byUserSlices(messages: PlannedMessage[]): { slices: PlannedMessage[][];
  * deliveries. The inbox rows are locked before the deliveries' counter trigger takes counter rows, in
  * the order `storeInOneStatement` takes them (its triggers fire at its end), or the two could deadlock.
  */
-async function storeSlice(tx: EntityManager, slice: PlannedMessage[]): Promise<{ seqs: Map<string, number>; readBack: string[] }> {
+async function storeSlice(tx: EntityManager, slice: PlannedMessage[]): Promise<{ seqs: Map<string, number>; readBack: string[]; toStore: PlannedMessage[] }> {
   const open = await lockUnfinished(tx, slice);
   const storedBefore = await usersStoredBefore(tx, slice.filter((m) => open.has(m.requestId)));
   const readBack = slice.filter((m) => !open.has(m.requestId) || storedBefore.has(m.id)).map((m) => m.requestId);
@@ -135,18 +216,20 @@ async function storeSlice(tx: EntityManager, slice: PlannedMessage[]): Promise<{
     toStore.flatMap((m) => m.inbox.map((entry) => ({ ...entry, messageId: m.id, messageCreatedAt: m.createdAt }))),
   );
   await insertDeliveries(tx, toStore, seqs);
-  return { seqs, readBack };
+  return { seqs, readBack, toStore };
 }
 
 /**
  * The last transaction: stores the deliveries without a user of the requests still unfinished and
- * ends them. Returns the requests another process ended meanwhile.
+ * ends them. Returns how many it ended, those it stored, and the requests another process ended
+ * meanwhile (to read back).
  */
-async function finish(tx: EntityManager, messages: PlannedMessage[], unaddressed: PlannedMessage[]): Promise<string[]> {
+async function finish(tx: EntityManager, messages: PlannedMessage[], unaddressed: PlannedMessage[]): Promise<{ ended: number; toStore: PlannedMessage[]; readBack: string[] }> {
   const open = await lockUnfinished(tx, messages);
-  await insertDeliveries(tx, unaddressed.filter((m) => open.has(m.requestId)), new Map());
+  const toStore = unaddressed.filter((m) => open.has(m.requestId));
+  await insertDeliveries(tx, toStore, new Map());
   await tx.query(`DELETE FROM unfinished_requests WHERE request_id = ANY($1::varchar[])`, [[...open]]);
-  return messages.filter((m) => !open.has(m.requestId)).map((m) => m.requestId);
+  return { ended: open.size, toStore, readBack: messages.filter((m) => !open.has(m.requestId)).map((m) => m.requestId) };
 }
 
 /**

@@ -3,6 +3,7 @@ import { eventually } from '@notify/testing';
 import { createDataSource } from '../data-source';
 import { newId, timeOfId } from '../ids';
 import { migratedDatabase } from '../migrated-database.spec-helper';
+import { maintainPartitions } from '../partitions';
 import { withSessionSettings } from '../session-settings';
 import { IngestStore, type IngestResult, type PlannedDelivery, type PlannedMessage } from './ingest.store';
 import { plannedDelivery, plannedMessage } from './planned.spec-helper';
@@ -284,6 +285,13 @@ describe('IngestStore', () => {
       );
       return rows.map((row: { user_id: string }) => row.user_id);
     }
+    /** Stores `batch` and stops after its first slice, as a process told to stop does (the batch is not committed to Kafka). */
+    async function stopAfterFirstSlice(store: IngestStore, batch: PlannedMessage[]): Promise<void> {
+      const stop = () => {
+        throw new Error('the process was stopped after the first slice');
+      };
+      await expect(store.ingest(batch, stop)).rejects.toThrow('the process was stopped after the first slice');
+    }
 
     it('holds a subscriber’s inbox number for one slice only: a one-time code to a user of the first slice is stored while a later slice waits', async () => {
       const users = audience('held', ROWS_PER_STATEMENT + 5);
@@ -319,11 +327,7 @@ describe('IngestStore', () => {
       ];
       const store = new IngestStore(database.dataSource());
       const first = batchAt(T0, users);
-      await expect(
-        store.ingest(first, () => {
-          throw new Error('the process was stopped after the first slice');
-        }),
-      ).rejects.toThrow('the process was stopped after the first slice');
+      await stopAfterFirstSlice(store, first);
       // Meanwhile a one-time code to a user the broadcast has not reached.
       const notReached = users[ROWS_PER_STATEMENT]!;
       await store.ingest([toEach(`r-code-${tag}`, [notReached])]);
@@ -331,7 +335,8 @@ describe('IngestStore', () => {
       // The batch was not committed to Kafka: after a restart it is planned again, with new ids.
       const { jobs, stored } = await store.ingest(batchAt(T1, replanned(users)));
 
-      expect(stored).toBe(0);
+      // Both requests are counted once, here, where they end: the stopped pass returned nothing.
+      expect(stored).toBe(2);
       const broadcast = await storedOf(broadcastId);
       expect(broadcast).toMatchObject({ id: first[0]!.id, created_at: T0, messages: 1, entries: users.length, placedUsers: users.length, deliveries: users.length, targets: users.length, unfinished: 0 });
       const phone = await storedOf(phoneId);
@@ -361,19 +366,112 @@ describe('IngestStore', () => {
       expect(before.queued).toEqual(sorted(first.jobs.map((j) => j.deliveryId)));
     });
 
-    it('forgets an unfinished request with its request key, as retention purges that, and stores the id anew when it comes again', async () => {
-      const users = audience('purged', ROWS_PER_STATEMENT + 1);
+    it('records an expired outcome for each user a resumed request reaches past its expiry, the users its first pass had not reached', async () => {
+      const users = audience('expiring', ROWS_PER_STATEMENT + 5);
+      const expiresAt = new Date(T0.getTime() + 1_000);
+      const planned = (at: Date, status: PlannedDelivery['status']) =>
+        plannedMessage('r-expiring', at, users.map((userId) => plannedDelivery(at, { userId, endpoint: `inbox:${userId}`, status })), { expiresAt });
       const store = new IngestStore(database.dataSource());
-      await expect(
-        store.ingest([toEach('r-purged', users)], () => {
-          throw new Error('stopped for good');
-        }),
-      ).rejects.toThrow('stopped for good');
+      await stopAfterFirstSlice(store, [planned(T0, 'queued')]);
 
-      await database.dataSource().query(`DELETE FROM request_keys WHERE request_id = 'r-purged'`);
-      const [{ n }] = await database.dataSource().query(`SELECT count(*)::int AS n FROM unfinished_requests WHERE request_id = 'r-purged'`);
-      expect(n).toBe(0);
+      // Planned again past its expiry, as the planner plans a request whose expiresAt has passed: every delivery expired.
+      const { events, jobs } = await store.ingest([planned(new Date(T0.getTime() + 2_000), 'expired')]);
+
+      const notReached = users.slice(ROWS_PER_STATEMENT);
+      expect(events.map((e) => [e.userId, e.status, e.attempt, e.at])).toEqual(notReached.map((userId) => [userId, 'expired', 0, T0.toISOString()]));
+      const rows = await database.dataSource().query(
+        `SELECT d.id, d.status, d.expires_at FROM request_keys k JOIN deliveries d ON d.message_id = k.message_id WHERE k.request_id = 'r-expiring' AND d.user_id = ANY($1::varchar[])`,
+        [notReached],
+      );
+      expect(sorted(events.map((e) => e.deliveryId!))).toEqual(sorted(rows.map((row: { id: string }) => row.id)));
+      expect(rows.every((row: { status: string; expires_at: Date }) => row.status === 'expired' && row.expires_at.getTime() === expiresAt.getTime())).toBe(true);
+      // What the first pass stored goes out again.
+      expect(jobs).toHaveLength(ROWS_PER_STATEMENT);
+    });
+
+    it('stores a resumed request’s deliveries with its stored message’s expiry, and a text in each of their locales, the stored ones kept', async () => {
+      const users = audience('relocated', ROWS_PER_STATEMENT + 5);
+      const notReached = users.slice(ROWS_PER_STATEMENT);
+      const ttlMs = 3_600_000;
+      const en = { locale: 'en', title: 'Hello', body: 'Hi' };
+      // Planned at `at` for a request without an expiresAt of its own: it expires a time to live later.
+      // A user the first pass did not reach has no endpoint for SMS.
+      const planned = (at: Date, contents: PlannedMessage['contents'], localeOf: (userId: string) => string) =>
+        plannedMessage(
+          'r-relocated',
+          at,
+          [
+            ...users.map((userId) => plannedDelivery(at, { userId, endpoint: `inbox:${userId}`, locale: localeOf(userId) })),
+            plannedDelivery(at, { userId: notReached[0]!, channel: 'sms', endpoint: `none:${notReached[0]}`, status: 'dead', lastError: 'no_endpoint' }),
+          ],
+          { expiresAt: new Date(at.getTime() + ttlMs), contents },
+        );
+      const store = new IngestStore(database.dataSource());
+      const first = planned(T0, [en], () => 'en');
+      await stopAfterFirstSlice(store, [first]);
+
+      // Since then the users not reached have chosen German; the replay renders both locales anew.
+      const relocated = (userId: string) => (notReached.includes(userId) ? 'de' : 'en');
+      const { jobs, events } = await store.ingest([planned(T1, [{ ...en, title: 'Hello again' }, { locale: 'de', title: 'Hallo', body: 'Hallo du' }], relocated)]);
+
+      const [stored] = await database.dataSource().query(`SELECT contents FROM messages WHERE id = $1`, [first.id]);
+      expect(stored.contents).toEqual({ en: { title: 'Hello', body: 'Hi' }, de: { title: 'Hallo', body: 'Hallo du' } });
+      const texts = new Set(jobs.map((j) => [j.userId, j.locale, j.message.title, j.expiresAt].join(' ')));
+      expect(texts).toEqual(new Set(users.map((userId) => [userId, relocated(userId), relocated(userId) === 'de' ? 'Hallo' : 'Hello', new Date(T0.getTime() + ttlMs).toISOString()].join(' '))));
+      const expiries = await database.dataSource().query(`SELECT DISTINCT expires_at FROM deliveries WHERE message_id = $1`, [first.id]);
+      expect(expiries).toEqual([{ expires_at: new Date(T0.getTime() + ttlMs) }]);
+      // The delivery with no endpoint the resume stored: its outcome once.
+      expect(events.map((e) => [e.userId, e.channel, e.status, e.error])).toEqual([[notReached[0], 'sms', 'dead', 'no_endpoint']]);
+    });
+
+    it('tells a request stored in part from one stored to its end when a copy of it cannot be planned, and hands out what was stored', async () => {
+      const users = audience('in-part', ROWS_PER_STATEMENT + 1);
+      const store = new IngestStore(database.dataSource());
+      await stopAfterFirstSlice(store, [toEach('r-in-part', users)]);
+      await store.ingest([toEach('r-whole', ['u-whole'])]);
+
+      const replay = await store.replayOf(['r-in-part', 'r-whole', 'r-never-stored']);
+
+      expect(sorted(replay.requestIds)).toEqual(['r-in-part', 'r-whole']);
+      expect(replay.unfinished).toEqual(['r-in-part']);
+      expect(replay.jobs.filter((j) => j.requestId === 'r-in-part')).toHaveLength(ROWS_PER_STATEMENT);
+      await database.dataSource().query(`DELETE FROM unfinished_requests WHERE request_id = 'r-in-part'`);
+    });
+
+    it('forgets an unfinished request when retention purges the request ids of its claim’s age, and stores the id anew when it comes again', async () => {
+      const claimedAt = new Date('2030-01-08T09:00:00Z');
+      const users = audience('purged', ROWS_PER_STATEMENT + 1);
+      const db = database.dataSource();
+      const store = new IngestStore(db);
+      await stopAfterFirstSlice(store, [toEach('r-purged', users, claimedAt)]);
+      // Claimed by the database's clock: as it read when the request was planned.
+      await db.query(`UPDATE unfinished_requests SET claimed_at = $1 WHERE request_id = 'r-purged'`, [claimedAt]);
+      await db.query(`INSERT INTO unfinished_requests (request_id, claimed_at) VALUES ('r-claimed-lately', $1)`, [T0]);
+
+      // Thirty days kept: the week of 2030-01-08 is past them, T0's is not.
+      await maintainPartitions(db, { now: new Date('2030-03-01T12:00:00Z'), daysAhead: 1, retentionDays: 30 });
+
+      const unfinished = await db.query(`SELECT request_id FROM unfinished_requests WHERE request_id IN ('r-purged', 'r-claimed-lately')`);
+      expect(unfinished).toEqual([{ request_id: 'r-claimed-lately' }]);
+      // Nothing references a request id: its purge runs no foreign key's trigger per row.
+      expect(await db.query(`SELECT conname FROM pg_constraint WHERE confrelid = 'request_keys'::regclass`)).toEqual([]);
       expect((await store.ingest([toEach('r-purged', users, T1)])).stored).toBe(1);
+      await db.query(`DELETE FROM unfinished_requests WHERE request_id = 'r-claimed-lately'`);
+    });
+
+    it('takes over the unfinished row of an earlier use of a request id whose request key was purged first, and never resumes it', async () => {
+      const users = audience('orphaned', ROWS_PER_STATEMENT + 1);
+      const db = database.dataSource();
+      const store = new IngestStore(db);
+      await stopAfterFirstSlice(store, [toEach('r-orphaned', users)]);
+      await db.query(`DELETE FROM request_keys WHERE request_id = 'r-orphaned'`);
+
+      const again = toEach('r-orphaned', users, T1);
+      const { stored, jobs } = await store.ingest([again]);
+
+      expect(stored).toBe(1);
+      expect(await storedOf('r-orphaned')).toMatchObject({ id: again.id, entries: users.length, placedUsers: users.length, deliveries: users.length, unfinished: 0 });
+      expect(jobs).toHaveLength(users.length);
     });
 
     it('hands a new broadcast out from what was stored when another process resumed it between its slices', async () => {
@@ -387,7 +485,8 @@ describe('IngestStore', () => {
         resumed ??= await store.ingest([toEach('r-shared', users, T1)]);
       });
 
-      expect([written.stored, resumed?.stored]).toEqual([1, 0]);
+      // Counted once, by the call that ended it: the resume.
+      expect([written.stored, resumed?.stored]).toEqual([0, 1]);
       const stored = await storedOf('r-shared');
       expect(stored).toMatchObject({ entries: users.length, placedUsers: users.length, deliveries: users.length, unfinished: 0 });
       expect(await withGaps(users)).toEqual([]);

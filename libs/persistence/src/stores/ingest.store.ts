@@ -45,7 +45,11 @@ export interface IngestResult {
   jobs: DeliveryJob[];
   /** Outcomes decided while routing (no endpoint, already expired), to publish on notify.events. */
   events: OutcomeEvent[];
-  /** How many of the batch's requests were new. */
+  /**
+   * How many requests this call stored to their end: each new one stored in one statement, and each
+   * one stored in steps (new or resumed) whose last step it ran. A request is counted once, by the
+   * call that ends it, also when the call that began it was stopped part-way.
+   */
   stored: number;
 }
 
@@ -61,27 +65,42 @@ export class IngestStore {
   /** `sliceStored` is awaited after each slice of users of a batch stored in steps is committed. */
   async ingest(batch: PlannedMessage[], sliceStored?: SliceStored): Promise<IngestResult> {
     if (batch.length === 0) return { jobs: [], events: [], stored: 0 };
-    const { fresh, seqs, readBack = [] } = fitsOneStatement(batch) ? await storeInOneStatement(this.dataSource, batch) : await storeInSteps(this.dataSource, batch, sliceStored);
+    const { fresh, seqs, readBack = [], finished } = fitsOneStatement(batch) ? await storeInOneStatement(this.dataSource, batch) : await storeInSteps(this.dataSource, batch, sliceStored);
     const freshIds = new Set(fresh.map((m) => m.requestId));
     const replayed = batch.filter((m) => !freshIds.has(m.requestId));
-    await resumeUnfinished(this.dataSource, replayed, sliceStored);
+    const resumed = await resumeUnfinished(this.dataSource, replayed, sliceStored);
     const readBackIds = new Set(readBack);
     const handedOut = fresh.filter((m) => !readBackIds.has(m.requestId));
     const again = await handedOutAgain(this.dataSource.manager, [...replayed.map((m) => m.requestId), ...readBack]);
-    return { jobs: [...freshJobs(handedOut, seqs), ...again.jobs], events: [...decidedOutcomes(handedOut), ...again.events], stored: fresh.length };
+    // A delivery the resume just stored with no endpoint is read back as a replay's too: its event goes once.
+    const resumedIds = new Set(resumed.decided.map((e) => e.deliveryId));
+    return {
+      jobs: [...freshJobs(handedOut, seqs), ...again.jobs],
+      events: [...decidedOutcomes(handedOut), ...resumed.decided, ...again.events.filter((e) => !resumedIds.has(e.deliveryId))],
+      stored: finished + resumed.finished,
+    };
   }
 
   /**
    * For request ids refused this time: those stored before, and what their first pass may not have
    * got out (as for a replay in `ingest`). A request stored once stays the request, whatever its
-   * later copies say.
+   * later copies say. Those of them in `unfinished` were stored in part (a write in steps stopped
+   * part-way), and what is left of them cannot be stored without a plan: only a replay that can be
+   * planned resumes them.
    */
-  async replayOf(requestIds: string[]): Promise<{ requestIds: string[]; jobs: DeliveryJob[]; events: OutcomeEvent[] }> {
-    if (requestIds.length === 0) return { requestIds: [], jobs: [], events: [] };
+  async replayOf(requestIds: string[]): Promise<{ requestIds: string[]; unfinished: string[]; jobs: DeliveryJob[]; events: OutcomeEvent[] }> {
+    if (requestIds.length === 0) return { requestIds: [], unfinished: [], jobs: [], events: [] };
     return this.dataSource.transaction(async (tx) => {
-      const stored = await queryRows<{ request_id: string }>(tx, `SELECT request_id FROM request_keys WHERE request_id = ANY($1::varchar[])`, [requestIds]);
+      const stored = await queryRows<{ request_id: string; unfinished: boolean }>(
+        tx,
+        `SELECT k.request_id, u.request_id IS NOT NULL AS unfinished
+           FROM request_keys k LEFT JOIN unfinished_requests u ON u.request_id = k.request_id
+          WHERE k.request_id = ANY($1::varchar[])`,
+        [requestIds],
+      );
       const ids = stored.map((row) => row.request_id);
-      return { requestIds: ids, ...(await handedOutAgain(tx, ids)) };
+      const unfinished = stored.filter((row) => row.unfinished).map((row) => row.request_id);
+      return { requestIds: ids, unfinished, ...(await handedOutAgain(tx, ids)) };
     });
   }
 }
@@ -90,6 +109,11 @@ export class IngestStore {
 export interface Stored {
   fresh: PlannedMessage[];
   seqs: Map<string, number>;
+  /**
+   * How many requests this write ended: in one statement, every new one; in steps, those whose last
+   * step it ran (another process that resumed one meanwhile and ended it counts that one).
+   */
+  finished: number;
   /**
    * New requests another process stored part of meanwhile, resuming them as a replay (a member that
    * lost its partition and still writes, beside the partition's new owner; `storeInSteps` only):
@@ -133,7 +157,7 @@ export function messageRows(messages: PlannedMessage[]): unknown[][] {
     m.type,
     m.recipient,
     m.data,
-    Object.fromEntries(m.contents.map(({ locale, ...text }) => [locale, text])),
+    contentsByLocale(m.contents),
     m.locale,
     m.priority,
     m.retry,
@@ -141,6 +165,11 @@ export function messageRows(messages: PlannedMessage[]): unknown[][] {
     m.expiresAt,
     m.createdAt,
   ]);
+}
+
+/** A message's texts as the `contents` column holds them: by locale. */
+export function contentsByLocale(contents: PlannedMessage['contents']): Record<string, Omit<PlannedMessage['contents'][number], 'locale'>> {
+  return Object.fromEntries(contents.map(({ locale, ...text }) => [locale, text]));
 }
 
 /** A delivery's columns; `seq`, its inbox number, is given to websocket deliveries of a user with an inbox placement. */
@@ -257,7 +286,8 @@ export async function storeInOneStatement(db: DataSource, batch: PlannedMessage[
     // Sequence numbers stay far below 2^53, so they are exact as numbers.
     else seqs.set(inboxKey(row.user_id!, row.message_id!), Number(row.seq));
   }
-  return { fresh: batch.filter((m) => freshIds.has(m.requestId)), seqs };
+  const fresh = batch.filter((m) => freshIds.has(m.requestId));
+  return { fresh, seqs, finished: fresh.length };
 }
 
 /**
@@ -322,8 +352,9 @@ function freshJobs(fresh: PlannedMessage[], seqs: Map<string, number>): Delivery
   });
 }
 
-function decidedOutcomes(fresh: PlannedMessage[]): OutcomeEvent[] {
-  return fresh.flatMap((m) =>
+/** The events of the messages' deliveries decided while routing (no endpoint, already expired). */
+export function decidedOutcomes(messages: PlannedMessage[]): OutcomeEvent[] {
+  return messages.flatMap((m) =>
     m.deliveries.filter((d) => d.status === 'dead' || d.status === 'expired').map((d) => routingOutcome(m.requestId, m.id, m.createdAt, d)),
   );
 }
