@@ -38,7 +38,8 @@ describe('migration: held deliveries by their time', () => {
   it('builds the index on every partition, attaches it, and a partition made later has it too', async () => {
     const dataSource = await createDataSource({ databaseUrl: database.url, databasePoolSize: 1 }).initialize();
     try {
-      await maintainPartitions(dataSource, { now: new Date(), retentionDays: 30, daysAhead: 21 });
+      // Only the weeks' partitions: its purges are of tables of later migrations.
+      await maintainPartitions(dataSource, { now: new Date(), retentionDays: 30, daysAhead: 21, onlyCreate: true });
     } finally {
       await dataSource.destroy();
     }
