@@ -34,6 +34,29 @@ describe('message center ingestion', () => {
   const count = async (sql: string, params: unknown[]): Promise<number> => Number((await db.query<{ n: string }>(sql, params)).rows[0]!.n);
   const storedLike = (prefix: string) => count(`SELECT count(*) AS n FROM request_keys WHERE request_id LIKE $1`, [`${prefix}%`]);
   const lag = () => consumerLag(kafka, group, Topics.requests);
+  /** A session of its own holding `userId`'s inbox number in an open transaction: a batch that numbers that user waits for it. */
+  const holdInboxNumber = async (userId: string): Promise<{ holder: Client; holderPid: number }> => {
+    const holder = new Client({ connectionString: process.env.DATABASE_URL });
+    await holder.connect();
+    await holder.query('BEGIN');
+    await holder.query(`INSERT INTO inbox_sequences (user_id, last_seq) VALUES ($1, 0)`, [userId]);
+    return { holder, holderPid: (await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid };
+  };
+  /**
+   * Once `app`'s batch waits on the holder's lock, stops `app`, waits for the line saying the stop
+   * began, lets the batch go on (the holder commits) and expects the process to exit 0.
+   */
+  const stopWhileWaiting = async (app: AppProcess, holder: Client, holderPid: number, timeoutMs: number): Promise<void> => {
+    await eventually(
+      () => db.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> $1`, [holderPid]),
+      (result) => result.rows.length > 0,
+      { timeoutMs },
+    );
+    const exited = app.stop();
+    await eventually(async () => app.output, (output) => output.includes('the batch in hand ends at its next transaction'));
+    await holder.query('COMMIT');
+    expect(await exited).toBe(0);
+  };
 
   async function produceAll(messages: { key: string; value: string }[]): Promise<void> {
     for (let i = 0; i < messages.length; i += 500) {
@@ -394,26 +417,14 @@ describe('message center ingestion', () => {
     );
     await sliced.start();
     // Another session holds the first user's inbox number: the batch's first transaction waits for it.
-    const holder = new Client({ connectionString: process.env.DATABASE_URL });
-    await holder.connect();
+    const { holder, holderPid } = await holdInboxNumber(users[0]!);
     try {
-      await holder.query('BEGIN');
-      await holder.query(`INSERT INTO inbox_sequences (user_id, last_seq) VALUES ($1, 0)`, [users[0]]);
-      const holderPid = (await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
       const ids = Array.from({ length: 7 }, (_, i) => `${prefix}${i}`);
       await producer.send({
         topic: Topics.requests,
         messages: ids.map((id) => ({ key: prefix, value: JSON.stringify({ id, type: 'account.note', to: { userIds: users }, content: { title: id } }) })),
       });
-      await eventually(
-        () => db.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> $1`, [holderPid]),
-        (result) => result.rows.length > 0,
-        { timeoutMs: 60_000 },
-      );
-      const exited = sliced.stop();
-      await eventually(async () => sliced.output, (output) => output.includes('the batch in hand ends at its next transaction'));
-      await holder.query('COMMIT');
-      expect(await exited).toBe(0);
+      await stopWhileWaiting(sliced, holder, holderPid, 60_000);
       // The transaction in hand, and nothing after it.
       expect(await storedLike(prefix)).toBe(2);
     } finally {
@@ -458,27 +469,15 @@ describe('message center ingestion', () => {
       const stepped = new AppProcess('apps/message-center/src/main.ts', { ...centerEnv, LOG_LEVEL: 'info', MESSAGE_CENTER_PORT: String(centerPort) }, centerPort);
       await stepped.start();
       // Another session holds the inbox number of slice 2's first user: slice 2's transaction waits for it.
-      const holder = new Client({ connectionString: process.env.DATABASE_URL });
-      await holder.connect();
+      const { holder, holderPid } = await holdInboxNumber(firstOfSlice2);
       let messageId: string;
       try {
-        await holder.query('BEGIN');
-        await holder.query(`INSERT INTO inbox_sequences (user_id, last_seq) VALUES ($1, 0)`, [firstOfSlice2]);
-        const holderPid = (await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
         // Websocket only: one delivery, and one inbox entry, per subscriber.
         await producer.send({
           topic: Topics.requests,
           messages: [{ key: topic, value: JSON.stringify({ id, type: 'account.note', to: { topic }, channels: ['websocket'], content: { title: id } }) }],
         });
-        await eventually(
-          () => db.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> $1`, [holderPid]),
-          (result) => result.rows.length > 0,
-          { timeoutMs: 120_000 },
-        );
-        const exited = stepped.stop();
-        await eventually(async () => stepped.output, (output) => output.includes('the batch in hand ends at its next transaction'));
-        await holder.query('COMMIT');
-        expect(await exited).toBe(0);
+        await stopWhileWaiting(stepped, holder, holderPid, 120_000);
 
         // Slice 2, the slice in hand, and nothing after it: slice 3 and the finish are left to the next start.
         expect(await unfinished()).toBe(1);

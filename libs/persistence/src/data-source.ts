@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Pool } from 'pg';
 import { DataSource, type QueryRunner } from 'typeorm';
 import { createLogger, type AppLogger } from '@notify/observability';
+import { DDL_LOCK_TIMEOUT_MS, lockNotAvailable } from './lock-waits';
 import { missingMigrations } from './schema-version';
 import { withSessionSettings } from './session-settings';
 import { queryRows } from './stores/rows';
@@ -138,19 +139,10 @@ export interface MigrationRunOptions {
   giveUpAfterMs?: number;
 }
 
-/**
- * How long a migration's statement waits for a lock, as long as partition maintenance's DDL does. A
- * migration's `ALTER TABLE` waiting behind a long reader (a nightly pg_dump, a psql session left in
- * a transaction) queued every later statement on its table behind it, and the platform stood still
- * for as long as that reader ran.
- */
-const MIGRATION_LOCK_TIMEOUT_MS = 3_000;
 /** The pause after a try whose lock did not come: the platform's statements go through meanwhile. */
 const MIGRATION_RETRY_PAUSE_MS = 15_000;
 /** How long a run goes on trying before it gives up and says what held it. */
 const MIGRATION_GIVE_UP_MS = 600_000;
-/** SQLSTATE lock_not_available: a lock_timeout ran out. */
-const LOCK_NOT_AVAILABLE = '55P03';
 
 /**
  * Applies every pending migration, each in a transaction of its own, and returns their names. The
@@ -168,7 +160,7 @@ const LOCK_NOT_AVAILABLE = '55P03';
  * Every statement waits at most `lockTimeoutMs` for a lock (see `applyPending`).
  */
 export async function runMigrations(settings: DatabaseSettings, options: MigrationRunOptions = {}): Promise<string[]> {
-  const lockTimeoutMs = options.lockTimeoutMs ?? MIGRATION_LOCK_TIMEOUT_MS;
+  const lockTimeoutMs = options.lockTimeoutMs ?? DDL_LOCK_TIMEOUT_MS;
   const dataSource = createDataSource({
     ...settings,
     databaseUrl: withSessionSettings(settings.databaseUrl, { lock_timeout: String(lockTimeoutMs) }),
@@ -219,7 +211,7 @@ async function applyPending(dataSource: DataSource, options: Required<MigrationR
       await dataSource.runMigrations({ transaction: 'each' });
       return;
     } catch (error) {
-      if ((error as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw error;
+      if (!lockNotAvailable(error)) throw error;
       const [migration = 'unknown'] = await missingMigrations(dataSource);
       const holders = await transactionsOlderThan(dataSource, options.lockTimeoutMs);
       const runMs = Date.now() - startedAt;

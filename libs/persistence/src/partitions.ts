@@ -1,5 +1,6 @@
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
 import type { AppLogger } from '@notify/observability';
+import { DDL_LOCK_TIMEOUT_MS, lockNotAvailable } from './lock-waits';
 import { queryRows } from './stores/rows';
 
 /** The tables partitioned by week on `created_at`. */
@@ -75,8 +76,6 @@ export interface MaintenanceReport {
   leftToAnother?: boolean;
 }
 
-/** SQLSTATE lock_not_available: a lock_timeout ran out. */
-const LOCK_NOT_AVAILABLE = '55P03';
 
 /** A range of creation times, `from` included, `to` excluded. */
 interface Range {
@@ -122,7 +121,7 @@ async function maintain(runner: QueryRunner, policy: PartitionPolicy): Promise<M
   const today = Math.floor(policy.now.getTime() / DAY_MS) * DAY_MS;
   const dropsBy = Math.min(policy.now.getTime(), (policy.databaseNow ?? policy.now).getTime());
   const cutoff = Math.floor((dropsBy - SETTLE_MS) / DAY_MS) * DAY_MS - policy.retentionDays * DAY_MS;
-  const lockTimeoutMs = policy.lockTimeoutMs ?? 3_000;
+  const lockTimeoutMs = policy.lockTimeoutMs ?? DDL_LOCK_TIMEOUT_MS;
   const report: MaintenanceReport = { created: [], dropped: [], notCreated: [], notDropped: [] };
   const outcome = (done: boolean, names: string[]) => (done ? report.created : report.notCreated).push(...names);
   for (const table of PARTITIONED_TABLES) {
@@ -227,7 +226,7 @@ async function underLockTimeout(runner: QueryRunner, lockTimeoutMs: number, work
     return true;
   } catch (error) {
     await runner.rollbackTransaction();
-    if ((error as { code?: string }).code === LOCK_NOT_AVAILABLE) return false;
+    if (lockNotAvailable(error)) return false;
     throw error;
   }
 }
