@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs';
 import { ensureTopics, minInSyncReplicas, replicationFactorFor } from './topics';
 
@@ -19,6 +20,25 @@ describe('ensureTopics', () => {
     await admin.disconnect();
     expect(metadata.topics.map((t) => [t.name, t.partitions.length]).sort()).toEqual(topics.map((t) => [t, 5]));
     expect(await ensureTopics(kafka, topics, { partitions: 5, replicationFactor: 1 })).toEqual({ created: [] });
+  });
+
+  it('lets an app that starts while another is creating their shared topics go on once the broker names them', async () => {
+    // The start of `npm start` on a fresh broker: the message center creates every topic, and the
+    // gateway, a moment later, the few it needs (some of them the same, one its own). The broker
+    // answered the gateway "does not host this topic-partition" for a topic just created, until its
+    // metadata caught up, and the gateway exited. Rounds with different delays, as the timing varies.
+    const brokers = process.env.KAFKA_BROKERS!.split(',');
+    for (let round = 0; round < 10; round++) {
+      const suffix = randomBytes(4).toString('hex');
+      const everyTopic = Array.from({ length: 9 }, (_, i) => `spec.shared${i}.${suffix}`);
+      const someTopics = [everyTopic[4]!, everyTopic[0]!, `spec.own.${suffix}`];
+      const [messageCenter, gateway] = ['spec-message-center', 'spec-gateway'].map((clientId) => new Kafka({ clientId, brokers, logLevel: logLevel.NOTHING }));
+      const [all, some] = await Promise.all([
+        ensureTopics(messageCenter!, everyTopic, { partitions: 3, replicationFactor: 1 }),
+        sleep(30 + (round % 5) * 20).then(() => ensureTopics(gateway!, someTopics, { partitions: 3, replicationFactor: 1 })),
+      ]);
+      expect(new Set([...all.created, ...some.created])).toEqual(new Set([...everyTopic, ...someTopics]));
+    }
   });
 
   it('gives a topic created without a replication factor one copy per broker, up to three', async () => {

@@ -1,5 +1,6 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { KafkaJSError, type Admin, type Kafka } from 'kafkajs';
 import { isDeadLetterTopic } from './dead-letter';
-import type { Kafka } from 'kafkajs';
 
 export interface TopicSettings {
   partitions: number;
@@ -25,6 +26,19 @@ export const DEAD_LETTER_MAX_BYTES = 8 * 1024 * 1024;
 /** The replicas that must have a record before a produce with acks=all is answered: all but one, at most two. */
 export function minInSyncReplicas(replicationFactor: number): number {
   return Math.max(1, Math.min(2, replicationFactor - 1));
+}
+
+/** How long a retriable error in creating topics waits for them to be listed before it counts. */
+const TOPICS_LISTED_WITHIN_MS = 15_000;
+
+async function allListed(admin: Admin, topics: readonly string[], withinMs: number): Promise<boolean> {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    const listed = new Set(await admin.listTopics());
+    if (topics.every((topic) => listed.has(topic))) return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(100);
+  }
 }
 
 /** The topics `ensureTopics` created, and with how many copies of each partition (none created: undefined). */
@@ -63,9 +77,13 @@ export async function ensureTopics(kafka: Kafka, topics: readonly string[], sett
         })),
       });
     } catch (error) {
-      // Another app may have created some of them at the same moment; only a topic still missing is a failure.
-      const now = new Set(await admin.listTopics());
-      if (missing.some((topic) => !now.has(topic))) throw error;
+      // Another app may have created some of them at the same moment, and a broker names a topic just
+      // created (by this app or another) only once its metadata has reached it: until then it answers
+      // "does not host this topic-partition", a retriable error. Only a topic still missing after that
+      // wait is a failure. (On a fresh broker the gateway's start failed this way while the message
+      // center was creating the topics they share.)
+      const wait = error instanceof KafkaJSError && error.retriable ? TOPICS_LISTED_WITHIN_MS : 0;
+      if (!(await allListed(admin, missing, wait))) throw error;
     }
     return { created: missing, replicationFactor };
   } finally {
