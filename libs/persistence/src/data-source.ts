@@ -120,11 +120,31 @@ export function poolOf(dataSource: DataSource): Pool {
   return (dataSource.driver as unknown as { master: Pool }).master;
 }
 
-/** Opens every connection of an initialized DataSource's pool (see `keepPoolOpen`). */
-export async function openPool(dataSource: DataSource, settings: DatabaseSettings): Promise<void> {
+/** The connections `openPool` could not open, and the first refusal's message. */
+export interface PoolShortfall {
+  missing: number;
+  wanted: number;
+  reason: string;
+}
+
+/**
+ * Opens the connections of an initialized DataSource's pool (see `keepPoolOpen`), as many as the server
+ * gives. A refusal (PostgreSQL's `max_connections` reached by every app's pools together) does not stop
+ * the app: its pool opens the connection later, when a call needs it. Before, one refusal failed the
+ * start, and an app restarted by its supervisor took connections from the others at every try.
+ */
+export async function openPool(dataSource: DataSource, settings: DatabaseSettings): Promise<PoolShortfall | undefined> {
   const pool = poolOf(dataSource);
-  const clients = await Promise.all(Array.from({ length: poolSize(settings) }, () => pool.connect()));
-  for (const client of clients) client.release();
+  const wanted = poolSize(settings);
+  const tries = await Promise.allSettled(Array.from({ length: wanted }, () => pool.connect()));
+  const refused: unknown[] = [];
+  for (const attempt of tries) {
+    if (attempt.status === 'fulfilled') attempt.value.release();
+    else refused.push(attempt.reason);
+  }
+  if (refused.length === 0) return undefined;
+  const first = refused[0];
+  return { missing: refused.length, wanted, reason: first instanceof Error ? first.message : String(first) };
 }
 
 /** How a migration run waits for the locks of its migrations (each setting has a default). */

@@ -11,12 +11,12 @@ import { PersistenceModule } from './persistence.module';
 import { withSessionSettings } from './session-settings';
 
 /** An app's context with PersistenceModule on `databaseUrl`; a failed start is thrown, as `startHttpApp` has it. */
-const start = (databaseUrl: string, keepPoolOpen = false) =>
+const start = (databaseUrl: string, keepPoolOpen = false, logger = createLogger('persistence-spec', 'silent')) =>
   NestFactory.createApplicationContext(
     {
       module: class SpecModule {},
       imports: [
-        ObservabilityModule.forApp('persistence-spec', createLogger('persistence-spec', 'silent')),
+        ObservabilityModule.forApp('persistence-spec', logger),
         PersistenceModule.forRoot({ databaseUrl, databasePoolSize: 2, keepPoolOpen }),
       ],
     },
@@ -67,6 +67,34 @@ describe('PersistenceModule health check', () => {
     } finally {
       await admin.query(`DROP ROLE ${role}`);
     }
+  });
+});
+
+describe('PersistenceModule with its pool opened at start (keepPoolOpen)', () => {
+  const database = migratedDatabase(1);
+
+  it('starts and answers when PostgreSQL gives fewer connections than the pool wants, and says so in a warning', async () => {
+    // Every app's pools together over max_connections: the query API refused to start on the first
+    // connection refused, and its supervisor's restarts took connections from the other apps.
+    const role = `pool_spec_${randomBytes(4).toString('hex')}`;
+    const admin = database.dataSource();
+    await admin.query(`CREATE ROLE ${role} LOGIN CONNECTION LIMIT 1`);
+    const url = new URL(database.url());
+    url.username = role;
+    const lines: string[] = [];
+    try {
+      // The pool wants 2; the role may open 1.
+      const app = await start(url.toString(), true, createLogger('persistence-spec', 'warn', { write: (line: string) => void lines.push(line) }));
+      try {
+        expect(await app.get(DataSource).query('SELECT 1 AS one')).toEqual([{ one: 1 }]);
+      } finally {
+        await app.close();
+      }
+    } finally {
+      await admin.query(`DROP ROLE ${role}`);
+    }
+    const warnings = lines.map((line) => JSON.parse(line) as { msg: string; missing?: number; wanted?: number });
+    expect(warnings).toContainEqual(expect.objectContaining({ missing: 1, wanted: 2, msg: expect.stringContaining('max_connections') }));
   });
 });
 

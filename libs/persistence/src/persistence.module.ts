@@ -1,6 +1,6 @@
 import { Global, Inject, Module, type DynamicModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { HealthRegistry } from '@notify/observability';
+import { APP_LOGGER, HealthRegistry, type AppLogger } from '@notify/observability';
 import { createDataSource, openPool, poolOf, type DatabaseSettings } from './data-source';
 import { HealthConnection } from './health-connection';
 import { requireMigrations } from './schema-version';
@@ -31,11 +31,18 @@ export class PersistenceModule implements OnModuleInit, OnApplicationShutdown {
       providers: [
         {
           provide: DataSource,
-          useFactory: async () => {
+          inject: [APP_LOGGER],
+          useFactory: async (logger: AppLogger) => {
             const dataSource = await createDataSource(settings).initialize();
             try {
               await requireMigrations(dataSource);
-              if (settings.keepPoolOpen) await openPool(dataSource, settings);
+              const shortfall = settings.keepPoolOpen ? await openPool(dataSource, settings) : undefined;
+              if (shortfall) {
+                logger.warn(
+                  shortfall,
+                  `PostgreSQL gave ${shortfall.wanted - shortfall.missing} of the ${shortfall.wanted} connections opened at start; the rest open when calls need them (check max_connections against every app's DATABASE_POOL_SIZE)`,
+                );
+              }
               return dataSource;
             } catch (error) {
               // Nothing closes a module whose start failed: its pool would be left open.
