@@ -1,11 +1,12 @@
 # syntax=docker/dockerfile:1
 #
 # One image for every app of the platform. The apps run from their TypeScript sources, exactly as
-# `npm start` runs them: `node -r @swc-node/register apps/<app>/src/main.ts`.
+# `npm start` runs them: `node [node flags] -r @swc-node/register apps/<app>/src/main.ts`, with the
+# node flags of tools/dev/platform-apps.ts (the query API's garbage-collector flags).
 #
 #   docker build -t notify-platform .                           # default app: message-center
 #   docker build -t notify-gateway --build-arg APP=realtime-gateway .
-#   docker run notify-platform node -r @swc-node/register apps/scheduler/src/main.ts
+#   docker run -e APP=scheduler notify-platform                 # the app is read from APP at start
 #
 # docker-compose.yml builds this image once and picks each service's app with `command`.
 
@@ -38,8 +39,8 @@ RUN mkdir /manifests \
  && cp -r patches /manifests/patches
 
 # ---------------------------------------------------------------------------------------------
-# deps: the full install (dev dependencies included: @swc-node/register and @swc/core compile the
-# TypeScript at start-up). npm ci also links the workspaces: node_modules/@notify/* -> libs/*, apps/*.
+# deps: the full install (@swc-node/register, @swc/core and typescript, which compile the TypeScript
+# at start-up, are dependencies). npm ci also links the workspaces: node_modules/@notify/* -> libs/*, apps/*.
 FROM base AS deps
 COPY --from=manifests /manifests/ ./
 RUN --mount=type=cache,target=/root/.npm,sharing=locked \
@@ -55,10 +56,12 @@ ENV NODE_ENV=production \
 WORKDIR /app
 # node_modules (with the workspace links) and the workspace manifests from the install ...
 COPY --from=deps /app ./
-# ... then the sources (.dockerignore keeps node_modules, caches and build output out).
+# ... then the sources (.dockerignore keeps node_modules, caches and build output out; the per-app
+# env files of docker-compose.yml, config/env/*.env, hold secrets and stay out too).
 COPY . .
 # Sources and dependencies stay owned by root and read-only for the app; it runs as `node` (uid 1000).
 USER node
 # realtime gateway, query API (HTTP, gRPC), message center, channel worker, scheduler
 EXPOSE 3000 3001 50051 3002 3003 3004
-CMD ["sh", "-c", "exec node -r @swc-node/register \"apps/${APP}/src/main.ts\""]
+# The node flags are those of commandOf() in tools/dev/platform-apps.ts (docker-compose.spec.ts checks).
+CMD ["sh", "-c", "case \"$APP\" in query-api) flags='--min-semi-space-size=16 --max-semi-space-size=64 --heap-growing-percent=100' ;; *) flags='' ;; esac; exec node $flags -r @swc-node/register \"apps/${APP}/src/main.ts\""]

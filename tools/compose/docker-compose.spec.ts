@@ -1,4 +1,6 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, posix, resolve } from 'node:path';
 import { parse } from 'yaml';
 import * as notifyConfig from '@notify/config';
@@ -38,7 +40,8 @@ interface Service {
   healthcheck?: { test?: string | string[] };
   restart?: string;
   stop_grace_period?: string;
-  volumes?: (string | { type?: string; source?: string; target: string })[];
+  volumes?: (string | { type?: string; source?: string; target: string; read_only?: boolean })[];
+  env_file?: string | (string | { path: string; required?: boolean })[];
 }
 
 interface ComposeFile {
@@ -127,6 +130,35 @@ function publishedPorts(service: Service): PublishedPort[] {
 function healthcheckText(service: Service): string {
   const test = service.healthcheck?.test ?? [];
   return typeof test === 'string' ? test : test.join(' ');
+}
+
+/** A service's env files, each as its path and whether compose requires it (the short form does). */
+function envFilesOf(service: Service): { path: string; required: boolean }[] {
+  const raw = service.env_file ?? [];
+  return (Array.isArray(raw) ? raw : [raw]).map((entry) =>
+    typeof entry === 'string' ? { path: entry, required: true } : { path: entry.path, required: entry.required ?? true },
+  );
+}
+
+interface Mount {
+  type: string;
+  source: string;
+  target: string;
+  readOnly: boolean;
+}
+
+/** A service's mounts; the short form `source:target[:ro]` is a bind mount when its source is a path. */
+function mountsOf(service: Service): Mount[] {
+  return (service.volumes ?? []).map((entry) => {
+    if (typeof entry === 'object') return { type: entry.type ?? 'volume', source: entry.source ?? '', target: entry.target, readOnly: entry.read_only ?? false };
+    const [source, target, mode] = entry.split(':');
+    return { type: /^[./~]/.test(source) ? 'bind' : 'volume', source, target: target ?? source, readOnly: (mode ?? '').split(',').includes('ro') };
+  });
+}
+
+/** The variables an env file example names, set or commented out (`# NAME=…`). */
+function variablesOfExample(path: string): string[] {
+  return [...readFileSync(path, 'utf8').matchAll(/^#?\s*([A-Z][A-Z0-9_]*)=/gm)].map((match) => match[1]);
 }
 
 function loadCompose(): ComposeFile {
@@ -242,6 +274,15 @@ describe('docker-compose.yml: infrastructure', () => {
     expect(named).toHaveLength(1);
   });
 
+  it('checks PostgreSQL over TCP: the init server of a fresh volume listens on the Unix socket alone', () => {
+    const test = services.postgres?.healthcheck?.test ?? [];
+    const args = typeof test === 'string' ? test.split(/\s+/) : test;
+    expect(args).toContain('pg_isready');
+    expect(args).toContain('-h');
+    // A directory is a socket directory: TCP means an address or a name.
+    expect(args[args.indexOf('-h') + 1]).toMatch(/^[^/]/);
+  });
+
   it('runs the migrations once, as `npm run migrate` does, after PostgreSQL is healthy', () => {
     const migrate = services.migrate;
     expect(migrate).toBeDefined();
@@ -321,6 +362,14 @@ describe('docker-compose.yml: the apps', () => {
       expect(Object.keys(env).filter((name) => !names.has(name))).toEqual([]);
     });
 
+    it('passes the settings of its own optional env file, config/env/<app>.env, and of no other app', () => {
+      // .env only fills the ${…} of the compose file: without an env file, a provider's settings never reached the container.
+      expect(envFilesOf(service)).toEqual([{ path: `./config/env/${app}.env`, required: false }]);
+      // Nor through a mount: config/env holds every app's secrets.
+      const mounted = mountsOf(service).filter((m) => m.type === 'bind' && posix.relative(posix.normalize(m.source), 'config/env').split('/')[0] !== '..');
+      expect(mounted).toEqual([]);
+    });
+
     it('sets every variable that is required, or whose default only works outside a container', () => {
       const needed = Object.entries(api.settings)
         .filter(([key, s]) => {
@@ -394,6 +443,20 @@ describe('docker-compose.yml: app-specific settings', () => {
     expect(() => configApiOf(app).load(env)).toThrow(/CLICK_BASE_URL/);
   });
 
+  it.each(ROUTE_APPS)('%s reads the route table of this directory, mounted read-only over the image\'s copy (no rebuild to change it)', (app) => {
+    const env = environmentOf(services[app] ?? {});
+    const { settings } = configApiOf(app);
+    const routes = env.NOTIFY_ROUTES ?? String(defaultOf(settings, settingKeyOf(settings, 'NOTIFY_ROUTES')!));
+    const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+    const workdir = [...dockerfile.matchAll(/^WORKDIR\s+(\S+)/gm)].pop()?.[1] ?? '/';
+    const inContainer = posix.resolve(workdir, routes);
+    const mount = mountsOf(services[app] ?? {}).find((m) => m.target === inContainer || inContainer.startsWith(`${m.target}/`));
+    expect(mount).toMatchObject({ type: 'bind', readOnly: true });
+    // The file at that path under the mount's source is the repo's copy, the one the image holds.
+    const onHost = posix.join(mount!.source, posix.relative(mount!.target, inContainer));
+    expect(posix.normalize(onHost)).toBe(posix.relative(workdir, inContainer));
+  });
+
   it.each(ROUTE_APPS)('%s reads a route table (NOTIFY_ROUTES) that the image contains', (app) => {
     const env = environmentOf(services[app] ?? {});
     const { settings } = configApiOf(app);
@@ -406,8 +469,31 @@ describe('docker-compose.yml: app-specific settings', () => {
   });
 });
 
+describe('config/env: the apps\' own settings', () => {
+  it('has an example for the channel worker, whose providers are configured there', () => {
+    expect(existsSync(join(ROOT, 'config/env/channel-worker.env.example'))).toBe(true);
+  });
+
+  it.each(APPS)('%s: its example (if any) names only variables it reads, and none that compose sets over them', (app) => {
+    const example = join(ROOT, 'config/env', `${app}.env.example`);
+    if (!existsSync(example)) return;
+    const names = settingNames(configApiOf(app).settings);
+    const overridden = Object.keys(environmentOf(services[app] ?? {}));
+    const variables = variablesOfExample(example);
+    expect(variables.length).toBeGreaterThan(0);
+    expect(variables.filter((name) => !names.has(name) || overridden.includes(name))).toEqual([]);
+  });
+
+  it('keeps the env files out of git', () => {
+    const ignored = readFileSync(join(ROOT, 'config/env/.gitignore'), 'utf8').split('\n').map((line) => line.trim());
+    expect(ignored).toContain('*.env');
+  });
+});
+
 describe('the image', () => {
   const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+  /** The last stage's instructions, a continued line (`\`) joined to the next. */
+  const lastStage = (dockerfile.split(/^FROM\s/m).pop() ?? '').replace(/\\\n/g, ' ');
 
   it('is built on node:20-bookworm-slim with npm ci, and runs as a non-root user', () => {
     expect(dockerfile).toMatch(/node:20-bookworm-slim/);
@@ -432,6 +518,30 @@ describe('the image', () => {
       .map((line) => line.trim().replace(/^\*\*\//, ''))
       .filter((line) => line && !line.startsWith('#'));
     expect(ignored).toEqual(expect.arrayContaining(['node_modules', 'tools/kafka/.cache', 'tmp', '.nx', '.git', 'dist', 'coverage']));
+  });
+
+  it('leaves the apps\' env files (config/env/*.env, their secrets) out of the image', () => {
+    const ignored = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n').map((line) => line.trim());
+    expect(ignored).toContain('config/env/*.env');
+  });
+
+  describe('its default command', () => {
+    let stubs: string;
+    beforeAll(() => {
+      // A `node` that prints its arguments: the command runs as the image would run it, up to node.
+      stubs = mkdtempSync(join(tmpdir(), 'notify-image-cmd-'));
+      writeFileSync(join(stubs, 'node'), '#!/bin/sh\nfor arg in "$@"; do printf \'%s\\n\' "$arg"; done\n');
+      chmodSync(join(stubs, 'node'), 0o755);
+    });
+    afterAll(() => rmSync(stubs, { recursive: true, force: true }));
+
+    it.each(PLATFORM_APPS.map((app) => [app.name, app] as const))('runs %s as npm start does, node flags included (commandOf)', (name, app) => {
+      expect(/^ENTRYPOINT\s/m.test(lastStage)).toBe(false);
+      const cmd = [...lastStage.matchAll(/^CMD\s+(.+)$/gm)].pop()?.[1] ?? '';
+      const argv = cmd.startsWith('[') ? (JSON.parse(cmd) as string[]) : ['/bin/sh', '-c', cmd];
+      const printed = execFileSync(argv[0], argv.slice(1), { cwd: ROOT, env: { PATH: `${stubs}:${process.env.PATH ?? ''}`, APP: name }, encoding: 'utf8' });
+      expect(['node', ...printed.split('\n').filter(Boolean)]).toEqual(commandOfApp(app));
+    });
   });
 });
 
