@@ -354,6 +354,19 @@ describe('per-app loaders', () => {
       const config = loadChannelWorkerConfig({});
       expect(config.httpPort).toBe(3003);
       expect(config.kafkaBrokers).toEqual(['127.0.0.1:9092']);
+      expect(config.maxBatchBytes).toBe(1024 * 1024);
+    });
+
+    it('refuses a fetch per partition under 1 MiB, which a record the platform writes may not fit, naming the variable', () => {
+      // Over the limit, the broker hands a record only to the first partition of a fetch (KIP-74):
+      // a partition whose next record is larger waited behind a busy one on the same broker.
+      for (const under of ['1048575', '262144', '0']) {
+        expect(configError(() => loadChannelWorkerConfig({ CHANNEL_WORKER_MAX_BATCH_BYTES: under })).problems).toEqual([
+          `CHANNEL_WORKER_MAX_BATCH_BYTES: at least 1048576 (1 MiB, the broker's default max.message.bytes) (got "${under}")`,
+        ]);
+      }
+      expect(loadChannelWorkerConfig({ CHANNEL_WORKER_MAX_BATCH_BYTES: '1048576' }).maxBatchBytes).toBe(1_048_576);
+      expect(loadChannelWorkerConfig({ CHANNEL_WORKER_MAX_BATCH_BYTES: '4194304' }).maxBatchBytes).toBe(4_194_304);
     });
 
     it('refuses a configuration retry wait past a day, the longest wait before any re-send', () => {

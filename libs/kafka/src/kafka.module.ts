@@ -2,7 +2,7 @@ import { Global, Inject, Module, type DynamicModule, type OnApplicationShutdown,
 import { Kafka, Partitioners, type Admin, type Producer } from 'kafkajs';
 import { APP_LOGGER, HealthRegistry, type AppLogger } from '@notify/observability';
 import { createKafka, type KafkaConnectionSettings } from './client';
-import { ensureTopics } from './topics';
+import { ensureTopics, topicProblemsWarning } from './topics';
 
 export interface KafkaModuleOptions {
   clientId: string;
@@ -41,8 +41,11 @@ export class KafkaModule implements OnModuleInit, OnApplicationShutdown {
           provide: Kafka,
           useFactory: async (logger: AppLogger) => {
             const kafka = createKafka(options.clientId, options.connection, logger);
-            const { created, replicationFactor } = await ensureTopics(kafka, options.topics, options);
-            if (created.length > 0) logger.info({ topics: created, replicationFactor }, 'created missing kafka topics');
+            const topics = await ensureTopics(kafka, options.topics, options);
+            if (topics.created.length > 0) logger.info({ topics: topics.created, replicationFactor: topics.replicationFactor }, 'created missing kafka topics');
+            // One warning per start, not an error: the app works with the topics as they are, but their operator should know.
+            const warning = topicProblemsWarning(topics);
+            if (warning !== undefined) logger.warn({ problems: topics.problems }, warning);
             return kafka;
           },
           inject: [APP_LOGGER],

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs';
-import { ensureTopics, minInSyncReplicas, replicationFactorFor } from './topics';
+import { deadLetterTopic } from './dead-letter';
+import { DEAD_LETTER_MAX_BYTES, ensureTopics, minInSyncReplicas, replicationFactorFor, topicProblems, topicProblemsWarning } from './topics';
 
 const kafka = new Kafka({ clientId: 'topics-spec', brokers: process.env.KAFKA_BROKERS!.split(','), logLevel: logLevel.NOTHING });
 
@@ -19,7 +20,7 @@ describe('ensureTopics', () => {
     const metadata = await admin.fetchTopicMetadata({ topics });
     await admin.disconnect();
     expect(metadata.topics.map((t) => [t.name, t.partitions.length]).sort()).toEqual(topics.map((t) => [t, 5]));
-    expect(await ensureTopics(kafka, topics, { partitions: 5, replicationFactor: 1 })).toEqual({ created: [] });
+    expect(await ensureTopics(kafka, topics, { partitions: 5, replicationFactor: 1 })).toEqual({ created: [], problems: [] });
   });
 
   it('lets an app that starts while another is creating their shared topics go on once the broker names them', async () => {
@@ -50,7 +51,7 @@ describe('ensureTopics', () => {
     const [{ brokers }, metadata] = [await admin.describeCluster(), await admin.fetchTopicMetadata({ topics: [topic] })];
     await admin.disconnect();
     // the test broker is one node: one copy of each partition
-    expect(made).toEqual({ created: [topic], replicationFactor: brokers.length });
+    expect(made).toEqual({ created: [topic], replicationFactor: brokers.length, problems: [] });
     expect(metadata.topics[0]!.partitions.map((p) => p.replicas.length)).toEqual([brokers.length, brokers.length]);
   });
 
@@ -65,5 +66,71 @@ describe('ensureTopics', () => {
     const entry = described.resources[0]!.configEntries.find((e) => e.configName === 'min.insync.replicas');
     // Set on the topic itself (configSource 1, DYNAMIC_TOPIC_CONFIG), not inherited from the broker.
     expect(entry).toMatchObject({ configValue: '1', configSource: 1 });
+  });
+
+  it('names the settings of a topic made by hand that fall short of its own, and leaves the topic as it is', async () => {
+    // A topic made before these settings existed, or by hand: compacted (on notify.requests, keyed by
+    // user, a user's older requests not consumed yet would be deleted), fewer partitions, and a
+    // dead-letter topic taking the broker's 1 MiB. Nothing said so. (One broker: one copy wanted, and
+    // min.insync.replicas 1, which the broker's default meets.)
+    const suffix = randomBytes(4).toString('hex');
+    const [byHand, byHandDlq, ours] = [`spec.e.${suffix}`, deadLetterTopic(`spec.e.${suffix}`), `spec.f.${suffix}`];
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: [
+          { topic: byHand, numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] },
+          { topic: byHandDlq, numPartitions: 3 },
+        ],
+      });
+      await ensureTopics(kafka, [ours], { partitions: 3 });
+      const checked = await ensureTopics(kafka, [byHand, byHandDlq, ours], { partitions: 3 });
+      expect(checked.created).toEqual([]);
+      expect(checked.unchecked).toBeUndefined();
+      expect(checked.problems).toEqual(
+        expect.arrayContaining([
+          { topic: byHand, setting: 'partitions', found: '1', wanted: 'at least 3' },
+          { topic: byHand, setting: 'cleanup.policy', found: 'compact', wanted: 'delete' },
+          { topic: byHandDlq, setting: 'max.message.bytes', found: expect.stringMatching(/^\d+$/), wanted: `at least ${DEAD_LETTER_MAX_BYTES}` },
+        ]),
+      );
+      // a topic ensureTopics made has none, and nothing else is named
+      expect(checked.problems.filter((p) => p.topic === ours)).toEqual([]);
+      expect(checked.problems).toHaveLength(3);
+      // one warning line naming each topic and setting
+      const warning = topicProblemsWarning(checked)!;
+      for (const named of [`${byHand} partitions 1 (wanted at least 3)`, `${byHand} cleanup.policy compact (wanted delete)`, `${byHandDlq} max.message.bytes`]) expect(warning).toContain(named);
+      expect(topicProblemsWarning({ problems: [] })).toBeUndefined();
+      // the topics are left as they were
+      const [metadata, described] = [
+        await admin.fetchTopicMetadata({ topics: [byHand] }),
+        await admin.describeConfigs({ resources: [{ type: ConfigResourceTypes.TOPIC, name: byHand, configNames: ['cleanup.policy'] }], includeSynonyms: false }),
+      ];
+      expect(metadata.topics[0]!.partitions).toHaveLength(1);
+      expect(described.resources[0]!.configEntries[0]).toMatchObject({ configName: 'cleanup.policy', configValue: 'compact' });
+    } finally {
+      await admin.disconnect();
+    }
+  });
+
+  it('wants of a topic on a larger cluster the copies it would be created with, and acks=all answered by all but one of its copies', () => {
+    // What one test broker cannot show: a topic made with one copy on three brokers, and one with
+    // three copies but the broker's default min.insync.replicas of 1 (a leader alone answering).
+    const settings = { partitions: 3, replicationFactor: replicationFactorFor(3) };
+    const partitions = (copies: number) => Array.from({ length: 3 }, () => ({ replicas: Array.from({ length: copies }, (_, i) => i + 1) }));
+    const configs = (minInSync: string) => new Map([['min.insync.replicas', minInSync], ['max.message.bytes', '1048588'], ['cleanup.policy', 'delete']]);
+    expect(topicProblems({ topic: 'notify.requests', partitions: partitions(1) }, configs('1'), settings)).toEqual([
+      { topic: 'notify.requests', setting: 'replication factor', found: '1', wanted: 'at least 3' },
+    ]);
+    expect(topicProblems({ topic: 'notify.requests', partitions: partitions(3) }, configs('1'), settings)).toEqual([
+      { topic: 'notify.requests', setting: 'min.insync.replicas', found: '1', wanted: 'at least 2' },
+    ]);
+    expect(topicProblems({ topic: 'notify.requests', partitions: partitions(3) }, configs('2'), settings)).toEqual([]);
+    // compact,delete compacts too
+    expect(topicProblems({ topic: 'notify.requests', partitions: partitions(3) }, new Map([['cleanup.policy', 'compact,delete']]), settings)).toEqual([
+      { topic: 'notify.requests', setting: 'cleanup.policy', found: 'compact,delete', wanted: 'delete' },
+    ]);
   });
 });

@@ -89,6 +89,9 @@ const serverAddress = (defaultPort: number) =>
       return { host: (match[1] ?? match[2])!, port };
     });
 
+/** The broker's default max.message.bytes: a fetch of a partition must take any record the platform writes. */
+const MIN_BATCH_BYTES = 1024 * 1024;
+
 const LIMITS_HELP = 'JSON overrides of the provider limits, per worker process, e.g. {"concurrency":50,"ratePerSecond":20}';
 
 const workerSettings = {
@@ -106,8 +109,13 @@ const workerSettings = {
   concurrency: setting('CHANNEL_WORKER_CONCURRENCY', positiveInt(200), 'Endpoints each channel sends to at once, across its partitions (push: per vendor)'),
   maxBatchBytes: setting(
     'CHANNEL_WORKER_MAX_BATCH_BYTES',
-    positiveInt(256 * 1024),
-    'Largest fetch per partition, in bytes; smaller batches keep a slow provider within the consumer session',
+    // At least the broker's default max.message.bytes: the platform writes records to the deliver
+    // topics of up to about 580 KiB (a resend batch, an email job), and the broker hands over a record
+    // batch larger than this limit only for the first partition of a fetch that has one (KIP-74).
+    // kafkajs lists a broker's partitions in a fixed order, so with 256 KiB a partition whose next
+    // record was larger waited behind a busy partition on the same broker, for as long as it was busy.
+    z.coerce.number().int().min(MIN_BATCH_BYTES, `at least ${MIN_BATCH_BYTES} (1 MiB, the broker's default max.message.bytes)`).default(MIN_BATCH_BYTES),
+    "Largest fetch per partition, in bytes; at least 1048576 (1 MiB, the broker's default max.message.bytes), below which a partition whose next record is larger can wait behind a busy one",
   ),
   configurationRetryMs: setting(
     'CHANNEL_WORKER_CONFIGURATION_RETRY_MS',
