@@ -28,6 +28,11 @@ export interface DeliverySettings {
    * after the claim).
    */
   outcomeGraceMs: number;
+  /**
+   * At most this many emits are in flight (unanswered, or answered with their outcomes not yet known
+   * recorded) when a batch is done: past it, the batch waits for them to fall below (`fewerInFlight`).
+   */
+  maxEmitsInFlight: number;
 }
 export const DELIVERY_SETTINGS = Symbol('DELIVERY_SETTINGS');
 
@@ -42,11 +47,23 @@ interface Emission {
  * Consumes notify.deliver.websocket per batch: claims the batch's deliveries in one statement
  * (so a replayed job is not sent twice), commits the offsets, and emits each message — or each
  * resend batch, as one `notifications` event — to its user's room. Acknowledgements are recorded
- * as they arrive, in batches; a message past its expiry is recorded `expired` and not sent.
+ * as they arrive, in batches; a message past its expiry is recorded `expired` and not sent. A batch
+ * is done once fewer than `maxEmitsInFlight` emits are in flight.
  */
 @Injectable()
 export class WebsocketDelivery implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly consumer?: BatchConsumer;
+  /**
+   * Emits answered, and their outcomes handed to the recorder, since the start; and how many of them
+   * are known recorded (written, or given up on), as of the last `flush` a waiting batch made. The
+   * recorder writes them on its own meanwhile: the difference is only an upper bound.
+   */
+  private answered = 0;
+  private recorded = 0;
+  /** Set as the consumer stops: a batch waiting for fewer emits in flight is done then. */
+  private stopping = false;
+  /** Ends the waits of the batches under way (`fewerInFlight`) when the consumer stops. */
+  private readonly wakeOnStop = new Set<() => void>();
 
   constructor(
     kafka: Kafka,
@@ -68,7 +85,7 @@ export class WebsocketDelivery implements OnApplicationBootstrap, OnModuleDestro
       logger,
       metrics,
       onFatal,
-      handler: (records) => this.deliver(records),
+      handler: (records, progress) => this.deliver(records, progress),
     });
   }
 
@@ -77,10 +94,12 @@ export class WebsocketDelivery implements OnApplicationBootstrap, OnModuleDestro
   }
 
   async onModuleDestroy(): Promise<void> {
+    this.stopping = true;
+    for (const wake of this.wakeOnStop) wake();
     await this.consumer?.stop();
   }
 
-  private async deliver(records: ConsumedRecord[]): Promise<void> {
+  private async deliver(records: ConsumedRecord[], progress: () => void): Promise<void> {
     const { emissions, rejections } = this.read(records);
     if (rejections.length > 0) {
       for (const { record, code } of rejections) this.logger.warn({ partition: record.partition, offset: record.offset, code }, 'dead-lettering a record that is not a websocket delivery');
@@ -114,10 +133,58 @@ export class WebsocketDelivery implements OnApplicationBootstrap, OnModuleDestro
     }
     // Claimed deliveries are emitted first: if ending the others fails, the batch comes back, and
     // what was claimed would otherwise wait for its lease to run out.
-    if (ended.length === 0) return;
-    const events = await this.store.endQueued(ended);
-    await afterCommit('publishing ended deliveries', () => publishOutcomes(this.producer, events), this.logger, this.retry);
-    await eventsPublished(events, this.logger);
+    if (ended.length > 0) {
+      const events = await this.store.endQueued(ended);
+      await afterCommit('publishing ended deliveries', () => publishOutcomes(this.producer, events), this.logger, this.retry);
+      await eventsPublished(events, this.logger);
+    }
+    await this.fewerInFlight(progress);
+  }
+
+  /** Emits unanswered, and answered ones whose outcomes are not known recorded. */
+  private inFlight(): number {
+    return this.realtime.unansweredEmits() + this.answered - this.recorded;
+  }
+
+  /**
+   * Waits until fewer than `maxEmitsInFlight` emits are in flight, or the consumer stops (the batch is
+   * done: its deliveries are claimed and emitted, and their outcomes come as they would). The consumer
+   * fetches the next batch only then: fire and forget, a broadcast consumed faster than browsers
+   * answered held every emit (and, with the cluster adapter, its NOTIFY waiting for a connection) in
+   * memory: claim rate × acknowledgement timeout of them. An answered emit counts until a flush of the
+   * recorder started after it is done, so a slow writer holds the batch too. Each emit ends by its
+   * timeout and each write by its retries; every drop of the count is the batch's `progress()`, so
+   * only a write that never ends (a database gone silent) makes the consumer take it for stuck.
+   */
+  private async fewerInFlight(progress: () => void): Promise<void> {
+    const limit = this.settings.maxEmitsInFlight;
+    let before = this.inFlight();
+    while (!this.stopping && before >= limit) {
+      const unrecorded = this.answered - this.recorded;
+      await this.unlessStopping(unrecorded > 0 ? this.flushAnswered() : this.realtime.whenUnansweredBelow(limit));
+      const now = this.inFlight();
+      if (now < before) progress();
+      before = now;
+    }
+  }
+
+  /** Waits for `wait`, or until the consumer stops. (One promise for every wait would keep a callback of each until then.) */
+  private async unlessStopping(wait: Promise<void>): Promise<void> {
+    let wake!: () => void;
+    const woken = new Promise<void>((resolve) => (wake = resolve));
+    this.wakeOnStop.add(wake);
+    try {
+      await Promise.race([wait, woken]);
+    } finally {
+      this.wakeOnStop.delete(wake);
+    }
+  }
+
+  /** Writes the outcomes handed to the recorder so far, and counts them recorded once they are. */
+  private async flushAnswered(): Promise<void> {
+    const upTo = this.answered;
+    await this.outcomes.flush();
+    this.recorded = Math.max(this.recorded, upTo);
   }
 
   private emit({ userId, jobs, batch }: Emission, attempts: Map<string, number>): void {
@@ -128,6 +195,7 @@ export class WebsocketDelivery implements OnApplicationBootstrap, OnModuleDestro
     void sent.then((outcome) => {
       const status = statusOf(outcome);
       for (const job of jobs) this.outcomes.add({ deliveryId: job.deliveryId, attempt: attempts.get(job.deliveryId), ...status });
+      this.answered += 1;
     });
   }
 

@@ -131,6 +131,8 @@ export class RealtimeServer implements OnApplicationBootstrap, BeforeApplication
   private clusterSettling?: SettleGate;
   /** Emits still waiting for their acknowledgements; a shutdown waits for them (each ends by its timeout). */
   private readonly unanswered = new Set<Promise<EmitOutcome>>();
+  /** Who waits for fewer than `count` emits to be unanswered (`whenUnansweredBelow`). */
+  private belowWaiters: { count: number; resolve: () => void }[] = [];
   /** Set as the shutdown begins: no connection is taken from then on. */
   private closing = false;
 
@@ -218,6 +220,17 @@ export class RealtimeServer implements OnApplicationBootstrap, BeforeApplication
     return this.namespace!.adapter.serverCount();
   }
 
+  /** Emits still waiting for their acknowledgements (or, before that, for the cluster to settle). */
+  unansweredEmits(): number {
+    return this.unanswered.size;
+  }
+
+  /** Resolves once fewer than `count` emits are unanswered (`unansweredEmits`): at once if fewer already are. */
+  whenUnansweredBelow(count: number): Promise<void> {
+    if (this.unanswered.size < count) return Promise.resolve();
+    return new Promise((resolve) => this.belowWaiters.push({ count, resolve }));
+  }
+
   /** Emits one message to every device of its user, on whichever gateway they are connected. */
   emitNotification(userId: string, message: InboxMessage): Promise<EmitOutcome> {
     return this.emitWithAck(userId, (room, done) => room.emit('notification', message, done));
@@ -245,8 +258,20 @@ export class RealtimeServer implements OnApplicationBootstrap, BeforeApplication
       else send();
     });
     this.unanswered.add(outcome);
-    void outcome.then(() => this.unanswered.delete(outcome));
+    void outcome.then(() => {
+      this.unanswered.delete(outcome);
+      if (this.belowWaiters.length > 0) this.wakeBelow();
+    });
     return outcome;
+  }
+
+  /** Resolves the waits of `whenUnansweredBelow` that fewer emits than theirs are now unanswered. */
+  private wakeBelow(): void {
+    const size = this.unanswered.size;
+    const woken = this.belowWaiters.filter((waiter) => size < waiter.count);
+    if (woken.length === 0) return;
+    this.belowWaiters = this.belowWaiters.filter((waiter) => size >= waiter.count);
+    for (const { resolve } of woken) resolve();
   }
 
   /** Publishes the adapter's first heartbeat again, which every other gateway answers with its own. */

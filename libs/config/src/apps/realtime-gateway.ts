@@ -59,6 +59,13 @@ export const realtimeGatewaySettings = {
     milliseconds(1_000).default(60_000),
     'How long past twice the acknowledgement timeout (a wait for the cluster to settle, then one for the acknowledgement) a claimed delivery waits for its outcome before the resend poller takes it for lost (at least a second)',
   ),
+  // Without a bound, a broadcast consumed faster than browsers answered held every emit (its message,
+  // its acknowledgement's timer, the cluster adapter's NOTIFY waiting for a connection) in memory.
+  maxEmitsInFlight: setting(
+    'GATEWAY_MAX_EMITS_IN_FLIGHT',
+    positiveInt(20_000),
+    'Emits to browsers whose acknowledgement (or its timeout) has not come or not been recorded yet, at most, before the gateway consumes the next jobs: bounds its memory under a large broadcast',
+  ),
   maxHttpBufferSize: setting('GATEWAY_MAX_HTTP_BUFFER_SIZE', positiveInt(32 * 1024), `Largest client frame, in bytes (at least ${LARGEST_CLIENT_REQUEST}: a \`read\` of 500 ids)`),
   consumerGroup: setting('GATEWAY_GROUP', z.string().min(1).default('notify.realtime-gateway'), 'Kafka consumer group of the gateways'),
   deliveryConsumer: setting('GATEWAY_DELIVERY_CONSUMER', bool(true), 'Consume notify.deliver.websocket here; false for an edge gateway that only holds connections'),
