@@ -40,7 +40,17 @@ export class ChannelWorkerModule {
         { provide: WORKER_SETTINGS, useValue: config },
         { provide: WORKER_CLOCK, useValue: options.clock ?? (() => new Date()) },
         { provide: FATAL_ERROR_HANDLER, useValue: options.onFatal },
-        { provide: ChannelProviders, useFactory: () => new ChannelProviders(config, { log: logger.child({ component: 'provider' }) }) },
+        {
+          provide: ChannelProviders,
+          useFactory: () => {
+            const providers = new ChannelProviders(config, { log: logger.child({ component: 'provider' }) });
+            const logged = providers.loggedOnly();
+            if (logged.length > 0) {
+              logger.warn({ channels: logged }, `${logged.join(', ')}: the log driver, which writes each message to this log and records it sent; set the provider's driver (SMS_DRIVER, EMAIL_DRIVER, PUSH_<VENDOR>_DRIVER) to send`);
+            }
+            return providers;
+          },
+        },
         { provide: ChannelDeliveryStore, useFactory: (ds: DataSource) => new ChannelDeliveryStore(ds), inject: [DataSource] },
         { provide: PushDeviceStore, useFactory: (ds: DataSource) => new PushDeviceStore(ds), inject: [DataSource] },
         {

@@ -38,6 +38,21 @@ export class ChannelProviders implements OnApplicationShutdown {
     }
   }
 
+  /**
+   * The channels (push: `push.<vendor>`) this process sends on whose adapter is the log driver: their
+   * messages are written to the log and recorded `sent`, and reach nobody. Right for a development
+   * machine; on any other, a sign that the provider's settings did not reach the process.
+   */
+  loggedOnly(): string[] {
+    return [
+      ...Object.entries(this.push ?? {}).map(([vendor, provider]) => [`push.${vendor}`, provider] as const),
+      ['sms', this.sms] as const,
+      ['email', this.email] as const,
+    ]
+      .filter(([, provider]) => provider?.id === 'log')
+      .map(([channel]) => channel);
+  }
+
   /** The adapter of that id, when its vendor sends delivery receipts. */
   receiptSender(id: string): AnyProvider | undefined {
     return this.receiptSenders.get(id);
