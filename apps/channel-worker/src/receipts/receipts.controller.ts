@@ -1,5 +1,22 @@
 import { timingSafeEqual } from 'node:crypto';
-import { BadRequestException, type BeforeApplicationShutdown, Body, Controller, ForbiddenException, Headers, HttpCode, Inject, NotFoundException, Param, Post, Query } from '@nestjs/common';
+import {
+  BadRequestException,
+  type BeforeApplicationShutdown,
+  Body,
+  Controller,
+  ForbiddenException,
+  Headers,
+  HttpCode,
+  Inject,
+  NotFoundException,
+  Param,
+  Post,
+  Query,
+  Res,
+  ServiceUnavailableException,
+} from '@nestjs/common';
+import { BulkheadRejectedError, bulkhead, type BulkheadPolicy } from 'cockatiel';
+import type { Response } from 'express';
 import type { Producer } from 'kafkajs';
 import type { Counter } from 'prom-client';
 import { HeldBackAlerts, ProviderErrorCode, ReceiptFormatError, type ReceiptStatus } from '@notify/channels';
@@ -23,18 +40,52 @@ const TAKEN = { code: 0, msg: 'ok' };
 export const MAX_EVENTS_PUBLISHING = 1_000;
 
 /**
+ * Receipt requests written at once: a quarter of the database pool, at least one, so that a storm of
+ * receipts does not hold up the record of sends (the chunks' claims and outcomes) behind it in pg's
+ * pool. `RECEIPTS_WAITING_PER_WRITER` times as many wait their turn; a request past them is answered
+ * 503 with `Retry-After`.
+ */
+export function receiptsAtOnce(databasePoolSize: number): number {
+  return Math.max(1, Math.floor(databasePoolSize / 4));
+}
+
+/**
+ * Receipt requests waiting their turn, per one written at once. Generous: three of the five vendors
+ * drop a receipt answered 503 (`RECEIPT_RETRY_AFTER_S`), and Twilio posts one status callback a
+ * message, so a burst of sends comes back as a burst of receipts that must wait, not be refused.
+ */
+export const RECEIPTS_WAITING_PER_WRITER = 100;
+
+/**
+ * The `Retry-After` (seconds) of a receipt refused for the database's share being taken. What each
+ * vendor does with the 503, by its documents: Aliyun's report push retries any answer but a 200, 1, 5
+ * and 10 minutes later, then drops the report. Bounces (`tools/mail/post-bounce.sh`) exit 75
+ * (EX_TEMPFAIL), and the mail system keeps the mail and posts it again later. Twilio retries a status
+ * callback only when it cannot connect (its connection overrides' default retry policy, `ct`), not on
+ * a 5xx: that status is lost. Push Kit and Mi Push document no retry of a receipt refused: lost too.
+ * A lost receipt leaves its send as recorded (`sent`); the refusals are counted (`busy`).
+ */
+export const RECEIPT_RETRY_AFTER_S = 1;
+
+/**
  * Vendors' delivery receipts (architecture D24): `POST /receipts/{provider}`. Twilio's, and
  * Huawei's when its callback key is set, are checked against the vendor's signature; those of
  * vendors that sign nothing (and bounces) are taken only at a URL with the
  * installation's token (`?token=`, `CHANNEL_WORKER_RECEIPTS_TOKEN`). Each receipt makes the send it
  * names `delivered`, `failed` or `dead`, in one transaction with its events, which go out on
  * notify.events after the answer (the outbox's relay publishes them if this process cannot).
+ * Those transactions have a quarter of the database pool (`receiptsAtOnce`), a hundred times as many
+ * requests waiting; a request past them is answered 503 with `Retry-After` (`RECEIPT_RETRY_AFTER_S`).
  */
 @Controller('receipts')
 export class ReceiptsController implements BeforeApplicationShutdown {
   private readonly receipts: Counter;
   /** Each provider's configuration alert, at most once a minute. */
   private readonly alerts = new HeldBackAlerts(ALERT_EVERY_MS);
+  /** The receipts' share of the database pool (`receiptsAtOnce`) and its waiting list. */
+  private readonly writes: BulkheadPolicy;
+  /** Set while receipts are being refused: the warning is logged once a spell, not once a request. */
+  private refusing = false;
 
   constructor(
     private readonly providers: ChannelProviders,
@@ -48,9 +99,11 @@ export class ReceiptsController implements BeforeApplicationShutdown {
   ) {
     this.receipts = metrics.counter(
       'notify_channel_receipts_total',
-      'Delivery receipt statuses by what they did: delivered, failed, dead, waiting (for their send to be recorded), unmatched; refused requests',
+      'Delivery receipt statuses by what they did: delivered, failed, dead, waiting (for their send to be recorded), unmatched; refused requests, and busy ones (answered 503: the receipts\' share of the database pool was taken)',
       ['provider', 'result'],
     );
+    const atOnce = receiptsAtOnce(config.databasePoolSize);
+    this.writes = bulkhead(atOnce, atOnce * RECEIPTS_WAITING_PER_WRITER);
   }
 
   @Post(':provider')
@@ -60,6 +113,7 @@ export class ReceiptsController implements BeforeApplicationShutdown {
     @Query('token') token: unknown,
     @Headers() headers: Record<string, string | string[] | undefined>,
     @Body() body: unknown,
+    @Res({ passthrough: true }) response: Response,
   ): Promise<typeof TAKEN> {
     const provider = this.providers.receiptSender(id);
     if (provider?.parseReceipt === undefined) throw new NotFoundException(`no delivery receipts are taken from ${id}`);
@@ -72,11 +126,32 @@ export class ReceiptsController implements BeforeApplicationShutdown {
     const statuses = await parse(async () => provider.parseReceipt!(body));
     const receivedAt = this.clock();
     const outcomes = statuses.flatMap((status) => receiptOutcomeOf(provider.id, provider.channel, status, receivedAt) ?? []);
-    const taken = await this.store.receive(outcomes, { configurationRetryAt: new Date(receivedAt.getTime() + this.config.configurationRetryMs) });
+    const taken = await this.inTurn(provider.id, response, () =>
+      this.store.receive(outcomes, { configurationRetryAt: new Date(receivedAt.getTime() + this.config.configurationRetryMs) }),
+    );
     this.count(provider.id, statuses.length, outcomes, taken);
     this.alertOnConfiguration(provider, outcomes, taken);
     this.publishSoon(taken.events);
     return TAKEN;
+  }
+
+  /**
+   * Writes the receipts in the receipts' share of the pool, after those before them; past the
+   * waiting list the request is answered 503 with `Retry-After` (`RECEIPT_RETRY_AFTER_S`).
+   */
+  private async inTurn(provider: string, response: Response, write: () => Promise<ReceiptsTaken>): Promise<ReceiptsTaken> {
+    try {
+      const taken = await this.writes.execute(write);
+      this.refusing = false;
+      return taken;
+    } catch (error) {
+      if (!(error instanceof BulkheadRejectedError)) throw error;
+      this.receipts.inc({ provider, result: 'busy' });
+      if (!this.refusing) this.logger.warn({ provider }, 'receipts answered 503: their share of the database pool is in use and its waiting list full; later ones are counted (busy), not logged, until one gets through');
+      this.refusing = true;
+      response.setHeader('Retry-After', String(RECEIPT_RETRY_AFTER_S));
+      throw new ServiceUnavailableException('too many receipts being written; try again shortly');
+    }
   }
 
   /**
