@@ -34,6 +34,12 @@ const MAX_RETRY_MS = 30_000;
 const MAX_HELD = 1_000;
 /** How many of the messages counted in `lastSeq` are saved across a reload, at most: the newest (fewer when storage is full, see save()). */
 const SAVED_COUNTED = 200;
+/**
+ * How long a request waits for its answer before it fails with `timeout`. The gateway does not run a
+ * `sync` or `syncReads` that waited longer than this for its turn (`CLIENT_REQUEST_TIMEOUT_MS` in
+ * apps/realtime-gateway/src/realtime/inbox-requests.ts, kept equal): its answer would come too late.
+ */
+const REQUEST_TIMEOUT_MS = 10_000;
 /** How long a save remembers how many messages storage refused (see save()). */
 const REFUSAL_MEMORY_MS = 60_000;
 
@@ -158,7 +164,7 @@ export class NotificationInbox {
     /** @type {ReturnType<typeof setTimeout> | undefined} */
     this.retryTimer = undefined;
     this.syncBackoff = new Backoff(options.syncRetryMs ?? 1_000);
-    /** @type {ReturnType<typeof setTimeout> | undefined} a syncReads the gateway answered `busy`, asked again */
+    /** @type {ReturnType<typeof setTimeout> | undefined} a syncReads that failed, asked again */
     this.readsRetryTimer = undefined;
     this.readsBackoff = new Backoff(options.syncRetryMs ?? 1_000);
     /** @type {ReturnType<typeof setTimeout> | undefined} */
@@ -353,20 +359,22 @@ export class NotificationInbox {
    * Tells `onRead` what the user read on other devices while this one was away (the gateway's `read`
    * event reaches only the devices connected at the time): the reads after `lastReadSeq`, asked for
    * once the messages are synced, so that they name messages this inbox holds (a message carries no
-   * read state). Best effort: one that fails is reported and asked for again at the next sync (a
-   * gateway from before `syncReads` never answers it), and the messages stay synced. One answered
-   * `busy` (too many requests of this connection waiting) is asked again after a wait, as the contract
-   * asks: the next sync may be hours away on a steady connection. @private
+   * read state). One that fails, however (`busy`, `timeout`, `internal`: what a reconnection wave or
+   * a database's stall gives), is reported, the messages staying synced, and asked again after a wait
+   * (`readsBackoff`) while connected: the next sync may be hours away on a steady connection, and the
+   * reads made on other devices would stay unshown until then. A disconnection ends the retries: the
+   * next connection syncs, and asks for the reads, anew. @private
    */
   async syncReads() {
+    const connected = () => !this.closed && !!this.socket && this.socket.connected !== false;
     for (;;) {
       const afterReadSeq = this.lastReadSeq;
       const answer = await this.request('syncReads', { afterReadSeq });
       if (answer.error) {
         this.status('error', `syncReads failed: ${answer.error.code}: ${answer.error.message}`);
-        if (answer.error.code === 'busy' && !this.closed && this.socket?.connected !== false) {
+        if (connected()) {
           clearTimeout(this.readsRetryTimer);
-          this.readsRetryTimer = setTimeout(() => void this.syncReadsQueued(), this.readsBackoff.next());
+          this.readsRetryTimer = setTimeout(() => void (connected() && this.syncReadsQueued()), this.readsBackoff.next());
         }
         return;
       }
@@ -566,7 +574,7 @@ export class NotificationInbox {
   request(event, payload) {
     return new Promise((resolve) => {
       if (!this.socket) return resolve({ error: { code: 'not_connected', message: 'connect() first' } });
-      this.socket.timeout(10_000).emit(event, payload, (/** @type {Error|null} */ error, /** @type {any} */ answer) =>
+      this.socket.timeout(REQUEST_TIMEOUT_MS).emit(event, payload, (/** @type {Error|null} */ error, /** @type {any} */ answer) =>
         resolve(error ? { error: { code: 'timeout', message: error.message } } : answer),
       );
     });

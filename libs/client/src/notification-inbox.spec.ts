@@ -1028,17 +1028,49 @@ describe('NotificationInbox', () => {
       }
     });
 
-    it('keeps the messages synced when the gateway does not answer syncReads, and asks again at the next sync', async () => {
-      const { socket, inbox, log, errors } = openReading(new MemoryStorage(), range(1, 2), [['m-1']]);
-      socket.answeringReads = false;
-      socket.handlers.get('connect')!();
-      await inbox.sync();
-      expect([log, errors, inbox.lastSeq, inbox.lastReadSeq]).toEqual([['shown m-1,m-2'], ['syncReads failed: timeout: operation has timed out'], 2, 0]);
+    it('keeps the messages synced when syncReads times out or fails, and asks again after a wait while connected, not only at the next sync', async () => {
+      jest.useFakeTimers();
+      try {
+        const { socket, inbox, log, errors } = openReading(new MemoryStorage(), range(1, 2), [['m-1']]);
+        // A database's stall: the first answer does not come in time, the next is an error.
+        socket.answeringReads = false;
+        socket.handlers.get('connect')!();
+        await jest.advanceTimersByTimeAsync(0);
+        expect([log, errors, inbox.lastSeq, inbox.lastReadSeq]).toEqual([['shown m-1,m-2'], ['syncReads failed: timeout: operation has timed out'], 2, 0]);
+        socket.answeringReads = true;
+        socket.readsFailures = ['internal'];
+        await jest.advanceTimersByTimeAsync(1_000);
+        expect(socket.syncReadsAsked).toEqual([0, 0]);
+        expect(errors).toEqual(['syncReads failed: timeout: operation has timed out', 'syncReads failed: internal: too many requests waiting']);
+        await jest.advanceTimersByTimeAsync(2_000);
+        expect([log, inbox.lastReadSeq, socket.syncReadsAsked, socket.syncs]).toEqual([['shown m-1,m-2', 'read m-1'], 1, [0, 0, 0], [0]]);
+      } finally {
+        jest.useRealTimers();
+      }
+    });
 
-      socket.answeringReads = true;
-      await inbox.sync();
-      expect(log).toEqual(['shown m-1,m-2', 'read m-1']);
-      expect(inbox.lastReadSeq).toBe(1);
+    it('asks for the reads again no more once disconnected: the next connection syncs anew', async () => {
+      jest.useFakeTimers();
+      try {
+        const { socket, log } = openReading(new MemoryStorage(), range(1, 2), [['m-1']]);
+        socket.readsFailures = ['internal'];
+        socket.handlers.get('connect')!();
+        await jest.advanceTimersByTimeAsync(0);
+        expect(socket.syncReadsAsked).toEqual([0]);
+        (socket as unknown as { connected: boolean }).connected = false;
+        socket.handlers.get('disconnect')!('transport close');
+        await jest.advanceTimersByTimeAsync(60_000);
+        expect([log, socket.syncReadsAsked]).toEqual([['shown m-1,m-2'], [0]]);
+        // Failed while disconnected (Socket.IO's timeout of an emit held meanwhile): not asked again either.
+        const inbox = openReading(new MemoryStorage(), range(1, 2), [['m-1']]);
+        inbox.socket.answeringReads = false;
+        inbox.socket.handlers.get('connect')!();
+        (inbox.socket as unknown as { connected: boolean }).connected = false;
+        await jest.advanceTimersByTimeAsync(60_000);
+        expect(inbox.socket.syncReadsAsked).toEqual([0]);
+      } finally {
+        jest.useRealTimers();
+      }
     });
 
     it('acknowledges a message it waited for a sync to place once the messages are synced, not the reads', async () => {

@@ -6,7 +6,7 @@ import type { InboxStore } from '@notify/persistence';
 import { flakyProducer, instantRetry, outcomeEvent, publishedEvents } from '../testing/doubles';
 import { EventPublisher } from '../delivery/event-publisher';
 import { busy, MAX_WAITING_REQUESTS } from './client-requests';
-import { InboxRequests, MAX_UNSENT_PACKETS, UNREAD_GRACE_MS, type NotificationSocket } from './inbox-requests';
+import { CLIENT_REQUEST_TIMEOUT_MS, InboxRequests, MAX_UNSENT_PACKETS, UNREAD_GRACE_MS, type NotificationSocket } from './inbox-requests';
 
 const logger = createLogger('inbox-requests-spec', 'silent');
 
@@ -204,24 +204,29 @@ describe('InboxRequests: one request of a connection at a time', () => {
   function slowInbox() {
     const started: (() => void)[] = [];
     const marked: string[] = [];
+    /** Every sync's `afterSeq` and syncReads' `afterReadSeq`, as the queries ran. */
+    const queried: string[] = [];
     let running = 0;
     let most = 0;
     const inbox = {
       after: async (_userId: string, afterSeq: number) => {
+        queried.push(`sync ${afterSeq}`);
         most = Math.max(most, ++running);
         await new Promise<void>((resolve) => started.push(resolve));
         running -= 1;
         return { notModified: true, lastSeq: afterSeq };
       },
+      readsAfter: async (_userId: string, afterReadSeq: number) => (queried.push(`syncReads ${afterReadSeq}`), { notModified: true, lastReadSeq: afterReadSeq }),
       markRead: async (_userId: string, ids: string[]) => (marked.push(...ids), { read: ids, events: [] }),
     } as unknown as InboxStore;
     const release = async () => {
       await eventually(async () => started.length, (n) => n > 0, { intervalMs: 1 });
       started.shift()!();
     };
-    return { inbox, started, marked, release, most: () => most };
+    return { inbox, started, marked, queried, release, most: () => most };
   }
-  const requestsOn = (inbox: InboxStore, atOnce: number) => new InboxRequests(inbox, new EventPublisher(flakyProducer(0).producer, logger, instantRetry(3)), logger, null, atOnce);
+  const requestsOn = (inbox: InboxStore, atOnce: number, now?: () => number) =>
+    new InboxRequests(inbox, new EventPublisher(flakyProducer(0).producer, logger, instantRetry(3)), logger, null, atOnce, now);
   const tick = () => new Promise((resolve) => setImmediate(resolve));
 
   it('answers a connection’s requests one after another, in order, and busy beyond those that may wait', async () => {
@@ -316,6 +321,54 @@ describe('InboxRequests: one request of a connection at a time', () => {
     await slow.release();
     await tick();
     expect(slow.started).toHaveLength(0);
+  });
+
+  it('answers busy, without its query, a sync or syncReads that waited past the client’s request timeout, and still stores a read that did', async () => {
+    let now = 1_000_000;
+    const slow = slowInbox();
+    const requests = requestsOn(slow.inbox, 1, () => now);
+    const [stalled, client] = [socketOfUser1('user-2'), socketOfUser1('user-1')];
+    requests.attach(stalled.socket);
+    requests.attach(client.socket);
+    // The database stalls: another user's sync holds the gateway's one turn.
+    const stalledAnswer = stalled.ask('sync', { afterSeq: 0, limit: 10 });
+    await eventually(async () => slow.started.length, (n) => n === 1, { intervalMs: 1 });
+    const deadSync = client.ask('sync', { afterSeq: 1, limit: 10 });
+    const deadSyncReads = client.ask('syncReads', { afterReadSeq: 3 });
+    client.tell('read', { ids: ['0190a1b2-0000-7000-8000-00000000000b'] });
+    await tick();
+    // The client's timeout passes: it gives up on those, and asks again.
+    now += CLIENT_REQUEST_TIMEOUT_MS + 1;
+    const retry = client.ask('sync', { afterSeq: 2, limit: 10 });
+    await slow.release();
+    expect(await stalledAnswer).toEqual({ notModified: true, lastSeq: 0 });
+    // The next query to run is the retry's.
+    await eventually(async () => slow.started.length, (n) => n === 1, { intervalMs: 1 });
+    expect(slow.queried).toEqual(['sync 0', 'sync 2']);
+    expect(await deadSync).toEqual({ error: { code: 'busy', message: expect.stringContaining('waited more than 10 s') } });
+    expect(await deadSyncReads).toEqual({ error: { code: 'busy', message: expect.stringContaining('waited more than 10 s') } });
+    expect(slow.marked).toEqual(['0190a1b2-0000-7000-8000-00000000000b']);
+    await slow.release();
+    expect(await retry).toEqual({ notModified: true, lastSeq: 2 });
+    expect(slow.queried).toEqual(['sync 0', 'sync 2']);
+  });
+
+  it('answers a sync that waited for its turn less than the client’s request timeout', async () => {
+    let now = 0;
+    const slow = slowInbox();
+    const requests = requestsOn(slow.inbox, 1, () => now);
+    const [stalled, client] = [socketOfUser1('user-2'), socketOfUser1('user-1')];
+    requests.attach(stalled.socket);
+    requests.attach(client.socket);
+    void stalled.ask('sync', { afterSeq: 0, limit: 10 });
+    await eventually(async () => slow.started.length, (n) => n === 1, { intervalMs: 1 });
+    const answer = client.ask('sync', { afterSeq: 1, limit: 10 });
+    await tick();
+    now += CLIENT_REQUEST_TIMEOUT_MS - 1;
+    await slow.release();
+    await slow.release();
+    expect(await answer).toEqual({ notModified: true, lastSeq: 1 });
+    expect(slow.queried).toEqual(['sync 0', 'sync 1']);
   });
 
   it('stores the reads still waiting for their turn when the gateway shuts down', async () => {

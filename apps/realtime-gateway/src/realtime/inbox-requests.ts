@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { Socket } from 'socket.io';
 import type { AckError, ClickLinks, ClientToServerEvents, ReadResponse, ServerToClientEvents, SyncReadsResponse, SyncResponse } from '@notify/contracts';
 import { APP_LOGGER, type AppLogger } from '@notify/observability';
@@ -18,6 +18,14 @@ export type NotificationSocket = Socket<ClientToServerEvents, ServerToClientEven
 
 /** How many clients' requests the gateway answers at once (`clientRequestsAtOnce`). */
 export const CLIENT_REQUESTS_AT_ONCE = Symbol('CLIENT_REQUESTS_AT_ONCE');
+
+/**
+ * How long a client waits for the answer to a request before it gives up: the browser module's
+ * request timeout (`REQUEST_TIMEOUT_MS` in libs/client/browser/notification-inbox.js), the two
+ * kept equal. A `sync` or `syncReads` that waited longer for its turn is not run: its client has
+ * stopped waiting for the answer and asked again, and the query would only hold the retry up behind it.
+ */
+export const CLIENT_REQUEST_TIMEOUT_MS = 10_000;
 
 /** How many characters of an unknown event's name a log line keeps: the client chose it, and any length. */
 const LOGGED_EVENT_NAME = 64;
@@ -64,6 +72,8 @@ export class InboxRequests {
     @Inject(APP_LOGGER) private readonly logger: AppLogger,
     @Inject(CLICK_LINKS) private readonly links: ClickLinks | null,
     @Inject(CLIENT_REQUESTS_AT_ONCE) atOnce: number,
+    /** The time a request arrives and its turn comes (ms since the epoch): no module provides another (`@Optional()`); specs give their own. */
+    @Optional() private readonly now: () => number = Date.now,
   ) {
     this.slots = new Slots(atOnce);
   }
@@ -151,14 +161,31 @@ export class InboxRequests {
    * among all clients. Undefined, the request refused `busy`, when its connection has too many waiting.
    * A sync (`onlyWhileConnected`) first waits until its connection has written out what it was sent
    * before: a client that asks and does not read holds one page, not all it asked for. A sync whose
-   * connection has closed by its turn has no one to answer; a read still counts.
+   * connection has closed by its turn has no one to answer; one that has waited longer than
+   * CLIENT_REQUEST_TIMEOUT_MS since it arrived is answered `busy` without its query (its client gave
+   * up on it and asked again, and Socket.IO's client drops an answer to a request it timed out). In a
+   * reconnection wave or a database stall each connection had a dead sync queued per retry, each
+   * still run, and the retry behind them timed out in turn. A read is a write the user made: it is
+   * stored however long it waited.
    */
   private inTurn(connection: Connection, event: string, ack: unknown, work: () => Promise<unknown>, onlyWhileConnected: boolean): Promise<void> | undefined {
     const { socket, turns, warnOnce } = connection;
-    const skipped = () => onlyWhileConnected && !socket.connected;
+    const arrived = this.now();
+    const reply = replyTo(warnOnce, event, ack);
+    /** Whether the request is done with, unrun: checked at each wait's end, the last just before its query. */
+    const passedOver = (): boolean => {
+      if (!onlyWhileConnected) return false;
+      if (!socket.connected) return true;
+      if (this.now() - arrived <= CLIENT_REQUEST_TIMEOUT_MS) return false;
+      reply(waitedTooLong());
+      return true;
+    };
     const done = turns.enqueue(async () => {
       if (onlyWhileConnected) await writtenOut(socket);
-      if (!skipped()) await this.usersInTurn.run(socket.data.userId, () => this.slots.run(async () => (skipped() ? undefined : this.answer(replyTo(warnOnce, event, ack), work))));
+      if (passedOver()) return;
+      await this.usersInTurn.run(socket.data.userId, async () => {
+        if (!passedOver()) await this.slots.run(async () => (passedOver() ? undefined : this.answer(reply, work)));
+      });
     });
     if (done) return done;
     if (typeof ack === 'function') ack(busy());
@@ -174,6 +201,11 @@ export class InboxRequests {
       reply(internalError());
     }
   }
+}
+
+/** The answer to a `sync` or `syncReads` that waited past CLIENT_REQUEST_TIMEOUT_MS: a client that still waits asks again. */
+function waitedTooLong(): AckError {
+  return { error: { code: 'busy', message: `the request waited more than ${CLIENT_REQUEST_TIMEOUT_MS / 1000} s for its turn, when clients have given up on it; ask again` } };
 }
 
 /** A request's acknowledgement callback. */
