@@ -50,6 +50,9 @@ describe('a gateway killed between its claim and the acknowledgement', () => {
       GATEWAY_CLUSTER_ADAPTER: 'none',
       GATEWAY_ACK_TIMEOUT_MS: String(ACK_TIMEOUT_MS),
       GATEWAY_OUTCOME_GRACE_MS: String(OUTCOME_GRACE_MS),
+      // The lease of a 4 s acknowledgement timeout and a 1 s grace leaves room for a window of 4 s at
+      // most (the default 7 s is refused); the clients here connect before any job is produced.
+      GATEWAY_RECONNECT_WINDOW_MS: '2000',
     }));
   };
 

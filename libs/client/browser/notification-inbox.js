@@ -189,6 +189,10 @@ export class NotificationInbox {
           (/** @type {Error} */ error) => (this.status('error', `token function failed: ${error.message}`), give({ deviceId })),
         ),
       transports: ['websocket'],
+      // The longest wait between two reconnections (Socket.IO's default, set here so it stays tied to
+      // the gateway): a gateway that has just started, or whose peer has just left, waits
+      // GATEWAY_RECONNECT_WINDOW_MS (7 s: this plus a margin) before it takes a user for offline.
+      reconnectionDelayMax: 5_000,
     });
     this.socket = socket;
     socket.on('connect', () => {

@@ -233,8 +233,9 @@ function statusOf(outcome: EmitOutcome): { status: 'delivered' | 'failed'; error
 
 /**
  * How long a claim of browser deliveries is leased for: an emit may first wait up to the
- * acknowledgement timeout for the cluster to settle (`RealtimeServer`), then as long for its
- * acknowledgement, and its outcome is recorded within the grace. With the lease one timeout shorter,
+ * acknowledgement timeout for the cluster to settle (`RealtimeServer`; the reconnect window's wait
+ * is bounded by the configuration to fit), then as long for its acknowledgement, and its outcome is
+ * recorded within the grace. With the lease one timeout shorter,
  * an acknowledgement that came after a settling wait could come after the lease: the poller had
  * taken the delivery for unanswered and the fallback had pushed it too.
  */

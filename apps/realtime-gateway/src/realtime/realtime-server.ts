@@ -4,6 +4,7 @@ import type { Server as HttpServer } from 'node:http';
 import { createAdapter } from '@socket.io/postgres-adapter';
 import { Pool } from 'pg';
 import { Server, type Namespace } from 'socket.io';
+import { MessageType } from 'socket.io-adapter';
 import {
   REALTIME_NAMESPACE,
   acknowledgesStored,
@@ -18,7 +19,7 @@ import { APP_LOGGER, HealthRegistry, type AppLogger, type HealthCheck } from '@n
 import { TokenRejected, TokenVerifier } from '../auth/token-verifier';
 import { InboxRequests, type NotificationSocket, type SocketData } from './inbox-requests';
 import { listeningPool, type ListeningPool } from './listening-pool';
-import { forgettingRelayedAcks } from './relayed-acks';
+import { forgettingRelayedAcks, hearingPeers, type AdapterFactory } from './relayed-acks';
 import { userRoom } from './rooms';
 import { SettleGate } from './settle-gate';
 import { ShortCloseWebSocketServer } from './short-close-websockets';
@@ -36,6 +37,12 @@ export interface RealtimeSettings {
   ackTimeoutMs: number;
   clusterAdapter: 'postgres' | 'none';
   databaseUrl: string;
+  /**
+   * How long the browsers get to reconnect (`GATEWAY_RECONNECT_WINDOW_MS`): emits wait until the HTTP
+   * server has listened this long, and an `offline` answer while a gateway of the cluster left (or
+   * this one started) this recently is provisional. Absent or 0: no window.
+   */
+  reconnectWindowMs?: number;
 }
 export const REALTIME_SETTINGS = Symbol('REALTIME_SETTINGS');
 
@@ -99,6 +106,17 @@ function clusterSettled(pool: Pick<ListeningPool, 'listening' | 'lostOne'>, now:
   return heard !== undefined && heard >= clusterSettleMs(pool.lostOne());
 }
 
+/**
+ * The cluster adapter `make` makes, telling `heard` of each goodbye (`ADAPTER_CLOSE`) another gateway
+ * publishes in the notifications namespace as it leaves the cluster: its connections have just closed,
+ * and their browsers are reconnecting, to the gateways that remain or to its successor.
+ */
+function hearingGoodbyes(make: AdapterFactory, heard: () => void): AdapterFactory {
+  return hearingPeers(make, (message) => {
+    if (message.type === MessageType.ADAPTER_CLOSE && message.nsp === REALTIME_NAMESPACE) heard();
+  });
+}
+
 /** Disconnects the socket when its token expires, however far away that is. */
 function disconnectAtExpiry(socket: NotificationSocket, expiresAt: number): void {
   let timer: NodeJS.Timeout;
@@ -123,12 +141,21 @@ export class RealtimeServer implements OnApplicationBootstrap, BeforeApplication
   private adapterPool?: Pool;
   private listening?: ListeningPool;
   /**
-   * While the LISTEN connection is down or has listened again for under `clusterSettleMs`, the
-   * cluster this gateway knows may lack gateways that have users' connections: an emit waits (at most
-   * the acknowledgement timeout) rather than count no clients and call their users offline. Absent
-   * without a cluster.
+   * Until the HTTP server has listened for the reconnect window, the browsers of this gateway's users
+   * may not have reconnected yet: a restarted gateway consumes its backlog before any browser can be
+   * back (the consumer starts before the port is bound), and every emit then found no client and
+   * released the route's next tier, a push to the phone of a user whose page was open. And while the
+   * LISTEN connection is down or has listened again for under `clusterSettleMs`, the cluster this
+   * gateway knows may lack gateways that have users' connections. An emit waits for both (at most
+   * `longestHoldMs`) rather than count no clients and call their users offline.
    */
-  private clusterSettling?: SettleGate;
+  private settling?: SettleGate;
+  /** When the HTTP server began to listen: the browsers reconnect from then on. */
+  private listeningSince?: number;
+  /** When another gateway of the cluster last said goodbye: its browsers reconnect from then on. */
+  private peerLeftAt?: number;
+  /** The second emits of `offline` answers found provisional (`tryAgainLater`), by their timers. */
+  private readonly provisional = new Map<NodeJS.Timeout, () => void>();
   /** Emits still waiting for their acknowledgements; a shutdown waits for them (each ends by its timeout). */
   private readonly unanswered = new Set<Promise<EmitOutcome>>();
   /** Who waits for fewer than `count` emits to be unanswered (`whenUnansweredBelow`). */
@@ -175,20 +202,27 @@ export class RealtimeServer implements OnApplicationBootstrap, BeforeApplication
         // Listening (again), it announces itself, and the other gateways answer at once: they are
         // in its cluster again before its emits count their clients.
         forgettingRelayedAcks(
-          createAdapter((this.listening = listeningPool(this.adapterPool, this.logger, () => this.announce())), {
-            errorHandler: (err) => this.logger.warn({ err }, 'socket.io adapter error'),
-            // PostgreSQL refuses a NOTIFY payload of 8,000 bytes or more; the adapter's default threshold
-            // (8000, compared with >) let a message of exactly 8,000 bytes be refused instead of attached.
-            payloadThreshold: 7_999,
-          }),
+          hearingGoodbyes(
+            createAdapter((this.listening = listeningPool(this.adapterPool, this.logger, () => this.announce())), {
+              errorHandler: (err) => this.logger.warn({ err }, 'socket.io adapter error'),
+              // PostgreSQL refuses a NOTIFY payload of 8,000 bytes or more; the adapter's default threshold
+              // (8000, compared with >) let a message of exactly 8,000 bytes be refused instead of attached.
+              payloadThreshold: 7_999,
+            }),
+            () => this.peerLeft(),
+          ),
         ),
       );
     }
+    // NestJS binds the port after this (its `listen` runs the bootstrap hooks first); a test's server may listen already.
+    if (httpServer.listening) this.listeningSince = Date.now();
+    else httpServer.once('listening', () => (this.listeningSince = Date.now()));
     const listening = this.listening;
-    if (listening) {
-      this.health.register('cluster', clusterCheck(listening));
-      this.clusterSettling = new SettleGate({ settled: (now) => clusterSettled(listening, now), longestWaitMs: this.settings.ackTimeoutMs });
-    }
+    if (listening) this.health.register('cluster', clusterCheck(listening));
+    this.settling = new SettleGate({
+      settled: (now) => this.reconnected(now) && (!listening || clusterSettled(listening, now)),
+      longestWaitMs: this.longestHoldMs(),
+    });
     const namespace = this.io.of(REALTIME_NAMESPACE);
     namespace.use((socket, next) => {
       try {
@@ -220,7 +254,7 @@ export class RealtimeServer implements OnApplicationBootstrap, BeforeApplication
     return this.namespace!.adapter.serverCount();
   }
 
-  /** Emits still waiting for their acknowledgements (or, before that, for the cluster to settle). */
+  /** Emits still waiting for their acknowledgements (or, before that, for the gate, or for their second try). */
   unansweredEmits(): number {
     return this.unanswered.size;
   }
@@ -241,21 +275,31 @@ export class RealtimeServer implements OnApplicationBootstrap, BeforeApplication
     return this.emitWithAck(userId, (room, done) => room.emit('notifications', messages, done));
   }
 
+  /**
+   * Emits through the settle gate, and answers what came of it. An `offline` answer is provisional
+   * while the browsers of a gateway that has just gone may still be reconnecting (`tryAgainLater`):
+   * in a rolling deploy, the stopping gateway's users were `offline` to the others until they were
+   * back, and the route's next tier pushed every message to them meanwhile.
+   */
   private emitWithAck(
     userId: string,
     emit: (room: ReturnType<NotificationsNamespace['timeout']>, done: (error: Error | null, replies: StoredAck[]) => void) => void,
   ): Promise<EmitOutcome> {
     const namespace = this.requireNamespace();
+    const startedAt = Date.now();
     const outcome = new Promise<EmitOutcome>((resolve) => {
-      const send = () =>
+      const send = (answer: (outcome: EmitOutcome) => void) =>
         emit(namespace.to(userRoom(userId)).timeout(this.settings.ackTimeoutMs), (error, replies) => {
-          if (replies.some(acknowledgesStored)) resolve('acknowledged');
-          else if (replies.length > 0) resolve('client_error');
-          else resolve(error ? 'ack_timeout' : 'offline');
+          if (replies.some(acknowledgesStored)) answer('acknowledged');
+          else if (replies.length > 0) answer('client_error');
+          else answer(error ? 'ack_timeout' : 'offline');
         });
+      const first = (answer: EmitOutcome) => {
+        if (answer !== 'offline' || !this.tryAgainLater(startedAt, () => send(resolve))) resolve(answer);
+      };
       // A shutdown has let the emits held go: one made since has nothing left to wait for.
-      if (this.clusterSettling && !this.closing) this.clusterSettling.whenSettled(send);
-      else send();
+      if (this.settling && !this.closing) this.settling.whenSettled(() => send(first));
+      else send(first);
     });
     this.unanswered.add(outcome);
     void outcome.then(() => {
@@ -272,6 +316,54 @@ export class RealtimeServer implements OnApplicationBootstrap, BeforeApplication
     if (woken.length === 0) return;
     this.belowWaiters = this.belowWaiters.filter((waiter) => size >= waiter.count);
     for (const { resolve } of woken) resolve();
+  }
+
+  /** The reconnect window, 0 when there is none. */
+  private reconnectWindowMs(): number {
+    return this.settings.reconnectWindowMs ?? 0;
+  }
+
+  /**
+   * The longest an emit waits before it goes for good: held by the gate, or answered `offline` and
+   * held for its second try. Within it, the acknowledgement timeout after it, and a second to record
+   * the outcome, the emit fits the lease of its claim (`longestReconnectWindowMs` in the configuration).
+   */
+  private longestHoldMs(): number {
+    return Math.max(this.settings.ackTimeoutMs, this.reconnectWindowMs());
+  }
+
+  /** Whether, at `now`, the HTTP server has listened for the reconnect window. */
+  private reconnected(now: number): boolean {
+    const windowMs = this.reconnectWindowMs();
+    return windowMs === 0 || (this.listeningSince !== undefined && now - this.listeningSince >= windowMs);
+  }
+
+  /**
+   * When an emit found nobody within the reconnect window after another gateway's goodbye or this
+   * gateway's start (an emit the gate let go early), runs `again` as the window ends, and says so: the
+   * answer waits for the second emit. Only if that ends within the emit's `longestHoldMs` (from
+   * `startedAt`), and not while this gateway shuts down. One timer per emit, and one second emit.
+   */
+  private tryAgainLater(startedAt: number, again: () => void): boolean {
+    const windowMs = this.reconnectWindowMs();
+    if (windowMs === 0 || this.closing) return false;
+    const now = Date.now();
+    const since = Math.max(this.peerLeftAt ?? Number.NEGATIVE_INFINITY, this.listeningSince ?? now);
+    const at = since + windowMs;
+    if (at <= now || at > startedAt + this.longestHoldMs()) return false;
+    const timer = setTimeout(() => {
+      this.provisional.delete(timer);
+      again();
+    }, at - now);
+    this.provisional.set(timer, again);
+    return true;
+  }
+
+  /** Another gateway said goodbye: its users' `offline` answers wait for the reconnect window. */
+  private peerLeft(): void {
+    this.peerLeftAt = Date.now();
+    const windowMs = this.reconnectWindowMs();
+    if (windowMs > 0) this.logger.info({ reconnectWindowMs: windowMs }, 'a gateway left the cluster: users found offline are tried once more as its browsers can have reconnected');
   }
 
   /** Publishes the adapter's first heartbeat again, which every other gateway answers with its own. */
@@ -298,9 +390,15 @@ export class RealtimeServer implements OnApplicationBootstrap, BeforeApplication
   async beforeApplicationShutdown(): Promise<void> {
     this.closing = true;
     if (!this.io) return;
-    // Emits held while the cluster settled go now, while this gateway's connections are still in
-    // their rooms: let go after they leave, they reached nobody and were recorded `offline`.
-    this.clusterSettling?.releaseAll();
+    // Emits held while the cluster settled or the browsers reconnected, and the second tries of those
+    // found offline, go now, while this gateway's connections are still in their rooms: let go after
+    // they leave, they reached nobody and were recorded `offline`.
+    this.settling?.releaseAll();
+    for (const [timer, again] of this.provisional) {
+      clearTimeout(timer);
+      again();
+    }
+    this.provisional.clear();
     const owed = this.namespace ? owedAcknowledgements(this.namespace) : [];
     await Promise.all([...this.unanswered, answered(owed, this.settings.ackTimeoutMs)]);
     if (this.namespace) await answered(stopReceiving(this.namespace), LAST_EMITS_MS);

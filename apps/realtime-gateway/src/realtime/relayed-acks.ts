@@ -1,10 +1,28 @@
 import { MessageType, type ClusterAdapter, type ClusterMessage } from 'socket.io-adapter';
 
 /** What socket.io's `io.adapter()` takes: it calls it with `new` and the namespace. */
-type AdapterFactory = (nsp: unknown) => ClusterAdapter;
+export type AdapterFactory = (nsp: unknown) => ClusterAdapter;
 
 /** After the emitting gateway's timeout: a reply later than that is dropped there anyway. */
 const FORGET_AFTER_TIMEOUT_MS = 1_000;
+
+/**
+ * The cluster adapter `make` makes, telling `hear` of each message another gateway publishes, after
+ * the adapter has handled it. `onMessage` is the adapter's (protected) handler of what the other
+ * gateways publish; its own messages do not reach it.
+ */
+export function hearingPeers(make: AdapterFactory, hear: (message: ClusterMessage, adapter: ClusterAdapter) => void): AdapterFactory {
+  return function (nsp: unknown): ClusterAdapter {
+    const adapter = make(nsp);
+    const relay = adapter as unknown as { onMessage(message: ClusterMessage, offset?: string): void };
+    const onMessage = relay.onMessage.bind(adapter);
+    relay.onMessage = (message, offset) => {
+      onMessage(message, offset);
+      hear(message, adapter);
+    };
+    return adapter;
+  };
+}
 
 /**
  * The cluster adapter `make` makes, forgetting at their timeout the acknowledgements it waits for
@@ -15,17 +33,9 @@ const FORGET_AFTER_TIMEOUT_MS = 1_000;
  * by every message the others sent it, up to its token's lifetime.
  */
 export function forgettingRelayedAcks(make: AdapterFactory): AdapterFactory {
-  return function (nsp: unknown): ClusterAdapter {
-    const adapter = make(nsp);
-    // `onMessage` is the adapter's (protected) handler of what the other gateways publish.
-    const relay = adapter as unknown as { onMessage(message: ClusterMessage, offset?: string): void };
-    const onMessage = relay.onMessage.bind(adapter);
-    relay.onMessage = (message, offset) => {
-      onMessage(message, offset);
-      if (message.type === MessageType.BROADCAST && message.data.requestId !== undefined) forgetAtTimeout(adapter, message.data);
-    };
-    return adapter;
-  };
+  return hearingPeers(make, (message, adapter) => {
+    if (message.type === MessageType.BROADCAST && message.data.requestId !== undefined) forgetAtTimeout(adapter, message.data);
+  });
 }
 
 type Broadcast = Extract<ClusterMessage, { type: MessageType.BROADCAST }>['data'];

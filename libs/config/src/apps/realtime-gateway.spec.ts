@@ -1,4 +1,5 @@
-import { JWT_SECRET_ADVISED_LENGTH, loadRealtimeGatewayConfig } from './realtime-gateway';
+import { ConfigError } from '../setting';
+import { BROWSER_RECONNECTION_DELAY_MAX_MS, JWT_SECRET_ADVISED_LENGTH, loadRealtimeGatewayConfig, longestReconnectWindowMs } from './realtime-gateway';
 
 /** An allow-list, so that the only warning a case can get is the one it is about. */
 const GATEWAY_ALLOWED_ORIGINS = 'https://app.example.com';
@@ -55,6 +56,42 @@ describe('realtime gateway configuration', () => {
       const warnings: string[] = [];
       expect(loadRealtimeGatewayConfig({ JWT_SECRET: secret, GATEWAY_ALLOWED_ORIGINS }, (message) => warnings.push(message)).allowedOrigins).toEqual([GATEWAY_ALLOWED_ORIGINS]);
       expect(warnings).toEqual([]);
+    });
+  });
+
+  describe('the reconnect window (GATEWAY_RECONNECT_WINDOW_MS)', () => {
+    const base = { JWT_SECRET: 'a-secret-of-thirty-two-character', GATEWAY_ALLOWED_ORIGINS };
+    const problems = (env: NodeJS.ProcessEnv): string[] => {
+      try {
+        loadRealtimeGatewayConfig({ ...base, ...env }, () => undefined);
+      } catch (error) {
+        if (error instanceof ConfigError) return error.problems;
+        throw error;
+      }
+      return [];
+    };
+
+    it('is the browsers’ longest wait between reconnections plus a margin by default, and 0 turns it off', () => {
+      const byDefault = loadRealtimeGatewayConfig(base, () => undefined).reconnectWindowMs;
+      expect(byDefault).toBe(7_000);
+      expect(byDefault).toBeGreaterThan(BROWSER_RECONNECTION_DELAY_MAX_MS);
+      expect(loadRealtimeGatewayConfig({ ...base, GATEWAY_RECONNECT_WINDOW_MS: '0' }, () => undefined).reconnectWindowMs).toBe(0);
+    });
+
+    it('refuses a window given in seconds', () => {
+      expect(problems({ GATEWAY_RECONNECT_WINDOW_MS: '7' })).toEqual(['GATEWAY_RECONNECT_WINDOW_MS: 0 (off) or at least 1000 ms (a value in seconds?) (got "7")']);
+    });
+
+    it('refuses a window an emit held for would outlast its claim’s lease with, and takes the longest that fits', () => {
+      const timing = { GATEWAY_ACK_TIMEOUT_MS: '5000', GATEWAY_OUTCOME_GRACE_MS: '3000' };
+      const longest = longestReconnectWindowMs({ ackTimeoutMs: 5_000, outcomeGraceMs: 3_000 });
+      expect(longest).toBe(7_000);
+      expect(loadRealtimeGatewayConfig({ ...base, ...timing, GATEWAY_RECONNECT_WINDOW_MS: String(longest) }, () => undefined).reconnectWindowMs).toBe(longest);
+      expect(problems({ ...timing, GATEWAY_RECONNECT_WINDOW_MS: String(longest + 1) })).toEqual([
+        expect.stringMatching(/^GATEWAY_RECONNECT_WINDOW_MS must be at most GATEWAY_ACK_TIMEOUT_MS \+ GATEWAY_OUTCOME_GRACE_MS - 1000 \(7000\): .*lease/),
+      ]);
+      // The default window with the shortest timeout and grace: refused, not left to lose deliveries.
+      expect(problems({ GATEWAY_ACK_TIMEOUT_MS: '1000', GATEWAY_OUTCOME_GRACE_MS: '1000' })).toHaveLength(1);
     });
   });
 });

@@ -19,6 +19,27 @@ export const JWT_SECRET_ADVISED_LENGTH = 32;
 /** The longest acknowledgement timeout (`GATEWAY_ACK_TIMEOUT_MS`). */
 export const MAX_ACK_TIMEOUT_MS = 600_000;
 
+/**
+ * The longest socket.io-client waits between two attempts to reconnect (`reconnectionDelayMax`, its
+ * default, which the browser module sets explicitly): every browser of a gateway that went away is
+ * back within it, once a gateway listens.
+ */
+export const BROWSER_RECONNECTION_DELAY_MAX_MS = 5_000;
+
+/** What a claim's lease leaves at least, past an emit's longest wait, to record its outcome (the grace's own floor). */
+export const LEAST_OUTCOME_TIME_MS = 1_000;
+
+/**
+ * The longest reconnect window (`GATEWAY_RECONNECT_WINDOW_MS`) the lease of a claim allows. An emit
+ * waits at most the longer of the acknowledgement timeout and the window before it goes (held until
+ * the cluster settles or the browsers can have reconnected, or, answered `offline`, until it goes
+ * once more), then the acknowledgement timeout for its answer; the lease is twice the timeout plus
+ * the grace (`claimLeaseMs`), and a second of it must be left to record the outcome.
+ */
+export function longestReconnectWindowMs({ ackTimeoutMs, outcomeGraceMs }: { ackTimeoutMs: number; outcomeGraceMs: number }): number {
+  return ackTimeoutMs + outcomeGraceMs - LEAST_OUTCOME_TIME_MS;
+}
+
 export const realtimeGatewaySettings = {
   ...kafkaSettings,
   ...databaseSettings,
@@ -59,6 +80,19 @@ export const realtimeGatewaySettings = {
     milliseconds(1_000).default(60_000),
     'How long past twice the acknowledgement timeout (a wait for the cluster to settle, then one for the acknowledgement) a claimed delivery waits for its outcome before the resend poller takes it for lost (at least a second)',
   ),
+  // socket.io-client's longest wait between reconnections (5 s, which the browser module sets) plus a
+  // margin for the handshake: a browser of a gateway that went away is back by then. 0 turns it off.
+  reconnectWindowMs: setting(
+    'GATEWAY_RECONNECT_WINDOW_MS',
+    z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_ACK_TIMEOUT_MS, `at most ${MAX_ACK_TIMEOUT_MS} (10 minutes)`)
+      .refine((ms) => ms === 0 || ms >= 1_000, '0 (off) or at least 1000 ms (a value in seconds?)')
+      .default(BROWSER_RECONNECTION_DELAY_MAX_MS + 2_000),
+    `How long the browsers get to reconnect: emits wait until the gateway has listened this long, and a user found offline while a gateway of the cluster left (or this one started) this recently is tried once more at its end (0 turns it off; at least the browsers' reconnection delay, ${BROWSER_RECONNECTION_DELAY_MAX_MS} ms, plus a margin)`,
+  ),
   // Without a bound, a broadcast consumed faster than browsers answered held every emit (its message,
   // its acknowledgement's timer, the cluster adapter's NOTIFY waiting for a connection) in memory.
   maxEmitsInFlight: setting(
@@ -87,6 +121,18 @@ export function loadRealtimeGatewayConfig(env: NodeJS.ProcessEnv = process.env, 
       config.maxHttpBufferSize === undefined || config.maxHttpBufferSize >= LARGEST_CLIENT_REQUEST
         ? []
         : [`GATEWAY_MAX_HTTP_BUFFER_SIZE must be at least ${LARGEST_CLIENT_REQUEST}: a read of 500 ids would not fit`],
+    // A held emit must still fit its claim's lease: past it, the resend poller took it for lost and sent it again.
+    (config) =>
+      config.reconnectWindowMs === undefined ||
+      config.ackTimeoutMs === undefined ||
+      config.outcomeGraceMs === undefined ||
+      config.reconnectWindowMs <= longestReconnectWindowMs(config)
+        ? []
+        : [
+            `GATEWAY_RECONNECT_WINDOW_MS must be at most GATEWAY_ACK_TIMEOUT_MS + GATEWAY_OUTCOME_GRACE_MS - ${LEAST_OUTCOME_TIME_MS} (${longestReconnectWindowMs(config)}): ` +
+              'an emit held that long, then waiting for its acknowledgement, would outlast the lease of its claim (2 x GATEWAY_ACK_TIMEOUT_MS + GATEWAY_OUTCOME_GRACE_MS) ' +
+              'and be sent again by the resend poller; shorten the window or lengthen GATEWAY_OUTCOME_GRACE_MS',
+          ],
     // An edge gateway holds connections for the others' emits: alone, nothing would ever reach its clients live.
     (config) =>
       config.deliveryConsumer || config.clusterAdapter === 'postgres'
