@@ -10,8 +10,29 @@ The database is DATABASE_URL.`;
 
 class UsageError extends Error {}
 
-/** `npm run api-keys -- create|revoke|list`: manages the query API's keys in DATABASE_URL. */
-async function main(args: string[]): Promise<void> {
+/** Where the tool writes: stdout and stderr, or a test's capture. */
+interface Output {
+  write(text: string): unknown;
+}
+
+/**
+ * `npm run api-keys -- create|revoke|list`: manages the query API's keys in DATABASE_URL. Returns the
+ * exit code. `create` and `revoke` each print one line with the key's name, id, scopes and the time
+ * (never the key but on the line after `create`'s): keys live in the database alone, and after a
+ * restore to an earlier time that line is the record of what to do again.
+ */
+export async function main(args: string[], out: Output = process.stdout, errors: Output = process.stderr): Promise<number> {
+  try {
+    await run(args, (line) => void out.write(`${line}\n`));
+    return 0;
+  } catch (error) {
+    errors.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    if (error instanceof UsageError) errors.write(`${USAGE}\n`);
+    return 1;
+  }
+}
+
+async function run(args: string[], say: (line: string) => void): Promise<void> {
   const [command, ...rest] = args;
   if (!command || !['create', 'revoke', 'list'].includes(command)) throw new UsageError(`unknown command "${command ?? ''}"`);
   const config = loadConfig('api-keys', databaseSettings);
@@ -21,13 +42,13 @@ async function main(args: string[]): Promise<void> {
     if (command === 'create') {
       const { name, scopes } = parseCreate(rest);
       const issued = await keys.create(name, scopes);
-      say(`created API key "${issued.name}" (${issued.id}) with scopes ${issued.scopes.join(',')}; it is shown only now:`);
+      say(`created API key "${issued.name}" (${issued.id}) with scopes ${issued.scopes.join(',')} at ${issued.createdAt.toISOString()}; it is shown only now:`);
       say(issued.key);
     } else if (command === 'revoke') {
       if (rest.length !== 1) throw new UsageError('revoke takes one name or id');
       const revoked = await keys.revoke(rest[0]!);
       if (!revoked) throw new Error(`no active API key named or with id "${rest[0]}"`);
-      say(`revoked API key "${revoked.name}" (${revoked.id})`);
+      say(`revoked API key "${revoked.name}" (${revoked.id}) with scopes ${revoked.scopes.join(',')} at ${revoked.revokedAt!.toISOString()}`);
     } else {
       for (const key of await keys.list()) say(describe(key));
     }
@@ -52,12 +73,6 @@ function describe(key: ApiKeyRecord): string {
   return `${key.id}  ${key.name}  ${key.scopes.join(',')}  created ${key.createdAt.toISOString()}  ${revoked}`;
 }
 
-function say(line: string): void {
-  process.stdout.write(`${line}\n`);
+if (require.main === module) {
+  void main(process.argv.slice(2)).then((code) => (process.exitCode = code));
 }
-
-main(process.argv.slice(2)).catch((error: unknown) => {
-  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
-  if (error instanceof UsageError) process.stderr.write(`${USAGE}\n`);
-  process.exit(1);
-});

@@ -73,8 +73,8 @@ export class QueryApiModule {
         },
         {
           provide: RecipientsService,
-          useFactory: (updates: RecipientStore, details: RecipientDetailsStore) => new RecipientsService(updates, details),
-          inject: [RecipientStore, RecipientDetailsStore],
+          useFactory: (updates: RecipientStore, details: RecipientDetailsStore, log: AppLogger) => new RecipientsService(updates, details, log),
+          inject: [RecipientStore, RecipientDetailsStore, APP_LOGGER],
         },
         GrpcHealth,
       ],

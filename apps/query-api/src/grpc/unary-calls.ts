@@ -5,6 +5,7 @@ import type { Counter, Histogram } from 'prom-client';
 import type { AppLogger, Metrics } from '@notify/observability';
 import type { ApiKeyScope } from '@notify/persistence';
 import type { ApiKeyAuthenticator } from '../auth/api-key-authenticator';
+import type { Caller } from '../auth/caller';
 import { RpcError } from './rpc-error';
 
 export const API_KEY_HEADER = 'x-api-key';
@@ -114,12 +115,13 @@ export class UnaryCalls {
    * Answers one call, its method in its turn (`CallTurns`): the response, or an RpcException carrying
    * the gRPC status the transport sends. The key and its scope are checked first, out of turn: a
    * caller with a missing or refused key hears so at once, not UNAVAILABLE (retry) after waiting
-   * behind the calls at work.
+   * behind the calls at work. The method is given its caller (the key's name, never the key), for
+   * writes that record who made them.
    */
-  async answer<Response>(method: string, scope: ApiKeyScope, metadata: Metadata, handle: () => Promise<Response>, call?: CallState): Promise<Response> {
+  async answer<Response>(method: string, scope: ApiKeyScope, metadata: Metadata, handle: (caller: Caller) => Promise<Response>, call?: CallState): Promise<Response> {
     const started = performance.now();
     try {
-      const response = await this.authorized(metadata, scope, () => this.turns.run(call, handle));
+      const response = await this.authorized(metadata, scope, (caller) => this.turns.run(call, () => handle(caller)));
       this.record(method, status.OK, started);
       return response;
     } catch (error) {
@@ -129,13 +131,13 @@ export class UnaryCalls {
     }
   }
 
-  private async authorized<Response>(metadata: Metadata, scope: ApiKeyScope, handle: () => Promise<Response>): Promise<Response> {
+  private async authorized<Response>(metadata: Metadata, scope: ApiKeyScope, handle: (caller: Caller) => Promise<Response>): Promise<Response> {
     const [key] = metadata.get(API_KEY_HEADER);
     if (typeof key !== 'string' || key.length === 0) throw RpcError.unauthenticated(`missing ${API_KEY_HEADER} metadata`);
     const caller = await this.keys.authenticate(key);
     if (!caller) throw RpcError.unauthenticated('unknown or revoked API key');
     if (!caller.scopes.includes(scope)) throw RpcError.permissionDenied(`the API key "${caller.keyName}" does not have the ${scope} scope`);
-    return handle();
+    return handle(caller);
   }
 
   private toStatus(method: string, error: unknown): { code: status; details: string } {

@@ -4,7 +4,10 @@ import { GrpcMethod } from '@nestjs/microservices';
 import { UnaryCalls, type CallState } from '../grpc/unary-calls';
 import { RecipientsService } from './recipients.service';
 
-/** notify.v1.Recipients on the gRPC transport. Every method needs the `recipients` scope. */
+/**
+ * notify.v1.Recipients on the gRPC transport. Every method needs the `recipients` scope; the writes
+ * are given the caller (the key's name), which the service logs with each one.
+ */
 @Controller()
 export class RecipientsController {
   constructor(
@@ -14,27 +17,27 @@ export class RecipientsController {
 
   @GrpcMethod('Recipients', 'UpsertRecipient')
   upsertRecipient(request: unknown, metadata: Metadata, call: CallState) {
-    return this.calls.answer('UpsertRecipient', 'recipients', metadata, () => this.recipients.apply('upsert', request), call);
+    return this.calls.answer('UpsertRecipient', 'recipients', metadata, (caller) => this.recipients.apply('upsert', request, caller), call);
   }
 
   @GrpcMethod('Recipients', 'RegisterDevice')
   registerDevice(request: unknown, metadata: Metadata, call: CallState) {
-    return this.calls.answer('RegisterDevice', 'recipients', metadata, () => this.recipients.apply('device', request), call);
+    return this.calls.answer('RegisterDevice', 'recipients', metadata, (caller) => this.recipients.apply('device', request, caller), call);
   }
 
   @GrpcMethod('Recipients', 'RemoveDevice')
   removeDevice(request: unknown, metadata: Metadata, call: CallState) {
-    return this.calls.answer('RemoveDevice', 'recipients', metadata, () => this.recipients.apply('device-removed', request), call);
+    return this.calls.answer('RemoveDevice', 'recipients', metadata, (caller) => this.recipients.apply('device-removed', request, caller), call);
   }
 
   @GrpcMethod('Recipients', 'Subscribe')
   subscribe(request: unknown, metadata: Metadata, call: CallState) {
-    return this.calls.answer('Subscribe', 'recipients', metadata, () => this.recipients.apply('subscribe', request), call);
+    return this.calls.answer('Subscribe', 'recipients', metadata, (caller) => this.recipients.apply('subscribe', request, caller), call);
   }
 
   @GrpcMethod('Recipients', 'Unsubscribe')
   unsubscribe(request: unknown, metadata: Metadata, call: CallState) {
-    return this.calls.answer('Unsubscribe', 'recipients', metadata, () => this.recipients.apply('unsubscribe', request), call);
+    return this.calls.answer('Unsubscribe', 'recipients', metadata, (caller) => this.recipients.apply('unsubscribe', request, caller), call);
   }
 
   @GrpcMethod('Recipients', 'GetRecipient')
@@ -44,6 +47,6 @@ export class RecipientsController {
 
   @GrpcMethod('Recipients', 'RemoveRecipient')
   removeRecipient(request: unknown, metadata: Metadata, call: CallState) {
-    return this.calls.answer('RemoveRecipient', 'recipients', metadata, () => this.recipients.removeRecipient(request), call);
+    return this.calls.answer('RemoveRecipient', 'recipients', metadata, (caller) => this.recipients.removeRecipient(request, caller), call);
   }
 }
