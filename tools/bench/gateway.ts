@@ -27,6 +27,7 @@ const PER_CLIENT_PROCESS = 5_000;
 const DELIVERIES = Number(process.env.BENCH_DELIVERIES ?? 40_000);
 const RATE = Number(process.env.BENCH_RATE ?? 1_000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const ADAPTER = process.env.BENCH_CLUSTER_ADAPTER === 'postgres' ? 'postgres' : 'none';
 const SECRET = 'bench-secret-of-enough-length-1234';
 const CENTER_GROUP = 'bench-center';
 const say = (line: string): void => void process.stdout.write(`${line}\n`);
@@ -57,7 +58,9 @@ async function main(): Promise<void> {
       GATEWAY_PORT: String(gatewayPort),
       JWT_SECRET: SECRET,
       GATEWAY_GROUP: 'bench-gateway',
-      GATEWAY_CLUSTER_ADAPTER: 'none',
+      // One gateway: no cluster adapter unless BENCH_CLUSTER_ADAPTER=postgres (the default of an
+      // installation), whose emits each also publish a NOTIFY through PostgreSQL.
+      GATEWAY_CLUSTER_ADAPTER: ADAPTER,
     },
     gatewayPort,
     // BENCH_GATEWAY_NODE_FLAGS adds node flags to the gateway's, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` for a profile.
@@ -103,7 +106,7 @@ async function main(): Promise<void> {
     say(`| connections | KB per connection | acknowledged deliveries/s | p50 ms at ${RATE}/s | p99 ms at ${RATE}/s |`);
     say(`| --- | --- | --- | --- | --- |`);
     say(`| ${CONNECTIONS} | ${(perConnection / 1024).toFixed(1)} | ${Math.round(DELIVERIES / throughput)} | ${pct(50)} | ${pct(99)} |`);
-    say(`command: BENCH_CONNECTIONS=${CONNECTIONS} BENCH_DELIVERIES=${DELIVERIES} BENCH_RATE=${RATE} npm run bench:gateway`);
+    say(`command: ${ADAPTER === 'postgres' ? 'BENCH_CLUSTER_ADAPTER=postgres ' : ''}BENCH_CONNECTIONS=${CONNECTIONS} BENCH_DELIVERIES=${DELIVERIES} BENCH_RATE=${RATE} npm run bench:gateway`);
   } finally {
     for (const client of clients) client.send({ kind: 'close' });
     await gateway.stop();
