@@ -1,6 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { deliverTopic, Topics } from '@notify/contracts';
+import { ClickLinks, deliverTopic, Topics } from '@notify/contracts';
 import type { ChannelWorkerConfig } from '@notify/config';
 import { deadLetterTopic, FATAL_ERROR_HANDLER, KafkaModule, type FatalErrorHandler } from '@notify/kafka';
 import { ObservabilityModule, type AppLogger } from '@notify/observability';
@@ -55,7 +55,7 @@ export class ChannelWorkerModule {
         { provide: PushDeviceStore, useFactory: (ds: DataSource) => new PushDeviceStore(ds), inject: [DataSource] },
         {
           provide: ChannelSenders,
-          useFactory: (providers: ChannelProviders, devices: PushDeviceStore, ds: DataSource) => new ChannelSenders(providers, devices, new RecipientStore(ds), config.concurrency, config.receiptsToken),
+          useFactory: (providers: ChannelProviders, devices: PushDeviceStore, ds: DataSource) => new ChannelSenders(providers, devices, new RecipientStore(ds), config.concurrency, config.receiptsToken, ClickLinks.of(config)),
           inject: [ChannelProviders, PushDeviceStore, DataSource],
         },
         DeliveryReport,

@@ -7,6 +7,8 @@ import { PersistenceModule } from '@notify/persistence';
 import { TokenVerifier } from './auth/token-verifier';
 import { ClickController } from './clicks/click.controller';
 import { CLICK_LINKS } from './clicks/click-links';
+import { ClickWrites } from './clicks/click-writes';
+import { UnsubscribeController } from './clicks/unsubscribe.controller';
 import { DemoController } from './demo/demo.controller';
 import { EventPublisher } from './delivery/event-publisher';
 import { OutcomeRecorder } from './delivery/outcome-recorder';
@@ -30,7 +32,7 @@ export class RealtimeGatewayModule {
           replicationFactor: config.kafkaReplicationFactor,
         }),
       ],
-      controllers: [ClickController, ...(config.demoPage ? [DemoController] : [])],
+      controllers: [ClickController, UnsubscribeController, ...(config.demoPage ? [DemoController] : [])],
       providers: [
         { provide: CLICK_LINKS, useValue: ClickLinks.of(config) ?? null },
         { provide: TokenVerifier, useValue: new TokenVerifier(config) },
@@ -38,6 +40,7 @@ export class RealtimeGatewayModule {
         { provide: DELIVERY_SETTINGS, useValue: config },
         { provide: FATAL_ERROR_HANDLER, useValue: onFatal },
         { provide: CLIENT_REQUESTS_AT_ONCE, useValue: clientRequestsAtOnce(config.databasePoolSize) },
+        ClickWrites,
         EventPublisher,
         InboxRequests,
         RealtimeServer,

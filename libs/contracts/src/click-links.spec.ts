@@ -24,6 +24,24 @@ describe('ClickLinks', () => {
     ]).toEqual([undefined, undefined, undefined, undefined, undefined]);
   });
 
+  it('makes an unsubscribe link that names the user and the topic, which no click token passes for, nor it for one', () => {
+    const link = new URL(links.unsubscribeLink('user-ü 1', 'promotions'));
+    expect(link.origin).toBe('https://notify.example');
+    const token = link.pathname.replace('/u/', '');
+    expect(links.subscriptionOf(token)).toEqual({ userId: 'user-ü 1', topic: 'promotions' });
+    const clickToken = new URL(links.link(deliveryId)).pathname.replace('/c/', '');
+    const [payload, mac] = token.split('.');
+    expect([
+      links.subscriptionOf(clickToken),
+      links.deliveryOf(token),
+      new ClickLinks('another-secret-of-at-least-32-chars!', 'https://notify.example').subscriptionOf(token),
+      links.subscriptionOf(`${Buffer.from(JSON.stringify(['user-2', 'promotions'])).toString('base64url')}.${mac}`),
+      links.subscriptionOf(`${payload}.${mac!.slice(0, -1)}`),
+      links.subscriptionOf(`${token}.extra`),
+      links.subscriptionOf('not-a-token'),
+    ]).toEqual([undefined, undefined, undefined, undefined, undefined, undefined, undefined]);
+  });
+
   it('tracks nothing without a secret', () => {
     expect(ClickLinks.of({ clickBaseUrl: 'https://notify.example' })).toBeUndefined();
   });

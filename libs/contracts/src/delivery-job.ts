@@ -25,6 +25,8 @@ export const DeliveryJobSchema = z.object({
     dataOmitted: z.literal(true).optional(),
     /** Set on the push the channel worker makes of a resend batch: how many messages it stands for (their ids in `data.messageIds`). */
     summaryOf: z.number().int().positive().optional(),
+    /** On an email job only: the topic its message was sent to (`to.topic`), which the mail offers a one-click unsubscribe from (contract §6). */
+    topic: z.string().min(1).optional(),
   }),
 });
 export type DeliveryJob = z.infer<typeof DeliveryJobSchema>;

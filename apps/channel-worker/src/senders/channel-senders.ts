@@ -1,4 +1,5 @@
 import type { WorkerChannel } from '@notify/config';
+import type { ClickLinks } from '@notify/contracts';
 import type { PushDeviceStore, RecipientStore } from '@notify/persistence';
 import { WeightedLimit } from '../delivery/weighted-limit';
 import type { ChannelProviders } from '../providers/channel-providers';
@@ -16,6 +17,8 @@ export class ChannelSenders {
     private readonly concurrency: number,
     /** Keys each mail's Message-ID, which bounces name it by (`EmailSender`). */
     private readonly messageKeySecret?: string,
+    /** Sign the one-click unsubscribe of mail sent to a topic (`EmailSender`). */
+    private readonly links?: ClickLinks,
   ) {}
 
   senderFor(channel: WorkerChannel): ChannelSender {
@@ -29,7 +32,7 @@ export class ChannelSenders {
         if (sms) return new SmsSender(sms, this.recipients, new WeightedLimit(this.concurrency));
         break;
       case 'email':
-        if (email) return new EmailSender(email, this.recipients, new WeightedLimit(this.concurrency), this.messageKeySecret);
+        if (email) return new EmailSender(email, this.recipients, new WeightedLimit(this.concurrency), this.messageKeySecret, this.links);
         break;
     }
     throw new Error(`the ${channel} channel is not configured in this process`);

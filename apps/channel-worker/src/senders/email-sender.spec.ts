@@ -1,8 +1,11 @@
-import type { DeliveryJob } from '@notify/contracts';
+import { createEmailProvider, type EmailChannelProvider } from '@notify/channels';
+import { ClickLinks, type DeliveryJob } from '@notify/contracts';
+import { startFakeSmtp, type FakeSmtp } from '@notify/testing';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import { deliveryJob } from '../delivery/jobs.spec-helper';
 import { summarize } from '../delivery/summaries';
-import { EMAIL_SUBJECT_CHARS, emailOf } from './email-sender';
+import { WeightedLimit } from '../delivery/weighted-limit';
+import { EMAIL_SUBJECT_CHARS, EmailSender, emailOf } from './email-sender';
 
 const job = (n: number): DeliveryJob => deliveryJob(n, { channel: 'email', endpoint: 'u-1@example.com', attempt: 1 });
 
@@ -48,5 +51,50 @@ describe('emailOf', () => {
     const two = digest([job(1), job(3)]);
     expect(digest([job(3), job(1)]).messageKey).toBe(two.messageKey);
     expect(digest([job(1), job(2), job(3)]).messageKey).not.toBe(two.messageKey);
+  });
+});
+
+describe('EmailSender over SMTP: one-click unsubscribe (RFC 8058)', () => {
+  const links = new ClickLinks('email-sender-spec-secret-0123456789abcdef', 'https://notify.example');
+  const profiles = { profiles: async () => new Map([['u-1', { userId: 'u-1', email: 'u-1@example.com', phone: null, locale: null }]]) };
+  let server: FakeSmtp;
+  let provider: EmailChannelProvider;
+
+  beforeEach(async () => {
+    server = await startFakeSmtp();
+    provider = createEmailProvider({ driver: 'smtp', host: server.host, port: server.port, user: server.user, password: server.password, from: 'notify@example.com', maxConnections: 1 });
+  });
+  afterEach(async () => {
+    await provider.close();
+    await server.close();
+  });
+
+  /** The header fields of a mail as it arrived, unfolded, by lower-case name. */
+  function headersOf(raw: string): Map<string, string[]> {
+    const fields = raw.slice(0, raw.search(/\r?\n\r?\n/)).replace(/\r?\n[ \t]+/g, ' ').split(/\r?\n/);
+    const headers = new Map<string, string[]>();
+    for (const field of fields) {
+      const colon = field.indexOf(':');
+      const name = field.slice(0, colon).toLowerCase();
+      headers.set(name, [...(headers.get(name) ?? []), field.slice(colon + 1).trim()]);
+    }
+    return headers;
+  }
+
+  it('gives mail sent to a topic both headers, naming an HTTPS link that verifies to the user and the topic; mail to one user gets neither', async () => {
+    const sender = new EmailSender(provider, profiles, new WeightedLimit(2), undefined, links);
+    const toTopic = job(1);
+    const jobs = [{ ...toTopic, message: { ...toTopic.message, topic: 'promotions' } }, job(2)];
+    const attempts = await (await sender.plan(jobs)).send(jobs);
+    expect(attempts.map((a) => a.result.kind)).toEqual(['accepted', 'accepted']);
+
+    const received = server.mails.map((mail) => headersOf(mail.raw));
+    const [broadcast, single] = ['m-1', 'm-2'].map((id) => received.find((headers) => headers.get('x-notify-message-id')?.[0] === id));
+    expect(broadcast!.get('list-unsubscribe-post')).toEqual(['List-Unsubscribe=One-Click']);
+    const [unsubscribe] = broadcast!.get('list-unsubscribe') ?? [];
+    const url = new URL(/^<(https:\/\/[^>]+)>$/.exec(unsubscribe ?? '')![1]!);
+    expect(url.origin).toBe('https://notify.example');
+    expect(links.subscriptionOf(url.pathname.replace(/^\/u\//, ''))).toEqual({ userId: 'u-1', topic: 'promotions' });
+    expect([single!.has('list-unsubscribe'), single!.has('list-unsubscribe-post')]).toEqual([false, false]);
   });
 });

@@ -1,6 +1,6 @@
 import { createHash, createHmac } from 'node:crypto';
 import { shortened, type EmailChannelProvider, type EmailMessage } from '@notify/channels';
-import type { DeliveryJob } from '@notify/contracts';
+import type { ClickLinks, DeliveryJob } from '@notify/contracts';
 import type { WeightedLimit } from '../delivery/weighted-limit';
 import type { ChannelSender, SendPlan } from './channel-sender';
 import type { RecipientStore } from '@notify/persistence';
@@ -13,17 +13,19 @@ export class EmailSender implements ChannelSender {
 
   constructor(
     private readonly provider: EmailChannelProvider,
-    private readonly recipients: RecipientStore,
+    private readonly recipients: Pick<RecipientStore, 'profiles'>,
     private readonly limit: WeightedLimit,
     /** The installation's secret that keys each mail's Message-ID (`messageKeyOf`); none: a plain digest. */
     private readonly messageKeySecret?: string,
+    /** Signs the one-click unsubscribe of a mail sent to a topic (`unsubscribeHeaders`); none: mail goes without one. */
+    private readonly links?: ClickLinks,
   ) {}
 
   async plan(jobs: DeliveryJob[]): Promise<SendPlan> {
     const isCurrent = await currentEndpoints(this.recipients, jobs, 'email');
     return {
       send: (claimed) =>
-        Promise.all(claimed.map((job) => (isCurrent(job) ? this.limit.run(1, () => attempt(job, this.provider.id, () => this.provider.send(emailOf(job, this.messageKeySecret)))) : unreachable(job)))),
+        Promise.all(claimed.map((job) => (isCurrent(job) ? this.limit.run(1, () => attempt(job, this.provider.id, () => this.provider.send(emailOf(job, this.messageKeySecret, this.links)))) : unreachable(job)))),
     };
   }
 }
@@ -36,7 +38,7 @@ export class EmailSender implements ChannelSender {
  */
 export const EMAIL_SUBJECT_CHARS = 900;
 
-export function emailOf(job: DeliveryJob, messageKeySecret?: string): EmailMessage {
+export function emailOf(job: DeliveryJob, messageKeySecret?: string, links?: ClickLinks): EmailMessage {
   const { title, body, id, type, url } = job.message;
   const subject = shortened(title.trim() === '' ? type : title, EMAIL_SUBJECT_CHARS);
   return {
@@ -45,9 +47,23 @@ export function emailOf(job: DeliveryJob, messageKeySecret?: string): EmailMessa
     text: url ? `${body}\n\n${url}` : body,
     html: htmlOf(title, body, url),
     // Lets a bounce or a reply be matched to the message and delivery without reading the address.
-    headers: { 'X-Notify-Message-Id': id, 'X-Notify-Delivery-Id': job.deliveryId },
+    headers: { 'X-Notify-Message-Id': id, 'X-Notify-Delivery-Id': job.deliveryId, ...unsubscribeHeaders(job, links) },
     messageKey: messageKeyOf(job.deliveryId, subject, body, messageKeySecret),
   };
+}
+
+/**
+ * RFC 8058 one-click unsubscribe, on a mail whose message went to a topic (a broadcast: mailbox
+ * providers file bulk mail without it as spam): `List-Unsubscribe` names the gateway's `POST /u/{token}`
+ * for the user and the topic (contract §6), and `List-Unsubscribe-Post` says a POST there is all it takes.
+ * None on mail to one user or address (a code, a receipt, a digest), nor without tracked links'
+ * secret and address, nor at an http address: the RFC asks for HTTPS.
+ */
+function unsubscribeHeaders(job: DeliveryJob, links: ClickLinks | undefined): Record<string, string> {
+  const { topic } = job.message;
+  if (!links || topic === undefined || job.userId === null) return {};
+  const link = links.unsubscribeLink(job.userId, topic);
+  return link.startsWith('https://') ? { 'List-Unsubscribe': `<${link}>`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' } : {};
 }
 
 /**

@@ -9,7 +9,8 @@ import { eventually } from '@notify/testing';
 import { EventPublisher } from '../delivery/event-publisher';
 import { flakyProducer } from '../testing/doubles';
 import { CLICK_LINKS } from './click-links';
-import { CLICKS_WAITING_PER_WRITER, ClickController } from './click.controller';
+import { ClickController } from './click.controller';
+import { CLICKS_WAITING_PER_WRITER, ClickWrites } from './click-writes';
 
 /**
  * `GET /c/{token}` over HTTP, on a real database with a pool of 4: clicks write in a quarter of it
@@ -33,6 +34,7 @@ describe('ClickController and the database pool', () => {
         { provide: DeliveryOutcomeStore, useValue: new DeliveryOutcomeStore(dataSource) },
         { provide: EventPublisher, useValue: new EventPublisher(flakyProducer(0).producer, logger) },
         { provide: APP_LOGGER, useValue: logger },
+        ClickWrites,
       ],
     })
     class ClickSpecModule {}

@@ -1,27 +1,12 @@
 import { Controller, Get, Inject, Param, Req, Res } from '@nestjs/common';
-import { BulkheadRejectedError, bulkhead, type BulkheadPolicy } from 'cockatiel';
+import { BulkheadRejectedError } from 'cockatiel';
 import type { Request, Response } from 'express';
-import { DataSource } from 'typeorm';
 import { CLICK_PATH, type ClickLinks } from '@notify/contracts';
 import { APP_LOGGER, type AppLogger } from '@notify/observability';
-import { DeliveryOutcomeStore, poolOf } from '@notify/persistence';
+import { DeliveryOutcomeStore } from '@notify/persistence';
 import { EventPublisher } from '../delivery/event-publisher';
 import { CLICK_LINKS } from './click-links';
-
-/**
- * Clicks written at once: a quarter of the database pool, at least one (architecture D21). The
- * clients' own requests have half; the rest stays for the deliveries' claims and acknowledgements,
- * also when a mail scanner fetches every link of a broadcast as it arrives, or one link is hammered.
- */
-export function clicksAtOnce(databasePoolSize: number): number {
-  return Math.max(1, Math.floor(databasePoolSize / 4));
-}
-
-/**
- * Clicks waiting their turn, per click written at once: a burst of a campaign's clicks waits (a
- * waiting click holds its request, not a connection); past them a click is answered 503.
- */
-export const CLICKS_WAITING_PER_WRITER = 50;
+import { ClickWrites } from './click-writes';
 
 /** How long a click refused for the database's share being taken is told to wait before it asks again (`Retry-After`, seconds). */
 export const CLICK_RETRY_AFTER_S = 1;
@@ -38,15 +23,13 @@ const BUSY_PAGE = `<!doctype html><meta charset="utf-8"><meta http-equiv="refres
  * Tracked links (contract §6): `GET /c/{token}` records that the delivery was clicked (its event
  * goes out once, for the first click) and redirects to where the message leads. A token this
  * installation did not sign is unknown (404); a delivery no longer kept, or without a link, is gone (410).
- * At most `clicksAtOnce` are written at once and `CLICKS_WAITING_PER_WRITER` times as many wait; a click past them is answered
+ * At most `clicksAtOnce` are written at once and `CLICKS_WAITING_PER_WRITER` times as many wait (`ClickWrites`); a click past them is answered
  * 503 with `Retry-After` (`BUSY_PAGE`) without touching the database: each waiting in pg's pool
  * instead held up the claims and acknowledgements behind it, their acknowledgements landing after
  * their leases, and the gateway's memory grew with the requests waiting.
  */
 @Controller(CLICK_PATH.slice(1))
 export class ClickController {
-  private readonly atOnce: number;
-  private readonly writes: BulkheadPolicy;
   /** Set while clicks are being refused: the warning is logged once a spell, not once a click. */
   private refusing = false;
 
@@ -55,12 +38,8 @@ export class ClickController {
     private readonly store: DeliveryOutcomeStore,
     private readonly publisher: EventPublisher,
     @Inject(APP_LOGGER) private readonly logger: AppLogger,
-    dataSource: DataSource,
-  ) {
-    // The pool's own size (DATABASE_POOL_SIZE), as the pool has it.
-    this.atOnce = clicksAtOnce(poolOf(dataSource).options.max ?? 10);
-    this.writes = bulkhead(this.atOnce, this.atOnce * CLICKS_WAITING_PER_WRITER);
-  }
+    private readonly writes: ClickWrites,
+  ) {}
 
   @Get(':token')
   async follow(@Param('token') token: string, @Req() request: Request, @Res() response: Response): Promise<void> {
@@ -74,7 +53,7 @@ export class ClickController {
     let click: Awaited<ReturnType<DeliveryOutcomeStore['click']>>;
     try {
       click = await this.publisher.track(
-        this.writes.execute(() => this.store.click(deliveryId, record)),
+        this.writes.run(() => this.store.click(deliveryId, record)),
         'recording a click',
         (clicked) => (clicked?.event ? [clicked.event] : []),
       );
@@ -93,7 +72,7 @@ export class ClickController {
   }
 
   private refuse(response: Response): void {
-    if (!this.refusing) this.logger.warn({ atOnce: this.atOnce, waiting: this.atOnce * CLICKS_WAITING_PER_WRITER }, 'clicks answered 503: their share of the database pool is in use and its waiting list full; later ones are not logged until a click gets through');
+    if (!this.refusing) this.logger.warn({ atOnce: this.writes.atOnce, waiting: this.writes.waiting }, 'clicks answered 503: their share of the database pool is in use and its waiting list full; later ones are not logged until a click gets through');
     this.refusing = true;
     response.status(503).setHeader('Retry-After', String(CLICK_RETRY_AFTER_S)).setHeader('Cache-Control', 'no-store').type('text/html').send(BUSY_PAGE);
   }

@@ -8,6 +8,11 @@ export function withUrl(url: string | null | undefined): { url?: string } {
   return url ? { url } : {};
 }
 
+/** An email job's topic, when its message went to one (`to.topic`): its mail offers a one-click unsubscribe (contract §6). Absent otherwise. */
+export function withTopic(topic: string | null | undefined): { topic?: string } {
+  return topic ? { topic } : {};
+}
+
 /**
  * The inbox number of a delivery `d`'s message for its user: its own, or, for another channel's
  * delivery, its browser delivery's. A push carries it (`seq` in the app's data) on every attempt, as
@@ -21,7 +26,8 @@ const INBOX_NUMBER = `COALESCE(d.seq, (SELECT w.seq FROM deliveries w
 /** The columns a job is made of, from a delivery `d` and its message `m`, in a statement over keys (`deliveryKeys`). */
 export const JOB_COLUMNS = `d.id, d.user_id, d.channel, d.endpoint, d.locale, d.attempts, d.expires_at, d.created_at, d.message_id, ${INBOX_NUMBER},
             m.request_id, m.type, m.data, m.priority,
-            m.contents -> d.locale ->> 'title' AS title, m.contents -> d.locale ->> 'body' AS body, m.contents -> d.locale ->> 'url' AS url`;
+            m.contents -> d.locale ->> 'title' AS title, m.contents -> d.locale ->> 'body' AS body, m.contents -> d.locale ->> 'url' AS url,
+            CASE WHEN d.channel = 'email' THEN m.recipient ->> 'topic' END AS topic`;
 
 /**
  * The same columns, by name, over rows of JOB_COLUMNS, with each message's `data` on its first row
@@ -31,7 +37,7 @@ export const JOB_COLUMNS = `d.id, d.user_id, d.channel, d.endpoint, d.locale, d.
  * query instead, once per message, it cost the resend claim 12–14 µs per message more (docs/benchmarks.md).
  */
 export const JOB_COLUMNS_DATA_ONCE = `id, user_id, channel, endpoint, locale, attempts, expires_at, created_at, message_id, seq,
-            request_id, type, priority, title, body, url, CASE WHEN row_number() OVER (PARTITION BY message_id ORDER BY id) = 1 THEN data END AS data`;
+            request_id, type, priority, title, body, url, topic, CASE WHEN row_number() OVER (PARTITION BY message_id ORDER BY id) = 1 THEN data END AS data`;
 
 export interface JobRow {
   id: string;
@@ -51,6 +57,8 @@ export interface JobRow {
   title: string | null;
   body: string | null;
   url: string | null;
+  /** The message's `to.topic`, read for an email delivery only. */
+  topic: string | null;
 }
 
 /** A row read through JOB_COLUMNS_DATA_ONCE: `data` only on its message's first row. */
@@ -99,6 +107,7 @@ export function toDeliveryJob(row: JobRow): DeliveryJob {
       body: row.body ?? '',
       data: row.data,
       ...withUrl(row.url),
+      ...withTopic(row.topic),
       createdAt: row.created_at.toISOString(),
     },
   };

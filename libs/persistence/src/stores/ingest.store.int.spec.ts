@@ -56,6 +56,23 @@ describe('IngestStore', () => {
     expect(n).toBe(4);
   });
 
+  it('gives the email jobs of a message to a topic its topic, on the first pass and a replay, and no other job one', async () => {
+    const browser = delivery({ userId: 'u-topic', endpoint: 'inbox:u-topic' });
+    const mail = delivery({ userId: 'u-topic', channel: 'email', endpoint: 'u-topic@example.com' });
+    const toTopic = plannedMessage('r-to-topic', T0, [browser, mail], { recipient: { topic: 'promotions' } });
+    const toUser = plannedMessage('r-to-user', T0, [delivery({ userId: 'u-topic', channel: 'email', endpoint: 'u-topic@example.com' })]);
+    const store = new IngestStore(database.dataSource());
+
+    const topics = (result: IngestResult) => result.jobs.map((j) => [j.requestId, j.channel, j.message.topic]).sort();
+    const first = await store.ingest([toTopic, toUser]);
+    expect(topics(first)).toEqual([
+      ['r-to-topic', 'email', 'promotions'],
+      ['r-to-topic', 'websocket', undefined],
+      ['r-to-user', 'email', undefined],
+    ]);
+    expect(topics(await store.ingest([toTopic, toUser]))).toEqual(topics(first));
+  });
+
   it('hands a replayed request’s push job its inbox number, as its first pass did', async () => {
     const browser = delivery({ userId: 'u-seq', endpoint: 'inbox:u-seq' });
     const phone = delivery({ userId: 'u-seq', channel: 'push', endpoint: 'fcm:u-seq/phone' });

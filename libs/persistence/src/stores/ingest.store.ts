@@ -1,7 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { ErrorCode, type Channel, type DeliveryJob, type OutcomeEvent, type Priority, type RecipientSelector } from '@notify/contracts';
 import type { RetryPolicy } from '../entities/message.entity';
-import { loadDeliveryJobs, withUrl } from './delivery-jobs';
+import { loadDeliveryJobs, withTopic, withUrl } from './delivery-jobs';
 import type { DeliveryKey } from './delivery-keys';
 import { inboxKey } from './inbox-allocation';
 import { resumeUnfinished, storeInSteps, type SliceStored } from './ingest-steps';
@@ -346,6 +346,7 @@ function freshJobs(fresh: PlannedMessage[], seqs: Map<string, number>): Delivery
           body: content.get(d.locale)?.body ?? '',
           data: m.data,
           ...withUrl(content.get(d.locale)?.url),
+          ...withTopic(d.channel === 'email' && 'topic' in m.recipient ? m.recipient.topic : undefined),
           createdAt: m.createdAt.toISOString(),
         },
       }));
