@@ -51,7 +51,7 @@ describe('a gateway killed between its claim and the acknowledgement', () => {
       GATEWAY_ACK_TIMEOUT_MS: String(ACK_TIMEOUT_MS),
       GATEWAY_OUTCOME_GRACE_MS: String(OUTCOME_GRACE_MS),
       // The lease of a 4 s acknowledgement timeout and a 1 s grace leaves room for a window of 4 s at
-      // most (the default 7 s is refused); the clients here connect before any job is produced.
+      // most (the default 7 s would be shortened to it); the clients here connect before any job is produced.
       GATEWAY_RECONNECT_WINDOW_MS: '2000',
     }));
   };

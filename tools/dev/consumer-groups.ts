@@ -4,6 +4,7 @@ import { channelWorkerSettings, kafkaSettings, loadConfig, messageCenterSettings
 import { Topics } from '@notify/contracts';
 import { createKafka } from '@notify/kafka';
 import { createLogger } from '@notify/observability';
+import { zonedInstant } from './instants';
 
 const USAGE = `usage: npm run consumer-groups -- <command>
   help                      this text
@@ -275,10 +276,8 @@ function parseCommand(args: string[]): Command {
 
 /** A date (UTC midnight) or a date-time with its zone: a time without one would be read in this machine's zone. */
 function instant(text: string): number {
-  const time = Date.parse(text);
-  if (!/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$/.test(text) || Number.isNaN(time)) {
-    throw new UsageError(`--to must be an ISO 8601 date, or date-time with its zone (2026-05-01T08:00Z), not "${text}"`);
-  }
+  const time = zonedInstant(text);
+  if (time === undefined) throw new UsageError(`--to must be an ISO 8601 date, or date-time with its zone (2026-05-01T08:00Z), not "${text}"`);
   return time;
 }
 

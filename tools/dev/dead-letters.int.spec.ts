@@ -191,6 +191,8 @@ describe('npm run dead-letters', () => {
     [['purge', 'notify.requests.dlq'], 'unknown command "purge"'],
     [['list', 'notify.requests'], 'notify.requests is not a dead-letter topic'],
     [['replay', 'notify.requests.dlq', '--since', 'yesterday'], '--since must be an ISO 8601 date'],
+    // Without its zone a time would be read in this machine's, hours from the UTC times `list` prints.
+    [['replay', 'notify.requests.dlq', '--until', '2026-05-01T08:00'], '--until must be an ISO 8601 date, or date-time with its zone'],
     [['replay', 'notify.requests.dlq', '--from-offset', '-1'], '--from-offset must be a whole number'],
     [['replay', 'notify.requests.dlq', '--from-offset', '3'], '--from-offset and --to-offset need --partition'],
     [['list', 'notify.requests.dlq', '--dry-run'], 'unexpected argument "--dry-run"'],

@@ -5,6 +5,7 @@ import { kafkaSettings, loadConfig, saslComplete } from '@notify/config';
 import { DlqHeaders, RequestIdSchema, Topics } from '@notify/contracts';
 import { createKafka, deadLetterTopic, isDeadLetterTopic, ORIGINAL_TIMESTAMP, ORIGINAL_VALUE_BYTES } from '@notify/kafka';
 import { createLogger } from '@notify/observability';
+import { zonedInstant } from './instants';
 
 const USAGE = `usage: npm run dead-letters -- <command>
   help                      this text
@@ -303,8 +304,8 @@ function parseFlags(args: string[], withValue: string[], switches: string[]): Fl
 
 function instant(flags: Flags, name: string): number {
   const text = flags.get(name) as string;
-  const time = Date.parse(text);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(text) || Number.isNaN(time)) throw new UsageError(`--${name} must be an ISO 8601 date or date-time (2026-05-01T08:00Z), not "${text}"`);
+  const time = zonedInstant(text);
+  if (time === undefined) throw new UsageError(`--${name} must be an ISO 8601 date, or date-time with its zone (2026-05-01T08:00Z), not "${text}"`);
   return time;
 }
 

@@ -202,6 +202,10 @@ export class NotificationInbox {
     });
     socket.on('disconnect', (/** @type {string} */ reason) => {
       this.status('disconnected', reason);
+      // A syncReads asked again later belongs to this connection: fired on the next one, it ran beside
+      // that connection's sync and named messages of pages not received yet (their reads were lost).
+      // The next connection asks for the reads once its sync has reached the end.
+      clearTimeout(this.readsRetryTimer);
       // Socket.IO reconnects by itself after a lost connection, not after the server ended it
       // (the gateway does at the token's expiry).
       if (reason === 'io server disconnect') this.reconnectLater();

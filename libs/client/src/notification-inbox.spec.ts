@@ -1073,6 +1073,24 @@ describe('NotificationInbox', () => {
       }
     });
 
+    it('drops a syncReads asked again later when its connection drops, so it never runs beside the next connection’s sync', async () => {
+      jest.useFakeTimers();
+      try {
+        const { socket, log } = openReading(new MemoryStorage(), range(1, 2), [['m-1']]);
+        socket.readsFailures = ['internal'];
+        socket.handlers.get('connect')!();
+        await jest.advanceTimersByTimeAsync(0);
+        expect(socket.syncReadsAsked).toEqual([0]);
+        // Back before the retry's time: the new connection syncs, then asks for the reads once.
+        socket.handlers.get('disconnect')!('transport close');
+        socket.handlers.get('connect')!();
+        await jest.advanceTimersByTimeAsync(60_000);
+        expect([log, socket.syncReadsAsked]).toEqual([['shown m-1,m-2', 'read m-1'], [0, 0]]);
+      } finally {
+        jest.useRealTimers();
+      }
+    });
+
     it('acknowledges a message it waited for a sync to place once the messages are synced, not the reads', async () => {
       const storage = new MemoryStorage();
       const first = openReading(storage, range(1, 300), []);

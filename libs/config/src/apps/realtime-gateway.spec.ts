@@ -90,8 +90,16 @@ describe('realtime gateway configuration', () => {
       expect(problems({ ...timing, GATEWAY_RECONNECT_WINDOW_MS: String(longest + 1) })).toEqual([
         expect.stringMatching(/^GATEWAY_RECONNECT_WINDOW_MS must be at most GATEWAY_ACK_TIMEOUT_MS \+ GATEWAY_OUTCOME_GRACE_MS - 1000 \(7000\): .*lease/),
       ]);
-      // The default window with the shortest timeout and grace: refused, not left to lose deliveries.
-      expect(problems({ GATEWAY_ACK_TIMEOUT_MS: '1000', GATEWAY_OUTCOME_GRACE_MS: '1000' })).toHaveLength(1);
+    });
+
+    it('shortens the default window to the longest the lease allows, with a warning, so a short timeout and grace set before it still start', () => {
+      // An installation from before the window, as this suite's gateway-crash test runs one: 4 s and 1 s.
+      const warnings: string[] = [];
+      const config = loadRealtimeGatewayConfig({ ...base, GATEWAY_ACK_TIMEOUT_MS: '4000', GATEWAY_OUTCOME_GRACE_MS: '1000' }, (warning) => void warnings.push(warning));
+      expect(config.reconnectWindowMs).toBe(longestReconnectWindowMs({ ackTimeoutMs: 4_000, outcomeGraceMs: 1_000 }));
+      expect(warnings).toEqual([expect.stringMatching(/^GATEWAY_RECONNECT_WINDOW_MS is not set and its default \(7000 ms\) does not fit .*: the window is 4000 ms/)]);
+      // The same window set by hand is refused: it would not be the window asked for.
+      expect(problems({ GATEWAY_ACK_TIMEOUT_MS: '4000', GATEWAY_OUTCOME_GRACE_MS: '1000', GATEWAY_RECONNECT_WINDOW_MS: '7000' })).toHaveLength(1);
     });
   });
 });

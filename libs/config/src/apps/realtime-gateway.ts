@@ -122,7 +122,9 @@ export function loadRealtimeGatewayConfig(env: NodeJS.ProcessEnv = process.env, 
         ? []
         : [`GATEWAY_MAX_HTTP_BUFFER_SIZE must be at least ${LARGEST_CLIENT_REQUEST}: a read of 500 ids would not fit`],
     // A held emit must still fit its claim's lease: past it, the resend poller took it for lost and sent it again.
-    (config) =>
+    // Only a window set is refused; the default is shortened to fit (below).
+    (config, raw) =>
+      !raw.GATEWAY_RECONNECT_WINDOW_MS ||
       config.reconnectWindowMs === undefined ||
       config.ackTimeoutMs === undefined ||
       config.outcomeGraceMs === undefined ||
@@ -145,11 +147,28 @@ export function loadRealtimeGatewayConfig(env: NodeJS.ProcessEnv = process.env, 
         'use a longer random secret (e.g. openssl rand -hex 32)',
     );
   }
+  const reconnectWindowMs = fittedReconnectWindow(config, warn);
   if (config.allowedOrigins.length === 0) {
     warn(
       'GATEWAY_ALLOWED_ORIGINS is empty: a page on any web site may open a Socket.IO connection with a token it holds; ' +
         'list the origins of the web apps that connect (e.g. https://app.example.com)',
     );
   }
-  return config;
+  return reconnectWindowMs === config.reconnectWindowMs ? config : { ...config, reconnectWindowMs };
+}
+
+/**
+ * The reconnect window: the one set (refused above when it does not fit the lease), or the default,
+ * shortened to the longest the lease allows. An installation with a short acknowledgement timeout and
+ * grace, from before the window, starts as before rather than be refused after an upgrade.
+ */
+function fittedReconnectWindow(config: RealtimeGatewayConfig, warn: (message: string) => void): number {
+  const longest = longestReconnectWindowMs(config);
+  if (config.reconnectWindowMs <= longest) return config.reconnectWindowMs;
+  warn(
+    `GATEWAY_RECONNECT_WINDOW_MS is not set and its default (${config.reconnectWindowMs} ms) does not fit the lease of a claim ` +
+      `(GATEWAY_ACK_TIMEOUT_MS + GATEWAY_OUTCOME_GRACE_MS - ${LEAST_OUTCOME_TIME_MS}): the window is ${longest} ms; ` +
+      `browsers reconnect within ${BROWSER_RECONNECTION_DELAY_MAX_MS} ms, so lengthen GATEWAY_OUTCOME_GRACE_MS for a full one`,
+  );
+  return longest;
 }
