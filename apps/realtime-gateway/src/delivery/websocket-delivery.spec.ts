@@ -12,6 +12,7 @@ import { eventually } from '@notify/testing';
 import { TokenVerifier } from '../auth/token-verifier';
 import { InboxRequests } from '../realtime/inbox-requests';
 import { RealtimeServer } from '../realtime/realtime-server';
+import { watched } from '../testing/browsers';
 import { flakyProducer, instantRetry, outcomeEvent } from '../testing/doubles';
 import { EventPublisher } from './event-publisher';
 import { OutcomeRecorder } from './outcome-recorder';
@@ -88,16 +89,6 @@ async function browser(port: number, userId: string): Promise<Browser> {
     socket.once('connect_error', reject);
   });
   return { socket, received };
-}
-
-/** A promise's state, read without waiting for it. */
-function watched<T>(promise: Promise<T>): { promise: Promise<T>; settled: () => boolean } {
-  let settled = false;
-  void promise.then(
-    () => (settled = true),
-    () => (settled = true),
-  );
-  return { promise, settled: () => settled };
 }
 
 describe('WebsocketDelivery', () => {

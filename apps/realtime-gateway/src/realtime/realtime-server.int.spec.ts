@@ -2,12 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { HttpAdapterHost } from '@nestjs/core';
-import jwt from 'jsonwebtoken';
-import { io, type Socket } from 'socket.io-client';
-import { REALTIME_NAMESPACE, type InboxMessage, type StoredAck } from '@notify/contracts';
+import type { Socket } from 'socket.io-client';
+import type { InboxMessage } from '@notify/contracts';
 import { createLogger, HealthRegistry } from '@notify/observability';
 import { eventually } from '@notify/testing';
 import { TokenVerifier } from '../auth/token-verifier';
+import { acknowledgingBrowser, watched } from '../testing/browsers';
 import type { InboxRequests } from './inbox-requests';
 import { RealtimeServer } from './realtime-server';
 
@@ -26,16 +26,6 @@ function message(id: string): InboxMessage {
 }
 
 const newUser = (): string => `user-${randomUUID()}`;
-
-/** A promise's state, read without waiting for it. */
-function watched<T>(promise: Promise<T>): { promise: Promise<T>; settled: () => boolean } {
-  let settled = false;
-  void promise.then(
-    () => (settled = true),
-    () => (settled = true),
-  );
-  return { promise, settled: () => settled };
-}
 
 interface Gateway {
   server: RealtimeServer;
@@ -77,21 +67,11 @@ describe('RealtimeServer in a cluster: a gateway that leaves', () => {
   let emitting: Gateway;
   const sockets: Socket[] = [];
 
-  /** A browser of `userId` on the gateway at `port`, acknowledging (and keeping the id of) every message. */
+  /** A browser of `userId` on the gateway at `port` (`acknowledgingBrowser`), closed after each test. */
   async function browser(port: number, userId: string): Promise<{ socket: Socket; received: string[] }> {
-    const token = jwt.sign({ sub: userId }, SECRET, { algorithm: 'HS256', expiresIn: '1h' });
-    const socket = io(`http://127.0.0.1:${port}${REALTIME_NAMESPACE}`, { auth: { token }, transports: ['websocket'], reconnection: false });
-    sockets.push(socket);
-    const received: string[] = [];
-    socket.on('notification', (m: InboxMessage, ack: (reply?: StoredAck) => void) => {
-      received.push(m.id);
-      ack({ ok: true });
-    });
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', () => resolve());
-      socket.once('connect_error', reject);
-    });
-    return { socket, received };
+    const opened = await acknowledgingBrowser(port, userId, SECRET);
+    sockets.push(opened.socket);
+    return opened;
   }
 
   /**

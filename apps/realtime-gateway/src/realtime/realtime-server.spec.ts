@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { HttpAdapterHost } from '@nestjs/core';
-import jwt from 'jsonwebtoken';
-import { io, type Socket } from 'socket.io-client';
-import { REALTIME_NAMESPACE, type InboxMessage, type StoredAck } from '@notify/contracts';
+import type { Socket } from 'socket.io-client';
+import type { InboxMessage } from '@notify/contracts';
 import { createLogger, HealthRegistry } from '@notify/observability';
 import { TokenVerifier } from '../auth/token-verifier';
+import { acknowledgingBrowser } from '../testing/browsers';
 import type { InboxRequests } from './inbox-requests';
 import { RealtimeServer, type RealtimeSettings } from './realtime-server';
 
@@ -22,22 +22,6 @@ const noRequests = { attach: () => undefined, storeWaitingReads: async () => und
 
 function message(id: string): InboxMessage {
   return { id, seq: 1, type: 'account.note', title: 't', body: 'b', data: {}, createdAt: new Date().toISOString() };
-}
-
-/** A browser of `userId` that acknowledges (and keeps the id of) every message it receives. */
-async function browser(port: number, userId: string): Promise<{ socket: Socket; received: string[] }> {
-  const token = jwt.sign({ sub: userId }, SECRET, { algorithm: 'HS256', expiresIn: '1h' });
-  const socket = io(`http://127.0.0.1:${port}${REALTIME_NAMESPACE}`, { auth: { token }, transports: ['websocket'], reconnection: false });
-  const received: string[] = [];
-  socket.on('notification', (m: InboxMessage, ack: (reply?: StoredAck) => void) => {
-    received.push(m.id);
-    ack({ ok: true });
-  });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', () => resolve());
-    socket.once('connect_error', reject);
-  });
-  return { socket, received };
 }
 
 /**
@@ -80,7 +64,7 @@ describe('RealtimeServer: a gateway that has just started, without a cluster', (
       return (httpServer.address() as AddressInfo).port;
     };
     const connect = async (port: number, userId: string) => {
-      const client = await browser(port, userId);
+      const client = await acknowledgingBrowser(port, userId, SECRET);
       sockets.push(client.socket);
       return client;
     };
