@@ -1,5 +1,5 @@
 import jwt from 'jsonwebtoken';
-import { bannerLines } from './banner';
+import { bannerLines, shownBrokers } from './banner';
 import { PLATFORM_APPS } from './platform-apps';
 
 describe('bannerLines', () => {
@@ -17,5 +17,13 @@ describe('bannerLines', () => {
     const text = bannerLines(env).join('\n');
     expect(text).not.toContain(env.JWT_SECRET);
     expect(text).not.toContain('token');
+  });
+
+  it('prints each broker, but one holding an @ only by its place: what precedes it may be a user name and password', () => {
+    const brokers = 'kafka-1:9092, app:s3cret@kafka-2:9093';
+    const shown = shownBrokers(brokers);
+    expect(shown).toBe('"kafka-1:9092", entry 2 (not shown: it holds an @, as credentials do)');
+    expect(bannerLines({ ...env, KAFKA_BROKERS: brokers }).join('\n')).toContain(`Kafka       ${shown}`);
+    expect(bannerLines({ ...env, KAFKA_BROKERS: brokers }).join('\n')).not.toContain('s3cret');
   });
 });

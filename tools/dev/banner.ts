@@ -1,4 +1,5 @@
 import jwt from 'jsonwebtoken';
+import { list, shownEntry } from '@notify/config';
 import { httpPortOf, PLATFORM_APPS } from './platform-apps';
 
 /**
@@ -8,7 +9,7 @@ import { httpPortOf, PLATFORM_APPS } from './platform-apps';
  * inbox's address for the user `demo`. The secret is new on every run.
  */
 export function bannerLines(env: NodeJS.ProcessEnv, secretFile?: string): string[] {
-  const lines = ['', 'The notification platform is up:', `  Kafka       ${env.KAFKA_BROKERS}`];
+  const lines = ['', 'The notification platform is up:', `  Kafka       ${shownBrokers(env.KAFKA_BROKERS ?? '')}`];
   for (const app of PLATFORM_APPS) {
     const http = `http://127.0.0.1:${httpPortOf(app, env)}`;
     lines.push(`  ${app.name.padEnd(17)} ${http}/health ${http}/metrics${app.extra ? `  ${app.extra(env)}` : ''}`);
@@ -24,4 +25,9 @@ export function bannerLines(env: NodeJS.ProcessEnv, secretFile?: string): string
   }
   lines.push('', 'Press Ctrl-C to stop everything.', '');
   return lines;
+}
+
+/** A KAFKA_BROKERS value as `npm start` prints it: each entry as the apps' settings name it, none holding an `@` in clear. */
+export function shownBrokers(brokers: string): string {
+  return list('').parse(brokers).map(shownEntry).join(', ');
 }

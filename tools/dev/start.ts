@@ -5,7 +5,7 @@ import { join, relative, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { runMigrations } from '@notify/persistence';
-import { bannerLines } from './banner';
+import { bannerLines, shownBrokers } from './banner';
 import { provideDatabase, type LocalPostgres } from './local-postgres';
 import { commandOf, httpPortOf, PLATFORM_APPS, type PlatformApp } from './platform-apps';
 
@@ -93,7 +93,7 @@ async function main(): Promise<void> {
 
 async function provideKafka(env: NodeJS.ProcessEnv, started: Started): Promise<string> {
   if (env.KAFKA_BROKERS) {
-    say(`Kafka: using KAFKA_BROKERS=${env.KAFKA_BROKERS}`);
+    say(`Kafka: using KAFKA_BROKERS ${shownBrokers(env.KAFKA_BROKERS)}`);
     return env.KAFKA_BROKERS;
   }
   say('Kafka: starting the local KRaft broker (tools/kafka/kafka.sh)');

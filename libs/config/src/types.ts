@@ -39,8 +39,9 @@ export const list = (fallback: string) =>
 /**
  * A list entry as a problem names it: quoted, unless it holds an `@`, which may follow a user name and
  * password (`app:s3cret@kafka-1:9093`), and secrets are never echoed: then by its place in the list.
+ * Exported for the tools that print a list (`npm start` its KAFKA_BROKERS).
  */
-function shownEntry(entry: string, index: number): string {
+export function shownEntry(entry: string, index: number): string {
   return entry.includes('@') ? `entry ${index + 1} (not shown: it holds an @, as credentials do)` : `"${entry}"`;
 }
 

@@ -70,6 +70,69 @@ describe('createLogger', () => {
     expect(viaError.error).toEqual(viaErr.err);
   });
 
+  it('writes an error under any name and at any depth as it writes `err`, never the row or parameters it carries', () => {
+    const { stream, lines } = capture();
+    const logger = createLogger('spec', 'info', stream);
+    const failure = Object.assign(new Error('duplicate key value violates unique constraint'), {
+      code: '23505',
+      detail: 'Key (email)=(a@b.example) already exists.',
+      parameters: ['+8613800001234'],
+    });
+    const rejected = Object.assign(new Error('Message failed: 550 mailbox unavailable'), { response: '550 <c@d.example> unknown', rejected: ['c@d.example'] });
+    logger.warn({ failure, attempts: [{ cause: rejected }] }, 'send failed');
+    const [line] = lines();
+    for (const secret of ['a@b.example', '+8613800001234', 'c@d.example']) expect(line).not.toContain(secret);
+    expect(JSON.parse(line!)).toMatchObject({
+      failure: { type: 'Error', message: 'duplicate key value violates unique constraint', code: '23505' },
+      attempts: [{ cause: { message: 'Message failed: 550 mailbox unavailable' } }],
+    });
+  });
+
+  it('hides settings and lists by how their names end, and keeps flags and ids that only resemble them', () => {
+    const { stream, lines } = capture();
+    const logger = createLogger('spec', 'info', stream);
+    const config = {
+      jwtSecret: 'jwt-secret-0123456789',
+      smtpPassword: 'smtp-pw-0123',
+      kafkaSaslPassword: 'sasl-pw-0123',
+      twilioAuthToken: 'twilio-token-0123',
+      aliyunAccessKeySecret: 'aliyun-secret-0123',
+      apnsSigningKey: '-----BEGIN PRIVATE KEY-----apns',
+      headers: { 'x-api-key': 'api-key-0123' },
+      phones: ['+8613800002222', '+8613800003333'],
+      pushTokens: ['fcm-token-0123'],
+    };
+    logger.info({ config, deactivateToken: true, deviceId: 'device-42', messageKey: 'order-7', partitionKey: 'user-9', aliyunAccessKeyId: 'LTAI-id' }, 'loaded');
+    const [line] = lines();
+    for (const secret of ['jwt-secret', 'smtp-pw', 'sasl-pw', 'twilio-token', 'aliyun-secret', 'PRIVATE KEY', 'api-key-0123', '+8613800002222', '+8613800003333', 'fcm-token-0123']) {
+      expect(line).not.toContain(secret);
+    }
+    expect(JSON.parse(line!)).toMatchObject({
+      config: { jwtSecret: '[redacted]', headers: { 'x-api-key': '[redacted]' }, phones: '[redacted]' },
+      deactivateToken: true,
+      deviceId: 'device-42',
+      messageKey: 'order-7',
+      partitionKey: 'user-9',
+      aliyunAccessKeyId: 'LTAI-id',
+    });
+  });
+
+  it('writes a chain of causes that loops back on itself a few causes deep, and goes on logging', () => {
+    const { stream, lines } = capture();
+    const logger = createLogger('spec', 'info', stream);
+    const first = new Error('first');
+    const second = new Error('second', { cause: first });
+    first.cause = second;
+    logger.warn({ failure: first }, 'looped');
+    logger.info('after');
+    const [looped, after] = lines().map((l) => JSON.parse(l));
+    let depth = 0;
+    for (let cause = looped.failure; cause.cause; cause = cause.cause) depth++;
+    expect(depth).toBe(5);
+    expect(looped.failure.cause.message).toBe('second');
+    expect(after.msg).toBe('after');
+  });
+
   it('writes nothing below its level', () => {
     const { stream, lines } = capture();
     const logger = createLogger('spec', 'warn', stream);

@@ -2,27 +2,44 @@ import type { LoggerService } from '@nestjs/common';
 import pino, { type DestinationStream, type Logger } from 'pino';
 
 /**
- * Names of fields that hold personal data or secrets, compared without case, `-` or `_`
- * (`Phone`, `phone_number`): their values are never written to a log, at any depth.
+ * What the names of fields that hold personal data or secrets end with, compared without case, `-` or
+ * `_`, and in the plural too (`Phone`, `phone_number`, `emails`, `jwtSecret`, `smtpPassword`,
+ * `x-api-key`, `pushTokens`): their values are never written to a log, at any depth. `key` alone is
+ * not one: `messageKey`, `partitionKey` and `idempotencyKey` name no secret; `accessKeyId` and
+ * `deviceId` end otherwise and stay in clear too.
  */
-const SENSITIVE_KEYS = new Set(
-  ['phone', 'phoneNumber', 'mobile', 'email', 'emailAddress', 'token', 'pushToken', 'deviceToken', 'accessToken', 'password', 'secret', 'authorization', 'apiKey', 'databaseUrl'].map(
-    comparable,
-  ),
-);
+const SENSITIVE_ENDINGS = [
+  'phone', 'phoneNumber', 'mobile', 'email', 'emailAddress',
+  'token', 'password', 'passphrase', 'secret', 'credential', 'cookie', 'authorization', 'databaseUrl',
+  // Keys that are secrets, as the settings name them (a public key too, as JWT_PUBLIC_KEY has it: a private key pasted by mistake).
+  'apiKey', 'accessKey', 'privateKey', 'publicKey', 'signingKey', 'secretKey', 'receiptKey', 'serviceAccountJson',
+].map(comparable);
+const SENSITIVE_NAME = new RegExp(`(?:${SENSITIVE_ENDINGS.join('|')})s?$`);
 const CENSOR = '[redacted]';
+/** How many causes of an error are written, each under the one before. */
+const MAX_CAUSES = 5;
 
 function comparable(key: string): string {
   return key.toLowerCase().replace(/[-_]/g, '');
 }
 
 /**
+ * Whether a sensitive field's value is written all the same: a flag (`deactivateToken: true`) or
+ * nothing holds no secret. A number is hidden: a phone number can be one.
+ */
+function harmless(value: unknown): boolean {
+  return typeof value === 'boolean' || value === null || value === undefined;
+}
+
+/**
  * The log line's fields with every sensitive field's value replaced, in plain objects and arrays at
  * any depth; copied where something is replaced, never changed in place. (pino's own redaction takes
- * fixed paths: a phone number five levels down, or under `Phone`, was written in clear.) Errors and
- * other class instances are left to their serializers (`safeError`).
+ * fixed paths: a phone number five levels down, or under `Phone`, was written in clear.) An error is
+ * written as `safeError` has it, under whatever name (`failure`, `cause`) and at whatever depth; other
+ * class instances are left as they are.
  */
 export function redacted(value: unknown, path: object[] = []): unknown {
+  if (value instanceof Error) return safeError(value);
   if (typeof value !== 'object' || value === null || path.includes(value)) return value;
   if (Array.isArray(value)) {
     const items = value.map((item) => redacted(item, [...path, value]));
@@ -32,7 +49,7 @@ export function redacted(value: unknown, path: object[] = []): unknown {
   if (prototype !== Object.prototype && prototype !== null) return value;
   let copy: Record<string, unknown> | undefined;
   for (const [key, field] of Object.entries(value)) {
-    const written = SENSITIVE_KEYS.has(comparable(key)) ? CENSOR : redacted(field, [...path, value]);
+    const written = SENSITIVE_NAME.test(comparable(key)) && !harmless(field) ? CENSOR : redacted(field, [...path, value]);
     if (written !== field) (copy ??= { ...(value as Record<string, unknown>) })[key] = written;
   }
   return copy ?? value;
@@ -45,7 +62,7 @@ export type AppLogger = Logger;
  * statement's parameters and a `detail` quoting the failing row (a recipient's phone or email), and
  * other libraries attach requests and responses: none of that may reach a log.
  */
-export function safeError(value: unknown): unknown {
+export function safeError(value: unknown, causes = 0): unknown {
   if (!(value instanceof Error)) return value;
   const code = (value as { code?: unknown }).code;
   return {
@@ -53,7 +70,8 @@ export function safeError(value: unknown): unknown {
     message: value.message,
     ...(typeof code === 'string' || typeof code === 'number' ? { code } : {}),
     stack: value.stack,
-    ...(value.cause instanceof Error ? { cause: safeError(value.cause) } : {}),
+    // A few causes deep: a chain of causes can loop back on itself.
+    ...(value.cause instanceof Error && causes < MAX_CAUSES ? { cause: safeError(value.cause, causes + 1) } : {}),
   };
 }
 
