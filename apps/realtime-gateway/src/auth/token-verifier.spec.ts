@@ -70,6 +70,43 @@ describe('TokenVerifier', () => {
     });
   });
 
+  describe('clock tolerance (JWT_CLOCK_TOLERANCE_MS)', () => {
+    // As the gateway starts by default: the issuer's clock and this one may be 30 s apart.
+    const config = loadRealtimeGatewayConfig({ JWT_SECRET: SECRET, GATEWAY_ALLOWED_ORIGINS: 'https://app.example.com' }, () => undefined);
+    const verifier = new TokenVerifier(config);
+    const token = (claims: object) => jwt.sign({ sub: 'u-42', exp: nowSeconds() + 600, ...claims }, SECRET, { algorithm: 'HS256' });
+
+    it('takes a token whose nbf is a few seconds ahead: its issuer signed it with nbf = now on a clock ahead of this one', () => {
+      expect(config.jwtClockToleranceMs).toBe(30_000);
+      expect(verifier.verify(token({ nbf: nowSeconds() + 5 })).userId).toBe('u-42');
+    });
+
+    it('refuses a token whose nbf is further ahead, telling it apart from an invalid one', () => {
+      const error = rejection(() => verifier.verify(token({ nbf: nowSeconds() + 600 })));
+      expect(error.message).toBe('token not yet valid');
+      expect(error.code).toBe(ErrorCode.Unauthenticated);
+    });
+
+    it('takes a token expired a few seconds ago, and does not take it for expired before the tolerance is over', () => {
+      const exp = nowSeconds() - 5;
+      const verified = verifier.verify(token({ exp }));
+      expect(verified.userId).toBe('u-42');
+      // The socket is disconnected then: at its exp, it was disconnected as soon as it connected.
+      expect(verified.expiresAt).toBe(exp * 1000 + 30_000);
+      expect(verified.expiresAt).toBeGreaterThan(Date.now());
+    });
+
+    it('refuses a token expired longer ago than the tolerance', () => {
+      expect(rejection(() => verifier.verify(token({ exp: nowSeconds() - 600 }))).message).toBe('token expired');
+    });
+
+    it('allows no difference when it is 0', () => {
+      const strict = new TokenVerifier({ jwtSecret: SECRET, jwtClockToleranceMs: 0 });
+      expect(rejection(() => strict.verify(token({ nbf: nowSeconds() + 5 }))).message).toBe('token not yet valid');
+      expect(rejection(() => strict.verify(token({ exp: nowSeconds() - 5 }))).message).toBe('token expired');
+    });
+  });
+
   describe('HS256', () => {
     const verifier = new TokenVerifier({ jwtSecret: SECRET });
 

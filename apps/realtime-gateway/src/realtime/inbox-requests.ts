@@ -10,7 +10,7 @@ import { userRoom } from './rooms';
 
 export interface SocketData {
   userId: string;
-  /** When the token expires (ms since the epoch): the socket is disconnected then. */
+  /** When the token is taken for expired (its `exp` plus the clock tolerance, ms since the epoch): the socket is disconnected then. */
   expiresAt: number;
 }
 

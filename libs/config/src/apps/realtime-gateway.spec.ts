@@ -1,5 +1,5 @@
 import { ConfigError } from '../setting';
-import { BROWSER_RECONNECTION_DELAY_MAX_MS, JWT_SECRET_ADVISED_LENGTH, loadRealtimeGatewayConfig, longestReconnectWindowMs } from './realtime-gateway';
+import { BROWSER_RECONNECTION_DELAY_MAX_MS, JWT_SECRET_ADVISED_LENGTH, loadRealtimeGatewayConfig, longestReconnectWindowMs, MAX_JWT_CLOCK_TOLERANCE_MS } from './realtime-gateway';
 
 /** An allow-list, so that the only warning a case can get is the one it is about. */
 const GATEWAY_ALLOWED_ORIGINS = 'https://app.example.com';
@@ -56,6 +56,36 @@ describe('realtime gateway configuration', () => {
       const warnings: string[] = [];
       expect(loadRealtimeGatewayConfig({ JWT_SECRET: secret, GATEWAY_ALLOWED_ORIGINS }, (message) => warnings.push(message)).allowedOrigins).toEqual([GATEWAY_ALLOWED_ORIGINS]);
       expect(warnings).toEqual([]);
+    });
+  });
+
+  describe('the clock tolerance of browser tokens (JWT_CLOCK_TOLERANCE_MS)', () => {
+    const base = { JWT_SECRET: 'a-secret-of-thirty-two-character', GATEWAY_ALLOWED_ORIGINS };
+    const tolerance = (value?: string): number => loadRealtimeGatewayConfig({ ...base, JWT_CLOCK_TOLERANCE_MS: value }, () => undefined).jwtClockToleranceMs;
+    const problems = (value: string): string[] => {
+      try {
+        loadRealtimeGatewayConfig({ ...base, JWT_CLOCK_TOLERANCE_MS: value }, () => undefined);
+      } catch (error) {
+        if (error instanceof ConfigError) return error.problems;
+        throw error;
+      }
+      return [];
+    };
+
+    it('is 30 s by default, and takes 0 (none) up to 5 minutes', () => {
+      expect(tolerance()).toBe(30_000);
+      expect(tolerance('')).toBe(30_000);
+      expect(tolerance('0')).toBe(0);
+      expect(tolerance('1000')).toBe(1_000);
+      expect(tolerance(String(MAX_JWT_CLOCK_TOLERANCE_MS))).toBe(300_000);
+    });
+
+    it('refuses a tolerance given in seconds, one over 5 minutes, a negative one and one that is not a number', () => {
+      expect(problems('30')).toEqual(['JWT_CLOCK_TOLERANCE_MS: 0 (none) or at least 1000 ms (a value in seconds?) (got "30")']);
+      expect(problems('300001')).toEqual(['JWT_CLOCK_TOLERANCE_MS: at most 300000 (5 minutes) (got "300001")']);
+      expect(problems('-1000')).toEqual([expect.stringMatching(/^JWT_CLOCK_TOLERANCE_MS: .* \(got "-1000"\)$/)]);
+      expect(problems('30s')).toEqual([expect.stringMatching(/^JWT_CLOCK_TOLERANCE_MS: .* \(got "30s"\)$/)]);
+      expect(problems('1500.5')).toEqual([expect.stringMatching(/^JWT_CLOCK_TOLERANCE_MS: /)]);
     });
   });
 

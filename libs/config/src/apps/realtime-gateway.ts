@@ -16,6 +16,9 @@ export const LARGEST_CLIENT_REQUEST = 500 * 39 + 256;
  */
 export const JWT_SECRET_ADVISED_LENGTH = 32;
 
+/** The longest clock tolerance of browser tokens (`JWT_CLOCK_TOLERANCE_MS`): past it, a clock is wrong, not behind. */
+export const MAX_JWT_CLOCK_TOLERANCE_MS = 300_000;
+
 /** The longest acknowledgement timeout (`GATEWAY_ACK_TIMEOUT_MS`). */
 export const MAX_ACK_TIMEOUT_MS = 600_000;
 
@@ -65,6 +68,19 @@ export const realtimeGatewaySettings = {
   // apps, a token it issued to any of them opened its subject's inbox.
   jwtAudience: setting('JWT_AUDIENCE', z.string().min(1).optional(), 'When set, a browser token must name it in `aud` (the key may sign tokens for other apps)'),
   jwtIssuer: setting('JWT_ISSUER', z.string().min(1).optional(), 'When set, a browser token must name it in `iss`'),
+  // Identity providers sign with `nbf` = now (jjwt, PyJWT, Spring): without a tolerance, a gateway whose
+  // clock ran a second behind refused every fresh token, and socket.io-client does not retry a refusal.
+  jwtClockToleranceMs: setting(
+    'JWT_CLOCK_TOLERANCE_MS',
+    z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_JWT_CLOCK_TOLERANCE_MS, `at most ${MAX_JWT_CLOCK_TOLERANCE_MS} (5 minutes)`)
+      .refine((ms) => ms === 0 || ms >= 1_000, '0 (none) or at least 1000 ms (a value in seconds?)')
+      .default(30_000),
+    'How far apart the clocks of the token issuer and the gateway may be: a browser token is taken this long before its `nbf` and after its `exp`, and its socket disconnected this long after `exp` (0 for none, else at least a second, at most 5 minutes)',
+  ),
   allowedOrigins: setting('GATEWAY_ALLOWED_ORIGINS', origins(''), 'Origins allowed to open a Socket.IO connection; empty allows any (with a warning at start)'),
   // At most 10 minutes: a relayed acknowledgement's timer waits a second longer than this, and a claim's
   // lease twice as long, both within a timer's reach; a browser silent that long is long past its fallback.
