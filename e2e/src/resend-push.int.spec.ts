@@ -66,7 +66,7 @@ describe('resend to a phone and a mailbox', () => {
    * Messages of `userId` whose first send on `channel` failed, due for their resend, one a millisecond,
    * oldest first; in one transaction, so the running poller never claims some of them without the others.
    */
-  async function seedFailed(userId: string, channel: string, endpoint: string, contents: { title: string; body: string }[], retry: object = {}) {
+  async function seedFailed(userId: string, channel: string, endpoint: string, contents: { title: string; body: string }[], retry: object = {}, lastError = 'unavailable') {
     const createdAt = new Date(Date.now() - 600_000);
     const messageIds: string[] = [];
     const deliveryIds: string[] = [];
@@ -83,8 +83,8 @@ describe('resend to a phone and a mailbox', () => {
       );
       await db.query(
         `INSERT INTO deliveries (id, message_id, user_id, channel, endpoint, locale, status, attempts, last_error, next_attempt_at, created_at)
-         VALUES ($1, $2, $3, $4, $5, 'en', 'failed', 1, 'unavailable', $6, $7)`,
-        [deliveryId, messageId, userId, channel, endpoint, new Date(Date.now() - 1_000), at],
+         VALUES ($1, $2, $3, $4, $5, 'en', 'failed', 1, $8, $6, $7)`,
+        [deliveryId, messageId, userId, channel, endpoint, new Date(Date.now() - 1_000), at, lastError],
       );
     }
     await db.query('COMMIT');
@@ -109,6 +109,25 @@ describe('resend to a phone and a mailbox', () => {
     expect(pushes).toHaveLength(1);
     expect(pushes[0]!.payload).toMatchObject({ aps: { alert: { title: '3 new messages', body: 'Title 3' } } });
     expect(JSON.stringify(pushes[0]!.payload)).toContain(JSON.stringify(messageIds).slice(1, -1).replaceAll('"', '\\"'));
+  });
+
+  it('sends each push whose first send may have reached the phone on its own, so its collapse id replaces the first copy', async () => {
+    // The worker was killed after APNs took both: their lease ran out without an outcome.
+    const userId = `lost-${run}`;
+    const token = randomBytes(32).toString('hex');
+    await db.query(`INSERT INTO devices (user_id, device_id, provider, token) VALUES ($1, 'phone', 'apns', $2)`, [userId, token]);
+    const contents = [1, 2].map((i) => ({ title: `Title ${i}`, body: `Body ${i}` }));
+    const { messageIds, deliveryIds } = await seedFailed(userId, 'push', `apns:${userId}/phone`, contents, {}, 'no_outcome');
+
+    await eventually(
+      async () => (await db.query<{ status: string; attempts: number; last_error: string | null }>(`SELECT status, attempts, last_error FROM deliveries WHERE id = ANY($1)`, [deliveryIds])).rows,
+      // The claim marks them `sent` before APNs is called, keeping the last error: wait for APNs's answers.
+      (r) => r.length === 2 && r.every((d) => d.status === 'sent' && d.attempts === 2 && d.last_error === null),
+      { timeoutMs: 60_000 },
+    );
+    const pushes = apns.pushes.filter((p) => p.token === token);
+    expect(pushes.map((p) => p.headers['apns-collapse-id']).sort()).toEqual([...messageIds].sort());
+    expect(pushes.map((p) => (p.payload as { aps: { alert: { title: string } } }).aps.alert.title).sort()).toEqual(['Title 1', 'Title 2']);
   });
 
   it('mails the messages of a digest the server refused for one message’s words each on its own, so only that one is lost', async () => {

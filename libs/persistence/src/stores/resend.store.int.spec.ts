@@ -179,6 +179,37 @@ describe('ResendStore', () => {
     ]);
   });
 
+  it('sends a push or digest mail whose last send may have reached the user on its own, and summarises those that failed', async () => {
+    // The worker was killed after APNs took two pushes (`no_outcome` once their lease ran out); two
+    // others failed for sure. Summarised, the resend's collapse id (the newest message's) replaced
+    // one of the two notifications and left the other on the phone twice.
+    const due = { status: 'failed', nextAttemptAt: at(-1), channel: 'push' };
+    const unknown = await seed('u-unknown', 2, { ...due, lastError: 'no_outcome' });
+    const [timedOut] = await seed('u-unknown', 1, { ...due, lastError: 'timeout' });
+    const failed = [...(await seed('u-unknown', 1, { ...due, lastError: 'unavailable' })), ...(await seed('u-unknown', 1, { ...due, lastError: 'network' }))];
+    // Likewise a mail of a digest route; an SMS, which no key replaces, stays in its digest.
+    const digest = { maxAttempts: 3, initialBackoffMs: 1_000, maxBackoffMs: 60_000, digest: true };
+    const [mailed] = await seed('u-unknown', 1, { ...due, channel: 'email', lastError: 'timeout' }, digest);
+    const mailFailed = await seed('u-unknown', 2, { ...due, channel: 'email', lastError: 'deferred' }, digest);
+    const texts = [...(await seed('u-unknown', 1, { ...due, channel: 'sms', lastError: 'no_outcome' }, digest)), ...(await seed('u-unknown', 1, { ...due, channel: 'sms', lastError: 'unavailable' }, digest))];
+    // A browser tells its resends apart by message id: its lost sends still go as one event.
+    const browser = await seed('u-unknown', 2, { ...due, channel: 'websocket', lastError: 'ack_timeout' });
+
+    const { batches } = await new ResendStore(first).claimDue(T0, 60_000, 10);
+    const shapes = batches.map((b) => ({ channel: b.channel, userId: b.userId, ids: b.jobs.map((j) => j.deliveryId).sort() }));
+    const byFirstId = (a: { ids: string[] }, b: { ids: string[] }) => a.ids[0]!.localeCompare(b.ids[0]!);
+    expect(shapes.sort(byFirstId)).toEqual(
+      [
+        ...[...unknown, timedOut!].map((id) => ({ channel: 'push', userId: 'u-unknown', ids: [id] })),
+        { channel: 'push', userId: 'u-unknown', ids: [...failed].sort() },
+        { channel: 'email', userId: 'u-unknown', ids: [mailed!] },
+        { channel: 'email', userId: 'u-unknown', ids: [...mailFailed].sort() },
+        { channel: 'sms', userId: 'u-unknown', ids: [...texts].sort() },
+        { channel: 'websocket', userId: 'u-unknown', ids: [...browser].sort() },
+      ].sort(byFirstId),
+    );
+  });
+
   it('claims all of a receiver’s pending deliveries when any one is due, as one batch in inbox order', async () => {
     const due = await seed('u-batch', 1, { status: 'failed', nextAttemptAt: at(-1) });
     const later = await seed('u-batch', 9, { status: 'failed', nextAttemptAt: at(3_600_000) });

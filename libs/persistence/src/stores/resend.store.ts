@@ -95,6 +95,13 @@ export const MAX_CLAIM_JOBS = 5_000;
  */
 const IMPOSED_WAITS = `('rate_limited', 'unavailable', 'deferred', 'throttled', 'circuit_open', 'bad_credentials', 'misconfigured')`;
 
+/**
+ * Failures after which the vendor may have taken the message all the same: a call that got no answer
+ * in time (`timeout`), and a send whose outcome never came (`no_outcome`, `failUnanswered`). The
+ * device or mailbox may show it already; see `sentAlone`.
+ */
+const UNKNOWN_OUTCOMES: ReadonlySet<string> = new Set(['timeout', ErrorCode.NoOutcome]);
+
 /** A retry is the last chance to see that another tier reached the user (`anotherTierReached`). */
 const OTHER_TIER_REACHED = anotherTierReached('d');
 
@@ -295,7 +302,7 @@ export class ResendStore {
         // An SMS or email digest gathers only the messages whose route asks for one: a one-time code
         // from another route still goes on its own.
         const digestible = row.channel === 'sms' || row.channel === 'email';
-        const key = row.user_id === null ? row.id : `${row.user_id}\u0000${row.channel}${digestible ? `\u0000${row.digest}` : ''}`;
+        const key = sentAlone(row) ? row.id : `${row.user_id}\u0000${row.channel}${digestible ? `\u0000${row.digest}` : ''}`;
         const batch = batches.get(key) ?? { userId: row.user_id, channel: row.channel, digest: digestible && row.digest, jobs: [] };
         batch.jobs.push(toDeliveryJob(row));
         batches.set(key, batch);
@@ -306,6 +313,22 @@ export class ResendStore {
       return { batches: [...batches.values()], ended, cutShort };
     });
   }
+}
+
+/**
+ * Whether a claimed delivery goes out as a batch of its own rather than in its receiver's summary or
+ * digest: one without a user, and a push or an email digest's member whose last send may have
+ * reached the user (`UNKNOWN_OUTCOMES`). Alone it carries the key that replaces its earlier copy (the
+ * push's collapse id, its message id; the mail's Message-ID, of its delivery and text). A summary
+ * carries the newest message's collapse id, which replaced only that message's notification, and a
+ * digest a Message-ID no earlier mail had: the others showed twice. Not a browser's (the device
+ * tells its resends apart by message id), nor an SMS, which no key replaces: alone or in a digest, a
+ * text that arrived arrives again.
+ */
+function sentAlone(row: ClaimedRow): boolean {
+  if (row.user_id === null) return true;
+  const replaceable = row.channel === 'push' || (row.channel === 'email' && row.digest);
+  return replaceable && row.last_error !== null && UNKNOWN_OUTCOMES.has(row.last_error);
 }
 
 /**
