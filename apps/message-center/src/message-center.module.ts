@@ -3,7 +3,7 @@ import { CHANNELS, deliverTopic, Topics } from '@notify/contracts';
 import type { MessageCenterConfig } from '@notify/config';
 import { FATAL_ERROR_HANDLER, KafkaModule, type FatalErrorHandler } from '@notify/kafka';
 import { ObservabilityModule, type AppLogger } from '@notify/observability';
-import { PersistenceModule } from '@notify/persistence';
+import { databaseClockProviders, PersistenceModule } from '@notify/persistence';
 import { FallbackEscalation } from './fallback/fallback-escalation';
 import { CLOCK, INGESTION_SETTINGS, RequestIngestion, type Clock } from './ingestion/request-ingestion';
 import { PartitionMaintenance, RETENTION_SETTINGS } from './maintenance/partition-maintenance';
@@ -21,7 +21,10 @@ export const MESSAGE_CENTER_TOPICS = [
 
 export interface MessageCenterOptions {
   onFatal: FatalErrorHandler;
-  /** The time routing and retention go by; tests move it. */
+  /**
+   * The time routing and retention go by: the database's (`DatabaseClock`), which the scheduler
+   * releases held deliveries by; tests move it.
+   */
   clock?: Clock;
 }
 
@@ -46,7 +49,7 @@ export class MessageCenterModule {
         { provide: INGESTION_SETTINGS, useValue: config },
         { provide: RETENTION_SETTINGS, useValue: config },
         { provide: FATAL_ERROR_HANDLER, useValue: options.onFatal },
-        { provide: CLOCK, useValue: options.clock ?? (() => new Date()) },
+        ...databaseClockProviders(CLOCK, options.clock),
         PartitionMaintenance,
         RequestIngestion,
         RecipientIngestion,

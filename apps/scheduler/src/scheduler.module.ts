@@ -1,11 +1,9 @@
 import { Module, type DynamicModule, type Provider } from '@nestjs/common';
-import { DataSource } from 'typeorm';
 import { CHANNELS, deliverTopic, Topics } from '@notify/contracts';
 import type { SchedulerConfig } from '@notify/config';
 import { FATAL_ERROR_HANDLER, KafkaModule, type FatalErrorHandler } from '@notify/kafka';
-import { APP_LOGGER, ObservabilityModule, type AppLogger } from '@notify/observability';
-import { PersistenceModule } from '@notify/persistence';
-import { DatabaseClock } from './database-clock';
+import { ObservabilityModule, type AppLogger } from '@notify/observability';
+import { databaseClockProviders, PersistenceModule } from '@notify/persistence';
 import { RELEASE_SETTINGS, ReleasePoller, SCHEDULER_CLOCK } from './release/release-poller';
 import { OUTBOX_RELAY_SETTINGS, OutboxRelay } from './outbox/outbox-relay';
 import { RESEND_CLOCK, RESEND_RANDOM, RESEND_SETTINGS, ResendPoller } from './resend/resend-poller';
@@ -53,11 +51,5 @@ export class SchedulerModule {
 
 /** Both pollers' clock: the one given, or the database's, whose clock the leases they end are written by. */
 function clockProviders(clock: (() => Date) | undefined): Provider[] {
-  const sharedClock: Provider = { provide: RESEND_CLOCK, useExisting: SCHEDULER_CLOCK };
-  if (clock) return [{ provide: SCHEDULER_CLOCK, useValue: clock }, sharedClock];
-  return [
-    { provide: DatabaseClock, useFactory: (dataSource: DataSource, logger: AppLogger) => new DatabaseClock(dataSource, logger), inject: [DataSource, APP_LOGGER] },
-    { provide: SCHEDULER_CLOCK, useFactory: (databaseClock: DatabaseClock) => databaseClock.now, inject: [DatabaseClock] },
-    sharedClock,
-  ];
+  return [...databaseClockProviders(SCHEDULER_CLOCK, clock), { provide: RESEND_CLOCK, useExisting: SCHEDULER_CLOCK }];
 }

@@ -29,3 +29,4 @@ export * from './stores/delivery-stats.store';
 export * from './stores/recipient-details.store';
 export { QUERY_API_ROLE } from './migrations/1763600000012-query-api-role';
 export * from './after-commit';
+export * from './database-clock';

@@ -38,7 +38,7 @@ const NOT_ENDED = [`status IN ('held', 'failed')`, `status IN ('queued', 'sent')
 const MAINTENANCE_LOCK = 7_361_001;
 
 export interface PartitionPolicy {
-  /** The host's clock: partitions are made ahead of it, where the writers on this host put their rows. */
+  /** The message center's clock (the database's, `DatabaseClock`): partitions are made ahead of it, where the writers put their rows. */
   now: Date;
   /**
    * The database's clock at the run, when the caller read it. Drops go by the earlier of the two

@@ -14,7 +14,7 @@ describe('DeliveryReport', () => {
     const devices = ['phone', 'phone', 'phone', 'tablet'];
     const attempts: SendAttempt[] = devices.map((_, i) => ({ job: { deliveryId: `d${i}` } as DeliveryJob, result: { kind: 'refused', provider: 'apns', error: gone } }));
     const decisions: Decision[] = devices.map((deviceId, i) => ({
-      outcome: { deliveryId: `d${i}`, status: 'dead', error: 'endpoint_gone', nextAttemptAt: null },
+      outcome: { deliveryId: `d${i}`, status: 'dead', error: 'endpoint_gone', waitMs: null },
       deactivation: { userId: 'u', deviceId, token: `token-${deviceId}`, reason: 'Unregistered', registration: 'r' },
     }));
 

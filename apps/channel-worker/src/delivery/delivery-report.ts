@@ -13,9 +13,13 @@ interface RefusalGroup {
   vendorCode: string | undefined;
   /** The vendor's HTTP status or SMTP reply. */
   vendorStatus: number | undefined;
-  /** What the deliveries became: `failed` (retried at `retryAt`) or `dead`. */
+  /**
+   * What the deliveries became: `failed` (retried after `waitMs`, at most until their message's
+   * expiry; when null, as the route's backoff says) or `dead`. A wait, not a time of this host's
+   * clock: the database's clock decides when it is over (`ChannelOutcome.waitMs`).
+   */
   outcome: string;
-  retryAt: Date | null;
+  waitMs: number | null;
   example: string;
   deliveries: number;
 }
@@ -77,7 +81,7 @@ export class DeliveryReport {
           vendorCode: error.vendorCode,
           vendorStatus: error.status,
           outcome: decision.outcome.status,
-          retryAt: decision.outcome.nextAttemptAt,
+          waitMs: decision.outcome.waitMs,
           // a vendor's or a library's message may quote the address, number or token it was given
           example: scrubPersonalData(error.message),
           deliveries: 0,

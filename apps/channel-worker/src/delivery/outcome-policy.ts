@@ -36,18 +36,21 @@ export interface Decision {
  * What a send attempt means for its delivery. A provider taking the message is `sent`, not
  * `delivered`: only a client acknowledgement or a delivery receipt confirms delivery. Permanent
  * refusals are `dead` (never retried), everything else `failed`. A transient failure carries the
- * provider's Retry-After when it named one (an open circuit, its own growing wait: `circuitOpen`); otherwise no time, so that the resend poller gives it
+ * provider's Retry-After when it named one (an open circuit, its own growing wait: `circuitOpen`); otherwise no wait, so that the resend poller gives it
  * the route's retry policy (exponential backoff with full jitter), or ends it as `dead` when it is
- * out of attempts, as for every other channel. A wait is at most MAX_RETRY_AFTER_MS and never runs
- * past the message's expiry, so an expired message is ended when it expires.
+ * out of attempts, as for every other channel. A wait is at most MAX_RETRY_AFTER_MS, and a length of
+ * time, not a time: the store counts it from the database's clock and ends it at the message's
+ * expiry (`ChannelOutcome.waitMs`). A time on this host's clock was compared with the database's by
+ * the resend poller: a host a minute behind made a 429's `Retry-After: 60` due at once, and the
+ * resends spent every attempt within seconds.
  */
 export function decide(attempt: SendAttempt, now: Date, timing: RetryTiming, random: () => number = Math.random): Decision {
   const deliveryId = attempt.job.deliveryId;
   switch (attempt.result.kind) {
     case 'accepted':
-      return { outcome: { deliveryId, status: 'sent', error: null, nextAttemptAt: null } };
+      return { outcome: { deliveryId, status: 'sent', error: null, waitMs: null } };
     case 'unreachable':
-      return { outcome: { deliveryId, status: 'dead', error: ErrorCode.NoEndpoint, nextAttemptAt: null } };
+      return { outcome: { deliveryId, status: 'dead', error: ErrorCode.NoEndpoint, waitMs: null } };
     case 'refused':
       return refused(attempt, attempt.result.error, now, timing, random);
   }
@@ -80,25 +83,28 @@ export function decideSends(
 function refused(attempt: SendAttempt, error: ProviderError, now: Date, timing: RetryTiming, random: () => number): Decision {
   const deliveryId = attempt.job.deliveryId;
   // Its message expired while the call waited for its turn: no vendor was asked, and none will be.
-  if (error.code === ProviderErrorCode.Expired) return { outcome: { deliveryId, status: 'expired', error: null, nextAttemptAt: null, attempted: false } };
-  const expiresAt = attempt.job.expiresAt ? Date.parse(attempt.job.expiresAt) : Infinity;
-  const later = (ms: number): Date => new Date(Math.min(now.getTime() + Math.min(Math.max(ms, 0), MAX_RETRY_AFTER_MS), Math.max(expiresAt, now.getTime())));
+  if (error.code === ProviderErrorCode.Expired) return { outcome: { deliveryId, status: 'expired', error: null, waitMs: null, attempted: false } };
   switch (error.kind) {
     case 'permanent': {
-      const outcome: ChannelOutcome = { deliveryId, status: 'dead', error: error.code, nextAttemptAt: null };
+      const outcome: ChannelOutcome = { deliveryId, status: 'dead', error: error.code, waitMs: null };
       const device = attempt.device;
       if (!error.deactivateToken || device === undefined) return { outcome };
       const reason = `${error.provider}: ${error.vendorCode ?? error.code}`;
       return { outcome, deactivation: { userId: device.userId, deviceId: device.deviceId, token: device.token, reason, registration: device.registration } };
     }
     case 'transient': {
-      if (error.code === ProviderErrorCode.CircuitOpen) return circuitOpen(attempt, error, later, random);
-      const nextAttemptAt = error.retryAfterMs === undefined ? null : later(error.retryAfterMs);
-      return { outcome: { deliveryId, status: 'failed', error: error.code, nextAttemptAt, ...(NOT_ATTEMPTED.has(error.code) ? { attempted: false } : {}) } };
+      if (error.code === ProviderErrorCode.CircuitOpen) return circuitOpen(attempt, error, random);
+      const waitMs = error.retryAfterMs === undefined ? null : bounded(error.retryAfterMs);
+      return { outcome: { deliveryId, status: 'failed', error: error.code, waitMs, ...(NOT_ATTEMPTED.has(error.code) ? { attempted: false } : {}) } };
     }
     case 'configuration':
-      return { outcome: { deliveryId, status: 'failed', error: error.code, nextAttemptAt: later(timing.configurationRetryMs), ...configurationAttempt(attempt, error, now, timing) } };
+      return { outcome: { deliveryId, status: 'failed', error: error.code, waitMs: bounded(timing.configurationRetryMs), ...configurationAttempt(attempt, error, now, timing) } };
   }
+}
+
+/** A wait of `ms`, none when negative, at most MAX_RETRY_AFTER_MS. */
+function bounded(ms: number): number {
+  return Math.min(Math.max(ms, 0), MAX_RETRY_AFTER_MS);
 }
 
 /**
@@ -141,10 +147,10 @@ function configurationAttempt(attempt: SendAttempt, error: ProviderError, now: D
  * every held delivery coming back each half-open period (or going `dead` within minutes, counted).
  * Once the outage has lasted a day the attempts count again, so a delivery without an expiry ends.
  */
-function circuitOpen(attempt: SendAttempt, error: ProviderError, later: (ms: number) => Date, random: () => number): Decision {
+function circuitOpen(attempt: SendAttempt, error: ProviderError, random: () => number): Decision {
   const deliveryId = attempt.job.deliveryId;
   const outage = error.outageMs ?? 0;
-  if (outage >= MAX_RETRY_AFTER_MS) return { outcome: { deliveryId, status: 'failed', error: error.code, nextAttemptAt: null } };
+  if (outage >= MAX_RETRY_AFTER_MS) return { outcome: { deliveryId, status: 'failed', error: error.code, waitMs: null } };
   const grown = Math.min(MAX_CIRCUIT_WAIT_MS, outage / 2) * (0.5 + random() / 2);
-  return { outcome: { deliveryId, status: 'failed', error: error.code, nextAttemptAt: later(Math.max(error.retryAfterMs ?? 0, grown)), attempted: false } };
+  return { outcome: { deliveryId, status: 'failed', error: error.code, waitMs: bounded(Math.max(error.retryAfterMs ?? 0, grown)), attempted: false } };
 }

@@ -78,6 +78,6 @@ describe('sendSummarized', () => {
   it('makes a message given back failed, unattempted, and due at once', () => {
     const now = new Date('2026-12-05T20:00:00.000Z');
     const { decisions } = decideSends([givenBackAttempt(sms(1), 'sms')], new Map(), now, { configurationRetryMs: 3_600_000 });
-    expect(decisions.map((d) => d.outcome)).toEqual([{ deliveryId: sms(1).deliveryId, status: 'failed', error: 'overloaded', nextAttemptAt: now, attempted: false }]);
+    expect(decisions.map((d) => d.outcome)).toEqual([{ deliveryId: sms(1).deliveryId, status: 'failed', error: 'overloaded', waitMs: 0, attempted: false }]);
   });
 });

@@ -127,7 +127,7 @@ export class ReceiptsController implements BeforeApplicationShutdown {
     const receivedAt = this.clock();
     const outcomes = statuses.flatMap((status) => receiptOutcomeOf(provider.id, provider.channel, status, receivedAt) ?? []);
     const taken = await this.inTurn(provider.id, response, () =>
-      this.store.receive(outcomes, { configurationRetryAt: new Date(receivedAt.getTime() + this.config.configurationRetryMs) }),
+      this.store.receive(outcomes, { configurationRetryMs: this.config.configurationRetryMs }),
     );
     this.count(provider.id, statuses.length, outcomes, taken);
     this.alertOnConfiguration(provider, outcomes, taken);

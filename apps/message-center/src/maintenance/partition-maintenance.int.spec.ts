@@ -62,7 +62,7 @@ describe('PartitionMaintenance', () => {
     }
   });
 
-  it('keeps this week’s messages when the host’s clock runs 45 days ahead of the database’s, and says so', async () => {
+  it('keeps this week’s messages when the message center’s clock runs 45 days ahead of the database’s, and says so', async () => {
     await runOnce(() => new Date());
     const [{ now }] = await dataSource.query<{ now: Date }[]>(`SELECT now() AS now`);
     const id = newId(now);

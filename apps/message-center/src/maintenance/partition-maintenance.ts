@@ -21,7 +21,11 @@ const EVERY_MS = 3_600_000;
  */
 const STUCK_AFTER_SKIPPED_RUNS = 6;
 
-/** A host clock this far from the database's is told about at every run (the drops go by the earlier of the two). */
+/**
+ * The message center's clock this far from the database's is told about at every run (the drops go
+ * by the earlier of the two). It is the database's, counted on from its last measurement (the host's
+ * own clock is warned about by `DatabaseClock`), or the one a test gave.
+ */
 const CLOCK_SKEW_LOGGED_MS = 60_000;
 
 /**
@@ -99,7 +103,7 @@ export class PartitionMaintenance implements OnModuleInit, BeforeApplicationShut
     const skewMs = now.getTime() - databaseNow.getTime();
     // Told by the run that drops, which goes by it.
     if (!onlyCreate && Math.abs(skewMs) > CLOCK_SKEW_LOGGED_MS) {
-      this.logger.error({ skewMs }, "this host's clock and the database's differ: partitions past retention are dropped by the earlier of the two; set the host's clock right (NTP)");
+      this.logger.error({ skewMs }, "the message center's clock and the database's differ: partitions past retention are dropped by the earlier of the two");
     }
     const report = await maintainPartitions(this.dataSource, {
       now,

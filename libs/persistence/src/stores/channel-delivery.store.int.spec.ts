@@ -1,4 +1,4 @@
-import type { QueryRunner } from 'typeorm';
+import type { DataSource, QueryRunner } from 'typeorm';
 import { eventually } from '@notify/testing';
 import { newId } from '../ids';
 import { migratedDatabase } from '../migrated-database.spec-helper';
@@ -6,6 +6,14 @@ import { ChannelDeliveryStore, RECEIPT_KEY_LOCK_BUCKETS } from './channel-delive
 import { DeliveryOutcomeStore } from './delivery-outcome.store';
 import { PushDeviceStore } from './push-device.store';
 import { ResendStore } from './resend.store';
+
+/** The database's clock, `plusMs` on: the one the record counts a wait from, and the resend poller's (D16). */
+async function databaseNowOf(dataSource: DataSource, plusMs = 0): Promise<Date> {
+  return (await dataSource.query<{ at: Date }[]>(`SELECT now() + $1 * interval '1 millisecond' AS at`, [plusMs]))[0]!.at;
+}
+
+/** The time a wait of `ms` recorded between the database times `before` and `after` may end at, as bounds in ms. */
+const endsWithin = (ms: number, before: Date, after: Date): [number, number] => [before.getTime() + ms, after.getTime() + ms];
 
 describe('ChannelDeliveryStore.record', () => {
   const database = migratedDatabase();
@@ -23,8 +31,10 @@ describe('ChannelDeliveryStore.record', () => {
         [id, messageId, `u${i}`, `phone:${i}`, attempts[i], createdAt],
       );
     }
-    return { createdAt, messageId, ids };
+    return { messageId, ids };
   }
+
+  const databaseNow = (plusMs = 0) => databaseNowOf(database.dataSource(), plusMs);
 
   it('deactivates the registration a dead-token answer was for, not one the app made again since with the same token', async () => {
     const token = 'ab'.repeat(32);
@@ -60,25 +70,24 @@ describe('ChannelDeliveryStore.record', () => {
     const [deliveryId] = ids as [string];
     const claimed = (await new DeliveryOutcomeStore(database.dataSource()).claimSends([deliveryId], 60_000)).get(deliveryId)!;
     const recorded = await new ChannelDeliveryStore(database.dataSource()).record([
-      { deliveryId, status: 'expired', error: null, nextAttemptAt: null, attempt: claimed.attempt, lease: claimed.lease, attempted: false },
+      { deliveryId, status: 'expired', error: null, waitMs: null, attempt: claimed.attempt, lease: claimed.lease, attempted: false },
     ]);
     expect(recorded.map((e) => [e.deliveryId, e.status, e.error, e.attempt])).toEqual([[deliveryId, 'expired', null, 1]]);
     expect(await query(`SELECT status, attempts, next_attempt_at FROM deliveries WHERE message_id = $1`, [messageId])).toEqual([{ status: 'expired', attempts: 1, next_attempt_at: null }]);
   });
 
   it('counts a retry whose failed send never reached the vendor as failed until its outcome, through the resend claim and the next send', async () => {
-    const { createdAt, messageId, ids } = await seed([0]);
+    const { messageId, ids } = await seed([0]);
     const [deliveryId] = ids as [string];
     const failed = async () => (await query<{ failed: number }>(`SELECT failed::int FROM request_delivery_stats WHERE request_id = $1`, [`r-${messageId}`]))[0]?.failed;
     const claims = new DeliveryOutcomeStore(database.dataSource());
     const first = (await claims.claimSends([deliveryId], 60_000)).get(deliveryId)!;
-    const retryAt = new Date(createdAt.getTime() + 1_000);
     await new ChannelDeliveryStore(database.dataSource()).record([
-      { deliveryId, status: 'failed', error: 'throttled', nextAttemptAt: retryAt, attempt: first.attempt, lease: first.lease, attempted: false },
+      { deliveryId, status: 'failed', error: 'throttled', waitMs: 1_000, attempt: first.attempt, lease: first.lease, attempted: false },
     ]);
     expect(await failed()).toBe(1);
 
-    const { batches } = await new ResendStore(database.dataSource()).claimDue(new Date(retryAt.getTime() + 1), 60_000, 10);
+    const { batches } = await new ResendStore(database.dataSource()).claimDue(await databaseNow(1_001), 60_000, 10);
     expect(batches.flatMap((b) => b.jobs.map((j) => j.deliveryId))).toEqual([deliveryId]);
     expect(await failed()).toBe(1);
     await claims.claimSends([deliveryId], 60_000);
@@ -86,16 +95,15 @@ describe('ChannelDeliveryStore.record', () => {
   });
 
   it('gives the attempt back for a send that never reached the vendor, and keeps it for one that did', async () => {
-    const { createdAt, messageId, ids } = await seed([2, 2]);
+    const { messageId, ids } = await seed([2, 2]);
     const [throttled, refusedByVendor] = ids as [string, string];
     // the channel worker's claim makes the third attempt of each
     const attempts = await new DeliveryOutcomeStore(database.dataSource()).claimAttempts([throttled, refusedByVendor], 60_000);
     expect([...attempts.values()]).toEqual([3, 3]);
 
-    const retryAt = new Date(createdAt.getTime() + 5_000);
     const recorded = await new ChannelDeliveryStore(database.dataSource()).record([
-      { deliveryId: throttled, status: 'failed', error: 'throttled', nextAttemptAt: retryAt, attempt: 3, attempted: false },
-      { deliveryId: refusedByVendor, status: 'failed', error: 'rate_limited', nextAttemptAt: retryAt, attempt: 3 },
+      { deliveryId: throttled, status: 'failed', error: 'throttled', waitMs: 5_000, attempt: 3, attempted: false },
+      { deliveryId: refusedByVendor, status: 'failed', error: 'rate_limited', waitMs: 5_000, attempt: 3 },
     ]);
 
     expect(Object.fromEntries(recorded.map((e) => [e.deliveryId, [e.status, e.attempt]]))).toEqual({ [throttled]: ['failed', 2], [refusedByVendor]: ['failed', 3] });
@@ -104,23 +112,59 @@ describe('ChannelDeliveryStore.record', () => {
   });
 
   it('ends a failure that must wait for its provider as dead when its attempt was the message’s last, so the next tier need not wait', async () => {
-    const { createdAt, messageId, ids } = await seed([2, 1], { maxAttempts: 3 });
+    const { messageId, ids } = await seed([2, 1], { maxAttempts: 3 });
     const [last, notLast] = ids as [string, string];
     const claims = await new DeliveryOutcomeStore(database.dataSource()).claimSends([last, notLast], 60_000);
-    const retryAt = new Date(createdAt.getTime() + 3_600_000);
-    const failed = (deliveryId: string) => ({ deliveryId, status: 'failed' as const, error: 'rate_limited', nextAttemptAt: retryAt, ...claims.get(deliveryId)! });
+    const failed = (deliveryId: string) => ({ deliveryId, status: 'failed' as const, error: 'rate_limited', waitMs: 3_600_000, ...claims.get(deliveryId)! });
 
+    const before = await databaseNow();
     const recorded = await new ChannelDeliveryStore(database.dataSource()).record([failed(last), failed(notLast)]);
+    const after = await databaseNow();
 
     expect(Object.fromEntries(recorded.map((e) => [e.deliveryId, [e.status, e.attempt]]))).toEqual({ [last]: ['dead', 3], [notLast]: ['failed', 2] });
     const rows = await query<{ id: string; status: string; next_attempt_at: Date | null; last_error: string }>(
       `SELECT id, status, next_attempt_at, last_error FROM deliveries WHERE message_id = $1`,
       [messageId],
     );
-    expect(Object.fromEntries(rows.map((row) => [row.id, [row.status, row.next_attempt_at, row.last_error]]))).toEqual({
+    expect(Object.fromEntries(rows.map((row) => [row.id, [row.status, row.next_attempt_at === null ? null : 'waiting', row.last_error]]))).toEqual({
       [last]: ['dead', null, 'rate_limited'],
-      [notLast]: ['failed', retryAt, 'rate_limited'],
+      [notLast]: ['failed', 'waiting', 'rate_limited'],
     });
+    const waiting = rows.find((row) => row.id === notLast)!.next_attempt_at!.getTime();
+    const [earliest, latest] = endsWithin(3_600_000, before, after);
+    expect(waiting).toBeGreaterThanOrEqual(earliest);
+    expect(waiting).toBeLessThanOrEqual(latest);
+  });
+
+  it('counts a provider’s wait from the database’s clock, not from the clock of the channel worker that decided it', async () => {
+    const [deliveryId] = (await seed([0])).ids as [string];
+    const claimed = (await new DeliveryOutcomeStore(database.dataSource()).claimSends([deliveryId], 60_000)).get(deliveryId)!;
+    // FCM refused the send with a 429 and `Retry-After: 60`, to a channel worker whose clock is 120 s
+    // behind the database's: a time on its clock (a minute ago by the database's) was due at the
+    // resend poller's next poll, and the resends spent the delivery's attempts within seconds.
+    const before = await databaseNow();
+    await new ChannelDeliveryStore(database.dataSource()).record([{ deliveryId, status: 'failed', error: 'rate_limited', waitMs: 60_000, ...claimed }]);
+    const after = await databaseNow();
+
+    const [row] = await query<{ waiting: boolean; next_attempt_at: Date }>(`SELECT next_attempt_at > now() AS waiting, next_attempt_at FROM deliveries WHERE id = $1`, [deliveryId]);
+    expect(row!.waiting).toBe(true);
+    const [earliest, latest] = endsWithin(60_000, before, after);
+    expect(row!.next_attempt_at.getTime()).toBeGreaterThanOrEqual(earliest);
+    expect(row!.next_attempt_at.getTime()).toBeLessThanOrEqual(latest);
+  });
+
+  it('ends a wait at the message’s expiry, so it is ended when it expires', async () => {
+    const { ids } = await seed([0, 0]);
+    const [expiring, expired] = ids as [string, string];
+    await query(`UPDATE deliveries SET expires_at = now() + interval '10 minutes' WHERE id = $1`, [expiring]);
+    await query(`UPDATE deliveries SET expires_at = now() - interval '1 second' WHERE id = $1`, [expired]);
+    const claims = await new DeliveryOutcomeStore(database.dataSource()).claimSends(ids, 60_000);
+    const rateLimited = (deliveryId: string) => ({ deliveryId, status: 'failed' as const, error: 'rate_limited', waitMs: 3_600_000, ...claims.get(deliveryId)! });
+
+    await new ChannelDeliveryStore(database.dataSource()).record([rateLimited(expiring), rateLimited(expired)]);
+
+    const rows = await query<{ id: string; at_expiry: boolean }>(`SELECT id, next_attempt_at = expires_at AS at_expiry FROM deliveries WHERE id = ANY($1)`, [ids]);
+    expect(Object.fromEntries(rows.map((row) => [row.id, row.at_expiry]))).toEqual({ [expiring]: true, [expired]: true });
   });
 
   it('does not let a retried write of a given-back attempt fail the next claim, which has the same attempt number', async () => {
@@ -130,7 +174,7 @@ describe('ChannelDeliveryStore.record', () => {
     const claims = new DeliveryOutcomeStore(database.dataSource());
     const store = new ChannelDeliveryStore(database.dataSource());
     const first = (await claims.claimSends([deliveryId], 60_000)).get(deliveryId)!;
-    const throttled = { deliveryId, status: 'failed' as const, error: 'throttled', nextAttemptAt: null, attempt: first.attempt, lease: first.lease, attempted: false };
+    const throttled = { deliveryId, status: 'failed' as const, error: 'throttled', waitMs: null, attempt: first.attempt, lease: first.lease, attempted: false };
     expect(await store.record([throttled])).toHaveLength(1);
     // the resend poller hands it out again, and the next claim makes attempt 3 again
     await query(`UPDATE deliveries SET status = 'queued' WHERE id = $1`, [deliveryId]);
@@ -142,7 +186,7 @@ describe('ChannelDeliveryStore.record', () => {
     const [row] = await query<{ status: string; attempts: number }>(`SELECT status, attempts FROM deliveries WHERE id = $1`, [deliveryId]);
     expect(row).toEqual({ status: 'sent', attempts: 3 });
     // the second claim's own outcome is written
-    expect(await store.record([{ deliveryId, status: 'sent', error: null, nextAttemptAt: null, attempt: second.attempt, lease: second.lease }])).toHaveLength(1);
+    expect(await store.record([{ deliveryId, status: 'sent', error: null, waitMs: null, attempt: second.attempt, lease: second.lease }])).toHaveLength(1);
   });
 });
 
@@ -176,7 +220,7 @@ describe('ChannelDeliveryStore.receive', () => {
   async function sendAccepted(deliveryId: string, receiptKey?: string): Promise<void> {
     await query(`UPDATE deliveries SET status = 'queued', next_attempt_at = NULL WHERE id = $1`, [deliveryId]);
     const claim = (await claims().claimSends([deliveryId], 60_000)).get(deliveryId)!;
-    await store().record([{ deliveryId, status: 'sent', error: null, nextAttemptAt: null, ...claim, ...(receiptKey === undefined ? {} : { receiptKey }) }]);
+    await store().record([{ deliveryId, status: 'sent', error: null, waitMs: null, ...claim, ...(receiptKey === undefined ? {} : { receiptKey }) }]);
   }
 
   const failed = (receiptKey: string) => ({ receiptKey, status: 'failed' as const, error: 'undelivered', deliveredAt: null });
@@ -220,13 +264,19 @@ describe('ChannelDeliveryStore.receive', () => {
       );
       await sendAccepted(id, `smtp:${id}`);
     }
-    const retryAt = new Date(createdAt.getTime() + 3_600_000);
     const misconfigured = (id: string) => ({ receiptKey: `smtp:${id}`, status: 'failed' as const, error: 'misconfigured', deliveredAt: null });
 
-    const { events } = await store().receive([misconfigured(last), misconfigured(expiring), misconfigured(plain)], { configurationRetryAt: retryAt });
+    const before = await databaseNowOf(database.dataSource());
+    const { events } = await store().receive([misconfigured(last), misconfigured(expiring), misconfigured(plain)], { configurationRetryMs: 3_600_000 });
+    const after = await databaseNowOf(database.dataSource());
 
     expect(events.map((e) => e.status)).toEqual(['failed', 'failed', 'failed']);
-    expect(await rowOf(plain)).toMatchObject({ status: 'failed', last_error: 'misconfigured', next_attempt_at: retryAt });
+    const retryAt = (await rowOf(plain)).next_attempt_at!;
+    expect(await rowOf(plain)).toMatchObject({ status: 'failed', last_error: 'misconfigured' });
+    // An hour from the database's clock, by which the resend poller takes it up (D16).
+    const [earliest, latest] = endsWithin(3_600_000, before, after);
+    expect(retryAt.getTime()).toBeGreaterThanOrEqual(earliest);
+    expect(retryAt.getTime()).toBeLessThanOrEqual(latest);
     expect(await rowOf(expiring)).toMatchObject({ status: 'failed', last_error: 'misconfigured', next_attempt_at: expiresSoon });
     expect(await rowOf(last)).toMatchObject({ status: 'failed', last_error: 'misconfigured', next_attempt_at: null });
     // The resend poller ends the one out of attempts now, not an hour from now.
@@ -247,7 +297,7 @@ describe('ChannelDeliveryStore.receive', () => {
     // A retry the vendor refused at the send keeps the key of the send before it.
     await query(`UPDATE deliveries SET status = 'queued' WHERE id = $1`, [refusedSince]);
     const claim = (await claims().claimSends([refusedSince], 60_000)).get(refusedSince)!;
-    await store().record([{ deliveryId: refusedSince, status: 'failed', error: 'unavailable', nextAttemptAt: null, ...claim }]);
+    await store().record([{ deliveryId: refusedSince, status: 'failed', error: 'unavailable', waitMs: null, ...claim }]);
 
     // A replaced send's key is no delivery's any more: its receipt waits, and is forgotten after a day.
     expect(await store().receive([failed('k:a1'), failed('k:b1'), failed('k:c1')])).toEqual({ events: [], applied: new Map(), waiting: new Set(['k:b1']) });

@@ -8,14 +8,21 @@ import { outcomeColumns, outcomeRows, recordedOutcomeOf, RETURNING_OUTCOME, RETU
 import { REGISTRATION_MICROS } from './push-device.store';
 import { columnNames, jsonRows, queryRows, selectJsonRows } from './rows';
 import { stageEvents } from './event-outbox';
+import { leaseEnd } from './lease';
 
 /** What became of one provider send: accepted (`sent`), to be retried (`failed`), or given up (`dead`). */
 export interface ChannelOutcome {
   deliveryId: string;
   status: Extract<OutcomeStatus, 'sent' | 'failed' | 'dead' | 'expired'>;
   error: string | null;
-  /** When a `failed` delivery may be re-sent; null for the others. */
-  nextAttemptAt: Date | null;
+  /**
+   * How long a `failed` delivery waits before it may be re-sent, in milliseconds; null for the others,
+   * and for a failure with no wait of its own (the resend poller gives it the route's backoff). A
+   * length of time, not a time: the record counts it from the database's clock, by which the resend
+   * poller takes it up (D16), and ends it at the message's expiry. A time on the channel worker's
+   * clock, a minute behind the database's, made a vendor's `Retry-After: 60` due at once.
+   */
+  waitMs: number | null;
   /**
    * The attempt the claim made: the outcome is written only while the delivery is still `sent` on
    * it, so a batch that outlived its lease does not undo the resend poller's retry.
@@ -72,7 +79,7 @@ const maxAttemptsOf = (within = ''): string =>
  * long. A failure without a wait is ended by the resend poller at once (`scheduleFailed`). The
  * message's policy is read only for such failures, in the partitions of the keys (D17).
  */
-const OUT_OF_ATTEMPTS = `(o.status = 'failed' AND o.next_attempt_at IS NOT NULL AND o.attempted
+const OUT_OF_ATTEMPTS = `(o.status = 'failed' AND o.wait_ms IS NOT NULL AND o.attempted
        AND d.attempts >= ${maxAttemptsOf(`AND ${inKeysRange('m')}`)})`;
 
 /**
@@ -106,7 +113,9 @@ export class ChannelDeliveryStore {
 
   /**
    * Records send outcomes and deactivates dead device tokens in one transaction. A delivery that a
-   * receipt already made `delivered` (or read, or clicked) never moves back.
+   * receipt already made `delivered` (or read, or clicked) never moves back. A failure's wait runs
+   * from the database's `now()` to its message's expiry at the latest, so an expired message is
+   * ended when it expires.
    */
   async record(outcomes: ChannelOutcome[], deactivations: DeviceDeactivation[] = []): Promise<RecordedOutcome[]> {
     if (outcomes.length === 0 && deactivations.length === 0) return [];
@@ -121,17 +130,17 @@ export class ChannelDeliveryStore {
         tx,
         `UPDATE deliveries d
             SET status = CASE WHEN ${OUT_OF_ATTEMPTS} THEN 'dead' ELSE o.status END,
-                next_attempt_at = CASE WHEN ${OUT_OF_ATTEMPTS} THEN NULL ELSE o.next_attempt_at END,
+                next_attempt_at = CASE WHEN ${OUT_OF_ATTEMPTS} OR o.wait_ms IS NULL THEN NULL ELSE LEAST(${leaseEnd('now()', 'o.wait_ms')}, d.expires_at) END,
                 last_error = o.error, updated_at = now(),
                 attempts = d.attempts - CASE WHEN o.attempted THEN 0 ELSE 1 END,
                 -- An accepted send replaces the key, with none when its provider gives none: a receipt for an
                 -- earlier send must not fail it. A refused one keeps it, so that send's late delivery still counts.
                 receipt_key = CASE WHEN o.status = 'sent' THEN o.receipt_key ELSE d.receipt_key END
-           FROM ${outcomeColumns(['status', 'varchar'], ['error', 'text'], ['next_attempt_at', 'timestamptz'], ['attempt', 'int'], ['attempted', 'boolean'], ['lease', 'bigint'], ['receipt_key', 'varchar'])}
+           FROM ${outcomeColumns(['status', 'varchar'], ['error', 'text'], ['wait_ms', 'double precision'], ['attempt', 'int'], ['attempted', 'boolean'], ['lease', 'bigint'], ['receipt_key', 'varchar'])}
           WHERE d.id = o.id AND d.created_at = o.created_at AND ${inKeysRange('d')} AND d.status NOT IN ('delivered', 'read', 'clicked')
             AND (o.attempt IS NULL OR (d.status = 'sent' AND d.attempts = o.attempt AND (o.lease IS NULL OR ${LEASE_MICROS} = o.lease)))
           ${RETURNING_OUTCOME_BY_KEY}`,
-        outcomeRows(outcomes, (o) => [o.status, o.error, o.nextAttemptAt, o.attempt ?? null, o.attempted ?? true, o.lease ?? null, o.receiptKey ?? null]),
+        outcomeRows(outcomes, (o) => [o.status, o.error, o.waitMs, o.attempt ?? null, o.attempted ?? true, o.lease ?? null, o.receiptKey ?? null]),
       );
       const early = keys.length === 0 ? [] : await applyWaitingReceipts(tx, keys);
       return stageEvents(tx, [...rows, ...early].map(recordedOutcomeOf));
@@ -155,7 +164,7 @@ export class ChannelDeliveryStore {
     return this.dataSource.transaction(async (tx) => {
       await lockReceiptKeys(tx, receipts.map((r) => r.receiptKey), 'exclusive');
       const param = jsonRows(receipts.map(receiptRow));
-      const rows = await applyReceipts(tx, `(${selectJsonRows(RECEIPT_COLUMNS)})`, [param], options.configurationRetryAt ?? null);
+      const rows = await applyReceipts(tx, `(${selectJsonRows(RECEIPT_COLUMNS)})`, [param], options.configurationRetryMs ?? null);
       const applied = new Map(rows.map((row) => [row.receipt_key, row.receipt_status]));
       const kept = receipts.some((r) => !applied.has(r.receiptKey))
         ? await queryRows<{ receipt_key: string }>(
@@ -187,9 +196,10 @@ export interface ReceiveOptions {
   /**
    * When a failure that blames this installation's setup (`misconfigured`) is retried, as the send's
    * own configuration refusals are: an operator's fix takes longer than the route's backoff, which
-   * would spend the attempts within minutes. Unset: the route's backoff.
+   * would spend the attempts within minutes. Unset: the route's backoff. A length of time, counted
+   * from the database's clock, by which the resend poller takes it up (D16).
    */
-  configurationRetryAt?: Date;
+  configurationRetryMs?: number;
 }
 
 /**
@@ -267,25 +277,25 @@ type ReceiptRow = RecordedRow & { receipt_key: string; receipt_status: string; g
  * Applies the receipts of `source` (rows of `RECEIPT_COLUMNS`) to the sends they name, by
  * `ChannelDeliveryStore.receive`'s rules, and deactivates the devices of the tokens they called gone.
  */
-async function applyReceipts(tx: EntityManager, source: string, params: unknown[], configurationRetryAt: Date | null): Promise<ReceiptRow[]> {
-  // A misconfigured failure waits until then, or its message's expiry if sooner (the resend claim keeps
-  // it to that time), unless its attempt was the message's last: without a time the resend poller
+async function applyReceipts(tx: EntityManager, source: string, params: unknown[], configurationRetryMs: number | null): Promise<ReceiptRow[]> {
+  // A misconfigured failure waits that long, or until its message's expiry if sooner (the resend claim
+  // keeps it to that time), unless its attempt was the message's last: without a time the resend poller
   // ends it `dead` at once (`scheduleFailed`), as it gives any other failure the route's backoff.
-  const retryAt = `$${params.length + 1}::timestamptz`;
-  const waitsForConfiguration = `r.status = 'failed' AND r.error = 'misconfigured' AND ${retryAt} IS NOT NULL
+  const retryMs = `$${params.length + 1}::double precision`;
+  const waitsForConfiguration = `r.status = 'failed' AND r.error = 'misconfigured' AND ${retryMs} IS NOT NULL
             AND d.attempts < ${maxAttemptsOf()}`;
   const rows = await queryRows<ReceiptRow>(
     tx,
     `UPDATE deliveries d
         SET status = r.status, last_error = r.error, updated_at = now(),
-            next_attempt_at = CASE WHEN ${waitsForConfiguration} THEN LEAST(${retryAt}, d.expires_at) END,
+            next_attempt_at = CASE WHEN ${waitsForConfiguration} THEN LEAST(${leaseEnd('now()', retryMs)}, d.expires_at) END,
             delivered_at = CASE WHEN r.status = 'delivered' THEN COALESCE(r.delivered_at, now()) ELSE d.delivered_at END
        FROM (SELECT DISTINCT ON (r.receipt_key) r.* FROM ${source} AS r ORDER BY r.receipt_key, ${DELIVERED_FIRST}) AS r
       WHERE d.receipt_key = r.receipt_key
         AND CASE WHEN r.status = 'delivered' THEN d.status NOT IN ('delivered', 'read', 'clicked')
                  ELSE d.status = 'sent' AND d.next_attempt_at IS NULL END
      ${RETURNING_OUTCOME}, r.receipt_key, r.status AS receipt_status, r.gone_provider, r.gone_token_md5, r.gone_reason, r.seen_at`,
-    [...params, configurationRetryAt],
+    [...params, configurationRetryMs],
   );
   const gone = rows.filter((row) => row.gone_provider !== null && row.gone_token_md5 !== null && row.seen_at !== null);
   if (gone.length > 0) {

@@ -107,7 +107,7 @@ describe('event outbox', () => {
     // The lost send becomes failed, then (past its expiry) expired.
     const failed = await resend.failUnanswered(new Date(), 10);
     const { ended } = await resend.scheduleFailed(new Date(), 10);
-    const recorded = await new ChannelDeliveryStore(database.dataSource()).record([{ deliveryId: pushed, status: 'sent', error: null, nextAttemptAt: null, attempt: 1 }]);
+    const recorded = await new ChannelDeliveryStore(database.dataSource()).record([{ deliveryId: pushed, status: 'sent', error: null, waitMs: null, attempt: 1 }]);
     const { events: read } = await new InboxStore(database.dataSource()).markRead('u3', [messageId]);
 
     const writes = [failed, ended, recorded, read];

@@ -98,7 +98,7 @@ describe('writes by key', () => {
     await outcomes.claimSends([claimed.push], 60_000);
     await outcomes.record([{ deliveryId: claimed.websocket, status: 'delivered', error: null, attempt: 1 }]);
     await channels.expire([expired.websocket]);
-    await channels.record([{ deliveryId: sent.websocket, status: 'sent', error: null, nextAttemptAt: null }]);
+    await channels.record([{ deliveryId: sent.websocket, status: 'sent', error: null, waitMs: null }]);
     await fallback.cancelAbove([claimed.websocket]);
     // keys of two weeks in one statement
     await outcomes.record([

@@ -1,9 +1,12 @@
 import { Writable } from 'node:stream';
 import type { DataSource } from 'typeorm';
 import { createLogger, type AppLogger } from '@notify/observability';
-import { createDataSource, DeliveryOutcomeStore, newId, ResendStore, runMigrations } from '@notify/persistence';
 import { createTestDatabase, type TestDatabase } from '@notify/testing';
+import { createDataSource, runMigrations } from './data-source';
 import { DatabaseClock } from './database-clock';
+import { newId } from './ids';
+import { DeliveryOutcomeStore } from './stores/delivery-outcome.store';
+import { ResendStore } from './stores/resend.store';
 
 /** A scheduler host whose clock runs this far ahead of the database's (broken NTP). */
 const AHEAD_MS = 90_000;
@@ -35,10 +38,10 @@ describe('DatabaseClock', () => {
     return { logger: createLogger('database-clock-spec', 'warn', destination), warnings };
   }
 
-  /** A clock on a host running `AHEAD_MS` ahead, measured as the scheduler's start measures it. */
+  /** A clock on a host running `AHEAD_MS` ahead, measured as an app's start measures it. */
   async function startedAhead(logger = keptWarnings().logger): Promise<DatabaseClock> {
-    const clock = new DatabaseClock(dataSource, logger, () => Date.now() + AHEAD_MS);
-    await clock.onModuleInit();
+    const clock = new DatabaseClock(dataSource, logger, { wall: () => Date.now() + AHEAD_MS });
+    await clock.start();
     return clock;
   }
 
@@ -63,10 +66,29 @@ describe('DatabaseClock', () => {
     }
   });
 
-  it('keeps the offset it measured when the database cannot be read', async () => {
+  it('counts on by the monotonic clock when NTP steps the host’s wall clock, and tells of the step at its next measurement', async () => {
+    const { logger, warnings } = keptWarnings();
+    let wallStepMs = 0;
+    let monotonicMs = 1_000;
+    const clock = new DatabaseClock(dataSource, logger, { wall: () => Date.now() + wallStepMs, monotonic: () => monotonicMs });
+    await clock.measure();
+    const measured = clock.now().getTime();
+
+    wallStepMs = 120_000;
+    monotonicMs += 5_000;
+
+    expect(clock.now().getTime() - measured).toBe(5_000);
+    expect(warnings).toEqual([]);
+    await clock.measure();
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]!.skewMs).toBeGreaterThan(120_000 - 5_000);
+    expect(warnings[0]!.skewMs).toBeLessThan(120_000 + 5_000);
+  });
+
+  it('keeps the time it measured when the database cannot be read', async () => {
     const gone = await createDataSource({ databaseUrl: database.url, databasePoolSize: 1 }).initialize();
-    const clock = new DatabaseClock(gone, keptWarnings().logger, () => Date.now() + AHEAD_MS);
-    await clock.onModuleInit();
+    const clock = new DatabaseClock(gone, keptWarnings().logger, { wall: () => Date.now() + AHEAD_MS });
+    await clock.start();
     await gone.destroy();
     try {
       await expect(clock.measure()).rejects.toThrow();
