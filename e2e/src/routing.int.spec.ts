@@ -1,15 +1,24 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import { Partitioners, type Producer } from 'kafkajs';
 import { Client } from 'pg';
-import { loadMessageCenterConfig } from '@notify/config';
+import { io } from 'socket.io-client';
+import { startChannelWorker } from '@notify/channel-worker';
+import { loadChannelWorkerConfig, loadMessageCenterConfig, loadSchedulerConfig } from '@notify/config';
 import { Topics, type DeliveryJob } from '@notify/contracts';
 import { startMessageCenter } from '@notify/message-center';
 import { createLogger } from '@notify/observability';
-import { eventually } from '@notify/testing';
+import { startScheduler } from '@notify/scheduler';
+import { eventually, startFakeTwilio, type FakeTwilio } from '@notify/testing';
+import { NotificationInbox } from '@notify/client/browser/notification-inbox.js';
 import { readDeadLetter } from './dead-letters';
+import { ownDatabase } from './own-database';
+import { RunningPlatform, uniqueId } from './platform';
 import { whileRefusing } from './storage-refusal';
-import { messageCenterGroups, startGroupsAtTheEnd, testKafka } from './kafka-admin';
+import { channelWorkerGroups, messageCenterGroups, startGroupsAtTheEnd, testKafka } from './kafka-admin';
 
 interface DeliveryRow {
   id: string;
@@ -195,5 +204,101 @@ describe('message center routing', () => {
     });
     const rows = await eventually(() => deliveriesOf(requestId), (r) => r.every((d) => d.channel === 'websocket' || d.status === 'cancelled'));
     expect(rows.map((d) => [d.channel, d.status])).toEqual([['websocket', 'delivered'], ['push', 'cancelled'], ['sms', 'cancelled']]);
+  });
+});
+
+/**
+ * A route's fallback tiers against a browser that comes back: the message center, a gateway, the
+ * scheduler and an SMS worker (a fake Twilio) on a database of the suite's own (`ownDatabase`: the
+ * scheduler claims whatever is due in its database).
+ */
+describe('routing to a browser that comes back', () => {
+  const database = ownDatabase();
+  // The message waits in the browser first, then on the phone, then by SMS; a browser retry waits
+  // most of its 10 minutes (the draw of its jitter is 0.999), far past the SMS.
+  const routes = join(mkdtempSync(join(tmpdir(), 'routes-')), 'routes.yaml');
+  writeFileSync(
+    routes,
+    `version: 1
+routes:
+  returning.note:
+    channels: [websocket, push, sms]
+    fallback: { policy: escalate, after: 30s }
+    retry: { maxAttempts: 5, initialBackoff: 10m, maxBackoff: 1h }
+`,
+  );
+  // No reconnect window: a user found offline is not tried again when it ends.
+  const platform = new RunningPlatform({ NOTIFY_ROUTES: routes, GATEWAY_RECONNECT_WINDOW_MS: '0' }, database.url);
+  const apps: INestApplication[] = [];
+  let twilio: FakeTwilio;
+
+  beforeAll(async () => {
+    twilio = await startFakeTwilio();
+    await platform.start();
+    const run = randomBytes(4).toString('hex');
+    const env = {
+      ...process.env,
+      DATABASE_URL: database.url(),
+      SCHEDULER_PORT: '0',
+      SCHEDULER_POLL_INTERVAL_MS: '200',
+      CHANNEL_WORKER_PORT: '0',
+      CHANNEL_WORKER_CHANNELS: 'sms',
+      CHANNEL_WORKER_SMS_GROUP: `e2e-returning-sms-${run}`,
+      SMS_DRIVER: 'twilio',
+      SMS_TWILIO_BASE_URL: twilio.url,
+      SMS_TWILIO_ACCOUNT_SID: twilio.accountSid,
+      SMS_TWILIO_AUTH_TOKEN: twilio.authToken,
+      SMS_TWILIO_FROM: '+15005550006',
+    };
+    const logger = createLogger('e2e', 'warn');
+    await startGroupsAtTheEnd(testKafka(), channelWorkerGroups(env));
+    apps.push(await startChannelWorker(loadChannelWorkerConfig(env), logger, { onFatal: () => undefined }));
+    apps.push(await startScheduler(loadSchedulerConfig(env), logger, { random: () => 0.999 }));
+  });
+  afterAll(async () => {
+    for (const app of apps.reverse()) await app.close();
+    await platform.stop();
+    await twilio?.close();
+    await database.drop();
+  });
+
+  const deliveriesOf = (userId: string) =>
+    platform.db.query(`SELECT channel, status, last_error, next_attempt_at > now() + interval '1 minute' AS waiting FROM deliveries WHERE user_id = $1 ORDER BY tier`, [userId]) as Promise<
+      { channel: string; status: string; last_error: string | null; waiting: boolean | null }[]
+    >;
+
+  it('cancels the SMS once a browser that comes back has shown the message, instead of waiting for its retry', async () => {
+    const userId = uniqueId('returning');
+    const phone = '+4915100000042';
+    await platform.db.query(`INSERT INTO recipients (user_id, phone) VALUES ($1, $2)`, [userId, phone]);
+    await platform.db.query(`INSERT INTO devices (user_id, device_id, provider, token) VALUES ($1, 'phone', 'fcm', $2)`, [userId, `token-${userId}`]);
+
+    // The laptop is asleep: the browser is found offline, the push goes (and is never confirmed), and
+    // the browser's retry is drawn for 10 minutes on.
+    await platform.produceRequest({ id: uniqueId('r'), type: 'returning.note', to: { userId }, content: { title: 'Your order shipped' } }, userId);
+    await eventually(
+      () => deliveriesOf(userId),
+      (rows) => rows.length === 3 && rows[0]!.status === 'failed' && rows[0]!.waiting === true && rows[1]!.status === 'queued' && rows[2]!.status === 'held',
+    );
+
+    // The laptop wakes: the browser module connects and syncs the message onto the screen.
+    const shown: string[] = [];
+    const inbox = new NotificationInbox({
+      io: io as never,
+      url: `http://127.0.0.1:${platform.gatewayPort}`,
+      token: platform.tokenFor(userId),
+      onMessages: (messages) => void shown.push(...messages.map((m) => m.title)),
+    });
+    inbox.connect();
+    try {
+      await eventually(async () => inbox.lastSeq, (seq) => seq === 1);
+      // Its delivery is sent again at once, and acknowledged: the tiers above are not needed.
+      const rows = await eventually(() => deliveriesOf(userId), (r) => r[0]!.status === 'delivered' && r[2]!.status === 'cancelled');
+      expect(rows.map(({ channel, status }) => [channel, status])).toEqual([['websocket', 'delivered'], ['push', 'cancelled'], ['sms', 'cancelled']]);
+      expect(twilio.messages.filter((m) => m.to === phone)).toEqual([]);
+      expect(shown).toEqual(['Your order shipped']);
+    } finally {
+      inbox.disconnect();
+    }
   });
 });

@@ -1,9 +1,10 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { DataSource } from 'typeorm';
 import { ClickLinks, Topics } from '@notify/contracts';
 import type { RealtimeGatewayConfig } from '@notify/config';
 import { deadLetterTopic, FATAL_ERROR_HANDLER, KafkaModule, type FatalErrorHandler } from '@notify/kafka';
 import { ObservabilityModule, type AppLogger } from '@notify/observability';
-import { PersistenceModule } from '@notify/persistence';
+import { PersistenceModule, ReturningReceiversStore } from '@notify/persistence';
 import { TokenVerifier } from './auth/token-verifier';
 import { ClickController } from './clicks/click.controller';
 import { CLICK_LINKS } from './clicks/click-links';
@@ -15,6 +16,7 @@ import { OutcomeRecorder } from './delivery/outcome-recorder';
 import { DELIVERY_SETTINGS, WebsocketDelivery } from './delivery/websocket-delivery';
 import { CLIENT_REQUESTS_AT_ONCE, clientRequestsAtOnce, InboxRequests } from './realtime/inbox-requests';
 import { REALTIME_SETTINGS, RealtimeServer } from './realtime/realtime-server';
+import { ReturningBrowsers } from './realtime/returning-browsers';
 
 @Module({})
 export class RealtimeGatewayModule {
@@ -40,10 +42,12 @@ export class RealtimeGatewayModule {
         { provide: DELIVERY_SETTINGS, useValue: config },
         { provide: FATAL_ERROR_HANDLER, useValue: onFatal },
         { provide: CLIENT_REQUESTS_AT_ONCE, useValue: clientRequestsAtOnce(config.databasePoolSize) },
+        { provide: ReturningReceiversStore, useFactory: (ds: DataSource) => new ReturningReceiversStore(ds), inject: [DataSource] },
         ClickWrites,
         EventPublisher,
         InboxRequests,
         RealtimeServer,
+        ReturningBrowsers,
         OutcomeRecorder,
         WebsocketDelivery,
       ],

@@ -16,6 +16,7 @@ export * from './stores/channel-delivery.store';
 export * from './stores/push-device.store';
 export * from './stores/inbox.store';
 export * from './stores/resend.store';
+export * from './stores/returning-receivers.store';
 export * from './stores/event-outbox';
 export * from './stores/backoff';
 export * from './persistence.module';

@@ -1,4 +1,4 @@
-import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Optional, type BeforeApplicationShutdown, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { Server as HttpServer } from 'node:http';
 import { createAdapter } from '@socket.io/postgres-adapter';
@@ -20,6 +20,7 @@ import { TokenRejected, TokenVerifier } from '../auth/token-verifier';
 import { InboxRequests, type NotificationSocket, type SocketData } from './inbox-requests';
 import { listeningPool, type ListeningPool } from './listening-pool';
 import { forgettingRelayedAcks, hearingPeers, type AdapterFactory } from './relayed-acks';
+import { ReturningBrowsers } from './returning-browsers';
 import { userRoom } from './rooms';
 import { SettleGate } from './settle-gate';
 import { ShortCloseWebSocketServer } from './short-close-websockets';
@@ -170,6 +171,7 @@ export class RealtimeServer implements OnApplicationBootstrap, BeforeApplication
     @Inject(REALTIME_SETTINGS) private readonly settings: RealtimeSettings,
     @Inject(APP_LOGGER) private readonly logger: AppLogger,
     @Inject(HealthRegistry) private readonly health: HealthRegistry,
+    @Optional() @Inject(ReturningBrowsers) private readonly returningBrowsers?: ReturningBrowsers,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -241,6 +243,8 @@ export class RealtimeServer implements OnApplicationBootstrap, BeforeApplication
       disconnectAtExpiry(socket, socket.data.expiresAt);
       void socket.join(userRoom(socket.data.userId));
       this.inboxRequests.attach(socket);
+      // Its browser syncs what it missed: the deliveries of it still waiting for a retry are sent again now.
+      this.returningBrowsers?.connected(socket.data.userId);
     });
     this.namespace = namespace;
   }

@@ -9,6 +9,7 @@ import { DeliveryOutcomeStore } from './delivery-outcome.store';
 import { FallbackStore } from './fallback.store';
 import { InboxStore } from './inbox.store';
 import { ResendStore } from './resend.store';
+import { ReturningReceiversStore } from './returning-receivers.store';
 
 const T0 = new Date('2030-05-10T10:00:00Z');
 const DAY_MS = 86_400_000;
@@ -107,6 +108,8 @@ describe('writes by key', () => {
     ]);
     await fallback.escalate([escalated.websocket, late.websocket]);
     await new ResendStore(dataSource).scheduleFailed(T0, 10);
+    // their browser came back: due now
+    expect(await new ReturningReceiversStore(dataSource).makeDue(['u1'])).toBe(2);
     const resent = await new ResendStore(dataSource).claimDue(new Date(T0.getTime() + DAY_MS), 60_000, 10);
     await new InboxStore(dataSource).markRead('u1', [claimed.message]);
     await loadDeliveryJobs(dataSource, [{ id: escalated.push, createdAt: day }]);
@@ -133,7 +136,7 @@ describe('writes by key', () => {
     // Searches (SKIP LOCKED) look through every partition by design; every write by key must not.
     const keyed = issued.filter((s) => /\b(deliveries|inbox_entries)\b/.test(s.sql) && !/^\s*INSERT/.test(s.sql) && !s.sql.includes('SKIP LOCKED'));
     expect(keyed.filter((s) => /^\s*UPDATE inbox_entries/.test(s.sql))).toHaveLength(1);
-    expect(keyed.length).toBeGreaterThanOrEqual(13);
+    expect(keyed.length).toBeGreaterThanOrEqual(14);
     const partitionsOf = (at: Date) => ['deliveries', 'messages', 'inbox_entries'].map((table) => partitionName(table, partitionStart(at)));
     const allowed = [...partitionsOf(day), ...partitionsOf(nextDay)];
     for (const statement of keyed) {
