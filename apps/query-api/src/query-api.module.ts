@@ -5,7 +5,7 @@ import type { QueryApiConfig } from '@notify/config';
 import { APP_LOGGER, Metrics, ObservabilityModule, type AppLogger } from '@notify/observability';
 import { ApiKeyStore, DeliveryStatsStore, MessageQueryStore, PersistenceModule, RecipientDetailsStore, RecipientStore, withSessionSettings } from '@notify/persistence';
 import { ApiKeyAuthenticator } from './auth/api-key-authenticator';
-import { queryApiSession } from './database-session';
+import { queryApiSession, READ_TIMEOUT_MARGIN_MS } from './database-session';
 import { GrpcHealth } from './grpc/grpc-transport';
 import { UnaryCalls } from './grpc/unary-calls';
 import { MessageQueryController } from './messages/message-query.controller';
@@ -36,6 +36,7 @@ export class QueryApiModule {
           applicationName: 'query-api',
           keepPoolOpen: true,
           poolWaitMs: config.databaseTimeoutMs,
+          queryTimeoutMs: config.databaseTimeoutMs + READ_TIMEOUT_MARGIN_MS,
         }),
       ],
       controllers: [MessageQueryController, RecipientsController],

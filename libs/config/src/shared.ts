@@ -25,7 +25,7 @@ export const kafkaSettings = {
 
 export const databaseSettings = {
   databaseUrl: setting('DATABASE_URL', postgresUrl(DEFAULT_DATABASE_URL), 'PostgreSQL connection string', { sensitive: true }),
-  databasePoolSize: setting('DATABASE_POOL_SIZE', positiveInt(10), 'Connections in the pool of each app (its health check holds one more; a gateway with the PostgreSQL cluster adapter, up to three more); the query API works on that many calls at once, the rest waiting their turn'),
+  databasePoolSize: setting('DATABASE_POOL_SIZE', positiveInt(10), 'Connections in the pool of each app (its health check holds one more; a gateway with the PostgreSQL cluster adapter, up to three more); the query API works on that many calls at once (one API key on all but one of them), the rest waiting their turn'),
 };
 
 /** Tracked links (contract §6): the gateway answers them, every sender writes them; all share the secret. */

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Pool } from 'pg';
+import { Client, type Pool } from 'pg';
 import { DataSource, type QueryRunner } from 'typeorm';
 import { createLogger, type AppLogger } from '@notify/observability';
 import { DDL_LOCK_TIMEOUT_MS, lockNotAvailable } from './lock-waits';
@@ -65,6 +65,13 @@ export interface DatabaseSettings {
   keepPoolOpen?: boolean;
   /** How long a query may wait for a pooled connection before it fails (unset: for ever). */
   poolWaitMs?: number;
+  /**
+   * How long a query may wait for the server's answer before it fails with pg's "Query read timeout"
+   * and its connection is closed (unset: for ever; see `ClosedOnReadTimeout`). Above the session's
+   * statement_timeout, which the server enforces, so that this is only for a server that no longer
+   * answers at all (its host lost, a network partition).
+   */
+  queryTimeoutMs?: number;
 }
 
 /**
@@ -102,6 +109,7 @@ export function createDataSource(settings: DatabaseSettings): DataSource {
       max: poolSize(settings),
       ...(settings.keepPoolOpen ? { min: poolSize(settings), idleTimeoutMillis: 0 } : {}),
       ...(settings.poolWaitMs ? { connectionTimeoutMillis: settings.poolWaitMs } : {}),
+      ...(settings.queryTimeoutMs ? { query_timeout: settings.queryTimeoutMs, Client: ClosedOnReadTimeout } : {}),
       // A server that vanished without closing its connections (a failover, a host lost) is noticed by
       // TCP keepalive probes; without them a query waiting on it would wait for ever. The consumers
       // give up on a batch stuck longer than that (`BatchConsumer`'s maxBatchMs).
@@ -109,6 +117,34 @@ export function createDataSource(settings: DatabaseSettings): DataSource {
       keepAliveInitialDelayMillis: 10_000,
     },
   });
+}
+
+/** pg's error for a query that went unanswered for `query_timeout`. */
+const QUERY_READ_TIMEOUT = 'Query read timeout';
+const pgQuery = Client.prototype.query as (this: Client, ...args: unknown[]) => unknown;
+
+/**
+ * A pooled connection that closes once a query of it went unanswered for `query_timeout`. pg fails
+ * the query but keeps the connection, and every later query of it waits behind the one never
+ * answered; TypeORM gives a connection back to the pool without its query's error, and pg-pool
+ * discards only a connection given back with an error or closed: after a failover that left the old
+ * server's connections open, each call failed one read timeout after the other, on the same dead
+ * connections, until TCP keepalive ended them (about 11 minutes).
+ */
+class ClosedOnReadTimeout extends Client {
+  // One signature for all of pg's: only the promise form's (TypeORM's) is watched. pg-pool's own
+  // `pool.query`, the callback form, gives its connection back with the error already.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  override query(...args: unknown[]): any {
+    const result = pgQuery.apply(this, args);
+    if (result instanceof Promise) {
+      result.catch((error: unknown) => {
+        // Closed at once, before the connection is given back: an end() with a query in flight destroys the socket.
+        if (error instanceof Error && error.message === QUERY_READ_TIMEOUT) void this.end().catch(() => undefined);
+      });
+    }
+    return result;
+  }
 }
 
 function poolSize(settings: DatabaseSettings): number {

@@ -101,6 +101,27 @@ export class GrpcHealth implements OnApplicationBootstrap, BeforeApplicationShut
 }
 
 /**
+ * The largest request the server reads; a larger one is answered RESOURCE_EXHAUSTED without being
+ * decoded (grpc-js's default is 4 MiB). The largest valid one, a RegisterDevice with its 4096-character
+ * push token and 128-character ids, is under 14 KiB even in 3-byte UTF-8 characters; a ListMessages
+ * with its page token of at most 1024 under 2 KiB.
+ */
+export const MAX_REQUEST_BYTES = 64 * 1024;
+
+/**
+ * What one client connection may hold of the server: at most 100 calls at once on it (grpc-js sets no
+ * limit); closed after 5 minutes without a call, so connections their clients forgot do not pile up;
+ * and pinged every minute, so one whose client vanished (its host lost) is closed within the ping's
+ * 20-s timeout instead of TCP's hours. A client behind a NAT that drops quiet connections sooner
+ * sends its own keepalive pings.
+ */
+const CONNECTION_LIMITS = {
+  'grpc.max_concurrent_streams': 100,
+  'grpc.max_connection_idle_ms': 300_000,
+  'grpc.keepalive_time_ms': 60_000,
+};
+
+/**
  * The NestJS gRPC transport serving notify.v1 from the same .proto files clients use, with the health
  * service and server reflection (grpc.reflection.v1 and v1alpha) over notify.v1 and health, so generic
  * tools (grpcurl, grpcui, Postman) can list and call the methods without the files.
@@ -114,6 +135,9 @@ export function grpcTransport(settings: GrpcSettings, health: GrpcHealth): GrpcO
       loader: NOTIFY_PROTO_LOADER_OPTIONS,
       url: `${settings.grpcHost}:${settings.grpcPort}`,
       gracefulShutdown: true,
+      maxReceiveMessageLength: MAX_REQUEST_BYTES,
+      // A copy: the transport adds the message lengths to the object it is given.
+      channelOptions: { ...CONNECTION_LIMITS },
       onLoadPackageDefinition: (definition, server) => {
         health.serveOn(server);
         new ReflectionService(definition).addToServer(server);

@@ -24,8 +24,10 @@ const MessageIdSchema = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[
 const TypeSchema = z.string().min(1).max(128);
 
 export const GetMessageRequestSchema = z.object({ id: requiredText(MessageIdSchema) });
+export type GetMessageRequest = z.output<typeof GetMessageRequestSchema>;
 
 export const GetMessageByRequestIdRequestSchema = z.object({ requestId: requiredText(RequestIdSchema) });
+export type GetMessageByRequestIdRequest = z.output<typeof GetMessageByRequestIdRequestSchema>;
 
 export const ListMessagesRequestSchema = z
   .object({
@@ -45,6 +47,7 @@ export const ListDeliveriesRequestSchema = z.object({
   pageSize: pageSizeSchema(MAX_DELIVERY_PAGE_SIZE, DEFAULT_DELIVERY_PAGE_SIZE),
   pageToken: optionalText(z.string().max(1024)),
 });
+export type ListDeliveriesRequest = z.output<typeof ListDeliveriesRequestSchema>;
 
 export const GetStatsRequestSchema = z
   .object({
@@ -54,3 +57,4 @@ export const GetStatsRequestSchema = z
     until: optionalTimestamp,
   })
   .refine(rangeIsOrdered, RANGE_PROBLEM);
+export type GetStatsRequest = z.output<typeof GetStatsRequestSchema>;

@@ -1,17 +1,10 @@
 import { timeOfId, type DeliveryStatsStore, type MessageQueryStore, type StoredMessage } from '@notify/persistence';
-import { parseRequest } from '../grpc/request-fields';
 import { RpcError } from '../grpc/rpc-error';
 import { MAX_PAGE_BYTES, toWireDelivery, toWireMessage, toWireStats, wireBytesBound } from './message.wire';
-import {
-  GetMessageByRequestIdRequestSchema,
-  GetMessageRequestSchema,
-  GetStatsRequestSchema,
-  ListDeliveriesRequestSchema,
-  ListMessagesRequestSchema,
-} from './message-query.requests';
+import type { GetMessageByRequestIdRequest, GetMessageRequest, GetStatsRequest, ListDeliveriesRequest, ListMessagesRequest } from './message-query.requests';
 import type { PageTokens } from './page-tokens';
 
-/** notify.v1.MessageQuery: messages, their deliveries and the outcome counters, from decoded requests. */
+/** notify.v1.MessageQuery: messages, their deliveries and the outcome counters, from requests read by their schemas (`message-query.requests`). */
 export class MessageQueryService {
   constructor(
     private readonly messages: MessageQueryStore,
@@ -19,8 +12,7 @@ export class MessageQueryService {
     private readonly pageTokens: PageTokens,
   ) {}
 
-  async getMessage(request: unknown) {
-    const { id } = parseRequest(GetMessageRequestSchema, request);
+  async getMessage({ id }: GetMessageRequest) {
     // Only the platform's ids carry the creation time that names the partition; any other id was never issued.
     const createdAt = timeOfId(id);
     const message = createdAt && (await this.messages.get(id.toLowerCase(), createdAt));
@@ -28,15 +20,13 @@ export class MessageQueryService {
     return this.withDeliveriesToken(message);
   }
 
-  async getMessageByRequestId(request: unknown) {
-    const { requestId } = parseRequest(GetMessageByRequestIdRequestSchema, request);
+  async getMessageByRequestId({ requestId }: GetMessageByRequestIdRequest) {
     const message = await this.messages.getByRequestId(requestId);
     if (!message) throw RpcError.notFound(`request ${requestId}`);
     return this.withDeliveriesToken(message);
   }
 
-  async listMessages(request: unknown) {
-    const { pageSize, pageToken, ...filter } = parseRequest(ListMessagesRequestSchema, request);
+  async listMessages({ pageSize, pageToken, ...filter }: ListMessagesRequest) {
     const after = pageToken ? this.pageTokens.read(pageToken, filter) : undefined;
     const page = await this.messages.listForUser(filter, after, pageSize);
     // Large messages end a page early, after at least one; the token goes on from the last one given.
@@ -48,8 +38,7 @@ export class MessageQueryService {
     };
   }
 
-  async listDeliveries(request: unknown) {
-    const { messageId, pageSize, pageToken } = parseRequest(ListDeliveriesRequestSchema, request);
+  async listDeliveries({ messageId, pageSize, pageToken }: ListDeliveriesRequest) {
     const after = pageToken ? this.pageTokens.readDeliveries(pageToken, messageId) : undefined;
     const createdAt = timeOfId(messageId);
     const page = createdAt && (await this.messages.listDeliveries(messageId.toLowerCase(), createdAt, after, pageSize));
@@ -60,8 +49,8 @@ export class MessageQueryService {
     };
   }
 
-  async getStats(request: unknown) {
-    return toWireStats(await this.stats.totals(parseRequest(GetStatsRequestSchema, request)));
+  async getStats(request: GetStatsRequest) {
+    return toWireStats(await this.stats.totals(request));
   }
 
   /** GetMessage's answer: a message with more deliveries than it was read with carries the token for the rest. */

@@ -9,3 +9,4 @@ export function toRecipientUpdate(op: RecipientUpdate['op'], request: unknown): 
 }
 
 export const GetRecipientRequestSchema = z.object({ userId: requiredText(UserIdSchema) });
+export type GetRecipientRequest = z.output<typeof GetRecipientRequestSchema>;

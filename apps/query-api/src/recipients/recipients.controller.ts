@@ -1,7 +1,9 @@
 import type { Metadata } from '@grpc/grpc-js';
 import { Controller } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
+import { parseRequest } from '../grpc/request-fields';
 import { UnaryCalls, type CallState } from '../grpc/unary-calls';
+import { GetRecipientRequestSchema, toRecipientUpdate } from './recipient-requests';
 import { RecipientsService } from './recipients.service';
 
 /**
@@ -17,36 +19,36 @@ export class RecipientsController {
 
   @GrpcMethod('Recipients', 'UpsertRecipient')
   upsertRecipient(request: unknown, metadata: Metadata, call: CallState) {
-    return this.calls.answer('UpsertRecipient', 'recipients', metadata, (caller) => this.recipients.apply('upsert', request, caller), call);
+    return this.calls.answer('UpsertRecipient', 'recipients', metadata, () => toRecipientUpdate('upsert', request), (update, caller) => this.recipients.apply(update, caller), call);
   }
 
   @GrpcMethod('Recipients', 'RegisterDevice')
   registerDevice(request: unknown, metadata: Metadata, call: CallState) {
-    return this.calls.answer('RegisterDevice', 'recipients', metadata, (caller) => this.recipients.apply('device', request, caller), call);
+    return this.calls.answer('RegisterDevice', 'recipients', metadata, () => toRecipientUpdate('device', request), (update, caller) => this.recipients.apply(update, caller), call);
   }
 
   @GrpcMethod('Recipients', 'RemoveDevice')
   removeDevice(request: unknown, metadata: Metadata, call: CallState) {
-    return this.calls.answer('RemoveDevice', 'recipients', metadata, (caller) => this.recipients.apply('device-removed', request, caller), call);
+    return this.calls.answer('RemoveDevice', 'recipients', metadata, () => toRecipientUpdate('device-removed', request), (update, caller) => this.recipients.apply(update, caller), call);
   }
 
   @GrpcMethod('Recipients', 'Subscribe')
   subscribe(request: unknown, metadata: Metadata, call: CallState) {
-    return this.calls.answer('Subscribe', 'recipients', metadata, (caller) => this.recipients.apply('subscribe', request, caller), call);
+    return this.calls.answer('Subscribe', 'recipients', metadata, () => toRecipientUpdate('subscribe', request), (update, caller) => this.recipients.apply(update, caller), call);
   }
 
   @GrpcMethod('Recipients', 'Unsubscribe')
   unsubscribe(request: unknown, metadata: Metadata, call: CallState) {
-    return this.calls.answer('Unsubscribe', 'recipients', metadata, (caller) => this.recipients.apply('unsubscribe', request, caller), call);
+    return this.calls.answer('Unsubscribe', 'recipients', metadata, () => toRecipientUpdate('unsubscribe', request), (update, caller) => this.recipients.apply(update, caller), call);
   }
 
   @GrpcMethod('Recipients', 'GetRecipient')
   getRecipient(request: unknown, metadata: Metadata, call: CallState) {
-    return this.calls.answer('GetRecipient', 'recipients', metadata, () => this.recipients.getRecipient(request), call);
+    return this.calls.answer('GetRecipient', 'recipients', metadata, () => parseRequest(GetRecipientRequestSchema, request), (read) => this.recipients.getRecipient(read), call);
   }
 
   @GrpcMethod('Recipients', 'RemoveRecipient')
   removeRecipient(request: unknown, metadata: Metadata, call: CallState) {
-    return this.calls.answer('RemoveRecipient', 'recipients', metadata, (caller) => this.recipients.removeRecipient(request, caller), call);
+    return this.calls.answer('RemoveRecipient', 'recipients', metadata, () => toRecipientUpdate('user-removed', request), (update, caller) => this.recipients.removeRecipient(update, caller), call);
   }
 }

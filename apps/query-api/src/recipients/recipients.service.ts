@@ -2,9 +2,8 @@ import type { RecipientUpdate } from '@notify/contracts';
 import type { AppLogger } from '@notify/observability';
 import type { RecipientDetailsStore, RecipientStore } from '@notify/persistence';
 import type { Caller } from '../auth/caller';
-import { parseRequest } from '../grpc/request-fields';
 import { RpcError } from '../grpc/rpc-error';
-import { GetRecipientRequestSchema, toRecipientUpdate } from './recipient-requests';
+import type { GetRecipientRequest } from './recipient-requests';
 import { toWireRecipient } from './recipient.wire';
 
 /** The notify.v1.Recipients method of each operation. */
@@ -52,21 +51,19 @@ export class RecipientsService {
     private readonly logger: AppLogger,
   ) {}
 
-  /** Applies one operation of notify.recipients (`op`) given as a gRPC request. */
-  async apply(op: RecipientUpdate['op'], request: unknown, caller: Caller) {
-    const update = toRecipientUpdate(op, request);
+  /** Applies one operation of notify.recipients, read from a gRPC request (`toRecipientUpdate`). */
+  async apply(update: RecipientUpdate, caller: Caller) {
     await this.write(update, caller);
     return toWireRecipient(update.userId, await this.details.find(update.userId));
   }
 
   /** Applies `user-removed`; answers `google.protobuf.Empty`, as nothing of the recipient is left. */
-  async removeRecipient(request: unknown, caller: Caller) {
-    await this.write(toRecipientUpdate('user-removed', request), caller);
+  async removeRecipient(update: RecipientUpdate, caller: Caller) {
+    await this.write(update, caller);
     return {};
   }
 
-  async getRecipient(request: unknown) {
-    const { userId } = parseRequest(GetRecipientRequestSchema, request);
+  async getRecipient({ userId }: GetRecipientRequest) {
     const details = await this.details.find(userId);
     if (!details) throw RpcError.notFound(`recipient ${userId}`);
     return toWireRecipient(userId, details);
