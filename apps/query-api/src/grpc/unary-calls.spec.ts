@@ -35,12 +35,12 @@ const keysNamedAsThemselves = { findActive: async (key: string) => ({ id: key, n
 
 describe('UnaryCalls turns', () => {
   const metadata = keyMetadata(BOOTSTRAP);
-  const callsOf = (concurrency: number, waitMs = 10_000) =>
+  const callsOf = (concurrency: number, waitMs = 10_000, mostPerKey?: number) =>
     new UnaryCalls(
       new ApiKeyAuthenticator(keysNamedAsThemselves, { bootstrapApiKey: BOOTSTRAP, apiKeyCacheMs: 0 }),
       new Metrics(`unary-calls-turns-${concurrency}-${waitMs}-${Math.random()}`),
       createLogger('unary-calls-spec', 'silent'),
-      { concurrency, waitMs },
+      { concurrency, waitMs, ...(mostPerKey === undefined ? {} : { mostPerKey }) },
     );
   const codeOf = (answer: Promise<unknown>) =>
     answer.then(
@@ -66,8 +66,8 @@ describe('UnaryCalls turns', () => {
     expect(await Promise.all(answers)).toEqual(['done', 'done', 'done', 'done']);
   });
 
-  it('leaves one turn free of a busy key for the others, hands freed turns to a key below half first, and refuses a key more than twice `concurrency`', async () => {
-    const calls = callsOf(4);
+  it('leaves one turn free of a busy key for the others, hands freed turns to a key below half first, and refuses a key more than its most calls at once', async () => {
+    const calls = callsOf(4, 10_000, 8);
     const [busy, other] = [keyMetadata('busy-service'), keyMetadata('other-service')];
     const busyWorks = Array.from({ length: 8 }, () => held());
     const busyAnswers = busyWorks.map((work) => calls.answer('ListMessages', 'query', busy, noRequest, work.handle, callOf()));

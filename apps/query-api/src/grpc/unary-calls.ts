@@ -48,7 +48,17 @@ export interface CallState {
 export interface CallLimits {
   concurrency: number;
   waitMs: number;
+  /** The most calls of one API key at work and waiting (`MOST_CALLS_PER_KEY` unless given). */
+  mostPerKey?: number;
 }
+
+/**
+ * The most calls of one API key at work and waiting: a further one is refused at once
+ * (RESOURCE_EXHAUSTED). A bound on a flood (a `Promise.all` over 50,000 users), each waiting call
+ * holding its request; far above a busy service's bursts (at 500 calls/s a 40-ms pause of the
+ * database is 20 calls), which wait their turn.
+ */
+export const MOST_CALLS_PER_KEY = 1_000;
 
 /** One API key's calls in `CallTurns`, by the key's name. */
 interface KeyCalls {
@@ -67,7 +77,7 @@ interface KeyCalls {
  * Shared between API keys, by name (the services calling; all callers of the bootstrap key are one):
  * a key has at most all the turns but one at work (`keyCap`), so another key's call always finds one;
  * a freed turn goes first to a waiting call of a key below half the turns, rounded up (`keyShare`),
- * so keys that all want more end up sharing them; and a key with twice `concurrency` calls at work
+ * so keys that all want more end up sharing them; and a key with `MOST_CALLS_PER_KEY` calls at work
  * and waiting is refused more at once (RESOURCE_EXHAUSTED). With one list for all, one service's slow
  * calls held every turn, and its burst of calls filled the list: every other service's calls waited
  * behind them until they were answered UNAVAILABLE. A service alone still has all the turns but one.
@@ -83,7 +93,7 @@ class CallTurns {
   constructor(private readonly limits: CallLimits) {
     this.keyShare = Math.ceil(limits.concurrency / 2);
     this.keyCap = Math.max(1, limits.concurrency - 1);
-    this.keyMost = 2 * limits.concurrency;
+    this.keyMost = limits.mostPerKey ?? MOST_CALLS_PER_KEY;
   }
 
   async run<T>(keyName: string, call: CallState | undefined, work: () => Promise<T>): Promise<T> {
