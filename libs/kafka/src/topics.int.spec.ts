@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs';
 import { deadLetterTopic } from './dead-letter';
-import { DEAD_LETTER_MAX_BYTES, ensureTopics, minInSyncReplicas, replicationFactorFor, topicProblems, topicProblemsWarning } from './topics';
+import { DEAD_LETTER_MAX_BYTES, DEAD_LETTER_RETENTION_MS, ensureTopics, minInSyncReplicas, replicationFactorFor, topicProblems, topicProblemsWarning } from './topics';
 
 const kafka = new Kafka({ clientId: 'topics-spec', brokers: process.env.KAFKA_BROKERS!.split(','), logLevel: logLevel.NOTHING });
 
@@ -74,7 +74,7 @@ describe('ensureTopics', () => {
     // dead-letter topic taking the broker's 1 MiB. Nothing said so. (One broker: one copy wanted, and
     // min.insync.replicas 1, which the broker's default meets.)
     const suffix = randomBytes(4).toString('hex');
-    const [byHand, byHandDlq, ours] = [`spec.e.${suffix}`, deadLetterTopic(`spec.e.${suffix}`), `spec.f.${suffix}`];
+    const [byHand, byHandDlq, ours, ourDlq] = [`spec.e.${suffix}`, deadLetterTopic(`spec.e.${suffix}`), `spec.f.${suffix}`, deadLetterTopic(`spec.f.${suffix}`)];
     const admin = kafka.admin();
     await admin.connect();
     try {
@@ -85,8 +85,8 @@ describe('ensureTopics', () => {
           { topic: byHandDlq, numPartitions: 3 },
         ],
       });
-      await ensureTopics(kafka, [ours], { partitions: 3 });
-      const checked = await ensureTopics(kafka, [byHand, byHandDlq, ours], { partitions: 3 });
+      await ensureTopics(kafka, [ours, ourDlq], { partitions: 3 });
+      const checked = await ensureTopics(kafka, [byHand, byHandDlq, ours, ourDlq], { partitions: 3 });
       expect(checked.created).toEqual([]);
       expect(checked.unchecked).toBeUndefined();
       expect(checked.problems).toEqual(
@@ -94,14 +94,15 @@ describe('ensureTopics', () => {
           { topic: byHand, setting: 'partitions', found: '1', wanted: 'at least 3' },
           { topic: byHand, setting: 'cleanup.policy', found: 'compact', wanted: 'delete' },
           { topic: byHandDlq, setting: 'max.message.bytes', found: expect.stringMatching(/^\d+$/), wanted: `at least ${DEAD_LETTER_MAX_BYTES}` },
+          { topic: byHandDlq, setting: 'retention.ms', found: '604800000', wanted: `at least ${DEAD_LETTER_RETENTION_MS}` },
         ]),
       );
       // a topic ensureTopics made has none, and nothing else is named
-      expect(checked.problems.filter((p) => p.topic === ours)).toEqual([]);
-      expect(checked.problems).toHaveLength(3);
+      expect(checked.problems.filter((p) => p.topic === ours || p.topic === ourDlq)).toEqual([]);
+      expect(checked.problems).toHaveLength(4);
       // one warning line naming each topic and setting
       const warning = topicProblemsWarning(checked)!;
-      for (const named of [`${byHand} partitions 1 (wanted at least 3)`, `${byHand} cleanup.policy compact (wanted delete)`, `${byHandDlq} max.message.bytes`]) expect(warning).toContain(named);
+      for (const named of [`${byHand} partitions 1 (wanted at least 3)`, `${byHand} cleanup.policy compact (wanted delete)`, `${byHandDlq} max.message.bytes`, `${byHandDlq} retention.ms 604800000`]) expect(warning).toContain(named);
       expect(topicProblemsWarning({ problems: [] })).toBeUndefined();
       // the topics are left as they were
       const [metadata, described] = [
@@ -128,6 +129,10 @@ describe('ensureTopics', () => {
       { topic: 'notify.requests', setting: 'min.insync.replicas', found: '1', wanted: 'at least 2' },
     ]);
     expect(topicProblems({ topic: 'notify.requests', partitions: partitions(3) }, configs('2'), settings)).toEqual([]);
+    // a dead-letter topic kept for ever is kept long enough
+    const kept = (retentionMs: string) => new Map([['max.message.bytes', String(DEAD_LETTER_MAX_BYTES)], ['retention.ms', retentionMs]]);
+    expect(topicProblems({ topic: 'notify.requests.dlq', partitions: partitions(3) }, kept('-1'), settings)).toEqual([]);
+    expect(topicProblems({ topic: 'notify.requests.dlq', partitions: partitions(3) }, kept(String(DEAD_LETTER_RETENTION_MS)), settings)).toEqual([]);
     // compact,delete compacts too
     expect(topicProblems({ topic: 'notify.requests', partitions: partitions(3) }, new Map([['cleanup.policy', 'compact,delete']]), settings)).toEqual([
       { topic: 'notify.requests', setting: 'cleanup.policy', found: 'compact,delete', wanted: 'delete' },

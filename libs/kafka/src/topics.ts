@@ -23,6 +23,13 @@ export function replicationFactorFor(brokers: number): number {
  */
 export const DEAD_LETTER_MAX_BYTES = 8 * 1024 * 1024;
 
+/**
+ * How long a dead-letter topic keeps its copies: 30 days, the messages' retention by default. With the
+ * broker's default of 7 days, a request refused on a Friday and looked at after a week's leave was
+ * gone before anyone could replay it (`npm run dead-letters`).
+ */
+export const DEAD_LETTER_RETENTION_MS = 30 * 86_400_000;
+
 /** The replicas that must have a record before a produce with acks=all is answered: all but one, at most two. */
 export function minInSyncReplicas(replicationFactor: number): number {
   return Math.max(1, Math.min(2, replicationFactor - 1));
@@ -44,7 +51,7 @@ async function allListed(admin: Admin, topics: readonly string[], withinMs: numb
 /** A setting of a topic that existed already, as found and as the platform would have created it. */
 export interface TopicProblem {
   topic: string;
-  setting: 'replication factor' | 'partitions' | 'min.insync.replicas' | 'max.message.bytes' | 'cleanup.policy';
+  setting: 'replication factor' | 'partitions' | 'min.insync.replicas' | 'max.message.bytes' | 'retention.ms' | 'cleanup.policy';
   found: string;
   wanted: string;
 }
@@ -62,7 +69,7 @@ export interface CreatedTopics {
 }
 
 /** The configs of an existing topic that `topicProblems` compares. */
-const CHECKED_CONFIGS = ['min.insync.replicas', 'max.message.bytes', 'cleanup.policy'];
+const CHECKED_CONFIGS = ['min.insync.replicas', 'max.message.bytes', 'retention.ms', 'cleanup.policy'];
 
 /**
  * Creates the topics that are missing; existing topics are left as they are, but their settings are
@@ -106,7 +113,12 @@ async function createTopics(admin: Admin, missing: string[], partitions: number,
           // alone acknowledged while its followers lagged, and a copy lost with it lost the record.
           // Two when there are three copies; one when there are fewer (more would refuse every produce).
           { name: 'min.insync.replicas', value: String(minInSyncReplicas(replicationFactor)) },
-          ...(isDeadLetterTopic(topic) ? [{ name: 'max.message.bytes', value: String(DEAD_LETTER_MAX_BYTES) }] : []),
+          ...(isDeadLetterTopic(topic)
+            ? [
+                { name: 'max.message.bytes', value: String(DEAD_LETTER_MAX_BYTES) },
+                { name: 'retention.ms', value: String(DEAD_LETTER_RETENTION_MS) },
+              ]
+            : []),
         ],
       })),
     });
@@ -148,7 +160,7 @@ async function checkTopics(
 /**
  * How an existing topic falls short of one `ensureTopics` would create: fewer copies or partitions,
  * acks=all answered by fewer replicas than its copies call for, a dead-letter topic that takes
- * smaller records, or any cleanup policy but delete. A config not read is not compared.
+ * smaller records or keeps them less long, or any cleanup policy but delete. A config not read is not compared.
  */
 export function topicProblems(
   { topic, partitions }: { topic: string; partitions: readonly Pick<PartitionMetadata, 'replicas'>[] },
@@ -166,6 +178,9 @@ export function topicProblems(
   if (minInSync !== undefined) atLeast('min.insync.replicas', Number(minInSync), minInSyncReplicas(copies));
   const maxMessageBytes = configs.get('max.message.bytes');
   if (isDeadLetterTopic(topic) && maxMessageBytes !== undefined) atLeast('max.message.bytes', Number(maxMessageBytes), DEAD_LETTER_MAX_BYTES);
+  // -1 keeps them for ever, which is enough.
+  const retentionMs = configs.get('retention.ms');
+  if (isDeadLetterTopic(topic) && retentionMs !== undefined && Number(retentionMs) !== -1) atLeast('retention.ms', Number(retentionMs), DEAD_LETTER_RETENTION_MS);
   const cleanupPolicy = configs.get('cleanup.policy');
   if (cleanupPolicy !== undefined && cleanupPolicy !== 'delete') problems.push({ topic, setting: 'cleanup.policy', found: cleanupPolicy, wanted: 'delete' });
   return problems;
