@@ -32,6 +32,7 @@ import { HeldDue1763600000026 } from './migrations/1763600000026-held-due';
 import { InactiveDevices1763600000027 } from './migrations/1763600000027-inactive-devices';
 import { MigrationsReadable1763600000028 } from './migrations/1763600000028-migrations-readable';
 import { UnfinishedRequests1763600000029 } from './migrations/1763600000029-unfinished-requests';
+import { RemovedUsers1763600000030 } from './migrations/1763600000030-removed-users';
 import { ApiKeyEntity } from './entities/api-key.entity';
 import { DailyDeliveryStatsEntity, RequestDeliveryStatsEntity } from './entities/delivery-stats.entity';
 import { SocketIoAttachments1763600000002 } from './migrations/1763600000002-socket-io-attachments';
@@ -51,7 +52,7 @@ export const ENTITIES = [
   DailyDeliveryStatsEntity,
   RequestDeliveryStatsEntity,
 ];
-export const MIGRATIONS = [InitialSchema1763600000000, Recipients1763600000001, SocketIoAttachments1763600000002, ApiKeys1763600000010, DeliveryStats1763600000011, QueryApiRole1763600000012, DeliveryStatsSlots1763600000013, LeasedDeliveries1763600000014, JsonRows1763600000015, DeliveryStatsRetries1763600000016, DeliveryTargetPerUser1763600000017, DailyStatsByDay1763600000018, GivenBackRetries1763600000019, PendingByReceiver1763600000020, DeviceRegistrationTime1763600000021, FailedAwaitingSchedule1763600000022, InboxReadSequence1763600000023, EventOutbox1763600000024, ReceiptKeys1763600000025, HeldDue1763600000026, InactiveDevices1763600000027, MigrationsReadable1763600000028, UnfinishedRequests1763600000029];
+export const MIGRATIONS = [InitialSchema1763600000000, Recipients1763600000001, SocketIoAttachments1763600000002, ApiKeys1763600000010, DeliveryStats1763600000011, QueryApiRole1763600000012, DeliveryStatsSlots1763600000013, LeasedDeliveries1763600000014, JsonRows1763600000015, DeliveryStatsRetries1763600000016, DeliveryTargetPerUser1763600000017, DailyStatsByDay1763600000018, GivenBackRetries1763600000019, PendingByReceiver1763600000020, DeviceRegistrationTime1763600000021, FailedAwaitingSchedule1763600000022, InboxReadSequence1763600000023, EventOutbox1763600000024, ReceiptKeys1763600000025, HeldDue1763600000026, InactiveDevices1763600000027, MigrationsReadable1763600000028, UnfinishedRequests1763600000029, RemovedUsers1763600000030];
 
 export interface DatabaseSettings {
   databaseUrl: string;

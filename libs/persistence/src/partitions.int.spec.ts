@@ -3,6 +3,8 @@ import { createDataSource } from './data-source';
 import { newId } from './ids';
 import { migratedDatabase } from './migrated-database.spec-helper';
 import { maintainPartitions, PARTITIONED_TABLES } from './partitions';
+import { DeliveryStatsStore } from './stores/delivery-stats.store';
+import { InboxStore } from './stores/inbox.store';
 import { eventually } from '@notify/testing';
 
 /** A database of its own: retention deletes by date, which must not touch the run's shared database. */
@@ -374,4 +376,144 @@ describe('maintainPartitions after daily partitions', () => {
     expect(await partitions()).toEqual(['messages_future', 'messages_p20300304', 'messages_p20300305', 'messages_p20300306', 'messages_p20300311']);
   });
 
+});
+
+/** 30 days of retention from Monday 10 June 2030: the weeks of 27 May and 3 June go, that of 10 June stays. */
+const PAST_JUNE_10 = { now: new Date('2030-07-10T12:00:00Z'), daysAhead: 1, retentionDays: 30 };
+/** The weeks of 27 May, 3 and 10 June. */
+const FROM_MAY_27 = { now: new Date('2030-05-29T12:00:00Z'), daysAhead: 14, retentionDays: 60 };
+
+/** A day's counters are spread over slots while it is written; once its week is dropped, no writer spreads them any more. */
+describe('maintainPartitions and the daily counters of the weeks it drops', () => {
+  const database = migratedDatabase();
+  const db = () => database.dataSource().manager;
+
+  beforeAll(() => maintainPartitions(database.dataSource(), FROM_MAY_27));
+
+  /** Every counter column of daily_delivery_stats, as the catalog has them. */
+  const counterColumns = async (): Promise<string[]> =>
+    (
+      await db().query(
+        `SELECT column_name AS name FROM information_schema.columns
+          WHERE table_schema = current_schema() AND table_name = 'daily_delivery_stats' AND column_name NOT IN ('type', 'day', 'slot') ORDER BY ordinal_position`,
+      )
+    ).map((row: { name: string }) => row.name);
+  const sums = async (columns: string[]) =>
+    db().query(`SELECT type, day::text AS day, ${columns.map((c) => `sum(${c})::int AS ${c}`).join(', ')} FROM daily_delivery_stats GROUP BY 1, 2 ORDER BY 1, 2`);
+  const slots = async () =>
+    (await db().query(`SELECT type, day::text AS day, slot FROM daily_delivery_stats ORDER BY 1, 2, 3`)).map((r: { type: string; day: string; slot: number }) => `${r.type} ${r.day} ${r.slot}`);
+
+  it('adds up each day’s slots into one row per type once its week is dropped, every counter’s sum unchanged', async () => {
+    const columns = await counterColumns();
+    const counts = (type: string, day: string, slot: number, base: number) =>
+      db().query(
+        `INSERT INTO daily_delivery_stats (type, day, slot, ${columns.join(', ')}) VALUES ($1, $2, $3, ${columns.map((_, i) => `$4::int + ${i}`).join(', ')})`,
+        [type, day, slot, base],
+      );
+    // Writers on several connections spread a day over slots; a day may have no slot 0 yet.
+    for (const [slot, base] of [[0, 1], [17, 10], [63, 100]] as const) await counts('t-folded', '2030-05-28', slot, base);
+    for (const [slot, base] of [[5, 2], [9, -1]] as const) await counts('t-folded', '2030-06-09', slot, base);
+    await counts('t-other', '2030-05-28', 17, 7);
+    // A day of the week kept: its deliveries are still written.
+    for (const [slot, base] of [[3, 4], [4, 5]] as const) await counts('t-folded', '2030-06-10', slot, base);
+    const stats = new DeliveryStatsStore(database.dataSource());
+    const totalsBefore = await Promise.all([stats.totals({}), stats.totals({ type: 't-folded' }), stats.totals({ since: new Date('2030-05-28T00:00:00Z'), until: new Date('2030-05-29T00:00:00Z') })]);
+    const sumsBefore = await sums(columns);
+
+    const report = await maintainPartitions(database.dataSource(), PAST_JUNE_10);
+
+    expect(report.dropped).toEqual(expect.arrayContaining(['deliveries_p20300527', 'deliveries_p20300603']));
+    expect(await slots()).toEqual(['t-folded 2030-05-28 0', 't-folded 2030-06-09 0', 't-folded 2030-06-10 3', 't-folded 2030-06-10 4', 't-other 2030-05-28 0']);
+    expect(await sums(columns)).toEqual(sumsBefore);
+    expect(await Promise.all([stats.totals({}), stats.totals({ type: 't-folded' }), stats.totals({ since: new Date('2030-05-28T00:00:00Z'), until: new Date('2030-05-29T00:00:00Z') })])).toEqual(totalsBefore);
+
+    // A count that lands in a folded day later (a row of that age written to the default partition) is folded in by the next run.
+    await counts('t-folded', '2030-05-28', 40, 1_000);
+    const withLate = await sums(columns);
+    await maintainPartitions(database.dataSource(), PAST_JUNE_10);
+    expect(await slots()).toEqual(['t-folded 2030-05-28 0', 't-folded 2030-06-09 0', 't-folded 2030-06-10 3', 't-folded 2030-06-10 4', 't-other 2030-05-28 0']);
+    expect(await sums(columns)).toEqual(withLate);
+  });
+});
+
+/** An erased user's inbox numbers outlive the inbox until retention has taken it all. */
+describe('maintainPartitions and the inbox numbers of removed users', () => {
+  const database = migratedDatabase();
+  const db = () => database.dataSource().manager;
+
+  beforeAll(() => maintainPartitions(database.dataSource(), FROM_MAY_27));
+
+  /** A user's inbox as ingest and reads leave it: a message at each time, numbered from 1, and `reads` reads. */
+  async function inbox(userId: string, times: string[], reads = 0): Promise<void> {
+    for (const [i, at] of times.entries()) {
+      await db().query(`INSERT INTO inbox_entries (user_id, seq, message_id, locale, created_at) VALUES ($1, $2, $3, 'en', $4)`, [userId, i + 1, newId(new Date(at)), at]);
+    }
+    await db().query(`INSERT INTO inbox_sequences (user_id, last_seq) VALUES ($1, $2)`, [userId, times.length]);
+    if (reads > 0) await db().query(`INSERT INTO inbox_read_sequences (user_id, last_read_seq) VALUES ($1, $2)`, [userId, reads]);
+  }
+  const removed = (userId: string, at: string) => db().query(`INSERT INTO removed_users (user_id, removed_at) VALUES ($1, $2)`, [userId, at]);
+  const numbers = async (userId: string) =>
+    (
+      await db().query(
+        `SELECT (SELECT last_seq::int FROM inbox_sequences WHERE user_id = $1) AS seq, (SELECT last_read_seq::int FROM inbox_read_sequences WHERE user_id = $1) AS read,
+                EXISTS (SELECT 1 FROM removed_users WHERE user_id = $1) AS removed`,
+        [userId],
+      )
+    )[0];
+
+  it('forgets them, and the removal, for a user removed before the oldest week kept and left with no inbox entry', async () => {
+    // Removed in the week of 3 June, every message from the weeks dropped: more users than a chunk.
+    for (const userId of ['gone-1', 'gone-2', 'gone-3']) {
+      await inbox(userId, ['2030-05-28T10:00:00Z', '2030-06-04T10:00:00Z'], 1);
+      await removed(userId, '2030-06-05T00:00:00Z');
+    }
+    await removed('never-addressed', '2030-06-05T00:00:00Z');
+    // Addressed again after the removal, in the week kept: numbers must not go back under its client.
+    await inbox('addressed-again', ['2030-05-28T10:00:00Z', '2030-06-12T10:00:00Z']);
+    await removed('addressed-again', '2030-06-05T00:00:00Z');
+    // Removed in the week kept, and never removed.
+    await inbox('lately-removed', ['2030-05-28T10:00:00Z'], 1);
+    await removed('lately-removed', '2030-06-10T00:00:00Z');
+    await inbox('not-removed', ['2030-05-28T10:00:00Z'], 1);
+
+    await maintainPartitions(database.dataSource(), { ...PAST_JUNE_10, purgeChunk: 2 });
+
+    for (const userId of ['gone-1', 'gone-2', 'gone-3', 'never-addressed']) expect(await numbers(userId)).toEqual({ seq: null, read: null, removed: false });
+    expect(await numbers('addressed-again')).toEqual({ seq: 2, read: null, removed: true });
+    expect(await numbers('lately-removed')).toEqual({ seq: 1, read: 1, removed: true });
+    expect(await numbers('not-removed')).toEqual({ seq: 1, read: 1, removed: false });
+    // A client of the user that syncs finds nothing, as for a user never addressed.
+    const inboxStore = new InboxStore(database.dataSource());
+    expect(await inboxStore.after('gone-1', 0, 10)).toEqual({ notModified: true, lastSeq: 0 });
+    expect(await inboxStore.after('gone-1', 2, 10)).toEqual({ notModified: true, lastSeq: 0 });
+    expect(await inboxStore.readsAfter('gone-1', 1)).toEqual({ notModified: true, lastReadSeq: 0 });
+  });
+
+  it('keeps them for a user whose next message is being numbered at that moment, so the message keeps its number', async () => {
+    // Its inbox's week dropped already: its entry waits in the default partition for the run to delete it.
+    await inbox('numbered-now', ['2030-05-28T10:00:00Z']);
+    await removed('numbered-now', '2030-06-05T00:00:00Z');
+    const writer = await createDataSource({ databaseUrl: database.url(), databasePoolSize: 1 }).initialize();
+    const ingest = writer.createQueryRunner();
+    let ended = false;
+    try {
+      // An ingest has taken the user's next number and not yet written the entry.
+      await ingest.startTransaction();
+      await ingest.query(`INSERT INTO inbox_sequences (user_id, last_seq) VALUES ('numbered-now', 1) ON CONFLICT (user_id) DO UPDATE SET last_seq = inbox_sequences.last_seq + 1`);
+      const run = maintainPartitions(database.dataSource(), PAST_JUNE_10).finally(() => (ended = true));
+      // A wait for a row's lock is one for its holder's transaction id, which pg_locks names no database of.
+      const waiting = `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`;
+      await eventually(async () => ended || (await db().query(waiting))[0].n > 0, (done) => done);
+      await ingest.query(`INSERT INTO inbox_entries (user_id, seq, message_id, locale, created_at) VALUES ('numbered-now', 2, $1, 'en', $2)`, [newId(new Date('2030-07-09T10:00:00Z')), '2030-07-09T10:00:00Z']);
+      await ingest.commitTransaction();
+      await run;
+    } finally {
+      await ingest.release();
+      await writer.destroy();
+    }
+    expect(await numbers('numbered-now')).toEqual({ seq: 2, read: null, removed: true });
+    // The next message is numbered after it.
+    const [next] = await db().query(`UPDATE inbox_sequences SET last_seq = last_seq + 1 WHERE user_id = 'numbered-now' RETURNING last_seq::int AS seq`);
+    expect(next).toEqual([{ seq: 3 }]);
+  });
 });

@@ -1,6 +1,8 @@
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
 import type { AppLogger } from '@notify/observability';
 import { DDL_LOCK_TIMEOUT_MS, lockNotAvailable } from './lock-waits';
+import { COUNTERS } from './migrations/1763600000011-delivery-stats';
+import { retryingDeadlocks } from './refused-writes';
 import { queryRows } from './stores/rows';
 
 /** The tables partitioned by week on `created_at`. */
@@ -86,7 +88,9 @@ interface Range {
 /**
  * Makes the weekly partitions from yesterday's week to the week `daysAhead` days ahead, moving any
  * rows of their range out of the default partition first, and drops partitions whose whole range is
- * older than the retention period, together with the request ids of that age.
+ * older than the retention period, together with the request ids of that age; then folds the daily
+ * counters of the days dropped into one row per type and day, and forgets the inbox numbers of the
+ * users removed before then.
  *
  * Partitions are found by their bounds in the catalog, not by their names, so the daily partitions
  * of an installation made before weeks (architecture D5) are kept until they expire and a week
@@ -154,13 +158,106 @@ async function maintain(runner: QueryRunner, policy: PartitionPolicy): Promise<M
     }
     await runner.query(`DELETE FROM ${table}_default WHERE created_at < $1`, [new Date(cutoff)]);
   }
-  // A request id is its message's idempotency key: kept as long as the message's week is.
+  // The start of the oldest week kept: what came before it is gone with its partitions. A request id
+  // is its message's idempotency key: kept as long as the message's week is.
   // (A hand-made partition from MINVALUE put off keeps them all.)
+  const keptFrom = new Date(Math.max(0, Math.min(partitionStart(new Date(cutoff)).getTime(), putOffFrom)));
   const stopped = policy.stopped ?? (() => false);
-  await purgeRequestKeys(runner, new Date(Math.max(0, Math.min(partitionStart(new Date(cutoff)).getTime(), putOffFrom))), policy.purgeChunk ?? 10_000, stopped);
-  await purgeInactiveDevices(runner, new Date(cutoff), policy.purgeChunk ?? 10_000, stopped);
-  await purgePushTokens(runner, new Date(cutoff), policy.purgeChunk ?? 10_000, stopped);
+  const chunk = policy.purgeChunk ?? 10_000;
+  await foldDailyStats(runner, keptFrom, stopped);
+  await purgeRequestKeys(runner, keptFrom, chunk, stopped);
+  await purgeRemovedUsers(runner, keptFrom, chunk, stopped);
+  await purgeInactiveDevices(runner, new Date(cutoff), chunk, stopped);
+  await purgePushTokens(runner, new Date(cutoff), chunk, stopped);
   return report;
+}
+
+/** The columns of `daily_delivery_stats` that count, each summed over the slots. */
+const DAILY_COUNTERS = ['requested', ...COUNTERS] as const;
+
+/**
+ * Adds up each (type, day)'s counter slots (`delivery_stats_slot()`, up to 64) into slot 0 for the
+ * days before `before`, a day per statement: a slot spreads the writers of a day while its messages
+ * and deliveries are written, and a day whose week is dropped is written no more, so its 64 rows per
+ * type would stay for good. Each statement moves what it deletes into slot 0, so a day's sums, all
+ * GetStats reads, stay the same. A trigger writes such a day only for a row put in the default
+ * partition with a creation time that old (no writer makes one, and the run deletes them); its count
+ * goes to its own slot beside slot 0, the sums are still right, and the next run folds it in. A
+ * counter a trigger writes while it is folded is folded with it (its row locked first) or written to
+ * a row of its own after the commit. Finding the days reads the counters of every day before `before`,
+ * one row per type and day once folded.
+ */
+async function foldDailyStats(runner: QueryRunner, before: Date, stopped: () => boolean): Promise<void> {
+  // Each day as the session writes it, handed back as it is: no time zone or date style in between.
+  const days = await queryRows<{ day: string }>(
+    runner.manager,
+    `SELECT DISTINCT day::text AS day FROM daily_delivery_stats WHERE day < $1::date AND slot <> 0`,
+    [before.toISOString().slice(0, 10)],
+  );
+  for (const { day } of days) {
+    if (stopped()) return;
+    // Its rows are locked in no set order: a writer of that day's counters could deadlock with it.
+    await retryingDeadlocks(() =>
+      runner.query(
+        `WITH gone AS (DELETE FROM daily_delivery_stats WHERE day = $1::date AND slot <> 0 RETURNING *)
+         INSERT INTO daily_delivery_stats AS s (type, day, slot, ${DAILY_COUNTERS.join(', ')})
+         SELECT type, day, 0, ${DAILY_COUNTERS.map((c) => `sum(${c})`).join(', ')} FROM gone GROUP BY type, day ORDER BY type
+         ON CONFLICT (type, day, slot) DO UPDATE SET ${DAILY_COUNTERS.map((c) => `${c} = s.${c} + EXCLUDED.${c}`).join(', ')}`,
+        [day],
+      ),
+    );
+  }
+}
+
+/**
+ * Forgets the inbox numbers (`inbox_sequences`, `inbox_read_sequences`) of the users removed before
+ * `before` (`removed_users`) who have no inbox entry left, `chunk` users per transaction, then their
+ * removal. A user addressed again since keeps them while any entry does: their numbers never go back
+ * while a client may hold one. Gone, the user's inbox starts again at 1, as a new user's.
+ *
+ * An ingest numbers a user's messages under the lock of their `inbox_sequences` row, inserting the
+ * entries before it commits; a read of theirs, under the lock of their `inbox_read_sequences` row. So
+ * the rows are locked first, and the entries looked for by a later statement, whose snapshot sees
+ * every entry of a transaction that held the lock before: checked in the DELETE alone, an entry
+ * committed while the DELETE waited for the row went unseen, and the row went with it (the next
+ * message numbered 1 again). A row held by a writer, or a removal being written (a user removed again
+ * or coming back), is skipped, not waited for, and left to the next run: the purge waits for nothing,
+ * and nothing it holds keeps an ingest waiting for long.
+ */
+async function purgeRemovedUsers(runner: QueryRunner, before: Date, chunk: number, stopped: () => boolean): Promise<void> {
+  for (let after: string | null = null; !stopped(); ) {
+    await runner.startTransaction();
+    try {
+      const users: string[] = (
+        await queryRows<{ user_id: string }>(
+          runner.manager,
+          `SELECT user_id FROM removed_users WHERE ($1::varchar IS NULL OR user_id > $1) AND removed_at < $2
+            ORDER BY user_id LIMIT $3 FOR UPDATE SKIP LOCKED`,
+          [after, before, chunk],
+        )
+      ).map((row) => row.user_id);
+      for (const table of ['inbox_sequences', 'inbox_read_sequences']) {
+        const locked = await queryRows<{ user_id: string }>(runner.manager, `SELECT user_id FROM ${table} WHERE user_id = ANY($1::varchar[]) FOR UPDATE SKIP LOCKED`, [users]);
+        await runner.query(
+          `DELETE FROM ${table} t WHERE t.user_id = ANY($1::varchar[]) AND NOT EXISTS (SELECT 1 FROM inbox_entries e WHERE e.user_id = t.user_id)`,
+          [locked.map((row) => row.user_id)],
+        );
+      }
+      // The removals of those left with no numbers (a row skipped above is still there).
+      await runner.query(
+        `DELETE FROM removed_users r WHERE r.user_id = ANY($1::varchar[])
+            AND NOT EXISTS (SELECT 1 FROM inbox_sequences s WHERE s.user_id = r.user_id)
+            AND NOT EXISTS (SELECT 1 FROM inbox_read_sequences s WHERE s.user_id = r.user_id)`,
+        [users],
+      );
+      await runner.commitTransaction();
+      if (users.length < chunk) return;
+      after = users.at(-1)!;
+    } catch (error) {
+      await runner.rollbackTransaction();
+      throw error;
+    }
+  }
 }
 
 /**

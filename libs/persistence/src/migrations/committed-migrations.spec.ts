@@ -34,6 +34,7 @@ const COMMITTED: Record<string, string> = {
   '1763600000027-inactive-devices.ts': 'b266e56520e167ce',
   '1763600000028-migrations-readable.ts': '74d5c6787de0f445',
   '1763600000029-unfinished-requests.ts': '71dcade99b6f7303',
+  '1763600000030-removed-users.ts': '8da149a4df38b10e',
 };
 
 /** A file's hash as `COMMITTED` has it, line endings taken as LF (a checkout may turn them to CRLF). */

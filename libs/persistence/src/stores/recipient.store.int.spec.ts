@@ -2,6 +2,8 @@ import { DataSource, type Logger } from 'typeorm';
 import { eventually } from '@notify/testing';
 import { createDataSource } from '../data-source';
 import { migratedDatabase } from '../migrated-database.spec-helper';
+import { QUERY_API_ROLE } from '../migrations/1763600000012-query-api-role';
+import { withSessionSettings } from '../session-settings';
 import { PushDeviceStore } from './push-device.store';
 import { RecipientStore } from './recipient.store';
 
@@ -406,5 +408,59 @@ describe('RecipientStore user-removed', () => {
     // A replayed batch: its registration comes back.
     await store.apply([device('dee', 'ipad')], [new Date('2030-06-01T10:00:00Z')]);
     expect(await rows('dee')).toEqual({ recipients: [], devices: ['ipad'], topics: [] });
+  });
+
+  describe('records the removal, for retention to forget the user’s inbox numbers', () => {
+    const removedAt = async (userId: string): Promise<Date | undefined> =>
+      (await dataSource().query(`SELECT removed_at FROM removed_users WHERE user_id = $1`, [userId]))[0]?.removed_at;
+    const longAgo = new Date('2020-01-01T00:00:00Z');
+
+    it('when the user is removed, moving it at a second removal, and forgets it once the user is written again', async () => {
+      const store = new RecipientStore(dataSource());
+      await store.apply([{ op: 'upsert', userId: 'eva', phone: '+8613800000015' }]);
+      expect(await removedAt('eva')).toBeUndefined();
+      await store.apply([{ op: 'user-removed', userId: 'eva' }]);
+      expect(await removedAt('eva')).toEqual(expect.any(Date));
+      await dataSource().query(`UPDATE removed_users SET removed_at = $2 WHERE user_id = $1`, ['eva', longAgo]);
+      await store.apply([{ op: 'user-removed', userId: 'eva' }]);
+      expect((await removedAt('eva'))!.getTime()).toBeGreaterThan(longAgo.getTime());
+
+      // What makes nothing of the user does not bring them back.
+      await store.apply([
+        { op: 'upsert', userId: 'eva', clear: ['phone'] },
+        { op: 'device-removed', userId: 'eva', deviceId: 'ipad' },
+        { op: 'unsubscribe', userId: 'eva', topic: 'news' },
+      ]);
+      expect(await removedAt('eva')).toEqual(expect.any(Date));
+      // Each of what does.
+      for (const back of [{ op: 'upsert' as const, userId: 'eva', email: 'eva@example.com' }, device('eva', 'ipad'), { op: 'subscribe' as const, userId: 'eva', topic: 'news' }]) {
+        await store.apply([{ op: 'user-removed', userId: 'eva' }]);
+        await store.apply([back]);
+        expect(await removedAt('eva')).toBeUndefined();
+      }
+    });
+
+    it('in the batch’s order', async () => {
+      const store = new RecipientStore(dataSource());
+      await store.apply([{ op: 'user-removed', userId: 'fin' }, { op: 'subscribe', userId: 'fin', topic: 'news' }]);
+      expect(await removedAt('fin')).toBeUndefined();
+      await store.apply([{ op: 'subscribe', userId: 'fin', topic: 'deals' }, { op: 'user-removed', userId: 'fin' }]);
+      expect(await removedAt('fin')).toEqual(expect.any(Date));
+    });
+
+    it('through the query API’s role (RemoveRecipient), which may write it', async () => {
+      const asQueryApi = await createDataSource({ databaseUrl: withSessionSettings(database.url(), { role: QUERY_API_ROLE }), databasePoolSize: 1 }).initialize();
+      try {
+        const store = new RecipientStore(asQueryApi);
+        await store.apply([{ op: 'user-removed', userId: 'gil' }]);
+        await dataSource().query(`UPDATE removed_users SET removed_at = $2 WHERE user_id = $1`, ['gil', longAgo]);
+        await store.apply([{ op: 'user-removed', userId: 'gil' }]);
+        expect((await removedAt('gil'))!.getTime()).toBeGreaterThan(longAgo.getTime());
+        await store.apply([{ op: 'upsert', userId: 'gil', email: 'gil@example.com' }]);
+        expect(await removedAt('gil')).toBeUndefined();
+      } finally {
+        await asQueryApi.destroy();
+      }
+    });
   });
 });

@@ -71,8 +71,8 @@ export class RecipientStore {
    * Applies a batch in its order: per profile the fields merge (later wins, absent fields stay, a
    * field in `clear` is emptied);
    * per device and per subscription only the last operation counts. A `user-removed` deletes the
-   * user's profile, devices and subscriptions, and only the updates of that user after it count.
-   * Then one statement per kind.
+   * user's profile, devices and subscriptions and records when (`removed_users`), and only the
+   * updates of that user after it count. Then one statement per kind.
    *
    * A push token goes to its newest registration by `madeAt` (when each update was made; now where
    * it is not given), not by the order registrations are applied in: one applied late (a batch
@@ -92,6 +92,7 @@ export class RecipientStore {
       await writeTokens(tx, changes);
       await writeDevices(tx, changes);
       await writeSubscriptions(tx, changes);
+      await writeRemovals(tx, changes);
       await beforeCommit?.();
     });
   }
@@ -360,6 +361,23 @@ async function writeSubscriptions(tx: EntityManager, { removedUsers, subscribed,
       [unsubscribed.map((s) => s.topic), unsubscribed.map((s) => s.userId)],
     );
   }
+}
+
+/**
+ * `removed_users`: when each removed user was removed (a removal again moves it), for partition
+ * maintenance to forget their inbox numbers once retention has taken their inbox. A user the batch
+ * writes again after the removal (a contact field, a device, a subscription) is back: their row goes.
+ */
+async function writeRemovals(tx: EntityManager, { removedUsers, upserts, registered, subscribed }: Changes): Promise<void> {
+  if (removedUsers.length > 0) {
+    await tx.query(
+      `INSERT INTO removed_users (user_id) SELECT * FROM unnest($1::varchar[])
+       ON CONFLICT (user_id) DO UPDATE SET removed_at = now()`,
+      [removedUsers],
+    );
+  }
+  const back = [...new Set([...upserts, ...registered, ...subscribed].map((update) => update.userId))];
+  if (back.length > 0) await tx.query(`DELETE FROM removed_users WHERE user_id = ANY($1::varchar[])`, [back]);
 }
 
 /**
