@@ -11,7 +11,13 @@ import { seedWebsocketJob } from './websocket-job';
 
 /** The realtime gateway through the real broker, database and Socket.IO connections. */
 describe('realtime gateway', () => {
-  const platform = new RunningPlatform({ GATEWAY_ACK_TIMEOUT_MS: '5000', CLICK_SECRET: 'e2e-click-secret-0123456789abcdef0123', CLICK_BASE_URL: 'https://notify.example' });
+  // The tokens are signed by this process's clock, the gateway's: no tolerance, so a token's expiry ends its connection then.
+  const platform = new RunningPlatform({
+    GATEWAY_ACK_TIMEOUT_MS: '5000',
+    CLICK_SECRET: 'e2e-click-secret-0123456789abcdef0123',
+    CLICK_BASE_URL: 'https://notify.example',
+    JWT_CLOCK_TOLERANCE_MS: '0',
+  });
   const note = (userId: string, title: string) =>
     platform.produceRequest({ id: uniqueId('gw'), type: 'account.note', to: { userId }, channels: ['websocket'], content: { title } }, userId);
   const sync = (socket: NotificationSocket, afterSeq: number, limit?: number) =>

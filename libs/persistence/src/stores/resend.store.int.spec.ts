@@ -179,7 +179,7 @@ describe('ResendStore', () => {
     ]);
   });
 
-  it('sends a push or digest mail whose last send may have reached the user on its own, and summarises those that failed', async () => {
+  it('sends a push or digest mail whose first send may have reached the user on its own, and summarises those that failed and those whose lost send may have been a summary', async () => {
     // The worker was killed after APNs took two pushes (`no_outcome` once their lease ran out); two
     // others failed for sure. Summarised, the resend's collapse id (the newest message's) replaced
     // one of the two notifications and left the other on the phone twice.
@@ -194,6 +194,9 @@ describe('ResendStore', () => {
     const texts = [...(await seed('u-unknown', 1, { ...due, channel: 'sms', lastError: 'no_outcome' }, digest)), ...(await seed('u-unknown', 1, { ...due, channel: 'sms', lastError: 'unavailable' }, digest))];
     // A browser tells its resends apart by message id: its lost sends still go as one event.
     const browser = await seed('u-unknown', 2, { ...due, channel: 'websocket', lastError: 'ack_timeout' });
+    // A lost resend may have been a summary, which a summary again replaces: sent one by one, a lost
+    // summary of three came back as three notifications.
+    const lostSummary = await seed('u-summary', 3, { ...due, attempts: 2, lastError: 'timeout' });
 
     const { batches } = await new ResendStore(first).claimDue(T0, 60_000, 10);
     const shapes = batches.map((b) => ({ channel: b.channel, userId: b.userId, ids: b.jobs.map((j) => j.deliveryId).sort() }));
@@ -206,6 +209,7 @@ describe('ResendStore', () => {
         { channel: 'email', userId: 'u-unknown', ids: [...mailFailed].sort() },
         { channel: 'sms', userId: 'u-unknown', ids: [...texts].sort() },
         { channel: 'websocket', userId: 'u-unknown', ids: [...browser].sort() },
+        { channel: 'push', userId: 'u-summary', ids: [...lostSummary].sort() },
       ].sort(byFirstId),
     );
   });

@@ -318,17 +318,19 @@ export class ResendStore {
 /**
  * Whether a claimed delivery goes out as a batch of its own rather than in its receiver's summary or
  * digest: one without a user, and a push or an email digest's member whose last send may have
- * reached the user (`UNKNOWN_OUTCOMES`). Alone it carries the key that replaces its earlier copy (the
- * push's collapse id, its message id; the mail's Message-ID, of its delivery and text). A summary
- * carries the newest message's collapse id, which replaced only that message's notification, and a
- * digest a Message-ID no earlier mail had: the others showed twice. Not a browser's (the device
- * tells its resends apart by message id), nor an SMS, which no key replaces: alone or in a digest, a
- * text that arrived arrives again.
+ * reached the user (`UNKNOWN_OUTCOMES`) and was its first, always a send of its own (a job of
+ * `notify.deliver.<channel>`). Alone it carries the key that replaces that copy (the push's collapse
+ * id, its message id; the mail's Message-ID, of its delivery and text). A summary carries the newest
+ * message's collapse id, which replaced only that message's notification, and a digest a Message-ID
+ * no earlier mail had: the others showed twice. A later send may have been a summary itself, which a
+ * summary again replaces (sent one by one, a lost summary of 50 came back as 50 notifications): it
+ * stays in its receiver's batch. Not a browser's (the device tells its resends apart by message id),
+ * nor an SMS, which no key replaces: alone or in a digest, a text that arrived arrives again.
  */
 function sentAlone(row: ClaimedRow): boolean {
   if (row.user_id === null) return true;
   const replaceable = row.channel === 'push' || (row.channel === 'email' && row.digest);
-  return replaceable && row.last_error !== null && UNKNOWN_OUTCOMES.has(row.last_error);
+  return replaceable && row.attempts <= 1 && row.last_error !== null && UNKNOWN_OUTCOMES.has(row.last_error);
 }
 
 /**
