@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import type { DataSource } from 'typeorm';
 import { createLogger, type AppLogger } from '@notify/observability';
-import { createTestDatabase, type TestDatabase } from '@notify/testing';
+import { createTestDatabase, eventually, type TestDatabase } from '@notify/testing';
 import { createDataSource, runMigrations } from './data-source';
 import { DatabaseClock } from './database-clock';
 import { newId } from './ids';
@@ -66,7 +66,7 @@ describe('DatabaseClock', () => {
     }
   });
 
-  it('counts on by the monotonic clock when NTP steps the host’s wall clock, and tells of the step at its next measurement', async () => {
+  it('counts on by the monotonic clock when NTP steps the host’s wall clock back, and tells of the step at its next measurement', async () => {
     const { logger, warnings } = keptWarnings();
     let wallStepMs = 0;
     let monotonicMs = 1_000;
@@ -74,15 +74,38 @@ describe('DatabaseClock', () => {
     await clock.measure();
     const measured = clock.now().getTime();
 
-    wallStepMs = 120_000;
+    wallStepMs = -120_000;
     monotonicMs += 5_000;
 
     expect(clock.now().getTime() - measured).toBe(5_000);
     expect(warnings).toEqual([]);
     await clock.measure();
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]!.skewMs).toBeGreaterThan(120_000 - 5_000);
-    expect(warnings[0]!.skewMs).toBeLessThan(120_000 + 5_000);
+    expect(warnings[0]!.skewMs).toBeLessThan(-120_000 + 5_000);
+    expect(warnings[0]!.skewMs).toBeGreaterThan(-120_000 - 5_000);
+  });
+
+  it('goes by the time a host slept, whose monotonic clock stood still, and asks the database again at once', async () => {
+    const { logger, warnings } = keptWarnings();
+    let wallMovedMs = 0;
+    const monotonicMs = 1_000;
+    const clock = new DatabaseClock(dataSource, logger, { wall: () => Date.now() + wallMovedMs, monotonic: () => monotonicMs });
+    await clock.measure();
+    const measured = clock.now().getTime();
+
+    // Ten minutes suspended: the wall clock ran on, the monotonic one did not.
+    wallMovedMs = 600_000;
+
+    expect(clock.now().getTime() - measured).toBeGreaterThanOrEqual(600_000);
+    expect(clock.now().getTime() - measured).toBeLessThan(600_000 + 5_000);
+    // The measurement it started brings it back to the database's time, and tells of the host's clock.
+    await eventually(
+      async () => Math.abs(clock.now().getTime() - (await databaseNow()).getTime()),
+      (off) => off < 2_000,
+    );
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]!.skewMs).toBeGreaterThan(600_000 - 5_000);
+    await clock.onApplicationShutdown();
   });
 
   it('keeps the time it measured when the database cannot be read', async () => {

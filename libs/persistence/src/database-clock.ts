@@ -8,6 +8,11 @@ const MEASURE_EVERY_MS = 60_000;
 const SKEW_WARNING_MS = 5_000;
 /** At most one skew warning this often: measured every minute, a host off for a day would log 1,440. */
 const WARN_EVERY_MS = 3_600_000;
+/**
+ * How much further the wall clock may have moved than the monotonic clock since the last measurement
+ * before the host is taken to have slept (see `wokeUp`).
+ */
+const SLEPT_MS = 1_000;
 
 /** The host's clocks, in ms; tests set them. */
 export interface HostClocks {
@@ -32,9 +37,10 @@ export interface HostClocks {
 export class DatabaseClock implements OnApplicationShutdown {
   private readonly wall: () => number;
   private readonly monotonic: () => number;
-  /** The database's time at the last measurement, and the monotonic clock's then. */
+  /** The database's time at the last measurement, and the monotonic and wall clocks' then. */
   private databaseAt: number;
   private monotonicAt: number;
+  private wallAt: number;
   private warnedAt: number | undefined;
   private timer: NodeJS.Timeout | undefined;
   private measuring: Promise<void> = Promise.resolve();
@@ -50,10 +56,34 @@ export class DatabaseClock implements OnApplicationShutdown {
     // The host's time until the first measurement.
     this.databaseAt = this.wall();
     this.monotonicAt = this.monotonic();
+    this.wallAt = this.databaseAt;
   }
 
   /** The database's time now. */
-  readonly now = (): Date => new Date(this.databaseAt + this.monotonic() - this.monotonicAt);
+  readonly now = (): Date => {
+    const [monotonic, wall] = [this.monotonic(), this.wall()];
+    const slept = wall - this.wallAt - (monotonic - this.monotonicAt);
+    if (slept > SLEPT_MS) this.wokeUp(slept, monotonic, wall);
+    return new Date(this.databaseAt + monotonic - this.monotonicAt);
+  };
+
+  /**
+   * The monotonic clock does not run while the host is suspended (a laptop's lid closed, a VM
+   * paused): woken after an hour, the clock was an hour behind until its next measurement, up to a
+   * minute in which the message center stored escalations already due and expired short-lived
+   * messages at once. The wall clock ran on meanwhile, so the time goes by the time it slept, and the
+   * database is asked again at once. A wall clock stepped forward (NTP) looks the same: it is
+   * followed for the one round trip of that measurement.
+   */
+  private wokeUp(slept: number, monotonic: number, wall: number): void {
+    this.databaseAt += monotonic - this.monotonicAt + slept;
+    this.monotonicAt = monotonic;
+    this.wallAt = wall;
+    if (this.stopped) return;
+    this.measuring = this.measuring
+      .then(() => this.measure())
+      .catch((err: unknown) => this.logger.warn({ err }, "could not read the database's clock after the host slept; its time is counted on from the host's wall clock"));
+  }
 
   /** The first measurement, then one every minute until the shutdown; throws when the database could not be read. */
   async start(): Promise<void> {
@@ -73,12 +103,13 @@ export class DatabaseClock implements OnApplicationShutdown {
     const runner = this.dataSource.createQueryRunner();
     try {
       await runner.connect();
-      const sentAt = this.monotonic();
+      const [sentAt, wallSentAt] = [this.monotonic(), this.wall()];
       // now() is the start of the statement's own transaction: the time the query came.
       const [row] = (await runner.query(`SELECT now() AS "databaseNow"`)) as { databaseNow: Date }[];
-      const answeredAt = this.monotonic();
+      const [answeredAt, wallAnsweredAt] = [this.monotonic(), this.wall()];
       this.databaseAt = row!.databaseNow.getTime();
       this.monotonicAt = (sentAt + answeredAt) / 2;
+      this.wallAt = (wallSentAt + wallAnsweredAt) / 2;
     } finally {
       await runner.release();
     }
