@@ -12,6 +12,7 @@ import { createLogger, listeningPort } from '@notify/observability';
 import { createDataSource } from '@notify/persistence';
 import { RealtimeServer, startRealtimeGateway } from '@notify/realtime-gateway';
 import { eventually } from '@notify/testing';
+import { NotificationInbox } from '@notify/client/browser/notification-inbox.js';
 import { messageCenterGroups, startGroupsAtTheEnd, testKafka } from './kafka-admin';
 
 export type NotificationSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -114,6 +115,18 @@ export class RunningPlatform {
 
   tokenFor(userId: string, expiresIn = '1h'): string {
     return jwt.sign({ sub: userId }, this.jwtSecret, { algorithm: 'HS256', expiresIn } as jwt.SignOptions);
+  }
+
+  /** The browser module connected as the user, handing the titles of the messages it shows to `shown`. */
+  connectInbox(userId: string, shown: string[]): NotificationInbox {
+    const inbox = new NotificationInbox({
+      io: io as never,
+      url: `http://127.0.0.1:${this.gatewayPort}`,
+      token: this.tokenFor(userId),
+      onMessages: (messages) => void shown.push(...messages.map((m) => m.title)),
+    });
+    inbox.connect();
+    return inbox;
   }
 
   /** A socket.io-client connected as the user; resolves once the server has accepted it. */

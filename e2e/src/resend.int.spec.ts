@@ -1,11 +1,9 @@
 import type { INestApplication } from '@nestjs/common';
-import { io } from 'socket.io-client';
 import { loadSchedulerConfig } from '@notify/config';
 import type { InboxMessage } from '@notify/contracts';
 import { createLogger } from '@notify/observability';
 import { startScheduler } from '@notify/scheduler';
 import { eventually } from '@notify/testing';
-import { NotificationInbox } from '@notify/client/browser/notification-inbox.js';
 import { ownDatabase } from './own-database';
 import { RunningPlatform, uniqueId } from './platform';
 
@@ -50,16 +48,7 @@ describe('resend batched per receiver', () => {
       platform.produceRequest({ id: uniqueId('r'), type: 'account.note', to: { userId }, channels: ['websocket'], content: { title } }, userId);
     // Every message the page would show, as it hands them over.
     const shown: string[] = [];
-    const connectInbox = () => {
-      const inbox = new NotificationInbox({
-        io: io as never,
-        url: `http://127.0.0.1:${platform.gatewayPort}`,
-        token: platform.tokenFor(userId),
-        onMessages: (messages) => void shown.push(...messages.map((m) => m.title)),
-      });
-      inbox.connect();
-      return inbox;
-    };
+    const connectInbox = () => platform.connectInbox(userId, shown);
 
     const inbox = connectInbox();
     await eventually(async () => inbox.lastSeq, (seq) => seq === 0 && (inbox as unknown as { socket: { connected: boolean } }).socket.connected);

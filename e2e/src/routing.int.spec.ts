@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import { Partitioners, type Producer } from 'kafkajs';
 import { Client } from 'pg';
-import { io } from 'socket.io-client';
 import { startChannelWorker } from '@notify/channel-worker';
 import { loadChannelWorkerConfig, loadMessageCenterConfig, loadSchedulerConfig } from '@notify/config';
 import { Topics, type DeliveryJob } from '@notify/contracts';
@@ -13,7 +12,6 @@ import { startMessageCenter } from '@notify/message-center';
 import { createLogger } from '@notify/observability';
 import { startScheduler } from '@notify/scheduler';
 import { eventually, startFakeTwilio, type FakeTwilio } from '@notify/testing';
-import { NotificationInbox } from '@notify/client/browser/notification-inbox.js';
 import { readDeadLetter } from './dead-letters';
 import { ownDatabase } from './own-database';
 import { RunningPlatform, uniqueId } from './platform';
@@ -283,13 +281,7 @@ routes:
 
     // The laptop wakes: the browser module connects and syncs the message onto the screen.
     const shown: string[] = [];
-    const inbox = new NotificationInbox({
-      io: io as never,
-      url: `http://127.0.0.1:${platform.gatewayPort}`,
-      token: platform.tokenFor(userId),
-      onMessages: (messages) => void shown.push(...messages.map((m) => m.title)),
-    });
-    inbox.connect();
+    const inbox = platform.connectInbox(userId, shown);
     try {
       await eventually(async () => inbox.lastSeq, (seq) => seq === 1);
       // Its delivery is sent again at once, and acknowledged: the tiers above are not needed.
